@@ -1,0 +1,75 @@
+/* The Platform Adaptation Layer (PAL): the only door from the LibOS to the host.
+ *
+ * Everything the LibOS (table/) needs from the host kernel goes through a Pal* call declared here.
+ * The calls have C linkage and are exported from libpal.so through pal.map, which the build generates
+ * from pal/pal_symbols. Adding a call means declaring it here, implementing it under pal/src/host/,
+ * and listing its name in pal/pal_symbols (docs/implementing-new-syscall.md, step 4).
+ *
+ * Conventions shared by every call:
+ * - Results are `long`: zero or a non-negative value on success, -errno on failure, exactly as the
+ *   host kernel returned it. The PAL never translates errno values, so EPERM stays EPERM.
+ * - Pointers that came from the application are handed to the kernel untouched, so a bad pointer
+ *   yields the kernel's EFAULT at the same point it would natively.
+ * - Every call is async-signal-safe, allocates nothing, takes no lock and leaves errno alone. */
+#ifndef PAL_PAL_H
+#define PAL_PAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PAL_API __attribute__((visibility("default")))
+
+/* The largest number of CPUs (host or virtual) the project describes. CPU numbers are below it. */
+#define PAL_MAX_CPUS 8192
+#define PAL_CPU_MASK_WORDS (PAL_MAX_CPUS / 64)
+
+/* Passes a system call to the host unchanged: the pass-through for every syscall the LibOS does
+ * not handle itself. Returns the raw kernel result (-errno on failure). */
+PAL_API long PalSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* sched_getaffinity(2) on the host for thread `tid` (0 = the calling thread). `mask` may be an
+ * application pointer. Returns the number of bytes the kernel wrote, or -errno. */
+PAL_API long PalThreadGetCpuAffinity(pid_t tid, size_t mask_size, void* mask);
+
+/* sched_setaffinity(2) on the host for thread `tid` (0 = the calling thread). `mask` may be an
+ * application pointer. Returns 0 or -errno. */
+PAL_API long PalThreadSetCpuAffinity(pid_t tid, size_t mask_size, const void* mask);
+
+/* The host CPU and NUMA node the calling thread runs on now, as getcpu(2) gives them. Either pointer
+ * may be NULL; both may be application pointers. Returns 0 or -errno. */
+PAL_API long PalGetCpu(unsigned* cpu, unsigned* node);
+
+/* The kernel thread id of the calling thread (gettid(2)). */
+PAL_API pid_t PalThreadGetId(void);
+
+/* The host's CPU topology, read from /sys/devices/system/{cpu,node}. */
+struct PalTopology {
+    /* Number of possible CPU ids (the kernel's nr_cpu_ids): the highest possible CPU plus one. */
+    uint32_t possible_count;
+    /* Number of online CPUs. */
+    uint32_t online_count;
+    /* Bit i set: host CPU i is online. */
+    uint64_t online_mask[PAL_CPU_MASK_WORDS];
+    /* NUMA node of each possible CPU (0 on hosts without node information). */
+    uint16_t node_of_cpu[PAL_MAX_CPUS];
+    /* Size in bytes of the kernel's cpumask: what sched_getaffinity returns for a large buffer. */
+    uint32_t kernel_mask_size;
+};
+
+/* Fills `topo` with the host topology. Returns 0 or -errno (for example when /sys is not mounted,
+ * in which case the online set falls back to the calling thread's affinity). */
+PAL_API long PalHostTopology(struct PalTopology* topo);
+
+/* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
+PAL_API void PalDebugLog(const char* buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAL_PAL_H */

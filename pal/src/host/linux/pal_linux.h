@@ -1,0 +1,19 @@
+/* Internal helpers of the Linux host PAL. Not installed, not exported. */
+#ifndef PAL_LINUX_H
+#define PAL_LINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pal_arch_syscall.h"
+
+/* Every host syscall of the PAL goes through this one inline function. */
+static inline long pal_raw(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0,
+                           long a5 = 0) {
+    return pal_arch_syscall6(nr, a0, a1, a2, a3, a4, a5);
+}
+
+/* Reads a small file whole into buf (NUL-terminated). Returns the length or -errno. */
+long pal_read_small_file(const char* path, char* buf, size_t size);
+
+#endif

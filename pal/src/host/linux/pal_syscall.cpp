@@ -1,0 +1,13 @@
+/* PalSyscall, PalThreadGetId: the pass-through door to the host. */
+#include <sys/syscall.h>
+
+#include "pal/pal.h"
+#include "pal_linux.h"
+
+extern "C" long PalSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    return pal_raw(nr, a0, a1, a2, a3, a4, a5);
+}
+
+extern "C" pid_t PalThreadGetId(void) {
+    return static_cast<pid_t>(pal_raw(SYS_gettid));
+}

@@ -1,0 +1,50 @@
+# Shared by the scripts in scripts/: finds the tree, installs missing Debian packages, configures and
+# builds. Sourced, never run. Everything goes to stderr so that the scripts' own output stays clean.
+
+LIBOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LIBOS_BUILD=${LIBOS_BUILD_DIR:-$LIBOS_ROOT/build}
+
+# What building, testing and benchmarking need. Runtimes the tests merely use when present (node,
+# for instance) are installed by scripts/test, not here.
+LIBOS_PACKAGES=(
+  g++ meson ninja-build pkg-config python3 binutils util-linux
+  libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev
+)
+
+libos_die() {
+  printf 'libos: %s\n' "$*" >&2
+  exit 125
+}
+
+# libos_ensure_packages PKG...: installs those not installed yet with apt-get (idempotent).
+libos_ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "libos: installing ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq >&2 || libos_die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    || libos_die "apt-get install ${missing[*]} failed"
+}
+
+# libos_ensure_build [BUILD_DIR [MESON_OPTION...]]: configures BUILD_DIR once and brings it up to
+# date. A lock keeps concurrent callers (tests that run scripts/libos-run in parallel) from running
+# ninja on the same directory at once. Build output is shown only when something fails.
+libos_ensure_build() {
+  local dir=${1:-$LIBOS_BUILD}
+  shift || true
+  libos_ensure_packages "${LIBOS_PACKAGES[@]}"
+  mkdir -p "$dir"
+  local log="$dir/.libos-build.log"
+  (
+    flock 9
+    if [ ! -f "$dir/build.ninja" ]; then
+      meson setup "$dir" "$LIBOS_ROOT" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    fi
+    ninja -C "$dir" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  ) 9>"$dir/.libos-build.lock" || libos_die "build failed in $dir"
+}

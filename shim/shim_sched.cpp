@@ -1,0 +1,74 @@
+/* The libc scheduler wrappers: sched_setaffinity, sched_getaffinity, getcpu, sched_getcpu,
+ * pthread_setaffinity_np and pthread_getaffinity_np, with glibc 2.36's conventions. */
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "libos/libos_table.h"
+#include "shim.h"
+
+namespace {
+
+long call(long nr, long a0, long a1 = 0, long a2 = 0) {
+    return libos::dispatch(nr, a0, a1, a2, 0, 0, 0);
+}
+
+long as_word(const void* p) {
+    return reinterpret_cast<long>(p);
+}
+
+/* The kernel thread id behind a pthread_t. glibc keeps it in its private struct pthread; the public
+ * way to read it is the thread's CPU-time clock id, which the kernel ABI defines as
+ * (~tid << 3) | CPUCLOCK_SCHED(2) | CPUCLOCK_PERTHREAD(4). */
+pid_t tid_of(pthread_t thread) {
+    clockid_t clock;
+    pthread_getcpuclockid(thread, &clock);
+    return static_cast<pid_t>(~(clock >> 3));
+}
+
+/* glibc's sched_getaffinity and pthread_getaffinity_np clear the part of the caller's mask that the
+ * kernel did not write, and pass at most INT_MAX as the length. Returns 0 or -errno. */
+long get_affinity(pid_t tid, size_t cpusetsize, cpu_set_t* cpuset) {
+    size_t len = cpusetsize < INT_MAX ? cpusetsize : INT_MAX;
+    long written = call(SYS_sched_getaffinity, tid, static_cast<long>(len), as_word(cpuset));
+    if (written < 0)
+        return written;
+    memset(reinterpret_cast<char*>(cpuset) + written, 0, cpusetsize - static_cast<size_t>(written));
+    return 0;
+}
+
+}  // namespace
+
+SHIM_EXPORT int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t* cpuset) noexcept {
+    return static_cast<int>(shim::syscall_result(
+        call(SYS_sched_setaffinity, pid, static_cast<long>(cpusetsize), as_word(cpuset))));
+}
+
+SHIM_EXPORT int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t* cpuset) noexcept {
+    return static_cast<int>(shim::syscall_result(get_affinity(pid, cpusetsize, cpuset)));
+}
+
+SHIM_EXPORT int pthread_setaffinity_np(pthread_t thread, size_t cpusetsize, const cpu_set_t* cpuset) noexcept {
+    long ret = call(SYS_sched_setaffinity, tid_of(thread), static_cast<long>(cpusetsize), as_word(cpuset));
+    return ret < 0 ? static_cast<int>(-ret) : 0;
+}
+
+SHIM_EXPORT int pthread_getaffinity_np(pthread_t thread, size_t cpusetsize, cpu_set_t* cpuset) noexcept {
+    long ret = get_affinity(tid_of(thread), cpusetsize, cpuset);
+    return ret < 0 ? static_cast<int>(-ret) : 0;
+}
+
+/* glibc answers getcpu from the vDSO, which faults on a bad pointer where the syscall gives EFAULT;
+ * the LibOS always has the syscall's behaviour (LTP's getcpu01 accepts both). */
+SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
+    return static_cast<int>(shim::syscall_result(call(SYS_getcpu, as_word(cpu), as_word(node), 0)));
+}
+
+SHIM_EXPORT int sched_getcpu(void) noexcept {
+    unsigned int cpu = 0;
+    long ret = shim::syscall_result(call(SYS_getcpu, as_word(&cpu), 0, 0));
+    return ret < 0 ? -1 : static_cast<int>(cpu);
+}

@@ -1,0 +1,59 @@
+/* The LibOS system call table: handler prototypes, the table's entry type and the dispatcher.
+ *
+ * Handlers are named libos_syscall_<name>, take the syscall's arguments with their kernel types,
+ * and return long: a non-negative result, or -errno on failure. Which syscalls have a handler is
+ * decided by the per-architecture list (table/arch/<arch>/libos_syscalls.def); an IMPL entry there
+ * without a prototype here does not compile. */
+#ifndef LIBOS_TABLE_H
+#define LIBOS_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libos/libos_user.h"
+
+/* sched_setaffinity(2): table/sys/libos_sched.cpp */
+long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr<const unsigned long> user_mask_ptr);
+/* sched_getaffinity(2): table/sys/libos_sched.cpp */
+long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr<unsigned long> user_mask_ptr);
+/* getcpu(2): table/sys/libos_sched.cpp */
+long libos_syscall_getcpu(libos::UserPtr<unsigned> cpu, libos::UserPtr<unsigned> node, libos::UserPtr<void> cache);
+
+namespace libos {
+
+/* How the LibOS treats a system call; the support report prints these. */
+enum class Support : uint8_t {
+    Unknown,     /* a number the architecture's list does not name: passed to the host */
+    PassThrough, /* listed, no handler: passed to the host unchanged */
+    Implemented, /* a libos_syscall_<name> handler runs */
+};
+
+/* A handler as the table stores it: the six raw argument words in, long out. The typed handler is
+ * reached through libos::Adapter (libos_adapter.h), generated for each IMPL entry. */
+using RawHandler = long (*)(const long args[6]);
+
+struct SyscallEntry {
+    const char* name;   /* nullptr for numbers the list does not name */
+    Support support;
+    const char* note;   /* what a handler does or leaves out; "" when there is nothing to say */
+    RawHandler handler; /* nullptr: pass through to the host */
+};
+
+/* One past the highest syscall number in the list. */
+size_t syscall_table_size();
+
+/* The entry for `nr`, or nullptr when nr is outside the table. */
+const SyscallEntry* syscall_entry(long nr);
+
+/* The name of syscall `nr`, or nullptr when the list does not name it. */
+const char* syscall_name(long nr);
+
+/* Runs syscall `nr`: its handler when the table has one, otherwise the host through PalSyscall,
+ * unchanged. Returns the raw result: -errno on failure. Safe in any context (no allocation, no
+ * lock, errno untouched). */
+long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+}  // namespace libos
+
+#endif /* LIBOS_TABLE_H */

@@ -1,0 +1,35 @@
+/* Application memory as the LibOS sees it.
+ *
+ * A pointer that came from the application travels as UserPtr<T>. It cannot be dereferenced: the
+ * only way to use it is to hand its address to the host kernel through a Pal* call, which then gives
+ * EFAULT exactly where Linux would. Code that must touch application memory itself has to call
+ * unchecked() and say in a comment why that is safe. */
+#ifndef LIBOS_USER_H
+#define LIBOS_USER_H
+
+#include <stdint.h>
+
+namespace libos {
+
+template <typename T>
+class UserPtr {
+public:
+    constexpr UserPtr() = default;
+    constexpr explicit UserPtr(uintptr_t address) : address_(address) {}
+
+    constexpr uintptr_t address() const { return address_; }
+    constexpr bool is_null() const { return address_ == 0; }
+
+    /* For passing to the host kernel, which checks the memory itself. */
+    T* for_kernel() const { return reinterpret_cast<T*>(address_); }
+
+    /* Direct access. The caller must know the memory is valid (and say why). */
+    T* unchecked() const { return reinterpret_cast<T*>(address_); }
+
+private:
+    uintptr_t address_ = 0;
+};
+
+}  // namespace libos
+
+#endif /* LIBOS_USER_H */

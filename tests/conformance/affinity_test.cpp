@@ -1,0 +1,625 @@
+/* Conformance of the CPU affinity family: sched_getaffinity(2), sched_setaffinity(2), getcpu(2),
+ * their libc wrappers and pthread_{get,set}affinity_np, on the machine under test (conformance.h).
+ *
+ * The rules come from the kernel (kernel/sched/syscalls.c) and glibc 2.36 as summarised in
+ * ../shared/SEMANTICS.md:
+ * - getaffinity: len*8 < nr_cpu_ids -> EINVAL; len % sizeof(long) -> EINVAL; then ESRCH; then the
+ *   copy-out (min(len, cpumask size) bytes) may fault -> EFAULT; returns the bytes written.
+ * - setaffinity: the copy-in of min(len, cpumask size) bytes comes first (EFAULT even for a missing
+ *   pid), then ESRCH, then EPERM, then an empty intersection with the allowed CPUs -> EINVAL.
+ *
+ * Expected differences between a native run and a run under the shim (nothing else may differ):
+ * - libc getcpu() with a bad pointer: glibc's vDSO path faults (SIGSEGV) where the shim, like the
+ *   syscall, returns EFAULT. Both are recorded as "fault"; LTP's getcpu01 accepts either. */
+#include <pthread.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/utsname.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "conformance.h"
+
+using conformance::cpu_list;
+using conformance::kNoSuchPid;
+using conformance::machine;
+using conformance::outcome;
+using conformance::record;
+using libos_test::GuardedBuffer;
+using libos_test::unmapped_address;
+
+namespace {
+
+/* A mask buffer large enough for any machine the tests use (8192 CPUs). */
+constexpr size_t kBigMask = 1024;
+
+struct Mask {
+    alignas(8) unsigned char bytes[kBigMask] = {};
+    cpu_set_t* set() { return reinterpret_cast<cpu_set_t*>(bytes); }
+    void add(int cpu) { bytes[cpu / 8] |= static_cast<unsigned char>(1u << (cpu % 8)); }
+    std::string list(size_t size = kBigMask) { return cpu_list(set(), size); }
+};
+
+Mask single(int cpu) {
+    Mask m;
+    m.add(cpu);
+    return m;
+}
+
+std::set<int> usable_set() {
+    return {machine().usable.begin(), machine().usable.end()};
+}
+
+long raw_getaffinity(pid_t pid, unsigned long len, void* mask) {
+    return syscall(SYS_sched_getaffinity, pid, len, mask);
+}
+
+long raw_setaffinity(pid_t pid, unsigned long len, const void* mask) {
+    return syscall(SYS_sched_setaffinity, pid, len, mask);
+}
+
+/* The getaffinity rule, for any length. */
+std::string expected_get(unsigned long len) {
+    const auto& m = machine();
+    if (len * 8 < static_cast<unsigned long>(m.nr_cpu_ids) || len % sizeof(long) != 0)
+        return outcome(-1, EINVAL);
+    return outcome(static_cast<long>(std::min<unsigned long>(len, m.mask_size)), 0);
+}
+
+/* Every test starts and ends with the process's original affinity. */
+class Affinity : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_FALSE(machine().usable.empty());
+        ASSERT_GT(machine().mask_size, 0u);
+        ASSERT_EQ(sched_getaffinity(0, sizeof(original_.bytes), original_.set()), 0);
+    }
+    void TearDown() override { EXPECT_EQ(sched_setaffinity(0, sizeof(original_.bytes), original_.set()), 0); }
+
+    Mask original_;
+};
+
+/* ---- sched_getaffinity ---------------------------------------------------------------------- */
+
+TEST_F(Affinity, GetReturnsTheSmallerOfLenAndTheMaskSize) {
+    for (unsigned long len = 8; len <= kBigMask; len += 8) {
+        Mask m;
+        errno = 0;
+        long ret = raw_getaffinity(0, len, m.bytes);
+        std::string got = outcome(ret, errno);
+        EXPECT_EQ(got, expected_get(len)) << "len " << len;
+        record("len " + std::to_string(len), got);
+    }
+}
+
+TEST_F(Affinity, GetRejectsBadLengths) {
+    const size_t ms = machine().mask_size;
+    for (unsigned long len : {0ul, 1ul, 4ul, 7ul, 12ul, 20ul, ms - 4, ms + 4, (1ul << 32) + 4}) {
+        Mask m;
+        errno = 0;
+        long ret = raw_getaffinity(0, len, m.bytes);
+        /* The kernel takes `unsigned int len`: 2^32+4 is 4. */
+        EXPECT_EQ(outcome(ret, errno), expected_get(static_cast<unsigned int>(len))) << "len " << len;
+        record("len " + std::to_string(len), outcome(ret, errno));
+    }
+}
+
+TEST_F(Affinity, GetChecksLengthThenPidThenPointer) {
+    Mask m;
+    const size_t ms = machine().mask_size;
+    errno = 0;
+    EXPECT_EQ(OUTCOME(raw_getaffinity(kNoSuchPid, 4, unmapped_address())), outcome(-1, EINVAL));
+    EXPECT_EQ(OUTCOME(raw_getaffinity(kNoSuchPid, ms, unmapped_address())), outcome(-1, ESRCH));
+    EXPECT_EQ(OUTCOME(raw_getaffinity(-1, ms, m.bytes)), outcome(-1, ESRCH));
+    EXPECT_EQ(OUTCOME(raw_getaffinity(0, ms, unmapped_address())), outcome(-1, EFAULT));
+    EXPECT_EQ(OUTCOME(raw_getaffinity(0, ms, nullptr)), outcome(-1, EFAULT));
+    record("order", "checked");
+}
+
+TEST_F(Affinity, GetWritesExactlyTheMaskSize) {
+    const size_t ms = machine().mask_size;
+    {
+        GuardedBuffer exact(ms);
+        EXPECT_EQ(OUTCOME(raw_getaffinity(0, ms, exact.data())), outcome(static_cast<long>(ms), 0));
+        /* A longer len still writes only the kernel's mask: the guard page is never reached. */
+        EXPECT_EQ(OUTCOME(raw_getaffinity(0, ms * 2, exact.data())), outcome(static_cast<long>(ms), 0));
+    }
+    {
+        GuardedBuffer short_by_4(ms - 4);
+        errno = 0;
+        EXPECT_EQ(OUTCOME(raw_getaffinity(0, ms, short_by_4.data())), outcome(-1, EFAULT));
+        record("short buffer", OUTCOME(raw_getaffinity(0, ms, short_by_4.data())));
+    }
+}
+
+TEST_F(Affinity, LibcGetZeroFillsAndReportsTheUsableCpus) {
+    Mask m;
+    memset(m.bytes, 0xff, sizeof(m.bytes));
+    errno = 1234;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(m.bytes), m.set()), 0);
+    EXPECT_EQ(errno, 1234) << "errno changed on success";
+    for (size_t i = machine().mask_size; i < sizeof(m.bytes); ++i)
+        ASSERT_EQ(m.bytes[i], 0) << "byte " << i << " was not cleared";
+    EXPECT_EQ(m.list(), cpu_list(usable_set()));
+    record("mask", m.list());
+    EXPECT_EQ(sched_getaffinity(0, 4, m.set()), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(sched_getaffinity(kNoSuchPid, sizeof(m.bytes), m.set()), -1);
+    EXPECT_EQ(errno, ESRCH);
+}
+
+/* ---- sched_setaffinity ---------------------------------------------------------------------- */
+
+TEST_F(Affinity, EverySingleCpuRoundTrips) {
+    for (int cpu : machine().usable) {
+        Mask want = single(cpu);
+        ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0) << "cpu " << cpu;
+        Mask got;
+        ASSERT_EQ(sched_getaffinity(0, sizeof(got.bytes), got.set()), 0);
+        EXPECT_EQ(got.list(), want.list());
+        EXPECT_EQ(sched_getcpu(), cpu) << "sched_getcpu after pinning to " << cpu;
+        unsigned c = ~0u, node = ~0u;
+        ASSERT_EQ(getcpu(&c, &node), 0);
+        EXPECT_EQ(c, static_cast<unsigned>(cpu)) << "getcpu after pinning to " << cpu;
+        record("pin " + std::to_string(cpu), got.list());
+    }
+}
+
+TEST_F(Affinity, AllOnesMasksOfManySizes) {
+    for (unsigned long len : {1ul, 4ul, 8ul, 12ul, 16ul, 32ul, 64ul, 128ul, 512ul, kBigMask}) {
+        Mask ones;
+        memset(ones.bytes, 0xff, len);
+        errno = 0;
+        long ret = raw_setaffinity(0, len, ones.bytes);
+        /* The kernel keeps the CPUs the mask names (its first min(len, mask size) bytes) that exist
+         * and are allowed; bits at nr_cpu_ids and above are ignored. */
+        std::set<int> expect;
+        for (int cpu : machine().usable)
+            if (static_cast<unsigned long>(cpu) < len * 8)
+                expect.insert(cpu);
+        if (expect.empty()) {
+            EXPECT_EQ(outcome(ret, errno), outcome(-1, EINVAL)) << "len " << len;
+        } else {
+            EXPECT_EQ(outcome(ret, errno), outcome(0, 0)) << "len " << len;
+            Mask got;
+            ASSERT_EQ(sched_getaffinity(0, sizeof(got.bytes), got.set()), 0);
+            EXPECT_EQ(got.list(), cpu_list(expect)) << "len " << len;
+            record("all ones len " + std::to_string(len), got.list());
+        }
+        ASSERT_EQ(sched_setaffinity(0, sizeof(original_.bytes), original_.set()), 0);
+    }
+}
+
+TEST_F(Affinity, SetIgnoresBitsAtAndAboveNrCpuIds) {
+    const int n = machine().nr_cpu_ids;
+    Mask m = single(machine().usable.front());
+    for (int cpu = n; cpu < static_cast<int>(kBigMask * 8); ++cpu)
+        m.add(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(m.bytes), m.set()), 0);
+    Mask got;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(got.bytes), got.set()), 0);
+    EXPECT_EQ(got.list(), single(machine().usable.front()).list());
+    record("with high bits", got.list());
+
+    Mask only_high;
+    for (int cpu = n; cpu < static_cast<int>(kBigMask * 8); ++cpu)
+        only_high.add(cpu);
+    errno = 0;
+    EXPECT_EQ(OUTCOME(sched_setaffinity(0, sizeof(only_high.bytes), only_high.set())), outcome(-1, EINVAL));
+    record("only high bits", OUTCOME(sched_setaffinity(0, sizeof(only_high.bytes), only_high.set())));
+}
+
+TEST_F(Affinity, SetRejectsEmptyMasksAndZeroLength) {
+    Mask empty;
+    errno = 0;
+    EXPECT_EQ(OUTCOME(raw_setaffinity(0, sizeof(empty.bytes), empty.bytes)), outcome(-1, EINVAL));
+    Mask all;
+    memset(all.bytes, 0xff, sizeof(all.bytes));
+    EXPECT_EQ(OUTCOME(raw_setaffinity(0, 0, all.bytes)), outcome(-1, EINVAL)) << "len 0 is an empty mask";
+    EXPECT_EQ(sched_setaffinity(0, sizeof(empty.bytes), empty.set()), -1);
+    EXPECT_EQ(errno, EINVAL);
+    /* len 1 with bit 0: CPU 0 alone, when the process may use it. */
+    Mask zero = single(0);
+    long ret = raw_setaffinity(0, 1, zero.bytes);
+    EXPECT_EQ(outcome(ret, errno), usable_set().count(0) ? outcome(0, 0) : outcome(-1, EINVAL));
+    record("len 1 bit 0", outcome(ret, errno));
+}
+
+TEST_F(Affinity, SetChecksPointerThenPid) {
+    const size_t ms = machine().mask_size;
+    Mask one = single(machine().usable.front());
+    errno = 0;
+    EXPECT_EQ(OUTCOME(raw_setaffinity(kNoSuchPid, ms, unmapped_address())), outcome(-1, EFAULT))
+        << "the mask is copied in before the pid is looked up";
+    EXPECT_EQ(OUTCOME(raw_setaffinity(kNoSuchPid, ms, one.bytes)), outcome(-1, ESRCH));
+    EXPECT_EQ(OUTCOME(raw_setaffinity(-1, ms, one.bytes)), outcome(-1, ESRCH));
+    EXPECT_EQ(OUTCOME(raw_setaffinity(0, ms, nullptr)), outcome(-1, EFAULT));
+    EXPECT_EQ(sched_setaffinity(kNoSuchPid, sizeof(one.bytes), one.set()), -1);
+    EXPECT_EQ(errno, ESRCH);
+    record("order", "checked");
+}
+
+TEST_F(Affinity, SetReadsExactlyTheMaskSize) {
+    const size_t ms = machine().mask_size;
+    const int cpu = machine().usable.back();
+    {
+        GuardedBuffer exact(ms);
+        memset(exact.data(), 0, ms);
+        static_cast<unsigned char*>(exact.data())[cpu / 8] |= static_cast<unsigned char>(1u << (cpu % 8));
+        /* A longer len reads only the kernel's mask: the guard page is never touched. */
+        EXPECT_EQ(OUTCOME(raw_setaffinity(0, ms * 2, exact.data())), outcome(0, 0));
+        Mask got;
+        ASSERT_EQ(sched_getaffinity(0, sizeof(got.bytes), got.set()), 0);
+        EXPECT_EQ(got.list(), single(cpu).list());
+    }
+    {
+        GuardedBuffer short_by_4(ms - 4);
+        errno = 0;
+        EXPECT_EQ(OUTCOME(raw_setaffinity(0, ms, short_by_4.data())), outcome(-1, EFAULT));
+        record("short buffer", OUTCOME(raw_setaffinity(0, ms, short_by_4.data())));
+    }
+}
+
+/* EPERM: a process running as another user may not change our child's affinity (LTP's
+ * sched_setaffinity01 does the same with "nobody"). Both processes are this test's children. */
+TEST_F(Affinity, SetOnAnotherUsersProcessIsEperm) {
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root to run a child as another user";
+    pid_t target = fork();
+    ASSERT_GE(target, 0);
+    if (target == 0) {
+        pause();
+        _exit(0);
+    }
+    int pipefd[2];
+    ASSERT_EQ(pipe(pipefd), 0);
+    pid_t other = fork();
+    ASSERT_GE(other, 0);
+    if (other == 0) {
+        close(pipefd[0]);
+        int results[3] = {0, 0, 0};
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        Mask one = single(machine().usable.front());
+        Mask got;
+        errno = 0;
+        results[0] = static_cast<int>(raw_setaffinity(target, machine().mask_size, one.bytes)) == -1 ? errno : 0;
+        results[1] = sched_setaffinity(target, sizeof(one.bytes), one.set()) == -1 ? errno : 0;
+        results[2] = sched_getaffinity(target, sizeof(got.bytes), got.set()) == -1 ? errno : 0;
+        if (write(pipefd[1], results, sizeof(results)) != sizeof(results))
+            _exit(3);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    int results[3] = {-1, -1, -1};
+    ASSERT_EQ(read(pipefd[0], results, sizeof(results)), static_cast<ssize_t>(sizeof(results)));
+    close(pipefd[0]);
+    int status;
+    waitpid(other, &status, 0);
+    kill(target, SIGKILL);
+    waitpid(target, &status, 0);
+    EXPECT_EQ(results[0], EPERM);
+    EXPECT_EQ(results[1], EPERM);
+    EXPECT_EQ(results[2], 0) << "reading another user's mask is allowed";
+    record("raw set", strerrorname_np(results[0]) ? strerrorname_np(results[0]) : "0");
+    record("libc get", std::to_string(results[2]));
+}
+
+/* ---- getcpu --------------------------------------------------------------------------------- */
+
+TEST_F(Affinity, GetcpuReportsACpuOfTheMaskAndItsNode) {
+    unsigned cpu = ~0u, node = ~0u;
+    ASSERT_EQ(getcpu(&cpu, &node), 0);
+    EXPECT_TRUE(usable_set().count(static_cast<int>(cpu))) << cpu;
+    if (!machine().is_virtual && access("/sys/devices/system/node/node0", F_OK) == 0) {
+        std::string path = "/sys/devices/system/node/node" + std::to_string(node) + "/cpulist";
+        EXPECT_TRUE(libos_test::parse_cpu_list(libos_test::read_file(path)).count(static_cast<int>(cpu)));
+    }
+    int s = sched_getcpu();
+    EXPECT_TRUE(usable_set().count(s)) << s;
+    EXPECT_EQ(OUTCOME(syscall(SYS_getcpu, nullptr, nullptr, nullptr)), outcome(0, 0));
+    errno = 0;
+    EXPECT_EQ(OUTCOME(syscall(SYS_getcpu, unmapped_address(), nullptr, nullptr)), outcome(-1, EFAULT));
+    EXPECT_EQ(OUTCOME(syscall(SYS_getcpu, nullptr, unmapped_address(), nullptr)), outcome(-1, EFAULT));
+    record("null pointers", OUTCOME(syscall(SYS_getcpu, nullptr, nullptr, nullptr)));
+    record("bad cpu pointer", OUTCOME(syscall(SYS_getcpu, unmapped_address(), nullptr, nullptr)));
+}
+
+TEST_F(Affinity, LibcGetcpuWithABadPointerFaults) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        int ret = getcpu(static_cast<unsigned*>(unmapped_address()), nullptr);
+        _exit(ret == -1 && errno == EFAULT ? 0 : 1);
+    }
+    int status;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    bool efault = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    bool segv = WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+    EXPECT_TRUE(efault || segv) << "status " << status;
+    record("bad pointer", efault || segv ? "fault" : "no fault");
+}
+
+/* ---- threads -------------------------------------------------------------------------------- */
+
+TEST_F(Affinity, ThreadsPinThemselvesIndependently) {
+    const auto& usable = machine().usable;
+    constexpr int kThreads = 8;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < kThreads; ++i) {
+        threads.emplace_back([&, i] {
+            int cpu = usable[static_cast<size_t>(i) % usable.size()];
+            Mask want = single(cpu);
+            if (pthread_setaffinity_np(pthread_self(), sizeof(want.bytes), want.set()) != 0)
+                ++failures;
+            for (int round = 0; round < 50; ++round) {
+                Mask got;
+                if (sched_getaffinity(0, sizeof(got.bytes), got.set()) != 0 || got.list() != want.list())
+                    ++failures;
+                if (sched_getcpu() != cpu)
+                    ++failures;
+            }
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(failures.load(), 0);
+    Mask mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine.bytes), mine.set()), 0);
+    EXPECT_EQ(mine.list(), original_.list()) << "another thread's pinning changed the main thread";
+    record("threads", std::to_string(failures.load()));
+}
+
+TEST_F(Affinity, PthreadCallsOnAnotherThread) {
+    std::atomic<int> phase{0};
+    std::string seen_inside;
+    std::thread worker([&] {
+        while (phase.load() != 1)
+            usleep(100);
+        Mask got;
+        sched_getaffinity(0, sizeof(got.bytes), got.set());
+        seen_inside = got.list();
+        phase = 2;
+        while (phase.load() != 3)
+            usleep(100);
+    });
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    EXPECT_EQ(pthread_setaffinity_np(worker.native_handle(), sizeof(want.bytes), want.set()), 0);
+    Mask got;
+    EXPECT_EQ(pthread_getaffinity_np(worker.native_handle(), sizeof(got.bytes), got.set()), 0);
+    EXPECT_EQ(got.list(), want.list());
+    EXPECT_EQ(pthread_getaffinity_np(worker.native_handle(), 4, got.set()), EINVAL);
+    Mask empty;
+    EXPECT_EQ(pthread_setaffinity_np(worker.native_handle(), sizeof(empty.bytes), empty.set()), EINVAL);
+    phase = 1;
+    while (phase.load() != 2)
+        usleep(100);
+    EXPECT_EQ(seen_inside, want.list());
+    Mask mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine.bytes), mine.set()), 0);
+    EXPECT_EQ(mine.list(), original_.list());
+    phase = 3;
+    worker.join();
+    record("worker", seen_inside);
+}
+
+TEST_F(Affinity, NewThreadsInheritTheCreatorsMask) {
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
+    std::string inside;
+    std::thread([&] {
+        Mask got;
+        sched_getaffinity(0, sizeof(got.bytes), got.set());
+        inside = got.list();
+    }).join();
+    EXPECT_EQ(inside, want.list());
+    record("inherited", inside);
+}
+
+/* ---- signal handlers ------------------------------------------------------------------------ */
+
+struct SignalResults {
+    long raw_get;
+    int libc_get;
+    int libc_set;
+    int getcpu_ret;
+    int sched_getcpu_ret;
+    unsigned cpu;
+    unsigned char mask[kBigMask];
+};
+SignalResults g_in_handler;
+
+void affinity_signal_handler(int) {
+    int saved = errno;
+    Mask m;
+    g_in_handler.raw_get = raw_getaffinity(0, kBigMask, m.bytes);
+    g_in_handler.libc_get = sched_getaffinity(0, sizeof(g_in_handler.mask), reinterpret_cast<cpu_set_t*>(g_in_handler.mask));
+    g_in_handler.libc_set = sched_setaffinity(0, sizeof(g_in_handler.mask), reinterpret_cast<cpu_set_t*>(g_in_handler.mask));
+    g_in_handler.getcpu_ret = getcpu(&g_in_handler.cpu, nullptr);
+    g_in_handler.sched_getcpu_ret = sched_getcpu();
+    errno = saved;
+}
+
+TEST_F(Affinity, CallsFromASignalHandler) {
+    const int cpu = machine().usable.front();
+    Mask want = single(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
+    struct sigaction sa = {}, old = {};
+    sa.sa_handler = affinity_signal_handler;
+    ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+    memset(&g_in_handler, 0, sizeof(g_in_handler));
+    ASSERT_EQ(raise(SIGUSR1), 0);
+    sigaction(SIGUSR1, &old, nullptr);
+    EXPECT_EQ(g_in_handler.raw_get, static_cast<long>(machine().mask_size));
+    EXPECT_EQ(g_in_handler.libc_get, 0);
+    EXPECT_EQ(g_in_handler.libc_set, 0);
+    EXPECT_EQ(cpu_list(reinterpret_cast<cpu_set_t*>(g_in_handler.mask), kBigMask), want.list());
+    EXPECT_EQ(g_in_handler.getcpu_ret, 0);
+    EXPECT_EQ(g_in_handler.cpu, static_cast<unsigned>(cpu));
+    EXPECT_EQ(g_in_handler.sched_getcpu_ret, cpu);
+    record("in handler", cpu_list(reinterpret_cast<cpu_set_t*>(g_in_handler.mask), kBigMask));
+}
+
+/* ---- processes ------------------------------------------------------------------------------ */
+
+/* Runs `child` in a forked process and returns what it wrote to its pipe. */
+template <typename F>
+std::string in_child(F child, pid_t* pid_out = nullptr, int* status_out = nullptr) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return "pipe failed";
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        std::string out = child();
+        ssize_t unused = write(pipefd[1], out.data(), out.size());
+        (void)unused;
+        _exit(0);
+    }
+    if (pid_out)
+        *pid_out = pid;
+    close(pipefd[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], buf, sizeof(buf))) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (status_out)
+        *status_out = status;
+    return out;
+}
+
+TEST_F(Affinity, ForkChildrenInheritTheMask) {
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
+    std::string child_view = in_child([] {
+        Mask got;
+        if (sched_getaffinity(0, sizeof(got.bytes), got.set()) != 0)
+            return std::string("error");
+        return got.list() + " cpu " + std::to_string(sched_getcpu());
+    });
+    EXPECT_EQ(child_view, want.list() + " cpu " + std::to_string(cpu));
+    record("child", child_view);
+}
+
+TEST_F(Affinity, AnotherProcessByExplicitPid) {
+    int to_child[2], from_child[2];
+    ASSERT_EQ(pipe(to_child), 0);
+    ASSERT_EQ(pipe(from_child), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        char go;
+        if (read(to_child[0], &go, 1) != 1)
+            _exit(1);
+        Mask got;
+        sched_getaffinity(0, sizeof(got.bytes), got.set());
+        std::string view = got.list();
+        ssize_t unused = write(from_child[1], view.data(), view.size());
+        (void)unused;
+        _exit(0);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    EXPECT_EQ(sched_setaffinity(child, sizeof(want.bytes), want.set()), 0);
+    Mask got;
+    EXPECT_EQ(sched_getaffinity(child, sizeof(got.bytes), got.set()), 0);
+    EXPECT_EQ(got.list(), want.list());
+    EXPECT_EQ(raw_getaffinity(child, kBigMask, got.bytes), static_cast<long>(machine().mask_size));
+    Mask mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine.bytes), mine.set()), 0);
+    EXPECT_EQ(mine.list(), original_.list()) << "setting the child's mask changed the parent's";
+    ASSERT_EQ(write(to_child[1], "g", 1), 1);
+    close(to_child[1]);
+    std::string view;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(from_child[0], buf, sizeof(buf))) > 0)
+        view.append(buf, static_cast<size_t>(n));
+    close(from_child[0]);
+    int status;
+    waitpid(child, &status, 0);
+    EXPECT_EQ(view, want.list());
+    record("child by pid", view);
+}
+
+TEST_F(Affinity, ExecKeepsTheMask) {
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
+    std::string printed = in_child([] {
+        int pipefd[2];
+        if (pipe(pipefd) != 0)
+            return std::string("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(pipefd[1], 1);
+            execl("/proc/self/exe", "conformance", "--print-affinity", static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        close(pipefd[1]);
+        std::string out;
+        char buf[256];
+        ssize_t n;
+        while ((n = read(pipefd[0], buf, sizeof(buf))) > 0)
+            out.append(buf, static_cast<size_t>(n));
+        waitpid(pid, nullptr, 0);
+        return out;
+    });
+    EXPECT_EQ(printed, want.list() + "\n");
+    record("after exec", printed);
+}
+
+/* ---- everything else passes through --------------------------------------------------------- */
+
+TEST(PassThrough, SyscallsWithoutAHandlerGetNativeResults) {
+    EXPECT_EQ(syscall(SYS_getpid), getpid());
+    EXPECT_EQ(syscall(SYS_getppid), getppid());
+    EXPECT_EQ(syscall(SYS_gettid), gettid());
+    EXPECT_EQ(syscall(SYS_getuid), static_cast<long>(getuid()));
+    struct utsname a, b;
+    ASSERT_EQ(syscall(SYS_uname, &a), 0);
+    ASSERT_EQ(uname(&b), 0);
+    EXPECT_STREQ(a.release, b.release);
+    int pipefd[2];
+    ASSERT_EQ(syscall(SYS_pipe2, pipefd, O_CLOEXEC), 0);
+    EXPECT_EQ(syscall(SYS_write, pipefd[1], "abc", 3), 3);
+    char buf[4] = {};
+    EXPECT_EQ(syscall(SYS_read, pipefd[0], buf, 3), 3);
+    EXPECT_STREQ(buf, "abc");
+    close(pipefd[0]);
+    close(pipefd[1]);
+    errno = 0;
+    EXPECT_EQ(OUTCOME(syscall(SYS_close, -1)), outcome(-1, EBADF));
+    EXPECT_EQ(OUTCOME(syscall(100000)), outcome(-1, ENOSYS));
+    EXPECT_EQ(OUTCOME(syscall(400)), outcome(-1, ENOSYS));
+    EXPECT_EQ(OUTCOME(syscall(SYS_uname, unmapped_address())), outcome(-1, EFAULT));
+    record("close(-1)", OUTCOME(syscall(SYS_close, -1)));
+    record("nr 100000", OUTCOME(syscall(100000)));
+    record("uname(bad)", OUTCOME(syscall(SYS_uname, unmapped_address())));
+}
+
+/* The run under the shim must really have the shim loaded, or the comparison proves nothing. */
+TEST(Harness, ShimIsLoadedExactlyWhenExpected) {
+    bool expect = getenv("LIBOS_EXPECT_SHIM") != nullptr;
+    bool loaded = libos_test::read_file("/proc/self/maps").find("libshim.so") != std::string::npos;
+    EXPECT_EQ(loaded, expect);
+}
+
+}  // namespace

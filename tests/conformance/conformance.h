@@ -1,0 +1,60 @@
+/* The conformance harness: the machine under test, the transcript, and raw host probes.
+ *
+ * The same binary runs natively and under the shim. Every test states Linux's rule in terms of the
+ * machine under test (its nr_cpu_ids and cpumask size), so one set of assertions holds on the host
+ * and on any virtual machine. Each deterministic observation is also written to a transcript
+ * (LIBOS_TRANSCRIPT=path); tests/conformance/compare.sh runs the binary both ways and diffs the two
+ * transcripts, so the host kernel is the oracle for everything the shim should pass through. */
+#ifndef LIBOS_CONFORMANCE_H
+#define LIBOS_CONFORMANCE_H
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace conformance {
+
+/* The CPU machine a test run should see. */
+struct Machine {
+    int nr_cpu_ids = 0;         /* CPU numbers are below this */
+    size_t mask_size = 0;       /* bytes in the kernel's cpumask: sched_getaffinity's largest result */
+    std::vector<int> usable;    /* CPUs the process may run on when the test starts */
+    bool is_virtual = false;    /* a LibOS virtual machine rather than the host */
+};
+
+/* The machine under test, computed once. Natively (and under the shim with no configuration) it is
+ * the host, probed with raw system calls that nothing can intercept. */
+const Machine& machine();
+
+/* A result written as the kernel would: "=N" on success, "errno NAME" on failure. */
+std::string outcome(long ret, int err);
+/* OUTCOME(call): runs a libc-style call (-1 plus errno on failure) and gives its outcome(). */
+#define OUTCOME(call)                                                                              \
+    ([&] {                                                                                         \
+        errno = 0;                                                                                 \
+        long ret_ = static_cast<long>(call);                                                       \
+        return ::conformance::outcome(ret_, errno);                                                \
+    }())
+
+/* A CPU set written as a list ("0-3,8"). */
+std::string cpu_list(const cpu_set_t* set, size_t size_bytes);
+std::string cpu_list(const std::set<int>& cpus);
+
+/* Appends "<test>: <key> <value>" to the transcript. */
+void record(const std::string& key, const std::string& value);
+
+/* The host's answer to sched_getaffinity(0, big buffer), bypassing every interposer. */
+long host_getaffinity_bytes();
+
+/* A pid that belongs to no process. */
+constexpr pid_t kNoSuchPid = 0x3fffffff;
+
+}  // namespace conformance
+
+#endif

@@ -1,0 +1,128 @@
+/* The syscall table: generated from the one list, complete against the kernel headers, dispatching
+ * to handlers or to the host, and reporting support consistently. */
+#include <errno.h>
+#include <regex>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "libos/libos_table.h"
+#include "test_util.h"
+
+using libos_test::read_file;
+using libos_test::required_env;
+
+namespace {
+
+std::map<long, std::string> kernel_header_syscalls() {
+    std::map<long, std::string> out;
+    std::string text = read_file("/usr/include/x86_64-linux-gnu/asm/unistd_64.h");
+    std::regex define(R"(#define __NR_(\w+)\s+(\d+))");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), define); it != std::sregex_iterator(); ++it)
+        out[std::stol((*it)[2])] = (*it)[1];
+    return out;
+}
+
+TEST(Table, EverySyscallInTheKernelHeaderIsListedWithItsNumber) {
+    auto header = kernel_header_syscalls();
+    ASSERT_GT(header.size(), 300u) << "could not read <asm/unistd_64.h>";
+    for (const auto& [nr, name] : header) {
+        const char* listed = libos::syscall_name(nr);
+        ASSERT_NE(listed, nullptr) << "syscall " << nr << " (" << name << ") is missing from libos_syscalls.def";
+        EXPECT_EQ(name, listed) << "syscall " << nr;
+    }
+}
+
+TEST(Table, EveryListedEntryResolvesAndHasAConsistentSupportKind) {
+    size_t named = 0;
+    for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
+        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
+        ASSERT_NE(e, nullptr);
+        if (!e->name) {
+            EXPECT_EQ(e->support, libos::Support::Unknown);
+            EXPECT_EQ(e->handler, nullptr);
+            continue;
+        }
+        ++named;
+        EXPECT_EQ(e->support == libos::Support::Implemented, e->handler != nullptr) << e->name;
+        EXPECT_NE(e->note, nullptr) << e->name;
+    }
+    EXPECT_GE(named, 380u);
+}
+
+TEST(Table, NamesMatchTheSyscallMacros) {
+    EXPECT_STREQ(libos::syscall_name(SYS_read), "read");
+    EXPECT_STREQ(libos::syscall_name(SYS_sched_setaffinity), "sched_setaffinity");
+    EXPECT_STREQ(libos::syscall_name(SYS_sched_getaffinity), "sched_getaffinity");
+    EXPECT_STREQ(libos::syscall_name(SYS_getcpu), "getcpu");
+    EXPECT_STREQ(libos::syscall_name(470), "listns");
+    EXPECT_EQ(libos::syscall_name(-1), nullptr);
+    EXPECT_EQ(libos::syscall_name(400), nullptr); /* 387-423 are unused on x86_64 */
+    EXPECT_EQ(libos::syscall_name(100000), nullptr);
+}
+
+TEST(Table, AffinityFamilyHasHandlers) {
+    for (long nr : {SYS_sched_setaffinity, SYS_sched_getaffinity, SYS_getcpu}) {
+        const libos::SyscallEntry* e = libos::syscall_entry(nr);
+        ASSERT_NE(e, nullptr);
+        EXPECT_EQ(e->support, libos::Support::Implemented) << e->name;
+        EXPECT_NE(e->handler, nullptr) << e->name;
+    }
+}
+
+TEST(Dispatch, UnhandledSyscallsPassThroughUnchanged) {
+    EXPECT_EQ(libos::dispatch(SYS_getpid, 0, 0, 0, 0, 0, 0), getpid());
+    EXPECT_EQ(libos::dispatch(SYS_getppid, 0, 0, 0, 0, 0, 0), getppid());
+    EXPECT_EQ(libos::dispatch(SYS_gettid, 0, 0, 0, 0, 0, 0), gettid());
+    EXPECT_EQ(libos::dispatch(SYS_close, -1, 0, 0, 0, 0, 0), -EBADF);
+    struct utsname a, b;
+    ASSERT_EQ(libos::dispatch(SYS_uname, reinterpret_cast<long>(&a), 0, 0, 0, 0, 0), 0);
+    ASSERT_EQ(uname(&b), 0);
+    EXPECT_STREQ(a.release, b.release);
+    EXPECT_STREQ(a.machine, b.machine);
+}
+
+TEST(Dispatch, UnknownNumbersGetTheHostsEnosys) {
+    for (long nr : {400L, 1000L, 100000L, -1L, 0x40000000L + 1000})
+        EXPECT_EQ(libos::dispatch(nr, 0, 0, 0, 0, 0, 0), -ENOSYS) << nr;
+}
+
+TEST(Dispatch, HandlersNarrowArgumentsLikeTheKernel) {
+    /* The kernel reads `unsigned int len`: the high half of the register is ignored. */
+    cpu_set_t set;
+    long big_len = (1L << 32) | sizeof(set);
+    long ret = libos::dispatch(SYS_sched_getaffinity, 0, big_len, reinterpret_cast<long>(&set), 0, 0, 0);
+    long native = syscall(SYS_sched_getaffinity, 0, big_len, &set);
+    EXPECT_EQ(ret, native);
+    EXPECT_GT(ret, 0);
+}
+
+TEST(SupportReport, CommittedReportMatchesTheList) {
+    std::string tool = required_env("LIBOS_SUPPORT_REPORT");
+    std::string root = required_env("LIBOS_SOURCE_ROOT");
+    int status = -1;
+    std::string generated = libos_test::run_command(tool, &status);
+    ASSERT_EQ(status, 0);
+    std::string committed = read_file(root + "/docs/syscall-support.md");
+    EXPECT_EQ(generated, committed) << "docs/syscall-support.md is stale: regenerate it with "
+                                       "build/table/libos-support-report > docs/syscall-support.md";
+}
+
+TEST(SupportReport, ListsEverySyscallOnceWithItsSupport) {
+    std::string tool = required_env("LIBOS_SUPPORT_REPORT");
+    std::string json = libos_test::run_command(tool + " --json");
+    for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
+        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
+        if (!e->name)
+            continue;
+        std::string needle = "\"nr\": " + std::to_string(nr) + ", \"name\": \"" + e->name + "\"";
+        EXPECT_NE(json.find(needle), std::string::npos) << needle;
+    }
+    EXPECT_NE(json.find("\"name\": \"sched_getaffinity\", \"support\": \"implemented\""), std::string::npos);
+    EXPECT_NE(json.find("\"name\": \"read\", \"support\": \"passed through\""), std::string::npos);
+}
+
+}  // namespace
