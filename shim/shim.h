@@ -5,6 +5,12 @@
 #define SHIM_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/types.h>
+
+#include <atomic>
 
 /* Symbols that override libc. Everything else in libshim.so is hidden (and shim.map says the same). */
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
@@ -20,6 +26,38 @@ inline long syscall_result(long ret) {
     }
     return ret;
 }
+
+/* The libc functions the shim forwards to when it does not change a call's meaning, resolved once
+ * with dlsym(RTLD_NEXT) by init(). */
+struct RealFunctions {
+    long (*sysconf)(int);
+    int (*get_nprocs)();
+    int (*get_nprocs_conf)();
+    int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+    int (*execvpe)(const char*, char* const*, char* const*);
+    int (*fexecve)(int, char* const*, char* const*);
+    int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                       char* const*, char* const*);
+    int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                        char* const*, char* const*);
+    int (*sigaction)(int, const struct sigaction*, struct sigaction*);
+    sighandler_t (*signal)(int, sighandler_t);
+    sighandler_t (*sysv_signal)(int, sighandler_t);
+    sighandler_t (*sigset)(int, sighandler_t);
+};
+extern RealFunctions g_real;
+extern std::atomic<bool> g_ready;
+
+/* Sets the shim and the LibOS up; runs once, from the constructor or from whichever intercepted
+ * call comes first (another library's constructor may call before ours runs). */
+void init();
+inline void ensure() {
+    if (__builtin_expect(!g_ready.load(std::memory_order_acquire), 0))
+        init();
+}
+
+/* The kernel thread id behind a pthread_t (see shim_sched.cpp). */
+pid_t tid_of(pthread_t thread);
 
 }  // namespace shim
 

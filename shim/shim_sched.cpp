@@ -8,25 +8,19 @@
 #include <time.h>
 
 #include "libos/libos_table.h"
+#include "libos/libos_vcpu.h"
+#include "pal/pal.h"
 #include "shim.h"
 
 namespace {
 
 long call(long nr, long a0, long a1 = 0, long a2 = 0) {
+    shim::ensure();
     return libos::dispatch(nr, a0, a1, a2, 0, 0, 0);
 }
 
 long as_word(const void* p) {
     return reinterpret_cast<long>(p);
-}
-
-/* The kernel thread id behind a pthread_t. glibc keeps it in its private struct pthread; the public
- * way to read it is the thread's CPU-time clock id, which the kernel ABI defines as
- * (~tid << 3) | CPUCLOCK_SCHED(2) | CPUCLOCK_PERTHREAD(4). */
-pid_t tid_of(pthread_t thread) {
-    clockid_t clock;
-    pthread_getcpuclockid(thread, &clock);
-    return static_cast<pid_t>(~(clock >> 3));
 }
 
 /* glibc's sched_getaffinity and pthread_getaffinity_np clear the part of the caller's mask that the
@@ -42,6 +36,15 @@ long get_affinity(pid_t tid, size_t cpusetsize, cpu_set_t* cpuset) {
 
 }  // namespace
 
+/* The kernel thread id behind a pthread_t. glibc keeps it in its private struct pthread; the public
+ * way to read it is the thread's CPU-time clock id, which the kernel ABI defines as
+ * (~tid << 3) | CPUCLOCK_SCHED(2) | CPUCLOCK_PERTHREAD(4). */
+pid_t shim::tid_of(pthread_t thread) {
+    clockid_t clock;
+    pthread_getcpuclockid(thread, &clock);
+    return static_cast<pid_t>(~(clock >> 3));
+}
+
 SHIM_EXPORT int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t* cpuset) noexcept {
     return static_cast<int>(shim::syscall_result(
         call(SYS_sched_setaffinity, pid, static_cast<long>(cpusetsize), as_word(cpuset))));
@@ -52,12 +55,12 @@ SHIM_EXPORT int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t* cpuse
 }
 
 SHIM_EXPORT int pthread_setaffinity_np(pthread_t thread, size_t cpusetsize, const cpu_set_t* cpuset) noexcept {
-    long ret = call(SYS_sched_setaffinity, tid_of(thread), static_cast<long>(cpusetsize), as_word(cpuset));
+    long ret = call(SYS_sched_setaffinity, shim::tid_of(thread), static_cast<long>(cpusetsize), as_word(cpuset));
     return ret < 0 ? static_cast<int>(-ret) : 0;
 }
 
 SHIM_EXPORT int pthread_getaffinity_np(pthread_t thread, size_t cpusetsize, cpu_set_t* cpuset) noexcept {
-    long ret = get_affinity(tid_of(thread), cpusetsize, cpuset);
+    long ret = get_affinity(shim::tid_of(thread), cpusetsize, cpuset);
     return ret < 0 ? static_cast<int>(-ret) : 0;
 }
 
@@ -67,7 +70,12 @@ SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
     return static_cast<int>(shim::syscall_result(call(SYS_getcpu, as_word(cpu), as_word(node), 0)));
 }
 
+/* glibc reads the rseq area, with no system call; so does the LibOS, then maps the host CPU to the
+ * thread's vCPU. */
 SHIM_EXPORT int sched_getcpu(void) noexcept {
+    shim::ensure();
+    if (libos::is_virtual())
+        return static_cast<int>(libos::current_vcpu(PalGetCurrentCpu()));
     unsigned int cpu = 0;
     long ret = shim::syscall_result(call(SYS_getcpu, as_word(&cpu), 0, 0));
     return ret < 0 ? -1 : static_cast<int>(cpu);

@@ -16,5 +16,6 @@ SHIM_EXPORT long syscall(long number, ...) noexcept {
     long a4 = va_arg(ap, long);
     long a5 = va_arg(ap, long);
     va_end(ap);
+    shim::ensure();
     return shim::syscall_result(libos::dispatch(number, a0, a1, a2, a3, a4, a5));
 }

@@ -1,23 +1,101 @@
 /* The scheduler family: CPU affinity and the current CPU.
  *
- * Implements sched_setaffinity(2), sched_getaffinity(2) and getcpu(2). For now the machine the
- * program sees is the host itself (identity semantics): each handler passes its arguments to the
- * host through the PAL, so results and errno values are the kernel's own. */
+ * Implements sched_setaffinity(2), sched_getaffinity(2) and getcpu(2).
+ *
+ * With no configuration the program sees the host (identity): each handler passes its arguments to
+ * the host unchanged. On a virtual machine of n vCPUs the handlers are Linux's with nr_cpu_ids = n
+ * and a cpumask of BITS_TO_LONGS(n) longs: masks in and out are virtual, every thread's virtual mask
+ * lives in the shared state (libos_vcpu.h) and is authoritative, and the host is asked about the
+ * target thread whenever the kernel would look it up, so that ESRCH and EPERM are the host's own. */
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+
 #include "libos/libos_table.h"
+#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
-/* sched_setaffinity(2). */
+namespace {
+
+size_t host_mask_size() {
+    size_t size = libos::host_topology().kernel_mask_size;
+    return size ? size : sizeof(libos::CpuBits::words);
+}
+
+bool is_self(pid_t pid) {
+    return pid == 0 || pid == libos::self_tid();
+}
+
+}  // namespace
+
+/* sched_setaffinity(2). Kernel order: copy the mask in (min(len, cpumask size) bytes, the rest
+ * zero), then find the task (ESRCH), check permission (EPERM), and intersect with the allowed CPUs
+ * (EINVAL when nothing is left). The host performs the last three on the translated mask: an empty
+ * virtual mask becomes an empty host mask, which the host refuses with EINVAL only after its own
+ * ESRCH and EPERM checks, in the kernel's order. */
 long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr<const unsigned long> user_mask_ptr) {
-    return PalThreadSetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
+    if (!libos::is_virtual())
+        return PalThreadSetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
+    libos::CpuBits vmask;
+    memset(&vmask, 0, sizeof(vmask));
+    size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
+    if (PalUserCopy(vmask.words, user_mask_ptr.for_kernel(), size) < 0)
+        return -EFAULT;
+    libos::trim_to_machine(&vmask);
+    libos::CpuBits host;
+    libos::to_host(vmask, &host);
+    long ret = PalThreadSetCpuAffinity(pid, host_mask_size(), host.words);
+    if (ret < 0)
+        return ret;
+    libos::ThreadSlot* slot = is_self(pid) ? libos::self_slot() : libos::find_slot(pid);
+    if (slot)
+        libos::write_mask(slot, vmask);
+    return 0;
 }
 
-/* sched_getaffinity(2). The raw syscall returns the number of bytes written; zero-filling the rest
- * of the caller's buffer is libc's job (shim/), not the kernel's. */
+/* sched_getaffinity(2). Kernel order: len * 8 < nr_cpu_ids or len not a multiple of
+ * sizeof(long) -> EINVAL; no such task -> ESRCH; the copy out faults -> EFAULT. Returns the number
+ * of bytes written, min(len, cpumask size); zero-filling the rest of the caller's buffer is libc's
+ * job (shim/), not the kernel's. The calling thread's own mask is served from memory; for another
+ * task the host is asked first, for ESRCH. A task outside the launch is seen through the map: the
+ * vCPUs whose host CPU it may run on. */
 long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr<unsigned long> user_mask_ptr) {
-    return PalThreadGetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
+    if (!libos::is_virtual())
+        return PalThreadGetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
+    if (static_cast<uint64_t>(len) * 8 < libos::vcpu_count() || (len & (sizeof(unsigned long) - 1)))
+        return -EINVAL;
+    libos::CpuBits vmask;
+    if (is_self(pid)) {
+        libos::current_mask(&vmask);
+    } else {
+        libos::CpuBits host;
+        long ret = PalThreadGetCpuAffinity(pid, host_mask_size(), host.words);
+        if (ret < 0)
+            return ret;
+        libos::ThreadSlot* slot = libos::find_slot(pid);
+        if (!slot || !libos::read_mask(slot, pid, &vmask))
+            libos::to_virtual(host, &vmask);
+    }
+    size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
+    if (PalUserCopy(user_mask_ptr.for_kernel(), vmask.words, size) < 0)
+        return -EFAULT;
+    return static_cast<long>(size);
 }
 
-/* getcpu(2). The third argument (a cache) has been unused by the kernel since Linux 2.6.24. */
+/* getcpu(2). The kernel writes the CPU, then the node, to whichever pointers are not NULL, and
+ * returns EFAULT if either write faults. On a virtual machine the CPU is the vCPU of the thread's
+ * mask that runs on the current host CPU, and the node is that host CPU's. The third argument (a
+ * cache) has been unused since Linux 2.6.24. */
 long libos_syscall_getcpu(libos::UserPtr<unsigned> cpu, libos::UserPtr<unsigned> node, libos::UserPtr<void>) {
-    return PalGetCpu(cpu.for_kernel(), node.for_kernel());
+    if (!libos::is_virtual())
+        return PalGetCpu(cpu.for_kernel(), node.for_kernel());
+    unsigned host = PalGetCurrentCpu();
+    unsigned vcpu = libos::current_vcpu(host);
+    unsigned host_node = host < PAL_MAX_CPUS ? libos::host_topology().node_of_cpu[host] : 0;
+    long fault = 0;
+    if (!cpu.is_null())
+        fault |= PalUserCopy(cpu.for_kernel(), &vcpu, sizeof(vcpu));
+    if (!node.is_null())
+        fault |= PalUserCopy(node.for_kernel(), &host_node, sizeof(host_node));
+    return fault ? -EFAULT : 0;
 }

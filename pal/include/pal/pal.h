@@ -14,6 +14,7 @@
 #ifndef PAL_PAL_H
 #define PAL_PAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,6 +45,10 @@ PAL_API long PalThreadSetCpuAffinity(pid_t tid, size_t mask_size, const void* ma
  * may be NULL; both may be application pointers. Returns 0 or -errno. */
 PAL_API long PalGetCpu(unsigned* cpu, unsigned* node);
 
+/* The host CPU the calling thread runs on now, read from the thread's rseq area when glibc
+ * registered one (no system call), otherwise from getcpu(2). */
+PAL_API unsigned PalGetCurrentCpu(void);
+
 /* The kernel thread id of the calling thread (gettid(2)). */
 PAL_API pid_t PalThreadGetId(void);
 
@@ -64,6 +69,32 @@ struct PalTopology {
 /* Fills `topo` with the host topology. Returns 0 or -errno (for example when /sys is not mounted,
  * in which case the online set falls back to the calling thread's affinity). */
 PAL_API long PalHostTopology(struct PalTopology* topo);
+
+/* Copies `size` bytes from `src` to `dst` where either may be an application pointer: a fault while
+ * copying makes the call return -EFAULT instead of killing the process, the way the kernel's
+ * copy_to_user/copy_from_user do. Returns 0 or -EFAULT. Bytes before the faulting one may have been
+ * copied. Faults are only caught once PalFaultHandlerInstall has run; before that a bad pointer
+ * faults as it would in any code. */
+PAL_API long PalUserCopy(void* dst, const void* src, size_t size);
+
+/* Called for every SIGSEGV or SIGBUS that is not a PalUserCopy fault, inside the PAL's signal
+ * handler, with the handler's arguments. The LibOS decides: run the application's own handler, or
+ * restore the default action so that the fault kills the process as it would natively. */
+typedef void (*PalFaultUpcall)(int sig, siginfo_t* info, void* ucontext);
+
+/* Installs the PAL's SIGSEGV and SIGBUS handlers (SA_SIGINFO | SA_ONSTACK) and the upcall. Stores
+ * the actions that were installed before in `previous[0]` (SIGSEGV) and `previous[1]` (SIGBUS) as
+ * raw kernel sigactions, when `previous` is not NULL. Returns 0 or -errno. */
+struct PalKernelSigaction {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+};
+PAL_API long PalFaultHandlerInstall(PalFaultUpcall upcall, struct PalKernelSigaction previous[2]);
+
+/* Sets the host action of `sig` to its default (SIG_DFL). Used to let a fault kill the process. */
+PAL_API long PalSignalSetDefault(int sig);
 
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
 PAL_API void PalDebugLog(const char* buf, size_t size);

@@ -20,6 +20,21 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
 /* getcpu(2): table/sys/libos_sched.cpp */
 long libos_syscall_getcpu(libos::UserPtr<unsigned> cpu, libos::UserPtr<unsigned> node, libos::UserPtr<void> cache);
 
+struct PalKernelSigaction;
+
+/* rt_sigaction(2): table/sys/libos_signal.cpp */
+long libos_syscall_rt_sigaction(int sig, libos::UserPtr<const PalKernelSigaction> act,
+                                libos::UserPtr<PalKernelSigaction> oact, size_t sigsetsize);
+
+/* execve(2), execveat(2), fork(2), clone(2): table/sys/libos_process.cpp */
+long libos_syscall_execve(libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
+                          libos::UserPtr<char* const> envp);
+long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
+                            libos::UserPtr<char* const> envp, int flags);
+long libos_syscall_fork();
+long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
+                         libos::UserPtr<int> child_tid, unsigned long tls);
+
 namespace libos {
 
 /* How the LibOS treats a system call; the support report prints these. */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pal_arch.h"
 #include "pal_arch_syscall.h"
 
 /* Every host syscall of the PAL goes through this one inline function. */
@@ -16,4 +17,14 @@ static inline long pal_raw(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long 
 /* Reads a small file whole into buf (NUL-terminated). Returns the length or -errno. */
 long pal_read_small_file(const char* path, char* buf, size_t size);
 
+
+
+/* Defined in arch/<arch>/pal_arch_asm.cpp. */
+extern "C" {
+long pal_user_copy_raw(void* dst, const void* src, size_t size);
+extern const char pal_user_copy_fault_begin[];
+extern const char pal_user_copy_fault_end[];
+extern const char pal_user_copy_fixup[];
+void pal_signal_restorer(void);
+}
 #endif

@@ -18,3 +18,24 @@ extern "C" long PalThreadSetCpuAffinity(pid_t tid, size_t mask_size, const void*
 extern "C" long PalGetCpu(unsigned* cpu, unsigned* node) {
     return pal_raw(SYS_getcpu, reinterpret_cast<long>(cpu), reinterpret_cast<long>(node), 0);
 }
+
+/* glibc 2.35+ publishes where its rseq area sits relative to the thread pointer. Weak, so that the
+ * PAL still loads on a libc without rseq. */
+extern "C" {
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+}
+
+extern "C" unsigned PalGetCurrentCpu(void) {
+    if (&__rseq_size && __rseq_size > 0) {
+        /* struct rseq: u32 cpu_id_start, u32 cpu_id, ... The kernel keeps cpu_id current; it is
+         * negative while the area is not registered. */
+        auto* area = reinterpret_cast<volatile int32_t*>(pal_arch_thread_pointer() + __rseq_offset);
+        int32_t cpu = area[1];
+        if (cpu >= 0)
+            return static_cast<unsigned>(cpu);
+    }
+    unsigned cpu = 0;
+    pal_raw(SYS_getcpu, reinterpret_cast<long>(&cpu), 0, 0);
+    return cpu;
+}

@@ -1,0 +1,69 @@
+/* PalUserCopy, PalFaultHandlerInstall, PalSignalSetDefault: copying application memory the way the
+ * kernel does (a bad pointer is an error, not a crash) and the SIGSEGV/SIGBUS handler behind it. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "pal/pal.h"
+#include "pal_linux.h"
+
+namespace {
+
+/* Set once, before the handlers are installed; read in the handler. */
+constinit PalFaultUpcall g_fault_upcall = nullptr;
+
+void reraise_if_sent(int sig, siginfo_t* info) {
+    /* A fault re-executes and kills the process once the default action is back. A signal sent with
+     * kill/tgkill (si_code <= 0) does not come back by itself: send it again; it stays blocked until
+     * this handler returns. */
+    if (info && info->si_code <= 0)
+        pal_raw(SYS_tgkill, pal_raw(SYS_getpid), pal_raw(SYS_gettid), sig);
+}
+
+void pal_fault_handler(int sig, siginfo_t* info, void* uc) {
+    uintptr_t ip = pal_arch_context_ip(uc);
+    if (ip >= reinterpret_cast<uintptr_t>(pal_user_copy_fault_begin) &&
+        ip < reinterpret_cast<uintptr_t>(pal_user_copy_fault_end)) {
+        pal_arch_context_set_ip(uc, reinterpret_cast<uintptr_t>(pal_user_copy_fixup));
+        return;
+    }
+    if (g_fault_upcall) {
+        g_fault_upcall(sig, info, uc);
+        return;
+    }
+    PalSignalSetDefault(sig);
+    reraise_if_sent(sig, info);
+}
+
+}  // namespace
+
+extern "C" long PalUserCopy(void* dst, const void* src, size_t size) {
+    if (size == 0)
+        return 0;
+    return pal_user_copy_raw(dst, src, size);
+}
+
+extern "C" long PalSignalSetDefault(int sig) {
+    PalKernelSigaction dfl = {};
+    dfl.handler = reinterpret_cast<void*>(SIG_DFL);
+    return pal_raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, sizeof(dfl.mask));
+}
+
+extern "C" long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction previous[2]) {
+    g_fault_upcall = upcall;
+    PalKernelSigaction act = {};
+    act.handler = reinterpret_cast<void*>(&pal_fault_handler);
+    /* SA_ONSTACK: a stack overflow is still delivered on the application's alternate stack, as its
+     * own handler would be. */
+    act.flags = SA_SIGINFO | SA_ONSTACK | PAL_SA_RESTORER;
+    act.restorer = reinterpret_cast<void*>(&pal_signal_restorer);
+    const int signals[2] = {SIGSEGV, SIGBUS};
+    for (int i = 0; i < 2; ++i) {
+        long ret = pal_raw(SYS_rt_sigaction, signals[i], reinterpret_cast<long>(&act),
+                           previous ? reinterpret_cast<long>(&previous[i]) : 0, sizeof(act.mask));
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}

@@ -1,0 +1,124 @@
+/* The exec family and posix_spawn: every way libc offers to start a program. execve and execveat
+ * are system calls and go through the table; the others build on glibc's own implementation (PATH
+ * search, the ENOEXEC fallback to /bin/sh, spawn attributes) with the environment that
+ * libos::exec_environment returns, so that programs started from a scrubbed environment (env -i)
+ * stay on the virtual machine. system() and popen() use the process's own environment, which still
+ * carries the machine unless the program removed it. */
+#include <spawn.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "libos/libos_table.h"
+#include "libos/libos_vcpu.h"
+#include "shim.h"
+
+namespace {
+
+long as_word(const void* p) {
+    return reinterpret_cast<long>(p);
+}
+
+/* Calls `run(env)` with the machine's environment for `envp`; releases it when run returns (the exec
+ * failed, or posix_spawn is done with it). */
+template <typename Run>
+int with_environment(char* const* envp, Run run, bool errno_style) {
+    shim::ensure();
+    long error = 0;
+    char* const* env = libos::exec_environment(envp, &error);
+    if (!env && error) {
+        if (!errno_style)
+            return static_cast<int>(-error);
+        errno = static_cast<int>(-error);
+        return -1;
+    }
+    int saved = 0;
+    int ret = run(env);
+    saved = errno;
+    libos::release_exec_environment(env, envp);
+    errno = saved;
+    return ret;
+}
+
+/* execl-style argument lists, collected into an argv on the stack as glibc does. */
+#define COLLECT_ARGS(first, argv_name)                                                            \
+    size_t argc_ = 1;                                                                             \
+    {                                                                                             \
+        va_list count_;                                                                           \
+        va_copy(count_, ap);                                                                      \
+        while (va_arg(count_, char*))                                                             \
+            ++argc_;                                                                              \
+        va_end(count_);                                                                           \
+    }                                                                                             \
+    char* argv_name[argc_ + 1];                                                                   \
+    argv_name[0] = const_cast<char*>(first);                                                      \
+    for (size_t i_ = 1; i_ <= argc_; ++i_)                                                        \
+        argv_name[i_] = va_arg(ap, char*);
+
+}  // namespace
+
+SHIM_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) noexcept {
+    shim::ensure();
+    return static_cast<int>(
+        shim::syscall_result(libos::dispatch(SYS_execve, as_word(path), as_word(argv), as_word(envp), 0, 0, 0)));
+}
+
+SHIM_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags) noexcept {
+    shim::ensure();
+    return static_cast<int>(shim::syscall_result(
+        libos::dispatch(SYS_execveat, dirfd, as_word(path), as_word(argv), as_word(envp), flags, 0)));
+}
+
+SHIM_EXPORT int execv(const char* path, char* const argv[]) noexcept {
+    return execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
+    return with_environment(envp, [&](char* const* env) { return shim::g_real.execvpe(file, argv, env); }, true);
+}
+
+SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
+    return execvpe(file, argv, environ);
+}
+
+SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
+    return with_environment(envp, [&](char* const* env) { return shim::g_real.fexecve(fd, argv, env); }, true);
+}
+
+SHIM_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, argv);
+    va_end(ap);
+    return execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, argv);
+    va_end(ap);
+    return execvpe(file, argv, environ);
+}
+
+SHIM_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, argv);
+    char* const* envp = va_arg(ap, char* const*);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+                            const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
+    return with_environment(
+        envp, [&](char* const* env) { return shim::g_real.posix_spawn(pid, path, actions, attr, argv, env); }, false);
+}
+
+SHIM_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
+                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
+    return with_environment(
+        envp, [&](char* const* env) { return shim::g_real.posix_spawnp(pid, file, actions, attr, argv, env); },
+        false);
+}

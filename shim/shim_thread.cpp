@@ -1,0 +1,134 @@
+/* pthread_create: new threads inherit their creator's virtual mask, or take the one of their
+ * attribute (pthread_attr_setaffinity_np), which glibc would otherwise hand to the host as if it
+ * named host CPUs. The creator claims the new thread's slot before the thread runs any application
+ * code, so a pthread_getaffinity_np right after pthread_create already sees it. */
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "libos/libos_vcpu.h"
+#include "pal/pal.h"
+#include "shim.h"
+
+namespace shim {
+void watch_thread_exit();
+}
+
+namespace {
+
+struct StartInfo {
+    void* (*routine)(void*);
+    void* arg;
+    libos::ThreadSlot* slot;
+    pid_t tid;
+    std::atomic<int> ready;
+};
+
+void* start_thread(void* p) {
+    auto* info = static_cast<StartInfo*>(p);
+    while (info->ready.load(std::memory_order_acquire) == 0)
+        PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
+    libos::adopt_thread(info->slot, info->tid);
+    void* (*routine)(void*) = info->routine;
+    void* arg = info->arg;
+    free(info);
+    shim::watch_thread_exit();
+    return routine(arg);
+}
+
+/* glibc reports "no affinity in this attribute" as a mask of all ones. */
+bool all_ones(const libos::CpuBits& bits) {
+    for (uint64_t w : bits.words)
+        if (w != ~0ULL)
+            return false;
+    return true;
+}
+
+/* A copy of `attr` with everything but the CPU affinity. */
+void copy_without_affinity(const pthread_attr_t* attr, pthread_attr_t* copy) {
+    pthread_attr_init(copy);
+    int value;
+    size_t size;
+    struct sched_param param;
+    if (pthread_attr_getdetachstate(attr, &value) == 0)
+        pthread_attr_setdetachstate(copy, value);
+    if (pthread_attr_getinheritsched(attr, &value) == 0)
+        pthread_attr_setinheritsched(copy, value);
+    if (pthread_attr_getschedpolicy(attr, &value) == 0)
+        pthread_attr_setschedpolicy(copy, value);
+    if (pthread_attr_getschedparam(attr, &param) == 0)
+        pthread_attr_setschedparam(copy, &param);
+    if (pthread_attr_getscope(attr, &value) == 0)
+        pthread_attr_setscope(copy, value);
+    if (pthread_attr_getguardsize(attr, &size) == 0)
+        pthread_attr_setguardsize(copy, size);
+    /* glibc stores the stack's end and reports base = end - size: with no stack of the caller's, end
+     * is NULL and base + size wraps to 0. */
+    void* base = nullptr;
+    if (pthread_attr_getstack(attr, &base, &size) == 0 && reinterpret_cast<uintptr_t>(base) + size != 0)
+        pthread_attr_setstack(copy, base, size);
+    else if (pthread_attr_getstacksize(attr, &size) == 0)
+        pthread_attr_setstacksize(copy, size);
+    sigset_t mask;
+    if (pthread_attr_getsigmask_np(attr, &mask) == 0)
+        pthread_attr_setsigmask_np(copy, &mask);
+}
+
+}  // namespace
+
+SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*),
+                               void* arg) noexcept {
+    shim::ensure();
+    if (!libos::is_virtual())
+        return shim::g_real.pthread_create(thread, attr, routine, arg);
+
+    libos::CpuBits mask;
+    bool from_attr = false;
+    pthread_attr_t copy;
+    const pthread_attr_t* use = attr;
+    if (attr) {
+        memset(&mask, 0, sizeof(mask));
+        if (pthread_attr_getaffinity_np(attr, sizeof(mask.words), reinterpret_cast<cpu_set_t*>(mask.words)) == 0 &&
+            !all_ones(mask)) {
+            libos::trim_to_machine(&mask);
+            if (mask.empty())
+                return EINVAL; /* as glibc: the attribute names no CPU of the machine */
+            from_attr = true;
+            copy_without_affinity(attr, &copy);
+            use = &copy;
+        }
+    }
+    if (!from_attr)
+        libos::current_mask(&mask);
+
+    auto* info = static_cast<StartInfo*>(malloc(sizeof(StartInfo)));
+    if (!info) {
+        if (use == &copy)
+            pthread_attr_destroy(&copy);
+        return EAGAIN;
+    }
+    info->routine = routine;
+    info->arg = arg;
+    info->ready.store(0, std::memory_order_relaxed);
+    int ret = shim::g_real.pthread_create(thread, use, &start_thread, info);
+    if (use == &copy)
+        pthread_attr_destroy(&copy);
+    if (ret != 0) {
+        free(info);
+        return ret;
+    }
+    pid_t tid = shim::tid_of(*thread);
+    if (from_attr) {
+        libos::CpuBits host;
+        libos::to_host(mask, &host);
+        PalThreadSetCpuAffinity(tid, libos::host_topology().kernel_mask_size, host.words);
+    }
+    info->slot = libos::register_thread(tid, mask);
+    info->tid = tid;
+    info->ready.store(1, std::memory_order_release);
+    PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+    return 0;
+}

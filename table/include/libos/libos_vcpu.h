@@ -1,0 +1,129 @@
+/* The virtual CPU machine: the vCPU -> host CPU map, every thread's virtual affinity, and the
+ * translation between virtual and host masks.
+ *
+ * One launch is one machine. Every process of the launch maps the same shared state: a memfd whose
+ * descriptor number travels in LIBOS_STATE_FD. It holds the map and one 64-byte slot per live thread
+ * (tid, a sequence counter and the virtual mask), found by tid, so a call about another thread or
+ * another process of the launch sees what that thread set. A thread's own slot is cached in
+ * initial-exec TLS, so reading one's own mask is a few loads.
+ *
+ * Configuration (read from the environment by init(); the launcher sets these):
+ *   LIBOS_CPUS=N          N vCPUs, spread round-robin over the process's host CPUs
+ *   LIBOS_CPU_MAP=LIST    vCPU i on the i-th host CPU of LIST ("0-3", "0,0,1,1")
+ *   LIBOS_PROPAGATE=0     do not put scrubbed-environment children back on the machine
+ * and, between the processes of a launch (written by the shim at every exec):
+ *   LIBOS_STATE_FD=FD     the shared state
+ *   LIBOS_AFFINITY=LIST   the virtual mask of the thread that called exec */
+#ifndef LIBOS_VCPU_H
+#define LIBOS_VCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <atomic>
+
+#include "libos/libos_config.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+enum InitState : int {
+    kUninitialized = 0,
+    kInitializing = 1,
+    kIdentity = 2, /* no configuration: every call passes through */
+    kVirtual = 3,  /* a virtual CPU machine */
+};
+
+extern std::atomic<int> g_init_state;
+
+/* Reads the configuration and sets the machine up, once per process. A bad configuration prints one
+ * line to stderr and ends the process with status 125 before the program runs. Safe to call from
+ * any thread at any time, also concurrently. */
+void init();
+
+/* The fast check every entry point makes. */
+inline int ensure_init() {
+    int state = g_init_state.load(std::memory_order_acquire);
+    if (__builtin_expect(state < kIdentity, 0)) {
+        init();
+        state = g_init_state.load(std::memory_order_acquire);
+    }
+    return state;
+}
+
+inline bool is_virtual() {
+    return ensure_init() == kVirtual;
+}
+
+/* The number of vCPUs (the virtual nr_cpu_ids). Only meaningful when is_virtual(). */
+uint32_t vcpu_count();
+
+/* The size in bytes of the virtual kernel's cpumask: BITS_TO_LONGS(vcpu_count()) * 8. */
+size_t vcpu_mask_size();
+
+/* The host topology read at init. */
+const PalTopology& host_topology();
+
+/* The shim's own path, so that exec can put it back into LD_PRELOAD. Set by the shim before init. */
+void set_preload_library(const char* path);
+const char* preload_library();
+/* The map as LIBOS_CPU_MAP text ("0,1,0,1"), the shared state's descriptor (-1 if private), and
+ * whether exec puts children back on the machine (LIBOS_PROPAGATE is not 0). */
+const char* machine_map_text();
+int state_fd();
+bool propagates();
+
+/* ---- masks -------------------------------------------------------------------------------- */
+
+/* Host CPUs that the vCPUs of `vmask` run on. */
+void to_host(const CpuBits& vmask, CpuBits* host);
+/* vCPUs whose host CPU is in `host`: how a process outside the launch looks from inside. */
+void to_virtual(const CpuBits& host, CpuBits* vmask);
+/* Clears the bits at vcpu_count() and above. */
+void trim_to_machine(CpuBits* vmask);
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+struct ThreadSlot;
+
+/* The calling thread's slot, claimed on first use if the thread was not started by the shim. */
+ThreadSlot* self_slot();
+/* The calling thread's kernel tid as the LibOS knows it. */
+pid_t self_tid();
+/* The slot of thread `tid` of this launch, or nullptr when no process of the launch runs it. */
+ThreadSlot* find_slot(pid_t tid);
+/* Reads a slot's mask consistently. Returns false if the slot no longer belongs to `tid`. */
+bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out);
+/* Replaces a slot's mask. */
+void write_mask(ThreadSlot* slot, const CpuBits& mask);
+
+/* The calling thread's virtual mask. */
+void current_mask(CpuBits* out);
+
+/* A new thread (pthread_create): claims the slot of `tid` with `mask`; the creator calls this
+ * before the new thread runs any application code, and the new thread then adopts it. */
+ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
+void adopt_thread(ThreadSlot* slot, pid_t tid);
+/* A thread is ending: its slot is freed. */
+void thread_exiting();
+/* In a fork child: the process's only thread claims a slot with the forking thread's mask. */
+void after_fork_child();
+
+/* The vCPU the calling thread runs on: the vCPU of its mask that maps to `host_cpu`, the host CPU
+ * it runs on now (PalGetCurrentCpu()). */
+unsigned current_vcpu(unsigned host_cpu);
+
+/* ---- exec --------------------------------------------------------------------------------- */
+
+/* Builds the environment for an exec: `envp` (an application pointer, may be null) with LD_PRELOAD,
+ * the machine's settings, LIBOS_STATE_FD and the caller's LIBOS_AFFINITY added or replaced, so that
+ * the new program runs on the same machine even when the caller scrubbed its environment. Returns
+ * envp itself when nothing needs adding (no machine, or LIBOS_PROPAGATE=0), a new array otherwise
+ * (release it with release_exec_environment), or nullptr with *error = -EFAULT / -ENOMEM. */
+char* const* exec_environment(char* const* envp, long* error);
+void release_exec_environment(char* const* built, char* const* envp);
+
+}  // namespace libos
+
+#endif

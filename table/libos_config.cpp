@@ -1,0 +1,278 @@
+/* Parsing and validation of the virtual CPU machine's configuration (libos_config.h). */
+#include "libos/libos_config.h"
+
+#include <string.h>
+
+namespace libos {
+namespace {
+
+/* A tiny bounded string builder: no allocation, always NUL-terminated. */
+class Text {
+public:
+    Text(char* buf, size_t size) : buf_(buf), size_(size) {
+        if (size_)
+            buf_[0] = '\0';
+    }
+    Text& add(const char* s) {
+        while (s && *s && len_ + 1 < size_)
+            buf_[len_++] = *s++;
+        if (size_)
+            buf_[len_] = '\0';
+        return *this;
+    }
+    Text& add(const char* s, size_t n) {
+        for (size_t i = 0; i < n && s[i] && len_ + 1 < size_; ++i)
+            buf_[len_++] = s[i];
+        if (size_)
+            buf_[len_] = '\0';
+        return *this;
+    }
+    Text& num(uint64_t v) {
+        char digits[24];
+        int n = 0;
+        do {
+            digits[n++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (n && len_ + 1 < size_)
+            buf_[len_++] = digits[--n];
+        if (size_)
+            buf_[len_] = '\0';
+        return *this;
+    }
+    size_t length() const { return len_; }
+
+private:
+    char* buf_;
+    size_t size_;
+    size_t len_ = 0;
+};
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+/* Reads a decimal number of at most 9 digits at *s; false if there is none or it is too long. */
+bool read_number(const char** s, uint64_t* value) {
+    const char* p = *s;
+    uint64_t v = 0;
+    int digits = 0;
+    while (is_digit(*p)) {
+        if (++digits > 9)
+            return false;
+        v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+    }
+    if (!digits)
+        return false;
+    *s = p;
+    *value = v;
+    return true;
+}
+
+void fail_token(ConfigError* err, const char* setting, const char* token, size_t token_len, const char* whole,
+                const char* why) {
+    Text t(err->text, sizeof(err->text));
+    t.add("libos: ").add(setting).add(": bad token '").add(token, token_len).add("'");
+    if (whole && (token != whole || token_len != strlen(whole)))
+        t.add(" in '").add(whole).add("'");
+    t.add(": ").add(why);
+}
+
+void fail_cpu(ConfigError* err, const char* setting, const char* token, size_t token_len, const char* whole,
+              uint64_t cpu, const char* what, const CpuBits& set) {
+    char why[256], list[160];
+    format_cpu_list(set, list, sizeof(list));
+    Text(why, sizeof(why)).add("host CPU ").num(cpu).add(" is not ").add(what).add(" (").add(what).add(": ")
+        .add(list).add(")");
+    fail_token(err, setting, token, token_len, whole, why);
+}
+
+constexpr const char* kCountAllowed = "expected a whole number of virtual CPUs from 1 to 8192";
+constexpr const char* kMapAllowed =
+    "expected a comma-separated list of host CPU numbers or ranges, such as 0-3 or 0,0,1,1";
+
+bool parse_count(const char* setting, const char* text, uint32_t* count, ConfigError* err) {
+    const char* p = text;
+    uint64_t v = 0;
+    if (!read_number(&p, &v) || *p != '\0') {
+        fail_token(err, setting, text, strlen(text), nullptr, kCountAllowed);
+        return false;
+    }
+    if (v == 0 || v > kMaxVcpus) {
+        fail_token(err, setting, text, strlen(text), nullptr,
+                   v == 0 ? "a machine needs at least 1 virtual CPU" : "at most 8192 virtual CPUs are supported");
+        return false;
+    }
+    *count = static_cast<uint32_t>(v);
+    return true;
+}
+
+bool parse_map(const char* setting, const char* text, const CpuBits& online, const CpuBits& allowed, CpuMap* out,
+               ConfigError* err) {
+    out->count = 0;
+    const char* p = text;
+    for (;;) {
+        const char* token = p;
+        const char* end = p;
+        while (*end && *end != ',')
+            ++end;
+        size_t token_len = static_cast<size_t>(end - token);
+        uint64_t first = 0, last = 0;
+        const char* q = token;
+        bool ok = read_number(&q, &first);
+        last = first;
+        if (ok && *q == '-') {
+            ++q;
+            ok = read_number(&q, &last);
+        }
+        if (!ok || q != end) {
+            fail_token(err, setting, token, token_len, text,
+                       token_len == 0 ? "an entry is empty; " "expected host CPU numbers or ranges such as 0-3"
+                                      : kMapAllowed);
+            return false;
+        }
+        if (last < first) {
+            fail_token(err, setting, token, token_len, text, "a range must go upwards, such as 0-3");
+            return false;
+        }
+        for (uint64_t cpu = first; cpu <= last; ++cpu) {
+            if (cpu >= kMaxVcpus || !online.has(static_cast<uint32_t>(cpu))) {
+                fail_cpu(err, setting, token, token_len, text, cpu, "online", online);
+                return false;
+            }
+            if (!allowed.has(static_cast<uint32_t>(cpu))) {
+                fail_cpu(err, setting, token, token_len, text, cpu, "allowed", allowed);
+                return false;
+            }
+            if (out->count == kMaxVcpus) {
+                fail_token(err, setting, token, token_len, text, "at most 8192 virtual CPUs are supported");
+                return false;
+            }
+            out->host_of[out->count++] = static_cast<uint16_t>(cpu);
+        }
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
+bool CpuBits::empty() const {
+    for (uint64_t w : words)
+        if (w)
+            return false;
+    return true;
+}
+
+uint32_t CpuBits::count() const {
+    uint32_t n = 0;
+    for (uint64_t w : words)
+        n += static_cast<uint32_t>(__builtin_popcountll(w));
+    return n;
+}
+
+bool build_cpu_map(const SettingNames& names, const char* count_text, const char* map_text, const CpuBits& online,
+                   const CpuBits& allowed, const CpuBits& spread_over, CpuMap* out, ConfigError* err) {
+    bool has_count = count_text && *count_text;
+    bool has_map = map_text && *map_text;
+    out->count = 0;
+    if (!has_count && !has_map) {
+        Text(err->text, sizeof(err->text)).add("libos: give ").add(names.count).add(" or ").add(names.map);
+        return false;
+    }
+    uint32_t count = 0;
+    if (has_count && !parse_count(names.count, count_text, &count, err))
+        return false;
+    if (has_map) {
+        if (!parse_map(names.map, map_text, online, allowed, out, err))
+            return false;
+        if (has_count && count != out->count) {
+            Text t(err->text, sizeof(err->text));
+            t.add("libos: ").add(names.count).add(": bad token '").add(count_text).add("': it disagrees with ")
+                .add(names.map).add(" '").add(map_text).add("', which names ").num(out->count)
+                .add(" virtual CPUs; give one of the two, or the same count in both");
+            return false;
+        }
+        return true;
+    }
+    /* Round-robin over the launching process's CPUs that may be used. */
+    uint32_t hosts[kMaxVcpus];
+    uint32_t nhosts = 0;
+    for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu)
+        if (spread_over.has(cpu) && online.has(cpu) && allowed.has(cpu))
+            hosts[nhosts++] = cpu;
+    if (nhosts == 0) {
+        Text(err->text, sizeof(err->text)).add("libos: ").add(names.count)
+            .add(": this process may run on no online CPU to spread the virtual CPUs over");
+        return false;
+    }
+    out->count = count;
+    for (uint32_t v = 0; v < count; ++v)
+        out->host_of[v] = static_cast<uint16_t>(hosts[v % nhosts]);
+    return true;
+}
+
+size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size) {
+    Text t(buf, size);
+    bool first_range = true;
+    for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu) {
+        if (!cpus.has(cpu))
+            continue;
+        uint32_t last = cpu;
+        while (last + 1 < kMaxVcpus && cpus.has(last + 1))
+            ++last;
+        if (!first_range)
+            t.add(",");
+        t.num(cpu);
+        if (last != cpu)
+            t.add("-").num(last);
+        first_range = false;
+        cpu = last;
+    }
+    return t.length();
+}
+
+size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
+    Text t(buf, size);
+    for (uint32_t v = 0; v < map.count;) {
+        uint32_t end = v;
+        while (end + 1 < map.count && map.host_of[end + 1] == map.host_of[end] + 1)
+            ++end;
+        if (v)
+            t.add(",");
+        t.num(map.host_of[v]);
+        if (end > v)
+            t.add("-").num(map.host_of[end]);
+        v = end + 1;
+    }
+    return t.length();
+}
+
+bool parse_cpu_list(const char* text, CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    const char* p = text;
+    while (*p && *p != '\n') {
+        uint64_t first = 0, last = 0;
+        if (!read_number(&p, &first))
+            return false;
+        last = first;
+        if (*p == '-') {
+            ++p;
+            if (!read_number(&p, &last))
+                return false;
+        }
+        if (last < first || last >= kMaxVcpus)
+            return false;
+        for (uint64_t c = first; c <= last; ++c)
+            out->add(static_cast<uint32_t>(c));
+        if (*p == ',')
+            ++p;
+        else if (*p && *p != '\n')
+            return false;
+    }
+    return true;
+}
+
+}  // namespace libos

@@ -1,0 +1,565 @@
+/* The virtual CPU machine (libos_vcpu.h): configuration, shared state, thread slots, translation. */
+#include "libos/libos_vcpu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "libos/libos_signal.h"
+#include "pal/pal.h"
+
+extern char** environ;
+
+namespace libos {
+
+std::atomic<int> g_init_state{kUninitialized};
+
+/* One thread of the launch: 64 bytes in the shared state. The first kInlineWords words of the mask
+ * live here; machines of more than 384 vCPUs keep the rest in the extension area, at the slot's
+ * index. `seq` is a sequence lock: odd while a writer changes the mask. */
+constexpr uint32_t kInlineWords = 6;
+struct alignas(64) ThreadSlot {
+    std::atomic<int32_t> tid;   /* 0: never used, -1: freed, -2: being claimed */
+    std::atomic<uint32_t> seq;
+    std::atomic<uint32_t> pid;  /* the process the thread belongs to, for diagnostics */
+    uint32_t reserved;
+    std::atomic<uint64_t> bits[kInlineWords];
+};
+static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
+
+namespace {
+
+constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
+constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
+constexpr int32_t kFreedTid = -1;
+constexpr int32_t kClaimingTid = -2;
+constexpr size_t kPageSize = 4096;
+
+struct SharedHeader {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t vcpu_count;
+    uint32_t slot_count;
+    uint64_t region_size;
+    uint16_t host_of[kMaxVcpus];
+};
+constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
+
+struct Machine {
+    uint32_t count;
+    uint32_t mask_words;
+    size_t mask_bytes;
+    CpuMap map;
+    PalTopology topo;
+    CpuBits all;
+    SharedHeader* header;
+    ThreadSlot* slots;
+    std::atomic<uint64_t>* ext;
+    uint32_t ext_words;
+    int state_fd;
+    bool propagate;
+    const char* preload_path;
+    size_t map_text_length;
+    char map_text[kMaxVcpus * 6];
+};
+
+constinit Machine g_machine{};
+
+/* Each thread's own slot and tid. Initial-exec: no allocation and no lock on first access. */
+constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec"))) = 0;
+
+void cpu_relax() {
+    __builtin_ia32_pause();
+}
+
+void yield() {
+    PalSyscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+}
+
+const char* env_get(const char* name) {
+    size_t len = strlen(name);
+    for (char** e = environ; e && *e; ++e)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            return *e + len + 1;
+    return nullptr;
+}
+
+[[noreturn]] void refuse(const char* line) {
+    PalDebugLog(line, strlen(line));
+    PalDebugLog("\n", 1);
+    PalSyscall(SYS_exit_group, 125, 0, 0, 0, 0, 0);
+    __builtin_unreachable();
+}
+
+void host_affinity(CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    PalThreadGetCpuAffinity(0, sizeof(out->words), out->words);
+}
+
+/* What the process's cpuset permits, as the kernel computes it: ask for every CPU, see what is kept,
+ * and put the old mask back. */
+void cpuset_allowed(CpuBits* out) {
+    CpuBits saved, all;
+    host_affinity(&saved);
+    memset(&all, 0xff, sizeof(all));
+    PalThreadSetCpuAffinity(0, sizeof(all.words), all.words);
+    host_affinity(out);
+    PalThreadSetCpuAffinity(0, sizeof(saved.words), saved.words);
+}
+
+/* ---- the sequence lock of a slot ---------------------------------------------------------- */
+
+/* Bounded spinning: a writer that died between its two increments must not hang every reader of
+ * the launch. After the bound, a reader takes what it sees and a writer proceeds. */
+constexpr int kSpinBound = 1 << 16;
+
+std::atomic<uint64_t>* ext_words_of(const ThreadSlot* slot) {
+    return g_machine.ext + static_cast<size_t>(slot - g_machine.slots) * g_machine.ext_words;
+}
+
+void copy_out(const ThreadSlot* slot, uint64_t* words) {
+    uint32_t n = g_machine.mask_words;
+    uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
+    for (uint32_t i = 0; i < inline_n; ++i)
+        words[i] = slot->bits[i].load(std::memory_order_relaxed);
+    if (n > kInlineWords) {
+        std::atomic<uint64_t>* ext = ext_words_of(slot);
+        for (uint32_t i = kInlineWords; i < n; ++i)
+            words[i] = ext[i - kInlineWords].load(std::memory_order_relaxed);
+    }
+}
+
+void copy_in(ThreadSlot* slot, const uint64_t* words) {
+    uint32_t n = g_machine.mask_words;
+    uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
+    for (uint32_t i = 0; i < inline_n; ++i)
+        slot->bits[i].store(words[i], std::memory_order_relaxed);
+    if (n > kInlineWords) {
+        std::atomic<uint64_t>* ext = ext_words_of(slot);
+        for (uint32_t i = kInlineWords; i < n; ++i)
+            ext[i - kInlineWords].store(words[i], std::memory_order_relaxed);
+    }
+}
+
+void locked_write(ThreadSlot* slot, const uint64_t* words) {
+    uint32_t seq = slot->seq.load(std::memory_order_relaxed);
+    for (int spins = 0;; ++spins) {
+        if (!(seq & 1) || spins > kSpinBound) {
+            if (slot->seq.compare_exchange_weak(seq, (seq | 1) + (seq & 1 ? 2 : 0), std::memory_order_acquire))
+                break;
+        } else {
+            seq = slot->seq.load(std::memory_order_relaxed);
+        }
+        if (spins > 64)
+            yield();
+        else
+            cpu_relax();
+    }
+    std::atomic_thread_fence(std::memory_order_release);
+    copy_in(slot, words);
+    slot->seq.fetch_add(1, std::memory_order_release);
+}
+
+void locked_read(const ThreadSlot* slot, uint64_t* words) {
+    for (int spins = 0;; ++spins) {
+        uint32_t before = slot->seq.load(std::memory_order_acquire);
+        if ((before & 1) && spins < kSpinBound) {
+            if (spins > 64)
+                yield();
+            else
+                cpu_relax();
+            continue;
+        }
+        copy_out(slot, words);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot->seq.load(std::memory_order_relaxed) == before || spins >= kSpinBound)
+            return;
+    }
+}
+
+/* ---- slots by tid: open addressing over the shared slot array ----------------------------- */
+
+uint32_t home_of(pid_t tid) {
+    return (static_cast<uint32_t>(tid) * 2654435761u) & (kSlotCount - 1);
+}
+
+ThreadSlot* lookup(pid_t tid) {
+    uint32_t i = home_of(tid);
+    for (uint32_t n = 0; n < kSlotCount; ++n, i = (i + 1) & (kSlotCount - 1)) {
+        int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+        if (t == tid)
+            return &g_machine.slots[i];
+        if (t == 0)
+            return nullptr;
+    }
+    return nullptr;
+}
+
+/* Gives `tid` a slot holding `mask`. A slot that still carries `tid` belonged to a thread that has
+ * died (tids are unique among live threads), so it is taken over. */
+ThreadSlot* claim(pid_t tid, const uint64_t* mask) {
+    for (;;) {
+        if (ThreadSlot* existing = lookup(tid)) {
+            locked_write(existing, mask);
+            existing->pid.store(static_cast<uint32_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0)),
+                                std::memory_order_relaxed);
+            return existing;
+        }
+        uint32_t i = home_of(tid);
+        for (uint32_t n = 0; n < kSlotCount; ++n, i = (i + 1) & (kSlotCount - 1)) {
+            ThreadSlot* slot = &g_machine.slots[i];
+            int32_t t = slot->tid.load(std::memory_order_acquire);
+            if (t != 0 && t != kFreedTid)
+                continue;
+            /* Fill the slot while it is marked as being claimed, then publish the tid. */
+            if (!slot->tid.compare_exchange_strong(t, kClaimingTid, std::memory_order_acq_rel))
+                continue;
+            locked_write(slot, mask);
+            slot->pid.store(static_cast<uint32_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0)),
+                            std::memory_order_relaxed);
+            slot->tid.store(tid, std::memory_order_release);
+            return slot;
+        }
+        /* Every slot is taken: more live threads than kSlotCount. */
+        return nullptr;
+    }
+}
+
+/* ---- the shared state --------------------------------------------------------------------- */
+
+size_t region_size() {
+    size_t ext = g_machine.ext_words ? static_cast<size_t>(kSlotCount) * g_machine.ext_words * 8 : 0;
+    return kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot) + ext;
+}
+
+void map_region(void* base) {
+    g_machine.header = static_cast<SharedHeader*>(base);
+    g_machine.slots = reinterpret_cast<ThreadSlot*>(static_cast<char*>(base) + kHeaderBytes);
+    g_machine.ext = reinterpret_cast<std::atomic<uint64_t>*>(
+        static_cast<char*>(base) + kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot));
+}
+
+/* Maps the state that an earlier process of the launch created, if `fd` still is that state and
+ * describes the same machine. */
+bool attach_region(const char* fd_text) {
+    if (!fd_text)
+        return false;
+    long fd = 0;
+    for (const char* p = fd_text; *p; ++p) {
+        if (*p < '0' || *p > '9' || fd > 1000000)
+            return false;
+        fd = fd * 10 + (*p - '0');
+    }
+    long size = static_cast<long>(region_size());
+    long base = PalSyscall(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base < 0 && base > -4096)
+        return false;
+    auto* header = reinterpret_cast<SharedHeader*>(base);
+    struct stat st;
+    bool ok = PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) == 0 &&
+              st.st_size == size && header->magic == kStateMagic && header->version == kStateVersion &&
+              header->vcpu_count == g_machine.count && header->slot_count == kSlotCount &&
+              memcmp(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t)) == 0;
+    if (!ok) {
+        PalSyscall(SYS_munmap, base, size, 0, 0, 0, 0);
+        return false;
+    }
+    map_region(reinterpret_cast<void*>(base));
+    g_machine.state_fd = static_cast<int>(fd);
+    return true;
+}
+
+/* Creates the launch's state. The descriptor is inherited across exec (no O_CLOEXEC) and moved out
+ * of the range programs expect to be free (the lowest numbers). */
+bool create_region() {
+    long fd = PalSyscall(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-state"), 0, 0, 0, 0, 0);
+    if (fd < 0)
+        return false;
+    size_t size = region_size();
+    if (PalSyscall(SYS_ftruncate, fd, static_cast<long>(size), 0, 0, 0, 0) < 0) {
+        PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+        return false;
+    }
+    struct rlimit limit;
+    long lowest = 1000;
+    if (PalSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit), 0, 0) == 0 &&
+        limit.rlim_cur < static_cast<rlim_t>(lowest) + 64)
+        lowest = limit.rlim_cur > 128 ? static_cast<long>(limit.rlim_cur) - 64 : 0;
+    if (lowest > fd) {
+        long high = PalSyscall(SYS_fcntl, fd, F_DUPFD, lowest, 0, 0, 0);
+        if (high >= 0) {
+            PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+            fd = high;
+        }
+    }
+    long base = PalSyscall(SYS_mmap, 0, static_cast<long>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base < 0 && base > -4096) {
+        PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+        return false;
+    }
+    auto* header = reinterpret_cast<SharedHeader*>(base);
+    header->vcpu_count = g_machine.count;
+    header->slot_count = kSlotCount;
+    header->region_size = size;
+    memcpy(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t));
+    header->version = kStateVersion;
+    header->magic = kStateMagic;
+    map_region(reinterpret_cast<void*>(base));
+    g_machine.state_fd = static_cast<int>(fd);
+    return true;
+}
+
+/* A process-private state, when no shared one can be had (memfd_create refused, say): the machine
+ * still works inside the process; other processes of the launch see its threads through the map. */
+bool private_region() {
+    long base = PalSyscall(SYS_mmap, 0, static_cast<long>(region_size()), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base < 0 && base > -4096)
+        return false;
+    map_region(reinterpret_cast<void*>(base));
+    g_machine.state_fd = -1;
+    return true;
+}
+
+int init_machine() {
+    const char* count_text = env_get("LIBOS_CPUS");
+    const char* map_text = env_get("LIBOS_CPU_MAP");
+    if (!(count_text && *count_text) && !(map_text && *map_text))
+        return kIdentity;
+
+    Machine& m = g_machine;
+    PalHostTopology(&m.topo);
+    CpuBits online, current, allowed;
+    memcpy(online.words, m.topo.online_mask, sizeof(online.words));
+    host_affinity(&current);
+    allowed = current;
+    ConfigError error;
+    const SettingNames names = {"LIBOS_CPUS", "LIBOS_CPU_MAP"};
+    if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error)) {
+        /* A CPU outside this thread's affinity may still be one the cpuset allows. */
+        cpuset_allowed(&allowed);
+        if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error))
+            refuse(error.text);
+    }
+    m.count = m.map.count;
+    m.mask_words = (m.count + 63) / 64;
+    m.mask_bytes = m.mask_words * 8;
+    m.ext_words = m.mask_words > kInlineWords ? m.mask_words - kInlineWords : 0;
+    for (uint32_t v = 0; v < m.count; ++v)
+        m.all.add(v);
+    m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
+    const char* propagate = env_get("LIBOS_PROPAGATE");
+    m.propagate = !(propagate && strcmp(propagate, "0") == 0);
+
+    if (!attach_region(env_get("LIBOS_STATE_FD")) && !create_region() && !private_region())
+        refuse("libos: cannot map the virtual machine's shared state (out of memory)");
+
+    /* The first thread: the mask its exec'ing parent had, or the whole machine. */
+    CpuBits initial = m.all;
+    const char* inherited = env_get("LIBOS_AFFINITY");
+    CpuBits parsed;
+    bool from_parent = inherited && parse_cpu_list(inherited, &parsed);
+    if (from_parent) {
+        trim_to_machine(&parsed);
+        if (!parsed.empty())
+            initial = parsed;
+    }
+    t_tid = PalThreadGetId();
+    t_slot = claim(t_tid, initial.words);
+    if (!from_parent) {
+        /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet. */
+        CpuBits host;
+        to_host(initial, &host);
+        PalThreadSetCpuAffinity(0, m.topo.kernel_mask_size ? m.topo.kernel_mask_size : sizeof(host.words),
+                                host.words);
+    }
+    install_fault_handling();
+    return kVirtual;
+}
+
+}  // namespace
+
+void set_preload_library(const char* path) {
+    g_machine.preload_path = path;
+}
+
+const char* preload_library() {
+    return g_machine.preload_path;
+}
+
+const char* machine_map_text() {
+    return g_machine.map_text;
+}
+
+int state_fd() {
+    return g_machine.state_fd;
+}
+
+bool propagates() {
+    return g_machine.propagate;
+}
+
+void init() {
+    int expected = kUninitialized;
+    if (!g_init_state.compare_exchange_strong(expected, kInitializing, std::memory_order_acq_rel)) {
+        while (g_init_state.load(std::memory_order_acquire) == kInitializing)
+            yield();
+        return;
+    }
+    g_init_state.store(init_machine(), std::memory_order_release);
+}
+
+uint32_t vcpu_count() {
+    return g_machine.count;
+}
+
+size_t vcpu_mask_size() {
+    return g_machine.mask_bytes;
+}
+
+const PalTopology& host_topology() {
+    return g_machine.topo;
+}
+
+void trim_to_machine(CpuBits* vmask) {
+    uint32_t n = g_machine.count;
+    for (uint32_t w = n / 64; w < kMaskWords; ++w) {
+        uint32_t keep = w * 64 < n ? n - w * 64 : 0;
+        vmask->words[w] &= keep >= 64 ? ~0ULL : (1ULL << keep) - 1;
+    }
+}
+
+void to_host(const CpuBits& vmask, CpuBits* host) {
+    memset(host, 0, sizeof(*host));
+    for (uint32_t w = 0; w < g_machine.mask_words; ++w) {
+        for (uint64_t bits = vmask.words[w]; bits; bits &= bits - 1) {
+            uint32_t v = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+            if (v < g_machine.count)
+                host->add(g_machine.map.host_of[v]);
+        }
+    }
+}
+
+void to_virtual(const CpuBits& host, CpuBits* vmask) {
+    memset(vmask, 0, sizeof(*vmask));
+    for (uint32_t v = 0; v < g_machine.count; ++v)
+        if (host.has(g_machine.map.host_of[v]))
+            vmask->add(v);
+}
+
+ThreadSlot* find_slot(pid_t tid) {
+    if (tid <= 0)
+        return nullptr;
+    return lookup(tid);
+}
+
+bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    locked_read(slot, out->words);
+    return slot->tid.load(std::memory_order_acquire) == tid;
+}
+
+void write_mask(ThreadSlot* slot, const CpuBits& mask) {
+    locked_write(slot, mask.words);
+}
+
+pid_t self_tid() {
+    if (__builtin_expect(t_tid == 0, 0))
+        self_slot();
+    return t_tid;
+}
+
+ThreadSlot* self_slot() {
+    if (__builtin_expect(t_slot != nullptr, 1))
+        return t_slot;
+    /* A thread the shim did not start (a raw clone): what the host runs it on is its mask. */
+    pid_t tid = PalThreadGetId();
+    CpuBits host, mask;
+    host_affinity(&host);
+    to_virtual(host, &mask);
+    if (mask.empty())
+        mask = g_machine.all;
+    t_tid = tid;
+    t_slot = claim(tid, mask.words);
+    return t_slot;
+}
+
+void current_mask(CpuBits* out) {
+    ThreadSlot* slot = self_slot();
+    if (slot) {
+        memset(out, 0, sizeof(*out));
+        locked_read(slot, out->words);
+    } else {
+        *out = g_machine.all;
+    }
+}
+
+ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
+    return claim(tid, mask.words);
+}
+
+void adopt_thread(ThreadSlot* slot, pid_t tid) {
+    t_slot = slot;
+    t_tid = tid;
+}
+
+void thread_exiting() {
+    ThreadSlot* slot = t_slot;
+    if (slot && slot->tid.load(std::memory_order_relaxed) == t_tid)
+        slot->tid.store(kFreedTid, std::memory_order_release);
+    t_slot = nullptr;
+    t_tid = 0;
+}
+
+void after_fork_child() {
+    if (g_init_state.load(std::memory_order_acquire) != kVirtual)
+        return;
+    CpuBits mask;
+    if (t_slot) {
+        memset(&mask, 0, sizeof(mask));
+        locked_read(t_slot, mask.words);
+    } else {
+        mask = g_machine.all;
+    }
+    t_tid = PalThreadGetId();
+    t_slot = claim(t_tid, mask.words);
+}
+
+unsigned current_vcpu(unsigned host) {
+    ThreadSlot* slot = self_slot();
+    uint64_t words[kMaskWords];
+    if (slot)
+        locked_read(slot, words);
+    const uint16_t* host_of = g_machine.map.host_of;
+    unsigned first = 0;
+    bool have_first = false;
+    for (uint32_t w = 0; slot && w < g_machine.mask_words; ++w) {
+        for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
+            unsigned v = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+            if (v >= g_machine.count)
+                break;
+            if (host_of[v] == host)
+                return v;
+            if (!have_first) {
+                first = v;
+                have_first = true;
+            }
+        }
+    }
+    /* The thread runs on a host CPU none of its vCPUs maps to: its mask changed a moment ago and the
+     * host has not moved it yet. Any vCPU of the mask is the truth the program asked for. */
+    if (have_first)
+        return first;
+    for (unsigned v = 0; v < g_machine.count; ++v)
+        if (host_of[v] == host)
+            return v;
+    return 0;
+}
+
+}  // namespace libos

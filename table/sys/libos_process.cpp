@@ -1,0 +1,235 @@
+/* The process family: keeping every process of a launch on the same virtual machine.
+ *
+ * Implements execve(2) and execveat(2), which hand the new program an environment that puts it back
+ * on the machine (libos::exec_environment), and fork(2) and clone(2), whose child claims its own
+ * thread slot with the parent's mask. On a host machine (no configuration) all four pass through. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <initializer_list>
+
+#include "libos/libos_table.h"
+#include "libos/libos_vcpu.h"
+#include "pal/pal.h"
+
+namespace libos {
+namespace {
+
+/* The variables the LibOS writes into a child's environment; any the program passed are dropped. */
+constexpr const char* kOwnedNames[] = {"LIBOS_CPUS=", "LIBOS_CPU_MAP=", "LIBOS_STATE_FD=", "LIBOS_AFFINITY="};
+
+/* Does the application string `s` start with `prefix`? Reads it a byte at a time through
+ * PalUserCopy, so an unmapped string is just "no" (the kernel reports it when it execs). */
+bool user_starts_with(const char* s, const char* prefix) {
+    for (; *prefix; ++prefix, ++s) {
+        char c;
+        if (PalUserCopy(&c, s, 1) < 0 || c != *prefix)
+            return false;
+    }
+    return true;
+}
+
+/* Copies the application string `s` into buf; false if it faults or does not fit. */
+bool user_copy_string(const char* s, char* buf, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+        if (PalUserCopy(&buf[i], s + i, 1) < 0)
+            return false;
+        if (!buf[i])
+            return true;
+    }
+    return false;
+}
+
+/* Is `path` one of the colon-separated entries of `list`? */
+bool list_has(const char* list, const char* path) {
+    size_t n = strlen(path);
+    for (const char* p = list; *p;) {
+        const char* end = strchr(p, ':');
+        size_t len = end ? static_cast<size_t>(end - p) : strlen(p);
+        if (len == n && strncmp(p, path, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Writes the concatenation of `parts` as one NUL-terminated string at *cursor; returns its start. */
+char* put(char** cursor, std::initializer_list<const char*> parts) {
+    char* start = *cursor;
+    for (const char* part : parts) {
+        size_t n = strlen(part);
+        memcpy(*cursor, part, n);
+        *cursor += n;
+    }
+    *(*cursor)++ = '\0';
+    return start;
+}
+
+void write_number(char* buf, long value) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n)
+        *buf++ = digits[--n];
+    *buf = '\0';
+}
+
+/* Is the shared state still open under its number, and will it survive the exec? */
+bool state_fd_usable() {
+    int fd = state_fd();
+    if (fd < 0)
+        return false;
+    struct stat st;
+    if (PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) < 0)
+        return false;
+    /* The program may have closed it and opened something else under the same number. */
+    char link[64], path[32] = "/proc/self/fd/";
+    write_number(path + strlen(path), fd);
+    long n = PalSyscall(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(link), sizeof(link) - 1, 0, 0, 0);
+    if (n <= 0)
+        return false;
+    link[n] = '\0';
+    if (strncmp(link, "/memfd:libos-vcpu-state", 23) != 0)
+        return false;
+    PalSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0, 0); /* the program may have set FD_CLOEXEC on it */
+    return true;
+}
+
+}  // namespace
+
+/* The block exec_environment returns starts kBlockHeader bytes into a mapping whose size is stored
+ * in front of it, so that release_exec_environment can unmap it. */
+constexpr size_t kBlockHeader = 16;
+constexpr size_t kPreloadMax = 4096;
+
+char* const* exec_environment(char* const* envp, long* error) {
+    *error = 0;
+    if (!is_virtual() || !propagates())
+        return envp;
+    size_t count = 0;
+    for (; envp; ++count) {
+        char* entry;
+        if (PalUserCopy(&entry, envp + count, sizeof(entry)) < 0) {
+            *error = -EFAULT;
+            return nullptr;
+        }
+        if (!entry)
+            break;
+    }
+    const char* map = machine_map_text();
+    const char* shim = preload_library();
+    size_t strings = 256 + strlen(map) + 2 * kPreloadMax + kMaxVcpus * 6;
+    size_t bytes = kBlockHeader + (count + 8) * sizeof(char*) + strings;
+    long mem = PalSyscall(SYS_mmap, 0, static_cast<long>(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                          -1, 0);
+    if (mem < 0 && mem > -4096) {
+        *error = -ENOMEM;
+        return nullptr;
+    }
+    *reinterpret_cast<size_t*>(mem) = bytes;
+    auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
+    char* cursor = reinterpret_cast<char*>(out + count + 8);
+    size_t used = 0;
+    bool have_preload = false;
+    for (size_t i = 0; i < count; ++i) {
+        char* entry;
+        PalUserCopy(&entry, envp + i, sizeof(entry));
+        bool owned = false;
+        for (const char* name : kOwnedNames)
+            owned = owned || user_starts_with(entry, name);
+        if (owned)
+            continue;
+        if (shim && user_starts_with(entry, "LD_PRELOAD=")) {
+            have_preload = true;
+            char value[kPreloadMax];
+            if (user_copy_string(entry + 11, value, sizeof(value)) && !list_has(value, shim))
+                entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value}) : put(&cursor, {"LD_PRELOAD=", shim});
+        }
+        out[used++] = entry;
+    }
+    if (shim && !have_preload)
+        out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
+    char number[24];
+    write_number(number, vcpu_count());
+    out[used++] = put(&cursor, {"LIBOS_CPUS=", number});
+    out[used++] = put(&cursor, {"LIBOS_CPU_MAP=", map});
+    if (state_fd_usable()) {
+        write_number(number, state_fd());
+        out[used++] = put(&cursor, {"LIBOS_STATE_FD=", number});
+    }
+    /* The calling thread's mask becomes the new program's first thread's. */
+    CpuBits mask;
+    current_mask(&mask);
+    char* affinity = put(&cursor, {"LIBOS_AFFINITY="});
+    --cursor; /* the list goes where the terminator is */
+    cursor += format_cpu_list(mask, cursor, kMaxVcpus * 6) + 1;
+    out[used++] = affinity;
+    out[used] = nullptr;
+    return out;
+}
+
+void release_exec_environment(char* const* built, char* const* envp) {
+    if (!built || built == envp)
+        return;
+    char* mem = reinterpret_cast<char*>(const_cast<char**>(built)) - kBlockHeader;
+    PalSyscall(SYS_munmap, reinterpret_cast<long>(mem), static_cast<long>(*reinterpret_cast<size_t*>(mem)), 0, 0, 0, 0);
+}
+
+}  // namespace libos
+
+/* execve(2) */
+long libos_syscall_execve(libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
+                          libos::UserPtr<char* const> envp) {
+    long error = 0;
+    char* const* env = libos::exec_environment(envp.for_kernel(), &error);
+    if (!env && error)
+        return error;
+    long ret = PalSyscall(SYS_execve, static_cast<long>(path.address()), static_cast<long>(argv.address()),
+                          reinterpret_cast<long>(env), 0, 0, 0);
+    libos::release_exec_environment(env, envp.for_kernel());
+    return ret;
+}
+
+/* execveat(2) */
+long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
+                            libos::UserPtr<char* const> envp, int flags) {
+    long error = 0;
+    char* const* env = libos::exec_environment(envp.for_kernel(), &error);
+    if (!env && error)
+        return error;
+    long ret = PalSyscall(SYS_execveat, dirfd, static_cast<long>(path.address()), static_cast<long>(argv.address()),
+                          reinterpret_cast<long>(env), flags, 0);
+    libos::release_exec_environment(env, envp.for_kernel());
+    return ret;
+}
+
+/* fork(2): the child's only thread takes a slot of its own, with the parent's mask. */
+long libos_syscall_fork() {
+    long ret = PalSyscall(SYS_fork, 0, 0, 0, 0, 0, 0);
+    if (ret == 0)
+        libos::after_fork_child();
+    return ret;
+}
+
+/* clone(2), x86_64 argument order (flags, newsp, parent_tid, child_tid, tls). Only a fork-like clone
+ * (no CLONE_VM, no new stack) can return into this function in the child; anything else passes
+ * through untouched, exactly as libc's syscall() would leave it. */
+long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
+                         libos::UserPtr<int> child_tid, unsigned long tls) {
+    long ret = PalSyscall(SYS_clone, static_cast<long>(flags), static_cast<long>(newsp),
+                          static_cast<long>(parent_tid.address()), static_cast<long>(child_tid.address()),
+                          static_cast<long>(tls), 0);
+    if (ret == 0 && !(flags & CLONE_VM) && newsp == 0)
+        libos::after_fork_child();
+    return ret;
+}

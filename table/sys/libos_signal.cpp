@@ -1,0 +1,129 @@
+/* The signal family: rt_sigaction(2) for the two signals the LibOS itself handles.
+ *
+ * On a virtual machine the PAL owns the host's SIGSEGV and SIGBUS handlers (libos_signal.h). The
+ * application's actions for them are kept here instead, exactly as the kernel would keep them:
+ * rt_sigaction sets and returns them, and a fault that is not the LibOS's own runs them, with the
+ * application's mask and flags. Every other signal passes to the host. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+
+#include "libos/libos_signal.h"
+#include "libos/libos_table.h"
+#include "pal/pal.h"
+
+namespace libos {
+namespace {
+
+/* The application's action for SIGSEGV (index 0) and SIGBUS (index 1). Each field is atomic: two
+ * threads racing to set the same signal may interleave fields, as the program's own race allows. */
+struct AppAction {
+    std::atomic<void*> handler;
+    std::atomic<unsigned long> flags;
+    std::atomic<uint64_t> mask;
+};
+
+constinit AppAction g_app_actions[2] = {};
+constinit std::atomic<bool> g_installed{false};
+
+int index_of(int sig) {
+    return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1;
+}
+
+void store(AppAction& a, const PalKernelSigaction& k) {
+    a.handler.store(k.handler, std::memory_order_relaxed);
+    a.flags.store(k.flags, std::memory_order_relaxed);
+    a.mask.store(k.mask, std::memory_order_release);
+}
+
+PalKernelSigaction load(const AppAction& a) {
+    PalKernelSigaction k = {};
+    k.mask = a.mask.load(std::memory_order_acquire);
+    k.handler = a.handler.load(std::memory_order_relaxed);
+    k.flags = a.flags.load(std::memory_order_relaxed);
+    return k;
+}
+
+/* Runs the application's action for a SIGSEGV/SIGBUS the LibOS did not cause. */
+void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
+    int i = index_of(sig);
+    PalKernelSigaction act = load(g_app_actions[i]);
+    void* handler = act.handler;
+    if (handler == reinterpret_cast<void*>(SIG_DFL) || handler == reinterpret_cast<void*>(SIG_IGN)) {
+        /* Default action. A real fault re-executes and kills the process; an ignored real fault is
+         * fatal too (the kernel forces the default for synchronous faults). A signal sent by kill is
+         * sent again for the default action, and an ignored one is dropped. */
+        bool sent = info && info->si_code <= 0;
+        if (sent && handler == reinterpret_cast<void*>(SIG_IGN))
+            return;
+        PalSignalSetDefault(sig);
+        if (sent)
+            PalSyscall(SYS_tgkill, PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0), PalThreadGetId(), sig, 0, 0, 0);
+        return;
+    }
+    if (act.flags & SA_RESETHAND) {
+        PalKernelSigaction dfl = {};
+        dfl.handler = reinterpret_cast<void*>(SIG_DFL);
+        store(g_app_actions[i], dfl);
+    }
+    /* The mask the kernel would apply: the interrupted code's mask, the action's mask, and the signal
+     * itself unless SA_NODEFER. */
+    auto* uc = static_cast<ucontext_t*>(ucontext);
+    uint64_t blocked = 0;
+    memcpy(&blocked, &uc->uc_sigmask, sizeof(blocked));
+    blocked |= act.mask;
+    if (!(act.flags & SA_NODEFER))
+        blocked |= 1ULL << (sig - 1);
+    else
+        blocked &= ~(1ULL << (sig - 1));
+    PalSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&blocked), 0, sizeof(blocked), 0, 0);
+    if (act.flags & SA_SIGINFO)
+        reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, ucontext);
+    else
+        reinterpret_cast<void (*)(int)>(handler)(sig);
+    /* Returning restores uc_sigmask, as the kernel's sigreturn would. */
+}
+
+}  // namespace
+
+void install_fault_handling() {
+    PalKernelSigaction previous[2] = {};
+    if (PalFaultHandlerInstall(&fault_upcall, previous) == 0) {
+        store(g_app_actions[0], previous[0]);
+        store(g_app_actions[1], previous[1]);
+        g_installed.store(true, std::memory_order_release);
+    }
+}
+
+bool fault_handling_installed() {
+    return g_installed.load(std::memory_order_acquire);
+}
+
+}  // namespace libos
+
+/* rt_sigaction(2). The kernel checks sigsetsize first, copies the new action in, installs it, and
+ * then copies the old one out; an EFAULT on the way out leaves the new action installed. */
+long libos_syscall_rt_sigaction(int sig, libos::UserPtr<const PalKernelSigaction> act,
+                                libos::UserPtr<PalKernelSigaction> oact, size_t sigsetsize) {
+    int i = libos::index_of(sig);
+    if (i < 0 || !libos::fault_handling_installed())
+        return PalSyscall(SYS_rt_sigaction, sig, static_cast<long>(act.address()), static_cast<long>(oact.address()),
+                          static_cast<long>(sigsetsize), 0, 0);
+    if (sigsetsize != sizeof(uint64_t))
+        return -EINVAL;
+    PalKernelSigaction incoming = {};
+    if (!act.is_null() && PalUserCopy(&incoming, act.for_kernel(), sizeof(incoming)) < 0)
+        return -EFAULT;
+    PalKernelSigaction old = libos::load(libos::g_app_actions[i]);
+    if (!act.is_null()) {
+        /* SIGKILL and SIGSTOP can never be blocked; the kernel strips them from every action mask. */
+        incoming.mask &= ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+        libos::store(libos::g_app_actions[i], incoming);
+    }
+    if (!oact.is_null() && PalUserCopy(oact.for_kernel(), &old, sizeof(old)) < 0)
+        return -EFAULT;
+    return 0;
+}
