@@ -110,6 +110,16 @@ SHIM_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
     return execve(path, argv, envp);
 }
 
+/* fork(2) through libc: the parent registers the child's slot at once, so that it can ask about or
+ * change its child's mask before the child has run a single instruction of its own. */
+SHIM_EXPORT pid_t fork(void) noexcept {
+    shim::ensure();
+    pid_t child = shim::g_real.fork();
+    if (child > 0)
+        libos::register_fork_child(child);
+    return child;
+}
+
 SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
     return with_environment(

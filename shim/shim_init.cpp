@@ -20,6 +20,10 @@ constinit std::atomic<int> g_init_step{0};
 constinit pthread_key_t g_exit_key = 0;
 constinit char g_self_path[4096] = {};
 
+void on_fork_prepare() {
+    libos::before_fork();
+}
+
 void on_fork_child() {
     libos::after_fork_child();
 }
@@ -57,6 +61,7 @@ void init() {
     resolve(g_real.get_nprocs, "get_nprocs");
     resolve(g_real.get_nprocs_conf, "get_nprocs_conf");
     resolve(g_real.pthread_create, "pthread_create");
+    resolve(g_real.fork, "fork");
     resolve(g_real.execvpe, "execvpe");
     resolve(g_real.fexecve, "fexecve");
     resolve(g_real.posix_spawn, "posix_spawn");
@@ -67,7 +72,7 @@ void init() {
     resolve(g_real.sigset, "sigset");
     libos::init();
     if (libos::is_virtual()) {
-        pthread_atfork(nullptr, nullptr, &on_fork_child);
+        pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
         pthread_key_create(&g_exit_key, &on_thread_exit);
     }
     g_ready.store(true, std::memory_order_release);

@@ -26,7 +26,7 @@ struct alignas(64) ThreadSlot {
     std::atomic<int32_t> tid;   /* 0: never used, -1: freed, -2: being claimed */
     std::atomic<uint32_t> seq;
     std::atomic<uint32_t> pid;  /* the process the thread belongs to, for diagnostics */
-    uint32_t reserved;
+    std::atomic<uint32_t> stamp; /* the launch's clock at the last write of the mask */
     std::atomic<uint64_t> bits[kInlineWords];
 };
 static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
@@ -46,6 +46,7 @@ struct SharedHeader {
     uint32_t vcpu_count;
     uint32_t slot_count;
     uint64_t region_size;
+    std::atomic<uint32_t> clock; /* counts mask writes across the launch */
     uint16_t host_of[kMaxVcpus];
 };
 constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
@@ -73,6 +74,8 @@ constinit Machine g_machine{};
 /* Each thread's own slot and tid. Initial-exec: no allocation and no lock on first access. */
 constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec"))) = 0;
+/* The launch's clock when this thread last called fork. */
+constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-exec"))) = 0;
 
 void cpu_relax() {
     __builtin_ia32_pause();
@@ -163,7 +166,13 @@ void locked_write(ThreadSlot* slot, const uint64_t* words) {
     }
     std::atomic_thread_fence(std::memory_order_release);
     copy_in(slot, words);
+    slot->stamp.store(g_machine.header->clock.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     slot->seq.fetch_add(1, std::memory_order_release);
+}
+
+/* Was the slot written after the launch's clock read `since`? (The clock may wrap.) */
+bool written_after(const ThreadSlot* slot, uint32_t since) {
+    return static_cast<int32_t>(slot->stamp.load(std::memory_order_relaxed) - since) > 0;
 }
 
 void locked_read(const ThreadSlot* slot, uint64_t* words) {
@@ -201,33 +210,70 @@ ThreadSlot* lookup(pid_t tid) {
     return nullptr;
 }
 
-/* Gives `tid` a slot holding `mask`. A slot that still carries `tid` belonged to a thread that has
- * died (tids are unique among live threads), so it is taken over. */
-ThreadSlot* claim(pid_t tid, const uint64_t* mask) {
+/* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
+ * claimer that died mid-way is given up on after kSpinBound rounds. */
+int32_t settled_tid(uint32_t i) {
+    int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+    for (int spins = 0; t == kClaimingTid && spins < kSpinBound; ++spins) {
+        if (spins > 64)
+            yield();
+        else
+            cpu_relax();
+        t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+    }
+    return t;
+}
+
+/* Gives `tid` a slot holding `mask`. A slot that already carries `tid` is either left over from a
+ * thread that died (tids are unique among live threads) and is taken over, or, when keep_newer is
+ * set and the slot was written after the launch's clock read `since`, it was set for this very
+ * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
+ * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
+ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0) {
+    const uint32_t pid = static_cast<uint32_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
     for (;;) {
-        if (ThreadSlot* existing = lookup(tid)) {
-            locked_write(existing, mask);
-            existing->pid.store(static_cast<uint32_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0)),
-                                std::memory_order_relaxed);
+        uint32_t i = home_of(tid);
+        int64_t free_index = -1;
+        ThreadSlot* existing = nullptr;
+        for (uint32_t n = 0; n < kSlotCount; ++n, i = (i + 1) & (kSlotCount - 1)) {
+            int32_t t = settled_tid(i);
+            if (t == tid) {
+                existing = &g_machine.slots[i];
+                break;
+            }
+            if (t == kFreedTid && free_index < 0)
+                free_index = i;
+            if (t == 0) {
+                if (free_index < 0)
+                    free_index = i;
+                break;
+            }
+        }
+        if (existing) {
+            if (!(keep_newer && written_after(existing, since))) {
+                locked_write(existing, mask);
+                existing->pid.store(pid, std::memory_order_relaxed);
+            }
             return existing;
         }
-        uint32_t i = home_of(tid);
-        for (uint32_t n = 0; n < kSlotCount; ++n, i = (i + 1) & (kSlotCount - 1)) {
-            ThreadSlot* slot = &g_machine.slots[i];
-            int32_t t = slot->tid.load(std::memory_order_acquire);
-            if (t != 0 && t != kFreedTid)
-                continue;
-            /* Fill the slot while it is marked as being claimed, then publish the tid. */
-            if (!slot->tid.compare_exchange_strong(t, kClaimingTid, std::memory_order_acq_rel))
-                continue;
-            locked_write(slot, mask);
-            slot->pid.store(static_cast<uint32_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0)),
-                            std::memory_order_relaxed);
-            slot->tid.store(tid, std::memory_order_release);
-            return slot;
+        if (free_index < 0)
+            return nullptr; /* more live threads than kSlotCount */
+        ThreadSlot* slot = &g_machine.slots[free_index];
+        int32_t expected = slot->tid.load(std::memory_order_acquire);
+        if ((expected != 0 && expected != kFreedTid) ||
+            !slot->tid.compare_exchange_strong(expected, kClaimingTid, std::memory_order_acq_rel))
+            continue; /* someone took it first: look again */
+        locked_write(slot, mask);
+        slot->pid.store(pid, std::memory_order_relaxed);
+        slot->tid.store(tid, std::memory_order_release);
+        /* Another claimer of the same tid may have published it earlier in the chain, at a slot freed
+         * after this one's scan passed it. The first in probe order wins; this one is given back. */
+        ThreadSlot* first = lookup(tid);
+        if (first != slot && first) {
+            slot->tid.store(kFreedTid, std::memory_order_release);
+            return first;
         }
-        /* Every slot is taken: more live threads than kSlotCount. */
-        return nullptr;
+        return slot;
     }
 }
 
@@ -327,6 +373,32 @@ bool private_region() {
     return true;
 }
 
+/* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
+ * the launch's clock at that moment. */
+bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* since) {
+    if (!text)
+        return false;
+    char list[kMaxVcpus * 6];
+    size_t n = 0;
+    while (text[n] && text[n] != '@' && n + 1 < sizeof(list)) {
+        list[n] = text[n];
+        ++n;
+    }
+    list[n] = '\0';
+    CpuBits parsed;
+    if (!parse_cpu_list(list, &parsed))
+        return false;
+    trim_to_machine(&parsed);
+    if (!parsed.empty())
+        *mask = parsed;
+    uint64_t clock = 0;
+    if (text[n] == '@')
+        for (const char* p = text + n + 1; *p >= '0' && *p <= '9'; ++p)
+            clock = clock * 10 + static_cast<uint64_t>(*p - '0');
+    *since = static_cast<uint32_t>(clock);
+    return true;
+}
+
 int init_machine() {
     const char* count_text = env_get("LIBOS_CPUS");
     const char* map_text = env_get("LIBOS_CPU_MAP");
@@ -362,16 +434,10 @@ int init_machine() {
 
     /* The first thread: the mask its exec'ing parent had, or the whole machine. */
     CpuBits initial = m.all;
-    const char* inherited = env_get("LIBOS_AFFINITY");
-    CpuBits parsed;
-    bool from_parent = inherited && parse_cpu_list(inherited, &parsed);
-    if (from_parent) {
-        trim_to_machine(&parsed);
-        if (!parsed.empty())
-            initial = parsed;
-    }
+    uint32_t since = 0;
+    bool from_parent = parse_inherited_affinity(env_get("LIBOS_AFFINITY"), &initial, &since);
     t_tid = PalThreadGetId();
-    t_slot = claim(t_tid, initial.words);
+    t_slot = claim(t_tid, initial.words, from_parent, since);
     if (!from_parent) {
         /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet. */
         CpuBits host;
@@ -504,6 +570,18 @@ ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
     return claim(tid, mask.words);
 }
 
+ThreadSlot* register_task(pid_t tid, const CpuBits& mask) {
+    return claim(tid, mask.words);
+}
+
+void register_fork_child(pid_t child) {
+    if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
+        return;
+    CpuBits mask;
+    current_mask(&mask);
+    claim(child, mask.words, true, t_fork_clock);
+}
+
 void adopt_thread(ThreadSlot* slot, pid_t tid) {
     t_slot = slot;
     t_tid = tid;
@@ -517,6 +595,15 @@ void thread_exiting() {
     t_tid = 0;
 }
 
+uint32_t state_clock() {
+    return g_machine.header ? g_machine.header->clock.load(std::memory_order_relaxed) : 0;
+}
+
+void before_fork() {
+    if (g_init_state.load(std::memory_order_acquire) == kVirtual)
+        t_fork_clock = state_clock();
+}
+
 void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
@@ -528,7 +615,7 @@ void after_fork_child() {
         mask = g_machine.all;
     }
     t_tid = PalThreadGetId();
-    t_slot = claim(t_tid, mask.words);
+    t_slot = claim(t_tid, mask.words, true, t_fork_clock);
 }
 
 unsigned current_vcpu(unsigned host) {

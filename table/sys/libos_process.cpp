@@ -172,7 +172,9 @@ char* const* exec_environment(char* const* envp, long* error) {
     current_mask(&mask);
     char* affinity = put(&cursor, {"LIBOS_AFFINITY="});
     --cursor; /* the list goes where the terminator is */
-    cursor += format_cpu_list(mask, cursor, kMaxVcpus * 6) + 1;
+    cursor += format_cpu_list(mask, cursor, kMaxVcpus * 6); /* cursor is on the list's terminator */
+    write_number(number, state_clock());
+    put(&cursor, {"@", number});
     out[used++] = affinity;
     out[used] = nullptr;
     return out;
@@ -215,9 +217,12 @@ long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::U
 
 /* fork(2): the child's only thread takes a slot of its own, with the parent's mask. */
 long libos_syscall_fork() {
+    libos::before_fork();
     long ret = PalSyscall(SYS_fork, 0, 0, 0, 0, 0, 0);
     if (ret == 0)
         libos::after_fork_child();
+    else if (ret > 0)
+        libos::register_fork_child(static_cast<pid_t>(ret));
     return ret;
 }
 
@@ -226,10 +231,14 @@ long libos_syscall_fork() {
  * through untouched, exactly as libc's syscall() would leave it. */
 long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
                          libos::UserPtr<int> child_tid, unsigned long tls) {
+    libos::before_fork();
     long ret = PalSyscall(SYS_clone, static_cast<long>(flags), static_cast<long>(newsp),
                           static_cast<long>(parent_tid.address()), static_cast<long>(child_tid.address()),
                           static_cast<long>(tls), 0);
-    if (ret == 0 && !(flags & CLONE_VM) && newsp == 0)
+    bool fork_like = !(flags & CLONE_VM) && newsp == 0;
+    if (ret == 0 && fork_like)
         libos::after_fork_child();
+    else if (ret > 0 && fork_like)
+        libos::register_fork_child(static_cast<pid_t>(ret));
     return ret;
 }

@@ -47,9 +47,16 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
     long ret = PalThreadSetCpuAffinity(pid, host_mask_size(), host.words);
     if (ret < 0)
         return ret;
-    libos::ThreadSlot* slot = is_self(pid) ? libos::self_slot() : libos::find_slot(pid);
-    if (slot)
+    if (is_self(pid)) {
+        libos::write_mask(libos::self_slot(), vmask);
+    } else if (libos::ThreadSlot* slot = libos::find_slot(pid)) {
         libos::write_mask(slot, vmask);
+    } else {
+        /* The task exists (the host just changed it) but has no slot: a fork child or a freshly
+         * exec'ed program of the launch that has not claimed one yet (it will keep this one), or a
+         * task outside the launch (whose slot is then checked against the host at every read). */
+        libos::register_task(pid, vmask);
+    }
     return 0;
 }
 
@@ -69,11 +76,20 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
         libos::current_mask(&vmask);
     } else {
         libos::CpuBits host;
+        memset(&host, 0, sizeof(host));
         long ret = PalThreadGetCpuAffinity(pid, host_mask_size(), host.words);
         if (ret < 0)
             return ret;
+        /* The slot is the truth only while the host still runs the task where the slot says: a task
+         * outside the launch (or changed from outside it) is seen through the map. */
         libos::ThreadSlot* slot = libos::find_slot(pid);
-        if (!slot || !libos::read_mask(slot, pid, &vmask))
+        libos::CpuBits expected_host;
+        bool trusted = slot && libos::read_mask(slot, pid, &vmask);
+        if (trusted) {
+            libos::to_host(vmask, &expected_host);
+            trusted = memcmp(expected_host.words, host.words, host_mask_size()) == 0;
+        }
+        if (!trusted)
             libos::to_virtual(host, &vmask);
     }
     size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();

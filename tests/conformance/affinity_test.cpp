@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -559,18 +560,18 @@ TEST_F(Affinity, AnotherProcessByExplicitPid) {
     record("child by pid", view);
 }
 
-TEST_F(Affinity, ExecKeepsTheMask) {
-    const int cpu = machine().usable.back();
-    Mask want = single(cpu);
-    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
-    std::string printed = in_child([] {
+/* Runs this binary with --print-affinity in a grandchild (fork, then `exec`), and returns what it
+ * printed: its mask and its CPU count. */
+template <typename Exec>
+std::string exec_and_print(Exec exec) {
+    return in_child([exec] {
         int pipefd[2];
         if (pipe(pipefd) != 0)
             return std::string("pipe");
         pid_t pid = fork();
         if (pid == 0) {
             dup2(pipefd[1], 1);
-            execl("/proc/self/exe", "conformance", "--print-affinity", static_cast<char*>(nullptr));
+            exec();
             _exit(127);
         }
         close(pipefd[1]);
@@ -582,8 +583,99 @@ TEST_F(Affinity, ExecKeepsTheMask) {
         waitpid(pid, nullptr, 0);
         return out;
     });
-    EXPECT_EQ(printed, want.list() + "\n");
+}
+
+TEST_F(Affinity, ExecKeepsTheMask) {
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
+    std::string printed = exec_and_print(
+        [] { execl("/proc/self/exe", "conformance", "--print-affinity", static_cast<char*>(nullptr)); });
+    EXPECT_EQ(printed, want.list() + " cpus " + std::to_string(machine().online) + "\n");
     record("after exec", printed);
+}
+
+/* A program that starts its child with an environment of its own (env -i does this) still puts it
+ * on the same machine: the shim adds its settings back at exec. */
+TEST_F(Affinity, ExecWithAScrubbedEnvironmentKeepsTheMachine) {
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
+    std::string printed = exec_and_print([] {
+        char* const argv[] = {const_cast<char*>("conformance"), const_cast<char*>("--print-affinity"), nullptr};
+        char* const envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
+        execve("/proc/self/exe", argv, envp);
+    });
+    EXPECT_EQ(printed, want.list() + " cpus " + std::to_string(machine().online) + "\n");
+    std::string via_path = exec_and_print([] {
+        char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
+                              const_cast<char*>("exec /proc/$PPID/exe --print-affinity"), nullptr};
+        char* const envp[] = {nullptr};
+        execvpe("/bin/sh", argv, envp);
+    });
+    EXPECT_EQ(via_path, want.list() + " cpus " + std::to_string(machine().online) + "\n");
+    record("scrubbed exec", printed);
+}
+
+/* ---- thread creation and CPU counts --------------------------------------------------------- */
+
+TEST_F(Affinity, PthreadCreateWithAnAffinityAttribute) {
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    ASSERT_EQ(pthread_attr_setaffinity_np(&attr, sizeof(want.bytes), want.set()), 0);
+    std::string inside;
+    int inside_cpu = -1;
+    struct Args {
+        std::string* mask;
+        int* cpu;
+    } args{&inside, &inside_cpu};
+    pthread_t thread;
+    ASSERT_EQ(pthread_create(
+                  &thread, &attr,
+                  [](void* p) -> void* {
+                      auto* a = static_cast<Args*>(p);
+                      Mask got;
+                      sched_getaffinity(0, sizeof(got.bytes), got.set());
+                      *a->mask = got.list();
+                      *a->cpu = sched_getcpu();
+                      return nullptr;
+                  },
+                  &args),
+              0);
+    Mask seen;
+    pthread_getaffinity_np(thread, sizeof(seen.bytes), seen.set()); /* may race with the thread's exit */
+    pthread_join(thread, nullptr);
+    EXPECT_EQ(inside, want.list());
+    EXPECT_EQ(inside_cpu, cpu);
+    Mask mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine.bytes), mine.set()), 0);
+    EXPECT_EQ(mine.list(), original_.list()) << "the creator's mask changed";
+
+    /* An attribute naming no CPU of the machine: pthread_create fails with EINVAL. */
+    Mask nowhere;
+    nowhere.add(static_cast<int>(kBigMask * 8 - 1));
+    pthread_attr_t bad;
+    pthread_attr_init(&bad);
+    ASSERT_EQ(pthread_attr_setaffinity_np(&bad, sizeof(nowhere.bytes), nowhere.set()), 0);
+    int ret = pthread_create(&thread, &bad, [](void*) -> void* { return nullptr; }, nullptr);
+    EXPECT_EQ(ret, EINVAL);
+    if (ret == 0)
+        pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attr);
+    pthread_attr_destroy(&bad);
+    record("attribute", inside + " cpu " + std::to_string(inside_cpu) + " bad " + std::to_string(ret));
+}
+
+TEST(CpuCount, SysconfAndGetNprocsAgreeWithTheMachine) {
+    EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), machine().online);
+    EXPECT_EQ(get_nprocs(), machine().online);
+    EXPECT_EQ(sysconf(_SC_NPROCESSORS_CONF), machine().configured);
+    EXPECT_EQ(get_nprocs_conf(), machine().configured);
+    EXPECT_EQ(static_cast<int>(std::thread::hardware_concurrency()), machine().online);
+    record("online", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+    record("configured", std::to_string(sysconf(_SC_NPROCESSORS_CONF)));
 }
 
 /* ---- everything else passes through --------------------------------------------------------- */

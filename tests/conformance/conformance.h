@@ -25,6 +25,8 @@ struct Machine {
     int nr_cpu_ids = 0;         /* CPU numbers are below this */
     size_t mask_size = 0;       /* bytes in the kernel's cpumask: sched_getaffinity's largest result */
     std::vector<int> usable;    /* CPUs the process may run on when the test starts */
+    int online = 0;             /* sysconf(_SC_NPROCESSORS_ONLN), get_nprocs() */
+    int configured = 0;         /* sysconf(_SC_NPROCESSORS_CONF), get_nprocs_conf() */
     bool is_virtual = false;    /* a LibOS virtual machine rather than the host */
 };
 

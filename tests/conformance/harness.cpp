@@ -51,10 +51,14 @@ Machine compute_machine() {
         m.mask_size = static_cast<size_t>((n + 63) / 64) * 8;
         for (int c = 0; c < n; ++c)
             m.usable.push_back(c);
+        m.online = m.configured = n;
         return m;
     }
     auto possible = libos_test::parse_cpu_list(libos_test::read_file("/sys/devices/system/cpu/possible"));
     m.nr_cpu_ids = possible.empty() ? 1 : *possible.rbegin() + 1;
+    m.configured = static_cast<int>(possible.size());
+    m.online = static_cast<int>(
+        libos_test::parse_cpu_list(libos_test::read_file("/sys/devices/system/cpu/online")).size());
     m.mask_size = static_cast<size_t>(host_getaffinity_bytes());
     unsigned char mask[1024] = {};
     long written = 0;
@@ -146,7 +150,8 @@ int main(int argc, char** argv) {
         unsigned char mask[1024] = {};
         if (sched_getaffinity(0, sizeof(mask), reinterpret_cast<cpu_set_t*>(mask)) != 0)
             return 1;
-        printf("%s\n", conformance::cpu_list(reinterpret_cast<cpu_set_t*>(mask), sizeof(mask)).c_str());
+        printf("%s cpus %ld\n", conformance::cpu_list(reinterpret_cast<cpu_set_t*>(mask), sizeof(mask)).c_str(),
+               sysconf(_SC_NPROCESSORS_ONLN));
         return 0;
     }
     ::testing::InitGoogleTest(&argc, argv);

@@ -105,10 +105,20 @@ void current_mask(CpuBits* out);
  * before the new thread runs any application code, and the new thread then adopts it. */
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
 void adopt_thread(ThreadSlot* slot, pid_t tid);
+/* A task of the launch that has no slot yet gets one: sched_setaffinity on a fork child that has not
+ * run its fork hook, or on a process that has just been exec'ed, before its shim started. */
+ThreadSlot* register_task(pid_t tid, const CpuBits& mask);
+/* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
+ * ask about its child at once. */
+void register_fork_child(pid_t child);
 /* A thread is ending: its slot is freed. */
 void thread_exiting();
-/* In a fork child: the process's only thread claims a slot with the forking thread's mask. */
+/* Around fork: before_fork runs in the parent, after_fork_child in the child, whose only thread then
+ * claims a slot with the forking thread's mask (unless another thread already set one for it). */
+void before_fork();
 void after_fork_child();
+/* The launch's clock: how many masks have been written. LIBOS_AFFINITY carries it across exec. */
+uint32_t state_clock();
 
 /* The vCPU the calling thread runs on: the vCPU of its mask that maps to `host_cpu`, the host CPU
  * it runs on now (PalGetCurrentCpu()). */

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Real programs under `scripts/libos-run --cpus N` (N = 1, 3, 8) and `--cpu-map 1,0`: every way they
+# learn their CPUs must agree with N. TAP output; a runtime that is not installed is skipped with
+# the reason. LIBOS_TEST_PROGRAMS is the build directory of tests/programs/.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+run="$root/scripts/libos-run"
+progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
+
+n=0
+expect() { # expect NAME WANTED COMMAND...: the command's stdout must equal WANTED
+  local name=$1 want=$2
+  shift 2
+  n=$((n + 1))
+  local got
+  got=$("$@" 2>&1)
+  if [ "$got" == "$want" ]; then
+    echo "ok $n - $name"
+  else
+    echo "not ok $n - $name"
+    echo "#   wanted: $(echo "$want" | head -c 300)"
+    echo "#   got:    $(echo "$got" | head -c 300)"
+  fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+
+# host_cpus_after LIBOS-RUN-OPTIONS -- SHELL-COMMAND [WRAPPER...]: runs the shell command in a launch,
+# then reads the host CPUs of that shell from outside the launch (from this script, which the shim
+# does not see), where nothing is virtualized.
+host_cpus_after() {
+  local opts=()
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  local command=$1
+  shift
+  local file
+  file=$(mktemp)
+  "$@" "$run" "${opts[@]}" -- sh -c "$command; echo \$\$ > $file; sleep 5" &
+  local launch=$!
+  for _ in $(seq 100); do [ -s "$file" ] && break; sleep 0.05; done
+  sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$(cat "$file")/status"
+  pkill -P "$launch" 2>/dev/null
+  kill "$launch" 2>/dev/null
+  wait "$launch" 2>/dev/null
+  rm -f "$file"
+} 2>/dev/null # bash reports the killed launch as "Terminated"
+
+hex_mask() { python3 -c "print(format((1 << $1) - 1, 'x'))"; }
+py_set() { python3 -c "print(set(range($1)))"; }
+
+for cpus in 1 3 8; do
+  v=(--cpus "$cpus")
+  last=$((cpus - 1))
+  expect "--cpus $cpus: nproc" "$cpus" "$run" "${v[@]}" -- nproc
+  expect "--cpus $cpus: nproc --all" "$cpus" "$run" "${v[@]}" -- nproc --all
+  expect "--cpus $cpus: getconf _NPROCESSORS_ONLN" "$cpus" "$run" "${v[@]}" -- getconf _NPROCESSORS_ONLN
+  expect "--cpus $cpus: getconf _NPROCESSORS_CONF" "$cpus" "$run" "${v[@]}" -- getconf _NPROCESSORS_CONF
+  expect "--cpus $cpus: taskset -p" "mask: $(hex_mask "$cpus")" \
+    "$run" "${v[@]}" -- sh -c 'taskset -p $$ | sed "s/.*current affinity //"'
+  expect "--cpus $cpus: taskset -c $last then -p" "list: $last" \
+    "$run" "${v[@]}" -- sh -c "taskset -cp $last \$\$ >/dev/null && taskset -cp \$\$ | sed 's/.*current affinity //'"
+  expect "--cpus $cpus: python3 os.cpu_count, os.sched_getaffinity" "$cpus $(py_set "$cpus")" \
+    "$run" "${v[@]}" -- python3 -c 'import os; print(os.cpu_count(), os.sched_getaffinity(0))'
+  expect "--cpus $cpus: python3 set then get" "{$last}" \
+    "$run" "${v[@]}" -- python3 -c "import os; os.sched_setaffinity(0, {$last}); print(os.sched_getaffinity(0))"
+  expect "--cpus $cpus: python3 os.sched_getaffinity of the parent" "$(py_set "$cpus")" \
+    "$run" "${v[@]}" -- sh -c 'python3 -c "import os; print(os.sched_getaffinity(os.getppid()))"'
+  if command -v node >/dev/null; then
+    expect "--cpus $cpus: node os.availableParallelism" "$cpus" \
+      "$run" "${v[@]}" -- node -e 'console.log(require("os").availableParallelism())'
+  else
+    skip "--cpus $cpus: node" "node is not installed"
+  fi
+  expect "--cpus $cpus: C++ std::thread::hardware_concurrency" "$cpus" "$run" "${v[@]}" -- "$progs/hardware_concurrency"
+  if [ -x "$progs/openmp_procs" ]; then
+    expect "--cpus $cpus: OpenMP omp_get_num_procs, team size" "$cpus $cpus" "$run" "${v[@]}" -- "$progs/openmp_procs"
+  else
+    skip "--cpus $cpus: OpenMP" "libgomp (OpenMP) is not available to the compiler"
+  fi
+  want=$(for ((c = 0; c < cpus; c++)); do echo "cpu $c: sched_getcpu $c getcpu $c"; done)
+  expect "--cpus $cpus: pinned to each vCPU, sched_getcpu and getcpu read it" "$want" "$run" "${v[@]}" -- "$progs/pin_each"
+  expect "--cpus $cpus: env -i child stays on the machine" "$cpus" "$run" "${v[@]}" -- env -i /usr/bin/nproc
+done
+
+# The README's acceptance example, word for word.
+expect "--cpus 8: python3 pins to vCPU 5" "{5}" \
+  "$run" --cpus 8 -- python3 -c 'import os; os.sched_setaffinity(0,{5}); print(os.sched_getaffinity(0))'
+
+# A renumbered machine: vCPU 0 is host CPU 1 and vCPU 1 is host CPU 0.
+expect "--cpu-map 1,0: nproc" "2" "$run" --cpu-map 1,0 -- nproc
+expect "--cpu-map 1,0: pinned to each vCPU" "$(printf 'cpu 0: sched_getcpu 0 getcpu 0\ncpu 1: sched_getcpu 1 getcpu 1')" \
+  "$run" --cpu-map 1,0 -- "$progs/pin_each"
+expect "--cpu-map 1,0: vCPU 0 runs on host CPU 1" "1" host_cpus_after --cpu-map 1,0 -- 'taskset -cp 0 $$ >/dev/null'
+# taskset -c 1 restricts the launch: all four vCPUs on host CPU 1.
+expect "taskset -c 1 --cpus 4: every vCPU on host CPU 1" "1" host_cpus_after --cpus 4 -- 'taskset -cp 3 $$ >/dev/null' taskset -c 1
+expect "--cpus 1024: nproc" "1024" "$run" --cpus 1024 -- nproc
+expect "--cpus 1024: python3 len(sched_getaffinity)" "1024" \
+  "$run" --cpus 1024 -- python3 -c 'import os; print(len(os.sched_getaffinity(0)))'
+echo "1..$n"
