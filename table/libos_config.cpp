@@ -235,11 +235,15 @@ size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size) {
 }
 
 size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
+    /* Runs of three or more consecutive host CPUs become ranges ("0-3"); shorter ones stay a list,
+     * so that the common oversubscribed maps read naturally ("0,1,0,1", "0,0,1,1"). */
     Text t(buf, size);
     for (uint32_t v = 0; v < map.count;) {
         uint32_t end = v;
         while (end + 1 < map.count && map.host_of[end + 1] == map.host_of[end] + 1)
             ++end;
+        if (end - v < 2)
+            end = v;
         if (v)
             t.add(",");
         t.num(map.host_of[v]);

@@ -1,0 +1,70 @@
+/* libos-run, the launcher: the pieces that libos_run.cpp (main) puts together.
+ *
+ *   launcher_options.cpp  the command line and the help text
+ *   launcher_exec.cpp     the program's environment, and exec with execvp's PATH search
+ *
+ * The launcher is an ordinary program (it is never preloaded), so it uses the C++ library freely.
+ * It talks to the host through the PAL (PalHostTopology, PalThread*CpuAffinity, PalSyscall) rather
+ * than through libc, so that a launch made from inside another launch (libos-run run by a program
+ * that already has libshim.so preloaded) sees the real host and is not rewritten by the enclosing
+ * shim: a new launch starts a new machine. */
+#ifndef LIBOS_LAUNCHER_H
+#define LIBOS_LAUNCHER_H
+
+#include <string>
+#include <vector>
+
+namespace launcher {
+
+/* The launcher's own failures, as env(1), nice(1) and timeout(1) report theirs. */
+constexpr int kExitLauncherFailed = 125;
+constexpr int kExitCannotRun = 126;
+constexpr int kExitNotFound = 127;
+
+/* The names the shim reads (table/include/libos/libos_vcpu.h). */
+constexpr const char* kEnvCpus = "LIBOS_CPUS";
+constexpr const char* kEnvCpuMap = "LIBOS_CPU_MAP";
+constexpr const char* kEnvPropagate = "LIBOS_PROPAGATE";
+constexpr const char* kEnvStateFd = "LIBOS_STATE_FD";
+constexpr const char* kEnvAffinity = "LIBOS_AFFINITY";
+constexpr const char* kEnvPreload = "LD_PRELOAD";
+/* Read by the launcher only. */
+constexpr const char* kEnvShimPath = "LIBOS_SHIM_PATH";
+
+/* ---- launcher_options.cpp ------------------------------------------------------------------- */
+
+struct Options {
+    const char* cpus = nullptr;    /* --cpus N, null when not given */
+    const char* cpu_map = nullptr; /* --cpu-map LIST, null when not given */
+    bool propagate = true;         /* false with --no-propagate */
+    int program = 0;               /* argv index of PROGRAM */
+};
+
+/* What parse_options decided: run the program, or exit now with `status` (0 after --help and
+ * --version, 125 after an error, whose one line has been printed to stderr). */
+struct ParseOutcome {
+    bool run;
+    int status;
+};
+
+ParseOutcome parse_options(int argc, char** argv, Options* options);
+
+/* ---- launcher_exec.cpp ---------------------------------------------------------------------- */
+
+/* The environment for the program: `environ` without any inherited LIBOS_CPUS, LIBOS_CPU_MAP,
+ * LIBOS_PROPAGATE, LIBOS_STATE_FD and LIBOS_AFFINITY (they belong to an enclosing launch), with
+ * LD_PRELOAD starting with `shim` (and not naming it twice), then the given settings appended. */
+std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings);
+
+/* LD_PRELOAD's new value: `shim`, then the entries of `inherited` (null if unset) other than the
+ * shim itself, colon-separated. */
+std::string merge_preload(const std::string& shim, const char* inherited);
+
+/* Runs `file` as execvp(3) does (PATH search when it has no '/', /bin/sh for a script without
+ * "#!"), with the raw execve of the PAL so that no preloaded shim rewrites `envp`. Returns only on
+ * failure, with the errno execvp would have set. */
+int exec_program(const char* file, char* const argv[], char* const envp[]);
+
+}  // namespace launcher
+
+#endif

@@ -1,0 +1,133 @@
+/* The program's environment, and exec as execvp(3) does it, through the PAL's raw execve. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "launcher.h"
+#include "pal/pal.h"
+
+extern char** environ;
+
+namespace launcher {
+namespace {
+
+/* "NAME=value" is a setting of one of `names`. */
+bool names_one_of(const char* entry, std::initializer_list<const char*> names) {
+    for (const char* name : names) {
+        size_t n = strlen(name);
+        if (strncmp(entry, name, n) == 0 && entry[n] == '=')
+            return true;
+    }
+    return false;
+}
+
+/* The same file: equal text, or the same inode. */
+bool same_file(const std::string& a, const std::string& b) {
+    if (a == b)
+        return true;
+    struct stat sa, sb;
+    return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+long raw_execve(const char* path, char* const argv[], char* const envp[]) {
+    return PalSyscall(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
+                      reinterpret_cast<long>(envp), 0, 0, 0);
+}
+
+/* execve, and for a file the kernel does not know how to run (ENOEXEC: a script without "#!"),
+ * /bin/sh with the file as its script, as glibc's execvp does. Returns the errno. */
+int try_exec(const char* path, char* const argv[], char* const envp[]) {
+    long ret = raw_execve(path, argv, envp);
+    if (ret != -ENOEXEC)
+        return static_cast<int>(-ret);
+    std::vector<char*> script_argv;
+    script_argv.push_back(const_cast<char*>("/bin/sh"));
+    script_argv.push_back(const_cast<char*>(path));
+    for (size_t i = 1; argv[0] && argv[i]; ++i)
+        script_argv.push_back(argv[i]);
+    script_argv.push_back(nullptr);
+    raw_execve("/bin/sh", script_argv.data(), envp);
+    return ENOEXEC; /* as glibc: the file's own error, not the shell's */
+}
+
+}  // namespace
+
+std::string merge_preload(const std::string& shim, const char* inherited) {
+    std::string merged = shim;
+    if (!inherited)
+        return merged;
+    /* ld.so separates LD_PRELOAD's entries with colons or spaces. */
+    const char* p = inherited;
+    while (*p) {
+        size_t n = strcspn(p, ": ");
+        std::string entry(p, n);
+        if (!entry.empty() && !same_file(entry, shim))
+            merged += ":" + entry;
+        p += n;
+        if (*p)
+            ++p;
+    }
+    return merged;
+}
+
+std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings) {
+    std::vector<std::string> env;
+    const char* inherited_preload = nullptr;
+    for (char** e = environ; e && *e; ++e) {
+        if (names_one_of(*e, {kEnvPreload})) {
+            inherited_preload = *e + strlen(kEnvPreload) + 1; /* the last one counts, as for getenv's users */
+            continue;
+        }
+        if (names_one_of(*e, {kEnvCpus, kEnvCpuMap, kEnvPropagate, kEnvStateFd, kEnvAffinity}))
+            continue;
+        env.emplace_back(*e);
+    }
+    env.push_back(std::string(kEnvPreload) + "=" + merge_preload(shim, inherited_preload));
+    for (const std::string& s : settings)
+        env.push_back(s);
+    return env;
+}
+
+int exec_program(const char* file, char* const argv[], char* const envp[]) {
+    if (*file == '\0')
+        return ENOENT;
+    if (strchr(file, '/'))
+        return try_exec(file, argv, envp);
+
+    size_t file_len = strlen(file);
+    if (file_len > NAME_MAX)
+        return ENAMETOOLONG;
+    const char* path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin"; /* glibc's default (confstr _CS_PATH) */
+    bool got_eacces = false;
+    for (const char* p = path;;) {
+        size_t n = strcspn(p, ":");
+        /* An empty entry is the current directory. */
+        std::string candidate = n ? std::string(p, n) + "/" + file : std::string(file);
+        int err = try_exec(candidate.c_str(), argv, envp);
+        switch (err) {
+        case EACCES:
+            got_eacces = true;
+            break;
+        case ENOENT:
+        case ESTALE:
+        case ENOTDIR:
+        case ENODEV:
+        case ETIMEDOUT:
+        case ENAMETOOLONG:
+            break;
+        default:
+            return err;
+        }
+        if (p[n] == '\0')
+            break;
+        p += n + 1;
+    }
+    return got_eacces ? EACCES : ENOENT;
+}
+
+}  // namespace launcher

@@ -1,0 +1,167 @@
+/* libos-run's command line: options in the manner of taskset(1) and numactl(8), and the help text. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "launcher.h"
+
+#ifndef LIBOS_VERSION
+#error "LIBOS_VERSION must be defined by the build (launcher/meson.build)"
+#endif
+
+namespace launcher {
+namespace {
+
+constexpr const char kHelp[] =
+    "Usage: libos-run [options] [--] PROGRAM [ARGS...]\n"
+    "\n"
+    "Runs PROGRAM, with its arguments, on a virtual CPU machine: N virtual CPUs (vCPUs), each\n"
+    "mapped onto a host CPU. The LibOS shim (libshim.so, preloaded) makes every way the program\n"
+    "learns or changes its CPUs agree with that machine: sched_{get,set}affinity, getcpu, sysconf,\n"
+    "/proc/cpuinfo, /sys/devices/system/cpu, ... Without --cpus and --cpu-map the shim is\n"
+    "transparent: the program sees the host's CPUs. The '--' is needed only when PROGRAM starts\n"
+    "with '-'.\n"
+    "\n"
+    "Options:\n"
+    "  --cpus N, --cpus=N\n"
+    "        N vCPUs (1 to 8192), spread round-robin over the host CPUs libos-run may run on\n"
+    "        (its affinity, as taskset sets it): vCPU i runs on the (i mod k)-th of those k CPUs.\n"
+    "  --cpu-map LIST, --cpu-map=LIST\n"
+    "        vCPU i runs on the i-th host CPU of LIST: CPU numbers and upward ranges, separated\n"
+    "        by commas, repeats allowed (0-3, 2,3,6,7, 0,0,1,1). Every host CPU must be online and\n"
+    "        allowed by the process's cpuset. Given with --cpus, both must name the same number\n"
+    "        of vCPUs.\n"
+    "  --no-propagate\n"
+    "        Children that the program starts with an environment of its own (env -i, execve\n"
+    "        with its own envp) run on the host, not on the machine. By default the shim puts\n"
+    "        its settings back into every exec, so the whole process tree stays on the machine.\n"
+    "  -h, --help     Show this help and exit.\n"
+    "  -V, --version  Show the version and exit.\n"
+    "If an option is given twice, the last one counts.\n"
+    "\n"
+    "The program starts with its host affinity set to the host CPUs of the map.\n"
+    "\n"
+    "Environment set for PROGRAM (the shim reads these):\n"
+    "  LD_PRELOAD       the absolute path of libshim.so, put first and not repeated; entries\n"
+    "                   already there are kept after it\n"
+    "  LIBOS_CPUS       the number of vCPUs (with --cpus or --cpu-map)\n"
+    "  LIBOS_CPU_MAP    the map, vCPU 0 first, in canonical form (ranges for runs of three or\n"
+    "                   more consecutive host CPUs: --cpus 4 over host CPUs 0 and 1 gives\n"
+    "                   0,1,0,1; --cpu-map 0-3 gives 0-3)\n"
+    "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
+    "Removed from the inherited environment: LIBOS_STATE_FD and LIBOS_AFFINITY, the state the\n"
+    "shim passes between the processes of a launch (a launch starts a new machine).\n"
+    "\n"
+    "Environment read by libos-run:\n"
+    "  LIBOS_CPUS, LIBOS_CPU_MAP\n"
+    "                   the machine, when neither --cpus nor --cpu-map is given (errors then\n"
+    "                   name the variable)\n"
+    "  LIBOS_PROPAGATE  0 has the effect of --no-propagate\n"
+    "  LIBOS_SHIM_PATH  the libshim.so to preload, instead of ../shim/libshim.so next to the\n"
+    "                   libos-run executable\n"
+    "  PATH             where PROGRAM is looked for when its name has no '/'\n"
+    "\n"
+    "Exit status:\n"
+    "  125  libos-run itself failed: an unknown option, a missing value or PROGRAM, a bad\n"
+    "       configuration (one line on stderr naming the option, the token and what is\n"
+    "       allowed), libshim.so not found, or the host affinity could not be set\n"
+    "  126  PROGRAM was found but could not be run\n"
+    "  127  PROGRAM was not found\n"
+    "  otherwise, the exit status of PROGRAM\n"
+    "\n"
+    "Examples:\n"
+    "  libos-run -- nproc                      transparent: the host's count\n"
+    "  libos-run --cpus 4 -- nproc             4\n"
+    "  libos-run --cpus 64 -- make -j64        a 64-CPU machine, however many CPUs there are\n"
+    "  libos-run --cpu-map 2,3,6,7 -- lscpu    vCPUs 0-3 on host CPUs 2, 3, 6 and 7\n"
+    "  libos-run --cpu-map 0,0,1,1 -- P        two vCPUs on each of host CPUs 0 and 1\n"
+    "  taskset -c 1 libos-run --cpus 4 -- P    all four vCPUs on host CPU 1\n"
+    "  libos-run --cpus 2 --no-propagate -- P  only P, and the children that keep its\n"
+    "                                          environment, run on the machine\n";
+
+int usage_error(const char* what, const char* option) {
+    fprintf(stderr, "libos-run: %s '%s' (see libos-run --help)\n", what, option);
+    return kExitLauncherFailed;
+}
+
+/* Writes `text` to stdout; a failed write (a closed or full stdout) is the launcher's failure. */
+int print_and_exit(const char* text) {
+    if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
+        fprintf(stderr, "libos-run: write error: %s\n", strerror(errno));
+        return kExitLauncherFailed;
+    }
+    return 0;
+}
+
+/* "--name" or "--name=value": true when `arg` is this option, with *value pointing at the text after
+ * '=' (null without one). */
+bool match_long(const char* arg, const char* name, const char** value) {
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return false;
+    if (arg[n] == '\0') {
+        *value = nullptr;
+        return true;
+    }
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+ParseOutcome parse_options(int argc, char** argv, Options* options) {
+    int i = 1;
+    while (i < argc) {
+        const char* arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') /* PROGRAM; a lone "-" is a file name, as in env(1) */
+            break;
+        if (strcmp(arg, "--") == 0) {
+            ++i;
+            break;
+        }
+        const char* value = nullptr;
+        const char** target = nullptr;
+        if (match_long(arg, "--cpus", &value))
+            target = &options->cpus;
+        else if (match_long(arg, "--cpu-map", &value))
+            target = &options->cpu_map;
+        if (target) {
+            const char* name = target == &options->cpus ? "--cpus" : "--cpu-map";
+            if (!value) {
+                /* The value is the next argument; "--" there means it was forgotten. */
+                if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)
+                    return {false, usage_error("missing value for option", name)};
+                value = argv[++i];
+            }
+            if (*value == '\0')
+                return {false, usage_error("empty value for option", name)};
+            *target = value;
+            ++i;
+            continue;
+        }
+        if (match_long(arg, "--no-propagate", &value)) {
+            if (value)
+                return {false, usage_error("option takes no value:", arg)};
+            options->propagate = false;
+            ++i;
+            continue;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+            return {false, print_and_exit(kHelp)};
+        if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0)
+            return {false, print_and_exit("libos-run " LIBOS_VERSION "\n")};
+        return {false, usage_error("unknown option", arg)};
+    }
+    if (i >= argc) {
+        fprintf(stderr, "libos-run: no program given (usage: libos-run [options] [--] PROGRAM [ARGS...]; "
+                        "see libos-run --help)\n");
+        return {false, kExitLauncherFailed};
+    }
+    options->program = i;
+    return {true, 0};
+}
+
+}  // namespace launcher

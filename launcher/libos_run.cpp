@@ -1,0 +1,205 @@
+/* libos-run [options] [--] PROGRAM [ARGS...]: runs PROGRAM on a virtual CPU machine.
+ *
+ * 1. Reads the options (launcher_options.cpp).
+ * 2. With --cpus or --cpu-map, builds the vCPU -> host CPU map with libos::build_cpu_map, the very
+ *    parser the shim uses, so both refuse the same inputs with the same line (exit 125).
+ * 3. Finds libshim.so and builds the program's environment (launcher_exec.cpp).
+ * 4. Puts itself on the map's host CPUs, so that the program starts on exactly those.
+ * 5. Execs the program (126: cannot run it, 127: not found). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "launcher.h"
+#include "libos/libos_config.h"
+#include "pal/pal.h"
+
+#ifndef LIBOS_INSTALLED_SHIM
+#define LIBOS_INSTALLED_SHIM "../lib/libshim.so"
+#endif
+
+namespace launcher {
+namespace {
+
+[[noreturn]] void fail(const std::string& line) {
+    fprintf(stderr, "%s\n", line.c_str());
+    exit(kExitLauncherFailed);
+}
+
+const char* error_text(long negative_errno) {
+    return strerror(static_cast<int>(-negative_errno));
+}
+
+/* ---- the machine -------------------------------------------------------------------------------- */
+
+/* Large (a topology holds a node number for each of 8192 CPUs), so not on the stack. */
+PalTopology g_topology;
+
+struct Machine {
+    libos::CpuMap map;
+    std::string map_text;
+    libos::CpuBits hosts; /* the union of the map's host CPUs */
+};
+Machine g_machine;
+
+/* The size of mask to give sched_setaffinity: the kernel's cpumask. */
+size_t kernel_mask_size() {
+    return g_topology.kernel_mask_size ? g_topology.kernel_mask_size : sizeof(libos::CpuBits::words);
+}
+
+/* The calling thread's host affinity (through the PAL: the host's, even under an enclosing shim). */
+void host_affinity(libos::CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    long ret = PalThreadGetCpuAffinity(0, sizeof(out->words), out->words);
+    if (ret < 0)
+        fail(std::string("libos-run: cannot read the CPU affinity: ") + error_text(ret));
+}
+
+/* The CPUs the process's cpuset allows, as the kernel defines them: asking for every CPU gets
+ * cpuset ∩ online. The affinity is restored afterwards. */
+void cpuset_allowed(const libos::CpuBits& saved, libos::CpuBits* allowed) {
+    libos::CpuBits everything;
+    memset(&everything, 0xff, sizeof(everything));
+    size_t size = kernel_mask_size();
+    if (PalThreadSetCpuAffinity(0, size, everything.words) != 0) {
+        /* Cannot probe: let the final sched_setaffinity be the judge. */
+        memcpy(allowed->words, g_topology.online_mask, sizeof(allowed->words));
+        return;
+    }
+    host_affinity(allowed);
+    long ret = PalThreadSetCpuAffinity(0, size, saved.words);
+    if (ret != 0)
+        fail(std::string("libos-run: cannot restore the CPU affinity: ") + error_text(ret));
+}
+
+/* Builds g_machine from the options; a bad configuration ends the launcher with the parser's line. */
+void build_machine(const Options& options, const libos::SettingNames& names) {
+    PalHostTopology(&g_topology); /* without /sys it still fills in a usable online set */
+    libos::CpuBits online, spread_over, allowed;
+    memcpy(online.words, g_topology.online_mask, sizeof(online.words));
+    host_affinity(&spread_over);
+    cpuset_allowed(spread_over, &allowed);
+
+    libos::ConfigError error;
+    if (!libos::build_cpu_map(names, options.cpus, options.cpu_map, online, allowed, spread_over, &g_machine.map,
+                              &error))
+        fail(error.text);
+
+    char text[libos::kMaxVcpus * 6];
+    libos::format_cpu_map(g_machine.map, text, sizeof(text));
+    g_machine.map_text = text;
+    memset(&g_machine.hosts, 0, sizeof(g_machine.hosts));
+    for (uint32_t v = 0; v < g_machine.map.count; ++v)
+        g_machine.hosts.add(g_machine.map.host_of[v]);
+}
+
+/* Puts the launcher, and so the program it becomes, on the map's host CPUs. */
+void place_on_machine() {
+    long ret = PalThreadSetCpuAffinity(0, kernel_mask_size(), g_machine.hosts.words);
+    if (ret != 0) {
+        char list[libos::kMaxVcpus * 6];
+        libos::format_cpu_list(g_machine.hosts, list, sizeof(list));
+        fail(std::string("libos-run: cannot run on host CPUs ") + list + ": " + error_text(ret));
+    }
+}
+
+/* ---- the shim ----------------------------------------------------------------------------------- */
+
+bool is_regular_file(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The absolute path of libshim.so: LIBOS_SHIM_PATH, or next to the launcher's own executable (the
+ * build tree's ../shim/libshim.so, then the installed ../lib/libshim.so). */
+std::string find_shim() {
+    std::vector<std::string> candidates;
+    const char* override_path = getenv(kEnvShimPath);
+    if (override_path && *override_path) {
+        candidates.emplace_back(override_path);
+    } else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+            fail(std::string("libos-run: cannot find its own executable (/proc/self/exe): ") + strerror(errno) +
+                 "; set " + kEnvShimPath);
+        self[n] = '\0';
+        std::string dir(self);
+        dir.erase(dir.rfind('/') + 1);
+        candidates.push_back(dir + "../shim/libshim.so");
+        candidates.push_back(dir + LIBOS_INSTALLED_SHIM);
+    }
+    for (const std::string& candidate : candidates) {
+        if (!is_regular_file(candidate))
+            continue;
+        char resolved[PATH_MAX];
+        if (!realpath(candidate.c_str(), resolved))
+            continue;
+        /* ld.so splits LD_PRELOAD at colons and spaces. */
+        if (strpbrk(resolved, ": "))
+            fail(std::string("libos-run: the shim library's path ") + resolved +
+                 " contains ':' or ' ', which LD_PRELOAD cannot carry; set " + kEnvShimPath);
+        return resolved;
+    }
+    const std::string& wanted = candidates.front();
+    fail(std::string("libos-run: the shim library ") + wanted + " does not exist" +
+         (override_path && *override_path ? std::string(" (from ") + kEnvShimPath + ")"
+                                          : std::string(" (build the project, or set ") + kEnvShimPath + ")"));
+}
+
+}  // namespace
+}  // namespace launcher
+
+int main(int argc, char** argv) {
+    using namespace launcher;
+    Options options;
+    ParseOutcome outcome = parse_options(argc, argv, &options);
+    if (!outcome.run)
+        return outcome.status;
+
+    /* The options decide; without them, a machine configured in the environment (LIBOS_CPUS,
+     * LIBOS_CPU_MAP, as the shim alone would read them) is used, and errors name the variable. */
+    libos::SettingNames names = {"--cpus", "--cpu-map"};
+    if (!options.cpus && !options.cpu_map) {
+        const char* cpus = getenv(kEnvCpus);
+        const char* map = getenv(kEnvCpuMap);
+        options.cpus = cpus && *cpus ? cpus : nullptr;
+        options.cpu_map = map && *map ? map : nullptr;
+        names = {kEnvCpus, kEnvCpuMap};
+    }
+    if (const char* propagate = getenv(kEnvPropagate); propagate && strcmp(propagate, "0") == 0)
+        options.propagate = false;
+    bool machine = options.cpus || options.cpu_map;
+    if (machine)
+        build_machine(options, names);
+    std::string shim = find_shim();
+
+    std::vector<std::string> settings;
+    if (machine) {
+        settings.push_back(std::string(kEnvCpus) + "=" + std::to_string(g_machine.map.count));
+        settings.push_back(std::string(kEnvCpuMap) + "=" + g_machine.map_text);
+    }
+    if (!options.propagate)
+        settings.push_back(std::string(kEnvPropagate) + "=0");
+    std::vector<std::string> env = program_environment(shim, settings);
+    std::vector<char*> envp;
+    for (std::string& e : env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    if (machine)
+        place_on_machine();
+
+    fflush(stdout);
+    const char* program = argv[options.program];
+    int err = exec_program(program, argv + options.program, envp.data());
+    fprintf(stderr, "libos-run: %s: %s\n", program, strerror(err));
+    return err == ENOENT ? kExitNotFound : kExitCannotRun;
+}
