@@ -4,7 +4,9 @@
 #ifndef SHIM_H
 #define SHIM_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -41,6 +43,14 @@ struct RealFunctions {
                        char* const*, char* const*);
     int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
                         char* const*, char* const*);
+    FILE* (*fopen)(const char*, const char*);
+    DIR* (*opendir)(const char*);
+    DIR* (*fdopendir)(int);
+    struct dirent* (*readdir)(DIR*);
+    void (*rewinddir)(DIR*);
+    int (*closedir)(DIR*);
+    int (*scandir)(const char*, struct dirent***, int (*)(const struct dirent*),
+                   int (*)(const struct dirent**, const struct dirent**));
     int (*sigaction)(int, const struct sigaction*, struct sigaction*);
     sighandler_t (*signal)(int, sighandler_t);
     sighandler_t (*sysv_signal)(int, sighandler_t);

@@ -66,6 +66,13 @@ void init() {
     resolve(g_real.fexecve, "fexecve");
     resolve(g_real.posix_spawn, "posix_spawn");
     resolve(g_real.posix_spawnp, "posix_spawnp");
+    resolve(g_real.fopen, "fopen");
+    resolve(g_real.opendir, "opendir");
+    resolve(g_real.fdopendir, "fdopendir");
+    resolve(g_real.readdir, "readdir");
+    resolve(g_real.rewinddir, "rewinddir");
+    resolve(g_real.closedir, "closedir");
+    resolve(g_real.scandir, "scandir");
     resolve(g_real.sigaction, "sigaction");
     resolve(g_real.signal, "signal");
     resolve(g_real.sysv_signal, "sysv_signal");

@@ -489,6 +489,10 @@ size_t vcpu_mask_size() {
     return g_machine.mask_bytes;
 }
 
+uint16_t host_cpu_of(uint32_t v) {
+    return v < g_machine.count ? g_machine.map.host_of[v] : 0;
+}
+
 const PalTopology& host_topology() {
     return g_machine.topo;
 }

@@ -80,6 +80,35 @@ for cpus in 1 3 8; do
   want=$(for ((c = 0; c < cpus; c++)); do echo "cpu $c: sched_getcpu $c getcpu $c"; done)
   expect "--cpus $cpus: pinned to each vCPU, sched_getcpu and getcpu read it" "$want" "$run" "${v[@]}" -- "$progs/pin_each"
   expect "--cpus $cpus: env -i child stays on the machine" "$cpus" "$run" "${v[@]}" -- env -i /usr/bin/nproc
+  # Programs that read the CPU files.
+  expect "--cpus $cpus: grep -c ^processor /proc/cpuinfo" "$cpus" "$run" "${v[@]}" -- grep -c ^processor /proc/cpuinfo
+  expect "--cpus $cpus: cat /sys/devices/system/cpu/online" "$( [ "$cpus" -eq 1 ] && echo 0 || echo "0-$last")" \
+    "$run" "${v[@]}" -- cat /sys/devices/system/cpu/online
+  expect "--cpus $cpus: ls /sys/devices/system/cpu | grep -c cpuN" "$cpus" \
+    "$run" "${v[@]}" -- sh -c 'ls /sys/devices/system/cpu | grep -c "^cpu[0-9][0-9]*$"'
+  expect "--cpus $cpus: python3 reads Cpus_allowed_list from /proc/self/status" "$( [ "$cpus" -eq 1 ] && echo 0 || echo "0-$last")" \
+    "$run" "${v[@]}" -- python3 -c '
+import re
+print(re.search(r"Cpus_allowed_list:\s*(\S+)", open("/proc/self/status").read()).group(1))'
+  if command -v lscpu >/dev/null; then
+    expect "--cpus $cpus: lscpu CPU(s)" "$cpus" "$run" "${v[@]}" -- sh -c 'lscpu | sed -n "s/^CPU(s): *//p"'
+    # With as many vCPUs on every host CPU the topology is uniform, and lscpu's product is exact
+    # (3 vCPUs on 2 cores is lopsided: lscpu reports the larger core).
+    if [ $((cpus % $(nproc))) -eq 0 ] || [ "$cpus" -eq 1 ]; then
+    expect "--cpus $cpus: lscpu threads x cores x sockets = CPU(s)" "$cpus" "$run" "${v[@]}" -- sh -c \
+      'lscpu | awk -F: "/^Thread\\(s\\) per core/{t=\$2} /^Core\\(s\\) per socket/{c=\$2} /^Socket\\(s\\)/{s=\$2} END{print t*c*s}"'
+    fi
+    expect "--cpus $cpus: lscpu -p lists every vCPU" "$(seq 0 "$last" | tr '\n' ' ')" \
+      "$run" "${v[@]}" -- sh -c 'lscpu -p | grep -v "^#" | cut -d, -f1 | tr "\n" " "'
+  else
+    skip "--cpus $cpus: lscpu" "lscpu (util-linux) is not installed"
+  fi
+  if command -v node >/dev/null; then
+    expect "--cpus $cpus: node os.cpus().length" "$cpus" \
+      "$run" "${v[@]}" -- node -e 'console.log(require("os").cpus().length)'
+  else
+    skip "--cpus $cpus: node os.cpus()" "node is not installed"
+  fi
 done
 
 # The README's acceptance example, word for word.
@@ -94,6 +123,8 @@ expect "--cpu-map 1,0: vCPU 0 runs on host CPU 1" "1" host_cpus_after --cpu-map 
 # taskset -c 1 restricts the launch: all four vCPUs on host CPU 1.
 expect "taskset -c 1 --cpus 4: every vCPU on host CPU 1" "1" host_cpus_after --cpus 4 -- 'taskset -cp 3 $$ >/dev/null' taskset -c 1
 expect "--cpus 1024: nproc" "1024" "$run" --cpus 1024 -- nproc
+expect "--cpus 64: lscpu CPU(s)" "64" "$run" --cpus 64 -- sh -c 'lscpu | sed -n "s/^CPU(s): *//p"'
+expect "--cpus 64: getconf _NPROCESSORS_CONF" "64" "$run" --cpus 64 -- getconf _NPROCESSORS_CONF
 expect "--cpus 1024: python3 len(sched_getaffinity)" "1024" \
   "$run" --cpus 1024 -- python3 -c 'import os; print(len(os.sched_getaffinity(0)))'
 echo "1..$n"

@@ -35,6 +35,19 @@ long libos_syscall_fork();
 long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
                          libos::UserPtr<int> child_tid, unsigned long tls);
 
+/* open(2), openat(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2), faccessat(2),
+ * faccessat2(2): table/sys/libos_fs.cpp */
+long libos_syscall_open(libos::UserPtr<const char> path, int flags, mode_t mode);
+long libos_syscall_openat(int dirfd, libos::UserPtr<const char> path, int flags, mode_t mode);
+long libos_syscall_stat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
+long libos_syscall_lstat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
+long libos_syscall_newfstatat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf, int flags);
+long libos_syscall_statx(int dirfd, libos::UserPtr<const char> path, int flags, unsigned int mask,
+                         libos::UserPtr<void> buf);
+long libos_syscall_access(libos::UserPtr<const char> path, int mode);
+long libos_syscall_faccessat(int dirfd, libos::UserPtr<const char> path, int mode);
+long libos_syscall_faccessat2(int dirfd, libos::UserPtr<const char> path, int mode, int flags);
+
 namespace libos {
 
 /* How the LibOS treats a system call; the support report prints these. */

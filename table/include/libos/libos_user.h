@@ -30,6 +30,11 @@ private:
     uintptr_t address_ = 0;
 };
 
+/* Copies the NUL-terminated application string at `src` into dst (`size` bytes), a page at a time
+ * through PalUserCopy. Returns its length, -EFAULT if it is not readable, or -ENAMETOOLONG if it
+ * does not fit. */
+long copy_string_from_user(char* dst, const char* src, size_t size);
+
 }  // namespace libos
 
 #endif /* LIBOS_USER_H */

@@ -62,6 +62,9 @@ uint32_t vcpu_count();
 /* The size in bytes of the virtual kernel's cpumask: BITS_TO_LONGS(vcpu_count()) * 8. */
 size_t vcpu_mask_size();
 
+/* The host CPU vCPU `v` runs on (v < vcpu_count()). */
+uint16_t host_cpu_of(uint32_t v);
+
 /* The host topology read at init. */
 const PalTopology& host_topology();
 

@@ -1,0 +1,373 @@
+/* The file entry points of libc, for the virtual CPU files (table/include/libos/libos_vfs.h).
+ *
+ * open, openat and their 64-bit and fortified (_2) names, stat, lstat, fstatat, statx, access and
+ * faccessat are system calls and go through the table. fopen, opendir and scandir are overridden
+ * too, because glibc implements them with internal opens that no override sees. readdir filters
+ * the listings of /sys/devices/system/cpu and of nodeN: the machine's cpuV entries instead of the
+ * host's. With no machine configured every one of them is glibc's, unchanged. */
+/* Meson builds with _FILE_OFFSET_BITS=64, which renames open to open64 and so on in glibc's
+ * headers; this file defines both names itself. (On x86_64 both are the same function.) */
+#undef _FILE_OFFSET_BITS
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "libos/libos_table.h"
+#include "libos/libos_vcpu.h"
+#include "libos/libos_vfs.h"
+#include "shim.h"
+
+namespace {
+
+long as_word(const void* p) {
+    return reinterpret_cast<long>(p);
+}
+
+int open_through_table(int dirfd, const char* path, int flags, mode_t mode) {
+    shim::ensure();
+    return static_cast<int>(
+        shim::syscall_result(libos::dispatch(SYS_openat, dirfd, as_word(path), flags, mode, 0, 0)));
+}
+
+/* The mode argument exists only with O_CREAT or O_TMPFILE, as open(2) reads it. */
+#define READ_MODE(flags, last)                                                                    \
+    mode_t mode = 0;                                                                              \
+    if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                      \
+        va_list ap;                                                                               \
+        va_start(ap, last);                                                                       \
+        mode = static_cast<mode_t>(va_arg(ap, int));                                              \
+        va_end(ap);                                                                               \
+    }
+
+/* ---- directory listings ------------------------------------------------------------------- */
+
+/* A DIR* whose listing the LibOS filters: the host's entries that vfs_show_entry keeps, then the
+ * machine's own (vfs_extra_entry). Fixed storage: no allocation on readdir. */
+struct FilteredDir {
+    std::atomic<DIR*> dir;
+    libos::VfsDir kind;
+    int32_t node;
+    uint32_t next_extra;
+    bool host_done;
+    struct dirent entry;
+};
+constexpr int kFilteredDirs = 64;
+constinit FilteredDir g_filtered[kFilteredDirs] = {};
+constinit std::atomic<int> g_filtered_count{0}; /* readdir of any other directory skips the search */
+
+FilteredDir* filtered(DIR* dir) {
+    if (!dir || g_filtered_count.load(std::memory_order_acquire) == 0)
+        return nullptr;
+    for (FilteredDir& f : g_filtered)
+        if (f.dir.load(std::memory_order_acquire) == dir)
+            return &f;
+    return nullptr;
+}
+
+void watch_listing(DIR* dir, const libos::VfsPath& path) {
+    if (!dir || path.kind != libos::VfsKind::Directory || path.dir == libos::VfsDir::Plain)
+        return;
+    for (FilteredDir& f : g_filtered) {
+        DIR* none = nullptr;
+        if (f.dir.compare_exchange_strong(none, reinterpret_cast<DIR*>(-1))) {
+            f.kind = path.dir;
+            f.node = path.node;
+            f.next_extra = 0;
+            f.host_done = false;
+            g_filtered_count.fetch_add(1, std::memory_order_acq_rel);
+            f.dir.store(dir, std::memory_order_release);
+            return;
+        }
+    }
+}
+
+struct dirent* next_entry(FilteredDir* f, DIR* dir) {
+    while (!f->host_done) {
+        struct dirent* e = shim::g_real.readdir(dir);
+        if (!e) {
+            f->host_done = true;
+            break;
+        }
+        if (libos::vfs_show_entry(f->kind, f->node, e->d_name))
+            return e;
+    }
+    char name[sizeof(f->entry.d_name)];
+    if (!libos::vfs_extra_entry(f->kind, f->node, f->next_extra, name, sizeof(name)))
+        return nullptr;
+    memset(&f->entry, 0, sizeof(f->entry));
+    ++f->next_extra;
+    f->entry.d_ino = 0x4c000000u + f->next_extra; /* the host's cpuN inodes are not the machine's */
+    f->entry.d_off = static_cast<off_t>(f->next_extra);
+    f->entry.d_reclen = sizeof(f->entry);
+    f->entry.d_type = f->kind == libos::VfsDir::Node ? DT_LNK : DT_DIR;
+    memcpy(f->entry.d_name, name, strlen(name) + 1);
+    return &f->entry;
+}
+
+/* The virtual classification of a path the program names (absolute, or relative to the current
+ * directory, which the views ignore). */
+bool classify(const char* path, libos::VfsPath* out) {
+    shim::ensure();
+    return path && libos::vfs_active() && libos::vfs_classify(path, out);
+}
+
+}  // namespace
+
+SHIM_EXPORT int open(const char* path, int flags, ...) {
+    READ_MODE(flags, flags);
+    return open_through_table(AT_FDCWD, path, flags, mode);
+}
+
+SHIM_EXPORT int open64(const char* path, int flags, ...) {
+    READ_MODE(flags, flags);
+    return open_through_table(AT_FDCWD, path, flags, mode);
+}
+
+SHIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+    READ_MODE(flags, flags);
+    return open_through_table(dirfd, path, flags, mode);
+}
+
+SHIM_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+    READ_MODE(flags, flags);
+    return open_through_table(dirfd, path, flags, mode);
+}
+
+/* The _FORTIFY_SOURCE entry points: glibc aborts when O_CREAT comes without a mode. */
+SHIM_EXPORT int __open_2(const char* path, int flags) {
+    if (flags & (O_CREAT | __O_TMPFILE))
+        abort();
+    return open_through_table(AT_FDCWD, path, flags, 0);
+}
+
+SHIM_EXPORT int __open64_2(const char* path, int flags) {
+    return __open_2(path, flags);
+}
+
+SHIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
+    if (flags & (O_CREAT | __O_TMPFILE))
+        abort();
+    return open_through_table(dirfd, path, flags, 0);
+}
+
+SHIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
+    return __openat_2(dirfd, path, flags);
+}
+
+/* fopen: glibc opens through an internal call, so a virtual path is opened here and wrapped. */
+SHIM_EXPORT FILE* fopen(const char* path, const char* mode) {
+    libos::VfsPath p;
+    if (!mode || !classify(path, &p))
+        return shim::g_real.fopen(path, mode);
+    int flags = 0;
+    switch (mode[0]) {
+        case 'r':
+            flags = O_RDONLY;
+            break;
+        case 'w':
+            flags = O_WRONLY | O_CREAT | O_TRUNC;
+            break;
+        case 'a':
+            flags = O_WRONLY | O_CREAT | O_APPEND;
+            break;
+        default:
+            errno = EINVAL;
+            return nullptr;
+    }
+    for (const char* m = mode + 1; *m && *m != ','; ++m) {
+        if (*m == '+')
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+        else if (*m == 'e')
+            flags |= O_CLOEXEC;
+        else if (*m == 'x')
+            flags |= O_EXCL;
+    }
+    int fd = open_through_table(AT_FDCWD, path, flags, 0666);
+    if (fd < 0)
+        return nullptr;
+    FILE* f = fdopen(fd, mode);
+    if (!f) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return f;
+}
+
+SHIM_EXPORT FILE* fopen64(const char* path, const char* mode) {
+    return fopen(path, mode);
+}
+
+SHIM_EXPORT int stat(const char* path, struct stat* buf) noexcept {
+    shim::ensure();
+    return static_cast<int>(shim::syscall_result(
+        libos::dispatch(SYS_newfstatat, AT_FDCWD, as_word(path), as_word(buf), 0, 0, 0)));
+}
+
+SHIM_EXPORT int stat64(const char* path, struct stat64* buf) noexcept {
+    return stat(path, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
+}
+
+SHIM_EXPORT int lstat(const char* path, struct stat* buf) noexcept {
+    shim::ensure();
+    return static_cast<int>(shim::syscall_result(
+        libos::dispatch(SYS_newfstatat, AT_FDCWD, as_word(path), as_word(buf), AT_SYMLINK_NOFOLLOW, 0, 0)));
+}
+
+SHIM_EXPORT int lstat64(const char* path, struct stat64* buf) noexcept {
+    return lstat(path, reinterpret_cast<struct stat*>(buf));
+}
+
+SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
+    shim::ensure();
+    return static_cast<int>(
+        shim::syscall_result(libos::dispatch(SYS_newfstatat, dirfd, as_word(path), as_word(buf), flags, 0, 0)));
+}
+
+SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* buf, int flags) noexcept {
+    return fstatat(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
+}
+
+SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) noexcept {
+    shim::ensure();
+    return static_cast<int>(
+        shim::syscall_result(libos::dispatch(SYS_statx, dirfd, as_word(path), flags, mask, as_word(buf), 0)));
+}
+
+SHIM_EXPORT int access(const char* path, int mode) noexcept {
+    shim::ensure();
+    return static_cast<int>(
+        shim::syscall_result(libos::dispatch(SYS_faccessat, AT_FDCWD, as_word(path), mode, 0, 0, 0)));
+}
+
+/* glibc's faccessat takes flags; the faccessat2 system call does too. */
+SHIM_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) noexcept {
+    shim::ensure();
+    return static_cast<int>(
+        shim::syscall_result(libos::dispatch(SYS_faccessat2, dirfd, as_word(path), mode, flags, 0, 0)));
+}
+
+/* ---- directories -------------------------------------------------------------------------- */
+
+SHIM_EXPORT DIR* opendir(const char* path) {
+    libos::VfsPath p;
+    if (!classify(path, &p))
+        return shim::g_real.opendir(path);
+    int fd = open_through_table(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return nullptr;
+    DIR* dir = shim::g_real.fdopendir(fd);
+    if (!dir) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return nullptr;
+    }
+    watch_listing(dir, p);
+    return dir;
+}
+
+SHIM_EXPORT DIR* fdopendir(int fd) {
+    shim::ensure();
+    DIR* dir = shim::g_real.fdopendir(fd);
+    char virt[libos::kVfsPathMax];
+    libos::VfsPath p;
+    if (dir && libos::vfs_active() && libos::vfs_dir_path(fd, virt) && libos::vfs_classify(virt, &p))
+        watch_listing(dir, p);
+    return dir;
+}
+
+SHIM_EXPORT struct dirent* readdir(DIR* dir) {
+    shim::ensure();
+    FilteredDir* f = filtered(dir);
+    if (!f)
+        return shim::g_real.readdir(dir);
+    return next_entry(f, dir);
+}
+
+SHIM_EXPORT struct dirent64* readdir64(DIR* dir) {
+    /* On x86_64 struct dirent and struct dirent64 are the same. */
+    return reinterpret_cast<struct dirent64*>(readdir(dir));
+}
+
+SHIM_EXPORT void rewinddir(DIR* dir) {
+    if (FilteredDir* f = filtered(dir)) {
+        f->next_extra = 0;
+        f->host_done = false;
+    }
+    shim::g_real.rewinddir(dir);
+}
+
+SHIM_EXPORT int closedir(DIR* dir) {
+    if (FilteredDir* f = filtered(dir)) {
+        f->dir.store(nullptr, std::memory_order_release);
+        g_filtered_count.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    return shim::g_real.closedir(dir);
+}
+
+/* scandir: glibc's reads the directory through internal calls; this one reads it through the
+ * overrides above, then filters and sorts as scandir(3) specifies. */
+SHIM_EXPORT int scandir(const char* path, struct dirent*** namelist, int (*select)(const struct dirent*),
+                        int (*compar)(const struct dirent**, const struct dirent**)) {
+    libos::VfsPath p;
+    if (!classify(path, &p))
+        return shim::g_real.scandir(path, namelist, select, compar);
+    DIR* dir = opendir(path);
+    if (!dir)
+        return -1;
+    size_t count = 0, capacity = 0;
+    struct dirent** list = nullptr;
+    int saved = errno;
+    errno = 0;
+    while (struct dirent* e = readdir(dir)) {
+        if (select && !select(e)) {
+            errno = 0;
+            continue;
+        }
+        if (count == capacity) {
+            capacity = capacity ? capacity * 2 : 32;
+            auto** grown = static_cast<struct dirent**>(realloc(list, capacity * sizeof(*list)));
+            if (!grown)
+                break;
+            list = grown;
+        }
+        size_t size = offsetof(struct dirent, d_name) + strlen(e->d_name) + 1;
+        auto* copy = static_cast<struct dirent*>(malloc(size));
+        if (!copy)
+            break;
+        memcpy(copy, e, size);
+        list[count++] = copy;
+    }
+    int error = errno;
+    closedir(dir);
+    if (error) {
+        while (count)
+            free(list[--count]);
+        free(list);
+        errno = error;
+        return -1;
+    }
+    if (compar && count > 1)
+        qsort(list, count, sizeof(*list), reinterpret_cast<int (*)(const void*, const void*)>(compar));
+    *namelist = list;
+    errno = saved;
+    return static_cast<int>(count);
+}
+
+SHIM_EXPORT int scandir64(const char* path, struct dirent64*** namelist, int (*select)(const struct dirent64*),
+                          int (*compar)(const struct dirent64**, const struct dirent64**)) {
+    return scandir(path, reinterpret_cast<struct dirent***>(namelist),
+                   reinterpret_cast<int (*)(const struct dirent*)>(select),
+                   reinterpret_cast<int (*)(const struct dirent**, const struct dirent**)>(compar));
+}

@@ -1,0 +1,90 @@
+/* The virtual CPU files: /sys/devices/system/{cpu,node} and /proc/{cpuinfo,stat,<pid>/status} as a
+ * machine of n vCPUs shows them.
+ *
+ * A path is first classified (vfs_classify). Generated files are written into a memfd at open time
+ * and handed out read-only, so reads, partial reads, lseek, pread and fork behave as on any file and
+ * writes fail with EBADF as on the real read-only descriptor. Files under cpuV/ that the LibOS does
+ * not rewrite are redirected to the mapped host CPU's own file; directories are opened for real (the
+ * host's cpuH/ for cpuV/) and their listings filtered by the shim. Everything else is untouched. */
+#ifndef LIBOS_VFS_H
+#define LIBOS_VFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+namespace libos {
+
+enum class VfsKind : uint8_t {
+    NotVirtual, /* not ours: the host's file, unchanged */
+    Missing,    /* does not exist on the machine (cpu9 of 8 vCPUs): ENOENT */
+    Generated,  /* content written by the LibOS */
+    Redirect,   /* the host's file at `real` (cpuV/... -> cpuH/...) */
+    Directory,  /* a directory: the host's directory at `real` */
+};
+
+enum class VfsFile : uint8_t {
+    None,
+    AllCpus,      /* cpu/online, possible, present: 0-(n-1) */
+    Offline,      /* cpu/offline: empty */
+    KernelMax,    /* cpu/kernel_max: n-1 */
+    CpuOnline,    /* cpuV/online: 1 */
+    CpuSetList,   /* a host CPU list under cpuV/, translated ("thread_siblings_list") */
+    CpuSetMask,   /* a host CPU mask under cpuV/, translated ("thread_siblings"); read from its _list twin */
+    NodeHasCpu,   /* node/has_cpu: the nodes that have vCPUs */
+    NodeCpuList,  /* nodeN/cpulist */
+    NodeCpuMap,   /* nodeN/cpumap */
+    CpuInfo,      /* /proc/cpuinfo */
+    Stat,         /* /proc/stat */
+    Status,       /* /proc/<pid>[/task/<tid>]/status */
+};
+
+/* Directories whose listing the shim filters. */
+enum class VfsDir : uint8_t {
+    Plain,   /* listed as the host lists it */
+    CpuRoot, /* /sys/devices/system/cpu: cpu0..cpu(n-1) instead of the host's cpuN */
+    Node,    /* /sys/devices/system/node/nodeN: cpuV links for the vCPUs on node N */
+};
+
+constexpr size_t kVfsPathMax = 512;
+
+struct VfsPath {
+    VfsKind kind;
+    VfsFile file;
+    VfsDir dir;
+    int32_t vcpu;  /* cpuV, or -1 */
+    int32_t node;  /* nodeN, or -1 */
+    pid_t tid;     /* the thread whose status this is, 0 for "the caller's" */
+    bool thread_self; /* /proc/thread-self: the calling thread rather than the process */
+    char real[kVfsPathMax]; /* the host file or directory behind it */
+    char virt[kVfsPathMax]; /* the normalized path as the program named it */
+};
+
+/* True on a virtual machine: the views are active. */
+bool vfs_active();
+
+/* Classifies an absolute path (it is normalized first: "//", "/./" and ".." collapse). Returns false
+ * for paths that are certainly not ours, cheaply, without touching `out`'s strings. */
+bool vfs_classify(const char* path, VfsPath* out);
+
+/* Joins a directory's path and a relative path, normalized, into out (kVfsPathMax bytes). */
+bool vfs_join(const char* dir, const char* relative, char* out);
+
+/* Opens a Generated path: a fresh read-only descriptor with the content (O_CLOEXEC as asked).
+ * Returns the descriptor or -errno. */
+long vfs_open_generated(const VfsPath& path, int flags);
+
+/* The listing filter for a directory of kind `dir` (node: nodeN): should the host's entry `name` be
+ * shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name) writes the i-th name and
+ * returns false past the last. */
+bool vfs_show_entry(VfsDir dir, int32_t node, const char* name);
+bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size);
+
+/* Directory descriptors opened on virtual directories, remembered so that openat(dirfd, relative)
+ * resolves against the virtual path (cpuV/ is the host's cpuH/ underneath). */
+void vfs_remember_dir(int fd, const char* virt);
+bool vfs_dir_path(int fd, char* out);
+
+}  // namespace libos
+
+#endif

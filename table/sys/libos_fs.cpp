@@ -1,0 +1,216 @@
+/* The file family: the paths of the virtual CPU files (libos_vfs.h).
+ *
+ * Implements open(2), openat(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2),
+ * faccessat(2) and faccessat2(2). Each one looks at the path first: a path outside the virtual views
+ * (nearly all of them) goes to the host unchanged, with the program's own pointers, so results and
+ * errors are the host's; a virtual path is opened, examined or refused as the machine has it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "libos/libos_table.h"
+#include "libos/libos_user.h"
+#include "libos/libos_vcpu.h"
+#include "libos/libos_vfs.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+long copy_string_from_user(char* dst, const char* src, size_t size) {
+    constexpr uintptr_t kPage = 4096;
+    size_t done = 0;
+    while (done < size) {
+        uintptr_t at = reinterpret_cast<uintptr_t>(src) + done;
+        size_t chunk = kPage - (at % kPage); /* never cross into a page the string may not reach */
+        if (chunk > size - done)
+            chunk = size - done;
+        if (PalUserCopy(dst + done, src + done, chunk) < 0)
+            return -EFAULT;
+        const char* nul = static_cast<const char*>(memchr(dst + done, '\0', chunk));
+        if (nul)
+            return nul - dst;
+        done += chunk;
+    }
+    return -ENAMETOOLONG;
+}
+
+namespace {
+
+/* Relative names worth resolving against a directory descriptor: only these can be virtual. */
+bool may_be_virtual_name(const char* relative) {
+    static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
+                                         "kernel_max", "status", "stat", "has_cpu", ".."};
+    for (const char* w : kWords)
+        if (strstr(relative, w))
+            return true;
+    return false;
+}
+
+/* Classifies the program's (dirfd, path). False: not a virtual path (or not readable: the host
+ * reports that), and the call must go to the host untouched. */
+bool resolve(int dirfd, const char* user_path, VfsPath* out) {
+    if (!vfs_active() || !user_path)
+        return false;
+    char path[kVfsPathMax];
+    if (copy_string_from_user(path, user_path, sizeof(path)) <= 0)
+        return false;
+    if (path[0] == '/')
+        return vfs_classify(path, out);
+    if (dirfd == AT_FDCWD)
+        return false;
+    char dir[kVfsPathMax];
+    if (!vfs_dir_path(dirfd, dir)) {
+        if (!may_be_virtual_name(path))
+            return false;
+        /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
+        char self[48] = "/proc/self/fd/";
+        size_t n = strlen(self);
+        int fd = dirfd;
+        char digits[12];
+        int d = 0;
+        do {
+            digits[d++] = static_cast<char>('0' + fd % 10);
+            fd /= 10;
+        } while (fd);
+        while (d)
+            self[n++] = digits[--d];
+        self[n] = '\0';
+        long len = PalSyscall(SYS_readlink, reinterpret_cast<long>(self), reinterpret_cast<long>(dir),
+                              sizeof(dir) - 1, 0, 0, 0);
+        if (len <= 0 || dir[0] != '/')
+            return false;
+        dir[len] = '\0';
+    }
+    char joined[kVfsPathMax];
+    return vfs_join(dir, path, joined) && vfs_classify(joined, out);
+}
+
+bool under_sys(const VfsPath& p) {
+    return strncmp(p.virt, "/sys/", 5) == 0;
+}
+
+/* The host file that stands for a virtual one in stat and access: itself where it exists. */
+const char* stand_in(const VfsPath& p) {
+    if (p.kind != VfsKind::Generated)
+        return p.real;
+    struct stat st;
+    if (PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(p.real), reinterpret_cast<long>(&st), 0, 0, 0) == 0)
+        return p.real;
+    return under_sys(p) ? "/sys/devices/system/cpu/online" : "/proc/cpuinfo";
+}
+
+long open_virtual(const VfsPath& p, int flags, mode_t mode) {
+    switch (p.kind) {
+        case VfsKind::Missing:
+            return -ENOENT;
+        case VfsKind::Generated:
+            if ((flags & O_ACCMODE) != O_RDONLY) {
+                /* The real sysfs files are read-only (EACCES even for root); /proc's accept the open
+                 * and fail the write, so those go to the host. */
+                if (under_sys(p))
+                    return -EACCES;
+                return PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(p.real), flags, mode, 0, 0);
+            }
+            if (flags & O_DIRECTORY)
+                return -ENOTDIR;
+            return vfs_open_generated(p, flags);
+        case VfsKind::Redirect:
+        case VfsKind::Directory: {
+            long fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(p.real), flags, mode, 0, 0);
+            if (fd >= 0) {
+                struct stat st;
+                if (PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) == 0 && S_ISDIR(st.st_mode))
+                    vfs_remember_dir(static_cast<int>(fd), p.virt);
+            }
+            return fd;
+        }
+        case VfsKind::NotVirtual:
+            break;
+    }
+    return -ENOENT;
+}
+
+}  // namespace
+}  // namespace libos
+
+using libos::UserPtr;
+using libos::VfsKind;
+using libos::VfsPath;
+
+/* openat(2) */
+long libos_syscall_openat(int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
+    VfsPath p;
+    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+        return PalSyscall(SYS_openat, dirfd, static_cast<long>(path.address()), flags, mode, 0, 0);
+    return libos::open_virtual(p, flags, mode);
+}
+
+/* open(2) */
+long libos_syscall_open(UserPtr<const char> path, int flags, mode_t mode) {
+    VfsPath p;
+    if (!libos::resolve(AT_FDCWD, path.for_kernel(), &p))
+        return PalSyscall(SYS_open, static_cast<long>(path.address()), flags, mode, 0, 0, 0);
+    return libos::open_virtual(p, flags, mode);
+}
+
+/* newfstatat(2): fstatat, and stat/lstat in glibc 2.33+. */
+long libos_syscall_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> buf, int flags) {
+    VfsPath p;
+    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+        return PalSyscall(SYS_newfstatat, dirfd, static_cast<long>(path.address()), static_cast<long>(buf.address()),
+                          flags, 0, 0);
+    if (p.kind == VfsKind::Missing)
+        return -ENOENT;
+    return PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(libos::stand_in(p)),
+                      static_cast<long>(buf.address()), flags, 0, 0);
+}
+
+/* stat(2) */
+long libos_syscall_stat(UserPtr<const char> path, UserPtr<struct stat> buf) {
+    return libos_syscall_newfstatat(AT_FDCWD, path, buf, 0);
+}
+
+/* lstat(2) */
+long libos_syscall_lstat(UserPtr<const char> path, UserPtr<struct stat> buf) {
+    return libos_syscall_newfstatat(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW);
+}
+
+/* statx(2) */
+long libos_syscall_statx(int dirfd, UserPtr<const char> path, int flags, unsigned int mask, UserPtr<void> buf) {
+    VfsPath p;
+    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+        return PalSyscall(SYS_statx, dirfd, static_cast<long>(path.address()), flags, mask,
+                          static_cast<long>(buf.address()), 0);
+    if (p.kind == VfsKind::Missing)
+        return -ENOENT;
+    return PalSyscall(SYS_statx, AT_FDCWD, reinterpret_cast<long>(libos::stand_in(p)), flags, mask,
+                      static_cast<long>(buf.address()), 0);
+}
+
+/* faccessat2(2) */
+long libos_syscall_faccessat2(int dirfd, UserPtr<const char> path, int mode, int flags) {
+    VfsPath p;
+    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+        return PalSyscall(SYS_faccessat2, dirfd, static_cast<long>(path.address()), mode, flags, 0, 0);
+    if (p.kind == VfsKind::Missing)
+        return -ENOENT;
+    return PalSyscall(SYS_faccessat2, AT_FDCWD, reinterpret_cast<long>(libos::stand_in(p)), mode, flags, 0, 0);
+}
+
+/* faccessat(2) */
+long libos_syscall_faccessat(int dirfd, UserPtr<const char> path, int mode) {
+    VfsPath p;
+    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+        return PalSyscall(SYS_faccessat, dirfd, static_cast<long>(path.address()), mode, 0, 0, 0);
+    if (p.kind == VfsKind::Missing)
+        return -ENOENT;
+    return PalSyscall(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(libos::stand_in(p)), mode, 0, 0, 0);
+}
+
+/* access(2) */
+long libos_syscall_access(UserPtr<const char> path, int mode) {
+    return libos_syscall_faccessat(AT_FDCWD, path, mode);
+}
