@@ -33,6 +33,8 @@ inline long syscall_result(long ret) {
  * with dlsym(RTLD_NEXT) by init(). */
 struct RealFunctions {
     long (*sysconf)(int);
+    int (*getcpu)(unsigned*, unsigned*);
+    int (*sched_getcpu)();
     int (*get_nprocs)();
     int (*get_nprocs_conf)();
     int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);

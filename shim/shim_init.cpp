@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
@@ -44,7 +45,15 @@ void watch_thread_exit() {
     pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
 }
 
+void resolve_all();
+
 void init() {
+    /* Before libc set up the environment (a .preinit_array function, a sanitizer's start-up) the
+     * configuration cannot be read yet: forward to libc for now, and set up on a later call. */
+    if (!environ) {
+        resolve_all();
+        return;
+    }
     int expected = 0;
     if (!g_init_step.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         while (!g_ready.load(std::memory_order_acquire))
@@ -57,7 +66,20 @@ void init() {
         strcpy(g_self_path, info.dli_fname);
         libos::set_preload_library(g_self_path);
     }
+    resolve_all();
+    libos::init();
+    if (libos::is_virtual()) {
+        pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
+        pthread_key_create(&g_exit_key, &on_thread_exit);
+    }
+    g_ready.store(true, std::memory_order_release);
+}
+
+/* The libc functions the shim forwards to. Idempotent: it may run again before init completes. */
+void resolve_all() {
     resolve(g_real.sysconf, "sysconf");
+    resolve(g_real.getcpu, "getcpu");
+    resolve(g_real.sched_getcpu, "sched_getcpu");
     resolve(g_real.get_nprocs, "get_nprocs");
     resolve(g_real.get_nprocs_conf, "get_nprocs_conf");
     resolve(g_real.pthread_create, "pthread_create");
@@ -77,12 +99,6 @@ void init() {
     resolve(g_real.signal, "signal");
     resolve(g_real.sysv_signal, "sysv_signal");
     resolve(g_real.sigset, "sigset");
-    libos::init();
-    if (libos::is_virtual()) {
-        pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
-        pthread_key_create(&g_exit_key, &on_thread_exit);
-    }
-    g_ready.store(true, std::memory_order_release);
 }
 
 }  // namespace shim

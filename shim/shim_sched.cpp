@@ -64,19 +64,33 @@ SHIM_EXPORT int pthread_getaffinity_np(pthread_t thread, size_t cpusetsize, cpu_
     return ret < 0 ? static_cast<int>(-ret) : 0;
 }
 
-/* glibc answers getcpu from the vDSO, which faults on a bad pointer where the syscall gives EFAULT;
- * the LibOS always has the syscall's behaviour (LTP's getcpu01 accepts both). */
+/* glibc answers getcpu from the vDSO, with no system call; so does this, on either machine. On the
+ * host glibc's own function runs. On a virtual machine the LibOS answers from memory and writes
+ * through PalUserCopy: where the vDSO would fault on a bad pointer, this gives EFAULT, as the
+ * system call does (LTP's getcpu01 accepts both). syscall(SYS_getcpu) takes the table's handler. */
 SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
-    return static_cast<int>(shim::syscall_result(call(SYS_getcpu, as_word(cpu), as_word(node), 0)));
+    shim::ensure();
+    if (!libos::is_virtual())
+        return shim::g_real.getcpu(cpu, node);
+    unsigned vcpu, vnode;
+    libos::current_vcpu_and_node(&vcpu, &vnode);
+    long fault = 0;
+    if (cpu)
+        fault |= PalUserCopy(cpu, &vcpu, sizeof(vcpu));
+    if (node)
+        fault |= PalUserCopy(node, &vnode, sizeof(vnode));
+    if (fault) {
+        errno = EFAULT;
+        return -1;
+    }
+    return 0;
 }
 
 /* glibc reads the rseq area, with no system call; so does the LibOS, then maps the host CPU to the
- * thread's vCPU. */
+ * thread's vCPU (from a per-thread cache). On the host, glibc's own function runs. */
 SHIM_EXPORT int sched_getcpu(void) noexcept {
     shim::ensure();
     if (libos::is_virtual())
-        return static_cast<int>(libos::current_vcpu(PalGetCurrentCpu()));
-    unsigned int cpu = 0;
-    long ret = shim::syscall_result(call(SYS_getcpu, as_word(&cpu), 0, 0));
-    return ret < 0 ? -1 : static_cast<int>(cpu);
+        return static_cast<int>(libos::current_vcpu_fast());
+    return shim::g_real.sched_getcpu();
 }

@@ -40,6 +40,29 @@ public:
             buf_[len_] = '\0';
         return *this;
     }
+    /* Text from the user, as one printable line: control characters as \n, \t or \xNN, and at most
+     * `limit` characters of it, then "..." (so that the reason after it always fits). */
+    Text& quoted(const char* s, size_t n, size_t limit = 48) {
+        static const char hex[] = "0123456789abcdef";
+        for (size_t i = 0; i < n && s[i]; ++i) {
+            if (i == limit) {
+                add("...");
+                break;
+            }
+            unsigned char c = static_cast<unsigned char>(s[i]);
+            if (c == '\n') {
+                add("\\n");
+            } else if (c == '\t') {
+                add("\\t");
+            } else if (c < 0x20 || c == 0x7f) {
+                char esc[5] = {'\\', 'x', hex[c >> 4], hex[c & 15], '\0'};
+                add(esc);
+            } else {
+                add(reinterpret_cast<const char*>(&s[i]), 1);
+            }
+        }
+        return *this;
+    }
     size_t length() const { return len_; }
 
 private:
@@ -72,16 +95,22 @@ bool read_number(const char** s, uint64_t* value) {
 void fail_token(ConfigError* err, const char* setting, const char* token, size_t token_len, const char* whole,
                 const char* why) {
     Text t(err->text, sizeof(err->text));
-    t.add("libos: ").add(setting).add(": bad token '").add(token, token_len).add("'");
+    t.add("libos: ").add(setting).add(": bad token '").quoted(token, token_len).add("'");
     if (whole && (token != whole || token_len != strlen(whole)))
-        t.add(" in '").add(whole).add("'");
+        t.add(" in '").quoted(whole, strlen(whole)).add("'");
     t.add(": ").add(why);
 }
 
 void fail_cpu(ConfigError* err, const char* setting, const char* token, size_t token_len, const char* whole,
               uint64_t cpu, const char* what, const CpuBits& set) {
-    char why[256], list[160];
-    format_cpu_list(set, list, sizeof(list));
+    char why[256], list[4096];
+    /* A long list is cut at a comma, and says so. */
+    if (format_cpu_list(set, list, sizeof(list)) > 96) {
+        size_t cut = 96;
+        while (cut > 0 && list[cut] != ',')
+            --cut;
+        memcpy(list + cut, ",...", 5);
+    }
     Text(why, sizeof(why)).add("host CPU ").num(cpu).add(" is not ").add(what).add(" (").add(what).add(": ")
         .add(list).add(")");
     fail_token(err, setting, token, token_len, whole, why);
@@ -190,8 +219,9 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
             return false;
         if (has_count && count != out->count) {
             Text t(err->text, sizeof(err->text));
-            t.add("libos: ").add(names.count).add(": bad token '").add(count_text).add("': it disagrees with ")
-                .add(names.map).add(" '").add(map_text).add("', which names ").num(out->count)
+            t.add("libos: ").add(names.count).add(": bad token '").quoted(count_text, strlen(count_text))
+                .add("': it disagrees with ").add(names.map).add(" '").quoted(map_text, strlen(map_text))
+                .add("', which names ").num(out->count)
                 .add(" virtual CPUs; give one of the two, or the same count in both");
             return false;
         }

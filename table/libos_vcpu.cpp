@@ -25,7 +25,7 @@ constexpr uint32_t kInlineWords = 6;
 struct alignas(64) ThreadSlot {
     std::atomic<int32_t> tid;   /* 0: never used, -1: freed, -2: being claimed */
     std::atomic<uint32_t> seq;
-    std::atomic<uint32_t> pid;  /* the process the thread belongs to, for diagnostics */
+    std::atomic<uint32_t> writer; /* tid of the thread changing this mask (host and slot), or 0 */
     std::atomic<uint32_t> stamp; /* the launch's clock at the last write of the mask */
     std::atomic<uint64_t> bits[kInlineWords];
 };
@@ -151,23 +151,33 @@ void copy_in(ThreadSlot* slot, const uint64_t* words) {
 }
 
 void locked_write(ThreadSlot* slot, const uint64_t* words) {
-    uint32_t seq = slot->seq.load(std::memory_order_relaxed);
-    for (int spins = 0;; ++spins) {
-        if (!(seq & 1) || spins > kSpinBound) {
-            if (slot->seq.compare_exchange_weak(seq, (seq | 1) + (seq & 1 ? 2 : 0), std::memory_order_acquire))
-                break;
-        } else {
-            seq = slot->seq.load(std::memory_order_relaxed);
+    for (;;) {
+        uint32_t seq = slot->seq.load(std::memory_order_relaxed);
+        uint32_t mine;
+        for (int spins = 0;; ++spins) {
+            if (!(seq & 1) || spins > kSpinBound) {
+                /* Even: take it. Still odd after the bound: its writer was stopped or died; take it
+                 * over (the counter stays odd while this write runs). */
+                mine = (seq & 1) ? seq + 2 : seq + 1;
+                if (slot->seq.compare_exchange_weak(seq, mine, std::memory_order_acquire))
+                    break;
+            } else {
+                seq = slot->seq.load(std::memory_order_relaxed);
+            }
+            if (spins > 64)
+                yield();
+            else
+                cpu_relax();
         }
-        if (spins > 64)
-            yield();
-        else
-            cpu_relax();
+        std::atomic_thread_fence(std::memory_order_release);
+        copy_in(slot, words);
+        slot->stamp.store(g_machine.header->clock.fetch_add(1, std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+        /* Publish only if no one took the slot over meanwhile; if someone did, this write may have
+         * landed on top of theirs, word by word: write it again, whole, as the last one. */
+        if (slot->seq.compare_exchange_strong(mine, mine + 1, std::memory_order_release))
+            return;
     }
-    std::atomic_thread_fence(std::memory_order_release);
-    copy_in(slot, words);
-    slot->stamp.store(g_machine.header->clock.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    slot->seq.fetch_add(1, std::memory_order_release);
 }
 
 /* Was the slot written after the launch's clock read `since`? (The clock may wrap.) */
@@ -210,6 +220,19 @@ ThreadSlot* lookup(pid_t tid) {
     return nullptr;
 }
 
+/* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid). Returns
+ * whether any was freed. */
+bool collect_dead_slots() {
+    bool freed = false;
+    for (uint32_t i = 0; i < kSlotCount; ++i) {
+        int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+        if (t > 0 && PalSyscall(SYS_kill, t, 0, 0, 0, 0, 0) == -ESRCH &&
+            g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
+            freed = true;
+    }
+    return freed;
+}
+
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
  * claimer that died mid-way is given up on after kSpinBound rounds. */
 int32_t settled_tid(uint32_t i) {
@@ -230,7 +253,7 @@ int32_t settled_tid(uint32_t i) {
  * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
  * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0) {
-    const uint32_t pid = static_cast<uint32_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
+    bool collected = false;
     for (;;) {
         uint32_t i = home_of(tid);
         int64_t free_index = -1;
@@ -252,19 +275,24 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint
         if (existing) {
             if (!(keep_newer && written_after(existing, since))) {
                 locked_write(existing, mask);
-                existing->pid.store(pid, std::memory_order_relaxed);
             }
             return existing;
         }
-        if (free_index < 0)
+        if (free_index < 0) {
+            /* Full: slots of threads that died without a word (a process killed, or ended with
+             * _exit) are given back, once, and the search starts over. */
+            if (!collected && collect_dead_slots()) {
+                collected = true;
+                continue;
+            }
             return nullptr; /* more live threads than kSlotCount */
+        }
         ThreadSlot* slot = &g_machine.slots[free_index];
         int32_t expected = slot->tid.load(std::memory_order_acquire);
         if ((expected != 0 && expected != kFreedTid) ||
             !slot->tid.compare_exchange_strong(expected, kClaimingTid, std::memory_order_acq_rel))
             continue; /* someone took it first: look again */
         locked_write(slot, mask);
-        slot->pid.store(pid, std::memory_order_relaxed);
         slot->tid.store(tid, std::memory_order_release);
         /* Another claimer of the same tid may have published it earlier in the chain, at a slot freed
          * after this one's scan passed it. The first in probe order wins; this one is given back. */
@@ -472,6 +500,10 @@ bool propagates() {
 }
 
 void init() {
+    /* Too early: something called in before libc set up the environment (a .preinit_array function,
+     * a sanitizer's start-up). Answer as the host this time and look again on the next call. */
+    if (!environ)
+        return;
     int expected = kUninitialized;
     if (!g_init_state.compare_exchange_strong(expected, kInitializing, std::memory_order_acq_rel)) {
         while (g_init_state.load(std::memory_order_acquire) == kInitializing)
@@ -523,6 +555,23 @@ void to_virtual(const CpuBits& host, CpuBits* vmask) {
             vmask->add(v);
 }
 
+void to_host_words(const uint64_t* vmask, uint64_t* host, size_t host_words) {
+    memset(host, 0, host_words * sizeof(uint64_t));
+    for (uint32_t w = 0; w < g_machine.mask_words; ++w) {
+        for (uint64_t bits = vmask[w]; bits; bits &= bits - 1) {
+            uint32_t v = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+            uint32_t h = v < g_machine.count ? g_machine.map.host_of[v] : kMaxVcpus;
+            if (h / 64 < host_words)
+                host[h / 64] |= 1ULL << (h % 64);
+        }
+    }
+}
+
+void write_own_mask(const uint64_t* words) {
+    if (ThreadSlot* slot = self_slot())
+        locked_write(slot, words);
+}
+
 ThreadSlot* find_slot(pid_t tid) {
     if (tid <= 0)
         return nullptr;
@@ -537,6 +586,38 @@ bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
 
 void write_mask(ThreadSlot* slot, const CpuBits& mask) {
     locked_write(slot, mask.words);
+}
+
+void begin_change(ThreadSlot* slot) {
+    if (!slot)
+        return;
+    uint32_t me = static_cast<uint32_t>(self_tid());
+    for (int spins = 0;; ++spins) {
+        uint32_t holder = slot->writer.load(std::memory_order_relaxed);
+        if ((holder == 0 || spins > kSpinBound) &&
+            slot->writer.compare_exchange_weak(holder, me, std::memory_order_acquire))
+            return;
+        if (spins > 64)
+            yield();
+        else
+            cpu_relax();
+    }
+}
+
+void end_change(ThreadSlot* slot) {
+    if (!slot)
+        return;
+    uint32_t me = static_cast<uint32_t>(self_tid());
+    slot->writer.compare_exchange_strong(me, 0, std::memory_order_release);
+}
+
+SlotSnapshot snapshot(ThreadSlot* slot) {
+    return SlotSnapshot{slot->seq.load(std::memory_order_acquire), slot->writer.load(std::memory_order_acquire)};
+}
+
+bool changed_since(ThreadSlot* slot, SlotSnapshot before) {
+    SlotSnapshot now = snapshot(slot);
+    return before.writer != 0 || now.writer != 0 || now.seq != before.seq;
 }
 
 pid_t self_tid() {
@@ -568,6 +649,14 @@ void current_mask(CpuBits* out) {
     } else {
         *out = g_machine.all;
     }
+}
+
+void copy_own_mask(uint64_t* words) {
+    ThreadSlot* slot = self_slot();
+    if (slot)
+        locked_read(slot, words);
+    else
+        memcpy(words, g_machine.all.words, g_machine.mask_bytes);
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
@@ -620,6 +709,54 @@ void after_fork_child() {
     }
     t_tid = PalThreadGetId();
     t_slot = claim(t_tid, mask.words, true, t_fork_clock);
+}
+
+namespace {
+
+/* sched_getcpu's cache: the answer for (slot, its sequence number, host CPU). A write to the mask
+ * changes the sequence number; a migration changes the host CPU; either makes the entry miss. */
+struct VcpuCache {
+    const ThreadSlot* slot;
+    uint32_t seq;
+    uint32_t host;
+    uint32_t vcpu;
+    const volatile int32_t* cpu_id; /* the thread's rseq cpu_id, once looked up */
+    bool looked_up;
+};
+constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {};
+
+}  // namespace
+
+void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
+    *vcpu = current_vcpu_fast();
+    uint32_t host = t_vcpu_cache.slot ? t_vcpu_cache.host : PalGetCurrentCpu();
+    *node = host < PAL_MAX_CPUS ? g_machine.topo.node_of_cpu[host] : 0;
+}
+
+unsigned current_vcpu_fast() {
+    VcpuCache& cache = t_vcpu_cache;
+    if (__builtin_expect(!cache.looked_up, 0)) {
+        cache.cpu_id = PalThreadCpuIdLocation();
+        cache.looked_up = true;
+    }
+    int32_t host = cache.cpu_id ? *cache.cpu_id : -1;
+    if (__builtin_expect(host < 0, 0))
+        return current_vcpu(PalGetCurrentCpu());
+    const ThreadSlot* slot = t_slot;
+    if (__builtin_expect(slot != nullptr, 1)) {
+        uint32_t seq = slot->seq.load(std::memory_order_acquire);
+        if (slot == cache.slot && seq == cache.seq && static_cast<uint32_t>(host) == cache.host)
+            return cache.vcpu;
+        unsigned v = current_vcpu(static_cast<unsigned>(host));
+        if (!(seq & 1)) {
+            cache.slot = slot;
+            cache.seq = seq;
+            cache.host = static_cast<uint32_t>(host);
+            cache.vcpu = v;
+        }
+        return v;
+    }
+    return current_vcpu(static_cast<unsigned>(host));
 }
 
 unsigned current_vcpu(unsigned host) {

@@ -455,7 +455,9 @@ long translated_set(const char* host_list_path, CpuBits* out) {
 }
 
 /* The virtual mask of thread `tid` (0: the caller), whose host mask the status file lists. */
-void status_mask(const VfsPath& path, const char* host_list, CpuBits* out) {
+/* As sched_getaffinity of another thread: its slot, unless the host runs it elsewhere and no set of
+ * the launch raced with this read (`before` was taken before the host's file was read). */
+void status_mask(const VfsPath& path, ThreadSlot* slot, SlotSnapshot before, const char* host_list, CpuBits* out) {
     if (path.thread_self || path.tid == self_tid()) {
         current_mask(out);
         return;
@@ -463,19 +465,21 @@ void status_mask(const VfsPath& path, const char* host_list, CpuBits* out) {
     CpuBits host;
     memset(&host, 0, sizeof(host));
     parse_cpu_list(host_list, &host);
-    if (ThreadSlot* slot = find_slot(path.tid)) {
+    if (slot && read_mask(slot, path.tid, out)) {
+        if (changed_since(slot, before))
+            return;
         CpuBits expected;
-        if (read_mask(slot, path.tid, out)) {
-            to_host(*out, &expected);
-            if (memcmp(expected.words, host.words, sizeof(host.words)) == 0)
-                return;
-        }
+        to_host(*out, &expected);
+        if (memcmp(expected.words, host.words, sizeof(host.words)) == 0)
+            return;
     }
     to_virtual(host, out);
 }
 
 /* The host's status file with Cpus_allowed and Cpus_allowed_list for the machine. */
 long write_status(const VfsPath& path, Out& out) {
+    ThreadSlot* slot = path.thread_self ? nullptr : find_slot(path.tid);
+    SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
     char text[16384];
     long len = read_host(path.real, text, sizeof(text));
     if (len < 0)
@@ -493,7 +497,7 @@ long write_status(const VfsPath& path, Out& out) {
         }
     }
     CpuBits mask;
-    status_mask(path, host_list, &mask);
+    status_mask(path, slot, before, host_list, &mask);
     for (const char* line = text; *line;) {
         size_t n = strcspn(line, "\n");
         if (starts_with(line, "Cpus_allowed:")) {

@@ -36,21 +36,30 @@ bool is_self(pid_t pid) {
 long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr<const unsigned long> user_mask_ptr) {
     if (!libos::is_virtual())
         return PalThreadSetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
+    /* Only the machine's words and the kernel's cpumask are touched: this runs at every pin. */
+    const size_t machine_bytes = libos::vcpu_mask_size();
+    const size_t host_words = host_mask_size() / sizeof(uint64_t);
     libos::CpuBits vmask;
-    memset(&vmask, 0, sizeof(vmask));
-    size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
+    memset(vmask.words, 0, machine_bytes);
+    size_t size = len < machine_bytes ? len : machine_bytes;
     if (PalUserCopy(vmask.words, user_mask_ptr.for_kernel(), size) < 0)
         return -EFAULT;
-    libos::trim_to_machine(&vmask);
-    libos::CpuBits host;
-    libos::to_host(vmask, &host);
-    long ret = PalThreadSetCpuAffinity(pid, host_mask_size(), host.words);
-    if (ret < 0)
+    if (uint32_t tail = libos::vcpu_count() % 64) /* bits at nr_cpu_ids and above are ignored */
+        vmask.words[machine_bytes / sizeof(uint64_t) - 1] &= (1ULL << tail) - 1;
+    uint64_t host[libos::kMaskWords];
+    libos::to_host_words(vmask.words, host, host_words);
+    /* The host's change and the slot's are one step for other writers of the same thread. */
+    const bool self = is_self(pid);
+    libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(pid);
+    libos::begin_change(slot);
+    long ret = PalThreadSetCpuAffinity(pid, host_words * sizeof(uint64_t), host);
+    if (ret < 0) {
+        libos::end_change(slot);
         return ret;
-    if (is_self(pid)) {
-        libos::write_mask(libos::self_slot(), vmask);
-    } else if (libos::ThreadSlot* slot = libos::find_slot(pid)) {
+    }
+    if (slot) {
         libos::write_mask(slot, vmask);
+        libos::end_change(slot);
     } else {
         /* The task exists (the host just changed it) but has no slot: a fork child or a freshly
          * exec'ed program of the launch that has not claimed one yet (it will keep this one), or a
@@ -71,28 +80,36 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
         return PalThreadGetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
     if (static_cast<uint64_t>(len) * 8 < libos::vcpu_count() || (len & (sizeof(unsigned long) - 1)))
         return -EINVAL;
-    libos::CpuBits vmask;
+    size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
     if (is_self(pid)) {
-        libos::current_mask(&vmask);
-    } else {
+        /* The common case, served from memory: only the machine's words are copied. */
+        uint64_t words[libos::kMaskWords];
+        libos::copy_own_mask(words);
+        if (PalUserCopy(user_mask_ptr.for_kernel(), words, size) < 0)
+            return -EFAULT;
+        return static_cast<long>(size);
+    }
+    libos::CpuBits vmask;
+    {
+        libos::ThreadSlot* slot = libos::find_slot(pid);
+        libos::SlotSnapshot before = slot ? libos::snapshot(slot) : libos::SlotSnapshot{};
         libos::CpuBits host;
         memset(&host, 0, sizeof(host));
         long ret = PalThreadGetCpuAffinity(pid, host_mask_size(), host.words);
         if (ret < 0)
             return ret;
-        /* The slot is the truth only while the host still runs the task where the slot says: a task
-         * outside the launch (or changed from outside it) is seen through the map. */
-        libos::ThreadSlot* slot = libos::find_slot(pid);
-        libos::CpuBits expected_host;
+        /* The slot is the truth unless the host runs the task elsewhere and no set of the launch
+         * explains it: then the task was changed from outside the launch (or is outside it), and
+         * is seen through the map. */
         bool trusted = slot && libos::read_mask(slot, pid, &vmask);
-        if (trusted) {
+        if (trusted && !libos::changed_since(slot, before)) {
+            libos::CpuBits expected_host;
             libos::to_host(vmask, &expected_host);
             trusted = memcmp(expected_host.words, host.words, host_mask_size()) == 0;
         }
         if (!trusted)
             libos::to_virtual(host, &vmask);
     }
-    size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
     if (PalUserCopy(user_mask_ptr.for_kernel(), vmask.words, size) < 0)
         return -EFAULT;
     return static_cast<long>(size);

@@ -49,6 +49,11 @@ PAL_API long PalGetCpu(unsigned* cpu, unsigned* node);
  * registered one (no system call), otherwise from getcpu(2). */
 PAL_API unsigned PalGetCurrentCpu(void);
 
+/* Where the kernel keeps the calling thread's current CPU number up to date (its rseq area's cpu_id),
+ * so that the LibOS can read it with a single load; NULL when glibc registered no rseq area. The
+ * value read is negative while the area is not registered. Valid for the calling thread only. */
+PAL_API const volatile int32_t* PalThreadCpuIdLocation(void);
+
 /* The kernel thread id of the calling thread (gettid(2)). */
 PAL_API pid_t PalThreadGetId(void);
 

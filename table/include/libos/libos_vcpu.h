@@ -83,6 +83,11 @@ bool propagates();
 void to_host(const CpuBits& vmask, CpuBits* host);
 /* vCPUs whose host CPU is in `host`: how a process outside the launch looks from inside. */
 void to_virtual(const CpuBits& host, CpuBits* vmask);
+/* The same on bare words, for the fast paths: `vmask` has the machine's words (vcpu_mask_size()
+ * bytes), `host` gets `host_words` words (the kernel's cpumask size), all of them written. */
+void to_host_words(const uint64_t* vmask, uint64_t* host, size_t host_words);
+/* Replaces the calling thread's mask (the machine's words). */
+void write_own_mask(const uint64_t* words);
 /* Clears the bits at vcpu_count() and above. */
 void trim_to_machine(CpuBits* vmask);
 
@@ -100,6 +105,24 @@ ThreadSlot* find_slot(pid_t tid);
 bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out);
 /* Replaces a slot's mask. */
 void write_mask(ThreadSlot* slot, const CpuBits& mask);
+
+/* A change of a thread's mask has two steps, the host's affinity and the slot. begin_change and
+ * end_change make them one for other writers: concurrent sched_setaffinity calls on one thread take
+ * turns, so the host and the slot end up describing the same mask. (A writer that stopped holding
+ * it is overtaken after a bounded wait.) A null slot is allowed. */
+void begin_change(ThreadSlot* slot);
+void end_change(ThreadSlot* slot);
+
+/* What a reader of another thread saw of its slot before asking the host; if the slot changed
+ * afterwards, or a change was in flight, the slot's mask is the answer even when the host's differs
+ * (the reader raced with a set, and the slot holds one side of it); otherwise a difference means
+ * the thread was changed from outside the launch. */
+struct SlotSnapshot {
+    uint32_t seq;
+    uint32_t writer;
+};
+SlotSnapshot snapshot(ThreadSlot* slot);
+bool changed_since(ThreadSlot* slot, SlotSnapshot before);
 
 /* The calling thread's virtual mask. */
 void current_mask(CpuBits* out);
@@ -126,6 +149,18 @@ uint32_t state_clock();
 /* The vCPU the calling thread runs on: the vCPU of its mask that maps to `host_cpu`, the host CPU
  * it runs on now (PalGetCurrentCpu()). */
 unsigned current_vcpu(unsigned host_cpu);
+
+/* The same, for sched_getcpu: reads the host CPU from the thread's rseq area and answers from a
+ * per-thread cache while neither the host CPU nor the thread's mask changed. No system call. */
+unsigned current_vcpu_fast();
+
+/* getcpu(2)'s answer without a system call: the vCPU (as current_vcpu_fast) and its host CPU's
+ * node. */
+void current_vcpu_and_node(unsigned* vcpu, unsigned* node);
+
+/* Copies the calling thread's mask, vcpu_mask_size() bytes, into `words` (kMaskWords long): the
+ * fast path of sched_getaffinity, which needs no full CpuBits. */
+void copy_own_mask(uint64_t* words);
 
 /* ---- exec --------------------------------------------------------------------------------- */
 

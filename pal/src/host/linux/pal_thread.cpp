@@ -26,6 +26,13 @@ extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 }
 
+extern "C" const volatile int32_t* PalThreadCpuIdLocation(void) {
+    if (!&__rseq_size || __rseq_size == 0)
+        return nullptr;
+    /* struct rseq: u32 cpu_id_start, u32 cpu_id, ... */
+    return reinterpret_cast<volatile int32_t*>(pal_arch_thread_pointer() + __rseq_offset) + 1;
+}
+
 extern "C" unsigned PalGetCurrentCpu(void) {
     if (&__rseq_size && __rseq_size > 0) {
         /* struct rseq: u32 cpu_id_start, u32 cpu_id, ... The kernel keeps cpu_id current; it is
