@@ -28,6 +28,10 @@ constexpr const char* kEnvPropagate = "LIBOS_PROPAGATE";
 constexpr const char* kEnvStateFd = "LIBOS_STATE_FD";
 constexpr const char* kEnvAffinity = "LIBOS_AFFINITY";
 constexpr const char* kEnvPreload = "LD_PRELOAD";
+constexpr const char* kEnvTrace = "LIBOS_TRACE";
+constexpr const char* kEnvTraceStack = "LIBOS_TRACE_STACK";
+constexpr const char* kEnvTraceFormat = "LIBOS_TRACE_FORMAT";
+constexpr const char* kEnvStats = "LIBOS_STATS";
 /* Read by the launcher only. */
 constexpr const char* kEnvShimPath = "LIBOS_SHIM_PATH";
 
@@ -37,6 +41,10 @@ struct Options {
     const char* cpus = nullptr;    /* --cpus N, null when not given */
     const char* cpu_map = nullptr; /* --cpu-map LIST, null when not given */
     bool propagate = true;         /* false with --no-propagate */
+    const char* trace = nullptr;   /* --trace[=FILE]: FILE, or "stderr" */
+    bool trace_stack = false;      /* --trace-stack */
+    const char* trace_format = nullptr; /* --trace-format=text|json */
+    bool stats = false;            /* --stats */
     int program = 0;               /* argv index of PROGRAM */
 };
 

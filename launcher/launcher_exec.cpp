@@ -81,7 +81,8 @@ std::vector<std::string> program_environment(const std::string& shim, const std:
             inherited_preload = *e + strlen(kEnvPreload) + 1; /* the last one counts, as for getenv's users */
             continue;
         }
-        if (names_one_of(*e, {kEnvCpus, kEnvCpuMap, kEnvPropagate, kEnvStateFd, kEnvAffinity}))
+        if (names_one_of(*e, {kEnvCpus, kEnvCpuMap, kEnvPropagate, kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack,
+                              kEnvTraceFormat, kEnvStats}))
             continue;
         env.emplace_back(*e);
     }

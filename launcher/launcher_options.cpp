@@ -35,6 +35,18 @@ constexpr const char kHelp[] =
     "        Children that the program starts with an environment of its own (env -i, execve\n"
     "        with its own envp) run on the host, not on the machine. By default the shim puts\n"
     "        its settings back into every exec, so the whole process tree stays on the machine.\n"
+    "  --trace, --trace=FILE\n"
+    "        One line per call the LibOS routes (strace's style), from every process of the\n"
+    "        launch: pid/tid, the call with its arguments decoded (CPU masks as virtual CPU\n"
+    "        lists, with the host CPUs they became), the result or error, and <libos> or\n"
+    "        <host> for who handled it. To standard error, or appended to FILE.\n"
+    "  --trace-stack\n"
+    "        After each line, the caller's stack (libunwind), like strace -k. Implies --trace.\n"
+    "  --trace-format=text|json\n"
+    "        json: one JSON object per line, for scripts. Implies --trace.\n"
+    "  --stats\n"
+    "        When each process exits, a summary per system call: calls, errors, time (like\n"
+    "        strace -c), to the trace's destination or standard error.\n"
     "  -h, --help     Show this help and exit.\n"
     "  -V, --version  Show the version and exit.\n"
     "If an option is given twice, the last one counts.\n"
@@ -49,6 +61,9 @@ constexpr const char kHelp[] =
     "                   more consecutive host CPUs: --cpus 4 over host CPUs 0 and 1 gives\n"
     "                   0,1,0,1; --cpu-map 0-3 gives 0-3)\n"
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
+    "  LIBOS_TRACE, LIBOS_TRACE_STACK, LIBOS_TRACE_FORMAT, LIBOS_STATS\n"
+    "                   FILE or stderr, 1, json or text, 1: with --trace, --trace-stack,\n"
+    "                   --trace-format, --stats\n"
     "Removed from the inherited environment: LIBOS_STATE_FD and LIBOS_AFFINITY, the state the\n"
     "shim passes between the processes of a launch (a launch starts a new machine).\n"
     "\n"
@@ -76,6 +91,8 @@ constexpr const char kHelp[] =
     "  libos-run --cpu-map 2,3,6,7 -- lscpu    vCPUs 0-3 on host CPUs 2, 3, 6 and 7\n"
     "  libos-run --cpu-map 0,0,1,1 -- P        two vCPUs on each of host CPUs 0 and 1\n"
     "  taskset -c 1 libos-run --cpus 4 -- P    all four vCPUs on host CPU 1\n"
+    "  libos-run --cpus 8 --trace --trace-stack -- python3 -c 'import os; os.sched_setaffinity(0,{3})'\n"
+    "                                          the call, {3}, host CPU 1, and Python's stack\n"
     "  libos-run --cpus 2 --no-propagate -- P  only P, and the children that keep its\n"
     "                                          environment, run on the machine\n";
 
@@ -139,6 +156,39 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             if (*value == '\0')
                 return {false, usage_error("empty value for option", name)};
             *target = value;
+            ++i;
+            continue;
+        }
+        if (match_long(arg, "--trace", &value)) {
+            /* Only the attached form takes a file, so that --trace -- PROGRAM stays unambiguous. */
+            if (value && *value == '\0')
+                return {false, usage_error("empty value for option", "--trace")};
+            options->trace = value ? value : "stderr";
+            ++i;
+            continue;
+        }
+        if (match_long(arg, "--trace-format", &value)) {
+            if (!value && i + 1 < argc && strcmp(argv[i + 1], "--") != 0)
+                value = argv[++i];
+            if (!value || (strcmp(value, "text") != 0 && strcmp(value, "json") != 0))
+                return {false, usage_error("--trace-format takes text or json, not", value ? value : "(nothing)")};
+            options->trace_format = value;
+            if (!options->trace)
+                options->trace = "stderr";
+            ++i;
+            continue;
+        }
+        bool* flag = nullptr;
+        if (match_long(arg, "--trace-stack", &value))
+            flag = &options->trace_stack;
+        else if (match_long(arg, "--stats", &value))
+            flag = &options->stats;
+        if (flag) {
+            if (value)
+                return {false, usage_error("option takes no value:", arg)};
+            *flag = true;
+            if (flag == &options->trace_stack && !options->trace)
+                options->trace = "stderr";
             ++i;
             continue;
         }

@@ -188,6 +188,14 @@ int main(int argc, char** argv) {
     }
     if (!options.propagate)
         settings.push_back(std::string(kEnvPropagate) + "=0");
+    if (options.trace)
+        settings.push_back(std::string(kEnvTrace) + "=" + options.trace);
+    if (options.trace_stack)
+        settings.push_back(std::string(kEnvTraceStack) + "=1");
+    if (options.trace_format)
+        settings.push_back(std::string(kEnvTraceFormat) + "=" + options.trace_format);
+    if (options.stats)
+        settings.push_back(std::string(kEnvStats) + "=1");
     std::vector<std::string> env = program_environment(shim, settings);
     std::vector<char*> envp;
     for (std::string& e : env)

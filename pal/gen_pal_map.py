@@ -10,8 +10,8 @@ def main() -> int:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line:
-                if not line.startswith("Pal"):
-                    sys.exit(f"{source}: '{line}' is not a Pal* name")
+                if not (line.startswith("Pal") or line.startswith("g_pal_")):
+                    sys.exit(f"{source}: '{line}' is neither a Pal* call nor a g_pal_* constant")
                 names.append(line)
     if len(set(names)) != len(names):
         sys.exit(f"{source}: a symbol is listed twice")

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "libos/libos_table.h"
+#include "libos/libos_trace.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 #include "shim.h"
@@ -70,6 +71,8 @@ SHIM_EXPORT int pthread_getaffinity_np(pthread_t thread, size_t cpusetsize, cpu_
  * system call does (LTP's getcpu01 accepts both). syscall(SYS_getcpu) takes the table's handler. */
 SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
     shim::ensure();
+    if (libos::g_tracing)
+        return static_cast<int>(shim::syscall_result(call(SYS_getcpu, as_word(cpu), as_word(node), 0)));
     if (!libos::is_virtual())
         return shim::g_real.getcpu(cpu, node);
     unsigned vcpu, vnode;

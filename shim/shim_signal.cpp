@@ -1,8 +1,9 @@
-/* sigaction, signal, bsd_signal, sysv_signal, __sysv_signal, sigset and __sigaction for SIGSEGV and
- * SIGBUS. On a virtual machine the LibOS handles those two signals itself (to turn bad pointers into
- * EFAULT) and keeps the program's actions for them; glibc's functions would install the program's
+/* sigaction, signal, bsd_signal, sysv_signal, __sysv_signal, sigset and __sigaction for SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE and SIGABRT. On a virtual machine, and while tracing, the LibOS handles those
+ * signals itself (to turn bad pointers into EFAULT, and to report its own crashes) and keeps the
+ * program's actions for them; glibc's functions would install the program's
  * handler on the host and undo that, because they reach rt_sigaction through internal calls no
- * override sees. So for these two signals the shim does what glibc does, through the table; for
+ * override sees. So for these signals the shim does what glibc does, through the table; for
  * every other signal, and on the host machine, it calls glibc. */
 #include <signal.h>
 #include <string.h>
@@ -20,7 +21,12 @@ constexpr unsigned long kSaRestorer = 0x04000000; /* glibc always sets it on the
 
 bool virtualized(int sig) {
     shim::ensure();
-    return (sig == SIGSEGV || sig == SIGBUS) && libos::is_virtual() && libos::fault_handling_installed();
+    if (!libos::fault_handling_installed())
+        return false;
+    for (int s : g_pal_fault_signals)
+        if (s == sig)
+            return true;
+    return false;
 }
 
 /* glibc's sigaction, for the two virtualized signals: the same conversion to and from the kernel's

@@ -1,5 +1,6 @@
 /* The dispatcher: a handler when the table has one, the host otherwise. */
 #include "libos/libos_table.h"
+#include "libos/libos_trace.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -10,6 +11,13 @@ const char* syscall_name(long nr) {
 }
 
 long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    /* Tracing off: this one predictable branch is all it costs. */
+    if (__builtin_expect(g_tracing, 0))
+        return trace_dispatch(nr, a0, a1, a2, a3, a4, a5);
+    return dispatch_untraced(nr, a0, a1, a2, a3, a4, a5);
+}
+
+long dispatch_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
     const SyscallEntry* entry = syscall_entry(nr);
     if (entry && entry->handler) {
         const long args[6] = {a0, a1, a2, a3, a4, a5};

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "libos/libos_signal.h"
+#include "libos/libos_trace.h"
 #include "pal/pal.h"
 
 extern char** environ;
@@ -454,8 +455,6 @@ int init_machine() {
     for (uint32_t v = 0; v < m.count; ++v)
         m.all.add(v);
     m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
-    const char* propagate = env_get("LIBOS_PROPAGATE");
-    m.propagate = !(propagate && strcmp(propagate, "0") == 0);
 
     if (!attach_region(env_get("LIBOS_STATE_FD")) && !create_region() && !private_region())
         refuse("libos: cannot map the virtual machine's shared state (out of memory)");
@@ -510,7 +509,14 @@ void init() {
             yield();
         return;
     }
-    g_init_state.store(init_machine(), std::memory_order_release);
+    trace_init();
+    const char* propagate = env_get("LIBOS_PROPAGATE");
+    g_machine.propagate = !(propagate && strcmp(propagate, "0") == 0);
+    int state = init_machine();
+    /* Tracing without a machine still needs its own faults reported. */
+    if (state == kIdentity && g_tracing)
+        install_fault_handling();
+    g_init_state.store(state, std::memory_order_release);
 }
 
 uint32_t vcpu_count() {

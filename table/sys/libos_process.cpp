@@ -14,6 +14,7 @@
 #include <initializer_list>
 
 #include "libos/libos_table.h"
+#include "libos/libos_trace.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
@@ -21,7 +22,9 @@ namespace libos {
 namespace {
 
 /* The variables the LibOS writes into a child's environment; any the program passed are dropped. */
-constexpr const char* kOwnedNames[] = {"LIBOS_CPUS=", "LIBOS_CPU_MAP=", "LIBOS_STATE_FD=", "LIBOS_AFFINITY="};
+constexpr const char* kOwnedNames[] = {"LIBOS_CPUS=",        "LIBOS_CPU_MAP=",     "LIBOS_STATE_FD=",
+                                       "LIBOS_AFFINITY=",    "LIBOS_TRACE=",       "LIBOS_TRACE_STACK=",
+                                       "LIBOS_TRACE_FORMAT=", "LIBOS_STATS="};
 
 /* Does the application string `s` start with `prefix`? Reads it a byte at a time through
  * PalUserCopy, so an unmapped string is just "no" (the kernel reports it when it execs). */
@@ -114,7 +117,8 @@ constexpr size_t kPreloadMax = 4096;
 
 char* const* exec_environment(char* const* envp, long* error) {
     *error = 0;
-    if (!is_virtual() || !propagates())
+    const bool machine = is_virtual();
+    if (!(machine || g_tracing) || !propagates())
         return envp;
     size_t count = 0;
     for (; envp; ++count) {
@@ -129,7 +133,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* map = machine_map_text();
     const char* shim = preload_library();
     size_t strings = 256 + strlen(map) + 2 * kPreloadMax + kMaxVcpus * 6;
-    size_t bytes = kBlockHeader + (count + 8) * sizeof(char*) + strings;
+    strings += 4 * 600; /* the tracing variables */
+    size_t bytes = kBlockHeader + (count + 12) * sizeof(char*) + strings;
     long mem = PalSyscall(SYS_mmap, 0, static_cast<long>(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                           -1, 0);
     if (mem < 0 && mem > -4096) {
@@ -138,7 +143,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     *reinterpret_cast<size_t*>(mem) = bytes;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 8);
+    char* cursor = reinterpret_cast<char*>(out + count + 12);
     size_t used = 0;
     bool have_preload = false;
     for (size_t i = 0; i < count; ++i) {
@@ -159,6 +164,16 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     if (shim && !have_preload)
         out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
+    const char* trace_names[4];
+    const char* trace_values[4];
+    size_t traced = 0;
+    trace_environment(trace_names, trace_values, &traced, 4);
+    for (size_t i = 0; i < traced; ++i)
+        out[used++] = put(&cursor, {trace_names[i], "=", trace_values[i]});
+    if (!machine) {
+        out[used] = nullptr;
+        return out;
+    }
     char number[24];
     write_number(number, vcpu_count());
     out[used++] = put(&cursor, {"LIBOS_CPUS=", number});

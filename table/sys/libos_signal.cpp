@@ -1,7 +1,8 @@
-/* The signal family: rt_sigaction(2) for the two signals the LibOS itself handles.
+/* The signal family: rt_sigaction(2) for the signals the LibOS itself handles.
  *
- * On a virtual machine the PAL owns the host's SIGSEGV and SIGBUS handlers (libos_signal.h). The
- * application's actions for them are kept here instead, exactly as the kernel would keep them:
+ * On a virtual machine, and while tracing, the PAL owns the host's handlers of SIGSEGV, SIGBUS,
+ * SIGILL, SIGFPE and SIGABRT (libos_signal.h): faults of PalUserCopy become EFAULT, and a crash inside
+ * the LibOS is reported with its stack. The application's actions for them are kept here instead, exactly as the kernel would keep them:
  * rt_sigaction sets and returns them, and a fault that is not the LibOS's own runs them, with the
  * application's mask and flags. Every other signal passes to the host. */
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "libos/libos_signal.h"
 #include "libos/libos_table.h"
+#include "libos/libos_trace.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -26,11 +28,41 @@ struct AppAction {
     std::atomic<uint64_t> mask;
 };
 
-constinit AppAction g_app_actions[2] = {};
+constinit AppAction g_app_actions[PAL_FAULT_SIGNALS] = {};
 constinit std::atomic<bool> g_installed{false};
+using UnwinderLoader = void (*)();
+constinit UnwinderLoader g_unwinder_loader = nullptr;
+
+void load_unwinder_for_crash() {
+    if (!unwinder() && g_unwinder_loader)
+        g_unwinder_loader();
+}
 
 int index_of(int sig) {
-    return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1;
+    for (int i = 0; i < PAL_FAULT_SIGNALS; ++i)
+        if (g_pal_fault_signals[i] == sig)
+            return i;
+    return -1;
+}
+
+/* The crash is the LibOS's own: the faulting instruction is in its code, or (SIGABRT, raised inside
+ * libc's abort) the first frame outside libc is. */
+bool inside_libos(int sig, void* ucontext) {
+    auto* uc = static_cast<ucontext_t*>(ucontext);
+    uintptr_t ip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+    if (is_own_code(ip))
+        return true;
+    if (sig != SIGABRT || !unwinder())
+        return false;
+    LibosFrame frames[8];
+    int n = unwinder()(ucontext, frames, 8);
+    for (int i = 0; i < n; ++i) {
+        if (is_own_code(frames[i].address))
+            return true;
+        if (!strstr(frames[i].object, "libc.so"))
+            return false;
+    }
+    return false;
 }
 
 void store(AppAction& a, const PalKernelSigaction& k) {
@@ -50,6 +82,20 @@ PalKernelSigaction load(const AppAction& a) {
 /* Runs the application's action for a SIGSEGV/SIGBUS the LibOS did not cause. */
 void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
     int i = index_of(sig);
+    /* A fault, or an abort() of this very process (raised with tgkill, so si_code <= 0). */
+    bool own_signal = info && (info->si_code > 0 ||
+                               (sig == SIGABRT && info->si_pid == PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0)));
+    if (own_signal && sig == SIGABRT)
+        load_unwinder_for_crash(); /* to see past libc's frames */
+    if (own_signal && inside_libos(sig, ucontext)) {
+        /* A bug of ours: say so, then die of the same signal. */
+        load_unwinder_for_crash();
+        report_own_crash(sig, info, ucontext);
+        PalSignalSetDefault(sig);
+        if (sig == SIGABRT)
+            PalSyscall(SYS_tgkill, PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0), PalThreadGetId(), sig, 0, 0, 0);
+        return;
+    }
     PalKernelSigaction act = load(g_app_actions[i]);
     void* handler = act.handler;
     if (handler == reinterpret_cast<void*>(SIG_DFL) || handler == reinterpret_cast<void*>(SIG_IGN)) {
@@ -90,12 +136,18 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
 }  // namespace
 
 void install_fault_handling() {
-    PalKernelSigaction previous[2] = {};
+    if (g_installed.load(std::memory_order_acquire))
+        return;
+    PalKernelSigaction previous[PAL_FAULT_SIGNALS] = {};
     if (PalFaultHandlerInstall(&fault_upcall, previous) == 0) {
-        store(g_app_actions[0], previous[0]);
-        store(g_app_actions[1], previous[1]);
+        for (int i = 0; i < PAL_FAULT_SIGNALS; ++i)
+            store(g_app_actions[i], previous[i]);
         g_installed.store(true, std::memory_order_release);
     }
+}
+
+void set_unwinder_loader(void (*loader)()) {
+    g_unwinder_loader = loader;
 }
 
 bool fault_handling_installed() {

@@ -82,21 +82,26 @@ PAL_API long PalHostTopology(struct PalTopology* topo);
  * faults as it would in any code. */
 PAL_API long PalUserCopy(void* dst, const void* src, size_t size);
 
-/* Called for every SIGSEGV or SIGBUS that is not a PalUserCopy fault, inside the PAL's signal
+/* Called for every signal of g_pal_fault_signals that is not a PalUserCopy fault, inside the PAL's signal
  * handler, with the handler's arguments. The LibOS decides: run the application's own handler, or
  * restore the default action so that the fault kills the process as it would natively. */
 typedef void (*PalFaultUpcall)(int sig, siginfo_t* info, void* ucontext);
 
-/* Installs the PAL's SIGSEGV and SIGBUS handlers (SA_SIGINFO | SA_ONSTACK) and the upcall. Stores
- * the actions that were installed before in `previous[0]` (SIGSEGV) and `previous[1]` (SIGBUS) as
- * raw kernel sigactions, when `previous` is not NULL. Returns 0 or -errno. */
+/* The signals the PAL handles: the faults (for PalUserCopy, and to report a crash inside the LibOS)
+ * and SIGABRT. */
+#define PAL_FAULT_SIGNALS 5
+PAL_API extern const int g_pal_fault_signals[PAL_FAULT_SIGNALS]; /* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT */
+
+/* Installs the PAL's handlers for g_pal_fault_signals (SA_SIGINFO | SA_ONSTACK) and the upcall.
+ * Stores the actions that were installed before, in the same order, as raw kernel sigactions, when
+ * `previous` is not NULL. Returns 0 or -errno. */
 struct PalKernelSigaction {
     void* handler;
     unsigned long flags;
     void* restorer;
     uint64_t mask;
 };
-PAL_API long PalFaultHandlerInstall(PalFaultUpcall upcall, struct PalKernelSigaction previous[2]);
+PAL_API long PalFaultHandlerInstall(PalFaultUpcall upcall, struct PalKernelSigaction previous[PAL_FAULT_SIGNALS]);
 
 /* Sets the host action of `sig` to its default (SIG_DFL). Used to let a fault kill the process. */
 PAL_API long PalSignalSetDefault(int sig);

@@ -82,6 +82,9 @@ const char* syscall_name(long nr);
  * lock, errno untouched). */
 long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
+/* dispatch without tracing: what dispatch does when tracing is off, and what the tracer runs. */
+long dispatch_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
 }  // namespace libos
 
 #endif /* LIBOS_TABLE_H */

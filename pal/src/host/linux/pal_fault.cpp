@@ -1,5 +1,5 @@
 /* PalUserCopy, PalFaultHandlerInstall, PalSignalSetDefault: copying application memory the way the
- * kernel does (a bad pointer is an error, not a crash) and the SIGSEGV/SIGBUS handler behind it. */
+ * kernel does (a bad pointer is an error, not a crash), and the fault handler behind it. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -50,7 +50,9 @@ extern "C" long PalSignalSetDefault(int sig) {
     return pal_raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, sizeof(dfl.mask));
 }
 
-extern "C" long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction previous[2]) {
+extern "C" const int g_pal_fault_signals[PAL_FAULT_SIGNALS] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+extern "C" long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction previous[PAL_FAULT_SIGNALS]) {
     g_fault_upcall = upcall;
     PalKernelSigaction act = {};
     act.handler = reinterpret_cast<void*>(&pal_fault_handler);
@@ -58,9 +60,8 @@ extern "C" long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction
      * own handler would be. */
     act.flags = SA_SIGINFO | SA_ONSTACK | PAL_SA_RESTORER;
     act.restorer = reinterpret_cast<void*>(&pal_signal_restorer);
-    const int signals[2] = {SIGSEGV, SIGBUS};
-    for (int i = 0; i < 2; ++i) {
-        long ret = pal_raw(SYS_rt_sigaction, signals[i], reinterpret_cast<long>(&act),
+    for (int i = 0; i < PAL_FAULT_SIGNALS; ++i) {
+        long ret = pal_raw(SYS_rt_sigaction, g_pal_fault_signals[i], reinterpret_cast<long>(&act),
                            previous ? reinterpret_cast<long>(&previous[i]) : 0, sizeof(act.mask));
         if (ret < 0)
             return ret;

@@ -1,0 +1,54 @@
+/* Tracing: one line per call routed through the table, in strace's style or as JSON, with the
+ * caller's stack on request, and a per-syscall summary at exit; and the report of a crash inside the
+ * LibOS itself.
+ *
+ * Configuration (read by init; the launcher's --trace, --trace-stack, --trace-format and --stats set
+ * these):
+ *   LIBOS_TRACE=FILE       trace to FILE (appended; every process of the launch writes whole lines);
+ *                          "" or "stderr": to standard error
+ *   LIBOS_TRACE_STACK=1    after each line, the caller's stack (libunwind, loaded on demand)
+ *   LIBOS_TRACE_FORMAT=json  one JSON object per line instead of text
+ *   LIBOS_STATS=1          a summary per syscall (calls, errors, time) when the process exits
+ * When none is set, the only cost on any path is one predictable branch in libos::dispatch. */
+#ifndef LIBOS_TRACE_H
+#define LIBOS_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libos_unwind.h"
+
+namespace libos {
+
+/* True when any call must go through trace_dispatch. Set once, at init. */
+extern bool g_tracing;
+
+/* Reads the tracing configuration from the environment; called by init(). */
+void trace_init();
+
+/* dispatch with tracing: runs the call through the table and records and prints it. */
+long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* Whether stacks were asked for, and the unwinder the shim loaded for them (or for a crash). */
+bool trace_wants_stacks();
+void set_unwinder(LibosUnwindBacktrace unwinder);
+LibosUnwindBacktrace unwinder();
+
+/* The address ranges of the LibOS's own code (libshim.so, libpal.so, libos_unwind.so), so that
+ * stacks start at the program's frames and a crash can be told apart from the program's own. */
+void add_own_code(uintptr_t start, uintptr_t end);
+bool is_own_code(uintptr_t address);
+
+/* Prints the summary (LIBOS_STATS) of this process; at exit. */
+void trace_finish();
+
+/* The names and values the shim puts back into a child's environment at exec while tracing. */
+bool trace_environment(const char** names, const char** values, size_t* count, size_t max);
+
+/* A fault whose instruction is in the LibOS's own code: one line naming the signal, the address and
+ * the function, and the stack, to standard error. The caller then lets the signal kill the process. */
+void report_own_crash(int sig, void* info, void* ucontext);
+
+}  // namespace libos
+
+#endif

@@ -1,0 +1,623 @@
+/* Tracing and crash reports (libos_trace.h). Every line is formatted into a buffer on the stack and
+ * written with one write(2): no allocation, no lock, and lines of concurrent threads and processes
+ * (the trace file is opened with O_APPEND) never mix. */
+#include "libos/libos_trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <atomic>
+
+#include "libos/libos_config.h"
+#include "libos/libos_table.h"
+#include "libos/libos_vcpu.h"
+#include "pal/pal.h"
+
+extern char** environ;
+
+namespace libos {
+
+constinit bool g_tracing = false;
+
+namespace {
+
+/* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
+ * check memory) are not traced, or tracing would recurse. */
+constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
+
+constinit int g_trace_fd = -1;
+constinit bool g_lines = false; /* LIBOS_TRACE given */
+constinit bool g_json = false;
+constinit bool g_stacks = false;
+constinit bool g_stats = false;
+constinit LibosUnwindBacktrace g_unwinder = nullptr;
+constinit char g_trace_path[512] = {};
+constinit char g_format[8] = {};
+
+struct CodeRange {
+    uintptr_t start, end;
+};
+constinit CodeRange g_own_code[8] = {};
+constinit std::atomic<int> g_own_code_count{0};
+
+/* Per syscall number: calls, failures and nanoseconds, for LIBOS_STATS. */
+constexpr size_t kStatSlots = 512;
+struct Stat {
+    std::atomic<uint64_t> calls, errors, nanoseconds;
+};
+constinit Stat g_stats_table[kStatSlots] = {};
+
+const char* env_value(const char* name) {
+    size_t len = strlen(name);
+    for (char** e = environ; e && *e; ++e)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            return *e + len + 1;
+    return nullptr;
+}
+
+uint64_t now_ns() {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t); /* the vDSO: no system call */
+    return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+}
+
+/* ---- a line ---------------------------------------------------------------------------------- */
+
+class Line {
+public:
+    Line& add(const char* s) { return add(s, strlen(s)); }
+    Line& add(const char* s, size_t n) {
+        if (n > sizeof(buf_) - 1 - len_)
+            n = sizeof(buf_) - 1 - len_;
+        memcpy(buf_ + len_, s, n);
+        len_ += n;
+        return *this;
+    }
+    Line& ch(char c) { return add(&c, 1); }
+    Line& num(long v) {
+        if (v < 0) {
+            ch('-');
+            return unum(static_cast<unsigned long>(-(v + 1)) + 1);
+        }
+        return unum(static_cast<unsigned long>(v));
+    }
+    Line& unum(unsigned long v) {
+        char d[24];
+        int n = 0;
+        do {
+            d[n++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (n)
+            ch(d[--n]);
+        return *this;
+    }
+    Line& hex(unsigned long v) {
+        static const char digits[] = "0123456789abcdef";
+        add("0x");
+        char d[20];
+        int n = 0;
+        do {
+            d[n++] = digits[v & 15];
+            v >>= 4;
+        } while (v);
+        while (n)
+            ch(d[--n]);
+        return *this;
+    }
+    /* A string the program passed, escaped for text and JSON alike, at most 96 characters. */
+    Line& quoted(const char* s) {
+        ch('"');
+        for (int i = 0; s[i]; ++i) {
+            if (i == 96) {
+                add("...");
+                break;
+            }
+            char c = s[i];
+            if (c == '"' || c == '\\')
+                ch('\\').ch(c);
+            else if (c == '\n')
+                add("\\n");
+            else if (static_cast<unsigned char>(c) < 0x20)
+                add("\\u00").ch("0123456789abcdef"[(c >> 4) & 15]).ch("0123456789abcdef"[c & 15]);
+            else
+                ch(c);
+        }
+        return ch('"');
+    }
+    Line& list(const CpuBits& set) {
+        char text[512];
+        size_t n = format_cpu_list(set, text, sizeof(text));
+        if (n >= sizeof(text) - 1)
+            memcpy(text + sizeof(text) - 5, "...", 4);
+        return add(text);
+    }
+    /* A CPU set as a JSON array of numbers. */
+    Line& array(const CpuBits& set, uint32_t limit) {
+        ch('[');
+        bool first = true;
+        int shown = 0;
+        for (uint32_t c = 0; c < limit; ++c) {
+            if (!set.has(c))
+                continue;
+            if (shown++ == 256)
+                break;
+            if (!first)
+                ch(',');
+            unum(c);
+            first = false;
+        }
+        return ch(']');
+    }
+    /* Text (already a line's worth) as a JSON string. */
+    Line& json(const char* s, size_t n) {
+        ch('"');
+        for (size_t i = 0; i < n; ++i) {
+            if (s[i] == '"' || s[i] == '\\')
+                ch('\\');
+            ch(s[i]);
+        }
+        return ch('"');
+    }
+    const char* data() const { return buf_; }
+    size_t size() const { return len_; }
+    bool room(size_t n) const { return len_ + n < sizeof(buf_); }
+    void write(int fd) {
+        size_t done = 0;
+        while (done < len_) {
+            long w = PalSyscall(SYS_write, fd, reinterpret_cast<long>(buf_ + done), static_cast<long>(len_ - done), 0,
+                                0, 0);
+            if (w == -EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            done += static_cast<size_t>(w);
+        }
+    }
+
+private:
+    char buf_[4096];
+    size_t len_ = 0;
+};
+
+/* ---- what a call was about ------------------------------------------------------------------- */
+
+/* Which argument is a path, for the calls that take one (-1: none). */
+int path_argument(long nr) {
+    switch (nr) {
+        case SYS_open:
+        case SYS_stat:
+        case SYS_lstat:
+        case SYS_access:
+        case SYS_execve:
+            return 0;
+        case SYS_openat:
+        case SYS_newfstatat:
+        case SYS_statx:
+        case SYS_faccessat:
+        case SYS_faccessat2:
+        case SYS_execveat:
+            return 1;
+        default:
+            return -1;
+    }
+}
+
+bool ends_the_thread(long nr) {
+    return nr == SYS_execve || nr == SYS_execveat || nr == SYS_exit || nr == SYS_exit_group;
+}
+
+/* A mask in the program's memory, as the machine reads it (min(len, mask size) bytes). */
+bool read_mask(long address, long len, CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    size_t size = is_virtual() ? vcpu_mask_size() : host_topology().kernel_mask_size;
+    if (!size)
+        size = sizeof(out->words);
+    if (static_cast<unsigned long>(len) < size)
+        size = static_cast<unsigned long>(len);
+    if (size > sizeof(out->words))
+        size = sizeof(out->words);
+    return PalUserCopy(out->words, reinterpret_cast<const void*>(address), size) == 0;
+}
+
+struct Call {
+    long nr;
+    long args[6];
+    long result;
+    uint64_t nanoseconds;
+    char path[256];
+    bool have_path;
+    CpuBits mask; /* sched_*affinity: the mask set or got */
+    bool have_mask;
+    unsigned cpu, node;
+    bool have_cpu;
+};
+
+/* How many arguments to show for a call the tracer has no decoder for: up to the last non-zero. */
+int shown_arguments(const Call& c) {
+    int n = 6;
+    while (n > 0 && c.args[n - 1] == 0)
+        --n;
+    return n;
+}
+
+void add_text_arguments(Line& line, const Call& c) {
+    int path_arg = path_argument(c.nr);
+    if (c.nr == SYS_sched_setaffinity || c.nr == SYS_sched_getaffinity) {
+        line.num(static_cast<int>(c.args[0])).add(", ").unum(static_cast<unsigned>(c.args[1])).add(", ");
+        if (c.have_mask)
+            line.ch('{').list(c.mask).ch('}');
+        else
+            line.hex(static_cast<unsigned long>(c.args[2]));
+        return;
+    }
+    if (c.nr == SYS_getcpu) {
+        if (c.have_cpu)
+            line.ch('[').unum(c.cpu).add("], [").unum(c.node).ch(']');
+        else
+            line.hex(static_cast<unsigned long>(c.args[0])).add(", ").hex(static_cast<unsigned long>(c.args[1]));
+        line.add(", ").hex(static_cast<unsigned long>(c.args[2]));
+        return;
+    }
+    int n = shown_arguments(c);
+    if (path_arg >= 0 && n <= path_arg)
+        n = path_arg + 1;
+    for (int i = 0; i < n; ++i) {
+        if (i)
+            line.add(", ");
+        if (i == path_arg && c.have_path)
+            line.quoted(c.path);
+        else if (i == 0 && (path_arg == 1 && static_cast<int>(c.args[0]) == -100))
+            line.add("AT_FDCWD");
+        else if (c.args[i] >= -4096 && c.args[i] < 65536)
+            line.num(c.args[i]);
+        else
+            line.hex(static_cast<unsigned long>(c.args[i]));
+    }
+}
+
+const char* error_name(long result) {
+    const char* name = result < 0 && result > -4096 ? strerrorname_np(static_cast<int>(-result)) : nullptr;
+    return name ? name : "E?";
+}
+
+void add_host_cpus(Line& line, const Call& c, bool json) {
+    if (!c.have_mask || !is_virtual())
+        return;
+    CpuBits host;
+    to_host(c.mask, &host);
+    if (json)
+        line.add(",\"vcpus\":").array(c.mask, vcpu_count()).add(",\"host_cpus\":").array(host, PAL_MAX_CPUS);
+    else
+        line.add(" [host {").list(host).add("}]");
+}
+
+void add_stack(Line& line, bool json) {
+    if (!g_stacks || !g_unwinder)
+        return;
+    LibosFrame frames[16];
+    int n = g_unwinder(nullptr, frames, 16);
+    bool first = true;
+    if (json)
+        line.add(",\"stack\":[");
+    for (int i = 0; i < n; ++i) {
+        if (is_own_code(frames[i].address))
+            continue; /* the LibOS's own frames: the stack starts at the program */
+        if (!line.room(400))
+            break;
+        if (json) {
+            if (!first)
+                line.ch(',');
+            line.add("{\"object\":").quoted(frames[i].object).add(",\"function\":").quoted(frames[i].function)
+                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address).ch('}');
+        } else {
+            line.add(" > ").add(frames[i].object[0] ? frames[i].object : "?").ch('(');
+            if (frames[i].function[0])
+                line.add(frames[i].function).add("+").hex(frames[i].offset);
+            line.add(") [").hex(frames[i].address).add("]\n");
+        }
+        first = false;
+    }
+    if (json)
+        line.ch(']');
+}
+
+void print_call(const Call& c, bool before_only) {
+    const SyscallEntry* entry = syscall_entry(c.nr);
+    const char* name = entry && entry->name ? entry->name : nullptr;
+    const char* handled = entry && entry->handler ? "libos" : "host";
+    long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    long tid = PalThreadGetId();
+    Line line;
+    if (g_json) {
+        line.add("{\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"syscall\":");
+        if (name)
+            line.quoted(name);
+        else
+            line.add("null");
+        /* The arguments as the text format shows them, as one string: one decoder for both. */
+        Line args;
+        add_text_arguments(args, c);
+        line.add(",\"arguments\":").json(args.data(), args.size());
+        line.add(",\"handled\":\"").add(handled).add("\"");
+        if (!before_only) {
+            line.add(",\"result\":").num(c.result < 0 && c.result > -4096 ? -1 : c.result);
+            line.add(",\"errno\":");
+            if (c.result < 0 && c.result > -4096)
+                line.ch('"').add(error_name(c.result)).ch('"');
+            else
+                line.add("null");
+            line.add(",\"usecs\":").unum(c.nanoseconds / 1000);
+        }
+        add_host_cpus(line, c, true);
+        add_stack(line, true);
+        line.add("}\n");
+    } else {
+        line.num(pid).ch('/').num(tid).ch(' ');
+        if (name)
+            line.add(name);
+        else
+            line.add("syscall_").num(c.nr);
+        line.ch('(');
+        add_text_arguments(line, c);
+        line.ch(')');
+        if (before_only) {
+            line.add(" ...");
+        } else if (c.result < 0 && c.result > -4096) {
+            const char* desc = strerrordesc_np(static_cast<int>(-c.result));
+            line.add(" = -1 ").add(error_name(c.result)).add(" (").add(desc ? desc : "?").ch(')');
+        } else if (c.nr == SYS_mmap || c.nr == SYS_brk) {
+            line.add(" = ").hex(static_cast<unsigned long>(c.result));
+        } else {
+            line.add(" = ").num(c.result);
+        }
+        add_host_cpus(line, c, false);
+        line.add(" <").add(handled).add(">\n");
+        add_stack(line, false);
+    }
+    line.write(g_trace_fd);
+}
+
+}  // namespace
+
+void trace_init() {
+    const char* trace = env_value("LIBOS_TRACE");
+    const char* stack = env_value("LIBOS_TRACE_STACK");
+    const char* format = env_value("LIBOS_TRACE_FORMAT");
+    const char* stats = env_value("LIBOS_STATS");
+    g_lines = trace != nullptr;
+    g_stacks = g_lines && stack && strcmp(stack, "1") == 0;
+    g_json = format && strcmp(format, "json") == 0;
+    g_stats = stats && strcmp(stats, "1") == 0;
+    if (format && strlen(format) < sizeof(g_format))
+        strcpy(g_format, format);
+    if (!g_lines && !g_stats)
+        return;
+    /* Where the lines go: a file of the user's, appended to by every process, or standard error
+     * (a copy of it, so that a program closing its fd 2 does not silence the trace). */
+    long fd = -1;
+    if (trace && *trace && strcmp(trace, "stderr") != 0 && strlen(trace) < sizeof(g_trace_path)) {
+        strcpy(g_trace_path, trace);
+        fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(trace), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                        0644, 0, 0);
+    }
+    if (fd < 0)
+        fd = PalSyscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
+    if (fd < 0)
+        fd = 2;
+    g_trace_fd = static_cast<int>(fd);
+    g_tracing = true;
+}
+
+long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    if (t_in_trace)
+        return dispatch_untraced(nr, a0, a1, a2, a3, a4, a5);
+    Call c = {};
+    c.nr = nr;
+    long args[6] = {a0, a1, a2, a3, a4, a5};
+    memcpy(c.args, args, sizeof(args));
+    int path_arg = path_argument(nr);
+    if (path_arg >= 0 && g_lines)
+        c.have_path = copy_string_from_user(c.path, reinterpret_cast<const char*>(args[path_arg]), sizeof(c.path)) >= 0;
+    if (nr == SYS_sched_setaffinity && g_lines)
+        c.have_mask = read_mask(a2, a1, &c.mask);
+    if (g_lines && ends_the_thread(nr)) {
+        t_in_trace = true;
+        print_call(c, true);
+        t_in_trace = false;
+    }
+    uint64_t start = now_ns();
+    c.result = dispatch_untraced(nr, a0, a1, a2, a3, a4, a5);
+    c.nanoseconds = now_ns() - start;
+    if (g_stats && static_cast<unsigned long>(nr) < kStatSlots) {
+        Stat& s = g_stats_table[nr];
+        s.calls.fetch_add(1, std::memory_order_relaxed);
+        s.nanoseconds.fetch_add(c.nanoseconds, std::memory_order_relaxed);
+        if (c.result < 0 && c.result > -4096)
+            s.errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!g_lines)
+        return c.result;
+    if (nr == SYS_sched_getaffinity && c.result > 0)
+        c.have_mask = read_mask(a2, c.result, &c.mask);
+    if (nr == SYS_getcpu && c.result == 0) {
+        c.have_cpu = (!a0 || PalUserCopy(&c.cpu, reinterpret_cast<const void*>(a0), sizeof(c.cpu)) == 0) &&
+                     (!a1 || PalUserCopy(&c.node, reinterpret_cast<const void*>(a1), sizeof(c.node)) == 0);
+    }
+    t_in_trace = true;
+    print_call(c, false);
+    t_in_trace = false;
+    return c.result;
+}
+
+bool trace_wants_stacks() {
+    return g_stacks;
+}
+
+void set_unwinder(LibosUnwindBacktrace u) {
+    g_unwinder = u;
+}
+
+LibosUnwindBacktrace unwinder() {
+    return g_unwinder;
+}
+
+void add_own_code(uintptr_t start, uintptr_t end) {
+    int i = g_own_code_count.load(std::memory_order_relaxed);
+    if (i >= 8)
+        return;
+    g_own_code[i] = CodeRange{start, end};
+    g_own_code_count.store(i + 1, std::memory_order_release);
+}
+
+bool is_own_code(uintptr_t address) {
+    int n = g_own_code_count.load(std::memory_order_acquire);
+    for (int i = 0; i < n; ++i)
+        if (address >= g_own_code[i].start && address < g_own_code[i].end)
+            return true;
+    return false;
+}
+
+void trace_finish() {
+    if (!g_stats)
+        return;
+    uint64_t total_ns = 0, total_calls = 0, total_errors = 0;
+    for (const Stat& s : g_stats_table) {
+        total_ns += s.nanoseconds.load(std::memory_order_relaxed);
+        total_calls += s.calls.load(std::memory_order_relaxed);
+        total_errors += s.errors.load(std::memory_order_relaxed);
+    }
+    long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    int fd = g_trace_fd >= 0 ? g_trace_fd : 2;
+    if (g_json) {
+        Line line;
+        line.add("{\"pid\":").num(pid).add(",\"stats\":[");
+        bool first = true;
+        for (size_t nr = 0; nr < kStatSlots; ++nr) {
+            const Stat& s = g_stats_table[nr];
+            uint64_t calls = s.calls.load(std::memory_order_relaxed);
+            if (!calls || !line.room(200))
+                continue;
+            const char* name = syscall_name(static_cast<long>(nr));
+            if (!first)
+                line.ch(',');
+            line.add("{\"syscall\":").quoted(name ? name : "?").add(",\"nr\":").unum(nr).add(",\"calls\":").unum(calls)
+                .add(",\"errors\":").unum(s.errors.load(std::memory_order_relaxed)).add(",\"usecs\":")
+                .unum(s.nanoseconds.load(std::memory_order_relaxed) / 1000).ch('}');
+            first = false;
+        }
+        line.add("],\"calls\":").unum(total_calls).add(",\"errors\":").unum(total_errors).add("}\n");
+        line.write(fd);
+        return;
+    }
+    Line head;
+    head.add("libos: summary for pid ").num(pid).add("\n% time     seconds  usecs/call     calls    errors syscall\n")
+        .add("------ ----------- ----------- --------- --------- ----------------\n");
+    head.write(fd);
+    auto pad = [](Line& l, uint64_t v, int width) {
+        char d[24];
+        int n = 0;
+        do {
+            d[n++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v);
+        for (int i = n; i < width; ++i)
+            l.ch(' ');
+        while (n)
+            l.ch(d[--n]);
+    };
+    auto seconds = [&](Line& l, uint64_t ns) {
+        pad(l, ns / 1000000000ull, 5);
+        l.ch('.');
+        uint64_t frac = (ns / 1000) % 1000000;
+        char d[6];
+        for (int i = 5; i >= 0; --i) {
+            d[i] = static_cast<char>('0' + frac % 10);
+            frac /= 10;
+        }
+        l.add(d, 6);
+    };
+    for (size_t nr = 0; nr < kStatSlots; ++nr) {
+        const Stat& s = g_stats_table[nr];
+        uint64_t calls = s.calls.load(std::memory_order_relaxed);
+        if (!calls)
+            continue;
+        uint64_t ns = s.nanoseconds.load(std::memory_order_relaxed);
+        uint64_t permille = total_ns ? ns * 10000 / total_ns : 0;
+        Line l;
+        pad(l, permille / 100, 3);
+        l.ch('.');
+        pad(l, permille % 100 / 10, 1);
+        pad(l, permille % 10, 1);
+        l.ch(' ');
+        seconds(l, ns);
+        l.ch(' ');
+        pad(l, ns / 1000 / calls, 11);
+        l.ch(' ');
+        pad(l, calls, 9);
+        l.ch(' ');
+        uint64_t errors = s.errors.load(std::memory_order_relaxed);
+        if (errors)
+            pad(l, errors, 9);
+        else
+            l.add("         ");
+        const char* name = syscall_name(static_cast<long>(nr));
+        l.ch(' ').add(name ? name : "?").ch('\n');
+        l.write(fd);
+    }
+    Line tail;
+    tail.add("------ ----------- ----------- --------- --------- ----------------\n100.00 ");
+    seconds(tail, total_ns);
+    tail.add("             ");
+    pad(tail, total_calls, 9);
+    tail.ch(' ');
+    pad(tail, total_errors, 9);
+    tail.add(" total\n");
+    tail.write(fd);
+}
+
+bool trace_environment(const char** names, const char** values, size_t* count, size_t max) {
+    *count = 0;
+    if (!g_tracing || max < 4)
+        return false;
+    static const char* const kNames[] = {"LIBOS_TRACE", "LIBOS_TRACE_STACK", "LIBOS_TRACE_FORMAT", "LIBOS_STATS"};
+    const char* vals[] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr, g_stacks ? "1" : nullptr,
+                          g_format[0] ? g_format : nullptr, g_stats ? "1" : nullptr};
+    for (int i = 0; i < 4; ++i) {
+        if (!vals[i])
+            continue;
+        names[*count] = kNames[i];
+        values[*count] = vals[i];
+        ++*count;
+    }
+    return true;
+}
+
+void report_own_crash(int sig, void* info_ptr, void* ucontext) {
+    auto* info = static_cast<siginfo_t*>(info_ptr);
+    Line line;
+    const char* name = sigabbrev_np(sig);
+    line.add("libos: fatal SIG").add(name ? name : "?").add(" inside the LibOS");
+    if (info && (sig == SIGSEGV || sig == SIGBUS))
+        line.add(" (fault address ").hex(reinterpret_cast<uintptr_t>(info->si_addr)).ch(')');
+    line.add(": this is a bug in libos-vcpu, not in the program; its stack:\n");
+    if (g_unwinder) {
+        LibosFrame frames[16];
+        int n = g_unwinder(ucontext, frames, 16);
+        for (int i = 0; i < n && line.room(400); ++i) {
+            line.add("  #").num(i).ch(' ').add(frames[i].object[0] ? frames[i].object : "?").ch('(');
+            if (frames[i].function[0])
+                line.add(frames[i].function).add("+").hex(frames[i].offset);
+            line.add(") [").hex(frames[i].address).add("]\n");
+        }
+    } else {
+        line.add("  (no stack: libos_unwind.so could not be loaded)\n");
+    }
+    line.write(2);
+}
+
+}  // namespace libos

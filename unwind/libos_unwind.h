@@ -1,0 +1,29 @@
+/* libos_unwind.so: call stacks for the LibOS, through libunwind. A separate library, loaded with
+ * dlopen only when a stack is wanted (--trace-stack, or a crash inside the LibOS), so that neither
+ * libunwind nor this code is mapped into a program that asks for none. */
+#ifndef LIBOS_UNWIND_H
+#define LIBOS_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+
+struct LibosFrame {
+    uintptr_t address;  /* the instruction pointer */
+    uintptr_t offset;   /* from the start of `function` */
+    char function[128]; /* "" when unknown */
+    char object[256];   /* the file of the object that holds the address, "" when unknown */
+};
+
+/* Fills up to `max` frames of the calling thread's stack, innermost first, starting at the
+ * interrupted context `ucontext` when it is not null (a signal handler's third argument) or else at
+ * the caller. Returns the number of frames. Uses no malloc; safe in a signal handler as far as
+ * libunwind's local unwinding is. */
+int libos_unwind_backtrace(void* ucontext, LibosFrame* frames, int max);
+
+/* The name the plugin is looked up by. */
+typedef int (*LibosUnwindBacktrace)(void*, LibosFrame*, int);
+}
+
+#endif
