@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "libos/libos_text.h"
+
 namespace libos {
 namespace {
 
@@ -29,16 +31,8 @@ public:
     }
     Text& num(uint64_t v) {
         char digits[24];
-        int n = 0;
-        do {
-            digits[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (n && len_ + 1 < size_)
-            buf_[len_++] = digits[--n];
-        if (size_)
-            buf_[len_] = '\0';
-        return *this;
+        format_decimal(digits, v);
+        return add(digits);
     }
     /* Text from the user, as one printable line: control characters as \n, \t or \xNN, and at most
      * `limit` characters of it, then "..." (so that the reason after it always fits). */

@@ -14,6 +14,7 @@
 
 #include "libos/libos_config.h"
 #include "libos/libos_table.h"
+#include "libos/libos_text.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
@@ -87,14 +88,7 @@ public:
     }
     Line& unum(unsigned long v) {
         char d[24];
-        int n = 0;
-        do {
-            d[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (n)
-            ch(d[--n]);
-        return *this;
+        return add(d, format_decimal(d, v));
     }
     Line& hex(unsigned long v) {
         static const char digits[] = "0123456789abcdef";
@@ -520,15 +514,10 @@ void trace_finish() {
     head.write(fd);
     auto pad = [](Line& l, uint64_t v, int width) {
         char d[24];
-        int n = 0;
-        do {
-            d[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v);
+        int n = static_cast<int>(format_decimal(d, v));
         for (int i = n; i < width; ++i)
             l.ch(' ');
-        while (n)
-            l.ch(d[--n]);
+        l.add(d, static_cast<size_t>(n));
     };
     auto seconds = [&](Line& l, uint64_t ns) {
         pad(l, ns / 1000000000ull, 5);

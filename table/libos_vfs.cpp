@@ -11,6 +11,7 @@
 #include <atomic>
 
 #include "libos/libos_config.h"
+#include "libos/libos_text.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
@@ -64,18 +65,6 @@ bool copy_path(char* out, const char* a, const char* b = "", const char* c = "")
     memcpy(out + la, b, lb);
     memcpy(out + la + lb, c, lc + 1);
     return true;
-}
-
-void put_number(char* out, uint64_t value) {
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value);
-    while (n)
-        *out++ = digits[--n];
-    *out = '\0';
 }
 
 /* Collapses "//", "/./" and "/x/.." of an absolute path. */
@@ -137,24 +126,7 @@ struct MappedBuffer {
 
 /* Reads a host file whole (NUL-terminated). Returns its length or -errno. */
 long read_host(const char* path, char* buf, size_t size) {
-    long fd = sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fd;
-    size_t used = 0;
-    long ret = 0;
-    while (used + 1 < size) {
-        ret = sys(SYS_read, fd, reinterpret_cast<long>(buf + used), static_cast<long>(size - 1 - used));
-        if (ret == -EINTR)
-            continue;
-        if (ret <= 0)
-            break;
-        used += static_cast<size_t>(ret);
-    }
-    sys(SYS_close, fd);
-    if (ret < 0)
-        return ret;
-    buf[used] = '\0';
-    return static_cast<long>(used);
+    return PalReadFile(path, buf, size);
 }
 
 /* ---- output into a descriptor -------------------------------------------------------------- */
@@ -182,7 +154,7 @@ public:
     Out& put(const char* s) { return put(s, strlen(s)); }
     Out& num(uint64_t v) {
         char digits[24];
-        put_number(digits, v);
+        format_decimal(digits, v);
         return put(digits);
     }
     void flush() {
@@ -320,7 +292,7 @@ bool classify_cpu(const char* rest, VfsPath* out) {
     }
     out->vcpu = static_cast<int32_t>(v);
     char host_dir[64] = "/sys/devices/system/cpu/cpu";
-    put_number(host_dir + strlen(host_dir), host_of(v));
+    format_decimal(host_dir + strlen(host_dir), host_of(v));
     if (*after == '\0') {
         out->kind = VfsKind::Directory;
         return copy_path(out->real, host_dir);
@@ -387,7 +359,7 @@ bool classify_node(const char* rest, VfsPath* out) {
     }
     char target[kVfsPathMax];
     char number[16];
-    put_number(number, v);
+    format_decimal(number, v);
     if (!copy_path(target, "cpu/cpu", number, after + 1 + m))
         return false;
     return classify_cpu(target + 4, out);
@@ -835,7 +807,7 @@ long vfs_open_generated(const VfsPath& path, int flags) {
     }
     /* A read-only descriptor of its own, as opening the real file gives: writes fail with EBADF. */
     char self[48] = "/proc/self/fd/";
-    put_number(self + strlen(self), static_cast<uint64_t>(fd));
+    format_decimal(self + strlen(self), static_cast<uint64_t>(fd));
     long reopened = sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(self),
                         O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_NOATIME)));
     if (reopened >= 0) {
@@ -864,7 +836,7 @@ bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_
         if (index >= count())
             return false;
         memcpy(name, "cpu", 3);
-        put_number(name + 3, index);
+        format_decimal(name + 3, index);
         return true;
     }
     if (dir == VfsDir::Node) {
@@ -874,7 +846,7 @@ bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_
                 continue;
             if (seen++ == index) {
                 memcpy(name, "cpu", 3);
-                put_number(name + 3, v);
+                format_decimal(name + 3, v);
                 return true;
             }
         }

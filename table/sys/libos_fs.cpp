@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "libos/libos_table.h"
+#include "libos/libos_text.h"
 #include "libos/libos_user.h"
 #include "libos/libos_vcpu.h"
 #include "libos/libos_vfs.h"
@@ -67,17 +68,7 @@ bool resolve(int dirfd, const char* user_path, VfsPath* out) {
             return false;
         /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
         char self[48] = "/proc/self/fd/";
-        size_t n = strlen(self);
-        int fd = dirfd;
-        char digits[12];
-        int d = 0;
-        do {
-            digits[d++] = static_cast<char>('0' + fd % 10);
-            fd /= 10;
-        } while (fd);
-        while (d)
-            self[n++] = digits[--d];
-        self[n] = '\0';
+        format_decimal(self + strlen(self), static_cast<uint64_t>(dirfd));
         long len = PalSyscall(SYS_readlink, reinterpret_cast<long>(self), reinterpret_cast<long>(dir),
                               sizeof(dir) - 1, 0, 0, 0);
         if (len <= 0 || dir[0] != '/')

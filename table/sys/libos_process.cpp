@@ -14,6 +14,7 @@
 #include <initializer_list>
 
 #include "libos/libos_table.h"
+#include "libos/libos_text.h"
 #include "libos/libos_trace.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
@@ -75,18 +76,6 @@ char* put(char** cursor, std::initializer_list<const char*> parts) {
     return start;
 }
 
-void write_number(char* buf, long value) {
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value);
-    while (n)
-        *buf++ = digits[--n];
-    *buf = '\0';
-}
-
 /* Is the shared state still open under its number, and will it survive the exec? */
 bool state_fd_usable() {
     int fd = state_fd();
@@ -97,7 +86,7 @@ bool state_fd_usable() {
         return false;
     /* The program may have closed it and opened something else under the same number. */
     char link[64], path[32] = "/proc/self/fd/";
-    write_number(path + strlen(path), fd);
+    format_decimal(path + strlen(path), fd);
     long n = PalSyscall(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(link), sizeof(link) - 1, 0, 0, 0);
     if (n <= 0)
         return false;
@@ -175,11 +164,11 @@ char* const* exec_environment(char* const* envp, long* error) {
         return out;
     }
     char number[24];
-    write_number(number, vcpu_count());
+    format_decimal(number, vcpu_count());
     out[used++] = put(&cursor, {"LIBOS_CPUS=", number});
     out[used++] = put(&cursor, {"LIBOS_CPU_MAP=", map});
     if (state_fd_usable()) {
-        write_number(number, state_fd());
+        format_decimal(number, state_fd());
         out[used++] = put(&cursor, {"LIBOS_STATE_FD=", number});
     }
     /* The calling thread's mask becomes the new program's first thread's. */
@@ -188,7 +177,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     char* affinity = put(&cursor, {"LIBOS_AFFINITY="});
     --cursor; /* the list goes where the terminator is */
     cursor += format_cpu_list(mask, cursor, kMaxVcpus * 6); /* cursor is on the list's terminator */
-    write_number(number, state_clock());
+    format_decimal(number, state_clock());
     put(&cursor, {"@", number});
     out[used++] = affinity;
     out[used] = nullptr;

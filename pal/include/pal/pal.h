@@ -106,6 +106,10 @@ PAL_API long PalFaultHandlerInstall(PalFaultUpcall upcall, struct PalKernelSigac
 /* Sets the host action of `sig` to its default (SIG_DFL). Used to let a fault kill the process. */
 PAL_API long PalSignalSetDefault(int sig);
 
+/* Reads the host file at `path` whole into `buf` (at most size - 1 bytes, then a NUL): the LibOS's
+ * way to read the host's /proc and /sys. Returns the length or -errno. */
+PAL_API long PalReadFile(const char* path, char* buf, size_t size);
+
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
 PAL_API void PalDebugLog(const char* buf, size_t size);
 

@@ -29,6 +29,10 @@ long pal_read_small_file(const char* path, char* buf, size_t size) {
     return static_cast<long>(used);
 }
 
+extern "C" long PalReadFile(const char* path, char* buf, size_t size) {
+    return pal_read_small_file(path, buf, size);
+}
+
 namespace {
 
 /* Calls visit(cpu) for every CPU of a kernel-format list such as "0-3,8\n". The kernel writes these
