@@ -1,0 +1,192 @@
+/* The per-call figures of scripts/bench (Google Benchmark). The same binary runs natively and under
+ * the shim (LD_PRELOAD=libshim.so, with or without a virtual machine); bench/run_bench.py compares
+ * the medians of the runs. Nothing here knows whether the shim is present: every benchmark is the
+ * plain libc call a program would make.
+ *
+ * Two groups, selected with --benchmark_filter:
+ *   call/...   one thread; scripts/bench pins the whole process to one host CPU;
+ *   scale/...  the same reads from 1 and 2 threads at once, each thread pinned to its own CPU, for
+ *              the throughput ratio. BENCH_PIN=a,b names the CPUs (as the program sees them: host
+ *              CPUs natively, vCPUs on a virtual machine) that thread 0 and thread 1 pin themselves
+ *              to; without it the threads are not pinned. */
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+namespace {
+
+/* ---- one thread ------------------------------------------------------------------------------ */
+
+void getpid_syscall(benchmark::State& state) {
+    for (auto _ : state)
+        benchmark::DoNotOptimize(syscall(SYS_getpid));
+}
+
+void sched_getaffinity_call(benchmark::State& state) {
+    cpu_set_t set;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(sched_getaffinity(0, sizeof(set), &set));
+        benchmark::ClobberMemory();
+    }
+}
+
+/* Sets the mask the thread already has: the same work natively and on a virtual machine (where the
+ * mask read back is the virtual one), and the benchmark leaves the process as it found it. */
+void sched_setaffinity_call(benchmark::State& state) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+        state.SkipWithError("sched_getaffinity failed");
+        return;
+    }
+    for (auto _ : state)
+        benchmark::DoNotOptimize(sched_setaffinity(0, sizeof(set), &set));
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        state.SkipWithError("sched_setaffinity failed");
+}
+
+void sched_getcpu_call(benchmark::State& state) {
+    for (auto _ : state)
+        benchmark::DoNotOptimize(sched_getcpu());
+}
+
+void getcpu_call(benchmark::State& state) {
+    unsigned cpu = 0, node = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(getcpu(&cpu, &node));
+        benchmark::ClobberMemory();
+    }
+}
+
+void sysconf_onln(benchmark::State& state) {
+    for (auto _ : state)
+        benchmark::DoNotOptimize(sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+void get_nprocs_call(benchmark::State& state) {
+    for (auto _ : state)
+        benchmark::DoNotOptimize(get_nprocs());
+}
+
+/* open + read to the end + close, as `cat` does. */
+void read_file(benchmark::State& state, const char* path) {
+    static char buffer[1 << 16];
+    for (auto _ : state) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            state.SkipWithError("open failed");
+            return;
+        }
+        size_t total = 0;
+        ssize_t n;
+        while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+            total += static_cast<size_t>(n);
+        close(fd);
+        benchmark::DoNotOptimize(total);
+        if (n < 0) {
+            state.SkipWithError("read failed");
+            return;
+        }
+    }
+}
+
+/* ---- two threads at once ----------------------------------------------------------------------- */
+
+int pin_cpu(int thread_index) {
+    const char* pins = getenv("BENCH_PIN");
+    if (!pins || !*pins)
+        return -1;
+    /* The thread_index-th number of the comma-separated list. */
+    const char* p = pins;
+    for (int i = 0; i < thread_index && p; ++i) {
+        p = strchr(p, ',');
+        if (p)
+            ++p;
+    }
+    return p && *p ? atoi(p) : -1;
+}
+
+bool pin_thread(benchmark::State& state) {
+    int cpu = pin_cpu(state.thread_index());
+    if (cpu < 0)
+        return true;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+        state.SkipWithError("could not pin the thread (BENCH_PIN)");
+        return false;
+    }
+    return true;
+}
+
+void scale_getaffinity(benchmark::State& state) {
+    if (!pin_thread(state))
+        return;
+    cpu_set_t set;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(sched_getaffinity(0, sizeof(set), &set));
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void scale_getcpu(benchmark::State& state) {
+    if (!pin_thread(state))
+        return;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(sched_getcpu());
+    state.SetItemsProcessed(state.iterations());
+}
+
+/* Whether libshim.so is mapped: a preload that ld.so could not load only warns, and the run would
+ * silently be native. Reported in the output's context; the runner checks it. */
+bool shim_loaded() {
+    FILE* maps = fopen("/proc/self/maps", "re");
+    if (!maps)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), maps))
+        found = strstr(line, "/libshim.so") != nullptr;
+    fclose(maps);
+    return found;
+}
+
+}  // namespace
+
+BENCHMARK(getpid_syscall)->Name("call/syscall_getpid");
+BENCHMARK(sched_getaffinity_call)->Name("call/sched_getaffinity");
+BENCHMARK(sched_setaffinity_call)->Name("call/sched_setaffinity");
+BENCHMARK(sched_getcpu_call)->Name("call/sched_getcpu");
+BENCHMARK(getcpu_call)->Name("call/getcpu");
+BENCHMARK(sysconf_onln)->Name("call/sysconf_nprocessors_onln");
+BENCHMARK(get_nprocs_call)->Name("call/get_nprocs");
+BENCHMARK_CAPTURE(read_file, proc_cpuinfo, "/proc/cpuinfo")->Name("call/read_proc_cpuinfo");
+BENCHMARK_CAPTURE(read_file, cpu_online, "/sys/devices/system/cpu/online")->Name("call/read_cpu_online");
+
+/* Real time: items_per_second is then the threads' combined throughput over wall-clock time. */
+BENCHMARK(scale_getaffinity)->Name("scale/sched_getaffinity")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(scale_getcpu)->Name("scale/sched_getcpu")->Threads(1)->Threads(2)->UseRealTime();
+
+int main(int argc, char** argv) {
+    cpu_set_t set;
+    int affinity = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : -1;
+    benchmark::AddCustomContext("libshim_loaded", shim_loaded() ? "yes" : "no");
+    benchmark::AddCustomContext("nprocessors_onln", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+    benchmark::AddCustomContext("affinity_cpus", std::to_string(affinity));
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

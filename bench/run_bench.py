@@ -1,0 +1,675 @@
+#!/usr/bin/env python3
+"""Runs the benchmarks of scripts/bench natively and under the shim, in the same run, and reports.
+
+Usage: run_bench.py --build-dir DIR [--quick] [--json PATH] [--md PATH] [--cpu N]
+
+Called by scripts/bench once DIR (a release build) is up to date. Measures every figure of the
+performance targets natively and under DIR/shim/libshim.so, prints the machine, the build and a
+Markdown table (figure, native, shim, ratio, target, result), and writes the same as JSON (--json,
+default DIR/bench.json) and Markdown (--md, default DIR/bench.md). Exits 0 whether the targets are met
+or not (this is a report); 1 when a benchmark could not be run. Standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+SCHEMA = 1
+
+# How long each part runs: --quick must finish in well under a minute on a 2-core machine.
+SETTINGS = {
+    "quick": {
+        "call_rounds": 1, "call_repetitions": 3, "call_min_time": 0.03,
+        "scale_rounds": 1, "scale_repetitions": 3, "scale_min_time": 0.03,
+        "true_runs": 100, "python_runs": 20, "rss_runs": 9, "state_threads": 1000,
+    },
+    "full": {
+        "call_rounds": 3, "call_repetitions": 5, "call_min_time": 0.05,
+        "scale_rounds": 3, "scale_repetitions": 5, "scale_min_time": 0.1,
+        "true_runs": 200, "python_runs": 60, "rss_runs": 31, "state_threads": 1000,
+    },
+}
+
+VM = "LIBOS_CPUS=2"  # the small virtual machine of the per-call figures
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---- running things ----------------------------------------------------------------------------
+
+def base_env():
+    """This process's environment without the shim's variables: the native environment."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("LIBOS_")}
+
+
+def run(cmd, env=None, cpu=None, what=None):
+    """Runs cmd (a list), pinned to host CPU `cpu` if given; returns its stdout. Raises BenchError."""
+    preexec = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    proc = subprocess.run(cmd, env=env, preexec_fn=preexec, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise BenchError("%s failed (status %d): %s\n%s" % (what or cmd[0], proc.returncode,
+                                                             " ".join(cmd), proc.stderr.strip()))
+    return proc.stdout
+
+
+def run_json(cmd, env=None, cpu=None, what=None):
+    out = run(cmd, env=env, cpu=cpu, what=what)
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise BenchError("%s printed no JSON (%s): %s" % (what or cmd[0], e, out[:300]))
+
+
+def median(values):
+    if not values:
+        raise BenchError("no samples")
+    return statistics.median(values)
+
+
+# ---- the machine and the build -------------------------------------------------------------------
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def machine_info():
+    model = "unknown"
+    for line in read_text("/proc/cpuinfo").splitlines():
+        if line.startswith("model name") and ":" in line:
+            model = line.split(":", 1)[1].strip()
+            break
+    hypervisor = ""
+    if " hypervisor" in read_text("/proc/cpuinfo"):
+        hypervisor = "virtual machine"
+    uname = platform.uname()
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        glibc = "unknown"
+    return {
+        "cpu_model": model,
+        "cpus_online": read_text("/sys/devices/system/cpu/online").strip(),
+        "cores": os.cpu_count(),
+        "cpus_allowed": sorted(os.sched_getaffinity(0)),
+        "hypervisor": hypervisor,
+        "kernel": "%s %s" % (uname.system, uname.release),
+        "glibc": glibc,
+        "load_average_start": read_text("/proc/loadavg").split()[:3],
+    }
+
+
+def build_info(build_dir, root):
+    info = {"dir": build_dir}
+    try:
+        with open(os.path.join(build_dir, "meson-info", "intro-buildoptions.json")) as f:
+            options = {o["name"]: o["value"] for o in json.load(f)}
+        for key in ("buildtype", "optimization", "debug", "b_sanitize", "b_lto", "b_ndebug", "tests"):
+            if key in options:
+                info[key] = options[key]
+    except (OSError, ValueError, KeyError):
+        pass
+    compiler = "unknown"
+    try:
+        with open(os.path.join(build_dir, "compile_commands.json")) as f:
+            commands = json.load(f)
+        cxx = (commands[0].get("command") or " ".join(commands[0]["arguments"])).split()[0]
+        version = subprocess.run([cxx, "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True, check=False).stdout.splitlines()
+        compiler = version[0] if version else cxx
+    except (OSError, ValueError, IndexError, KeyError):
+        pass
+    info["compiler"] = compiler
+    try:
+        info["google_benchmark"] = subprocess.run(
+            ["pkg-config", "--modversion", "benchmark"], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, check=False).stdout.strip() or "unknown"
+    except OSError:
+        info["google_benchmark"] = "unknown"
+    try:
+        rev = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               check=False).stdout.strip()
+        info["revision"] = (rev + (" + uncommitted changes" if dirty else "")) if rev else "unknown"
+    except OSError:
+        info["revision"] = "unknown"
+    return info
+
+
+# ---- the benchmarks -------------------------------------------------------------------------------
+
+def gbench(binary, filt, repetitions, min_time, env, cpu=None, what=None, expect=None):
+    """Runs a Google Benchmark binary; returns its JSON benchmark entries of the repetitions. `expect`
+    holds values the run's context must have (bench_calls reports whether libshim.so is mapped: a
+    preload that ld.so cannot load only warns, and the run would silently be native)."""
+    cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_repetitions=%d" % repetitions,
+           "--benchmark_min_time=%g" % min_time, "--benchmark_enable_random_interleaving=true",
+           "--benchmark_format=json"]
+    data = run_json(cmd, env=env, cpu=cpu, what=what)
+    context = data.get("context", {})
+    for key, value in (expect or {}).items():
+        if str(context.get(key)) != value:
+            raise BenchError("%s: %s is %r, expected %r" % (what, key, context.get(key), value))
+    entries = []
+    for b in data.get("benchmarks", []):
+        if b.get("error_occurred"):
+            raise BenchError("%s: %s: %s" % (what, b.get("name"), b.get("error_message")))
+        if b.get("run_type", "iteration") == "iteration":
+            entries.append(b)
+    if not entries:
+        raise BenchError("%s: no results for %s" % (what, filt))
+    return entries
+
+
+UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def cpu_ns(entry):
+    return entry["cpu_time"] * UNIT_NS[entry.get("time_unit", "ns")]
+
+
+def real_ns(entry):
+    return entry["real_time"] * UNIT_NS[entry.get("time_unit", "ns")]
+
+
+def per_call(paths, s, cpu, log):
+    """The one-thread figures: bench_calls' call/ group, natively, under the shim without a
+    configuration and on the virtual machine, pinned to host CPU `cpu`, in rounds whose order
+    rotates. Returns {config: {benchmark: [CPU ns per call, one per repetition]}}."""
+    configs = [
+        ("native", base_env(), {"libshim_loaded": "no", "affinity_cpus": "1"}),
+        ("shim", dict(base_env(), LD_PRELOAD=paths["shim"]), {"libshim_loaded": "yes", "affinity_cpus": "1"}),
+        # Pinned to one host CPU, the virtual machine still shows its two vCPUs.
+        ("vm", dict(base_env(), LD_PRELOAD=paths["shim"], LIBOS_CPUS="2"),
+         {"libshim_loaded": "yes", "affinity_cpus": "2", "nprocessors_onln": "2"}),
+    ]
+    samples = {name: {} for name, _, _ in configs}
+    for r in range(s["call_rounds"]):
+        for k in range(len(configs)):
+            name, env, expect = configs[(r + k) % len(configs)]
+            log("per-call benchmarks, round %d/%d, %s" % (r + 1, s["call_rounds"], name))
+            for e in gbench(paths["calls"], "^call/", s["call_repetitions"], s["call_min_time"], env,
+                            cpu=cpu, what="bench_calls (%s)" % name, expect=expect):
+                samples[name].setdefault(e["name"], []).append(cpu_ns(e))
+    return samples
+
+
+def scaling(paths, s, cpus, log):
+    """Two threads at once against one, natively and on a virtual machine of the two host CPUs `cpus`,
+    each thread pinned to its own CPU. Returns {config: {name: {threads: {"cpu": [...], "ips": [...]}}}}
+    with the CPU ns per call and the items per second (wall clock) of each repetition."""
+    a, b = cpus
+    configs = [
+        ("native", dict(base_env(), BENCH_PIN="%d,%d" % (a, b)), {"libshim_loaded": "no"}),
+        ("vm", dict(base_env(), LD_PRELOAD=paths["shim"], LIBOS_CPU_MAP="%d,%d" % (a, b), BENCH_PIN="0,1"),
+         {"libshim_loaded": "yes", "nprocessors_onln": "2"}),
+    ]
+    out = {name: {} for name, _, _ in configs}
+    for r in range(s["scale_rounds"]):
+        for k in range(len(configs)):
+            name, env, expect = configs[(r + k) % len(configs)]
+            log("two-thread benchmarks, round %d/%d, %s" % (r + 1, s["scale_rounds"], name))
+            for e in gbench(paths["calls"], "^scale/", s["scale_repetitions"], s["scale_min_time"], env,
+                            what="bench_calls scale (%s)" % name, expect=expect):
+                base = e["name"].split("/real_time")[0]
+                slot = out[name].setdefault(base, {}).setdefault(int(e.get("threads", 1)), {"cpu": [], "ips": []})
+                slot["cpu"].append(cpu_ns(e))
+                slot["ips"].append(float(e.get("items_per_second", 0.0)))
+    return out
+
+
+def processes(paths, s, program, runs, log):
+    """Whole-process runs of `program` (a list), natively, under the shim without a configuration and
+    on the virtual machine, interleaved. Returns {config: {"ns": [...], "cpu_ns": [...]}}."""
+    log("whole process: %s, %d runs of each" % (" ".join(program), runs))
+    specs = [("native", ""), ("shim", "LD_PRELOAD=" + paths["shim"]),
+             ("vm", "LD_PRELOAD=%s,%s" % (paths["shim"], VM))]
+    if "," in paths["shim"]:
+        raise BenchError("the path of libshim.so contains a comma: %s" % paths["shim"])
+    # A preload that ld.so cannot load only gives a warning: make sure it does load.
+    probe = subprocess.run(program, env=dict(base_env(), LD_PRELOAD=paths["shim"], LD_DEBUG="files"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    if "calling init: " + paths["shim"] not in probe.stderr:
+        raise BenchError("%s does not load %s:\n%s" % (program[0], paths["shim"], probe.stderr[-2000:]))
+    cmd = [paths["spawn"], "--runs", str(runs), "--warmup", "3"]
+    for _, spec in specs:
+        cmd += ["--variant", spec]
+    data = run_json(cmd + ["--"] + program, env=base_env(), what="bench_spawn " + program[0])
+    return {name: {"ns": v["ns"], "cpu_ns": v["cpu_ns"]} for (name, _), v in zip(specs, data["variants"])}
+
+
+def resident(paths, s, log):
+    """bench_probe rss natively, under the shim and on the virtual machine, interleaved."""
+    log("resident memory: %d runs of each" % s["rss_runs"])
+    configs = [
+        ("native", base_env()),
+        ("shim", dict(base_env(), LD_PRELOAD=paths["shim"])),
+        ("vm", dict(base_env(), LD_PRELOAD=paths["shim"], LIBOS_CPUS="2")),
+    ]
+    out = {name: [] for name, _ in configs}
+    for r in range(s["rss_runs"]):
+        for k in range(len(configs)):
+            name, env = configs[(r + k) % len(configs)]
+            probe = run_json([paths["probe"], "rss"], env=env, what="bench_probe rss (%s)" % name)
+            if probe.get("libshim_loaded") != (name != "native"):
+                raise BenchError("bench_probe rss (%s): libshim.so %s mapped" % (
+                    name, "is" if probe.get("libshim_loaded") else "is not"))
+            out[name].append(probe)
+    return out
+
+
+def thread_state(paths, s, log):
+    n = s["state_threads"]
+    log("shared state: %d threads on the virtual machine" % n)
+    env = dict(base_env(), LD_PRELOAD=paths["shim"], LIBOS_CPUS="2")
+    return run_json([paths["probe"], "threads", str(n)], env=env, what="bench_probe threads")
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def fmt_time(ns):
+    if ns is None:
+        return "—"
+    for unit, scale in (("ns", 1.0), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)):
+        v = ns / scale
+        if v < 1000 or unit == "s":
+            break
+    if v < 10:
+        return "%.2f %s" % (v, unit)
+    if v < 100:
+        return "%.1f %s" % (v, unit)
+    return "%.0f %s" % (v, unit)
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "—"
+    if r < 0.1:
+        return "%.2g" % r
+    return "%.3f" % r if r < 10 else "%.1f" % r
+
+
+def check(value, op, target):
+    return value <= target if op == "<=" else value >= target
+
+
+def target_text(op, value, unit=""):
+    sym = "≤" if op == "<=" else "≥"
+    return "%s %s%s" % (sym, ("%g" % value), unit)
+
+
+def ratio_row(rid, figure, config, native_ns, shim_ns, op, target, note="", extra=None):
+    ratio = shim_ns / native_ns
+    row = {
+        "id": rid, "figure": figure, "config": config, "unit": "ns",
+        "native": round(native_ns, 3), "shim": round(shim_ns, 3), "ratio": round(ratio, 5),
+        "value": round(ratio, 5), "value_unit": "ratio",
+        "target": {"op": op, "value": target, "text": target_text(op, target)},
+        "status": "met" if check(ratio, op, target) else "MISSED",
+        "note": note,
+        "cells": {"native": fmt_time(native_ns), "shim": fmt_time(shim_ns), "ratio": fmt_ratio(ratio)},
+    }
+    if extra:
+        row.update(extra)
+    return row
+
+
+def na_row(rid, figure, reason, target_op, target_value, target_str):
+    return {
+        "id": rid, "figure": figure, "config": "", "unit": None,
+        "native": None, "shim": None, "ratio": None, "value": None, "value_unit": None,
+        "target": {"op": target_op, "value": target_value, "text": target_str},
+        "status": "n/a", "reason": reason, "note": reason,
+        "cells": {"native": "n/a", "shim": "n/a", "ratio": "n/a"},
+    }
+
+
+PER_CALL = [
+    # id, benchmark, figure, config, op, target, note
+    ("getpid_passthrough", "call/syscall_getpid", "`syscall(SYS_getpid)` passed through the table",
+     "shim, no configuration", "<=", 1.05, ""),
+    ("getpid_vm", "call/syscall_getpid", "`syscall(SYS_getpid)` passed through the table",
+     VM, "<=", 1.05, ""),
+    ("sched_getaffinity", "call/sched_getaffinity", "`sched_getaffinity` (served from memory)",
+     VM, "<=", 0.25, ""),
+    ("sched_setaffinity", "call/sched_setaffinity", "`sched_setaffinity` (its own mask again)",
+     VM, "<=", 1.15, ""),
+    ("sched_getcpu", "call/sched_getcpu", "`sched_getcpu`", VM, "<=", 3.0, ""),
+    ("getcpu", "call/getcpu", "`getcpu`", VM, "<=", 1.0, ""),
+    ("sysconf_onln", "call/sysconf_nprocessors_onln", "`sysconf(_SC_NPROCESSORS_ONLN)`", VM, "<=", 0.02, ""),
+    ("get_nprocs", "call/get_nprocs", "`get_nprocs()`", VM, "<=", 0.02, ""),
+    ("read_proc_cpuinfo", "call/read_proc_cpuinfo", "open + read + close `/proc/cpuinfo`", VM, "<=", 1.0,
+     "virtual file against the real one"),
+    ("read_cpu_online", "call/read_cpu_online", "open + read + close `/sys/devices/system/cpu/online`",
+     VM, "<=", 1.0, "virtual file against the real one"),
+]
+
+
+def tracing_reason(root):
+    """Why the tracing figure is not measured: it needs a shim built without tracing to compare with."""
+    if not os.path.exists(os.path.join(root, "table", "libos_trace.cpp")):
+        return "n/a (tracing not implemented yet)"
+    return ("n/a (no build without tracing to compare with: tracing has no build option that leaves "
+            "it out)")
+
+
+def build_rows(res, s, cpu, scale_cpus):
+    rows = []
+    calls = res["calls"]
+    for rid, bench, figure, config, op, target, note in PER_CALL:
+        shim_cfg = "shim" if config.startswith("shim") else "vm"
+        native = median(calls["native"][bench])
+        shim = median(calls[shim_cfg][bench])
+        rows.append(ratio_row(rid, figure, config, native, shim, op, target, note,
+                              {"samples": {"native": len(calls["native"][bench]),
+                                           "shim": len(calls[shim_cfg][bench])}}))
+
+    for rid, key, figure, target in (("start_true", "true", "start-up and exit of `/bin/true`, whole process", 1.25),
+                                     ("start_python", "python", "`python3 -c pass`, whole process", 1.05)):
+        proc = res[key]
+        native = median(proc["native"]["cpu_ns"])
+        native_wall = median(proc["native"]["ns"])
+        for cfg_name, cfg_text in (("shim", "shim, no configuration"), ("vm", VM)):
+            shim = median(proc[cfg_name]["cpu_ns"])
+            shim_wall = median(proc[cfg_name]["ns"])
+            note = "the process's CPU time (user + system); by the wall clock, spawn to reaped: %s against %s (ratio %s)" % (
+                fmt_time(shim_wall), fmt_time(native_wall), fmt_ratio(shim_wall / native_wall))
+            if key == "python":
+                note = "%s; interpreter %s" % (note, res["python_path"])
+            rows.append(ratio_row("%s_%s" % (rid, "passthrough" if cfg_name == "shim" else "vm"), figure,
+                                  cfg_text, native, shim, "<=", target, note,
+                                  {"wall_clock": {"native": native_wall, "shim": shim_wall,
+                                                  "ratio": round(shim_wall / native_wall, 5)},
+                                   "samples": {"native": len(proc["native"]["ns"]),
+                                               "shim": len(proc[cfg_name]["ns"])}}))
+
+    scale = res.get("scale")
+    for rid, bench, figure in (("scale_getaffinity", "scale/sched_getaffinity",
+                                "2 threads calling `sched_getaffinity` at once: throughput against 1 thread"),
+                               ("scale_getcpu", "scale/sched_getcpu",
+                                "2 threads calling `sched_getcpu` at once: throughput against 1 thread")):
+        if scale is None:
+            rows.append(na_row(rid, figure, res["scale_reason"], ">=", 1.8, "≥ 1.8"))
+            continue
+
+        def throughput(cfg, threads):
+            """Calls per second of `threads` threads, each on a CPU of its own: threads / CPU time per
+            call (so that other processes' load does not count), and by the wall clock."""
+            d = scale[cfg][bench][threads]
+            return threads * 1e9 / median(d["cpu"]), median(d["ips"])
+
+        one, one_wall = throughput("vm", 1)
+        two, two_wall = throughput("vm", 2)
+        n_one, n_one_wall = throughput("native", 1)
+        n_two, n_two_wall = throughput("native", 2)
+        value = two / one
+        row = {
+            "id": rid, "figure": figure,
+            "config": "LIBOS_CPU_MAP=%d,%d, thread i pinned to vCPU i" % scale_cpus,
+            "unit": "calls/s",
+            "native": round(one, 1), "shim": round(two, 1), "ratio": round(value, 5),
+            "baseline_label": "1 thread under the shim", "measured_label": "2 threads under the shim",
+            "value": round(value, 5), "value_unit": "ratio",
+            "target": {"op": ">=", "value": 1.8, "text": "≥ 1.8"},
+            "status": "met" if value >= 1.8 else "MISSED",
+            "wall_clock": {"one_thread": one_wall, "two_threads": two_wall, "ratio": round(two_wall / one_wall, 5)},
+            "native_scaling": {"one_thread": n_one, "two_threads": n_two, "ratio": round(n_two / n_one, 5),
+                               "wall_clock_ratio": round(n_two_wall / n_one_wall, 5)},
+            "note": ("columns: 1 thread and 2 threads under the shim, calls/s from CPU time per call; "
+                     "by the wall clock %s; natively %s (wall clock %s)") % (
+                         fmt_ratio(two_wall / one_wall), fmt_ratio(n_two / n_one),
+                         fmt_ratio(n_two_wall / n_one_wall)),
+            "cells": {"native": "1 thread: %s/s" % fmt_rate(one), "shim": "2 threads: %s/s" % fmt_rate(two),
+                      "ratio": fmt_ratio(value)},
+        }
+        rows.append(row)
+
+    rss = res["rss"]
+    native_rss = median([p["rss_kib"] for p in rss["native"]])
+    native_uss = median([p["private_dirty_kib"] + p["private_clean_kib"] for p in rss["native"]])
+    native_pss = median([p["pss_kib"] for p in rss["native"]])
+    for cfg_name, cfg_text in (("shim", "shim, no configuration"), ("vm", VM)):
+        shim_rss = median([p["rss_kib"] for p in rss[cfg_name]])
+        shim_uss = median([p["private_dirty_kib"] + p["private_clean_kib"] for p in rss[cfg_name]])
+        shim_pss = median([p["pss_kib"] for p in rss[cfg_name]])
+        added = shim_rss - native_rss
+        rows.append({
+            "id": "rss_" + ("passthrough" if cfg_name == "shim" else "vm"),
+            "figure": "resident memory added to a process by the shim", "config": cfg_text,
+            "unit": "KiB", "native": native_rss, "shim": shim_rss, "ratio": round(shim_rss / native_rss, 5),
+            "value": added, "value_unit": "KiB added",
+            "target": {"op": "<=", "value": 1024, "text": "≤ 1 MiB added"},
+            "status": "met" if added <= 1024 else "MISSED",
+            "private": {"native": native_uss, "shim": shim_uss, "added": shim_uss - native_uss},
+            "pss": {"native": native_pss, "shim": shim_pss, "added": shim_pss - native_pss},
+            "samples": {"native": len(rss["native"]), "shim": len(rss[cfg_name])},
+            "note": ("Rss of a small program after it asked sysconf, sched_getaffinity and sched_getcpu once "
+                     "(/proc/self/smaps_rollup, medians): %+d KiB; private memory (USS) %+d KiB, Pss %+d KiB") % (
+                         added, shim_uss - native_uss, shim_pss - native_pss),
+            "cells": {"native": "%d KiB" % native_rss, "shim": "%d KiB" % shim_rss,
+                      "ratio": "%s (%+d KiB)" % (fmt_ratio(shim_rss / native_rss), added)},
+        })
+
+    st = res["state"]
+    n = st["threads"]
+    grown = (st["state_rss_during_kib"] - st["state_rss_before_kib"]) * 1024
+    per_thread = grown / n
+    rows.append({
+        "id": "state_per_thread", "figure": "shared state per thread", "config": VM,
+        "unit": "bytes", "native": None, "shim": round(per_thread, 1), "ratio": None,
+        "value": round(per_thread, 1), "value_unit": "bytes per thread",
+        "target": {"op": "<=", "value": 64, "text": "≤ 64 B per thread"},
+        "status": "met" if per_thread <= 64 else "MISSED",
+        "state": st,
+        "note": ("native: no shared state; ratio: none. Resident size of the memfd:libos-vcpu-state mapping "
+                 "before and while %d more threads are alive: %d KiB -> %d KiB of a %d KiB region, "
+                 "%d more 4 KiB pages (the slot itself is 64 B by design, static_assert in "
+                 "table/libos_vcpu.cpp)") % (
+                     n, st["state_rss_before_kib"], st["state_rss_during_kib"], st["state_size_kib"],
+                     (st["state_rss_during_kib"] - st["state_rss_before_kib"]) // 4),
+        "cells": {"native": "—", "shim": "%.0f B/thread" % per_thread, "ratio": "—"},
+    })
+
+    rows.append(na_row("tracing_off", "tracing off against a build without tracing", res["tracing_reason"],
+                       "<=", 1.02, "≤ 1.02"))
+    return rows
+
+
+def fmt_rate(x):
+    if x >= 1e9:
+        return "%.2f G" % (x / 1e9)
+    if x >= 1e6:
+        return "%.1f M" % (x / 1e6)
+    return "%.1f k" % (x / 1e3)
+
+
+def extra_rows(res):
+    """Every per-call benchmark under the shim without a configuration (pass-through), for reference."""
+    calls = res["calls"]
+    out = []
+    for bench in sorted(calls["native"]):
+        native = median(calls["native"][bench])
+        shim = median(calls["shim"][bench])
+        vm = median(calls["vm"][bench])
+        out.append({"benchmark": bench, "native": round(native, 3), "shim": round(shim, 3),
+                    "vm": round(vm, 3), "shim_ratio": round(shim / native, 5), "vm_ratio": round(vm / native, 5)})
+    return out
+
+
+def markdown(report):
+    m, b = report["machine"], report["build"]
+    lines = []
+    lines.append("- Machine: %s, %s CPUs (online %s)%s; %s; %s" % (
+        m["cpu_model"], m["cores"], m["cpus_online"], ", " + m["hypervisor"] if m["hypervisor"] else "",
+        m["kernel"], m["glibc"]))
+    lines.append("- Build: %s, buildtype %s, -O%s, sanitizers %s; Google Benchmark %s; revision %s" % (
+        b.get("compiler"), b.get("buildtype"), b.get("optimization"), b.get("b_sanitize"),
+        b.get("google_benchmark"), b.get("revision")))
+    lines.append("- Run: %s%s; load average %s at the start, %s at the end" % (
+        report["generated"], " (--quick)" if report["quick"] else "",
+        " ".join(m["load_average_start"]), " ".join(m.get("load_average_end", []))))
+    lines.append("")
+    lines.append("| figure | configuration | native | shim | ratio | target | result |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in report["rows"]:
+        result = {"met": "met", "MISSED": "**MISSED**"}.get(r["status"], r["status"])
+        if r["status"] == "n/a":
+            result = r["reason"]
+        elif r["value_unit"] not in ("ratio",):
+            result = "%s (%s %s)" % (result, ("%+d" % r["value"]) if r["value_unit"] == "KiB added"
+                                     else "%g" % r["value"], r["value_unit"])
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["figure"], r["config"] or "—", r["cells"]["native"], r["cells"]["shim"], r["cells"]["ratio"],
+            r["target"]["text"], result))
+    lines.append("")
+    lines.append("Ratios are shim / native (for the two-thread rows: 2 threads / 1 thread under the shim), "
+                 "medians of the same run. Times are CPU time, so that other processes' load counts as little "
+                 "as it can (wall-clock figures are in the notes and the JSON). Per call: Google Benchmark, "
+                 "%d round(s) × %d repetitions, native and shim runs alternating, the process pinned to host "
+                 "CPU %d (so %s puts both vCPUs on it). Whole process: %d (`/bin/true`) and %d (`python3`) "
+                 "interleaved runs of each, the child's user + system time from wait4." % (
+                     report["settings"]["call_rounds"], report["settings"]["call_repetitions"], report["pin_cpu"],
+                     VM, report["settings"]["true_runs"], report["settings"]["python_runs"]))
+    notes = [(r["id"], r["note"]) for r in report["rows"] if r.get("note") and r["status"] != "n/a"]
+    if notes:
+        lines.append("")
+        for rid, note in notes:
+            lines.append("- `%s`: %s" % (rid, note))
+    lines.append("")
+    lines.append("Every per-call benchmark, natively, under the shim without a configuration and on the "
+                 "virtual machine (%s):" % VM)
+    lines.append("")
+    lines.append("| benchmark | native | shim, no configuration | ratio | %s | ratio |" % VM)
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    for e in report["extra"]:
+        lines.append("| `%s` | %s | %s | %s | %s | %s |" % (
+            e["benchmark"], fmt_time(e["native"]), fmt_time(e["shim"]), fmt_ratio(e["shim_ratio"]),
+            fmt_time(e["vm"]), fmt_ratio(e["vm_ratio"])))
+    return "\n".join(lines) + "\n"
+
+
+def find_python():
+    """The python3 of `python3 -c pass`: the system's, else the one running this script (a wrapper such
+    as a pyenv shim would measure a shell script)."""
+    for candidate in ("/usr/bin/python3", sys.executable):
+        if candidate and os.access(candidate, os.X_OK):
+            return os.path.realpath(candidate)
+    found = shutil.which("python3")
+    if not found:
+        raise BenchError("python3 not found")
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json")
+    parser.add_argument("--md")
+    parser.add_argument("--cpu", type=int, help="host CPU to pin the per-call benchmarks to (default: the last allowed)")
+    args = parser.parse_args()
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    build = os.path.abspath(args.build_dir)
+    paths = {
+        "shim": os.path.join(build, "shim", "libshim.so"),
+        "calls": os.path.join(build, "bench", "bench_calls"),
+        "spawn": os.path.join(build, "bench", "bench_spawn"),
+        "probe": os.path.join(build, "bench", "bench_probe"),
+    }
+    for key, path in paths.items():
+        if not os.path.exists(path):
+            print("bench: %s was not built (is subdir('bench') in meson.build?)" % path, file=sys.stderr)
+            return 1
+    json_path = os.path.abspath(args.json or os.path.join(build, "bench.json"))
+    md_path = os.path.abspath(args.md or os.path.join(build, "bench.md"))
+    s = SETTINGS["quick" if args.quick else "full"]
+    started = time.monotonic()
+
+    def log(msg):
+        print("bench: [%5.1fs] %s" % (time.monotonic() - started, msg), file=sys.stderr, flush=True)
+
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu = args.cpu if args.cpu is not None else allowed[-1]
+    if cpu not in allowed:
+        print("bench: --cpu %d is not a CPU this process may run on (%s)" % (cpu, allowed), file=sys.stderr)
+        return 1
+
+    machine = machine_info()
+    report = {
+        "schema": SCHEMA,
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "quick": args.quick,
+        "machine": machine,
+        "build": build_info(build, root),
+        "settings": s,
+        "pin_cpu": cpu,
+        "shim": paths["shim"],
+    }
+    res = {}
+    try:
+        res["calls"] = per_call(paths, s, cpu, log)
+        if len(allowed) >= 2:
+            scale_cpus = (allowed[-2], allowed[-1])
+            res["scale"] = scaling(paths, s, scale_cpus, log)
+        else:
+            scale_cpus = (allowed[0], allowed[0])
+            res["scale"] = None
+            res["scale_reason"] = "n/a (this process may run on one CPU only: two threads cannot run at once)"
+        res["true"] = processes(paths, s, ["/bin/true"], s["true_runs"], log)
+        res["python_path"] = find_python()
+        res["python"] = processes(paths, s, [res["python_path"], "-c", "pass"], s["python_runs"], log)
+        res["rss"] = resident(paths, s, log)
+        res["state"] = thread_state(paths, s, log)
+        res["tracing_reason"] = tracing_reason(root)
+        report["rows"] = build_rows(res, s, cpu, scale_cpus)
+        report["extra"] = extra_rows(res)
+    except BenchError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        return 1
+    machine["load_average_end"] = read_text("/proc/loadavg").split()[:3]
+    report["elapsed_s"] = round(time.monotonic() - started, 1)
+    log("done")
+
+    text = markdown(report)
+    for path in (json_path, md_path):
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+    with open(json_path + ".tmp", "w") as f:
+        json.dump(report, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(json_path + ".tmp", json_path)
+    with open(md_path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(md_path + ".tmp", md_path)
+
+    print(text, end="")
+    missed = [r["id"] for r in report["rows"] if r["status"] == "MISSED"]
+    print("")
+    print("%d figures: %d met, %d missed%s, %d not measured" % (
+        len(report["rows"]), sum(r["status"] == "met" for r in report["rows"]), len(missed),
+        (" (" + ", ".join(missed) + ")") if missed else "",
+        sum(r["status"] == "n/a" for r in report["rows"])))
+    print("JSON: %s" % json_path)
+    print("Markdown: %s" % md_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
