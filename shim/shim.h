@@ -59,6 +59,21 @@ struct RealFunctions {
     sighandler_t (*sigset)(int, sighandler_t);
 };
 extern RealFunctions g_real;
+
+/* The libc function behind `slot`, looked up with dlsym(RTLD_NEXT) the first time it is needed, not
+ * at start-up: a program pays only for the lookups of the calls it makes. Racing threads store the
+ * same value. */
+void* resolve_next(const char* name);
+template <typename F>
+inline F real(F& slot, const char* name) {
+    F f = __atomic_load_n(&slot, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!f, 0)) {
+        f = reinterpret_cast<F>(resolve_next(name));
+        __atomic_store_n(&slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+#define SHIM_REAL(name) ::shim::real(::shim::g_real.name, #name)
 extern std::atomic<bool> g_ready;
 
 /* Sets the shim and the LibOS up; runs once, from the constructor or from whichever intercepted

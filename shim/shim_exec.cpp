@@ -74,7 +74,7 @@ SHIM_EXPORT int execv(const char* path, char* const argv[]) noexcept {
 }
 
 SHIM_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(envp, [&](char* const* env) { return shim::g_real.execvpe(file, argv, env); }, true);
+    return with_environment(envp, [&](char* const* env) { return SHIM_REAL(execvpe)(file, argv, env); }, true);
 }
 
 SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
@@ -82,7 +82,7 @@ SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
 }
 
 SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(envp, [&](char* const* env) { return shim::g_real.fexecve(fd, argv, env); }, true);
+    return with_environment(envp, [&](char* const* env) { return SHIM_REAL(fexecve)(fd, argv, env); }, true);
 }
 
 SHIM_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
@@ -114,7 +114,7 @@ SHIM_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
  * change its child's mask before the child has run a single instruction of its own. */
 SHIM_EXPORT pid_t fork(void) noexcept {
     shim::ensure();
-    pid_t child = shim::g_real.fork();
+    pid_t child = SHIM_REAL(fork)();
     if (child > 0)
         libos::register_fork_child(child);
     return child;
@@ -123,12 +123,12 @@ SHIM_EXPORT pid_t fork(void) noexcept {
 SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
     return with_environment(
-        envp, [&](char* const* env) { return shim::g_real.posix_spawn(pid, path, actions, attr, argv, env); }, false);
+        envp, [&](char* const* env) { return SHIM_REAL(posix_spawn)(pid, path, actions, attr, argv, env); }, false);
 }
 
 SHIM_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
                              const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
     return with_environment(
-        envp, [&](char* const* env) { return shim::g_real.posix_spawnp(pid, file, actions, attr, argv, env); },
+        envp, [&](char* const* env) { return SHIM_REAL(posix_spawnp)(pid, file, actions, attr, argv, env); },
         false);
 }

@@ -93,7 +93,7 @@ void watch_listing(DIR* dir, const libos::VfsPath& path) {
 
 struct dirent* next_entry(FilteredDir* f, DIR* dir) {
     while (!f->host_done) {
-        struct dirent* e = shim::g_real.readdir(dir);
+        struct dirent* e = SHIM_REAL(readdir)(dir);
         if (!e) {
             f->host_done = true;
             break;
@@ -168,7 +168,7 @@ SHIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
 SHIM_EXPORT FILE* fopen(const char* path, const char* mode) {
     libos::VfsPath p;
     if (!mode || !classify(path, &p))
-        return shim::g_real.fopen(path, mode);
+        return SHIM_REAL(fopen)(path, mode);
     int flags = 0;
     switch (mode[0]) {
         case 'r':
@@ -262,11 +262,11 @@ SHIM_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) noex
 SHIM_EXPORT DIR* opendir(const char* path) {
     libos::VfsPath p;
     if (!classify(path, &p))
-        return shim::g_real.opendir(path);
+        return SHIM_REAL(opendir)(path);
     int fd = open_through_table(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
         return nullptr;
-    DIR* dir = shim::g_real.fdopendir(fd);
+    DIR* dir = SHIM_REAL(fdopendir)(fd);
     if (!dir) {
         int saved = errno;
         close(fd);
@@ -279,7 +279,7 @@ SHIM_EXPORT DIR* opendir(const char* path) {
 
 SHIM_EXPORT DIR* fdopendir(int fd) {
     shim::ensure();
-    DIR* dir = shim::g_real.fdopendir(fd);
+    DIR* dir = SHIM_REAL(fdopendir)(fd);
     char virt[libos::kVfsPathMax];
     libos::VfsPath p;
     if (dir && libos::vfs_active() && libos::vfs_dir_path(fd, virt) && libos::vfs_classify(virt, &p))
@@ -291,7 +291,7 @@ SHIM_EXPORT struct dirent* readdir(DIR* dir) {
     shim::ensure();
     FilteredDir* f = filtered(dir);
     if (!f)
-        return shim::g_real.readdir(dir);
+        return SHIM_REAL(readdir)(dir);
     return next_entry(f, dir);
 }
 
@@ -305,7 +305,7 @@ SHIM_EXPORT void rewinddir(DIR* dir) {
         f->next_extra = 0;
         f->host_done = false;
     }
-    shim::g_real.rewinddir(dir);
+    SHIM_REAL(rewinddir)(dir);
 }
 
 SHIM_EXPORT int closedir(DIR* dir) {
@@ -313,7 +313,7 @@ SHIM_EXPORT int closedir(DIR* dir) {
         f->dir.store(nullptr, std::memory_order_release);
         g_filtered_count.fetch_sub(1, std::memory_order_acq_rel);
     }
-    return shim::g_real.closedir(dir);
+    return SHIM_REAL(closedir)(dir);
 }
 
 /* scandir: glibc's reads the directory through internal calls; this one reads it through the
@@ -322,7 +322,7 @@ SHIM_EXPORT int scandir(const char* path, struct dirent*** namelist, int (*selec
                         int (*compar)(const struct dirent**, const struct dirent**)) {
     libos::VfsPath p;
     if (!classify(path, &p))
-        return shim::g_real.scandir(path, namelist, select, compar);
+        return SHIM_REAL(scandir)(path, namelist, select, compar);
     DIR* dir = opendir(path);
     if (!dir)
         return -1;

@@ -24,6 +24,7 @@ namespace {
 constinit std::atomic<int> g_init_step{0};
 constinit pthread_key_t g_exit_key = 0;
 constinit char g_self_path[4096] = {};
+constinit char g_pal_path[4096] = {};
 
 void on_fork_prepare() {
     libos::before_fork();
@@ -92,11 +93,6 @@ __attribute__((noinline)) void libos_crash_test_hook(const char* kind) {
 }
 #endif
 
-template <typename F>
-void resolve(F& slot, const char* name) {
-    slot = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
-}
-
 }  // namespace
 
 /* Marks the calling thread so that its slot is released when it ends. */
@@ -104,15 +100,12 @@ void watch_thread_exit() {
     pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
 }
 
-void resolve_all();
-
 void init() {
     /* Before libc set up the environment (a .preinit_array function, a sanitizer's start-up) the
-     * configuration cannot be read yet: forward to libc for now, and set up on a later call. */
-    if (!environ) {
-        resolve_all();
+     * configuration cannot be read yet: forward to libc for now (the lookups are lazy), and set up
+     * on a later call. */
+    if (!environ)
         return;
-    }
     int expected = 0;
     if (!g_init_step.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         while (!g_ready.load(std::memory_order_acquire))
@@ -123,9 +116,14 @@ void init() {
     if (dladdr(reinterpret_cast<void*>(&init), &info) && info.dli_fname && info.dli_fname[0] == '/' &&
         strlen(info.dli_fname) < sizeof(g_self_path)) {
         strcpy(g_self_path, info.dli_fname);
-        libos::set_preload_library(g_self_path);
+        /* libpal.so goes first in a child's LD_PRELOAD, so that ld.so finds it loaded instead of
+         * searching the shim's run path for it (a dozen failed opens per process). */
+        Dl_info pal;
+        if (dladdr(reinterpret_cast<void*>(&PalSyscall), &pal) && pal.dli_fname && pal.dli_fname[0] == '/' &&
+            strlen(pal.dli_fname) < sizeof(g_pal_path))
+            strcpy(g_pal_path, pal.dli_fname);
+        libos::set_preload_library(g_self_path, g_pal_path[0] ? g_pal_path : nullptr);
     }
-    resolve_all();
     libos::init();
     if (libos::is_virtual()) {
         pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
@@ -144,30 +142,8 @@ void init() {
 #endif
 }
 
-/* The libc functions the shim forwards to. Idempotent: it may run again before init completes. */
-void resolve_all() {
-    resolve(g_real.sysconf, "sysconf");
-    resolve(g_real.getcpu, "getcpu");
-    resolve(g_real.sched_getcpu, "sched_getcpu");
-    resolve(g_real.get_nprocs, "get_nprocs");
-    resolve(g_real.get_nprocs_conf, "get_nprocs_conf");
-    resolve(g_real.pthread_create, "pthread_create");
-    resolve(g_real.fork, "fork");
-    resolve(g_real.execvpe, "execvpe");
-    resolve(g_real.fexecve, "fexecve");
-    resolve(g_real.posix_spawn, "posix_spawn");
-    resolve(g_real.posix_spawnp, "posix_spawnp");
-    resolve(g_real.fopen, "fopen");
-    resolve(g_real.opendir, "opendir");
-    resolve(g_real.fdopendir, "fdopendir");
-    resolve(g_real.readdir, "readdir");
-    resolve(g_real.rewinddir, "rewinddir");
-    resolve(g_real.closedir, "closedir");
-    resolve(g_real.scandir, "scandir");
-    resolve(g_real.sigaction, "sigaction");
-    resolve(g_real.signal, "signal");
-    resolve(g_real.sysv_signal, "sysv_signal");
-    resolve(g_real.sigset, "sigset");
+void* resolve_next(const char* name) {
+    return dlsym(RTLD_NEXT, name);
 }
 
 }  // namespace shim

@@ -74,7 +74,7 @@ SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
     if (libos::g_tracing)
         return static_cast<int>(shim::syscall_result(call(SYS_getcpu, as_word(cpu), as_word(node), 0)));
     if (!libos::is_virtual())
-        return shim::g_real.getcpu(cpu, node);
+        return SHIM_REAL(getcpu)(cpu, node);
     unsigned vcpu, vnode;
     libos::current_vcpu_and_node(&vcpu, &vnode);
     long fault = 0;
@@ -95,5 +95,5 @@ SHIM_EXPORT int sched_getcpu(void) noexcept {
     shim::ensure();
     if (libos::is_virtual())
         return static_cast<int>(libos::current_vcpu_fast());
-    return shim::g_real.sched_getcpu();
+    return SHIM_REAL(sched_getcpu)();
 }

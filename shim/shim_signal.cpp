@@ -74,7 +74,7 @@ sighandler_t set_handler(int sig, sighandler_t handler, int flags, bool mask_sel
 SHIM_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* oact) noexcept {
     if (virtualized(sig))
         return virtual_sigaction(sig, act, oact);
-    return shim::g_real.sigaction(sig, act, oact);
+    return SHIM_REAL(sigaction)(sig, act, oact);
 }
 
 SHIM_EXPORT int __sigaction(int sig, const struct sigaction* act, struct sigaction* oact) noexcept {
@@ -85,7 +85,7 @@ SHIM_EXPORT int __sigaction(int sig, const struct sigaction* act, struct sigacti
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler) noexcept {
     if (virtualized(sig))
         return set_handler(sig, handler, SA_RESTART, true);
-    return shim::g_real.signal(sig, handler);
+    return SHIM_REAL(signal)(sig, handler);
 }
 
 SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept {
@@ -96,7 +96,7 @@ SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept {
 SHIM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) noexcept {
     if (virtualized(sig))
         return set_handler(sig, handler, static_cast<int>(SA_RESETHAND | SA_NODEFER | SA_INTERRUPT), false);
-    return shim::g_real.sysv_signal(sig, handler);
+    return SHIM_REAL(sysv_signal)(sig, handler);
 }
 
 SHIM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) noexcept {
@@ -107,7 +107,7 @@ SHIM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) noexcept {
  * unblocks it. Returns SIG_HOLD if the signal was blocked before, else the previous handler. */
 SHIM_EXPORT sighandler_t sigset(int sig, sighandler_t disposition) noexcept {
     if (!virtualized(sig))
-        return shim::g_real.sigset(sig, disposition);
+        return SHIM_REAL(sigset)(sig, disposition);
     sigset_t one, before;
     sigemptyset(&one);
     sigaddset(&one, sig);

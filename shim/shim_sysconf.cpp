@@ -11,19 +11,19 @@ SHIM_EXPORT long sysconf(int name) noexcept {
     shim::ensure();
     if ((name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF) && libos::is_virtual())
         return libos::vcpu_count();
-    return shim::g_real.sysconf(name);
+    return SHIM_REAL(sysconf)(name);
 }
 
 SHIM_EXPORT int get_nprocs(void) noexcept {
     shim::ensure();
     if (libos::is_virtual())
         return static_cast<int>(libos::vcpu_count());
-    return shim::g_real.get_nprocs();
+    return SHIM_REAL(get_nprocs)();
 }
 
 SHIM_EXPORT int get_nprocs_conf(void) noexcept {
     shim::ensure();
     if (libos::is_virtual())
         return static_cast<int>(libos::vcpu_count());
-    return shim::g_real.get_nprocs_conf();
+    return SHIM_REAL(get_nprocs_conf)();
 }

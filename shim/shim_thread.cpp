@@ -83,7 +83,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
                                void* arg) noexcept {
     shim::ensure();
     if (!libos::is_virtual())
-        return shim::g_real.pthread_create(thread, attr, routine, arg);
+        return SHIM_REAL(pthread_create)(thread, attr, routine, arg);
 
     libos::CpuBits mask;
     bool from_attr = false;
@@ -113,7 +113,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     info->routine = routine;
     info->arg = arg;
     info->ready.store(0, std::memory_order_relaxed);
-    int ret = shim::g_real.pthread_create(thread, use, &start_thread, info);
+    int ret = SHIM_REAL(pthread_create)(thread, use, &start_thread, info);
     if (use == &copy)
         pthread_attr_destroy(&copy);
     if (ret != 0) {

@@ -35,7 +35,7 @@ static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state
 namespace {
 
 constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;
 constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;
@@ -48,6 +48,7 @@ struct SharedHeader {
     uint32_t slot_count;
     uint64_t region_size;
     std::atomic<uint32_t> clock; /* counts mask writes across the launch */
+    std::atomic<uint32_t> high_water; /* slots [0, high_water) have been used */
     uint16_t host_of[kMaxVcpus];
 };
 constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
@@ -66,11 +67,13 @@ struct Machine {
     int state_fd;
     bool propagate;
     const char* preload_path;
+    const char* preload_pal;
     size_t map_text_length;
     char map_text[kMaxVcpus * 6];
 };
 
 constinit Machine g_machine{};
+constinit std::atomic<bool> g_nodes_loaded{false};
 
 /* Each thread's own slot and tid. Initial-exec: no allocation and no lock on first access. */
 constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
@@ -205,19 +208,20 @@ void locked_read(const ThreadSlot* slot, uint64_t* words) {
 
 /* ---- slots by tid: open addressing over the shared slot array ----------------------------- */
 
-uint32_t home_of(pid_t tid) {
-    return (static_cast<uint32_t>(tid) * 2654435761u) & (kSlotCount - 1);
+/* Slots are taken from the bottom of the array and searched up to the high-water mark: a launch of
+ * t threads touches t * 64 bytes of shared memory, not pages spread over the whole array. Lookups by
+ * tid (a call about another thread, a new thread's claim) scan the used part; the calling thread's
+ * own slot is cached in TLS and never looked up. */
+uint32_t used_slots() {
+    uint32_t n = g_machine.header->high_water.load(std::memory_order_acquire);
+    return n < kSlotCount ? n : kSlotCount;
 }
 
 ThreadSlot* lookup(pid_t tid) {
-    uint32_t i = home_of(tid);
-    for (uint32_t n = 0; n < kSlotCount; ++n, i = (i + 1) & (kSlotCount - 1)) {
-        int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-        if (t == tid)
+    uint32_t n = used_slots();
+    for (uint32_t i = 0; i < n; ++i)
+        if (g_machine.slots[i].tid.load(std::memory_order_acquire) == tid)
             return &g_machine.slots[i];
-        if (t == 0)
-            return nullptr;
-    }
     return nullptr;
 }
 
@@ -225,7 +229,7 @@ ThreadSlot* lookup(pid_t tid) {
  * whether any was freed. */
 bool collect_dead_slots() {
     bool freed = false;
-    for (uint32_t i = 0; i < kSlotCount; ++i) {
+    for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
         if (t > 0 && PalSyscall(SYS_kill, t, 0, 0, 0, 0, 0) == -ESRCH &&
             g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
@@ -256,32 +260,32 @@ int32_t settled_tid(uint32_t i) {
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0) {
     bool collected = false;
     for (;;) {
-        uint32_t i = home_of(tid);
+        uint32_t n = used_slots();
         int64_t free_index = -1;
         ThreadSlot* existing = nullptr;
-        for (uint32_t n = 0; n < kSlotCount; ++n, i = (i + 1) & (kSlotCount - 1)) {
+        for (uint32_t i = 0; i < n; ++i) {
             int32_t t = settled_tid(i);
             if (t == tid) {
                 existing = &g_machine.slots[i];
                 break;
             }
-            if (t == kFreedTid && free_index < 0)
+            if ((t == kFreedTid || t == 0) && free_index < 0)
                 free_index = i;
-            if (t == 0) {
-                if (free_index < 0)
-                    free_index = i;
-                break;
-            }
         }
         if (existing) {
-            if (!(keep_newer && written_after(existing, since))) {
+            if (!(keep_newer && written_after(existing, since)))
                 locked_write(existing, mask);
-            }
             return existing;
         }
         if (free_index < 0) {
-            /* Full: slots of threads that died without a word (a process killed, or ended with
-             * _exit) are given back, once, and the search starts over. */
+            /* No free slot below the mark: raise it, or, when the array is full, give back the
+             * slots of threads that died without a word (a process killed, or ended with _exit),
+             * once, and search again. */
+            uint32_t mark = n;
+            if (mark < kSlotCount) {
+                g_machine.header->high_water.compare_exchange_strong(mark, mark + 1, std::memory_order_acq_rel);
+                continue; /* the new slot (ours or a racer's) is searched like any other */
+            }
             if (!collected && collect_dead_slots()) {
                 collected = true;
                 continue;
@@ -295,8 +299,8 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint
             continue; /* someone took it first: look again */
         locked_write(slot, mask);
         slot->tid.store(tid, std::memory_order_release);
-        /* Another claimer of the same tid may have published it earlier in the chain, at a slot freed
-         * after this one's scan passed it. The first in probe order wins; this one is given back. */
+        /* Another claimer of the same tid may have published it at another free slot meanwhile. The
+         * lowest wins; this one is given back. */
         ThreadSlot* first = lookup(tid);
         if (first != slot && first) {
             slot->tid.store(kFreedTid, std::memory_order_release);
@@ -428,6 +432,19 @@ bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* since) 
     return true;
 }
 
+/* The sizes that follow from the map. */
+void set_machine_shape() {
+    Machine& m = g_machine;
+    m.count = m.map.count;
+    m.mask_words = (m.count + 63) / 64;
+    m.mask_bytes = m.mask_words * 8;
+    m.ext_words = m.mask_words > kInlineWords ? m.mask_words - kInlineWords : 0;
+    memset(&m.all, 0, sizeof(m.all));
+    for (uint32_t v = 0; v < m.count; ++v)
+        m.all.add(v);
+    m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
+}
+
 int init_machine() {
     const char* count_text = env_get("LIBOS_CPUS");
     const char* map_text = env_get("LIBOS_CPU_MAP");
@@ -435,29 +452,41 @@ int init_machine() {
         return kIdentity;
 
     Machine& m = g_machine;
-    PalHostTopology(&m.topo);
-    CpuBits online, current, allowed;
-    memcpy(online.words, m.topo.online_mask, sizeof(online.words));
-    host_affinity(&current);
-    allowed = current;
-    ConfigError error;
     const SettingNames names = {"LIBOS_CPUS", "LIBOS_CPU_MAP"};
-    if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error)) {
-        /* A CPU outside this thread's affinity may still be one the cpuset allows. */
-        cpuset_allowed(&allowed);
-        if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error))
-            refuse(error.text);
+    ConfigError error;
+    /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
+     * If the state is still there and describes the same map, the host need not be asked again. */
+    const char* state = env_get("LIBOS_STATE_FD");
+    bool trusted = false;
+    if (state && map_text && *map_text) {
+        CpuBits everything;
+        memset(&everything, 0xff, sizeof(everything));
+        if (build_cpu_map(names, count_text, map_text, everything, everything, everything, &m.map, &error)) {
+            set_machine_shape();
+            trusted = attach_region(state);
+        }
     }
-    m.count = m.map.count;
-    m.mask_words = (m.count + 63) / 64;
-    m.mask_bytes = m.mask_words * 8;
-    m.ext_words = m.mask_words > kInlineWords ? m.mask_words - kInlineWords : 0;
-    for (uint32_t v = 0; v < m.count; ++v)
-        m.all.add(v);
-    m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
-
-    if (!attach_region(env_get("LIBOS_STATE_FD")) && !create_region() && !private_region())
-        refuse("libos: cannot map the virtual machine's shared state (out of memory)");
+    if (trusted) {
+        /* Only the kernel's cpumask size is needed from the host (sched_setaffinity's length). */
+        uint64_t probe[kMaskWords];
+        long size = PalThreadGetCpuAffinity(0, sizeof(probe), probe);
+        m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
+    } else {
+        PalHostTopology(&m.topo);
+        CpuBits online, current, allowed;
+        memcpy(online.words, m.topo.online_mask, sizeof(online.words));
+        host_affinity(&current);
+        allowed = current;
+        if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error)) {
+            /* A CPU outside this thread's affinity may still be one the cpuset allows. */
+            cpuset_allowed(&allowed);
+            if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error))
+                refuse(error.text);
+        }
+        set_machine_shape();
+        if (!create_region() && !private_region())
+            refuse("libos: cannot map the virtual machine's shared state (out of memory)");
+    }
 
     /* The first thread: the mask its exec'ing parent had, or the whole machine. */
     CpuBits initial = m.all;
@@ -478,8 +507,13 @@ int init_machine() {
 
 }  // namespace
 
-void set_preload_library(const char* path) {
-    g_machine.preload_path = path;
+void set_preload_library(const char* shim, const char* pal) {
+    g_machine.preload_path = shim;
+    g_machine.preload_pal = pal;
+}
+
+const char* preload_pal() {
+    return g_machine.preload_pal;
 }
 
 const char* preload_library() {
@@ -529,6 +563,16 @@ size_t vcpu_mask_size() {
 
 uint16_t host_cpu_of(uint32_t v) {
     return v < g_machine.count ? g_machine.map.host_of[v] : 0;
+}
+
+uint32_t host_node_of(uint32_t host) {
+    static_assert(sizeof(g_machine.topo.node_of_cpu[0]) == sizeof(uint16_t));
+    if (!g_nodes_loaded.load(std::memory_order_acquire)) {
+        /* Two threads may both read: they write the same values. */
+        PalHostCpuNodes(g_machine.topo.node_of_cpu);
+        g_nodes_loaded.store(true, std::memory_order_release);
+    }
+    return host < PAL_MAX_CPUS ? g_machine.topo.node_of_cpu[host] : 0;
 }
 
 const PalTopology& host_topology() {
@@ -736,7 +780,7 @@ constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-
 void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     *vcpu = current_vcpu_fast();
     uint32_t host = t_vcpu_cache.slot ? t_vcpu_cache.host : PalGetCurrentCpu();
-    *node = host < PAL_MAX_CPUS ? g_machine.topo.node_of_cpu[host] : 0;
+    *node = host_node_of(host);
 }
 
 unsigned current_vcpu_fast() {

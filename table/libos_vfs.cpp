@@ -216,7 +216,7 @@ uint16_t host_of(uint32_t v) {
 }
 
 uint32_t node_of_host(uint32_t host) {
-    return host < PAL_MAX_CPUS ? host_topology().node_of_cpu[host] : 0;
+    return host_node_of(host);
 }
 
 void all_vcpus(CpuBits* out) {

@@ -121,7 +121,13 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     const char* map = machine_map_text();
     const char* shim = preload_library();
-    size_t strings = 256 + strlen(map) + 2 * kPreloadMax + kMaxVcpus * 6;
+    /* "libpal.so:" before the shim: found loaded, not searched for. */
+    char pal_first[4100] = "";
+    if (const char* pal = preload_pal(); pal && strlen(pal) + 2 < sizeof(pal_first)) {
+        strcpy(pal_first, pal);
+        strcat(pal_first, ":");
+    }
+    size_t strings = 256 + strlen(map) + 3 * kPreloadMax + kMaxVcpus * 6;
     strings += 4 * 600; /* the tracing variables */
     size_t bytes = kBlockHeader + (count + 12) * sizeof(char*) + strings;
     long mem = PalSyscall(SYS_mmap, 0, static_cast<long>(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -147,12 +153,13 @@ char* const* exec_environment(char* const* envp, long* error) {
             have_preload = true;
             char value[kPreloadMax];
             if (user_copy_string(entry + 11, value, sizeof(value)) && !list_has(value, shim))
-                entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value}) : put(&cursor, {"LD_PRELOAD=", shim});
+                entry = value[0] ? put(&cursor, {"LD_PRELOAD=", pal_first, shim, ":", value})
+                                 : put(&cursor, {"LD_PRELOAD=", pal_first, shim});
         }
         out[used++] = entry;
     }
     if (shim && !have_preload)
-        out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
+        out[used++] = put(&cursor, {"LD_PRELOAD=", pal_first, shim});
     const char* trace_names[4];
     const char* trace_values[4];
     size_t traced = 0;

@@ -124,7 +124,7 @@ long libos_syscall_getcpu(libos::UserPtr<unsigned> cpu, libos::UserPtr<unsigned>
         return PalGetCpu(cpu.for_kernel(), node.for_kernel());
     unsigned host = PalGetCurrentCpu();
     unsigned vcpu = libos::current_vcpu(host);
-    unsigned host_node = host < PAL_MAX_CPUS ? libos::host_topology().node_of_cpu[host] : 0;
+    unsigned host_node = libos::host_node_of(host);
     long fault = 0;
     if (!cpu.is_null())
         fault |= PalUserCopy(cpu.for_kernel(), &vcpu, sizeof(vcpu));

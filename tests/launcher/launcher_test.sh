@@ -13,6 +13,8 @@ L=${LIBOS_LAUNCHER:?LIBOS_LAUNCHER must name build/launcher/libos-run}
 build=${LIBOS_BUILD_DIR:?LIBOS_BUILD_DIR must name the build directory}
 root=${LIBOS_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 shim=$(realpath "$build/shim/libshim.so")
+# The launcher preloads libpal.so before the shim, so that ld.so finds it loaded.
+ours="$(realpath "$build/pal/libpal.so"):$shim"
 tmp=$(mktemp -d)
 cgroup=""
 cleanup() {
@@ -274,7 +276,7 @@ if [ "$out" == "found in PATH" ]; then pass "PROGRAM is looked for in PATH"; els
 # ---- the environment the program gets ------------------------------------------------------------------
 e=$(env_of)
 preload=$(value_of LD_PRELOAD "$e")
-if [[ $preload == "$shim" ]] && [[ $shim == /* ]]; then pass "LD_PRELOAD is the absolute path of libshim.so: $preload"; else fail "LD_PRELOAD is the absolute path of libshim.so" "got '$preload', expected '$shim'"; fi
+if [[ $preload == "$ours" ]] && [[ $shim == /* ]]; then pass "LD_PRELOAD is the absolute paths of libpal.so and libshim.so: $preload"; else fail "LD_PRELOAD is the absolute paths of libpal.so and libshim.so" "got '$preload', expected '$ours'"; fi
 if [ "$(value_of LIBOS_CPUS "$e")$(value_of LIBOS_CPU_MAP "$e")$(value_of LIBOS_PROPAGATE "$e")" == "<unset><unset><unset>" ]; then
   pass "transparent mode: LIBOS_CPUS, LIBOS_CPU_MAP and LIBOS_PROPAGATE unset"
 else
@@ -375,11 +377,11 @@ if [ "$(value_of LIBOS_LAUNCHER_TEST_VAR "$e")" == "a b=c" ]; then pass "the res
 
 # LD_PRELOAD: the shim first, the inherited entries after it, the shim never twice.
 e=$(LD_PRELOAD="libfoo.so" env_of --cpus 2)
-if [ "$(value_of LD_PRELOAD "$e")" == "$shim:libfoo.so" ]; then pass "LD_PRELOAD=libfoo.so becomes $shim:libfoo.so"; else fail "an inherited LD_PRELOAD comes after the shim" "$e"; fi
+if [ "$(value_of LD_PRELOAD "$e")" == "$ours:libfoo.so" ]; then pass "LD_PRELOAD=libfoo.so becomes $ours:libfoo.so"; else fail "an inherited LD_PRELOAD comes after the shim" "$e"; fi
 e=$(LD_PRELOAD="$shim" env_of --cpus 2)
-if [ "$(value_of LD_PRELOAD "$e")" == "$shim" ]; then pass "an inherited LD_PRELOAD naming the shim is not doubled"; else fail "an inherited LD_PRELOAD naming the shim is not doubled" "$e"; fi
+if [ "$(value_of LD_PRELOAD "$e")" == "$ours" ]; then pass "an inherited LD_PRELOAD naming the shim is not doubled"; else fail "an inherited LD_PRELOAD naming the shim is not doubled" "$e"; fi
 e=$(LD_PRELOAD="libfoo.so $build/shim/../shim/libshim.so:libbar.so" env_of)
-if [ "$(value_of LD_PRELOAD "$e")" == "$shim:libfoo.so:libbar.so" ]; then pass "the shim under another spelling, among other entries, is moved to the front once"; else fail "the shim under another spelling is moved to the front once" "$e"; fi
+if [ "$(value_of LD_PRELOAD "$e")" == "$ours:libfoo.so:libbar.so" ]; then pass "the shim under another spelling, among other entries, is moved to the front once"; else fail "the shim under another spelling is moved to the front once" "$e"; fi
 
 # LIBOS_SHIM_PATH
 cp "$shim" "$tmp/libshim.so"
@@ -394,14 +396,14 @@ fi
 
 # A launch inside a launch starts a new machine: the enclosing shim does not rewrite its settings.
 e=$("$L" --cpus 3 -- "$L" --cpus 5 -- cat /proc/self/environ 2>&1 | tr '\0' '\n')
-if [ "$(value_of LIBOS_CPUS "$e")" == 5 ] && [ "$(value_of LD_PRELOAD "$e")" == "$shim" ] && [ "$(value_of LIBOS_STATE_FD "$e")" == "<unset>" ]; then
+if [ "$(value_of LIBOS_CPUS "$e")" == 5 ] && [ "$(value_of LD_PRELOAD "$e")" == "$ours" ] && [ "$(value_of LIBOS_STATE_FD "$e")" == "<unset>" ]; then
   pass "a nested launch gets its own machine (LIBOS_CPUS=5, one shim, no LIBOS_STATE_FD)"
 else
   fail "a nested launch gets its own machine" "$e"
 fi
 # Without options the nested launch takes the machine it finds in its environment, as a new one.
 e=$("$L" --cpus 3 -- "$L" -- cat /proc/self/environ 2>&1 | tr '\0' '\n')
-if [ "$(value_of LIBOS_CPUS "$e")" == 3 ] && [ "$(value_of LD_PRELOAD "$e")" == "$shim" ] && [ "$(value_of LIBOS_STATE_FD "$e")" == "<unset>" ]; then
+if [ "$(value_of LIBOS_CPUS "$e")" == 3 ] && [ "$(value_of LD_PRELOAD "$e")" == "$ours" ] && [ "$(value_of LIBOS_STATE_FD "$e")" == "<unset>" ]; then
   pass "a nested launch without options builds a new machine of the same shape"
 else
   fail "a nested launch without options builds a new machine of the same shape" "$e"
@@ -446,7 +448,7 @@ wrapper="$root/scripts/libos-run"
 out=$(LIBOS_BUILD_DIR="$build" "$wrapper" --version 2>"$tmp/err")
 if [ "$out" == "libos-run $version" ] && [ ! -s "$tmp/err" ]; then pass "scripts/libos-run --version, quietly"; else fail "scripts/libos-run --version, quietly" "$out" "$(cat "$tmp/err")"; fi
 e=$(LIBOS_BUILD_DIR="$build" "$wrapper" --cpus 2 -- cat /proc/self/environ 2>"$tmp/err" | tr '\0' '\n')
-if [ "$(value_of LIBOS_CPUS "$e")" == 2 ] && [ "$(value_of LD_PRELOAD "$e")" == "$shim" ] && [ ! -s "$tmp/err" ]; then
+if [ "$(value_of LIBOS_CPUS "$e")" == 2 ] && [ "$(value_of LD_PRELOAD "$e")" == "$ours" ] && [ ! -s "$tmp/err" ]; then
   pass "scripts/libos-run --cpus 2 runs the program on the machine"
 else
   fail "scripts/libos-run --cpus 2 runs the program on the machine" "$e" "$(cat "$tmp/err")"

@@ -85,8 +85,10 @@ TEST(PalHostTopology, AgreesWithSysfsAndTheKernel) {
     /* The kernel's cpumask size is what a large sched_getaffinity buffer gets back. */
     char big[1024];
     EXPECT_EQ(static_cast<long>(topo.kernel_mask_size), syscall(SYS_sched_getaffinity, 0, sizeof(big), big));
+    static uint16_t node_of_cpu[PAL_MAX_CPUS];
+    ASSERT_EQ(PalHostCpuNodes(node_of_cpu), access("/sys/devices/system/node/online", F_OK) == 0 ? 0 : -ENOENT);
     for (int c : online) {
-        unsigned node = topo.node_of_cpu[c];
+        unsigned node = node_of_cpu[c];
         std::string path = "/sys/devices/system/node/node" + std::to_string(node) + "/cpulist";
         if (access("/sys/devices/system/node", F_OK) == 0) {
             EXPECT_TRUE(parse_cpu_list(read_file(path)).count(c)) << "cpu " << c << " not in " << path;

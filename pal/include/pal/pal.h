@@ -65,13 +65,18 @@ struct PalTopology {
     uint32_t online_count;
     /* Bit i set: host CPU i is online. */
     uint64_t online_mask[PAL_CPU_MASK_WORDS];
-    /* NUMA node of each possible CPU (0 on hosts without node information). */
+    /* NUMA node of each possible CPU (0 on hosts without node information). Filled by
+     * PalHostCpuNodes, not by PalHostTopology: most processes never ask for a node. */
     uint16_t node_of_cpu[PAL_MAX_CPUS];
     /* Size in bytes of the kernel's cpumask: what sched_getaffinity returns for a large buffer. */
     uint32_t kernel_mask_size;
 };
 
-/* Fills `topo` with the host topology. Returns 0 or -errno (for example when /sys is not mounted,
+/* Fills `node_of_cpu` (PAL_MAX_CPUS entries) with each CPU's NUMA node, from
+ * /sys/devices/system/node (0 where there is no node information). Returns 0 or -errno. */
+PAL_API long PalHostCpuNodes(uint16_t* node_of_cpu);
+
+/* Fills `topo` with the host topology (but for node_of_cpu, see PalHostCpuNodes). Returns 0 or -errno (for example when /sys is not mounted,
  * in which case the online set falls back to the calling thread's affinity). */
 PAL_API long PalHostTopology(struct PalTopology* topo);
 

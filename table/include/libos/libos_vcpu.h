@@ -65,12 +65,17 @@ size_t vcpu_mask_size();
 /* The host CPU vCPU `v` runs on (v < vcpu_count()). */
 uint16_t host_cpu_of(uint32_t v);
 
-/* The host topology read at init. */
+/* The NUMA node of host CPU `host`, read from sysfs the first time a node is asked for. */
+uint32_t host_node_of(uint32_t host);
+
+/* The host topology read at init (node_of_cpu: see host_node_of). */
 const PalTopology& host_topology();
 
-/* The shim's own path, so that exec can put it back into LD_PRELOAD. Set by the shim before init. */
-void set_preload_library(const char* path);
+/* The shim's own path (and libpal.so's, which is preloaded before it when known), so that exec can
+ * put them back into LD_PRELOAD. Set by the shim before init. */
+void set_preload_library(const char* shim, const char* pal);
 const char* preload_library();
+const char* preload_pal();
 /* The map as LIBOS_CPU_MAP text ("0,1,0,1"), the shared state's descriptor (-1 if private), and
  * whether exec puts children back on the machine (LIBOS_PROPAGATE is not 0). */
 const char* machine_map_text();

@@ -84,6 +84,25 @@ void node_cpulist_path(char* buf, unsigned node) {
 
 }  // namespace
 
+extern "C" long PalHostCpuNodes(uint16_t* node_of_cpu) {
+    memset(node_of_cpu, 0, sizeof(uint16_t) * PAL_MAX_CPUS);
+    char buf[4096];
+    long len = pal_read_small_file("/sys/devices/system/node/online", buf, sizeof(buf));
+    if (len < 0)
+        return len;
+    char nodes[256]; /* node lists are short: "0-3" */
+    size_t keep = static_cast<size_t>(len) < sizeof(nodes) - 1 ? static_cast<size_t>(len) : sizeof(nodes) - 1;
+    memcpy(nodes, buf, keep);
+    nodes[keep] = '\0';
+    for_each_in_list(nodes, [&](unsigned node) {
+        char path[64];
+        node_cpulist_path(path, node);
+        if (pal_read_small_file(path, buf, sizeof(buf)) >= 0)
+            for_each_in_list(buf, [&](unsigned cpu) { node_of_cpu[cpu] = static_cast<uint16_t>(node); });
+    });
+    return 0;
+}
+
 extern "C" long PalHostTopology(struct PalTopology* topo) {
     memset(topo, 0, sizeof(*topo));
     char buf[4096];
@@ -122,18 +141,5 @@ extern "C" long PalHostTopology(struct PalTopology* topo) {
         }
     }
 
-    len = pal_read_small_file("/sys/devices/system/node/online", buf, sizeof(buf));
-    if (len >= 0) {
-        char nodes[256]; /* node lists are short: "0-3" */
-        size_t keep = static_cast<size_t>(len) < sizeof(nodes) - 1 ? static_cast<size_t>(len) : sizeof(nodes) - 1;
-        memcpy(nodes, buf, keep);
-        nodes[keep] = '\0';
-        for_each_in_list(nodes, [&](unsigned node) {
-            char path[64];
-            node_cpulist_path(path, node);
-            if (pal_read_small_file(path, buf, sizeof(buf)) >= 0)
-                for_each_in_list(buf, [&](unsigned cpu) { topo->node_of_cpu[cpu] = static_cast<uint16_t>(node); });
-        });
-    }
     return status;
 }
