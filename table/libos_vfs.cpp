@@ -789,7 +789,85 @@ bool vfs_classify(const char* path, VfsPath* out) {
     return false;
 }
 
+namespace {
+
+/* Contents that cannot change while the machine runs (the sysfs files, /proc/cpuinfo) are generated
+ * once per process and kept in a memfd (O_CLOEXEC, placed high); each open reopens it read-only, so
+ * that every open still has an offset of its own. /proc/stat and the status files change, and are
+ * generated at every open. A fork child shares the cache; an exec'ed program starts without one. */
+struct CachedFile {
+    std::atomic<int> fd_plus_one; /* 0: free; -1: being filled */
+    uint64_t dev, ino;            /* the memfd, to notice if the program closed its number */
+    char virt[kVfsPathMax];
+};
+constexpr int kCachedFiles = 64;
+constinit CachedFile g_cache[kCachedFiles] = {};
+
+bool cacheable(const VfsPath& path) {
+    return path.file != VfsFile::Stat && path.file != VfsFile::Status;
+}
+
+/* A read-only descriptor of its own for memfd `fd`, as opening the real file gives (writes fail with
+ * EBADF); -errno if /proc cannot be used. */
+long reopen_read_only(long fd, int flags) {
+    char self[48] = "/proc/self/fd/";
+    format_decimal(self + strlen(self), static_cast<uint64_t>(fd));
+    return sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(self),
+               O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_NOATIME)));
+}
+
+/* The cached memfd of `virt` that still is what it was, or -1. */
+long cached_fd(const char* virt) {
+    for (CachedFile& c : g_cache) {
+        int fd = c.fd_plus_one.load(std::memory_order_acquire) - 1;
+        if (fd < 0 || strcmp(c.virt, virt) != 0)
+            continue;
+        struct stat st;
+        if (sys(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0 && st.st_dev == c.dev && st.st_ino == c.ino)
+            return fd;
+        return -1;
+    }
+    return -1;
+}
+
+/* Keeps memfd `fd` (already rewound) for `virt`; false if the cache is full. */
+bool keep(const char* virt, long fd) {
+    if (strlen(virt) >= kVfsPathMax)
+        return false;
+    long high = sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900);
+    if (high < 0)
+        return false;
+    struct stat st;
+    if (sys(SYS_fstat, high, reinterpret_cast<long>(&st)) < 0) {
+        sys(SYS_close, high);
+        return false;
+    }
+    for (CachedFile& c : g_cache) {
+        int current = c.fd_plus_one.load(std::memory_order_acquire);
+        bool stale = current > 0 && strcmp(c.virt, virt) == 0; /* the program closed the old one */
+        if (!(current == 0 || stale) || !c.fd_plus_one.compare_exchange_strong(current, -1))
+            continue;
+        c.dev = st.st_dev;
+        c.ino = st.st_ino;
+        memcpy(c.virt, virt, strlen(virt) + 1);
+        c.fd_plus_one.store(static_cast<int>(high) + 1, std::memory_order_release);
+        return true;
+    }
+    sys(SYS_close, high);
+    return false;
+}
+
+}  // namespace
+
 long vfs_open_generated(const VfsPath& path, int flags) {
+    if (cacheable(path)) {
+        long cached = cached_fd(path.virt);
+        if (cached >= 0) {
+            long fd = reopen_read_only(cached, flags);
+            if (fd >= 0)
+                return fd;
+        }
+    }
     long fd = sys(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-file"), MFD_CLOEXEC);
     if (fd < 0)
         return fd;
@@ -805,17 +883,15 @@ long vfs_open_generated(const VfsPath& path, int flags) {
         sys(SYS_close, fd);
         return ret;
     }
-    /* A read-only descriptor of its own, as opening the real file gives: writes fail with EBADF. */
-    char self[48] = "/proc/self/fd/";
-    format_decimal(self + strlen(self), static_cast<uint64_t>(fd));
-    long reopened = sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(self),
-                        O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_NOATIME)));
+    sys(SYS_lseek, fd, 0, SEEK_SET);
+    if (cacheable(path))
+        keep(path.virt, fd);
+    long reopened = reopen_read_only(fd, flags);
     if (reopened >= 0) {
         sys(SYS_close, fd);
         return reopened;
     }
-    /* No /proc: hand out the memfd itself, rewound. */
-    sys(SYS_lseek, fd, 0, SEEK_SET);
+    /* No /proc: hand out the memfd itself. */
     if (!(flags & O_CLOEXEC))
         sys(SYS_fcntl, fd, F_SETFD, 0);
     return fd;
