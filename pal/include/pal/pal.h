@@ -23,7 +23,10 @@
 extern "C" {
 #endif
 
-#define PAL_API __attribute__((visibility("default")))
+/* Exported from libpal.so; callers reach them through the GOT (noplt): no PLT stub on the hot paths,
+ * at the price of binding these few symbols at load time. */
+#define PAL_API __attribute__((visibility("default"), noplt))
+#define PAL_DATA __attribute__((visibility("default")))
 
 /* The largest number of CPUs (host or virtual) the project describes. CPU numbers are below it. */
 #define PAL_MAX_CPUS 8192
@@ -95,7 +98,7 @@ typedef void (*PalFaultUpcall)(int sig, siginfo_t* info, void* ucontext);
 /* The signals the PAL handles: the faults (for PalUserCopy, and to report a crash inside the LibOS)
  * and SIGABRT. */
 #define PAL_FAULT_SIGNALS 5
-PAL_API extern const int g_pal_fault_signals[PAL_FAULT_SIGNALS]; /* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT */
+PAL_DATA extern const int g_pal_fault_signals[PAL_FAULT_SIGNALS]; /* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT */
 
 /* Installs the PAL's handlers for g_pal_fault_signals (SA_SIGINFO | SA_ONSTACK) and the upcall.
  * Stores the actions that were installed before, in the same order, as raw kernel sigactions, when

@@ -61,14 +61,7 @@ static_assert(count_named() == kListedCount, "a number appears twice in libos_sy
 
 }  // namespace
 
-size_t syscall_table_size() {
-    return kTableSize;
-}
-
-const SyscallEntry* syscall_entry(long nr) {
-    if (static_cast<unsigned long>(nr) >= kTableSize)
-        return nullptr;
-    return &g_syscall_table[static_cast<size_t>(nr)];
-}
+const SyscallEntry* const g_syscall_entries = g_syscall_table.data();
+const size_t g_syscall_count = kTableSize;
 
 }  // namespace libos

@@ -68,11 +68,19 @@ struct SyscallEntry {
     RawHandler handler; /* nullptr: pass through to the host */
 };
 
-/* One past the highest syscall number in the list. */
-size_t syscall_table_size();
+/* The table, defined per architecture (arch/<arch>/libos_table.cpp). */
+extern const SyscallEntry* const g_syscall_entries;
+extern const size_t g_syscall_count; /* one past the highest number in the list */
 
-/* The entry for `nr`, or nullptr when nr is outside the table. */
-const SyscallEntry* syscall_entry(long nr);
+/* One past the highest syscall number in the list. */
+inline size_t syscall_table_size() {
+    return g_syscall_count;
+}
+
+/* The entry for `nr`, or nullptr when nr is outside the table. Inline: every routed call asks. */
+inline const SyscallEntry* syscall_entry(long nr) {
+    return static_cast<unsigned long>(nr) < g_syscall_count ? &g_syscall_entries[nr] : nullptr;
+}
 
 /* The name of syscall `nr`, or nullptr when the list does not name it. */
 const char* syscall_name(long nr);
