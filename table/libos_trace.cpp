@@ -22,7 +22,9 @@ extern char** environ;
 
 namespace libos {
 
+#ifndef LIBOS_NO_TRACING
 constinit bool g_tracing = false;
+#endif
 
 namespace {
 
@@ -379,6 +381,9 @@ void print_call(const Call& c, bool before_only) {
 }  // namespace
 
 void trace_init() {
+#ifdef LIBOS_NO_TRACING
+    return;
+#endif
     const char* trace = env_value("LIBOS_TRACE");
     const char* stack = env_value("LIBOS_TRACE_STACK");
     const char* format = env_value("LIBOS_TRACE_FORMAT");
@@ -404,7 +409,9 @@ void trace_init() {
     if (fd < 0)
         fd = 2;
     g_trace_fd = static_cast<int>(fd);
+#ifndef LIBOS_NO_TRACING
     g_tracing = true;
+#endif
 }
 
 long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {

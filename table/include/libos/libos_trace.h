@@ -20,8 +20,13 @@
 
 namespace libos {
 
-/* True when any call must go through trace_dispatch. Set once, at init. */
+/* True when any call must go through trace_dispatch. Set once, at init. A build without tracing
+ * (meson -Dtracing=false) makes it a constant, and the branch on it disappears. */
+#ifdef LIBOS_NO_TRACING
+constexpr bool g_tracing = false;
+#else
 extern bool g_tracing;
+#endif
 
 /* Reads the tracing configuration from the environment; called by init(). */
 void trace_init();
