@@ -32,6 +32,7 @@ void on_fork_prepare() {
 
 void on_fork_child() {
     libos::after_fork_child();
+    libos::trace_reset_stats();
 }
 
 void on_thread_exit(void*) {
@@ -125,10 +126,10 @@ void init() {
         libos::set_preload_library(g_self_path, g_pal_path[0] ? g_pal_path : nullptr);
     }
     libos::init();
-    if (libos::is_virtual()) {
+    if (libos::is_virtual() || libos::g_tracing)
         pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
+    if (libos::is_virtual())
         pthread_key_create(&g_exit_key, &on_thread_exit);
-    }
     if (libos::fault_handling_installed()) {
         dl_iterate_phdr(&note_own_code, nullptr);
         libos::set_unwinder_loader(&load_unwinder);

@@ -62,6 +62,14 @@ const char* env_value(const char* name) {
     return nullptr;
 }
 
+long move_high(long fd) {
+    long high = PalSyscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
+    if (high < 0)
+        return fd;
+    PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    return high;
+}
+
 uint64_t now_ns() {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t); /* the vDSO: no system call */
@@ -105,23 +113,36 @@ public:
             ch(d[--n]);
         return *this;
     }
-    /* A string the program passed, escaped for text and JSON alike, at most 96 characters. */
+    /* A string the program passed, escaped for text and JSON alike: at most 96 bytes, never cut
+     * inside a UTF-8 character; bytes that are not UTF-8 as \u00NN (valid JSON, and visible). */
     Line& quoted(const char* s) {
+        static const char hex[] = "0123456789abcdef";
         ch('"');
-        for (int i = 0; s[i]; ++i) {
-            if (i == 96) {
+        size_t i = 0;
+        while (s[i]) {
+            auto c = static_cast<unsigned char>(s[i]);
+            size_t seq = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+            for (size_t k = 1; k < seq; ++k)
+                if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80)
+                    seq = 0; /* a broken sequence: escape its first byte */
+            if (i + (seq ? seq : 1) > 96) {
                 add("...");
                 break;
             }
-            char c = s[i];
+            if (seq > 1) {
+                add(s + i, seq);
+                i += seq;
+                continue;
+            }
             if (c == '"' || c == '\\')
-                ch('\\').ch(c);
+                ch('\\').ch(static_cast<char>(c));
             else if (c == '\n')
                 add("\\n");
-            else if (static_cast<unsigned char>(c) < 0x20)
-                add("\\u00").ch("0123456789abcdef"[(c >> 4) & 15]).ch("0123456789abcdef"[c & 15]);
+            else if (c < 0x20 || seq == 0)
+                add("\\u00").ch(hex[c >> 4]).ch(hex[c & 15]);
             else
-                ch(c);
+                ch(static_cast<char>(c));
+            ++i;
         }
         return ch('"');
     }
@@ -161,7 +182,15 @@ public:
     }
     const char* data() const { return buf_; }
     size_t size() const { return len_; }
-    bool room(size_t n) const { return len_ + n < sizeof(buf_); }
+    /* Room for n more bytes, keeping kReserve for the line's end (end() always fits). */
+    bool room(size_t n) const { return len_ + n + kReserve < sizeof(buf_); }
+    /* Ends the line with `terminator`, cutting what came before if it must. */
+    Line& end(const char* terminator) {
+        size_t n = strlen(terminator);
+        if (len_ + n > sizeof(buf_) - 1)
+            len_ = sizeof(buf_) - 1 - n;
+        return add(terminator, n);
+    }
     void write(int fd) {
         size_t done = 0;
         while (done < len_) {
@@ -176,6 +205,7 @@ public:
     }
 
 private:
+    static constexpr size_t kReserve = 16;
     char buf_[4096];
     size_t len_ = 0;
 };
@@ -303,7 +333,8 @@ void add_stack(Line& line, bool json) {
     for (int i = 0; i < n; ++i) {
         if (is_own_code(frames[i].address))
             continue; /* the LibOS's own frames: the stack starts at the program */
-        if (!line.room(400))
+        /* A frame: up to ~430 bytes as text, twice that as escaped JSON. */
+        if (!line.room(json ? 900 : 450))
             break;
         if (json) {
             if (!first)
@@ -314,7 +345,8 @@ void add_stack(Line& line, bool json) {
             line.add(" > ").add(frames[i].object[0] ? frames[i].object : "?").ch('(');
             if (frames[i].function[0])
                 line.add(frames[i].function).add("+").hex(frames[i].offset);
-            line.add(") [").hex(frames[i].address).add("]\n");
+            line.add(") [").hex(frames[i].address).add("]");
+            line.end("\n");
         }
         first = false;
     }
@@ -351,7 +383,7 @@ void print_call(const Call& c, bool before_only) {
         }
         add_host_cpus(line, c, true);
         add_stack(line, true);
-        line.add("}\n");
+        line.end("}\n");
     } else {
         line.num(pid).ch('/').num(tid).ch(' ');
         if (name)
@@ -372,7 +404,8 @@ void print_call(const Call& c, bool before_only) {
             line.add(" = ").num(c.result);
         }
         add_host_cpus(line, c, false);
-        line.add(" <").add(handled).add(">\n");
+        line.add(" <").add(handled).add(">");
+        line.end("\n");
         add_stack(line, false);
     }
     line.write(g_trace_fd);
@@ -399,13 +432,26 @@ void trace_init() {
     /* Where the lines go: a file of the user's, appended to by every process, or standard error
      * (a copy of it, so that a program closing its fd 2 does not silence the trace). */
     long fd = -1;
-    if (trace && *trace && strcmp(trace, "stderr") != 0 && strlen(trace) < sizeof(g_trace_path)) {
-        strcpy(g_trace_path, trace);
-        fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(trace), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                        0644, 0, 0);
+    if (trace && *trace && strcmp(trace, "stderr") != 0) {
+        /* Absolute, so that children exec'ed after a chdir write to the same file. */
+        size_t len = strlen(trace);
+        if (trace[0] == '/' && len < sizeof(g_trace_path)) {
+            strcpy(g_trace_path, trace);
+        } else if (PalSyscall(SYS_getcwd, reinterpret_cast<long>(g_trace_path), sizeof(g_trace_path), 0, 0, 0, 0) > 0 &&
+                   strlen(g_trace_path) + 1 + len < sizeof(g_trace_path)) {
+            strcat(g_trace_path, "/");
+            strcat(g_trace_path, trace);
+        } else {
+            g_trace_path[0] = '\0';
+        }
+        if (g_trace_path[0])
+            fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(g_trace_path),
+                            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644, 0, 0);
     }
     if (fd < 0)
         fd = PalSyscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
+    else
+        fd = move_high(fd); /* out of the lowest numbers, which programs expect to get themselves */
     if (fd < 0)
         fd = 2;
     g_trace_fd = static_cast<int>(fd);
@@ -426,6 +472,13 @@ long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a
         c.have_path = copy_string_from_user(c.path, reinterpret_cast<const char*>(args[path_arg]), sizeof(c.path)) >= 0;
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(a2, a1, &c.mask);
+    /* exec replaces the program, and with it the exit that would print the summary. */
+    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
+        t_in_trace = true;
+        trace_finish();
+        trace_reset_stats();
+        t_in_trace = false;
+    }
     if (g_lines && ends_the_thread(nr)) {
         t_in_trace = true;
         print_call(c, true);
@@ -453,6 +506,14 @@ long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a
     print_call(c, false);
     t_in_trace = false;
     return c.result;
+}
+
+void trace_reset_stats() {
+    for (Stat& st : g_stats_table) {
+        st.calls.store(0, std::memory_order_relaxed);
+        st.errors.store(0, std::memory_order_relaxed);
+        st.nanoseconds.store(0, std::memory_order_relaxed);
+    }
 }
 
 bool trace_wants_stacks() {

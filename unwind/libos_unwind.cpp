@@ -34,7 +34,9 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(voi
         f.offset = 0;
         f.function[0] = '\0';
         f.object[0] = '\0';
-        if (unw_get_proc_name(&cursor, f.function, sizeof(f.function), &offset) == 0)
+        /* -UNW_ENOMEM: the name did not fit; libunwind still wrote its start, NUL-terminated. */
+        int named = unw_get_proc_name(&cursor, f.function, sizeof(f.function), &offset);
+        if (named == 0 || named == -UNW_ENOMEM)
             f.offset = offset;
         else
             f.function[0] = '\0';

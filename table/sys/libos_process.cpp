@@ -230,8 +230,10 @@ long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::U
 long libos_syscall_fork() {
     libos::before_fork();
     long ret = PalSyscall(SYS_fork, 0, 0, 0, 0, 0, 0);
-    if (ret == 0)
+    if (ret == 0) {
         libos::after_fork_child();
+        libos::trace_reset_stats();
+    }
     else if (ret > 0)
         libos::register_fork_child(static_cast<pid_t>(ret));
     return ret;
@@ -247,8 +249,10 @@ long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPt
                           static_cast<long>(parent_tid.address()), static_cast<long>(child_tid.address()),
                           static_cast<long>(tls), 0);
     bool fork_like = !(flags & CLONE_VM) && newsp == 0;
-    if (ret == 0 && fork_like)
+    if (ret == 0 && fork_like) {
         libos::after_fork_child();
+        libos::trace_reset_stats();
+    }
     else if (ret > 0 && fork_like)
         libos::register_fork_child(static_cast<pid_t>(ret));
     return ret;

@@ -44,8 +44,11 @@ LibosUnwindBacktrace unwinder();
 void add_own_code(uintptr_t start, uintptr_t end);
 bool is_own_code(uintptr_t address);
 
-/* Prints the summary (LIBOS_STATS) of this process; at exit. */
+/* Prints the summary (LIBOS_STATS) of this process; at exit, and before an exec. */
 void trace_finish();
+/* Starts the counts over: in a fork child, whose summary is its own calls, and after an exec's
+ * summary. */
+void trace_reset_stats();
 
 /* The names and values the shim puts back into a child's environment at exec while tracing. */
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max);

@@ -1,0 +1,769 @@
+#!/usr/bin/env python3
+"""Tracing (LIBOS_TRACE, LIBOS_TRACE_STACK, LIBOS_TRACE_FORMAT=json, LIBOS_STATS and the launcher's
+--trace, --trace-stack, --trace-format, --stats) and the report of a crash inside the LibOS.
+
+Runs tests/trace/traced_program (TRACE_TEST_PROGRAM), whose modes make exactly known calls, under
+the shim (LD_PRELOAD=LIBOS_LIBSHIM) on a virtual machine of 8 vCPUs, and holds the trace against
+what the program did:
+  - text: every line has the structure PID/TID name(args) = RESULT [host {..}] <libos|host>, and
+    each handled call its exact line ({7} and its host CPU, the mask got, [cpu], [node], the quoted
+    path, -1 EINVAL (Invalid argument), <host> for getpid), in the program's order;
+  - json: every line parses (strict UTF-8) with the fields and values of the same calls;
+  - stacks: the frame after the call names the program's function, in text and in JSON;
+  - stats: the summary's calls and errors are the program's own counts, per process;
+  - fork/exec: the child's lines carry its own pid, the exec'd program's calls are traced;
+  - threads: 8 threads x 200 calls, every line whole, the right count per tid;
+  - the launcher's flags; the crash hook (LIBOS_TEST_CRASH, test builds) for SIGSEGV, SIGILL, SIGFPE
+    and SIGABRT; the program's own fault handlers; nothing at all when tracing is off;
+  - edges: a fork child's summary, a relative LIBOS_TRACE across chdir+exec, a program that closes
+    and reuses descriptors, non-ASCII paths cut at 96 bytes, long function names, lines with many
+    long frames.
+TAP output; each check says what it expects, and a failure shows the run's output and trace. About
+2 s. LIBOS_LIBSHIM, LIBOS_BUILD_DIR and LIBOS_SOURCE_ROOT come from tests/meson.build's test_env;
+TRACE_TEST_PROGRAM and TRACE_TEST_HOOKS from tests/trace/meson.build.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+PROG = os.path.realpath(os.environ["TRACE_TEST_PROGRAM"])
+SHIM = os.path.realpath(os.environ["LIBOS_LIBSHIM"])
+ROOT = os.environ.get("LIBOS_SOURCE_ROOT") or os.path.realpath(os.path.join(os.path.dirname(__file__), "../.."))
+WRAPPER = os.path.join(ROOT, "scripts", "libos-run")
+# What the wrapper execs once the build is up to date; the checks after the first use it directly,
+# sparing a ninja run each.
+LAUNCHER = os.path.join(os.environ.get("LIBOS_BUILD_DIR", os.path.join(ROOT, "build")), "launcher", "libos-run")
+HOOKS = os.environ.get("TRACE_TEST_HOOKS", "1") == "1"
+VCPUS = 8
+LAST = VCPUS - 1
+MASK_BYTES = 128  # sizeof(cpu_set_t), the size the program passes
+GOT_BYTES = 8  # what sched_getaffinity returns on an 8-vCPU machine: one long
+
+# The host CPUs the machine maps onto: round-robin over this process's CPUs (the launcher's rule and
+# the shim's default for LIBOS_CPUS).
+HOST_CPUS = sorted(os.sched_getaffinity(0))
+
+
+def host_of(vcpu):
+    return HOST_CPUS[vcpu % len(HOST_CPUS)]
+
+
+def cpu_list(cpus):
+    """Linux's list format: 0-2,5."""
+    cpus = sorted(set(cpus))
+    out, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else "%d-%d" % (cpus[i], cpus[j]))
+        i = j + 1
+    return ",".join(out)
+
+
+ALL_HOST = cpu_list(host_of(v) for v in range(VCPUS))
+
+# One traced call: PID/TID name(args) = RESULT [ERRNO (text)] [host {list}] <libos|host>, or, for a
+# call that does not return (execve), "..." instead of the result.
+CALL_RE = re.compile(
+    r"^(?P<pid>\d+)/(?P<tid>\d+) (?P<name>[a-z_][a-z_0-9]*)\((?P<args>.*)\)"
+    r"(?: = (?P<result>-?\d+|0x[0-9a-f]+)(?: (?P<errno>E[A-Z0-9]+) \((?P<desc>[^()]+)\))?| (?P<pending>\.\.\.))"
+    r"(?: \[host \{(?P<host>[-0-9,]*)\}\])? <(?P<handled>libos|host)>$")
+# One stack frame: " > OBJECT(FUNCTION+0xOFF) [0xADDR]" (FUNCTION empty when unknown).
+FRAME_RE = re.compile(r"^ > (?P<object>[^(]*)\((?P<function>.*)\) \[0x[0-9a-f]+\]$")
+
+count = 0
+failures = 0
+
+
+def report(name, ok, diag=()):
+    """One TAP line. ok may be a callable: an exception in it (a missing field) is a failure."""
+    global count, failures
+    count += 1
+    if callable(ok):
+        try:
+            ok = ok()
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            diag = ["(%s: %s)" % (type(e).__name__, e)] + list(diag)
+            ok = False
+    if ok:
+        print("ok %d - %s" % (count, name))
+    else:
+        failures += 1
+        print("not ok %d - %s" % (count, name))
+        for item in diag:
+            for line in str(item).splitlines()[:60]:
+                print("#   " + line)
+    sys.stdout.flush()
+
+
+def skip(name, why):
+    global count
+    count += 1
+    print("ok %d - %s # SKIP %s" % (count, name, why))
+
+
+class Run:
+    def __init__(self, rc, out, err, trace):
+        self.rc, self.out, self.err, self.trace = rc, out, err, trace
+
+    def diag(self):
+        return ["status %s" % self.rc, "stdout:", self.out, "stderr:", self.err, "trace:", self.trace]
+
+
+TMP = tempfile.mkdtemp(prefix="libos-trace-test-")
+_runs = 0
+
+
+def clean_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIBOS_") and k != "LD_PRELOAD"}
+    for keep in ("LIBOS_BUILD_DIR", "LIBOS_SOURCE_ROOT"):
+        if keep in os.environ:
+            env[keep] = os.environ[keep]
+    return env
+
+
+def run(args, cpus=VCPUS, trace=True, fmt=None, stack=False, stats=False, shim=True, extra=None, argv0=None,
+        cwd=None, program=PROG, timeout=30):
+    """Runs program with args; trace=True: to a fresh file, whose text is Run.trace (bytes decoded
+    leniently; Run.raw keeps the bytes)."""
+    global _runs
+    _runs += 1
+    env = clean_env()
+    if shim:
+        env["LD_PRELOAD"] = SHIM
+    if cpus:
+        env["LIBOS_CPUS"] = str(cpus)
+    path = None
+    if trace is True:
+        path = os.path.join(TMP, "trace-%d.txt" % _runs)
+        env["LIBOS_TRACE"] = path
+    elif isinstance(trace, str):
+        env["LIBOS_TRACE"] = trace
+        path = trace if os.path.isabs(trace) else os.path.join(cwd or os.getcwd(), trace)
+    if fmt:
+        env["LIBOS_TRACE_FORMAT"] = fmt
+    if stack:
+        env["LIBOS_TRACE_STACK"] = "1"
+    if stats:
+        env["LIBOS_STATS"] = "1"
+    env.update(extra or {})
+    argv = [argv0 or program] + list(args)
+    p = subprocess.run(argv, executable=program, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    raw = b""
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            raw = f.read()
+    r = Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"),
+            raw.decode(errors="replace"))
+    r.raw = raw
+    r.path = path
+    return r
+
+
+def lines_of(text):
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+
+
+def calls_of(text):
+    """The call lines of a text trace, parsed (frames and summary lines left out)."""
+    out = []
+    for line in lines_of(text):
+        m = CALL_RE.match(line)
+        if m:
+            out.append(m)
+    return out
+
+
+def summary_lines(text):
+    return [l for l in lines_of(text) if l.startswith("libos: summary") or l.startswith("% time")
+            or l.startswith("------") or re.match(r"^ *\d+\.\d\d +\d+\.\d{6} ", l)]
+
+
+def structure_problems(text, allow_frames=False, allow_summary=False):
+    """Lines that are neither a call line (nor a frame, nor the summary, when allowed)."""
+    bad = []
+    summary = set(summary_lines(text)) if allow_summary else set()
+    if text and not text.endswith("\n"):
+        bad.append("(the file does not end with a newline)")
+    for line in lines_of(text):
+        if CALL_RE.match(line) or (allow_frames and FRAME_RE.match(line)) or line in summary:
+            continue
+        bad.append(line)
+    return bad
+
+
+def values(out, key):
+    """The words after `key` on the program's first stdout line that starts with it."""
+    for line in out.splitlines():
+        if line.startswith(key + " "):
+            return line[len(key) + 1:].split()
+    return []
+
+
+def parse_json_lines(raw):
+    """(objects, problems): every line must be strict UTF-8 and one JSON object."""
+    objects, problems = [], []
+    if raw and not raw.endswith(b"\n"):
+        problems.append("(the file does not end with a newline)")
+    for line in raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n"):
+        try:
+            obj = json.loads(line.decode("utf-8"))
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+            objects.append(obj)
+        except (ValueError, UnicodeDecodeError) as e:
+            problems.append("%s: %r" % (e, line[:300]))
+    return objects, problems
+
+
+def text_summary(text, pid):
+    """{syscall: (calls, errors)} and the total, from the text summary of pid."""
+    rows, total, inside = {}, None, False
+    for line in lines_of(text):
+        if line.startswith("libos: summary for pid "):
+            inside = line == "libos: summary for pid %d" % pid
+            continue
+        if not inside:
+            continue
+        m = re.match(r"^ *\d+\.\d\d +\d+\.\d{6} +\d+ +(\d+) +(\d+)? +([a-z_0-9?]+)$", line)
+        if m:
+            rows[m.group(3)] = (int(m.group(1)), int(m.group(2) or 0))
+            continue
+        m = re.match(r"^100\.00 +\d+\.\d{6} +(\d+) +(\d+) total$", line)
+        if m:
+            total = (int(m.group(1)), int(m.group(2)))
+            inside = False
+    return rows, total
+
+
+# =================================================================================================
+# basic: each handled call's line, text
+# =================================================================================================
+BASIC_ORDER = ["sched_setaffinity", "sched_getaffinity", "getcpu", "getcpu", "openat", "sched_setaffinity",
+               "getpid", "sched_setaffinity", "sched_getaffinity"]
+
+
+def check_basic_text():
+    r = run(["basic"])
+    ok = (r.rc == 0 and values(r.out, "getcpu") == [str(LAST), "0"] and values(r.out, "online") and
+          values(r.out, "online")[0] == "0-%d" % LAST)
+    report("basic: the program runs on the 8-vCPU machine (getcpu %d, online 0-%d)" % (LAST, LAST), ok, r.diag())
+    pid = int((values(r.out, "pid") or ["-1"])[0])
+    fd = (values(r.out, "online") + ["fd=?"])[1][3:]
+
+    bad = structure_problems(r.trace)
+    report("text: every line has the structure PID/TID name(args) = RESULT [host {..}] <libos|host>",
+           r.trace != "" and not bad, bad + ["trace:", r.trace])
+    calls = calls_of(r.trace)
+    report("text: every line carries the program's pid/tid (%d/%d)" % (pid, pid),
+           calls and all(int(m["pid"]) == pid and int(m["tid"]) == pid for m in calls), [r.trace])
+    names = [m["name"] for m in calls]
+    report("text: the handled calls, once each, in the program's order", names == BASIC_ORDER,
+           ["expected %s" % BASIC_ORDER, "got      %s" % names])
+
+    lines = lines_of(r.trace)
+    prefix = "%d/%d " % (pid, pid)
+
+    def has(line, what):
+        report("text: " + what, prefix + line in lines, ["expected: " + prefix + line, "trace:", r.trace])
+
+    has("sched_setaffinity(0, %d, {%d}) = 0 [host {%d}] <libos>" % (MASK_BYTES, LAST, host_of(LAST)),
+        "sched_setaffinity shows {%d} and the host CPU it became" % LAST)
+    has("sched_getaffinity(0, %d, {%d}) = %d [host {%d}] <libos>" % (MASK_BYTES, LAST, GOT_BYTES, host_of(LAST)),
+        "sched_getaffinity shows the mask it got and its result")
+    report("text: getcpu() and syscall(SYS_getcpu) show [cpu], [node]",
+           lines.count(prefix + "getcpu([%d], [0], 0x0) = 0 <libos>" % LAST) == 2, [r.trace])
+    has('openat(AT_FDCWD, "/sys/devices/system/cpu/online") = %s <libos>' % fd,
+        "open() shows openat with the quoted path and the descriptor")
+    has("sched_setaffinity(0, %d, {}) = -1 EINVAL (Invalid argument) [host {}] <libos>" % MASK_BYTES,
+        "the failing call shows = -1 EINVAL (Invalid argument)")
+    report("text: syscall(SYS_getpid) passes through: getpid(...) = PID <host>",
+           any(m["name"] == "getpid" and m["result"] == str(pid) and m["handled"] == "host" and not m["host"]
+               for m in calls), [r.trace])
+    has("sched_setaffinity(0, %d, {0-%d}) = 0 [host {%s}] <libos>" % (MASK_BYTES, LAST, ALL_HOST),
+        "a mask of every vCPU shows as a range, with every host CPU")
+
+
+# =================================================================================================
+# basic: JSON
+# =================================================================================================
+def check_basic_json():
+    r = run(["basic"], fmt="json")
+    pid = int((values(r.out, "pid") or ["-1"])[0])
+    objs, problems = parse_json_lines(r.raw)
+    report("json: every line parses as one JSON object", r.rc == 0 and objs and not problems, problems + r.diag())
+    fields = {"pid": int, "tid": int, "nr": int, "syscall": str, "arguments": str, "handled": str,
+              "result": int, "usecs": int}
+    wrong = []
+    for o in objs:
+        for k, t in fields.items():
+            if not isinstance(o.get(k), t) or isinstance(o.get(k), bool):
+                wrong.append("%s: %r" % (k, o))
+        if "errno" not in o or not (o["errno"] is None or isinstance(o["errno"], str)):
+            wrong.append("errno: %r" % o)
+        if o.get("handled") not in ("libos", "host") or o.get("pid") != pid or o.get("tid") != pid:
+            wrong.append("handled/pid/tid: %r" % o)
+    report("json: fields pid, tid, nr, syscall, arguments, handled, result, errno, usecs, typed",
+           objs and not wrong, wrong[:10])
+    names = [o.get("syscall") for o in objs]
+    report("json: the same calls in the same order as text", names == BASIC_ORDER,
+           ["expected %s" % BASIC_ORDER, "got      %s" % names])
+
+    def find(pred):
+        return [o for o in objs if pred(o)]
+
+    set7 = find(lambda o: o.get("syscall") == "sched_setaffinity" and o.get("vcpus") == [LAST])
+    report("json: sched_setaffinity {%d}: nr 203, arguments, result 0, vcpus [%d], host_cpus [%d]" % (LAST, LAST,
+                                                                                                     host_of(LAST)),
+           lambda: len(set7) == 1 and set7[0]["nr"] == 203
+           and set7[0]["arguments"] == "0, %d, {%d}" % (MASK_BYTES, LAST) and set7[0]["result"] == 0
+           and set7[0]["errno"] is None and set7[0]["handled"] == "libos"
+           and set7[0].get("host_cpus") == [host_of(LAST)], set7 or objs)
+    got = find(lambda o: o.get("syscall") == "sched_getaffinity")
+    report("json: sched_getaffinity: result %d, vcpus [%d] then [0..%d], host_cpus arrays" % (GOT_BYTES, LAST, LAST),
+           lambda: len(got) == 2 and all(o["result"] == GOT_BYTES and o["nr"] == 204 for o in got)
+           and got[0].get("vcpus") == [LAST] and got[0].get("host_cpus") == [host_of(LAST)]
+           and got[1].get("vcpus") == list(range(VCPUS))
+           and got[1].get("host_cpus") == sorted(set(host_of(v) for v in range(VCPUS))), got)
+    bad = find(lambda o: o.get("syscall") == "sched_setaffinity" and o.get("vcpus") == [])
+    report("json: the failing call: result -1, errno \"EINVAL\"",
+           lambda: len(bad) == 1 and bad[0]["result"] == -1 and bad[0]["errno"] == "EINVAL", bad or objs)
+    cpu = find(lambda o: o.get("syscall") == "getcpu")
+    report("json: getcpu: arguments \"[%d], [0], 0x0\", result 0" % LAST,
+           lambda: len(cpu) == 2 and all(o["arguments"] == "[%d], [0], 0x0" % LAST and o["result"] == 0
+                                         and o["nr"] == 309 for o in cpu), cpu)
+    op = find(lambda o: o.get("syscall") == "openat")
+    report("json: openat: the quoted path inside arguments, handled libos",
+           lambda: len(op) == 1 and op[0]["arguments"] == 'AT_FDCWD, "/sys/devices/system/cpu/online"'
+           and op[0]["handled"] == "libos" and op[0]["result"] >= 0, op)
+    gp = find(lambda o: o.get("syscall") == "getpid")
+    report("json: getpid: handled host, result the pid, no vcpus",
+           lambda: len(gp) == 1 and gp[0]["handled"] == "host" and gp[0]["result"] == pid and gp[0]["nr"] == 39
+           and "vcpus" not in gp[0], gp)
+
+
+# =================================================================================================
+# stacks
+# =================================================================================================
+def check_stacks():
+    r = run(["basic"], stack=True)
+    lines = lines_of(r.trace)
+    bad = structure_problems(r.trace, allow_frames=True)
+    report("stack text: every line is a call line or a frame line ' > OBJECT(FUNCTION+0xOFF) [0xADDR]'",
+           r.rc == 0 and lines and not bad, bad + r.diag())
+    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
+           in l]
+    first = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
+    m = FRAME_RE.match(first)
+    report("stack text: the first frame after sched_setaffinity names trace_test_caller_function in the program",
+           m is not None and m["function"].startswith("trace_test_caller_function+0x")
+           and m["object"] == PROG, ["first frame: " + first, r.trace])
+    frames = [FRAME_RE.match(l) for l in lines if FRAME_RE.match(l)]
+    own = [f.group(0) for f in frames if re.search(r"lib(shim|pal|os_unwind)\.so$", f["object"])]
+    report("stack text: the LibOS's own frames are left out; main is there",
+           frames and not own and any(f["function"].startswith("main+") for f in frames), own or [r.trace])
+    calls_without = [lines[i] for i, l in enumerate(lines)
+                     if CALL_RE.match(l) and not (i + 1 < len(lines) and FRAME_RE.match(lines[i + 1]))]
+    report("stack text: every call line is followed by its frames", not calls_without, calls_without)
+
+    j = run(["basic"], fmt="json", stack=True)
+    objs, problems = parse_json_lines(j.raw)
+    set7 = [o for o in objs if o.get("syscall") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
+    stack = set7[0].get("stack") if set7 else None
+    good = (isinstance(stack, list) and stack and all(
+        isinstance(f, dict) and isinstance(f.get("object"), str) and isinstance(f.get("function"), str)
+        and isinstance(f.get("offset"), int) and isinstance(f.get("address"), int) for f in stack))
+    report("stack json: a \"stack\" array of {object, function, offset, address}, its first frame "
+           "trace_test_caller_function",
+           not problems and good and stack[0]["function"] == "trace_test_caller_function"
+           and stack[0]["object"] == PROG,
+           problems + [set7 or j.raw])
+    c = run(["cxx"], stack=True)
+    lines = lines_of(c.trace)
+    first = FRAME_RE.match(lines[1]) if len(lines) > 1 else None
+    report("stack text: a C++ frame is demangled: trace_test::cxx_frame(int)+0x...",
+           c.rc == 0 and first is not None and first["function"].startswith("trace_test::cxx_frame(int)+0x"),
+           c.diag())
+    report("stack json: every call has a stack", objs and all(isinstance(o.get("stack"), list) and o["stack"]
+                                                             for o in objs), objs)
+
+
+# =================================================================================================
+# stats
+# =================================================================================================
+def check_stats():
+    r = run(["basic"], stats=True)
+    pid = int((values(r.out, "pid") or ["-1"])[0])
+    made = {}
+    for line in r.out.splitlines():
+        if line.startswith("calls "):
+            _, name, calls, errors = line.split()
+            made[name] = (int(calls), int(errors))
+    rows, total = text_summary(r.trace, pid)
+    report("stats text: the summary counts the program's sched_setaffinity (%s) and sched_getaffinity (%s)"
+           % (made.get("sched_setaffinity"), made.get("sched_getaffinity")),
+           r.rc == 0 and made.get("sched_setaffinity") == (3, 1) and made.get("sched_getaffinity") == (2, 0)
+           and rows.get("sched_setaffinity") == made["sched_setaffinity"]
+           and rows.get("sched_getaffinity") == made["sched_getaffinity"], ["rows %s" % rows] + r.diag())
+    traced = {}
+    for m in calls_of(r.trace):
+        c, e = traced.get(m["name"], (0, 0))
+        traced[m["name"]] = (c + 1, e + (1 if m["errno"] else 0))
+    report("stats text: every row equals the traced lines of that call (getcpu 2, openat 1, getpid 1)",
+           rows == traced and rows.get("getcpu") == (2, 0) and rows.get("openat") == (1, 0)
+           and rows.get("getpid") == (1, 0), ["summary %s" % rows, "lines   %s" % traced])
+    report("stats text: the total line: 9 calls, 1 error", total == (9, 1), ["total %s" % (total,), r.trace])
+    bad = structure_problems(r.trace, allow_summary=True)
+    report("stats text: the summary's lines and the trace's lines, nothing else", not bad, bad)
+
+    j = run(["basic"], fmt="json", stats=True)
+    objs, problems = parse_json_lines(j.raw)
+    st = [o for o in objs if "stats" in o]
+    byname = {s.get("syscall"): (s.get("calls"), s.get("errors")) for s in st[0]["stats"]} if st else {}
+    report("stats json: one {pid, stats: [...], calls, errors} object with the same counts",
+           not problems and len(st) == 1 and byname.get("sched_setaffinity") == (3, 1)
+           and byname.get("sched_getaffinity") == (2, 0) and st[0].get("calls") == 9 and st[0].get("errors") == 1
+           and st[0].get("pid") == int((values(j.out, "pid") or ["-1"])[0]), problems + [st or j.raw])
+
+    s = run(["basic"], trace=False, stats=True)
+    rows, total = text_summary(s.err, int((values(s.out, "pid") or ["-1"])[0]))
+    report("stats alone: the summary on stderr, no trace lines",
+           s.rc == 0 and total == (9, 1) and rows.get("sched_setaffinity") == (3, 1) and not calls_of(s.err),
+           s.diag())
+
+
+# =================================================================================================
+# fork and exec
+# =================================================================================================
+def check_fork_exec():
+    r = run(["fork"], stats=True)
+    parent = int((values(r.out, "parent") or ["0", "-1"])[1])
+    child = int((values(r.out, "forked") or ["-1"])[0])
+    calls = calls_of(r.trace)
+    pids = {int(m["pid"]) for m in calls}
+    report("fork/exec: lines from two pids, the parent's and the child's",
+           r.rc == 0 and pids == {parent, child} and parent != child, ["pids %s" % pids] + r.diag())
+    lines = lines_of(r.trace)
+    exec_line = '%d/%d execve("%s", ' % (child, child, PROG)
+    i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") ... <libos>")), None)
+    after = "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
+    i_after = lines.index(after) if after in lines else None
+    report("fork/exec: the child's execve line (... pending), then the exec'd program's calls with the child's pid",
+           i_exec is not None and i_after is not None and i_exec < i_after
+           and "%d/%d getpid(" % (child, child) in r.trace, ["expected %s... and %s" % (exec_line, after), r.trace])
+    report("fork/exec: the parent's calls after the child carry the parent's pid",
+           any(int(m["pid"]) == parent and m["name"] == "sched_getaffinity" for m in calls)
+           and any(int(m["pid"]) == parent and m["name"] == "getpid" and m["result"] == str(parent) for m in calls),
+           [r.trace])
+    crow, ctot = text_summary(r.trace, child)
+    prow, ptot = text_summary(r.trace, parent)
+    report("fork/exec: each process's summary counts its own calls",
+           crow == {"sched_setaffinity": (1, 0), "sched_getaffinity": (1, 0), "getpid": (1, 0)}
+           and prow == {"sched_getaffinity": (1, 0), "getpid": (1, 0)},
+           ["child %s" % crow, "parent %s" % prow, r.trace])
+    bad = structure_problems(r.trace, allow_summary=True)
+    report("fork/exec: every line whole", not bad, bad)
+
+    j = run(["fork"], fmt="json")
+    objs, problems = parse_json_lines(j.raw)
+    child = int((values(j.out, "forked") or ["-1"])[0])
+    pending = [o for o in objs if o.get("syscall") == "execve"]
+    report("fork/exec json: every line parses; two pids; the child's execve object has no result yet",
+           not problems and {o.get("pid") for o in objs} == {child, int((values(j.out, "parent") or ["0", "-1"])[1])}
+           and len(pending) == 1 and pending[0].get("pid") == child and "result" not in pending[0],
+           problems + [j.raw])
+
+    # A child forked without exec: its summary (at its exit) must count its own calls only.
+    f = run(["fork-noexec"], stats=True)
+    child = int((values(f.out, "child") or ["-1"])[0])
+    parent = int((values(f.out, "parent") or ["-1"])[0])
+    crow, _ = text_summary(f.trace, child)
+    prow, _ = text_summary(f.trace, parent)
+    report("fork without exec: the child's summary counts only the child's calls (1 sched_getaffinity, no "
+           "sched_setaffinity)",
+           f.rc == 0 and crow == {"sched_getaffinity": (1, 0)}
+           and prow == {"sched_setaffinity": (3, 0), "sched_getaffinity": (1, 0)},
+           ["child %d: %s" % (child, crow), "parent %d: %s" % (parent, prow), f.trace])
+
+    # A relative LIBOS_TRACE (as --trace=FILE gives it): a child exec'd after chdir still writes to
+    # the same file.
+    work = tempfile.mkdtemp(dir=TMP)
+    os.mkdir(os.path.join(work, "sub"))
+    c = run(["chdir-exec", "sub"], trace="rel-trace.txt", cwd=work)
+    child = int((values(c.out, "forked") or ["-1"])[0])
+    stray = os.path.join(work, "sub", "rel-trace.txt")
+    report("relative LIBOS_TRACE: a child exec'd after chdir writes to the launch's file, not to one in its cwd",
+           c.rc == 0 and "%d/%d sched_setaffinity(" % (child, child) in c.trace and not os.path.exists(stray),
+           ["%s exists: %s" % (stray, os.path.exists(stray))] + c.diag())
+
+
+# =================================================================================================
+# threads
+# =================================================================================================
+def per_tid(calls, name):
+    out = {}
+    for m in calls:
+        if m["name"] == name:
+            out[int(m["tid"])] = out.get(int(m["tid"]), 0) + 1
+    return out
+
+
+def check_threads():
+    n, m = 8, 200
+    r = run(["threads", str(n), str(m)])
+    tids = {int(t) for line in r.out.splitlines() if line.startswith("tid ") for t in line.split()[1:]}
+    bad = structure_problems(r.trace)
+    report("threads text (%dx%d): every line of the file whole and well-formed" % (n, m),
+           r.rc == 0 and not bad and r.trace, bad[:20] + ["status %s" % r.rc, r.err])
+    calls = calls_of(r.trace)
+    got = per_tid(calls, "sched_getaffinity")
+    sets = per_tid(calls, "sched_setaffinity")
+    report("threads text: %d sched_getaffinity and 1 sched_setaffinity lines per thread's tid" % m,
+           len(tids) == n and got == {t: m for t in tids} and sets == {t: 1 for t in tids},
+           ["tids %s" % sorted(tids), "getaffinity per tid %s" % got, "setaffinity per tid %s" % sets])
+    pid = {int(c["pid"]) for c in calls}
+    report("threads text: one pid, the threads' own tids", len(pid) == 1 and tids <= {int(c["tid"]) for c in calls},
+           [pid])
+
+    j = run(["threads", str(n), str(m)], fmt="json", stats=True)
+    objs, problems = parse_json_lines(j.raw)
+    tids = {int(t) for line in j.out.splitlines() if line.startswith("tid ") for t in line.split()[1:]}
+    cnt = {}
+    for o in objs:
+        if o.get("syscall") == "sched_getaffinity":
+            cnt[o.get("tid")] = cnt.get(o.get("tid"), 0) + 1
+    st = [o for o in objs if "stats" in o]
+    srow = {s.get("syscall"): s.get("calls") for s in st[0]["stats"]} if st else {}
+    report("threads json (%dx%d): every line parses, %d per tid, stats %d sched_getaffinity" % (n, m, m, n * m),
+           j.rc == 0 and not problems and cnt == {t: m for t in tids} and len(tids) == n
+           and srow.get("sched_getaffinity") == n * m and srow.get("sched_setaffinity") == n,
+           problems[:20] + ["per tid %s" % cnt, "stats %s" % srow])
+
+    k = 50
+    s = run(["threads", str(n), str(k)], stack=True)
+    lines = lines_of(s.trace)
+    bad = structure_problems(s.trace, allow_frames=True)
+    orphan = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_getaffinity" in l
+              and not (i + 1 < len(lines) and FRAME_RE.match(lines[i + 1])
+                       and FRAME_RE.match(lines[i + 1])["function"].startswith("trace_test_thread_body+"))]
+    report("threads with stacks (%dx%d): every line whole; each call's own frames follow it "
+           "(first frame trace_test_thread_body)" % (n, k),
+           s.rc == 0 and lines and not bad and not orphan and len(calls_of(s.trace)) >= n * (k + 1),
+           bad[:10] + [lines[i] for i in orphan[:5]] + [s.err])
+
+
+# =================================================================================================
+# the launcher's flags
+# =================================================================================================
+def launcher(flags, args, cwd=None, wrapper=False):
+    env = clean_env()
+    p = subprocess.run([WRAPPER if wrapper else LAUNCHER] + flags + ["--", PROG] + args, env=env, cwd=cwd,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), "")
+
+
+def check_launcher():
+    if not os.access(WRAPPER, os.X_OK) or not os.access(LAUNCHER, os.X_OK):
+        skip("launcher flags", "%s or %s not found" % (WRAPPER, LAUNCHER))
+        return
+    path = os.path.join(TMP, "launcher-text.txt")
+    r = launcher(["--cpus", str(VCPUS), "--trace=" + path], ["basic"], wrapper=True)
+    r.trace = open(path).read() if os.path.exists(path) else ""
+    pid = int((values(r.out, "pid") or ["-1"])[0])
+    names = [m["name"] for m in calls_of(r.trace)]
+    report("scripts/libos-run --cpus 8 --trace=FILE: the same lines, in FILE, nothing on stderr",
+           r.rc == 0 and r.err == "" and not structure_problems(r.trace) and names == BASIC_ORDER
+           and "%d/%d sched_setaffinity(0, %d, {%d}) = 0 [host {%d}] <libos>" % (pid, pid, MASK_BYTES, LAST,
+                                                                                  host_of(LAST)) in r.trace,
+           r.diag())
+
+    r = launcher(["--cpus", str(VCPUS), "--trace-format=json"], ["basic"])
+    objs, problems = parse_json_lines(r.err.encode())
+    report("libos-run --trace-format=json: JSON lines on stderr, one per call",
+           r.rc == 0 and not problems and [o.get("syscall") for o in objs] == BASIC_ORDER, problems + r.diag())
+
+    r = launcher(["--cpus", str(VCPUS), "--stats"], ["basic"])
+    rows, total = text_summary(r.err, int((values(r.out, "pid") or ["-1"])[0]))
+    report("libos-run --stats: the summary on stderr, sched_setaffinity 3 calls 1 error, no trace lines",
+           r.rc == 0 and rows.get("sched_setaffinity") == (3, 1) and rows.get("sched_getaffinity") == (2, 0)
+           and total == (9, 1) and not calls_of(r.err), r.diag())
+
+    path = os.path.join(TMP, "launcher-stack.txt")
+    r = launcher(["--cpus", str(VCPUS), "--trace=" + path, "--trace-stack"], ["fork"])
+    r.trace = open(path).read() if os.path.exists(path) else ""
+    pids = {int(m["pid"]) for m in calls_of(r.trace)}
+    child = int((values(r.out, "forked") or ["-1"])[0])
+    lines = lines_of(r.trace)
+    after = [lines[i + 1] for i, l in enumerate(lines[:-1])
+             if l.startswith("%d/%d sched_setaffinity(" % (child, child))]
+    report("libos-run --trace=FILE --trace-stack across fork/exec: both processes' lines, the exec'd child's "
+           "frames name its trace_test_child_function",
+           r.rc == 0 and len(pids) == 2 and not structure_problems(r.trace, allow_frames=True)
+           and len(after) == 1 and re.match(r"^ > %s\(trace_test_child_function\+0x" % re.escape(PROG), after[0]),
+           r.diag())
+
+
+# =================================================================================================
+# the crash hook (test builds): a fault inside the shim is reported, and kills with its signal
+# =================================================================================================
+def check_crash():
+    if not HOOKS:
+        skip("crash hook", "built with -Dtest_hooks=false")
+        return
+    for kind, sig in (("segv", signal.SIGSEGV), ("ill", signal.SIGILL), ("fpe", signal.SIGFPE),
+                      ("abort", signal.SIGABRT)):
+        for label, cpus, trace in (("LIBOS_CPUS=2", 2, False), ("LIBOS_TRACE alone", None, True)):
+            r = run([], cpus=cpus, trace=trace, program="/bin/true", extra={"LIBOS_TEST_CRASH": kind})
+            err = r.err.splitlines()
+            head = "libos: fatal %s inside the LibOS" % sig.name
+            fatal = [l for l in err if l.startswith("libos: fatal")]
+            ok = (r.rc == -sig and len(fatal) == 1 and err and err[0].startswith(head)
+                  and any("libos_crash_test_hook" in l and re.match(r"^  #\d+ ", l) for l in err[1:]))
+            if kind == "segv":
+                ok = ok and "(fault address 0x0)" in err[0]
+            report("crash hook %s with %s: dies of %s; one 'libos: fatal %s' line; a stack line names "
+                   "libos_crash_test_hook" % (kind, label, sig.name, sig.name), ok, r.diag())
+    r = run([], cpus=None, trace=False, program="/bin/true", extra={"LIBOS_TEST_CRASH": "segv"})
+    report("crash hook with neither a machine nor tracing: no handler, the plain SIGSEGV",
+           r.rc == -signal.SIGSEGV and "libos: fatal" not in r.err, r.diag())
+
+
+# =================================================================================================
+# the program's own fault handlers, and its own crashes
+# =================================================================================================
+def check_own_handlers():
+    r = run(["fault", "3"], shim=False, cpus=None, trace=False)
+    report("own SIGSEGV handler natively: 3 faults, each recovered with siglongjmp",
+           r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "", r.diag())
+    r = run(["fault", "3"], trace=False)
+    report("own SIGSEGV handler on the 8-vCPU machine: recovered 3",
+           r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "", r.diag())
+    r = run(["fault", "3"], stack=True)
+    sig = [m for m in calls_of(r.trace) if m["name"] == "rt_sigaction"]
+    report("own SIGSEGV handler on the machine, traced with stacks: recovered 3; rt_sigaction(11, ...) traced",
+           r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "" and sig
+           and all(m["args"].startswith("11, ") and m["result"] == "0" and m["handled"] == "libos" for m in sig),
+           r.diag())
+    r = run(["fault", "3"], cpus=None)
+    report("own SIGSEGV handler with tracing alone (no machine): recovered 3",
+           r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "", r.diag())
+    for mode, sig in (("crash-own", signal.SIGSEGV), ("abort-own", signal.SIGABRT)):
+        r = run([mode])
+        report("%s: the program's own %s kills it as natively, with no 'libos: fatal' report" % (mode, sig.name),
+               r.rc == -sig and "libos: fatal" not in r.err, r.diag())
+
+
+# =================================================================================================
+# tracing off
+# =================================================================================================
+def check_off():
+    work = tempfile.mkdtemp(dir=TMP)
+    r = run(["basic"], trace=False, cwd=work)
+    report("tracing off: stderr empty, no file written, the program's output as traced",
+           r.rc == 0 and r.err == "" and os.listdir(work) == [] and values(r.out, "getcpu") == [str(LAST), "0"],
+           r.diag() + [os.listdir(work)])
+    r = run(["basic"], trace=False, cwd=work, extra={"LIBOS_TRACE_STACK": "1", "LIBOS_TRACE_FORMAT": "json"})
+    report("LIBOS_TRACE_STACK and LIBOS_TRACE_FORMAT without LIBOS_TRACE: nothing",
+           r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
+    r = run(["basic"], trace=False, cpus=None, cwd=work)
+    report("no machine, no tracing: stderr empty", r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
+
+
+# =================================================================================================
+# edges: the program's descriptors, UTF-8, long frames, long names
+# =================================================================================================
+def check_edges():
+    own = os.path.join(TMP, "own-file.txt")
+    r = run(["closefd", own])
+    held = open(own).read() if os.path.exists(own) else ""
+    report("a program that closes its descriptors 3-63 and opens its own file: the file holds only what the "
+           "program wrote, and the trace keeps its lines",
+           r.rc == 0 and held == "data\n" and "sched_getaffinity(" in r.trace,
+           ["the program's file holds: %r" % held] + r.diag())
+
+    r = run(["utf8path"], fmt="json")
+    objs, problems = parse_json_lines(r.raw)
+    report("json: a path of non-ASCII characters longer than the 96-byte cut still gives valid UTF-8",
+           r.rc == 0 and objs and not problems, problems + [r.raw[-200:]])
+    r = run(["utf8path"])
+    try:
+        r.raw.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError as e:
+        utf8 = e
+    report("text: the same path cut at a character boundary (valid UTF-8)", r.rc == 0 and utf8 is True,
+           [utf8, r.raw[-200:]])
+
+    r = run(["longname"], stack=True)
+    lines = lines_of(r.trace)
+    i = next((i for i, l in enumerate(lines) if "sched_getaffinity(" in l), None)
+    first = FRAME_RE.match(lines[i + 1]) if i is not None and i + 1 < len(lines) else None
+    report("stack: a function whose name is longer than the frame's 127 characters is still named (cut)",
+           first is not None and first["function"].startswith("trace_test_function_whose_name_is_longer"),
+           [lines[i + 1] if first else r.trace])
+
+    check_long_frames()
+
+
+def check_long_frames():
+    """A line with many long frames (a 255-character object, 127-character function names) is cut
+    at the line buffer's end: it must still be whole lines. The first line's length is chosen so
+    that a frame starts just under the tracer's 400-byte reservation: measured in a first run."""
+    a0 = "/" + "a" * 254
+    r = run(["deep", "20", "/x"], stack=True, argv0=a0)
+    lines = lines_of(r.trace)
+    if r.rc != 0 or len(lines) < 3 or not FRAME_RE.match(lines[1]):
+        report("long frames: calibration run", False, r.diag())
+        return
+    first, frame = len(lines[0]) + 1, len(lines[1]) + 1
+    # Frames of this depth are all the same length; the line buffer is 4096 bytes and the tracer
+    # adds a frame while fewer than 4096 - 400 bytes are used. Find first-line lengths for which
+    # some frame starts below that and ends past 4095.
+    buffer, reserve = 4096, 400
+    feasible = [l for l in range(first, first + 565)
+                if any(l + k * frame + reserve < buffer and l + (k + 1) * frame > buffer - 1 for k in range(12))]
+    if frame <= reserve + 1 or not feasible:
+        # Frames no longer than the reservation: no line can be cut this way.
+        r2 = r
+        target = None
+    else:
+        target = feasible[len(feasible) // 2]
+        extra = target - first
+        ctl = min(extra // 6, 90)  # each control character shows as \u00XX (6 bytes)
+        plain = extra - 6 * ctl
+        path = "/x" + "\x01" * ctl + "b" * plain
+        r2 = run(["deep", "20", path], stack=True, argv0=a0)
+    bad = structure_problems(r2.trace, allow_frames=True)
+    report("long frames: a line with 255-character objects and 127-character functions stays whole lines "
+           "(first line %s bytes, frames %d bytes)" % (target, frame),
+           r2.rc == 0 and not bad, [b[-160:] for b in bad[:3]] + ["status %s" % r2.rc, r2.err])
+
+
+def main():
+    if os.environ.get("TRACE_TEST_TRACING", "1") != "1":
+        shutil.rmtree(TMP, ignore_errors=True)
+        print("1..0 # SKIP built with -Dtracing=false: there is no tracer")
+        return 0
+    try:
+        for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
+                      check_launcher, check_crash, check_own_handlers, check_off, check_edges):
+            try:
+                check()
+            except Exception as e:  # a broken check is a failure, not a crash of the whole run
+                import traceback
+                report("%s raised %s" % (check.__name__, type(e).__name__), False, [traceback.format_exc()])
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("1..%d" % count)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

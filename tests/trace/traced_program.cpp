@@ -1,0 +1,468 @@
+/* The program the trace tests (trace_test.py) run under the shim: each mode makes an exactly known
+ * set of calls and prints what it did, one "key value..." line each, so that the test can hold the
+ * trace against it. Natively it runs too (no trace then); a mode that fails prints why on stderr and
+ * exits 1.
+ *
+ *   basic            sched_setaffinity to {last vCPU} from trace_test_caller_function, then
+ *                    sched_getaffinity, getcpu(), syscall(SYS_getcpu), open of
+ *                    /sys/devices/system/cpu/online, a failing sched_setaffinity (an empty mask:
+ *                    EINVAL), syscall(SYS_getpid) (passed to the host), sched_setaffinity back to
+ *                    every CPU and sched_getaffinity again. Prints "calls NAME CALLS ERRORS" per
+ *                    affinity call.
+ *   fork             fork, and the child execs this program in mode "child"; the parent waits.
+ *   child            sched_setaffinity to {0}, sched_getaffinity, syscall(SYS_getpid).
+ *   fork-noexec      three sched_setaffinity, a fork whose child makes one sched_getaffinity and
+ *                    returns from main (so its exit-time summary runs), one sched_getaffinity after.
+ *   chdir-exec DIR   chdir(DIR), then as "fork" (the child found by absolute path).
+ *   threads N M      N threads, released together, each one sched_setaffinity then M
+ *                    sched_getaffinity through trace_test_thread_body. Prints "tid T" per thread.
+ *   fault K          the program's own SIGSEGV handler (SA_SIGINFO), K faults on a PROT_NONE page of
+ *                    its own, each left with siglongjmp; prints "recovered K".
+ *   crash-own        the same fault with no handler: the process must die of SIGSEGV.
+ *   abort-own        abort() in the program's own code: the process must die of SIGABRT.
+ *   closefd FILE     closes descriptors 3-63 (as daemons do), opens FILE, makes one sched_getaffinity,
+ *                    writes "data\n" to FILE and prints what FILE holds afterwards.
+ *   deep D [PATH]    D nested calls of a function with a 127-character name, then one
+ *                    sched_getaffinity, or an open of PATH (whose failure does not matter).
+ *   cxx              one sched_getaffinity from the C++ function trace_test::cxx_frame(int).
+ *   longname         one sched_getaffinity from a function whose name is over 128 characters.
+ *   utf8path         open() of a missing path of 60 two-byte UTF-8 characters (ENOENT).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+int fail(const char* what) {
+    fprintf(stderr, "traced_program: %s: %s\n", what, strerror(errno));
+    return 1;
+}
+
+int last_cpu() {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<int>(n) - 1 : 0;
+}
+
+std::string self_path() {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return "";
+    buf[n] = '\0';
+    return buf;
+}
+
+cpu_set_t all_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0; c <= last_cpu(); ++c)
+        CPU_SET(c, &set);
+    return set;
+}
+
+}  // namespace
+
+/* The frames the stack checks look for: not inlined, not tail calls, with external names. */
+extern "C" __attribute__((noinline)) int trace_test_caller_function(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int ret = sched_setaffinity(0, sizeof(set), &set);
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+
+extern "C" __attribute__((noinline)) void* trace_test_thread_body(void* arg);
+
+namespace {
+
+int mode_basic() {
+    int last = last_cpu();
+    int set_calls = 0, set_errors = 0, get_calls = 0;
+
+    ++set_calls;
+    if (trace_test_caller_function(last) != 0)
+        return fail("sched_setaffinity to the last CPU");
+    printf("setaffinity %d\n", last);
+
+    cpu_set_t got;
+    ++get_calls;
+    if (sched_getaffinity(0, sizeof(got), &got) != 0)
+        return fail("sched_getaffinity");
+    printf("getaffinity count=%d has_last=%d\n", CPU_COUNT(&got), CPU_ISSET(last, &got) ? 1 : 0);
+
+    unsigned cpu = 99, node = 99;
+    if (getcpu(&cpu, &node) != 0)
+        return fail("getcpu");
+    printf("getcpu %u %u\n", cpu, node);
+    unsigned cpu2 = 99, node2 = 99;
+    if (syscall(SYS_getcpu, &cpu2, &node2, nullptr) != 0)
+        return fail("syscall(SYS_getcpu)");
+    printf("syscall_getcpu %u %u\n", cpu2, node2);
+
+    int fd = open("/sys/devices/system/cpu/online", O_RDONLY);
+    if (fd < 0)
+        return fail("open /sys/devices/system/cpu/online");
+    char online[64] = {};
+    ssize_t n = read(fd, online, sizeof(online) - 1);
+    close(fd);
+    if (n <= 0)
+        return fail("read /sys/devices/system/cpu/online");
+    online[strcspn(online, "\n")] = '\0';
+    printf("online %s fd=%d\n", online, fd);
+
+    cpu_set_t empty;
+    CPU_ZERO(&empty);
+    ++set_calls;
+    errno = 0;
+    int ret = sched_setaffinity(0, sizeof(empty), &empty);
+    if (ret == -1 && errno == EINVAL)
+        ++set_errors;
+    else
+        return fail("sched_setaffinity({}) did not fail with EINVAL");
+    printf("empty_mask EINVAL\n");
+
+    long pid = syscall(SYS_getpid);
+    printf("pid %ld\n", pid);
+
+    cpu_set_t all = all_cpus();
+    ++set_calls;
+    if (sched_setaffinity(0, sizeof(all), &all) != 0)
+        return fail("sched_setaffinity to every CPU");
+    ++get_calls;
+    if (sched_getaffinity(0, sizeof(got), &got) != 0)
+        return fail("sched_getaffinity");
+    printf("calls sched_setaffinity %d %d\n", set_calls, set_errors);
+    printf("calls sched_getaffinity %d 0\n", get_calls);
+    return 0;
+}
+
+}  // namespace
+
+/* child: the exec'd program's calls, from a frame the stack check can name. */
+extern "C" __attribute__((noinline)) int trace_test_child_function() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        return fail("child: sched_setaffinity");
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("child: sched_getaffinity");
+    printf("child pid %ld\n", syscall(SYS_getpid));
+    __asm__ volatile("" ::: "memory");
+    return 0;
+}
+
+namespace {
+
+int fork_exec_child() {
+    std::string self = self_path();
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0)
+        return fail("fork");
+    if (child == 0) {
+        char* argv[] = {const_cast<char*>(self.c_str()), const_cast<char*>("child"), nullptr};
+        execv(self.c_str(), argv);
+        _exit(127);
+    }
+    printf("forked %d\n", child);
+    fflush(stdout);
+    int status = 0;
+    if (waitpid(child, &status, 0) != child)
+        return fail("waitpid");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "traced_program: child status %#x\n", status);
+        return 1;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity after the child");
+    printf("parent pid %ld\n", syscall(SYS_getpid));
+    return 0;
+}
+
+int mode_fork_noexec() {
+    cpu_set_t all = all_cpus();
+    for (int i = 0; i < 3; ++i)
+        if (sched_setaffinity(0, sizeof(all), &all) != 0)
+            return fail("sched_setaffinity");
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0)
+        return fail("fork");
+    cpu_set_t set;
+    if (child == 0) {
+        if (sched_getaffinity(0, sizeof(set), &set) != 0)
+            return fail("child: sched_getaffinity");
+        printf("child %ld setaffinity 0 getaffinity 1\n", static_cast<long>(getpid()));
+        return 0; /* exit(): the summary runs */
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail("child");
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity");
+    printf("parent %ld setaffinity 3 getaffinity 1\n", static_cast<long>(getpid()));
+    return 0;
+}
+
+pthread_barrier_t g_barrier;
+int g_calls_per_thread = 0;
+int g_vcpus = 1;
+
+struct ThreadArg {
+    int index;
+    pid_t tid;
+    int failures;
+};
+
+}  // namespace
+
+extern "C" __attribute__((noinline)) void* trace_test_thread_body(void* p) {
+    auto* arg = static_cast<ThreadArg*>(p);
+    arg->tid = static_cast<pid_t>(syscall(SYS_gettid));
+    pthread_barrier_wait(&g_barrier);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(arg->index % g_vcpus, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        ++arg->failures;
+    for (int i = 0; i < g_calls_per_thread; ++i)
+        if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) != 1)
+            ++arg->failures;
+    __asm__ volatile("" ::: "memory");
+    return nullptr;
+}
+
+namespace {
+
+int mode_threads(int n, int m) {
+    g_calls_per_thread = m;
+    g_vcpus = last_cpu() + 1;
+    pthread_barrier_init(&g_barrier, nullptr, static_cast<unsigned>(n));
+    std::vector<ThreadArg> args(static_cast<size_t>(n));
+    std::vector<pthread_t> threads(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        args[i] = ThreadArg{i, 0, 0};
+        if (pthread_create(&threads[i], nullptr, &trace_test_thread_body, &args[i]) != 0)
+            return fail("pthread_create");
+    }
+    int failures = 0;
+    for (int i = 0; i < n; ++i) {
+        pthread_join(threads[i], nullptr);
+        failures += args[i].failures;
+        printf("tid %d\n", args[i].tid);
+    }
+    if (failures) {
+        fprintf(stderr, "traced_program: %d calls failed\n", failures);
+        return 1;
+    }
+    return 0;
+}
+
+sigjmp_buf g_jump;
+void* volatile g_fault_address = nullptr;
+volatile int g_fault_code = 0;
+
+void on_segv(int, siginfo_t* info, void*) {
+    g_fault_address = info->si_addr;
+    g_fault_code = info->si_code;
+    siglongjmp(g_jump, 1);
+}
+
+char* no_access_page() {
+    void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return page == MAP_FAILED ? nullptr : static_cast<char*>(page);
+}
+
+int mode_fault(int k) {
+    char* page = no_access_page();
+    if (!page)
+        return fail("mmap");
+    struct sigaction sa = {};
+    sa.sa_sigaction = &on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, nullptr) != 0)
+        return fail("sigaction");
+    struct sigaction back = {};
+    if (sigaction(SIGSEGV, nullptr, &back) != 0 || back.sa_sigaction != &on_segv)
+        return fail("sigaction does not give the handler back");
+    int recovered = 0;
+    for (int i = 0; i < k; ++i) {
+        g_fault_address = nullptr;
+        if (sigsetjmp(g_jump, 1) == 0) {
+            *reinterpret_cast<volatile int*>(page + 8 * i) = 1;
+            fprintf(stderr, "traced_program: the write to a PROT_NONE page did not fault\n");
+            return 1;
+        }
+        if (g_fault_address != page + 8 * i || g_fault_code != SEGV_ACCERR) {
+            fprintf(stderr, "traced_program: fault %d at %p code %d, expected %p code %d\n", i,
+                    g_fault_address, g_fault_code, static_cast<void*>(page + 8 * i), SEGV_ACCERR);
+            return 1;
+        }
+        sigset_t now;
+        sigprocmask(SIG_BLOCK, nullptr, &now);
+        if (sigismember(&now, SIGSEGV)) {
+            fprintf(stderr, "traced_program: SIGSEGV still blocked after siglongjmp\n");
+            return 1;
+        }
+        ++recovered;
+    }
+    printf("recovered %d\n", recovered);
+    return 0;
+}
+
+int mode_crash_own() {
+    char* page = no_access_page();
+    if (!page)
+        return fail("mmap");
+    *reinterpret_cast<volatile int*>(page) = 1;
+    printf("survived\n");
+    return 0;
+}
+
+int mode_closefd(const char* file) {
+    for (int fd = 3; fd < 64; ++fd)
+        close(fd);
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return fail("open FILE");
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity");
+    if (write(fd, "data\n", 5) != 5)
+        return fail("write");
+    close(fd);
+    fd = open(file, O_RDONLY);
+    if (fd < 0)
+        return fail("open FILE again");
+    char buf[8192] = {};
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return fail("read FILE");
+    printf("fd %d holds %zd bytes\n", fd, n);
+    fwrite(buf, 1, static_cast<size_t>(n), stdout);
+    return 0;
+}
+
+}  // namespace
+
+/* deep: a name of exactly 127 characters, the longest a frame keeps, so that stack frames are long.
+ * At the bottom, open(g_deep_path) when a path was given (its line's length is the test's to choose),
+ * else sched_getaffinity. */
+const char* g_deep_path = nullptr;
+#define DEEP_FRAME \
+    trace_test_deep_frame_named_with_127_characters_the_longest_name_the_unwinder_keeps_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+#define LONG_NAME_FRAME \
+    trace_test_function_whose_name_is_longer_than_the_unwinder_frame_field_of_128_bytes_as_many_mangled_cxx_names_are_xxxxxxxxxxxxxxxxxxxxxxxxxx
+
+extern "C" __attribute__((noinline)) int DEEP_FRAME(int depth) {
+    int ret;
+    if (depth <= 0) {
+        if (g_deep_path) {
+            int fd = open(g_deep_path, O_RDONLY);
+            if (fd >= 0)
+                close(fd);
+            ret = 0;
+        } else {
+            cpu_set_t set;
+            ret = sched_getaffinity(0, sizeof(set), &set);
+        }
+    } else {
+        ret = DEEP_FRAME(depth - 1);
+    }
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+
+/* longname: a name longer than a frame's 128-byte function field. */
+extern "C" __attribute__((noinline)) int LONG_NAME_FRAME() {
+    cpu_set_t set;
+    int ret = sched_getaffinity(0, sizeof(set), &set);
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+
+/* cxx: a C++ function (mangled _ZN10trace_test9cxx_frameEi), shown demangled in stacks. */
+namespace trace_test {
+__attribute__((noinline)) int cxx_frame(int n) {
+    cpu_set_t set;
+    int ret = n > 0 ? sched_getaffinity(0, sizeof(set), &set) : -1;
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+}  // namespace trace_test
+
+namespace {
+
+int mode_utf8path() {
+    std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
+    for (int i = 0; i < 60; ++i)
+        path += "\xc3\xa9"; /* é */
+    errno = 0;
+    int fd = open(path.c_str(), O_RDONLY);
+    if (fd >= 0 || errno != ENOENT)
+        return fail("open of the missing path did not fail with ENOENT");
+    printf("utf8path ENOENT\n");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "basic")
+        return mode_basic();
+    if (mode == "fork")
+        return fork_exec_child();
+    if (mode == "child")
+        return trace_test_child_function();
+    if (mode == "fork-noexec")
+        return mode_fork_noexec();
+    if (mode == "chdir-exec" && argc > 2) {
+        if (chdir(argv[2]) != 0)
+            return fail("chdir");
+        return fork_exec_child();
+    }
+    if (mode == "threads" && argc > 3)
+        return mode_threads(atoi(argv[2]), atoi(argv[3]));
+    if (mode == "fault")
+        return mode_fault(argc > 2 ? atoi(argv[2]) : 1);
+    if (mode == "crash-own")
+        return mode_crash_own();
+    if (mode == "abort-own")
+        abort();
+    if (mode == "closefd" && argc > 2)
+        return mode_closefd(argv[2]);
+    if (mode == "deep" && argc > 2) {
+        g_deep_path = argc > 3 ? argv[3] : nullptr;
+        return DEEP_FRAME(atoi(argv[2])) == 0 ? 0 : 1;
+    }
+    if (mode == "longname")
+        return LONG_NAME_FRAME() == 0 ? 0 : 1;
+    if (mode == "utf8path")
+        return mode_utf8path();
+    if (mode == "cxx")
+        return trace_test::cxx_frame(argc) == 0 ? 0 : 1;
+    fprintf(stderr, "usage: traced_program basic|fork|child|fork-noexec|chdir-exec DIR|threads N M|fault K|"
+                    "crash-own|abort-own|closefd FILE|deep D [PATH]|cxx|longname|utf8path\n");
+    return 2;
+}
