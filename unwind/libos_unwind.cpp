@@ -1,13 +1,24 @@
-/* libos_unwind.so (libos_unwind.h): libunwind's local unwinder, and dladdr for object names. */
+/* libos_unwind.so (libos_unwind.h): libunwind's local unwinder, and _dl_find_object for object names. */
 #define UNW_LOCAL_ONLY
 #include "libos_unwind.h"
 
-#include <cxxabi.h>
 #include <dlfcn.h>
-#include <stdlib.h>
+#include <link.h>
+#include <unistd.h>
 #include <libunwind.h>
 #include <string.h>
 #include <ucontext.h>
+
+/* The main program's link map has an empty name: its path, read once (not on a signal path: at the
+ * first stack, or from the plugin's constructor). */
+static char g_program[256];
+static const char* program_name() {
+    return g_program[0] ? g_program : "?";
+}
+__attribute__((constructor)) static void read_program_name() {
+    ssize_t n = readlink("/proc/self/exe", g_program, sizeof(g_program) - 1);
+    g_program[n > 0 ? n : 0] = '\0';
+}
 
 extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(void* ucontext, LibosFrame* frames,
                                                                              int max) {
@@ -40,35 +51,21 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(voi
             f.offset = offset;
         else
             f.function[0] = '\0';
-        Dl_info info;
-        /* Not ip itself for return addresses: ip - 1 is inside the calling instruction's function. */
-        if (dladdr(reinterpret_cast<void*>(n == 0 ? ip : ip - 1), &info) && info.dli_fname) {
-            size_t len = strlen(info.dli_fname);
+        /* The object that holds the address, through glibc's _dl_find_object: lock-free and
+         * async-signal-safe (dladdr takes the loader's lock). Return addresses point past their
+         * call: ip - 1 is inside the calling function. Names stay as libunwind gives them (not
+         * demangled: demangling allocates). */
+        struct dl_find_object found;
+        if (_dl_find_object(reinterpret_cast<void*>(n == 0 ? ip : ip - 1), &found) == 0 && found.dlfo_link_map &&
+            found.dlfo_link_map->l_name) {
+            const char* name = found.dlfo_link_map->l_name;
+            if (!name[0])
+                name = program_name();
+            size_t len = strlen(name);
             if (len >= sizeof(f.object))
                 len = sizeof(f.object) - 1;
-            memcpy(f.object, info.dli_fname, len);
+            memcpy(f.object, name, len);
             f.object[len] = '\0';
-            if (!f.function[0] && info.dli_sname) {
-                size_t sl = strlen(info.dli_sname);
-                if (sl >= sizeof(f.function))
-                    sl = sizeof(f.function) - 1;
-                memcpy(f.function, info.dli_sname, sl);
-                f.function[sl] = '\0';
-                f.offset = ip - reinterpret_cast<uintptr_t>(info.dli_saddr);
-            }
-        }
-        /* C++ names read better demangled; not in a crash (ucontext), where malloc may be broken. */
-        if (!ucontext && f.function[0] == '_' && f.function[1] == 'Z') {
-            int status = 0;
-            char* plain = abi::__cxa_demangle(f.function, nullptr, nullptr, &status);
-            if (status == 0 && plain) {
-                size_t len = strlen(plain);
-                if (len >= sizeof(f.function))
-                    len = sizeof(f.function) - 1;
-                memcpy(f.function, plain, len);
-                f.function[len] = '\0';
-            }
-            free(plain);
         }
         ++n;
     } while (n < max && unw_step(&cursor) > 0);
