@@ -9,6 +9,7 @@
 
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_user.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 #include "shim.h"
@@ -77,12 +78,10 @@ SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
         return SHIM_REAL(getcpu)(cpu, node);
     unsigned vcpu, vnode;
     libos::current_vcpu_and_node(&vcpu, &vnode);
-    long fault = 0;
-    if (cpu)
-        fault |= PalUserCopy(cpu, &vcpu, sizeof(vcpu));
-    if (node)
-        fault |= PalUserCopy(node, &vnode, sizeof(vnode));
-    if (fault) {
+    if (__builtin_expect(libos_store_cpu_node(cpu, vcpu, node, vnode) < 0, 0)) {
+        /* As the kernel: both stores are attempted, EFAULT if either faulted. */
+        if (node)
+            PalUserCopy(node, &vnode, sizeof(vnode));
         errno = EFAULT;
         return -1;
     }

@@ -73,7 +73,8 @@ struct Machine {
 };
 
 constinit Machine g_machine{};
-constinit std::atomic<bool> g_nodes_loaded{false};
+/* 0: not read, 1: being read, 2: read. */
+constinit std::atomic<int> g_nodes_state{0};
 
 /* Each thread's own slot and tid. Initial-exec: no allocation and no lock on first access. */
 constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
@@ -567,10 +568,16 @@ uint16_t host_cpu_of(uint32_t v) {
 
 uint32_t host_node_of(uint32_t host) {
     static_assert(sizeof(g_machine.topo.node_of_cpu[0]) == sizeof(uint16_t));
-    if (!g_nodes_loaded.load(std::memory_order_acquire)) {
-        /* Two threads may both read: they write the same values. */
-        PalHostCpuNodes(g_machine.topo.node_of_cpu);
-        g_nodes_loaded.store(true, std::memory_order_release);
+    if (__builtin_expect(g_nodes_state.load(std::memory_order_acquire) != 2, 0)) {
+        /* Read once, by one thread; the others wait the few file reads it takes, as for init(). */
+        int expected = 0;
+        if (g_nodes_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+            PalHostCpuNodes(g_machine.topo.node_of_cpu);
+            g_nodes_state.store(2, std::memory_order_release);
+        } else {
+            while (g_nodes_state.load(std::memory_order_acquire) != 2)
+                yield();
+        }
     }
     return host < PAL_MAX_CPUS ? g_machine.topo.node_of_cpu[host] : 0;
 }
@@ -770,6 +777,8 @@ struct VcpuCache {
     uint32_t seq;
     uint32_t host;
     uint32_t vcpu;
+    uint32_t node;                  /* the host CPU's node, when `node_known` */
+    bool node_known;
     const volatile int32_t* cpu_id; /* the thread's rseq cpu_id, once looked up */
     bool looked_up;
 };
@@ -779,8 +788,16 @@ constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-
 
 void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     *vcpu = current_vcpu_fast();
-    uint32_t host = t_vcpu_cache.slot ? t_vcpu_cache.host : PalGetCurrentCpu();
-    *node = host_node_of(host);
+    VcpuCache& cache = t_vcpu_cache;
+    if (__builtin_expect(cache.slot != nullptr && cache.vcpu == *vcpu, 1)) {
+        if (!cache.node_known) {
+            cache.node = host_node_of(cache.host);
+            cache.node_known = true;
+        }
+        *node = cache.node;
+        return;
+    }
+    *node = host_node_of(PalGetCurrentCpu());
 }
 
 unsigned current_vcpu_fast() {
@@ -803,6 +820,7 @@ unsigned current_vcpu_fast() {
             cache.seq = seq;
             cache.host = static_cast<uint32_t>(host);
             cache.vcpu = v;
+            cache.node_known = false;
         }
         return v;
     }

@@ -15,6 +15,7 @@
 #include "libos/libos_signal.h"
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_user.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -139,6 +140,7 @@ void install_fault_handling() {
     if (g_installed.load(std::memory_order_acquire))
         return;
     PalKernelSigaction previous[PAL_FAULT_SIGNALS] = {};
+    PalFaultFixupRegister(libos_store_fault_begin, libos_store_fault_end, libos_store_fault_fixup);
     if (PalFaultHandlerInstall(&fault_upcall, previous) == 0) {
         for (int i = 0; i < PAL_FAULT_SIGNALS; ++i)
             store(g_app_actions[i], previous[i]);

@@ -111,6 +111,11 @@ struct PalKernelSigaction {
 };
 PAL_API long PalFaultHandlerInstall(PalFaultUpcall upcall, struct PalKernelSigaction previous[PAL_FAULT_SIGNALS]);
 
+/* Makes a fault at an instruction in [begin, end) resume at `fixup`, as PalUserCopy's do: for the
+ * LibOS's own inline fault-safe stores (getcpu's), which a call into the PAL would make slower
+ * than the vDSO they stand in for. Up to 4 ranges. Returns 0 or -ENOSPC. */
+PAL_API long PalFaultFixupRegister(const void* begin, const void* end, const void* fixup);
+
 /* Sets the host action of `sig` to its default (SIG_DFL). Used to let a fault kill the process. */
 PAL_API long PalSignalSetDefault(int sig);
 

@@ -37,4 +37,15 @@ long copy_string_from_user(char* dst, const char* src, size_t size);
 
 }  // namespace libos
 
+/* getcpu's stores into application memory, inline and fault-safe (arch/<arch>/libos_user_asm.cpp):
+ * 0, or -EFAULT if either pointer faults (then the node may not have been written). */
+extern "C" {
+long libos_store_cpu_node(unsigned* cpu, unsigned vcpu, unsigned* node, unsigned vnode);
+extern const char libos_store_fault_begin[], libos_store_fault_end[], libos_store_fault_fixup[];
+}
+
+namespace libos {
+
+}  // namespace libos
+
 #endif /* LIBOS_USER_H */

@@ -13,6 +13,13 @@ namespace {
 /* Set once, before the handlers are installed; read in the handler. */
 constinit PalFaultUpcall g_fault_upcall = nullptr;
 
+/* Fixups registered by the LibOS (PalFaultFixupRegister). */
+struct Fixup {
+    uintptr_t begin, end, resume;
+};
+constinit Fixup g_fixups[4] = {};
+constinit int g_fixup_count = 0;
+
 void reraise_if_sent(int sig, siginfo_t* info) {
     /* A fault re-executes and kills the process once the default action is back. A signal sent with
      * kill/tgkill (si_code <= 0) does not come back by itself: send it again; it stays blocked until
@@ -28,6 +35,12 @@ void pal_fault_handler(int sig, siginfo_t* info, void* uc) {
         pal_arch_context_set_ip(uc, reinterpret_cast<uintptr_t>(pal_user_copy_fixup));
         return;
     }
+    for (int i = 0; i < __atomic_load_n(&g_fixup_count, __ATOMIC_ACQUIRE); ++i) {
+        if (ip >= g_fixups[i].begin && ip < g_fixups[i].end) {
+            pal_arch_context_set_ip(uc, g_fixups[i].resume);
+            return;
+        }
+    }
     if (g_fault_upcall) {
         g_fault_upcall(sig, info, uc);
         return;
@@ -42,6 +55,16 @@ extern "C" long PalUserCopy(void* dst, const void* src, size_t size) {
     if (size == 0)
         return 0;
     return pal_user_copy_raw(dst, src, size);
+}
+
+extern "C" long PalFaultFixupRegister(const void* begin, const void* end, const void* fixup) {
+    int n = __atomic_load_n(&g_fixup_count, __ATOMIC_ACQUIRE);
+    if (n >= 4)
+        return -ENOSPC;
+    g_fixups[n] = Fixup{reinterpret_cast<uintptr_t>(begin), reinterpret_cast<uintptr_t>(end),
+                        reinterpret_cast<uintptr_t>(fixup)};
+    __atomic_store_n(&g_fixup_count, n + 1, __ATOMIC_RELEASE);
+    return 0;
 }
 
 extern "C" long PalSignalSetDefault(int sig) {
