@@ -77,7 +77,8 @@ SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
     if (!libos::is_virtual())
         return SHIM_REAL(getcpu)(cpu, node);
     unsigned vcpu, vnode;
-    libos::current_vcpu_and_node(&vcpu, &vnode);
+    if (!libos::cached_vcpu_and_node(&vcpu, &vnode))
+        libos::current_vcpu_and_node(&vcpu, &vnode);
     if (__builtin_expect(libos_store_cpu_node(cpu, vcpu, node, vnode) < 0, 0)) {
         /* As the kernel: both stores are attempted, EFAULT if either faulted. */
         if (node)

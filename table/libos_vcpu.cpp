@@ -18,6 +18,8 @@ extern char** environ;
 namespace libos {
 
 std::atomic<int> g_init_state{kUninitialized};
+constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {};
 
 /* One thread of the launch: 64 bytes in the shared state. The first kInlineWords words of the mask
  * live here; machines of more than 384 vCPUs keep the rest in the extension area, at the slot's
@@ -76,8 +78,7 @@ constinit Machine g_machine{};
 /* 0: not read, 1: being read, 2: read. */
 constinit std::atomic<int> g_nodes_state{0};
 
-/* Each thread's own slot and tid. Initial-exec: no allocation and no lock on first access. */
-constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+/* Each thread's own tid (its slot, t_slot, is declared in the header). */
 constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec"))) = 0;
 /* The launch's clock when this thread last called fork. */
 constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-exec"))) = 0;
@@ -768,24 +769,6 @@ void after_fork_child() {
     t_slot = claim(t_tid, mask.words, true, t_fork_clock);
 }
 
-namespace {
-
-/* sched_getcpu's cache: the answer for (slot, its sequence number, host CPU). A write to the mask
- * changes the sequence number; a migration changes the host CPU; either makes the entry miss. */
-struct VcpuCache {
-    const ThreadSlot* slot;
-    uint32_t seq;
-    uint32_t host;
-    uint32_t vcpu;
-    uint32_t node;                  /* the host CPU's node, when `node_known` */
-    bool node_known;
-    const volatile int32_t* cpu_id; /* the thread's rseq cpu_id, once looked up */
-    bool looked_up;
-};
-constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {};
-
-}  // namespace
-
 void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     *vcpu = current_vcpu_fast();
     VcpuCache& cache = t_vcpu_cache;
@@ -817,6 +800,7 @@ unsigned current_vcpu_fast() {
         unsigned v = current_vcpu(static_cast<unsigned>(host));
         if (!(seq & 1)) {
             cache.slot = slot;
+            cache.seq_of_slot = &slot->seq;
             cache.seq = seq;
             cache.host = static_cast<uint32_t>(host);
             cache.vcpu = v;
