@@ -172,8 +172,8 @@ struct VcpuCache {
     const volatile int32_t* cpu_id; /* the thread's rseq cpu_id, once looked up */
     bool looked_up;
 };
-extern thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec")));
-extern thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
+extern constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec")));
+extern constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
 
 /* getcpu's answer straight from the cache, inline in the caller: true on a hit. A miss (first
  * call, migration, a changed mask, another slot after fork) goes to current_vcpu_and_node. */
