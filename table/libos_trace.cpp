@@ -18,8 +18,6 @@
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
-extern char** environ;
-
 namespace libos {
 
 #ifndef LIBOS_NO_TRACING
@@ -53,14 +51,6 @@ struct Stat {
     std::atomic<uint64_t> calls, errors, nanoseconds;
 };
 constinit Stat g_stats_table[kStatSlots] = {};
-
-const char* env_value(const char* name) {
-    size_t len = strlen(name);
-    for (char** e = environ; e && *e; ++e)
-        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
-            return *e + len + 1;
-    return nullptr;
-}
 
 long move_high(long fd) {
     long high = PalSyscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
@@ -417,10 +407,10 @@ void trace_init() {
 #ifdef LIBOS_NO_TRACING
     return;
 #endif
-    const char* trace = env_value("LIBOS_TRACE");
-    const char* stack = env_value("LIBOS_TRACE_STACK");
-    const char* format = env_value("LIBOS_TRACE_FORMAT");
-    const char* stats = env_value("LIBOS_STATS");
+    const char* trace = env_get("LIBOS_TRACE");
+    const char* stack = env_get("LIBOS_TRACE_STACK");
+    const char* format = env_get("LIBOS_TRACE_FORMAT");
+    const char* stats = env_get("LIBOS_STATS");
     g_lines = trace != nullptr;
     g_stacks = g_lines && stack && strcmp(stack, "1") == 0;
     g_json = format && strcmp(format, "json") == 0;

@@ -18,6 +18,14 @@ extern char** environ;
 namespace libos {
 
 std::atomic<int> g_init_state{kUninitialized};
+
+const char* env_get(const char* name) {
+    size_t len = strlen(name);
+    for (char** e = environ; e && *e; ++e)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            return *e + len + 1;
+    return nullptr;
+}
 constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {};
 
@@ -89,14 +97,6 @@ void cpu_relax() {
 
 void yield() {
     PalSyscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-}
-
-const char* env_get(const char* name) {
-    size_t len = strlen(name);
-    for (char** e = environ; e && *e; ++e)
-        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
-            return *e + len + 1;
-    return nullptr;
 }
 
 [[noreturn]] void refuse(const char* line) {

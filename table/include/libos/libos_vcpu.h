@@ -37,6 +37,10 @@ enum InitState : int {
 
 extern std::atomic<int> g_init_state;
 
+/* The value of environment variable `name`, or nullptr: a scan of environ, without libc's getenv
+ * (which is not safe everywhere the LibOS runs). */
+const char* env_get(const char* name);
+
 /* Reads the configuration and sets the machine up, once per process. A bad configuration prints one
  * line to stderr and ends the process with status 125 before the program runs. Safe to call from
  * any thread at any time, also concurrently. */
