@@ -39,10 +39,16 @@ int open_through_table(int dirfd, const char* path, int flags, mode_t mode) {
         shim::syscall_result(libos::dispatch(SYS_openat, dirfd, as_word(path), flags, mode, 0, 0)));
 }
 
-/* The mode argument exists only with O_CREAT or O_TMPFILE, as open(2) reads it. */
+/* Does an open with these flags take a mode? glibc's rule (__OPEN_NEEDS_MODE): O_CREAT, or all of
+ * O_TMPFILE's bits (O_TMPFILE includes O_DIRECTORY, which alone takes no mode). */
+constexpr bool needs_mode(int flags) {
+    return (flags & O_CREAT) != 0 || (flags & __O_TMPFILE) == __O_TMPFILE;
+}
+
+/* The mode argument exists only when the flags need one, as open(2) reads it. */
 #define READ_MODE(flags, last)                                                                    \
     mode_t mode = 0;                                                                              \
-    if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                      \
+    if (needs_mode(flags)) {                                                                      \
         va_list ap;                                                                               \
         va_start(ap, last);                                                                       \
         mode = static_cast<mode_t>(va_arg(ap, int));                                              \
@@ -145,7 +151,7 @@ SHIM_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
 
 /* The _FORTIFY_SOURCE entry points: glibc aborts when O_CREAT comes without a mode. */
 SHIM_EXPORT int __open_2(const char* path, int flags) {
-    if (flags & (O_CREAT | __O_TMPFILE))
+    if (needs_mode(flags))
         abort();
     return open_through_table(AT_FDCWD, path, flags, 0);
 }
@@ -155,7 +161,7 @@ SHIM_EXPORT int __open64_2(const char* path, int flags) {
 }
 
 SHIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
-    if (flags & (O_CREAT | __O_TMPFILE))
+    if (needs_mode(flags))
         abort();
     return open_through_table(dirfd, path, flags, 0);
 }

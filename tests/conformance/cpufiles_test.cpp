@@ -248,6 +248,26 @@ TEST(CpuFiles, OpenatRelativeToTheCpuDirectory) {
     close(dir);
 }
 
+/* The fortified entry points (_FORTIFY_SOURCE builds call them: tar does): O_DIRECTORY alone takes
+ * no mode and must not abort. */
+extern "C" int __open_2(const char*, int);
+extern "C" int __openat_2(int, const char*, int);
+TEST(CpuFiles, FortifiedOpensOfDirectoriesAndFiles) {
+    int dir = __open_2(kCpu.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(dir, 0);
+    int fd = __openat_2(dir, "online", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    char buf[64] = {};
+    ASSERT_GT(read(fd, buf, sizeof(buf) - 1), 0);
+    EXPECT_EQ(parse_cpu_list(buf), all_cpus());
+    close(fd);
+    int sub = __openat_2(dir, ("cpu" + std::to_string(machine().configured - 1)).c_str(), O_RDONLY | O_DIRECTORY);
+    EXPECT_GE(sub, 0);
+    if (sub >= 0)
+        close(sub);
+    close(dir);
+}
+
 /* ---- /sys/devices/system/node ----------------------------------------------------------------- */
 
 TEST(CpuFiles, NodesCoverEveryCpuOnce) {

@@ -32,6 +32,7 @@ check "taskset -cp on own shell" sh -c 'taskset -cp $$ | sed "s/^pid [0-9]*/pid 
 check "taskset -p on another process" sh -c 'sleep 5 & p=$!; taskset -p $p | sed "s/^pid [0-9]*/pid N/"; taskset -cp 0 $p >/dev/null; taskset -cp $p | sed "s/^pid [0-9]*/pid N/"; kill $p'
 check "Cpus_allowed_list" sh -c 'grep Cpus_allowed /proc/self/status'
 check "exit status passes through" sh -c 'exit 3'
+check "tar (fortified opens of directories)" sh -c 'tar -cf - -C / etc/hostname etc/passwd 2>/dev/null | tar -tf -'
 if command -v python3 >/dev/null; then
   check "python3 cpu_count and sched_getaffinity" python3 -c 'import os; print(os.cpu_count(), sorted(os.sched_getaffinity(0)))'
   check "python3 set then get" python3 -c 'import os; os.sched_setaffinity(0, {0}); print(os.sched_getaffinity(0))'
