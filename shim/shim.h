@@ -46,6 +46,7 @@ struct RealFunctions {
     int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
                         char* const*, char* const*);
     FILE* (*fopen)(const char*, const char*);
+    char* (*getcwd)(char*, size_t);
     DIR* (*opendir)(const char*);
     DIR* (*fdopendir)(int);
     struct dirent* (*readdir)(DIR*);

@@ -120,11 +120,12 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
     return &f->entry;
 }
 
-/* The virtual classification of a path the program names (absolute, or relative to the current
- * directory, which the views ignore). */
+/* The virtual classification of a path the program names (absolute, or relative to a current
+ * directory in the views). */
 bool classify(const char* path, libos::VfsPath* out) {
     shim::ensure();
-    return path && libos::vfs_active() && libos::vfs_classify(path, out);
+    char absolute[libos::kVfsPathMax];
+    return path && libos::vfs_active() && libos::vfs_absolute(path, absolute) && libos::vfs_classify(absolute, out);
 }
 
 }  // namespace
@@ -376,4 +377,51 @@ SHIM_EXPORT int scandir64(const char* path, struct dirent64*** namelist, int (*s
     return scandir(path, reinterpret_cast<struct dirent***>(namelist),
                    reinterpret_cast<int (*)(const struct dirent*)>(select),
                    reinterpret_cast<int (*)(const struct dirent**, const struct dirent**)>(compar));
+}
+
+/* ---- the current directory ---------------------------------------------------------------- */
+
+SHIM_EXPORT int chdir(const char* path) noexcept {
+    shim::ensure();
+    return static_cast<int>(shim::syscall_result(libos::dispatch(SYS_chdir, as_word(path), 0, 0, 0, 0, 0)));
+}
+
+SHIM_EXPORT int fchdir(int fd) noexcept {
+    shim::ensure();
+    return static_cast<int>(shim::syscall_result(libos::dispatch(SYS_fchdir, fd, 0, 0, 0, 0, 0)));
+}
+
+/* getcwd(3) on a virtual machine reads the current directory through the table (inside cpuV/ the
+ * host's path would name cpuH/), with glibc's conventions: a null buffer is allocated (exactly as
+ * large as needed when size is 0), a zero size with a buffer is EINVAL, a short one ERANGE. */
+SHIM_EXPORT char* getcwd(char* buf, size_t size) noexcept {
+    shim::ensure();
+    if (!libos::is_virtual())
+        return SHIM_REAL(getcwd)(buf, size);
+    if (buf && size == 0) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    char tmp[4096];
+    long ret = libos::dispatch(SYS_getcwd, as_word(buf ? buf : tmp), static_cast<long>(buf ? size : sizeof(tmp)),
+                               0, 0, 0, 0);
+    if (ret < 0) {
+        errno = static_cast<int>(-ret);
+        return nullptr;
+    }
+    if (buf)
+        return buf;
+    size_t need = strlen(tmp) + 1;
+    size_t alloc = size ? size : need;
+    if (alloc < need) {
+        errno = ERANGE;
+        return nullptr;
+    }
+    auto* copy = static_cast<char*>(malloc(alloc));
+    if (!copy) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    memcpy(copy, tmp, need);
+    return copy;
 }

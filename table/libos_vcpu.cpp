@@ -11,6 +11,7 @@
 
 #include "libos/libos_signal.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_vfs.h"
 #include "pal/pal.h"
 
 extern char** environ;
@@ -504,6 +505,7 @@ int init_machine() {
                                 host.words);
     }
     install_fault_handling();
+    init_cwd();
     return kVirtual;
 }
 

@@ -1,7 +1,9 @@
 /* The file family: the paths of the virtual CPU files (libos_vfs.h).
  *
  * Implements open(2), openat(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2),
- * faccessat(2) and faccessat2(2). Each one looks at the path first: a path outside the virtual views
+ * faccessat(2), faccessat2(2), and chdir(2), fchdir(2) and getcwd(2), which keep the current
+ * directory's virtual path when it is in the views (so that `cd /sys/devices/system/cpu; cat online`
+ * and a cd into cpuV/ work). Each one looks at the path first: a path outside the virtual views
  * (nearly all of them) goes to the host unchanged, with the program's own pointers, so results and
  * errors are the host's; a virtual path is opened, examined or refused as the machine has it. */
 #include <errno.h>
@@ -10,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
@@ -40,6 +44,84 @@ long copy_string_from_user(char* dst, const char* src, size_t size) {
 
 namespace {
 
+/* The current directory, when it is a directory of the virtual views: its virtual path (cpu5/ is the
+ * host's cpu1/ underneath, so the host's getcwd cannot tell). Set by chdir and fchdir. A sequence
+ * number keeps a reader from seeing half of a path another thread is writing. */
+constinit char g_cwd[kVfsPathMax] = {};
+constinit std::atomic<bool> g_cwd_virtual{false};
+constinit std::atomic<uint32_t> g_cwd_seq{0};
+
+bool virtual_cwd(char* out) {
+    if (!g_cwd_virtual.load(std::memory_order_acquire))
+        return false;
+    for (;;) {
+        uint32_t before = g_cwd_seq.load(std::memory_order_acquire);
+        memcpy(out, g_cwd, kVfsPathMax);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (!(before & 1) && g_cwd_seq.load(std::memory_order_relaxed) == before)
+            return g_cwd_virtual.load(std::memory_order_acquire);
+    }
+}
+
+void set_virtual_cwd(const char* virt) {
+    g_cwd_seq.fetch_add(1, std::memory_order_acq_rel);
+    if (virt) {
+        size_t n = strlen(virt);
+        memcpy(g_cwd, virt, n + 1 < kVfsPathMax ? n + 1 : kVfsPathMax);
+    }
+    g_cwd_virtual.store(virt != nullptr, std::memory_order_release);
+    g_cwd_seq.fetch_add(1, std::memory_order_release);
+}
+
+/* After a chdir the host made: is the new directory one of the views'? (getcwd gives the host's
+ * path, which is the virtual one for every directory but cpuV/, and chdir sets those itself.) */
+void note_host_cwd() {
+    char cwd[kVfsPathMax];
+    VfsPath p;
+    long n = PalSyscall(SYS_getcwd, reinterpret_cast<long>(cwd), sizeof(cwd), 0, 0, 0, 0);
+    /* getcwd names a directory; under cpuV/ the views call those redirects. */
+    if (n > 0 && vfs_classify(cwd, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect))
+        set_virtual_cwd(p.virt);
+    else
+        set_virtual_cwd(nullptr);
+}
+
+}  // namespace
+
+/* At start-up on a virtual machine: the current directory inherited from the process before. Its
+ * virtual path travels in LIBOS_CWD (inside cpuV/ the host's path names cpuH/), and is trusted only
+ * if it still is the directory the process is in. */
+void init_cwd() {
+    const char* inherited = env_get("LIBOS_CWD");
+    VfsPath p;
+    char cwd[kVfsPathMax];
+    if (inherited && vfs_classify(inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
+        PalSyscall(SYS_getcwd, reinterpret_cast<long>(cwd), sizeof(cwd), 0, 0, 0, 0) > 0 && strcmp(cwd, p.real) == 0) {
+        set_virtual_cwd(p.virt);
+        return;
+    }
+    note_host_cwd();
+}
+
+bool vfs_absolute(const char* path, char* out) {
+    if (path[0] == '/') {
+        size_t n = strlen(path);
+        if (n >= kVfsPathMax)
+            return false;
+        memcpy(out, path, n + 1);
+        return true;
+    }
+    char cwd[kVfsPathMax];
+    return virtual_cwd(cwd) && vfs_join(cwd, path, out);
+}
+
+const char* exec_cwd() {
+    static_assert(kVfsPathMax <= sizeof(g_cwd));
+    return g_cwd_virtual.load(std::memory_order_acquire) ? g_cwd : nullptr;
+}
+
+namespace {
+
 /* Relative names worth resolving against a directory descriptor: only these can be virtual. */
 bool may_be_virtual_name(const char* relative) {
     static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
@@ -60,9 +142,14 @@ bool resolve(int dirfd, const char* user_path, VfsPath* out) {
         return false;
     if (path[0] == '/')
         return vfs_classify(path, out);
-    if (dirfd == AT_FDCWD)
-        return false;
     char dir[kVfsPathMax];
+    if (dirfd == AT_FDCWD) {
+        /* Relative to the current directory: virtual only when that is a virtual directory. */
+        if (!virtual_cwd(dir))
+            return false;
+        char joined[kVfsPathMax];
+        return vfs_join(dir, path, joined) && vfs_classify(joined, out);
+    }
     if (!vfs_dir_path(dirfd, dir)) {
         if (!may_be_virtual_name(path))
             return false;
@@ -204,4 +291,51 @@ long libos_syscall_faccessat(int dirfd, UserPtr<const char> path, int mode) {
 /* access(2) */
 long libos_syscall_access(UserPtr<const char> path, int mode) {
     return libos_syscall_faccessat(AT_FDCWD, path, mode);
+}
+
+/* chdir(2). A virtual directory is entered through its host directory (cpuV/ is the host's cpuH/);
+ * a missing one (cpu9 of 8) gives ENOENT. */
+long libos_syscall_chdir(UserPtr<const char> path) {
+    VfsPath p;
+    if (!libos::resolve(AT_FDCWD, path.for_kernel(), &p)) {
+        long ret = PalSyscall(SYS_chdir, static_cast<long>(path.address()), 0, 0, 0, 0, 0);
+        if (ret == 0 && libos::vfs_active())
+            libos::note_host_cwd();
+        return ret;
+    }
+    if (p.kind == VfsKind::Missing)
+        return -ENOENT;
+    if (p.kind != VfsKind::Directory && p.kind != VfsKind::Redirect)
+        return -ENOTDIR;
+    long ret = PalSyscall(SYS_chdir, reinterpret_cast<long>(p.real), 0, 0, 0, 0, 0);
+    if (ret == 0)
+        libos::set_virtual_cwd(p.virt);
+    return ret;
+}
+
+/* fchdir(2) */
+long libos_syscall_fchdir(int fd) {
+    long ret = PalSyscall(SYS_fchdir, fd, 0, 0, 0, 0, 0);
+    if (ret == 0 && libos::vfs_active()) {
+        char virt[libos::kVfsPathMax];
+        if (libos::vfs_dir_path(fd, virt))
+            libos::set_virtual_cwd(virt);
+        else
+            libos::note_host_cwd();
+    }
+    return ret;
+}
+
+/* getcwd(2): the virtual path when the current directory is in the views. The kernel returns the
+ * length with the NUL, and ERANGE when it does not fit. */
+long libos_syscall_getcwd(UserPtr<char> buf, unsigned long size) {
+    char virt[libos::kVfsPathMax];
+    if (!libos::vfs_active() || !libos::virtual_cwd(virt))
+        return PalSyscall(SYS_getcwd, static_cast<long>(buf.address()), static_cast<long>(size), 0, 0, 0, 0);
+    size_t len = strlen(virt) + 1;
+    if (size < len)
+        return -ERANGE;
+    if (PalUserCopy(buf.for_kernel(), virt, len) < 0)
+        return -EFAULT;
+    return static_cast<long>(len);
 }

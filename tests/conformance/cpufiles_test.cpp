@@ -268,6 +268,32 @@ TEST(CpuFiles, FortifiedOpensOfDirectoriesAndFiles) {
     close(dir);
 }
 
+/* Paths relative to the current directory, once it is the cpu directory or one CPU's (a shell's
+ * `cd /sys/devices/system/cpu; cat online`), and getcwd there. */
+TEST(CpuFiles, RelativeToTheCurrentDirectory) {
+    char saved[4096];
+    ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+    ASSERT_EQ(chdir(kCpu.c_str()), 0);
+    char here[4096];
+    EXPECT_STREQ(getcwd(here, sizeof(here)), kCpu.c_str());
+    EXPECT_EQ(parse_cpu_list(read_file("online")), all_cpus());
+    EXPECT_EQ(numbered_entries(listing("."), "cpu"), all_cpus());
+    std::string last = "cpu" + std::to_string(machine().configured - 1);
+    ASSERT_EQ(chdir(last.c_str()), 0);
+    EXPECT_EQ(std::string(getcwd(here, sizeof(here))), kCpu + "/" + last);
+    EXPECT_EQ(read_file("topology/thread_siblings_list"), read_file(kCpu + "/" + last + "/topology/thread_siblings_list"));
+    char* allocated = getcwd(nullptr, 0);
+    ASSERT_NE(allocated, nullptr);
+    EXPECT_EQ(std::string(allocated), kCpu + "/" + last);
+    free(allocated);
+    errno = 0;
+    EXPECT_EQ(chdir(("../cpu" + std::to_string(machine().configured)).c_str()), -1);
+    EXPECT_EQ(errno, ENOENT);
+    ASSERT_EQ(chdir(saved), 0);
+    EXPECT_STREQ(getcwd(here, sizeof(here)), saved);
+    record("cwd", "checked");
+}
+
 /* ---- /sys/devices/system/node ----------------------------------------------------------------- */
 
 TEST(CpuFiles, NodesCoverEveryCpuOnce) {

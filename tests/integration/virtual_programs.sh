@@ -84,6 +84,9 @@ for cpus in 1 3 8; do
   expect "--cpus $cpus: grep -c ^processor /proc/cpuinfo" "$cpus" "$run" "${v[@]}" -- grep -c ^processor /proc/cpuinfo
   expect "--cpus $cpus: cat /sys/devices/system/cpu/online" "$( [ "$cpus" -eq 1 ] && echo 0 || echo "0-$last")" \
     "$run" "${v[@]}" -- cat /sys/devices/system/cpu/online
+  expect "--cpus $cpus: cd /sys/devices/system/cpu; cat online; cd cpu$last; /bin/pwd" \
+    "$( [ "$cpus" -eq 1 ] && echo 0 || echo "0-$last") /sys/devices/system/cpu/cpu$last" \
+    "$run" "${v[@]}" -- sh -c "cd /sys/devices/system/cpu && echo \$(cat online) \$(cd cpu$last && /bin/pwd)"
   expect "--cpus $cpus: ls /sys/devices/system/cpu | grep -c cpuN" "$cpus" \
     "$run" "${v[@]}" -- sh -c 'ls /sys/devices/system/cpu | grep -c "^cpu[0-9][0-9]*$"'
   expect "--cpus $cpus: python3 reads Cpus_allowed_list from /proc/self/status" "$( [ "$cpus" -eq 1 ] && echo 0 || echo "0-$last")" \

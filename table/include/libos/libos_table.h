@@ -36,7 +36,7 @@ long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPt
                          libos::UserPtr<int> child_tid, unsigned long tls);
 
 /* open(2), openat(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2), faccessat(2),
- * faccessat2(2): table/sys/libos_fs.cpp */
+ * faccessat2(2), chdir(2), fchdir(2), getcwd(2): table/sys/libos_fs.cpp */
 long libos_syscall_open(libos::UserPtr<const char> path, int flags, mode_t mode);
 long libos_syscall_openat(int dirfd, libos::UserPtr<const char> path, int flags, mode_t mode);
 long libos_syscall_stat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
@@ -47,6 +47,9 @@ long libos_syscall_statx(int dirfd, libos::UserPtr<const char> path, int flags, 
 long libos_syscall_access(libos::UserPtr<const char> path, int mode);
 long libos_syscall_faccessat(int dirfd, libos::UserPtr<const char> path, int mode);
 long libos_syscall_faccessat2(int dirfd, libos::UserPtr<const char> path, int mode, int flags);
+long libos_syscall_chdir(libos::UserPtr<const char> path);
+long libos_syscall_fchdir(int fd);
+long libos_syscall_getcwd(libos::UserPtr<char> buf, unsigned long size);
 
 namespace libos {
 
