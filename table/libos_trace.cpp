@@ -352,7 +352,7 @@ void print_call(const Call& c, bool before_only) {
     long tid = PalThreadGetId();
     Line line;
     if (g_json) {
-        line.add("{\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"syscall\":");
+        line.add("{\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
         if (name)
             line.quoted(name);
         else
@@ -557,7 +557,7 @@ void trace_finish() {
             const char* name = syscall_name(static_cast<long>(nr));
             if (!first)
                 line.ch(',');
-            line.add("{\"syscall\":").quoted(name ? name : "?").add(",\"nr\":").unum(nr).add(",\"calls\":").unum(calls)
+            line.add("{\"name\":").quoted(name ? name : "?").add(",\"nr\":").unum(nr).add(",\"calls\":").unum(calls)
                 .add(",\"errors\":").unum(s.errors.load(std::memory_order_relaxed)).add(",\"usecs\":")
                 .unum(s.nanoseconds.load(std::memory_order_relaxed) / 1000).ch('}');
             first = false;

@@ -299,7 +299,7 @@ def check_basic_json():
     pid = int((values(r.out, "pid") or ["-1"])[0])
     objs, problems = parse_json_lines(r.raw)
     report("json: every line parses as one JSON object", r.rc == 0 and objs and not problems, problems + r.diag())
-    fields = {"pid": int, "tid": int, "nr": int, "syscall": str, "arguments": str, "handled": str,
+    fields = {"pid": int, "tid": int, "nr": int, "name": str, "arguments": str, "handled": str,
               "result": int, "usecs": int}
     wrong = []
     for o in objs:
@@ -312,38 +312,38 @@ def check_basic_json():
             wrong.append("handled/pid/tid: %r" % o)
     report("json: fields pid, tid, nr, syscall, arguments, handled, result, errno, usecs, typed",
            objs and not wrong, wrong[:10])
-    names = [o.get("syscall") for o in objs]
+    names = [o.get("name") for o in objs]
     report("json: the same calls in the same order as text", names == BASIC_ORDER,
            ["expected %s" % BASIC_ORDER, "got      %s" % names])
 
     def find(pred):
         return [o for o in objs if pred(o)]
 
-    set7 = find(lambda o: o.get("syscall") == "sched_setaffinity" and o.get("vcpus") == [LAST])
+    set7 = find(lambda o: o.get("name") == "sched_setaffinity" and o.get("vcpus") == [LAST])
     report("json: sched_setaffinity {%d}: nr 203, arguments, result 0, vcpus [%d], host_cpus [%d]" % (LAST, LAST,
                                                                                                      host_of(LAST)),
            lambda: len(set7) == 1 and set7[0]["nr"] == 203
            and set7[0]["arguments"] == "0, %d, {%d}" % (MASK_BYTES, LAST) and set7[0]["result"] == 0
            and set7[0]["errno"] is None and set7[0]["handled"] == "libos"
            and set7[0].get("host_cpus") == [host_of(LAST)], set7 or objs)
-    got = find(lambda o: o.get("syscall") == "sched_getaffinity")
+    got = find(lambda o: o.get("name") == "sched_getaffinity")
     report("json: sched_getaffinity: result %d, vcpus [%d] then [0..%d], host_cpus arrays" % (GOT_BYTES, LAST, LAST),
            lambda: len(got) == 2 and all(o["result"] == GOT_BYTES and o["nr"] == 204 for o in got)
            and got[0].get("vcpus") == [LAST] and got[0].get("host_cpus") == [host_of(LAST)]
            and got[1].get("vcpus") == list(range(VCPUS))
            and got[1].get("host_cpus") == sorted(set(host_of(v) for v in range(VCPUS))), got)
-    bad = find(lambda o: o.get("syscall") == "sched_setaffinity" and o.get("vcpus") == [])
+    bad = find(lambda o: o.get("name") == "sched_setaffinity" and o.get("vcpus") == [])
     report("json: the failing call: result -1, errno \"EINVAL\"",
            lambda: len(bad) == 1 and bad[0]["result"] == -1 and bad[0]["errno"] == "EINVAL", bad or objs)
-    cpu = find(lambda o: o.get("syscall") == "getcpu")
+    cpu = find(lambda o: o.get("name") == "getcpu")
     report("json: getcpu: arguments \"[%d], [0], 0x0\", result 0" % LAST,
            lambda: len(cpu) == 2 and all(o["arguments"] == "[%d], [0], 0x0" % LAST and o["result"] == 0
                                          and o["nr"] == 309 for o in cpu), cpu)
-    op = find(lambda o: o.get("syscall") == "openat")
+    op = find(lambda o: o.get("name") == "openat")
     report("json: openat: the quoted path inside arguments, handled libos",
            lambda: len(op) == 1 and op[0]["arguments"] == 'AT_FDCWD, "/sys/devices/system/cpu/online"'
            and op[0]["handled"] == "libos" and op[0]["result"] >= 0, op)
-    gp = find(lambda o: o.get("syscall") == "getpid")
+    gp = find(lambda o: o.get("name") == "getpid")
     report("json: getpid: handled host, result the pid, no vcpus",
            lambda: len(gp) == 1 and gp[0]["handled"] == "host" and gp[0]["result"] == pid and gp[0]["nr"] == 39
            and "vcpus" not in gp[0], gp)
@@ -375,7 +375,7 @@ def check_stacks():
 
     j = run(["basic"], fmt="json", stack=True)
     objs, problems = parse_json_lines(j.raw)
-    set7 = [o for o in objs if o.get("syscall") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
+    set7 = [o for o in objs if o.get("name") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
     stack = set7[0].get("stack") if set7 else None
     good = (isinstance(stack, list) and stack and all(
         isinstance(f, dict) and isinstance(f.get("object"), str) and isinstance(f.get("function"), str)
@@ -428,7 +428,7 @@ def check_stats():
     j = run(["basic"], fmt="json", stats=True)
     objs, problems = parse_json_lines(j.raw)
     st = [o for o in objs if "stats" in o]
-    byname = {s.get("syscall"): (s.get("calls"), s.get("errors")) for s in st[0]["stats"]} if st else {}
+    byname = {s.get("name"): (s.get("calls"), s.get("errors")) for s in st[0]["stats"]} if st else {}
     report("stats json: one {pid, stats: [...], calls, errors} object with the same counts",
            not problems and len(st) == 1 and byname.get("sched_setaffinity") == (3, 1)
            and byname.get("sched_getaffinity") == (2, 0) and st[0].get("calls") == 9 and st[0].get("errors") == 1
@@ -476,7 +476,7 @@ def check_fork_exec():
     j = run(["fork"], fmt="json")
     objs, problems = parse_json_lines(j.raw)
     child = int((values(j.out, "forked") or ["-1"])[0])
-    pending = [o for o in objs if o.get("syscall") == "execve"]
+    pending = [o for o in objs if o.get("name") == "execve"]
     report("fork/exec json: every line parses; two pids; the child's execve object has no result yet",
            not problems and {o.get("pid") for o in objs} == {child, int((values(j.out, "parent") or ["0", "-1"])[1])}
            and len(pending) == 1 and pending[0].get("pid") == child and "result" not in pending[0],
@@ -539,10 +539,10 @@ def check_threads():
     tids = {int(t) for line in j.out.splitlines() if line.startswith("tid ") for t in line.split()[1:]}
     cnt = {}
     for o in objs:
-        if o.get("syscall") == "sched_getaffinity":
+        if o.get("name") == "sched_getaffinity":
             cnt[o.get("tid")] = cnt.get(o.get("tid"), 0) + 1
     st = [o for o in objs if "stats" in o]
-    srow = {s.get("syscall"): s.get("calls") for s in st[0]["stats"]} if st else {}
+    srow = {s.get("name"): s.get("calls") for s in st[0]["stats"]} if st else {}
     report("threads json (%dx%d): every line parses, %d per tid, stats %d sched_getaffinity" % (n, m, m, n * m),
            j.rc == 0 and not problems and cnt == {t: m for t in tids} and len(tids) == n
            and srow.get("sched_getaffinity") == n * m and srow.get("sched_setaffinity") == n,
@@ -589,7 +589,7 @@ def check_launcher():
     r = launcher(["--cpus", str(VCPUS), "--trace-format=json"], ["basic"])
     objs, problems = parse_json_lines(r.err.encode())
     report("libos-run --trace-format=json: JSON lines on stderr, one per call",
-           r.rc == 0 and not problems and [o.get("syscall") for o in objs] == BASIC_ORDER, problems + r.diag())
+           r.rc == 0 and not problems and [o.get("name") for o in objs] == BASIC_ORDER, problems + r.diag())
 
     r = launcher(["--cpus", str(VCPUS), "--stats"], ["basic"])
     rows, total = text_summary(r.err, int((values(r.out, "pid") or ["-1"])[0]))
