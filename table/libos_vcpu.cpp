@@ -598,14 +598,7 @@ void trim_to_machine(CpuBits* vmask) {
 }
 
 void to_host(const CpuBits& vmask, CpuBits* host) {
-    memset(host, 0, sizeof(*host));
-    for (uint32_t w = 0; w < g_machine.mask_words; ++w) {
-        for (uint64_t bits = vmask.words[w]; bits; bits &= bits - 1) {
-            uint32_t v = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
-            if (v < g_machine.count)
-                host->add(g_machine.map.host_of[v]);
-        }
-    }
+    to_host_words(vmask.words, host->words, kMaskWords);
 }
 
 void to_virtual(const CpuBits& host, CpuBits* vmask) {
@@ -702,13 +695,8 @@ ThreadSlot* self_slot() {
 }
 
 void current_mask(CpuBits* out) {
-    ThreadSlot* slot = self_slot();
-    if (slot) {
-        memset(out, 0, sizeof(*out));
-        locked_read(slot, out->words);
-    } else {
-        *out = g_machine.all;
-    }
+    memset(out, 0, sizeof(*out));
+    copy_own_mask(out->words);
 }
 
 void copy_own_mask(uint64_t* words) {
@@ -720,10 +708,6 @@ void copy_own_mask(uint64_t* words) {
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
-    return claim(tid, mask.words);
-}
-
-ThreadSlot* register_task(pid_t tid, const CpuBits& mask) {
     return claim(tid, mask.words);
 }
 

@@ -411,6 +411,18 @@ bool classify_proc(const char* rest, VfsPath* out) {
     return copy_path(out->real, out->virt);
 }
 
+/* Calls visit(line, length) for each line of NUL-terminated `text` (the newline not included). */
+template <typename Visit>
+void for_each_line(const char* text, Visit visit) {
+    for (const char* line = text; *line;) {
+        size_t n = strcspn(line, "\n");
+        visit(line, n);
+        line += n;
+        if (*line == '\n')
+            ++line;
+    }
+}
+
 /* ---- contents ------------------------------------------------------------------------------ */
 
 /* The set a host CPU list names, seen on the machine: the vCPUs whose host CPU is in it. */
@@ -470,8 +482,7 @@ long write_status(const VfsPath& path, Out& out) {
     }
     CpuBits mask;
     status_mask(path, slot, before, host_list, &mask);
-    for (const char* line = text; *line;) {
-        size_t n = strcspn(line, "\n");
+    for_each_line(text, [&](const char* line, size_t n) {
         if (starts_with(line, "Cpus_allowed:")) {
             out.put("Cpus_allowed:\t");
             put_mask(out, mask, count());
@@ -481,10 +492,7 @@ long write_status(const VfsPath& path, Out& out) {
         } else {
             out.put(line, n).put("\n");
         }
-        line += n;
-        if (*line == '\n')
-            ++line;
-    }
+    });
     return 0;
 }
 
@@ -504,8 +512,7 @@ long write_stat(Out& out) {
         return -ENOMEM;
     auto* host = reinterpret_cast<uint64_t(*)[kFields]>(table.data);
     int fields = 0;
-    for (const char* line = buf.data; *line;) {
-        size_t n = strcspn(line, "\n");
+    for_each_line(buf.data, [&](const char* line, size_t) {
         uint32_t cpu;
         size_t name = strcspn(line, " ");
         if (numbered(line, name, "cpu", &cpu) && cpu < PAL_MAX_CPUS) {
@@ -520,10 +527,7 @@ long write_stat(Out& out) {
             }
             fields = f > fields ? f : fields;
         }
-        line += n;
-        if (*line == '\n')
-            ++line;
-    }
+    });
     uint32_t n = count();
     /* How many vCPUs share each host CPU, and each vCPU's rank among them. */
     MappedBuffer ranks(sizeof(uint32_t) * (PAL_MAX_CPUS + kMaxVcpus));
@@ -539,33 +543,29 @@ long write_stat(Out& out) {
         return total / sharing[h] + (rank[v] < total % sharing[h] ? 1 : 0);
     };
     bool done_cpus = false;
-    for (const char* line = buf.data; *line;) {
-        size_t len_line = strcspn(line, "\n");
-        if (starts_with(line, "cpu")) {
-            if (!done_cpus) {
-                out.put("cpu ");
-                for (int f = 0; f < fields; ++f) {
-                    uint64_t sum = 0;
-                    for (uint32_t v = 0; v < n; ++v)
-                        sum += share(v, f);
-                    out.put(" ").num(sum);
-                }
-                out.put("\n");
-                for (uint32_t v = 0; v < n; ++v) {
-                    out.put("cpu").num(v);
-                    for (int f = 0; f < fields; ++f)
-                        out.put(" ").num(share(v, f));
-                    out.put("\n");
-                }
-                done_cpus = true;
-            }
-        } else {
+    for_each_line(buf.data, [&](const char* line, size_t len_line) {
+        if (!starts_with(line, "cpu")) {
             out.put(line, len_line).put("\n");
+            return;
         }
-        line += len_line;
-        if (*line == '\n')
-            ++line;
-    }
+        if (done_cpus)
+            return;
+        out.put("cpu ");
+        for (int f = 0; f < fields; ++f) {
+            uint64_t sum = 0;
+            for (uint32_t v = 0; v < n; ++v)
+                sum += share(v, f);
+            out.put(" ").num(sum);
+        }
+        out.put("\n");
+        for (uint32_t v = 0; v < n; ++v) {
+            out.put("cpu").num(v);
+            for (int f = 0; f < fields; ++f)
+                out.put(" ").num(share(v, f));
+            out.put("\n");
+        }
+        done_cpus = true;
+    });
     return 0;
 }
 

@@ -64,7 +64,7 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
         /* The task exists (the host just changed it) but has no slot: a fork child or a freshly
          * exec'ed program of the launch that has not claimed one yet (it will keep this one), or a
          * task outside the launch (whose slot is then checked against the host at every read). */
-        libos::register_task(pid, vmask);
+        libos::register_thread(pid, vmask);
     }
     return 0;
 }

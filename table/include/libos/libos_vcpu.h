@@ -136,13 +136,12 @@ bool changed_since(ThreadSlot* slot, SlotSnapshot before);
 /* The calling thread's virtual mask. */
 void current_mask(CpuBits* out);
 
-/* A new thread (pthread_create): claims the slot of `tid` with `mask`; the creator calls this
- * before the new thread runs any application code, and the new thread then adopts it. */
+/* Claims the slot of `tid` with `mask`, for a thread or process of the launch that has none yet: a
+ * new thread (the creator claims it before the thread runs any application code, and the thread
+ * then adopts it), a fork child or a freshly exec'ed program that sched_setaffinity reaches before
+ * its own shim did (the task keeps this slot). */
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
 void adopt_thread(ThreadSlot* slot, pid_t tid);
-/* A task of the launch that has no slot yet gets one: sched_setaffinity on a fork child that has not
- * run its fork hook, or on a process that has just been exec'ed, before its shim started. */
-ThreadSlot* register_task(pid_t tid, const CpuBits& mask);
 /* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
  * ask about its child at once. */
 void register_fork_child(pid_t child);
