@@ -2,6 +2,7 @@
  *
  *   launcher_options.cpp  the command line and the help text
  *   launcher_exec.cpp     the program's environment, and exec with execvp's PATH search
+ *   launcher_strict.cpp   --strict: the seccomp filter and the supervisor
  *
  * The launcher is an ordinary program (it is never preloaded), so it uses the C++ library freely.
  * It talks to the host through the PAL (PalHostTopology, PalThread*CpuAffinity, PalSyscall) rather
@@ -32,6 +33,7 @@ constexpr const char* kEnvTrace = "LIBOS_TRACE";
 constexpr const char* kEnvTraceStack = "LIBOS_TRACE_STACK";
 constexpr const char* kEnvTraceFormat = "LIBOS_TRACE_FORMAT";
 constexpr const char* kEnvStats = "LIBOS_STATS";
+constexpr const char* kEnvStrict = "LIBOS_STRICT";
 /* Read by the launcher only. */
 constexpr const char* kEnvShimPath = "LIBOS_SHIM_PATH";
 
@@ -45,6 +47,8 @@ struct Options {
     bool trace_stack = false;      /* --trace-stack */
     const char* trace_format = nullptr; /* --trace-format=text|json */
     bool stats = false;            /* --stats */
+    bool strict = false;           /* --strict */
+    bool no_shim = false;          /* --no-shim */
     int program = 0;               /* argv index of PROGRAM */
 };
 
@@ -60,8 +64,9 @@ ParseOutcome parse_options(int argc, char** argv, Options* options);
 /* ---- launcher_exec.cpp ---------------------------------------------------------------------- */
 
 /* The environment for the program: `environ` without any inherited LIBOS_CPUS, LIBOS_CPU_MAP,
- * LIBOS_PROPAGATE, LIBOS_STATE_FD and LIBOS_AFFINITY (they belong to an enclosing launch), with
- * LD_PRELOAD starting with `shim` (and not naming it twice), then the given settings appended. */
+ * LIBOS_PROPAGATE, LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_STRICT (they belong to an enclosing
+ * launch), with LD_PRELOAD starting with `shim` (and not naming it twice; left as it was when `shim`
+ * is empty), then the given settings appended. */
 std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings);
 
 /* LD_PRELOAD's new value: `shim` (the shim, or "libpal.so:libshim.so"), then the entries of
@@ -72,6 +77,14 @@ std::string merge_preload(const std::string& shim, const char* inherited);
  * "#!"), with the raw execve of the PAL so that no preloaded shim rewrites `envp`. Returns only on
  * failure, with the errno execvp would have set. */
 int exec_program(const char* file, char* const argv[], char* const envp[]);
+
+/* ---- launcher_strict.cpp -------------------------------------------------------------------- */
+
+/* --strict: runs `program` as a child under the seccomp filter and answers its trapped calls until
+ * every process of the launch has ended; then ends as the program did (its exit status, or its
+ * signal). `env` is the program's environment; the strict settings are added to it. Refuses with
+ * status 125 when the kernel lacks what strict mode needs. */
+[[noreturn]] void run_strict(const char* program, char* const argv[], std::vector<std::string>* env);
 
 }  // namespace launcher
 

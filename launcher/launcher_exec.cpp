@@ -94,11 +94,14 @@ std::vector<std::string> program_environment(const std::string& shim, const std:
             continue;
         }
         if (names_one_of(*e, {kEnvCpus, kEnvCpuMap, kEnvPropagate, kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack,
-                              kEnvTraceFormat, kEnvStats}))
+                              kEnvTraceFormat, kEnvStats, kEnvStrict}))
             continue;
         env.emplace_back(*e);
     }
-    env.push_back(std::string(kEnvPreload) + "=" + merge_preload(shim, inherited_preload));
+    if (!shim.empty())
+        env.push_back(std::string(kEnvPreload) + "=" + merge_preload(shim, inherited_preload));
+    else if (inherited_preload)
+        env.push_back(std::string(kEnvPreload) + "=" + inherited_preload);
     for (const std::string& s : settings)
         env.push_back(s);
     return env;

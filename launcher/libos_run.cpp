@@ -5,7 +5,8 @@
  *    parser the shim uses, so both refuse the same inputs with the same line (exit 125).
  * 3. Finds libshim.so and builds the program's environment (launcher_exec.cpp).
  * 4. Puts itself on the map's host CPUs, so that the program starts on exactly those.
- * 5. Execs the program (126: cannot run it, 127: not found). */
+ * 5. Execs the program (126: cannot run it, 127: not found), or with --strict runs it as a child
+ *    under the supervisor (launcher_strict.cpp). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -177,6 +178,9 @@ int main(int argc, char** argv) {
     if (const char* propagate = getenv(kEnvPropagate); propagate && strcmp(propagate, "0") == 0)
         options.propagate = false;
     bool machine = options.cpus || options.cpu_map;
+    if (options.strict && !machine)
+        fail("libos-run: --strict needs a virtual machine: give --cpus or --cpu-map (without one there is "
+             "nothing for strict mode to virtualize)");
     if (machine)
         build_machine(options, names);
     std::string shim = find_shim();
@@ -209,14 +213,15 @@ int main(int argc, char** argv) {
         settings.push_back(std::string(kEnvTraceFormat) + "=" + options.trace_format);
     if (options.stats)
         settings.push_back(std::string(kEnvStats) + "=1");
-    std::vector<std::string> env = program_environment(preload, settings);
+    std::vector<std::string> env = program_environment(options.no_shim ? std::string() : preload, settings);
+    if (machine)
+        place_on_machine();
+    if (options.strict)
+        run_strict(argv[options.program], argv + options.program, &env);
     std::vector<char*> envp;
     for (std::string& e : env)
         envp.push_back(e.data());
     envp.push_back(nullptr);
-
-    if (machine)
-        place_on_machine();
 
     fflush(stdout);
     const char* program = argv[options.program];

@@ -1,6 +1,9 @@
-/* The dispatcher: a handler when the table has one, the host otherwise. */
+/* The dispatcher: a handler when the table has one, the host otherwise; and the same handlers for
+ * strict mode's supervisor, on behalf of a thread of another process (dispatch_remote). */
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_user.h"
+#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -35,6 +38,28 @@ long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
 
 long dispatch_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
     return route(nr, a0, a1, a2, a3, a4, a5);
+}
+
+constinit thread_local RemoteTask* t_remote_task __attribute__((tls_model("initial-exec"))) = nullptr;
+
+pid_t remote_process() {
+    RemoteTask* task = t_remote_task;
+    if (task && task->tgid == 0) {
+        pid_t tgid = PalThreadGroupOf(task->tid);
+        task->tgid = tgid > 0 ? tgid : task->tid;
+    }
+    return task ? task->tgid : 0;
+}
+
+long dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
+    const SyscallEntry* entry = syscall_entry(nr);
+    /* Only calls with a handler are trapped; without a machine there is nothing to answer. */
+    if (!entry || !entry->handler || !is_virtual())
+        return kRemoteContinue;
+    t_remote_task = task;
+    long ret = entry->handler(args);
+    t_remote_task = nullptr;
+    return ret;
 }
 
 }  // namespace libos

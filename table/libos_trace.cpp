@@ -459,7 +459,7 @@ long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a
     memcpy(c.args, args, sizeof(args));
     int path_arg = path_argument(nr);
     if (path_arg >= 0 && g_lines)
-        c.have_path = copy_string_from_user(c.path, reinterpret_cast<const char*>(args[path_arg]), sizeof(c.path)) >= 0;
+        c.have_path = copy_string_from_user(c.path, static_cast<uintptr_t>(args[path_arg]), sizeof(c.path)) >= 0;
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(a2, a1, &c.mask);
     /* exec replaces the program, and with it the exit that would print the summary. */

@@ -511,6 +511,31 @@ int init_machine() {
 
 }  // namespace
 
+/* LIBOS_STRICT=TAG: 16 hex digits, the tag the launch's seccomp filter lets through (launcher/). */
+constinit char g_strict_tag_text[17] = {};
+
+void set_strict_tag(const char* text) {
+    if (!text)
+        return;
+    uint64_t tag = 0;
+    size_t n = 0;
+    for (; text[n] && n < 16; ++n) {
+        char c = text[n];
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (digit < 0)
+            return;
+        tag = tag << 4 | static_cast<uint64_t>(digit);
+    }
+    if (n != 16 || text[n] || tag == 0)
+        return;
+    memcpy(g_strict_tag_text, text, 17);
+    PalSetStrictTag(tag);
+}
+
+const char* strict_tag_text() {
+    return g_strict_tag_text[0] ? g_strict_tag_text : nullptr;
+}
+
 void set_preload_library(const char* shim, const char* pal) {
     g_machine.preload_path = shim;
     g_machine.preload_pal = pal;
@@ -547,6 +572,9 @@ void init() {
             yield();
         return;
     }
+    /* Strict mode: from here on the PAL's own calls carry the launch's tag past the filter. First,
+     * before any of them (tracing may open its file). */
+    set_strict_tag(env_get("LIBOS_STRICT"));
     trace_init();
     const char* propagate = env_get("LIBOS_PROPAGATE");
     g_machine.propagate = !(propagate && strcmp(propagate, "0") == 0);
@@ -797,15 +825,11 @@ unsigned current_vcpu_fast() {
     return current_vcpu(static_cast<unsigned>(host));
 }
 
-unsigned current_vcpu(unsigned host) {
-    ThreadSlot* slot = self_slot();
-    uint64_t words[kMaskWords];
-    if (slot)
-        locked_read(slot, words);
+unsigned vcpu_on_host(const uint64_t* words, unsigned host) {
     const uint16_t* host_of = g_machine.map.host_of;
     unsigned first = 0;
     bool have_first = false;
-    for (uint32_t w = 0; slot && w < g_machine.mask_words; ++w) {
+    for (uint32_t w = 0; words && w < g_machine.mask_words; ++w) {
         for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
             unsigned v = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
             if (v >= g_machine.count)
@@ -826,6 +850,14 @@ unsigned current_vcpu(unsigned host) {
         if (host_of[v] == host)
             return v;
     return 0;
+}
+
+unsigned current_vcpu(unsigned host) {
+    ThreadSlot* slot = self_slot();
+    uint64_t words[kMaskWords];
+    if (slot)
+        locked_read(slot, words);
+    return vcpu_on_host(slot ? words : nullptr, host);
 }
 
 }  // namespace libos

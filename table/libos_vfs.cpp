@@ -12,6 +12,7 @@
 
 #include "libos/libos_config.h"
 #include "libos/libos_text.h"
+#include "libos/libos_user.h"
 #include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
@@ -405,6 +406,32 @@ bool classify_proc(const char* rest, VfsPath* out) {
     }
     out->kind = VfsKind::Generated;
     out->file = VfsFile::Status;
+    if (RemoteTask* remote = remote_task()) {
+        /* Strict mode's supervisor: "self" is the remote task's process, "thread-self" the remote
+         * thread, and the host's file is named by number (the supervisor's own self is not it). */
+        out->thread_self = false;
+        if (thread_self) {
+            pid = tid = remote->tid;
+        } else if (self) {
+            pid = remote_process();
+            if (tid == 0)
+                tid = pid;
+        }
+        out->tid = tid;
+        if (!copy_path(out->real, out->virt))
+            return false;
+        char* p = out->real;
+        memcpy(p, "/proc/", 6);
+        p += 6;
+        p += format_decimal(p, static_cast<uint64_t>(pid));
+        if (tid != pid) {
+            memcpy(p, "/task/", 6);
+            p += 6;
+            p += format_decimal(p, static_cast<uint64_t>(tid));
+        }
+        memcpy(p, "/status", 8);
+        return true;
+    }
     out->thread_self = thread_self;
     /* "self" is the process: its leader, whose tid is the pid. */
     out->tid = thread_self ? 0 : (self && tid == 0) ? static_cast<pid_t>(sys(SYS_getpid)) : tid;

@@ -1,6 +1,6 @@
 /* The file family: the paths of the virtual CPU files (libos_vfs.h).
  *
- * Implements open(2), openat(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2),
+ * Implements open(2), openat(2), openat2(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2),
  * faccessat(2), faccessat2(2), and chdir(2), fchdir(2) and getcwd(2), which keep the current
  * directory's virtual path when it is in the views (so that `cd /sys/devices/system/cpu; cat online`
  * and a cd into cpuV/ work). Each one looks at the path first: a path outside the virtual views
@@ -24,15 +24,15 @@
 
 namespace libos {
 
-long copy_string_from_user(char* dst, const char* src, size_t size) {
+long copy_string_from_user(char* dst, uintptr_t src, size_t size) {
     constexpr uintptr_t kPage = 4096;
     size_t done = 0;
     while (done < size) {
-        uintptr_t at = reinterpret_cast<uintptr_t>(src) + done;
+        uintptr_t at = src + done;
         size_t chunk = kPage - (at % kPage); /* never cross into a page the string may not reach */
         if (chunk > size - done)
             chunk = size - done;
-        if (PalUserCopy(dst + done, src + done, chunk) < 0)
+        if (copy_from_user(dst + done, at, chunk) < 0)
             return -EFAULT;
         const char* nul = static_cast<const char*>(memchr(dst + done, '\0', chunk));
         if (nul)
@@ -132,9 +132,42 @@ bool may_be_virtual_name(const char* relative) {
     return false;
 }
 
+/* readlink of /proc/<tid>/<leaf> (a remote task's cwd or descriptor) into dir: false unless it names
+ * a directory path. */
+bool remote_link(pid_t tid, const char* leaf, char* dir) {
+    char link[64] = "/proc/";
+    format_decimal(link + strlen(link), static_cast<uint64_t>(tid));
+    strcat(link, "/");
+    strcat(link, leaf);
+    long len = PalSyscall(SYS_readlink, reinterpret_cast<long>(link), reinterpret_cast<long>(dir), kVfsPathMax - 1, 0, 0, 0);
+    if (len <= 0 || dir[0] != '/')
+        return false;
+    dir[len] = '\0';
+    return true;
+}
+
+/* resolve() for a remote task (strict mode): its current directory and descriptors are the host's,
+ * read through /proc. */
+bool resolve_remote(int dirfd, const char* path, VfsPath* out) {
+    char dir[kVfsPathMax];
+    if (dirfd == AT_FDCWD) {
+        if (!remote_link(remote_task()->tid, "cwd", dir))
+            return false;
+    } else {
+        if (!may_be_virtual_name(path))
+            return false;
+        char leaf[32] = "fd/";
+        format_decimal(leaf + 3, static_cast<uint64_t>(static_cast<unsigned>(dirfd)));
+        if (!remote_link(remote_task()->tid, leaf, dir))
+            return false;
+    }
+    char joined[kVfsPathMax];
+    return vfs_join(dir, path, joined) && vfs_classify(joined, out);
+}
+
 /* Classifies the program's (dirfd, path). False: not a virtual path (or not readable: the host
  * reports that), and the call must go to the host untouched. */
-bool resolve(int dirfd, const char* user_path, VfsPath* out) {
+bool resolve(int dirfd, uintptr_t user_path, VfsPath* out) {
     if (!vfs_active() || !user_path)
         return false;
     char path[kVfsPathMax];
@@ -142,6 +175,8 @@ bool resolve(int dirfd, const char* user_path, VfsPath* out) {
         return false;
     if (path[0] == '/')
         return vfs_classify(path, out);
+    if (remote_task())
+        return resolve_remote(dirfd, path, out);
     char dir[kVfsPathMax];
     if (dirfd == AT_FDCWD) {
         /* Relative to the current directory: virtual only when that is a virtual directory. */
@@ -198,7 +233,9 @@ long open_virtual(const VfsPath& p, int flags, mode_t mode) {
         case VfsKind::Redirect:
         case VfsKind::Directory: {
             long fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(p.real), flags, mode, 0, 0);
-            if (fd >= 0) {
+            /* A remote task's descriptor is the supervisor's until it is handed over: nothing to
+             * remember here (its listing is the host's: see docs/strict-mode.md). */
+            if (fd >= 0 && !remote_task()) {
                 struct stat st;
                 if (PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) == 0 && S_ISDIR(st.st_mode))
                     vfs_remember_dir(static_cast<int>(fd), p.virt);
@@ -218,26 +255,56 @@ using libos::UserPtr;
 using libos::VfsKind;
 using libos::VfsPath;
 
-/* openat(2) */
+/* openat(2). In strict mode's supervisor a virtual path opens in the supervisor, which hands the
+ * descriptor over; any other path is left to the host (kRemoteContinue). */
 long libos_syscall_openat(int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
     VfsPath p;
-    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+    if (!libos::resolve(dirfd, path.address(), &p)) {
+        if (libos::remote_task())
+            return libos::kRemoteContinue;
         return PalSyscall(SYS_openat, dirfd, static_cast<long>(path.address()), flags, mode, 0, 0);
+    }
     return libos::open_virtual(p, flags, mode);
 }
 
 /* open(2) */
 long libos_syscall_open(UserPtr<const char> path, int flags, mode_t mode) {
     VfsPath p;
-    if (!libos::resolve(AT_FDCWD, path.for_kernel(), &p))
+    if (!libos::resolve(AT_FDCWD, path.address(), &p)) {
+        if (libos::remote_task())
+            return libos::kRemoteContinue;
         return PalSyscall(SYS_open, static_cast<long>(path.address()), flags, mode, 0, 0, 0);
+    }
     return libos::open_virtual(p, flags, mode);
+}
+
+/* openat2(2). `how` is read as the kernel reads it: `size` below OPEN_HOW_SIZE_VER0 (24) is EINVAL,
+ * above a page E2BIG, and an unreadable struct EFAULT. A virtual path opens with how->flags and
+ * how->mode (the RESOLVE_* flags change nothing for the views' files, which hold no symbolic links
+ * but the ones the host's own open follows); every other path, and every check of the struct's
+ * other fields, is the host's. */
+long libos_syscall_openat2(int dirfd, UserPtr<const char> path, UserPtr<const open_how_v0> how, size_t size) {
+    if (libos::vfs_active() && size >= sizeof(open_how_v0) && size <= 4096) {
+        open_how_v0 h;
+        VfsPath p;
+        if (libos::copy_from_user(&h, how, sizeof(h)) == 0 && libos::resolve(dirfd, path.address(), &p)) {
+            /* The kernel refuses flags and modes it does not know before any lookup. */
+            if ((h.flags >> 32) != 0 || (h.mode & ~07777ULL) != 0 ||
+                (h.mode != 0 && !(h.flags & (O_CREAT | __O_TMPFILE))))
+                return -EINVAL;
+            return libos::open_virtual(p, static_cast<int>(h.flags), static_cast<mode_t>(h.mode));
+        }
+    }
+    if (libos::remote_task())
+        return libos::kRemoteContinue;
+    return PalSyscall(SYS_openat2, dirfd, static_cast<long>(path.address()), static_cast<long>(how.address()),
+                      static_cast<long>(size), 0, 0);
 }
 
 /* newfstatat(2): fstatat, and stat/lstat in glibc 2.33+. */
 long libos_syscall_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> buf, int flags) {
     VfsPath p;
-    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+    if (!libos::resolve(dirfd, path.address(), &p))
         return PalSyscall(SYS_newfstatat, dirfd, static_cast<long>(path.address()), static_cast<long>(buf.address()),
                           flags, 0, 0);
     if (p.kind == VfsKind::Missing)
@@ -259,7 +326,7 @@ long libos_syscall_lstat(UserPtr<const char> path, UserPtr<struct stat> buf) {
 /* statx(2) */
 long libos_syscall_statx(int dirfd, UserPtr<const char> path, int flags, unsigned int mask, UserPtr<void> buf) {
     VfsPath p;
-    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+    if (!libos::resolve(dirfd, path.address(), &p))
         return PalSyscall(SYS_statx, dirfd, static_cast<long>(path.address()), flags, mask,
                           static_cast<long>(buf.address()), 0);
     if (p.kind == VfsKind::Missing)
@@ -271,7 +338,7 @@ long libos_syscall_statx(int dirfd, UserPtr<const char> path, int flags, unsigne
 /* faccessat2(2) */
 long libos_syscall_faccessat2(int dirfd, UserPtr<const char> path, int mode, int flags) {
     VfsPath p;
-    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+    if (!libos::resolve(dirfd, path.address(), &p))
         return PalSyscall(SYS_faccessat2, dirfd, static_cast<long>(path.address()), mode, flags, 0, 0);
     if (p.kind == VfsKind::Missing)
         return -ENOENT;
@@ -281,7 +348,7 @@ long libos_syscall_faccessat2(int dirfd, UserPtr<const char> path, int mode, int
 /* faccessat(2) */
 long libos_syscall_faccessat(int dirfd, UserPtr<const char> path, int mode) {
     VfsPath p;
-    if (!libos::resolve(dirfd, path.for_kernel(), &p))
+    if (!libos::resolve(dirfd, path.address(), &p))
         return PalSyscall(SYS_faccessat, dirfd, static_cast<long>(path.address()), mode, 0, 0, 0);
     if (p.kind == VfsKind::Missing)
         return -ENOENT;
@@ -297,7 +364,7 @@ long libos_syscall_access(UserPtr<const char> path, int mode) {
  * a missing one (cpu9 of 8) gives ENOENT. */
 long libos_syscall_chdir(UserPtr<const char> path) {
     VfsPath p;
-    if (!libos::resolve(AT_FDCWD, path.for_kernel(), &p)) {
+    if (!libos::resolve(AT_FDCWD, path.address(), &p)) {
         long ret = PalSyscall(SYS_chdir, static_cast<long>(path.address()), 0, 0, 0, 0, 0);
         if (ret == 0 && libos::vfs_active())
             libos::note_host_cwd();
@@ -335,7 +402,7 @@ long libos_syscall_getcwd(UserPtr<char> buf, unsigned long size) {
     size_t len = strlen(virt) + 1;
     if (size < len)
         return -ERANGE;
-    if (PalUserCopy(buf.for_kernel(), virt, len) < 0)
+    if (libos::copy_to_user(buf, virt, len) < 0)
         return -EFAULT;
     return static_cast<long>(len);
 }

@@ -26,7 +26,8 @@ namespace {
 /* The variables the LibOS writes into a child's environment; any the program passed are dropped. */
 constexpr const char* kOwnedNames[] = {"LIBOS_CPUS=",        "LIBOS_CPU_MAP=",     "LIBOS_STATE_FD=",
                                        "LIBOS_AFFINITY=",    "LIBOS_TRACE=",       "LIBOS_TRACE_STACK=",
-                                       "LIBOS_TRACE_FORMAT=", "LIBOS_STATS=",      "LIBOS_CWD="};
+                                       "LIBOS_TRACE_FORMAT=", "LIBOS_STATS=",      "LIBOS_CWD=",
+                                       "LIBOS_STRICT="};
 
 /* Does the application string `s` start with `prefix`? Reads it a byte at a time through
  * PalUserCopy, so an unmapped string is just "no" (the kernel reports it when it execs). */
@@ -131,7 +132,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     size_t strings = 256 + strlen(map) + 3 * kPreloadMax + kMaxVcpus * 6;
     strings += 4 * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
-    size_t bytes = kBlockHeader + (count + 13) * sizeof(char*) + strings;
+    strings += 40;  /* LIBOS_STRICT */
+    size_t bytes = kBlockHeader + (count + 14) * sizeof(char*) + strings;
     long mem = PalSyscall(SYS_mmap, 0, static_cast<long>(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                           -1, 0);
     if (mem < 0 && mem > -4096) {
@@ -140,7 +142,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     *reinterpret_cast<size_t*>(mem) = bytes;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 13);
+    char* cursor = reinterpret_cast<char*>(out + count + 14);
     size_t used = 0;
     bool have_preload = false;
     for (size_t i = 0; i < count; ++i) {
@@ -178,6 +180,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     out[used++] = put(&cursor, {"LIBOS_CPU_MAP=", map});
     if (const char* cwd = exec_cwd())
         out[used++] = put(&cursor, {"LIBOS_CWD=", cwd});
+    if (const char* tag = strict_tag_text())
+        out[used++] = put(&cursor, {"LIBOS_STRICT=", tag});
     if (state_fd_usable()) {
         format_decimal(number, state_fd());
         out[used++] = put(&cursor, {"LIBOS_STATE_FD=", number});

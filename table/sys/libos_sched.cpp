@@ -6,7 +6,8 @@
  * the host unchanged. On a virtual machine of n vCPUs the handlers are Linux's with nr_cpu_ids = n
  * and a cpumask of BITS_TO_LONGS(n) longs: masks in and out are virtual, every thread's virtual mask
  * lives in the shared state (libos_vcpu.h) and is authoritative, and the host is asked about the
- * target thread whenever the kernel would look it up, so that ESRCH and EPERM are the host's own. */
+ * target thread whenever the kernel would look it up, so that ESRCH and EPERM are the host's own.
+ * The same handlers serve strict mode's supervisor (libos_user.h: remote_task()). */
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -26,6 +27,37 @@ bool is_self(pid_t pid) {
     return pid == 0 || pid == libos::self_tid();
 }
 
+/* In strict mode's supervisor, "pid 0" is the remote thread that trapped. It is then asked about as
+ * any other thread is: through the host first (so a thread that died answers ESRCH) and then its
+ * slot, if it has one (a static program's threads have none until they set a mask). */
+pid_t target_of(pid_t pid) {
+    libos::RemoteTask* remote = libos::remote_task();
+    return remote && pid == 0 ? remote->tid : pid;
+}
+
+/* The virtual mask of thread `pid` (not the caller): the host is asked first, for ESRCH; then the
+ * thread's slot is the truth unless the host runs the thread elsewhere and no set of the launch
+ * explains it: then it was changed from outside the launch (or is outside it), and is seen through
+ * the map. Returns 0 or -errno. */
+long other_mask(pid_t pid, libos::CpuBits* vmask) {
+    libos::ThreadSlot* slot = libos::find_slot(pid);
+    libos::SlotSnapshot before = slot ? libos::snapshot(slot) : libos::SlotSnapshot{};
+    libos::CpuBits host;
+    memset(&host, 0, sizeof(host));
+    long ret = PalThreadGetCpuAffinity(pid, host_mask_size(), host.words);
+    if (ret < 0)
+        return ret;
+    bool trusted = slot && libos::read_mask(slot, pid, vmask);
+    if (trusted && !libos::changed_since(slot, before)) {
+        libos::CpuBits expected_host;
+        libos::to_host(*vmask, &expected_host);
+        trusted = memcmp(expected_host.words, host.words, host_mask_size()) == 0;
+    }
+    if (!trusted)
+        libos::to_virtual(host, vmask);
+    return 0;
+}
+
 }  // namespace
 
 /* sched_setaffinity(2). Kernel order: copy the mask in (min(len, cpumask size) bytes, the rest
@@ -42,14 +74,15 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
     libos::CpuBits vmask;
     memset(vmask.words, 0, machine_bytes);
     size_t size = len < machine_bytes ? len : machine_bytes;
-    if (PalUserCopy(vmask.words, user_mask_ptr.for_kernel(), size) < 0)
-        return -EFAULT;
+    if (long copied = libos::copy_from_user(vmask.words, user_mask_ptr, size); copied < 0)
+        return copied;
     if (uint32_t tail = libos::vcpu_count() % 64) /* bits at nr_cpu_ids and above are ignored */
         vmask.words[machine_bytes / sizeof(uint64_t) - 1] &= (1ULL << tail) - 1;
     uint64_t host[libos::kMaskWords];
     libos::to_host_words(vmask.words, host, host_words);
     /* The host's change and the slot's are one step for other writers of the same thread. */
-    const bool self = is_self(pid);
+    pid = target_of(pid);
+    const bool self = !libos::remote_task() && is_self(pid);
     libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(pid);
     libos::begin_change(slot);
     long ret = PalThreadSetCpuAffinity(pid, host_words * sizeof(uint64_t), host);
@@ -81,7 +114,7 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
     if (static_cast<uint64_t>(len) * 8 < libos::vcpu_count() || (len & (sizeof(unsigned long) - 1)))
         return -EINVAL;
     size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
-    if (is_self(pid)) {
+    if (!libos::remote_task() && is_self(pid)) {
         /* The common case, served from memory: only the machine's words are copied. */
         uint64_t words[libos::kMaskWords];
         libos::copy_own_mask(words);
@@ -90,28 +123,10 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
         return static_cast<long>(size);
     }
     libos::CpuBits vmask;
-    {
-        libos::ThreadSlot* slot = libos::find_slot(pid);
-        libos::SlotSnapshot before = slot ? libos::snapshot(slot) : libos::SlotSnapshot{};
-        libos::CpuBits host;
-        memset(&host, 0, sizeof(host));
-        long ret = PalThreadGetCpuAffinity(pid, host_mask_size(), host.words);
-        if (ret < 0)
-            return ret;
-        /* The slot is the truth unless the host runs the task elsewhere and no set of the launch
-         * explains it: then the task was changed from outside the launch (or is outside it), and
-         * is seen through the map. */
-        bool trusted = slot && libos::read_mask(slot, pid, &vmask);
-        if (trusted && !libos::changed_since(slot, before)) {
-            libos::CpuBits expected_host;
-            libos::to_host(vmask, &expected_host);
-            trusted = memcmp(expected_host.words, host.words, host_mask_size()) == 0;
-        }
-        if (!trusted)
-            libos::to_virtual(host, &vmask);
-    }
-    if (PalUserCopy(user_mask_ptr.for_kernel(), vmask.words, size) < 0)
-        return -EFAULT;
+    if (long ret = other_mask(target_of(pid), &vmask); ret < 0)
+        return ret;
+    if (long copied = libos::copy_to_user(user_mask_ptr, vmask.words, size); copied < 0)
+        return copied;
     return static_cast<long>(size);
 }
 
@@ -122,13 +137,26 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
 long libos_syscall_getcpu(libos::UserPtr<unsigned> cpu, libos::UserPtr<unsigned> node, libos::UserPtr<void>) {
     if (!libos::is_virtual())
         return PalGetCpu(cpu.for_kernel(), node.for_kernel());
-    unsigned host = PalGetCurrentCpu();
-    unsigned vcpu = libos::current_vcpu(host);
+    unsigned host, vcpu;
+    if (libos::RemoteTask* remote = libos::remote_task()) {
+        /* A thread blocked in the supervisor's hands is where it last ran. */
+        long last = PalThreadLastCpu(remote->tid);
+        if (last < 0)
+            return last == -ENOENT ? -ESRCH : last;
+        libos::CpuBits vmask;
+        if (long ret = other_mask(remote->tid, &vmask); ret < 0)
+            return ret;
+        host = static_cast<unsigned>(last);
+        vcpu = libos::vcpu_on_host(vmask.words, host);
+    } else {
+        host = PalGetCurrentCpu();
+        vcpu = libos::current_vcpu(host);
+    }
     unsigned host_node = libos::host_node_of(host);
     long fault = 0;
     if (!cpu.is_null())
-        fault |= PalUserCopy(cpu.for_kernel(), &vcpu, sizeof(vcpu));
+        fault |= libos::copy_to_user(cpu, &vcpu, sizeof(vcpu));
     if (!node.is_null())
-        fault |= PalUserCopy(node.for_kernel(), &host_node, sizeof(host_node));
+        fault |= libos::copy_to_user(node, &host_node, sizeof(host_node));
     return fault ? -EFAULT : 0;
 }

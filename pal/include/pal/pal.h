@@ -123,6 +123,31 @@ PAL_API long PalSignalSetDefault(int sig);
  * way to read the host's /proc and /sys. Returns the length or -errno. */
 PAL_API long PalReadFile(const char* path, char* buf, size_t size);
 
+/* ---- strict mode ------------------------------------------------------------------------------
+ * A strict-mode launch runs every process under a seccomp filter that hands the virtualized system
+ * calls (open, openat, openat2, sched_setaffinity, sched_getaffinity, getcpu) to a supervisor, except
+ * those whose sixth argument register holds the launch's tag. The PAL puts the tag there in its own
+ * calls of those numbers (none of them has a sixth argument), so that calls the LibOS already
+ * virtualized in-process reach the host directly. */
+
+/* Sets the tag; 0 (the default) means no strict mode. Call it before the PAL's first host call that
+ * must not be trapped. */
+PAL_API void PalSetStrictTag(uint64_t tag);
+
+/* Copies `size` bytes from address `src` of process (or thread) `pid` into dst, or from src to
+ * address `dst` of `pid`, through process_vm_readv/writev. Returns 0, -EFAULT when the range is not
+ * wholly accessible in the target (bytes before the bad one may have been copied), or -errno (ESRCH:
+ * the target is gone; EPERM: no permission to reach it). */
+PAL_API long PalProcessRead(pid_t pid, void* dst, uintptr_t src, size_t size);
+PAL_API long PalProcessWrite(pid_t pid, uintptr_t dst, const void* src, size_t size);
+
+/* The host CPU thread `tid` last ran on (field 39 of /proc/<tid>/stat): where a thread that is
+ * blocked in a system call is. Returns the CPU or -errno. */
+PAL_API long PalThreadLastCpu(pid_t tid);
+
+/* The process (thread group) that thread `tid` belongs to (Tgid in /proc/<tid>/status), or -errno. */
+PAL_API pid_t PalThreadGroupOf(pid_t tid);
+
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
 PAL_API void PalDebugLog(const char* buf, size_t size);
 

@@ -35,10 +35,18 @@ long libos_syscall_fork();
 long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
                          libos::UserPtr<int> child_tid, unsigned long tls);
 
-/* open(2), openat(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2), faccessat(2),
+/* open(2), openat(2), openat2(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2), faccessat(2),
  * faccessat2(2), chdir(2), fchdir(2), getcwd(2): table/sys/libos_fs.cpp */
 long libos_syscall_open(libos::UserPtr<const char> path, int flags, mode_t mode);
 long libos_syscall_openat(int dirfd, libos::UserPtr<const char> path, int flags, mode_t mode);
+/* The first fields of struct open_how (<linux/openat2.h>), all that openat2's handler reads. */
+struct open_how_v0 {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+long libos_syscall_openat2(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<const open_how_v0> how,
+                           size_t size);
 long libos_syscall_stat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
 long libos_syscall_lstat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
 long libos_syscall_newfstatat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf, int flags);

@@ -7,7 +7,13 @@
 #ifndef LIBOS_USER_H
 #define LIBOS_USER_H
 
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "pal/pal.h"
 
 namespace libos {
 
@@ -30,10 +36,64 @@ private:
     uintptr_t address_ = 0;
 };
 
+/* ---- the task a handler serves -------------------------------------------------------------
+ *
+ * A handler normally serves the thread that calls it, and application pointers are that thread's.
+ * In strict mode the supervisor (launcher/launcher_strict.cpp) runs the same handlers for a thread
+ * of another process, one that trapped in a seccomp filter: then remote_task() names that thread,
+ * "pid 0" and "self" mean it, and application memory is reached through the PAL's cross-process
+ * copies. Handlers copy application memory only through copy_to_user/copy_from_user below, which do
+ * the right thing in both cases. */
+struct RemoteTask {
+    pid_t tid;  /* the trapping thread */
+    pid_t tgid; /* its process; 0 until remote_process() looks it up */
+};
+
+extern constinit thread_local RemoteTask* t_remote_task __attribute__((tls_model("initial-exec")));
+
+/* The remote thread being served, or nullptr in-process. */
+inline RemoteTask* remote_task() {
+    return t_remote_task;
+}
+
+/* The remote thread's process id (looked up once per call). */
+pid_t remote_process();
+
+/* What a handler returns, in the supervisor only, when the trapped call is not the LibOS's to answer
+ * (a path outside the virtual views): the host runs it as the program issued it
+ * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Outside the -4095..-1 range of errors. */
+constexpr long kRemoteContinue = LONG_MIN;
+
+/* Copies between LibOS memory and application memory: 0, or -EFAULT where the kernel's
+ * copy_to_user/copy_from_user would fault (or -ESRCH when a remote task has gone). */
+inline long copy_to_user(uintptr_t dst, const void* src, size_t size) {
+    if (__builtin_expect(t_remote_task != nullptr, 0))
+        return PalProcessWrite(t_remote_task->tid, dst, src, size);
+    return PalUserCopy(reinterpret_cast<void*>(dst), src, size) < 0 ? -EFAULT : 0;
+}
+inline long copy_from_user(void* dst, uintptr_t src, size_t size) {
+    if (__builtin_expect(t_remote_task != nullptr, 0))
+        return PalProcessRead(t_remote_task->tid, dst, src, size);
+    return PalUserCopy(dst, reinterpret_cast<const void*>(src), size) < 0 ? -EFAULT : 0;
+}
+template <typename T>
+long copy_to_user(UserPtr<T> dst, const void* src, size_t size) {
+    return copy_to_user(dst.address(), src, size);
+}
+template <typename T>
+long copy_from_user(void* dst, UserPtr<T> src, size_t size) {
+    return copy_from_user(dst, src.address(), size);
+}
+
 /* Copies the NUL-terminated application string at `src` into dst (`size` bytes), a page at a time
- * through PalUserCopy. Returns its length, -EFAULT if it is not readable, or -ENAMETOOLONG if it
- * does not fit. */
-long copy_string_from_user(char* dst, const char* src, size_t size);
+ * (copy_from_user). Returns its length, -EFAULT if it is not readable, or -ENAMETOOLONG if it does
+ * not fit. */
+long copy_string_from_user(char* dst, uintptr_t src, size_t size);
+
+/* Runs syscall `nr`'s handler for remote thread `task` (strict mode's supervisor): the result, or
+ * kRemoteContinue when the call is not the LibOS's to answer. For open, openat and openat2 a
+ * non-negative result is a descriptor of the supervisor, to be installed in the task. */
+long dispatch_remote(RemoteTask* task, long nr, const long args[6]);
 
 }  // namespace libos
 
@@ -43,9 +103,5 @@ extern "C" {
 long libos_store_cpu_node(unsigned* cpu, unsigned vcpu, unsigned* node, unsigned vnode);
 extern const char libos_store_fault_begin[], libos_store_fault_end[], libos_store_fault_fixup[];
 }
-
-namespace libos {
-
-}  // namespace libos
 
 #endif /* LIBOS_USER_H */

@@ -11,6 +11,7 @@
  *   LIBOS_CPUS=N          N vCPUs, spread round-robin over the process's host CPUs
  *   LIBOS_CPU_MAP=LIST    vCPU i on the i-th host CPU of LIST ("0-3", "0,0,1,1")
  *   LIBOS_PROPAGATE=0     do not put scrubbed-environment children back on the machine
+ *   LIBOS_STRICT=TAG      strict mode: the tag the launch's seccomp filter lets through
  * and, between the processes of a launch (written by the shim at every exec):
  *   LIBOS_STATE_FD=FD     the shared state
  *   LIBOS_AFFINITY=LIST   the virtual mask of the thread that called exec */
@@ -83,6 +84,10 @@ const char* preload_pal();
 /* The map as LIBOS_CPU_MAP text ("0,1,0,1"), the shared state's descriptor (-1 if private), and
  * whether exec puts children back on the machine (LIBOS_PROPAGATE is not 0). */
 const char* machine_map_text();
+/* Strict mode's tag as LIBOS_STRICT gave it (16 hex digits; it is handed to the PAL), or nullptr
+ * outside strict mode. set_strict_tag is init()'s, and the supervisor's (launcher/). */
+void set_strict_tag(const char* text);
+const char* strict_tag_text();
 int state_fd();
 bool propagates();
 
@@ -157,6 +162,10 @@ uint32_t state_clock();
 /* The vCPU the calling thread runs on: the vCPU of its mask that maps to `host_cpu`, the host CPU
  * it runs on now (PalGetCurrentCpu()). */
 unsigned current_vcpu(unsigned host_cpu);
+
+/* The vCPU of mask `words` (the machine's words; nullptr: none) that runs on host CPU `host`: the
+ * first one that does, else the mask's first vCPU, else the first vCPU on `host`. */
+unsigned vcpu_on_host(const uint64_t* words, unsigned host);
 
 /* The same, for sched_getcpu: reads the host CPU from the thread's rseq area and answers from a
  * per-thread cache while neither the host CPU nor the thread's mask changed. No system call. */

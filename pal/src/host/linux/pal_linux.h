@@ -5,12 +5,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <asm/unistd.h>
+
 #include "pal_arch.h"
 #include "pal_arch_syscall.h"
 
-/* Every host syscall of the PAL goes through this one inline function. */
+/* Strict mode's tag (PalSetStrictTag): 0 outside strict mode. */
+extern uint64_t g_pal_strict_tag __attribute__((visibility("hidden")));
+
+/* The system calls a strict-mode filter traps unless they carry the tag. None of them has a sixth
+ * argument, so the tag rides in that register and the kernel ignores it. */
+static inline bool pal_strict_trapped(long nr) {
+    switch (nr) {
+#ifdef __NR_open
+        case __NR_open:
+#endif
+        case __NR_openat:
+        case __NR_openat2:
+        case __NR_sched_setaffinity:
+        case __NR_sched_getaffinity:
+        case __NR_getcpu:
+            return true;
+        default:
+            return false;
+    }
+}
+
+/* Every host syscall of the PAL goes through this one inline function. With a constant number (all
+ * callers but PalSyscall) the tag check folds away at compile time. */
 static inline long pal_raw(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0,
                            long a5 = 0) {
+    if (pal_strict_trapped(nr))
+        a5 = static_cast<long>(g_pal_strict_tag);
     return pal_arch_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
 

@@ -1,4 +1,4 @@
-/* PalSyscall, PalThreadGetId: the pass-through door to the host. */
+/* PalSyscall, PalThreadGetId, PalSetStrictTag: the pass-through door to the host. */
 #include <sys/syscall.h>
 
 #include "pal/pal.h"
@@ -10,4 +10,10 @@ extern "C" long PalSyscall(long nr, long a0, long a1, long a2, long a3, long a4,
 
 extern "C" pid_t PalThreadGetId(void) {
     return static_cast<pid_t>(pal_raw(SYS_gettid));
+}
+
+uint64_t g_pal_strict_tag = 0;
+
+extern "C" void PalSetStrictTag(uint64_t tag) {
+    __atomic_store_n(&g_pal_strict_tag, tag, __ATOMIC_RELAXED);
 }

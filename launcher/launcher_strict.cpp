@@ -1,0 +1,519 @@
+/* Strict mode (--strict): the launcher stays as the program's parent and answers, for every thread of
+ * every process of the launch, the system calls that the in-process shim cannot see (raw syscall
+ * instructions, libc's internal calls, static binaries, programs run without the shim).
+ *
+ * How (docs/strict-mode.md has the measurements behind each choice):
+ * - The child installs a seccomp filter before it execs the program. The filter hands open, openat,
+ *   openat2, sched_setaffinity, sched_getaffinity and getcpu to this process as user notifications
+ *   (SECCOMP_RET_USER_NOTIF) and allows every other call. It survives exec and fork and holds in
+ *   static binaries.
+ * - The calls the shim makes itself carry the launch's random tag in their unused sixth argument
+ *   register (PalSetStrictTag); the filter allows those, so what the shim has already virtualized
+ *   in-process is not trapped a second time.
+ * - Supervisor threads receive each notification and run the LibOS's own handler for it
+ *   (libos::dispatch_remote): the same table, the same shared per-thread state, the same errors.
+ *   A virtual file is opened here and installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD; a path
+ *   that is not virtual is left to the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+ * - The main thread is a child subreaper: it forwards the signals that are sent to it to the program,
+ *   reaps every process of the launch, and ends as the program ended once none is left. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "launcher.h"
+#include "libos/libos_table.h"
+#include "libos/libos_user.h"
+#include "libos/libos_vcpu.h"
+#include "pal/pal.h"
+
+/* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+namespace launcher {
+namespace {
+
+/* The system calls strict mode traps: the LibOS handlers that virtualize CPUs and CPU files. */
+constexpr long kTrapped[] = {SYS_open, SYS_openat, SYS_openat2, SYS_sched_setaffinity, SYS_sched_getaffinity,
+                             SYS_getcpu};
+/* The same calls' numbers for 32-bit x86 programs (and int 0x80): not virtualized, but reported. */
+constexpr long kTrappedI386[] = {5 /* open */, 295 /* openat */, 437 /* openat2 */, 241 /* sched_setaffinity */,
+                                 242 /* sched_getaffinity */, 318 /* getcpu */};
+constexpr uint32_t kX32Bit = 0x40000000;
+
+[[noreturn]] void refuse(const std::string& line) {
+    fprintf(stderr, "%s\n", line.c_str());
+    exit(kExitLauncherFailed);
+}
+
+long seccomp(unsigned op, unsigned flags, void* arg) {
+    return PalSyscall(SYS_seccomp, op, flags, reinterpret_cast<long>(arg), 0, 0, 0);
+}
+
+/* ---- the filter ---------------------------------------------------------------------------- */
+
+/* A classic BPF program with forward jumps to named places, resolved at the end. */
+class FilterBuilder {
+public:
+    void load(uint32_t offset) { code_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset)); }
+    void ret(uint32_t action) { code_.push_back(BPF_STMT(BPF_RET | BPF_K, action)); }
+    void and_k(uint32_t k) { code_.push_back(BPF_STMT(BPF_ALU | BPF_AND | BPF_K, k)); }
+    /* if (A == k) goto yes; else goto no (an empty label: the next instruction). */
+    void jeq(uint32_t k, const char* yes, const char* no) { jump(BPF_JEQ, k, yes, no); }
+    void jset(uint32_t k, const char* yes, const char* no) { jump(BPF_JSET, k, yes, no); }
+    void label(const char* name) { labels_.push_back({name, code_.size()}); }
+
+    std::vector<sock_filter> finish() {
+        for (const Fixup& f : fixups_) {
+            code_[f.at].jt = offset_to(f.at, f.yes);
+            code_[f.at].jf = offset_to(f.at, f.no);
+        }
+        return code_;
+    }
+
+private:
+    struct Label {
+        std::string name;
+        size_t at;
+    };
+    struct Fixup {
+        size_t at;
+        std::string yes, no;
+    };
+
+    void jump(uint16_t op, uint32_t k, const char* yes, const char* no) {
+        fixups_.push_back({code_.size(), yes, no});
+        code_.push_back(BPF_JUMP(BPF_JMP | op | BPF_K, k, 0, 0));
+    }
+
+    uint8_t offset_to(size_t from, const std::string& name) const {
+        if (name.empty())
+            return 0;
+        for (const Label& l : labels_)
+            if (l.name == name && l.at > from && l.at - from - 1 < 256)
+                return static_cast<uint8_t>(l.at - from - 1);
+        fprintf(stderr, "libos-run: internal error: bad filter label %s\n", name.c_str());
+        abort();
+    }
+
+    std::vector<sock_filter> code_;
+    std::vector<Label> labels_;
+    std::vector<Fixup> fixups_;
+};
+
+std::vector<sock_filter> build_filter(uint64_t tag) {
+    constexpr uint32_t kNr = offsetof(seccomp_data, nr);
+    constexpr uint32_t kArch = offsetof(seccomp_data, arch);
+    /* args[5], little-endian: the low word first. */
+    constexpr uint32_t kTagLow = offsetof(seccomp_data, args) + 5 * sizeof(uint64_t);
+    constexpr uint32_t kTagHigh = kTagLow + sizeof(uint32_t);
+    FilterBuilder f;
+    f.load(kArch);
+    f.jeq(AUDIT_ARCH_X86_64, "", "other_arch");
+    f.load(kNr);
+    f.jset(kX32Bit, "foreign", "");
+    for (long nr : kTrapped)
+        f.jeq(static_cast<uint32_t>(nr), "tagged", "");
+    f.ret(SECCOMP_RET_ALLOW);
+    /* One of ours: the shim's own call (it carries the tag) goes through, anything else is asked. */
+    f.label("tagged");
+    f.load(kTagLow);
+    f.jeq(static_cast<uint32_t>(tag), "", "notify");
+    f.load(kTagHigh);
+    f.jeq(static_cast<uint32_t>(tag >> 32), "allow", "notify");
+    /* 32-bit calls (i386, or x32): the supervisor reports them and lets them run. */
+    f.label("other_arch");
+    f.jeq(AUDIT_ARCH_I386, "", "allow");
+    f.load(kNr);
+    for (long nr : kTrappedI386)
+        f.jeq(static_cast<uint32_t>(nr), "notify", "");
+    f.ret(SECCOMP_RET_ALLOW);
+    f.label("foreign");
+    f.and_k(~kX32Bit);
+    for (long nr : kTrapped)
+        f.jeq(static_cast<uint32_t>(nr), "notify", "");
+    f.label("allow");
+    f.ret(SECCOMP_RET_ALLOW);
+    f.label("notify");
+    f.ret(SECCOMP_RET_USER_NOTIF);
+    return f.finish();
+}
+
+/* ---- the kernel's features ------------------------------------------------------------------ */
+
+/* Refuses --strict, naming what the kernel lacks. */
+[[noreturn]] void refuse_missing(const std::string& what, const std::string& detail) {
+    refuse("libos-run: cannot run --strict: this kernel lacks " + what + " (" + detail +
+           "); run without --strict to use the in-process shim alone");
+}
+
+bool test_says_missing() {
+#ifdef LIBOS_TEST_HOOKS
+    const char* v = getenv("LIBOS_TEST_STRICT_MISSING");
+    return v && *v && strcmp(v, "0") != 0;
+#else
+    return false;
+#endif
+}
+
+seccomp_notif_sizes probe_notification_sizes() {
+    seccomp_notif_sizes sizes = {};
+    if (test_says_missing())
+        refuse_missing("seccomp user notification", "LIBOS_TEST_STRICT_MISSING is set");
+    long ret = seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
+    if (ret < 0)
+        refuse_missing("seccomp user notification", std::string("SECCOMP_GET_NOTIF_SIZES: ") + strerror(-ret) +
+                                                        "; Linux 5.0 or later has it");
+    return sizes;
+}
+
+/* The listener's ioctls that strict mode needs, asked about with a notification id that cannot
+ * exist: a kernel that knows the request and its flags answers ENOENT. */
+void probe_listener(int listener, std::string* missing, std::string* detail) {
+    seccomp_notif_resp resp = {};
+    resp.id = ~0ULL;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0 || errno != ENOENT) {
+        *missing = "SECCOMP_USER_NOTIF_FLAG_CONTINUE";
+        *detail = std::string(strerror(errno)) + "; Linux 5.5 or later has it";
+        return;
+    }
+    seccomp_notif_addfd addfd = {};
+    addfd.id = ~0ULL;
+    addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == 0 || errno != ENOENT) {
+        *missing = "SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND";
+        *detail = std::string(strerror(errno)) + "; Linux 5.14 or later has it";
+        return;
+    }
+    /* Optional (Linux 6.6): the supervisor is woken on the caller's CPU, several times faster. */
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+
+/* ---- the supervisor ------------------------------------------------------------------------ */
+
+std::atomic<bool> g_warned_foreign{false};
+
+void warn_foreign(const seccomp_notif& req) {
+    if (g_warned_foreign.exchange(true))
+        return;
+    fprintf(stderr,
+            "libos-run: strict mode does not virtualize 32-bit system calls: pid %d made one (%s #%d); "
+            "it runs on the host\n",
+            req.pid, req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32", req.data.nr & ~static_cast<int>(kX32Bit));
+}
+
+bool opens_file(long nr) {
+    return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2;
+}
+
+/* Answers one notification. A failed answer (ENOENT) means the caller is gone or was interrupted by
+ * a signal, and will ask again if it restarts. */
+void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
+    memset(resp, 0, sizeof(*resp));
+    resp->id = req.id;
+    long result = libos::kRemoteContinue;
+    if (req.data.arch == AUDIT_ARCH_X86_64 && !(req.data.nr & kX32Bit)) {
+        long args[6];
+        for (int i = 0; i < 6; ++i)
+            args[i] = static_cast<long>(req.data.args[i]);
+        libos::RemoteTask task = {static_cast<pid_t>(req.pid), 0};
+        result = libos::dispatch_remote(&task, req.data.nr, args);
+    } else {
+        warn_foreign(req);
+    }
+    if (result == libos::kRemoteContinue) {
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (opens_file(req.data.nr) && result >= 0) {
+        /* A virtual file, opened here: it becomes the caller's lowest free descriptor, with the
+         * close-on-exec flag it asked for, and its number is the call's result. */
+        int fd = static_cast<int>(result);
+        int fd_flags = fcntl(fd, F_GETFD);
+        seccomp_notif_addfd addfd = {};
+        addfd.id = req.id;
+        addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+        addfd.srcfd = static_cast<uint32_t>(fd);
+        addfd.newfd_flags = fd_flags >= 0 && (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0;
+        int installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+        int err = errno;
+        close(fd);
+        if (installed >= 0 || err == ENOENT)
+            return;
+        /* Not installed (EMFILE: the caller's table is full): that is the call's error. */
+        resp->error = -err;
+    } else if (result < 0) {
+        resp->error = static_cast<int32_t>(result);
+    } else {
+        resp->val = result;
+    }
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
+void supervise(int listener, seccomp_notif_sizes sizes) {
+    /* The kernel's structs may have grown past this build's: buffers of the sizes it gave. */
+    std::vector<char> req_buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    std::vector<char> resp_buf(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+    auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
+    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    for (;;) {
+        memset(req_buf.data(), 0, req_buf.size());
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
+            if (errno == EINTR || errno == ENOENT)
+                continue;
+            return; /* the listener is gone: the launcher is ending */
+        }
+        answer(listener, *req, resp);
+    }
+}
+
+/* ---- the child ------------------------------------------------------------------------------- */
+
+/* Sends descriptor `fd` (or, when fd < 0, the error -fd) over the socket. */
+void send_listener(int sock, int fd) {
+    int err = fd < 0 ? -fd : 0;
+    struct iovec iov = {&err, sizeof(err)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        cmsghdr align;
+    } control = {};
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    while (sendmsg(sock, &msg, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/* The listener descriptor the child sent, or -errno. */
+int receive_listener(int sock) {
+    int err = 0;
+    struct iovec iov = {&err, sizeof(err)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        cmsghdr align;
+    } control = {};
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    ssize_t n;
+    while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof(err)))
+        return -EPIPE;
+    if (err)
+        return -err;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+        return -EPROTO;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+[[noreturn]] void run_child(int sock, const std::vector<sock_filter>& filter, const sigset_t& original_mask,
+                            const char* program, char* const argv[], char* const envp[]) {
+    sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    /* Unprivileged processes may install a filter only with no_new_privs (setuid programs then run
+     * with the caller's rights, as under any seccomp sandbox). */
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    sock_fprog prog = {static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
+    long listener = seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    send_listener(sock, static_cast<int>(listener));
+    if (listener < 0)
+        _exit(kExitLauncherFailed);
+    close(static_cast<int>(listener));
+    /* Wait until the supervisor runs: the program's first trapped call must find it. */
+    char go = 0;
+    ssize_t n;
+    while ((n = read(sock, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1)
+        _exit(kExitLauncherFailed);
+    close(sock);
+    int err = exec_program(program, argv, envp);
+    fprintf(stderr, "libos-run: %s: %s\n", program, strerror(err));
+    _exit(err == ENOENT ? kExitNotFound : kExitCannotRun);
+}
+
+/* The signals the launcher passes on to the program when they are sent to it (kill, sigqueue). The
+ * terminal's own (^C, ^\) reach the program directly: it is in the same process group. */
+constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
+
+[[noreturn]] void end_as(int status) {
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        /* Die of the same signal, as timeout(1) does, without a core file of the launcher's own. */
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        signal(sig, SIG_DFL);
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        sigprocmask(SIG_UNBLOCK, &only, nullptr);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : kExitLauncherFailed);
+}
+
+}  // namespace
+
+void run_strict(const char* program, char* const argv[], std::vector<std::string>* env) {
+    seccomp_notif_sizes sizes = probe_notification_sizes();
+
+    /* The launch's shared state, created here so that this process can answer for every process of
+     * the launch. The LibOS reads its machine from the environment, as in the program. */
+    for (const char* name : {kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack, kEnvTraceFormat, kEnvStats,
+                             kEnvStrict})
+        unsetenv(name);
+    for (const char* name : {kEnvCpus, kEnvCpuMap}) {
+        std::string prefix = std::string(name) + "=";
+        for (const std::string& e : *env)
+            if (e.rfind(prefix, 0) == 0)
+                setenv(name, e.c_str() + prefix.size(), 1);
+    }
+    libos::init();
+    if (!libos::is_virtual() || libos::state_fd() < 0)
+        refuse("libos-run: cannot run --strict: the machine's shared state could not be created (memfd_create)");
+
+    uint64_t tag = 0;
+    while (tag == 0)
+        if (getrandom(&tag, sizeof(tag), 0) != sizeof(tag))
+            refuse(std::string("libos-run: cannot run --strict: getrandom: ") + strerror(errno));
+    char tag_text[17];
+    snprintf(tag_text, sizeof(tag_text), "%016llx", static_cast<unsigned long long>(tag));
+    env->push_back(std::string(kEnvStrict) + "=" + tag_text);
+    env->push_back(std::string(kEnvStateFd) + "=" + std::to_string(libos::state_fd()));
+    std::vector<char*> envp;
+    for (std::string& e : *env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<sock_filter> filter = build_filter(tag);
+
+    /* Orphans of the launch become this process's children, so it can wait for them all. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    sigset_t waited, original;
+    sigemptyset(&waited);
+    sigaddset(&waited, SIGCHLD);
+    for (int sig : kForwarded)
+        sigaddset(&waited, sig);
+    sigprocmask(SIG_BLOCK, &waited, &original);
+
+    int socks[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0)
+        refuse(std::string("libos-run: cannot run --strict: socketpair: ") + strerror(errno));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = fork();
+    if (child < 0)
+        refuse(std::string("libos-run: cannot run --strict: fork: ") + strerror(errno));
+    if (child == 0) {
+        close(socks[0]);
+        run_child(socks[1], filter, original, program, argv, envp.data());
+    }
+    close(socks[1]);
+    int listener = receive_listener(socks[0]);
+    std::string missing, detail;
+    if (listener < 0) {
+        missing = "seccomp user notification for this process";
+        detail = std::string("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): ") +
+                 strerror(-listener);
+    } else {
+        probe_listener(listener, &missing, &detail);
+    }
+    if (!missing.empty()) {
+        kill(child, SIGKILL);
+        waitpid(child, nullptr, 0);
+        refuse_missing(missing, detail);
+    }
+
+    /* Supervisor threads, as many as the host CPUs the program may run on (at most 8): a caller on
+     * each CPU finds one waiting. */
+    libos::CpuBits hosts;
+    memset(&hosts, 0, sizeof(hosts));
+    PalThreadGetCpuAffinity(0, sizeof(hosts.words), hosts.words);
+    size_t threads = 0;
+    for (uint64_t w : hosts.words)
+        threads += static_cast<size_t>(__builtin_popcountll(w));
+    threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
+    for (size_t i = 0; i < threads; ++i)
+        std::thread(supervise, listener, sizes).detach();
+
+    char go = 1;
+    while (write(socks[0], &go, 1) < 0 && errno == EINTR) {
+    }
+    close(socks[0]);
+
+    int program_status = 0;
+    bool program_ended = false;
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&waited, &info);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            /* Sent by a process (not the terminal, whose signals reach the program itself). */
+            bool sent = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
+            if (sent && !program_ended)
+                kill(child, sig);
+            else if (sent && (sig == SIGTERM || sig == SIGINT || sig == SIGHUP))
+                end_as(program_status); /* the program is gone; only stragglers were being waited for */
+            continue;
+        }
+        for (;;) {
+            int status;
+            pid_t pid = waitpid(-1, &status, WNOHANG | __WALL);
+            if (pid == 0)
+                break;
+            if (pid < 0) {
+                if (errno == EINTR)
+                    continue;
+                /* ECHILD: nothing of the launch is left. */
+                end_as(program_status);
+            }
+            if (pid == child) {
+                program_status = status;
+                program_ended = true;
+            }
+        }
+    }
+}
+
+}  // namespace launcher
