@@ -45,8 +45,8 @@ constinit thread_local RemoteTask* t_remote_task __attribute__((tls_model("initi
 pid_t remote_process() {
     RemoteTask* task = t_remote_task;
     if (task && task->tgid == 0) {
-        pid_t tgid = PalThreadGroupOf(task->tid);
-        task->tgid = tgid > 0 ? tgid : task->tid;
+        pid_t tgid = 0, ppid = 0;
+        task->tgid = PalThreadProcess(task->tid, &tgid, &ppid) == 0 ? tgid : task->tid;
     }
     return task ? task->tgid : 0;
 }

@@ -11,6 +11,7 @@
 
 #include "libos/libos_signal.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_text.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
 
@@ -733,6 +734,52 @@ void copy_own_mask(uint64_t* words) {
         locked_read(slot, words);
     else
         memcpy(words, g_machine.all.words, g_machine.mask_bytes);
+}
+
+bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) {
+    pid_t tgid = 0, ppid = 0;
+    if (PalThreadProcess(tid, &tgid, &ppid) != 0)
+        return false;
+    /* A process's first thread was made by fork (its creator is in the parent process); any other
+     * thread by clone in its own process. */
+    const pid_t creator_process = tgid == tid ? ppid : tgid;
+    if (creator_process <= 0)
+        return false;
+    const size_t host_bytes = g_machine.topo.kernel_mask_size ? g_machine.topo.kernel_mask_size : sizeof(host.words);
+    ThreadSlot* best = nullptr;
+    uint32_t best_stamp = 0;
+    CpuBits best_mask;
+    for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
+        ThreadSlot* slot = &g_machine.slots[i];
+        int32_t t = slot->tid.load(std::memory_order_acquire);
+        if (t <= 0 || t == tid)
+            continue;
+        CpuBits mask, image;
+        memset(&mask, 0, sizeof(mask));
+        locked_read(slot, mask.words);
+        to_host(mask, &image);
+        if (memcmp(image.words, host.words, host_bytes) != 0)
+            continue;
+        uint32_t stamp = slot->stamp.load(std::memory_order_relaxed);
+        if (best && static_cast<int32_t>(stamp - best_stamp) <= 0)
+            continue;
+        /* Is thread t one of creator_process's threads? */
+        char path[64] = "/proc/";
+        size_t len = 6;
+        len += format_decimal(path + len, static_cast<uint64_t>(creator_process));
+        memcpy(path + len, "/task/", 6);
+        len += 6;
+        format_decimal(path + len, static_cast<uint64_t>(t));
+        if (PalSyscall(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), F_OK, 0, 0, 0) != 0)
+            continue;
+        best = slot;
+        best_stamp = stamp;
+        best_mask = mask;
+    }
+    if (!best)
+        return false;
+    *out = best_mask;
+    return true;
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {

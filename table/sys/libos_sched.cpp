@@ -53,6 +53,12 @@ long other_mask(pid_t pid, libos::CpuBits* vmask) {
         libos::to_host(*vmask, &expected_host);
         trusted = memcmp(expected_host.words, host.words, host_mask_size()) == 0;
     }
+    if (!trusted && !slot && libos::remote_task() && libos::inherited_mask(pid, host, vmask)) {
+        /* A thread of a process without the shim, created by a thread of the launch whose mask
+         * it still has: it keeps that mask from now on, as its own slot. */
+        libos::register_thread(pid, *vmask);
+        return 0;
+    }
     if (!trusted)
         libos::to_virtual(host, vmask);
     return 0;

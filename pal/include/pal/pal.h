@@ -145,8 +145,9 @@ PAL_API long PalProcessWrite(pid_t pid, uintptr_t dst, const void* src, size_t s
  * blocked in a system call is. Returns the CPU or -errno. */
 PAL_API long PalThreadLastCpu(pid_t tid);
 
-/* The process (thread group) that thread `tid` belongs to (Tgid in /proc/<tid>/status), or -errno. */
-PAL_API pid_t PalThreadGroupOf(pid_t tid);
+/* The process (thread group) that thread `tid` belongs to and that process's parent (Tgid and PPid
+ * in /proc/<tid>/status). Returns 0 or -errno. */
+PAL_API long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid);
 
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
 PAL_API void PalDebugLog(const char* buf, size_t size);

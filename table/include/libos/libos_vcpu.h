@@ -147,6 +147,13 @@ void current_mask(CpuBits* out);
  * its own shim did (the task keeps this slot). */
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
 void adopt_thread(ThreadSlot* slot, pid_t tid);
+/* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
+ * inherited from its creator, when that can be told. Linux copies the creator's mask into a new
+ * thread or fork child; in a process without the shim (seen by strict mode's supervisor) nothing
+ * recorded the creation, so the creator is looked for among the slots of the threads of the same
+ * process (for a new thread) or of the parent process (for a fork child's first thread) whose host
+ * CPUs are exactly `host`; the most recently written one wins. False when none fits. */
+bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out);
 /* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
  * ask about its child at once. */
 void register_fork_child(pid_t child);

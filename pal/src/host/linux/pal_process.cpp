@@ -1,4 +1,4 @@
-/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadGroupOf: another process's memory and
+/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess: another process's memory and
  * placement, for strict mode's supervisor, which answers system calls on behalf of threads of other
  * processes. */
 #include <errno.h>
@@ -88,27 +88,49 @@ extern "C" long PalThreadLastCpu(pid_t tid) {
     return -EINVAL;
 }
 
-extern "C" pid_t PalThreadGroupOf(pid_t tid) {
+namespace {
+
+/* The number after "\n<key>" in a status file's text, or -1. */
+long status_field(const char* buf, long len, const char* key) {
+    long klen = 0;
+    while (key[klen])
+        ++klen;
+    for (long i = 0; i + klen < len; ++i) {
+        if (buf[i] != '\n')
+            continue;
+        long k = 0;
+        while (k < klen && buf[i + 1 + k] == key[k])
+            ++k;
+        if (k < klen)
+            continue;
+        long j = i + 1 + klen;
+        while (j < len && (buf[j] == ' ' || buf[j] == '\t'))
+            ++j;
+        long v = 0;
+        bool any = false;
+        while (j < len && buf[j] >= '0' && buf[j] <= '9') {
+            v = v * 10 + (buf[j++] - '0');
+            any = true;
+        }
+        return any ? v : -1;
+    }
+    return -1;
+}
+
+}  // namespace
+
+extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
     char path[48];
     char buf[2048];
     proc_path(path, tid, "status");
     long len = pal_read_small_file(path, buf, sizeof(buf));
     if (len < 0)
-        return static_cast<pid_t>(len);
-    const char key[] = "\nTgid:";
-    for (long i = 0; i + 6 < len; ++i) {
-        bool match = true;
-        for (int k = 0; k < 6 && match; ++k)
-            match = buf[i + k] == key[k];
-        if (!match)
-            continue;
-        long j = i + 6;
-        while (j < len && (buf[j] == ' ' || buf[j] == '\t'))
-            ++j;
-        long v = 0;
-        while (j < len && buf[j] >= '0' && buf[j] <= '9')
-            v = v * 10 + (buf[j++] - '0');
-        return v > 0 ? static_cast<pid_t>(v) : -EINVAL;
-    }
-    return -EINVAL;
+        return len;
+    long group = status_field(buf, len, "Tgid:");
+    long parent = status_field(buf, len, "PPid:");
+    if (group <= 0 || parent < 0)
+        return -EINVAL;
+    *tgid = static_cast<pid_t>(group);
+    *ppid = static_cast<pid_t>(parent);
+    return 0;
 }
