@@ -736,23 +736,20 @@ void copy_own_mask(uint64_t* words) {
         memcpy(words, g_machine.all.words, g_machine.mask_bytes);
 }
 
-bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) {
-    pid_t tgid = 0, ppid = 0;
-    if (PalThreadProcess(tid, &tgid, &ppid) != 0)
-        return false;
-    /* A process's first thread was made by fork (its creator is in the parent process); any other
-     * thread by clone in its own process. */
-    const pid_t creator_process = tgid == tid ? ppid : tgid;
-    if (creator_process <= 0)
-        return false;
-    const size_t host_bytes = g_machine.topo.kernel_mask_size ? g_machine.topo.kernel_mask_size : sizeof(host.words);
-    ThreadSlot* best = nullptr;
+namespace {
+
+/* The most recently written slot of a live thread of process `process` whose mask runs on exactly
+ * the host CPUs `host` (host_bytes of it compared), into *out. */
+bool newest_matching_slot(pid_t process, const CpuBits& host, size_t host_bytes, CpuBits* out) {
+    bool found = false;
     uint32_t best_stamp = 0;
-    CpuBits best_mask;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         ThreadSlot* slot = &g_machine.slots[i];
         int32_t t = slot->tid.load(std::memory_order_acquire);
-        if (t <= 0 || t == tid)
+        if (t <= 0)
+            continue;
+        uint32_t stamp = slot->stamp.load(std::memory_order_relaxed);
+        if (found && static_cast<int32_t>(stamp - best_stamp) <= 0)
             continue;
         CpuBits mask, image;
         memset(&mask, 0, sizeof(mask));
@@ -760,26 +757,42 @@ bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) {
         to_host(mask, &image);
         if (memcmp(image.words, host.words, host_bytes) != 0)
             continue;
-        uint32_t stamp = slot->stamp.load(std::memory_order_relaxed);
-        if (best && static_cast<int32_t>(stamp - best_stamp) <= 0)
-            continue;
-        /* Is thread t one of creator_process's threads? */
+        /* Is thread t one of the process's threads? */
         char path[64] = "/proc/";
         size_t len = 6;
-        len += format_decimal(path + len, static_cast<uint64_t>(creator_process));
+        len += format_decimal(path + len, static_cast<uint64_t>(process));
         memcpy(path + len, "/task/", 6);
         len += 6;
         format_decimal(path + len, static_cast<uint64_t>(t));
         if (PalSyscall(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), F_OK, 0, 0, 0) != 0)
             continue;
-        best = slot;
+        found = true;
         best_stamp = stamp;
-        best_mask = mask;
+        *out = mask;
     }
-    if (!best)
+    return found;
+}
+
+}  // namespace
+
+bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) {
+    pid_t tgid = 0, ppid = 0;
+    if (PalThreadProcess(tid, &tgid, &ppid) != 0)
         return false;
-    *out = best_mask;
-    return true;
+    const size_t host_bytes = g_machine.topo.kernel_mask_size ? g_machine.topo.kernel_mask_size : sizeof(host.words);
+    /* A process's first thread was made by fork (its creator is in the parent process); any other
+     * thread by clone in its own process. A creator without a fitting slot inherited its own mask
+     * the same way: the search goes on up the process tree (a few generations). */
+    pid_t process = tgid == tid ? ppid : tgid;
+    for (int generation = 0; generation < 8 && process > 1; ++generation) {
+        if (newest_matching_slot(process, host, host_bytes, out))
+            return true;
+        pid_t parent_tgid = 0, grandparent = 0;
+        if (PalThreadProcess(process, &parent_tgid, &grandparent) != 0)
+            return false;
+        process = grandparent;
+    }
+    return false;
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {

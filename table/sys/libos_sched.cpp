@@ -35,6 +35,23 @@ pid_t target_of(pid_t pid) {
     return remote && pid == 0 ? remote->tid : pid;
 }
 
+/* The kernel's permission check of sched_setaffinity, made by strict mode's supervisor for a remote
+ * caller that names another thread (the supervisor's own rights are not the caller's): the caller's
+ * effective uid must be the target's real or effective uid, or the caller must have CAP_SYS_NICE.
+ * The target is looked up first, as the kernel does: ESRCH before EPERM. */
+long remote_may_change(pid_t caller, pid_t target) {
+    PalCredentials mine, theirs;
+    long ret = PalThreadCredentials(target, &theirs);
+    if (ret < 0)
+        return ret == -ENOENT ? -ESRCH : ret;
+    if (PalThreadCredentials(caller, &mine) < 0)
+        return -ESRCH;
+    constexpr uint64_t kCapSysNice = 1ULL << 23;
+    if (mine.euid == theirs.euid || mine.euid == theirs.uid || (mine.cap_effective & kCapSysNice))
+        return 0;
+    return -EPERM;
+}
+
 /* The virtual mask of thread `pid` (not the caller): the host is asked first, for ESRCH; then the
  * thread's slot is the truth unless the host runs the thread elsewhere and no set of the launch
  * explains it: then it was changed from outside the launch (or is outside it), and is seen through
@@ -89,6 +106,9 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
     /* The host's change and the slot's are one step for other writers of the same thread. */
     pid = target_of(pid);
     const bool self = !libos::remote_task() && is_self(pid);
+    if (libos::RemoteTask* remote = libos::remote_task(); remote && pid != remote->tid && pid > 0)
+        if (long denied = remote_may_change(remote->tid, pid); denied < 0)
+            return denied;
     libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(pid);
     libos::begin_change(slot);
     long ret = PalThreadSetCpuAffinity(pid, host_words * sizeof(uint64_t), host);

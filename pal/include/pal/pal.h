@@ -149,6 +149,16 @@ PAL_API long PalThreadLastCpu(pid_t tid);
  * in /proc/<tid>/status). Returns 0 or -errno. */
 PAL_API long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid);
 
+/* Thread `tid`'s real and effective user ids and effective capabilities (/proc/<tid>/status): what
+ * the kernel's permission checks look at, for a supervisor that acts on another thread's behalf.
+ * Returns 0 or -errno (-ENOENT: no such thread). */
+struct PalCredentials {
+    uint32_t uid;
+    uint32_t euid;
+    uint64_t cap_effective;
+};
+PAL_API long PalThreadCredentials(pid_t tid, struct PalCredentials* creds);
+
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
 PAL_API void PalDebugLog(const char* buf, size_t size);
 

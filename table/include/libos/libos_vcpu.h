@@ -152,7 +152,8 @@ void adopt_thread(ThreadSlot* slot, pid_t tid);
  * thread or fork child; in a process without the shim (seen by strict mode's supervisor) nothing
  * recorded the creation, so the creator is looked for among the slots of the threads of the same
  * process (for a new thread) or of the parent process (for a fork child's first thread) whose host
- * CPUs are exactly `host`; the most recently written one wins. False when none fits. */
+ * CPUs are exactly `host`; the most recently written one wins; a creator process without one
+ * inherited its mask the same way, so its parent is searched next. False when none fits. */
 bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out);
 /* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
  * ask about its child at once. */

@@ -1,4 +1,4 @@
-/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess: another process's memory and
+/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess, PalThreadCredentials: another process's memory and
  * placement, for strict mode's supervisor, which answers system calls on behalf of threads of other
  * processes. */
 #include <errno.h>
@@ -90,6 +90,42 @@ extern "C" long PalThreadLastCpu(pid_t tid) {
 
 namespace {
 
+/* Where the value after "\n<key>" starts in a status file's text, or -1. */
+long status_value(const char* buf, long len, const char* key) {
+    long klen = 0;
+    while (key[klen])
+        ++klen;
+    for (long i = 0; i + klen < len; ++i) {
+        if (buf[i] != '\n')
+            continue;
+        long k = 0;
+        while (k < klen && buf[i + 1 + k] == key[k])
+            ++k;
+        if (k == klen)
+            return i + 1 + klen;
+    }
+    return -1;
+}
+
+/* Reads a number (base 10 or 16) at *at, skipping blanks first; -1 if there is none. */
+long read_number(const char* buf, long len, long* at, int base) {
+    long j = *at;
+    while (j < len && (buf[j] == ' ' || buf[j] == '\t'))
+        ++j;
+    long v = 0;
+    bool any = false;
+    for (; j < len; ++j) {
+        char c = buf[j];
+        int d = c >= '0' && c <= '9' ? c - '0' : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            break;
+        v = v * base + d;
+        any = true;
+    }
+    *at = j;
+    return any ? v : -1;
+}
+
 /* The number after "\n<key>" in a status file's text, or -1. */
 long status_field(const char* buf, long len, const char* key) {
     long klen = 0;
@@ -132,5 +168,29 @@ extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
         return -EINVAL;
     *tgid = static_cast<pid_t>(group);
     *ppid = static_cast<pid_t>(parent);
+    return 0;
+}
+
+extern "C" long PalThreadCredentials(pid_t tid, struct PalCredentials* creds) {
+    char path[48];
+    char buf[4096];
+    proc_path(path, tid, "status");
+    long len = pal_read_small_file(path, buf, sizeof(buf));
+    if (len < 0)
+        return len;
+    long at = status_value(buf, len, "Uid:");
+    if (at < 0)
+        return -EINVAL;
+    long uid = read_number(buf, len, &at, 10);
+    long euid = read_number(buf, len, &at, 10);
+    at = status_value(buf, len, "CapEff:");
+    if (uid < 0 || euid < 0 || at < 0)
+        return -EINVAL;
+    /* CapEff is 16 hex digits: too many for a signed long only when bit 63 is set, which no
+     * capability uses. */
+    long caps = read_number(buf, len, &at, 16);
+    creds->uid = static_cast<uint32_t>(uid);
+    creds->euid = static_cast<uint32_t>(euid);
+    creds->cap_effective = caps < 0 ? 0 : static_cast<uint64_t>(caps);
     return 0;
 }
