@@ -60,9 +60,11 @@
 namespace launcher {
 namespace {
 
-/* The system calls strict mode traps: the LibOS handlers that virtualize CPUs and CPU files. */
-constexpr long kTrapped[] = {SYS_open, SYS_openat, SYS_openat2, SYS_sched_setaffinity, SYS_sched_getaffinity,
-                             SYS_getcpu};
+/* The system calls strict mode traps: the LibOS handlers that virtualize CPUs and CPU files. The PAL
+ * tags its own calls of exactly these (pal.h). */
+#define LAUNCHER_TRAPPED_ENTRY(nr) nr,
+constexpr long kTrapped[] = {PAL_STRICT_SYSCALLS(LAUNCHER_TRAPPED_ENTRY)};
+#undef LAUNCHER_TRAPPED_ENTRY
 /* The same calls' numbers for 32-bit x86 programs (and int 0x80): not virtualized, but reported. */
 constexpr long kTrappedI386[] = {5 /* open */, 295 /* openat */, 437 /* openat2 */, 241 /* sched_setaffinity */,
                                  242 /* sched_getaffinity */, 318 /* getcpu */};

@@ -1,10 +1,18 @@
 /* The PAL on the Linux host: raw results (-errno, never errno), the affinity and CPU calls against
- * libc's view of the same facts, the topology against sysfs, and the debug log. */
+ * libc's view of the same facts, the topology against sysfs, the debug log, and strict mode's calls
+ * (another process's memory and identity, and the tag its filter lets through). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include "pal/pal.h"
 #include "test_util.h"
@@ -114,6 +122,172 @@ TEST(PalDebugLog, WritesWholeMessagesToStderr) {
         got.append(buf, static_cast<size_t>(n));
     close(pipefd[0]);
     EXPECT_EQ(got, message);
+}
+
+/* ---- strict mode's calls ------------------------------------------------------------------------ */
+
+/* A pid no process has: above the kernel's PID_MAX_LIMIT. */
+constexpr pid_t kNoSuchPid = 0x3fffffff;
+
+/* Runs `body` in a fork child and returns its exit status (the child's own checks decide it). */
+template <typename Body>
+int in_child(Body body) {
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(body());
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+char g_shared[64];
+
+TEST(PalProcess, ReadsAndWritesAnotherProcessLikeTheKernelsCopies) {
+    int to_child[2], to_parent[2];
+    ASSERT_EQ(pipe(to_child), 0);
+    ASSERT_EQ(pipe(to_parent), 0);
+    strcpy(g_shared, "before fork");
+    /* Mapped before the fork, so that the child has it too. */
+    libos_test::GuardedBuffer guarded(16);
+    pid_t child = fork();
+    if (child == 0) {
+        strcpy(g_shared, "the child's");
+        char c = 1;
+        if (write(to_parent[1], &c, 1) != 1 || read(to_child[0], &c, 1) != 1)
+            _exit(2);
+        _exit(strcmp(g_shared, "the parent's") == 0 ? 0 : 1);
+    }
+    char c;
+    ASSERT_EQ(read(to_parent[0], &c, 1), 1);
+    char got[64] = {};
+    /* Fork keeps the layout: g_shared is at the same address in the child. */
+    EXPECT_EQ(PalProcessRead(child, got, reinterpret_cast<uintptr_t>(g_shared), sizeof(got)), 0);
+    EXPECT_STREQ(got, "the child's");
+    const char mine[] = "the parent's";
+    EXPECT_EQ(PalProcessWrite(child, reinterpret_cast<uintptr_t>(g_shared), mine, sizeof(mine)), 0);
+    /* Unmapped memory in the target is EFAULT, in both directions, and so is a range that runs
+     * into it. */
+    EXPECT_EQ(PalProcessRead(child, got, 8, 4), -EFAULT);
+    EXPECT_EQ(PalProcessWrite(child, 8, mine, 4), -EFAULT);
+    EXPECT_EQ(PalProcessRead(child, got, reinterpret_cast<uintptr_t>(guarded.data()), 32), -EFAULT);
+    EXPECT_EQ(PalProcessRead(child, got, reinterpret_cast<uintptr_t>(guarded.data()), 16), 0);
+    ASSERT_EQ(write(to_child[1], &c, 1), 1);
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child did not see the parent's write";
+    /* A process that is gone. */
+    EXPECT_EQ(PalProcessRead(child, got, reinterpret_cast<uintptr_t>(g_shared), 4), -ESRCH);
+    for (int fd : {to_child[0], to_child[1], to_parent[0], to_parent[1]})
+        close(fd);
+}
+
+TEST(PalProcess, ThreadIdentityAndLastCpu) {
+    pid_t tgid = 0, ppid = 0;
+    ASSERT_EQ(PalThreadProcess(gettid(), &tgid, &ppid), 0);
+    EXPECT_EQ(tgid, getpid());
+    EXPECT_EQ(ppid, getppid());
+    pid_t thread_tid = 0;
+    pid_t thread_tgid = 0, thread_ppid = 0;
+    long thread_ret = -1;
+    std::thread t([&] {
+        thread_tid = gettid();
+        thread_ret = PalThreadProcess(thread_tid, &thread_tgid, &thread_ppid);
+    });
+    t.join();
+    EXPECT_EQ(thread_ret, 0);
+    EXPECT_NE(thread_tid, getpid());
+    EXPECT_EQ(thread_tgid, getpid());
+    EXPECT_EQ(PalThreadProcess(kNoSuchPid, &tgid, &ppid), -ENOENT);
+
+    PalCredentials creds = {};
+    ASSERT_EQ(PalThreadCredentials(gettid(), &creds), 0);
+    EXPECT_EQ(creds.uid, getuid());
+    EXPECT_EQ(creds.euid, geteuid());
+    EXPECT_EQ(PalThreadCredentials(kNoSuchPid, &creds), -ENOENT);
+    if (geteuid() == 0) {
+        /* A child that gave up root shows it. */
+        EXPECT_EQ(in_child([] {
+                      if (setresuid(65534, 65534, 65534) != 0)
+                          return 2;
+                      PalCredentials c = {};
+                      if (PalThreadCredentials(gettid(), &c) != 0)
+                          return 3;
+                      return c.uid == 65534 && c.euid == 65534 && (c.cap_effective & (1ULL << 23)) == 0 ? 0 : 1;
+                  }),
+                  0);
+    }
+
+    /* Pinned to one CPU, the thread last ran there. */
+    cpu_set_t original;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(original), &original), 0);
+    int last = -1;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &original))
+            last = c;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(last, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+    EXPECT_EQ(PalThreadLastCpu(gettid()), last);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(original), &original), 0);
+    EXPECT_EQ(PalThreadLastCpu(kNoSuchPid), -ENOENT);
+}
+
+/* sched_getaffinity without the PAL: the raw instruction with a zero sixth argument register. */
+long untagged_getaffinity(void* mask, size_t size) {
+    long ret;
+    register long r10 __asm__("r10") = 0;
+    register long r8 __asm__("r8") = 0;
+    register long r9 __asm__("r9") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(SYS_sched_getaffinity), "D"(0), "S"(size), "d"(mask), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+TEST(PalStrict, TheTagRidesInTheSixthArgumentOfTheTrappedCalls) {
+    /* A filter like strict mode's, with EPERM instead of a supervisor: sched_getaffinity passes only
+     * with the tag in args[5]. Installed in a child, which reports each finding as a bit. */
+    const uint64_t tag = 0x1234567890abcdefULL;
+    int status = in_child([tag] {
+        constexpr uint32_t kLow = offsetof(seccomp_data, args) + 5 * sizeof(uint64_t);
+        sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sched_getaffinity, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kLow),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(tag), 0, 2),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kLow + 4),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(tag >> 32), 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            PalSyscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, reinterpret_cast<long>(&prog), 0, 0, 0) != 0)
+            return 100;
+        cpu_set_t set;
+        int bits = 0;
+        if (PalThreadGetCpuAffinity(0, sizeof(set), &set) == -EPERM)
+            bits |= 1; /* no tag yet: trapped */
+        PalSetStrictTag(tag);
+        if (PalThreadGetCpuAffinity(0, sizeof(set), &set) > 0)
+            bits |= 2; /* the PAL's own call carries it */
+        if (PalSyscall(SYS_sched_getaffinity, 0, sizeof(set), reinterpret_cast<long>(&set), 0, 0, 0) > 0)
+            bits |= 4; /* also through the pass-through door */
+        if (untagged_getaffinity(&set, sizeof(set)) == -EPERM)
+            bits |= 8; /* the program's own raw call is still trapped */
+        if (PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0) == getpid())
+            bits |= 16; /* other calls are untouched */
+        PalSetStrictTag(0);
+        if (PalThreadGetCpuAffinity(0, sizeof(set), &set) == -EPERM)
+            bits |= 32; /* 0 turns it off */
+        return bits;
+    });
+    EXPECT_EQ(status, 63) << "bits: 1 untagged trapped, 2 tagged PAL call allowed, 4 PalSyscall tagged, "
+                             "8 raw call trapped, 16 getpid untouched, 32 tag 0 = off";
 }
 
 }  // namespace

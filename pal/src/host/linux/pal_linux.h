@@ -7,28 +7,25 @@
 
 #include <asm/unistd.h>
 
+#include "pal/pal.h"
 #include "pal_arch.h"
 #include "pal_arch_syscall.h"
 
 /* Strict mode's tag (PalSetStrictTag): 0 outside strict mode. */
 extern uint64_t g_pal_strict_tag __attribute__((visibility("hidden")));
 
-/* The system calls a strict-mode filter traps unless they carry the tag. None of them has a sixth
- * argument, so the tag rides in that register and the kernel ignores it. */
+/* The system calls a strict-mode filter traps unless they carry the tag (PAL_STRICT_SYSCALLS in
+ * pal.h). None of them has a sixth argument, so the tag rides in that register and the kernel
+ * ignores it. */
 static inline bool pal_strict_trapped(long nr) {
+#define PAL_STRICT_CASE(nr) case nr:
     switch (nr) {
-#ifdef __NR_open
-        case __NR_open:
-#endif
-        case __NR_openat:
-        case __NR_openat2:
-        case __NR_sched_setaffinity:
-        case __NR_sched_getaffinity:
-        case __NR_getcpu:
+        PAL_STRICT_SYSCALLS(PAL_STRICT_CASE)
             return true;
         default:
             return false;
     }
+#undef PAL_STRICT_CASE
 }
 
 /* Every host syscall of the PAL goes through this one inline function. With a constant number (all
