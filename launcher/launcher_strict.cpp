@@ -53,6 +53,11 @@
 #ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
+/* Linux 5.19: once the supervisor has received a notification, only a fatal signal interrupts the
+ * caller, so a signal never makes a call that the supervisor carries out look interrupted (EINTR). */
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
 #endif
@@ -356,7 +361,10 @@ int receive_listener(int sock) {
      * with the caller's rights, as under any seccomp sandbox). */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     sock_fprog prog = {static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
-    long listener = seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    long listener =
+        seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+    if (listener == -EINVAL) /* before Linux 5.19: a signal may then interrupt a trapped call */
+        listener = seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     send_listener(sock, static_cast<int>(listener));
     if (listener < 0)
         _exit(kExitLauncherFailed);
