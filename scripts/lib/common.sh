@@ -4,8 +4,9 @@
 LIBOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LIBOS_BUILD=${LIBOS_BUILD_DIR:-$LIBOS_ROOT/build}
 
-# What building, testing and benchmarking need. Runtimes the tests merely use when present (node,
-# for instance) are installed by scripts/test, not here.
+# What building, testing and benchmarking need. scripts/test adds the programs the tests run
+# (busybox-static, a real static binary for strict mode); runtimes the tests merely use when present
+# (node, for instance) are not installed: their checks are skipped, with the reason.
 LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
   libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev
