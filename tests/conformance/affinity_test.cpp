@@ -157,6 +157,7 @@ TEST_F(Affinity, LibcGetZeroFillsAndReportsTheUsableCpus) {
 /* ---- sched_setaffinity ---------------------------------------------------------------------- */
 
 TEST_F(Affinity, EverySingleCpuRoundTrips) {
+    SKIP_WITHOUT_SHIM("sched_getcpu() and getcpu() read the host CPU from rseq or the vDSO, without a system call");
     for (int cpu : machine().usable) {
         Mask want = single(cpu);
         ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0) << "cpu " << cpu;
@@ -314,6 +315,7 @@ TEST_F(Affinity, SetOnAnotherUsersProcessIsEperm) {
 /* ---- getcpu --------------------------------------------------------------------------------- */
 
 TEST_F(Affinity, GetcpuReportsACpuOfTheMaskAndItsNode) {
+    SKIP_WITHOUT_SHIM("sched_getcpu() and getcpu() read the host CPU from rseq or the vDSO, without a system call");
     unsigned cpu = ~0u, node = ~0u;
     ASSERT_EQ(getcpu(&cpu, &node), 0);
     EXPECT_TRUE(usable_set().count(static_cast<int>(cpu))) << cpu;
@@ -349,6 +351,7 @@ TEST_F(Affinity, LibcGetcpuWithABadPointerFaults) {
 /* ---- threads -------------------------------------------------------------------------------- */
 
 TEST_F(Affinity, ThreadsPinThemselvesIndependently) {
+    SKIP_WITHOUT_SHIM("sched_getcpu() and getcpu() read the host CPU from rseq or the vDSO, without a system call");
     const auto& usable = machine().usable;
     constexpr int kThreads = 8;
     std::vector<std::thread> threads;
@@ -450,6 +453,7 @@ void affinity_signal_handler(int) {
 }
 
 TEST_F(Affinity, CallsFromASignalHandler) {
+    SKIP_WITHOUT_SHIM("sched_getcpu() and getcpu() read the host CPU from rseq or the vDSO, without a system call");
     const int cpu = machine().usable.front();
     Mask want = single(cpu);
     ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
@@ -502,6 +506,7 @@ std::string in_child(F child, pid_t* pid_out = nullptr, int* status_out = nullpt
 }
 
 TEST_F(Affinity, ForkChildrenInheritTheMask) {
+    SKIP_WITHOUT_SHIM("sched_getcpu() and getcpu() read the host CPU from rseq or the vDSO, without a system call");
     const int cpu = machine().usable.back();
     Mask want = single(cpu);
     ASSERT_EQ(sched_setaffinity(0, sizeof(want.bytes), want.set()), 0);
@@ -620,6 +625,7 @@ TEST_F(Affinity, ExecWithAScrubbedEnvironmentKeepsTheMachine) {
 /* ---- thread creation and CPU counts --------------------------------------------------------- */
 
 TEST_F(Affinity, PthreadCreateWithAnAffinityAttribute) {
+    SKIP_WITHOUT_SHIM("sched_getcpu() and getcpu() read the host CPU from rseq or the vDSO, without a system call");
     const int cpu = machine().usable.back();
     Mask want = single(cpu);
     pthread_attr_t attr;

@@ -28,7 +28,16 @@ struct Machine {
     int online = 0;             /* sysconf(_SC_NPROCESSORS_ONLN), get_nprocs() */
     int configured = 0;         /* sysconf(_SC_NPROCESSORS_CONF), get_nprocs_conf() */
     bool is_virtual = false;    /* a LibOS virtual machine rather than the host */
+    bool without_shim = false;  /* strict mode with the shim not loaded (libos-run --strict --no-shim) */
 };
+
+/* For the parts of a test that no system call carries, which strict mode without the shim cannot
+ * see (docs/strict-mode.md, "Limits"): skips the test there, with the reason. */
+#define SKIP_WITHOUT_SHIM(reason)                                                                  \
+    do {                                                                                           \
+        if (::conformance::machine().without_shim)                                                 \
+            GTEST_SKIP() << "strict mode without the shim: " << (reason);                          \
+    } while (0)
 
 /* The machine under test, computed once. Natively (and under the shim with no configuration) it is
  * the host, probed with raw system calls that nothing can intercept. */

@@ -45,8 +45,12 @@ int configured_vcpus() {
 
 Machine compute_machine() {
     Machine m;
-    if (int n = configured_vcpus(); n > 0 && getenv("LD_PRELOAD")) {
+    /* A machine is configured for the shim (LD_PRELOAD), or for strict mode's supervisor, which
+     * answers for a program that runs without the shim (LIBOS_STRICT). */
+    const bool strict = getenv("LIBOS_STRICT") != nullptr;
+    if (int n = configured_vcpus(); n > 0 && (getenv("LD_PRELOAD") || strict)) {
         m.is_virtual = true;
+        m.without_shim = strict && libos_test::read_file("/proc/self/maps").find("libshim.so") == std::string::npos;
         m.nr_cpu_ids = n;
         m.mask_size = static_cast<size_t>((n + 63) / 64) * 8;
         for (int c = 0; c < n; ++c)
