@@ -85,6 +85,9 @@ inline void ensure() {
         init();
 }
 
+/* getcpu's inline fault-safe stores (shim_sched.cpp), registered with the PAL by init. */
+extern "C" const char shim_getcpu_store_begin[], shim_getcpu_store_end[], shim_getcpu_store_fixup[];
+
 /* The kernel thread id behind a pthread_t (see shim_sched.cpp). */
 pid_t tid_of(pthread_t thread);
 

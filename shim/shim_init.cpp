@@ -126,6 +126,8 @@ void init() {
         libos::set_preload_library(g_self_path, g_pal_path[0] ? g_pal_path : nullptr);
     }
     libos::init();
+    if (libos::fault_handling_installed())
+        PalFaultFixupRegister(shim_getcpu_store_begin, shim_getcpu_store_end, shim_getcpu_store_fixup);
     if (libos::is_virtual() || libos::g_tracing)
         pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
     if (libos::is_virtual())

@@ -66,11 +66,11 @@ SHIM_EXPORT int pthread_getaffinity_np(pthread_t thread, size_t cpusetsize, cpu_
     return ret < 0 ? static_cast<int>(-ret) : 0;
 }
 
-/* glibc answers getcpu from the vDSO, with no system call; so does this, on either machine. On the
- * host glibc's own function runs. On a virtual machine the LibOS answers from memory and writes
- * through PalUserCopy: where the vDSO would fault on a bad pointer, this gives EFAULT, as the
- * system call does (LTP's getcpu01 accepts both). syscall(SYS_getcpu) takes the table's handler. */
-SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
+namespace {
+
+/* getcpu's every path but the hot one: before set-up, with tracing, on the host, on a cache miss and
+ * after a faulting store. */
+__attribute__((noinline)) int getcpu_slow(unsigned int* cpu, unsigned int* node) noexcept {
     shim::ensure();
     if (libos::g_tracing)
         return static_cast<int>(shim::syscall_result(call(SYS_getcpu, as_word(cpu), as_word(node), 0)));
@@ -87,6 +87,52 @@ SHIM_EXPORT int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
         return -1;
     }
     return 0;
+}
+
+}  // namespace
+
+/* glibc answers getcpu from the vDSO, with no system call; so does this, on either machine. On the
+ * host glibc's own function runs. On a virtual machine the LibOS answers from memory and writes
+ * with fault-safe stores: where the vDSO would fault on a bad pointer, this gives EFAULT, as the
+ * system call does (LTP's getcpu01 accepts both). syscall(SYS_getcpu) takes the table's handler.
+ * The hot path is a hit in the thread's cache (which only a virtual machine fills) and the two
+ * stores, inline and fault-safe: shim_init.cpp registers [shim_getcpu_store_begin,
+ * shim_getcpu_store_end) with PalFaultFixupRegister, and a fault there resumes at
+ * shim_getcpu_store_fixup, which makes the result -EFAULT; getcpu_slow then gives the kernel's
+ * answer. The labels are global, so the function must exist once: noinline, noclone. */
+SHIM_EXPORT __attribute__((noinline, noclone)) int getcpu(unsigned int* cpu, unsigned int* node) noexcept {
+    unsigned vcpu, vnode;
+    if (__builtin_expect(!libos::g_tracing && libos::cached_vcpu_and_node(&vcpu, &vnode), 1)) {
+        long fault;
+        __asm__ volatile(
+            ".globl shim_getcpu_store_begin\n"
+            ".hidden shim_getcpu_store_begin\n"
+            "shim_getcpu_store_begin:\n"
+            "    xor %%eax, %%eax\n"
+            "    test %[cpu], %[cpu]\n"
+            "    je 1f\n"
+            "    mov %[vcpu], (%[cpu])\n"
+            "1:  test %[node], %[node]\n"
+            "    je 2f\n"
+            "    mov %[vnode], (%[node])\n"
+            "2:\n"
+            ".globl shim_getcpu_store_end\n"
+            ".hidden shim_getcpu_store_end\n"
+            "shim_getcpu_store_end:\n"
+            "    .pushsection .text.unlikely, \"ax\", @progbits\n"
+            ".globl shim_getcpu_store_fixup\n"
+            ".hidden shim_getcpu_store_fixup\n"
+            "shim_getcpu_store_fixup:\n"
+            "    mov $-14, %%rax\n" /* -EFAULT */
+            "    jmp 2b\n"
+            "    .popsection\n"
+            : "=&a"(fault)
+            : [cpu] "r"(cpu), [node] "r"(node), [vcpu] "r"(vcpu), [vnode] "r"(vnode)
+            : "cc", "memory");
+        if (__builtin_expect(fault == 0, 1))
+            return 0;
+    }
+    return getcpu_slow(cpu, node);
 }
 
 /* glibc reads the rseq area, with no system call; so does the LibOS, then maps the host CPU to the
