@@ -113,19 +113,23 @@ void init() {
             PalSyscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
         return;
     }
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(&init), &info) && info.dli_fname && info.dli_fname[0] == '/' &&
-        strlen(info.dli_fname) < sizeof(g_self_path)) {
-        strcpy(g_self_path, info.dli_fname);
-        /* libpal.so goes first in a child's LD_PRELOAD, so that ld.so finds it loaded instead of
-         * searching the shim's run path for it (a dozen failed opens per process). */
-        Dl_info pal;
-        if (dladdr(reinterpret_cast<void*>(&PalSyscall), &pal) && pal.dli_fname && pal.dli_fname[0] == '/' &&
-            strlen(pal.dli_fname) < sizeof(g_pal_path))
-            strcpy(g_pal_path, pal.dli_fname);
-        libos::set_preload_library(g_self_path, g_pal_path[0] ? g_pal_path : nullptr);
-    }
     libos::init();
+    /* Only exec needs the libraries' paths (to put them back into a child's LD_PRELOAD), and only
+     * with a machine or tracing: a transparent process does not look them up. */
+    if (libos::is_virtual() || libos::g_tracing) {
+        Dl_info info;
+        if (dladdr(reinterpret_cast<void*>(&init), &info) && info.dli_fname && info.dli_fname[0] == '/' &&
+            strlen(info.dli_fname) < sizeof(g_self_path)) {
+            strcpy(g_self_path, info.dli_fname);
+            /* libpal.so goes first in a child's LD_PRELOAD, so that ld.so finds it loaded instead of
+             * searching the shim's run path for it (a dozen failed opens per process). */
+            Dl_info pal;
+            if (dladdr(reinterpret_cast<void*>(&PalSyscall), &pal) && pal.dli_fname && pal.dli_fname[0] == '/' &&
+                strlen(pal.dli_fname) < sizeof(g_pal_path))
+                strcpy(g_pal_path, pal.dli_fname);
+            libos::set_preload_library(g_self_path, g_pal_path[0] ? g_pal_path : nullptr);
+        }
+    }
     if (libos::fault_handling_installed())
         PalFaultFixupRegister(shim_getcpu_store_begin, shim_getcpu_store_end, shim_getcpu_store_fixup);
     if (libos::is_virtual() || libos::g_tracing)

@@ -9,8 +9,7 @@
 namespace libos {
 
 const char* syscall_name(long nr) {
-    const SyscallEntry* entry = syscall_entry(nr);
-    return entry ? entry->name : nullptr;
+    return syscall_entry(nr).name;
 }
 
 namespace {
@@ -18,10 +17,9 @@ namespace {
 /* The dispatch itself, inlined into both entry points: a pass-through is a table load, a test and
  * the PAL's call. */
 __attribute__((always_inline)) inline long route(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
-    const SyscallEntry* entry = syscall_entry(nr);
-    if (entry && entry->handler) {
+    if (RawHandler handler = syscall_handler(nr)) {
         const long args[6] = {a0, a1, a2, a3, a4, a5};
-        return entry->handler(args);
+        return handler(args);
     }
     /* Unknown numbers included: the host gives them the ENOSYS they get natively. */
     return PalSyscall(nr, a0, a1, a2, a3, a4, a5);
@@ -52,12 +50,12 @@ pid_t remote_process() {
 }
 
 long dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
-    const SyscallEntry* entry = syscall_entry(nr);
+    RawHandler handler = syscall_handler(nr);
     /* Only calls with a handler are trapped; without a machine there is nothing to answer. */
-    if (!entry || !entry->handler || !is_virtual())
+    if (!handler || !is_virtual())
         return kRemoteContinue;
     t_remote_task = task;
-    long ret = entry->handler(args);
+    long ret = handler(args);
     t_remote_task = nullptr;
     return ret;
 }

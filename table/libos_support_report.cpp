@@ -30,19 +30,19 @@ int main(int argc, char** argv) {
     }
     size_t implemented = 0, passed = 0;
     for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
-        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
-        implemented += e->support == libos::Support::Implemented;
-        passed += e->support == libos::Support::PassThrough;
+        const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr));
+        implemented += e.support == libos::Support::Implemented;
+        passed += e.support == libos::Support::PassThrough;
     }
     if (json) {
         printf("{\"arch\": \"x86_64\", \"implemented\": %zu, \"passed_through\": %zu, \"syscalls\": [", implemented, passed);
         const char* sep = "";
         for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
-            const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
-            if (!e->name)
+            const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr));
+            if (!e.name)
                 continue;
-            printf("%s\n  {\"nr\": %zu, \"name\": \"%s\", \"support\": \"%s\", \"note\": \"%s\"}", sep, nr, e->name,
-                   support_word(e->support), e->note);
+            printf("%s\n  {\"nr\": %zu, \"name\": \"%s\", \"support\": \"%s\", \"note\": \"%s\"}", sep, nr, e.name,
+                   support_word(e.support), e.note);
             sep = ",";
         }
         printf("\n]}\n");
@@ -55,15 +55,15 @@ int main(int argc, char** argv) {
     printf("unchanged, as does any number not listed here (the host answers ENOSYS where it would natively).\n\n");
     printf("## Handled by the LibOS\n\n| nr | name | note |\n| ---: | --- | --- |\n");
     for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
-        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
-        if (e->support == libos::Support::Implemented)
-            printf("| %zu | `%s` | %s |\n", nr, e->name, e->note);
+        const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr));
+        if (e.support == libos::Support::Implemented)
+            printf("| %zu | `%s` | %s |\n", nr, e.name, e.note);
     }
     printf("\n## Passed through to the host\n\n| nr | name |\n| ---: | --- |\n");
     for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
-        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
-        if (e->support == libos::Support::PassThrough)
-            printf("| %zu | `%s` |\n", nr, e->name);
+        const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr));
+        if (e.support == libos::Support::PassThrough)
+            printf("| %zu | `%s` |\n", nr, e.name);
     }
     return 0;
 }

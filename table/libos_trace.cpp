@@ -345,9 +345,8 @@ void add_stack(Line& line, bool json) {
 }
 
 void print_call(const Call& c, bool before_only) {
-    const SyscallEntry* entry = syscall_entry(c.nr);
-    const char* name = entry && entry->name ? entry->name : nullptr;
-    const char* handled = entry && entry->handler ? "libos" : "host";
+    const char* name = syscall_name(c.nr);
+    const char* handled = syscall_handler(c.nr) ? "libos" : "host";
     long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
     long tid = PalThreadGetId();
     Line line;

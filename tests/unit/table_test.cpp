@@ -39,16 +39,15 @@ TEST(Table, EverySyscallInTheKernelHeaderIsListedWithItsNumber) {
 TEST(Table, EveryListedEntryResolvesAndHasAConsistentSupportKind) {
     size_t named = 0;
     for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
-        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
-        ASSERT_NE(e, nullptr);
-        if (!e->name) {
-            EXPECT_EQ(e->support, libos::Support::Unknown);
-            EXPECT_EQ(e->handler, nullptr);
+        const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr));
+        if (!e.name) {
+            EXPECT_EQ(e.support, libos::Support::Unknown);
+            EXPECT_EQ(e.handler, nullptr);
             continue;
         }
         ++named;
-        EXPECT_EQ(e->support == libos::Support::Implemented, e->handler != nullptr) << e->name;
-        EXPECT_NE(e->note, nullptr) << e->name;
+        EXPECT_EQ(e.support == libos::Support::Implemented, e.handler != nullptr) << e.name;
+        EXPECT_NE(e.note, nullptr) << e.name;
     }
     EXPECT_GE(named, 380u);
 }
@@ -66,10 +65,9 @@ TEST(Table, NamesMatchTheSyscallMacros) {
 
 TEST(Table, AffinityFamilyHasHandlers) {
     for (long nr : {SYS_sched_setaffinity, SYS_sched_getaffinity, SYS_getcpu}) {
-        const libos::SyscallEntry* e = libos::syscall_entry(nr);
-        ASSERT_NE(e, nullptr);
-        EXPECT_EQ(e->support, libos::Support::Implemented) << e->name;
-        EXPECT_NE(e->handler, nullptr) << e->name;
+        const libos::SyscallEntry e = libos::syscall_entry(nr);
+        EXPECT_EQ(e.support, libos::Support::Implemented) << e.name;
+        EXPECT_NE(e.handler, nullptr) << e.name;
     }
 }
 
@@ -115,10 +113,10 @@ TEST(SupportReport, ListsEverySyscallOnceWithItsSupport) {
     std::string tool = required_env("LIBOS_SUPPORT_REPORT");
     std::string json = libos_test::run_command(tool + " --json");
     for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr) {
-        const libos::SyscallEntry* e = libos::syscall_entry(static_cast<long>(nr));
-        if (!e->name)
+        const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr));
+        if (!e.name)
             continue;
-        std::string needle = "\"nr\": " + std::to_string(nr) + ", \"name\": \"" + e->name + "\"";
+        std::string needle = "\"nr\": " + std::to_string(nr) + ", \"name\": \"" + e.name + "\"";
         EXPECT_NE(json.find(needle), std::string::npos) << needle;
     }
     EXPECT_NE(json.find("\"name\": \"sched_getaffinity\", \"support\": \"implemented\""), std::string::npos);

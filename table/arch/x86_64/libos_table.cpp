@@ -1,6 +1,8 @@
 /* The x86_64 dispatch table, built at compile time from libos_syscalls.def, indexed by __NR_*. */
 #include <sys/syscall.h>
 
+#include <stdint.h>
+
 #include <array>
 
 #include "libos/libos_adapter.h"
@@ -37,31 +39,78 @@ constexpr size_t kTableSize = highest_number() + 1;
 #define LIBOS_SUPPORT_IMPL Support::Implemented
 #define LIBOS_SUPPORT_PASS Support::PassThrough
 
-constexpr std::array<SyscallEntry, kTableSize> build_table() {
-    std::array<SyscallEntry, kTableSize> table{};
-    for (auto& entry : table)
-        entry = SyscallEntry{nullptr, Support::Unknown, "", nullptr};
-#define LIBOS_SYSCALL(nr, name, support, note)                                                 \
-    table[nr] = SyscallEntry{#name, LIBOS_SUPPORT_##support, note, nullptr};                   \
-    table[nr].handler = LIBOS_HANDLER_##support(nr, name);
+constexpr std::array<RawHandler, kTableSize> build_handlers() {
+    std::array<RawHandler, kTableSize> table{};
+#define LIBOS_SYSCALL(nr, name, support, note) table[nr] = LIBOS_HANDLER_##support(nr, name);
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
     return table;
 }
 
-constexpr std::array<SyscallEntry, kTableSize> g_syscall_table = build_table();
+/* The names and notes, each NUL-terminated, one after the other in one block. */
+constexpr size_t string_bytes() {
+    size_t n = 1; /* "" at offset 0: the empty note */
+#define LIBOS_SYSCALL(nr, name, support, note) n += sizeof(#name) + sizeof(note);
+#include "libos_syscalls.def"
+#undef LIBOS_SYSCALL
+    return n;
+}
+constexpr size_t kStringBytes = string_bytes();
+
+struct Meta {
+    uint32_t name;  /* offset of the name in the block; 0: not listed */
+    uint32_t note;  /* offset of the note */
+    Support support;
+};
+
+struct Strings {
+    std::array<char, kStringBytes> text{};
+    std::array<Meta, kTableSize> meta{};
+};
+
+constexpr size_t append(std::array<char, kStringBytes>& text, size_t at, const char* s) {
+    size_t i = 0;
+    for (; s[i]; ++i)
+        text[at + i] = s[i];
+    text[at + i] = '\0';
+    return at + i + 1;
+}
+
+constexpr Strings build_strings() {
+    Strings out{};
+    size_t at = 1;
+#define LIBOS_SYSCALL(nr_, name_, support_, note_)                                             \
+    out.meta[nr_].name = static_cast<uint32_t>(at);                                            \
+    at = append(out.text, at, #name_);                                                         \
+    out.meta[nr_].note = static_cast<uint32_t>(at);                                            \
+    at = append(out.text, at, note_);                                                          \
+    out.meta[nr_].support = LIBOS_SUPPORT_##support_;
+#include "libos_syscalls.def"
+#undef LIBOS_SYSCALL
+    return out;
+}
+
+constexpr std::array<RawHandler, kTableSize> g_handler_table = build_handlers();
+constexpr Strings g_strings = build_strings();
 
 constexpr size_t count_named() {
     size_t n = 0;
-    for (const auto& entry : g_syscall_table)
-        n += entry.name != nullptr;
+    for (const auto& m : g_strings.meta)
+        n += m.name != 0;
     return n;
 }
 static_assert(count_named() == kListedCount, "a number appears twice in libos_syscalls.def");
 
 }  // namespace
 
-const SyscallEntry* const g_syscall_entries = g_syscall_table.data();
+const RawHandler* const g_syscall_handlers = g_handler_table.data();
 const size_t g_syscall_count = kTableSize;
+
+SyscallEntry syscall_entry(long nr) {
+    if (static_cast<unsigned long>(nr) >= kTableSize || g_strings.meta[nr].name == 0)
+        return SyscallEntry{nullptr, Support::Unknown, "", nullptr};
+    const Meta& m = g_strings.meta[nr];
+    return SyscallEntry{&g_strings.text[m.name], m.support, &g_strings.text[m.note], g_handler_table[nr]};
+}
 
 }  // namespace libos

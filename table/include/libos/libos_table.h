@@ -72,6 +72,7 @@ enum class Support : uint8_t {
  * reached through libos::Adapter (libos_adapter.h), generated for each IMPL entry. */
 using RawHandler = long (*)(const long args[6]);
 
+/* What the table knows of one number. */
 struct SyscallEntry {
     const char* name;   /* nullptr for numbers the list does not name */
     Support support;
@@ -79,8 +80,11 @@ struct SyscallEntry {
     RawHandler handler; /* nullptr: pass through to the host */
 };
 
-/* The table, defined per architecture (arch/<arch>/libos_table.cpp). */
-extern const SyscallEntry* const g_syscall_entries;
+/* The table, defined per architecture (arch/<arch>/libos_table.cpp), in two parts so that loading
+ * libshim.so relocates only the handlers' addresses: the handlers, one word per number (nullptr for
+ * the pass-through ones: the dispatcher's one load), and the names and notes, as offsets into one
+ * string block. */
+extern const RawHandler* const g_syscall_handlers;
 extern const size_t g_syscall_count; /* one past the highest number in the list */
 
 /* One past the highest syscall number in the list. */
@@ -88,10 +92,15 @@ inline size_t syscall_table_size() {
     return g_syscall_count;
 }
 
-/* The entry for `nr`, or nullptr when nr is outside the table. Inline: every routed call asks. */
-inline const SyscallEntry* syscall_entry(long nr) {
-    return static_cast<unsigned long>(nr) < g_syscall_count ? &g_syscall_entries[nr] : nullptr;
+/* The handler of `nr`, or nullptr (pass through; also for numbers outside the table). Inline: every
+ * routed call asks. */
+inline RawHandler syscall_handler(long nr) {
+    return static_cast<unsigned long>(nr) < g_syscall_count ? g_syscall_handlers[nr] : nullptr;
 }
+
+/* Everything the table says of `nr`; a number outside the table or not listed has no name, support
+ * Unknown and no handler. */
+SyscallEntry syscall_entry(long nr);
 
 /* The name of syscall `nr`, or nullptr when the list does not name it. */
 const char* syscall_name(long nr);
