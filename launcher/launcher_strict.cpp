@@ -21,6 +21,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -292,9 +293,19 @@ void supervise(int listener, seccomp_notif_sizes sizes) {
     for (;;) {
         memset(req_buf.data(), 0, req_buf.size());
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
-            if (errno == EINTR || errno == ENOENT)
+            if (errno == EINTR)
                 continue;
-            return; /* the listener is gone: the launcher is ending */
+            if (errno != ENOENT)
+                return; /* the listener is gone: the launcher is ending */
+            /* ENOENT: a caller went away mid-notification, or no process uses the filter any more,
+             * when every further receive fails at once. Wait for the next notification; hang-up
+             * (no process left) ends this thread instead of spinning. */
+            pollfd p = {listener, POLLIN, 0};
+            while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+            }
+            if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p.revents & POLLIN))
+                return;
+            continue;
         }
         answer(listener, *req, resp);
     }
