@@ -3,9 +3,12 @@
  * the starting one rotating) so that the machine's drift hits them alike. Prints one JSON object with
  * every sample; bench/run_bench.py takes the medians.
  *
- *   bench_spawn --runs N [--warmup W] --variant SPEC [--variant SPEC]... -- PROGRAM [ARGS...]
+ *   bench_spawn --runs N [--warmup W] --variant SPEC [--via WORDS] [--variant SPEC [--via WORDS]]...
+ *               -- PROGRAM [ARGS...]
  *
- * SPEC is a comma-separated list of NAME=VALUE added to the environment ("" for none). The base
+ * SPEC is a comma-separated list of NAME=VALUE added to the environment ("" for none). --via puts a
+ * command before PROGRAM in the variant it follows: WORDS, split at spaces, the first one a path (so
+ * "/path/libos-run --strict --cpus 2 --" runs PROGRAM under that launcher). The base
  * environment is this process's, without LD_PRELOAD and the LIBOS_ variables, so that the first
  * variant "" is the native run. Each run is also given as the child's CPU time (user + system, from
  * wait4), which the load of other processes disturbs less. The program's stdin, stdout and stderr are
@@ -30,6 +33,9 @@ namespace {
 
 struct Variant {
     std::string spec;
+    std::string via;                    /* "" or the words put before the program */
+    std::vector<std::string> via_words;
+    std::vector<char*> argv;            /* the via words, then the program and its arguments */
     std::vector<std::string> env;
     std::vector<char*> envp;
     std::vector<long long> samples;     /* wall-clock ns, spawn to reaped */
@@ -64,8 +70,26 @@ void build_env(Variant& v) {
     v.envp.push_back(nullptr);
 }
 
+void build_argv(Variant& v, char** program) {
+    size_t start = 0;
+    while (start < v.via.size()) {
+        size_t end = v.via.find(' ', start);
+        if (end == std::string::npos)
+            end = v.via.size();
+        if (end > start)
+            v.via_words.push_back(v.via.substr(start, end - start));
+        start = end + 1;
+    }
+    for (auto& w : v.via_words)
+        v.argv.push_back(w.data());
+    for (char** p = program; *p; ++p)
+        v.argv.push_back(*p);
+    v.argv.push_back(nullptr);
+}
+
 /* Runs the program once; returns the nanoseconds it took, or -1; *cpu_ns is the child's CPU time. */
-long long run_once(char** argv, Variant& v, const posix_spawn_file_actions_t* actions, long long* cpu_ns) {
+long long run_once(Variant& v, const posix_spawn_file_actions_t* actions, long long* cpu_ns) {
+    char** argv = v.argv.data();
     long long start = now_ns();
     pid_t pid;
     int err = posix_spawn(&pid, argv[0], actions, nullptr, argv, v.envp.data());
@@ -108,7 +132,7 @@ std::string json_string(const char* text) {
 }
 
 void usage() {
-    fprintf(stderr, "usage: bench_spawn --runs N [--warmup W] --variant SPEC... -- PROGRAM [ARGS...]\n");
+    fprintf(stderr, "usage: bench_spawn --runs N [--warmup W] --variant SPEC [--via WORDS]... -- PROGRAM [ARGS...]\n");
     exit(2);
 }
 
@@ -130,15 +154,19 @@ int main(int argc, char** argv) {
         else if (strcmp(argv[i], "--warmup") == 0)
             warmup = atol(argv[++i]);
         else if (strcmp(argv[i], "--variant") == 0)
-            variants.push_back(Variant{argv[++i], {}, {}, {}, {}});
+            variants.push_back(Variant{argv[++i], {}, {}, {}, {}, {}, {}, {}});
+        else if (strcmp(argv[i], "--via") == 0 && !variants.empty())
+            variants.back().via = argv[++i];
         else
             usage();
     }
     if (i >= argc || runs <= 0 || warmup < 0 || variants.empty())
         usage();
     char** program = argv + i;
-    for (auto& v : variants)
+    for (auto& v : variants) {
         build_env(v);
+        build_argv(v, program);
+    }
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -150,7 +178,7 @@ int main(int argc, char** argv) {
         for (size_t k = 0; k < n; ++k) {
             Variant& v = variants[(static_cast<size_t>(r) + k) % n];
             long long cpu_ns = 0;
-            long long ns = run_once(program, v, &actions, &cpu_ns);
+            long long ns = run_once(v, &actions, &cpu_ns);
             if (ns < 0)
                 return 1;
             if (r >= warmup) {
@@ -162,7 +190,8 @@ int main(int argc, char** argv) {
 
     printf("{\"program\": %s, \"runs\": %ld, \"variants\": [", json_string(program[0]).c_str(), runs);
     for (size_t k = 0; k < n; ++k) {
-        printf("%s{\"spec\": %s, \"ns\": [", k ? ", " : "", json_string(variants[k].spec.c_str()).c_str());
+        printf("%s{\"spec\": %s, \"via\": %s, \"ns\": [", k ? ", " : "", json_string(variants[k].spec.c_str()).c_str(),
+               json_string(variants[k].via.c_str()).c_str());
         for (size_t s = 0; s < variants[k].samples.size(); ++s)
             printf("%s%lld", s ? ", " : "", variants[k].samples[s]);
         printf("], \"cpu_ns\": [");
