@@ -150,10 +150,12 @@ void adopt_thread(ThreadSlot* slot, pid_t tid);
 /* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
  * inherited from its creator, when that can be told. Linux copies the creator's mask into a new
  * thread or fork child; in a process without the shim (seen by strict mode's supervisor) nothing
- * recorded the creation, so the creator is looked for among the slots of the threads of the same
- * process (for a new thread) or of the parent process (for a fork child's first thread) whose host
- * CPUs are exactly `host`; the most recently written one wins; a creator process without one
- * inherited its mask the same way, so its parent is searched next. False when none fits. */
+ * recorded the creation, so the creator is looked for among the slots of the threads whose mask
+ * runs on exactly `host`: for a fork child, the parent process's thread that forked it (the
+ * kernel's /proc/<pid>/task/<tid>/children names it); for a new thread, whose creator the kernel
+ * does not name, the most recently written slot of its own process. A creator process without a
+ * fitting slot inherited its mask the same way, so its parent is searched next. False when none
+ * fits. */
 bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out);
 /* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
  * ask about its child at once. */
