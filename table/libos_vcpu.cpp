@@ -108,9 +108,11 @@ void yield() {
     __builtin_unreachable();
 }
 
-void host_affinity(CpuBits* out) {
+/* The calling thread's host mask; returns the kernel's cpumask size (what sched_getaffinity returns
+ * for a large buffer), or -errno. */
+long host_affinity(CpuBits* out) {
     memset(out, 0, sizeof(*out));
-    PalThreadGetCpuAffinity(0, sizeof(out->words), out->words);
+    return PalThreadGetCpuAffinity(0, sizeof(out->words), out->words);
 }
 
 /* What the process's cpuset permits, as the kernel computes it: ask for every CPU, see what is kept,
@@ -359,7 +361,9 @@ bool attach_region(const char* fd_text) {
 }
 
 /* Creates the launch's state. The descriptor is inherited across exec (no O_CLOEXEC) and moved out
- * of the range programs expect to be free (the lowest numbers). */
+ * of the range programs expect to be free (the lowest numbers), to 63 or the first free one above:
+ * still inside the 64 descriptors a process's table starts with, which a higher number would make
+ * the kernel grow (a cost at every start-up and exit). */
 bool create_region() {
     long fd = PalSyscall(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-state"), 0, 0, 0, 0, 0);
     if (fd < 0)
@@ -369,13 +373,10 @@ bool create_region() {
         PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
         return false;
     }
-    struct rlimit limit;
-    long lowest = 1000;
-    if (PalSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit), 0, 0) == 0 &&
-        limit.rlim_cur < static_cast<rlim_t>(lowest) + 64)
-        lowest = limit.rlim_cur > 128 ? static_cast<long>(limit.rlim_cur) - 64 : 0;
-    if (lowest > fd) {
-        long high = PalSyscall(SYS_fcntl, fd, F_DUPFD, lowest, 0, 0, 0);
+    constexpr long kLowest = 63;
+    if (kLowest > fd) {
+        /* Fails (EINVAL, EMFILE) under a descriptor limit that low: the descriptor then stays. */
+        long high = PalSyscall(SYS_fcntl, fd, F_DUPFD, kLowest, 0, 0, 0);
         if (high >= 0) {
             PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
             fd = high;
@@ -457,6 +458,8 @@ int init_machine() {
 
     Machine& m = g_machine;
     const SettingNames names = {"LIBOS_CPUS", "LIBOS_CPU_MAP"};
+    CpuBits current;           /* the host mask read at start-up, when it was */
+    bool have_current = false;
     ConfigError error;
     /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
      * If the state is still there and describes the same map, the host need not be asked again. */
@@ -476,10 +479,19 @@ int init_machine() {
         long size = PalThreadGetCpuAffinity(0, sizeof(probe), probe);
         m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
     } else {
-        PalHostTopology(&m.topo);
-        CpuBits online, current, allowed;
-        memcpy(online.words, m.topo.online_mask, sizeof(online.words));
-        host_affinity(&current);
+        CpuBits online, allowed;
+        long size = host_affinity(&current);
+        have_current = size > 0;
+        if (map_text && *map_text) {
+            /* A map names host CPUs, which must be online. */
+            PalHostTopology(&m.topo);
+            memcpy(online.words, m.topo.online_mask, sizeof(online.words));
+        } else {
+            /* A count spreads over this thread's CPUs, which the kernel keeps to active ones: no
+             * need to read sysfs at every start-up. */
+            online = current;
+            m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
+        }
         allowed = current;
         if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error)) {
             /* A CPU outside this thread's affinity may still be one the cpuset allows. */
@@ -499,14 +511,16 @@ int init_machine() {
     t_tid = PalThreadGetId();
     t_slot = claim(t_tid, initial.words, from_parent, since);
     if (!from_parent) {
-        /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet. */
+        /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet, unless it
+         * already runs on exactly those host CPUs. */
         CpuBits host;
         to_host(initial, &host);
-        PalThreadSetCpuAffinity(0, m.topo.kernel_mask_size ? m.topo.kernel_mask_size : sizeof(host.words),
-                                host.words);
+        const size_t bytes = m.topo.kernel_mask_size ? m.topo.kernel_mask_size : sizeof(host.words);
+        if (!have_current || memcmp(current.words, host.words, bytes) != 0)
+            PalThreadSetCpuAffinity(0, bytes, host.words);
     }
     install_fault_handling();
-    init_cwd();
+    capture_inherited_cwd();
     return kVirtual;
 }
 

@@ -50,8 +50,13 @@ namespace {
 constinit char g_cwd[kVfsPathMax] = {};
 constinit std::atomic<bool> g_cwd_virtual{false};
 constinit std::atomic<uint32_t> g_cwd_seq{0};
+/* Whether the above has been set up: at the first question (init_cwd), not at start-up, which most
+ * programs would pay for without ever asking. */
+constinit std::atomic<bool> g_cwd_known{false};
 
 bool virtual_cwd(char* out) {
+    if (__builtin_expect(!g_cwd_known.load(std::memory_order_acquire), 0))
+        init_cwd();
     if (!g_cwd_virtual.load(std::memory_order_acquire))
         return false;
     for (;;) {
@@ -71,6 +76,7 @@ void set_virtual_cwd(const char* virt) {
     }
     g_cwd_virtual.store(virt != nullptr, std::memory_order_release);
     g_cwd_seq.fetch_add(1, std::memory_order_release);
+    g_cwd_known.store(true, std::memory_order_release);
 }
 
 /* After a chdir the host made: is the new directory one of the views'? (getcwd gives the host's
@@ -88,11 +94,21 @@ void note_host_cwd() {
 
 }  // namespace
 
-/* At start-up on a virtual machine: the current directory inherited from the process before. Its
- * virtual path travels in LIBOS_CWD (inside cpuV/ the host's path names cpuH/), and is trusted only
- * if it still is the directory the process is in. */
-void init_cwd() {
+/* The current directory inherited from the process before, looked at when it is first needed on a
+ * virtual machine. Its virtual path travels in LIBOS_CWD (inside cpuV/ the host's path names cpuH/),
+ * and is trusted only if it still is the directory the process is in. */
+/* LIBOS_CWD as the process started with it: kept, since the program may change its environment
+ * before the first question. */
+constinit char g_inherited_cwd[kVfsPathMax] = {};
+
+void capture_inherited_cwd() {
     const char* inherited = env_get("LIBOS_CWD");
+    if (inherited && strlen(inherited) < sizeof(g_inherited_cwd))
+        strcpy(g_inherited_cwd, inherited);
+}
+
+void init_cwd() {
+    const char* inherited = g_inherited_cwd[0] ? g_inherited_cwd : nullptr;
     VfsPath p;
     char cwd[kVfsPathMax];
     if (inherited && vfs_classify(inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
@@ -117,6 +133,8 @@ bool vfs_absolute(const char* path, char* out) {
 
 const char* exec_cwd() {
     static_assert(kVfsPathMax <= sizeof(g_cwd));
+    if (!g_cwd_known.load(std::memory_order_acquire))
+        init_cwd();
     return g_cwd_virtual.load(std::memory_order_acquire) ? g_cwd : nullptr;
 }
 

@@ -80,10 +80,12 @@ long vfs_open_generated(const VfsPath& path, int flags);
 bool vfs_show_entry(VfsDir dir, int32_t node, const char* name);
 bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size);
 
-/* The current directory of the views: set up at start-up (from LIBOS_CWD, which exec passes on),
+/* The current directory of the views: set up when first needed (from LIBOS_CWD, which exec passes on),
  * and the virtual path exec passes on (nullptr when the current directory is not in the views). */
 void init_cwd();
 const char* exec_cwd();
+/* Keeps LIBOS_CWD for init_cwd; at start-up. */
+void capture_inherited_cwd();
 /* `path` as an absolute path for vfs_classify: itself, or joined to the current directory when
  * that is in the views. False otherwise (a relative path elsewhere is never virtual). */
 bool vfs_absolute(const char* path, char* out);
