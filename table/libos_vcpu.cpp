@@ -332,15 +332,8 @@ void map_region(void* base) {
 
 /* Maps the state that an earlier process of the launch created, if `fd` still is that state and
  * describes the same machine. */
-bool attach_region(const char* fd_text) {
-    if (!fd_text)
-        return false;
-    long fd = 0;
-    for (const char* p = fd_text; *p; ++p) {
-        if (*p < '0' || *p > '9' || fd > 1000000)
-            return false;
-        fd = fd * 10 + (*p - '0');
-    }
+/* Maps the state behind descriptor `fd` if it is the launch's and describes this machine. */
+bool map_existing(long fd) {
     long size = static_cast<long>(region_size());
     long base = PalSyscall(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base < 0 && base > -4096)
@@ -360,10 +353,58 @@ bool attach_region(const char* fd_text) {
     return true;
 }
 
+/* Moves descriptor `fd` to 1000 or the first free one above. */
+long move_out_of_the_way(long fd);
+
+bool attach_region(const char* fd_text) {
+    if (!fd_text)
+        return false;
+    long fd = 0;
+    for (const char* p = fd_text; *p; ++p) {
+        if (*p < '0' || *p > '9' || fd > 1000000)
+            return false;
+        fd = fd * 10 + (*p - '0');
+    }
+    if (map_existing(fd))
+        return true;
+    /* The descriptor was closed on the way (Python's subprocess closes every descriptor it did not
+     * open before it execs, for one) or reused: the parent that passed it may still hold it. */
+    char path[64] = "/proc/";
+    size_t len = 6;
+    len += format_decimal(path + len, static_cast<uint64_t>(PalSyscall(SYS_getppid, 0, 0, 0, 0, 0, 0)));
+    memcpy(path + len, "/fd/", 4);
+    len += 4;
+    format_decimal(path + len, static_cast<uint64_t>(fd));
+    long reopened = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDWR, 0, 0, 0);
+    if (reopened < 0)
+        return false;
+    reopened = move_out_of_the_way(reopened);
+    if (map_existing(reopened))
+        return true;
+    PalSyscall(SYS_close, reopened, 0, 0, 0, 0, 0);
+    return false;
+}
+
+long move_out_of_the_way(long fd) {
+    /* High, out of the way of programs: bash, for one, takes 63 and down for process substitution
+     * and 10 and up for its own, and would close the state under its children. Below the
+     * descriptor limit, when that is low. */
+    long floor = 1000;
+    struct rlimit limit;
+    if (PalSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit), 0, 0) == 0 &&
+        limit.rlim_cur < static_cast<rlim_t>(floor) + 64)
+        floor = limit.rlim_cur > 128 ? static_cast<long>(limit.rlim_cur) - 64 : 0;
+    if (fd >= floor)
+        return fd;
+    long high = PalSyscall(SYS_fcntl, fd, F_DUPFD, floor, 0, 0, 0);
+    if (high < 0)
+        return fd;
+    PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    return high;
+}
+
 /* Creates the launch's state. The descriptor is inherited across exec (no O_CLOEXEC) and moved out
- * of the range programs expect to be free (the lowest numbers), to 63 or the first free one above:
- * still inside the 64 descriptors a process's table starts with, which a higher number would make
- * the kernel grow (a cost at every start-up and exit). */
+ * of the way (move_out_of_the_way). */
 bool create_region() {
     long fd = PalSyscall(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-state"), 0, 0, 0, 0, 0);
     if (fd < 0)
@@ -373,15 +414,7 @@ bool create_region() {
         PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
         return false;
     }
-    constexpr long kLowest = 63;
-    if (kLowest > fd) {
-        /* Fails (EINVAL, EMFILE) under a descriptor limit that low: the descriptor then stays. */
-        long high = PalSyscall(SYS_fcntl, fd, F_DUPFD, kLowest, 0, 0, 0);
-        if (high >= 0) {
-            PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
-            fd = high;
-        }
-    }
+    fd = move_out_of_the_way(fd);
     long base = PalSyscall(SYS_mmap, 0, static_cast<long>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base < 0 && base > -4096) {
         PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);

@@ -182,7 +182,11 @@ char* const* exec_environment(char* const* envp, long* error) {
         out[used++] = put(&cursor, {"LIBOS_CWD=", cwd});
     if (const char* tag = strict_tag_text())
         out[used++] = put(&cursor, {"LIBOS_STRICT=", tag});
-    if (state_fd_usable()) {
+    /* Passed also when this process no longer has it (a fork child that closed every descriptor
+     * before exec, as Python's subprocess does): the new program then takes it from its parent,
+     * this process's, through /proc (attach_region in libos_vcpu.cpp). */
+    if (state_fd() >= 0) {
+        state_fd_usable(); /* clears close-on-exec, where it is still ours */
         format_decimal(number, state_fd());
         out[used++] = put(&cursor, {"LIBOS_STATE_FD=", number});
     }
