@@ -119,6 +119,18 @@ expect "--cpus 8: python3 pins to vCPU 5" "{5}" \
   "$run" --cpus 8 -- python3 -c 'import os; os.sched_setaffinity(0,{5}); print(os.sched_getaffinity(0))'
 
 # A renumbered machine: vCPU 0 is host CPU 1 and vCPU 1 is host CPU 0.
+# Python's subprocess closes every descriptor the child did not open, the shared state's among them,
+# before exec: the child must still share the launch's state, so that its parent sees what it set.
+expect "--cpus 8: python3 subprocess (close_fds) child pins itself to {6}; the parent sees {6}" "{6}" \
+  "$run" --cpus 8 -- python3 -c '
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c",
+    "import os, sys; os.sched_setaffinity(0, {6}); print(1, flush=True); sys.stdin.read()"],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+child.stdout.readline()
+print(os.sched_getaffinity(child.pid))
+child.stdin.close()
+child.wait()'
 expect "--cpu-map 1,0: nproc" "2" "$run" --cpu-map 1,0 -- nproc
 expect "--cpu-map 1,0: pinned to each vCPU" "$(printf 'cpu 0: sched_getcpu 0 getcpu 0\ncpu 1: sched_getcpu 1 getcpu 1')" \
   "$run" --cpu-map 1,0 -- "$progs/pin_each"
