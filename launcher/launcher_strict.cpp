@@ -11,7 +11,8 @@
  *   register (PalSetStrictTag); the filter allows those, so what the shim has already virtualized
  *   in-process is not trapped a second time.
  * - Supervisor threads receive each notification and run the LibOS's own handler for it
- *   (libos::dispatch_remote): the same table, the same shared per-thread state, the same errors.
+ *   (libos::dispatch_remote): the same table, the same shared per-thread state, the same errors,
+ *   and with --trace the same trace lines, marked <supervisor>.
  *   A virtual file is opened here and installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD; a path
  *   that is not virtual is left to the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
  * - The main thread is a child subreaper: it forwards the signals that are sent to it to the program,
@@ -424,7 +425,9 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     for (const char* name : {kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack, kEnvTraceFormat, kEnvStats,
                              kEnvStrict})
         unsetenv(name);
-    for (const char* name : {kEnvCpus, kEnvCpuMap}) {
+    /* With --trace, the supervisor traces the calls it answers, to the same place and in the same
+     * format as the shim (its stacks and statistics would be its own, not the program's). */
+    for (const char* name : {kEnvCpus, kEnvCpuMap, kEnvTrace, kEnvTraceFormat}) {
         std::string prefix = std::string(name) + "=";
         for (const std::string& e : *env)
             if (e.rfind(prefix, 0) == 0)

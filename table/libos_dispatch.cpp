@@ -55,7 +55,8 @@ long dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
     if (!handler || !is_virtual())
         return kRemoteContinue;
     t_remote_task = task;
-    long ret = handler(args);
+    long ret = __builtin_expect(g_tracing, 0) ? trace_dispatch(nr, args[0], args[1], args[2], args[3], args[4], args[5])
+                                              : handler(args);
     t_remote_task = nullptr;
     return ret;
 }

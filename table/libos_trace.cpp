@@ -237,7 +237,7 @@ bool read_mask(long address, long len, CpuBits* out) {
         size = static_cast<unsigned long>(len);
     if (size > sizeof(out->words))
         size = sizeof(out->words);
-    return PalUserCopy(out->words, reinterpret_cast<const void*>(address), size) == 0;
+    return copy_from_user(out->words, static_cast<uintptr_t>(address), size) == 0;
 }
 
 struct Call {
@@ -313,7 +313,8 @@ void add_host_cpus(Line& line, const Call& c, bool json) {
 }
 
 void add_stack(Line& line, bool json) {
-    if (!g_stacks || !g_unwinder)
+    /* A call strict mode's supervisor answered has no stack here: it is another process's. */
+    if (!g_stacks || !g_unwinder || remote_task())
         return;
     LibosFrame frames[16];
     int n = g_unwinder(nullptr, frames, 16);
@@ -347,8 +348,16 @@ void add_stack(Line& line, bool json) {
 void print_call(const Call& c, bool before_only) {
     const char* name = syscall_name(c.nr);
     const char* handled = syscall_handler(c.nr) ? "libos" : "host";
-    long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
-    long tid = PalThreadGetId();
+    long pid, tid;
+    if (RemoteTask* remote = remote_task()) {
+        /* Strict mode's supervisor: the call of a thread of another process. */
+        handled = "supervisor";
+        pid = remote_process();
+        tid = remote->tid;
+    } else {
+        pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+        tid = PalThreadGetId();
+    }
     Line line;
     if (g_json) {
         line.add("{\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
@@ -483,13 +492,14 @@ long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a
         if (c.result < 0 && c.result > -4096)
             s.errors.fetch_add(1, std::memory_order_relaxed);
     }
-    if (!g_lines)
+    /* A remote call left to the host (a path outside the views) is the host's, not traced here. */
+    if (!g_lines || c.result == kRemoteContinue)
         return c.result;
     if (nr == SYS_sched_getaffinity && c.result > 0)
         c.have_mask = read_mask(a2, c.result, &c.mask);
     if (nr == SYS_getcpu && c.result == 0) {
-        c.have_cpu = (!a0 || PalUserCopy(&c.cpu, reinterpret_cast<const void*>(a0), sizeof(c.cpu)) == 0) &&
-                     (!a1 || PalUserCopy(&c.node, reinterpret_cast<const void*>(a1), sizeof(c.node)) == 0);
+        c.have_cpu = (!a0 || copy_from_user(&c.cpu, static_cast<uintptr_t>(a0), sizeof(c.cpu)) == 0) &&
+                     (!a1 || copy_from_user(&c.node, static_cast<uintptr_t>(a1), sizeof(c.node)) == 0);
     }
     t_in_trace = true;
     print_call(c, false);
