@@ -25,6 +25,8 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "raw_syscall.h"
+
 namespace {
 
 /* ---- one thread ------------------------------------------------------------------------------ */
@@ -103,15 +105,10 @@ void read_file(benchmark::State& state, const char* path) {
 
 /* ---- raw system calls ---------------------------------------------------------------------------- */
 
-/* A system call made here, with the instruction, not through libc's syscall(): the shim replaces
- * syscall(), so only this form stays out of its sight. x86_64 (the project's only architecture). */
+/* A system call made with the instruction (tests/lib/raw_syscall.h), not through libc's syscall():
+ * the shim replaces syscall(), so only this form stays out of its sight. */
 inline long raw_call(long nr, long a = 0, long b = 0, long c = 0) {
-    long ret;
-    asm volatile("syscall"
-                 : "=a"(ret)
-                 : "0"(nr), "D"(a), "S"(b), "d"(c)
-                 : "rcx", "r11", "memory");
-    return ret;
+    return libos_test::raw_syscall(nr, a, b, c);
 }
 
 void raw_getpid(benchmark::State& state) {

@@ -12,8 +12,11 @@
 #include "pal/pal.h"
 #include "shim.h"
 
+/* The symbol name libc gives the function (an assembler label: a name, not an instruction). */
+#define SHIM_LIBC_SYMBOL(name) #name
+
 SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept
-    __asm__("syscall");
+    __asm__(SHIM_LIBC_SYMBOL(syscall));
 
 SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept {
     shim::ensure();
