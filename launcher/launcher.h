@@ -64,9 +64,10 @@ ParseOutcome parse_options(int argc, char** argv, Options* options);
 /* ---- launcher_exec.cpp ---------------------------------------------------------------------- */
 
 /* The environment for the program: `environ` without any inherited LIBOS_CPUS, LIBOS_CPU_MAP,
- * LIBOS_PROPAGATE, LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_STRICT (they belong to an enclosing
- * launch), with LD_PRELOAD starting with `shim` (and not naming it twice; left as it was when `shim`
- * is empty), then the given settings appended. */
+ * LIBOS_PROPAGATE, LIBOS_STATE_FD and LIBOS_AFFINITY (they belong to an enclosing launch; an
+ * enclosing strict launch's LIBOS_STRICT stays, see launcher_exec.cpp), with LD_PRELOAD starting
+ * with `shim` (and not naming it twice; left as it was when `shim` is empty), then the given
+ * settings appended. */
 std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings);
 
 /* LD_PRELOAD's new value: `shim` (the shim, or "libpal.so:libshim.so"), then the entries of

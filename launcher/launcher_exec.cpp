@@ -93,8 +93,11 @@ std::vector<std::string> program_environment(const std::string& shim, const std:
             inherited_preload = *e + strlen(kEnvPreload) + 1; /* the last one counts, as for getenv's users */
             continue;
         }
+        /* LIBOS_STRICT stays: inside a strict launch, the shim of a launch started there must carry
+         * the enclosing filter's tag, or its own host calls would be answered by the enclosing
+         * supervisor, on the enclosing machine. (--strict itself replaces it.) */
         if (names_one_of(*e, {kEnvCpus, kEnvCpuMap, kEnvPropagate, kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack,
-                              kEnvTraceFormat, kEnvStats, kEnvStrict}))
+                              kEnvTraceFormat, kEnvStats}))
             continue;
         env.emplace_back(*e);
     }

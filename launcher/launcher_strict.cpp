@@ -418,6 +418,9 @@ constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
 }  // namespace
 
 void run_strict(const char* program, char* const argv[], std::vector<std::string>* env) {
+    if (getenv(kEnvStrict))
+        refuse("libos-run: cannot run --strict inside a strict launch: the kernel allows one seccomp listener "
+               "per process tree (run this launch without --strict: the enclosing one already traps raw calls)");
     seccomp_notif_sizes sizes = probe_notification_sizes();
 
     /* The launch's shared state, created here so that this process can answer for every process of
@@ -475,7 +478,12 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     close(socks[1]);
     int listener = receive_listener(socks[0]);
     std::string missing, detail;
-    if (listener < 0) {
+    if (listener == -EBUSY) {
+        kill(child, SIGKILL);
+        waitpid(child, nullptr, 0);
+        refuse("libos-run: cannot run --strict here: a seccomp listener already watches this process tree "
+               "(another strict launch, or a tool of the same kind), and the kernel allows one");
+    } else if (listener < 0) {
         missing = "seccomp user notification for this process";
         detail = std::string("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): ") +
                  strerror(-listener);

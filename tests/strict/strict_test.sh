@@ -674,6 +674,35 @@ print(len(os.sched_getaffinity(0)))
 os.sched_setaffinity(0, {5})
 print(os.sched_getaffinity(0))'
 
+# ---- launches inside a strict launch -------------------------------------------------------------------------
+# A plain launch inside a strict one keeps the enclosing tag, so its shim reaches the host itself: pinned to
+# its vCPU 0 (host CPU 0 on the map 0,1), the program runs on host CPU 0, which /proc/self/stat (not
+# virtualized) shows. Without the tag the enclosing supervisor would take the host mask {0} for its own
+# vCPU 0, which is host CPU 1 on the enclosing map 1,0.
+if [ "$host_cpus" -ge 2 ]; then
+  name="a plain --cpu-map 0,1 launch inside --strict --cpu-map 1,0: its pin to vCPU 0 lands on host CPU 0"
+  run "$L" --strict --cpu-map 1,0 -- "$L" --cpu-map 0,1 -- sh -c 'taskset -cp 0 $$ >/dev/null; exec cat /proc/self/stat'
+  last_cpu=$(awk '{print $39}' <<<"$out")
+  if [ $rc -eq 0 ] && [ "$last_cpu" == "0" ]; then
+    pass "$name"
+  else
+    fail "$name" "command: $cmd" "$(status_text $rc)" "last CPU (field 39): $last_cpu" "stderr: $err"
+  fi
+else
+  skip "a plain launch inside a strict one, on another map" "needs 2 host CPUs ($host_cpus)"
+fi
+name="--strict inside a strict launch is refused (125, one line), also through env -i; the program does not run"
+rm -f "$tmp/ran"
+run "$L" --strict --cpus 8 -- "$L" --strict --cpus 4 -- touch "$tmp/ran"
+rc1=$rc err1=$err
+run "$L" --strict --cpus 8 -- env -i "$L" --strict --cpus 4 -- touch "$tmp/ran"
+if [ $rc1 -eq 125 ] && [ $rc -eq 125 ] && [ ! -e "$tmp/ran" ] && [ "$(wc -l <<<"$err1")" -eq 1 ] &&
+   grep -q -- "--strict inside a strict launch" <<<"$err1"; then
+  pass "$name"
+else
+  fail "$name" "statuses: $rc1 $rc" "stderr: $err1 | $err"
+fi
+
 # ---- --trace: the supervisor traces the calls it answers ---------------------------------------------------
 name="--strict --cpus 8 --trace: the static probe's raw pin, read-back, getcpu and open are traced, marked <supervisor>"
 run "$L" --strict --cpus 8 --trace -- "$S" pin 5 online
