@@ -128,29 +128,8 @@ long read_number(const char* buf, long len, long* at, int base) {
 
 /* The number after "\n<key>" in a status file's text, or -1. */
 long status_field(const char* buf, long len, const char* key) {
-    long klen = 0;
-    while (key[klen])
-        ++klen;
-    for (long i = 0; i + klen < len; ++i) {
-        if (buf[i] != '\n')
-            continue;
-        long k = 0;
-        while (k < klen && buf[i + 1 + k] == key[k])
-            ++k;
-        if (k < klen)
-            continue;
-        long j = i + 1 + klen;
-        while (j < len && (buf[j] == ' ' || buf[j] == '\t'))
-            ++j;
-        long v = 0;
-        bool any = false;
-        while (j < len && buf[j] >= '0' && buf[j] <= '9') {
-            v = v * 10 + (buf[j++] - '0');
-            any = true;
-        }
-        return any ? v : -1;
-    }
-    return -1;
+    long at = status_value(buf, len, key);
+    return at < 0 ? -1 : read_number(buf, len, &at, 10);
 }
 
 }  // namespace
