@@ -674,6 +674,24 @@ print(len(os.sched_getaffinity(0)))
 os.sched_setaffinity(0, {5})
 print(os.sched_getaffinity(0))'
 
+# ---- the supervisor's rights are not the program's ------------------------------------------------------------
+# A program that gave up root must not open, through the supervisor (root here), a host file it could
+# not open itself: cpuV/hotplug/target is writable by root only.
+if [ "$(id -u)" -eq 0 ] && [ -e /sys/devices/system/cpu/cpu0/hotplug/target ]; then
+  drop='import os
+os.setgid(65534); os.setuid(65534)
+for path, mode in (("/sys/devices/system/cpu/cpu1/hotplug/target", os.O_WRONLY),
+                   ("/sys/devices/system/cpu/cpu1/topology/core_id", os.O_RDONLY)):
+    try:
+        os.close(os.open(path, mode)); print("opened")
+    except OSError as e:
+        print(e.strerror)'
+  expect "--strict --no-shim --cpus 8: after giving up root, cpu1/hotplug/target for writing is refused, cpu1/topology/core_id opens" \
+    "$(printf 'Permission denied\nopened')" "$L" --strict --no-shim --cpus 8 -- python3 -c "$drop"
+else
+  skip "the supervisor's rights are not the program's" "needs root and /sys/devices/system/cpu/cpu0/hotplug/target"
+fi
+
 # ---- launches inside a strict launch -------------------------------------------------------------------------
 # A plain launch inside a strict one keeps the enclosing tag, so its shim reaches the host itself: pinned to
 # its vCPU 0 (host CPU 0 on the map 0,1), the program runs on host CPU 0, which /proc/self/stat (not
