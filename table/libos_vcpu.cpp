@@ -809,9 +809,23 @@ bool forked_by(pid_t process, pid_t thread, pid_t child) {
 
 /* The creator's mask among the slots of the live threads of process `process` whose mask runs on
  * exactly the host CPUs `host` (host_bytes of it compared), into *out: the thread that forked
- * `child` when the kernel names it (a fork child: that thread's children file lists it), else the
- * most recently written one. */
+ * `child` when the kernel names it (a fork child: that thread's children file lists it); for a new
+ * thread, whose creator the kernel does not name, the process's main thread, which creates most
+ * threads; else the most recently written one. */
 bool creator_slot(pid_t process, pid_t child, const CpuBits& host, size_t host_bytes, CpuBits* out) {
+    if (child == 0) {
+        if (ThreadSlot* main = lookup(process)) {
+            CpuBits mask, image;
+            memset(&mask, 0, sizeof(mask));
+            locked_read(main, mask.words);
+            to_host(mask, &image);
+            if (main->tid.load(std::memory_order_acquire) == process &&
+                memcmp(image.words, host.words, host_bytes) == 0) {
+                *out = mask;
+                return true;
+            }
+        }
+    }
     bool found = false;
     uint32_t best_stamp = 0;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {

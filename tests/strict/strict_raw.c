@@ -19,6 +19,8 @@
  *   tidpin V            a thread, pinned to {V} by the main thread through its tid: tidmask=<list the
  *                       thread reads back> mainmask=<the main thread's list afterwards>
  *   newthread           a new thread reads its mask (raw) and getcpu: threadmask=<list> threadcpu=<cpu>
+ *   workerthread V      a thread pins itself to {V} (raw), then starts a thread that reads its mask:
+ *                       workermask=<the worker's list> workerthreadmask=<the new thread's list>
  *   sibling V           a thread pins itself to {V} (raw) and stays (blocked until the process
  *                       exits); the caller's mask is untouched: siblingmask=<the list it read back>
  *   getcpu              raw getcpu(&cpu, &node, NULL): getcpu=<cpu>
@@ -642,6 +644,46 @@ static void run_newthread(void) {
     say("threadcpu=%ld", view.cpu);
 }
 
+/* workerthread: a thread other than the main one pins itself, then creates a thread. */
+struct worker_job {
+    long cpu;
+    char seen[512];
+    struct new_thread_view view;
+};
+
+static void* worker_thread(void* arg) {
+    struct worker_job* job = arg;
+    unsigned char want[MASK_BYTES];
+    single(want, job->cpu);
+    long r = raw_setaffinity(0, sizeof(want), want);
+    unsigned char got[MASK_BYTES] = {0};
+    long bytes = raw_getaffinity(0, sizeof(got), got);
+    if (r != 0)
+        snprintf(job->seen, sizeof(job->seen), "set%ld", r);
+    else
+        list_of(got, bytes, job->seen, sizeof(job->seen));
+    pthread_t id;
+    if (pthread_create(&id, NULL, viewing_thread, &job->view) != 0)
+        snprintf(job->view.mask, sizeof(job->view.mask), "pthread_create failed");
+    else
+        pthread_join(id, NULL);
+    return NULL;
+}
+
+static void run_workerthread(long v) {
+    struct worker_job job;
+    memset(&job, 0, sizeof(job));
+    job.cpu = v;
+    pthread_t id;
+    if (pthread_create(&id, NULL, worker_thread, &job) != 0) {
+        complain("workerthread: pthread_create failed");
+        return;
+    }
+    pthread_join(id, NULL);
+    say("workermask=%s", job.seen);
+    say("workerthreadmask=%s", job.view.mask);
+}
+
 /* sibling: another thread of the process changes its own mask, later than the caller did. */
 static long last_sibling_tid; /* the tid of the latest `sibling` thread */
 
@@ -925,6 +967,8 @@ int main(int argc, char** argv) {
             run_tidpin(number(c, argument(c, argv, &i)));
         } else if (!strcmp(c, "sibling")) {
             run_sibling(number(c, argument(c, argv, &i)));
+        } else if (!strcmp(c, "workerthread")) {
+            run_workerthread(number(c, argument(c, argv, &i)));
         } else if (!strcmp(c, "newthread")) {
             run_newthread();
         } else if (!strcmp(c, "getcpu")) {

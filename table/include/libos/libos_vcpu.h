@@ -153,7 +153,8 @@ void adopt_thread(ThreadSlot* slot, pid_t tid);
  * recorded the creation, so the creator is looked for among the slots of the threads whose mask
  * runs on exactly `host`: for a fork child, the parent process's thread that forked it (the
  * kernel's /proc/<pid>/task/<tid>/children names it); for a new thread, whose creator the kernel
- * does not name, the most recently written slot of its own process. A creator process without a
+ * does not name, its process's main thread when that fits, else the most recently written slot of
+ * its process. A creator process without a
  * fitting slot inherited its mask the same way, so its parent is searched next. False when none
  * fits. */
 bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out);
