@@ -17,6 +17,7 @@
  *   that is not virtual is left to the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
  * - The main thread is a child subreaper: it forwards the signals that are sent to it to the program,
  *   reaps every process of the launch, and ends as the program ended once none is left. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -239,6 +240,17 @@ void warn_foreign(const seccomp_notif& req) {
             req.pid, req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32", req.data.nr & ~static_cast<int>(kX32Bit));
 }
 
+std::atomic<bool> g_warned_unreachable{false};
+
+void warn_unreachable(const seccomp_notif& req) {
+    if (g_warned_unreachable.exchange(true))
+        return;
+    fprintf(stderr,
+            "libos-run: strict mode cannot reach the memory of pid %d (it made itself non-dumpable, or the "
+            "kernel's ptrace rules forbid it): its trapped calls run on the host\n",
+            req.pid);
+}
+
 bool opens_file(long nr) {
     return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2;
 }
@@ -253,8 +265,12 @@ void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
         long args[6];
         for (int i = 0; i < 6; ++i)
             args[i] = static_cast<long>(req.data.args[i]);
-        libos::RemoteTask task = {static_cast<pid_t>(req.pid), 0};
+        libos::RemoteTask task;
+        task.tid = static_cast<pid_t>(req.pid);
+        task.tgid = 0;
         result = libos::dispatch_remote(&task, req.data.nr, args);
+        if (task.unreachable)
+            warn_unreachable(req);
     } else {
         warn_foreign(req);
     }
@@ -308,6 +324,9 @@ void supervise(int listener, seccomp_notif_sizes sizes) {
                 return;
             continue;
         }
+        /* The caller may have gone (and its tid been reused) since it was queued. */
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0)
+            continue;
         answer(listener, *req, resp);
     }
 }
@@ -369,6 +388,11 @@ int receive_listener(int sock) {
 [[noreturn]] void run_child(int sock, const std::vector<sock_filter>& filter, const sigset_t& original_mask,
                             const char* program, char* const argv[], char* const envp[]) {
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    /* Without the supervisor every trapped call would fail with ENOSYS: the program does not
+     * outlive libos-run (if libos-run is killed; it otherwise waits for the program). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() == 1)
+        _exit(kExitLauncherFailed);
     /* Unprivileged processes may install a filter only with no_new_privs (setuid programs then run
      * with the caller's rights, as under any seccomp sandbox). */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -398,6 +422,27 @@ int receive_listener(int sock) {
  * terminal's own (^C, ^\) reach the program directly: it is in the same process group. */
 constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
 
+/* Sends `sig` to every child of this process: after the program ended, the processes of the launch
+ * still running (orphans are reparented here, the subreaper). Children are listed per thread. */
+void signal_stragglers(int sig) {
+    DIR* tasks = opendir("/proc/self/task");
+    if (!tasks)
+        return;
+    while (dirent* task = readdir(tasks)) {
+        if (task->d_name[0] < '0' || task->d_name[0] > '9')
+            continue;
+        std::string path = std::string("/proc/self/task/") + task->d_name + "/children";
+        FILE* f = fopen(path.c_str(), "re");
+        if (!f)
+            continue;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1)
+            kill(static_cast<pid_t>(pid), sig);
+        fclose(f);
+    }
+    closedir(tasks);
+}
+
 [[noreturn]] void end_as(int status) {
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
@@ -418,9 +463,6 @@ constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
 }  // namespace
 
 void run_strict(const char* program, char* const argv[], std::vector<std::string>* env) {
-    if (getenv(kEnvStrict))
-        refuse("libos-run: cannot run --strict inside a strict launch: the kernel allows one seccomp listener "
-               "per process tree (run this launch without --strict: the enclosing one already traps raw calls)");
     seccomp_notif_sizes sizes = probe_notification_sizes();
 
     /* The launch's shared state, created here so that this process can answer for every process of
@@ -481,8 +523,8 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     if (listener == -EBUSY) {
         kill(child, SIGKILL);
         waitpid(child, nullptr, 0);
-        refuse("libos-run: cannot run --strict here: a seccomp listener already watches this process tree "
-               "(another strict launch, or a tool of the same kind), and the kernel allows one");
+        refuse("libos-run: cannot run --strict inside a strict launch (or under another seccomp supervisor): the "
+               "kernel allows one seccomp listener per process tree; run this launch without --strict");
     } else if (listener < 0) {
         missing = "seccomp user notification for this process";
         detail = std::string("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): ") +
@@ -525,8 +567,8 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
             bool sent = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
             if (sent && !program_ended)
                 kill(child, sig);
-            else if (sent && (sig == SIGTERM || sig == SIGINT || sig == SIGHUP))
-                end_as(program_status); /* the program is gone; only stragglers were being waited for */
+            else if (sent)
+                signal_stragglers(sig); /* the program is gone: to the processes still running */
             continue;
         }
         for (;;) {

@@ -1,6 +1,13 @@
 /* The dispatcher: a handler when the table has one, the host otherwise; and the same handlers for
  * strict mode's supervisor, on behalf of a thread of another process (dispatch_remote). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
 #include "libos/libos_table.h"
+#include "libos/libos_text.h"
 #include "libos/libos_trace.h"
 #include "libos/libos_user.h"
 #include "libos/libos_vcpu.h"
@@ -49,6 +56,52 @@ pid_t remote_process() {
     return task ? task->tgid : 0;
 }
 
+long remote_copy_result(long ret) {
+    if (ret == -EPERM) {
+        t_remote_task->unreachable = true;
+        return -EFAULT;
+    }
+    return ret;
+}
+
+namespace {
+
+/* Do /proc/<tid>/<leaf> and /proc/self/<leaf> name the same object (a directory or a namespace)? */
+bool same_as_mine(pid_t tid, const char* leaf) {
+    char theirs[64] = "/proc/";
+    size_t n = 6;
+    n += format_decimal(theirs + n, static_cast<uint64_t>(tid));
+    theirs[n++] = '/';
+    strcpy(theirs + n, leaf);
+    char mine[64] = "/proc/self/";
+    strcat(mine, leaf);
+    struct stat a, b;
+    return PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(theirs), reinterpret_cast<long>(&a), 0, 0, 0) ==
+               0 &&
+           PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(mine), reinterpret_cast<long>(&b), 0, 0, 0) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+bool remote_same_files() {
+    RemoteTask* task = t_remote_task;
+    if (!task)
+        return true;
+    if (task->same_files < 0)
+        task->same_files = same_as_mine(task->tid, "root") && same_as_mine(task->tid, "ns/mnt");
+    return task->same_files;
+}
+
+bool remote_same_pids() {
+    RemoteTask* task = t_remote_task;
+    if (!task)
+        return true;
+    if (task->same_pids < 0)
+        task->same_pids = same_as_mine(task->tid, "ns/pid");
+    return task->same_pids;
+}
+
 long dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
     RawHandler handler = syscall_handler(nr);
     /* Only calls with a handler are trapped; without a machine there is nothing to answer. */
@@ -58,6 +111,10 @@ long dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
     long ret = __builtin_expect(g_tracing, 0) ? trace_dispatch(nr, args[0], args[1], args[2], args[3], args[4], args[5])
                                               : handler(args);
     t_remote_task = nullptr;
+    /* Memory the supervisor could not reach: the handlers fail before any effect (they copy in
+     * first, and out last), so the host can still run the call, unvirtualized. */
+    if (task->unreachable)
+        return kRemoteContinue;
     return ret;
 }
 

@@ -375,9 +375,23 @@ bool attach_region(const char* fd_text) {
     memcpy(path + len, "/fd/", 4);
     len += 4;
     format_decimal(path + len, static_cast<uint64_t>(fd));
-    long reopened = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDWR, 0, 0, 0);
+    /* Only the state itself, never whatever else the parent has under that number (a terminal, a
+     * FIFO, a device): checked by name before it is opened, and opened so that it could not become
+     * a controlling terminal or block. */
+    char target[64];
+    long n = PalSyscall(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(target), sizeof(target) - 1,
+                        0, 0, 0);
+    if (n <= 0)
+        return false;
+    target[n] = '\0';
+    if (strncmp(target, "/memfd:libos-vcpu-state", 23) != 0)
+        return false;
+    long reopened = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path),
+                               O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0, 0, 0);
     if (reopened < 0)
         return false;
+    /* Inherited across exec like the original (move_out_of_the_way keeps the flag it finds). */
+    PalSyscall(SYS_fcntl, reopened, F_SETFD, 0, 0, 0, 0);
     reopened = move_out_of_the_way(reopened);
     if (map_existing(reopened))
         return true;

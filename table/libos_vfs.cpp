@@ -476,6 +476,12 @@ void status_mask(const VfsPath& path, ThreadSlot* slot, SlotSnapshot before, con
     CpuBits host;
     memset(&host, 0, sizeof(host));
     parse_cpu_list(host_list, &host);
+    /* Strict mode's supervisor, for a thread of a process without the shim: what sched_getaffinity
+     * answers it (libos_sched.cpp), its creator's mask, kept as its slot. */
+    if (!slot && remote_task() && inherited_mask(path.tid, host, out)) {
+        register_thread(path.tid, *out);
+        return;
+    }
     if (slot && read_mask(slot, path.tid, out)) {
         if (changed_since(slot, before))
             return;
@@ -835,12 +841,13 @@ bool cacheable(const VfsPath& path) {
 }
 
 /* A read-only descriptor of its own for memfd `fd`, as opening the real file gives (writes fail with
- * EBADF); -errno if /proc cannot be used. */
+ * EBADF); -errno if /proc cannot be used. /proc/self/fd/N is a link that must be followed, so the
+ * program's O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on. */
 long reopen_read_only(long fd, int flags) {
     char self[48] = "/proc/self/fd/";
     format_decimal(self + strlen(self), static_cast<uint64_t>(fd));
     return sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(self),
-               O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_NOATIME)));
+               O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)));
 }
 
 /* The cached memfd of `virt` that still is what it was, or -1. */
@@ -874,6 +881,14 @@ bool keep(const char* virt, long fd) {
         bool stale = current > 0 && strcmp(c.virt, virt) == 0; /* the program closed the old one */
         if (!(current == 0 || stale) || !c.fd_plus_one.compare_exchange_strong(current, -1))
             continue;
+        /* The old descriptor's number may be the program's own file by now: only a number that
+         * still is the old memfd is closed. */
+        if (stale) {
+            struct stat old;
+            if (sys(SYS_fstat, current - 1, reinterpret_cast<long>(&old)) == 0 && old.st_dev == c.dev &&
+                old.st_ino == c.ino)
+                sys(SYS_close, current - 1);
+        }
         c.dev = st.st_dev;
         c.ino = st.st_ino;
         memcpy(c.virt, virt, strlen(virt) + 1);
@@ -895,7 +910,7 @@ long vfs_open_generated(const VfsPath& path, int flags) {
                 return fd;
         }
     }
-    long fd = sys(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-file"), MFD_CLOEXEC);
+    long fd = sys(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-file"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return fd;
     long ret;
@@ -911,14 +926,16 @@ long vfs_open_generated(const VfsPath& path, int flags) {
         return ret;
     }
     sys(SYS_lseek, fd, 0, SEEK_SET);
-    if (cacheable(path))
-        keep(path.virt, fd);
+    /* The content is final: no descriptor of it, the cache's included, can change it. */
+    sys(SYS_fcntl, fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
     long reopened = reopen_read_only(fd, flags);
     if (reopened >= 0) {
+        if (cacheable(path))
+            keep(path.virt, fd);
         sys(SYS_close, fd);
         return reopened;
     }
-    /* No /proc: hand out the memfd itself. */
+    /* No /proc: hand out the memfd itself (sealed, so writes fail), and cache nothing. */
     if (!(flags & O_CLOEXEC))
         sys(SYS_fcntl, fd, F_SETFD, 0);
     return fd;

@@ -188,6 +188,10 @@ bool resolve_remote(int dirfd, const char* path, VfsPath* out) {
 bool resolve(int dirfd, uintptr_t user_path, VfsPath* out) {
     if (!vfs_active() || !user_path)
         return false;
+    /* A remote task in another root or mount namespace (a chroot, a container) names other files:
+     * the supervisor must not open its own for it. */
+    if (remote_task() && !remote_same_files())
+        return false;
     char path[kVfsPathMax];
     if (copy_string_from_user(path, user_path, sizeof(path)) <= 0)
         return false;
@@ -327,22 +331,23 @@ long libos_syscall_open(UserPtr<const char> path, int flags, mode_t mode) {
     return libos::open_virtual(p, flags, mode);
 }
 
-/* openat2(2). `how` is read as the kernel reads it: `size` below OPEN_HOW_SIZE_VER0 (24) is EINVAL,
- * above a page E2BIG, and an unreadable struct EFAULT. A virtual path opens with how->flags and
- * how->mode (the RESOLVE_* flags change nothing for the views' files, which hold no symbolic links
- * but the ones the host's own open follows); every other path, and every check of the struct's
- * other fields, is the host's. */
+/* openat2(2). A virtual path given with the plain struct (24 bytes, no RESOLVE_* flags, flags and
+ * mode the kernel accepts) opens with how->flags and how->mode; everything else, every other path and
+ * every error of the struct itself is the host's. */
 long libos_syscall_openat2(int dirfd, UserPtr<const char> path, UserPtr<const open_how_v0> how, size_t size) {
-    if (libos::vfs_active() && size >= sizeof(open_how_v0) && size <= 4096) {
+    /* Only the plain form is answered here: a larger struct (whose tail the kernel checks), any
+     * RESOLVE_* restriction (which changes what the path may name) and flags the kernel does not
+     * know (EINVAL) are the host's to judge. */
+    constexpr uint64_t kKnownFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
+                                     O_DSYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW |
+                                     O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | __O_TMPFILE;
+    if (libos::vfs_active() && size == sizeof(open_how_v0)) {
         open_how_v0 h;
         VfsPath p;
-        if (libos::copy_from_user(&h, how, sizeof(h)) == 0 && libos::resolve(dirfd, path.address(), &p)) {
-            /* The kernel refuses flags and modes it does not know before any lookup. */
-            if ((h.flags >> 32) != 0 || (h.mode & ~07777ULL) != 0 ||
-                (h.mode != 0 && !(h.flags & (O_CREAT | __O_TMPFILE))))
-                return -EINVAL;
+        if (libos::copy_from_user(&h, how, sizeof(h)) == 0 && h.resolve == 0 && (h.flags & ~kKnownFlags) == 0 &&
+            (h.mode & ~07777ULL) == 0 && (h.mode == 0 || (h.flags & (O_CREAT | __O_TMPFILE))) &&
+            libos::resolve(dirfd, path.address(), &p))
             return libos::open_virtual(p, static_cast<int>(h.flags), static_cast<mode_t>(h.mode));
-        }
     }
     if (libos::remote_task())
         return libos::kRemoteContinue;

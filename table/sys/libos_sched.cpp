@@ -106,9 +106,14 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
     /* The host's change and the slot's are one step for other writers of the same thread. */
     pid = target_of(pid);
     const bool self = !libos::remote_task() && is_self(pid);
-    if (libos::RemoteTask* remote = libos::remote_task(); remote && pid != remote->tid && pid > 0)
-        if (long denied = remote_may_change(remote->tid, pid); denied < 0)
-            return denied;
+    if (libos::RemoteTask* remote = libos::remote_task(); remote && pid != remote->tid) {
+        /* A pid of another pid namespace names another task here: the host resolves it. */
+        if (!libos::remote_same_pids())
+            return libos::kRemoteContinue;
+        if (pid > 0)
+            if (long denied = remote_may_change(remote->tid, pid); denied < 0)
+                return denied;
+    }
     libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(pid);
     libos::begin_change(slot);
     long ret = PalThreadSetCpuAffinity(pid, host_words * sizeof(uint64_t), host);
@@ -149,6 +154,9 @@ long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr
         return static_cast<long>(size);
     }
     libos::CpuBits vmask;
+    if (libos::RemoteTask* remote = libos::remote_task(); remote && pid != 0 && pid != remote->tid &&
+                                                          !libos::remote_same_pids())
+        return libos::kRemoteContinue; /* a pid of another pid namespace: the host resolves it */
     if (long ret = other_mask(target_of(pid), &vmask); ret < 0)
         return ret;
     if (long copied = libos::copy_to_user(user_mask_ptr, vmask.words, size); copied < 0)

@@ -25,6 +25,7 @@
  *                       exits); the caller's mask is untouched: siblingmask=<the list it read back>
  *   getcpu              raw getcpu(&cpu, &node, NULL): getcpu=<cpu>
  *   getlen LEN          raw sched_getaffinity(0, LEN, buffer): getlen=<result>
+ *   getpidmask PID      raw sched_getaffinity(PID, 128, buffer): getpidmask=<result>
  *   einval              getlen 4
  *   efault              raw sched_getaffinity(0, 128, (void *)8): err=<result>
  *   esrch               raw sched_getaffinity(<no such pid>, 128, buffer): esrch=<result>
@@ -978,6 +979,10 @@ int main(int argc, char** argv) {
                 say("getcpu=%ld", r);
             else
                 say("getcpu=%u", cpu);
+        } else if (!strcmp(c, "getpidmask")) {
+            long target = number(c, argument(c, argv, &i));
+            unsigned char buf[128];
+            say("getpidmask=%ld", raw_getaffinity((int)target, sizeof(buf), buf));
         } else if (!strcmp(c, "getlen") || !strcmp(c, "einval")) {
             long len = !strcmp(c, "einval") ? 4 : number(c, argument(c, argv, &i));
             static unsigned char big[65536];

@@ -696,6 +696,28 @@ else
   skip "the supervisor's rights are not the program's" "needs root and /sys/devices/system/cpu/cpu0/hotplug/target"
 fi
 
+# ---- other roots and namespaces: the supervisor must not answer with its own files or pids -----------------------
+# In a chroot without /sys, the CPU files do not exist: the supervisor, whose root is another, must not
+# open its own /sys/devices/system/cpu for the program (that would also hand out a directory outside the
+# chroot).
+if [ "$(id -u)" -eq 0 ]; then
+  mkdir -p "$tmp/root"
+  cp "$S" "$tmp/root/probe"
+  expect "--strict --no-shim --cpus 8: in a chroot without /sys the CPU files and directory do not exist, as natively" \
+    "$(chroot "$tmp/root" /probe read /sys/devices/system/cpu/online readat /sys/devices/system/cpu online)" \
+    "$L" --strict --no-shim --cpus 8 -- chroot "$tmp/root" /probe read /sys/devices/system/cpu/online \
+    readat /sys/devices/system/cpu online
+else
+  skip "a chroot under --strict" "needs root"
+fi
+# In a new pid namespace, pid 7 is not the supervisor's pid 7.
+if unshare -pf --mount-proc true 2>/dev/null; then
+  expect_same "--strict: raw sched_getaffinity(7) in a new pid namespace (no such task there)" \
+    unshare -pf --mount-proc "$S" getpidmask 7
+else
+  skip "a pid namespace under --strict" "unshare -p is not permitted here"
+fi
+
 # ---- launches inside a strict launch -------------------------------------------------------------------------
 # A plain launch inside a strict one keeps the enclosing tag, so its shim reaches the host itself: pinned to
 # its vCPU 0 (host CPU 0 on the map 0,1), the program runs on host CPU 0, which /proc/self/stat (not

@@ -47,6 +47,9 @@ private:
 struct RemoteTask {
     pid_t tid;  /* the trapping thread */
     pid_t tgid; /* its process; 0 until remote_process() looks it up */
+    int8_t same_files = -1; /* its root and mount namespace are the supervisor's: 1, 0, -1 unknown */
+    int8_t same_pids = -1;  /* its pid namespace is the supervisor's: 1, 0, -1 unknown */
+    bool unreachable = false; /* its memory could not be reached (EPERM): see dispatch_remote */
 };
 
 extern constinit thread_local RemoteTask* t_remote_task __attribute__((tls_model("initial-exec")));
@@ -59,21 +62,30 @@ inline RemoteTask* remote_task() {
 /* The remote thread's process id (looked up once per call). */
 pid_t remote_process();
 
+/* Whether the remote thread sees files as the supervisor does (the same root directory and mount
+ * namespace), and pids (the same pid namespace). Where it does not, a path or pid it names means
+ * something else to the supervisor: the call is left to the host (kRemoteContinue). */
+bool remote_same_files();
+bool remote_same_pids();
+
 /* What a handler returns, in the supervisor only, when the trapped call is not the LibOS's to answer
  * (a path outside the virtual views): the host runs it as the program issued it
  * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Outside the -4095..-1 range of errors. */
 constexpr long kRemoteContinue = LONG_MIN;
 
 /* Copies between LibOS memory and application memory: 0, or -EFAULT where the kernel's
- * copy_to_user/copy_from_user would fault (or -ESRCH when a remote task has gone). */
+ * copy_to_user/copy_from_user would fault (or -ESRCH when a remote task has gone). A remote task
+ * whose memory the supervisor may not reach (EPERM: a process that made itself non-dumpable, under
+ * a supervisor without root) is marked unreachable, and the call goes to the host. */
+long remote_copy_result(long ret);
 inline long copy_to_user(uintptr_t dst, const void* src, size_t size) {
     if (__builtin_expect(t_remote_task != nullptr, 0))
-        return PalProcessWrite(t_remote_task->tid, dst, src, size);
+        return remote_copy_result(PalProcessWrite(t_remote_task->tid, dst, src, size));
     return PalUserCopy(reinterpret_cast<void*>(dst), src, size) < 0 ? -EFAULT : 0;
 }
 inline long copy_from_user(void* dst, uintptr_t src, size_t size) {
     if (__builtin_expect(t_remote_task != nullptr, 0))
-        return PalProcessRead(t_remote_task->tid, dst, src, size);
+        return remote_copy_result(PalProcessRead(t_remote_task->tid, dst, src, size));
     return PalUserCopy(dst, reinterpret_cast<const void*>(src), size) < 0 ? -EFAULT : 0;
 }
 template <typename T>
