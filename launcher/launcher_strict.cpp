@@ -218,6 +218,7 @@ void probe_listener(int listener, std::string* missing, std::string* detail) {
     seccomp_notif_addfd addfd = {};
     addfd.id = ~0ULL;
     addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+    addfd.srcfd = static_cast<uint32_t>(listener); /* a descriptor that certainly exists */
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == 0 || errno != ENOENT) {
         *missing = "SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND";
         *detail = std::string(strerror(errno)) + "; Linux 5.14 or later has it";

@@ -212,6 +212,7 @@ int path_argument(long nr) {
         case SYS_execve:
             return 0;
         case SYS_openat:
+        case SYS_openat2:
         case SYS_newfstatat:
         case SYS_statx:
         case SYS_faccessat:
