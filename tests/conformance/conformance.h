@@ -31,7 +31,12 @@ struct Machine {
     bool without_shim = false;  /* strict mode with the shim not loaded (libos-run --strict --no-shim) */
 };
 
-/* For the parts of a test that no system call carries, which strict mode without the shim cannot
+/* Whether sched_getcpu() and libc's getcpu() report the machine's CPUs: everywhere but in strict
+ * mode without the shim, where they read the host CPU from rseq or the vDSO, without a system call
+ * to trap (docs/strict-mode.md, "Limits"). Tests check them only where this holds. */
+inline bool vcpu_observable();
+
+/* For tests whose whole subject no system call carries, which strict mode without the shim cannot
  * see (docs/strict-mode.md, "Limits"): skips the test there, with the reason. */
 #define SKIP_WITHOUT_SHIM(reason)                                                                  \
     do {                                                                                           \
@@ -65,6 +70,10 @@ long host_getaffinity_bytes();
 
 /* A pid that belongs to no process. */
 constexpr pid_t kNoSuchPid = 0x3fffffff;
+
+inline bool vcpu_observable() {
+    return !machine().without_shim;
+}
 
 }  // namespace conformance
 
