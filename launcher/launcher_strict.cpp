@@ -230,26 +230,26 @@ void probe_listener(int listener, std::string* missing, std::string* detail) {
 
 /* ---- the supervisor ------------------------------------------------------------------------ */
 
-std::atomic<bool> g_warned_foreign{false};
-
-void warn_foreign(const seccomp_notif& req) {
-    if (g_warned_foreign.exchange(true))
-        return;
-    fprintf(stderr,
-            "libos-run: strict mode does not virtualize 32-bit system calls: pid %d made one (%s #%d); "
-            "it runs on the host\n",
-            req.pid, req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32", req.data.nr & ~static_cast<int>(kX32Bit));
+/* One line on standard error, the first time `flag` is raised. */
+void warn_once(std::atomic<bool>& flag, const std::string& line) {
+    if (!flag.exchange(true))
+        fprintf(stderr, "%s\n", line.c_str());
 }
 
+std::atomic<bool> g_warned_foreign{false};
 std::atomic<bool> g_warned_unreachable{false};
 
+void warn_foreign(const seccomp_notif& req) {
+    warn_once(g_warned_foreign, "libos-run: strict mode does not virtualize 32-bit system calls: pid " +
+                                    std::to_string(req.pid) + " made one (" +
+                                    (req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32") + " #" +
+                                    std::to_string(req.data.nr & ~static_cast<int>(kX32Bit)) + "); it runs on the host");
+}
+
 void warn_unreachable(const seccomp_notif& req) {
-    if (g_warned_unreachable.exchange(true))
-        return;
-    fprintf(stderr,
-            "libos-run: strict mode cannot reach the memory of pid %d (it made itself non-dumpable, or the "
-            "kernel's ptrace rules forbid it): its trapped calls run on the host\n",
-            req.pid);
+    warn_once(g_warned_unreachable, "libos-run: strict mode cannot reach the memory of pid " + std::to_string(req.pid) +
+                                        " (it made itself non-dumpable, or the kernel's ptrace rules forbid it): "
+                                        "its trapped calls run on the host");
 }
 
 bool opens_file(long nr) {

@@ -1,6 +1,6 @@
-/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess, PalThreadCredentials: another process's memory and
- * placement, for strict mode's supervisor, which answers system calls on behalf of threads of other
- * processes. */
+/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess, PalThreadCredentials:
+ * another process's memory, placement and identity, for strict mode's supervisor, which answers
+ * system calls on behalf of threads of other processes. */
 #include <errno.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -132,13 +132,18 @@ long status_field(const char* buf, long len, const char* key) {
     return at < 0 ? -1 : read_number(buf, len, &at, 10);
 }
 
+/* /proc/<tid>/status into buf: its length, or -errno. */
+long read_status(pid_t tid, char* buf, size_t size) {
+    char path[48];
+    proc_path(path, tid, "status");
+    return pal_read_small_file(path, buf, size);
+}
+
 }  // namespace
 
 extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
-    char path[48];
     char buf[2048];
-    proc_path(path, tid, "status");
-    long len = pal_read_small_file(path, buf, sizeof(buf));
+    long len = read_status(tid, buf, sizeof(buf));
     if (len < 0)
         return len;
     long group = status_field(buf, len, "Tgid:");
@@ -151,10 +156,8 @@ extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
 }
 
 extern "C" long PalThreadCredentials(pid_t tid, struct PalCredentials* creds) {
-    char path[48];
     char buf[4096];
-    proc_path(path, tid, "status");
-    long len = pal_read_small_file(path, buf, sizeof(buf));
+    long len = read_status(tid, buf, sizeof(buf));
     if (len < 0)
         return len;
     long at = status_value(buf, len, "Uid:");
