@@ -70,8 +70,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options);
  * settings appended. */
 std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings);
 
-/* LD_PRELOAD's new value: `shim` (the shim, or "libpal.so:libshim.so"), then the entries of
- * `inherited` (null if unset) other than those, colon-separated. */
+/* LD_PRELOAD's new value: `shim` (the path of libshim.so), then the entries of `inherited` (null if
+ * unset) other than the shim, colon-separated. */
 std::string merge_preload(const std::string& shim, const char* inherited);
 
 /* Runs `file` as execvp(3) does (PATH search when it has no '/', /bin/sh for a script without

@@ -56,15 +56,6 @@ int try_exec(const char* path, char* const argv[], char* const envp[]) {
 }  // namespace
 
 std::string merge_preload(const std::string& shim, const char* inherited) {
-    /* `shim` may be "libpal.so:libshim.so": none of its entries is repeated. */
-    std::vector<std::string> ours;
-    for (size_t start = 0; start <= shim.size();) {
-        size_t end = shim.find(':', start);
-        if (end == std::string::npos)
-            end = shim.size();
-        ours.push_back(shim.substr(start, end - start));
-        start = end + 1;
-    }
     std::string merged = shim;
     if (!inherited)
         return merged;
@@ -73,10 +64,7 @@ std::string merge_preload(const std::string& shim, const char* inherited) {
     while (*p) {
         size_t n = strcspn(p, ": ");
         std::string entry(p, n);
-        bool mine = false;
-        for (const std::string& o : ours)
-            mine = mine || same_file(entry, o);
-        if (!entry.empty() && !mine)
+        if (!entry.empty() && !same_file(entry, shim))
             merged += ":" + entry;
         p += n;
         if (*p)

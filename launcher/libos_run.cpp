@@ -184,20 +184,6 @@ int main(int argc, char** argv) {
     if (machine)
         build_machine(options, names);
     std::string shim = find_shim();
-    /* libpal.so, when it sits next to the shim (installed) or in the build tree's pal/, is preloaded
-     * first: ld.so then finds the shim's dependency loaded instead of searching for it. */
-    std::string preload = shim;
-    {
-        std::string dir = shim.substr(0, shim.rfind('/') + 1);
-        for (const std::string& candidate : {dir + "libpal.so", dir + "../pal/libpal.so"}) {
-            char resolved[PATH_MAX];
-            if (is_regular_file(candidate) && realpath(candidate.c_str(), resolved) && !strpbrk(resolved, ": ")) {
-                preload = std::string(resolved) + ":" + shim;
-                break;
-            }
-        }
-    }
-
     std::vector<std::string> settings;
     if (machine) {
         settings.push_back(std::string(kEnvCpus) + "=" + std::to_string(g_machine.map.count));
@@ -213,7 +199,7 @@ int main(int argc, char** argv) {
         settings.push_back(std::string(kEnvTraceFormat) + "=" + options.trace_format);
     if (options.stats)
         settings.push_back(std::string(kEnvStats) + "=1");
-    std::vector<std::string> env = program_environment(options.no_shim ? std::string() : preload, settings);
+    std::vector<std::string> env = program_environment(options.no_shim ? std::string() : shim, settings);
     if (machine)
         place_on_machine();
     if (options.strict)

@@ -120,6 +120,39 @@ SHIM_EXPORT pid_t fork(void) noexcept {
     return child;
 }
 
+/* vfork(2) through libc. A machine's first process creates its shared state lazily; it must exist
+ * before a vfork, because the child runs in the parent's memory with a copy of its descriptors: a
+ * state created there (by the child's execve asking for it) would leave the parent believing in a
+ * descriptor it does not have. So vfork first makes sure of the state, in the parent, then jumps to
+ * libc's vfork with the caller's own return address on the stack. It cannot be an ordinary wrapper:
+ * the child would return through a frame that the parent then reuses. */
+extern "C" {
+__attribute__((visibility("hidden"))) constinit void* shim_libc_vfork = nullptr;
+
+__attribute__((visibility("hidden"), used)) void shim_before_vfork() noexcept {
+    int saved = errno;
+    shim::ensure();
+    if (libos::is_virtual())
+        libos::ensure_region();
+    shim_libc_vfork = shim::resolve_next("vfork");
+    errno = saved;
+}
+}
+
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork, @function\n"
+        "vfork:\n"
+        "  .cfi_startproc\n"
+        "  subq $8, %rsp\n"
+        "  .cfi_adjust_cfa_offset 8\n"
+        "  call shim_before_vfork\n"
+        "  addq $8, %rsp\n"
+        "  .cfi_adjust_cfa_offset -8\n"
+        "  jmp *shim_libc_vfork(%rip)\n"
+        "  .cfi_endproc\n"
+        ".size vfork, .-vfork\n");
+
 SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
     return with_environment(

@@ -24,7 +24,6 @@ namespace {
 constinit std::atomic<int> g_init_step{0};
 constinit pthread_key_t g_exit_key = 0;
 constinit char g_self_path[4096] = {};
-constinit char g_pal_path[4096] = {};
 
 void on_fork_prepare() {
     libos::before_fork();
@@ -39,12 +38,30 @@ void on_thread_exit(void*) {
     libos::thread_exiting();
 }
 
-/* The LibOS's own code: the executable segments of libshim.so, libpal.so and libos_unwind.so. */
-int note_own_code(struct dl_phdr_info* info, size_t, void*) {
-    const char* name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : nullptr;
-    name = name ? name + 1 : info->dlpi_name;
-    if (!name || !(strcmp(name, "libshim.so") == 0 || strcmp(name, "libpal.so") == 0 ||
-                   strcmp(name, "libos_unwind.so") == 0))
+/* One walk over the loaded objects (dl_iterate_phdr, which takes no symbol-table search as dladdr
+ * would): the path libshim.so was loaded from, which is the object holding `self`, and, when
+ * `own_code` is set, the executable segments of the LibOS's own code (libshim.so, with the PAL linked
+ * in, and libos_unwind.so) for the crash reports. */
+struct ObjectWalk {
+    uintptr_t self;
+    bool own_code;
+};
+
+int walk_object(struct dl_phdr_info* info, size_t, void* arg) {
+    const auto* walk = static_cast<const ObjectWalk*>(arg);
+    bool is_self = false;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+        if (ph.p_type == PT_LOAD && walk->self >= start && walk->self < start + ph.p_memsz)
+            is_self = true;
+    }
+    const char* path = info->dlpi_name;
+    if (is_self && path && path[0] == '/' && strlen(path) < sizeof(g_self_path))
+        strcpy(g_self_path, path);
+    const char* base = path ? strrchr(path, '/') : nullptr;
+    base = base ? base + 1 : path;
+    if (!walk->own_code || !(is_self || (base && strcmp(base, "libos_unwind.so") == 0)))
         return 0;
     for (int i = 0; i < info->dlpi_phnum; ++i) {
         const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -52,6 +69,11 @@ int note_own_code(struct dl_phdr_info* info, size_t, void*) {
             libos::add_own_code(info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
     }
     return 0;
+}
+
+void walk_objects(bool own_code) {
+    ObjectWalk walk = {reinterpret_cast<uintptr_t>(&walk_objects), own_code};
+    dl_iterate_phdr(&walk_object, &walk);
 }
 
 /* libos_unwind.so, next to libshim.so (installed) or in the build tree's unwind/. */
@@ -72,7 +94,7 @@ void load_unwinder() {
         strcpy(path + dir, candidate);
         if (void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)) {
             auto fn = reinterpret_cast<LibosUnwindBacktrace>(dlsym(handle, "libos_unwind_backtrace"));
-            dl_iterate_phdr(&note_own_code, nullptr);
+            walk_objects(true);
             libos::set_unwinder(fn);
             return;
         }
@@ -114,32 +136,23 @@ void init() {
         return;
     }
     libos::init();
-    /* Only exec needs the libraries' paths (to put them back into a child's LD_PRELOAD), and only
-     * with a machine or tracing: a transparent process does not look them up. */
+    /* Only exec (which puts the shim back into a child's LD_PRELOAD) and the unwinder's loading need
+     * the shim's path, and only with a machine or tracing: a transparent process does not walk the
+     * loaded objects at all. Those modes also install the fault handlers, which need the LibOS's own
+     * code ranges from the same walk. */
     if (libos::is_virtual() || libos::g_tracing) {
-        Dl_info info;
-        if (dladdr(reinterpret_cast<void*>(&init), &info) && info.dli_fname && info.dli_fname[0] == '/' &&
-            strlen(info.dli_fname) < sizeof(g_self_path)) {
-            strcpy(g_self_path, info.dli_fname);
-            /* libpal.so goes first in a child's LD_PRELOAD, so that ld.so finds it loaded instead of
-             * searching the shim's run path for it (a dozen failed opens per process). */
-            Dl_info pal;
-            if (dladdr(reinterpret_cast<void*>(&PalSyscall), &pal) && pal.dli_fname && pal.dli_fname[0] == '/' &&
-                strlen(pal.dli_fname) < sizeof(g_pal_path))
-                strcpy(g_pal_path, pal.dli_fname);
-            libos::set_preload_library(g_self_path, g_pal_path[0] ? g_pal_path : nullptr);
-        }
+        walk_objects(libos::fault_handling_installed());
+        if (g_self_path[0])
+            libos::set_preload_library(g_self_path);
     }
-    if (libos::fault_handling_installed())
+    if (libos::fault_handling_installed()) {
         PalFaultFixupRegister(shim_getcpu_store_begin, shim_getcpu_store_end, shim_getcpu_store_fixup);
+        libos::set_unwinder_loader(&load_unwinder);
+    }
     if (libos::is_virtual() || libos::g_tracing)
         pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
     if (libos::is_virtual())
         pthread_key_create(&g_exit_key, &on_thread_exit);
-    if (libos::fault_handling_installed()) {
-        dl_iterate_phdr(&note_own_code, nullptr);
-        libos::set_unwinder_loader(&load_unwinder);
-    }
     if (libos::trace_wants_stacks())
         load_unwinder();
     g_ready.store(true, std::memory_order_release);

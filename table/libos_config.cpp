@@ -221,20 +221,26 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
         }
         return true;
     }
-    /* Round-robin over the launching process's CPUs that may be used. */
-    uint32_t hosts[kMaxVcpus];
+    /* Round-robin over the launching process's CPUs that may be used: vCPU v goes to the
+     * (v mod n)-th of those n CPUs. Walked a word at a time, with no list of them on the stack (this
+     * runs at the start-up of every first process of a machine). */
     uint32_t nhosts = 0;
-    for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu)
-        if (spread_over.has(cpu) && online.has(cpu) && allowed.has(cpu))
-            hosts[nhosts++] = cpu;
+    for (uint32_t w = 0; w < kMaskWords; ++w)
+        nhosts += static_cast<uint32_t>(__builtin_popcountll(spread_over.words[w] & online.words[w] & allowed.words[w]));
     if (nhosts == 0) {
         Text(err->text, sizeof(err->text)).add("libos: ").add(names.count)
             .add(": this process may run on no online CPU to spread the virtual CPUs over");
         return false;
     }
     out->count = count;
-    for (uint32_t v = 0; v < count; ++v)
-        out->host_of[v] = static_cast<uint16_t>(hosts[v % nhosts]);
+    uint32_t v = 0;
+    for (uint32_t w = 0; w < kMaskWords && v < count; ++w) {
+        uint64_t bits = spread_over.words[w] & online.words[w] & allowed.words[w];
+        for (; bits && v < count; bits &= bits - 1)
+            out->host_of[v++] = static_cast<uint16_t>(w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits)));
+    }
+    for (; v < count; ++v)
+        out->host_of[v] = out->host_of[v - nhosts];
     return true;
 }
 

@@ -78,8 +78,16 @@ struct Machine {
     uint32_t ext_words;
     int state_fd;
     bool propagate;
+    /* A machine's first process creates the shared state when it is first needed (realize_state),
+     * not at start-up: a program that never asks about CPUs, forks, execs or starts a thread never
+     * pays for it. Until then, the initializing thread's first mask waits here. */
+    pid_t owner_pid;     /* the process the deferred state is for: a vfork child must not create it */
+    pid_t first_tid;     /* the thread that ran init() */
+    bool first_inherited;
+    uint32_t first_since;
+    CpuBits first_mask;
+    ThreadSlot* first_slot; /* its slot, when another thread realized the state */
     const char* preload_path;
-    const char* preload_pal;
     size_t map_text_length;
     char map_text[kMaxVcpus * 6];
 };
@@ -87,6 +95,9 @@ struct Machine {
 constinit Machine g_machine{};
 /* 0: not read, 1: being read, 2: read. */
 constinit std::atomic<int> g_nodes_state{0};
+/* The shared state: 0 not there yet (deferred, or not virtual), 1 being created, 2 mapped (header,
+ * slots and ext may be used), 3 none could be had (every thread goes without a slot). */
+constinit std::atomic<int> g_region_state{0};
 
 /* Each thread's own tid (its slot, t_slot, is declared in the header). */
 constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec"))) = 0;
@@ -219,6 +230,8 @@ void locked_read(const ThreadSlot* slot, uint64_t* words) {
  * tid (a call about another thread, a new thread's claim) scan the used part; the calling thread's
  * own slot is cached in TLS and never looked up. */
 uint32_t used_slots() {
+    if (g_region_state.load(std::memory_order_acquire) != 2)
+        return 0;
     uint32_t n = g_machine.header->high_water.load(std::memory_order_acquire);
     return n < kSlotCount ? n : kSlotCount;
 }
@@ -264,6 +277,8 @@ int32_t settled_tid(uint32_t i) {
  * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
  * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0) {
+    if (g_region_state.load(std::memory_order_acquire) != 2)
+        return nullptr;
     bool collected = false;
     for (;;) {
         uint32_t n = used_slots();
@@ -497,6 +512,50 @@ void set_machine_shape() {
     m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
 }
 
+/* Creates the first process's shared state, deferred by init_machine, and gives the thread that ran
+ * init its slot. Runs once, in the process init ran in: a vfork child (which shares the parent's
+ * memory but not its descriptors) or a child forked behind libc's back leaves it alone and goes
+ * without a slot until it execs. */
+void realize_region() {
+    Machine& m = g_machine;
+    if (PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != m.owner_pid)
+        return;
+    int expected = 0;
+    if (!g_region_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+        while (g_region_state.load(std::memory_order_acquire) == 1)
+            yield();
+        return;
+    }
+    if (!create_region() && !private_region()) {
+        constexpr char kLine[] = "libos: cannot map the virtual machine's shared state (out of memory); "
+                                    "threads go without virtual affinity\n";
+        PalDebugLog(kLine, sizeof(kLine) - 1);
+        g_region_state.store(3, std::memory_order_release);
+        return;
+    }
+    g_region_state.store(2, std::memory_order_release);
+    ThreadSlot* first = claim(m.first_tid, m.first_mask.words, m.first_inherited, m.first_since);
+    if (t_tid == m.first_tid)
+        t_slot = first;
+    else
+        m.first_slot = first;
+}
+
+}  // namespace
+
+bool ensure_region() {
+    int state = g_region_state.load(std::memory_order_acquire);
+    if (__builtin_expect(state == 2, 1))
+        return true;
+    if (state == 0 && g_init_state.load(std::memory_order_acquire) == kVirtual) {
+        realize_region();
+        state = g_region_state.load(std::memory_order_acquire);
+    }
+    return state == 2;
+}
+
+namespace {
+
 int init_machine() {
     const char* count_text = env_get("LIBOS_CPUS");
     const char* map_text = env_get("LIBOS_CPU_MAP");
@@ -547,16 +606,23 @@ int init_machine() {
                 refuse(error.text);
         }
         set_machine_shape();
-        if (!create_region() && !private_region())
-            refuse("libos: cannot map the virtual machine's shared state (out of memory)");
     }
 
     /* The first thread: the mask its exec'ing parent had, or the whole machine. */
-    CpuBits initial = m.all;
+    CpuBits& initial = m.first_mask;
+    initial = m.all;
     uint32_t since = 0;
     bool from_parent = parse_inherited_affinity(env_get("LIBOS_AFFINITY"), &initial, &since);
     t_tid = PalThreadGetId();
-    t_slot = claim(t_tid, initial.words, from_parent, since);
+    m.first_tid = t_tid;
+    m.first_inherited = from_parent;
+    m.first_since = since;
+    m.owner_pid = static_cast<pid_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
+    if (trusted) {
+        /* An exec'ed process of a launch joins the state at once: the others may ask about it. */
+        g_region_state.store(2, std::memory_order_release);
+        t_slot = claim(t_tid, initial.words, from_parent, since);
+    }
     if (!from_parent) {
         /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet, unless it
          * already runs on exactly those host CPUs. */
@@ -598,13 +664,8 @@ const char* strict_tag_text() {
     return g_strict_tag_text[0] ? g_strict_tag_text : nullptr;
 }
 
-void set_preload_library(const char* shim, const char* pal) {
+void set_preload_library(const char* shim) {
     g_machine.preload_path = shim;
-    g_machine.preload_pal = pal;
-}
-
-const char* preload_pal() {
-    return g_machine.preload_pal;
 }
 
 const char* preload_library() {
@@ -616,7 +677,7 @@ const char* machine_map_text() {
 }
 
 int state_fd() {
-    return g_machine.state_fd;
+    return ensure_region() ? g_machine.state_fd : -1;
 }
 
 bool propagates() {
@@ -716,7 +777,7 @@ void write_own_mask(const uint64_t* words) {
 }
 
 ThreadSlot* find_slot(pid_t tid) {
-    if (tid <= 0)
+    if (tid <= 0 || !ensure_region())
         return nullptr;
     return lookup(tid);
 }
@@ -764,16 +825,32 @@ bool changed_since(ThreadSlot* slot, SlotSnapshot before) {
 }
 
 pid_t self_tid() {
-    if (__builtin_expect(t_tid == 0, 0))
+    if (__builtin_expect(t_tid == 0, 0)) {
         self_slot();
+        if (t_tid == 0) /* no state to join: nothing is cached */
+            return static_cast<pid_t>(PalThreadGetId());
+    }
     return t_tid;
 }
 
 ThreadSlot* self_slot() {
     if (__builtin_expect(t_slot != nullptr, 1))
         return t_slot;
-    /* A thread the shim did not start (a raw clone): what the host runs it on is its mask. */
+    /* Without a state to join (a vfork child of a process that had none, which must not write
+     * into its parent's memory), nothing is cached. */
+    if (!ensure_region())
+        return nullptr;
+    if (t_slot)
+        return t_slot; /* this thread ran init, and the state was created just now */
     pid_t tid = PalThreadGetId();
+    /* The thread that ran init, when another thread created the state. */
+    if (ThreadSlot* first = g_machine.first_slot;
+        first && tid == g_machine.first_tid && first->tid.load(std::memory_order_acquire) == tid) {
+        t_tid = tid;
+        t_slot = first;
+        return first;
+    }
+    /* A thread the shim did not start (a raw clone): what the host runs it on is its mask. */
     CpuBits host, mask;
     host_affinity(&host);
     to_virtual(host, &mask);
@@ -793,6 +870,8 @@ void copy_own_mask(uint64_t* words) {
     ThreadSlot* slot = self_slot();
     if (slot)
         locked_read(slot, words);
+    else if (g_region_state.load(std::memory_order_acquire) != 2)
+        memcpy(words, g_machine.first_mask.words, g_machine.mask_bytes); /* no state, so never changed */
     else
         memcpy(words, g_machine.all.words, g_machine.mask_bytes);
 }
@@ -901,6 +980,7 @@ bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) {
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
+    ensure_region();
     return claim(tid, mask.words);
 }
 
@@ -908,7 +988,7 @@ void register_fork_child(pid_t child) {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
         return;
     CpuBits mask;
-    current_mask(&mask);
+    current_mask(&mask); /* creates the state if the parent had none yet */
     claim(child, mask.words, true, t_fork_clock);
 }
 
@@ -926,17 +1006,21 @@ void thread_exiting() {
 }
 
 uint32_t state_clock() {
-    return g_machine.header ? g_machine.header->clock.load(std::memory_order_relaxed) : 0;
+    return g_region_state.load(std::memory_order_acquire) == 2 ? g_machine.header->clock.load(std::memory_order_relaxed)
+                                                               : 0;
 }
 
 void before_fork() {
-    if (g_init_state.load(std::memory_order_acquire) == kVirtual)
+    /* Parent and child share the state only if it exists before the fork. */
+    if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region())
         t_fork_clock = state_clock();
 }
 
 void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
+    g_machine.owner_pid = static_cast<pid_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
+    g_machine.first_slot = nullptr;
     CpuBits mask;
     if (t_slot) {
         memset(&mask, 0, sizeof(mask));

@@ -101,6 +101,15 @@ bool state_fd_usable() {
 
 }  // namespace
 
+/* The block of this thread's exec in progress, and the process that made it. A vfork child runs on
+ * its parent's thread, in its memory: when its exec succeeds, the block it made stays behind in the
+ * parent, unreleased. The parent's thread finds it here, made by another process, at its next exec
+ * and unmaps it, so that a program spawning children with vfork (Python's subprocess) does not
+ * leak a block per child. A block made by this process is still in use (a signal handler's exec
+ * inside an exec) and is left alone. */
+constinit thread_local void* t_exec_block __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local long t_exec_block_pid __attribute__((tls_model("initial-exec"))) = 0;
+
 /* The block exec_environment returns starts kBlockHeader bytes into a mapping whose size is stored
  * in front of it, so that release_exec_environment can unmap it. */
 constexpr size_t kBlockHeader = 16;
@@ -123,17 +132,16 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     const char* map = machine_map_text();
     const char* shim = preload_library();
-    /* "libpal.so:" before the shim: found loaded, not searched for. */
-    char pal_first[4100] = "";
-    if (const char* pal = preload_pal(); pal && strlen(pal) + 2 < sizeof(pal_first)) {
-        strcpy(pal_first, pal);
-        strcat(pal_first, ":");
-    }
     size_t strings = 256 + strlen(map) + 3 * kPreloadMax + kMaxVcpus * 6;
     strings += 4 * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
     size_t bytes = kBlockHeader + (count + 14) * sizeof(char*) + strings;
+    const long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    if (void* left = t_exec_block; left && t_exec_block_pid != pid) {
+        t_exec_block = nullptr;
+        PalSyscall(SYS_munmap, reinterpret_cast<long>(left), static_cast<long>(*static_cast<size_t*>(left)), 0, 0, 0, 0);
+    }
     long mem = PalSyscall(SYS_mmap, 0, static_cast<long>(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                           -1, 0);
     if (mem < 0 && mem > -4096) {
@@ -141,6 +149,8 @@ char* const* exec_environment(char* const* envp, long* error) {
         return nullptr;
     }
     *reinterpret_cast<size_t*>(mem) = bytes;
+    t_exec_block = reinterpret_cast<void*>(mem);
+    t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
     char* cursor = reinterpret_cast<char*>(out + count + 14);
     size_t used = 0;
@@ -157,13 +167,13 @@ char* const* exec_environment(char* const* envp, long* error) {
             have_preload = true;
             char value[kPreloadMax];
             if (user_copy_string(entry + 11, value, sizeof(value)) && !list_has(value, shim))
-                entry = value[0] ? put(&cursor, {"LD_PRELOAD=", pal_first, shim, ":", value})
-                                 : put(&cursor, {"LD_PRELOAD=", pal_first, shim});
+                entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value})
+                                 : put(&cursor, {"LD_PRELOAD=", shim});
         }
         out[used++] = entry;
     }
     if (shim && !have_preload)
-        out[used++] = put(&cursor, {"LD_PRELOAD=", pal_first, shim});
+        out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
     const char* trace_names[4];
     const char* trace_values[4];
     size_t traced = 0;
@@ -207,6 +217,8 @@ void release_exec_environment(char* const* built, char* const* envp) {
     if (!built || built == envp)
         return;
     char* mem = reinterpret_cast<char*>(const_cast<char**>(built)) - kBlockHeader;
+    if (t_exec_block == mem)
+        t_exec_block = nullptr;
     PalSyscall(SYS_munmap, reinterpret_cast<long>(mem), static_cast<long>(*reinterpret_cast<size_t*>(mem)), 0, 0, 0, 0);
 }
 

@@ -131,6 +131,40 @@ child.stdout.readline()
 print(os.sched_getaffinity(child.pid))
 child.stdin.close()
 child.wait()'
+# A machine's first process creates the shared state when it first needs it, not at start-up. A
+# vfork child runs in its parent's memory with its own descriptors and must not create it there:
+# vfork itself creates it first, in the parent; a child made by clone(CLONE_VM | CLONE_VFORK) goes
+# without, and the parent still shares its state with the children it starts later.
+expect "--cpus 8: vfork + exec from a process that made no CPU call: the parent sees its child's {6}" "6" \
+  "$run" --cpus 8 -- "$progs/vfork_exec" vfork
+expect "--cpus 8: a clone-vfork child execs first, then posix_spawn: the parent sees its child's {6}" "6" \
+  "$run" --cpus 8 -- "$progs/vfork_exec" clone-vfork
+# The interpreter itself, not a wrapper script (pyenv's is a bash script, which forks): its
+# subprocess starts children with vfork.
+py=$(python3 -c 'import sys; print(sys.executable)')
+expect "--cpus 8: the python3 interpreter's subprocess (vfork): the parent sees its child's {6}" "{6}" \
+  "$run" --cpus 8 -- "$py" -c '
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c",
+    "import os, sys; os.sched_setaffinity(0, {6}); print(1, flush=True); sys.stdin.read()"],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+child.stdout.readline()
+print(os.sched_getaffinity(child.pid))
+child.stdin.close()
+child.wait()'
+# Each exec builds the child's environment in a block of its own; a vfork child's block stays in the
+# parent after the exec, and the parent's next exec gives it back (64 KiB a child otherwise).
+expect "--cpus 8: 100 subprocess runs (vfork) leave no memory behind in the parent" "ok" \
+  "$run" --cpus 8 -- "$py" -c '
+import subprocess
+def size():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+subprocess.run(["/bin/true"])
+before = size()
+for _ in range(100):
+    subprocess.run(["/bin/true"])
+grown = size() - before
+print("ok" if grown < 1024 else "VmSize grew by %d kB" % grown)'
 expect "--cpu-map 1,0: nproc" "2" "$run" --cpu-map 1,0 -- nproc
 expect "--cpu-map 1,0: pinned to each vCPU" "$(printf 'cpu 0: sched_getcpu 0 getcpu 0\ncpu 1: sched_getcpu 1 getcpu 1')" \
   "$run" --cpu-map 1,0 -- "$progs/pin_each"

@@ -13,8 +13,8 @@ L=${LIBOS_LAUNCHER:?LIBOS_LAUNCHER must name build/launcher/libos-run}
 build=${LIBOS_BUILD_DIR:?LIBOS_BUILD_DIR must name the build directory}
 root=${LIBOS_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 shim=$(realpath "$build/shim/libshim.so")
-# The launcher preloads libpal.so before the shim, so that ld.so finds it loaded.
-ours="$(realpath "$build/pal/libpal.so"):$shim"
+# The launcher preloads the shim alone: the PAL is linked into it, nothing else is loaded.
+ours="$shim"
 tmp=$(mktemp -d)
 cgroup=""
 cleanup() {
@@ -276,7 +276,7 @@ if [ "$out" == "found in PATH" ]; then pass "PROGRAM is looked for in PATH"; els
 # ---- the environment the program gets ------------------------------------------------------------------
 e=$(env_of)
 preload=$(value_of LD_PRELOAD "$e")
-if [[ $preload == "$ours" ]] && [[ $shim == /* ]]; then pass "LD_PRELOAD is the absolute paths of libpal.so and libshim.so: $preload"; else fail "LD_PRELOAD is the absolute paths of libpal.so and libshim.so" "got '$preload', expected '$ours'"; fi
+if [[ $preload == "$ours" ]] && [[ $shim == /* ]]; then pass "LD_PRELOAD is the absolute path of libshim.so alone: $preload"; else fail "LD_PRELOAD is the absolute path of libshim.so alone" "got '$preload', expected '$ours'"; fi
 if [ "$(value_of LIBOS_CPUS "$e")$(value_of LIBOS_CPU_MAP "$e")$(value_of LIBOS_PROPAGATE "$e")" == "<unset><unset><unset>" ]; then
   pass "transparent mode: LIBOS_CPUS, LIBOS_CPU_MAP and LIBOS_PROPAGATE unset"
 else

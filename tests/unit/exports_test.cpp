@@ -1,8 +1,10 @@
 /* What the shipped libraries export, need and contain, read from their ELF files:
  * - libpal.so exports exactly the list in pal/pal_symbols;
  * - libshim.so exports exactly what shim/shim.map names, and each of those overrides a libc symbol;
- * - neither needs libstdc++, libgcc_s or libunwind at load time, nor any C++ runtime symbol;
- * - only libpal.so contains a syscall instruction. */
+ * - neither needs anything but libc at load time (libshim.so has the PAL linked in, so it does not
+ *   need libpal.so either): no libstdc++, libgcc_s or libunwind, nor any C++ runtime symbol;
+ * - only the PAL's code contains a syscall instruction: in libpal.so, and in the PAL's functions
+ *   linked into libshim.so. */
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <regex>
 #include <set>
 #include <string>
@@ -90,16 +93,16 @@ std::set<std::string> version_script_globals(const std::string& path) {
     return out;
 }
 
-/* Everything a preloaded library needs at load time must come from libc (or, for the shim, from
- * libpal.so): no libstdc++, libgcc_s or libunwind, and no C++ runtime symbol such as a guard
+/* Everything a preloaded library needs at load time must come from libc: no libpal.so (the shim has
+ * the PAL linked in), no libstdc++, libgcc_s or libunwind, and no C++ runtime symbol such as a guard
  * variable helper or operator new. */
-void expect_only_libc(const ElfSymbols& elf, const std::string& what, const std::set<std::string>& also_allowed) {
+void expect_only_libc(const ElfSymbols& elf, const std::string& what) {
     for (const auto& lib : elf.needed)
-        EXPECT_TRUE(lib == "libc.so.6" || lib == "libpal.so") << what << " needs " << lib;
+        EXPECT_EQ(lib, "libc.so.6") << what << " needs " << lib;
     void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     ASSERT_NE(libc, nullptr);
     for (const auto& sym : elf.undefined) {
-        if (also_allowed.count(sym) || sym.rfind("_ITM_", 0) == 0 || sym == "__gmon_start__")
+        if (sym.rfind("_ITM_", 0) == 0 || sym == "__gmon_start__")
             continue; /* weak hooks of the toolchain's start files, never resolved */
         EXPECT_NE(dlsym(libc, sym.c_str()), nullptr) << what << " needs " << sym << ", which libc does not provide";
     }
@@ -127,25 +130,75 @@ TEST(PreloadedLibraries, NeedNoCxxRuntimeOrUnwinder) {
     ElfSymbols pal = read_elf(required_env("LIBOS_LIBPAL"));
     ElfSymbols shim = read_elf(required_env("LIBOS_LIBSHIM"));
     ASSERT_TRUE(pal.ok && shim.ok);
-    expect_only_libc(pal, "libpal.so", {});
-    expect_only_libc(shim, "libshim.so", pal.defined);
-    EXPECT_TRUE(shim.needed.count("libpal.so"));
+    expect_only_libc(pal, "libpal.so");
+    expect_only_libc(shim, "libshim.so");
+    /* The PAL inside the shim is hidden: nothing outside can call it, or take it for libpal.so's. */
+    for (const auto& name : shim.defined)
+        EXPECT_NE(name.rfind("Pal", 0), 0u) << "libshim.so exports the PAL's " << name;
+    for (const auto& name : shim.undefined)
+        EXPECT_NE(name.rfind("Pal", 0), 0u) << "libshim.so looks for " << name << " outside itself";
 }
 
-/* Counts syscall-entering instructions in a library's disassembly. */
-int count_syscall_instructions(const std::string& path) {
+/* The functions (symbol names from the disassembly's labels) that contain a syscall-entering
+ * instruction, each with how many it contains. */
+std::map<std::string, int> functions_entering_the_kernel(const std::string& path) {
     int status = -1;
     std::string dis = libos_test::run_command("objdump -d --no-show-raw-insn '" + path + "'", &status);
     EXPECT_EQ(status, 0) << "objdump failed on " << path;
-    std::regex insn(R"(:\s+(syscall|sysenter|int\s+\$0x80)\s*(\n|$))");
-    return static_cast<int>(std::distance(std::sregex_iterator(dis.begin(), dis.end(), insn), std::sregex_iterator()));
+    std::map<std::string, int> out;
+    std::regex label(R"(^[0-9a-f]+ <(.+)>:$)");
+    std::regex insn(R"(:\s+(syscall|sysenter|int\s+\$0x80)\s*$)");
+    std::string function = "(before any label)";
+    size_t start = 0;
+    while (start < dis.size()) {
+        size_t end = dis.find('\n', start);
+        if (end == std::string::npos)
+            end = dis.size();
+        std::string line = dis.substr(start, end - start);
+        std::smatch m;
+        if (std::regex_match(line, m, label))
+            function = m[1];
+        else if (std::regex_search(line, insn))
+            ++out[function];
+        start = end + 1;
+    }
+    return out;
 }
 
-TEST(SyscallInstructions, OnlyLibpalEntersTheKernel) {
-    EXPECT_EQ(count_syscall_instructions(required_env("LIBOS_LIBSHIM")), 0)
-        << "libshim.so contains a syscall instruction: host calls must go through the PAL";
-    /* The same check finds the PAL's own instructions, so it is not vacuous. */
-    EXPECT_GT(count_syscall_instructions(required_env("LIBOS_LIBPAL")), 0);
+/* The text symbols of a library's full symbol table (nm), local ones included. */
+std::set<std::string> text_symbols(const std::string& path) {
+    int status = -1;
+    std::string out = libos_test::run_command("nm --defined-only '" + path + "'", &status);
+    EXPECT_EQ(status, 0) << "nm failed on " << path;
+    std::set<std::string> names;
+    std::regex line(R"((?:^|\n)[0-9a-f]+ [tTW] ([^\n]+))");
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
+        names.insert((*it)[1]);
+    return names;
+}
+
+int total(const std::map<std::string, int>& counts) {
+    int n = 0;
+    for (const auto& [name, count] : counts)
+        n += count;
+    return n;
+}
+
+TEST(SyscallInstructions, OnlyThePalEntersTheKernel) {
+    const std::string pal_path = required_env("LIBOS_LIBPAL");
+    const std::string shim_path = required_env("LIBOS_LIBSHIM");
+    std::map<std::string, int> in_pal = functions_entering_the_kernel(pal_path);
+    std::map<std::string, int> in_shim = functions_entering_the_kernel(shim_path);
+    std::set<std::string> pal_functions = text_symbols(pal_path);
+    /* The check finds the PAL's own instructions, in both libraries, so it is not vacuous. */
+    EXPECT_GT(total(in_pal), 0);
+    EXPECT_GT(total(in_shim), 0);
+    for (const auto& [function, count] : in_shim)
+        EXPECT_TRUE(pal_functions.count(function))
+            << "libshim.so: " << function << " contains " << count
+            << " syscall instruction(s) and is not the PAL's: host calls must go through the PAL";
+    /* The same PAL objects are linked into both libraries, whole. */
+    EXPECT_EQ(in_shim, in_pal);
 }
 
 }  // namespace

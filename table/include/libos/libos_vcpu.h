@@ -76,14 +76,17 @@ uint32_t host_node_of(uint32_t host);
 /* The host topology read at init (node_of_cpu: see host_node_of). */
 const PalTopology& host_topology();
 
-/* The shim's own path (and libpal.so's, which is preloaded before it when known), so that exec can
- * put them back into LD_PRELOAD. Set by the shim before init. */
-void set_preload_library(const char* shim, const char* pal);
+/* The shim's own path, so that exec can put it back into LD_PRELOAD. Set by the shim after init,
+ * when there is a machine or tracing. */
+void set_preload_library(const char* shim);
 const char* preload_library();
-const char* preload_pal();
 /* The map as LIBOS_CPU_MAP text ("0,1,0,1"), the shared state's descriptor (-1 if private), and
  * whether exec puts children back on the machine (LIBOS_PROPAGATE is not 0). */
 const char* machine_map_text();
+/* The shared state, created now by a machine's first process if it was not yet (it is deferred from
+ * start-up to the first call that needs it). False when the process goes without one: not virtual,
+ * a vfork child of a process that had none, or no memory. state_fd() calls it. */
+bool ensure_region();
 /* Strict mode's tag as LIBOS_STRICT gave it (16 hex digits; it is handed to the PAL), or nullptr
  * outside strict mode. set_strict_tag is init()'s, and the supervisor's (launcher/). */
 void set_strict_tag(const char* text);

@@ -1,0 +1,122 @@
+// Starts a child from a vfork-style child, as Python's subprocess (vfork) and glibc's posix_spawn
+// (clone with CLONE_VM | CLONE_VFORK) do, in a process that has made no CPU call before: under the
+// shim such a process has not created its machine's shared state yet, and the child, which runs in
+// the parent's memory, must not create it there. The started child pins itself to CPU 6; the parent
+// then prints the mask it reads for the child as a list ("6" when they share the machine).
+//
+//   vfork_exec vfork         vfork(), then execve in the child
+//   vfork_exec clone-vfork   first clone(CLONE_VM | CLONE_VFORK) a child that execs /bin/true, then
+//                            posix_spawn the pinning child
+//   vfork_exec child         (internal) the pinning child: pins to CPU 6, writes a byte to stdout,
+//                            waits for stdin to close
+#include <sched.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+char g_self[4096];
+
+int run_true(void*) {
+    char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+    execve("/bin/true", argv, environ); /* the shim's execve, in a child sharing this memory */
+    _exit(127);
+}
+
+int child() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(6, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+        perror("vfork_exec child: sched_setaffinity");
+        return 1;
+    }
+    if (write(1, "x", 1) != 1)
+        return 1;
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: vfork_exec vfork|clone-vfork\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "child") == 0)
+        return child();
+    ssize_t n = readlink("/proc/self/exe", g_self, sizeof(g_self) - 1);
+    if (n <= 0)
+        return 2;
+    g_self[n] = '\0';
+    int to_child[2], from_child[2];
+    if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0)
+        return 2;
+    char* child_argv[] = {g_self, const_cast<char*>("child"), nullptr};
+    pid_t pid = -1;
+    if (strcmp(argv[1], "vfork") == 0) {
+        pid = vfork();
+        if (pid == 0) {
+            dup2(to_child[0], 0);
+            dup2(from_child[1], 1);
+            execve(g_self, child_argv, environ);
+            _exit(127);
+        }
+    } else if (strcmp(argv[1], "clone-vfork") == 0) {
+        static char stack[64 * 1024];
+        pid_t first = clone(&run_true, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, nullptr);
+        int status = 0;
+        if (first < 0 || waitpid(first, &status, 0) != first || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "vfork_exec: the clone-vfork child did not run /bin/true\n");
+            return 1;
+        }
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+        posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+        if (posix_spawn(&pid, g_self, &actions, nullptr, child_argv, environ) != 0)
+            pid = -1;
+    } else {
+        fprintf(stderr, "vfork_exec: unknown mode %s\n", argv[1]);
+        return 2;
+    }
+    if (pid < 0) {
+        perror("vfork_exec: starting the child");
+        return 1;
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    char c;
+    if (read(from_child[0], &c, 1) != 1) {
+        fprintf(stderr, "vfork_exec: the child did not pin itself\n");
+        return 1;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(pid, sizeof(set), &set) != 0) {
+        perror("vfork_exec: sched_getaffinity");
+        return 1;
+    }
+    const char* sep = "";
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set)) {
+            printf("%s%d", sep, cpu);
+            sep = ",";
+        }
+    printf("\n");
+    close(to_child[1]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
