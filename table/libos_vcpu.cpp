@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <linux/kcmp.h>
 #include <sys/syscall.h>
 
 #include "libos/libos_signal.h"
@@ -230,7 +231,7 @@ void locked_read(const ThreadSlot* slot, uint64_t* words) {
  * tid (a call about another thread, a new thread's claim) scan the used part; the calling thread's
  * own slot is cached in TLS and never looked up. */
 uint32_t used_slots() {
-    if (g_region_state.load(std::memory_order_acquire) != 2)
+    if (!g_machine.header)
         return 0;
     uint32_t n = g_machine.header->high_water.load(std::memory_order_acquire);
     return n < kSlotCount ? n : kSlotCount;
@@ -277,7 +278,7 @@ int32_t settled_tid(uint32_t i) {
  * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
  * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0) {
-    if (g_region_state.load(std::memory_order_acquire) != 2)
+    if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
     for (;;) {
@@ -512,33 +513,70 @@ void set_machine_shape() {
     m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
 }
 
+/* Does this process run in its parent's memory (a vfork child, or any clone with CLONE_VM)? kcmp
+ * tells; when it cannot (a kernel without it, or no right to compare), the answer is yes, the safe
+ * one. */
+bool shares_parent_memory(long pid) {
+    long parent = PalSyscall(SYS_getppid, 0, 0, 0, 0, 0, 0);
+    long order = PalSyscall(SYS_kcmp, pid, parent, KCMP_VM, 0, 0, 0);
+    return order != 1 && order != 2;
+}
+
+/* The thread creating the state, so that a signal handler interrupting it there does not wait for
+ * itself. */
+constinit std::atomic<pid_t> g_region_creator{0};
+
 /* Creates the first process's shared state, deferred by init_machine, and gives the thread that ran
- * init its slot. Runs once, in the process init ran in: a vfork child (which shares the parent's
- * memory but not its descriptors) or a child forked behind libc's back leaves it alone and goes
- * without a slot until it execs. */
+ * init its slot; other threads asking meanwhile wait for it. A process that no fork hook saw (a
+ * child of libc's clone) creates it only if it has memory of its own, as a first process itself: a
+ * vfork-style child, which runs in its parent's memory with its own descriptors, must write nothing
+ * there, and goes without a slot until it execs. */
 void realize_region() {
     Machine& m = g_machine;
-    if (PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != m.owner_pid)
+    const long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    if (pid != m.owner_pid && shares_parent_memory(pid))
         return;
+    const pid_t tid = PalThreadGetId();
     int expected = 0;
     if (!g_region_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+        if (expected == 1 && g_region_creator.load(std::memory_order_acquire) == tid)
+            return;
         while (g_region_state.load(std::memory_order_acquire) == 1)
             yield();
         return;
     }
+    g_region_creator.store(tid, std::memory_order_release);
+    if (pid != m.owner_pid) {
+        /* Its only thread's mask is what the host runs it on. */
+        CpuBits host;
+        host_affinity(&host);
+        to_virtual(host, &m.first_mask);
+        if (m.first_mask.empty())
+            m.first_mask = m.all;
+        m.owner_pid = static_cast<pid_t>(pid);
+        m.first_tid = tid;
+        m.first_inherited = false;
+        m.first_since = 0;
+        m.first_slot = nullptr;
+        t_slot = nullptr;
+        t_tid = 0;
+    }
     if (!create_region() && !private_region()) {
         constexpr char kLine[] = "libos: cannot map the virtual machine's shared state (out of memory); "
-                                    "threads go without virtual affinity\n";
+                                 "threads are seen through the map from now on\n";
         PalDebugLog(kLine, sizeof(kLine) - 1);
         g_region_state.store(3, std::memory_order_release);
         return;
     }
-    g_region_state.store(2, std::memory_order_release);
+    /* The first thread's slot is in place before anyone else may look. */
     ThreadSlot* first = claim(m.first_tid, m.first_mask.words, m.first_inherited, m.first_since);
-    if (t_tid == m.first_tid)
+    if (tid == m.first_tid) {
+        t_tid = tid;
         t_slot = first;
-    else
+    } else {
         m.first_slot = first;
+    }
+    g_region_state.store(2, std::memory_order_release);
 }
 
 }  // namespace
@@ -547,7 +585,7 @@ bool ensure_region() {
     int state = g_region_state.load(std::memory_order_acquire);
     if (__builtin_expect(state == 2, 1))
         return true;
-    if (state == 0 && g_init_state.load(std::memory_order_acquire) == kVirtual) {
+    if (state < 2 && g_init_state.load(std::memory_order_acquire) == kVirtual) {
         realize_region();
         state = g_region_state.load(std::memory_order_acquire);
     }
@@ -868,12 +906,16 @@ void current_mask(CpuBits* out) {
 
 void copy_own_mask(uint64_t* words) {
     ThreadSlot* slot = self_slot();
-    if (slot)
+    if (slot) {
         locked_read(slot, words);
-    else if (g_region_state.load(std::memory_order_acquire) != 2)
-        memcpy(words, g_machine.first_mask.words, g_machine.mask_bytes); /* no state, so never changed */
-    else
-        memcpy(words, g_machine.all.words, g_machine.mask_bytes);
+        return;
+    }
+    /* No slot (no state to keep one in, or a full one): the host's mask, which every change of
+     * this thread's mask went to, seen through the map. */
+    CpuBits host, mask;
+    host_affinity(&host);
+    to_virtual(host, &mask);
+    memcpy(words, (mask.empty() ? g_machine.all : mask).words, g_machine.mask_bytes);
 }
 
 namespace {
@@ -999,6 +1041,11 @@ void adopt_thread(ThreadSlot* slot, pid_t tid) {
 
 void thread_exiting() {
     ThreadSlot* slot = t_slot;
+    /* The thread that ran init, when another thread created the state and this one never asked. */
+    if (!slot && g_machine.first_slot && PalThreadGetId() == g_machine.first_tid) {
+        slot = g_machine.first_slot;
+        t_tid = g_machine.first_tid;
+    }
     if (slot && slot->tid.load(std::memory_order_relaxed) == t_tid)
         slot->tid.store(kFreedTid, std::memory_order_release);
     t_slot = nullptr;
@@ -1012,8 +1059,10 @@ uint32_t state_clock() {
 
 void before_fork() {
     /* Parent and child share the state only if it exists before the fork. */
-    if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region())
+    if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region()) {
+        self_slot(); /* the child's first mask is the forking thread's, from its own slot */
         t_fork_clock = state_clock();
+    }
 }
 
 void after_fork_child() {

@@ -103,10 +103,11 @@ bool state_fd_usable() {
 
 /* The block of this thread's exec in progress, and the process that made it. A vfork child runs on
  * its parent's thread, in its memory: when its exec succeeds, the block it made stays behind in the
- * parent, unreleased. The parent's thread finds it here, made by another process, at its next exec
- * and unmaps it, so that a program spawning children with vfork (Python's subprocess) does not
- * leak a block per child. A block made by this process is still in use (a signal handler's exec
- * inside an exec) and is left alone. */
+ * parent, unreleased. The parent's thread finds it here, made by one of its children, at its next
+ * exec and unmaps it, so that a program spawning children with vfork (Python's subprocess) does not
+ * leak a block per child. A block made by this process, or by its parent (a vfork child started
+ * from a signal handler that interrupted the parent's own exec), is still in use and is left
+ * alone. */
 constinit thread_local void* t_exec_block __attribute__((tls_model("initial-exec"))) = nullptr;
 constinit thread_local long t_exec_block_pid __attribute__((tls_model("initial-exec"))) = 0;
 
@@ -138,7 +139,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 40;  /* LIBOS_STRICT */
     size_t bytes = kBlockHeader + (count + 14) * sizeof(char*) + strings;
     const long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
-    if (void* left = t_exec_block; left && t_exec_block_pid != pid) {
+    if (void* left = t_exec_block;
+        left && t_exec_block_pid != pid && t_exec_block_pid != PalSyscall(SYS_getppid, 0, 0, 0, 0, 0, 0)) {
         t_exec_block = nullptr;
         PalSyscall(SYS_munmap, reinterpret_cast<long>(left), static_cast<long>(*static_cast<size_t*>(left)), 0, 0, 0, 0);
     }

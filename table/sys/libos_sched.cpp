@@ -124,10 +124,11 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
     if (slot) {
         libos::write_mask(slot, vmask);
         libos::end_change(slot);
-    } else {
+    } else if (!self) {
         /* The task exists (the host just changed it) but has no slot: a fork child or a freshly
          * exec'ed program of the launch that has not claimed one yet (it will keep this one), or a
-         * task outside the launch (whose slot is then checked against the host at every read). */
+         * task outside the launch (whose slot is then checked against the host at every read). A
+         * thread without a slot of its own (no state to keep one in) is seen through the map. */
         libos::register_thread(pid, vmask);
     }
     return 0;

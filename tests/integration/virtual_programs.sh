@@ -139,6 +139,13 @@ expect "--cpus 8: vfork + exec from a process that made no CPU call: the parent 
   "$run" --cpus 8 -- "$progs/vfork_exec" vfork
 expect "--cpus 8: a clone-vfork child execs first, then posix_spawn: the parent sees its child's {6}" "6" \
   "$run" --cpus 8 -- "$progs/vfork_exec" clone-vfork
+# A fork no libc hook saw (clone without CLONE_VM) has memory of its own: it becomes a first process
+# itself. A clone-vfork child of a process that had no state cannot keep a slot: its pin travels to
+# the program it execs as the host sees it, exact on a map without repeated host CPUs.
+expect "--cpus 8: a clone() fork child of a process that made no CPU call pins itself to 5: mask 5, sched_getcpu 5" \
+  "5 5" "$run" --cpus 8 -- "$progs/vfork_exec" clone-fork
+expect "--cpu-map 1,0: a clone-vfork child pins itself to 1 and execs: the new program's mask is 1" "1" \
+  "$run" --cpu-map 1,0 -- "$progs/vfork_exec" clone-vfork-pin
 # The interpreter itself, not a wrapper script (pyenv's is a bash script, which forks): its
 # subprocess starts children with vfork.
 py=$(python3 -c 'import sys; print(sys.executable)')

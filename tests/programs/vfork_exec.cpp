@@ -7,8 +7,15 @@
 //   vfork_exec vfork         vfork(), then execve in the child
 //   vfork_exec clone-vfork   first clone(CLONE_VM | CLONE_VFORK) a child that execs /bin/true, then
 //                            posix_spawn the pinning child
+//   vfork_exec clone-fork    clone() without CLONE_VM (a fork no libc hook sees): the child pins
+//                            itself to CPU 5 and prints its own mask and sched_getcpu ("5 5")
+//   vfork_exec clone-vfork-pin   a clone(CLONE_VM | CLONE_VFORK) child pins itself to CPU 1, then
+//                            execs this program in "report" mode, which prints its mask ("1"; such
+//                            a child has no state to keep its mask in, so the pin is carried as
+//                            the host sees it, exactly only on a map without repeated host CPUs)
 //   vfork_exec child         (internal) the pinning child: pins to CPU 6, writes a byte to stdout,
 //                            waits for stdin to close
+//   vfork_exec report        (internal) prints its own mask
 #include <sched.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -28,6 +35,44 @@ char g_self[4096];
 int run_true(void*) {
     char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
     execve("/bin/true", argv, environ); /* the shim's execve, in a child sharing this memory */
+    _exit(127);
+}
+
+bool pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+void print_mask(pid_t pid) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(pid, sizeof(set), &set) != 0) {
+        perror("vfork_exec: sched_getaffinity");
+        return;
+    }
+    const char* sep = "";
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set)) {
+            printf("%s%d", sep, cpu);
+            sep = ",";
+        }
+}
+
+int clone_fork_child(void*) {
+    if (!pin(5))
+        _exit(1);
+    print_mask(0);
+    printf(" %d\n", sched_getcpu());
+    fflush(stdout);
+    _exit(0);
+}
+
+int clone_vfork_pin_child(void*) {
+    char* argv[] = {g_self, const_cast<char*>("report"), nullptr};
+    if (pin(1))
+        execve(g_self, argv, environ);
     _exit(127);
 }
 
@@ -56,10 +101,25 @@ int main(int argc, char** argv) {
     }
     if (strcmp(argv[1], "child") == 0)
         return child();
+    if (strcmp(argv[1], "report") == 0) {
+        print_mask(0);
+        printf("\n");
+        return 0;
+    }
     ssize_t n = readlink("/proc/self/exe", g_self, sizeof(g_self) - 1);
     if (n <= 0)
         return 2;
     g_self[n] = '\0';
+    if (strcmp(argv[1], "clone-fork") == 0 || strcmp(argv[1], "clone-vfork-pin") == 0) {
+        static char stack[64 * 1024];
+        bool fork_like = strcmp(argv[1], "clone-fork") == 0;
+        int flags = fork_like ? SIGCHLD : CLONE_VM | CLONE_VFORK | SIGCHLD;
+        pid_t c = clone(fork_like ? &clone_fork_child : &clone_vfork_pin_child, stack + sizeof(stack), flags, nullptr);
+        int status = 0;
+        if (c < 0 || waitpid(c, &status, 0) != c)
+            return 1;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    }
     int to_child[2], from_child[2];
     if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0)
         return 2;
