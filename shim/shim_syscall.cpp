@@ -18,12 +18,27 @@
 SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept
     __asm__(SHIM_LIBC_SYMBOL(syscall));
 
-SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept {
+namespace {
+
+/* Everything but the pass-through of a ready shim: the first call (which sets the shim up), traced
+ * calls and numbers with a handler. Kept out of line, so that the pass-through needs no frame. */
+__attribute__((noinline, cold)) long routed_syscall(long number, long a0, long a1, long a2, long a3, long a4,
+                                                    long a5) noexcept {
     shim::ensure();
     long ret;
-    if (__builtin_expect(!libos::g_tracing && !libos::syscall_handler(number), 1))
+    if (!libos::g_tracing && !libos::syscall_handler(number))
         ret = PalSyscall(number, a0, a1, a2, a3, a4, a5);
     else
         ret = libos::dispatch(number, a0, a1, a2, a3, a4, a5);
     return shim::syscall_result(ret);
+}
+
+}  // namespace
+
+SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept {
+    if (__builtin_expect(!shim::g_ready.load(std::memory_order_acquire) || libos::g_tracing ||
+                             libos::syscall_handler(number),
+                         0))
+        return routed_syscall(number, a0, a1, a2, a3, a4, a5);
+    return shim::syscall_result(PalSyscall(number, a0, a1, a2, a3, a4, a5));
 }
