@@ -129,6 +129,17 @@ long host_affinity(CpuBits* out) {
 
 /* What the process's cpuset permits, as the kernel computes it: ask for every CPU, see what is kept,
  * and put the old mask back. */
+/* The calling thread's host mask seen through the map, or the whole machine when none of its host
+ * CPUs is on the map: the thread's mask where nothing keeps one (a thread the shim did not start, a
+ * thread without a slot), since every change of it went to the host. */
+void host_view(CpuBits* out) {
+    CpuBits host;
+    host_affinity(&host);
+    to_virtual(host, out);
+    if (out->empty())
+        *out = g_machine.all;
+}
+
 void cpuset_allowed(CpuBits* out) {
     CpuBits saved, all;
     host_affinity(&saved);
@@ -547,12 +558,7 @@ void realize_region() {
     }
     g_region_creator.store(tid, std::memory_order_release);
     if (pid != m.owner_pid) {
-        /* Its only thread's mask is what the host runs it on. */
-        CpuBits host;
-        host_affinity(&host);
-        to_virtual(host, &m.first_mask);
-        if (m.first_mask.empty())
-            m.first_mask = m.all;
+        host_view(&m.first_mask); /* its only thread's mask is what the host runs it on */
         m.owner_pid = static_cast<pid_t>(pid);
         m.first_tid = tid;
         m.first_inherited = false;
@@ -889,11 +895,8 @@ ThreadSlot* self_slot() {
         return first;
     }
     /* A thread the shim did not start (a raw clone): what the host runs it on is its mask. */
-    CpuBits host, mask;
-    host_affinity(&host);
-    to_virtual(host, &mask);
-    if (mask.empty())
-        mask = g_machine.all;
+    CpuBits mask;
+    host_view(&mask);
     t_tid = tid;
     t_slot = claim(tid, mask.words);
     return t_slot;
@@ -910,12 +913,10 @@ void copy_own_mask(uint64_t* words) {
         locked_read(slot, words);
         return;
     }
-    /* No slot (no state to keep one in, or a full one): the host's mask, which every change of
-     * this thread's mask went to, seen through the map. */
-    CpuBits host, mask;
-    host_affinity(&host);
-    to_virtual(host, &mask);
-    memcpy(words, (mask.empty() ? g_machine.all : mask).words, g_machine.mask_bytes);
+    /* No slot (no state to keep one in, or a full one). */
+    CpuBits mask;
+    host_view(&mask);
+    memcpy(words, mask.words, g_machine.mask_bytes);
 }
 
 namespace {

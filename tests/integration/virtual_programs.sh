@@ -121,8 +121,7 @@ expect "--cpus 8: python3 pins to vCPU 5" "{5}" \
 # A renumbered machine: vCPU 0 is host CPU 1 and vCPU 1 is host CPU 0.
 # Python's subprocess closes every descriptor the child did not open, the shared state's among them,
 # before exec: the child must still share the launch's state, so that its parent sees what it set.
-expect "--cpus 8: python3 subprocess (close_fds) child pins itself to {6}; the parent sees {6}" "{6}" \
-  "$run" --cpus 8 -- python3 -c '
+subprocess_pin='
 import os, subprocess, sys
 child = subprocess.Popen([sys.executable, "-c",
     "import os, sys; os.sched_setaffinity(0, {6}); print(1, flush=True); sys.stdin.read()"],
@@ -131,6 +130,8 @@ child.stdout.readline()
 print(os.sched_getaffinity(child.pid))
 child.stdin.close()
 child.wait()'
+expect "--cpus 8: python3 subprocess (close_fds) child pins itself to {6}; the parent sees {6}" "{6}" \
+  "$run" --cpus 8 -- python3 -c "$subprocess_pin"
 # A machine's first process creates the shared state when it first needs it, not at start-up. A
 # vfork child runs in its parent's memory with its own descriptors and must not create it there:
 # vfork itself creates it first, in the parent; a child made by clone(CLONE_VM | CLONE_VFORK) goes
@@ -150,15 +151,7 @@ expect "--cpu-map 1,0: a clone-vfork child pins itself to 1 and execs: the new p
 # subprocess starts children with vfork.
 py=$(python3 -c 'import sys; print(sys.executable)')
 expect "--cpus 8: the python3 interpreter's subprocess (vfork): the parent sees its child's {6}" "{6}" \
-  "$run" --cpus 8 -- "$py" -c '
-import os, subprocess, sys
-child = subprocess.Popen([sys.executable, "-c",
-    "import os, sys; os.sched_setaffinity(0, {6}); print(1, flush=True); sys.stdin.read()"],
-    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-child.stdout.readline()
-print(os.sched_getaffinity(child.pid))
-child.stdin.close()
-child.wait()'
+  "$run" --cpus 8 -- "$py" -c "$subprocess_pin"
 # Each exec builds the child's environment in a block of its own; a vfork child's block stays in the
 # parent after the exec, and the parent's next exec gives it back (64 KiB a child otherwise).
 expect "--cpus 8: 100 subprocess runs (vfork) leave no memory behind in the parent" "ok" \
