@@ -76,9 +76,7 @@ bool same_as_mine(pid_t tid, const char* leaf) {
     char mine[64] = "/proc/self/";
     strcat(mine, leaf);
     struct stat a, b;
-    return PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(theirs), reinterpret_cast<long>(&a), 0, 0, 0) ==
-               0 &&
-           PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(mine), reinterpret_cast<long>(&b), 0, 0, 0) == 0 &&
+    return PalFileStatAt(AT_FDCWD, theirs, &a, 0) == 0 && PalFileStatAt(AT_FDCWD, mine, &b, 0) == 0 &&
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 

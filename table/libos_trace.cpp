@@ -52,13 +52,8 @@ struct Stat {
 };
 constinit Stat g_stats_table[kStatSlots] = {};
 
-long move_high(long fd) {
-    long high = PalSyscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
-    if (high < 0)
-        return fd;
-    PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
-    return high;
-}
+/* Where the trace's descriptor goes: out of the lowest numbers, which programs expect to get. */
+constexpr int kTraceFdFloor = 900;
 
 uint64_t now_ns() {
     struct timespec t;
@@ -182,16 +177,7 @@ public:
         return add(terminator, n);
     }
     void write(int fd) {
-        size_t done = 0;
-        while (done < len_) {
-            long w = PalSyscall(SYS_write, fd, reinterpret_cast<long>(buf_ + done), static_cast<long>(len_ - done), 0,
-                                0, 0);
-            if (w == -EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            done += static_cast<size_t>(w);
-        }
+        PalFileWriteAll(fd, buf_, len_);
     }
 
 private:
@@ -356,7 +342,7 @@ void print_call(const Call& c, bool before_only) {
         pid = remote_process();
         tid = remote->tid;
     } else {
-        pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+        pid = PalProcessGetId();
         tid = PalThreadGetId();
     }
     Line line;
@@ -436,7 +422,7 @@ void trace_init() {
         size_t len = strlen(trace);
         if (trace[0] == '/' && len < sizeof(g_trace_path)) {
             strcpy(g_trace_path, trace);
-        } else if (PalSyscall(SYS_getcwd, reinterpret_cast<long>(g_trace_path), sizeof(g_trace_path), 0, 0, 0, 0) > 0 &&
+        } else if (PalFileGetCwd(g_trace_path, sizeof(g_trace_path)) > 0 &&
                    strlen(g_trace_path) + 1 + len < sizeof(g_trace_path)) {
             strcat(g_trace_path, "/");
             strcat(g_trace_path, trace);
@@ -444,13 +430,12 @@ void trace_init() {
             g_trace_path[0] = '\0';
         }
         if (g_trace_path[0])
-            fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(g_trace_path),
-                            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644, 0, 0);
+            fd = PalFileOpen(AT_FDCWD, g_trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     }
     if (fd < 0)
-        fd = PalSyscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
-    else
-        fd = move_high(fd); /* out of the lowest numbers, which programs expect to get themselves */
+        fd = PalFileDuplicateHigh(2, kTraceFdFloor, true);
+    else if (long high = PalFileMoveHigh(static_cast<int>(fd), kTraceFdFloor, true); high >= 0)
+        fd = high;
     if (fd < 0)
         fd = 2;
     g_trace_fd = static_cast<int>(fd);
@@ -553,7 +538,7 @@ void trace_finish() {
         total_calls += s.calls.load(std::memory_order_relaxed);
         total_errors += s.errors.load(std::memory_order_relaxed);
     }
-    long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    long pid = PalProcessGetId();
     int fd = g_trace_fd >= 0 ? g_trace_fd : 2;
     if (g_json) {
         Line line;

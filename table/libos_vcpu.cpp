@@ -53,6 +53,8 @@ constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;
 constexpr size_t kPageSize = 4096;
+/* Where the state's descriptor goes: high, out of the programs' way (PalFileMoveHigh). */
+constexpr int kStateFdFloor = 1000;
 
 struct SharedHeader {
     uint32_t magic;
@@ -110,14 +112,13 @@ void cpu_relax() {
 }
 
 void yield() {
-    PalSyscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+    PalThreadYield();
 }
 
 [[noreturn]] void refuse(const char* line) {
     PalDebugLog(line, strlen(line));
     PalDebugLog("\n", 1);
-    PalSyscall(SYS_exit_group, 125, 0, 0, 0, 0, 0);
-    __builtin_unreachable();
+    PalProcessExit(125);
 }
 
 /* The calling thread's host mask; returns the kernel's cpumask size (what sched_getaffinity returns
@@ -262,7 +263,7 @@ bool collect_dead_slots() {
     bool freed = false;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-        if (t > 0 && PalSyscall(SYS_kill, t, 0, 0, 0, 0, 0) == -ESRCH &&
+        if (t > 0 && PalThreadExists(t) == -ESRCH &&
             g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
             freed = true;
     }
@@ -361,27 +362,23 @@ void map_region(void* base) {
  * describes the same machine. */
 /* Maps the state behind descriptor `fd` if it is the launch's and describes this machine. */
 bool map_existing(long fd) {
-    long size = static_cast<long>(region_size());
-    long base = PalSyscall(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base < 0 && base > -4096)
+    const size_t size = region_size();
+    void* base;
+    if (PalMemoryMapShared(static_cast<int>(fd), size, &base) < 0)
         return false;
-    auto* header = reinterpret_cast<SharedHeader*>(base);
+    auto* header = static_cast<SharedHeader*>(base);
     struct stat st;
-    bool ok = PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) == 0 &&
-              st.st_size == size && header->magic == kStateMagic && header->version == kStateVersion &&
+    bool ok = PalFileStat(static_cast<int>(fd), &st) == 0 && st.st_size == static_cast<off_t>(size) && header->magic == kStateMagic && header->version == kStateVersion &&
               header->vcpu_count == g_machine.count && header->slot_count == kSlotCount &&
               memcmp(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t)) == 0;
     if (!ok) {
-        PalSyscall(SYS_munmap, base, size, 0, 0, 0, 0);
+        PalMemoryFree(base, size);
         return false;
     }
-    map_region(reinterpret_cast<void*>(base));
+    map_region(base);
     g_machine.state_fd = static_cast<int>(fd);
     return true;
 }
-
-/* Moves descriptor `fd` to 1000 or the first free one above. */
-long move_out_of_the_way(long fd);
 
 bool attach_region(const char* fd_text) {
     if (!fd_text)
@@ -398,7 +395,7 @@ bool attach_region(const char* fd_text) {
      * open before it execs, for one) or reused: the parent that passed it may still hold it. */
     char path[64] = "/proc/";
     size_t len = 6;
-    len += format_decimal(path + len, static_cast<uint64_t>(PalSyscall(SYS_getppid, 0, 0, 0, 0, 0, 0)));
+    len += format_decimal(path + len, static_cast<uint64_t>(PalProcessGetParentId()));
     memcpy(path + len, "/fd/", 4);
     len += 4;
     format_decimal(path + len, static_cast<uint64_t>(fd));
@@ -406,81 +403,61 @@ bool attach_region(const char* fd_text) {
      * FIFO, a device): checked by name before it is opened, and opened so that it could not become
      * a controlling terminal or block. */
     char target[64];
-    long n = PalSyscall(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(target), sizeof(target) - 1,
-                        0, 0, 0);
-    if (n <= 0)
+    if (PalFileReadLink(path, target, sizeof(target)) <= 0)
         return false;
-    target[n] = '\0';
     if (strncmp(target, "/memfd:libos-vcpu-state", 23) != 0)
         return false;
-    long reopened = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path),
-                               O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0, 0, 0);
+    long reopened = PalFileOpen(AT_FDCWD, path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
     if (reopened < 0)
         return false;
-    /* Inherited across exec like the original (move_out_of_the_way keeps the flag it finds). */
-    PalSyscall(SYS_fcntl, reopened, F_SETFD, 0, 0, 0, 0);
-    reopened = move_out_of_the_way(reopened);
+    /* Inherited across exec like the original. */
+    if (long high = PalFileMoveHigh(static_cast<int>(reopened), kStateFdFloor, false); high >= 0)
+        reopened = high;
+    PalFileSetCloseOnExec(static_cast<int>(reopened), false);
     if (map_existing(reopened))
         return true;
-    PalSyscall(SYS_close, reopened, 0, 0, 0, 0, 0);
+    PalFileClose(static_cast<int>(reopened));
     return false;
-}
-
-long move_out_of_the_way(long fd) {
-    /* High, out of the way of programs: bash, for one, takes 63 and down for process substitution
-     * and 10 and up for its own, and would close the state under its children. Below the
-     * descriptor limit, when that is low. */
-    long floor = 1000;
-    struct rlimit limit;
-    if (PalSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit), 0, 0) == 0 &&
-        limit.rlim_cur < static_cast<rlim_t>(floor) + 64)
-        floor = limit.rlim_cur > 128 ? static_cast<long>(limit.rlim_cur) - 64 : 0;
-    if (fd >= floor)
-        return fd;
-    long high = PalSyscall(SYS_fcntl, fd, F_DUPFD, floor, 0, 0, 0);
-    if (high < 0)
-        return fd;
-    PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
-    return high;
 }
 
 /* Creates the launch's state. The descriptor is inherited across exec (no O_CLOEXEC) and moved out
  * of the way (move_out_of_the_way). */
 bool create_region() {
-    long fd = PalSyscall(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-state"), 0, 0, 0, 0, 0);
-    if (fd < 0)
+    long created = PalMemfdCreate("libos-vcpu-state", 0);
+    if (created < 0)
         return false;
+    int fd = static_cast<int>(created);
     size_t size = region_size();
-    if (PalSyscall(SYS_ftruncate, fd, static_cast<long>(size), 0, 0, 0, 0) < 0) {
-        PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    if (PalFileTruncate(fd, size) < 0) {
+        PalFileClose(fd);
         return false;
     }
-    fd = move_out_of_the_way(fd);
-    long base = PalSyscall(SYS_mmap, 0, static_cast<long>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base < 0 && base > -4096) {
-        PalSyscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    if (long high = PalFileMoveHigh(fd, kStateFdFloor, false); high >= 0)
+        fd = static_cast<int>(high);
+    void* base;
+    if (PalMemoryMapShared(fd, size, &base) < 0) {
+        PalFileClose(fd);
         return false;
     }
-    auto* header = reinterpret_cast<SharedHeader*>(base);
+    auto* header = static_cast<SharedHeader*>(base);
     header->vcpu_count = g_machine.count;
     header->slot_count = kSlotCount;
     header->region_size = size;
     memcpy(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t));
     header->version = kStateVersion;
     header->magic = kStateMagic;
-    map_region(reinterpret_cast<void*>(base));
-    g_machine.state_fd = static_cast<int>(fd);
+    map_region(base);
+    g_machine.state_fd = fd;
     return true;
 }
 
 /* A process-private state, when no shared one can be had (memfd_create refused, say): the machine
  * still works inside the process; other processes of the launch see its threads through the map. */
 bool private_region() {
-    long base = PalSyscall(SYS_mmap, 0, static_cast<long>(region_size()), PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base < 0 && base > -4096)
+    void* base;
+    if (PalMemoryAllocate(region_size(), &base) < 0)
         return false;
-    map_region(reinterpret_cast<void*>(base));
+    map_region(base);
     g_machine.state_fd = -1;
     return true;
 }
@@ -527,10 +504,8 @@ void set_machine_shape() {
 /* Does this process run in its parent's memory (a vfork child, or any clone with CLONE_VM)? kcmp
  * tells; when it cannot (a kernel without it, or no right to compare), the answer is yes, the safe
  * one. */
-bool shares_parent_memory(long pid) {
-    long parent = PalSyscall(SYS_getppid, 0, 0, 0, 0, 0, 0);
-    long order = PalSyscall(SYS_kcmp, pid, parent, KCMP_VM, 0, 0, 0);
-    return order != 1 && order != 2;
+bool shares_parent_memory(pid_t pid) {
+    return PalProcessCompareMemory(pid, PalProcessGetParentId()) != 1;
 }
 
 /* The thread creating the state, so that a signal handler interrupting it there does not wait for
@@ -544,7 +519,7 @@ constinit std::atomic<pid_t> g_region_creator{0};
  * there, and goes without a slot until it execs. */
 void realize_region() {
     Machine& m = g_machine;
-    const long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    const pid_t pid = PalProcessGetId();
     if (pid != m.owner_pid && shares_parent_memory(pid))
         return;
     const pid_t tid = PalThreadGetId();
@@ -559,7 +534,7 @@ void realize_region() {
     g_region_creator.store(tid, std::memory_order_release);
     if (pid != m.owner_pid) {
         host_view(&m.first_mask); /* its only thread's mask is what the host runs it on */
-        m.owner_pid = static_cast<pid_t>(pid);
+        m.owner_pid = pid;
         m.first_tid = tid;
         m.first_inherited = false;
         m.first_since = 0;
@@ -661,7 +636,7 @@ int init_machine() {
     m.first_tid = t_tid;
     m.first_inherited = from_parent;
     m.first_since = since;
-    m.owner_pid = static_cast<pid_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
+    m.owner_pid = PalProcessGetId();
     if (trusted) {
         /* An exec'ed process of a launch joins the state at once: the others may ask about it. */
         g_region_state.store(2, std::memory_order_release);
@@ -989,7 +964,7 @@ bool creator_slot(pid_t process, pid_t child, const CpuBits& host, size_t host_b
         memcpy(path + len, "/task/", 6);
         len += 6;
         format_decimal(path + len, static_cast<uint64_t>(t));
-        if (PalSyscall(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), F_OK, 0, 0, 0) != 0)
+        if (PalFileAccess(AT_FDCWD, path, F_OK, 0) != 0)
             continue;
         found = true;
         best_stamp = stamp;
@@ -1069,7 +1044,7 @@ void before_fork() {
 void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
-    g_machine.owner_pid = static_cast<pid_t>(PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
+    g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
     CpuBits mask;
     if (t_slot) {

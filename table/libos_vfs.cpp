@@ -22,14 +22,6 @@ namespace {
 constexpr char kCpuRoot[] = "/sys/devices/system/cpu";
 constexpr char kNodeRoot[] = "/sys/devices/system/node";
 
-long sys(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
-    return PalSyscall(nr, a0, a1, a2, a3, a4, a5);
-}
-
-bool failed(long ret) {
-    return ret < 0 && ret > -4096;
-}
-
 /* ---- small string helpers ----------------------------------------------------------------- */
 
 bool starts_with(const char* s, const char* prefix) {
@@ -111,13 +103,12 @@ bool normalize(const char* path, char* out) {
  * stack, and the LibOS does not use malloc. */
 struct MappedBuffer {
     explicit MappedBuffer(size_t size) : size(size) {
-        long p = sys(SYS_mmap, 0, static_cast<long>(size), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        data = failed(p) ? nullptr : reinterpret_cast<char*>(p);
+        void* p;
+        data = PalMemoryAllocate(size, &p) == 0 ? static_cast<char*>(p) : nullptr;
     }
     ~MappedBuffer() {
         if (data)
-            sys(SYS_munmap, reinterpret_cast<long>(data), static_cast<long>(size));
+            PalMemoryFree(data, size);
     }
     MappedBuffer(const MappedBuffer&) = delete;
     MappedBuffer& operator=(const MappedBuffer&) = delete;
@@ -159,16 +150,8 @@ public:
         return put(digits);
     }
     void flush() {
-        size_t done = 0;
-        while (done < used_ && error_ == 0) {
-            long w = sys(SYS_write, fd_, reinterpret_cast<long>(buf_ + done), static_cast<long>(used_ - done));
-            if (w == -EINTR)
-                continue;
-            if (w < 0)
-                error_ = w;
-            else
-                done += static_cast<size_t>(w);
-        }
+        if (used_ && error_ == 0)
+            error_ = PalFileWriteAll(fd_, buf_, used_);
         used_ = 0;
     }
     long error() const { return error_; }
@@ -434,7 +417,7 @@ bool classify_proc(const char* rest, VfsPath* out) {
     }
     out->thread_self = thread_self;
     /* "self" is the process: its leader, whose tid is the pid. */
-    out->tid = thread_self ? 0 : (self && tid == 0) ? static_cast<pid_t>(sys(SYS_getpid)) : tid;
+    out->tid = thread_self ? 0 : (self && tid == 0) ? PalProcessGetId() : tid;
     return copy_path(out->real, out->virt);
 }
 
@@ -834,6 +817,7 @@ struct CachedFile {
     char virt[kVfsPathMax];
 };
 constexpr int kCachedFiles = 64;
+constexpr int kCacheFdFloor = 900; /* where the cached memfds go (PalFileMoveHigh) */
 constinit CachedFile g_cache[kCachedFiles] = {};
 
 bool cacheable(const VfsPath& path) {
@@ -846,8 +830,7 @@ bool cacheable(const VfsPath& path) {
 long reopen_read_only(long fd, int flags) {
     char self[48] = "/proc/self/fd/";
     format_decimal(self + strlen(self), static_cast<uint64_t>(fd));
-    return sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(self),
-               O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)));
+    return PalFileOpen(AT_FDCWD, self, O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)), 0);
 }
 
 /* The cached memfd of `virt` that still is what it was, or -1. */
@@ -857,24 +840,25 @@ long cached_fd(const char* virt) {
         if (fd < 0 || strcmp(c.virt, virt) != 0)
             continue;
         struct stat st;
-        if (sys(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0 && st.st_dev == c.dev && st.st_ino == c.ino)
+        if (PalFileStat(fd, &st) == 0 && st.st_dev == c.dev && st.st_ino == c.ino)
             return fd;
         return -1;
     }
     return -1;
 }
 
-/* Keeps memfd `fd` (already rewound) for `virt`; false if the cache is full. */
-bool keep(const char* virt, long fd) {
-    if (strlen(virt) >= kVfsPathMax)
-        return false;
-    long high = sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900);
-    if (high < 0)
-        return false;
+/* Keeps memfd `fd` (already rewound) for `virt`, moved out of the program's way; it is closed when it
+ * cannot be kept (the cache is full). */
+void keep(const char* virt, long fd) {
+    long high = strlen(virt) < kVfsPathMax ? PalFileMoveHigh(static_cast<int>(fd), kCacheFdFloor, true) : -ENAMETOOLONG;
+    if (high < 0) {
+        PalFileClose(static_cast<int>(fd));
+        return;
+    }
     struct stat st;
-    if (sys(SYS_fstat, high, reinterpret_cast<long>(&st)) < 0) {
-        sys(SYS_close, high);
-        return false;
+    if (PalFileStat(static_cast<int>(high), &st) < 0) {
+        PalFileClose(static_cast<int>(high));
+        return;
     }
     for (CachedFile& c : g_cache) {
         int current = c.fd_plus_one.load(std::memory_order_acquire);
@@ -885,18 +869,16 @@ bool keep(const char* virt, long fd) {
          * still is the old memfd is closed. */
         if (stale) {
             struct stat old;
-            if (sys(SYS_fstat, current - 1, reinterpret_cast<long>(&old)) == 0 && old.st_dev == c.dev &&
-                old.st_ino == c.ino)
-                sys(SYS_close, current - 1);
+            if (PalFileStat(current - 1, &old) == 0 && old.st_dev == c.dev && old.st_ino == c.ino)
+                PalFileClose(current - 1);
         }
         c.dev = st.st_dev;
         c.ino = st.st_ino;
         memcpy(c.virt, virt, strlen(virt) + 1);
         c.fd_plus_one.store(static_cast<int>(high) + 1, std::memory_order_release);
-        return true;
+        return;
     }
-    sys(SYS_close, high);
-    return false;
+    PalFileClose(static_cast<int>(high));
 }
 
 }  // namespace
@@ -910,7 +892,7 @@ long vfs_open_generated(const VfsPath& path, int flags) {
                 return fd;
         }
     }
-    long fd = sys(SYS_memfd_create, reinterpret_cast<long>("libos-vcpu-file"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    long fd = PalMemfdCreate("libos-vcpu-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return fd;
     long ret;
@@ -922,22 +904,23 @@ long vfs_open_generated(const VfsPath& path, int flags) {
             ret = out.error();
     }
     if (ret < 0) {
-        sys(SYS_close, fd);
+        PalFileClose(static_cast<int>(fd));
         return ret;
     }
-    sys(SYS_lseek, fd, 0, SEEK_SET);
+    PalFileSeek(static_cast<int>(fd), 0, SEEK_SET);
     /* The content is final: no descriptor of it, the cache's included, can change it. */
-    sys(SYS_fcntl, fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+    PalFileSeal(static_cast<int>(fd), F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
     long reopened = reopen_read_only(fd, flags);
     if (reopened >= 0) {
         if (cacheable(path))
             keep(path.virt, fd);
-        sys(SYS_close, fd);
+        else
+            PalFileClose(static_cast<int>(fd));
         return reopened;
     }
     /* No /proc: hand out the memfd itself (sealed, so writes fail), and cache nothing. */
     if (!(flags & O_CLOEXEC))
-        sys(SYS_fcntl, fd, F_SETFD, 0);
+        PalFileSetCloseOnExec(static_cast<int>(fd), false);
     return fd;
 }
 
@@ -976,7 +959,7 @@ bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_
 
 void vfs_remember_dir(int fd, const char* virt) {
     struct stat st;
-    if (sys(SYS_fstat, fd, reinterpret_cast<long>(&st)) < 0 || strlen(virt) >= kVfsPathMax)
+    if (PalFileStat(fd, &st) < 0 || strlen(virt) >= kVfsPathMax)
         return;
     for (int round = 0; round < 2; ++round) {
         for (RememberedDir& d : g_dirs) {
@@ -1006,7 +989,7 @@ bool vfs_dir_path(int fd, char* out) {
             continue;
         /* The descriptor may have been closed and its number reused: the directory must be the same. */
         struct stat st;
-        if (sys(SYS_fstat, fd, reinterpret_cast<long>(&st)) < 0 || st.st_dev != d.dev || st.st_ino != d.ino)
+        if (PalFileStat(fd, &st) < 0 || st.st_dev != d.dev || st.st_ino != d.ino)
             return false;
         memcpy(out, d.virt, strlen(d.virt) + 1);
         return true;

@@ -84,7 +84,7 @@ void set_virtual_cwd(const char* virt) {
 void note_host_cwd() {
     char cwd[kVfsPathMax];
     VfsPath p;
-    long n = PalSyscall(SYS_getcwd, reinterpret_cast<long>(cwd), sizeof(cwd), 0, 0, 0, 0);
+    long n = PalFileGetCwd(cwd, sizeof(cwd));
     /* getcwd names a directory; under cpuV/ the views call those redirects. */
     if (n > 0 && vfs_classify(cwd, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect))
         set_virtual_cwd(p.virt);
@@ -112,7 +112,7 @@ void init_cwd() {
     VfsPath p;
     char cwd[kVfsPathMax];
     if (inherited && vfs_classify(inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
-        PalSyscall(SYS_getcwd, reinterpret_cast<long>(cwd), sizeof(cwd), 0, 0, 0, 0) > 0 && strcmp(cwd, p.real) == 0) {
+        PalFileGetCwd(cwd, sizeof(cwd)) > 0 && strcmp(cwd, p.real) == 0) {
         set_virtual_cwd(p.virt);
         return;
     }
@@ -157,11 +157,7 @@ bool remote_link(pid_t tid, const char* leaf, char* dir) {
     format_decimal(link + strlen(link), static_cast<uint64_t>(tid));
     strcat(link, "/");
     strcat(link, leaf);
-    long len = PalSyscall(SYS_readlink, reinterpret_cast<long>(link), reinterpret_cast<long>(dir), kVfsPathMax - 1, 0, 0, 0);
-    if (len <= 0 || dir[0] != '/')
-        return false;
-    dir[len] = '\0';
-    return true;
+    return PalFileReadLink(link, dir, kVfsPathMax) > 0 && dir[0] == '/';
 }
 
 /* resolve() for a remote task (strict mode): its current directory and descriptors are the host's,
@@ -213,11 +209,8 @@ bool resolve(int dirfd, uintptr_t user_path, VfsPath* out) {
         /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
         char self[48] = "/proc/self/fd/";
         format_decimal(self + strlen(self), static_cast<uint64_t>(dirfd));
-        long len = PalSyscall(SYS_readlink, reinterpret_cast<long>(self), reinterpret_cast<long>(dir),
-                              sizeof(dir) - 1, 0, 0, 0);
-        if (len <= 0 || dir[0] != '/')
+        if (PalFileReadLink(self, dir, sizeof(dir)) <= 0 || dir[0] != '/')
             return false;
-        dir[len] = '\0';
     }
     char joined[kVfsPathMax];
     return vfs_join(dir, path, joined) && vfs_classify(joined, out);
@@ -232,7 +225,7 @@ const char* stand_in(const VfsPath& p) {
     if (p.kind != VfsKind::Generated)
         return p.real;
     struct stat st;
-    if (PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(p.real), reinterpret_cast<long>(&st), 0, 0, 0) == 0)
+    if (PalFileStatAt(AT_FDCWD, p.real, &st, 0) == 0)
         return p.real;
     return under_sys(p) ? "/sys/devices/system/cpu/online" : "/proc/cpuinfo";
 }
@@ -252,7 +245,7 @@ long remote_may_open(const char* real, int flags) {
     if (task.cap_effective & kCapDacOverride)
         return 0;
     struct stat st;
-    long ret = PalSyscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(real), reinterpret_cast<long>(&st), 0, 0, 0);
+    long ret = PalFileStatAt(AT_FDCWD, real, &st, 0);
     if (ret < 0)
         return ret;
     const int access = flags & O_ACCMODE;
@@ -278,19 +271,19 @@ long open_virtual(const VfsPath& p, int flags, mode_t mode) {
                  * and fail the write, so those go to the host. */
                 if (under_sys(p))
                     return -EACCES;
-                return PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(p.real), flags, mode, 0, 0);
+                return PalFileOpen(AT_FDCWD, p.real, flags, mode);
             }
             if (flags & O_DIRECTORY)
                 return -ENOTDIR;
             return vfs_open_generated(p, flags);
         case VfsKind::Redirect:
         case VfsKind::Directory: {
-            long fd = PalSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(p.real), flags, mode, 0, 0);
+            long fd = PalFileOpen(AT_FDCWD, p.real, flags, mode);
             /* A remote task's descriptor is the supervisor's until it is handed over: nothing to
              * remember here (its listing is the host's: see docs/strict-mode.md). */
             if (fd >= 0 && !remote_task()) {
                 struct stat st;
-                if (PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) == 0 && S_ISDIR(st.st_mode))
+                if (PalFileStat(static_cast<int>(fd), &st) == 0 && S_ISDIR(st.st_mode))
                     vfs_remember_dir(static_cast<int>(fd), p.virt);
             }
             return fd;
@@ -428,7 +421,7 @@ long libos_syscall_chdir(UserPtr<const char> path) {
         return -ENOENT;
     if (p.kind != VfsKind::Directory && p.kind != VfsKind::Redirect)
         return -ENOTDIR;
-    long ret = PalSyscall(SYS_chdir, reinterpret_cast<long>(p.real), 0, 0, 0, 0, 0);
+    long ret = PalFileChangeDir(p.real);
     if (ret == 0)
         libos::set_virtual_cwd(p.virt);
     return ret;

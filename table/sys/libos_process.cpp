@@ -84,18 +84,16 @@ bool state_fd_usable() {
     if (fd < 0)
         return false;
     struct stat st;
-    if (PalSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st), 0, 0, 0, 0) < 0)
+    if (PalFileStat(fd, &st) < 0)
         return false;
     /* The program may have closed it and opened something else under the same number. */
     char link[64], path[32] = "/proc/self/fd/";
     format_decimal(path + strlen(path), fd);
-    long n = PalSyscall(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(link), sizeof(link) - 1, 0, 0, 0);
-    if (n <= 0)
+    if (PalFileReadLink(path, link, sizeof(link)) <= 0)
         return false;
-    link[n] = '\0';
     if (strncmp(link, "/memfd:libos-vcpu-state", 23) != 0)
         return false;
-    PalSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0, 0); /* the program may have set FD_CLOEXEC on it */
+    PalFileSetCloseOnExec(fd, false); /* the program may have set FD_CLOEXEC on it */
     return true;
 }
 
@@ -138,18 +136,17 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
     size_t bytes = kBlockHeader + (count + 14) * sizeof(char*) + strings;
-    const long pid = PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
-    if (void* left = t_exec_block;
-        left && t_exec_block_pid != pid && t_exec_block_pid != PalSyscall(SYS_getppid, 0, 0, 0, 0, 0, 0)) {
+    const pid_t pid = PalProcessGetId();
+    if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
-        PalSyscall(SYS_munmap, reinterpret_cast<long>(left), static_cast<long>(*static_cast<size_t*>(left)), 0, 0, 0, 0);
+        PalMemoryFree(left, *static_cast<size_t*>(left));
     }
-    long mem = PalSyscall(SYS_mmap, 0, static_cast<long>(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                          -1, 0);
-    if (mem < 0 && mem > -4096) {
+    void* block;
+    if (PalMemoryAllocate(bytes, &block) < 0) {
         *error = -ENOMEM;
         return nullptr;
     }
+    auto mem = reinterpret_cast<uintptr_t>(block);
     *reinterpret_cast<size_t*>(mem) = bytes;
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
@@ -221,7 +218,7 @@ void release_exec_environment(char* const* built, char* const* envp) {
     char* mem = reinterpret_cast<char*>(const_cast<char**>(built)) - kBlockHeader;
     if (t_exec_block == mem)
         t_exec_block = nullptr;
-    PalSyscall(SYS_munmap, reinterpret_cast<long>(mem), static_cast<long>(*reinterpret_cast<size_t*>(mem)), 0, 0, 0, 0);
+    PalMemoryFree(mem, *reinterpret_cast<size_t*>(mem));
 }
 
 }  // namespace libos
@@ -233,8 +230,7 @@ long libos_syscall_execve(libos::UserPtr<const char> path, libos::UserPtr<char* 
     char* const* env = libos::exec_environment(envp.for_kernel(), &error);
     if (!env && error)
         return error;
-    long ret = PalSyscall(SYS_execve, static_cast<long>(path.address()), static_cast<long>(argv.address()),
-                          reinterpret_cast<long>(env), 0, 0, 0);
+    long ret = PalProcessExec(path.for_kernel(), argv.for_kernel(), env);
     libos::release_exec_environment(env, envp.for_kernel());
     return ret;
 }
@@ -246,8 +242,7 @@ long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::U
     char* const* env = libos::exec_environment(envp.for_kernel(), &error);
     if (!env && error)
         return error;
-    long ret = PalSyscall(SYS_execveat, dirfd, static_cast<long>(path.address()), static_cast<long>(argv.address()),
-                          reinterpret_cast<long>(env), flags, 0);
+    long ret = PalProcessExecAt(dirfd, path.for_kernel(), argv.for_kernel(), env, flags);
     libos::release_exec_environment(env, envp.for_kernel());
     return ret;
 }
@@ -255,7 +250,7 @@ long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::U
 /* fork(2): the child's only thread takes a slot of its own, with the parent's mask. */
 long libos_syscall_fork() {
     libos::before_fork();
-    long ret = PalSyscall(SYS_fork, 0, 0, 0, 0, 0, 0);
+    long ret = PalProcessFork();
     if (ret == 0) {
         libos::after_fork_child();
         libos::trace_reset_stats();
@@ -271,9 +266,7 @@ long libos_syscall_fork() {
 long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
                          libos::UserPtr<int> child_tid, unsigned long tls) {
     libos::before_fork();
-    long ret = PalSyscall(SYS_clone, static_cast<long>(flags), static_cast<long>(newsp),
-                          static_cast<long>(parent_tid.address()), static_cast<long>(child_tid.address()),
-                          static_cast<long>(tls), 0);
+    long ret = PalProcessClone(flags, newsp, parent_tid.for_kernel(), child_tid.for_kernel(), tls);
     bool fork_like = !(flags & CLONE_VM) && newsp == 0;
     if (ret == 0 && fork_like) {
         libos::after_fork_child();

@@ -85,7 +85,7 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
     int i = index_of(sig);
     /* A fault, or an abort() of this very process (raised with tgkill, so si_code <= 0). */
     bool own_signal = info && (info->si_code > 0 ||
-                               (sig == SIGABRT && info->si_pid == PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0)));
+                               (sig == SIGABRT && info->si_pid == PalProcessGetId()));
     if (own_signal && sig == SIGABRT)
         load_unwinder_for_crash(); /* to see past libc's frames */
     if (own_signal && inside_libos(sig, ucontext)) {
@@ -94,7 +94,7 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
         report_own_crash(sig, info, ucontext);
         PalSignalSetDefault(sig);
         if (sig == SIGABRT)
-            PalSyscall(SYS_tgkill, PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0), PalThreadGetId(), sig, 0, 0, 0);
+            PalThreadSignal(PalProcessGetId(), PalThreadGetId(), sig);
         return;
     }
     PalKernelSigaction act = load(g_app_actions[i]);
@@ -108,7 +108,7 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
             return;
         PalSignalSetDefault(sig);
         if (sent)
-            PalSyscall(SYS_tgkill, PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0), PalThreadGetId(), sig, 0, 0, 0);
+            PalThreadSignal(PalProcessGetId(), PalThreadGetId(), sig);
         return;
     }
     if (act.flags & SA_RESETHAND) {
@@ -126,7 +126,7 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
         blocked |= 1ULL << (sig - 1);
     else
         blocked &= ~(1ULL << (sig - 1));
-    PalSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&blocked), 0, sizeof(blocked), 0, 0);
+    PalSignalSetMask(blocked);
     if (act.flags & SA_SIGINFO)
         reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, ucontext);
     else

@@ -7,7 +7,10 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +24,9 @@ using libos_test::parse_cpu_list;
 using libos_test::read_file;
 
 namespace {
+
+/* Above the kernel's largest pid_max (2^22): no task ever has it. */
+constexpr pid_t kNoSuchTid = 0x3fffffff;
 
 TEST(PalSyscall, ReturnsResultsAndNegativeErrnoWithoutTouchingErrno) {
     errno = 4242;
@@ -77,6 +83,191 @@ TEST(PalThread, SetAffinityPinsTheThreadAndReportsErrors) {
     EXPECT_EQ(PalThreadSetCpuAffinity(0, sizeof(one), libos_test::unmapped_address()), -EFAULT);
     EXPECT_EQ(PalGetCpu(static_cast<unsigned*>(libos_test::unmapped_address()), nullptr), -EFAULT);
     ASSERT_EQ(PalThreadSetCpuAffinity(0, sizeof(original), &original), 0);
+}
+
+TEST(PalFile, OpensExaminesAndWritesLikeTheKernel) {
+    errno = 4242;
+    long fd = PalFileOpen(AT_FDCWD, "/proc/self/exe", O_RDONLY | O_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    struct stat by_fd, by_path, linked;
+    EXPECT_EQ(PalFileStat(static_cast<int>(fd), &by_fd), 0);
+    EXPECT_EQ(PalFileStatAt(AT_FDCWD, "/proc/self/exe", &by_path, 0), 0);
+    EXPECT_EQ(by_fd.st_ino, by_path.st_ino);
+    EXPECT_EQ(PalFileStatAt(AT_FDCWD, "/proc/self/exe", &linked, AT_SYMLINK_NOFOLLOW), 0);
+    EXPECT_TRUE(S_ISLNK(linked.st_mode));
+    struct statx sx;
+    EXPECT_EQ(PalFileStatx(AT_FDCWD, "/proc/self/exe", 0, STATX_INO, &sx), 0);
+    EXPECT_EQ(sx.stx_ino, by_fd.st_ino);
+    EXPECT_EQ(PalFileSeek(static_cast<int>(fd), 4, SEEK_SET), 4);
+    EXPECT_EQ(PalFileClose(static_cast<int>(fd)), 0);
+    EXPECT_EQ(PalFileClose(static_cast<int>(fd)), -EBADF);
+    EXPECT_EQ(PalFileOpen(AT_FDCWD, "/nonexistent/x", O_RDONLY, 0), -ENOENT);
+    EXPECT_EQ(PalFileStat(-1, &by_fd), -EBADF);
+    EXPECT_EQ(PalFileStatAt(AT_FDCWD, "/nonexistent", &by_fd, 0), -ENOENT);
+    EXPECT_EQ(PalFileAccess(AT_FDCWD, "/proc/self/exe", F_OK, 0), 0);
+    EXPECT_EQ(PalFileAccess(AT_FDCWD, "/proc/self/exe", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+    EXPECT_EQ(PalFileAccess(AT_FDCWD, "/nonexistent", F_OK, 0), -ENOENT);
+    EXPECT_EQ(PalFileAccess(AT_FDCWD, "/", F_OK, 0x7777), -EINVAL);
+    char link[64], expected[64];
+    ASSERT_GT(PalFileReadLink("/proc/self", link, sizeof(link)), 0);
+    snprintf(expected, sizeof(expected), "%d", getpid());
+    EXPECT_STREQ(link, expected);
+    EXPECT_EQ(PalFileReadLink("/proc/self", link, 2), 1); /* cut to fit, and terminated */
+    EXPECT_EQ(strlen(link), 1u);
+    EXPECT_EQ(PalFileReadLink("/nonexistent", link, sizeof(link)), -ENOENT);
+    int pipe_fds[2];
+    ASSERT_EQ(pipe(pipe_fds), 0);
+    EXPECT_EQ(PalFileWriteAll(pipe_fds[1], "whole", 5), 0);
+    char got[8] = {};
+    EXPECT_EQ(read(pipe_fds[0], got, sizeof(got)), 5);
+    EXPECT_STREQ(got, "whole");
+    close(pipe_fds[0]);
+    void (*previous)(int) = signal(SIGPIPE, SIG_IGN);
+    EXPECT_EQ(PalFileWriteAll(pipe_fds[1], "x", 1), -EPIPE);
+    signal(SIGPIPE, previous);
+    close(pipe_fds[1]);
+    EXPECT_EQ(PalFileWriteAll(-1, "x", 1), -EBADF);
+    EXPECT_EQ(errno, 4242);
+}
+
+TEST(PalFile, MovesADescriptorHighAndSetsItsFlags) {
+    errno = 4242;
+    long fd = PalFileOpen(AT_FDCWD, "/dev/null", O_RDONLY, 0);
+    ASSERT_GE(fd, 0);
+    long dup = PalFileDuplicateHigh(static_cast<int>(fd), 700, true);
+    ASSERT_GE(dup, 700);
+    EXPECT_EQ(fcntl(static_cast<int>(dup), F_GETFD), FD_CLOEXEC);
+    EXPECT_GE(fcntl(static_cast<int>(fd), F_GETFD), 0); /* a duplicate: the original stays */
+    close(static_cast<int>(dup));
+    long moved = PalFileMoveHigh(static_cast<int>(fd), 700, false);
+    ASSERT_GE(moved, 700);
+    EXPECT_EQ(fcntl(static_cast<int>(fd), F_GETFD), -1); /* moved: the original is closed */
+    EXPECT_EQ(fcntl(static_cast<int>(moved), F_GETFD), 0);
+    EXPECT_EQ(PalFileMoveHigh(static_cast<int>(moved), 700, false), moved); /* already high: unchanged */
+    EXPECT_EQ(PalFileSetCloseOnExec(static_cast<int>(moved), true), 0);
+    EXPECT_EQ(fcntl(static_cast<int>(moved), F_GETFD), FD_CLOEXEC);
+    EXPECT_EQ(PalFileSetCloseOnExec(static_cast<int>(moved), false), 0);
+    EXPECT_EQ(fcntl(static_cast<int>(moved), F_GETFD), 0);
+    close(static_cast<int>(moved));
+    errno = 4242; /* the checks above set it (fcntl of a closed descriptor) */
+    EXPECT_EQ(PalFileMoveHigh(-1, 700, false), -EBADF);
+    EXPECT_EQ(PalFileSetCloseOnExec(-1, true), -EBADF);
+    EXPECT_EQ(errno, 4242);
+    /* A low descriptor limit lowers the floor below it: the duplicate still succeeds. */
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        struct rlimit low = {256, 256};
+        if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+            _exit(2);
+        long high = PalFileDuplicateHigh(0, 1000, false);
+        _exit(high >= 128 && high < 256 ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(PalFile, MemfdsAreSizedAndSealed) {
+    errno = 4242;
+    long fd = PalMemfdCreate("pal-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(PalFileTruncate(static_cast<int>(fd), 8192), 0);
+    struct stat st;
+    ASSERT_EQ(PalFileStat(static_cast<int>(fd), &st), 0);
+    EXPECT_EQ(st.st_size, 8192);
+    EXPECT_EQ(PalFileSeal(static_cast<int>(fd), F_SEAL_GROW | F_SEAL_SHRINK), 0);
+    EXPECT_EQ(PalFileTruncate(static_cast<int>(fd), 1), -EPERM);
+    EXPECT_EQ(PalFileSeal(-1, F_SEAL_GROW), -EBADF);
+    EXPECT_EQ(PalMemfdCreate("bad", 0x7777), -EINVAL);
+    void* shared = nullptr;
+    ASSERT_EQ(PalMemoryMapShared(static_cast<int>(fd), 8192, &shared), 0);
+    static_cast<char*>(shared)[100] = 'x';
+    char back = 0;
+    ASSERT_EQ(pread(static_cast<int>(fd), &back, 1, 100), 1);
+    EXPECT_EQ(back, 'x');
+    EXPECT_EQ(PalMemoryFree(shared, 8192), 0);
+    EXPECT_EQ(PalMemoryMapShared(-1, 8192, &shared), -EBADF);
+    close(static_cast<int>(fd));
+    void* mem = nullptr;
+    ASSERT_EQ(PalMemoryAllocate(1 << 20, &mem), 0);
+    EXPECT_EQ(static_cast<char*>(mem)[12345], 0);
+    static_cast<char*>(mem)[12345] = 1;
+    EXPECT_EQ(PalMemoryFree(mem, 1 << 20), 0);
+    EXPECT_EQ(PalMemoryAllocate(0, &mem), -EINVAL);
+    EXPECT_EQ(errno, 4242);
+}
+
+TEST(PalFile, TheCurrentDirectory) {
+    errno = 4242;
+    char before[4096], now[4096];
+    ASSERT_NE(getcwd(before, sizeof(before)), nullptr);
+    EXPECT_EQ(PalFileGetCwd(now, sizeof(now)), static_cast<long>(strlen(before) + 1));
+    EXPECT_STREQ(now, before);
+    EXPECT_EQ(PalFileGetCwd(now, 1), -ERANGE);
+    EXPECT_EQ(PalFileChangeDir("/proc"), 0);
+    EXPECT_EQ(PalFileGetCwd(now, sizeof(now)), 6);
+    EXPECT_STREQ(now, "/proc");
+    EXPECT_EQ(PalFileChangeDir("/nonexistent"), -ENOENT);
+    int dir = open(before, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(dir, 0);
+    EXPECT_EQ(PalFileChangeDirFd(dir), 0);
+    close(dir);
+    EXPECT_EQ(PalFileChangeDirFd(-1), -EBADF);
+    ASSERT_NE(getcwd(now, sizeof(now)), nullptr);
+    EXPECT_STREQ(now, before);
+    EXPECT_EQ(errno, 4242);
+}
+
+TEST(PalProcess, IdsForkExecAndExit) {
+    errno = 4242;
+    EXPECT_EQ(PalProcessGetId(), getpid());
+    EXPECT_EQ(PalProcessGetParentId(), getppid());
+    EXPECT_EQ(PalThreadExists(gettid()), 0);
+    EXPECT_EQ(PalThreadExists(kNoSuchTid), -ESRCH);
+    PalThreadYield();
+    long child = PalProcessFork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        /* In the child: its own ids and memory, then an exec that fails and one that works. */
+        if (PalProcessGetParentId() == 0 || PalProcessCompareMemory(PalProcessGetId(), PalProcessGetParentId()) != 1)
+            PalProcessExit(3);
+        char* const argv[] = {const_cast<char*>("true"), nullptr};
+        char* const envp[] = {nullptr};
+        if (PalProcessExec("/nonexistent", argv, envp) != -ENOENT)
+            PalProcessExit(4);
+        if (PalProcessExecAt(AT_FDCWD, "/nonexistent", argv, envp, 0) != -ENOENT)
+            PalProcessExit(5);
+        char* const shell[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>("exit 7"), nullptr};
+        PalProcessExec("/bin/sh", shell, envp);
+        PalProcessExit(6);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(static_cast<pid_t>(child), &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 7);
+    EXPECT_EQ(PalProcessCompareMemory(getpid(), getpid()), 0);
+    child = PalProcessClone(SIGCHLD, 0, nullptr, nullptr, 0);
+    ASSERT_GE(child, 0);
+    if (child == 0)
+        PalProcessExit(9);
+    ASSERT_EQ(waitpid(static_cast<pid_t>(child), &status, 0), child);
+    EXPECT_EQ(WEXITSTATUS(status), 9);
+    EXPECT_EQ(PalThreadSignal(getpid(), gettid(), 0), 0);
+    EXPECT_EQ(PalThreadSignal(getpid(), kNoSuchTid, 0), -ESRCH);
+    EXPECT_EQ(errno, 4242);
+}
+
+TEST(PalSignal, SetMaskReplacesTheBlockedSet) {
+    sigset_t saved, now;
+    ASSERT_EQ(sigprocmask(SIG_SETMASK, nullptr, &saved), 0);
+    errno = 4242;
+    EXPECT_EQ(PalSignalSetMask(1ULL << (SIGUSR1 - 1)), 0);
+    ASSERT_EQ(sigprocmask(SIG_SETMASK, nullptr, &now), 0);
+    EXPECT_TRUE(sigismember(&now, SIGUSR1));
+    EXPECT_FALSE(sigismember(&now, SIGUSR2));
+    EXPECT_EQ(errno, 4242);
+    sigprocmask(SIG_SETMASK, &saved, nullptr);
 }
 
 TEST(PalHostTopology, AgreesWithSysfsAndTheKernel) {

@@ -15,9 +15,11 @@
 #define PAL_PAL_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <asm/unistd.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -120,9 +122,120 @@ PAL_API long PalFaultFixupRegister(const void* begin, const void* end, const voi
 /* Sets the host action of `sig` to its default (SIG_DFL). Used to let a fault kill the process. */
 PAL_API long PalSignalSetDefault(int sig);
 
+/* Replaces the calling thread's blocked signals with `mask` (rt_sigprocmask SIG_SETMASK, the kernel's
+ * 64-bit set). Returns 0 or -errno. */
+PAL_API long PalSignalSetMask(uint64_t mask);
+
 /* Reads the host file at `path` whole into `buf` (at most size - 1 bytes, then a NUL): the LibOS's
  * way to read the host's /proc and /sys. Returns the length or -errno. */
 PAL_API long PalReadFile(const char* path, char* buf, size_t size);
+
+/* ---- files ------------------------------------------------------------------------------------
+ * The host files the LibOS itself reads, writes and generates (its views, its shared state, its
+ * trace). `path` arguments may be application pointers where a comment says so: the kernel then
+ * reads them, and gives EFAULT where Linux would. */
+
+/* openat(2). Returns the descriptor or -errno. */
+PAL_API long PalFileOpen(int dirfd, const char* path, int flags, mode_t mode);
+
+/* close(2). Returns 0 or -errno. */
+PAL_API long PalFileClose(int fd);
+
+/* fstat(2) of descriptor `fd` into `st`. Returns 0 or -errno. */
+PAL_API long PalFileStat(int fd, struct stat* st);
+
+/* newfstatat(2): `path` relative to `dirfd`, with AT_* `flags`. Returns 0 or -errno. */
+PAL_API long PalFileStatAt(int dirfd, const char* path, struct stat* st, int flags);
+
+/* statx(2) into `buf` (a struct statx). Returns 0 or -errno. */
+PAL_API long PalFileStatx(int dirfd, const char* path, int flags, unsigned mask, void* buf);
+
+/* faccessat(2), or faccessat2(2) when `flags` is not 0. Returns 0 or -errno. */
+PAL_API long PalFileAccess(int dirfd, const char* path, int mode, int flags);
+
+/* readlink(2) of `path` into buf, NUL-terminated (at most size - 1 bytes). Returns the length or
+ * -errno. */
+PAL_API long PalFileReadLink(const char* path, char* buf, size_t size);
+
+/* lseek(2). Returns the new offset or -errno. */
+PAL_API long PalFileSeek(int fd, long offset, int whence);
+
+/* Writes `size` bytes to `fd` whole, retrying short writes and EINTR. Returns 0 or -errno. */
+PAL_API long PalFileWriteAll(int fd, const void* buf, size_t size);
+
+/* A duplicate of descriptor `fd` out of the way of programs, which expect the lowest numbers to be
+ * theirs: the lowest free number at or above `floor` (lowered to stay 64 below the RLIMIT_NOFILE soft
+ * limit when that is low), with close-on-exec when `cloexec` is set. Returns it, or -errno. */
+PAL_API long PalFileDuplicateHigh(int fd, int floor, bool cloexec);
+
+/* The same, and `fd` is closed: the file moves. Returns the descriptor that now holds it (`fd`
+ * itself, untouched, when it already is at or above `floor`), or -errno when no higher one can be
+ * had (`fd` is then left open). */
+PAL_API long PalFileMoveHigh(int fd, int floor, bool cloexec);
+
+/* Sets or clears FD_CLOEXEC on `fd`. Returns 0 or -errno. */
+PAL_API long PalFileSetCloseOnExec(int fd, bool cloexec);
+
+/* memfd_create(2): an anonymous file named `name` with MFD_* `flags`. Returns the descriptor or
+ * -errno. */
+PAL_API long PalMemfdCreate(const char* name, unsigned flags);
+
+/* ftruncate(2). Returns 0 or -errno. */
+PAL_API long PalFileTruncate(int fd, size_t size);
+
+/* Adds F_SEAL_* `seals` to a memfd (fcntl F_ADD_SEALS). Returns 0 or -errno. */
+PAL_API long PalFileSeal(int fd, unsigned seals);
+
+/* chdir(2) (`path` may be an application pointer), fchdir(2) and getcwd(2) (getcwd's result: the
+ * length with the NUL, or -errno). */
+PAL_API long PalFileChangeDir(const char* path);
+PAL_API long PalFileChangeDirFd(int fd);
+PAL_API long PalFileGetCwd(char* buf, size_t size);
+
+/* ---- memory ----------------------------------------------------------------------------------- */
+
+/* `size` bytes of private, zeroed, read-write memory (mmap, MAP_NORESERVE) at *addr. Returns 0 or
+ * -errno. */
+PAL_API long PalMemoryAllocate(size_t size, void** addr);
+
+/* Maps the first `size` bytes of file `fd` shared and read-write at *addr. Returns 0 or -errno. */
+PAL_API long PalMemoryMapShared(int fd, size_t size, void** addr);
+
+/* Unmaps what PalMemoryAllocate or PalMemoryMapShared gave. Returns 0 or -errno. */
+PAL_API long PalMemoryFree(void* addr, size_t size);
+
+/* ---- processes -------------------------------------------------------------------------------- */
+
+/* getpid(2) and getppid(2). */
+PAL_API pid_t PalProcessGetId(void);
+PAL_API pid_t PalProcessGetParentId(void);
+
+/* Do processes `a` and `b` share their memory (kcmp KCMP_VM)? 0: they do, 1: they do not, or
+ * -errno when the kernel cannot tell (no kcmp, or no right to compare). */
+PAL_API long PalProcessCompareMemory(pid_t a, pid_t b);
+
+/* fork(2), and clone(2) with its raw x86_64 arguments. The child returns 0 from the call. */
+PAL_API long PalProcessFork(void);
+PAL_API long PalProcessClone(unsigned long flags, unsigned long newsp, int* parent_tid, int* child_tid,
+                             unsigned long tls);
+
+/* execve(2) and execveat(2); every pointer may be an application pointer. Returns only on failure,
+ * with -errno. */
+PAL_API long PalProcessExec(const char* path, char* const argv[], char* const envp[]);
+PAL_API long PalProcessExecAt(int dirfd, const char* path, char* const argv[], char* const envp[], int flags);
+
+/* exit_group(2). */
+PAL_API __attribute__((noreturn)) void PalProcessExit(int status);
+
+/* Whether thread `tid` exists (kill(2) with signal 0): 0, -ESRCH when no thread has that id, or
+ * another -errno (EPERM: it exists, but belongs to someone else). */
+PAL_API long PalThreadExists(pid_t tid);
+
+/* tgkill(2): `sig` to thread `tid` of process `tgid`. Returns 0 or -errno. */
+PAL_API long PalThreadSignal(pid_t tgid, pid_t tid, int sig);
+
+/* sched_yield(2). */
+PAL_API void PalThreadYield(void);
 
 /* ---- strict mode ------------------------------------------------------------------------------
  * A strict-mode launch runs every process under a seccomp filter that hands the virtualized system

@@ -73,6 +73,10 @@ extern "C" long PalSignalSetDefault(int sig) {
     return pal_raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, sizeof(dfl.mask));
 }
 
+extern "C" long PalSignalSetMask(uint64_t mask) {
+    return pal_raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&mask), 0, sizeof(mask));
+}
+
 extern "C" const int g_pal_fault_signals[PAL_FAULT_SIGNALS] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
 extern "C" long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction previous[PAL_FAULT_SIGNALS]) {

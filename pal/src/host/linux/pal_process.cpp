@@ -176,3 +176,46 @@ extern "C" long PalThreadCredentials(pid_t tid, struct PalCredentials* creds) {
     creds->cap_effective = caps < 0 ? 0 : static_cast<uint64_t>(caps);
     return 0;
 }
+
+/* ---- this process ------------------------------------------------------------------------------ */
+
+extern "C" pid_t PalProcessGetId(void) {
+    return static_cast<pid_t>(pal_raw(SYS_getpid));
+}
+
+extern "C" pid_t PalProcessGetParentId(void) {
+    return static_cast<pid_t>(pal_raw(SYS_getppid));
+}
+
+extern "C" long PalProcessCompareMemory(pid_t a, pid_t b) {
+    constexpr long kKcmpVm = 1; /* KCMP_VM, <linux/kcmp.h> */
+    long order = pal_raw(SYS_kcmp, a, b, kKcmpVm, 0, 0);
+    if (order < 0)
+        return order;
+    return order == 0 ? 0 : 1;
+}
+
+extern "C" long PalProcessFork(void) {
+    return pal_raw(SYS_fork);
+}
+
+extern "C" long PalProcessClone(unsigned long flags, unsigned long newsp, int* parent_tid, int* child_tid,
+                                unsigned long tls) {
+    return pal_raw(SYS_clone, static_cast<long>(flags), static_cast<long>(newsp), reinterpret_cast<long>(parent_tid),
+                   reinterpret_cast<long>(child_tid), static_cast<long>(tls));
+}
+
+extern "C" long PalProcessExec(const char* path, char* const argv[], char* const envp[]) {
+    return pal_raw(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
+                   reinterpret_cast<long>(envp));
+}
+
+extern "C" long PalProcessExecAt(int dirfd, const char* path, char* const argv[], char* const envp[], int flags) {
+    return pal_raw(SYS_execveat, dirfd, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
+                   reinterpret_cast<long>(envp), flags);
+}
+
+extern "C" void PalProcessExit(int status) {
+    for (;;)
+        pal_raw(SYS_exit_group, status);
+}

@@ -46,3 +46,15 @@ extern "C" unsigned PalGetCurrentCpu(void) {
     pal_raw(SYS_getcpu, reinterpret_cast<long>(&cpu), 0, 0);
     return cpu;
 }
+
+extern "C" long PalThreadExists(pid_t tid) {
+    return pal_raw(SYS_kill, tid, 0);
+}
+
+extern "C" long PalThreadSignal(pid_t tgid, pid_t tid, int sig) {
+    return pal_raw(SYS_tgkill, tgid, tid, sig);
+}
+
+extern "C" void PalThreadYield(void) {
+    pal_raw(SYS_sched_yield);
+}

@@ -1,0 +1,114 @@
+/* The host files the LibOS uses itself: opening, examining, writing and placing descriptors,
+ * memfds, and the current directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "pal/pal.h"
+#include "pal_linux.h"
+
+extern "C" long PalFileOpen(int dirfd, const char* path, int flags, mode_t mode) {
+    return pal_raw(SYS_openat, dirfd, reinterpret_cast<long>(path), flags, mode);
+}
+
+extern "C" long PalFileClose(int fd) {
+    return pal_raw(SYS_close, fd);
+}
+
+extern "C" long PalFileStat(int fd, struct stat* st) {
+    return pal_raw(SYS_fstat, fd, reinterpret_cast<long>(st));
+}
+
+extern "C" long PalFileStatAt(int dirfd, const char* path, struct stat* st, int flags) {
+    return pal_raw(SYS_newfstatat, dirfd, reinterpret_cast<long>(path), reinterpret_cast<long>(st), flags);
+}
+
+extern "C" long PalFileStatx(int dirfd, const char* path, int flags, unsigned mask, void* buf) {
+    return pal_raw(SYS_statx, dirfd, reinterpret_cast<long>(path), flags, mask, reinterpret_cast<long>(buf));
+}
+
+extern "C" long PalFileAccess(int dirfd, const char* path, int mode, int flags) {
+    if (flags == 0)
+        return pal_raw(SYS_faccessat, dirfd, reinterpret_cast<long>(path), mode);
+    return pal_raw(SYS_faccessat2, dirfd, reinterpret_cast<long>(path), mode, flags);
+}
+
+extern "C" long PalFileReadLink(const char* path, char* buf, size_t size) {
+    if (size == 0)
+        return -EINVAL;
+    long n = pal_raw(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(buf),
+                     static_cast<long>(size - 1));
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+extern "C" long PalFileSeek(int fd, long offset, int whence) {
+    return pal_raw(SYS_lseek, fd, offset, whence);
+}
+
+extern "C" long PalFileWriteAll(int fd, const void* buf, size_t size) {
+    const char* p = static_cast<const char*>(buf);
+    while (size > 0) {
+        long written = pal_raw(SYS_write, fd, reinterpret_cast<long>(p), static_cast<long>(size));
+        if (written == -EINTR)
+            continue;
+        if (written < 0)
+            return written;
+        if (written == 0)
+            return -EIO;
+        p += written;
+        size -= static_cast<size_t>(written);
+    }
+    return 0;
+}
+
+extern "C" long PalFileDuplicateHigh(int fd, int floor, bool cloexec) {
+    /* High, out of the way of programs (bash, for one, takes 63 and down for process substitution and
+     * 10 and up for its own), but below the descriptor limit when that is low. */
+    long lowest = floor;
+    struct rlimit limit;
+    if (pal_raw(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit)) == 0 &&
+        limit.rlim_cur < static_cast<rlim_t>(lowest) + 64)
+        lowest = limit.rlim_cur > 128 ? static_cast<long>(limit.rlim_cur) - 64 : 0;
+    return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, lowest);
+}
+
+extern "C" long PalFileMoveHigh(int fd, int floor, bool cloexec) {
+    if (fd >= floor)
+        return fd;
+    long high = PalFileDuplicateHigh(fd, floor, cloexec);
+    if (high >= 0)
+        pal_raw(SYS_close, fd);
+    return high;
+}
+
+extern "C" long PalFileSetCloseOnExec(int fd, bool cloexec) {
+    return pal_raw(SYS_fcntl, fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+}
+
+extern "C" long PalMemfdCreate(const char* name, unsigned flags) {
+    return pal_raw(SYS_memfd_create, reinterpret_cast<long>(name), flags);
+}
+
+extern "C" long PalFileTruncate(int fd, size_t size) {
+    return pal_raw(SYS_ftruncate, fd, static_cast<long>(size));
+}
+
+extern "C" long PalFileSeal(int fd, unsigned seals) {
+    return pal_raw(SYS_fcntl, fd, F_ADD_SEALS, seals);
+}
+
+extern "C" long PalFileChangeDir(const char* path) {
+    return pal_raw(SYS_chdir, reinterpret_cast<long>(path));
+}
+
+extern "C" long PalFileChangeDirFd(int fd) {
+    return pal_raw(SYS_fchdir, fd);
+}
+
+extern "C" long PalFileGetCwd(char* buf, size_t size) {
+    return pal_raw(SYS_getcwd, reinterpret_cast<long>(buf), static_cast<long>(size));
+}

@@ -1,0 +1,32 @@
+/* PalMemoryAllocate, PalMemoryMapShared, PalMemoryFree: the LibOS's own memory, which it never takes
+ * from malloc (it runs in signal handlers and between vfork and exec). */
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "pal/pal.h"
+#include "pal_linux.h"
+
+namespace {
+
+long map(size_t size, int flags, int fd, void** addr) {
+    long p = pal_raw(SYS_mmap, 0, static_cast<long>(size), PROT_READ | PROT_WRITE, flags, fd, 0);
+    if (p < 0 && p > -4096)
+        return p;
+    *addr = reinterpret_cast<void*>(p);
+    return 0;
+}
+
+}  // namespace
+
+extern "C" long PalMemoryAllocate(size_t size, void** addr) {
+    return map(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, addr);
+}
+
+extern "C" long PalMemoryMapShared(int fd, size_t size, void** addr) {
+    return map(size, MAP_SHARED, fd, addr);
+}
+
+extern "C" long PalMemoryFree(void* addr, size_t size) {
+    return pal_raw(SYS_munmap, reinterpret_cast<long>(addr), static_cast<long>(size));
+}
