@@ -692,7 +692,7 @@ def build_rows(res, s, cpu, scale_cpus):
         "note": ("native: no shared state; ratio: none. Resident size of the memfd:libos-vcpu-state mapping "
                  "before and while %d more threads are alive: %d KiB -> %d KiB of a %d KiB region, "
                  "%d more 4 KiB pages (the slot itself is 64 B by design, static_assert in "
-                 "table/libos_vcpu.cpp)") % (
+                 "table/machine/machine_internal.h)") % (
                      n, st["state_rss_before_kib"], st["state_rss_during_kib"], st["state_size_kib"],
                      (st["state_rss_during_kib"] - st["state_rss_before_kib"]) // 4),
         "cells": {"native": "—", "shim": "%.0f B/thread" % per_thread, "ratio": "—"},

@@ -22,7 +22,7 @@ constexpr int kExitLauncherFailed = 125;
 constexpr int kExitCannotRun = 126;
 constexpr int kExitNotFound = 127;
 
-/* The names the shim reads (table/include/libos/libos_vcpu.h). */
+/* The names the shim reads (table/include/libos/libos_init.h). */
 constexpr const char* kEnvCpus = "LIBOS_CPUS";
 constexpr const char* kEnvCpuMap = "LIBOS_CPU_MAP";
 constexpr const char* kEnvPropagate = "LIBOS_PROPAGATE";

@@ -44,9 +44,11 @@
 #include <vector>
 
 #include "launcher.h"
+#include "libos/libos_config.h"
+#include "libos/libos_init.h"
 #include "libos/libos_table.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_user.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
 /* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */

@@ -9,8 +9,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libos/libos_exec.h"
+#include "libos/libos_init.h"
 #include "libos/libos_table.h"
-#include "libos/libos_vcpu.h"
+#include "libos/libos_threads.h"
 #include "shim.h"
 
 namespace {

@@ -22,8 +22,8 @@
 
 #include <atomic>
 
+#include "libos/libos_init.h"
 #include "libos/libos_table.h"
-#include "libos/libos_vcpu.h"
 #include "libos/libos_vfs.h"
 #include "shim.h"
 

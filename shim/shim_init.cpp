@@ -8,9 +8,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libos/libos_init.h"
 #include "libos/libos_signal.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 #include "shim.h"
 

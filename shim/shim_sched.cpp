@@ -7,10 +7,12 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "libos/libos_current_cpu.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
 #include "libos/libos_user.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 #include "shim.h"
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "libos/libos_init.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_table.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 #include "shim.h"
 

@@ -4,7 +4,8 @@
  * online. Everything else goes to libc. */
 #include <unistd.h>
 
-#include "libos/libos_vcpu.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
 #include "shim.h"
 
 SHIM_EXPORT long sysconf(int name) noexcept {

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 
-#include "libos/libos_vcpu.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_threads.h"
 #include "pal/pal.h"
 #include "shim.h"
 

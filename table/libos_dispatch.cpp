@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "libos/libos_init.h"
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
 #include "libos/libos_trace.h"
 #include "libos/libos_user.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
 namespace libos {

@@ -13,9 +13,11 @@
 #include <atomic>
 
 #include "libos/libos_config.h"
+#include "libos/libos_env.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
 namespace libos {

@@ -11,9 +11,13 @@
 #include <atomic>
 
 #include "libos/libos_config.h"
+#include "libos/libos_env.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_strict.h"
 #include "libos/libos_text.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_user.h"
-#include "libos/libos_vcpu.h"
 #include "pal/pal.h"
 
 namespace libos {

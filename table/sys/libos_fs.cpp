@@ -15,10 +15,11 @@
 
 #include <atomic>
 
+#include "libos/libos_env.h"
+#include "libos/libos_init.h"
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
 #include "libos/libos_user.h"
-#include "libos/libos_vcpu.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
 

@@ -5,15 +5,19 @@
  * With no configuration the program sees the host (identity): each handler passes its arguments to
  * the host unchanged. On a virtual machine of n vCPUs the handlers are Linux's with nr_cpu_ids = n
  * and a cpumask of BITS_TO_LONGS(n) longs: masks in and out are virtual, every thread's virtual mask
- * lives in the shared state (libos_vcpu.h) and is authoritative, and the host is asked about the
+ * lives in the shared state (libos_threads.h) and is authoritative, and the host is asked about the
  * target thread whenever the kernel would look it up, so that ESRCH and EPERM are the host's own.
  * The same handlers serve strict mode's supervisor (libos_user.h: remote_task()). */
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "libos/libos_current_cpu.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_strict.h"
 #include "libos/libos_table.h"
-#include "libos/libos_vcpu.h"
+#include "libos/libos_threads.h"
 #include "pal/pal.h"
 
 namespace {

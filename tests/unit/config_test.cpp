@@ -1,5 +1,5 @@
 /* Unit tests of the virtual CPU machine's configuration (libos_config.h) and of the mask translation
- * of an initialised machine (libos_vcpu.h).
+ * of an initialised machine (libos_machine.h).
  *
  * ConfigParse:  build_cpu_map, the parser the launcher (--cpus / --cpu-map) and the shim (LIBOS_CPUS /
  *               LIBOS_CPU_MAP) share: every refusal, with its exact one-line message, and the maps
@@ -22,7 +22,9 @@
 #include <gtest/gtest.h>
 
 #include "libos/libos_config.h"
-#include "libos/libos_vcpu.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_threads.h"
 #include "test_util.h"
 
 namespace {

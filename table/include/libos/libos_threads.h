@@ -1,0 +1,94 @@
+/* Every thread's virtual affinity, shared by the processes of a launch.
+ *
+ * One launch is one machine. Every process of the launch maps the same shared state: a memfd whose
+ * descriptor number travels in LIBOS_STATE_FD. It holds the map and one 64-byte slot per live thread
+ * (tid, a sequence counter and the virtual mask), found by tid, so a call about another thread or
+ * another process of the launch sees what that thread set. A thread's own slot is cached in
+ * initial-exec TLS, so reading one's own mask is a few loads.
+ *
+ * A machine's first process creates the state when it first needs it (a CPU call, fork, vfork, exec
+ * or a new thread), not at start-up. A thread may find no slot: a vfork child of a process that had
+ * no state yet must not create one in its parent's memory, and a launch holds at most 32768 live
+ * threads. Callers handle a null slot. */
+#ifndef LIBOS_THREADS_H
+#define LIBOS_THREADS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libos/libos_config.h"
+
+namespace libos {
+
+struct ThreadSlot;
+
+extern constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
+
+/* The shared state, created now by a machine's first process if it was not yet. False when the
+ * process goes without one: not virtual, a vfork child of a process that had none, or no memory. */
+bool ensure_region();
+/* The shared state's descriptor (creating the state if needed), or -1 if it is private or absent. */
+int state_fd();
+/* The launch's clock: how many masks have been written. LIBOS_AFFINITY carries it across exec. */
+uint32_t state_clock();
+
+/* The calling thread's slot, claimed on first use if the thread was not started by the shim. */
+ThreadSlot* self_slot();
+/* The calling thread's kernel tid as the LibOS knows it. */
+pid_t self_tid();
+/* The slot of thread `tid` of this launch, or nullptr when no process of the launch runs it. */
+ThreadSlot* find_slot(pid_t tid);
+/* Reads a slot's mask consistently. Returns false if the slot no longer belongs to `tid`. */
+bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out);
+/* Replaces a slot's mask. */
+void write_mask(ThreadSlot* slot, const CpuBits& mask);
+
+/* A change of a thread's mask has two steps, the host's affinity and the slot. begin_change and
+ * end_change make them one for other writers: concurrent sched_setaffinity calls on one thread take
+ * turns, so the host and the slot end up describing the same mask. (A writer that stopped holding
+ * it is overtaken after a bounded wait.) A null slot is allowed. */
+void begin_change(ThreadSlot* slot);
+void end_change(ThreadSlot* slot);
+
+/* What a reader of another thread saw of its slot before asking the host; if the slot changed
+ * afterwards, or a change was in flight, the slot's mask is the answer even when the host's differs
+ * (the reader raced with a set, and the slot holds one side of it); otherwise a difference means
+ * the thread was changed from outside the launch. */
+struct SlotSnapshot {
+    uint32_t seq;
+    uint32_t writer;
+};
+SlotSnapshot snapshot(ThreadSlot* slot);
+bool changed_since(ThreadSlot* slot, SlotSnapshot before);
+
+/* The calling thread's virtual mask. */
+void current_mask(CpuBits* out);
+/* Copies the calling thread's mask, vcpu_mask_size() bytes, into `words` (kMaskWords long): the
+ * fast path of sched_getaffinity, which needs no full CpuBits. */
+void copy_own_mask(uint64_t* words);
+
+/* Claims the slot of `tid` with `mask`, for a thread or process of the launch that has none yet: a
+ * new thread (the creator claims it before the thread runs any application code, and the thread
+ * then adopts it), a fork child or a freshly exec'ed program that sched_setaffinity reaches before
+ * its own shim did (the task keeps this slot). */
+ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
+void adopt_thread(ThreadSlot* slot, pid_t tid);
+/* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
+ * ask about its child at once. */
+void register_fork_child(pid_t child);
+/* A thread is ending: its slot is freed. */
+void thread_exiting();
+/* Around fork: before_fork runs in the parent, after_fork_child in the child, whose only thread then
+ * claims a slot with the forking thread's mask (unless another thread already set one for it). */
+void before_fork();
+void after_fork_child();
+
+/* The slots in use, for strict mode's creator inference (table/strict/): index < used_slot_count().
+ * read_slot gives a slot's thread, its mask and the launch's clock at its last write; false for a
+ * slot without a live thread. */
+uint32_t used_slot_count();
+bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp);
+
+}  // namespace libos
+
+#endif

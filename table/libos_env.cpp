@@ -1,0 +1,18 @@
+/* The environment as the LibOS reads it (libos_env.h). */
+#include "libos/libos_env.h"
+
+#include <string.h>
+
+extern char** environ;
+
+namespace libos {
+
+const char* env_get(const char* name) {
+    size_t len = strlen(name);
+    for (char** e = environ; e && *e; ++e)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            return *e + len + 1;
+    return nullptr;
+}
+
+}  // namespace libos

@@ -1,0 +1,223 @@
+/* Exec keeps a program on the machine (libos_exec.h): the environment that puts the new program back
+ * on the same machine, even when the caller scrubbed its own. */
+#include "libos/libos_exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <initializer_list>
+
+#include "libos/libos_config.h"
+#include "libos/libos_init.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_text.h"
+#include "libos/libos_threads.h"
+#include "libos/libos_trace.h"
+#include "libos/libos_vfs.h"
+#include "pal/pal.h"
+
+namespace libos {
+namespace {
+
+/* The variables the LibOS writes into a child's environment; any the program passed are dropped. */
+constexpr const char* kOwnedNames[] = {"LIBOS_CPUS=",        "LIBOS_CPU_MAP=",     "LIBOS_STATE_FD=",
+                                       "LIBOS_AFFINITY=",    "LIBOS_TRACE=",       "LIBOS_TRACE_STACK=",
+                                       "LIBOS_TRACE_FORMAT=", "LIBOS_STATS=",      "LIBOS_CWD=",
+                                       "LIBOS_STRICT="};
+
+/* Does the application string `s` start with `prefix`? Reads it a byte at a time through
+ * PalUserCopy, so an unmapped string is just "no" (the kernel reports it when it execs). */
+bool user_starts_with(const char* s, const char* prefix) {
+    for (; *prefix; ++prefix, ++s) {
+        char c;
+        if (PalUserCopy(&c, s, 1) < 0 || c != *prefix)
+            return false;
+    }
+    return true;
+}
+
+/* Copies the application string `s` into buf; false if it faults or does not fit. */
+bool user_copy_string(const char* s, char* buf, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+        if (PalUserCopy(&buf[i], s + i, 1) < 0)
+            return false;
+        if (!buf[i])
+            return true;
+    }
+    return false;
+}
+
+/* Is `path` one of the colon-separated entries of `list`? */
+bool list_has(const char* list, const char* path) {
+    size_t n = strlen(path);
+    for (const char* p = list; *p;) {
+        const char* end = strchr(p, ':');
+        size_t len = end ? static_cast<size_t>(end - p) : strlen(p);
+        if (len == n && strncmp(p, path, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Writes the concatenation of `parts` as one NUL-terminated string at *cursor; returns its start. */
+char* put(char** cursor, std::initializer_list<const char*> parts) {
+    char* start = *cursor;
+    for (const char* part : parts) {
+        size_t n = strlen(part);
+        memcpy(*cursor, part, n);
+        *cursor += n;
+    }
+    *(*cursor)++ = '\0';
+    return start;
+}
+
+/* Is the shared state still open under its number, and will it survive the exec? */
+bool state_fd_usable() {
+    int fd = state_fd();
+    if (fd < 0)
+        return false;
+    struct stat st;
+    if (PalFileStat(fd, &st) < 0)
+        return false;
+    /* The program may have closed it and opened something else under the same number. */
+    char link[64], path[32] = "/proc/self/fd/";
+    format_decimal(path + strlen(path), fd);
+    if (PalFileReadLink(path, link, sizeof(link)) <= 0)
+        return false;
+    if (strncmp(link, "/memfd:libos-vcpu-state", 23) != 0)
+        return false;
+    PalFileSetCloseOnExec(fd, false); /* the program may have set FD_CLOEXEC on it */
+    return true;
+}
+
+}  // namespace
+
+/* The block of this thread's exec in progress, and the process that made it. A vfork child runs on
+ * its parent's thread, in its memory: when its exec succeeds, the block it made stays behind in the
+ * parent, unreleased. The parent's thread finds it here, made by one of its children, at its next
+ * exec and unmaps it, so that a program spawning children with vfork (Python's subprocess) does not
+ * leak a block per child. A block made by this process, or by its parent (a vfork child started
+ * from a signal handler that interrupted the parent's own exec), is still in use and is left
+ * alone. */
+constinit thread_local void* t_exec_block __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local long t_exec_block_pid __attribute__((tls_model("initial-exec"))) = 0;
+
+/* The block exec_environment returns starts kBlockHeader bytes into a mapping whose size is stored
+ * in front of it, so that release_exec_environment can unmap it. */
+constexpr size_t kBlockHeader = 16;
+constexpr size_t kPreloadMax = 4096;
+
+char* const* exec_environment(char* const* envp, long* error) {
+    *error = 0;
+    const bool machine = is_virtual();
+    if (!(machine || g_tracing) || !propagates())
+        return envp;
+    size_t count = 0;
+    for (; envp; ++count) {
+        char* entry;
+        if (PalUserCopy(&entry, envp + count, sizeof(entry)) < 0) {
+            *error = -EFAULT;
+            return nullptr;
+        }
+        if (!entry)
+            break;
+    }
+    const char* map = machine_map_text();
+    const char* shim = preload_library();
+    size_t strings = 256 + strlen(map) + 3 * kPreloadMax + kMaxVcpus * 6;
+    strings += 4 * 600; /* the tracing variables */
+    strings += 600; /* LIBOS_CWD */
+    strings += 40;  /* LIBOS_STRICT */
+    size_t bytes = kBlockHeader + (count + 14) * sizeof(char*) + strings;
+    const pid_t pid = PalProcessGetId();
+    if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
+        t_exec_block = nullptr;
+        PalMemoryFree(left, *static_cast<size_t*>(left));
+    }
+    void* block;
+    if (PalMemoryAllocate(bytes, &block) < 0) {
+        *error = -ENOMEM;
+        return nullptr;
+    }
+    auto mem = reinterpret_cast<uintptr_t>(block);
+    *reinterpret_cast<size_t*>(mem) = bytes;
+    t_exec_block = reinterpret_cast<void*>(mem);
+    t_exec_block_pid = pid;
+    auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
+    char* cursor = reinterpret_cast<char*>(out + count + 14);
+    size_t used = 0;
+    bool have_preload = false;
+    for (size_t i = 0; i < count; ++i) {
+        char* entry;
+        PalUserCopy(&entry, envp + i, sizeof(entry));
+        bool owned = false;
+        for (const char* name : kOwnedNames)
+            owned = owned || user_starts_with(entry, name);
+        if (owned)
+            continue;
+        if (shim && user_starts_with(entry, "LD_PRELOAD=")) {
+            have_preload = true;
+            char value[kPreloadMax];
+            if (user_copy_string(entry + 11, value, sizeof(value)) && !list_has(value, shim))
+                entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value})
+                                 : put(&cursor, {"LD_PRELOAD=", shim});
+        }
+        out[used++] = entry;
+    }
+    if (shim && !have_preload)
+        out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
+    const char* trace_names[4];
+    const char* trace_values[4];
+    size_t traced = 0;
+    trace_environment(trace_names, trace_values, &traced, 4);
+    for (size_t i = 0; i < traced; ++i)
+        out[used++] = put(&cursor, {trace_names[i], "=", trace_values[i]});
+    if (!machine) {
+        out[used] = nullptr;
+        return out;
+    }
+    char number[24];
+    format_decimal(number, vcpu_count());
+    out[used++] = put(&cursor, {"LIBOS_CPUS=", number});
+    out[used++] = put(&cursor, {"LIBOS_CPU_MAP=", map});
+    if (const char* cwd = exec_cwd())
+        out[used++] = put(&cursor, {"LIBOS_CWD=", cwd});
+    if (const char* tag = strict_tag_text())
+        out[used++] = put(&cursor, {"LIBOS_STRICT=", tag});
+    /* Passed also when this process no longer has it (a fork child that closed every descriptor
+     * before exec, as Python's subprocess does): the new program then takes it from its parent,
+     * this process's, through /proc (attach_region in machine/state.cpp). */
+    if (state_fd() >= 0) {
+        state_fd_usable(); /* clears close-on-exec, where it is still ours */
+        format_decimal(number, state_fd());
+        out[used++] = put(&cursor, {"LIBOS_STATE_FD=", number});
+    }
+    /* The calling thread's mask becomes the new program's first thread's. */
+    CpuBits mask;
+    current_mask(&mask);
+    char* affinity = put(&cursor, {"LIBOS_AFFINITY="});
+    --cursor; /* the list goes where the terminator is */
+    cursor += format_cpu_list(mask, cursor, kMaxVcpus * 6); /* cursor is on the list's terminator */
+    format_decimal(number, state_clock());
+    put(&cursor, {"@", number});
+    out[used++] = affinity;
+    out[used] = nullptr;
+    return out;
+}
+
+void release_exec_environment(char* const* built, char* const* envp) {
+    if (!built || built == envp)
+        return;
+    char* mem = reinterpret_cast<char*>(const_cast<char**>(built)) - kBlockHeader;
+    if (t_exec_block == mem)
+        t_exec_block = nullptr;
+    PalMemoryFree(mem, *reinterpret_cast<size_t*>(mem));
+}
+
+}  // namespace libos
+

@@ -1,0 +1,207 @@
+/* Start-up (libos_init.h): the configuration read from the environment, the machine built from it,
+ * the first thread placed, and the pieces that need setting up once (tracing, strict mode's tag, the
+ * fault handlers, the inherited current directory). On top of the LibOS: it calls into every room,
+ * and nothing below calls into it but through ensure_init(). */
+#include "libos/libos_init.h"
+
+#include <string.h>
+
+#include "libos/libos_config.h"
+#include "libos/libos_env.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_signal.h"
+#include "libos/libos_threads.h"
+#include "libos/libos_trace.h"
+#include "libos/libos_vfs.h"
+#include "machine/machine_internal.h"
+#include "pal/pal.h"
+
+extern char** environ;
+
+namespace libos {
+
+std::atomic<int> g_init_state{kUninitialized};
+
+namespace {
+
+/* Whether exec puts scrubbed-environment children back on the machine, and the shim's path. */
+constinit bool g_propagate = true;
+constinit const char* g_preload_path = nullptr;
+
+[[noreturn]] void refuse(const char* line) {
+    PalDebugLog(line, strlen(line));
+    PalDebugLog("\n", 1);
+    PalProcessExit(125);
+}
+
+/* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
+ * the launch's clock at that moment. */
+bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* since) {
+    if (!text)
+        return false;
+    char list[kMaxVcpus * 6];
+    size_t n = 0;
+    while (text[n] && text[n] != '@' && n + 1 < sizeof(list)) {
+        list[n] = text[n];
+        ++n;
+    }
+    list[n] = '\0';
+    CpuBits parsed;
+    if (!parse_cpu_list(list, &parsed))
+        return false;
+    trim_to_machine(&parsed);
+    if (!parsed.empty())
+        *mask = parsed;
+    uint64_t clock = 0;
+    if (text[n] == '@')
+        for (const char* p = text + n + 1; *p >= '0' && *p <= '9'; ++p)
+            clock = clock * 10 + static_cast<uint64_t>(*p - '0');
+    *since = static_cast<uint32_t>(clock);
+    return true;
+}
+
+int init_machine() {
+    const char* count_text = env_get("LIBOS_CPUS");
+    const char* map_text = env_get("LIBOS_CPU_MAP");
+    if (!(count_text && *count_text) && !(map_text && *map_text))
+        return kIdentity;
+
+    Machine& m = g_machine;
+    const SettingNames names = {"LIBOS_CPUS", "LIBOS_CPU_MAP"};
+    CpuBits current;           /* the host mask read at start-up, when it was */
+    bool have_current = false;
+    ConfigError error;
+    /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
+     * If the state is still there and describes the same map, the host need not be asked again. */
+    const char* state = env_get("LIBOS_STATE_FD");
+    bool trusted = false;
+    if (state && map_text && *map_text) {
+        CpuBits everything;
+        memset(&everything, 0xff, sizeof(everything));
+        if (build_cpu_map(names, count_text, map_text, everything, everything, everything, &m.map, &error)) {
+            set_machine_shape();
+            trusted = attach_region(state);
+        }
+    }
+    if (trusted) {
+        /* Only the kernel's cpumask size is needed from the host (sched_setaffinity's length). */
+        uint64_t probe[kMaskWords];
+        long size = PalThreadGetCpuAffinity(0, sizeof(probe), probe);
+        m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
+    } else {
+        CpuBits online, allowed;
+        long size = host_affinity(&current);
+        have_current = size > 0;
+        if (map_text && *map_text) {
+            /* A map names host CPUs, which must be online. */
+            PalHostTopology(&m.topo);
+            memcpy(online.words, m.topo.online_mask, sizeof(online.words));
+        } else {
+            /* A count spreads over this thread's CPUs, which the kernel keeps to active ones: no
+             * need to read sysfs at every start-up. */
+            online = current;
+            m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
+        }
+        allowed = current;
+        if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error)) {
+            /* A CPU outside this thread's affinity may still be one the cpuset allows. */
+            cpuset_allowed(&allowed);
+            if (!build_cpu_map(names, count_text, map_text, online, allowed, current, &m.map, &error))
+                refuse(error.text);
+        }
+        set_machine_shape();
+    }
+
+    /* The first thread: the mask its exec'ing parent had, or the whole machine. */
+    CpuBits& initial = m.first_mask;
+    initial = m.all;
+    uint32_t since = 0;
+    bool from_parent = parse_inherited_affinity(env_get("LIBOS_AFFINITY"), &initial, &since);
+    t_tid = PalThreadGetId();
+    m.first_tid = t_tid;
+    m.first_inherited = from_parent;
+    m.first_since = since;
+    m.owner_pid = PalProcessGetId();
+    if (trusted) {
+        /* An exec'ed process of a launch joins the state at once: the others may ask about it. */
+        g_region_state.store(kRegionMapped, std::memory_order_release);
+        t_slot = claim(t_tid, initial.words, from_parent, since);
+    }
+    if (!from_parent) {
+        /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet, unless it
+         * already runs on exactly those host CPUs. */
+        CpuBits host;
+        to_host(initial, &host);
+        const size_t bytes = host_mask_bytes();
+        if (!have_current || memcmp(current.words, host.words, bytes) != 0)
+            PalThreadSetCpuAffinity(0, bytes, host.words);
+    }
+    install_fault_handling();
+    capture_inherited_cwd();
+    return kVirtual;
+}
+
+}  // namespace
+
+/* LIBOS_STRICT=TAG: 16 hex digits, the tag the launch's seccomp filter lets through (launcher/). */
+constinit char g_strict_tag_text[17] = {};
+
+void set_strict_tag(const char* text) {
+    if (!text)
+        return;
+    uint64_t tag = 0;
+    size_t n = 0;
+    for (; text[n] && n < 16; ++n) {
+        char c = text[n];
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (digit < 0)
+            return;
+        tag = tag << 4 | static_cast<uint64_t>(digit);
+    }
+    if (n != 16 || text[n] || tag == 0)
+        return;
+    memcpy(g_strict_tag_text, text, 17);
+    PalSetStrictTag(tag);
+}
+
+const char* strict_tag_text() {
+    return g_strict_tag_text[0] ? g_strict_tag_text : nullptr;
+}
+
+void set_preload_library(const char* shim) {
+    g_preload_path = shim;
+}
+
+const char* preload_library() {
+    return g_preload_path;
+}
+
+bool propagates() {
+    return g_propagate;
+}
+
+void init() {
+    /* Too early: something called in before libc set up the environment (a .preinit_array function,
+     * a sanitizer's start-up). Answer as the host this time and look again on the next call. */
+    if (!environ)
+        return;
+    int expected = kUninitialized;
+    if (!g_init_state.compare_exchange_strong(expected, kInitializing, std::memory_order_acq_rel)) {
+        while (g_init_state.load(std::memory_order_acquire) == kInitializing)
+            PalThreadYield();
+        return;
+    }
+    /* Strict mode: from here on the PAL's own calls carry the launch's tag past the filter. First,
+     * before any of them (tracing may open its file). */
+    set_strict_tag(env_get("LIBOS_STRICT"));
+    trace_init();
+    const char* propagate = env_get("LIBOS_PROPAGATE");
+    g_propagate = !(propagate && strcmp(propagate, "0") == 0);
+    int state = init_machine();
+    /* Tracing without a machine still needs its own faults reported. */
+    if (state == kIdentity && g_tracing)
+        install_fault_handling();
+    g_init_state.store(state, std::memory_order_release);
+}
+
+}  // namespace libos

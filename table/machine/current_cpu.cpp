@@ -1,0 +1,89 @@
+/* The vCPU a thread runs on (libos_current_cpu.h), and the per-thread cache behind getcpu and
+ * sched_getcpu. */
+#include "libos/libos_current_cpu.h"
+#include "libos/libos_machine.h"
+#include "machine/machine_internal.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {};
+
+void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
+    *vcpu = current_vcpu_fast();
+    VcpuCache& cache = t_vcpu_cache;
+    if (__builtin_expect(cache.slot != nullptr && cache.vcpu == *vcpu, 1)) {
+        if (!cache.node_known) {
+            cache.node = host_node_of(cache.host);
+            cache.node_known = true;
+        }
+        *node = cache.node;
+        return;
+    }
+    *node = host_node_of(PalGetCurrentCpu());
+}
+
+unsigned current_vcpu_fast() {
+    VcpuCache& cache = t_vcpu_cache;
+    if (__builtin_expect(!cache.looked_up, 0)) {
+        cache.cpu_id = PalThreadCpuIdLocation();
+        cache.looked_up = true;
+    }
+    int32_t host = cache.cpu_id ? *cache.cpu_id : -1;
+    if (__builtin_expect(host < 0, 0))
+        return current_vcpu(PalGetCurrentCpu());
+    const ThreadSlot* slot = t_slot;
+    if (__builtin_expect(slot != nullptr, 1)) {
+        uint32_t seq = slot->seq.load(std::memory_order_acquire);
+        if (slot == cache.slot && seq == cache.seq && static_cast<uint32_t>(host) == cache.host)
+            return cache.vcpu;
+        unsigned v = current_vcpu(static_cast<unsigned>(host));
+        if (!(seq & 1)) {
+            cache.slot = slot;
+            cache.seq_of_slot = &slot->seq;
+            cache.seq = seq;
+            cache.host = static_cast<uint32_t>(host);
+            cache.vcpu = v;
+            cache.node_known = false;
+        }
+        return v;
+    }
+    return current_vcpu(static_cast<unsigned>(host));
+}
+
+unsigned vcpu_on_host(const uint64_t* words, unsigned host) {
+    const uint16_t* host_of = g_machine.map.host_of;
+    unsigned first = 0;
+    bool have_first = false;
+    for (uint32_t w = 0; words && w < g_machine.mask_words; ++w) {
+        for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
+            unsigned v = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+            if (v >= g_machine.count)
+                break;
+            if (host_of[v] == host)
+                return v;
+            if (!have_first) {
+                first = v;
+                have_first = true;
+            }
+        }
+    }
+    /* The thread runs on a host CPU none of its vCPUs maps to: its mask changed a moment ago and the
+     * host has not moved it yet. Any vCPU of the mask is the truth the program asked for. */
+    if (have_first)
+        return first;
+    for (unsigned v = 0; v < g_machine.count; ++v)
+        if (host_of[v] == host)
+            return v;
+    return 0;
+}
+
+unsigned current_vcpu(unsigned host) {
+    ThreadSlot* slot = self_slot();
+    uint64_t words[kMaskWords];
+    if (slot)
+        locked_read(slot, words);
+    return vcpu_on_host(slot ? words : nullptr, host);
+}
+
+}  // namespace libos

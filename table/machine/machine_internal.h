@@ -1,0 +1,141 @@
+/* The machine's own data, shared by the files of table/machine/ and by start-up (libos_init.cpp), and
+ * by nothing else: the rest of the LibOS reaches the machine through libos_machine.h,
+ * libos_threads.h and libos_current_cpu.h.
+ *
+ * The files, bottom up (each uses only those above it in this list):
+ *   map.cpp          the vCPU -> host CPU map, the machine's sizes and the translation of masks
+ *   slots.cpp        one slot per thread in the shared state: the sequence lock, finding and claiming
+ *   state.cpp        the shared state itself: created, attached from a parent, or private
+ *   threads.cpp      the calling thread's slot, new threads, fork and exit
+ *   current_cpu.cpp  the vCPU a thread runs on, and getcpu's per-thread cache */
+#ifndef LIBOS_MACHINE_INTERNAL_H
+#define LIBOS_MACHINE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <atomic>
+
+#include "libos/libos_config.h"
+#include "libos/libos_machine.h"
+#include "libos/libos_threads.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+/* One thread of the launch: 64 bytes in the shared state. The first kInlineWords words of the mask
+ * live here; machines of more than 384 vCPUs keep the rest in the extension area, at the slot's
+ * index. `seq` is a sequence lock: odd while a writer changes the mask. */
+constexpr uint32_t kInlineWords = 6;
+struct alignas(64) ThreadSlot {
+    std::atomic<int32_t> tid;     /* 0: never used, -1: freed, -2: being claimed */
+    std::atomic<uint32_t> seq;
+    std::atomic<uint32_t> writer; /* tid of the thread changing this mask (host and slot), or 0 */
+    std::atomic<uint32_t> stamp;  /* the launch's clock at the last write of the mask */
+    std::atomic<uint64_t> bits[kInlineWords];
+};
+static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
+
+constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
+constexpr uint32_t kStateVersion = 3;
+constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
+constexpr int32_t kFreedTid = -1;
+constexpr int32_t kClaimingTid = -2;
+constexpr size_t kPageSize = 4096;
+/* Where the state's descriptor goes: high, out of the programs' way (PalFileMoveHigh). */
+constexpr int kStateFdFloor = 1000;
+
+/* The head of the shared state, followed by the slots and the extension area. */
+struct SharedHeader {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t vcpu_count;
+    uint32_t slot_count;
+    std::atomic<uint32_t> clock;      /* counts mask writes across the launch */
+    std::atomic<uint32_t> high_water; /* slots [0, high_water) have been used */
+    uint16_t host_of[kMaxVcpus];
+};
+constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
+
+struct Machine {
+    uint32_t count;
+    uint32_t mask_words;
+    size_t mask_bytes;
+    CpuMap map;
+    PalTopology topo;
+    CpuBits all;
+    SharedHeader* header;
+    ThreadSlot* slots;
+    std::atomic<uint64_t>* ext;
+    uint32_t ext_words;
+    int state_fd;
+    /* A machine's first process creates the shared state when it is first needed (realize_region),
+     * not at start-up: a program that never asks about CPUs, forks, execs or starts a thread never
+     * pays for it. Until then, the initializing thread's first mask waits here. */
+    pid_t owner_pid;     /* the process the deferred state is for: a vfork child must not create it */
+    pid_t first_tid;     /* the thread that ran init() */
+    bool first_inherited;
+    uint32_t first_since;
+    CpuBits first_mask;
+    ThreadSlot* first_slot; /* its slot, when another thread realized the state */
+    size_t map_text_length;
+    char map_text[kMaxVcpus * 6];
+};
+extern constinit Machine g_machine;
+
+/* The shared state: not there yet (deferred, or not virtual), being created, mapped (header, slots
+ * and ext may be used), or none could be had (every thread goes without a slot). */
+enum RegionState : int { kRegionNone = 0, kRegionCreating = 1, kRegionMapped = 2, kRegionUnavailable = 3 };
+extern constinit std::atomic<int> g_region_state;
+
+/* Each thread's own tid (its slot, t_slot, is in libos_threads.h), and the launch's clock when the
+ * thread last called fork. */
+extern constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec")));
+extern constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-exec")));
+
+/* ---- waiting ------------------------------------------------------------------------------- */
+
+/* Bounded spinning: a thread that died or stopped inside a short critical section (a writer between
+ * its two increments, a claimer filling a slot) must not hang every other thread of the launch. */
+constexpr int kSpinBound = 1 << 16;
+
+/* One round of a wait for another thread: a pause for the first rounds, then yielding the CPU. */
+inline void backoff(int round) {
+    if (round > 64)
+        PalThreadYield();
+    else
+        __builtin_ia32_pause();
+}
+
+/* ---- map.cpp ------------------------------------------------------------------------------- */
+
+/* The calling thread's host mask; returns the kernel's cpumask size (what sched_getaffinity returns
+ * for a large buffer), or -errno. */
+long host_affinity(CpuBits* out);
+/* The calling thread's host mask seen through the map, or the whole machine when none of its host
+ * CPUs is on the map. */
+void host_view(CpuBits* out);
+/* What the process's cpuset permits, as the kernel computes it. */
+void cpuset_allowed(CpuBits* out);
+/* The sizes that follow from g_machine.map. */
+void set_machine_shape();
+
+/* ---- slots.cpp ----------------------------------------------------------------------------- */
+
+void locked_read(const ThreadSlot* slot, uint64_t* words);
+void locked_write(ThreadSlot* slot, const uint64_t* words);
+/* Gives `tid` a slot holding `mask` (see slots.cpp for the rules). */
+ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0);
+ThreadSlot* lookup(pid_t tid);
+
+/* ---- state.cpp ----------------------------------------------------------------------------- */
+
+size_t region_size();
+/* Maps the state behind LIBOS_STATE_FD's descriptor (or its parent's copy) if it is the launch's and
+ * describes this machine. */
+bool attach_region(const char* fd_text);
+
+}  // namespace libos
+
+#endif

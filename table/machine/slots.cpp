@@ -1,0 +1,234 @@
+/* The slots of the shared state (machine_internal.h): one per live thread of the launch, each with a
+ * sequence lock around its mask, found by tid and claimed by new threads. */
+#include <errno.h>
+#include <string.h>
+
+#include "libos/libos_threads.h"
+#include "machine/machine_internal.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec"))) = 0;
+constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-exec"))) = 0;
+
+namespace {
+
+std::atomic<uint64_t>* ext_words_of(const ThreadSlot* slot) {
+    return g_machine.ext + static_cast<size_t>(slot - g_machine.slots) * g_machine.ext_words;
+}
+
+void copy_out(const ThreadSlot* slot, uint64_t* words) {
+    uint32_t n = g_machine.mask_words;
+    uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
+    for (uint32_t i = 0; i < inline_n; ++i)
+        words[i] = slot->bits[i].load(std::memory_order_relaxed);
+    if (n > kInlineWords) {
+        std::atomic<uint64_t>* ext = ext_words_of(slot);
+        for (uint32_t i = kInlineWords; i < n; ++i)
+            words[i] = ext[i - kInlineWords].load(std::memory_order_relaxed);
+    }
+}
+
+void copy_in(ThreadSlot* slot, const uint64_t* words) {
+    uint32_t n = g_machine.mask_words;
+    uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
+    for (uint32_t i = 0; i < inline_n; ++i)
+        slot->bits[i].store(words[i], std::memory_order_relaxed);
+    if (n > kInlineWords) {
+        std::atomic<uint64_t>* ext = ext_words_of(slot);
+        for (uint32_t i = kInlineWords; i < n; ++i)
+            ext[i - kInlineWords].store(words[i], std::memory_order_relaxed);
+    }
+}
+
+/* Was the slot written after the launch's clock read `since`? (The clock may wrap.) */
+bool written_after(const ThreadSlot* slot, uint32_t since) {
+    return static_cast<int32_t>(slot->stamp.load(std::memory_order_relaxed) - since) > 0;
+}
+
+/* Slots are taken from the bottom of the array and searched up to the high-water mark: a launch of
+ * t threads touches t * 64 bytes of shared memory, not pages spread over the whole array. Lookups by
+ * tid (a call about another thread, a new thread's claim) scan the used part; the calling thread's
+ * own slot is cached in TLS and never looked up. */
+uint32_t used_slots() {
+    if (!g_machine.header)
+        return 0;
+    uint32_t n = g_machine.header->high_water.load(std::memory_order_acquire);
+    return n < kSlotCount ? n : kSlotCount;
+}
+
+/* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid). Returns
+ * whether any was freed. */
+bool collect_dead_slots() {
+    bool freed = false;
+    for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
+        int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+        if (t > 0 && PalThreadExists(t) == -ESRCH &&
+            g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
+            freed = true;
+    }
+    return freed;
+}
+
+/* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
+ * claimer that died mid-way is given up on after kSpinBound rounds. */
+int32_t settled_tid(uint32_t i) {
+    int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+    for (int spins = 0; t == kClaimingTid && spins < kSpinBound; ++spins) {
+        backoff(spins);
+        t = g_machine.slots[i].tid.load(std::memory_order_acquire);
+    }
+    return t;
+}
+
+}  // namespace
+
+void locked_read(const ThreadSlot* slot, uint64_t* words) {
+    for (int spins = 0;; ++spins) {
+        uint32_t before = slot->seq.load(std::memory_order_acquire);
+        if ((before & 1) && spins < kSpinBound) {
+            backoff(spins);
+            continue;
+        }
+        copy_out(slot, words);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot->seq.load(std::memory_order_relaxed) == before || spins >= kSpinBound)
+            return;
+    }
+}
+
+void locked_write(ThreadSlot* slot, const uint64_t* words) {
+    for (;;) {
+        uint32_t seq = slot->seq.load(std::memory_order_relaxed);
+        uint32_t mine;
+        for (int spins = 0;; ++spins) {
+            if (!(seq & 1) || spins > kSpinBound) {
+                /* Even: take it. Still odd after the bound: its writer was stopped or died; take it
+                 * over (the counter stays odd while this write runs). */
+                mine = (seq & 1) ? seq + 2 : seq + 1;
+                if (slot->seq.compare_exchange_weak(seq, mine, std::memory_order_acquire))
+                    break;
+            } else {
+                seq = slot->seq.load(std::memory_order_relaxed);
+            }
+            backoff(spins);
+        }
+        std::atomic_thread_fence(std::memory_order_release);
+        copy_in(slot, words);
+        slot->stamp.store(g_machine.header->clock.fetch_add(1, std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+        /* Publish only if no one took the slot over meanwhile; if someone did, this write may have
+         * landed on top of theirs, word by word: write it again, whole, as the last one. */
+        if (slot->seq.compare_exchange_strong(mine, mine + 1, std::memory_order_release))
+            return;
+    }
+}
+
+ThreadSlot* lookup(pid_t tid) {
+    uint32_t n = used_slots();
+    for (uint32_t i = 0; i < n; ++i)
+        if (g_machine.slots[i].tid.load(std::memory_order_acquire) == tid)
+            return &g_machine.slots[i];
+    return nullptr;
+}
+
+/* Gives `tid` a slot holding `mask`. A slot that already carries `tid` is either left over from a
+ * thread that died (tids are unique among live threads) and is taken over, or, when keep_newer is
+ * set and the slot was written after the launch's clock read `since`, it was set for this very
+ * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
+ * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
+ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since) {
+    if (!g_machine.header || tid <= 0)
+        return nullptr;
+    bool collected = false;
+    for (;;) {
+        uint32_t n = used_slots();
+        int64_t free_index = -1;
+        ThreadSlot* existing = nullptr;
+        for (uint32_t i = 0; i < n; ++i) {
+            int32_t t = settled_tid(i);
+            if (t == tid) {
+                existing = &g_machine.slots[i];
+                break;
+            }
+            if ((t == kFreedTid || t == 0) && free_index < 0)
+                free_index = i;
+        }
+        if (existing) {
+            if (!(keep_newer && written_after(existing, since)))
+                locked_write(existing, mask);
+            return existing;
+        }
+        if (free_index < 0) {
+            /* No free slot below the mark: raise it, or, when the array is full, give back the
+             * slots of threads that died without a word (a process killed, or ended with _exit),
+             * once, and search again. */
+            uint32_t mark = n;
+            if (mark < kSlotCount) {
+                g_machine.header->high_water.compare_exchange_strong(mark, mark + 1, std::memory_order_acq_rel);
+                continue; /* the new slot (ours or a racer's) is searched like any other */
+            }
+            if (!collected && collect_dead_slots()) {
+                collected = true;
+                continue;
+            }
+            return nullptr; /* more live threads than kSlotCount */
+        }
+        ThreadSlot* slot = &g_machine.slots[free_index];
+        int32_t expected = slot->tid.load(std::memory_order_acquire);
+        if ((expected != 0 && expected != kFreedTid) ||
+            !slot->tid.compare_exchange_strong(expected, kClaimingTid, std::memory_order_acq_rel))
+            continue; /* someone took it first: look again */
+        locked_write(slot, mask);
+        slot->tid.store(tid, std::memory_order_release);
+        /* Another claimer of the same tid may have published it at another free slot meanwhile. The
+         * lowest wins; this one is given back. */
+        ThreadSlot* first = lookup(tid);
+        if (first != slot && first) {
+            slot->tid.store(kFreedTid, std::memory_order_release);
+            return first;
+        }
+        return slot;
+    }
+}
+
+bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    locked_read(slot, out->words);
+    return slot->tid.load(std::memory_order_acquire) == tid;
+}
+
+void write_mask(ThreadSlot* slot, const CpuBits& mask) {
+    locked_write(slot, mask.words);
+}
+
+SlotSnapshot snapshot(ThreadSlot* slot) {
+    return SlotSnapshot{slot->seq.load(std::memory_order_acquire), slot->writer.load(std::memory_order_acquire)};
+}
+
+bool changed_since(ThreadSlot* slot, SlotSnapshot before) {
+    SlotSnapshot now = snapshot(slot);
+    return before.writer != 0 || now.writer != 0 || now.seq != before.seq;
+}
+
+uint32_t used_slot_count() {
+    return used_slots();
+}
+
+bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp) {
+    if (index >= used_slots())
+        return false;
+    const ThreadSlot* slot = &g_machine.slots[index];
+    int32_t t = slot->tid.load(std::memory_order_acquire);
+    if (t <= 0)
+        return false;
+    memset(mask, 0, sizeof(*mask));
+    locked_read(slot, mask->words);
+    *tid = t;
+    *stamp = slot->stamp.load(std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace libos

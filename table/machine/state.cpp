@@ -1,0 +1,217 @@
+/* The shared state (libos_threads.h): created by a machine's first process when it is first needed,
+ * attached by every later process of the launch from LIBOS_STATE_FD (or, when a parent closed that
+ * descriptor before exec, from the parent's copy), or private to a process when no shared one can be
+ * had. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "libos/libos_init.h"
+#include "libos/libos_text.h"
+#include "libos/libos_threads.h"
+#include "machine/machine_internal.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+constinit std::atomic<int> g_region_state{kRegionNone};
+
+size_t region_size() {
+    size_t ext = g_machine.ext_words ? static_cast<size_t>(kSlotCount) * g_machine.ext_words * 8 : 0;
+    return kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot) + ext;
+}
+
+namespace {
+
+void map_region(void* base) {
+    g_machine.header = static_cast<SharedHeader*>(base);
+    g_machine.slots = reinterpret_cast<ThreadSlot*>(static_cast<char*>(base) + kHeaderBytes);
+    g_machine.ext = reinterpret_cast<std::atomic<uint64_t>*>(
+        static_cast<char*>(base) + kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot));
+}
+
+/* Maps the state behind descriptor `fd` if it is the launch's and describes this machine. */
+bool map_existing(long fd) {
+    const size_t size = region_size();
+    void* base;
+    if (PalMemoryMapShared(static_cast<int>(fd), size, &base) < 0)
+        return false;
+    auto* header = static_cast<SharedHeader*>(base);
+    struct stat st;
+    bool ok = PalFileStat(static_cast<int>(fd), &st) == 0 && st.st_size == static_cast<off_t>(size) &&
+              header->magic == kStateMagic && header->version == kStateVersion &&
+              header->vcpu_count == g_machine.count && header->slot_count == kSlotCount &&
+              memcmp(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t)) == 0;
+    if (!ok) {
+        PalMemoryFree(base, size);
+        return false;
+    }
+    map_region(base);
+    g_machine.state_fd = static_cast<int>(fd);
+    return true;
+}
+
+/* Creates the launch's state. The descriptor is inherited across exec (no O_CLOEXEC) and moved out
+ * of the program's way. */
+bool create_region() {
+    long created = PalMemfdCreate("libos-vcpu-state", 0);
+    if (created < 0)
+        return false;
+    int fd = static_cast<int>(created);
+    size_t size = region_size();
+    if (PalFileTruncate(fd, size) < 0) {
+        PalFileClose(fd);
+        return false;
+    }
+    if (long high = PalFileMoveHigh(fd, kStateFdFloor, false); high >= 0)
+        fd = static_cast<int>(high);
+    void* base;
+    if (PalMemoryMapShared(fd, size, &base) < 0) {
+        PalFileClose(fd);
+        return false;
+    }
+    auto* header = static_cast<SharedHeader*>(base);
+    header->vcpu_count = g_machine.count;
+    header->slot_count = kSlotCount;
+    memcpy(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t));
+    header->version = kStateVersion;
+    header->magic = kStateMagic;
+    map_region(base);
+    g_machine.state_fd = fd;
+    return true;
+}
+
+/* A process-private state, when no shared one can be had (memfd_create refused, say): the machine
+ * still works inside the process; other processes of the launch see its threads through the map. */
+bool private_region() {
+    void* base;
+    if (PalMemoryAllocate(region_size(), &base) < 0)
+        return false;
+    map_region(base);
+    g_machine.state_fd = -1;
+    return true;
+}
+
+/* Does this process run in its parent's memory (a vfork child, or any clone with CLONE_VM)? kcmp
+ * tells; when it cannot (a kernel without it, or no right to compare), the answer is yes, the safe
+ * one. */
+bool shares_parent_memory(pid_t pid) {
+    return PalProcessCompareMemory(pid, PalProcessGetParentId()) != 1;
+}
+
+/* The thread creating the state, so that a signal handler interrupting it there does not wait for
+ * itself. */
+constinit std::atomic<pid_t> g_region_creator{0};
+
+/* Creates the first process's shared state, deferred by init_machine, and gives the thread that ran
+ * init its slot; other threads asking meanwhile wait for it. A process that no fork hook saw (a
+ * child of libc's clone) creates it only if it has memory of its own, as a first process itself: a
+ * vfork-style child, which runs in its parent's memory with its own descriptors, must write nothing
+ * there, and goes without a slot until it execs. */
+void realize_region() {
+    Machine& m = g_machine;
+    const pid_t pid = PalProcessGetId();
+    if (pid != m.owner_pid && shares_parent_memory(pid))
+        return;
+    const pid_t tid = PalThreadGetId();
+    int expected = kRegionNone;
+    if (!g_region_state.compare_exchange_strong(expected, kRegionCreating, std::memory_order_acq_rel)) {
+        if (expected == kRegionCreating && g_region_creator.load(std::memory_order_acquire) == tid)
+            return;
+        while (g_region_state.load(std::memory_order_acquire) == kRegionCreating)
+            PalThreadYield();
+        return;
+    }
+    g_region_creator.store(tid, std::memory_order_release);
+    if (pid != m.owner_pid) {
+        host_view(&m.first_mask); /* its only thread's mask is what the host runs it on */
+        m.owner_pid = pid;
+        m.first_tid = tid;
+        m.first_inherited = false;
+        m.first_since = 0;
+        m.first_slot = nullptr;
+        t_slot = nullptr;
+        t_tid = 0;
+    }
+    if (!create_region() && !private_region()) {
+        constexpr char kLine[] = "libos: cannot map the virtual machine's shared state (out of memory); "
+                                 "threads are seen through the map from now on\n";
+        PalDebugLog(kLine, sizeof(kLine) - 1);
+        g_region_state.store(kRegionUnavailable, std::memory_order_release);
+        return;
+    }
+    /* The first thread's slot is in place before anyone else may look. */
+    ThreadSlot* first = claim(m.first_tid, m.first_mask.words, m.first_inherited, m.first_since);
+    if (tid == m.first_tid) {
+        t_tid = tid;
+        t_slot = first;
+    } else {
+        m.first_slot = first;
+    }
+    g_region_state.store(kRegionMapped, std::memory_order_release);
+}
+
+}  // namespace
+
+bool attach_region(const char* fd_text) {
+    if (!fd_text)
+        return false;
+    long fd = 0;
+    for (const char* p = fd_text; *p; ++p) {
+        if (*p < '0' || *p > '9' || fd > 1000000)
+            return false;
+        fd = fd * 10 + (*p - '0');
+    }
+    if (map_existing(fd))
+        return true;
+    /* The descriptor was closed on the way (Python's subprocess closes every descriptor it did not
+     * open before it execs, for one) or reused: the parent that passed it may still hold it. */
+    char path[64] = "/proc/";
+    size_t len = 6;
+    len += format_decimal(path + len, static_cast<uint64_t>(PalProcessGetParentId()));
+    memcpy(path + len, "/fd/", 4);
+    len += 4;
+    format_decimal(path + len, static_cast<uint64_t>(fd));
+    /* Only the state itself, never whatever else the parent has under that number (a terminal, a
+     * FIFO, a device): checked by name before it is opened, and opened so that it could not become
+     * a controlling terminal or block. */
+    char target[64];
+    if (PalFileReadLink(path, target, sizeof(target)) <= 0)
+        return false;
+    if (strncmp(target, "/memfd:libos-vcpu-state", 23) != 0)
+        return false;
+    long reopened = PalFileOpen(AT_FDCWD, path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
+    if (reopened < 0)
+        return false;
+    /* Inherited across exec like the original. */
+    if (long high = PalFileMoveHigh(static_cast<int>(reopened), kStateFdFloor, false); high >= 0)
+        reopened = high;
+    PalFileSetCloseOnExec(static_cast<int>(reopened), false);
+    if (map_existing(reopened))
+        return true;
+    PalFileClose(static_cast<int>(reopened));
+    return false;
+}
+
+bool ensure_region() {
+    int state = g_region_state.load(std::memory_order_acquire);
+    if (__builtin_expect(state == kRegionMapped, 1))
+        return true;
+    if (state < kRegionMapped && g_init_state.load(std::memory_order_acquire) == kVirtual) {
+        realize_region();
+        state = g_region_state.load(std::memory_order_acquire);
+    }
+    return state == kRegionMapped;
+}
+
+int state_fd() {
+    return ensure_region() ? g_machine.state_fd : -1;
+}
+
+uint32_t state_clock() {
+    return g_region_state.load(std::memory_order_acquire) == kRegionMapped
+               ? g_machine.header->clock.load(std::memory_order_relaxed)
+               : 0;
+}
+
+}  // namespace libos

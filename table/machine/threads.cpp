@@ -1,0 +1,144 @@
+/* The threads of the launch (libos_threads.h): the calling thread's own slot, slots for new threads
+ * and fork children, the end of a thread, and the two-step change of another thread's mask. */
+#include <string.h>
+
+#include "libos/libos_init.h"
+#include "libos/libos_threads.h"
+#include "machine/machine_internal.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+ThreadSlot* find_slot(pid_t tid) {
+    if (tid <= 0 || !ensure_region())
+        return nullptr;
+    return lookup(tid);
+}
+
+void begin_change(ThreadSlot* slot) {
+    if (!slot)
+        return;
+    uint32_t me = static_cast<uint32_t>(self_tid());
+    for (int spins = 0;; ++spins) {
+        uint32_t holder = slot->writer.load(std::memory_order_relaxed);
+        if ((holder == 0 || spins > kSpinBound) &&
+            slot->writer.compare_exchange_weak(holder, me, std::memory_order_acquire))
+            return;
+        backoff(spins);
+    }
+}
+
+void end_change(ThreadSlot* slot) {
+    if (!slot)
+        return;
+    uint32_t me = static_cast<uint32_t>(self_tid());
+    slot->writer.compare_exchange_strong(me, 0, std::memory_order_release);
+}
+
+pid_t self_tid() {
+    if (__builtin_expect(t_tid == 0, 0)) {
+        self_slot();
+        if (t_tid == 0) /* no state to join: nothing is cached */
+            return static_cast<pid_t>(PalThreadGetId());
+    }
+    return t_tid;
+}
+
+ThreadSlot* self_slot() {
+    if (__builtin_expect(t_slot != nullptr, 1))
+        return t_slot;
+    /* Without a state to join (a vfork child of a process that had none, which must not write
+     * into its parent's memory), nothing is cached. */
+    if (!ensure_region())
+        return nullptr;
+    if (t_slot)
+        return t_slot; /* this thread ran init, and the state was created just now */
+    pid_t tid = PalThreadGetId();
+    /* The thread that ran init, when another thread created the state. */
+    if (ThreadSlot* first = g_machine.first_slot;
+        first && tid == g_machine.first_tid && first->tid.load(std::memory_order_acquire) == tid) {
+        t_tid = tid;
+        t_slot = first;
+        return first;
+    }
+    /* A thread the shim did not start (a raw clone): what the host runs it on is its mask. */
+    CpuBits mask;
+    host_view(&mask);
+    t_tid = tid;
+    t_slot = claim(tid, mask.words);
+    return t_slot;
+}
+
+void current_mask(CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    copy_own_mask(out->words);
+}
+
+void copy_own_mask(uint64_t* words) {
+    ThreadSlot* slot = self_slot();
+    if (slot) {
+        locked_read(slot, words);
+        return;
+    }
+    /* No slot (no state to keep one in, or a full one). */
+    CpuBits mask;
+    host_view(&mask);
+    memcpy(words, mask.words, g_machine.mask_bytes);
+}
+
+ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
+    ensure_region();
+    return claim(tid, mask.words);
+}
+
+void register_fork_child(pid_t child) {
+    if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
+        return;
+    CpuBits mask;
+    current_mask(&mask); /* creates the state if the parent had none yet */
+    claim(child, mask.words, true, t_fork_clock);
+}
+
+void adopt_thread(ThreadSlot* slot, pid_t tid) {
+    t_slot = slot;
+    t_tid = tid;
+}
+
+void thread_exiting() {
+    ThreadSlot* slot = t_slot;
+    /* The thread that ran init, when another thread created the state and this one never asked. */
+    if (!slot && g_machine.first_slot && PalThreadGetId() == g_machine.first_tid) {
+        slot = g_machine.first_slot;
+        t_tid = g_machine.first_tid;
+    }
+    if (slot && slot->tid.load(std::memory_order_relaxed) == t_tid)
+        slot->tid.store(kFreedTid, std::memory_order_release);
+    t_slot = nullptr;
+    t_tid = 0;
+}
+
+void before_fork() {
+    /* Parent and child share the state only if it exists before the fork. */
+    if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region()) {
+        self_slot(); /* the child's first mask is the forking thread's, from its own slot */
+        t_fork_clock = state_clock();
+    }
+}
+
+void after_fork_child() {
+    if (g_init_state.load(std::memory_order_acquire) != kVirtual)
+        return;
+    g_machine.owner_pid = PalProcessGetId();
+    g_machine.first_slot = nullptr;
+    CpuBits mask;
+    if (t_slot) {
+        memset(&mask, 0, sizeof(mask));
+        locked_read(t_slot, mask.words);
+    } else {
+        mask = g_machine.all;
+    }
+    t_tid = PalThreadGetId();
+    t_slot = claim(t_tid, mask.words, true, t_fork_clock);
+}
+
+}  // namespace libos
