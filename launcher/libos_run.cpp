@@ -20,6 +20,7 @@
 
 #include "launcher.h"
 #include "libos/libos_config.h"
+#include "libos/libos_machine.h"
 #include "pal/pal.h"
 
 #ifndef LIBOS_INSTALLED_SHIM
@@ -52,7 +53,7 @@ Machine g_machine;
 
 /* The size of mask to give sched_setaffinity: the kernel's cpumask. */
 size_t kernel_mask_size() {
-    return g_topology.kernel_mask_size ? g_topology.kernel_mask_size : sizeof(libos::CpuBits::words);
+    return libos::kernel_mask_bytes(g_topology);
 }
 
 /* The calling thread's host affinity (through the PAL: the host's, even under an enclosing shim). */

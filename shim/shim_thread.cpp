@@ -126,7 +126,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     if (from_attr) {
         libos::CpuBits host;
         libos::to_host(mask, &host);
-        PalThreadSetCpuAffinity(tid, libos::host_topology().kernel_mask_size, host.words);
+        PalThreadSetCpuAffinity(tid, libos::host_mask_bytes(), host.words);
     }
     info->slot = libos::register_thread(tid, mask);
     info->tid = tid;

@@ -8,62 +8,8 @@
 namespace libos {
 namespace {
 
-/* A tiny bounded string builder: no allocation, always NUL-terminated. */
-class Text {
-public:
-    Text(char* buf, size_t size) : buf_(buf), size_(size) {
-        if (size_)
-            buf_[0] = '\0';
-    }
-    Text& add(const char* s) {
-        while (s && *s && len_ + 1 < size_)
-            buf_[len_++] = *s++;
-        if (size_)
-            buf_[len_] = '\0';
-        return *this;
-    }
-    Text& add(const char* s, size_t n) {
-        for (size_t i = 0; i < n && s[i] && len_ + 1 < size_; ++i)
-            buf_[len_++] = s[i];
-        if (size_)
-            buf_[len_] = '\0';
-        return *this;
-    }
-    Text& num(uint64_t v) {
-        char digits[24];
-        format_decimal(digits, v);
-        return add(digits);
-    }
-    /* Text from the user, as one printable line: control characters as \n, \t or \xNN, and at most
-     * `limit` characters of it, then "..." (so that the reason after it always fits). */
-    Text& quoted(const char* s, size_t n, size_t limit = 48) {
-        static const char hex[] = "0123456789abcdef";
-        for (size_t i = 0; i < n && s[i]; ++i) {
-            if (i == limit) {
-                add("...");
-                break;
-            }
-            unsigned char c = static_cast<unsigned char>(s[i]);
-            if (c == '\n') {
-                add("\\n");
-            } else if (c == '\t') {
-                add("\\t");
-            } else if (c < 0x20 || c == 0x7f) {
-                char esc[5] = {'\\', 'x', hex[c >> 4], hex[c & 15], '\0'};
-                add(esc);
-            } else {
-                add(reinterpret_cast<const char*>(&s[i]), 1);
-            }
-        }
-        return *this;
-    }
-    size_t length() const { return len_; }
-
-private:
-    char* buf_;
-    size_t size_;
-    size_t len_ = 0;
-};
+/* How much of a token a message repeats. */
+constexpr size_t kQuotedLimit = 48;
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
@@ -88,10 +34,10 @@ bool read_number(const char** s, uint64_t* value) {
 
 void fail_token(ConfigError* err, const char* setting, const char* token, size_t token_len, const char* whole,
                 const char* why) {
-    Text t(err->text, sizeof(err->text));
-    t.add("libos: ").add(setting).add(": bad token '").quoted(token, token_len).add("'");
+    TextBuilder t(err->text, sizeof(err->text));
+    t.add("libos: ").add(setting).add(": bad token '").printable(token, token_len, kQuotedLimit).add("'");
     if (whole && (token != whole || token_len != strlen(whole)))
-        t.add(" in '").quoted(whole, strlen(whole)).add("'");
+        t.add(" in '").printable(whole, strlen(whole), kQuotedLimit).add("'");
     t.add(": ").add(why);
 }
 
@@ -105,7 +51,7 @@ void fail_cpu(ConfigError* err, const char* setting, const char* token, size_t t
             --cut;
         memcpy(list + cut, ",...", 5);
     }
-    Text(why, sizeof(why)).add("host CPU ").num(cpu).add(" is not ").add(what).add(" (").add(what).add(": ")
+    TextBuilder(why, sizeof(why)).add("host CPU ").num(cpu).add(" is not ").add(what).add(" (").add(what).add(": ")
         .add(list).add(")");
     fail_token(err, setting, token, token_len, whole, why);
 }
@@ -202,7 +148,7 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
     bool has_map = map_text && *map_text;
     out->count = 0;
     if (!has_count && !has_map) {
-        Text(err->text, sizeof(err->text)).add("libos: give ").add(names.count).add(" or ").add(names.map);
+        TextBuilder(err->text, sizeof(err->text)).add("libos: give ").add(names.count).add(" or ").add(names.map);
         return false;
     }
     uint32_t count = 0;
@@ -212,9 +158,9 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
         if (!parse_map(names.map, map_text, online, allowed, out, err))
             return false;
         if (has_count && count != out->count) {
-            Text t(err->text, sizeof(err->text));
-            t.add("libos: ").add(names.count).add(": bad token '").quoted(count_text, strlen(count_text))
-                .add("': it disagrees with ").add(names.map).add(" '").quoted(map_text, strlen(map_text))
+            TextBuilder t(err->text, sizeof(err->text));
+            t.add("libos: ").add(names.count).add(": bad token '").printable(count_text, strlen(count_text), kQuotedLimit)
+                .add("': it disagrees with ").add(names.map).add(" '").printable(map_text, strlen(map_text), kQuotedLimit)
                 .add("', which names ").num(out->count)
                 .add(" virtual CPUs; give one of the two, or the same count in both");
             return false;
@@ -228,7 +174,7 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
     for (uint32_t w = 0; w < kMaskWords; ++w)
         nhosts += static_cast<uint32_t>(__builtin_popcountll(spread_over.words[w] & online.words[w] & allowed.words[w]));
     if (nhosts == 0) {
-        Text(err->text, sizeof(err->text)).add("libos: ").add(names.count)
+        TextBuilder(err->text, sizeof(err->text)).add("libos: ").add(names.count)
             .add(": this process may run on no online CPU to spread the virtual CPUs over");
         return false;
     }
@@ -245,7 +191,7 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
 }
 
 size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size) {
-    Text t(buf, size);
+    TextBuilder t(buf, size);
     bool first_range = true;
     for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu) {
         if (!cpus.has(cpu))
@@ -267,7 +213,7 @@ size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size) {
 size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
     /* Runs of three or more consecutive host CPUs become ranges ("0-3"); shorter ones stay a list,
      * so that the common oversubscribed maps read naturally ("0,1,0,1", "0,0,1,1"). */
-    Text t(buf, size);
+    TextBuilder t(buf, size);
     for (uint32_t v = 0; v < map.count;) {
         uint32_t end = v;
         while (end + 1 < map.count && map.host_of[end + 1] == map.host_of[end] + 1)

@@ -68,15 +68,10 @@ namespace {
 
 /* Do /proc/<tid>/<leaf> and /proc/self/<leaf> name the same object (a directory or a namespace)? */
 bool same_as_mine(pid_t tid, const char* leaf) {
-    char theirs[64] = "/proc/";
-    size_t n = 6;
-    n += format_decimal(theirs + n, static_cast<uint64_t>(tid));
-    theirs[n++] = '/';
-    strcpy(theirs + n, leaf);
-    char mine[64] = "/proc/self/";
-    strcat(mine, leaf);
+    ProcPath theirs(tid), mine(0);
     struct stat a, b;
-    return PalFileStatAt(AT_FDCWD, theirs, &a, 0) == 0 && PalFileStatAt(AT_FDCWD, mine, &b, 0) == 0 &&
+    return PalFileStatAt(AT_FDCWD, theirs.leaf(leaf).c_str(), &a, 0) == 0 &&
+           PalFileStatAt(AT_FDCWD, mine.leaf(leaf).c_str(), &b, 0) == 0 &&
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 

@@ -85,9 +85,8 @@ bool state_fd_usable() {
     if (PalFileStat(fd, &st) < 0)
         return false;
     /* The program may have closed it and opened something else under the same number. */
-    char link[64], path[32] = "/proc/self/fd/";
-    format_decimal(path + strlen(path), fd);
-    if (PalFileReadLink(path, link, sizeof(link)) <= 0)
+    char link[64];
+    if (PalFileReadLink(ProcPath(0).leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), link, sizeof(link)) <= 0)
         return false;
     if (strncmp(link, "/memfd:libos-vcpu-state", 23) != 0)
         return false;

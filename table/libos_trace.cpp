@@ -65,128 +65,10 @@ uint64_t now_ns() {
 
 /* ---- a line ---------------------------------------------------------------------------------- */
 
-class Line {
-public:
-    Line& add(const char* s) { return add(s, strlen(s)); }
-    Line& add(const char* s, size_t n) {
-        if (n > sizeof(buf_) - 1 - len_)
-            n = sizeof(buf_) - 1 - len_;
-        memcpy(buf_ + len_, s, n);
-        len_ += n;
-        return *this;
-    }
-    Line& ch(char c) { return add(&c, 1); }
-    Line& num(long v) {
-        if (v < 0) {
-            ch('-');
-            return unum(static_cast<unsigned long>(-(v + 1)) + 1);
-        }
-        return unum(static_cast<unsigned long>(v));
-    }
-    Line& unum(unsigned long v) {
-        char d[24];
-        return add(d, format_decimal(d, v));
-    }
-    Line& hex(unsigned long v) {
-        static const char digits[] = "0123456789abcdef";
-        add("0x");
-        char d[20];
-        int n = 0;
-        do {
-            d[n++] = digits[v & 15];
-            v >>= 4;
-        } while (v);
-        while (n)
-            ch(d[--n]);
-        return *this;
-    }
-    /* A string the program passed, escaped for text and JSON alike: at most 96 bytes, never cut
-     * inside a UTF-8 character; bytes that are not UTF-8 as \u00NN (valid JSON, and visible). */
-    Line& quoted(const char* s) {
-        static const char hex[] = "0123456789abcdef";
-        ch('"');
-        size_t i = 0;
-        while (s[i]) {
-            auto c = static_cast<unsigned char>(s[i]);
-            size_t seq = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-            for (size_t k = 1; k < seq; ++k)
-                if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80)
-                    seq = 0; /* a broken sequence: escape its first byte */
-            if (i + (seq ? seq : 1) > 96) {
-                add("...");
-                break;
-            }
-            if (seq > 1) {
-                add(s + i, seq);
-                i += seq;
-                continue;
-            }
-            if (c == '"' || c == '\\')
-                ch('\\').ch(static_cast<char>(c));
-            else if (c == '\n')
-                add("\\n");
-            else if (c < 0x20 || seq == 0)
-                add("\\u00").ch(hex[c >> 4]).ch(hex[c & 15]);
-            else
-                ch(static_cast<char>(c));
-            ++i;
-        }
-        return ch('"');
-    }
-    Line& list(const CpuBits& set) {
-        char text[512];
-        size_t n = format_cpu_list(set, text, sizeof(text));
-        if (n >= sizeof(text) - 1)
-            memcpy(text + sizeof(text) - 5, "...", 4);
-        return add(text);
-    }
-    /* A CPU set as a JSON array of numbers. */
-    Line& array(const CpuBits& set, uint32_t limit) {
-        ch('[');
-        bool first = true;
-        int shown = 0;
-        for (uint32_t c = 0; c < limit; ++c) {
-            if (!set.has(c))
-                continue;
-            if (shown++ == 256)
-                break;
-            if (!first)
-                ch(',');
-            unum(c);
-            first = false;
-        }
-        return ch(']');
-    }
-    /* Text (already a line's worth) as a JSON string. */
-    Line& json(const char* s, size_t n) {
-        ch('"');
-        for (size_t i = 0; i < n; ++i) {
-            if (s[i] == '"' || s[i] == '\\')
-                ch('\\');
-            ch(s[i]);
-        }
-        return ch('"');
-    }
-    const char* data() const { return buf_; }
-    size_t size() const { return len_; }
-    /* Room for n more bytes, keeping kReserve for the line's end (end() always fits). */
-    bool room(size_t n) const { return len_ + n + kReserve < sizeof(buf_); }
-    /* Ends the line with `terminator`, cutting what came before if it must. */
-    Line& end(const char* terminator) {
-        size_t n = strlen(terminator);
-        if (len_ + n > sizeof(buf_) - 1)
-            len_ = sizeof(buf_) - 1 - n;
-        return add(terminator, n);
-    }
-    void write(int fd) {
-        PalFileWriteAll(fd, buf_, len_);
-    }
-
-private:
-    static constexpr size_t kReserve = 16;
-    char buf_[4096];
-    size_t len_ = 0;
-};
+/* A trace line: built whole, then written with one write(2). */
+using Line = FixedText<4096>;
+/* What a line keeps free for its end while frames are added. */
+constexpr size_t kLineReserve = 16;
 
 /* ---- what a call was about ------------------------------------------------------------------- */
 
@@ -219,9 +101,7 @@ bool ends_the_thread(long nr) {
 /* A mask in the program's memory, as the machine reads it (min(len, mask size) bytes). */
 bool read_mask(long address, long len, CpuBits* out) {
     memset(out, 0, sizeof(*out));
-    size_t size = is_virtual() ? vcpu_mask_size() : host_topology().kernel_mask_size;
-    if (!size)
-        size = sizeof(out->words);
+    size_t size = is_virtual() ? vcpu_mask_size() : host_mask_bytes();
     if (static_cast<unsigned long>(len) < size)
         size = static_cast<unsigned long>(len);
     if (size > sizeof(out->words))
@@ -255,7 +135,7 @@ void add_text_arguments(Line& line, const Call& c) {
     if (c.nr == SYS_sched_setaffinity || c.nr == SYS_sched_getaffinity) {
         line.num(static_cast<int>(c.args[0])).add(", ").unum(static_cast<unsigned>(c.args[1])).add(", ");
         if (c.have_mask)
-            line.ch('{').list(c.mask).ch('}');
+            line.ch('{').cpu_list(c.mask).ch('}');
         else
             line.hex(static_cast<unsigned long>(c.args[2]));
         return;
@@ -296,9 +176,9 @@ void add_host_cpus(Line& line, const Call& c, bool json) {
     CpuBits host;
     to_host(c.mask, &host);
     if (json)
-        line.add(",\"vcpus\":").array(c.mask, vcpu_count()).add(",\"host_cpus\":").array(host, PAL_MAX_CPUS);
+        line.add(",\"vcpus\":").cpu_array(c.mask, vcpu_count()).add(",\"host_cpus\":").cpu_array(host, PAL_MAX_CPUS);
     else
-        line.add(" [host {").list(host).add("}]");
+        line.add(" [host {").cpu_list(host).add("}]");
 }
 
 void add_stack(Line& line, bool json) {
@@ -314,7 +194,7 @@ void add_stack(Line& line, bool json) {
         if (is_own_code(frames[i].address))
             continue; /* the LibOS's own frames: the stack starts at the program */
         /* A frame: up to ~430 bytes as text, twice that as escaped JSON. */
-        if (!line.room(json ? 900 : 450))
+        if (!line.room(json ? 900 : 450, kLineReserve))
             break;
         if (json) {
             if (!first)
@@ -357,7 +237,7 @@ void print_call(const Call& c, bool before_only) {
         /* The arguments as the text format shows them, as one string: one decoder for both. */
         Line args;
         add_text_arguments(args, c);
-        line.add(",\"arguments\":").json(args.data(), args.size());
+        line.add(",\"arguments\":").json_string(args.data(), args.length());
         line.add(",\"handled\":\"").add(handled).add("\"");
         if (!before_only) {
             line.add(",\"result\":").num(c.result < 0 && c.result > -4096 ? -1 : c.result);
@@ -395,7 +275,7 @@ void print_call(const Call& c, bool before_only) {
         line.end("\n");
         add_stack(line, false);
     }
-    line.write(g_trace_fd);
+    line.write_to(g_trace_fd);
 }
 
 }  // namespace
@@ -549,7 +429,7 @@ void trace_finish() {
         for (size_t nr = 0; nr < kStatSlots; ++nr) {
             const Stat& s = g_stats_table[nr];
             uint64_t calls = s.calls.load(std::memory_order_relaxed);
-            if (!calls || !line.room(200))
+            if (!calls || !line.room(200, kLineReserve))
                 continue;
             const char* name = syscall_name(static_cast<long>(nr));
             if (!first)
@@ -560,13 +440,13 @@ void trace_finish() {
             first = false;
         }
         line.add("],\"calls\":").unum(total_calls).add(",\"errors\":").unum(total_errors).add("}\n");
-        line.write(fd);
+        line.write_to(fd);
         return;
     }
     Line head;
     head.add("libos: summary for pid ").num(pid).add("\n% time     seconds  usecs/call     calls    errors syscall\n")
         .add("------ ----------- ----------- --------- --------- ----------------\n");
-    head.write(fd);
+    head.write_to(fd);
     auto pad = [](Line& l, uint64_t v, int width) {
         char d[24];
         int n = static_cast<int>(format_decimal(d, v));
@@ -611,7 +491,7 @@ void trace_finish() {
             l.add("         ");
         const char* name = syscall_name(static_cast<long>(nr));
         l.ch(' ').add(name ? name : "?").ch('\n');
-        l.write(fd);
+        l.write_to(fd);
     }
     Line tail;
     tail.add("------ ----------- ----------- --------- --------- ----------------\n100.00 ");
@@ -621,7 +501,7 @@ void trace_finish() {
     tail.ch(' ');
     pad(tail, total_errors, 9);
     tail.add(" total\n");
-    tail.write(fd);
+    tail.write_to(fd);
 }
 
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max) {
@@ -652,7 +532,7 @@ void report_own_crash(int sig, void* info_ptr, void* ucontext) {
     if (g_unwinder) {
         LibosFrame frames[16];
         int n = g_unwinder(ucontext, frames, 16);
-        for (int i = 0; i < n && line.room(400); ++i) {
+        for (int i = 0; i < n && line.room(400, kLineReserve); ++i) {
             line.add("  #").num(i).ch(' ').add(frames[i].object[0] ? frames[i].object : "?").ch('(');
             if (frames[i].function[0])
                 line.add(frames[i].function).add("+").hex(frames[i].offset);
@@ -661,7 +541,7 @@ void report_own_crash(int sig, void* info_ptr, void* ucontext) {
     } else {
         line.add("  (no stack: libos_unwind.so could not be loaded)\n");
     }
-    line.write(2);
+    line.write_to(2);
 }
 
 }  // namespace libos

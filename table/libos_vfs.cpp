@@ -127,51 +127,12 @@ long read_host(const char* path, char* buf, size_t size) {
 
 /* ---- output into a descriptor -------------------------------------------------------------- */
 
-class Out {
-public:
-    explicit Out(int fd) : fd_(fd) {}
-    ~Out() { flush(); }
-    Out(const Out&) = delete;
-    Out& operator=(const Out&) = delete;
-
-    Out& put(const char* s, size_t n) {
-        while (n) {
-            size_t room = sizeof(buf_) - used_;
-            size_t take = n < room ? n : room;
-            memcpy(buf_ + used_, s, take);
-            used_ += take;
-            s += take;
-            n -= take;
-            if (used_ == sizeof(buf_))
-                flush();
-        }
-        return *this;
-    }
-    Out& put(const char* s) { return put(s, strlen(s)); }
-    Out& num(uint64_t v) {
-        char digits[24];
-        format_decimal(digits, v);
-        return put(digits);
-    }
-    void flush() {
-        if (used_ && error_ == 0)
-            error_ = PalFileWriteAll(fd_, buf_, used_);
-        used_ = 0;
-    }
-    long error() const { return error_; }
-
-private:
-    int fd_;
-    long error_ = 0;
-    size_t used_ = 0;
-    char buf_[4096];
-};
+/* A generated file's content, written into its descriptor as it is built. */
+using Out = FixedText<4096>;
 
 /* A CPU list as the kernel writes it ("0-3,8\n"). */
 void put_list(Out& out, const CpuBits& set) {
-    char text[kMaxVcpus * 6];
-    format_cpu_list(set, text, sizeof(text));
-    out.put(text).put("\n");
+    out.cpu_list(set, kMaxVcpus * 6).add("\n");
 }
 
 /* A CPU mask as the kernel's %*pb writes it for nbits bits: 32-bit groups in hex, most significant
@@ -186,11 +147,11 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits) {
         char chunk[9];
         for (uint32_t d = 0; d < digits; ++d)
             chunk[digits - 1 - d] = hex[(word >> (4 * d)) & 0xf];
-        out.put(chunk, digits);
+        out.add(chunk, digits);
         if (g)
-            out.put(",");
+            out.add(",");
     }
-    out.put("\n");
+    out.add("\n");
 }
 
 /* ---- the machine's shape ------------------------------------------------------------------- */
@@ -405,19 +366,10 @@ bool classify_proc(const char* rest, VfsPath* out) {
                 tid = pid;
         }
         out->tid = tid;
-        if (!copy_path(out->real, out->virt))
-            return false;
-        char* p = out->real;
-        memcpy(p, "/proc/", 6);
-        p += 6;
-        p += format_decimal(p, static_cast<uint64_t>(pid));
-        if (tid != pid) {
-            memcpy(p, "/task/", 6);
-            p += 6;
-            p += format_decimal(p, static_cast<uint64_t>(tid));
-        }
-        memcpy(p, "/status", 8);
-        return true;
+        ProcPath real(pid);
+        if (tid != pid)
+            real.leaf("task").number(static_cast<uint64_t>(tid));
+        return copy_path(out->real, real.leaf("status").c_str());
     }
     out->thread_self = thread_self;
     /* "self" is the process: its leader, whose tid is the pid. */
@@ -504,13 +456,13 @@ long write_status(const VfsPath& path, Out& out) {
     status_mask(path, slot, before, host_list, &mask);
     for_each_line(text, [&](const char* line, size_t n) {
         if (starts_with(line, "Cpus_allowed:")) {
-            out.put("Cpus_allowed:\t");
+            out.add("Cpus_allowed:\t");
             put_mask(out, mask, count());
         } else if (starts_with(line, "Cpus_allowed_list:")) {
-            out.put("Cpus_allowed_list:\t");
+            out.add("Cpus_allowed_list:\t");
             put_list(out, mask);
         } else {
-            out.put(line, n).put("\n");
+            out.add(line, n).add("\n");
         }
     });
     return 0;
@@ -565,24 +517,24 @@ long write_stat(Out& out) {
     bool done_cpus = false;
     for_each_line(buf.data, [&](const char* line, size_t len_line) {
         if (!starts_with(line, "cpu")) {
-            out.put(line, len_line).put("\n");
+            out.add(line, len_line).add("\n");
             return;
         }
         if (done_cpus)
             return;
-        out.put("cpu ");
+        out.add("cpu ");
         for (int f = 0; f < fields; ++f) {
             uint64_t sum = 0;
             for (uint32_t v = 0; v < n; ++v)
                 sum += share(v, f);
-            out.put(" ").num(sum);
+            out.add(" ").unum(sum);
         }
-        out.put("\n");
+        out.add("\n");
         for (uint32_t v = 0; v < n; ++v) {
-            out.put("cpu").num(v);
+            out.add("cpu").unum(v);
             for (int f = 0; f < fields; ++f)
-                out.put(" ").num(share(v, f));
-            out.put("\n");
+                out.add(" ").unum(share(v, f));
+            out.add("\n");
         }
         done_cpus = true;
     });
@@ -691,18 +643,18 @@ long write_cpuinfo(Out& out) {
             size_t key = colon ? static_cast<size_t>(colon - line) + 1 : 0;
             auto is = [&](const char* k) { return starts_with(line, k) && (line[strlen(k)] == '\t' || line[strlen(k)] == ' '); };
             if (colon && is("processor"))
-                out.put(line, key).put(" ").num(v).put("\n");
+                out.add(line, key).add(" ").unum(v).add("\n");
             else if (colon && is("siblings"))
-                out.put(line, key).put(" ").num(siblings).put("\n");
+                out.add(line, key).add(" ").unum(siblings).add("\n");
             else if (colon && is("cpu cores"))
-                out.put(line, key).put(" ").num(cores).put("\n");
+                out.add(line, key).add(" ").unum(cores).add("\n");
             else if (colon && (is("apicid") || is("initial apicid")))
-                out.put(line, key).put(" ").num(v).put("\n");
+                out.add(line, key).add(" ").unum(v).add("\n");
             else
-                out.put(line, l).put("\n");
+                out.add(line, l).add("\n");
             line += l + 1;
         }
-        out.put("\n");
+        out.add("\n");
     }
     return 0;
 }
@@ -715,13 +667,13 @@ long write_content(const VfsPath& path, Out& out) {
             put_list(out, set);
             return 0;
         case VfsFile::Offline:
-            out.put("\n");
+            out.add("\n");
             return 0;
         case VfsFile::KernelMax:
-            out.num(count() - 1).put("\n");
+            out.unum(count() - 1).add("\n");
             return 0;
         case VfsFile::CpuOnline:
-            out.put("1\n");
+            out.add("1\n");
             return 0;
         case VfsFile::CpuSetList:
         case VfsFile::CpuSetMask: {
@@ -832,9 +784,8 @@ bool cacheable(const VfsPath& path) {
  * EBADF); -errno if /proc cannot be used. /proc/self/fd/N is a link that must be followed, so the
  * program's O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on. */
 long reopen_read_only(long fd, int flags) {
-    char self[48] = "/proc/self/fd/";
-    format_decimal(self + strlen(self), static_cast<uint64_t>(fd));
-    return PalFileOpen(AT_FDCWD, self, O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)), 0);
+    return PalFileOpen(AT_FDCWD, ProcPath(0).leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
+                       O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)), 0);
 }
 
 /* The cached memfd of `virt` that still is what it was, or -1. */

@@ -166,12 +166,8 @@ bool attach_region(const char* fd_text) {
         return true;
     /* The descriptor was closed on the way (Python's subprocess closes every descriptor it did not
      * open before it execs, for one) or reused: the parent that passed it may still hold it. */
-    char path[64] = "/proc/";
-    size_t len = 6;
-    len += format_decimal(path + len, static_cast<uint64_t>(PalProcessGetParentId()));
-    memcpy(path + len, "/fd/", 4);
-    len += 4;
-    format_decimal(path + len, static_cast<uint64_t>(fd));
+    ProcPath parent_fd(PalProcessGetParentId());
+    const char* path = parent_fd.leaf("fd").number(static_cast<uint64_t>(fd)).c_str();
     /* Only the state itself, never whatever else the parent has under that number (a terminal, a
      * FIFO, a device): checked by name before it is opened, and opened so that it could not become
      * a controlling terminal or block. */

@@ -16,15 +16,10 @@ namespace {
 /* Does /proc/<process>/task/<thread>/children (the processes that thread forked and that still
  * run) list `child`? */
 bool forked_by(pid_t process, pid_t thread, pid_t child) {
-    char path[80] = "/proc/";
-    size_t len = 6;
-    len += format_decimal(path + len, static_cast<uint64_t>(process));
-    memcpy(path + len, "/task/", 6);
-    len += 6;
-    len += format_decimal(path + len, static_cast<uint64_t>(thread));
-    memcpy(path + len, "/children", 10);
+    ProcPath path(process);
+    path.leaf("task").number(static_cast<uint64_t>(thread)).leaf("children");
     char text[4096];
-    if (PalReadFile(path, text, sizeof(text)) <= 0)
+    if (PalReadFile(path.c_str(), text, sizeof(text)) <= 0)
         return false;
     char want[16];
     want[format_decimal(want, static_cast<uint64_t>(child))] = '\0';
@@ -68,13 +63,8 @@ bool creator_slot(pid_t process, pid_t child, const CpuBits& host, size_t host_b
         if (found && static_cast<int32_t>(stamp - best_stamp) <= 0)
             continue;
         /* Is thread t one of the process's threads? */
-        char path[64] = "/proc/";
-        size_t len = 6;
-        len += format_decimal(path + len, static_cast<uint64_t>(process));
-        memcpy(path + len, "/task/", 6);
-        len += 6;
-        format_decimal(path + len, static_cast<uint64_t>(t));
-        if (PalFileAccess(AT_FDCWD, path, F_OK, 0) != 0)
+        ProcPath task(process);
+        if (PalFileAccess(AT_FDCWD, task.leaf("task").number(static_cast<uint64_t>(t)).c_str(), F_OK, 0) != 0)
             continue;
         found = true;
         best_stamp = stamp;

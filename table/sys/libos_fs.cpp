@@ -154,11 +154,7 @@ bool may_be_virtual_name(const char* relative) {
 /* readlink of /proc/<tid>/<leaf> (a remote task's cwd or descriptor) into dir: false unless it names
  * a directory path. */
 bool remote_link(pid_t tid, const char* leaf, char* dir) {
-    char link[64] = "/proc/";
-    format_decimal(link + strlen(link), static_cast<uint64_t>(tid));
-    strcat(link, "/");
-    strcat(link, leaf);
-    return PalFileReadLink(link, dir, kVfsPathMax) > 0 && dir[0] == '/';
+    return PalFileReadLink(ProcPath(tid).leaf(leaf).c_str(), dir, kVfsPathMax) > 0 && dir[0] == '/';
 }
 
 /* resolve() for a remote task (strict mode): its current directory and descriptors are the host's,
@@ -208,9 +204,9 @@ bool resolve(int dirfd, uintptr_t user_path, VfsPath* out) {
         if (!may_be_virtual_name(path))
             return false;
         /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
-        char self[48] = "/proc/self/fd/";
-        format_decimal(self + strlen(self), static_cast<uint64_t>(dirfd));
-        if (PalFileReadLink(self, dir, sizeof(dir)) <= 0 || dir[0] != '/')
+        ProcPath link(0);
+        if (PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, sizeof(dir)) <= 0 ||
+            dir[0] != '/')
             return false;
     }
     char joined[kVfsPathMax];

@@ -22,11 +22,6 @@
 
 namespace {
 
-size_t host_mask_size() {
-    size_t size = libos::host_topology().kernel_mask_size;
-    return size ? size : sizeof(libos::CpuBits::words);
-}
-
 bool is_self(pid_t pid) {
     return pid == 0 || pid == libos::self_tid();
 }
@@ -65,14 +60,14 @@ long other_mask(pid_t pid, libos::CpuBits* vmask) {
     libos::SlotSnapshot before = slot ? libos::snapshot(slot) : libos::SlotSnapshot{};
     libos::CpuBits host;
     memset(&host, 0, sizeof(host));
-    long ret = PalThreadGetCpuAffinity(pid, host_mask_size(), host.words);
+    long ret = PalThreadGetCpuAffinity(pid, libos::host_mask_bytes(), host.words);
     if (ret < 0)
         return ret;
     bool trusted = slot && libos::read_mask(slot, pid, vmask);
     if (trusted && !libos::changed_since(slot, before)) {
         libos::CpuBits expected_host;
         libos::to_host(*vmask, &expected_host);
-        trusted = memcmp(expected_host.words, host.words, host_mask_size()) == 0;
+        trusted = memcmp(expected_host.words, host.words, libos::host_mask_bytes()) == 0;
     }
     if (!trusted && !slot && libos::remote_task() && libos::inherited_mask(pid, host, vmask)) {
         /* A thread of a process without the shim, created by a thread of the launch whose mask
@@ -97,7 +92,7 @@ long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr
         return PalThreadSetCpuAffinity(pid, len, user_mask_ptr.for_kernel());
     /* Only the machine's words and the kernel's cpumask are touched: this runs at every pin. */
     const size_t machine_bytes = libos::vcpu_mask_size();
-    const size_t host_words = host_mask_size() / sizeof(uint64_t);
+    const size_t host_words = libos::host_mask_bytes() / sizeof(uint64_t);
     libos::CpuBits vmask;
     memset(vmask.words, 0, machine_bytes);
     size_t size = len < machine_bytes ? len : machine_bytes;

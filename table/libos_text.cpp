@@ -1,0 +1,210 @@
+/* The LibOS's text builder and /proc paths (libos_text.h). */
+#include "libos/libos_text.h"
+
+#include <string.h>
+
+#include "pal/pal.h"
+
+namespace libos {
+
+TextBuilder::TextBuilder(char* buf, size_t size, int sink) : buf_(buf), size_(size), sink_(sink) {
+    if (size_)
+        buf_[0] = '\0';
+}
+
+TextBuilder::~TextBuilder() {
+    if (sink_ >= 0)
+        flush();
+}
+
+TextBuilder& TextBuilder::add(const char* s) {
+    return s ? add(s, strlen(s)) : *this;
+}
+
+TextBuilder& TextBuilder::add(const char* s, size_t n) {
+    while (n && size_) {
+        size_t room = size_ - 1 - len_;
+        if (room == 0) {
+            if (sink_ < 0 || flush() < 0)
+                break;
+            continue;
+        }
+        size_t take = n < room ? n : room;
+        memcpy(buf_ + len_, s, take);
+        len_ += take;
+        s += take;
+        n -= take;
+    }
+    if (size_)
+        buf_[len_] = '\0';
+    return *this;
+}
+
+TextBuilder& TextBuilder::num(long v) {
+    if (v < 0) {
+        ch('-');
+        return unum(static_cast<unsigned long>(-(v + 1)) + 1);
+    }
+    return unum(static_cast<unsigned long>(v));
+}
+
+TextBuilder& TextBuilder::unum(uint64_t v) {
+    char digits[24];
+    return add(digits, format_decimal(digits, v));
+}
+
+TextBuilder& TextBuilder::hex(uint64_t v) {
+    static const char digits[] = "0123456789abcdef";
+    add("0x");
+    char d[20];
+    int n = 0;
+    do {
+        d[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n)
+        ch(d[--n]);
+    return *this;
+}
+
+TextBuilder& TextBuilder::cpu_list(const CpuBits& set, size_t limit) {
+    char text[kMaxVcpus * 6];
+    if (limit > sizeof(text))
+        limit = sizeof(text);
+    size_t n = format_cpu_list(set, text, limit);
+    if (n >= limit - 1 && limit > 5)
+        memcpy(text + limit - 5, "...", 4);
+    return add(text);
+}
+
+TextBuilder& TextBuilder::cpu_array(const CpuBits& set, uint32_t limit) {
+    ch('[');
+    bool first = true;
+    int shown = 0;
+    for (uint32_t c = 0; c < limit; ++c) {
+        if (!set.has(c))
+            continue;
+        if (shown++ == 256)
+            break;
+        if (!first)
+            ch(',');
+        unum(c);
+        first = false;
+    }
+    return ch(']');
+}
+
+TextBuilder& TextBuilder::printable(const char* s, size_t n, size_t limit) {
+    static const char hex_digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n && s[i]; ++i) {
+        if (i == limit) {
+            add("...");
+            break;
+        }
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c == '\n') {
+            add("\\n");
+        } else if (c == '\t') {
+            add("\\t");
+        } else if (c < 0x20 || c == 0x7f) {
+            char esc[4] = {'\\', 'x', hex_digits[c >> 4], hex_digits[c & 15]};
+            add(esc, 4);
+        } else {
+            add(&s[i], 1);
+        }
+    }
+    return *this;
+}
+
+TextBuilder& TextBuilder::quoted(const char* s, size_t limit) {
+    static const char hex_digits[] = "0123456789abcdef";
+    ch('"');
+    size_t i = 0;
+    while (s[i]) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t seq = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        for (size_t k = 1; k < seq; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80)
+                seq = 0; /* a broken sequence: escape its first byte */
+        if (i + (seq ? seq : 1) > limit) {
+            add("...");
+            break;
+        }
+        if (seq > 1) {
+            add(s + i, seq);
+            i += seq;
+            continue;
+        }
+        if (c == '"' || c == '\\')
+            ch('\\').ch(static_cast<char>(c));
+        else if (c == '\n')
+            add("\\n");
+        else if (c < 0x20 || seq == 0)
+            add("\\u00").ch(hex_digits[c >> 4]).ch(hex_digits[c & 15]);
+        else
+            ch(static_cast<char>(c));
+        ++i;
+    }
+    return ch('"');
+}
+
+TextBuilder& TextBuilder::json_string(const char* s, size_t n) {
+    ch('"');
+    for (size_t i = 0; i < n; ++i) {
+        if (s[i] == '"' || s[i] == '\\')
+            ch('\\');
+        ch(s[i]);
+    }
+    return ch('"');
+}
+
+TextBuilder& TextBuilder::end(const char* terminator) {
+    size_t n = strlen(terminator);
+    if (sink_ < 0 && size_ > n && len_ + n > size_ - 1)
+        len_ = size_ - 1 - n;
+    return add(terminator, n);
+}
+
+long TextBuilder::flush() {
+    if (sink_ >= 0 && len_ && error_ == 0)
+        error_ = PalFileWriteAll(sink_, buf_, len_);
+    if (sink_ >= 0) {
+        len_ = 0;
+        if (size_)
+            buf_[0] = '\0';
+    }
+    return error_;
+}
+
+void TextBuilder::write_to(int fd) const {
+    PalFileWriteAll(fd, buf_, len_);
+}
+
+ProcPath::ProcPath(pid_t pid) {
+    memcpy(buf_, "/proc/", 7);
+    len_ = 6;
+    if (pid == 0) {
+        memcpy(buf_ + len_, "self", 5);
+        len_ += 4;
+    } else {
+        len_ += format_decimal(buf_ + len_, static_cast<uint64_t>(pid));
+    }
+}
+
+ProcPath& ProcPath::leaf(const char* name) {
+    size_t n = strlen(name);
+    if (len_ + 1 + n < sizeof(buf_)) {
+        buf_[len_++] = '/';
+        memcpy(buf_ + len_, name, n + 1);
+        len_ += n;
+    }
+    return *this;
+}
+
+ProcPath& ProcPath::number(uint64_t n) {
+    char digits[24];
+    format_decimal(digits, n);
+    return leaf(digits);
+}
+
+}  // namespace libos
