@@ -48,7 +48,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
-#include "libos/libos_user.h"
+#include "libos/libos_strict.h"
 #include "pal/pal.h"
 
 /* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */
@@ -263,21 +263,21 @@ bool opens_file(long nr) {
 void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
     memset(resp, 0, sizeof(*resp));
     resp->id = req.id;
-    long result = libos::kRemoteContinue;
+    libos::SyscallResult outcome = libos::LeaveToHost{};
     if (req.data.arch == AUDIT_ARCH_X86_64 && !(req.data.nr & kX32Bit)) {
         long args[6];
         for (int i = 0; i < 6; ++i)
             args[i] = static_cast<long>(req.data.args[i]);
         libos::RemoteTask task;
         task.tid = static_cast<pid_t>(req.pid);
-        task.tgid = 0;
-        result = libos::dispatch_remote(&task, req.data.nr, args);
+        outcome = libos::dispatch_remote(&task, req.data.nr, args);
         if (task.unreachable)
             warn_unreachable(req);
     } else {
         warn_foreign(req);
     }
-    if (result == libos::kRemoteContinue) {
+    const long result = outcome.value();
+    if (outcome.leaves_to_host()) {
         resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else if (opens_file(req.data.nr) && result >= 0) {
         /* A virtual file, opened here: it becomes the caller's lowest free descriptor, with the

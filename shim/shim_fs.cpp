@@ -125,7 +125,7 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
 bool classify(const char* path, libos::VfsPath* out) {
     shim::ensure();
     char absolute[libos::kVfsPathMax];
-    return path && libos::vfs_active() && libos::vfs_absolute(path, absolute) && libos::vfs_classify(absolute, out);
+    return path && libos::vfs_active() && libos::vfs_absolute(path, absolute) && libos::vfs_classify(libos::Caller::self(), absolute, out);
 }
 
 }  // namespace
@@ -289,7 +289,7 @@ SHIM_EXPORT DIR* fdopendir(int fd) {
     DIR* dir = SHIM_REAL(fdopendir)(fd);
     char virt[libos::kVfsPathMax];
     libos::VfsPath p;
-    if (dir && libos::vfs_active() && libos::vfs_dir_path(fd, virt) && libos::vfs_classify(virt, &p))
+    if (dir && libos::vfs_active() && libos::vfs_dir_path(fd, virt) && libos::vfs_classify(libos::Caller::self(), virt, &p))
         watch_listing(dir, p);
     return dir;
 }

@@ -99,14 +99,14 @@ bool ends_the_thread(long nr) {
 }
 
 /* A mask in the program's memory, as the machine reads it (min(len, mask size) bytes). */
-bool read_mask(long address, long len, CpuBits* out) {
+bool read_mask(Caller caller, long address, long len, CpuBits* out) {
     memset(out, 0, sizeof(*out));
     size_t size = is_virtual() ? vcpu_mask_size() : host_mask_bytes();
     if (static_cast<unsigned long>(len) < size)
         size = static_cast<unsigned long>(len);
     if (size > sizeof(out->words))
         size = sizeof(out->words);
-    return copy_from_user(out->words, static_cast<uintptr_t>(address), size) == 0;
+    return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
 }
 
 struct Call {
@@ -181,9 +181,9 @@ void add_host_cpus(Line& line, const Call& c, bool json) {
         line.add(" [host {").cpu_list(host).add("}]");
 }
 
-void add_stack(Line& line, bool json) {
+void add_stack(Caller caller, Line& line, bool json) {
     /* A call strict mode's supervisor answered has no stack here: it is another process's. */
-    if (!g_stacks || !g_unwinder || remote_task())
+    if (!g_stacks || !g_unwinder || caller.is_remote())
         return;
     LibosFrame frames[16];
     int n = g_unwinder(nullptr, frames, 16);
@@ -214,19 +214,11 @@ void add_stack(Line& line, bool json) {
         line.ch(']');
 }
 
-void print_call(const Call& c, bool before_only) {
+void print_call(Caller caller, const Call& c, bool before_only) {
     const char* name = syscall_name(c.nr);
-    const char* handled = syscall_handler(c.nr) ? "libos" : "host";
-    long pid, tid;
-    if (RemoteTask* remote = remote_task()) {
-        /* Strict mode's supervisor: the call of a thread of another process. */
-        handled = "supervisor";
-        pid = remote_process();
-        tid = remote->tid;
-    } else {
-        pid = PalProcessGetId();
-        tid = PalThreadGetId();
-    }
+    /* Strict mode's supervisor answers the calls of threads of other processes. */
+    const char* handled = caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
+    const long pid = caller.process(), tid = caller.tid();
     Line line;
     if (g_json) {
         line.add("{\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
@@ -249,7 +241,7 @@ void print_call(const Call& c, bool before_only) {
             line.add(",\"usecs\":").unum(c.nanoseconds / 1000);
         }
         add_host_cpus(line, c, true);
-        add_stack(line, true);
+        add_stack(caller, line, true);
         line.end("}\n");
     } else {
         line.num(pid).ch('/').num(tid).ch(' ');
@@ -273,7 +265,7 @@ void print_call(const Call& c, bool before_only) {
         add_host_cpus(line, c, false);
         line.add(" <").add(handled).add(">");
         line.end("\n");
-        add_stack(line, false);
+        add_stack(caller, line, false);
     }
     line.write_to(g_trace_fd);
 }
@@ -326,18 +318,17 @@ void trace_init() {
 #endif
 }
 
-long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     if (t_in_trace)
-        return dispatch_untraced(nr, a0, a1, a2, a3, a4, a5);
+        return dispatch_for(caller, nr, args);
     Call c = {};
     c.nr = nr;
-    long args[6] = {a0, a1, a2, a3, a4, a5};
-    memcpy(c.args, args, sizeof(args));
+    memcpy(c.args, args, sizeof(c.args));
     int path_arg = path_argument(nr);
     if (path_arg >= 0 && g_lines)
-        c.have_path = copy_string_from_user(c.path, static_cast<uintptr_t>(args[path_arg]), sizeof(c.path)) >= 0;
+        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[path_arg]), sizeof(c.path)) >= 0;
     if (nr == SYS_sched_setaffinity && g_lines)
-        c.have_mask = read_mask(a2, a1, &c.mask);
+        c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     /* exec replaces the program, and with it the exit that would print the summary. */
     if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
         t_in_trace = true;
@@ -347,12 +338,13 @@ long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a
     }
     if (g_lines && ends_the_thread(nr)) {
         t_in_trace = true;
-        print_call(c, true);
+        print_call(caller, c, true);
         t_in_trace = false;
     }
     uint64_t start = now_ns();
-    c.result = dispatch_untraced(nr, a0, a1, a2, a3, a4, a5);
+    SyscallResult result = dispatch_for(caller, nr, args);
     c.nanoseconds = now_ns() - start;
+    c.result = result.leaves_to_host() ? 0 : result.value();
     if (g_stats && static_cast<unsigned long>(nr) < kStatSlots) {
         Stat& s = g_stats_table[nr];
         s.calls.fetch_add(1, std::memory_order_relaxed);
@@ -361,18 +353,18 @@ long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a
             s.errors.fetch_add(1, std::memory_order_relaxed);
     }
     /* A remote call left to the host (a path outside the views) is the host's, not traced here. */
-    if (!g_lines || c.result == kRemoteContinue)
-        return c.result;
+    if (!g_lines || result.leaves_to_host())
+        return result;
     if (nr == SYS_sched_getaffinity && c.result > 0)
-        c.have_mask = read_mask(a2, c.result, &c.mask);
+        c.have_mask = read_mask(caller, args[2], c.result, &c.mask);
     if (nr == SYS_getcpu && c.result == 0) {
-        c.have_cpu = (!a0 || copy_from_user(&c.cpu, static_cast<uintptr_t>(a0), sizeof(c.cpu)) == 0) &&
-                     (!a1 || copy_from_user(&c.node, static_cast<uintptr_t>(a1), sizeof(c.node)) == 0);
+        c.have_cpu = (!args[0] || caller.copy_in(&c.cpu, static_cast<uintptr_t>(args[0]), sizeof(c.cpu)) == 0) &&
+                     (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);
     }
     t_in_trace = true;
-    print_call(c, false);
+    print_call(caller, c, false);
     t_in_trace = false;
-    return c.result;
+    return result;
 }
 
 void trace_reset_stats() {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "libos/libos_caller.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_strict.h"
 #include "libos/libos_text.h"
@@ -95,6 +96,14 @@ bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) {
         process = grandparent;
     }
     return false;
+}
+
+}  // namespace libos
+
+namespace libos {
+
+bool Caller::inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) const {
+    return remote_ && libos::inherited_mask(tid, host, out);
 }
 
 }  // namespace libos

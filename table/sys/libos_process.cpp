@@ -22,9 +22,14 @@
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
 
-/* execve(2) */
-long libos_syscall_execve(libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
-                          libos::UserPtr<char* const> envp) {
+using libos::Caller;
+using libos::SyscallResult;
+using libos::UserPtr;
+
+/* execve(2). Not trapped by strict mode: the caller is the calling thread, whose pointers the kernel
+ * reads. */
+SyscallResult libos_syscall_execve(Caller, UserPtr<const char> path, UserPtr<char* const> argv,
+                                   UserPtr<char* const> envp) {
     long error = 0;
     char* const* env = libos::exec_environment(envp.for_kernel(), &error);
     if (!env && error)
@@ -35,8 +40,8 @@ long libos_syscall_execve(libos::UserPtr<const char> path, libos::UserPtr<char* 
 }
 
 /* execveat(2) */
-long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
-                            libos::UserPtr<char* const> envp, int flags) {
+SyscallResult libos_syscall_execveat(Caller, int dirfd, UserPtr<const char> path, UserPtr<char* const> argv,
+                                     UserPtr<char* const> envp, int flags) {
     long error = 0;
     char* const* env = libos::exec_environment(envp.for_kernel(), &error);
     if (!env && error)
@@ -47,7 +52,7 @@ long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::U
 }
 
 /* fork(2): the child's only thread takes a slot of its own, with the parent's mask. */
-long libos_syscall_fork() {
+SyscallResult libos_syscall_fork(Caller) {
     libos::before_fork();
     long ret = PalProcessFork();
     if (ret == 0) {
@@ -62,8 +67,8 @@ long libos_syscall_fork() {
 /* clone(2), x86_64 argument order (flags, newsp, parent_tid, child_tid, tls). Only a fork-like clone
  * (no CLONE_VM, no new stack) can return into this function in the child; anything else passes
  * through untouched, exactly as libc's syscall() would leave it. */
-long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
-                         libos::UserPtr<int> child_tid, unsigned long tls) {
+SyscallResult libos_syscall_clone(Caller, unsigned long flags, unsigned long newsp, UserPtr<int> parent_tid,
+                                  UserPtr<int> child_tid, unsigned long tls) {
     libos::before_fork();
     long ret = PalProcessClone(flags, newsp, parent_tid.for_kernel(), child_tid.for_kernel(), tls);
     bool fork_like = !(flags & CLONE_VM) && newsp == 0;

@@ -160,16 +160,16 @@ bool fault_handling_installed() {
 
 /* rt_sigaction(2). The kernel checks sigsetsize first, copies the new action in, installs it, and
  * then copies the old one out; an EFAULT on the way out leaves the new action installed. */
-long libos_syscall_rt_sigaction(int sig, libos::UserPtr<const PalKernelSigaction> act,
-                                libos::UserPtr<PalKernelSigaction> oact, size_t sigsetsize) {
+libos::SyscallResult libos_syscall_rt_sigaction(libos::Caller caller, int sig,
+                                                libos::UserPtr<const PalKernelSigaction> act,
+                                                libos::UserPtr<PalKernelSigaction> oact, size_t sigsetsize) {
     int i = libos::index_of(sig);
     if (i < 0 || !libos::fault_handling_installed())
-        return PalSyscall(SYS_rt_sigaction, sig, static_cast<long>(act.address()), static_cast<long>(oact.address()),
-                          static_cast<long>(sigsetsize), 0, 0);
+        return libos::LeaveToHost{};
     if (sigsetsize != sizeof(uint64_t))
         return -EINVAL;
     PalKernelSigaction incoming = {};
-    if (!act.is_null() && PalUserCopy(&incoming, act.for_kernel(), sizeof(incoming)) < 0)
+    if (!act.is_null() && caller.copy_in(&incoming, act, sizeof(incoming)) < 0)
         return -EFAULT;
     PalKernelSigaction old = libos::load(libos::g_app_actions[i]);
     if (!act.is_null()) {
@@ -177,7 +177,7 @@ long libos_syscall_rt_sigaction(int sig, libos::UserPtr<const PalKernelSigaction
         incoming.mask &= ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
         libos::store(libos::g_app_actions[i], incoming);
     }
-    if (!oact.is_null() && PalUserCopy(oact.for_kernel(), &old, sizeof(old)) < 0)
+    if (!oact.is_null() && caller.copy_out(oact, &old, sizeof(old)) < 0)
         return -EFAULT;
     return 0;
 }

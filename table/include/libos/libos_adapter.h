@@ -1,5 +1,5 @@
 /* Adapter<&handler>::call: turns the six raw argument words of a syscall into the typed arguments
- * of a libos_syscall_<name> handler. The handler's own parameter list drives the decoding, so the
+ * of a libos_syscall_<name> handler, after its caller. The handler's own parameter list drives the decoding, so the
  * arity is checked at compile time and each argument is narrowed exactly as the kernel narrows it
  * (an `unsigned int len` keeps the low 32 bits of its register). */
 #ifndef LIBOS_ADAPTER_H
@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "libos/libos_caller.h"
 #include "libos/libos_user.h"
 
 namespace libos {
@@ -35,16 +36,18 @@ struct ArgDecoder<UserPtr<T>> {
 template <auto Handler>
 struct Adapter;
 
-template <typename... Args, long (*Handler)(Args...)>
+template <typename... Args, SyscallResult (*Handler)(Caller, Args...)>
 struct Adapter<Handler> {
     static_assert(sizeof...(Args) <= 6, "a Linux system call takes at most six arguments");
 
-    static long call(const long args[6]) { return invoke(args, std::index_sequence_for<Args...>{}); }
+    static SyscallResult call(Caller caller, const long args[6]) {
+        return invoke(caller, args, std::index_sequence_for<Args...>{});
+    }
 
 private:
     template <size_t... I>
-    static long invoke(const long args[6], std::index_sequence<I...>) {
-        return Handler(ArgDecoder<Args>::decode(args[I])...);
+    static SyscallResult invoke(Caller caller, const long args[6], std::index_sequence<I...>) {
+        return Handler(caller, ArgDecoder<Args>::decode(args[I])...);
     }
 };
 

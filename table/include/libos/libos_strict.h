@@ -1,13 +1,34 @@
-/* Strict mode, on the LibOS's side: what the supervisor (launcher/) needs to answer the calls of a
- * thread of another process with the LibOS's own handlers. */
+/* Strict mode, on the LibOS's side: what the supervisor (launcher/strict/) needs to answer the calls
+ * of a thread of another process with the LibOS's own handlers. The remote caller's answers
+ * (libos_caller.h) are worked out in table/strict/: remote.cpp (identity, memory, directories,
+ * namespaces), permissions.cpp (the kernel's checks, with the caller's rights) and creator.cpp (the
+ * mask a thread without the shim inherited). */
 #ifndef LIBOS_STRICT_H
 #define LIBOS_STRICT_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "libos/libos_caller.h"
 #include "libos/libos_config.h"
 
 namespace libos {
+
+/* A thread of another process that trapped in the launch's seccomp filter, for one call. */
+struct RemoteTask {
+    pid_t tid;                /* the trapping thread */
+    pid_t tgid = 0;           /* its process; 0 until looked up */
+    int8_t same_files = -1;   /* its root and mount namespace are the supervisor's: 1, 0, -1 unknown */
+    int8_t same_pids = -1;    /* its pid namespace is the supervisor's: 1, 0, -1 unknown */
+    bool unreachable = false; /* its memory could not be reached (EPERM): see dispatch_remote */
+};
+
+/* Runs syscall `nr`'s handler for remote thread `task`: its result, or LeaveToHost when the call is
+ * not the LibOS's to answer. For open, openat and openat2 a non-negative result is a descriptor of
+ * the supervisor, to be installed in the task. A task whose memory the supervisor may not reach (a
+ * process that made itself non-dumpable, under a supervisor without root) is marked unreachable, and
+ * its call left to the host. */
+SyscallResult dispatch_remote(RemoteTask* task, long nr, const long args[6]);
 
 /* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
  * inherited from its creator, when that can be told. Linux copies the creator's mask into a new

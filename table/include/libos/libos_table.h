@@ -1,8 +1,10 @@
 /* The LibOS system call table: handler prototypes, the table's entry type and the dispatcher.
  *
- * Handlers are named libos_syscall_<name>, take the syscall's arguments with their kernel types,
- * and return long: a non-negative result, or -errno on failure. Which syscalls have a handler is
- * decided by the per-architecture list (table/arch/<arch>/libos_syscalls.def); an IMPL entry there
+ * Handlers are named libos_syscall_<name>. Each takes its caller (libos_caller.h: the calling thread,
+ * or strict mode's remote thread) and the syscall's arguments with their kernel types, and returns a
+ * libos::SyscallResult: a non-negative result, -errno on failure, or libos::LeaveToHost when the call
+ * is the host's to answer as the program issued it. Which syscalls have a handler is decided by the
+ * per-architecture list (table/arch/<arch>/libos_syscalls.def); an entry there with a handler but
  * without a prototype here does not compile. */
 #ifndef LIBOS_TABLE_H
 #define LIBOS_TABLE_H
@@ -11,53 +13,65 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "libos/libos_caller.h"
 #include "libos/libos_user.h"
 
-/* sched_setaffinity(2): table/sys/libos_sched.cpp */
-long libos_syscall_sched_setaffinity(pid_t pid, unsigned int len, libos::UserPtr<const unsigned long> user_mask_ptr);
-/* sched_getaffinity(2): table/sys/libos_sched.cpp */
-long libos_syscall_sched_getaffinity(pid_t pid, unsigned int len, libos::UserPtr<unsigned long> user_mask_ptr);
-/* getcpu(2): table/sys/libos_sched.cpp */
-long libos_syscall_getcpu(libos::UserPtr<unsigned> cpu, libos::UserPtr<unsigned> node, libos::UserPtr<void> cache);
+/* sched_setaffinity(2), sched_getaffinity(2), getcpu(2): table/sys/libos_sched.cpp */
+libos::SyscallResult libos_syscall_sched_setaffinity(libos::Caller caller, pid_t pid, unsigned int len,
+                                                     libos::UserPtr<const unsigned long> user_mask_ptr);
+libos::SyscallResult libos_syscall_sched_getaffinity(libos::Caller caller, pid_t pid, unsigned int len,
+                                                     libos::UserPtr<unsigned long> user_mask_ptr);
+libos::SyscallResult libos_syscall_getcpu(libos::Caller caller, libos::UserPtr<unsigned> cpu,
+                                          libos::UserPtr<unsigned> node, libos::UserPtr<void> cache);
 
 struct PalKernelSigaction;
 
 /* rt_sigaction(2): table/sys/libos_signal.cpp */
-long libos_syscall_rt_sigaction(int sig, libos::UserPtr<const PalKernelSigaction> act,
-                                libos::UserPtr<PalKernelSigaction> oact, size_t sigsetsize);
+libos::SyscallResult libos_syscall_rt_sigaction(libos::Caller caller, int sig,
+                                                libos::UserPtr<const PalKernelSigaction> act,
+                                                libos::UserPtr<PalKernelSigaction> oact, size_t sigsetsize);
 
 /* execve(2), execveat(2), fork(2), clone(2): table/sys/libos_process.cpp */
-long libos_syscall_execve(libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
-                          libos::UserPtr<char* const> envp);
-long libos_syscall_execveat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<char* const> argv,
-                            libos::UserPtr<char* const> envp, int flags);
-long libos_syscall_fork();
-long libos_syscall_clone(unsigned long flags, unsigned long newsp, libos::UserPtr<int> parent_tid,
-                         libos::UserPtr<int> child_tid, unsigned long tls);
+libos::SyscallResult libos_syscall_execve(libos::Caller caller, libos::UserPtr<const char> path,
+                                          libos::UserPtr<char* const> argv, libos::UserPtr<char* const> envp);
+libos::SyscallResult libos_syscall_execveat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                            libos::UserPtr<char* const> argv, libos::UserPtr<char* const> envp,
+                                            int flags);
+libos::SyscallResult libos_syscall_fork(libos::Caller caller);
+libos::SyscallResult libos_syscall_clone(libos::Caller caller, unsigned long flags, unsigned long newsp,
+                                         libos::UserPtr<int> parent_tid, libos::UserPtr<int> child_tid,
+                                         unsigned long tls);
 
 /* open(2), openat(2), openat2(2), stat(2), lstat(2), newfstatat(2), statx(2), access(2), faccessat(2),
  * faccessat2(2), chdir(2), fchdir(2), getcwd(2): table/sys/libos_fs.cpp */
-long libos_syscall_open(libos::UserPtr<const char> path, int flags, mode_t mode);
-long libos_syscall_openat(int dirfd, libos::UserPtr<const char> path, int flags, mode_t mode);
+libos::SyscallResult libos_syscall_open(libos::Caller caller, libos::UserPtr<const char> path, int flags,
+                                        mode_t mode);
+libos::SyscallResult libos_syscall_openat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path, int flags,
+                                          mode_t mode);
 /* The first fields of struct open_how (<linux/openat2.h>), all that openat2's handler reads. */
 struct open_how_v0 {
     uint64_t flags;
     uint64_t mode;
     uint64_t resolve;
 };
-long libos_syscall_openat2(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<const open_how_v0> how,
-                           size_t size);
-long libos_syscall_stat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
-long libos_syscall_lstat(libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf);
-long libos_syscall_newfstatat(int dirfd, libos::UserPtr<const char> path, libos::UserPtr<struct stat> buf, int flags);
-long libos_syscall_statx(int dirfd, libos::UserPtr<const char> path, int flags, unsigned int mask,
-                         libos::UserPtr<void> buf);
-long libos_syscall_access(libos::UserPtr<const char> path, int mode);
-long libos_syscall_faccessat(int dirfd, libos::UserPtr<const char> path, int mode);
-long libos_syscall_faccessat2(int dirfd, libos::UserPtr<const char> path, int mode, int flags);
-long libos_syscall_chdir(libos::UserPtr<const char> path);
-long libos_syscall_fchdir(int fd);
-long libos_syscall_getcwd(libos::UserPtr<char> buf, unsigned long size);
+libos::SyscallResult libos_syscall_openat2(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                           libos::UserPtr<const open_how_v0> how, size_t size);
+libos::SyscallResult libos_syscall_stat(libos::Caller caller, libos::UserPtr<const char> path,
+                                        libos::UserPtr<struct stat> buf);
+libos::SyscallResult libos_syscall_lstat(libos::Caller caller, libos::UserPtr<const char> path,
+                                         libos::UserPtr<struct stat> buf);
+libos::SyscallResult libos_syscall_newfstatat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              libos::UserPtr<struct stat> buf, int flags);
+libos::SyscallResult libos_syscall_statx(libos::Caller caller, int dirfd, libos::UserPtr<const char> path, int flags,
+                                         unsigned int mask, libos::UserPtr<void> buf);
+libos::SyscallResult libos_syscall_access(libos::Caller caller, libos::UserPtr<const char> path, int mode);
+libos::SyscallResult libos_syscall_faccessat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                             int mode);
+libos::SyscallResult libos_syscall_faccessat2(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              int mode, int flags);
+libos::SyscallResult libos_syscall_chdir(libos::Caller caller, libos::UserPtr<const char> path);
+libos::SyscallResult libos_syscall_fchdir(libos::Caller caller, int fd);
+libos::SyscallResult libos_syscall_getcwd(libos::Caller caller, libos::UserPtr<char> buf, unsigned long size);
 
 namespace libos {
 
@@ -68,9 +82,9 @@ enum class Support : uint8_t {
     Implemented, /* a libos_syscall_<name> handler runs */
 };
 
-/* A handler as the table stores it: the six raw argument words in, long out. The typed handler is
- * reached through libos::Adapter (libos_adapter.h), generated for each IMPL entry. */
-using RawHandler = long (*)(const long args[6]);
+/* A handler as the table stores it: the caller and the six raw argument words in. The typed handler
+ * is reached through libos::Adapter (libos_adapter.h), generated for each entry with a handler. */
+using RawHandler = SyscallResult (*)(Caller caller, const long args[6]);
 
 /* What the table knows of one number. */
 struct SyscallEntry {
@@ -105,13 +119,15 @@ SyscallEntry syscall_entry(long nr);
 /* The name of syscall `nr`, or nullptr when the list does not name it. */
 const char* syscall_name(long nr);
 
-/* Runs syscall `nr`: its handler when the table has one, otherwise the host through PalSyscall,
- * unchanged. Returns the raw result: -errno on failure. Safe in any context (no allocation, no
- * lock, errno untouched). */
+/* Runs syscall `nr` for the calling thread: its handler when the table has one, and the host through
+ * PalSyscall, unchanged, when there is none or the handler leaves the call to it. Returns the raw
+ * result: -errno on failure. Safe in any context (no allocation, no lock, errno untouched). */
 long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
-/* dispatch without tracing: what dispatch does when tracing is off, and what the tracer runs. */
-long dispatch_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* Runs syscall `nr` for `caller`, without tracing: what dispatch does when tracing is off, and what
+ * the tracer and strict mode's supervisor run. For the calling thread a call left to the host is run
+ * there; for a remote caller the LeaveToHost is returned (the kernel then runs the call itself). */
+SyscallResult dispatch_for(Caller caller, long nr, const long args[6]);
 
 }  // namespace libos
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libos/libos_caller.h"
 #include "libos_unwind.h"
 
 namespace libos {
@@ -31,8 +32,9 @@ extern bool g_tracing;
 /* Reads the tracing configuration from the environment; called by init(). */
 void trace_init();
 
-/* dispatch with tracing: runs the call through the table and records and prints it. */
-long trace_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* dispatch_for with tracing: runs the call through the table for `caller`, and records and prints
+ * it. */
+SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]);
 
 /* Whether stacks were asked for, and the unwinder the shim loaded for them (or for a crash). */
 bool trace_wants_stacks();

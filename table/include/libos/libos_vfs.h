@@ -1,5 +1,5 @@
 /* The virtual CPU files: /sys/devices/system/{cpu,node} and /proc/{cpuinfo,stat,<pid>/status} as a
- * machine of n vCPUs shows them.
+ * machine of n vCPUs shows them. The code is in table/vfs/ (vfs_internal.h names its files).
  *
  * A path is first classified (vfs_classify). Generated files are written into a memfd at open time
  * and handed out read-only, so reads, partial reads, lseek, pread and fork behave as on any file and
@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "libos/libos_caller.h"
 
 namespace libos {
 
@@ -52,7 +54,6 @@ struct VfsPath {
     VfsKind kind;
     VfsFile file;
     VfsDir dir;
-    int32_t vcpu;  /* cpuV, or -1 */
     int32_t node;  /* nodeN, or -1 */
     pid_t tid;     /* the thread whose status this is, 0 for "the caller's" */
     bool thread_self; /* /proc/thread-self: the calling thread rather than the process */
@@ -63,16 +64,21 @@ struct VfsPath {
 /* True on a virtual machine: the views are active. */
 bool vfs_active();
 
-/* Classifies an absolute path (it is normalized first: "//", "/./" and ".." collapse). Returns false
- * for paths that are certainly not ours, cheaply, without touching `out`'s strings. */
-bool vfs_classify(const char* path, VfsPath* out);
+/* Classifies an absolute path (it is normalized first: "//", "/./" and ".." collapse) that `caller`
+ * named ("/proc/self" is the caller's). Returns false for paths that are certainly not ours, cheaply,
+ * without touching `out`'s strings. */
+bool vfs_classify(Caller caller, const char* path, VfsPath* out);
+
+/* Classifies the path at `user_path`, which `caller` names relative to `dirfd` (or absolutely).
+ * False: not a virtual path (or not readable: the host reports that), and the call is the host's. */
+bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out);
 
 /* Joins a directory's path and a relative path, normalized, into out (kVfsPathMax bytes). */
 bool vfs_join(const char* dir, const char* relative, char* out);
 
-/* Opens a Generated path: a fresh read-only descriptor with the content (O_CLOEXEC as asked).
- * Returns the descriptor or -errno. */
-long vfs_open_generated(const VfsPath& path, int flags);
+/* Opens a Generated path for `caller`: a fresh read-only descriptor with the content (O_CLOEXEC as
+ * asked). Returns the descriptor or -errno. */
+long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
 
 /* The listing filter for a directory of kind `dir` (node: nodeN): should the host's entry `name` be
  * shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name) writes the i-th name and
@@ -84,6 +90,12 @@ bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_
  * and the virtual path exec passes on (nullptr when the current directory is not in the views). */
 void init_cwd();
 const char* exec_cwd();
+/* The current directory's virtual path into out (kVfsPathMax bytes), when it is in the views. */
+bool vfs_cwd(char* out);
+/* Sets it (chdir into a view), or clears it (nullptr). */
+void vfs_set_cwd(const char* virt);
+/* After a chdir the host made: is the new directory one of the views'? */
+void vfs_note_host_cwd();
 /* Keeps LIBOS_CWD for init_cwd; at start-up. */
 void capture_inherited_cwd();
 /* `path` as an absolute path for vfs_classify: itself, or joined to the current directory when

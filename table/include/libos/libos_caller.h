@@ -1,0 +1,135 @@
+/* Who a handler serves, and what it may answer.
+ *
+ * Every handler receives its caller explicitly, as gVisor's receive their *kernel.Task. In-process
+ * (the shim) the caller is the calling thread itself. In strict mode the supervisor (launcher/strict/)
+ * runs the same handlers for a thread of another process that trapped in the launch's seccomp
+ * filter: a remote caller. A handler asks its caller for the task a pid names (target), for the
+ * kernel's permission to change it (may_change, may_open) and for copies of its memory (copy_in,
+ * copy_out); the answers for a remote caller are worked out in table/strict/.
+ *
+ * A handler returns a SyscallResult: a result, -errno, or LeaveToHost when the call is not the
+ * LibOS's to answer (a path outside the views, a machine-less process): the dispatcher then passes
+ * the program's own arguments to the host unchanged, and for a remote caller the kernel runs the
+ * call as the program issued it (SECCOMP_USER_NOTIF_FLAG_CONTINUE). */
+#ifndef LIBOS_CALLER_H
+#define LIBOS_CALLER_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libos/libos_config.h"
+#include "libos/libos_threads.h"
+#include "libos/libos_user.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+struct RemoteTask; /* libos_strict.h */
+
+/* The outcome "the host answers this call, as the program issued it". */
+struct LeaveToHost {};
+
+/* What a handler returns: a result (>= 0), -errno, or LeaveToHost. */
+class SyscallResult {
+public:
+    constexpr SyscallResult(long value) : value_(value), to_host_(false) {}
+    constexpr SyscallResult(LeaveToHost) : value_(0), to_host_(true) {}
+    constexpr bool leaves_to_host() const { return to_host_; }
+    /* The result or -errno; meaningless when the call leaves to the host. */
+    constexpr long value() const { return value_; }
+
+private:
+    long value_;
+    bool to_host_;
+};
+
+/* A handle on the caller: copy it freely. */
+class Caller {
+public:
+    /* The thread that called into the LibOS. */
+    static constexpr Caller self() { return Caller(nullptr); }
+    /* A thread of another process, served by strict mode's supervisor. */
+    explicit constexpr Caller(RemoteTask* remote) : remote_(remote) {}
+
+    bool is_remote() const { return remote_ != nullptr; }
+    RemoteTask* remote() const { return remote_; }
+
+    /* The calling thread's kernel tid, and its process's pid. */
+    pid_t tid() const { return remote_ ? remote_tid() : PalThreadGetId(); }
+    pid_t process() const { return remote_ ? remote_process() : PalProcessGetId(); }
+
+    /* The task that `pid` names, as the host is to be asked about it: "0", the calling thread, is the
+     * remote thread's tid; in-process 0 stays 0, which the host reads the same way. */
+    pid_t target(pid_t pid) const { return remote_ && pid == 0 ? remote_tid() : pid; }
+    /* Whether `pid` names the very thread running this handler (in-process: 0 or its own tid), whose
+     * mask is its own slot and which runs on a host CPU right now. */
+    bool is_self(pid_t pid) const { return !remote_ && (pid == 0 || pid == self_tid()); }
+
+    /* Whether a pid the caller names means the same task to the LibOS: not for a remote caller in
+     * another pid namespace, whose pids only the host can resolve (then: LeaveToHost). */
+    bool shares_pids(pid_t pid) const { return !remote_ || remote_shares_pids(pid); }
+    /* Whether a path the caller names means the same file to the LibOS: not for a remote caller in
+     * another root directory or mount namespace (a chroot, a container). */
+    bool shares_files() const { return !remote_ || remote_shares_files(); }
+
+    /* The kernel's permission check of a change to task `target` (sched_setaffinity's), where the
+     * host cannot make it with the caller's rights: 0, -ESRCH or -EPERM. In-process the host itself
+     * checks, at the call the handler makes. */
+    long may_change(pid_t target) const { return remote_ ? remote_may_change(target) : 0; }
+    /* Whether the caller may open host file `path` with `flags`, where the LibOS opens it on the
+     * caller's behalf with other rights: 0 or -errno. In-process the host checks, at the open. */
+    long may_open(const char* path, int flags) const { return remote_ ? remote_may_open(path, flags) : 0; }
+
+    /* Copies between the LibOS's memory and the caller's: 0, or -EFAULT where the kernel's
+     * copy_from_user/copy_to_user would fault (-ESRCH: a remote caller has gone). */
+    long copy_in(void* dst, uintptr_t src, size_t size) const {
+        if (__builtin_expect(remote_ != nullptr, 0))
+            return remote_copy_in(dst, src, size);
+        return PalUserCopy(dst, reinterpret_cast<const void*>(src), size) < 0 ? -EFAULT : 0;
+    }
+    long copy_out(uintptr_t dst, const void* src, size_t size) const {
+        if (__builtin_expect(remote_ != nullptr, 0))
+            return remote_copy_out(dst, src, size);
+        return PalUserCopy(reinterpret_cast<void*>(dst), src, size) < 0 ? -EFAULT : 0;
+    }
+    template <typename T>
+    long copy_in(void* dst, UserPtr<T> src, size_t size) const {
+        return copy_in(dst, src.address(), size);
+    }
+    template <typename T>
+    long copy_out(UserPtr<T> dst, const void* src, size_t size) const {
+        return copy_out(dst.address(), src, size);
+    }
+    /* The NUL-terminated string at `src` into dst (`size` bytes), a page at a time: its length,
+     * -EFAULT if it is not readable, or -ENAMETOOLONG if it does not fit. */
+    long copy_string_in(char* dst, uintptr_t src, size_t size) const;
+
+    /* For a remote caller: the host path of the directory its relative paths start from, its current
+     * directory (AT_FDCWD) or descriptor `dirfd`, read through /proc/<tid>/. False in-process, where
+     * the views keep the virtual current directory and descriptors themselves (libos_vfs.h). */
+    bool remote_directory(int dirfd, char* out, size_t size) const;
+
+    /* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
+     * inherited from its creator, when that can be told (libos_strict.h, inherited_mask). Only strict
+     * mode's supervisor meets such threads, in processes without the shim; in-process: false. */
+    bool inherited_mask(pid_t tid, const CpuBits& host, CpuBits* out) const;
+
+private:
+    /* The remote halves, in table/strict/. */
+    pid_t remote_tid() const;
+    pid_t remote_process() const;
+    bool remote_shares_pids(pid_t pid) const;
+    bool remote_shares_files() const;
+    long remote_may_change(pid_t target) const;
+    long remote_may_open(const char* path, int flags) const;
+    long remote_copy_in(void* dst, uintptr_t src, size_t size) const;
+    long remote_copy_out(uintptr_t dst, const void* src, size_t size) const;
+
+    RemoteTask* remote_;
+};
+
+}  // namespace libos
+
+#endif

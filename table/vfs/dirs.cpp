@@ -1,0 +1,180 @@
+/* Directories of the views (libos_vfs.h): what their listings show, the directory descriptors the
+ * program opened on them, and the current directory when it is one of them. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include <atomic>
+
+#include "libos/libos_env.h"
+#include "libos/libos_machine.h"
+#include "vfs/vfs_internal.h"
+
+namespace libos {
+namespace {
+
+struct RememberedDir {
+    std::atomic<int> fd_plus_one; /* 0: free */
+    uint64_t dev;
+    uint64_t ino;
+    char virt[kVfsPathMax];
+};
+constexpr int kRememberedDirs = 64;
+constinit RememberedDir g_dirs[kRememberedDirs] = {};
+constinit std::atomic<int> g_dir_count{0};
+
+/* The current directory, when it is a directory of the virtual views: its virtual path (cpu5/ is the
+ * host's cpu1/ underneath, so the host's getcwd cannot tell). Set by chdir and fchdir. A sequence
+ * number keeps a reader from seeing half of a path another thread is writing. */
+constinit char g_cwd[kVfsPathMax] = {};
+constinit std::atomic<bool> g_cwd_virtual{false};
+constinit std::atomic<uint32_t> g_cwd_seq{0};
+/* Whether the above has been set up: at the first question (init_cwd), not at start-up, which most
+ * programs would pay for without ever asking. */
+constinit std::atomic<bool> g_cwd_known{false};
+
+}  // namespace
+
+bool vfs_show_entry(VfsDir dir, int32_t node, const char* name) {
+    (void)node;
+    uint32_t v;
+    if (dir == VfsDir::CpuRoot || dir == VfsDir::Node)
+        return !numbered(name, strlen(name), "cpu", &v); /* the host's cpuN entries give way to the machine's */
+    return true;
+}
+
+bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size) {
+    if (size < 16)
+        return false;
+    if (dir == VfsDir::CpuRoot) {
+        if (index >= vcpu_count())
+            return false;
+        memcpy(name, "cpu", 3);
+        format_decimal(name + 3, index);
+        return true;
+    }
+    if (dir == VfsDir::Node) {
+        uint32_t seen = 0;
+        for (uint32_t v = 0; v < vcpu_count(); ++v) {
+            if (host_node_of(host_cpu_of(v)) != static_cast<uint32_t>(node))
+                continue;
+            if (seen++ == index) {
+                memcpy(name, "cpu", 3);
+                format_decimal(name + 3, v);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void vfs_remember_dir(int fd, const char* virt) {
+    struct stat st;
+    if (PalFileStat(fd, &st) < 0 || strlen(virt) >= kVfsPathMax)
+        return;
+    for (int round = 0; round < 2; ++round) {
+        for (RememberedDir& d : g_dirs) {
+            int current = d.fd_plus_one.load(std::memory_order_acquire);
+            /* Reuse this descriptor's old entry, or (second round) any free one. */
+            if (current == fd + 1 || (round == 1 && current == 0)) {
+                if (current == 0 && !d.fd_plus_one.compare_exchange_strong(current, -1))
+                    continue;
+                d.fd_plus_one.store(-1, std::memory_order_relaxed);
+                d.dev = st.st_dev;
+                d.ino = st.st_ino;
+                memcpy(d.virt, virt, strlen(virt) + 1);
+                d.fd_plus_one.store(fd + 1, std::memory_order_release);
+                if (current == 0)
+                    g_dir_count.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+        }
+    }
+}
+
+bool vfs_dir_path(int fd, char* out) {
+    if (g_dir_count.load(std::memory_order_relaxed) == 0 || fd < 0)
+        return false;
+    for (RememberedDir& d : g_dirs) {
+        if (d.fd_plus_one.load(std::memory_order_acquire) != fd + 1)
+            continue;
+        /* The descriptor may have been closed and its number reused: the directory must be the same. */
+        struct stat st;
+        if (PalFileStat(fd, &st) < 0 || st.st_dev != d.dev || st.st_ino != d.ino)
+            return false;
+        memcpy(out, d.virt, strlen(d.virt) + 1);
+        return true;
+    }
+    return false;
+}
+
+bool vfs_cwd(char* out) {
+    if (__builtin_expect(!g_cwd_known.load(std::memory_order_acquire), 0))
+        init_cwd();
+    if (!g_cwd_virtual.load(std::memory_order_acquire))
+        return false;
+    for (;;) {
+        uint32_t before = g_cwd_seq.load(std::memory_order_acquire);
+        memcpy(out, g_cwd, kVfsPathMax);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (!(before & 1) && g_cwd_seq.load(std::memory_order_relaxed) == before)
+            return g_cwd_virtual.load(std::memory_order_acquire);
+    }
+}
+
+void vfs_set_cwd(const char* virt) {
+    g_cwd_seq.fetch_add(1, std::memory_order_acq_rel);
+    if (virt) {
+        size_t n = strlen(virt);
+        memcpy(g_cwd, virt, n + 1 < kVfsPathMax ? n + 1 : kVfsPathMax);
+    }
+    g_cwd_virtual.store(virt != nullptr, std::memory_order_release);
+    g_cwd_seq.fetch_add(1, std::memory_order_release);
+    g_cwd_known.store(true, std::memory_order_release);
+}
+
+/* After a chdir the host made: is the new directory one of the views'? (getcwd gives the host's
+ * path, which is the virtual one for every directory but cpuV/, and chdir sets those itself.) */
+void vfs_note_host_cwd() {
+    char cwd[kVfsPathMax];
+    VfsPath p;
+    long n = PalFileGetCwd(cwd, sizeof(cwd));
+    /* getcwd names a directory; under cpuV/ the views call those redirects. */
+    if (n > 0 && vfs_classify(Caller::self(), cwd, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect))
+        vfs_set_cwd(p.virt);
+    else
+        vfs_set_cwd(nullptr);
+}
+
+/* The current directory inherited from the process before, looked at when it is first needed on a
+ * virtual machine. Its virtual path travels in LIBOS_CWD (inside cpuV/ the host's path names cpuH/),
+ * and is trusted only if it still is the directory the process is in. */
+/* LIBOS_CWD as the process started with it: kept, since the program may change its environment
+ * before the first question. */
+constinit char g_inherited_cwd[kVfsPathMax] = {};
+
+void capture_inherited_cwd() {
+    const char* inherited = env_get("LIBOS_CWD");
+    if (inherited && strlen(inherited) < sizeof(g_inherited_cwd))
+        strcpy(g_inherited_cwd, inherited);
+}
+
+void init_cwd() {
+    const char* inherited = g_inherited_cwd[0] ? g_inherited_cwd : nullptr;
+    VfsPath p;
+    char cwd[kVfsPathMax];
+    if (inherited && vfs_classify(Caller::self(), inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
+        PalFileGetCwd(cwd, sizeof(cwd)) > 0 && strcmp(cwd, p.real) == 0) {
+        vfs_set_cwd(p.virt);
+        return;
+    }
+    vfs_note_host_cwd();
+}
+
+const char* exec_cwd() {
+    static_assert(kVfsPathMax <= sizeof(g_cwd));
+    if (!g_cwd_known.load(std::memory_order_acquire))
+        init_cwd();
+    return g_cwd_virtual.load(std::memory_order_acquire) ? g_cwd : nullptr;
+}
+
+}  // namespace libos

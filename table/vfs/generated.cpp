@@ -1,0 +1,148 @@
+/* Generated files as descriptors (libos_vfs.h: vfs_open_generated): each content is written into a
+ * sealed memfd, handed out read-only, and cached per process when it cannot change. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <atomic>
+
+#include "vfs/vfs_internal.h"
+
+namespace libos {
+namespace {
+
+/* Contents that cannot change while the machine runs (the sysfs files, /proc/cpuinfo) are generated
+ * once per process and kept in a memfd (O_CLOEXEC, placed high); each open reopens it read-only, so
+ * that every open still has an offset of its own. /proc/stat and the status files change, and are
+ * generated at every open. A fork child shares the cache; an exec'ed program starts without one. */
+struct CachedFile {
+    std::atomic<int> fd_plus_one; /* 0: free; -1: being filled */
+    uint64_t dev, ino;            /* the memfd, to notice if the program closed its number */
+    char virt[kVfsPathMax];
+};
+constexpr int kCachedFiles = 64;
+constexpr int kCacheFdFloor = 900; /* where the cached memfds go (PalFileMoveHigh) */
+constinit CachedFile g_cache[kCachedFiles] = {};
+
+bool cacheable(const VfsPath& path) {
+    return path.file != VfsFile::Stat && path.file != VfsFile::Status;
+}
+
+/* A read-only descriptor of its own for memfd `fd`, as opening the real file gives (writes fail with
+ * EBADF); -errno if /proc cannot be used. /proc/self/fd/N is a link that must be followed, so the
+ * program's O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on. */
+long reopen_read_only(long fd, int flags) {
+    return PalFileOpen(AT_FDCWD, ProcPath(0).leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
+                       O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)), 0);
+}
+
+/* The cached memfd of `virt` that still is what it was, or -1. */
+long cached_fd(const char* virt) {
+    for (CachedFile& c : g_cache) {
+        int fd = c.fd_plus_one.load(std::memory_order_acquire) - 1;
+        if (fd < 0 || strcmp(c.virt, virt) != 0)
+            continue;
+        struct stat st;
+        if (PalFileStat(fd, &st) == 0 && st.st_dev == c.dev && st.st_ino == c.ino)
+            return fd;
+        return -1;
+    }
+    return -1;
+}
+
+/* Keeps memfd `fd` (already rewound) for `virt`, moved out of the program's way; it is closed when it
+ * cannot be kept (the cache is full). */
+void keep(const char* virt, long fd) {
+    long high = strlen(virt) < kVfsPathMax ? PalFileMoveHigh(static_cast<int>(fd), kCacheFdFloor, true) : -ENAMETOOLONG;
+    if (high < 0) {
+        PalFileClose(static_cast<int>(fd));
+        return;
+    }
+    struct stat st;
+    if (PalFileStat(static_cast<int>(high), &st) < 0) {
+        PalFileClose(static_cast<int>(high));
+        return;
+    }
+    for (CachedFile& c : g_cache) {
+        int current = c.fd_plus_one.load(std::memory_order_acquire);
+        bool stale = current > 0 && strcmp(c.virt, virt) == 0; /* the program closed the old one */
+        if (!(current == 0 || stale) || !c.fd_plus_one.compare_exchange_strong(current, -1))
+            continue;
+        /* The old descriptor's number may be the program's own file by now: only a number that
+         * still is the old memfd is closed. */
+        if (stale) {
+            struct stat old;
+            if (PalFileStat(current - 1, &old) == 0 && old.st_dev == c.dev && old.st_ino == c.ino)
+                PalFileClose(current - 1);
+        }
+        c.dev = st.st_dev;
+        c.ino = st.st_ino;
+        memcpy(c.virt, virt, strlen(virt) + 1);
+        c.fd_plus_one.store(static_cast<int>(high) + 1, std::memory_order_release);
+        return;
+    }
+    PalFileClose(static_cast<int>(high));
+}
+
+/* The content of a generated file, by family. */
+long write_content(Caller caller, const VfsPath& path, Out& out) {
+    switch (path.file) {
+        case VfsFile::CpuInfo:
+            return write_cpuinfo(out);
+        case VfsFile::Stat:
+            return write_stat(out);
+        case VfsFile::Status:
+            return write_status(caller, path, out);
+        case VfsFile::None:
+            return -ENOENT;
+        default:
+            return write_sysfs(path, out);
+    }
+}
+
+}  // namespace
+
+long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
+    if (cacheable(path)) {
+        long cached = cached_fd(path.virt);
+        if (cached >= 0) {
+            long fd = reopen_read_only(cached, flags);
+            if (fd >= 0)
+                return fd;
+        }
+    }
+    long fd = PalMemfdCreate("libos-vcpu-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return fd;
+    long ret;
+    {
+        Out out(static_cast<int>(fd));
+        ret = write_content(caller, path, out);
+        out.flush();
+        if (ret == 0)
+            ret = out.error();
+    }
+    if (ret < 0) {
+        PalFileClose(static_cast<int>(fd));
+        return ret;
+    }
+    PalFileSeek(static_cast<int>(fd), 0, SEEK_SET);
+    /* The content is final: no descriptor of it, the cache's included, can change it. */
+    PalFileSeal(static_cast<int>(fd), F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+    long reopened = reopen_read_only(fd, flags);
+    if (reopened >= 0) {
+        if (cacheable(path))
+            keep(path.virt, fd);
+        else
+            PalFileClose(static_cast<int>(fd));
+        return reopened;
+    }
+    /* No /proc: hand out the memfd itself (sealed, so writes fail), and cache nothing. */
+    if (!(flags & O_CLOEXEC))
+        PalFileSetCloseOnExec(static_cast<int>(fd), false);
+    return fd;
+}
+
+}  // namespace libos

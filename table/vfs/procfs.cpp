@@ -1,0 +1,283 @@
+/* The contents of /proc/cpuinfo, /proc/stat and the status files on the machine (vfs_internal.h): the
+ * host's files with their per-CPU parts and CPU masks rewritten for the vCPUs. */
+#include <errno.h>
+#include <string.h>
+
+#include "libos/libos_machine.h"
+#include "libos/libos_threads.h"
+#include "vfs/vfs_internal.h"
+
+namespace libos {
+namespace {
+
+/* Calls visit(line, length) for each line of NUL-terminated `text` (the newline not included). */
+template <typename Visit>
+void for_each_line(const char* text, Visit visit) {
+    for (const char* line = text; *line;) {
+        size_t n = strcspn(line, "\n");
+        visit(line, n);
+        line += n;
+        if (*line == '\n')
+            ++line;
+    }
+}
+
+/* The virtual mask of thread `tid` (0: the caller), whose host mask the status file lists. As
+ * sched_getaffinity of another thread: its slot, unless the host runs it elsewhere and no set of
+ * the launch raced with this read (`before` was taken before the host's file was read). */
+void status_mask(Caller caller, const VfsPath& path, ThreadSlot* slot, SlotSnapshot before, const char* host_list,
+                 CpuBits* out) {
+    if (caller.is_self(path.thread_self ? 0 : path.tid)) {
+        current_mask(out);
+        return;
+    }
+    CpuBits host;
+    memset(&host, 0, sizeof(host));
+    parse_cpu_list(host_list, &host);
+    /* Strict mode's supervisor, for a thread of a process without the shim: what sched_getaffinity
+     * answers it (libos_sched.cpp), its creator's mask, kept as its slot. */
+    if (!slot && caller.inherited_mask(path.tid, host, out)) {
+        register_thread(path.tid, *out);
+        return;
+    }
+    if (slot && read_mask(slot, path.tid, out)) {
+        if (changed_since(slot, before))
+            return;
+        CpuBits expected;
+        to_host(*out, &expected);
+        if (memcmp(expected.words, host.words, sizeof(host.words)) == 0)
+            return;
+    }
+    to_virtual(host, out);
+}
+
+/* The value of "key\t: value" in a cpuinfo block, or nullptr. */
+const char* block_value(const char* block, size_t size, const char* key, size_t* length) {
+    size_t k = strlen(key);
+    for (const char* line = block; line < block + size;) {
+        size_t n = strcspn(line, "\n");
+        if (strncmp(line, key, k) == 0 && (line[k] == '\t' || line[k] == ' ' || line[k] == ':')) {
+            const char* colon = static_cast<const char*>(memchr(line, ':', n));
+            if (colon) {
+                const char* v = colon + 1;
+                while (*v == ' ')
+                    ++v;
+                *length = static_cast<size_t>(line + n - v);
+                return v;
+            }
+        }
+        line += n + 1;
+    }
+    return nullptr;
+}
+
+uint64_t block_number(const char* block, size_t size, const char* key, uint64_t fallback) {
+    size_t n;
+    const char* v = block_value(block, size, key, &n);
+    if (!v || n == 0)
+        return fallback;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n && v[i] >= '0' && v[i] <= '9'; ++i)
+        x = x * 10 + static_cast<uint64_t>(v[i] - '0');
+    return x;
+}
+
+}  // namespace
+
+/* The host's status file with Cpus_allowed and Cpus_allowed_list for the machine. */
+long write_status(Caller caller, const VfsPath& path, Out& out) {
+    ThreadSlot* slot = path.thread_self ? nullptr : find_slot(path.tid);
+    SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
+    char text[16384];
+    long len = PalReadFile(path.real, text, sizeof(text));
+    if (len < 0)
+        return len;
+    const char* list_line = strstr(text, "\nCpus_allowed_list:");
+    char host_list[8192] = "";
+    if (list_line) {
+        const char* v = list_line + strlen("\nCpus_allowed_list:");
+        while (*v == ' ' || *v == '\t')
+            ++v;
+        size_t n = strcspn(v, "\n");
+        if (n < sizeof(host_list)) {
+            memcpy(host_list, v, n);
+            host_list[n] = '\0';
+        }
+    }
+    CpuBits mask;
+    status_mask(caller, path, slot, before, host_list, &mask);
+    for_each_line(text, [&](const char* line, size_t n) {
+        if (starts_with(line, "Cpus_allowed:")) {
+            out.add("Cpus_allowed:\t");
+            put_mask(out, mask, vcpu_count());
+        } else if (starts_with(line, "Cpus_allowed_list:")) {
+            out.add("Cpus_allowed_list:\t");
+            put_list(out, mask);
+        } else {
+            out.add(line, n).add("\n");
+        }
+    });
+    return 0;
+}
+
+/* /proc/stat: one cpuV line per vCPU, each host CPU's times shared among the vCPUs on it (the
+ * remainders to the first of them, so that the totals still add up), and the aggregate line the
+ * sum of the vCPU lines. Every other line is the host's. */
+long write_stat(Out& out) {
+    MappedBuffer buf(1 << 20);
+    if (!buf.data)
+        return -ENOMEM;
+    long len = PalReadFile("/proc/stat", buf.data, buf.size);
+    if (len < 0)
+        return len;
+    constexpr int kFields = 10;
+    MappedBuffer table(sizeof(uint64_t) * kFields * PAL_MAX_CPUS);
+    if (!table.data)
+        return -ENOMEM;
+    auto* host = reinterpret_cast<uint64_t(*)[kFields]>(table.data);
+    int fields = 0;
+    for_each_line(buf.data, [&](const char* line, size_t) {
+        uint32_t cpu;
+        size_t name = strcspn(line, " ");
+        if (numbered(line, name, "cpu", &cpu) && cpu < PAL_MAX_CPUS) {
+            const char* p = line + name;
+            int f = 0;
+            while (f < kFields && *p == ' ') {
+                ++p;
+                uint64_t v = 0;
+                while (*p >= '0' && *p <= '9')
+                    v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+                host[cpu][f++] = v;
+            }
+            fields = f > fields ? f : fields;
+        }
+    });
+    uint32_t n = vcpu_count();
+    /* How many vCPUs share each host CPU, and each vCPU's rank among them. */
+    MappedBuffer ranks(sizeof(uint32_t) * (PAL_MAX_CPUS + kMaxVcpus));
+    if (!ranks.data)
+        return -ENOMEM;
+    auto* sharing = reinterpret_cast<uint32_t*>(ranks.data);
+    uint32_t* rank = sharing + PAL_MAX_CPUS;
+    for (uint32_t v = 0; v < n; ++v)
+        rank[v] = sharing[host_cpu_of(v)]++;
+    auto share = [&](uint32_t v, int f) {
+        uint32_t h = host_cpu_of(v);
+        uint64_t total = host[h][f];
+        return total / sharing[h] + (rank[v] < total % sharing[h] ? 1 : 0);
+    };
+    bool done_cpus = false;
+    for_each_line(buf.data, [&](const char* line, size_t len_line) {
+        if (!starts_with(line, "cpu")) {
+            out.add(line, len_line).add("\n");
+            return;
+        }
+        if (done_cpus)
+            return;
+        out.add("cpu ");
+        for (int f = 0; f < fields; ++f) {
+            uint64_t sum = 0;
+            for (uint32_t v = 0; v < n; ++v)
+                sum += share(v, f);
+            out.add(" ").unum(sum);
+        }
+        out.add("\n");
+        for (uint32_t v = 0; v < n; ++v) {
+            out.add("cpu").unum(v);
+            for (int f = 0; f < fields; ++f)
+                out.add(" ").unum(share(v, f));
+            out.add("\n");
+        }
+        done_cpus = true;
+    });
+    return 0;
+}
+
+/* /proc/cpuinfo: one block per vCPU, its host CPU's block with the numbering and topology of the
+ * machine: processor = v; physical id and core id the host's; siblings = the vCPUs in the package;
+ * cpu cores = the distinct cores among them; apicid and initial apicid = v. */
+long write_cpuinfo(Out& out) {
+    MappedBuffer buf(16 << 20);
+    if (!buf.data)
+        return -ENOMEM;
+    long len = PalReadFile("/proc/cpuinfo", buf.data, buf.size);
+    if (len < 0)
+        return len;
+    /* Where each host processor's block starts and how long it is. */
+    MappedBuffer index(sizeof(uint32_t) * 2 * PAL_MAX_CPUS + sizeof(uint64_t) * 2 * PAL_MAX_CPUS);
+    if (!index.data)
+        return -ENOMEM;
+    auto* start = reinterpret_cast<uint32_t*>(index.data);
+    uint32_t* size = start + PAL_MAX_CPUS;
+    auto* package = reinterpret_cast<uint64_t*>(size + PAL_MAX_CPUS);
+    uint64_t* core = package + PAL_MAX_CPUS;
+    bool have_any = false;
+    for (const char* block = buf.data; *block;) {
+        const char* end = strstr(block, "\n\n");
+        size_t n = end ? static_cast<size_t>(end - block) + 1 : strlen(block);
+        uint64_t processor = block_number(block, n, "processor", PAL_MAX_CPUS);
+        if (processor < PAL_MAX_CPUS) {
+            start[processor] = static_cast<uint32_t>(block - buf.data);
+            size[processor] = static_cast<uint32_t>(n);
+            package[processor] = block_number(block, n, "physical id", 0);
+            core[processor] = block_number(block, n, "core id", processor);
+            have_any = true;
+        }
+        block += n;
+        while (*block == '\n')
+            ++block;
+    }
+    if (!have_any)
+        return -EIO;
+    uint32_t n = vcpu_count();
+    /* Per package (indexed by physical id, which is small): its vCPUs and its distinct cores among
+     * the host CPUs the machine uses. */
+    MappedBuffer counts(sizeof(uint32_t) * 2 * PAL_MAX_CPUS + PAL_MAX_CPUS);
+    if (!counts.data)
+        return -ENOMEM;
+    auto* siblings_in = reinterpret_cast<uint32_t*>(counts.data);
+    uint32_t* cores_in = siblings_in + PAL_MAX_CPUS;
+    auto* used = reinterpret_cast<bool*>(cores_in + PAL_MAX_CPUS);
+    auto package_index = [&](uint32_t h) { return static_cast<uint32_t>(package[h] % PAL_MAX_CPUS); };
+    for (uint32_t v = 0; v < n; ++v) {
+        uint32_t h = host_cpu_of(v);
+        siblings_in[package_index(h)]++;
+        used[h] = true;
+    }
+    for (uint32_t h = 0; h < PAL_MAX_CPUS; ++h) {
+        if (!used[h])
+            continue;
+        bool first_of_core = true;
+        for (uint32_t g = 0; g < h && first_of_core; ++g)
+            first_of_core = !(used[g] && package[g] == package[h] && core[g] == core[h]);
+        cores_in[package_index(h)] += first_of_core;
+    }
+    for (uint32_t v = 0; v < n; ++v) {
+        uint32_t h = host_cpu_of(v);
+        if (!size[h])
+            continue;
+        const char* block = buf.data + start[h];
+        uint64_t siblings = siblings_in[package_index(h)], cores = cores_in[package_index(h)];
+        for (const char* line = block; line < block + size[h];) {
+            size_t l = strcspn(line, "\n");
+            const char* colon = static_cast<const char*>(memchr(line, ':', l));
+            size_t key = colon ? static_cast<size_t>(colon - line) + 1 : 0;
+            auto is = [&](const char* k) { return starts_with(line, k) && (line[strlen(k)] == '\t' || line[strlen(k)] == ' '); };
+            if (colon && is("processor"))
+                out.add(line, key).add(" ").unum(v).add("\n");
+            else if (colon && is("siblings"))
+                out.add(line, key).add(" ").unum(siblings).add("\n");
+            else if (colon && is("cpu cores"))
+                out.add(line, key).add(" ").unum(cores).add("\n");
+            else if (colon && (is("apicid") || is("initial apicid")))
+                out.add(line, key).add(" ").unum(v).add("\n");
+            else
+                out.add(line, l).add("\n");
+            line += l + 1;
+        }
+        out.add("\n");
+    }
+    return 0;
+}
+
+}  // namespace libos

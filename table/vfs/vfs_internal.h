@@ -1,0 +1,80 @@
+/* What the files of table/vfs/ share, and nothing else uses.
+ *
+ * The files:
+ *   resolve.cpp    a program's path, made absolute and classified: which view, if any, it names
+ *   sysfs.cpp      the contents of /sys/devices/system/{cpu,node} files
+ *   procfs.cpp     the contents of /proc/cpuinfo, /proc/stat and the status files
+ *   generated.cpp  generated files as descriptors: a sealed memfd per content, cached per process
+ *   dirs.cpp       directories: listings, remembered descriptors, the virtual current directory
+ * New views (topology, NUMA, cgroups) get a file each beside these. */
+#ifndef LIBOS_VFS_INTERNAL_H
+#define LIBOS_VFS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "libos/libos_caller.h"
+#include "libos/libos_config.h"
+#include "libos/libos_text.h"
+#include "libos/libos_vfs.h"
+#include "pal/pal.h"
+
+namespace libos {
+
+constexpr char kCpuRoot[] = "/sys/devices/system/cpu";
+constexpr char kNodeRoot[] = "/sys/devices/system/node";
+
+/* ---- names ---------------------------------------------------------------------------------- */
+
+inline bool starts_with(const char* s, const char* prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+inline bool ends_with(const char* s, const char* suffix) {
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* "cpu12" with prefix "cpu" -> 12; false unless the rest is a canonical decimal number. */
+bool numbered(const char* component, size_t length, const char* prefix, uint32_t* value);
+
+/* Collapses "//", "/./" and "/x/.." of an absolute path into out (kVfsPathMax bytes). */
+bool normalize(const char* path, char* out);
+
+/* ---- contents ------------------------------------------------------------------------------- */
+
+/* A generated file's content, written into its descriptor as it is built. */
+using Out = FixedText<4096>;
+
+/* A buffer of `size` bytes from mmap: large host files (/proc/cpuinfo of many CPUs) do not fit on a
+ * stack, and the LibOS does not use malloc. */
+struct MappedBuffer {
+    explicit MappedBuffer(size_t size) : size(size) {
+        void* p;
+        data = PalMemoryAllocate(size, &p) == 0 ? static_cast<char*>(p) : nullptr;
+    }
+    ~MappedBuffer() {
+        if (data)
+            PalMemoryFree(data, size);
+    }
+    MappedBuffer(const MappedBuffer&) = delete;
+    MappedBuffer& operator=(const MappedBuffer&) = delete;
+    char* data;
+    size_t size;
+};
+
+/* A CPU list as the kernel writes it ("0-3,8\n"). */
+void put_list(Out& out, const CpuBits& set);
+/* A CPU mask as the kernel's %*pb writes it for nbits bits. */
+void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
+
+/* The contents, by family: sysfs.cpp and procfs.cpp. Each returns 0 or -errno. */
+long write_sysfs(const VfsPath& path, Out& out);
+long write_cpuinfo(Out& out);
+long write_stat(Out& out);
+long write_status(Caller caller, const VfsPath& path, Out& out);
+
+}  // namespace libos
+
+#endif
