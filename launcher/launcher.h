@@ -2,7 +2,7 @@
  *
  *   launcher_options.cpp  the command line and the help text
  *   launcher_exec.cpp     the program's environment, and exec with execvp's PATH search
- *   launcher_strict.cpp   --strict: the seccomp filter and the supervisor
+ *   strict/               --strict: the seccomp filter, the supervisor and the launch (strict/strict.h)
  *
  * The launcher is an ordinary program (it is never preloaded), so it uses the C++ library freely.
  * It talks to the host through the PAL (PalHostTopology, PalThread*CpuAffinity, PalSyscall) rather
@@ -79,7 +79,7 @@ std::string merge_preload(const std::string& shim, const char* inherited);
  * failure, with the errno execvp would have set. */
 int exec_program(const char* file, char* const argv[], char* const envp[]);
 
-/* ---- launcher_strict.cpp -------------------------------------------------------------------- */
+/* ---- strict/launch.cpp ---------------------------------------------------------------------- */
 
 /* --strict: runs `program` as a child under the seccomp filter and answers its trapped calls until
  * every process of the launch has ended; then ends as the program did (its exit status, or its

@@ -74,6 +74,9 @@
  *                       grandchildmask=<list>
  *   eperm               (as root) a child that became user 65534 sets (raw) the affinity of another
  *                       child of ours, then reads it: eperm_set=<result> eperm_get=<ok or the errno>
+ *   i386                the 32-bit ABI (int 0x80): getpid (i386 #20) and sched_getaffinity (i386 #242)
+ *                       into memory below 4 GiB: i386=<sched_getaffinity's result, or
+ *                       "unsupported" when the kernel has no 32-bit emulation>
  *   pidfile PATH        writes this process's pid to PATH, atomically (for a test that looks from
  *                       outside)
  *   sleep MS            sleeps MS milliseconds
@@ -91,10 +94,12 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -861,6 +866,33 @@ static void run_eperm(void) {
         say("eperm_get=%ld", results[1]);
 }
 
+/* A 32-bit system call through int 0x80 (numbers from <asm/unistd_32.h>; arguments in ebx, ecx, edx).
+ * The kernel takes the pointers as 32-bit, so the memory must be below 4 GiB. */
+static long int80(long nr, long a, long b, long c) {
+    long ret;
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+    return ret;
+}
+
+static void run_i386(void) {
+    enum { kI386Getpid = 20, kI386SchedGetaffinity = 242 };
+    void* low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low == MAP_FAILED) {
+        say("i386=unsupported");
+        return;
+    }
+    /* Without IA32 emulation int 0x80 fails (ENOSYS) or faults; the probe runs in a child. */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(int80(kI386Getpid, 0, 0, 0) == RAW3(SYS_getpid, 0, 0, 0) ? 0 : 1);
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        say("i386=unsupported");
+        return;
+    }
+    say("i386=%ld", int80(kI386SchedGetaffinity, 0, 128, (long)(uintptr_t)low));
+}
+
 static int mapped_shim(void) {
     long fd = raw_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -950,6 +982,8 @@ int main(int argc, char** argv) {
                 list_of(got, bytes, list, sizeof(list));
             say("pidmask=%s", list);
             print_mask("mask");
+        } else if (!strcmp(c, "i386")) {
+            run_i386();
         } else if (!strcmp(c, "sigstorm")) {
             run_sigstorm(number(c, argument(c, argv, &i)), 0);
         } else if (!strcmp(c, "sigstorm_restart")) {

@@ -389,6 +389,20 @@ for mode in "static" "dynamic" "dynamic --no-shim"; do
 done
 
 # ---- the shim, and libc's own calls --------------------------------------------------------------------
+# 32-bit calls: the filter's i386 numbers come from the syscall list like the x86_64 ones. A trapped
+# one (sched_getaffinity, i386 #242) runs on the host and is reported once; an untrapped one (getpid,
+# #20) is not seen at all.
+run "$L" --strict --cpus 4 -- "$S" i386
+if [ "$out" == "i386=unsupported" ]; then
+  skip "--strict: a 32-bit (int 0x80) sched_getaffinity is reported, not virtualized" "this kernel has no 32-bit emulation"
+elif [ $rc -eq 0 ] && [[ "$out" =~ ^i386=[0-9]+$ ]] && grep -q "does not virtualize 32-bit system calls: pid [0-9]* made one (i386 #242)" "$tmp/err" &&
+  [ "$(grep -c 'does not virtualize' "$tmp/err")" -eq 1 ] && ! grep -q "#20)" "$tmp/err"; then
+  pass "--strict: a 32-bit (int 0x80) sched_getaffinity (i386 #242) runs on the host and is reported once: $out"
+else
+  fail "--strict: a 32-bit (int 0x80) sched_getaffinity is reported, not virtualized" "command: $cmd" \
+    "$(status_text $rc)" "got: $(oneline "$out")" "stderr: $err"
+fi
+
 expect "--strict --cpus 8: the dynamic probe has the shim loaded; libc's sched_getaffinity and sysconf say 8" \
   "$(lines shim=1 libc_cpus=8 onln=8 conf=8)" "$L" --strict --cpus 8 -- "$D" shim libc sysconf
 expect "--strict --no-shim --cpus 8: no shim in the dynamic probe; libc's calls are trapped and say 8" \

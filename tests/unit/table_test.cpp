@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <map>
+#include <set>
+#include <string>
 
 #include "libos/libos_table.h"
 #include "test_util.h"
@@ -46,7 +48,8 @@ TEST(Table, EveryListedEntryResolvesAndHasAConsistentSupportKind) {
             continue;
         }
         ++named;
-        EXPECT_EQ(e.support == libos::Support::Implemented, e.handler != nullptr) << e.name;
+        EXPECT_EQ(libos::has_handler(e.support), e.handler != nullptr) << e.name;
+        EXPECT_TRUE(!e.trapped || e.handler != nullptr) << e.name << ": trapped without a handler";
         EXPECT_NE(e.note, nullptr) << e.name;
     }
     EXPECT_GE(named, 380u);
@@ -66,9 +69,18 @@ TEST(Table, NamesMatchTheSyscallMacros) {
 TEST(Table, AffinityFamilyHasHandlers) {
     for (long nr : {SYS_sched_setaffinity, SYS_sched_getaffinity, SYS_getcpu}) {
         const libos::SyscallEntry e = libos::syscall_entry(nr);
-        EXPECT_EQ(e.support, libos::Support::Implemented) << e.name;
+        EXPECT_EQ(e.support, libos::Support::Full) << e.name;
         EXPECT_NE(e.handler, nullptr) << e.name;
     }
+}
+
+TEST(Table, StrictModeTrapsTheAffinityCallsAndTheOpens) {
+    std::set<std::string> trapped;
+    for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr)
+        if (const libos::SyscallEntry e = libos::syscall_entry(static_cast<long>(nr)); e.trapped)
+            trapped.insert(e.name);
+    EXPECT_EQ(trapped, (std::set<std::string>{"open", "openat", "openat2", "sched_setaffinity", "sched_getaffinity",
+                                              "getcpu"}));
 }
 
 TEST(Dispatch, UnhandledSyscallsPassThroughUnchanged) {
@@ -119,8 +131,9 @@ TEST(SupportReport, ListsEverySyscallOnceWithItsSupport) {
         std::string needle = "\"nr\": " + std::to_string(nr) + ", \"name\": \"" + e.name + "\"";
         EXPECT_NE(json.find(needle), std::string::npos) << needle;
     }
-    EXPECT_NE(json.find("\"name\": \"sched_getaffinity\", \"support\": \"implemented\""), std::string::npos);
-    EXPECT_NE(json.find("\"name\": \"read\", \"support\": \"passed through\""), std::string::npos);
+    EXPECT_NE(json.find("\"name\": \"sched_getaffinity\", \"support\": \"full\", \"trapped\": true"), std::string::npos);
+    EXPECT_NE(json.find("\"name\": \"statx\", \"support\": \"partial\", \"trapped\": false"), std::string::npos);
+    EXPECT_NE(json.find("\"name\": \"read\", \"support\": \"passed through\", \"trapped\": false"), std::string::npos);
 }
 
 }  // namespace

@@ -239,21 +239,11 @@ PAL_API void PalThreadYield(void);
 
 /* ---- strict mode ------------------------------------------------------------------------------
  * A strict-mode launch runs every process under a seccomp filter that hands the virtualized system
- * calls (open, openat, openat2, sched_setaffinity, sched_getaffinity, getcpu) to a supervisor, except
- * those whose sixth argument register holds the launch's tag. The PAL puts the tag there in its own
- * calls of those numbers (none of them has a sixth argument), so that calls the LibOS already
- * virtualized in-process reach the host directly. */
-
-/* The system calls that carry the tag, as X(__NR_name) entries: the one list that the PAL's stub and
- * the launcher's filter (launcher/launcher_strict.cpp) both use. None has a sixth argument. */
-#ifdef __NR_open
-#define PAL_STRICT_SYSCALL_OPEN(X) X(__NR_open)
-#else
-#define PAL_STRICT_SYSCALL_OPEN(X)
-#endif
-#define PAL_STRICT_SYSCALLS(X)                                                                           \
-    PAL_STRICT_SYSCALL_OPEN(X)                                                                           \
-    X(__NR_openat) X(__NR_openat2) X(__NR_sched_setaffinity) X(__NR_sched_getaffinity) X(__NR_getcpu)
+ * calls (the TRAP entries of table/arch/<arch>/libos_syscalls.def: open, openat, openat2,
+ * sched_setaffinity, sched_getaffinity, getcpu) to a supervisor, except those whose sixth argument
+ * register holds the launch's tag. The PAL puts the tag there in its own calls of those numbers
+ * (none of them has a sixth argument; the build generates the PAL's copy of the list from the
+ * syscall list), so that calls the LibOS already virtualized in-process reach the host directly. */
 
 /* Sets the tag; 0 (the default) means no strict mode. Call it before the PAL's first host call that
  * must not be trapped. */

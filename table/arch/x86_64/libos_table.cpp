@@ -11,14 +11,14 @@
 namespace libos {
 namespace {
 
-#define LIBOS_SYSCALL(nr, name, support, note) +1
+#define LIBOS_SYSCALL(nr, name, support, strict, note) +1
 constexpr size_t kListedCount = 0
 #include "libos_syscalls.def"
     ;
 #undef LIBOS_SYSCALL
 
 constexpr size_t highest_number() {
-#define LIBOS_SYSCALL(nr, name, support, note) nr,
+#define LIBOS_SYSCALL(nr, name, support, strict, note) nr,
     const size_t numbers[] = {
 #include "libos_syscalls.def"
     };
@@ -31,17 +31,22 @@ constexpr size_t highest_number() {
 
 constexpr size_t kTableSize = highest_number() + 1;
 
-/* IMPL entries get the generated adapter of their handler and must use the kernel's number. */
-#define LIBOS_HANDLER_IMPL(nr, name)                                                           \
+/* FULL and PARTIAL entries get the generated adapter of their handler and must use the kernel's
+ * number. */
+#define LIBOS_HANDLER_FULL(nr, name)                                                           \
     &Adapter<&libos_syscall_##name>::call;                                                     \
     static_assert((nr) == __NR_##name, "libos_syscalls.def disagrees with <sys/syscall.h>")
+#define LIBOS_HANDLER_PARTIAL(nr, name) LIBOS_HANDLER_FULL(nr, name)
 #define LIBOS_HANDLER_PASS(nr, name) nullptr
-#define LIBOS_SUPPORT_IMPL Support::Implemented
+#define LIBOS_SUPPORT_FULL Support::Full
+#define LIBOS_SUPPORT_PARTIAL Support::Partial
 #define LIBOS_SUPPORT_PASS Support::PassThrough
+#define LIBOS_TRAPPED_TRAP true
+#define LIBOS_TRAPPED_NOTRAP false
 
 constexpr std::array<RawHandler, kTableSize> build_handlers() {
     std::array<RawHandler, kTableSize> table{};
-#define LIBOS_SYSCALL(nr, name, support, note) table[nr] = LIBOS_HANDLER_##support(nr, name);
+#define LIBOS_SYSCALL(nr, name, support, strict, note) table[nr] = LIBOS_HANDLER_##support(nr, name);
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
     return table;
@@ -50,7 +55,7 @@ constexpr std::array<RawHandler, kTableSize> build_handlers() {
 /* The names and notes, each NUL-terminated, one after the other in one block. */
 constexpr size_t string_bytes() {
     size_t n = 1; /* "" at offset 0: the empty note */
-#define LIBOS_SYSCALL(nr, name, support, note) n += sizeof(#name) + sizeof(note);
+#define LIBOS_SYSCALL(nr, name, support, strict, note) n += sizeof(#name) + sizeof(note);
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
     return n;
@@ -61,6 +66,7 @@ struct Meta {
     uint32_t name;  /* offset of the name in the block; 0: not listed */
     uint32_t note;  /* offset of the note */
     Support support;
+    bool trapped;
 };
 
 struct Strings {
@@ -79,12 +85,13 @@ constexpr size_t append(std::array<char, kStringBytes>& text, size_t at, const c
 constexpr Strings build_strings() {
     Strings out{};
     size_t at = 1;
-#define LIBOS_SYSCALL(nr_, name_, support_, note_)                                             \
+#define LIBOS_SYSCALL(nr_, name_, support_, strict_, note_)                                    \
     out.meta[nr_].name = static_cast<uint32_t>(at);                                            \
     at = append(out.text, at, #name_);                                                         \
     out.meta[nr_].note = static_cast<uint32_t>(at);                                            \
     at = append(out.text, at, note_);                                                          \
-    out.meta[nr_].support = LIBOS_SUPPORT_##support_;
+    out.meta[nr_].support = LIBOS_SUPPORT_##support_;                                          \
+    out.meta[nr_].trapped = LIBOS_TRAPPED_##strict_;
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
     return out;
@@ -101,6 +108,25 @@ constexpr size_t count_named() {
 }
 static_assert(count_named() == kListedCount, "a number appears twice in libos_syscalls.def");
 
+/* A trapped call carries strict mode's tag in its sixth argument register: it must have a handler,
+ * and that handler at most five arguments. */
+template <typename... Args>
+constexpr size_t arity(SyscallResult (*)(Caller, Args...)) {
+    return sizeof...(Args);
+}
+#define LIBOS_TRAP_CHECK_TRAP(name)                                                            \
+    static_assert(arity(&libos_syscall_##name) <= 5, #name ": a trapped call's sixth argument carries the tag");
+#define LIBOS_TRAP_CHECK_NOTRAP(name)
+#define LIBOS_TRAP_HANDLER_FULL(name)
+#define LIBOS_TRAP_HANDLER_PARTIAL(name)
+#define LIBOS_TRAP_HANDLER_PASS(name) static_assert(false, #name ": only a call with a handler can be trapped");
+#define LIBOS_TRAP_IF_TRAP(support, name) LIBOS_TRAP_HANDLER_##support(name)
+#define LIBOS_TRAP_IF_NOTRAP(support, name)
+#define LIBOS_SYSCALL(nr, name, support, strict, note)                                         \
+    LIBOS_TRAP_CHECK_##strict(name) LIBOS_TRAP_IF_##strict(support, name)
+#include "libos_syscalls.def"
+#undef LIBOS_SYSCALL
+
 }  // namespace
 
 const RawHandler* const g_syscall_handlers = g_handler_table.data();
@@ -108,9 +134,9 @@ const size_t g_syscall_count = kTableSize;
 
 SyscallEntry syscall_entry(long nr) {
     if (static_cast<unsigned long>(nr) >= kTableSize || g_strings.meta[nr].name == 0)
-        return SyscallEntry{nullptr, Support::Unknown, "", nullptr};
+        return SyscallEntry{nullptr, Support::Unknown, "", nullptr, false};
     const Meta& m = g_strings.meta[nr];
-    return SyscallEntry{&g_strings.text[m.name], m.support, &g_strings.text[m.note], g_handler_table[nr]};
+    return SyscallEntry{&g_strings.text[m.name], m.support, &g_strings.text[m.note], g_handler_table[nr], m.trapped};
 }
 
 }  // namespace libos

@@ -75,12 +75,18 @@ libos::SyscallResult libos_syscall_getcwd(libos::Caller caller, libos::UserPtr<c
 
 namespace libos {
 
-/* How the LibOS treats a system call; the support report prints these. */
+/* How the LibOS treats a system call, in gVisor's manner; the support report prints these. */
 enum class Support : uint8_t {
     Unknown,     /* a number the architecture's list does not name: passed to the host */
     PassThrough, /* listed, no handler: passed to the host unchanged */
-    Implemented, /* a libos_syscall_<name> handler runs */
+    Partial,     /* a libos_syscall_<name> handler runs; the note says what it leaves out */
+    Full,        /* a libos_syscall_<name> handler runs, with Linux's semantics on the machine */
 };
+
+/* Whether a handler runs for calls of this support. */
+constexpr bool has_handler(Support support) {
+    return support == Support::Partial || support == Support::Full;
+}
 
 /* A handler as the table stores it: the caller and the six raw argument words in. The typed handler
  * is reached through libos::Adapter (libos_adapter.h), generated for each entry with a handler. */
@@ -92,6 +98,7 @@ struct SyscallEntry {
     Support support;
     const char* note;   /* what a handler does or leaves out; "" when there is nothing to say */
     RawHandler handler; /* nullptr: pass through to the host */
+    bool trapped;       /* strict mode's filter traps it for the supervisor */
 };
 
 /* The table, defined per architecture (arch/<arch>/libos_table.cpp), in two parts so that loading

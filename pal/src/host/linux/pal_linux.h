@@ -10,13 +10,14 @@
 #include "pal/pal.h"
 #include "pal_arch.h"
 #include "pal_arch_syscall.h"
+#include "pal_strict_syscalls.h" /* generated from the syscall list's TRAP column */
 
 /* Strict mode's tag (PalSetStrictTag): 0 outside strict mode. */
 extern uint64_t g_pal_strict_tag __attribute__((visibility("hidden")));
 
-/* The system calls a strict-mode filter traps unless they carry the tag (PAL_STRICT_SYSCALLS in
- * pal.h). None of them has a sixth argument, so the tag rides in that register and the kernel
- * ignores it. */
+/* The system calls a strict-mode filter traps unless they carry the tag (PAL_STRICT_SYSCALLS, the TRAP
+ * entries of table/arch/<arch>/libos_syscalls.def). None of them has a sixth argument, so the tag rides
+ * in that register and the kernel ignores it. */
 static inline bool pal_strict_trapped(long nr) {
 #define PAL_STRICT_CASE(nr) case nr:
     switch (nr) {

@@ -1,4 +1,4 @@
-/* Strict mode (--strict): the launcher stays as the program's parent and answers, for every thread of
+/* Strict mode (--strict, launcher.h: run_strict): the launcher stays as the program's parent and answers, for every thread of
  * every process of the launch, the system calls that the in-process shim cannot see (raw syscall
  * instructions, libc's internal calls, static binaries, programs run without the shim).
  *
@@ -10,7 +10,7 @@
  * - The calls the shim makes itself carry the launch's random tag in their unused sixth argument
  *   register (PalSetStrictTag); the filter allows those, so what the shim has already virtualized
  *   in-process is not trapped a second time.
- * - Supervisor threads receive each notification and run the LibOS's own handler for it
+ * - Supervisor threads (supervisor.cpp) receive each notification and run the LibOS's own handler for it
  *   (libos::dispatch_remote): the same table, the same shared per-thread state, the same errors,
  *   and with --trace the same trace lines, marked <supervisor>.
  *   A virtual file is opened here and installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD; a path
@@ -20,12 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +33,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,39 +40,11 @@
 #include "launcher.h"
 #include "libos/libos_config.h"
 #include "libos/libos_init.h"
-#include "libos/libos_table.h"
 #include "libos/libos_threads.h"
-#include "libos/libos_strict.h"
 #include "pal/pal.h"
+#include "strict/strict.h"
 
-/* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
-/* Linux 5.19: once the supervisor has received a notification, only a fatal signal interrupts the
- * caller, so a signal never makes a call that the supervisor carries out look interrupted (EINTR). */
-#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
-#endif
-#ifndef SECCOMP_ADDFD_FLAG_SEND
-#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
-#endif
-
-namespace launcher {
-namespace {
-
-/* The system calls strict mode traps: the LibOS handlers that virtualize CPUs and CPU files. The PAL
- * tags its own calls of exactly these (pal.h). */
-#define LAUNCHER_TRAPPED_ENTRY(nr) nr,
-constexpr long kTrapped[] = {PAL_STRICT_SYSCALLS(LAUNCHER_TRAPPED_ENTRY)};
-#undef LAUNCHER_TRAPPED_ENTRY
-/* The same calls' numbers for 32-bit x86 programs (and int 0x80): not virtualized, but reported. */
-constexpr long kTrappedI386[] = {5 /* open */, 295 /* openat */, 437 /* openat2 */, 241 /* sched_setaffinity */,
-                                 242 /* sched_getaffinity */, 318 /* getcpu */};
-constexpr uint32_t kX32Bit = 0x40000000;
+namespace launcher::strict {
 
 [[noreturn]] void refuse(const std::string& line) {
     fprintf(stderr, "%s\n", line.c_str());
@@ -89,94 +55,7 @@ long seccomp(unsigned op, unsigned flags, void* arg) {
     return PalSyscall(SYS_seccomp, op, flags, reinterpret_cast<long>(arg), 0, 0, 0);
 }
 
-/* ---- the filter ---------------------------------------------------------------------------- */
-
-/* A classic BPF program with forward jumps to named places, resolved at the end. */
-class FilterBuilder {
-public:
-    void load(uint32_t offset) { code_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset)); }
-    void ret(uint32_t action) { code_.push_back(BPF_STMT(BPF_RET | BPF_K, action)); }
-    void and_k(uint32_t k) { code_.push_back(BPF_STMT(BPF_ALU | BPF_AND | BPF_K, k)); }
-    /* if (A == k) goto yes; else goto no (an empty label: the next instruction). */
-    void jeq(uint32_t k, const char* yes, const char* no) { jump(BPF_JEQ, k, yes, no); }
-    void jset(uint32_t k, const char* yes, const char* no) { jump(BPF_JSET, k, yes, no); }
-    void label(const char* name) { labels_.push_back({name, code_.size()}); }
-
-    std::vector<sock_filter> finish() {
-        for (const Fixup& f : fixups_) {
-            code_[f.at].jt = offset_to(f.at, f.yes);
-            code_[f.at].jf = offset_to(f.at, f.no);
-        }
-        return code_;
-    }
-
-private:
-    struct Label {
-        std::string name;
-        size_t at;
-    };
-    struct Fixup {
-        size_t at;
-        std::string yes, no;
-    };
-
-    void jump(uint16_t op, uint32_t k, const char* yes, const char* no) {
-        fixups_.push_back({code_.size(), yes, no});
-        code_.push_back(BPF_JUMP(BPF_JMP | op | BPF_K, k, 0, 0));
-    }
-
-    uint8_t offset_to(size_t from, const std::string& name) const {
-        if (name.empty())
-            return 0;
-        for (const Label& l : labels_)
-            if (l.name == name && l.at > from && l.at - from - 1 < 256)
-                return static_cast<uint8_t>(l.at - from - 1);
-        fprintf(stderr, "libos-run: internal error: bad filter label %s\n", name.c_str());
-        abort();
-    }
-
-    std::vector<sock_filter> code_;
-    std::vector<Label> labels_;
-    std::vector<Fixup> fixups_;
-};
-
-std::vector<sock_filter> build_filter(uint64_t tag) {
-    constexpr uint32_t kNr = offsetof(seccomp_data, nr);
-    constexpr uint32_t kArch = offsetof(seccomp_data, arch);
-    /* args[5], little-endian: the low word first. */
-    constexpr uint32_t kTagLow = offsetof(seccomp_data, args) + 5 * sizeof(uint64_t);
-    constexpr uint32_t kTagHigh = kTagLow + sizeof(uint32_t);
-    FilterBuilder f;
-    f.load(kArch);
-    f.jeq(AUDIT_ARCH_X86_64, "", "other_arch");
-    f.load(kNr);
-    f.jset(kX32Bit, "foreign", "");
-    for (long nr : kTrapped)
-        f.jeq(static_cast<uint32_t>(nr), "tagged", "");
-    f.ret(SECCOMP_RET_ALLOW);
-    /* One of ours: the shim's own call (it carries the tag) goes through, anything else is asked. */
-    f.label("tagged");
-    f.load(kTagLow);
-    f.jeq(static_cast<uint32_t>(tag), "", "notify");
-    f.load(kTagHigh);
-    f.jeq(static_cast<uint32_t>(tag >> 32), "allow", "notify");
-    /* 32-bit calls (i386, or x32): the supervisor reports them and lets them run. */
-    f.label("other_arch");
-    f.jeq(AUDIT_ARCH_I386, "", "allow");
-    f.load(kNr);
-    for (long nr : kTrappedI386)
-        f.jeq(static_cast<uint32_t>(nr), "notify", "");
-    f.ret(SECCOMP_RET_ALLOW);
-    f.label("foreign");
-    f.and_k(~kX32Bit);
-    for (long nr : kTrapped)
-        f.jeq(static_cast<uint32_t>(nr), "notify", "");
-    f.label("allow");
-    f.ret(SECCOMP_RET_ALLOW);
-    f.label("notify");
-    f.ret(SECCOMP_RET_USER_NOTIF);
-    return f.finish();
-}
+namespace {
 
 /* ---- the kernel's features ------------------------------------------------------------------ */
 
@@ -228,110 +107,6 @@ void probe_listener(int listener, std::string* missing, std::string* detail) {
     }
     /* Optional (Linux 6.6): the supervisor is woken on the caller's CPU, several times faster. */
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-}
-
-/* ---- the supervisor ------------------------------------------------------------------------ */
-
-/* One line on standard error, the first time `flag` is raised. */
-void warn_once(std::atomic<bool>& flag, const std::string& line) {
-    if (!flag.exchange(true))
-        fprintf(stderr, "%s\n", line.c_str());
-}
-
-std::atomic<bool> g_warned_foreign{false};
-std::atomic<bool> g_warned_unreachable{false};
-
-void warn_foreign(const seccomp_notif& req) {
-    warn_once(g_warned_foreign, "libos-run: strict mode does not virtualize 32-bit system calls: pid " +
-                                    std::to_string(req.pid) + " made one (" +
-                                    (req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32") + " #" +
-                                    std::to_string(req.data.nr & ~static_cast<int>(kX32Bit)) + "); it runs on the host");
-}
-
-void warn_unreachable(const seccomp_notif& req) {
-    warn_once(g_warned_unreachable, "libos-run: strict mode cannot reach the memory of pid " + std::to_string(req.pid) +
-                                        " (it made itself non-dumpable, or the kernel's ptrace rules forbid it): "
-                                        "its trapped calls run on the host");
-}
-
-bool opens_file(long nr) {
-    return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2;
-}
-
-/* Answers one notification. A failed answer (ENOENT) means the caller is gone or was interrupted by
- * a signal, and will ask again if it restarts. */
-void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
-    memset(resp, 0, sizeof(*resp));
-    resp->id = req.id;
-    libos::SyscallResult outcome = libos::LeaveToHost{};
-    if (req.data.arch == AUDIT_ARCH_X86_64 && !(req.data.nr & kX32Bit)) {
-        long args[6];
-        for (int i = 0; i < 6; ++i)
-            args[i] = static_cast<long>(req.data.args[i]);
-        libos::RemoteTask task;
-        task.tid = static_cast<pid_t>(req.pid);
-        outcome = libos::dispatch_remote(&task, req.data.nr, args);
-        if (task.unreachable)
-            warn_unreachable(req);
-    } else {
-        warn_foreign(req);
-    }
-    const long result = outcome.value();
-    if (outcome.leaves_to_host()) {
-        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    } else if (opens_file(req.data.nr) && result >= 0) {
-        /* A virtual file, opened here: it becomes the caller's lowest free descriptor, with the
-         * close-on-exec flag it asked for, and its number is the call's result. */
-        int fd = static_cast<int>(result);
-        int fd_flags = fcntl(fd, F_GETFD);
-        seccomp_notif_addfd addfd = {};
-        addfd.id = req.id;
-        addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
-        addfd.srcfd = static_cast<uint32_t>(fd);
-        addfd.newfd_flags = fd_flags >= 0 && (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0;
-        int installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-        int err = errno;
-        close(fd);
-        if (installed >= 0 || err == ENOENT)
-            return;
-        /* Not installed (EMFILE: the caller's table is full): that is the call's error. */
-        resp->error = -err;
-    } else if (result < 0) {
-        resp->error = static_cast<int32_t>(result);
-    } else {
-        resp->val = result;
-    }
-    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
-}
-
-void supervise(int listener, seccomp_notif_sizes sizes) {
-    /* The kernel's structs may have grown past this build's: buffers of the sizes it gave. */
-    std::vector<char> req_buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-    std::vector<char> resp_buf(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
-    auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
-    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
-    for (;;) {
-        memset(req_buf.data(), 0, req_buf.size());
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != ENOENT)
-                return; /* the listener is gone: the launcher is ending */
-            /* ENOENT: a caller went away mid-notification, or no process uses the filter any more,
-             * when every further receive fails at once. Wait for the next notification; hang-up
-             * (no process left) ends this thread instead of spinning. */
-            pollfd p = {listener, POLLIN, 0};
-            while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-            }
-            if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p.revents & POLLIN))
-                return;
-            continue;
-        }
-        /* The caller may have gone (and its tid been reused) since it was queued. */
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0)
-            continue;
-        answer(listener, *req, resp);
-    }
 }
 
 /* ---- the child ------------------------------------------------------------------------------- */
@@ -421,6 +196,8 @@ int receive_listener(int sock) {
     _exit(err == ENOENT ? kExitNotFound : kExitCannotRun);
 }
 
+/* ---- signals and the end ---------------------------------------------------------------------- */
+
 /* The signals the launcher passes on to the program when they are sent to it (kill, sigqueue). The
  * terminal's own (^C, ^\) reach the program directly: it is in the same process group. */
 constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
@@ -464,6 +241,11 @@ void signal_stragglers(int sig) {
 }
 
 }  // namespace
+}  // namespace launcher::strict
+
+namespace launcher {
+
+using namespace strict;
 
 void run_strict(const char* program, char* const argv[], std::vector<std::string>* env) {
     seccomp_notif_sizes sizes = probe_notification_sizes();

@@ -1,0 +1,61 @@
+/* Strict mode's supervisor, inside the launcher (launcher.h: run_strict). The files:
+ *   filter.cpp      the seccomp filter, from the syscall list's TRAP column (x86_64 and i386)
+ *   supervisor.cpp  the threads that receive each trapped call and answer it with the LibOS's handler
+ *   launch.cpp      the kernel's features, the child that installs the filter, signals and the end
+ * docs/strict-mode.md has the design and the measurements behind it. */
+#ifndef LAUNCHER_STRICT_H
+#define LAUNCHER_STRICT_H
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+/* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+/* Linux 5.19: once the supervisor has received a notification, only a fatal signal interrupts the
+ * caller, so a signal never makes a call that the supervisor carries out look interrupted (EINTR). */
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+namespace launcher::strict {
+
+/* x32 system calls: their numbers have this bit set. */
+constexpr uint32_t kX32Bit = 0x40000000;
+
+/* One line on standard error, and the launcher's failure status. */
+[[noreturn]] void refuse(const std::string& line);
+
+long seccomp(unsigned op, unsigned flags, void* arg);
+
+/* ---- filter.cpp ---------------------------------------------------------------------------- */
+
+/* The filter of a launch whose tag is `tag`: the trapped calls go to the supervisor unless they carry
+ * the tag in their sixth argument; 32-bit calls of the same names go to it too, to be reported;
+ * everything else is allowed. */
+std::vector<sock_filter> build_filter(uint64_t tag);
+
+/* The trapped calls' i386 numbers (i386.cpp, which sees <asm/unistd_32.h>). */
+extern const long kTrappedI386[];
+extern const size_t kTrappedI386Count;
+
+/* ---- supervisor.cpp ------------------------------------------------------------------------ */
+
+/* Receives trapped calls on `listener` and answers them until the listener hangs up. */
+void supervise(int listener, seccomp_notif_sizes sizes);
+
+}  // namespace launcher::strict
+
+#endif

@@ -1,0 +1,128 @@
+/* The supervisor (strict.h): threads that receive each trapped call and answer it with the LibOS's own
+ * handler (libos::dispatch_remote), for every thread of every process of the launch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "libos/libos_strict.h"
+#include "strict/strict.h"
+
+namespace launcher::strict {
+namespace {
+
+/* One line on standard error, the first time `flag` is raised. */
+void warn_once(std::atomic<bool>& flag, const std::string& line) {
+    if (!flag.exchange(true))
+        fprintf(stderr, "%s\n", line.c_str());
+}
+
+std::atomic<bool> g_warned_foreign{false};
+std::atomic<bool> g_warned_unreachable{false};
+
+void warn_foreign(const seccomp_notif& req) {
+    warn_once(g_warned_foreign, "libos-run: strict mode does not virtualize 32-bit system calls: pid " +
+                                    std::to_string(req.pid) + " made one (" +
+                                    (req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32") + " #" +
+                                    std::to_string(req.data.nr & ~static_cast<int>(kX32Bit)) + "); it runs on the host");
+}
+
+void warn_unreachable(const seccomp_notif& req) {
+    warn_once(g_warned_unreachable, "libos-run: strict mode cannot reach the memory of pid " + std::to_string(req.pid) +
+                                        " (it made itself non-dumpable, or the kernel's ptrace rules forbid it): "
+                                        "its trapped calls run on the host");
+}
+
+bool opens_file(long nr) {
+    return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2;
+}
+
+/* Answers one notification. A failed answer (ENOENT) means the caller is gone or was interrupted by
+ * a signal, and will ask again if it restarts. */
+void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
+    memset(resp, 0, sizeof(*resp));
+    resp->id = req.id;
+    libos::SyscallResult outcome = libos::LeaveToHost{};
+    if (req.data.arch == AUDIT_ARCH_X86_64 && !(req.data.nr & kX32Bit)) {
+        long args[6];
+        for (int i = 0; i < 6; ++i)
+            args[i] = static_cast<long>(req.data.args[i]);
+        libos::RemoteTask task;
+        task.tid = static_cast<pid_t>(req.pid);
+        outcome = libos::dispatch_remote(&task, req.data.nr, args);
+        if (task.unreachable)
+            warn_unreachable(req);
+    } else {
+        warn_foreign(req);
+    }
+    const long result = outcome.value();
+    if (outcome.leaves_to_host()) {
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (opens_file(req.data.nr) && result >= 0) {
+        /* A virtual file, opened here: it becomes the caller's lowest free descriptor, with the
+         * close-on-exec flag it asked for, and its number is the call's result. */
+        int fd = static_cast<int>(result);
+        int fd_flags = fcntl(fd, F_GETFD);
+        seccomp_notif_addfd addfd = {};
+        addfd.id = req.id;
+        addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+        addfd.srcfd = static_cast<uint32_t>(fd);
+        addfd.newfd_flags = fd_flags >= 0 && (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0;
+        int installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+        int err = errno;
+        close(fd);
+        if (installed >= 0 || err == ENOENT)
+            return;
+        /* Not installed (EMFILE: the caller's table is full): that is the call's error. */
+        resp->error = -err;
+    } else if (result < 0) {
+        resp->error = static_cast<int32_t>(result);
+    } else {
+        resp->val = result;
+    }
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
+}  // namespace
+
+void supervise(int listener, seccomp_notif_sizes sizes) {
+    /* The kernel's structs may have grown past this build's: buffers of the sizes it gave. */
+    std::vector<char> req_buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    std::vector<char> resp_buf(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+    auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
+    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    for (;;) {
+        memset(req_buf.data(), 0, req_buf.size());
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != ENOENT)
+                return; /* the listener is gone: the launcher is ending */
+            /* ENOENT: a caller went away mid-notification, or no process uses the filter any more,
+             * when every further receive fails at once. Wait for the next notification; hang-up
+             * (no process left) ends this thread instead of spinning. */
+            pollfd p = {listener, POLLIN, 0};
+            while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+            }
+            if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p.revents & POLLIN))
+                return;
+            continue;
+        }
+        /* The caller may have gone (and its tid been reused) since it was queued. */
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0)
+            continue;
+        answer(listener, *req, resp);
+    }
+}
+
+}  // namespace launcher::strict
