@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "libos/libos_env.h"
+
 namespace launcher {
 
 /* The launcher's own failures, as env(1), nice(1) and timeout(1) report theirs. */
@@ -22,20 +24,19 @@ constexpr int kExitLauncherFailed = 125;
 constexpr int kExitCannotRun = 126;
 constexpr int kExitNotFound = 127;
 
-/* The names the shim reads (table/include/libos/libos_init.h). */
-constexpr const char* kEnvCpus = "LIBOS_CPUS";
-constexpr const char* kEnvCpuMap = "LIBOS_CPU_MAP";
-constexpr const char* kEnvPropagate = "LIBOS_PROPAGATE";
-constexpr const char* kEnvStateFd = "LIBOS_STATE_FD";
-constexpr const char* kEnvAffinity = "LIBOS_AFFINITY";
+/* The environment's names: the LibOS's one list (libos_env.h), and LD_PRELOAD. */
+using libos::kEnvAffinity;
+using libos::kEnvCpuMap;
+using libos::kEnvCpus;
+using libos::kEnvPropagate;
+using libos::kEnvShimPath;
+using libos::kEnvStateFd;
+using libos::kEnvStats;
+using libos::kEnvStrict;
+using libos::kEnvTrace;
+using libos::kEnvTraceFormat;
+using libos::kEnvTraceStack;
 constexpr const char* kEnvPreload = "LD_PRELOAD";
-constexpr const char* kEnvTrace = "LIBOS_TRACE";
-constexpr const char* kEnvTraceStack = "LIBOS_TRACE_STACK";
-constexpr const char* kEnvTraceFormat = "LIBOS_TRACE_FORMAT";
-constexpr const char* kEnvStats = "LIBOS_STATS";
-constexpr const char* kEnvStrict = "LIBOS_STRICT";
-/* Read by the launcher only. */
-constexpr const char* kEnvShimPath = "LIBOS_SHIM_PATH";
 
 /* ---- launcher_options.cpp ------------------------------------------------------------------- */
 
@@ -63,11 +64,10 @@ ParseOutcome parse_options(int argc, char** argv, Options* options);
 
 /* ---- launcher_exec.cpp ---------------------------------------------------------------------- */
 
-/* The environment for the program: `environ` without any inherited LIBOS_CPUS, LIBOS_CPU_MAP,
- * LIBOS_PROPAGATE, LIBOS_STATE_FD and LIBOS_AFFINITY (they belong to an enclosing launch; an
- * enclosing strict launch's LIBOS_STRICT stays, see launcher_exec.cpp), with LD_PRELOAD starting
- * with `shim` (and not naming it twice; left as it was when `shim` is empty), then the given
- * settings appended. */
+/* The environment for the program: `environ` without the inherited variables a new launch replaces
+ * (libos_env.h: the machine, tracing, and the state of an enclosing launch; an enclosing strict
+ * launch's LIBOS_STRICT stays), with LD_PRELOAD starting with `shim` (and not naming it twice; left as
+ * it was when `shim` is empty), then the given settings appended. */
 std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings);
 
 /* LD_PRELOAD's new value: `shim` (the path of libshim.so), then the entries of `inherited` (null if

@@ -24,6 +24,14 @@ bool names_one_of(const char* entry, std::initializer_list<const char*> names) {
     return false;
 }
 
+/* "NAME=value" is one of the LibOS's variables that a new launch replaces (libos_env.h). */
+bool replaced_by_a_launch(const char* entry) {
+    for (const libos::EnvVariable& v : libos::kEnvironment)
+        if (v.launch == libos::AtLaunch::kReplaced && names_one_of(entry, {v.name}))
+            return true;
+    return false;
+}
+
 /* The same file: equal text, or the same inode. */
 bool same_file(const std::string& a, const std::string& b) {
     if (a == b)
@@ -81,11 +89,11 @@ std::vector<std::string> program_environment(const std::string& shim, const std:
             inherited_preload = *e + strlen(kEnvPreload) + 1; /* the last one counts, as for getenv's users */
             continue;
         }
-        /* LIBOS_STRICT stays: inside a strict launch, the shim of a launch started there must carry
-         * the enclosing filter's tag, or its own host calls would be answered by the enclosing
-         * supervisor, on the enclosing machine. (--strict itself replaces it.) */
-        if (names_one_of(*e, {kEnvCpus, kEnvCpuMap, kEnvPropagate, kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack,
-                              kEnvTraceFormat, kEnvStats}))
+        /* A new launch is a new machine: what an enclosing launch set goes. LIBOS_STRICT stays: inside
+         * a strict launch, the shim of a launch started there must carry the enclosing filter's tag,
+         * or its own host calls would be answered by the enclosing supervisor, on the enclosing
+         * machine. (--strict itself replaces it.) */
+        if (replaced_by_a_launch(*e))
             continue;
         env.emplace_back(*e);
     }

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_threads.h"
@@ -158,7 +159,7 @@ void init() {
         load_unwinder();
     g_ready.store(true, std::memory_order_release);
 #ifdef LIBOS_TEST_HOOKS
-    if (const char* crash = getenv("LIBOS_TEST_CRASH"))
+    if (const char* crash = getenv(libos::kEnvTestCrash))
         libos_crash_test_hook(crash);
 #endif
 }

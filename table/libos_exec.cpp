@@ -10,6 +10,7 @@
 #include <initializer_list>
 
 #include "libos/libos_config.h"
+#include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_text.h"
@@ -22,11 +23,6 @@ namespace libos {
 namespace {
 
 /* The variables the LibOS writes into a child's environment; any the program passed are dropped. */
-constexpr const char* kOwnedNames[] = {"LIBOS_CPUS=",        "LIBOS_CPU_MAP=",     "LIBOS_STATE_FD=",
-                                       "LIBOS_AFFINITY=",    "LIBOS_TRACE=",       "LIBOS_TRACE_STACK=",
-                                       "LIBOS_TRACE_FORMAT=", "LIBOS_STATS=",      "LIBOS_CWD=",
-                                       "LIBOS_STRICT="};
-
 /* Does the application string `s` start with `prefix`? Reads it a byte at a time through
  * PalUserCopy, so an unmapped string is just "no" (the kernel reports it when it execs). */
 bool user_starts_with(const char* s, const char* prefix) {
@@ -36,6 +32,11 @@ bool user_starts_with(const char* s, const char* prefix) {
             return false;
     }
     return true;
+}
+
+/* Is the application string `entry` a setting of variable `name` ("NAME=...")? */
+bool user_names(const char* entry, const char* name) {
+    return user_starts_with(entry, name) && user_starts_with(entry + strlen(name), "=");
 }
 
 /* Copies the application string `s` into buf; false if it faults or does not fit. */
@@ -155,8 +156,8 @@ char* const* exec_environment(char* const* envp, long* error) {
         char* entry;
         PalUserCopy(&entry, envp + i, sizeof(entry));
         bool owned = false;
-        for (const char* name : kOwnedNames)
-            owned = owned || user_starts_with(entry, name);
+        for (const EnvVariable& v : kEnvironment)
+            owned = owned || (v.exec == AtExec::kRewritten && user_names(entry, v.name));
         if (owned)
             continue;
         if (shim && user_starts_with(entry, "LD_PRELOAD=")) {
@@ -182,24 +183,24 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     char number[24];
     format_decimal(number, vcpu_count());
-    out[used++] = put(&cursor, {"LIBOS_CPUS=", number});
-    out[used++] = put(&cursor, {"LIBOS_CPU_MAP=", map});
+    out[used++] = put(&cursor, {kEnvCpus, "=", number});
+    out[used++] = put(&cursor, {kEnvCpuMap, "=", map});
     if (const char* cwd = exec_cwd())
-        out[used++] = put(&cursor, {"LIBOS_CWD=", cwd});
+        out[used++] = put(&cursor, {kEnvCwd, "=", cwd});
     if (const char* tag = strict_tag_text())
-        out[used++] = put(&cursor, {"LIBOS_STRICT=", tag});
+        out[used++] = put(&cursor, {kEnvStrict, "=", tag});
     /* Passed also when this process no longer has it (a fork child that closed every descriptor
      * before exec, as Python's subprocess does): the new program then takes it from its parent,
      * this process's, through /proc (attach_region in machine/state.cpp). */
     if (state_fd() >= 0) {
         state_fd_usable(); /* clears close-on-exec, where it is still ours */
         format_decimal(number, state_fd());
-        out[used++] = put(&cursor, {"LIBOS_STATE_FD=", number});
+        out[used++] = put(&cursor, {kEnvStateFd, "=", number});
     }
     /* The calling thread's mask becomes the new program's first thread's. */
     CpuBits mask;
     current_mask(&mask);
-    char* affinity = put(&cursor, {"LIBOS_AFFINITY="});
+    char* affinity = put(&cursor, {kEnvAffinity, "="});
     --cursor; /* the list goes where the terminator is */
     cursor += format_cpu_list(mask, cursor, kMaxVcpus * 6); /* cursor is on the list's terminator */
     format_decimal(number, state_clock());

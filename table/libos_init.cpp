@@ -61,19 +61,19 @@ bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* since) 
 }
 
 int init_machine() {
-    const char* count_text = env_get("LIBOS_CPUS");
-    const char* map_text = env_get("LIBOS_CPU_MAP");
+    const char* count_text = env_get(kEnvCpus);
+    const char* map_text = env_get(kEnvCpuMap);
     if (!(count_text && *count_text) && !(map_text && *map_text))
         return kIdentity;
 
     Machine& m = g_machine;
-    const SettingNames names = {"LIBOS_CPUS", "LIBOS_CPU_MAP"};
+    const SettingNames names = {kEnvCpus, kEnvCpuMap};
     CpuBits current;           /* the host mask read at start-up, when it was */
     bool have_current = false;
     ConfigError error;
     /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
      * If the state is still there and describes the same map, the host need not be asked again. */
-    const char* state = env_get("LIBOS_STATE_FD");
+    const char* state = env_get(kEnvStateFd);
     bool trusted = false;
     if (state && map_text && *map_text) {
         CpuBits everything;
@@ -116,7 +116,7 @@ int init_machine() {
     CpuBits& initial = m.first_mask;
     initial = m.all;
     uint32_t since = 0;
-    bool from_parent = parse_inherited_affinity(env_get("LIBOS_AFFINITY"), &initial, &since);
+    bool from_parent = parse_inherited_affinity(env_get(kEnvAffinity), &initial, &since);
     t_tid = PalThreadGetId();
     m.first_tid = t_tid;
     m.first_inherited = from_parent;
@@ -193,9 +193,9 @@ void init() {
     }
     /* Strict mode: from here on the PAL's own calls carry the launch's tag past the filter. First,
      * before any of them (tracing may open its file). */
-    set_strict_tag(env_get("LIBOS_STRICT"));
+    set_strict_tag(env_get(kEnvStrict));
     trace_init();
-    const char* propagate = env_get("LIBOS_PROPAGATE");
+    const char* propagate = env_get(kEnvPropagate);
     g_propagate = !(propagate && strcmp(propagate, "0") == 0);
     int state = init_machine();
     /* Tracing without a machine still needs its own faults reported. */

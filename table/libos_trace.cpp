@@ -276,10 +276,10 @@ void trace_init() {
 #ifdef LIBOS_NO_TRACING
     return;
 #endif
-    const char* trace = env_get("LIBOS_TRACE");
-    const char* stack = env_get("LIBOS_TRACE_STACK");
-    const char* format = env_get("LIBOS_TRACE_FORMAT");
-    const char* stats = env_get("LIBOS_STATS");
+    const char* trace = env_get(kEnvTrace);
+    const char* stack = env_get(kEnvTraceStack);
+    const char* format = env_get(kEnvTraceFormat);
+    const char* stats = env_get(kEnvStats);
     g_lines = trace != nullptr;
     g_stacks = g_lines && stack && strcmp(stack, "1") == 0;
     g_json = format && strcmp(format, "json") == 0;
@@ -500,7 +500,7 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
     *count = 0;
     if (!g_tracing || max < 4)
         return false;
-    static const char* const kNames[] = {"LIBOS_TRACE", "LIBOS_TRACE_STACK", "LIBOS_TRACE_FORMAT", "LIBOS_STATS"};
+    static const char* const kNames[] = {kEnvTrace, kEnvTraceStack, kEnvTraceFormat, kEnvStats};
     const char* vals[] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr, g_stacks ? "1" : nullptr,
                           g_format[0] ? g_format : nullptr, g_stats ? "1" : nullptr};
     for (int i = 0; i < 4; ++i) {

@@ -67,7 +67,7 @@ namespace {
 
 bool test_says_missing() {
 #ifdef LIBOS_TEST_HOOKS
-    const char* v = getenv("LIBOS_TEST_STRICT_MISSING");
+    const char* v = getenv(libos::kEnvTestStrictMissing);
     return v && *v && strcmp(v, "0") != 0;
 #else
     return false;
@@ -252,9 +252,9 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
 
     /* The launch's shared state, created here so that this process can answer for every process of
      * the launch. The LibOS reads its machine from the environment, as in the program. */
-    for (const char* name : {kEnvStateFd, kEnvAffinity, kEnvTrace, kEnvTraceStack, kEnvTraceFormat, kEnvStats,
-                             kEnvStrict})
-        unsetenv(name);
+    for (const libos::EnvVariable& v : libos::kEnvironment)
+        if (v.exec == libos::AtExec::kRewritten) /* what the LibOS writes itself: none of it is the supervisor's */
+            unsetenv(v.name);
     /* With --trace, the supervisor traces the calls it answers, to the same place and in the same
      * format as the shim (its stacks and statistics would be its own, not the program's). */
     for (const char* name : {kEnvCpus, kEnvCpuMap, kEnvTrace, kEnvTraceFormat}) {

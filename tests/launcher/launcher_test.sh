@@ -352,10 +352,10 @@ e=$(LIBOS_PROPAGATE=0 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == 0 ]; then pass "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate"; else fail "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate" "$e"; fi
 e=$(LIBOS_PROPAGATE=1 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == "<unset>" ]; then pass "LIBOS_PROPAGATE other than 0 is dropped"; else fail "LIBOS_PROPAGATE other than 0 is dropped" "$e"; fi
-e=$(LIBOS_STATE_FD=9 LIBOS_AFFINITY=0 env_of --cpus 2)
-if [ "$(value_of LIBOS_STATE_FD "$e")$(value_of LIBOS_AFFINITY "$e")" == "<unset><unset>" ]; then pass "inherited LIBOS_STATE_FD and LIBOS_AFFINITY are removed"; else fail "inherited LIBOS_STATE_FD and LIBOS_AFFINITY are removed" "$e"; fi
-e=$(LIBOS_STATE_FD=9 LIBOS_AFFINITY=0 env_of)
-if [ "$(value_of LIBOS_STATE_FD "$e")$(value_of LIBOS_AFFINITY "$e")" == "<unset><unset>" ]; then pass "inherited LIBOS_STATE_FD and LIBOS_AFFINITY are removed in transparent mode too"; else fail "inherited LIBOS_STATE_FD and LIBOS_AFFINITY are removed in transparent mode" "$e"; fi
+e=$(LIBOS_STATE_FD=9 LIBOS_AFFINITY=0 LIBOS_CWD=/sys/devices/system/cpu/cpu1 env_of --cpus 2)
+if [ "$(value_of LIBOS_STATE_FD "$e")$(value_of LIBOS_AFFINITY "$e")$(value_of LIBOS_CWD "$e")" == "<unset><unset><unset>" ]; then pass "inherited LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_CWD are removed"; else fail "inherited LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_CWD are removed" "$e"; fi
+e=$(LIBOS_STATE_FD=9 LIBOS_AFFINITY=0 LIBOS_CWD=/sys/devices/system/cpu/cpu1 env_of)
+if [ "$(value_of LIBOS_STATE_FD "$e")$(value_of LIBOS_AFFINITY "$e")$(value_of LIBOS_CWD "$e")" == "<unset><unset><unset>" ]; then pass "inherited LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_CWD are removed in transparent mode too"; else fail "inherited LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_CWD are removed in transparent mode" "$e"; fi
 e=$(LIBOS_CPUS=7 LIBOS_CPU_MAP=0,0,0,0,0,0,0 env_of --cpus 2)
 if [ "$(value_of LIBOS_CPUS "$e")" == 2 ] && [ "$(count_of LIBOS_CPUS "$e")" -eq 1 ] && [ "$(count_of LIBOS_CPU_MAP "$e")" -eq 1 ] &&
   [ "$(value_of LIBOS_CPU_MAP "$e")" != 0,0,0,0,0,0,0 ]; then
@@ -400,6 +400,21 @@ if [ "$(value_of LIBOS_CPUS "$e")" == 5 ] && [ "$(value_of LD_PRELOAD "$e")" == 
   pass "a nested launch gets its own machine (LIBOS_CPUS=5, one shim, no LIBOS_STATE_FD)"
 else
   fail "a nested launch gets its own machine" "$e"
+fi
+# ...and does not take the enclosing machine's virtual current directory: inside cpu3/ of a 4-vCPU
+# machine (host CPU b's directory), a new machine of four vCPUs on host CPU b starts in cpu<b>/, as
+# any process of it that enters that directory would be.
+if [ ${#cpus[@]} -ge 2 ]; then
+  a=${cpus[0]} b=${cpus[1]}
+  k=3; [ "$b" == 3 ] && k=1 # vCPUs 1 and 3 of the first machine run on host CPU $b
+  got=$(cd / && "$L" --cpu-map "$a,$b,$a,$b" -- sh -c "cd /sys/devices/system/cpu/cpu$k && '$L' --cpu-map $b,$b,$b,$b -- pwd" 2>&1)
+  if [ "$got" == "/sys/devices/system/cpu/cpu$b" ]; then
+    pass "a nested launch does not inherit the enclosing machine's virtual current directory"
+  else
+    fail "a nested launch does not inherit the enclosing machine's virtual current directory" "pwd: $got"
+  fi
+else
+  skip "a nested launch does not inherit the enclosing machine's virtual current directory" "needs two host CPUs"
 fi
 # Without options the nested launch takes the machine it finds in its environment, as a new one.
 e=$("$L" --cpus 3 -- "$L" -- cat /proc/self/environ 2>&1 | tr '\0' '\n')

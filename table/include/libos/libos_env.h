@@ -1,9 +1,60 @@
-/* The environment as the LibOS reads it: a scan of environ without libc's getenv, which is not safe
- * everywhere the LibOS runs (before libc's own start-up, in a vfork child). */
+/* The LibOS's environment variables, in one list, and reading the environment without libc's getenv,
+ * which is not safe everywhere the LibOS runs (before libc's own start-up, in a vfork child).
+ *
+ * LIBOS_ENVIRONMENT(X) names every variable, with what a new launch (libos-run) does with an
+ * inherited value, and what exec does with a value the program passes in its exec's environment:
+ *   launch: kReplaced  the launch removes the inherited value (a new launch is a new machine) and
+ *                      sets its own when it has one
+ *           kKept      the inherited value stays
+ *   exec:   kRewritten the LibOS drops the program's value and writes its own (so that a scrubbed
+ *                      or stale environment cannot take a child off the machine)
+ *           kPassed    the program's value is passed as it is */
 #ifndef LIBOS_ENV_H
 #define LIBOS_ENV_H
 
+#include <stddef.h>
+
 namespace libos {
+
+enum class AtLaunch : unsigned char { kReplaced, kKept };
+enum class AtExec : unsigned char { kRewritten, kPassed };
+
+#define LIBOS_ENVIRONMENT(X)                                                                                         \
+    /* the machine (libos_init.h) */                                                                                 \
+    X(kEnvCpus, "LIBOS_CPUS", kReplaced, kRewritten)                                                                 \
+    X(kEnvCpuMap, "LIBOS_CPU_MAP", kReplaced, kRewritten)                                                            \
+    X(kEnvPropagate, "LIBOS_PROPAGATE", kReplaced, kPassed)                                                          \
+    /* tracing (libos_trace.h) */                                                                                    \
+    X(kEnvTrace, "LIBOS_TRACE", kReplaced, kRewritten)                                                               \
+    X(kEnvTraceStack, "LIBOS_TRACE_STACK", kReplaced, kRewritten)                                                    \
+    X(kEnvTraceFormat, "LIBOS_TRACE_FORMAT", kReplaced, kRewritten)                                                  \
+    X(kEnvStats, "LIBOS_STATS", kReplaced, kRewritten)                                                               \
+    /* strict mode's tag: an enclosing strict launch's stays, so that a plain launch inside it still reaches the     \
+     * host (docs/strict-mode.md) */                                                                                 \
+    X(kEnvStrict, "LIBOS_STRICT", kKept, kRewritten)                                                                 \
+    /* between the processes of one launch, written at every exec */                                                 \
+    X(kEnvStateFd, "LIBOS_STATE_FD", kReplaced, kRewritten)                                                          \
+    X(kEnvAffinity, "LIBOS_AFFINITY", kReplaced, kRewritten)                                                         \
+    X(kEnvCwd, "LIBOS_CWD", kReplaced, kRewritten)                                                                   \
+    /* the launcher's own: where libshim.so is */                                                                    \
+    X(kEnvShimPath, "LIBOS_SHIM_PATH", kKept, kPassed)                                                               \
+    /* test builds only (meson option test_hooks) */                                                                 \
+    X(kEnvTestCrash, "LIBOS_TEST_CRASH", kKept, kPassed)                                                             \
+    X(kEnvTestStrictMissing, "LIBOS_TEST_STRICT_MISSING", kKept, kPassed)
+
+#define LIBOS_ENV_NAME(id, name, launch, exec) inline constexpr char id[] = name;
+LIBOS_ENVIRONMENT(LIBOS_ENV_NAME)
+#undef LIBOS_ENV_NAME
+
+struct EnvVariable {
+    const char* name;
+    AtLaunch launch;
+    AtExec exec;
+};
+
+#define LIBOS_ENV_ENTRY(id, name, launch, exec) {id, AtLaunch::launch, AtExec::exec},
+inline constexpr EnvVariable kEnvironment[] = {LIBOS_ENVIRONMENT(LIBOS_ENV_ENTRY)};
+#undef LIBOS_ENV_ENTRY
 
 /* The value of environment variable `name`, or nullptr. */
 const char* env_get(const char* name);
