@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Runs the benchmarks of scripts/bench natively and under the shim, in the same run, and reports.
 
-Usage: run_bench.py --build-dir DIR [--quick] [--json PATH] [--md PATH] [--cpu N]
+Usage: run_bench.py --build-dir DIR [--quick] [--json PATH] [--md PATH] [--doc PATH] [--cpu N]
 
 Called by scripts/bench once DIR (a release build) is up to date. Measures every figure of the
 performance targets natively and under DIR/shim/libshim.so, and the strict-mode figures under
 DIR/launcher/libos-run --strict, prints the machine, the build and a Markdown table (figure, native,
 shim, ratio, target, result), and writes the same as JSON (--json, default DIR/bench.json) and
-Markdown (--md, default DIR/bench.md). A figure without a target (what a trapped call costs under
-strict mode) has the result "reported". Exits 0 whether the targets are met or not (this is a
+Markdown (--md, default DIR/bench.md). A full run also writes the project's performance page
+(--doc, default docs/performance.md): the docs' table of figures is this script's, never typed by
+hand. A figure without a target (what a trapped call costs under strict mode) has the result
+"reported". Exits 0 whether the targets are met or not (this is a
 report); 1 when a benchmark could not be run. Standard library only.
 """
 
@@ -802,6 +804,42 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
+DOC_HEAD = """# Performance
+
+Written by `scripts/bench`, which measured every figure below natively and under the shim in the same
+run; do not edit by hand (run `scripts/bench` again). It builds a release build of its own
+(`build-release/`, `-O2`, without the test hooks, and `build-release-notrace/`, the same without
+tracing, for the tracing row), times single calls with Google Benchmark and whole processes with
+interleaved runs, and prints, beside this page, the same table on standard output and as JSON
+(`build-release/bench.json`). `scripts/bench --quick` takes well under a minute and writes no page.
+
+What the figures mean:
+
+- Ratios are shim / native, medians of the same run, in CPU time; a target is met or missed on this
+  run's figures. Absolute times vary between machines (a system call costs two to three times as
+  much on some machines of the same kind), so the ratio, and for strict mode's filter the
+  nanoseconds it adds, are what the targets are set on.
+- The shim costs nothing where it leaves a call to the host but a table load and a branch
+  (`syscall(SYS_getpid)`), and answers the CPU calls from memory, faster than the kernel
+  (`sched_getaffinity`, `sysconf`, the CPU files).
+- Start-up: every preloaded library costs ld.so a map, a relocation and its pages, so the PAL is
+  linked into `libshim.so` rather than loaded as a second library, and a machine's first process
+  creates its shared state only when a call first needs it (a CPU call, fork, vfork, exec or a new
+  thread), which `/bin/true` never makes.
+- Strict mode: the `strict:` rows. Calls the filter lets through pay the filter's entry cost; calls
+  the shim answers in-process pay nothing more; trapped calls pay a round trip to the supervisor,
+  which `docs/strict-mode.md` explains.
+
+## The latest full run
+
+"""
+
+
+def performance_page(text):
+    """docs/performance.md: the fixed explanation, then this run's machine, table and notes."""
+    return DOC_HEAD + text
+
+
 def find_python():
     """The python3 of `python3 -c pass`: the system's, else the one running this script (a wrapper such
     as a pyenv shim would measure a shell script)."""
@@ -820,6 +858,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
     parser.add_argument("--md")
+    parser.add_argument("--doc", help="the performance page to write (a full run's default: docs/performance.md)")
     parser.add_argument("--notrace-build-dir", help="a release build made with -Dtracing=false, to compare with")
     parser.add_argument("--cpu", type=int, help="host CPU to pin the per-call benchmarks to (default: the last allowed)")
     args = parser.parse_args()
@@ -841,6 +880,8 @@ def main():
     paths["launcher"] = launcher
     json_path = os.path.abspath(args.json or os.path.join(build, "bench.json"))
     md_path = os.path.abspath(args.md or os.path.join(build, "bench.md"))
+    doc_path = os.path.abspath(args.doc) if args.doc else (
+        None if args.quick else os.path.join(root, "docs", "performance.md"))
     s = SETTINGS["quick" if args.quick else "full"]
     started = time.monotonic()
 
@@ -911,6 +952,10 @@ def main():
     with open(md_path + ".tmp", "w") as f:
         f.write(text)
     os.replace(md_path + ".tmp", md_path)
+    if doc_path:
+        with open(doc_path + ".tmp", "w") as f:
+            f.write(performance_page(text))
+        os.replace(doc_path + ".tmp", doc_path)
 
     print(text, end="")
     missed = [r["id"] for r in report["rows"] if r["status"] == "MISSED"]
@@ -922,6 +967,8 @@ def main():
         sum(r["status"] == "n/a" for r in report["rows"])))
     print("JSON: %s" % json_path)
     print("Markdown: %s" % md_path)
+    if doc_path:
+        print("Page: %s" % doc_path)
     return 0
 
 
