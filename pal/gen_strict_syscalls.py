@@ -5,22 +5,26 @@ own calls of exactly those. The list is table/'s; the PAL reads it at build time
 import re
 import sys
 
-ENTRY = re.compile(r'^LIBOS_SYSCALL\((\d+),\s*(\w+),\s*(\w+),\s*(\w+),')
+ENTRY = re.compile(r'LIBOS_SYSCALL\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,')
 
 
 def main() -> int:
     source, output = sys.argv[1], sys.argv[2]
     trapped = []
     with open(source, encoding="utf-8") as f:
-        for line in f:
-            m = ENTRY.match(line)
-            if not m:
-                continue
-            nr, name, support, strict = m.groups()
-            if strict not in ("TRAP", "NOTRAP"):
-                sys.exit(f"{source}: {name}: strict column '{strict}' is neither TRAP nor NOTRAP")
-            if strict == "TRAP":
-                trapped.append(name)
+        # The list as the compiler reads it: comments out, and every LIBOS_SYSCALL( an entry, which
+        # must parse (an entry this script missed would be trapped by the filter but not tagged).
+        text = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S)
+        text = re.sub(r"//[^\n]*", " ", text)
+    for at in [m.start() for m in re.finditer(r"LIBOS_SYSCALL\s*\(", text)]:
+        m = ENTRY.match(text, at)
+        if not m:
+            sys.exit(f"{source}: cannot read the entry at: {text[at:at + 60]!r}")
+        name, strict = m.group(2), m.group(4)
+        if strict not in ("TRAP", "NOTRAP"):
+            sys.exit(f"{source}: {name}: strict column '{strict}' is neither TRAP nor NOTRAP")
+        if strict == "TRAP":
+            trapped.append(name)
     if not trapped:
         sys.exit(f"{source}: no TRAP entry")
     with open(output, "w", encoding="utf-8") as f:

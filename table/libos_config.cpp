@@ -192,21 +192,7 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
 
 size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size) {
     TextBuilder t(buf, size);
-    bool first_range = true;
-    for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu) {
-        if (!cpus.has(cpu))
-            continue;
-        uint32_t last = cpu;
-        while (last + 1 < kMaxVcpus && cpus.has(last + 1))
-            ++last;
-        if (!first_range)
-            t.add(",");
-        t.num(cpu);
-        if (last != cpu)
-            t.add("-").num(last);
-        first_range = false;
-        cpu = last;
-    }
+    t.cpu_list(cpus);
     return t.length();
 }
 

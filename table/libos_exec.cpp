@@ -87,7 +87,7 @@ bool state_fd_usable() {
         return false;
     /* The program may have closed it and opened something else under the same number. */
     char link[64];
-    if (PalFileReadLink(ProcPath(0).leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), link, sizeof(link)) <= 0)
+    if (PalFileReadLink(ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), link, sizeof(link)) <= 0)
         return false;
     if (strncmp(link, "/memfd:libos-vcpu-state", 23) != 0)
         return false;

@@ -67,13 +67,31 @@ TextBuilder& TextBuilder::hex(uint64_t v) {
     return *this;
 }
 
-TextBuilder& TextBuilder::cpu_list(const CpuBits& set, size_t limit) {
-    char text[kMaxVcpus * 6];
-    if (limit > sizeof(text))
-        limit = sizeof(text);
-    size_t n = format_cpu_list(set, text, limit);
-    if (n >= limit - 1 && limit > 5)
-        memcpy(text + limit - 5, "...", 4);
+TextBuilder& TextBuilder::cpu_list(const CpuBits& cpus) {
+    TextBuilder& t = *this;
+    bool first_range = true;
+    for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu) {
+        if (!cpus.has(cpu))
+            continue;
+        uint32_t last = cpu;
+        while (last + 1 < kMaxVcpus && cpus.has(last + 1))
+            ++last;
+        if (!first_range)
+            t.add(",");
+        t.num(cpu);
+        if (last != cpu)
+            t.add("-").num(last);
+        first_range = false;
+        cpu = last;
+    }
+    return t;
+}
+
+TextBuilder& TextBuilder::cpu_list_short(const CpuBits& set) {
+    char text[kShortListBytes];
+    size_t n = format_cpu_list(set, text, sizeof(text));
+    if (n >= sizeof(text) - 1)
+        memcpy(text + sizeof(text) - 5, "...", 4);
     return add(text);
 }
 
@@ -183,12 +201,15 @@ void TextBuilder::write_to(int fd) const {
 ProcPath::ProcPath(pid_t pid) {
     memcpy(buf_, "/proc/", 7);
     len_ = 6;
-    if (pid == 0) {
-        memcpy(buf_ + len_, "self", 5);
-        len_ += 4;
-    } else {
-        len_ += format_decimal(buf_ + len_, static_cast<uint64_t>(pid));
-    }
+    /* A pid is not negative; if one is, it names no process (and no "self"). */
+    len_ += format_decimal(buf_ + len_, static_cast<uint64_t>(static_cast<uint32_t>(pid)));
+}
+
+ProcPath ProcPath::self() {
+    ProcPath p(0);
+    memcpy(p.buf_ + 6, "self", 5);
+    p.len_ = 10;
+    return p;
 }
 
 ProcPath& ProcPath::leaf(const char* name) {

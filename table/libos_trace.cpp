@@ -135,7 +135,7 @@ void add_text_arguments(Line& line, const Call& c) {
     if (c.nr == SYS_sched_setaffinity || c.nr == SYS_sched_getaffinity) {
         line.num(static_cast<int>(c.args[0])).add(", ").unum(static_cast<unsigned>(c.args[1])).add(", ");
         if (c.have_mask)
-            line.ch('{').cpu_list(c.mask).ch('}');
+            line.ch('{').cpu_list_short(c.mask).ch('}');
         else
             line.hex(static_cast<unsigned long>(c.args[2]));
         return;
@@ -178,7 +178,7 @@ void add_host_cpus(Line& line, const Call& c, bool json) {
     if (json)
         line.add(",\"vcpus\":").cpu_array(c.mask, vcpu_count()).add(",\"host_cpus\":").cpu_array(host, PAL_MAX_CPUS);
     else
-        line.add(" [host {").cpu_list(host).add("}]");
+        line.add(" [host {").cpu_list_short(host).add("}]");
 }
 
 void add_stack(Caller caller, Line& line, bool json) {

@@ -43,7 +43,7 @@ constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;
 constexpr size_t kPageSize = 4096;
-/* Where the state's descriptor goes: high, out of the programs' way (PalFileMoveHigh). */
+/* Where the state's descriptor goes: high, out of the programs' way (state.cpp: state_fd_floor). */
 constexpr int kStateFdFloor = 1000;
 
 /* The head of the shared state, followed by the slots and the extension area. */

@@ -23,6 +23,25 @@ size_t region_size() {
 
 namespace {
 
+/* Where the state's descriptor goes: 1000 (bash, for one, takes 63 and down for process substitution
+ * and 10 and up for its own, and would close the state under its children), or 64 below a descriptor
+ * limit that is lower than that; with a limit of 128 or less, where it is. */
+int state_fd_floor() {
+    long limit = PalFileDescriptorLimit();
+    if (limit < 0 || limit >= kStateFdFloor + 64)
+        return kStateFdFloor;
+    return limit > 128 ? static_cast<int>(limit) - 64 : 0;
+}
+
+/* Moves the state's descriptor to its floor (a descriptor already at or above it stays). */
+int move_state_fd(int fd) {
+    int floor = state_fd_floor();
+    if (fd >= floor)
+        return fd;
+    long high = PalFileMoveHigh(fd, floor, false);
+    return high >= 0 ? static_cast<int>(high) : fd;
+}
+
 void map_region(void* base) {
     g_machine.header = static_cast<SharedHeader*>(base);
     g_machine.slots = reinterpret_cast<ThreadSlot*>(static_cast<char*>(base) + kHeaderBytes);
@@ -63,8 +82,7 @@ bool create_region() {
         PalFileClose(fd);
         return false;
     }
-    if (long high = PalFileMoveHigh(fd, kStateFdFloor, false); high >= 0)
-        fd = static_cast<int>(high);
+    fd = move_state_fd(fd);
     void* base;
     if (PalMemoryMapShared(fd, size, &base) < 0) {
         PalFileClose(fd);
@@ -180,8 +198,7 @@ bool attach_region(const char* fd_text) {
     if (reopened < 0)
         return false;
     /* Inherited across exec like the original. */
-    if (long high = PalFileMoveHigh(static_cast<int>(reopened), kStateFdFloor, false); high >= 0)
-        reopened = high;
+    reopened = move_state_fd(static_cast<int>(reopened));
     PalFileSetCloseOnExec(static_cast<int>(reopened), false);
     if (map_existing(reopened))
         return true;

@@ -30,7 +30,7 @@ long reached(RemoteTask* task, long ret) {
 
 /* Do /proc/<tid>/<leaf> and /proc/self/<leaf> name the same object (a directory or a namespace)? */
 bool same_as_mine(pid_t tid, const char* leaf) {
-    ProcPath theirs(tid), mine(0);
+    ProcPath theirs(tid), mine = ProcPath::self();
     struct stat a, b;
     return PalFileStatAt(AT_FDCWD, theirs.leaf(leaf).c_str(), &a, 0) == 0 &&
            PalFileStatAt(AT_FDCWD, mine.leaf(leaf).c_str(), &b, 0) == 0 && a.st_dev == b.st_dev &&

@@ -34,7 +34,7 @@ bool cacheable(const VfsPath& path) {
  * EBADF); -errno if /proc cannot be used. /proc/self/fd/N is a link that must be followed, so the
  * program's O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on. */
 long reopen_read_only(long fd, int flags) {
-    return PalFileOpen(AT_FDCWD, ProcPath(0).leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
+    return PalFileOpen(AT_FDCWD, ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
                        O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)), 0);
 }
 

@@ -350,7 +350,7 @@ bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out) {
         if (!may_be_virtual_name(path))
             return false;
         /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
-        ProcPath link(0);
+        ProcPath link = ProcPath::self();
         if (PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, sizeof(dir)) <= 0 ||
             dir[0] != '/')
             return false;

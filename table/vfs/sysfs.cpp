@@ -33,7 +33,7 @@ long translated_set(const char* host_list_path, CpuBits* out) {
 
 /* A CPU list as the kernel writes it ("0-3,8\n"). */
 void put_list(Out& out, const CpuBits& set) {
-    out.cpu_list(set, kMaxVcpus * 6).add("\n");
+    out.cpu_list(set).add("\n");
 }
 
 /* A CPU mask as the kernel's %*pb writes it for nbits bits: 32-bit groups in hex, most significant

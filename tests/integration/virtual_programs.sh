@@ -165,6 +165,18 @@ for _ in range(100):
     subprocess.run(["/bin/true"])
 grown = size() - before
 print("ok" if grown < 1024 else "VmSize grew by %d kB" % grown)'
+# The LibOS's own descriptors (the cache of generated files, the trace's) stay out of the numbers a
+# program gets, natively the lowest free ones, also under a descriptor limit too low to put them high.
+fd_trace=$(mktemp)
+for limit in "" 100 256; do
+  native=$("$progs/fd_numbers" $limit 2>&1)
+  expect "--cpus 3: descriptor numbers after reading the CPU files${limit:+, limit $limit}" "$native" \
+    "$run" --cpus 3 -- "$progs/fd_numbers" $limit
+  expect "--cpus 3 --trace: the same${limit:+, limit $limit}" "$native" \
+    "$run" --cpus 3 --trace="$fd_trace" -- "$progs/fd_numbers" $limit
+done
+rm -f "$fd_trace"
+
 expect "--cpu-map 1,0: nproc" "2" "$run" --cpu-map 1,0 -- nproc
 expect "--cpu-map 1,0: pinned to each vCPU" "$(printf 'cpu 0: sched_getcpu 0 getcpu 0\ncpu 1: sched_getcpu 1 getcpu 1')" \
   "$run" --cpu-map 1,0 -- "$progs/pin_each"

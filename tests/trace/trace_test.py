@@ -711,6 +711,12 @@ def check_edges():
            first is not None and first["function"].startswith("trace_test_function_whose_name_is_longer"),
            [lines[i + 1] if first else r.trace])
 
+    for fmt in (None, "json"):
+        r = run(["smallstack"], fmt=fmt)
+        report("%s: the traced calls of a thread with a 32 KiB stack fit in it" % (fmt or "text"),
+               r.rc == 0 and "smallstack ok" in r.out and
+               ('"name":"sched_setaffinity"' if fmt else "sched_setaffinity(") in r.trace, r.diag())
+
     check_long_frames()
 
 

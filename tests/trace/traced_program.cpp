@@ -412,6 +412,36 @@ __attribute__((noinline)) int cxx_frame(int n) {
 
 namespace {
 
+/* The traced calls on a thread with a small stack (32 KiB, the size many runtimes give their
+ * threads), with nothing mapped below it: the tracer's own frames must fit. */
+void* smallstack_thread(void*) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || sched_setaffinity(0, sizeof(set), &set) != 0)
+        return reinterpret_cast<void*>(1);
+    return nullptr;
+}
+
+int mode_smallstack() {
+    constexpr size_t kStack = 32 << 10, kGuard = 256 << 10;
+    /* The stack at the top of a mapping whose lower part is inaccessible: an overflow faults. */
+    auto* area = static_cast<char*>(mmap(nullptr, kGuard + kStack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (area == MAP_FAILED || mprotect(area + kGuard, kStack, PROT_READ | PROT_WRITE) != 0)
+        return fail("mmap");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, area + kGuard, kStack);
+    pthread_t t;
+    if (pthread_create(&t, &attr, smallstack_thread, nullptr) != 0)
+        return fail("pthread_create");
+    void* result = nullptr;
+    pthread_join(t, &result);
+    if (result)
+        return fail("sched_getaffinity/sched_setaffinity on the small stack");
+    printf("smallstack ok\n");
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -458,6 +488,8 @@ int main(int argc, char** argv) {
     }
     if (mode == "longname")
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
+    if (mode == "smallstack")
+        return mode_smallstack();
     if (mode == "utf8path")
         return mode_utf8path();
     if (mode == "cxx")

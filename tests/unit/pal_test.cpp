@@ -153,15 +153,17 @@ TEST(PalFile, MovesADescriptorHighAndSetsItsFlags) {
     EXPECT_EQ(PalFileMoveHigh(-1, 700, false), -EBADF);
     EXPECT_EQ(PalFileSetCloseOnExec(-1, true), -EBADF);
     EXPECT_EQ(errno, 4242);
-    /* A low descriptor limit lowers the floor below it: the duplicate still succeeds. */
+    /* The limit, and a floor at or above it: EINVAL, and the descriptor stays where it was. */
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
         struct rlimit low = {256, 256};
-        if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+        if (setrlimit(RLIMIT_NOFILE, &low) != 0 || PalFileDescriptorLimit() != 256)
             _exit(2);
-        long high = PalFileDuplicateHigh(0, 1000, false);
-        _exit(high >= 128 && high < 256 ? 0 : 1);
+        if (PalFileDuplicateHigh(0, 1000, false) != -EINVAL || PalFileMoveHigh(0, 256, false) != -EINVAL)
+            _exit(3);
+        long high = PalFileDuplicateHigh(0, 200, false);
+        _exit(high >= 200 && high < 256 && fcntl(0, F_GETFD) >= 0 ? 0 : 1);
     }
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);

@@ -3,15 +3,22 @@
 #include <errno.h>
 #include <regex>
 #include <sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "libos/libos_table.h"
+#include "pal/pal.h"
 #include "test_util.h"
 
 using libos_test::read_file;
@@ -81,6 +88,58 @@ TEST(Table, StrictModeTrapsTheAffinityCallsAndTheOpens) {
             trapped.insert(e.name);
     EXPECT_EQ(trapped, (std::set<std::string>{"open", "openat", "openat2", "sched_setaffinity", "sched_getaffinity",
                                               "getcpu"}));
+}
+
+/* The PAL tags its own calls of exactly the list's TRAP entries (it reads the list at build time):
+ * under a filter that fails every untagged call of those numbers with an errno no such call gives
+ * (ENOTRECOVERABLE), the PAL's calls of all of them pass once the tag is set, and not before; the
+ * PAL's calls of other numbers carry no tag. Zero arguments make every call harmless. */
+TEST(Table, ThePalTagsExactlyTheTrappedCalls) {
+    std::vector<long> trapped;
+    for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr)
+        if (libos::syscall_entry(static_cast<long>(nr)).trapped)
+            trapped.push_back(static_cast<long>(nr));
+    ASSERT_FALSE(trapped.empty());
+    const uint64_t tag = 0x5a5a0123456789a5ULL;
+    constexpr uint32_t kNr = offsetof(seccomp_data, nr);
+    constexpr uint32_t kLow = offsetof(seccomp_data, args) + 5 * sizeof(uint64_t);
+    /* Trapped numbers: untagged fails; getpid: tagged fails (the PAL must not tag it). */
+    std::vector<sock_filter> code = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kNr),
+                                     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 0, 4),
+                                     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kLow),
+                                     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(tag), 0, 1),
+                                     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOTRECOVERABLE),
+                                     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    for (long nr : trapped) {
+        code.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 5));
+        code.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kLow));
+        code.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(tag), 0, 2));
+        code.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kLow + 4));
+        code.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(tag >> 32), 1, 0));
+        code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOTRECOVERABLE));
+        code.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kNr));
+    }
+    code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        sock_fprog prog = {static_cast<unsigned short>(code.size()), code.data()};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            PalSyscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, reinterpret_cast<long>(&prog), 0, 0, 0) != 0)
+            _exit(100);
+        int failures = 0;
+        for (long nr : trapped)
+            failures += PalSyscall(nr, 0, 0, 0, 0, 0, 0) != -ENOTRECOVERABLE; /* no tag yet: trapped */
+        PalSetStrictTag(tag);
+        for (long nr : trapped)
+            failures += PalSyscall(nr, 0, 0, 0, 0, 0, 0) == -ENOTRECOVERABLE; /* tagged by the PAL */
+        failures += PalSyscall(SYS_getpid, 0, 0, 0, 0, 0, 0) == -ENOTRECOVERABLE; /* never tagged */
+        _exit(failures);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "calls the PAL tagged wrongly (100: no filter could be installed)";
 }
 
 TEST(Dispatch, UnhandledSyscallsPassThroughUnchanged) {

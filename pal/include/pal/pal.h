@@ -164,14 +164,17 @@ PAL_API long PalFileSeek(int fd, long offset, int whence);
 PAL_API long PalFileWriteAll(int fd, const void* buf, size_t size);
 
 /* A duplicate of descriptor `fd` out of the way of programs, which expect the lowest numbers to be
- * theirs: the lowest free number at or above `floor` (lowered to stay 64 below the RLIMIT_NOFILE soft
- * limit when that is low), with close-on-exec when `cloexec` is set. Returns it, or -errno. */
+ * theirs: the lowest free number at or above `floor` (F_DUPFD), with close-on-exec when `cloexec` is
+ * set. Returns it, or -errno (EINVAL when `floor` is not below the descriptor limit). */
 PAL_API long PalFileDuplicateHigh(int fd, int floor, bool cloexec);
 
 /* The same, and `fd` is closed: the file moves. Returns the descriptor that now holds it (`fd`
  * itself, untouched, when it already is at or above `floor`), or -errno when no higher one can be
  * had (`fd` is then left open). */
 PAL_API long PalFileMoveHigh(int fd, int floor, bool cloexec);
+
+/* The soft RLIMIT_NOFILE: descriptors are below it (capped at INT32_MAX). Returns it, or -errno. */
+PAL_API long PalFileDescriptorLimit(void);
 
 /* Sets or clears FD_CLOEXEC on `fd`. Returns 0 or -errno. */
 PAL_API long PalFileSetCloseOnExec(int fd, bool cloexec);

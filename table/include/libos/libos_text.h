@@ -47,8 +47,12 @@ public:
     TextBuilder& unum(uint64_t v);
     /* 0x and lowercase hex digits. */
     TextBuilder& hex(uint64_t v);
-    /* A CPU list as the kernel writes it ("0-3,8"); "..." where it does not fit in `limit` bytes. */
-    TextBuilder& cpu_list(const CpuBits& set, size_t limit = 512);
+    /* A CPU list as the kernel writes it ("0-3,8"), whole (table/libos_config.cpp). */
+    TextBuilder& cpu_list(const CpuBits& set);
+    /* The same, cut with "..." to fit in kShortListBytes (a trace line's share): a small stack
+     * frame, for the paths that run on any thread's stack. */
+    static constexpr size_t kShortListBytes = 512;
+    TextBuilder& cpu_list_short(const CpuBits& set);
     /* A CPU set as a JSON array of numbers below `limit` (at most 256 of them). */
     TextBuilder& cpu_array(const CpuBits& set, uint32_t limit);
     /* Text from a user, as one printable line: control characters as \n, \t or \xNN, and at most
@@ -92,10 +96,12 @@ public:
     explicit FixedText(int sink = -1) : TextBuilder(this->storage, N, sink) {}
 };
 
-/* "/proc/<pid>/..." paths: ProcPath(pid).number(tid).leaf("status"); pid 0 is "self". */
+/* "/proc/<pid>/..." paths: ProcPath(pid).leaf("task").number(tid).leaf("status"), and
+ * ProcPath::self() for "/proc/self/...". */
 class ProcPath {
 public:
     explicit ProcPath(pid_t pid);
+    static ProcPath self();
     /* Appends "/name" ("ns/mnt" is fine). */
     ProcPath& leaf(const char* name);
     /* Appends "/n". */

@@ -66,14 +66,15 @@ extern "C" long PalFileWriteAll(int fd, const void* buf, size_t size) {
 }
 
 extern "C" long PalFileDuplicateHigh(int fd, int floor, bool cloexec) {
-    /* High, out of the way of programs (bash, for one, takes 63 and down for process substitution and
-     * 10 and up for its own), but below the descriptor limit when that is low. */
-    long lowest = floor;
+    return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor);
+}
+
+extern "C" long PalFileDescriptorLimit(void) {
     struct rlimit limit;
-    if (pal_raw(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit)) == 0 &&
-        limit.rlim_cur < static_cast<rlim_t>(lowest) + 64)
-        lowest = limit.rlim_cur > 128 ? static_cast<long>(limit.rlim_cur) - 64 : 0;
-    return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, lowest);
+    long ret = pal_raw(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit));
+    if (ret < 0)
+        return ret;
+    return limit.rlim_cur > static_cast<rlim_t>(INT32_MAX) ? INT32_MAX : static_cast<long>(limit.rlim_cur);
 }
 
 extern "C" long PalFileMoveHigh(int fd, int floor, bool cloexec) {
