@@ -89,9 +89,8 @@ extern constinit Machine g_machine;
 enum RegionState : int { kRegionNone = 0, kRegionCreating = 1, kRegionMapped = 2, kRegionUnavailable = 3 };
 extern constinit std::atomic<int> g_region_state;
 
-/* Each thread's own tid (its slot, t_slot, is in libos_threads.h), and the launch's clock when the
- * thread last called fork. */
-extern constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec")));
+/* The launch's clock when the thread last called fork (its tid and slot, t_tid and t_slot, are in
+ * libos_threads.h). */
 extern constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-exec")));
 
 /* ---- waiting ------------------------------------------------------------------------------- */
@@ -121,9 +120,43 @@ void cpuset_allowed(CpuBits* out);
 /* The sizes that follow from g_machine.map. */
 void set_machine_shape();
 
+/* ---- the slots' sequence lock: the read side, inline (every read of a mask takes it) ---------- */
+
+/* A slot's extension words (machines of more than 384 vCPUs), at the slot's index. */
+inline std::atomic<uint64_t>* ext_words_of(const ThreadSlot* slot) {
+    return g_machine.ext + static_cast<size_t>(slot - g_machine.slots) * g_machine.ext_words;
+}
+
+inline void copy_out(const ThreadSlot* slot, uint64_t* words) {
+    uint32_t n = g_machine.mask_words;
+    uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
+    for (uint32_t i = 0; i < inline_n; ++i)
+        words[i] = slot->bits[i].load(std::memory_order_relaxed);
+    if (n > kInlineWords) {
+        std::atomic<uint64_t>* ext = ext_words_of(slot);
+        for (uint32_t i = kInlineWords; i < n; ++i)
+            words[i] = ext[i - kInlineWords].load(std::memory_order_relaxed);
+    }
+}
+
+/* Reads a slot's mask consistently: retries while a writer is in the middle, for at most kSpinBound
+ * rounds (then it takes what it sees). */
+inline void locked_read(const ThreadSlot* slot, uint64_t* words) {
+    for (int spins = 0;; ++spins) {
+        uint32_t before = slot->seq.load(std::memory_order_acquire);
+        if ((before & 1) && spins < kSpinBound) {
+            backoff(spins);
+            continue;
+        }
+        copy_out(slot, words);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot->seq.load(std::memory_order_relaxed) == before || spins >= kSpinBound)
+            return;
+    }
+}
+
 /* ---- slots.cpp ----------------------------------------------------------------------------- */
 
-void locked_read(const ThreadSlot* slot, uint64_t* words);
 void locked_write(ThreadSlot* slot, const uint64_t* words);
 /* Gives `tid` a slot holding `mask` (see slots.cpp for the rules). */
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0);

@@ -15,22 +15,6 @@ constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-e
 
 namespace {
 
-std::atomic<uint64_t>* ext_words_of(const ThreadSlot* slot) {
-    return g_machine.ext + static_cast<size_t>(slot - g_machine.slots) * g_machine.ext_words;
-}
-
-void copy_out(const ThreadSlot* slot, uint64_t* words) {
-    uint32_t n = g_machine.mask_words;
-    uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
-    for (uint32_t i = 0; i < inline_n; ++i)
-        words[i] = slot->bits[i].load(std::memory_order_relaxed);
-    if (n > kInlineWords) {
-        std::atomic<uint64_t>* ext = ext_words_of(slot);
-        for (uint32_t i = kInlineWords; i < n; ++i)
-            words[i] = ext[i - kInlineWords].load(std::memory_order_relaxed);
-    }
-}
-
 void copy_in(ThreadSlot* slot, const uint64_t* words) {
     uint32_t n = g_machine.mask_words;
     uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
@@ -84,20 +68,6 @@ int32_t settled_tid(uint32_t i) {
 }
 
 }  // namespace
-
-void locked_read(const ThreadSlot* slot, uint64_t* words) {
-    for (int spins = 0;; ++spins) {
-        uint32_t before = slot->seq.load(std::memory_order_acquire);
-        if ((before & 1) && spins < kSpinBound) {
-            backoff(spins);
-            continue;
-        }
-        copy_out(slot, words);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (slot->seq.load(std::memory_order_relaxed) == before || spins >= kSpinBound)
-            return;
-    }
-}
 
 void locked_write(ThreadSlot* slot, const uint64_t* words) {
     for (;;) {

@@ -35,18 +35,14 @@ void end_change(ThreadSlot* slot) {
     slot->writer.compare_exchange_strong(me, 0, std::memory_order_release);
 }
 
-pid_t self_tid() {
-    if (__builtin_expect(t_tid == 0, 0)) {
-        self_slot();
-        if (t_tid == 0) /* no state to join: nothing is cached */
-            return static_cast<pid_t>(PalThreadGetId());
-    }
+pid_t self_tid_slow() {
+    self_slot();
+    if (t_tid == 0) /* no state to join: nothing is cached */
+        return static_cast<pid_t>(PalThreadGetId());
     return t_tid;
 }
 
-ThreadSlot* self_slot() {
-    if (__builtin_expect(t_slot != nullptr, 1))
-        return t_slot;
+ThreadSlot* self_slot_slow() {
     /* Without a state to join (a vfork child of a process that had none, which must not write
      * into its parent's memory), nothing is cached. */
     if (!ensure_region())

@@ -32,10 +32,23 @@ int state_fd();
 /* The launch's clock: how many masks have been written. LIBOS_AFFINITY carries it across exec. */
 uint32_t state_clock();
 
-/* The calling thread's slot, claimed on first use if the thread was not started by the shim. */
-ThreadSlot* self_slot();
+extern constinit thread_local pid_t t_tid __attribute__((tls_model("initial-exec")));
+ThreadSlot* self_slot_slow();
+pid_t self_tid_slow();
+
+/* The calling thread's slot, claimed on first use if the thread was not started by the shim. Inline:
+ * every call about the thread's own mask asks. */
+inline ThreadSlot* self_slot() {
+    if (__builtin_expect(t_slot != nullptr, 1))
+        return t_slot;
+    return self_slot_slow();
+}
 /* The calling thread's kernel tid as the LibOS knows it. */
-pid_t self_tid();
+inline pid_t self_tid() {
+    if (__builtin_expect(t_tid != 0, 1))
+        return t_tid;
+    return self_tid_slow();
+}
 /* The slot of thread `tid` of this launch, or nullptr when no process of the launch runs it. */
 ThreadSlot* find_slot(pid_t tid);
 /* Reads a slot's mask consistently. Returns false if the slot no longer belongs to `tid`. */
