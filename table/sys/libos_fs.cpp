@@ -39,12 +39,11 @@ const char* stand_in(const VfsPath& p) {
     return under_sys(p) ? "/sys/devices/system/cpu/online" : "/proc/cpuinfo";
 }
 
-long open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {
-    /* The LibOS opens the host file itself, which strict mode's supervisor does with its own rights. */
-    if (p.kind == VfsKind::Redirect || p.kind == VfsKind::Directory ||
-        (p.kind == VfsKind::Generated && (flags & O_ACCMODE) != O_RDONLY && !under_sys(p)))
-        if (long denied = caller.may_open(p.real, flags); denied < 0)
-            return denied;
+SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {
+    /* The host files behind a view are opened and read with the caller's rights; strict mode's
+     * supervisor leaves the call to the host where it cannot take them. */
+    if (p.kind != VfsKind::Missing && !caller.can_act_on_files())
+        return LeaveToHost{};
     switch (p.kind) {
         case VfsKind::Missing:
             return -ENOENT;
@@ -54,14 +53,14 @@ long open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {
                  * and fail the write, so those go to the host. */
                 if (under_sys(p))
                     return -EACCES;
-                return PalFileOpen(AT_FDCWD, p.real, flags, mode);
+                return caller.open_file(p.real, flags, mode);
             }
             if (flags & O_DIRECTORY)
                 return -ENOTDIR;
             return libos::vfs_open_generated(caller, p, flags);
         case VfsKind::Redirect:
         case VfsKind::Directory: {
-            long fd = PalFileOpen(AT_FDCWD, p.real, flags, mode);
+            long fd = caller.open_file(p.real, flags, mode);
             /* A remote caller's descriptor is the supervisor's until it is handed over: nothing to
              * remember here (its listing is the host's: see docs/strict-mode.md). */
             if (fd >= 0 && !caller.is_remote()) {

@@ -90,15 +90,15 @@ void keep(const char* virt, long fd) {
 long write_content(Caller caller, const VfsPath& path, Out& out) {
     switch (path.file) {
         case VfsFile::CpuInfo:
-            return write_cpuinfo(out);
+            return write_cpuinfo(caller, out);
         case VfsFile::Stat:
-            return write_stat(out);
+            return write_stat(caller, out);
         case VfsFile::Status:
             return write_status(caller, path, out);
         case VfsFile::None:
             return -ENOENT;
         default:
-            return write_sysfs(path, out);
+            return write_sysfs(caller, path, out);
     }
 }
 

@@ -89,7 +89,7 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
     ThreadSlot* slot = path.thread_self ? nullptr : find_slot(path.tid);
     SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
     char text[16384];
-    long len = PalReadFile(path.real, text, sizeof(text));
+    long len = caller.read_file(path.real, text, sizeof(text));
     if (len < 0)
         return len;
     const char* list_line = strstr(text, "\nCpus_allowed_list:");
@@ -123,11 +123,11 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
 /* /proc/stat: one cpuV line per vCPU, each host CPU's times shared among the vCPUs on it (the
  * remainders to the first of them, so that the totals still add up), and the aggregate line the
  * sum of the vCPU lines. Every other line is the host's. */
-long write_stat(Out& out) {
+long write_stat(Caller caller, Out& out) {
     MappedBuffer buf(1 << 20);
     if (!buf.data)
         return -ENOMEM;
-    long len = PalReadFile("/proc/stat", buf.data, buf.size);
+    long len = caller.read_file("/proc/stat", buf.data, buf.size);
     if (len < 0)
         return len;
     constexpr int kFields = 10;
@@ -196,11 +196,11 @@ long write_stat(Out& out) {
 /* /proc/cpuinfo: one block per vCPU, its host CPU's block with the numbering and topology of the
  * machine: processor = v; physical id and core id the host's; siblings = the vCPUs in the package;
  * cpu cores = the distinct cores among them; apicid and initial apicid = v. */
-long write_cpuinfo(Out& out) {
+long write_cpuinfo(Caller caller, Out& out) {
     MappedBuffer buf(16 << 20);
     if (!buf.data)
         return -ENOMEM;
-    long len = PalReadFile("/proc/cpuinfo", buf.data, buf.size);
+    long len = caller.read_file("/proc/cpuinfo", buf.data, buf.size);
     if (len < 0)
         return len;
     /* Where each host processor's block starts and how long it is. */

@@ -17,9 +17,9 @@ void vcpus_on_node(uint32_t node, CpuBits* out) {
 }
 
 /* The set a host CPU list names, seen on the machine: the vCPUs whose host CPU is in it. */
-long translated_set(const char* host_list_path, CpuBits* out) {
+long translated_set(Caller caller, const char* host_list_path, CpuBits* out) {
     char text[8192];
-    long len = PalReadFile(host_list_path, text, sizeof(text));
+    long len = caller.read_file(host_list_path, text, sizeof(text));
     if (len < 0)
         return len;
     CpuBits host;
@@ -55,7 +55,7 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits) {
     out.add("\n");
 }
 
-long write_sysfs(const VfsPath& path, Out& out) {
+long write_sysfs(Caller caller, const VfsPath& path, Out& out) {
     CpuBits set;
     switch (path.file) {
         case VfsFile::AllCpus:
@@ -72,7 +72,7 @@ long write_sysfs(const VfsPath& path, Out& out) {
             return 0;
         case VfsFile::CpuSetList:
         case VfsFile::CpuSetMask: {
-            long ret = translated_set(path.real, &set);
+            long ret = translated_set(caller, path.real, &set);
             if (ret < 0)
                 return ret;
             if (path.file == VfsFile::CpuSetList)

@@ -69,10 +69,11 @@ void put_list(Out& out, const CpuBits& set);
 /* A CPU mask as the kernel's %*pb writes it for nbits bits. */
 void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
 
-/* The contents, by family: sysfs.cpp and procfs.cpp. Each returns 0 or -errno. */
-long write_sysfs(const VfsPath& path, Out& out);
-long write_cpuinfo(Out& out);
-long write_stat(Out& out);
+/* The contents, by family: sysfs.cpp and procfs.cpp. Each returns 0 or -errno. The host files they
+ * read, they read with the caller's rights (Caller::read_file). */
+long write_sysfs(Caller caller, const VfsPath& path, Out& out);
+long write_cpuinfo(Caller caller, Out& out);
+long write_stat(Caller caller, Out& out);
 long write_status(Caller caller, const VfsPath& path, Out& out);
 
 }  // namespace libos

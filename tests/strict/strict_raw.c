@@ -77,6 +77,8 @@
  *   i386                the 32-bit ABI (int 0x80): getpid (i386 #20) and sched_getaffinity (i386 #242)
  *                       into memory below 4 GiB: i386=<sched_getaffinity's result, or
  *                       "unsupported" when the kernel has no 32-bit emulation>
+ *   setpid PID V        raw sched_setaffinity(PID, {V}) of another task: setpid=<result>
+ *   statusof PID        raw open of /proc/PID/status: statusof=<Cpus_allowed_list or errno>
  *   pidfile PATH        writes this process's pid to PATH, atomically (for a test that looks from
  *                       outside)
  *   sleep MS            sleeps MS milliseconds
@@ -1119,6 +1121,16 @@ int main(int argc, char** argv) {
             char path[64];
             snprintf(path, sizeof(path), "/proc/%ld/status", RAW3(SYS_getpid, 0, 0, 0));
             print_status_field("pidstatus", path, "Cpus_allowed_list");
+        } else if (!strcmp(c, "statusof")) {
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/%ld/status", number(c, argument(c, argv, &i)));
+            print_status_field("statusof", path, "Cpus_allowed_list");
+        } else if (!strcmp(c, "setpid")) {
+            long pid = number(c, argument(c, argv, &i));
+            long v = number(c, argument(c, argv, &i));
+            unsigned char want[MASK_BYTES];
+            single(want, v);
+            say("setpid=%ld", raw_setaffinity(pid, sizeof(want), want));
         } else if (!strcmp(c, "siblingstatus")) {
             char path[96];
             snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", RAW3(SYS_getpid, 0, 0, 0), last_sibling_tid);

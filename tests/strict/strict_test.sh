@@ -710,6 +710,40 @@ else
   skip "the supervisor's rights are not the program's" "needs root and /sys/devices/system/cpu/cpu0/hotplug/target"
 fi
 
+# A program in a user namespace of its own has every capability there, and none over the supervisor's:
+# as user 65534 after `unshare -Ur`, it may not re-pin a root process outside the launch (EPERM, not the
+# supervisor's CAP_SYS_NICE) nor open root's sysfs files for writing (EACCES, not the supervisor's
+# CAP_DAC_OVERRIDE). The host kernel is the oracle: the same commands natively.
+as_nobody=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+first_cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && command -v unshare >/dev/null &&
+   "${as_nobody[@]}" unshare -Ur true 2>/dev/null && [ -e /sys/devices/system/cpu/cpu0/power/control ]; then
+  sleep 1000 &
+  root_task=$!
+  hotplug=/sys/devices/system/cpu/cpu0/hotplug/target
+  [ -e "$hotplug" ] || hotplug=/sys/devices/system/cpu/cpu0/power/control
+  native=$("${as_nobody[@]}" unshare -Ur "$S" setpid $root_task 0 openw "$hotplug" \
+           openw /sys/devices/system/cpu/cpu0/power/control 2>&1)
+  expect "--strict: user 65534 in a user namespace of its own may not re-pin a root task or open root's sysfs files" \
+    "$native" "$L" --strict --cpu-map "$first_cpu" -- "${as_nobody[@]}" unshare -Ur "$S" setpid $root_task 0 \
+    openw "$hotplug" openw /sys/devices/system/cpu/cpu0/power/control
+  kill $root_task 2>/dev/null
+  wait $root_task 2>/dev/null
+else
+  skip "--strict: capabilities of a user namespace of the program's own" "needs root, setpriv, unshare -U for user 65534, and cpu0/power/control"
+fi
+# /proc mounted with hidepid=2 hides other users' processes: a generated /proc/<pid>/status of another
+# user's process must be as hidden through the supervisor (root) as it is natively (ENOENT).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+   unshare -m --propagation private sh -c 'mount -t proc -o hidepid=2 proc /proc' 2>/dev/null; then
+  hidden=(unshare -m --propagation private sh -c 'mount -t proc -o hidepid=2 proc /proc && exec "$@"' sh)
+  native=$("${hidden[@]}" "${as_nobody[@]}" "$S" statusof 1 status 2>&1)
+  expect "--strict: with /proc mounted hidepid=2, user 65534 sees its own status and not pid 1's ($(oneline "$native"))" \
+    "$native" "${hidden[@]}" "$L" --strict --cpus "$host_cpus" -- "${as_nobody[@]}" "$S" statusof 1 status
+else
+  skip "--strict: /proc mounted hidepid=2" "needs root, setpriv and a private mount namespace"
+fi
+
 # ---- other roots and namespaces: the supervisor must not answer with its own files or pids -----------------------
 # In a chroot without /sys, the CPU files do not exist: the supervisor, whose root is another, must not
 # open its own /sys/devices/system/cpu for the program (that would also hand out a directory outside the

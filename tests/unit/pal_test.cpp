@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include "pal/pal.h"
@@ -438,6 +439,147 @@ long untagged_getaffinity(void* mask, size_t size) {
                      : "a"(SYS_sched_getaffinity), "D"(0), "S"(size), "d"(mask), "r"(r10), "r"(r8), "r"(r9)
                      : "rcx", "r11", "memory");
     return ret;
+}
+
+TEST(PalCredentials, AThreadsIdsGroupsCapabilitiesAndUserNamespace) {
+    errno = 4242;
+    PalCredentials c = {};
+    ASSERT_EQ(PalThreadCredentials(gettid(), &c), 0);
+    uid_t r, e, sv;
+    gid_t gr, ge, gs;
+    ASSERT_EQ(getresuid(&r, &e, &sv), 0);
+    ASSERT_EQ(getresgid(&gr, &ge, &gs), 0);
+    EXPECT_EQ(c.uid, r);
+    EXPECT_EQ(c.euid, e);
+    EXPECT_EQ(c.suid, sv);
+    EXPECT_EQ(c.fsuid, e);
+    EXPECT_EQ(c.gid, gr);
+    EXPECT_EQ(c.egid, ge);
+    EXPECT_EQ(c.sgid, gs);
+    EXPECT_EQ(c.fsgid, ge);
+    gid_t groups[PAL_MAX_GROUPS];
+    int n = getgroups(PAL_MAX_GROUPS, groups);
+    ASSERT_GE(n, 0);
+    ASSERT_EQ(c.ngroups, static_cast<uint32_t>(n));
+    for (int i = 0; i < n; ++i)
+        EXPECT_EQ(c.groups[i], groups[i]);
+    struct stat ns;
+    ASSERT_EQ(stat("/proc/self/ns/user", &ns), 0);
+    EXPECT_EQ(c.user_ns, ns.st_ino);
+    errno = 4242;
+    EXPECT_EQ(PalThreadCredentials(kNoSuchTid, &c), -ENOENT);
+    EXPECT_EQ(errno, 4242);
+}
+
+TEST(PalCredentials, UserNamespacesTheirParentAndOwner) {
+    long own = PalUserNamespaceOpen(0);
+    ASSERT_GE(own, 0);
+    struct stat a, b;
+    ASSERT_EQ(fstat(static_cast<int>(own), &a), 0);
+    ASSERT_EQ(stat("/proc/self/ns/user", &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino);
+    EXPECT_EQ(PalUserNamespaceOpen(kNoSuchTid), -ENOENT);
+    /* A child in a new user namespace: seen from here, its parent is ours, and we (our euid) own it.
+     * (From inside, its parent is out of reach: EPERM.) */
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        char byte = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+        if (byte == 'y') {
+            long inner = PalUserNamespaceOpen(0);
+            if (inner < 0 || PalUserNamespaceParent(static_cast<int>(inner)) != -EPERM)
+                byte = 'x';
+        }
+        if (write(ready[1], &byte, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char byte = 0;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    if (byte == 'y') {
+        long theirs = PalUserNamespaceOpen(child);
+        ASSERT_GE(theirs, 0);
+        long parent = PalUserNamespaceParent(static_cast<int>(theirs));
+        ASSERT_GE(parent, 0);
+        struct stat p;
+        ASSERT_EQ(fstat(static_cast<int>(parent), &p), 0);
+        EXPECT_EQ(p.st_ino, a.st_ino);
+        EXPECT_EQ(PalUserNamespaceOwner(static_cast<int>(theirs)), static_cast<long>(geteuid()));
+        close(static_cast<int>(parent));
+        close(static_cast<int>(theirs));
+    }
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    EXPECT_NE(byte, 'x') << "inside the new namespace, its parent should be out of reach (EPERM)";
+    EXPECT_EQ(PalUserNamespaceParent(static_cast<int>(own)) == -EPERM || geteuid() != 0, true)
+        << "the initial namespace has no parent";
+    if (byte == 'n')
+        GTEST_SKIP() << "unshare(CLONE_NEWUSER) is not permitted here";
+    close(static_cast<int>(own));
+}
+
+TEST(PalCredentials, FileRightsAreTheThreadsOwn) {
+    errno = 4242;
+    PalFileRights before;
+    ASSERT_EQ(PalThreadGetFileRights(&before), 0);
+    EXPECT_EQ(before.fsuid, geteuid());
+    EXPECT_EQ(before.fsgid, getegid());
+    EXPECT_EQ(PalThreadSetFileRights(&before), 0); /* the same rights: nothing changes */
+    EXPECT_EQ(errno, 4242);
+    if (geteuid() != 0)
+        GTEST_SKIP() << "taking another user's rights needs root";
+    /* As user 65534 with no capabilities, this thread may not read a root-only file; another thread
+     * of the process still may, and the thread gets its rights back. */
+    int fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(fd, 0);
+    char name[64];
+    snprintf(name, sizeof(name), "/tmp/pal-rights-%d", getpid());
+    int secret = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(secret, 0);
+    close(secret);
+    close(fd);
+    PalFileRights nobody = {};
+    nobody.fsuid = 65534;
+    nobody.fsgid = 65534;
+    nobody.ngroups = 0;
+    nobody.cap_effective = 0;
+    /* The other thread exists before the change (a new thread would copy its creator's rights). */
+    std::atomic<int> step{0};
+    bool other_thread_opens = false;
+    std::thread other([&] {
+        while (step.load() != 1)
+            sched_yield();
+        long fd = PalFileOpen(AT_FDCWD, name, O_RDONLY, 0);
+        other_thread_opens = fd >= 0;
+        if (fd >= 0)
+            close(static_cast<int>(fd));
+        step.store(2);
+    });
+    const long taken = PalThreadSetFileRights(&nobody);
+    EXPECT_EQ(taken, 0);
+    EXPECT_EQ(PalFileOpen(AT_FDCWD, name, O_RDONLY, 0), -EACCES);
+    step.store(1);
+    other.join();
+    ASSERT_EQ(taken, 0);
+    EXPECT_TRUE(other_thread_opens);
+    PalFileRights now;
+    ASSERT_EQ(PalThreadGetFileRights(&now), 0);
+    EXPECT_EQ(now.fsuid, 65534u);
+    EXPECT_EQ(now.cap_effective, 0u);
+    ASSERT_EQ(PalThreadSetFileRights(&before), 0);
+    long back = PalFileOpen(AT_FDCWD, name, O_RDONLY, 0);
+    EXPECT_GE(back, 0);
+    if (back >= 0)
+        close(static_cast<int>(back));
+    ASSERT_EQ(PalThreadGetFileRights(&now), 0);
+    EXPECT_EQ(now.fsuid, before.fsuid);
+    EXPECT_EQ(now.cap_effective, before.cap_effective);
+    unlink(name);
 }
 
 TEST(PalStrict, TheTagRidesInTheSixthArgumentOfTheTrappedCalls) {

@@ -267,15 +267,57 @@ PAL_API long PalThreadLastCpu(pid_t tid);
  * in /proc/<tid>/status). Returns 0 or -errno. */
 PAL_API long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid);
 
-/* Thread `tid`'s real and effective user ids and effective capabilities (/proc/<tid>/status): what
- * the kernel's permission checks look at, for a supervisor that acts on another thread's behalf.
- * Returns 0 or -errno (-ENOENT: no such thread). */
+/* ---- credentials, for a supervisor that acts on another thread's behalf -------------------------
+ * The kernel checks a thread's own credentials; strict mode's supervisor (libos-run) acts for threads
+ * of other processes, so it reads theirs and, for the files it opens for them, takes them on. */
+
+/* The supplementary groups PalCredentials and PalFileRights carry; a thread in more is "too many"
+ * (ngroups = PAL_MAX_GROUPS + 1), and a supervisor then leaves its calls to the host. */
+#define PAL_MAX_GROUPS 256
+
+/* Thread `tid`'s credentials as the kernel checks them: its user and group ids (real, effective,
+ * saved, filesystem; as the calling process's user namespace maps them, which is how they compare
+ * with its own), its supplementary groups, its effective capabilities, and which user namespace they
+ * count in (the inode number of /proc/<tid>/ns/user). Returns 0 or -errno (-ENOENT: no such thread). */
 struct PalCredentials {
-    uint32_t uid;
-    uint32_t euid;
+    uint32_t uid, euid, suid, fsuid;
+    uint32_t gid, egid, sgid, fsgid;
+    uint32_t ngroups;
+    uint32_t groups[PAL_MAX_GROUPS];
     uint64_t cap_effective;
+    uint64_t user_ns;
 };
 PAL_API long PalThreadCredentials(pid_t tid, struct PalCredentials* creds);
+
+/* A descriptor of thread `tid`'s user namespace (/proc/<tid>/ns/user; 0: the calling thread's).
+ * Returns it or -errno. */
+PAL_API long PalUserNamespaceOpen(pid_t tid);
+
+/* The parent of user namespace `nsfd` (NS_GET_PARENT), as a new descriptor, or -errno: -EPERM when
+ * `nsfd` is the initial namespace or its parent is outside the caller's reach. */
+PAL_API long PalUserNamespaceParent(int nsfd);
+
+/* The user who created user namespace `nsfd` (NS_GET_OWNER_UID), as the caller's namespace maps it.
+ * Returns it or -errno. */
+PAL_API long PalUserNamespaceOwner(int nsfd);
+
+/* The calling thread's rights on files: what the kernel's file permission checks look at. */
+struct PalFileRights {
+    uint32_t fsuid, fsgid;
+    uint32_t ngroups;
+    uint32_t groups[PAL_MAX_GROUPS];
+    uint64_t cap_effective;
+};
+
+/* Reads the calling thread's file rights. Returns 0 or -errno. */
+PAL_API long PalThreadGetFileRights(struct PalFileRights* out);
+
+/* Replaces the calling thread's file rights, for this thread alone (setgroups, setfsgid, setfsuid
+ * and capset as raw system calls: unlike libc's wrappers, they change no other thread): its
+ * effective capabilities become `rights->cap_effective` (which must be within its permitted set).
+ * Checks that each took effect. Returns 0, or -errno having put back what it had changed (-EPERM:
+ * the thread lacks the right to take them). */
+PAL_API long PalThreadSetFileRights(const struct PalFileRights* rights);
 
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */
 PAL_API void PalDebugLog(const char* buf, size_t size);

@@ -15,6 +15,7 @@
 #define LIBOS_CALLER_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -74,13 +75,25 @@ public:
      * another root directory or mount namespace (a chroot, a container). */
     bool shares_files() const { return !remote_ || remote_shares_files(); }
 
-    /* The kernel's permission check of a change to task `target` (sched_setaffinity's), where the
-     * host cannot make it with the caller's rights: 0, -ESRCH or -EPERM. In-process the host itself
-     * checks, at the call the handler makes. */
+    /* The kernel's permission check of a change to task `target` (sched_setaffinity's: the same
+     * owner, or CAP_SYS_NICE in the target's user namespace), where the host cannot make it with the
+     * caller's rights: 0, -ESRCH or -EPERM. In-process the host itself checks, at the call the
+     * handler makes. */
     long may_change(pid_t target) const { return remote_ ? remote_may_change(target) : 0; }
-    /* Whether the caller may open host file `path` with `flags`, where the LibOS opens it on the
-     * caller's behalf with other rights: 0 or -errno. In-process the host checks, at the open. */
-    long may_open(const char* path, int flags) const { return remote_ ? remote_may_open(path, flags) : 0; }
+
+    /* Host files opened and read on the caller's behalf, with the caller's own rights on files (its
+     * filesystem uid and gid, groups and capabilities), so that the kernel checks them as it would
+     * check the caller's own open. In-process the caller's rights are the thread's. */
+    long open_file(const char* path, int flags, mode_t mode) const {
+        return remote_ ? remote_open_file(path, flags, mode) : PalFileOpen(AT_FDCWD, path, flags, mode);
+    }
+    long read_file(const char* path, char* buf, size_t size) const {
+        return remote_ ? remote_read_file(path, buf, size) : PalReadFile(path, buf, size);
+    }
+    /* Whether open_file and read_file can act with the caller's rights: strict mode's supervisor
+     * takes a caller's rights only where the host lets it (as root; as another user, only its own).
+     * Where it cannot, a call about files is the host's (LeaveToHost). */
+    bool can_act_on_files() const { return !remote_ || remote_can_act_on_files(); }
 
     /* Copies between the LibOS's memory and the caller's: 0, or -EFAULT where the kernel's
      * copy_from_user/copy_to_user would fault (-ESRCH: a remote caller has gone). */
@@ -123,7 +136,9 @@ private:
     bool remote_shares_pids(pid_t pid) const;
     bool remote_shares_files() const;
     long remote_may_change(pid_t target) const;
-    long remote_may_open(const char* path, int flags) const;
+    bool remote_can_act_on_files() const;
+    long remote_open_file(const char* path, int flags, mode_t mode) const;
+    long remote_read_file(const char* path, char* buf, size_t size) const;
     long remote_copy_in(void* dst, uintptr_t src, size_t size) const;
     long remote_copy_out(uintptr_t dst, const void* src, size_t size) const;
 

@@ -21,6 +21,8 @@ struct RemoteTask {
     int8_t same_files = -1;   /* its root and mount namespace are the supervisor's: 1, 0, -1 unknown */
     int8_t same_pids = -1;    /* its pid namespace is the supervisor's: 1, 0, -1 unknown */
     bool unreachable = false; /* its memory could not be reached (EPERM): see dispatch_remote */
+    int8_t rights = -1;       /* its rights on files: 1 taken (file_rights holds them), 0 cannot be, -1 unknown */
+    PalFileRights file_rights;
 };
 
 /* Runs syscall `nr`'s handler for remote thread `task`: its result, or LeaveToHost when the call is

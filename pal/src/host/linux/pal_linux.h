@@ -41,6 +41,13 @@ static inline long pal_raw(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long 
 /* Reads a small file whole into buf (NUL-terminated). Returns the length or -errno. */
 long pal_read_small_file(const char* path, char* buf, size_t size);
 
+/* /proc/<tid>/status and its fields (pal_process.cpp). */
+void pal_proc_path(char* out, pid_t tid, const char* leaf); /* "/proc/<tid>/<leaf>" */
+long pal_read_status(pid_t tid, char* buf, size_t size);    /* its length, or -errno */
+long pal_status_value(const char* buf, long len, const char* key); /* where "\n<key>"'s value starts */
+long pal_read_number(const char* buf, long len, long* at, int base); /* at *at, blanks skipped; -1: none */
+long pal_status_field(const char* buf, long len, const char* key);  /* the number after "\n<key>" */
+
 
 
 /* Defined in arch/<arch>/pal_arch_asm.cpp. */

@@ -1,4 +1,4 @@
-/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess, PalThreadCredentials:
+/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess:
  * another process's memory, placement and identity, for strict mode's supervisor, which answers
  * system calls on behalf of threads of other processes. */
 #include <errno.h>
@@ -25,8 +25,10 @@ long transfer(long nr, pid_t pid, void* local, uintptr_t remote, size_t size) {
     return done;
 }
 
+}  // namespace
+
 /* "/proc/<tid>/<leaf>" into out. */
-void proc_path(char* out, pid_t tid, const char* leaf) {
+void pal_proc_path(char* out, pid_t tid, const char* leaf) {
     const char prefix[] = "/proc/";
     char* p = out;
     for (const char* s = prefix; *s; ++s)
@@ -46,8 +48,6 @@ void proc_path(char* out, pid_t tid, const char* leaf) {
     *p = '\0';
 }
 
-}  // namespace
-
 extern "C" long PalProcessRead(pid_t pid, void* dst, uintptr_t src, size_t size) {
     return transfer(SYS_process_vm_readv, pid, dst, src, size);
 }
@@ -59,7 +59,7 @@ extern "C" long PalProcessWrite(pid_t pid, uintptr_t dst, const void* src, size_
 extern "C" long PalThreadLastCpu(pid_t tid) {
     char path[48];
     char buf[1024];
-    proc_path(path, tid, "stat");
+    pal_proc_path(path, tid, "stat");
     long len = pal_read_small_file(path, buf, sizeof(buf));
     if (len < 0)
         return len;
@@ -88,10 +88,8 @@ extern "C" long PalThreadLastCpu(pid_t tid) {
     return -EINVAL;
 }
 
-namespace {
-
 /* Where the value after "\n<key>" starts in a status file's text, or -1. */
-long status_value(const char* buf, long len, const char* key) {
+long pal_status_value(const char* buf, long len, const char* key) {
     long klen = 0;
     while (key[klen])
         ++klen;
@@ -108,7 +106,7 @@ long status_value(const char* buf, long len, const char* key) {
 }
 
 /* Reads a number (base 10 or 16) at *at, skipping blanks first; -1 if there is none. */
-long read_number(const char* buf, long len, long* at, int base) {
+long pal_read_number(const char* buf, long len, long* at, int base) {
     long j = *at;
     while (j < len && (buf[j] == ' ' || buf[j] == '\t'))
         ++j;
@@ -127,53 +125,29 @@ long read_number(const char* buf, long len, long* at, int base) {
 }
 
 /* The number after "\n<key>" in a status file's text, or -1. */
-long status_field(const char* buf, long len, const char* key) {
-    long at = status_value(buf, len, key);
-    return at < 0 ? -1 : read_number(buf, len, &at, 10);
+long pal_status_field(const char* buf, long len, const char* key) {
+    long at = pal_status_value(buf, len, key);
+    return at < 0 ? -1 : pal_read_number(buf, len, &at, 10);
 }
 
 /* /proc/<tid>/status into buf: its length, or -errno. */
-long read_status(pid_t tid, char* buf, size_t size) {
+long pal_read_status(pid_t tid, char* buf, size_t size) {
     char path[48];
-    proc_path(path, tid, "status");
+    pal_proc_path(path, tid, "status");
     return pal_read_small_file(path, buf, size);
 }
 
-}  // namespace
-
 extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
     char buf[2048];
-    long len = read_status(tid, buf, sizeof(buf));
+    long len = pal_read_status(tid, buf, sizeof(buf));
     if (len < 0)
         return len;
-    long group = status_field(buf, len, "Tgid:");
-    long parent = status_field(buf, len, "PPid:");
+    long group = pal_status_field(buf, len, "Tgid:");
+    long parent = pal_status_field(buf, len, "PPid:");
     if (group <= 0 || parent < 0)
         return -EINVAL;
     *tgid = static_cast<pid_t>(group);
     *ppid = static_cast<pid_t>(parent);
-    return 0;
-}
-
-extern "C" long PalThreadCredentials(pid_t tid, struct PalCredentials* creds) {
-    char buf[4096];
-    long len = read_status(tid, buf, sizeof(buf));
-    if (len < 0)
-        return len;
-    long at = status_value(buf, len, "Uid:");
-    if (at < 0)
-        return -EINVAL;
-    long uid = read_number(buf, len, &at, 10);
-    long euid = read_number(buf, len, &at, 10);
-    at = status_value(buf, len, "CapEff:");
-    if (uid < 0 || euid < 0 || at < 0)
-        return -EINVAL;
-    /* CapEff is 16 hex digits: too many for a signed long only when bit 63 is set, which no
-     * capability uses. */
-    long caps = read_number(buf, len, &at, 16);
-    creds->uid = static_cast<uint32_t>(uid);
-    creds->euid = static_cast<uint32_t>(euid);
-    creds->cap_effective = caps < 0 ? 0 : static_cast<uint64_t>(caps);
     return 0;
 }
 
