@@ -163,13 +163,13 @@ int receive_listener(int sock) {
     return fd;
 }
 
-[[noreturn]] void run_child(int sock, const std::vector<sock_filter>& filter, const sigset_t& original_mask,
-                            const char* program, char* const argv[], char* const envp[]) {
+[[noreturn]] void run_child(pid_t keeper, int sock, const std::vector<sock_filter>& filter,
+                            const sigset_t& original_mask, const char* program, char* const argv[],
+                            char* const envp[]) {
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
-    /* Without the supervisor every trapped call would fail with ENOSYS: the program does not
-     * outlive libos-run (if libos-run is killed; it otherwise waits for the program). */
+    /* The program dies with its keeper (which kills the whole launch when libos-run dies). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() == 1)
+    if (getppid() != keeper)
         _exit(kExitLauncherFailed);
     /* Unprivileged processes may install a filter only with no_new_privs (setuid programs then run
      * with the caller's rights, as under any seccomp sandbox). */
@@ -202,6 +202,10 @@ int receive_listener(int sock) {
  * terminal's own (^C, ^\) reach the program directly: it is in the same process group. */
 constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
 
+/* The signal the kernel sends the keeper when libos-run dies (PR_SET_PDEATHSIG): one libos-run never
+ * forwards. */
+const int kSupervisorGone = SIGRTMAX;
+
 /* Sends `sig` to every child of this process: after the program ended, the processes of the launch
  * still running (orphans are reparented here, the subreaper). Children are listed per thread. */
 void signal_stragglers(int sig) {
@@ -223,6 +227,18 @@ void signal_stragglers(int sig) {
     closedir(tasks);
 }
 
+/* Kills every process of the launch: SIGKILL to each child, and again to each child that a killed one
+ * leaves behind (reparented here, the subreaper), until none is left. */
+void kill_the_launch() {
+    for (;;) {
+        signal_stragglers(SIGKILL);
+        int status;
+        pid_t pid = waitpid(-1, &status, __WALL);
+        if (pid < 0 && errno == ECHILD)
+            return;
+    }
+}
+
 [[noreturn]] void end_as(int status) {
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
@@ -238,6 +254,64 @@ void signal_stragglers(int sig) {
         _exit(128 + sig);
     }
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : kExitLauncherFailed);
+}
+
+/* The keeper: the launch's child subreaper, between libos-run and the program. It passes on the
+ * signals libos-run forwards, waits for every process of the launch, and ends as the program ended.
+ * When libos-run dies (the kernel then sends it kSupervisorGone), it kills the whole launch: without a
+ * supervisor every trapped call would fail with ENOSYS, and a dynamic program could not even load
+ * its libraries. */
+[[noreturn]] void run_keeper(pid_t supervisor, int sock, const std::vector<sock_filter>& filter,
+                             const sigset_t& waited, const sigset_t& original_mask, const char* program,
+                             char* const argv[], char* const envp[]) {
+    prctl(PR_SET_PDEATHSIG, kSupervisorGone, 0, 0, 0);
+    if (getppid() != supervisor)
+        _exit(kExitLauncherFailed);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    const pid_t keeper = getpid();
+    pid_t child = fork();
+    if (child < 0)
+        _exit(kExitLauncherFailed);
+    if (child == 0)
+        run_child(keeper, sock, filter, original_mask, program, argv, envp);
+    close(sock);
+    int program_status = 0;
+    bool program_ended = false;
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&waited, &info);
+        if (sig < 0)
+            continue;
+        if (sig == kSupervisorGone) {
+            kill_the_launch();
+            _exit(kExitLauncherFailed);
+        }
+        if (sig != SIGCHLD) {
+            /* From libos-run, which passes on the signals sent to it; or from anyone else. */
+            bool sent = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
+            if (sent && !program_ended)
+                kill(child, sig);
+            else if (sent)
+                signal_stragglers(sig); /* the program is gone: to the processes still running */
+            continue;
+        }
+        for (;;) {
+            int status;
+            pid_t pid = waitpid(-1, &status, WNOHANG | __WALL);
+            if (pid == 0)
+                break;
+            if (pid < 0) {
+                if (errno == EINTR)
+                    continue;
+                /* ECHILD: nothing of the launch is left. */
+                end_as(program_status);
+            }
+            if (pid == child) {
+                program_status = status;
+                program_ended = true;
+            }
+        }
+    }
 }
 
 }  // namespace
@@ -281,13 +355,15 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     envp.push_back(nullptr);
     std::vector<sock_filter> filter = build_filter(tag);
 
-    /* Orphans of the launch become this process's children, so it can wait for them all. */
+    /* The keeper is the launch's subreaper; this process is one too, so that if the keeper is killed
+     * on its own, the launch's processes come here, to be killed (the launch dies with either). */
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     sigset_t waited, original;
     sigemptyset(&waited);
     sigaddset(&waited, SIGCHLD);
     for (int sig : kForwarded)
         sigaddset(&waited, sig);
+    sigaddset(&waited, kSupervisorGone);
     sigprocmask(SIG_BLOCK, &waited, &original);
 
     int socks[2];
@@ -295,19 +371,20 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         refuse(std::string("libos-run: cannot run --strict: socketpair: ") + strerror(errno));
     fflush(stdout);
     fflush(stderr);
-    pid_t child = fork();
-    if (child < 0)
+    const pid_t supervisor = getpid();
+    pid_t keeper = fork();
+    if (keeper < 0)
         refuse(std::string("libos-run: cannot run --strict: fork: ") + strerror(errno));
-    if (child == 0) {
+    if (keeper == 0) {
         close(socks[0]);
-        run_child(socks[1], filter, original, program, argv, envp.data());
+        run_keeper(supervisor, socks[1], filter, waited, original, program, argv, envp.data());
     }
     close(socks[1]);
     int listener = receive_listener(socks[0]);
     std::string missing, detail;
     if (listener == -EBUSY) {
-        kill(child, SIGKILL);
-        waitpid(child, nullptr, 0);
+        kill(keeper, SIGKILL);
+        waitpid(keeper, nullptr, 0);
         refuse("libos-run: cannot run --strict inside a strict launch (or under another seccomp supervisor): the "
                "kernel allows one seccomp listener per process tree; run this launch without --strict");
     } else if (listener < 0) {
@@ -318,8 +395,8 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         probe_listener(listener, &missing, &detail);
     }
     if (!missing.empty()) {
-        kill(child, SIGKILL);
-        waitpid(child, nullptr, 0);
+        kill(keeper, SIGKILL);
+        waitpid(keeper, nullptr, 0);
         refuse_missing(missing, detail);
     }
 
@@ -340,38 +417,29 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     }
     close(socks[0]);
 
-    int program_status = 0;
-    bool program_ended = false;
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&waited, &info);
-        if (sig < 0)
+        if (sig < 0 || sig == kSupervisorGone)
             continue;
         if (sig != SIGCHLD) {
-            /* Sent by a process (not the terminal, whose signals reach the program itself). */
+            /* Sent by a process (not the terminal, whose signals reach the program itself): to the
+             * keeper, which passes it on. */
             bool sent = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
-            if (sent && !program_ended)
-                kill(child, sig);
-            else if (sent)
-                signal_stragglers(sig); /* the program is gone: to the processes still running */
+            if (sent)
+                kill(keeper, sig);
             continue;
         }
-        for (;;) {
-            int status;
-            pid_t pid = waitpid(-1, &status, WNOHANG | __WALL);
-            if (pid == 0)
-                break;
-            if (pid < 0) {
-                if (errno == EINTR)
-                    continue;
-                /* ECHILD: nothing of the launch is left. */
-                end_as(program_status);
-            }
-            if (pid == child) {
-                program_status = status;
-                program_ended = true;
-            }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(keeper, &status, WNOHANG | __WALL)) < 0 && errno == EINTR) {
         }
+        if (pid != keeper)
+            continue;
+        /* The keeper ended when the launch did; if it was killed on its own, what is left of the launch
+         * came here, and goes with it. */
+        kill_the_launch();
+        end_as(status);
     }
 }
 

@@ -600,6 +600,46 @@ signal_to_launcher TERM 143 sh -c "$ready; exec sleep 30"
 signal_to_launcher HUP 129 "$S" pidfile "$tmp/ready" sleep 30000
 signal_to_launcher USR2 44 bash -c "trap 'exit 44' USR2; $ready; while :; do sleep 0.05; done"
 
+# The launch never outlives its supervisor: without it every trapped call would fail with ENOSYS. Killing
+# libos-run (SIGKILL, which it cannot catch) kills every process of the launch, a background one
+# included; so does killing the keeper, the launch's subreaper between libos-run and the program.
+# gone PID...: true once none of them exists (ten seconds at most: a loaded machine is slow to reap).
+gone() {
+  local i p alive
+  for ((i = 0; i < 400; i++)); do
+    alive=0
+    for p in "$@"; do [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && alive=1; done
+    [ $alive -eq 0 ] && return 0
+    sleep 0.025
+  done
+  return 1
+}
+for victim in launcher keeper; do
+  rm -f "$tmp/bgpid"
+  "$L" --strict --cpus 2 -- sh -c "sleep 1000 & echo \$! >'$tmp/bgpid.new' && mv '$tmp/bgpid.new' '$tmp/bgpid'; exec sleep 1000" \
+    >/dev/null 2>&1 &
+  launcher=$!
+  bg_pid=$launcher
+  for ((i = 0; i < 400; i++)); do [ -s "$tmp/bgpid" ] && break; sleep 0.025; done
+  background=$(cat "$tmp/bgpid" 2>/dev/null)
+  keeper=$(pgrep -P "$launcher" | head -n 1)
+  program=$(pgrep -P "$keeper" 2>/dev/null | head -n 1)
+  if [ -z "$background" ] || [ -z "$keeper" ] || [ -z "$program" ]; then
+    fail "--strict: killing the $victim kills the launch" "the launch never got ready (background '$background', keeper '$keeper', program '$program')"
+  else
+    if [ $victim == launcher ]; then kill -KILL "$launcher"; else kill -KILL "$keeper"; fi
+    if gone "$program" "$background" "$keeper"; then
+      pass "--strict: killing the $victim (SIGKILL) kills the program and its background process"
+    else
+      fail "--strict: killing the $victim (SIGKILL) kills the program and its background process" \
+        "$(ps -o pid,ppid,stat,args -p "$program,$background,$keeper" 2>&1)"
+    fi
+  fi
+  kill -KILL "$launcher" "$keeper" "$program" "$background" 2>/dev/null
+  wait "$launcher" 2>/dev/null
+  bg_pid=""
+done 2>/dev/null
+
 # A grandchild left running in the background keeps the launcher until it ends (child subreaper).
 rm -f "$tmp/late"
 start=$(date +%s%N)
