@@ -84,9 +84,10 @@ int init_machine() {
         }
     }
     if (trusted) {
-        /* Only the kernel's cpumask size is needed from the host (sched_setaffinity's length). */
-        uint64_t probe[kMaskWords];
-        long size = PalThreadGetCpuAffinity(0, sizeof(probe), probe);
+        /* Only the kernel's cpumask size is needed from the host (sched_setaffinity's length), and
+         * the host mask, which comes with it. */
+        long size = host_affinity(&current);
+        have_current = size > 0;
         m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
     } else {
         CpuBits online, allowed;
@@ -122,20 +123,23 @@ int init_machine() {
     m.first_inherited = from_parent;
     m.first_since = since;
     m.owner_pid = PalProcessGetId();
+    CpuBits placed = initial;
     if (trusted) {
-        /* An exec'ed process of a launch joins the state at once: the others may ask about it. */
+        /* An exec'ed process of a launch joins the state at once: the others may ask about it. Its
+         * slot may hold a newer mask than the one it inherited (set for it by another process). */
         g_region_state.store(kRegionMapped, std::memory_order_release);
         t_slot = claim(t_tid, initial.words, from_parent, since);
+        if (t_slot && !read_mask(t_slot, t_tid, &placed))
+            placed = initial;
     }
-    if (!from_parent) {
-        /* Without the launcher (plain LD_PRELOAD) nothing has placed the process yet, unless it
-         * already runs on exactly those host CPUs. */
-        CpuBits host;
-        to_host(initial, &host);
-        const size_t bytes = host_mask_bytes();
-        if (!have_current || memcmp(current.words, host.words, bytes) != 0)
-            PalThreadSetCpuAffinity(0, bytes, host.words);
-    }
+    /* The process runs on the host CPUs of its mask, unless it already does: the launcher and an
+     * exec'ing process of the launch put it there; plain LD_PRELOAD, or a mask given by hand in
+     * LIBOS_AFFINITY, did not. */
+    CpuBits host;
+    to_host(placed, &host);
+    const size_t bytes = host_mask_bytes();
+    if (!have_current || memcmp(current.words, host.words, bytes) != 0)
+        PalThreadSetCpuAffinity(0, bytes, host.words);
     install_fault_handling();
     capture_inherited_cwd();
     return kVirtual;

@@ -181,6 +181,23 @@ expect "--cpu-map 1,0: nproc" "2" "$run" --cpu-map 1,0 -- nproc
 expect "--cpu-map 1,0: pinned to each vCPU" "$(printf 'cpu 0: sched_getcpu 0 getcpu 0\ncpu 1: sched_getcpu 1 getcpu 1')" \
   "$run" --cpu-map 1,0 -- "$progs/pin_each"
 expect "--cpu-map 1,0: vCPU 0 runs on host CPU 1" "1" host_cpus_after --cpu-map 1,0 -- 'taskset -cp 0 $$ >/dev/null'
+# A mask given in LIBOS_AFFINITY (as exec passes it) is placed through the map too: with the map 1, the
+# process runs on host CPU 1 even when it started on host CPU 0 (read from outside, where nothing is
+# virtualized).
+if [ "$(nproc)" -ge 2 ] && taskset -c 0 true 2>/dev/null; then
+placed=$(mktemp)
+taskset -c 0 env LD_PRELOAD="${LIBOS_LIBSHIM:?}" LIBOS_CPU_MAP=1 LIBOS_AFFINITY=0 \
+  sh -c "echo \$\$ >'$placed.new' && mv '$placed.new' '$placed'; exec sleep 5" 2>/dev/null &
+placed_pid=$!
+for _ in $(seq 100); do [ -s "$placed" ] && break; sleep 0.05; done
+expect "LIBOS_CPU_MAP=1 LIBOS_AFFINITY=0, started on host CPU 0: runs on host CPU 1" "1" \
+  sh -c "taskset -cp $(cat "$placed" 2>/dev/null) 2>&1 | sed 's/.*: //'"
+kill "$placed_pid" 2>/dev/null
+wait "$placed_pid" 2>/dev/null
+rm -f "$placed"
+else
+  skip "LIBOS_CPU_MAP=1 LIBOS_AFFINITY=0: placed through the map" "needs host CPUs 0 and 1"
+fi
 # taskset -c 1 restricts the launch: all four vCPUs on host CPU 1.
 expect "taskset -c 1 --cpus 4: every vCPU on host CPU 1" "1" host_cpus_after --cpus 4 -- 'taskset -cp 3 $$ >/dev/null' taskset -c 1
 expect "--cpus 1024: nproc" "1024" "$run" --cpus 1024 -- nproc
