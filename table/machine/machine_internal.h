@@ -61,6 +61,7 @@ constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSi
 struct Machine {
     uint32_t count;
     uint32_t mask_words;
+    uint64_t last_word; /* the bits of the mask's last word that are vCPUs */
     size_t mask_bytes;
     CpuMap map;
     PalTopology topo;
@@ -95,17 +96,49 @@ extern constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("in
 
 /* ---- waiting ------------------------------------------------------------------------------- */
 
-/* Bounded spinning: a thread that died or stopped inside a short critical section (a writer between
- * its two increments, a claimer filling a slot) must not hang every other thread of the launch. */
-constexpr int kSpinBound = 1 << 16;
+/* How long a thread waits for another thread of the launch before it goes on without it. The shared
+ * state is input from every process of the launch, not truth: a thread that died or stopped inside a
+ * short critical section (a writer between its two increments, a claimer filling a slot), or a
+ * process that damaged the state, must not hang the others. A critical section takes well under a
+ * microsecond; this is long enough for a writer preempted on a loaded machine to come back. */
+constexpr uint64_t kWaitBudgetNs = 20 * 1000 * 1000;
 
-/* One round of a wait for another thread: a pause for the first rounds, then yielding the CPU. */
-inline void backoff(int round) {
-    if (round > 64)
+/* A bounded wait: pauses for the first rounds, then yields the CPU, and gives up once kWaitBudgetNs
+ * have passed since its yielding began. The clock is first read at the 65th round, so a short wait
+ * never reads it. One Wait may span several waits of one operation (a claim's scan). */
+class Wait {
+public:
+    /* One round: false, without waiting, once the budget is spent. */
+    bool again() {
+        if (expired_)
+            return false;
+        if (++rounds_ <= kPauses) {
+            __builtin_ia32_pause();
+            return true;
+        }
+        if ((rounds_ - kPauses) % kClockEvery == 1) {
+            uint64_t now = PalClockMonotonic();
+            if (deadline_ == 0) {
+                deadline_ = now + kWaitBudgetNs;
+            } else if (now >= deadline_) {
+                expired_ = true;
+                return false;
+            }
+        }
         PalThreadYield();
-    else
-        __builtin_ia32_pause();
-}
+        return true;
+    }
+    bool expired() const { return expired_; }
+    /* Whether it has begun yielding, and this round is one to look further (a liveness check). */
+    bool looking() const { return rounds_ > kPauses && (rounds_ - kPauses) % kClockEvery == 1; }
+
+private:
+    static constexpr int kPauses = 64;
+    static constexpr int kClockEvery = 64;
+    int rounds_ = 0;
+    uint64_t deadline_ = 0;
+    bool expired_ = false;
+};
 
 /* ---- map.cpp ------------------------------------------------------------------------------- */
 
@@ -137,20 +170,26 @@ inline void copy_out(const ThreadSlot* slot, uint64_t* words) {
         for (uint32_t i = kInlineWords; i < n; ++i)
             words[i] = ext[i - kInlineWords].load(std::memory_order_relaxed);
     }
+    words[n - 1] &= g_machine.last_word;
 }
 
-/* Reads a slot's mask consistently: retries while a writer is in the middle, for at most kSpinBound
- * rounds (then it takes what it sees). */
-inline void locked_read(const ThreadSlot* slot, uint64_t* words) {
-    for (int spins = 0;; ++spins) {
+/* Reads a slot's mask consistently: retries while a writer is in the middle. A writer that holds the
+ * slot past the wait's budget died or stopped there (or the state was damaged): the slot is declared
+ * consistent as it is, and a writer that comes back writes again, whole (locked_write). The words
+ * read are the machine's: bits at vcpu_count() and above, which no writer of the LibOS sets, are
+ * cleared. */
+inline void locked_read(ThreadSlot* slot, uint64_t* words) {
+    Wait wait;
+    for (;;) {
         uint32_t before = slot->seq.load(std::memory_order_acquire);
-        if ((before & 1) && spins < kSpinBound) {
-            backoff(spins);
+        if (before & 1) {
+            if (!wait.again())
+                slot->seq.compare_exchange_strong(before, before + 1, std::memory_order_acq_rel);
             continue;
         }
         copy_out(slot, words);
         std::atomic_thread_fence(std::memory_order_acquire);
-        if (slot->seq.load(std::memory_order_relaxed) == before || spins >= kSpinBound)
+        if (slot->seq.load(std::memory_order_relaxed) == before || !wait.again())
             return;
     }
 }

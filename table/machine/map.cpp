@@ -46,6 +46,7 @@ void set_machine_shape() {
     Machine& m = g_machine;
     m.count = m.map.count;
     m.mask_words = (m.count + 63) / 64;
+    m.last_word = m.count % 64 ? (1ULL << (m.count % 64)) - 1 : ~0ULL;
     m.mask_bytes = m.mask_words * 8;
     m.ext_words = m.mask_words > kInlineWords ? m.mask_words - kInlineWords : 0;
     memset(&m.all, 0, sizeof(m.all));

@@ -57,41 +57,44 @@ bool collect_dead_slots() {
 }
 
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
- * claimer that died mid-way is given up on after kSpinBound rounds. */
-int32_t settled_tid(uint32_t i) {
+ * claimer that died mid-way, or slots left claiming by a process that damaged the state, are given up
+ * on when `wait`, the budget of the whole operation, is spent: then a claiming slot is passed over at
+ * once. */
+int32_t settled_tid(uint32_t i, Wait& wait) {
     int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-    for (int spins = 0; t == kClaimingTid && spins < kSpinBound; ++spins) {
-        backoff(spins);
+    while (t == kClaimingTid && wait.again())
         t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-    }
     return t;
 }
 
 }  // namespace
 
 void locked_write(ThreadSlot* slot, const uint64_t* words) {
+    Wait wait;
     for (;;) {
         uint32_t seq = slot->seq.load(std::memory_order_relaxed);
         uint32_t mine;
-        for (int spins = 0;; ++spins) {
-            if (!(seq & 1) || spins > kSpinBound) {
-                /* Even: take it. Still odd after the bound: its writer was stopped or died; take it
+        for (;;) {
+            if (!(seq & 1) || wait.expired()) {
+                /* Even: take it. Still odd past the budget: its writer was stopped or died; take it
                  * over (the counter stays odd while this write runs). */
                 mine = (seq & 1) ? seq + 2 : seq + 1;
                 if (slot->seq.compare_exchange_weak(seq, mine, std::memory_order_acquire))
                     break;
-            } else {
-                seq = slot->seq.load(std::memory_order_relaxed);
+                continue;
             }
-            backoff(spins);
+            wait.again();
+            seq = slot->seq.load(std::memory_order_relaxed);
         }
         std::atomic_thread_fence(std::memory_order_release);
         copy_in(slot, words);
         slot->stamp.store(g_machine.header->clock.fetch_add(1, std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
         /* Publish only if no one took the slot over meanwhile; if someone did, this write may have
-         * landed on top of theirs, word by word: write it again, whole, as the last one. */
-        if (slot->seq.compare_exchange_strong(mine, mine + 1, std::memory_order_release))
+         * landed on top of theirs, word by word: write it again, whole, as the last one (while the
+         * budget lasts: a process that keeps taking the slot over has damaged the state). */
+        uint32_t expected = mine;
+        if (slot->seq.compare_exchange_strong(expected, mine + 1, std::memory_order_release) || !wait.again())
             return;
     }
 }
@@ -113,12 +116,13 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
+    Wait wait;
     for (;;) {
         uint32_t n = used_slots();
         int64_t free_index = -1;
         ThreadSlot* existing = nullptr;
         for (uint32_t i = 0; i < n; ++i) {
-            int32_t t = settled_tid(i);
+            int32_t t = settled_tid(i, wait);
             if (t == tid) {
                 existing = &g_machine.slots[i];
                 break;
@@ -167,7 +171,8 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
 bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
     memset(out, 0, sizeof(*out));
     locked_read(slot, out->words);
-    return slot->tid.load(std::memory_order_acquire) == tid;
+    /* No thread has an empty mask: one is a damaged slot, which the host's answer replaces. */
+    return slot->tid.load(std::memory_order_acquire) == tid && !out->empty();
 }
 
 void write_mask(ThreadSlot* slot, const CpuBits& mask) {
@@ -190,7 +195,7 @@ uint32_t used_slot_count() {
 bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp) {
     if (index >= used_slots())
         return false;
-    const ThreadSlot* slot = &g_machine.slots[index];
+    ThreadSlot* slot = &g_machine.slots[index];
     int32_t t = slot->tid.load(std::memory_order_acquire);
     if (t <= 0)
         return false;
@@ -198,7 +203,7 @@ bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp) {
     locked_read(slot, mask->words);
     *tid = t;
     *stamp = slot->stamp.load(std::memory_order_relaxed);
-    return true;
+    return !mask->empty();
 }
 
 }  // namespace libos

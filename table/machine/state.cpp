@@ -42,7 +42,25 @@ int move_state_fd(int fd) {
     return high >= 0 ? static_cast<int>(high) : fd;
 }
 
+/* The state's file, to know it again under its descriptor. */
+constinit uint64_t g_state_dev = 0, g_state_ino = 0;
+
+/* A program that unmaps or protects the shared state, by mistake or on purpose, must not crash the
+ * LibOS in it: a fault on the state maps it again, from its descriptor if that still is the state's
+ * file, else as zeros of this process's own (its threads are then seen through the map). */
+bool repair_region(void*) {
+    void* base = g_machine.header;
+    const size_t size = region_size();
+    struct stat st;
+    const int fd = g_machine.state_fd;
+    if (fd >= 0 && PalFileStat(fd, &st) == 0 && st.st_dev == g_state_dev && st.st_ino == g_state_ino &&
+        PalMemoryMapFixed(base, size, fd) == 0)
+        return true;
+    return PalMemoryMapFixed(base, size, -1) == 0;
+}
+
 void map_region(void* base) {
+    PalFaultRepairRegister(base, static_cast<char*>(base) + region_size(), &repair_region);
     g_machine.header = static_cast<SharedHeader*>(base);
     g_machine.slots = reinterpret_cast<ThreadSlot*>(static_cast<char*>(base) + kHeaderBytes);
     g_machine.ext = reinterpret_cast<std::atomic<uint64_t>*>(
@@ -67,6 +85,8 @@ bool map_existing(long fd) {
     }
     map_region(base);
     g_machine.state_fd = static_cast<int>(fd);
+    g_state_dev = st.st_dev;
+    g_state_ino = st.st_ino;
     return true;
 }
 
@@ -96,6 +116,11 @@ bool create_region() {
     header->magic = kStateMagic;
     map_region(base);
     g_machine.state_fd = fd;
+    struct stat st;
+    if (PalFileStat(fd, &st) == 0) {
+        g_state_dev = st.st_dev;
+        g_state_ino = st.st_ino;
+    }
     return true;
 }
 

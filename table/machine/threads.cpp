@@ -1,5 +1,6 @@
 /* The threads of the launch (libos_threads.h): the calling thread's own slot, slots for new threads
  * and fork children, the end of a thread, and the two-step change of another thread's mask. */
+#include <errno.h>
 #include <string.h>
 
 #include "libos/libos_init.h"
@@ -19,12 +20,16 @@ void begin_change(ThreadSlot* slot) {
     if (!slot)
         return;
     uint32_t me = static_cast<uint32_t>(self_tid());
-    for (int spins = 0;; ++spins) {
+    Wait wait;
+    for (;;) {
         uint32_t holder = slot->writer.load(std::memory_order_relaxed);
-        if ((holder == 0 || spins > kSpinBound) &&
-            slot->writer.compare_exchange_weak(holder, me, std::memory_order_acquire))
+        /* Free; or its holder is gone (killed in the middle of a change: nothing will free it), or has
+         * held it past the budget (stopped, or the state was damaged). */
+        bool take = holder == 0 || wait.expired() ||
+                    (wait.looking() && PalThreadExists(static_cast<pid_t>(holder)) == -ESRCH);
+        if (take && slot->writer.compare_exchange_weak(holder, me, std::memory_order_acquire))
             return;
-        backoff(spins);
+        wait.again();
     }
 }
 
@@ -72,9 +77,15 @@ void current_mask(CpuBits* out) {
 
 void copy_own_mask(uint64_t* words) {
     ThreadSlot* slot = self_slot();
-    if (slot) {
+    if (__builtin_expect(slot != nullptr, 1)) {
         locked_read(slot, words);
-        return;
+        uint64_t any = 0;
+        for (uint32_t w = 0; w < g_machine.mask_words; ++w)
+            any |= words[w];
+        if (__builtin_expect(any != 0, 1))
+            return;
+        /* No thread has an empty mask: the slot was damaged (the state is every process's input);
+         * what the host runs the thread on is the answer then. */
     }
     /* No slot (no state to keep one in, or a full one). */
     CpuBits mask;

@@ -119,6 +119,14 @@ PAL_API long PalFaultHandlerInstall(PalFaultUpcall upcall, struct PalKernelSigac
  * than the vDSO they stand in for. Up to 4 ranges. Returns 0 or -ENOSPC. */
 PAL_API long PalFaultFixupRegister(const void* begin, const void* end, const void* fixup);
 
+/* Repairs faults on the LibOS's own memory that a program may have unmapped or protected (its shared
+ * state): a SIGSEGV or SIGBUS whose address is in [begin, end) calls `repair` with the address, and
+ * when it answers true the faulting instruction runs again. One range; a range repaired over and over
+ * (64 times) is given up, and its fault handled as any other.
+ * Returns 0. */
+typedef bool (*PalFaultRepair)(void* address);
+PAL_API long PalFaultRepairRegister(const void* begin, const void* end, PalFaultRepair repair);
+
 /* Sets the host action of `sig` to its default (SIG_DFL). Used to let a fault kill the process. */
 PAL_API long PalSignalSetDefault(int sig);
 
@@ -204,6 +212,10 @@ PAL_API long PalMemoryAllocate(size_t size, void** addr);
 /* Maps the first `size` bytes of file `fd` shared and read-write at *addr. Returns 0 or -errno. */
 PAL_API long PalMemoryMapShared(int fd, size_t size, void** addr);
 
+/* Maps `size` bytes at exactly `addr`, replacing whatever is there: file `fd` shared and read-write,
+ * or, when `fd` is negative, private zeroed memory. Returns 0 or -errno. */
+PAL_API long PalMemoryMapFixed(void* addr, size_t size, int fd);
+
 /* Unmaps what PalMemoryAllocate or PalMemoryMapShared gave. Returns 0 or -errno. */
 PAL_API long PalMemoryFree(void* addr, size_t size);
 
@@ -239,6 +251,9 @@ PAL_API long PalThreadSignal(pid_t tgid, pid_t tid, int sig);
 
 /* sched_yield(2). */
 PAL_API void PalThreadYield(void);
+
+/* CLOCK_MONOTONIC in nanoseconds (clock_gettime(2)), for bounding waits. */
+PAL_API uint64_t PalClockMonotonic(void);
 
 /* ---- strict mode ------------------------------------------------------------------------------
  * A strict-mode launch runs every process under a seccomp filter that hands the virtualized system

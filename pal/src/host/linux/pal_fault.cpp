@@ -20,6 +20,26 @@ struct Fixup {
 constinit Fixup g_fixups[4] = {};
 constinit int g_fixup_count = 0;
 
+/* The range whose faults are repaired (PalFaultRepairRegister), and how many repairs it has had: a
+ * range repaired over and over (a repair that does not hold, or a program that keeps unmapping it) is
+ * given up. */
+constinit uintptr_t g_repair_begin = 0, g_repair_end = 0;
+constinit PalFaultRepair g_repair = nullptr;
+constinit int g_repairs = 0;
+constexpr int kMaxRepairs = 64;
+
+bool repaired(int sig, siginfo_t* info) {
+    PalFaultRepair repair = __atomic_load_n(&g_repair, __ATOMIC_ACQUIRE);
+    if (!repair || !info || (sig != SIGSEGV && sig != SIGBUS) || info->si_code <= 0)
+        return false;
+    auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    if (addr < g_repair_begin || addr >= g_repair_end)
+        return false;
+    if (__atomic_add_fetch(&g_repairs, 1, __ATOMIC_RELAXED) > kMaxRepairs)
+        return false;
+    return repair(info->si_addr);
+}
+
 void reraise_if_sent(int sig, siginfo_t* info) {
     /* A fault re-executes and kills the process once the default action is back. A signal sent with
      * kill/tgkill (si_code <= 0) does not come back by itself: send it again; it stays blocked until
@@ -41,6 +61,8 @@ void pal_fault_handler(int sig, siginfo_t* info, void* uc) {
             return;
         }
     }
+    if (repaired(sig, info))
+        return;
     if (g_fault_upcall) {
         g_fault_upcall(sig, info, uc);
         return;
@@ -55,6 +77,15 @@ extern "C" long PalUserCopy(void* dst, const void* src, size_t size) {
     if (size == 0)
         return 0;
     return pal_user_copy_raw(dst, src, size);
+}
+
+extern "C" long PalFaultRepairRegister(const void* begin, const void* end, PalFaultRepair repair) {
+    __atomic_store_n(&g_repair, nullptr, __ATOMIC_RELEASE);
+    g_repair_begin = reinterpret_cast<uintptr_t>(begin);
+    g_repair_end = reinterpret_cast<uintptr_t>(end);
+    __atomic_store_n(&g_repairs, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_repair, repair, __ATOMIC_RELEASE);
+    return 0;
 }
 
 extern "C" long PalFaultFixupRegister(const void* begin, const void* end, const void* fixup) {

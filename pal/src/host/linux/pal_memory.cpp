@@ -27,6 +27,14 @@ extern "C" long PalMemoryMapShared(int fd, size_t size, void** addr) {
     return map(size, MAP_SHARED, fd, addr);
 }
 
+extern "C" long PalMemoryMapFixed(void* addr, size_t size, int fd) {
+    long p = fd >= 0 ? pal_raw(SYS_mmap, reinterpret_cast<long>(addr), static_cast<long>(size), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_FIXED, fd, 0)
+                     : pal_raw(SYS_mmap, reinterpret_cast<long>(addr), static_cast<long>(size), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return p < 0 && p > -4096 ? p : 0;
+}
+
 extern "C" long PalMemoryFree(void* addr, size_t size) {
     return pal_raw(SYS_munmap, reinterpret_cast<long>(addr), static_cast<long>(size));
 }

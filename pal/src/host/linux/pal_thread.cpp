@@ -1,6 +1,7 @@
 /* PalThreadGetCpuAffinity, PalThreadSetCpuAffinity, PalGetCpu: the host's CPU placement of threads.
  * Application pointers go to the kernel untouched so that EFAULT arises exactly where Linux gives it. */
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "pal/pal.h"
 #include "pal_linux.h"
@@ -57,4 +58,10 @@ extern "C" long PalThreadSignal(pid_t tgid, pid_t tid, int sig) {
 
 extern "C" void PalThreadYield(void) {
     pal_raw(SYS_sched_yield);
+}
+
+extern "C" uint64_t PalClockMonotonic(void) {
+    struct timespec t = {};
+    pal_raw(SYS_clock_gettime, CLOCK_MONOTONIC, reinterpret_cast<long>(&t));
+    return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
 }

@@ -1,0 +1,292 @@
+/* The shared state is input, not truth: every process of a launch can write it. A process that damages
+ * it (by mistake or on purpose) may lose its own virtual view, but must never hang or crash the others,
+ * nor make them report a machine they are not on. Run under the shim on a virtual machine
+ * (LIBOS_CPUS); each test damages the state the way one hostile process did:
+ *   - claiming every slot (tid -2): the others' calls still complete;
+ *   - a mask outside the machine, or an empty one, in another thread's slot: the readers cut it to the
+ *     machine, or take the host's answer;
+ *   - a writer that died holding a slot's change: the next writer goes on at once;
+ *   - unmapping or protecting the state: the LibOS maps it again instead of crashing.
+ * The state's layout is the machine's own (table/machine/machine_internal.h): the test finds a slot by
+ * its thread's tid at 64-byte steps, and knows only that a slot is {tid, seq, writer, stamp, mask...}. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+struct Slot {
+    std::atomic<int32_t> tid;
+    std::atomic<uint32_t> seq;
+    std::atomic<uint32_t> writer;
+    std::atomic<uint32_t> stamp;
+    std::atomic<uint64_t> bits[6];
+};
+static_assert(sizeof(Slot) == 64);
+
+int vcpus() {
+    const char* n = getenv("LIBOS_CPUS");
+    return n ? atoi(n) : 0;
+}
+
+/* The state's mapping in this process: [*begin, *end). */
+bool state_mapping(char** begin, char** end) {
+    FILE* maps = fopen("/proc/self/maps", "re");
+    if (!maps)
+        return false;
+    char line[512];
+    bool found = false;
+    while (fgets(line, sizeof(line), maps)) {
+        if (!strstr(line, "memfd:libos-vcpu-state"))
+            continue;
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx", &a, &b) == 2) {
+            *begin = reinterpret_cast<char*>(a);
+            *end = reinterpret_cast<char*>(b);
+            found = true;
+        }
+        break;
+    }
+    fclose(maps);
+    return found;
+}
+
+/* The slot of thread `tid`, found by its tid at 64-byte steps past the first page. */
+Slot* slot_of(pid_t tid) {
+    char *begin, *end;
+    if (!state_mapping(&begin, &end))
+        return nullptr;
+    for (char* p = begin + 4096; p + sizeof(Slot) <= end; p += sizeof(Slot))
+        if (reinterpret_cast<Slot*>(p)->tid.load() == tid)
+            return reinterpret_cast<Slot*>(p);
+    return nullptr;
+}
+
+/* Makes sure the state exists and this thread has a slot: a CPU call. */
+void touch_state() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    sched_getaffinity(0, sizeof(set), &set);
+}
+
+int count_of_own_mask() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return -errno;
+    return CPU_COUNT(&set);
+}
+
+double thread_cpu_ms() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Runs `body` in a child process, with a watchdog of `seconds` (a hang fails the test instead of
+ * blocking the suite), and returns its exit status, or -signal. */
+template <typename Body>
+int in_child(Body body, unsigned seconds = 30) {
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(seconds);
+        _exit(body());
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid)
+        return -1000;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+class HostileState : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (vcpus() <= 0)
+            GTEST_SKIP() << "not on a virtual machine (LIBOS_CPUS is not set)";
+        touch_state();
+        if (!slot_of(gettid()))
+            GTEST_SKIP() << "no shared state in this process (is the shim preloaded?)";
+    }
+};
+
+TEST_F(HostileState, AMaskOutsideTheMachineIsCutToIt) {
+    /* A child scribbles every bit of this thread's slot (the machine has n vCPUs): this thread still
+     * has at most n, at least one. */
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    int status = in_child([mine] {
+        for (auto& w : mine->bits)
+            w.store(~0ULL);
+        return 0;
+    });
+    ASSERT_EQ(status, 0);
+    int count = count_of_own_mask();
+    EXPECT_GE(count, 1);
+    EXPECT_LE(count, vcpus());
+    EXPECT_LE(sched_getcpu(), vcpus() - 1);
+    /* Put this thread back on the whole machine (it is the test's own). */
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int v = 0; v < vcpus(); ++v)
+        CPU_SET(v, &all);
+    EXPECT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+}
+
+TEST_F(HostileState, AnEmptyMaskIsReplacedByTheHostsAnswer) {
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    int status = in_child([mine] {
+        for (auto& w : mine->bits)
+            w.store(0);
+        return 0;
+    });
+    ASSERT_EQ(status, 0);
+    EXPECT_GE(count_of_own_mask(), 1);
+    /* Another process asking about this thread sees a mask too. */
+    pid_t me = gettid();
+    status = in_child([me] {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        return sched_getaffinity(me, sizeof(set), &set) == 0 && CPU_COUNT(&set) >= 1 ? 0 : 1;
+    });
+    EXPECT_EQ(status, 0);
+}
+
+TEST_F(HostileState, AWriterThatDiedHoldingTheSlotIsOvertakenAtOnce) {
+    /* A process killed in the middle of changing this thread's mask leaves its tid as the slot's
+     * writer. The next change goes on without waiting for it: in CPU time (which a loaded machine does
+     * not inflate), far less than the wait's budget (20 ms) it took before; before the fix, 65536
+     * yields. */
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, nullptr, 0);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(vcpus() - 1, &one);
+    double worst = 0;
+    for (int round = 0; round < 20; ++round) {
+        mine->writer.store(static_cast<uint32_t>(dead));
+        double before = thread_cpu_ms();
+        ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+        double spent = thread_cpu_ms() - before;
+        worst = spent > worst ? spent : worst;
+    }
+    EXPECT_LT(worst, 5.0) << "ms of CPU time for one sched_setaffinity after a dead writer";
+    EXPECT_EQ(mine->writer.load(), 0u) << "the change was ended";
+    EXPECT_EQ(count_of_own_mask(), 1);
+}
+
+TEST_F(HostileState, UnmappingTheStateDoesNotCrashTheLibos) {
+    int status = in_child([] {
+        char *begin, *end;
+        if (!state_mapping(&begin, &end))
+            return 10;
+        if (munmap(begin, end - begin) != 0)
+            return 11;
+        /* The LibOS reads its slot: mapped again from the state's descriptor. */
+        if (count_of_own_mask() < 1)
+            return 1;
+        std::thread([] { touch_state(); }).join();
+        return count_of_own_mask() >= 1 ? 0 : 2;
+    });
+    EXPECT_EQ(status, 0) << "negative: killed by that signal";
+}
+
+TEST_F(HostileState, ProtectingTheStateDoesNotCrashTheLibos) {
+    int status = in_child([] {
+        char *begin, *end;
+        if (!state_mapping(&begin, &end))
+            return 10;
+        if (mprotect(begin, end - begin, PROT_NONE) != 0)
+            return 11;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        if (sched_setaffinity(0, sizeof(one), &one) != 0)
+            return 1;
+        return count_of_own_mask() == 1 ? 0 : 2;
+    });
+    EXPECT_EQ(status, 0) << "negative: killed by that signal";
+}
+
+TEST_F(HostileState, ClosingAndUnmappingTheStateLosesOnlyTheViewOfOthers) {
+    /* With its descriptor closed too, the state is mapped again as zeros of this process's own: it goes
+     * on, with masks seen through the map. */
+    int status = in_child([] {
+        char *begin, *end;
+        if (!state_mapping(&begin, &end))
+            return 10;
+        for (int fd = 3; fd < 4096; ++fd) {
+            char link[64], target[128];
+            snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+            ssize_t n = readlink(link, target, sizeof(target) - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                if (strstr(target, "libos-vcpu-state"))
+                    close(fd);
+            }
+        }
+        if (munmap(begin, end - begin) != 0)
+            return 11;
+        if (count_of_own_mask() < 1)
+            return 1;
+        return sched_getcpu() >= 0 && sched_getcpu() < vcpus() ? 0 : 2;
+    });
+    EXPECT_EQ(status, 0) << "negative: killed by that signal";
+}
+
+/* Last: it leaves every slot of the launch damaged, this process's own included. */
+TEST_F(HostileState, ClaimingEverySlotHangsNoOne) {
+    /* A sibling writes "being claimed" (-2) into every slot of the state, then exits; this process then
+     * starts threads and forks (each claims a slot) and asks about itself: everything completes, well
+     * before the watchdog (a minute and a half, before the fix). */
+    int status = in_child([] {
+        char *begin, *end;
+        if (!state_mapping(&begin, &end))
+            return 10;
+        Slot* mine = slot_of(gettid());
+        for (char* p = reinterpret_cast<char*>(mine) - ((reinterpret_cast<char*>(mine) - begin - 4096) / 64) * 64;
+             p + sizeof(Slot) <= end; p += sizeof(Slot))
+            reinterpret_cast<Slot*>(p)->tid.store(-2);
+        return 0;
+    });
+    ASSERT_EQ(status, 0);
+    alarm(60); /* this process claims a slot for its child at fork: a hang there ends the test too */
+    status = in_child([] {
+        for (int i = 0; i < 4; ++i) {
+            std::thread t([] { touch_state(); });
+            t.join();
+            pid_t child = fork();
+            if (child == 0) {
+                touch_state();
+                _exit(0);
+            }
+            waitpid(child, nullptr, 0);
+        }
+        return count_of_own_mask() > 0 ? 0 : 1;
+    }, 20);
+    alarm(0);
+    EXPECT_EQ(status, 0) << "-14 (SIGALRM): the calls hung on the damaged state";
+}
+
+}  // namespace
