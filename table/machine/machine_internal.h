@@ -196,7 +196,10 @@ inline void locked_read(ThreadSlot* slot, uint64_t* words) {
 
 /* ---- slots.cpp ----------------------------------------------------------------------------- */
 
-void locked_write(ThreadSlot* slot, const uint64_t* words);
+/* Writes a slot's mask. `changing`: the caller holds the slot's change (begin_change), so no other
+ * change writes it: a write found in the middle was left by a writer that died there (whose change
+ * begin_change took over), and it is taken over at the first look rather than after the budget. */
+void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing = false);
 /* Gives `tid` a slot holding `mask` (see slots.cpp for the rules). */
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0);
 ThreadSlot* lookup(pid_t tid);

@@ -69,15 +69,16 @@ int32_t settled_tid(uint32_t i, Wait& wait) {
 
 }  // namespace
 
-void locked_write(ThreadSlot* slot, const uint64_t* words) {
+void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing) {
     Wait wait;
     for (;;) {
         uint32_t seq = slot->seq.load(std::memory_order_relaxed);
         uint32_t mine;
         for (;;) {
-            if (!(seq & 1) || wait.expired()) {
-                /* Even: take it. Still odd past the budget: its writer was stopped or died; take it
-                 * over (the counter stays odd while this write runs). */
+            if (!(seq & 1) || wait.expired() || (changing && wait.looking())) {
+                /* Even: take it. Still odd past the budget, or at the first look while this thread
+                 * holds the change: its writer was stopped or died; take it over (the counter stays
+                 * odd while this write runs). */
                 mine = (seq & 1) ? seq + 2 : seq + 1;
                 if (slot->seq.compare_exchange_weak(seq, mine, std::memory_order_acquire))
                     break;
@@ -176,7 +177,7 @@ bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
 }
 
 void write_mask(ThreadSlot* slot, const CpuBits& mask) {
-    locked_write(slot, mask.words);
+    locked_write(slot, mask.words, /*changing=*/true);
 }
 
 SlotSnapshot snapshot(ThreadSlot* slot) {

@@ -172,8 +172,7 @@ TEST_F(HostileState, AnEmptyMaskIsReplacedByTheHostsAnswer) {
 TEST_F(HostileState, AWriterThatDiedHoldingTheSlotIsOvertakenAtOnce) {
     /* A process killed in the middle of changing this thread's mask leaves its tid as the slot's
      * writer. The next change goes on without waiting for it: in CPU time (which a loaded machine does
-     * not inflate), far less than the wait's budget (20 ms) it took before; before the fix, 65536
-     * yields. */
+     * not inflate), far less than the wait's budget (20 ms); before the fix, 65536 yields. */
     Slot* mine = slot_of(gettid());
     ASSERT_NE(mine, nullptr);
     pid_t dead = fork();
@@ -186,6 +185,9 @@ TEST_F(HostileState, AWriterThatDiedHoldingTheSlotIsOvertakenAtOnce) {
     double worst = 0;
     for (int round = 0; round < 20; ++round) {
         mine->writer.store(static_cast<uint32_t>(dead));
+        /* Every other round it died between the two increments of the slot's sequence, too. */
+        if (round % 2)
+            mine->seq.fetch_add(1);
         double before = thread_cpu_ms();
         ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
         double spent = thread_cpu_ms() - before;
@@ -193,6 +195,7 @@ TEST_F(HostileState, AWriterThatDiedHoldingTheSlotIsOvertakenAtOnce) {
     }
     EXPECT_LT(worst, 5.0) << "ms of CPU time for one sched_setaffinity after a dead writer";
     EXPECT_EQ(mine->writer.load(), 0u) << "the change was ended";
+    EXPECT_EQ(mine->seq.load() % 2, 0u) << "the write was ended";
     EXPECT_EQ(count_of_own_mask(), 1);
 }
 

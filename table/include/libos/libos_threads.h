@@ -53,7 +53,7 @@ inline pid_t self_tid() {
 ThreadSlot* find_slot(pid_t tid);
 /* Reads a slot's mask consistently. Returns false if the slot no longer belongs to `tid`. */
 bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out);
-/* Replaces a slot's mask. */
+/* Replaces a slot's mask; called between begin_change and end_change. */
 void write_mask(ThreadSlot* slot, const CpuBits& mask);
 
 /* A change of a thread's mask has two steps, the host's affinity and the slot. begin_change and
