@@ -100,12 +100,16 @@ extern constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("in
  * state is input from every process of the launch, not truth: a thread that died or stopped inside a
  * short critical section (a writer between its two increments, a claimer filling a slot), or a
  * process that damaged the state, must not hang the others. A critical section takes well under a
- * microsecond; this is long enough for a writer preempted on a loaded machine to come back. */
+ * microsecond, a change of a mask (the host's affinity, then the slot) a few; a thread seen to be
+ * alive (kill(tid, 0)) was preempted, which on a loaded machine takes tens of milliseconds, and is
+ * waited for longer than one that is gone or unknown. */
 constexpr uint64_t kWaitBudgetNs = 20 * 1000 * 1000;
+constexpr uint64_t kLiveWaitBudgetNs = 2000 * 1000 * 1000ull;
 
-/* A bounded wait: pauses for the first rounds, then yields the CPU, and gives up once kWaitBudgetNs
- * have passed since its yielding began. The clock is first read at the 65th round, so a short wait
- * never reads it. One Wait may span several waits of one operation (a claim's scan). */
+/* A bounded wait: pauses for the first rounds, then yields the CPU, and gives up once its budget
+ * (kWaitBudgetNs, or kLiveWaitBudgetNs once the thread waited for is known to be alive) has passed
+ * since its yielding began. The clock is first read at the 65th round, so a short wait never reads
+ * it. One Wait may span several waits of one operation (a claim's scan). */
 class Wait {
 public:
     /* One round: false, without waiting, once the budget is spent. */
@@ -118,9 +122,9 @@ public:
         }
         if ((rounds_ - kPauses) % kClockEvery == 1) {
             uint64_t now = PalClockMonotonic();
-            if (deadline_ == 0) {
-                deadline_ = now + kWaitBudgetNs;
-            } else if (now >= deadline_) {
+            if (start_ == 0) {
+                start_ = now;
+            } else if (now - start_ >= budget_) {
                 expired_ = true;
                 return false;
             }
@@ -131,12 +135,15 @@ public:
     bool expired() const { return expired_; }
     /* Whether it has begun yielding, and this round is one to look further (a liveness check). */
     bool looking() const { return rounds_ > kPauses && (rounds_ - kPauses) % kClockEvery == 1; }
+    /* The thread waited for was seen alive: it is waited for up to kLiveWaitBudgetNs. */
+    void holder_alive() { budget_ = kLiveWaitBudgetNs; }
 
 private:
     static constexpr int kPauses = 64;
     static constexpr int kClockEvery = 64;
     int rounds_ = 0;
-    uint64_t deadline_ = 0;
+    uint64_t start_ = 0;
+    uint64_t budget_ = kWaitBudgetNs;
     bool expired_ = false;
 };
 
@@ -173,6 +180,9 @@ inline void copy_out(const ThreadSlot* slot, uint64_t* words) {
     words[n - 1] &= g_machine.last_word;
 }
 
+/* A slot's change holder that is alive is waited for longer (slots.cpp). */
+void note_live_writer(const ThreadSlot* slot, Wait& wait);
+
 /* Reads a slot's mask consistently: retries while a writer is in the middle. A writer that holds the
  * slot past the wait's budget died or stopped there (or the state was damaged): the slot is declared
  * consistent as it is, and a writer that comes back writes again, whole (locked_write). The words
@@ -183,6 +193,8 @@ inline void locked_read(ThreadSlot* slot, uint64_t* words) {
     for (;;) {
         uint32_t before = slot->seq.load(std::memory_order_acquire);
         if (before & 1) {
+            if (wait.looking())
+                note_live_writer(slot, wait);
             if (!wait.again())
                 slot->seq.compare_exchange_strong(before, before + 1, std::memory_order_acq_rel);
             continue;

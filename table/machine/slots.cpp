@@ -69,6 +69,12 @@ int32_t settled_tid(uint32_t i, Wait& wait) {
 
 }  // namespace
 
+void note_live_writer(const ThreadSlot* slot, Wait& wait) {
+    uint32_t holder = slot->writer.load(std::memory_order_relaxed);
+    if (holder != 0 && holder < 0x40000000u && PalThreadExists(static_cast<pid_t>(holder)) != -ESRCH)
+        wait.holder_alive();
+}
+
 void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing) {
     Wait wait;
     for (;;) {
@@ -84,6 +90,8 @@ void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing) {
                     break;
                 continue;
             }
+            if (wait.looking())
+                note_live_writer(slot, wait);
             wait.again();
             seq = slot->seq.load(std::memory_order_relaxed);
         }

@@ -24,9 +24,16 @@ void begin_change(ThreadSlot* slot) {
     for (;;) {
         uint32_t holder = slot->writer.load(std::memory_order_relaxed);
         /* Free; or its holder is gone (killed in the middle of a change: nothing will free it), or has
-         * held it past the budget (stopped, or the state was damaged). */
-        bool take = holder == 0 || wait.expired() ||
-                    (wait.looking() && PalThreadExists(static_cast<pid_t>(holder)) == -ESRCH);
+         * held it past the budget (stopped, or the state was damaged). A holder seen alive is waited
+         * for longer: it was preempted in the middle of its change. */
+        bool take = holder == 0 || wait.expired();
+        if (!take && wait.looking()) {
+            long alive = holder < 0x40000000u ? PalThreadExists(static_cast<pid_t>(holder)) : -ESRCH;
+            if (alive == -ESRCH)
+                take = true;
+            else
+                wait.holder_alive();
+        }
         if (take && slot->writer.compare_exchange_weak(holder, me, std::memory_order_acquire))
             return;
         wait.again();
