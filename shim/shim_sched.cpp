@@ -45,7 +45,11 @@ long get_affinity(pid_t tid, size_t cpusetsize, cpu_set_t* cpuset) {
  * (~tid << 3) | CPUCLOCK_SCHED(2) | CPUCLOCK_PERTHREAD(4). */
 pid_t shim::tid_of(pthread_t thread) {
     clockid_t clock;
-    pthread_getcpuclockid(thread, &clock);
+    /* A thread that has exited (not yet joined) has the tid 0, which the kernel wrote at its exit:
+     * glibc's pthread_getcpuclockid refuses it (ESRCH), and its pthread_{get,set}affinity_np pass the
+     * 0 on, which names the calling thread. So does the shim. */
+    if (pthread_getcpuclockid(thread, &clock) != 0)
+        return 0;
     return static_cast<pid_t>(~(clock >> 3));
 }
 

@@ -116,7 +116,8 @@ SyscallResult libos_syscall_sched_getaffinity(Caller caller, pid_t pid, unsigned
                                               UserPtr<unsigned long> user_mask_ptr) {
     if (!libos::is_virtual())
         return LeaveToHost{};
-    if (static_cast<uint64_t>(len) * 8 < libos::vcpu_count() || (len & (sizeof(unsigned long) - 1)))
+    /* The kernel multiplies in 32 bits (len is an unsigned int): 0x80000000 bytes count as 0 bits. */
+    if (len * 8u < libos::vcpu_count() || (len & (sizeof(unsigned long) - 1)))
         return -EINVAL;
     size_t size = len < libos::vcpu_mask_size() ? len : libos::vcpu_mask_size();
     if (caller.is_self(pid)) {

@@ -67,7 +67,9 @@ long raw_setaffinity(pid_t pid, unsigned long len, const void* mask) {
 /* The getaffinity rule, for any length. */
 std::string expected_get(unsigned long len) {
     const auto& m = machine();
-    if (len * 8 < static_cast<unsigned long>(m.nr_cpu_ids) || len % sizeof(long) != 0)
+    /* The kernel takes `unsigned int len` and counts its bits in 32-bit arithmetic (len * 8 wraps). */
+    const unsigned int bits = static_cast<unsigned int>(len) * 8u;
+    if (bits < static_cast<unsigned int>(m.nr_cpu_ids) || len % sizeof(long) != 0)
         return outcome(-1, EINVAL);
     return outcome(static_cast<long>(std::min<unsigned long>(len, m.mask_size)), 0);
 }
@@ -100,7 +102,8 @@ TEST_F(Affinity, GetReturnsTheSmallerOfLenAndTheMaskSize) {
 
 TEST_F(Affinity, GetRejectsBadLengths) {
     const size_t ms = machine().mask_size;
-    for (unsigned long len : {0ul, 1ul, 4ul, 7ul, 12ul, 20ul, ms - 4, ms + 4, (1ul << 32) + 4}) {
+    for (unsigned long len : {0ul, 1ul, 4ul, 7ul, 12ul, 20ul, ms - 4, ms + 4, (1ul << 32) + 4, 0x80000000ul, 0xe0000000ul,
+                              0x20000000ul, 0x10000000ul}) {
         Mask m;
         errno = 0;
         long ret = raw_getaffinity(0, len, m.bytes);
@@ -420,6 +423,29 @@ TEST_F(Affinity, PthreadCallsOnAnotherThread) {
     phase = 3;
     worker.join();
     record("worker", seen_inside);
+}
+
+/* An exited thread that is not joined yet has the tid 0 (the kernel cleared it), which glibc passes
+ * on: its pthread_getaffinity_np answers the calling thread's mask with 0, and pthread_setaffinity_np
+ * sets the calling thread's. */
+TEST_F(Affinity, PthreadCallsOnAnExitedThreadNameTheCaller) {
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr), 0);
+    clockid_t clock;
+    for (int i = 0; i < 100000 && pthread_getcpuclockid(t, &clock) == 0; ++i)
+        usleep(100);
+    ASSERT_EQ(pthread_getcpuclockid(t, &clock), ESRCH) << "the thread's tid was not cleared";
+    Mask mine, got;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine.bytes), mine.set()), 0);
+    EXPECT_EQ(pthread_getaffinity_np(t, sizeof(got.bytes), got.set()), 0);
+    EXPECT_EQ(got.list(), mine.list());
+    const int cpu = machine().usable.back();
+    Mask want = single(cpu);
+    EXPECT_EQ(pthread_setaffinity_np(t, sizeof(want.bytes), want.set()), 0);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine.bytes), mine.set()), 0);
+    EXPECT_EQ(mine.list(), want.list());
+    EXPECT_EQ(pthread_join(t, nullptr), 0);
+    record("exited", got.list() + " then " + mine.list());
 }
 
 TEST_F(Affinity, NewThreadsInheritTheCreatorsMask) {
