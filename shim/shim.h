@@ -80,6 +80,8 @@ extern std::atomic<bool> g_ready;
 /* Sets the shim and the LibOS up; runs once, from the constructor or from whichever intercepted
  * call comes first (another library's constructor may call before ours runs). */
 void init();
+/* The thread running init, while it does (shim_init.cpp). */
+extern constinit thread_local bool t_initializing __attribute__((tls_model("initial-exec")));
 inline void ensure() {
     if (__builtin_expect(!g_ready.load(std::memory_order_acquire), 0))
         init();

@@ -125,11 +125,17 @@ void watch_thread_exit() {
     pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
 }
 
+constinit thread_local bool t_initializing __attribute__((tls_model("initial-exec"))) = false;
+
 void init() {
     /* Before libc set up the environment (a .preinit_array function, a sanitizer's start-up) the
      * configuration cannot be read yet: forward to libc for now (the lookups are lazy), and set up
      * on a later call. */
     if (!environ)
+        return;
+    /* A call made by the set-up itself (the unwinder's library, loaded below, reads /proc/self/exe)
+     * comes after the LibOS is set up: it goes on, rather than wait for itself. */
+    if (t_initializing)
         return;
     int expected = 0;
     if (!g_init_step.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
@@ -137,6 +143,7 @@ void init() {
             PalSyscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
         return;
     }
+    t_initializing = true;
     libos::init();
     /* Only exec (which puts the shim back into a child's LD_PRELOAD) and the unwinder's loading need
      * the shim's path, and only with a machine or tracing: a transparent process does not walk the
@@ -157,6 +164,7 @@ void init() {
         pthread_key_create(&g_exit_key, &on_thread_exit);
     if (libos::trace_wants_stacks())
         load_unwinder();
+    t_initializing = false;
     g_ready.store(true, std::memory_order_release);
 #ifdef LIBOS_TEST_HOOKS
     if (const char* crash = getenv(libos::kEnvTestCrash))

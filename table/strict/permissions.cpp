@@ -176,4 +176,11 @@ long Caller::remote_read_file(const char* path, char* buf, size_t size) const {
     return PalReadFile(path, buf, size);
 }
 
+long Caller::remote_with_file_rights(long (*fn)(void*), void* arg) const {
+    CallerRights rights(remote_);
+    if (!rights.taken())
+        return -EACCES;
+    return fn(arg);
+}
+
 }  // namespace libos

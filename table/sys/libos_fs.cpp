@@ -25,49 +25,70 @@ using libos::VfsPath;
 
 namespace {
 
-bool under_sys(const VfsPath& p) {
-    return strncmp(p.virt, "/sys/", 5) == 0;
+/* What follows a path's last component when it is a link: O_NOFOLLOW, and O_CREAT with O_EXCL (which
+ * never opens through a link), take the link itself. */
+libos::VfsFollow follow_of_open(int flags) {
+    bool nofollow = (flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+    return nofollow ? libos::VfsFollow::NotLast : libos::VfsFollow::Last;
 }
 
-/* The host file that stands for a virtual one in stat and access: itself where it exists. */
-const char* stand_in(const VfsPath& p) {
-    if (p.kind != VfsKind::Generated)
-        return p.real;
-    struct stat st;
-    if (PalFileStatAt(AT_FDCWD, p.real, &st, 0) == 0)
-        return p.real;
-    return under_sys(p) ? "/sys/devices/system/cpu/online" : "/proc/cpuinfo";
+/* The flags with which opening a readable file depends on nothing but the path. */
+constexpr int kPlainOpen = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_LARGEFILE | O_NOFOLLOW;
+
+SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t mode) {
+    /* An O_PATH descriptor reads nothing: the real file's is the kernel's own answer. */
+    if (flags & O_PATH)
+        return caller.open_file(p.real, flags, mode);
+    /* The real file judges the open as the kernel judges it (O_CREAT|O_EXCL: EEXIST, O_DIRECT: EINVAL,
+     * O_TMPFILE: ENOTDIR, writing a read-only sysfs file: EACCES, a caller's own permissions); a
+     * read-only open of a file everyone may read needs no asking. */
+    const bool plain = (flags & ~kPlainOpen) == 0 && (flags & O_ACCMODE) == O_RDONLY && (p.mode & 0444) == 0444;
+    if (!plain) {
+        long fd = caller.open_file(p.real, flags | O_CLOEXEC, mode);
+        if (fd < 0)
+            return fd;
+        PalFileClose(static_cast<int>(fd));
+    }
+    return libos::vfs_open_generated(caller, p, flags);
 }
 
 SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {
     /* The host files behind a view are opened and read with the caller's rights; strict mode's
      * supervisor leaves the call to the host where it cannot take them. */
-    if (p.kind != VfsKind::Missing && !caller.can_act_on_files())
+    if (p.kind != VfsKind::Error && !caller.can_act_on_files())
         return LeaveToHost{};
+    if ((flags & O_PATH) && caller.is_remote() && p.kind != VfsKind::Error) {
+        /* The kernel hands over no O_PATH descriptor (SECCOMP_IOCTL_NOTIF_ADDFD takes only a file
+         * that can be read or written). Where the program's own path reaches the same file, the
+         * host opens it; a mapped one (cpuV/ of cpuH/) gets a read-only descriptor instead. */
+        if (!p.mapped)
+            return LeaveToHost{};
+        flags = (flags & ~(O_PATH | O_ACCMODE)) | O_RDONLY;
+    }
+    if ((flags & O_CREAT) && p.trailing_slash && p.kind != VfsKind::Error)
+        return -EISDIR; /* the kernel's answer once the directory above is found */
     switch (p.kind) {
-        case VfsKind::Missing:
-            return -ENOENT;
+        case VfsKind::Error:
+            /* A last component that does not exist would be created, in a directory of sysfs or
+             * /proc that cannot hold one. */
+            if ((flags & O_CREAT) && p.error == -ENOENT && p.last_missing)
+                return p.trailing_slash ? -EISDIR : -EACCES;
+            return p.error;
+        case VfsKind::Link:
+            /* Not followed: O_NOFOLLOW refuses it, O_PATH opens the link, and O_CREAT|O_EXCL finds it
+             * there. */
+            if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+                return -EEXIST;
+            return (flags & O_PATH) ? caller.open_file(p.real, flags, mode) : SyscallResult(-ELOOP);
         case VfsKind::Generated:
-            if ((flags & O_ACCMODE) != O_RDONLY) {
-                /* The real sysfs files are read-only (EACCES even for root); /proc's accept the open
-                 * and fail the write, so those go to the host. */
-                if (under_sys(p))
-                    return -EACCES;
-                return caller.open_file(p.real, flags, mode);
-            }
-            if (flags & O_DIRECTORY)
-                return -ENOTDIR;
-            return libos::vfs_open_generated(caller, p, flags);
+            return open_generated(caller, p, flags, mode);
         case VfsKind::Redirect:
         case VfsKind::Directory: {
             long fd = caller.open_file(p.real, flags, mode);
             /* A remote caller's descriptor is the supervisor's until it is handed over: nothing to
              * remember here (its listing is the host's: see docs/strict-mode.md). */
-            if (fd >= 0 && !caller.is_remote()) {
-                struct stat st;
-                if (PalFileStat(static_cast<int>(fd), &st) == 0 && S_ISDIR(st.st_mode))
-                    libos::vfs_remember_dir(static_cast<int>(fd), p.virt);
-            }
+            if (fd >= 0 && !caller.is_remote() && (p.kind == VfsKind::Directory || S_ISDIR(p.mode)))
+                libos::vfs_remember_dir(static_cast<int>(fd), p.virt);
             return fd;
         }
         case VfsKind::NotVirtual:
@@ -76,21 +97,57 @@ SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mo
     return -ENOENT;
 }
 
-/* stat of a virtual path: its stand-in's, examined by the host and copied out as the kernel copies
- * it, after the lookup (a missing path is ENOENT before a bad buffer is EFAULT). */
+/* stat of a virtual path: the host file that stands for it, examined by the host and copied out as the
+ * kernel copies it, after the lookup (a missing path is ENOENT before a bad buffer is EFAULT). A link
+ * of the machine is the host's link of the same host CPU (sysfs gives its links no size). */
 SyscallResult stat_virtual(Caller caller, const VfsPath& p, UserPtr<struct stat> buf, int flags) {
-    if (p.kind == VfsKind::Missing)
-        return -ENOENT;
+    if (p.kind == VfsKind::Error)
+        return p.error;
     struct stat st;
-    if (long ret = PalFileStatAt(AT_FDCWD, stand_in(p), &st, flags); ret < 0)
+    if (long ret = PalFileStatAt(AT_FDCWD, p.real, &st, flags | AT_SYMLINK_NOFOLLOW); ret < 0)
         return ret;
     return caller.copy_out(buf, &st, sizeof(st));
 }
 
 SyscallResult access_virtual(const VfsPath& p, int mode, int flags) {
-    if (p.kind == VfsKind::Missing)
-        return -ENOENT;
-    return PalFileAccess(AT_FDCWD, stand_in(p), mode, flags);
+    if (p.kind == VfsKind::Error)
+        return p.error;
+    /* The walk followed what was to be followed: only a link it stopped at is examined as a link. */
+    return PalFileAccess(AT_FDCWD, p.real, mode, S_ISLNK(p.mode) ? flags | AT_SYMLINK_NOFOLLOW : flags);
+}
+
+/* fstatat(fd, "", AT_EMPTY_PATH) and statx(fd, "", AT_EMPTY_PATH) examine descriptor fd itself (glibc's
+ * fstat is the first): a generated file's is the host file's it stands for. In-process only: strict
+ * mode's filter does not trap these calls. */
+bool empty_path(Caller caller, UserPtr<const char> path, int flags) {
+    char c;
+    return (flags & AT_EMPTY_PATH) && !caller.is_remote() && libos::vfs_active() &&
+           caller.copy_in(&c, path.address(), 1) == 0 && c == '\0';
+}
+
+SyscallResult fstatat_empty(Caller caller, int fd, UserPtr<const char> path, UserPtr<struct stat> buf, int flags) {
+    if (!empty_path(caller, path, flags))
+        return LeaveToHost{};
+    return libos_syscall_fstat(caller, fd, buf);
+}
+
+SyscallResult statx_empty(Caller caller, int fd, UserPtr<const char> path, int flags, unsigned int mask,
+                          UserPtr<void> buf) {
+    if (!empty_path(caller, path, flags))
+        return LeaveToHost{};
+    struct statx stx;
+    if (long ret = PalFileStatx(fd, "", flags, mask, &stx); ret < 0)
+        return ret;
+    VfsPath p;
+    if (libos::vfs_generated_fd(fd, stx.stx_mode, stx.stx_nlink, &p)) {
+        if (long ret = PalFileStatx(AT_FDCWD, p.real, 0, mask, &stx); ret < 0)
+            return ret;
+    }
+    return caller.copy_out(buf, &stx, sizeof(stx));
+}
+
+libos::VfsFollow follow_of_at(int flags) {
+    return (flags & AT_SYMLINK_NOFOLLOW) ? libos::VfsFollow::NotLast : libos::VfsFollow::Last;
 }
 
 }  // namespace
@@ -99,7 +156,7 @@ SyscallResult access_virtual(const VfsPath& p, int mode, int flags) {
  * descriptor over); any other path is left to the host. */
 SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
     VfsPath p;
-    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p))
+    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(flags)))
         return LeaveToHost{};
     return open_virtual(caller, p, flags, mode);
 }
@@ -107,7 +164,7 @@ SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char>
 /* open(2) */
 SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int flags, mode_t mode) {
     VfsPath p;
-    if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p))
+    if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p, follow_of_open(flags)))
         return LeaveToHost{};
     return open_virtual(caller, p, flags, mode);
 }
@@ -128,7 +185,7 @@ SyscallResult libos_syscall_openat2(Caller caller, int dirfd, UserPtr<const char
         VfsPath p;
         if (caller.copy_in(&h, how, sizeof(h)) == 0 && h.resolve == 0 && (h.flags & ~kKnownFlags) == 0 &&
             (h.mode & ~07777ULL) == 0 && (h.mode == 0 || (h.flags & (O_CREAT | __O_TMPFILE))) &&
-            libos::vfs_resolve(caller, dirfd, path.address(), &p))
+            libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(static_cast<int>(h.flags))))
             return open_virtual(caller, p, static_cast<int>(h.flags), static_cast<mode_t>(h.mode));
     }
     return LeaveToHost{};
@@ -138,8 +195,8 @@ SyscallResult libos_syscall_openat2(Caller caller, int dirfd, UserPtr<const char
 SyscallResult libos_syscall_newfstatat(Caller caller, int dirfd, UserPtr<const char> path, UserPtr<struct stat> buf,
                                        int flags) {
     VfsPath p;
-    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p))
-        return LeaveToHost{};
+    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_at(flags)))
+        return fstatat_empty(caller, dirfd, path, buf, flags);
     return stat_virtual(caller, p, buf, flags);
 }
 
@@ -154,7 +211,7 @@ SyscallResult libos_syscall_stat(Caller caller, UserPtr<const char> path, UserPt
 /* lstat(2) */
 SyscallResult libos_syscall_lstat(Caller caller, UserPtr<const char> path, UserPtr<struct stat> buf) {
     VfsPath p;
-    if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p))
+    if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p, libos::VfsFollow::NotLast))
         return LeaveToHost{};
     return stat_virtual(caller, p, buf, AT_SYMLINK_NOFOLLOW);
 }
@@ -163,12 +220,12 @@ SyscallResult libos_syscall_lstat(Caller caller, UserPtr<const char> path, UserP
 SyscallResult libos_syscall_statx(Caller caller, int dirfd, UserPtr<const char> path, int flags, unsigned int mask,
                                   UserPtr<void> buf) {
     VfsPath p;
-    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p))
-        return LeaveToHost{};
-    if (p.kind == VfsKind::Missing)
-        return -ENOENT;
+    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_at(flags)))
+        return statx_empty(caller, dirfd, path, flags, mask, buf);
+    if (p.kind == VfsKind::Error)
+        return p.error;
     struct statx stx;
-    if (long ret = PalFileStatx(AT_FDCWD, stand_in(p), flags, mask, &stx); ret < 0)
+    if (long ret = PalFileStatx(AT_FDCWD, p.real, flags | AT_SYMLINK_NOFOLLOW, mask, &stx); ret < 0)
         return ret;
     return caller.copy_out(buf, &stx, sizeof(stx));
 }
@@ -176,7 +233,7 @@ SyscallResult libos_syscall_statx(Caller caller, int dirfd, UserPtr<const char> 
 /* faccessat2(2) */
 SyscallResult libos_syscall_faccessat2(Caller caller, int dirfd, UserPtr<const char> path, int mode, int flags) {
     VfsPath p;
-    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p))
+    if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_at(flags)))
         return LeaveToHost{};
     return access_virtual(p, mode, flags);
 }
@@ -205,9 +262,9 @@ SyscallResult libos_syscall_chdir(Caller caller, UserPtr<const char> path) {
             libos::vfs_note_host_cwd();
         return ret;
     }
-    if (p.kind == VfsKind::Missing)
-        return -ENOENT;
-    if (p.kind != VfsKind::Directory && p.kind != VfsKind::Redirect)
+    if (p.kind == VfsKind::Error)
+        return p.error;
+    if (p.kind != VfsKind::Directory && !(p.kind == VfsKind::Redirect && S_ISDIR(p.mode)))
         return -ENOTDIR;
     long ret = PalFileChangeDir(p.real);
     if (ret == 0)

@@ -123,11 +123,10 @@ bool vfs_cwd(char* out) {
 
 void vfs_set_cwd(const char* virt) {
     g_cwd_seq.fetch_add(1, std::memory_order_acq_rel);
-    if (virt) {
-        size_t n = strlen(virt);
-        memcpy(g_cwd, virt, n + 1 < kVfsPathMax ? n + 1 : kVfsPathMax);
-    }
-    g_cwd_virtual.store(virt != nullptr, std::memory_order_release);
+    const bool fits = virt && strlen(virt) < kVfsPathMax;
+    if (fits)
+        memcpy(g_cwd, virt, strlen(virt) + 1);
+    g_cwd_virtual.store(fits, std::memory_order_release);
     g_cwd_seq.fetch_add(1, std::memory_order_release);
     g_cwd_known.store(true, std::memory_order_release);
 }

@@ -30,13 +30,22 @@ bool cacheable(const VfsPath& path) {
     return path.file != VfsFile::Stat && path.file != VfsFile::Status;
 }
 
-/* A read-only descriptor of its own for memfd `fd`, as opening the real file gives (writes fail with
- * EBADF); -errno if /proc cannot be used. /proc/self/fd/N is a link that must be followed, so the
- * program's O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on. */
-long reopen_read_only(long fd, int flags) {
+/* A descriptor of its own for memfd `fd`, with the program's access mode and status flags, as opening
+ * the real file gives (a read-only one fails writes with EBADF; the content is sealed, so one opened
+ * for writing fails them with EPERM); -errno if /proc cannot be used. It takes the lowest free number,
+ * as the program's open would. /proc/self/fd/N is a link that must be followed, so the program's
+ * O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on, and neither is what the
+ * real file's open has already judged (O_CREAT, O_EXCL, O_TRUNC). */
+long reopen(long fd, int flags) {
+    constexpr int kPassed = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_APPEND;
     return PalFileOpen(AT_FDCWD, ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
-                       O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)), 0);
+                       flags & kPassed, 0);
 }
+
+/* The memfd's name: the prefix, then the path on the machine, which fstat and readlink read back
+ * (vfs_generated_fd). memfd_create takes 249 bytes. */
+constexpr char kNamePrefix[] = "libos-vcpu:";
+constexpr size_t kNameMax = 249;
 
 /* The cached memfd of `virt` that still is what it was, or -1. */
 long cached_fd(const char* virt) {
@@ -108,14 +117,24 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     if (cacheable(path)) {
         long cached = cached_fd(path.virt);
         if (cached >= 0) {
-            long fd = reopen_read_only(cached, flags);
+            long fd = reopen(cached, flags);
             if (fd >= 0)
                 return fd;
         }
     }
-    long fd = PalMemfdCreate("libos-vcpu-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    char name[kNameMax + 1];
+    const size_t prefix = sizeof(kNamePrefix) - 1, length = strlen(path.virt);
+    if (prefix + length > kNameMax)
+        return -ENAMETOOLONG;
+    memcpy(name, kNamePrefix, prefix);
+    memcpy(name + prefix, path.virt, length + 1);
+    long created = PalMemfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (created < 0)
+        return created;
+    /* Out of the program's way at once: the descriptor it gets is the lowest free one. */
+    long fd = PalFileMoveHigh(static_cast<int>(created), kCacheFdFloor, true);
     if (fd < 0)
-        return fd;
+        fd = created;
     long ret;
     {
         Out out(static_cast<int>(fd));
@@ -131,7 +150,7 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     PalFileSeek(static_cast<int>(fd), 0, SEEK_SET);
     /* The content is final: no descriptor of it, the cache's included, can change it. */
     PalFileSeal(static_cast<int>(fd), F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
-    long reopened = reopen_read_only(fd, flags);
+    long reopened = reopen(fd, flags);
     if (reopened >= 0) {
         if (cacheable(path))
             keep(path.virt, fd);
@@ -139,10 +158,36 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
             PalFileClose(static_cast<int>(fd));
         return reopened;
     }
-    /* No /proc: hand out the memfd itself (sealed, so writes fail), and cache nothing. */
-    if (!(flags & O_CLOEXEC))
-        PalFileSetCloseOnExec(static_cast<int>(fd), false);
-    return fd;
+    /* No /proc: hand out the memfd itself (sealed, so writes fail) at the lowest free number, and
+     * cache nothing. */
+    long low = PalFileDuplicateHigh(static_cast<int>(fd), 0, (flags & O_CLOEXEC) != 0);
+    PalFileClose(static_cast<int>(fd));
+    return low;
+}
+
+bool vfs_generated_link(char* target, size_t length, size_t* new_length) {
+    constexpr char kMemfd[] = "/memfd:";
+    constexpr char kDeleted[] = " (deleted)";
+    const size_t head = sizeof(kMemfd) - 1 + sizeof(kNamePrefix) - 1, tail = sizeof(kDeleted) - 1;
+    if (length <= head + tail || strncmp(target, kMemfd, sizeof(kMemfd) - 1) != 0 ||
+        strncmp(target + sizeof(kMemfd) - 1, kNamePrefix, sizeof(kNamePrefix) - 1) != 0 ||
+        memcmp(target + length - tail, kDeleted, tail) != 0 || target[head] != '/')
+        return false;
+    *new_length = length - head - tail;
+    memmove(target, target + head, *new_length);
+    target[*new_length] = '\0';
+    return true;
+}
+
+bool vfs_generated_fd(int fd, mode_t mode, uint64_t nlink, VfsPath* out) {
+    if (!S_ISREG(mode) || nlink != 0 || fd < 0)
+        return false;
+    char target[kVfsPathMax];
+    long n = PalFileReadLink(ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), target,
+                             sizeof(target));
+    size_t length;
+    return n > 0 && vfs_generated_link(target, static_cast<size_t>(n), &length) &&
+           classify_canonical(target, out) && out->kind == VfsKind::Generated;
 }
 
 }  // namespace libos

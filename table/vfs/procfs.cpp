@@ -27,7 +27,7 @@ void for_each_line(const char* text, Visit visit) {
  * the launch raced with this read (`before` was taken before the host's file was read). */
 void status_mask(Caller caller, const VfsPath& path, ThreadSlot* slot, SlotSnapshot before, const char* host_list,
                  CpuBits* out) {
-    if (caller.is_self(path.thread_self ? 0 : path.tid)) {
+    if (caller.is_self(path.tid)) {
         current_mask(out);
         return;
     }
@@ -86,7 +86,7 @@ uint64_t block_number(const char* block, size_t size, const char* key, uint64_t 
 
 /* The host's status file with Cpus_allowed and Cpus_allowed_list for the machine. */
 long write_status(Caller caller, const VfsPath& path, Out& out) {
-    ThreadSlot* slot = path.thread_self ? nullptr : find_slot(path.tid);
+    ThreadSlot* slot = caller.is_self(path.tid) ? nullptr : find_slot(path.tid);
     SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
     char text[16384];
     long len = caller.read_file(path.real, text, sizeof(text));

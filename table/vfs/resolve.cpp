@@ -1,8 +1,19 @@
 /* A program's path as the views see it (libos_vfs.h): made absolute (against the virtual current
- * directory, a remembered directory descriptor, or a remote caller's own), normalized, and
- * classified: which view it names, if any. */
+ * directory, a remembered directory descriptor, or a remote caller's own), resolved as the kernel's
+ * path walk resolves it, and classified (classify.cpp).
+ *
+ * The walk keeps the path resolved so far, canonical and on the machine. Each component is looked up
+ * twice: on the machine (classify_canonical: cpu9 of 8 vCPUs does not exist, cpuV/ is the host's
+ * cpuH/, nodeN/cpuV is a link of the machine) and on the host, with lstat on the host path behind it,
+ * which tells whether it exists, whether it is a directory, and whether it is a link to follow (its
+ * target read with readlink). "." and ".." are taken in place, after links, as the kernel takes them. */
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <atomic>
 
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
@@ -11,32 +22,271 @@
 namespace libos {
 namespace {
 
+constexpr int kMaxLinks = 40; /* the kernel's MAXSYMLINKS */
+/* A walk's own limit: a path longer than its buffers is left to the host to resolve. */
+constexpr long kTooLongForViews = 1;
+
 /* The length of the path component at s (up to the next '/'). */
 size_t component_length(const char* s) {
     const char* slash = strchr(s, '/');
     return slash ? static_cast<size_t>(slash - s) : strlen(s);
 }
 
-}  // namespace
-
-/* "cpu12" with prefix "cpu" -> 12; false unless the rest is a canonical decimal number. */
-bool numbered(const char* component, size_t length, const char* prefix, uint32_t* value) {
-    size_t p = strlen(prefix);
-    if (length <= p || strncmp(component, prefix, p) != 0)
-        return false;
-    if (component[p] == '0' && length > p + 1)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = p; i < length; ++i) {
-        if (component[i] < '0' || component[i] > '9' || v > 100000000)
-            return false;
-        v = v * 10 + static_cast<uint64_t>(component[i] - '0');
-    }
-    *value = static_cast<uint32_t>(v);
-    return true;
+/* Whether `rest` (after "/proc/<x>") is one of the endings that can name a view: "/status", or a
+ * link a walk may take into the views ("/root/...", "/cwd/..."). */
+bool proc_ending(const char* rest) {
+    return strcmp(rest, "/status") == 0 || starts_with(rest, "/root/") || starts_with(rest, "/cwd/");
 }
 
-/* Collapses "//", "/./" and "/x/.." of an absolute path. */
+/* Whether a lexically normalized path can lead into the views: the cheap test that keeps the walk off
+ * every other path (/proc/self/maps, /sys/class/...). A link outside these (a program's own link to
+ * /sys/devices/system/cpu) is not followed into the views. */
+bool may_be_in_views(const char* p) {
+    constexpr size_t kCpuRootLength = sizeof(kCpuRoot) - 1;
+    if (starts_with(p, kCpuRoot) && (p[kCpuRootLength] == '\0' || p[kCpuRootLength] == '/'))
+        return true;
+    if (starts_with(p, kNodeRoot) && p[sizeof(kNodeRoot) - 1] == '/')
+        return true;
+    if (!starts_with(p, "/proc/"))
+        return false;
+    const char* rest = p + 6;
+    if (strcmp(rest, "cpuinfo") == 0 || strcmp(rest, "stat") == 0)
+        return true;
+    const char* after = rest + component_length(rest);
+    if (proc_ending(after))
+        return true;
+    if (!starts_with(after, "/task/"))
+        return false;
+    const char* task = after + 6;
+    return proc_ending(task + component_length(task));
+}
+
+/* Host directories a walk found once and need not look up again: those above the views, and the
+ * directories of the CPU and node views (sysfs keeps a CPU's directories while the machine runs;
+ * /proc/<pid> comes and goes, and is always looked up). Kept per process by their paths' 64-bit
+ * hashes, in a table that only grows; a full table just means more lookups. */
+constexpr size_t kKnownDirs = 1024;
+constexpr size_t kProbes = 8;
+constinit std::atomic<uint64_t> g_known_dirs[kKnownDirs] = {};
+
+bool stable_dir(const char* host) {
+    return starts_with(host, "/sys/devices/system/") || strcmp(host, "/sys") == 0 ||
+           strcmp(host, "/sys/devices") == 0 || strcmp(host, "/sys/devices/system") == 0 || strcmp(host, "/proc") == 0;
+}
+
+uint64_t path_hash(const char* s) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (; *s; ++s)
+        h = (h ^ static_cast<unsigned char>(*s)) * 0x100000001b3ull;
+    return h | 1; /* 0 marks a free entry */
+}
+
+bool known_dir(uint64_t h) {
+    for (size_t i = 0; i < kProbes; ++i) {
+        uint64_t v = g_known_dirs[(h + i) % kKnownDirs].load(std::memory_order_relaxed);
+        if (v == h)
+            return true;
+        if (v == 0)
+            return false;
+    }
+    return false;
+}
+
+void remember_dir(uint64_t h) {
+    for (size_t i = 0; i < kProbes; ++i) {
+        uint64_t expected = 0;
+        std::atomic<uint64_t>& entry = g_known_dirs[(h + i) % kKnownDirs];
+        if (entry.compare_exchange_strong(expected, h, std::memory_order_relaxed) || expected == h)
+            return;
+    }
+}
+
+struct Walk {
+    Caller caller;
+    VfsFollow follow;
+    const char* path;
+    VfsPath* node;              /* the current component's classification (the caller's result) */
+    char canon[kVfsPathMax];    /* resolved so far; "" is the root */
+    size_t length;
+    char rest[2 * kVfsPathMax]; /* still to resolve */
+    mode_t mode;                /* the host's lstat of `canon` */
+    bool mapped;                /* a component's host path differed from its path on the machine */
+    bool last_missing;          /* the walk failed with ENOENT at the last component */
+    int links;
+};
+
+/* Whether a path ends as a directory's name must: "/", "/." or "/..". */
+bool names_a_directory(const char* path) {
+    size_t n = strlen(path);
+    if (n > 0 && path[n - 1] == '/')
+        return true;
+    const char* last = strrchr(path, '/');
+    last = last ? last + 1 : path;
+    return strcmp(last, ".") == 0 || strcmp(last, "..") == 0;
+}
+
+/* Reads the target of link `host`, which the walk reached as `canon`. /proc/self and
+ * /proc/thread-self of a remote caller are its own, not the supervisor's. */
+long read_link(Walk& w, const char* host, char* target) {
+    if (w.caller.is_remote() && (strcmp(w.canon, "/proc/self") == 0 || strcmp(w.canon, "/proc/thread-self") == 0)) {
+        FixedText<64> text;
+        text.unum(static_cast<uint64_t>(w.caller.process()));
+        if (w.canon[6] == 't')
+            text.add("/task/").unum(static_cast<uint64_t>(w.caller.tid()));
+        memcpy(target, text.data(), text.length());
+        target[text.length()] = '\0';
+        return 0;
+    }
+    long n = PalFileReadLink(host, target, kVfsPathMax);
+    if (n < 0)
+        return n;
+    if (static_cast<size_t>(n) >= kVfsPathMax - 1)
+        return kTooLongForViews; /* perhaps cut short */
+    target[n] = '\0';
+    return 0;
+}
+
+/* Looks up `w.canon`, just extended by one component: 0 (with *is_link and, for a link, its target),
+ * or -errno as the kernel's lookup fails. */
+long look_up(Walk& w, bool* is_link, char* target) {
+    VfsPath* node = w.node;
+    *is_link = false;
+    if (!classify_canonical(w.canon, node)) {
+        if (node->virt[0] == '\0')
+            return kTooLongForViews;
+        node->kind = VfsKind::NotVirtual;
+    }
+    switch (node->kind) {
+        case VfsKind::Error:
+            return node->error;
+        case VfsKind::Link:
+            /* A link of the machine (nodeN/cpuV), whose host twin may have another name. */
+            *is_link = true;
+            w.mode = S_IFLNK | 0777;
+            w.mapped = w.mapped || strcmp(node->real, w.canon) != 0;
+            memcpy(target, node->source, strlen(node->source) + 1);
+            return 0;
+        default:
+            break;
+    }
+    const char* host = node->kind == VfsKind::NotVirtual ? w.canon : node->real;
+    if (host != w.canon && strcmp(host, w.canon) != 0)
+        w.mapped = true;
+    const bool stable = stable_dir(host);
+    const uint64_t hash = stable ? path_hash(host) : 0;
+    if (stable && known_dir(hash)) {
+        w.mode = S_IFDIR | 0555;
+        return 0;
+    }
+    struct stat st;
+    if (long ret = PalFileStatAt(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW); ret < 0)
+        return ret;
+    w.mode = st.st_mode;
+    if (S_ISLNK(st.st_mode)) {
+        *is_link = true;
+        return read_link(w, host, target);
+    }
+    if (stable && S_ISDIR(st.st_mode))
+        remember_dir(hash);
+    return 0;
+}
+
+/* The walk itself: 0 when the path resolves (w.canon, w.mode), or -errno, or kTooLongForViews. */
+long walk(Walk& w) {
+    size_t n = strlen(w.path);
+    if (n >= sizeof(w.rest))
+        return kTooLongForViews;
+    memcpy(w.rest, w.path, n + 1);
+    w.canon[0] = '\0';
+    w.length = 0;
+    w.mode = S_IFDIR | 0755;
+    w.mapped = false;
+    w.last_missing = false;
+    w.links = 0;
+    bool must_be_dir = false;
+    for (const char* p = w.rest;;) {
+        while (*p == '/')
+            ++p;
+        if (*p == '\0')
+            break;
+        const size_t len = component_length(p);
+        const char* next = p + len;
+        const char* after = next;
+        while (*after == '/')
+            ++after;
+        const bool last = *after == '\0';
+        must_be_dir = *next == '/';
+        /* Only a directory has components below it: "online/x", "online/." and "online/.." too. */
+        if (!S_ISDIR(w.mode))
+            return -ENOTDIR;
+        if (len > NAME_MAX)
+            return -ENAMETOOLONG;
+        if (len == 1 && p[0] == '.') {
+            p = next;
+            continue;
+        }
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (w.length > 0 && w.canon[w.length - 1] != '/')
+                --w.length;
+            if (w.length > 0)
+                --w.length;
+            w.canon[w.length] = '\0';
+            w.mode = S_IFDIR | 0755;
+            p = next;
+            continue;
+        }
+        const size_t parent = w.length;
+        if (parent + 1 + len + 1 > kVfsPathMax)
+            return kTooLongForViews;
+        w.canon[w.length++] = '/';
+        memcpy(w.canon + w.length, p, len);
+        w.length += len;
+        w.canon[w.length] = '\0';
+        bool is_link;
+        char target[kVfsPathMax];
+        if (long ret = look_up(w, &is_link, target); ret != 0) {
+            w.last_missing = ret == -ENOENT && last;
+            return ret;
+        }
+        if (!is_link || (last && !must_be_dir && w.follow == VfsFollow::NotLast)) {
+            p = next;
+            continue;
+        }
+        /* Follow it: from the link's directory (or the root), the target, then what followed. */
+        if (++w.links > kMaxLinks)
+            return -ELOOP;
+        w.length = target[0] == '/' ? 0 : parent;
+        w.canon[w.length] = '\0';
+        w.mode = S_IFDIR | 0755;
+        char spliced[sizeof(w.rest)];
+        const size_t tl = strlen(target), nl = strlen(next);
+        if (tl + nl + 1 > sizeof(spliced))
+            return kTooLongForViews;
+        memcpy(spliced, target, tl);
+        memcpy(spliced + tl, next, nl + 1);
+        memcpy(w.rest, spliced, tl + nl + 1);
+        p = w.rest;
+    }
+    if (must_be_dir && !S_ISDIR(w.mode))
+        return -ENOTDIR;
+    return 0;
+}
+
+struct WalkCall {
+    Walk* walk;
+    long result;
+};
+
+long walk_with_rights(void* arg) {
+    auto* call = static_cast<WalkCall*>(arg);
+    call->result = walk(*call->walk);
+    return 0;
+}
+
+}  // namespace
+
+/* Collapses "//", "/./" and "/x/.." of an absolute path, lexically: only to tell cheaply whether a
+ * path can lead into the views (the walk decides what it names). */
 bool normalize(const char* path, char* out) {
     if (path[0] != '/')
         return false;
@@ -73,255 +323,66 @@ bool normalize(const char* path, char* out) {
     return true;
 }
 
-namespace {
-
-
-bool copy_path(char* out, const char* a, const char* b = "", const char* c = "") {
-    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    if (la + lb + lc + 1 > kVfsPathMax)
-        return false;
-    memcpy(out, a, la);
-    memcpy(out + la, b, lb);
-    memcpy(out + la + lb, c, lc + 1);
-    return true;
-}
-
-bool is_mask_name(const char* name) {
-    static const char* const kMasks[] = {"core_cpus",    "thread_siblings", "core_siblings", "package_cpus",
-                                         "die_cpus",     "cluster_cpus",    "book_siblings", "drawer_siblings",
-                                         "shared_cpu_map"};
-    for (const char* m : kMasks)
-        if (strcmp(name, m) == 0)
-            return true;
-    return false;
-}
-
-void init_path(VfsPath* out) {
-    out->kind = VfsKind::NotVirtual;
-    out->file = VfsFile::None;
-    out->dir = VfsDir::Plain;
-    out->node = -1;
-    out->tid = 0;
-    out->thread_self = false;
-    out->real[0] = '\0';
-}
-
-/* Everything under /sys/devices/system/cpu; `rest` follows "cpu/" (or is "" for the directory). */
-bool classify_cpu(const char* rest, VfsPath* out) {
-    if (*rest == '\0') {
-        out->kind = VfsKind::Directory;
-        out->dir = VfsDir::CpuRoot;
-        return copy_path(out->real, kCpuRoot);
-    }
-    size_t n = component_length(rest);
-    const char* after = rest + n; /* "" or "/..." */
-    struct Fixed {
-        const char* name;
-        VfsFile file;
-    };
-    static const Fixed kFixed[] = {{"online", VfsFile::AllCpus},  {"possible", VfsFile::AllCpus},
-                                   {"present", VfsFile::AllCpus}, {"offline", VfsFile::Offline},
-                                   {"kernel_max", VfsFile::KernelMax}};
-    for (const Fixed& f : kFixed) {
-        if (*after == '\0' && strlen(f.name) == n && strncmp(rest, f.name, n) == 0) {
-            out->kind = VfsKind::Generated;
-            out->file = f.file;
-            return copy_path(out->real, out->virt);
-        }
-    }
-    uint32_t v;
-    if (!numbered(rest, n, "cpu", &v))
-        return false; /* cpufreq, vulnerabilities, ...: the host's */
-    if (v >= vcpu_count()) {
-        out->kind = VfsKind::Missing;
-        return true;
-    }
-    char host_dir[64] = "/sys/devices/system/cpu/cpu";
-    format_decimal(host_dir + strlen(host_dir), host_cpu_of(v));
-    if (*after == '\0') {
-        out->kind = VfsKind::Directory;
-        return copy_path(out->real, host_dir);
-    }
-    if (strcmp(after, "/online") == 0) {
-        out->kind = VfsKind::Generated;
-        out->file = VfsFile::CpuOnline;
-        return copy_path(out->real, host_dir, after);
-    }
-    const char* name = strrchr(after, '/') + 1;
-    if (starts_with(after, "/topology/") || starts_with(after, "/cache/index")) {
-        if (ends_with(name, "_list")) {
-            out->kind = VfsKind::Generated;
-            out->file = VfsFile::CpuSetList;
-            return copy_path(out->real, host_dir, after);
-        }
-        if (is_mask_name(name)) {
-            /* Read the host's list twin: shared_cpu_map -> shared_cpu_list, core_cpus -> core_cpus_list. */
-            char twin[kVfsPathMax];
-            if (!copy_path(twin, host_dir, after))
-                return false;
-            if (ends_with(twin, "_map"))
-                twin[strlen(twin) - 4] = '\0';
-            out->kind = VfsKind::Generated;
-            out->file = VfsFile::CpuSetMask;
-            return copy_path(out->real, twin, "_list");
-        }
-    }
-    out->kind = VfsKind::Redirect;
-    return copy_path(out->real, host_dir, after);
-}
-
-/* Everything under /sys/devices/system/node; `rest` follows "node/". */
-bool classify_node(const char* rest, VfsPath* out) {
-    if (strcmp(rest, "has_cpu") == 0) {
-        out->kind = VfsKind::Generated;
-        out->file = VfsFile::NodeHasCpu;
-        return copy_path(out->real, out->virt);
-    }
-    size_t n = component_length(rest);
-    uint32_t node;
-    if (!numbered(rest, n, "node", &node))
-        return false;
-    out->node = static_cast<int32_t>(node);
-    const char* after = rest + n;
-    if (*after == '\0') {
-        out->kind = VfsKind::Directory;
-        out->dir = VfsDir::Node;
-        return copy_path(out->real, out->virt);
-    }
-    if (strcmp(after, "/cpulist") == 0 || strcmp(after, "/cpumap") == 0) {
-        out->kind = VfsKind::Generated;
-        out->file = after[4] == 'l' ? VfsFile::NodeCpuList : VfsFile::NodeCpuMap;
-        return copy_path(out->real, out->virt);
-    }
-    size_t m = component_length(after + 1);
-    uint32_t v;
-    if (!numbered(after + 1, m, "cpu", &v))
-        return false;
-    /* nodeN/cpuV is a link to ../../cpu/cpuV: only the vCPUs on node N have one. */
-    if (v >= vcpu_count() || host_node_of(host_cpu_of(v)) != node) {
-        out->kind = VfsKind::Missing;
-        return true;
-    }
-    char target[kVfsPathMax];
-    char number[16];
-    format_decimal(number, v);
-    if (!copy_path(target, "cpu/cpu", number, after + 1 + m))
-        return false;
-    return classify_cpu(target + 4, out);
-}
-
-bool parse_pid(const char* s, size_t n, pid_t* pid) {
-    uint32_t v;
-    char buf[16];
-    if (n == 0 || n >= sizeof(buf) || s[0] == '0')
-        return false;
-    memcpy(buf + 1, s, n);
-    buf[0] = 'x';
-    if (!numbered(buf, n + 1, "x", &v) || v > 0x3fffffff)
-        return false;
-    *pid = static_cast<pid_t>(v);
-    return true;
-}
-
-/* /proc/cpuinfo, /proc/stat and the status files. `rest` follows "/proc/". */
-bool classify_proc(Caller caller, const char* rest, VfsPath* out) {
-    if (strcmp(rest, "cpuinfo") == 0 || strcmp(rest, "stat") == 0) {
-        out->kind = VfsKind::Generated;
-        out->file = rest[0] == 'c' ? VfsFile::CpuInfo : VfsFile::Stat;
-        return copy_path(out->real, out->virt);
-    }
-    if (!ends_with(rest, "/status"))
-        return false;
-    size_t n = component_length(rest);
-    const char* after = rest + n;
-    pid_t pid = 0;
-    bool self = n == 4 && strncmp(rest, "self", 4) == 0;
-    bool thread_self = n == 11 && strncmp(rest, "thread-self", 11) == 0;
-    if (!self && !thread_self && !parse_pid(rest, n, &pid))
-        return false;
-    pid_t tid = pid;
-    if (starts_with(after, "/task/") && !thread_self) {
-        const char* t = after + 6;
-        size_t m = component_length(t);
-        if (!parse_pid(t, m, &tid) || strcmp(t + m, "/status") != 0)
-            return false;
-    } else if (strcmp(after, "/status") != 0) {
-        return false;
-    }
-    out->kind = VfsKind::Generated;
-    out->file = VfsFile::Status;
-    if (caller.is_remote()) {
-        /* Strict mode's supervisor: "self" is the remote thread's process, "thread-self" the remote
-         * thread, and the host's file is named by number (the supervisor's own self is not it). */
-        out->thread_self = false;
-        if (thread_self) {
-            pid = tid = caller.tid();
-        } else if (self) {
-            pid = caller.process();
-            if (tid == 0)
-                tid = pid;
-        }
-        out->tid = tid;
-        ProcPath real(pid);
-        if (tid != pid)
-            real.leaf("task").number(static_cast<uint64_t>(tid));
-        return copy_path(out->real, real.leaf("status").c_str());
-    }
-    out->thread_self = thread_self;
-    /* "self" is the process: its leader, whose tid is the pid. */
-    out->tid = thread_self ? 0 : (self && tid == 0) ? PalProcessGetId() : tid;
-    return copy_path(out->real, out->virt);
-}
-
-/* Relative names worth resolving against a directory descriptor: only these can be virtual. */
-bool may_be_virtual_name(const char* relative) {
-    static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
-                                         "kernel_max", "status", "stat", "has_cpu", ".."};
-    for (const char* w : kWords)
-        if (strstr(relative, w))
-            return true;
-    return false;
-}
-
-}  // namespace
-
 bool vfs_active() {
     return is_virtual();
 }
 
 bool vfs_join(const char* dir, const char* relative, char* out) {
-    char joined[kVfsPathMax * 2];
     size_t ld = strlen(dir), lr = strlen(relative);
-    if (ld + lr + 2 > sizeof(joined))
+    if (ld + lr + 2 > kVfsPathMax)
         return false;
-    memcpy(joined, dir, ld);
-    joined[ld] = '/';
-    memcpy(joined + ld + 1, relative, lr + 1);
-    return normalize(joined, out);
+    memcpy(out, dir, ld);
+    out[ld] = '/';
+    memcpy(out + ld + 1, relative, lr + 1);
+    return true;
 }
 
-bool vfs_classify(Caller caller, const char* path, VfsPath* out) {
-    /* The cheap test first: almost every path a program opens is nowhere near these. */
-    if (path[0] != '/' || !(starts_with(path, "/sys/") || starts_with(path, "/proc/") || strstr(path, "/.")))
+bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow) {
+    /* The cheap tests first: almost every path a program opens is nowhere near these. */
+    if (path[0] != '/')
         return false;
-    init_path(out);
-    if (!normalize(path, out->virt))
+    const char* s = path;
+    while (*s == '/')
+        ++s;
+    if (!(starts_with(s, "sys/") || starts_with(s, "proc/") || strstr(path, "/.")))
         return false;
-    const char* p = out->virt;
-    if (starts_with(p, kCpuRoot) && (p[sizeof(kCpuRoot) - 1] == '\0' || p[sizeof(kCpuRoot) - 1] == '/')) {
-        const char* rest = p + sizeof(kCpuRoot) - 1;
-        return classify_cpu(*rest ? rest + 1 : rest, out);
+    char lexical[kVfsPathMax];
+    if (!normalize(path, lexical) || !may_be_in_views(lexical))
+        return false;
+    Walk w{caller, follow, path, out, {}, 0, {}, 0, false, false, 0};
+    WalkCall call{&w, 0};
+    if (long ret = caller.with_file_rights(&walk_with_rights, &call); ret < 0)
+        return false; /* a remote caller whose rights cannot be taken: the host's */
+    if (call.result == kTooLongForViews)
+        return false;
+    if (call.result < 0) {
+        if (!classify_canonical(path, out))
+            out->virt[0] = '\0';
+        out->kind = VfsKind::Error;
+        out->error = static_cast<int>(call.result);
+        out->last_missing = w.last_missing;
+        out->trailing_slash = names_a_directory(path);
+        return true;
     }
-    if (starts_with(p, kNodeRoot) && p[sizeof(kNodeRoot) - 1] == '/')
-        return classify_node(p + sizeof(kNodeRoot), out);
-    if (starts_with(p, "/proc/"))
-        return classify_proc(caller, p + 6, out);
-    return false;
+    const char* resolved = w.length ? w.canon : "/";
+    if (!classify_canonical(resolved, out)) {
+        if (out->virt[0] == '\0' || !w.mapped)
+            return false; /* outside the views, reached the way the host reaches it */
+        /* Outside the views, but through them (cpuV/subsystem/...): where that leads on the host. */
+        out->kind = VfsKind::Redirect;
+        memcpy(out->real, out->virt, strlen(out->virt) + 1);
+    }
+    out->mode = w.mode;
+    if (out->kind == VfsKind::Link)
+        out->mode = S_IFLNK | 0777;
+    out->trailing_slash = names_a_directory(path);
+    out->mapped = w.mapped || strcmp(out->real, out->virt) != 0;
+    return true;
 }
 
-/* Classifies the program's (dirfd, path). False: not a virtual path (or not readable: the host
+/* Resolves the program's (dirfd, path). False: not a virtual path (or not readable: the host
  * reports that), and the call must go to the host untouched. */
-bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out) {
+bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow) {
     if (!vfs_active() || !user_path)
         return false;
     /* A remote caller in another root or mount namespace (a chroot, a container) names other files:
@@ -332,33 +393,38 @@ bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out) {
     if (caller.copy_string_in(path, user_path, sizeof(path)) <= 0)
         return false;
     if (path[0] == '/')
-        return vfs_classify(caller, path, out);
+        return vfs_classify(caller, path, out, follow);
     char dir[kVfsPathMax];
     char joined[kVfsPathMax];
     if (caller.is_remote()) {
-        /* Its current directory and descriptors are the host's, read through /proc (no name filter
-         * here: in-process it saves a readlink on the common path; a trapped call has paid far more
-         * already). */
+        /* Its current directory and descriptors are the host's, read through /proc. */
         return caller.remote_directory(dirfd, dir, sizeof(dir)) && vfs_join(dir, path, joined) &&
-               vfs_classify(caller, joined, out);
+               vfs_classify(caller, joined, out, follow);
     }
     if (dirfd == AT_FDCWD) {
         /* Relative to the current directory: virtual only when that is a virtual directory. */
-        return vfs_cwd(dir) && vfs_join(dir, path, joined) && vfs_classify(caller, joined, out);
+        return vfs_cwd(dir) && vfs_join(dir, path, joined) && vfs_classify(caller, joined, out, follow);
     }
     if (!vfs_dir_path(dirfd, dir)) {
-        if (!may_be_virtual_name(path))
-            return false;
-        /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
+        /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys:
+         * worth a readlink only when the name can lead into a view. */
+        static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
+                                             "kernel_max", "status", "stat", "has_cpu", ".."};
+        bool worth = false;
+        for (const char* word : kWords)
+            worth = worth || strstr(path, word) != nullptr;
         ProcPath link = ProcPath::self();
-        if (PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, sizeof(dir)) <= 0 ||
+        if (!worth ||
+            PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, sizeof(dir)) <= 0 ||
             dir[0] != '/')
             return false;
     }
-    return vfs_join(dir, path, joined) && vfs_classify(caller, joined, out);
+    return vfs_join(dir, path, joined) && vfs_classify(caller, joined, out, follow);
 }
 
 bool vfs_absolute(const char* path, char* out) {
+    if (path[0] == '\0')
+        return false; /* the empty path names nothing (ENOENT), not the current directory */
     if (path[0] == '/') {
         size_t n = strlen(path);
         if (n >= kVfsPathMax)

@@ -72,7 +72,7 @@ long write_sysfs(Caller caller, const VfsPath& path, Out& out) {
             return 0;
         case VfsFile::CpuSetList:
         case VfsFile::CpuSetMask: {
-            long ret = translated_set(caller, path.real, &set);
+            long ret = translated_set(caller, path.source, &set);
             if (ret < 0)
                 return ret;
             if (path.file == VfsFile::CpuSetList)

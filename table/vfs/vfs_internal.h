@@ -1,7 +1,8 @@
 /* What the files of table/vfs/ share, and nothing else uses.
  *
  * The files:
- *   resolve.cpp    a program's path, made absolute and classified: which view, if any, it names
+ *   resolve.cpp    a program's path, made absolute and resolved as the kernel resolves it
+ *   classify.cpp   what a resolved path names on the machine: which view, and the host file behind it
  *   sysfs.cpp      the contents of /sys/devices/system/{cpu,node} files
  *   procfs.cpp     the contents of /proc/cpuinfo, /proc/stat and the status files
  *   generated.cpp  generated files as descriptors: a sealed memfd per content, cached per process
@@ -39,8 +40,13 @@ inline bool ends_with(const char* s, const char* suffix) {
 /* "cpu12" with prefix "cpu" -> 12; false unless the rest is a canonical decimal number. */
 bool numbered(const char* component, size_t length, const char* prefix, uint32_t* value);
 
-/* Collapses "//", "/./" and "/x/.." of an absolute path into out (kVfsPathMax bytes). */
+/* Collapses "//", "/./" and "/x/.." of an absolute path into out (kVfsPathMax bytes), lexically. */
 bool normalize(const char* path, char* out);
+
+/* What a canonical path (resolved: no ".", "..", repeated slashes, or links but the last component)
+ * names on the machine, into out: false when it is no view's (then out->virt is the path, or "" when
+ * it is too long); true with the kind otherwise (classify.cpp). */
+bool classify_canonical(const char* path, VfsPath* out);
 
 /* ---- contents ------------------------------------------------------------------------------- */
 

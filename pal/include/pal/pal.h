@@ -165,6 +165,13 @@ PAL_API long PalFileAccess(int dirfd, const char* path, int mode, int flags);
  * -errno. */
 PAL_API long PalFileReadLink(const char* path, char* buf, size_t size);
 
+/* readlinkat(2) as a program asks it: `path` and `buf` may be application pointers (EFAULT where
+ * Linux gives it), and nothing is added to what the kernel writes. Returns the length or -errno. */
+PAL_API long PalFileReadLinkAt(int dirfd, const char* path, char* buf, size_t size);
+
+/* statfs(2) of `path`, or fstatfs(2) of `fd` when `path` is null, into `out`. Returns 0 or -errno. */
+PAL_API long PalFileSystemStat(int fd, const char* path, struct statfs* out);
+
 /* lseek(2). Returns the new offset or -errno. */
 PAL_API long PalFileSeek(int fd, long offset, int whence);
 
@@ -183,6 +190,9 @@ PAL_API long PalFileMoveHigh(int fd, int floor, bool cloexec);
 
 /* The soft RLIMIT_NOFILE: descriptors are below it (capped at INT32_MAX). Returns it, or -errno. */
 PAL_API long PalFileDescriptorLimit(void);
+
+/* The file status flags and access mode of `fd` (fcntl F_GETFL). Returns them or -errno. */
+PAL_API long PalFileGetFlags(int fd);
 
 /* Sets or clears FD_CLOEXEC on `fd`. Returns 0 or -errno. */
 PAL_API long PalFileSetCloseOnExec(int fd, bool cloexec);
@@ -215,6 +225,9 @@ PAL_API long PalMemoryMapShared(int fd, size_t size, void** addr);
 /* Maps `size` bytes at exactly `addr`, replacing whatever is there: file `fd` shared and read-write,
  * or, when `fd` is negative, private zeroed memory. Returns 0 or -errno. */
 PAL_API long PalMemoryMapFixed(void* addr, size_t size, int fd);
+
+/* mmap(2) as asked. Returns the address, or -errno (a value in [-4095, -1]). */
+PAL_API long PalMemoryMap(void* addr, size_t size, int prot, int flags, int fd, long offset);
 
 /* Unmaps what PalMemoryAllocate or PalMemoryMapShared gave. Returns 0 or -errno. */
 PAL_API long PalMemoryFree(void* addr, size_t size);

@@ -90,6 +90,12 @@ public:
     long read_file(const char* path, char* buf, size_t size) const {
         return remote_ ? remote_read_file(path, buf, size) : PalReadFile(path, buf, size);
     }
+    /* Runs fn(arg) with the caller's rights on files, so that every file call it makes (a path walk's
+     * lookups and links) is checked as the caller's own; -EACCES when a remote caller's rights
+     * cannot be taken. In-process it is just the call. */
+    long with_file_rights(long (*fn)(void*), void* arg) const {
+        return remote_ ? remote_with_file_rights(fn, arg) : fn(arg);
+    }
     /* Whether open_file and read_file can act with the caller's rights: strict mode's supervisor
      * takes a caller's rights only where the host lets it (as root; as another user, only its own).
      * Where it cannot, a call about files is the host's (LeaveToHost). */
@@ -139,6 +145,7 @@ private:
     bool remote_can_act_on_files() const;
     long remote_open_file(const char* path, int flags, mode_t mode) const;
     long remote_read_file(const char* path, char* buf, size_t size) const;
+    long remote_with_file_rights(long (*fn)(void*), void* arg) const;
     long remote_copy_in(void* dst, uintptr_t src, size_t size) const;
     long remote_copy_out(uintptr_t dst, const void* src, size_t size) const;
 

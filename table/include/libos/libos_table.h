@@ -73,6 +73,20 @@ libos::SyscallResult libos_syscall_chdir(libos::Caller caller, libos::UserPtr<co
 libos::SyscallResult libos_syscall_fchdir(libos::Caller caller, int fd);
 libos::SyscallResult libos_syscall_getcwd(libos::Caller caller, libos::UserPtr<char> buf, unsigned long size);
 
+/* fstat(2), fstatfs(2), statfs(2), readlink(2), readlinkat(2), mmap(2), lseek(2): the descriptors of
+ * generated files, table/sys/libos_fd.cpp */
+libos::SyscallResult libos_syscall_fstat(libos::Caller caller, int fd, libos::UserPtr<struct stat> buf);
+libos::SyscallResult libos_syscall_fstatfs(libos::Caller caller, int fd, libos::UserPtr<struct statfs> buf);
+libos::SyscallResult libos_syscall_statfs(libos::Caller caller, libos::UserPtr<const char> path,
+                                          libos::UserPtr<struct statfs> buf);
+libos::SyscallResult libos_syscall_readlink(libos::Caller caller, libos::UserPtr<const char> path,
+                                            libos::UserPtr<char> buf, int size);
+libos::SyscallResult libos_syscall_readlinkat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              libos::UserPtr<char> buf, int size);
+libos::SyscallResult libos_syscall_mmap(libos::Caller caller, unsigned long addr, unsigned long length,
+                                        unsigned long prot, unsigned long flags, int fd, unsigned long offset);
+libos::SyscallResult libos_syscall_lseek(libos::Caller caller, int fd, long offset, int whence);
+
 namespace libos {
 
 /* How the LibOS treats a system call, in gVisor's manner; the support report prints these. */

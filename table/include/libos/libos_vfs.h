@@ -1,16 +1,25 @@
 /* The virtual CPU files: /sys/devices/system/{cpu,node} and /proc/{cpuinfo,stat,<pid>/status} as a
  * machine of n vCPUs shows them. The code is in table/vfs/ (vfs_internal.h names its files).
  *
- * A path is first classified (vfs_classify). Generated files are written into a memfd at open time
- * and handed out read-only, so reads, partial reads, lseek, pread and fork behave as on any file and
- * writes fail with EBADF as on the real read-only descriptor. Files under cpuV/ that the LibOS does
- * not rewrite are redirected to the mapped host CPU's own file; directories are opened for real (the
- * host's cpuH/ for cpuV/) and their listings filtered by the shim. Everything else is untouched. */
+ * A path is resolved as the kernel resolves it (vfs_classify): component by component, each looked
+ * up on the machine (cpuV/ is the host's cpuH/ underneath, cpu9 of 8 vCPUs does not exist) and on the
+ * host (which says what exists, what is a directory and where a symbolic link points), "." and ".."
+ * taken in place, links followed up to the kernel's 40, a trailing slash demanding a directory. The
+ * result names the file the kernel would have reached, or the error it would have given.
+ *
+ * Generated files are written into a memfd at open time and handed out under the program's access
+ * mode, so reads, partial reads, pread and fork behave as on any file; the memfd's name carries the
+ * virtual path ("libos-vcpu:/sys/devices/system/cpu/online"), by which fstat, fstatfs, readlink of
+ * /proc/self/fd/N, mmap and lseek(SEEK_END) answer as the real file's would. Files under cpuV/ that the
+ * LibOS does not rewrite are redirected to the mapped host CPU's own file; directories are opened for
+ * real (the host's cpuH/ for cpuV/) and their listings filtered by the shim. Everything else is
+ * untouched. */
 #ifndef LIBOS_VFS_H
 #define LIBOS_VFS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "libos/libos_caller.h"
@@ -18,11 +27,13 @@
 namespace libos {
 
 enum class VfsKind : uint8_t {
-    NotVirtual, /* not ours: the host's file, unchanged */
-    Missing,    /* does not exist on the machine (cpu9 of 8 vCPUs): ENOENT */
-    Generated,  /* content written by the LibOS */
-    Redirect,   /* the host's file at `real` (cpuV/... -> cpuH/...) */
-    Directory,  /* a directory: the host's directory at `real` */
+    NotVirtual, /* not ours: the host's file, unchanged, and its own path resolution */
+    Error,      /* the kernel's lookup fails: `error` (ENOENT for cpu9 of 8 vCPUs, ENOTDIR, ELOOP) */
+    Generated,  /* content written by the LibOS; `real` is the host file that stands for it */
+    Redirect,   /* the host's file or directory at `real` (cpuV/... -> cpuH/..., or where a path
+                   through the views' links leads) */
+    Directory,  /* a directory of the views: the host's directory at `real` */
+    Link,       /* a symbolic link of the views not followed (O_NOFOLLOW, lstat, readlink): `target` */
 };
 
 enum class VfsFile : uint8_t {
@@ -55,26 +66,44 @@ struct VfsPath {
     VfsFile file;
     VfsDir dir;
     int32_t node;  /* nodeN, or -1 */
-    pid_t tid;     /* the thread whose status this is, 0 for "the caller's" */
-    bool thread_self; /* /proc/thread-self: the calling thread rather than the process */
-    char real[kVfsPathMax]; /* the host file or directory behind it */
-    char virt[kVfsPathMax]; /* the normalized path as the program named it */
+    pid_t tid;     /* the thread whose status this is */
+    int error;     /* Error: -errno */
+    mode_t mode;   /* the type and permissions of `real` on the host (lstat), 0 if unknown */
+    bool trailing_slash; /* the path ended in "/": it names a directory */
+    bool mapped;         /* the host reaches `real` by another path than the program's */
+    bool last_missing;   /* Error ENOENT: only the last component is missing (an O_CREAT would make it) */
+    char real[kVfsPathMax];   /* the host file or directory behind it */
+    char source[kVfsPathMax]; /* Generated: the host file its content is made from (a mask's _list
+                                 twin); Link: the link's target as the machine has it */
+    char virt[kVfsPathMax];   /* the path as the kernel would name it (resolved, canonical) */
 };
+
+/* Which way a path's last component is taken when it is a symbolic link. */
+enum class VfsFollow : uint8_t { Last, NotLast };
 
 /* True on a virtual machine: the views are active. */
 bool vfs_active();
 
-/* Classifies an absolute path (it is normalized first: "//", "/./" and ".." collapse) that `caller`
- * named ("/proc/self" is the caller's). Returns false for paths that are certainly not ours, cheaply,
- * without touching `out`'s strings. */
-bool vfs_classify(Caller caller, const char* path, VfsPath* out);
+/* Resolves an absolute path that `caller` named ("/proc/self" is the caller's) and classifies what
+ * it reaches. Returns false for paths that are certainly not ours, cheaply, without touching `out`'s
+ * strings: then the host resolves the path itself, and its answer is the kernel's. */
+bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow = VfsFollow::Last);
 
-/* Classifies the path at `user_path`, which `caller` names relative to `dirfd` (or absolutely).
+/* Resolves the path at `user_path`, which `caller` names relative to `dirfd` (or absolutely).
  * False: not a virtual path (or not readable: the host reports that), and the call is the host's. */
-bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out);
+bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow = VfsFollow::Last);
 
-/* Joins a directory's path and a relative path, normalized, into out (kVfsPathMax bytes). */
+/* Joins a directory's path and a relative path into out (kVfsPathMax bytes), as the kernel starts a
+ * relative lookup there: nothing is collapsed ("x/.." stays for the lookup to judge). */
 bool vfs_join(const char* dir, const char* relative, char* out);
+
+/* A descriptor of a generated file, known by its memfd's name: what it is into `out` (its path on
+ * the machine, and the host file that stands for it). False for every other descriptor; cheap unless
+ * `mode` and `nlink`, the host's fstat of it, look like a memfd's (a regular file with no link). */
+bool vfs_generated_fd(int fd, mode_t mode, uint64_t nlink, VfsPath* out);
+/* The same for the target of a /proc/<pid>/fd/N link as the host reads it: the machine's path
+ * (in place, NUL-terminated), or false when it is not a generated file's. */
+bool vfs_generated_link(char* target, size_t length, size_t* new_length);
 
 /* Opens a Generated path for `caller`: a fresh read-only descriptor with the content (O_CLOEXEC as
  * asked). Returns the descriptor or -errno. */

@@ -35,6 +35,17 @@ extern "C" long PalFileAccess(int dirfd, const char* path, int mode, int flags) 
     return pal_raw(SYS_faccessat2, dirfd, reinterpret_cast<long>(path), mode, flags);
 }
 
+extern "C" long PalFileReadLinkAt(int dirfd, const char* path, char* buf, size_t size) {
+    return pal_raw(SYS_readlinkat, dirfd, reinterpret_cast<long>(path), reinterpret_cast<long>(buf),
+                   static_cast<long>(size));
+}
+
+extern "C" long PalFileSystemStat(int fd, const char* path, struct statfs* out) {
+    if (path)
+        return pal_raw(SYS_statfs, reinterpret_cast<long>(path), reinterpret_cast<long>(out));
+    return pal_raw(SYS_fstatfs, fd, reinterpret_cast<long>(out));
+}
+
 extern "C" long PalFileReadLink(const char* path, char* buf, size_t size) {
     if (size == 0)
         return -EINVAL;
@@ -84,6 +95,10 @@ extern "C" long PalFileMoveHigh(int fd, int floor, bool cloexec) {
     if (high >= 0)
         pal_raw(SYS_close, fd);
     return high;
+}
+
+extern "C" long PalFileGetFlags(int fd) {
+    return pal_raw(SYS_fcntl, fd, F_GETFL);
 }
 
 extern "C" long PalFileSetCloseOnExec(int fd, bool cloexec) {

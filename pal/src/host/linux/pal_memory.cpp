@@ -35,6 +35,10 @@ extern "C" long PalMemoryMapFixed(void* addr, size_t size, int fd) {
     return p < 0 && p > -4096 ? p : 0;
 }
 
+extern "C" long PalMemoryMap(void* addr, size_t size, int prot, int flags, int fd, long offset) {
+    return pal_raw(SYS_mmap, reinterpret_cast<long>(addr), static_cast<long>(size), prot, flags, fd, offset);
+}
+
 extern "C" long PalMemoryFree(void* addr, size_t size) {
     return pal_raw(SYS_munmap, reinterpret_cast<long>(addr), static_cast<long>(size));
 }

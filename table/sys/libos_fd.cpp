@@ -1,0 +1,179 @@
+/* The descriptors of generated files (libos_vfs.h), which are memfds underneath: fstat(2), fstatfs(2),
+ * statfs(2), readlink(2), readlinkat(2), mmap(2) and lseek(2) answer for them as the real file's
+ * would, the real file (the host file that stands for the generated one) being the oracle. A
+ * generated file's descriptor is told by the host's own answer first (a regular file with no link:
+ * a memfd), then by its memfd's name, so every other descriptor costs one comparison.
+ *
+ * In-process only: strict mode's filter traps none of these calls (a program without the shim sees
+ * the memfd; docs/strict-mode.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "libos/libos_caller.h"
+#include "libos/libos_table.h"
+#include "libos/libos_vfs.h"
+#include "pal/pal.h"
+
+using libos::Caller;
+using libos::LeaveToHost;
+using libos::SyscallResult;
+using libos::UserPtr;
+using libos::VfsKind;
+using libos::VfsPath;
+
+namespace {
+
+bool in_process_vm(Caller caller) {
+    return !caller.is_remote() && libos::vfs_active();
+}
+
+/* The generated file behind descriptor fd, if it is one. */
+bool generated(int fd, VfsPath* p) {
+    struct stat st;
+    return PalFileStat(fd, &st) == 0 && libos::vfs_generated_fd(fd, st.st_mode, st.st_nlink, p);
+}
+
+/* readlink's answer, `n` bytes of `text`, as the kernel gives it: cut to the buffer, no NUL. */
+SyscallResult link_out(Caller caller, UserPtr<char> buf, size_t size, const char* text, size_t n) {
+    if (n > size)
+        n = size;
+    if (long ret = caller.copy_out(buf, text, n); ret < 0)
+        return ret;
+    return static_cast<long>(n);
+}
+
+SyscallResult readlink_at(Caller caller, int dirfd, UserPtr<const char> path, UserPtr<char> buf, int size) {
+    if (!in_process_vm(caller) || size <= 0)
+        return LeaveToHost{};
+    VfsPath p;
+    if (libos::vfs_resolve(caller, dirfd, path.address(), &p, libos::VfsFollow::NotLast)) {
+        if (p.kind == VfsKind::Error)
+            return p.error;
+        if (p.kind == VfsKind::Link)
+            return link_out(caller, buf, static_cast<size_t>(size), p.source, strlen(p.source));
+        if (!S_ISLNK(p.mode))
+            return -EINVAL;
+        char target[libos::kVfsPathMax];
+        long n = PalFileReadLink(p.real, target, sizeof(target));
+        if (n < 0)
+            return n;
+        return link_out(caller, buf, static_cast<size_t>(size), target, static_cast<size_t>(n));
+    }
+    /* The host's answer, read here and then copied out (the kernel writes nothing past the link's
+     * length): a /proc/<pid>/fd/N link to a generated file names the memfd, and gives the path on the
+     * machine instead. */
+    char target[PATH_MAX + 1];
+    long n = PalFileReadLinkAt(dirfd, path.for_kernel(), target, sizeof(target) - 1);
+    if (n < 0)
+        return n;
+    size_t length = static_cast<size_t>(n);
+    if (!libos::vfs_generated_link(target, length, &length))
+        length = static_cast<size_t>(n);
+    return link_out(caller, buf, static_cast<size_t>(size), target, length);
+}
+
+}  // namespace
+
+/* fstat(2) */
+SyscallResult libos_syscall_fstat(Caller caller, int fd, UserPtr<struct stat> buf) {
+    if (!in_process_vm(caller))
+        return LeaveToHost{};
+    struct stat st;
+    if (long ret = PalFileStat(fd, &st); ret < 0)
+        return ret;
+    VfsPath p;
+    if (libos::vfs_generated_fd(fd, st.st_mode, st.st_nlink, &p)) {
+        if (long ret = PalFileStatAt(AT_FDCWD, p.real, &st, 0); ret < 0)
+            return ret;
+    }
+    return caller.copy_out(buf, &st, sizeof(st));
+}
+
+/* fstatfs(2): a generated file is on the file system of the file it stands for (sysfs, proc). */
+SyscallResult libos_syscall_fstatfs(Caller caller, int fd, UserPtr<struct statfs> buf) {
+    if (!in_process_vm(caller))
+        return LeaveToHost{};
+    struct statfs sf;
+    if (long ret = PalFileSystemStat(fd, nullptr, &sf); ret < 0)
+        return ret;
+    VfsPath p;
+    if (sf.f_type == TMPFS_MAGIC && generated(fd, &p)) {
+        if (long ret = PalFileSystemStat(-1, p.real, &sf); ret < 0)
+            return ret;
+    }
+    return caller.copy_out(buf, &sf, sizeof(sf));
+}
+
+/* statfs(2): a path of the views is on its host file's file system (cpuV/ on cpuH/'s). */
+SyscallResult libos_syscall_statfs(Caller caller, UserPtr<const char> path, UserPtr<struct statfs> buf) {
+    VfsPath p;
+    if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p))
+        return LeaveToHost{};
+    if (p.kind == VfsKind::Error)
+        return p.error;
+    struct statfs sf;
+    if (long ret = PalFileSystemStat(-1, p.real, &sf); ret < 0)
+        return ret;
+    return caller.copy_out(buf, &sf, sizeof(sf));
+}
+
+/* readlink(2) */
+SyscallResult libos_syscall_readlink(Caller caller, UserPtr<const char> path, UserPtr<char> buf, int size) {
+    return readlink_at(caller, AT_FDCWD, path, buf, size);
+}
+
+/* readlinkat(2) */
+SyscallResult libos_syscall_readlinkat(Caller caller, int dirfd, UserPtr<const char> path, UserPtr<char> buf,
+                                       int size) {
+    return readlink_at(caller, dirfd, path, buf, size);
+}
+
+/* mmap(2): what mapping the real file, opened with the descriptor's access mode, gives (sysfs:
+ * ENODEV; /proc: EIO; before them the kernel's checks of the arguments and of the access mode). The
+ * real file is mapped nowhere in particular (MAP_FIXED dropped), so nothing of the program's is
+ * replaced; should it map, the generated file still cannot be (ENODEV). */
+SyscallResult libos_syscall_mmap(Caller caller, unsigned long addr, unsigned long length, unsigned long prot,
+                                 unsigned long flags, int fd, unsigned long offset) {
+    (void)addr;
+    VfsPath p;
+    if (fd < 0 || (flags & MAP_ANONYMOUS) || !in_process_vm(caller) || !generated(fd, &p))
+        return LeaveToHost{};
+    long mode = PalFileGetFlags(fd);
+    if (mode < 0)
+        return mode;
+    long real = PalFileOpen(AT_FDCWD, p.real, static_cast<int>(mode & O_ACCMODE) | O_CLOEXEC, 0);
+    if (real < 0)
+        return real;
+    long mapped = PalMemoryMap(nullptr, length, static_cast<int>(prot),
+                               static_cast<int>(flags & ~(MAP_FIXED | MAP_FIXED_NOREPLACE)), static_cast<int>(real),
+                               static_cast<long>(offset));
+    PalFileClose(static_cast<int>(real));
+    if (mapped < 0 && mapped > -4096)
+        return mapped;
+    PalMemoryFree(reinterpret_cast<void*>(mapped), length);
+    return -ENODEV;
+}
+
+/* lseek(2): where SEEK_END, SEEK_DATA and SEEK_HOLE lead is the real file's answer (sysfs files are
+ * 4096 bytes long whatever they hold; /proc's refuse SEEK_END); the generated file's offset goes there. */
+SyscallResult libos_syscall_lseek(Caller caller, int fd, long offset, int whence) {
+    if (whence != SEEK_END && whence != SEEK_DATA && whence != SEEK_HOLE)
+        return LeaveToHost{};
+    VfsPath p;
+    if (!in_process_vm(caller) || !generated(fd, &p))
+        return LeaveToHost{};
+    long real = PalFileOpen(AT_FDCWD, p.real, O_RDONLY | O_CLOEXEC, 0);
+    if (real < 0)
+        return real;
+    long to = PalFileSeek(static_cast<int>(real), offset, whence);
+    PalFileClose(static_cast<int>(real));
+    if (to < 0)
+        return to;
+    return PalFileSeek(fd, to, SEEK_SET);
+}

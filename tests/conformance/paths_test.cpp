@@ -1,0 +1,261 @@
+/* Conformance of the CPU files as files: how their paths resolve, how an open's flags are judged, what
+ * a descriptor of one says about itself, and which descriptor number an open takes. Natively these
+ * are the kernel's answers; on a virtual machine the shim must give the same ones (conformance/compare
+ * checks the recorded outcomes line by line, and each expectation here holds on any Linux). */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string>
+
+#include "conformance.h"
+
+using conformance::machine;
+using conformance::record;
+
+namespace {
+
+const std::string kCpu = "/sys/devices/system/cpu";
+const std::string kNode = "/sys/devices/system/node";
+
+/* "ok" or the errno's name, for the three ways a path is asked about. */
+std::string name_of(int err) {
+    switch (err) {
+        case 0: return "ok";
+        case ENOENT: return "ENOENT";
+        case ENOTDIR: return "ENOTDIR";
+        case ELOOP: return "ELOOP";
+        case EEXIST: return "EEXIST";
+        case EINVAL: return "EINVAL";
+        case EACCES: return "EACCES";
+        case EISDIR: return "EISDIR";
+        case ENODEV: return "ENODEV";
+        default: return "errno " + std::to_string(err);
+    }
+}
+
+std::string open_outcome(const std::string& path, int flags) {
+    errno = 0;
+    int fd = open(path.c_str(), flags, 0644);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    return name_of(err);
+}
+
+std::string stat_outcome(const std::string& path) {
+    struct stat st;
+    errno = 0;
+    return name_of(stat(path.c_str(), &st) == 0 ? 0 : errno);
+}
+
+std::string access_outcome(const std::string& path) {
+    errno = 0;
+    return name_of(access(path.c_str(), R_OK) == 0 ? 0 : errno);
+}
+
+/* The node that vCPU 0 is on (its nodeN link), or -1. */
+int node_of_cpu0() {
+    for (int n = 0; n < 64; ++n)
+        if (access((kNode + "/node" + std::to_string(n) + "/cpu0").c_str(), F_OK) == 0)
+            return n;
+    return -1;
+}
+
+/* A pid no process has. */
+pid_t unused_pid() {
+    for (pid_t p = 4194000; p > 1000; --p)
+        if (kill(p, 0) != 0 && errno == ESRCH)
+            return p;
+    return 0;
+}
+
+struct Case {
+    std::string path;
+    const char* expected; /* open, stat and access all give it */
+};
+
+TEST(CpuPaths, ResolveAsTheKernelResolvesThem) {
+    const std::string n = std::to_string(machine().configured);
+    std::vector<Case> cases = {
+        {kCpu + "/online", "ok"},
+        {kCpu + "//online", "ok"},
+        {kCpu + "/./online", "ok"},
+        {kCpu + "/cpu0/../online", "ok"},
+        {kCpu + "/online/", "ENOTDIR"},
+        {kCpu + "/online/.", "ENOTDIR"},
+        {kCpu + "/online/..", "ENOTDIR"},
+        {kCpu + "/online/x", "ENOTDIR"},
+        {kCpu + "/nonexistent/../online", "ENOENT"},
+        {kCpu + "/cpu" + n, "ENOENT"},
+        {kCpu + "/cpu" + n + "/online", "ENOENT"},
+        {kCpu + "/cpu0/topology/nonexistent_list", "ENOENT"},
+        {kCpu + "/cpu0/cache/index99/size", "ENOENT"},
+        {kCpu + "/cpu0/topology/core_id/", "ENOTDIR"},
+        {"/proc/cpuinfo/", "ENOTDIR"},
+        {"/proc/stat/.", "ENOTDIR"},
+        {"/proc/self/status/", "ENOTDIR"},
+        {"/proc/" + std::to_string(unused_pid()) + "/status", "ENOENT"},
+        {"/proc/self/task/" + std::to_string(getpid()) + "/status", "ok"},
+        {"/proc/self/root" + kCpu + "/online", "ok"},
+        {kNode + "/node999/cpulist", "ENOENT"},
+    };
+    if (int node = node_of_cpu0(); node >= 0) {
+        const std::string link = kNode + "/node" + std::to_string(node) + "/cpu0";
+        cases.push_back({link + "/../online", "ok"}); /* ".." after a link: the link's target's parent */
+        cases.push_back({link + "/topology/core_id", "ok"});
+        cases.push_back({kNode + "/node" + std::to_string(node) + "/cpu" + n, "ENOENT"});
+    }
+    for (const Case& c : cases) {
+        EXPECT_EQ(open_outcome(c.path, O_RDONLY), c.expected) << "open " << c.path;
+        EXPECT_EQ(stat_outcome(c.path), c.expected) << "stat " << c.path;
+        EXPECT_EQ(access_outcome(c.path), c.expected) << "access " << c.path;
+        /* The transcript names no pid: it is compared between runs. */
+        record(c.path.find("/task/") == std::string::npos ? c.path : "/proc/self/task/PID/status", c.expected);
+    }
+    /* Through a link, the content is the target's. */
+    if (int node = node_of_cpu0(); node >= 0)
+        EXPECT_EQ(libos_test::read_file(kNode + "/node" + std::to_string(node) + "/cpu0/../online"),
+                  libos_test::read_file(kCpu + "/online"));
+}
+
+TEST(CpuPaths, TheRealFileJudgesTheOpen) {
+    const std::string online = kCpu + "/online";
+    struct FlagCase {
+        const char* name;
+        int flags;
+        const char* expected;
+    };
+    const FlagCase cases[] = {
+        {"O_CREAT", O_CREAT | O_RDONLY, "ok"},
+        {"O_CREAT|O_EXCL", O_CREAT | O_EXCL | O_RDONLY, "EEXIST"},
+        {"O_DIRECT", O_DIRECT | O_RDONLY, "EINVAL"},
+        {"O_TMPFILE", O_TMPFILE | O_RDWR, "ENOTDIR"},
+        {"O_DIRECTORY", O_DIRECTORY | O_RDONLY, "ENOTDIR"},
+        {"O_NOFOLLOW", O_NOFOLLOW | O_RDONLY, "ok"},
+        {"O_PATH", O_PATH, "ok"},
+        {"O_WRONLY", O_WRONLY, "EACCES"},
+    };
+    for (const FlagCase& c : cases) {
+        EXPECT_EQ(open_outcome(online, c.flags), c.expected) << c.name;
+        record(std::string("online ") + c.name, c.expected);
+    }
+    EXPECT_EQ(open_outcome("/proc/cpuinfo", O_CREAT | O_EXCL | O_RDONLY), "EEXIST");
+    EXPECT_EQ(open_outcome(kCpu + "/cpu" + std::to_string(machine().configured), O_CREAT | O_RDONLY), "EACCES");
+    EXPECT_EQ(open_outcome(kCpu + "/newfile/", O_CREAT | O_RDONLY), "EISDIR");
+    if (int node = node_of_cpu0(); node >= 0) {
+        const std::string link = kNode + "/node" + std::to_string(node) + "/cpu0";
+        EXPECT_EQ(open_outcome(link, O_NOFOLLOW | O_RDONLY), "ELOOP");
+        EXPECT_EQ(open_outcome(link, O_CREAT | O_EXCL | O_RDONLY), "EEXIST");
+        struct stat st;
+        ASSERT_EQ(lstat(link.c_str(), &st), 0);
+        EXPECT_TRUE(S_ISLNK(st.st_mode));
+        char target[64] = {};
+        ASSERT_GT(readlink(link.c_str(), target, sizeof(target) - 1), 0);
+        EXPECT_EQ(std::string(target), "../../cpu/cpu0");
+        errno = 0;
+        EXPECT_EQ(readlink(online.c_str(), target, sizeof(target)), -1);
+        EXPECT_EQ(errno, EINVAL);
+    }
+}
+
+TEST(CpuPaths, OPathNoFollowOpensALink) {
+    SKIP_WITHOUT_SHIM("an O_PATH descriptor of a link the host names differently cannot be handed over");
+    int node = node_of_cpu0();
+    if (node < 0)
+        GTEST_SKIP() << "vCPU 0 has no node link";
+    const std::string link = kNode + "/node" + std::to_string(node) + "/cpu0";
+    int fd = open(link.c_str(), O_PATH | O_NOFOLLOW);
+    ASSERT_GE(fd, 0) << link;
+    struct stat st;
+    ASSERT_EQ(fstatat(fd, "", &st, AT_EMPTY_PATH), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    close(fd);
+    record(link, "O_PATH|O_NOFOLLOW: the link");
+}
+
+TEST(CpuPaths, ADescriptorSaysWhatTheRealFileSays) {
+    SKIP_WITHOUT_SHIM("fstat, fstatfs, readlink, mmap and lseek of a generated file's descriptor are the memfd's");
+    struct FileCase {
+        std::string path;
+        std::string canonical; /* what /proc/self/fd/N names */
+        long f_type;
+        long seek_end; /* lseek(0, SEEK_END): the size, or -EINVAL */
+        int mmap_errno;
+    };
+    const std::string pid = std::to_string(getpid());
+    const FileCase cases[] = {
+        {kCpu + "/online", kCpu + "/online", SYSFS_MAGIC, 4096, ENODEV},
+        {kCpu + "/cpu0/topology/thread_siblings_list", kCpu + "/cpu0/topology/thread_siblings_list", SYSFS_MAGIC, 4096,
+         ENODEV},
+        {"/proc/cpuinfo", "/proc/cpuinfo", PROC_SUPER_MAGIC, -EINVAL, EIO},
+        {"/proc/self/status", "/proc/" + pid + "/status", PROC_SUPER_MAGIC, -EINVAL, ENODEV},
+    };
+    for (const FileCase& c : cases) {
+        int fd = open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0) << c.path;
+        struct stat by_fd, by_path;
+        ASSERT_EQ(fstat(fd, &by_fd), 0);
+        ASSERT_EQ(stat(c.path.c_str(), &by_path), 0);
+        EXPECT_EQ(by_fd.st_mode, by_path.st_mode) << c.path;
+        EXPECT_EQ(by_fd.st_nlink, by_path.st_nlink) << c.path;
+        EXPECT_EQ(by_fd.st_size, by_path.st_size) << c.path;
+        EXPECT_EQ(by_fd.st_ino, by_path.st_ino) << c.path;
+        EXPECT_EQ(by_fd.st_dev, by_path.st_dev) << c.path;
+        EXPECT_EQ(by_fd.st_mode & 07777, 0444u) << c.path;
+        struct stat empty_path;
+        ASSERT_EQ(fstatat(fd, "", &empty_path, AT_EMPTY_PATH), 0);
+        EXPECT_EQ(empty_path.st_ino, by_path.st_ino) << c.path;
+        struct statfs sf;
+        ASSERT_EQ(fstatfs(fd, &sf), 0);
+        EXPECT_EQ(static_cast<long>(sf.f_type), c.f_type) << c.path;
+        char link[PATH_MAX] = {};
+        std::string self_fd = "/proc/self/fd/" + std::to_string(fd);
+        ASSERT_GT(readlink(self_fd.c_str(), link, sizeof(link) - 1), 0);
+        EXPECT_EQ(std::string(link), c.canonical);
+        errno = 0;
+        EXPECT_EQ(mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0), MAP_FAILED) << c.path;
+        EXPECT_EQ(errno, c.mmap_errno) << c.path;
+        errno = 0;
+        off_t end = lseek(fd, 0, SEEK_END);
+        EXPECT_EQ(end < 0 ? -errno : end, c.seek_end) << c.path;
+        EXPECT_EQ(fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND), O_RDONLY);
+        close(fd);
+        record(c.path, c.canonical == c.path ? "itself" : "by its pid");
+    }
+}
+
+TEST(CpuPaths, AnOpenTakesTheLowestFreeDescriptor) {
+    const std::string paths[] = {kCpu + "/online", "/proc/self/status", "/proc/stat", "/proc/cpuinfo",
+                                 kCpu + "/cpu0/topology/core_id", kCpu + "/cpu0"};
+    int saved = dup(0);
+    ASSERT_GE(saved, 0);
+    for (const std::string& path : paths) {
+        close(0);
+        int fd = open(path.c_str(), O_RDONLY);
+        EXPECT_EQ(fd, 0) << path;
+        if (fd >= 0)
+            close(fd);
+        /* And past a descriptor in use: the next free one. */
+        int a = open("/dev/null", O_RDONLY);
+        ASSERT_EQ(a, 0);
+        int next = fcntl(0, F_DUPFD, 0);
+        close(next);
+        int b = open(path.c_str(), O_RDONLY);
+        EXPECT_EQ(b, next) << path;
+        if (b >= 0)
+            close(b);
+        close(a);
+        record(path, "lowest");
+    }
+    dup2(saved, 0);
+    close(saved);
+}
+
+}  // namespace
