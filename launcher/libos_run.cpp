@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,35 @@
 
 namespace launcher {
 namespace {
+
+/* operator new's handler: an allocation that fails ends the launcher with one line. It never
+ * returns, so no std::bad_alloc is ever thrown: under a tight address-space limit (ulimit -v) the
+ * C++ runtime could not even allocate the exception, and would abort with "terminate called without
+ * an active exception". Writes with write(2) and leaves with _exit: nothing here may allocate, and a
+ * forked child of strict mode must not flush its parent's stdio buffers. */
+[[noreturn]] void out_of_memory() {
+    constexpr char kLine[] = "libos-run: out of memory (the address-space limit, ulimit -v, may be too low)\n";
+    ssize_t ignored = write(2, kLine, sizeof(kLine) - 1);
+    (void)ignored;
+    _exit(kExitLauncherFailed);
+}
+
+/* std::terminate's handler, for what should never happen: an exception nobody catches. One line and
+ * the launcher's failure status, as for every other failure of its own, not an abort. */
+[[noreturn]] void terminated() {
+    const char* what = "std::terminate was called";
+    if (std::exception_ptr current = std::current_exception()) {
+        try {
+            std::rethrow_exception(current);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+            what = "an exception of an unknown type";
+        }
+    }
+    fprintf(stderr, "libos-run: internal error: %s\n", what);
+    _exit(kExitLauncherFailed);
+}
 
 [[noreturn]] void fail(const std::string& line) {
     fprintf(stderr, "%s\n", line.c_str());
@@ -142,8 +173,11 @@ std::string find_shim() {
         if (!is_regular_file(candidate))
             continue;
         char resolved[PATH_MAX];
-        if (!realpath(candidate.c_str(), resolved))
+        if (!realpath(candidate.c_str(), resolved)) {
+            if (errno == ENOMEM)
+                out_of_memory();
             continue;
+        }
         /* ld.so splits LD_PRELOAD at colons and spaces. */
         if (strpbrk(resolved, ": "))
             fail(std::string("libos-run: the shim library's path ") + resolved +
@@ -161,6 +195,8 @@ std::string find_shim() {
 
 int main(int argc, char** argv) {
     using namespace launcher;
+    std::set_new_handler(out_of_memory);
+    std::set_terminate(terminated);
     Options options;
     ParseOutcome outcome = parse_options(argc, argv, &options);
     if (!outcome.run)

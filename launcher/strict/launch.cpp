@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,6 @@
 #include <unistd.h>
 
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "launcher.h"
@@ -196,6 +196,31 @@ int receive_listener(int sock) {
     _exit(err == ENOENT ? kExitNotFound : kExitCannotRun);
 }
 
+/* ---- the supervisor's threads ------------------------------------------------------------------ */
+
+void* supervisor_thread(void* self) {
+    supervise(static_cast<SupervisorThread*>(self));
+    return nullptr;
+}
+
+/* Starts one detached supervisor thread; 0, or the error of pthread_create (EAGAIN when there is no
+ * memory for its stack). Not std::thread, which reports that by throwing. Its buffers are allocated
+ * here, before the program runs; the thread keeps them until the launcher ends. */
+int start_supervisor_thread(int listener, seccomp_notif_sizes sizes) {
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err)
+        return err;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    auto* self = new SupervisorThread(listener, sizes);
+    pthread_t thread;
+    err = pthread_create(&thread, &attr, supervisor_thread, self);
+    pthread_attr_destroy(&attr);
+    if (err)
+        delete self;
+    return err;
+}
+
 /* ---- signals and the end ---------------------------------------------------------------------- */
 
 /* The signals the launcher passes on to the program when they are sent to it (kill, sigqueue). The
@@ -337,9 +362,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
             if (e.rfind(prefix, 0) == 0)
                 setenv(name, e.c_str() + prefix.size(), 1);
     }
+    libos::require_shared_state();
     libos::init();
     if (!libos::is_virtual() || libos::state_fd() < 0)
-        refuse("libos-run: cannot run --strict: the machine's shared state could not be created (memfd_create)");
+        refuse("libos-run: cannot run --strict: the machine's shared state could not be created (memfd_create, "
+               "or no memory to map it)");
 
     uint64_t tag = 0;
     while (tag == 0)
@@ -409,8 +436,19 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     for (uint64_t w : hosts.words)
         threads += static_cast<size_t>(__builtin_popcountll(w));
     threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
-    for (size_t i = 0; i < threads; ++i)
-        std::thread(supervise, listener, sizes).detach();
+    size_t started = 0;
+    int thread_error = 0;
+    for (size_t i = 0; i < threads && !thread_error; ++i) {
+        if ((thread_error = start_supervisor_thread(listener, sizes)) == 0)
+            ++started;
+    }
+    /* Fewer threads than wanted (memory is short) only answer more slowly; none cannot answer. */
+    if (started == 0) {
+        kill(keeper, SIGKILL);
+        waitpid(keeper, nullptr, 0);
+        refuse(std::string("libos-run: cannot run --strict: cannot start the supervisor's thread: ") +
+               strerror(thread_error));
+    }
 
     char go = 1;
     while (write(socks[0], &go, 1) < 0 && errno == EINTR) {

@@ -142,6 +142,10 @@ bool shares_parent_memory(pid_t pid) {
     return PalProcessCompareMemory(pid, PalProcessGetParentId()) != 1;
 }
 
+/* Set by strict mode's supervisor, which cannot go on without the shared state: it reports the
+ * failure itself, as its refusal, and the in-process fallback's warning would be a second line. */
+constinit std::atomic<bool> g_state_required{false};
+
 /* The thread creating the state, so that a signal handler interrupting it there does not wait for
  * itself. */
 constinit std::atomic<pid_t> g_region_creator{0};
@@ -176,7 +180,12 @@ void realize_region() {
         t_slot = nullptr;
         t_tid = 0;
     }
-    if (!create_region() && !private_region()) {
+    bool created = create_region();
+    if (!created && g_state_required.load(std::memory_order_relaxed)) {
+        g_region_state.store(kRegionUnavailable, std::memory_order_release);
+        return;
+    }
+    if (!created && !private_region()) {
         constexpr char kLine[] = "libos: cannot map the virtual machine's shared state (out of memory); "
                                  "threads are seen through the map from now on\n";
         PalDebugLog(kLine, sizeof(kLine) - 1);
@@ -240,6 +249,10 @@ bool ensure_region() {
         state = g_region_state.load(std::memory_order_acquire);
     }
     return state == kRegionMapped;
+}
+
+void require_shared_state() {
+    g_state_required.store(true, std::memory_order_relaxed);
 }
 
 int state_fd() {

@@ -458,6 +458,83 @@ fi
 got=$(host_affinity_of --cpus 1)
 if [ "$got" == "${cpus[0]}" ]; then pass "--cpus 1: the program runs on host CPU ${cpus[0]}"; else fail "--cpus 1: the program runs on host CPU ${cpus[0]}" "Cpus_allowed_list: $got"; fi
 
+# ---- out of memory ------------------------------------------------------------------------------------------
+# Under an address-space limit (ulimit -v) too low for it, the launcher fails with one line and 125, never
+# with an abort ("terminate called without an active exception", 134). Below some limit the loader cannot
+# even map its libraries (127, the loader's line); above another, the program runs. The limit at which it
+# starts to run is found by bisection; below it every page of the last 512 KiB is tried, and the rest
+# down to 1 MiB in 128 even steps. No timing is involved.
+# limited KIB ARGS...: the launcher under ulimit -v KIB; sets $rc, $out, $err and $err_lines.
+limited() {
+  local kib=$1
+  shift
+  (ulimit -v "$kib" && unset OMP_NUM_THREADS OMP_THREAD_LIMIT && exec "$L" "$@") >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+  err_lines=$(wc -l <"$tmp/err")
+}
+# What a limited run of "--cpus 2 ... -- nproc" did: ran (printed 2), refused (125 and one line of
+# libos-run's own), unloadable (the loader's one line and 127), or bad (anything else).
+limited_outcome() {
+  if [ $rc -eq 0 ] && [ "$out" == 2 ]; then
+    echo ran
+  elif [ $rc -eq 125 ] && [ "$err_lines" -eq 1 ] && [[ $err == "libos-run: "* ]] && [ -z "$out" ]; then
+    echo refused
+  elif [ $rc -eq 127 ] && [ "$err_lines" -eq 1 ] &&
+    [[ $err == *"error while loading shared libraries"* || $err == *"cannot allocate"* ]]; then
+    echo unloadable
+  else
+    echo bad
+  fi
+}
+# memory_sweep NAME OPTIONS...: the sweep above for libos-run OPTIONS -- nproc.
+memory_sweep() {
+  local name=$1
+  shift
+  local lo=1024 hi=$((1024 * 1024)) mid kib
+  limited "$hi" "$@" -- nproc
+  if [ "$(limited_outcome)" != ran ]; then
+    skip "$name" "it does not run even under ulimit -v $hi (status $rc: $err)"
+    return
+  fi
+  while [ $((hi - lo)) -gt 4 ]; do
+    mid=$(((lo + hi) / 2))
+    limited "$mid" "$@" -- nproc
+    if [ "$(limited_outcome)" == ran ]; then hi=$mid; else lo=$mid; fi
+  done
+  local limits=() fine=$((hi - 512)) step
+  [ $fine -lt 1024 ] && fine=1024
+  step=$(((fine - 1024) / 128))
+  [ $step -lt 4 ] && step=4
+  for ((kib = 1024; kib < fine; kib += step)); do limits+=("$kib"); done
+  for ((kib = fine; kib <= hi; kib += 4)); do limits+=("$kib"); done
+  local bad=() refused=0 unloadable=0 ran=0 what
+  for kib in "${limits[@]}"; do
+    limited "$kib" "$@" -- nproc
+    what=$(limited_outcome)
+    case $what in
+      ran) ran=$((ran + 1)) ;;
+      refused) refused=$((refused + 1)) ;;
+      unloadable) unloadable=$((unloadable + 1)) ;;
+      *) bad+=("ulimit -v $kib: status $rc, stdout '$out', stderr: $(head -c 400 "$tmp/err")") ;;
+    esac
+  done
+  if [ ${#bad[@]} -eq 0 ]; then
+    pass "$name: under ${#limits[@]} limits up to ${hi} KiB: $refused refused with one line and 125, $unloadable not loadable (127), $ran ran"
+  else
+    fail "$name: under every limit, 125 and one line, the loader's 127, or the program's run" \
+      "${#bad[@]} of ${#limits[@]} limits up to $hi KiB failed otherwise; the first ones:" "${bad[@]:0:5}"
+  fi
+}
+memory_sweep "libos-run --cpus 2 out of memory" --cpus 2
+memory_sweep "libos-run out of memory, with a trace" --cpus 2 --trace="$tmp/oom-trace"
+if "$L" --strict --cpus 1 -- true 2>/dev/null; then
+  memory_sweep "libos-run --strict --cpus 2 out of memory" --strict --cpus 2
+else
+  skip "libos-run --strict out of memory" "strict mode does not run here"
+fi
+
 # ---- the wrapper, scripts/libos-run ---------------------------------------------------------------------
 wrapper="$root/scripts/libos-run"
 out=$(LIBOS_BUILD_DIR="$build" "$wrapper" --version 2>"$tmp/err")
