@@ -128,6 +128,10 @@ bool parse_map(const char* setting, const char* text, const CpuBits& online, con
 
 }  // namespace
 
+void config_error(ConfigError* err, const char* setting, const char* token, const char* why) {
+    fail_token(err, setting, token, strlen(token), nullptr, why);
+}
+
 bool CpuBits::empty() const {
     for (uint64_t w : words)
         if (w)

@@ -9,6 +9,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_settings.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
@@ -198,9 +199,11 @@ void init() {
     /* Strict mode: from here on the PAL's own calls carry the launch's tag past the filter. First,
      * before any of them (tracing may open its file). */
     set_strict_tag(env_get(kEnvStrict));
-    trace_init();
-    const char* propagate = env_get(kEnvPropagate);
-    g_propagate = !(propagate && strcmp(propagate, "0") == 0);
+    /* Every setting is checked before the program runs: a value outside the documented ones stops it
+     * with one line (libos_settings.h), as a bad machine does. */
+    ConfigError error;
+    if (!trace_init(&error) || !parse_switch(kEnvPropagate, env_get(kEnvPropagate), &g_propagate, &error))
+        refuse(error.text);
     int state = init_machine();
     /* Tracing without a machine still needs its own faults reported. */
     if (state == kIdentity && g_tracing)

@@ -50,6 +50,10 @@ struct SettingNames {
 bool build_cpu_map(const SettingNames& names, const char* count_text, const char* map_text, const CpuBits& online,
                    const CpuBits& allowed, const CpuBits& spread_over, CpuMap* out, ConfigError* err);
 
+/* Fills `err` with the one line every refusal has: "libos: SETTING: bad token 'TOKEN': WHY", the
+ * token made printable and cut if long (libos_settings.h refuses the other settings with it). */
+void config_error(ConfigError* err, const char* setting, const char* token, const char* why);
+
 /* Writes a CPU list in the kernel's style ("0-3,8"); returns the length (without NUL). */
 size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size);
 

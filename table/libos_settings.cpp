@@ -1,0 +1,99 @@
+/* The values of the LibOS's other settings (libos_settings.h). */
+#include "libos/libos_settings.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+#include "libos/libos_text.h"
+#include "pal/pal.h"
+
+namespace libos {
+namespace {
+
+bool given(const char* text) {
+    return text && *text;
+}
+
+bool is(const char* text, const char* word) {
+    return strcmp(text, word) == 0;
+}
+
+}  // namespace
+
+bool parse_switch(const char* setting, const char* text, bool* on, ConfigError* err) {
+    if (!given(text))
+        return true;
+    if (is(text, "0") || is(text, "1")) {
+        *on = text[0] == '1';
+        return true;
+    }
+    config_error(err, setting, text, "expected 1 (on) or 0 (off)");
+    return false;
+}
+
+bool parse_trace_target(const char* setting, const char* text, TraceTarget* target, char* path, size_t size,
+                        ConfigError* err) {
+    path[0] = '\0';
+    if (!text || is(text, "0")) {
+        *target = TraceTarget::kOff;
+        return true;
+    }
+    /* Empty has meant standard error since the first release (docs/tracing.md). */
+    if (!*text || is(text, "1") || is(text, "stderr")) {
+        *target = TraceTarget::kStandardError;
+        return true;
+    }
+    *target = TraceTarget::kFile;
+    size_t len = strlen(text);
+    size_t dir_len = 0;
+    if (text[0] != '/') {
+        /* getcwd's length counts the NUL; a directory outside the root reads "(unreachable)/...". */
+        long got = PalFileGetCwd(path, size);
+        if (got <= 0 || path[0] != '/') {
+            char why[160];
+            TextBuilder(why, sizeof(why)).add("a relative file needs the current directory, which cannot be read (")
+                .add(got < 0 ? strerrordesc_np(static_cast<int>(-got)) : "it is outside this process's root")
+                .add(")");
+            path[0] = '\0';
+            config_error(err, setting, text, why);
+            return false;
+        }
+        dir_len = static_cast<size_t>(got) - 1;
+    }
+    bool slash = dir_len > 0 && path[dir_len - 1] != '/';
+    if (dir_len + slash + len >= size) {
+        char why[96];
+        TextBuilder(why, sizeof(why)).add("the file's absolute path is longer than ").unum(size - 1).add(" bytes");
+        path[0] = '\0';
+        config_error(err, setting, text, why);
+        return false;
+    }
+    if (slash)
+        path[dir_len++] = '/';
+    memcpy(path + dir_len, text, len + 1);
+    return true;
+}
+
+long open_trace_file(const char* setting, const char* text, const char* path, ConfigError* err) {
+    long fd = PalFileOpen(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        return fd;
+    const char* reason = strerrordesc_np(static_cast<int>(-fd));
+    char why[160];
+    TextBuilder(why, sizeof(why)).add("cannot open it to append the trace: ").add(reason ? reason : "unknown error");
+    config_error(err, setting, text, why);
+    return -1;
+}
+
+bool parse_trace_format(const char* setting, const char* text, bool* json, ConfigError* err) {
+    if (!given(text))
+        return true;
+    if (is(text, "text") || is(text, "json")) {
+        *json = is(text, "json");
+        return true;
+    }
+    config_error(err, setting, text, "expected text or json");
+    return false;
+}
+
+}  // namespace libos
