@@ -23,6 +23,7 @@
 #include "launcher.h"
 #include "libos/libos_config.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_settings.h"
 #include "pal/pal.h"
 
 #ifndef LIBOS_INSTALLED_SHIM
@@ -143,6 +144,40 @@ void place_on_machine() {
     }
 }
 
+/* ---- the other settings ------------------------------------------------------------------------ */
+
+/* --trace=FILE: the file must open for appending, as strace -o requires, or the program does not
+ * run. (Each process of the launch opens it again, with the shim's same check.) */
+void check_trace_target(const char* text) {
+    libos::ConfigError error;
+    libos::TraceTarget target;
+    char path[libos::kTracePathBytes];
+    if (!libos::parse_trace_target("--trace", text, &target, path, sizeof(path), &error))
+        fail(error.text);
+    if (target != libos::TraceTarget::kFile)
+        return;
+    long fd = libos::open_trace_file("--trace", text, path, &error);
+    if (fd < 0)
+        fail(error.text);
+    PalFileClose(static_cast<int>(fd));
+}
+
+/* The variables libos-run reads itself, other than the machine's: a value outside the documented
+ * ones is refused as a bad option is, naming the variable. */
+void check_own_environment(Options* options) {
+    libos::ConfigError error;
+    bool propagate = true;
+    if (!libos::parse_switch(kEnvPropagate, getenv(kEnvPropagate), &propagate, &error))
+        fail(error.text);
+    if (!propagate)
+        options->propagate = false;
+#ifdef LIBOS_TEST_HOOKS
+    bool missing = false;
+    if (!libos::parse_switch(libos::kEnvTestStrictMissing, getenv(libos::kEnvTestStrictMissing), &missing, &error))
+        fail(error.text);
+#endif
+}
+
 /* ---- the shim ----------------------------------------------------------------------------------- */
 
 bool is_regular_file(const std::string& path) {
@@ -212,14 +247,15 @@ int main(int argc, char** argv) {
         options.cpu_map = map && *map ? map : nullptr;
         names = {kEnvCpus, kEnvCpuMap};
     }
-    if (const char* propagate = getenv(kEnvPropagate); propagate && strcmp(propagate, "0") == 0)
-        options.propagate = false;
+    check_own_environment(&options);
     bool machine = options.cpus || options.cpu_map;
     if (options.strict && !machine)
         fail("libos-run: --strict needs a virtual machine: give --cpus or --cpu-map (without one there is "
              "nothing for strict mode to virtualize)");
     if (machine)
         build_machine(options, names);
+    if (options.trace)
+        check_trace_target(options.trace);
     std::string shim = find_shim();
     std::vector<std::string> settings;
     if (machine) {

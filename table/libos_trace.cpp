@@ -39,7 +39,7 @@ constinit bool g_json = false;
 constinit bool g_stacks = false;
 constinit bool g_stats = false;
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
-constinit char g_trace_path[512] = {};
+constinit char g_trace_path[kTracePathBytes] = {};
 constinit char g_format[8] = {};
 
 struct CodeRange {

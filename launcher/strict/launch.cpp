@@ -40,6 +40,7 @@
 #include "launcher.h"
 #include "libos/libos_config.h"
 #include "libos/libos_init.h"
+#include "libos/libos_settings.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
 #include "strict/strict.h"
@@ -67,8 +68,11 @@ namespace {
 
 bool test_says_missing() {
 #ifdef LIBOS_TEST_HOOKS
-    const char* v = getenv(libos::kEnvTestStrictMissing);
-    return v && *v && strcmp(v, "0") != 0;
+    /* main checked the value (libos_run.cpp): 1 or 0. */
+    bool missing = false;
+    libos::ConfigError error;
+    libos::parse_switch(libos::kEnvTestStrictMissing, getenv(libos::kEnvTestStrictMissing), &missing, &error);
+    return missing;
 #else
     return false;
 #endif

@@ -23,7 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 # Nothing from an enclosing launch may leak into these runs.
-unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH LD_PRELOAD
+unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH LD_PRELOAD \
+  LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS LIBOS_STRICT LIBOS_CWD LIBOS_TEST_CRASH \
+  LIBOS_TEST_STRICT_MISSING
 
 n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -87,6 +89,7 @@ run --help
 help=$out
 for word in --cpus --cpu-map --no-propagate --help -h --version -V \
   LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LD_PRELOAD LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH PATH \
+  LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS stderr "out of memory" \
   125 126 127 Examples taskset; do
   if grep -q -e "$word" <<<"$help"; then
     pass "--help mentions $word"
@@ -141,6 +144,27 @@ bad_config "--cpu-map 0-x" "--cpu-map '0-x'" --cpu-map 0-x
 bad_config "--cpu-map 4095 (not online)" "--cpu-map '4095' online" --cpu-map 4095
 bad_config "--cpu-map 0,9999 (beyond the CPU limit)" "--cpu-map '9999'" --cpu-map 0,9999
 bad_config "--cpus 3 --cpu-map 0,1 (disagree)" "--cpus '3' --cpu-map" --cpus 3 --cpu-map 0,1
+# The trace's file must open for appending, as strace -o requires; the format is text or json.
+bad_config "--trace=/nonexistent/dir/f (no such directory)" "--trace '/nonexistent/dir/f' directory" \
+  --trace=/nonexistent/dir/f
+bad_config "--trace=DIR (a directory)" "--trace '$tmp' directory" --trace="$tmp"
+touch "$tmp/plain-file"
+bad_config "--trace=FILE/f (below a file)" "--trace '$tmp/plain-file/f' directory" --trace="$tmp/plain-file/f"
+bad_config "--trace=/nonexistent/dir/f with a machine" "--trace '/nonexistent/dir/f'" --cpus 2 --trace=/nonexistent/dir/f
+bad_config "--trace-format=xml" "--trace-format 'xml' text json" --trace-format=xml
+bad_config "--trace-format xml" "--trace-format 'xml' text json" --trace-format xml
+bad_config "--trace-format=JSON" "--trace-format 'JSON'" --trace-format=JSON
+# The variables libos-run reads itself are refused the same way, naming the variable.
+LIBOS_PROPAGATE=yes bad_config "LIBOS_PROPAGATE=yes" "LIBOS_PROPAGATE 'yes' 0 1"
+LIBOS_PROPAGATE=2 bad_config "LIBOS_PROPAGATE=2 with --cpus 2" "LIBOS_PROPAGATE '2'" --cpus 2
+if [ "$(python3 -c '
+import json, sys
+print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_hooks"][0])' \
+  "$build/meson-info/intro-buildoptions.json" 2>/dev/null)" == True ]; then
+  LIBOS_TEST_STRICT_MISSING=yes bad_config "LIBOS_TEST_STRICT_MISSING=yes" "LIBOS_TEST_STRICT_MISSING 'yes'" --cpus 2
+else
+  skip "LIBOS_TEST_STRICT_MISSING=yes" "this build has test_hooks=false"
+fi
 
 # A host CPU the cpuset does not allow: needs a cpuset cgroup (v1, as root) and two CPUs.
 cpuset_root=/sys/fs/cgroup/cpuset
@@ -207,6 +231,21 @@ for spec in "--cpus LIBOS_CPUS x" "--cpus LIBOS_CPUS 0" "--cpus LIBOS_CPUS 8x" \
   fi
 done
 
+# --trace=TOKEN and LIBOS_TRACE=TOKEN, --trace-format=TOKEN and LIBOS_TRACE_FORMAT=TOKEN: the same line.
+for spec in "--trace LIBOS_TRACE /nonexistent/dir/f" "--trace LIBOS_TRACE $tmp" \
+  "--trace-format LIBOS_TRACE_FORMAT xml" "--trace-format LIBOS_TRACE_FORMAT Text"; do
+  read -r option variable token <<<"$spec"
+  launcher_line=$("$L" "$option=$token" -- true 2>&1)
+  shim_line=$(env LD_PRELOAD="$shim" LIBOS_TRACE=stderr "$variable=$token" true 2>&1)
+  shim_rc=$?
+  name="launcher and shim refuse $option=$token / $variable=$token with the same line"
+  if [ $shim_rc -eq 125 ] && [ -n "$launcher_line" ] && [ "${shim_line//$variable/$option}" == "$launcher_line" ]; then
+    pass "$name"
+  else
+    fail "$name" "launcher: $launcher_line" "shim ($shim_rc): $shim_line"
+  fi
+done
+
 # ---- usage errors: exit 125 with one line -----------------------------------------------------------
 # usage_error NAME 'WORD' ARGS...
 usage_error() {
@@ -228,6 +267,9 @@ usage_error "--cpus followed by --" "'--cpus'" --cpus -- touch "$tmp/usage-marke
 usage_error "--cpus= (empty)" "'--cpus'" --cpus= -- touch "$tmp/usage-marker"
 usage_error "--cpu-map '' (empty)" "'--cpu-map'" --cpu-map "" -- touch "$tmp/usage-marker"
 usage_error "--no-propagate=1" "'--no-propagate=1'" --no-propagate=1 -- touch "$tmp/usage-marker"
+usage_error "--trace= (empty)" "'--trace'" --trace= -- touch "$tmp/usage-marker"
+usage_error "--trace-format= (empty)" "'--trace-format'" --trace-format= -- touch "$tmp/usage-marker"
+usage_error "--trace-format followed by --" "'--trace-format'" --trace-format -- touch "$tmp/usage-marker"
 usage_error "no arguments" "no program"
 usage_error "options but no program" "no program" --cpus 2
 usage_error "-- but no program" "no program" --cpus 2 --
@@ -350,6 +392,19 @@ e=$(env_of --no-propagate)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == 0 ]; then pass "--no-propagate without a machine sets LIBOS_PROPAGATE=0"; else fail "--no-propagate without a machine sets LIBOS_PROPAGATE=0" "$e"; fi
 e=$(LIBOS_PROPAGATE=0 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == 0 ]; then pass "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate"; else fail "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate" "$e"; fi
+# The trace's settings as the program gets them: --trace=0 is no trace, --trace=1 standard error (as the
+# variable's values are), and a file is created by the check that it opens.
+e=$(env_of --trace=0)
+if [ "$(value_of LIBOS_TRACE "$e")" == 0 ] && [ ! -s "$tmp/err" ]; then pass "--trace=0: LIBOS_TRACE=0, no trace"; else fail "--trace=0: LIBOS_TRACE=0, no trace" "$e" "$(cat "$tmp/err")"; fi
+e=$(env_of --trace=1)
+if [ "$(value_of LIBOS_TRACE "$e")" == 1 ] && grep -q ' <libos>$' "$tmp/err" && [ ! -e 1 ]; then pass "--trace=1: LIBOS_TRACE=1, the trace on standard error"; else fail "--trace=1: LIBOS_TRACE=1, the trace on standard error" "$e" "$(cat "$tmp/err")"; fi
+e=$(cd "$tmp" && env_of --trace=new-trace --trace-format json --trace-stack --stats)
+if [ "$(value_of LIBOS_TRACE "$e")" == new-trace ] && [ "$(value_of LIBOS_TRACE_FORMAT "$e")" == json ] &&
+  [ "$(value_of LIBOS_TRACE_STACK "$e")" == 1 ] && [ "$(value_of LIBOS_STATS "$e")" == 1 ] && [ -s "$tmp/new-trace" ]; then
+  pass "--trace=FILE --trace-format json --trace-stack --stats: the four variables, and FILE written"
+else
+  fail "--trace=FILE --trace-format json --trace-stack --stats: the four variables, and FILE written" "$e" "$(cat "$tmp/err")"
+fi
 e=$(LIBOS_PROPAGATE=1 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == "<unset>" ]; then pass "LIBOS_PROPAGATE other than 0 is dropped"; else fail "LIBOS_PROPAGATE other than 0 is dropped" "$e"; fi
 e=$(LIBOS_STATE_FD=9 LIBOS_AFFINITY=0 LIBOS_CWD=/sys/devices/system/cpu/cpu1 env_of --cpus 2)

@@ -23,8 +23,11 @@ bool parse_switch(const char* setting, const char* text, bool* on, ConfigError* 
 /* Where the trace's lines go (LIBOS_TRACE, --trace[=FILE]). */
 enum class TraceTarget : unsigned char { kOff, kStandardError, kFile };
 
+/* The room for a trace file's absolute path, with its NUL. */
+constexpr size_t kTracePathBytes = 512;
+
 /* Reads a trace target: null or "0": off; "", "1" or "stderr": standard error; anything else names a
- * file, whose absolute path is written to `path` (`size` bytes): a relative name is made absolute
+ * file, whose absolute path is written to `path` (`size` bytes, kTracePathBytes): a relative name is made absolute
  * against the current directory, so that children that change directory write to the same file. A
  * file called 0, 1 or stderr is named ./0, ./1 or ./stderr. */
 bool parse_trace_target(const char* setting, const char* text, TraceTarget* target, char* path, size_t size,
