@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_signal.h"
@@ -105,16 +106,22 @@ void load_unwinder() {
 
 #ifdef LIBOS_TEST_HOOKS
 /* Test builds only: LIBOS_TEST_CRASH=segv|ill|fpe|abort makes the shim crash right after start-up,
- * inside this function, so that tests can see the crash report name it. */
+ * inside this function, so that tests can see the crash report name it. Any other value is refused
+ * as every setting's is (empty: no crash). */
 __attribute__((noinline)) void libos_crash_test_hook(const char* kind) {
-    if (strcmp(kind, "segv") == 0)
+    if (strcmp(kind, "segv") == 0) {
         *static_cast<volatile int*>(nullptr) = 1;
-    else if (strcmp(kind, "ill") == 0)
+    } else if (strcmp(kind, "ill") == 0) {
         __builtin_trap();
-    else if (strcmp(kind, "fpe") == 0)
+    } else if (strcmp(kind, "fpe") == 0) {
         __asm__ volatile("xor %%ecx, %%ecx\n\tmov $1, %%eax\n\tcltd\n\tidivl %%ecx" ::: "eax", "ecx", "edx");
-    else if (strcmp(kind, "abort") == 0)
+    } else if (strcmp(kind, "abort") == 0) {
         abort();
+    } else if (*kind) {
+        libos::ConfigError error;
+        libos::config_error(&error, libos::kEnvTestCrash, kind, "expected segv, ill, fpe or abort");
+        libos::refuse(error.text);
+    }
 }
 #endif
 

@@ -96,4 +96,79 @@ bool parse_trace_format(const char* setting, const char* text, bool* json, Confi
     return false;
 }
 
+bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, ConfigError* err) {
+    *tag = 0;
+    if (!given(text))
+        return true;
+    uint64_t value = 0;
+    size_t n = 0;
+    for (; text[n]; ++n) {
+        char c = text[n];
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (digit < 0 || n == 16)
+            break;
+        value = value << 4 | static_cast<uint64_t>(digit);
+    }
+    if (n != 16 || text[n] || value == 0) {
+        config_error(err, setting, text,
+                     "expected strict mode's tag, 16 lowercase hexadecimal digits not all 0, as libos-run --strict "
+                     "sets it");
+        return false;
+    }
+    *tag = value;
+    return true;
+}
+
+bool parse_descriptor(const char* setting, const char* text, int* fd, ConfigError* err) {
+    *fd = -1;
+    if (!given(text))
+        return true;
+    uint64_t value = 0;
+    size_t n = 0;
+    for (; text[n] >= '0' && text[n] <= '9' && n < 11; ++n)
+        value = value * 10 + static_cast<uint64_t>(text[n] - '0');
+    if (text[n] || value > 2147483647u) {
+        config_error(err, setting, text, "expected a descriptor number from 0 to 2147483647, as the shim writes it");
+        return false;
+    }
+    *fd = static_cast<int>(value);
+    return true;
+}
+
+bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* mask, uint32_t* clock, bool* given_out,
+                              ConfigError* err) {
+    *given_out = false;
+    *clock = 0;
+    if (!given(text))
+        return true;
+    bool ok = text[0] != '@' && parse_cpu_list(text, mask, '@');
+    const char* at = strchr(text, '@');
+    if (ok && at) {
+        uint64_t value = 0;
+        size_t n = 1;
+        for (; at[n] >= '0' && at[n] <= '9' && n < 12; ++n)
+            value = value * 10 + static_cast<uint64_t>(at[n] - '0');
+        ok = n > 1 && !at[n] && value <= 4294967295u;
+        *clock = static_cast<uint32_t>(value);
+    }
+    if (!ok || mask->empty()) {
+        config_error(err, setting, text,
+                     "expected a CPU list such as 0-3, then optionally @ and the launch's clock, as the shim writes it "
+                     "at exec");
+        return false;
+    }
+    *given_out = true;
+    return true;
+}
+
+bool check_absolute_path(const char* setting, const char* text, size_t size, ConfigError* err) {
+    if (!given(text) || (text[0] == '/' && strlen(text) < size))
+        return true;
+    char why[128];
+    TextBuilder(why, sizeof(why)).add("expected an absolute path shorter than ").unum(size)
+        .add(" bytes, as the shim writes it at exec");
+    config_error(err, setting, text, why);
+    return false;
+}
+
 }  // namespace libos

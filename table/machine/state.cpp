@@ -205,15 +205,9 @@ void realize_region() {
 
 }  // namespace
 
-bool attach_region(const char* fd_text) {
-    if (!fd_text)
+bool attach_region(int fd) {
+    if (fd < 0)
         return false;
-    long fd = 0;
-    for (const char* p = fd_text; *p; ++p) {
-        if (*p < '0' || *p > '9' || fd > 1000000)
-            return false;
-        fd = fd * 10 + (*p - '0');
-    }
     if (map_existing(fd))
         return true;
     /* The descriptor was closed on the way (Python's subprocess closes every descriptor it did not

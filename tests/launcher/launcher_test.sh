@@ -246,6 +246,54 @@ for spec in "--trace LIBOS_TRACE /nonexistent/dir/f" "--trace LIBOS_TRACE $tmp" 
   fi
 done
 
+# ---- every variable takes its documented values -------------------------------------------------------
+# Each variable of the one list (table/include/libos/libos_env.h), set to a value outside its documented
+# ones, stops the program before it runs, with 125 and one line naming the variable and the token: the
+# shim's line (LD_PRELOAD alone) for what the shim reads, the launcher's for what it reads. A variable
+# added to the list without a case here fails.
+hooks=$(python3 -c '
+import json, sys
+print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_hooks"][0])' \
+  "$build/meson-info/intro-buildoptions.json" 2>/dev/null)
+declare -A bad_value=(
+  [LIBOS_CPUS]=8x [LIBOS_CPU_MAP]=0-x [LIBOS_PROPAGATE]=yes [LIBOS_TRACE]=/nonexistent/dir/f
+  [LIBOS_TRACE_STACK]=yes [LIBOS_TRACE_FORMAT]=xml [LIBOS_STATS]=yes [LIBOS_STRICT]=not-a-tag
+  [LIBOS_STATE_FD]=fd3 [LIBOS_AFFINITY]=0-1@ [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
+  [LIBOS_TEST_CRASH]=boom [LIBOS_TEST_STRICT_MISSING]=yes
+)
+# Who reads it: the shim, the launcher, or both (then both are asked).
+declare -A read_by=([LIBOS_CPUS]="shim launcher" [LIBOS_CPU_MAP]="shim launcher" [LIBOS_PROPAGATE]="shim launcher" [LIBOS_SHIM_PATH]=launcher [LIBOS_TEST_STRICT_MISSING]=launcher)
+variables=$(sed -n 's/^ *X(kEnv[A-Za-z]*, "\(LIBOS_[A-Z_]*\)".*/\1/p' "$root/table/include/libos/libos_env.h")
+[ -n "$variables" ] || fail "the variables of table/include/libos/libos_env.h are found" "none matched"
+for variable in $variables; do
+  token=${bad_value[$variable]:-}
+  if [ -z "$token" ]; then
+    fail "$variable has a bad value to try here" "add one to bad_value in $0, and its refusal to the LibOS"
+    continue
+  fi
+  if [[ $variable == LIBOS_TEST_* ]] && [ "$hooks" != True ]; then
+    skip "$variable=$token is refused" "a test hook, and this build has test_hooks=false"
+    continue
+  fi
+  for reader in ${read_by[$variable]:-shim}; do
+    marker="$tmp/every-marker.$n"
+    if [ "$reader" == shim ]; then
+      env LD_PRELOAD="$shim" "$variable=$token" touch "$marker" >"$tmp/out" 2>"$tmp/err"
+    else
+      env "$variable=$token" "$L" -- touch "$marker" >"$tmp/out" 2>"$tmp/err"
+    fi
+    rc=$?
+    err=$(cat "$tmp/err")
+    name="$variable=$token, read by the $reader: 125, one line naming $variable and '$token', the program not run"
+    if [ $rc -eq 125 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == *"$variable"* ]] && [[ $err == *"$token"* ]] &&
+      [ ! -e "$marker" ] && [ ! -s "$tmp/out" ]; then
+      pass "$name: $err"
+    else
+      fail "$name" "status $rc" "stderr: $err"
+    fi
+  done
+done
+
 # ---- usage errors: exit 125 with one line -----------------------------------------------------------
 # usage_error NAME 'WORD' ARGS...
 usage_error() {

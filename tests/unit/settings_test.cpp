@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "libos/libos_config.h"
+#include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_settings.h"
 
@@ -233,6 +234,66 @@ TEST(SettingsInit, RefusesATraceFileThatCannotBeOpened) {
     expect_init_refuses("LIBOS_TRACE", "/nonexistent/dir/f",
                         refusal("LIBOS_TRACE", "/nonexistent/dir/f",
                                 "cannot open it to append the trace: No such file or directory"));
+}
+
+TEST(SettingsInit, RefusesMalformedValuesPassedAtExec) {
+    const char* strict_why = "expected strict mode's tag, 16 lowercase hexadecimal digits not all 0, as libos-run "
+                             "--strict sets it";
+    expect_init_refuses("LIBOS_STRICT", "xyz", refusal("LIBOS_STRICT", "xyz", strict_why));
+    expect_init_refuses("LIBOS_STRICT", "0000000000000000", refusal("LIBOS_STRICT", "0000000000000000", strict_why));
+    expect_init_refuses("LIBOS_STATE_FD", "3x",
+                        refusal("LIBOS_STATE_FD", "3x",
+                                "expected a descriptor number from 0 to 2147483647, as the shim writes it"));
+    const char* mask_why =
+        "expected a CPU list such as 0-3, then optionally @ and the launch's clock, as the shim writes it at exec";
+    expect_init_refuses("LIBOS_AFFINITY", "0-3@", refusal("LIBOS_AFFINITY", "0-3@", mask_why));
+    expect_init_refuses("LIBOS_AFFINITY", "all", refusal("LIBOS_AFFINITY", "all", mask_why));
+    expect_init_refuses("LIBOS_CWD", "sys/devices",
+                        refusal("LIBOS_CWD", "sys/devices",
+                                "expected an absolute path shorter than 512 bytes, as the shim writes it at exec"));
+}
+
+/* Every variable of the one list (libos_env.h) has a documented set of values, and a value outside it
+ * is refused: by init() for the variables it reads, checked here; elsewhere for the others, named
+ * here with the test that checks them. A variable added to the list without either fails. */
+TEST(SettingsInit, EveryVariableRefusesABadValue) {
+    struct Case {
+        const char* name;
+        const char* bad;
+    };
+    const Case by_init[] = {
+        {"LIBOS_CPUS", "x"},           {"LIBOS_CPU_MAP", "a"},         {"LIBOS_PROPAGATE", "yes"},
+        {"LIBOS_TRACE", "/nonexistent/dir/f"}, {"LIBOS_TRACE_STACK", "yes"}, {"LIBOS_TRACE_FORMAT", "xml"},
+        {"LIBOS_STATS", "yes"},        {"LIBOS_STRICT", "xyz"},        {"LIBOS_STATE_FD", "x"},
+        {"LIBOS_AFFINITY", "x"},       {"LIBOS_CWD", "x"},
+    };
+    /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
+     * (tests/launcher/launcher_test.sh, "every variable"). */
+    const char* elsewhere[] = {"LIBOS_SHIM_PATH", "LIBOS_TEST_CRASH", "LIBOS_TEST_STRICT_MISSING"};
+    for (const libos::EnvVariable& v : libos::kEnvironment) {
+        const Case* found = nullptr;
+        for (const Case& c : by_init)
+            if (strcmp(c.name, v.name) == 0)
+                found = &c;
+        bool other = false;
+        for (const char* name : elsewhere)
+            other = other || strcmp(name, v.name) == 0;
+        if (other)
+            continue;
+        ASSERT_NE(found, nullptr) << v.name << " is in LIBOS_ENVIRONMENT without a bad value here: give it "
+                                  << "documented values (libos_settings.h) and a case";
+        GTEST_FLAG_SET(death_test_style, "threadsafe");
+        EXPECT_EXIT(
+            {
+                for (const libos::EnvVariable& u : libos::kEnvironment)
+                    unsetenv(u.name);
+                setenv(found->name, found->bad, 1);
+                libos::init();
+                _exit(0);
+            },
+            testing::ExitedWithCode(125), std::string("^libos: ") + v.name + ": bad token '[^\n]*\n$")
+            << v.name << "=" << found->bad;
+    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #define LIBOS_SETTINGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "libos/libos_config.h"
 
@@ -41,6 +42,23 @@ long open_trace_file(const char* setting, const char* text, const char* path, Co
 /* The trace's format (LIBOS_TRACE_FORMAT, --trace-format): "text" or "json"; null or empty leaves
  * *json as it is (text by default). */
 bool parse_trace_format(const char* setting, const char* text, bool* json, ConfigError* err);
+
+/* ---- what one process of a launch passes to the next (written by the shim at exec, not by hand) --- */
+
+/* Strict mode's tag (LIBOS_STRICT): 16 lowercase hex digits, not all zero; null or empty: no tag (0). */
+bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, ConfigError* err);
+
+/* A descriptor number (LIBOS_STATE_FD), 0 to 2147483647; null or empty: -1. */
+bool parse_descriptor(const char* setting, const char* text, int* fd, ConfigError* err);
+
+/* The exec'ing thread's mask (LIBOS_AFFINITY): a CPU list, then optionally '@' and the launch's clock
+ * (0 to 4294967295). Null or empty: *given is false. CPUs beyond the machine are for the caller to
+ * trim, as the kernel ignores mask bits at nr_cpu_ids and above. */
+bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* mask, uint32_t* clock, bool* given,
+                              ConfigError* err);
+
+/* A directory's path (LIBOS_CWD): absolute, and shorter than `size` bytes; null or empty: none. */
+bool check_absolute_path(const char* setting, const char* text, size_t size, ConfigError* err);
 
 }  // namespace libos
 
