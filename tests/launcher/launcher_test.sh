@@ -567,22 +567,27 @@ if [ "$got" == "${cpus[0]}" ]; then pass "--cpus 1: the program runs on host CPU
 # even map its libraries (127, the loader's line); above another, the program runs. The limit at which it
 # starts to run is found by bisection; below it every page of the last 512 KiB is tried, and the rest
 # down to 1 MiB in 128 even steps. No timing is involved.
-# limited KIB ARGS...: the launcher under ulimit -v KIB; sets $rc, $out, $err and $err_lines.
+# limited KIB COMMAND...: COMMAND under ulimit -v KIB, with the settings of the array limited_env exported;
+# sets $rc, $out, $err and $err_lines.
+limited_env=()
 limited() {
   local kib=$1
   shift
-  (ulimit -v "$kib" && unset OMP_NUM_THREADS OMP_THREAD_LIMIT && exec "$L" "$@") >"$tmp/out" 2>"$tmp/err" </dev/null
+  (ulimit -v "$kib" && unset OMP_NUM_THREADS OMP_THREAD_LIMIT && for a in "${limited_env[@]}"; do export "$a"; done &&
+    exec "$@") >"$tmp/out" 2>"$tmp/err" </dev/null
   rc=$?
   out=$(cat "$tmp/out")
   err=$(cat "$tmp/err")
   err_lines=$(wc -l <"$tmp/err")
 }
-# What a limited run of "--cpus 2 ... -- nproc" did: ran (printed 2), refused (125 and one line of
-# libos-run's own), unloadable (the loader's one line and 127), or bad (anything else).
+# What a limited run of nproc on 2 vCPUs did: ran (printed 2), refused (125 and one line of libos-run's
+# or the LibOS's), unloadable (the loader's one line and 127), or bad (anything else: an abort, a crash, a
+# "libos: fatal" report, more lines).
 limited_outcome() {
   if [ $rc -eq 0 ] && [ "$out" == 2 ]; then
     echo ran
-  elif [ $rc -eq 125 ] && [ "$err_lines" -eq 1 ] && [[ $err == "libos-run: "* ]] && [ -z "$out" ]; then
+  elif [ $rc -eq 125 ] && [ "$err_lines" -eq 1 ] && [[ $err == "libos-run: "* || $err == "libos: "* ]] &&
+    [ -z "$out" ]; then
     echo refused
   elif [ $rc -eq 127 ] && [ "$err_lines" -eq 1 ] &&
     [[ $err == *"error while loading shared libraries"* || $err == *"cannot allocate"* ]]; then
@@ -591,19 +596,19 @@ limited_outcome() {
     echo bad
   fi
 }
-# memory_sweep NAME OPTIONS...: the sweep above for libos-run OPTIONS -- nproc.
+# memory_sweep NAME COMMAND...: the sweep above for COMMAND, which runs nproc on 2 vCPUs.
 memory_sweep() {
   local name=$1
   shift
   local lo=1024 hi=$((1024 * 1024)) mid kib
-  limited "$hi" "$@" -- nproc
+  limited "$hi" "$@"
   if [ "$(limited_outcome)" != ran ]; then
     skip "$name" "it does not run even under ulimit -v $hi (status $rc: $err)"
     return
   fi
   while [ $((hi - lo)) -gt 4 ]; do
     mid=$(((lo + hi) / 2))
-    limited "$mid" "$@" -- nproc
+    limited "$mid" "$@"
     if [ "$(limited_outcome)" == ran ]; then hi=$mid; else lo=$mid; fi
   done
   local limits=() fine=$((hi - 512)) step
@@ -614,7 +619,7 @@ memory_sweep() {
   for ((kib = fine; kib <= hi; kib += 4)); do limits+=("$kib"); done
   local bad=() refused=0 unloadable=0 ran=0 what
   for kib in "${limits[@]}"; do
-    limited "$kib" "$@" -- nproc
+    limited "$kib" "$@"
     what=$(limited_outcome)
     case $what in
       ran) ran=$((ran + 1)) ;;
@@ -630,10 +635,17 @@ memory_sweep() {
       "${#bad[@]} of ${#limits[@]} limits up to $hi KiB failed otherwise; the first ones:" "${bad[@]:0:5}"
   fi
 }
-memory_sweep "libos-run --cpus 2 out of memory" --cpus 2
-memory_sweep "libos-run out of memory, with a trace" --cpus 2 --trace="$tmp/oom-trace"
+memory_sweep "libos-run --cpus 2 out of memory" "$L" --cpus 2 -- nproc
+memory_sweep "libos-run out of memory, with a trace" "$L" --cpus 2 --trace="$tmp/oom-trace" -- nproc
+# The shim alone, in a program short of memory: it allocates nothing, so the program loads or not as
+# without it, and never crashes inside the LibOS.
+limited_env=(LD_PRELOAD="$shim" LIBOS_CPUS=2)
+memory_sweep "the shim alone out of memory (LIBOS_CPUS=2 nproc)" nproc
+limited_env=(LD_PRELOAD="$shim" LIBOS_CPUS=2 LIBOS_TRACE="$tmp/oom-trace" LIBOS_TRACE_STACK=1 LIBOS_STATS=1)
+memory_sweep "the shim alone out of memory, tracing with stacks" nproc
+limited_env=()
 if "$L" --strict --cpus 1 -- true 2>/dev/null; then
-  memory_sweep "libos-run --strict --cpus 2 out of memory" --strict --cpus 2
+  memory_sweep "libos-run --strict --cpus 2 out of memory" "$L" --strict --cpus 2 -- nproc
 else
   skip "libos-run --strict out of memory" "strict mode does not run here"
 fi

@@ -709,6 +709,18 @@ def check_values():
     report("LIBOS_TRACE_STACK=0: lines without frames", r.rc == 0 and calls_of(r.err)
            and not structure_problems(r.err), r.diag())
 
+    # Stacks that cannot be taken: a libshim.so without libos_unwind.so beside it (nor in ../unwind/).
+    lone = tempfile.mkdtemp(dir=TMP)
+    os.mkdir(os.path.join(lone, "lib"))
+    shutil.copy(SHIM, os.path.join(lone, "lib", "libshim.so"))
+    r = run(["basic"], trace=False, shim=False, extra={"LD_PRELOAD": os.path.join(lone, "lib", "libshim.so"),
+                                                       "LIBOS_TRACE": "stderr", "LIBOS_TRACE_STACK": "1"})
+    err = lines_of(r.err)
+    report("LIBOS_TRACE_STACK=1 without libos_unwind.so: refused with 125 and one line naming it, not lines "
+           "without stacks",
+           r.rc == 125 and len(err) == 1 and err[0].startswith("libos: LIBOS_TRACE_STACK: bad token '1': ")
+           and "libos_unwind.so" in err[0] and r.out == "", r.diag())
+
     # name, value, words the one line must hold (besides the variable and the token)
     blocked = os.path.join(work, "not-a-dir")
     open(blocked, "w").close()
