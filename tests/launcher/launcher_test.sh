@@ -442,10 +442,20 @@ e=$(LIBOS_PROPAGATE=0 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == 0 ]; then pass "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate"; else fail "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate" "$e"; fi
 # The trace's settings as the program gets them: --trace=0 is no trace, --trace=1 standard error (as the
 # variable's values are), and a file is created by the check that it opens.
-e=$(env_of --trace=0)
-if [ "$(value_of LIBOS_TRACE "$e")" == 0 ] && [ ! -s "$tmp/err" ]; then pass "--trace=0: LIBOS_TRACE=0, no trace"; else fail "--trace=0: LIBOS_TRACE=0, no trace" "$e" "$(cat "$tmp/err")"; fi
-e=$(env_of --trace=1)
-if [ "$(value_of LIBOS_TRACE "$e")" == 1 ] && grep -q ' <libos>$' "$tmp/err" && [ ! -e 1 ]; then pass "--trace=1: LIBOS_TRACE=1, the trace on standard error"; else fail "--trace=1: LIBOS_TRACE=1, the trace on standard error" "$e" "$(cat "$tmp/err")"; fi
+# (Run in a directory of their own, which must stay empty: no file called 0 or 1.)
+mkdir "$tmp/trace-cwd"
+e=$(cd "$tmp/trace-cwd" && env_of --trace=0)
+if [ "$(value_of LIBOS_TRACE "$e")" == 0 ] && [ ! -s "$tmp/err" ] && [ -z "$(ls -A "$tmp/trace-cwd")" ]; then
+  pass "--trace=0: LIBOS_TRACE=0, no trace, no file"
+else
+  fail "--trace=0: LIBOS_TRACE=0, no trace, no file" "$e" "$(cat "$tmp/err")" "files: $(ls -A "$tmp/trace-cwd")"
+fi
+e=$(cd "$tmp/trace-cwd" && env_of --trace=1)
+if [ "$(value_of LIBOS_TRACE "$e")" == 1 ] && grep -q ' <libos>$' "$tmp/err" && [ -z "$(ls -A "$tmp/trace-cwd")" ]; then
+  pass "--trace=1: LIBOS_TRACE=1, the trace on standard error, no file"
+else
+  fail "--trace=1: LIBOS_TRACE=1, the trace on standard error, no file" "$e" "$(cat "$tmp/err")" "files: $(ls -A "$tmp/trace-cwd")"
+fi
 e=$(cd "$tmp" && env_of --trace=new-trace --trace-format json --trace-stack --stats)
 if [ "$(value_of LIBOS_TRACE "$e")" == new-trace ] && [ "$(value_of LIBOS_TRACE_FORMAT "$e")" == json ] &&
   [ "$(value_of LIBOS_TRACE_STACK "$e")" == 1 ] && [ "$(value_of LIBOS_STATS "$e")" == 1 ] && [ -s "$tmp/new-trace" ]; then
