@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "launcher.h"
+#include "libos/libos_settings.h"
 
 #ifndef LIBOS_VERSION
 #error "LIBOS_VERSION must be defined by the build (launcher/meson.build)"
@@ -39,11 +40,13 @@ constexpr const char kHelp[] =
     "        One line per call the LibOS routes (strace's style), from every process of the\n"
     "        launch: pid/tid, the call with its arguments decoded (CPU masks as virtual CPU\n"
     "        lists, with the host CPUs they became), the result or error, and <libos> or\n"
-    "        <host> for who handled it. To standard error, or appended to FILE.\n"
+    "        <host> for who handled it. To standard error, or appended to FILE, which must\n"
+    "        open (or libos-run exits 125). As in LIBOS_TRACE, FILE stderr or 1 is standard\n"
+    "        error and 0 is no trace: a file called 0 is ./0.\n"
     "  --trace-stack\n"
     "        After each line, the caller's stack (libunwind), like strace -k. Implies --trace.\n"
-    "  --trace-format=text|json\n"
-    "        json: one JSON object per line, for scripts. Implies --trace.\n"
+    "  --trace-format=text|json, --trace-format text|json\n"
+    "        json: one JSON object per line, for scripts; text, the default. Implies --trace.\n"
     "  --stats\n"
     "        When each process exits, a summary per system call: calls, errors, time (like\n"
     "        strace -c), to the trace's destination or standard error.\n"
@@ -80,12 +83,18 @@ constexpr const char kHelp[] =
     "                   more consecutive host CPUs: --cpus 4 over host CPUs 0 and 1 gives\n"
     "                   0,1,0,1; --cpu-map 0-3 gives 0-3)\n"
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
-    "  LIBOS_TRACE, LIBOS_TRACE_STACK, LIBOS_TRACE_FORMAT, LIBOS_STATS\n"
-    "                   FILE or stderr, 1, json or text, 1: with --trace, --trace-stack,\n"
-    "                   --trace-format, --stats\n"
+    "  LIBOS_TRACE      with --trace: stderr, or the FILE, 0 or 1 of --trace=\n"
+    "  LIBOS_TRACE_STACK, LIBOS_STATS\n"
+    "                   1 with --trace-stack, --stats\n"
+    "  LIBOS_TRACE_FORMAT\n"
+    "                   text or json, with --trace-format\n"
+
     "  LIBOS_STRICT, LIBOS_STATE_FD\n"
     "                   with --strict: the tag that lets the shim's own calls past the\n"
     "                   filter, and the launch's shared state, created by libos-run\n"
+    "The shim takes only each variable's documented values (docs/configuration.md; 0 is\n"
+    "off, and empty the default) and refuses any other with one line and status 125 before\n"
+    "the program runs.\n"
     "Removed from the inherited environment: LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_CWD, the\n"
     "state the shim passes between the processes of a launch (a launch starts a new machine). An\n"
     "enclosing strict launch's LIBOS_STRICT is kept, so that this launch's shim still reaches\n"
@@ -96,7 +105,8 @@ constexpr const char kHelp[] =
     "  LIBOS_CPUS, LIBOS_CPU_MAP\n"
     "                   the machine, when neither --cpus nor --cpu-map is given (errors then\n"
     "                   name the variable)\n"
-    "  LIBOS_PROPAGATE  0 has the effect of --no-propagate\n"
+    "  LIBOS_PROPAGATE  0 has the effect of --no-propagate; 1 or empty, none; any other\n"
+    "                   value is refused (125)\n"
     "  LIBOS_SHIM_PATH  the libshim.so to preload, instead of ../shim/libshim.so next to the\n"
     "                   libos-run executable\n"
     "  PATH             where PROGRAM is looked for when its name has no '/'\n"
@@ -104,7 +114,8 @@ constexpr const char kHelp[] =
     "Exit status:\n"
     "  125  libos-run itself failed: an unknown option, a missing value or PROGRAM, a bad\n"
     "       configuration (one line on stderr naming the option, the token and what is\n"
-    "       allowed), libshim.so not found, or the host affinity could not be set\n"
+    "       allowed), libshim.so not found, the host affinity could not be set, or\n"
+    "       out of memory\n"
     "  126  PROGRAM was found but could not be run\n"
     "  127  PROGRAM was not found\n"
     "  otherwise, the exit status of PROGRAM (with --strict, killed by a signal: libos-run\n"
@@ -198,8 +209,16 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
         if (match_long(arg, "--trace-format", &value)) {
             if (!value && i + 1 < argc && strcmp(argv[i + 1], "--") != 0)
                 value = argv[++i];
-            if (!value || (strcmp(value, "text") != 0 && strcmp(value, "json") != 0))
-                return {false, usage_error("--trace-format takes text or json, not", value ? value : "(nothing)")};
+            if (!value || !*value)
+                return {false, usage_error(value ? "empty value for option" : "missing value for option",
+                                           "--trace-format")};
+            /* The shim's own reading of LIBOS_TRACE_FORMAT, so that both refuse with the same line. */
+            libos::ConfigError error;
+            bool json = false;
+            if (!libos::parse_trace_format("--trace-format", value, &json, &error)) {
+                fprintf(stderr, "%s\n", error.text);
+                return {false, kExitLauncherFailed};
+            }
             options->trace_format = value;
             if (!options->trace)
                 options->trace = "stderr";

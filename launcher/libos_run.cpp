@@ -15,12 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "launcher.h"
 #include "libos/libos_config.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_settings.h"
 #include "pal/pal.h"
 
 #ifndef LIBOS_INSTALLED_SHIM
@@ -29,6 +32,35 @@
 
 namespace launcher {
 namespace {
+
+/* operator new's handler: an allocation that fails ends the launcher with one line. It never
+ * returns, so no std::bad_alloc is ever thrown: under a tight address-space limit (ulimit -v) the
+ * C++ runtime could not even allocate the exception, and would abort with "terminate called without
+ * an active exception". Writes with write(2) and leaves with _exit: nothing here may allocate, and a
+ * forked child of strict mode must not flush its parent's stdio buffers. */
+[[noreturn]] void out_of_memory() {
+    constexpr char kLine[] = "libos-run: out of memory (the address-space limit, ulimit -v, may be too low)\n";
+    ssize_t ignored = write(2, kLine, sizeof(kLine) - 1);
+    (void)ignored;
+    _exit(kExitLauncherFailed);
+}
+
+/* std::terminate's handler, for what should never happen: an exception nobody catches. One line and
+ * the launcher's failure status, as for every other failure of its own, not an abort. */
+[[noreturn]] void terminated() {
+    const char* what = "std::terminate was called";
+    if (std::exception_ptr current = std::current_exception()) {
+        try {
+            std::rethrow_exception(current);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+            what = "an exception of an unknown type";
+        }
+    }
+    fprintf(stderr, "libos-run: internal error: %s\n", what);
+    _exit(kExitLauncherFailed);
+}
 
 [[noreturn]] void fail(const std::string& line) {
     fprintf(stderr, "%s\n", line.c_str());
@@ -112,6 +144,40 @@ void place_on_machine() {
     }
 }
 
+/* ---- the other settings ------------------------------------------------------------------------ */
+
+/* --trace=FILE: the file must open for appending, as strace -o requires, or the program does not
+ * run. (Each process of the launch opens it again, with the shim's same check.) */
+void check_trace_target(const char* text) {
+    libos::ConfigError error;
+    libos::TraceTarget target;
+    char path[libos::kTracePathBytes];
+    if (!libos::parse_trace_target("--trace", text, &target, path, sizeof(path), &error))
+        fail(error.text);
+    if (target != libos::TraceTarget::kFile)
+        return;
+    long fd = libos::open_trace_file("--trace", text, path, &error);
+    if (fd < 0)
+        fail(error.text);
+    PalFileClose(static_cast<int>(fd));
+}
+
+/* The variables libos-run reads itself, other than the machine's: a value outside the documented
+ * ones is refused as a bad option is, naming the variable. */
+void check_own_environment(Options* options) {
+    libos::ConfigError error;
+    bool propagate = true;
+    if (!libos::parse_switch(kEnvPropagate, getenv(kEnvPropagate), &propagate, &error))
+        fail(error.text);
+    if (!propagate)
+        options->propagate = false;
+#ifdef LIBOS_TEST_HOOKS
+    bool missing = false;
+    if (!libos::parse_switch(libos::kEnvTestStrictMissing, getenv(libos::kEnvTestStrictMissing), &missing, &error))
+        fail(error.text);
+#endif
+}
+
 /* ---- the shim ----------------------------------------------------------------------------------- */
 
 bool is_regular_file(const std::string& path) {
@@ -142,8 +208,11 @@ std::string find_shim() {
         if (!is_regular_file(candidate))
             continue;
         char resolved[PATH_MAX];
-        if (!realpath(candidate.c_str(), resolved))
+        if (!realpath(candidate.c_str(), resolved)) {
+            if (errno == ENOMEM)
+                out_of_memory();
             continue;
+        }
         /* ld.so splits LD_PRELOAD at colons and spaces. */
         if (strpbrk(resolved, ": "))
             fail(std::string("libos-run: the shim library's path ") + resolved +
@@ -161,6 +230,8 @@ std::string find_shim() {
 
 int main(int argc, char** argv) {
     using namespace launcher;
+    std::set_new_handler(out_of_memory);
+    std::set_terminate(terminated);
     Options options;
     ParseOutcome outcome = parse_options(argc, argv, &options);
     if (!outcome.run)
@@ -176,14 +247,15 @@ int main(int argc, char** argv) {
         options.cpu_map = map && *map ? map : nullptr;
         names = {kEnvCpus, kEnvCpuMap};
     }
-    if (const char* propagate = getenv(kEnvPropagate); propagate && strcmp(propagate, "0") == 0)
-        options.propagate = false;
+    check_own_environment(&options);
     bool machine = options.cpus || options.cpu_map;
     if (options.strict && !machine)
         fail("libos-run: --strict needs a virtual machine: give --cpus or --cpu-map (without one there is "
              "nothing for strict mode to virtualize)");
     if (machine)
         build_machine(options, names);
+    if (options.trace)
+        check_trace_target(options.trace);
     std::string shim = find_shim();
     std::vector<std::string> settings;
     if (machine) {

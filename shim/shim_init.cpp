@@ -8,9 +8,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_signal.h"
+#include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
 #include "pal/pal.h"
@@ -103,18 +105,35 @@ void load_unwinder() {
     }
 }
 
+[[noreturn]] void refuse_without_unwinder() {
+    const char* why = dlerror();
+    libos::ConfigError error;
+    char text[400];
+    libos::TextBuilder(text, sizeof(text)).add("the stacks need libos_unwind.so, next to ")
+        .add(g_self_path[0] ? g_self_path : "libshim.so").add(", which cannot be loaded (")
+        .add(why ? why : "no libos_unwind_backtrace in it").add(")");
+    libos::config_error(&error, libos::kEnvTraceStack, "1", text);
+    libos::refuse(error.text);
+}
+
 #ifdef LIBOS_TEST_HOOKS
 /* Test builds only: LIBOS_TEST_CRASH=segv|ill|fpe|abort makes the shim crash right after start-up,
- * inside this function, so that tests can see the crash report name it. */
+ * inside this function, so that tests can see the crash report name it. Any other value is refused
+ * as every setting's is (empty: no crash). */
 __attribute__((noinline)) void libos_crash_test_hook(const char* kind) {
-    if (strcmp(kind, "segv") == 0)
+    if (strcmp(kind, "segv") == 0) {
         *static_cast<volatile int*>(nullptr) = 1;
-    else if (strcmp(kind, "ill") == 0)
+    } else if (strcmp(kind, "ill") == 0) {
         __builtin_trap();
-    else if (strcmp(kind, "fpe") == 0)
+    } else if (strcmp(kind, "fpe") == 0) {
         __asm__ volatile("xor %%ecx, %%ecx\n\tmov $1, %%eax\n\tcltd\n\tidivl %%ecx" ::: "eax", "ecx", "edx");
-    else if (strcmp(kind, "abort") == 0)
+    } else if (strcmp(kind, "abort") == 0) {
         abort();
+    } else if (*kind) {
+        libos::ConfigError error;
+        libos::config_error(&error, libos::kEnvTestCrash, kind, "expected segv, ill, fpe or abort");
+        libos::refuse(error.text);
+    }
 }
 #endif
 
@@ -162,8 +181,13 @@ void init() {
         pthread_atfork(&on_fork_prepare, nullptr, &on_fork_child);
     if (libos::is_virtual())
         pthread_key_create(&g_exit_key, &on_thread_exit);
-    if (libos::trace_wants_stacks())
+    /* Stacks asked for and no unwinder to take them (libos_unwind.so missing, or no memory to load it):
+     * refused, as any setting that cannot be honoured, rather than lines without their stacks. */
+    if (libos::trace_wants_stacks()) {
         load_unwinder();
+        if (!libos::unwinder())
+            refuse_without_unwinder();
+    }
     t_initializing = false;
     g_ready.store(true, std::memory_order_release);
 #ifdef LIBOS_TEST_HOOKS

@@ -128,6 +128,10 @@ bool parse_map(const char* setting, const char* text, const CpuBits& online, con
 
 }  // namespace
 
+void config_error(ConfigError* err, const char* setting, const char* token, const char* why) {
+    fail_token(err, setting, token, strlen(token), nullptr, why);
+}
+
 bool CpuBits::empty() const {
     for (uint64_t w : words)
         if (w)
@@ -216,10 +220,10 @@ size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
     return t.length();
 }
 
-bool parse_cpu_list(const char* text, CpuBits* out) {
+bool parse_cpu_list(const char* text, CpuBits* out, char stop) {
     memset(out, 0, sizeof(*out));
     const char* p = text;
-    while (*p && *p != '\n') {
+    while (*p && *p != stop) {
         uint64_t first = 0, last = 0;
         if (!read_number(&p, &first))
             return false;
@@ -235,7 +239,7 @@ bool parse_cpu_list(const char* text, CpuBits* out) {
             out->add(static_cast<uint32_t>(c));
         if (*p == ',')
             ++p;
-        else if (*p && *p != '\n')
+        else if (*p && *p != stop)
             return false;
     }
     return true;

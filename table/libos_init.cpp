@@ -9,6 +9,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_settings.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
@@ -28,35 +29,38 @@ namespace {
 constinit bool g_propagate = true;
 constinit const char* g_preload_path = nullptr;
 
-[[noreturn]] void refuse(const char* line) {
-    PalDebugLog(line, strlen(line));
-    PalDebugLog("\n", 1);
-    PalProcessExit(125);
+
+/* What the process before passed at exec (LIBOS_STATE_FD, LIBOS_AFFINITY, LIBOS_CWD), read and
+ * checked at start-up, whether or not there is a machine: a malformed value is refused as any other
+ * setting is. Whether what it names still exists (the descriptor, the directory) is for the machine
+ * to find out; stale values are the normal case and fall back quietly. */
+struct Inherited {
+    int state_fd;
+    bool has_affinity;
+    uint32_t since;
+    CpuBits affinity;
+};
+constinit Inherited g_inherited = {};
+
+bool read_inherited(ConfigError* err) {
+    Inherited& in = g_inherited;
+    return parse_descriptor(kEnvStateFd, env_get(kEnvStateFd), &in.state_fd, err) &&
+           parse_inherited_affinity(kEnvAffinity, env_get(kEnvAffinity), &in.affinity, &in.since, &in.has_affinity,
+                                    err) &&
+           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err);
 }
 
 /* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
- * the launch's clock at that moment. */
-bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* since) {
-    if (!text)
+ * the launch's clock at that moment. CPUs beyond this machine are dropped, as the kernel ignores
+ * mask bits at nr_cpu_ids and above; a mask with none left leaves the whole machine. */
+bool inherited_affinity(CpuBits* mask, uint32_t* since) {
+    if (!g_inherited.has_affinity)
         return false;
-    char list[kMaxVcpus * 6];
-    size_t n = 0;
-    while (text[n] && text[n] != '@' && n + 1 < sizeof(list)) {
-        list[n] = text[n];
-        ++n;
-    }
-    list[n] = '\0';
-    CpuBits parsed;
-    if (!parse_cpu_list(list, &parsed))
-        return false;
+    CpuBits parsed = g_inherited.affinity;
     trim_to_machine(&parsed);
     if (!parsed.empty())
         *mask = parsed;
-    uint64_t clock = 0;
-    if (text[n] == '@')
-        for (const char* p = text + n + 1; *p >= '0' && *p <= '9'; ++p)
-            clock = clock * 10 + static_cast<uint64_t>(*p - '0');
-    *since = static_cast<uint32_t>(clock);
+    *since = g_inherited.since;
     return true;
 }
 
@@ -73,14 +77,13 @@ int init_machine() {
     ConfigError error;
     /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
      * If the state is still there and describes the same map, the host need not be asked again. */
-    const char* state = env_get(kEnvStateFd);
     bool trusted = false;
-    if (state && map_text && *map_text) {
+    if (g_inherited.state_fd >= 0 && map_text && *map_text) {
         CpuBits everything;
         memset(&everything, 0xff, sizeof(everything));
         if (build_cpu_map(names, count_text, map_text, everything, everything, everything, &m.map, &error)) {
             set_machine_shape();
-            trusted = attach_region(state);
+            trusted = attach_region(g_inherited.state_fd);
         }
     }
     if (trusted) {
@@ -117,7 +120,7 @@ int init_machine() {
     CpuBits& initial = m.first_mask;
     initial = m.all;
     uint32_t since = 0;
-    bool from_parent = parse_inherited_affinity(env_get(kEnvAffinity), &initial, &since);
+    bool from_parent = inherited_affinity(&initial, &since);
     t_tid = PalThreadGetId();
     m.first_tid = t_tid;
     m.first_inherited = from_parent;
@@ -150,22 +153,21 @@ int init_machine() {
 /* LIBOS_STRICT=TAG: 16 hex digits, the tag the launch's seccomp filter lets through (launcher/). */
 constinit char g_strict_tag_text[17] = {};
 
-void set_strict_tag(const char* text) {
-    if (!text)
-        return;
+void refuse(const char* line) {
+    PalDebugLog(line, strlen(line));
+    PalDebugLog("\n", 1);
+    PalProcessExit(125);
+}
+
+bool set_strict_tag(const char* text, ConfigError* err) {
     uint64_t tag = 0;
-    size_t n = 0;
-    for (; text[n] && n < 16; ++n) {
-        char c = text[n];
-        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (digit < 0)
-            return;
-        tag = tag << 4 | static_cast<uint64_t>(digit);
+    if (!parse_strict_tag(kEnvStrict, text, &tag, err))
+        return false;
+    if (tag) {
+        memcpy(g_strict_tag_text, text, 17);
+        PalSetStrictTag(tag);
     }
-    if (n != 16 || text[n] || tag == 0)
-        return;
-    memcpy(g_strict_tag_text, text, 17);
-    PalSetStrictTag(tag);
+    return true;
 }
 
 const char* strict_tag_text() {
@@ -197,10 +199,12 @@ void init() {
     }
     /* Strict mode: from here on the PAL's own calls carry the launch's tag past the filter. First,
      * before any of them (tracing may open its file). */
-    set_strict_tag(env_get(kEnvStrict));
-    trace_init();
-    const char* propagate = env_get(kEnvPropagate);
-    g_propagate = !(propagate && strcmp(propagate, "0") == 0);
+    /* Every setting is checked before the program runs: a value outside the documented ones stops it
+     * with one line (libos_settings.h), as a bad machine does. */
+    ConfigError error;
+    if (!set_strict_tag(env_get(kEnvStrict), &error) || !trace_init(&error) ||
+        !parse_switch(kEnvPropagate, env_get(kEnvPropagate), &g_propagate, &error) || !read_inherited(&error))
+        refuse(error.text);
     int state = init_machine();
     /* Tracing without a machine still needs its own faults reported. */
     if (state == kIdentity && g_tracing)

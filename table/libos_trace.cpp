@@ -16,6 +16,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_settings.h"
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
 #include "pal/pal.h"
@@ -38,7 +39,7 @@ constinit bool g_json = false;
 constinit bool g_stacks = false;
 constinit bool g_stats = false;
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
-constinit char g_trace_path[512] = {};
+constinit char g_trace_path[kTracePathBytes] = {};
 constinit char g_format[8] = {};
 
 struct CodeRange {
@@ -272,50 +273,53 @@ void print_call(Caller caller, const Call& c, bool before_only) {
 
 }  // namespace
 
-void trace_init() {
-#ifdef LIBOS_NO_TRACING
-    return;
-#endif
+bool trace_init(ConfigError* err) {
+    /* Every value is checked, also where it has no effect (LIBOS_TRACE_STACK without LIBOS_TRACE): a
+     * mistyped value is refused, never ignored. */
     const char* trace = env_get(kEnvTrace);
-    const char* stack = env_get(kEnvTraceStack);
     const char* format = env_get(kEnvTraceFormat);
-    const char* stats = env_get(kEnvStats);
-    g_lines = trace != nullptr;
-    g_stacks = g_lines && stack && strcmp(stack, "1") == 0;
-    g_json = format && strcmp(format, "json") == 0;
-    g_stats = stats && strcmp(stats, "1") == 0;
-    if (format && strlen(format) < sizeof(g_format))
-        strcpy(g_format, format);
-    if (!g_lines && !g_stats)
-        return;
-    /* Where the lines go: a file of the user's, appended to by every process, or standard error
-     * (a copy of it, so that a program closing its fd 2 does not silence the trace). */
-    long fd = -1;
-    if (trace && *trace && strcmp(trace, "stderr") != 0) {
-        /* Absolute, so that children exec'ed after a chdir write to the same file. */
-        size_t len = strlen(trace);
-        if (trace[0] == '/' && len < sizeof(g_trace_path)) {
-            strcpy(g_trace_path, trace);
-        } else if (PalFileGetCwd(g_trace_path, sizeof(g_trace_path)) > 0 &&
-                   strlen(g_trace_path) + 1 + len < sizeof(g_trace_path)) {
-            strcat(g_trace_path, "/");
-            strcat(g_trace_path, trace);
-        } else {
-            g_trace_path[0] = '\0';
-        }
-        if (g_trace_path[0])
-            fd = PalFileOpen(AT_FDCWD, g_trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    TraceTarget target = TraceTarget::kOff;
+    bool stacks = false, json = false, stats = false;
+    if (!parse_trace_target(kEnvTrace, trace, &target, g_trace_path, sizeof(g_trace_path), err) ||
+        !parse_switch(kEnvTraceStack, env_get(kEnvTraceStack), &stacks, err) ||
+        !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_switch(kEnvStats, env_get(kEnvStats), &stats, err))
+        return false;
+#ifdef LIBOS_NO_TRACING
+    if (target != TraceTarget::kOff || stats) {
+        config_error(err, target != TraceTarget::kOff ? kEnvTrace : kEnvStats, target != TraceTarget::kOff ? trace : "1",
+                     "this libshim.so was built without tracing (meson option tracing=false)");
+        return false;
     }
-    if (fd < 0)
+    return true;
+#endif
+    g_lines = target != TraceTarget::kOff;
+    g_stacks = g_lines && stacks;
+    g_json = json;
+    g_stats = stats;
+    if (format && *format)
+        strcpy(g_format, json ? "json" : "text");
+    if (!g_lines && !g_stats)
+        return true;
+    /* Where the lines go: a file of the user's, appended to by every process, or standard error
+     * (a copy of it, so that a program closing its fd 2 does not silence the trace). A file that
+     * cannot be opened is refused, as strace -o refuses it, not traded for standard error. */
+    long fd = -1;
+    if (target == TraceTarget::kFile) {
+        fd = open_trace_file(kEnvTrace, trace, g_trace_path, err);
+        if (fd < 0)
+            return false;
+        if (long high = PalFileMoveHigh(static_cast<int>(fd), kTraceFdFloor, true); high >= 0)
+            fd = high;
+    } else {
         fd = PalFileDuplicateHigh(2, kTraceFdFloor, true);
-    else if (long high = PalFileMoveHigh(static_cast<int>(fd), kTraceFdFloor, true); high >= 0)
-        fd = high;
-    if (fd < 0)
-        fd = 2;
+        if (fd < 0)
+            fd = 2;
+    }
     g_trace_fd = static_cast<int>(fd);
 #ifndef LIBOS_NO_TRACING
     g_tracing = true;
 #endif
+    return true;
 }
 
 SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +35,12 @@
 #include <unistd.h>
 
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "launcher.h"
 #include "libos/libos_config.h"
 #include "libos/libos_init.h"
+#include "libos/libos_settings.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
 #include "strict/strict.h"
@@ -67,8 +68,11 @@ namespace {
 
 bool test_says_missing() {
 #ifdef LIBOS_TEST_HOOKS
-    const char* v = getenv(libos::kEnvTestStrictMissing);
-    return v && *v && strcmp(v, "0") != 0;
+    /* main checked the value (libos_run.cpp): 1 or 0. */
+    bool missing = false;
+    libos::ConfigError error;
+    libos::parse_switch(libos::kEnvTestStrictMissing, getenv(libos::kEnvTestStrictMissing), &missing, &error);
+    return missing;
 #else
     return false;
 #endif
@@ -194,6 +198,31 @@ int receive_listener(int sock) {
     int err = exec_program(program, argv, envp);
     fprintf(stderr, "libos-run: %s: %s\n", program, strerror(err));
     _exit(err == ENOENT ? kExitNotFound : kExitCannotRun);
+}
+
+/* ---- the supervisor's threads ------------------------------------------------------------------ */
+
+void* supervisor_thread(void* self) {
+    supervise(static_cast<SupervisorThread*>(self));
+    return nullptr;
+}
+
+/* Starts one detached supervisor thread; 0, or the error of pthread_create (EAGAIN when there is no
+ * memory for its stack). Not std::thread, which reports that by throwing. Its buffers are allocated
+ * here, before the program runs; the thread keeps them until the launcher ends. */
+int start_supervisor_thread(int listener, seccomp_notif_sizes sizes) {
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err)
+        return err;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    auto* self = new SupervisorThread(listener, sizes);
+    pthread_t thread;
+    err = pthread_create(&thread, &attr, supervisor_thread, self);
+    pthread_attr_destroy(&attr);
+    if (err)
+        delete self;
+    return err;
 }
 
 /* ---- signals and the end ---------------------------------------------------------------------- */
@@ -337,9 +366,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
             if (e.rfind(prefix, 0) == 0)
                 setenv(name, e.c_str() + prefix.size(), 1);
     }
+    libos::require_shared_state();
     libos::init();
     if (!libos::is_virtual() || libos::state_fd() < 0)
-        refuse("libos-run: cannot run --strict: the machine's shared state could not be created (memfd_create)");
+        refuse("libos-run: cannot run --strict: the machine's shared state could not be created (memfd_create, "
+               "or no memory to map it)");
 
     uint64_t tag = 0;
     while (tag == 0)
@@ -409,8 +440,19 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     for (uint64_t w : hosts.words)
         threads += static_cast<size_t>(__builtin_popcountll(w));
     threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
-    for (size_t i = 0; i < threads; ++i)
-        std::thread(supervise, listener, sizes).detach();
+    size_t started = 0;
+    int thread_error = 0;
+    for (size_t i = 0; i < threads && !thread_error; ++i) {
+        if ((thread_error = start_supervisor_thread(listener, sizes)) == 0)
+            ++started;
+    }
+    /* Fewer threads than wanted (memory is short) only answer more slowly; none cannot answer. */
+    if (started == 0) {
+        kill(keeper, SIGKILL);
+        waitpid(keeper, nullptr, 0);
+        refuse(std::string("libos-run: cannot run --strict: cannot start the supervisor's thread: ") +
+               strerror(thread_error));
+    }
 
     char go = 1;
     while (write(socks[0], &go, 1) < 0 && errno == EINTR) {

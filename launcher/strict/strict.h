@@ -53,8 +53,16 @@ extern const size_t kTrappedI386Count;
 
 /* ---- supervisor.cpp ------------------------------------------------------------------------ */
 
-/* Receives trapped calls on `listener` and answers them until the listener hangs up. */
-void supervise(int listener, seccomp_notif_sizes sizes);
+/* What one supervisor thread works with, allocated before the program runs: once it runs, the
+ * supervisor's threads allocate nothing. */
+struct SupervisorThread {
+    SupervisorThread(int listener, seccomp_notif_sizes sizes);
+    int listener;
+    std::vector<char> request, response;
+};
+
+/* Receives trapped calls on self->listener and answers them until the listener hangs up. */
+void supervise(SupervisorThread* self);
 
 }  // namespace launcher::strict
 

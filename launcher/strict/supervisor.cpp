@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <string>
 #include <vector>
 
 #include "libos/libos_strict.h"
@@ -21,26 +21,35 @@
 namespace launcher::strict {
 namespace {
 
-/* One line on standard error, the first time `flag` is raised. */
-void warn_once(std::atomic<bool>& flag, const std::string& line) {
-    if (!flag.exchange(true))
-        fprintf(stderr, "%s\n", line.c_str());
+/* One line on standard error, the first time `flag` is raised. Formatted on the stack: a supervisor
+ * thread allocates nothing once the program runs (an allocation that failed then would end the
+ * launcher, and with it the launch). */
+__attribute__((format(printf, 2, 3))) void warn_once(std::atomic<bool>& flag, const char* format, ...) {
+    if (flag.exchange(true))
+        return;
+    char line[512];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof(line), format, args);
+    va_end(args);
+    fprintf(stderr, "%s\n", line);
 }
 
 std::atomic<bool> g_warned_foreign{false};
 std::atomic<bool> g_warned_unreachable{false};
 
 void warn_foreign(const seccomp_notif& req) {
-    warn_once(g_warned_foreign, "libos-run: strict mode does not virtualize 32-bit system calls: pid " +
-                                    std::to_string(req.pid) + " made one (" +
-                                    (req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32") + " #" +
-                                    std::to_string(req.data.nr & ~static_cast<int>(kX32Bit)) + "); it runs on the host");
+    warn_once(g_warned_foreign,
+              "libos-run: strict mode does not virtualize 32-bit system calls: pid %u made one (%s #%d); it runs on "
+              "the host",
+              req.pid, req.data.arch == AUDIT_ARCH_I386 ? "i386" : "x32", req.data.nr & ~static_cast<int>(kX32Bit));
 }
 
 void warn_unreachable(const seccomp_notif& req) {
-    warn_once(g_warned_unreachable, "libos-run: strict mode cannot reach the memory of pid " + std::to_string(req.pid) +
-                                        " (it made itself non-dumpable, or the kernel's ptrace rules forbid it): "
-                                        "its trapped calls run on the host");
+    warn_once(g_warned_unreachable,
+              "libos-run: strict mode cannot reach the memory of pid %u (it made itself non-dumpable, or the "
+              "kernel's ptrace rules forbid it): its trapped calls run on the host",
+              req.pid);
 }
 
 bool opens_file(long nr) {
@@ -95,12 +104,17 @@ void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
 
 }  // namespace
 
-void supervise(int listener, seccomp_notif_sizes sizes) {
-    /* The kernel's structs may have grown past this build's: buffers of the sizes it gave. */
-    std::vector<char> req_buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-    std::vector<char> resp_buf(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+SupervisorThread::SupervisorThread(int listener_fd, seccomp_notif_sizes sizes)
+    : listener(listener_fd),
+      /* The kernel's structs may have grown past this build's: buffers of the sizes it gave. */
+      request(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif))),
+      response(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp))) {}
+
+void supervise(SupervisorThread* self) {
+    const int listener = self->listener;
+    std::vector<char>& req_buf = self->request;
     auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
-    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    auto* resp = reinterpret_cast<seccomp_notif_resp*>(self->response.data());
     for (;;) {
         memset(req_buf.data(), 0, req_buf.size());
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {

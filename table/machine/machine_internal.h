@@ -219,9 +219,9 @@ ThreadSlot* lookup(pid_t tid);
 /* ---- state.cpp ----------------------------------------------------------------------------- */
 
 size_t region_size();
-/* Maps the state behind LIBOS_STATE_FD's descriptor (or its parent's copy) if it is the launch's and
- * describes this machine. */
-bool attach_region(const char* fd_text);
+/* Maps the state behind LIBOS_STATE_FD's descriptor `fd` (or its parent's copy) if it is the launch's
+ * and describes this machine. */
+bool attach_region(int fd);
 
 }  // namespace libos
 

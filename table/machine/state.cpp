@@ -142,6 +142,10 @@ bool shares_parent_memory(pid_t pid) {
     return PalProcessCompareMemory(pid, PalProcessGetParentId()) != 1;
 }
 
+/* Set by strict mode's supervisor, which cannot go on without the shared state: it reports the
+ * failure itself, as its refusal, and the in-process fallback's warning would be a second line. */
+constinit std::atomic<bool> g_state_required{false};
+
 /* The thread creating the state, so that a signal handler interrupting it there does not wait for
  * itself. */
 constinit std::atomic<pid_t> g_region_creator{0};
@@ -176,7 +180,12 @@ void realize_region() {
         t_slot = nullptr;
         t_tid = 0;
     }
-    if (!create_region() && !private_region()) {
+    bool created = create_region();
+    if (!created && g_state_required.load(std::memory_order_relaxed)) {
+        g_region_state.store(kRegionUnavailable, std::memory_order_release);
+        return;
+    }
+    if (!created && !private_region()) {
         constexpr char kLine[] = "libos: cannot map the virtual machine's shared state (out of memory); "
                                  "threads are seen through the map from now on\n";
         PalDebugLog(kLine, sizeof(kLine) - 1);
@@ -196,15 +205,9 @@ void realize_region() {
 
 }  // namespace
 
-bool attach_region(const char* fd_text) {
-    if (!fd_text)
+bool attach_region(int fd) {
+    if (fd < 0)
         return false;
-    long fd = 0;
-    for (const char* p = fd_text; *p; ++p) {
-        if (*p < '0' || *p > '9' || fd > 1000000)
-            return false;
-        fd = fd * 10 + (*p - '0');
-    }
     if (map_existing(fd))
         return true;
     /* The descriptor was closed on the way (Python's subprocess closes every descriptor it did not
@@ -240,6 +243,10 @@ bool ensure_region() {
         state = g_region_state.load(std::memory_order_acquire);
     }
     return state == kRegionMapped;
+}
+
+void require_shared_state() {
+    g_state_required.store(true, std::memory_order_relaxed);
 }
 
 int state_fd() {

@@ -23,7 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 # Nothing from an enclosing launch may leak into these runs.
-unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH LD_PRELOAD
+unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH LD_PRELOAD \
+  LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS LIBOS_STRICT LIBOS_CWD LIBOS_TEST_CRASH \
+  LIBOS_TEST_STRICT_MISSING
 
 n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -87,6 +89,7 @@ run --help
 help=$out
 for word in --cpus --cpu-map --no-propagate --help -h --version -V \
   LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LD_PRELOAD LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH PATH \
+  LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS stderr "out of memory" \
   125 126 127 Examples taskset; do
   if grep -q -e "$word" <<<"$help"; then
     pass "--help mentions $word"
@@ -141,6 +144,27 @@ bad_config "--cpu-map 0-x" "--cpu-map '0-x'" --cpu-map 0-x
 bad_config "--cpu-map 4095 (not online)" "--cpu-map '4095' online" --cpu-map 4095
 bad_config "--cpu-map 0,9999 (beyond the CPU limit)" "--cpu-map '9999'" --cpu-map 0,9999
 bad_config "--cpus 3 --cpu-map 0,1 (disagree)" "--cpus '3' --cpu-map" --cpus 3 --cpu-map 0,1
+# The trace's file must open for appending, as strace -o requires; the format is text or json.
+bad_config "--trace=/nonexistent/dir/f (no such directory)" "--trace '/nonexistent/dir/f' directory" \
+  --trace=/nonexistent/dir/f
+bad_config "--trace=DIR (a directory)" "--trace '$tmp' directory" --trace="$tmp"
+touch "$tmp/plain-file"
+bad_config "--trace=FILE/f (below a file)" "--trace '$tmp/plain-file/f' directory" --trace="$tmp/plain-file/f"
+bad_config "--trace=/nonexistent/dir/f with a machine" "--trace '/nonexistent/dir/f'" --cpus 2 --trace=/nonexistent/dir/f
+bad_config "--trace-format=xml" "--trace-format 'xml' text json" --trace-format=xml
+bad_config "--trace-format xml" "--trace-format 'xml' text json" --trace-format xml
+bad_config "--trace-format=JSON" "--trace-format 'JSON'" --trace-format=JSON
+# The variables libos-run reads itself are refused the same way, naming the variable.
+LIBOS_PROPAGATE=yes bad_config "LIBOS_PROPAGATE=yes" "LIBOS_PROPAGATE 'yes' 0 1"
+LIBOS_PROPAGATE=2 bad_config "LIBOS_PROPAGATE=2 with --cpus 2" "LIBOS_PROPAGATE '2'" --cpus 2
+if [ "$(python3 -c '
+import json, sys
+print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_hooks"][0])' \
+  "$build/meson-info/intro-buildoptions.json" 2>/dev/null)" == True ]; then
+  LIBOS_TEST_STRICT_MISSING=yes bad_config "LIBOS_TEST_STRICT_MISSING=yes" "LIBOS_TEST_STRICT_MISSING 'yes'" --cpus 2
+else
+  skip "LIBOS_TEST_STRICT_MISSING=yes" "this build has test_hooks=false"
+fi
 
 # A host CPU the cpuset does not allow: needs a cpuset cgroup (v1, as root) and two CPUs.
 cpuset_root=/sys/fs/cgroup/cpuset
@@ -207,6 +231,69 @@ for spec in "--cpus LIBOS_CPUS x" "--cpus LIBOS_CPUS 0" "--cpus LIBOS_CPUS 8x" \
   fi
 done
 
+# --trace=TOKEN and LIBOS_TRACE=TOKEN, --trace-format=TOKEN and LIBOS_TRACE_FORMAT=TOKEN: the same line.
+for spec in "--trace LIBOS_TRACE /nonexistent/dir/f" "--trace LIBOS_TRACE $tmp" \
+  "--trace-format LIBOS_TRACE_FORMAT xml" "--trace-format LIBOS_TRACE_FORMAT Text"; do
+  read -r option variable token <<<"$spec"
+  launcher_line=$("$L" "$option=$token" -- true 2>&1)
+  shim_line=$(env LD_PRELOAD="$shim" LIBOS_TRACE=stderr "$variable=$token" true 2>&1)
+  shim_rc=$?
+  name="launcher and shim refuse $option=$token / $variable=$token with the same line"
+  if [ $shim_rc -eq 125 ] && [ -n "$launcher_line" ] && [ "${shim_line//$variable/$option}" == "$launcher_line" ]; then
+    pass "$name"
+  else
+    fail "$name" "launcher: $launcher_line" "shim ($shim_rc): $shim_line"
+  fi
+done
+
+# ---- every variable takes its documented values -------------------------------------------------------
+# Each variable of the one list (table/include/libos/libos_env.h), set to a value outside its documented
+# ones, stops the program before it runs, with 125 and one line naming the variable and the token: the
+# shim's line (LD_PRELOAD alone) for what the shim reads, the launcher's for what it reads. A variable
+# added to the list without a case here fails.
+hooks=$(python3 -c '
+import json, sys
+print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_hooks"][0])' \
+  "$build/meson-info/intro-buildoptions.json" 2>/dev/null)
+declare -A bad_value=(
+  [LIBOS_CPUS]=8x [LIBOS_CPU_MAP]=0-x [LIBOS_PROPAGATE]=yes [LIBOS_TRACE]=/nonexistent/dir/f
+  [LIBOS_TRACE_STACK]=yes [LIBOS_TRACE_FORMAT]=xml [LIBOS_STATS]=yes [LIBOS_STRICT]=not-a-tag
+  [LIBOS_STATE_FD]=fd3 [LIBOS_AFFINITY]=0-1@ [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
+  [LIBOS_TEST_CRASH]=boom [LIBOS_TEST_STRICT_MISSING]=yes
+)
+# Who reads it: the shim, the launcher, or both (then both are asked).
+declare -A read_by=([LIBOS_CPUS]="shim launcher" [LIBOS_CPU_MAP]="shim launcher" [LIBOS_PROPAGATE]="shim launcher" [LIBOS_SHIM_PATH]=launcher [LIBOS_TEST_STRICT_MISSING]=launcher)
+variables=$(sed -n 's/^ *X(kEnv[A-Za-z]*, "\(LIBOS_[A-Z_]*\)".*/\1/p' "$root/table/include/libos/libos_env.h")
+[ -n "$variables" ] || fail "the variables of table/include/libos/libos_env.h are found" "none matched"
+for variable in $variables; do
+  token=${bad_value[$variable]:-}
+  if [ -z "$token" ]; then
+    fail "$variable has a bad value to try here" "add one to bad_value in $0, and its refusal to the LibOS"
+    continue
+  fi
+  if [[ $variable == LIBOS_TEST_* ]] && [ "$hooks" != True ]; then
+    skip "$variable=$token is refused" "a test hook, and this build has test_hooks=false"
+    continue
+  fi
+  for reader in ${read_by[$variable]:-shim}; do
+    marker="$tmp/every-marker.$n"
+    if [ "$reader" == shim ]; then
+      env LD_PRELOAD="$shim" "$variable=$token" touch "$marker" >"$tmp/out" 2>"$tmp/err"
+    else
+      env "$variable=$token" "$L" -- touch "$marker" >"$tmp/out" 2>"$tmp/err"
+    fi
+    rc=$?
+    err=$(cat "$tmp/err")
+    name="$variable=$token, read by the $reader: 125, one line naming $variable and '$token', the program not run"
+    if [ $rc -eq 125 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == *"$variable"* ]] && [[ $err == *"$token"* ]] &&
+      [ ! -e "$marker" ] && [ ! -s "$tmp/out" ]; then
+      pass "$name: $err"
+    else
+      fail "$name" "status $rc" "stderr: $err"
+    fi
+  done
+done
+
 # ---- usage errors: exit 125 with one line -----------------------------------------------------------
 # usage_error NAME 'WORD' ARGS...
 usage_error() {
@@ -228,6 +315,9 @@ usage_error "--cpus followed by --" "'--cpus'" --cpus -- touch "$tmp/usage-marke
 usage_error "--cpus= (empty)" "'--cpus'" --cpus= -- touch "$tmp/usage-marker"
 usage_error "--cpu-map '' (empty)" "'--cpu-map'" --cpu-map "" -- touch "$tmp/usage-marker"
 usage_error "--no-propagate=1" "'--no-propagate=1'" --no-propagate=1 -- touch "$tmp/usage-marker"
+usage_error "--trace= (empty)" "'--trace'" --trace= -- touch "$tmp/usage-marker"
+usage_error "--trace-format= (empty)" "'--trace-format'" --trace-format= -- touch "$tmp/usage-marker"
+usage_error "--trace-format followed by --" "'--trace-format'" --trace-format -- touch "$tmp/usage-marker"
 usage_error "no arguments" "no program"
 usage_error "options but no program" "no program" --cpus 2
 usage_error "-- but no program" "no program" --cpus 2 --
@@ -350,6 +440,29 @@ e=$(env_of --no-propagate)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == 0 ]; then pass "--no-propagate without a machine sets LIBOS_PROPAGATE=0"; else fail "--no-propagate without a machine sets LIBOS_PROPAGATE=0" "$e"; fi
 e=$(LIBOS_PROPAGATE=0 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == 0 ]; then pass "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate"; else fail "an inherited LIBOS_PROPAGATE=0 acts as --no-propagate" "$e"; fi
+# The trace's settings as the program gets them: --trace=0 is no trace, --trace=1 standard error (as the
+# variable's values are), and a file is created by the check that it opens.
+# (Run in a directory of their own, which must stay empty: no file called 0 or 1.)
+mkdir "$tmp/trace-cwd"
+e=$(cd "$tmp/trace-cwd" && env_of --trace=0)
+if [ "$(value_of LIBOS_TRACE "$e")" == 0 ] && [ ! -s "$tmp/err" ] && [ -z "$(ls -A "$tmp/trace-cwd")" ]; then
+  pass "--trace=0: LIBOS_TRACE=0, no trace, no file"
+else
+  fail "--trace=0: LIBOS_TRACE=0, no trace, no file" "$e" "$(cat "$tmp/err")" "files: $(ls -A "$tmp/trace-cwd")"
+fi
+e=$(cd "$tmp/trace-cwd" && env_of --trace=1)
+if [ "$(value_of LIBOS_TRACE "$e")" == 1 ] && grep -q ' <libos>$' "$tmp/err" && [ -z "$(ls -A "$tmp/trace-cwd")" ]; then
+  pass "--trace=1: LIBOS_TRACE=1, the trace on standard error, no file"
+else
+  fail "--trace=1: LIBOS_TRACE=1, the trace on standard error, no file" "$e" "$(cat "$tmp/err")" "files: $(ls -A "$tmp/trace-cwd")"
+fi
+e=$(cd "$tmp" && env_of --trace=new-trace --trace-format json --trace-stack --stats)
+if [ "$(value_of LIBOS_TRACE "$e")" == new-trace ] && [ "$(value_of LIBOS_TRACE_FORMAT "$e")" == json ] &&
+  [ "$(value_of LIBOS_TRACE_STACK "$e")" == 1 ] && [ "$(value_of LIBOS_STATS "$e")" == 1 ] && [ -s "$tmp/new-trace" ]; then
+  pass "--trace=FILE --trace-format json --trace-stack --stats: the four variables, and FILE written"
+else
+  fail "--trace=FILE --trace-format json --trace-stack --stats: the four variables, and FILE written" "$e" "$(cat "$tmp/err")"
+fi
 e=$(LIBOS_PROPAGATE=1 env_of --cpus 2)
 if [ "$(value_of LIBOS_PROPAGATE "$e")" == "<unset>" ]; then pass "LIBOS_PROPAGATE other than 0 is dropped"; else fail "LIBOS_PROPAGATE other than 0 is dropped" "$e"; fi
 e=$(LIBOS_STATE_FD=9 LIBOS_AFFINITY=0 LIBOS_CWD=/sys/devices/system/cpu/cpu1 env_of --cpus 2)
@@ -457,6 +570,95 @@ else
 fi
 got=$(host_affinity_of --cpus 1)
 if [ "$got" == "${cpus[0]}" ]; then pass "--cpus 1: the program runs on host CPU ${cpus[0]}"; else fail "--cpus 1: the program runs on host CPU ${cpus[0]}" "Cpus_allowed_list: $got"; fi
+
+# ---- out of memory ------------------------------------------------------------------------------------------
+# Under an address-space limit (ulimit -v) too low for it, the launcher fails with one line and 125, never
+# with an abort ("terminate called without an active exception", 134). Below some limit the loader cannot
+# even map its libraries (127, the loader's line); above another, the program runs. The limit at which it
+# starts to run is found by bisection; below it every page of the last 512 KiB is tried, and the rest
+# down to 1 MiB in 128 even steps. No timing is involved.
+# limited KIB COMMAND...: COMMAND under ulimit -v KIB, with the settings of the array limited_env exported;
+# sets $rc, $out, $err and $err_lines.
+limited_env=()
+limited() {
+  local kib=$1
+  shift
+  (ulimit -v "$kib" && unset OMP_NUM_THREADS OMP_THREAD_LIMIT && for a in "${limited_env[@]}"; do export "$a"; done &&
+    exec "$@") >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+  err_lines=$(wc -l <"$tmp/err")
+}
+# What a limited run of nproc on 2 vCPUs did: ran (printed 2), refused (125 and one line of libos-run's
+# or the LibOS's), unloadable (the loader's one line and 127), or bad (anything else: an abort, a crash, a
+# "libos: fatal" report, more lines).
+limited_outcome() {
+  if [ $rc -eq 0 ] && [ "$out" == 2 ]; then
+    echo ran
+  elif [ $rc -eq 125 ] && [ "$err_lines" -eq 1 ] && [[ $err == "libos-run: "* || $err == "libos: "* ]] &&
+    [ -z "$out" ]; then
+    echo refused
+  elif [ $rc -eq 127 ] && [ "$err_lines" -eq 1 ] &&
+    [[ $err == *"error while loading shared libraries"* || $err == *"cannot allocate"* ]]; then
+    echo unloadable
+  else
+    echo bad
+  fi
+}
+# memory_sweep NAME COMMAND...: the sweep above for COMMAND, which runs nproc on 2 vCPUs.
+memory_sweep() {
+  local name=$1
+  shift
+  local lo=1024 hi=$((1024 * 1024)) mid kib
+  limited "$hi" "$@"
+  if [ "$(limited_outcome)" != ran ]; then
+    skip "$name" "it does not run even under ulimit -v $hi (status $rc: $err)"
+    return
+  fi
+  while [ $((hi - lo)) -gt 4 ]; do
+    mid=$(((lo + hi) / 2))
+    limited "$mid" "$@"
+    if [ "$(limited_outcome)" == ran ]; then hi=$mid; else lo=$mid; fi
+  done
+  local limits=() fine=$((hi - 512)) step
+  [ $fine -lt 1024 ] && fine=1024
+  step=$(((fine - 1024) / 128))
+  [ $step -lt 4 ] && step=4
+  for ((kib = 1024; kib < fine; kib += step)); do limits+=("$kib"); done
+  for ((kib = fine; kib <= hi; kib += 4)); do limits+=("$kib"); done
+  local bad=() refused=0 unloadable=0 ran=0 what
+  for kib in "${limits[@]}"; do
+    limited "$kib" "$@"
+    what=$(limited_outcome)
+    case $what in
+      ran) ran=$((ran + 1)) ;;
+      refused) refused=$((refused + 1)) ;;
+      unloadable) unloadable=$((unloadable + 1)) ;;
+      *) bad+=("ulimit -v $kib: status $rc, stdout '$out', stderr: $(head -c 400 "$tmp/err")") ;;
+    esac
+  done
+  if [ ${#bad[@]} -eq 0 ]; then
+    pass "$name: under ${#limits[@]} limits up to ${hi} KiB: $refused refused with one line and 125, $unloadable not loadable (127), $ran ran"
+  else
+    fail "$name: under every limit, 125 and one line, the loader's 127, or the program's run" \
+      "${#bad[@]} of ${#limits[@]} limits up to $hi KiB failed otherwise; the first ones:" "${bad[@]:0:5}"
+  fi
+}
+memory_sweep "libos-run --cpus 2 out of memory" "$L" --cpus 2 -- nproc
+memory_sweep "libos-run out of memory, with a trace" "$L" --cpus 2 --trace="$tmp/oom-trace" -- nproc
+# The shim alone, in a program short of memory: it allocates nothing, so the program loads or not as
+# without it, and never crashes inside the LibOS.
+limited_env=(LD_PRELOAD="$shim" LIBOS_CPUS=2)
+memory_sweep "the shim alone out of memory (LIBOS_CPUS=2 nproc)" nproc
+limited_env=(LD_PRELOAD="$shim" LIBOS_CPUS=2 LIBOS_TRACE="$tmp/oom-trace" LIBOS_TRACE_STACK=1 LIBOS_STATS=1)
+memory_sweep "the shim alone out of memory, tracing with stacks" nproc
+limited_env=()
+if "$L" --strict --cpus 1 -- true 2>/dev/null; then
+  memory_sweep "libos-run --strict --cpus 2 out of memory" "$L" --strict --cpus 2 -- nproc
+else
+  skip "libos-run --strict out of memory" "strict mode does not run here"
+fi
 
 # ---- the wrapper, scripts/libos-run ---------------------------------------------------------------------
 wrapper="$root/scripts/libos-run"

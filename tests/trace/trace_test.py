@@ -679,6 +679,78 @@ def check_off():
 
 
 # =================================================================================================
+# the variables' values: each takes a documented set and refuses the rest before the program runs
+# =================================================================================================
+def check_values():
+    for value, meaning in (("1", "standard error"), ("", "standard error"), ("stderr", "standard error")):
+        work = tempfile.mkdtemp(dir=TMP)
+        r = run(["basic"], trace=False, cwd=work, extra={"LIBOS_TRACE": value})
+        report("LIBOS_TRACE=%s: the lines go to %s, and no file is made" % (value, meaning),
+               r.rc == 0 and [m["name"] for m in calls_of(r.err)] == BASIC_ORDER and os.listdir(work) == [],
+               r.diag() + ["files: %s" % os.listdir(work)])
+    for machine in (VCPUS, None):
+        work = tempfile.mkdtemp(dir=TMP)
+        r = run(["basic"], cpus=machine, trace=False, cwd=work, stats=True, extra={"LIBOS_TRACE": "0"})
+        report("LIBOS_TRACE=0 (%s): tracing is off: no line, no file; LIBOS_STATS=1 still prints its summary on "
+               "stderr" % ("on the machine" if machine else "no machine"),
+               r.rc == 0 and not calls_of(r.err) and summary_lines(r.err) and os.listdir(work) == [],
+               r.diag() + ["files: %s" % os.listdir(work)])
+    work = tempfile.mkdtemp(dir=TMP)
+    r = run(["basic"], trace="./1", cwd=work)
+    report("LIBOS_TRACE=./1: a file called 1, with the lines", r.rc == 0 and r.err == "" and
+           [m["name"] for m in calls_of(r.trace)] == BASIC_ORDER and os.listdir(work) == ["1"], r.diag())
+    work = tempfile.mkdtemp(dir=TMP)
+    r = run(["basic"], trace=False, cwd=work, stats=True, extra={"LIBOS_STATS": "0", "LIBOS_TRACE_STACK": "0",
+                                                                 "LIBOS_TRACE_FORMAT": "text"})
+    report("LIBOS_STATS=0, LIBOS_TRACE_STACK=0, LIBOS_TRACE_FORMAT=text: accepted, and nothing is traced",
+           r.rc == 0 and r.err == "" and values(r.out, "getcpu") == [str(LAST), "0"], r.diag())
+    r = run(["basic"], trace=False, extra={"LIBOS_TRACE": "stderr", "LIBOS_TRACE_STACK": "0",
+                                           "LIBOS_TRACE_FORMAT": "text"})
+    report("LIBOS_TRACE_STACK=0: lines without frames", r.rc == 0 and calls_of(r.err)
+           and not structure_problems(r.err), r.diag())
+
+    # Stacks that cannot be taken: a libshim.so without libos_unwind.so beside it (nor in ../unwind/).
+    lone = tempfile.mkdtemp(dir=TMP)
+    os.mkdir(os.path.join(lone, "lib"))
+    shutil.copy(SHIM, os.path.join(lone, "lib", "libshim.so"))
+    r = run(["basic"], trace=False, shim=False, extra={"LD_PRELOAD": os.path.join(lone, "lib", "libshim.so"),
+                                                       "LIBOS_TRACE": "stderr", "LIBOS_TRACE_STACK": "1"})
+    err = lines_of(r.err)
+    report("LIBOS_TRACE_STACK=1 without libos_unwind.so: refused with 125 and one line naming it, not lines "
+           "without stacks",
+           r.rc == 125 and len(err) == 1 and err[0].startswith("libos: LIBOS_TRACE_STACK: bad token '1': ")
+           and "libos_unwind.so" in err[0] and r.out == "", r.diag())
+
+    # name, value, words the one line must hold (besides the variable and the token)
+    blocked = os.path.join(work, "not-a-dir")
+    open(blocked, "w").close()
+    bad = [
+        ("LIBOS_TRACE", "/nonexistent/dir/f", "No such file or directory"),
+        ("LIBOS_TRACE", work, "Is a directory"),
+        ("LIBOS_TRACE", os.path.join(blocked, "f"), "Not a directory"),
+        ("LIBOS_TRACE", "/" + "d" * 600, "longer than"),
+        ("LIBOS_STATS", "yes", "expected 1 (on) or 0 (off)"),
+        ("LIBOS_STATS", "2", "expected 1 (on) or 0 (off)"),
+        ("LIBOS_TRACE_STACK", "true", "expected 1 (on) or 0 (off)"),
+        ("LIBOS_TRACE_FORMAT", "xml", "expected text or json"),
+        ("LIBOS_TRACE_FORMAT", "JSON", "expected text or json"),
+    ]
+    for name, value, why in bad:
+        for machine in (VCPUS, None):
+            extra = {name: value}
+            if name != "LIBOS_TRACE":
+                extra["LIBOS_TRACE"] = "stderr"
+            r = run(["basic"], cpus=machine, trace=False, cwd=work, extra=extra)
+            shown = value if len(value) <= 48 else value[:48] + "..."
+            line = "libos: %s: bad token '%s': " % (name, shown)
+            err = lines_of(r.err)
+            report("%s=%s (%s): refused with 125 and one line naming it (%s); the program does not run"
+                   % (name, shown, "on the machine" if machine else "no machine", why),
+                   r.rc == 125 and len(err) == 1 and err[0].startswith(line) and why in err[0] and r.out == ""
+                   and not os.path.exists("/nonexistent/dir"), r.diag())
+
+
+# =================================================================================================
 # edges: the program's descriptors, UTF-8, long frames, long names
 # =================================================================================================
 def check_edges():
@@ -761,7 +833,7 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_crash, check_own_handlers, check_off, check_edges):
+                      check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges):
             try:
                 check()
             except Exception as e:  # a broken check is a failure, not a crash of the whole run

@@ -50,15 +50,19 @@ struct SettingNames {
 bool build_cpu_map(const SettingNames& names, const char* count_text, const char* map_text, const CpuBits& online,
                    const CpuBits& allowed, const CpuBits& spread_over, CpuMap* out, ConfigError* err);
 
+/* Fills `err` with the one line every refusal has: "libos: SETTING: bad token 'TOKEN': WHY", the
+ * token made printable and cut if long (libos_settings.h refuses the other settings with it). */
+void config_error(ConfigError* err, const char* setting, const char* token, const char* why);
+
 /* Writes a CPU list in the kernel's style ("0-3,8"); returns the length (without NUL). */
 size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size);
 
 /* Writes the map as a list that build_cpu_map reads back to the same map ("0-3", "0,0,1,1"). */
 size_t format_cpu_map(const CpuMap& map, char* buf, size_t size);
 
-/* Parses a kernel-style CPU list ("0-3,8", no repeats needed) into bits. Returns false if malformed
- * or if a CPU is kMaxVcpus or more. */
-bool parse_cpu_list(const char* text, CpuBits* out);
+/* Parses a kernel-style CPU list ("0-3,8", no repeats needed) into bits, up to the end of `text` or
+ * the first `stop` (a file's newline). Returns false if malformed or if a CPU is kMaxVcpus or more. */
+bool parse_cpu_list(const char* text, CpuBits* out, char stop = '\n');
 
 }  // namespace libos
 

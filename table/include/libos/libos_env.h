@@ -8,7 +8,9 @@
  *           kKept      the inherited value stays
  *   exec:   kRewritten the LibOS drops the program's value and writes its own (so that a scrubbed
  *                      or stale environment cannot take a child off the machine)
- *           kPassed    the program's value is passed as it is */
+ *           kPassed    the program's value is passed as it is
+ * Each variable's values are read, and any other refused, by libos_config.h (the machine) and
+ * libos_settings.h (the rest); tests/unit/settings_test.cpp fails for a variable without a refusal. */
 #ifndef LIBOS_ENV_H
 #define LIBOS_ENV_H
 

@@ -17,6 +17,8 @@
 
 namespace libos {
 
+struct ConfigError;
+
 enum InitState : int {
     kUninitialized = 0,
     kInitializing = 1,
@@ -52,9 +54,14 @@ const char* preload_library();
 /* Whether exec puts children back on the machine (LIBOS_PROPAGATE is not 0). */
 bool propagates();
 /* Strict mode's tag as LIBOS_STRICT gave it (16 hex digits; it is handed to the PAL), or nullptr
- * outside strict mode. set_strict_tag is init()'s, and the supervisor's (launcher/). */
-void set_strict_tag(const char* text);
+ * outside strict mode. set_strict_tag is init()'s: false, with the refusal in `err`, for a malformed
+ * tag. */
+bool set_strict_tag(const char* text, ConfigError* err);
 const char* strict_tag_text();
+
+/* Refuses the configuration: `line` on standard error, and the process ends with status 125 before
+ * the program runs (init's refusals, and the shim's own for its test hooks). */
+[[noreturn]] void refuse(const char* line);
 
 }  // namespace libos
 

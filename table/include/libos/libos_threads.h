@@ -29,6 +29,10 @@ extern constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initi
 bool ensure_region();
 /* The shared state's descriptor (creating the state if needed), or -1 if it is private or absent. */
 int state_fd();
+/* For strict mode's supervisor, before init: the process cannot go on without the shared state, so
+ * state_fd() gives -1, with nothing printed, when it cannot be created (the supervisor refuses and
+ * says why), instead of falling back to private state with a warning as a program does. */
+void require_shared_state();
 /* The launch's clock: how many masks have been written. LIBOS_AFFINITY carries it across exec. */
 uint32_t state_clock();
 

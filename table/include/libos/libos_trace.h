@@ -3,12 +3,12 @@
  * LibOS itself.
  *
  * Configuration (read by init; the launcher's --trace, --trace-stack, --trace-format and --stats set
- * these):
+ * these; libos_settings.h reads the values and refuses any other):
  *   LIBOS_TRACE=FILE       trace to FILE (appended; every process of the launch writes whole lines);
- *                          "" or "stderr": to standard error
- *   LIBOS_TRACE_STACK=1    after each line, the caller's stack (libunwind, loaded on demand)
- *   LIBOS_TRACE_FORMAT=json  one JSON object per line instead of text
- *   LIBOS_STATS=1          a summary per syscall (calls, errors, time) when the process exits
+ *                          "", "1" or "stderr": to standard error; "0": off
+ *   LIBOS_TRACE_STACK=1    after each line, the caller's stack (libunwind, loaded on demand); 0: off
+ *   LIBOS_TRACE_FORMAT=json  one JSON object per line instead of text (the other value)
+ *   LIBOS_STATS=1          a summary per syscall (calls, errors, time) when the process exits; 0: off
  * When none is set, the only cost on any path is one predictable branch in libos::dispatch. */
 #ifndef LIBOS_TRACE_H
 #define LIBOS_TRACE_H
@@ -21,6 +21,8 @@
 
 namespace libos {
 
+struct ConfigError;
+
 /* True when any call must go through trace_dispatch. Set once, at init. A build without tracing
  * (meson -Dtracing=false) makes it a constant, and the branch on it disappears. */
 #ifdef LIBOS_NO_TRACING
@@ -29,8 +31,10 @@ constexpr bool g_tracing = false;
 extern bool g_tracing;
 #endif
 
-/* Reads the tracing configuration from the environment; called by init(). */
-void trace_init();
+/* Reads the tracing configuration from the environment and opens the trace's file; called by
+ * init(). False, with the line that refuses the process in `err`, for a value outside the documented
+ * ones (libos_settings.h) or a file that cannot be opened. */
+bool trace_init(ConfigError* err);
 
 /* dispatch_for with tracing: runs the call through the table for `caller`, and records and prints
  * it. */
