@@ -36,27 +36,15 @@ constinit const char* g_preload_path = nullptr;
 
 /* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
  * the launch's clock at that moment. */
-bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* since) {
-    if (!text)
-        return false;
-    char list[kMaxVcpus * 6];
-    size_t n = 0;
-    while (text[n] && text[n] != '@' && n + 1 < sizeof(list)) {
-        list[n] = text[n];
-        ++n;
-    }
-    list[n] = '\0';
+bool inherit_affinity(const char* text, CpuBits* mask, uint32_t* since) {
     CpuBits parsed;
-    if (!parse_cpu_list(list, &parsed))
+    uint32_t clock = 0;
+    if (!text || !parse_inherited_affinity(text, &parsed, &clock))
         return false;
     trim_to_machine(&parsed);
     if (!parsed.empty())
         *mask = parsed;
-    uint64_t clock = 0;
-    if (text[n] == '@')
-        for (const char* p = text + n + 1; *p >= '0' && *p <= '9'; ++p)
-            clock = clock * 10 + static_cast<uint64_t>(*p - '0');
-    *since = static_cast<uint32_t>(clock);
+    *since = clock;
     return true;
 }
 
@@ -117,7 +105,7 @@ int init_machine() {
     CpuBits& initial = m.first_mask;
     initial = m.all;
     uint32_t since = 0;
-    bool from_parent = parse_inherited_affinity(env_get(kEnvAffinity), &initial, &since);
+    bool from_parent = inherit_affinity(env_get(kEnvAffinity), &initial, &since);
     t_tid = PalThreadGetId();
     m.first_tid = t_tid;
     m.first_inherited = from_parent;
