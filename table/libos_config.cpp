@@ -220,28 +220,61 @@ size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
     return t.length();
 }
 
-bool parse_cpu_list(const char* text, CpuBits* out, char stop) {
+namespace {
+
+/* Reads a CPU list at text into out; returns where it stopped (the first character that is neither
+ * part of a number or range nor the comma after one), or nullptr if a number, a range or a CPU is
+ * bad. */
+const char* read_cpu_list(const char* text, CpuBits* out) {
     memset(out, 0, sizeof(*out));
     const char* p = text;
-    while (*p && *p != stop) {
+    while (is_digit(*p)) {
         uint64_t first = 0, last = 0;
         if (!read_number(&p, &first))
-            return false;
+            return nullptr;
         last = first;
         if (*p == '-') {
             ++p;
             if (!read_number(&p, &last))
-                return false;
+                return nullptr;
         }
         if (last < first || last >= kMaxVcpus)
-            return false;
+            return nullptr;
         for (uint64_t c = first; c <= last; ++c)
             out->add(static_cast<uint32_t>(c));
-        if (*p == ',')
-            ++p;
-        else if (*p && *p != stop)
-            return false;
+        if (*p != ',')
+            break;
+        ++p;
     }
+    return p;
+}
+
+}  // namespace
+
+bool parse_cpu_list(const char* text, CpuBits* out) {
+    const char* end = read_cpu_list(text, out);
+    return end && (*end == '\0' || *end == '\n');
+}
+
+bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* clock) {
+    const char* end = read_cpu_list(text, mask);
+    if (!end)
+        return false;
+    *clock = 0;
+    if (*end == '\0')
+        return true;
+    if (*end != '@' || !is_digit(end[1]))
+        return false;
+    uint64_t value = 0;
+    const char* p = end + 1;
+    for (int digits = 0; is_digit(*p); ++p) {
+        if (++digits > 10)
+            return false;
+        value = value * 10 + static_cast<uint64_t>(*p - '0');
+    }
+    if (*p != '\0' || value > UINT32_MAX)
+        return false;
+    *clock = static_cast<uint32_t>(value);
     return true;
 }
 

@@ -141,17 +141,7 @@ bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* ma
     *clock = 0;
     if (!given(text))
         return true;
-    bool ok = text[0] != '@' && parse_cpu_list(text, mask, '@');
-    const char* at = strchr(text, '@');
-    if (ok && at) {
-        uint64_t value = 0;
-        size_t n = 1;
-        for (; at[n] >= '0' && at[n] <= '9' && n < 12; ++n)
-            value = value * 10 + static_cast<uint64_t>(at[n] - '0');
-        ok = n > 1 && !at[n] && value <= 4294967295u;
-        *clock = static_cast<uint32_t>(value);
-    }
-    if (!ok || mask->empty()) {
+    if (!parse_inherited_affinity(text, mask, clock) || mask->empty()) {
         config_error(err, setting, text,
                      "expected a CPU list such as 0-3, then optionally @ and the launch's clock, as the shim writes it "
                      "at exec");

@@ -71,6 +71,10 @@ TextBuilder& TextBuilder::cpu_list(const CpuBits& cpus) {
     TextBuilder& t = *this;
     bool first_range = true;
     for (uint32_t cpu = 0; cpu < kMaxVcpus; ++cpu) {
+        if (cpus.words[cpu / 64] == 0) {
+            cpu |= 63; /* a word without CPUs: most of a small machine's 8192 */
+            continue;
+        }
         if (!cpus.has(cpu))
             continue;
         uint32_t last = cpu;

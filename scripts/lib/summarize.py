@@ -5,7 +5,8 @@ Counts every GoogleTest case and every TAP subtest from meson's JUnit log, and p
 each skip. A meson test that failed without reporting any failing case (a crash, a timeout) counts
 as one failure of its own, so nothing that went wrong can hide behind the per-case counts. A TAP
 case that fails as expected ("not ok ... # TODO reason", a documented limit) counts as skipped, with
-its reason, never as passed.
+its reason, never as passed. A test's TAP comment "# summary: TEXT" (the fuzz targets' numbers of
+executions) is printed before the closing line.
 Exit status: 0 when nothing failed and something ran, 1 otherwise."""
 import json
 import sys
@@ -16,6 +17,7 @@ def main() -> int:
     junit_path, json_path = sys.argv[1], sys.argv[2]
     passed = failed = skipped = 0
     skip_lines = []
+    notes = []
     failed_suites = set()
     passed_cases = set()  # (classname, case name) of the cases counted as passed
     root = ET.parse(junit_path).getroot()
@@ -52,6 +54,9 @@ def main() -> int:
             # TAP skip reasons live in the test's output ("ok 3 - name # SKIP reason").
             test_name = result.get("name", "")
             for out_line in (result.get("stdout") or "").splitlines():
+                if out_line.startswith("# summary: "):
+                    notes.append(out_line[len("# summary: "):])
+                    continue
                 # A known failure ("not ok 3 - name # TODO reason": meson's expected failure, which
                 # JUnit shows as a pass) is not a pass: it counts as skipped, with its reason.
                 if out_line.startswith("not ok ") and "# TODO" in out_line:
@@ -72,6 +77,8 @@ def main() -> int:
 
     for name, reason in skip_lines:
         print(f"SKIPPED: {name}: {reason or 'no reason given'}")
+    for note in notes:
+        print(note)
     summary = f"{passed} passed, {failed} failed"
     if skipped:
         summary += f", {skipped} skipped"

@@ -356,8 +356,8 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     if (call.result == kTooLongForViews)
         return false;
     if (call.result < 0) {
-        if (!classify_canonical(path, out))
-            out->virt[0] = '\0';
+        /* Nothing is named: only the error and what an O_CREAT would meet are told. */
+        classify_canonical("", out);
         out->kind = VfsKind::Error;
         out->error = static_cast<int>(call.result);
         out->last_missing = w.last_missing;

@@ -650,6 +650,39 @@ TEST(ConfigFormat, ParseCpuListRejectsMalformed) {
     }
 }
 
+/* LIBOS_AFFINITY as exec writes it: LIST@CLOCK (table/libos_exec.cpp), or a list alone. */
+TEST(ConfigFormat, InheritedAffinity) {
+    struct Case {
+        const char* text;
+        CpuBits mask;
+        uint32_t clock;
+    };
+    for (const Case& c : {Case{"0-3@7", range(0, 3), 7}, Case{"0-3", range(0, 3), 0}, Case{"5", bits({5}), 0},
+                          Case{"@5", CpuBits{}, 5}, Case{"", CpuBits{}, 0}, Case{"1,3@0", bits({1, 3}), 0},
+                          Case{"0-8191@4294967295", range(0, 8191), 4294967295u}, Case{"0,@12", bits({0}), 12},
+                          Case{"007@0000000012", bits({7}), 12}}) {
+        SCOPED_TRACE(std::string("'") + c.text + "'");
+        CpuBits mask;
+        memset(&mask, 0xff, sizeof(mask));
+        uint32_t clock = 99;
+        ASSERT_TRUE(libos::parse_inherited_affinity(c.text, &mask, &clock));
+        EXPECT_TRUE(same(mask, c.mask)) << list_of(mask);
+        EXPECT_EQ(clock, c.clock);
+    }
+}
+
+TEST(ConfigFormat, InheritedAffinityRejectsMalformed) {
+    /* Read in place, so a value longer than any stack buffer is still read whole: 30000 entries of
+     * "0," (60000 bytes) then a bad token must be refused, not cut short and accepted. */
+    std::string long_value = join("0", 30000) + ",x@1";
+    for (const char* bad : {"0-3@", "0-3@x", "0-3@7x", "0-3@4294967296", "0-3@12345678901", "0@1@2", "0,,1@1",
+                            "3-1@1", "8192@1", "0-3\n@5", "0-3 @5", "@", "x", "0-3@-1", "0-3@+1", long_value.c_str()}) {
+        CpuBits mask;
+        uint32_t clock = 0;
+        EXPECT_FALSE(libos::parse_inherited_affinity(bad, &mask, &clock)) << "accepted '" << bad << "'";
+    }
+}
+
 TEST(ConfigFormat, CpuListRoundTrip) {
     std::vector<CpuBits> sets = {CpuBits{},      bits({0}),        bits({0, 1, 2, 3, 8}), bits({1, 3, 5, 6, 7, 10}),
                                  range(0, 8191), bits({8191}),     bits({63, 64, 127, 128}), range(100, 4000)};

@@ -60,9 +60,15 @@ size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size);
 /* Writes the map as a list that build_cpu_map reads back to the same map ("0-3", "0,0,1,1"). */
 size_t format_cpu_map(const CpuMap& map, char* buf, size_t size);
 
-/* Parses a kernel-style CPU list ("0-3,8", no repeats needed) into bits, up to the end of `text` or
- * the first `stop` (a file's newline). Returns false if malformed or if a CPU is kMaxVcpus or more. */
-bool parse_cpu_list(const char* text, CpuBits* out, char stop = '\n');
+/* Parses a kernel-style CPU list ("0-3,8", no repeats needed) into bits. Returns false if malformed
+ * or if a CPU is kMaxVcpus or more. The list ends at the end of the text or at a newline, as in a
+ * sysfs file. */
+bool parse_cpu_list(const char* text, CpuBits* out);
+
+/* Parses LIBOS_AFFINITY as exec writes it: a CPU list as parse_cpu_list reads it, then optionally
+ * '@' and the launch's clock, a decimal number below 2^32 (0 when absent). Returns false if
+ * malformed. Read in place: the value can be long, and this runs at start-up on any stack. */
+bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* clock);
 
 }  // namespace libos
 
