@@ -101,7 +101,8 @@ RULES = [
     ("O_PATH: the open of a view fails (EBADF) where the kernel gives an O_PATH descriptor",
      lambda op, path, follow, a, b: not follow and "O_PATH" in op and is_success(a) and b == "EBADF"),
     ("O_PATH: a generated file gives an ordinary readable descriptor (F_GETFL without O_PATH, read works)",
-     lambda op, path, follow, a, b: "O_PATH" in op.split(" | ")[0] and follow in ("F_GETFL", "read", "write 0 bytes")),
+     lambda op, path, follow, a, b: "O_PATH" in op.split(" | ")[0]
+     and follow in ("F_GETFL", "read", "write 0 bytes")),
     ("the open for writing of a writable host file (cpu1/online) is refused",
      lambda op, path, follow, a, b: not follow and ("O_WRONLY" in op or "O_RDWR" in op) and is_success(a)
      and b == "EACCES"),
@@ -118,15 +119,18 @@ RULES = [
     ("F_GETFL of a generated descriptor lacks flags the open asked for",
      lambda op, path, follow, a, b: follow == "F_GETFL"),
     ("the content read differs",
-     lambda op, path, follow, a, b: follow in ("read", "fread") or follow.startswith("open O_RDONLY /proc/self/fd")),
+     lambda op, path, follow, a, b: follow in ("read", "fread")
+     or follow.startswith("open O_RDONLY /proc/self/fd")),
     ("lstat of 'symlink/' (a trailing slash) does not follow the link",
      lambda op, path, follow, a, b: not follow and path.endswith("/") and is_success(a) and is_success(b)
      and (op.startswith("lstat") or "AT_SYMLINK_NOFOLLOW" in op) and a.split(" ")[0] != b.split(" ")[0]),
     ("stat of a view path describes another file (a mask file: its _list twin's inode)",
-     lambda op, path, follow, a, b: not follow and op.split(" ")[0] in STAT_CALLS and is_success(a) and is_success(b)),
+     lambda op, path, follow, a, b: not follow and op.split(" ")[0] in STAT_CALLS
+     and is_success(a) and is_success(b)),
     ("a directory listing differs (names, types or inode numbers)",
      lambda op, path, follow, a, b: follow in LISTINGS or op.startswith(("scandir", "fdopendir"))),
-    ("getcwd after a chdir through a symlink gives the link's path (kernel: the resolved one)", lambda op, path, follow, a, b: follow == "getcwd"),
+    ("getcwd after a chdir through a symlink gives the link's path (kernel: the resolved one)",
+     lambda op, path, follow, a, b: follow == "getcwd"),
 ]
 
 

@@ -50,6 +50,7 @@ extern "C" int __open_2(const char* path, int flags);
 namespace probe {
 
 Ids g_ids;
+thread_local int g_err;
 namespace {
 
 std::set<std::string> g_seen; /* probed paths (with their cwd or dirfd): forms can coincide */
@@ -93,9 +94,9 @@ std::string read_all(int fd, Content rule) {
     std::string data;
     static char buf[1 << 16];
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
+        ssize_t n = kept(read(fd, buf, sizeof buf));
         if (n < 0)
-            return data.empty() ? fail(errno) : "after " + std::to_string(data.size()) + " bytes " + fail(errno);
+            return data.empty() ? fail(g_err) : "after " + std::to_string(data.size()) + " bytes " + fail(g_err);
         if (n == 0 || data.size() > (8u << 20))
             break;
         data.append(buf, static_cast<size_t>(n));
@@ -137,9 +138,9 @@ std::string getdents_listing(int fd, bool with_ino) {
     std::vector<std::pair<std::string, std::string>> entries;
     alignas(8) static char buf[1 << 16];
     for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        long n = kept(syscall(SYS_getdents64, fd, buf, sizeof buf));
         if (n < 0)
-            return fail(errno);
+            return fail(g_err);
         if (n == 0)
             break;
         for (long at = 0; at < n;) {
@@ -159,7 +160,7 @@ std::string getdents_listing(int fd, bool with_ino) {
 }
 
 bool writable_descriptor(int fd, int requested) {
-    int fl = fcntl(fd, F_GETFL);
+    int fl = kept(fcntl(fd, F_GETFL));
     bool asked_readonly = (requested & O_PATH) || (requested & O_ACCMODE) == O_RDONLY;
     return !asked_readonly || fl < 0 || (!(fl & O_PATH) && (fl & O_ACCMODE) != O_RDONLY);
 }
@@ -169,52 +170,53 @@ bool writable_descriptor(int fd, int requested) {
 /* What is asked of a descriptor once it is open; `key` names the open. Closes fd. */
 void fd_battery(const std::string& key, int fd, int requested, const Target& t, unsigned what) {
     if (what & kGetfl) {
-        int fl = fcntl(fd, F_GETFL);
-        emit(key + " | F_GETFL", fl < 0 ? fail(errno) : flags_summary(fl));
+        int fl = kept(fcntl(fd, F_GETFL));
+        emit(key + " | F_GETFL", fl < 0 ? fail(g_err) : flags_summary(fl));
     }
     if (what & kGetfd) {
-        int fd_flags = fcntl(fd, F_GETFD);
-        emit(key + " | F_GETFD", fd_flags < 0 ? fail(errno) : (fd_flags & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
+        int fd_flags = kept(fcntl(fd, F_GETFD));
+        emit(key + " | F_GETFD", fd_flags < 0 ? fail(g_err) : (fd_flags & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
     }
     if (what & kFstat) {
         struct stat st;
-        int rc = fstat(fd, &st);
-        emit(key + " | fstat", stat_result(rc, errno, st, t.with_ino));
+        int rc = kept(fstat(fd, &st));
+        emit(key + " | fstat", stat_result(rc, g_err, st, t.with_ino));
     }
     if (what & kFstatMore) {
         struct stat st;
-        int rc = fstatat(fd, "", &st, AT_EMPTY_PATH);
-        emit(key + " | fstatat AT_EMPTY_PATH", stat_result(rc, errno, st, t.with_ino));
+        int rc = kept(fstatat(fd, "", &st, AT_EMPTY_PATH));
+        emit(key + " | fstatat AT_EMPTY_PATH", stat_result(rc, g_err, st, t.with_ino));
         struct statx sx;
-        rc = statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx);
-        emit(key + " | statx AT_EMPTY_PATH", rc == 0 ? statx_summary(sx, t.with_ino) : fail(errno));
+        rc = kept(statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx));
+        emit(key + " | statx AT_EMPTY_PATH", rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
         struct statfs sf;
-        rc = fstatfs(fd, &sf);
-        emit(key + " | fstatfs", rc == 0 ? statfs_summary(sf) : fail(errno));
+        rc = kept(fstatfs(fd, &sf));
+        emit(key + " | fstatfs", rc == 0 ? statfs_summary(sf) : fail(g_err));
     }
     std::string self_fd = "/proc/self/fd/" + std::to_string(fd);
     if (what & kLink) {
         char target[4096];
-        ssize_t n = readlink(self_fd.c_str(), target, sizeof target - 1);
-        emit(key + " | readlink /proc/self/fd/N", n < 0 ? fail(errno) : std::string(target, static_cast<size_t>(n)));
+        ssize_t n = kept(readlink(self_fd.c_str(), target, sizeof target - 1));
+        emit(key + " | readlink /proc/self/fd/N",
+             n < 0 ? fail(g_err) : std::string(target, static_cast<size_t>(n)));
     }
     if (what & kRead)
         emit(key + " | read", read_all(fd, t.rule));
     if (what & kSeek) {
         char buf[4];
-        ssize_t n = pread(fd, buf, 3, 1);
-        std::string shown = n < 0 ? fail(errno)
+        ssize_t n = kept(pread(fd, buf, 3, 1));
+        std::string shown = n < 0 ? fail(g_err)
                             : t.rule == Content::Unstable ? (n > 0 ? "some bytes" : "0 bytes")
                                                           : escape(std::string(buf, static_cast<size_t>(n)));
         emit(key + " | pread 3 at 1", shown);
-        off_t end = lseek(fd, 0, SEEK_END);
-        emit(key + " | lseek 0 SEEK_END", end < 0                          ? fail(errno)
+        off_t end = kept(lseek(fd, 0, SEEK_END));
+        emit(key + " | lseek 0 SEEK_END", end < 0                          ? fail(g_err)
                                           : t.rule == Content::Stable || end == 0 ? std::to_string(end)
                                                                                   : "a positive offset");
-        off_t set = lseek(fd, 2, SEEK_SET);
-        emit(key + " | lseek 2 SEEK_SET", set < 0 ? fail(errno) : std::to_string(set));
-        void* map = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
-        emit(key + " | mmap PROT_READ MAP_PRIVATE", map == MAP_FAILED ? fail(errno) : "mapped");
+        off_t set = kept(lseek(fd, 2, SEEK_SET));
+        emit(key + " | lseek 2 SEEK_SET", set < 0 ? fail(g_err) : std::to_string(set));
+        void* map = kept(mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0));
+        emit(key + " | mmap PROT_READ MAP_PRIVATE", map == MAP_FAILED ? fail(g_err) : "mapped");
         if (map != MAP_FAILED)
             munmap(map, 4096);
     }
@@ -223,16 +225,16 @@ void fd_battery(const std::string& key, int fd, int requested, const Target& t, 
         if (writable_descriptor(fd, requested)) {
             emit(key + " | write 0 bytes", "not probed (writable descriptor)");
         } else {
-            ssize_t n = write(fd, "", 0);
-            emit(key + " | write 0 bytes", n < 0 ? fail(errno) : std::to_string(n));
+            ssize_t n = kept(write(fd, "", 0));
+            emit(key + " | write 0 bytes", n < 0 ? fail(g_err) : std::to_string(n));
         }
     }
     if (what & kList)
         emit(key + " | getdents64", getdents_listing(fd, t.with_ino));
     if (what & kReopen) {
-        int again = open(self_fd.c_str(), O_RDONLY);
+        int again = kept(open(self_fd.c_str(), O_RDONLY));
         emit(key + " | open O_RDONLY /proc/self/fd/N",
-             again < 0 ? fail(errno) : "fd " + std::to_string(again) + " " + read_all(again, t.rule));
+             again < 0 ? fail(g_err) : "fd " + std::to_string(again) + " " + read_all(again, t.rule));
         if (again >= 0)
             close(again);
     }
@@ -320,8 +322,8 @@ void flag_variants(const Target& t) {
             emit(key, "not probed (could truncate a host file)");
             continue;
         }
-        int fd = open(real.c_str(), v.flags, 0600);
-        opened(key, fd, errno, v.flags, t, v.what);
+        int fd = kept(open(real.c_str(), v.flags, 0600));
+        opened(key, fd, g_err, v.flags, t, v.what);
     }
 }
 
@@ -330,14 +332,14 @@ void entry_points(const Target& t) {
     std::string real = expand(t.path);
     const char* p = real.c_str();
     constexpr unsigned kWhat = kFstat | kLink | kRead;
-    int fd = openat(AT_FDCWD, p, O_RDONLY);
-    opened("openat AT_FDCWD O_RDONLY " + t.path, fd, errno, O_RDONLY, t, kWhat);
-    fd = __open_2(p, O_RDONLY);
-    opened("__open_2 O_RDONLY " + t.path, fd, errno, O_RDONLY, t, kWhat);
-    fd = static_cast<int>(syscall(SYS_open, p, O_RDONLY, 0));
-    opened("syscall(SYS_open) O_RDONLY " + t.path, fd, errno, O_RDONLY, t, kWhat);
-    fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, p, O_RDONLY, 0));
-    opened("syscall(SYS_openat) AT_FDCWD O_RDONLY " + t.path, fd, errno, O_RDONLY, t, kWhat);
+    int fd = kept(openat(AT_FDCWD, p, O_RDONLY));
+    opened("openat AT_FDCWD O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    fd = kept(__open_2(p, O_RDONLY));
+    opened("__open_2 O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    fd = kept(static_cast<int>(syscall(SYS_open, p, O_RDONLY, 0)));
+    opened("syscall(SYS_open) O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    fd = kept(static_cast<int>(syscall(SYS_openat, AT_FDCWD, p, O_RDONLY, 0)));
+    opened("syscall(SYS_openat) AT_FDCWD O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
     const std::pair<const char*, unsigned long long> kResolve[] = {
         {"0", 0},
         {"RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS},
@@ -345,28 +347,29 @@ void entry_points(const Target& t) {
         {"RESOLVE_NO_XDEV", RESOLVE_NO_XDEV},
     };
     for (const auto& [name, resolve] : kResolve) {
-        fd = static_cast<int>(openat2_call(AT_FDCWD, p, O_RDONLY, resolve));
-        opened(std::string("openat2 O_RDONLY resolve=") + name + " " + t.path, fd, errno, O_RDONLY, t, kWhat);
+        fd = kept(static_cast<int>(openat2_call(AT_FDCWD, p, O_RDONLY, resolve)));
+        opened(std::string("openat2 O_RDONLY resolve=") + name + " " + t.path, fd, g_err, O_RDONLY, t, kWhat);
     }
     /* Relative to the parent's descriptor, kept inside it. */
     std::string dir = real.substr(0, real.rfind('/')), base = real.substr(real.rfind('/') + 1);
-    int dfd = open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY);
-    for (const auto& [name, resolve] : {std::pair<const char*, unsigned long long>{"RESOLVE_BENEATH", RESOLVE_BENEATH},
-                                        {"RESOLVE_IN_ROOT", RESOLVE_IN_ROOT}}) {
+    int dfd = kept(open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY));
+    const std::pair<const char*, unsigned long long> kBelow[] = {{"RESOLVE_BENEATH", RESOLVE_BENEATH},
+                                                                 {"RESOLVE_IN_ROOT", RESOLVE_IN_ROOT}};
+    for (const auto& [name, resolve] : kBelow) {
         std::string key = std::string("openat2 dirfd=parent O_RDONLY resolve=") + name + " " + t.path;
         if (dfd < 0) {
-            emit(key, "parent: " + fail(errno));
+            emit(key, "parent: " + fail(g_err));
             continue;
         }
-        fd = static_cast<int>(openat2_call(dfd, base.c_str(), O_RDONLY, resolve));
-        opened(key, fd, errno, O_RDONLY, t, kWhat);
+        fd = kept(static_cast<int>(openat2_call(dfd, base.c_str(), O_RDONLY, resolve)));
+        opened(key, fd, g_err, O_RDONLY, t, kWhat);
     }
     if (dfd >= 0)
         close(dfd);
     errno = 0;
-    FILE* f = fopen(p, "r");
+    FILE* f = kept(fopen(p, "r"));
     if (!f) {
-        emit("fopen r " + t.path, fail(errno));
+        emit("fopen r " + t.path, fail(g_err));
     } else {
         emit("fopen r " + t.path, "fd " + std::to_string(fileno(f)));
         std::string data;
@@ -383,86 +386,86 @@ void path_calls(const Target& t) {
     std::string real = expand(t.path);
     const char* p = real.c_str();
     struct stat st;
-    int rc = stat(p, &st);
-    emit("stat " + t.path, stat_result(rc, errno, st, t.with_ino));
-    rc = lstat(p, &st);
-    emit("lstat " + t.path, stat_result(rc, errno, st, t.with_ino));
-    rc = fstatat(AT_FDCWD, p, &st, 0);
-    emit("fstatat AT_FDCWD 0 " + t.path, stat_result(rc, errno, st, t.with_ino));
-    rc = fstatat(AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW);
-    emit("fstatat AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, stat_result(rc, errno, st, t.with_ino));
-    rc = static_cast<int>(syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0));
-    emit("syscall(SYS_newfstatat) AT_FDCWD 0 " + t.path, stat_result(rc, errno, st, t.with_ino));
+    int rc = kept(stat(p, &st));
+    emit("stat " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    rc = kept(lstat(p, &st));
+    emit("lstat " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    rc = kept(fstatat(AT_FDCWD, p, &st, 0));
+    emit("fstatat AT_FDCWD 0 " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    rc = kept(fstatat(AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW));
+    emit("fstatat AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    rc = kept(static_cast<int>(syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0)));
+    emit("syscall(SYS_newfstatat) AT_FDCWD 0 " + t.path, stat_result(rc, g_err, st, t.with_ino));
     struct statx sx;
-    rc = statx(AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx);
-    emit("statx AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(errno));
-    rc = statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx);
-    emit("statx AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(errno));
-    rc = static_cast<int>(syscall(SYS_statx, AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx));
-    emit("syscall(SYS_statx) AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(errno));
+    rc = kept(statx(AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx));
+    emit("statx AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
+    rc = kept(statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx));
+    emit("statx AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
+    rc = kept(static_cast<int>(syscall(SYS_statx, AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx)));
+    emit("syscall(SYS_statx) AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
     const std::pair<const char*, int> kModes[] = {{"F_OK", F_OK}, {"R_OK", R_OK}, {"W_OK", W_OK}, {"X_OK", X_OK}};
     for (const auto& [name, mode] : kModes) {
-        rc = access(p, mode);
-        emit(std::string("access ") + name + " " + t.path, rc == 0 ? "0" : fail(errno));
+        rc = kept(access(p, mode));
+        emit(std::string("access ") + name + " " + t.path, rc == 0 ? "0" : fail(g_err));
     }
-    rc = faccessat(AT_FDCWD, p, R_OK, AT_EACCESS);
-    emit("faccessat AT_FDCWD R_OK AT_EACCESS " + t.path, rc == 0 ? "0" : fail(errno));
-    rc = static_cast<int>(syscall(SYS_faccessat2, AT_FDCWD, p, W_OK, AT_SYMLINK_NOFOLLOW));
-    emit("syscall(SYS_faccessat2) AT_FDCWD W_OK AT_SYMLINK_NOFOLLOW " + t.path, rc == 0 ? "0" : fail(errno));
-    rc = static_cast<int>(syscall(SYS_faccessat, AT_FDCWD, p, F_OK));
-    emit("syscall(SYS_faccessat) AT_FDCWD F_OK " + t.path, rc == 0 ? "0" : fail(errno));
+    rc = kept(faccessat(AT_FDCWD, p, R_OK, AT_EACCESS));
+    emit("faccessat AT_FDCWD R_OK AT_EACCESS " + t.path, rc == 0 ? "0" : fail(g_err));
+    rc = kept(static_cast<int>(syscall(SYS_faccessat2, AT_FDCWD, p, W_OK, AT_SYMLINK_NOFOLLOW)));
+    emit("syscall(SYS_faccessat2) AT_FDCWD W_OK AT_SYMLINK_NOFOLLOW " + t.path, rc == 0 ? "0" : fail(g_err));
+    rc = kept(static_cast<int>(syscall(SYS_faccessat, AT_FDCWD, p, F_OK)));
+    emit("syscall(SYS_faccessat) AT_FDCWD F_OK " + t.path, rc == 0 ? "0" : fail(g_err));
     char target[4096];
-    ssize_t n = readlink(p, target, sizeof target - 1);
-    emit("readlink " + t.path, n < 0 ? fail(errno) : std::string(target, static_cast<size_t>(n)));
+    ssize_t n = kept(readlink(p, target, sizeof target - 1));
+    emit("readlink " + t.path, n < 0 ? fail(g_err) : std::string(target, static_cast<size_t>(n)));
     struct statfs sf;
-    rc = statfs(p, &sf);
-    emit("statfs " + t.path, rc == 0 ? statfs_summary(sf) : fail(errno));
+    rc = kept(statfs(p, &sf));
+    emit("statfs " + t.path, rc == 0 ? statfs_summary(sf) : fail(g_err));
 }
 
 void directory_calls(const Target& t) {
     std::string real = expand(t.path);
     const char* p = real.c_str();
-    DIR* d = opendir(p);
-    emit("opendir " + t.path, d ? "ok" : fail(errno));
+    DIR* d = kept(opendir(p));
+    emit("opendir " + t.path, d ? "ok" : fail(g_err));
     if (d) {
         emit("opendir " + t.path + " | readdir", read_dir(d, t.with_ino));
         closedir(d);
     }
-    int rc = chdir(p);
-    emit("chdir " + t.path, rc == 0 ? "0" : fail(errno));
+    int rc = kept(chdir(p));
+    emit("chdir " + t.path, rc == 0 ? "0" : fail(g_err));
     if (rc == 0) {
         char cwd[4096];
-        emit("chdir " + t.path + " | getcwd", getcwd(cwd, sizeof cwd) ? cwd : fail(errno));
-        d = opendir(".");
-        emit("chdir " + t.path + " | opendir .", d ? read_dir(d, t.with_ino) : fail(errno));
+        emit("chdir " + t.path + " | getcwd", kept(getcwd(cwd, sizeof cwd)) ? cwd : fail(g_err));
+        d = kept(opendir("."));
+        emit("chdir " + t.path + " | opendir .", d ? read_dir(d, t.with_ino) : fail(g_err));
         if (d)
             closedir(d);
         chdir("/");
     }
     if (t.kind != 'd' && t.kind != 'l')
         return;
-    int fd = open(p, O_RDONLY | O_DIRECTORY);
-    d = fd < 0 ? nullptr : fdopendir(fd);
-    emit("fdopendir open O_DIRECTORY " + t.path, d ? read_dir(d, t.with_ino) : fail(errno));
+    int fd = kept(open(p, O_RDONLY | O_DIRECTORY));
+    d = fd < 0 ? nullptr : kept(fdopendir(fd));
+    emit("fdopendir open O_DIRECTORY " + t.path, d ? read_dir(d, t.with_ino) : fail(g_err));
     if (d)
         closedir(d);
     else if (fd >= 0)
         close(fd);
     struct dirent** names = nullptr;
-    int count = scandir(p, &names, nullptr, alphasort);
-    std::string joined = count < 0 ? fail(errno) : std::to_string(count) + " entries:";
+    int count = kept(scandir(p, &names, nullptr, alphasort));
+    std::string joined = count < 0 ? fail(g_err) : std::to_string(count) + " entries:";
     for (int i = 0; i < count; ++i) {
         joined += std::string(" ") + names[i]->d_name;
         free(names[i]);
     }
     free(names);
     emit("scandir " + t.path, joined);
-    fd = open(p, O_RDONLY | O_DIRECTORY);
-    rc = fd < 0 ? -1 : fchdir(fd);
-    emit("fchdir open O_DIRECTORY " + t.path, rc == 0 ? "0" : fail(errno));
+    fd = kept(open(p, O_RDONLY | O_DIRECTORY));
+    rc = fd < 0 ? -1 : kept(fchdir(fd));
+    emit("fchdir open O_DIRECTORY " + t.path, rc == 0 ? "0" : fail(g_err));
     if (rc == 0) {
         char cwd[4096];
-        emit("fchdir open O_DIRECTORY " + t.path + " | getcwd", getcwd(cwd, sizeof cwd) ? cwd : fail(errno));
+        emit("fchdir open O_DIRECTORY " + t.path + " | getcwd", kept(getcwd(cwd, sizeof cwd)) ? cwd : fail(g_err));
         chdir("/");
     }
     if (fd >= 0)
@@ -483,7 +486,8 @@ void descriptor_numbers(const Target& t) {
             dup2(saved, 0);
             close(saved);
         }
-        emit(std::string("after close(0): open ") + v.name + " " + t.path, fd < 0 ? fail(err) : "fd " + std::to_string(fd));
+        emit(std::string("after close(0): open ") + v.name + " " + t.path,
+             fd < 0 ? fail(err) : "fd " + std::to_string(fd));
     }
     int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY), c = open("/dev/null", O_RDONLY);
     close(b);

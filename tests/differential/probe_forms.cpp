@@ -103,38 +103,45 @@ std::vector<Form> forms_of(const std::string& path) {
     return forms;
 }
 
+/* stat, lstat, access and open of the spelling (their *at forms with a directory descriptor). */
 void stat_calls(const std::string& prefix, int dirfd, const std::string& shown, const Target& t) {
     std::string real = expand(shown);
+    const char* p = real.c_str();
+    bool at = dirfd != AT_FDCWD;
     struct stat st;
-    int rc = fstatat(dirfd, real.c_str(), &st, 0);
-    emit(prefix + "stat " + shown, rc == 0 ? stat_summary(st, t.with_ino) : fail(errno));
-    rc = fstatat(dirfd, real.c_str(), &st, AT_SYMLINK_NOFOLLOW);
-    emit(prefix + "lstat " + shown, rc == 0 ? stat_summary(st, t.with_ino) : fail(errno));
-    rc = faccessat(dirfd, real.c_str(), F_OK, 0);
-    emit(prefix + "access F_OK " + shown, rc == 0 ? "0" : fail(errno));
-    int fd = openat(dirfd, real.c_str(), O_RDONLY);
-    opened(prefix + "open O_RDONLY " + shown, fd, errno, O_RDONLY, t, kFstat | kLink | kRead);
+    int rc = kept(at ? fstatat(dirfd, p, &st, 0) : stat(p, &st));
+    emit(prefix + (at ? "fstatat 0 " : "stat ") + shown, rc == 0 ? stat_summary(st, t.with_ino) : fail(g_err));
+    rc = kept(at ? fstatat(dirfd, p, &st, AT_SYMLINK_NOFOLLOW) : lstat(p, &st));
+    emit(prefix + (at ? "fstatat AT_SYMLINK_NOFOLLOW " : "lstat ") + shown,
+         rc == 0 ? stat_summary(st, t.with_ino) : fail(g_err));
+    rc = kept(at ? faccessat(dirfd, p, F_OK, 0) : access(p, F_OK));
+    emit(prefix + (at ? "faccessat F_OK " : "access F_OK ") + shown, rc == 0 ? "0" : fail(g_err));
+    int fd = kept(at ? openat(dirfd, p, O_RDONLY) : open(p, O_RDONLY));
+    opened(prefix + (at ? "openat O_RDONLY " : "open O_RDONLY ") + shown, fd, g_err, O_RDONLY, t,
+           kFstat | kLink | kRead);
 }
 
 }  // namespace
 
 void probe_forms(const Target& t, std::set<std::string>* seen) {
     for (const Form& f : forms_of(t.path)) {
-        std::string prefix = !f.cwd.empty() ? "cwd=" + f.cwd + " " : !f.dirfd.empty() ? "dirfd=" + f.dirfd + " " : "";
+        std::string prefix = !f.cwd.empty()     ? "cwd=" + f.cwd + " "
+                             : !f.dirfd.empty() ? "dirfd=" + f.dirfd + " "
+                                                : "";
         if (!seen->insert(prefix + f.path).second)
             continue;
         if (!f.dirfd.empty()) {
-            int dirfd = open(expand(f.dirfd).c_str(), O_RDONLY | O_DIRECTORY);
+            int dirfd = kept(open(expand(f.dirfd).c_str(), O_RDONLY | O_DIRECTORY));
             if (dirfd < 0) {
-                emit(prefix + "open of the directory, for " + f.path, fail(errno));
+                emit(prefix + "open of the directory, for " + f.path, fail(g_err));
                 continue;
             }
             stat_calls(prefix, dirfd, f.path, t);
             close(dirfd);
             continue;
         }
-        if (!f.cwd.empty() && chdir(expand(f.cwd).c_str()) != 0) {
-            emit(prefix + "chdir, for " + f.path, fail(errno));
+        if (!f.cwd.empty() && kept(chdir(expand(f.cwd).c_str())) != 0) {
+            emit(prefix + "chdir, for " + f.path, fail(g_err));
             continue;
         }
         stat_calls(prefix, AT_FDCWD, f.path, t);

@@ -38,8 +38,8 @@ void wait_stage(int stage) {
 
 std::string link_of(const char* path) {
     char target[4096];
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    return n < 0 ? fail(errno) : std::string(target, static_cast<size_t>(n));
+    ssize_t n = kept(readlink(path, target, sizeof target - 1));
+    return n < 0 ? fail(g_err) : std::string(target, static_cast<size_t>(n));
 }
 
 /* The second thread: alive while the main thread probes its /proc/$PID/task/$TID2/ files, then asks
@@ -51,10 +51,11 @@ void* second_thread(void*) {
     Target t{"/proc/thread-self/status", 'f', false, Content::Status, false, true};
     emit("thread2: readlink /proc/thread-self", link_of("/proc/thread-self"));
     struct stat st;
-    int rc = stat("/proc/thread-self/status", &st);
-    emit("thread2: stat /proc/thread-self/status", rc == 0 ? stat_summary(st, false) : fail(errno));
-    int fd = open("/proc/thread-self/status", O_RDONLY);
-    opened("thread2: open O_RDONLY /proc/thread-self/status", fd, errno, O_RDONLY, t, kGetfl | kFstat | kLink | kRead);
+    int rc = kept(stat("/proc/thread-self/status", &st));
+    emit("thread2: stat /proc/thread-self/status", rc == 0 ? stat_summary(st, false) : fail(g_err));
+    int fd = kept(open("/proc/thread-self/status", O_RDONLY));
+    opened("thread2: open O_RDONLY /proc/thread-self/status", fd, g_err, O_RDONLY, t,
+           kGetfl | kFstat | kLink | kRead);
     set_stage(3);
     return nullptr;
 }
@@ -113,7 +114,7 @@ int probe_main(const char* list_file) {
         return 2;
     wait_stage(1);
 
-    int fd = open("/dev/null", O_RDONLY);
+    int fd = kept(open("/dev/null", O_RDONLY));
     emit("start: lowest free descriptor", std::to_string(fd));
     close(fd);
     std::string self = link_of("/proc/self");
@@ -121,7 +122,8 @@ int probe_main(const char* list_file) {
     emit("start: readlink /proc/thread-self", link_of("/proc/thread-self"));
 
     for (const ListEntry& e : list)
-        probe_target(Target{e.path, e.kind, e.writable, e.unstable ? Content::Unstable : Content::Stable, true, false});
+        probe_target(
+            Target{e.path, e.kind, e.writable, e.unstable ? Content::Unstable : Content::Stable, true, false});
     for (const Target& t : proc_targets())
         probe_target(t);
 

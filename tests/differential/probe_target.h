@@ -3,6 +3,7 @@
 #ifndef LIBOS_DIFFERENTIAL_PROBE_TARGET_H
 #define LIBOS_DIFFERENTIAL_PROBE_TARGET_H
 
+#include <errno.h>
 #include <sys/types.h>
 
 #include <set>
@@ -44,6 +45,15 @@ enum : unsigned {
     kList = 1u << 8,      /* getdents64 */
     kReopen = 1u << 9,    /* open of /proc/self/fd/N */
 };
+
+/* The errno of the call just made, kept at once: building a probe's text allocates, and an
+ * allocation may change errno (glibc's malloc after a failed sbrk). */
+extern thread_local int g_err;
+template <class T>
+T kept(T value) {
+    g_err = errno;
+    return value;
+}
 
 std::string expand(std::string shown);
 void emit(const std::string& key, const std::string& result);

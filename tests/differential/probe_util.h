@@ -140,7 +140,10 @@ inline std::string flags_summary(int fl) {
         {O_DIRECTORY, "O_DIRECTORY"}, {O_NOFOLLOW, "O_NOFOLLOW"}, {O_CLOEXEC, "O_CLOEXEC"},
     };
     int acc = fl & O_ACCMODE;
-    std::string s = acc == O_RDONLY ? "O_RDONLY" : acc == O_WRONLY ? "O_WRONLY" : acc == O_RDWR ? "O_RDWR" : "O_ACC3";
+    std::string s = acc == O_RDONLY   ? "O_RDONLY"
+                    : acc == O_WRONLY ? "O_WRONLY"
+                    : acc == O_RDWR   ? "O_RDWR"
+                                      : "O_ACC3";
     int rest = fl & ~O_ACCMODE;
     for (const Bit& b : kBits) {
         if ((b.bit == O_SYNC && (rest & O_SYNC) == O_SYNC) || (b.bit != O_SYNC && (rest & b.bit) == b.bit)) {

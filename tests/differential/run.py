@@ -215,7 +215,8 @@ def check_mode(number, mode, verdict):
     if len(not_as_listed) > 40:
         lines.append(f"... and {len(not_as_listed) - 40} more probes not as listed")
     for e, n, glob in stale:
-        lines.append(f"stale: expected_differences.txt:{n} ({e['name']}: {glob}) matches no difference under {mode}")
+        lines.append(f"stale: expected_differences.txt:{n} ({e['name']}: {glob}) "
+                     f"matches no difference under {mode}")
     for e, n, glob in verdict["idle"]:
         lines.append(f"note: expected_differences.txt:{n} ({e['name']}: {glob}) selects no probe on this host")
     name = (f"{mode}: {len(verdict['diffs'])} of {verdict['probes']} probes differ from native, "
@@ -264,7 +265,8 @@ def main():
     native_static, static_order = parse(static_path)
     linkage = differences(native, native_order, native_static, static_order)
     tap_case(2, status == 0 and not linkage, "native: the static probe prints what the dynamic one does",
-             [err.strip()] * bool(err.strip()) + [f"{p}: {shown(a)} / static {shown(b)}" for p, a, b in linkage[:20]])
+             [err.strip()] * bool(err.strip())
+             + [f"{p}: {shown(a)} / static {shown(b)}" for p, a, b in linkage[:20]])
 
     totals, verdicts = [], {}
     for number, mode in enumerate(modes, 3):
