@@ -53,7 +53,10 @@ Ids g_ids;
 thread_local int g_err;
 namespace {
 
-std::set<std::string> g_seen; /* probed paths (with their cwd or dirfd): forms can coincide */
+/* Spellings probed or to be probed (with their cwd or dirfd): a form can coincide with another form
+ * or with a target, which is probed as a target. */
+std::set<std::string> g_seen;
+std::set<std::string> g_targets_done;
 
 /* "/proc/12345/status" -> "/proc/$PID/status": the id as a whole path component. */
 std::string replace_id(std::string s, pid_t id, const char* token) {
@@ -502,8 +505,10 @@ void descriptor_numbers(const Target& t) {
 
 }  // namespace
 
+void reserve_target(const std::string& path) { g_seen.insert(path); }
+
 void probe_target(const Target& t) {
-    if (!g_seen.insert(t.path).second)
+    if (!g_targets_done.insert(t.path).second)
         return;
     path_calls(t);
     flag_variants(t);

@@ -121,10 +121,14 @@ int probe_main(const char* list_file) {
     emit("start: readlink /proc/self", self == std::to_string(g_ids.pid) ? "$PID" : self);
     emit("start: readlink /proc/thread-self", link_of("/proc/thread-self"));
 
+    std::vector<Target> targets;
     for (const ListEntry& e : list)
-        probe_target(
-            Target{e.path, e.kind, e.writable, e.unstable ? Content::Unstable : Content::Stable, true, false});
+        targets.push_back({e.path, e.kind, e.writable, e.unstable ? Content::Unstable : Content::Stable, true, false});
     for (const Target& t : proc_targets())
+        targets.push_back(t);
+    for (const Target& t : targets)
+        reserve_target(t.path);
+    for (const Target& t : targets)
         probe_target(t);
 
     set_stage(2);

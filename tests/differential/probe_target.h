@@ -60,7 +60,9 @@ void emit(const std::string& key, const std::string& result);
 /* Prints "fd N" and the battery `what` (closing fd), or the error. */
 void opened(const std::string& key, int fd, int err, int requested, const Target& t, unsigned what);
 /* Every probe of a target: its calls, its flags, its entry points, descriptor numbers, directory
- * calls, then its other spellings. */
+ * calls, then its other spellings. Every target is reserved first, so that no other target's
+ * spelling of the same path is probed in its place. */
+void reserve_target(const std::string& path);
 void probe_target(const Target& t);
 /* The other spellings of a target's path; `seen` holds those already probed. */
 void probe_forms(const Target& t, std::set<std::string>* seen);
