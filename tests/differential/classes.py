@@ -84,7 +84,7 @@ RULES = [
     ("a name the host does not have gets another error than ENOENT (the view takes it for a file)",
      lambda op, path, follow, a, b: not follow and a == "ENOENT" and b is not None and ERRNO.fullmatch(b)
      and "O_CREAT" not in op),
-    ("O_CREAT of a name the host does not have: not the kernel's error (sysfs refuses to create: EACCES)",
+    ("O_CREAT: another error than the kernel's (EEXIST for an existing file; EACCES where sysfs cannot create)",
      lambda op, path, follow, a, b: not follow and "O_CREAT" in op and not is_success(a) and not is_success(b)),
     ("a write open of a view file is refused with EACCES before the kernel's ENOTDIR/EISDIR",
      lambda op, path, follow, a, b: not follow and a in ("ENOTDIR", "EISDIR") and b == "EACCES"),
