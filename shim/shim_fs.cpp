@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ struct FilteredDir {
     uint32_t next_extra;
     bool host_done;
     struct dirent entry;
+    /* The inodes of the host's cpuH entries, which the machine's cpuV entries take (H below 128). */
+    uint64_t host_ino[128];
 };
 constexpr int kFilteredDirs = 64;
 constinit FilteredDir g_filtered[kFilteredDirs] = {};
@@ -90,11 +93,25 @@ void watch_listing(DIR* dir, const libos::VfsPath& path) {
             f.node = path.node;
             f.next_extra = 0;
             f.host_done = false;
+            memset(f.host_ino, 0, sizeof(f.host_ino));
             g_filtered_count.fetch_add(1, std::memory_order_acq_rel);
             f.dir.store(dir, std::memory_order_release);
             return;
         }
     }
+}
+
+/* The number of a host entry "cpuH" (decimal, no leading zero), or UINT_MAX. */
+unsigned host_cpu_entry(const char* name) {
+    if (strncmp(name, "cpu", 3) != 0 || name[3] < '0' || name[3] > '9' || (name[3] == '0' && name[4]))
+        return UINT_MAX;
+    unsigned n = 0;
+    for (const char* p = name + 3; *p; ++p) {
+        if (*p < '0' || *p > '9' || n > 100000)
+            return UINT_MAX;
+        n = n * 10 + static_cast<unsigned>(*p - '0');
+    }
+    return n;
 }
 
 struct dirent* next_entry(FilteredDir* f, DIR* dir) {
@@ -106,13 +123,19 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
         }
         if (libos::vfs_show_entry(f->kind, f->node, e->d_name))
             return e;
+        if (unsigned host = host_cpu_entry(e->d_name); host < sizeof(f->host_ino) / sizeof(f->host_ino[0]))
+            f->host_ino[host] = e->d_ino;
     }
     char name[sizeof(f->entry.d_name)];
-    if (!libos::vfs_extra_entry(f->kind, f->node, f->next_extra, name, sizeof(name)))
+    uint32_t host = 0;
+    if (!libos::vfs_extra_entry(f->kind, f->node, f->next_extra, name, sizeof(name), &host))
         return nullptr;
     memset(&f->entry, 0, sizeof(f->entry));
     ++f->next_extra;
-    f->entry.d_ino = 0x4c000000u + f->next_extra; /* the host's cpuN inodes are not the machine's */
+    /* The entry of the host CPU it runs on stands for a vCPU's, inode and all (an inode of its own
+     * past the host's entries this listing remembers). */
+    const bool known = host < sizeof(f->host_ino) / sizeof(f->host_ino[0]) && f->host_ino[host] != 0;
+    f->entry.d_ino = known ? f->host_ino[host] : 0x4c000000u + f->next_extra;
     f->entry.d_off = static_cast<off_t>(f->next_extra);
     f->entry.d_reclen = sizeof(f->entry);
     f->entry.d_type = f->kind == libos::VfsDir::Node ? DT_LNK : DT_DIR;

@@ -36,9 +36,12 @@ libos::VfsFollow follow_of_open(int flags) {
 constexpr int kPlainOpen = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_LARGEFILE | O_NOFOLLOW;
 
 SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t mode) {
-    /* An O_PATH descriptor reads nothing: the real file's is the kernel's own answer. */
+    if (flags & O_DIRECTORY)
+        return -ENOTDIR; /* a file, whatever else is asked (O_PATH too) */
+    /* An O_PATH descriptor reads nothing, but it can be opened again through /proc/self/fd: it is one
+     * of the generated content, which fstat and readlink tell apart as any generated descriptor. */
     if (flags & O_PATH)
-        return caller.open_file(p.real, flags, mode);
+        return libos::vfs_open_generated(caller, p, flags);
     /* The real file judges the open as the kernel judges it (O_CREAT|O_EXCL: EEXIST, O_DIRECT: EINVAL,
      * O_TMPFILE: ENOTDIR, writing a read-only sysfs file: EACCES, a caller's own permissions); a
      * read-only open of a file everyone may read needs no asking. */
@@ -169,23 +172,26 @@ SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int fl
     return open_virtual(caller, p, flags, mode);
 }
 
-/* openat2(2). A virtual path given with the plain struct (24 bytes, no RESOLVE_* flags, flags and
- * mode the kernel accepts) opens with how->flags and how->mode; everything else, every other path and
- * every error of the struct itself is the host's. */
+/* openat2(2). A virtual path given with the plain struct (24 bytes; flags, mode and RESOLVE_* flags the
+ * kernel accepts) opens with how->flags and how->mode, resolved under how->resolve; everything else,
+ * every other path and every error of the struct itself is the host's. */
 SyscallResult libos_syscall_openat2(Caller caller, int dirfd, UserPtr<const char> path, UserPtr<const open_how_v0> how,
                                     size_t size) {
-    /* Only the plain form is answered here: a larger struct (whose tail the kernel checks), any
-     * RESOLVE_* restriction (which changes what the path may name) and flags the kernel does not
-     * know (EINVAL) are the host's to judge. */
+    /* Only the plain form is answered here: a larger struct (whose tail the kernel checks) and flags
+     * or RESOLVE_* bits the kernel does not know (EINVAL) are the host's to judge. RESOLVE_CACHED
+     * (EAGAIN when the lookup would need I/O) asks nothing of the views, whose files are in memory. */
+    constexpr uint64_t kKnownResolve = 0x3f;
     constexpr uint64_t kKnownFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
                                      O_DSYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW |
                                      O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | __O_TMPFILE;
     if (libos::vfs_active() && size == sizeof(open_how_v0)) {
         open_how_v0 h;
         VfsPath p;
-        if (caller.copy_in(&h, how, sizeof(h)) == 0 && h.resolve == 0 && (h.flags & ~kKnownFlags) == 0 &&
-            (h.mode & ~07777ULL) == 0 && (h.mode == 0 || (h.flags & (O_CREAT | __O_TMPFILE))) &&
-            libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(static_cast<int>(h.flags))))
+        if (caller.copy_in(&h, how, sizeof(h)) == 0 && (h.resolve & ~kKnownResolve) == 0 &&
+            (h.flags & ~kKnownFlags) == 0 && (h.mode & ~07777ULL) == 0 &&
+            (h.mode == 0 || (h.flags & (O_CREAT | __O_TMPFILE))) &&
+            libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(static_cast<int>(h.flags)),
+                               h.resolve))
             return open_virtual(caller, p, static_cast<int>(h.flags), static_cast<mode_t>(h.mode));
     }
     return LeaveToHost{};

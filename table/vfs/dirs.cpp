@@ -42,7 +42,7 @@ bool vfs_show_entry(VfsDir dir, int32_t node, const char* name) {
     return true;
 }
 
-bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size) {
+bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size, uint32_t* host_cpu) {
     if (size < 16)
         return false;
     if (dir == VfsDir::CpuRoot) {
@@ -50,6 +50,7 @@ bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_
             return false;
         memcpy(name, "cpu", 3);
         format_decimal(name + 3, index);
+        *host_cpu = host_cpu_of(index);
         return true;
     }
     if (dir == VfsDir::Node) {
@@ -60,6 +61,7 @@ bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_
             if (seen++ == index) {
                 memcpy(name, "cpu", 3);
                 format_decimal(name + 3, v);
+                *host_cpu = host_cpu_of(v);
                 return true;
             }
         }

@@ -37,7 +37,7 @@ bool cacheable(const VfsPath& path) {
  * O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on, and neither is what the
  * real file's open has already judged (O_CREAT, O_EXCL, O_TRUNC). */
 long reopen(long fd, int flags) {
-    constexpr int kPassed = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_APPEND;
+    constexpr int kPassed = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_APPEND | O_PATH;
     return PalFileOpen(AT_FDCWD, ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
                        flags & kPassed, 0);
 }

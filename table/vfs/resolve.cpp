@@ -101,19 +101,52 @@ void remember_dir(uint64_t h) {
     }
 }
 
+/* openat2's RESOLVE_* flags (<linux/openat2.h>), which the walk applies as the kernel's does. */
+constexpr uint64_t kResolveNoXdev = 0x01, kResolveNoMagicLinks = 0x02, kResolveNoSymlinks = 0x04,
+                   kResolveBeneath = 0x08, kResolveInRoot = 0x10;
+
 struct Walk {
     Caller caller;
-    VfsFollow follow;
-    const char* path;
-    VfsPath* node;              /* the current component's classification (the caller's result) */
-    char canon[kVfsPathMax];    /* resolved so far; "" is the root */
-    size_t length;
-    char rest[2 * kVfsPathMax]; /* still to resolve */
-    mode_t mode;                /* the host's lstat of `canon` */
-    bool mapped;                /* a component's host path differed from its path on the machine */
-    bool last_missing;          /* the walk failed with ENOENT at the last component */
-    int links;
+    VfsFollow follow = VfsFollow::Last;
+    const char* path = nullptr;
+    const char* start = "";          /* the directory a relative path starts from, canonical ("" for "/") */
+    uint64_t resolve = 0;            /* RESOLVE_* */
+    VfsPath* node = nullptr;         /* the current component's classification (the caller's result) */
+    char canon[kVfsPathMax] = {};    /* resolved so far; "" is the root */
+    size_t length = 0;
+    size_t root_length = 0;          /* RESOLVE_BENEATH, RESOLVE_IN_ROOT: `start` is the root */
+    char rest[2 * kVfsPathMax] = {}; /* still to resolve */
+    mode_t mode = 0;                 /* the host's lstat of `canon` */
+    dev_t dev = 0;                   /* RESOLVE_NO_XDEV: the file system the walk must stay on */
+    bool mapped = false;             /* a component's host path differed from its path on the machine */
+    bool last_missing = false;       /* the walk failed with ENOENT at the last component */
+    int links = 0;
+
+    bool scoped() const { return resolve & (kResolveBeneath | kResolveInRoot); }
 };
+
+/* /proc's magic links, which jump rather than name a path: /proc/<pid>[/task/<tid>]/{root,cwd,exe}
+ * and the links in fd/, ns/ and map_files/ (/proc/self is a plain link). */
+bool magic_link(const char* canon) {
+    if (!starts_with(canon, "/proc/"))
+        return false;
+    const char* p = canon + 6;
+    auto digits = [](const char*& s) {
+        const char* from = s;
+        while (*s >= '0' && *s <= '9')
+            ++s;
+        return s != from;
+    };
+    if (!digits(p))
+        return false;
+    if (starts_with(p, "/task/")) {
+        p += 6;
+        if (!digits(p))
+            return false;
+    }
+    return strcmp(p, "/root") == 0 || strcmp(p, "/cwd") == 0 || strcmp(p, "/exe") == 0 || starts_with(p, "/fd/") ||
+           starts_with(p, "/ns/") || starts_with(p, "/map_files/");
+}
 
 /* Whether a path ends as a directory's name must: "/", "/." or "/..". */
 bool names_a_directory(const char* path) {
@@ -172,7 +205,7 @@ long look_up(Walk& w, bool* is_link, char* target) {
     const char* host = node->kind == VfsKind::NotVirtual ? w.canon : node->real;
     if (host != w.canon && strcmp(host, w.canon) != 0)
         w.mapped = true;
-    const bool stable = stable_dir(host);
+    const bool stable = stable_dir(host) && !(w.resolve & kResolveNoXdev);
     const uint64_t hash = stable ? path_hash(host) : 0;
     if (stable && known_dir(hash)) {
         w.mode = S_IFDIR | 0555;
@@ -182,6 +215,8 @@ long look_up(Walk& w, bool* is_link, char* target) {
     if (long ret = PalFileStatAt(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW); ret < 0)
         return ret;
     w.mode = st.st_mode;
+    if ((w.resolve & kResolveNoXdev) && st.st_dev != w.dev)
+        return -EXDEV; /* a mount point crossed */
     if (S_ISLNK(st.st_mode)) {
         *is_link = true;
         return read_link(w, host, target);
@@ -191,15 +226,41 @@ long look_up(Walk& w, bool* is_link, char* target) {
     return 0;
 }
 
+/* The host's stat of the directory the walk is in (RESOLVE_NO_XDEV's file systems). */
+long host_stat(Walk& w, struct stat* st) {
+    const char* here = w.length ? w.canon : "/";
+    const char* host = here;
+    if (classify_canonical(here, w.node) && (w.node->kind == VfsKind::Directory || w.node->kind == VfsKind::Redirect))
+        host = w.node->real;
+    return PalFileStatAt(AT_FDCWD, host, st, 0);
+}
+
 /* The walk itself: 0 when the path resolves (w.canon, w.mode), or -errno, or kTooLongForViews. */
 long walk(Walk& w) {
     size_t n = strlen(w.path);
     if (n >= sizeof(w.rest))
         return kTooLongForViews;
     memcpy(w.rest, w.path, n + 1);
-    w.canon[0] = '\0';
-    w.length = 0;
+    /* Where the walk starts: the root for an absolute path (RESOLVE_BENEATH refuses one; under
+     * RESOLVE_IN_ROOT "/" is the start), else the start directory. */
+    const bool absolute = w.path[0] == '/';
+    if (absolute && (w.resolve & kResolveBeneath))
+        return -EXDEV;
+    const char* from = absolute && !(w.resolve & kResolveInRoot) ? "" : w.start;
+    w.length = strlen(from);
+    if (w.length == 1 && from[0] == '/')
+        w.length = 0; /* the root is "" */
+    if (w.length >= kVfsPathMax)
+        return kTooLongForViews;
+    memcpy(w.canon, from, w.length + 1);
+    w.root_length = w.scoped() ? w.length : 0;
     w.mode = S_IFDIR | 0755;
+    if (w.resolve & kResolveNoXdev) {
+        struct stat st;
+        if (long ret = host_stat(w, &st); ret < 0)
+            return ret;
+        w.dev = st.st_dev;
+    }
     w.mapped = false;
     w.last_missing = false;
     w.links = 0;
@@ -226,12 +287,27 @@ long walk(Walk& w) {
             continue;
         }
         if (len == 2 && p[0] == '.' && p[1] == '.') {
+            /* At the root of a scoped walk: RESOLVE_BENEATH refuses to leave it, and RESOLVE_IN_ROOT
+             * stays, as ".." of "/" does. */
+            if (w.scoped() && w.length <= w.root_length) {
+                if (w.resolve & kResolveBeneath)
+                    return -EXDEV;
+                p = next;
+                continue;
+            }
             while (w.length > 0 && w.canon[w.length - 1] != '/')
                 --w.length;
             if (w.length > 0)
                 --w.length;
             w.canon[w.length] = '\0';
             w.mode = S_IFDIR | 0755;
+            if (w.resolve & kResolveNoXdev) {
+                struct stat st;
+                if (long ret = host_stat(w, &st); ret < 0)
+                    return ret;
+                if (st.st_dev != w.dev)
+                    return -EXDEV;
+            }
             p = next;
             continue;
         }
@@ -253,9 +329,19 @@ long walk(Walk& w) {
             continue;
         }
         /* Follow it: from the link's directory (or the root), the target, then what followed. */
+        if (w.resolve & kResolveNoSymlinks)
+            return -ELOOP;
+        if (magic_link(w.canon)) {
+            if (w.resolve & kResolveNoMagicLinks)
+                return -ELOOP;
+            if (w.scoped())
+                return -EXDEV;
+        }
         if (++w.links > kMaxLinks)
             return -ELOOP;
-        w.length = target[0] == '/' ? 0 : parent;
+        if (target[0] == '/' && (w.resolve & kResolveBeneath))
+            return -EXDEV;
+        w.length = target[0] == '/' ? w.root_length : parent;
         w.canon[w.length] = '\0';
         w.mode = S_IFDIR | 0755;
         char spliced[sizeof(w.rest)];
@@ -337,19 +423,32 @@ bool vfs_join(const char* dir, const char* relative, char* out) {
     return true;
 }
 
-bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow) {
-    /* The cheap tests first: almost every path a program opens is nowhere near these. */
-    if (path[0] != '/')
-        return false;
-    const char* s = path;
-    while (*s == '/')
-        ++s;
-    if (!(starts_with(s, "sys/") || starts_with(s, "proc/") || strstr(path, "/.")))
-        return false;
+bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow, uint64_t resolve,
+                  const char* start) {
+    /* The cheap tests first: almost every path a program opens is nowhere near these. The lexical
+     * form of where the path leads decides whether it is worth a walk. */
     char lexical[kVfsPathMax];
-    if (!normalize(path, lexical) || !may_be_in_views(lexical))
+    if (start && path[0] != '/') {
+        char joined[kVfsPathMax];
+        if (!vfs_join(start, path, joined) || !normalize(joined, lexical))
+            return false;
+    } else {
+        if (path[0] != '/')
+            return false;
+        const char* s = path;
+        while (*s == '/')
+            ++s;
+        if (!(starts_with(s, "sys/") || starts_with(s, "proc/") || strstr(path, "/.")) || !normalize(path, lexical))
+            return false;
+    }
+    if (!may_be_in_views(lexical))
         return false;
-    Walk w{caller, follow, path, out, {}, 0, {}, 0, false, false, 0};
+    Walk w{caller};
+    w.follow = follow;
+    w.path = path;
+    w.start = start ? start : "";
+    w.resolve = resolve;
+    w.node = out;
     WalkCall call{&w, 0};
     if (long ret = caller.with_file_rights(&walk_with_rights, &call); ret < 0)
         return false; /* a remote caller whose rights cannot be taken: the host's */
@@ -380,9 +479,41 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     return true;
 }
 
+namespace {
+
+/* Relative names worth a question to the host about the directory they start from (a readlink, a
+ * getcwd): only these can lead into a view. */
+bool may_lead_into_views(const char* relative) {
+    static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
+                                         "kernel_max", "stat", "has_cpu", "sys/", "proc/", ".."};
+    for (const char* word : kWords)
+        if (strstr(relative, word))
+            return true;
+    return false;
+}
+
+/* The directory a path of the calling thread starts from, canonical, into dir: asked of the host
+ * only when `needed` or when the name may lead into the views. */
+bool start_directory(int dirfd, const char* path, bool needed, char* dir) {
+    needed = needed || may_lead_into_views(path);
+    if (dirfd == AT_FDCWD) {
+        /* The virtual current directory, or the host's. */
+        return vfs_cwd(dir) || (needed && PalFileGetCwd(dir, kVfsPathMax) > 0 && dir[0] == '/');
+    }
+    if (vfs_dir_path(dirfd, dir))
+        return true;
+    /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
+    ProcPath link = ProcPath::self();
+    return needed &&
+           PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, kVfsPathMax) > 0 &&
+           dir[0] == '/';
+}
+
+}  // namespace
+
 /* Resolves the program's (dirfd, path). False: not a virtual path (or not readable: the host
  * reports that), and the call must go to the host untouched. */
-bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow) {
+bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow, uint64_t resolve) {
     if (!vfs_active() || !user_path)
         return false;
     /* A remote caller in another root or mount namespace (a chroot, a container) names other files:
@@ -392,34 +523,17 @@ bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, Vf
     char path[kVfsPathMax];
     if (caller.copy_string_in(path, user_path, sizeof(path)) <= 0)
         return false;
-    if (path[0] == '/')
-        return vfs_classify(caller, path, out, follow);
+    /* RESOLVE_BENEATH and RESOLVE_IN_ROOT are about the start directory even for an absolute path;
+     * otherwise an absolute path starts at "/". */
+    const bool scoped = resolve & (0x08 | 0x10);
+    if (path[0] == '/' && !scoped && !(resolve & 0x01))
+        return vfs_classify(caller, path, out, follow, resolve);
     char dir[kVfsPathMax];
-    char joined[kVfsPathMax];
-    if (caller.is_remote()) {
-        /* Its current directory and descriptors are the host's, read through /proc. */
-        return caller.remote_directory(dirfd, dir, sizeof(dir)) && vfs_join(dir, path, joined) &&
-               vfs_classify(caller, joined, out, follow);
-    }
-    if (dirfd == AT_FDCWD) {
-        /* Relative to the current directory: virtual only when that is a virtual directory. */
-        return vfs_cwd(dir) && vfs_join(dir, path, joined) && vfs_classify(caller, joined, out, follow);
-    }
-    if (!vfs_dir_path(dirfd, dir)) {
-        /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys:
-         * worth a readlink only when the name can lead into a view. */
-        static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
-                                             "kernel_max", "status", "stat", "has_cpu", ".."};
-        bool worth = false;
-        for (const char* word : kWords)
-            worth = worth || strstr(path, word) != nullptr;
-        ProcPath link = ProcPath::self();
-        if (!worth ||
-            PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, sizeof(dir)) <= 0 ||
-            dir[0] != '/')
-            return false;
-    }
-    return vfs_join(dir, path, joined) && vfs_classify(caller, joined, out, follow);
+    bool have_dir = caller.is_remote() ? caller.remote_directory(dirfd, dir, sizeof(dir))
+                                       : start_directory(dirfd, path, scoped || (resolve & 0x01), dir);
+    if (!have_dir)
+        return path[0] == '/' && vfs_classify(caller, path, out, follow, resolve);
+    return vfs_classify(caller, path, out, follow, resolve, dir);
 }
 
 bool vfs_absolute(const char* path, char* out) {

@@ -84,14 +84,19 @@ enum class VfsFollow : uint8_t { Last, NotLast };
 /* True on a virtual machine: the views are active. */
 bool vfs_active();
 
-/* Resolves an absolute path that `caller` named ("/proc/self" is the caller's) and classifies what
- * it reaches. Returns false for paths that are certainly not ours, cheaply, without touching `out`'s
- * strings: then the host resolves the path itself, and its answer is the kernel's. */
-bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow = VfsFollow::Last);
+/* Resolves a path that `caller` named ("/proc/self" is the caller's) and classifies what it
+ * reaches: an absolute path, or one relative to directory `start` (a canonical path), with
+ * openat2's RESOLVE_* flags `resolve` (NO_XDEV, NO_MAGICLINKS, NO_SYMLINKS, BENEATH and IN_ROOT are
+ * applied as the kernel applies them; CACHED asks nothing more). Returns false for paths that are
+ * certainly not ours, cheaply, without touching `out`'s strings: then the host resolves the path
+ * itself, and its answer is the kernel's. */
+bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow = VfsFollow::Last,
+                  uint64_t resolve = 0, const char* start = nullptr);
 
 /* Resolves the path at `user_path`, which `caller` names relative to `dirfd` (or absolutely).
  * False: not a virtual path (or not readable: the host reports that), and the call is the host's. */
-bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow = VfsFollow::Last);
+bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow = VfsFollow::Last,
+                 uint64_t resolve = 0);
 
 /* Joins a directory's path and a relative path into out (kVfsPathMax bytes), as the kernel starts a
  * relative lookup there: nothing is collapsed ("x/.." stays for the lookup to judge). */
@@ -110,10 +115,10 @@ bool vfs_generated_link(char* target, size_t length, size_t* new_length);
 long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
 
 /* The listing filter for a directory of kind `dir` (node: nodeN): should the host's entry `name` be
- * shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name) writes the i-th name and
- * returns false past the last. */
+ * shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name, host_cpu) writes the i-th
+ * name and the host CPU whose entry stands for it (its inode), and returns false past the last. */
 bool vfs_show_entry(VfsDir dir, int32_t node, const char* name);
-bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size);
+bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size, uint32_t* host_cpu);
 
 /* The current directory of the views: set up when first needed (from LIBOS_CWD, which exec passes on),
  * and the virtual path exec passes on (nullptr when the current directory is not in the views). */
