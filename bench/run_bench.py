@@ -319,12 +319,18 @@ def target_text(op, value, unit=""):
     return "%s %s%s" % (sym, ("%g" % value), unit)
 
 
+def significant(x, digits=4):
+    """x to `digits` significant digits: a ratio far below 1 (a call served from memory against a
+    file read, 0.00037) keeps its precision, which a fixed number of decimals loses."""
+    return float("%.*g" % (digits, x))
+
+
 def ratio_row(rid, figure, config, native_ns, shim_ns, op, target, note="", extra=None):
     ratio = shim_ns / native_ns
     row = {
         "id": rid, "figure": figure, "config": config, "unit": "ns",
-        "native": round(native_ns, 3), "shim": round(shim_ns, 3), "ratio": round(ratio, 5),
-        "value": round(ratio, 5), "value_unit": "ratio",
+        "native": round(native_ns, 3), "shim": round(shim_ns, 3), "ratio": significant(ratio),
+        "value": significant(ratio), "value_unit": "ratio",
         "target": {"op": op, "value": target, "text": target_text(op, target) if op else ""},
         "status": ("met" if check(ratio, op, target) else "MISSED") if op else "reported",
         "note": note,

@@ -20,6 +20,7 @@ namespace {
 struct CachedFile {
     std::atomic<int> fd_plus_one; /* 0: free; -1: being filled */
     uint64_t dev, ino;            /* the memfd, to notice if the program closed its number */
+    mode_t host_mode;             /* the host file's type and permissions, found by the walk */
     char virt[kVfsPathMax];
 };
 constexpr int kCachedFiles = 64;
@@ -63,7 +64,7 @@ long cached_fd(const char* virt) {
 
 /* Keeps memfd `fd` (already rewound) for `virt`, moved out of the program's way; it is closed when it
  * cannot be kept (the cache is full). */
-void keep(const char* virt, long fd) {
+void keep(const char* virt, mode_t host_mode, long fd) {
     long high = strlen(virt) < kVfsPathMax ? PalFileMoveHigh(static_cast<int>(fd), kCacheFdFloor, true) : -ENAMETOOLONG;
     if (high < 0) {
         PalFileClose(static_cast<int>(fd));
@@ -88,6 +89,7 @@ void keep(const char* virt, long fd) {
         }
         c.dev = st.st_dev;
         c.ino = st.st_ino;
+        c.host_mode = host_mode;
         memcpy(c.virt, virt, strlen(virt) + 1);
         c.fd_plus_one.store(static_cast<int>(high) + 1, std::memory_order_release);
         return;
@@ -153,7 +155,7 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     long reopened = reopen(fd, flags);
     if (reopened >= 0) {
         if (cacheable(path))
-            keep(path.virt, fd);
+            keep(path.virt, path.mode, fd);
         else
             PalFileClose(static_cast<int>(fd));
         return reopened;
@@ -163,6 +165,17 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     long low = PalFileDuplicateHigh(static_cast<int>(fd), 0, (flags & O_CLOEXEC) != 0);
     PalFileClose(static_cast<int>(fd));
     return low;
+}
+
+bool cached_mode(const char* virt, mode_t* mode) {
+    for (CachedFile& c : g_cache) {
+        if (c.fd_plus_one.load(std::memory_order_acquire) > 0 && strcmp(c.virt, virt) == 0) {
+            *mode = c.host_mode;
+            /* Filled before the entry was published; the entry's number is checked at the open. */
+            return *mode != 0;
+        }
+    }
+    return false;
 }
 
 bool vfs_generated_link(char* target, size_t length, size_t* new_length) {

@@ -61,10 +61,11 @@ bool may_be_in_views(const char* p) {
     return proc_ending(task + component_length(task));
 }
 
-/* Host directories a walk found once and need not look up again: those above the views, and the
- * directories of the CPU and node views (sysfs keeps a CPU's directories while the machine runs;
- * /proc/<pid> comes and goes, and is always looked up). Kept per process by their paths' 64-bit
- * hashes, in a table that only grows; a full table just means more lookups. */
+/* Directories a walk found once and need not look up again: those above the views, and the
+ * directories of the CPU and node views (sysfs keeps a CPU's directories while the machine runs, and
+ * the map from vCPUs to host CPUs is the launch's; /proc/<pid> comes and goes, and is always looked
+ * up). Kept per process by the hashes of their paths on the machine, in a table that only grows (a
+ * full one just means more lookups); bit 0 of an entry says the host names it otherwise. */
 constexpr size_t kKnownDirs = 1024;
 constexpr size_t kProbes = 8;
 constinit std::atomic<uint64_t> g_known_dirs[kKnownDirs] = {};
@@ -78,25 +79,29 @@ uint64_t path_hash(const char* s) {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
     for (; *s; ++s)
         h = (h ^ static_cast<unsigned char>(*s)) * 0x100000001b3ull;
-    return h | 1; /* 0 marks a free entry */
+    return (h & ~3ull) | 2; /* 0 marks a free entry; bit 0 is the "mapped" bit */
 }
 
-bool known_dir(uint64_t h) {
+/* Whether directory `h` is known, and then whether its host path differs (*mapped). */
+bool known_dir(uint64_t h, bool* mapped) {
     for (size_t i = 0; i < kProbes; ++i) {
         uint64_t v = g_known_dirs[(h + i) % kKnownDirs].load(std::memory_order_relaxed);
-        if (v == h)
+        if ((v & ~1ull) == h) {
+            *mapped = v & 1;
             return true;
+        }
         if (v == 0)
             return false;
     }
     return false;
 }
 
-void remember_dir(uint64_t h) {
+void remember_dir(uint64_t h, bool mapped) {
+    const uint64_t value = h | (mapped ? 1 : 0);
     for (size_t i = 0; i < kProbes; ++i) {
         uint64_t expected = 0;
         std::atomic<uint64_t>& entry = g_known_dirs[(h + i) % kKnownDirs];
-        if (entry.compare_exchange_strong(expected, h, std::memory_order_relaxed) || expected == h)
+        if (entry.compare_exchange_strong(expected, value, std::memory_order_relaxed) || (expected & ~1ull) == h)
             return;
     }
 }
@@ -106,16 +111,17 @@ constexpr uint64_t kResolveNoXdev = 0x01, kResolveNoMagicLinks = 0x02, kResolveN
                    kResolveBeneath = 0x08, kResolveInRoot = 0x10;
 
 struct Walk {
+    explicit Walk(Caller c) : caller(c) {}
     Caller caller;
     VfsFollow follow = VfsFollow::Last;
     const char* path = nullptr;
     const char* start = "";          /* the directory a relative path starts from, canonical ("" for "/") */
     uint64_t resolve = 0;            /* RESOLVE_* */
     VfsPath* node = nullptr;         /* the current component's classification (the caller's result) */
-    char canon[kVfsPathMax] = {};    /* resolved so far; "" is the root */
+    char canon[kVfsPathMax];         /* resolved so far; "" is the root (set by walk) */
     size_t length = 0;
     size_t root_length = 0;          /* RESOLVE_BENEATH, RESOLVE_IN_ROOT: `start` is the root */
-    char rest[2 * kVfsPathMax] = {}; /* still to resolve */
+    char rest[2 * kVfsPathMax];      /* still to resolve (set by walk) */
     mode_t mode = 0;                 /* the host's lstat of `canon` */
     dev_t dev = 0;                   /* RESOLVE_NO_XDEV: the file system the walk must stay on */
     bool mapped = false;             /* a component's host path differed from its path on the machine */
@@ -184,6 +190,14 @@ long read_link(Walk& w, const char* host, char* target) {
 long look_up(Walk& w, bool* is_link, char* target) {
     VfsPath* node = w.node;
     *is_link = false;
+    /* A directory looked up before: neither its classification nor the host is asked again. */
+    const bool stable = stable_dir(w.canon) && !(w.resolve & kResolveNoXdev);
+    const uint64_t hash = stable ? path_hash(w.canon) : 0;
+    if (bool mapped; stable && known_dir(hash, &mapped)) {
+        w.mode = S_IFDIR | 0555;
+        w.mapped = w.mapped || mapped;
+        return 0;
+    }
     if (!classify_canonical(w.canon, node)) {
         if (node->virt[0] == '\0')
             return kTooLongForViews;
@@ -203,14 +217,11 @@ long look_up(Walk& w, bool* is_link, char* target) {
             break;
     }
     const char* host = node->kind == VfsKind::NotVirtual ? w.canon : node->real;
-    if (host != w.canon && strcmp(host, w.canon) != 0)
-        w.mapped = true;
-    const bool stable = stable_dir(host) && !(w.resolve & kResolveNoXdev);
-    const uint64_t hash = stable ? path_hash(host) : 0;
-    if (stable && known_dir(hash)) {
-        w.mode = S_IFDIR | 0555;
+    const bool renamed = host != w.canon && strcmp(host, w.canon) != 0;
+    w.mapped = w.mapped || renamed;
+    /* A generated file this process made already was found then: its content is in memory. */
+    if (node->kind == VfsKind::Generated && !(w.resolve & kResolveNoXdev) && cached_mode(w.canon, &w.mode))
         return 0;
-    }
     struct stat st;
     if (long ret = PalFileStatAt(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW); ret < 0)
         return ret;
@@ -222,7 +233,7 @@ long look_up(Walk& w, bool* is_link, char* target) {
         return read_link(w, host, target);
     }
     if (stable && S_ISDIR(st.st_mode))
-        remember_dir(hash);
+        remember_dir(hash, renamed);
     return 0;
 }
 
@@ -443,7 +454,7 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     }
     if (!may_be_in_views(lexical))
         return false;
-    Walk w{caller};
+    Walk w(caller);
     w.follow = follow;
     w.path = path;
     w.start = start ? start : "";

@@ -48,6 +48,10 @@ bool normalize(const char* path, char* out);
  * it is too long); true with the kind otherwise (classify.cpp). */
 bool classify_canonical(const char* path, VfsPath* out);
 
+/* The host file's mode of a generated file this process has already made, which was found to exist
+ * then (generated.cpp): its walk need not look it up again. */
+bool cached_mode(const char* virt, mode_t* mode);
+
 /* ---- contents ------------------------------------------------------------------------------- */
 
 /* A generated file's content, written into its descriptor as it is built. */
