@@ -106,20 +106,33 @@ bool rights_of(RemoteTask* task) {
     return true;
 }
 
-/* The caller's rights on files, taken by this supervisor thread while it exists. */
+/* The caller whose rights this supervisor thread holds now, inside a CallerRights. */
+constinit thread_local RemoteTask* t_holding __attribute__((tls_model("initial-exec"))) = nullptr;
+
+/* The caller's rights on files, taken by this supervisor thread while it exists. Inside another for
+ * the same caller (an open within a path walk's), nothing is taken twice. */
 class CallerRights {
 public:
     explicit CallerRights(RemoteTask* task) {
+        if (t_holding == task) {
+            taken_ = true;
+            return;
+        }
         if (!rights_of(task) || PalThreadGetFileRights(&saved_) < 0)
             return;
         long ret = PalThreadSetFileRights(&task->file_rights);
         taken_ = ret == 0;
-        if (!taken_)
+        restore_ = taken_;
+        if (taken_)
+            t_holding = task;
+        else
             task->rights = 0; /* the supervisor may not take them: the call is the host's */
     }
     ~CallerRights() {
-        if (taken_)
+        if (restore_) {
             PalThreadSetFileRights(&saved_);
+            t_holding = nullptr;
+        }
     }
     CallerRights(const CallerRights&) = delete;
     CallerRights& operator=(const CallerRights&) = delete;
@@ -128,6 +141,7 @@ public:
 private:
     PalFileRights saved_;
     bool taken_ = false;
+    bool restore_ = false;
 };
 
 }  // namespace
@@ -154,14 +168,6 @@ long Caller::remote_may_change(pid_t target) const {
     return -EPERM;
 }
 
-bool Caller::remote_can_act_on_files() const {
-    if (!rights_of(remote_))
-        return false;
-    /* Taken once, to know: a supervisor that may not take them leaves the call to the host. */
-    CallerRights rights(remote_);
-    return rights.taken();
-}
-
 long Caller::remote_open_file(const char* path, int flags, mode_t mode) const {
     CallerRights rights(remote_);
     if (!rights.taken())
@@ -176,11 +182,28 @@ long Caller::remote_read_file(const char* path, char* buf, size_t size) const {
     return PalReadFile(path, buf, size);
 }
 
-long Caller::remote_with_file_rights(long (*fn)(void*), void* arg) const {
-    CallerRights rights(remote_);
-    if (!rights.taken())
-        return -EACCES;
-    return fn(arg);
+bool FileRightsHold::acquire() {
+    RemoteTask* task = caller_.remote();
+    if (t_holding == task) {
+        held_ = true; /* inside another hold of the same caller's */
+        return true;
+    }
+    if (!rights_of(task) || PalThreadGetFileRights(&saved_) < 0 || PalThreadSetFileRights(&task->file_rights) < 0) {
+        task->rights = 0; /* the supervisor may not take them: the call is the host's */
+        refused_ = true;
+        return false;
+    }
+    held_ = restore_ = true;
+    t_holding = task;
+    return true;
+}
+
+void FileRightsHold::release() {
+    if (restore_) {
+        PalThreadSetFileRights(&saved_);
+        t_holding = nullptr;
+    }
+    held_ = restore_ = false;
 }
 
 }  // namespace libos

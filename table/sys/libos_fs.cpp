@@ -56,10 +56,9 @@ SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t 
 }
 
 SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {
-    /* The host files behind a view are opened and read with the caller's rights; strict mode's
-     * supervisor leaves the call to the host where it cannot take them. */
-    if (p.kind != VfsKind::Error && !caller.can_act_on_files())
-        return LeaveToHost{};
+    /* The host files behind a view are opened and read with the caller's rights: the path was
+     * resolved with them (strict mode's supervisor leaves the call to the host where it cannot take
+     * them, and then no path is virtual). */
     if ((flags & O_PATH) && caller.is_remote() && p.kind != VfsKind::Error) {
         /* The kernel hands over no O_PATH descriptor (SECCOMP_IOCTL_NOTIF_ADDFD takes only a file
          * that can be read or written). Where the program's own path reaches the same file, the

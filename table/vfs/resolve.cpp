@@ -23,8 +23,9 @@ namespace libos {
 namespace {
 
 constexpr int kMaxLinks = 40; /* the kernel's MAXSYMLINKS */
-/* A walk's own limit: a path longer than its buffers is left to the host to resolve. */
-constexpr long kTooLongForViews = 1;
+/* The walk gives the path to the host to resolve: it is longer than the walk's buffers, or a remote
+ * caller's rights on files, which the walk's questions to the host need, cannot be taken. */
+constexpr long kHostResolves = 1;
 
 /* The length of the path component at s (up to the next '/'). */
 size_t component_length(const char* s) {
@@ -118,6 +119,7 @@ struct Walk {
     const char* start = "";          /* the directory a relative path starts from, canonical ("" for "/") */
     uint64_t resolve = 0;            /* RESOLVE_* */
     VfsPath* node = nullptr;         /* the current component's classification (the caller's result) */
+    FileRightsHold* rights = nullptr; /* taken at the walk's first question to the host */
     char canon[kVfsPathMax];         /* resolved so far; "" is the root (set by walk) */
     size_t length = 0;
     size_t root_length = 0;          /* RESOLVE_BENEATH, RESOLVE_IN_ROOT: `start` is the root */
@@ -176,11 +178,13 @@ long read_link(Walk& w, const char* host, char* target) {
         target[text.length()] = '\0';
         return 0;
     }
+    if (!w.rights->take())
+        return kHostResolves;
     long n = PalFileReadLink(host, target, kVfsPathMax);
     if (n < 0)
         return n;
     if (static_cast<size_t>(n) >= kVfsPathMax - 1)
-        return kTooLongForViews; /* perhaps cut short */
+        return kHostResolves; /* perhaps cut short */
     target[n] = '\0';
     return 0;
 }
@@ -200,7 +204,7 @@ long look_up(Walk& w, bool* is_link, char* target) {
     }
     if (!classify_canonical(w.canon, node)) {
         if (node->virt[0] == '\0')
-            return kTooLongForViews;
+            return kHostResolves;
         node->kind = VfsKind::NotVirtual;
     }
     switch (node->kind) {
@@ -222,6 +226,8 @@ long look_up(Walk& w, bool* is_link, char* target) {
     /* A generated file this process made already was found then: its content is in memory. */
     if (node->kind == VfsKind::Generated && !(w.resolve & kResolveNoXdev) && cached_mode(w.canon, &w.mode))
         return 0;
+    if (!w.rights->take())
+        return kHostResolves;
     struct stat st;
     if (long ret = PalFileStatAt(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW); ret < 0)
         return ret;
@@ -239,6 +245,8 @@ long look_up(Walk& w, bool* is_link, char* target) {
 
 /* The host's stat of the directory the walk is in (RESOLVE_NO_XDEV's file systems). */
 long host_stat(Walk& w, struct stat* st) {
+    if (!w.rights->take())
+        return kHostResolves;
     const char* here = w.length ? w.canon : "/";
     const char* host = here;
     if (classify_canonical(here, w.node) && (w.node->kind == VfsKind::Directory || w.node->kind == VfsKind::Redirect))
@@ -246,11 +254,11 @@ long host_stat(Walk& w, struct stat* st) {
     return PalFileStatAt(AT_FDCWD, host, st, 0);
 }
 
-/* The walk itself: 0 when the path resolves (w.canon, w.mode), or -errno, or kTooLongForViews. */
+/* The walk itself: 0 when the path resolves (w.canon, w.mode), or -errno, or kHostResolves. */
 long walk(Walk& w) {
     size_t n = strlen(w.path);
     if (n >= sizeof(w.rest))
-        return kTooLongForViews;
+        return kHostResolves;
     memcpy(w.rest, w.path, n + 1);
     /* Where the walk starts: the root for an absolute path (RESOLVE_BENEATH refuses one; under
      * RESOLVE_IN_ROOT "/" is the start), else the start directory. */
@@ -262,7 +270,7 @@ long walk(Walk& w) {
     if (w.length == 1 && from[0] == '/')
         w.length = 0; /* the root is "" */
     if (w.length >= kVfsPathMax)
-        return kTooLongForViews;
+        return kHostResolves;
     memcpy(w.canon, from, w.length + 1);
     w.root_length = w.scoped() ? w.length : 0;
     w.mode = S_IFDIR | 0755;
@@ -324,7 +332,7 @@ long walk(Walk& w) {
         }
         const size_t parent = w.length;
         if (parent + 1 + len + 1 > kVfsPathMax)
-            return kTooLongForViews;
+            return kHostResolves;
         w.canon[w.length++] = '/';
         memcpy(w.canon + w.length, p, len);
         w.length += len;
@@ -358,7 +366,7 @@ long walk(Walk& w) {
         char spliced[sizeof(w.rest)];
         const size_t tl = strlen(target), nl = strlen(next);
         if (tl + nl + 1 > sizeof(spliced))
-            return kTooLongForViews;
+            return kHostResolves;
         memcpy(spliced, target, tl);
         memcpy(spliced + tl, next, nl + 1);
         memcpy(w.rest, spliced, tl + nl + 1);
@@ -366,17 +374,6 @@ long walk(Walk& w) {
     }
     if (must_be_dir && !S_ISDIR(w.mode))
         return -ENOTDIR;
-    return 0;
-}
-
-struct WalkCall {
-    Walk* walk;
-    long result;
-};
-
-long walk_with_rights(void* arg) {
-    auto* call = static_cast<WalkCall*>(arg);
-    call->result = walk(*call->walk);
     return 0;
 }
 
@@ -460,16 +457,18 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     w.start = start ? start : "";
     w.resolve = resolve;
     w.node = out;
-    WalkCall call{&w, 0};
-    if (long ret = caller.with_file_rights(&walk_with_rights, &call); ret < 0)
-        return false; /* a remote caller whose rights cannot be taken: the host's */
-    if (call.result == kTooLongForViews)
+    /* A remote caller's rights on files are taken only if the walk asks the host anything (a path of
+     * known directories to a file already generated asks nothing). */
+    FileRightsHold rights(caller);
+    w.rights = &rights;
+    const long result = walk(w);
+    if (result == kHostResolves)
         return false;
-    if (call.result < 0) {
+    if (result < 0) {
         /* Nothing is named: only the error and what an O_CREAT would meet are told. */
         classify_canonical("", out);
         out->kind = VfsKind::Error;
-        out->error = static_cast<int>(call.result);
+        out->error = static_cast<int>(result);
         out->last_missing = w.last_missing;
         out->trailing_slash = names_a_directory(path);
         return true;

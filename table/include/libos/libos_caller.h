@@ -90,16 +90,6 @@ public:
     long read_file(const char* path, char* buf, size_t size) const {
         return remote_ ? remote_read_file(path, buf, size) : PalReadFile(path, buf, size);
     }
-    /* Runs fn(arg) with the caller's rights on files, so that every file call it makes (a path walk's
-     * lookups and links) is checked as the caller's own; -EACCES when a remote caller's rights
-     * cannot be taken. In-process it is just the call. */
-    long with_file_rights(long (*fn)(void*), void* arg) const {
-        return remote_ ? remote_with_file_rights(fn, arg) : fn(arg);
-    }
-    /* Whether open_file and read_file can act with the caller's rights: strict mode's supervisor
-     * takes a caller's rights only where the host lets it (as root; as another user, only its own).
-     * Where it cannot, a call about files is the host's (LeaveToHost). */
-    bool can_act_on_files() const { return !remote_ || remote_can_act_on_files(); }
 
     /* Copies between the LibOS's memory and the caller's: 0, or -EFAULT where the kernel's
      * copy_from_user/copy_to_user would fault (-ESRCH: a remote caller has gone). */
@@ -142,14 +132,43 @@ private:
     bool remote_shares_pids(pid_t pid) const;
     bool remote_shares_files() const;
     long remote_may_change(pid_t target) const;
-    bool remote_can_act_on_files() const;
     long remote_open_file(const char* path, int flags, mode_t mode) const;
     long remote_read_file(const char* path, char* buf, size_t size) const;
-    long remote_with_file_rights(long (*fn)(void*), void* arg) const;
+    friend class FileRightsHold;
     long remote_copy_in(void* dst, uintptr_t src, size_t size) const;
     long remote_copy_out(uintptr_t dst, const void* src, size_t size) const;
 
     RemoteTask* remote_;
+};
+
+/* The caller's rights on files for the current thread, taken at the first take() and given back when
+ * the hold ends, so that a series of file calls (a path walk's lookups and links) is checked as the
+ * caller's own. In-process the thread's rights are the caller's: take() is always true. For a remote
+ * caller strict mode's supervisor takes them only where the host lets it (as root; as another user,
+ * only its own): take() is false where it cannot, and the call is then the host's. */
+class FileRightsHold {
+public:
+    explicit FileRightsHold(Caller caller) : caller_(caller) {}
+    ~FileRightsHold() {
+        if (held_)
+            release();
+    }
+    FileRightsHold(const FileRightsHold&) = delete;
+    FileRightsHold& operator=(const FileRightsHold&) = delete;
+    bool take() {
+        if (!caller_.is_remote() || held_)
+            return true;
+        return !refused_ && acquire();
+    }
+
+private:
+    bool acquire(); /* table/strict/permissions.cpp */
+    void release();
+    Caller caller_;
+    bool held_ = false;
+    bool refused_ = false;
+    bool restore_ = false;
+    PalFileRights saved_;
 };
 
 }  // namespace libos
