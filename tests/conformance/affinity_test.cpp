@@ -40,7 +40,7 @@ namespace {
 constexpr size_t kBigMask = 1024;
 
 struct Mask {
-    alignas(8) unsigned char bytes[kBigMask] = {};
+    alignas(cpu_set_t) unsigned char bytes[kBigMask] = {};
     cpu_set_t* set() { return reinterpret_cast<cpu_set_t*>(bytes); }
     void add(int cpu) { bytes[cpu / 8] |= static_cast<unsigned char>(1u << (cpu % 8)); }
     std::string list(size_t size = kBigMask) { return cpu_list(set(), size); }
@@ -471,7 +471,8 @@ struct SignalResults {
     int getcpu_ret;
     int sched_getcpu_ret;
     unsigned cpu;
-    unsigned char mask[kBigMask];
+    /* Read as a cpu_set_t (cpu_list), whose words are longs: aligned as one (UBSan: misaligned). */
+    alignas(cpu_set_t) unsigned char mask[kBigMask];
 };
 SignalResults g_in_handler;
 

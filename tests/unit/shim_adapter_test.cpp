@@ -77,7 +77,7 @@ TEST_F(ShimAdapter, SyscallSetsErrnoOnlyOnFailure) {
 }
 
 TEST_F(ShimAdapter, SchedGetaffinityZeroFillsPastTheKernelsMask) {
-    unsigned char mine[256], glibcs[256];
+    alignas(cpu_set_t) unsigned char mine[256], glibcs[256];
     memset(mine, 0xAA, sizeof(mine));
     memset(glibcs, 0x55, sizeof(glibcs));
     errno = 777;
