@@ -650,6 +650,11 @@ TEST_F(Affinity, ExecWithAScrubbedEnvironmentKeepsTheMachine) {
         execve("/proc/self/exe", argv, envp);
     });
     EXPECT_EQ(printed, want.list() + " cpus " + std::to_string(machine().online) + "\n");
+    record("scrubbed exec", printed);
+    /* Through /bin/sh, which gets the shim back at exec: an ASan-instrumented shim (an ASan build's)
+     * cannot start in a program without ASan's runtime. */
+    if (machine().is_virtual && getenv("LIBOS_TEST_ASAN_SHIM"))
+        GTEST_SKIP() << "the ASan-instrumented shim cannot be preloaded into /bin/sh, which has no ASan runtime";
     std::string via_path = exec_and_print([] {
         char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
                               const_cast<char*>("exec /proc/$PPID/exe --print-affinity"), nullptr};
@@ -657,7 +662,6 @@ TEST_F(Affinity, ExecWithAScrubbedEnvironmentKeepsTheMachine) {
         execvpe("/bin/sh", argv, envp);
     });
     EXPECT_EQ(via_path, want.list() + " cpus " + std::to_string(machine().online) + "\n");
-    record("scrubbed exec", printed);
 }
 
 /* ---- thread creation and CPU counts --------------------------------------------------------- */
