@@ -3,6 +3,8 @@
 
 LIBOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LIBOS_BUILD=${LIBOS_BUILD_DIR:-$LIBOS_ROOT/build}
+# scripts/test --sanitize builds here, with ASan and UBSan.
+LIBOS_SANITIZE_BUILD=${LIBOS_SANITIZE_BUILD_DIR:-$LIBOS_ROOT/build-sanitize}
 
 # What building, testing and benchmarking need. scripts/test adds the programs the tests run
 # (busybox-static, a real static binary for strict mode); runtimes the tests merely use when present
@@ -11,6 +13,8 @@ LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
   libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev
 )
+# The sanitizers' runtimes for scripts/test --sanitize (GCC 12's; g++ already brings them on Debian 12).
+LIBOS_SANITIZE_PACKAGES=(libasan8 liblsan0 libubsan1)
 
 libos_die() {
   printf 'libos: %s\n' "$*" >&2

@@ -7,8 +7,11 @@ as one failure of its own, so nothing that went wrong can hide behind the per-ca
 case that fails as expected ("not ok ... # TODO reason", a documented limit) counts as skipped, with
 its reason, never as passed. A test's TAP comment "# summary: TEXT" (the fuzz targets' numbers of
 executions) is printed before the closing line.
+With a third argument, a directory of sanitizer reports (scripts/test --sanitize writes one file per
+report), each report counts as one failure more and is printed.
 Exit status: 0 when nothing failed and something ran, 1 otherwise."""
 import json
+import os
 import sys
 import xml.etree.ElementTree as ET
 
@@ -74,6 +77,16 @@ def main() -> int:
                     for i, (n, r) in enumerate(skip_lines):
                         if not r and text.split(" - ", 1)[-1].strip() in n:
                             skip_lines[i] = (n, reason.strip())
+
+    # Sanitizer reports, wherever they came from (a child whose status no test checked, too).
+    report_dir = sys.argv[3] if len(sys.argv) > 3 else None
+    for report in sorted(os.listdir(report_dir)) if report_dir else []:
+        failed += 1
+        with open(os.path.join(report_dir, report), encoding="utf-8", errors="replace") as f:
+            text = f.read().strip().splitlines()
+        print(f"FAILED: sanitizer report {report}:")
+        for line in text[:40] + (["  ..."] if len(text) > 40 else []):
+            print(f"  {line}")
 
     for name, reason in skip_lines:
         print(f"SKIPPED: {name}: {reason or 'no reason given'}")

@@ -55,7 +55,7 @@ std::set<int> all_cpus() {
 }
 
 std::set<int> my_affinity() {
-    unsigned char mask[1024] = {};
+    alignas(cpu_set_t) unsigned char mask[1024] = {};
     EXPECT_EQ(sched_getaffinity(0, sizeof(mask), reinterpret_cast<cpu_set_t*>(mask)), 0);
     std::set<int> s;
     for (int c = 0; c < 8192; ++c)

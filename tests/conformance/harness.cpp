@@ -151,7 +151,7 @@ void record(const std::string& key, const std::string& value) {
 int main(int argc, char** argv) {
     /* Re-executed by the exec tests: print this process's CPU affinity and CPU count, then exit. */
     if (argc > 1 && strcmp(argv[1], "--print-affinity") == 0) {
-        unsigned char mask[1024] = {};
+        alignas(cpu_set_t) unsigned char mask[1024] = {};
         if (sched_getaffinity(0, sizeof(mask), reinterpret_cast<cpu_set_t*>(mask)) != 0)
             return 1;
         printf("%s cpus %ld\n", conformance::cpu_list(reinterpret_cast<cpu_set_t*>(mask), sizeof(mask)).c_str(),
