@@ -50,7 +50,10 @@ extern "C" int __open_2(const char* path, int flags);
 namespace probe {
 
 Ids g_ids;
-thread_local int g_err;
+int& last_err() {
+    static thread_local int err;
+    return err;
+}
 namespace {
 
 /* Spellings probed or to be probed (with their cwd or dirfd): a form can coincide with another form
@@ -99,7 +102,8 @@ std::string read_all(int fd, Content rule) {
     for (;;) {
         ssize_t n = kept(read(fd, buf, sizeof buf));
         if (n < 0)
-            return data.empty() ? fail(g_err) : "after " + std::to_string(data.size()) + " bytes " + fail(g_err);
+            return data.empty() ? fail(last_err())
+                                : "after " + std::to_string(data.size()) + " bytes " + fail(last_err());
         if (n == 0 || data.size() > (8u << 20))
             break;
         data.append(buf, static_cast<size_t>(n));
@@ -143,7 +147,7 @@ std::string getdents_listing(int fd, bool with_ino) {
     for (;;) {
         long n = kept(syscall(SYS_getdents64, fd, buf, sizeof buf));
         if (n < 0)
-            return fail(g_err);
+            return fail(last_err());
         if (n == 0)
             break;
         for (long at = 0; at < n;) {
@@ -174,52 +178,54 @@ bool writable_descriptor(int fd, int requested) {
 void fd_battery(const std::string& key, int fd, int requested, const Target& t, unsigned what) {
     if (what & kGetfl) {
         int fl = kept(fcntl(fd, F_GETFL));
-        emit(key + " | F_GETFL", fl < 0 ? fail(g_err) : flags_summary(fl));
+        emit(key + " | F_GETFL", fl < 0 ? fail(last_err()) : flags_summary(fl));
     }
     if (what & kGetfd) {
         int fd_flags = kept(fcntl(fd, F_GETFD));
-        emit(key + " | F_GETFD", fd_flags < 0 ? fail(g_err) : (fd_flags & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
+        emit(key + " | F_GETFD", fd_flags < 0              ? fail(last_err())
+                                 : (fd_flags & FD_CLOEXEC) ? "FD_CLOEXEC"
+                                                           : "0");
     }
     if (what & kFstat) {
         struct stat st;
         int rc = kept(fstat(fd, &st));
-        emit(key + " | fstat", stat_result(rc, g_err, st, t.with_ino));
+        emit(key + " | fstat", stat_result(rc, last_err(), st, t.with_ino));
     }
     if (what & kFstatMore) {
         struct stat st;
         int rc = kept(fstatat(fd, "", &st, AT_EMPTY_PATH));
-        emit(key + " | fstatat AT_EMPTY_PATH", stat_result(rc, g_err, st, t.with_ino));
+        emit(key + " | fstatat AT_EMPTY_PATH", stat_result(rc, last_err(), st, t.with_ino));
         struct statx sx;
         rc = kept(statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx));
-        emit(key + " | statx AT_EMPTY_PATH", rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
+        emit(key + " | statx AT_EMPTY_PATH", rc == 0 ? statx_summary(sx, t.with_ino) : fail(last_err()));
         struct statfs sf;
         rc = kept(fstatfs(fd, &sf));
-        emit(key + " | fstatfs", rc == 0 ? statfs_summary(sf) : fail(g_err));
+        emit(key + " | fstatfs", rc == 0 ? statfs_summary(sf) : fail(last_err()));
     }
     std::string self_fd = "/proc/self/fd/" + std::to_string(fd);
     if (what & kLink) {
         char target[4096];
         ssize_t n = kept(readlink(self_fd.c_str(), target, sizeof target - 1));
         emit(key + " | readlink /proc/self/fd/N",
-             n < 0 ? fail(g_err) : std::string(target, static_cast<size_t>(n)));
+             n < 0 ? fail(last_err()) : std::string(target, static_cast<size_t>(n)));
     }
     if (what & kRead)
         emit(key + " | read", read_all(fd, t.rule));
     if (what & kSeek) {
         char buf[4];
         ssize_t n = kept(pread(fd, buf, 3, 1));
-        std::string shown = n < 0 ? fail(g_err)
+        std::string shown = n < 0 ? fail(last_err())
                             : t.rule == Content::Unstable ? (n > 0 ? "some bytes" : "0 bytes")
                                                           : escape(std::string(buf, static_cast<size_t>(n)));
         emit(key + " | pread 3 at 1", shown);
         off_t end = kept(lseek(fd, 0, SEEK_END));
-        emit(key + " | lseek 0 SEEK_END", end < 0                          ? fail(g_err)
+        emit(key + " | lseek 0 SEEK_END", end < 0                          ? fail(last_err())
                                           : t.rule == Content::Stable || end == 0 ? std::to_string(end)
                                                                                   : "a positive offset");
         off_t set = kept(lseek(fd, 2, SEEK_SET));
-        emit(key + " | lseek 2 SEEK_SET", set < 0 ? fail(g_err) : std::to_string(set));
+        emit(key + " | lseek 2 SEEK_SET", set < 0 ? fail(last_err()) : std::to_string(set));
         void* map = kept(mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0));
-        emit(key + " | mmap PROT_READ MAP_PRIVATE", map == MAP_FAILED ? fail(g_err) : "mapped");
+        emit(key + " | mmap PROT_READ MAP_PRIVATE", map == MAP_FAILED ? fail(last_err()) : "mapped");
         if (map != MAP_FAILED)
             munmap(map, 4096);
     }
@@ -229,7 +235,7 @@ void fd_battery(const std::string& key, int fd, int requested, const Target& t, 
             emit(key + " | write 0 bytes", "not probed (writable descriptor)");
         } else {
             ssize_t n = kept(write(fd, "", 0));
-            emit(key + " | write 0 bytes", n < 0 ? fail(g_err) : std::to_string(n));
+            emit(key + " | write 0 bytes", n < 0 ? fail(last_err()) : std::to_string(n));
         }
     }
     if (what & kList)
@@ -237,7 +243,7 @@ void fd_battery(const std::string& key, int fd, int requested, const Target& t, 
     if (what & kReopen) {
         int again = kept(open(self_fd.c_str(), O_RDONLY));
         emit(key + " | open O_RDONLY /proc/self/fd/N",
-             again < 0 ? fail(g_err) : "fd " + std::to_string(again) + " " + read_all(again, t.rule));
+             again < 0 ? fail(last_err()) : "fd " + std::to_string(again) + " " + read_all(again, t.rule));
         if (again >= 0)
             close(again);
     }
@@ -326,7 +332,7 @@ void flag_variants(const Target& t) {
             continue;
         }
         int fd = kept(open(real.c_str(), v.flags, 0600));
-        opened(key, fd, g_err, v.flags, t, v.what);
+        opened(key, fd, last_err(), v.flags, t, v.what);
     }
 }
 
@@ -336,13 +342,13 @@ void entry_points(const Target& t) {
     const char* p = real.c_str();
     constexpr unsigned kWhat = kFstat | kLink | kRead;
     int fd = kept(openat(AT_FDCWD, p, O_RDONLY));
-    opened("openat AT_FDCWD O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    opened("openat AT_FDCWD O_RDONLY " + t.path, fd, last_err(), O_RDONLY, t, kWhat);
     fd = kept(__open_2(p, O_RDONLY));
-    opened("__open_2 O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    opened("__open_2 O_RDONLY " + t.path, fd, last_err(), O_RDONLY, t, kWhat);
     fd = kept(static_cast<int>(syscall(SYS_open, p, O_RDONLY, 0)));
-    opened("syscall(SYS_open) O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    opened("syscall(SYS_open) O_RDONLY " + t.path, fd, last_err(), O_RDONLY, t, kWhat);
     fd = kept(static_cast<int>(syscall(SYS_openat, AT_FDCWD, p, O_RDONLY, 0)));
-    opened("syscall(SYS_openat) AT_FDCWD O_RDONLY " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+    opened("syscall(SYS_openat) AT_FDCWD O_RDONLY " + t.path, fd, last_err(), O_RDONLY, t, kWhat);
     const std::pair<const char*, unsigned long long> kResolve[] = {
         {"0", 0},
         {"RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS},
@@ -351,7 +357,8 @@ void entry_points(const Target& t) {
     };
     for (const auto& [name, resolve] : kResolve) {
         fd = kept(static_cast<int>(openat2_call(AT_FDCWD, p, O_RDONLY, resolve)));
-        opened(std::string("openat2 O_RDONLY resolve=") + name + " " + t.path, fd, g_err, O_RDONLY, t, kWhat);
+        opened(std::string("openat2 O_RDONLY resolve=") + name + " " + t.path, fd, last_err(), O_RDONLY, t,
+               kWhat);
     }
     /* Relative to the parent's descriptor, kept inside it. */
     std::string dir = real.substr(0, real.rfind('/')), base = real.substr(real.rfind('/') + 1);
@@ -361,18 +368,18 @@ void entry_points(const Target& t) {
     for (const auto& [name, resolve] : kBelow) {
         std::string key = std::string("openat2 dirfd=parent O_RDONLY resolve=") + name + " " + t.path;
         if (dfd < 0) {
-            emit(key, "parent: " + fail(g_err));
+            emit(key, "parent: " + fail(last_err()));
             continue;
         }
         fd = kept(static_cast<int>(openat2_call(dfd, base.c_str(), O_RDONLY, resolve)));
-        opened(key, fd, g_err, O_RDONLY, t, kWhat);
+        opened(key, fd, last_err(), O_RDONLY, t, kWhat);
     }
     if (dfd >= 0)
         close(dfd);
     errno = 0;
     FILE* f = kept(fopen(p, "r"));
     if (!f) {
-        emit("fopen r " + t.path, fail(g_err));
+        emit("fopen r " + t.path, fail(last_err()));
     } else {
         emit("fopen r " + t.path, "fd " + std::to_string(fileno(f)));
         std::string data;
@@ -390,57 +397,60 @@ void path_calls(const Target& t) {
     const char* p = real.c_str();
     struct stat st;
     int rc = kept(stat(p, &st));
-    emit("stat " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    emit("stat " + t.path, stat_result(rc, last_err(), st, t.with_ino));
     rc = kept(lstat(p, &st));
-    emit("lstat " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    emit("lstat " + t.path, stat_result(rc, last_err(), st, t.with_ino));
     rc = kept(fstatat(AT_FDCWD, p, &st, 0));
-    emit("fstatat AT_FDCWD 0 " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    emit("fstatat AT_FDCWD 0 " + t.path, stat_result(rc, last_err(), st, t.with_ino));
     rc = kept(fstatat(AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW));
-    emit("fstatat AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    emit("fstatat AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, stat_result(rc, last_err(), st, t.with_ino));
     rc = kept(static_cast<int>(syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0)));
-    emit("syscall(SYS_newfstatat) AT_FDCWD 0 " + t.path, stat_result(rc, g_err, st, t.with_ino));
+    emit("syscall(SYS_newfstatat) AT_FDCWD 0 " + t.path, stat_result(rc, last_err(), st, t.with_ino));
     struct statx sx;
     rc = kept(statx(AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx));
-    emit("statx AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
+    emit("statx AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(last_err()));
     rc = kept(statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx));
-    emit("statx AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
+    emit("statx AT_FDCWD AT_SYMLINK_NOFOLLOW " + t.path,
+         rc == 0 ? statx_summary(sx, t.with_ino) : fail(last_err()));
     rc = kept(static_cast<int>(syscall(SYS_statx, AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx)));
-    emit("syscall(SYS_statx) AT_FDCWD 0 " + t.path, rc == 0 ? statx_summary(sx, t.with_ino) : fail(g_err));
+    emit("syscall(SYS_statx) AT_FDCWD 0 " + t.path,
+         rc == 0 ? statx_summary(sx, t.with_ino) : fail(last_err()));
     const std::pair<const char*, int> kModes[] = {{"F_OK", F_OK}, {"R_OK", R_OK}, {"W_OK", W_OK}, {"X_OK", X_OK}};
     for (const auto& [name, mode] : kModes) {
         rc = kept(access(p, mode));
-        emit(std::string("access ") + name + " " + t.path, rc == 0 ? "0" : fail(g_err));
+        emit(std::string("access ") + name + " " + t.path, rc == 0 ? "0" : fail(last_err()));
     }
     rc = kept(faccessat(AT_FDCWD, p, R_OK, AT_EACCESS));
-    emit("faccessat AT_FDCWD R_OK AT_EACCESS " + t.path, rc == 0 ? "0" : fail(g_err));
+    emit("faccessat AT_FDCWD R_OK AT_EACCESS " + t.path, rc == 0 ? "0" : fail(last_err()));
     rc = kept(static_cast<int>(syscall(SYS_faccessat2, AT_FDCWD, p, W_OK, AT_SYMLINK_NOFOLLOW)));
-    emit("syscall(SYS_faccessat2) AT_FDCWD W_OK AT_SYMLINK_NOFOLLOW " + t.path, rc == 0 ? "0" : fail(g_err));
+    emit("syscall(SYS_faccessat2) AT_FDCWD W_OK AT_SYMLINK_NOFOLLOW " + t.path,
+         rc == 0 ? "0" : fail(last_err()));
     rc = kept(static_cast<int>(syscall(SYS_faccessat, AT_FDCWD, p, F_OK)));
-    emit("syscall(SYS_faccessat) AT_FDCWD F_OK " + t.path, rc == 0 ? "0" : fail(g_err));
+    emit("syscall(SYS_faccessat) AT_FDCWD F_OK " + t.path, rc == 0 ? "0" : fail(last_err()));
     char target[4096];
     ssize_t n = kept(readlink(p, target, sizeof target - 1));
-    emit("readlink " + t.path, n < 0 ? fail(g_err) : std::string(target, static_cast<size_t>(n)));
+    emit("readlink " + t.path, n < 0 ? fail(last_err()) : std::string(target, static_cast<size_t>(n)));
     struct statfs sf;
     rc = kept(statfs(p, &sf));
-    emit("statfs " + t.path, rc == 0 ? statfs_summary(sf) : fail(g_err));
+    emit("statfs " + t.path, rc == 0 ? statfs_summary(sf) : fail(last_err()));
 }
 
 void directory_calls(const Target& t) {
     std::string real = expand(t.path);
     const char* p = real.c_str();
     DIR* d = kept(opendir(p));
-    emit("opendir " + t.path, d ? "ok" : fail(g_err));
+    emit("opendir " + t.path, d ? "ok" : fail(last_err()));
     if (d) {
         emit("opendir " + t.path + " | readdir", read_dir(d, t.with_ino));
         closedir(d);
     }
     int rc = kept(chdir(p));
-    emit("chdir " + t.path, rc == 0 ? "0" : fail(g_err));
+    emit("chdir " + t.path, rc == 0 ? "0" : fail(last_err()));
     if (rc == 0) {
         char cwd[4096];
-        emit("chdir " + t.path + " | getcwd", kept(getcwd(cwd, sizeof cwd)) ? cwd : fail(g_err));
+        emit("chdir " + t.path + " | getcwd", kept(getcwd(cwd, sizeof cwd)) ? cwd : fail(last_err()));
         d = kept(opendir("."));
-        emit("chdir " + t.path + " | opendir .", d ? read_dir(d, t.with_ino) : fail(g_err));
+        emit("chdir " + t.path + " | opendir .", d ? read_dir(d, t.with_ino) : fail(last_err()));
         if (d)
             closedir(d);
         chdir("/");
@@ -449,14 +459,14 @@ void directory_calls(const Target& t) {
         return;
     int fd = kept(open(p, O_RDONLY | O_DIRECTORY));
     d = fd < 0 ? nullptr : kept(fdopendir(fd));
-    emit("fdopendir open O_DIRECTORY " + t.path, d ? read_dir(d, t.with_ino) : fail(g_err));
+    emit("fdopendir open O_DIRECTORY " + t.path, d ? read_dir(d, t.with_ino) : fail(last_err()));
     if (d)
         closedir(d);
     else if (fd >= 0)
         close(fd);
     struct dirent** names = nullptr;
     int count = kept(scandir(p, &names, nullptr, alphasort));
-    std::string joined = count < 0 ? fail(g_err) : std::to_string(count) + " entries:";
+    std::string joined = count < 0 ? fail(last_err()) : std::to_string(count) + " entries:";
     for (int i = 0; i < count; ++i) {
         joined += std::string(" ") + names[i]->d_name;
         free(names[i]);
@@ -465,10 +475,11 @@ void directory_calls(const Target& t) {
     emit("scandir " + t.path, joined);
     fd = kept(open(p, O_RDONLY | O_DIRECTORY));
     rc = fd < 0 ? -1 : kept(fchdir(fd));
-    emit("fchdir open O_DIRECTORY " + t.path, rc == 0 ? "0" : fail(g_err));
+    emit("fchdir open O_DIRECTORY " + t.path, rc == 0 ? "0" : fail(last_err()));
     if (rc == 0) {
         char cwd[4096];
-        emit("fchdir open O_DIRECTORY " + t.path + " | getcwd", kept(getcwd(cwd, sizeof cwd)) ? cwd : fail(g_err));
+        emit("fchdir open O_DIRECTORY " + t.path + " | getcwd",
+             kept(getcwd(cwd, sizeof cwd)) ? cwd : fail(last_err()));
         chdir("/");
     }
     if (fd >= 0)

@@ -110,14 +110,15 @@ void stat_calls(const std::string& prefix, int dirfd, const std::string& shown, 
     bool at = dirfd != AT_FDCWD;
     struct stat st;
     int rc = kept(at ? fstatat(dirfd, p, &st, 0) : stat(p, &st));
-    emit(prefix + (at ? "fstatat 0 " : "stat ") + shown, rc == 0 ? stat_summary(st, t.with_ino) : fail(g_err));
+    emit(prefix + (at ? "fstatat 0 " : "stat ") + shown,
+         rc == 0 ? stat_summary(st, t.with_ino) : fail(last_err()));
     rc = kept(at ? fstatat(dirfd, p, &st, AT_SYMLINK_NOFOLLOW) : lstat(p, &st));
     emit(prefix + (at ? "fstatat AT_SYMLINK_NOFOLLOW " : "lstat ") + shown,
-         rc == 0 ? stat_summary(st, t.with_ino) : fail(g_err));
+         rc == 0 ? stat_summary(st, t.with_ino) : fail(last_err()));
     rc = kept(at ? faccessat(dirfd, p, F_OK, 0) : access(p, F_OK));
-    emit(prefix + (at ? "faccessat F_OK " : "access F_OK ") + shown, rc == 0 ? "0" : fail(g_err));
+    emit(prefix + (at ? "faccessat F_OK " : "access F_OK ") + shown, rc == 0 ? "0" : fail(last_err()));
     int fd = kept(at ? openat(dirfd, p, O_RDONLY) : open(p, O_RDONLY));
-    opened(prefix + (at ? "openat O_RDONLY " : "open O_RDONLY ") + shown, fd, g_err, O_RDONLY, t,
+    opened(prefix + (at ? "openat O_RDONLY " : "open O_RDONLY ") + shown, fd, last_err(), O_RDONLY, t,
            kFstat | kLink | kRead);
 }
 
@@ -133,7 +134,7 @@ void probe_forms(const Target& t, std::set<std::string>* seen) {
         if (!f.dirfd.empty()) {
             int dirfd = kept(open(expand(f.dirfd).c_str(), O_RDONLY | O_DIRECTORY));
             if (dirfd < 0) {
-                emit(prefix + "open of the directory, for " + f.path, fail(g_err));
+                emit(prefix + "open of the directory, for " + f.path, fail(last_err()));
                 continue;
             }
             stat_calls(prefix, dirfd, f.path, t);
@@ -141,7 +142,7 @@ void probe_forms(const Target& t, std::set<std::string>* seen) {
             continue;
         }
         if (!f.cwd.empty() && kept(chdir(expand(f.cwd).c_str())) != 0) {
-            emit(prefix + "chdir, for " + f.path, fail(g_err));
+            emit(prefix + "chdir, for " + f.path, fail(last_err()));
             continue;
         }
         stat_calls(prefix, AT_FDCWD, f.path, t);

@@ -39,7 +39,7 @@ void wait_stage(int stage) {
 std::string link_of(const char* path) {
     char target[4096];
     ssize_t n = kept(readlink(path, target, sizeof target - 1));
-    return n < 0 ? fail(g_err) : std::string(target, static_cast<size_t>(n));
+    return n < 0 ? fail(last_err()) : std::string(target, static_cast<size_t>(n));
 }
 
 /* The second thread: alive while the main thread probes its /proc/$PID/task/$TID2/ files, then asks
@@ -52,9 +52,9 @@ void* second_thread(void*) {
     emit("thread2: readlink /proc/thread-self", link_of("/proc/thread-self"));
     struct stat st;
     int rc = kept(stat("/proc/thread-self/status", &st));
-    emit("thread2: stat /proc/thread-self/status", rc == 0 ? stat_summary(st, false) : fail(g_err));
+    emit("thread2: stat /proc/thread-self/status", rc == 0 ? stat_summary(st, false) : fail(last_err()));
     int fd = kept(open("/proc/thread-self/status", O_RDONLY));
-    opened("thread2: open O_RDONLY /proc/thread-self/status", fd, g_err, O_RDONLY, t,
+    opened("thread2: open O_RDONLY /proc/thread-self/status", fd, last_err(), O_RDONLY, t,
            kGetfl | kFstat | kLink | kRead);
     set_stage(3);
     return nullptr;

@@ -47,11 +47,13 @@ enum : unsigned {
 };
 
 /* The errno of the call just made, kept at once: building a probe's text allocates, and an
- * allocation may change errno (glibc's malloc after a failed sbrk). */
-extern thread_local int g_err;
+ * allocation may change errno (glibc's malloc after a failed sbrk). A function rather than an extern
+ * thread_local: under UBSan, GCC reads another unit's thread_local at TLS offset 0 as a null
+ * pointer. */
+int& last_err();
 template <class T>
 T kept(T value) {
-    g_err = errno;
+    last_err() = errno;
     return value;
 }
 
