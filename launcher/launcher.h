@@ -28,6 +28,8 @@ constexpr int kExitNotFound = 127;
 using libos::kEnvAffinity;
 using libos::kEnvCpuMap;
 using libos::kEnvCpus;
+using libos::kEnvNuma;
+using libos::kEnvTopology;
 using libos::kEnvPropagate;
 using libos::kEnvShimPath;
 using libos::kEnvStateFd;
@@ -43,6 +45,8 @@ constexpr const char* kEnvPreload = "LD_PRELOAD";
 struct Options {
     const char* cpus = nullptr;    /* --cpus N, null when not given */
     const char* cpu_map = nullptr; /* --cpu-map LIST, null when not given */
+    const char* topology = nullptr; /* --topology SPEC, null when not given */
+    const char* numa = nullptr;    /* --numa N|LISTS, null when not given */
     bool propagate = true;         /* false with --no-propagate */
     const char* trace = nullptr;   /* --trace[=FILE]: FILE, or "stderr" */
     bool trace_stack = false;      /* --trace-stack */

@@ -32,6 +32,18 @@ constexpr const char kHelp[] =
     "        by commas, repeats allowed (0-3, 2,3,6,7, 0,0,1,1). Every host CPU must be online and\n"
     "        allowed by the process's cpuset. Given with --cpus, both must name the same number\n"
     "        of vCPUs.\n"
+    "  --topology SPEC, --topology=SPEC\n"
+    "        The machine's shape, in QEMU's -smp words: sockets=S,dies=D,clusters=K,cores=C,\n"
+    "        threads=T, each optional (dies, clusters and threads default to 1; a missing\n"
+    "        sockets or cores count is what makes the product the number of vCPUs). Alone, a\n"
+    "        shape naming sockets and cores is a machine of their product. Or flat (one socket\n"
+    "        of single-thread cores) or host (the host's own shape, renumbered). Default: host\n"
+    "        when the map puts each vCPU on a host CPU of its own, flat otherwise.\n"
+    "  --numa N, --numa=N, --numa LISTS\n"
+    "        N NUMA nodes, splitting sockets (or cores, or vCPUs, when there are fewer of\n"
+    "        those than nodes) evenly in vCPU order; or one vCPU list per node, separated by\n"
+    "        ':' (0-5:6-7). Distances: 10 local, 20 remote. Default: one node, or the host's\n"
+    "        nodes of the vCPUs with --topology host.\n"
     "  --no-propagate\n"
     "        Children that the program starts with an environment of its own (env -i, execve\n"
     "        with its own envp) run on the host, not on the machine. By default the shim puts\n"
@@ -82,6 +94,9 @@ constexpr const char kHelp[] =
     "  LIBOS_CPU_MAP    the map, vCPU 0 first, in canonical form (ranges for runs of three or\n"
     "                   more consecutive host CPUs: --cpus 4 over host CPUs 0 and 1 gives\n"
     "                   0,1,0,1; --cpu-map 0-3 gives 0-3)\n"
+    "  LIBOS_TOPOLOGY   with --topology: its value (exec passes the shape as the shim resolved\n"
+    "                   it: flat, host, or every count)\n"
+    "  LIBOS_NUMA       with --numa: its value\n"
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
     "  LIBOS_TRACE      with --trace: stderr, or the FILE, 0 or 1 of --trace=\n"
     "  LIBOS_TRACE_STACK, LIBOS_STATS\n"
@@ -102,9 +117,9 @@ constexpr const char kHelp[] =
     "tree).\n"
     "\n"
     "Environment read by libos-run:\n"
-    "  LIBOS_CPUS, LIBOS_CPU_MAP\n"
-    "                   the machine, when neither --cpus nor --cpu-map is given (errors then\n"
-    "                   name the variable)\n"
+    "  LIBOS_CPUS, LIBOS_CPU_MAP, LIBOS_TOPOLOGY, LIBOS_NUMA\n"
+    "                   the machine, when none of --cpus, --cpu-map and --topology is given\n"
+    "                   (errors then name the variable)\n"
     "  LIBOS_PROPAGATE  0 has the effect of --no-propagate; 1 or empty, none; any other\n"
     "                   value is refused (125)\n"
     "  LIBOS_SHIM_PATH  the libshim.so to preload, instead of ../shim/libshim.so next to the\n"
@@ -127,6 +142,9 @@ constexpr const char kHelp[] =
     "  libos-run --cpus 64 -- make -j64        a 64-CPU machine, however many CPUs there are\n"
     "  libos-run --cpu-map 2,3,6,7 -- lscpu    vCPUs 0-3 on host CPUs 2, 3, 6 and 7\n"
     "  libos-run --cpu-map 0,0,1,1 -- P        two vCPUs on each of host CPUs 0 and 1\n"
+    "  libos-run --topology sockets=2,cores=4,threads=2 --numa 2 -- lstopo\n"
+    "                                          16 vCPUs: 2 sockets of 4 cores of 2 threads,\n"
+    "                                          a NUMA node per socket\n"
     "  taskset -c 1 libos-run --cpus 4 -- P    all four vCPUs on host CPU 1\n"
     "  libos-run --cpus 8 --trace --trace-stack -- python3 -c 'import os; os.sched_setaffinity(0,{3})'\n"
     "                                          the call, {3}, host CPU 1, and Python's stack\n"
@@ -180,12 +198,16 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
         }
         const char* value = nullptr;
         const char** target = nullptr;
+        const char* name = nullptr;
         if (match_long(arg, "--cpus", &value))
-            target = &options->cpus;
+            target = &options->cpus, name = "--cpus";
         else if (match_long(arg, "--cpu-map", &value))
-            target = &options->cpu_map;
+            target = &options->cpu_map, name = "--cpu-map";
+        else if (match_long(arg, "--topology", &value))
+            target = &options->topology, name = "--topology";
+        else if (match_long(arg, "--numa", &value))
+            target = &options->numa, name = "--numa";
         if (target) {
-            const char* name = target == &options->cpus ? "--cpus" : "--cpu-map";
             if (!value) {
                 /* The value is the next argument; "--" there means it was forgotten. */
                 if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)

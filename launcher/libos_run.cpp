@@ -24,6 +24,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_settings.h"
+#include "libos/libos_topology.h"
 #include "pal/pal.h"
 
 #ifndef LIBOS_INSTALLED_SHIM
@@ -134,6 +135,38 @@ void build_machine(const Options& options, const libos::SettingNames& names) {
         g_machine.hosts.add(g_machine.map.host_of[v]);
 }
 
+/* The names the shape's settings came under: the options, or the variables. */
+struct ShapeNames {
+    const char* topology;
+    const char* numa;
+};
+
+/* A machine given by its shape alone: the count it makes, kept for as long as options.cpus points
+ * at it. Refuses NUMA nodes without a machine. */
+std::string count_from_shape(Options& options, const ShapeNames& names) {
+    if (options.cpus || options.cpu_map)
+        return std::string();
+    libos::ConfigError error;
+    uint32_t n = 0;
+    if (!libos::count_from_shape(names.topology, options.topology, names.numa, options.numa, &n, &error))
+        fail(error.text);
+    if (n == 0)
+        return std::string();
+    return std::to_string(n);
+}
+
+/* The shape and the nodes, checked against the machine before the program runs (the shim reads
+ * them again, with the same code). */
+void check_shape(const Options& options, const ShapeNames& names) {
+    libos::ConfigError error;
+    libos::ShapeSpec spec;
+    uint32_t nodes;
+    std::vector<uint16_t> node_of(g_machine.map.count);
+    if (!libos::check_shape(names.topology, options.topology, names.numa, options.numa, g_machine.map, &spec, &nodes,
+                            node_of.data(), &error))
+        fail(error.text);
+}
+
 /* Puts the launcher, and so the program it becomes, on the map's host CPUs. */
 void place_on_machine() {
     long ret = PalThreadSetCpuAffinity(0, kernel_mask_size(), g_machine.hosts.words);
@@ -240,20 +273,31 @@ int main(int argc, char** argv) {
     /* The options decide; without them, a machine configured in the environment (LIBOS_CPUS,
      * LIBOS_CPU_MAP, as the shim alone would read them) is used, and errors name the variable. */
     libos::SettingNames names = {"--cpus", "--cpu-map"};
-    if (!options.cpus && !options.cpu_map) {
-        const char* cpus = getenv(kEnvCpus);
-        const char* map = getenv(kEnvCpuMap);
-        options.cpus = cpus && *cpus ? cpus : nullptr;
-        options.cpu_map = map && *map ? map : nullptr;
+    ShapeNames shape_names = {"--topology", "--numa"};
+    if (!options.cpus && !options.cpu_map && !options.topology && !options.numa) {
+        auto value = [](const char* name) -> const char* {
+            const char* v = getenv(name);
+            return v && *v ? v : nullptr;
+        };
+        options.cpus = value(kEnvCpus);
+        options.cpu_map = value(kEnvCpuMap);
+        options.topology = value(kEnvTopology);
+        options.numa = value(kEnvNuma);
         names = {kEnvCpus, kEnvCpuMap};
+        shape_names = ShapeNames{kEnvTopology, kEnvNuma};
     }
     check_own_environment(&options);
+    std::string shape_count = count_from_shape(options, shape_names);
+    if (!shape_count.empty())
+        options.cpus = shape_count.c_str();
     bool machine = options.cpus || options.cpu_map;
     if (options.strict && !machine)
         fail("libos-run: --strict needs a virtual machine: give --cpus or --cpu-map (without one there is "
              "nothing for strict mode to virtualize)");
-    if (machine)
+    if (machine) {
         build_machine(options, names);
+        check_shape(options, shape_names);
+    }
     if (options.trace)
         check_trace_target(options.trace);
     std::string shim = find_shim();
@@ -261,6 +305,10 @@ int main(int argc, char** argv) {
     if (machine) {
         settings.push_back(std::string(kEnvCpus) + "=" + std::to_string(g_machine.map.count));
         settings.push_back(std::string(kEnvCpuMap) + "=" + g_machine.map_text);
+        if (options.topology)
+            settings.push_back(std::string(kEnvTopology) + "=" + options.topology);
+        if (options.numa)
+            settings.push_back(std::string(kEnvNuma) + "=" + options.numa);
     }
     if (!options.propagate)
         settings.push_back(std::string(kEnvPropagate) + "=0");

@@ -47,6 +47,7 @@ struct RealFunctions {
                         char* const*, char* const*);
     FILE* (*fopen)(const char*, const char*);
     char* (*getcwd)(char*, size_t);
+    char* (*realpath)(const char*, char*);
     DIR* (*opendir)(const char*);
     DIR* (*fdopendir)(int);
     struct dirent* (*readdir)(DIR*);

@@ -67,7 +67,8 @@ struct FilteredDir {
     uint32_t next_extra;
     bool host_done;
     struct dirent entry;
-    /* The inodes of the host's cpuH entries, which the machine's cpuV entries take (H below 128). */
+    /* The inodes of the host's cpuH (nodeH) entries, which the machine's cpuV (nodeK) entries take (H
+     * below 128). */
     uint64_t host_ino[128];
 };
 constexpr int kFilteredDirs = 64;
@@ -101,12 +102,13 @@ void watch_listing(DIR* dir, const libos::VfsPath& path) {
     }
 }
 
-/* The number of a host entry "cpuH" (decimal, no leading zero), or UINT_MAX. */
-unsigned host_cpu_entry(const char* name) {
-    if (strncmp(name, "cpu", 3) != 0 || name[3] < '0' || name[3] > '9' || (name[3] == '0' && name[4]))
+/* The number of a host entry "cpuH" or "nodeH" (`prefix`; decimal, no leading zero), or UINT_MAX. */
+unsigned host_entry_number(const char* name, const char* prefix) {
+    const size_t p = strlen(prefix);
+    if (strncmp(name, prefix, p) != 0 || name[p] < '0' || name[p] > '9' || (name[p] == '0' && name[p + 1]))
         return UINT_MAX;
     unsigned n = 0;
-    for (const char* p = name + 3; *p; ++p) {
+    for (const char* p = name + strlen(prefix); *p; ++p) {
         if (*p < '0' || *p > '9' || n > 100000)
             return UINT_MAX;
         n = n * 10 + static_cast<unsigned>(*p - '0');
@@ -123,7 +125,8 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
         }
         if (libos::vfs_show_entry(f->kind, f->node, e->d_name))
             return e;
-        if (unsigned host = host_cpu_entry(e->d_name); host < sizeof(f->host_ino) / sizeof(f->host_ino[0]))
+        if (unsigned host = host_entry_number(e->d_name, libos::vfs_entry_prefix(f->kind));
+            host < sizeof(f->host_ino) / sizeof(f->host_ino[0]))
             f->host_ino[host] = e->d_ino;
     }
     char name[sizeof(f->entry.d_name)];
@@ -138,7 +141,7 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
     f->entry.d_ino = known ? f->host_ino[host] : 0x4c000000u + f->next_extra;
     f->entry.d_off = static_cast<off_t>(f->next_extra);
     f->entry.d_reclen = sizeof(f->entry);
-    f->entry.d_type = f->kind == libos::VfsDir::Node ? DT_LNK : DT_DIR;
+    f->entry.d_type = libos::vfs_entry_type(f->kind);
     memcpy(f->entry.d_name, name, strlen(name) + 1);
     return &f->entry;
 }
@@ -287,6 +290,36 @@ SHIM_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) noex
         shim::syscall_result(libos::dispatch(SYS_faccessat2, dirfd, as_word(path), mode, flags, 0, 0)));
 }
 
+/* realpath: glibc's resolves each component with internal readlink calls, which reach the host with
+ * the machine's names (cpu5/ may be no host directory); a path into the views resolves through the
+ * table's walk, whose canonical path is the kernel's answer. */
+SHIM_EXPORT char* realpath(const char* path, char* resolved) {
+    libos::VfsPath p;
+    if (!classify(path, &p))
+        return SHIM_REAL(realpath)(path, resolved);
+    if (p.kind == libos::VfsKind::Error) {
+        errno = -p.error;
+        return nullptr;
+    }
+    const size_t length = strlen(p.virt);
+    if (length >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return nullptr;
+    }
+    /* realpath(path, NULL) returns memory the caller frees: malloc's, as glibc's does. */
+    char* out = resolved ? resolved : static_cast<char*>(malloc(length + 1));
+    if (!out) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    memcpy(out, p.virt, length + 1);
+    return out;
+}
+
+SHIM_EXPORT char* canonicalize_file_name(const char* path) {
+    return realpath(path, nullptr);
+}
+
 /* ---- directories -------------------------------------------------------------------------- */
 
 SHIM_EXPORT DIR* opendir(const char* path) {
@@ -312,7 +345,10 @@ SHIM_EXPORT DIR* fdopendir(int fd) {
     DIR* dir = SHIM_REAL(fdopendir)(fd);
     char virt[libos::kVfsPathMax];
     libos::VfsPath p;
-    if (dir && libos::vfs_active() && libos::vfs_dir_path(fd, virt) && libos::vfs_classify(libos::Caller::self(), virt, &p))
+    if (!dir || !libos::vfs_active())
+        return dir;
+    bool known = libos::vfs_listed_dir(fd, virt);
+    if (known && libos::vfs_classify(libos::Caller::self(), virt, &p))
         watch_listing(dir, p);
     return dir;
 }

@@ -132,6 +132,11 @@ void config_error(ConfigError* err, const char* setting, const char* token, cons
     fail_token(err, setting, token, strlen(token), nullptr, why);
 }
 
+void config_error_in(ConfigError* err, const char* setting, const char* token, size_t length, const char* whole,
+                     const char* why) {
+    fail_token(err, setting, token, length, whole, why);
+}
+
 bool CpuBits::empty() const {
     for (uint64_t w : words)
         if (w)

@@ -13,6 +13,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
@@ -133,7 +134,10 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 4 * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
-    size_t bytes = kBlockHeader + (count + 14) * sizeof(char*) + strings;
+    const char* topology = machine ? machine_topology_text() : nullptr;
+    const char* numa = machine ? machine_numa_text() : nullptr;
+    strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
+    size_t bytes = kBlockHeader + (count + 16) * sizeof(char*) + strings;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -149,7 +153,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 14);
+    char* cursor = reinterpret_cast<char*>(out + count + 16);
     size_t used = 0;
     bool have_preload = false;
     for (size_t i = 0; i < count; ++i) {
@@ -185,6 +189,9 @@ char* const* exec_environment(char* const* envp, long* error) {
     format_decimal(number, vcpu_count());
     out[used++] = put(&cursor, {kEnvCpus, "=", number});
     out[used++] = put(&cursor, {kEnvCpuMap, "=", map});
+    out[used++] = put(&cursor, {kEnvTopology, "=", topology});
+    if (numa)
+        out[used++] = put(&cursor, {kEnvNuma, "=", numa});
     if (const char* cwd = exec_cwd())
         out[used++] = put(&cursor, {kEnvCwd, "=", cwd});
     if (const char* tag = strict_tag_text())

@@ -9,8 +9,10 @@
 #include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "libos/libos_settings.h"
 #include "libos/libos_signal.h"
+#include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
 #include "libos/libos_vfs.h"
@@ -67,14 +69,25 @@ bool inherited_affinity(CpuBits* mask, uint32_t* since) {
 int init_machine() {
     const char* count_text = env_get(kEnvCpus);
     const char* map_text = env_get(kEnvCpuMap);
-    if (!(count_text && *count_text) && !(map_text && *map_text))
-        return kIdentity;
+    const char* topology_text = env_get(kEnvTopology);
+    const char* numa_text = env_get(kEnvNuma);
+    ConfigError error;
+    if (!(count_text && *count_text) && !(map_text && *map_text)) {
+        /* A shape of sockets and cores alone is a machine of their product. */
+        static constinit char shape_count[16] = {};
+        uint32_t n;
+        if (!count_from_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &n, &error))
+            refuse(error.text);
+        if (n == 0)
+            return kIdentity;
+        format_decimal(shape_count, n);
+        count_text = shape_count;
+    }
 
     Machine& m = g_machine;
     const SettingNames names = {kEnvCpus, kEnvCpuMap};
     CpuBits current;           /* the host mask read at start-up, when it was */
     bool have_current = false;
-    ConfigError error;
     /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
      * If the state is still there and describes the same map, the host need not be asked again. */
     bool trusted = false;
@@ -83,6 +96,8 @@ int init_machine() {
         memset(&everything, 0xff, sizeof(everything));
         if (build_cpu_map(names, count_text, map_text, everything, everything, everything, &m.map, &error)) {
             set_machine_shape();
+            if (!configure_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &error))
+                refuse(error.text);
             trusted = attach_region(g_inherited.state_fd);
         }
     }
@@ -114,6 +129,8 @@ int init_machine() {
                 refuse(error.text);
         }
         set_machine_shape();
+        if (!configure_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &error))
+            refuse(error.text);
     }
 
     /* The first thread: the mask its exec'ing parent had, or the whole machine. */

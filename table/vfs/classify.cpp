@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -26,14 +27,65 @@ bool copy_path(char* out, const char* a, const char* b = "", const char* c = "")
     return true;
 }
 
-bool is_mask_name(const char* name) {
-    static const char* const kMasks[] = {"core_cpus",    "thread_siblings", "core_siblings", "package_cpus",
-                                         "die_cpus",     "cluster_cpus",    "book_siblings", "drawer_siblings",
-                                         "shared_cpu_map"};
-    for (const char* m : kMasks)
-        if (strcmp(name, m) == 0)
+/* The topology directory's sets, each a list ("_list") and a mask. */
+struct SetName {
+    const char* name;
+    SiblingSet set;
+};
+constexpr SetName kSets[] = {{"thread_siblings", SiblingSet::kCore}, {"core_cpus", SiblingSet::kCore},
+                             {"core_siblings", SiblingSet::kPackage}, {"package_cpus", SiblingSet::kPackage},
+                             {"die_cpus", SiblingSet::kDie},         {"cluster_cpus", SiblingSet::kCluster},
+                             {"book_siblings", SiblingSet::kPackage}, {"drawer_siblings", SiblingSet::kPackage}};
+constexpr const char* kIds[] = {"physical_package_id", "die_id", "cluster_id", "core_id"};
+
+/* cpuV/topology/NAME: an id or a set of the model, or the host's file. */
+void classify_topology(const char* name, VfsPath* out) {
+    for (uint8_t i = 0; i < sizeof(kIds) / sizeof(kIds[0]); ++i) {
+        if (strcmp(name, kIds[i]) == 0) {
+            out->kind = VfsKind::Generated;
+            out->file = VfsFile::TopologyId;
+            out->item = i;
+            return;
+        }
+    }
+    const size_t n = strlen(name);
+    for (const SetName& set : kSets) {
+        const size_t m = strlen(set.name);
+        if (strncmp(name, set.name, m) == 0 && (name[m] == '\0' || strcmp(name + m, "_list") == 0)) {
+            out->kind = VfsKind::Generated;
+            out->file = m == n ? VfsFile::TopologyMask : VfsFile::TopologyList;
+            out->item = static_cast<uint8_t>(set.set);
+            return;
+        }
+    }
+    out->kind = VfsKind::Redirect;
+}
+
+/* cpuV/cache/indexI/NAME (`after_index` is "/NAME"): the sharing and id of a chosen shape's caches;
+ * the host's sets, translated, in the host layout; the rest is the host's. */
+bool classify_cache(const char* after_index, VfsPath* out) {
+    const char* name = after_index + 1;
+    const bool list = strcmp(name, "shared_cpu_list") == 0, map = strcmp(name, "shared_cpu_map") == 0;
+    const bool id = strcmp(name, "id") == 0;
+    if (*after_index != '/' || !(list || map || id)) {
+        out->kind = VfsKind::Redirect;
+        return true;
+    }
+    out->kind = VfsKind::Generated;
+    /* source: the host's indexI directory (its level), or the host list for a translated set. */
+    if (!copy_path(out->source, out->real))
+        return false;
+    out->source[strlen(out->source) - strlen(after_index)] = '\0';
+    if (machine_shape().kind == ShapeKind::kHost) {
+        if (id) {
+            out->kind = VfsKind::Redirect;
             return true;
-    return false;
+        }
+        out->file = list ? VfsFile::CpuSetList : VfsFile::CpuSetMask;
+        return copy_path(out->source, out->source, "/shared_cpu_list");
+    }
+    out->file = list ? VfsFile::CacheList : map ? VfsFile::CacheMask : VfsFile::CacheId;
+    return true;
 }
 
 void missing(VfsPath* out) {
@@ -55,8 +107,20 @@ bool classify_cpu(const char* rest, VfsPath* out) {
         VfsFile file;
     };
     static const Fixed kFixed[] = {{"online", VfsFile::AllCpus},  {"possible", VfsFile::AllCpus},
-                                   {"present", VfsFile::AllCpus}, {"offline", VfsFile::Offline},
+                                   {"present", VfsFile::AllCpus}, {"enabled", VfsFile::AllCpus},
+                                   {"offline", VfsFile::Offline},
                                    {"kernel_max", VfsFile::KernelMax}};
+    if (strcmp(rest, "smt/active") == 0 || strcmp(rest, "smt/control") == 0) {
+        out->kind = VfsKind::Generated;
+        out->file = rest[4] == 'a' ? VfsFile::SmtActive : VfsFile::SmtControl;
+        return copy_path(out->real, out->virt);
+    }
+    if (strcmp(rest, "isolated") == 0 || strcmp(rest, "nohz_full") == 0) {
+        /* The vCPUs whose host CPUs are isolated (or tickless). */
+        out->kind = VfsKind::Generated;
+        out->file = VfsFile::CpuSetList;
+        return copy_path(out->real, out->virt) && copy_path(out->source, out->virt);
+    }
     for (const Fixed& f : kFixed) {
         if (*after == '\0' && strlen(f.name) == n && strncmp(rest, f.name, n) == 0) {
             out->kind = VfsKind::Generated;
@@ -73,8 +137,11 @@ bool classify_cpu(const char* rest, VfsPath* out) {
     }
     char host_dir[64] = "/sys/devices/system/cpu/cpu";
     format_decimal(host_dir + strlen(host_dir), host_cpu_of(v));
+    out->vcpu = v;
     if (*after == '\0') {
         out->kind = VfsKind::Directory;
+        out->dir = VfsDir::Cpu;
+        out->node = static_cast<int32_t>(v);
         return copy_path(out->real, host_dir);
     }
     if (!copy_path(out->real, host_dir, after))
@@ -85,72 +152,114 @@ bool classify_cpu(const char* rest, VfsPath* out) {
         return true;
     }
     const char* name = strrchr(after, '/') + 1;
-    if (starts_with(after, "/topology/") || starts_with(after, "/cache/index")) {
-        if (ends_with(name, "_list")) {
-            out->kind = VfsKind::Generated;
-            out->file = VfsFile::CpuSetList;
-            return copy_path(out->source, out->real);
+    if (starts_with(after, "/topology/") && name == after + 10) {
+        classify_topology(name, out);
+        return true;
+    }
+    if (starts_with(after, "/cache/index")) {
+        uint32_t index;
+        const char* index_name = after + 7;
+        size_t m = component_length(index_name);
+        if (numbered(index_name, m, "index", &index) && index_name[m] == '/' && !strchr(index_name + m + 1, '/'))
+            return classify_cache(index_name + m, out);
+    }
+    uint32_t node;
+    size_t m = component_length(after + 1);
+    if (numbered(after + 1, m, "node", &node) && after[1 + m] == '\0') {
+        /* cpuV/nodeK, a link to ../../node/nodeK: only its own node's. The host CPU's link stands
+         * for it. */
+        const uint32_t own = vcpu_place(v).node;
+        if (node != own) {
+            missing(out);
+            return true;
         }
-        if (is_mask_name(name)) {
-            /* Made from the host's list twin: shared_cpu_map -> shared_cpu_list, core_cpus ->
-             * core_cpus_list. */
-            if (!copy_path(out->source, out->real))
-                return false;
-            if (ends_with(out->source, "_map"))
-                out->source[strlen(out->source) - 4] = '\0';
-            out->kind = VfsKind::Generated;
-            out->file = VfsFile::CpuSetMask;
-            return copy_path(out->source, out->source, "_list");
-        }
+        char host_link[32] = "/node";
+        format_decimal(host_link + 5, host_node_of(host_cpu_of(v)));
+        char number[16];
+        format_decimal(number, own);
+        out->kind = VfsKind::Link;
+        return copy_path(out->real, host_dir, host_link) && copy_path(out->source, "../../node/node", number);
     }
     out->kind = VfsKind::Redirect;
     return true;
 }
 
-/* Everything under /sys/devices/system/node; `rest` follows "node/". */
+/* Everything under /sys/devices/system/node; `rest` follows "node/" (or is "" for the directory).
+ * The machine's nodes are 0..k-1; node K's directory is the host's of the first host node its vCPUs
+ * are on. */
 bool classify_node(const char* rest, VfsPath* out) {
-    if (strcmp(rest, "has_cpu") == 0) {
-        out->kind = VfsKind::Generated;
-        out->file = VfsFile::NodeHasCpu;
-        return copy_path(out->real, out->virt);
+    if (*rest == '\0') {
+        out->kind = VfsKind::Directory;
+        out->dir = VfsDir::NodeRoot;
+        return copy_path(out->real, kNodeRoot);
+    }
+    static const char* const kLists[] = {"online", "possible", "has_cpu", "has_memory", "has_normal_memory"};
+    for (const char* list : kLists) {
+        if (strcmp(rest, list) == 0) {
+            out->kind = VfsKind::Generated;
+            out->file = VfsFile::NodeList;
+            return copy_path(out->real, out->virt);
+        }
     }
     size_t n = component_length(rest);
     uint32_t node;
     if (!numbered(rest, n, "node", &node))
         return false;
+    if (node >= vnode_count()) {
+        missing(out);
+        return true;
+    }
     out->node = static_cast<int32_t>(node);
+    CpuBits hosts;
+    vnode_host_nodes(node, &hosts);
+    uint32_t host_node = 0;
+    while (host_node < kMaxVcpus && !hosts.has(host_node))
+        ++host_node;
+    char host_dir[64];
+    TextBuilder(host_dir, sizeof(host_dir)).add(kNodeRoot).add("/node").unum(host_node);
     const char* after = rest + n;
     if (*after == '\0') {
         out->kind = VfsKind::Directory;
         out->dir = VfsDir::Node;
-        return copy_path(out->real, out->virt);
+        return copy_path(out->real, host_dir);
     }
-    if (strcmp(after, "/cpulist") == 0 || strcmp(after, "/cpumap") == 0) {
-        out->kind = VfsKind::Generated;
-        out->file = after[4] == 'l' ? VfsFile::NodeCpuList : VfsFile::NodeCpuMap;
-        return copy_path(out->real, out->virt);
+    if (!copy_path(out->real, host_dir, after))
+        return false;
+    struct Fixed {
+        const char* name;
+        VfsFile file;
+    };
+    static const Fixed kFiles[] = {{"/cpulist", VfsFile::NodeCpuList},
+                                   {"/cpumap", VfsFile::NodeCpuMap},
+                                   {"/distance", VfsFile::NodeDistance},
+                                   {"/meminfo", VfsFile::NodeMeminfo}};
+    for (const Fixed& f : kFiles) {
+        if (strcmp(after, f.name) == 0) {
+            out->kind = VfsKind::Generated;
+            out->file = f.file;
+            return true;
+        }
     }
     size_t m = component_length(after + 1);
     uint32_t v;
-    if (!numbered(after + 1, m, "cpu", &v))
-        return false;
+    if (!numbered(after + 1, m, "cpu", &v)) {
+        out->kind = VfsKind::Redirect;
+        return true;
+    }
     /* nodeN/cpuV is a link to ../../cpu/cpuV: only the vCPUs on node N have one. */
-    if (v >= vcpu_count() || host_node_of(host_cpu_of(v)) != node) {
+    if (v >= vcpu_count() || vcpu_place(v).node != node) {
         missing(out);
         return true;
     }
     char number[16];
     format_decimal(number, v);
     if (after[1 + m] == '\0') {
-        /* The link itself; the host's link of the same host CPU stands for it. */
+        /* The link itself; the host's link of the same host CPU, in the host node's directory,
+         * stands for it. */
         char host_name[16];
         format_decimal(host_name, host_cpu_of(v));
         out->kind = VfsKind::Link;
-        char node_dir[kVfsPathMax];
-        const size_t dir_length = static_cast<size_t>(after + 1 - out->virt); /* ".../nodeN/" */
-        memcpy(node_dir, out->virt, dir_length);
-        node_dir[dir_length] = '\0';
-        return copy_path(out->real, node_dir, "cpu", host_name) && copy_path(out->source, "../../cpu/cpu", number);
+        return copy_path(out->real, host_dir, "/cpu", host_name) && copy_path(out->source, "../../cpu/cpu", number);
     }
     /* Below the link (a path resolve.cpp did not make): where the link leads. */
     char target[kVfsPathMax];
@@ -226,6 +335,8 @@ bool classify_canonical(const char* path, VfsPath* out) {
     out->file = VfsFile::None;
     out->dir = VfsDir::Plain;
     out->node = -1;
+    out->vcpu = 0;
+    out->item = 0;
     out->tid = 0;
     out->error = 0;
     out->mode = 0;
@@ -241,8 +352,10 @@ bool classify_canonical(const char* path, VfsPath* out) {
         const char* rest = p + sizeof(kCpuRoot) - 1;
         return classify_cpu(*rest ? rest + 1 : rest, out);
     }
-    if (starts_with(p, kNodeRoot) && p[sizeof(kNodeRoot) - 1] == '/')
-        return classify_node(p + sizeof(kNodeRoot), out);
+    if (starts_with(p, kNodeRoot) && (p[sizeof(kNodeRoot) - 1] == '\0' || p[sizeof(kNodeRoot) - 1] == '/')) {
+        const char* rest = p + sizeof(kNodeRoot) - 1;
+        return classify_node(*rest ? rest + 1 : rest, out);
+    }
     if (starts_with(p, "/proc/"))
         return classify_proc(p + 6, out);
     return false;

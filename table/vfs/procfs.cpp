@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "libos/libos_threads.h"
 #include "vfs/vfs_internal.h"
 
@@ -193,9 +194,10 @@ long write_stat(Caller caller, Out& out) {
     return 0;
 }
 
-/* /proc/cpuinfo: one block per vCPU, its host CPU's block with the numbering and topology of the
- * machine: processor = v; physical id and core id the host's; siblings = the vCPUs in the package;
- * cpu cores = the distinct cores among them; apicid and initial apicid = v. */
+/* /proc/cpuinfo: one block per vCPU, its host CPU's block with the numbering and shape of the
+ * machine (libos_topology.h): processor = v; physical id and core id the model's; siblings = the
+ * vCPUs of its package; cpu cores = the cores of its package; apicid and initial apicid in the x86
+ * encoding of its place. */
 long write_cpuinfo(Caller caller, Out& out) {
     MappedBuffer buf(16 << 20);
     if (!buf.data)
@@ -204,13 +206,11 @@ long write_cpuinfo(Caller caller, Out& out) {
     if (len < 0)
         return len;
     /* Where each host processor's block starts and how long it is. */
-    MappedBuffer index(sizeof(uint32_t) * 2 * PAL_MAX_CPUS + sizeof(uint64_t) * 2 * PAL_MAX_CPUS);
+    MappedBuffer index(sizeof(uint32_t) * 2 * PAL_MAX_CPUS);
     if (!index.data)
         return -ENOMEM;
     auto* start = reinterpret_cast<uint32_t*>(index.data);
     uint32_t* size = start + PAL_MAX_CPUS;
-    auto* package = reinterpret_cast<uint64_t*>(size + PAL_MAX_CPUS);
-    uint64_t* core = package + PAL_MAX_CPUS;
     bool have_any = false;
     for (const char* block = buf.data; *block;) {
         const char* end = strstr(block, "\n\n");
@@ -219,8 +219,6 @@ long write_cpuinfo(Caller caller, Out& out) {
         if (processor < PAL_MAX_CPUS) {
             start[processor] = static_cast<uint32_t>(block - buf.data);
             size[processor] = static_cast<uint32_t>(n);
-            package[processor] = block_number(block, n, "physical id", 0);
-            core[processor] = block_number(block, n, "core id", processor);
             have_any = true;
         }
         block += n;
@@ -229,35 +227,32 @@ long write_cpuinfo(Caller caller, Out& out) {
     }
     if (!have_any)
         return -EIO;
-    uint32_t n = vcpu_count();
-    /* Per package (indexed by physical id, which is small): its vCPUs and its distinct cores among
-     * the host CPUs the machine uses. */
-    MappedBuffer counts(sizeof(uint32_t) * 2 * PAL_MAX_CPUS + PAL_MAX_CPUS);
-    if (!counts.data)
-        return -ENOMEM;
-    auto* siblings_in = reinterpret_cast<uint32_t*>(counts.data);
-    uint32_t* cores_in = siblings_in + PAL_MAX_CPUS;
-    auto* used = reinterpret_cast<bool*>(cores_in + PAL_MAX_CPUS);
-    auto package_index = [&](uint32_t h) { return static_cast<uint32_t>(package[h] % PAL_MAX_CPUS); };
-    for (uint32_t v = 0; v < n; ++v) {
-        uint32_t h = host_cpu_of(v);
-        siblings_in[package_index(h)]++;
-        used[h] = true;
-    }
-    for (uint32_t h = 0; h < PAL_MAX_CPUS; ++h) {
-        if (!used[h])
-            continue;
-        bool first_of_core = true;
-        for (uint32_t g = 0; g < h && first_of_core; ++g)
-            first_of_core = !(used[g] && package[g] == package[h] && core[g] == core[h]);
-        cores_in[package_index(h)] += first_of_core;
-    }
+    const uint32_t n = vcpu_count();
+    uint32_t package_first = UINT32_MAX, siblings = 0, cores = 0; /* of the package of the vCPU before */
     for (uint32_t v = 0; v < n; ++v) {
         uint32_t h = host_cpu_of(v);
         if (!size[h])
             continue;
+        const VcpuPlace& place = vcpu_place(v);
+        CpuBits package;
+        vcpu_siblings(v, SiblingSet::kPackage, &package);
+        uint32_t first = 0;
+        while (first / 64 < kMaskWords && !package.words[first / 64])
+            first += 64;
+        first += first / 64 < kMaskWords ? static_cast<uint32_t>(__builtin_ctzll(package.words[first / 64])) : 0;
+        if (first != package_first) {
+            /* A new package (its vCPUs need not be consecutive in the host layout): count again. */
+            package_first = first;
+            siblings = package.count();
+            cores = 0;
+            for (uint32_t w = 0; w < kMaskWords; ++w)
+                for (uint64_t bits = package.words[w]; bits; bits &= bits - 1) {
+                    uint32_t u = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+                    cores += vcpu_place(u).thread == 0;
+                }
+        }
         const char* block = buf.data + start[h];
-        uint64_t siblings = siblings_in[package_index(h)], cores = cores_in[package_index(h)];
+        const uint32_t apic = vcpu_apic_id(v);
         for (const char* line = block; line < block + size[h];) {
             size_t l = strcspn(line, "\n");
             const char* colon = static_cast<const char*>(memchr(line, ':', l));
@@ -265,12 +260,16 @@ long write_cpuinfo(Caller caller, Out& out) {
             auto is = [&](const char* k) { return starts_with(line, k) && (line[strlen(k)] == '\t' || line[strlen(k)] == ' '); };
             if (colon && is("processor"))
                 out.add(line, key).add(" ").unum(v).add("\n");
+            else if (colon && is("physical id"))
+                out.add(line, key).add(" ").unum(place.package).add("\n");
             else if (colon && is("siblings"))
                 out.add(line, key).add(" ").unum(siblings).add("\n");
+            else if (colon && is("core id"))
+                out.add(line, key).add(" ").unum(place.core).add("\n");
             else if (colon && is("cpu cores"))
                 out.add(line, key).add(" ").unum(cores).add("\n");
             else if (colon && (is("apicid") || is("initial apicid")))
-                out.add(line, key).add(" ").unum(v).add("\n");
+                out.add(line, key).add(" ").unum(apic).add("\n");
             else
                 out.add(line, l).add("\n");
             line += l + 1;

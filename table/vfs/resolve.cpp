@@ -46,7 +46,7 @@ bool may_be_in_views(const char* p) {
     constexpr size_t kCpuRootLength = sizeof(kCpuRoot) - 1;
     if (starts_with(p, kCpuRoot) && (p[kCpuRootLength] == '\0' || p[kCpuRootLength] == '/'))
         return true;
-    if (starts_with(p, kNodeRoot) && p[sizeof(kNodeRoot) - 1] == '/')
+    if (starts_with(p, kNodeRoot) && (p[sizeof(kNodeRoot) - 1] == '\0' || p[sizeof(kNodeRoot) - 1] == '/'))
         return true;
     if (!starts_with(p, "/proc/"))
         return false;
@@ -494,8 +494,10 @@ namespace {
 /* Relative names worth a question to the host about the directory they start from (a readlink, a
  * getcwd): only these can lead into a view. */
 bool may_lead_into_views(const char* relative) {
-    static const char* const kWords[] = {"cpu", "node", "online", "possible", "present", "offline",
-                                         "kernel_max", "stat", "has_cpu", "sys/", "proc/", ".."};
+    static const char* const kWords[] = {"cpu",     "node",    "online",   "possible", "present",  "offline",
+                                         "kernel_max", "stat", "has_",    "sys/",     "proc/",    "..",
+                                         "smt",     "enabled", "isolated", "nohz",     "meminfo",  "distance",
+                                         "index",   "_id",     "siblings", "shared"};
     for (const char* word : kWords)
         if (strstr(relative, word))
             return true;

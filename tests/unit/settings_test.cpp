@@ -265,7 +265,8 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_CPUS", "x"},           {"LIBOS_CPU_MAP", "a"},         {"LIBOS_PROPAGATE", "yes"},
         {"LIBOS_TRACE", "/nonexistent/dir/f"}, {"LIBOS_TRACE_STACK", "yes"}, {"LIBOS_TRACE_FORMAT", "xml"},
         {"LIBOS_STATS", "yes"},        {"LIBOS_STRICT", "xyz"},        {"LIBOS_STATE_FD", "x"},
-        {"LIBOS_AFFINITY", "x"},       {"LIBOS_CWD", "x"},
+        {"LIBOS_AFFINITY", "x"},       {"LIBOS_CWD", "x"},             {"LIBOS_TOPOLOGY", "cores=0"},
+        {"LIBOS_NUMA", "x"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

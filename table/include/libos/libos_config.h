@@ -53,6 +53,9 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
 /* Fills `err` with the one line every refusal has: "libos: SETTING: bad token 'TOKEN': WHY", the
  * token made printable and cut if long (libos_settings.h refuses the other settings with it). */
 void config_error(ConfigError* err, const char* setting, const char* token, const char* why);
+/* The same for a token of `length` bytes inside a longer value, which the line also quotes. */
+void config_error_in(ConfigError* err, const char* setting, const char* token, size_t length, const char* whole,
+                     const char* why);
 
 /* Writes a CPU list in the kernel's style ("0-3,8"); returns the length (without NUL). */
 size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size);

@@ -25,6 +25,8 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     /* the machine (libos_init.h) */                                                                                 \
     X(kEnvCpus, "LIBOS_CPUS", kReplaced, kRewritten)                                                                 \
     X(kEnvCpuMap, "LIBOS_CPU_MAP", kReplaced, kRewritten)                                                            \
+    X(kEnvTopology, "LIBOS_TOPOLOGY", kReplaced, kRewritten)                                                         \
+    X(kEnvNuma, "LIBOS_NUMA", kReplaced, kRewritten)                                                                 \
     X(kEnvPropagate, "LIBOS_PROPAGATE", kReplaced, kPassed)                                                          \
     /* tracing (libos_trace.h) */                                                                                    \
     X(kEnvTrace, "LIBOS_TRACE", kReplaced, kRewritten)                                                               \

@@ -44,9 +44,19 @@ enum class VfsFile : uint8_t {
     CpuOnline,    /* cpuV/online: 1 */
     CpuSetList,   /* a host CPU list under cpuV/, translated ("thread_siblings_list") */
     CpuSetMask,   /* a host CPU mask under cpuV/, translated ("thread_siblings"); read from its _list twin */
-    NodeHasCpu,   /* node/has_cpu: the nodes that have vCPUs */
+    TopologyId,   /* cpuV/topology/{physical_package_id,die_id,cluster_id,core_id}: the model's (item) */
+    TopologyList, /* cpuV/topology/SET_list: the model's set (item: a SiblingSet) */
+    TopologyMask, /* cpuV/topology/<set>: the same as a mask */
+    CacheList,    /* cpuV/cache/indexI/shared_cpu_list (source: the host's indexI directory) */
+    CacheMask,    /* cpuV/cache/indexI/shared_cpu_map */
+    CacheId,      /* cpuV/cache/indexI/id */
+    SmtActive,    /* cpu/smt/active */
+    SmtControl,   /* cpu/smt/control */
+    NodeList,     /* node/{online,possible,has_cpu,has_memory,has_normal_memory}: every node */
     NodeCpuList,  /* nodeN/cpulist */
     NodeCpuMap,   /* nodeN/cpumap */
+    NodeDistance, /* nodeN/distance */
+    NodeMeminfo,  /* nodeN/meminfo: the host nodes' memory shared among the nodes on them */
     CpuInfo,      /* /proc/cpuinfo */
     Stat,         /* /proc/stat */
     Status,       /* /proc/<pid>[/task/<tid>]/status */
@@ -57,6 +67,8 @@ enum class VfsDir : uint8_t {
     Plain,   /* listed as the host lists it */
     CpuRoot, /* /sys/devices/system/cpu: cpu0..cpu(n-1) instead of the host's cpuN */
     Node,    /* /sys/devices/system/node/nodeN: cpuV links for the vCPUs on node N */
+    NodeRoot, /* /sys/devices/system/node: node0..node(k-1) instead of the host's nodeN */
+    Cpu,     /* /sys/devices/system/cpu/cpuV: its nodeN link instead of the host CPU's */
 };
 
 constexpr size_t kVfsPathMax = 512;
@@ -66,6 +78,8 @@ struct VfsPath {
     VfsFile file;
     VfsDir dir;
     int32_t node;  /* nodeN, or -1 */
+    uint32_t vcpu; /* cpuV/...: V */
+    uint8_t item;  /* which id or set (TopologyId, TopologyList, TopologyMask) */
     pid_t tid;     /* the thread whose status this is */
     int error;     /* Error: -errno */
     mode_t mode;   /* the type and permissions of `real` on the host (lstat), 0 if unknown */
@@ -114,11 +128,16 @@ bool vfs_generated_link(char* target, size_t length, size_t* new_length);
  * asked). Returns the descriptor or -errno. */
 long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
 
-/* The listing filter for a directory of kind `dir` (node: nodeN): should the host's entry `name` be
- * shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name, host_cpu) writes the i-th
- * name and the host CPU whose entry stands for it (its inode), and returns false past the last. */
+/* The listing filter for a directory of kind `dir` (node: nodeN, or cpuV's V): should the host's
+ * entry `name` be shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name, host_cpu)
+ * writes the i-th name and the number of the host's entry that stands for it (its inode: cpuH or
+ * nodeH), and returns false past the last. */
 bool vfs_show_entry(VfsDir dir, int32_t node, const char* name);
 bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size, uint32_t* host_cpu);
+/* The names the machine's entries of a `dir` listing take ("cpu" or "node", then a number), and the
+ * type of those entries. */
+const char* vfs_entry_prefix(VfsDir dir);
+unsigned char vfs_entry_type(VfsDir dir);
 
 /* The current directory of the views: set up when first needed (from LIBOS_CWD, which exec passes on),
  * and the virtual path exec passes on (nullptr when the current directory is not in the views). */
@@ -140,6 +159,10 @@ bool vfs_absolute(const char* path, char* out);
  * resolves against the virtual path (cpuV/ is the host's cpuH/ underneath). */
 void vfs_remember_dir(int fd, const char* virt);
 bool vfs_dir_path(int fd, char* out);
+/* For fdopendir: the path on the machine of directory descriptor `fd` (kVfsPathMax bytes), when it
+ * was opened through the views, or is a copy (dup) of the CPU or node root, which the host names as
+ * the machine does. */
+bool vfs_listed_dir(int fd, char* out);
 
 }  // namespace libos
 
