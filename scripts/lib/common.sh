@@ -13,6 +13,9 @@ LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
   libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev
 )
+# The real programs the topology suite asks about the machine (tests/topology/tools.py): hwloc,
+# numactl, GNU parallel, psutil, zstd and a JVM.
+LIBOS_TOOL_PACKAGES=(hwloc numactl parallel python3-psutil zstd default-jre-headless)
 # The sanitizers' runtimes for scripts/test --sanitize (GCC 12's; g++ already brings them on Debian 12).
 LIBOS_SANITIZE_PACKAGES=(libasan8 liblsan0 libubsan1)
 
