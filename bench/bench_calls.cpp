@@ -241,6 +241,11 @@ BENCHMARK(sysconf_onln)->Name("call/sysconf_nprocessors_onln");
 BENCHMARK(get_nprocs_call)->Name("call/get_nprocs");
 BENCHMARK_CAPTURE(read_file, proc_cpuinfo, "/proc/cpuinfo")->Name("call/read_proc_cpuinfo");
 BENCHMARK_CAPTURE(read_file, cpu_online, "/sys/devices/system/cpu/online")->Name("call/read_cpu_online");
+BENCHMARK_CAPTURE(read_file, proc_stat, "/proc/stat")->Name("call/read_proc_stat");
+BENCHMARK_CAPTURE(read_file, proc_self_status, "/proc/self/status")->Name("call/read_proc_self_status");
+BENCHMARK_CAPTURE(read_file, core_cpus_list, "/sys/devices/system/cpu/cpu1/topology/core_cpus_list")
+    ->Name("call/read_core_cpus_list");
+BENCHMARK_CAPTURE(read_file, node_meminfo, "/sys/devices/system/node/node0/meminfo")->Name("call/read_node_meminfo");
 
 BENCHMARK(raw_getpid)->Name("raw/getpid");
 BENCHMARK(raw_sched_getaffinity)->Name("raw/sched_getaffinity");

@@ -125,22 +125,41 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
  * remainders to the first of them, so that the totals still add up), and the aggregate line the
  * sum of the vCPU lines. Every other line is the host's. */
 long write_stat(Caller caller, Out& out) {
-    MappedBuffer buf(1 << 20);
-    if (!buf.data)
-        return -ENOMEM;
-    long len = caller.read_file("/proc/stat", buf.data, buf.size);
+    /* The common case fits on the stack (a few hundred bytes per host CPU, and a few CPUs): fresh
+     * mappings, and their page faults, would cost more than the host's read itself. */
+    char small_text[8192];
+    char* text = small_text;
+    long len = caller.read_file("/proc/stat", small_text, sizeof(small_text));
+    MappedBuffer big(len >= static_cast<long>(sizeof(small_text)) - 1 ? 1 << 20 : 0);
+    if (len >= static_cast<long>(sizeof(small_text)) - 1) {
+        if (!big.data)
+            return -ENOMEM;
+        len = caller.read_file("/proc/stat", big.data, big.size);
+        text = big.data;
+    }
     if (len < 0)
         return len;
     constexpr int kFields = 10;
-    MappedBuffer table(sizeof(uint64_t) * kFields * PAL_MAX_CPUS);
-    if (!table.data)
+    const uint32_t n = vcpu_count();
+    uint32_t rows = 0; /* host CPUs 0..rows-1 are the ones the machine may use */
+    for (uint32_t v = 0; v < n; ++v)
+        rows = host_cpu_of(v) + 1u > rows ? host_cpu_of(v) + 1u : rows;
+    /* Each host CPU's times, how many vCPUs share it, and each vCPU's rank among them. */
+    const size_t table_bytes = sizeof(uint64_t) * kFields * rows + sizeof(uint32_t) * (rows + n);
+    alignas(8) char small_table[4096];
+    MappedBuffer big_table(table_bytes > sizeof(small_table) ? table_bytes : 0);
+    char* table = table_bytes > sizeof(small_table) ? big_table.data : small_table;
+    if (!table)
         return -ENOMEM;
-    auto* host = reinterpret_cast<uint64_t(*)[kFields]>(table.data);
+    memset(table, 0, table_bytes);
+    auto* host = reinterpret_cast<uint64_t(*)[kFields]>(table);
+    auto* sharing = reinterpret_cast<uint32_t*>(table + sizeof(uint64_t) * kFields * rows);
+    uint32_t* rank = sharing + rows;
     int fields = 0;
-    for_each_line(buf.data, [&](const char* line, size_t) {
+    for_each_line(text, [&](const char* line, size_t) {
         uint32_t cpu;
         size_t name = strcspn(line, " ");
-        if (numbered(line, name, "cpu", &cpu) && cpu < PAL_MAX_CPUS) {
+        if (numbered(line, name, "cpu", &cpu) && cpu < rows) {
             const char* p = line + name;
             int f = 0;
             while (f < kFields && *p == ' ') {
@@ -153,13 +172,6 @@ long write_stat(Caller caller, Out& out) {
             fields = f > fields ? f : fields;
         }
     });
-    uint32_t n = vcpu_count();
-    /* How many vCPUs share each host CPU, and each vCPU's rank among them. */
-    MappedBuffer ranks(sizeof(uint32_t) * (PAL_MAX_CPUS + kMaxVcpus));
-    if (!ranks.data)
-        return -ENOMEM;
-    auto* sharing = reinterpret_cast<uint32_t*>(ranks.data);
-    uint32_t* rank = sharing + PAL_MAX_CPUS;
     for (uint32_t v = 0; v < n; ++v)
         rank[v] = sharing[host_cpu_of(v)]++;
     auto share = [&](uint32_t v, int f) {
@@ -168,7 +180,7 @@ long write_stat(Caller caller, Out& out) {
         return total / sharing[h] + (rank[v] < total % sharing[h] ? 1 : 0);
     };
     bool done_cpus = false;
-    for_each_line(buf.data, [&](const char* line, size_t len_line) {
+    for_each_line(text, [&](const char* line, size_t len_line) {
         if (!starts_with(line, "cpu")) {
             out.add(line, len_line).add("\n");
             return;

@@ -107,6 +107,44 @@ void remember_dir(uint64_t h, bool mapped) {
     }
 }
 
+/* The host's files and directories under /sys/devices/system, by the hashes of their host paths,
+ * with their types and permissions: many paths of the machine lead to one host file (cpu0/ to
+ * cpu1023/ on two host CPUs are two host directories), so one lstat serves them all. Links are not
+ * kept (their targets are read each time). An entry is the hash's upper 48 bits and the 16 bits of
+ * st_mode; 0 is free. Like the table above, it only grows. */
+constexpr size_t kHostModes = 4096;
+constinit std::atomic<uint64_t> g_host_modes[kHostModes] = {};
+
+bool host_mode_known(const char* host, mode_t* mode) {
+    if (!starts_with(host, "/sys/devices/system/"))
+        return false;
+    const uint64_t h = path_hash(host) & ~0xffffull;
+    for (size_t i = 0; i < kProbes; ++i) {
+        uint64_t v = g_host_modes[((h >> 16) + i) % kHostModes].load(std::memory_order_relaxed);
+        if (v == 0)
+            return false;
+        if ((v & ~0xffffull) == h) {
+            *mode = static_cast<mode_t>(v & 0xffff);
+            return true;
+        }
+    }
+    return false;
+}
+
+void remember_host_mode(const char* host, mode_t mode) {
+    if (!starts_with(host, "/sys/devices/system/") || !(S_ISDIR(mode) || S_ISREG(mode)) || (mode & ~0xffffu))
+        return;
+    const uint64_t h = path_hash(host) & ~0xffffull;
+    const uint64_t value = h | mode;
+    for (size_t i = 0; i < kProbes; ++i) {
+        uint64_t expected = 0;
+        std::atomic<uint64_t>& entry = g_host_modes[((h >> 16) + i) % kHostModes];
+        if (entry.compare_exchange_strong(expected, value, std::memory_order_relaxed) ||
+            (expected & ~0xffffull) == h)
+            return;
+    }
+}
+
 /* openat2's RESOLVE_* flags (<linux/openat2.h>), which the walk applies as the kernel's does. */
 constexpr uint64_t kResolveNoXdev = 0x01, kResolveNoMagicLinks = 0x02, kResolveNoSymlinks = 0x04,
                    kResolveBeneath = 0x08, kResolveInRoot = 0x10;
@@ -226,12 +264,21 @@ long look_up(Walk& w, bool* is_link, char* target) {
     /* A generated file this process made already was found then: its content is in memory. */
     if (node->kind == VfsKind::Generated && !(w.resolve & kResolveNoXdev) && cached_mode(w.canon, &w.mode))
         return 0;
+    /* A host file or directory another path of the machine led to already (sysfs's CPU and node
+     * files are world-readable, their directories world-searchable: every caller may see them). */
+    if (!(w.resolve & kResolveNoXdev) && host_mode_known(host, &w.mode)) {
+        if (stable && S_ISDIR(w.mode))
+            remember_dir(hash, renamed);
+        return 0;
+    }
     if (!w.rights->take())
         return kHostResolves;
     struct stat st;
     if (long ret = PalFileStatAt(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW); ret < 0)
         return ret;
     w.mode = st.st_mode;
+    if ((st.st_mode & 0555) == 0555 || (S_ISREG(st.st_mode) && (st.st_mode & 0444) == 0444))
+        remember_host_mode(host, st.st_mode);
     if ((w.resolve & kResolveNoXdev) && st.st_dev != w.dev)
         return -EXDEV; /* a mount point crossed */
     if (S_ISLNK(st.st_mode)) {

@@ -60,9 +60,10 @@ using Out = FixedText<4096>;
 /* A buffer of `size` bytes from mmap: large host files (/proc/cpuinfo of many CPUs) do not fit on a
  * stack, and the LibOS does not use malloc. */
 struct MappedBuffer {
+    /* size 0: no mapping (data is null), for a buffer needed only sometimes. */
     explicit MappedBuffer(size_t size) : size(size) {
         void* p;
-        data = PalMemoryAllocate(size, &p) == 0 ? static_cast<char*>(p) : nullptr;
+        data = size && PalMemoryAllocate(size, &p) == 0 ? static_cast<char*>(p) : nullptr;
     }
     ~MappedBuffer() {
         if (data)
