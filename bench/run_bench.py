@@ -33,11 +33,13 @@ SETTINGS = {
         "call_rounds": 1, "call_repetitions": 3, "call_min_time": 0.03,
         "scale_rounds": 1, "scale_repetitions": 3, "scale_min_time": 0.03,
         "true_runs": 100, "python_runs": 20, "rss_runs": 9, "state_threads": 1000,
+        "topology_runs": 1, "topology_sizes": [8, 1024],
     },
     "full": {
         "call_rounds": 3, "call_repetitions": 5, "call_min_time": 0.05,
         "scale_rounds": 3, "scale_repetitions": 5, "scale_min_time": 0.1,
         "true_runs": 200, "python_runs": 60, "rss_runs": 31, "state_threads": 1000,
+        "topology_runs": 3, "topology_sizes": [8, 1024, 8192],
     },
 }
 
@@ -257,6 +259,50 @@ def processes(paths, s, program, runs, log):
         cmd += ["--variant", spec]
     data = run_json(cmd + ["--"] + program, env=base_env(), what="bench_spawn " + program[0])
     return {name: {"ns": v["ns"], "cpu_ns": v["cpu_ns"]} for (name, _), v in zip(specs, data["variants"])}
+
+
+TOPOLOGY_READERS = [("lscpu", ["lscpu"]), ("lstopo", ["lstopo-no-graphics", "--no-io"])]
+
+
+def topology_readers(paths, s, log):
+    """Whole-process runs of the topology readers natively (the host's CPUs) and on machines of
+    s["topology_sizes"] vCPUs. Returns {name: {"native": {...}, n: {...}}}, a reader that is not
+    installed left out."""
+    out = {}
+    for name, program in TOPOLOGY_READERS:
+        if not shutil.which(program[0]):
+            log("topology readers: %s is not installed" % program[0])
+            continue
+        sizes = s["topology_sizes"]
+        log("whole process: %s at %s vCPUs, %d runs of each" % (" ".join(program), sizes, s["topology_runs"]))
+        cmd = [paths["spawn"], "--runs", str(s["topology_runs"]), "--warmup", "1", "--variant", ""]
+        for n in sizes:
+            cmd += ["--variant", "LD_PRELOAD=%s,LIBOS_CPUS=%d" % (paths["shim"], n)]
+        data = run_json(cmd + ["--", shutil.which(program[0])] + program[1:], env=base_env(),
+                        what="bench_spawn " + program[0])
+        variants = data["variants"]
+        out[name] = {"program": " ".join(program), "native": variants[0]}
+        for n, v in zip(sizes, variants[1:]):
+            out[name][n] = v
+    return out
+
+
+def topology_rows(res):
+    rows = []
+    for name, d in sorted(res.get("topology", {}).items()):
+        native = median(d["native"]["ns"])
+        sizes = sorted(k for k in d if isinstance(k, int))
+        for n in sizes:
+            wall = median(d[n]["ns"])
+            note = "by the wall clock; natively on this machine's own CPUs; CPU time %s against %s" % (
+                fmt_time(median(d[n]["cpu_ns"])), fmt_time(median(d["native"]["cpu_ns"])))
+            if n == sizes[-1] and len(sizes) > 1:
+                low = sizes[-2]
+                per = (wall - median(d[low]["ns"])) / (n - low)
+                note += "; from %d to %d vCPUs it grows by %s per vCPU" % (low, n, fmt_time(per))
+            rows.append(reported_row("topology_%s_%d" % (name, n), "`%s`, whole process, on %d vCPUs" % (
+                d["program"], n), "LIBOS_CPUS=%d" % n, native, wall, note))
+    return rows
 
 
 def resident(paths, s, log):
@@ -724,6 +770,7 @@ def build_rows(res, s, cpu, scale_cpus):
         row["measured_label"] = "tracing built in, off"
         rows.append(row)
     rows.extend(strict_rows(res))
+    rows.extend(topology_rows(res))
     return rows
 
 
@@ -926,6 +973,7 @@ def main():
         res["python"] = processes(paths, s, [res["python_path"], "-c", "pass"], s["python_runs"], log)
         res["rss"] = resident(paths, s, log)
         res["state"] = thread_state(paths, s, log)
+        res["topology"] = topology_readers(paths, s, log)
         res["tracing_reason"] = tracing_reason(root)
         notrace_shim = os.path.join(os.path.abspath(args.notrace_build_dir), "shim", "libshim.so") \
             if args.notrace_build_dir else None
