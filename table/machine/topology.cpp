@@ -83,8 +83,9 @@ uint16_t read_host_id(uint32_t host, const char* name, uint16_t fallback) {
     return v < 0x10000 ? static_cast<uint16_t>(v) : fallback;
 }
 
-/* The host layout: each vCPU takes its host CPU's ids; vCPUs on one host core are its threads, in
- * vCPU order (two vCPUs on one host CPU are two threads of its core). */
+/* The host layout: each vCPU takes its host CPU's place; vCPUs on one host core are its threads, in
+ * vCPU order (two vCPUs on one host CPU are two threads of its core). Packages, dies and cores are
+ * numbered anew in vCPU order; cluster ids stay the host's. */
 bool place_as_host(uint32_t n) {
     Scratch<HostCpu> host_cpus(PAL_MAX_CPUS);
     Scratch<uint32_t> used_hosts(PAL_MAX_CPUS);
@@ -138,6 +139,27 @@ bool place_as_host(uint32_t n) {
         }
         if (p.die_index == dies)
             ++dies;
+    }
+    /* The ids renumbered in vCPU order, so that no host number shows through: packages from 0, and
+     * each package's dies and cores from 0. */
+    Scratch<uint32_t> package_of_host(0x10000), die_of_index(n), core_of_index(n), counts(2 * n + 2);
+    if (!package_of_host.data || !die_of_index.data || !core_of_index.data || !counts.data)
+        return false;
+    uint32_t packages = 0;
+    uint32_t* dies_in = counts.data;      /* by new package: dies numbered so far */
+    uint32_t* cores_in = counts.data + n + 1;
+    for (uint32_t v = 0; v < n; ++v) {
+        VcpuPlace& p = g_place[v];
+        uint32_t& package = package_of_host.data[p.package];
+        if (!package)
+            package = ++packages;
+        p.package = static_cast<uint16_t>(package - 1);
+        if (!die_of_index.data[p.die_index])
+            die_of_index.data[p.die_index] = ++dies_in[p.package];
+        p.die = static_cast<uint16_t>(die_of_index.data[p.die_index] - 1);
+        if (!core_of_index.data[p.core_index])
+            core_of_index.data[p.core_index] = ++cores_in[p.package];
+        p.core = static_cast<uint16_t>(core_of_index.data[p.core_index] - 1);
     }
     uint32_t max_thread = 0, max_core = 0, max_die = 0;
     for (uint32_t v = 0; v < n; ++v) {

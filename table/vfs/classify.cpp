@@ -62,7 +62,7 @@ void classify_topology(const char* name, VfsPath* out) {
 }
 
 /* cpuV/cache/indexI/NAME (`after_index` is "/NAME"): the sharing and id of a chosen shape's caches;
- * the host's sets, translated, in the host layout; the rest is the host's. */
+ * the host's sets, translated, in the host layout, with ids of the machine; the rest is the host's. */
 bool classify_cache(const char* after_index, VfsPath* out) {
     const char* name = after_index + 1;
     const bool list = strcmp(name, "shared_cpu_list") == 0, map = strcmp(name, "shared_cpu_map") == 0;
@@ -76,11 +76,7 @@ bool classify_cache(const char* after_index, VfsPath* out) {
     if (!copy_path(out->source, out->real))
         return false;
     out->source[strlen(out->source) - strlen(after_index)] = '\0';
-    if (machine_shape().kind == ShapeKind::kHost) {
-        if (id) {
-            out->kind = VfsKind::Redirect;
-            return true;
-        }
+    if (machine_shape().kind == ShapeKind::kHost && !id) {
         out->file = list ? VfsFile::CpuSetList : VfsFile::CpuSetMask;
         return copy_path(out->source, out->source, "/shared_cpu_list");
     }

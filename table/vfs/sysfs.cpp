@@ -210,6 +210,20 @@ long write_sysfs(Caller caller, const VfsPath& path, Out& out) {
         case VfsFile::CacheId: {
             SiblingSet which;
             uint32_t id;
+            if (machine_shape().kind == ShapeKind::kHost) {
+                /* The host's sharing, renumbered; the id the lowest vCPU that shares the cache
+                 * (unique per level, and no host number). */
+                char list[kVfsPathMax + 24];
+                TextBuilder(list, sizeof(list)).add(path.source).add("/shared_cpu_list");
+                long ret = translated_set(caller, list, &set);
+                if (ret < 0)
+                    return ret;
+                uint32_t first = 0;
+                while (first < vcpu_count() && !set.has(first))
+                    ++first;
+                out.unum(first < vcpu_count() ? first : path.vcpu).add("\n");
+                return 0;
+            }
             cache_sharing(path.vcpu, cache_level(caller, path.source), &which, &id);
             if (path.file == VfsFile::CacheId) {
                 out.unum(id).add("\n");
