@@ -1,7 +1,8 @@
 /* The vCPU a thread runs on (libos_current_cpu.h), and the per-thread cache behind getcpu and
- * sched_getcpu. */
+ * sched_getcpu. getcpu's node is the vCPU's node on the machine (topology.cpp). */
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -14,13 +15,13 @@ void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     VcpuCache& cache = t_vcpu_cache;
     if (__builtin_expect(cache.slot != nullptr && cache.vcpu == *vcpu, 1)) {
         if (!cache.node_known) {
-            cache.node = host_node_of(cache.host);
+            cache.node = vcpu_place(cache.vcpu).node;
             cache.node_known = true;
         }
         *node = cache.node;
         return;
     }
-    *node = host_node_of(PalGetCurrentCpu());
+    *node = vcpu_place(*vcpu).node;
 }
 
 unsigned current_vcpu_fast() {

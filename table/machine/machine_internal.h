@@ -3,7 +3,9 @@
  * libos_threads.h and libos_current_cpu.h.
  *
  * The files, bottom up (each uses only those above it in this list):
+ *   shape_settings.cpp  reading LIBOS_TOPOLOGY and LIBOS_NUMA (uses none of the machine)
  *   map.cpp          the vCPU -> host CPU map, the machine's sizes and the translation of masks
+ *   topology.cpp     the machine's shape: each vCPU's package, die, core, thread and node
  *   slots.cpp        one slot per thread in the shared state: the sequence lock, finding and claiming
  *   state.cpp        the shared state itself: created, attached from a parent, or private
  *   threads.cpp      the calling thread's slot, new threads, fork and exit

@@ -15,6 +15,7 @@
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
@@ -161,11 +162,11 @@ SyscallResult libos_syscall_getcpu(Caller caller, UserPtr<unsigned> cpu, UserPtr
         host = static_cast<unsigned>(last);
         vcpu = libos::vcpu_on_host(vmask.words, host);
     }
-    unsigned host_node = libos::host_node_of(host);
+    unsigned vnode = libos::vcpu_place(vcpu).node;
     long fault = 0;
     if (!cpu.is_null())
         fault |= caller.copy_out(cpu, &vcpu, sizeof(vcpu));
     if (!node.is_null())
-        fault |= caller.copy_out(node, &host_node, sizeof(host_node));
+        fault |= caller.copy_out(node, &vnode, sizeof(vnode));
     return fault ? -EFAULT : 0;
 }

@@ -85,7 +85,8 @@ uint64_t block_number(const char* block, size_t size, const char* key, uint64_t 
 
 }  // namespace
 
-/* The host's status file with Cpus_allowed and Cpus_allowed_list for the machine. */
+/* The host's status file with Cpus_allowed, Cpus_allowed_list, Mems_allowed and Mems_allowed_list
+ * for the machine (every node of the machine: memory policy is the host's, docs/machine.md). */
 long write_status(Caller caller, const VfsPath& path, Out& out) {
     ThreadSlot* slot = caller.is_self(path.tid) ? nullptr : find_slot(path.tid);
     SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
@@ -107,6 +108,10 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
     }
     CpuBits mask;
     status_mask(caller, path, slot, before, host_list, &mask);
+    CpuBits nodes;
+    memset(&nodes, 0, sizeof(nodes));
+    for (uint32_t k = 0; k < vnode_count(); ++k)
+        nodes.add(k);
     for_each_line(text, [&](const char* line, size_t n) {
         if (starts_with(line, "Cpus_allowed:")) {
             out.add("Cpus_allowed:\t");
@@ -114,6 +119,16 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
         } else if (starts_with(line, "Cpus_allowed_list:")) {
             out.add("Cpus_allowed_list:\t");
             put_list(out, mask);
+        } else if (starts_with(line, "Mems_allowed:")) {
+            /* The machine's nodes, in as many 32-bit groups as the host's line has (MAX_NUMNODES). */
+            uint32_t groups = 1;
+            for (size_t i = 0; i < n; ++i)
+                groups += line[i] == ',';
+            out.add("Mems_allowed:\t");
+            put_mask(out, nodes, groups * 32);
+        } else if (starts_with(line, "Mems_allowed_list:")) {
+            out.add("Mems_allowed_list:\t");
+            put_list(out, nodes);
         } else {
             out.add(line, n).add("\n");
         }

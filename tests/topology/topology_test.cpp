@@ -9,6 +9,7 @@
  *   LIBOS_EXPECT_THREADS (per core), LIBOS_EXPECT_NODES, LIBOS_EXPECT_NODE_LISTS ("0-7:8-15"). */
 #include <dirent.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -124,15 +125,17 @@ std::set<std::set<int>> partition(const std::string& name) {
         sets.insert(s);
     }
     for (auto& [c, s] : of)
-        for (int other : s)
+        for (int other : s) {
             EXPECT_EQ(of[other], s) << name << ": cpu" << c << " and cpu" << other << " disagree";
+        }
     return sets;
 }
 
 TEST(Topology, EveryCpuHasItsDirectoryAndTheListingShowsExactlyThem) {
     std::vector<int> all = cpus();
-    if (int n = expected("LIBOS_EXPECT_CPUS"))
+    if (int n = expected("LIBOS_EXPECT_CPUS")) {
         EXPECT_EQ(static_cast<int>(all.size()), n);
+    }
     EXPECT_EQ(static_cast<long>(all.size()), sysconf(_SC_NPROCESSORS_CONF));
     std::set<int> listed;
     for (const std::string& name : listing(kCpu)) {
@@ -155,13 +158,16 @@ TEST(Topology, SiblingSetsPartitionTheCpusAndNest) {
             inside = inside || std::includes(package.begin(), package.end(), core.begin(), core.end());
         EXPECT_TRUE(inside) << "a core spans two packages";
     }
-    if (int s = expected("LIBOS_EXPECT_SOCKETS"))
+    if (int s = expected("LIBOS_EXPECT_SOCKETS")) {
         EXPECT_EQ(static_cast<int>(packages.size()), s);
-    if (int c = expected("LIBOS_EXPECT_CORES"))
+    }
+    if (int c = expected("LIBOS_EXPECT_CORES")) {
         EXPECT_EQ(cores.size(), packages.size() * c);
+    }
     if (int t = expected("LIBOS_EXPECT_THREADS"))
-        for (const auto& core : cores)
+        for (const auto& core : cores) {
             EXPECT_EQ(static_cast<int>(core.size()), t);
+        }
     /* smt/active: whether any core has two threads. */
     if (exists(kCpu + "/smt/active")) {
         bool smt = false;
@@ -238,8 +244,9 @@ TEST(Topology, CpuinfoSaysWhatSysfsSays) {
         for (int u : package)
             cores_in_package.insert(parse_list(text(cpu_dir(u) + "/topology/core_cpus_list")));
         EXPECT_EQ(std::stoi(b["cpu cores"]), static_cast<int>(cores_in_package.size())) << "cpu" << c;
-        if (int cores = expected("LIBOS_EXPECT_CORES"))
+        if (int cores = expected("LIBOS_EXPECT_CORES")) {
             EXPECT_EQ(std::stoi(b["cpu cores"]), cores);
+        }
         if (b.count("apicid")) {
             int apic = std::stoi(b["apicid"]);
             EXPECT_EQ(b["apicid"], b["initial apicid"]);
@@ -252,8 +259,9 @@ TEST(Topology, CpuinfoSaysWhatSysfsSays) {
             apic_cores[parse_list(text(dir + "core_cpus_list"))].insert(apic >> bits);
         }
     }
-    for (auto& [core, fields] : apic_cores)
+    for (auto& [core, fields] : apic_cores) {
         EXPECT_EQ(fields.size(), 1u) << "the threads of one core have APIC ids of different cores";
+    }
 }
 
 TEST(Topology, CachesNestInCoresAndPackages) {
@@ -291,13 +299,20 @@ TEST(Topology, NodesPartitionTheCpusAndLinkBothWays) {
     if (!exists(kNode))
         GTEST_SKIP() << "no " << kNode;
     std::set<int> online = parse_list(text(kNode + "/online"));
-    if (int n = expected("LIBOS_EXPECT_NODES"))
+    if (int n = expected("LIBOS_EXPECT_NODES")) {
         EXPECT_EQ(static_cast<int>(online.size()), n);
+    }
     std::set<int> listed;
     for (const std::string& name : listing(kNode))
         if (name.size() > 4 && name.compare(0, 4, "node") == 0 && isdigit(static_cast<unsigned char>(name[4])))
             listed.insert(std::stoi(name.substr(4)));
     EXPECT_EQ(listed, online);
+    /* The process may use every node: Mems_allowed names them. */
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("Mems_allowed_list:", 0) == 0) {
+            EXPECT_EQ(parse_list(line.substr(line.find_first_not_of(" \t", 18))), online) << line;
+        }
     std::set<int> covered;
     std::vector<std::string> lists;
     for (int node : online) {
@@ -336,6 +351,34 @@ TEST(Topology, NodesPartitionTheCpusAndLinkBothWays) {
             joined += (i ? ":" : "") + lists[i];
         EXPECT_EQ(joined, want);
     }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Topology, GetcpuNamesTheNodeOfTheCpu) {
+    if (!exists(kNode + "/online"))
+        GTEST_SKIP() << "no " << kNode;
+    std::map<int, int> node_of;
+    for (int node : parse_list(text(kNode + "/online")))
+        for (int c : parse_list(text(kNode + "/node" + std::to_string(node) + "/cpulist")))
+            node_of[c] = node;
+    cpu_set_t saved;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+    for (int c : cpus()) {
+        if (c >= CPU_SETSIZE || !CPU_ISSET(c, &saved))
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(c, &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+        unsigned cpu = 0, node = 0;
+        ASSERT_EQ(getcpu(&cpu, &node), 0);
+        EXPECT_EQ(static_cast<int>(cpu), c);
+        EXPECT_EQ(static_cast<int>(node), node_of[c]) << "cpu" << c;
+    }
+    sched_setaffinity(0, sizeof(saved), &saved);
 }
 
 }  // namespace
