@@ -41,7 +41,7 @@ GUEST_DIR = "/hosts"
 # The host tools that every boot carries, with their libraries: the guest's /init is busybox, but
 # what the suite runs (and compares) is the host's own tools. Missing ones are left out: a command
 # that needs one says so.
-HOST_TOOLS = ["bash", "env", "lscpu", "taskset", "nproc", "getconf", "numactl", "lstopo-no-graphics",
+HOST_TOOLS = ["bash", "env", "cat", "ls", "lscpu", "taskset", "nproc", "getconf", "numactl", "lstopo-no-graphics",
               "hwloc-calc", "hwloc-info"]
 BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"]
 QEMU = "qemu-system-x86_64"
@@ -191,6 +191,15 @@ class Initramfs:
             f.write(gzip.compress(bytes(blob), compresslevel=1))
 
 
+def build_tree_files(build: str):
+    """The files of a build tree that programs run inside need: the launcher, the libraries it
+    preloads and loads, and the conformance suite. Not the whole tree: objects and logs would make
+    the initramfs ten times larger."""
+    names = ["launcher/libos-run", "shim/libshim.so", "pal/libpal.so", "unwind/libos_unwind.so",
+             "tests/conformance"]
+    return [os.path.join(build, n) for n in names if os.path.exists(os.path.join(build, n))]
+
+
 def find_busybox() -> str:
     for path in BUSYBOX_CANDIDATES:
         if os.path.isfile(path):
@@ -220,9 +229,10 @@ poweroff -f
 """
 
 
-def build_initramfs(out_path: Path, shape: shapes.Shape, commands, files, timeout_each: int):
+def build_initramfs(out_path: Path, shape: shapes.Shape, commands, files, timeout_each: int, extra=None):
     """commands: [(name, shell text)]; files: host paths (files or directories of the build tree and
-    source tree) to carry, at the same paths. Each command runs in its own shell with a timeout,
+    source tree) to carry, at the same paths; extra: {guest path: text} of files written for the
+    guest (scripts the commands run). Each command runs in its own shell with a timeout,
     its stdin empty, stdout and stderr to the results port."""
     image = Initramfs()
     # busybox lives in /bin, but on a merged-/usr host /bin is a link to usr/bin: keep the host's
@@ -245,6 +255,8 @@ def build_initramfs(out_path: Path, shape: shapes.Shape, commands, files, timeou
                     image.add_program(full)
                 else:
                     image.add_host_path(full)
+    for path, text in (extra or {}).items():
+        image.add_data(path, text.encode(), 0o755)
     script = ["# the commands, in order; each one's output framed by marker lines"]
     for name, text in commands:
         quoted = text.replace("'", "'\\''")
@@ -300,7 +312,8 @@ def qemu_missing() -> str:
     return ""
 
 
-def boot(shape: shapes.Shape, commands, files=(), timeout=1800, timeout_each=900, workdir=None, log=print) -> Result:
+def boot(shape: shapes.Shape, commands, files=(), timeout=1800, timeout_each=900, workdir=None, log=print,
+         extra=None) -> Result:
     """Boots SHAPE, runs COMMANDS ([(name, shell text)]) inside, and returns their results. QEMU is
     killed when TIMEOUT seconds pass, or when this process gets SIGTERM (meson's timeout)."""
     why = qemu_missing()
@@ -320,7 +333,7 @@ def boot(shape: shapes.Shape, commands, files=(), timeout=1800, timeout_each=900
 
     try:
         initrd = work / "initramfs.cpio.gz"
-        build_initramfs(initrd, shape, commands, files, timeout_each)
+        build_initramfs(initrd, shape, commands, files, timeout_each, extra)
         results, console = work / "results.log", work / "console.log"
         argv = [QEMU, "-accel", "tcg,thread=multi", "-cpu", os.environ.get("LIBOS_HOSTS_CPU", "max,vendor=GenuineIntel"), "-m", str(shape.memory_mib),
                 *shape.qemu_args, "-kernel", str(kernel), "-initrd", str(initrd),
@@ -367,7 +380,7 @@ def main() -> int:
         for shape in shapes.SHAPES.values():
             print(f"{shape.name}: {shape.description}")
         return 0
-    files = args.file + ([os.path.abspath(args.build)] if args.build else [])
+    files = args.file + (build_tree_files(os.path.abspath(args.build)) if args.build else [])
     try:
         result = boot(shapes.SHAPES[args.shape], [(f"cmd{i}", c) for i, c in enumerate(args.commands)], files,
                       workdir=args.keep, log=lambda m: print(m, file=sys.stderr))
