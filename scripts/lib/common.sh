@@ -16,6 +16,9 @@ LIBOS_PACKAGES=(
 # The real programs the topology suite asks about the machine (tests/topology/tools.py): hwloc,
 # numactl, GNU parallel, psutil, zstd and a JVM.
 LIBOS_TOOL_PACKAGES=(hwloc numactl parallel python3-psutil zstd default-jre-headless)
+# The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
+# simulated hosts, and the topology tools it runs inside them.
+LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)
 # The sanitizers' runtimes for scripts/test --sanitize (GCC 12's; g++ already brings them on Debian 12).
 LIBOS_SANITIZE_PACKAGES=(libasan8 liblsan0 libubsan1)
 
@@ -37,6 +40,22 @@ libos_ensure_packages() {
   "${sudo[@]}" apt-get update -qq >&2 || libos_die "apt-get update failed"
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
     || libos_die "apt-get install ${missing[*]} failed"
+}
+
+# libos_offer_packages PKG...: libos_ensure_packages for what only some tests need. A user who cannot
+# install (not root, and sudo would ask for a password or is missing) is told what is missing, and
+# the tests that need it skip with the reason instead of the whole run stopping.
+libos_offer_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
+    echo "libos: not installing ${missing[*]} (not root, and no sudo without a password): the tests that need them are skipped" >&2
+    return 0
+  fi
+  libos_ensure_packages "${missing[@]}"
 }
 
 # libos_ensure_build [BUILD_DIR [MESON_OPTION...]]: configures BUILD_DIR once and brings it up to

@@ -27,6 +27,10 @@ struct Machine {
     std::vector<int> usable;    /* CPUs the process may run on when the test starts */
     int online = 0;             /* sysconf(_SC_NPROCESSORS_ONLN), get_nprocs() */
     int configured = 0;         /* sysconf(_SC_NPROCESSORS_CONF), get_nprocs_conf() */
+    /* The CPUs of cpu/online, cpu/present (a cpuN directory each) and cpu/possible: 0 to n-1 on a
+     * virtual machine; on a host they may differ, with holes (a CPU taken offline, possible CPUs
+     * not plugged in: tests/hosts). */
+    std::set<int> online_cpus, present_cpus, possible_cpus;
     bool is_virtual = false;    /* a LibOS virtual machine rather than the host */
     bool without_shim = false;  /* strict mode with the shim not loaded (libos-run --strict --no-shim) */
 };

@@ -56,9 +56,15 @@ Machine compute_machine() {
         for (int c = 0; c < n; ++c)
             m.usable.push_back(c);
         m.online = m.configured = n;
+        for (int c = 0; c < n; ++c)
+            m.online_cpus.insert(c);
+        m.present_cpus = m.possible_cpus = m.online_cpus;
         return m;
     }
     auto possible = libos_test::parse_cpu_list(libos_test::read_file("/sys/devices/system/cpu/possible"));
+    m.possible_cpus = possible;
+    m.present_cpus = libos_test::parse_cpu_list(libos_test::read_file("/sys/devices/system/cpu/present"));
+    m.online_cpus = libos_test::parse_cpu_list(libos_test::read_file("/sys/devices/system/cpu/online"));
     m.nr_cpu_ids = possible.empty() ? 1 : *possible.rbegin() + 1;
     m.configured = static_cast<int>(possible.size());
     m.online = static_cast<int>(
