@@ -162,4 +162,19 @@ else
   skip "network device local_cpulist" "no network device with local_cpulist (virtio's are not PCI functions)"
 fi
 
+# ---- 8. glibc's rseq area, whose cpu_id is the host's CPU: off on the machine --------------------
+rseq='import ctypes; print(ctypes.c_uint.in_dll(ctypes.CDLL(None), "__rseq_size").value)'
+if /usr/bin/python3 -c "$rseq" >/dev/null 2>&1; then
+  expect "--cpu-map 1: glibc registers no rseq area (__rseq_size 0)" "0" "$run" "${one[@]}" -- /usr/bin/python3 -c "$rseq"
+  expect "--cpu-map 1: nor in a child exec'd with a scrubbed environment" "0" \
+    "$run" "${one[@]}" -- env -i /usr/bin/python3 -c "$rseq"
+  expect "--cpu-map 1: the program's own GLIBC_TUNABLES are kept, rseq off after them" \
+    "glibc.malloc.check=0:glibc.pthread.rseq=0" \
+    env GLIBC_TUNABLES=glibc.malloc.check=0 "$run" "${one[@]}" -- sh -c 'echo $GLIBC_TUNABLES'
+  expect "--cpus 8: pinned to vCPU 5, sched_getcpu without rseq" "5" \
+    "$run" --cpus 8 -- /usr/bin/python3 -c 'import os, ctypes; os.sched_setaffinity(0, {5}); print(ctypes.CDLL(None).sched_getcpu())'
+else
+  skip "rseq" "this glibc has no __rseq_size"
+fi
+
 echo "1..$n"
