@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 
 #include "launcher.h"
+#include "libos/libos_exec.h"
 #include "pal/pal.h"
 
 extern char** environ;
@@ -103,6 +104,23 @@ std::vector<std::string> program_environment(const std::string& shim, const std:
         env.push_back(std::string(kEnvPreload) + "=" + inherited_preload);
     for (const std::string& s : settings)
         env.push_back(s);
+    /* On a machine glibc's rseq area is off: its cpu_id is the host's CPU (libos_exec.h). */
+    bool machine = false;
+    for (const std::string& s : settings)
+        machine = machine || s.compare(0, strlen(kEnvCpus) + 1, std::string(kEnvCpus) + "=") == 0;
+    if (machine) {
+        const std::string name = std::string(libos::kTunablesName) + "=";
+        bool found = false;
+        for (std::string& e : env) {
+            if (e.compare(0, name.size(), name) != 0)
+                continue;
+            found = true;
+            if (!libos::tunables_have_rseq_off(e.c_str() + name.size()))
+                e += (e.size() > name.size() ? ":" : "") + std::string(libos::kRseqOff);
+        }
+        if (!found)
+            env.push_back(name + libos::kRseqOff);
+    }
     return env;
 }
 

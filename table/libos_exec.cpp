@@ -98,6 +98,16 @@ bool state_fd_usable() {
 
 }  // namespace
 
+bool tunables_have_rseq_off(const char* value) {
+    const char* last = nullptr;
+    for (const char* p = strstr(value, "glibc.pthread.rseq="); p; p = strstr(p + 1, "glibc.pthread.rseq="))
+        last = p;
+    if (!last || (last != value && last[-1] != ':'))
+        return false;
+    const char* v = last + strlen("glibc.pthread.rseq=");
+    return v[0] == '0' && (v[1] == '\0' || v[1] == ':');
+}
+
 /* The block of this thread's exec in progress, and the process that made it. A vfork child runs on
  * its parent's thread, in its memory: when its exec succeeds, the block it made stays behind in the
  * parent, unreleased. The parent's thread finds it here, made by one of its children, at its next
@@ -130,7 +140,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     }
     const char* map = machine_map_text();
     const char* shim = preload_library();
-    size_t strings = 256 + strlen(map) + 3 * kPreloadMax + kMaxVcpus * 6;
+    size_t strings = 256 + strlen(map) + 4 * kPreloadMax + kMaxVcpus * 6;
     strings += 4 * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
@@ -155,7 +165,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
     char* cursor = reinterpret_cast<char*>(out + count + 16);
     size_t used = 0;
-    bool have_preload = false;
+    bool have_preload = false, have_tunables = false;
     for (size_t i = 0; i < count; ++i) {
         char* entry;
         PalUserCopy(&entry, envp + i, sizeof(entry));
@@ -171,8 +181,18 @@ char* const* exec_environment(char* const* envp, long* error) {
                 entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value})
                                  : put(&cursor, {"LD_PRELOAD=", shim});
         }
+        if (machine && user_names(entry, kTunablesName)) {
+            have_tunables = true;
+            char value[kPreloadMax];
+            if (user_copy_string(entry + sizeof(kTunablesName), value, sizeof(value)) &&
+                !tunables_have_rseq_off(value))
+                entry = value[0] ? put(&cursor, {kTunablesName, "=", value, ":", kRseqOff})
+                                 : put(&cursor, {kTunablesName, "=", kRseqOff});
+        }
         out[used++] = entry;
     }
+    if (machine && !have_tunables)
+        out[used++] = put(&cursor, {kTunablesName, "=", kRseqOff});
     if (shim && !have_preload)
         out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
     const char* trace_names[4];

@@ -280,6 +280,8 @@ bool parse_pid(const char* s, size_t n, pid_t* pid) {
 /* /proc/cpuinfo, /proc/stat and the status files, /proc/<pid>/status and
  * /proc/<pid>/task/<tid>/status. `rest` follows "/proc/". */
 bool classify_proc(const char* rest, VfsPath* out) {
+    if (classify_proc_cpus(rest, out))
+        return true;
     if (strcmp(rest, "cpuinfo") == 0 || strcmp(rest, "stat") == 0) {
         out->kind = VfsKind::Generated;
         out->file = rest[0] == 'c' ? VfsFile::CpuInfo : VfsFile::Stat;
@@ -354,7 +356,7 @@ bool classify_canonical(const char* path, VfsPath* out) {
     }
     if (starts_with(p, "/proc/"))
         return classify_proc(p + 6, out);
-    return false;
+    return classify_cgroup(p, out) || classify_device(p, out);
 }
 
 }  // namespace libos

@@ -28,7 +28,21 @@ constexpr int kCacheFdFloor = 900; /* where the cached memfds go (PalFileMoveHig
 constinit CachedFile g_cache[kCachedFiles] = {};
 
 bool cacheable(const VfsPath& path) {
-    return path.file != VfsFile::Stat && path.file != VfsFile::Status;
+    switch (path.file) {
+        case VfsFile::Stat:
+        case VfsFile::Status:
+        case VfsFile::TaskStat:
+        case VfsFile::Interrupts:
+        case VfsFile::Softirqs:
+        case VfsFile::SoftnetStat:
+        case VfsFile::IrqMask:
+        case VfsFile::IrqList:
+        case VfsFile::CgroupCpus:
+        case VfsFile::CgroupMems:
+            return false;
+        default:
+            return true;
+    }
 }
 
 /* A descriptor of its own for memfd `fd`, with the program's access mode and status flags, as opening
@@ -106,6 +120,19 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
             return write_stat(caller, out);
         case VfsFile::Status:
             return write_status(caller, path, out);
+        case VfsFile::TaskStat:
+        case VfsFile::Interrupts:
+        case VfsFile::Softirqs:
+        case VfsFile::SoftnetStat:
+        case VfsFile::IrqMask:
+        case VfsFile::IrqList:
+            return write_proc_cpus(caller, path, out);
+        case VfsFile::CgroupCpus:
+        case VfsFile::CgroupMems:
+            return write_cgroup(caller, path, out);
+        case VfsFile::DeviceCpuMask:
+        case VfsFile::DeviceCpuList:
+            return write_device(caller, path, out);
         case VfsFile::None:
             return -ENOENT;
         default:

@@ -48,6 +48,8 @@ bool may_be_in_views(const char* p) {
         return true;
     if (starts_with(p, kNodeRoot) && (p[sizeof(kNodeRoot) - 1] == '\0' || p[sizeof(kNodeRoot) - 1] == '/'))
         return true;
+    if (may_name_cpus_elsewhere(p))
+        return true;
     if (!starts_with(p, "/proc/"))
         return false;
     const char* rest = p + 6;
@@ -548,7 +550,8 @@ bool may_lead_into_views(const char* relative) {
     for (const char* word : kWords)
         if (strstr(relative, word))
             return true;
-    return false;
+    /* The per-CPU /proc files and the interrupts' masks (procfs_cpus.cpp). */
+    return strstr(relative, "irq") || strstr(relative, "interrupts") || strstr(relative, "affinity");
 }
 
 /* The directory a path of the calling thread starts from, canonical, into dir: asked of the host

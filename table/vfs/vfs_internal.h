@@ -7,6 +7,9 @@
  *   procfs.cpp     the contents of /proc/cpuinfo, /proc/stat and the status files
  *   generated.cpp  generated files as descriptors: a sealed memfd per content, cached per process
  *   dirs.cpp       directories: listings, remembered descriptors, the virtual current directory
+ *   procfs_cpus.cpp  a task's stat, /proc/interrupts, softirqs, net/softnet_stat and irq/ masks
+ *   cgroup.cpp     the cgroup cpuset files
+ *   devices.cpp    the devices' local_cpus and local_cpulist
  * New views (topology, NUMA, cgroups) get a file each beside these. */
 #ifndef LIBOS_VFS_INTERNAL_H
 #define LIBOS_VFS_INTERNAL_H
@@ -86,6 +89,26 @@ long write_sysfs(Caller caller, const VfsPath& path, Out& out);
 long write_cpuinfo(Caller caller, Out& out);
 long write_stat(Caller caller, Out& out);
 long write_status(Caller caller, const VfsPath& path, Out& out);
+
+/* The files elsewhere that name CPUs, one file per family: the per-CPU /proc files and a task's stat
+ * (procfs_cpus.cpp: `rest` follows "/proc/"), the cgroup cpusets (cgroup.cpp), the devices' local
+ * CPUs (devices.cpp). *_may_name is the cheap lexical test of resolve.cpp; classify_* as
+ * classify_canonical; write_* as write_sysfs. */
+bool proc_cpus_may_name(const char* rest);
+bool classify_proc_cpus(const char* rest, VfsPath* out);
+long write_proc_cpus(Caller caller, const VfsPath& path, Out& out);
+bool cgroup_may_name(const char* lexical);
+bool classify_cgroup(const char* path, VfsPath* out);
+long write_cgroup(Caller caller, const VfsPath& path, Out& out);
+bool device_may_name(const char* lexical);
+bool classify_device(const char* path, VfsPath* out);
+long write_device(Caller caller, const VfsPath& path, Out& out);
+inline bool may_name_cpus_elsewhere(const char* lexical) {
+    return (starts_with(lexical, "/proc/") && proc_cpus_may_name(lexical + 6)) || cgroup_may_name(lexical) ||
+           device_may_name(lexical);
+}
+/* A CPU mask as the kernel writes it ("ff,ffffffff") into bits. */
+bool parse_cpu_mask(const char* text, CpuBits* out);
 
 }  // namespace libos
 

@@ -12,6 +12,16 @@ namespace libos {
 char* const* exec_environment(char* const* envp, long* error);
 void release_exec_environment(char* const* built, char* const* envp);
 
+/* glibc's rseq area holds the host CPU the thread runs on (its cpu_id), which programs and libraries
+ * read without a call (sched_getcpu inlined, tcmalloc's per-CPU caches). On a machine the program
+ * runs with glibc's rseq registration off, so that __rseq_size is 0 and they fall back to
+ * sched_getcpu or getcpu, which the LibOS answers: GLIBC_TUNABLES gets kRseqOff, after what it
+ * already held (a later setting of a tunable wins). */
+constexpr char kTunablesName[] = "GLIBC_TUNABLES";
+constexpr char kRseqOff[] = "glibc.pthread.rseq=0";
+/* Whether the tunables `value` already end with rseq off (its last rseq setting is 0). */
+bool tunables_have_rseq_off(const char* value);
+
 }  // namespace libos
 
 #endif

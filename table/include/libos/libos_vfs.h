@@ -60,6 +60,17 @@ enum class VfsFile : uint8_t {
     CpuInfo,      /* /proc/cpuinfo */
     Stat,         /* /proc/stat */
     Status,       /* /proc/<pid>[/task/<tid>]/status */
+    /* The files elsewhere that name CPUs (procfs_cpus.cpp, cgroup.cpp, devices.cpp): */
+    TaskStat,      /* /proc/<pid>[/task/<tid>]/stat: field 39, the CPU it last ran on */
+    Interrupts,    /* /proc/interrupts: a column per CPU */
+    Softirqs,      /* /proc/softirqs: a column per CPU */
+    SoftnetStat,   /* /proc/<pid>/net/softnet_stat: a row per CPU */
+    IrqMask,       /* /proc/irq/default_smp_affinity, irq/N/{smp,effective}_affinity, affinity_hint */
+    IrqList,       /* /proc/irq/N/{smp,effective}_affinity_list */
+    CgroupCpus,    /* a cgroup's cpuset.cpus, effective_cpus, cpus.effective... */
+    CgroupMems,    /* a cgroup's cpuset.mems, effective_mems, mems.effective */
+    DeviceCpuMask, /* a PCI device's local_cpus (source: its local_cpulist) */
+    DeviceCpuList, /* a PCI device's local_cpulist */
 };
 
 /* Directories whose listing the shim filters. */

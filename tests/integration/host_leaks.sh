@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Host leaks (issue 14): every file and call that names a CPU, read by real tools on a machine whose
+# answer differs from the host's. `--cpu-map 1` is one vCPU on host CPU 1, so a host CPU id (1) or
+# count (2) that leaks through is visible; `--cpus 8` and `--topology sockets=2,cores=4,threads=2
+# --numa 2` check the counts and the tools that read them (hwloc, ps, psutil). TAP output; a tool that
+# is not installed is skipped with the reason.
+#
+# LIBOS_LAUNCHER is the launcher under test (meson sets it); LIBOS_TEST_LAUNCHER overrides it, to show
+# that an older build fails these checks.
+set -u
+run=${LIBOS_TEST_LAUNCHER:-${LIBOS_LAUNCHER:?run through meson test}}
+progs=${LIBOS_TEST_PROGRAMS:-}
+
+n=0
+expect() { # expect NAME WANTED COMMAND...: the command's output must equal WANTED
+  local name=$1 want=$2
+  shift 2
+  n=$((n + 1))
+  local got
+  got=$("$@" 2>&1)
+  if [ "$got" == "$want" ]; then
+    echo "ok $n - $name"
+  else
+    echo "not ok $n - $name"
+    echo "#   wanted: $(echo "$want" | head -c 300)"
+    echo "#   got:    $(echo "$got" | head -c 300)"
+  fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if ! taskset -c 1 true 2>/dev/null; then
+  echo "1..0 # SKIP needs host CPU 1"
+  exit 0
+fi
+
+one=(--cpu-map 1)
+
+# ---- 1. the cgroup cpuset files of the program's own cgroup ------------------------------------
+v1=$(sed -n 's/^[0-9]*:[^:]*\bcpuset\b[^:]*:\(.*\)$/\1/p' /proc/self/cgroup | head -1)
+v2=$(sed -n 's/^0::\(.*\)$/\1/p' /proc/self/cgroup | head -1)
+cpuset_dir=
+if [ -n "$v1" ] && [ -f "/sys/fs/cgroup/cpuset${v1%/}/cpuset.cpus" ]; then
+  cpuset_dir="/sys/fs/cgroup/cpuset${v1%/}"
+  files=(cpuset.cpus cpuset.effective_cpus)
+  mems=(cpuset.mems cpuset.effective_mems)
+elif [ -n "$v2" ] && [ -f "/sys/fs/cgroup${v2%/}/cpuset.cpus.effective" ]; then
+  cpuset_dir="/sys/fs/cgroup${v2%/}"
+  files=(cpuset.cpus.effective)
+  mems=(cpuset.mems.effective)
+fi
+if [ -n "$cpuset_dir" ]; then
+  for f in "${files[@]}"; do
+    expect "--cpu-map 1: $cpuset_dir/$f is vCPU 0" "0" "$run" "${one[@]}" -- cat "$cpuset_dir/$f"
+    expect "--cpus 8: $f is 0-7" "0-7" "$run" --cpus 8 -- cat "$cpuset_dir/$f"
+  done
+  for f in "${mems[@]}"; do
+    expect "--topology sockets=2,cores=4,threads=2 --numa 2: $f is 0-1" "0-1" \
+      "$run" --topology sockets=2,cores=4,threads=2 --numa 2 -- cat "$cpuset_dir/$f"
+  done
+  expect "--cpus 8: the path spelled as hwloc spells it (a double slash)" "0-7" \
+    "$run" --cpus 8 -- cat "$cpuset_dir//${files[0]}"
+else
+  skip "cgroup cpuset files" "no cpuset controller for this process (/proc/self/cgroup)"
+fi
+
+# ---- hwloc reads the cpuset (the allowed CPUs), the topology and the PCI localities --------------
+if have lstopo-no-graphics && have hwloc-bind; then
+  expect "--cpus 8: lstopo-no-graphics --no-io shows 8 PUs" "8" \
+    "$run" --cpus 8 -- sh -c 'lstopo-no-graphics --no-io -p | grep -c "PU "'
+  expect "--cpus 8: hwloc-bind pu:5 runs the command on vCPU 5" "5" \
+    "$run" --cpus 8 -- hwloc-bind pu:5 -- sh -c 'taskset -cp $$ | sed "s/.*: //"'
+  expect "--cpus 8: lstopo-no-graphics with I/O: no invalid-information banner" "0" \
+    "$run" --cpus 8 -- sh -c 'lstopo-no-graphics 2>&1 | grep -c "invalid information"'
+  expect "--topology sockets=2,cores=4,threads=2 --numa 2: lstopo shows 16 PUs, 2 NUMA nodes" "16 2" \
+    "$run" --topology sockets=2,cores=4,threads=2 --numa 2 -- sh -c \
+    'echo $(lstopo-no-graphics --no-io -p | grep -c "PU ") $(lstopo-no-graphics --no-io -p | grep -c NUMANode)'
+  expect "--cpu-map 1: hwloc-bind --get-last-cpu-location is vCPU 0" "0x00000001" \
+    "$run" "${one[@]}" -- hwloc-bind --get-last-cpu-location
+else
+  skip "hwloc" "hwloc-nox is not installed"
+fi
+
+# ---- 2. /proc/<pid>/stat field 39 ----------------------------------------------------------------
+for f in /proc/self/stat /proc/thread-self/stat '/proc/$$/stat' '/proc/$$/task/$$/stat'; do
+  expect "--cpu-map 1: field 39 of $f is vCPU 0" "0" \
+    "$run" "${one[@]}" -- sh -c "sed 's/.*) //' $f | cut -d' ' -f37"
+done
+expect "--cpus 8: pinned to vCPU 6, field 39 of another process's stat (ps -o psr) is 6" "6" \
+  "$run" --cpus 8 -- sh -c 'taskset -cp 6 $$ >/dev/null; ps -o psr= -p $$ | tr -d " "'
+expect "--cpu-map 1: ps -o psr" "0" "$run" "${one[@]}" -- sh -c 'ps -o psr= -p $$ | tr -d " "'
+if /usr/bin/python3 -c 'import psutil' 2>/dev/null; then
+  expect "--cpu-map 1: psutil Process().cpu_num()" "0" \
+    "$run" "${one[@]}" -- /usr/bin/python3 -c 'import psutil; print(psutil.Process().cpu_num())'
+  expect "--cpus 8: pinned to vCPU 5, psutil cpu_num()" "5" \
+    "$run" --cpus 8 -- /usr/bin/python3 -c 'import os, psutil; os.sched_setaffinity(0, {5}); print(psutil.Process().cpu_num())'
+else
+  skip "psutil cpu_num" "python3-psutil is not installed"
+fi
+
+# ---- 3. per-CPU /proc files ----------------------------------------------------------------------
+expect "--cpu-map 1: /proc/interrupts has one CPU column" "CPU0" \
+  "$run" "${one[@]}" -- sh -c 'head -1 /proc/interrupts | tr -s " " | sed "s/^ //; s/ $//"'
+expect "--cpus 8: /proc/interrupts has CPU0..CPU7" "CPU0 CPU1 CPU2 CPU3 CPU4 CPU5 CPU6 CPU7" \
+  "$run" --cpus 8 -- sh -c 'head -1 /proc/interrupts | tr -s " " | sed "s/^ //; s/ $//"'
+expect "--cpus 8: every per-CPU line of /proc/interrupts has 8 counts" "" \
+  "$run" --cpus 8 -- awk 'NR > 1 && $1 !~ /^(ERR|MIS):$/ { c = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) c++; if (c != 8) print }' /proc/interrupts
+expect "--cpu-map 1: /proc/softirqs has one CPU column" "CPU0" \
+  "$run" "${one[@]}" -- sh -c 'head -1 /proc/softirqs | tr -s " " | sed "s/^ //; s/ $//"'
+expect "--cpus 8: /proc/softirqs TIMER has 8 counts" "9" \
+  "$run" --cpus 8 -- awk '$1 == "TIMER:" { print NF }' /proc/softirqs
+expect "--cpu-map 1: /proc/net/softnet_stat: one row, numbered 0" "1 00000000" \
+  "$run" "${one[@]}" -- sh -c 'echo $(wc -l < /proc/net/softnet_stat) $(cut -d" " -f13 /proc/net/softnet_stat)'
+expect "--cpus 8: /proc/net/softnet_stat: rows numbered 0..7" "$(printf '%08x\n' 0 1 2 3 4 5 6 7)" \
+  "$run" --cpus 8 -- cut -d" " -f13 /proc/net/softnet_stat
+expect "--cpu-map 1: /proc/irq/default_smp_affinity" "1" "$run" "${one[@]}" -- cat /proc/irq/default_smp_affinity
+irq=$(for d in /proc/irq/[0-9]*; do [ -f "$d/smp_affinity_list" ] && { echo "${d#/proc/irq/}"; break; }; done)
+if [ -n "$irq" ]; then
+  # The host's set seen on the machine: under --cpu-map 1, vCPU 0 if host CPU 1 is in it; under
+  # --cpus 8, vCPU v runs on the v % k-th of the k host CPUs this script may use.
+  translate() { # translate FILE MACHINE(map1|cpus8)
+    python3 - "$1" "$2" <<'PY'
+import os, sys
+text = open(sys.argv[1]).read().strip()
+host = set()
+for part in filter(None, text.split(",")):
+    a, _, b = part.partition("-")
+    host.update(range(int(a), int(b or a) + 1))
+if sys.argv[2] == "map1":
+    print("0" if 1 in host else "")
+else:
+    cpus = sorted(os.sched_getaffinity(0))
+    print(format(sum(1 << v for v in range(8) if cpus[v % len(cpus)] in host), "x"))
+PY
+  }
+  for f in smp_affinity_list effective_affinity_list; do
+    [ -f "/proc/irq/$irq/$f" ] || continue
+    expect "--cpu-map 1: /proc/irq/$irq/$f" "$(translate "/proc/irq/$irq/$f" map1)" \
+      "$run" "${one[@]}" -- cat "/proc/irq/$irq/$f"
+  done
+  expect "--cpus 8: /proc/irq/$irq/smp_affinity" "$(translate "/proc/irq/$irq/smp_affinity_list" cpus8)" \
+    "$run" --cpus 8 -- cat "/proc/irq/$irq/smp_affinity"
+else
+  skip "/proc/irq/N/smp_affinity_list" "no interrupt has one here"
+fi
+
+# ---- 4. the devices' local CPUs ----------------------------------------------------------------
+pci=$(for d in /sys/bus/pci/devices/*; do [ -f "$d/local_cpulist" ] && { echo "$d"; break; }; done)
+if [ -n "$pci" ]; then
+  expect "--cpu-map 1: $pci/local_cpulist" "0" "$run" "${one[@]}" -- cat "$pci/local_cpulist"
+  expect "--cpu-map 1: $pci/local_cpus" "1" "$run" "${one[@]}" -- cat "$pci/local_cpus"
+  expect "--cpus 8: $pci/local_cpus" "ff" "$run" --cpus 8 -- cat "$pci/local_cpus"
+  expect "--cpus 8: $pci/local_cpulist through its /sys/devices path" "0-7" \
+    "$run" --cpus 8 -- cat "$(readlink -f "$pci")/local_cpulist"
+else
+  skip "PCI local_cpulist" "no PCI device with local_cpulist"
+fi
+net=$(for d in /sys/class/net/*; do [ -f "$d/device/local_cpulist" ] && { echo "$d"; break; }; done)
+if [ -n "$net" ]; then
+  expect "--cpu-map 1: $net/device/local_cpulist" "0" "$run" "${one[@]}" -- cat "$net/device/local_cpulist"
+else
+  skip "network device local_cpulist" "no network device with local_cpulist (virtio's are not PCI functions)"
+fi
+
+# ---- 8. glibc's rseq area, whose cpu_id is the host's CPU: off on the machine --------------------
+rseq='import ctypes; print(ctypes.c_uint.in_dll(ctypes.CDLL(None), "__rseq_size").value)'
+if /usr/bin/python3 -c "$rseq" >/dev/null 2>&1; then
+  expect "--cpu-map 1: glibc registers no rseq area (__rseq_size 0)" "0" "$run" "${one[@]}" -- /usr/bin/python3 -c "$rseq"
+  expect "--cpu-map 1: nor in a child exec'd with a scrubbed environment" "0" \
+    "$run" "${one[@]}" -- env -i /usr/bin/python3 -c "$rseq"
+  expect "--cpu-map 1: the program's own GLIBC_TUNABLES are kept, rseq off after them" \
+    "glibc.malloc.check=0:glibc.pthread.rseq=0" \
+    env GLIBC_TUNABLES=glibc.malloc.check=0 "$run" "${one[@]}" -- sh -c 'echo $GLIBC_TUNABLES'
+  expect "--cpus 8: pinned to vCPU 5, sched_getcpu without rseq" "5" \
+    "$run" --cpus 8 -- /usr/bin/python3 -c 'import os, ctypes; os.sched_setaffinity(0, {5}); print(ctypes.CDLL(None).sched_getcpu())'
+else
+  skip "rseq" "this glibc has no __rseq_size"
+fi
+
+echo "1..$n"
