@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Real topology readers under libos-run, each asked for the machine's CPUs, cores, sockets, threads
 per core and nodes, on every configuration of the topology suite: lscpu (summary, -p, -e, --caches),
-numactl --hardware, nproc, GNU parallel, psutil, zstd -T0, the JVM and libgomp's OMP_PLACES. Every
+hwloc (lstopo with I/O discovery and no warning, hwloc-calc, hwloc-bind), numactl --hardware, nproc,
+GNU parallel, psutil, zstd -T0, the JVM and libgomp's OMP_PLACES. Every
 tool must report the machine that was asked for (TAP, one case per tool and configuration).
 
 The host layout's expected shape is computed from the host's own sysfs, so the same cases hold on
@@ -111,6 +112,29 @@ def check_lscpu(label, options, want):
     report(rc == 0 and "L1d" in out and not err, f"{label}: lscpu --caches", f"rc {rc} {err.strip()[:200]}")
 
 
+def check_hwloc(label, options, want):
+    n, sockets, cores, threads, nodes = want
+    if not shutil.which("lstopo-no-graphics") or not shutil.which("hwloc-calc"):
+        skip(f"{label}: hwloc", "hwloc is not installed")
+        return
+    rc, out, err = run([LAUNCHER, *options, "--", "lstopo-no-graphics"])
+    pus = len(re.findall(r"\bPU L#", out))
+    report(rc == 0 and pus == n and not err.strip(),
+           f"{label}: lstopo (with I/O discovery) shows {n} PUs and no warning", f"rc {rc}, {pus} PUs, {err.strip()[:300]}")
+    got = []
+    for what in ("package", "core", "pu", "numanode"):
+        rc, out, err = run([LAUNCHER, *options, "--", "hwloc-calc", "--number-of", what, "machine:0"])
+        got.append(out.strip())
+    report(got == [str(sockets), str(sockets * cores), str(n), str(nodes)],
+           f"{label}: hwloc-calc counts {sockets} packages, {sockets * cores} cores, {n} PUs, {nodes} nodes",
+           f"got {got}")
+    last = n - 1
+    rc, out, err = run([LAUNCHER, *options, "--", "hwloc-bind", f"pu:{last}", "--", "hwloc-bind",
+                        "--get-last-cpu-location", "--taskset"])
+    report(rc == 0 and out.strip() == hex(1 << last), f"{label}: hwloc-bind pu:{last} runs there, as "
+           "--get-last-cpu-location says", f"got {out.strip()!r} rc {rc} {err.strip()[:200]}")
+
+
 def check_counters(label, options, want):
     n, sockets, cores, threads, nodes = want
     rc, out, _ = run([LAUNCHER, *options, "--", "nproc"])
@@ -181,6 +205,7 @@ def main():
         if want is None:
             want = host_layout(options)
         check_lscpu(label, options, want)
+        check_hwloc(label, options, want)
         check_counters(label, options, want)
         check_omp(label, options, want)
     print(f"1..{len(results)}")
