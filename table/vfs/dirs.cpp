@@ -18,11 +18,13 @@ struct RememberedDir {
     std::atomic<int> fd_plus_one; /* 0: free */
     uint64_t dev;
     uint64_t ino;
+    uint64_t when; /* the order in which entries were remembered */
     char virt[kVfsPathMax];
 };
 constexpr int kRememberedDirs = 64;
 constinit RememberedDir g_dirs[kRememberedDirs] = {};
 constinit std::atomic<int> g_dir_count{0};
+constinit std::atomic<uint64_t> g_dir_clock{0};
 
 /* The current directory, when it is a directory of the virtual views: its virtual path (cpu5/ is the
  * host's cpu1/ underneath, so the host's getcwd cannot tell). Set by chdir and fchdir. A sequence
@@ -111,6 +113,7 @@ void vfs_remember_dir(int fd, const char* virt) {
                 d.fd_plus_one.store(-1, std::memory_order_relaxed);
                 d.dev = st.st_dev;
                 d.ino = st.st_ino;
+                d.when = g_dir_clock.fetch_add(1, std::memory_order_relaxed) + 1;
                 memcpy(d.virt, virt, strlen(virt) + 1);
                 d.fd_plus_one.store(fd + 1, std::memory_order_release);
                 if (current == 0)
@@ -124,17 +127,37 @@ void vfs_remember_dir(int fd, const char* virt) {
 bool vfs_dir_path(int fd, char* out) {
     if (g_dir_count.load(std::memory_order_relaxed) == 0 || fd < 0)
         return false;
+    struct stat st;
+    bool have_stat = false;
     for (RememberedDir& d : g_dirs) {
         if (d.fd_plus_one.load(std::memory_order_acquire) != fd + 1)
             continue;
         /* The descriptor may have been closed and its number reused: the directory must be the same. */
-        struct stat st;
-        if (PalFileStat(fd, &st) < 0 || st.st_dev != d.dev || st.st_ino != d.ino)
+        if (PalFileStat(fd, &st) < 0)
             return false;
+        have_stat = true;
+        if (st.st_dev != d.dev || st.st_ino != d.ino)
+            break;
         memcpy(out, d.virt, strlen(d.virt) + 1);
         return true;
     }
-    return false;
+    /* A copy of a remembered descriptor (dup, F_DUPFD_CLOEXEC: gnulib's fts, under find, du, cp -r)
+     * is the same directory: the latest remembered one of it names it. (Two vCPUs on one host CPU
+     * share a host directory; the latest is the one just opened.) */
+    if (!have_stat && PalFileStat(fd, &st) < 0)
+        return false;
+    if (!S_ISDIR(st.st_mode))
+        return false;
+    const RememberedDir* found = nullptr;
+    for (const RememberedDir& d : g_dirs)
+        if (d.fd_plus_one.load(std::memory_order_acquire) > 0 && d.dev == st.st_dev && d.ino == st.st_ino &&
+            (!found || d.when > found->when))
+            found = &d;
+    if (!found)
+        return false;
+    memcpy(out, found->virt, strlen(found->virt) + 1);
+    vfs_remember_dir(fd, out);
+    return true;
 }
 
 bool vfs_listed_dir(int fd, char* out) {

@@ -31,6 +31,7 @@ bool cacheable(const VfsPath& path) {
     switch (path.file) {
         case VfsFile::Stat:
         case VfsFile::Status:
+        case VfsFile::NodeMeminfo: /* free memory changes */
         case VfsFile::TaskStat:
         case VfsFile::Interrupts:
         case VfsFile::Softirqs:

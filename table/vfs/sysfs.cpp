@@ -60,7 +60,12 @@ long write_meminfo(Caller caller, uint32_t node, Out& out) {
         char unit[8];
         uint64_t value;
     };
-    Line lines[kKeys];
+    /* In memory of its own: a view may be opened on a small stack (a thread's, a signal's). */
+    MappedBuffer buffer(sizeof(Line) * kKeys + 8192);
+    if (!buffer.data)
+        return -ENOMEM;
+    auto* lines = reinterpret_cast<Line*>(buffer.data);
+    char* text = buffer.data + sizeof(Line) * kKeys;
     int count = 0;
     CpuBits hosts;
     vnode_host_nodes(node, &hosts);
@@ -73,9 +78,9 @@ long write_meminfo(Caller caller, uint32_t node, Out& out) {
             vnode_host_nodes(k, &other);
             sharing += other.has(h);
         }
-        char path[64], text[8192];
+        char path[64];
         TextBuilder(path, sizeof(path)).add(kNodeRoot).add("/node").unum(h).add("/meminfo");
-        long len = caller.read_file(path, text, sizeof(text));
+        long len = caller.read_file(path, text, 8192);
         if (len < 0)
             return len;
         int index = 0;

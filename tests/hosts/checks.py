@@ -19,12 +19,6 @@ from dataclasses import dataclass, field
 # The defects these checks expose today, each with the reason reported on its expected failures.
 # A check names one only under the condition in which the defect shows.
 KNOWN_DEFECTS = {
-    "nodes": "the node views list every host node (node/online, possible, nodeN directories), also"
-             " nodes without a vCPU of the machine: a machine should show only its own nodes",
-    "cgroup-cpuset": "cgroup v2 cpuset.cpus and cpuset.cpus.effective are the host cgroup's files,"
-                     " not the machine's CPUs (the cgroup views are not virtualized)",
-    "hwloc-allowed": "hwloc takes the allowed CPUs from the cgroup's cpuset.cpus.effective, which shows"
-                     " the host's CPU numbers (see cgroup-cpuset): it drops the vCPUs those do not name",
     "cgroup-cpu.max": "cgroup v2 cpu.max is the host cgroup's quota, not the machine's (no quota"
                       " unless one is chosen: max 100000)",
 }
@@ -189,11 +183,18 @@ class View:
     online: str
 
 
-def expected_view(facts, cpus):
-    """The machine's view under today's model (docs/machine.md): a vCPU has its host CPU's socket,
-    core and node; vCPUs that share a host CPU are threads of one core; the machine's nodes are
-    those with its vCPUs. --topology and --numa will add their own rules here."""
+def expected_view(facts, cpus, host_layout=None):
+    """The machine's view (docs/machine.md, "The machine's shape"): without --topology the shape is
+    the host's when each vCPU has a host CPU of its own, and flat otherwise. In the host layout a
+    vCPU has its host CPU's socket, core and node, the vCPUs on one host core are its threads, and
+    the machine's nodes are the host nodes of its vCPUs; a flat machine is one socket of n
+    single-thread cores on one node."""
     n = len(cpus)
+    if host_layout is None:
+        host_layout = len(set(cpus)) == n
+    if not host_layout:
+        return View(n=n, sockets=1, cores=n, threads_per_core=1, node_partition=[list(range(n))],
+                    online=format_list(range(n)))
     cores = {(facts.package[c], facts.core[c]) for c in cpus}
     by_node = {}
     for v, c in enumerate(cpus):
@@ -204,7 +205,7 @@ def expected_view(facts, cpus):
 
 
 def host_view(facts):
-    view = expected_view(facts, facts.online)
+    view = expected_view(facts, facts.online, host_layout=True)
     view.online = format_list(facts.online)
     return view
 
@@ -395,8 +396,6 @@ def judge_machine(tap, facts, machine, output, status):
     if status != 0 or not s:
         tap.case(f"{label}: the views run", False, [f"status {status}", output[-3000:]])
         return
-    host_nodes = len(facts.nodes)
-    node_defect = "nodes" if len(view.node_partition) < host_nodes else None
     tap.expect(f"{label}: nproc", s.get("nproc", ("",))[0].strip(), str(view.n))
     tap.expect(f"{label}: cpu/online", s.get("online", ("",))[0].strip(), view.online)
     lscpu = lscpu_fields(s.get("lscpu", ("",))[0])
@@ -404,35 +403,22 @@ def judge_machine(tap, facts, machine, output, status):
     tap.expect(f"{label}: lscpu Socket(s)", lscpu.get("Socket(s)"), str(view.sockets))
     if view.threads_per_core:
         tap.expect(f"{label}: lscpu Thread(s) per core", lscpu.get("Thread(s) per core"), str(view.threads_per_core))
-    tap.expect(f"{label}: lscpu NUMA node(s)", lscpu.get("NUMA node(s)"), str(len(view.node_partition)),
-               defect=node_defect)
+    tap.expect(f"{label}: lscpu NUMA node(s)", lscpu.get("NUMA node(s)"), str(len(view.node_partition)))
     if "numactl" in s:
         available, nodes = numactl_nodes(s["numactl"][0])
-        tap.expect(f"{label}: numactl available nodes", available, len(view.node_partition), [s["numactl"][0]],
-                   defect=node_defect)
+        tap.expect(f"{label}: numactl available nodes", available, len(view.node_partition), [s["numactl"][0]])
         tap.expect(f"{label}: numactl the vCPUs of each node", sorted(v for v in nodes.values() if v),
                    view.node_partition, [s["numactl"][0]])
     else:
         tap.skip(f"{label}: numactl", "numactl is not installed (package numactl)")
     if "hwloc-pu" in s:
-        # hwloc keeps only the vCPUs whose numbers the cgroup's (host) cpuset names: the defect
-        # shows in a count only where the view of those vCPUs differs from the machine's.
-        host_allowed = parse_list(facts.cgroup_files.get("cpuset.cpus.effective", format_list(range(view.n))))
-        visible = [c for v, c in enumerate(machine.cpus) if v in host_allowed]
-        seen = expected_view(facts, visible) if visible else None
-        for kind, want, attr in (("pu", view.n, "n"), ("package", view.sockets, "sockets"),
-                                 ("core", view.cores, "cores"), ("numanode", len(view.node_partition), None)):
-            seen_count = (len(seen.node_partition) if attr is None else getattr(seen, attr)) if seen else 0
-            got = s[f"hwloc-{kind}"][0].strip()
-            tap.expect(f"{label}: hwloc-calc --number-of {kind}", got, str(want),
-                       defect="hwloc-allowed" if seen_count != want else None)
-        hwloc_defect = "hwloc-allowed" if len(visible) < view.n else None
+        for kind, want in (("pu", view.n), ("package", view.sockets), ("core", view.cores),
+                           ("numanode", len(view.node_partition))):
+            tap.expect(f"{label}: hwloc-calc --number-of {kind}", s[f"hwloc-{kind}"][0].strip(), str(want))
         lstopo = s.get("lstopo", ("", -1))
-        tap.expect(f"{label}: lstopo-no-graphics PUs", len(re.findall(r"\bPU L#", lstopo[0])), view.n, [lstopo[0]],
-                   defect=hwloc_defect)
+        tap.expect(f"{label}: lstopo-no-graphics PUs", len(re.findall(r"\bPU L#", lstopo[0])), view.n, [lstopo[0]])
         tap.case(f"{label}: lstopo-no-graphics finds the machine's sets consistent (no hwloc banner)",
-                 lstopo[1] == 0 and "received invalid information" not in lstopo[0], [lstopo[0]],
-                 defect="hwloc-allowed" if not visible else None)
+                 lstopo[1] == 0 and "received invalid information" not in lstopo[0], [lstopo[0]])
     else:
         tap.skip(f"{label}: hwloc", "hwloc is not installed (package hwloc-nox)")
     judge_cgroup(tap, facts, machine, view, s)
@@ -446,9 +432,7 @@ def judge_cgroup(tap, facts, machine, view, s):
         if name in facts.cgroup_files:
             want = view.online
             got = s.get(f"cgroup-{name}", ("(missing)",))[0].strip()
-            host = facts.cgroup_files[name]
-            tap.expect(f"{label}: {where}{name}", got, want,
-                       defect="cgroup-cpuset" if got == host and host != want else None)
+            tap.expect(f"{label}: {where}{name}", got, want)
     if "cpu.max" in facts.cgroup_files:
         want, host = "max 100000", facts.cgroup_files["cpu.max"]
         got = s.get("cgroup-cpu.max", ("(missing)",))[0].strip()

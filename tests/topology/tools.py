@@ -200,6 +200,30 @@ def check_omp(label, options, want):
            f"got {out.strip()[-200:]} rc {rc} {err.strip()[:200]}")
 
 
+# Files whose content strict mode's supervisor generates for a static program: they must read as the
+# shim's do (the same model, from the same settings).
+STRICT_FILES = [
+    "/sys/devices/system/cpu/cpu5/topology/core_id", "/sys/devices/system/cpu/cpu5/topology/physical_package_id",
+    "/sys/devices/system/cpu/cpu5/topology/thread_siblings_list", "/sys/devices/system/cpu/cpu5/topology/core_siblings",
+    "/sys/devices/system/cpu/cpu5/topology/die_cpus_list", "/sys/devices/system/cpu/cpu5/cache/index3/shared_cpu_list",
+    "/sys/devices/system/cpu/cpu5/cache/index2/id", "/sys/devices/system/cpu/smt/active",
+    "/sys/devices/system/cpu/smt/control", "/sys/devices/system/node/online", "/sys/devices/system/node/node1/cpulist",
+    "/sys/devices/system/node/node1/cpumap", "/sys/devices/system/node/node1/distance",
+]
+
+
+def check_strict(label, options):
+    busybox = shutil.which("busybox")
+    if not busybox:
+        skip(f"{label}: strict mode", "busybox (static) is not installed")
+        return
+    for path in STRICT_FILES:
+        rc, shim_out, _ = run([LAUNCHER, *options, "--", "cat", path])
+        src, strict_out, err = run([LAUNCHER, "--strict", *options, "--", busybox, "cat", path])
+        report(rc == src and shim_out == strict_out, f"{label}: strict mode's {path} is the shim's",
+               f"shim {shim_out.strip()!r} ({rc}), strict {strict_out.strip()!r} ({src}) {err.strip()[:200]}")
+
+
 def main():
     for label, options, want in CONFIGS:
         if want is None:
@@ -208,6 +232,8 @@ def main():
         check_hwloc(label, options, want)
         check_counters(label, options, want)
         check_omp(label, options, want)
+        if "--topology" in options or "--numa" in options:
+            check_strict(label, options)
     print(f"1..{len(results)}")
     for i, (ok, name, detail) in enumerate(results, 1):
         if ok is None:

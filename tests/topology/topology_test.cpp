@@ -8,9 +8,13 @@
  *   LIBOS_EXPECT_CPUS, LIBOS_EXPECT_SOCKETS, LIBOS_EXPECT_CORES (per socket),
  *   LIBOS_EXPECT_THREADS (per core), LIBOS_EXPECT_NODES, LIBOS_EXPECT_NODE_LISTS ("0-7:8-15"). */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -379,6 +383,47 @@ TEST(Topology, GetcpuNamesTheNodeOfTheCpu) {
         EXPECT_EQ(static_cast<int>(node), node_of[c]) << "cpu" << c;
     }
     sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+}  // namespace
+
+namespace {
+
+/* The model is built at the first read of a file of the shape. A signal handler that reads one while
+ * that build runs (a timer every half millisecond, on a machine whose model takes milliseconds to
+ * build) must get its answer, not wait for the build it interrupted. */
+volatile sig_atomic_t g_handler_reads = 0;
+
+void read_in_handler(int) {
+    int saved = errno;
+    int fd = open("/sys/devices/system/cpu/cpu0/topology/core_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[32];
+        if (read(fd, buf, sizeof(buf)) > 0)
+            g_handler_reads = g_handler_reads + 1;
+        close(fd);
+    }
+    errno = saved;
+}
+
+TEST(TopologyFirstRead, ASignalHandlerReadsWhileTheModelIsBuilt) {
+    if (!getenv("LIBOS_TEST_FIRST_READ"))
+        GTEST_SKIP() << "run by topology/first-read-in-a-handler, on a large machine";
+    struct sigaction action = {};
+    action.sa_handler = read_in_handler;
+    action.sa_flags = SA_RESTART;
+    struct sigaction old;
+    ASSERT_EQ(sigaction(SIGALRM, &action, &old), 0);
+    struct itimerval every = {{0, 500}, {0, 500}}, off = {};
+    ASSERT_EQ(setitimer(ITIMER_REAL, &every, nullptr), 0);
+    std::string first = text(cpu_dir(1) + "/topology/core_id");
+    while (g_handler_reads < 3) {
+        /* a few more reads from the handler, after the build */
+    }
+    setitimer(ITIMER_REAL, &off, nullptr);
+    sigaction(SIGALRM, &old, nullptr);
+    EXPECT_FALSE(first.empty());
+    EXPECT_GE(g_handler_reads, 3);
 }
 
 }  // namespace

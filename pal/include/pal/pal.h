@@ -51,13 +51,16 @@ PAL_API long PalThreadSetCpuAffinity(pid_t tid, size_t mask_size, const void* ma
  * may be NULL; both may be application pointers. Returns 0 or -errno. */
 PAL_API long PalGetCpu(unsigned* cpu, unsigned* node);
 
-/* The host CPU the calling thread runs on now, read from the thread's rseq area when glibc
- * registered one (no system call), otherwise from getcpu(2). */
+/* The host CPU the calling thread runs on now, read from the thread's rseq area (no system call),
+ * otherwise from getcpu(2). */
 PAL_API unsigned PalGetCurrentCpu(void);
 
 /* Where the kernel keeps the calling thread's current CPU number up to date (its rseq area's cpu_id),
- * so that the LibOS can read it with a single load; NULL when glibc registered no rseq area. The
- * value read is negative while the area is not registered. Valid for the calling thread only. */
+ * so that the LibOS can read it with a single load: glibc's area, or, where glibc registered none
+ * (on a virtual machine it is turned off, libos_exec.h), one of the PAL's own, registered for the
+ * thread at this first call; NULL when the kernel takes no rseq area for the thread (one of the
+ * program's own is registered). The value read is negative while the area is not registered.
+ * Valid for the calling thread only. */
 PAL_API const volatile int32_t* PalThreadCpuIdLocation(void);
 
 /* The kernel thread id of the calling thread (gettid(2)). */
