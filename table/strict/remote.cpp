@@ -89,6 +89,10 @@ SyscallResult dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
     /* Only calls with a handler are trapped; without a machine there is nothing to answer. */
     if (!syscall_handler(nr) || !is_virtual())
         return LeaveToHost{};
+    if (rights_lost()) {
+        task->rights_lost = true;
+        return LeaveToHost{};
+    }
     Caller caller(task);
     SyscallResult result = __builtin_expect(g_tracing, 0) ? trace_dispatch(caller, nr, args)
                                                           : dispatch_for(caller, nr, args);
