@@ -6,6 +6,8 @@
  *     a user without it, in a directory of mode 0700);
  *   - a descriptor of a directory on a detached mount, whose name reads "/" (as root: in a mount
  *     namespace of its own);
+ *   - descriptor numbers under a modest RLIMIT_NOFILE: the lowest free one, and EMFILE only when none
+ *     is free;
  * A check that needs root prints nothing without it (natively and under the views alike). */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -106,12 +109,38 @@ void detached_directory() {
     });
 }
 
+void descriptor_limit() {
+    in_child("RLIMIT_NOFILE 200", [] {
+        struct rlimit lim = {200, 200};
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+            _exit(1);
+        for (const char* path : {"/proc/cpuinfo", "/sys/devices/system/cpu/online"}) {
+            int fd = raw_openat(AT_FDCWD, path, O_RDONLY);
+            emit(std::string("edges: RLIMIT_NOFILE 200, open ") + path, fd < 0 ? fail(last_err()) : "fd " + std::to_string(fd));
+            if (fd >= 0)
+                close(fd);
+        }
+        /* Every descriptor but the last (199): the generated file's, and then none is left. */
+        int null_fd = open("/dev/null", O_RDONLY);
+        for (int fd = 0; fd < 199 && null_fd >= 0; ++fd)
+            if (fcntl(fd, F_GETFD) < 0)
+                dup2(null_fd, fd);
+        for (int round = 0; round < 2; ++round) {
+            int fd = raw_openat(AT_FDCWD, "/proc/cpuinfo", O_RDONLY);
+            emit("edges: RLIMIT_NOFILE 200, all but one descriptor used, open /proc/cpuinfo (" +
+                     std::to_string(round + 1) + ")",
+                 fd < 0 ? fail(last_err()) : "fd " + std::to_string(fd));
+        }
+    });
+}
+
 }  // namespace
 
 void probe_edges() {
     file_as_directory();
     dots_need_search_permission();
     detached_directory();
+    descriptor_limit();
 }
 
 }  // namespace probe
