@@ -7,7 +7,9 @@
  * 4. Puts itself on the map's host CPUs, so that the program starts on exactly those.
  * 5. Execs the program (126: cannot run it, 127: not found), or with --strict runs it as a child
  *    under the supervisor (launcher_strict.cpp). */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +206,20 @@ void check_own_environment(Options* options) {
         fail(error.text);
     if (!propagate)
         options->propagate = false;
+    /* With the options given, LIBOS_CPUS and LIBOS_CPU_MAP are not used, but a bad value is refused
+     * all the same (docs/configuration.md): for its form, against every CPU, since the machine is the
+     * options'. */
+    const char* env_cpus = getenv(kEnvCpus);
+    const char* env_map = getenv(kEnvCpuMap);
+    if ((options->cpus || options->cpu_map) && ((env_cpus && *env_cpus) || (env_map && *env_map))) {
+        libos::CpuBits every;
+        for (uint32_t cpu = 0; cpu < libos::kMaxVcpus; ++cpu)
+            every.add(cpu);
+        libos::CpuMap unused;
+        if (!libos::build_cpu_map({kEnvCpus, kEnvCpuMap}, env_cpus && *env_cpus ? env_cpus : nullptr,
+                                  env_map && *env_map ? env_map : nullptr, every, every, every, &unused, &error))
+            fail(error.text);
+    }
 #ifdef LIBOS_TEST_HOOKS
     bool missing = false;
     if (!libos::parse_switch(libos::kEnvTestStrictMissing, getenv(libos::kEnvTestStrictMissing), &missing, &error))
@@ -216,6 +232,20 @@ void check_own_environment(Options* options) {
 bool is_regular_file(const std::string& path) {
     struct stat st;
     return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Whether `path` is an ELF shared object of this machine, which ld.so can preload (it only warns,
+ * and runs the program without it, otherwise). */
+bool is_shared_object(const char* path) {
+    unsigned char head[20] = {};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, head, sizeof(head));
+    close(fd);
+    return n == static_cast<ssize_t>(sizeof(head)) && memcmp(head, ELFMAG, SELFMAG) == 0 &&
+           head[EI_CLASS] == ELFCLASS64 && head[EI_DATA] == ELFDATA2LSB &&
+           (head[16] | head[17] << 8) == ET_DYN && (head[18] | head[19] << 8) == EM_X86_64;
 }
 
 /* The absolute path of libshim.so: LIBOS_SHIM_PATH, or next to the launcher's own executable (the
@@ -246,6 +276,10 @@ std::string find_shim() {
                 out_of_memory();
             continue;
         }
+        if (!is_shared_object(resolved))
+            fail(std::string("libos-run: the shim library ") + resolved +
+                 (override_path && *override_path ? std::string(" (from ") + kEnvShimPath + ")" : std::string()) +
+                 " is not an x86-64 ELF shared object");
         /* ld.so splits LD_PRELOAD at colons and spaces. */
         if (strpbrk(resolved, ": "))
             fail(std::string("libos-run: the shim library's path ") + resolved +

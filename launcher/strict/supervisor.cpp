@@ -52,16 +52,38 @@ void warn_unreachable(const seccomp_notif& req) {
               req.pid);
 }
 
+std::atomic<bool> g_warned_lost{false};
+/* The supervisor threads still answering: a thread that lost its own rights ends when another is left
+ * to answer, and otherwise stays, leaving every call to the host. */
+std::atomic<int> g_answering{0};
+
+void warn_lost(const seccomp_notif& req) {
+    warn_once(g_warned_lost,
+              "libos-run: a supervisor thread could not take back its own rights after acting for a caller "
+              "(pid %u): it answers no more calls%s",
+              req.pid, g_answering.load() > 1 ? "" : "; trapped calls now run on the host, unvirtualized");
+}
+
+/* Whether a thread that lost its rights may end: another thread still answers. */
+bool hand_over() {
+    int n = g_answering.load();
+    while (n > 1)
+        if (g_answering.compare_exchange_weak(n, n - 1))
+            return true;
+    return false;
+}
+
 bool opens_file(long nr) {
     return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2;
 }
 
 /* Answers one notification. A failed answer (ENOENT) means the caller is gone or was interrupted by
  * a signal, and will ask again if it restarts. */
-void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
+bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
     memset(resp, 0, sizeof(*resp));
     resp->id = req.id;
     libos::SyscallResult outcome = libos::LeaveToHost{};
+    bool lost = false;
     if (req.data.arch == AUDIT_ARCH_X86_64 && !(req.data.nr & kX32Bit)) {
         long args[6];
         for (int i = 0; i < 6; ++i)
@@ -69,7 +91,10 @@ void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
         libos::RemoteTask task;
         task.tid = static_cast<pid_t>(req.pid);
         outcome = libos::dispatch_remote(&task, req.data.nr, args);
-        if (task.unreachable)
+        lost = task.rights_lost;
+        if (lost)
+            warn_lost(req);
+        else if (task.unreachable)
             warn_unreachable(req);
     } else {
         warn_foreign(req);
@@ -91,7 +116,7 @@ void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
         int err = errno;
         close(fd);
         if (installed >= 0 || err == ENOENT)
-            return;
+            return lost;
         /* Not installed (EMFILE: the caller's table is full): that is the call's error. */
         resp->error = -err;
     } else if (result < 0) {
@@ -100,6 +125,7 @@ void answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
         resp->val = result;
     }
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+    return lost;
 }
 
 }  // namespace
@@ -115,6 +141,7 @@ void supervise(SupervisorThread* self) {
     std::vector<char>& req_buf = self->request;
     auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
     auto* resp = reinterpret_cast<seccomp_notif_resp*>(self->response.data());
+    g_answering.fetch_add(1);
     for (;;) {
         memset(req_buf.data(), 0, req_buf.size());
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
@@ -135,7 +162,10 @@ void supervise(SupervisorThread* self) {
         /* The caller may have gone (and its tid been reused) since it was queued. */
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0)
             continue;
-        answer(listener, *req, resp);
+        /* A thread that lost its own rights answers with CONTINUE (the host's answer, with the
+         * caller's own rights) until it may end. */
+        if (answer(listener, *req, resp) && hand_over())
+            return;
     }
 }
 

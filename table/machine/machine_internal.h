@@ -103,8 +103,11 @@ extern constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("in
  * short critical section (a writer between its two increments, a claimer filling a slot), or a
  * process that damaged the state, must not hang the others. A critical section takes well under a
  * microsecond, a change of a mask (the host's affinity, then the slot) a few; a thread seen to be
- * alive (kill(tid, 0)) was preempted, which on a loaded machine takes tens of milliseconds, and is
- * waited for longer than one that is gone or unknown. */
+ * alive and of the launch (launch_thread) was preempted, which on a loaded machine takes tens of
+ * milliseconds, and is waited for longer than one that is gone or unknown: a tid written into the
+ * state by a process that damaged it (init's, 1, which is always alive) earns no longer wait. Each
+ * wait is bounded once for the operation it is part of, never once per slot: scans of many slots
+ * (creator inference) pass over a slot being written instead of waiting for it (read_slot). */
 constexpr uint64_t kWaitBudgetNs = 20 * 1000 * 1000;
 constexpr uint64_t kLiveWaitBudgetNs = 2000 * 1000 * 1000ull;
 
@@ -139,6 +142,12 @@ public:
     bool looking() const { return rounds_ > kPauses && (rounds_ - kPauses) % kClockEvery == 1; }
     /* The thread waited for was seen alive: it is waited for up to kLiveWaitBudgetNs. */
     void holder_alive() { budget_ = kLiveWaitBudgetNs; }
+    /* Whether the holder is still to be looked at: once per wait (a look costs a few system calls). */
+    bool holder_unchecked() {
+        bool first = !checked_;
+        checked_ = true;
+        return first;
+    }
 
 private:
     static constexpr int kPauses = 64;
@@ -147,6 +156,7 @@ private:
     uint64_t start_ = 0;
     uint64_t budget_ = kWaitBudgetNs;
     bool expired_ = false;
+    bool checked_ = false;
 };
 
 /* ---- map.cpp ------------------------------------------------------------------------------- */
@@ -182,7 +192,13 @@ inline void copy_out(const ThreadSlot* slot, uint64_t* words) {
     words[n - 1] &= g_machine.last_word;
 }
 
-/* A slot's change holder that is alive is waited for longer (slots.cpp). */
+/* What a tid found holding a slot (its `writer`) is: gone (no such thread: the slot may be taken over
+ * at once), a live thread of a process of the launch (one that maps this launch's state: worth the
+ * long wait), or anything else, a tid the state's writer cannot have written (state.cpp). */
+enum class Holder { kGone, kOfLaunch, kOther };
+Holder holder_kind(uint32_t tid);
+
+/* A slot's change holder that is a live thread of the launch is waited for longer (slots.cpp). */
 void note_live_writer(const ThreadSlot* slot, Wait& wait);
 
 /* Reads a slot's mask consistently: retries while a writer is in the middle. A writer that holds the
@@ -190,8 +206,7 @@ void note_live_writer(const ThreadSlot* slot, Wait& wait);
  * consistent as it is, and a writer that comes back writes again, whole (locked_write). The words
  * read are the machine's: bits at vcpu_count() and above, which no writer of the LibOS sets, are
  * cleared. */
-inline void locked_read(ThreadSlot* slot, uint64_t* words) {
-    Wait wait;
+inline void locked_read(ThreadSlot* slot, uint64_t* words, Wait& wait) {
     for (;;) {
         uint32_t before = slot->seq.load(std::memory_order_acquire);
         if (before & 1) {
@@ -207,13 +222,17 @@ inline void locked_read(ThreadSlot* slot, uint64_t* words) {
             return;
     }
 }
+inline void locked_read(ThreadSlot* slot, uint64_t* words) {
+    Wait wait;
+    locked_read(slot, words, wait);
+}
 
 /* ---- slots.cpp ----------------------------------------------------------------------------- */
 
 /* Writes a slot's mask. `changing`: the caller holds the slot's change (begin_change), so no other
  * change writes it: a write found in the middle was left by a writer that died there (whose change
  * begin_change took over), and it is taken over at the first look rather than after the budget. */
-void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing = false);
+void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing = false, Wait* budget = nullptr);
 /* Gives `tid` a slot holding `mask` (see slots.cpp for the rules). */
 ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0);
 ThreadSlot* lookup(pid_t tid);

@@ -71,12 +71,13 @@ int32_t settled_tid(uint32_t i, Wait& wait) {
 
 void note_live_writer(const ThreadSlot* slot, Wait& wait) {
     uint32_t holder = slot->writer.load(std::memory_order_relaxed);
-    if (holder != 0 && holder < 0x40000000u && PalThreadExists(static_cast<pid_t>(holder)) != -ESRCH)
+    if (holder != 0 && wait.holder_unchecked() && holder_kind(holder) == Holder::kOfLaunch)
         wait.holder_alive();
 }
 
-void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing) {
-    Wait wait;
+void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* budget) {
+    Wait own;
+    Wait& wait = budget ? *budget : own;
     for (;;) {
         uint32_t seq = slot->seq.load(std::memory_order_relaxed);
         uint32_t mine;
@@ -141,7 +142,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
         }
         if (existing) {
             if (!(keep_newer && written_after(existing, since)))
-                locked_write(existing, mask);
+                locked_write(existing, mask, false, &wait);
             return existing;
         }
         if (free_index < 0) {
@@ -164,7 +165,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
         if ((expected != 0 && expected != kFreedTid) ||
             !slot->tid.compare_exchange_strong(expected, kClaimingTid, std::memory_order_acq_rel))
             continue; /* someone took it first: look again */
-        locked_write(slot, mask);
+        locked_write(slot, mask, false, &wait);
         slot->tid.store(tid, std::memory_order_release);
         /* Another claimer of the same tid may have published it at another free slot meanwhile. The
          * lowest wins; this one is given back. */
@@ -201,18 +202,33 @@ uint32_t used_slot_count() {
     return used_slots();
 }
 
+bool peek_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    /* A writer's critical section takes well under a microsecond: a few pauses cover it, and a slot
+     * still being written after them is passed over, never waited for. */
+    for (int round = 0; round < 64; ++round) {
+        uint32_t before = slot->seq.load(std::memory_order_acquire);
+        if (!(before & 1)) {
+            copy_out(slot, out->words);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (slot->seq.load(std::memory_order_relaxed) == before)
+                return slot->tid.load(std::memory_order_acquire) == tid && !out->empty();
+        }
+        __builtin_ia32_pause();
+    }
+    return false;
+}
+
 bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp) {
     if (index >= used_slots())
         return false;
     ThreadSlot* slot = &g_machine.slots[index];
     int32_t t = slot->tid.load(std::memory_order_acquire);
-    if (t <= 0)
+    if (t <= 0 || !peek_mask(slot, t, mask))
         return false;
-    memset(mask, 0, sizeof(*mask));
-    locked_read(slot, mask->words);
     *tid = t;
     *stamp = slot->stamp.load(std::memory_order_relaxed);
-    return !mask->empty();
+    return true;
 }
 
 }  // namespace libos

@@ -234,6 +234,22 @@ bool attach_region(int fd) {
     return false;
 }
 
+Holder holder_kind(uint32_t tid) {
+    if (tid == 0 || tid >= 0x40000000u || PalThreadExists(static_cast<pid_t>(tid)) == -ESRCH)
+        return Holder::kGone;
+    /* Its process maps this launch's state: it holds the state's file under the number this process
+     * has it at, the number every process of the launch inherits (LIBOS_STATE_FD). */
+    const int fd = g_machine.state_fd;
+    if (fd < 0 || g_state_ino == 0)
+        return Holder::kOther;
+    ProcPath path(static_cast<pid_t>(tid));
+    struct stat st;
+    if (PalFileStatAt(AT_FDCWD, path.leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), &st, 0) == 0 &&
+        st.st_dev == g_state_dev && st.st_ino == g_state_ino)
+        return Holder::kOfLaunch;
+    return Holder::kOther;
+}
+
 bool ensure_region() {
     int state = g_region_state.load(std::memory_order_acquire);
     if (__builtin_expect(state == kRegionMapped, 1))

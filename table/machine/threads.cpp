@@ -28,10 +28,9 @@ void begin_change(ThreadSlot* slot) {
          * for longer: it was preempted in the middle of its change. */
         bool take = holder == 0 || wait.expired();
         if (!take && wait.looking()) {
-            long alive = holder < 0x40000000u ? PalThreadExists(static_cast<pid_t>(holder)) : -ESRCH;
-            if (alive == -ESRCH)
+            if (holder >= 0x40000000u || PalThreadExists(static_cast<pid_t>(holder)) == -ESRCH)
                 take = true;
-            else
+            else if (wait.holder_unchecked() && holder_kind(holder) == Holder::kOfLaunch)
                 wait.holder_alive();
         }
         if (take && slot->writer.compare_exchange_weak(holder, me, std::memory_order_acquire))

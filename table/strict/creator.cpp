@@ -39,7 +39,7 @@ bool forked_by(pid_t process, pid_t thread, pid_t child) {
 bool creator_slot(pid_t process, pid_t child, const CpuBits& host, size_t host_bytes, CpuBits* out) {
     CpuBits mask, image;
     if (child == 0) {
-        if (ThreadSlot* main = find_slot(process); main && read_mask(main, process, &mask)) {
+        if (ThreadSlot* main = find_slot(process); main && peek_mask(main, process, &mask)) {
             to_host(mask, &image);
             if (memcmp(image.words, host.words, host_bytes) == 0) {
                 *out = mask;

@@ -7,6 +7,7 @@
  *   - a host file opened or read on the caller's behalf: the supervisor's thread takes the caller's
  *     rights on files for the length of the open, so the kernel's own checks (permission bits, ACLs,
  *     /proc's hidepid) apply to the caller. */
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -108,6 +109,25 @@ bool rights_of(RemoteTask* task) {
 
 /* The caller whose rights this supervisor thread holds now, inside a CallerRights. */
 constinit thread_local RemoteTask* t_holding __attribute__((tls_model("initial-exec"))) = nullptr;
+/* This supervisor thread could not get its own rights back after a caller's: it holds rights that
+ * are neither, and must answer nothing more (rights_lost). */
+constinit thread_local bool t_lost __attribute__((tls_model("initial-exec"))) = false;
+
+/* Takes `rights` for this thread; a failure that left the thread with neither marks it lost. */
+long take_rights(const PalFileRights& rights) {
+    long ret = PalThreadSetFileRights(&rights);
+    if (ret == -ENOTRECOVERABLE)
+        t_lost = true;
+    return ret;
+}
+
+/* Gives this thread its own rights back (`own`, read before it took a caller's), trying twice; the
+ * thread is lost if it cannot. */
+void restore_rights(const PalFileRights& own) {
+    if (PalThreadSetFileRights(&own) < 0 && PalThreadSetFileRights(&own) < 0)
+        t_lost = true;
+    t_holding = nullptr;
+}
 
 /* The caller's rights on files, taken by this supervisor thread while it exists. Inside another for
  * the same caller (an open within a path walk's), nothing is taken twice. */
@@ -120,7 +140,7 @@ public:
         }
         if (!rights_of(task) || PalThreadGetFileRights(&saved_) < 0)
             return;
-        long ret = PalThreadSetFileRights(&task->file_rights);
+        long ret = take_rights(task->file_rights);
         taken_ = ret == 0;
         restore_ = taken_;
         if (taken_)
@@ -129,10 +149,8 @@ public:
             task->rights = 0; /* the supervisor may not take them: the call is the host's */
     }
     ~CallerRights() {
-        if (restore_) {
-            PalThreadSetFileRights(&saved_);
-            t_holding = nullptr;
-        }
+        if (restore_)
+            restore_rights(saved_);
     }
     CallerRights(const CallerRights&) = delete;
     CallerRights& operator=(const CallerRights&) = delete;
@@ -188,7 +206,7 @@ bool FileRightsHold::acquire() {
         held_ = true; /* inside another hold of the same caller's */
         return true;
     }
-    if (!rights_of(task) || PalThreadGetFileRights(&saved_) < 0 || PalThreadSetFileRights(&task->file_rights) < 0) {
+    if (!rights_of(task) || PalThreadGetFileRights(&saved_) < 0 || take_rights(task->file_rights) < 0) {
         task->rights = 0; /* the supervisor may not take them: the call is the host's */
         refused_ = true;
         return false;
@@ -199,11 +217,13 @@ bool FileRightsHold::acquire() {
 }
 
 void FileRightsHold::release() {
-    if (restore_) {
-        PalThreadSetFileRights(&saved_);
-        t_holding = nullptr;
-    }
+    if (restore_)
+        restore_rights(saved_);
     held_ = restore_ = false;
+}
+
+bool rights_lost() {
+    return t_lost;
 }
 
 }  // namespace libos

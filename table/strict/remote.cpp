@@ -74,6 +74,9 @@ bool Caller::remote_shares_files() const {
     return remote_->same_files;
 }
 
+/* The name of the caller's directory is only a name: the descriptor must be a directory (else the
+ * kernel's ENOTDIR, which the host gives), and the very one the name reaches, not one of a detached
+ * mount or of another namespace, whose name reads "/" or a path of another tree. */
 bool Caller::remote_directory(int dirfd, char* out, size_t size) const {
     if (!remote_)
         return false;
@@ -82,13 +85,22 @@ bool Caller::remote_directory(int dirfd, char* out, size_t size) const {
         link.leaf("cwd");
     else
         link.leaf("fd").number(static_cast<unsigned>(dirfd));
-    return PalFileReadLink(link.c_str(), out, size) > 0 && out[0] == '/';
+    if (PalFileReadLink(link.c_str(), out, size) <= 0 || out[0] != '/')
+        return false;
+    struct stat fd_st, path_st;
+    return PalFileStatAt(AT_FDCWD, link.c_str(), &fd_st, 0) == 0 && S_ISDIR(fd_st.st_mode) &&
+           PalFileStatAt(AT_FDCWD, out, &path_st, 0) == 0 && fd_st.st_dev == path_st.st_dev &&
+           fd_st.st_ino == path_st.st_ino;
 }
 
 SyscallResult dispatch_remote(RemoteTask* task, long nr, const long args[6]) {
     /* Only calls with a handler are trapped; without a machine there is nothing to answer. */
     if (!syscall_handler(nr) || !is_virtual())
         return LeaveToHost{};
+    if (rights_lost()) {
+        task->rights_lost = true;
+        return LeaveToHost{};
+    }
     Caller caller(task);
     SyscallResult result = __builtin_expect(g_tracing, 0) ? trace_dispatch(caller, nr, args)
                                                           : dispatch_for(caller, nr, args);

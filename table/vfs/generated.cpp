@@ -141,6 +141,75 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
     }
 }
 
+/* Writes the content into memfd `fd` and seals it: 0 or -errno (the memfd is then closed). */
+long fill(Caller caller, const VfsPath& path, int fd) {
+    long ret;
+    {
+        Out out(fd);
+        ret = write_content(caller, path, out);
+        out.flush();
+        if (ret == 0)
+            ret = out.error();
+    }
+    if (ret < 0) {
+        PalFileClose(fd);
+        return ret;
+    }
+    PalFileSeek(fd, 0, SEEK_SET);
+    /* The content is final: no descriptor of it, the cache's included, can change it. */
+    PalFileSeal(fd, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+    return 0;
+}
+
+/* One descriptor left, which the memfd took, and generating the content needs one more (to read the
+ * host's files): the content is made in memory first, then the memfd takes the last descriptor and is
+ * the program's own (sealed: a write fails with EPERM, not EBADF). A content larger than the buffer
+ * cannot be made so: EMFILE. */
+long last_number(Caller caller, const VfsPath& path, int flags) {
+    Out text(-1);
+    if (long ret = write_content(caller, path, text); ret < 0)
+        return ret;
+    if (!text.room(1))
+        return -EMFILE;
+    char name[kNameMax + 1];
+    const size_t prefix = sizeof(kNamePrefix) - 1, length = strlen(path.virt);
+    memcpy(name, kNamePrefix, prefix);
+    memcpy(name + prefix, path.virt, length + 1); /* its length was checked by vfs_open_generated */
+    long fd = PalMemfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return fd;
+    text.write_to(static_cast<int>(fd));
+    PalFileSeek(static_cast<int>(fd), 0, SEEK_SET);
+    PalFileSeal(static_cast<int>(fd), F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+    PalFileSetCloseOnExec(static_cast<int>(fd), (flags & O_CLOEXEC) != 0);
+    return fd;
+}
+
+/* The memfd stayed at `fd`, the lowest free number when the open began: the program's descriptor is
+ * reopened from it and put at the lowest free number again once the memfd is closed, which is `fd`
+ * (unless another thread took it meanwhile: the lowest free one then, as the kernel would give). With
+ * a single descriptor free, no reopen fits: the sealed memfd itself is the program's. */
+long low_number(Caller caller, const VfsPath& path, int flags, int fd) {
+    if (long ret = fill(caller, path, fd); ret == -EMFILE)
+        return last_number(caller, path, flags);
+    else if (ret < 0)
+        return ret;
+    long reopened = reopen(fd, flags);
+    if (reopened < 0) {
+        PalFileSetCloseOnExec(fd, (flags & O_CLOEXEC) != 0);
+        return fd;
+    }
+    PalFileClose(fd);
+    long low = PalFileDuplicateHigh(static_cast<int>(reopened), 0, (flags & O_CLOEXEC) != 0);
+    if (low < 0 || low > reopened) {
+        if (low >= 0)
+            PalFileClose(static_cast<int>(low));
+        return reopened;
+    }
+    PalFileClose(static_cast<int>(reopened));
+    return low;
+}
+
 }  // namespace
 
 long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
@@ -161,25 +230,16 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     long created = PalMemfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (created < 0)
         return created;
-    /* Out of the program's way at once: the descriptor it gets is the lowest free one. */
+    /* Out of the program's way at once: the descriptor it gets is the lowest free one. Under a low
+     * descriptor limit it cannot go high; it then keeps that lowest number, which the program's
+     * descriptor takes over at the end (low_number), and is not cached (a cache below the limit would
+     * take the program's descriptors). */
     long fd = PalFileMoveHigh(static_cast<int>(created), kCacheFdFloor, true);
-    if (fd < 0)
-        fd = created;
+    if (fd < 0 || fd == created)
+        return low_number(caller, path, flags, static_cast<int>(created));
     long ret;
-    {
-        Out out(static_cast<int>(fd));
-        ret = write_content(caller, path, out);
-        out.flush();
-        if (ret == 0)
-            ret = out.error();
-    }
-    if (ret < 0) {
-        PalFileClose(static_cast<int>(fd));
+    if ((ret = fill(caller, path, static_cast<int>(fd))) < 0)
         return ret;
-    }
-    PalFileSeek(static_cast<int>(fd), 0, SEEK_SET);
-    /* The content is final: no descriptor of it, the cache's included, can change it. */
-    PalFileSeal(static_cast<int>(fd), F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
     long reopened = reopen(fd, flags);
     if (reopened >= 0) {
         if (cacheable(path))

@@ -303,6 +303,21 @@ long host_stat(Walk& w, struct stat* st) {
     return PalFileStatAt(AT_FDCWD, host, st, 0);
 }
 
+/* The kernel's may_lookup() for "." and "..", which the walk takes in place: the caller needs search
+ * permission on the directory it is in, as for any other component (whose lstat the host checks).
+ * The directories of the views and above them are searchable by everyone. */
+long may_search(Walk& w) {
+    const char* here = w.length ? w.canon : "/";
+    if (stable_dir(here))
+        return 0;
+    if (!w.rights->take())
+        return kHostResolves;
+    const char* host = here;
+    if (classify_canonical(here, w.node) && (w.node->kind == VfsKind::Directory || w.node->kind == VfsKind::Redirect))
+        host = w.node->real;
+    return PalFileAccess(AT_FDCWD, host, X_OK, AT_EACCESS);
+}
+
 /* The walk itself: 0 when the path resolves (w.canon, w.mode), or -errno, or kHostResolves. */
 long walk(Walk& w) {
     size_t n = strlen(w.path);
@@ -350,6 +365,9 @@ long walk(Walk& w) {
             return -ENOTDIR;
         if (len > NAME_MAX)
             return -ENAMETOOLONG;
+        if (p[0] == '.' && (len == 1 || (len == 2 && p[1] == '.')))
+            if (long ret = may_search(w); ret != 0)
+                return ret;
         if (len == 1 && p[0] == '.') {
             p = next;
             continue;
@@ -564,11 +582,19 @@ bool start_directory(int dirfd, const char* path, bool needed, char* dir) {
     }
     if (vfs_dir_path(dirfd, dir))
         return true;
-    /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. */
+    /* A directory the program opened without the LibOS's help, e.g. through opendir of /sys. Its name
+     * is only a name: the descriptor must be a directory (the kernel's ENOTDIR otherwise, which the
+     * host gives), and the very one that name reaches (not one of a detached mount or of another
+     * namespace, whose name reads "/" or a path of another tree): else the call is the host's. */
     ProcPath link = ProcPath::self();
-    return needed &&
-           PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, kVfsPathMax) > 0 &&
-           dir[0] == '/';
+    if (!needed ||
+        PalFileReadLink(link.leaf("fd").number(static_cast<uint64_t>(dirfd)).c_str(), dir, kVfsPathMax) <= 0 ||
+        dir[0] != '/')
+        return false;
+    struct stat fd_st, path_st;
+    return PalFileStat(dirfd, &fd_st) == 0 && S_ISDIR(fd_st.st_mode) &&
+           PalFileStatAt(AT_FDCWD, dir, &path_st, 0) == 0 && fd_st.st_dev == path_st.st_dev &&
+           fd_st.st_ino == path_st.st_ino;
 }
 
 }  // namespace

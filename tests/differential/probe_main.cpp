@@ -131,6 +131,8 @@ int probe_main(const char* list_file) {
     for (const Target& t : targets)
         probe_target(t);
 
+    probe_edges();
+
     set_stage(2);
     wait_stage(3);
     pthread_join(thread, nullptr);

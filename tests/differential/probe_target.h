@@ -68,6 +68,8 @@ void reserve_target(const std::string& path);
 void probe_target(const Target& t);
 /* The other spellings of a target's path; `seen` holds those already probed. */
 void probe_forms(const Target& t, std::set<std::string>* seen);
+/* The edges of resolution and of descriptors, each in a child process (probe_edges.cpp). */
+void probe_edges();
 
 }  // namespace probe
 

@@ -258,6 +258,128 @@ TEST_F(HostileState, ClosingAndUnmappingTheStateLosesOnlyTheViewOfOthers) {
     EXPECT_EQ(status, 0) << "negative: killed by that signal";
 }
 
+/* The layout's head: the header fills the first 20480 bytes (its map of 8192 vCPUs, rounded up to
+ * pages), and high_water, the count of slots used, is its sixth word. */
+constexpr size_t kHeaderBytes = 20480;
+constexpr size_t kHighWaterAt = 20;
+
+/* Forged slots: `count` of them, past the slots in use, each looking as a process that damaged the
+ * state left it: `tid` (0: free, to be claimed), a write in the middle (odd seq) and a live thread as
+ * its writer, init (1), which is always alive. With `tid` > 0 the free slots below are forged too, so
+ * that a slot claimed afterwards comes after all of them. The slots are given back (free) by
+ * ~ForgedSlots. */
+class ForgedSlots {
+public:
+    ForgedSlots(uint32_t count, int32_t tid) {
+        char *begin, *end;
+        if (!state_mapping(&begin, &end))
+            return;
+        high_water_ = reinterpret_cast<std::atomic<uint32_t>*>(begin + kHighWaterAt);
+        slots_ = reinterpret_cast<Slot*>(begin + kHeaderBytes);
+        Slot* mine = slot_of(gettid());
+        if (!mine || mine < slots_ || (reinterpret_cast<char*>(mine) - begin - kHeaderBytes) % sizeof(Slot) != 0)
+            return; /* not the layout this test knows */
+        first_ = high_water_->load();
+        if (reinterpret_cast<char*>(slots_ + first_ + count) > end)
+            return;
+        for (uint32_t i = 0; i < first_ && tid > 0; ++i)
+            if (int32_t t = slots_[i].tid.load(); t <= 0 && slots_[i].tid.compare_exchange_strong(t, tid)) {
+                slots_[i].writer.store(1);
+                slots_[i].seq.store(1);
+                slots_[i].bits[0].store(1);
+                below_[below_count_++] = i;
+                if (below_count_ == kMaxBelow)
+                    break;
+            }
+        for (uint32_t i = first_; i < first_ + count; ++i) {
+            slots_[i].tid.store(tid);
+            slots_[i].writer.store(1);
+            slots_[i].seq.store(1);
+            slots_[i].bits[0].store(1);
+        }
+        count_ = count;
+        high_water_->store(first_ + count);
+    }
+    ~ForgedSlots() {
+        for (uint32_t i = first_; i < first_ + count_; ++i)
+            give_back(slots_[i]);
+        for (uint32_t i = 0; i < below_count_; ++i)
+            give_back(slots_[below_[i]]);
+    }
+    bool ok() const { return count_ > 0; }
+
+private:
+    static void give_back(Slot& slot) {
+        slot.writer.store(0);
+        slot.seq.store(2);
+        slot.tid.store(-1);
+    }
+    static constexpr uint32_t kMaxBelow = 4096;
+    uint32_t below_[kMaxBelow];
+    uint32_t below_count_ = 0;
+    std::atomic<uint32_t>* high_water_ = nullptr;
+    Slot* slots_ = nullptr;
+    uint32_t first_ = 0, count_ = 0;
+};
+
+TEST_F(HostileState, ForgedLiveWritersStallNoNewThreadOrFork) {
+    /* Free slots with a write in the middle, "held" by init: each new thread and fork child claims one.
+     * Init is no thread of the launch, so its hold is not waited for (20 ms); before the fix, 2 s per
+     * claim: 48 s for these 24 claims. The watchdog measures that the calls complete, not how fast. */
+    ForgedSlots forged(64, 0);
+    if (!forged.ok())
+        GTEST_SKIP() << "the state's layout is not the one this test knows";
+    int status = in_child([] {
+        for (int i = 0; i < 12; ++i) {
+            std::thread([] { touch_state(); }).join();
+            pid_t child = fork();
+            if (child == 0) {
+                touch_state();
+                _exit(0);
+            }
+            waitpid(child, nullptr, 0);
+        }
+        return count_of_own_mask() > 0 ? 0 : 1;
+    }, 20);
+    EXPECT_EQ(status, 0) << "-14 (SIGALRM): the claims waited on the forged writers";
+}
+
+TEST_F(HostileState, ForgedLiveWritersStallNoTrappedCall) {
+    /* Strict mode: a process without the shim (a static one) forks a child, whose first trapped call
+     * makes the supervisor look for its creator among every slot of the launch. 300 forged slots in
+     * use, each "being written" by init, come first in that scan: before the fix 2 s each (10
+     * minutes); now none is waited for. */
+    const char* probe = getenv("LIBOS_HARDENING_STATIC");
+    if (!getenv("LIBOS_STRICT") || !probe)
+        GTEST_SKIP() << "needs a strict launch and a static probe (LIBOS_HARDENING_STATIC)";
+    ForgedSlots forged(300, 1);
+    if (!forged.ok())
+        GTEST_SKIP() << "the state's layout is not the one this test knows";
+    int pipefd[2];
+    ASSERT_EQ(pipe(pipefd), 0);
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        dup2(pipefd[1], 1);
+        alarm(20);
+        execl(probe, probe, "forkmask", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    kill(-pid, SIGKILL); /* a child of the probe still stuck in its call */
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = read(pipefd[0], buf, sizeof(buf))) > 0;)
+        out.append(buf, static_cast<size_t>(n));
+    close(pipefd[0]);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "status " << status << " (SIGALRM: the trapped calls waited on the forged writers)";
+    EXPECT_NE(out.find("childmask="), std::string::npos) << out;
+}
+
 /* Last: it leaves every slot of the launch damaged, this process's own included. */
 TEST_F(HostileState, ClaimingEverySlotHangsNoOne) {
     /* A sibling writes "being claimed" (-2) into every slot of the state, then exits; this process then

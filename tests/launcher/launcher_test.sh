@@ -294,6 +294,25 @@ for variable in $variables; do
   done
 done
 
+# The launcher refuses its variables' bad values itself, also when an option sets the machine (the
+# option decides, but a bad variable is not hidden by it); and a LIBOS_SHIM_PATH that is not a shared
+# object (ld.so would only warn, and run the program without the shim).
+for case in "LIBOS_CPUS=abc --cpus 2" "LIBOS_CPU_MAP=0-x --cpus 2" "LIBOS_CPUS=abc --cpu-map 0" \
+            "LIBOS_SHIM_PATH=/etc/passwd --cpus 2"; do
+  read -r setting option value <<<"$case"
+  variable=${setting%%=*}
+  marker="$tmp/option-marker.$n"
+  env "$setting" "$L" "$option" "$value" -- touch "$marker" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  err=$(cat "$tmp/err")
+  name="$setting with $option $value: 125, one line naming $variable, the program not run"
+  if [ $rc -eq 125 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == *"$variable"* ]] && [ ! -e "$marker" ]; then
+    pass "$name: $err"
+  else
+    fail "$name" "status $rc" "stderr: $err"
+  fi
+done
+
 # ---- usage errors: exit 125 with one line -----------------------------------------------------------
 # usage_error NAME 'WORD' ARGS...
 usage_error() {

@@ -784,6 +784,28 @@ else
   skip "--strict: /proc mounted hidepid=2" "needs root, setpriv and a private mount namespace"
 fi
 
+# A caller with supplementary groups: the supervisor's thread takes its groups and drops every capability
+# for the open of its /proc/self/status, and must take its own rights back afterwards (setgroups needs
+# CAP_SETGID, which the caller's rights lack). With one supervisor thread (the launch on one host CPU),
+# the same thread then answers root's and user 1000's calls: the machine's 4 CPUs for both, no warning.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  with_groups=(setpriv --reuid 65534 --regid 65534 --groups 65534,4242)
+  as_1000=(setpriv --reuid 1000 --regid 1000 --clear-groups)
+  run taskset -c "$first_cpu" "$L" --strict --cpus 4 -- sh -c '
+    "$@" read /proc/self/status >/dev/null
+    '"${as_1000[*]}"' "$0" count online
+    "$0" count online' "$S" "${with_groups[@]}" "$S"
+  want=$(lines cpus=4 bytes=8 online=0-3 cpus=4 bytes=8 online=0-3)
+  name="--strict on one host CPU: after user 65534 with groups 65534,4242 opened its status, user 1000 and root still see 4 CPUs"
+  if [ $rc -eq 0 ] && [ "$out" == "$want" ] && [ -z "$err" ]; then
+    pass "$name"
+  else
+    fail "$name" "command: $cmd" "$(status_text $rc)" "wanted: $(oneline "$want")" "got:    $(oneline "$out")" "stderr: $err"
+  fi
+else
+  skip "--strict: a caller with supplementary groups" "needs root and setpriv"
+fi
+
 # ---- other roots and namespaces: the supervisor must not answer with its own files or pids -----------------------
 # In a chroot without /sys, the CPU files do not exist: the supervisor, whose root is another, must not
 # open its own /sys/devices/system/cpu for the program (that would also hand out a directory outside the

@@ -582,6 +582,41 @@ TEST(PalCredentials, FileRightsAreTheThreadsOwn) {
     unlink(name);
 }
 
+/* A caller with supplementary groups: taking its rights drops every capability, among them the
+ * CAP_SETGID that setgroups needs to give the thread its own groups back. The thread must get its own
+ * rights back all the same, never keep the caller's. In a thread of its own, so that a failure leaves
+ * the test's thread as it was. */
+TEST(PalCredentials, RightsWithGroupsAreGivenBack) {
+    if (geteuid() != 0)
+        GTEST_SKIP() << "taking another user's rights needs root";
+    PalFileRights before = {}, during = {}, after = {};
+    long taken = -1, back = -1;
+    std::thread worker([&] {
+        PalThreadGetFileRights(&before);
+        PalFileRights caller = {};
+        caller.fsuid = 65534;
+        caller.fsgid = 65534;
+        caller.ngroups = 2;
+        caller.groups[0] = 65534;
+        caller.groups[1] = 4242;
+        caller.cap_effective = 0;
+        taken = PalThreadSetFileRights(&caller);
+        PalThreadGetFileRights(&during);
+        back = PalThreadSetFileRights(&before);
+        PalThreadGetFileRights(&after);
+    });
+    worker.join();
+    ASSERT_EQ(taken, 0);
+    EXPECT_EQ(during.fsuid, 65534u);
+    EXPECT_EQ(during.ngroups, 2u);
+    EXPECT_EQ(during.cap_effective, 0u);
+    EXPECT_EQ(back, 0) << "the thread's own rights were not given back";
+    EXPECT_EQ(after.fsuid, before.fsuid);
+    EXPECT_EQ(after.fsgid, before.fsgid);
+    EXPECT_EQ(after.ngroups, before.ngroups);
+    EXPECT_EQ(after.cap_effective, before.cap_effective);
+}
+
 TEST(PalStrict, TheTagRidesInTheSixthArgumentOfTheTrappedCalls) {
     /* A filter like strict mode's, with EPERM instead of a supervisor: sched_getaffinity passes only
      * with the tag in args[5]. Installed in a child, which reports each finding as a bit. */

@@ -346,8 +346,10 @@ PAL_API long PalThreadGetFileRights(struct PalFileRights* out);
 /* Replaces the calling thread's file rights, for this thread alone (setgroups, setfsgid, setfsuid
  * and capset as raw system calls: unlike libc's wrappers, they change no other thread): its
  * effective capabilities become `rights->cap_effective` (which must be within its permitted set).
- * Checks that each took effect. Returns 0, or -errno having put back what it had changed (-EPERM:
- * the thread lacks the right to take them). */
+ * Its permitted capabilities are raised into the effective set first, so that a thread holding rights
+ * without CAP_SETGID/CAP_SETUID (a caller's) can still change them. Checks that each took effect.
+ * Returns 0, or -errno having put back what it had changed (-EPERM: the thread lacks the right to take
+ * them), or -ENOTRECOVERABLE when even that failed: the thread's rights are then neither. */
 PAL_API long PalThreadSetFileRights(const struct PalFileRights* rights);
 
 /* Writes `size` bytes to the host's standard error, whole, retrying short writes and EINTR. */

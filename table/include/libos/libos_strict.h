@@ -22,6 +22,7 @@ struct RemoteTask {
     int8_t same_pids = -1;    /* its pid namespace is the supervisor's: 1, 0, -1 unknown */
     bool unreachable = false; /* its memory could not be reached (EPERM): see dispatch_remote */
     int8_t rights = -1;       /* its rights on files: 1 taken (file_rights holds them), 0 cannot be, -1 unknown */
+    bool rights_lost = false; /* this supervisor thread lost its own rights: see dispatch_remote */
     PalFileRights file_rights;
 };
 
@@ -31,6 +32,12 @@ struct RemoteTask {
  * process that made itself non-dumpable, under a supervisor without root) is marked unreachable, and
  * its call left to the host. */
 SyscallResult dispatch_remote(RemoteTask* task, long nr, const long args[6]);
+
+/* Whether the calling supervisor thread lost its own rights: it took a caller's rights on files for
+ * an open and could not give them back (PalThreadSetFileRights failed both ways). Such a thread must
+ * not answer for anyone again, since every check it made would be made with the wrong rights:
+ * dispatch_remote then leaves each call to the host and sets task->rights_lost. */
+bool rights_lost();
 
 /* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
  * inherited from its creator, when that can be told. Linux copies the creator's mask into a new

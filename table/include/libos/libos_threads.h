@@ -57,6 +57,8 @@ inline pid_t self_tid() {
 ThreadSlot* find_slot(pid_t tid);
 /* Reads a slot's mask consistently. Returns false if the slot no longer belongs to `tid`. */
 bool read_mask(ThreadSlot* slot, pid_t tid, CpuBits* out);
+/* The same without waiting: false also when a writer is in the middle of the slot (for scans). */
+bool peek_mask(ThreadSlot* slot, pid_t tid, CpuBits* out);
 /* Replaces a slot's mask; called between begin_change and end_change. */
 void write_mask(ThreadSlot* slot, const CpuBits& mask);
 
@@ -102,7 +104,8 @@ void after_fork_child();
 
 /* The slots in use, for strict mode's creator inference (table/strict/): index < used_slot_count().
  * read_slot gives a slot's thread, its mask and the launch's clock at its last write; false for a
- * slot without a live thread. */
+ * slot without a live thread, and for one being written (a scan never waits for a writer: a process
+ * that damaged the state could otherwise make it wait once per slot). */
 uint32_t used_slot_count();
 bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp);
 

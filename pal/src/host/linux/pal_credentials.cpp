@@ -84,22 +84,42 @@ long set_effective(uint64_t effective) {
     return pal_raw(SYS_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(data));
 }
 
+/* The same groups, in any order (the kernel keeps them sorted). */
 bool same_groups(const PalFileRights& a, const PalFileRights& b) {
     if (a.ngroups != b.ngroups)
         return false;
-    for (uint32_t i = 0; i < a.ngroups && i < PAL_MAX_GROUPS; ++i)
-        if (a.groups[i] != b.groups[i])
+    for (uint32_t i = 0; i < a.ngroups && i < PAL_MAX_GROUPS; ++i) {
+        bool found = false;
+        for (uint32_t j = 0; j < b.ngroups && j < PAL_MAX_GROUPS && !found; ++j)
+            found = a.groups[i] == b.groups[j];
+        if (!found)
             return false;
+    }
     return true;
 }
 
-/* setgroups, setfsgid and setfsuid of the calling thread only (the raw calls). setfs*id answer the
- * previous id, never an error: a refused change shows as an id that did not change. */
+/* Raises the effective set to the permitted one: setgroups needs CAP_SETGID and setfs*id CAP_SETUID
+ * and CAP_SETGID in the effective set, which a thread holding a caller's rights (none, often) lacks. */
+long raise_effective() {
+    __user_cap_data_struct data[2];
+    if (long ret = get_caps(data); ret < 0)
+        return ret;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    return pal_raw(SYS_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(data));
+}
+
+/* setgroups, setfsgid and setfsuid of the calling thread only (the raw calls), with the permitted
+ * capabilities raised first, then the effective set asked for. setfs*id answer the previous id, never
+ * an error: a refused change shows as an id that did not change. */
 long apply(const PalFileRights& r) {
     if (r.ngroups > PAL_MAX_GROUPS)
         return -EINVAL;
     PalFileRights now;
     if (long ret = PalThreadGetFileRights(&now); ret < 0)
+        return ret;
+    if (long ret = raise_effective(); ret < 0)
         return ret;
     if (!same_groups(now, r))
         if (long ret = pal_raw(SYS_setgroups, r.ngroups, reinterpret_cast<long>(r.groups)); ret < 0)
@@ -182,10 +202,7 @@ extern "C" long PalThreadSetFileRights(const struct PalFileRights* rights) {
     if (long ret = PalThreadGetFileRights(&before); ret < 0)
         return ret;
     long ret = apply(*rights);
-    if (ret < 0) {
-        /* Back to where it was: first the capabilities (setfsuid and setgroups may need them). */
-        set_effective(before.cap_effective);
-        apply(before);
-    }
+    if (ret < 0 && apply(before) < 0)
+        return -ENOTRECOVERABLE; /* neither the rights asked for nor the thread's own: see pal.h */
     return ret;
 }
