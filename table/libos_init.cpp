@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "libos/libos_config.h"
+#include "libos/libos_cpuid.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_topology.h"
@@ -161,6 +162,9 @@ int init_machine() {
     if (!have_current || memcmp(current.words, host.words, bytes) != 0)
         PalThreadSetCpuAffinity(0, bytes, host.words);
     install_fault_handling();
+    /* The program's cpuid shows the machine (docs/machine.md, "cpuid"), once its SIGSEGV is handled. */
+    if (fault_handling_installed())
+        enable_cpuid_faulting();
     capture_inherited_cwd();
     return kVirtual;
 }

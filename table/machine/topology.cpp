@@ -393,14 +393,10 @@ uint32_t vnode_distance(uint32_t from, uint32_t to) {
     return from == to ? 10 : 20;
 }
 
-void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out) {
-    ensure_model();
-    memset(out, 0, sizeof(*out));
+/* The vCPUs [*begin, *end) that hold vCPU v's set `which`: a chosen shape's sets other than nodes are
+ * runs of consecutive vCPUs, so only the run is looked at. */
+static void sibling_range(uint32_t v, SiblingSet which, uint32_t* begin_out, uint32_t* end_out) {
     const uint32_t n = vcpu_count();
-    if (v >= n || !g_place)
-        return;
-    const VcpuPlace& me = g_place[v];
-    /* A chosen shape's sets other than nodes are runs of consecutive vCPUs: only the run is looked at. */
     uint32_t begin = 0, end = n;
     if (g_spec.kind != ShapeKind::kHost && which != SiblingSet::kNode && which != SiblingSet::kMachine) {
         uint32_t size = g_spec.threads;
@@ -413,9 +409,33 @@ void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out) {
         begin = v / size * size;
         end = begin + size;
     }
+    *begin_out = begin;
+    *end_out = end < n ? end : n;
+}
+
+void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out) {
+    ensure_model();
+    memset(out, 0, sizeof(*out));
+    if (v >= vcpu_count() || !g_place)
+        return;
+    const VcpuPlace& me = g_place[v];
+    uint32_t begin, end;
+    sibling_range(v, which, &begin, &end);
     for (uint32_t u = begin; u < end; ++u)
         if (same(me, g_place[u], which))
             out->add(u);
+}
+
+uint32_t vcpu_sibling_count(uint32_t v, SiblingSet which) {
+    ensure_model();
+    if (v >= vcpu_count() || !g_place)
+        return 1;
+    const VcpuPlace& me = g_place[v];
+    uint32_t begin, end, count = 0;
+    sibling_range(v, which, &begin, &end);
+    for (uint32_t u = begin; u < end; ++u)
+        count += same(me, g_place[u], which);
+    return count;
 }
 
 bool machine_has_smt() {
@@ -437,6 +457,11 @@ uint32_t vcpu_apic_id(uint32_t v) {
     id = (id << g_widths[1]) | core_in_cluster;
     id = (id << g_widths[0]) | p.thread;
     return id;
+}
+
+void machine_apic_widths(uint32_t widths[4]) {
+    ensure_model();
+    memcpy(widths, g_widths, sizeof(g_widths));
 }
 
 }  // namespace libos
