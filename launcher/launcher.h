@@ -27,6 +27,7 @@ constexpr int kExitNotFound = 127;
 /* The environment's names: the LibOS's one list (libos_env.h), and LD_PRELOAD. */
 using libos::kEnvAffinity;
 using libos::kEnvCpuMap;
+using libos::kEnvCpuid;
 using libos::kEnvCpus;
 using libos::kEnvNuma;
 using libos::kEnvTopology;
@@ -54,6 +55,7 @@ struct Options {
     bool stats = false;            /* --stats */
     bool strict = false;           /* --strict */
     bool no_shim = false;          /* --no-shim */
+    bool cpuid = false;            /* --cpuid (or LIBOS_CPUID=1) */
     int program = 0;               /* argv index of PROGRAM */
 };
 

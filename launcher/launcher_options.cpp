@@ -44,6 +44,10 @@ constexpr const char kHelp[] =
     "        those than nodes) evenly in vCPU order; or one vCPU list per node, separated by\n"
     "        ':' (0-5:6-7). Distances: 10 local, 20 remote. Default: one node, or the host's\n"
     "        nodes of the vCPUs with --topology host.\n"
+    "  --cpuid\n"
+    "        The cpuid instruction shows the machine too (its APIC ids, core and thread counts\n"
+    "        and cache sharing), where the host has CPUID faulting: each cpuid then costs a\n"
+    "        signal, and a thread that blocks SIGSEGV dies at its cpuid (docs/machine.md, cpuid).\n"
     "  --no-propagate\n"
     "        Children that the program starts with an environment of its own (env -i, execve\n"
     "        with its own envp) run on the host, not on the machine. By default the shim puts\n"
@@ -97,6 +101,7 @@ constexpr const char kHelp[] =
     "  LIBOS_TOPOLOGY   with --topology: its value (exec passes the shape as the shim resolved\n"
     "                   it: flat, host, or every count)\n"
     "  LIBOS_NUMA       with --numa: its value\n"
+    "  LIBOS_CPUID      1 with --cpuid (or when it was 1 already)\n"
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
     "  LIBOS_TRACE      with --trace: stderr, or the FILE, 0 or 1 of --trace=\n"
     "  LIBOS_TRACE_STACK, LIBOS_STATS\n"
@@ -120,6 +125,8 @@ constexpr const char kHelp[] =
     "  LIBOS_CPUS, LIBOS_CPU_MAP, LIBOS_TOPOLOGY, LIBOS_NUMA\n"
     "                   the machine, when none of --cpus, --cpu-map and --topology is given\n"
     "                   (errors then name the variable)\n"
+    "  LIBOS_CPUID      1 has the effect of --cpuid; 0 or empty, none; any other value is\n"
+    "                   refused (125)\n"
     "  LIBOS_PROPAGATE  0 has the effect of --no-propagate; 1 or empty, none; any other\n"
     "                   value is refused (125)\n"
     "  LIBOS_SHIM_PATH  the libshim.so to preload, instead of ../shim/libshim.so next to the\n"
@@ -268,6 +275,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             plain = &options->strict;
         else if (match_long(arg, "--no-shim", &value))
             plain = &options->no_shim;
+        else if (match_long(arg, "--cpuid", &value))
+            plain = &options->cpuid;
         if (plain) {
             if (value)
                 return {false, usage_error("option takes no value:", arg)};

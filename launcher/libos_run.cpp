@@ -206,6 +206,11 @@ void check_own_environment(Options* options) {
         fail(error.text);
     if (!propagate)
         options->propagate = false;
+    bool cpuid = false;
+    if (!libos::parse_switch(kEnvCpuid, getenv(kEnvCpuid), &cpuid, &error))
+        fail(error.text);
+    if (cpuid)
+        options->cpuid = true;
     /* With the options given, LIBOS_CPUS and LIBOS_CPU_MAP are not used, but a bad value is refused
      * all the same (docs/configuration.md): for its form, against every CPU, since the machine is the
      * options'. */
@@ -344,6 +349,8 @@ int main(int argc, char** argv) {
         if (options.numa)
             settings.push_back(std::string(kEnvNuma) + "=" + options.numa);
     }
+    if (machine && options.cpuid)
+        settings.push_back(std::string(kEnvCpuid) + "=1");
     if (!options.propagate)
         settings.push_back(std::string(kEnvPropagate) + "=0");
     if (options.trace)

@@ -147,7 +147,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
-    size_t bytes = kBlockHeader + (count + 16) * sizeof(char*) + strings;
+    strings += 16; /* LIBOS_CPUID */
+    size_t bytes = kBlockHeader + (count + 17) * sizeof(char*) + strings;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -163,7 +164,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 16);
+    char* cursor = reinterpret_cast<char*>(out + count + 17);
     size_t used = 0;
     bool have_preload = false, have_tunables = false;
     for (size_t i = 0; i < count; ++i) {
@@ -212,6 +213,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     out[used++] = put(&cursor, {kEnvTopology, "=", topology});
     if (numa)
         out[used++] = put(&cursor, {kEnvNuma, "=", numa});
+    if (cpuid_requested())
+        out[used++] = put(&cursor, {kEnvCpuid, "=1"});
     if (const char* cwd = exec_cwd())
         out[used++] = put(&cursor, {kEnvCwd, "=", cwd});
     if (const char* tag = strict_tag_text())

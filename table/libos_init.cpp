@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "libos/libos_config.h"
+#include "libos/libos_cpuid.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_topology.h"
@@ -29,6 +30,8 @@ namespace {
 
 /* Whether exec puts scrubbed-environment children back on the machine, and the shim's path. */
 constinit bool g_propagate = true;
+/* LIBOS_CPUID=1: the program's cpuid shows the machine (docs/machine.md, "cpuid"); off by default. */
+constinit bool g_cpuid = false;
 constinit const char* g_preload_path = nullptr;
 
 
@@ -161,6 +164,9 @@ int init_machine() {
     if (!have_current || memcmp(current.words, host.words, bytes) != 0)
         PalThreadSetCpuAffinity(0, bytes, host.words);
     install_fault_handling();
+    /* The program's cpuid shows the machine (docs/machine.md, "cpuid"), once its SIGSEGV is handled. */
+    if (g_cpuid && fault_handling_installed())
+        enable_cpuid_faulting();
     capture_inherited_cwd();
     return kVirtual;
 }
@@ -199,6 +205,10 @@ const char* preload_library() {
     return g_preload_path;
 }
 
+bool cpuid_requested() {
+    return g_cpuid;
+}
+
 bool propagates() {
     return g_propagate;
 }
@@ -220,7 +230,8 @@ void init() {
      * with one line (libos_settings.h), as a bad machine does. */
     ConfigError error;
     if (!set_strict_tag(env_get(kEnvStrict), &error) || !trace_init(&error) ||
-        !parse_switch(kEnvPropagate, env_get(kEnvPropagate), &g_propagate, &error) || !read_inherited(&error))
+        !parse_switch(kEnvPropagate, env_get(kEnvPropagate), &g_propagate, &error) ||
+        !parse_switch(kEnvCpuid, env_get(kEnvCpuid), &g_cpuid, &error) || !read_inherited(&error))
         refuse(error.text);
     int state = init_machine();
     /* Tracing without a machine still needs its own faults reported. */

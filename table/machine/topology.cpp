@@ -144,15 +144,12 @@ uint32_t vnode_distance(uint32_t from, uint32_t to) {
     return from == to ? 10 : 20;
 }
 
-void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out) {
-    const Model* m = model();
-    memset(out, 0, sizeof(*out));
+namespace {
+
+/* The vCPUs [*begin, *end) that hold vCPU v's set `which`: a chosen shape's sets other than nodes are
+ * runs of consecutive vCPUs, so only the run is looked at. */
+void sibling_range(const Model* m, uint32_t v, SiblingSet which, uint32_t* begin_out, uint32_t* end_out) {
     const uint32_t n = vcpu_count();
-    if (v >= n || !m)
-        return;
-    const VcpuPlace* places = m->places();
-    const VcpuPlace& me = places[v];
-    /* A chosen shape's sets other than nodes are runs of consecutive vCPUs: only the run is looked at. */
     uint32_t begin = 0, end = n;
     const ShapeSpec& s = m->shape;
     if (s.kind != ShapeKind::kHost && which != SiblingSet::kNode && which != SiblingSet::kMachine) {
@@ -164,11 +161,43 @@ void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out) {
         else if (which == SiblingSet::kPackage)
             size *= s.cores * s.clusters * s.dies;
         begin = v / size * size;
-        end = begin + size < n ? begin + size : n;
+        end = begin + size;
     }
+    *begin_out = begin;
+    *end_out = end < n ? end : n;
+}
+
+}  // namespace
+
+void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out) {
+    const Model* m = model();
+    memset(out, 0, sizeof(*out));
+    if (v >= vcpu_count() || !m)
+        return;
+    const VcpuPlace* places = m->places();
+    uint32_t begin, end;
+    sibling_range(m, v, which, &begin, &end);
     for (uint32_t u = begin; u < end; ++u)
-        if (same(me, places[u], which))
+        if (same(places[v], places[u], which))
             out->add(u);
+}
+
+uint32_t vcpu_sibling_count(uint32_t v, SiblingSet which) {
+    const Model* m = model();
+    if (v >= vcpu_count() || !m)
+        return 1;
+    const VcpuPlace* places = m->places();
+    uint32_t begin, end, count = 0;
+    sibling_range(m, v, which, &begin, &end);
+    for (uint32_t u = begin; u < end; ++u)
+        count += same(places[v], places[u], which);
+    return count;
+}
+
+void machine_apic_widths(uint32_t widths[4]) {
+    const Model* m = model();
+    for (int i = 0; i < 4; ++i)
+        widths[i] = m ? m->widths[i] : 0;
 }
 
 bool machine_has_smt() {

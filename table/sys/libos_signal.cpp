@@ -12,6 +12,7 @@
 
 #include <atomic>
 
+#include "libos/libos_cpuid.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
@@ -82,6 +83,9 @@ PalKernelSigaction load(const AppAction& a) {
 
 /* Runs the application's action for a SIGSEGV/SIGBUS the LibOS did not cause. */
 void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
+    /* A cpuid that faulted because start-up turned CPUID faulting on: answered, not a fault. */
+    if (emulate_cpuid(sig, info, ucontext))
+        return;
     int i = index_of(sig);
     /* A fault, or an abort() of this very process (raised with tgkill, so si_code <= 0). */
     bool own_signal = info && (info->si_code > 0 ||
@@ -89,7 +93,10 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
     if (own_signal && sig == SIGABRT)
         load_unwinder_for_crash(); /* to see past libc's frames */
     if (own_signal && inside_libos(sig, ucontext)) {
-        /* A bug of ours: say so, then die of the same signal. */
+        /* A bug of ours: say so, then die of the same signal. The report may load the unwinder, whose
+         * libraries may run cpuid while this signal is blocked: no CPUID faulting for this thread any
+         * more (the process is ending). */
+        disable_cpuid_faulting();
         load_unwinder_for_crash();
         report_own_crash(sig, info, ucontext);
         PalSignalSetDefault(sig);

@@ -74,7 +74,7 @@ if report.get("quick") is not True:
 
 check_json "bench.json has every figure, each with numbers or a reason" '
 expected = ["getpid_passthrough", "getpid_vm", "sched_getaffinity", "sched_setaffinity", "sched_getcpu",
-            "getcpu", "sysconf_onln", "get_nprocs", "read_proc_cpuinfo", "read_cpu_online",
+            "getcpu", "cpuid", "sysconf_onln", "get_nprocs", "read_proc_cpuinfo", "read_cpu_online",
             "start_true_passthrough", "start_true_vm", "start_python_passthrough", "start_python_vm",
             "scale_getaffinity", "scale_getcpu", "rss_passthrough", "rss_vm", "state_per_thread",
             "tracing_off", "strict_getpid", "strict_sched_getaffinity", "strict_sched_getcpu",

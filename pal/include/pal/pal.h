@@ -137,6 +137,17 @@ PAL_API long PalSignalSetDefault(int sig);
  * 64-bit set). Returns 0 or -errno. */
 PAL_API long PalSignalSetMask(uint64_t mask);
 
+/* CPUID faulting, where the host has it (arch_prctl ARCH_SET_CPUID): with `on`, the calling thread's
+ * cpuid instructions raise SIGSEGV (si_code SI_KERNEL) instead of running; the threads it creates and
+ * its fork children inherit that, and execve turns it off. Returns 0, or -ENODEV (or -EINVAL) where
+ * the host cannot. */
+PAL_API long PalCpuidFaulting(int on);
+
+/* The host's cpuid answer for `leaf` and `subleaf`, on a thread that has faulting on: faulting is
+ * turned off around the instruction alone, with every signal blocked. Costs two arch_prctl calls (a
+ * model-specific register write each). Returns 0 or -errno. */
+PAL_API long PalCpuidHost(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
+
 /* Reads the host file at `path` whole into `buf` (at most size - 1 bytes, then a NUL): the LibOS's
  * way to read the host's /proc and /sys. Returns the length or -errno. */
 PAL_API long PalReadFile(const char* path, char* buf, size_t size);

@@ -27,6 +27,7 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvCpuMap, "LIBOS_CPU_MAP", kReplaced, kRewritten)                                                            \
     X(kEnvTopology, "LIBOS_TOPOLOGY", kReplaced, kRewritten)                                                         \
     X(kEnvNuma, "LIBOS_NUMA", kReplaced, kRewritten)                                                                 \
+    X(kEnvCpuid, "LIBOS_CPUID", kReplaced, kRewritten)                                                               \
     X(kEnvPropagate, "LIBOS_PROPAGATE", kReplaced, kPassed)                                                          \
     /* tracing (libos_trace.h) */                                                                                    \
     X(kEnvTrace, "LIBOS_TRACE", kReplaced, kRewritten)                                                               \

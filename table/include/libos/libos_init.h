@@ -53,6 +53,8 @@ void set_preload_library(const char* shim);
 const char* preload_library();
 /* Whether exec puts children back on the machine (LIBOS_PROPAGATE is not 0). */
 bool propagates();
+/* Whether LIBOS_CPUID asked for the program's cpuid to show the machine (exec passes it on). */
+bool cpuid_requested();
 /* Strict mode's tag as LIBOS_STRICT gave it (16 hex digits; it is handed to the PAL), or nullptr
  * outside strict mode. set_strict_tag is init()'s: false, with the refusal in `err`, for a malformed
  * tag. */

@@ -108,12 +108,19 @@ uint32_t vnode_distance(uint32_t from, uint32_t to);
 enum class SiblingSet : uint8_t { kCore, kCluster, kDie, kPackage, kNode, kMachine };
 void vcpu_siblings(uint32_t v, SiblingSet which, CpuBits* out);
 
+/* How many vCPUs the set of vcpu_siblings(v, which) holds, without building it (the cpuid path runs on
+ * signal stacks, which may be small). */
+uint32_t vcpu_sibling_count(uint32_t v, SiblingSet which);
+
 /* Whether any core of the machine has more than one thread (smt/active). */
 bool machine_has_smt();
 
 /* The x86 APIC id of vCPU v: the thread, core, die and package fields in their bits, each as wide as
  * its largest value needs (CPUID leaf 0xB's encoding, which tools decode). */
 uint32_t vcpu_apic_id(uint32_t v);
+/* The widths of vcpu_apic_id's fields, lowest first: thread, core, cluster, die; the package takes the
+ * bits above them. */
+void machine_apic_widths(uint32_t widths[4]);
 
 }  // namespace libos
 
