@@ -65,13 +65,9 @@ bool classify_cgroup(const char* path, VfsPath* out) {
 }
 
 long write_cgroup(Caller caller, const VfsPath& path, Out& out) {
-    char text[8192];
-    long len = caller.read_file(path.real, text, sizeof(text));
-    if (len < 0)
-        return len;
     CpuBits host, set;
-    if (!parse_cpu_list(text, &host))
-        return -EIO;
+    if (long ret = read_host_set(caller, path.real, &host); ret < 0)
+        return ret;
     if (path.file == VfsFile::CgroupCpus) {
         to_virtual(host, &set);
     } else {

@@ -36,14 +36,9 @@ bool classify_device(const char* path, VfsPath* out) {
 }
 
 long write_device(Caller caller, const VfsPath& path, Out& out) {
-    char text[8192];
-    long len = caller.read_file(path.source, text, sizeof(text));
-    if (len < 0)
-        return len;
-    CpuBits host, set;
-    if (!parse_cpu_list(text, &host))
-        return -EIO;
-    to_virtual(host, &set);
+    CpuBits set;
+    if (long ret = translated_set(caller, path.source, &set); ret < 0)
+        return ret;
     if (path.file == VfsFile::DeviceCpuList)
         put_list(out, set);
     else

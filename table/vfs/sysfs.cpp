@@ -131,20 +131,23 @@ long write_meminfo(Caller caller, uint32_t node, Out& out) {
     return 0;
 }
 
-/* The set a host CPU list names, seen on the machine: the vCPUs whose host CPU is in it. */
-long translated_set(Caller caller, const char* host_list_path, CpuBits* out) {
+}  // namespace
+
+long read_host_set(Caller caller, const char* host_list_path, CpuBits* host) {
     char text[8192];
     long len = caller.read_file(host_list_path, text, sizeof(text));
     if (len < 0)
         return len;
+    return parse_cpu_list(text, host) ? 0 : -EIO;
+}
+
+long translated_set(Caller caller, const char* host_list_path, CpuBits* out) {
     CpuBits host;
-    if (!parse_cpu_list(text, &host))
-        return -EIO;
+    if (long ret = read_host_set(caller, host_list_path, &host); ret < 0)
+        return ret;
     to_virtual(host, out);
     return 0;
 }
-
-}  // namespace
 
 /* A CPU list as the kernel writes it ("0-3,8\n"). */
 void put_list(Out& out, const CpuBits& set) {

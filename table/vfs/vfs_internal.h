@@ -80,6 +80,10 @@ struct MappedBuffer {
 
 /* A CPU list as the kernel writes it ("0-3,8\n"). */
 void put_list(Out& out, const CpuBits& set);
+/* The set a host file's CPU list names (read with the caller's rights), and that set seen on the
+ * machine: the vCPUs whose host CPU is in it (sysfs.cpp). 0 or -errno (-EIO when malformed). */
+long read_host_set(Caller caller, const char* host_list_path, CpuBits* host);
+long translated_set(Caller caller, const char* host_list_path, CpuBits* out);
 /* A CPU mask as the kernel's %*pb writes it for nbits bits. */
 void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
 
