@@ -175,14 +175,16 @@ char* const* exec_environment(char* const* envp, long* error) {
             owned = owned || (v.exec == AtExec::kRewritten && user_names(entry, v.name));
         if (owned)
             continue;
-        if (shim && user_starts_with(entry, "LD_PRELOAD=")) {
+        /* Only the first of each is rewritten (the one getenv and ld.so read): the block has room for
+         * one of each, however many copies the program passes. */
+        if (shim && !have_preload && user_starts_with(entry, "LD_PRELOAD=")) {
             have_preload = true;
             char value[kPreloadMax];
             if (user_copy_string(entry + 11, value, sizeof(value)) && !list_has(value, shim))
                 entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value})
                                  : put(&cursor, {"LD_PRELOAD=", shim});
         }
-        if (machine && user_names(entry, kTunablesName)) {
+        if (machine && !have_tunables && user_names(entry, kTunablesName)) {
             have_tunables = true;
             char value[kPreloadMax];
             if (user_copy_string(entry + sizeof(kTunablesName), value, sizeof(value)) &&
