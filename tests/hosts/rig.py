@@ -211,13 +211,13 @@ def find_busybox() -> str:
 
 INIT = """#!/bin/busybox sh
 # /init of a hosts-rig guest: mounts what programs expect, shapes the host, runs the commands with
-# their output framed on the second serial port, and powers off whatever happened.
+# their output framed on the second serial port, and powers off whatever happened. /tmp is the
+# initramfs's own (writable): a tmpfs over it would hide a build tree that lives under /tmp.
 /bin/busybox --install -s /bin 2>/dev/null
 export PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin HOME=/root TMPDIR=/tmp LC_ALL=C
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 out=/dev/ttyS1
 {setup}
