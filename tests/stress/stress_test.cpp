@@ -44,7 +44,7 @@
  * the thread's own view of its mask against another thread's view of it.
  *
  * A watchdog thread turns a deadlock into a failure with a message (which thread, doing what);
- * every fork child arms alarm(5), so a child that hangs is killed and reported.
+ * every fork child arms alarm(60), so a child that hangs is killed and reported.
  *
  * STRESS_EXPECT_VCPUS=N (set by meson for the runs under the shim) checks that the shim really
  * serves the program (sysconf(_SC_NPROCESSORS_CONF) == N), so that a run that silently fell back
@@ -652,7 +652,7 @@ const char* child_status_text(int status) {
 
 /* The child's whole life: only async-signal-safe work, no allocation, no locks of the parent. */
 [[noreturn]] void child_main(const Mask& at_fork, const Mask& next, pid_t peer, int ready_fd, int go_fd) {
-    alarm(5); /* a child that hangs dies of SIGALRM, which the parent reports */
+    alarm(60); /* a child that hangs dies of SIGALRM, which the parent reports */
     Mask got;
     if (get_tid(0, &got) != 0)
         _exit(kChildGetFailed);
@@ -1147,8 +1147,10 @@ void run_stress(double seconds, bool exact) {
     run.main_tid = gettid_();
     run.main_thread = pthread_self();
     {
-        Watchdog watchdog(std::chrono::milliseconds(8000),
-                          std::chrono::milliseconds(static_cast<long long>(seconds * 1000) + 30000));
+        /* Generous: on a loaded machine (load 20 on 2 CPUs) a worker can wait seconds for a CPU; a
+         * deadlock still ends the run long before meson's timeout. */
+        Watchdog watchdog(std::chrono::milliseconds(60000),
+                          std::chrono::milliseconds(static_cast<long long>(seconds * 1000) + 150000));
         int k = 0;
         auto add = [&](Role role, int count) {
             for (int i = 0; i < count; ++i, ++k) {
