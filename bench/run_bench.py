@@ -449,15 +449,6 @@ def tracing_cost(paths, notrace_shim, s, cpu, log):
                             s["call_repetitions"], s["call_min_time"], env, cpu=cpu,
                             what="bench_calls (%s)" % name, expect=expect):
                 samples[name].setdefault(e["name"], []).append(cpu_ns(e))
-    # cpuid is trapped only with LIBOS_CPUID=1, which the other figures do without (docs/machine.md,
-    # "cpuid": it costs every context switch a register write).
-    env = dict(base_env(), LD_PRELOAD=paths["shim"], LIBOS_CPUS="2", LIBOS_CPUID="1")
-    samples["vm_cpuid"] = {}
-    for r in range(s["call_rounds"]):
-        log("per-call benchmarks, round %d/%d, vm with LIBOS_CPUID=1 (cpuid only)" % (r + 1, s["call_rounds"]))
-        for e in gbench(paths["calls"], "^call/cpuid", s["call_repetitions"], s["call_min_time"], env, cpu=cpu,
-                        what="bench_calls (vm, LIBOS_CPUID=1)"):
-            samples["vm_cpuid"].setdefault(e["name"], []).append(cpu_ns(e))
     return samples
 
 

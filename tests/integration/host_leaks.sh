@@ -11,23 +11,7 @@ set -u
 run=${LIBOS_TEST_LAUNCHER:-${LIBOS_LAUNCHER:?run through meson test}}
 progs=${LIBOS_TEST_PROGRAMS:-}
 
-n=0
-expect() { # expect NAME WANTED COMMAND...: the command's output must equal WANTED
-  local name=$1 want=$2
-  shift 2
-  n=$((n + 1))
-  local got
-  got=$("$@" 2>&1)
-  if [ "$got" == "$want" ]; then
-    echo "ok $n - $name"
-  else
-    echo "not ok $n - $name"
-    echo "#   wanted: $(echo "$want" | head -c 300)"
-    echo "#   got:    $(echo "$got" | head -c 300)"
-  fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-have() { command -v "$1" >/dev/null 2>&1; }
+source "$(dirname "$0")/../lib/tap.sh"
 
 if ! taskset -c 1 true 2>/dev/null; then
   echo "1..0 # SKIP needs host CPU 1"

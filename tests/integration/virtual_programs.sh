@@ -7,22 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 run="$root/scripts/libos-run"
 progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 
-n=0
-expect() { # expect NAME WANTED COMMAND...: the command's stdout must equal WANTED
-  local name=$1 want=$2
-  shift 2
-  n=$((n + 1))
-  local got
-  got=$("$@" 2>&1)
-  if [ "$got" == "$want" ]; then
-    echo "ok $n - $name"
-  else
-    echo "not ok $n - $name"
-    echo "#   wanted: $(echo "$want" | head -c 300)"
-    echo "#   got:    $(echo "$got" | head -c 300)"
-  fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+source "$(dirname "$0")/../lib/tap.sh"
 
 # host_cpus_after LIBOS-RUN-OPTIONS -- SHELL-COMMAND [WRAPPER...]: runs the shell command in a launch,
 # then reads the host CPUs of that shell from outside the launch (from this script, which the shim

@@ -1,0 +1,21 @@
+# TAP helpers for the shell tests (source it): n counts the cases.
+#   expect NAME WANTED COMMAND...   the command's output (stdout and stderr) must equal WANTED
+#   skip NAME REASON                a case skipped, with the reason
+#   have COMMAND                    whether COMMAND is installed
+n=0
+expect() {
+  local name=$1 want=$2
+  shift 2
+  n=$((n + 1))
+  local got
+  got=$("$@" 2>&1)
+  if [ "$got" == "$want" ]; then
+    echo "ok $n - $name"
+  else
+    echo "not ok $n - $name"
+    echo "#   wanted: $(echo "$want" | head -c 300)"
+    echo "#   got:    $(echo "$got" | head -c 300)"
+  fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+have() { command -v "$1" >/dev/null 2>&1; }
