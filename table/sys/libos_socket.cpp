@@ -8,9 +8,9 @@
  * -1 ("none yet") stays -1, and so does a host CPU no vCPU runs on (the machine has no CPU there).
  * setsockopt takes a vCPU and gives the kernel its host CPU. The kernel takes any int (no range check;
  * only an option shorter than an int is EINVAL) and gives it back: a negative number is passed as it
- * is, and a number n or above, which names no CPU of the machine, is passed shifted past the host's
- * CPU numbers (so it can name no host CPU either, and reads back as it was set; beyond INT_MAX - the
- * host's CPU count it is passed as it is).
+ * is, and a number n or above, which names no CPU of the machine, is passed shifted past every host CPU
+ * number (by 8192, the LibOS's limit: so it names no host CPU either, and reads back as it was set;
+ * one beyond INT_MAX - 8192 is passed as it is).
  * Every other option is the host's.
  *
  * In-process only: strict mode's filter traps neither call. */
@@ -31,6 +31,9 @@ using libos::SyscallResult;
 using libos::UserPtr;
 
 namespace {
+
+/* Past every host CPU number (the LibOS's limit, which no host kernel's NR_CPUS exceeds here). */
+constexpr int kShift = static_cast<int>(libos::kMaxVcpus);
 
 bool incoming_cpu(Caller caller, int level, int name) {
     return level == SOL_SOCKET && name == SO_INCOMING_CPU && !caller.is_remote() && libos::vfs_active();
@@ -73,9 +76,8 @@ SyscallResult libos_syscall_getsockopt(Caller caller, int fd, int level, int nam
     if (written < sizeof(host))
         return 0; /* part of an int: nothing a CPU number can be read from */
     int shown = host;
-    const int host_cpus = static_cast<int>(libos::host_topology().possible_count);
-    if (host >= host_cpus) {
-        shown = host - host_cpus; /* a number of the program's own, shifted by setsockopt */
+    if (host >= kShift) {
+        shown = host - kShift; /* a number of the program's own, shifted by setsockopt */
     } else if (host >= 0) {
         bool mapped = false;
         for (uint32_t v = 0; v < libos::vcpu_count() && !mapped; ++v)
@@ -96,10 +98,9 @@ SyscallResult libos_syscall_setsockopt(Caller caller, int fd, int level, int nam
     int cpu;
     if (long ret = caller.copy_in(&cpu, value, sizeof(cpu)); ret < 0)
         return LeaveToHost{}; /* the kernel's EFAULT, or its EBADF/ENOTSOCK first */
-    const int host_cpus = static_cast<int>(libos::host_topology().possible_count);
     if (cpu >= 0 && static_cast<uint32_t>(cpu) < libos::vcpu_count())
         cpu = libos::host_cpu_of(static_cast<uint32_t>(cpu));
-    else if (cpu >= 0 && cpu <= INT_MAX - host_cpus)
-        cpu += host_cpus;
+    else if (cpu >= 0 && cpu <= INT_MAX - kShift)
+        cpu += kShift;
     return PalSocketSetOption(fd, level, name, &cpu, sizeof(cpu));
 }
