@@ -90,6 +90,14 @@ if [ $v2 = 1 ] && [ "$own" = "$mount" ]; then
 else
   expect "--cpus 4: no quota in $file" "$(shown "$own" none)" "$run" --cpus 4 -- cat "$file"
 fi
+if ! have busybox; then
+  skip "--strict: a static reader sees the quota" "busybox is not installed"
+elif [ $v2 = 1 ]; then
+  skip "--strict: a static reader sees the quota" "v2's root has no cpu.max, and the launch's cgroup is made here only"
+else
+  expect "--strict --no-shim: a static busybox reads the quota too" "$(shown "$mount" 150000)" \
+    quiet "$run" --strict --no-shim --cpus 4 --cpu-quota 1.5 -- busybox cat "$(quota_file "$mount")"
+fi
 expect "--cpu-quota 1.5 alone: a machine of the allowed CPUs" "$(nproc)" quiet "$run" --cpu-quota 1.5 -- nproc
 expect "transparent: the host's file" "$(cat "$file" 2>&1)" "$run" -- cat "$file"
 
