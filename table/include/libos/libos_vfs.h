@@ -69,6 +69,8 @@ enum class VfsFile : uint8_t {
     IrqList,       /* /proc/irq/N/{smp,effective}_affinity_list */
     CgroupCpus,    /* a cgroup's cpuset.cpus, effective_cpus, cpus.effective... */
     CgroupMems,    /* a cgroup's cpuset.mems, effective_mems, mems.effective */
+    CgroupCpuMax,  /* a cgroup v2 cpu.max: the machine's quota in the program's cgroup and above */
+    CgroupCfsQuota, /* a cgroup v1 cpu.cfs_quota_us: the same */
     DeviceCpuMask, /* a PCI device's local_cpus (source: its local_cpulist) */
     DeviceCpuList, /* a PCI device's local_cpulist */
 };
