@@ -228,6 +228,48 @@ if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
     "$run" "${one[@]}" -- "$progs/incoming_cpu" set 1
 else
   skip "SO_INCOMING_CPU" "tests/programs/incoming_cpu is not built"
+# ---- 10. libc's own directory walkers: glob, nftw and fts read /sys inside libc ----------------
+walkers='import ctypes, re, sys
+libc = ctypes.CDLL(None)
+names = set()
+def keep(path):
+    m = re.search(r"/cpu/(cpu[0-9]+)$", path)
+    if m: names.add(m.group(1))
+which = sys.argv[1]
+if which == "glob":
+    class Glob(ctypes.Structure):
+        _fields_ = [("pathc", ctypes.c_size_t), ("pathv", ctypes.POINTER(ctypes.c_char_p)), ("offs", ctypes.c_size_t),
+                    ("flags", ctypes.c_int), ("rest", ctypes.c_void_p * 5)]
+    g = Glob()
+    libc.glob(b"/sys/devices/system/cpu/cpu*", 0, None, ctypes.byref(g))
+    for i in range(g.pathc): keep(g.pathv[i].decode())
+elif which == "nftw":
+    CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+    cb = CB(lambda p, st, flag, f: keep(p.decode()) or 0)
+    libc.nftw(b"/sys/devices/system/cpu", cb, 8, 1)
+else:
+    libc.fts_open.restype = ctypes.c_void_p
+    libc.fts_read.restype = ctypes.c_void_p
+    libc.fts_read.argtypes = [ctypes.c_void_p]
+    libc.fts_close.argtypes = [ctypes.c_void_p]
+    roots = (ctypes.c_char_p * 2)(b"/sys/devices/system/cpu", None)
+    fts = libc.fts_open(roots, 0x10, None)
+    while True:
+        e = libc.fts_read(fts)
+        if not e: break
+        keep(ctypes.cast(ctypes.c_void_p.from_address(e + 48).value, ctypes.c_char_p).value.decode())
+    libc.fts_close(fts)
+print(" ".join(sorted(names)))'
+for walker in glob nftw fts; do
+  expect "--cpu-map 1: libc's $walker lists cpu0 alone" "cpu0" "$run" "${one[@]}" -- /usr/bin/python3 -c "$walkers" $walker
+done
+if have make; then
+  printf 'all:\n\t@echo $(notdir $(wildcard /sys/devices/system/cpu/cpu[0-9]*))\n' >"${TMPDIR:-/tmp}/host-leaks-$$.mk"
+  expect "--cpu-map 1: make's \$(wildcard) (glibc's glob) lists cpu0 alone" "cpu0" \
+    "$run" "${one[@]}" -- make -s -f "${TMPDIR:-/tmp}/host-leaks-$$.mk"
+  rm -f "${TMPDIR:-/tmp}/host-leaks-$$.mk"
+else
+  skip "make's \$(wildcard)" "make is not installed"
 fi
 
 echo "1..$n"
