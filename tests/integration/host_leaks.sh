@@ -228,6 +228,8 @@ if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
     "$run" "${one[@]}" -- "$progs/incoming_cpu" set 1
 else
   skip "SO_INCOMING_CPU" "tests/programs/incoming_cpu is not built"
+fi
+
 # ---- 10. libc's own directory walkers: glob, nftw and fts read /sys inside libc ----------------
 walkers='import ctypes, re, sys
 libc = ctypes.CDLL(None)
