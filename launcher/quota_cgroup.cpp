@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -131,6 +132,30 @@ bool find_hierarchy(Hierarchy* out, std::string* why) {
     return false;
 }
 
+/* What the v2 cgroup `dir` limits by itself, as "file value" ("" when nothing): its CPU quota, memory
+ * and process limits, I/O limits, cpuset. */
+std::string own_limit(const std::string& dir) {
+    struct File {
+        const char* name;
+        const char* unlimited; /* the value of no limit; nullptr: empty */
+    };
+    static const File kFiles[] = {{"cpu.max", "max"},        {"memory.max", "max"}, {"memory.high", "max"},
+                                  {"memory.swap.max", "max"}, {"pids.max", "max"},   {"io.max", nullptr},
+                                  {"cpuset.cpus", nullptr},   {"cpuset.mems", nullptr}};
+    for (const File& f : kFiles) {
+        std::string text;
+        if (!read_text(dir + "/" + f.name, &text))
+            continue;
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+            text.pop_back();
+        std::string first = text.substr(0, text.find(' '));
+        bool unlimited = f.unlimited ? first == f.unlimited : text.empty();
+        if (!unlimited)
+            return std::string(f.name) + " " + text;
+    }
+    return std::string();
+}
+
 /* The keeper (see the top): waits for the cgroup to empty, then removes it. `ready` is the read end
  * of the pipe on which the launcher says it has moved ("m"); end of file without it means it has
  * not, and the cgroup is removed at once. Never returns. */
@@ -141,13 +166,19 @@ bool find_hierarchy(Hierarchy* out, std::string* why) {
     if (chdir("/") != 0) {
         /* nothing depends on it: the cgroup's path is absolute */
     }
-    for (int fd = 0; fd < 3; ++fd) {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0 && null != fd) {
-            dup2(null, fd);
-            close(null);
-        }
+    /* Nothing of the launch's stays open here, or a reader of the program's pipes (a test harness on
+     * descriptor 3) would wait for the keeper too: the pipe's end becomes 3, standard input, output and
+     * error /dev/null, and everything else is closed. */
+    if (ready != 3) {
+        if (dup2(ready, 3) != 3)
+            _exit(1);
+        ready = 3;
     }
+    int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd)
+        if (null >= 0 && null != fd)
+            dup2(null, fd);
+    close_range(4, ~0U, 0);
     char moved = 0;
     ssize_t got;
     do
@@ -217,11 +248,21 @@ int start_keeper(const std::string& dir, bool v2) {
 
 QuotaCgroup enforce_cpu_quota(uint32_t milli) {
     QuotaCgroup result;
+    /* As a PID namespace's init (a container's entrypoint), the launcher becomes the program, and the
+     * keeper would be the program's child: one it never asked for, that a wait() for every child waits
+     * for. */
+    if (getpid() == 1) {
+        result.why = "libos-run is the init of its PID namespace, so no process of its own could remove the "
+                     "cgroup afterwards";
+        return result;
+    }
     Hierarchy h;
     if (!find_hierarchy(&h, &result.why))
         return result;
     /* v2 allows processes only in leaves once a controller is enabled below a cgroup, so the new one
-     * goes beside the launcher's (in its parent), unless the launcher is in the root. */
+     * goes beside the launcher's (in its parent), unless the launcher is in the root. A cgroup beside
+     * it is under the same ancestors, but not under the launcher's own cgroup: where that one limits
+     * anything itself, moving out would drop the limit, so the quota is not enforced then. */
     std::string parent = h.own;
     if (h.v2 && h.own != h.mount) {
         parent = h.own.substr(0, h.own.rfind('/'));
@@ -230,11 +271,27 @@ QuotaCgroup enforce_cpu_quota(uint32_t milli) {
             result.why = "the cpu controller is not enabled for the children of " + parent;
             return result;
         }
+        std::string limit = own_limit(h.own);
+        if (!limit.empty()) {
+            result.why = "the cgroup " + h.own + " limits the program itself (" + limit +
+                         "), which a cgroup beside it would not";
+            return result;
+        }
     }
-    std::string dir = parent + "/libos-run-" + std::to_string(getpid());
-    if (mkdir(dir.c_str(), 0755) != 0) {
-        result.why = "cannot create " + dir + ": " + strerror(errno);
-        return result;
+    std::string dir;
+    for (int tries = 0;; ++tries) {
+        uint32_t salt = 0;
+        if (getrandom(&salt, sizeof(salt), 0) != static_cast<ssize_t>(sizeof(salt)))
+            salt = static_cast<uint32_t>(tries);
+        char suffix[16];
+        snprintf(suffix, sizeof(suffix), "-%06x", salt & 0xffffff);
+        dir = parent + "/libos-run-" + std::to_string(getpid()) + suffix;
+        if (mkdir(dir.c_str(), 0755) == 0)
+            break;
+        if (errno != EEXIST || tries == 7) {
+            result.why = "cannot create " + dir + ": " + strerror(errno);
+            return result;
+        }
     }
     uint64_t quota = static_cast<uint64_t>(milli) * kPeriodUs / libos::kQuotaScale;
     int err = h.v2 ? write_text(dir + "/cpu.max", std::to_string(quota) + " " + std::to_string(kPeriodUs))

@@ -346,10 +346,21 @@ QUOTA_GONE = r"""for i in $(seq 100); do [ -z "$(ls -d /sys/fs/cgroup/libos-run-
 echo "left=$(ls -d /sys/fs/cgroup/libos-run-* 2>/dev/null)" """
 
 
+# The launch's cgroup goes beside the launcher's own: from a cgroup without limits of its own (made
+# here), or, from the run's cgroup (cpuset 8-15, cpu.max: limits of its own, which a cgroup beside it
+# would drop), not at all.
+QUOTA_FREE = "/sys/fs/cgroup/libos-quota-free"
+
+
 def quota_commands(paths):
     probe = QUOTA_PROBE.replace("'", "'\\''")
-    return [("quota --cpus 4 --cpu-quota 1.5", f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- bash -c '{probe}'"),
+    return [("quota --cpus 4 --cpu-quota 1.5",
+             f"mkdir {QUOTA_FREE} && echo $$ >{QUOTA_FREE}/cgroup.procs && "
+             f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- bash -c '{probe}'; "
+             f"echo $$ >/sys/fs/cgroup/hosts/cgroup.procs; rmdir {QUOTA_FREE}"),
             ("quota cgroup removed", QUOTA_GONE),
+            ("quota in a cgroup with limits of its own",
+             f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- true 2>&1"),
             ("quota --cpus-from-quota", f"{paths.launcher} --cpus-from-quota -- nproc")]
 
 
@@ -363,6 +374,11 @@ def judge_quota(tap, facts, name, output, status):
         tap.expect(f"{name}: nproc", got.get("nproc", "(missing)"), "4")
     elif name == "quota cgroup removed":
         tap.expect(f"{name} once the program has ended", got.get("left", "(missing)"), "")
+    elif name == "quota in a cgroup with limits of its own":
+        tap.expect(f"{name}: shown, not enforced", output.strip(),
+                   "libos-run: --cpu-quota 1.5: the quota is shown to the program but not enforced (the cgroup"
+                   f" /sys/fs/cgroup{facts.cgroup} limits the program itself (cpu.max "
+                   f"{facts.cgroup_files['cpu.max']}), which a cgroup beside it would not)")
     else:
         quota, period = facts.cgroup_files["cpu.max"].split()
         want = str(-(-int(quota) // int(period))) if quota != "max" else str(len(facts.allowed))

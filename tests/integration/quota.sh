@@ -148,6 +148,28 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 expect "the launch's cgroup is removed once the program has ended" yes echo "$gone"
+# The keeper keeps none of the launch's descriptors: a reader of the program's pipe on descriptor 3
+# (a test harness's) gets its end of file when the program's side closes, not when the cgroup empties
+# (here: when a background sleep of 60 s ends). The 30 s are a bound on a hang, not a measure.
+marker=$(mktemp)
+if timeout 30 bash -c '{ "$0" --cpus 2 --cpu-quota 0.5 -- sh -c "sleep 60 </dev/null >/dev/null 2>&1 3>&- & echo \$! >$1"; } 3>&1 | cat >/dev/null' \
+     "$run" "$marker" 2>/dev/null; then
+  n=$((n + 1)); echo "ok $n - the keeper does not hold the program's descriptor 3 open"
+else
+  n=$((n + 1)); echo "not ok $n - the keeper does not hold the program's descriptor 3 open (the pipe's reader waited)"
+fi
+[ -s "$marker" ] && kill "$(cat "$marker")" 2>/dev/null
+rm -f "$marker"
+if have unshare; then
+  expect "as a PID namespace's init: shown, not enforced, and the program's wait() sees no keeper" \
+    "libos-run: --cpu-quota 0.5: the quota is shown to the program but not enforced (libos-run is the init of its PID namespace, so no process of its own could remove the cgroup afterwards)
+$(shown x 50000)
+a keeper: none" \
+    unshare -pf --mount-proc "$run" --cpus 2 --cpu-quota 0.5 -- sh -c "cat '$(quota_file "$mount")'; sleep 0.2
+      ps -o comm= --ppid 1 | grep -qx libos-run && echo a keeper: yes || echo a keeper: none"
+else
+  skip "as a PID namespace's init" "unshare is not installed"
+fi
 if have java; then
   expect "java sees the quota: Effective CPU Count 2" "    Effective CPU Count: 2" \
     sh -c "'$run' --cpus 4 --cpu-quota 1.5 -- java -XshowSettings:system -version 2>&1 | grep 'Effective CPU Count'"
@@ -159,7 +181,7 @@ if have setpriv; then
     "libos-run: --cpu-quota 1.5: the quota is shown to the program but not enforced (cannot create $own/libos-run-PID: Permission denied)
 $(shown x 150000)" \
     sh -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$run' --cpus 4 --cpu-quota 1.5 -- cat '$file' 2>&1 \
-           | sed 's/libos-run-[0-9]*:/libos-run-PID:/'"
+           | sed 's/libos-run-[0-9]*-[0-9a-f]*:/libos-run-PID:/'"
 else
   skip "an unprivileged launch" "setpriv is not installed"
 fi

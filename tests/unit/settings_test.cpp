@@ -243,6 +243,10 @@ TEST(CpuQuota, CountFromQuotaRoundsUpWithinTheAllowedCpus) {
     EXPECT_EQ(libos::count_from_quota(4, 10, text, sizeof(text)), 1u);
     EXPECT_STREQ(text, "0.01");
     EXPECT_EQ(libos::count_from_quota(64, 32000, text, sizeof(text)), 32u);
+    /* A quota of millions of CPUs (4300000000 us per 1000 us period) is capped, not wrapped. */
+    EXPECT_EQ(libos::count_from_quota(2, 0xffffffffu, text, sizeof(text)), 2u);
+    EXPECT_STREQ(text, "2");
+    EXPECT_EQ(libos::cpus_for_quota(0xffffffffu), 4294968u);
 }
 
 /* ==== SettingsInit ============================================================================ */

@@ -33,7 +33,7 @@ size_t format_cpu_quota(uint32_t milli, char* buf, size_t size);
 /* The vCPUs a quota makes with --cpus-from-quota: the quota rounded up (gVisor's
  * --cpu-num-from-quota does the same), at least one. */
 inline uint32_t cpus_for_quota(uint32_t milli) {
-    uint32_t n = (milli + kQuotaScale - 1) / kQuotaScale;
+    uint32_t n = static_cast<uint32_t>((static_cast<uint64_t>(milli) + kQuotaScale - 1) / kQuotaScale);
     return n ? n : 1;
 }
 
