@@ -13,6 +13,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_topology.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
@@ -148,7 +149,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
     strings += 16; /* LIBOS_CPUID */
-    size_t bytes = kBlockHeader + (count + 17) * sizeof(char*) + strings;
+    strings += 32 + kMaxNodeBits * 6; /* LIBOS_MEMPOLICY */
+    size_t bytes = kBlockHeader + (count + 18) * sizeof(char*) + strings;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -164,7 +166,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 17);
+    char* cursor = reinterpret_cast<char*>(out + count + 18);
     size_t used = 0;
     bool have_preload = false, have_tunables = false;
     for (size_t i = 0; i < count; ++i) {
@@ -238,6 +240,15 @@ char* const* exec_environment(char* const* envp, long* error) {
     format_decimal(number, state_clock());
     put(&cursor, {"@", number});
     out[used++] = affinity;
+    /* The calling thread's memory policy, in virtual nodes (the host keeps its own). */
+    char* mempolicy = put(&cursor, {kEnvMemPolicy, "="});
+    --cursor;
+    if (size_t length = numa_exec_text(cursor, kMaxNodeBits * 6 + 24)) {
+        cursor += length + 1;
+        out[used++] = mempolicy;
+    } else {
+        cursor = mempolicy;
+    }
     out[used] = nullptr;
     return out;
 }
