@@ -99,4 +99,13 @@ if have migratepages; then
 else
   skip "--numa 2: migratepages" "migratepages is not installed"
 fi
+# The trace decodes node masks as virtual lists with the host nodes they became (on a one-node host,
+# every virtual node is host node 0).
+if [ "$hostnodes" == 1 ]; then
+  expect "--numa 2: the trace shows set_mempolicy's nodes and their host nodes" \
+    "set_mempolicy(2, {1}, 1025) = 0 [host nodes {0}] <libos>" \
+    bash -c "$(printf '%q ' "$run") --cpus 8 --numa 2 --trace -- numactl --membind=1 true 2>&1 | grep -o 'set_mempolicy(2, .*'"
+else
+  skip "--numa 2: the trace of set_mempolicy" "the host has $hostnodes nodes"
+fi
 echo "1..$n"
