@@ -248,6 +248,10 @@ bool names_own_process(Caller caller, pid_t pid) {
 
 }  // namespace
 
+uint32_t libos::numa_page_node(uintptr_t addr, uint32_t host) {
+    return page_node(addr, host);
+}
+
 /* set_mempolicy(2). Kernel order: the mode and its flags, the mask read in (EFAULT, EINVAL beyond
  * MAX_NUMNODES), then the policy's own rules on the nodes (empty, or none allowed: EINVAL). The host
  * makes all but the mask's reading, on the translated mask, whose emptiness is the virtual one. */

@@ -40,6 +40,7 @@ bool cacheable(const VfsPath& path) {
         case VfsFile::IrqList:
         case VfsFile::CgroupCpus:
         case VfsFile::CgroupMems:
+        case VfsFile::NumaMaps:
             return false;
         default:
             return true;
@@ -134,6 +135,8 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
         case VfsFile::DeviceCpuMask:
         case VfsFile::DeviceCpuList:
             return write_device(caller, path, out);
+        case VfsFile::NumaMaps:
+            return write_numa_maps(caller, path, out);
         case VfsFile::None:
             return -ENOENT;
         default:

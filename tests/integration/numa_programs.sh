@@ -99,6 +99,35 @@ if have migratepages; then
 else
   skip "--numa 2: migratepages" "migratepages is not installed"
 fi
+# /proc/self/numa_maps: a range's policy and its pages' node columns on the virtual nodes, as
+# get_mempolicy reports them (8 pages bound to the last node, 8 interleaved over all).
+numa_maps_py='
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+nodes = int(sys.argv[1])
+def columns(mode, mask_bits):
+    m = mmap.mmap(-1, 8 * 4096)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    mask = (ctypes.c_ulong * 16)(mask_bits)
+    if libc.syscall(237, ctypes.c_void_p(addr), ctypes.c_ulong(8 * 4096), mode, mask, 65, 0) != 0:
+        return "mbind failed"
+    for i in range(8):
+        m[i * 4096] = 1
+    for line in open("/proc/self/numa_maps"):
+        f = line.split()
+        if f[0] == "%x" % addr:
+            return " ".join([f[1]] + [x for x in f if x[0] == "N" and x[1].isdigit()])
+print(columns(2, 1 << (nodes - 1)))
+print(columns(3, (1 << nodes) - 1))
+'
+expect "--numa 2: /proc/self/numa_maps on the virtual nodes" "bind:1 N1=8
+interleave:0-1 N0=4 N1=4" "${two[@]}" python3 -c "$numa_maps_py" 2
+expect "--numa 4: /proc/self/numa_maps on the virtual nodes" "bind:3 N3=8
+interleave:0-3 N0=2 N1=2 N2=2 N3=2" "${four[@]}" python3 -c "$numa_maps_py" 4
+expect "--numa 1: /proc/self/numa_maps as natively" "$(python3 -c "$numa_maps_py" 1)" \
+  "${one[@]}" python3 -c "$numa_maps_py" 1
+
 # The trace decodes node masks as virtual lists with the host nodes they became (on a one-node host,
 # every virtual node is host node 0).
 if [ "$hostnodes" == 1 ]; then

@@ -83,6 +83,10 @@ uint64_t numa_digest(const NodeBits& host);
 /* The virtual nodes a policy allocates on: the mask folded for relative nodes, cut to the machine. */
 void numa_effective(const VirtualPolicy& policy, NodeBits* out);
 
+/* The virtual node of the calling process's page at `addr`, which the host keeps on host node `host`
+ * (libos_numa.cpp: where move_pages put it, else where its policy would on a real machine). */
+uint32_t numa_page_node(uintptr_t addr, uint32_t host);
+
 /* ---- the thread's policy -------------------------------------------------------------------- */
 
 /* The calling thread's record, or null when it has none (then the host's policy, seen through the

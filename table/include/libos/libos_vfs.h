@@ -71,6 +71,7 @@ enum class VfsFile : uint8_t {
     CgroupMems,    /* a cgroup's cpuset.mems, effective_mems, mems.effective */
     DeviceCpuMask, /* a PCI device's local_cpus (source: its local_cpulist) */
     DeviceCpuList, /* a PCI device's local_cpulist */
+    NumaMaps,      /* /proc/<pid>[/task/<tid>]/numa_maps: node columns on the virtual nodes */
 };
 
 /* Directories whose listing the shim filters. */
