@@ -5,7 +5,8 @@
  *   numa_places move       4 pages moved by numa_move_pages to last,0,last,0: statuses, then nodes
  *   numa_places run NODE   numa_run_on_node(NODE): the node getcpu then reports
  *   numa_places where      8 pages touched under the inherited policy: each page's node
- *   numa_places interleaved  8 pages touched: "yes" when page i is on node (page number mod nodes) */
+ *   numa_places interleaved  8 pages touched: "yes" when page i is on node (page number mod nodes)
+ *   numa_places hold SECONDS  64 pages touched, then held: for a reader of the host's numa_maps */
 #define _GNU_SOURCE
 #include <numa.h>
 #include <numaif.h>
@@ -86,6 +87,11 @@ int main(int argc, char** argv) {
         for (int i = 0; i < 8; ++i)
             ok = ok && node_of(p + i * page) == (int)(((unsigned long)(p + i * page) / page) % nodes);
         printf("%s\n", ok ? "yes" : "no");
+    } else if (strcmp(argv[1], "hold") == 0 && argc > 2) {
+        touched_pages(64);
+        printf("holding\n");
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[2]));
     } else {
         return 2;
     }
