@@ -47,7 +47,12 @@ namespace {
 constinit std::atomic<int> g_nodes_built{0};
 constinit uint32_t g_vnodes = 0;
 constinit uint32_t g_host_max = kMaxNodeBits;
-constinit NodeBits g_host_of[kMaxNodeBits] = {};
+/* The host nodes of the first kCachedNodes virtual nodes; others are worked out when asked (a machine
+ * of that many nodes is rare, and every process maps this table: static memory counts against a
+ * program's address-space limit). */
+constexpr uint32_t kCachedNodes = 64;
+constinit NodeBits g_host_of[kCachedNodes] = {};
+constinit thread_local NodeBits t_host_of __attribute__((tls_model("initial-exec"))) = {};
 
 /* The host kernel's MAX_NUMNODES, which decides which mask bits it refuses: mbind of an empty range
  * reads the mask and changes nothing, so a bit the kernel does not support is its EINVAL. */
@@ -73,7 +78,7 @@ void build_nodes() {
         for (uint32_t v = 0; g_vnodes && v < vcpu_count(); ++v) {
             uint32_t node = vcpu_place(v).node;
             uint32_t host = host_node_of(host_cpu_of(v));
-            if (node < kMaxNodeBits && host < kMaxNodeBits)
+            if (node < kCachedNodes && host < kMaxNodeBits)
                 g_host_of[node].add(host);
         }
         g_nodes_built.store(2, std::memory_order_release);
@@ -103,7 +108,16 @@ uint32_t numa_max_nodes() {
 }
 
 const NodeBits& numa_host_nodes(uint32_t v) {
-    return g_host_of[v < kMaxNodeBits ? v : 0];
+    if (v < kCachedNodes)
+        return g_host_of[v];
+    memset(&t_host_of, 0, sizeof(t_host_of));
+    for (uint32_t c = 0; c < vcpu_count(); ++c)
+        if (vcpu_place(c).node == v) {
+            uint32_t host = host_node_of(host_cpu_of(c));
+            if (host < kMaxNodeBits)
+                t_host_of.add(host);
+        }
+    return t_host_of;
 }
 
 uint32_t numa_unbacked_host_node() {
@@ -117,8 +131,9 @@ void numa_to_host(const NodeBits& vnodes, NodeBits* host) {
             host->add(numa_unbacked_host_node());
             continue;
         }
+        const NodeBits& backing = numa_host_nodes(v);
         for (size_t w = 0; w < kNodeWords; ++w)
-            host->words[w] |= g_host_of[v].words[w];
+            host->words[w] |= backing.words[w];
     }
 }
 
@@ -126,25 +141,28 @@ void numa_to_virtual(const NodeBits& host, NodeBits* vnodes) {
     memset(vnodes, 0, sizeof(*vnodes));
     bool any = false;
     for (uint32_t v = 0; v < g_vnodes; ++v) {
+        const NodeBits& backing = numa_host_nodes(v);
         bool inside = true;
         for (size_t w = 0; w < kNodeWords; ++w)
-            inside = inside && (g_host_of[v].words[w] & ~host.words[w]) == 0;
-        if (inside && !g_host_of[v].empty()) {
+            inside = inside && (backing.words[w] & ~host.words[w]) == 0;
+        if (inside && !backing.empty()) {
             vnodes->add(v);
             any = true;
         }
     }
     if (any)
         return;
-    for (uint32_t v = 0; v < g_vnodes; ++v)
+    for (uint32_t v = 0; v < g_vnodes; ++v) {
+        const NodeBits& backing = numa_host_nodes(v);
         for (size_t w = 0; w < kNodeWords; ++w)
-            if (g_host_of[v].words[w] & host.words[w])
+            if (backing.words[w] & host.words[w])
                 vnodes->add(v);
+    }
 }
 
 int numa_virtual_node_of(uint32_t host, const NodeBits* among) {
     for (uint32_t v = 0; v < g_vnodes; ++v)
-        if ((!among || among->has(v)) && g_host_of[v].has(host))
+        if ((!among || among->has(v)) && numa_host_nodes(v).has(host))
             return static_cast<int>(v);
     return -1;
 }

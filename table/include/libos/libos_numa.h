@@ -7,6 +7,8 @@
  *     copied), by pthread_create (the shim copies the creator's, shim/shim_thread.cpp) and across
  *     execve (LIBOS_MEMPOLICY, written at exec);
  *   - the policies of address ranges (mbind), in a fixed table of kRangeSlots entries per process;
+ *     (the tables are static memory of every process: small, as a program's address-space limit
+ *     counts them)
  *   - the node each page was moved to (move_pages), in a fixed table of kPageSlots entries.
  * Each record also keeps what the host reported for it, and is believed only while the host still
  * reports that: a policy changed behind the LibOS's back (a raw system call, a thread the shim did
@@ -109,7 +111,7 @@ void numa_set_inherited(int mode, const NodeBits& nodes);
 
 /* ---- the policies of ranges ----------------------------------------------------------------- */
 
-constexpr uint32_t kRangeSlots = 256;
+constexpr uint32_t kRangeSlots = 128;
 /* Records `policy` for [start, end), replacing what covered it. False when the table is full even
  * after dropping the records the host no longer confirms: the range is then seen through the map. */
 bool numa_record_range(uintptr_t start, uintptr_t end, const VirtualPolicy& policy);
@@ -120,7 +122,7 @@ void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home);
 
 /* ---- pages moved ---------------------------------------------------------------------------- */
 
-constexpr uint32_t kPageSlots = 4096;
+constexpr uint32_t kPageSlots = 2048;
 void numa_record_page(uintptr_t page, uint32_t vnode);
 /* The virtual node page `page` was last moved to, or -1. */
 int numa_find_page(uintptr_t page);
