@@ -11,6 +11,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_quota.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_topology.h"
 #include "libos/libos_settings.h"
 #include "libos/libos_signal.h"
@@ -45,15 +46,32 @@ struct Inherited {
     bool has_affinity;
     uint32_t since;
     CpuBits affinity;
+    bool has_mempolicy;
+    int mempolicy_mode;
+    NodeBits mempolicy_nodes;
 };
 constinit Inherited g_inherited = {};
+
+/* LIBOS_MEMPOLICY=MODE[:LIST], written at exec: the exec'ing thread's virtual memory policy (the host
+ * keeps its own across execve). */
+bool read_inherited_mempolicy(ConfigError* err) {
+    const char* text = env_get(kEnvMemPolicy);
+    if (!text || !*text)
+        return true;
+    if (!numa_parse_inherited(text, &g_inherited.mempolicy_mode, &g_inherited.mempolicy_nodes)) {
+        config_error(err, kEnvMemPolicy, text, "expected a mode number, optionally ':' and a node list (\"2:0-1\")");
+        return false;
+    }
+    g_inherited.has_mempolicy = true;
+    return true;
+}
 
 bool read_inherited(ConfigError* err) {
     Inherited& in = g_inherited;
     return parse_descriptor(kEnvStateFd, env_get(kEnvStateFd), &in.state_fd, err) &&
            parse_inherited_affinity(kEnvAffinity, env_get(kEnvAffinity), &in.affinity, &in.since, &in.has_affinity,
                                     err) &&
-           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err);
+           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err) && read_inherited_mempolicy(err);
 }
 
 /* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
@@ -200,6 +218,8 @@ int init_machine() {
     if (g_cpuid && fault_handling_installed())
         enable_cpuid_faulting();
     capture_inherited_cwd();
+    if (g_inherited.has_mempolicy)
+        numa_set_inherited(g_inherited.mempolicy_mode, g_inherited.mempolicy_nodes);
     return kVirtual;
 }
 

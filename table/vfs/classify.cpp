@@ -280,7 +280,7 @@ bool parse_pid(const char* s, size_t n, pid_t* pid) {
 /* /proc/cpuinfo, /proc/stat and the status files, /proc/<pid>/status and
  * /proc/<pid>/task/<tid>/status. `rest` follows "/proc/". */
 bool classify_proc(const char* rest, VfsPath* out) {
-    if (classify_proc_cpus(rest, out))
+    if (classify_proc_cpus(rest, out) || classify_proc_numa(rest, out))
         return true;
     if (strcmp(rest, "cpuinfo") == 0 || strcmp(rest, "stat") == 0) {
         out->kind = VfsKind::Generated;

@@ -42,6 +42,7 @@ bool cacheable(const VfsPath& path) {
         case VfsFile::CgroupMems:
         case VfsFile::CgroupCpuMax: /* the process may move to another cgroup */
         case VfsFile::CgroupCfsQuota:
+        case VfsFile::NumaMaps:
             return false;
         default:
             return true;
@@ -138,6 +139,8 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
         case VfsFile::DeviceCpuMask:
         case VfsFile::DeviceCpuList:
             return write_device(caller, path, out);
+        case VfsFile::NumaMaps:
+            return write_numa_maps(caller, path, out);
         case VfsFile::None:
             return -ENOENT;
         default:

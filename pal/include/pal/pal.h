@@ -267,6 +267,21 @@ PAL_API long PalMemoryMap(void* addr, size_t size, int prot, int flags, int fd, 
 /* Unmaps what PalMemoryAllocate or PalMemoryMapShared gave. Returns 0 or -errno. */
 PAL_API long PalMemoryFree(void* addr, size_t size);
 
+/* The host's NUMA memory policy calls, on host node masks (`maxnode` counts bits, as the kernel's).
+ * Pointers may be application pointers: the host touches them. Each returns the kernel's result or
+ * -errno. set_mempolicy(2), get_mempolicy(2) (`addr` is the kernel's unsigned long), mbind(2),
+ * set_mempolicy_home_node(2), migrate_pages(2) and move_pages(2). */
+PAL_API long PalMemPolicySet(int mode, const unsigned long* nodes, unsigned long maxnode);
+PAL_API long PalMemPolicyGet(int* mode, unsigned long* nodes, unsigned long maxnode, uintptr_t addr,
+                             unsigned long flags);
+PAL_API long PalMemoryBind(uintptr_t start, unsigned long len, unsigned long mode, const unsigned long* nodes,
+                           unsigned long maxnode, unsigned int flags);
+PAL_API long PalMemorySetHomeNode(uintptr_t start, unsigned long len, unsigned long home_node, unsigned long flags);
+PAL_API long PalProcessMigratePages(pid_t pid, unsigned long maxnode, const unsigned long* old_nodes,
+                                    const unsigned long* new_nodes);
+PAL_API long PalProcessMovePages(pid_t pid, unsigned long count, const void* pages, const int* nodes, int* status,
+                                 int flags);
+
 /* ---- processes -------------------------------------------------------------------------------- */
 
 /* getpid(2) and getppid(2). */

@@ -42,6 +42,7 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     /* between the processes of one launch, written at every exec */                                                 \
     X(kEnvStateFd, "LIBOS_STATE_FD", kReplaced, kRewritten)                                                          \
     X(kEnvAffinity, "LIBOS_AFFINITY", kReplaced, kRewritten)                                                         \
+    X(kEnvMemPolicy, "LIBOS_MEMPOLICY", kReplaced, kRewritten)                                                       \
     X(kEnvCwd, "LIBOS_CWD", kReplaced, kRewritten)                                                                   \
     /* the launcher's own: where libshim.so is */                                                                    \
     X(kEnvShimPath, "LIBOS_SHIM_PATH", kKept, kPassed)                                                               \

@@ -24,6 +24,26 @@ libos::SyscallResult libos_syscall_sched_getaffinity(libos::Caller caller, pid_t
 libos::SyscallResult libos_syscall_getcpu(libos::Caller caller, libos::UserPtr<unsigned> cpu,
                                           libos::UserPtr<unsigned> node, libos::UserPtr<void> cache);
 
+/* mbind(2), set_mempolicy(2), get_mempolicy(2), migrate_pages(2), move_pages(2),
+ * set_mempolicy_home_node(2): table/sys/libos_numa.cpp */
+libos::SyscallResult libos_syscall_mbind(libos::Caller caller, unsigned long start, unsigned long len,
+                                         unsigned long mode, libos::UserPtr<const unsigned long> nmask,
+                                         unsigned long maxnode, unsigned int flags);
+libos::SyscallResult libos_syscall_set_mempolicy(libos::Caller caller, int mode, libos::UserPtr<const unsigned long> nmask,
+                                                 unsigned long maxnode);
+libos::SyscallResult libos_syscall_get_mempolicy(libos::Caller caller, libos::UserPtr<int> policy,
+                                                 libos::UserPtr<unsigned long> nmask, unsigned long maxnode,
+                                                 unsigned long addr, unsigned long flags);
+libos::SyscallResult libos_syscall_migrate_pages(libos::Caller caller, pid_t pid, unsigned long maxnode,
+                                                 libos::UserPtr<const unsigned long> old_nodes,
+                                                 libos::UserPtr<const unsigned long> new_nodes);
+libos::SyscallResult libos_syscall_move_pages(libos::Caller caller, pid_t pid, unsigned long nr_pages,
+                                              libos::UserPtr<const uintptr_t> pages, libos::UserPtr<const int> nodes,
+                                              libos::UserPtr<int> status, int flags);
+libos::SyscallResult libos_syscall_set_mempolicy_home_node(libos::Caller caller, unsigned long start,
+                                                           unsigned long len, unsigned long home_node,
+                                                           unsigned long flags);
+
 struct PalKernelSigaction;
 
 /* rt_sigaction(2): table/sys/libos_signal.cpp */

@@ -73,6 +73,7 @@ enum class VfsFile : uint8_t {
     CgroupCfsQuota, /* a cgroup v1 cpu.cfs_quota_us: the same */
     DeviceCpuMask, /* a PCI device's local_cpus (source: its local_cpulist) */
     DeviceCpuList, /* a PCI device's local_cpulist */
+    NumaMaps,      /* /proc/<pid>[/task/<tid>]/numa_maps: node columns on the virtual nodes */
 };
 
 /* Directories whose listing the shim filters. */
