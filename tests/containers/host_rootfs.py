@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""host_rootfs.py OUT.tar PACKAGE...: a root filesystem made of the host's own files, as a tar for
+"""host_rootfs.py OUT.tar [--file DEST=SRC]... PACKAGE...: a root filesystem made of the host's own files, as a tar for
 `docker import` / `podman import`: the installed Debian packages named and everything they depend
 on (Depends and Pre-Depends, the first installed choice of each alternative, virtual packages through
 what provides them), with the files dpkg lists for them, /etc/alternatives, the merged-/usr links
-and an /etc/passwd and /etc/group of root alone. There is no image registry here, and debootstrap
+an /etc/passwd and /etc/group of root alone, and each --file's host file SRC at DEST. There is no image registry here, and debootstrap
 takes minutes: this takes seconds (docs/containers.md, "How the suite builds its images")."""
 import io
 import os
@@ -66,7 +66,15 @@ def package_files(name):
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: host_rootfs.py OUT.tar PACKAGE...")
-    out, roots = sys.argv[1], sys.argv[2:]
+    out, roots, extra = sys.argv[1], [], []
+    args = sys.argv[2:]
+    while args:
+        if args[0] == "--file" and len(args) > 1:
+            dest, _, src = args[1].partition("=")
+            extra.append((dest, src))
+            args = args[2:]
+        else:
+            roots.append(args.pop(0))
     packages, provides = installed_packages()
     paths = set()
     for name in sorted(closure(roots, packages, provides)):
@@ -117,6 +125,10 @@ def main():
             add_dir(d)
         add_text("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
         add_text("/etc/group", "root:x:0:\n")
+        for dest, src in extra:
+            add_dir(os.path.dirname(dest))
+            tar.add(src, arcname=dest.lstrip("/"), recursive=False)
+            added.add(dest)
         for path in sorted(paths):
             real = path
             # Through the merged-/usr links: /bin/sh is stored as usr/bin/sh.
