@@ -65,9 +65,9 @@ leftovers() {
   # Mounts under the work directory (engines' overlays, shm, bind mounts), in this namespace.
   awk -v w="$work" 'index($5, w) == 1 { print "mount " $5 }' /proc/self/mountinfo
   # Processes started for this test (daemons, shims, conmon) still running.
-  for what in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$what/cmdline" 2>/dev/null | grep -q -- "$work"; then
-      echo "process ${what#/proc/}: $(tr '\0' ' ' <"$what/cmdline" | head -c 120)"
+  for what in /proc/[0-9]*; do # (a process may end while it is read)
+    if tr '\0' ' ' 2>/dev/null <"$what/cmdline" | grep -q -- "$work"; then
+      echo "process ${what#/proc/}: $(tr '\0' ' ' 2>/dev/null <"$what/cmdline" | head -c 120)"
     fi
   done
   # Cgroups of this test's containers, in every hierarchy.
