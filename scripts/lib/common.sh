@@ -77,3 +77,63 @@ libos_ensure_build() {
     ninja -C "$dir" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
   ) 9>"$dir/.libos-build.lock" || libos_die "build failed in $dir"
 }
+
+# What running a program needs: the launcher, the shim and the libraries it loads.
+LIBOS_RUN_TARGETS=(launcher/libos-run shim/libshim.so pal/libpal.so unwind/libos_unwind.so)
+
+# libos_run_build_dir: where scripts/libos-run's build is: $LIBOS_BUILD when it can be written (or
+# made), else a directory of the user's own under ~/.cache, one per checkout.
+libos_run_build_dir() {
+  local dir=$LIBOS_BUILD
+  if [ -w "$dir" ] || { [ ! -e "$dir" ] && [ -w "$(dirname "$dir")" ]; }; then
+    echo "$dir"
+    return
+  fi
+  local cache=${XDG_CACHE_HOME:-$HOME/.cache}
+  echo "$cache/libos-vcpu/build-$(printf '%s' "$LIBOS_ROOT" | md5sum | cut -c1-12)"
+}
+
+# libos_run_is_fresh DIR: whether DIR's launcher and shim were built after every source they come
+# from last changed (a stamp written after a successful build; scripts/libos-run makes the same test
+# by itself, with bash's -nt, so that the usual call starts no process).
+libos_run_is_fresh() {
+  local stamp="$1/.libos-run-stamp" f
+  [ -f "$stamp" ] && [ -x "$1/launcher/libos-run" ] || return 1
+  shopt -s globstar nullglob
+  for f in "$LIBOS_ROOT"/{shim,table,pal,launcher,unwind}/** "$LIBOS_ROOT"/meson.build "$LIBOS_ROOT"/meson_options.txt; do
+    if [[ $f -nt $stamp ]]; then shopt -u globstar nullglob; return 1; fi
+  done
+  shopt -u globstar nullglob
+  return 0
+}
+
+# libos_ensure_run_build DIR: brings what running needs up to date in DIR (configuring it on the
+# first run), saying on stderr what it builds, with ninja's progress; quiet when nothing is to do.
+libos_ensure_run_build() {
+  local dir=$1
+  libos_ensure_packages "${LIBOS_PACKAGES[@]}"
+  mkdir -p "$dir" || libos_die "cannot create the build directory $dir"
+  local log="$dir/.libos-build.log"
+  (
+    flock 9
+    libos_run_is_fresh "$dir" && exit 0
+    local stamp="$dir/.libos-run-stamp.new"
+    : >"$stamp"
+    if [ ! -f "$dir/build.ninja" ]; then
+      echo "libos: configuring the build in $dir (first run)" >&2
+      meson setup "$dir" "$LIBOS_ROOT" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    fi
+    # ninja's progress lines, once it has work; its "no work to do" stays quiet.
+    local said=0 line
+    ninja -C "$dir" "${LIBOS_RUN_TARGETS[@]}" 2>&1 | tee "$log" | while IFS= read -r line; do
+      case $line in "ninja: Entering directory"* | "ninja: no work to do.") continue ;; esac
+      if [ $said = 0 ]; then
+        echo "libos: building the launcher and the shim in $dir" >&2
+        said=1
+      fi
+      printf '%s\n' "$line" >&2
+    done
+    [ "${PIPESTATUS[0]}" = 0 ] || exit 1
+    mv "$stamp" "$dir/.libos-run-stamp"
+  ) 9>"$dir/.libos-build.lock" || libos_die "build failed in $dir"
+}
