@@ -13,6 +13,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_quota.h"
 #include "libos/libos_topology.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
@@ -148,7 +149,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
     strings += 16; /* LIBOS_CPUID */
-    size_t bytes = kBlockHeader + (count + 17) * sizeof(char*) + strings;
+    strings += 48; /* LIBOS_CPU_QUOTA */
+    size_t bytes = kBlockHeader + (count + 18) * sizeof(char*) + strings;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -164,7 +166,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 17);
+    char* cursor = reinterpret_cast<char*>(out + count + 18);
     size_t used = 0;
     bool have_preload = false, have_tunables = false;
     for (size_t i = 0; i < count; ++i) {
@@ -215,6 +217,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     out[used++] = put(&cursor, {kEnvTopology, "=", topology});
     if (numa)
         out[used++] = put(&cursor, {kEnvNuma, "=", numa});
+    if (const char* quota = machine_quota_text())
+        out[used++] = put(&cursor, {kEnvCpuQuota, "=", quota});
     if (cpuid_requested())
         out[used++] = put(&cursor, {kEnvCpuid, "=1"});
     if (const char* cwd = exec_cwd())

@@ -356,7 +356,7 @@ bool classify_canonical(const char* path, VfsPath* out) {
     }
     if (starts_with(p, "/proc/"))
         return classify_proc(p + 6, out);
-    return classify_cgroup(p, out) || classify_device(p, out);
+    return classify_cgroup(p, out) || classify_device(p, out) || classify_cpu_device(p, out);
 }
 
 }  // namespace libos

@@ -40,6 +40,8 @@ bool cacheable(const VfsPath& path) {
         case VfsFile::IrqList:
         case VfsFile::CgroupCpus:
         case VfsFile::CgroupMems:
+        case VfsFile::CgroupCpuMax: /* the process may move to another cgroup */
+        case VfsFile::CgroupCfsQuota:
             return false;
         default:
             return true;
@@ -130,6 +132,8 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
             return write_proc_cpus(caller, path, out);
         case VfsFile::CgroupCpus:
         case VfsFile::CgroupMems:
+        case VfsFile::CgroupCpuMax:
+        case VfsFile::CgroupCfsQuota:
             return write_cgroup(caller, path, out);
         case VfsFile::DeviceCpuMask:
         case VfsFile::DeviceCpuList:

@@ -27,6 +27,8 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvCpuMap, "LIBOS_CPU_MAP", kReplaced, kRewritten)                                                            \
     X(kEnvTopology, "LIBOS_TOPOLOGY", kReplaced, kRewritten)                                                         \
     X(kEnvNuma, "LIBOS_NUMA", kReplaced, kRewritten)                                                                 \
+    X(kEnvCpuQuota, "LIBOS_CPU_QUOTA", kReplaced, kRewritten)                                                        \
+    X(kEnvCpusFromQuota, "LIBOS_CPUS_FROM_QUOTA", kReplaced, kRewritten)                                             \
     X(kEnvCpuid, "LIBOS_CPUID", kReplaced, kRewritten)                                                               \
     X(kEnvPropagate, "LIBOS_PROPAGATE", kReplaced, kPassed)                                                          \
     /* tracing (libos_trace.h) */                                                                                    \

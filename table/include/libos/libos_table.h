@@ -87,6 +87,50 @@ libos::SyscallResult libos_syscall_mmap(libos::Caller caller, unsigned long addr
                                         unsigned long prot, unsigned long flags, int fd, unsigned long offset);
 libos::SyscallResult libos_syscall_lseek(libos::Caller caller, int fd, long offset, int whence);
 
+/* getdents64(2), getdents(2): the listings of the views' directories, table/sys/libos_listing.cpp */
+libos::SyscallResult libos_syscall_getdents64(libos::Caller caller, unsigned int fd, libos::UserPtr<void> dirent,
+                                             unsigned int count);
+libos::SyscallResult libos_syscall_getdents(libos::Caller caller, unsigned int fd, libos::UserPtr<void> dirent,
+                                           unsigned int count);
+
+/* getxattr(2), lgetxattr(2), listxattr(2), llistxattr(2), setxattr(2), lsetxattr(2), removexattr(2),
+ * lremovexattr(2) and the *xattrat(2) calls on the views' paths: table/sys/libos_xattr.cpp */
+libos::SyscallResult libos_syscall_getxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                            libos::UserPtr<const char> name, libos::UserPtr<void> value, size_t size);
+libos::SyscallResult libos_syscall_lgetxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                             libos::UserPtr<const char> name, libos::UserPtr<void> value,
+                                             size_t size);
+libos::SyscallResult libos_syscall_listxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                             libos::UserPtr<char> list, size_t size);
+libos::SyscallResult libos_syscall_llistxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                              libos::UserPtr<char> list, size_t size);
+libos::SyscallResult libos_syscall_setxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                            libos::UserPtr<const char> name, libos::UserPtr<const void> value,
+                                            size_t size, int flags);
+libos::SyscallResult libos_syscall_lsetxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                             libos::UserPtr<const char> name, libos::UserPtr<const void> value,
+                                             size_t size, int flags);
+libos::SyscallResult libos_syscall_removexattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                               libos::UserPtr<const char> name);
+libos::SyscallResult libos_syscall_lremovexattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                                libos::UserPtr<const char> name);
+libos::SyscallResult libos_syscall_getxattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              unsigned at_flags, libos::UserPtr<const char> name,
+                                              libos::UserPtr<void> args, size_t size);
+libos::SyscallResult libos_syscall_setxattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              unsigned at_flags, libos::UserPtr<const char> name,
+                                              libos::UserPtr<void> args, size_t size);
+libos::SyscallResult libos_syscall_listxattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                               unsigned at_flags, libos::UserPtr<char> list, size_t size);
+libos::SyscallResult libos_syscall_removexattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                                 unsigned at_flags, libos::UserPtr<const char> name);
+
+/* getsockopt(2), setsockopt(2): SO_INCOMING_CPU, table/sys/libos_socket.cpp */
+libos::SyscallResult libos_syscall_getsockopt(libos::Caller caller, int fd, int level, int name,
+                                              libos::UserPtr<void> value, libos::UserPtr<socklen_t> length);
+libos::SyscallResult libos_syscall_setsockopt(libos::Caller caller, int fd, int level, int name,
+                                              libos::UserPtr<const void> value, unsigned int length);
+
 namespace libos {
 
 /* How the LibOS treats a system call, in gVisor's manner; the support report prints these. */
