@@ -213,24 +213,44 @@ int start_keeper(const std::string& dir, bool v2) {
     return p[1];
 }
 
+/* Where the launch's cgroup goes: v2 allows processes only in leaves once a controller is enabled
+ * below a cgroup, so the new one goes beside the launcher's (in its parent), unless the launcher is in
+ * the root. */
+bool find_parent(Hierarchy* h, std::string* parent, std::string* why) {
+    if (!find_hierarchy(h, why))
+        return false;
+    *parent = h->own;
+    if (h->v2 && h->own != h->mount) {
+        *parent = h->own.substr(0, h->own.rfind('/'));
+        std::string enabled;
+        if (!read_text(*parent + "/cgroup.subtree_control", &enabled) || !has_word(enabled, "cpu")) {
+            *why = "the cpu controller is not enabled for the children of " + *parent;
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
+
+bool quota_enforceable(std::string* why) {
+    Hierarchy h;
+    std::string parent;
+    if (!find_parent(&h, &parent, why))
+        return false;
+    if (access(parent.c_str(), W_OK) != 0) {
+        *why = "cannot create a cgroup in " + parent + ": " + strerror(errno);
+        return false;
+    }
+    return true;
+}
 
 QuotaCgroup enforce_cpu_quota(uint32_t milli) {
     QuotaCgroup result;
     Hierarchy h;
-    if (!find_hierarchy(&h, &result.why))
+    std::string parent;
+    if (!find_parent(&h, &parent, &result.why))
         return result;
-    /* v2 allows processes only in leaves once a controller is enabled below a cgroup, so the new one
-     * goes beside the launcher's (in its parent), unless the launcher is in the root. */
-    std::string parent = h.own;
-    if (h.v2 && h.own != h.mount) {
-        parent = h.own.substr(0, h.own.rfind('/'));
-        std::string enabled;
-        if (!read_text(parent + "/cgroup.subtree_control", &enabled) || !has_word(enabled, "cpu")) {
-            result.why = "the cpu controller is not enabled for the children of " + parent;
-            return result;
-        }
-    }
     std::string dir = parent + "/libos-run-" + std::to_string(getpid());
     if (mkdir(dir.c_str(), 0755) != 0) {
         result.why = "cannot create " + dir + ": " + strerror(errno);
