@@ -11,7 +11,7 @@ LIBOS_SANITIZE_BUILD=${LIBOS_SANITIZE_BUILD_DIR:-$LIBOS_ROOT/build-sanitize}
 # (node, for instance) are not installed: their checks are skipped, with the reason.
 LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
-  libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev help2man
 )
 # The real programs the topology suite asks about the machine (tests/topology/tools.py) and the
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
@@ -21,6 +21,11 @@ LIBOS_TOOL_PACKAGES=(hwloc-nox numactl procps parallel python3-psutil zstd defau
 # The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
 # simulated hosts, and the topology tools it runs inside them.
 LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)
+# What the install and kit suites run (tests/install, tests/kit): man to render the pages, bash's
+# completion library, cmake and pytest for the examples of the kit for test suites.
+LIBOS_KIT_PACKAGES=(man-db bash-completion cmake python3-pytest)
+# What the package suite builds the Debian package with (scripts/test --suite package).
+LIBOS_PACKAGE_PACKAGES=(debhelper dpkg-dev fakeroot lintian)
 # The sanitizers' runtimes for scripts/test --sanitize (GCC 12's; g++ already brings them on Debian 12).
 LIBOS_SANITIZE_PACKAGES=(libasan8 liblsan0 libubsan1)
 
