@@ -2,6 +2,8 @@
  *
  *   launcher_options.cpp  the command line and the help text
  *   launcher_exec.cpp     the program's environment, and exec with execvp's PATH search
+ *   launcher_show.cpp     --show: the machine a run would make, printed
+ *   quota_cgroup.cpp      --cpu-quota's cgroup
  *   strict/               --strict: the seccomp filter, the supervisor and the launch (strict/strict.h)
  *
  * The launcher is an ordinary program (it is never preloaded), so it uses the C++ library freely.
@@ -17,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "libos/libos_config.h"
 #include "libos/libos_env.h"
+#include "pal/pal.h"
 
 namespace launcher {
 
@@ -62,7 +66,8 @@ struct Options {
     bool strict = false;           /* --strict */
     bool no_shim = false;          /* --no-shim */
     bool cpuid = false;            /* --cpuid (or LIBOS_CPUID=1) */
-    int program = 0;               /* argv index of PROGRAM */
+    bool show = false;             /* --show: print the machine and exit */
+    int program = 0;               /* argv index of PROGRAM (argc with --show and no PROGRAM) */
 };
 
 /* What parse_options decided: run the program, or exit now with `status` (0 after --help and
@@ -73,6 +78,31 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_options(int argc, char** argv, Options* options);
+
+/* Prints a line to stderr; a line of the shared parser (libos_config.h: "libos: SETTING: ...") with
+ * the launcher's prefix, "libos-run: ", instead of the shim's, as every line of the launcher's own. */
+void print_config_error(const char* text);
+
+/* ---- launcher_show.cpp ---------------------------------------------------------------------- */
+
+/* What --show prints besides the machine itself. */
+struct ShowQuota {
+    uint32_t milli = 0;    /* 0: no quota */
+    bool from_cgroup = false;
+    bool enforced = false; /* whether a run would enforce it (a cgroup could be made) */
+    std::string why;       /* why not, when it would not */
+};
+
+/* --show: prints the machine of `map` on the host `topo` (vCPUs, the map, the shape, the NUMA nodes,
+ * the quota) and the shim that a run would preload, to stdout; returns the exit status (0, or 125
+ * with one line on stderr). */
+int show_machine(const libos::CpuMap* map, const PalTopology& topo, const char* topology_setting,
+                 const char* topology_text, const char* numa_setting, const char* numa_text, const ShowQuota& quota,
+                 const std::string& shim);
+
+/* Whether --cpu-quota could be enforced here: a cgroup could be made beside the launcher's own
+ * (quota_cgroup.cpp); *why says why not. Nothing is created. */
+bool quota_enforceable(std::string* why);
 
 /* ---- quota_cgroup.cpp ----------------------------------------------------------------------- */
 

@@ -24,14 +24,16 @@ constexpr const char kHelp[] =
     "with '-'.\n"
     "\n"
     "Options:\n"
-    "  --cpus N, --cpus=N\n"
+    "  -n N, --cpus N, --cpus=N\n"
     "        N vCPUs (1 to 8192), spread round-robin over the host CPUs libos-run may run on\n"
     "        (its affinity, as taskset sets it): vCPU i runs on the (i mod k)-th of those k CPUs.\n"
-    "  --cpu-map LIST, --cpu-map=LIST\n"
+    "  -c LIST, --cpu-map LIST, --cpu-map=LIST\n"
     "        vCPU i runs on the i-th host CPU of LIST: CPU numbers and upward ranges, separated\n"
-    "        by commas, repeats allowed (0-3, 2,3,6,7, 0,0,1,1). Every host CPU must be online and\n"
-    "        allowed by the process's cpuset. Given with --cpus, both must name the same number\n"
-    "        of vCPUs.\n"
+    "        by commas, repeats allowed (0-3, 2,3,6,7, 0,0,1,1), in the kernel's cpulist syntax:\n"
+    "        a range may take a stride, A-B:S (0-7:2 is 0,2,4,6, as with taskset), or groups,\n"
+    "        A-B:U/G, the first U CPUs of every G (0-7:2/4 is 0,1,4,5). Every host CPU must be\n"
+    "        online and allowed by the process's cpuset. Given with --cpus, both must name the\n"
+    "        same number of vCPUs.\n"
     "  --topology SPEC, --topology=SPEC\n"
     "        The machine's shape, in QEMU's -smp words: sockets=S,dies=D,clusters=K,cores=C,\n"
     "        threads=T, each optional (dies, clusters and threads default to 1; a missing\n"
@@ -99,9 +101,15 @@ constexpr const char kHelp[] =
     "        With --strict: do not preload the shim, so the supervisor answers every\n"
     "        virtualized call (slower; for checking strict mode, or for programs that must\n"
     "        not have a preloaded library).\n"
+    "  --show\n"
+    "        Print the machine a run would make and exit (0) without running anything:\n"
+    "        the vCPUs, the map, the host CPUs, the shape (sockets, dies, cores, threads), the\n"
+    "        NUMA nodes with their vCPUs, the CPU quota and whether it would be enforced, and\n"
+    "        the shim that would be preloaded. PROGRAM may be left out.\n"
     "  -h, --help     Show this help and exit.\n"
     "  -V, --version  Show the version and exit.\n"
-    "If an option is given twice, the last one counts.\n"
+    "The short options take their value attached or as the next argument (-n8, -n 8). If an\n"
+    "option is given twice, the last one counts.\n"
     "\n"
     "The program starts with its host affinity set to the host CPUs of the map.\n"
     "\n"
@@ -146,15 +154,17 @@ constexpr const char kHelp[] =
     "                   refused (125)\n"
     "  LIBOS_PROPAGATE  0 has the effect of --no-propagate; 1 or empty, none; any other\n"
     "                   value is refused (125)\n"
-    "  LIBOS_SHIM_PATH  the libshim.so to preload, instead of ../shim/libshim.so next to the\n"
-    "                   libos-run executable\n"
+    "  LIBOS_SHIM_PATH  the libshim.so to preload, instead of the one found from the libos-run\n"
+    "                   executable: ../shim/libshim.so in the build tree, else the installed\n"
+    "                   LIBDIR/libos-vcpu/libshim.so (--show prints which)\n"
     "  PATH             where PROGRAM is looked for when its name has no '/'\n"
     "\n"
     "Exit status:\n"
+    "  0    with --help, --version or --show\n"
     "  125  libos-run itself failed: an unknown option, a missing value or PROGRAM, a bad\n"
-    "       configuration (one line on stderr naming the option, the token and what is\n"
-    "       allowed), libshim.so not found, the host affinity could not be set, or\n"
-    "       out of memory\n"
+    "       configuration (one line on stderr, starting 'libos-run: ', naming the option,\n"
+    "       the token and what is allowed), libshim.so not found, the host affinity could\n"
+    "       not be set, or out of memory. (The shim, inside a program, says 'libos: '.)\n"
     "  126  PROGRAM was found but could not be run\n"
     "  127  PROGRAM was not found\n"
     "  otherwise, the exit status of PROGRAM (with --strict, killed by a signal: libos-run\n"
@@ -165,6 +175,8 @@ constexpr const char kHelp[] =
     "  libos-run --cpus 4 -- nproc             4\n"
     "  libos-run --cpus 64 -- make -j64        a 64-CPU machine, however many CPUs there are\n"
     "  libos-run --cpu-map 2,3,6,7 -- lscpu    vCPUs 0-3 on host CPUs 2, 3, 6 and 7\n"
+    "  libos-run -c 0-7:2 -- P                 vCPUs 0-3 on host CPUs 0, 2, 4 and 6\n"
+    "  libos-run -n 16 --numa 2 --show         the machine, described and not run\n"
     "  libos-run --cpu-map 0,0,1,1 -- P        two vCPUs on each of host CPUs 0 and 1\n"
     "  libos-run --topology sockets=2,cores=4,threads=2 --numa 2 -- lstopo\n"
     "                                          16 vCPUs: 2 sockets of 4 cores of 2 threads,\n"
@@ -208,7 +220,25 @@ bool match_long(const char* arg, const char* name, const char** value) {
     return false;
 }
 
+/* "-x" or "-xVALUE" (getopt's two forms of a short option with a value): true when `arg` is option
+ * `letter`, with *value pointing at the attached value (null without one). */
+bool match_short(const char* arg, char letter, const char** value) {
+    if (arg[0] != '-' || arg[1] != letter)
+        return false;
+    *value = arg[2] ? arg + 2 : nullptr;
+    return true;
+}
+
 }  // namespace
+
+/* A line of the shared parser ("libos: SETTING: ...", the shim's prefix) as the launcher says it. */
+void print_config_error(const char* text) {
+    constexpr char kShimPrefix[] = "libos: ";
+    if (strncmp(text, kShimPrefix, sizeof(kShimPrefix) - 1) == 0)
+        fprintf(stderr, "libos-run: %s\n", text + sizeof(kShimPrefix) - 1);
+    else
+        fprintf(stderr, "%s\n", text);
+}
 
 ParseOutcome parse_options(int argc, char** argv, Options* options) {
     int i = 1;
@@ -223,9 +253,9 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
         const char* value = nullptr;
         const char** target = nullptr;
         const char* name = nullptr;
-        if (match_long(arg, "--cpus", &value))
+        if (match_long(arg, "--cpus", &value) || match_short(arg, 'n', &value))
             target = &options->cpus, name = "--cpus";
-        else if (match_long(arg, "--cpu-map", &value))
+        else if (match_long(arg, "--cpu-map", &value) || match_short(arg, 'c', &value))
             target = &options->cpu_map, name = "--cpu-map";
         else if (match_long(arg, "--topology", &value))
             target = &options->topology, name = "--topology";
@@ -264,7 +294,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             libos::ConfigError error;
             bool json = false;
             if (!libos::parse_trace_format("--trace-format", value, &json, &error)) {
-                fprintf(stderr, "%s\n", error.text);
+                print_config_error(error.text);
                 return {false, kExitLauncherFailed};
             }
             options->trace_format = value;
@@ -298,6 +328,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             plain = &options->cpuid;
         else if (match_long(arg, "--cpus-from-quota", &value))
             plain = &options->cpus_from_quota;
+        else if (match_long(arg, "--show", &value))
+            plain = &options->show;
         if (plain) {
             if (value)
                 return {false, usage_error("option takes no value:", arg)};
@@ -311,7 +343,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             return {false, print_and_exit("libos-run " LIBOS_VERSION "\n")};
         return {false, usage_error("unknown option", arg)};
     }
-    if (i >= argc) {
+    if (i >= argc && !options->show) {
         fprintf(stderr, "libos-run: no program given (usage: libos-run [options] [--] PROGRAM [ARGS...]; "
                         "see libos-run --help)\n");
         return {false, kExitLauncherFailed};

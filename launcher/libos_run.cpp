@@ -31,7 +31,7 @@
 #include "pal/pal.h"
 
 #ifndef LIBOS_INSTALLED_SHIM
-#define LIBOS_INSTALLED_SHIM "../lib/libshim.so"
+#define LIBOS_INSTALLED_SHIM "../lib/libos-vcpu/libshim.so"
 #endif
 
 namespace launcher {
@@ -66,8 +66,10 @@ namespace {
     _exit(kExitLauncherFailed);
 }
 
+/* One line and status 125. The shared parser's lines come with the shim's prefix, "libos: ", which
+ * the launcher says as its own, "libos-run: ". */
 [[noreturn]] void fail(const std::string& line) {
-    fprintf(stderr, "%s\n", line.c_str());
+    print_config_error(line.c_str());
     exit(kExitLauncherFailed);
 }
 
@@ -320,7 +322,8 @@ bool is_shared_object(const char* path) {
 }
 
 /* The absolute path of libshim.so: LIBOS_SHIM_PATH, or next to the launcher's own executable (the
- * build tree's ../shim/libshim.so, then the installed ../lib/libshim.so). */
+ * build tree's ../shim/libshim.so, then the installed one, LIBOS_INSTALLED_SHIM: on Debian
+ * ../lib/x86_64-linux-gnu/libos-vcpu/libshim.so). */
 std::string find_shim() {
     std::vector<std::string> candidates;
     const char* override_path = getenv(kEnvShimPath);
@@ -411,6 +414,16 @@ int main(int argc, char** argv) {
         build_machine(options, names);
         check_shape(options, shape_names);
         check_quota(options, quota_names, &quota);
+    }
+    if (options.show) {
+        if (!machine)
+            PalHostTopology(&g_topology);
+        ShowQuota shown;
+        shown.milli = quota.milli;
+        shown.from_cgroup = quota.from_cgroup;
+        shown.enforced = quota.milli && !quota.from_cgroup && quota_enforceable(&shown.why);
+        return show_machine(machine ? &g_machine.map : nullptr, g_topology, shape_names.topology, options.topology,
+                            shape_names.numa, options.numa, shown, find_shim());
     }
     if (options.trace)
         check_trace_target(options.trace);

@@ -244,40 +244,58 @@ int start_keeper(const std::string& dir, bool v2) {
     return p[1];
 }
 
+/* Where the launch's cgroup goes, or why it goes nowhere. v2 allows processes only in leaves once a
+ * controller is enabled below a cgroup, so the new one goes beside the launcher's (in its parent),
+ * unless the launcher is in the root. A cgroup beside it is under the same ancestors, but not under
+ * the launcher's own cgroup: where that one limits anything itself, moving out would drop the limit,
+ * so the quota is not enforced then. As a PID namespace's init (a container's entrypoint), the
+ * launcher becomes the program, and the keeper would be the program's child: one it never asked for,
+ * that a wait() for every child waits for. */
+bool find_parent(Hierarchy* h, std::string* parent, std::string* why) {
+    if (getpid() == 1) {
+        *why = "libos-run is the init of its PID namespace, so no process of its own could remove the "
+               "cgroup afterwards";
+        return false;
+    }
+    if (!find_hierarchy(h, why))
+        return false;
+    *parent = h->own;
+    if (h->v2 && h->own != h->mount) {
+        *parent = h->own.substr(0, h->own.rfind('/'));
+        std::string enabled;
+        if (!read_text(*parent + "/cgroup.subtree_control", &enabled) || !has_word(enabled, "cpu")) {
+            *why = "the cpu controller is not enabled for the children of " + *parent;
+            return false;
+        }
+        std::string limit = own_limit(h->own);
+        if (!limit.empty()) {
+            *why = "the cgroup " + h->own + " limits the program itself (" + limit + "), which a cgroup beside it would not";
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
+
+bool quota_enforceable(std::string* why) {
+    Hierarchy h;
+    std::string parent;
+    if (!find_parent(&h, &parent, why))
+        return false;
+    if (access(parent.c_str(), W_OK) != 0) {
+        *why = "cannot create a cgroup in " + parent + ": " + strerror(errno);
+        return false;
+    }
+    return true;
+}
 
 QuotaCgroup enforce_cpu_quota(uint32_t milli) {
     QuotaCgroup result;
-    /* As a PID namespace's init (a container's entrypoint), the launcher becomes the program, and the
-     * keeper would be the program's child: one it never asked for, that a wait() for every child waits
-     * for. */
-    if (getpid() == 1) {
-        result.why = "libos-run is the init of its PID namespace, so no process of its own could remove the "
-                     "cgroup afterwards";
-        return result;
-    }
     Hierarchy h;
-    if (!find_hierarchy(&h, &result.why))
+    std::string parent;
+    if (!find_parent(&h, &parent, &result.why))
         return result;
-    /* v2 allows processes only in leaves once a controller is enabled below a cgroup, so the new one
-     * goes beside the launcher's (in its parent), unless the launcher is in the root. A cgroup beside
-     * it is under the same ancestors, but not under the launcher's own cgroup: where that one limits
-     * anything itself, moving out would drop the limit, so the quota is not enforced then. */
-    std::string parent = h.own;
-    if (h.v2 && h.own != h.mount) {
-        parent = h.own.substr(0, h.own.rfind('/'));
-        std::string enabled;
-        if (!read_text(parent + "/cgroup.subtree_control", &enabled) || !has_word(enabled, "cpu")) {
-            result.why = "the cpu controller is not enabled for the children of " + parent;
-            return result;
-        }
-        std::string limit = own_limit(h.own);
-        if (!limit.empty()) {
-            result.why = "the cgroup " + h.own + " limits the program itself (" + limit +
-                         "), which a cgroup beside it would not";
-            return result;
-        }
-    }
     std::string dir;
     for (int tries = 0;; ++tries) {
         uint32_t salt = 0;

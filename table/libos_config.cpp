@@ -59,6 +59,9 @@ void fail_cpu(ConfigError* err, const char* setting, const char* token, size_t t
 constexpr const char* kCountAllowed = "expected a whole number of virtual CPUs from 1 to 8192";
 constexpr const char* kMapAllowed =
     "expected a comma-separated list of host CPU numbers or ranges, such as 0-3 or 0,0,1,1";
+constexpr const char* kStrideAllowed =
+    "expected a range with a stride, A-B:STRIDE (0-7:2 is 0,2,4,6), or with groups, A-B:USED/GROUP (0-7:2/4 is "
+    "0,1,4,5), each number at least 1 and USED at most GROUP";
 
 bool parse_count(const char* setting, const char* text, uint32_t* count, ConfigError* err) {
     const char* p = text;
@@ -90,9 +93,27 @@ bool parse_map(const char* setting, const char* text, const CpuBits& online, con
         const char* q = token;
         bool ok = read_number(&q, &first);
         last = first;
-        if (ok && *q == '-') {
+        bool range = ok && *q == '-';
+        if (range) {
             ++q;
             ok = read_number(&q, &last);
+        }
+        /* The kernel's cpulist strides (lib/bitmap.c, bitmap_parselist): a range may end in
+         * ":USED/GROUP", the first USED CPUs of every GROUP; taskset's ":STRIDE" is ":1/STRIDE". */
+        uint64_t used = 1, group = 1;
+        bool strided = ok && range && *q == ':';
+        if (strided) {
+            ++q;
+            bool stride_ok = read_number(&q, &group);
+            if (stride_ok && *q == '/') {
+                used = group;
+                ++q;
+                stride_ok = read_number(&q, &group);
+            }
+            if (!stride_ok || q != end || used == 0 || group == 0 || used > group) {
+                fail_token(err, setting, token, token_len, text, kStrideAllowed);
+                return false;
+            }
         }
         if (!ok || q != end) {
             fail_token(err, setting, token, token_len, text,
@@ -104,7 +125,8 @@ bool parse_map(const char* setting, const char* text, const CpuBits& online, con
             fail_token(err, setting, token, token_len, text, "a range must go upwards, such as 0-3");
             return false;
         }
-        for (uint64_t cpu = first; cpu <= last; ++cpu) {
+        for (uint64_t cpu = first; cpu <= last; cpu = (cpu - first) % group + 1 < used ? cpu + 1
+                                                    : cpu - (cpu - first) % group + group) {
             if (cpu >= kMaxVcpus || !online.has(static_cast<uint32_t>(cpu))) {
                 fail_cpu(err, setting, token, token_len, text, cpu, "online", online);
                 return false;

@@ -11,7 +11,7 @@ LIBOS_SANITIZE_BUILD=${LIBOS_SANITIZE_BUILD_DIR:-$LIBOS_ROOT/build-sanitize}
 # (node, for instance) are not installed: their checks are skipped, with the reason.
 LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
-  libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev help2man
 )
 # The real programs the topology suite asks about the machine (tests/topology/tools.py) and the
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
@@ -24,6 +24,11 @@ LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)
 # The containers suite's (scripts/test --suite containers, docs/containers.md): the engines it runs
 # (catatonit is podman's pause process for `podman kube play`), and a JVM and PyYAML for its checks.
 LIBOS_CONTAINERS_PACKAGES=(runc docker.io podman catatonit default-jre-headless python3-yaml)
+# What the install and kit suites run (tests/install, tests/kit): man to render the pages, bash's
+# completion library, cmake and pytest for the examples of the kit for test suites.
+LIBOS_KIT_PACKAGES=(man-db bash-completion cmake python3-pytest)
+# What the package suite builds the Debian package with (scripts/test --suite package).
+LIBOS_PACKAGE_PACKAGES=(debhelper dpkg-dev fakeroot lintian)
 # The sanitizers' runtimes for scripts/test --sanitize (GCC 12's; g++ already brings them on Debian 12).
 LIBOS_SANITIZE_PACKAGES=(libasan8 liblsan0 libubsan1)
 
@@ -78,5 +83,65 @@ libos_ensure_build() {
       meson setup "$dir" "$LIBOS_ROOT" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
     fi
     ninja -C "$dir" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  ) 9>"$dir/.libos-build.lock" || libos_die "build failed in $dir"
+}
+
+# What running a program needs: the launcher, the shim and the libraries it loads.
+LIBOS_RUN_TARGETS=(launcher/libos-run shim/libshim.so pal/libpal.so unwind/libos_unwind.so)
+
+# libos_run_build_dir: where scripts/libos-run's build is: $LIBOS_BUILD when it can be written (or
+# made), else a directory of the user's own under ~/.cache, one per checkout.
+libos_run_build_dir() {
+  local dir=$LIBOS_BUILD
+  if [ -w "$dir" ] || { [ ! -e "$dir" ] && [ -w "$(dirname "$dir")" ]; }; then
+    echo "$dir"
+    return
+  fi
+  local cache=${XDG_CACHE_HOME:-$HOME/.cache}
+  echo "$cache/libos-vcpu/build-$(printf '%s' "$LIBOS_ROOT" | md5sum | cut -c1-12)"
+}
+
+# libos_run_is_fresh DIR: whether DIR's launcher and shim were built after every source they come
+# from last changed (a stamp written after a successful build; scripts/libos-run makes the same test
+# by itself, with bash's -nt, so that the usual call starts no process).
+libos_run_is_fresh() {
+  local stamp="$1/.libos-run-stamp" f
+  [ -f "$stamp" ] && [ -x "$1/launcher/libos-run" ] || return 1
+  shopt -s globstar nullglob
+  for f in "$LIBOS_ROOT"/{shim,table,pal,launcher,unwind}/** "$LIBOS_ROOT"/meson.build "$LIBOS_ROOT"/meson_options.txt; do
+    if [[ $f -nt $stamp ]]; then shopt -u globstar nullglob; return 1; fi
+  done
+  shopt -u globstar nullglob
+  return 0
+}
+
+# libos_ensure_run_build DIR: brings what running needs up to date in DIR (configuring it on the
+# first run), saying on stderr what it builds, with ninja's progress; quiet when nothing is to do.
+libos_ensure_run_build() {
+  local dir=$1
+  libos_ensure_packages "${LIBOS_PACKAGES[@]}"
+  mkdir -p "$dir" || libos_die "cannot create the build directory $dir"
+  local log="$dir/.libos-build.log"
+  (
+    flock 9
+    libos_run_is_fresh "$dir" && exit 0
+    local stamp="$dir/.libos-run-stamp.new"
+    : >"$stamp"
+    if [ ! -f "$dir/build.ninja" ]; then
+      echo "libos: configuring the build in $dir (first run)" >&2
+      meson setup "$dir" "$LIBOS_ROOT" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    fi
+    # ninja's progress lines, once it has work; its "no work to do" stays quiet.
+    local said=0 line
+    ninja -C "$dir" "${LIBOS_RUN_TARGETS[@]}" 2>&1 | tee "$log" | while IFS= read -r line; do
+      case $line in "ninja: Entering directory"* | "ninja: no work to do.") continue ;; esac
+      if [ $said = 0 ]; then
+        echo "libos: building the launcher and the shim in $dir" >&2
+        said=1
+      fi
+      printf '%s\n' "$line" >&2
+    done
+    [ "${PIPESTATUS[0]}" = 0 ] || exit 1
+    mv "$stamp" "$dir/.libos-run-stamp"
   ) 9>"$dir/.libos-build.lock" || libos_die "build failed in $dir"
 }

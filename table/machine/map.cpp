@@ -55,6 +55,12 @@ void set_machine_shape() {
     m.map_text_length = format_cpu_map(m.map, m.map_text, sizeof(m.map_text));
 }
 
+void adopt_machine(const CpuMap& map, const PalTopology& topo) {
+    g_machine.map = map;
+    g_machine.topo = topo;
+    set_machine_shape();
+}
+
 uint32_t vcpu_count() {
     return g_machine.count;
 }

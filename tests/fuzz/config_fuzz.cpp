@@ -16,7 +16,8 @@
  * (docs/configuration.md), not from the parser's code:
  *  1. build_cpu_map accepts exactly what the reference accepts, and builds the same map: a count
  *     from 1 to 8192 spread round-robin over SPREAD & ONLINE & ALLOWED, or the expansion of MAP's
- *     numbers and upward ranges, every CPU online and allowed, at most 8192 of them; both only when
+ *     numbers, upward ranges and strided ranges (A-B:S, A-B:U/G), every CPU online and allowed, at
+ *     most 8192 of them; both only when
  *     they agree. Numbers have 1 to 9 digits (tests/unit/config_test.cpp pins that).
  *  2. A refusal is one printable line that fits in ConfigError and starts "libos: SETTING: ", naming
  *     the setting at fault; the launcher's names give the same result.
@@ -167,6 +168,41 @@ std::optional<Inherited> ref_affinity(std::string_view text) {
     return Inherited{*mask, static_cast<uint32_t>(clock)};
 }
 
+/* One entry of a map, in order: a number, a range, or a range with a stride, "A-B:S" (A, A+S, ... up to
+ * B, taskset's form) or with groups, "A-B:U/G" (the first U of every G from A, the kernel's form), with
+ * 1 <= U <= G. Entries that would expand past 8192 CPUs are cut there: the caller refuses them anyway. */
+std::optional<std::vector<uint64_t>> ref_map_entry(std::string_view token) {
+    size_t colon = token.find(':');
+    auto range = ref_range(token.substr(0, colon));
+    if (!range)
+        return std::nullopt;
+    uint64_t used = 1, group = 1;
+    if (colon != std::string_view::npos) {
+        if (token.substr(0, colon).find('-') == std::string_view::npos)
+            return std::nullopt;
+        std::string_view pattern = token.substr(colon + 1);
+        size_t slash = pattern.find('/');
+        auto first = ref_number(pattern.substr(0, slash));
+        if (!first)
+            return std::nullopt;
+        group = *first;
+        if (slash != std::string_view::npos) {
+            auto second = ref_number(pattern.substr(slash + 1));
+            if (!second)
+                return std::nullopt;
+            used = *first;
+            group = *second;
+        }
+        if (used == 0 || group == 0 || used > group)
+            return std::nullopt;
+    }
+    std::vector<uint64_t> cpus;
+    for (uint64_t start = range->first; start <= range->last && cpus.size() <= kMaxVcpus; start += group)
+        for (uint64_t c = start; c < start + used && c <= range->last && cpus.size() <= kMaxVcpus; ++c)
+            cpus.push_back(c);
+    return cpus;
+}
+
 struct Host {
     CpuBits online, allowed, spread;
 };
@@ -197,12 +233,12 @@ RefMap ref_map(const char* count_text, const char* map_text, const Host& host) {
     }
     if (has_map) {
         for (std::string_view token : split(map_text, ',')) {
-            auto range = ref_range(token);
-            if (!range) {
+            auto cpus = ref_map_entry(token);
+            if (!cpus) {
                 r.fault = Fault::Map;
                 return r;
             }
-            for (uint64_t c = range->first; c <= range->last; ++c) {
+            for (uint64_t c : *cpus) {
                 bool usable = c < kMaxVcpus && host.online.has(static_cast<uint32_t>(c)) &&
                               host.allowed.has(static_cast<uint32_t>(c));
                 if (!usable || r.host_of.size() == kMaxVcpus) {

@@ -49,27 +49,27 @@ shown() {
 
 # ---- bad input: one line, 125, from the launcher and from the shim alone ----------------------
 expect "--cpu-quota 0 is refused" \
-  "libos: --cpu-quota: bad token '0': less than the kernel's least quota (1 ms per 100 ms period); expected a number of CPUs from 0.01 to 4, with at most 3 decimals (as in 1.5)
+  "libos-run: --cpu-quota: bad token '0': less than the kernel's least quota (1 ms per 100 ms period); expected a number of CPUs from 0.01 to 4, with at most 3 decimals (as in 1.5)
 125" sh -c "'$run' --cpus 4 --cpu-quota 0 -- true; echo \$?"
 expect "--cpu-quota above the vCPU count is refused" \
-  "libos: --cpu-quota: bad token '5': more than the machine's 4 vCPUs; expected a number of CPUs from 0.01 to 4, with at most 3 decimals (as in 1.5)
+  "libos-run: --cpu-quota: bad token '5': more than the machine's 4 vCPUs; expected a number of CPUs from 0.01 to 4, with at most 3 decimals (as in 1.5)
 125" sh -c "'$run' --cpus 4 --cpu-quota 5 -- true; echo \$?"
 for bad in abc 1.2345 -1 01 1. .5 1e3; do
   expect "--cpu-quota $bad is refused" \
-    "libos: --cpu-quota: bad token '$bad': expected a number of CPUs from 0.01 to 4, with at most 3 decimals (as in 1.5)
+    "libos-run: --cpu-quota: bad token '$bad': expected a number of CPUs from 0.01 to 4, with at most 3 decimals (as in 1.5)
 125" sh -c "'$run' --cpus 4 --cpu-quota '$bad' -- true; echo \$?"
 done
 expect "LIBOS_CPU_QUOTA above the count is refused by the shim" \
   "libos: LIBOS_CPU_QUOTA: bad token '2.5': more than the machine's 2 vCPUs; expected a number of CPUs from 0.01 to 2, with at most 3 decimals (as in 1.5)
 125" sh -c "LD_PRELOAD='$shim' LIBOS_CPUS=2 LIBOS_CPU_QUOTA=2.5 /bin/true; echo \$?"
 expect "--cpus-from-quota with --cpus is refused" \
-  "libos: --cpus-from-quota: bad token '1': the count comes from the cgroup's quota, so --cpus cannot give one too
+  "libos-run: --cpus-from-quota: bad token '1': the count comes from the cgroup's quota, so --cpus cannot give one too
 125" sh -c "'$run' --cpus-from-quota --cpus 3 -- true; echo \$?"
 expect "LIBOS_CPUS_FROM_QUOTA with LIBOS_CPUS is refused by the shim" \
   "libos: LIBOS_CPUS_FROM_QUOTA: bad token '1': the count comes from the cgroup's quota, so LIBOS_CPUS cannot give one too
 125" sh -c "LD_PRELOAD='$shim' LIBOS_CPUS=2 LIBOS_CPUS_FROM_QUOTA=1 /bin/true; echo \$?"
 expect "LIBOS_CPUS_FROM_QUOTA=yes is refused" \
-  "libos: LIBOS_CPUS_FROM_QUOTA: bad token 'yes': expected 1 (on) or 0 (off)
+  "libos-run: LIBOS_CPUS_FROM_QUOTA: bad token 'yes': expected 1 (on) or 0 (off)
 125" sh -c "LIBOS_CPUS_FROM_QUOTA=yes '$run' -- true; echo \$?"
 
 if [ -z "$mount" ]; then

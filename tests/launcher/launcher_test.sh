@@ -117,7 +117,7 @@ bad_config() {
   local problems=() word
   [ $rc -eq 125 ] || problems+=("exit status $rc, expected 125")
   [ "$err_lines" -eq 1 ] || problems+=("$err_lines lines on stderr, expected exactly 1")
-  [[ $err == "libos: "* ]] || problems+=("stderr does not start with 'libos: '")
+  [[ $err == "libos-run: "* ]] || problems+=("stderr does not start with the launcher's prefix, 'libos-run: '")
   for word in $words; do
     [[ $err == *"$word"* ]] || problems+=("stderr does not name $word")
   done
@@ -182,7 +182,7 @@ else
     in_cgroup "$L" --cpu-map "$b" -- touch "$marker" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     err=$(cat "$tmp/err")
-    if [ $rc -eq 125 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == "libos: --cpu-map: bad token '$b'"*"not allowed"* ]] &&
+    if [ $rc -eq 125 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == "libos-run: --cpu-map: bad token '$b'"*"not allowed"* ]] &&
       [ ! -e "$marker" ]; then
       pass "--cpu-map $b in a cpuset of CPU $a: refused: $err"
     else
@@ -212,8 +212,10 @@ else
   skip "a host CPU outside the launcher's affinity is accepted" "needs taskset and two CPUs"
 fi
 
-# The launcher and the shim refuse with the same line, but for the setting's name. (This asks the
-# shim: skipped while the shim does not refuse yet.)
+# The launcher and the shim refuse with the same line, but for the setting's name and the prefix: each
+# names itself, "libos-run: " and "libos: ". (This asks the shim: skipped while the shim does not
+# refuse yet.)
+as_launcher() { local line=${1//$2/$3}; [[ $line == "libos: "* ]] && line="libos-run: ${line#libos: }"; printf '%s' "$line"; }
 for spec in "--cpus LIBOS_CPUS x" "--cpus LIBOS_CPUS 0" "--cpus LIBOS_CPUS 8x" \
   "--cpu-map LIBOS_CPU_MAP 0,,1" "--cpu-map LIBOS_CPU_MAP 3-1" "--cpu-map LIBOS_CPU_MAP 4095"; do
   read -r option variable token <<<"$spec"
@@ -224,7 +226,7 @@ for spec in "--cpus LIBOS_CPUS x" "--cpus LIBOS_CPUS 0" "--cpus LIBOS_CPUS 8x" \
   name="launcher and shim refuse $option $token / $variable=$token with the same line"
   if [ $shim_rc -ne 125 ]; then
     skip "$name" "the shim does not refuse $variable=$token (status $shim_rc)"
-  elif [ "${shim_line//$variable/$option}" == "$launcher_line" ]; then
+  elif [ "$(as_launcher "$shim_line" "$variable" "$option")" == "$launcher_line" ]; then
     pass "$name"
   else
     fail "$name" "launcher: $launcher_line" "shim:     $shim_line"
@@ -239,7 +241,7 @@ for spec in "--trace LIBOS_TRACE /nonexistent/dir/f" "--trace LIBOS_TRACE $tmp" 
   shim_line=$(env LD_PRELOAD="$shim" LIBOS_TRACE=stderr "$variable=$token" true 2>&1)
   shim_rc=$?
   name="launcher and shim refuse $option=$token / $variable=$token with the same line"
-  if [ $shim_rc -eq 125 ] && [ -n "$launcher_line" ] && [ "${shim_line//$variable/$option}" == "$launcher_line" ]; then
+  if [ $shim_rc -eq 125 ] && [ -n "$launcher_line" ] && [ "$(as_launcher "$shim_line" "$variable" "$option")" == "$launcher_line" ]; then
     pass "$name"
   else
     fail "$name" "launcher: $launcher_line" "shim ($shim_rc): $shim_line"
@@ -504,7 +506,7 @@ e=$(LIBOS_CPU_MAP=0 env_of)
 if [ "$(value_of LIBOS_CPUS "$e")$(value_of LIBOS_CPU_MAP "$e")" == "10" ]; then pass "without options, LIBOS_CPU_MAP=0 from the environment configures the machine"; else fail "without options, LIBOS_CPU_MAP=0 configures the machine" "$e"; fi
 err=$(LIBOS_CPUS=7x "$L" -- true 2>&1 >/dev/null)
 status=$?
-if [ $status -eq 125 ] && [ "$err" == "libos: LIBOS_CPUS: bad token '7x': expected a whole number of virtual CPUs from 1 to 8192" ]; then pass "a bad LIBOS_CPUS in the environment: 125 and one line naming LIBOS_CPUS"; else fail "a bad LIBOS_CPUS in the environment: 125 and one line naming LIBOS_CPUS" "status $status: $err"; fi
+if [ $status -eq 125 ] && [ "$err" == "libos-run: LIBOS_CPUS: bad token '7x': expected a whole number of virtual CPUs from 1 to 8192" ]; then pass "a bad LIBOS_CPUS in the environment: 125 and one line naming LIBOS_CPUS"; else fail "a bad LIBOS_CPUS in the environment: 125 and one line naming LIBOS_CPUS" "status $status: $err"; fi
 e=$(LIBOS_LAUNCHER_TEST_VAR='a b=c' env_of --cpus 2)
 if [ "$(value_of LIBOS_LAUNCHER_TEST_VAR "$e")" == "a b=c" ]; then pass "the rest of the environment is kept"; else fail "the rest of the environment is kept" "$e"; fi
 

@@ -521,6 +521,49 @@ TEST(ConfigParse, MapRangesAndRepeats) {
     expect_map(nullptr, "0,2,4", {0, 2, 4});
 }
 
+/* Strides, as the kernel's cpulist (A-B:USED/GROUP) and taskset (A-B:STRIDE) write them: expanded in
+ * order, inside a map that keeps its order and repeats. */
+TEST(ConfigParse, MapStrides) {
+    Host host = full_host();
+    expect_map(nullptr, "0-7:2", {0, 2, 4, 6}, host);
+    expect_map(nullptr, "1-7:2", {1, 3, 5, 7}, host);
+    expect_map(nullptr, "0-6:3", {0, 3, 6}, host);
+    expect_map(nullptr, "0-7:1", iota_map(0, 7), host);
+    expect_map(nullptr, "0-7:100", {0}, host);
+    expect_map(nullptr, "0-7:2/4", {0, 1, 4, 5}, host);
+    expect_map(nullptr, "0-9:2/4", {0, 1, 4, 5, 8, 9}, host);
+    expect_map(nullptr, "0-8:2/4", {0, 1, 4, 5, 8}, host);
+    expect_map(nullptr, "0-7:4/4", iota_map(0, 7), host);
+    expect_map(nullptr, "0-1023:2/256", {0, 1, 256, 257, 512, 513, 768, 769}, host);
+    expect_map(nullptr, "6-7:2,0-7:2,0-7:2", {6, 0, 2, 4, 6, 0, 2, 4, 6}, host);
+    /* Every host CPU of an entry is still checked: 0-7:2 names 6, which small_host does not allow. */
+    expect_refused(nullptr, "0-7:2", "--cpu-map", "0-7:2",
+                   "libos: --cpu-map: bad token '0-7:2': host CPU 6 is not allowed (allowed: 0-5)");
+    expect_map(nullptr, "0-5:2", {0, 2, 4});
+}
+
+TEST(ConfigParse, MapStridesRefused) {
+    const std::string why =
+        "expected a range with a stride, A-B:STRIDE (0-7:2 is 0,2,4,6), or with groups, A-B:USED/GROUP (0-7:2/4 is "
+        "0,1,4,5), each number at least 1 and USED at most GROUP";
+    for (const char* bad : {"0-7:0", "0-7:", "0-7:a", "0-7:2/", "0-7:/4", "0-7:0/4", "0-7:5/4", "0-7:2/0",
+                            "0-7:2/4/8", "0-7:2:2", "0-7:2x", "0-7:1/2/"}) {
+        std::string exact = std::string("libos: --cpu-map: bad token '") + bad + "': " + why;
+        expect_refused(nullptr, bad, "--cpu-map", bad, exact.c_str(), full_host());
+    }
+    /* Only a range takes a stride, as in the kernel. */
+    for (const char* bad : {"3:2", ":2", "0:1/2"}) {
+        std::string exact = std::string("libos: --cpu-map: bad token '") + bad + "': " + kMapAllowed;
+        expect_refused(nullptr, bad, "--cpu-map", bad, exact.c_str(), full_host());
+    }
+    expect_refused(nullptr, "7-0:2", "--cpu-map", "7-0:2",
+                   (std::string("libos: --cpu-map: bad token '7-0:2': ") + kUpwards).c_str(), full_host());
+    /* A stride does not lift the limit of 8192 vCPUs. */
+    Outcome r = build(nullptr, "0-8191:1,0-8191:2", full_host());
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find(kTooMany), std::string::npos) << r.error;
+}
+
 TEST(ConfigParse, MapOfEveryCpu) {
     Outcome r = build(nullptr, "0-8191", full_host());
     ASSERT_TRUE(r.ok) << r.error;

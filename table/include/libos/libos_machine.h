@@ -42,6 +42,11 @@ inline size_t kernel_mask_bytes(const PalTopology& topo) {
 /* The map as LIBOS_CPU_MAP text ("0,1,0,1"), which exec passes on. */
 const char* machine_map_text();
 
+/* For a program that describes a machine without running on it (the launcher's --show): makes `map`,
+ * on the host `topo`, this process's machine as start-up would, without the shared state, so that
+ * configure_shape and the model (libos_topology.h) describe it. Never in a process with the shim. */
+void adopt_machine(const CpuMap& map, const PalTopology& topo);
+
 /* Host CPUs that the vCPUs of `vmask` run on. */
 void to_host(const CpuBits& vmask, CpuBits* host);
 /* vCPUs whose host CPU is in `host`: how a process outside the launch looks from inside. */
