@@ -612,8 +612,17 @@ limited() {
   err=$(cat "$tmp/err")
   err_lines=$(wc -l <"$tmp/err")
 }
+# Whether stderr is the loader's alone: its line for the program's libraries, after (at a limit too
+# low to map even the preloaded library) its line that the preload was left out.
+loader_lines() {
+  local last
+  last=$(tail -n 1 "$tmp/err")
+  [[ $last == *"error while loading shared libraries"* || $last == *"cannot allocate"* ]] || return 1
+  [ "$err_lines" -eq 1 ] && return 0
+  [ "$err_lines" -eq 2 ] && [[ $(head -n 1 "$tmp/err") == "ERROR: ld.so: object '"*"' from LD_PRELOAD cannot be preloaded ("*"): ignored." ]]
+}
 # What a limited run of nproc on 2 vCPUs did: ran (printed 2), refused (125 and one line of libos-run's
-# or the LibOS's), unloadable (the loader's one line and 127), or bad (anything else: an abort, a crash, a
+# or the LibOS's), unloadable (127 and the loader's lines alone), or bad (anything else: an abort, a crash, a
 # "libos: fatal" report, more lines).
 limited_outcome() {
   if [ $rc -eq 0 ] && [ "$out" == 2 ]; then
@@ -621,8 +630,7 @@ limited_outcome() {
   elif [ $rc -eq 125 ] && [ "$err_lines" -eq 1 ] && [[ $err == "libos-run: "* || $err == "libos: "* ]] &&
     [ -z "$out" ]; then
     echo refused
-  elif [ $rc -eq 127 ] && [ "$err_lines" -eq 1 ] &&
-    [[ $err == *"error while loading shared libraries"* || $err == *"cannot allocate"* ]]; then
+  elif [ $rc -eq 127 ] && loader_lines; then
     echo unloadable
   else
     echo bad
