@@ -117,8 +117,13 @@ void remember_dir(uint64_t h, bool mapped) {
 constexpr size_t kHostModes = 4096;
 constinit std::atomic<uint64_t> g_host_modes[kHostModes] = {};
 
+/* /proc/stat is one file for every process, there as long as /proc is: kept like them. */
+bool mode_kept(const char* host) {
+    return starts_with(host, "/sys/devices/system/") || strcmp(host, "/proc/stat") == 0;
+}
+
 bool host_mode_known(const char* host, mode_t* mode) {
-    if (!starts_with(host, "/sys/devices/system/"))
+    if (!mode_kept(host))
         return false;
     const uint64_t h = path_hash(host) & ~0xffffull;
     for (size_t i = 0; i < kProbes; ++i) {
@@ -134,7 +139,7 @@ bool host_mode_known(const char* host, mode_t* mode) {
 }
 
 void remember_host_mode(const char* host, mode_t mode) {
-    if (!starts_with(host, "/sys/devices/system/") || !(S_ISDIR(mode) || S_ISREG(mode)) || (mode & ~0xffffu))
+    if (!mode_kept(host) || !(S_ISDIR(mode) || S_ISREG(mode)) || (mode & ~0xffffu))
         return;
     const uint64_t h = path_hash(host) & ~0xffffull;
     const uint64_t value = h | mode;

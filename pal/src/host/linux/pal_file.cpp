@@ -117,6 +117,27 @@ extern "C" long PalFileSeal(int fd, unsigned seals) {
     return pal_raw(SYS_fcntl, fd, F_ADD_SEALS, seals);
 }
 
+extern "C" long PalFileReadAt(int fd, void* buf, size_t size, long offset) {
+    long ret;
+    do
+        ret = pal_raw(SYS_pread64, fd, reinterpret_cast<long>(buf), static_cast<long>(size), offset);
+    while (ret == -EINTR);
+    return ret;
+}
+
+extern "C" long PalFileSoleOpen(int fd) {
+    /* The kernel grants a write lease only when the file's write and read counts are the lease
+     * taker's own (check_conflicting_open): no other description, no mapping. Nobody can open the
+     * file while it is held, and it is held for two system calls only. */
+    long ret = pal_raw(SYS_fcntl, fd, F_SETLEASE, F_WRLCK);
+    if (ret == -EAGAIN || ret == -EBUSY)
+        return 0;
+    if (ret < 0)
+        return ret;
+    pal_raw(SYS_fcntl, fd, F_SETLEASE, F_UNLCK);
+    return 1;
+}
+
 extern "C" long PalFileChangeDir(const char* path) {
     return pal_raw(SYS_chdir, reinterpret_cast<long>(path));
 }
