@@ -43,6 +43,8 @@ struct PooledFile {
 constexpr int kPooledFiles = 16;
 constexpr int kPoolFdFloor = 900; /* with the cached memfds of generated.cpp */
 constinit PooledFile g_pool[kPooledFiles] = {};
+/* The host refused a lease (leases disabled, a file of another owner after setuid): no reuse. */
+constinit std::atomic<bool> g_no_leases{false};
 
 bool still_ours(const PooledFile& p) {
     struct stat st;
@@ -70,6 +72,7 @@ PooledFile* reusable(const char* virt, pid_t self, bool* fatal) {
             return &p;
         p.state.store(kReady, std::memory_order_release);
         if (sole < 0) {
+            g_no_leases.store(true, std::memory_order_relaxed);
             *fatal = true;
             return nullptr;
         }
@@ -234,7 +237,8 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
 long pooled_open(Caller caller, const VfsPath& path, int flags) {
     /* Strict mode's supervisor installs its descriptors in another process; a descriptor for
      * writing, or an O_PATH one, is a sealed memfd of its own. */
-    if (caller.is_remote() || (flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH))
+    if (caller.is_remote() || (flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH) ||
+        g_no_leases.load(std::memory_order_relaxed))
         return kPoolUnavailable;
     const pid_t self = PalProcessGetId();
     bool fatal = false;

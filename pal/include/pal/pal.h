@@ -228,8 +228,9 @@ PAL_API long PalFileReadAt(int fd, void* buf, size_t size, long offset);
 /* Whether `fd`, a descriptor open for writing, is the only open of its file anywhere: no other open
  * file description of it, in any process (dup'ed and inherited descriptors share one), and no
  * mapping. Asked as the kernel's lease rules answer it: a write lease (F_SETLEASE F_WRLCK) is granted
- * only then, and is given back at once. Returns 1, 0 (someone else has it open), or -errno (leases
- * refused: not the file's owner, leases disabled). */
+ * only then, and is given back at once (an open of it by someone else in between signals this
+ * process with SIGURG, ignored by default, set as the file's F_SETSIG). Returns 1, 0 (someone else
+ * has it open), or -errno (leases refused: not the file's owner, leases disabled). */
 PAL_API long PalFileSoleOpen(int fd);
 
 /* chdir(2) (`path` may be an application pointer), fchdir(2) and getcwd(2) (getcwd's result: the
