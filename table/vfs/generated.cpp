@@ -55,16 +55,20 @@ bool cacheable(const VfsPath& path) {
  * as the program's open would. /proc/self/fd/N is a link that must be followed, so the program's
  * O_NOFOLLOW (which the real file, not a link, satisfies) is not passed on, and neither is what the
  * real file's open has already judged (O_CREAT, O_EXCL, O_TRUNC). */
-long reopen(long fd, int flags) {
+}  // namespace
+
+long reopen_memfd(long fd, int flags) {
     constexpr int kPassed = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_APPEND | O_PATH;
     return PalFileOpen(AT_FDCWD, ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),
                        flags & kPassed, 0);
 }
 
+namespace {
+
 /* The memfd's name: the prefix, then the path on the machine, which fstat and readlink read back
  * (vfs_generated_fd). memfd_create takes 249 bytes. */
 constexpr char kNamePrefix[] = "libos-vcpu:";
-constexpr size_t kNameMax = 249;
+constexpr size_t kNameMax = kMemfdNameMax;
 
 /* The cached memfd of `virt` that still is what it was, or -1. */
 long cached_fd(const char* virt) {
@@ -115,7 +119,17 @@ void keep(const char* virt, mode_t host_mode, long fd) {
     PalFileClose(static_cast<int>(high));
 }
 
-/* The content of a generated file, by family. */
+}  // namespace
+
+bool memfd_name(const char* virt, char* name) {
+    const size_t prefix = sizeof(kNamePrefix) - 1, length = strlen(virt);
+    if (prefix + length > kNameMax)
+        return false;
+    memcpy(name, kNamePrefix, prefix);
+    memcpy(name + prefix, virt, length + 1);
+    return true;
+}
+
 long write_content(Caller caller, const VfsPath& path, Out& out) {
     switch (path.file) {
         case VfsFile::CpuInfo:
@@ -147,6 +161,8 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
             return write_sysfs(caller, path, out);
     }
 }
+
+namespace {
 
 /* Writes the content into memfd `fd` and seals it: 0 or -errno (the memfd is then closed). */
 long fill(Caller caller, const VfsPath& path, int fd) {
@@ -201,7 +217,7 @@ long low_number(Caller caller, const VfsPath& path, int flags, int fd) {
         return last_number(caller, path, flags);
     else if (ret < 0)
         return ret;
-    long reopened = reopen(fd, flags);
+    long reopened = reopen_memfd(fd, flags);
     if (reopened < 0) {
         PalFileSetCloseOnExec(fd, (flags & O_CLOEXEC) != 0);
         return fd;
@@ -220,20 +236,21 @@ long low_number(Caller caller, const VfsPath& path, int flags, int fd) {
 }  // namespace
 
 long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
+    if (!cacheable(path)) {
+        if (long fd = pooled_open(caller, path, flags); fd != kPoolUnavailable)
+            return fd;
+    }
     if (cacheable(path)) {
         long cached = cached_fd(path.virt);
         if (cached >= 0) {
-            long fd = reopen(cached, flags);
+            long fd = reopen_memfd(cached, flags);
             if (fd >= 0)
                 return fd;
         }
     }
     char name[kNameMax + 1];
-    const size_t prefix = sizeof(kNamePrefix) - 1, length = strlen(path.virt);
-    if (prefix + length > kNameMax)
+    if (!memfd_name(path.virt, name))
         return -ENAMETOOLONG;
-    memcpy(name, kNamePrefix, prefix);
-    memcpy(name + prefix, path.virt, length + 1);
     long created = PalMemfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (created < 0)
         return created;
@@ -247,7 +264,7 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     long ret;
     if ((ret = fill(caller, path, static_cast<int>(fd))) < 0)
         return ret;
-    long reopened = reopen(fd, flags);
+    long reopened = reopen_memfd(fd, flags);
     if (reopened >= 0) {
         if (cacheable(path))
             keep(path.virt, path.mode, fd);

@@ -91,7 +91,7 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
     ThreadSlot* slot = caller.is_self(path.tid) ? nullptr : find_slot(path.tid);
     SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
     char text[16384];
-    long len = caller.read_file(path.real, text, sizeof(text));
+    long len = read_host_kept(caller, path.real, text, sizeof(text));
     if (len < 0)
         return len;
     const char* list_line = strstr(text, "\nCpus_allowed_list:");
@@ -144,12 +144,12 @@ long write_stat(Caller caller, Out& out) {
      * mappings, and their page faults, would cost more than the host's read itself. */
     char small_text[8192];
     char* text = small_text;
-    long len = caller.read_file("/proc/stat", small_text, sizeof(small_text));
+    long len = read_host_kept(caller, "/proc/stat", small_text, sizeof(small_text));
     MappedBuffer big(len >= static_cast<long>(sizeof(small_text)) - 1 ? 1 << 20 : 0);
     if (len >= static_cast<long>(sizeof(small_text)) - 1) {
         if (!big.data)
             return -ENOMEM;
-        len = caller.read_file("/proc/stat", big.data, big.size);
+        len = read_host_kept(caller, "/proc/stat", big.data, big.size);
         text = big.data;
     }
     if (len < 0)

@@ -117,8 +117,51 @@ void remember_dir(uint64_t h, bool mapped) {
 constexpr size_t kHostModes = 4096;
 constinit std::atomic<uint64_t> g_host_modes[kHostModes] = {};
 
+/* /proc/stat is one file for every process, there as long as /proc is, and this process's own
+ * /proc/<pid> directory and status file are there as long as it is (and their modes are the
+ * kernel's): kept like them. A fork child's pid is another, so it never trusts its parent's. */
+bool own_proc_entry(const char* host) {
+    if (!starts_with(host, "/proc/") || host[6] < '1' || host[6] > '9')
+        return false;
+    char own[32];
+    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId()));
+    const size_t n = strlen(own);
+    return strncmp(host, own, n) == 0 && (host[n] == '\0' || strcmp(host + n, "/status") == 0);
+}
+
+bool mode_kept(const char* host) {
+    return starts_with(host, "/sys/devices/system/") || strcmp(host, "/proc/stat") == 0 || own_proc_entry(host);
+}
+
+/* The target of /proc/self as this process read it (the pid of its /proc, which in a container's
+ * may differ from getpid's), with the pid that read it: a fork child reads its own. */
+struct SelfLink {
+    std::atomic<pid_t> pid; /* 0: not read; -1: being written */
+    char target[24];
+};
+constinit SelfLink g_self_link = {};
+
+bool self_link_known(char* target) {
+    const pid_t reader = g_self_link.pid.load(std::memory_order_acquire);
+    if (reader <= 0 || reader != PalProcessGetId())
+        return false;
+    /* Written once per process (a fork child writes its own, in its own memory). */
+    memcpy(target, g_self_link.target, sizeof(g_self_link.target));
+    return true;
+}
+
+void remember_self_link(const char* target) {
+    const size_t n = strlen(target);
+    pid_t current = g_self_link.pid.load(std::memory_order_acquire);
+    if (n >= sizeof(g_self_link.target) || current < 0 || current == PalProcessGetId() ||
+        !g_self_link.pid.compare_exchange_strong(current, -1, std::memory_order_acq_rel))
+        return;
+    memcpy(g_self_link.target, target, n + 1);
+    g_self_link.pid.store(PalProcessGetId(), std::memory_order_release);
+}
+
 bool host_mode_known(const char* host, mode_t* mode) {
-    if (!starts_with(host, "/sys/devices/system/"))
+    if (!mode_kept(host))
         return false;
     const uint64_t h = path_hash(host) & ~0xffffull;
     for (size_t i = 0; i < kProbes; ++i) {
@@ -134,7 +177,7 @@ bool host_mode_known(const char* host, mode_t* mode) {
 }
 
 void remember_host_mode(const char* host, mode_t mode) {
-    if (!starts_with(host, "/sys/devices/system/") || !(S_ISDIR(mode) || S_ISREG(mode)) || (mode & ~0xffffu))
+    if (!mode_kept(host) || !(S_ISDIR(mode) || S_ISREG(mode)) || (mode & ~0xffffu))
         return;
     const uint64_t h = path_hash(host) & ~0xffffull;
     const uint64_t value = h | mode;
@@ -226,6 +269,8 @@ long read_link(Walk& w, const char* host, char* target) {
     if (static_cast<size_t>(n) >= kVfsPathMax - 1)
         return kHostResolves; /* perhaps cut short */
     target[n] = '\0';
+    if (strcmp(host, "/proc/self") == 0 && !(w.resolve & kResolveNoXdev))
+        remember_self_link(target);
     return 0;
 }
 
@@ -234,6 +279,12 @@ long read_link(Walk& w, const char* host, char* target) {
 long look_up(Walk& w, bool* is_link, char* target) {
     VfsPath* node = w.node;
     *is_link = false;
+    if (!w.caller.is_remote() && !(w.resolve & kResolveNoXdev) && strcmp(w.canon, "/proc/self") == 0 &&
+        self_link_known(target)) {
+        *is_link = true;
+        w.mode = S_IFLNK | 0777;
+        return 0;
+    }
     /* A directory looked up before: neither its classification nor the host is asked again. */
     const bool stable = stable_dir(w.canon) && !(w.resolve & kResolveNoXdev);
     const uint64_t hash = stable ? path_hash(w.canon) : 0;

@@ -60,16 +60,18 @@ long write_meminfo(Caller caller, uint32_t node, Out& out) {
         char unit[8];
         uint64_t value;
     };
-    /* In memory of its own: a view may be opened on a small stack (a thread's, a signal's). */
-    MappedBuffer buffer(sizeof(Line) * kKeys + 8192);
-    if (!buffer.data)
-        return -ENOMEM;
-    auto* lines = reinterpret_cast<Line*>(buffer.data);
-    char* text = buffer.data + sizeof(Line) * kKeys;
+    /* On the stack, as /proc/stat's and the status files' are: a fresh mapping, and its page faults,
+     * cost more than the host's read itself. */
+    Line lines[kKeys];
+    char text[8192];
     int count = 0;
     CpuBits hosts;
     vnode_host_nodes(node, &hosts);
     for (uint32_t h = 0; h < kMaxVcpus; ++h) {
+        if (!hosts.words[h / 64]) {
+            h |= 63; /* a word with no host node: the next one */
+            continue;
+        }
         if (!hosts.has(h))
             continue;
         uint32_t sharing = 0;
@@ -80,7 +82,7 @@ long write_meminfo(Caller caller, uint32_t node, Out& out) {
         }
         char path[64];
         TextBuilder(path, sizeof(path)).add(kNodeRoot).add("/node").unum(h).add("/meminfo");
-        long len = caller.read_file(path, text, 8192);
+        long len = read_host_kept(caller, path, text, sizeof(text));
         if (len < 0)
             return len;
         int index = 0;

@@ -6,6 +6,7 @@
  *   sysfs.cpp      the contents of /sys/devices/system/{cpu,node} files
  *   procfs.cpp     the contents of /proc/cpuinfo, /proc/stat and the status files
  *   generated.cpp  generated files as descriptors: a sealed memfd per content, cached per process
+ *   generated_pool.cpp  the memfds reused for contents that change at every open (/proc/stat)
  *   dirs.cpp       directories: listings, remembered descriptors, the virtual current directory
  *   procfs_cpus.cpp  a task's stat, /proc/interrupts, softirqs, net/softnet_stat and irq/ masks
  *   cgroup.cpp     the cgroup cpuset files
@@ -64,6 +65,29 @@ bool cached_mode(const char* virt, mode_t* mode);
 
 /* A generated file's content, written into its descriptor as it is built. */
 using Out = FixedText<4096>;
+
+/* ---- descriptors (generated.cpp, generated_pool.cpp) ----------------------------------------- */
+
+/* A generated file's content, by family, into `out`: 0 or -errno. */
+long write_content(Caller caller, const VfsPath& path, Out& out);
+/* A descriptor of its own onto memfd `fd`, with the program's access mode and status flags, at the
+ * lowest free number (through /proc/self/fd): the descriptor or -errno. */
+long reopen_memfd(long fd, int flags);
+/* The memfd's name for the file at `virt` (kMemfdNameMax + 1 bytes), which fstat and readlink read
+ * back; false when it does not fit. */
+constexpr size_t kMemfdNameMax = 249; /* memfd_create's limit */
+bool memfd_name(const char* virt, char* name);
+/* A read-only descriptor onto a content that changes at every open (/proc/stat, the status files),
+ * written into a memfd this process made for an earlier open of the same file and that nobody has
+ * open any more, so that no memfd is made and freed per open: the descriptor, -errno, or
+ * kPoolUnavailable when no such memfd can be used (then a fresh one is). */
+constexpr long kPoolUnavailable = -(1L << 40);
+long pooled_open(Caller caller, const VfsPath& path, int flags);
+/* A host file a content is made from, read whole into buf (NUL-terminated) with the caller's rights
+ * (Caller::read_file): its length or -errno. /proc/stat, the nodes' meminfo and this process's own
+ * status files are read from a descriptor kept open, at offset 0 (where a /proc or sysfs file is
+ * generated anew): an open and a close fewer per open of the machine's file. */
+long read_host_kept(Caller caller, const char* path, char* buf, size_t size);
 
 /* A buffer of `size` bytes from mmap: large host files (/proc/cpuinfo of many CPUs) do not fit on a
  * stack, and the LibOS does not use malloc. */

@@ -521,4 +521,83 @@ TEST(CpuFiles, ReadsBehaveAsOnAnyFile) {
     record("write", "EBADF");
 }
 
+/* The Cpus_allowed_list of a status file's text. */
+std::string allowed_list(const std::string& status) {
+    const std::string key = "\nCpus_allowed_list:";
+    size_t at = status.find(key);
+    if (at == std::string::npos)
+        return "(missing)";
+    size_t begin = status.find_first_not_of(" \t", at + key.size());
+    return status.substr(begin, status.find('\n', begin) - begin);
+}
+
+/* The rest of descriptor fd's file, after what was read of it already. */
+std::string rest_of(int fd) {
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        text.append(buf, static_cast<size_t>(n));
+    return text;
+}
+
+void set_affinity(const std::set<int>& cpus) {
+    alignas(cpu_set_t) unsigned char mask[1024] = {};
+    for (int c : cpus)
+        mask[c / 8] |= static_cast<unsigned char>(1 << (c % 8));
+    ASSERT_EQ(sched_setaffinity(0, sizeof(mask), reinterpret_cast<cpu_set_t*>(mask)), 0);
+}
+
+/* A status file's content is made at its first read (one record), and an open keeps it while any
+ * descriptor of it is open: a dup's, a fork child's. Opening the file again meanwhile gives the new
+ * content and leaves the old one alone (the shim reuses a file's memory only once nobody has it
+ * open), and so does opening it again once they are all closed. */
+TEST(CpuFiles, AnOpenKeepsItsContentWhileAnyoneHasIt) {
+    const std::set<int> all = my_affinity();
+    if (all.size() < 2)
+        GTEST_SKIP() << "needs two CPUs to change the affinity between reads";
+    const std::string path = "/proc/self/status";
+    const std::set<int> one = {*all.begin()};
+    int first = open(path.c_str(), O_RDONLY);
+    ASSERT_GE(first, 0);
+    char head[8];
+    ASSERT_EQ(read(first, head, sizeof(head)), static_cast<ssize_t>(sizeof(head)));
+    int copy = dup(first);
+    ASSERT_GE(copy, 0);
+    close(first);
+    /* A child holds another open, read from already, and reads the rest once the parent has opened
+     * the file again with another mask. */
+    int held = open(path.c_str(), O_RDONLY);
+    ASSERT_GE(held, 0);
+    ASSERT_EQ(read(held, head, sizeof(head)), static_cast<ssize_t>(sizeof(head)));
+    int go[2];
+    ASSERT_EQ(pipe(go), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
+        std::string rest = std::string(head, sizeof(head)) + rest_of(held);
+        _exit(parse_cpu_list(allowed_list(rest)) == all ? 0 : 1);
+    }
+    close(go[0]);
+    close(held);
+    set_affinity(one);
+    for (int round = 0; round < 3; ++round) {
+        int again = open(path.c_str(), O_RDONLY);
+        ASSERT_GE(again, 0);
+        EXPECT_EQ(parse_cpu_list(allowed_list(rest_of(again))), one) << "round " << round;
+        close(again);
+    }
+    ASSERT_EQ(write(go[1], "x", 1), 1);
+    close(go[1]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's open changed under it";
+    EXPECT_EQ(parse_cpu_list(allowed_list(std::string(head, sizeof(head)) + rest_of(copy))), all);
+    close(copy);
+    set_affinity(all);
+    EXPECT_EQ(parse_cpu_list(allowed_list(read_file(path))), all);
+}
+
 }  // namespace

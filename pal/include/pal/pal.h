@@ -242,6 +242,18 @@ PAL_API long PalFileTruncate(int fd, size_t size);
 /* Adds F_SEAL_* `seals` to a memfd (fcntl F_ADD_SEALS). Returns 0 or -errno. */
 PAL_API long PalFileSeal(int fd, unsigned seals);
 
+/* pread(2): up to `size` bytes at `offset`, the descriptor's own offset untouched (a /proc file read
+ * at offset 0 is generated anew). Returns the count or -errno. */
+PAL_API long PalFileReadAt(int fd, void* buf, size_t size, long offset);
+
+/* Whether `fd`, a descriptor open for writing, is the only open of its file anywhere: no other open
+ * file description of it, in any process (dup'ed and inherited descriptors share one), and no
+ * mapping. Asked as the kernel's lease rules answer it: a write lease (F_SETLEASE F_WRLCK) is granted
+ * only then, and is given back at once (an open of it by someone else in between signals this
+ * process with SIGURG, ignored by default, set as the file's F_SETSIG). Returns 1, 0 (someone else
+ * has it open), or -errno (leases refused: not the file's owner, leases disabled). */
+PAL_API long PalFileSoleOpen(int fd);
+
 /* chdir(2) (`path` may be an application pointer), fchdir(2) and getcwd(2) (getcwd's result: the
  * length with the NUL, or -errno). */
 PAL_API long PalFileChangeDir(const char* path);

@@ -10,10 +10,11 @@
  * Generated files are written into a memfd at open time and handed out under the program's access
  * mode, so reads, partial reads, pread and fork behave as on any file; the memfd's name carries the
  * virtual path ("libos-vcpu:/sys/devices/system/cpu/online"), by which fstat, fstatfs, readlink of
- * /proc/self/fd/N, mmap and lseek(SEEK_END) answer as the real file's would. Files under cpuV/ that the
- * LibOS does not rewrite are redirected to the mapped host CPU's own file; directories are opened for
- * real (the host's cpuH/ for cpuV/) and their listings filtered by the shim. Everything else is
- * untouched. */
+ * /proc/self/fd/N, mmap and lseek(SEEK_END) answer as the real file's would (a content that changes
+ * reuses a memfd of its file that nobody has open any more: table/vfs/generated_pool.cpp). Files
+ * under cpuV/ that the LibOS does not rewrite are redirected to the mapped host CPU's own file;
+ * directories are opened for real (the host's cpuH/ for cpuV/) and their listings filtered by the
+ * shim. Everything else is untouched. */
 #ifndef LIBOS_VFS_H
 #define LIBOS_VFS_H
 

@@ -2,6 +2,7 @@
  * memfds, and the current directory. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -115,6 +116,30 @@ extern "C" long PalFileTruncate(int fd, size_t size) {
 
 extern "C" long PalFileSeal(int fd, unsigned seals) {
     return pal_raw(SYS_fcntl, fd, F_ADD_SEALS, seals);
+}
+
+extern "C" long PalFileReadAt(int fd, void* buf, size_t size, long offset) {
+    long ret;
+    do
+        ret = pal_raw(SYS_pread64, fd, reinterpret_cast<long>(buf), static_cast<long>(size), offset);
+    while (ret == -EINTR);
+    return ret;
+}
+
+extern "C" long PalFileSoleOpen(int fd) {
+    /* The kernel grants a write lease only when the file's write and read counts are the lease
+     * taker's own (check_conflicting_open): no other description, no mapping. It is held for two
+     * system calls. Should someone open the file through /proc/<pid>/fd meanwhile, the kernel
+     * signals the lease's owner, this process: with SIGURG, whose default is to ignore it, rather
+     * than SIGIO, whose default is to kill. */
+    pal_raw(SYS_fcntl, fd, F_SETSIG, SIGURG);
+    long ret = pal_raw(SYS_fcntl, fd, F_SETLEASE, F_WRLCK);
+    if (ret == -EAGAIN || ret == -EBUSY)
+        return 0;
+    if (ret < 0)
+        return ret;
+    pal_raw(SYS_fcntl, fd, F_SETLEASE, F_UNLCK);
+    return 1;
 }
 
 extern "C" long PalFileChangeDir(const char* path) {

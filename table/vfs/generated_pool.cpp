@@ -1,0 +1,257 @@
+/* The memfds of contents that change at every open (/proc/stat, the status files, a task's stat...),
+ * reused (vfs_internal.h: pooled_open).
+ *
+ * Making a memfd, filling its page and freeing both at the last close cost more than the host's own
+ * read of /proc/stat (docs/performance.md). A content that cannot be kept must still be written
+ * anew at every open, and an open's content must never change under it: so a memfd is written
+ * again only when nobody has it open any more. The kernel says so: a write lease is granted only
+ * to the only open of a file (PalFileSoleOpen), whoever else holds it, a dup'ed, inherited
+ * (fork), passed (SCM_RIGHTS) or mapped descriptor included. The program's descriptors are
+ * read-only reopens (a write gives EBADF, as on the real file), so the memfd itself stays
+ * writable, unsealed; a program opening one for writing gets a sealed one of its own
+ * (generated.cpp).
+ *
+ * Each slot is one memfd, named for its file as every generated one is (fstat and readlink read the
+ * name back), held by this process at a high number, close-on-exec. A slot is claimed with a
+ * compare-and-swap, so threads and signal handlers never share one and never wait; one that another
+ * thread holds is passed over. A fork child does not use its parent's slots (their descriptors are
+ * the same open files as the parent's, which would write them); an exec'ed program starts with
+ * none. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <atomic>
+
+#include "vfs/vfs_internal.h"
+
+namespace libos {
+namespace {
+
+enum : int { kEmpty = 0, kClaimed = 1, kReady = 2 };
+
+struct PooledFile {
+    std::atomic<int> state;
+    int fd;           /* the memfd, open for reading and writing (kReady, kClaimed) */
+    pid_t owner;      /* the process that made it */
+    uint64_t dev, ino; /* the memfd, to notice if the program closed its number */
+    size_t size;      /* its content's length */
+    char virt[kVfsPathMax];
+};
+constexpr int kPooledFiles = 16;
+constexpr int kPoolFdFloor = 900; /* with the cached memfds of generated.cpp */
+constinit PooledFile g_pool[kPooledFiles] = {};
+/* The host refused a lease (leases disabled, a file of another owner after setuid): no reuse. */
+constinit std::atomic<bool> g_no_leases{false};
+
+bool still_ours(const PooledFile& p) {
+    struct stat st;
+    return PalFileStat(p.fd, &st) == 0 && st.st_dev == p.dev && st.st_ino == p.ino;
+}
+
+bool claim(PooledFile& p, int from) {
+    int expected = from;
+    return p.state.load(std::memory_order_acquire) == from &&
+           p.state.compare_exchange_strong(expected, kClaimed, std::memory_order_acq_rel);
+}
+
+/* A claimed slot of this process whose memfd for `virt` nobody has open; with *fatal set when the
+ * host refuses leases (then no slot can be reused, and none is). */
+PooledFile* reusable(const char* virt, pid_t self, bool* fatal) {
+    for (PooledFile& p : g_pool) {
+        if (p.owner != self || strcmp(p.virt, virt) != 0 || !claim(p, kReady))
+            continue;
+        if (!still_ours(p)) { /* the program closed our number: that memfd is gone */
+            p.state.store(kEmpty, std::memory_order_release);
+            continue;
+        }
+        long sole = PalFileSoleOpen(p.fd);
+        if (sole == 1)
+            return &p;
+        p.state.store(kReady, std::memory_order_release);
+        if (sole < 0) {
+            g_no_leases.store(true, std::memory_order_relaxed);
+            *fatal = true;
+            return nullptr;
+        }
+    }
+    return nullptr;
+}
+
+/* A claimed slot to make a memfd in: an empty one, or one of this process for another file that
+ * nobody has open (its memfd closed). */
+PooledFile* free_slot(pid_t self) {
+    for (PooledFile& p : g_pool)
+        if (claim(p, kEmpty))
+            return &p;
+    for (PooledFile& p : g_pool) {
+        if (p.owner != self || !claim(p, kReady))
+            continue;
+        if (!still_ours(p))
+            return &p;
+        if (PalFileSoleOpen(p.fd) == 1) {
+            PalFileClose(p.fd);
+            return &p;
+        }
+        p.state.store(kReady, std::memory_order_release);
+    }
+    return nullptr;
+}
+
+/* A new memfd for `virt` in claimed slot p: true, or false with p empty again. The memfd's own
+ * descriptor is traded for a reopen for reading and writing: the kernel counts the writers of a
+ * memfd_create descriptor so that a lease is never granted on it. */
+bool make(PooledFile& p, const char* virt, pid_t self) {
+    char name[kMemfdNameMax + 1];
+    long created = strlen(virt) < kVfsPathMax && memfd_name(virt, name)
+                       ? PalMemfdCreate(name, MFD_CLOEXEC) : -ENAMETOOLONG;
+    long rw = created >= 0 ? reopen_memfd(created, O_RDWR | O_CLOEXEC) : created;
+    if (created >= 0)
+        PalFileClose(static_cast<int>(created));
+    /* Under a low descriptor limit it cannot go high: then no slot (the program's numbers are
+     * its own). */
+    long high = rw >= 0 ? PalFileMoveHigh(static_cast<int>(rw), kPoolFdFloor, true) : rw;
+    struct stat st;
+    if (high < 0 || high == rw || PalFileStat(static_cast<int>(high), &st) < 0) {
+        if (rw >= 0)
+            PalFileClose(static_cast<int>(high >= 0 ? high : rw));
+        p.state.store(kEmpty, std::memory_order_release);
+        return false;
+    }
+    p.fd = static_cast<int>(high);
+    p.owner = self;
+    p.dev = st.st_dev;
+    p.ino = st.st_ino;
+    p.size = 0;
+    memcpy(p.virt, virt, strlen(virt) + 1);
+    return true;
+}
+
+/* Writes the content over the memfd's old one: 0 or -errno. */
+long refill(Caller caller, const VfsPath& path, PooledFile& p) {
+    if (long ret = PalFileSeek(p.fd, 0, SEEK_SET); ret < 0)
+        return ret;
+    long ret;
+    {
+        Out out(p.fd);
+        ret = write_content(caller, path, out);
+        out.flush();
+        if (ret == 0)
+            ret = out.error();
+    }
+    long end = PalFileSeek(p.fd, 0, SEEK_CUR);
+    if (end < 0)
+        return end;
+    size_t written = static_cast<size_t>(end);
+    if (ret == 0 && written < p.size)
+        ret = PalFileTruncate(p.fd, written);
+    if (ret == 0 || written > p.size)
+        p.size = written;
+    return ret;
+}
+
+/* The host files kept open (read_host_kept). A pread at offset 0 of a /proc or sysfs file runs its
+ * show function again, and these are single records (single_open, one sysfs attribute), which one
+ * read gives whole when it fits; reads at an offset share nothing, so threads, signal handlers and
+ * a fork child (which shares the descriptor) read at once. Each read checks that the number is
+ * still the file (the program may have closed it); a status file whose process has gone fails
+ * (ESRCH), and the path is opened again. */
+struct KeptFile {
+    std::atomic<int> fd_plus_one; /* 0: free; -1: being filled */
+    uint64_t dev, ino;
+    char path[96];
+};
+constexpr int kKeptFiles = 8;
+constinit KeptFile g_kept[kKeptFiles] = {};
+
+bool keepable(const char* path) {
+    if (strcmp(path, "/proc/stat") == 0)
+        return true;
+    if (starts_with(path, "/sys/devices/system/node/node"))
+        return ends_with(path, "/meminfo");
+    /* This process's own status files (other processes' come and go by the hundred under ps). */
+    if (!ends_with(path, "/status"))
+        return false;
+    char own[32];
+    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId())).add("/");
+    return starts_with(path, own);
+}
+
+long read_kept(int fd, const KeptFile& k, char* buf, size_t size) {
+    struct stat st;
+    if (PalFileStat(fd, &st) < 0 || st.st_dev != k.dev || st.st_ino != k.ino)
+        return -EBADF;
+    long n = PalFileReadAt(fd, buf, size - 1, 0);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+}  // namespace
+
+long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
+    if (caller.is_remote() || size < 2 || strlen(path) >= sizeof(g_kept[0].path) || !keepable(path))
+        return caller.read_file(path, buf, size);
+    KeptFile* slot = nullptr;
+    int current = 0;
+    for (KeptFile& k : g_kept) {
+        int v = k.fd_plus_one.load(std::memory_order_acquire);
+        if (v > 0 && strcmp(k.path, path) == 0) {
+            if (long n = read_kept(v - 1, k, buf, size); n >= 0)
+                return n;
+            slot = &k; /* gone: kept anew below */
+            current = v;
+            break;
+        }
+        if (v == 0 && !slot)
+            slot = &k;
+    }
+    long fd = PalFileOpen(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return fd;
+    long high = slot ? PalFileMoveHigh(static_cast<int>(fd), kPoolFdFloor, true) : -EMFILE;
+    struct stat st;
+    if (high < 0 || high == fd || PalFileStat(static_cast<int>(high), &st) < 0) {
+        PalFileClose(static_cast<int>(high >= 0 ? high : fd));
+        return caller.read_file(path, buf, size);
+    }
+    KeptFile probe{};
+    probe.dev = st.st_dev;
+    probe.ino = st.st_ino;
+    long n = read_kept(static_cast<int>(high), probe, buf, size);
+    /* Kept unless another thread took the entry first. A number that failed the check is not
+     * closed: it is no longer ours. */
+    if (n >= 0 && slot->fd_plus_one.compare_exchange_strong(current, -1, std::memory_order_acq_rel)) {
+        slot->dev = st.st_dev;
+        slot->ino = st.st_ino;
+        memcpy(slot->path, path, strlen(path) + 1);
+        slot->fd_plus_one.store(static_cast<int>(high) + 1, std::memory_order_release);
+    } else {
+        PalFileClose(static_cast<int>(high));
+    }
+    return n;
+}
+
+long pooled_open(Caller caller, const VfsPath& path, int flags) {
+    /* Strict mode's supervisor installs its descriptors in another process; a descriptor for
+     * writing, or an O_PATH one, is a sealed memfd of its own. */
+    if (caller.is_remote() || (flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH) ||
+        g_no_leases.load(std::memory_order_relaxed))
+        return kPoolUnavailable;
+    const pid_t self = PalProcessGetId();
+    bool fatal = false;
+    PooledFile* p = reusable(path.virt, self, &fatal);
+    if (!p && (fatal || !(p = free_slot(self)) || !make(*p, path.virt, self)))
+        return kPoolUnavailable;
+    long ret = refill(caller, path, *p);
+    long fd = ret < 0 ? ret : reopen_memfd(p->fd, flags);
+    p->state.store(kReady, std::memory_order_release);
+    /* Without /proc (no reopen) the caller's own way answers. */
+    if (fd < 0 && ret == 0)
+        return kPoolUnavailable;
+    return fd;
+}
+
+}  // namespace libos
