@@ -605,6 +605,8 @@ limited_env=()
 limited() {
   local kib=$1
   shift
+  last_kib=$kib
+  last_command=("$@")
   (ulimit -v "$kib" && unset OMP_NUM_THREADS OMP_THREAD_LIMIT && for a in "${limited_env[@]}"; do export "$a"; done &&
     exec "$@") >"$tmp/out" 2>"$tmp/err" </dev/null
   rc=$?
@@ -621,9 +623,19 @@ loader_lines() {
   [ "$err_lines" -eq 1 ] && return 0
   [ "$err_lines" -eq 2 ] && [[ $(head -n 1 "$tmp/err") == "ERROR: ld.so: object '"*"' from LD_PRELOAD cannot be preloaded ("*"): ignored." ]]
 }
+# Whether the last limited run was killed by the kernel inside execve, before the loader ran: at a
+# limit too low to map the program's own image, the kernel ends it with SIGSEGV after the point of no
+# return. The same run again with the loader's tracing (LD_DEBUG=files) says nothing then; had the
+# loader started (and a crash been ours), it would have said which libraries it loads.
+killed_in_exec() {
+  local kib=$last_kib
+  (ulimit -v "$kib" && for a in "${limited_env[@]}"; do export "$a"; done && export LD_DEBUG=files &&
+    exec "${last_command[@]}") >/dev/null 2>"$tmp/err-debug" </dev/null
+  [ $? -eq 139 ] && [ ! -s "$tmp/err-debug" ]
+}
 # What a limited run of nproc on 2 vCPUs did: ran (printed 2), refused (125 and one line of libos-run's
-# or the LibOS's), unloadable (127 and the loader's lines alone), or bad (anything else: an abort, a crash, a
-# "libos: fatal" report, more lines).
+# or the LibOS's), unloadable (127 and the loader's lines alone, or killed by the kernel in execve),
+# or bad (anything else: an abort, a crash, a "libos: fatal" report, more lines).
 limited_outcome() {
   if [ $rc -eq 0 ] && [ "$out" == 2 ]; then
     echo ran
@@ -631,6 +643,8 @@ limited_outcome() {
     [ -z "$out" ]; then
     echo refused
   elif [ $rc -eq 127 ] && loader_lines; then
+    echo unloadable
+  elif [ $rc -eq 139 ] && [ ! -s "$tmp/err" ] && [ -z "$out" ] && killed_in_exec; then
     echo unloadable
   else
     echo bad
