@@ -58,7 +58,7 @@ constexpr size_t kChunkBytes = 512;
 constexpr uint32_t kBatch = 512;
 /* ...and keeps the inodes of the host's entries numbered below this; others are looked up. */
 constexpr uint32_t kInodesKept = 32;
-/* The end of user space (TASK_SIZE_MAX): the kernel's access_ok() refuses a buffer beyond it. */
+/* The end of user space (TASK_SIZE_MAX): the kernel's access_ok() refuses a record beyond it. */
 constexpr uintptr_t kUserEnd = 0x7ffffffff000ul;
 
 const char* prefix_of(VfsDir dir) {
@@ -211,7 +211,7 @@ long scan_host(const PrivateDir& host, VfsDir dir, uint32_t range, uint32_t batc
 struct Writer {
     Caller caller;
     uintptr_t buf;
-    long room; /* bytes left */
+    long room; /* the kernel's int count: a count above INT_MAX leaves no room */
     DirentFormat format;
     size_t written = 0;
     long error = 0; /* the first entry's failure: -EINVAL (no room) or -EFAULT */
@@ -228,6 +228,9 @@ struct Writer {
         if (static_cast<long>(reclen) > room)
             return stop(-EINVAL);
         const uintptr_t at = buf + written;
+        /* The kernel's per-record access_ok(): no part of a record beyond user space. */
+        if (at + reclen < at || at + reclen > kUserEnd)
+            return stop(-EFAULT);
         alignas(8) char head[24] = {};
         memcpy(head, &ino, 8);
         memcpy(head + 8, &off, 8);
@@ -372,10 +375,9 @@ long list_own(int shared, const PrivateDir& fd, VfsDir dir, int32_t node, uint32
 
 long vfs_read_listing(Caller caller, int fd, VfsDir dir, int32_t node, uintptr_t buf, size_t size,
                       DirentFormat format) {
-    /* The kernel's access_ok(): a range beyond user space faults before anything is read. */
-    if (buf + size < buf || buf + size > kUserEnd)
-        return -EFAULT;
-    Writer out{caller, buf, static_cast<long>(size), format};
+    /* No up-front check of the whole buffer (Linux 6.x checks each record as it writes it), and the
+     * count is the kernel's int: above INT_MAX not even the first entry fits (EINVAL). */
+    Writer out{caller, buf, static_cast<long>(static_cast<int>(static_cast<unsigned>(size))), format};
     const long start = PalFileSeek(fd, 0, SEEK_CUR);
     if (start < 0)
         return start;

@@ -219,8 +219,9 @@ if have getfattr; then
 else
   skip "getfattr" "package attr is not installed"
 fi
-# ---- 9b. listings on small stacks and on shared descriptors -----------------------------------
-if [ -n "$progs" ] && [ -x "$progs/small_stack_listing" ] && [ -x "$progs/shared_listing" ]; then
+# ---- 9b. listings on small stacks, on shared descriptors, and the calls' argument checks -------
+if [ -n "$progs" ] && [ -x "$progs/small_stack_listing" ] && [ -x "$progs/shared_listing" ] &&
+   [ -x "$progs/call_order" ]; then
   # readdir and getdents64 run in the caller's stack: a 16 KiB thread stack and a 16 KiB sigaltstack.
   want=$(for way in thread "thread raw" handler "handler raw"; do echo "$way: $(seq -s ' ' 0 63)"; done)
   for d in /sys/devices/system/cpu /sys/bus/cpu/devices /dev/cpu; do
@@ -239,6 +240,10 @@ if [ -n "$progs" ] && [ -x "$progs/small_stack_listing" ] && [ -x "$progs/shared
     "missing 0 rewound 0" echo "$(echo "$shared" | sed -n 1p)"
   expect "--cpus 8192: two processes listing through one descriptor get each of the machine's entries once" \
     "from three quarters: missing 0 duplicates 0" echo "$(echo "$shared" | sed -n 3p)"
+  # The argument checks of getdents64 and getdents (Linux 6.x: per record, an int count).
+  expect "--cpus 16: getdents64 and getdents check their arguments as the host kernel does" \
+    "$("$progs/call_order" getdents /sys/devices/system/cpu 2>&1)" \
+    "$run" --cpus 16 -- "$progs/call_order" getdents /sys/devices/system/cpu
 else
   skip "listings on small stacks and shared descriptors" "tests/programs are not built"
 fi
