@@ -244,6 +244,17 @@ if [ -n "$progs" ] && [ -x "$progs/small_stack_listing" ] && [ -x "$progs/shared
   expect "--cpus 16: getdents64 and getdents check their arguments as the host kernel does" \
     "$("$progs/call_order" getdents /sys/devices/system/cpu 2>&1)" \
     "$run" --cpus 16 -- "$progs/call_order" getdents /sys/devices/system/cpu
+  # The xattr calls on a path the machine lacks (fs/xattr.c: flags, name, size, value, then the lookup).
+  if [ ! -e /sys/devices/system/cpu/cpu9 ]; then
+    expect "--cpus 8: the xattr calls on cpu9 (missing) check flags, name, size and value before the path" \
+      "$("$progs/call_order" xattr /sys/devices/system/cpu/cpu9 2>&1)" \
+      "$run" --cpus 8 -- "$progs/call_order" xattr /sys/devices/system/cpu/cpu9
+  else
+    skip "xattr calls on a missing vCPU" "the host has a cpu9"
+  fi
+  expect "--cpus 16: the xattr calls on cpu1 (the host's) are the host's" \
+    "$("$progs/call_order" xattr /sys/devices/system/cpu/cpu1 2>&1)" \
+    "$run" --cpus 16 -- "$progs/call_order" xattr /sys/devices/system/cpu/cpu1
 else
   skip "listings on small stacks and shared descriptors" "tests/programs are not built"
 fi
