@@ -6,6 +6,8 @@
  * When several vCPUs share that host CPU, the lowest one the calling thread's mask allows is given
  * (the thread may run on it, so pinning there keeps it on that host CPU), else the lowest of them.
  * -1 ("none yet") stays -1, and so does a host CPU no vCPU runs on (the machine has no CPU there).
+ * As the kernel copies min(optlen, sizeof(int)) bytes of the value, an optlen of 1 to 3 gets the low
+ * bytes of the vCPU's number, not of the host CPU's.
  * setsockopt takes a vCPU and gives the kernel its host CPU. The kernel takes any int (no range check;
  * only an option shorter than an int is EINVAL) and gives it back: a negative number is passed as it
  * is, and a number n or above, which names no CPU of the machine, is passed shifted past every host CPU
@@ -62,19 +64,17 @@ SyscallResult libos_syscall_getsockopt(Caller caller, int fd, int level, int nam
                                        UserPtr<socklen_t> length) {
     if (!incoming_cpu(caller, level, name))
         return LeaveToHost{};
-    /* The kernel checks the socket, the length and the buffers, and writes min(length, 4) bytes. */
+    /* The kernel checks the socket, the length and the buffers, and writes min(length, 4) bytes... */
     if (long ret = PalSocketGetOption(fd, level, name, value.for_kernel(), length.for_kernel()); ret < 0)
         return ret;
     socklen_t written;
-    int host = -1;
     if (long ret = caller.copy_in(&written, length, sizeof(written)); ret < 0)
         return ret;
-    if (written > sizeof(host))
-        written = sizeof(host);
-    if (long ret = caller.copy_in(&host, value, written); ret < 0)
+    /* ...of the host's value, which is read whole to be translated; those bytes are then the vCPU's. */
+    int host = -1;
+    socklen_t whole = sizeof(host);
+    if (long ret = PalSocketGetOption(fd, level, name, &host, &whole); ret < 0)
         return ret;
-    if (written < sizeof(host))
-        return 0; /* part of an int: nothing a CPU number can be read from */
     int shown = host;
     if (host >= kShift) {
         shown = host - kShift; /* a number of the program's own, shifted by setsockopt */
@@ -87,7 +87,7 @@ SyscallResult libos_syscall_getsockopt(Caller caller, int fd, int level, int nam
         else
             shown = -1; /* a host CPU outside the machine */
     }
-    return caller.copy_out(value, &shown, sizeof(shown));
+    return caller.copy_out(value, &shown, written < sizeof(shown) ? written : sizeof(shown));
 }
 
 /* setsockopt(2) */

@@ -265,6 +265,12 @@ if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
     "$run" --cpus 4 -- taskset -c 3 "$progs/incoming_cpu"
   expect "--cpu-map 1: setsockopt(SO_INCOMING_CPU, 1) reads back 1 (no vCPU; not host CPU 1's vCPU 0)" "1" \
     "$run" "${one[@]}" -- "$progs/incoming_cpu" set 1
+  # An optlen of 1 to 3 gets the low bytes of the vCPU's number (the kernel's min(len, sizeof(int))).
+  for len in 1 2 3; do
+    expect "--cpu-map 1,0, pinned to vCPU 0: getsockopt(SO_INCOMING_CPU) with optlen $len" \
+      "bytes$(printf ' 00%.0s' $(seq $len)) whole 0" \
+      "$run" --cpu-map 1,0 -- taskset -c 0 "$progs/incoming_cpu" len $len
+  done
 else
   skip "SO_INCOMING_CPU" "tests/programs/incoming_cpu is not built"
 fi
