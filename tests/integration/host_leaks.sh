@@ -265,6 +265,13 @@ if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
     "$run" --cpus 4 -- taskset -c 3 "$progs/incoming_cpu"
   expect "--cpu-map 1: setsockopt(SO_INCOMING_CPU, 1) reads back 1 (no vCPU; not host CPU 1's vCPU 0)" "1" \
     "$run" "${one[@]}" -- "$progs/incoming_cpu" set 1
+  # Every int but a vCPU's reads back as it was set, as natively (a vCPU's is its host CPU's vCPU).
+  ints="-2147483648 -5 -1 8 9 8191 8192 8193 2147467264 2147475455 2147475456 2147483639 2147483646 2147483647"
+  for machine in "--cpus 8" "--cpu-map 1" "--cpus 8192"; do
+    [ "$machine" == "--cpus 8192" ] && ints="-2147483648 -1 8192 8193 2147475456 2147483646 2147483647"
+    expect "$machine: setsockopt(SO_INCOMING_CPU) of other ints reads each back" \
+      "$("$progs/incoming_cpu" set $ints 2>&1)" "$run" $machine -- "$progs/incoming_cpu" set $ints
+  done
   # An optlen of 1 to 3 gets the low bytes of the vCPU's number (the kernel's min(len, sizeof(int))).
   for len in 1 2 3; do
     expect "--cpu-map 1,0, pinned to vCPU 0: getsockopt(SO_INCOMING_CPU) with optlen $len" \
