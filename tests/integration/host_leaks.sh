@@ -255,6 +255,14 @@ if [ -n "$progs" ] && [ -x "$progs/small_stack_listing" ] && [ -x "$progs/shared
   expect "--cpus 16: the xattr calls on cpu1 (the host's) are the host's" \
     "$("$progs/call_order" xattr /sys/devices/system/cpu/cpu1 2>&1)" \
     "$run" --cpus 16 -- "$progs/call_order" xattr /sys/devices/system/cpu/cpu1
+  # More DIR streams (opendir through python's os.scandir) than the first block of 64 slots: every
+  # one lists the machine.
+  streams='import os, sys
+ds = [os.scandir("/sys/devices/system/cpu") for _ in range(200)]
+bad = [i for i, d in enumerate(ds) if sorted(e.name for e in d if e.name.startswith("cpu") and e.name[3:].isdigit()) != ["cpu0"]]
+print("streams listing another machine:", bad[:5], len(bad))'
+  expect "--cpus 1: 200 DIR streams open at once all list cpu0 alone" "streams listing another machine: [] 0" \
+    "$run" --cpus 1 -- /usr/bin/python3 -c "$streams"
 else
   skip "listings on small stacks and shared descriptors" "tests/programs are not built"
 fi
