@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <new>
 
 #include "libos/libos_init.h"
 #include "libos/libos_table.h"
@@ -61,7 +62,8 @@ constexpr bool needs_mode(int flags) {
 /* A DIR* whose listing is the machine's: read through the table's listing (vfs_read_listing, the same
  * as getdents64's) into a buffer of its own, whose records are struct dirent's (on x86_64 struct
  * linux_dirent64 and struct dirent are one layout). The position is the descriptor's own offset, so
- * telldir, seekdir and rewinddir are lseek's cookies. Fixed storage: no allocation on readdir. */
+ * telldir, seekdir and rewinddir are lseek's cookies. No allocation on readdir: the slots are taken
+ * by opendir and fdopendir (which allocate, as glibc's do) and kept for reuse. */
 struct FilteredDir {
     std::atomic<DIR*> dir;
     libos::VfsDir kind;
@@ -71,34 +73,68 @@ struct FilteredDir {
     long position;   /* telldir's: the position of the next record */
     alignas(8) char buf[2048];
 };
-constexpr int kFilteredDirs = 64;
-constinit FilteredDir g_filtered[kFilteredDirs] = {};
+/* Slots come in blocks: one static, then more mapped as more streams are open at once (a program
+ * that opens 200 streams of the CPUs' directories gets 200 machine listings), never unmapped. */
+constexpr int kSlotsPerBlock = 64;
+struct SlotBlock {
+    FilteredDir slots[kSlotsPerBlock];
+    std::atomic<SlotBlock*> next;
+};
+constinit SlotBlock g_first_block = {};
 constinit std::atomic<int> g_filtered_count{0}; /* readdir of any other directory skips the search */
+DIR* const kClaimed = reinterpret_cast<DIR*>(-1);
 
 FilteredDir* filtered(DIR* dir) {
     if (!dir || g_filtered_count.load(std::memory_order_acquire) == 0)
         return nullptr;
-    for (FilteredDir& f : g_filtered)
-        if (f.dir.load(std::memory_order_acquire) == dir)
-            return &f;
+    for (SlotBlock* b = &g_first_block; b; b = b->next.load(std::memory_order_acquire))
+        for (FilteredDir& f : b->slots)
+            if (f.dir.load(std::memory_order_acquire) == dir)
+                return &f;
     return nullptr;
 }
 
-void watch_listing(DIR* dir, const libos::VfsPath& path) {
-    if (!dir || path.kind != libos::VfsKind::Directory || path.dir == libos::VfsDir::Plain)
-        return;
-    for (FilteredDir& f : g_filtered) {
-        DIR* none = nullptr;
-        if (f.dir.compare_exchange_strong(none, reinterpret_cast<DIR*>(-1))) {
-            f.kind = path.dir;
-            f.node = path.node;
-            f.used = f.at = 0;
-            f.position = PalFileSeek(dirfd(dir), 0, SEEK_CUR);
-            g_filtered_count.fetch_add(1, std::memory_order_acq_rel);
-            f.dir.store(dir, std::memory_order_release);
-            return;
+/* A free slot, claimed (kClaimed), or null when no memory is left for another block. */
+FilteredDir* claim_slot() {
+    SlotBlock* b = &g_first_block;
+    for (;;) {
+        for (FilteredDir& f : b->slots) {
+            DIR* none = nullptr;
+            if (f.dir.compare_exchange_strong(none, kClaimed))
+                return &f;
         }
+        SlotBlock* next = b->next.load(std::memory_order_acquire);
+        if (!next) {
+            void* memory;
+            if (PalMemoryAllocate(sizeof(SlotBlock), &memory) < 0)
+                return nullptr;
+            auto* fresh = new (memory) SlotBlock(); /* zeroed pages: every slot free */
+            if (b->next.compare_exchange_strong(next, fresh, std::memory_order_acq_rel))
+                next = fresh;
+            else
+                PalMemoryFree(memory, sizeof(SlotBlock)); /* another thread's block is there: next */
+        }
+        b = next;
     }
+}
+
+/* Whether `path` is a directory whose listing is the machine's. */
+bool listed_by_machine(const libos::VfsPath& path) {
+    return path.kind == libos::VfsKind::Directory && path.dir != libos::VfsDir::Plain;
+}
+
+/* Starts the machine's listing of `dir` in slot `f` (claimed), or frees the slot when there is no DIR. */
+void watch_listing(FilteredDir* f, DIR* dir, const libos::VfsPath& path) {
+    if (!dir) {
+        f->dir.store(nullptr, std::memory_order_release);
+        return;
+    }
+    f->kind = path.dir;
+    f->node = path.node;
+    f->used = f->at = 0;
+    f->position = PalFileSeek(dirfd(dir), 0, SEEK_CUR);
+    g_filtered_count.fetch_add(1, std::memory_order_acq_rel);
+    f->dir.store(dir, std::memory_order_release);
 }
 
 struct dirent* next_entry(FilteredDir* f, DIR* dir) {
@@ -300,30 +336,38 @@ SHIM_EXPORT DIR* opendir(const char* path) {
     libos::VfsPath p;
     if (!classify(path, &p))
         return SHIM_REAL(opendir)(path);
-    int fd = open_through_table(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (fd < 0)
+    FilteredDir* slot = nullptr;
+    if (listed_by_machine(p) && !(slot = claim_slot())) {
+        errno = ENOMEM;
         return nullptr;
-    DIR* dir = SHIM_REAL(fdopendir)(fd);
-    if (!dir) {
+    }
+    int fd = open_through_table(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    DIR* dir = fd < 0 ? nullptr : SHIM_REAL(fdopendir)(fd);
+    if (fd >= 0 && !dir) {
         int saved = errno;
         close(fd);
         errno = saved;
-        return nullptr;
     }
-    watch_listing(dir, p);
+    if (slot)
+        watch_listing(slot, dir, p);
     return dir;
 }
 
 SHIM_EXPORT DIR* fdopendir(int fd) {
     shim::ensure();
-    DIR* dir = SHIM_REAL(fdopendir)(fd);
     char virt[libos::kVfsPathMax];
     libos::VfsPath p;
-    if (!dir || !libos::vfs_active())
-        return dir;
-    bool known = libos::vfs_listed_dir(fd, virt);
-    if (known && libos::vfs_classify(libos::Caller::self(), virt, &p))
-        watch_listing(dir, p);
+    if (!libos::vfs_active() || !libos::vfs_listed_dir(fd, virt) ||
+        !libos::vfs_classify(libos::Caller::self(), virt, &p) || !listed_by_machine(p))
+        return SHIM_REAL(fdopendir)(fd);
+    /* The slot first: without one the call fails and the descriptor stays the caller's. */
+    FilteredDir* slot = claim_slot();
+    if (!slot) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    DIR* dir = SHIM_REAL(fdopendir)(fd);
+    watch_listing(slot, dir, p);
     return dir;
 }
 

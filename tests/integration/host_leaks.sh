@@ -219,6 +219,53 @@ if have getfattr; then
 else
   skip "getfattr" "package attr is not installed"
 fi
+# ---- 9b. listings on small stacks, on shared descriptors, and the calls' argument checks -------
+if [ -n "$progs" ] && [ -x "$progs/small_stack_listing" ] && [ -x "$progs/shared_listing" ] &&
+   [ -x "$progs/call_order" ]; then
+  # readdir and getdents64 run in the caller's stack: a 16 KiB thread stack and a 16 KiB sigaltstack.
+  want=$(for way in thread "thread raw" handler "handler raw"; do echo "$way: $(seq -s ' ' 0 63)"; done)
+  for d in /sys/devices/system/cpu /sys/bus/cpu/devices /dev/cpu; do
+    [ -d "$d" ] || continue
+    expect "--cpus 64: readdir and getdents64 of $d on a 16 KiB thread stack and on a 16 KiB sigaltstack" \
+      "$want" "$run" --cpus 64 -- "$progs/small_stack_listing" "$d"
+  done
+  expect "natively: the same program lists the host's CPUs" \
+    "$(for way in thread "thread raw" handler "handler raw"; do echo "$way: $(ls /sys/devices/system/cpu | grep -xE 'cpu[0-9]+' | sed 's/cpu//' | sort -n | tr '\n' ' ' | sed 's/ $//')"; done)" \
+    "$progs/small_stack_listing" /sys/devices/system/cpu
+  # Processes that share a descriptor share its listing: each entry goes to one of them, and a call
+  # never moves the offset back while it works. (From the start two calls at once may both list a
+  # host entry, docs/machine.md: that count is shown, not checked.)
+  shared=$("$run" --cpus 8192 -- "$progs/shared_listing" /sys/devices/system/cpu 2>&1)
+  expect "--cpus 8192: a shared descriptor's offset never goes back while one process lists ($(echo "$shared" | sed -n 2p))" \
+    "missing 0 rewound 0" echo "$(echo "$shared" | sed -n 1p)"
+  expect "--cpus 8192: two processes listing through one descriptor get each of the machine's entries once" \
+    "from three quarters: missing 0 duplicates 0" echo "$(echo "$shared" | sed -n 3p)"
+  # The argument checks of getdents64 and getdents (Linux 6.x: per record, an int count).
+  expect "--cpus 16: getdents64 and getdents check their arguments as the host kernel does" \
+    "$("$progs/call_order" getdents /sys/devices/system/cpu 2>&1)" \
+    "$run" --cpus 16 -- "$progs/call_order" getdents /sys/devices/system/cpu
+  # The xattr calls on a path the machine lacks (fs/xattr.c: flags, name, size, value, then the lookup).
+  if [ ! -e /sys/devices/system/cpu/cpu9 ]; then
+    expect "--cpus 8: the xattr calls on cpu9 (missing) check flags, name, size and value before the path" \
+      "$("$progs/call_order" xattr /sys/devices/system/cpu/cpu9 2>&1)" \
+      "$run" --cpus 8 -- "$progs/call_order" xattr /sys/devices/system/cpu/cpu9
+  else
+    skip "xattr calls on a missing vCPU" "the host has a cpu9"
+  fi
+  expect "--cpus 16: the xattr calls on cpu1 (the host's) are the host's" \
+    "$("$progs/call_order" xattr /sys/devices/system/cpu/cpu1 2>&1)" \
+    "$run" --cpus 16 -- "$progs/call_order" xattr /sys/devices/system/cpu/cpu1
+  # More DIR streams (opendir through python's os.scandir) than the first block of 64 slots: every
+  # one lists the machine.
+  streams='import os, sys
+ds = [os.scandir("/sys/devices/system/cpu") for _ in range(200)]
+bad = [i for i, d in enumerate(ds) if sorted(e.name for e in d if e.name.startswith("cpu") and e.name[3:].isdigit()) != ["cpu0"]]
+print("streams listing another machine:", bad[:5], len(bad))'
+  expect "--cpus 1: 200 DIR streams open at once all list cpu0 alone" "streams listing another machine: [] 0" \
+    "$run" --cpus 1 -- /usr/bin/python3 -c "$streams"
+else
+  skip "listings on small stacks and shared descriptors" "tests/programs are not built"
+fi
 if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
   expect "--cpu-map 1: SO_INCOMING_CPU of a loopback socket is vCPU 0 (host CPU 1 runs it)" "incoming 0 running 0" \
     "$run" "${one[@]}" -- "$progs/incoming_cpu"
@@ -226,6 +273,19 @@ if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
     "$run" --cpus 4 -- taskset -c 3 "$progs/incoming_cpu"
   expect "--cpu-map 1: setsockopt(SO_INCOMING_CPU, 1) reads back 1 (no vCPU; not host CPU 1's vCPU 0)" "1" \
     "$run" "${one[@]}" -- "$progs/incoming_cpu" set 1
+  # Every int but a vCPU's reads back as it was set, as natively (a vCPU's is its host CPU's vCPU).
+  ints="-2147483648 -5 -1 8 9 8191 8192 8193 2147467264 2147475455 2147475456 2147483639 2147483646 2147483647"
+  for machine in "--cpus 8" "--cpu-map 1" "--cpus 8192"; do
+    [ "$machine" == "--cpus 8192" ] && ints="-2147483648 -1 8192 8193 2147475456 2147483646 2147483647"
+    expect "$machine: setsockopt(SO_INCOMING_CPU) of other ints reads each back" \
+      "$("$progs/incoming_cpu" set $ints 2>&1)" "$run" $machine -- "$progs/incoming_cpu" set $ints
+  done
+  # An optlen of 1 to 3 gets the low bytes of the vCPU's number (the kernel's min(len, sizeof(int))).
+  for len in 1 2 3; do
+    expect "--cpu-map 1,0, pinned to vCPU 0: getsockopt(SO_INCOMING_CPU) with optlen $len" \
+      "bytes$(printf ' 00%.0s' $(seq $len)) whole 0" \
+      "$run" --cpu-map 1,0 -- taskset -c 0 "$progs/incoming_cpu" len $len
+  done
 else
   skip "SO_INCOMING_CPU" "tests/programs/incoming_cpu is not built"
 fi
