@@ -77,14 +77,19 @@ constexpr const char kHelp[] =
     "        Linux 5.14 or later; refused (125) with the reason otherwise. Costs: about +30 ns\n"
     "        on every system call, a few microseconds per trapped call (each open(2) of any\n"
     "        file by code the shim does not see); calls through libc in a process with the\n"
-    "        shim keep their speed. Not covered: sched_getcpu and the vDSO's getcpu in\n"
-    "        processes without the shim (no system call to trap), directory listings of\n"
-    "        /sys/devices/system/cpu without the shim, and 32-bit programs. With --trace, the\n"
+    "        shim keep their speed. The program runs in a private mount namespace where\n"
+    "        generated /sys/devices/system/{cpu,node} trees are mounted, so that stat and\n"
+    "        listings without the shim show the machine too. Not covered: sched_getcpu and\n"
+    "        the vDSO's getcpu in processes without the shim (no system call to trap), and\n"
+    "        32-bit programs. With --trace, the\n"
     "        calls the supervisor answers are traced too, marked <supervisor>.\n"
     "  --no-shim\n"
     "        With --strict: do not preload the shim, so the supervisor answers every\n"
     "        virtualized call (slower; for checking strict mode, or for programs that must\n"
     "        not have a preloaded library).\n"
+    "  --no-views\n"
+    "        With --strict: no private mount namespace and no generated trees; stat and\n"
+    "        listings of /sys/devices/system/{cpu,node} without the shim are the host's.\n"
     "  -h, --help     Show this help and exit.\n"
     "  -V, --version  Show the version and exit.\n"
     "If an option is given twice, the last one counts.\n"
@@ -275,6 +280,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             plain = &options->strict;
         else if (match_long(arg, "--no-shim", &value))
             plain = &options->no_shim;
+        else if (match_long(arg, "--no-views", &value))
+            plain = &options->no_views;
         else if (match_long(arg, "--cpuid", &value))
             plain = &options->cpuid;
         if (plain) {
@@ -298,6 +305,10 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
     if (options->no_shim && !options->strict) {
         fprintf(stderr, "libos-run: --no-shim works only with --strict (without it nothing would virtualize "
                         "the program; see libos-run --help)\n");
+        return {false, kExitLauncherFailed};
+    }
+    if (options->no_views && !options->strict) {
+        fprintf(stderr, "libos-run: --no-views works only with --strict (see libos-run --help)\n");
         return {false, kExitLauncherFailed};
     }
     options->program = i;

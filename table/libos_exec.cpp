@@ -144,11 +144,12 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 4 * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
+    strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
     strings += 16; /* LIBOS_CPUID */
-    size_t bytes = kBlockHeader + (count + 17) * sizeof(char*) + strings;
+    size_t bytes = kBlockHeader + (count + 18) * sizeof(char*) + strings;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -164,7 +165,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 17);
+    char* cursor = reinterpret_cast<char*>(out + count + 18);
     size_t used = 0;
     bool have_preload = false, have_tunables = false;
     for (size_t i = 0; i < count; ++i) {
@@ -221,6 +222,11 @@ char* const* exec_environment(char* const* envp, long* error) {
         out[used++] = put(&cursor, {kEnvCwd, "=", cwd});
     if (const char* tag = strict_tag_text())
         out[used++] = put(&cursor, {kEnvStrict, "=", tag});
+    /* Strict mode's views: the host's /sys/devices/system, for the LibOS of the next program too. */
+    if (host_system_fd() >= 0) {
+        format_decimal(number, static_cast<uint64_t>(host_system_fd()));
+        out[used++] = put(&cursor, {kEnvHostSystemFd, "=", number});
+    }
     /* Passed also when this process no longer has it (a fork child that closed every descriptor
      * before exec, as Python's subprocess does): the new program then takes it from its parent,
      * this process's, through /proc (attach_region in machine/state.cpp). */

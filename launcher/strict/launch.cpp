@@ -41,6 +41,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_init.h"
 #include "libos/libos_settings.h"
+#include "libos/libos_strict.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
 #include "strict/strict.h"
@@ -115,10 +116,17 @@ void probe_listener(int listener, std::string* missing, std::string* detail) {
 
 /* ---- the child ------------------------------------------------------------------------------- */
 
-/* Sends descriptor `fd` (or, when fd < 0, the error -fd) over the socket. */
-void send_listener(int sock, int fd) {
-    int err = fd < 0 ? -fd : 0;
-    struct iovec iov = {&err, sizeof(err)};
+/* What the child sends with its listener. */
+struct Hello {
+    int err;        /* the listener's error, or 0 */
+    ViewsInfo views;
+};
+
+/* Sends descriptor `fd` (or, when fd < 0, the error -fd) over the socket, with what the child knows of
+ * its views. */
+void send_listener(int sock, int fd, const ViewsInfo& views) {
+    Hello hello = {fd < 0 ? -fd : 0, views};
+    struct iovec iov = {&hello, sizeof(hello)};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         cmsghdr align;
@@ -139,10 +147,10 @@ void send_listener(int sock, int fd) {
     }
 }
 
-/* The listener descriptor the child sent, or -errno. */
-int receive_listener(int sock) {
-    int err = 0;
-    struct iovec iov = {&err, sizeof(err)};
+/* The listener descriptor the child sent, or -errno; and what it says of its views. */
+int receive_listener(int sock, ViewsInfo* views) {
+    Hello hello = {};
+    struct iovec iov = {&hello, sizeof(hello)};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         cmsghdr align;
@@ -155,10 +163,11 @@ int receive_listener(int sock) {
     ssize_t n;
     while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
     }
-    if (n != static_cast<ssize_t>(sizeof(err)))
+    if (n != static_cast<ssize_t>(sizeof(hello)))
         return -EPIPE;
-    if (err)
-        return -err;
+    *views = hello.views;
+    if (hello.err)
+        return -hello.err;
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     if (!c || c->cmsg_type != SCM_RIGHTS)
         return -EPROTO;
@@ -168,13 +177,27 @@ int receive_listener(int sock) {
 }
 
 [[noreturn]] void run_child(pid_t keeper, int sock, const std::vector<sock_filter>& filter,
-                            const sigset_t& original_mask, const char* program, char* const argv[],
+                            const sigset_t& original_mask, bool views, const char* program, char* const argv[],
                             char* const envp[]) {
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     /* The program dies with its keeper (which kills the whole launch when libos-run dies). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != keeper)
         _exit(kExitLauncherFailed);
+    /* The views first: making namespaces needs rights that no_new_privs and the filter do not take, but
+     * the program must not start before its namespace is whole. */
+    ViewsInfo info = {};
+    if (views) {
+        std::string failed = mount_views(&info);
+        if (!failed.empty()) {
+            info = {};
+            fprintf(stderr,
+                    "libos-run: --strict without its views (%s): stat and listings of "
+                    "/sys/devices/system/{cpu,node} by programs without the shim show the host's; "
+                    "--no-views silences this (docs/strict-mode.md)\n",
+                    failed.c_str());
+        }
+    }
     /* Unprivileged processes may install a filter only with no_new_privs (setuid programs then run
      * with the caller's rights, as under any seccomp sandbox). */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -183,7 +206,7 @@ int receive_listener(int sock) {
         seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
     if (listener == -EINVAL) /* before Linux 5.19: a signal may then interrupt a trapped call */
         listener = seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    send_listener(sock, static_cast<int>(listener));
+    send_listener(sock, static_cast<int>(listener), info);
     if (listener < 0)
         _exit(kExitLauncherFailed);
     close(static_cast<int>(listener));
@@ -291,7 +314,7 @@ void kill_the_launch() {
  * supervisor every trapped call would fail with ENOSYS, and a dynamic program could not even load
  * its libraries. */
 [[noreturn]] void run_keeper(pid_t supervisor, int sock, const std::vector<sock_filter>& filter,
-                             const sigset_t& waited, const sigset_t& original_mask, const char* program,
+                             const sigset_t& waited, const sigset_t& original_mask, bool views, const char* program,
                              char* const argv[], char* const envp[]) {
     prctl(PR_SET_PDEATHSIG, kSupervisorGone, 0, 0, 0);
     if (getppid() != supervisor)
@@ -302,7 +325,7 @@ void kill_the_launch() {
     if (child < 0)
         _exit(kExitLauncherFailed);
     if (child == 0)
-        run_child(keeper, sock, filter, original_mask, program, argv, envp);
+        run_child(keeper, sock, filter, original_mask, views, program, argv, envp);
     close(sock);
     int program_status = 0;
     bool program_ended = false;
@@ -350,7 +373,7 @@ namespace launcher {
 
 using namespace strict;
 
-void run_strict(const char* program, char* const argv[], std::vector<std::string>* env) {
+void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views) {
     seccomp_notif_sizes sizes = probe_notification_sizes();
 
     /* The launch's shared state, created here so that this process can answer for every process of
@@ -381,6 +404,12 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     snprintf(tag_text, sizeof(tag_text), "%016llx", static_cast<unsigned long long>(tag));
     env->push_back(std::string(kEnvStrict) + "=" + tag_text);
     env->push_back(std::string(kEnvStateFd) + "=" + std::to_string(libos::state_fd()));
+    /* The views' processes read the host's CPU files through this descriptor (views.cpp). */
+    int host_system = views ? open_host_system() : -1;
+    if (host_system >= 0)
+        env->push_back(std::string(libos::kEnvHostSystemFd) + "=" + std::to_string(host_system));
+    else
+        views = false;
     std::vector<char*> envp;
     for (std::string& e : *env)
         envp.push_back(e.data());
@@ -409,10 +438,15 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         refuse(std::string("libos-run: cannot run --strict: fork: ") + strerror(errno));
     if (keeper == 0) {
         close(socks[0]);
-        run_keeper(supervisor, socks[1], filter, waited, original, program, argv, envp.data());
+        run_keeper(supervisor, socks[1], filter, waited, original, views, program, argv, envp.data());
     }
     close(socks[1]);
-    int listener = receive_listener(socks[0]);
+    ViewsInfo views_info = {};
+    int listener = receive_listener(socks[0], &views_info);
+    if (host_system >= 0)
+        close(host_system); /* the supervisor reads the host's files by their names */
+    if (views_info.ns_dev != 0 || views_info.ns_ino != 0)
+        libos::set_launch_views({views_info.ns_dev, views_info.ns_ino, views_info.cpu_dev, views_info.node_dev});
     std::string missing, detail;
     if (listener == -EBUSY) {
         kill(keeper, SIGKILL);

@@ -138,6 +138,9 @@ bool vfs_generated_link(char* target, size_t length, size_t* new_length);
 /* Opens a Generated path for `caller`: a fresh read-only descriptor with the content (O_CLOEXEC as
  * asked). Returns the descriptor or -errno. */
 long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
+/* Writes a Generated path's content into `fd` (strict mode's views fill their files with it): 0 or
+ * -errno. */
+long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 
 /* The listing filter for a directory of kind `dir` (node: nodeN, or cpuV's V): should the host's
  * entry `name` be shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name, host_cpu)

@@ -1,0 +1,262 @@
+/* Strict mode's views (docs/strict-mode.md, "The views of a static binary"): a private mount
+ * namespace for the launch, in which generated /sys/devices/system/cpu and /sys/devices/system/node
+ * trees hide the host's. The seccomp filter cannot read paths, so a static program's stat, access,
+ * readlink and directory listings, which it does not trap, reach the kernel: in the namespace the
+ * kernel itself shows the machine (cpu7 exists on 8 vCPUs, a listing names cpu0..cpu7). Opens are
+ * still trapped and answered by the supervisor, from the host, as before.
+ *
+ * Each tree is a tmpfs, built detached (fsopen, fsmount) from the LibOS's own views, entry by entry,
+ * as the in-process shim would show it: the listing of each directory (vfs_show_entry and
+ * vfs_extra_entry), and for each entry vfs_classify's answer:
+ *   Generated  a file with the generator's content (vfs_open_generated), the host file's mode
+ *   Link       a symbolic link to where the machine's link points
+ *   Directory  a directory, filled the same way
+ *   Redirect   a directory filled the same way, or an empty file with the host file's mode and size
+ *              (opens of it are trapped and answered with the host CPU's own file)
+ * Entries of the two roots that belong to no CPU or node (cpufreq/, cpuidle/, vulnerabilities/,
+ * power/, uevent, modalias...) are bind mounts of the host's own, so that they stay live and
+ * writable as the host allows. The trees are then made read-only and moved over the host's.
+ *
+ * Runs in the program's child, before its filter is installed: the namespace is inherited by every
+ * process of the launch, through fork and exec. The LibOS inside the namespace reads the host's
+ * files through a descriptor of the host's /sys/devices/system opened before (open_host_system,
+ * LIBOS_HOST_SYSTEM_FD, PalSetHostSystemDir). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "libos/libos_vfs.h"
+#include "strict/strict.h"
+
+namespace launcher::strict {
+namespace {
+
+constexpr char kSystem[] = "/sys/devices/system";
+constexpr off_t kSysfsSize = 4096; /* what stat says of a sysfs attribute */
+
+std::string errno_text(const char* what) {
+    return std::string(what) + ": " + strerror(errno);
+}
+
+/* Writes `text` into /proc/self/<file> (a user namespace's maps). */
+bool write_proc_self(const char* file, const std::string& text) {
+    std::string path = std::string("/proc/self/") + file;
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    return ok;
+}
+
+/* The names a directory of the views lists: the host's entries that the machine shows, then the
+ * machine's own (cpuV, nodeN, the links of a node), as the shim lists them. */
+std::vector<std::string> listing(const libos::VfsPath& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = opendir(dir.real)) {
+        while (dirent* e = readdir(d)) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (libos::vfs_show_entry(dir.dir, dir.node, e->d_name))
+                names.emplace_back(e->d_name);
+        }
+        closedir(d);
+    }
+    char name[64];
+    uint32_t host = 0;
+    for (uint32_t i = 0; libos::vfs_extra_entry(dir.dir, dir.node, i, name, sizeof(name), &host); ++i)
+        names.emplace_back(name);
+    return names;
+}
+
+/* An entry of a root that belongs to no CPU or node: the host's own, bind-mounted. */
+bool host_owned(const std::string& name, const libos::VfsPath& entry) {
+    bool numbered = (name.rfind("cpu", 0) == 0 && name.size() > 3 && name[3] >= '0' && name[3] <= '9') ||
+                    (name.rfind("node", 0) == 0 && name.size() > 4 && name[4] >= '0' && name[4] <= '9');
+    return !numbered && entry.kind != libos::VfsKind::Generated && entry.kind != libos::VfsKind::Directory;
+}
+
+struct Builder {
+    std::vector<std::string> binds; /* paths on the machine to bind-mount from the host */
+    std::string error;
+    size_t entries = 0;
+
+    /* A file with the generator's content, written by the generator itself, of the size sysfs gives
+     * its attributes (4096 bytes: the content, then a hole), as stat of the real file and the shim say. */
+    bool copy_generated(int dirfd, const char* name, const libos::VfsPath& p) {
+        int dst = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, p.mode & 07777);
+        long ret = dst < 0 ? -errno : libos::vfs_write_generated(libos::Caller::self(), p, dst);
+        if (ret == 0 && lseek(dst, 0, SEEK_CUR) < kSysfsSize && ftruncate(dst, kSysfsSize) != 0)
+            ret = -errno;
+        if (dst >= 0)
+            close(dst);
+        if (ret < 0)
+            error = std::string("generating ") + p.virt + ": " + strerror(static_cast<int>(-ret));
+        return ret == 0;
+    }
+
+    /* An empty file of sysfs's size for its attributes (4096 bytes, a hole that costs no memory). */
+    bool placeholder(int dirfd, const char* name, const libos::VfsPath& p) {
+        int dst = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, p.mode & 07777);
+        if (dst < 0) {
+            error = errno_text((std::string("creating ") + p.virt).c_str());
+            return false;
+        }
+        bool ok = ftruncate(dst, kSysfsSize) == 0;
+        close(dst);
+        return ok;
+    }
+
+    /* Fills directory `dirfd` of the tree with what the machine's directory `virt` holds. */
+    bool fill(int dirfd, const std::string& virt, bool root) {
+        libos::VfsPath dir;
+        if (!libos::vfs_classify(libos::Caller::self(), virt.c_str(), &dir) || !S_ISDIR(dir.mode))
+            return true; /* nothing of the machine's here */
+        for (const std::string& name : listing(dir)) {
+            const std::string path = virt + "/" + name;
+            libos::VfsPath p;
+            if (!libos::vfs_classify(libos::Caller::self(), path.c_str(), &p, libos::VfsFollow::NotLast))
+                p.kind = libos::VfsKind::NotVirtual;
+            if (p.kind == libos::VfsKind::Error)
+                continue;
+            ++entries;
+            if (root && host_owned(name, p)) {
+                /* The mount point: an empty directory or file, the host's mounted on it later. */
+                struct stat st;
+                if (lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode))
+                    continue;
+                int made = S_ISDIR(st.st_mode) ? mkdirat(dirfd, name.c_str(), 0755)
+                                               : close(openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444));
+                if (made != 0)
+                    return error = errno_text(("creating " + path).c_str()), false;
+                binds.push_back(path);
+                continue;
+            }
+            bool ok = true;
+            if (p.kind == libos::VfsKind::Generated) {
+                ok = copy_generated(dirfd, name.c_str(), p);
+            } else if (p.kind == libos::VfsKind::Link || S_ISLNK(p.mode)) {
+                char target[libos::kVfsPathMax];
+                const char* to = p.kind == libos::VfsKind::Link ? p.source : target;
+                if (p.kind != libos::VfsKind::Link) {
+                    ssize_t n = readlink(p.real, target, sizeof(target) - 1);
+                    target[n > 0 ? n : 0] = '\0';
+                }
+                ok = symlinkat(to, dirfd, name.c_str()) == 0;
+            } else if (p.kind == libos::VfsKind::Directory || S_ISDIR(p.mode)) {
+                ok = mkdirat(dirfd, name.c_str(), p.mode & 07777) == 0;
+                int sub = ok ? openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+                ok = ok && sub >= 0 && fill(sub, path, false);
+                if (sub >= 0)
+                    close(sub);
+                if (!ok && !error.empty())
+                    return false;
+            } else {
+                ok = placeholder(dirfd, name.c_str(), p);
+            }
+            if (!ok) {
+                if (error.empty())
+                    error = errno_text(("creating " + path).c_str());
+                return false;
+            }
+        }
+        return true;
+    }
+};
+
+/* A detached tmpfs holding the machine's tree at `virt`, read-only once filled: its mount's
+ * descriptor, or -1 with `error` set. */
+int build_tree(Builder* builder, const std::string& virt) {
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return builder->error = errno_text("fsopen(tmpfs)"), -1;
+    int mnt = -1;
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) == 0 &&
+        fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0)
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    close(fs);
+    if (mnt < 0)
+        return builder->error = errno_text("fsmount(tmpfs)"), -1;
+    mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (!builder->fill(mnt, virt, true) || mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+        if (builder->error.empty())
+            builder->error = errno_text("mount_setattr(MOUNT_ATTR_RDONLY)");
+        close(mnt);
+        return -1;
+    }
+    return mnt;
+}
+
+}  // namespace
+
+int open_host_system() {
+    int fd = open(kSystem, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    /* Above the shared state's descriptor (1000), out of the way of shells' own; kept across exec. */
+    int high = fcntl(fd, F_DUPFD, 1001);
+    close(fd);
+    return high;
+}
+
+std::string mount_views(ViewsInfo* info) {
+    /* A launcher without root makes a user namespace of its own to hold the mount namespace, in which
+     * it stays itself (its uid and gid mapped to themselves), as `unshare -m -r`'s mapping would not. */
+    const uid_t uid = geteuid();
+    const gid_t gid = getegid();
+    int flags = CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0);
+    if (unshare(flags) != 0)
+        return errno_text(uid != 0 ? "unshare(CLONE_NEWUSER|CLONE_NEWNS)" : "unshare(CLONE_NEWNS)");
+    if (uid != 0 && (!write_proc_self("setgroups", "deny") ||
+                     !write_proc_self("uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") ||
+                     !write_proc_self("gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")))
+        return errno_text("writing the user namespace's maps");
+    /* Nothing mounted here reaches the host's namespace. */
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        return errno_text("mount(MS_PRIVATE)");
+    Builder builder;
+    const std::string cpu = std::string(kSystem) + "/cpu", node = std::string(kSystem) + "/node";
+    int cpu_tree = build_tree(&builder, cpu);
+    int node_tree = cpu_tree >= 0 ? build_tree(&builder, node) : -1;
+    if (node_tree < 0)
+        return builder.error;
+    /* The host's entries to keep, taken before the trees hide them. */
+    std::vector<int> sources;
+    for (const std::string& path : builder.binds) {
+        int src = open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (src < 0)
+            return errno_text(("open_tree " + path).c_str());
+        sources.push_back(src);
+    }
+    if (move_mount(cpu_tree, "", AT_FDCWD, cpu.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0 ||
+        move_mount(node_tree, "", AT_FDCWD, node.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return errno_text("move_mount");
+    close(cpu_tree);
+    close(node_tree);
+    for (size_t i = 0; i < sources.size(); ++i) {
+        if (move_mount(sources[i], "", AT_FDCWD, builder.binds[i].c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return errno_text(("move_mount " + builder.binds[i]).c_str());
+        close(sources[i]);
+    }
+    struct stat ns, cpu_st, node_st;
+    if (stat("/proc/self/ns/mnt", &ns) != 0 || stat(cpu.c_str(), &cpu_st) != 0 || stat(node.c_str(), &node_st) != 0)
+        return errno_text("stat");
+    info->ns_dev = ns.st_dev;
+    info->ns_ino = ns.st_ino;
+    info->cpu_dev = cpu_st.st_dev;
+    info->node_dev = node_st.st_dev;
+    info->entries = builder.entries;
+    return std::string();
+}
+
+}  // namespace launcher::strict
