@@ -11,8 +11,9 @@
  *   Generated  a file with the generator's content (vfs_open_generated), the host file's mode
  *   Link       a symbolic link to where the machine's link points
  *   Directory  a directory, filled the same way
- *   Redirect   a directory filled the same way, or an empty file with the host file's mode and size
- *              (opens of it are trapped and answered with the host CPU's own file)
+ *   Redirect   a directory filled the same way, or an empty file with the host file's mode and sysfs's
+ *              size (opens of it are trapped and answered with the host CPU's own file); the empty
+ *              files of one mode are links to one inode
  * Entries of the two roots that belong to no CPU or node (cpufreq/, cpuidle/, vulnerabilities/,
  * power/, uevent, modalias...) are bind mounts of the host's own, so that they stay live and
  * writable as the host allows. The trees are then made read-only and moved over the host's.
@@ -104,16 +105,42 @@ struct Builder {
         return ret == 0;
     }
 
-    /* An empty file of sysfs's size for its attributes (4096 bytes, a hole that costs no memory). */
+    /* An empty file of sysfs's size for its attributes (4096 bytes, a hole that costs no memory): a
+     * link to the tree's one such file of the same mode, made once. Tens of thousands of them at
+     * thousands of vCPUs: a link costs a name, where a file of its own would cost an inode and three
+     * system calls. */
+    int root = -1;
+    std::vector<std::pair<mode_t, std::string>> templates;
+
     bool placeholder(int dirfd, const char* name, const libos::VfsPath& p) {
-        int dst = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, p.mode & 07777);
-        if (dst < 0) {
-            error = errno_text((std::string("creating ") + p.virt).c_str());
-            return false;
+        const mode_t mode = p.mode & 07777;
+        const std::string* from = nullptr;
+        for (const auto& t : templates)
+            if (t.first == mode)
+                from = &t.second;
+        if (!from) {
+            std::string made = ".libos-placeholder-" + std::to_string(mode);
+            int fd = openat(root, made.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+            bool ok = fd >= 0 && fchmod(fd, mode) == 0 && ftruncate(fd, kSysfsSize) == 0;
+            if (fd >= 0)
+                close(fd);
+            if (!ok)
+                return error = errno_text(("creating " + made).c_str()), false;
+            templates.emplace_back(mode, made);
+            from = &templates.back().second;
         }
-        bool ok = ftruncate(dst, kSysfsSize) == 0;
-        close(dst);
-        return ok;
+        if (linkat(root, from->c_str(), dirfd, name, 0) != 0)
+            return error = errno_text((std::string("creating ") + p.virt).c_str()), false;
+        return true;
+    }
+
+    /* The placeholders' own names go once the tree is whole; their links stay. */
+    bool drop_templates() {
+        for (const auto& t : templates)
+            if (unlinkat(root, t.second.c_str(), 0) != 0)
+                return error = errno_text(("removing " + t.second).c_str()), false;
+        templates.clear();
+        return true;
     }
 
     /* Fills directory `dirfd` of the tree with what the machine's directory `virt` holds. */
@@ -188,7 +215,9 @@ int build_tree(Builder* builder, const std::string& virt) {
         return builder->error = errno_text("fsmount(tmpfs)"), -1;
     mount_attr attr = {};
     attr.attr_set = MOUNT_ATTR_RDONLY;
-    if (!builder->fill(mnt, virt, true) || mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+    builder->root = mnt;
+    if (!builder->fill(mnt, virt, true) || !builder->drop_templates() ||
+        mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
         if (builder->error.empty())
             builder->error = errno_text("mount_setattr(MOUNT_ATTR_RDONLY)");
         close(mnt);
