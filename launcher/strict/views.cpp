@@ -143,8 +143,99 @@ struct Builder {
         return true;
     }
 
-    /* Fills directory `dirfd` of the tree with what the machine's directory `virt` holds. */
-    bool fill(int dirfd, const std::string& virt, bool root) {
+    /* What was made under one vCPU's directory, in order, to be made again for the next vCPU on the
+     * same host CPU and node: the same host directory underneath, the same listing, the same kind of
+     * entry at each name. Generated files and links are still classified and made for each vCPU
+     * (their content or target is its own); directories and empty files are only made. */
+    enum class Made : uint8_t { Directory, Placeholder, Generated, Link };
+    struct Step {
+        Made what;
+        mode_t mode;
+        std::string rel; /* below cpuV/ */
+    };
+    using Plan = std::vector<Step>;
+    std::vector<std::pair<std::string, Plan>> plans; /* by "H nodeN" */
+
+    /* Makes the entry `name` of directory `dirfd` (at `path` on the machine) as `p` classifies it. */
+    bool make(int dirfd, const std::string& name, const std::string& path, const libos::VfsPath& p, Plan* plan,
+              const std::string& rel) {
+        const std::string here = rel.empty() ? name : rel + "/" + name;
+        if (p.kind == libos::VfsKind::Generated) {
+            if (plan)
+                plan->push_back({Made::Generated, 0, here});
+            return copy_generated(dirfd, name.c_str(), p);
+        }
+        if (p.kind == libos::VfsKind::Link || S_ISLNK(p.mode)) {
+            if (plan)
+                plan->push_back({Made::Link, 0, here});
+            char target[libos::kVfsPathMax];
+            const char* to = p.kind == libos::VfsKind::Link ? p.source : target;
+            if (p.kind != libos::VfsKind::Link) {
+                ssize_t n = readlink(p.real, target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = '\0';
+            }
+            return symlinkat(to, dirfd, name.c_str()) == 0;
+        }
+        if (p.kind == libos::VfsKind::Directory || S_ISDIR(p.mode)) {
+            if (plan)
+                plan->push_back({Made::Directory, p.mode & 07777, here});
+            if (mkdirat(dirfd, name.c_str(), p.mode & 07777) != 0)
+                return false;
+            int sub = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            bool ok = sub >= 0 && fill(sub, path, false, plan, here);
+            if (sub >= 0)
+                close(sub);
+            return ok;
+        }
+        if (plan)
+            plan->push_back({Made::Placeholder, p.mode & 07777, here});
+        return placeholder(dirfd, name.c_str(), p);
+    }
+
+    /* Makes vCPU directory `dirfd` (`path` on the machine) again by `plan`. */
+    bool replay(int dirfd, const std::string& path, const Plan& plan) {
+        for (const Step& step : plan) {
+            ++entries;
+            const std::string virt = path + "/" + step.rel;
+            libos::VfsPath p = {};
+            p.mode = step.mode;
+            bool ok;
+            switch (step.what) {
+                case Made::Directory:
+                    ok = mkdirat(dirfd, step.rel.c_str(), step.mode) == 0;
+                    break;
+                case Made::Placeholder:
+                    ok = placeholder(dirfd, step.rel.c_str(), p);
+                    break;
+                default:
+                    ok = libos::vfs_classify(libos::Caller::self(), virt.c_str(), &p, libos::VfsFollow::NotLast) &&
+                         make(dirfd, step.rel, virt, p, nullptr, std::string());
+                    break;
+            }
+            if (!ok) {
+                if (error.empty())
+                    error = errno_text(("creating " + virt).c_str());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /* The plan of vCPU directory `name` of the cpu root: its host CPU and its node, or "" when it
+     * has none (not a vCPU's directory). */
+    static std::string plan_key(const libos::VfsPath& p, const std::string& name) {
+        if (p.kind != libos::VfsKind::Directory || p.dir != libos::VfsDir::Cpu || name.rfind("cpu", 0) != 0)
+            return std::string();
+        char node[32];
+        uint32_t host = 0;
+        if (!libos::vfs_extra_entry(libos::VfsDir::Cpu, p.node, 0, node, sizeof(node), &host))
+            node[0] = '\0';
+        return std::string(p.real) + " " + node;
+    }
+
+    /* Fills directory `dirfd` of the tree with what the machine's directory `virt` holds; `plan`, when
+     * given, records what is made (`rel`: where `dirfd` is below the vCPU's directory). */
+    bool fill(int dirfd, const std::string& virt, bool root, Plan* plan = nullptr, const std::string& rel = "") {
         libos::VfsPath dir;
         if (!libos::vfs_classify(libos::Caller::self(), virt.c_str(), &dir) || !S_ISDIR(dir.mode))
             return true; /* nothing of the machine's here */
@@ -168,27 +259,30 @@ struct Builder {
                 binds.push_back(path);
                 continue;
             }
-            bool ok = true;
-            if (p.kind == libos::VfsKind::Generated) {
-                ok = copy_generated(dirfd, name.c_str(), p);
-            } else if (p.kind == libos::VfsKind::Link || S_ISLNK(p.mode)) {
-                char target[libos::kVfsPathMax];
-                const char* to = p.kind == libos::VfsKind::Link ? p.source : target;
-                if (p.kind != libos::VfsKind::Link) {
-                    ssize_t n = readlink(p.real, target, sizeof(target) - 1);
-                    target[n > 0 ? n : 0] = '\0';
-                }
-                ok = symlinkat(to, dirfd, name.c_str()) == 0;
-            } else if (p.kind == libos::VfsKind::Directory || S_ISDIR(p.mode)) {
-                ok = mkdirat(dirfd, name.c_str(), p.mode & 07777) == 0;
-                int sub = ok ? openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-                ok = ok && sub >= 0 && fill(sub, path, false);
+            bool ok;
+            std::string key = root ? plan_key(p, name) : std::string();
+            const Plan* known = nullptr;
+            for (const auto& k : plans)
+                if (!key.empty() && k.first == key)
+                    known = &k.second;
+            if (known) {
+                int sub = mkdirat(dirfd, name.c_str(), p.mode & 07777) == 0
+                              ? openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                              : -1;
+                ok = sub >= 0 && replay(sub, path, *known);
                 if (sub >= 0)
                     close(sub);
-                if (!ok && !error.empty())
-                    return false;
+            } else if (!key.empty()) {
+                Plan recorded;
+                ok = make(dirfd, name, path, p, &recorded, std::string());
+                /* The directory itself is made by the caller of a replay. */
+                if (!recorded.empty())
+                    recorded.erase(recorded.begin());
+                for (Step& step : recorded)
+                    step.rel = step.rel.substr(name.size() + 1);
+                plans.emplace_back(key, std::move(recorded));
             } else {
-                ok = placeholder(dirfd, name.c_str(), p);
+                ok = make(dirfd, name, path, p, plan, rel);
             }
             if (!ok) {
                 if (error.empty())
