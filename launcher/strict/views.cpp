@@ -11,9 +11,9 @@
  *   Generated  a file with the generator's content (vfs_open_generated), the host file's mode
  *   Link       a symbolic link to where the machine's link points
  *   Directory  a directory, filled the same way
- *   Redirect   a directory filled the same way, or an empty file with the host file's mode and sysfs's
- *              size (opens of it are trapped and answered with the host CPU's own file); the empty
- *              files of one mode are links to one inode
+ *   Redirect   a directory filled the same way, or a copy of the host file as it was then, with its
+ *              mode (opens of it are trapped and answered with the host CPU's own file); the vCPUs
+ *              of one host CPU share each copy (links to one inode)
  * Entries of the two roots that belong to no CPU or node (cpufreq/, cpuidle/, vulnerabilities/,
  * power/, uevent, modalias...) are bind mounts of the host's own, so that they stay live and
  * writable as the host allows. The trees are then made read-only and moved over the host's.
@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "libos/libos_vfs.h"
@@ -42,7 +43,6 @@ namespace launcher::strict {
 namespace {
 
 constexpr char kSystem[] = "/sys/devices/system";
-constexpr off_t kSysfsSize = 4096; /* what stat says of a sysfs attribute */
 
 std::string errno_text(const char* what) {
     return std::string(what) + ": " + strerror(errno);
@@ -91,13 +91,10 @@ struct Builder {
     std::string error;
     size_t entries = 0;
 
-    /* A file with the generator's content, written by the generator itself, of the size sysfs gives
-     * its attributes (4096 bytes: the content, then a hole), as stat of the real file and the shim say. */
+    /* A file with the generator's content, written by the generator itself. */
     bool copy_generated(int dirfd, const char* name, const libos::VfsPath& p) {
         int dst = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, p.mode & 07777);
         long ret = dst < 0 ? -errno : libos::vfs_write_generated(libos::Caller::self(), p, dst);
-        if (ret == 0 && lseek(dst, 0, SEEK_CUR) < kSysfsSize && ftruncate(dst, kSysfsSize) != 0)
-            ret = -errno;
         if (dst >= 0)
             close(dst);
         if (ret < 0)
@@ -105,29 +102,37 @@ struct Builder {
         return ret == 0;
     }
 
-    /* An empty file of sysfs's size for its attributes (4096 bytes, a hole that costs no memory): a
-     * link to the tree's one such file of the same mode, made once. Tens of thousands of them at
-     * thousands of vCPUs: a link costs a name, where a file of its own would cost an inode and three
-     * system calls. */
+    /* A host file that the LibOS does not rewrite (cpuV/cpuidle/state0/usage is the host CPU's own):
+     * opens of it are trapped and answered with the live host file, so the tree's copy is read only
+     * where a path reaches it without the LibOS (an O_PATH descriptor reopened, io_uring,
+     * /sys/bus/cpu/devices/cpuV/...). It holds the host file's content when the tree was made, once
+     * per host file: every vCPU on the same host CPU links to the same copy (a name each, where a
+     * file each would cost an inode, a page and four system calls at thousands of vCPUs). */
     int root = -1;
-    std::vector<std::pair<mode_t, std::string>> templates;
+    std::unordered_map<std::string, std::string> templates; /* host file -> its copy at the root */
 
     bool placeholder(int dirfd, const char* name, const libos::VfsPath& p) {
-        const mode_t mode = p.mode & 07777;
-        const std::string* from = nullptr;
-        for (const auto& t : templates)
-            if (t.first == mode)
-                from = &t.second;
+        auto known = templates.find(p.real);
+        const std::string* from = known != templates.end() ? &known->second : nullptr;
         if (!from) {
-            std::string made = ".libos-placeholder-" + std::to_string(mode);
-            int fd = openat(root, made.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-            bool ok = fd >= 0 && fchmod(fd, mode) == 0 && ftruncate(fd, kSysfsSize) == 0;
-            if (fd >= 0)
-                close(fd);
-            if (!ok)
+            std::string made = ".libos-copy-" + std::to_string(templates.size());
+            int fd = openat(root, made.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd < 0)
                 return error = errno_text(("creating " + made).c_str()), false;
-            templates.emplace_back(mode, made);
-            from = &templates.back().second;
+            /* What the launcher may read of it (nothing of a file it may not read, or of a write-only one). */
+            int src = open(p.real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            char buf[16384];
+            ssize_t n = 0;
+            bool ok = true;
+            while (src >= 0 && (n = read(src, buf, sizeof(buf))) > 0)
+                ok = ok && write(fd, buf, static_cast<size_t>(n)) == n;
+            if (src >= 0)
+                close(src);
+            ok = ok && fchmod(fd, p.mode & 07777) == 0;
+            close(fd);
+            if (!ok)
+                return error = errno_text(("copying " + std::string(p.real)).c_str()), false;
+            from = &templates.emplace(p.real, made).first->second;
         }
         if (linkat(root, from->c_str(), dirfd, name, 0) != 0)
             return error = errno_text((std::string("creating ") + p.virt).c_str()), false;
@@ -151,7 +156,8 @@ struct Builder {
     struct Step {
         Made what;
         mode_t mode;
-        std::string rel; /* below cpuV/ */
+        std::string rel;  /* below cpuV/ */
+        std::string real; /* a placeholder's host file: the same for every vCPU of the plan */
     };
     using Plan = std::vector<Step>;
     std::vector<std::pair<std::string, Plan>> plans; /* by "H nodeN" */
@@ -162,12 +168,12 @@ struct Builder {
         const std::string here = rel.empty() ? name : rel + "/" + name;
         if (p.kind == libos::VfsKind::Generated) {
             if (plan)
-                plan->push_back({Made::Generated, 0, here});
+                plan->push_back({Made::Generated, 0, here, std::string()});
             return copy_generated(dirfd, name.c_str(), p);
         }
         if (p.kind == libos::VfsKind::Link || S_ISLNK(p.mode)) {
             if (plan)
-                plan->push_back({Made::Link, 0, here});
+                plan->push_back({Made::Link, 0, here, std::string()});
             char target[libos::kVfsPathMax];
             const char* to = p.kind == libos::VfsKind::Link ? p.source : target;
             if (p.kind != libos::VfsKind::Link) {
@@ -178,7 +184,7 @@ struct Builder {
         }
         if (p.kind == libos::VfsKind::Directory || S_ISDIR(p.mode)) {
             if (plan)
-                plan->push_back({Made::Directory, p.mode & 07777, here});
+                plan->push_back({Made::Directory, p.mode & 07777, here, std::string()});
             if (mkdirat(dirfd, name.c_str(), p.mode & 07777) != 0)
                 return false;
             int sub = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -188,7 +194,7 @@ struct Builder {
             return ok;
         }
         if (plan)
-            plan->push_back({Made::Placeholder, p.mode & 07777, here});
+            plan->push_back({Made::Placeholder, p.mode & 07777, here, p.real});
         return placeholder(dirfd, name.c_str(), p);
     }
 
@@ -205,6 +211,8 @@ struct Builder {
                     ok = mkdirat(dirfd, step.rel.c_str(), step.mode) == 0;
                     break;
                 case Made::Placeholder:
+                    snprintf(p.real, sizeof(p.real), "%s", step.real.c_str());
+                    snprintf(p.virt, sizeof(p.virt), "%s", virt.c_str());
                     ok = placeholder(dirfd, step.rel.c_str(), p);
                     break;
                 default:

@@ -297,7 +297,7 @@ PAL_API void PalSetStrictTag(uint64_t tag);
 /* Strict mode's views: `fd` is a descriptor of the host's /sys/devices/system, opened before the
  * launch's private mount namespace mounted generated cpu/ and node/ trees over it. From then on the
  * PAL's path calls (PalFileOpen, PalFileStatAt, PalFileStatx, PalFileAccess, PalFileReadLink[At],
- * PalFileSystemStat, PalFileChangeDir, PalReadFile, PalHostTopology) resolve absolute paths under
+ * PalFileSystemStat, PalReadFile, PalHostTopology) resolve absolute paths under
  * /sys/devices/system/cpu and /sys/devices/system/node through it: the host's files, as the LibOS
  * expects. -1 (the default) turns that off. */
 PAL_API void PalSetHostSystemDir(int fd);
