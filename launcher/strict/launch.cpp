@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -258,6 +259,26 @@ constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
  * forwards. */
 const int kSupervisorGone = SIGRTMAX;
 
+/* Waits until what the child sends can be read. Making the views takes seconds at thousands of vCPUs:
+ * meanwhile the signals sent to libos-run go to the keeper, which passes them on to the child (a
+ * SIGTERM then ends the launch as it would end the program). */
+void await_child(int sock, pid_t keeper, const sigset_t& waited) {
+    for (;;) {
+        pollfd ready = {sock, POLLIN, 0};
+        if (poll(&ready, 1, 100) > 0)
+            return;
+        siginfo_t info;
+        const timespec now = {0, 0};
+        int sig;
+        while ((sig = sigtimedwait(&waited, &info, &now)) > 0) {
+            /* SIGCHLD: the keeper ended, and the socket says so. */
+            bool sent = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
+            if (sig != SIGCHLD && sig != kSupervisorGone && sent)
+                kill(keeper, sig);
+        }
+    }
+}
+
 /* Sends `sig` to every child of this process: after the program ended, the processes of the launch
  * still running (orphans are reparented here, the subreaper). Children are listed per thread. */
 void signal_stragglers(int sig) {
@@ -442,6 +463,7 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     }
     close(socks[1]);
     ViewsInfo views_info = {};
+    await_child(socks[0], keeper, waited);
     int listener = receive_listener(socks[0], &views_info);
     if (host_system >= 0)
         close(host_system); /* the supervisor reads the host's files by their names */
@@ -453,6 +475,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         waitpid(keeper, nullptr, 0);
         refuse("libos-run: cannot run --strict inside a strict launch (or under another seccomp supervisor): the "
                "kernel allows one seccomp listener per process tree; run this launch without --strict");
+    } else if (int status; listener == -EPIPE && waitpid(keeper, &status, __WALL) == keeper) {
+        /* The child ended before it sent anything (a signal passed on while the views were made): the
+         * keeper, which ends as the child did, follows it. */
+        kill_the_launch();
+        end_as(status);
     } else if (listener < 0) {
         missing = "seccomp user notification for this process";
         detail = std::string("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): ") +

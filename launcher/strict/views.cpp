@@ -8,7 +8,8 @@
  * Each tree is a tmpfs, built detached (fsopen, fsmount) from the LibOS's own views, entry by entry,
  * as the in-process shim would show it: the listing of each directory (vfs_show_entry and
  * vfs_extra_entry), and for each entry vfs_classify's answer:
- *   Generated  a file with the generator's content (vfs_open_generated), the host file's mode
+ *   Generated  a file with the generator's content (vfs_write_generated), the host file's mode; the
+ *              files of one content and mode are links to one inode
  *   Link       a symbolic link to where the machine's link points
  *   Directory  a directory, filled the same way
  *   Redirect   a directory filled the same way, or a copy of the host file as it was then, with its
@@ -28,6 +29,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,15 +93,41 @@ struct Builder {
     std::string error;
     size_t entries = 0;
 
-    /* A file with the generator's content, written by the generator itself. */
+    /* A file with the generator's content. Many vCPUs' files say the same (online, a package's
+     * lists, a shared cache's): the files of one content and mode are links to one inode, so that a
+     * tree of thousands of vCPUs holds each distinct content once (a tmpfs file costs a page). */
+    int scratch = -1; /* the generator writes here first */
+    std::unordered_map<std::string, std::string> contents; /* mode and content -> its file at the root */
+
     bool copy_generated(int dirfd, const char* name, const libos::VfsPath& p) {
-        int dst = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, p.mode & 07777);
-        long ret = dst < 0 ? -errno : libos::vfs_write_generated(libos::Caller::self(), p, dst);
-        if (dst >= 0)
-            close(dst);
+        if (scratch < 0 && (scratch = memfd_create("libos-views", MFD_CLOEXEC)) < 0)
+            return error = errno_text("memfd_create"), false;
+        long ret = ftruncate(scratch, 0) == 0 && lseek(scratch, 0, SEEK_SET) == 0 ? 0 : -errno;
+        if (ret == 0)
+            ret = libos::vfs_write_generated(libos::Caller::self(), p, scratch);
+        off_t length = ret == 0 ? lseek(scratch, 0, SEEK_CUR) : 0;
+        std::string key = std::to_string(p.mode & 07777) + ":";
+        const size_t head = key.size();
+        key.resize(head + static_cast<size_t>(length > 0 ? length : 0));
+        if (ret == 0 && length > 0 && pread(scratch, key.data() + head, static_cast<size_t>(length), 0) != length)
+            ret = -EIO;
         if (ret < 0)
-            error = std::string("generating ") + p.virt + ": " + strerror(static_cast<int>(-ret));
-        return ret == 0;
+            return error = std::string("generating ") + p.virt + ": " + strerror(static_cast<int>(-ret)), false;
+        auto known = contents.find(key);
+        if (known == contents.end()) {
+            std::string made = ".libos-content-" + std::to_string(contents.size());
+            int fd = openat(root, made.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            bool ok = fd >= 0 && write(fd, key.data() + head, key.size() - head) == static_cast<ssize_t>(key.size() - head) &&
+                      fchmod(fd, p.mode & 07777) == 0;
+            if (fd >= 0)
+                close(fd);
+            if (!ok)
+                return error = errno_text(("creating " + made).c_str()), false;
+            known = contents.emplace(std::move(key), made).first;
+        }
+        if (linkat(root, known->second.c_str(), dirfd, name, 0) != 0)
+            return error = errno_text((std::string("creating ") + p.virt).c_str()), false;
+        return true;
     }
 
     /* A host file that the LibOS does not rewrite (cpuV/cpuidle/state0/usage is the host CPU's own):
@@ -141,10 +169,12 @@ struct Builder {
 
     /* The placeholders' own names go once the tree is whole; their links stay. */
     bool drop_templates() {
-        for (const auto& t : templates)
-            if (unlinkat(root, t.second.c_str(), 0) != 0)
-                return error = errno_text(("removing " + t.second).c_str()), false;
+        for (const auto* names : {&templates, &contents})
+            for (const auto& t : *names)
+                if (unlinkat(root, t.second.c_str(), 0) != 0)
+                    return error = errno_text(("removing " + t.second).c_str()), false;
         templates.clear();
+        contents.clear();
         return true;
     }
 
