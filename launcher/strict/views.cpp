@@ -81,11 +81,32 @@ std::vector<std::string> listing(const libos::VfsPath& dir) {
     return names;
 }
 
-/* An entry of a root that belongs to no CPU or node: the host's own, bind-mounted. */
+/* An entry of a root that belongs to no CPU or node and that the LibOS does not take as a view's
+ * (cpufreq/, vulnerabilities/, uevent; smt/ too, whose files it answers only when opened): the
+ * host's own, bind-mounted, as the shim passes it to the host. */
 bool host_owned(const std::string& name, const libos::VfsPath& entry) {
     bool numbered = (name.rfind("cpu", 0) == 0 && name.size() > 3 && name[3] >= '0' && name[3] <= '9') ||
                     (name.rfind("node", 0) == 0 && name.size() > 4 && name[4] >= '0' && name[4] <= '9');
     return !numbered && entry.kind != libos::VfsKind::Generated && entry.kind != libos::VfsKind::Directory;
+}
+
+/* What the machine has at `path`: vfs_classify's answer, or for a path that is no view's, the host's
+ * entry as it is. False when there is nothing. */
+bool classify(const std::string& path, libos::VfsPath* out, libos::VfsFollow follow) {
+    if (libos::vfs_classify(libos::Caller::self(), path.c_str(), out, follow))
+        return true;
+    struct stat st;
+    if ((follow == libos::VfsFollow::Last ? stat(path.c_str(), &st) : lstat(path.c_str(), &st)) != 0 ||
+        path.size() >= sizeof(out->real))
+        return false;
+    *out = {};
+    out->kind = libos::VfsKind::NotVirtual;
+    out->dir = libos::VfsDir::Plain;
+    out->node = -1;
+    out->mode = st.st_mode;
+    memcpy(out->real, path.c_str(), path.size() + 1);
+    memcpy(out->virt, path.c_str(), path.size() + 1);
+    return true;
 }
 
 struct Builder {
@@ -275,14 +296,12 @@ struct Builder {
      * given, records what is made (`rel`: where `dirfd` is below the vCPU's directory). */
     bool fill(int dirfd, const std::string& virt, bool root, Plan* plan = nullptr, const std::string& rel = "") {
         libos::VfsPath dir;
-        if (!libos::vfs_classify(libos::Caller::self(), virt.c_str(), &dir) || !S_ISDIR(dir.mode))
+        if (!classify(virt, &dir, libos::VfsFollow::Last) || !S_ISDIR(dir.mode))
             return true; /* nothing of the machine's here */
         for (const std::string& name : listing(dir)) {
             const std::string path = virt + "/" + name;
             libos::VfsPath p;
-            if (!libos::vfs_classify(libos::Caller::self(), path.c_str(), &p, libos::VfsFollow::NotLast))
-                p.kind = libos::VfsKind::NotVirtual;
-            if (p.kind == libos::VfsKind::Error)
+            if (!classify(path, &p, libos::VfsFollow::NotLast) || p.kind == libos::VfsKind::Error)
                 continue;
             ++entries;
             if (root && host_owned(name, p)) {
