@@ -4,8 +4,9 @@
 Prints two Markdown tables:
   1. per call: strict_views_probe's raw stat, access and listings, natively, under --strict without
      and with the views, and (with --trap-launcher) under a build whose filter traps the stat family;
-  2. per launch: the wall-clock and CPU time of `libos-run --strict --cpus N -- /bin/true` with and
-     without the views, at 8, 1024 and 8192 vCPUs.
+  2. per launch: the wall-clock and CPU time of a launch under `libos-run --strict --cpus N` with and
+     without the views, at 8, 1024 and 8192 vCPUs, and what the trees hold (inodes, data), which
+     a static busybox's `stat -f` inside the launch reports.
 
 Each figure is the median of --rounds runs, the configurations interleaved, everything pinned to one
 host CPU (taskset -c 1) as scripts/bench pins its strict rows. The trapping build is not part of the
@@ -14,11 +15,18 @@ and readlinkat TRAP in table/arch/x86_64/libos_syscalls.def in a build directory
 (getdents64 cannot be marked: a trapped call needs a handler, and it has none).
 
   bench/strict_views_measure.py --launcher build/launcher/libos-run \\
-      --probe build/bench/strict_views_probe [--trap-launcher build-trap/launcher/libos-run]
+      --probe build/bench/strict_views_probe [--trap-launcher build-trap/launcher/libos-run] \\
+      [--write-doc docs/strict-mode.md]
+
+--write-doc FILE replaces what stands between FILE's two marker lines
+("<!-- bench/strict_views_measure.py --write-doc: begin -->" and "...: end -->") with the tables.
 """
 import argparse
+import io
 import os
+import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import time
@@ -36,11 +44,23 @@ def probe_once(command):
 def launch_once(command):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    subprocess.run(["taskset", "-c", "1"] + command, check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(["taskset", "-c", "1"] + command, check=True, stdout=subprocess.PIPE, text=True).stdout
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return wall, cpu, out
+
+
+def tree_usage(out):
+    """Inodes and bytes of data the two trees hold, from `busybox stat -f` inside the launch."""
+    inodes = data = 0
+    for line in out.split("\n"):
+        parts = line.split()
+        if len(parts) == 5:
+            total_inodes, free_inodes, blocks, free_blocks, block_size = map(int, parts)
+            inodes += total_inodes - free_inodes
+            data += (blocks - free_blocks) * block_size
+    return inodes, data
 
 
 def fmt_ns(ns):
@@ -59,7 +79,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=5000)
     parser.add_argument("--cpus", type=int, default=8, help="vCPUs of the per-call runs")
+    parser.add_argument("--write-doc", metavar="FILE")
     args = parser.parse_args()
+    out = io.StringIO()
+
+    def emit(line=""):
+        print(line)
+        out.write(line + "\n")
 
     it = str(args.iterations)
     configs = [
@@ -75,23 +101,51 @@ def main():
         for name, command in configs:
             samples[name].append(probe_once(command))
     keys = list(samples["native"][0].keys())
-    print(f"| raw call (static program, {args.cpus} vCPUs) | " + " | ".join(name for name, _ in configs) + " |")
-    print("| --- |" + " --- |" * len(configs))
+    emit(f"| raw call (static program, {args.cpus} vCPUs) | " + " | ".join(name for name, _ in configs) + " |")
+    emit("| --- |" + " --- |" * len(configs))
     for key in keys:
         cells = [fmt_ns(statistics.median(s[key] for s in samples[name])) for name, _ in configs]
-        print(f"| `{key[0]}` {key[1]} | " + " | ".join(cells) + " |")
-    print()
+        emit(f"| `{key[0]}` {key[1]} | " + " | ".join(cells) + " |")
+    emit()
 
-    print("| launch of `/bin/true` under --strict | without the views: wall (CPU) | with the views: wall (CPU) |")
-    print("| --- | --- | --- |")
+    # The launch's program: the static busybox's `stat -f` of the two trees where it is installed (the
+    # kernel's answer: the trees' inodes and data), else /bin/true.
+    busybox = shutil.which("busybox")
+    program = ([busybox, "stat", "-f", "-c", "%c %d %b %f %S", "/sys/devices/system/cpu", "/sys/devices/system/node"]
+               if busybox else ["/bin/true"])
+    emit("| launch under --strict | without the views: wall (CPU) | with the views: wall (CPU) | the trees: inodes, data |")
+    emit("| --- | --- | --- | --- |")
     for n in (8, 1024, 8192):
         rounds = args.rounds if n <= 1024 else 1
         cells = []
+        usage = "—"
         for views in ([], ["--no-views"]):
-            runs = [launch_once([args.launcher, "--strict"] + views + ["--cpus", str(n), "--", "/bin/true"])
+            runs = [launch_once([args.launcher, "--strict"] + views + ["--cpus", str(n), "--"] + program)
                     for _ in range(rounds)]
             cells.append(f"{fmt_s(statistics.median(r[0] for r in runs))} ({fmt_s(statistics.median(r[1] for r in runs))})")
-        print(f"| {n} vCPUs | {cells[1]} | {cells[0]} |")
+            if not views and busybox:
+                inodes, data = tree_usage(runs[0][2])
+                usage = f"{inodes} inodes, {data / 2**20:.1f} MiB"
+        emit(f"| {n} vCPUs | {cells[1]} | {cells[0]} | {usage} |")
+
+
+    load = os.getloadavg()[0]
+    emit()
+    emit(f"Measured on {platform.node() and 'this machine'}: {os.cpu_count()} CPUs, Linux {platform.release()}, "
+         f"load average {load:.1f} at the end; medians of {args.rounds} rounds (8192 vCPUs: one), "
+         f"pinned to host CPU 1. Wall-clock times grow with the machine's load; the CPU times are "
+         f"the launch's own.")
+    if args.write_doc:
+        begin = "<!-- bench/strict_views_measure.py --write-doc: begin -->"
+        end = "<!-- bench/strict_views_measure.py --write-doc: end -->"
+        with open(args.write_doc, encoding="utf-8") as f:
+            text = f.read()
+        if begin not in text or end not in text:
+            raise SystemExit(f"{args.write_doc}: the two marker lines are missing")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        with open(args.write_doc, "w", encoding="utf-8") as f:
+            f.write(head + begin + "\n" + out.getvalue() + end + tail)
 
 
 if __name__ == "__main__":
