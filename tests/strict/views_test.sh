@@ -173,6 +173,21 @@ else
   skip "unprivileged programs under a root launcher" "needs root, setpriv and a static busybox"
 fi
 
+# ---- where no mount namespace can be made: one line, and the launch runs as --no-views ----------------
+# A user namespace of this test's own whose limit of mount namespaces is 0 refuses unshare(CLONE_NEWNS),
+# as a container's seccomp profile would.
+if [ $have_busybox -eq 1 ] && unshare -U -r true 2>/dev/null; then
+  run unshare -U -r sh -c "echo 0 > /proc/sys/user/max_mnt_namespaces && exec '$L' --strict --cpus 8 -- busybox sh -c 'test -e $cpu/cpu7 && echo present || echo missing; cat $cpu/online'"
+  if [ $rc -eq 0 ] && [ "$out" == "$(printf 'missing\n0-7')" ] && [ "$(grep -c "without its views" <<<"$err")" == 1 ] &&
+    [ "$(grep -c . <<<"$err")" == 1 ]; then
+    pass "no mount namespace to be had: one line on stderr, opens still answered, stat the host's"
+  else
+    fail "no mount namespace to be had" "status $rc" "got: $out" "stderr: $err"
+  fi
+else
+  skip "no mount namespace to be had" "needs a static busybox and unshare -U"
+fi
+
 # ---- cleanup: nothing is ever mounted in the host's namespace -------------------------------------------
 before=$(grep -c . /proc/self/mountinfo)
 "$L" --strict --cpus 8 -- sleep 30 >/dev/null 2>&1 </dev/null &
