@@ -380,11 +380,14 @@ int build_tree(Builder* builder, const std::string& virt) {
 }  // namespace
 
 int open_host_system() {
-    int fd = open(kSystem, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(kSystem, O_PATH | O_DIRECTORY);
     if (fd < 0)
         return -1;
-    /* Above the shared state's descriptor (1000), out of the way of shells' own; kept across exec. */
+    /* Above the shared state's descriptor (1000), out of the way of shells' own; kept across exec.
+     * Under a descriptor limit too low for that, where it is. */
     int high = fcntl(fd, F_DUPFD, 1001);
+    if (high < 0)
+        return fd;
     close(fd);
     return high;
 }

@@ -106,7 +106,7 @@ bool Caller::remote_shares_pids(pid_t pid) const {
 bool Caller::remote_shares_files() const {
     if (remote_->same_files < 0)
         remote_->same_files = same_as_mine(remote_->tid, "root") &&
-                              (same_as_mine(remote_->tid, "ns/mnt") || remote_in_views());
+                              (remote_in_views() || same_as_mine(remote_->tid, "ns/mnt"));
     return remote_->same_files;
 }
 
