@@ -5,7 +5,7 @@ Prints two Markdown tables:
   1. per call: strict_views_probe's raw stat, access and listings, natively, under --strict without
      and with the views, and (with --trap-launcher) under a build whose filter traps the stat family;
   2. per launch: the wall-clock and CPU time of a launch under `libos-run --strict --cpus N` with and
-     without the views, at 8, 1024 and 8192 vCPUs, and what the trees hold (inodes, data), which
+     without the views, at 8, 1024 and 8192 vCPUs, and what the trees hold (names, data), which
      a static busybox's `stat -f` inside the launch reports.
 
 Each figure is the median of --rounds runs, the configurations interleaved, everything pinned to one
@@ -52,7 +52,8 @@ def launch_once(command):
 
 
 def tree_usage(out):
-    """Inodes and bytes of data the two trees hold, from `busybox stat -f` inside the launch."""
+    """Names and bytes of data the two trees hold, from `busybox stat -f` inside the launch (tmpfs
+    counts a name, a link included, as an inode of its limit)."""
     inodes = data = 0
     for line in out.split("\n"):
         parts = line.split()
@@ -113,7 +114,7 @@ def main():
     busybox = shutil.which("busybox")
     program = ([busybox, "stat", "-f", "-c", "%c %d %b %f %S", "/sys/devices/system/cpu", "/sys/devices/system/node"]
                if busybox else ["/bin/true"])
-    emit("| launch under --strict | without the views: wall (CPU) | with the views: wall (CPU) | the trees: inodes, data |")
+    emit("| launch under --strict | without the views: wall (CPU) | with the views: wall (CPU) | the trees: names, data |")
     emit("| --- | --- | --- | --- |")
     for n in (8, 1024, 8192):
         rounds = args.rounds if n <= 1024 else 1
@@ -125,7 +126,7 @@ def main():
             cells.append(f"{fmt_s(statistics.median(r[0] for r in runs))} ({fmt_s(statistics.median(r[1] for r in runs))})")
             if not views and busybox:
                 inodes, data = tree_usage(runs[0][2])
-                usage = f"{inodes} inodes, {data / 2**20:.1f} MiB"
+                usage = f"{inodes} names, {data / 2**20:.1f} MiB"
         emit(f"| {n} vCPUs | {cells[1]} | {cells[0]} | {usage} |")
 
 
