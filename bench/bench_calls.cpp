@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -42,6 +43,26 @@ void sched_getaffinity_call(benchmark::State& state) {
         benchmark::DoNotOptimize(sched_getaffinity(0, sizeof(set), &set));
         benchmark::ClobberMemory();
     }
+}
+
+/* The thread's memory policy with its mask, as libnuma asks (numa_get_membind, numactl --show). */
+void get_mempolicy_call(benchmark::State& state) {
+    int mode;
+    unsigned long mask[16];
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(syscall(SYS_get_mempolicy, &mode, mask, 1025, 0, 0));
+        benchmark::ClobberMemory();
+    }
+}
+
+/* Binds one page to node 0 again and again: the same policy, so the kernel keeps the VMA as it is,
+ * natively and on a virtual machine (where the LibOS also records the range). */
+void mbind_call(benchmark::State& state) {
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned long node0 = 1;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(syscall(SYS_mbind, page, 4096, 2 /* MPOL_BIND */, &node0, 65, 0));
+    munmap(page, 4096);
 }
 
 /* Sets the mask the thread already has: the same work natively and on a virtual machine (where the
@@ -247,6 +268,8 @@ BENCHMARK(getpid_syscall)->Name("call/syscall_getpid");
 BENCHMARK(sched_getaffinity_call)->Name("call/sched_getaffinity");
 BENCHMARK(sched_setaffinity_call)->Name("call/sched_setaffinity");
 BENCHMARK(sched_getcpu_call)->Name("call/sched_getcpu");
+BENCHMARK(get_mempolicy_call)->Name("call/get_mempolicy");
+BENCHMARK(mbind_call)->Name("call/mbind");
 BENCHMARK(cpuid_leaf_b)->Name("call/cpuid_leaf_b");
 BENCHMARK(getcpu_call)->Name("call/getcpu");
 BENCHMARK(sysconf_onln)->Name("call/sysconf_nprocessors_onln");

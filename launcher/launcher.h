@@ -12,6 +12,8 @@
 #ifndef LIBOS_LAUNCHER_H
 #define LIBOS_LAUNCHER_H
 
+#include <stdint.h>
+
 #include <string>
 #include <vector>
 
@@ -30,6 +32,8 @@ using libos::kEnvCpuMap;
 using libos::kEnvCpuid;
 using libos::kEnvCpus;
 using libos::kEnvNuma;
+using libos::kEnvCpuQuota;
+using libos::kEnvCpusFromQuota;
 using libos::kEnvTopology;
 using libos::kEnvPropagate;
 using libos::kEnvShimPath;
@@ -48,6 +52,8 @@ struct Options {
     const char* cpu_map = nullptr; /* --cpu-map LIST, null when not given */
     const char* topology = nullptr; /* --topology SPEC, null when not given */
     const char* numa = nullptr;    /* --numa N|LISTS, null when not given */
+    const char* cpu_quota = nullptr; /* --cpu-quota Q, null when not given */
+    bool cpus_from_quota = false;  /* --cpus-from-quota (or LIBOS_CPUS_FROM_QUOTA=1) */
     bool propagate = true;         /* false with --no-propagate */
     const char* trace = nullptr;   /* --trace[=FILE]: FILE, or "stderr" */
     bool trace_stack = false;      /* --trace-stack */
@@ -68,6 +74,19 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_options(int argc, char** argv, Options* options);
+
+/* ---- quota_cgroup.cpp ----------------------------------------------------------------------- */
+
+/* What enforce_cpu_quota did: the cgroup the launcher now runs in, or why there is none. */
+struct QuotaCgroup {
+    bool enforced = false;
+    std::string dir;
+    std::string why;
+};
+
+/* Creates a cgroup with a quota of `milli` thousandths of a CPU and moves the launcher into it, with
+ * a keeper that removes it once it has emptied (quota_cgroup.cpp). */
+QuotaCgroup enforce_cpu_quota(uint32_t milli);
 
 /* ---- launcher_exec.cpp ---------------------------------------------------------------------- */
 

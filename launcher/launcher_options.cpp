@@ -44,6 +44,20 @@ constexpr const char kHelp[] =
     "        those than nodes) evenly in vCPU order; or one vCPU list per node, separated by\n"
     "        ':' (0-5:6-7). Distances: 10 local, 20 remote. Default: one node, or the host's\n"
     "        nodes of the vCPUs with --topology host.\n"
+    "  --cpu-quota Q, --cpu-quota=Q\n"
+    "        A CFS quota of Q CPUs (0.01 to the vCPU count, at most 3 decimals), as docker run\n"
+    "        --cpus gives: cgroup v2's cpu.max and v1's cpu.cfs_quota_us show it in the\n"
+    "        program's cgroup and its ancestors, so that the JVM, Rust, Go, .NET and libuv\n"
+    "        size themselves by it. Where libos-run may create a cgroup (root, a writable CPU\n"
+    "        controller) it also enforces it: the program runs in a cgroup of its own,\n"
+    "        removed when the last process in it has ended; otherwise libos-run says on\n"
+    "        stderr that the quota is only shown. Alone, a machine of the CPUs libos-run may\n"
+    "        run on.\n"
+    "  --cpus-from-quota\n"
+    "        As many vCPUs as the quota of libos-run's own cgroup, rounded up (a 1.5-CPU\n"
+    "        container limit makes 2), at most the CPUs it may run on; that quota is shown as\n"
+    "        with --cpu-quota. Without a quota: the CPUs it may run on. Not with --cpus,\n"
+    "        --cpu-map or a shape that gives a count.\n"
     "  --cpuid\n"
     "        The cpuid instruction shows the machine too (its APIC ids, core and thread counts\n"
     "        and cache sharing), where the host has CPUID faulting: each cpuid then costs a\n"
@@ -106,6 +120,7 @@ constexpr const char kHelp[] =
     "  LIBOS_TOPOLOGY   with --topology: its value (exec passes the shape as the shim resolved\n"
     "                   it: flat, host, or every count)\n"
     "  LIBOS_NUMA       with --numa: its value\n"
+    "  LIBOS_CPU_QUOTA  with --cpu-quota or --cpus-from-quota: the quota\n"
     "  LIBOS_CPUID      1 with --cpuid (or when it was 1 already)\n"
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
     "  LIBOS_TRACE      with --trace: stderr, or the FILE, 0 or 1 of --trace=\n"
@@ -127,9 +142,11 @@ constexpr const char kHelp[] =
     "seccomp listener per process tree).\n"
     "\n"
     "Environment read by libos-run:\n"
-    "  LIBOS_CPUS, LIBOS_CPU_MAP, LIBOS_TOPOLOGY, LIBOS_NUMA\n"
-    "                   the machine, when none of --cpus, --cpu-map and --topology is given\n"
-    "                   (errors then name the variable)\n"
+    "  LIBOS_CPUS, LIBOS_CPU_MAP, LIBOS_TOPOLOGY, LIBOS_NUMA, LIBOS_CPU_QUOTA,\n"
+    "  LIBOS_CPUS_FROM_QUOTA\n"
+    "                   the machine, when none of --cpus, --cpu-map, --topology, --numa,\n"
+    "                   --cpu-quota and --cpus-from-quota is given (errors then name the\n"
+    "                   variable)\n"
     "  LIBOS_CPUID      1 has the effect of --cpuid; 0 or empty, none; any other value is\n"
     "                   refused (125)\n"
     "  LIBOS_PROPAGATE  0 has the effect of --no-propagate; 1 or empty, none; any other\n"
@@ -219,6 +236,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             target = &options->topology, name = "--topology";
         else if (match_long(arg, "--numa", &value))
             target = &options->numa, name = "--numa";
+        else if (match_long(arg, "--cpu-quota", &value))
+            target = &options->cpu_quota, name = "--cpu-quota";
         if (target) {
             if (!value) {
                 /* The value is the next argument; "--" there means it was forgotten. */
@@ -284,6 +303,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             plain = &options->no_views;
         else if (match_long(arg, "--cpuid", &value))
             plain = &options->cpuid;
+        else if (match_long(arg, "--cpus-from-quota", &value))
+            plain = &options->cpus_from_quota;
         if (plain) {
             if (value)
                 return {false, usage_error("option takes no value:", arg)};

@@ -25,6 +25,7 @@
 #include "launcher.h"
 #include "libos/libos_config.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_quota.h"
 #include "libos/libos_settings.h"
 #include "libos/libos_topology.h"
 #include "pal/pal.h"
@@ -167,6 +168,71 @@ void check_shape(const Options& options, const ShapeNames& names) {
     if (!libos::check_shape(names.topology, options.topology, names.numa, options.numa, g_machine.map, &spec, &nodes,
                             node_of.data(), &error))
         fail(error.text);
+}
+
+/* The names the quota's settings came under: the options, or the variables. */
+struct QuotaNames {
+    const char* quota;
+    const char* from_quota;
+};
+
+/* The machine's quota: given (--cpu-quota), or found in the launcher's cgroup (--cpus-from-quota). */
+struct Quota {
+    std::string count; /* the vCPUs it makes, kept for as long as options.cpus points at it */
+    uint32_t milli = 0;
+    bool from_cgroup = false;
+    std::string found; /* the quota --cpus-from-quota found, as the setting's text */
+};
+
+/* --cpus-from-quota: the count from the cgroup's quota, refused beside another count (with the
+ * shim's line); --cpu-quota alone: a machine of the CPUs the launcher may run on. */
+Quota count_from_quota(Options& options, const libos::SettingNames& names, const ShapeNames& shape_names,
+                       const QuotaNames& quota_names, bool shape_gave_count) {
+    Quota quota;
+    bool counted = options.cpus || options.cpu_map;
+    if (options.cpus_from_quota && counted) {
+        const char* other = shape_gave_count ? shape_names.topology : options.cpus ? names.count : names.map;
+        libos::ConfigError error;
+        std::string why = std::string("the count comes from the cgroup's quota, so ") + other + " cannot give one too";
+        libos::config_error(&error, quota_names.from_quota, options.cpus_from_quota ? "1" : "", why.c_str());
+        fail(error.text);
+    }
+    if (counted || (!options.cpus_from_quota && !options.cpu_quota))
+        return quota;
+    libos::CpuBits allowed;
+    host_affinity(&allowed);
+    uint32_t n = allowed.count();
+    if (options.cpus_from_quota) {
+        char found[24];
+        n = libos::count_from_quota(n, libos::host_cgroup_quota(nullptr, 0), found, sizeof(found));
+        if (found[0] && !options.cpu_quota) {
+            quota.found = found;
+            quota.from_cgroup = true;
+        }
+    }
+    quota.count = std::to_string(n);
+    options.cpus = quota.count.c_str();
+    return quota;
+}
+
+/* The quota against the machine's count, with the shim's reading. */
+void check_quota(const Options& options, const QuotaNames& names, Quota* quota) {
+    const char* text = options.cpu_quota ? options.cpu_quota : quota->found.empty() ? nullptr : quota->found.c_str();
+    libos::ConfigError error;
+    if (!libos::parse_cpu_quota(options.cpu_quota ? names.quota : names.from_quota, text, g_machine.map.count,
+                                &quota->milli, &error))
+        fail(error.text);
+}
+
+/* Enforces a given quota with a cgroup where the launcher may make one; says so where it may not. */
+void enforce_quota(const Quota& quota, const QuotaNames& names) {
+    QuotaCgroup cgroup = enforce_cpu_quota(quota.milli);
+    if (cgroup.enforced)
+        return;
+    char text[24];
+    libos::format_cpu_quota(quota.milli, text, sizeof(text));
+    fprintf(stderr, "libos-run: %s %s: the quota is shown to the program but not enforced (%s)\n", names.quota, text,
+            cgroup.why.c_str());
 }
 
 /* Puts the launcher, and so the program it becomes, on the map's host CPUs. */
@@ -313,7 +379,9 @@ int main(int argc, char** argv) {
      * LIBOS_CPU_MAP, as the shim alone would read them) is used, and errors name the variable. */
     libos::SettingNames names = {"--cpus", "--cpu-map"};
     ShapeNames shape_names = {"--topology", "--numa"};
-    if (!options.cpus && !options.cpu_map && !options.topology && !options.numa) {
+    QuotaNames quota_names = {"--cpu-quota", "--cpus-from-quota"};
+    if (!options.cpus && !options.cpu_map && !options.topology && !options.numa && !options.cpu_quota &&
+        !options.cpus_from_quota) {
         auto value = [](const char* name) -> const char* {
             const char* v = getenv(name);
             return v && *v ? v : nullptr;
@@ -322,13 +390,19 @@ int main(int argc, char** argv) {
         options.cpu_map = value(kEnvCpuMap);
         options.topology = value(kEnvTopology);
         options.numa = value(kEnvNuma);
+        options.cpu_quota = value(kEnvCpuQuota);
+        libos::ConfigError error;
+        if (!libos::parse_switch(kEnvCpusFromQuota, getenv(kEnvCpusFromQuota), &options.cpus_from_quota, &error))
+            fail(error.text);
         names = {kEnvCpus, kEnvCpuMap};
         shape_names = ShapeNames{kEnvTopology, kEnvNuma};
+        quota_names = QuotaNames{kEnvCpuQuota, kEnvCpusFromQuota};
     }
     check_own_environment(&options);
     std::string shape_count = count_from_shape(options, shape_names);
     if (!shape_count.empty())
         options.cpus = shape_count.c_str();
+    Quota quota = count_from_quota(options, names, shape_names, quota_names, !shape_count.empty());
     bool machine = options.cpus || options.cpu_map;
     if (options.strict && !machine)
         fail("libos-run: --strict needs a virtual machine: give --cpus or --cpu-map (without one there is "
@@ -336,6 +410,7 @@ int main(int argc, char** argv) {
     if (machine) {
         build_machine(options, names);
         check_shape(options, shape_names);
+        check_quota(options, quota_names, &quota);
     }
     if (options.trace)
         check_trace_target(options.trace);
@@ -348,6 +423,11 @@ int main(int argc, char** argv) {
             settings.push_back(std::string(kEnvTopology) + "=" + options.topology);
         if (options.numa)
             settings.push_back(std::string(kEnvNuma) + "=" + options.numa);
+        if (quota.milli) {
+            char text[24];
+            libos::format_cpu_quota(quota.milli, text, sizeof(text));
+            settings.push_back(std::string(kEnvCpuQuota) + "=" + text);
+        }
     }
     if (machine && options.cpuid)
         settings.push_back(std::string(kEnvCpuid) + "=1");
@@ -362,6 +442,8 @@ int main(int argc, char** argv) {
     if (options.stats)
         settings.push_back(std::string(kEnvStats) + "=1");
     std::vector<std::string> env = program_environment(options.no_shim ? std::string() : shim, settings);
+    if (quota.milli && !quota.from_cgroup)
+        enforce_quota(quota, quota_names);
     if (machine)
         place_on_machine();
     if (options.strict)

@@ -52,6 +52,8 @@ struct RealFunctions {
     DIR* (*fdopendir)(int);
     struct dirent* (*readdir)(DIR*);
     void (*rewinddir)(DIR*);
+    long (*telldir)(DIR*);
+    void (*seekdir)(DIR*, long);
     int (*closedir)(DIR*);
     int (*scandir)(const char*, struct dirent***, int (*)(const struct dirent*),
                    int (*)(const struct dirent**, const struct dirent**));

@@ -1,6 +1,6 @@
 /* The descriptor entry points of libc that a generated file answers differently from its memfd
  * (table/sys/libos_fd.cpp): fstat, fstatfs, statfs, readlink, readlinkat, mmap and lseek, and their
- * 64-bit names. Each is a system call and goes through the table; with no machine configured every
+ * 64-bit names; and getsockopt and setsockopt, whose SO_INCOMING_CPU names a CPU. Each is a system call and goes through the table; with no machine configured every
  * one of them is the host's, unchanged. */
 /* This file defines both the plain and the 64-bit names itself (see shim_fs.cpp). */
 #undef _FILE_OFFSET_BITS
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -83,4 +84,15 @@ SHIM_EXPORT off_t lseek(int fd, off_t offset, int whence) noexcept {
 
 SHIM_EXPORT off64_t lseek64(int fd, off64_t offset, int whence) noexcept {
     return lseek(fd, static_cast<off_t>(offset), whence);
+}
+
+/* getsockopt and setsockopt: SO_INCOMING_CPU names a CPU (table/sys/libos_socket.cpp). */
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void* value, socklen_t* length) noexcept {
+    return static_cast<int>(
+        shim::syscall_result(call(SYS_getsockopt, fd, level, name, as_word(value), as_word(length))));
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void* value, socklen_t length) noexcept {
+    return static_cast<int>(
+        shim::syscall_result(call(SYS_setsockopt, fd, level, name, as_word(value), static_cast<long>(length))));
 }

@@ -1,10 +1,10 @@
 /* The file entry points of libc, for the virtual CPU files (table/include/libos/libos_vfs.h).
  *
  * open, openat and their 64-bit and fortified (_2) names, stat, lstat, fstatat, statx, access and
- * faccessat are system calls and go through the table. fopen, opendir and scandir are overridden
- * too, because glibc implements them with internal opens that no override sees. readdir filters
- * the listings of /sys/devices/system/cpu and of nodeN: the machine's cpuV entries instead of the
- * host's. With no machine configured every one of them is glibc's, unchanged. */
+ * faccessat are system calls and go through the table, and so does getdents64. fopen, opendir and
+ * scandir are overridden too, because glibc implements them with internal opens that no override sees.
+ * readdir (with telldir, seekdir and rewinddir) reads the listings of the views' directories through
+ * the table, as getdents64 lists them: the machine's cpuV (nodeK) entries instead of the host's. With no machine configured every one of them is glibc's, unchanged. */
 /* Meson builds with _FILE_OFFSET_BITS=64, which renames open to open64 and so on in glibc's
  * headers; this file defines both names itself. (On x86_64 both are the same function.) */
 #undef _FILE_OFFSET_BITS
@@ -58,18 +58,18 @@ constexpr bool needs_mode(int flags) {
 
 /* ---- directory listings ------------------------------------------------------------------- */
 
-/* A DIR* whose listing the LibOS filters: the host's entries that vfs_show_entry keeps, then the
- * machine's own (vfs_extra_entry). Fixed storage: no allocation on readdir. */
+/* A DIR* whose listing is the machine's: read through the table's listing (vfs_read_listing, the same
+ * as getdents64's) into a buffer of its own, whose records are struct dirent's (on x86_64 struct
+ * linux_dirent64 and struct dirent are one layout). The position is the descriptor's own offset, so
+ * telldir, seekdir and rewinddir are lseek's cookies. Fixed storage: no allocation on readdir. */
 struct FilteredDir {
     std::atomic<DIR*> dir;
     libos::VfsDir kind;
     int32_t node;
-    uint32_t next_extra;
-    bool host_done;
-    struct dirent entry;
-    /* The inodes of the host's cpuH (nodeH) entries, which the machine's cpuV (nodeK) entries take (H
-     * below 128). */
-    uint64_t host_ino[128];
+    uint32_t used;   /* bytes of buf filled */
+    uint32_t at;     /* the next record */
+    long position;   /* telldir's: the position of the next record */
+    alignas(8) char buf[2048];
 };
 constexpr int kFilteredDirs = 64;
 constinit FilteredDir g_filtered[kFilteredDirs] = {};
@@ -92,9 +92,8 @@ void watch_listing(DIR* dir, const libos::VfsPath& path) {
         if (f.dir.compare_exchange_strong(none, reinterpret_cast<DIR*>(-1))) {
             f.kind = path.dir;
             f.node = path.node;
-            f.next_extra = 0;
-            f.host_done = false;
-            memset(f.host_ino, 0, sizeof(f.host_ino));
+            f.used = f.at = 0;
+            f.position = PalFileSeek(dirfd(dir), 0, SEEK_CUR);
             g_filtered_count.fetch_add(1, std::memory_order_acq_rel);
             f.dir.store(dir, std::memory_order_release);
             return;
@@ -102,48 +101,23 @@ void watch_listing(DIR* dir, const libos::VfsPath& path) {
     }
 }
 
-/* The number of a host entry "cpuH" or "nodeH" (`prefix`; decimal, no leading zero), or UINT_MAX. */
-unsigned host_entry_number(const char* name, const char* prefix) {
-    const size_t p = strlen(prefix);
-    if (strncmp(name, prefix, p) != 0 || name[p] < '0' || name[p] > '9' || (name[p] == '0' && name[p + 1]))
-        return UINT_MAX;
-    unsigned n = 0;
-    for (const char* p = name + strlen(prefix); *p; ++p) {
-        if (*p < '0' || *p > '9' || n > 100000)
-            return UINT_MAX;
-        n = n * 10 + static_cast<unsigned>(*p - '0');
-    }
-    return n;
-}
-
 struct dirent* next_entry(FilteredDir* f, DIR* dir) {
-    while (!f->host_done) {
-        struct dirent* e = SHIM_REAL(readdir)(dir);
-        if (!e) {
-            f->host_done = true;
-            break;
+    if (f->at >= f->used) {
+        long n = libos::vfs_read_listing(libos::Caller::self(), dirfd(dir), f->kind, f->node,
+                                         reinterpret_cast<uintptr_t>(f->buf), sizeof(f->buf),
+                                         libos::DirentFormat::Linux64);
+        f->at = f->used = 0;
+        if (n <= 0) {
+            if (n < 0)
+                errno = static_cast<int>(-n); /* readdir(3): errno set, and NULL */
+            return nullptr;
         }
-        if (libos::vfs_show_entry(f->kind, f->node, e->d_name))
-            return e;
-        if (unsigned host = host_entry_number(e->d_name, libos::vfs_entry_prefix(f->kind));
-            host < sizeof(f->host_ino) / sizeof(f->host_ino[0]))
-            f->host_ino[host] = e->d_ino;
+        f->used = static_cast<uint32_t>(n);
     }
-    char name[sizeof(f->entry.d_name)];
-    uint32_t host = 0;
-    if (!libos::vfs_extra_entry(f->kind, f->node, f->next_extra, name, sizeof(name), &host))
-        return nullptr;
-    memset(&f->entry, 0, sizeof(f->entry));
-    ++f->next_extra;
-    /* The entry of the host CPU it runs on stands for a vCPU's, inode and all (an inode of its own
-     * past the host's entries this listing remembers). */
-    const bool known = host < sizeof(f->host_ino) / sizeof(f->host_ino[0]) && f->host_ino[host] != 0;
-    f->entry.d_ino = known ? f->host_ino[host] : 0x4c000000u + f->next_extra;
-    f->entry.d_off = static_cast<off_t>(f->next_extra);
-    f->entry.d_reclen = sizeof(f->entry);
-    f->entry.d_type = libos::vfs_entry_type(f->kind);
-    memcpy(f->entry.d_name, name, strlen(name) + 1);
-    return &f->entry;
+    auto* e = reinterpret_cast<struct dirent*>(f->buf + f->at);
+    f->at += e->d_reclen;
+    f->position = e->d_off;
+    return e;
 }
 
 /* The virtual classification of a path the program names (absolute, or relative to a current
@@ -368,10 +342,38 @@ SHIM_EXPORT struct dirent64* readdir64(DIR* dir) {
 
 SHIM_EXPORT void rewinddir(DIR* dir) {
     if (FilteredDir* f = filtered(dir)) {
-        f->next_extra = 0;
-        f->host_done = false;
+        f->used = f->at = 0;
+        f->position = 0;
     }
     SHIM_REAL(rewinddir)(dir);
+}
+
+/* telldir and seekdir of a listing of the machine: its positions are the descriptor's offsets. */
+SHIM_EXPORT long telldir(DIR* dir) {
+    if (FilteredDir* f = filtered(dir))
+        return f->position;
+    return SHIM_REAL(telldir)(dir);
+}
+
+SHIM_EXPORT void seekdir(DIR* dir, long position) {
+    FilteredDir* f = filtered(dir);
+    if (!f)
+        return SHIM_REAL(seekdir)(dir, position);
+    int saved = errno;
+    if (PalFileSeek(dirfd(dir), position, SEEK_SET) >= 0) {
+        f->used = f->at = 0;
+        f->position = position;
+    }
+    errno = saved;
+}
+
+/* getdents64(3), glibc's wrapper of the system call since 2.30. */
+SHIM_EXPORT ssize_t getdents64(int fd, void* buf, size_t size) noexcept {
+    shim::ensure();
+    /* glibc passes at most INT_MAX, as the kernel's count is an unsigned int. */
+    if (size > INT_MAX)
+        size = INT_MAX;
+    return shim::syscall_result(libos::dispatch(SYS_getdents64, fd, as_word(buf), static_cast<long>(size), 0, 0, 0));
 }
 
 SHIM_EXPORT int closedir(DIR* dir) {

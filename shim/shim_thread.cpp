@@ -11,6 +11,7 @@
 
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
 #include "shim.h"
@@ -27,6 +28,7 @@ struct StartInfo {
     libos::ThreadSlot* slot;
     pid_t tid;
     std::atomic<int> ready;
+    libos::InheritedPolicy policy; /* the creator's memory policy, as the kernel copies its own */
 };
 
 void* start_thread(void* p) {
@@ -34,6 +36,7 @@ void* start_thread(void* p) {
     while (info->ready.load(std::memory_order_acquire) == 0)
         PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
     libos::adopt_thread(info->slot, info->tid);
+    libos::numa_adopt_thread_policy(info->policy);
     void* (*routine)(void*) = info->routine;
     void* arg = info->arg;
     free(info);
@@ -115,6 +118,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     info->routine = routine;
     info->arg = arg;
     info->ready.store(0, std::memory_order_relaxed);
+    libos::numa_copy_thread_policy(&info->policy);
     int ret = SHIM_REAL(pthread_create)(thread, use, &start_thread, info);
     if (use == &copy)
         pthread_attr_destroy(&copy);

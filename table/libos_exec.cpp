@@ -13,6 +13,8 @@
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_quota.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_topology.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
@@ -149,7 +151,12 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
     strings += 16; /* LIBOS_CPUID */
-    size_t bytes = kBlockHeader + (count + 18) * sizeof(char*) + strings;
+    strings += 48; /* LIBOS_CPU_QUOTA */
+    strings += 32 + kMaxNodeBits * 6; /* LIBOS_MEMPOLICY */
+    /* Room for the entries kept and those written here: at most each LibOS variable once, LD_PRELOAD,
+     * GLIBC_TUNABLES and the final null. */
+    constexpr size_t kWritten = sizeof(kEnvironment) / sizeof(kEnvironment[0]) + 3;
+    size_t bytes = kBlockHeader + (count + kWritten) * sizeof(char*) + strings;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -165,7 +172,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
-    char* cursor = reinterpret_cast<char*>(out + count + 18);
+    char* cursor = reinterpret_cast<char*>(out + count + kWritten);
     size_t used = 0;
     bool have_preload = false, have_tunables = false;
     for (size_t i = 0; i < count; ++i) {
@@ -216,6 +223,8 @@ char* const* exec_environment(char* const* envp, long* error) {
     out[used++] = put(&cursor, {kEnvTopology, "=", topology});
     if (numa)
         out[used++] = put(&cursor, {kEnvNuma, "=", numa});
+    if (const char* quota = machine_quota_text())
+        out[used++] = put(&cursor, {kEnvCpuQuota, "=", quota});
     if (cpuid_requested())
         out[used++] = put(&cursor, {kEnvCpuid, "=1"});
     if (const char* cwd = exec_cwd())
@@ -244,6 +253,15 @@ char* const* exec_environment(char* const* envp, long* error) {
     format_decimal(number, state_clock());
     put(&cursor, {"@", number});
     out[used++] = affinity;
+    /* The calling thread's memory policy, in virtual nodes (the host keeps its own). */
+    char* mempolicy = put(&cursor, {kEnvMemPolicy, "="});
+    --cursor;
+    if (size_t length = numa_exec_text(cursor, kMaxNodeBits * 6 + 24)) {
+        cursor += length + 1;
+        out[used++] = mempolicy;
+    } else {
+        cursor = mempolicy;
+    }
     out[used] = nullptr;
     return out;
 }

@@ -13,6 +13,8 @@
 #include "libos/libos_cpuid.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_quota.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_topology.h"
 #include "libos/libos_settings.h"
 #include "libos/libos_signal.h"
@@ -47,15 +49,32 @@ struct Inherited {
     bool has_affinity;
     uint32_t since;
     CpuBits affinity;
+    bool has_mempolicy;
+    int mempolicy_mode;
+    NodeBits mempolicy_nodes;
 };
 constinit Inherited g_inherited = {};
+
+/* LIBOS_MEMPOLICY=MODE[:LIST], written at exec: the exec'ing thread's virtual memory policy (the host
+ * keeps its own across execve). */
+bool read_inherited_mempolicy(ConfigError* err) {
+    const char* text = env_get(kEnvMemPolicy);
+    if (!text || !*text)
+        return true;
+    if (!numa_parse_inherited(text, &g_inherited.mempolicy_mode, &g_inherited.mempolicy_nodes)) {
+        config_error(err, kEnvMemPolicy, text, "expected a mode number, optionally ':' and a node list (\"2:0-1\")");
+        return false;
+    }
+    g_inherited.has_mempolicy = true;
+    return true;
+}
 
 bool read_inherited(ConfigError* err) {
     Inherited& in = g_inherited;
     return parse_descriptor(kEnvStateFd, env_get(kEnvStateFd), &in.state_fd, err) &&
            parse_inherited_affinity(kEnvAffinity, env_get(kEnvAffinity), &in.affinity, &in.since, &in.has_affinity,
                                     err) &&
-           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err);
+           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err) && read_inherited_mempolicy(err);
 }
 
 /* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
@@ -72,22 +91,51 @@ bool inherited_affinity(CpuBits* mask, uint32_t* since) {
     return true;
 }
 
+/* LIBOS_CPUS_FROM_QUOTA=1 with a count given another way: the two would disagree. */
+[[noreturn]] void refuse_from_quota(const char* other) {
+    ConfigError error;
+    FixedText<160> why;
+    why.add("the count comes from the cgroup's quota, so ").add(other).add(" cannot give one too");
+    config_error(&error, kEnvCpusFromQuota, "1", why.data());
+    refuse(error.text);
+}
+
 int init_machine() {
     const char* count_text = env_get(kEnvCpus);
     const char* map_text = env_get(kEnvCpuMap);
     const char* topology_text = env_get(kEnvTopology);
     const char* numa_text = env_get(kEnvNuma);
+    const char* quota_text = env_get(kEnvCpuQuota);
     ConfigError error;
+    bool from_quota = false;
+    if (!parse_switch(kEnvCpusFromQuota, env_get(kEnvCpusFromQuota), &from_quota, &error))
+        refuse(error.text);
     if (!(count_text && *count_text) && !(map_text && *map_text)) {
-        /* A shape of sockets and cores alone is a machine of their product. */
+        /* A shape of sockets and cores alone is a machine of their product; a quota alone, one of the
+         * CPUs the process may run on; LIBOS_CPUS_FROM_QUOTA=1, one of its cgroup's quota. */
         static constinit char shape_count[16] = {};
+        static constinit char found_quota[24] = {};
         uint32_t n;
         if (!count_from_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &n, &error))
             refuse(error.text);
+        if (from_quota && n)
+            refuse_from_quota(kEnvTopology);
+        if (n == 0 && (from_quota || (quota_text && *quota_text))) {
+            CpuBits allowed;
+            host_affinity(&allowed);
+            n = allowed.count();
+            if (from_quota) {
+                n = count_from_quota(n, host_cgroup_quota(nullptr, 0), found_quota, sizeof(found_quota));
+                if (found_quota[0] && !(quota_text && *quota_text))
+                    quota_text = found_quota;
+            }
+        }
         if (n == 0)
             return kIdentity;
         format_decimal(shape_count, n);
         count_text = shape_count;
+    } else if (from_quota) {
+        refuse_from_quota((count_text && *count_text) ? kEnvCpus : kEnvCpuMap);
     }
 
     Machine& m = g_machine;
@@ -102,7 +150,8 @@ int init_machine() {
         memset(&everything, 0xff, sizeof(everything));
         if (build_cpu_map(names, count_text, map_text, everything, everything, everything, &m.map, &error)) {
             set_machine_shape();
-            if (!configure_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &error))
+            if (!configure_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &error) ||
+                !configure_quota(kEnvCpuQuota, quota_text, m.map.count, &error))
                 refuse(error.text);
             trusted = attach_region(g_inherited.state_fd);
         }
@@ -135,7 +184,8 @@ int init_machine() {
                 refuse(error.text);
         }
         set_machine_shape();
-        if (!configure_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &error))
+        if (!configure_shape(kEnvTopology, topology_text, kEnvNuma, numa_text, &error) ||
+            !configure_quota(kEnvCpuQuota, quota_text, m.map.count, &error))
             refuse(error.text);
     }
 
@@ -171,6 +221,8 @@ int init_machine() {
     if (g_cpuid && fault_handling_installed())
         enable_cpuid_faulting();
     capture_inherited_cwd();
+    if (g_inherited.has_mempolicy)
+        numa_set_inherited(g_inherited.mempolicy_mode, g_inherited.mempolicy_nodes);
     return kVirtual;
 }
 

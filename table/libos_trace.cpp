@@ -16,6 +16,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_settings.h"
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
@@ -121,7 +122,63 @@ struct Call {
     bool have_mask;
     unsigned cpu, node;
     bool have_cpu;
+    /* The memory-policy calls: the node mask set or got (migrate_pages: the old nodes), as a CPU list
+     * of node numbers so that it prints like the CPU masks; migrate_pages' new nodes in the second. */
+    CpuBits nodes, nodes2;
+    bool have_nodes, have_nodes2;
 };
+
+/* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
+int node_mask_argument(long nr, int* maxnode_arg) {
+    switch (nr) {
+        case SYS_set_mempolicy:
+        case SYS_get_mempolicy:
+            *maxnode_arg = 2;
+            return 1;
+        case SYS_mbind:
+            *maxnode_arg = 4;
+            return 3;
+        case SYS_migrate_pages:
+            *maxnode_arg = 1;
+            return 2;
+        default:
+            return -1;
+    }
+}
+
+/* A node mask in the program's memory: the first maxnode - 1 bits, at most the machine's MAX_NUMNODES. */
+bool read_nodes(Caller caller, long address, long maxnode, CpuBits* out) {
+    memset(out, 0, sizeof(*out));
+    if (!address || maxnode <= 1 || !numa_virtual())
+        return false;
+    unsigned long bits = static_cast<unsigned long>(maxnode) - 1;
+    if (bits > numa_max_nodes())
+        bits = numa_max_nodes();
+    if (caller.copy_in(out->words, static_cast<uintptr_t>(address), (bits + 63) / 64 * 8) < 0)
+        return false;
+    if (bits % 64)
+        out->words[bits / 64] &= (1ULL << (bits % 64)) - 1;
+    return true;
+}
+
+void read_call_nodes(Caller caller, Call* c) {
+    int maxnode_arg;
+    int arg = node_mask_argument(c->nr, &maxnode_arg);
+    if (arg < 0)
+        return;
+    c->have_nodes = read_nodes(caller, c->args[arg], c->args[maxnode_arg], &c->nodes);
+    if (c->nr == SYS_migrate_pages)
+        c->have_nodes2 = read_nodes(caller, c->args[3], c->args[maxnode_arg], &c->nodes2);
+}
+
+/* The host nodes behind a virtual node list. */
+void host_nodes_of(const CpuBits& vnodes, CpuBits* host) {
+    NodeBits v = {}, h;
+    memcpy(v.words, vnodes.words, sizeof(v.words));
+    numa_to_host(v, &h);
+    memset(host, 0, sizeof(*host));
+    memcpy(host->words, h.words, sizeof(h.words));
+}
 
 /* How many arguments to show for a call the tracer has no decoder for: up to the last non-zero. */
 int shown_arguments(const Call& c) {
@@ -139,6 +196,23 @@ void add_text_arguments(Line& line, const Call& c) {
             line.ch('{').cpu_list_short(c.mask).ch('}');
         else
             line.hex(static_cast<unsigned long>(c.args[2]));
+        return;
+    }
+    int maxnode_arg;
+    if (int node_arg = node_mask_argument(c.nr, &maxnode_arg); node_arg >= 0 && c.have_nodes) {
+        const int count = c.nr == SYS_set_mempolicy ? 3 : c.nr == SYS_migrate_pages ? 4 : c.nr == SYS_mbind ? 6 : 5;
+        for (int i = 0; i < count; ++i) {
+            if (i)
+                line.add(", ");
+            if (i == node_arg)
+                line.ch('{').cpu_list_short(c.nodes).ch('}');
+            else if (i == 3 && c.nr == SYS_migrate_pages && c.have_nodes2)
+                line.ch('{').cpu_list_short(c.nodes2).ch('}');
+            else if (c.args[i] >= -4096 && c.args[i] < 65536)
+                line.num(c.args[i]);
+            else
+                line.hex(static_cast<unsigned long>(c.args[i]));
+        }
         return;
     }
     if (c.nr == SYS_getcpu) {
@@ -171,7 +245,29 @@ const char* error_name(long result) {
     return name ? name : "E?";
 }
 
+void add_host_nodes(Line& line, const Call& c, bool json) {
+    CpuBits host, host2;
+    host_nodes_of(c.nodes, &host);
+    if (c.have_nodes2)
+        host_nodes_of(c.nodes2, &host2);
+    if (json) {
+        line.add(",\"nodes\":").cpu_array(c.nodes, kMaxNodeBits).add(",\"host_nodes\":").cpu_array(host, kMaxNodeBits);
+        if (c.have_nodes2)
+            line.add(",\"new_nodes\":").cpu_array(c.nodes2, kMaxNodeBits).add(",\"new_host_nodes\":")
+                .cpu_array(host2, kMaxNodeBits);
+    } else {
+        line.add(" [host nodes {").cpu_list_short(host).ch('}');
+        if (c.have_nodes2)
+            line.add(" -> {").cpu_list_short(host2).ch('}');
+        line.ch(']');
+    }
+}
+
 void add_host_cpus(Line& line, const Call& c, bool json) {
+    if (c.have_nodes && is_virtual()) {
+        add_host_nodes(line, c, json);
+        return;
+    }
     if (!c.have_mask || !is_virtual())
         return;
     CpuBits host;
@@ -333,6 +429,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[path_arg]), sizeof(c.path)) >= 0;
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
+    if (nr != SYS_get_mempolicy && g_lines)
+        read_call_nodes(caller, &c);
     /* exec replaces the program, and with it the exit that would print the summary. */
     if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
         t_in_trace = true;
@@ -361,6 +459,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         return result;
     if (nr == SYS_sched_getaffinity && c.result > 0)
         c.have_mask = read_mask(caller, args[2], c.result, &c.mask);
+    if (nr == SYS_get_mempolicy && c.result == 0)
+        read_call_nodes(caller, &c);
     if (nr == SYS_getcpu && c.result == 0) {
         c.have_cpu = (!args[0] || caller.copy_in(&c.cpu, static_cast<uintptr_t>(args[0]), sizeof(c.cpu)) == 0) &&
                      (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);

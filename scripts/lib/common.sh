@@ -17,10 +17,13 @@ LIBOS_PACKAGES=(
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
 # tools: hwloc-nox, which the hosts suite uses too, conflicts with hwloc), numactl, ps,
 # GNU parallel, psutil, zstd and a JVM.
-LIBOS_TOOL_PACKAGES=(hwloc-nox numactl procps parallel python3-psutil zstd default-jre-headless)
+LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless)
 # The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
 # simulated hosts, and the topology tools it runs inside them.
 LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)
+# The containers suite's (scripts/test --suite containers, docs/containers.md): the engines it runs
+# (catatonit is podman's pause process for `podman kube play`), and a JVM and PyYAML for its checks.
+LIBOS_CONTAINERS_PACKAGES=(runc docker.io podman catatonit default-jre-headless python3-yaml)
 # The sanitizers' runtimes for scripts/test --sanitize (GCC 12's; g++ already brings them on Debian 12).
 LIBOS_SANITIZE_PACKAGES=(libasan8 liblsan0 libubsan1)
 

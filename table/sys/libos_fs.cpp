@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "libos/libos_caller.h"
 #include "libos/libos_table.h"
@@ -115,6 +116,8 @@ SyscallResult stat_virtual(Caller caller, const VfsPath& p, UserPtr<struct stat>
     struct stat st;
     if (long ret = PalFileStatAt(AT_FDCWD, p.real, &st, flags | AT_SYMLINK_NOFOLLOW); ret < 0)
         return ret;
+    if (S_ISCHR(st.st_mode) && libos::vfs_cpu_device_minor(p))
+        st.st_rdev = makedev(major(st.st_rdev), p.vcpu);
     return caller.copy_out(buf, &st, sizeof(st));
 }
 
@@ -239,6 +242,8 @@ SyscallResult libos_syscall_statx(Caller caller, int dirfd, UserPtr<const char> 
     struct statx stx;
     if (long ret = PalFileStatx(AT_FDCWD, p.real, flags | AT_SYMLINK_NOFOLLOW, mask, &stx); ret < 0)
         return ret;
+    if (S_ISCHR(stx.stx_mode) && libos::vfs_cpu_device_minor(p))
+        stx.stx_rdev_minor = p.vcpu;
     return caller.copy_out(buf, &stx, sizeof(stx));
 }
 

@@ -280,7 +280,7 @@ bool parse_pid(const char* s, size_t n, pid_t* pid) {
 /* /proc/cpuinfo, /proc/stat and the status files, /proc/<pid>/status and
  * /proc/<pid>/task/<tid>/status. `rest` follows "/proc/". */
 bool classify_proc(const char* rest, VfsPath* out) {
-    if (classify_proc_cpus(rest, out))
+    if (classify_proc_cpus(rest, out) || classify_proc_numa(rest, out))
         return true;
     if (strcmp(rest, "cpuinfo") == 0 || strcmp(rest, "stat") == 0) {
         out->kind = VfsKind::Generated;
@@ -356,7 +356,7 @@ bool classify_canonical(const char* path, VfsPath* out) {
     }
     if (starts_with(p, "/proc/"))
         return classify_proc(p + 6, out);
-    return classify_cgroup(p, out) || classify_device(p, out);
+    return classify_cgroup(p, out) || classify_device(p, out) || classify_cpu_device(p, out);
 }
 
 }  // namespace libos

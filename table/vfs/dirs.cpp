@@ -38,67 +38,6 @@ constinit std::atomic<bool> g_cwd_known{false};
 
 }  // namespace
 
-const char* vfs_entry_prefix(VfsDir dir) {
-    return dir == VfsDir::NodeRoot || dir == VfsDir::Cpu ? "node" : "cpu";
-}
-
-unsigned char vfs_entry_type(VfsDir dir) {
-    return dir == VfsDir::Node || dir == VfsDir::Cpu ? DT_LNK : DT_DIR;
-}
-
-bool vfs_show_entry(VfsDir dir, int32_t node, const char* name) {
-    (void)node;
-    uint32_t number;
-    /* The host's numbered entries give way to the machine's. */
-    return dir == VfsDir::Plain || !numbered(name, strlen(name), vfs_entry_prefix(dir), &number);
-}
-
-bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size, uint32_t* host_number) {
-    if (size < 16)
-        return false;
-    uint32_t number = 0;
-    switch (dir) {
-        case VfsDir::Plain:
-            return false;
-        case VfsDir::CpuRoot:
-            if (index >= vcpu_count())
-                return false;
-            number = index;
-            *host_number = host_cpu_of(index);
-            break;
-        case VfsDir::Node: {
-            uint32_t seen = 0, v = 0;
-            for (; v < vcpu_count(); ++v)
-                if (vcpu_place(v).node == static_cast<uint32_t>(node) && seen++ == index)
-                    break;
-            if (v >= vcpu_count())
-                return false;
-            number = v;
-            *host_number = host_cpu_of(v);
-            break;
-        }
-        case VfsDir::NodeRoot:
-        case VfsDir::Cpu: {
-            /* node0.. in the node directory; cpuV's own node in cpuV. */
-            if (dir == VfsDir::NodeRoot ? index >= vnode_count() : index > 0)
-                return false;
-            number = dir == VfsDir::NodeRoot ? index : vcpu_place(static_cast<uint32_t>(node)).node;
-            CpuBits hosts;
-            vnode_host_nodes(number, &hosts);
-            uint32_t h = 0;
-            while (h < kMaxVcpus && !hosts.has(h))
-                ++h;
-            *host_number = h;
-            break;
-        }
-    }
-    const char* prefix = vfs_entry_prefix(dir);
-    size_t p = strlen(prefix);
-    memcpy(name, prefix, p);
-    format_decimal(name + p, number);
-    return true;
-}
-
 void vfs_remember_dir(int fd, const char* virt) {
     struct stat st;
     if (PalFileStat(fd, &st) < 0 || strlen(virt) >= kVfsPathMax)
@@ -164,7 +103,8 @@ bool vfs_listed_dir(int fd, char* out) {
     if (vfs_dir_path(fd, out))
         return true;
     long n = PalFileReadLink(ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), out, kVfsPathMax);
-    return n > 0 && (strcmp(out, kCpuRoot) == 0 || strcmp(out, kNodeRoot) == 0);
+    return n > 0 && (strcmp(out, kCpuRoot) == 0 || strcmp(out, kNodeRoot) == 0 || strcmp(out, kBusCpuRoot) == 0 ||
+                     strcmp(out, kDevCpuRoot) == 0);
 }
 
 bool vfs_cwd(char* out) {

@@ -40,6 +40,9 @@ bool cacheable(const VfsPath& path) {
         case VfsFile::IrqList:
         case VfsFile::CgroupCpus:
         case VfsFile::CgroupMems:
+        case VfsFile::CgroupCpuMax: /* the process may move to another cgroup */
+        case VfsFile::CgroupCfsQuota:
+        case VfsFile::NumaMaps:
             return false;
         default:
             return true;
@@ -130,10 +133,14 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
             return write_proc_cpus(caller, path, out);
         case VfsFile::CgroupCpus:
         case VfsFile::CgroupMems:
+        case VfsFile::CgroupCpuMax:
+        case VfsFile::CgroupCfsQuota:
             return write_cgroup(caller, path, out);
         case VfsFile::DeviceCpuMask:
         case VfsFile::DeviceCpuList:
             return write_device(caller, path, out);
+        case VfsFile::NumaMaps:
+            return write_numa_maps(caller, path, out);
         case VfsFile::None:
             return -ENOENT;
         default:

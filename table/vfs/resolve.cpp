@@ -513,7 +513,8 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
         const char* s = path;
         while (*s == '/')
             ++s;
-        if (!(starts_with(s, "sys/") || starts_with(s, "proc/") || strstr(path, "/.")) || !normalize(path, lexical))
+        if (!(starts_with(s, "sys/") || starts_with(s, "proc/") || starts_with(s, "dev/cpu") || strstr(path, "/.")) ||
+            !normalize(path, lexical))
             return false;
     }
     if (!may_be_in_views(lexical))

@@ -10,6 +10,9 @@
  *   procfs_cpus.cpp  a task's stat, /proc/interrupts, softirqs, net/softnet_stat and irq/ masks
  *   cgroup.cpp     the cgroup cpuset files
  *   devices.cpp    the devices' local_cpus and local_cpulist
+ *   cpu_devices.cpp  /sys/bus/cpu/devices and /dev/cpu: the CPUs as devices
+ *   listing.cpp    the listings of the views' directories (getdents64, getdents, readdir)
+ *   procfs_numa.cpp  /proc/<pid>/numa_maps on the virtual nodes
  * New views (topology, NUMA, cgroups) get a file each beside these. */
 #ifndef LIBOS_VFS_INTERNAL_H
 #define LIBOS_VFS_INTERNAL_H
@@ -28,6 +31,8 @@ namespace libos {
 
 constexpr char kCpuRoot[] = "/sys/devices/system/cpu";
 constexpr char kNodeRoot[] = "/sys/devices/system/node";
+constexpr char kBusCpuRoot[] = "/sys/bus/cpu/devices";
+constexpr char kDevCpuRoot[] = "/dev/cpu";
 
 /* ---- names ---------------------------------------------------------------------------------- */
 
@@ -105,11 +110,16 @@ bool cgroup_may_name(const char* lexical);
 bool classify_cgroup(const char* path, VfsPath* out);
 long write_cgroup(Caller caller, const VfsPath& path, Out& out);
 bool device_may_name(const char* lexical);
+bool cpu_device_may_name(const char* lexical);
+bool classify_cpu_device(const char* path, VfsPath* out);
 bool classify_device(const char* path, VfsPath* out);
 long write_device(Caller caller, const VfsPath& path, Out& out);
+bool numa_maps_may_name(const char* rest);
+bool classify_proc_numa(const char* rest, VfsPath* out);
+long write_numa_maps(Caller caller, const VfsPath& path, Out& out);
 inline bool may_name_cpus_elsewhere(const char* lexical) {
-    return (starts_with(lexical, "/proc/") && proc_cpus_may_name(lexical + 6)) || cgroup_may_name(lexical) ||
-           device_may_name(lexical);
+    return (starts_with(lexical, "/proc/") && (proc_cpus_may_name(lexical + 6) || numa_maps_may_name(lexical + 6))) ||
+           cgroup_may_name(lexical) || device_may_name(lexical) || cpu_device_may_name(lexical);
 }
 /* A CPU mask as the kernel writes it ("ff,ffffffff") into bits. */
 bool parse_cpu_mask(const char* text, CpuBits* out);

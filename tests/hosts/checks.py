@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 
 # The defects these checks expose today, each with the reason reported on its expected failures.
 # A check names one only under the condition in which the defect shows.
-KNOWN_DEFECTS = {
-    "cgroup-cpu.max": "cgroup v2 cpu.max is the host cgroup's quota, not the machine's (no quota"
-                      " unless one is chosen: max 100000)",
-}
+KNOWN_DEFECTS = {}
 
 # The vCPU counts of the conformance runs under the shim alone (LIBOS_CPUS), as tests/meson.build
 # runs them natively, without 1024: its 45 s on this machine become many minutes on emulated CPUs.
@@ -333,7 +330,59 @@ def commands(paths, facts, machines, refusals):
     cmds += [(f"views {m.label}", f"{paths.launcher} {' '.join(m.options)} -- bash {VIEWS_PATH} '{cg}'")
              for m in machines]
     cmds += [(f"refuse {' '.join(r.options)}", f"{paths.launcher} {' '.join(r.options)} -- true") for r in refusals]
+    if "cpu.max" in facts.cgroup_files:
+        cmds += quota_commands(paths)
     return cmds
+
+
+# The machine's CPU quota on a cgroup v2 host (tests/integration/quota.sh checks v1 on this machine):
+# --cpu-quota runs the program in a cgroup of the launch's own, with the quota (read as the host has it
+# by the static busybox, which has no shim), shown to it too; the cgroup goes once the program has
+# ended; --cpus-from-quota counts the run's own cgroup's quota.
+QUOTA_PROBE = r"""p=$(sed -n 's/^0:://p' /proc/self/cgroup)
+echo "cgroup=$p"; echo "shown=$(cat /sys/fs/cgroup$p/cpu.max)"; echo "real=$(busybox cat /sys/fs/cgroup$p/cpu.max)"
+echo "nproc=$(nproc)" """
+QUOTA_GONE = r"""for i in $(seq 100); do [ -z "$(ls -d /sys/fs/cgroup/libos-run-* 2>/dev/null)" ] && break; sleep 0.1; done
+echo "left=$(ls -d /sys/fs/cgroup/libos-run-* 2>/dev/null)" """
+
+
+# The launch's cgroup goes beside the launcher's own: from a cgroup without limits of its own (made
+# here), or, from the run's cgroup (cpuset 8-15, cpu.max: limits of its own, which a cgroup beside it
+# would drop), not at all.
+QUOTA_FREE = "/sys/fs/cgroup/libos-quota-free"
+
+
+def quota_commands(paths):
+    probe = QUOTA_PROBE.replace("'", "'\\''")
+    return [("quota --cpus 4 --cpu-quota 1.5",
+             f"mkdir {QUOTA_FREE} && echo $$ >{QUOTA_FREE}/cgroup.procs && "
+             f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- bash -c '{probe}'; "
+             f"echo $$ >/sys/fs/cgroup/hosts/cgroup.procs; rmdir {QUOTA_FREE}"),
+            ("quota cgroup removed", QUOTA_GONE),
+            ("quota in a cgroup with limits of its own",
+             f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- true 2>&1"),
+            ("quota --cpus-from-quota", f"{paths.launcher} --cpus-from-quota -- nproc")]
+
+
+def judge_quota(tap, facts, name, output, status):
+    got = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    if name == "quota --cpus 4 --cpu-quota 1.5":
+        tap.case(f"{name}: the program runs in a cgroup of the launch's own (cgroup={got.get('cgroup')})",
+                 status == 0 and got.get("cgroup", "").startswith("/libos-run-"), [output])
+        tap.expect(f"{name}: its real cpu.max", got.get("real", "(missing)"), "150000 100000")
+        tap.expect(f"{name}: the cpu.max the program reads", got.get("shown", "(missing)"), "150000 100000")
+        tap.expect(f"{name}: nproc", got.get("nproc", "(missing)"), "4")
+    elif name == "quota cgroup removed":
+        tap.expect(f"{name} once the program has ended", got.get("left", "(missing)"), "")
+    elif name == "quota in a cgroup with limits of its own":
+        tap.expect(f"{name}: shown, not enforced", output.strip(),
+                   "libos-run: --cpu-quota 1.5: the quota is shown to the program but not enforced (the cgroup"
+                   f" /sys/fs/cgroup{facts.cgroup} limits the program itself (cpu.max "
+                   f"{facts.cgroup_files['cpu.max']}), which a cgroup beside it would not)")
+    else:
+        quota, period = facts.cgroup_files["cpu.max"].split()
+        want = str(-(-int(quota) // int(period))) if quota != "max" else str(len(facts.allowed))
+        tap.expect(f"{name} (the run's cgroup: cpu.max {quota} {period}): nproc", output.strip(), want)
 
 
 def judge_conformance(tap, name, output, status):
@@ -466,5 +515,7 @@ def judge(tap, paths, facts, machines, refusals, result):
         elif name.startswith("views --"):
             machine = next(m for m in machines if f"views {m.label}" == name)
             judge_machine(tap, facts, machine, output, status)
+        elif name.startswith("quota "):
+            judge_quota(tap, facts, name, output, status)
         elif name.startswith("refuse "):
             judge_refusal(tap, next(r for r in refusals if f"refuse {' '.join(r.options)}" == name), output, status)

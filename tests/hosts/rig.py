@@ -196,7 +196,7 @@ def build_tree_files(build: str):
     preloads and loads, and the conformance suite. Not the whole tree: objects and logs would make
     the initramfs ten times larger."""
     names = ["launcher/libos-run", "shim/libshim.so", "pal/libpal.so", "unwind/libos_unwind.so",
-             "tests/conformance"]
+             "tests/conformance", "tests/numa_conformance", "tests/programs/numa_places"]
     return [os.path.join(build, n) for n in names if os.path.exists(os.path.join(build, n))]
 
 

@@ -161,4 +161,117 @@ else
   skip "rseq" "this glibc has no __rseq_size"
 fi
 
+# ---- 9. listings through the raw system call, the CPUs as devices, xattrs, SO_INCOMING_CPU -------
+if [ -n "$progs" ] && [ -x "$progs/raw_listing" ]; then
+  cpus_of() { grep -xE "$1" | tr '\n' ' ' | sed 's/ $//'; }
+  for d in /sys/devices/system/cpu /sys/devices/system/node/node0 /sys/bus/cpu/devices; do
+    [ -d "$d" ] || { skip "--cpu-map 1: raw getdents64 of $d" "no $d here"; continue; }
+    expect "--cpu-map 1: raw getdents64 of $d lists cpu0 alone" "cpu0" \
+      sh -c "\"\$@\" | grep -xE 'cpu[0-9]+' | tr '\n' ' ' | sed 's/ \$//'" _ "$run" "${one[@]}" -- "$progs/raw_listing" "$d" 64
+  done
+  if [ -d /dev/cpu ]; then
+    expect "--cpu-map 1: raw getdents64 of /dev/cpu lists 0 alone" "0" \
+      sh -c "\"\$@\" | grep -xE '[0-9]+' | tr '\n' ' ' | sed 's/ \$//'" _ "$run" "${one[@]}" -- "$progs/raw_listing" /dev/cpu 64
+    expect "--cpus 16: ls /dev/cpu lists 0-15" "$(seq 0 15 | sort | tr '\n' ' ')" \
+      sh -c '"$@" | tr "\n" " "' _ "$run" --cpus 16 -- ls /dev/cpu
+    dev0=$(ls /dev/cpu/0 2>/dev/null | head -1)
+    if [ -n "$dev0" ]; then
+      expect "--cpu-map 1: stat of /dev/cpu/0/$dev0 shows minor 0 (not host CPU 1's)" "0" \
+        "$run" "${one[@]}" -- stat -c %T "/dev/cpu/0/$dev0"
+    fi
+    expect "--cpu-map 1: /dev/cpu/1 does not exist" "missing" \
+      sh -c '"$@" 2>/dev/null || echo missing' _ "$run" "${one[@]}" -- test -e /dev/cpu/1
+  else
+    skip "/dev/cpu" "no /dev/cpu here (the msr and cpuid modules are not loaded)"
+  fi
+  expect "--cpus 16: raw getdents64 keeps the kernel's rules (d_off resumes, dup shares, EINVAL)" "0" \
+    sh -c '"$@" >/dev/null; echo $?' _ "$run" --cpus 16 -- "$progs/raw_listing" /sys/devices/system/cpu 64
+  # A machine equal to the host lists as the host does, byte for byte (names, order, inodes, d_off).
+  host_map=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0)))))')
+  if [ "$(tr -d '\n' < /sys/devices/system/cpu/online)" = "0-$(( $(nproc --all) - 1 ))" ] &&
+     [ "$(nproc)" = "$(nproc --all)" ]; then
+    for d in /sys/devices/system/cpu /sys/devices/system/node /sys/bus/cpu/devices /dev/cpu; do
+      [ -d "$d" ] || continue
+      expect "--cpu-map $host_map (the host's): raw getdents64 of $d equals the native listing" \
+        "$("$progs/raw_listing" "$d" 100 full | md5sum)" \
+        sh -c '"$@" | md5sum' _ "$run" --cpu-map "$host_map" -- "$progs/raw_listing" "$d" 100 full
+    done
+  else
+    skip "a machine equal to the host" "some host CPUs are offline or not allowed here"
+  fi
+  expect "--cpu-map 1: readlink /sys/bus/cpu/devices/cpu0" "../../../devices/system/cpu/cpu0" \
+    "$run" "${one[@]}" -- readlink /sys/bus/cpu/devices/cpu0
+  expect "--cpu-map 1: /sys/bus/cpu/devices/cpu0/topology/core_id through the link" "0" \
+    "$run" "${one[@]}" -- cat /sys/bus/cpu/devices/cpu0/topology/core_id
+  expect "--cpu-map 1: /sys/bus/cpu/devices/cpu1 does not exist" "missing" \
+    sh -c '"$@" 2>/dev/null || echo missing' _ "$run" "${one[@]}" -- stat /sys/bus/cpu/devices/cpu1
+else
+  skip "raw getdents64" "tests/programs/raw_listing is not built"
+fi
+expect "--cpus 16: ls -l of cpu9 (lgetxattr of a vCPU the host lacks) succeeds" "0" \
+  sh -c '"$@" >/dev/null 2>&1; echo $?' _ "$run" --cpus 16 -- ls -lZd /sys/devices/system/cpu/cpu9 /sys/devices/system/cpu/cpu9/online
+expect "--cpus 16: ls -l of cpu99 fails as a missing file does" "2" \
+  sh -c '"$@" >/dev/null 2>&1; echo $?' _ "$run" --cpus 16 -- ls -l /sys/devices/system/cpu/cpu99
+if have getfattr; then
+  expect "--cpus 16: getfattr -d -m- of cpu9 answers as the host CPU's directory" \
+    "$(getfattr -d -m- /sys/devices/system/cpu/cpu0 2>&1 | sed 's/cpu0/cpuV/g'; echo $?)" \
+    sh -c '"$@" 2>&1 | sed "s/cpu9/cpuV/g"; echo $?' _ "$run" --cpus 16 -- getfattr -d -m- /sys/devices/system/cpu/cpu9
+else
+  skip "getfattr" "package attr is not installed"
+fi
+if [ -n "$progs" ] && [ -x "$progs/incoming_cpu" ]; then
+  expect "--cpu-map 1: SO_INCOMING_CPU of a loopback socket is vCPU 0 (host CPU 1 runs it)" "incoming 0 running 0" \
+    "$run" "${one[@]}" -- "$progs/incoming_cpu"
+  expect "--cpus 4, pinned to vCPU 3: SO_INCOMING_CPU is 3, not 1 (which shares its host CPU)" "incoming 3 running 3" \
+    "$run" --cpus 4 -- taskset -c 3 "$progs/incoming_cpu"
+  expect "--cpu-map 1: setsockopt(SO_INCOMING_CPU, 1) reads back 1 (no vCPU; not host CPU 1's vCPU 0)" "1" \
+    "$run" "${one[@]}" -- "$progs/incoming_cpu" set 1
+else
+  skip "SO_INCOMING_CPU" "tests/programs/incoming_cpu is not built"
+fi
+
+# ---- 10. libc's own directory walkers: glob, nftw and fts read /sys inside libc ----------------
+walkers='import ctypes, re, sys
+libc = ctypes.CDLL(None)
+names = set()
+def keep(path):
+    m = re.search(r"/cpu/(cpu[0-9]+)$", path)
+    if m: names.add(m.group(1))
+which = sys.argv[1]
+if which == "glob":
+    class Glob(ctypes.Structure):
+        _fields_ = [("pathc", ctypes.c_size_t), ("pathv", ctypes.POINTER(ctypes.c_char_p)), ("offs", ctypes.c_size_t),
+                    ("flags", ctypes.c_int), ("rest", ctypes.c_void_p * 5)]
+    g = Glob()
+    libc.glob(b"/sys/devices/system/cpu/cpu*", 0, None, ctypes.byref(g))
+    for i in range(g.pathc): keep(g.pathv[i].decode())
+elif which == "nftw":
+    CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+    cb = CB(lambda p, st, flag, f: keep(p.decode()) or 0)
+    libc.nftw(b"/sys/devices/system/cpu", cb, 8, 1)
+else:
+    libc.fts_open.restype = ctypes.c_void_p
+    libc.fts_read.restype = ctypes.c_void_p
+    libc.fts_read.argtypes = [ctypes.c_void_p]
+    libc.fts_close.argtypes = [ctypes.c_void_p]
+    roots = (ctypes.c_char_p * 2)(b"/sys/devices/system/cpu", None)
+    fts = libc.fts_open(roots, 0x10, None)
+    while True:
+        e = libc.fts_read(fts)
+        if not e: break
+        keep(ctypes.cast(ctypes.c_void_p.from_address(e + 48).value, ctypes.c_char_p).value.decode())
+    libc.fts_close(fts)
+print(" ".join(sorted(names)))'
+for walker in glob nftw fts; do
+  expect "--cpu-map 1: libc's $walker lists cpu0 alone" "cpu0" "$run" "${one[@]}" -- /usr/bin/python3 -c "$walkers" $walker
+done
+if have make; then
+  printf 'all:\n\t@echo $(notdir $(wildcard /sys/devices/system/cpu/cpu[0-9]*))\n' >"${TMPDIR:-/tmp}/host-leaks-$$.mk"
+  expect "--cpu-map 1: make's \$(wildcard) (glibc's glob) lists cpu0 alone" "cpu0" \
+    "$run" "${one[@]}" -- make -s -f "${TMPDIR:-/tmp}/host-leaks-$$.mk"
+  rm -f "${TMPDIR:-/tmp}/host-leaks-$$.mk"
+else
+  skip "make's \$(wildcard)" "make is not installed"
+fi
+
 echo "1..$n"

@@ -258,11 +258,12 @@ print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_ho
 declare -A bad_value=(
   [LIBOS_CPUS]=8x [LIBOS_CPU_MAP]=0-x [LIBOS_PROPAGATE]=yes [LIBOS_TRACE]=/nonexistent/dir/f
   [LIBOS_TRACE_STACK]=yes [LIBOS_TRACE_FORMAT]=xml [LIBOS_STATS]=yes [LIBOS_STRICT]=not-a-tag
-  [LIBOS_STATE_FD]=fd3 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
+  [LIBOS_STATE_FD]=fd3 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_MEMPOLICY]=bind [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
   [LIBOS_TEST_CRASH]=boom [LIBOS_TEST_STRICT_MISSING]=yes [LIBOS_TOPOLOGY]=cores=0 [LIBOS_NUMA]=0 [LIBOS_CPUID]=yes
+  [LIBOS_CPU_QUOTA]=1.5x [LIBOS_CPUS_FROM_QUOTA]=yes
 )
 # Who reads it: the shim, the launcher, or both (then both are asked).
-declare -A read_by=([LIBOS_CPUS]="shim launcher" [LIBOS_CPU_MAP]="shim launcher" [LIBOS_TOPOLOGY]="shim launcher" [LIBOS_NUMA]="shim launcher" [LIBOS_CPUID]="shim launcher" [LIBOS_PROPAGATE]="shim launcher" [LIBOS_SHIM_PATH]=launcher [LIBOS_TEST_STRICT_MISSING]=launcher)
+declare -A read_by=([LIBOS_CPUS]="shim launcher" [LIBOS_CPU_MAP]="shim launcher" [LIBOS_TOPOLOGY]="shim launcher" [LIBOS_NUMA]="shim launcher" [LIBOS_CPUID]="shim launcher" [LIBOS_CPU_QUOTA]="shim launcher" [LIBOS_CPUS_FROM_QUOTA]="shim launcher" [LIBOS_PROPAGATE]="shim launcher" [LIBOS_SHIM_PATH]=launcher [LIBOS_TEST_STRICT_MISSING]=launcher)
 variables=$(sed -n 's/^ *X(kEnv[A-Za-z]*, "\(LIBOS_[A-Z_]*\)".*/\1/p' "$root/table/include/libos/libos_env.h")
 [ -n "$variables" ] || fail "the variables of table/include/libos/libos_env.h are found" "none matched"
 for variable in $variables; do

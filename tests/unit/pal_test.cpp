@@ -86,6 +86,28 @@ TEST(PalThread, SetAffinityPinsTheThreadAndReportsErrors) {
     ASSERT_EQ(PalThreadSetCpuAffinity(0, sizeof(original), &original), 0);
 }
 
+/* The memory-policy calls: the host's results and -errno, errno untouched (this host's nodes). */
+TEST(PalNuma, PolicyCallsReachTheHost) {
+    errno = 1234;
+    unsigned long node0 = 1, got = 0;
+    int mode = -1;
+    EXPECT_EQ(PalMemPolicySet(2 /* MPOL_BIND */, &node0, 65), 0);
+    EXPECT_EQ(PalMemPolicyGet(&mode, &got, 65, 0, 0), 0);
+    EXPECT_EQ(mode, 2);
+    EXPECT_EQ(got, 1UL);
+    EXPECT_EQ(PalMemPolicySet(99, &node0, 65), -EINVAL);
+    EXPECT_EQ(PalMemPolicySet(0, nullptr, 0), 0);
+    EXPECT_EQ(PalMemoryBind(1, 4096, 2, &node0, 65, 0), -EINVAL); /* unaligned start */
+    EXPECT_EQ(PalMemorySetHomeNode(1, 4096, 0, 0), -EINVAL);
+    EXPECT_EQ(PalProcessMigratePages(0x3fffffff, 65, &node0, &node0), -ESRCH);
+    int status = 0;
+    void* page = &status;
+    EXPECT_EQ(PalProcessMovePages(0, 1, &page, nullptr, &status, 0), 0);
+    EXPECT_GE(status, 0);
+    EXPECT_EQ(PalProcessMovePages(0x3fffffff, 1, &page, nullptr, &status, 0), -ESRCH);
+    EXPECT_EQ(errno, 1234);
+}
+
 TEST(PalFile, OpensExaminesAndWritesLikeTheKernel) {
     errno = 4242;
     long fd = PalFileOpen(AT_FDCWD, "/proc/self/exe", O_RDONLY | O_CLOEXEC, 0);

@@ -19,6 +19,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
+#include "libos/libos_quota.h"
 #include "libos/libos_settings.h"
 
 namespace {
@@ -198,6 +199,56 @@ TEST(SettingsTraceFormat, EverythingElseIsRefused) {
     }
 }
 
+/* ==== the CPU quota ============================================================================ */
+
+TEST(CpuQuota, ReadsThousandthsAndWritesThemBack) {
+    struct Case {
+        const char* text;
+        uint32_t milli;
+    } cases[] = {{"1.5", 1500}, {"2", 2000}, {"0.01", 10}, {"0.125", 125}, {"3.10", 3100}, {"0.5", 500}};
+    for (const Case& c : cases) {
+        uint32_t milli = 0;
+        libos::ConfigError err;
+        ASSERT_TRUE(libos::parse_cpu_quota("LIBOS_CPU_QUOTA", c.text, 4, &milli, &err)) << c.text << ": " << err.text;
+        EXPECT_EQ(milli, c.milli) << c.text;
+        char back[24];
+        libos::format_cpu_quota(milli, back, sizeof(back));
+        uint32_t again = 0;
+        ASSERT_TRUE(libos::parse_cpu_quota("LIBOS_CPU_QUOTA", back, 4, &again, &err)) << back;
+        EXPECT_EQ(again, milli) << back;
+    }
+    char text[24];
+    libos::format_cpu_quota(1500, text, sizeof(text));
+    EXPECT_STREQ(text, "1.5");
+    libos::format_cpu_quota(2000, text, sizeof(text));
+    EXPECT_STREQ(text, "2");
+    libos::format_cpu_quota(125, text, sizeof(text));
+    EXPECT_STREQ(text, "0.125");
+    uint32_t milli = 7;
+    libos::ConfigError err;
+    EXPECT_TRUE(libos::parse_cpu_quota("LIBOS_CPU_QUOTA", "", 4, &milli, &err));
+    EXPECT_EQ(milli, 0u) << "empty is no quota";
+    EXPECT_FALSE(libos::parse_cpu_quota("LIBOS_CPU_QUOTA", "4.001", 4, &milli, &err));
+    EXPECT_TRUE(libos::parse_cpu_quota("LIBOS_CPU_QUOTA", "4.000", 4, &milli, &err));
+}
+
+TEST(CpuQuota, CountFromQuotaRoundsUpWithinTheAllowedCpus) {
+    char text[24];
+    EXPECT_EQ(libos::count_from_quota(8, 1500, text, sizeof(text)), 2u);
+    EXPECT_STREQ(text, "1.5");
+    EXPECT_EQ(libos::count_from_quota(8, 0, text, sizeof(text)), 8u) << "no quota: the allowed CPUs";
+    EXPECT_STREQ(text, "");
+    EXPECT_EQ(libos::count_from_quota(1, 1500, text, sizeof(text)), 1u) << "the cpuset limits too";
+    EXPECT_STREQ(text, "1") << "the quota shown is at most the count";
+    EXPECT_EQ(libos::count_from_quota(4, 10, text, sizeof(text)), 1u);
+    EXPECT_STREQ(text, "0.01");
+    EXPECT_EQ(libos::count_from_quota(64, 32000, text, sizeof(text)), 32u);
+    /* A quota of millions of CPUs (4300000000 us per 1000 us period) is capped, not wrapped. */
+    EXPECT_EQ(libos::count_from_quota(2, 0xffffffffu, text, sizeof(text)), 2u);
+    EXPECT_STREQ(text, "2");
+    EXPECT_EQ(libos::cpus_for_quota(0xffffffffu), 4294968u);
+}
+
 /* ==== SettingsInit ============================================================================ */
 
 /* init() in a death-test child, with `name` set to `value` and no machine: it must end with 125 and
@@ -266,7 +317,8 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_TRACE", "/nonexistent/dir/f"}, {"LIBOS_TRACE_STACK", "yes"}, {"LIBOS_TRACE_FORMAT", "xml"},
         {"LIBOS_STATS", "yes"},        {"LIBOS_STRICT", "xyz"},        {"LIBOS_STATE_FD", "x"},
         {"LIBOS_AFFINITY", "x"},       {"LIBOS_CWD", "x"},             {"LIBOS_TOPOLOGY", "cores=0"},
-        {"LIBOS_NUMA", "x"},           {"LIBOS_CPUID", "yes"},         {"LIBOS_HOST_SYSTEM_FD", "x"},
+        {"LIBOS_NUMA", "x"},           {"LIBOS_CPUID", "yes"},         {"LIBOS_CPU_QUOTA", "x"},
+        {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"}, {"LIBOS_HOST_SYSTEM_FD", "x"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

@@ -81,6 +81,16 @@ TEST(Table, AffinityFamilyHasHandlers) {
     }
 }
 
+TEST(Table, MemoryPolicyFamilyHasHandlers) {
+    for (long nr : {238L, 239L, 237L, 256L, 279L, 450L}) /* the set_mempolicy family */ {
+        const libos::SyscallEntry e = libos::syscall_entry(nr);
+        EXPECT_NE(e.support, libos::Support::PassThrough) << e.name;
+        EXPECT_NE(e.handler, nullptr) << e.name;
+        /* Not trapped in strict mode: docs/strict-mode.md says why. */
+        EXPECT_FALSE(e.trapped) << e.name;
+    }
+}
+
 TEST(Table, StrictModeTrapsTheAffinityCallsAndTheOpens) {
     std::set<std::string> trapped;
     for (size_t nr = 0; nr < libos::syscall_table_size(); ++nr)

@@ -26,11 +26,27 @@ TEST(CgroupViews, V1AndV2NamesAnywhereUnderTheCgroupRoot) {
                              "/sys/fs/cgroup/user.slice/cpuset.mems.effective", "/sys/fs/cgroup/cpuset.mems"})
         EXPECT_EQ(classified(path), VfsFile::CgroupMems) << path;
     for (const char* path : {"/sys/fs/cgroup/cpuset/cpuset.cpu_exclusive", "/sys/fs/cgroup/a/cpuset.cpus.partition",
-                             "/sys/fs/cgroup/a/cpu.max", "/sys/fs/cgroupx/cpuset.cpus", "/tmp/cpuset.cpus",
+                             "/sys/fs/cgroup/a/cpu.max.burst", "/sys/fs/cgroupx/cpuset.cpus", "/tmp/cpuset.cpus",
                              "/sys/fs/cgroup/a/cpuset.cpus/x", "/sys/fs/cgroup/a/cpuset.cpus2"})
         EXPECT_EQ(classified(path), VfsFile::None) << path;
     EXPECT_TRUE(libos::cgroup_may_name("/sys/fs/cgroup/a/b/cpuset.cpus.effective"));
     EXPECT_FALSE(libos::cgroup_may_name("/sys/fs/cgroup/a/b/memory.max"));
+}
+
+/* The quota files: v2's cpu.max anywhere, v1's cpu.cfs_quota_us below a controller's mount; the
+ * period and the rest of the controller's files are the host's. */
+TEST(CgroupViews, QuotaFiles) {
+    using libos::VfsFile;
+    for (const char* path : {"/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/user.slice/cpu.max",
+                             "/sys/fs/cgroup/unified/a/cpu.max"})
+        EXPECT_EQ(classified(path), VfsFile::CgroupCpuMax) << path;
+    for (const char* path : {"/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu,cpuacct/docker/x/cpu.cfs_quota_us"})
+        EXPECT_EQ(classified(path), VfsFile::CgroupCfsQuota) << path;
+    for (const char* path : {"/sys/fs/cgroup/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+                             "/sys/fs/cgroup/a/cpu.stat", "/sys/fs/cgroup/a/cpu.weight", "/tmp/cpu.max"})
+        EXPECT_EQ(classified(path), VfsFile::None) << path;
+    EXPECT_TRUE(libos::cgroup_may_name("/sys/fs/cgroup/a/cpu.max"));
+    EXPECT_TRUE(libos::cgroup_may_name("/sys/fs/cgroup/cpu/a/cpu.cfs_quota_us"));
 }
 
 TEST(DeviceViews, LocalCpusUnderDevicesOnly) {

@@ -189,6 +189,27 @@ PAL_API long PalFileSystemStat(int fd, const char* path, struct statfs* out);
 /* lseek(2). Returns the new offset or -errno. */
 PAL_API long PalFileSeek(int fd, long offset, int whence);
 
+/* getdents64(2): directory entries of `fd` into `buf` (struct linux_dirent64). Returns the bytes
+ * written, 0 at the end, or -errno. */
+PAL_API long PalFileReadDir(int fd, void* buf, size_t size);
+
+/* The extended-attribute calls on a host path, the last component not followed (lgetxattr(2),
+ * llistxattr(2), lsetxattr(2), lremovexattr(2)); `name` and `value` may be application pointers
+ * (the kernel gives EFAULT where Linux would). `flags` is setxattr's. Returns the kernel's result or
+ * -errno. */
+enum PalXattrOp { PAL_XATTR_GET, PAL_XATTR_LIST, PAL_XATTR_SET, PAL_XATTR_REMOVE };
+PAL_API long PalFileXattr(enum PalXattrOp op, const char* path, const char* name, void* value, size_t size,
+                          int flags);
+/* The same through the *xattrat(2) calls of Linux 6.13 (dirfd, path, AT_* flags; `args` is the
+ * application's struct xattr_args for GET and SET, the list buffer for LIST, unused for REMOVE). */
+PAL_API long PalFileXattrAt(enum PalXattrOp op, int dirfd, const char* path, unsigned at_flags, const char* name,
+                            void* args, size_t size);
+
+/* getsockopt(2) and setsockopt(2). `value` and `length` may be application pointers. Returns 0 or
+ * -errno. */
+PAL_API long PalSocketGetOption(int fd, int level, int name, void* value, void* length);
+PAL_API long PalSocketSetOption(int fd, int level, int name, const void* value, unsigned length);
+
 /* Writes `size` bytes to `fd` whole, retrying short writes and EINTR. Returns 0 or -errno. */
 PAL_API long PalFileWriteAll(int fd, const void* buf, size_t size);
 
@@ -245,6 +266,21 @@ PAL_API long PalMemoryMap(void* addr, size_t size, int prot, int flags, int fd, 
 
 /* Unmaps what PalMemoryAllocate or PalMemoryMapShared gave. Returns 0 or -errno. */
 PAL_API long PalMemoryFree(void* addr, size_t size);
+
+/* The host's NUMA memory policy calls, on host node masks (`maxnode` counts bits, as the kernel's).
+ * Pointers may be application pointers: the host touches them. Each returns the kernel's result or
+ * -errno. set_mempolicy(2), get_mempolicy(2) (`addr` is the kernel's unsigned long), mbind(2),
+ * set_mempolicy_home_node(2), migrate_pages(2) and move_pages(2). */
+PAL_API long PalMemPolicySet(int mode, const unsigned long* nodes, unsigned long maxnode);
+PAL_API long PalMemPolicyGet(int* mode, unsigned long* nodes, unsigned long maxnode, uintptr_t addr,
+                             unsigned long flags);
+PAL_API long PalMemoryBind(uintptr_t start, unsigned long len, unsigned long mode, const unsigned long* nodes,
+                           unsigned long maxnode, unsigned int flags);
+PAL_API long PalMemorySetHomeNode(uintptr_t start, unsigned long len, unsigned long home_node, unsigned long flags);
+PAL_API long PalProcessMigratePages(pid_t pid, unsigned long maxnode, const unsigned long* old_nodes,
+                                    const unsigned long* new_nodes);
+PAL_API long PalProcessMovePages(pid_t pid, unsigned long count, const void* pages, const int* nodes, int* status,
+                                 int flags);
 
 /* ---- processes -------------------------------------------------------------------------------- */
 

@@ -31,6 +31,14 @@ constexpr size_t highest_number() {
 
 constexpr size_t kTableSize = highest_number() + 1;
 
+/* The *xattrat calls of Linux 6.13, which Debian 12's headers do not name. */
+#ifndef __NR_setxattrat
+#define __NR_setxattrat 463
+#define __NR_getxattrat 464
+#define __NR_listxattrat 465
+#define __NR_removexattrat 466
+#endif
+
 /* FULL and PARTIAL entries get the generated adapter of their handler and must use the kernel's
  * number. */
 #define LIBOS_HANDLER_FULL(nr, name)                                                           \

@@ -27,6 +27,8 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvCpuMap, "LIBOS_CPU_MAP", kReplaced, kRewritten)                                                            \
     X(kEnvTopology, "LIBOS_TOPOLOGY", kReplaced, kRewritten)                                                         \
     X(kEnvNuma, "LIBOS_NUMA", kReplaced, kRewritten)                                                                 \
+    X(kEnvCpuQuota, "LIBOS_CPU_QUOTA", kReplaced, kRewritten)                                                        \
+    X(kEnvCpusFromQuota, "LIBOS_CPUS_FROM_QUOTA", kReplaced, kRewritten)                                             \
     X(kEnvCpuid, "LIBOS_CPUID", kReplaced, kRewritten)                                                               \
     X(kEnvPropagate, "LIBOS_PROPAGATE", kReplaced, kPassed)                                                          \
     /* tracing (libos_trace.h) */                                                                                    \
@@ -42,6 +44,7 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     /* between the processes of one launch, written at every exec */                                                 \
     X(kEnvStateFd, "LIBOS_STATE_FD", kReplaced, kRewritten)                                                          \
     X(kEnvAffinity, "LIBOS_AFFINITY", kReplaced, kRewritten)                                                         \
+    X(kEnvMemPolicy, "LIBOS_MEMPOLICY", kReplaced, kRewritten)                                                       \
     X(kEnvCwd, "LIBOS_CWD", kReplaced, kRewritten)                                                                   \
     /* the launcher's own: where libshim.so is */                                                                    \
     X(kEnvShimPath, "LIBOS_SHIM_PATH", kKept, kPassed)                                                               \

@@ -24,6 +24,26 @@ libos::SyscallResult libos_syscall_sched_getaffinity(libos::Caller caller, pid_t
 libos::SyscallResult libos_syscall_getcpu(libos::Caller caller, libos::UserPtr<unsigned> cpu,
                                           libos::UserPtr<unsigned> node, libos::UserPtr<void> cache);
 
+/* mbind(2), set_mempolicy(2), get_mempolicy(2), migrate_pages(2), move_pages(2),
+ * set_mempolicy_home_node(2): table/sys/libos_numa.cpp */
+libos::SyscallResult libos_syscall_mbind(libos::Caller caller, unsigned long start, unsigned long len,
+                                         unsigned long mode, libos::UserPtr<const unsigned long> nmask,
+                                         unsigned long maxnode, unsigned int flags);
+libos::SyscallResult libos_syscall_set_mempolicy(libos::Caller caller, int mode, libos::UserPtr<const unsigned long> nmask,
+                                                 unsigned long maxnode);
+libos::SyscallResult libos_syscall_get_mempolicy(libos::Caller caller, libos::UserPtr<int> policy,
+                                                 libos::UserPtr<unsigned long> nmask, unsigned long maxnode,
+                                                 unsigned long addr, unsigned long flags);
+libos::SyscallResult libos_syscall_migrate_pages(libos::Caller caller, pid_t pid, unsigned long maxnode,
+                                                 libos::UserPtr<const unsigned long> old_nodes,
+                                                 libos::UserPtr<const unsigned long> new_nodes);
+libos::SyscallResult libos_syscall_move_pages(libos::Caller caller, pid_t pid, unsigned long nr_pages,
+                                              libos::UserPtr<const uintptr_t> pages, libos::UserPtr<const int> nodes,
+                                              libos::UserPtr<int> status, int flags);
+libos::SyscallResult libos_syscall_set_mempolicy_home_node(libos::Caller caller, unsigned long start,
+                                                           unsigned long len, unsigned long home_node,
+                                                           unsigned long flags);
+
 struct PalKernelSigaction;
 
 /* rt_sigaction(2): table/sys/libos_signal.cpp */
@@ -86,6 +106,50 @@ libos::SyscallResult libos_syscall_readlinkat(libos::Caller caller, int dirfd, l
 libos::SyscallResult libos_syscall_mmap(libos::Caller caller, unsigned long addr, unsigned long length,
                                         unsigned long prot, unsigned long flags, int fd, unsigned long offset);
 libos::SyscallResult libos_syscall_lseek(libos::Caller caller, int fd, long offset, int whence);
+
+/* getdents64(2), getdents(2): the listings of the views' directories, table/sys/libos_listing.cpp */
+libos::SyscallResult libos_syscall_getdents64(libos::Caller caller, unsigned int fd, libos::UserPtr<void> dirent,
+                                             unsigned int count);
+libos::SyscallResult libos_syscall_getdents(libos::Caller caller, unsigned int fd, libos::UserPtr<void> dirent,
+                                           unsigned int count);
+
+/* getxattr(2), lgetxattr(2), listxattr(2), llistxattr(2), setxattr(2), lsetxattr(2), removexattr(2),
+ * lremovexattr(2) and the *xattrat(2) calls on the views' paths: table/sys/libos_xattr.cpp */
+libos::SyscallResult libos_syscall_getxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                            libos::UserPtr<const char> name, libos::UserPtr<void> value, size_t size);
+libos::SyscallResult libos_syscall_lgetxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                             libos::UserPtr<const char> name, libos::UserPtr<void> value,
+                                             size_t size);
+libos::SyscallResult libos_syscall_listxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                             libos::UserPtr<char> list, size_t size);
+libos::SyscallResult libos_syscall_llistxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                              libos::UserPtr<char> list, size_t size);
+libos::SyscallResult libos_syscall_setxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                            libos::UserPtr<const char> name, libos::UserPtr<const void> value,
+                                            size_t size, int flags);
+libos::SyscallResult libos_syscall_lsetxattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                             libos::UserPtr<const char> name, libos::UserPtr<const void> value,
+                                             size_t size, int flags);
+libos::SyscallResult libos_syscall_removexattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                               libos::UserPtr<const char> name);
+libos::SyscallResult libos_syscall_lremovexattr(libos::Caller caller, libos::UserPtr<const char> path,
+                                                libos::UserPtr<const char> name);
+libos::SyscallResult libos_syscall_getxattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              unsigned at_flags, libos::UserPtr<const char> name,
+                                              libos::UserPtr<void> args, size_t size);
+libos::SyscallResult libos_syscall_setxattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                              unsigned at_flags, libos::UserPtr<const char> name,
+                                              libos::UserPtr<void> args, size_t size);
+libos::SyscallResult libos_syscall_listxattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                               unsigned at_flags, libos::UserPtr<char> list, size_t size);
+libos::SyscallResult libos_syscall_removexattrat(libos::Caller caller, int dirfd, libos::UserPtr<const char> path,
+                                                 unsigned at_flags, libos::UserPtr<const char> name);
+
+/* getsockopt(2), setsockopt(2): SO_INCOMING_CPU, table/sys/libos_socket.cpp */
+libos::SyscallResult libos_syscall_getsockopt(libos::Caller caller, int fd, int level, int name,
+                                              libos::UserPtr<void> value, libos::UserPtr<socklen_t> length);
+libos::SyscallResult libos_syscall_setsockopt(libos::Caller caller, int fd, int level, int name,
+                                              libos::UserPtr<const void> value, unsigned int length);
 
 namespace libos {
 

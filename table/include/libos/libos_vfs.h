@@ -69,8 +69,11 @@ enum class VfsFile : uint8_t {
     IrqList,       /* /proc/irq/N/{smp,effective}_affinity_list */
     CgroupCpus,    /* a cgroup's cpuset.cpus, effective_cpus, cpus.effective... */
     CgroupMems,    /* a cgroup's cpuset.mems, effective_mems, mems.effective */
+    CgroupCpuMax,  /* a cgroup v2 cpu.max: the machine's quota in the program's cgroup and above */
+    CgroupCfsQuota, /* a cgroup v1 cpu.cfs_quota_us: the same */
     DeviceCpuMask, /* a PCI device's local_cpus (source: its local_cpulist) */
     DeviceCpuList, /* a PCI device's local_cpulist */
+    NumaMaps,      /* /proc/<pid>[/task/<tid>]/numa_maps: node columns on the virtual nodes */
 };
 
 /* Directories whose listing the shim filters. */
@@ -80,6 +83,8 @@ enum class VfsDir : uint8_t {
     Node,    /* /sys/devices/system/node/nodeN: cpuV links for the vCPUs on node N */
     NodeRoot, /* /sys/devices/system/node: node0..node(k-1) instead of the host's nodeN */
     Cpu,     /* /sys/devices/system/cpu/cpuV: its nodeN link instead of the host CPU's */
+    BusCpu,  /* /sys/bus/cpu/devices: cpuV links for the vCPUs */
+    DevCpu,  /* /dev/cpu: a directory V for each vCPU (the host CPU's, with its msr and cpuid) */
 };
 
 constexpr size_t kVfsPathMax = 512;
@@ -142,16 +147,22 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
  * -errno. */
 long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 
-/* The listing filter for a directory of kind `dir` (node: nodeN, or cpuV's V): should the host's
- * entry `name` be shown? And the extra entries to add: vfs_extra_entry(dir, node, i, name, host_cpu)
- * writes the i-th name and the number of the host's entry that stands for it (its inode: cpuH or
- * nodeH), and returns false past the last. */
-bool vfs_show_entry(VfsDir dir, int32_t node, const char* name);
-bool vfs_extra_entry(VfsDir dir, int32_t node, uint32_t index, char* name, size_t size, uint32_t* host_cpu);
-/* The names the machine's entries of a `dir` listing take ("cpu" or "node", then a number), and the
- * type of those entries. */
-const char* vfs_entry_prefix(VfsDir dir);
-unsigned char vfs_entry_type(VfsDir dir);
+/* Listings (listing.cpp). Whether directory descriptor `fd` is one of the views' directories whose
+ * listing is the machine's, and which (its kind, and the node of a nodeN or the V of a cpuV). */
+bool vfs_listing_of(int fd, VfsDir* dir, int32_t* node);
+/* The records getdents64(2) (Linux64) and getdents(2) (Linux) write. */
+enum class DirentFormat : uint8_t { Linux64, Linux };
+/* Reads the listing of such a directory from its current position into the caller's `buf` (`size`
+ * bytes) as the kernel's getdents calls do: the bytes written, 0 at the end, -EINVAL when the first
+ * entry does not fit, -EFAULT when it cannot be written. The host host's entries keep their order and
+ * the host's cookies (d_off), which lseek(SEEK_SET) resumes from; the machine's entries the host
+ * lacks follow. */
+long vfs_read_listing(Caller caller, int fd, VfsDir dir, int32_t node, uintptr_t buf, size_t size,
+                      DirentFormat format);
+
+/* Whether `path` is a CPU's device node under /dev/cpu/V/ (msr, cpuid), whose minor number is the
+ * CPU's: stat shows V's, not the host CPU's it opens (cpu_devices.cpp). */
+bool vfs_cpu_device_minor(const VfsPath& path);
 
 /* The current directory of the views: set up when first needed (from LIBOS_CWD, which exec passes on),
  * and the virtual path exec passes on (nullptr when the current directory is not in the views). */
@@ -174,8 +185,8 @@ bool vfs_absolute(const char* path, char* out);
 void vfs_remember_dir(int fd, const char* virt);
 bool vfs_dir_path(int fd, char* out);
 /* For fdopendir: the path on the machine of directory descriptor `fd` (kVfsPathMax bytes), when it
- * was opened through the views, or is a copy (dup) of the CPU or node root, which the host names as
- * the machine does. */
+ * was opened through the views, or is a copy (dup) of a listed root (the CPU, node, bus and /dev/cpu
+ * directories), which the host names as the machine does. */
 bool vfs_listed_dir(int fd, char* out);
 
 }  // namespace libos

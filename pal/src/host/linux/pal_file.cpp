@@ -146,3 +146,50 @@ extern "C" long PalFileChangeDirFd(int fd) {
 extern "C" long PalFileGetCwd(char* buf, size_t size) {
     return pal_raw(SYS_getcwd, reinterpret_cast<long>(buf), static_cast<long>(size));
 }
+
+extern "C" long PalFileReadDir(int fd, void* buf, size_t size) {
+    return pal_raw(SYS_getdents64, fd, reinterpret_cast<long>(buf), static_cast<long>(size));
+}
+
+extern "C" long PalFileXattr(PalXattrOp op, const char* path, const char* name, void* value, size_t size,
+                             int flags) {
+    const long p = reinterpret_cast<long>(path), n = reinterpret_cast<long>(name), v = reinterpret_cast<long>(value);
+    switch (op) {
+        case PAL_XATTR_GET:
+            return pal_raw(SYS_lgetxattr, p, n, v, static_cast<long>(size));
+        case PAL_XATTR_LIST:
+            return pal_raw(SYS_llistxattr, p, v, static_cast<long>(size));
+        case PAL_XATTR_SET:
+            return pal_raw(SYS_lsetxattr, p, n, v, static_cast<long>(size), flags);
+        case PAL_XATTR_REMOVE:
+            return pal_raw(SYS_lremovexattr, p, n);
+    }
+    return -EINVAL;
+}
+
+/* The *xattrat calls' numbers (Linux 6.13), which older headers lack. */
+constexpr long kSysSetxattrat = 463, kSysGetxattrat = 464, kSysListxattrat = 465, kSysRemovexattrat = 466;
+
+extern "C" long PalFileXattrAt(PalXattrOp op, int dirfd, const char* path, unsigned at_flags, const char* name,
+                               void* args, size_t size) {
+    const long p = reinterpret_cast<long>(path), n = reinterpret_cast<long>(name), a = reinterpret_cast<long>(args);
+    switch (op) {
+        case PAL_XATTR_GET:
+            return pal_raw(kSysGetxattrat, dirfd, p, at_flags, n, a, static_cast<long>(size));
+        case PAL_XATTR_LIST:
+            return pal_raw(kSysListxattrat, dirfd, p, at_flags, a, static_cast<long>(size));
+        case PAL_XATTR_SET:
+            return pal_raw(kSysSetxattrat, dirfd, p, at_flags, n, a, static_cast<long>(size));
+        case PAL_XATTR_REMOVE:
+            return pal_raw(kSysRemovexattrat, dirfd, p, at_flags, n);
+    }
+    return -EINVAL;
+}
+
+extern "C" long PalSocketGetOption(int fd, int level, int name, void* value, void* length) {
+    return pal_raw(SYS_getsockopt, fd, level, name, reinterpret_cast<long>(value), reinterpret_cast<long>(length));
+}
+
+extern "C" long PalSocketSetOption(int fd, int level, int name, const void* value, unsigned length) {
+    return pal_raw(SYS_setsockopt, fd, level, name, reinterpret_cast<long>(value), length);
+}

@@ -1,0 +1,309 @@
+/* /proc/<pid>/numa_maps and /proc/<pid>/task/<tid>/numa_maps on the machine's virtual nodes.
+ *
+ * The host's file, line by line, with its node columns made virtual: the policy field's node list
+ * ("bind:0-1", "interleave=static:1") and the N<node>=<pages> counts. For the calling process the
+ * LibOS knows more than the host: a range's policy is its virtual record (mbind), and each page
+ * present in a mapping of up to kExactPages pages is counted on the virtual node get_mempolicy
+ * (MPOL_F_NODE|MPOL_F_ADDR) reports for it, so the two agree. A larger mapping's pages on a host node
+ * are counted on the first of the policy's virtual nodes on that host node (or, with no policy, the
+ * node of the vCPU the caller runs on). Another process's file is seen through the map: each host
+ * node's pages on the first virtual node it backs, and the policy's host nodes as the virtual nodes
+ * they make up. */
+#include <errno.h>
+#include <string.h>
+
+#include "libos/libos_numa.h"
+#include "vfs/vfs_internal.h"
+
+namespace libos {
+namespace {
+
+constexpr uintptr_t kPageBytes = 4096;
+constexpr unsigned long kExactPages = 4096; /* a mapping counted page by page, at most */
+constexpr size_t kMaxHostFile = 1 << 22;
+
+size_t component_length(const char* s) {
+    const char* slash = strchr(s, '/');
+    return slash ? static_cast<size_t>(slash - s) : strlen(s);
+}
+
+bool decimal_id(const char* s, size_t n, pid_t* id) {
+    if (n == 0 || n > 10 || s[0] == '0')
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    }
+    if (v > 0x3fffffff)
+        return false;
+    *id = static_cast<pid_t>(v);
+    return true;
+}
+
+/* "<pid>/numa_maps" or "<pid>/task/<tid>/numa_maps": the thread, or false. */
+bool split(const char* rest, pid_t* tid) {
+    size_t n = component_length(rest);
+    if (!decimal_id(rest, n, tid))
+        return false;
+    const char* after = rest + n;
+    if (starts_with(after, "/task/")) {
+        const char* t = after + 6;
+        size_t m = component_length(t);
+        if (!decimal_id(t, m, tid))
+            return false;
+        after = t + m;
+    }
+    return strcmp(after, "/numa_maps") == 0;
+}
+
+uint64_t parse_hex(const char* s, const char* end) {
+    uint64_t v = 0;
+    for (; s < end; ++s) {
+        char c = *s;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            break;
+        v = v * 16 + static_cast<uint64_t>(d);
+    }
+    return v;
+}
+
+uint64_t parse_dec(const char* s, const char* end) {
+    uint64_t v = 0;
+    for (; s < end && *s >= '0' && *s <= '9'; ++s)
+        v = v * 10 + static_cast<uint64_t>(*s - '0');
+    return v;
+}
+
+/* A node list of numa_maps ("0-1,3") between s and end. */
+void parse_nodes(const char* s, const char* end, NodeBits* out) {
+    memset(out, 0, sizeof(*out));
+    while (s < end) {
+        uint64_t first = parse_dec(s, end), last = first;
+        while (s < end && *s >= '0' && *s <= '9')
+            ++s;
+        if (s < end && *s == '-') {
+            ++s;
+            last = parse_dec(s, end);
+            while (s < end && *s >= '0' && *s <= '9')
+                ++s;
+        }
+        for (uint64_t n = first; n <= last && n < kMaxNodeBits; ++n)
+            out->add(static_cast<uint32_t>(n));
+        if (s < end && *s == ',')
+            ++s;
+        else
+            break;
+    }
+}
+
+void put_nodes(Out& out, const NodeBits& nodes) {
+    CpuBits list = {};
+    memcpy(list.words, nodes.words, sizeof(nodes.words));
+    out.cpu_list_short(list);
+}
+
+/* The kernel's name of a mode in numa_maps (mpol_to_str), to tell whether a line shows the policy of
+ * a record. */
+const char* mode_name(int mode) {
+    switch (mode & ~kMpolModeFlags) {
+        case kMpolPreferred:
+            return "prefer";
+        case kMpolBind:
+            return "bind";
+        case kMpolInterleave:
+            return "interleave";
+        case kMpolLocal:
+            return "local";
+        case kMpolPreferredMany:
+            return "prefer (many)";
+        case kMpolWeightedInterleave:
+            return "weighted interleave";
+        default:
+            return "default";
+    }
+}
+
+/* One line of the host's file, rewritten. */
+struct Line {
+    const char* begin;
+    const char* end;
+};
+
+void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint32_t current) {
+    const char* p = line.begin;
+    const char* address_end = static_cast<const char*>(memchr(p, ' ', static_cast<size_t>(line.end - p)));
+    if (!address_end) {
+        out.add(p, static_cast<size_t>(line.end - p)).ch('\n');
+        return;
+    }
+    const uintptr_t start = parse_hex(p, address_end);
+    const char* policy = address_end + 1;
+    const char* policy_end = static_cast<const char*>(memchr(policy, ' ', static_cast<size_t>(line.end - policy)));
+    if (!policy_end)
+        policy_end = line.end;
+    /* The policy: "<mode>[=flags][:nodes]"; its nodes made virtual. */
+    const char* colon = static_cast<const char*>(memchr(policy, ':', static_cast<size_t>(policy_end - policy)));
+    VirtualPolicy record;
+    bool recorded = own && numa_find_range(start, &record);
+    if (!recorded && own) {
+        /* A mapping without a policy of its own shows the task's: the thread's record, when the line
+         * names its mode. */
+        VirtualPolicy* thread = numa_thread_policy();
+        const char* name = thread ? mode_name(thread->mode) : "";
+        size_t length = strlen(name);
+        const char* after = policy + length;
+        if (thread && after <= policy_end && strncmp(policy, name, length) == 0 &&
+            (after == policy_end || *after == ':' || *after == '=')) {
+            record = *thread;
+            recorded = true;
+        }
+    }
+    NodeBits effective = {};
+    if (recorded)
+        numa_effective(record, &effective);
+    out.add(p, static_cast<size_t>(policy - p));
+    if (colon) {
+        out.add(policy, static_cast<size_t>(colon + 1 - policy));
+        NodeBits nodes;
+        if (recorded) {
+            nodes = record.nodes;
+        } else {
+            NodeBits host;
+            parse_nodes(colon + 1, policy_end, &host);
+            numa_to_virtual(host, &nodes);
+        }
+        put_nodes(out, nodes);
+    } else {
+        out.add(policy, static_cast<size_t>(policy_end - policy));
+    }
+    /* The other fields, with the N<host>=<pages> columns gathered. */
+    uint64_t counts[256] = {};
+    constexpr uint32_t kCounted = sizeof(counts) / sizeof(counts[0]);
+    uint64_t host_pages[kCounted] = {};
+    bool any_node = false;
+    const char* tail = nullptr; /* the fields after the node columns */
+    const char* f = policy_end;
+    while (f < line.end) {
+        const char* field = f + 1;
+        const char* field_end = static_cast<const char*>(memchr(field, ' ', static_cast<size_t>(line.end - field)));
+        if (!field_end)
+            field_end = line.end;
+        const char* eq = static_cast<const char*>(memchr(field, '=', static_cast<size_t>(field_end - field)));
+        if (field[0] == 'N' && eq && field[1] >= '0' && field[1] <= '9') {
+            uint64_t host = parse_dec(field + 1, eq);
+            if (host < kCounted)
+                host_pages[host] += parse_dec(eq + 1, field_end);
+            any_node = true;
+        } else if (any_node && !tail) {
+            tail = f;
+        } else if (!any_node) {
+            out.add(f, static_cast<size_t>(field_end - f));
+        }
+        f = field_end;
+    }
+    if (any_node) {
+        /* The mapping's end is not in numa_maps: a page by page count looks at pages up to the next
+         * mapping's start (or a hole: EFAULT), and stops once it has found the host's total. */
+        uint64_t total = 0;
+        for (uint64_t c : host_pages)
+            total += c;
+        bool exact = false;
+        if (own && total <= kExactPages) {
+            /* Each page of the mapping the host reports present, on the node get_mempolicy gives. */
+            uint64_t found = 0;
+            bool ended = false;
+            for (uintptr_t addr = start; !ended && found < total && addr < next_start &&
+                                         addr - start < kExactPages * kPageBytes * 4;
+                 addr += 256 * kPageBytes) {
+                uintptr_t pages[256];
+                int status[256];
+                unsigned long count = 0;
+                for (; count < 256 && addr + count * kPageBytes < next_start; ++count)
+                    pages[count] = addr + count * kPageBytes;
+                if (PalProcessMovePages(0, count, pages, nullptr, status, 0) < 0)
+                    break;
+                for (unsigned long i = 0; i < count && found < total && !ended; ++i) {
+                    ended = status[i] == -EFAULT; /* a hole: the mapping ended */
+                    if (status[i] < 0)
+                        continue;
+                    uint32_t v = numa_page_node(pages[i], static_cast<uint32_t>(status[i]));
+                    if (v < kCounted)
+                        ++counts[v];
+                    ++found;
+                }
+            }
+            exact = found == total;
+            if (!exact)
+                memset(counts, 0, sizeof(counts));
+        }
+        for (uint32_t h = 0; !exact && h < kCounted; ++h) {
+            if (!host_pages[h])
+                continue;
+            int v = -1;
+            if (recorded)
+                v = numa_virtual_node_of(h, &effective);
+            if (v < 0 && own && numa_host_nodes(current).has(h))
+                v = static_cast<int>(current);
+            if (v < 0)
+                v = numa_virtual_node_of(h, nullptr);
+            counts[v < 0 ? 0 : v] += host_pages[h];
+        }
+        for (uint32_t v = 0; v < kCounted; ++v)
+            if (counts[v])
+                out.add(" N").unum(v).ch('=').unum(counts[v]);
+        if (tail)
+            out.add(tail, static_cast<size_t>(line.end - tail));
+    }
+    out.ch('\n');
+}
+
+}  // namespace
+
+bool numa_maps_may_name(const char* rest) {
+    return ends_with(rest, "/numa_maps");
+}
+
+bool classify_proc_numa(const char* rest, VfsPath* out) {
+    pid_t tid;
+    if (!numa_maps_may_name(rest) || !split(rest, &tid) || !numa_virtual())
+        return false;
+    size_t n = strlen(out->virt);
+    if (n + 1 > kVfsPathMax)
+        return false;
+    out->kind = VfsKind::Generated;
+    out->file = VfsFile::NumaMaps;
+    out->tid = tid;
+    memcpy(out->real, out->virt, n + 1);
+    memcpy(out->source, out->virt, n + 1);
+    return true;
+}
+
+long write_numa_maps(Caller caller, const VfsPath& path, Out& out) {
+    MappedBuffer buf(kMaxHostFile);
+    if (!buf.data)
+        return -ENOMEM;
+    long len = caller.read_file(path.real, buf.data, buf.size);
+    if (len < 0)
+        return len;
+    pid_t tgid = 0, ppid = 0;
+    const bool own = !caller.is_remote() && PalThreadProcess(path.tid, &tgid, &ppid) == 0 && tgid == caller.process();
+    const uint32_t current = own ? numa_current_node() : 0;
+    const char* p = buf.data;
+    const char* end = buf.data + len;
+    while (p < end) {
+        const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
+        const char* line_end = nl ? nl : end;
+        const char* next = nl ? nl + 1 : end;
+        uintptr_t next_start = next < end ? parse_hex(next, end) : ~uintptr_t{0};
+        if (next_start == 0)
+            next_start = ~uintptr_t{0};
+        write_line(out, Line{p, line_end}, next_start, own, current);
+        p = next;
+    }
+    return 0;
+}
+
+}  // namespace libos

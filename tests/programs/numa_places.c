@@ -1,0 +1,99 @@
+/* Where libnuma puts memory, read back the way NUMA tools check it: get_mempolicy(MPOL_F_NODE |
+ * MPOL_F_ADDR) on each page. Used by tests/integration/numa_programs.sh, natively and on virtual
+ * machines. Modes:
+ *   numa_places alloc      numa_alloc_onnode on each node: "alloc V: NODE NODE NODE NODE"
+ *   numa_places move       4 pages moved by numa_move_pages to last,0,last,0: statuses, then nodes
+ *   numa_places run NODE   numa_run_on_node(NODE): the node getcpu then reports
+ *   numa_places where      8 pages touched under the inherited policy: each page's node
+ *   numa_places interleaved  8 pages touched: "yes" when page i is on node (page number mod nodes)
+ *   numa_places hold SECONDS  64 pages touched, then held: for a reader of the host's numa_maps */
+#define _GNU_SOURCE
+#include <numa.h>
+#include <numaif.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int node_of(void* addr) {
+    int node = -1;
+    if (get_mempolicy(&node, NULL, 0, addr, MPOL_F_NODE | MPOL_F_ADDR) != 0)
+        return -1;
+    return node;
+}
+
+static char* touched_pages(int count) {
+    long page = sysconf(_SC_PAGESIZE);
+    char* p = mmap(NULL, (size_t)count * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        exit(2);
+    for (int i = 0; i < count; ++i)
+        p[(long)i * page] = 1;
+    return p;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2 || numa_available() < 0)
+        return 2;
+    long page = sysconf(_SC_PAGESIZE);
+    int last = numa_max_node();
+    if (strcmp(argv[1], "alloc") == 0) {
+        for (int v = 0; v <= last; ++v) {
+            char* p = numa_alloc_onnode(4 * page, v);
+            if (!p)
+                return 3;
+            printf("alloc %d:", v);
+            for (int i = 0; i < 4; ++i) {
+                p[i * page] = 1;
+                printf(" %d", node_of(p + i * page));
+            }
+            printf("\n");
+            numa_free(p, 4 * page);
+        }
+    } else if (strcmp(argv[1], "move") == 0) {
+        char* p = touched_pages(4);
+        void* pages[4];
+        int nodes[4], status[4];
+        for (int i = 0; i < 4; ++i) {
+            pages[i] = p + i * page;
+            nodes[i] = i % 2 ? 0 : last;
+        }
+        if (numa_move_pages(0, 4, pages, nodes, status, MPOL_MF_MOVE) != 0)
+            return 4;
+        printf("status:");
+        for (int i = 0; i < 4; ++i)
+            printf(" %d", status[i]);
+        printf("\nnodes:");
+        for (int i = 0; i < 4; ++i)
+            printf(" %d", node_of(pages[i]));
+        printf("\n");
+    } else if (strcmp(argv[1], "run") == 0 && argc > 2) {
+        if (numa_run_on_node(atoi(argv[2])) != 0)
+            return 5;
+        unsigned cpu, node;
+        if (getcpu(&cpu, &node) != 0)
+            return 6;
+        printf("run %s: node %u, cpu's node %d\n", argv[2], node, numa_node_of_cpu((int)cpu));
+    } else if (strcmp(argv[1], "where") == 0) {
+        char* p = touched_pages(8);
+        for (int i = 0; i < 8; ++i)
+            printf("%s%d", i ? " " : "", node_of(p + i * page));
+        printf("\n");
+    } else if (strcmp(argv[1], "interleaved") == 0) {
+        char* p = touched_pages(8);
+        int nodes = last + 1, ok = 1;
+        for (int i = 0; i < 8; ++i)
+            ok = ok && node_of(p + i * page) == (int)(((unsigned long)(p + i * page) / page) % nodes);
+        printf("%s\n", ok ? "yes" : "no");
+    } else if (strcmp(argv[1], "hold") == 0 && argc > 2) {
+        touched_pages(64);
+        printf("holding\n");
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[2]));
+    } else {
+        return 2;
+    }
+    return 0;
+}
