@@ -6,8 +6,8 @@
  * still trapped and answered by the supervisor, from the host, as before.
  *
  * Each tree is a tmpfs, built detached (fsopen, fsmount) from the LibOS's own views, entry by entry,
- * as the in-process shim would show it: the listing of each directory (vfs_show_entry and
- * vfs_extra_entry), and for each entry vfs_classify's answer:
+ * as the in-process shim would show it: the listing of each directory (vfs_read_listing), and for
+ * each entry vfs_classify's answer:
  *   Generated  a file with the generator's content (vfs_write_generated), the host file's mode; the
  *              files of one content and mode are links to one inode
  *   Link       a symbolic link to where the machine's link points
@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "libos/libos_topology.h"
 #include "libos/libos_vfs.h"
 #include "strict/strict.h"
 
@@ -61,23 +62,31 @@ bool write_proc_self(const char* file, const std::string& text) {
     return ok;
 }
 
-/* The names a directory of the views lists: the host's entries that the machine shows, then the
- * machine's own (cpuV, nodeN, the links of a node), as the shim lists them. */
+/* The names a directory of the views lists, as the LibOS lists it to a program (vfs_read_listing:
+ * the host's entries that the machine shows, then the machine's own: cpuV, nodeN, a node's links). */
 std::vector<std::string> listing(const libos::VfsPath& dir) {
     std::vector<std::string> names;
-    if (DIR* d = opendir(dir.real)) {
-        while (dirent* e = readdir(d)) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            if (libos::vfs_show_entry(dir.dir, dir.node, e->d_name))
+    int fd = open(dir.real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return names;
+    alignas(8) static char buf[65536];
+    for (;;) {
+        long n;
+        if (dir.dir == libos::VfsDir::Plain)
+            n = getdents64(fd, buf, sizeof(buf));
+        else
+            n = libos::vfs_read_listing(libos::Caller::self(), fd, dir.dir, dir.node, reinterpret_cast<uintptr_t>(buf),
+                                        sizeof(buf), libos::DirentFormat::Linux64);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            const auto* e = reinterpret_cast<const dirent64*>(buf + off);
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
                 names.emplace_back(e->d_name);
+            off += e->d_reclen;
         }
-        closedir(d);
     }
-    char name[64];
-    uint32_t host = 0;
-    for (uint32_t i = 0; libos::vfs_extra_entry(dir.dir, dir.node, i, name, sizeof(name), &host); ++i)
-        names.emplace_back(name);
+    close(fd);
     return names;
 }
 
@@ -285,11 +294,7 @@ struct Builder {
     static std::string plan_key(const libos::VfsPath& p, const std::string& name) {
         if (p.kind != libos::VfsKind::Directory || p.dir != libos::VfsDir::Cpu || name.rfind("cpu", 0) != 0)
             return std::string();
-        char node[32];
-        uint32_t host = 0;
-        if (!libos::vfs_extra_entry(libos::VfsDir::Cpu, p.node, 0, node, sizeof(node), &host))
-            node[0] = '\0';
-        return std::string(p.real) + " " + node;
+        return std::string(p.real) + " node" + std::to_string(libos::vcpu_place(static_cast<uint32_t>(p.node)).node);
     }
 
     /* Fills directory `dirfd` of the tree with what the machine's directory `virt` holds; `plan`, when
