@@ -69,14 +69,16 @@ std::vector<std::string> listing(const libos::VfsPath& dir) {
     int fd = open(dir.real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return names;
-    alignas(8) static char buf[65536];
+    std::vector<uint64_t> space(8192); /* 64 KiB, aligned for the records */
+    char* buf = reinterpret_cast<char*>(space.data());
+    const size_t size = space.size() * sizeof(uint64_t);
     for (;;) {
         long n;
         if (dir.dir == libos::VfsDir::Plain)
-            n = getdents64(fd, buf, sizeof(buf));
+            n = getdents64(fd, buf, size);
         else
             n = libos::vfs_read_listing(libos::Caller::self(), fd, dir.dir, dir.node, reinterpret_cast<uintptr_t>(buf),
-                                        sizeof(buf), libos::DirentFormat::Linux64);
+                                        size, libos::DirentFormat::Linux64);
         if (n <= 0)
             break;
         for (long off = 0; off < n;) {
