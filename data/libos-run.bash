@@ -52,7 +52,7 @@ _libos_run() {
       return ;;
     -*)
       COMPREPLY=($(compgen -W "-n -c --cpus --cpu-map --topology --numa --cpu-quota --cpus-from-quota
-        --cpuid --no-propagate --trace --trace= --trace-stack --trace-format --stats --strict --no-shim
+        --cpuid --no-propagate --trace --trace= --trace-stack --trace-format --stats --strict --no-shim --no-views
         --show -h --help -V --version --" -- "$cur"))
       [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
       return ;;

@@ -65,6 +65,7 @@ struct Options {
     bool stats = false;            /* --stats */
     bool strict = false;           /* --strict */
     bool no_shim = false;          /* --no-shim */
+    bool no_views = false;         /* --no-views: strict mode without its mount namespace */
     bool cpuid = false;            /* --cpuid (or LIBOS_CPUID=1) */
     bool show = false;             /* --show: print the machine and exit */
     int program = 0;               /* argv index of PROGRAM (argc with --show and no PROGRAM) */
@@ -140,7 +141,7 @@ int exec_program(const char* file, char* const argv[], char* const envp[]);
  * every process of the launch has ended; then ends as the program did (its exit status, or its
  * signal). `env` is the program's environment; the strict settings are added to it. Refuses with
  * status 125 when the kernel lacks what strict mode needs. */
-[[noreturn]] void run_strict(const char* program, char* const argv[], std::vector<std::string>* env);
+[[noreturn]] void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views);
 
 }  // namespace launcher
 

@@ -93,10 +93,12 @@ constexpr const char kHelp[] =
     "        Linux 5.14 or later; refused (125) with the reason otherwise. Costs: about +30 ns\n"
     "        on every system call, a few microseconds per trapped call (each open(2) of any\n"
     "        file by code the shim does not see); calls through libc in a process with the\n"
-    "        shim keep their speed. Not covered: sched_getcpu and the vDSO's getcpu in\n"
-    "        processes without the shim (no system call to trap), directory listings of\n"
-    "        /sys/devices/system/cpu without the shim, and 32-bit programs. With --trace, the\n"
-    "        calls the supervisor answers are traced too, marked <supervisor>.\n"
+    "        shim keep their speed. The program runs in a private mount namespace where\n"
+    "        generated /sys/devices/system/{cpu,node} trees are mounted, so that stat and\n"
+    "        listings without the shim show the machine too. Not covered: sched_getcpu and\n"
+    "        the vDSO's getcpu in processes without the shim (no system call to trap), and\n"
+    "        32-bit programs. With --trace, the calls the supervisor answers are traced\n"
+    "        too, marked <supervisor>.\n"
     "  --no-shim\n"
     "        With --strict: do not preload the shim, so the supervisor answers every\n"
     "        virtualized call (slower; for checking strict mode, or for programs that must\n"
@@ -106,6 +108,9 @@ constexpr const char kHelp[] =
     "        the vCPUs, the map, the host CPUs, the shape (sockets, dies, cores, threads), the\n"
     "        NUMA nodes with their vCPUs, the CPU quota and whether it would be enforced, and\n"
     "        the shim that would be preloaded. PROGRAM may be left out.\n"
+    "  --no-views\n"
+    "        With --strict: no private mount namespace and no generated trees; stat and\n"
+    "        listings of /sys/devices/system/{cpu,node} without the shim are the host's.\n"
     "  -h, --help     Show this help and exit.\n"
     "  -V, --version  Show the version and exit.\n"
     "The short options take their value attached or as the next argument (-n8, -n 8). If an\n"
@@ -138,11 +143,11 @@ constexpr const char kHelp[] =
     "The shim takes only each variable's documented values (docs/configuration.md; 0 is\n"
     "off, and empty the default) and refuses any other with one line and status 125 before\n"
     "the program runs.\n"
-    "Removed from the inherited environment: LIBOS_STATE_FD, LIBOS_AFFINITY and LIBOS_CWD, the\n"
-    "state the shim passes between the processes of a launch (a launch starts a new machine). An\n"
-    "enclosing strict launch's LIBOS_STRICT is kept, so that this launch's shim still reaches\n"
-    "the host; --strict inside a strict launch is refused (one seccomp listener per process\n"
-    "tree).\n"
+    "Removed from the inherited environment: LIBOS_STATE_FD, LIBOS_HOST_SYSTEM_FD,\n"
+    "LIBOS_AFFINITY and LIBOS_CWD, the state the shim passes between the processes of a launch\n"
+    "(a launch starts a new machine). An enclosing strict launch's LIBOS_STRICT is kept, so that\n"
+    "this launch's shim still reaches the host; --strict inside a strict launch is refused (one\n"
+    "seccomp listener per process tree).\n"
     "\n"
     "Environment read by libos-run:\n"
     "  LIBOS_CPUS, LIBOS_CPU_MAP, LIBOS_TOPOLOGY, LIBOS_NUMA, LIBOS_CPU_QUOTA,\n"
@@ -324,6 +329,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             plain = &options->strict;
         else if (match_long(arg, "--no-shim", &value))
             plain = &options->no_shim;
+        else if (match_long(arg, "--no-views", &value))
+            plain = &options->no_views;
         else if (match_long(arg, "--cpuid", &value))
             plain = &options->cpuid;
         else if (match_long(arg, "--cpus-from-quota", &value))
@@ -351,6 +358,10 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
     if (options->no_shim && !options->strict) {
         fprintf(stderr, "libos-run: --no-shim works only with --strict (without it nothing would virtualize "
                         "the program; see libos-run --help)\n");
+        return {false, kExitLauncherFailed};
+    }
+    if (options->no_views && !options->strict) {
+        fprintf(stderr, "libos-run: --no-views works only with --strict (see libos-run --help)\n");
         return {false, kExitLauncherFailed};
     }
     options->program = i;

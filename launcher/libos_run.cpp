@@ -460,7 +460,7 @@ int main(int argc, char** argv) {
     if (machine)
         place_on_machine();
     if (options.strict)
-        run_strict(argv[options.program], argv + options.program, &env);
+        run_strict(argv[options.program], argv + options.program, &env, !options.no_views);
     std::vector<char*> envp;
     for (std::string& e : env)
         envp.push_back(e.data());

@@ -146,6 +146,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 4 * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
+    strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
@@ -230,6 +231,11 @@ char* const* exec_environment(char* const* envp, long* error) {
         out[used++] = put(&cursor, {kEnvCwd, "=", cwd});
     if (const char* tag = strict_tag_text())
         out[used++] = put(&cursor, {kEnvStrict, "=", tag});
+    /* Strict mode's views: the host's /sys/devices/system, for the LibOS of the next program too. */
+    if (host_system_fd() >= 0) {
+        format_decimal(number, static_cast<uint64_t>(host_system_fd()));
+        out[used++] = put(&cursor, {kEnvHostSystemFd, "=", number});
+    }
     /* Passed also when this process no longer has it (a fork child that closed every descriptor
      * before exec, as Python's subprocess does): the new program then takes it from its parent,
      * this process's, through /proc (attach_region in machine/state.cpp). */

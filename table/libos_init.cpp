@@ -4,7 +4,10 @@
  * and nothing below calls into it but through ensure_init(). */
 #include "libos/libos_init.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "libos/libos_config.h"
 #include "libos/libos_cpuid.h"
@@ -245,6 +248,52 @@ bool set_strict_tag(const char* text, ConfigError* err) {
     return true;
 }
 
+/* LIBOS_HOST_SYSTEM_FD=N: strict mode's views (launcher/strict/views.cpp) hide the host's
+ * /sys/devices/system/{cpu,node} under generated trees; N is a descriptor of the host's
+ * /sys/devices/system that the launcher opened before, through which the PAL reads them. A number that
+ * is no longer a sysfs directory (a program closed it, and the number was reused) is ignored. */
+constinit int g_host_system_fd = -1;
+
+bool is_sysfs_directory(int fd) {
+    struct stat st;
+    struct statfs fs;
+    constexpr long kSysfsMagic = 0x62656572;
+    return fd >= 0 && PalFileStat(fd, &st) == 0 && S_ISDIR(st.st_mode) && PalFileSystemStat(fd, nullptr, &fs) == 0 &&
+           static_cast<long>(fs.f_type) == kSysfsMagic;
+}
+
+bool set_host_system_dir(const char* text, ConfigError* err) {
+    int fd = -1;
+    if (!parse_descriptor(kEnvHostSystemFd, text, &fd, err))
+        return false;
+    if (fd < 0)
+        return true;
+    if (!is_sysfs_directory(fd)) {
+        /* A parent that closed every descriptor before exec (Python's subprocess does) still has its
+         * own: /proc/<ppid>/fd/N leads to the very directory, in the host's mount. */
+        char path[64];
+        TextBuilder(path, sizeof(path)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetParentId())).add("/fd/").unum(
+            static_cast<uint64_t>(fd));
+        long copy = PalFileOpen(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (copy < 0)
+            return true;
+        long moved = PalFileMoveHigh(static_cast<int>(copy), fd, false);
+        if (moved < 0 || !is_sysfs_directory(static_cast<int>(moved))) {
+            PalFileClose(static_cast<int>(moved < 0 ? copy : moved));
+            return true;
+        }
+        fd = static_cast<int>(moved);
+        PalFileSetCloseOnExec(fd, false);
+    }
+    g_host_system_fd = fd;
+    PalSetHostSystemDir(fd);
+    return true;
+}
+
+int host_system_fd() {
+    return g_host_system_fd;
+}
+
 const char* strict_tag_text() {
     return g_strict_tag_text[0] ? g_strict_tag_text : nullptr;
 }
@@ -281,7 +330,8 @@ void init() {
     /* Every setting is checked before the program runs: a value outside the documented ones stops it
      * with one line (libos_settings.h), as a bad machine does. */
     ConfigError error;
-    if (!set_strict_tag(env_get(kEnvStrict), &error) || !trace_init(&error) ||
+    if (!set_strict_tag(env_get(kEnvStrict), &error) || !set_host_system_dir(env_get(kEnvHostSystemFd), &error) ||
+        !trace_init(&error) ||
         !parse_switch(kEnvPropagate, env_get(kEnvPropagate), &g_propagate, &error) ||
         !parse_switch(kEnvCpuid, env_get(kEnvCpuid), &g_cpuid, &error) || !read_inherited(&error))
         refuse(error.text);

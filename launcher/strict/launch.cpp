@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_init.h"
 #include "libos/libos_settings.h"
+#include "libos/libos_strict.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
 #include "strict/strict.h"
@@ -115,10 +117,17 @@ void probe_listener(int listener, std::string* missing, std::string* detail) {
 
 /* ---- the child ------------------------------------------------------------------------------- */
 
-/* Sends descriptor `fd` (or, when fd < 0, the error -fd) over the socket. */
-void send_listener(int sock, int fd) {
-    int err = fd < 0 ? -fd : 0;
-    struct iovec iov = {&err, sizeof(err)};
+/* What the child sends with its listener. */
+struct Hello {
+    int err;        /* the listener's error, or 0 */
+    ViewsInfo views;
+};
+
+/* Sends descriptor `fd` (or, when fd < 0, the error -fd) over the socket, with what the child knows of
+ * its views. */
+void send_listener(int sock, int fd, const ViewsInfo& views) {
+    Hello hello = {fd < 0 ? -fd : 0, views};
+    struct iovec iov = {&hello, sizeof(hello)};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         cmsghdr align;
@@ -139,10 +148,10 @@ void send_listener(int sock, int fd) {
     }
 }
 
-/* The listener descriptor the child sent, or -errno. */
-int receive_listener(int sock) {
-    int err = 0;
-    struct iovec iov = {&err, sizeof(err)};
+/* The listener descriptor the child sent, or -errno; and what it says of its views. */
+int receive_listener(int sock, ViewsInfo* views) {
+    Hello hello = {};
+    struct iovec iov = {&hello, sizeof(hello)};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         cmsghdr align;
@@ -155,10 +164,11 @@ int receive_listener(int sock) {
     ssize_t n;
     while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
     }
-    if (n != static_cast<ssize_t>(sizeof(err)))
+    if (n != static_cast<ssize_t>(sizeof(hello)))
         return -EPIPE;
-    if (err)
-        return -err;
+    *views = hello.views;
+    if (hello.err)
+        return -hello.err;
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     if (!c || c->cmsg_type != SCM_RIGHTS)
         return -EPROTO;
@@ -168,13 +178,27 @@ int receive_listener(int sock) {
 }
 
 [[noreturn]] void run_child(pid_t keeper, int sock, const std::vector<sock_filter>& filter,
-                            const sigset_t& original_mask, const char* program, char* const argv[],
+                            const sigset_t& original_mask, bool views, const char* program, char* const argv[],
                             char* const envp[]) {
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     /* The program dies with its keeper (which kills the whole launch when libos-run dies). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != keeper)
         _exit(kExitLauncherFailed);
+    /* The views first: making namespaces needs rights that no_new_privs and the filter do not take, but
+     * the program must not start before its namespace is whole. */
+    ViewsInfo info = {};
+    if (views) {
+        std::string failed = mount_views(&info);
+        if (!failed.empty()) {
+            info = {};
+            fprintf(stderr,
+                    "libos-run: --strict without its views (%s): stat and listings of "
+                    "/sys/devices/system/{cpu,node} by programs without the shim show the host's; "
+                    "--no-views silences this (docs/strict-mode.md)\n",
+                    failed.c_str());
+        }
+    }
     /* Unprivileged processes may install a filter only with no_new_privs (setuid programs then run
      * with the caller's rights, as under any seccomp sandbox). */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -183,7 +207,7 @@ int receive_listener(int sock) {
         seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
     if (listener == -EINVAL) /* before Linux 5.19: a signal may then interrupt a trapped call */
         listener = seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    send_listener(sock, static_cast<int>(listener));
+    send_listener(sock, static_cast<int>(listener), info);
     if (listener < 0)
         _exit(kExitLauncherFailed);
     close(static_cast<int>(listener));
@@ -234,6 +258,26 @@ constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
 /* The signal the kernel sends the keeper when libos-run dies (PR_SET_PDEATHSIG): one libos-run never
  * forwards. */
 const int kSupervisorGone = SIGRTMAX;
+
+/* Waits until what the child sends can be read. Making the views takes seconds at thousands of vCPUs:
+ * meanwhile the signals sent to libos-run go to the keeper, which passes them on to the child (a
+ * SIGTERM then ends the launch as it would end the program). */
+void await_child(int sock, pid_t keeper, const sigset_t& waited) {
+    for (;;) {
+        pollfd ready = {sock, POLLIN, 0};
+        if (poll(&ready, 1, 100) > 0)
+            return;
+        siginfo_t info;
+        const timespec now = {0, 0};
+        int sig;
+        while ((sig = sigtimedwait(&waited, &info, &now)) > 0) {
+            /* SIGCHLD: the keeper ended, and the socket says so. */
+            bool sent = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
+            if (sig != SIGCHLD && sig != kSupervisorGone && sent)
+                kill(keeper, sig);
+        }
+    }
+}
 
 /* Sends `sig` to every child of this process: after the program ended, the processes of the launch
  * still running (orphans are reparented here, the subreaper). Children are listed per thread. */
@@ -291,7 +335,7 @@ void kill_the_launch() {
  * supervisor every trapped call would fail with ENOSYS, and a dynamic program could not even load
  * its libraries. */
 [[noreturn]] void run_keeper(pid_t supervisor, int sock, const std::vector<sock_filter>& filter,
-                             const sigset_t& waited, const sigset_t& original_mask, const char* program,
+                             const sigset_t& waited, const sigset_t& original_mask, bool views, const char* program,
                              char* const argv[], char* const envp[]) {
     prctl(PR_SET_PDEATHSIG, kSupervisorGone, 0, 0, 0);
     if (getppid() != supervisor)
@@ -302,7 +346,7 @@ void kill_the_launch() {
     if (child < 0)
         _exit(kExitLauncherFailed);
     if (child == 0)
-        run_child(keeper, sock, filter, original_mask, program, argv, envp);
+        run_child(keeper, sock, filter, original_mask, views, program, argv, envp);
     close(sock);
     int program_status = 0;
     bool program_ended = false;
@@ -350,7 +394,7 @@ namespace launcher {
 
 using namespace strict;
 
-void run_strict(const char* program, char* const argv[], std::vector<std::string>* env) {
+void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views) {
     seccomp_notif_sizes sizes = probe_notification_sizes();
 
     /* The launch's shared state, created here so that this process can answer for every process of
@@ -381,6 +425,12 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     snprintf(tag_text, sizeof(tag_text), "%016llx", static_cast<unsigned long long>(tag));
     env->push_back(std::string(kEnvStrict) + "=" + tag_text);
     env->push_back(std::string(kEnvStateFd) + "=" + std::to_string(libos::state_fd()));
+    /* The views' processes read the host's CPU files through this descriptor (views.cpp). */
+    int host_system = views ? open_host_system() : -1;
+    if (host_system >= 0)
+        env->push_back(std::string(libos::kEnvHostSystemFd) + "=" + std::to_string(host_system));
+    else
+        views = false;
     std::vector<char*> envp;
     for (std::string& e : *env)
         envp.push_back(e.data());
@@ -409,16 +459,27 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         refuse(std::string("libos-run: cannot run --strict: fork: ") + strerror(errno));
     if (keeper == 0) {
         close(socks[0]);
-        run_keeper(supervisor, socks[1], filter, waited, original, program, argv, envp.data());
+        run_keeper(supervisor, socks[1], filter, waited, original, views, program, argv, envp.data());
     }
     close(socks[1]);
-    int listener = receive_listener(socks[0]);
+    ViewsInfo views_info = {};
+    await_child(socks[0], keeper, waited);
+    int listener = receive_listener(socks[0], &views_info);
+    if (host_system >= 0)
+        close(host_system); /* the supervisor reads the host's files by their names */
+    if (views_info.ns_dev != 0 || views_info.ns_ino != 0)
+        libos::set_launch_views({views_info.ns_dev, views_info.ns_ino, views_info.cpu_dev, views_info.node_dev});
     std::string missing, detail;
     if (listener == -EBUSY) {
         kill(keeper, SIGKILL);
         waitpid(keeper, nullptr, 0);
         refuse("libos-run: cannot run --strict inside a strict launch (or under another seccomp supervisor): the "
                "kernel allows one seccomp listener per process tree; run this launch without --strict");
+    } else if (int status; listener == -EPIPE && waitpid(keeper, &status, __WALL) == keeper) {
+        /* The child ended before it sent anything (a signal passed on while the views were made): the
+         * keeper, which ends as the child did, follows it. */
+        kill_the_launch();
+        end_as(status);
     } else if (listener < 0) {
         missing = "seccomp user notification for this process";
         detail = std::string("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): ") +

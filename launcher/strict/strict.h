@@ -2,6 +2,7 @@
  *   filter.cpp      the seccomp filter, from the syscall list's TRAP column (x86_64 and i386)
  *   supervisor.cpp  the threads that receive each trapped call and answer it with the LibOS's handler
  *   launch.cpp      the kernel's features, the child that installs the filter, signals and the end
+ *   views.cpp       the launch's mount namespace with generated /sys/devices/system/{cpu,node} trees
  * docs/strict-mode.md has the design and the measurements behind it. */
 #ifndef LAUNCHER_STRICT_H
 #define LAUNCHER_STRICT_H
@@ -50,6 +51,22 @@ std::vector<sock_filter> build_filter(uint64_t tag);
 /* The trapped calls' i386 numbers (i386.cpp, which sees <asm/unistd_32.h>). */
 extern const long kTrappedI386[];
 extern const size_t kTrappedI386Count;
+
+/* ---- views.cpp ---------------------------------------------------------------------------- */
+
+/* What the child tells the supervisor about the namespace it made (all 0: none). */
+struct ViewsInfo {
+    uint64_t ns_dev, ns_ino;    /* /proc/self/ns/mnt */
+    uint64_t cpu_dev, node_dev; /* the two trees */
+    uint64_t entries;           /* entries generated */
+};
+
+/* A descriptor of the host's /sys/devices/system (O_PATH, 1001 or above, kept across exec), or -1. */
+int open_host_system();
+
+/* In the program's child: makes the launch's mount namespace (and a user namespace to hold it when not
+ * root) and mounts the generated trees. "" on success, else what failed. */
+std::string mount_views(ViewsInfo* info);
 
 /* ---- supervisor.cpp ------------------------------------------------------------------------ */
 

@@ -37,7 +37,42 @@ bool same_as_mine(pid_t tid, const char* leaf) {
            a.st_ino == b.st_ino;
 }
 
+/* The launch's views, when it has them: written once before the program runs. */
+constinit LaunchViews g_views = {};
+constinit bool g_have_views = false;
+
+/* Is /proc/<tid>/ns/mnt the views' namespace? */
+bool in_views_namespace(pid_t tid) {
+    if (!g_have_views)
+        return false;
+    ProcPath theirs(tid);
+    struct stat st;
+    return PalFileStatAt(AT_FDCWD, theirs.leaf("ns/mnt").c_str(), &st, 0) == 0 && st.st_dev == g_views.ns_dev &&
+           st.st_ino == g_views.ns_ino;
+}
+
+bool starts_with_view_root(const char* path) {
+    constexpr char kSystem[] = "/sys/devices/system/";
+    constexpr size_t kLength = sizeof(kSystem) - 1;
+    if (strncmp(path, kSystem, kLength) != 0)
+        return false;
+    const char* rest = path + kLength;
+    return (strncmp(rest, "cpu", 3) == 0 && (rest[3] == '\0' || rest[3] == '/')) ||
+           (strncmp(rest, "node", 4) == 0 && (rest[4] == '\0' || rest[4] == '/'));
+}
+
 }  // namespace
+
+void set_launch_views(const LaunchViews& views) {
+    g_views = views;
+    g_have_views = true;
+}
+
+bool Caller::remote_in_views() const {
+    if (remote_->in_views < 0)
+        remote_->in_views = in_views_namespace(remote_->tid);
+    return remote_->in_views;
+}
 
 pid_t Caller::remote_tid() const {
     return remote_->tid;
@@ -70,7 +105,8 @@ bool Caller::remote_shares_pids(pid_t pid) const {
 
 bool Caller::remote_shares_files() const {
     if (remote_->same_files < 0)
-        remote_->same_files = same_as_mine(remote_->tid, "root") && same_as_mine(remote_->tid, "ns/mnt");
+        remote_->same_files = same_as_mine(remote_->tid, "root") &&
+                              (remote_in_views() || same_as_mine(remote_->tid, "ns/mnt"));
     return remote_->same_files;
 }
 
@@ -88,8 +124,13 @@ bool Caller::remote_directory(int dirfd, char* out, size_t size) const {
     if (PalFileReadLink(link.c_str(), out, size) <= 0 || out[0] != '/')
         return false;
     struct stat fd_st, path_st;
-    return PalFileStatAt(AT_FDCWD, link.c_str(), &fd_st, 0) == 0 && S_ISDIR(fd_st.st_mode) &&
-           PalFileStatAt(AT_FDCWD, out, &path_st, 0) == 0 && fd_st.st_dev == path_st.st_dev &&
+    if (PalFileStatAt(AT_FDCWD, link.c_str(), &fd_st, 0) != 0 || !S_ISDIR(fd_st.st_mode))
+        return false;
+    /* A directory of the views' trees, in the caller's namespace: its name is its path on the machine. */
+    if ((fd_st.st_dev == g_views.cpu_dev || fd_st.st_dev == g_views.node_dev) && g_have_views &&
+        starts_with_view_root(out) && remote_in_views())
+        return true;
+    return PalFileStatAt(AT_FDCWD, out, &path_st, 0) == 0 && fd_st.st_dev == path_st.st_dev &&
            fd_st.st_ino == path_st.st_ino;
 }
 

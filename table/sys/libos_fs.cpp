@@ -70,6 +70,13 @@ SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mo
     }
     if ((flags & O_CREAT) && p.trailing_slash && p.kind != VfsKind::Error)
         return -EISDIR; /* the kernel's answer once the directory above is found */
+    /* Strict mode's views: the caller's kernel has the machine's directories mounted, whose listings
+     * are the machine's; the host's would list the host's CPUs. (An open that asks for more than
+     * reading is judged by the host's directory, as without the views.) */
+    constexpr int kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
+    if (caller.sees_views() && (flags & (O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit)) == O_RDONLY &&
+        (p.kind == VfsKind::Directory || (p.kind == VfsKind::Redirect && S_ISDIR(p.mode))))
+        return LeaveToHost{};
     switch (p.kind) {
         case VfsKind::Error:
             /* A last component that does not exist would be created, in a directory of sysfs or

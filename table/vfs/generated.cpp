@@ -279,6 +279,13 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     return low;
 }
 
+long vfs_write_generated(Caller caller, const VfsPath& path, int fd) {
+    Out out(fd);
+    long ret = write_content(caller, path, out);
+    out.flush();
+    return ret < 0 ? ret : out.error();
+}
+
 bool cached_mode(const char* virt, mode_t* mode) {
     for (CachedFile& c : g_cache) {
         if (c.fd_plus_one.load(std::memory_order_acquire) > 0 && strcmp(c.virt, virt) == 0) {

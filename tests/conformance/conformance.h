@@ -33,6 +33,8 @@ struct Machine {
     std::set<int> online_cpus, present_cpus, possible_cpus;
     bool is_virtual = false;    /* a LibOS virtual machine rather than the host */
     bool without_shim = false;  /* strict mode with the shim not loaded (libos-run --strict --no-shim) */
+    bool views = false;         /* strict mode's views: the kernel shows the machine's /sys/devices/system/cpu
+                                   (a tmpfs the launcher mounted in the launch's namespace) */
 };
 
 /* Whether sched_getcpu() and libc's getcpu() report the machine's CPUs: everywhere but in strict
@@ -46,6 +48,14 @@ inline bool vcpu_observable();
     do {                                                                                           \
         if (::conformance::machine().without_shim)                                                 \
             GTEST_SKIP() << "strict mode without the shim: " << (reason);                          \
+    } while (0)
+
+/* For tests of what the kernel shows of the CPU directories without a system call strict mode traps
+ * (stat, listings, chdir): without the shim, only strict mode's views show the machine there. */
+#define SKIP_WITHOUT_SHIM_OR_VIEWS(reason)                                                         \
+    do {                                                                                           \
+        if (::conformance::machine().without_shim && !::conformance::machine().views)              \
+            GTEST_SKIP() << "strict mode without the shim or its views: " << (reason);             \
     } while (0)
 
 /* The machine under test, computed once. Natively (and under the shim with no configuration) it is

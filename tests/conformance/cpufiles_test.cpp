@@ -161,7 +161,7 @@ TEST(CpuFiles, OnlinePossiblePresentName0ToNMinus1) {
 }
 
 TEST(CpuFiles, TheDirectoryListsExactlyTheCpus) {
-    SKIP_WITHOUT_SHIM("directory listings, stat, access and chdir of the CPU views are the host's");
+    SKIP_WITHOUT_SHIM_OR_VIEWS("directory listings, stat, access and chdir of the CPU views are the host's");
     auto names = listing(kCpu);
     EXPECT_EQ(numbered_entries(names, "cpu"), machine().present_cpus);
     EXPECT_TRUE(names.count("online") && names.count("possible") && names.count("kernel_max"));
@@ -281,7 +281,7 @@ TEST(CpuFiles, FortifiedOpensOfDirectoriesAndFiles) {
 /* Paths relative to the current directory, once it is the cpu directory or one CPU's (a shell's
  * `cd /sys/devices/system/cpu; cat online`), and getcwd there. */
 TEST(CpuFiles, RelativeToTheCurrentDirectory) {
-    SKIP_WITHOUT_SHIM("directory listings, stat, access and chdir of the CPU views are the host's");
+    SKIP_WITHOUT_SHIM_OR_VIEWS("directory listings, stat, access and chdir of the CPU views are the host's");
     char saved[4096];
     ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
     ASSERT_EQ(chdir(kCpu.c_str()), 0);
@@ -308,7 +308,7 @@ TEST(CpuFiles, RelativeToTheCurrentDirectory) {
 /* ---- /sys/devices/system/node ----------------------------------------------------------------- */
 
 TEST(CpuFiles, NodesCoverEveryCpuOnce) {
-    SKIP_WITHOUT_SHIM("directory listings, stat, access and chdir of the CPU views are the host's");
+    SKIP_WITHOUT_SHIM_OR_VIEWS("directory listings, stat, access and chdir of the CPU views are the host's");
     if (access(kNode.c_str(), F_OK) != 0)
         GTEST_SKIP() << kNode << " does not exist on this host";
     std::set<int> seen;

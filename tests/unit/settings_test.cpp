@@ -318,7 +318,7 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_STATS", "yes"},        {"LIBOS_STRICT", "xyz"},        {"LIBOS_STATE_FD", "x"},
         {"LIBOS_AFFINITY", "x"},       {"LIBOS_CWD", "x"},             {"LIBOS_TOPOLOGY", "cores=0"},
         {"LIBOS_NUMA", "x"},           {"LIBOS_CPUID", "yes"},         {"LIBOS_CPU_QUOTA", "x"},
-        {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"},
+        {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"}, {"LIBOS_HOST_SYSTEM_FD", "x"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

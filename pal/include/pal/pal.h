@@ -342,6 +342,14 @@ PAL_API uint64_t PalClockMonotonic(void);
  * must not be trapped. */
 PAL_API void PalSetStrictTag(uint64_t tag);
 
+/* Strict mode's views: `fd` is a descriptor of the host's /sys/devices/system, opened before the
+ * launch's private mount namespace mounted generated cpu/ and node/ trees over it. From then on the
+ * PAL's path calls (PalFileOpen, PalFileStatAt, PalFileStatx, PalFileAccess, PalFileReadLink[At],
+ * PalFileSystemStat, PalReadFile, PalHostTopology) resolve absolute paths under
+ * /sys/devices/system/cpu and /sys/devices/system/node through it: the host's files, as the LibOS
+ * expects. -1 (the default) turns that off. */
+PAL_API void PalSetHostSystemDir(int fd);
+
 /* Copies `size` bytes from address `src` of process (or thread) `pid` into dst, or from src to
  * address `dst` of `pid`, through process_vm_readv/writev. Returns 0, -EFAULT when the range is not
  * wholly accessible in the target (bytes before the bad one may have been copied), or -errno (ESRCH:

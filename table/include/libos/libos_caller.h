@@ -74,6 +74,9 @@ public:
     /* Whether a path the caller names means the same file to the LibOS: not for a remote caller in
      * another root directory or mount namespace (a chroot, a container). */
     bool shares_files() const { return !remote_ || remote_shares_files(); }
+    /* Whether the caller is a remote one in strict mode's views (libos_strict.h: LaunchViews), whose
+     * kernel shows the machine's directories of /sys/devices/system/{cpu,node} itself. */
+    bool sees_views() const { return remote_ && remote_in_views(); }
 
     /* The kernel's permission check of a change to task `target` (sched_setaffinity's: the same
      * owner, or CAP_SYS_NICE in the target's user namespace), where the host cannot make it with the
@@ -131,6 +134,7 @@ private:
     pid_t remote_process() const;
     bool remote_shares_pids(pid_t pid) const;
     bool remote_shares_files() const;
+    bool remote_in_views() const;
     long remote_may_change(pid_t target) const;
     long remote_open_file(const char* path, int flags, mode_t mode) const;
     long remote_read_file(const char* path, char* buf, size_t size) const;

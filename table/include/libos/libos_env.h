@@ -39,6 +39,8 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     /* strict mode's tag: an enclosing strict launch's stays, so that a plain launch inside it still reaches the     \
      * host (docs/strict-mode.md) */                                                                                 \
     X(kEnvStrict, "LIBOS_STRICT", kKept, kRewritten)                                                                 \
+    /* strict mode's views: a descriptor of the host's /sys/devices/system (pal.h: PalSetHostSystemDir) */           \
+    X(kEnvHostSystemFd, "LIBOS_HOST_SYSTEM_FD", kReplaced, kRewritten)                                               \
     /* between the processes of one launch, written at every exec */                                                 \
     X(kEnvStateFd, "LIBOS_STATE_FD", kReplaced, kRewritten)                                                          \
     X(kEnvAffinity, "LIBOS_AFFINITY", kReplaced, kRewritten)                                                         \

@@ -60,6 +60,9 @@ bool cpuid_requested();
  * tag. */
 bool set_strict_tag(const char* text, ConfigError* err);
 const char* strict_tag_text();
+/* Strict mode's views: the descriptor of the host's /sys/devices/system this process took from
+ * LIBOS_HOST_SYSTEM_FD (pal.h: PalSetHostSystemDir), passed on at exec; -1 when none. */
+int host_system_fd();
 
 /* Refuses the configuration: `line` on standard error, and the process ends with status 125 before
  * the program runs (init's refusals, and the shim's own for its test hooks). */

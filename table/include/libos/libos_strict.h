@@ -20,11 +20,24 @@ struct RemoteTask {
     pid_t tgid = 0;           /* its process; 0 until looked up */
     int8_t same_files = -1;   /* its root and mount namespace are the supervisor's: 1, 0, -1 unknown */
     int8_t same_pids = -1;    /* its pid namespace is the supervisor's: 1, 0, -1 unknown */
+    int8_t in_views = -1;     /* it is in the launch's mount namespace, with the views: 1, 0, -1 unknown */
     bool unreachable = false; /* its memory could not be reached (EPERM): see dispatch_remote */
     int8_t rights = -1;       /* its rights on files: 1 taken (file_rights holds them), 0 cannot be, -1 unknown */
     bool rights_lost = false; /* this supervisor thread lost its own rights: see dispatch_remote */
     PalFileRights file_rights;
 };
+
+/* Strict mode's views (launcher/strict/views.cpp, docs/strict-mode.md): the launch's private mount
+ * namespace, in which generated trees are mounted over /sys/devices/system/cpu and node. Its callers
+ * name files as the supervisor does, but the directories of those trees are theirs: a directory of the
+ * views is opened by the kernel in their namespace (its listing is the machine's), and a descriptor
+ * of one (device cpu_dev or node_dev) names its path on the machine. */
+struct LaunchViews {
+    uint64_t ns_dev, ns_ino;    /* the namespace (/proc/<pid>/ns/mnt) */
+    uint64_t cpu_dev, node_dev; /* the two trees' file systems */
+};
+/* Set once, before the program runs. */
+void set_launch_views(const LaunchViews& views);
 
 /* Runs syscall `nr`'s handler for remote thread `task`: its result, or LeaveToHost when the call is
  * not the LibOS's to answer. For open, openat and openat2 a non-negative result is a descriptor of

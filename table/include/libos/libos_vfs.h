@@ -144,6 +144,9 @@ bool vfs_generated_link(char* target, size_t length, size_t* new_length);
 /* Opens a Generated path for `caller`: a fresh read-only descriptor with the content (O_CLOEXEC as
  * asked). Returns the descriptor or -errno. */
 long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
+/* Writes a Generated path's content into `fd` (strict mode's views fill their files with it): 0 or
+ * -errno. */
+long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 
 /* Listings (listing.cpp). Whether directory descriptor `fd` is one of the views' directories whose
  * listing is the machine's, and which (its kind, and the node of a nodeN or the V of a cpuV). */

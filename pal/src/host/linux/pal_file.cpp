@@ -11,6 +11,7 @@
 #include "pal_linux.h"
 
 extern "C" long PalFileOpen(int dirfd, const char* path, int flags, mode_t mode) {
+    pal_host_path(&dirfd, &path);
     return pal_raw(SYS_openat, dirfd, reinterpret_cast<long>(path), flags, mode);
 }
 
@@ -23,25 +24,38 @@ extern "C" long PalFileStat(int fd, struct stat* st) {
 }
 
 extern "C" long PalFileStatAt(int dirfd, const char* path, struct stat* st, int flags) {
+    pal_host_path(&dirfd, &path);
     return pal_raw(SYS_newfstatat, dirfd, reinterpret_cast<long>(path), reinterpret_cast<long>(st), flags);
 }
 
 extern "C" long PalFileStatx(int dirfd, const char* path, int flags, unsigned mask, void* buf) {
+    pal_host_path(&dirfd, &path);
     return pal_raw(SYS_statx, dirfd, reinterpret_cast<long>(path), flags, mask, reinterpret_cast<long>(buf));
 }
 
 extern "C" long PalFileAccess(int dirfd, const char* path, int mode, int flags) {
+    pal_host_path(&dirfd, &path);
     if (flags == 0)
         return pal_raw(SYS_faccessat, dirfd, reinterpret_cast<long>(path), mode);
     return pal_raw(SYS_faccessat2, dirfd, reinterpret_cast<long>(path), mode, flags);
 }
 
 extern "C" long PalFileReadLinkAt(int dirfd, const char* path, char* buf, size_t size) {
+    pal_host_path(&dirfd, &path);
     return pal_raw(SYS_readlinkat, dirfd, reinterpret_cast<long>(path), reinterpret_cast<long>(buf),
                    static_cast<long>(size));
 }
 
 extern "C" long PalFileSystemStat(int fd, const char* path, struct statfs* out) {
+    int dirfd = AT_FDCWD;
+    if (path && pal_host_path(&dirfd, &path)) {
+        long host = pal_raw(SYS_openat, dirfd, reinterpret_cast<long>(path), O_PATH | O_CLOEXEC);
+        if (host < 0)
+            return host;
+        long ret = pal_raw(SYS_fstatfs, host, reinterpret_cast<long>(out));
+        pal_raw(SYS_close, host);
+        return ret;
+    }
     if (path)
         return pal_raw(SYS_statfs, reinterpret_cast<long>(path), reinterpret_cast<long>(out));
     return pal_raw(SYS_fstatfs, fd, reinterpret_cast<long>(out));
@@ -50,7 +64,9 @@ extern "C" long PalFileSystemStat(int fd, const char* path, struct statfs* out) 
 extern "C" long PalFileReadLink(const char* path, char* buf, size_t size) {
     if (size == 0)
         return -EINVAL;
-    long n = pal_raw(SYS_readlink, reinterpret_cast<long>(path), reinterpret_cast<long>(buf),
+    int dirfd = AT_FDCWD;
+    pal_host_path(&dirfd, &path);
+    long n = pal_raw(SYS_readlinkat, dirfd, reinterpret_cast<long>(path), reinterpret_cast<long>(buf),
                      static_cast<long>(size - 1));
     if (n >= 0)
         buf[n] = '\0';
@@ -143,6 +159,8 @@ extern "C" long PalFileSoleOpen(int fd) {
 }
 
 extern "C" long PalFileChangeDir(const char* path) {
+    /* Not through the host's /sys/devices/system (pal_host_views.cpp): a directory reached there is
+     * outside the process's own mount tree, whose name getcwd cannot give. */
     return pal_raw(SYS_chdir, reinterpret_cast<long>(path));
 }
 

@@ -40,6 +40,9 @@ static inline long pal_raw(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long 
 
 /* Reads a small file whole into buf (NUL-terminated). Returns the length or -errno. */
 long pal_read_small_file(const char* path, char* buf, size_t size);
+/* Strict mode's views (pal_host_views.cpp): when a host directory was set and `path` is absolute
+ * under /sys/devices/system/{cpu,node}, points dirfd and path at the host's file; true if it did. */
+bool pal_host_path(int* dirfd, const char** path);
 
 /* /proc/<tid>/status and its fields (pal_process.cpp). */
 void pal_proc_path(char* out, pid_t tid, const char* leaf); /* "/proc/<tid>/<leaf>" */

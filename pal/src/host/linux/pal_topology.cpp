@@ -9,7 +9,9 @@
 #include "pal_linux.h"
 
 long pal_read_small_file(const char* path, char* buf, size_t size) {
-    long fd = pal_raw(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
+    int dirfd = AT_FDCWD;
+    pal_host_path(&dirfd, &path);
+    long fd = pal_raw(SYS_openat, dirfd, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fd;
     size_t used = 0;
