@@ -460,16 +460,18 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
     for (unsigned long done = 0; done < nr_pages; done += kMoveChunk) {
         unsigned long count = nr_pages - done < kMoveChunk ? nr_pages - done : kMoveChunk;
         int wanted[kMoveChunk], host[kMoveChunk];
-        long fault = 0;
+        bool fault = false;
         if (caller.copy_in(wanted, nodes.address() + done * sizeof(int), count * sizeof(int)) < 0) {
-            /* The kernel reads the nodes one at a time: the pages before the first unreadable one
-             * are moved, then EFAULT. */
+            /* The kernel reads the nodes one at a time, after its checks of the flags, the pid and the
+             * right to it: the pages before the first unreadable node are moved, then the host is
+             * given the rest with the application's own pointer, so that it judges what comes first
+             * (ESRCH, EINVAL, EPERM) and faults where the kernel faults. */
             unsigned long readable = 0;
             while (readable < count &&
                    caller.copy_in(&wanted[readable], nodes.address() + (done + readable) * sizeof(int), sizeof(int)) == 0)
                 ++readable;
             count = readable;
-            fault = -EFAULT;
+            fault = true;
         }
         for (unsigned long i = 0; i < count; ++i)
             host[i] = wanted[i] >= 0 && static_cast<uint32_t>(wanted[i]) < machine_nodes
@@ -484,8 +486,11 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
             if (long t = translate_status(caller, own, pages.address(), status.address(), done, count, wanted); t < 0)
                 return t;
         }
-        if (fault)
-            return fault;
+        if (fault) {
+            const unsigned long at = done + count;
+            return PalProcessMovePages(target, nr_pages - at, pages.for_kernel() + at, nodes.for_kernel() + at,
+                                       status.for_kernel() + at, flags);
+        }
     }
     return not_moved;
 }

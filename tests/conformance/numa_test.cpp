@@ -353,6 +353,22 @@ TEST(MovePages, VirtualNodesInAndOut) {
     EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, nodes, libos_test::unmapped_address(), 0)), "errno EFAULT");
     EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, libos_test::unmapped_address(), status, 0)),
               "errno EFAULT");
+    /* The nodes are read after the flags, the pid and the right to it are checked. */
+    void* bad_nodes = libos_test::unmapped_address();
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, conformance::kNoSuchPid, 1, pages, bad_nodes, status, 0)), "errno ESRCH");
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, bad_nodes, status, 0x10)), "errno EINVAL");
+    record("unreadable nodes with MPOL_MF_MOVE_ALL",
+           OUTCOME(syscall(SYS_move_pages, 0, 1, pages, bad_nodes, status, 4 /* MPOL_MF_MOVE_ALL */)));
+    record("unreadable nodes of pid 1", OUTCOME(syscall(SYS_move_pages, 1, 1, pages, bad_nodes, status, 0)));
+    if (geteuid() != 0) {
+        EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, bad_nodes, status, 4)), "errno EPERM");
+    }
+    /* A fault after the first chunk's nodes: those pages are moved, then EFAULT. */
+    libos_test::GuardedBuffer tail(sizeof(int));
+    *static_cast<int*>(tail.data()) = n - 1;
+    void* two_pages[2] = {map.base + kPage, map.base};
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 2, two_pages, tail.data(), status, 0)), "errno EFAULT");
+    EXPECT_EQ(page_node(map.base + kPage), n - 1);
 }
 
 TEST(MigratePages, HostJudgesTheTarget) {
