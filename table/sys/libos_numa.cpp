@@ -125,8 +125,9 @@ void host_mask_for(int mode, const NodeBits& vnodes, NodeBits* host) {
             host->add(rank);
 }
 
-/* The record of a policy the host just accepted: get_mempolicy's nodes are the mask as given for
- * static and relative nodes (the kernel's user_nodemask), otherwise the nodes in use. */
+/* The record of a policy the host just accepted: get_mempolicy's nodes are the mask as given when
+ * any mode flag is set (static, relative, numa balancing: the kernel's mpol_store_user_nodemask keeps
+ * its user_nodemask for each of MPOL_MODE_FLAGS), otherwise the nodes in use. */
 VirtualPolicy make_record(int host_mode, const NodeBits& host, const NodeBits& given) {
     VirtualPolicy p = {};
     p.mode = host_mode;
@@ -135,7 +136,7 @@ VirtualPolicy make_record(int host_mode, const NodeBits& host, const NodeBits& g
     p.home = -1;
     p.il_prev = libos::numa_max_nodes() - 1;
     p.nodes = given;
-    if (!(host_mode & (libos::kMpolFStaticNodes | libos::kMpolFRelativeNodes))) {
+    if (!(host_mode & libos::kMpolModeFlags)) {
         NodeBits effective;
         libos::numa_effective(p, &effective);
         int m = mode_of(host_mode);

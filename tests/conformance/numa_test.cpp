@@ -161,6 +161,7 @@ TEST(SetMempolicy, ModesFlagsAndMasks) {
         {"relative, missing node folds", MPOL_BIND | MPOL_F_RELATIVE_NODES, {n}},
         {"static, missing node", MPOL_BIND | MPOL_F_STATIC_NODES, {n}},
         {"balancing with bind", MPOL_BIND | MPOL_F_NUMA_BALANCING, {0}},
+        {"balancing with bind, node 0 and a missing one", MPOL_BIND | MPOL_F_NUMA_BALANCING, {0, n}},
         {"balancing with interleave", MPOL_INTERLEAVE | MPOL_F_NUMA_BALANCING, {0}},
         {"balancing with preferred", MPOL_PREFERRED | MPOL_F_NUMA_BALANCING, {0}},
         {"mode 7", 7, {0}},
@@ -190,6 +191,12 @@ TEST(SetMempolicy, ModesFlagsAndMasks) {
     /* Static and relative nodes are given back as given, not as used. */
     ASSERT_EQ(OUTCOME(set_policy(MPOL_BIND | MPOL_F_RELATIVE_NODES, {n})), "=0");
     EXPECT_EQ(thread_policy(), std::to_string(MPOL_BIND | MPOL_F_RELATIVE_NODES) + "/" + std::to_string(n));
+    /* So is a mask with MPOL_F_NUMA_BALANCING (where the host allows it with bind): every mode flag
+     * keeps the user's mask. */
+    if (set_policy(MPOL_BIND | MPOL_F_NUMA_BALANCING, {0, n}) == 0) {
+        EXPECT_EQ(thread_policy(),
+                  std::to_string(MPOL_BIND | MPOL_F_NUMA_BALANCING) + "/" + conformance::cpu_list({0, n}));
+    }
 }
 
 /* maxnode counts bits, of which the kernel reads maxnode - 1; above MAX_NUMNODES they must be 0. */

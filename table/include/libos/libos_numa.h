@@ -47,8 +47,8 @@ constexpr int kMpolFStaticNodes = 1 << 15, kMpolFRelativeNodes = 1 << 14, kMpolF
 constexpr int kMpolModeFlags = kMpolFStaticNodes | kMpolFRelativeNodes | kMpolFNumaBalancing;
 
 /* A policy in virtual nodes, with what the host reported for it. `nodes` is what get_mempolicy
- * returns: the mask as given for MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES, otherwise the nodes
- * in use (preferred: its one node). */
+ * returns: the mask as given when a mode flag is set (MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES,
+ * MPOL_F_NUMA_BALANCING), otherwise the nodes in use (preferred: its one node). */
 struct VirtualPolicy {
     int mode;      /* mode | mode flags, as get_mempolicy returns it */
     int host_mode; /* what the host's get_mempolicy returned */
