@@ -169,7 +169,7 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint
         out.add(policy, static_cast<size_t>(colon + 1 - policy));
         NodeBits nodes;
         if (recorded) {
-            nodes = record.nodes;
+            nodes = effective; /* mpol_to_str shows the nodes in use, not the mask as given */
         } else {
             NodeBits host;
             parse_nodes(colon + 1, policy_end, &host);

@@ -100,7 +100,9 @@ else
   skip "--numa 2: migratepages" "migratepages is not installed"
 fi
 # /proc/self/numa_maps: a range's policy and its pages' node columns on the virtual nodes, as
-# get_mempolicy reports them (8 pages bound to the last node, 8 interleaved over all).
+# get_mempolicy reports them (8 pages bound to the last node, 8 interleaved over all); a relative and
+# a static mask show the nodes in use (a missing node folded onto node 0, or left out), as the
+# kernel's mpol_to_str does.
 numa_maps_py='
 import ctypes, mmap, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -120,11 +122,17 @@ def columns(mode, mask_bits):
             return " ".join([f[1]] + [x for x in f if x[0] == "N" and x[1].isdigit()])
 print(columns(2, 1 << (nodes - 1)))
 print(columns(3, (1 << nodes) - 1))
+print(columns(2 | 1 << 14, 1 << nodes))
+print(columns(2 | 1 << 15, 1 | 1 << nodes))
 '
 expect "--numa 2: /proc/self/numa_maps on the virtual nodes" "bind:1 N1=8
-interleave:0-1 N0=4 N1=4" "${two[@]}" python3 -c "$numa_maps_py" 2
+interleave:0-1 N0=4 N1=4
+bind=relative:0 N0=8
+bind=static:0 N0=8" "${two[@]}" python3 -c "$numa_maps_py" 2
 expect "--numa 4: /proc/self/numa_maps on the virtual nodes" "bind:3 N3=8
-interleave:0-3 N0=2 N1=2 N2=2 N3=2" "${four[@]}" python3 -c "$numa_maps_py" 4
+interleave:0-3 N0=2 N1=2 N2=2 N3=2
+bind=relative:0 N0=8
+bind=static:0 N0=8" "${four[@]}" python3 -c "$numa_maps_py" 4
 expect "--numa 1: /proc/self/numa_maps as natively" "$(python3 -c "$numa_maps_py" 1)" \
   "${one[@]}" python3 -c "$numa_maps_py" 1
 
