@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ using conformance::outcome;
 using conformance::record;
 
 constexpr long kPage = 4096;
+constexpr char kReportPolicy[] = "--numa-report-policy";
 
 struct NumaMachine {
     int nodes = 0;      /* nr_node_ids */
@@ -441,4 +444,46 @@ TEST(Inheritance, ForkAndThreadsKeepThePolicy) {
     record("fork and thread inherit", seen == expected ? "yes" : seen);
 }
 
+/* A vfork child runs on its parent's thread, in its memory: the policy it sets is its own (its exec
+ * takes it along), and the parent's stays as it was. */
+TEST(Inheritance, VforkChildKeepsItsOwnPolicy) {
+    DefaultPolicyAfter reset;
+    const int n = numa_machine().nodes;
+    ASSERT_EQ(OUTCOME(set_policy(MPOL_BIND, {0})), "=0");
+    std::vector<unsigned long> last = mask_of({n - 1});
+    const unsigned long maxnode = maxnode_all();
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t child = vfork();
+    if (child == 0) {
+        syscall(SYS_set_mempolicy, MPOL_BIND, last.data(), maxnode);
+        dup2(fds[1], 1);
+        execl("/proc/self/exe", "numa_conformance", kReportPolicy, static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string child_policy;
+    char buf[256];
+    for (ssize_t got; (got = read(fds[0], buf, sizeof(buf))) > 0;)
+        child_policy.append(buf, static_cast<size_t>(got));
+    close(fds[0]);
+    int wstatus = 0;
+    waitpid(child, &wstatus, 0);
+    EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    EXPECT_EQ(child_policy, "2/" + std::to_string(n - 1));
+    EXPECT_EQ(thread_policy(), "2/0");
+    record("vfork child's policy after its exec", child_policy);
+    record("parent's policy after the vfork child set its own", thread_policy());
+}
+
 }  // namespace
+
+/* `numa_conformance --numa-report-policy` prints the thread's policy and exits: the program a vfork
+ * child execs above. glibc passes a constructor the program's arguments. */
+__attribute__((constructor)) static void report_policy_and_exit(int argc, char** argv) {
+    if (argc == 2 && strcmp(argv[1], kReportPolicy) == 0) {
+        printf("%s", thread_policy().c_str());
+        fflush(stdout);
+        _exit(0);
+    }
+}
