@@ -310,9 +310,16 @@ bool numa_parse_inherited(const char* text, int* mode, NodeBits* nodes) {
     *mode = static_cast<int>(value);
     if (text[i] == '\0')
         return true;
+    /* The list as numa_exec_text writes it: digits first and last, nothing after (no empty list, no
+     * trailing comma or newline, which the general list reader lets through). */
+    const char* list_text = text + i + 1;
+    const size_t length = strlen(list_text);
+    if (length == 0 || list_text[0] < '0' || list_text[0] > '9' || list_text[length - 1] < '0' ||
+        list_text[length - 1] > '9' || strchr(list_text, '\n'))
+        return false;
     static_assert(kNodeWords <= kMaskWords);
     CpuBits list;
-    if (!parse_cpu_list(text + i + 1, &list))
+    if (!parse_cpu_list(list_text, &list))
         return false;
     for (size_t w = kNodeWords; w < kMaskWords; ++w)
         if (list.words[w])
