@@ -157,11 +157,28 @@ bool numa_find_range(uintptr_t addr, VirtualPolicy* out) {
 
 void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home) {
     RangeWrite write;
+    /* The kernel splits the VMAs at start and end and sets the home node inside only: so are the
+     * records (an outer part without a slot of its own is forgotten, and seen through the map). */
     for (uint32_t i = 0; i < g_range_used; ++i) {
         RangeSlot& s = g_ranges[i];
         int mode = s.policy.mode & ~kMpolModeFlags;
-        if (!slot_free(s) && s.start < end && s.end > start && (mode == kMpolBind || mode == kMpolPreferredMany))
-            s.policy.home = home;
+        if (slot_free(s) || s.end <= start || s.start >= end || (mode != kMpolBind && mode != kMpolPreferredMany))
+            continue;
+        if (s.start < start) {
+            if (RangeSlot* lower = free_slot()) {
+                *lower = s;
+                lower->end = start;
+            }
+            s.start = start;
+        }
+        if (s.end > end) {
+            if (RangeSlot* upper = free_slot()) {
+                *upper = s;
+                upper->start = end;
+            }
+            s.end = end;
+        }
+        s.policy.home = home;
     }
 }
 

@@ -415,6 +415,31 @@ TEST(HomeNode, Rules) {
     EXPECT_EQ(OUTCOME(syscall(450, map.base + kPage, kPage, 0, 0)), "errno EOPNOTSUPP");
 }
 
+/* The home node holds inside [start, end) only: the kernel splits the VMA there. On the first vCPU
+ * (node 0), a bind {0, last} page outside the home range is placed on node 0. */
+TEST(HomeNode, OnlyInsideTheRange) {
+    const int n = numa_machine().nodes;
+    cpu_set_t saved, first_cpu;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+    CPU_ZERO(&first_cpu);
+    CPU_SET(0, &first_cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(first_cpu), &first_cpu), 0);
+    Mapping map(4);
+    ASSERT_NE(map.base, MAP_FAILED);
+    std::vector<unsigned long> all = mask_of({0, n - 1});
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, map.base, 4 * kPage, MPOL_BIND, all.data(), maxnode_all(), 0)), "=0");
+    std::string nodes;
+    if (syscall(450, map.base + kPage, kPage, n - 1, 0) == 0) {
+        for (int p = 0; p < 4; ++p) {
+            map.base[p * kPage] = 1;
+            nodes += (p ? " " : "") + std::to_string(page_node(map.base + p * kPage));
+        }
+        EXPECT_EQ(nodes, "0 " + std::to_string(n - 1) + " 0 0");
+    }
+    record("pages of a range whose second page has the last node as home", nodes);
+    sched_setaffinity(0, sizeof(saved), &saved);
+}
+
 /* set_mempolicy is per thread, and fork and pthread_create copy it. */
 TEST(Inheritance, ForkAndThreadsKeepThePolicy) {
     DefaultPolicyAfter reset;
