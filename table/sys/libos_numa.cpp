@@ -188,9 +188,6 @@ bool governing_policy(uintptr_t addr, VirtualPolicy* out) {
  * the answer: the first virtual node on `host` is. */
 uint32_t page_node(uintptr_t addr, uint32_t host) {
     auto backs = [host](int v) { return v >= 0 && libos::numa_host_nodes(static_cast<uint32_t>(v)).has(host); };
-    int moved = libos::numa_find_page(addr & ~(kPageBytes - 1));
-    if (backs(moved))
-        return static_cast<uint32_t>(moved);
     VirtualPolicy policy;
     NodeBits effective = {};
     int mode = libos::kMpolDefault;
@@ -198,6 +195,15 @@ uint32_t page_node(uintptr_t addr, uint32_t host) {
         libos::numa_effective(policy, &effective);
         mode = mode_of(policy.mode);
     }
+    uint32_t moved_stamp = 0;
+    int moved = libos::numa_find_page(addr & ~(kPageBytes - 1), &moved_stamp);
+    /* A move older than the range's bind policy and outside it is not believed: the page it moved
+     * was freed and the memory given again (by calls the shim does not see, such as libc's own
+     * munmap inside free) before the range was bound. */
+    const bool stale = mode == libos::kMpolBind && moved >= 0 && !effective.has(static_cast<uint32_t>(moved)) &&
+                       static_cast<int32_t>(moved_stamp - policy.stamp) < 0;
+    if (backs(moved) && !stale)
+        return static_cast<uint32_t>(moved);
     const int current = static_cast<int>(libos::numa_current_node());
     int chosen = -1;
     if (mode == libos::kMpolBind || mode == libos::kMpolPreferredMany) {

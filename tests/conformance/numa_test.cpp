@@ -440,6 +440,95 @@ TEST(HomeNode, OnlyInsideTheRange) {
     sched_setaffinity(0, sizeof(saved), &saved);
 }
 
+/* A page's recorded move ends with the page: unmapped, mapped over, or freed by madvise, the memory
+ * there is placed by its policy again. Through libc's wrappers and through syscall(). */
+TEST(MovePages, MovesEndWithThePage) {
+    const int n = numa_machine().nodes;
+    std::vector<unsigned long> first = mask_of({0});
+    char* reserve = static_cast<char*>(mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(reserve, MAP_FAILED);
+    auto moved_then = [&](const char* what, auto&& replace) {
+        char* page = static_cast<char*>(
+            mmap(reserve, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        page[0] = 1;
+        void* pages[1] = {page};
+        int node[1] = {n - 1}, status[1] = {-99};
+        EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, node, status, 0)), "=0") << what;
+        EXPECT_EQ(page_node(page), n - 1) << what;
+        replace(page);
+        EXPECT_EQ(OUTCOME(syscall(SYS_mbind, page, kPage, MPOL_PREFERRED, first.data(), maxnode_all(), 0)), "=0")
+            << what;
+        page[0] = 2;
+        EXPECT_EQ(page_node(page), 0) << what;
+        record(std::string("node of a page preferring 0 after ") + what, std::to_string(page_node(page)));
+    };
+    moved_then("munmap and MAP_FIXED", [&](char* page) {
+        munmap(page, kPage);
+        mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    });
+    moved_then("MAP_FIXED over it", [&](char* page) {
+        mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    });
+    moved_then("syscall munmap and mmap", [&](char* page) {
+        syscall(SYS_munmap, page, kPage);
+        syscall(SYS_mmap, page, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    });
+    /* madvise frees the page; touched again, it is placed by the range's policy (preferred node 0). */
+    char* page = static_cast<char*>(
+        mmap(reserve, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, page, kPage, MPOL_PREFERRED, first.data(), maxnode_all(), 0)), "=0");
+    page[0] = 1;
+    void* pages[1] = {page};
+    int node[1] = {n - 1}, status[1] = {-99};
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, node, status, 0)), "=0");
+    EXPECT_EQ(page_node(page), n - 1);
+    ASSERT_EQ(madvise(page, kPage, MADV_DONTNEED), 0);
+    page[0] = 2;
+    EXPECT_EQ(page_node(page), 0);
+    record("node of a preferred-0 page after madvise(MADV_DONTNEED)", std::to_string(page_node(page)));
+    munmap(reserve, 8 * kPage);
+}
+
+/* A range's policy goes with its mapping: mremap moves it, and what is mapped later at the old
+ * address has none; a mapping moved onto another's old address brings its own. */
+TEST(Mbind, PoliciesFollowTheMapping) {
+    const int n = numa_machine().nodes;
+    const std::string last = "2/" + std::to_string(n - 1);
+    std::vector<unsigned long> last_mask = mask_of({n - 1}), first_mask = mask_of({0});
+    char* reserve = static_cast<char*>(mmap(nullptr, 64 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(reserve, MAP_FAILED);
+    const int rw = PROT_READ | PROT_WRITE, fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    char* a = static_cast<char*>(mmap(reserve, 2 * kPage, rw, fixed, -1, 0));
+    char* x = static_cast<char*>(mmap(reserve + 16 * kPage, 2 * kPage, rw, fixed, -1, 0));
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, a, 2 * kPage, MPOL_BIND, last_mask.data(), maxnode_all(), 0)), "=0");
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, x, 2 * kPage, MPOL_BIND, first_mask.data(), maxnode_all(), 0)), "=0");
+    char* a_moved = static_cast<char*>(mremap(a, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, reserve + 32 * kPage));
+    ASSERT_EQ(a_moved, reserve + 32 * kPage);
+    EXPECT_EQ(range_policy(a_moved + kPage), last);
+    record("policy moved by mremap", range_policy(a_moved));
+    /* X onto A's old address: X's policy, not A's. */
+    char* x_moved = static_cast<char*>(mremap(x, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, a));
+    ASSERT_EQ(x_moved, a);
+    EXPECT_EQ(range_policy(a), "2/0");
+    record("policy of a mapping moved onto another's old address", range_policy(a));
+    /* A new mapping at X's old address: no policy. */
+    mmap(x, 2 * kPage, rw, fixed, -1, 0);
+    EXPECT_EQ(range_policy(x), "0/(empty)");
+    /* Shrunk, then grown again in place: the VMA keeps its policy over the new pages. */
+    munmap(reserve + 34 * kPage, 4 * kPage);
+    ASSERT_EQ(mremap(a_moved, 2 * kPage, kPage, 0), a_moved);
+    ASSERT_EQ(mremap(a_moved, kPage, 4 * kPage, 0), a_moved);
+    EXPECT_EQ(range_policy(a_moved + 3 * kPage), last);
+    record("policy of pages grown in place", range_policy(a_moved + 3 * kPage));
+    /* Through syscall() as well. */
+    ASSERT_EQ(syscall(SYS_mremap, a_moved, 4 * kPage, 4 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, reserve + 48 * kPage),
+              reinterpret_cast<long>(reserve + 48 * kPage));
+    EXPECT_EQ(range_policy(reserve + 48 * kPage), last);
+    mmap(a_moved, 4 * kPage, rw, fixed, -1, 0);
+    EXPECT_EQ(range_policy(a_moved), "0/(empty)");
+    munmap(reserve, 64 * kPage);
+}
+
 /* set_mempolicy is per thread, and fork and pthread_create copy it. */
 TEST(Inheritance, ForkAndThreadsKeepThePolicy) {
     DefaultPolicyAfter reset;
