@@ -8,9 +8,10 @@
  * count of live records, and does nothing more while it is zero.
  *
  * Ranges: a sequence lock. Writers (mbind, set_mempolicy_home_node, the memory calls) take turns on
- * a flag with a bounded wait, so a writer that died or was interrupted by a signal handler that
- * itself calls mbind cannot hang the next one; readers retry while a write is in progress, also
- * bounded. When the table is full, the
+ * a flag holding the writer's tid, with a bounded wait, so a writer that died cannot hang the next
+ * one; a signal handler that interrupts its own thread's write does not wait for itself, and leaves
+ * the range it would have written to be cut when the interrupted write ends (it is then seen through
+ * the map). Readers retry while a write is in progress, also bounded. When the table is full, the
  * records the host no longer confirms are dropped; if it is still full the new range is not recorded
  * and is seen through the map.
  *
@@ -39,22 +40,35 @@ struct RangeSlot {
 constinit RangeSlot g_ranges[kRangeSlots] = {};
 constinit uint32_t g_range_used = 0; /* slots [0, used) have been written */
 constinit std::atomic<uint32_t> g_range_seq{0};
-constinit std::atomic<uint32_t> g_range_writer{0};
+constinit std::atomic<pid_t> g_range_writer{0};
 constinit std::atomic<uint32_t> g_live_ranges{0};
 constinit std::atomic<uint32_t> g_live_pages{0};
 /* The order of records: a range's policy and a page's move each take the next stamp. */
 constinit std::atomic<uint32_t> g_stamp{0};
-/* Writers take turns; one that held the flag past the budget is overtaken (it died, or this thread
- * interrupted it from a signal handler). */
+/* A range a signal handler could not cut because its own thread was writing: cut at that write's end. */
+constinit std::atomic<uintptr_t> g_pending_start{0};
+constinit std::atomic<uintptr_t> g_pending_end{0};
+
+void cut_ranges(uintptr_t start, uintptr_t end);
+
+/* Writers take turns; one that held the flag past the budget is overtaken (it died). A writer whose
+ * own thread already holds the flag (a signal handler on top of the write) is `nested`: it must not
+ * touch the table. */
 class RangeWrite {
 public:
-    RangeWrite() {
+    RangeWrite() : tid_(PalThreadGetId()) {
+        if (g_range_writer.load(std::memory_order_acquire) == tid_) {
+            nested_ = true;
+            return;
+        }
         for (uint32_t round = 0;; ++round) {
-            uint32_t expected = 0;
-            if (g_range_writer.compare_exchange_weak(expected, 1, std::memory_order_acquire))
+            pid_t expected = 0;
+            if (g_range_writer.compare_exchange_weak(expected, tid_, std::memory_order_acquire))
                 break;
-            if (round > 100000)
+            if (round > 100000) {
+                g_range_writer.store(tid_, std::memory_order_release);
                 break;
+            }
             if (round > 64)
                 PalThreadYield();
         }
@@ -62,11 +76,35 @@ public:
         std::atomic_thread_fence(std::memory_order_release);
     }
     ~RangeWrite() {
+        if (nested_)
+            return;
+        if (uintptr_t end = g_pending_end.load(std::memory_order_relaxed)) {
+            cut_ranges(g_pending_start.load(std::memory_order_relaxed), end);
+            g_pending_end.store(0, std::memory_order_relaxed);
+        }
         g_range_seq.fetch_add(1, std::memory_order_release);
         g_range_writer.store(0, std::memory_order_release);
     }
     RangeWrite(const RangeWrite&) = delete;
     RangeWrite& operator=(const RangeWrite&) = delete;
+
+    bool nested() const { return nested_; }
+
+    /* For a nested writer: [start, end) is cut when the interrupted write ends (a union, if several). */
+    static void defer_cut(uintptr_t start, uintptr_t end) {
+        uintptr_t s = g_pending_start.load(std::memory_order_relaxed);
+        uintptr_t e = g_pending_end.load(std::memory_order_relaxed);
+        if (e != 0) {
+            start = s < start ? s : start;
+            end = e > end ? e : end;
+        }
+        g_pending_start.store(start, std::memory_order_relaxed);
+        g_pending_end.store(end, std::memory_order_relaxed);
+    }
+
+private:
+    pid_t tid_;
+    bool nested_ = false;
 };
 
 bool slot_free(const RangeSlot& s) {
@@ -164,6 +202,10 @@ bool numa_pages_live() {
 
 bool numa_record_range(uintptr_t start, uintptr_t end, const VirtualPolicy& policy) {
     RangeWrite write;
+    if (write.nested()) {
+        RangeWrite::defer_cut(start, end);
+        return false;
+    }
     cut_ranges(start, end);
     if ((policy.mode & ~kMpolModeFlags) == kMpolDefault)
         return true; /* the range is back to no policy of its own */
@@ -195,6 +237,10 @@ bool numa_find_range(uintptr_t addr, VirtualPolicy* out) {
 
 void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home) {
     RangeWrite write;
+    if (write.nested()) {
+        RangeWrite::defer_cut(start, end);
+        return;
+    }
     /* The kernel splits the VMAs at start and end and sets the home node inside only: so are the
      * records (an outer part without a slot of its own is forgotten, and seen through the map). */
     for (uint32_t i = 0; i < g_range_used; ++i) {
@@ -355,7 +401,10 @@ void numa_forget_memory(uintptr_t start, uintptr_t end) {
         });
         if (meets || !read) {
             RangeWrite write;
-            cut_ranges(start, end);
+            if (write.nested())
+                RangeWrite::defer_cut(start, end);
+            else
+                cut_ranges(start, end);
         }
     }
     numa_forget_pages(start, end);
@@ -369,6 +418,10 @@ void numa_move_memory(uintptr_t old, uintptr_t old_len, uintptr_t to, uintptr_t 
             numa_forget_memory(old + new_len, old + old_len);
         } else if (new_len > old_len && g_live_ranges.load(std::memory_order_relaxed)) {
             RangeWrite write;
+            if (write.nested()) {
+                RangeWrite::defer_cut(old, old + new_len);
+                return;
+            }
             for (uint32_t i = 0; i < g_range_used; ++i)
                 if (!slot_free(g_ranges[i]) && g_ranges[i].start >= old && g_ranges[i].end == old + old_len)
                     g_ranges[i].end = old + new_len;
@@ -378,7 +431,9 @@ void numa_move_memory(uintptr_t old, uintptr_t old_len, uintptr_t to, uintptr_t 
     const uintptr_t kept = new_len < old_len ? new_len : old_len;
     if (g_live_ranges.load(std::memory_order_relaxed)) {
         RangeWrite write;
-        {
+        if (write.nested()) {
+            RangeWrite::defer_cut(old < to ? old : to, old < to ? to + new_len : old + old_len);
+        } else {
             /* The destination's old mappings are gone; the records of the moved part go with it (the
              * new address range never overlaps the old one), the part past the new length is
              * dropped, and a record reaching the old end grows with the mapping. */

@@ -1,8 +1,16 @@
 /* The NUMA records of ranges and pages (table/sys/libos_numa_ranges.cpp), on addresses alone: how they
- * follow the memory calls (cut, moved, grown, forgotten), the home node's split, and the count that
- * keeps the memory calls free while no record exists.
+ * follow the memory calls (cut, moved, grown, forgotten), the home node's split, the count that keeps
+ * the memory calls free while no record exists, and a writer interrupted by its own signal handler.
  * Each test runs in a fork child: the tables are the process's. */
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -100,6 +108,52 @@ TEST(NumaRecords, HomeNodeSplitsTheRange) {
         bad += home_at(kBase + kPage) != 1;
         bad += home_at(kBase + 2 * kPage) != -1;
         bad += home_at(kBase + 3 * kPage) != -1;
+        return bad;
+    });
+}
+
+/* A signal handler that records a range while its own thread is inside the range table's write
+ * section must not wait for itself, nor take the section over: it records nothing, and its range is
+ * cut when the interrupted write ends. The write is interrupted deterministically: with the table
+ * full, recording collects the records the host no longer confirms, asking the host with
+ * get_mempolicy, which a seccomp filter turns into SIGSYS. */
+volatile sig_atomic_t g_nested_calls = 0;
+volatile sig_atomic_t g_nested_recorded = 0;
+constexpr uintptr_t kHandlerRange = kBase + 1000 * kPage;
+
+void on_sigsys(int, siginfo_t*, void* context) {
+    g_nested_calls = g_nested_calls + 1;
+    if (libos::numa_record_range(kHandlerRange, kHandlerRange + kPage, bind_policy()))
+        g_nested_recorded = g_nested_recorded + 1;
+    static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+}
+
+TEST(NumaRecords, SignalHandlerInsideTheWriteDoesNotWaitForItself) {
+    in_child([] {
+        int bad = 0;
+        libos::numa_max_nodes(); /* the machine's nodes are built before the filter */
+        for (uint32_t i = 0; i < libos::kRangeSlots; ++i)
+            bad += !libos::numa_record_range(kBase + 2 * i * kPage, kBase + (2 * i + 1) * kPage, bind_policy());
+        struct sigaction sa = {};
+        sa.sa_sigaction = on_sigsys;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGSYS, &sa, nullptr);
+        sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_get_mempolicy, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog = {static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            PalSyscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, reinterpret_cast<long>(&prog), 0, 0, 0) != 0)
+            return 100;
+        const uintptr_t last = kBase + 4000 * kPage;
+        bad += !libos::numa_record_range(last, last + kPage, bind_policy()); /* collected: every ask failed */
+        bad += g_nested_calls == 0;
+        bad += g_nested_recorded != 0;
+        bad += recorded(kHandlerRange);
+        bad += !recorded(last);
         return bad;
     });
 }
