@@ -265,6 +265,11 @@ void require_shared_state() {
     g_state_required.store(true, std::memory_order_relaxed);
 }
 
+bool in_parent_memory() {
+    const pid_t pid = PalProcessGetId();
+    return pid != g_machine.owner_pid && shares_parent_memory(pid);
+}
+
 int state_fd() {
     return ensure_region() ? g_machine.state_fd : -1;
 }

@@ -16,6 +16,7 @@
 #include <sys/statfs.h>
 
 #include "libos/libos_caller.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_table.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
@@ -134,13 +135,14 @@ SyscallResult libos_syscall_readlinkat(Caller caller, int dirfd, UserPtr<const c
     return readlink_at(caller, dirfd, path, buf, size);
 }
 
-/* mmap(2): what mapping the real file, opened with the descriptor's access mode, gives (sysfs:
- * ENODEV; /proc: EIO; before them the kernel's checks of the arguments and of the access mode). The
- * real file is mapped nowhere in particular (MAP_FIXED dropped), so nothing of the program's is
- * replaced; should it map, the generated file still cannot be (ENODEV). */
-SyscallResult libos_syscall_mmap(Caller caller, unsigned long addr, unsigned long length, unsigned long prot,
-                                 unsigned long flags, int fd, unsigned long offset) {
-    (void)addr;
+namespace {
+
+/* A generated file's mapping: what mapping the real file, opened with the descriptor's access mode,
+ * gives (sysfs: ENODEV; /proc: EIO; before them the kernel's checks of the arguments and of the access
+ * mode). The real file is mapped nowhere in particular (MAP_FIXED dropped), so nothing of the
+ * program's is replaced; should it map, the generated file still cannot be (ENODEV). */
+SyscallResult map_generated(Caller caller, unsigned long length, unsigned long prot, unsigned long flags, int fd,
+                            unsigned long offset) {
     VfsPath p;
     if (fd < 0 || (flags & MAP_ANONYMOUS) || !in_process_vm(caller) || !generated(fd, &p))
         return LeaveToHost{};
@@ -158,6 +160,25 @@ SyscallResult libos_syscall_mmap(Caller caller, unsigned long addr, unsigned lon
         return mapped;
     PalMemoryFree(reinterpret_cast<void*>(mapped), length);
     return -ENODEV;
+}
+
+}  // namespace
+
+/* mmap(2): a generated file's descriptor as map_generated says; others are the host's. A MAP_FIXED
+ * mapping replaces what was there, and the NUMA records of the range are forgotten with it
+ * (libos_memory.cpp), when there are any. */
+SyscallResult libos_syscall_mmap(Caller caller, unsigned long addr, unsigned long length, unsigned long prot,
+                                 unsigned long flags, int fd, unsigned long offset) {
+    SyscallResult generated = map_generated(caller, length, prot, flags, fd, offset);
+    if (!generated.leaves_to_host() || !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) ||
+        __builtin_expect(!libos::numa_records_live(), 1) || caller.is_remote())
+        return generated;
+    long mapped = PalMemoryMap(reinterpret_cast<void*>(addr), length, static_cast<int>(prot), static_cast<int>(flags), fd,
+                               static_cast<long>(offset));
+    if (mapped >= 0 || mapped < -4095)
+        libos::numa_forget_memory(static_cast<uintptr_t>(mapped),
+                                  static_cast<uintptr_t>(mapped) + ((length + 4095) & ~4095UL));
+    return mapped;
 }
 
 /* lseek(2): where SEEK_END, SEEK_DATA and SEEK_HOLE lead is the real file's answer (sysfs files are

@@ -125,8 +125,9 @@ void host_mask_for(int mode, const NodeBits& vnodes, NodeBits* host) {
             host->add(rank);
 }
 
-/* The record of a policy the host just accepted: get_mempolicy's nodes are the mask as given for
- * static and relative nodes (the kernel's user_nodemask), otherwise the nodes in use. */
+/* The record of a policy the host just accepted: get_mempolicy's nodes are the mask as given when
+ * any mode flag is set (static, relative, numa balancing: the kernel's mpol_store_user_nodemask keeps
+ * its user_nodemask for each of MPOL_MODE_FLAGS), otherwise the nodes in use. */
 VirtualPolicy make_record(int host_mode, const NodeBits& host, const NodeBits& given) {
     VirtualPolicy p = {};
     p.mode = host_mode;
@@ -135,7 +136,7 @@ VirtualPolicy make_record(int host_mode, const NodeBits& host, const NodeBits& g
     p.home = -1;
     p.il_prev = libos::numa_max_nodes() - 1;
     p.nodes = given;
-    if (!(host_mode & (libos::kMpolFStaticNodes | libos::kMpolFRelativeNodes))) {
+    if (!(host_mode & libos::kMpolModeFlags)) {
         NodeBits effective;
         libos::numa_effective(p, &effective);
         int m = mode_of(host_mode);
@@ -187,9 +188,6 @@ bool governing_policy(uintptr_t addr, VirtualPolicy* out) {
  * the answer: the first virtual node on `host` is. */
 uint32_t page_node(uintptr_t addr, uint32_t host) {
     auto backs = [host](int v) { return v >= 0 && libos::numa_host_nodes(static_cast<uint32_t>(v)).has(host); };
-    int moved = libos::numa_find_page(addr & ~(kPageBytes - 1));
-    if (backs(moved))
-        return static_cast<uint32_t>(moved);
     VirtualPolicy policy;
     NodeBits effective = {};
     int mode = libos::kMpolDefault;
@@ -197,6 +195,15 @@ uint32_t page_node(uintptr_t addr, uint32_t host) {
         libos::numa_effective(policy, &effective);
         mode = mode_of(policy.mode);
     }
+    uint32_t moved_stamp = 0;
+    int moved = libos::numa_find_page(addr & ~(kPageBytes - 1), &moved_stamp);
+    /* A move older than the range's bind policy and outside it is not believed: the page it moved
+     * was freed and the memory given again (by calls the shim does not see, such as libc's own
+     * munmap inside free) before the range was bound. */
+    const bool stale = mode == libos::kMpolBind && moved >= 0 && !effective.has(static_cast<uint32_t>(moved)) &&
+                       static_cast<int32_t>(moved_stamp - policy.stamp) < 0;
+    if (backs(moved) && !stale)
+        return static_cast<uint32_t>(moved);
     const int current = static_cast<int>(libos::numa_current_node());
     int chosen = -1;
     if (mode == libos::kMpolBind || mode == libos::kMpolPreferredMany) {
@@ -460,16 +467,18 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
     for (unsigned long done = 0; done < nr_pages; done += kMoveChunk) {
         unsigned long count = nr_pages - done < kMoveChunk ? nr_pages - done : kMoveChunk;
         int wanted[kMoveChunk], host[kMoveChunk];
-        long fault = 0;
+        bool fault = false;
         if (caller.copy_in(wanted, nodes.address() + done * sizeof(int), count * sizeof(int)) < 0) {
-            /* The kernel reads the nodes one at a time: the pages before the first unreadable one
-             * are moved, then EFAULT. */
+            /* The kernel reads the nodes one at a time, after its checks of the flags, the pid and the
+             * right to it: the pages before the first unreadable node are moved, then the host is
+             * given the rest with the application's own pointer, so that it judges what comes first
+             * (ESRCH, EINVAL, EPERM) and faults where the kernel faults. */
             unsigned long readable = 0;
             while (readable < count &&
                    caller.copy_in(&wanted[readable], nodes.address() + (done + readable) * sizeof(int), sizeof(int)) == 0)
                 ++readable;
             count = readable;
-            fault = -EFAULT;
+            fault = true;
         }
         for (unsigned long i = 0; i < count; ++i)
             host[i] = wanted[i] >= 0 && static_cast<uint32_t>(wanted[i]) < machine_nodes
@@ -484,8 +493,11 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
             if (long t = translate_status(caller, own, pages.address(), status.address(), done, count, wanted); t < 0)
                 return t;
         }
-        if (fault)
-            return fault;
+        if (fault) {
+            const unsigned long at = done + count;
+            return PalProcessMovePages(target, nr_pages - at, pages.for_kernel() + at, nodes.for_kernel() + at,
+                                       status.for_kernel() + at, flags);
+        }
     }
     return not_moved;
 }

@@ -2,14 +2,22 @@
  * nodes (libos_numa.h). Both tables are fixed and preallocated, per process: a fork child gets a copy
  * (as it gets the parent's VMA policies), an exec'ed program starts empty (as its new mm does).
  *
- * Ranges: a sequence lock. Writers (mbind, set_mempolicy_home_node) take turns on a flag with a
- * bounded wait, so a writer that died or was interrupted by a signal handler that itself calls mbind
- * cannot hang the next one; readers retry while a write is in progress, also bounded. When the table
- * is full, the records the host no longer confirms (their range was unmapped, or changed by a raw
- * call) are dropped; if it is still full the new range is not recorded and is seen through the map.
+ * Records follow the memory: munmap, a MAP_FIXED mmap, mremap and madvise's page-freeing advice
+ * (table/sys/libos_memory.cpp) cut, move or forget them, as the kernel drops, moves or frees the VMAs
+ * and pages they describe. Those calls are frequent in malloc-heavy programs, so each first reads a
+ * count of live records, and does nothing more while it is zero.
+ *
+ * Ranges: a sequence lock. Writers (mbind, set_mempolicy_home_node, the memory calls) take turns on
+ * a flag holding the writer's tid, with a bounded wait, so a writer that died cannot hang the next
+ * one; a signal handler that interrupts its own thread's write does not wait for itself, and leaves
+ * the range it would have written to be cut when the interrupted write ends (it is then seen through
+ * the map). Readers retry while a write is in progress, also bounded. When the table is full, the
+ * records the host no longer confirms are dropped; if it is still full the new range is not recorded
+ * and is seen through the map.
  *
  * Pages: one atomic word per entry, the page number and its node, found by hashing the page number
- * over a window of kPageProbe entries; a full window forgets its oldest-placed entry. */
+ * over a window of kPageProbe entries; a full window forgets its oldest-placed entry. Beside each
+ * entry, the stamp of its move, to tell it from a range policy recorded later. */
 #include <string.h>
 
 #include <atomic>
@@ -32,19 +40,35 @@ struct RangeSlot {
 constinit RangeSlot g_ranges[kRangeSlots] = {};
 constinit uint32_t g_range_used = 0; /* slots [0, used) have been written */
 constinit std::atomic<uint32_t> g_range_seq{0};
-constinit std::atomic<uint32_t> g_range_writer{0};
+constinit std::atomic<pid_t> g_range_writer{0};
+constinit std::atomic<uint32_t> g_live_ranges{0};
+constinit std::atomic<uint32_t> g_live_pages{0};
+/* The order of records: a range's policy and a page's move each take the next stamp. */
+constinit std::atomic<uint32_t> g_stamp{0};
+/* A range a signal handler could not cut because its own thread was writing: cut at that write's end. */
+constinit std::atomic<uintptr_t> g_pending_start{0};
+constinit std::atomic<uintptr_t> g_pending_end{0};
 
-/* Writers take turns; one that held the flag past the budget is overtaken (it died, or this thread
- * interrupted it from a signal handler). */
+void cut_ranges(uintptr_t start, uintptr_t end);
+
+/* Writers take turns; one that held the flag past the budget is overtaken (it died). A writer whose
+ * own thread already holds the flag (a signal handler on top of the write) is `nested`: it must not
+ * touch the table. */
 class RangeWrite {
 public:
-    RangeWrite() {
+    RangeWrite() : tid_(PalThreadGetId()) {
+        if (g_range_writer.load(std::memory_order_acquire) == tid_) {
+            nested_ = true;
+            return;
+        }
         for (uint32_t round = 0;; ++round) {
-            uint32_t expected = 0;
-            if (g_range_writer.compare_exchange_weak(expected, 1, std::memory_order_acquire))
+            pid_t expected = 0;
+            if (g_range_writer.compare_exchange_weak(expected, tid_, std::memory_order_acquire))
                 break;
-            if (round > 100000)
+            if (round > 100000) {
+                g_range_writer.store(tid_, std::memory_order_release);
                 break;
+            }
             if (round > 64)
                 PalThreadYield();
         }
@@ -52,24 +76,57 @@ public:
         std::atomic_thread_fence(std::memory_order_release);
     }
     ~RangeWrite() {
+        if (nested_)
+            return;
+        if (uintptr_t end = g_pending_end.load(std::memory_order_relaxed)) {
+            cut_ranges(g_pending_start.load(std::memory_order_relaxed), end);
+            g_pending_end.store(0, std::memory_order_relaxed);
+        }
         g_range_seq.fetch_add(1, std::memory_order_release);
         g_range_writer.store(0, std::memory_order_release);
     }
     RangeWrite(const RangeWrite&) = delete;
     RangeWrite& operator=(const RangeWrite&) = delete;
+
+    bool nested() const { return nested_; }
+
+    /* For a nested writer: [start, end) is cut when the interrupted write ends (a union, if several). */
+    static void defer_cut(uintptr_t start, uintptr_t end) {
+        uintptr_t s = g_pending_start.load(std::memory_order_relaxed);
+        uintptr_t e = g_pending_end.load(std::memory_order_relaxed);
+        if (e != 0) {
+            start = s < start ? s : start;
+            end = e > end ? e : end;
+        }
+        g_pending_start.store(start, std::memory_order_relaxed);
+        g_pending_end.store(end, std::memory_order_relaxed);
+    }
+
+private:
+    pid_t tid_;
+    bool nested_ = false;
 };
 
 bool slot_free(const RangeSlot& s) {
     return s.start == s.end;
 }
 
-RangeSlot* free_slot() {
-    for (uint32_t i = 0; i < g_range_used; ++i)
+/* A free slot, counted live: the caller fills it. */
+RangeSlot* claim_slot() {
+    RangeSlot* slot = nullptr;
+    for (uint32_t i = 0; i < g_range_used && !slot; ++i)
         if (slot_free(g_ranges[i]))
-            return &g_ranges[i];
-    if (g_range_used < kRangeSlots)
-        return &g_ranges[g_range_used++];
-    return nullptr;
+            slot = &g_ranges[i];
+    if (!slot && g_range_used < kRangeSlots)
+        slot = &g_ranges[g_range_used++];
+    if (slot)
+        g_live_ranges.fetch_add(1, std::memory_order_relaxed);
+    return slot;
+}
+
+void release_slot(RangeSlot& s) {
+    s.start = s.end = 0;
+    g_live_ranges.fetch_sub(1, std::memory_order_relaxed);
 }
 
 /* Drops the records the host no longer confirms: what it reports at the range's start must still
@@ -84,7 +141,7 @@ void collect_ranges() {
         int mode = 0;
         long ret = PalMemPolicyGet(&mode, reinterpret_cast<unsigned long*>(host.words), bits + 1, s.start, 2 /* MPOL_F_ADDR */);
         if (ret < 0 || mode != s.policy.host_mode || numa_digest(host) != s.policy.host_digest)
-            s.start = s.end = 0;
+            release_slot(s);
     }
 }
 
@@ -96,7 +153,7 @@ void cut_ranges(uintptr_t start, uintptr_t end) {
         if (slot_free(s) || s.end <= start || s.start >= end)
             continue;
         if (s.start < start && s.end > end) {
-            if (RangeSlot* upper = free_slot()) {
+            if (RangeSlot* upper = claim_slot()) {
                 *upper = s;
                 upper->start = end;
             }
@@ -106,32 +163,15 @@ void cut_ranges(uintptr_t start, uintptr_t end) {
         } else if (s.end > end) {
             s.start = end;
         } else {
-            s.start = s.end = 0;
+            release_slot(s);
         }
     }
 }
 
-}  // namespace
-
-bool numa_record_range(uintptr_t start, uintptr_t end, const VirtualPolicy& policy) {
-    RangeWrite write;
-    cut_ranges(start, end);
-    if ((policy.mode & ~kMpolModeFlags) == kMpolDefault)
-        return true; /* the range is back to no policy of its own */
-    RangeSlot* slot = free_slot();
-    if (!slot) {
-        collect_ranges();
-        slot = free_slot();
-    }
-    if (!slot)
-        return false;
-    slot->policy = policy;
-    slot->end = end;
-    slot->start = start;
-    return true;
-}
-
-bool numa_find_range(uintptr_t addr, VirtualPolicy* out) {
+/* Calls `visit(slot)` on a consistent copy of every record, retrying while a write is in progress
+ * (bounded); false when no consistent read could be had. */
+template <class Visit>
+bool read_ranges(Visit visit) {
     for (int attempt = 0; attempt < 1000; ++attempt) {
         uint32_t before = g_range_seq.load(std::memory_order_acquire);
         if (before & 1) {
@@ -139,29 +179,90 @@ bool numa_find_range(uintptr_t addr, VirtualPolicy* out) {
                 PalThreadYield();
             continue;
         }
-        bool found = false;
         uint32_t used = g_range_used < kRangeSlots ? g_range_used : kRangeSlots;
-        for (uint32_t i = 0; i < used && !found; ++i) {
-            const RangeSlot& s = g_ranges[i];
-            if (s.start <= addr && addr < s.end) {
-                memcpy(out, &s.policy, sizeof(*out));
-                found = true;
-            }
-        }
+        bool done = false;
+        for (uint32_t i = 0; i < used && !done; ++i)
+            done = visit(g_ranges[i]);
         std::atomic_thread_fence(std::memory_order_acquire);
         if (g_range_seq.load(std::memory_order_relaxed) == before)
-            return found;
+            return true;
     }
     return false;
 }
 
+}  // namespace
+
+bool numa_records_live() {
+    return (g_live_ranges.load(std::memory_order_relaxed) | g_live_pages.load(std::memory_order_relaxed)) != 0;
+}
+
+bool numa_pages_live() {
+    return g_live_pages.load(std::memory_order_relaxed) != 0;
+}
+
+bool numa_record_range(uintptr_t start, uintptr_t end, const VirtualPolicy& policy) {
+    RangeWrite write;
+    if (write.nested()) {
+        RangeWrite::defer_cut(start, end);
+        return false;
+    }
+    cut_ranges(start, end);
+    if ((policy.mode & ~kMpolModeFlags) == kMpolDefault)
+        return true; /* the range is back to no policy of its own */
+    RangeSlot* slot = claim_slot();
+    if (!slot) {
+        collect_ranges();
+        slot = claim_slot();
+    }
+    if (!slot)
+        return false;
+    slot->policy = policy;
+    slot->policy.stamp = g_stamp.fetch_add(1, std::memory_order_relaxed) + 1;
+    slot->end = end;
+    slot->start = start;
+    return true;
+}
+
+bool numa_find_range(uintptr_t addr, VirtualPolicy* out) {
+    bool found = false;
+    bool read = read_ranges([&](const RangeSlot& s) {
+        if (s.start <= addr && addr < s.end) {
+            memcpy(out, &s.policy, sizeof(*out));
+            found = true;
+        }
+        return found;
+    });
+    return read && found;
+}
+
 void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home) {
     RangeWrite write;
+    if (write.nested()) {
+        RangeWrite::defer_cut(start, end);
+        return;
+    }
+    /* The kernel splits the VMAs at start and end and sets the home node inside only: so are the
+     * records (an outer part without a slot of its own is forgotten, and seen through the map). */
     for (uint32_t i = 0; i < g_range_used; ++i) {
         RangeSlot& s = g_ranges[i];
         int mode = s.policy.mode & ~kMpolModeFlags;
-        if (!slot_free(s) && s.start < end && s.end > start && (mode == kMpolBind || mode == kMpolPreferredMany))
-            s.policy.home = home;
+        if (slot_free(s) || s.end <= start || s.start >= end || (mode != kMpolBind && mode != kMpolPreferredMany))
+            continue;
+        if (s.start < start) {
+            if (RangeSlot* lower = claim_slot()) {
+                *lower = s;
+                lower->end = start;
+            }
+            s.start = start;
+        }
+        if (s.end > end) {
+            if (RangeSlot* upper = claim_slot()) {
+                *upper = s;
+                upper->start = end;
+            }
+            s.end = end;
+        }
+        s.policy.home = home;
     }
 }
 
@@ -170,49 +271,101 @@ void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home) {
 namespace {
 
 constexpr uint32_t kPageProbe = 8;
+/* A range of at most this many pages is looked up page by page; a larger one scans the table. */
+constexpr uintptr_t kProbedPages = 64;
 /* Each entry: the page number above the low 12 bits, the node + 1 in them; 0 is free. */
 constinit std::atomic<uint64_t> g_pages[kPageSlots] = {};
+constinit std::atomic<uint32_t> g_page_stamps[kPageSlots] = {};
 
 uint32_t page_hash(uint64_t number) {
     return static_cast<uint32_t>((number * 0x9E3779B97F4A7C15ULL) >> 40) % kPageSlots;
 }
 
-}  // namespace
-
-void numa_record_page(uintptr_t page, uint32_t vnode) {
+void record_page(uintptr_t page, uint32_t vnode, uint32_t stamp) {
     uint64_t number = page / kPageBytes;
     uint64_t entry = (number << 12) | (vnode + 1);
     uint32_t first = page_hash(number);
     for (uint32_t i = 0; i < kPageProbe; ++i) {
-        std::atomic<uint64_t>& slot = g_pages[(first + i) % kPageSlots];
-        uint64_t old = slot.load(std::memory_order_relaxed);
-        if (old == 0 || (old >> 12) == number) {
-            slot.store(entry, std::memory_order_relaxed);
+        const uint32_t at = (first + i) % kPageSlots;
+        uint64_t old = g_pages[at].load(std::memory_order_relaxed);
+        if (old && (old >> 12) == number) {
+            g_page_stamps[at].store(stamp, std::memory_order_relaxed);
+            g_pages[at].store(entry, std::memory_order_release);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < kPageProbe; ++i) {
+        const uint32_t at = (first + i) % kPageSlots;
+        uint64_t expected = 0;
+        g_page_stamps[at].store(stamp, std::memory_order_relaxed);
+        if (g_pages[at].compare_exchange_strong(expected, entry, std::memory_order_release)) {
+            g_live_pages.fetch_add(1, std::memory_order_relaxed);
             return;
         }
     }
     /* A full window: the page recorded last at its head is forgotten. */
-    g_pages[first].store(entry, std::memory_order_relaxed);
+    g_page_stamps[first].store(stamp, std::memory_order_relaxed);
+    g_pages[first].store(entry, std::memory_order_release);
 }
 
-int numa_find_page(uintptr_t page) {
+/* Frees entry `at` if it still holds `entry`. */
+bool drop_page(uint32_t at, uint64_t entry) {
+    if (!g_pages[at].compare_exchange_strong(entry, 0, std::memory_order_relaxed))
+        return false;
+    g_live_pages.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+}
+
+/* Calls `visit(at, entry)` for every entry of a page in [start, end). */
+template <class Visit>
+void for_pages_in(uintptr_t start, uintptr_t end, Visit visit) {
+    auto inside = [start, end](uint64_t entry) {
+        uintptr_t page = static_cast<uintptr_t>(entry >> 12) * kPageBytes;
+        return entry && page >= start && page < end;
+    };
+    if (end > start && (end - start) / kPageBytes <= kProbedPages) {
+        for (uintptr_t page = start & ~(kPageBytes - 1); page < end; page += kPageBytes) {
+            const uint32_t first = page_hash(page / kPageBytes);
+            for (uint32_t i = 0; i < kPageProbe; ++i) {
+                const uint32_t at = (first + i) % kPageSlots;
+                uint64_t entry = g_pages[at].load(std::memory_order_acquire);
+                if (inside(entry) && (entry >> 12) == page / kPageBytes)
+                    visit(at, entry);
+            }
+        }
+        return;
+    }
+    for (uint32_t at = 0; at < kPageSlots; ++at) {
+        uint64_t entry = g_pages[at].load(std::memory_order_acquire);
+        if (inside(entry))
+            visit(at, entry);
+    }
+}
+
+}  // namespace
+
+void numa_record_page(uintptr_t page, uint32_t vnode) {
+    record_page(page, vnode, g_stamp.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+int numa_find_page(uintptr_t page, uint32_t* stamp) {
     uint64_t number = page / kPageBytes;
     uint32_t first = page_hash(number);
     for (uint32_t i = 0; i < kPageProbe; ++i) {
-        uint64_t entry = g_pages[(first + i) % kPageSlots].load(std::memory_order_relaxed);
-        if (entry && (entry >> 12) == number)
+        const uint32_t at = (first + i) % kPageSlots;
+        uint64_t entry = g_pages[at].load(std::memory_order_acquire);
+        if (entry && (entry >> 12) == number) {
+            *stamp = g_page_stamps[at].load(std::memory_order_relaxed);
             return static_cast<int>((entry & 0xfff) - 1);
+        }
     }
     return -1;
 }
 
 void numa_forget_pages(uintptr_t start, uintptr_t end) {
-    for (std::atomic<uint64_t>& slot : g_pages) {
-        uint64_t entry = slot.load(std::memory_order_relaxed);
-        uintptr_t page = static_cast<uintptr_t>(entry >> 12) * kPageBytes;
-        if (entry && page >= start && page < end)
-            slot.compare_exchange_strong(entry, 0, std::memory_order_relaxed);
-    }
+    if (!numa_pages_live())
+        return;
+    for_pages_in(start, end, [](uint32_t at, uint64_t entry) { drop_page(at, entry); });
 }
 
 void numa_remap_pages(const NodeBits& from, const NodeBits& to) {
@@ -235,6 +388,83 @@ void numa_remap_pages(const NodeBits& from, const NodeBits& to) {
             target = to.next(target + 1);
         slot.compare_exchange_strong(entry, (entry & ~0xfffULL) | (target + 1), std::memory_order_relaxed);
     }
+}
+
+/* ---- the memory calls ----------------------------------------------------------------------- */
+
+void numa_forget_memory(uintptr_t start, uintptr_t end) {
+    if (g_live_ranges.load(std::memory_order_relaxed)) {
+        bool meets = false;
+        bool read = read_ranges([&](const RangeSlot& s) {
+            meets = !slot_free(s) && s.start < end && s.end > start;
+            return meets;
+        });
+        if (meets || !read) {
+            RangeWrite write;
+            if (write.nested())
+                RangeWrite::defer_cut(start, end);
+            else
+                cut_ranges(start, end);
+        }
+    }
+    numa_forget_pages(start, end);
+}
+
+void numa_move_memory(uintptr_t old, uintptr_t old_len, uintptr_t to, uintptr_t new_len, bool keep_old) {
+    if (to == old) {
+        /* Resized in place: a shrink drops the tail; a growth extends the VMA, and with it the
+         * policy of a record that reached the old end. */
+        if (new_len < old_len) {
+            numa_forget_memory(old + new_len, old + old_len);
+        } else if (new_len > old_len && g_live_ranges.load(std::memory_order_relaxed)) {
+            RangeWrite write;
+            if (write.nested()) {
+                RangeWrite::defer_cut(old, old + new_len);
+                return;
+            }
+            for (uint32_t i = 0; i < g_range_used; ++i)
+                if (!slot_free(g_ranges[i]) && g_ranges[i].start >= old && g_ranges[i].end == old + old_len)
+                    g_ranges[i].end = old + new_len;
+        }
+        return;
+    }
+    const uintptr_t kept = new_len < old_len ? new_len : old_len;
+    if (g_live_ranges.load(std::memory_order_relaxed)) {
+        RangeWrite write;
+        if (write.nested()) {
+            RangeWrite::defer_cut(old < to ? old : to, old < to ? to + new_len : old + old_len);
+        } else {
+            /* The destination's old mappings are gone; the records of the moved part go with it (the
+             * new address range never overlaps the old one), the part past the new length is
+             * dropped, and a record reaching the old end grows with the mapping. */
+            cut_ranges(to, to + new_len);
+            const uint32_t used = g_range_used;
+            for (uint32_t i = 0; i < used; ++i) {
+                const RangeSlot s = g_ranges[i];
+                if (slot_free(s) || s.end <= old || s.start >= old + kept)
+                    continue;
+                RangeSlot* moved = claim_slot();
+                if (!moved)
+                    break;
+                *moved = s;
+                moved->start = (s.start > old ? s.start : old) - old + to;
+                moved->end = s.end >= old + old_len && new_len > old_len ? to + new_len
+                                                                          : (s.end < old + kept ? s.end : old + kept) - old + to;
+            }
+            if (!keep_old)
+                cut_ranges(old, old + old_len);
+        }
+    }
+    /* The pages travel with the mapping, MREMAP_DONTUNMAP included (the old range is left empty). */
+    if (numa_pages_live())
+        for_pages_in(old, old + old_len, [&](uint32_t at, uint64_t entry) {
+            const uint32_t stamp = g_page_stamps[at].load(std::memory_order_relaxed);
+            if (!drop_page(at, entry))
+                return;
+            const uintptr_t page = static_cast<uintptr_t>(entry >> 12) * kPageBytes;
+            if (page < old + kept)
+                record_page(page - old + to, static_cast<uint32_t>((entry & 0xfff) - 1), stamp);
+        });
 }
 
 }  // namespace libos

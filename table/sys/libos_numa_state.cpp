@@ -12,6 +12,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_numa.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_topology.h"
 #include "pal/pal.h"
 
@@ -206,6 +207,12 @@ namespace {
 
 constinit thread_local bool t_has_policy __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local VirtualPolicy t_policy __attribute__((tls_model("initial-exec"))) = {};
+/* A vfork child runs on its parent's thread, in its memory: the policy it sets is its own, kept
+ * apart from the parent's record, for its exec to pass on. The tid says whose it is: the parent
+ * (or a later child) finds another tid and drops it, since the child that set it has exec'ed or
+ * exited by the time its parent's thread runs again. */
+constinit thread_local pid_t t_vfork_tid __attribute__((tls_model("initial-exec"))) = 0;
+constinit thread_local VirtualPolicy t_vfork_policy __attribute__((tls_model("initial-exec"))) = {};
 
 /* LIBOS_MEMPOLICY as start-up read it, for the process's first thread (tid == pid). */
 constinit bool g_inherited_valid = false;
@@ -215,13 +222,21 @@ constinit NodeBits g_inherited_nodes = {};
 }  // namespace
 
 VirtualPolicy* numa_thread_policy() {
+    if (__builtin_expect(t_vfork_tid != 0, 0)) {
+        if (t_vfork_tid == PalThreadGetId())
+            return &t_vfork_policy;
+        t_vfork_tid = 0;
+    }
     if (__builtin_expect(t_has_policy, 1))
         return &t_policy;
     if (!g_inherited_valid || PalThreadGetId() != PalProcessGetId())
         return nullptr;
     /* The policy the exec'ing thread had: the host kept its own across execve, and what it reports
-     * now is that policy's host side. */
-    g_inherited_valid = false;
+     * now is that policy's host side. A vfork child takes a copy (numa_set_thread_policy keeps it
+     * apart) and leaves the original to its parent, whose it is. */
+    const bool vfork_child = in_parent_memory();
+    if (!vfork_child)
+        g_inherited_valid = false;
     NodeBits host = {};
     int host_mode = 0;
     if (PalMemPolicyGet(&host_mode, reinterpret_cast<unsigned long*>(host.words), g_host_max + 1, 0, 0) < 0 ||
@@ -235,10 +250,16 @@ VirtualPolicy* numa_thread_policy() {
     p.il_prev = g_host_max - 1;
     p.nodes = g_inherited_nodes;
     numa_set_thread_policy(p);
-    return &t_policy;
+    return vfork_child ? &t_vfork_policy : &t_policy;
 }
 
 void numa_set_thread_policy(const VirtualPolicy& policy) {
+    if (in_parent_memory()) {
+        t_vfork_policy = policy;
+        t_vfork_tid = PalThreadGetId();
+        return;
+    }
+    t_vfork_tid = 0;
     t_policy = policy;
     t_has_policy = true;
 }
@@ -289,9 +310,16 @@ bool numa_parse_inherited(const char* text, int* mode, NodeBits* nodes) {
     *mode = static_cast<int>(value);
     if (text[i] == '\0')
         return true;
+    /* The list as numa_exec_text writes it: digits first and last, nothing after (no empty list, no
+     * trailing comma or newline, which the general list reader lets through). */
+    const char* list_text = text + i + 1;
+    const size_t length = strlen(list_text);
+    if (length == 0 || list_text[0] < '0' || list_text[0] > '9' || list_text[length - 1] < '0' ||
+        list_text[length - 1] > '9' || strchr(list_text, '\n'))
+        return false;
     static_assert(kNodeWords <= kMaskWords);
     CpuBits list;
-    if (!parse_cpu_list(text + i + 1, &list))
+    if (!parse_cpu_list(list_text, &list))
         return false;
     for (size_t w = kNodeWords; w < kMaskWords; ++w)
         if (list.words[w])

@@ -126,6 +126,90 @@ const char* mode_name(int mode) {
     }
 }
 
+/* A field " N<host>=<pages>" between f (its space) and end. */
+bool node_column(const char* f, const char* end, uint32_t* host, uint64_t* pages) {
+    const char* field = f + 1;
+    const char* eq = static_cast<const char*>(memchr(field, '=', static_cast<size_t>(end - field)));
+    if (end - field < 3 || field[0] != 'N' || !eq || field[1] < '0' || field[1] > '9')
+        return false;
+    uint64_t h = parse_dec(field + 1, eq);
+    *host = h < kMaxNodeBits ? static_cast<uint32_t>(h) : kMaxNodeBits;
+    *pages = parse_dec(eq + 1, end);
+    return true;
+}
+
+/* What counting a line's pages needs: its node columns [first, end), the mapping's start and the
+ * next one's, and the policy it shows. */
+struct Columns {
+    const char* first;
+    const char* end;
+    uintptr_t start;
+    uintptr_t next_start;
+    bool own;
+    bool recorded;
+    uint32_t current;
+    const NodeBits* effective;
+};
+
+constexpr uint32_t kBlockNodes = 128;
+
+/* Each page of the mapping the host reports present, on the node get_mempolicy gives, counted into
+ * counts[v - base] for the nodes v of [base, base + kBlockNodes). The mapping's end is not in
+ * numa_maps: the count looks at pages up to the next mapping's start (or a hole: EFAULT), and stops
+ * once it has found the host's total. Returns how many present pages it found. */
+uint64_t count_exact(const Columns& c, uint32_t base, uint64_t total, uint64_t* counts) {
+    uint64_t found = 0;
+    bool ended = false;
+    constexpr unsigned long kBatch = 64;
+    for (uintptr_t addr = c.start; !ended && found < total && addr < c.next_start &&
+                                   addr - c.start < kExactPages * kPageBytes * 4;
+         addr += kBatch * kPageBytes) {
+        uintptr_t pages[kBatch];
+        int status[kBatch];
+        unsigned long count = 0;
+        for (; count < kBatch && addr + count * kPageBytes < c.next_start; ++count)
+            pages[count] = addr + count * kPageBytes;
+        if (PalProcessMovePages(0, count, pages, nullptr, status, 0) < 0)
+            break;
+        for (unsigned long i = 0; i < count && found < total && !ended; ++i) {
+            ended = status[i] == -EFAULT; /* a hole: the mapping ended */
+            if (status[i] < 0)
+                continue;
+            uint32_t v = numa_page_node(pages[i], static_cast<uint32_t>(status[i]));
+            if (v >= base && v - base < kBlockNodes)
+                ++counts[v - base];
+            ++found;
+        }
+    }
+    return found;
+}
+
+/* The host's pages on each host node, counted on one virtual node on it: the first of the policy's,
+ * else (the caller's own file) the current node's, else the first; into counts[v - base] for the
+ * nodes of the block. */
+void count_by_host(const Columns& c, uint32_t base, uint64_t* counts) {
+    for (const char* f = c.first; f < c.end;) {
+        const char* field_end = static_cast<const char*>(memchr(f + 1, ' ', static_cast<size_t>(c.end - f - 1)));
+        if (!field_end)
+            field_end = c.end;
+        uint32_t h;
+        uint64_t pages;
+        if (node_column(f, field_end, &h, &pages) && h < kMaxNodeBits) {
+            int v = -1;
+            if (c.recorded)
+                v = numa_virtual_node_of(h, c.effective);
+            if (v < 0 && c.own && numa_host_nodes(c.current).has(h))
+                v = static_cast<int>(c.current);
+            if (v < 0)
+                v = numa_virtual_node_of(h, nullptr);
+            const uint32_t node = v < 0 ? 0 : static_cast<uint32_t>(v);
+            if (node >= base && node - base < kBlockNodes)
+                counts[node - base] += pages;
+        }
+        f = field_end;
+    }
+}
+
 /* One line of the host's file, rewritten. */
 struct Line {
     const char* begin;
@@ -169,7 +253,7 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint
         out.add(policy, static_cast<size_t>(colon + 1 - policy));
         NodeBits nodes;
         if (recorded) {
-            nodes = record.nodes;
+            nodes = effective; /* mpol_to_str shows the nodes in use, not the mask as given */
         } else {
             NodeBits host;
             parse_nodes(colon + 1, policy_end, &host);
@@ -179,81 +263,46 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint
     } else {
         out.add(policy, static_cast<size_t>(policy_end - policy));
     }
-    /* The other fields, with the N<host>=<pages> columns gathered. */
-    uint64_t counts[256] = {};
-    constexpr uint32_t kCounted = sizeof(counts) / sizeof(counts[0]);
-    uint64_t host_pages[kCounted] = {};
-    bool any_node = false;
-    const char* tail = nullptr; /* the fields after the node columns */
+    /* The other fields: those before the N<host>=<pages> columns as they are, the columns made
+     * virtual, then the rest. */
+    const char* columns = nullptr; /* the first node column */
+    const char* tail = nullptr;    /* the fields after the node columns */
+    uint64_t total = 0;
     const char* f = policy_end;
     while (f < line.end) {
-        const char* field = f + 1;
-        const char* field_end = static_cast<const char*>(memchr(field, ' ', static_cast<size_t>(line.end - field)));
+        const char* field_end = static_cast<const char*>(memchr(f + 1, ' ', static_cast<size_t>(line.end - f - 1)));
         if (!field_end)
             field_end = line.end;
-        const char* eq = static_cast<const char*>(memchr(field, '=', static_cast<size_t>(field_end - field)));
-        if (field[0] == 'N' && eq && field[1] >= '0' && field[1] <= '9') {
-            uint64_t host = parse_dec(field + 1, eq);
-            if (host < kCounted)
-                host_pages[host] += parse_dec(eq + 1, field_end);
-            any_node = true;
-        } else if (any_node && !tail) {
+        uint32_t host;
+        uint64_t pages;
+        if (node_column(f, field_end, &host, &pages)) {
+            columns = columns ? columns : f;
+            total += pages;
+        } else if (columns && !tail) {
             tail = f;
-        } else if (!any_node) {
+        } else if (!columns) {
             out.add(f, static_cast<size_t>(field_end - f));
         }
         f = field_end;
     }
-    if (any_node) {
-        /* The mapping's end is not in numa_maps: a page by page count looks at pages up to the next
-         * mapping's start (or a hole: EFAULT), and stops once it has found the host's total. */
-        uint64_t total = 0;
-        for (uint64_t c : host_pages)
-            total += c;
-        bool exact = false;
-        if (own && total <= kExactPages) {
-            /* Each page of the mapping the host reports present, on the node get_mempolicy gives. */
-            uint64_t found = 0;
-            bool ended = false;
-            for (uintptr_t addr = start; !ended && found < total && addr < next_start &&
-                                         addr - start < kExactPages * kPageBytes * 4;
-                 addr += 256 * kPageBytes) {
-                uintptr_t pages[256];
-                int status[256];
-                unsigned long count = 0;
-                for (; count < 256 && addr + count * kPageBytes < next_start; ++count)
-                    pages[count] = addr + count * kPageBytes;
-                if (PalProcessMovePages(0, count, pages, nullptr, status, 0) < 0)
-                    break;
-                for (unsigned long i = 0; i < count && found < total && !ended; ++i) {
-                    ended = status[i] == -EFAULT; /* a hole: the mapping ended */
-                    if (status[i] < 0)
-                        continue;
-                    uint32_t v = numa_page_node(pages[i], static_cast<uint32_t>(status[i]));
-                    if (v < kCounted)
-                        ++counts[v];
-                    ++found;
-                }
-            }
-            exact = found == total;
-            if (!exact)
+    if (columns) {
+        const Columns c{columns, tail ? tail : line.end, start, next_start, own, recorded, current, &effective};
+        /* The virtual nodes a block at a time, so that a machine of up to kMaxNodeBits nodes needs no
+         * more than kBlockNodes counters on the stack (preloaded code runs on small stacks). */
+        uint64_t counts[kBlockNodes] = {};
+        const bool exact = own && total <= kExactPages && count_exact(c, 0, total, counts) == total;
+        for (uint32_t base = 0; base < numa_node_count(); base += kBlockNodes) {
+            if (base > 0 || !exact) {
                 memset(counts, 0, sizeof(counts));
+                if (exact)
+                    count_exact(c, base, total, counts);
+                else
+                    count_by_host(c, base, counts);
+            }
+            for (uint32_t i = 0; i < kBlockNodes; ++i)
+                if (counts[i])
+                    out.add(" N").unum(base + i).ch('=').unum(counts[i]);
         }
-        for (uint32_t h = 0; !exact && h < kCounted; ++h) {
-            if (!host_pages[h])
-                continue;
-            int v = -1;
-            if (recorded)
-                v = numa_virtual_node_of(h, &effective);
-            if (v < 0 && own && numa_host_nodes(current).has(h))
-                v = static_cast<int>(current);
-            if (v < 0)
-                v = numa_virtual_node_of(h, nullptr);
-            counts[v < 0 ? 0 : v] += host_pages[h];
-        }
-        for (uint32_t v = 0; v < kCounted; ++v)
-            if (counts[v])
-                out.add(" N").unum(v).ch('=').unum(counts[v]);
         if (tail)
             out.add(tail, static_cast<size_t>(line.end - tail));
     }

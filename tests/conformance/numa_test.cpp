@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ using conformance::outcome;
 using conformance::record;
 
 constexpr long kPage = 4096;
+constexpr char kReportPolicy[] = "--numa-report-policy";
 
 struct NumaMachine {
     int nodes = 0;      /* nr_node_ids */
@@ -161,6 +164,7 @@ TEST(SetMempolicy, ModesFlagsAndMasks) {
         {"relative, missing node folds", MPOL_BIND | MPOL_F_RELATIVE_NODES, {n}},
         {"static, missing node", MPOL_BIND | MPOL_F_STATIC_NODES, {n}},
         {"balancing with bind", MPOL_BIND | MPOL_F_NUMA_BALANCING, {0}},
+        {"balancing with bind, node 0 and a missing one", MPOL_BIND | MPOL_F_NUMA_BALANCING, {0, n}},
         {"balancing with interleave", MPOL_INTERLEAVE | MPOL_F_NUMA_BALANCING, {0}},
         {"balancing with preferred", MPOL_PREFERRED | MPOL_F_NUMA_BALANCING, {0}},
         {"mode 7", 7, {0}},
@@ -190,6 +194,12 @@ TEST(SetMempolicy, ModesFlagsAndMasks) {
     /* Static and relative nodes are given back as given, not as used. */
     ASSERT_EQ(OUTCOME(set_policy(MPOL_BIND | MPOL_F_RELATIVE_NODES, {n})), "=0");
     EXPECT_EQ(thread_policy(), std::to_string(MPOL_BIND | MPOL_F_RELATIVE_NODES) + "/" + std::to_string(n));
+    /* So is a mask with MPOL_F_NUMA_BALANCING (where the host allows it with bind): every mode flag
+     * keeps the user's mask. */
+    if (set_policy(MPOL_BIND | MPOL_F_NUMA_BALANCING, {0, n}) == 0) {
+        EXPECT_EQ(thread_policy(),
+                  std::to_string(MPOL_BIND | MPOL_F_NUMA_BALANCING) + "/" + conformance::cpu_list({0, n}));
+    }
 }
 
 /* maxnode counts bits, of which the kernel reads maxnode - 1; above MAX_NUMNODES they must be 0. */
@@ -353,6 +363,22 @@ TEST(MovePages, VirtualNodesInAndOut) {
     EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, nodes, libos_test::unmapped_address(), 0)), "errno EFAULT");
     EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, libos_test::unmapped_address(), status, 0)),
               "errno EFAULT");
+    /* The nodes are read after the flags, the pid and the right to it are checked. */
+    void* bad_nodes = libos_test::unmapped_address();
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, conformance::kNoSuchPid, 1, pages, bad_nodes, status, 0)), "errno ESRCH");
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, bad_nodes, status, 0x10)), "errno EINVAL");
+    record("unreadable nodes with MPOL_MF_MOVE_ALL",
+           OUTCOME(syscall(SYS_move_pages, 0, 1, pages, bad_nodes, status, 4 /* MPOL_MF_MOVE_ALL */)));
+    record("unreadable nodes of pid 1", OUTCOME(syscall(SYS_move_pages, 1, 1, pages, bad_nodes, status, 0)));
+    if (geteuid() != 0) {
+        EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, bad_nodes, status, 4)), "errno EPERM");
+    }
+    /* A fault after the first chunk's nodes: those pages are moved, then EFAULT. */
+    libos_test::GuardedBuffer tail(sizeof(int));
+    *static_cast<int*>(tail.data()) = n - 1;
+    void* two_pages[2] = {map.base + kPage, map.base};
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 2, two_pages, tail.data(), status, 0)), "errno EFAULT");
+    EXPECT_EQ(page_node(map.base + kPage), n - 1);
 }
 
 TEST(MigratePages, HostJudgesTheTarget) {
@@ -389,6 +415,120 @@ TEST(HomeNode, Rules) {
     EXPECT_EQ(OUTCOME(syscall(450, map.base + kPage, kPage, 0, 0)), "errno EOPNOTSUPP");
 }
 
+/* The home node holds inside [start, end) only: the kernel splits the VMA there. On the first vCPU
+ * (node 0), a bind {0, last} page outside the home range is placed on node 0. */
+TEST(HomeNode, OnlyInsideTheRange) {
+    const int n = numa_machine().nodes;
+    cpu_set_t saved, first_cpu;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+    CPU_ZERO(&first_cpu);
+    CPU_SET(0, &first_cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(first_cpu), &first_cpu), 0);
+    Mapping map(4);
+    ASSERT_NE(map.base, MAP_FAILED);
+    std::vector<unsigned long> all = mask_of({0, n - 1});
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, map.base, 4 * kPage, MPOL_BIND, all.data(), maxnode_all(), 0)), "=0");
+    std::string nodes;
+    if (syscall(450, map.base + kPage, kPage, n - 1, 0) == 0) {
+        for (int p = 0; p < 4; ++p) {
+            map.base[p * kPage] = 1;
+            nodes += (p ? " " : "") + std::to_string(page_node(map.base + p * kPage));
+        }
+        EXPECT_EQ(nodes, "0 " + std::to_string(n - 1) + " 0 0");
+    }
+    record("pages of a range whose second page has the last node as home", nodes);
+    sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+/* A page's recorded move ends with the page: unmapped, mapped over, or freed by madvise, the memory
+ * there is placed by its policy again. Through libc's wrappers and through syscall(). */
+TEST(MovePages, MovesEndWithThePage) {
+    const int n = numa_machine().nodes;
+    std::vector<unsigned long> first = mask_of({0});
+    char* reserve = static_cast<char*>(mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(reserve, MAP_FAILED);
+    auto moved_then = [&](const char* what, auto&& replace) {
+        char* page = static_cast<char*>(
+            mmap(reserve, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        page[0] = 1;
+        void* pages[1] = {page};
+        int node[1] = {n - 1}, status[1] = {-99};
+        EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, node, status, 0)), "=0") << what;
+        EXPECT_EQ(page_node(page), n - 1) << what;
+        replace(page);
+        EXPECT_EQ(OUTCOME(syscall(SYS_mbind, page, kPage, MPOL_PREFERRED, first.data(), maxnode_all(), 0)), "=0")
+            << what;
+        page[0] = 2;
+        EXPECT_EQ(page_node(page), 0) << what;
+        record(std::string("node of a page preferring 0 after ") + what, std::to_string(page_node(page)));
+    };
+    moved_then("munmap and MAP_FIXED", [&](char* page) {
+        munmap(page, kPage);
+        mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    });
+    moved_then("MAP_FIXED over it", [&](char* page) {
+        mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    });
+    moved_then("syscall munmap and mmap", [&](char* page) {
+        syscall(SYS_munmap, page, kPage);
+        syscall(SYS_mmap, page, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    });
+    /* madvise frees the page; touched again, it is placed by the range's policy (preferred node 0). */
+    char* page = static_cast<char*>(
+        mmap(reserve, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, page, kPage, MPOL_PREFERRED, first.data(), maxnode_all(), 0)), "=0");
+    page[0] = 1;
+    void* pages[1] = {page};
+    int node[1] = {n - 1}, status[1] = {-99};
+    EXPECT_EQ(OUTCOME(syscall(SYS_move_pages, 0, 1, pages, node, status, 0)), "=0");
+    EXPECT_EQ(page_node(page), n - 1);
+    ASSERT_EQ(madvise(page, kPage, MADV_DONTNEED), 0);
+    page[0] = 2;
+    EXPECT_EQ(page_node(page), 0);
+    record("node of a preferred-0 page after madvise(MADV_DONTNEED)", std::to_string(page_node(page)));
+    munmap(reserve, 8 * kPage);
+}
+
+/* A range's policy goes with its mapping: mremap moves it, and what is mapped later at the old
+ * address has none; a mapping moved onto another's old address brings its own. */
+TEST(Mbind, PoliciesFollowTheMapping) {
+    const int n = numa_machine().nodes;
+    const std::string last = "2/" + std::to_string(n - 1);
+    std::vector<unsigned long> last_mask = mask_of({n - 1}), first_mask = mask_of({0});
+    char* reserve = static_cast<char*>(mmap(nullptr, 64 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(reserve, MAP_FAILED);
+    const int rw = PROT_READ | PROT_WRITE, fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    char* a = static_cast<char*>(mmap(reserve, 2 * kPage, rw, fixed, -1, 0));
+    char* x = static_cast<char*>(mmap(reserve + 16 * kPage, 2 * kPage, rw, fixed, -1, 0));
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, a, 2 * kPage, MPOL_BIND, last_mask.data(), maxnode_all(), 0)), "=0");
+    ASSERT_EQ(OUTCOME(syscall(SYS_mbind, x, 2 * kPage, MPOL_BIND, first_mask.data(), maxnode_all(), 0)), "=0");
+    char* a_moved = static_cast<char*>(mremap(a, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, reserve + 32 * kPage));
+    ASSERT_EQ(a_moved, reserve + 32 * kPage);
+    EXPECT_EQ(range_policy(a_moved + kPage), last);
+    record("policy moved by mremap", range_policy(a_moved));
+    /* X onto A's old address: X's policy, not A's. */
+    char* x_moved = static_cast<char*>(mremap(x, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, a));
+    ASSERT_EQ(x_moved, a);
+    EXPECT_EQ(range_policy(a), "2/0");
+    record("policy of a mapping moved onto another's old address", range_policy(a));
+    /* A new mapping at X's old address: no policy. */
+    mmap(x, 2 * kPage, rw, fixed, -1, 0);
+    EXPECT_EQ(range_policy(x), "0/(empty)");
+    /* Shrunk, then grown again in place: the VMA keeps its policy over the new pages. */
+    munmap(reserve + 34 * kPage, 4 * kPage);
+    ASSERT_EQ(mremap(a_moved, 2 * kPage, kPage, 0), a_moved);
+    ASSERT_EQ(mremap(a_moved, kPage, 4 * kPage, 0), a_moved);
+    EXPECT_EQ(range_policy(a_moved + 3 * kPage), last);
+    record("policy of pages grown in place", range_policy(a_moved + 3 * kPage));
+    /* Through syscall() as well. */
+    ASSERT_EQ(syscall(SYS_mremap, a_moved, 4 * kPage, 4 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, reserve + 48 * kPage),
+              reinterpret_cast<long>(reserve + 48 * kPage));
+    EXPECT_EQ(range_policy(reserve + 48 * kPage), last);
+    mmap(a_moved, 4 * kPage, rw, fixed, -1, 0);
+    EXPECT_EQ(range_policy(a_moved), "0/(empty)");
+    munmap(reserve, 64 * kPage);
+}
+
 /* set_mempolicy is per thread, and fork and pthread_create copy it. */
 TEST(Inheritance, ForkAndThreadsKeepThePolicy) {
     DefaultPolicyAfter reset;
@@ -418,4 +558,46 @@ TEST(Inheritance, ForkAndThreadsKeepThePolicy) {
     record("fork and thread inherit", seen == expected ? "yes" : seen);
 }
 
+/* A vfork child runs on its parent's thread, in its memory: the policy it sets is its own (its exec
+ * takes it along), and the parent's stays as it was. */
+TEST(Inheritance, VforkChildKeepsItsOwnPolicy) {
+    DefaultPolicyAfter reset;
+    const int n = numa_machine().nodes;
+    ASSERT_EQ(OUTCOME(set_policy(MPOL_BIND, {0})), "=0");
+    std::vector<unsigned long> last = mask_of({n - 1});
+    const unsigned long maxnode = maxnode_all();
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t child = vfork();
+    if (child == 0) {
+        syscall(SYS_set_mempolicy, MPOL_BIND, last.data(), maxnode);
+        dup2(fds[1], 1);
+        execl("/proc/self/exe", "numa_conformance", kReportPolicy, static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string child_policy;
+    char buf[256];
+    for (ssize_t got; (got = read(fds[0], buf, sizeof(buf))) > 0;)
+        child_policy.append(buf, static_cast<size_t>(got));
+    close(fds[0]);
+    int wstatus = 0;
+    waitpid(child, &wstatus, 0);
+    EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    EXPECT_EQ(child_policy, "2/" + std::to_string(n - 1));
+    EXPECT_EQ(thread_policy(), "2/0");
+    record("vfork child's policy after its exec", child_policy);
+    record("parent's policy after the vfork child set its own", thread_policy());
+}
+
 }  // namespace
+
+/* `numa_conformance --numa-report-policy` prints the thread's policy and exits: the program a vfork
+ * child execs above. glibc passes a constructor the program's arguments. */
+__attribute__((constructor)) static void report_policy_and_exit(int argc, char** argv) {
+    if (argc == 2 && strcmp(argv[1], kReportPolicy) == 0) {
+        printf("%s", thread_policy().c_str());
+        fflush(stdout);
+        _exit(0);
+    }
+}

@@ -100,7 +100,9 @@ else
   skip "--numa 2: migratepages" "migratepages is not installed"
 fi
 # /proc/self/numa_maps: a range's policy and its pages' node columns on the virtual nodes, as
-# get_mempolicy reports them (8 pages bound to the last node, 8 interleaved over all).
+# get_mempolicy reports them (8 pages bound to the last node, 8 interleaved over all); a relative and
+# a static mask show the nodes in use (a missing node folded onto node 0, or left out), as the
+# kernel's mpol_to_str does.
 numa_maps_py='
 import ctypes, mmap, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -109,8 +111,8 @@ nodes = int(sys.argv[1])
 def columns(mode, mask_bits):
     m = mmap.mmap(-1, 8 * 4096)
     addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
-    mask = (ctypes.c_ulong * 16)(mask_bits)
-    if libc.syscall(237, ctypes.c_void_p(addr), ctypes.c_ulong(8 * 4096), mode, mask, 65, 0) != 0:
+    mask = (ctypes.c_ulong * 16)(*[(mask_bits >> (64 * i)) & ((1 << 64) - 1) for i in range(16)])
+    if libc.syscall(237, ctypes.c_void_p(addr), ctypes.c_ulong(8 * 4096), mode, mask, 1025, 0) != 0:
         return "mbind failed"
     for i in range(8):
         m[i * 4096] = 1
@@ -118,13 +120,27 @@ def columns(mode, mask_bits):
         f = line.split()
         if f[0] == "%x" % addr:
             return " ".join([f[1]] + [x for x in f if x[0] == "N" and x[1].isdigit()])
+if nodes > 256:
+    print(columns(2, 1 << 300))
+    print(columns(3, ((1 << 8) - 1) << 254))
+    sys.exit(0)
 print(columns(2, 1 << (nodes - 1)))
 print(columns(3, (1 << nodes) - 1))
+print(columns(2 | 1 << 14, 1 << nodes))
+print(columns(2 | 1 << 15, 1 | 1 << nodes))
 '
 expect "--numa 2: /proc/self/numa_maps on the virtual nodes" "bind:1 N1=8
-interleave:0-1 N0=4 N1=4" "${two[@]}" python3 -c "$numa_maps_py" 2
+interleave:0-1 N0=4 N1=4
+bind=relative:0 N0=8
+bind=static:0 N0=8" "${two[@]}" python3 -c "$numa_maps_py" 2
 expect "--numa 4: /proc/self/numa_maps on the virtual nodes" "bind:3 N3=8
-interleave:0-3 N0=2 N1=2 N2=2 N3=2" "${four[@]}" python3 -c "$numa_maps_py" 4
+interleave:0-3 N0=2 N1=2 N2=2 N3=2
+bind=relative:0 N0=8
+bind=static:0 N0=8" "${four[@]}" python3 -c "$numa_maps_py" 4
+# Nodes of 256 and above have their columns (counted a block of nodes at a time).
+expect "--numa 1024: /proc/self/numa_maps columns of nodes past 255" "bind:300 N300=8
+interleave:254-261 N254=1 N255=1 N256=1 N257=1 N258=1 N259=1 N260=1 N261=1" \
+  "$run" --cpus 1024 --numa 1024 -- python3 -c "$numa_maps_py" 1024
 expect "--numa 1: /proc/self/numa_maps as natively" "$(python3 -c "$numa_maps_py" 1)" \
   "${one[@]}" python3 -c "$numa_maps_py" 1
 

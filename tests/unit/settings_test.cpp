@@ -298,6 +298,13 @@ TEST(SettingsInit, RefusesMalformedValuesPassedAtExec) {
     const char* mask_why =
         "expected a CPU list such as 0-3, then optionally @ and the launch's clock, as the shim writes it at exec";
     expect_init_refuses("LIBOS_AFFINITY", "0-3@", refusal("LIBOS_AFFINITY", "0-3@", mask_why));
+    /* LIBOS_MEMPOLICY: a mode, then optionally ':' and a node list, exactly as numa_exec_text writes it. */
+    const char* policy_why = "expected a mode number, optionally ':' and a node list (\"2:0-1\")";
+    for (const char* bad : {"bind", "2:", "2:0,", "2:,0", "2:0-"})
+        expect_init_refuses("LIBOS_MEMPOLICY", bad, refusal("LIBOS_MEMPOLICY", bad, policy_why));
+    /* A newline is shown escaped, so that the refusal stays one line. */
+    expect_init_refuses("LIBOS_MEMPOLICY", "2:0-1\n", refusal("LIBOS_MEMPOLICY", "2:0-1\\n", policy_why));
+    expect_init_refuses("LIBOS_MEMPOLICY", "2:0\n1", refusal("LIBOS_MEMPOLICY", "2:0\\n1", policy_why));
     expect_init_refuses("LIBOS_AFFINITY", "all", refusal("LIBOS_AFFINITY", "all", mask_why));
     expect_init_refuses("LIBOS_CWD", "sys/devices",
                         refusal("LIBOS_CWD", "sys/devices",

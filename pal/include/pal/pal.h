@@ -276,8 +276,14 @@ PAL_API long PalMemoryMapFixed(void* addr, size_t size, int fd);
 /* mmap(2) as asked. Returns the address, or -errno (a value in [-4095, -1]). */
 PAL_API long PalMemoryMap(void* addr, size_t size, int prot, int flags, int fd, long offset);
 
-/* Unmaps what PalMemoryAllocate or PalMemoryMapShared gave. Returns 0 or -errno. */
+/* munmap(2): unmaps what PalMemoryAllocate or PalMemoryMapShared gave, or an application's range.
+ * Returns 0 or -errno. */
 PAL_API long PalMemoryFree(void* addr, size_t size);
+
+/* mremap(2) and madvise(2) as asked, for the application's memory. mremap returns the new address or
+ * -errno (a value in [-4095, -1]); madvise 0 or -errno. */
+PAL_API long PalMemoryRemap(uintptr_t old_addr, size_t old_size, size_t new_size, int flags, uintptr_t new_addr);
+PAL_API long PalMemoryAdvise(uintptr_t addr, size_t size, int advice);
 
 /* The host's NUMA memory policy calls, on host node masks (`maxnode` counts bits, as the kernel's).
  * Pointers may be application pointers: the host touches them. Each returns the kernel's result or

@@ -47,14 +47,15 @@ constexpr int kMpolFStaticNodes = 1 << 15, kMpolFRelativeNodes = 1 << 14, kMpolF
 constexpr int kMpolModeFlags = kMpolFStaticNodes | kMpolFRelativeNodes | kMpolFNumaBalancing;
 
 /* A policy in virtual nodes, with what the host reported for it. `nodes` is what get_mempolicy
- * returns: the mask as given for MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES, otherwise the nodes
- * in use (preferred: its one node). */
+ * returns: the mask as given when a mode flag is set (MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES,
+ * MPOL_F_NUMA_BALANCING), otherwise the nodes in use (preferred: its one node). */
 struct VirtualPolicy {
     int mode;      /* mode | mode flags, as get_mempolicy returns it */
     int host_mode; /* what the host's get_mempolicy returned */
     uint64_t host_digest; /* a digest of the host's node mask for it */
     int32_t home;  /* set_mempolicy_home_node's virtual node, or -1 */
     uint32_t il_prev; /* the interleave cursor (the kernel's il_prev), in virtual nodes */
+    uint32_t stamp;   /* a range's record: when it was made, in the order of records (0: a thread's) */
     NodeBits nodes;
 };
 
@@ -124,13 +125,27 @@ void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home);
 
 constexpr uint32_t kPageSlots = 2048;
 void numa_record_page(uintptr_t page, uint32_t vnode);
-/* The virtual node page `page` was last moved to, or -1. */
-int numa_find_page(uintptr_t page);
-/* mbind with MPOL_MF_MOVE: the pages of [start, end) now follow the range's policy. */
+/* The virtual node page `page` was last moved to, or -1; `stamp` the move's place in the order of
+ * records (VirtualPolicy::stamp). */
+int numa_find_page(uintptr_t page, uint32_t* stamp);
+/* mbind with MPOL_MF_MOVE, and madvise freeing pages: the pages of [start, end) now follow the
+ * range's policy. */
 void numa_forget_pages(uintptr_t start, uintptr_t end);
 /* migrate_pages on the process itself: the recorded pages on a node of `from` follow the kernel's
  * node_remap onto `to`. */
 void numa_remap_pages(const NodeBits& from, const NodeBits& to);
+
+/* ---- the memory calls (table/sys/libos_memory.cpp) ------------------------------------------- */
+
+/* Whether any range or page record is live, and any page record: one relaxed load each, all that a
+ * memory call costs while there is none. */
+bool numa_records_live();
+bool numa_pages_live();
+/* [start, end) was unmapped or mapped anew (munmap, MAP_FIXED): its records are forgotten. */
+void numa_forget_memory(uintptr_t start, uintptr_t end);
+/* mremap moved [old, old + old_len) to [to, to + new_len) (to == old: resized in place; lengths in
+ * whole pages); `keep_old` for MREMAP_DONTUNMAP, which leaves the old range mapped, with its policy. */
+void numa_move_memory(uintptr_t old, uintptr_t old_len, uintptr_t to, uintptr_t new_len, bool keep_old);
 
 }  // namespace libos
 

@@ -44,6 +44,12 @@ libos::SyscallResult libos_syscall_set_mempolicy_home_node(libos::Caller caller,
                                                            unsigned long len, unsigned long home_node,
                                                            unsigned long flags);
 
+/* munmap(2), mremap(2), madvise(2): table/sys/libos_memory.cpp (the NUMA records follow the memory) */
+libos::SyscallResult libos_syscall_munmap(libos::Caller caller, unsigned long addr, unsigned long len);
+libos::SyscallResult libos_syscall_mremap(libos::Caller caller, unsigned long addr, unsigned long old_len,
+                                          unsigned long new_len, unsigned long flags, unsigned long new_addr);
+libos::SyscallResult libos_syscall_madvise(libos::Caller caller, unsigned long addr, unsigned long len, int advice);
+
 struct PalKernelSigaction;
 
 /* rt_sigaction(2): table/sys/libos_signal.cpp */

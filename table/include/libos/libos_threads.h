@@ -27,6 +27,9 @@ extern constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initi
 /* The shared state, created now by a machine's first process if it was not yet. False when the
  * process goes without one: not virtual, a vfork child of a process that had none, or no memory. */
 bool ensure_region();
+/* Whether the calling process runs in its parent's memory (a vfork child before its exec): it must
+ * then write nothing there that the parent reads as its own. */
+bool in_parent_memory();
 /* The shared state's descriptor (creating the state if needed), or -1 if it is private or absent. */
 int state_fd();
 /* For strict mode's supervisor, before init: the process cannot go on without the shared state, so

@@ -1,5 +1,7 @@
 /* PalMemoryAllocate, PalMemoryMapShared, PalMemoryFree: the LibOS's own memory, which it never takes
- * from malloc (it runs in signal handlers and between vfork and exec). */
+ * from malloc (it runs in signal handlers and between vfork and exec). PalMemoryMap, PalMemoryFree,
+ * PalMemoryRemap and PalMemoryAdvise also serve the application's calls whose effect the LibOS follows
+ * (table/sys/libos_memory.cpp). */
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -41,4 +43,13 @@ extern "C" long PalMemoryMap(void* addr, size_t size, int prot, int flags, int f
 
 extern "C" long PalMemoryFree(void* addr, size_t size) {
     return pal_raw(SYS_munmap, reinterpret_cast<long>(addr), static_cast<long>(size));
+}
+
+extern "C" long PalMemoryRemap(uintptr_t old_addr, size_t old_size, size_t new_size, int flags, uintptr_t new_addr) {
+    return pal_raw(SYS_mremap, static_cast<long>(old_addr), static_cast<long>(old_size), static_cast<long>(new_size),
+                   flags, static_cast<long>(new_addr));
+}
+
+extern "C" long PalMemoryAdvise(uintptr_t addr, size_t size, int advice) {
+    return pal_raw(SYS_madvise, static_cast<long>(addr), static_cast<long>(size), advice);
 }
