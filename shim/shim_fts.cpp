@@ -298,6 +298,7 @@ FTSENT* build(FTS* sp, Build type) {
         }
         p->fts_level = level;
         p->fts_parent = sp->fts_cur;
+        p->fts_path = sp->fts_path; /* new_entry took it before grow_path may have moved it */
         p->fts_pathlen = static_cast<unsigned short>(length + name_length);
         const bool not_dir = d->d_type != DT_DIR && d->d_type != DT_UNKNOWN;
         if (links == 0 || (nostat && not_dir)) {

@@ -17,6 +17,7 @@
 #undef _FILE_OFFSET_BITS
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -514,6 +515,16 @@ bool walk_reaches_views(const char* path) {
 SHIM_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int), glob_t* pglob) {
     shim::ensure();
     GlobFn real = shim::real(g_real_glob, "glob");
+    /* The override is unversioned, so programs linked with glob@GLIBC_2.2.5 reach it too. That glob
+     * never calls gl_lstat, and its callers may leave it unset: a caller's own GLOB_ALTDIRFUNC without
+     * gl_lstat goes to that version, where today's glob would call a null pointer. */
+    if (pglob && (flags & GLOB_ALTDIRFUNC) && !pglob->gl_lstat) {
+        static GlobFn old = nullptr;
+        if (!old)
+            old = reinterpret_cast<GlobFn>(dlvsym(RTLD_NEXT, "glob", "GLIBC_2.2.5"));
+        if (old)
+            return old(pattern, flags, errfunc, pglob);
+    }
     if (!pglob || !pattern || (flags & GLOB_ALTDIRFUNC) || (flags & ~__GLOB_FLAGS) || !libos::vfs_active())
         return real(pattern, flags, errfunc, pglob);
     /* The hook members are the caller's: glob reads them only under GLOB_ALTDIRFUNC. */

@@ -127,4 +127,21 @@ expect "--cpus 8: find (gnulib's fts) lists cpu0..cpu7" "$(seq_names cpu 7)" \
 expect "--cpus 8: du -a (gnulib's fts) reaches cpu7/topology/core_id" "1" \
   walk_count 'cpu7/topology/core_id$' --cpus 8 -- du -a /sys/devices/system/cpu
 
+# From the review of the walkers: a program linked with glob@GLIBC_2.2.5 that passes its own
+# GLOB_ALTDIRFUNC without gl_lstat (that glob never calls it), with the shim alone and no machine;
+# and a deep tree under fts's FTS_NOCHDIR, where the path buffer moves as it grows.
+regress=${LIBOS_WALK_REGRESS:-}
+if [ -x "$regress" ]; then
+  expect "glob@GLIBC_2.2.5 with the caller's GLOB_ALTDIRFUNC and no gl_lstat: as natively, with the shim alone" \
+    "$("$regress" oldglob '/e*c/hostname' 2>&1)" env LD_PRELOAD="$LIBOS_LIBSHIM" "$regress" oldglob '/e*c/hostname'
+  deep=$(mktemp -d)
+  p=$deep
+  for i in $(seq 30); do p=$p/$(printf 'n%02d%058d' "$i" 0); mkdir "$p"; touch "$p/f"; done
+  expect "fts from / with FTS_NOCHDIR into a tree 30 levels deep: every entry, as natively" \
+    "$("$regress" deepfts "$deep")" "$run" --cpu-map 0,1 -- "$regress" deepfts "$deep"
+  rm -rf "$deep"
+else
+  skip "the review's regressions" "walk_regress is not built"
+fi
+
 echo "1..$n"
