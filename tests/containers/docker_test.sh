@@ -69,11 +69,11 @@ expect "docker build containers/Containerfile FROM that base: the libos-vcpu lay
   build "$d/build.log" -f containers/Containerfile --build-arg BASE=$ctest_tag-base -t $ctest_tag-vcpu .
 expect "the layer holds the launcher, the shim and the hook under /opt/libos-vcpu" \
   "/opt/libos-vcpu/bin/libos-run
-/opt/libos-vcpu/lib/libshim.so
+/opt/libos-vcpu/lib/libos-vcpu/libshim.so
 /opt/libos-vcpu/libexec/libos-vcpu-oci-hook
 /opt/libos-vcpu/share/libos-vcpu/oci-hook/libos-vcpu.json" \
   sh -c "$docker save $ctest_tag-vcpu | tar -xO --wildcards '*/layer.tar' | tar -t | sed 's|^|/|' \
-         | grep -E '/(bin/libos-run|lib/libshim.so|libexec/libos-vcpu-oci-hook|oci-hook/libos-vcpu.json)$' | sort"
+         | grep -E '/(bin/libos-run|lib/libos-vcpu/libshim.so|libexec/libos-vcpu-oci-hook|oci-hook/libos-vcpu.json)$' | sort"
 mkdir -p "$d/app"
 printf 'FROM %s\nCOPY --from=%s /opt/libos-vcpu /opt/libos-vcpu\n' $ctest_tag-base $ctest_tag-vcpu >"$d/app/Dockerfile"
 expect "a user's image: COPY --from= the layer" "" build "$d/app.log" -t $ctest_tag-app "$d/app"
@@ -86,7 +86,7 @@ run() { # DOCKER-RUN-OPTIONS... -- COMMAND...: in the user's image, the JVM and 
   $docker run --rm --network none -v /usr/lib/jvm:/usr/lib/jvm:ro -v /etc/java-17-openjdk:/etc/java-17-openjdk:ro \
     -v "$containers_dir:/libos-test:ro" "${opts[@]}" $ctest_tag-app "$@" 2>&1
 }
-shim_env=(-e LD_PRELOAD=/opt/libos-vcpu/lib/libshim.so)
+shim_env=(-e LD_PRELOAD=/opt/libos-vcpu/lib/libos-vcpu/libshim.so)
 limits=(--cpus 1.5 --cpuset-cpus 0)
 probe=(sh /libos-test/probe.sh)
 probe_case "--cpus 1.5 --cpuset-cpus 0, natively: nproc 1, Python the host's, the JVM 1" \

@@ -144,8 +144,11 @@ int main(int argc, char** argv) {
             level_start = level_end;
         }
         qsort(all.items, all.count, sizeof(char*), by_name);
-        for (size_t i = 0; i < all.count; ++i)
+        for (size_t i = 0; i < all.count; ++i) {
             print_stat(all.items[i]);
+            free(all.items[i]);
+        }
+        free(all.items);
         return 0;
     }
     fprintf(stderr, "usage: strict_views stat PATH... | list DIR | walk DIR DEPTH\n");

@@ -131,7 +131,11 @@ expect "--cpus 8: du -a (gnulib's fts) reaches cpu7/topology/core_id" "1" \
 # GLOB_ALTDIRFUNC without gl_lstat (that glob never calls it), with the shim alone and no machine;
 # and a deep tree under fts's FTS_NOCHDIR, where the path buffer moves as it grows.
 regress=${LIBOS_WALK_REGRESS:-}
+if [ -n "${LIBOS_TEST_SANITIZERS:-}" ] && [ -x "$regress" ]; then
+  skip "glob@GLIBC_2.2.5 with the caller's GLOB_ALTDIRFUNC" "a sanitizer build: ASan's glob interceptor calls today's glob, which calls gl_lstat, natively too"
+fi
 if [ -x "$regress" ]; then
+  [ -n "${LIBOS_TEST_SANITIZERS:-}" ] ||
   expect "glob@GLIBC_2.2.5 with the caller's GLOB_ALTDIRFUNC and no gl_lstat: as natively, with the shim alone" \
     "$("$regress" oldglob '/e*c/hostname' 2>&1)" env LD_PRELOAD="$LIBOS_LIBSHIM" "$regress" oldglob '/e*c/hostname'
   deep=$(mktemp -d)
