@@ -88,7 +88,7 @@ expect "hook, --annotation libos-vcpu.cpus=0: the container is refused (the hook
          [ \$? != 0 ] && echo \"\$out\" | grep -q 'libos-vcpu-oci-hook.*exit status 125' && echo yes"
 
 # ---- podman kube play: the pod and the Job's pod template ----------------------------------------
-"$containers_dir/host_rootfs.py" "$p/image.tar" --file /opt/libos-vcpu/lib/libshim.so="$shim" \
+"$containers_dir/host_rootfs.py" "$p/image.tar" --file /opt/libos-vcpu/lib/libos-vcpu/libshim.so="$shim" \
   python3 coreutils dash grep sed zlib1g libstdc++6 # and what the host's JVM links
 image=localhost/$ctest_tag-image:latest
 expect "podman import: an image of the host's files with the shim under /opt/libos-vcpu" "" \

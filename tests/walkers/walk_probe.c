@@ -24,6 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* ASan's glob interceptor (GCC 12) takes the length of every gl_pathv entry, the offsets' null
+ * pointers too, and crashes natively: a sanitizer build's transcript leaves the offset cases out,
+ * on both sides of every comparison. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PROBE_OFFSETS 0
+#else
+#define PROBE_OFFSETS 1
+#endif
+
 /* ---- the lines of one walk, printed as they come or in canonical order ----------------------- */
 
 struct line {
@@ -107,6 +116,10 @@ static void print_glob(const glob_t* g, int sorted) {
 }
 
 static void probe_glob(const char* pattern, int flags, const char* name, int with_errfunc) {
+    if (!PROBE_OFFSETS && (flags & GLOB_DOOFFS)) {
+        printf("glob %s %s -> left out (ASan)\n", pattern, name);
+        return;
+    }
     glob_t g;
     memset(&g, 0, sizeof(g));
     g.gl_offs = (flags & GLOB_DOOFFS) ? 2 : 0;
@@ -162,6 +175,8 @@ static void globs(void) {
     errfunc_result = 1;
     probe_glob("/sys/devices/system/cpu/cpu1/*", 0, "errfunc-stops", 1);
     errfunc_result = 0;
+    if (!PROBE_OFFSETS)
+        return;
     glob_t g;
     memset(&g, 0, sizeof(g));
     g.gl_offs = 1;
