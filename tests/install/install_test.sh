@@ -12,17 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_SHIM_PATH LD_PRELOAD LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_TEST_CRASH
 
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-fail() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  shift
-  local line
-  for line in "$@"; do printf '%s\n' "$line" | sed 's/^/# /'; done
-}
-check() { local name=$1 ok=$2; shift 2; if [ "$ok" = 0 ]; then pass "$name"; else fail "$name" "$@"; fi; }
+source "$(dirname "$0")/../lib/tap.sh"
 
 dest=$tmp/root
 if ! meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >"$tmp/log" 2>&1; then

@@ -11,21 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_TOPOLOGY LIBOS_NUMA LIBOS_CPU_QUOTA LIBOS_CPUS_FROM_QUOTA LIBOS_PROPAGATE \
   LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH LD_PRELOAD LIBOS_TRACE LIBOS_STRICT LIBOS_CWD
 
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-fail() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  shift
-  local line
-  for line in "$@"; do printf '%s\n' "$line" | sed 's/^/# /'; done
-}
-check() { # check NAME CONDITION-STATUS DIAGNOSTICS...
-  local name=$1 ok=$2
-  shift 2
-  if [ "$ok" = 0 ]; then pass "$name"; else fail "$name" "$@"; fi
-}
+source "$(dirname "$0")/../lib/tap.sh"
 # The program's environment entry NAME under the launcher's OPTIONS: value_under NAME OPTIONS...
 value_under() {
   local name=$1

@@ -2,6 +2,8 @@
 #   expect NAME WANTED COMMAND...   the command's output (stdout and stderr) must equal WANTED
 #   skip NAME REASON                a case skipped, with the reason
 #   have COMMAND                    whether COMMAND is installed
+#   pass NAME / fail NAME DIAG...   a case passed, or failed with its diagnostics as comments
+#   check NAME STATUS DIAG...       pass when STATUS is 0, else fail with DIAG
 n=0
 expect() {
   local name=$1 want=$2
@@ -19,3 +21,12 @@ expect() {
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 have() { command -v "$1" >/dev/null 2>&1; }
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+  n=$((n + 1))
+  echo "not ok $n - $1"
+  shift
+  local line
+  for line in "$@"; do printf '%s\n' "$line" | sed 's/^/# /'; done
+}
+check() { local name=$1 ok=$2; shift 2; if [ "$ok" = 0 ]; then pass "$name"; else fail "$name" "$@"; fi; }

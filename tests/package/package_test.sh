@@ -10,17 +10,7 @@ root=${LIBOS_SOURCE_ROOT:?LIBOS_SOURCE_ROOT must name the source tree}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-fail() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  shift
-  local line
-  for line in "$@"; do printf '%s\n' "$line" | sed 's/^/# /'; done
-}
-check() { local name=$1 ok=$2; shift 2; if [ "$ok" = 0 ]; then pass "$name"; else fail "$name" "$@"; fi; }
+source "$(dirname "$0")/../lib/tap.sh"
 
 for tool in dpkg-buildpackage dh fakeroot; do
   if ! command -v "$tool" >/dev/null; then
