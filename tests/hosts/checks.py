@@ -356,8 +356,11 @@ def quota_commands(paths):
     probe = QUOTA_PROBE.replace("'", "'\\''")
     return [("quota --cpus 4 --cpu-quota 1.5",
              f"mkdir {QUOTA_FREE} && echo $$ >{QUOTA_FREE}/cgroup.procs && "
-             f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- bash -c '{probe}'; "
-             f"echo $$ >/sys/fs/cgroup/hosts/cgroup.procs; rmdir {QUOTA_FREE}"),
+             f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- bash -c '{probe}'; echo status=$?; "
+             # the keeper stays in the launcher's cgroup until the launch's own one has gone
+             f"echo $$ >/sys/fs/cgroup/hosts/cgroup.procs; "
+             f"for i in $(seq 100); do rmdir {QUOTA_FREE} 2>/dev/null && break; sleep 0.1; done; "
+             f"echo free_left=$(ls -d {QUOTA_FREE} 2>/dev/null)"),
             ("quota cgroup removed", QUOTA_GONE),
             ("quota in a cgroup with limits of its own",
              f"{paths.launcher} --cpus 4 --cpu-quota 1.5 -- true 2>&1"),
@@ -368,7 +371,8 @@ def judge_quota(tap, facts, name, output, status):
     got = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
     if name == "quota --cpus 4 --cpu-quota 1.5":
         tap.case(f"{name}: the program runs in a cgroup of the launch's own (cgroup={got.get('cgroup')})",
-                 status == 0 and got.get("cgroup", "").startswith("/libos-run-"), [output])
+                 got.get("status") == "0" and got.get("cgroup", "").startswith("/libos-run-"), [output])
+        tap.expect(f"{name}: the launcher's cgroup can go once the keeper has", got.get("free_left", "(missing)"), "")
         tap.expect(f"{name}: its real cpu.max", got.get("real", "(missing)"), "150000 100000")
         tap.expect(f"{name}: the cpu.max the program reads", got.get("shown", "(missing)"), "150000 100000")
         tap.expect(f"{name}: nproc", got.get("nproc", "(missing)"), "4")

@@ -344,13 +344,39 @@ def boot(shape: shapes.Shape, commands, files=(), timeout=1800, timeout_each=900
         signal.signal(signal.SIGTERM, on_term)
         import time
         start = time.monotonic()
-        qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            qemu_out, _ = qemu.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            qemu.kill()
-            qemu_out, _ = qemu.communicate()
-            qemu_out = (qemu_out or b"") + f"\n(rig: killed QEMU after {timeout} s)".encode()
+        qemu_log = work / "qemu.log"
+        # A boot now and then hangs before the kernel prints anything (TCG on a loaded host): nothing
+        # on either serial port for STALL seconds (a boot reaches its first command in ~15 s) gets one
+        # more boot; a boot that has begun is never restarted.
+        stall, attempts = 240, 2
+        while True:
+            with open(qemu_log, "wb") as qemu_out_file:
+                qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_out_file,
+                                        stderr=subprocess.STDOUT)
+            attempts -= 1
+            killed = None
+            while qemu.poll() is None:
+                try:
+                    qemu.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+                elapsed = time.monotonic() - start
+                silent = all(not f.exists() or f.stat().st_size == 0 for f in (results, console))
+                if qemu.poll() is None and attempts > 0 and silent and elapsed > stall:
+                    killed = "stalled"
+                elif qemu.poll() is None and elapsed > timeout:
+                    killed = "timeout"
+                if killed:
+                    qemu.kill()
+                    qemu.wait()
+            if killed != "stalled":
+                break
+            log(f"boot: nothing on the serial ports after {stall} s; booting again")
+            for f in (results, console):
+                f.unlink(missing_ok=True)
+        qemu_out = qemu_log.read_bytes()
+        if killed == "timeout":
+            qemu_out += f"\n(rig: killed QEMU after {timeout} s)".encode()
         seconds = time.monotonic() - start
         text = results.read_text(errors="replace") if results.exists() else ""
         console_text = console.read_text(errors="replace") if console.exists() else ""
