@@ -77,10 +77,12 @@ constexpr size_t kLineReserve = 16;
 /* Which argument is a path, for the calls that take one (-1: none). */
 int path_argument(long nr) {
     switch (nr) {
+#ifdef SYS_open /* x86_64's; arm64 has the *at forms only */
         case SYS_open:
         case SYS_stat:
         case SYS_lstat:
         case SYS_access:
+#endif
         case SYS_execve:
             return 0;
         case SYS_openat:

@@ -185,7 +185,7 @@ struct SyscallEntry {
     bool trapped;       /* strict mode's filter traps it for the supervisor */
 };
 
-/* The table, defined per architecture (arch/<arch>/libos_table.cpp), in two parts so that loading
+/* The table, defined per architecture (libos_table.cpp, from arch/<arch>/libos_syscalls.def), in two parts so that loading
  * libshim.so relocates only the handlers' addresses: the handlers, one word per number (nullptr for
  * the pass-through ones: the dispatcher's one load), and the names and notes, as offsets into one
  * string block. */
