@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
         trapped += e.trapped;
     });
     if (json) {
-        printf("{\"arch\": \"" LIBOS_ARCH "\", \"full\": %zu, \"partial\": %zu, \"passed_through\": %zu, \"trapped\": %zu, "
-               "\"syscalls\": [",
+        printf("{\"arch\": \"" LIBOS_ARCH "\", \"full\": %zu, \"partial\": %zu, \"passed_through\": %zu, "
+               "\"trapped\": %zu, \"syscalls\": [",
                full, partial, passed, trapped);
         const char* sep = "";
         for_each_entry([&](size_t nr, const libos::SyscallEntry& e) {

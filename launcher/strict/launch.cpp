@@ -88,7 +88,7 @@ void refuse_if_emulated() {
     char kernel[64] = {};
     int fd = open("/proc/sys/kernel/arch", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return; /* before Linux 6.1: nothing to compare with */
+        return; /* a kernel too old to have it (it came in the 6.x series): nothing to compare with */
     ssize_t n = read(fd, kernel, sizeof(kernel) - 1);
     close(fd);
     while (n > 0 && (kernel[n - 1] == '\n' || kernel[n - 1] == ' '))
