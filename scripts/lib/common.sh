@@ -17,7 +17,7 @@ LIBOS_PACKAGES=(
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
 # tools: hwloc-nox, which the hosts suite uses too, conflicts with hwloc), numactl, ps,
 # GNU parallel, psutil, zstd and a JVM.
-LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless)
+LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless rustc nodejs)
 # The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
 # simulated hosts, and the topology tools it runs inside them.
 LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)
