@@ -26,6 +26,7 @@
 
 namespace libos {
 
+using tracer::Call;
 using tracer::kLineReserve;
 using tracer::Line;
 
@@ -125,28 +126,6 @@ void add_timestamp(Line& line, uint64_t wall, uint64_t start, uint64_t previous)
 
 /* ---- what a call was about ------------------------------------------------------------------- */
 
-/* Which argument is a path, for the calls that take one (-1: none). */
-int path_argument(long nr) {
-    switch (nr) {
-        case SYS_open:
-        case SYS_stat:
-        case SYS_lstat:
-        case SYS_access:
-        case SYS_execve:
-            return 0;
-        case SYS_openat:
-        case SYS_openat2:
-        case SYS_newfstatat:
-        case SYS_statx:
-        case SYS_faccessat:
-        case SYS_faccessat2:
-        case SYS_execveat:
-            return 1;
-        default:
-            return -1;
-    }
-}
-
 bool ends_the_thread(long nr) {
     return nr == SYS_execve || nr == SYS_execveat || nr == SYS_exit || nr == SYS_exit_group;
 }
@@ -161,24 +140,6 @@ bool read_mask(Caller caller, long address, long len, CpuBits* out) {
         size = sizeof(out->words);
     return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
 }
-
-struct Call {
-    long nr;
-    long args[6];
-    long result;
-    uint64_t nanoseconds;
-    uint64_t start, wall, previous; /* monotonic and realtime starts; the process's previous call's start */
-    char path[256];
-    bool have_path;
-    CpuBits mask; /* sched_*affinity: the mask set or got */
-    bool have_mask;
-    unsigned cpu, node;
-    bool have_cpu;
-    /* The memory-policy calls: the node mask set or got (migrate_pages: the old nodes), as a CPU list
-     * of node numbers so that it prints like the CPU masks; migrate_pages' new nodes in the second. */
-    CpuBits nodes, nodes2;
-    bool have_nodes, have_nodes2;
-};
 
 /* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
 int node_mask_argument(long nr, int* maxnode_arg) {
@@ -230,66 +191,6 @@ void host_nodes_of(const CpuBits& vnodes, CpuBits* host) {
     numa_to_host(v, &h);
     memset(host, 0, sizeof(*host));
     memcpy(host->words, h.words, sizeof(h.words));
-}
-
-/* How many arguments to show for a call the tracer has no decoder for: up to the last non-zero. */
-int shown_arguments(const Call& c) {
-    int n = 6;
-    while (n > 0 && c.args[n - 1] == 0)
-        --n;
-    return n;
-}
-
-void add_text_arguments(Line& line, const Call& c) {
-    int path_arg = path_argument(c.nr);
-    if (c.nr == SYS_sched_setaffinity || c.nr == SYS_sched_getaffinity) {
-        line.num(static_cast<int>(c.args[0])).add(", ").unum(static_cast<unsigned>(c.args[1])).add(", ");
-        if (c.have_mask)
-            line.ch('{').cpu_list_short(c.mask).ch('}');
-        else
-            line.hex(static_cast<unsigned long>(c.args[2]));
-        return;
-    }
-    int maxnode_arg;
-    if (int node_arg = node_mask_argument(c.nr, &maxnode_arg); node_arg >= 0 && c.have_nodes) {
-        const int count = c.nr == SYS_set_mempolicy ? 3 : c.nr == SYS_migrate_pages ? 4 : c.nr == SYS_mbind ? 6 : 5;
-        for (int i = 0; i < count; ++i) {
-            if (i)
-                line.add(", ");
-            if (i == node_arg)
-                line.ch('{').cpu_list_short(c.nodes).ch('}');
-            else if (i == 3 && c.nr == SYS_migrate_pages && c.have_nodes2)
-                line.ch('{').cpu_list_short(c.nodes2).ch('}');
-            else if (c.args[i] >= -4096 && c.args[i] < 65536)
-                line.num(c.args[i]);
-            else
-                line.hex(static_cast<unsigned long>(c.args[i]));
-        }
-        return;
-    }
-    if (c.nr == SYS_getcpu) {
-        if (c.have_cpu)
-            line.ch('[').unum(c.cpu).add("], [").unum(c.node).ch(']');
-        else
-            line.hex(static_cast<unsigned long>(c.args[0])).add(", ").hex(static_cast<unsigned long>(c.args[1]));
-        line.add(", ").hex(static_cast<unsigned long>(c.args[2]));
-        return;
-    }
-    int n = shown_arguments(c);
-    if (path_arg >= 0 && n <= path_arg)
-        n = path_arg + 1;
-    for (int i = 0; i < n; ++i) {
-        if (i)
-            line.add(", ");
-        if (i == path_arg && c.have_path)
-            line.quoted(c.path);
-        else if (i == 0 && (path_arg == 1 && static_cast<int>(c.args[0]) == -100))
-            line.add("AT_FDCWD");
-        else if (c.args[i] >= -4096 && c.args[i] < 65536)
-            line.num(c.args[i]);
-        else
-            line.hex(static_cast<unsigned long>(c.args[i]));
-    }
 }
 
 const char* error_name(long result) {
@@ -375,10 +276,13 @@ void print_call(Caller caller, const Call& c, bool before_only) {
             line.quoted(name);
         else
             line.add("null");
-        /* The arguments as the text format shows them, as one string: one decoder for both. */
+        /* The arguments as the text format shows them, as one string, and as JSON values
+         * (docs/tracing.md, "JSON"). */
         Line args;
-        add_text_arguments(args, c);
-        line.add(",\"arguments\":").json_string(args.data(), args.length());
+        tracer::add_arguments(args, c, false);
+        line.add(",\"arguments\":").json_string(args.data(), args.length()).add(",\"args\":[");
+        tracer::add_arguments(line, c, true);
+        line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
         if (!before_only) {
             line.add(",\"result\":").num(c.result < 0 && c.result > -4096 ? -1 : c.result);
@@ -408,7 +312,7 @@ void print_call(Caller caller, const Call& c, bool before_only) {
         else
             line.add("syscall_").num(c.nr);
         line.ch('(');
-        add_text_arguments(line, c);
+        tracer::add_arguments(line, c, false);
         line.ch(')');
         if (before_only) {
             line.add(" ...");
@@ -566,9 +470,10 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     Call c = {};
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
-    int path_arg = path_argument(nr);
-    if (path_arg >= 0 && g_lines)
-        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[path_arg]), sizeof(c.path)) >= 0;
+    if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
+        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[at]), sizeof(c.path)) >= 0;
+    if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
+        c.have_path2 = caller.copy_string_in(c.path2, static_cast<uintptr_t>(args[at]), sizeof(c.path2)) >= 0;
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)

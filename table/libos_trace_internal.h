@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libos/libos_config.h"
 #include "libos/libos_text.h"
 
 namespace libos::tracer {
@@ -14,6 +15,33 @@ namespace libos::tracer {
 using Line = FixedText<4096>;
 /* What a line keeps free for its end while frames are added. */
 constexpr size_t kLineReserve = 16;
+
+/* One call, as the tracer saw it: what the line shows. */
+struct Call {
+    long nr;
+    long args[6];
+    long result;
+    uint64_t nanoseconds;
+    uint64_t start, wall, previous; /* monotonic and realtime starts; the process's previous call's start */
+    char path[256], path2[256];     /* the first two string arguments ('s' in the syscall list) */
+    bool have_path, have_path2;
+    CpuBits mask; /* sched_*affinity: the mask set or got */
+    bool have_mask;
+    unsigned cpu, node;
+    bool have_cpu;
+    /* The memory-policy calls: the node mask set or got (migrate_pages: the old nodes), as a CPU list
+     * of node numbers so that it prints like the CPU masks; migrate_pages' new nodes in the second. */
+    CpuBits nodes, nodes2;
+    bool have_nodes, have_nodes2;
+};
+
+/* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
+ * separated by ", " in text, or as the JSON values of an array (without its brackets). */
+void add_arguments(Line& line, const Call& c, bool json);
+/* How many arguments `c` shows. */
+int argument_count(const Call& c);
+/* Which argument holds the `which`-th (0 or 1) string of call `nr`; -1 for none. */
+int string_argument(long nr, int which);
 
 /* Where the lines and the summary go: the trace's descriptor, or standard error. */
 int output_fd();

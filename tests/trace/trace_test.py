@@ -292,9 +292,9 @@ def check_basic_text():
     has("sched_getaffinity(0, %d, {%d}) = %d [host {%d}] <libos>" % (MASK_BYTES, LAST, GOT_BYTES, host_of(LAST)),
         "sched_getaffinity shows the mask it got and its result")
     report("text: getcpu() and syscall(SYS_getcpu) show [cpu], [node]",
-           lines.count(prefix + "getcpu([%d], [0], 0x0) = 0 <libos>" % LAST) == 2, [r.trace])
-    has('openat(AT_FDCWD, "/sys/devices/system/cpu/online") = %s <libos>' % fd,
-        "open() shows openat with the quoted path and the descriptor")
+           lines.count(prefix + "getcpu([%d], [0], NULL) = 0 <libos>" % LAST) == 2, [r.trace])
+    has('openat(AT_FDCWD, "/sys/devices/system/cpu/online", O_RDONLY) = %s <libos>' % fd,
+        "open() shows openat with the quoted path, O_RDONLY (no mode: it does not create) and the descriptor")
     has("sched_setaffinity(0, %d, {}) = -1 EINVAL (Invalid argument) [host {}] <libos>" % MASK_BYTES,
         "the failing call shows = -1 EINVAL (Invalid argument)")
     report("text: syscall(SYS_getpid) passes through: getpid(...) = PID <host>",
@@ -313,7 +313,7 @@ def check_basic_json():
     objs, problems = parse_json_lines(r.raw)
     report("json: every line parses as one JSON object", r.rc == 0 and objs and not problems, problems + r.diag())
     fields = {"v": int, "pid": int, "tid": int, "nr": int, "name": str, "arguments": str, "handled": str,
-              "result": int, "usecs": int, "ns": int}
+              "result": int, "usecs": int, "ns": int, "args": list}
     wrong = []
     for o in objs:
         for k, t in fields.items():
@@ -339,6 +339,7 @@ def check_basic_json():
                                                                                                      host_of(LAST)),
            lambda: len(set7) == 1 and set7[0]["nr"] == 203
            and set7[0]["arguments"] == "0, %d, {%d}" % (MASK_BYTES, LAST) and set7[0]["result"] == 0
+           and set7[0]["args"] == [0, MASK_BYTES, [LAST]]
            and set7[0]["errno"] is None and set7[0]["handled"] == "libos"
            and set7[0].get("host_cpus") == [host_of(LAST)], set7 or objs)
     got = find(lambda o: o.get("name") == "sched_getaffinity")
@@ -351,12 +352,14 @@ def check_basic_json():
     report("json: the failing call: result -1, errno \"EINVAL\"",
            lambda: len(bad) == 1 and bad[0]["result"] == -1 and bad[0]["errno"] == "EINVAL", bad or objs)
     cpu = find(lambda o: o.get("name") == "getcpu")
-    report("json: getcpu: arguments \"[%d], [0], 0x0\", result 0" % LAST,
-           lambda: len(cpu) == 2 and all(o["arguments"] == "[%d], [0], 0x0" % LAST and o["result"] == 0
+    report("json: getcpu: arguments \"[%d], [0], NULL\", args [[%d], [0], null], result 0" % (LAST, LAST),
+           lambda: len(cpu) == 2 and all(o["arguments"] == "[%d], [0], NULL" % LAST and o["result"] == 0
+                                         and o["args"] == [[LAST], [0], None]
                                          and o["nr"] == 309 for o in cpu), cpu)
     op = find(lambda o: o.get("name") == "openat")
-    report("json: openat: the quoted path inside arguments, handled libos",
-           lambda: len(op) == 1 and op[0]["arguments"] == 'AT_FDCWD, "/sys/devices/system/cpu/online"'
+    report("json: openat: the quoted path inside arguments; args [\"AT_FDCWD\", the path, \"O_RDONLY\"]; handled libos",
+           lambda: len(op) == 1 and op[0]["arguments"] == 'AT_FDCWD, "/sys/devices/system/cpu/online", O_RDONLY'
+           and op[0]["args"] == ["AT_FDCWD", "/sys/devices/system/cpu/online", "O_RDONLY"]
            and op[0]["handled"] == "libos" and op[0]["result"] >= 0, op)
     gp = find(lambda o: o.get("name") == "getpid")
     report("json: getpid: handled host, result the pid, no vcpus",
@@ -664,9 +667,9 @@ def check_own_handlers():
            r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "", r.diag())
     r = run(["fault", "3"], stack=True)
     sig = [m for m in calls_of(r.trace) if m["name"] == "rt_sigaction"]
-    report("own SIGSEGV handler on the machine, traced with stacks: recovered 3; rt_sigaction(11, ...) traced",
+    report("own SIGSEGV handler on the machine, traced with stacks: recovered 3; rt_sigaction(SIGSEGV, ...) traced",
            r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "" and sig
-           and all(m["args"].startswith("11, ") and m["result"] == "0" and m["handled"] == "libos" for m in sig),
+           and all(m["args"].startswith("SIGSEGV, ") and m["result"] == "0" and m["handled"] == "libos" for m in sig),
            r.diag())
     r = run(["fault", "3"], cpus=None)
     report("own SIGSEGV handler with tracing alone (no machine): recovered 3",
@@ -953,6 +956,55 @@ def check_strace_classes():
                ["ours %s" % sorted(ours), "strace's, of those traced: %s" % sorted(everything & theirs)])
 
 
+def check_strace_arguments():
+    """The classes program's calls that strace 6.1 decodes from registers alone (no structures in
+    memory): the same arguments, once addresses and the pid are set aside, and exactly as many."""
+    if not shutil.which("strace"):
+        skip("arguments against strace", "strace is not installed")
+        return
+    names = "openat,close,mmap,mprotect,munmap,kill,getpid,wait4"
+    out = os.path.join(TMP, "strace-args.txt")
+    p = subprocess.run(["strace", "-qq", "-o", out, "-e", "trace=" + names, PROG, "classes"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0 or not os.path.exists(out):
+        skip("arguments against strace", "strace cannot trace here: %s" % p.stderr.decode(errors="replace")[:80])
+        return
+    native_pid = int(re.search(r"^getpid\(\) += (\d+)", open(out).read(), re.M).group(1))
+
+    def norm(args, pid):
+        args = re.sub(r"\b%d\b" % pid, "PID", args)
+        return re.sub(r"0x[0-9a-f]+", "ADDR", args)
+
+    def keep(name, args):
+        # Leave out what strace reads from memory (a struct, a set) and the loader's own calls.
+        return "{" not in args and "[" not in args and '"/' in args if name == "openat" else \
+            "{" not in args and "[" not in args and "..." not in args
+
+    theirs = []
+    for line in open(out).read().splitlines():
+        m = re.match(r"^([a-z_0-9]+)\((.*)\) += ", line)
+        if m and keep(m.group(1), m.group(2)):
+            theirs.append((m.group(1), norm(m.group(2), native_pid)))
+    r = run(["classes"], extra={"LIBOS_TRACE_FILTER": names})
+    pid = int((re.search(r"getpid\(\) = (\d+)", r.trace) or re.search("(-1)", "-1")).group(1))
+    ours = [(m["name"], norm(m["args"], pid)) for m in calls_of(r.trace) if keep(m["name"], m["args"])]
+    # strace also sees the loader's and libc's calls before main; the program's own are the last ones.
+    tail = theirs[-len(ours):] if ours else []
+    report("the classes program's calls read as strace 6.1 shows them: %d calls, the same names, arity and "
+           "decoded arguments (openat's flags, mmap's PROT_/MAP_, WNOHANG, NULL)" % len(ours),
+           r.rc == 0 and len(ours) == 9 and ours == tail,
+           ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in tail])
+    j = run(["classes"], fmt="json", extra={"LIBOS_TRACE_FILTER": "mmap,wait4,kill"})
+    objs, problems = parse_json_lines(j.raw)
+    args = {o.get("name"): o.get("args") for o in objs}
+    report('json "args": mmap [null, 4096, "PROT_READ|PROT_WRITE", "MAP_PRIVATE|MAP_ANONYMOUS", -1, 0], '
+           'wait4 [-1, null, "WNOHANG", null], kill [pid, 0]',
+           not problems and args.get("mmap") == [None, 4096, "PROT_READ|PROT_WRITE", "MAP_PRIVATE|MAP_ANONYMOUS", -1, 0]
+           and args.get("wait4") == [-1, None, "WNOHANG", None]
+           and isinstance(args.get("kill"), list) and len(args["kill"]) == 2 and args["kill"][1] == 0,
+           problems + [args])
+
+
 # =================================================================================================
 # timestamps and durations
 # =================================================================================================
@@ -1093,7 +1145,7 @@ def main():
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
                       check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_times, check_per_process):
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_times, check_per_process):
             try:
                 check()
             except Exception as e:  # a broken check is a failure, not a crash of the whole run
