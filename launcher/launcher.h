@@ -65,7 +65,7 @@ struct Options {
     const char* trace = nullptr;   /* --trace[=FILE]: FILE, or "stderr" */
     bool trace_stack = false;      /* --trace-stack */
     const char* trace_format = nullptr; /* --trace-format=text|json */
-    bool stats = false;            /* --stats */
+    const char* stats = nullptr;   /* --stats[=per-process]: "1" or "per-process" */
     const char* trace_filter = nullptr; /* --trace-filter=LIST */
     const char* trace_time = nullptr;   /* --trace-time=WHEN */
     bool trace_per_process = false;     /* --trace-per-process */

@@ -94,9 +94,11 @@ constexpr const char kHelp[] =
     "        With --trace=FILE: each process appends to FILE.<pid> instead (strace -ff -o\n"
     "        FILE). A fork child opens its own file; a vfork child writes its parent's until it\n"
     "        execs. Implies --trace.\n"
-    "  --stats\n"
-    "        When each process exits, a summary per system call: calls, errors, time (like\n"
-    "        strace -c), to the trace's destination or standard error.\n"
+    "  --stats, --stats=per-process\n"
+    "        A summary per system call: calls, errors, time, sorted by time (like strace -c -f),\n"
+    "        to the trace's destination or standard error. One table for the whole launch,\n"
+    "        printed when the program's first process exits (the processes it waited for are\n"
+    "        in it); per-process: a table for each process, when it exits or execs.\n"
     "  --strict\n"
     "        Strict mode: also the calls the shim cannot see (raw syscall instructions, libc's\n"
     "        internal calls, static binaries, programs started without the shim) see the\n"
@@ -148,7 +150,7 @@ constexpr const char kHelp[] =
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
     "  LIBOS_TRACE      with --trace: stderr, or the FILE, 0 or 1 of --trace=\n"
     "  LIBOS_TRACE_STACK, LIBOS_STATS\n"
-    "                   1 with --trace-stack, --stats\n"
+    "                   1 with --trace-stack, --stats (per-process with --stats=per-process)\n"
     "  LIBOS_TRACE_FORMAT\n"
     "                   text or json, with --trace-format\n"
     "  LIBOS_TRACE_FILTER, LIBOS_TRACE_TIME\n"
@@ -340,18 +342,30 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             ++i;
             continue;
         }
+        if (match_long(arg, "--stats", &value)) {
+            /* --stats or --stats=per-process (attached only, as --trace=FILE). */
+            libos::ConfigError error;
+            bool on = false, per_process = false;
+            if (value && !*value)
+                return {false, usage_error("empty value for option", "--stats")};
+            if (value && !libos::parse_stats("--stats", value, &on, &per_process, &error)) {
+                print_config_error(error.text);
+                return {false, kExitLauncherFailed};
+            }
+            options->stats = value ? value : "1";
+            ++i;
+            continue;
+        }
         bool* flag = nullptr;
         if (match_long(arg, "--trace-stack", &value))
             flag = &options->trace_stack;
-        else if (match_long(arg, "--stats", &value))
-            flag = &options->stats;
         else if (match_long(arg, "--trace-per-process", &value))
             flag = &options->trace_per_process;
         if (flag) {
             if (value)
                 return {false, usage_error("option takes no value:", arg)};
             *flag = true;
-            if (flag != &options->stats && !options->trace)
+            if (!options->trace)
                 options->trace = "stderr";
             ++i;
             continue;

@@ -458,7 +458,7 @@ int main(int argc, char** argv) {
     if (options.trace_format)
         settings.push_back(std::string(kEnvTraceFormat) + "=" + options.trace_format);
     if (options.stats)
-        settings.push_back(std::string(kEnvStats) + "=1");
+        settings.push_back(std::string(kEnvStats) + "=" + options.stats);
     if (options.trace_filter)
         settings.push_back(std::string(kEnvTraceFilter) + "=" + options.trace_filter);
     if (options.trace_time)

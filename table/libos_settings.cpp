@@ -96,6 +96,18 @@ bool parse_trace_format(const char* setting, const char* text, bool* json, Confi
     return false;
 }
 
+bool parse_stats(const char* setting, const char* text, bool* on, bool* per_process, ConfigError* err) {
+    if (!given(text))
+        return true;
+    if (is(text, "0") || is(text, "1") || is(text, "per-process")) {
+        *on = !is(text, "0");
+        *per_process = is(text, "per-process");
+        return true;
+    }
+    config_error(err, setting, text, "expected 1 (one summary for the launch), per-process or 0 (off)");
+    return false;
+}
+
 bool parse_trace_time(const char* setting, const char* text, TraceTime* time, ConfigError* err) {
     if (!given(text))
         return true;

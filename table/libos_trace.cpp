@@ -45,6 +45,7 @@ constinit bool g_lines = false; /* LIBOS_TRACE given */
 constinit bool g_json = false;
 constinit bool g_stacks = false;
 constinit bool g_stats = false;
+constinit bool g_stats_per_process = false; /* LIBOS_STATS=per-process */
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
 constinit char g_trace_path[kTracePathBytes] = {};
 constinit char g_format[8] = {};
@@ -250,12 +251,14 @@ void add_stack(Caller caller, Line& line, bool json) {
             if (!first)
                 line.ch(',');
             line.add("{\"object\":").quoted(frames[i].object).add(",\"function\":").quoted(frames[i].function)
-                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address).ch('}');
+                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address)
+                .add(",\"module_offset\":").unum(frames[i].module_offset).ch('}');
         } else {
             line.add(" > ").add(frames[i].object[0] ? frames[i].object : "?").ch('(');
             if (frames[i].function[0])
                 line.add(frames[i].function).add("+").hex(frames[i].offset);
-            line.add(") [").hex(frames[i].address).add("]");
+            /* As strace -k: the address inside the object, which addr2line -e OBJECT resolves. */
+            line.add(") [").hex(frames[i].module_offset ? frames[i].module_offset : frames[i].address).add("]");
             line.end("\n");
         }
         first = false;
@@ -371,11 +374,13 @@ bool trace_init(ConfigError* err) {
     const char* filter = env_get(kEnvTraceFilter);
     const char* time = env_get(kEnvTraceTime);
     TraceTarget target = TraceTarget::kOff;
-    bool stacks = false, json = false, stats = false, per_process = false;
+    bool stacks = false, json = false, stats = false, per_process = false, stats_per_process = false;
+    int stats_fd = -1;
     TraceTime time_mode = TraceTime::kNone;
     if (!parse_trace_target(kEnvTrace, trace, &target, g_trace_path, sizeof(g_trace_path), err) ||
         !parse_switch(kEnvTraceStack, env_get(kEnvTraceStack), &stacks, err) ||
-        !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_switch(kEnvStats, env_get(kEnvStats), &stats, err) ||
+        !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_stats(kEnvStats, env_get(kEnvStats), &stats, &stats_per_process, err) ||
+        !parse_descriptor(kEnvStatsFd, env_get(kEnvStatsFd), &stats_fd, err) ||
         !parse_trace_filter(kEnvTraceFilter, filter, &g_filter, err) ||
         !parse_trace_time(kEnvTraceTime, time, &time_mode, err) ||
         !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err))
@@ -402,6 +407,9 @@ bool trace_init(ConfigError* err) {
     g_stacks = g_lines && stacks;
     g_json = json;
     g_stats = stats;
+    g_stats_per_process = stats_per_process;
+    if (g_stats)
+        tracer::stats_init(stats_fd, stats_per_process);
     g_time = time_mode;
     g_per_process = per_process && target == TraceTarget::kFile;
     if (format && *format)
@@ -461,8 +469,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     /* exec replaces the program, and with it the exit that would print the summary. */
     if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
         t_in_trace = true;
-        trace_finish();
-        trace_reset_stats();
+        tracer::stats_before_exec();
         t_in_trace = false;
     }
     if (!trace_filter_has(g_filter, nr))
@@ -542,16 +549,17 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
     *count = 0;
     if (!g_tracing || max < kTraceVariables)
         return false;
-    static const char* const kNames[kTraceVariables] = {kEnvTrace,       kEnvTraceStack, kEnvTraceFormat,
+    static const char* const kNames[kTraceVariables] = {kEnvTrace,       kEnvTraceStack,  kEnvTraceFormat,
                                                         kEnvStats,       kEnvTraceFilter, kEnvTraceTime,
-                                                        kEnvTracePerProcess};
+                                                        kEnvTracePerProcess, kEnvStatsFd};
     const char* vals[kTraceVariables] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr,
                                          g_stacks ? "1" : nullptr,
                                          g_format[0] ? g_format : nullptr,
-                                         g_stats ? "1" : nullptr,
+                                         g_stats ? (g_stats_per_process ? "per-process" : "1") : nullptr,
                                          g_filter_text[0] ? g_filter_text : nullptr,
                                          g_time_text[0] ? g_time_text : nullptr,
-                                         g_per_process ? "1" : nullptr};
+                                         g_per_process ? "1" : nullptr,
+                                         g_stats ? tracer::stats_fd_text() : nullptr};
     for (size_t i = 0; i < kTraceVariables; ++i) {
         if (!vals[i])
             continue;

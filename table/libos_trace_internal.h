@@ -48,6 +48,13 @@ int output_fd();
 /* Whether the summary is wanted (LIBOS_STATS), and in JSON. */
 bool stats_on();
 bool json_on();
+/* Sets up the summary's counts: the launch's (attached through `inherited_fd`, LIBOS_STATS_FD, or
+ * created), or this process's own with `per_process` or when no memfd can be had. */
+void stats_init(int inherited_fd, bool per_process);
+/* The launch's counts' descriptor, as text for LIBOS_STATS_FD at exec; null when there are none. */
+const char* stats_fd_text();
+/* Before an exec: a process's own summary is printed and started over; the launch's goes on. */
+void stats_before_exec();
 /* Counts one call of `nr` that took `nanoseconds` for the summary. */
 void stats_add(long nr, uint64_t nanoseconds, bool failed);
 

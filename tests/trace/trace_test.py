@@ -240,8 +240,8 @@ def text_summary(text, pid):
     """{syscall: (calls, errors)} and the total, from the text summary of pid."""
     rows, total, inside = {}, None, False
     for line in lines_of(text):
-        if line.startswith("libos: summary for pid "):
-            inside = line == "libos: summary for pid %d" % pid
+        if line.startswith("libos: summary for "):
+            inside = line in ("libos: summary for pid %d" % pid, "libos: summary for the launch of pid %d" % pid)
             continue
         if not inside:
             continue
@@ -406,13 +406,41 @@ def check_stacks():
     c = run(["cxx"], stack=True)
     lines = lines_of(c.trace)
     first = FRAME_RE.match(lines[1]) if len(lines) > 1 else None
-    # Names are libunwind's, not demangled (demangling allocates, and stacks are taken where nothing
-    # may): the C++ frame appears as its mangled name.
-    report("stack text: a C++ frame is named (mangled): _ZN10trace_test9cxx_frameEi+0x...",
-           c.rc == 0 and first is not None and first["function"].startswith("_ZN10trace_test9cxx_frameEi+0x"),
+    # Names are demangled in libos_unwind.so by libiberty's allocation-free callback demangler.
+    report("stack text: a C++ frame is named demangled: trace_test::cxx_frame(int)+0x...",
+           c.rc == 0 and first is not None and first["function"].startswith("trace_test::cxx_frame(int)+0x"),
            c.diag())
+    check_addr2line(r, j)
     report("stack json: every call has a stack", objs and all(isinstance(o.get("stack"), list) and o["stack"]
                                                              for o in objs), objs)
+
+
+def check_addr2line(text_run, json_run):
+    """The frame's [0xOFFSET] (and JSON's module_offset) is the address inside the object, as strace -k
+    prints it: addr2line -f -e OBJECT OFFSET names the function and its source file."""
+    if not shutil.which("addr2line"):
+        skip("stack: addr2line resolves the frames", "addr2line (binutils) is not installed")
+        return
+    lines = lines_of(text_run.trace)
+    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
+           in l]
+    frame = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
+    m = re.match(r"^ > (?P<object>[^(]*)\(.*\) \[(?P<offset>0x[0-9a-f]+)\]$", frame)
+    out = subprocess.run(["addr2line", "-f", "-e", m["object"], m["offset"]], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=30).stdout.decode().split("\n") if m else []
+    report("stack text: addr2line -f -e OBJECT 0xOFFSET of the first frame names trace_test_caller_function in "
+           "traced_program.cpp",
+           len(out) >= 2 and out[0] == "trace_test_caller_function" and "traced_program.cpp:" in out[1],
+           ["frame: " + frame, "addr2line: %s" % out])
+    objs, _ = parse_json_lines(json_run.raw)
+    set7 = [o for o in objs if o.get("name") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
+    frame = (set7[0].get("stack") or [{}])[0] if set7 else {}
+    out = subprocess.run(["addr2line", "-f", "-e", frame.get("object", "/nonexistent"),
+                          hex(frame.get("module_offset", 0))], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         timeout=30).stdout.decode().split("\n") if frame else []
+    report("stack json: module_offset, given to addr2line with the frame's object, names the function",
+           len(out) >= 2 and out[0] == "trace_test_caller_function" and isinstance(frame.get("address"), int)
+           and frame.get("address") != frame.get("module_offset"), ["frame: %s" % frame, "addr2line: %s" % out])
 
 
 # =================================================================================================
@@ -463,7 +491,7 @@ def check_stats():
 # fork and exec
 # =================================================================================================
 def check_fork_exec():
-    r = run(["fork"], stats=True)
+    r = run(["fork"], stats=True, extra={"LIBOS_STATS": "per-process"})
     parent = int((values(r.out, "parent") or ["0", "-1"])[1])
     child = int((values(r.out, "forked") or ["-1"])[0])
     calls = calls_of(r.trace)
@@ -484,7 +512,7 @@ def check_fork_exec():
            [r.trace])
     crow, ctot = text_summary(r.trace, child)
     prow, ptot = text_summary(r.trace, parent)
-    report("fork/exec: each process's summary counts its own calls",
+    report("fork/exec, LIBOS_STATS=per-process: each process's summary counts its own calls",
            crow == {"sched_setaffinity": (1, 0), "sched_getaffinity": (1, 0), "getpid": (1, 0)}
            and prow == {"readlink": (1, 0), "sched_getaffinity": (1, 0), "getpid": (1, 0)},
            ["child %s" % crow, "parent %s" % prow, r.trace])
@@ -500,17 +528,51 @@ def check_fork_exec():
            and len(pending) == 1 and pending[0].get("pid") == child and "result" not in pending[0],
            problems + [j.raw])
 
+    # One summary for the launch (LIBOS_STATS=1): printed once, by the first process, with the
+    # calls of both, the child's before and after its exec.
+    a = run(["fork"], stats=True)
+    parent = int((values(a.out, "parent") or ["0", "-1"])[1])
+    rows, total = text_summary(a.trace, parent)
+    heads = [l for l in lines_of(a.trace) if l.startswith("libos: summary")]
+    report("fork/exec, LIBOS_STATS=1: one summary, the launch's, printed by the parent, counting both processes",
+           a.rc == 0 and heads == ["libos: summary for the launch of pid %d" % parent]
+           and rows == {"sched_setaffinity": (1, 0), "sched_getaffinity": (2, 0), "getpid": (2, 0), "readlink": (1, 0)}
+           and total == (6, 0), ["rows %s" % rows, "total %s" % (total,)] + a.diag())
+
     # A child forked without exec: its summary (at its exit) must count its own calls only.
-    f = run(["fork-noexec"], stats=True)
+    f = run(["fork-noexec"], stats=True, extra={"LIBOS_STATS": "per-process"})
     child = int((values(f.out, "child") or ["-1"])[0])
     parent = int((values(f.out, "parent") or ["-1"])[0])
     crow, _ = text_summary(f.trace, child)
     prow, _ = text_summary(f.trace, parent)
-    report("fork without exec: the child's summary counts only the child's calls (1 sched_getaffinity, no "
-           "sched_setaffinity)",
+    report("fork without exec, LIBOS_STATS=per-process: the child's summary counts only the child's calls "
+           "(1 sched_getaffinity, no sched_setaffinity)",
            f.rc == 0 and crow == {"sched_getaffinity": (1, 0)}
            and prow == {"sched_setaffinity": (3, 0), "sched_getaffinity": (1, 0)},
            ["child %d: %s" % (child, crow), "parent %d: %s" % (parent, prow), f.trace])
+
+    f = run(["fork-noexec"], stats=True)
+    parent = int((values(f.out, "parent") or ["-1"])[0])
+    rows, total = text_summary(f.trace, parent)
+    report("fork without exec, LIBOS_STATS=1: one summary, the parent's, with the child's sched_getaffinity in it",
+           f.rc == 0 and rows == {"sched_setaffinity": (3, 0), "sched_getaffinity": (2, 0)}
+           and sum(1 for l in lines_of(f.trace) if l.startswith("libos: summary")) == 1, f.diag())
+    j = run(["fork"], fmt="json", stats=True)
+    objs, problems = parse_json_lines(j.raw)
+    st = [o for o in objs if "stats" in o]
+    report('fork/exec json, LIBOS_STATS=1: one summary object, "scope":"launch", 6 calls',
+           not problems and len(st) == 1 and st[0].get("scope") == "launch" and st[0].get("calls") == 6
+           and st[0].get("v") == 1, problems + [st or j.raw])
+    if os.access(LAUNCHER, os.X_OK):
+        for flag, want in (("--stats=per-process", 2), ("--stats", 1)):
+            r = launcher(["--cpus", str(VCPUS), flag], ["fork"])
+            heads = [l for l in lines_of(r.err) if l.startswith("libos: summary")]
+            report("libos-run %s across fork/exec: %d summar%s" % (flag, want, "ies" if want > 1 else "y"),
+                   r.rc == 0 and len(heads) == want, r.diag())
+        r = launcher(["--cpus", str(VCPUS), "--stats=each"], ["basic"])
+        report("libos-run --stats=each: 125 and one line naming the token",
+               r.rc == 125 and r.err == "libos-run: --stats: bad token 'each': expected 1 (one summary for the launch), "
+               "per-process or 0 (off)\n" and r.out == "", r.diag())
 
     # A relative LIBOS_TRACE (as --trace=FILE gives it): a child exec'd after chdir still writes to
     # the same file.
@@ -754,8 +816,8 @@ def check_values():
         ("LIBOS_TRACE", work, "Is a directory"),
         ("LIBOS_TRACE", os.path.join(blocked, "f"), "Not a directory"),
         ("LIBOS_TRACE", "/" + "d" * 600, "longer than"),
-        ("LIBOS_STATS", "yes", "expected 1 (on) or 0 (off)"),
-        ("LIBOS_STATS", "2", "expected 1 (on) or 0 (off)"),
+        ("LIBOS_STATS", "yes", "expected 1 (one summary for the launch), per-process or 0 (off)"),
+        ("LIBOS_STATS", "2", "expected 1 (one summary for the launch), per-process or 0 (off)"),
         ("LIBOS_TRACE_STACK", "true", "expected 1 (on) or 0 (off)"),
         ("LIBOS_TRACE_FORMAT", "xml", "expected text or json"),
         ("LIBOS_TRACE_FORMAT", "JSON", "expected text or json"),
@@ -1089,7 +1151,7 @@ def check_per_process():
         return
     work = tempfile.mkdtemp(dir=TMP)
     base = os.path.join(work, "t")
-    r = launcher(["--cpus", str(VCPUS), "--trace=" + base, "--trace-per-process", "--stats"], ["fork"])
+    r = launcher(["--cpus", str(VCPUS), "--trace=" + base, "--trace-per-process", "--stats=per-process"], ["fork"])
     parent = int((values(r.out, "parent") or ["0", "-1"])[1])
     child = int((values(r.out, "forked") or ["-1"])[0])
     files = trace_files(work, "t")

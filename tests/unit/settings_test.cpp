@@ -326,7 +326,9 @@ void expect_init_refuses(const char* name, const char* value, const std::string&
 }
 
 TEST(SettingsInit, RefusesBadSwitchesAndFormat) {
-    expect_init_refuses("LIBOS_STATS", "yes", refusal("LIBOS_STATS", "yes", kSwitchAllowed));
+    const char* stats_why = "expected 1 (one summary for the launch), per-process or 0 (off)";
+    expect_init_refuses("LIBOS_STATS", "yes", refusal("LIBOS_STATS", "yes", stats_why));
+    expect_init_refuses("LIBOS_STATS", "per_process", refusal("LIBOS_STATS", "per_process", stats_why));
     expect_init_refuses("LIBOS_TRACE_STACK", "true", refusal("LIBOS_TRACE_STACK", "true", kSwitchAllowed));
     expect_init_refuses("LIBOS_PROPAGATE", "no", refusal("LIBOS_PROPAGATE", "no", kSwitchAllowed));
     expect_init_refuses("LIBOS_TRACE_FORMAT", "xml", refusal("LIBOS_TRACE_FORMAT", "xml", "expected text or json"));
@@ -378,6 +380,7 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_NUMA", "x"},           {"LIBOS_CPUID", "yes"},         {"LIBOS_CPU_QUOTA", "x"},
         {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"}, {"LIBOS_HOST_SYSTEM_FD", "x"},
         {"LIBOS_TRACE_FILTER", "%bogus"}, {"LIBOS_TRACE_TIME", "utc"}, {"LIBOS_TRACE_PER_PROCESS", "yes"},
+        {"LIBOS_STATS_FD", "fd9"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

@@ -43,6 +43,10 @@ long open_trace_file(const char* setting, const char* text, const char* path, Co
  * *json as it is (text by default). */
 bool parse_trace_format(const char* setting, const char* text, bool* json, ConfigError* err);
 
+/* The summary (LIBOS_STATS, --stats[=per-process]): "0" off, "1" one table for the launch, or
+ * "per-process" a table for each process; null or empty leaves both as they are (off). */
+bool parse_stats(const char* setting, const char* text, bool* on, bool* per_process, ConfigError* err);
+
 /* The trace's timestamps (LIBOS_TRACE_TIME, --trace-time), as strace's -t, -tt and -r: "none" (the
  * default), "wall" (HH:MM:SS, UTC), "wall-us" (HH:MM:SS.uuuuuu, UTC) or "relative" (seconds since the
  * previous traced call of the process began, SSS.uuuuuu); null or empty leaves *time as it is. */

@@ -8,7 +8,9 @@
  *                          "", "1" or "stderr": to standard error; "0": off
  *   LIBOS_TRACE_STACK=1    after each line, the caller's stack (libunwind, loaded on demand); 0: off
  *   LIBOS_TRACE_FORMAT=json  one JSON object per line instead of text (the other value)
- *   LIBOS_STATS=1          a summary per syscall (calls, errors, time) when the process exits; 0: off
+ *   LIBOS_STATS=1          one summary per syscall (calls, errors, time) for the launch, printed when its
+ *                          first process exits; per-process: one per process, at its exit; 0: off
+ *   LIBOS_STATS_FD=N       the launch's counts (a memfd), written by the shim at exec
  *   LIBOS_TRACE_FILTER=LIST  only these calls and classes (libos_trace_filter.h)
  *   LIBOS_TRACE_TIME=wall|wall-us|relative|none  a timestamp on each line (libos_settings.h)
  *   LIBOS_TRACE_PER_PROCESS=1  each process appends to FILE.<pid> instead of FILE
@@ -66,7 +68,7 @@ void trace_finish();
 void trace_reset_stats();
 
 /* How many variables trace_environment may give, and the JSON lines' "v" (docs/tracing.md). */
-constexpr size_t kTraceVariables = 7;
+constexpr size_t kTraceVariables = 8;
 constexpr unsigned kTraceJsonVersion = 1;
 
 /* The names and values the shim puts back into a child's environment at exec while tracing. */
