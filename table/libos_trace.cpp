@@ -466,13 +466,18 @@ void trace_after_fork() {
 SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     if (t_in_trace)
         return dispatch_for(caller, nr, args);
+    const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
+    /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
+     * counts it; only its failure is added after. */
+    if (g_stats && shown && may_not_return)
+        tracer::stats_add(nr, 0, false, true);
     /* exec replaces the program, and with it the exit that would print the summary. */
     if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
         t_in_trace = true;
         tracer::stats_before_exec();
         t_in_trace = false;
     }
-    if (!trace_filter_has(g_filter, nr))
+    if (!shown)
         return dispatch_for(caller, nr, args);
     Call c = {};
     c.nr = nr;
@@ -485,7 +490,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
         read_call_nodes(caller, &c);
-    if (g_lines && ends_the_thread(nr)) {
+    if (g_lines && may_not_return) {
         t_in_trace = true;
         print_call(caller, c, true);
         t_in_trace = false;
@@ -499,7 +504,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
     if (g_stats)
-        tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096);
+        tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096, !may_not_return);
     /* A remote call left to the host (a path outside the views) is the host's, not traced here. */
     if (!g_lines || result.leaves_to_host())
         return result;

@@ -55,8 +55,9 @@ void stats_init(int inherited_fd, bool per_process);
 const char* stats_fd_text();
 /* Before an exec: a process's own summary is printed and started over; the launch's goes on. */
 void stats_before_exec();
-/* Counts one call of `nr` that took `nanoseconds` for the summary. */
-void stats_add(long nr, uint64_t nanoseconds, bool failed);
+/* Counts for the summary one call of `nr` (unless `call` is false: the call was counted before it
+ * ran) that took `nanoseconds`, and its failure. */
+void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
 
 }  // namespace libos::tracer
 

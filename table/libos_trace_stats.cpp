@@ -122,11 +122,12 @@ void tracer::stats_before_exec() {
     trace_reset_stats();
 }
 
-void tracer::stats_add(long nr, uint64_t nanoseconds, bool failed) {
+void tracer::stats_add(long nr, uint64_t nanoseconds, bool failed, bool call) {
     if (static_cast<unsigned long>(nr) >= kStatSlots)
         return;
     Stat& s = g_stats_table[nr];
-    s.calls.fetch_add(1, std::memory_order_relaxed);
+    if (call)
+        s.calls.fetch_add(1, std::memory_order_relaxed);
     s.nanoseconds.fetch_add(nanoseconds, std::memory_order_relaxed);
     if (failed)
         s.errors.fetch_add(1, std::memory_order_relaxed);
