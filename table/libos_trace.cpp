@@ -267,10 +267,17 @@ void add_stack(Caller caller, Line& line, bool json) {
         line.ch(']');
 }
 
-void print_call(Caller caller, const Call& c, bool before_only) {
+/* When a line is printed: before a call that may not return (exec), after a call returned, or when
+ * strict mode's supervisor let a call continue to the host (the kernel runs it afterwards: its
+ * result is not seen). */
+enum class Phase : unsigned char { kBefore, kReturned, kContinued };
+
+void print_call(Caller caller, const Call& c, Phase phase) {
+    const bool before_only = phase == Phase::kBefore, continued = phase == Phase::kContinued;
     const char* name = syscall_name(c.nr);
-    /* Strict mode's supervisor answers the calls of threads of other processes. */
-    const char* handled = caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
+    /* Strict mode's supervisor answers the calls of threads of other processes; those it continues
+     * are the host's. */
+    const char* handled = continued ? "host" : caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
     const long pid = caller.process(), tid = caller.tid();
     Line line;
     if (g_json) {
@@ -287,7 +294,9 @@ void print_call(Caller caller, const Call& c, bool before_only) {
         tracer::add_arguments(line, c, true);
         line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
-        if (!before_only) {
+        if (continued) {
+            line.add(",\"result\":null,\"errno\":null,\"continued\":true");
+        } else if (!before_only) {
             line.add(",\"result\":").num(c.result < 0 && c.result > -4096 ? -1 : c.result);
             line.add(",\"errno\":");
             if (c.result < 0 && c.result > -4096)
@@ -319,6 +328,8 @@ void print_call(Caller caller, const Call& c, bool before_only) {
         line.ch(')');
         if (before_only) {
             line.add(" ...");
+        } else if (continued) {
+            line.add(" = ?");
         } else if (c.result < 0 && c.result > -4096) {
             const char* desc = strerrordesc_np(static_cast<int>(-c.result));
             line.add(" = -1 ").add(error_name(c.result)).add(" (").add(desc ? desc : "?").ch(')');
@@ -329,7 +340,7 @@ void print_call(Caller caller, const Call& c, bool before_only) {
         }
         add_host_cpus(line, c, false);
         line.add(" <").add(handled).add(">");
-        if (!before_only) {
+        if (phase == Phase::kReturned) {
             /* The call's duration, as strace -T shows it. */
             line.add(" <");
             add_seconds(line, c.nanoseconds, 1, 6);
@@ -492,7 +503,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         read_call_nodes(caller, &c);
     if (g_lines && may_not_return) {
         t_in_trace = true;
-        print_call(caller, c, true);
+        print_call(caller, c, Phase::kBefore);
         t_in_trace = false;
     }
     c.start = now_ns();
@@ -505,9 +516,16 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     c.result = result.leaves_to_host() ? 0 : result.value();
     if (g_stats)
         tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096, !may_not_return);
-    /* A remote call left to the host (a path outside the views) is the host's, not traced here. */
-    if (!g_lines || result.leaves_to_host())
+    if (!g_lines)
         return result;
+    /* A remote call left to the host (a path outside the views): the kernel runs it once the
+     * supervisor has let it go, so its line has no result. */
+    if (result.leaves_to_host()) {
+        t_in_trace = true;
+        print_call(caller, c, Phase::kContinued);
+        t_in_trace = false;
+        return result;
+    }
     if (nr == SYS_sched_getaffinity && c.result > 0)
         c.have_mask = read_mask(caller, args[2], c.result, &c.mask);
     if (nr == SYS_get_mempolicy && c.result == 0)
@@ -517,7 +535,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
                      (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);
     }
     t_in_trace = true;
-    print_call(caller, c, false);
+    print_call(caller, c, Phase::kReturned);
     t_in_trace = false;
     return result;
 }

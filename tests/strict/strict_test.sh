@@ -869,6 +869,13 @@ if [ $rc -eq 0 ] && grep -Eq "${pid_re}sched_setaffinity\(0, [0-9]+, \{5\}\) = 0
 else
   fail "$name" "command: $cmd" "$(status_text $rc)" "stderr: $err"
 fi
+name="--strict --cpus 8 --trace: an open the supervisor continues to the host is traced too: = ? <host> (its result is the kernel's)"
+run "$L" --strict --cpus 8 --trace -- "$S" read /etc/passwd
+if [ $rc -eq 0 ] && grep -Eq "${pid_re}openat\(AT_FDCWD, \"/etc/passwd\", O_RDONLY\|O_CLOEXEC\) = \? <host>$" <<<"$err"; then
+  pass "$name"
+else
+  fail "$name" "command: $cmd" "$(status_text $rc)" "stderr: $err"
+fi
 name="--strict --cpus 8 --trace-format=json: the same calls as JSON with \"handled\":\"supervisor\" and the program's pid"
 run "$L" --strict --cpus 8 --trace-format=json -- "$S" pidfile "$tmp/pid" pin 3
 prog_pid=$(cat "$tmp/pid" 2>/dev/null)
