@@ -165,7 +165,7 @@ done
 # The base: the host's compilers as an image (there is no registry), so the recipe's build stage
 # installs nothing and needs no network. Then a user's image takes the layer with COPY --from= and
 # runs the launcher and the shim from it.
-"$containers_dir/host_rootfs.py" "$p/base.tar" g++ meson ninja-build pkg-config python3 libunwind-dev \
+"$containers_dir/host_rootfs.py" "$p/base.tar" g++ meson ninja-build pkg-config python3 libunwind-dev libiberty-dev \
   coreutils dash grep sed
 base=localhost/$ctest_tag-base:latest
 expect "podman import: a Debian 12 base with the compilers, from the host's own files" "" \
