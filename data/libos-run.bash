@@ -12,7 +12,7 @@ _libos_run() {
     case $word in
       --) _command_offset $((i + 1)); return ;;
       -n | -c | --cpus | --cpu-map | --topology | --numa | --cpu-quota) i=$((i + 2)); continue ;;
-      --trace-format) i=$((i + 2)); continue ;;
+      --trace-format | --trace-filter | --trace-time) i=$((i + 2)); continue ;;
       -*) i=$((i + 1)); continue ;;
       *) _command_offset $i; return ;;
     esac
@@ -40,6 +40,12 @@ _libos_run() {
     --trace-format)
       COMPREPLY=($(compgen -W "text json" -- "$cur"))
       return ;;
+    --trace-filter)
+      COMPREPLY=($(compgen -W "%cpu %numa %file %process %memory %signal" -- "$cur"))
+      return ;;
+    --trace-time)
+      COMPREPLY=($(compgen -W "wall wall-us relative none" -- "$cur"))
+      return ;;
   esac
 
   case $cur in
@@ -50,9 +56,16 @@ _libos_run() {
     --trace-format=*)
       COMPREPLY=($(compgen -W "text json" -- "${cur#--trace-format=}"))
       return ;;
+    --trace-filter=*)
+      COMPREPLY=($(compgen -W "%cpu %numa %file %process %memory %signal" -- "${cur#--trace-filter=}"))
+      return ;;
+    --trace-time=*)
+      COMPREPLY=($(compgen -W "wall wall-us relative none" -- "${cur#--trace-time=}"))
+      return ;;
     -*)
       COMPREPLY=($(compgen -W "-n -c --cpus --cpu-map --topology --numa --cpu-quota --cpus-from-quota
-        --cpuid --no-propagate --trace --trace= --trace-stack --trace-format --stats --strict --no-shim --no-views
+        --cpuid --no-propagate --trace --trace= --trace-stack --trace-format --trace-filter
+        --trace-filter= --trace-time --trace-time= --trace-per-process --stats --strict --no-shim --no-views
         --show -h --help -V --version --" -- "$cur"))
       [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
       return ;;

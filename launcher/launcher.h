@@ -47,6 +47,9 @@ using libos::kEnvStrict;
 using libos::kEnvTrace;
 using libos::kEnvTraceFormat;
 using libos::kEnvTraceStack;
+using libos::kEnvTraceFilter;
+using libos::kEnvTraceTime;
+using libos::kEnvTracePerProcess;
 constexpr const char* kEnvPreload = "LD_PRELOAD";
 
 /* ---- launcher_options.cpp ------------------------------------------------------------------- */
@@ -62,7 +65,10 @@ struct Options {
     const char* trace = nullptr;   /* --trace[=FILE]: FILE, or "stderr" */
     bool trace_stack = false;      /* --trace-stack */
     const char* trace_format = nullptr; /* --trace-format=text|json */
-    bool stats = false;            /* --stats */
+    const char* stats = nullptr;   /* --stats[=per-process]: "1" or "per-process" */
+    const char* trace_filter = nullptr; /* --trace-filter=LIST */
+    const char* trace_time = nullptr;   /* --trace-time=WHEN */
+    bool trace_per_process = false;     /* --trace-per-process */
     bool strict = false;           /* --strict */
     bool no_shim = false;          /* --no-shim */
     bool no_views = false;         /* --no-views: strict mode without its mount namespace */

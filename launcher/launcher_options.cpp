@@ -5,6 +5,7 @@
 
 #include "launcher.h"
 #include "libos/libos_settings.h"
+#include "libos/libos_trace_filter.h"
 
 #ifndef LIBOS_VERSION
 #error "LIBOS_VERSION must be defined by the build (launcher/meson.build)"
@@ -78,10 +79,26 @@ constexpr const char kHelp[] =
     "  --trace-stack\n"
     "        After each line, the caller's stack (libunwind), like strace -k. Implies --trace.\n"
     "  --trace-format=text|json, --trace-format text|json\n"
-    "        json: one JSON object per line, for scripts; text, the default. Implies --trace.\n"
-    "  --stats\n"
-    "        When each process exits, a summary per system call: calls, errors, time (like\n"
-    "        strace -c), to the trace's destination or standard error.\n"
+    "        json: one JSON object per line, for scripts (docs/tracing.md has the schema); text,\n"
+    "        the default. Implies --trace.\n"
+    "  --trace-filter=LIST, --trace-filter LIST\n"
+    "        Only the calls of LIST, as strace -e trace=: system call names and the classes\n"
+    "        %cpu, %numa, %file, %process, %memory and %signal, separated by commas; a leading\n"
+    "        '!' takes the others. The summary of --stats counts only them too. Implies --trace.\n"
+    "  --trace-time=wall|wall-us|relative|none, --trace-time WHEN\n"
+    "        A timestamp on each line, after the pid: wall is HH:MM:SS (UTC), wall-us adds the\n"
+    "        microseconds, relative is the seconds since the process's previous traced call\n"
+    "        began (strace's -t, -tt, -r). Every line ends with the call's duration, <S.UUUUUU>,\n"
+    "        as with strace -T. Implies --trace.\n"
+    "  --trace-per-process\n"
+    "        With --trace=FILE: each process appends to FILE.<pid> instead (strace -ff -o\n"
+    "        FILE). A fork child opens its own file; a vfork child writes its parent's until it\n"
+    "        execs. Implies --trace.\n"
+    "  --stats, --stats=per-process\n"
+    "        A summary per system call: calls, errors, time, sorted by time (like strace -c -f),\n"
+    "        to the trace's destination or standard error. One table for the whole launch,\n"
+    "        printed when the program's first process exits (the processes it waited for are\n"
+    "        in it); per-process: a table for each process, when it exits or execs.\n"
     "  --strict\n"
     "        Strict mode: also the calls the shim cannot see (raw syscall instructions, libc's\n"
     "        internal calls, static binaries, programs started without the shim) see the\n"
@@ -133,9 +150,13 @@ constexpr const char kHelp[] =
     "  LIBOS_PROPAGATE  0 with --no-propagate (or when it was 0 already); otherwise unset\n"
     "  LIBOS_TRACE      with --trace: stderr, or the FILE, 0 or 1 of --trace=\n"
     "  LIBOS_TRACE_STACK, LIBOS_STATS\n"
-    "                   1 with --trace-stack, --stats\n"
+    "                   1 with --trace-stack, --stats (per-process with --stats=per-process)\n"
     "  LIBOS_TRACE_FORMAT\n"
     "                   text or json, with --trace-format\n"
+    "  LIBOS_TRACE_FILTER, LIBOS_TRACE_TIME\n"
+    "                   the LIST of --trace-filter, the WHEN of --trace-time\n"
+    "  LIBOS_TRACE_PER_PROCESS\n"
+    "                   1 with --trace-per-process\n"
 
     "  LIBOS_STRICT, LIBOS_STATE_FD\n"
     "                   with --strict: the tag that lets the shim's own calls past the\n"
@@ -289,35 +310,62 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             ++i;
             continue;
         }
-        if (match_long(arg, "--trace-format", &value)) {
+        const char* trace_option = nullptr;
+        const char** trace_value = nullptr;
+        if (match_long(arg, "--trace-format", &value))
+            trace_option = "--trace-format", trace_value = &options->trace_format;
+        else if (match_long(arg, "--trace-filter", &value))
+            trace_option = "--trace-filter", trace_value = &options->trace_filter;
+        else if (match_long(arg, "--trace-time", &value))
+            trace_option = "--trace-time", trace_value = &options->trace_time;
+        if (trace_option) {
             if (!value && i + 1 < argc && strcmp(argv[i + 1], "--") != 0)
                 value = argv[++i];
             if (!value || !*value)
                 return {false, usage_error(value ? "empty value for option" : "missing value for option",
-                                           "--trace-format")};
-            /* The shim's own reading of LIBOS_TRACE_FORMAT, so that both refuse with the same line. */
+                                           trace_option)};
+            /* The shim's own readings of the variables, so that both refuse with the same line. */
             libos::ConfigError error;
             bool json = false;
-            if (!libos::parse_trace_format("--trace-format", value, &json, &error)) {
+            libos::TraceFilter filter;
+            libos::TraceTime time;
+            bool ok = trace_value == &options->trace_format ? libos::parse_trace_format(trace_option, value, &json, &error)
+                      : trace_value == &options->trace_filter ? libos::parse_trace_filter(trace_option, value, &filter, &error)
+                                                              : libos::parse_trace_time(trace_option, value, &time, &error);
+            if (!ok) {
                 print_config_error(error.text);
                 return {false, kExitLauncherFailed};
             }
-            options->trace_format = value;
+            *trace_value = value;
             if (!options->trace)
                 options->trace = "stderr";
+            ++i;
+            continue;
+        }
+        if (match_long(arg, "--stats", &value)) {
+            /* --stats or --stats=per-process (attached only, as --trace=FILE). */
+            libos::ConfigError error;
+            bool on = false, per_process = false;
+            if (value && !*value)
+                return {false, usage_error("empty value for option", "--stats")};
+            if (value && !libos::parse_stats("--stats", value, &on, &per_process, &error)) {
+                print_config_error(error.text);
+                return {false, kExitLauncherFailed};
+            }
+            options->stats = value ? value : "1";
             ++i;
             continue;
         }
         bool* flag = nullptr;
         if (match_long(arg, "--trace-stack", &value))
             flag = &options->trace_stack;
-        else if (match_long(arg, "--stats", &value))
-            flag = &options->stats;
+        else if (match_long(arg, "--trace-per-process", &value))
+            flag = &options->trace_per_process;
         if (flag) {
             if (value)
                 return {false, usage_error("option takes no value:", arg)};
             *flag = true;
-            if (flag == &options->trace_stack && !options->trace)
+            if (!options->trace)
                 options->trace = "stderr";
             ++i;
             continue;
@@ -363,6 +411,17 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
     if (options->no_views && !options->strict) {
         fprintf(stderr, "libos-run: --no-views works only with --strict (see libos-run --help)\n");
         return {false, kExitLauncherFailed};
+    }
+    if (options->trace_per_process) {
+        libos::ConfigError error;
+        libos::TraceTarget target;
+        char path[libos::kTracePathBytes];
+        if (libos::parse_trace_target("--trace", options->trace, &target, path, sizeof(path), &error) &&
+            target != libos::TraceTarget::kFile) {
+            fprintf(stderr, "libos-run: --trace-per-process needs --trace=FILE: it writes FILE.<pid> for each "
+                            "process (see libos-run --help)\n");
+            return {false, kExitLauncherFailed};
+        }
     }
     options->program = i;
     return {true, 0};

@@ -250,8 +250,10 @@ void place_on_machine() {
 /* ---- the other settings ------------------------------------------------------------------------ */
 
 /* --trace=FILE: the file must open for appending, as strace -o requires, or the program does not
- * run. (Each process of the launch opens it again, with the shim's same check.) */
-void check_trace_target(const char* text) {
+ * run. (Each process of the launch opens it again, with the shim's same check.) With
+ * --trace-per-process the file checked is FILE.<pid> of this process, which the program (the same
+ * process after exec, or strict mode's supervisor) writes. */
+void check_trace_target(const char* text, bool per_process) {
     libos::ConfigError error;
     libos::TraceTarget target;
     char path[libos::kTracePathBytes];
@@ -259,7 +261,10 @@ void check_trace_target(const char* text) {
         fail(error.text);
     if (target != libos::TraceTarget::kFile)
         return;
-    long fd = libos::open_trace_file("--trace", text, path, &error);
+    char own[libos::kTracePathBytes + 24];
+    if (per_process && !libos::per_process_trace_path("--trace", text, path, getpid(), own, sizeof(own), &error))
+        fail(error.text);
+    long fd = libos::open_trace_file("--trace", text, per_process ? own : path, &error);
     if (fd < 0)
         fail(error.text);
     PalFileClose(static_cast<int>(fd));
@@ -434,7 +439,7 @@ int main(int argc, char** argv) {
                             shape_names.numa, options.numa, shown, find_shim());
     }
     if (options.trace)
-        check_trace_target(options.trace);
+        check_trace_target(options.trace, options.trace_per_process);
     std::string shim = find_shim();
     std::vector<std::string> settings;
     if (machine) {
@@ -461,7 +466,13 @@ int main(int argc, char** argv) {
     if (options.trace_format)
         settings.push_back(std::string(kEnvTraceFormat) + "=" + options.trace_format);
     if (options.stats)
-        settings.push_back(std::string(kEnvStats) + "=1");
+        settings.push_back(std::string(kEnvStats) + "=" + options.stats);
+    if (options.trace_filter)
+        settings.push_back(std::string(kEnvTraceFilter) + "=" + options.trace_filter);
+    if (options.trace_time)
+        settings.push_back(std::string(kEnvTraceTime) + "=" + options.trace_time);
+    if (options.trace_per_process)
+        settings.push_back(std::string(kEnvTracePerProcess) + "=1");
     std::vector<std::string> env = program_environment(options.no_shim ? std::string() : shim, settings);
     if (quota.milli && !quota.from_cgroup)
         enforce_quota(quota, quota_names);

@@ -36,7 +36,7 @@ void on_fork_prepare() {
 
 void on_fork_child() {
     libos::after_fork_child();
-    libos::trace_reset_stats();
+    libos::trace_after_fork();
 }
 
 void on_thread_exit(void*) {

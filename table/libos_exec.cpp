@@ -143,7 +143,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* map = machine_map_text();
     const char* shim = preload_library();
     size_t strings = 256 + strlen(map) + 4 * kPreloadMax + kMaxVcpus * 6;
-    strings += 4 * 600; /* the tracing variables */
+    strings += kTraceVariables * 600; /* the tracing variables */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
     strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
@@ -206,10 +206,10 @@ char* const* exec_environment(char* const* envp, long* error) {
         out[used++] = put(&cursor, {kTunablesName, "=", kRseqOff});
     if (shim && !have_preload)
         out[used++] = put(&cursor, {"LD_PRELOAD=", shim});
-    const char* trace_names[4];
-    const char* trace_values[4];
+    const char* trace_names[kTraceVariables];
+    const char* trace_values[kTraceVariables];
     size_t traced = 0;
-    trace_environment(trace_names, trace_values, &traced, 4);
+    trace_environment(trace_names, trace_values, &traced, kTraceVariables);
     for (size_t i = 0; i < traced; ++i)
         out[used++] = put(&cursor, {trace_names[i], "=", trace_values[i]});
     if (!machine) {

@@ -96,6 +96,56 @@ bool parse_trace_format(const char* setting, const char* text, bool* json, Confi
     return false;
 }
 
+bool parse_stats(const char* setting, const char* text, bool* on, bool* per_process, ConfigError* err) {
+    if (!given(text))
+        return true;
+    if (is(text, "0") || is(text, "1") || is(text, "per-process")) {
+        *on = !is(text, "0");
+        *per_process = is(text, "per-process");
+        return true;
+    }
+    config_error(err, setting, text, "expected 1 (one summary for the launch), per-process or 0 (off)");
+    return false;
+}
+
+bool parse_trace_time(const char* setting, const char* text, TraceTime* time, ConfigError* err) {
+    if (!given(text))
+        return true;
+    static constexpr struct {
+        const char* word;
+        TraceTime time;
+    } kTimes[] = {{"none", TraceTime::kNone},
+                  {"wall", TraceTime::kWall},
+                  {"wall-us", TraceTime::kWallUs},
+                  {"relative", TraceTime::kRelative}};
+    for (const auto& t : kTimes) {
+        if (is(text, t.word)) {
+            *time = t.time;
+            return true;
+        }
+    }
+    config_error(err, setting, text, "expected wall, wall-us, relative or none");
+    return false;
+}
+
+bool per_process_trace_path(const char* setting, const char* text, const char* path, long pid, char* out,
+                            size_t size, ConfigError* err) {
+    char digits[24];
+    size_t n = format_decimal(digits, static_cast<uint64_t>(pid));
+    size_t len = strlen(path);
+    if (len + 1 + n >= size) {
+        char why[96];
+        TextBuilder(why, sizeof(why)).add("the file's absolute path and pid are longer than ").unum(size - 1).add(" bytes");
+        config_error(err, setting, text, why);
+        return false;
+    }
+    memcpy(out, path, len);
+    out[len] = '.';
+    memcpy(out + len + 1, digits, n);
+    out[len + 1 + n] = '\0';
+    return true;
+}
+
 bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, ConfigError* err) {
     *tag = 0;
     if (!given(text))

@@ -12,14 +12,14 @@
 namespace libos {
 namespace {
 
-#define LIBOS_SYSCALL(nr, name, support, strict, note) +1
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) +1
 constexpr size_t kListedCount = 0
 #include "libos_syscalls.def"
     ;
 #undef LIBOS_SYSCALL
 
 constexpr size_t highest_number() {
-#define LIBOS_SYSCALL(nr, name, support, strict, note) nr,
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) nr,
     const size_t numbers[] = {
 #include "libos_syscalls.def"
     };
@@ -55,7 +55,7 @@ constexpr size_t kTableSize = highest_number() + 1;
 
 constexpr std::array<RawHandler, kTableSize> build_handlers() {
     std::array<RawHandler, kTableSize> table{};
-#define LIBOS_SYSCALL(nr, name, support, strict, note) table[nr] = LIBOS_HANDLER_##support(nr, name);
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) table[nr] = LIBOS_HANDLER_##support(nr, name);
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
     return table;
@@ -64,7 +64,7 @@ constexpr std::array<RawHandler, kTableSize> build_handlers() {
 /* The names and notes, each NUL-terminated, one after the other in one block. */
 constexpr size_t string_bytes() {
     size_t n = 1; /* "" at offset 0: the empty note */
-#define LIBOS_SYSCALL(nr, name, support, strict, note) n += sizeof(#name) + sizeof(note);
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) n += sizeof(#name) + sizeof(note) + sizeof(arguments);
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
     return n;
@@ -74,6 +74,7 @@ constexpr size_t kStringBytes = string_bytes();
 struct Meta {
     uint32_t name;  /* offset of the name in the block; 0: not listed */
     uint32_t note;  /* offset of the note */
+    uint32_t arguments; /* offset of the argument letters */
     Support support;
     bool trapped;
 };
@@ -94,11 +95,13 @@ constexpr size_t append(std::array<char, kStringBytes>& text, size_t at, const c
 constexpr Strings build_strings() {
     Strings out{};
     size_t at = 1;
-#define LIBOS_SYSCALL(nr_, name_, support_, strict_, note_)                                    \
+#define LIBOS_SYSCALL(nr_, name_, support_, strict_, note_, arguments_)                                \
     out.meta[nr_].name = static_cast<uint32_t>(at);                                            \
     at = append(out.text, at, #name_);                                                         \
     out.meta[nr_].note = static_cast<uint32_t>(at);                                            \
     at = append(out.text, at, note_);                                                          \
+    out.meta[nr_].arguments = static_cast<uint32_t>(at);                                       \
+    at = append(out.text, at, arguments_);                                                     \
     out.meta[nr_].support = LIBOS_SUPPORT_##support_;                                          \
     out.meta[nr_].trapped = LIBOS_TRAPPED_##strict_;
 #include "libos_syscalls.def"
@@ -131,7 +134,7 @@ constexpr size_t arity(SyscallResult (*)(Caller, Args...)) {
 #define LIBOS_TRAP_HANDLER_PASS(name) static_assert(false, #name ": only a call with a handler can be trapped");
 #define LIBOS_TRAP_IF_TRAP(support, name) LIBOS_TRAP_HANDLER_##support(name)
 #define LIBOS_TRAP_IF_NOTRAP(support, name)
-#define LIBOS_SYSCALL(nr, name, support, strict, note)                                         \
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments)                                         \
     LIBOS_TRAP_CHECK_##strict(name) LIBOS_TRAP_IF_##strict(support, name)
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
@@ -143,9 +146,10 @@ const size_t g_syscall_count = kTableSize;
 
 SyscallEntry syscall_entry(long nr) {
     if (static_cast<unsigned long>(nr) >= kTableSize || g_strings.meta[nr].name == 0)
-        return SyscallEntry{nullptr, Support::Unknown, "", nullptr, false};
+        return SyscallEntry{nullptr, Support::Unknown, "", nullptr, false, ""};
     const Meta& m = g_strings.meta[nr];
-    return SyscallEntry{&g_strings.text[m.name], m.support, &g_strings.text[m.note], g_handler_table[nr], m.trapped};
+    return SyscallEntry{&g_strings.text[m.name], m.support,         &g_strings.text[m.note],
+                        g_handler_table[nr],       m.trapped,         &g_strings.text[m.arguments]};
 }
 
 }  // namespace libos

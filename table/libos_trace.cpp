@@ -20,9 +20,15 @@
 #include "libos/libos_settings.h"
 #include "libos/libos_table.h"
 #include "libos/libos_text.h"
+#include "libos/libos_trace_filter.h"
+#include "libos_trace_internal.h"
 #include "pal/pal.h"
 
 namespace libos {
+
+using tracer::Call;
+using tracer::kLineReserve;
+using tracer::Line;
 
 #ifndef LIBOS_NO_TRACING
 constinit bool g_tracing = false;
@@ -39,9 +45,21 @@ constinit bool g_lines = false; /* LIBOS_TRACE given */
 constinit bool g_json = false;
 constinit bool g_stacks = false;
 constinit bool g_stats = false;
+constinit bool g_stats_per_process = false; /* LIBOS_STATS=per-process */
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
 constinit char g_trace_path[kTracePathBytes] = {};
 constinit char g_format[8] = {};
+/* LIBOS_TRACE_FILTER: the calls shown (all by default), and the list as given, for exec. */
+constinit TraceFilter g_filter = {};
+constinit char g_filter_text[kTraceFilterTextMax + 1] = {};
+/* LIBOS_TRACE_TIME, and its word for exec. */
+constinit TraceTime g_time = TraceTime::kNone;
+constinit char g_time_text[12] = {};
+/* LIBOS_TRACE_PER_PROCESS: each process writes FILE.<pid>; the process g_trace_fd is for. */
+constinit bool g_per_process = false;
+constinit long g_trace_fd_pid = 0;
+/* For relative timestamps: when this process's previous traced call began (monotonic ns). */
+constinit std::atomic<uint64_t> g_previous_start{0};
 
 struct CodeRange {
     uintptr_t start, end;
@@ -49,54 +67,65 @@ struct CodeRange {
 constinit CodeRange g_own_code[8] = {};
 constinit std::atomic<int> g_own_code_count{0};
 
-/* Per syscall number: calls, failures and nanoseconds, for LIBOS_STATS. */
-constexpr size_t kStatSlots = 512;
-struct Stat {
-    std::atomic<uint64_t> calls, errors, nanoseconds;
-};
-constinit Stat g_stats_table[kStatSlots] = {};
-
 /* Where the trace's descriptor goes: out of the lowest numbers, which programs expect to get. */
 constexpr int kTraceFdFloor = 900;
 
-uint64_t now_ns() {
+uint64_t clock_ns(clockid_t clock) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t); /* the vDSO: no system call */
+    clock_gettime(clock, &t); /* the vDSO: no system call */
     return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
 }
 
-/* ---- a line ---------------------------------------------------------------------------------- */
+uint64_t now_ns() {
+    return clock_ns(CLOCK_MONOTONIC);
+}
 
-/* A trace line: built whole, then written with one write(2). */
-using Line = FixedText<4096>;
-/* What a line keeps free for its end while frames are added. */
-constexpr size_t kLineReserve = 16;
+/* ---- times ------------------------------------------------------------------------------------ */
 
-/* ---- what a call was about ------------------------------------------------------------------- */
+/* `ns` as seconds with `decimals` (3 or 6) decimals, the whole seconds padded to `width`. */
+void add_seconds(Line& line, uint64_t ns, int width, int decimals) {
+    char d[24];
+    size_t n = format_decimal(d, ns / 1000000000ull);
+    for (size_t i = n; i < static_cast<size_t>(width); ++i)
+        line.ch(' ');
+    line.add(d, n).ch('.');
+    uint64_t frac = ns % 1000000000ull;
+    for (int i = 0; i < 9 - decimals; ++i)
+        frac /= 10;
+    for (int i = decimals - 1; i >= 0; --i) {
+        d[i] = static_cast<char>('0' + frac % 10);
+        frac /= 10;
+    }
+    line.add(d, static_cast<size_t>(decimals));
+}
 
-/* Which argument is a path, for the calls that take one (-1: none). */
-int path_argument(long nr) {
-    switch (nr) {
-#ifdef SYS_open /* x86_64's; arm64 has the *at forms only */
-        case SYS_open:
-        case SYS_stat:
-        case SYS_lstat:
-        case SYS_access:
-#endif
-        case SYS_execve:
-            return 0;
-        case SYS_openat:
-        case SYS_openat2:
-        case SYS_newfstatat:
-        case SYS_statx:
-        case SYS_faccessat:
-        case SYS_faccessat2:
-        case SYS_execveat:
-            return 1;
-        default:
-            return -1;
+/* The timestamp of a call that began at `wall` (realtime) and `start` (monotonic), as strace's -t,
+ * -tt or -r prints it. Wall time is UTC: the local zone would need libc's tzset, which allocates. */
+void add_timestamp(Line& line, uint64_t wall, uint64_t start, uint64_t previous) {
+    if (g_time == TraceTime::kRelative) {
+        add_seconds(line, previous && start > previous ? start - previous : 0, 6, 6);
+        return;
+    }
+    uint64_t day = wall / 1000000000ull % 86400;
+    const unsigned parts[] = {static_cast<unsigned>(day / 3600), static_cast<unsigned>(day / 60 % 60),
+                              static_cast<unsigned>(day % 60)};
+    for (int i = 0; i < 3; ++i) {
+        if (i)
+            line.ch(':');
+        line.ch(static_cast<char>('0' + parts[i] / 10)).ch(static_cast<char>('0' + parts[i] % 10));
+    }
+    if (g_time == TraceTime::kWallUs) {
+        char d[6];
+        uint64_t us = wall / 1000 % 1000000;
+        for (int i = 5; i >= 0; --i) {
+            d[i] = static_cast<char>('0' + us % 10);
+            us /= 10;
+        }
+        line.ch('.').add(d, 6);
     }
 }
+
+/* ---- what a call was about ------------------------------------------------------------------- */
 
 bool ends_the_thread(long nr) {
     return nr == SYS_execve || nr == SYS_execveat || nr == SYS_exit || nr == SYS_exit_group;
@@ -112,23 +141,6 @@ bool read_mask(Caller caller, long address, long len, CpuBits* out) {
         size = sizeof(out->words);
     return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
 }
-
-struct Call {
-    long nr;
-    long args[6];
-    long result;
-    uint64_t nanoseconds;
-    char path[256];
-    bool have_path;
-    CpuBits mask; /* sched_*affinity: the mask set or got */
-    bool have_mask;
-    unsigned cpu, node;
-    bool have_cpu;
-    /* The memory-policy calls: the node mask set or got (migrate_pages: the old nodes), as a CPU list
-     * of node numbers so that it prints like the CPU masks; migrate_pages' new nodes in the second. */
-    CpuBits nodes, nodes2;
-    bool have_nodes, have_nodes2;
-};
 
 /* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
 int node_mask_argument(long nr, int* maxnode_arg) {
@@ -180,66 +192,6 @@ void host_nodes_of(const CpuBits& vnodes, CpuBits* host) {
     numa_to_host(v, &h);
     memset(host, 0, sizeof(*host));
     memcpy(host->words, h.words, sizeof(h.words));
-}
-
-/* How many arguments to show for a call the tracer has no decoder for: up to the last non-zero. */
-int shown_arguments(const Call& c) {
-    int n = 6;
-    while (n > 0 && c.args[n - 1] == 0)
-        --n;
-    return n;
-}
-
-void add_text_arguments(Line& line, const Call& c) {
-    int path_arg = path_argument(c.nr);
-    if (c.nr == SYS_sched_setaffinity || c.nr == SYS_sched_getaffinity) {
-        line.num(static_cast<int>(c.args[0])).add(", ").unum(static_cast<unsigned>(c.args[1])).add(", ");
-        if (c.have_mask)
-            line.ch('{').cpu_list_short(c.mask).ch('}');
-        else
-            line.hex(static_cast<unsigned long>(c.args[2]));
-        return;
-    }
-    int maxnode_arg;
-    if (int node_arg = node_mask_argument(c.nr, &maxnode_arg); node_arg >= 0 && c.have_nodes) {
-        const int count = c.nr == SYS_set_mempolicy ? 3 : c.nr == SYS_migrate_pages ? 4 : c.nr == SYS_mbind ? 6 : 5;
-        for (int i = 0; i < count; ++i) {
-            if (i)
-                line.add(", ");
-            if (i == node_arg)
-                line.ch('{').cpu_list_short(c.nodes).ch('}');
-            else if (i == 3 && c.nr == SYS_migrate_pages && c.have_nodes2)
-                line.ch('{').cpu_list_short(c.nodes2).ch('}');
-            else if (c.args[i] >= -4096 && c.args[i] < 65536)
-                line.num(c.args[i]);
-            else
-                line.hex(static_cast<unsigned long>(c.args[i]));
-        }
-        return;
-    }
-    if (c.nr == SYS_getcpu) {
-        if (c.have_cpu)
-            line.ch('[').unum(c.cpu).add("], [").unum(c.node).ch(']');
-        else
-            line.hex(static_cast<unsigned long>(c.args[0])).add(", ").hex(static_cast<unsigned long>(c.args[1]));
-        line.add(", ").hex(static_cast<unsigned long>(c.args[2]));
-        return;
-    }
-    int n = shown_arguments(c);
-    if (path_arg >= 0 && n <= path_arg)
-        n = path_arg + 1;
-    for (int i = 0; i < n; ++i) {
-        if (i)
-            line.add(", ");
-        if (i == path_arg && c.have_path)
-            line.quoted(c.path);
-        else if (i == 0 && (path_arg == 1 && static_cast<int>(c.args[0]) == -100))
-            line.add("AT_FDCWD");
-        else if (c.args[i] >= -4096 && c.args[i] < 65536)
-            line.num(c.args[i]);
-        else
-            line.hex(static_cast<unsigned long>(c.args[i]));
-    }
 }
 
 const char* error_name(long result) {
@@ -299,12 +251,14 @@ void add_stack(Caller caller, Line& line, bool json) {
             if (!first)
                 line.ch(',');
             line.add("{\"object\":").quoted(frames[i].object).add(",\"function\":").quoted(frames[i].function)
-                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address).ch('}');
+                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address)
+                .add(",\"module_offset\":").unum(frames[i].module_offset).ch('}');
         } else {
             line.add(" > ").add(frames[i].object[0] ? frames[i].object : "?").ch('(');
             if (frames[i].function[0])
                 line.add(frames[i].function).add("+").hex(frames[i].offset);
-            line.add(") [").hex(frames[i].address).add("]");
+            /* As strace -k: the address inside the object, which addr2line -e OBJECT resolves. */
+            line.add(") [").hex(frames[i].module_offset ? frames[i].module_offset : frames[i].address).add("]");
             line.end("\n");
         }
         first = false;
@@ -313,46 +267,69 @@ void add_stack(Caller caller, Line& line, bool json) {
         line.ch(']');
 }
 
-void print_call(Caller caller, const Call& c, bool before_only) {
+/* When a line is printed: before a call that may not return (exec), after a call returned, or when
+ * strict mode's supervisor let a call continue to the host (the kernel runs it afterwards: its
+ * result is not seen). */
+enum class Phase : unsigned char { kBefore, kReturned, kContinued };
+
+void print_call(Caller caller, const Call& c, Phase phase) {
+    const bool before_only = phase == Phase::kBefore, continued = phase == Phase::kContinued;
     const char* name = syscall_name(c.nr);
-    /* Strict mode's supervisor answers the calls of threads of other processes. */
-    const char* handled = caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
+    /* Strict mode's supervisor answers the calls of threads of other processes; those it continues
+     * are the host's. */
+    const char* handled = continued ? "host" : caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
     const long pid = caller.process(), tid = caller.tid();
     Line line;
     if (g_json) {
-        line.add("{\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
+        line.add("{\"v\":").unum(kTraceJsonVersion).add(",\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
         if (name)
             line.quoted(name);
         else
             line.add("null");
-        /* The arguments as the text format shows them, as one string: one decoder for both. */
+        /* The arguments as the text format shows them, as one string, and as JSON values
+         * (docs/tracing.md, "JSON"). */
         Line args;
-        add_text_arguments(args, c);
-        line.add(",\"arguments\":").json_string(args.data(), args.length());
+        tracer::add_arguments(args, c, false);
+        line.add(",\"arguments\":").json_string(args.data(), args.length()).add(",\"args\":[");
+        tracer::add_arguments(line, c, true);
+        line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
-        if (!before_only) {
+        if (continued) {
+            line.add(",\"result\":null,\"errno\":null,\"continued\":true");
+        } else if (!before_only) {
             line.add(",\"result\":").num(c.result < 0 && c.result > -4096 ? -1 : c.result);
             line.add(",\"errno\":");
             if (c.result < 0 && c.result > -4096)
                 line.ch('"').add(error_name(c.result)).ch('"');
             else
                 line.add("null");
-            line.add(",\"usecs\":").unum(c.nanoseconds / 1000);
+            line.add(",\"usecs\":").unum(c.nanoseconds / 1000).add(",\"ns\":").unum(c.nanoseconds);
+        }
+        if (g_time != TraceTime::kNone) {
+            line.add(",\"time\":\"");
+            add_timestamp(line, c.wall, c.start, c.previous);
+            line.ch('"');
         }
         add_host_cpus(line, c, true);
         add_stack(caller, line, true);
         line.end("}\n");
     } else {
         line.num(pid).ch('/').num(tid).ch(' ');
+        if (g_time != TraceTime::kNone) {
+            add_timestamp(line, c.wall, c.start, c.previous);
+            line.ch(' ');
+        }
         if (name)
             line.add(name);
         else
             line.add("syscall_").num(c.nr);
         line.ch('(');
-        add_text_arguments(line, c);
+        tracer::add_arguments(line, c, false);
         line.ch(')');
         if (before_only) {
             line.add(" ...");
+        } else if (continued) {
+            line.add(" = ?");
         } else if (c.result < 0 && c.result > -4096) {
             const char* desc = strerrordesc_np(static_cast<int>(-c.result));
             line.add(" = -1 ").add(error_name(c.result)).add(" (").add(desc ? desc : "?").ch(')');
@@ -363,6 +340,12 @@ void print_call(Caller caller, const Call& c, bool before_only) {
         }
         add_host_cpus(line, c, false);
         line.add(" <").add(handled).add(">");
+        if (phase == Phase::kReturned) {
+            /* The call's duration, as strace -T shows it. */
+            line.add(" <");
+            add_seconds(line, c.nanoseconds, 1, 6);
+            line.ch('>');
+        }
         line.end("\n");
         add_stack(caller, line, false);
     }
@@ -371,17 +354,58 @@ void print_call(Caller caller, const Call& c, bool before_only) {
 
 }  // namespace
 
+namespace {
+
+/* Opens FILE.<pid> for this process (--trace-per-process); -1 with `err` set when it cannot. */
+long open_own_trace_file(const char* text, ConfigError* err) {
+    char own[kTracePathBytes + 24];
+    long pid = PalProcessGetId();
+    if (!per_process_trace_path(kEnvTrace, text, g_trace_path, pid, own, sizeof(own), err))
+        return -1;
+    long fd = open_trace_file(kEnvTrace, text, own, err);
+    if (fd >= 0) {
+        if (long high = PalFileMoveHigh(static_cast<int>(fd), kTraceFdFloor, true); high >= 0)
+            fd = high;
+        g_trace_fd_pid = pid;
+    }
+    return fd;
+}
+
+bool given(const char* text) {
+    return text && *text;
+}
+
+}  // namespace
+
 bool trace_init(ConfigError* err) {
-    /* Every value is checked, also where it has no effect (LIBOS_TRACE_STACK without LIBOS_TRACE): a
+    /* Every value is checked, also where it has no effect (LIBOS_TRACE_STACK=0 with a filter): a
      * mistyped value is refused, never ignored. */
     const char* trace = env_get(kEnvTrace);
     const char* format = env_get(kEnvTraceFormat);
+    const char* filter = env_get(kEnvTraceFilter);
+    const char* time = env_get(kEnvTraceTime);
     TraceTarget target = TraceTarget::kOff;
-    bool stacks = false, json = false, stats = false;
+    bool stacks = false, json = false, stats = false, per_process = false, stats_per_process = false;
+    int stats_fd = -1;
+    TraceTime time_mode = TraceTime::kNone;
     if (!parse_trace_target(kEnvTrace, trace, &target, g_trace_path, sizeof(g_trace_path), err) ||
         !parse_switch(kEnvTraceStack, env_get(kEnvTraceStack), &stacks, err) ||
-        !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_switch(kEnvStats, env_get(kEnvStats), &stats, err))
+        !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_stats(kEnvStats, env_get(kEnvStats), &stats, &stats_per_process, err) ||
+        !parse_descriptor(kEnvStatsFd, env_get(kEnvStatsFd), &stats_fd, err) ||
+        !parse_trace_filter(kEnvTraceFilter, filter, &g_filter, err) ||
+        !parse_trace_time(kEnvTraceTime, time, &time_mode, err) ||
+        !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err))
         return false;
+    /* As the launcher's --trace-stack, --trace-format, --trace-filter, --trace-time and
+     * --trace-per-process imply --trace, so do their variables without LIBOS_TRACE: the lines go to
+     * standard error. An explicit LIBOS_TRACE=0 still turns the lines off. */
+    if (!trace && (stacks || given(format) || given(filter) || given(time) || per_process))
+        target = TraceTarget::kStandardError;
+    if (per_process && target == TraceTarget::kStandardError) {
+        config_error(err, kEnvTracePerProcess, "1",
+                     "one file per process needs a trace file (LIBOS_TRACE=FILE, --trace=FILE), not standard error");
+        return false;
+    }
 #ifdef LIBOS_NO_TRACING
     if (target != TraceTarget::kOff || stats) {
         config_error(err, target != TraceTarget::kOff ? kEnvTrace : kEnvStats, target != TraceTarget::kOff ? trace : "1",
@@ -394,15 +418,29 @@ bool trace_init(ConfigError* err) {
     g_stacks = g_lines && stacks;
     g_json = json;
     g_stats = stats;
+    g_stats_per_process = stats_per_process;
+    if (g_stats)
+        tracer::stats_init(stats_fd, stats_per_process);
+    g_time = time_mode;
+    g_per_process = per_process && target == TraceTarget::kFile;
     if (format && *format)
         strcpy(g_format, json ? "json" : "text");
+    if (given(filter))
+        strcpy(g_filter_text, filter); /* parse_trace_filter took at most kTraceFilterTextMax bytes */
+    if (given(time))
+        strcpy(g_time_text, time);
     if (!g_lines && !g_stats)
         return true;
-    /* Where the lines go: a file of the user's, appended to by every process, or standard error
-     * (a copy of it, so that a program closing its fd 2 does not silence the trace). A file that
-     * cannot be opened is refused, as strace -o refuses it, not traded for standard error. */
+    /* Where the lines go: a file of the user's, appended to by every process (or one per process),
+     * or standard error (a copy of it, so that a program closing its fd 2 does not silence the
+     * trace). A file that cannot be opened is refused, as strace -o refuses it, not traded for
+     * standard error. */
     long fd = -1;
-    if (target == TraceTarget::kFile) {
+    if (g_per_process) {
+        fd = open_own_trace_file(trace, err);
+        if (fd < 0)
+            return false;
+    } else if (target == TraceTarget::kFile) {
         fd = open_trace_file(kEnvTrace, trace, g_trace_path, err);
         if (fd < 0)
             return false;
@@ -420,45 +458,74 @@ bool trace_init(ConfigError* err) {
     return true;
 }
 
+void trace_after_fork() {
+    trace_reset_stats();
+    g_previous_start.store(0, std::memory_order_relaxed);
+    if (!g_per_process || g_trace_fd < 0 || g_trace_fd_pid == PalProcessGetId())
+        return;
+    /* The child writes a file of its own. If it cannot be opened, its lines stay in its parent's
+     * file (each line has its pid): a program's fork is not the place to stop it. */
+    ConfigError ignored;
+    long fd = open_own_trace_file(g_trace_path, &ignored);
+    if (fd < 0)
+        return;
+    int inherited = g_trace_fd;
+    g_trace_fd = static_cast<int>(fd);
+    PalFileClose(inherited);
+}
+
 SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     if (t_in_trace)
+        return dispatch_for(caller, nr, args);
+    const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
+    /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
+     * counts it; only its failure is added after. */
+    if (g_stats && shown && may_not_return)
+        tracer::stats_add(nr, 0, false, true);
+    /* exec replaces the program, and with it the exit that would print the summary. */
+    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
+        t_in_trace = true;
+        tracer::stats_before_exec();
+        t_in_trace = false;
+    }
+    if (!shown)
         return dispatch_for(caller, nr, args);
     Call c = {};
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
-    int path_arg = path_argument(nr);
-    if (path_arg >= 0 && g_lines)
-        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[path_arg]), sizeof(c.path)) >= 0;
+    if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
+        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[at]), sizeof(c.path)) >= 0;
+    if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
+        c.have_path2 = caller.copy_string_in(c.path2, static_cast<uintptr_t>(args[at]), sizeof(c.path2)) >= 0;
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
         read_call_nodes(caller, &c);
-    /* exec replaces the program, and with it the exit that would print the summary. */
-    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
+    if (g_lines && may_not_return) {
         t_in_trace = true;
-        trace_finish();
-        trace_reset_stats();
+        print_call(caller, c, Phase::kBefore);
         t_in_trace = false;
     }
-    if (g_lines && ends_the_thread(nr)) {
-        t_in_trace = true;
-        print_call(caller, c, true);
-        t_in_trace = false;
-    }
-    uint64_t start = now_ns();
+    c.start = now_ns();
+    if (g_time == TraceTime::kRelative)
+        c.previous = g_previous_start.exchange(c.start, std::memory_order_relaxed);
+    else if (g_time != TraceTime::kNone)
+        c.wall = clock_ns(CLOCK_REALTIME);
     SyscallResult result = dispatch_for(caller, nr, args);
-    c.nanoseconds = now_ns() - start;
+    c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
-    if (g_stats && static_cast<unsigned long>(nr) < kStatSlots) {
-        Stat& s = g_stats_table[nr];
-        s.calls.fetch_add(1, std::memory_order_relaxed);
-        s.nanoseconds.fetch_add(c.nanoseconds, std::memory_order_relaxed);
-        if (c.result < 0 && c.result > -4096)
-            s.errors.fetch_add(1, std::memory_order_relaxed);
-    }
-    /* A remote call left to the host (a path outside the views) is the host's, not traced here. */
-    if (!g_lines || result.leaves_to_host())
+    if (g_stats)
+        tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096, !may_not_return);
+    if (!g_lines)
         return result;
+    /* A remote call left to the host (a path outside the views): the kernel runs it once the
+     * supervisor has let it go, so its line has no result. */
+    if (result.leaves_to_host()) {
+        t_in_trace = true;
+        print_call(caller, c, Phase::kContinued);
+        t_in_trace = false;
+        return result;
+    }
     if (nr == SYS_sched_getaffinity && c.result > 0)
         c.have_mask = read_mask(caller, args[2], c.result, &c.mask);
     if (nr == SYS_get_mempolicy && c.result == 0)
@@ -468,17 +535,9 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
                      (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);
     }
     t_in_trace = true;
-    print_call(caller, c, false);
+    print_call(caller, c, Phase::kReturned);
     t_in_trace = false;
     return result;
-}
-
-void trace_reset_stats() {
-    for (Stat& st : g_stats_table) {
-        st.calls.store(0, std::memory_order_relaxed);
-        st.errors.store(0, std::memory_order_relaxed);
-        st.nanoseconds.store(0, std::memory_order_relaxed);
-    }
 }
 
 bool trace_wants_stacks() {
@@ -509,107 +568,22 @@ bool is_own_code(uintptr_t address) {
     return false;
 }
 
-void trace_finish() {
-    if (!g_stats)
-        return;
-    uint64_t total_ns = 0, total_calls = 0, total_errors = 0;
-    for (const Stat& s : g_stats_table) {
-        total_ns += s.nanoseconds.load(std::memory_order_relaxed);
-        total_calls += s.calls.load(std::memory_order_relaxed);
-        total_errors += s.errors.load(std::memory_order_relaxed);
-    }
-    long pid = PalProcessGetId();
-    int fd = g_trace_fd >= 0 ? g_trace_fd : 2;
-    if (g_json) {
-        Line line;
-        line.add("{\"pid\":").num(pid).add(",\"stats\":[");
-        bool first = true;
-        for (size_t nr = 0; nr < kStatSlots; ++nr) {
-            const Stat& s = g_stats_table[nr];
-            uint64_t calls = s.calls.load(std::memory_order_relaxed);
-            if (!calls || !line.room(200, kLineReserve))
-                continue;
-            const char* name = syscall_name(static_cast<long>(nr));
-            if (!first)
-                line.ch(',');
-            line.add("{\"name\":").quoted(name ? name : "?").add(",\"nr\":").unum(nr).add(",\"calls\":").unum(calls)
-                .add(",\"errors\":").unum(s.errors.load(std::memory_order_relaxed)).add(",\"usecs\":")
-                .unum(s.nanoseconds.load(std::memory_order_relaxed) / 1000).ch('}');
-            first = false;
-        }
-        line.add("],\"calls\":").unum(total_calls).add(",\"errors\":").unum(total_errors).add("}\n");
-        line.write_to(fd);
-        return;
-    }
-    Line head;
-    head.add("libos: summary for pid ").num(pid).add("\n% time     seconds  usecs/call     calls    errors syscall\n")
-        .add("------ ----------- ----------- --------- --------- ----------------\n");
-    head.write_to(fd);
-    auto pad = [](Line& l, uint64_t v, int width) {
-        char d[24];
-        int n = static_cast<int>(format_decimal(d, v));
-        for (int i = n; i < width; ++i)
-            l.ch(' ');
-        l.add(d, static_cast<size_t>(n));
-    };
-    auto seconds = [&](Line& l, uint64_t ns) {
-        pad(l, ns / 1000000000ull, 5);
-        l.ch('.');
-        uint64_t frac = (ns / 1000) % 1000000;
-        char d[6];
-        for (int i = 5; i >= 0; --i) {
-            d[i] = static_cast<char>('0' + frac % 10);
-            frac /= 10;
-        }
-        l.add(d, 6);
-    };
-    for (size_t nr = 0; nr < kStatSlots; ++nr) {
-        const Stat& s = g_stats_table[nr];
-        uint64_t calls = s.calls.load(std::memory_order_relaxed);
-        if (!calls)
-            continue;
-        uint64_t ns = s.nanoseconds.load(std::memory_order_relaxed);
-        uint64_t permille = total_ns ? ns * 10000 / total_ns : 0;
-        Line l;
-        pad(l, permille / 100, 3);
-        l.ch('.');
-        pad(l, permille % 100 / 10, 1);
-        pad(l, permille % 10, 1);
-        l.ch(' ');
-        seconds(l, ns);
-        l.ch(' ');
-        pad(l, ns / 1000 / calls, 11);
-        l.ch(' ');
-        pad(l, calls, 9);
-        l.ch(' ');
-        uint64_t errors = s.errors.load(std::memory_order_relaxed);
-        if (errors)
-            pad(l, errors, 9);
-        else
-            l.add("         ");
-        const char* name = syscall_name(static_cast<long>(nr));
-        l.ch(' ').add(name ? name : "?").ch('\n');
-        l.write_to(fd);
-    }
-    Line tail;
-    tail.add("------ ----------- ----------- --------- --------- ----------------\n100.00 ");
-    seconds(tail, total_ns);
-    tail.add("             ");
-    pad(tail, total_calls, 9);
-    tail.ch(' ');
-    pad(tail, total_errors, 9);
-    tail.add(" total\n");
-    tail.write_to(fd);
-}
-
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max) {
     *count = 0;
-    if (!g_tracing || max < 4)
+    if (!g_tracing || max < kTraceVariables)
         return false;
-    static const char* const kNames[] = {kEnvTrace, kEnvTraceStack, kEnvTraceFormat, kEnvStats};
-    const char* vals[] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr, g_stacks ? "1" : nullptr,
-                          g_format[0] ? g_format : nullptr, g_stats ? "1" : nullptr};
-    for (int i = 0; i < 4; ++i) {
+    static const char* const kNames[kTraceVariables] = {kEnvTrace,       kEnvTraceStack,  kEnvTraceFormat,
+                                                        kEnvStats,       kEnvTraceFilter, kEnvTraceTime,
+                                                        kEnvTracePerProcess, kEnvStatsFd};
+    const char* vals[kTraceVariables] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr,
+                                         g_stacks ? "1" : nullptr,
+                                         g_format[0] ? g_format : nullptr,
+                                         g_stats ? (g_stats_per_process ? "per-process" : "1") : nullptr,
+                                         g_filter_text[0] ? g_filter_text : nullptr,
+                                         g_time_text[0] ? g_time_text : nullptr,
+                                         g_per_process ? "1" : nullptr,
+                                         g_stats ? tracer::stats_fd_text() : nullptr};
+    for (size_t i = 0; i < kTraceVariables; ++i) {
         if (!vals[i])
             continue;
         names[*count] = kNames[i];
@@ -617,6 +591,18 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
         ++*count;
     }
     return true;
+}
+
+int tracer::output_fd() {
+    return g_trace_fd >= 0 ? g_trace_fd : 2;
+}
+
+bool tracer::stats_on() {
+    return g_stats;
+}
+
+bool tracer::json_on() {
+    return g_json;
 }
 
 void report_own_crash(int sig, void* info_ptr, void* ucontext) {

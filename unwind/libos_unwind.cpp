@@ -1,4 +1,5 @@
-/* libos_unwind.so (libos_unwind.h): libunwind's local unwinder, and _dl_find_object for object names. */
+/* libos_unwind.so (libos_unwind.h): libunwind's local unwinder, _dl_find_object for object names, and
+ * libiberty's callback demangler for C++ names. */
 #define UNW_LOCAL_ONLY
 #include "libos_unwind.h"
 
@@ -8,6 +9,43 @@
 #include <libunwind.h>
 #include <string.h>
 #include <ucontext.h>
+
+/* libiberty's demangler (linked statically from libiberty.a): the callback form formats on the stack
+ * and hands the text out in pieces, with no malloc, unlike __cxa_demangle. Declared here: libiberty's
+ * own header clashes with glibc's basename. Its options: DMGL_PARAMS | DMGL_ANSI. */
+extern "C" int cplus_demangle_v3_callback(const char* mangled, int options,
+                                          void (*sink)(const char*, size_t, void*), void* opaque);
+namespace {
+constexpr int kDemangleOptions = 1 | 2;
+/* Names longer than this are left mangled: the demangler's stack use grows with the name. */
+constexpr size_t kDemangleMax = 1024;
+
+struct DemangleOut {
+    char* buf;
+    size_t size, used;
+};
+
+void demangle_sink(const char* s, size_t n, void* opaque) {
+    auto* out = static_cast<DemangleOut*>(opaque);
+    size_t room = out->size - 1 - out->used;
+    if (n > room)
+        n = room;
+    memcpy(out->buf + out->used, s, n);
+    out->used += n;
+    out->buf[out->used] = '\0';
+}
+
+/* `name` demangled in place when it is a whole C++ name ("_Z..."); cut to the buffer's size. */
+void demangle_in_place(char* name, size_t size) {
+    if (name[0] != '_' || name[1] != 'Z' || strlen(name) > kDemangleMax)
+        return;
+    char out[sizeof(LibosFrame::function)];
+    DemangleOut sink{out, sizeof(out) < size ? sizeof(out) : size, 0};
+    out[0] = '\0';
+    if (cplus_demangle_v3_callback(name, kDemangleOptions, demangle_sink, &sink) && out[0])
+        memcpy(name, out, sink.used + 1);
+}
+}  // namespace
 
 /* The main program's link map has an empty name: its path, read once (not on a signal path: at the
  * first stack, or from the plugin's constructor). */
@@ -47,10 +85,15 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(voi
         f.object[0] = '\0';
         /* -UNW_ENOMEM: the name did not fit; libunwind still wrote its start, NUL-terminated. */
         int named = unw_get_proc_name(&cursor, f.function, sizeof(f.function), &offset);
-        if (named == 0 || named == -UNW_ENOMEM)
+        if (named == 0) {
             f.offset = offset;
-        else
+            demangle_in_place(f.function, sizeof(f.function));
+        } else if (named == -UNW_ENOMEM) {
+            f.offset = offset; /* a cut mangled name cannot be demangled: it stays as it is */
+        } else {
             f.function[0] = '\0';
+        }
+        f.module_offset = 0;
         /* The object that holds the address, through glibc's _dl_find_object: lock-free and
          * async-signal-safe (dladdr takes the loader's lock). Return addresses point past their
          * call: ip - 1 is inside the calling function. Names stay as libunwind gives them (not
@@ -66,6 +109,7 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(voi
                 len = sizeof(f.object) - 1;
             memcpy(f.object, name, len);
             f.object[len] = '\0';
+            f.module_offset = ip - found.dlfo_link_map->l_addr;
         }
         ++n;
     } while (n < max && unw_step(&cursor) > 0);

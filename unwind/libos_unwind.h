@@ -14,6 +14,8 @@ struct LibosFrame {
     uintptr_t offset;   /* from the start of `function` */
     char function[128]; /* "" when unknown */
     char object[256];   /* the file of the object that holds the address, "" when unknown */
+    uintptr_t module_offset; /* the address in `object` as its ELF file has it (address minus the
+                              * object's load bias): what addr2line -e OBJECT takes; 0 when unknown */
 };
 
 /* Fills up to `max` frames of the calling thread's stack, innermost first, starting at the

@@ -14,7 +14,7 @@ namespace {
 /* The trapped calls' numbers of the architecture, from the list. */
 #define LIBOS_TRAPPED_TRAP(nr) nr,
 #define LIBOS_TRAPPED_NOTRAP(nr)
-#define LIBOS_SYSCALL(nr, name, support, strict, note) LIBOS_TRAPPED_##strict(nr)
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) LIBOS_TRAPPED_##strict(nr)
 constexpr long kTrapped[] = {
 #include "libos_syscalls.def"
 };

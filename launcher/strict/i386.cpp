@@ -10,7 +10,7 @@ namespace launcher::strict {
 
 #define LIBOS_TRAPPED_TRAP(name) __NR_##name,
 #define LIBOS_TRAPPED_NOTRAP(name)
-#define LIBOS_SYSCALL(nr, name, support, strict, note) LIBOS_TRAPPED_##strict(name)
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) LIBOS_TRAPPED_##strict(name)
 const long kTrappedI386[] = {
 #include "libos_syscalls.def"
 };

@@ -432,7 +432,8 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     /* The machine and its shape, as the program's shim reads them. With --trace, the supervisor
      * traces the calls it answers, to the same place and in the same format as the shim (its stacks
      * and statistics would be its own, not the program's). */
-    for (const char* name : {kEnvCpus, kEnvCpuMap, kEnvTopology, kEnvNuma, kEnvCpuQuota, kEnvTrace, kEnvTraceFormat}) {
+    for (const char* name : {kEnvCpus, kEnvCpuMap, kEnvTopology, kEnvNuma, kEnvCpuQuota, kEnvTrace, kEnvTraceFormat,
+                             kEnvTraceFilter, kEnvTraceTime, kEnvTracePerProcess}) {
         std::string prefix = std::string(name) + "=";
         for (const std::string& e : *env)
             if (e.rfind(prefix, 0) == 0)

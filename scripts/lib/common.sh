@@ -11,13 +11,13 @@ LIBOS_SANITIZE_BUILD=${LIBOS_SANITIZE_BUILD_DIR:-$LIBOS_ROOT/build-sanitize}
 # (node, for instance) are not installed: their checks are skipped, with the reason.
 LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
-  libgtest-dev libgmock-dev libunwind-dev libbenchmark-dev help2man
+  libgtest-dev libgmock-dev libunwind-dev libiberty-dev libbenchmark-dev help2man
 )
 # The real programs the topology suite asks about the machine (tests/topology/tools.py) and the
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
 # tools: hwloc-nox, which the hosts suite uses too, conflicts with hwloc), numactl, ps,
 # GNU parallel, psutil, zstd and a JVM.
-LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless)
+LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless rustc nodejs)
 # The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
 # simulated hosts, and the topology tools it runs inside them.
 LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)

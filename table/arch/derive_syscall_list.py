@@ -6,15 +6,18 @@ reference list (x86_64's).
 UNISTD_DEFINES is the compiler's macro dump of <asm/unistd.h> for the architecture, e.g.
     echo '#include <asm/unistd.h>' | aarch64-linux-gnu-gcc -E -dM - > unistd.defines
 Every number of the architecture gets an entry; a name the reference list has keeps its support,
-strict and note columns there (the handlers are the same C++ functions; only the numbers differ), a
-name it lacks is PASS/NOTRAP. Numbers from 403 up are the same on every architecture since Linux
-5.1, so the reference's entries there that the headers are too old to name are kept, except those
-the reference marks as its own (uretprobe, uprobe: x86_64 only). The result is a starting point:
+strict, note and arguments columns there (the handlers are the same C++ functions; only the numbers
+differ), a name it lacks stops the script (its columns, the arguments' letters among them, are to be
+written by hand). The arguments' letters are the same on both for every call the two share
+(clone's raw order differs on arm64, tls before child_tid, but both are addresses). Numbers from
+403 up are the same on every architecture since Linux 5.1, so the reference's entries there that
+the headers are too old to name are kept, except those the reference marks as its own (uretprobe,
+uprobe: x86_64 only). The result is a starting point:
 review it (docs/implementing-new-syscall.md, "Adding an architecture")."""
 import re
 import sys
 
-ENTRY = re.compile(r'LIBOS_SYSCALL\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(".*")\)\s*$')
+ENTRY = re.compile(r'LIBOS_SYSCALL\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(".*")\s*,\s*("[^"]*")\)\s*$')
 DEFINE = re.compile(r'#define __NR_(\w+) (.+)$')
 # Entries of the x86_64 list from 403 up that are x86_64's own.
 X86_ONLY = {"uretprobe", "uprobe"}
@@ -28,7 +31,7 @@ def main() -> int:
         for line in f:
             m = ENTRY.match(line.strip())
             if m:
-                ref[m.group(2)] = (int(m.group(1)), m.group(3), m.group(4), m.group(5))
+                ref[m.group(2)] = (int(m.group(1)), m.group(3), m.group(4), m.group(5), m.group(6))
     raw = {}
     with open(defines, encoding="utf-8") as f:
         for line in f:
@@ -68,7 +71,7 @@ def main() -> int:
 
     def note_of(name):
         """The note, with "as NAME" spelt out when NAME is not a call of this architecture."""
-        note = ref.get(name, (None, "PASS", "NOTRAP", '""'))[3]
+        note = ref.get(name, (None, "PASS", "NOTRAP", '""', '""'))[3]
         m = re.match(r'"as (\w+)(.*)"$', note)
         if m and m.group(1) not in present and m.group(1) in ref:
             inner = note_of(m.group(1))[1:-1]
@@ -82,9 +85,12 @@ def main() -> int:
                 " * checks this list against the architecture's <asm/unistd.h>. */\n\n")
         for n in sorted(numbers):
             name = numbers[n]
-            support, strict = ref.get(name, (None, "PASS", "NOTRAP", '""'))[1:3]
+            support, strict = ref.get(name, (None, "PASS", "NOTRAP", '""', '""'))[1:3]
             note = note_of(name)
-            f.write(f"LIBOS_SYSCALL({n}, {name}, {support}, {strict}, {note})\n")
+            if name not in ref:
+                sys.exit(f"{name} ({n}): not in the reference list: give it its columns by hand")
+            arguments = ref[name][4]
+            f.write(f"LIBOS_SYSCALL({n}, {name}, {support}, {strict}, {note}, {arguments})\n")
     return 0
 
 

@@ -57,7 +57,7 @@ SyscallResult libos_syscall_fork(Caller) {
     long ret = PalProcessFork();
     if (ret == 0) {
         libos::after_fork_child();
-        libos::trace_reset_stats();
+        libos::trace_after_fork();
     }
     else if (ret > 0)
         libos::register_fork_child(static_cast<pid_t>(ret));
@@ -74,7 +74,7 @@ SyscallResult libos_syscall_clone(Caller, unsigned long flags, unsigned long new
     bool fork_like = !(flags & CLONE_VM) && newsp == 0;
     if (ret == 0 && fork_like) {
         libos::after_fork_child();
-        libos::trace_reset_stats();
+        libos::trace_after_fork();
     }
     else if (ret > 0 && fork_like)
         libos::register_fork_child(static_cast<pid_t>(ret));

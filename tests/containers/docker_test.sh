@@ -55,7 +55,7 @@ expect "dockerd of the test's own answers" yes echo $up
 if [ $up != yes ]; then sed 's/^/#   /' "$d/dockerd.log" | tail -20; exit 1; fi
 
 # ---- the images: a Debian base from the host's files, the recipe, a user's image ------------------
-"$containers_dir/host_rootfs.py" "$d/base.tar" g++ meson ninja-build pkg-config python3 libunwind-dev \
+"$containers_dir/host_rootfs.py" "$d/base.tar" g++ meson ninja-build pkg-config python3 libunwind-dev libiberty-dev \
   coreutils dash grep sed
 expect "docker import: a Debian 12 base with the compilers, from the host's own files" "" \
   sh -c "$docker import '$d/base.tar' $ctest_tag-base >/dev/null && rm '$d/base.tar'"

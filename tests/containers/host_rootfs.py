@@ -12,17 +12,26 @@ import sys
 import tarfile
 
 
+arches = {}  # each package's architecture, as installed_packages() chose it
+
+
 def installed_packages():
-    """Each installed package (name without the architecture) with its dependency fields."""
+    """Each installed package of this machine's architecture (or all) with its dependency fields."""
+    native = subprocess.run(["dpkg", "--print-architecture"], check=True, capture_output=True,
+                            text=True).stdout.strip()
     out = subprocess.run(
-        ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Package}\t${Depends}\t${Pre-Depends}\t${Provides}\n"],
+        ["dpkg-query", "-W",
+         "-f=${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Depends}\t${Pre-Depends}\t${Provides}\n"],
         check=True, capture_output=True, text=True).stdout
     packages, provides = {}, {}
     for line in out.splitlines():
-        status, name, depends, pre, provided = line.split("\t")
-        if not status.startswith("ii"):
+        status, name, arch, depends, pre, provided = line.split("\t")
+        # A foreign architecture's instance (multiarch: libc6:arm64 beside libc6:amd64) is not
+        # this machine's to run, and would make the bare name ambiguous to dpkg-query -L.
+        if not status.startswith("ii") or arch not in (native, "all"):
             continue
         packages[name] = [d for d in (depends, pre) if d]
+        arches[name] = arch
         for p in provided.split(","):
             p = p.strip().split(" ")[0]
             if p:
@@ -59,7 +68,11 @@ def closure(roots, packages, provides):
 
 
 def package_files(name):
-    out = subprocess.run(["dpkg-query", "-L", name], capture_output=True, text=True).stdout
+    qualified = name if arches.get(name, "all") == "all" else f"{name}:{arches[name]}"
+    done = subprocess.run(["dpkg-query", "-L", qualified], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"host_rootfs: dpkg-query -L {qualified}: {done.stderr.strip()}")
+    out = done.stdout
     return [line for line in out.splitlines() if line.startswith("/")]
 
 

@@ -4,7 +4,8 @@
 # with a CPU limit, natively and with the shim; the OCI hook from hooks.d (precreate), chosen by the
 # annotation libos-vcpu.cpus; `podman kube play` of containers/k8s/pod.yaml and of the pod template
 # of containers/k8s/job-matrix.yaml, once per index, with an image imported from the host's files
-# (there is no registry). Each run checks nproc, Python, Java (the host's JVM, bind-mounted
+# (there is no registry); `podman build` of the image recipe and a user's image COPY --from= it.
+# Each run checks nproc, Python, Java (the host's JVM, bind-mounted
 # read-only), /proc/cpuinfo and the quota file. TAP output.
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
@@ -159,3 +160,30 @@ for index in 0 1 2 3; do
   expect "job-matrix.yaml's pod, JOB_COMPLETION_INDEX=$index: ${cpus[$index]} vCPUs" \
     "index=$index cpus=${cpus[$index]} nproc=${cpus[$index]}" play "$p/job-$index.yaml" experiment
 done
+
+# ---- podman build of the image recipe, as docker_test.sh builds it -------------------------------
+# The base: the host's compilers as an image (there is no registry), so the recipe's build stage
+# installs nothing and needs no network. Then a user's image takes the layer with COPY --from= and
+# runs the launcher and the shim from it.
+"$containers_dir/host_rootfs.py" "$p/base.tar" g++ meson ninja-build pkg-config python3 libunwind-dev libiberty-dev \
+  coreutils dash grep sed
+base=localhost/$ctest_tag-base:latest
+expect "podman import: a Debian 12 base with the compilers, from the host's own files" "" \
+  sh -c "podman() { command podman --root '$p/storage' --runroot '$p/run' --tmpdir '$p/tmp' \"\$@\"; }
+         podman import '$p/base.tar' $base >'$p/import.log' 2>&1 && rm '$p/base.tar' || cat '$p/import.log'"
+pbuild() { # LOG ARGS...: podman build, its output shown only when it fails
+  local log=$1
+  shift
+  podman build --network none "$@" >"$log" 2>&1 || { tail -30 "$log"; return 1; }
+}
+expect "podman build containers/Containerfile FROM that base: the libos-vcpu layer" "" \
+  pbuild "$p/build.log" -f "$LIBOS_SOURCE_ROOT/containers/Containerfile" --build-arg "BASE=$base" \
+    -t "localhost/$ctest_tag-vcpu" "$LIBOS_SOURCE_ROOT"
+mkdir -p "$p/app"
+printf 'FROM %s\nCOPY --from=%s /opt/libos-vcpu /opt/libos-vcpu\n' "$base" "localhost/$ctest_tag-vcpu" >"$p/app/Containerfile"
+expect "a user's image: COPY --from= the layer" "" pbuild "$p/app.log" -t "localhost/$ctest_tag-app" "$p/app"
+expect "the image's libos-run --cpus 8 -- nproc" "8" \
+  podman run --rm --network none "localhost/$ctest_tag-app" /opt/libos-vcpu/bin/libos-run --cpus 8 -- nproc
+expect "the image's shim alone, LIBOS_CPUS=3: nproc" "3" \
+  podman run --rm --network none -e LD_PRELOAD=/opt/libos-vcpu/lib/libos-vcpu/libshim.so -e LIBOS_CPUS=3 \
+    "localhost/$ctest_tag-app" nproc

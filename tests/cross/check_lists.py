@@ -9,7 +9,7 @@ import os
 import re
 import sys
 
-ENTRY = re.compile(r'LIBOS_SYSCALL\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(".*")\)\s*$')
+ENTRY = re.compile(r'LIBOS_SYSCALL\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(".*")\s*,\s*("[^"]*")\)\s*$')
 
 
 def read(path):
@@ -18,7 +18,7 @@ def read(path):
         for line in f:
             m = ENTRY.match(line.strip())
             if m:
-                out[m.group(2)] = (m.group(3), m.group(4), m.group(5))
+                out[m.group(2)] = (m.group(3), m.group(4), m.group(5), m.group(6))
     return out
 
 
@@ -35,13 +35,15 @@ def main() -> int:
         checks.append((f"{arch}: a list of {len(entries)} calls", len(entries) > 200, []))
         differing = []
         for name in sorted(set(entries) & set(reference)):
-            support, strict, note = entries[name]
-            ref_support, ref_strict, ref_note = reference[name]
+            support, strict, note, arguments = entries[name]
+            ref_support, ref_strict, ref_note, ref_arguments = reference[name]
             why = []
             if (support, strict) != (ref_support, ref_strict):
                 why.append(f"{support}/{strict} on {arch}, {ref_support}/{ref_strict} on x86_64")
             m = re.match(r'"as (\w+)(.*)"$', ref_note)
             spelt = m and m.group(1) not in entries
+            if arguments != ref_arguments:
+                why.append(f"the arguments differ: {arguments} on {arch}, {ref_arguments} on x86_64")
             if note != ref_note and not spelt:
                 why.append(f"the notes differ: {note} on {arch}, {ref_note} on x86_64")
             if why:

@@ -205,5 +205,45 @@ else
   skip "in a 1.5-CPU cgroup: java" "java is not installed"
 fi
 expect "without a quota: --cpus-from-quota gives the allowed CPUs" "$(nproc)" "$run" --cpus-from-quota -- nproc
+
+# ---- other runtimes that may size themselves by the quota: the host is the oracle -------------
+# Each one runs natively in a real cgroup with a quota of 0.5 and of 1.5 CPUs, and under the shim alone
+# (which presents the quota and enforces nothing) on a machine equal to the host with the same quota:
+# the answers must be equal. What it said natively also tells whether it reads the quota at all, and
+# how it rounds (Rust floors, the JVM rounds up), so a machine of 4 vCPUs with 2.5 CPUs must give 4
+# (quota not read), 2 (floored) or 3 (rounded up).
+rt_dir=$(mktemp -d)
+rm_rt() { rm -rf "$rt_dir"; cleanup; }
+trap rm_rt EXIT
+runtime_oracle() { # NAME COMMAND...
+  local name=$1 host_n q native shimmed half one_half want
+  shift
+  host_n=$(nproc)
+  for q in 0.5 1.5; do
+    if [ $q = 0.5 ]; then set_quota "$inside" 50000; else set_quota "$inside" 150000; fi
+    native=$(in_cgroup "$@" 2>&1)
+    shimmed=$(env LD_PRELOAD="$shim" LIBOS_CPUS="$host_n" LIBOS_CPU_QUOTA="$q" "$@" 2>&1)
+    [ $q = 0.5 ] && half=$native || one_half=$native
+    expect "$name with a quota of $q CPUs on a machine equal to the host: as natively ($native)" \
+      "$native" echo "$shimmed"
+  done
+  if [ "$half" = "$host_n" ]; then want=4; elif [ "$one_half" = 1 ]; then want=2; else want=3; fi
+  expect "$name with 2.5 CPUs on 4 vCPUs (natively it said $half for 0.5 and $one_half for 1.5)" "$want" \
+    env LD_PRELOAD="$shim" LIBOS_CPUS=4 LIBOS_CPU_QUOTA=2.5 "$@"
+}
+rustc_bin=$(command -v rustc)
+if [ -n "$rustc_bin" ] && "$rustc_bin" -O -o "$rt_dir/parallelism" "$(dirname "$0")/available_parallelism.rs" 2>"$rt_dir/rustc.log"; then
+  runtime_oracle "Rust $("$rustc_bin" --version | cut -d' ' -f2) available_parallelism()" "$rt_dir/parallelism"
+elif [ -n "$rustc_bin" ]; then
+  fail "Rust available_parallelism(): the probe builds" "$(cat "$rt_dir/rustc.log")"
+else
+  skip "Rust available_parallelism()" "rustc is not installed (package rustc)"
+fi
+if have node && node -e 'require("os").availableParallelism()' 2>/dev/null; then
+  runtime_oracle "Node $(node --version) (libuv) os.availableParallelism()" \
+    node -e 'console.log(require("os").availableParallelism())'
+else
+  skip "Node os.availableParallelism()" "node (18.14 or later) is not installed (package nodejs)"
+fi
 cleanup
 echo "1..$n"

@@ -25,7 +25,7 @@ trap cleanup EXIT
 # Nothing from an enclosing launch may leak into these runs.
 unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH LD_PRELOAD \
   LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS LIBOS_STRICT LIBOS_CWD LIBOS_TEST_CRASH \
-  LIBOS_TEST_STRICT_MISSING
+  LIBOS_TEST_STRICT_MISSING LIBOS_TRACE_FILTER LIBOS_TRACE_TIME LIBOS_TRACE_PER_PROCESS LIBOS_STATS_FD
 
 n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -90,6 +90,7 @@ help=$out
 for word in --cpus --cpu-map --no-propagate --help -h --version -V \
   LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LD_PRELOAD LIBOS_STATE_FD LIBOS_AFFINITY LIBOS_SHIM_PATH PATH \
   LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS stderr "out of memory" \
+  --trace-filter --trace-time --trace-per-process LIBOS_TRACE_FILTER LIBOS_TRACE_TIME LIBOS_TRACE_PER_PROCESS \
   125 126 127 Examples taskset; do
   if grep -q -e "$word" <<<"$help"; then
     pass "--help mentions $word"
@@ -235,7 +236,9 @@ done
 
 # --trace=TOKEN and LIBOS_TRACE=TOKEN, --trace-format=TOKEN and LIBOS_TRACE_FORMAT=TOKEN: the same line.
 for spec in "--trace LIBOS_TRACE /nonexistent/dir/f" "--trace LIBOS_TRACE $tmp" \
-  "--trace-format LIBOS_TRACE_FORMAT xml" "--trace-format LIBOS_TRACE_FORMAT Text"; do
+  "--trace-format LIBOS_TRACE_FORMAT xml" "--trace-format LIBOS_TRACE_FORMAT Text" \
+  "--trace-filter LIBOS_TRACE_FILTER %bogus" "--trace-filter LIBOS_TRACE_FILTER openat,,close" \
+  "--trace-time LIBOS_TRACE_TIME utc"; do
   read -r option variable token <<<"$spec"
   launcher_line=$("$L" "$option=$token" -- true 2>&1)
   shim_line=$(env LD_PRELOAD="$shim" LIBOS_TRACE=stderr "$variable=$token" true 2>&1)
@@ -263,6 +266,7 @@ declare -A bad_value=(
   [LIBOS_STATE_FD]=fd3 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_MEMPOLICY]=bind [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
   [LIBOS_TEST_CRASH]=boom [LIBOS_TEST_STRICT_MISSING]=yes [LIBOS_TOPOLOGY]=cores=0 [LIBOS_NUMA]=0 [LIBOS_CPUID]=yes
   [LIBOS_CPU_QUOTA]=1.5x [LIBOS_CPUS_FROM_QUOTA]=yes
+  [LIBOS_TRACE_FILTER]=%bogus [LIBOS_TRACE_TIME]=utc [LIBOS_TRACE_PER_PROCESS]=yes [LIBOS_STATS_FD]=fd9
 )
 # Who reads it: the shim, the launcher, or both (then both are asked).
 declare -A read_by=([LIBOS_CPUS]="shim launcher" [LIBOS_CPU_MAP]="shim launcher" [LIBOS_TOPOLOGY]="shim launcher" [LIBOS_NUMA]="shim launcher" [LIBOS_CPUID]="shim launcher" [LIBOS_CPU_QUOTA]="shim launcher" [LIBOS_CPUS_FROM_QUOTA]="shim launcher" [LIBOS_PROPAGATE]="shim launcher" [LIBOS_SHIM_PATH]=launcher [LIBOS_TEST_STRICT_MISSING]=launcher)
@@ -473,7 +477,7 @@ else
   fail "--trace=0: LIBOS_TRACE=0, no trace, no file" "$e" "$(cat "$tmp/err")" "files: $(ls -A "$tmp/trace-cwd")"
 fi
 e=$(cd "$tmp/trace-cwd" && env_of --trace=1)
-if [ "$(value_of LIBOS_TRACE "$e")" == 1 ] && grep -q ' <libos>$' "$tmp/err" && [ -z "$(ls -A "$tmp/trace-cwd")" ]; then
+if [ "$(value_of LIBOS_TRACE "$e")" == 1 ] && grep -Eq ' <libos> <[0-9]+\.[0-9]{6}>$' "$tmp/err" && [ -z "$(ls -A "$tmp/trace-cwd")" ]; then
   pass "--trace=1: LIBOS_TRACE=1, the trace on standard error, no file"
 else
   fail "--trace=1: LIBOS_TRACE=1, the trace on standard error, no file" "$e" "$(cat "$tmp/err")" "files: $(ls -A "$tmp/trace-cwd")"

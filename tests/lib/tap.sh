@@ -16,7 +16,12 @@ expect() {
   else
     echo "not ok $n - $name"
     echo "#   wanted: $(echo "$want" | head -c 300)"
-    echo "#   got:    $(echo "$got" | head -c 300)"
+    if [ "$(printf '%s\n' "$got" | wc -l)" -le 1 ]; then
+      echo "#   got:    $(echo "$got" | head -c 300)"
+    else # a log: its end says most
+      echo "#   got (its last 30 lines):"
+      printf '%s\n' "$got" | tail -30 | cut -c1-300 | sed 's/^/#     /'
+    fi
   fi
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }

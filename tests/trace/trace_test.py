@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 PROG = os.path.realpath(os.environ["TRACE_TEST_PROGRAM"])
 SHIM = os.path.realpath(os.environ["LIBOS_LIBSHIM"])
@@ -68,12 +69,20 @@ def cpu_list(cpus):
 
 ALL_HOST = cpu_list(host_of(v) for v in range(VCPUS))
 
-# One traced call: PID/TID name(args) = RESULT [ERRNO (text)] [host {list}] <libos|host>, or, for a
-# call that does not return (execve), "..." instead of the result.
+# One traced call: PID/TID [TIME] name(args) = RESULT [ERRNO (text)] [host {list}] <libos|host> <DURATION>,
+# or, for a call that does not return (execve), "..." instead of the result and no duration. TIME
+# (--trace-time) is HH:MM:SS, HH:MM:SS.UUUUUU or, relative, seconds with 6 decimals.
 CALL_RE = re.compile(
-    r"^(?P<pid>\d+)/(?P<tid>\d+) (?P<name>[a-z_][a-z_0-9]*)\((?P<args>.*)\)"
+    r"^(?P<pid>\d+)/(?P<tid>\d+) (?:(?P<time>\d\d:\d\d:\d\d(?:\.\d{6})?| *\d+\.\d{6}) )?"
+    r"(?P<name>[a-z_][a-z_0-9]*)\((?P<args>.*)\)"
     r"(?: = (?P<result>-?\d+|0x[0-9a-f]+)(?: (?P<errno>E[A-Z0-9]+) \((?P<desc>[^()]+)\))?| (?P<pending>\.\.\.))"
-    r"(?: \[host \{(?P<host>[-0-9,]*)\}\])? <(?P<handled>libos|host)>$")
+    r"(?: \[host \{(?P<host>[-0-9,]*)\}\])? <(?P<handled>libos|host)>(?: <(?P<duration>\d+\.\d{6})>)?$")
+DURATION_RE = re.compile(r" <\d+\.\d{6}>$")
+
+
+def bare(line):
+    """A call line without its duration, which varies from run to run."""
+    return DURATION_RE.sub("", line)
 # One stack frame: " > OBJECT(FUNCTION+0xOFF) [0xADDR]" (FUNCTION empty when unknown).
 FRAME_RE = re.compile(r"^ > (?P<object>[^(]*)\((?P<function>.*)\) \[0x[0-9a-f]+\]$")
 
@@ -193,7 +202,11 @@ def structure_problems(text, allow_frames=False, allow_summary=False):
     if text and not text.endswith("\n"):
         bad.append("(the file does not end with a newline)")
     for line in lines_of(text):
-        if CALL_RE.match(line) or (allow_frames and FRAME_RE.match(line)) or line in summary:
+        m = CALL_RE.match(line)
+        if m and (m["duration"] is None) == (m["pending"] is None):
+            bad.append("(a returned call needs a duration; a pending one has none) " + line)
+            continue
+        if m or (allow_frames and FRAME_RE.match(line)) or line in summary:
             continue
         bad.append(line)
     return bad
@@ -227,8 +240,8 @@ def text_summary(text, pid):
     """{syscall: (calls, errors)} and the total, from the text summary of pid."""
     rows, total, inside = {}, None, False
     for line in lines_of(text):
-        if line.startswith("libos: summary for pid "):
-            inside = line == "libos: summary for pid %d" % pid
+        if line.startswith("libos: summary for "):
+            inside = line in ("libos: summary for pid %d" % pid, "libos: summary for the launch of pid %d" % pid)
             continue
         if not inside:
             continue
@@ -268,7 +281,7 @@ def check_basic_text():
     report("text: the handled calls, once each, in the program's order", names == BASIC_ORDER,
            ["expected %s" % BASIC_ORDER, "got      %s" % names])
 
-    lines = lines_of(r.trace)
+    lines = [bare(l) for l in lines_of(r.trace)]
     prefix = "%d/%d " % (pid, pid)
 
     def has(line, what):
@@ -279,9 +292,9 @@ def check_basic_text():
     has("sched_getaffinity(0, %d, {%d}) = %d [host {%d}] <libos>" % (MASK_BYTES, LAST, GOT_BYTES, host_of(LAST)),
         "sched_getaffinity shows the mask it got and its result")
     report("text: getcpu() and syscall(SYS_getcpu) show [cpu], [node]",
-           lines.count(prefix + "getcpu([%d], [0], 0x0) = 0 <libos>" % LAST) == 2, [r.trace])
-    has('openat(AT_FDCWD, "/sys/devices/system/cpu/online") = %s <libos>' % fd,
-        "open() shows openat with the quoted path and the descriptor")
+           lines.count(prefix + "getcpu([%d], [0], NULL) = 0 <libos>" % LAST) == 2, [r.trace])
+    has('openat(AT_FDCWD, "/sys/devices/system/cpu/online", O_RDONLY) = %s <libos>' % fd,
+        "open() shows openat with the quoted path, O_RDONLY (no mode: it does not create) and the descriptor")
     has("sched_setaffinity(0, %d, {}) = -1 EINVAL (Invalid argument) [host {}] <libos>" % MASK_BYTES,
         "the failing call shows = -1 EINVAL (Invalid argument)")
     report("text: syscall(SYS_getpid) passes through: getpid(...) = PID <host>",
@@ -299,8 +312,8 @@ def check_basic_json():
     pid = int((values(r.out, "pid") or ["-1"])[0])
     objs, problems = parse_json_lines(r.raw)
     report("json: every line parses as one JSON object", r.rc == 0 and objs and not problems, problems + r.diag())
-    fields = {"pid": int, "tid": int, "nr": int, "name": str, "arguments": str, "handled": str,
-              "result": int, "usecs": int}
+    fields = {"v": int, "pid": int, "tid": int, "nr": int, "name": str, "arguments": str, "handled": str,
+              "result": int, "usecs": int, "ns": int, "args": list}
     wrong = []
     for o in objs:
         for k, t in fields.items():
@@ -310,7 +323,9 @@ def check_basic_json():
             wrong.append("errno: %r" % o)
         if o.get("handled") not in ("libos", "host") or o.get("pid") != pid or o.get("tid") != pid:
             wrong.append("handled/pid/tid: %r" % o)
-    report("json: fields pid, tid, nr, syscall, arguments, handled, result, errno, usecs, typed",
+        if o.get("v") != 1 or o.get("usecs") != o.get("ns", 0) // 1000:
+            wrong.append("v 1, usecs = ns / 1000: %r" % o)
+    report("json: fields v (1), pid, tid, nr, syscall, arguments, handled, result, errno, usecs, ns, typed",
            objs and not wrong, wrong[:10])
     names = [o.get("name") for o in objs]
     report("json: the same calls in the same order as text", names == BASIC_ORDER,
@@ -324,6 +339,7 @@ def check_basic_json():
                                                                                                      host_of(LAST)),
            lambda: len(set7) == 1 and set7[0]["nr"] == 203
            and set7[0]["arguments"] == "0, %d, {%d}" % (MASK_BYTES, LAST) and set7[0]["result"] == 0
+           and set7[0]["args"] == [0, MASK_BYTES, [LAST]]
            and set7[0]["errno"] is None and set7[0]["handled"] == "libos"
            and set7[0].get("host_cpus") == [host_of(LAST)], set7 or objs)
     got = find(lambda o: o.get("name") == "sched_getaffinity")
@@ -336,12 +352,14 @@ def check_basic_json():
     report("json: the failing call: result -1, errno \"EINVAL\"",
            lambda: len(bad) == 1 and bad[0]["result"] == -1 and bad[0]["errno"] == "EINVAL", bad or objs)
     cpu = find(lambda o: o.get("name") == "getcpu")
-    report("json: getcpu: arguments \"[%d], [0], 0x0\", result 0" % LAST,
-           lambda: len(cpu) == 2 and all(o["arguments"] == "[%d], [0], 0x0" % LAST and o["result"] == 0
+    report("json: getcpu: arguments \"[%d], [0], NULL\", args [[%d], [0], null], result 0" % (LAST, LAST),
+           lambda: len(cpu) == 2 and all(o["arguments"] == "[%d], [0], NULL" % LAST and o["result"] == 0
+                                         and o["args"] == [[LAST], [0], None]
                                          and o["nr"] == 309 for o in cpu), cpu)
     op = find(lambda o: o.get("name") == "openat")
-    report("json: openat: the quoted path inside arguments, handled libos",
-           lambda: len(op) == 1 and op[0]["arguments"] == 'AT_FDCWD, "/sys/devices/system/cpu/online"'
+    report("json: openat: the quoted path inside arguments; args [\"AT_FDCWD\", the path, \"O_RDONLY\"]; handled libos",
+           lambda: len(op) == 1 and op[0]["arguments"] == 'AT_FDCWD, "/sys/devices/system/cpu/online", O_RDONLY'
+           and op[0]["args"] == ["AT_FDCWD", "/sys/devices/system/cpu/online", "O_RDONLY"]
            and op[0]["handled"] == "libos" and op[0]["result"] >= 0, op)
     gp = find(lambda o: o.get("name") == "getpid")
     report("json: getpid: handled host, result the pid, no vcpus",
@@ -388,13 +406,41 @@ def check_stacks():
     c = run(["cxx"], stack=True)
     lines = lines_of(c.trace)
     first = FRAME_RE.match(lines[1]) if len(lines) > 1 else None
-    # Names are libunwind's, not demangled (demangling allocates, and stacks are taken where nothing
-    # may): the C++ frame appears as its mangled name.
-    report("stack text: a C++ frame is named (mangled): _ZN10trace_test9cxx_frameEi+0x...",
-           c.rc == 0 and first is not None and first["function"].startswith("_ZN10trace_test9cxx_frameEi+0x"),
+    # Names are demangled in libos_unwind.so by libiberty's allocation-free callback demangler.
+    report("stack text: a C++ frame is named demangled: trace_test::cxx_frame(int)+0x...",
+           c.rc == 0 and first is not None and first["function"].startswith("trace_test::cxx_frame(int)+0x"),
            c.diag())
+    check_addr2line(r, j)
     report("stack json: every call has a stack", objs and all(isinstance(o.get("stack"), list) and o["stack"]
                                                              for o in objs), objs)
+
+
+def check_addr2line(text_run, json_run):
+    """The frame's [0xOFFSET] (and JSON's module_offset) is the address inside the object, as strace -k
+    prints it: addr2line -f -e OBJECT OFFSET names the function and its source file."""
+    if not shutil.which("addr2line"):
+        skip("stack: addr2line resolves the frames", "addr2line (binutils) is not installed")
+        return
+    lines = lines_of(text_run.trace)
+    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
+           in l]
+    frame = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
+    m = re.match(r"^ > (?P<object>[^(]*)\(.*\) \[(?P<offset>0x[0-9a-f]+)\]$", frame)
+    out = subprocess.run(["addr2line", "-f", "-e", m["object"], m["offset"]], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=30).stdout.decode().split("\n") if m else []
+    report("stack text: addr2line -f -e OBJECT 0xOFFSET of the first frame names trace_test_caller_function in "
+           "traced_program.cpp",
+           len(out) >= 2 and out[0] == "trace_test_caller_function" and "traced_program.cpp:" in out[1],
+           ["frame: " + frame, "addr2line: %s" % out])
+    objs, _ = parse_json_lines(json_run.raw)
+    set7 = [o for o in objs if o.get("name") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
+    frame = (set7[0].get("stack") or [{}])[0] if set7 else {}
+    out = subprocess.run(["addr2line", "-f", "-e", frame.get("object", "/nonexistent"),
+                          hex(frame.get("module_offset", 0))], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         timeout=30).stdout.decode().split("\n") if frame else []
+    report("stack json: module_offset, given to addr2line with the frame's object, names the function",
+           len(out) >= 2 and out[0] == "trace_test_caller_function" and isinstance(frame.get("address"), int)
+           and frame.get("address") != frame.get("module_offset"), ["frame: %s" % frame, "addr2line: %s" % out])
 
 
 # =================================================================================================
@@ -445,14 +491,14 @@ def check_stats():
 # fork and exec
 # =================================================================================================
 def check_fork_exec():
-    r = run(["fork"], stats=True)
+    r = run(["fork"], stats=True, extra={"LIBOS_STATS": "per-process"})
     parent = int((values(r.out, "parent") or ["0", "-1"])[1])
     child = int((values(r.out, "forked") or ["-1"])[0])
     calls = calls_of(r.trace)
     pids = {int(m["pid"]) for m in calls}
     report("fork/exec: lines from two pids, the parent's and the child's",
            r.rc == 0 and pids == {parent, child} and parent != child, ["pids %s" % pids] + r.diag())
-    lines = lines_of(r.trace)
+    lines = [bare(l) for l in lines_of(r.trace)]
     exec_line = '%d/%d execve("%s", ' % (child, child, PROG)
     i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") ... <libos>")), None)
     after = "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
@@ -466,8 +512,9 @@ def check_fork_exec():
            [r.trace])
     crow, ctot = text_summary(r.trace, child)
     prow, ptot = text_summary(r.trace, parent)
-    report("fork/exec: each process's summary counts its own calls",
-           crow == {"sched_setaffinity": (1, 0), "sched_getaffinity": (1, 0), "getpid": (1, 0)}
+    report("fork/exec, LIBOS_STATS=per-process: each process's summary counts its own calls (the child's execve "
+           "in the table it prints before it)",
+           crow == {"execve": (1, 0), "sched_setaffinity": (1, 0), "sched_getaffinity": (1, 0), "getpid": (1, 0)}
            and prow == {"readlink": (1, 0), "sched_getaffinity": (1, 0), "getpid": (1, 0)},
            ["child %s" % crow, "parent %s" % prow, r.trace])
     bad = structure_problems(r.trace, allow_summary=True)
@@ -482,17 +529,53 @@ def check_fork_exec():
            and len(pending) == 1 and pending[0].get("pid") == child and "result" not in pending[0],
            problems + [j.raw])
 
+    # One summary for the launch (LIBOS_STATS=1): printed once, by the first process, with the
+    # calls of both, the child's before and after its exec.
+    a = run(["fork"], stats=True)
+    parent = int((values(a.out, "parent") or ["0", "-1"])[1])
+    rows, total = text_summary(a.trace, parent)
+    heads = [l for l in lines_of(a.trace) if l.startswith("libos: summary")]
+    report("fork/exec, LIBOS_STATS=1: one summary, the launch's, printed by the parent, counting both processes",
+           a.rc == 0 and heads == ["libos: summary for the launch of pid %d" % parent]
+           and rows == {"sched_setaffinity": (1, 0), "sched_getaffinity": (2, 0), "getpid": (2, 0), "readlink": (1, 0),
+                        "execve": (1, 0)}
+           and total == (7, 0), ["rows %s" % rows, "total %s" % (total,)] + a.diag())
+
     # A child forked without exec: its summary (at its exit) must count its own calls only.
-    f = run(["fork-noexec"], stats=True)
+    f = run(["fork-noexec"], stats=True, extra={"LIBOS_STATS": "per-process"})
     child = int((values(f.out, "child") or ["-1"])[0])
     parent = int((values(f.out, "parent") or ["-1"])[0])
     crow, _ = text_summary(f.trace, child)
     prow, _ = text_summary(f.trace, parent)
-    report("fork without exec: the child's summary counts only the child's calls (1 sched_getaffinity, no "
-           "sched_setaffinity)",
+    report("fork without exec, LIBOS_STATS=per-process: the child's summary counts only the child's calls "
+           "(1 sched_getaffinity, no sched_setaffinity)",
            f.rc == 0 and crow == {"sched_getaffinity": (1, 0)}
            and prow == {"sched_setaffinity": (3, 0), "sched_getaffinity": (1, 0)},
            ["child %d: %s" % (child, crow), "parent %d: %s" % (parent, prow), f.trace])
+
+    f = run(["fork-noexec"], stats=True)
+    parent = int((values(f.out, "parent") or ["-1"])[0])
+    rows, total = text_summary(f.trace, parent)
+    report("fork without exec, LIBOS_STATS=1: one summary, the parent's, with the child's sched_getaffinity in it",
+           f.rc == 0 and rows == {"sched_setaffinity": (3, 0), "sched_getaffinity": (2, 0)}
+           and sum(1 for l in lines_of(f.trace) if l.startswith("libos: summary")) == 1, f.diag())
+    j = run(["fork"], fmt="json", stats=True)
+    objs, problems = parse_json_lines(j.raw)
+    st = [o for o in objs if "stats" in o]
+    report('fork/exec json, LIBOS_STATS=1: one summary object, "scope":"launch", 7 calls (execve counted)',
+           not problems and len(st) == 1 and st[0].get("scope") == "launch" and st[0].get("calls") == 7
+           and st[0].get("v") == 1, problems + [st or j.raw])
+    if os.access(LAUNCHER, os.X_OK):
+        for flag, want in (("--stats=per-process", 3), ("--stats", 1)):
+            r = launcher(["--cpus", str(VCPUS), flag], ["fork"])
+            heads = [l for l in lines_of(r.err) if l.startswith("libos: summary")]
+            report("libos-run %s across fork/exec: %d summar%s" % (flag, want, "ies (the child's before and after "
+                                                                   "its exec, the parent's)" if want > 1 else "y"),
+                   r.rc == 0 and len(heads) == want, r.diag())
+        r = launcher(["--cpus", str(VCPUS), "--stats=each"], ["basic"])
+        report("libos-run --stats=each: 125 and one line naming the token",
+               r.rc == 125 and r.err == "libos-run: --stats: bad token 'each': expected 1 (one summary for the launch), "
+               "per-process or 0 (off)\n" and r.out == "", r.diag())
 
     # A relative LIBOS_TRACE (as --trace=FILE gives it): a child exec'd after chdir still writes to
     # the same file.
@@ -649,9 +732,9 @@ def check_own_handlers():
            r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "", r.diag())
     r = run(["fault", "3"], stack=True)
     sig = [m for m in calls_of(r.trace) if m["name"] == "rt_sigaction"]
-    report("own SIGSEGV handler on the machine, traced with stacks: recovered 3; rt_sigaction(11, ...) traced",
+    report("own SIGSEGV handler on the machine, traced with stacks: recovered 3; rt_sigaction(SIGSEGV, ...) traced",
            r.rc == 0 and values(r.out, "recovered") == ["3"] and r.err == "" and sig
-           and all(m["args"].startswith("11, ") and m["result"] == "0" and m["handled"] == "libos" for m in sig),
+           and all(m["args"].startswith("SIGSEGV, ") and m["result"] == "0" and m["handled"] == "libos" for m in sig),
            r.diag())
     r = run(["fault", "3"], cpus=None)
     report("own SIGSEGV handler with tracing alone (no machine): recovered 3",
@@ -674,8 +757,10 @@ def check_off():
     report("tracing off: stderr empty, no file written, the program's output as traced",
            r.rc == 0 and r.err == "" and os.listdir(work) == [] and values(r.out, "getcpu") == [str(LAST), "0"],
            r.diag() + [os.listdir(work)])
-    r = run(["basic"], trace=False, cwd=work, extra={"LIBOS_TRACE_STACK": "1", "LIBOS_TRACE_FORMAT": "json"})
-    report("LIBOS_TRACE_STACK and LIBOS_TRACE_FORMAT without LIBOS_TRACE: nothing",
+    r = run(["basic"], trace=False, cwd=work, extra={"LIBOS_TRACE": "0", "LIBOS_TRACE_STACK": "1",
+                                                     "LIBOS_TRACE_FORMAT": "json", "LIBOS_TRACE_FILTER": "%cpu",
+                                                     "LIBOS_TRACE_TIME": "wall"})
+    report("LIBOS_TRACE=0 with LIBOS_TRACE_STACK, _FORMAT, _FILTER and _TIME: nothing (0 turns the lines off)",
            r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
     r = run(["basic"], trace=False, cpus=None, cwd=work)
     report("no machine, no tracing: stderr empty", r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
@@ -704,8 +789,10 @@ def check_values():
            [m["name"] for m in calls_of(r.trace)] == BASIC_ORDER and os.listdir(work) == ["1"], r.diag())
     work = tempfile.mkdtemp(dir=TMP)
     r = run(["basic"], trace=False, cwd=work, stats=True, extra={"LIBOS_STATS": "0", "LIBOS_TRACE_STACK": "0",
-                                                                 "LIBOS_TRACE_FORMAT": "text"})
-    report("LIBOS_STATS=0, LIBOS_TRACE_STACK=0, LIBOS_TRACE_FORMAT=text: accepted, and nothing is traced",
+                                                                 "LIBOS_TRACE_FORMAT": "text", "LIBOS_TRACE": "0",
+                                                                 "LIBOS_TRACE_PER_PROCESS": "0"})
+    report("LIBOS_STATS=0, LIBOS_TRACE_STACK=0, LIBOS_TRACE_FORMAT=text, LIBOS_TRACE_PER_PROCESS=0 with "
+           "LIBOS_TRACE=0: accepted, and nothing is traced",
            r.rc == 0 and r.err == "" and values(r.out, "getcpu") == [str(LAST), "0"], r.diag())
     r = run(["basic"], trace=False, extra={"LIBOS_TRACE": "stderr", "LIBOS_TRACE_STACK": "0",
                                            "LIBOS_TRACE_FORMAT": "text"})
@@ -732,8 +819,8 @@ def check_values():
         ("LIBOS_TRACE", work, "Is a directory"),
         ("LIBOS_TRACE", os.path.join(blocked, "f"), "Not a directory"),
         ("LIBOS_TRACE", "/" + "d" * 600, "longer than"),
-        ("LIBOS_STATS", "yes", "expected 1 (on) or 0 (off)"),
-        ("LIBOS_STATS", "2", "expected 1 (on) or 0 (off)"),
+        ("LIBOS_STATS", "yes", "expected 1 (one summary for the launch), per-process or 0 (off)"),
+        ("LIBOS_STATS", "2", "expected 1 (one summary for the launch), per-process or 0 (off)"),
         ("LIBOS_TRACE_STACK", "true", "expected 1 (on) or 0 (off)"),
         ("LIBOS_TRACE_FORMAT", "xml", "expected text or json"),
         ("LIBOS_TRACE_FORMAT", "JSON", "expected text or json"),
@@ -829,6 +916,292 @@ def check_long_frames():
            r2.rc == 0 and not bad, [b[-160:] for b in bad[:3]] + ["status %s" % r2.rc, r2.err])
 
 
+# =================================================================================================
+# the options' variables imply tracing, as the options do
+# =================================================================================================
+def check_implied():
+    for extra, what in (({"LIBOS_TRACE_STACK": "1"}, "LIBOS_TRACE_STACK=1"),
+                        ({"LIBOS_TRACE_FORMAT": "json"}, "LIBOS_TRACE_FORMAT=json"),
+                        ({"LIBOS_TRACE_FILTER": "%cpu"}, "LIBOS_TRACE_FILTER=%cpu"),
+                        ({"LIBOS_TRACE_TIME": "none"}, "LIBOS_TRACE_TIME=none")):
+        work = tempfile.mkdtemp(dir=TMP)
+        r = run(["basic"], trace=False, cwd=work, extra=extra)
+        if "LIBOS_TRACE_FORMAT" in extra:
+            objs, problems = parse_json_lines(r.err.encode())
+            names = [o.get("name") for o in objs]
+            ok = not problems and names == BASIC_ORDER
+        else:
+            ok = not structure_problems(r.err, allow_frames=True) and calls_of(r.err)
+            names = [m["name"] for m in calls_of(r.err)]
+            ok = ok and names == [n for n in BASIC_ORDER if "LIBOS_TRACE_FILTER" not in extra or n != "openat"
+                                  and n != "getpid"]
+        report("%s without LIBOS_TRACE traces to stderr, as its option implies --trace" % what,
+               r.rc == 0 and ok and os.listdir(work) == [], r.diag())
+
+
+# =================================================================================================
+# filters
+# =================================================================================================
+def check_filter():
+    cases = (("%cpu", [n for n in BASIC_ORDER if n in ("sched_setaffinity", "sched_getaffinity", "getcpu")]),
+             ("openat,getpid", ["openat", "getpid"]),
+             ("!%cpu", ["openat", "getpid"]),
+             ("getcpu,%file", ["getcpu", "getcpu", "openat"]),
+             ("%numa", []))
+    for lst, want in cases:
+        r = run(["basic"], stats=True, extra={"LIBOS_TRACE_FILTER": lst})
+        pid = int((values(r.out, "pid") or ["-1"])[0])
+        names = [m["name"] for m in calls_of(r.trace)]
+        rows, total = text_summary(r.trace, pid)
+        counted = {}
+        for n in want:
+            counted[n] = counted.get(n, 0) + 1
+        report("LIBOS_TRACE_FILTER=%s: only %s, in order; the summary counts only them" % (lst, want),
+               r.rc == 0 and names == want and {k: v[0] for k, v in rows.items()} == counted
+               and total is not None and total[0] == len(want), r.diag())
+    r = run(["classes"], extra={"LIBOS_TRACE_FILTER": "%memory,%signal"})
+    names = [m["name"] for m in calls_of(r.trace)]
+    report("LIBOS_TRACE_FILTER=%memory,%signal: mmap, mprotect, munmap, rt_sigprocmask, kill",
+           r.rc == 0 and names == ["mmap", "mprotect", "munmap", "rt_sigprocmask", "kill"], r.diag())
+    r = run(["classes"], extra={"LIBOS_TRACE_FILTER": "%process"})
+    names = [m["name"] for m in calls_of(r.trace)]
+    report("LIBOS_TRACE_FILTER=%process: kill and wait4", r.rc == 0 and names == ["kill", "wait4"], r.diag())
+    for bad, token in (("%bogus", "%bogus"), ("opnat", "opnat"), ("openat,,getpid", ""), ("getpid,", ""),
+                       ("%CPU", "%CPU"), ("!", "")):
+        for machine in (VCPUS, None):
+            r = run(["basic"], cpus=machine, trace=False, extra={"LIBOS_TRACE_FILTER": bad})
+            err = lines_of(r.err)
+            report("LIBOS_TRACE_FILTER=%s (%s): refused with 125 and one line naming '%s'"
+                   % (bad, "machine" if machine else "no machine", token),
+                   r.rc == 125 and len(err) == 1 and err[0].startswith("libos: LIBOS_TRACE_FILTER: bad token '%s'"
+                                                                        % token)
+                   and r.out == "", r.diag())
+    if os.access(LAUNCHER, os.X_OK):
+        r = launcher(["--cpus", str(VCPUS), "--trace-filter=%bogus"], ["basic"])
+        err = lines_of(r.err)
+        report("libos-run --trace-filter=%bogus: 125, one line, the shim's words with libos-run's prefix",
+               r.rc == 125 and len(err) == 1 and err[0].startswith("libos-run: --trace-filter: bad token '%bogus'")
+               and r.out == "", r.diag())
+        r = launcher(["--cpus", str(VCPUS), "--trace-filter", "%cpu"], ["basic"])
+        names = [m["name"] for m in calls_of(r.err)]
+        report("libos-run --trace-filter %cpu: implies --trace; only the CPU calls on stderr",
+               r.rc == 0 and names == cases[0][1], r.diag())
+
+
+def strace_names(args, trace_filter):
+    """The names of the calls strace 6.1 shows for the program (natively) with -e trace=FILTER."""
+    out = os.path.join(TMP, "strace-%s.txt" % trace_filter.strip("%!"))
+    p = subprocess.run(["strace", "-f", "-qq", "-o", out, "-e", "trace=" + trace_filter, PROG] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    names = set()
+    for line in open(out).read().splitlines() if os.path.exists(out) else []:
+        m = re.match(r"^(?:\d+ +)?([a-z_0-9]+)\(", line)
+        if m:
+            names.add(m.group(1))
+    return p.returncode, names
+
+
+def check_strace_classes():
+    if not shutil.which("strace"):
+        skip("classes against strace", "strace is not installed")
+        return
+    probe = subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+    if probe.returncode != 0:
+        skip("classes against strace", "strace cannot trace here: %s" % probe.stderr.decode(errors="replace")[:80])
+        return
+    everything = {m["name"] for m in calls_of(run(["classes"]).trace)}
+    for cls in ("%file", "%process", "%memory", "%signal"):
+        r = run(["classes"], extra={"LIBOS_TRACE_FILTER": cls})
+        ours = {m["name"] for m in calls_of(r.trace)}
+        rc, theirs = strace_names(["classes"], cls)
+        report("%s: the calls the trace shows are those of the program's traced calls strace -e trace=%s shows "
+               "(%s)" % (cls, cls, sorted(ours)),
+               r.rc == 0 and rc == 0 and ours and ours == everything & theirs,
+               ["ours %s" % sorted(ours), "strace's, of those traced: %s" % sorted(everything & theirs)])
+
+
+def check_strace_arguments():
+    """The classes program's calls that strace 6.1 decodes from registers alone (no structures in
+    memory): the same arguments, once addresses and the pid are set aside, and exactly as many."""
+    if not shutil.which("strace"):
+        skip("arguments against strace", "strace is not installed")
+        return
+    names = "openat,close,mmap,mprotect,munmap,kill,getpid,wait4"
+    out = os.path.join(TMP, "strace-args.txt")
+    p = subprocess.run(["strace", "-qq", "-o", out, "-e", "trace=" + names, PROG, "classes"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0 or not os.path.exists(out):
+        skip("arguments against strace", "strace cannot trace here: %s" % p.stderr.decode(errors="replace")[:80])
+        return
+    native_pid = int(re.search(r"^getpid\(\) += (\d+)", open(out).read(), re.M).group(1))
+
+    def norm(args, pid):
+        args = re.sub(r"\b%d\b" % pid, "PID", args)
+        return re.sub(r"0x[0-9a-f]+", "ADDR", args)
+
+    def keep(name, args):
+        # Leave out what strace reads from memory (a struct, a set) and the loader's own calls.
+        return "{" not in args and "[" not in args and '"/' in args if name == "openat" else \
+            "{" not in args and "[" not in args and "..." not in args
+
+    theirs = []
+    for line in open(out).read().splitlines():
+        m = re.match(r"^([a-z_0-9]+)\((.*)\) += ", line)
+        if m and keep(m.group(1), m.group(2)):
+            theirs.append((m.group(1), norm(m.group(2), native_pid)))
+    r = run(["classes"], extra={"LIBOS_TRACE_FILTER": names})
+    pid = int((re.search(r"getpid\(\) = (\d+)", r.trace) or re.search("(-1)", "-1")).group(1))
+    ours = [(m["name"], norm(m["args"], pid)) for m in calls_of(r.trace) if keep(m["name"], m["args"])]
+    # strace also sees the loader's and libc's calls before main; the program's own are the last ones.
+    tail = theirs[-len(ours):] if ours else []
+    report("the classes program's calls read as strace 6.1 shows them: %d calls, the same names, arity and "
+           "decoded arguments (openat's flags, mmap's PROT_/MAP_, WNOHANG, NULL)" % len(ours),
+           r.rc == 0 and len(ours) == 9 and ours == tail,
+           ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in tail])
+    j = run(["classes"], fmt="json", extra={"LIBOS_TRACE_FILTER": "mmap,wait4,kill"})
+    objs, problems = parse_json_lines(j.raw)
+    args = {o.get("name"): o.get("args") for o in objs}
+    report('json "args": mmap [null, 4096, "PROT_READ|PROT_WRITE", "MAP_PRIVATE|MAP_ANONYMOUS", -1, 0], '
+           'wait4 [-1, null, "WNOHANG", null], kill [pid, 0]',
+           not problems and args.get("mmap") == [None, 4096, "PROT_READ|PROT_WRITE", "MAP_PRIVATE|MAP_ANONYMOUS", -1, 0]
+           and args.get("wait4") == [-1, None, "WNOHANG", None]
+           and isinstance(args.get("kill"), list) and len(args["kill"]) == 2 and args["kill"][1] == 0,
+           problems + [args])
+
+
+# =================================================================================================
+# timestamps and durations
+# =================================================================================================
+def seconds_of_day(stamp):
+    h, m, s = stamp.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def check_times():
+    r = run(["classes"])
+    calls = calls_of(r.trace)
+    naps = [m for m in calls if m["name"] == "nanosleep"]
+    report("every returned call ends with its duration <S.UUUUUU>; nanosleep(20 ms) took at least 0.020000 s",
+           r.rc == 0 and calls and all(m["duration"] for m in calls) and len(naps) == 1
+           and float(naps[0]["duration"]) >= 0.020 and not structure_problems(r.trace), r.diag())
+    for mode in ("wall", "wall-us"):
+        before = time.time()
+        r = run(["classes"], extra={"LIBOS_TRACE_TIME": mode})
+        after = time.time()
+        calls = calls_of(r.trace)
+        stamps = [m["time"] for m in calls]
+        form = r"^\d\d:\d\d:\d\d$" if mode == "wall" else r"^\d\d:\d\d:\d\d\.\d{6}$"
+        lo, hi = int(before) % 86400, (int(after) + 1) % 86400
+        inside = all(lo <= int(seconds_of_day(s)) <= hi for s in stamps) if lo <= hi else True
+        ordered = all(seconds_of_day(a) <= seconds_of_day(b) for a, b in zip(stamps, stamps[1:])) if lo <= hi else True
+        report("LIBOS_TRACE_TIME=%s: every line has HH:MM:SS%s (UTC) between the run's start and end, in order"
+               % (mode, "" if mode == "wall" else ".UUUUUU"),
+               r.rc == 0 and stamps and all(s and re.match(form, s) for s in stamps) and inside and ordered,
+               ["run from %s to %s UTC" % (time.strftime("%H:%M:%S", time.gmtime(before)),
+                                           time.strftime("%H:%M:%S", time.gmtime(after)))] + r.diag())
+    r = run(["classes"], extra={"LIBOS_TRACE_TIME": "relative"})
+    calls = calls_of(r.trace)
+    rel = [float(m["time"]) if m["time"] else None for m in calls]
+    i = next((i for i, m in enumerate(calls) if m["name"] == "nanosleep"), None)
+    report("LIBOS_TRACE_TIME=relative: the first line 0.000000, the call after nanosleep(20 ms) at least 0.020000 "
+           "after it",
+           r.rc == 0 and rel and None not in rel and rel[0] == 0.0 and i is not None and i + 1 < len(rel)
+           and rel[i + 1] >= 0.020, r.diag())
+    j = run(["classes"], fmt="json", extra={"LIBOS_TRACE_TIME": "wall-us"})
+    objs, problems = parse_json_lines(j.raw)
+    report("json with LIBOS_TRACE_TIME=wall-us: a \"time\" of HH:MM:SS.UUUUUU, and ns, on every object",
+           j.rc == 0 and objs and not problems and all(re.match(r"^\d\d:\d\d:\d\d\.\d{6}$", o.get("time", ""))
+                                                       and isinstance(o.get("ns"), int) for o in objs),
+           problems + [j.raw[:600]])
+    r = run(["classes"], stats=True, trace=False)
+    rows = [l for l in lines_of(r.err) if re.match(r"^ *\d+\.\d\d +\d+\.\d{6} ", l) and not l.endswith(" total")]
+    secs = [float(l.split()[1]) for l in rows]
+    report("the summary is sorted by time, the longest first (nanosleep on top)",
+           r.rc == 0 and rows and rows[0].endswith(" nanosleep") and secs == sorted(secs, reverse=True), r.diag())
+    for bad in ("utc", "Wall", "-t", "1"):
+        r = run(["basic"], trace=False, extra={"LIBOS_TRACE_TIME": bad})
+        err = lines_of(r.err)
+        report("LIBOS_TRACE_TIME=%s: refused with 125 and one line" % bad,
+               r.rc == 125 and len(err) == 1 and err[0] == "libos: LIBOS_TRACE_TIME: bad token '%s': expected wall, "
+               "wall-us, relative or none" % bad, r.diag())
+    if os.access(LAUNCHER, os.X_OK):
+        r = launcher(["--cpus", str(VCPUS), "--trace-time=utc"], ["basic"])
+        report("libos-run --trace-time=utc: 125 and the same line, libos-run's prefix",
+               r.rc == 125 and r.err == "libos-run: --trace-time: bad token 'utc': expected wall, wall-us, relative "
+               "or none\n", r.diag())
+        r = launcher(["--cpus", str(VCPUS), "--trace-time", "wall-us"], ["basic"])
+        report("libos-run --trace-time wall-us: implies --trace; timestamps on stderr",
+               r.rc == 0 and calls_of(r.err) and all(m["time"] and "." in m["time"] for m in calls_of(r.err)),
+               r.diag())
+
+
+# =================================================================================================
+# one file per process
+# =================================================================================================
+def trace_files(directory, base):
+    out = {}
+    for name in os.listdir(directory):
+        if name.startswith(base + "."):
+            with open(os.path.join(directory, name)) as f:
+                out[name[len(base) + 1:]] = f.read()
+    return out
+
+
+def check_per_process():
+    if not os.access(LAUNCHER, os.X_OK):
+        skip("per-process files", "%s not found" % LAUNCHER)
+        return
+    work = tempfile.mkdtemp(dir=TMP)
+    base = os.path.join(work, "t")
+    r = launcher(["--cpus", str(VCPUS), "--trace=" + base, "--trace-per-process", "--stats=per-process"], ["fork"])
+    parent = int((values(r.out, "parent") or ["0", "-1"])[1])
+    child = int((values(r.out, "forked") or ["-1"])[0])
+    files = trace_files(work, "t")
+    own = {pid: {int(m["pid"]) for m in calls_of(text)} for pid, text in files.items()}
+    report("--trace=FILE --trace-per-process across fork+exec: FILE.<parent> and FILE.<child>, each with only its "
+           "own pid's lines and its own summary; no FILE",
+           r.rc == 0 and sorted(files) == sorted([str(parent), str(child)]) and not os.path.exists(base)
+           and own.get(str(parent)) == {parent} and own.get(str(child)) == {child}
+           and "libos: summary for pid %d" % child in files.get(str(child), "")
+           and "libos: summary for pid %d" % parent in files.get(str(parent), "")
+           and all(not structure_problems(t, allow_summary=True) for t in files.values()),
+           ["files %s" % sorted(files), "pids %s" % own] + r.diag())
+    child_lines = [bare(l) for l in lines_of(files.get(str(child), ""))]
+    report("the child's file: its execve (pending), then the exec'd program's calls",
+           any(l.startswith("%d/%d execve(" % (child, child)) for l in child_lines)
+           and "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
+           in child_lines, child_lines)
+
+    work = tempfile.mkdtemp(dir=TMP)
+    r = run(["fork-noexec"], trace=os.path.join(work, "n"), extra={"LIBOS_TRACE_PER_PROCESS": "1"})
+    child = int((values(r.out, "child") or ["-1"])[0])
+    parent = int((values(r.out, "parent") or ["-1"])[0])
+    files = trace_files(work, "n")
+    names = {pid: [m["name"] for m in calls_of(text)] for pid, text in files.items()}
+    report("LIBOS_TRACE_PER_PROCESS=1, fork without exec: the child's file holds its one sched_getaffinity",
+           r.rc == 0 and names.get(str(child)) == ["sched_getaffinity"]
+           and names.get(str(parent), [])[:3] == ["sched_setaffinity"] * 3
+           and names.get(str(parent), []).count("sched_getaffinity") == 1, ["files %s" % names] + r.diag())
+
+    r = launcher(["--cpus", str(VCPUS), "--trace-per-process"], ["basic"])
+    report("--trace-per-process without --trace=FILE: 125, one line", r.rc == 125 and len(lines_of(r.err)) == 1
+           and "--trace-per-process needs --trace=FILE" in r.err and r.out == "", r.diag())
+    r = launcher(["--cpus", str(VCPUS), "--trace=/nonexistent/dir/t", "--trace-per-process"], ["basic"])
+    report("--trace=/nonexistent/dir/t --trace-per-process: 125, one line naming the file's error",
+           r.rc == 125 and len(lines_of(r.err)) == 1 and r.err.startswith("libos-run: --trace: bad token "
+                                                                           "'/nonexistent/dir/t'")
+           and "No such file or directory" in r.err and r.out == "", r.diag())
+    r = launcher(["--cpus", str(VCPUS), "--trace=/nonexistent/dir/t"], ["basic"])
+    report("--trace=/nonexistent/dir/t: 125, one line, nothing on stderr traded for the file",
+           r.rc == 125 and len(lines_of(r.err)) == 1 and "No such file or directory" in r.err and r.out == "",
+           r.diag())
+    r = run(["basic"], trace=False, extra={"LIBOS_TRACE_PER_PROCESS": "1"})
+    report("LIBOS_TRACE_PER_PROCESS=1 without a file: refused with 125 and one line",
+           r.rc == 125 and len(lines_of(r.err)) == 1
+           and r.err.startswith("libos: LIBOS_TRACE_PER_PROCESS: bad token '1': ") and r.out == "", r.diag())
+
+
 def main():
     if os.environ.get("TRACE_TEST_TRACING", "1") != "1":
         shutil.rmtree(TMP, ignore_errors=True)
@@ -836,7 +1209,8 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges):
+                      check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges,
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_times, check_per_process):
             try:
                 check()
             except Exception as e:  # a broken check is a failure, not a crash of the whole run

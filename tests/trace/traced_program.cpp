@@ -27,6 +27,10 @@
  *   cxx              one sched_getaffinity from the C++ function trace_test::cxx_frame(int).
  *   longname         one sched_getaffinity from a function whose name is over 128 characters.
  *   utf8path         open() of a missing path of 60 two-byte UTF-8 characters (ENOENT).
+ *   classes          through syscall(), one call each of several strace classes, in this order:
+ *                    openat("/"), newfstatat(fd, "", AT_EMPTY_PATH), close, mmap, mprotect, munmap,
+ *                    rt_sigprocmask, kill(self, 0), getpid, wait4 (ECHILD), nanosleep(20 ms),
+ *                    sched_getaffinity, uname. Prints "classes ok".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -454,6 +461,35 @@ int mode_utf8path() {
     return 0;
 }
 
+int mode_classes() {
+    long fd = syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail("openat /");
+    struct stat st;
+    if (syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH) != 0 || syscall(SYS_close, fd) != 0)
+        return fail("newfstatat or close");
+    long page = syscall(SYS_mmap, nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == -1 || syscall(SYS_mprotect, page, 4096, PROT_READ) != 0 || syscall(SYS_munmap, page, 4096) != 0)
+        return fail("mmap, mprotect or munmap");
+    uint64_t old = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, nullptr, &old, 8) != 0)
+        return fail("rt_sigprocmask");
+    long pid = syscall(SYS_getpid);
+    if (syscall(SYS_kill, pid, 0) != 0 || syscall(SYS_getpid) != pid)
+        return fail("kill or getpid");
+    if (syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr) != -1 || errno != ECHILD)
+        return fail("wait4 should fail with ECHILD");
+    struct timespec nap = {0, 20 * 1000 * 1000};
+    if (syscall(SYS_nanosleep, &nap, nullptr) != 0)
+        return fail("nanosleep");
+    cpu_set_t mask;
+    struct utsname name;
+    if (syscall(SYS_sched_getaffinity, 0, sizeof(mask), &mask) <= 0 || syscall(SYS_uname, &name) != 0)
+        return fail("sched_getaffinity or uname");
+    printf("classes ok\n");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -494,7 +530,9 @@ int main(int argc, char** argv) {
         return mode_utf8path();
     if (mode == "cxx")
         return trace_test::cxx_frame(argc) == 0 ? 0 : 1;
+    if (mode == "classes")
+        return mode_classes();
     fprintf(stderr, "usage: traced_program basic|fork|child|fork-noexec|chdir-exec DIR|threads N M|fault K|"
-                    "crash-own|abort-own|closefd FILE|deep D [PATH]|cxx|longname|utf8path\n");
+                    "crash-own|abort-own|closefd FILE|deep D [PATH]|cxx|longname|utf8path|classes\n");
     return 2;
 }

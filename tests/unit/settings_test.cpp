@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -21,6 +22,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_quota.h"
 #include "libos/libos_settings.h"
+#include "libos/libos_trace_filter.h"
 
 namespace {
 
@@ -190,6 +192,59 @@ TEST(SettingsTraceFormat, TextAndJson) {
     EXPECT_TRUE(json) << "unset or empty leaves the default";
 }
 
+/* ==== SettingsTraceFilter and SettingsTraceTime ============================================== */
+
+TEST(SettingsTraceFilter, NamesClassesAndComplement) {
+    ConfigError err{};
+    libos::TraceFilter f;
+    ASSERT_TRUE(libos::parse_trace_filter("LIBOS_TRACE_FILTER", nullptr, &f, &err));
+    EXPECT_TRUE(libos::trace_filter_has(f, SYS_read) && libos::trace_filter_has(f, 1000)) << "unset: every call";
+    ASSERT_TRUE(libos::parse_trace_filter("LIBOS_TRACE_FILTER", "openat,%cpu", &f, &err)) << err.text;
+    EXPECT_TRUE(libos::trace_filter_has(f, SYS_openat));
+    EXPECT_TRUE(libos::trace_filter_has(f, SYS_sched_setaffinity) && libos::trace_filter_has(f, SYS_getcpu));
+#ifdef SYS_open
+    EXPECT_FALSE(libos::trace_filter_has(f, SYS_open) || libos::trace_filter_has(f, SYS_mbind));
+#else /* arm64: no open(2); openat2 is not openat either */
+    EXPECT_FALSE(libos::trace_filter_has(f, SYS_openat2) || libos::trace_filter_has(f, SYS_mbind));
+#endif
+    EXPECT_FALSE(libos::trace_filter_has(f, 1000));
+    ASSERT_TRUE(libos::parse_trace_filter("LIBOS_TRACE_FILTER", "!%numa", &f, &err)) << err.text;
+    EXPECT_FALSE(libos::trace_filter_has(f, SYS_mbind) || libos::trace_filter_has(f, SYS_set_mempolicy));
+    EXPECT_TRUE(libos::trace_filter_has(f, SYS_openat) && libos::trace_filter_has(f, 1000));
+    ASSERT_TRUE(libos::parse_trace_filter("LIBOS_TRACE_FILTER", "%file", &f, &err)) << err.text;
+    EXPECT_TRUE(libos::trace_filter_has(f, SYS_execve) && libos::trace_filter_has(f, SYS_statx));
+    EXPECT_FALSE(libos::trace_filter_has(f, SYS_read) || libos::trace_filter_has(f, SYS_fstat));
+}
+
+TEST(SettingsTraceFilter, BadTokensAreRefusedByName) {
+    for (const char* bad : {"%bogus", "openat,opnat", "openat,,getpid", ",", "!", "%CPU", "read ", "!!read"}) {
+        ConfigError err{};
+        libos::TraceFilter f;
+        EXPECT_FALSE(libos::parse_trace_filter("--trace-filter", bad, &f, &err)) << bad;
+        EXPECT_EQ(std::string(err.text).rfind("libos: --trace-filter: bad token '", 0), 0u) << err.text;
+        EXPECT_EQ(strchr(err.text, '\n'), nullptr) << "one line: " << err.text;
+    }
+    ConfigError err{};
+    libos::TraceFilter f;
+    std::string longer(501, 'a');
+    EXPECT_FALSE(libos::parse_trace_filter("LIBOS_TRACE_FILTER", longer.c_str(), &f, &err));
+}
+
+TEST(SettingsTraceTime, TheFourWordsAndNothingElse) {
+    ConfigError err{};
+    libos::TraceTime t = libos::TraceTime::kNone;
+    ASSERT_TRUE(libos::parse_trace_time("LIBOS_TRACE_TIME", "wall-us", &t, &err));
+    EXPECT_EQ(t, libos::TraceTime::kWallUs);
+    ASSERT_TRUE(libos::parse_trace_time("LIBOS_TRACE_TIME", "relative", &t, &err));
+    EXPECT_EQ(t, libos::TraceTime::kRelative);
+    ASSERT_TRUE(libos::parse_trace_time("LIBOS_TRACE_TIME", "", &t, &err));
+    EXPECT_EQ(t, libos::TraceTime::kRelative) << "empty leaves the default";
+    for (const char* bad : {"utc", "WALL", "wall_us", "-tt", "1"}) {
+        EXPECT_FALSE(libos::parse_trace_time("--trace-time", bad, &t, &err)) << bad;
+        EXPECT_EQ(err.text, refusal("--trace-time", bad, "expected wall, wall-us, relative or none"));
+    }
+}
+
 TEST(SettingsTraceFormat, EverythingElseIsRefused) {
     for (const char* bad : {"xml", "JSON", "Text", "json ", "1", "0"}) {
         ConfigError err{};
@@ -275,7 +330,9 @@ void expect_init_refuses(const char* name, const char* value, const std::string&
 }
 
 TEST(SettingsInit, RefusesBadSwitchesAndFormat) {
-    expect_init_refuses("LIBOS_STATS", "yes", refusal("LIBOS_STATS", "yes", kSwitchAllowed));
+    const char* stats_why = "expected 1 (one summary for the launch), per-process or 0 (off)";
+    expect_init_refuses("LIBOS_STATS", "yes", refusal("LIBOS_STATS", "yes", stats_why));
+    expect_init_refuses("LIBOS_STATS", "per_process", refusal("LIBOS_STATS", "per_process", stats_why));
     expect_init_refuses("LIBOS_TRACE_STACK", "true", refusal("LIBOS_TRACE_STACK", "true", kSwitchAllowed));
     expect_init_refuses("LIBOS_PROPAGATE", "no", refusal("LIBOS_PROPAGATE", "no", kSwitchAllowed));
     expect_init_refuses("LIBOS_TRACE_FORMAT", "xml", refusal("LIBOS_TRACE_FORMAT", "xml", "expected text or json"));
@@ -326,6 +383,8 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_AFFINITY", "x"},       {"LIBOS_CWD", "x"},             {"LIBOS_TOPOLOGY", "cores=0"},
         {"LIBOS_NUMA", "x"},           {"LIBOS_CPUID", "yes"},         {"LIBOS_CPU_QUOTA", "x"},
         {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"}, {"LIBOS_HOST_SYSTEM_FD", "x"},
+        {"LIBOS_TRACE_FILTER", "%bogus"}, {"LIBOS_TRACE_TIME", "utc"}, {"LIBOS_TRACE_PER_PROCESS", "yes"},
+        {"LIBOS_STATS_FD", "fd9"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

@@ -36,6 +36,10 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvTraceStack, "LIBOS_TRACE_STACK", kReplaced, kRewritten)                                                    \
     X(kEnvTraceFormat, "LIBOS_TRACE_FORMAT", kReplaced, kRewritten)                                                  \
     X(kEnvStats, "LIBOS_STATS", kReplaced, kRewritten)                                                               \
+    X(kEnvTraceFilter, "LIBOS_TRACE_FILTER", kReplaced, kRewritten)                                                  \
+    X(kEnvTraceTime, "LIBOS_TRACE_TIME", kReplaced, kRewritten)                                                      \
+    X(kEnvTracePerProcess, "LIBOS_TRACE_PER_PROCESS", kReplaced, kRewritten)                                         \
+    X(kEnvStatsFd, "LIBOS_STATS_FD", kReplaced, kRewritten)                                                          \
     /* strict mode's tag: an enclosing strict launch's stays, so that a plain launch inside it still reaches the     \
      * host (docs/strict-mode.md) */                                                                                 \
     X(kEnvStrict, "LIBOS_STRICT", kKept, kRewritten)                                                                 \

@@ -43,6 +43,22 @@ long open_trace_file(const char* setting, const char* text, const char* path, Co
  * *json as it is (text by default). */
 bool parse_trace_format(const char* setting, const char* text, bool* json, ConfigError* err);
 
+/* The summary (LIBOS_STATS, --stats[=per-process]): "0" off, "1" one table for the launch, or
+ * "per-process" a table for each process; null or empty leaves both as they are (off). */
+bool parse_stats(const char* setting, const char* text, bool* on, bool* per_process, ConfigError* err);
+
+/* The trace's timestamps (LIBOS_TRACE_TIME, --trace-time), as strace's -t, -tt and -r: "none" (the
+ * default), "wall" (HH:MM:SS, UTC), "wall-us" (HH:MM:SS.uuuuuu, UTC) or "relative" (seconds since the
+ * previous traced call of the process began, SSS.uuuuuu); null or empty leaves *time as it is. */
+enum class TraceTime : unsigned char { kNone, kWall, kWallUs, kRelative };
+bool parse_trace_time(const char* setting, const char* text, TraceTime* time, ConfigError* err);
+
+/* The name of a trace file of one process (--trace-per-process, LIBOS_TRACE_PER_PROCESS=1):
+ * `path` (as parse_trace_target made it), a dot and the pid, into `out` (`size` bytes). False, with
+ * `err` naming the setting and the token, when it does not fit. */
+bool per_process_trace_path(const char* setting, const char* text, const char* path, long pid, char* out,
+                            size_t size, ConfigError* err);
+
 /* ---- what one process of a launch passes to the next (written by the shim at exec, not by hand) --- */
 
 /* Strict mode's tag (LIBOS_STRICT): 16 lowercase hex digits, not all zero; null or empty: no tag (0). */

@@ -183,6 +183,7 @@ struct SyscallEntry {
     const char* note;   /* what a handler does or leaves out; "" when there is nothing to say */
     RawHandler handler; /* nullptr: pass through to the host */
     bool trapped;       /* strict mode's filter traps it for the supervisor */
+    const char* arguments; /* one letter per argument, for the trace (libos_syscalls.def); "" for none */
 };
 
 /* The table, built from the architecture's list (libos_table.cpp, from arch/<arch>/libos_syscalls.def),
@@ -209,6 +210,9 @@ SyscallEntry syscall_entry(long nr);
 
 /* The name of syscall `nr`, or nullptr when the list does not name it. */
 const char* syscall_name(long nr);
+/* The argument letters of syscall `nr` (libos_syscalls.def), or nullptr when the list does not name
+ * it. */
+const char* syscall_arguments(long nr);
 
 /* Runs syscall `nr` for the calling thread: its handler when the table has one, and the host through
  * PalSyscall, unchanged, when there is none or the handler leaves the call to it. Returns the raw

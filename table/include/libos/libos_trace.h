@@ -8,7 +8,14 @@
  *                          "", "1" or "stderr": to standard error; "0": off
  *   LIBOS_TRACE_STACK=1    after each line, the caller's stack (libunwind, loaded on demand); 0: off
  *   LIBOS_TRACE_FORMAT=json  one JSON object per line instead of text (the other value)
- *   LIBOS_STATS=1          a summary per syscall (calls, errors, time) when the process exits; 0: off
+ *   LIBOS_STATS=1          one summary per syscall (calls, errors, time) for the launch, printed when its
+ *                          first process exits; per-process: one per process, at its exit; 0: off
+ *   LIBOS_STATS_FD=N       the launch's counts (a memfd), written by the shim at exec
+ *   LIBOS_TRACE_FILTER=LIST  only these calls and classes (libos_trace_filter.h)
+ *   LIBOS_TRACE_TIME=wall|wall-us|relative|none  a timestamp on each line (libos_settings.h)
+ *   LIBOS_TRACE_PER_PROCESS=1  each process appends to FILE.<pid> instead of FILE
+ * LIBOS_TRACE_STACK=1, LIBOS_TRACE_FORMAT, LIBOS_TRACE_FILTER, LIBOS_TRACE_TIME and
+ * LIBOS_TRACE_PER_PROCESS=1 without LIBOS_TRACE trace to standard error, as their options imply --trace.
  * When none is set, the only cost on any path is one predictable branch in libos::dispatch. */
 #ifndef LIBOS_TRACE_H
 #define LIBOS_TRACE_H
@@ -50,11 +57,19 @@ LibosUnwindBacktrace unwinder();
 void add_own_code(uintptr_t start, uintptr_t end);
 bool is_own_code(uintptr_t address);
 
+/* In a fork child: starts the summary's counts over and, with one file per process, opens the
+ * child's own. */
+void trace_after_fork();
+
 /* Prints the summary (LIBOS_STATS) of this process; at exit, and before an exec. */
 void trace_finish();
 /* Starts the counts over: in a fork child, whose summary is its own calls, and after an exec's
  * summary. */
 void trace_reset_stats();
+
+/* How many variables trace_environment may give, and the JSON lines' "v" (docs/tracing.md). */
+constexpr size_t kTraceVariables = 8;
+constexpr unsigned kTraceJsonVersion = 1;
 
 /* The names and values the shim puts back into a child's environment at exec while tracing. */
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max);

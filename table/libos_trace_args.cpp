@@ -1,0 +1,317 @@
+/* A traced call's arguments (libos_trace_internal.h): exactly as many as the syscall list's letters
+ * say (libos_syscalls.def), each decoded as strace 6.1 shows it where the LibOS routes the family
+ * (open flags, modes, AT_* flags, clone flags, signals, memory-policy modes, protections and map
+ * flags, wait options), as text and as JSON values. Constant tables, no allocation. */
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "libos/libos_table.h"
+#include "libos_trace_internal.h"
+
+namespace libos {
+
+const char* syscall_arguments(long nr) {
+    SyscallEntry e = syscall_entry(nr);
+    return e.name ? e.arguments : nullptr;
+}
+
+namespace tracer {
+namespace {
+
+struct Flag {
+    unsigned long bits;
+    const char* name;
+};
+
+/* In strace's order, so that the same call reads the same. O_SYNC holds O_DSYNC's bit and
+ * O_TMPFILE O_DIRECTORY's: the wider one first. */
+constexpr Flag kOpenFlags[] = {
+    {0x40, "O_CREAT"},        {0x80, "O_EXCL"},         {0x100, "O_NOCTTY"},    {0x200, "O_TRUNC"},
+    {0x400, "O_APPEND"},      {0x800, "O_NONBLOCK"},    {0x101000, "O_SYNC"},   {0x1000, "O_DSYNC"},
+    {0x4000, "O_DIRECT"},     {0x8000, "O_LARGEFILE"},  {0x20000, "O_NOFOLLOW"}, {0x40000, "O_NOATIME"},
+    {0x80000, "O_CLOEXEC"},   {0x200000, "O_PATH"},     {0x410000, "O_TMPFILE"}, {0x10000, "O_DIRECTORY"},
+    {0x2000, "FASYNC"}};
+constexpr Flag kAtFlags[] = {{0x100, "AT_SYMLINK_NOFOLLOW"}, {0x200, "AT_REMOVEDIR"},   {0x400, "AT_SYMLINK_FOLLOW"},
+                             {0x800, "AT_NO_AUTOMOUNT"},     {0x1000, "AT_EMPTY_PATH"},  {0x2000, "AT_STATX_FORCE_SYNC"},
+                             {0x4000, "AT_STATX_DONT_SYNC"}, {0x8000, "AT_RECURSIVE"}};
+constexpr Flag kCloneFlags[] = {
+    {0x80, "CLONE_NEWTIME"},          {0x100, "CLONE_VM"},            {0x200, "CLONE_FS"},
+    {0x400, "CLONE_FILES"},           {0x800, "CLONE_SIGHAND"},       {0x1000, "CLONE_PIDFD"},
+    {0x2000, "CLONE_PTRACE"},         {0x4000, "CLONE_VFORK"},        {0x8000, "CLONE_PARENT"},
+    {0x10000, "CLONE_THREAD"},        {0x20000, "CLONE_NEWNS"},       {0x40000, "CLONE_SYSVSEM"},
+    {0x80000, "CLONE_SETTLS"},        {0x100000, "CLONE_PARENT_SETTID"}, {0x200000, "CLONE_CHILD_CLEARTID"},
+    {0x400000, "CLONE_DETACHED"},     {0x800000, "CLONE_UNTRACED"},   {0x1000000, "CLONE_CHILD_SETTID"},
+    {0x2000000, "CLONE_NEWCGROUP"},   {0x4000000, "CLONE_NEWUTS"},    {0x8000000, "CLONE_NEWIPC"},
+    {0x10000000, "CLONE_NEWUSER"},    {0x20000000, "CLONE_NEWPID"},   {0x40000000, "CLONE_NEWNET"},
+    {0x80000000, "CLONE_IO"}};
+constexpr Flag kProt[] = {{0x1, "PROT_READ"},           {0x2, "PROT_WRITE"},        {0x4, "PROT_EXEC"},
+                          {0x8, "PROT_SEM"},            {0x1000000, "PROT_GROWSDOWN"}, {0x2000000, "PROT_GROWSUP"}};
+constexpr Flag kMapFlags[] = {
+    {0x10, "MAP_FIXED"},        {0x20, "MAP_ANONYMOUS"},  {0x40, "MAP_32BIT"},     {0x100, "MAP_GROWSDOWN"},
+    {0x800, "MAP_DENYWRITE"},   {0x1000, "MAP_EXECUTABLE"}, {0x2000, "MAP_LOCKED"}, {0x4000, "MAP_NORESERVE"},
+    {0x8000, "MAP_POPULATE"},   {0x10000, "MAP_NONBLOCK"}, {0x20000, "MAP_STACK"},  {0x40000, "MAP_HUGETLB"},
+    {0x80000, "MAP_SYNC"},      {0x100000, "MAP_FIXED_NOREPLACE"}, {0x4000000, "MAP_UNINITIALIZED"}};
+constexpr Flag kWaitFlags[] = {{0x1, "WNOHANG"},          {0x2, "WUNTRACED"},      {0x4, "WEXITED"},
+                               {0x8, "WCONTINUED"},       {0x1000000, "WNOWAIT"},  {0x20000000, "__WNOTHREAD"},
+                               {0x40000000, "__WALL"},    {0x80000000, "__WCLONE"}};
+constexpr Flag kPolicyFlags[] = {{1u << 15, "MPOL_F_STATIC_NODES"}, {1u << 14, "MPOL_F_RELATIVE_NODES"},
+                                 {1u << 13, "MPOL_F_NUMA_BALANCING"}};
+constexpr const char* kPolicyModes[] = {"MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_BIND", "MPOL_INTERLEAVE",
+                                        "MPOL_LOCAL", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"};
+constexpr const char* kHow[] = {"SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"};
+
+/* Appends the names of `value`'s flags joined by '|' (after `first` names already written), and
+ * what no name covers as hex; "0" when nothing at all was written. */
+void add_flags(Line& line, unsigned long value, const Flag* table, size_t count, bool written = false) {
+    for (size_t i = 0; i < count; ++i) {
+        if (table[i].bits && (value & table[i].bits) == table[i].bits) {
+            if (written)
+                line.ch('|');
+            line.add(table[i].name);
+            written = true;
+            value &= ~table[i].bits;
+        }
+    }
+    if (value) {
+        if (written)
+            line.ch('|');
+        line.hex(value);
+    } else if (!written) {
+        line.ch('0');
+    }
+}
+
+template <size_t N>
+void add_flags(Line& line, unsigned long value, const Flag (&table)[N], bool written = false) {
+    add_flags(line, value, table, N, written);
+}
+
+/* The calls whose 'O' is an open's (an access mode first), not a dup3/pipe2 flag word. */
+bool opens(long nr) {
+#ifdef SYS_open /* x86_64's; arm64 has openat alone */
+    if (nr == SYS_open)
+        return true;
+#endif
+    return nr == SYS_openat || nr == SYS_mq_open || nr == SYS_open_by_handle_at;
+}
+
+void add_signal(Line& line, int sig) {
+    const char* name = sig > 0 ? sigabbrev_np(sig) : nullptr;
+    if (name)
+        line.add("SIG").add(name);
+    else
+        line.num(sig);
+}
+
+void add_octal(Line& line, unsigned long mode) {
+    char d[24];
+    int n = 0;
+    do {
+        d[n++] = static_cast<char>('0' + (mode & 7));
+        mode >>= 3;
+    } while (mode);
+    while (n < 3)
+        d[n++] = '0';
+    if (d[n - 1] != '0')
+        d[n++] = '0';
+    while (n > 0)
+        line.ch(d[--n]);
+}
+
+/* One argument of type `type` (a letter of the syscall list) that needs no memory of the program. */
+void add_scalar(Line& line, long nr, char type, long value, bool json) {
+    const unsigned long u = static_cast<unsigned long>(value);
+    const int i = static_cast<int>(value);
+    bool quoted = json;
+    switch (type) {
+        case 'd':
+            line.num(i);
+            return;
+        case 'u':
+            line.unum(u);
+            return;
+        case 'l':
+            line.num(value);
+            return;
+        case 'D':
+            if (i == -100) {
+                line.add(json ? "\"AT_FDCWD\"" : "AT_FDCWD");
+                return;
+            }
+            line.num(i);
+            return;
+        case 'x':
+        case 's':
+        case 'c':
+        case 'N':
+            if (!value)
+                line.add(json ? "null" : "NULL");
+            else if (json)
+                line.unum(u);
+            else
+                line.hex(u);
+            return;
+        case 'S':
+            if (!(i > 0 && sigabbrev_np(i))) {
+                line.num(i); /* 0, or a number without a name: a number in JSON too */
+                return;
+            }
+            break;
+        default:
+            break;
+    }
+    if (quoted)
+        line.ch('"');
+    switch (type) {
+        case 'O':
+            if (opens(nr)) {
+                static constexpr const char* kAccess[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
+                line.add(kAccess[u & 3]);
+                add_flags(line, u & ~3ul & 0xffffffffu, kOpenFlags, true);
+            } else {
+                add_flags(line, u & 0xffffffffu, kOpenFlags);
+            }
+            break;
+        case 'M':
+            add_octal(line, u & 0xffffffffu);
+            break;
+        case 'A': {
+            /* 0x200 is AT_EACCESS for the access calls. */
+            unsigned long rest = u & 0xffffffffu;
+            bool written = false;
+            if ((nr == SYS_faccessat2 || nr == SYS_faccessat) && (rest & 0x200)) {
+                line.add("AT_EACCESS");
+                rest &= ~0x200ul;
+                written = true;
+            }
+            add_flags(line, rest, kAtFlags, written);
+            break;
+        }
+        case 'C': {
+            unsigned long flags = u & 0xffffffffu;
+            if (nr == SYS_clone && (flags & 0xff)) {
+                /* The low byte is the signal sent to the parent at the child's exit. */
+                unsigned long sig = flags & 0xff;
+                flags &= ~0xfful;
+                if (flags)
+                    add_flags(line, flags, kCloneFlags);
+                if (flags)
+                    line.ch('|');
+                add_signal(line, static_cast<int>(sig));
+            } else {
+                add_flags(line, flags, kCloneFlags);
+            }
+            break;
+        }
+        case 'S':
+            add_signal(line, i);
+            break;
+        case 'P': {
+            unsigned mode = static_cast<unsigned>(u) & ~(7u << 13);
+            if (mode < sizeof(kPolicyModes) / sizeof(kPolicyModes[0]))
+                line.add(kPolicyModes[mode]);
+            else
+                line.unum(mode);
+            add_flags(line, u & (7u << 13), kPolicyFlags, true);
+            break;
+        }
+        case 'p':
+            if ((u & 0xffffffffu) == 0)
+                line.add("PROT_NONE");
+            else
+                add_flags(line, u & 0xffffffffu, kProt);
+            break;
+        case 'm': {
+            static constexpr const char* kTypes[] = {nullptr, "MAP_SHARED", "MAP_PRIVATE", "MAP_SHARED_VALIDATE"};
+            unsigned long flags = u & 0xffffffffu;
+            const char* kind = (flags & 0xf) < 4 ? kTypes[flags & 0xf] : nullptr;
+            if (kind) {
+                line.add(kind);
+                flags &= ~0xful;
+            }
+            add_flags(line, flags, kMapFlags, kind != nullptr);
+            break;
+        }
+        case 'W':
+            add_flags(line, u & 0xffffffffu, kWaitFlags);
+            break;
+        case 'H':
+            if (static_cast<unsigned>(i) < 3)
+                line.add(kHow[i]);
+            else
+                line.num(i);
+            break;
+        default:
+            line.hex(u);
+            break;
+    }
+    if (quoted)
+        line.ch('"');
+}
+
+}  // namespace
+
+int string_argument(long nr, int which) {
+    const char* types = syscall_arguments(nr);
+    for (int i = 0; types && types[i]; ++i)
+        if (types[i] == 's' && which-- == 0)
+            return i;
+    return -1;
+}
+
+int argument_count(const Call& c) {
+    const char* types = syscall_arguments(c.nr);
+    if (!types) {
+        /* A number the list does not name: up to the last non-zero of the six. */
+        int n = 6;
+        while (n > 0 && c.args[n - 1] == 0)
+            --n;
+        return n;
+    }
+    int n = static_cast<int>(strlen(types));
+    /* The mode of an open is shown only when the open creates, as strace shows it. */
+    if (opens(c.nr) && c.nr != SYS_open_by_handle_at) {
+        const unsigned long flags = static_cast<unsigned long>(c.args[n - 2]);
+        if (!(flags & 0x40) && (flags & 0x410000) != 0x410000)
+            --n;
+    }
+    return n;
+}
+
+void add_arguments(Line& line, const Call& c, bool json) {
+    const char* types = syscall_arguments(c.nr);
+    const int n = argument_count(c);
+    const int first_string = string_argument(c.nr, 0), second_string = string_argument(c.nr, 1);
+    for (int i = 0; i < n; ++i) {
+        if (i)
+            line.add(json ? "," : ", ");
+        const char type = types ? types[i] : 'x';
+        if (type == 's' && i == first_string && c.have_path) {
+            line.quoted(c.path);
+        } else if (type == 's' && i == second_string && c.have_path2) {
+            line.quoted(c.path2);
+        } else if (type == 'c' && c.have_mask) {
+            if (json)
+                line.cpu_array(c.mask, 8192);
+            else
+                line.ch('{').cpu_list_short(c.mask).ch('}');
+        } else if (type == 'N' && (c.nr == SYS_migrate_pages && i == 3 ? c.have_nodes2 : c.have_nodes)) {
+            const CpuBits& nodes = c.nr == SYS_migrate_pages && i == 3 ? c.nodes2 : c.nodes;
+            if (json)
+                line.cpu_array(nodes, 8192);
+            else
+                line.ch('{').cpu_list_short(nodes).ch('}');
+        } else if (c.nr == SYS_getcpu && i < 2 && c.have_cpu) {
+            if (json)
+                line.ch('[').unum(i == 0 ? c.cpu : c.node).ch(']');
+            else
+                line.ch('[').unum(i == 0 ? c.cpu : c.node).ch(']');
+        } else {
+            add_scalar(line, c.nr, type, c.args[i], json);
+        }
+    }
+}
+
+}  // namespace tracer
+}  // namespace libos
