@@ -45,6 +45,10 @@ if nproc_bin=$(tool nproc); then
   expect "--cpus 8: $arch nproc" "8" run --cpus 8 -- "$nproc_bin"
   expect "--cpus 8: $arch nproc --all" "8" run --cpus 8 -- "$nproc_bin" --all
   expect "--cpus 3 --cpu-map 1,0,1: $arch nproc" "3" run --cpu-map 1,0,1 -- "$nproc_bin"
+  # Tracing decodes the architecture's numbers: nproc's one affinity call, by name, with its mask.
+  traced=$(run --cpus 2 --trace --trace-filter=%cpu -- "$nproc_bin" 2>&1)
+  check "--cpus 2 --trace --trace-filter=%cpu: $arch nproc's sched_getaffinity, traced by name" \
+    "$([[ $traced == *"sched_getaffinity(0, "*"{0-1}) = "* ]] && [[ $traced == *$'\n2' ]]; echo $?)" "$traced"
 else
   skip "$arch nproc" "no $arch coreutils unpacked (LIBOS_CROSS_TOOLS; scripts/test --cross unpacks it)"
 fi
