@@ -312,6 +312,14 @@ bool is_regular_file(const std::string& path) {
     return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+#if defined(__aarch64__)
+constexpr int kOwnMachine = EM_AARCH64;
+constexpr const char* kOwnMachineName = "an aarch64";
+#else
+constexpr int kOwnMachine = EM_X86_64;
+constexpr const char* kOwnMachineName = "an x86-64";
+#endif
+
 /* Whether `path` is an ELF shared object of this machine, which ld.so can preload (it only warns,
  * and runs the program without it, otherwise). */
 bool is_shared_object(const char* path) {
@@ -323,7 +331,7 @@ bool is_shared_object(const char* path) {
     close(fd);
     return n == static_cast<ssize_t>(sizeof(head)) && memcmp(head, ELFMAG, SELFMAG) == 0 &&
            head[EI_CLASS] == ELFCLASS64 && head[EI_DATA] == ELFDATA2LSB &&
-           (head[16] | head[17] << 8) == ET_DYN && (head[18] | head[19] << 8) == EM_X86_64;
+           (head[16] | head[17] << 8) == ET_DYN && (head[18] | head[19] << 8) == kOwnMachine;
 }
 
 /* The absolute path of libshim.so: LIBOS_SHIM_PATH, or next to the launcher's own executable (the
@@ -358,7 +366,7 @@ std::string find_shim() {
         if (!is_shared_object(resolved))
             fail(std::string("libos-run: the shim library ") + resolved +
                  (override_path && *override_path ? std::string(" (from ") + kEnvShimPath + ")" : std::string()) +
-                 " is not an x86-64 ELF shared object");
+                 " is not " + kOwnMachineName + " ELF shared object");
         /* ld.so splits LD_PRELOAD at colons and spaces. */
         if (strpbrk(resolved, ": "))
             fail(std::string("libos-run: the shim library's path ") + resolved +

@@ -141,6 +141,7 @@ __attribute__((visibility("hidden"), used)) void shim_before_vfork() noexcept {
 }
 }
 
+#if defined(__x86_64__)
 __asm__(".text\n"
         ".globl vfork\n"
         ".type vfork, @function\n"
@@ -154,6 +155,31 @@ __asm__(".text\n"
         "  jmp *shim_libc_vfork(%rip)\n"
         "  .cfi_endproc\n"
         ".size vfork, .-vfork\n");
+#elif defined(__aarch64__)
+/* The frame record (x29, x30) is kept across the call and put back before the jump, so that libc's
+ * vfork returns straight to the caller through x30. */
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork, %function\n"
+        ".p2align 2\n"
+        "vfork:\n"
+        "  .cfi_startproc\n"
+        "  stp x29, x30, [sp, #-16]!\n"
+        "  .cfi_def_cfa_offset 16\n"
+        "  .cfi_offset 29, -16\n"
+        "  .cfi_offset 30, -8\n"
+        "  mov x29, sp\n"
+        "  bl shim_before_vfork\n"
+        "  ldp x29, x30, [sp], #16\n"
+        "  .cfi_def_cfa_offset 0\n"
+        "  .cfi_restore 29\n"
+        "  .cfi_restore 30\n"
+        "  adrp x16, shim_libc_vfork\n"
+        "  ldr x16, [x16, :lo12:shim_libc_vfork]\n"
+        "  br x16\n"
+        "  .cfi_endproc\n"
+        ".size vfork, .-vfork\n");
+#endif
 
 SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {

@@ -60,7 +60,11 @@ SHIM_EXPORT int statfs64(const char* path, struct statfs64* buf) noexcept {
 
 SHIM_EXPORT ssize_t readlink(const char* path, char* buf, size_t size) noexcept {
     return shim::syscall_result(
+#ifdef SYS_readlink
         call(SYS_readlink, as_word(path), as_word(buf), static_cast<long>(size)));
+#else /* arm64: readlinkat(2) alone */
+        call(SYS_readlinkat, AT_FDCWD, as_word(path), as_word(buf), static_cast<long>(size)));
+#endif
 }
 
 SHIM_EXPORT ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) noexcept {

@@ -4,6 +4,7 @@
 #include <link.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -124,11 +125,19 @@ void load_unwinder() {
  * (UBSan's trap, SIGILL). */
 __attribute__((noinline)) void libos_crash_test_hook(const char* kind) {
     if (strcmp(kind, "segv") == 0) {
+#if defined(__x86_64__)
         __asm__ volatile("movl $1, 0" ::: "memory");
+#else
+        __asm__ volatile("mov x9, #0\n\tstr w9, [x9]" ::: "x9", "memory");
+#endif
     } else if (strcmp(kind, "ill") == 0) {
         __builtin_trap();
     } else if (strcmp(kind, "fpe") == 0) {
+#if defined(__x86_64__)
         __asm__ volatile("xor %%ecx, %%ecx\n\tmov $1, %%eax\n\tcltd\n\tidivl %%ecx" ::: "eax", "ecx", "edx");
+#else
+        raise(SIGFPE); /* arm64's integer division by zero does not trap */
+#endif
     } else if (strcmp(kind, "abort") == 0) {
         abort();
     } else if (*kind) {

@@ -110,6 +110,7 @@ SHIM_EXPORT __attribute__((noinline, noclone)) int getcpu(unsigned int* cpu, uns
     unsigned vcpu, vnode;
     if (__builtin_expect(!libos::g_tracing && libos::cached_vcpu_and_node(&vcpu, &vnode), 1)) {
         long fault;
+#if defined(__x86_64__)
         __asm__ volatile(
             ".globl shim_getcpu_store_begin\n"
             ".hidden shim_getcpu_store_begin\n"
@@ -135,6 +136,31 @@ SHIM_EXPORT __attribute__((noinline, noclone)) int getcpu(unsigned int* cpu, uns
             : "=&a"(fault)
             : [cpu] "r"(cpu), [node] "r"(node), [vcpu] "r"(vcpu), [vnode] "r"(vnode)
             : "cc", "memory");
+#elif defined(__aarch64__)
+        __asm__ volatile(
+            ".globl shim_getcpu_store_begin\n"
+            ".hidden shim_getcpu_store_begin\n"
+            "shim_getcpu_store_begin:\n"
+            "    mov %[fault], #0\n"
+            "    cbz %[cpu], 1f\n"
+            "    str %w[vcpu], [%[cpu]]\n"
+            "1:  cbz %[node], 2f\n"
+            "    str %w[vnode], [%[node]]\n"
+            "2:\n"
+            ".globl shim_getcpu_store_end\n"
+            ".hidden shim_getcpu_store_end\n"
+            "shim_getcpu_store_end:\n"
+            "    .pushsection .text.unlikely, \"ax\", %%progbits\n"
+            ".globl shim_getcpu_store_fixup\n"
+            ".hidden shim_getcpu_store_fixup\n"
+            "shim_getcpu_store_fixup:\n"
+            "    mov %[fault], #-14\n" /* -EFAULT */
+            "    b 2b\n"
+            "    .popsection\n"
+            : [fault] "=&r"(fault)
+            : [cpu] "r"(cpu), [node] "r"(node), [vcpu] "r"(vcpu), [vnode] "r"(vnode)
+            : "memory");
+#endif
         if (__builtin_expect(fault == 0, 1))
             return 0;
     }

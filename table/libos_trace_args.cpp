@@ -89,7 +89,11 @@ void add_flags(Line& line, unsigned long value, const Flag (&table)[N], bool wri
 
 /* The calls whose 'O' is an open's (an access mode first), not a dup3/pipe2 flag word. */
 bool opens(long nr) {
-    return nr == SYS_open || nr == SYS_openat || nr == SYS_mq_open || nr == SYS_open_by_handle_at;
+#ifdef SYS_open /* x86_64's; arm64 has openat alone */
+    if (nr == SYS_open)
+        return true;
+#endif
+    return nr == SYS_openat || nr == SYS_mq_open || nr == SYS_open_by_handle_at;
 }
 
 void add_signal(Line& line, int sig) {
@@ -267,7 +271,7 @@ int argument_count(const Call& c) {
     }
     int n = static_cast<int>(strlen(types));
     /* The mode of an open is shown only when the open creates, as strace shows it. */
-    if (c.nr == SYS_open || c.nr == SYS_openat || c.nr == SYS_mq_open) {
+    if (opens(c.nr) && c.nr != SYS_open_by_handle_at) {
         const unsigned long flags = static_cast<unsigned long>(c.args[n - 2]);
         if (!(flags & 0x40) && (flags & 0x410000) != 0x410000)
             --n;

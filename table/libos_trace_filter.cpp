@@ -15,6 +15,7 @@ namespace {
 constexpr short kCpu[] = {SYS_sched_setaffinity, SYS_sched_getaffinity, SYS_getcpu};
 constexpr short kNuma[] = {SYS_set_mempolicy, SYS_get_mempolicy, SYS_mbind, SYS_migrate_pages, SYS_move_pages,
                            SYS_set_mempolicy_home_node};
+#if defined(__x86_64__)
 constexpr short kFile[] = {
     SYS_open, SYS_stat, SYS_lstat, SYS_access, SYS_execve, SYS_truncate, SYS_getcwd, SYS_chdir, SYS_rename,
     SYS_mkdir, SYS_rmdir, SYS_creat, SYS_link, SYS_unlink, SYS_symlink, SYS_readlink, SYS_chmod, SYS_chown,
@@ -28,15 +29,36 @@ constexpr short kFile[] = {
 constexpr short kProcess[] = {SYS_clone, SYS_fork, SYS_vfork, SYS_execve, SYS_exit, SYS_wait4, SYS_kill,
                               SYS_rt_sigqueueinfo, SYS_tkill, SYS_exit_group, SYS_tgkill, SYS_waitid,
                               SYS_rt_tgsigqueueinfo, SYS_execveat, SYS_pidfd_send_signal, SYS_clone3};
+#else
+/* arm64 (asm-generic numbers): the same classes without the calls it does not have, which are x86's
+ * older forms of the *at calls (open, stat, mkdir, ...), fork and vfork, pause and signalfd. */
+constexpr short kFile[] = {
+    SYS_execve, SYS_truncate, SYS_getcwd, SYS_chdir, SYS_statfs, SYS_pivot_root, SYS_chroot, SYS_acct, SYS_mount,
+    SYS_umount2, SYS_swapon, SYS_swapoff, SYS_quotactl, SYS_setxattr, SYS_lsetxattr, SYS_getxattr, SYS_lgetxattr,
+    SYS_listxattr, SYS_llistxattr, SYS_removexattr, SYS_lremovexattr, SYS_inotify_add_watch, SYS_openat,
+    SYS_mkdirat, SYS_mknodat, SYS_fchownat, SYS_newfstatat, SYS_unlinkat, SYS_renameat, SYS_linkat, SYS_symlinkat,
+    SYS_readlinkat, SYS_fchmodat, SYS_faccessat, SYS_utimensat, SYS_fanotify_mark, SYS_name_to_handle_at,
+    SYS_renameat2, SYS_execveat, SYS_statx, SYS_open_tree, SYS_move_mount, SYS_fspick, SYS_fsconfig, SYS_openat2,
+    SYS_faccessat2, SYS_mount_setattr};
+constexpr short kProcess[] = {SYS_clone, SYS_execve, SYS_exit, SYS_wait4, SYS_kill, SYS_rt_sigqueueinfo,
+                              SYS_tkill, SYS_exit_group, SYS_tgkill, SYS_waitid, SYS_rt_tgsigqueueinfo,
+                              SYS_execveat, SYS_pidfd_send_signal, SYS_clone3};
+#endif
 constexpr short kMemory[] = {SYS_mmap, SYS_mprotect, SYS_munmap, SYS_brk, SYS_mremap, SYS_msync, SYS_mincore,
                              SYS_madvise, SYS_shmat, SYS_shmdt, SYS_mlock, SYS_munlock, SYS_mlockall,
                              SYS_munlockall, SYS_io_setup, SYS_io_destroy, SYS_remap_file_pages, SYS_mbind,
                              SYS_set_mempolicy, SYS_get_mempolicy, SYS_migrate_pages, SYS_move_pages, SYS_mlock2,
                              SYS_pkey_mprotect, SYS_set_mempolicy_home_node};
+#if defined(__x86_64__)
 constexpr short kSignal[] = {SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_pause, SYS_kill,
                              SYS_rt_sigpending, SYS_rt_sigtimedwait, SYS_rt_sigqueueinfo, SYS_rt_sigsuspend,
                              SYS_sigaltstack, SYS_tkill, SYS_tgkill, SYS_signalfd, SYS_signalfd4,
                              SYS_rt_tgsigqueueinfo, SYS_pidfd_send_signal};
+#else
+constexpr short kSignal[] = {SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_kill, SYS_rt_sigpending,
+                             SYS_rt_sigtimedwait, SYS_rt_sigqueueinfo, SYS_rt_sigsuspend, SYS_sigaltstack,
+                             SYS_tkill, SYS_tgkill, SYS_signalfd4, SYS_rt_tgsigqueueinfo, SYS_pidfd_send_signal};
+#endif
 
 struct Class {
     const char* name;

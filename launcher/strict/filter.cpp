@@ -11,7 +11,7 @@
 namespace launcher::strict {
 namespace {
 
-/* The trapped calls' x86_64 numbers, from the list. */
+/* The trapped calls' numbers of the architecture, from the list. */
 #define LIBOS_TRAPPED_TRAP(nr) nr,
 #define LIBOS_TRAPPED_NOTRAP(nr)
 #define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) LIBOS_TRAPPED_##strict(nr)
@@ -80,6 +80,20 @@ std::vector<sock_filter> build_filter(uint64_t tag) {
     constexpr uint32_t kTagLow = offsetof(seccomp_data, args) + 5 * sizeof(uint64_t);
     constexpr uint32_t kTagHigh = kTagLow + sizeof(uint32_t);
     FilterBuilder f;
+#if defined(__aarch64__)
+    /* arm64: AArch32 (compat) calls are not virtualized and run on the host; there is no x32. */
+    f.load(kArch);
+    f.jeq(AUDIT_ARCH_AARCH64, "", "allow");
+    f.load(kNr);
+    for (long nr : kTrapped)
+        f.jeq(static_cast<uint32_t>(nr), "tagged", "");
+    f.ret(SECCOMP_RET_ALLOW);
+    f.label("tagged");
+    f.load(kTagLow);
+    f.jeq(static_cast<uint32_t>(tag), "", "notify");
+    f.load(kTagHigh);
+    f.jeq(static_cast<uint32_t>(tag >> 32), "allow", "notify");
+#else
     f.load(kArch);
     f.jeq(AUDIT_ARCH_X86_64, "", "other_arch");
     f.load(kNr);
@@ -104,6 +118,7 @@ std::vector<sock_filter> build_filter(uint64_t tag) {
     f.and_k(~kX32Bit);
     for (long nr : kTrapped)
         f.jeq(static_cast<uint32_t>(nr), "notify", "");
+#endif
     f.label("allow");
     f.ret(SECCOMP_RET_ALLOW);
     f.label("notify");

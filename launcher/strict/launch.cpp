@@ -80,8 +80,35 @@ bool test_says_missing() {
 #endif
 }
 
+/* Refuses --strict under a user-mode emulator (qemu-user running this launcher, built for another
+ * architecture, on the host's kernel): the emulator gives its guest no seccomp filters, since a
+ * filter would bind the emulator itself, which makes the guest's calls with its own numbers. The
+ * kernel's architecture is in /proc/sys/kernel/arch, which no emulator rewrites. */
+void refuse_if_emulated() {
+    char kernel[64] = {};
+    int fd = open("/proc/sys/kernel/arch", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return; /* a kernel too old to have it (it came in the 6.x series): nothing to compare with */
+    ssize_t n = read(fd, kernel, sizeof(kernel) - 1);
+    close(fd);
+    while (n > 0 && (kernel[n - 1] == '\n' || kernel[n - 1] == ' '))
+        kernel[--n] = '\0';
+#if defined(__aarch64__)
+    const char* own = "aarch64";
+#else
+    const char* own = "x86_64";
+#endif
+    if (n <= 0 || strcmp(kernel, own) == 0)
+        return;
+    refuse(std::string("libos-run: cannot run --strict under emulation: this ") + own + " launcher runs on a " +
+           kernel + " kernel through a user-mode emulator (qemu-user), which gives its programs no seccomp "
+           "filters; strict mode needs a real " + own +
+           " kernel (docs/strict-mode.md); run without --strict to use the in-process shim alone");
+}
+
 seccomp_notif_sizes probe_notification_sizes() {
     seccomp_notif_sizes sizes = {};
+    refuse_if_emulated();
     if (test_says_missing())
         refuse_missing("seccomp user notification", "LIBOS_TEST_STRICT_MISSING is set");
     long ret = seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes);

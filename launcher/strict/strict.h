@@ -7,6 +7,7 @@
 #ifndef LAUNCHER_STRICT_H
 #define LAUNCHER_STRICT_H
 
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -35,6 +36,13 @@ namespace launcher::strict {
 
 /* x32 system calls: their numbers have this bit set. */
 constexpr uint32_t kX32Bit = 0x40000000;
+
+/* The audit architecture of the launcher's own system calls, which the filter virtualizes. */
+#if defined(__aarch64__)
+constexpr uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
+#else
+constexpr uint32_t kNativeArch = AUDIT_ARCH_X86_64;
+#endif
 
 /* One line on standard error, and the launcher's failure status. */
 [[noreturn]] void refuse(const std::string& line);

@@ -74,7 +74,11 @@ bool hand_over() {
 }
 
 bool opens_file(long nr) {
-    return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2;
+#ifdef SYS_open
+    if (nr == SYS_open)
+        return true;
+#endif
+    return nr == SYS_openat || nr == SYS_openat2;
 }
 
 /* Answers one notification. A failed answer (ENOENT) means the caller is gone or was interrupted by
@@ -84,7 +88,7 @@ bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
     resp->id = req.id;
     libos::SyscallResult outcome = libos::LeaveToHost{};
     bool lost = false;
-    if (req.data.arch == AUDIT_ARCH_X86_64 && !(req.data.nr & kX32Bit)) {
+    if (req.data.arch == kNativeArch && !(req.data.nr & kX32Bit)) {
         long args[6];
         for (int i = 0; i < 6; ++i)
             args[i] = static_cast<long>(req.data.args[i]);

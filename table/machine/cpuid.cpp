@@ -279,6 +279,13 @@ bool cpuid_faulting_enabled() {
 }
 
 bool emulate_cpuid(int sig, siginfo_t* info, void* ucontext) {
+#if !defined(__x86_64__)
+    /* No cpuid instruction elsewhere: PalCpuidFaulting never turns faulting on. */
+    (void)sig;
+    (void)info;
+    (void)ucontext;
+    return false;
+#else
     /* A faulting cpuid is a general protection fault: SIGSEGV, si_code SI_KERNEL, si_addr 0. So is
      * any other #GP (a privileged instruction, a non-canonical address): the instruction decides. */
     if (sig != SIGSEGV || !info || info->si_code != SI_KERNEL || !g_enabled.load(std::memory_order_relaxed))
@@ -303,6 +310,7 @@ bool emulate_cpuid(int sig, siginfo_t* info, void* ucontext) {
     gregs[REG_RDX] = r[3];
     gregs[REG_RIP] = static_cast<greg_t>(ip + 2);
     return true;
+#endif
 }
 
 }  // namespace libos

@@ -26,6 +26,15 @@
 
 namespace libos {
 
+/* One round of a spin-wait: the architecture's hint that the thread is spinning. */
+inline void cpu_relax() {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 /* One thread of the launch: 64 bytes in the shared state. The first kInlineWords words of the mask
  * live here; machines of more than 384 vCPUs keep the rest in the extension area, at the slot's
  * index. `seq` is a sequence lock: odd while a writer changes the mask. */
@@ -122,7 +131,7 @@ public:
         if (expired_)
             return false;
         if (++rounds_ <= kPauses) {
-            __builtin_ia32_pause();
+            cpu_relax();
             return true;
         }
         if ((rounds_ - kPauses) % kClockEvery == 1) {

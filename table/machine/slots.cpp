@@ -214,7 +214,7 @@ bool peek_mask(ThreadSlot* slot, pid_t tid, CpuBits* out) {
             if (slot->seq.load(std::memory_order_relaxed) == before)
                 return slot->tid.load(std::memory_order_acquire) == tid && !out->empty();
         }
-        __builtin_ia32_pause();
+        cpu_relax();
     }
     return false;
 }

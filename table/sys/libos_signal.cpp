@@ -17,6 +17,7 @@
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
 #include "libos/libos_user.h"
+#include "libos_arch.h" /* table/arch/<arch>/ */
 #include "pal/pal.h"
 
 namespace libos {
@@ -50,8 +51,7 @@ int index_of(int sig) {
 /* The crash is the LibOS's own: the faulting instruction is in its code, or (SIGABRT, raised inside
  * libc's abort) the first frame outside libc is. */
 bool inside_libos(int sig, void* ucontext) {
-    auto* uc = static_cast<ucontext_t*>(ucontext);
-    uintptr_t ip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+    uintptr_t ip = context_ip(ucontext);
     if (is_own_code(ip))
         return true;
     if (sig != SIGABRT || !unwinder())

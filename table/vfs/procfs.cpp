@@ -232,6 +232,10 @@ long write_cpuinfo(Caller caller, Out& out) {
     long len = caller.read_file("/proc/cpuinfo", buf.data, buf.size);
     if (len < 0)
         return len;
+#if defined(__aarch64__)
+    if (!cpuinfo_is_arm64(buf.data))
+        return write_cpuinfo_arm64(out);
+#endif
     /* Where each host processor's block starts and how long it is. */
     MappedBuffer index(sizeof(uint32_t) * 2 * PAL_MAX_CPUS);
     if (!index.data)

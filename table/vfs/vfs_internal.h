@@ -120,6 +120,12 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
  * read, they read with the caller's rights (Caller::read_file). */
 long write_sysfs(Caller caller, const VfsPath& path, Out& out);
 long write_cpuinfo(Caller caller, Out& out);
+#if defined(__aarch64__)
+/* arm64's format written from the process's own view of the CPU, for a host file in another
+ * architecture's format (under emulation: procfs_cpuinfo_arm64.cpp). */
+bool cpuinfo_is_arm64(const char* host_text);
+long write_cpuinfo_arm64(Out& out);
+#endif
 long write_stat(Caller caller, Out& out);
 long write_status(Caller caller, const VfsPath& path, Out& out);
 

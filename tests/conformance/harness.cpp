@@ -81,14 +81,8 @@ Machine compute_machine() {
     m.mask_size = static_cast<size_t>(host_getaffinity_bytes());
     unsigned char mask[1024] = {};
     long written = 0;
-    {
-        /* The host's view of this thread, through the raw instruction. */
-        register long r10 __asm__("r10") = 0;
-        __asm__ volatile("syscall"
-                         : "=a"(written)
-                         : "a"(SYS_sched_getaffinity), "D"(0), "S"(sizeof(mask)), "d"(mask), "r"(r10)
-                         : "rcx", "r11", "memory");
-    }
+    /* The host's view of this thread, through the raw instruction. */
+    written = libos_test::raw_syscall(SYS_sched_getaffinity, 0, sizeof(mask), reinterpret_cast<long>(mask));
     for (long c = 0; c < written * 8; ++c)
         if (mask[c / 8] & (1u << (c % 8)))
             m.usable.push_back(static_cast<int>(c));
@@ -111,13 +105,7 @@ void write_transcript() {
 
 long host_getaffinity_bytes() {
     unsigned char mask[1024];
-    long ret;
-    register long r10 __asm__("r10") = 0;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(SYS_sched_getaffinity), "D"(0), "S"(sizeof(mask)), "d"(mask), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
+    return libos_test::raw_syscall(SYS_sched_getaffinity, 0, sizeof(mask), reinterpret_cast<long>(mask));
 }
 
 const Machine& machine() {

@@ -16,6 +16,21 @@
 
 namespace libos_test {
 
+/* The emulator a cross build's tests run under (LIBOS_TEST_EMULATED, set by tests/meson.build for
+ * another architecture), or nullptr on the real machine. */
+inline const char* emulator() {
+    const char* e = getenv("LIBOS_TEST_EMULATED");
+    return e && *e ? e : nullptr;
+}
+
+/* Skips the test under emulation, saying what the emulator does not give the guest. Only for what a
+ * real kernel of the architecture has: the test still runs there, and natively on x86_64. */
+#define LIBOS_SKIP_UNDER_EMULATION(what)                                                         \
+    do {                                                                                         \
+        if (const char* emulator_ = libos_test::emulator())                                      \
+            GTEST_SKIP() << emulator_ << " does not emulate " << (what) << " for the guest";     \
+    } while (0)
+
 /* The value of an environment variable the meson test definition must set. */
 inline std::string required_env(const char* name) {
     const char* value = getenv(name);

@@ -139,15 +139,24 @@ TEST(PreloadedLibraries, NeedNoCxxRuntimeOrUnwinder) {
         EXPECT_NE(name.rfind("Pal", 0), 0u) << "libshim.so looks for " << name << " outside itself";
 }
 
+/* The architecture's disassembler and instructions that enter the kernel. */
+#if defined(__aarch64__)
+constexpr const char* kObjdump = "aarch64-linux-gnu-objdump";
+constexpr const char* kKernelEntry = R"(:\s+(svc|hvc|smc)\s)";
+#else
+constexpr const char* kObjdump = "objdump";
+constexpr const char* kKernelEntry = R"(:\s+(syscall|sysenter|int\s+\$0x80)\s*$)";
+#endif
+
 /* The functions (symbol names from the disassembly's labels) that contain a syscall-entering
  * instruction, each with how many it contains. */
 std::map<std::string, int> functions_entering_the_kernel(const std::string& path) {
     int status = -1;
-    std::string dis = libos_test::run_command("objdump -d --no-show-raw-insn '" + path + "'", &status);
+    std::string dis = libos_test::run_command(kObjdump + std::string(" -d --no-show-raw-insn '") + path + "'", &status);
     EXPECT_EQ(status, 0) << "objdump failed on " << path;
     std::map<std::string, int> out;
     std::regex label(R"(^[0-9a-f]+ <(.+)>:$)");
-    std::regex insn(R"(:\s+(syscall|sysenter|int\s+\$0x80)\s*$)");
+    std::regex insn(kKernelEntry);
     std::string function = "(before any label)";
     size_t start = 0;
     while (start < dis.size()) {

@@ -140,7 +140,7 @@ PAL_API long PalSignalSetMask(uint64_t mask);
 /* CPUID faulting, where the host has it (arch_prctl ARCH_SET_CPUID): with `on`, the calling thread's
  * cpuid instructions raise SIGSEGV (si_code SI_KERNEL) instead of running; the threads it creates and
  * its fork children inherit that, and execve turns it off. Returns 0, or -ENODEV (or -EINVAL) where
- * the host cannot. */
+ * the host cannot (always -ENODEV on an architecture other than x86_64, which has no cpuid). */
 PAL_API long PalCpuidFaulting(int on);
 
 /* The host's cpuid answer for `leaf` and `subleaf`, on a thread that has faulting on: faulting is
@@ -310,7 +310,8 @@ PAL_API pid_t PalProcessGetParentId(void);
  * -errno when the kernel cannot tell (no kcmp, or no right to compare). */
 PAL_API long PalProcessCompareMemory(pid_t a, pid_t b);
 
-/* fork(2), and clone(2) with its raw x86_64 arguments. The child returns 0 from the call. */
+/* fork(2), and clone(2) with its raw arguments in the architecture's order (x86_64: ..., child_tid, tls;
+ * aarch64: ..., tls, child_tid), passed through as they came. The child returns 0 from the call. */
 PAL_API long PalProcessFork(void);
 PAL_API long PalProcessClone(unsigned long flags, unsigned long newsp, int* parent_tid, int* child_tid,
                              unsigned long tls);

@@ -186,10 +186,10 @@ struct SyscallEntry {
     const char* arguments; /* one letter per argument, for the trace (libos_syscalls.def); "" for none */
 };
 
-/* The table, defined per architecture (arch/<arch>/libos_table.cpp), in two parts so that loading
- * libshim.so relocates only the handlers' addresses: the handlers, one word per number (nullptr for
- * the pass-through ones: the dispatcher's one load), and the names and notes, as offsets into one
- * string block. */
+/* The table, built from the architecture's list (libos_table.cpp, from arch/<arch>/libos_syscalls.def),
+ * in two parts so that loading libshim.so relocates only the handlers' addresses: the handlers, one
+ * word per number (nullptr for the pass-through ones: the dispatcher's one load), and the names and
+ * notes, as offsets into one string block. */
 extern const RawHandler* const g_syscall_handlers;
 extern const size_t g_syscall_count; /* one past the highest number in the list */
 

@@ -1,13 +1,15 @@
 /* PalCpuidFaulting, PalCpuidHost: CPUID faulting (arch_prctl ARCH_SET_CPUID), which makes the cpuid
  * instruction of the calling thread raise SIGSEGV so that the LibOS can answer it, and the host's own
  * answer for a thread that has it on. */
-#include <asm/prctl.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
 #include "pal/pal.h"
 #include "pal_linux.h"
+
+#if defined(__x86_64__)
+#include <asm/prctl.h>
 
 extern "C" long PalCpuidFaulting(int on) {
     /* ARCH_SET_CPUID's argument says whether cpuid is allowed: 0 turns faulting on. */
@@ -35,3 +37,15 @@ extern "C" long PalCpuidHost(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]) 
     regs[3] = d;
     return 0;
 }
+
+#else
+/* cpuid is an x86 instruction: other architectures have neither the instruction nor its faulting. */
+extern "C" long PalCpuidFaulting(int) {
+    return -ENODEV;
+}
+
+extern "C" long PalCpuidHost(uint32_t, uint32_t, uint32_t regs[4]) {
+    regs[0] = regs[1] = regs[2] = regs[3] = 0;
+    return -ENOSYS;
+}
+#endif

@@ -2,6 +2,7 @@
  * another process's memory, placement and identity, for strict mode's supervisor, which answers
  * system calls on behalf of threads of other processes. */
 #include <errno.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -170,7 +171,12 @@ extern "C" long PalProcessCompareMemory(pid_t a, pid_t b) {
 }
 
 extern "C" long PalProcessFork(void) {
+#ifdef SYS_fork
     return pal_raw(SYS_fork);
+#else
+    /* arm64 has no fork(2): clone(2) with SIGCHLD alone is the same call. */
+    return pal_raw(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
 }
 
 extern "C" long PalProcessClone(unsigned long flags, unsigned long newsp, int* parent_tid, int* child_tid,

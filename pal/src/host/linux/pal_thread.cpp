@@ -46,7 +46,7 @@ struct alignas(32) RseqArea {
     uint32_t padding;
 };
 static_assert(sizeof(RseqArea) == 32, "the kernel's original struct rseq");
-constexpr unsigned kRseqSignature = 0x53053053; /* RSEQ_SIG on x86 */
+constexpr unsigned kRseqSignature = PAL_RSEQ_SIG; /* the architecture's RSEQ_SIG (pal_arch.h) */
 constexpr int kRseqAreaUnregistered = -1;       /* RSEQ_CPU_ID_UNINITIALIZED */
 
 constinit thread_local RseqArea t_rseq __attribute__((tls_model("initial-exec"))) = {0, kRseqAreaUnregistered,

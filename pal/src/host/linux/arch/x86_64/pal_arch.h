@@ -9,6 +9,9 @@
 /* The kernel flag that says sa_restorer is set (not exported by glibc's headers). */
 #define PAL_SA_RESTORER 0x04000000
 
+/* RSEQ_SIG of x86: the four bytes the kernel checks before an abort handler. */
+#define PAL_RSEQ_SIG 0x53053053u
+
 static inline uintptr_t pal_arch_context_ip(void* uc) {
     return static_cast<uintptr_t>(static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_RIP]);
 }

@@ -1,4 +1,5 @@
-/* The x86_64 dispatch table, built at compile time from libos_syscalls.def, indexed by __NR_*. */
+/* The dispatch table, built at compile time from the architecture's libos_syscalls.def
+ * (table/arch/<arch>/, found through the include path), indexed by __NR_*. */
 #include <sys/syscall.h>
 
 #include <stdint.h>
