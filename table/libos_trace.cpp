@@ -273,6 +273,8 @@ void add_stack(Caller caller, Line& line, bool json) {
 enum class Phase : unsigned char { kBefore, kReturned, kContinued };
 
 void print_call(Caller caller, const Call& c, Phase phase) {
+    /* The unwinder (libunwind, dladdr) may set errno; the program's must come through unchanged. */
+    const int saved_errno = errno;
     const bool before_only = phase == Phase::kBefore, continued = phase == Phase::kContinued;
     const char* name = syscall_name(c.nr);
     /* Strict mode's supervisor answers the calls of threads of other processes; those it continues
@@ -350,6 +352,7 @@ void print_call(Caller caller, const Call& c, Phase phase) {
         add_stack(caller, line, false);
     }
     line.write_to(g_trace_fd);
+    errno = saved_errno;
 }
 
 }  // namespace

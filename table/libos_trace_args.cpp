@@ -266,8 +266,11 @@ int argument_count(const Call& c) {
         return n;
     }
     int n = static_cast<int>(strlen(types));
+    /* mq_open(name, oflag, mode, attr): the mode and the attributes only with O_CREAT, as strace. */
+    if (c.nr == SYS_mq_open)
+        return static_cast<unsigned long>(c.args[1]) & 0x40 ? n : 2;
     /* The mode of an open is shown only when the open creates, as strace shows it. */
-    if (c.nr == SYS_open || c.nr == SYS_openat || c.nr == SYS_mq_open) {
+    if (c.nr == SYS_open || c.nr == SYS_openat) {
         const unsigned long flags = static_cast<unsigned long>(c.args[n - 2]);
         if (!(flags & 0x40) && (flags & 0x410000) != 0x410000)
             --n;

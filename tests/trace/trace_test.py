@@ -865,6 +865,34 @@ def check_edges():
     report("text: the same path cut at a character boundary (valid UTF-8)", r.rc == 0 and utf8 is True,
            [utf8, r.raw[-200:]])
 
+    for fmt in (None, "json"):
+        r = run(["badutf8"], fmt=fmt)
+        try:
+            r.raw.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError as e:
+            utf8 = e
+        objs, problems = parse_json_lines(r.raw) if fmt else ([], [])
+        path = [o for o in objs if o.get("name") == "openat" and "nonexistent-libos-trace-test" in o.get("arguments", "")]
+        report("%s: a path of bytes that only look like UTF-8 (overlong, surrogate, beyond U+10FFFF) is escaped: "
+               "the trace stays strict UTF-8%s" % (fmt or "text", " and every line parses" if fmt else ""),
+               r.rc == 0 and "badutf8 ENOENT" in r.out and utf8 is True and not problems
+               and (len(path) == 1 and all("\\u00%s" % b in path[0]["arguments"] for b in ("c0", "ed", "f5", "f4", "e0"))
+                    and "\u00e9" in path[0]["arguments"] and "\u00c0\u0080" in path[0]["args"][1] if fmt else True),
+               [utf8] + problems + [r.raw[-400:]])
+
+    for stack in (False, True):
+        r = run(["errno"], stack=stack)
+        report("errno is the program's after each traced call%s" % (" with stacks" if stack else ""),
+               r.rc == 0 and "errno kept 40 of 40" in r.out and "getcpu(" in r.trace, r.diag())
+
+    r = run(["mqopen"])
+    mq = [bare(m.group(0)).split(" ", 1)[1] for m in calls_of(r.trace) if m["name"] == "mq_open"]
+    report("mq_open through syscall(): its mode and attributes only with O_CREAT, as strace shows it",
+           r.rc == 0 and mq == ['mq_open("libos/trace", O_RDONLY) = -1 EACCES (Permission denied) <host>',
+                                'mq_open("libos/trace", O_RDWR|O_CREAT, 0600, NULL) = -1 EACCES (Permission denied) '
+                                '<host>'], ["mq_open lines %s" % mq] + r.diag())
+
     r = run(["longname"], stack=True)
     lines = lines_of(r.trace)
     i = next((i for i, l in enumerate(lines) if "sched_getaffinity(" in l), None)

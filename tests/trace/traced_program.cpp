@@ -27,6 +27,11 @@
  *   cxx              one sched_getaffinity from the C++ function trace_test::cxx_frame(int).
  *   longname         one sched_getaffinity from a function whose name is over 128 characters.
  *   utf8path         open() of a missing path of 60 two-byte UTF-8 characters (ENOENT).
+ *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
+ *                    "errno kept K of 40", K the calls after which errno was the program's.
+ *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
+ *                    surrogate, beyond U+10FFFF) and one real é (ENOENT).
+ *   mqopen           syscall(SYS_mq_open) of an invalid name (EACCES), without and with O_CREAT.
  *   classes          through syscall(), one call each of several strace classes, in this order:
  *                    openat("/"), newfstatat(fd, "", AT_EMPTY_PATH), close, mmap, mprotect, munmap,
  *                    rt_sigprocmask, kill(self, 0), getpid, wait4 (ECHILD), nanosleep(20 ms),
@@ -449,6 +454,48 @@ int mode_smallstack() {
     return 0;
 }
 
+/* errno as the program set it, after libc calls the shim traces (with stacks: the unwinder must not
+ * leave its own errno behind). */
+int mode_errno() {
+    int kept = 0;
+    for (int i = 0; i < 20; ++i) {
+        cpu_set_t set;
+        errno = 1234;
+        if (sched_getaffinity(0, sizeof(set), &set) != 0)
+            return fail("sched_getaffinity");
+        kept += errno == 1234;
+        errno = 4321;
+        if (syscall(SYS_getcpu, nullptr, nullptr, nullptr) != 0)
+            return fail("getcpu");
+        kept += errno == 4321;
+    }
+    printf("errno kept %d of 40\n", kept);
+    return 0;
+}
+
+/* openat of a missing path whose bytes are not UTF-8 though they look like sequences: an overlong
+ * NUL (c0 80), a UTF-16 surrogate (ed a0 80), a lead byte past U+10FFFF (f5), a 4-byte sequence past
+ * it (f4 90 80 80). */
+int mode_badutf8() {
+    errno = 0;
+    if (syscall(SYS_openat, AT_FDCWD, "/nonexistent-libos-trace-test/\xc0\x80|\xed\xa0\x80|\xf5\x80\x80\x80|"
+                "\xf4\x90\x80\x80|\xe0\x80\x80|\xc3\xa9", O_RDONLY) >= 0 || errno != ENOENT)
+        return fail("openat of the missing path did not fail with ENOENT");
+    printf("badutf8 ENOENT\n");
+    return 0;
+}
+
+/* mq_open through syscall() with a name the kernel refuses (a '/' inside: EACCES, nothing created),
+ * without and with O_CREAT. */
+int mode_mqopen() {
+    long a = syscall(SYS_mq_open, "libos/trace", O_RDONLY, 0, nullptr);
+    int ea = errno;
+    long b = syscall(SYS_mq_open, "libos/trace", O_RDWR | O_CREAT, 0600, nullptr);
+    int eb = errno;
+    printf("mq_open %ld %d %ld %d\n", a, ea, b, eb);
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -526,6 +573,12 @@ int main(int argc, char** argv) {
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
         return mode_smallstack();
+    if (mode == "errno")
+        return mode_errno();
+    if (mode == "badutf8")
+        return mode_badutf8();
+    if (mode == "mqopen")
+        return mode_mqopen();
     if (mode == "utf8path")
         return mode_utf8path();
     if (mode == "cxx")
