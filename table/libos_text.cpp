@@ -189,6 +189,35 @@ TextBuilder& TextBuilder::json_string(const char* s, size_t n) {
     return ch('"');
 }
 
+TextBuilder& TextBuilder::json_string_since(size_t start) {
+    if (!size_ || start > len_ || start + 2 > size_ - 1) {
+        len_ = start < len_ ? start : len_;
+        return *this;
+    }
+    /* How many of the bytes fit once escaped, between the two quotes. */
+    size_t out = start + 2, take = 0;
+    for (size_t i = start; i < len_; ++i) {
+        size_t width = buf_[i] == '"' || buf_[i] == '\\' ? 2 : 1;
+        if (out + width > size_ - 1)
+            break;
+        out += width;
+        ++take;
+    }
+    /* From the end backwards, so that nothing is overwritten before it is moved. */
+    size_t from = start + take, to = out - 1;
+    buf_[to] = '"';
+    while (from > start) {
+        char c = buf_[--from];
+        buf_[--to] = c;
+        if (c == '"' || c == '\\')
+            buf_[--to] = '\\';
+    }
+    buf_[start] = '"';
+    len_ = out;
+    buf_[len_] = '\0';
+    return *this;
+}
+
 TextBuilder& TextBuilder::end(const char* terminator) {
     size_t n = strlen(terminator);
     if (sink_ < 0 && size_ > n && len_ + n > size_ - 1)

@@ -39,6 +39,11 @@ namespace {
 /* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
  * check memory) are not traced, or tracing would recurse. */
 constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
+/* The line a thread formats: in static storage rather than on the stack, where 4 KiB more would not
+ * fit the signal stack of a program's handler (SIGSTKSZ) that makes a traced call. One per thread
+ * suffices: t_in_trace is set while it is in use, so a handler that interrupts the formatting makes
+ * no line of its own. */
+constinit thread_local char t_line[tracer::kLineBytes] __attribute__((tls_model("initial-exec"))) = {};
 
 constinit int g_trace_fd = -1;
 constinit bool g_lines = false; /* LIBOS_TRACE given */
@@ -83,7 +88,7 @@ uint64_t now_ns() {
 /* ---- times ------------------------------------------------------------------------------------ */
 
 /* `ns` as seconds with `decimals` (3 or 6) decimals, the whole seconds padded to `width`. */
-void add_seconds(Line& line, uint64_t ns, int width, int decimals) {
+void add_seconds(TextBuilder& line, uint64_t ns, int width, int decimals) {
     char d[24];
     size_t n = format_decimal(d, ns / 1000000000ull);
     for (size_t i = n; i < static_cast<size_t>(width); ++i)
@@ -101,7 +106,7 @@ void add_seconds(Line& line, uint64_t ns, int width, int decimals) {
 
 /* The timestamp of a call that began at `wall` (realtime) and `start` (monotonic), as strace's -t,
  * -tt or -r prints it. Wall time is UTC: the local zone would need libc's tzset, which allocates. */
-void add_timestamp(Line& line, uint64_t wall, uint64_t start, uint64_t previous) {
+void add_timestamp(TextBuilder& line, uint64_t wall, uint64_t start, uint64_t previous) {
     if (g_time == TraceTime::kRelative) {
         add_seconds(line, previous && start > previous ? start - previous : 0, 6, 6);
         return;
@@ -199,7 +204,7 @@ const char* error_name(long result) {
     return name ? name : "E?";
 }
 
-void add_host_nodes(Line& line, const Call& c, bool json) {
+void add_host_nodes(TextBuilder& line, const Call& c, bool json) {
     CpuBits host, host2;
     host_nodes_of(c.nodes, &host);
     if (c.have_nodes2)
@@ -217,7 +222,7 @@ void add_host_nodes(Line& line, const Call& c, bool json) {
     }
 }
 
-void add_host_cpus(Line& line, const Call& c, bool json) {
+void add_host_cpus(TextBuilder& line, const Call& c, bool json) {
     if (c.have_nodes && is_virtual()) {
         add_host_nodes(line, c, json);
         return;
@@ -232,7 +237,7 @@ void add_host_cpus(Line& line, const Call& c, bool json) {
         line.add(" [host {").cpu_list_short(host).add("}]");
 }
 
-void add_stack(Caller caller, Line& line, bool json) {
+void add_stack(Caller caller, TextBuilder& line, bool json) {
     /* A call strict mode's supervisor answered has no stack here: it is another process's. */
     if (!g_stacks || !g_unwinder || caller.is_remote())
         return;
@@ -281,7 +286,7 @@ void print_call(Caller caller, const Call& c, Phase phase) {
      * are the host's. */
     const char* handled = continued ? "host" : caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
     const long pid = caller.process(), tid = caller.tid();
-    Line line;
+    TextBuilder line(t_line, sizeof(t_line));
     if (g_json) {
         line.add("{\"v\":").unum(kTraceJsonVersion).add(",\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
         if (name)
@@ -290,9 +295,10 @@ void print_call(Caller caller, const Call& c, Phase phase) {
             line.add("null");
         /* The arguments as the text format shows them, as one string, and as JSON values
          * (docs/tracing.md, "JSON"). */
-        Line args;
-        tracer::add_arguments(args, c, false);
-        line.add(",\"arguments\":").json_string(args.data(), args.length()).add(",\"args\":[");
+        line.add(",\"arguments\":");
+        const size_t arguments = line.length();
+        tracer::add_arguments(line, c, false);
+        line.json_string_since(arguments).add(",\"args\":[");
         tracer::add_arguments(line, c, true);
         line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");

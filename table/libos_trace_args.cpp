@@ -63,7 +63,7 @@ constexpr const char* kHow[] = {"SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"};
 
 /* Appends the names of `value`'s flags joined by '|' (after `first` names already written), and
  * what no name covers as hex; "0" when nothing at all was written. */
-void add_flags(Line& line, unsigned long value, const Flag* table, size_t count, bool written = false) {
+void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t count, bool written = false) {
     for (size_t i = 0; i < count; ++i) {
         if (table[i].bits && (value & table[i].bits) == table[i].bits) {
             if (written)
@@ -83,7 +83,7 @@ void add_flags(Line& line, unsigned long value, const Flag* table, size_t count,
 }
 
 template <size_t N>
-void add_flags(Line& line, unsigned long value, const Flag (&table)[N], bool written = false) {
+void add_flags(TextBuilder& line, unsigned long value, const Flag (&table)[N], bool written = false) {
     add_flags(line, value, table, N, written);
 }
 
@@ -92,7 +92,7 @@ bool opens(long nr) {
     return nr == SYS_open || nr == SYS_openat || nr == SYS_mq_open || nr == SYS_open_by_handle_at;
 }
 
-void add_signal(Line& line, int sig) {
+void add_signal(TextBuilder& line, int sig) {
     const char* name = sig > 0 ? sigabbrev_np(sig) : nullptr;
     if (name)
         line.add("SIG").add(name);
@@ -100,7 +100,7 @@ void add_signal(Line& line, int sig) {
         line.num(sig);
 }
 
-void add_octal(Line& line, unsigned long mode) {
+void add_octal(TextBuilder& line, unsigned long mode) {
     char d[24];
     int n = 0;
     do {
@@ -116,7 +116,7 @@ void add_octal(Line& line, unsigned long mode) {
 }
 
 /* One argument of type `type` (a letter of the syscall list) that needs no memory of the program. */
-void add_scalar(Line& line, long nr, char type, long value, bool json) {
+void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
     const unsigned long u = static_cast<unsigned long>(value);
     const int i = static_cast<int>(value);
     bool quoted = json;
@@ -278,7 +278,7 @@ int argument_count(const Call& c) {
     return n;
 }
 
-void add_arguments(Line& line, const Call& c, bool json) {
+void add_arguments(TextBuilder& line, const Call& c, bool json) {
     const char* types = syscall_arguments(c.nr);
     const int n = argument_count(c);
     const int first_string = string_argument(c.nr, 0), second_string = string_argument(c.nr, 1);

@@ -881,6 +881,15 @@ def check_edges():
                     and "\u00e9" in path[0]["arguments"] and "\u00c0\u0080" in path[0]["args"][1] if fmt else True),
                [utf8] + problems + [r.raw[-400:]])
 
+    native = run(["altstack"], trace=False, shim=False)
+    for fmt in (None, "json"):
+        r = run(["altstack"], fmt=fmt)
+        report("%s: a signal handler on a stack of SIGSTKSZ bytes makes three traced calls (the trace fits in "
+               "it as the program does natively)" % (fmt or "text"),
+               native.rc == 0 and "calls 3" in native.out and r.rc == 0 and "calls 3" in r.out
+               and ('"name":"getcpu"' if fmt else "getcpu(") in r.trace, ["natively: %s %s" % (native.rc, native.out)]
+               + r.diag())
+
     for stack in (False, True):
         r = run(["errno"], stack=stack)
         report("errno is the program's after each traced call%s" % (" with stacks" if stack else ""),

@@ -27,6 +27,9 @@
  *   cxx              one sched_getaffinity from the C++ function trace_test::cxx_frame(int).
  *   longname         one sched_getaffinity from a function whose name is over 128 characters.
  *   utf8path         open() of a missing path of 60 two-byte UTF-8 characters (ENOENT).
+ *   altstack         a SIGUSR1 handler on a signal stack of sysconf(_SC_SIGSTKSZ) bytes (a guard page
+ *                    below) makes sched_getaffinity, sched_setaffinity and getcpu; prints
+ *                    "altstack SIZE calls 3".
  *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
  *                    "errno kept K of 40", K the calls after which errno was the program's.
  *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
@@ -496,6 +499,44 @@ int mode_mqopen() {
     return 0;
 }
 
+volatile sig_atomic_t g_altstack_calls = 0;
+
+void altstack_handler(int) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int ok = sched_getaffinity(0, sizeof(set), &set) == 0;
+    ok += sched_setaffinity(0, sizeof(set), &set) == 0;
+    unsigned cpu = 0;
+    ok += syscall(SYS_getcpu, &cpu, nullptr, nullptr) == 0;
+    g_altstack_calls = ok;
+}
+
+/* A SIGUSR1 handler on a signal stack of SIGSTKSZ bytes (sysconf(_SC_SIGSTKSZ): what the C library
+ * says a handler needs) makes three traced calls; below the stack, an inaccessible guard, so that
+ * an overflow faults. */
+int mode_altstack() {
+    long size = sysconf(_SC_SIGSTKSZ);
+    if (size <= 0)
+        size = 8192;
+    const size_t kGuard = 256 << 10, stack = static_cast<size_t>(size);
+    auto* area = static_cast<char*>(mmap(nullptr, kGuard + stack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (area == MAP_FAILED || mprotect(area + kGuard, stack, PROT_READ | PROT_WRITE) != 0)
+        return fail("mmap");
+    stack_t ss = {};
+    ss.ss_sp = area + kGuard;
+    ss.ss_size = stack;
+    if (sigaltstack(&ss, nullptr) != 0)
+        return fail("sigaltstack");
+    struct sigaction sa = {};
+    sa.sa_handler = altstack_handler;
+    sa.sa_flags = SA_ONSTACK;
+    if (sigaction(SIGUSR1, &sa, nullptr) != 0)
+        return fail("sigaction");
+    raise(SIGUSR1);
+    printf("altstack %ld calls %d\n", size, static_cast<int>(g_altstack_calls));
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -573,6 +614,8 @@ int main(int argc, char** argv) {
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
         return mode_smallstack();
+    if (mode == "altstack")
+        return mode_altstack();
     if (mode == "errno")
         return mode_errno();
     if (mode == "badutf8")
