@@ -115,11 +115,64 @@ void add_octal(TextBuilder& line, unsigned long mode) {
         line.ch(d[--n]);
 }
 
+/* mknod's mode as strace shows it: the file type and the set-id bits by name, then the permissions
+ * in octal (S_IFCHR|0600; a type without a name, as a number: 0177777). */
+void add_node_mode(TextBuilder& line, unsigned long mode) {
+    static constexpr Flag kTypes[] = {{0140000, "S_IFSOCK"}, {0120000, "S_IFLNK"}, {0100000, "S_IFREG"},
+                                      {0060000, "S_IFBLK"},  {0040000, "S_IFDIR"}, {0020000, "S_IFCHR"},
+                                      {0010000, "S_IFIFO"}};
+    static constexpr Flag kSetId[] = {{04000, "S_ISUID"}, {02000, "S_ISGID"}, {01000, "S_ISVTX"}};
+    const char* type = nullptr;
+    for (const Flag& t : kTypes)
+        if ((mode & 0170000) == t.bits)
+            type = t.name;
+    if (!type && (mode & 0170000)) {
+        add_octal(line, mode);
+        return;
+    }
+    bool written = false;
+    if (type) {
+        line.add(type).ch('|');
+        written = true;
+    }
+    for (const Flag& f : kSetId) {
+        if (mode & f.bits) {
+            line.add(f.name).ch('|');
+            written = true;
+        }
+    }
+    if (!written) {
+        add_octal(line, mode & 07777);
+        return;
+    }
+    add_octal(line, mode & 0777);
+}
+
+/* A device number as strace shows it: makedev(0xMAJOR, 0xMINOR), in glibc's encoding. */
+void add_device(TextBuilder& line, unsigned long dev) {
+    const unsigned long major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xffful);
+    const unsigned long minor = (dev & 0xff) | ((dev >> 12) & ~0xfful);
+    line.add("makedev(").hex(major).add(", ").hex(minor).ch(')');
+}
+
+bool makes_node(long nr) {
+    return nr == SYS_mknod || nr == SYS_mknodat;
+}
+
 /* One argument of type `type` (a letter of the syscall list) that needs no memory of the program. */
 void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
     const unsigned long u = static_cast<unsigned long>(value);
     const int i = static_cast<int>(value);
     bool quoted = json;
+    if (makes_node(nr) && type == 'u') {
+        /* mknod's device (a u32 of the kernel's), only shown for a device node. */
+        if (json)
+            line.ch('"');
+        add_device(line, u & 0xffffffffu);
+        if (json)
+            line.ch('"');
+        return;
+    }
     switch (type) {
         case 'd':
             line.num(i);
@@ -170,7 +223,10 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
             }
             break;
         case 'M':
-            add_octal(line, u & 0xffffffffu);
+            if (makes_node(nr))
+                add_node_mode(line, u & 0xffffffffu);
+            else
+                add_octal(line, u & 0xffffffffu);
             break;
         case 'A': {
             /* 0x200 is AT_EACCESS for the access calls. */
@@ -266,6 +322,11 @@ int argument_count(const Call& c) {
         return n;
     }
     int n = static_cast<int>(strlen(types));
+    /* mknod's device only for a device node (S_IFCHR, S_IFBLK), as strace shows it. */
+    if (makes_node(c.nr)) {
+        const unsigned long type = static_cast<unsigned long>(c.args[n - 2]) & 0170000;
+        return type == 0020000 || type == 0060000 ? n : n - 1;
+    }
     /* mq_open(name, oflag, mode, attr): the mode and the attributes only with O_CREAT, as strace. */
     if (c.nr == SYS_mq_open)
         return static_cast<unsigned long>(c.args[1]) & 0x40 ? n : 2;

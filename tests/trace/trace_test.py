@@ -902,6 +902,20 @@ def check_edges():
                                 'mq_open("libos/trace", O_RDWR|O_CREAT, 0600, NULL) = -1 EACCES (Permission denied) '
                                 '<host>'], ["mq_open lines %s" % mq] + r.diag())
 
+    r = run(["mknod"])
+    got = [re.sub(r" <host>$", "", bare(m.group(0)).split(" ", 1)[1]) for m in calls_of(r.trace)
+           if m["name"] in ("mknod", "mknodat")]
+    # As strace 6.1 shows them: the type and set-id bits by name, the device only for a device node.
+    want = ['mknodat(-1, "x", S_IFIFO|0600) = -1 EBADF (Bad file descriptor)',
+            'mknodat(-1, "x", S_IFCHR|0600, makedev(0x1, 0x3)) = -1 EBADF (Bad file descriptor)',
+            'mknodat(-1, "x", S_IFBLK|0644, makedev(0x103, 0x11170)) = -1 EBADF (Bad file descriptor)',
+            'mknodat(-1, "x", 0600) = -1 EBADF (Bad file descriptor)',
+            'mknod("/nonexistent-libos-trace-test/x", S_IFREG|S_ISUID|0755) = -1 ENOENT (No such file or directory)',
+            'mknod("/nonexistent-libos-trace-test/x", S_IFSOCK|0777) = -1 ENOENT (No such file or directory)',
+            'mknod("/nonexistent-libos-trace-test/x", 0177777) = -1 EINVAL (Invalid argument)']
+    report("mknod and mknodat: the mode's type by name and the device only for a device node, as strace 6.1",
+           r.rc == 0 and got == want, ["ours:   %s" % g for g in got] + ["wanted: %s" % w for w in want] + r.diag())
+
     r = run(["longname"], stack=True)
     lines = lines_of(r.trace)
     i = next((i for i, l in enumerate(lines) if "sched_getaffinity(" in l), None)

@@ -30,6 +30,8 @@
  *   altstack         a SIGUSR1 handler on a signal stack of sysconf(_SC_SIGSTKSZ) bytes (a guard page
  *                    below) makes sched_getaffinity, sched_setaffinity and getcpu; prints
  *                    "altstack SIZE calls 3".
+ *   mknod            seven mknodat/mknod calls through syscall() that fail before making anything
+ *                    (types FIFO, CHR, BLK, none, REG with set-user-ID, SOCK, and 0177777).
  *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
  *                    "errno kept K of 40", K the calls after which errno was the program's.
  *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
@@ -537,6 +539,21 @@ int mode_altstack() {
     return 0;
 }
 
+/* mknodat and mknod through syscall(), each refused before anything is made (a bad descriptor with a
+ * relative path, a missing directory, an invalid type): a FIFO, a character and a block device,
+ * no type, a regular file with set-user-ID, a socket, a type without a name. */
+int mode_mknod() {
+    syscall(SYS_mknodat, -1, "x", S_IFIFO | 0600, 0);
+    syscall(SYS_mknodat, -1, "x", S_IFCHR | 0600, (1u << 8) | 3);                  /* makedev(1, 3) */
+    syscall(SYS_mknodat, -1, "x", S_IFBLK | 0644, (259u << 8) | 0x70 | (0x111u << 20)); /* makedev(259, 70000) */
+    syscall(SYS_mknodat, -1, "x", 0600, 0);
+    syscall(SYS_mknod, "/nonexistent-libos-trace-test/x", S_IFREG | 04755, 5);
+    syscall(SYS_mknod, "/nonexistent-libos-trace-test/x", S_IFSOCK | 0777, 0);
+    syscall(SYS_mknod, "/nonexistent-libos-trace-test/x", 0177777, 0);
+    printf("mknod done\n");
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -616,6 +633,8 @@ int main(int argc, char** argv) {
         return mode_smallstack();
     if (mode == "altstack")
         return mode_altstack();
+    if (mode == "mknod")
+        return mode_mknod();
     if (mode == "errno")
         return mode_errno();
     if (mode == "badutf8")
