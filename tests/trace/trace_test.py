@@ -471,6 +471,16 @@ def check_stats():
     bad = structure_problems(r.trace, allow_summary=True)
     report("stats text: the summary's lines and the trace's lines, nothing else", not bad, bad)
 
+    r = run(["truncstats"], stats=True)
+    m = re.search(r"summary for the launch of pid (\d+)", r.trace)
+    rows, _ = text_summary(r.trace, int(m.group(1))) if m else ({}, None)
+    report("stats: the launch's counts cannot be truncated under it (a sealed memfd): ftruncate fails with "
+           "EPERM and the summary counts the call after it", r.rc == 0 and "ftruncate -1 EPERM" in r.out
+           and rows.get("sched_getaffinity") == (1, 0), r.diag())
+    r = run(["basic"], stats=True, extra={"LIBOS_STATS_FD": "0"}, cwd=TMP)
+    report("stats: LIBOS_STATS_FD naming a descriptor that is not the launch's counts (standard input) is not "
+           "used: a summary of its own", r.rc == 0 and "summary for the launch of pid" in r.trace, r.diag())
+
     j = run(["basic"], fmt="json", stats=True)
     objs, problems = parse_json_lines(j.raw)
     st = [o for o in objs if "stats" in o]

@@ -32,6 +32,8 @@
  *                    "altstack SIZE calls 3".
  *   mknod            seven mknodat/mknod calls through syscall() that fail before making anything
  *                    (types FIFO, CHR, BLK, none, REG with set-user-ID, SOCK, and 0177777).
+ *   truncstats       ftruncate of the launch's counts (the descriptor of memfd:libos-vcpu-stats) to 0, prints "ftruncate R ERRNO", then one
+ *                    sched_getaffinity (counted by --stats).
  *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
  *                    "errno kept K of 40", K the calls after which errno was the program's.
  *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
@@ -554,6 +556,32 @@ int mode_mknod() {
     return 0;
 }
 
+/* A program that truncates the descriptor of the launch's counts (--stats' memfd), as one that
+ * truncates descriptors it does not own might, then makes a counted call; prints what ftruncate
+ * answered. */
+int mode_truncstats() {
+    int fd = -1;
+    for (int i = 0; i < 1024 && fd < 0; ++i) {
+        char link[64], target[256];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", i);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strstr(target, "memfd:libos-vcpu-stats"))
+                fd = i;
+        }
+    }
+    if (fd < 0)
+        return fail("no memfd:libos-vcpu-stats among the descriptors");
+    errno = 0;
+    int r = ftruncate(fd, 0);
+    printf("ftruncate %d %s\n", r, r == 0 ? "ok" : strerrorname_np(errno));
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity");
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -635,6 +663,8 @@ int main(int argc, char** argv) {
         return mode_altstack();
     if (mode == "mknod")
         return mode_mknod();
+    if (mode == "truncstats")
+        return mode_truncstats();
     if (mode == "errno")
         return mode_errno();
     if (mode == "badutf8")
