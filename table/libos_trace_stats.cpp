@@ -17,6 +17,7 @@
 #include <atomic>
 
 #include "libos/libos_table.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
 #include "libos_trace_internal.h"
 #include "pal/pal.h"
@@ -124,6 +125,10 @@ void tracer::stats_before_exec() {
     /* The launch's table goes on in the exec'd program; a process's own is printed now, since exec
      * replaces the exit that would print it. */
     if (g_shared)
+        return;
+    /* A vfork child (posix_spawn) runs in its parent's memory: the table is the parent's, to print
+     * at the parent's exit, not the child's to print and clear. */
+    if (in_parent_memory())
         return;
     trace_finish();
     trace_reset_stats();

@@ -481,6 +481,17 @@ def check_stats():
     report("stats: LIBOS_STATS_FD naming a descriptor that is not the launch's counts (standard input) is not "
            "used: a summary of its own", r.rc == 0 and "summary for the launch of pid" in r.trace, r.diag())
 
+    r = run(["vfork-exec"], trace=False, extra={"LIBOS_STATS": "per-process"})
+    parent = int((values(r.out, "parent") or ["-1"])[0])
+    child = int((values(r.out, "vforked") or ["-1"])[0])
+    prows, _ = text_summary(r.err, parent)
+    crows, _ = text_summary(r.err, child)
+    report("stats=per-process, vfork then exec: the parent's table holds its 4 sched_getaffinity (the child, "
+           "in its memory until exec, neither prints nor clears it); the exec'd child's its own one",
+           r.rc == 0 and prows.get("sched_getaffinity") == (4, 0) and crows.get("sched_getaffinity") == (1, 0)
+           and crows.get("sched_setaffinity") == (1, 0) and r.err.count("libos: summary for pid") == 2,
+           ["parent %d %s" % (parent, prows), "child %d %s" % (child, crows)] + r.diag())
+
     j = run(["basic"], fmt="json", stats=True)
     objs, problems = parse_json_lines(j.raw)
     st = [o for o in objs if "stats" in o]

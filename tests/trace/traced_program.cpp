@@ -34,6 +34,8 @@
  *                    (types FIFO, CHR, BLK, none, REG with set-user-ID, SOCK, and 0177777).
  *   truncstats       ftruncate of the launch's counts (the descriptor of memfd:libos-vcpu-stats) to 0, prints "ftruncate R ERRNO", then one
  *                    sched_getaffinity (counted by --stats).
+ *   vfork-exec       three sched_getaffinity, a vfork whose child execs this program in mode "child",
+ *                    one sched_getaffinity after; prints "parent PID" and "vforked PID".
  *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
  *                    "errno kept K of 40", K the calls after which errno was the program's.
  *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
@@ -582,6 +584,32 @@ int mode_truncstats() {
     return 0;
 }
 
+/* vfork-exec: three sched_getaffinity, a vfork whose child execs this program in mode "child", one
+ * sched_getaffinity after; prints "parent PID" and "vforked PID". */
+int mode_vfork_exec() {
+    std::string self = self_path();
+    char* argv[] = {const_cast<char*>(self.c_str()), const_cast<char*>("child"), nullptr};
+    cpu_set_t set;
+    for (int i = 0; i < 3; ++i)
+        if (sched_getaffinity(0, sizeof(set), &set) != 0)
+            return fail("sched_getaffinity");
+    fflush(stdout);
+    pid_t child = vfork();
+    if (child < 0)
+        return fail("vfork");
+    if (child == 0) {
+        execv(self.c_str(), argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail("the vfork child");
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity after the child");
+    printf("parent %ld\nvforked %d\n", syscall(SYS_getpid), child);
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -665,6 +693,8 @@ int main(int argc, char** argv) {
         return mode_mknod();
     if (mode == "truncstats")
         return mode_truncstats();
+    if (mode == "vfork-exec")
+        return mode_vfork_exec();
     if (mode == "errno")
         return mode_errno();
     if (mode == "badutf8")
