@@ -147,6 +147,17 @@ bool read_mask(Caller caller, long address, long len, CpuBits* out) {
     return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
 }
 
+/* A string argument: the whole of it, or, longer than the buffer (a path over 255 bytes, which the
+ * kernel may refuse with ENAMETOOLONG), its start, which the line shows cut with "..." as strace
+ * does. False when the memory cannot be read. */
+template <size_t N>
+bool read_string(Caller caller, long address, char (&out)[N]) {
+    long n = caller.copy_string_in(out, static_cast<uintptr_t>(address), N);
+    if (n == -ENAMETOOLONG)
+        out[N - 1] = '\0';
+    return n >= 0 || n == -ENAMETOOLONG;
+}
+
 /* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
 int node_mask_argument(long nr, int* maxnode_arg) {
     switch (nr) {
@@ -503,9 +514,9 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
-        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[at]), sizeof(c.path)) >= 0;
+        c.have_path = read_string(caller, args[at], c.path);
     if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
-        c.have_path2 = caller.copy_string_in(c.path2, static_cast<uintptr_t>(args[at]), sizeof(c.path2)) >= 0;
+        c.have_path2 = read_string(caller, args[at], c.path2);
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)

@@ -923,6 +923,16 @@ def check_edges():
                                 'mq_open("libos/trace", O_RDWR|O_CREAT, 0600, NULL) = -1 EACCES (Permission denied) '
                                 '<host>'], ["mq_open lines %s" % mq] + r.diag())
 
+    r = run(["longpath"])
+    j = run(["longpath"], fmt="json")
+    objs, problems = parse_json_lines(j.raw)
+    opened = [o for o in objs if o.get("name") == "openat" and o.get("errno") == "ENAMETOOLONG"]
+    cut = '"/' + "a" * 95 + '..."'
+    report("a path longer than the tracer's buffer shows its start, cut with ..., as strace shows it (not its "
+           "address)", r.rc == 0 and ('openat(AT_FDCWD, %s, O_RDONLY) = -1 ENAMETOOLONG' % cut) in r.trace
+           and j.rc == 0 and not problems and len(opened) == 1 and opened[0]["args"][1] == cut[1:-1],
+           problems + r.diag() + [j.trace])
+
     r = run(["mknod"])
     got = [re.sub(r" <host>$", "", bare(m.group(0)).split(" ", 1)[1]) for m in calls_of(r.trace)
            if m["name"] in ("mknod", "mknodat")]

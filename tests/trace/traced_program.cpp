@@ -36,6 +36,7 @@
  *                    sched_getaffinity (counted by --stats).
  *   vfork-exec       three sched_getaffinity, a vfork whose child execs this program in mode "child",
  *                    one sched_getaffinity after; prints "parent PID" and "vforked PID".
+ *   longpath         openat of "/" and 599 'a' through syscall() (ENAMETOOLONG).
  *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
  *                    "errno kept K of 40", K the calls after which errno was the program's.
  *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
@@ -610,6 +611,16 @@ int mode_vfork_exec() {
     return 0;
 }
 
+/* longpath: openat of a path of 600 bytes, longer than PATH_MAX allows for a component (ENAMETOOLONG). */
+int mode_longpath() {
+    std::string path = "/" + std::string(599, 'a');
+    errno = 0;
+    if (syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY) >= 0 || errno != ENAMETOOLONG)
+        return fail("openat of the long path did not fail with ENAMETOOLONG");
+    printf("longpath ENAMETOOLONG\n");
+    return 0;
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -695,6 +706,8 @@ int main(int argc, char** argv) {
         return mode_truncstats();
     if (mode == "vfork-exec")
         return mode_vfork_exec();
+    if (mode == "longpath")
+        return mode_longpath();
     if (mode == "errno")
         return mode_errno();
     if (mode == "badutf8")
