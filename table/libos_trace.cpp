@@ -560,6 +560,14 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     return result;
 }
 
+void trace_before_libc_exec() {
+    if (!g_stats || t_in_trace)
+        return;
+    t_in_trace = true;
+    tracer::stats_before_exec();
+    t_in_trace = false;
+}
+
 bool trace_wants_stacks() {
     return g_stacks;
 }

@@ -492,6 +492,15 @@ def check_stats():
            and crows.get("sched_setaffinity") == (1, 0) and r.err.count("libos: summary for pid") == 2,
            ["parent %d %s" % (parent, prows), "child %d %s" % (child, crows)] + r.diag())
 
+    r = run(["execvp"], trace=False, extra={"LIBOS_STATS": "per-process",
+                                            "PATH": "/nonexistent-libos-trace-test:" + os.path.dirname(PROG)})
+    tables = r.err.split("libos: summary for pid ")[1:]
+    first = [l.split()[-1] for l in tables[0].splitlines() if re.match(r"^ *\d+\.\d\d ", l)] if tables else []
+    report("stats=per-process, execvp (libc's own exec, through PATH): the program's table is printed before "
+           "the exec, as before an execve, and the exec'd program's after",
+           r.rc == 0 and len(tables) == 2 and "sched_getaffinity" in first and "sched_setaffinity" not in first
+           and "sched_setaffinity" in tables[1], ["first table's rows %s" % first] + r.diag())
+
     j = run(["basic"], fmt="json", stats=True)
     objs, problems = parse_json_lines(j.raw)
     st = [o for o in objs if "stats" in o]

@@ -37,6 +37,8 @@
  *   vfork-exec       three sched_getaffinity, a vfork whose child execs this program in mode "child",
  *                    one sched_getaffinity after; prints "parent PID" and "vforked PID".
  *   longpath         openat of "/" and 599 'a' through syscall() (ENAMETOOLONG).
+ *   execvp           one sched_getaffinity, then execvp of this program by its name (through PATH)
+ *                    in mode "child".
  *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
  *                    "errno kept K of 40", K the calls after which errno was the program's.
  *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
@@ -621,6 +623,20 @@ int mode_longpath() {
     return 0;
 }
 
+/* execvp: one sched_getaffinity, then execvp of this program by its name (found through PATH) in
+ * mode "child". */
+int mode_execvp() {
+    std::string self = self_path();
+    std::string name = self.substr(self.rfind('/') + 1);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity");
+    fflush(stdout);
+    char* argv[] = {const_cast<char*>(name.c_str()), const_cast<char*>("child"), nullptr};
+    execvp(name.c_str(), argv);
+    return fail("execvp");
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -708,6 +724,8 @@ int main(int argc, char** argv) {
         return mode_vfork_exec();
     if (mode == "longpath")
         return mode_longpath();
+    if (mode == "execvp")
+        return mode_execvp();
     if (mode == "errno")
         return mode_errno();
     if (mode == "badutf8")
