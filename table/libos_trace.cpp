@@ -39,11 +39,29 @@ namespace {
 /* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
  * check memory) are not traced, or tracing would recurse. */
 constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
-/* The line a thread formats: in static storage rather than on the stack, where 4 KiB more would not
- * fit the signal stack of a program's handler (SIGSTKSZ) that makes a traced call. One per thread
- * suffices: t_in_trace is set while it is in use, so a handler that interrupts the formatting makes
- * no line of its own. */
-constinit thread_local char t_line[tracer::kLineBytes] __attribute__((tls_model("initial-exec"))) = {};
+/* The buffers lines are formatted in: static storage (untouched, so not resident, until tracing
+ * uses it) rather than the stack, where 4 KiB more would not fit the signal stack of a program's
+ * handler (SIGSTKSZ) that makes a traced call, nor TLS, which a 16 KiB thread stack shares. A line
+ * claims a free one with one atomic step, a nested handler another; with none free (more than 64
+ * lines being formatted at once), the line is formatted on the stack. */
+constexpr int kLineBuffers = 64;
+constinit char g_line_buffers[kLineBuffers][tracer::kLineBytes] = {};
+constinit std::atomic<uint64_t> g_line_busy{0};
+
+int claim_line_buffer() {
+    uint64_t busy = g_line_busy.load(std::memory_order_relaxed);
+    while (~busy) {
+        const int i = __builtin_ctzll(~busy);
+        if (g_line_busy.compare_exchange_weak(busy, busy | 1ULL << i, std::memory_order_acquire,
+                                              std::memory_order_relaxed))
+            return i;
+    }
+    return -1;
+}
+
+void release_line_buffer(int i) {
+    g_line_busy.fetch_and(~(1ULL << i), std::memory_order_release);
+}
 
 constinit int g_trace_fd = -1;
 constinit bool g_lines = false; /* LIBOS_TRACE given */
@@ -288,16 +306,13 @@ void add_stack(Caller caller, TextBuilder& line, bool json) {
  * result is not seen). */
 enum class Phase : unsigned char { kBefore, kReturned, kContinued };
 
-void print_call(Caller caller, const Call& c, Phase phase) {
-    /* The unwinder (libunwind, dladdr) may set errno; the program's must come through unchanged. */
-    const int saved_errno = errno;
+void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
     const bool before_only = phase == Phase::kBefore, continued = phase == Phase::kContinued;
     const char* name = syscall_name(c.nr);
     /* Strict mode's supervisor answers the calls of threads of other processes; those it continues
      * are the host's. */
     const char* handled = continued ? "host" : caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
     const long pid = caller.process(), tid = caller.tid();
-    TextBuilder line(t_line, sizeof(t_line));
     if (g_json) {
         line.add("{\"v\":").unum(kTraceJsonVersion).add(",\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
         if (name)
@@ -369,6 +384,24 @@ void print_call(Caller caller, const Call& c, Phase phase) {
         add_stack(caller, line, false);
     }
     line.write_to(g_trace_fd);
+}
+
+/* The rare line without a free buffer: on the stack, in a frame of its own. */
+__attribute__((noinline)) void format_call_on_stack(Caller caller, const Call& c, Phase phase) {
+    Line line;
+    format_call(caller, c, phase, line);
+}
+
+void print_call(Caller caller, const Call& c, Phase phase) {
+    /* The unwinder (libunwind, dladdr) may set errno; the program's must come through unchanged. */
+    const int saved_errno = errno;
+    if (int slot = claim_line_buffer(); slot >= 0) {
+        TextBuilder line(g_line_buffers[slot], tracer::kLineBytes);
+        format_call(caller, c, phase, line);
+        release_line_buffer(slot);
+    } else {
+        format_call_on_stack(caller, c, phase);
+    }
     errno = saved_errno;
 }
 
@@ -480,6 +513,8 @@ bool trace_init(ConfigError* err) {
 
 void trace_after_fork() {
     trace_reset_stats();
+    /* Buffers other threads of the parent held at the fork: no thread of the child holds them. */
+    g_line_busy.store(0, std::memory_order_relaxed);
     g_previous_start.store(0, std::memory_order_relaxed);
     if (!g_per_process || g_trace_fd < 0 || g_trace_fd_pid == PalProcessGetId())
         return;
