@@ -13,6 +13,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
+#include "libos/libos_trace.h"
 #include "shim.h"
 
 namespace {
@@ -76,7 +77,10 @@ SHIM_EXPORT int execv(const char* path, char* const argv[]) noexcept {
 }
 
 SHIM_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(envp, [&](char* const* env) { return SHIM_REAL(execvpe)(file, argv, env); }, true);
+    return with_environment(envp, [&](char* const* env) {
+        libos::trace_before_libc_exec();
+        return SHIM_REAL(execvpe)(file, argv, env);
+    }, true);
 }
 
 SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
@@ -84,7 +88,10 @@ SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
 }
 
 SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(envp, [&](char* const* env) { return SHIM_REAL(fexecve)(fd, argv, env); }, true);
+    return with_environment(envp, [&](char* const* env) {
+        libos::trace_before_libc_exec();
+        return SHIM_REAL(fexecve)(fd, argv, env);
+    }, true);
 }
 
 SHIM_EXPORT int execl(const char* path, const char* arg, ...) noexcept {

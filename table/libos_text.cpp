@@ -144,7 +144,16 @@ TextBuilder& TextBuilder::quoted(const char* s, size_t limit) {
     size_t i = 0;
     while (s[i]) {
         auto c = static_cast<unsigned char>(s[i]);
-        size_t seq = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        /* Strict UTF-8 (RFC 3629), as JSON readers decode it: no overlong forms (c0, c1, e0 80-9f,
+         * f0 80-8f), no UTF-16 surrogates (ed a0-bf), nothing past U+10FFFF (f4 90-bf, f5-ff). */
+        size_t seq = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : (c & 0xf0) == 0xe0 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (seq > 1) {
+            const auto second = static_cast<unsigned char>(s[i + 1]);
+            const unsigned char low = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+            const unsigned char high = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+            if (second < low || second > high)
+                seq = 0; /* not a character's first two bytes: escape the first */
+        }
         for (size_t k = 1; k < seq; ++k)
             if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80)
                 seq = 0; /* a broken sequence: escape its first byte */
@@ -178,6 +187,35 @@ TextBuilder& TextBuilder::json_string(const char* s, size_t n) {
         ch(s[i]);
     }
     return ch('"');
+}
+
+TextBuilder& TextBuilder::json_string_since(size_t start) {
+    if (!size_ || start > len_ || start + 2 > size_ - 1) {
+        len_ = start < len_ ? start : len_;
+        return *this;
+    }
+    /* How many of the bytes fit once escaped, between the two quotes. */
+    size_t out = start + 2, take = 0;
+    for (size_t i = start; i < len_; ++i) {
+        size_t width = buf_[i] == '"' || buf_[i] == '\\' ? 2 : 1;
+        if (out + width > size_ - 1)
+            break;
+        out += width;
+        ++take;
+    }
+    /* From the end backwards, so that nothing is overwritten before it is moved. */
+    size_t from = start + take, to = out - 1;
+    buf_[to] = '"';
+    while (from > start) {
+        char c = buf_[--from];
+        buf_[--to] = c;
+        if (c == '"' || c == '\\')
+            buf_[--to] = '\\';
+    }
+    buf_[start] = '"';
+    len_ = out;
+    buf_[len_] = '\0';
+    return *this;
 }
 
 TextBuilder& TextBuilder::end(const char* terminator) {

@@ -39,6 +39,29 @@ namespace {
 /* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
  * check memory) are not traced, or tracing would recurse. */
 constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
+/* The buffers lines are formatted in: static storage (untouched, so not resident, until tracing
+ * uses it) rather than the stack, where 4 KiB more would not fit the signal stack of a program's
+ * handler (SIGSTKSZ) that makes a traced call, nor TLS, which a 16 KiB thread stack shares. A line
+ * claims a free one with one atomic step, a nested handler another; with none free (more than 64
+ * lines being formatted at once), the line is formatted on the stack. */
+constexpr int kLineBuffers = 64;
+constinit char g_line_buffers[kLineBuffers][tracer::kLineBytes] = {};
+constinit std::atomic<uint64_t> g_line_busy{0};
+
+int claim_line_buffer() {
+    uint64_t busy = g_line_busy.load(std::memory_order_relaxed);
+    while (~busy) {
+        const int i = __builtin_ctzll(~busy);
+        if (g_line_busy.compare_exchange_weak(busy, busy | 1ULL << i, std::memory_order_acquire,
+                                              std::memory_order_relaxed))
+            return i;
+    }
+    return -1;
+}
+
+void release_line_buffer(int i) {
+    g_line_busy.fetch_and(~(1ULL << i), std::memory_order_release);
+}
 
 constinit int g_trace_fd = -1;
 constinit bool g_lines = false; /* LIBOS_TRACE given */
@@ -83,7 +106,7 @@ uint64_t now_ns() {
 /* ---- times ------------------------------------------------------------------------------------ */
 
 /* `ns` as seconds with `decimals` (3 or 6) decimals, the whole seconds padded to `width`. */
-void add_seconds(Line& line, uint64_t ns, int width, int decimals) {
+void add_seconds(TextBuilder& line, uint64_t ns, int width, int decimals) {
     char d[24];
     size_t n = format_decimal(d, ns / 1000000000ull);
     for (size_t i = n; i < static_cast<size_t>(width); ++i)
@@ -101,7 +124,7 @@ void add_seconds(Line& line, uint64_t ns, int width, int decimals) {
 
 /* The timestamp of a call that began at `wall` (realtime) and `start` (monotonic), as strace's -t,
  * -tt or -r prints it. Wall time is UTC: the local zone would need libc's tzset, which allocates. */
-void add_timestamp(Line& line, uint64_t wall, uint64_t start, uint64_t previous) {
+void add_timestamp(TextBuilder& line, uint64_t wall, uint64_t start, uint64_t previous) {
     if (g_time == TraceTime::kRelative) {
         add_seconds(line, previous && start > previous ? start - previous : 0, 6, 6);
         return;
@@ -140,6 +163,17 @@ bool read_mask(Caller caller, long address, long len, CpuBits* out) {
     if (size > sizeof(out->words))
         size = sizeof(out->words);
     return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
+}
+
+/* A string argument: the whole of it, or, longer than the buffer (a path over 255 bytes, which the
+ * kernel may refuse with ENAMETOOLONG), its start, which the line shows cut with "..." as strace
+ * does. False when the memory cannot be read. */
+template <size_t N>
+bool read_string(Caller caller, long address, char (&out)[N]) {
+    long n = caller.copy_string_in(out, static_cast<uintptr_t>(address), N);
+    if (n == -ENAMETOOLONG)
+        out[N - 1] = '\0';
+    return n >= 0 || n == -ENAMETOOLONG;
 }
 
 /* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
@@ -199,7 +233,7 @@ const char* error_name(long result) {
     return name ? name : "E?";
 }
 
-void add_host_nodes(Line& line, const Call& c, bool json) {
+void add_host_nodes(TextBuilder& line, const Call& c, bool json) {
     CpuBits host, host2;
     host_nodes_of(c.nodes, &host);
     if (c.have_nodes2)
@@ -217,7 +251,7 @@ void add_host_nodes(Line& line, const Call& c, bool json) {
     }
 }
 
-void add_host_cpus(Line& line, const Call& c, bool json) {
+void add_host_cpus(TextBuilder& line, const Call& c, bool json) {
     if (c.have_nodes && is_virtual()) {
         add_host_nodes(line, c, json);
         return;
@@ -232,7 +266,7 @@ void add_host_cpus(Line& line, const Call& c, bool json) {
         line.add(" [host {").cpu_list_short(host).add("}]");
 }
 
-void add_stack(Caller caller, Line& line, bool json) {
+void add_stack(Caller caller, TextBuilder& line, bool json) {
     /* A call strict mode's supervisor answered has no stack here: it is another process's. */
     if (!g_stacks || !g_unwinder || caller.is_remote())
         return;
@@ -272,14 +306,13 @@ void add_stack(Caller caller, Line& line, bool json) {
  * result is not seen). */
 enum class Phase : unsigned char { kBefore, kReturned, kContinued };
 
-void print_call(Caller caller, const Call& c, Phase phase) {
+void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
     const bool before_only = phase == Phase::kBefore, continued = phase == Phase::kContinued;
     const char* name = syscall_name(c.nr);
     /* Strict mode's supervisor answers the calls of threads of other processes; those it continues
      * are the host's. */
     const char* handled = continued ? "host" : caller.is_remote() ? "supervisor" : syscall_handler(c.nr) ? "libos" : "host";
     const long pid = caller.process(), tid = caller.tid();
-    Line line;
     if (g_json) {
         line.add("{\"v\":").unum(kTraceJsonVersion).add(",\"pid\":").num(pid).add(",\"tid\":").num(tid).add(",\"nr\":").num(c.nr).add(",\"name\":");
         if (name)
@@ -288,9 +321,10 @@ void print_call(Caller caller, const Call& c, Phase phase) {
             line.add("null");
         /* The arguments as the text format shows them, as one string, and as JSON values
          * (docs/tracing.md, "JSON"). */
-        Line args;
-        tracer::add_arguments(args, c, false);
-        line.add(",\"arguments\":").json_string(args.data(), args.length()).add(",\"args\":[");
+        line.add(",\"arguments\":");
+        const size_t arguments = line.length();
+        tracer::add_arguments(line, c, false);
+        line.json_string_since(arguments).add(",\"args\":[");
         tracer::add_arguments(line, c, true);
         line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
@@ -350,6 +384,25 @@ void print_call(Caller caller, const Call& c, Phase phase) {
         add_stack(caller, line, false);
     }
     line.write_to(g_trace_fd);
+}
+
+/* The rare line without a free buffer: on the stack, in a frame of its own. */
+__attribute__((noinline)) void format_call_on_stack(Caller caller, const Call& c, Phase phase) {
+    Line line;
+    format_call(caller, c, phase, line);
+}
+
+void print_call(Caller caller, const Call& c, Phase phase) {
+    /* The unwinder (libunwind, dladdr) may set errno; the program's must come through unchanged. */
+    const int saved_errno = errno;
+    if (int slot = claim_line_buffer(); slot >= 0) {
+        TextBuilder line(g_line_buffers[slot], tracer::kLineBytes);
+        format_call(caller, c, phase, line);
+        release_line_buffer(slot);
+    } else {
+        format_call_on_stack(caller, c, phase);
+    }
+    errno = saved_errno;
 }
 
 }  // namespace
@@ -460,6 +513,8 @@ bool trace_init(ConfigError* err) {
 
 void trace_after_fork() {
     trace_reset_stats();
+    /* Buffers other threads of the parent held at the fork: no thread of the child holds them. */
+    g_line_busy.store(0, std::memory_order_relaxed);
     g_previous_start.store(0, std::memory_order_relaxed);
     if (!g_per_process || g_trace_fd < 0 || g_trace_fd_pid == PalProcessGetId())
         return;
@@ -494,9 +549,9 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
-        c.have_path = caller.copy_string_in(c.path, static_cast<uintptr_t>(args[at]), sizeof(c.path)) >= 0;
+        c.have_path = read_string(caller, args[at], c.path);
     if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
-        c.have_path2 = caller.copy_string_in(c.path2, static_cast<uintptr_t>(args[at]), sizeof(c.path2)) >= 0;
+        c.have_path2 = read_string(caller, args[at], c.path2);
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
@@ -538,6 +593,14 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     print_call(caller, c, Phase::kReturned);
     t_in_trace = false;
     return result;
+}
+
+void trace_before_libc_exec() {
+    if (!g_stats || t_in_trace)
+        return;
+    t_in_trace = true;
+    tracer::stats_before_exec();
+    t_in_trace = false;
 }
 
 bool trace_wants_stacks() {

@@ -63,7 +63,7 @@ constexpr const char* kHow[] = {"SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"};
 
 /* Appends the names of `value`'s flags joined by '|' (after `first` names already written), and
  * what no name covers as hex; "0" when nothing at all was written. */
-void add_flags(Line& line, unsigned long value, const Flag* table, size_t count, bool written = false) {
+void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t count, bool written = false) {
     for (size_t i = 0; i < count; ++i) {
         if (table[i].bits && (value & table[i].bits) == table[i].bits) {
             if (written)
@@ -83,7 +83,7 @@ void add_flags(Line& line, unsigned long value, const Flag* table, size_t count,
 }
 
 template <size_t N>
-void add_flags(Line& line, unsigned long value, const Flag (&table)[N], bool written = false) {
+void add_flags(TextBuilder& line, unsigned long value, const Flag (&table)[N], bool written = false) {
     add_flags(line, value, table, N, written);
 }
 
@@ -96,7 +96,7 @@ bool opens(long nr) {
     return nr == SYS_openat || nr == SYS_mq_open || nr == SYS_open_by_handle_at;
 }
 
-void add_signal(Line& line, int sig) {
+void add_signal(TextBuilder& line, int sig) {
     const char* name = sig > 0 ? sigabbrev_np(sig) : nullptr;
     if (name)
         line.add("SIG").add(name);
@@ -104,7 +104,7 @@ void add_signal(Line& line, int sig) {
         line.num(sig);
 }
 
-void add_octal(Line& line, unsigned long mode) {
+void add_octal(TextBuilder& line, unsigned long mode) {
     char d[24];
     int n = 0;
     do {
@@ -119,11 +119,68 @@ void add_octal(Line& line, unsigned long mode) {
         line.ch(d[--n]);
 }
 
+/* mknod's mode as strace shows it: the file type and the set-id bits by name, then the permissions
+ * in octal (S_IFCHR|0600; a type without a name, as a number: 0177777). */
+void add_node_mode(TextBuilder& line, unsigned long mode) {
+    static constexpr Flag kTypes[] = {{0140000, "S_IFSOCK"}, {0120000, "S_IFLNK"}, {0100000, "S_IFREG"},
+                                      {0060000, "S_IFBLK"},  {0040000, "S_IFDIR"}, {0020000, "S_IFCHR"},
+                                      {0010000, "S_IFIFO"}};
+    static constexpr Flag kSetId[] = {{04000, "S_ISUID"}, {02000, "S_ISGID"}, {01000, "S_ISVTX"}};
+    const char* type = nullptr;
+    for (const Flag& t : kTypes)
+        if ((mode & 0170000) == t.bits)
+            type = t.name;
+    if (!type && (mode & 0170000)) {
+        add_octal(line, mode);
+        return;
+    }
+    bool written = false;
+    if (type) {
+        line.add(type).ch('|');
+        written = true;
+    }
+    for (const Flag& f : kSetId) {
+        if (mode & f.bits) {
+            line.add(f.name).ch('|');
+            written = true;
+        }
+    }
+    if (!written) {
+        add_octal(line, mode & 07777);
+        return;
+    }
+    add_octal(line, mode & 0777);
+}
+
+/* A device number as strace shows it: makedev(0xMAJOR, 0xMINOR), in glibc's encoding. */
+void add_device(TextBuilder& line, unsigned long dev) {
+    const unsigned long major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xffful);
+    const unsigned long minor = (dev & 0xff) | ((dev >> 12) & ~0xfful);
+    line.add("makedev(").hex(major).add(", ").hex(minor).ch(')');
+}
+
+bool makes_node(long nr) {
+#ifdef SYS_mknod /* x86_64's; arm64 has mknodat alone */
+    if (nr == SYS_mknod)
+        return true;
+#endif
+    return nr == SYS_mknodat;
+}
+
 /* One argument of type `type` (a letter of the syscall list) that needs no memory of the program. */
-void add_scalar(Line& line, long nr, char type, long value, bool json) {
+void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
     const unsigned long u = static_cast<unsigned long>(value);
     const int i = static_cast<int>(value);
     bool quoted = json;
+    if (makes_node(nr) && type == 'u') {
+        /* mknod's device (a u32 of the kernel's), only shown for a device node. */
+        if (json)
+            line.ch('"');
+        add_device(line, u & 0xffffffffu);
+        if (json)
+            line.ch('"');
+        return;
+    }
     switch (type) {
         case 'd':
             line.num(i);
@@ -174,7 +231,10 @@ void add_scalar(Line& line, long nr, char type, long value, bool json) {
             }
             break;
         case 'M':
-            add_octal(line, u & 0xffffffffu);
+            if (makes_node(nr))
+                add_node_mode(line, u & 0xffffffffu);
+            else
+                add_octal(line, u & 0xffffffffu);
             break;
         case 'A': {
             /* 0x200 is AT_EACCESS for the access calls. */
@@ -270,6 +330,14 @@ int argument_count(const Call& c) {
         return n;
     }
     int n = static_cast<int>(strlen(types));
+    /* mknod's device only for a device node (S_IFCHR, S_IFBLK), as strace shows it. */
+    if (makes_node(c.nr)) {
+        const unsigned long type = static_cast<unsigned long>(c.args[n - 2]) & 0170000;
+        return type == 0020000 || type == 0060000 ? n : n - 1;
+    }
+    /* mq_open(name, oflag, mode, attr): the mode and the attributes only with O_CREAT, as strace. */
+    if (c.nr == SYS_mq_open)
+        return static_cast<unsigned long>(c.args[1]) & 0x40 ? n : 2;
     /* The mode of an open is shown only when the open creates, as strace shows it. */
     if (opens(c.nr) && c.nr != SYS_open_by_handle_at) {
         const unsigned long flags = static_cast<unsigned long>(c.args[n - 2]);
@@ -279,7 +347,7 @@ int argument_count(const Call& c) {
     return n;
 }
 
-void add_arguments(Line& line, const Call& c, bool json) {
+void add_arguments(TextBuilder& line, const Call& c, bool json) {
     const char* types = syscall_arguments(c.nr);
     const int n = argument_count(c);
     const int first_string = string_argument(c.nr, 0), second_string = string_argument(c.nr, 1);

@@ -12,7 +12,8 @@
 namespace libos::tracer {
 
 /* A trace line: built whole, then written with one write(2). */
-using Line = FixedText<4096>;
+constexpr size_t kLineBytes = 4096;
+using Line = FixedText<kLineBytes>;
 /* What a line keeps free for its end while frames are added. */
 constexpr size_t kLineReserve = 16;
 
@@ -25,19 +26,24 @@ struct Call {
     uint64_t start, wall, previous; /* monotonic and realtime starts; the process's previous call's start */
     char path[256], path2[256];     /* the first two string arguments ('s' in the syscall list) */
     bool have_path, have_path2;
-    CpuBits mask; /* sched_*affinity: the mask set or got */
+    /* One call has a CPU mask or node masks, never both: they share the storage (a Call is on the
+     * stack of the traced call, which may be a signal handler's). */
+    union {
+        CpuBits mask; /* sched_*affinity: the mask set or got */
+        /* The memory-policy calls: the node mask set or got (migrate_pages: the old nodes), as a CPU
+         * list of node numbers so that it prints like the CPU masks. */
+        CpuBits nodes;
+    };
     bool have_mask;
     unsigned cpu, node;
     bool have_cpu;
-    /* The memory-policy calls: the node mask set or got (migrate_pages: the old nodes), as a CPU list
-     * of node numbers so that it prints like the CPU masks; migrate_pages' new nodes in the second. */
-    CpuBits nodes, nodes2;
+    CpuBits nodes2; /* migrate_pages' new nodes */
     bool have_nodes, have_nodes2;
 };
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
  * separated by ", " in text, or as the JSON values of an array (without its brackets). */
-void add_arguments(Line& line, const Call& c, bool json);
+void add_arguments(TextBuilder& line, const Call& c, bool json);
 /* How many arguments `c` shows. */
 int argument_count(const Call& c);
 /* Which argument holds the `which`-th (0 or 1) string of call `nr`; -1 for none. */

@@ -9,12 +9,15 @@
  * a process still running after it is left out). Without a memfd, or with
  * LIBOS_STATS=per-process, each process counts in its own table and prints it when it exits and
  * before it execs. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <atomic>
 
 #include "libos/libos_table.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
 #include "libos_trace_internal.h"
 #include "pal/pal.h"
@@ -55,6 +58,10 @@ bool attach(int fd) {
     struct stat st;
     if (PalFileStat(fd, &st) < 0 || static_cast<size_t>(st.st_size) != sizeof(SharedStats))
         return false;
+    /* Only a memfd that can no longer shrink (the launch's is sealed so): a file that a process could
+     * truncate would fault the next count (SIGBUS). Any other file refuses the seal. */
+    if (PalFileSeal(fd, F_SEAL_SHRINK) < 0)
+        return false;
     void* base;
     if (PalMemoryMapShared(fd, sizeof(SharedStats), &base) < 0)
         return false;
@@ -73,12 +80,13 @@ bool attach(int fd) {
 /* Creates the launch's counts, with this process as their root; false when it cannot (the
  * process then counts alone). */
 bool create() {
-    long created = PalMemfdCreate("libos-vcpu-stats", 0);
+    long created = PalMemfdCreate("libos-vcpu-stats", MFD_ALLOW_SEALING);
     if (created < 0)
         return false;
     int fd = static_cast<int>(created);
     void* base;
-    if (PalFileTruncate(fd, sizeof(SharedStats)) < 0) {
+    /* Its size is sealed: no process of the launch can truncate the counts under the others. */
+    if (PalFileTruncate(fd, sizeof(SharedStats)) < 0 || PalFileSeal(fd, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
         PalFileClose(fd);
         return false;
     }
@@ -117,6 +125,10 @@ void tracer::stats_before_exec() {
     /* The launch's table goes on in the exec'd program; a process's own is printed now, since exec
      * replaces the exit that would print it. */
     if (g_shared)
+        return;
+    /* A vfork child (posix_spawn) runs in its parent's memory: the table is the parent's, to print
+     * at the parent's exit, not the child's to print and clear. */
+    if (in_parent_memory())
         return;
     trace_finish();
     trace_reset_stats();

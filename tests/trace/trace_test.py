@@ -471,6 +471,36 @@ def check_stats():
     bad = structure_problems(r.trace, allow_summary=True)
     report("stats text: the summary's lines and the trace's lines, nothing else", not bad, bad)
 
+    r = run(["truncstats"], stats=True)
+    m = re.search(r"summary for the launch of pid (\d+)", r.trace)
+    rows, _ = text_summary(r.trace, int(m.group(1))) if m else ({}, None)
+    report("stats: the launch's counts cannot be truncated under it (a sealed memfd): ftruncate fails with "
+           "EPERM and the summary counts the call after it", r.rc == 0 and "ftruncate -1 EPERM" in r.out
+           and rows.get("sched_getaffinity") == (1, 0), r.diag())
+    r = run(["basic"], stats=True, extra={"LIBOS_STATS_FD": "0"}, cwd=TMP)
+    report("stats: LIBOS_STATS_FD naming a descriptor that is not the launch's counts (standard input) is not "
+           "used: a summary of its own", r.rc == 0 and "summary for the launch of pid" in r.trace, r.diag())
+
+    r = run(["vfork-exec"], trace=False, extra={"LIBOS_STATS": "per-process"})
+    parent = int((values(r.out, "parent") or ["-1"])[0])
+    child = int((values(r.out, "vforked") or ["-1"])[0])
+    prows, _ = text_summary(r.err, parent)
+    crows, _ = text_summary(r.err, child)
+    report("stats=per-process, vfork then exec: the parent's table holds its 4 sched_getaffinity (the child, "
+           "in its memory until exec, neither prints nor clears it); the exec'd child's its own one",
+           r.rc == 0 and prows.get("sched_getaffinity") == (4, 0) and crows.get("sched_getaffinity") == (1, 0)
+           and crows.get("sched_setaffinity") == (1, 0) and r.err.count("libos: summary for pid") == 2,
+           ["parent %d %s" % (parent, prows), "child %d %s" % (child, crows)] + r.diag())
+
+    r = run(["execvp"], trace=False, extra={"LIBOS_STATS": "per-process",
+                                            "PATH": "/nonexistent-libos-trace-test:" + os.path.dirname(PROG)})
+    tables = r.err.split("libos: summary for pid ")[1:]
+    first = [l.split()[-1] for l in tables[0].splitlines() if re.match(r"^ *\d+\.\d\d ", l)] if tables else []
+    report("stats=per-process, execvp (libc's own exec, through PATH): the program's table is printed before "
+           "the exec, as before an execve, and the exec'd program's after",
+           r.rc == 0 and len(tables) == 2 and "sched_getaffinity" in first and "sched_setaffinity" not in first
+           and "sched_setaffinity" in tables[1], ["first table's rows %s" % first] + r.diag())
+
     j = run(["basic"], fmt="json", stats=True)
     objs, problems = parse_json_lines(j.raw)
     st = [o for o in objs if "stats" in o]
@@ -864,6 +894,67 @@ def check_edges():
         utf8 = e
     report("text: the same path cut at a character boundary (valid UTF-8)", r.rc == 0 and utf8 is True,
            [utf8, r.raw[-200:]])
+
+    for fmt in (None, "json"):
+        r = run(["badutf8"], fmt=fmt)
+        try:
+            r.raw.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError as e:
+            utf8 = e
+        objs, problems = parse_json_lines(r.raw) if fmt else ([], [])
+        path = [o for o in objs if o.get("name") == "openat" and "nonexistent-libos-trace-test" in o.get("arguments", "")]
+        report("%s: a path of bytes that only look like UTF-8 (overlong, surrogate, beyond U+10FFFF) is escaped: "
+               "the trace stays strict UTF-8%s" % (fmt or "text", " and every line parses" if fmt else ""),
+               r.rc == 0 and "badutf8 ENOENT" in r.out and utf8 is True and not problems
+               and (len(path) == 1 and all("\\u00%s" % b in path[0]["arguments"] for b in ("c0", "ed", "f5", "f4", "e0"))
+                    and "\u00e9" in path[0]["arguments"] and "\u00c0\u0080" in path[0]["args"][1] if fmt else True),
+               [utf8] + problems + [r.raw[-400:]])
+
+    native = run(["altstack"], trace=False, shim=False)
+    for fmt in (None, "json"):
+        r = run(["altstack"], fmt=fmt)
+        report("%s: a signal handler on a stack of SIGSTKSZ bytes makes three traced calls (the trace fits in "
+               "it as the program does natively)" % (fmt or "text"),
+               native.rc == 0 and "calls 3" in native.out and r.rc == 0 and "calls 3" in r.out
+               and ('"name":"getcpu"' if fmt else "getcpu(") in r.trace, ["natively: %s %s" % (native.rc, native.out)]
+               + r.diag())
+
+    for stack in (False, True):
+        r = run(["errno"], stack=stack)
+        report("errno is the program's after each traced call%s" % (" with stacks" if stack else ""),
+               r.rc == 0 and "errno kept 40 of 40" in r.out and "getcpu(" in r.trace, r.diag())
+
+    r = run(["mqopen"])
+    mq = [bare(m.group(0)).split(" ", 1)[1] for m in calls_of(r.trace) if m["name"] == "mq_open"]
+    report("mq_open through syscall(): its mode and attributes only with O_CREAT, as strace shows it",
+           r.rc == 0 and mq == ['mq_open("libos/trace", O_RDONLY) = -1 EACCES (Permission denied) <host>',
+                                'mq_open("libos/trace", O_RDWR|O_CREAT, 0600, NULL) = -1 EACCES (Permission denied) '
+                                '<host>'], ["mq_open lines %s" % mq] + r.diag())
+
+    r = run(["longpath"])
+    j = run(["longpath"], fmt="json")
+    objs, problems = parse_json_lines(j.raw)
+    opened = [o for o in objs if o.get("name") == "openat" and o.get("errno") == "ENAMETOOLONG"]
+    cut = '"/' + "a" * 95 + '..."'
+    report("a path longer than the tracer's buffer shows its start, cut with ..., as strace shows it (not its "
+           "address)", r.rc == 0 and ('openat(AT_FDCWD, %s, O_RDONLY) = -1 ENAMETOOLONG' % cut) in r.trace
+           and j.rc == 0 and not problems and len(opened) == 1 and opened[0]["args"][1] == cut[1:-1],
+           problems + r.diag() + [j.trace])
+
+    r = run(["mknod"])
+    got = [re.sub(r" <host>$", "", bare(m.group(0)).split(" ", 1)[1]) for m in calls_of(r.trace)
+           if m["name"] in ("mknod", "mknodat")]
+    # As strace 6.1 shows them: the type and set-id bits by name, the device only for a device node.
+    want = ['mknodat(-1, "x", S_IFIFO|0600) = -1 EBADF (Bad file descriptor)',
+            'mknodat(-1, "x", S_IFCHR|0600, makedev(0x1, 0x3)) = -1 EBADF (Bad file descriptor)',
+            'mknodat(-1, "x", S_IFBLK|0644, makedev(0x103, 0x11170)) = -1 EBADF (Bad file descriptor)',
+            'mknodat(-1, "x", 0600) = -1 EBADF (Bad file descriptor)',
+            'mknod("/nonexistent-libos-trace-test/x", S_IFREG|S_ISUID|0755) = -1 ENOENT (No such file or directory)',
+            'mknod("/nonexistent-libos-trace-test/x", S_IFSOCK|0777) = -1 ENOENT (No such file or directory)',
+            'mknod("/nonexistent-libos-trace-test/x", 0177777) = -1 EINVAL (Invalid argument)']
+    report("mknod and mknodat: the mode's type by name and the device only for a device node, as strace 6.1",
+           r.rc == 0 and got == want, ["ours:   %s" % g for g in got] + ["wanted: %s" % w for w in want] + r.diag())
 
     r = run(["longname"], stack=True)
     lines = lines_of(r.trace)

@@ -27,6 +27,23 @@
  *   cxx              one sched_getaffinity from the C++ function trace_test::cxx_frame(int).
  *   longname         one sched_getaffinity from a function whose name is over 128 characters.
  *   utf8path         open() of a missing path of 60 two-byte UTF-8 characters (ENOENT).
+ *   altstack         a SIGUSR1 handler on a signal stack of sysconf(_SC_SIGSTKSZ) bytes (a guard page
+ *                    below) makes sched_getaffinity, sched_setaffinity and getcpu; prints
+ *                    "altstack SIZE calls 3".
+ *   mknod            seven mknodat/mknod calls through syscall() that fail before making anything
+ *                    (types FIFO, CHR, BLK, none, REG with set-user-ID, SOCK, and 0177777).
+ *   truncstats       ftruncate of the launch's counts (the descriptor of memfd:libos-vcpu-stats) to 0, prints "ftruncate R ERRNO", then one
+ *                    sched_getaffinity (counted by --stats).
+ *   vfork-exec       three sched_getaffinity, a vfork whose child execs this program in mode "child",
+ *                    one sched_getaffinity after; prints "parent PID" and "vforked PID".
+ *   longpath         openat of "/" and 599 'a' through syscall() (ENAMETOOLONG).
+ *   execvp           one sched_getaffinity, then execvp of this program by its name (through PATH)
+ *                    in mode "child".
+ *   errno            20 x (errno = 1234, sched_getaffinity; errno = 4321, syscall(SYS_getcpu)); prints
+ *                    "errno kept K of 40", K the calls after which errno was the program's.
+ *   badutf8          openat of a missing path holding bytes that look like UTF-8 but are not (overlong,
+ *                    surrogate, beyond U+10FFFF) and one real é (ENOENT).
+ *   mqopen           syscall(SYS_mq_open) of an invalid name (EACCES), without and with O_CREAT.
  *   classes          through syscall(), one call each of several strace classes, in this order:
  *                    openat("/"), newfstatat(fd, "", AT_EMPTY_PATH), close, mmap, mprotect, munmap,
  *                    rt_sigprocmask, kill(self, 0), getpid, wait4 (ECHILD), nanosleep(20 ms),
@@ -449,6 +466,177 @@ int mode_smallstack() {
     return 0;
 }
 
+/* errno as the program set it, after libc calls the shim traces (with stacks: the unwinder must not
+ * leave its own errno behind). */
+int mode_errno() {
+    int kept = 0;
+    for (int i = 0; i < 20; ++i) {
+        cpu_set_t set;
+        errno = 1234;
+        if (sched_getaffinity(0, sizeof(set), &set) != 0)
+            return fail("sched_getaffinity");
+        kept += errno == 1234;
+        errno = 4321;
+        if (syscall(SYS_getcpu, nullptr, nullptr, nullptr) != 0)
+            return fail("getcpu");
+        kept += errno == 4321;
+    }
+    printf("errno kept %d of 40\n", kept);
+    return 0;
+}
+
+/* openat of a missing path whose bytes are not UTF-8 though they look like sequences: an overlong
+ * NUL (c0 80), a UTF-16 surrogate (ed a0 80), a lead byte past U+10FFFF (f5), a 4-byte sequence past
+ * it (f4 90 80 80). */
+int mode_badutf8() {
+    errno = 0;
+    if (syscall(SYS_openat, AT_FDCWD, "/nonexistent-libos-trace-test/\xc0\x80|\xed\xa0\x80|\xf5\x80\x80\x80|"
+                "\xf4\x90\x80\x80|\xe0\x80\x80|\xc3\xa9", O_RDONLY) >= 0 || errno != ENOENT)
+        return fail("openat of the missing path did not fail with ENOENT");
+    printf("badutf8 ENOENT\n");
+    return 0;
+}
+
+/* mq_open through syscall() with a name the kernel refuses (a '/' inside: EACCES, nothing created),
+ * without and with O_CREAT. */
+int mode_mqopen() {
+    long a = syscall(SYS_mq_open, "libos/trace", O_RDONLY, 0, nullptr);
+    int ea = errno;
+    long b = syscall(SYS_mq_open, "libos/trace", O_RDWR | O_CREAT, 0600, nullptr);
+    int eb = errno;
+    printf("mq_open %ld %d %ld %d\n", a, ea, b, eb);
+    return 0;
+}
+
+volatile sig_atomic_t g_altstack_calls = 0;
+
+void altstack_handler(int) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int ok = sched_getaffinity(0, sizeof(set), &set) == 0;
+    ok += sched_setaffinity(0, sizeof(set), &set) == 0;
+    unsigned cpu = 0;
+    ok += syscall(SYS_getcpu, &cpu, nullptr, nullptr) == 0;
+    g_altstack_calls = ok;
+}
+
+/* A SIGUSR1 handler on a signal stack of SIGSTKSZ bytes (sysconf(_SC_SIGSTKSZ): what the C library
+ * says a handler needs) makes three traced calls; below the stack, an inaccessible guard, so that
+ * an overflow faults. */
+int mode_altstack() {
+    long size = sysconf(_SC_SIGSTKSZ);
+    if (size <= 0)
+        size = 8192;
+    const size_t kGuard = 256 << 10, stack = static_cast<size_t>(size);
+    auto* area = static_cast<char*>(mmap(nullptr, kGuard + stack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (area == MAP_FAILED || mprotect(area + kGuard, stack, PROT_READ | PROT_WRITE) != 0)
+        return fail("mmap");
+    stack_t ss = {};
+    ss.ss_sp = area + kGuard;
+    ss.ss_size = stack;
+    if (sigaltstack(&ss, nullptr) != 0)
+        return fail("sigaltstack");
+    struct sigaction sa = {};
+    sa.sa_handler = altstack_handler;
+    sa.sa_flags = SA_ONSTACK;
+    if (sigaction(SIGUSR1, &sa, nullptr) != 0)
+        return fail("sigaction");
+    raise(SIGUSR1);
+    printf("altstack %ld calls %d\n", size, static_cast<int>(g_altstack_calls));
+    return 0;
+}
+
+/* mknodat and mknod through syscall(), each refused before anything is made (a bad descriptor with a
+ * relative path, a missing directory, an invalid type): a FIFO, a character and a block device,
+ * no type, a regular file with set-user-ID, a socket, a type without a name. */
+int mode_mknod() {
+    syscall(SYS_mknodat, -1, "x", S_IFIFO | 0600, 0);
+    syscall(SYS_mknodat, -1, "x", S_IFCHR | 0600, (1u << 8) | 3);                  /* makedev(1, 3) */
+    syscall(SYS_mknodat, -1, "x", S_IFBLK | 0644, (259u << 8) | 0x70 | (0x111u << 20)); /* makedev(259, 70000) */
+    syscall(SYS_mknodat, -1, "x", 0600, 0);
+    syscall(SYS_mknod, "/nonexistent-libos-trace-test/x", S_IFREG | 04755, 5);
+    syscall(SYS_mknod, "/nonexistent-libos-trace-test/x", S_IFSOCK | 0777, 0);
+    syscall(SYS_mknod, "/nonexistent-libos-trace-test/x", 0177777, 0);
+    printf("mknod done\n");
+    return 0;
+}
+
+/* A program that truncates the descriptor of the launch's counts (--stats' memfd), as one that
+ * truncates descriptors it does not own might, then makes a counted call; prints what ftruncate
+ * answered. */
+int mode_truncstats() {
+    int fd = -1;
+    for (int i = 0; i < 1024 && fd < 0; ++i) {
+        char link[64], target[256];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", i);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strstr(target, "memfd:libos-vcpu-stats"))
+                fd = i;
+        }
+    }
+    if (fd < 0)
+        return fail("no memfd:libos-vcpu-stats among the descriptors");
+    errno = 0;
+    int r = ftruncate(fd, 0);
+    printf("ftruncate %d %s\n", r, r == 0 ? "ok" : strerrorname_np(errno));
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity");
+    return 0;
+}
+
+/* vfork-exec: three sched_getaffinity, a vfork whose child execs this program in mode "child", one
+ * sched_getaffinity after; prints "parent PID" and "vforked PID". */
+int mode_vfork_exec() {
+    std::string self = self_path();
+    char* argv[] = {const_cast<char*>(self.c_str()), const_cast<char*>("child"), nullptr};
+    cpu_set_t set;
+    for (int i = 0; i < 3; ++i)
+        if (sched_getaffinity(0, sizeof(set), &set) != 0)
+            return fail("sched_getaffinity");
+    fflush(stdout);
+    pid_t child = vfork();
+    if (child < 0)
+        return fail("vfork");
+    if (child == 0) {
+        execv(self.c_str(), argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail("the vfork child");
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity after the child");
+    printf("parent %ld\nvforked %d\n", syscall(SYS_getpid), child);
+    return 0;
+}
+
+/* longpath: openat of a path of 600 bytes, longer than PATH_MAX allows for a component (ENAMETOOLONG). */
+int mode_longpath() {
+    std::string path = "/" + std::string(599, 'a');
+    errno = 0;
+    if (syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY) >= 0 || errno != ENAMETOOLONG)
+        return fail("openat of the long path did not fail with ENAMETOOLONG");
+    printf("longpath ENAMETOOLONG\n");
+    return 0;
+}
+
+/* execvp: one sched_getaffinity, then execvp of this program by its name (found through PATH) in
+ * mode "child". */
+int mode_execvp() {
+    std::string self = self_path();
+    std::string name = self.substr(self.rfind('/') + 1);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return fail("sched_getaffinity");
+    fflush(stdout);
+    char* argv[] = {const_cast<char*>(name.c_str()), const_cast<char*>("child"), nullptr};
+    execvp(name.c_str(), argv);
+    return fail("execvp");
+}
+
 int mode_utf8path() {
     std::string path = "/nonexistent-libos-trace-test/x"; /* odd length: the cut at 96 bytes falls inside a character */
     for (int i = 0; i < 60; ++i)
@@ -526,6 +714,24 @@ int main(int argc, char** argv) {
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
         return mode_smallstack();
+    if (mode == "altstack")
+        return mode_altstack();
+    if (mode == "mknod")
+        return mode_mknod();
+    if (mode == "truncstats")
+        return mode_truncstats();
+    if (mode == "vfork-exec")
+        return mode_vfork_exec();
+    if (mode == "longpath")
+        return mode_longpath();
+    if (mode == "execvp")
+        return mode_execvp();
+    if (mode == "errno")
+        return mode_errno();
+    if (mode == "badutf8")
+        return mode_badutf8();
+    if (mode == "mqopen")
+        return mode_mqopen();
     if (mode == "utf8path")
         return mode_utf8path();
     if (mode == "cxx")

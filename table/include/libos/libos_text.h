@@ -63,6 +63,9 @@ public:
     TextBuilder& quoted(const char* s, size_t limit = 96);
     /* Text already formatted (a line's worth), as a JSON string: only " and \ escaped. */
     TextBuilder& json_string(const char* s, size_t n);
+    /* What was added since length `start`, rewritten in place as json_string would write it (without
+     * a sink; what does not fit is cut). A line's second copy of a text need not be on the stack. */
+    TextBuilder& json_string_since(size_t start);
     /* Ends the text with `terminator`, cutting what came before if it must (without a sink). */
     TextBuilder& end(const char* terminator);
 
