@@ -119,6 +119,11 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
 /* The contents, by family: sysfs.cpp and procfs.cpp. Each returns 0 or -errno. The host files they
  * read, they read with the caller's rights (Caller::read_file). */
 long write_sysfs(Caller caller, const VfsPath& path, Out& out);
+/* nodeN/numastat and nodeN/vmstat (node_stats.cpp): whether node `node` shares a host node, or has
+ * several (else its files are the host node's own), and the counters of host file `file` ("numastat",
+ * "vmstat") shared among the nodes. */
+bool node_counters_shared(uint32_t node);
+long write_node_counters(Caller caller, uint32_t node, const char* file, Out& out);
 long write_cpuinfo(Caller caller, Out& out);
 long write_stat(Caller caller, Out& out);
 long write_status(Caller caller, const VfsPath& path, Out& out);

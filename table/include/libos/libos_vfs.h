@@ -58,6 +58,8 @@ enum class VfsFile : uint8_t {
     NodeCpuMap,   /* nodeN/cpumap */
     NodeDistance, /* nodeN/distance */
     NodeMeminfo,  /* nodeN/meminfo: the host nodes' memory shared among the nodes on them */
+    NodeNumastat, /* nodeN/numastat: the host nodes' counters shared among the nodes on them */
+    NodeVmstat,   /* nodeN/vmstat: the same */
     CpuInfo,      /* /proc/cpuinfo */
     Stat,         /* /proc/stat */
     Status,       /* /proc/<pid>[/task/<tid>]/status */
