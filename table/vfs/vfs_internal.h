@@ -119,6 +119,10 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
 /* The contents, by family: sysfs.cpp and procfs.cpp. Each returns 0 or -errno. The host files they
  * read, they read with the caller's rights (Caller::read_file). */
 long write_sysfs(Caller caller, const VfsPath& path, Out& out);
+/* The d_ino of entry `name` (of type `type`) in a listing of `dir` (node: its nodeK or cpuV), whose
+ * host entry has inode host_ino: vfs_machine_ino's (inodes.cpp). */
+uint64_t listing_ino(VfsDir dir, int32_t node, const char* name, unsigned char type, uint64_t host_ino);
+
 /* nodeN/numastat and nodeN/vmstat (node_stats.cpp): whether node `node` shares a host node, or has
  * several (else its files are the host node's own), and the counters of host file `file` ("numastat",
  * "vmstat") shared among the nodes. */
