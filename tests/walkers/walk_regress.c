@@ -5,6 +5,12 @@
  *   walk_regress deepfts TREE      fts from "/" (which the shim walks itself), FTS_PHYSICAL |
  *                                  FTS_NOCHDIR, into TREE only: its entries, counted, where a deep
  *                                  tree makes the path buffer grow (and move) mid-directory
+ *   walk_regress options ROOT      fts_open's fts_options for each way of walking ROOT (the shim's
+ *                                  walker keeps no bit of its own there)
+ *   walk_regress uninitglob PATTERN  glob into a glob_t the caller never initialised (valgrind judges)
+ *   walk_regress childfd DIR NAME  from DIR, fts_children of root NAME while fchdir fails (this
+ *                                  program's own fchdir, which the shim's walker calls, fails on
+ *                                  demand): the descriptors left open after it, counted
  *   walk_regress inodes ROOT PREFIX  the walks that visit a directory once per inode: nftw without
  *                                  FTW_PHYS over ROOT (how many distinct PREFIXn directories it
  *                                  reached), and fts with FTS_LOGICAL from ROOT/PREFIX0 through
@@ -12,6 +18,10 @@
  *                                  one it started from, which is a cycle: FTS_DC) */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <unistd.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <dirent.h>
@@ -87,7 +97,66 @@ static int walk_inodes(const char* root, const char* prefix) {
     return 0;
 }
 
+static int g_fail_fchdir;
+
+/* Every fchdir of the process, the shim's walker's included (this program is linked with
+ * -rdynamic): the next one's (the shim's, or libc's) unless told to fail. */
+int fchdir(int fd) {
+    if (g_fail_fchdir) {
+        errno = EACCES;
+        return -1;
+    }
+    int (*next)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fchdir");
+    return next(fd);
+}
+
+static int open_descriptors(void) {
+    int count = 0;
+    for (int fd = 0; fd < 1024; ++fd)
+        count += fcntl(fd, F_GETFD) != -1;
+    return count;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 3 && strcmp(argv[1], "options") == 0) {
+        static const int kWays[] = {FTS_PHYSICAL, FTS_LOGICAL, FTS_PHYSICAL | FTS_NOCHDIR, FTS_LOGICAL | FTS_NOSTAT,
+                                    FTS_PHYSICAL | FTS_COMFOLLOW | FTS_XDEV};
+        for (size_t i = 0; i < sizeof(kWays) / sizeof(kWays[0]); ++i) {
+            char* roots[] = {argv[2], NULL};
+            FTS* fts = fts_open(roots, kWays[i], NULL);
+            printf("fts_open(%#x): fts_options %#x\n", kWays[i], fts ? fts->fts_options : -1);
+            if (fts) {
+                fts_read(fts);
+                printf("  after fts_read: %#x\n", fts->fts_options);
+                fts_close(fts);
+            }
+        }
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "uninitglob") == 0) {
+        glob_t g; /* as a careless caller leaves it */
+        int ret = glob(argv[2], 0, NULL, &g);
+        printf("ret=%d\n", ret);
+        if (ret == 0)
+            globfree(&g);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "childfd") == 0) {
+        if (chdir(argv[2]) != 0)
+            return 2;
+        char* roots[] = {argv[3], NULL};
+        FTS* fts = fts_open(roots, FTS_PHYSICAL, NULL);
+        FTSENT* root = fts ? fts_read(fts) : NULL;
+        int before = open_descriptors();
+        g_fail_fchdir = 1;
+        FTSENT* children = root ? fts_children(fts, 0) : NULL;
+        g_fail_fchdir = 0;
+        printf("fts_children: %s; descriptors left open: %d\n", children ? "entries" : "none",
+               open_descriptors() - before);
+        if (fts)
+            fts_close(fts);
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "inodes") == 0)
         return walk_inodes(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "oldglob") == 0) {
@@ -122,6 +191,6 @@ int main(int argc, char** argv) {
             fts_close(fts);
         return 0;
     }
-    fprintf(stderr, "usage: walk_regress oldglob PATTERN | deepfts TREE | inodes ROOT PREFIX\n");
+    fprintf(stderr, "usage: walk_regress oldglob PATTERN | deepfts TREE | options ROOT | uninitglob PATTERN | childfd DIR NAME | inodes ROOT PREFIX\n");
     return 2;
 }

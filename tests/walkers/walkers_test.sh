@@ -202,6 +202,24 @@ if [ -x "$regress" ]; then
   [ -n "${LIBOS_TEST_SANITIZERS:-}" ] ||
   expect "glob@GLIBC_2.2.5 with the caller's GLOB_ALTDIRFUNC and no gl_lstat: as natively, with the shim alone" \
     "$("$regress" oldglob '/e*c/hostname' 2>&1)" env LD_PRELOAD="$LIBOS_LIBSHIM" "$regress" oldglob '/e*c/hostname'
+  # The walkers' review's small ones: the shim's walker kept a private bit in fts_options; glob
+  # compared the caller's gl_flags, which it may never have initialised; fts_children left its
+  # descriptor of "." open when fchdir back failed.
+  expect "--cpus 8: fts_options as natively, for every way of walking" \
+    "$("$regress" options /sys/devices/system/cpu)" "$run" --cpus 8 -- "$regress" options /sys/devices/system/cpu
+  expect "--cpus 8: fts_children whose fchdir back fails closes its descriptor" \
+    "fts_children: none; descriptors left open: 0" "$run" --cpus 8 -- "$regress" childfd /sys/devices/system cpu
+  if ! have valgrind; then
+    skip "valgrind on glob into an uninitialised glob_t" "valgrind is not installed"
+  elif [ -n "${LIBOS_TEST_SANITIZERS:-}" ]; then
+    skip "valgrind on glob into an uninitialised glob_t" "a sanitizer build (valgrind cannot run ASan's programs)"
+  else
+    for pattern in '/sys/devices/system/cpu/nomatch*' '/sys/devices/system/cpu/cpu[0-9]*'; do
+      expect "--cpus 8: valgrind finds nothing in glob '$pattern' into an uninitialised glob_t" \
+        "$(valgrind -q --error-exitcode=3 "$regress" uninitglob "$pattern" 2>&1; echo "status $?")" \
+        sh -c "LD_PRELOAD='$shim' LIBOS_CPUS=8 valgrind -q --error-exitcode=3 '$regress' uninitglob '$pattern' 2>&1; echo status \$?"
+    done
+  fi
   deep=$(mktemp -d)
   p=$deep
   for i in $(seq 30); do p=$p/$(printf 'n%02d%058d' "$i" 0); mkdir "$p"; touch "$p/f"; done
