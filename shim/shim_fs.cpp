@@ -161,8 +161,7 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
  * directory in the views). */
 bool classify(const char* path, libos::VfsPath* out) {
     shim::ensure();
-    char absolute[libos::kVfsPathMax];
-    return path && libos::vfs_active() && libos::vfs_absolute(path, absolute) && libos::vfs_classify(libos::Caller::self(), absolute, out);
+    return path && libos::vfs_active() && libos::vfs_classify_named(libos::Caller::self(), path, out);
 }
 
 }  // namespace

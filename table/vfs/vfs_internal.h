@@ -49,8 +49,12 @@ inline bool ends_with(const char* s, const char* suffix) {
 /* "cpu12" with prefix "cpu" -> 12; false unless the rest is a canonical decimal number. */
 bool numbered(const char* component, size_t length, const char* prefix, uint32_t* value);
 
-/* Collapses "//", "/./" and "/x/.." of an absolute path into out (kVfsPathMax bytes), lexically. */
-bool normalize(const char* path, char* out);
+/* Collapses "//", "/./" and "/x/.." of an absolute path (followed by the relative path `then`, if
+ * any) into out (kVfsPathMax bytes), lexically. False when out cannot hold a step of it. */
+bool normalize(const char* path, char* out, const char* then = nullptr);
+
+/* The kernel's PATH_MAX: the longest path (with its NUL) a call takes. */
+constexpr size_t kPathMax = 4096;
 
 /* What a canonical path (resolved: no ".", "..", repeated slashes, or links but the last component)
  * names on the machine, into out: false when it is no view's (then out->virt is the path, or "" when
@@ -93,9 +97,15 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size);
  * stack, and the LibOS does not use malloc. */
 struct MappedBuffer {
     /* size 0: no mapping (data is null), for a buffer needed only sometimes. */
-    explicit MappedBuffer(size_t size) : size(size) {
+    explicit MappedBuffer(size_t size) { map(size); }
+    /* Maps `bytes` for a buffer made with size 0: whether it could. */
+    bool map(size_t bytes) {
         void* p;
-        data = size && PalMemoryAllocate(size, &p) == 0 ? static_cast<char*>(p) : nullptr;
+        size = bytes;
+        data = bytes && PalMemoryAllocate(bytes, &p) == 0 ? static_cast<char*>(p) : nullptr;
+        if (!data)
+            size = 0;
+        return data != nullptr;
     }
     ~MappedBuffer() {
         if (data)

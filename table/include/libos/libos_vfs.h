@@ -196,6 +196,9 @@ void capture_inherited_cwd();
 /* `path` as an absolute path for vfs_classify: itself, or joined to the current directory when
  * that is in the views. False otherwise (a relative path elsewhere is never virtual). */
 bool vfs_absolute(const char* path, char* out);
+/* vfs_classify of a path the program names in-process (absolute, or relative to a current directory
+ * in the views), of any length up to PATH_MAX. */
+bool vfs_classify_named(Caller caller, const char* path, VfsPath* out);
 
 /* Directory descriptors opened on virtual directories, remembered so that openat(dirfd, relative)
  * resolves against the virtual path (cpuV/ is the host's cpuH/ underneath). */
