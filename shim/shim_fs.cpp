@@ -120,7 +120,9 @@ FilteredDir* claim_slot() {
 
 /* Whether `path` is a directory whose listing is the machine's. */
 bool listed_by_machine(const libos::VfsPath& path) {
-    return path.kind == libos::VfsKind::Directory && path.dir != libos::VfsDir::Plain;
+    libos::VfsDir dir;
+    int32_t node;
+    return libos::vfs_listing_kind(path, &dir, &node);
 }
 
 /* Starts the machine's listing of `dir` in slot `f` (claimed), or frees the slot when there is no DIR. */
@@ -129,8 +131,7 @@ void watch_listing(FilteredDir* f, DIR* dir, const libos::VfsPath& path) {
         f->dir.store(nullptr, std::memory_order_release);
         return;
     }
-    f->kind = path.dir;
-    f->node = path.node;
+    libos::vfs_listing_kind(path, &f->kind, &f->node);
     f->used = f->at = 0;
     f->position = PalFileSeek(dirfd(dir), 0, SEEK_CUR);
     g_filtered_count.fetch_add(1, std::memory_order_acq_rel);
@@ -160,8 +161,7 @@ struct dirent* next_entry(FilteredDir* f, DIR* dir) {
  * directory in the views). */
 bool classify(const char* path, libos::VfsPath* out) {
     shim::ensure();
-    char absolute[libos::kVfsPathMax];
-    return path && libos::vfs_active() && libos::vfs_absolute(path, absolute) && libos::vfs_classify(libos::Caller::self(), absolute, out);
+    return path && libos::vfs_active() && libos::vfs_classify_named(libos::Caller::self(), path, out);
 }
 
 }  // namespace

@@ -5,9 +5,10 @@
  * through the shim's own calls, with glibc's semantics: the order of entries (the listing's, or the
  * caller's comparison), pre- and post-order visits, FTS_DC cycles, FTS_NOSTAT's d_type shortcut,
  * fts_set's instructions, fts_children, the chdir discipline (FTS_NOCHDIR, implied by FTS_LOGICAL)
- * and the errors. Every other stream is glibc's own, and exactly native. The streams made here carry a
- * private bit in fts_options, which glibc never sets, so that fts_read, fts_children, fts_set and
- * fts_close tell them from glibc's. FTS64 and FTSENT64 are FTS and FTSENT on x86_64. */
+ * and the errors. Every other stream is glibc's own, and exactly native. The streams made here are
+ * remembered by address (shim_streams.cpp), so that fts_read, fts_children, fts_set and fts_close
+ * tell them from glibc's with nothing added to fts_options. FTS64 and FTSENT64 are FTS and FTSENT
+ * on x86_64. */
 #undef _FILE_OFFSET_BITS
 
 #include <dirent.h>
@@ -26,10 +27,6 @@
 
 namespace {
 
-/* fts_options: the streams of this file (glibc's options fit in FTS_OPTIONMASK and its private
- * FTS_NAMEONLY and FTS_STOP). */
-constexpr int kOurs = 0x40000000;
-
 using Compare = int (*)(const FTSENT**, const FTSENT**);
 using OpenFn = FTS* (*)(char* const*, int, Compare);
 using ReadFn = FTSENT* (*)(FTS*);
@@ -46,7 +43,7 @@ constinit CloseFn g_real_close = nullptr;
 enum class Build { Children, Names, Read };
 
 bool ours(const FTS* sp) {
-    return sp && (sp->fts_options & kOurs);
+    return shim::is_stream(sp);
 }
 bool is_set(const FTS* sp, int option) {
     return (sp->fts_options & option) != 0;
@@ -493,7 +490,7 @@ FTS* open_stream(char* const* argv, int options, Compare compar) {
     if (!sp)
         return nullptr;
     sp->fts_compar = reinterpret_cast<int (*)(const void*, const void*)>(compar);
-    sp->fts_options = options | kOurs;
+    sp->fts_options = options;
     /* Logical walks never chdir: links make the way back unknown. */
     if (is_set(sp, FTS_LOGICAL))
         sp->fts_options |= FTS_NOCHDIR;
@@ -550,7 +547,12 @@ FTS* open_stream(char* const* argv, int options, Compare compar) {
     /* The way back to where the walk started; without it, no chdir at all. */
     if (!is_set(sp, FTS_NOCHDIR) && (sp->fts_rfd = open(".", O_RDONLY)) < 0)
         sp->fts_options |= FTS_NOCHDIR;
-    return sp;
+    if (shim::remember_stream(sp))
+        return sp;
+    if (!is_set(sp, FTS_NOCHDIR))
+        close(sp->fts_rfd);
+    free(sp->fts_cur);
+    errno = ENOMEM;
 fail:
     int saved = errno;
     free_list(root);
@@ -625,8 +627,12 @@ SHIM_EXPORT FTSENT* fts_children(FTS* sp, int instruction) {
     if (fd < 0)
         return nullptr;
     sp->fts_child = build(sp, type);
-    if (fchdir(fd) != 0)
+    if (fchdir(fd) != 0) {
+        int error = errno;
+        close(fd); /* glibc's closes it too */
+        errno = error;
         return nullptr;
+    }
     close(fd);
     return sp->fts_child;
 }
@@ -634,6 +640,7 @@ SHIM_EXPORT FTSENT* fts_children(FTS* sp, int instruction) {
 SHIM_EXPORT int fts_close(FTS* sp) {
     if (!ours(sp))
         return shim::real(g_real_close, "fts_close")(sp);
+    shim::forget_stream(sp);
     if (sp->fts_cur) {
         /* The current level's list leads to the roots' parent through the parents. */
         FTSENT* p = sp->fts_cur;

@@ -529,6 +529,10 @@ SHIM_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*,
         return real(pattern, flags, errfunc, pglob);
     /* The hook members are the caller's: glob reads them only under GLOB_ALTDIRFUNC. */
     glob_t saved = *pglob;
+    /* glob assigns gl_flags where it succeeds, and leaves the caller's (perhaps never initialised:
+     * valgrind) elsewhere: a value glob never assigns tells which, with no read of the caller's. */
+    constexpr int kUnassigned = INT_MIN;
+    pglob->gl_flags = kUnassigned;
     pglob->gl_opendir = glob_opendir;
     pglob->gl_readdir = glob_readdir;
     pglob->gl_closedir = glob_closedir;
@@ -536,7 +540,9 @@ SHIM_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*,
     pglob->gl_lstat = glob_lstat;
     int result = real(pattern, flags | GLOB_ALTDIRFUNC, errfunc, pglob);
     int error = errno;
-    if (pglob->gl_flags != saved.gl_flags)
+    if (pglob->gl_flags == kUnassigned)
+        pglob->gl_flags = saved.gl_flags;
+    else
         pglob->gl_flags &= ~GLOB_ALTDIRFUNC;
     pglob->gl_opendir = saved.gl_opendir;
     pglob->gl_readdir = saved.gl_readdir;

@@ -9,6 +9,12 @@ namespace shim {
  * or /dev/cpu. Every other walk is libc's own, and exactly native. errno is preserved. */
 bool walk_reaches_views(const char* path);
 
+/* The fts streams the shim's walker made (shim_streams.cpp): remembered when made (false when no
+ * memory is left to remember one), forgotten when closed. */
+bool remember_stream(const void* stream);
+bool is_stream(const void* stream);
+void forget_stream(const void* stream);
+
 }  // namespace shim
 
 #endif

@@ -16,8 +16,9 @@ LIBOS_PACKAGES=(
 # The real programs the topology suite asks about the machine (tests/topology/tools.py) and the
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
 # tools: hwloc-nox, which the hosts suite uses too, conflicts with hwloc), numactl, ps,
-# GNU parallel, psutil, zstd and a JVM.
-LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless rustc nodejs)
+# GNU parallel, psutil, zstd and a JVM; rustc and node, whose quota readings the quota test compares
+# with the host's; and valgrind, which the walkers suite runs a glob under.
+LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless rustc nodejs valgrind)
 # The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
 # simulated hosts, and the topology tools it runs inside them.
 LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)

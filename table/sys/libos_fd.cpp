@@ -92,6 +92,9 @@ SyscallResult libos_syscall_fstat(Caller caller, int fd, UserPtr<struct stat> bu
     if (libos::vfs_generated_fd(fd, st.st_mode, st.st_nlink, &p)) {
         if (long ret = PalFileStatAt(AT_FDCWD, p.real, &st, 0); ret < 0)
             return ret;
+    } else if (S_ISDIR(st.st_mode) && libos::vfs_dir_path(fd, p.virt)) {
+        /* A directory opened through the views: its inode as stat gives it (fts compares them). */
+        st.st_ino = libos::vfs_machine_ino(p.virt, st.st_ino);
     }
     return caller.copy_out(buf, &st, sizeof(st));
 }

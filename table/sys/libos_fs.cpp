@@ -118,6 +118,7 @@ SyscallResult stat_virtual(Caller caller, const VfsPath& p, UserPtr<struct stat>
         return ret;
     if (S_ISCHR(st.st_mode) && libos::vfs_cpu_device_minor(p))
         st.st_rdev = makedev(major(st.st_rdev), p.vcpu);
+    st.st_ino = libos::vfs_machine_ino_of(p.virt, st.st_mode, st.st_ino);
     return caller.copy_out(buf, &st, sizeof(st));
 }
 
@@ -154,6 +155,8 @@ SyscallResult statx_empty(Caller caller, int fd, UserPtr<const char> path, int f
     if (libos::vfs_generated_fd(fd, stx.stx_mode, stx.stx_nlink, &p)) {
         if (long ret = PalFileStatx(AT_FDCWD, p.real, 0, mask, &stx); ret < 0)
             return ret;
+    } else if (S_ISDIR(stx.stx_mode) && libos::vfs_dir_path(fd, p.virt)) {
+        stx.stx_ino = libos::vfs_machine_ino(p.virt, stx.stx_ino);
     }
     return caller.copy_out(buf, &stx, sizeof(stx));
 }
@@ -244,6 +247,7 @@ SyscallResult libos_syscall_statx(Caller caller, int dirfd, UserPtr<const char> 
         return ret;
     if (S_ISCHR(stx.stx_mode) && libos::vfs_cpu_device_minor(p))
         stx.stx_rdev_minor = p.vcpu;
+    stx.stx_ino = libos::vfs_machine_ino_of(p.virt, stx.stx_mode, stx.stx_ino);
     return caller.copy_out(buf, &stx, sizeof(stx));
 }
 

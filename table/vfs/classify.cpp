@@ -236,6 +236,13 @@ bool classify_node(const char* rest, VfsPath* out) {
             return true;
         }
     }
+    /* The counters: the host's own file where the node is one host node of its own (node_stats.cpp). */
+    const bool numastat = strcmp(after, "/numastat") == 0;
+    if ((numastat || strcmp(after, "/vmstat") == 0) && node_counters_shared(node)) {
+        out->kind = VfsKind::Generated;
+        out->file = numastat ? VfsFile::NodeNumastat : VfsFile::NodeVmstat;
+        return true;
+    }
     size_t m = component_length(after + 1);
     uint32_t v;
     if (!numbered(after + 1, m, "cpu", &v)) {

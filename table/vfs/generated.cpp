@@ -32,6 +32,8 @@ bool cacheable(const VfsPath& path) {
         case VfsFile::Stat:
         case VfsFile::Status:
         case VfsFile::NodeMeminfo: /* free memory changes */
+        case VfsFile::NodeNumastat:
+        case VfsFile::NodeVmstat:
         case VfsFile::TaskStat:
         case VfsFile::Interrupts:
         case VfsFile::Softirqs:

@@ -170,7 +170,7 @@ bool keepable(const char* path) {
     if (strcmp(path, "/proc/stat") == 0)
         return true;
     if (starts_with(path, "/sys/devices/system/node/node"))
-        return ends_with(path, "/meminfo");
+        return ends_with(path, "/meminfo") || ends_with(path, "/numastat") || ends_with(path, "/vmstat");
     /* This process's own status files (other processes' come and go by the hundred under ps). */
     if (!ends_with(path, "/status"))
         return false;

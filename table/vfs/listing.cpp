@@ -68,6 +68,9 @@ const char* prefix_of(VfsDir dir) {
             return "node";
         case VfsDir::DevCpu:
             return "";
+        case VfsDir::BelowCpu:
+        case VfsDir::BelowNode:
+            return "/"; /* no name: the host's entries all stay */
         default:
             return "cpu";
     }
@@ -79,6 +82,8 @@ unsigned char type_of(VfsDir dir) {
 
 /* How many numbers a listing of `dir` may hold. */
 uint32_t range_of(VfsDir dir) {
+    if (dir == VfsDir::BelowCpu || dir == VfsDir::BelowNode)
+        return 0;
     return dir == VfsDir::NodeRoot || dir == VfsDir::Cpu ? vnode_count() : vcpu_count();
 }
 
@@ -99,6 +104,8 @@ uint32_t first_host_node(uint32_t node) {
 bool machine_entry(VfsDir dir, int32_t node, uint32_t number, uint32_t* host) {
     switch (dir) {
         case VfsDir::Plain:
+        case VfsDir::BelowCpu:
+        case VfsDir::BelowNode:
             return false;
         case VfsDir::CpuRoot:
         case VfsDir::BusCpu:
@@ -288,7 +295,7 @@ long list_host(int fd, VfsDir dir, int32_t node, char* scratch, Writer& out, lon
                 if (show && host != number)
                     ino = host_ino(fd, prefix, host, nullptr, e->ino);
             }
-            if (show && !out.put(ino, e->off, e->type, e->name))
+            if (show && !out.put(listing_ino(dir, node, e->name, e->type, ino), e->off, e->type, e->name))
                 return 0;
             *position = e->off;
         }
@@ -358,7 +365,8 @@ long list_own(int shared, const PrivateDir& fd, VfsDir dir, int32_t node, uint32
             if (scan->lists(v))
                 continue;
             TextBuilder(name, sizeof(name)).add(prefix).unum(v);
-            const uint64_t ino = host_ino(fd.fd, prefix, host, scan, 0x4c000000u + v);
+            const uint64_t ino =
+                listing_ino(dir, node, name, type_of(dir), host_ino(fd.fd, prefix, host, scan, 0x4c000000u + v));
             if (!out.put(ino, scan->base + v + 1, type_of(dir), name)) {
                 /* Not written (no room: a short buffer raced; or a fault): the numbers from here on
                  * go back to the offset, unless another call has taken more since. */
@@ -428,12 +436,8 @@ long vfs_read_listing(Caller caller, int fd, VfsDir dir, int32_t node, uintptr_t
 bool vfs_listing_of(int fd, VfsDir* dir, int32_t* node) {
     char virt[kVfsPathMax];
     VfsPath p;
-    if (!vfs_active() || !vfs_listed_dir(fd, virt) || !vfs_classify(Caller::self(), virt, &p) ||
-        p.kind != VfsKind::Directory || p.dir == VfsDir::Plain)
-        return false;
-    *dir = p.dir;
-    *node = p.node;
-    return true;
+    return vfs_active() && vfs_listed_dir(fd, virt) && vfs_classify(Caller::self(), virt, &p) &&
+           vfs_listing_kind(p, dir, node);
 }
 
 }  // namespace libos

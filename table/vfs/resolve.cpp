@@ -206,7 +206,9 @@ struct Walk {
     char canon[kVfsPathMax];         /* resolved so far; "" is the root (set by walk) */
     size_t length = 0;
     size_t root_length = 0;          /* RESOLVE_BENEATH, RESOLVE_IN_ROOT: `start` is the root */
-    char rest[2 * kVfsPathMax];      /* still to resolve (set by walk) */
+    char* rest = nullptr;            /* still to resolve (set by walk): rest_small, or mapped */
+    size_t rest_size = 0;
+    char rest_small[2 * kVfsPathMax];
     mode_t mode = 0;                 /* the host's lstat of `canon` */
     dev_t dev = 0;                   /* RESOLVE_NO_XDEV: the file system the walk must stay on */
     bool mapped = false;             /* a component's host path differed from its path on the machine */
@@ -372,7 +374,12 @@ long may_search(Walk& w) {
 /* The walk itself: 0 when the path resolves (w.canon, w.mode), or -errno, or kHostResolves. */
 long walk(Walk& w) {
     size_t n = strlen(w.path);
-    if (n >= sizeof(w.rest))
+    /* A path up to PATH_MAX (and the links it meets) is resolved; one longer than the small buffer
+     * takes a mapping (kept off the stack: 16 KiB thread stacks), which only such paths pay for. */
+    MappedBuffer mapped(n >= sizeof(w.rest_small) ? 2 * kPathMax : 0);
+    w.rest = mapped.size ? mapped.data : w.rest_small;
+    w.rest_size = mapped.size ? mapped.size : sizeof(w.rest_small);
+    if (!w.rest || n >= w.rest_size)
         return kHostResolves;
     memcpy(w.rest, w.path, n + 1);
     /* Where the walk starts: the root for an absolute path (RESOLVE_BENEATH refuses one; under
@@ -481,13 +488,12 @@ long walk(Walk& w) {
         w.length = target[0] == '/' ? w.root_length : parent;
         w.canon[w.length] = '\0';
         w.mode = S_IFDIR | 0755;
-        char spliced[sizeof(w.rest)];
+        /* The target, then what followed it (which lies in w.rest: moved first). */
         const size_t tl = strlen(target), nl = strlen(next);
-        if (tl + nl + 1 > sizeof(spliced))
+        if (tl + nl + 1 > w.rest_size)
             return kHostResolves;
-        memcpy(spliced, target, tl);
-        memcpy(spliced + tl, next, nl + 1);
-        memcpy(w.rest, spliced, tl + nl + 1);
+        memmove(w.rest + tl, next, nl + 1);
+        memcpy(w.rest, target, tl);
         p = w.rest;
     }
     if (must_be_dir && !S_ISDIR(w.mode))
@@ -497,56 +503,8 @@ long walk(Walk& w) {
 
 }  // namespace
 
-/* Collapses "//", "/./" and "/x/.." of an absolute path, lexically: only to tell cheaply whether a
- * path can lead into the views (the walk decides what it names). */
-bool normalize(const char* path, char* out) {
-    if (path[0] != '/')
-        return false;
-    size_t len = 0;
-    out[0] = '\0';
-    for (const char* p = path; *p;) {
-        while (*p == '/')
-            ++p;
-        size_t n = component_length(p);
-        if (n == 0)
-            break;
-        if (n == 1 && p[0] == '.') {
-            /* nothing */
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-            while (len > 0 && out[len - 1] != '/')
-                --len;
-            if (len > 0)
-                --len;
-            out[len] = '\0';
-        } else {
-            if (len + 1 + n + 1 > kVfsPathMax)
-                return false;
-            out[len++] = '/';
-            memcpy(out + len, p, n);
-            len += n;
-            out[len] = '\0';
-        }
-        p += n;
-    }
-    if (len == 0) {
-        out[0] = '/';
-        out[1] = '\0';
-    }
-    return true;
-}
-
 bool vfs_active() {
     return is_virtual();
-}
-
-bool vfs_join(const char* dir, const char* relative, char* out) {
-    size_t ld = strlen(dir), lr = strlen(relative);
-    if (ld + lr + 2 > kVfsPathMax)
-        return false;
-    memcpy(out, dir, ld);
-    out[ld] = '/';
-    memcpy(out + ld + 1, relative, lr + 1);
-    return true;
 }
 
 bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follow, uint64_t resolve,
@@ -555,8 +513,7 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
      * form of where the path leads decides whether it is worth a walk. */
     char lexical[kVfsPathMax];
     if (start && path[0] != '/') {
-        char joined[kVfsPathMax];
-        if (!vfs_join(start, path, joined) || !normalize(joined, lexical))
+        if (!normalize(start, lexical, path))
             return false;
     } else {
         if (path[0] != '/')
@@ -660,8 +617,19 @@ bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, Vf
      * the supervisor must not open its own for it. */
     if (!caller.shares_files())
         return false;
-    char path[kVfsPathMax];
-    if (caller.copy_string_in(path, user_path, sizeof(path)) <= 0)
+    /* A path of kVfsPathMax bytes or more (up to the kernel's PATH_MAX) is read into a mapping:
+     * "/sys/devices/system/cpu/./././.../cpu5/online" still names the view. */
+    char short_path[kVfsPathMax];
+    MappedBuffer long_path(0);
+    const char* path = short_path;
+    long copied = caller.copy_string_in(short_path, user_path, sizeof(short_path));
+    if (copied == -ENAMETOOLONG) {
+        if (!long_path.map(kPathMax))
+            return false;
+        copied = caller.copy_string_in(long_path.data, user_path, kPathMax);
+        path = long_path.data;
+    }
+    if (copied <= 0)
         return false;
     /* RESOLVE_BENEATH and RESOLVE_IN_ROOT are about the start directory even for an absolute path;
      * otherwise an absolute path starts at "/". */
@@ -674,20 +642,6 @@ bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, Vf
     if (!have_dir)
         return path[0] == '/' && vfs_classify(caller, path, out, follow, resolve);
     return vfs_classify(caller, path, out, follow, resolve, dir);
-}
-
-bool vfs_absolute(const char* path, char* out) {
-    if (path[0] == '\0')
-        return false; /* the empty path names nothing (ENOENT), not the current directory */
-    if (path[0] == '/') {
-        size_t n = strlen(path);
-        if (n >= kVfsPathMax)
-            return false;
-        memcpy(out, path, n + 1);
-        return true;
-    }
-    char cwd[kVfsPathMax];
-    return vfs_cwd(cwd) && vfs_join(cwd, path, out);
 }
 
 }  // namespace libos

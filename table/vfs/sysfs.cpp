@@ -271,6 +271,10 @@ long write_sysfs(Caller caller, const VfsPath& path, Out& out) {
             return 0;
         case VfsFile::NodeMeminfo:
             return write_meminfo(caller, static_cast<uint32_t>(path.node), out);
+        case VfsFile::NodeNumastat:
+            return write_node_counters(caller, static_cast<uint32_t>(path.node), "numastat", out);
+        case VfsFile::NodeVmstat:
+            return write_node_counters(caller, static_cast<uint32_t>(path.node), "vmstat", out);
         default:
             break;
     }

@@ -49,8 +49,12 @@ inline bool ends_with(const char* s, const char* suffix) {
 /* "cpu12" with prefix "cpu" -> 12; false unless the rest is a canonical decimal number. */
 bool numbered(const char* component, size_t length, const char* prefix, uint32_t* value);
 
-/* Collapses "//", "/./" and "/x/.." of an absolute path into out (kVfsPathMax bytes), lexically. */
-bool normalize(const char* path, char* out);
+/* Collapses "//", "/./" and "/x/.." of an absolute path (followed by the relative path `then`, if
+ * any) into out (kVfsPathMax bytes), lexically. False when out cannot hold a step of it. */
+bool normalize(const char* path, char* out, const char* then = nullptr);
+
+/* The kernel's PATH_MAX: the longest path (with its NUL) a call takes. */
+constexpr size_t kPathMax = 4096;
 
 /* What a canonical path (resolved: no ".", "..", repeated slashes, or links but the last component)
  * names on the machine, into out: false when it is no view's (then out->virt is the path, or "" when
@@ -93,9 +97,15 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size);
  * stack, and the LibOS does not use malloc. */
 struct MappedBuffer {
     /* size 0: no mapping (data is null), for a buffer needed only sometimes. */
-    explicit MappedBuffer(size_t size) : size(size) {
+    explicit MappedBuffer(size_t size) { map(size); }
+    /* Maps `bytes` for a buffer made with size 0: whether it could. */
+    bool map(size_t bytes) {
         void* p;
-        data = size && PalMemoryAllocate(size, &p) == 0 ? static_cast<char*>(p) : nullptr;
+        size = bytes;
+        data = bytes && PalMemoryAllocate(bytes, &p) == 0 ? static_cast<char*>(p) : nullptr;
+        if (!data)
+            size = 0;
+        return data != nullptr;
     }
     ~MappedBuffer() {
         if (data)
@@ -119,6 +129,15 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits);
 /* The contents, by family: sysfs.cpp and procfs.cpp. Each returns 0 or -errno. The host files they
  * read, they read with the caller's rights (Caller::read_file). */
 long write_sysfs(Caller caller, const VfsPath& path, Out& out);
+/* The d_ino of entry `name` (of type `type`) in a listing of `dir` (node: its nodeK or cpuV), whose
+ * host entry has inode host_ino: vfs_machine_ino's (inodes.cpp). */
+uint64_t listing_ino(VfsDir dir, int32_t node, const char* name, unsigned char type, uint64_t host_ino);
+
+/* nodeN/numastat and nodeN/vmstat (node_stats.cpp): whether node `node` shares a host node, or has
+ * several (else its files are the host node's own), and the counters of host file `file` ("numastat",
+ * "vmstat") shared among the nodes. */
+bool node_counters_shared(uint32_t node);
+long write_node_counters(Caller caller, uint32_t node, const char* file, Out& out);
 long write_cpuinfo(Caller caller, Out& out);
 #if defined(__aarch64__)
 /* arm64's format written from the process's own view of the CPU, for a host file in another

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -288,6 +289,107 @@ TEST(CpuPaths, AnOpenTakesTheLowestFreeDescriptor) {
     }
     dup2(saved, 0);
     close(saved);
+}
+
+/* "a" "/b" repeated: a path as long as the caller likes that names what "a" names. */
+std::string repeated(const std::string& head, const std::string& step, size_t times, const std::string& tail) {
+    std::string out = head;
+    for (size_t i = 0; i < times; ++i)
+        out += step;
+    return out + tail;
+}
+
+struct LongCase {
+    std::string path;
+    std::string same_as; /* the short path it names ("" when it must fail) */
+    const char* expected;
+};
+
+std::vector<LongCase> long_cases() {
+    const std::string last = "/cpu" + std::to_string(machine().configured - 1);
+    return {
+        /* Up to the kernel's PATH_MAX (4096 with the NUL), any spelling reaches the file. */
+        {repeated(kCpu, "/.", 300, last + "/topology/core_id"), kCpu + last + "/topology/core_id", "ok"},
+        {repeated(kCpu, "/cpu0/..", 200, last + "/topology/core_id"), kCpu + last + "/topology/core_id", "ok"},
+        {repeated(kCpu + "/cpu0/topology", "/../../cpu0/topology", 150, "/../.." + last + "/topology/thread_siblings_list"),
+         kCpu + last + "/topology/thread_siblings_list", "ok"},
+        {repeated(kCpu, "//", 1000, "online"), kCpu + "/online", "ok"},
+        {repeated(kCpu, "/.", 2030, last), kCpu + last, "ok"},
+        /* A missing vCPU is missing however it is spelt; 4096 bytes and more is ENAMETOOLONG. */
+        {repeated(kCpu, "/.", 300, "/cpu" + std::to_string(machine().configured) + "/online"), "", "ENOENT"},
+        {repeated(kCpu, "/.", 2046, "/online"), "", "errno 36"},
+    };
+}
+
+void check_long_paths() {
+    for (const LongCase& c : long_cases()) {
+        const std::string shown = std::to_string(c.path.size()) + " bytes ending " + c.path.substr(c.path.size() - 40);
+        EXPECT_EQ(open_outcome(c.path, O_RDONLY), c.expected) << "open " << shown;
+        EXPECT_EQ(stat_outcome(c.path), c.expected) << "stat " << shown;
+        EXPECT_EQ(access_outcome(c.path), c.expected) << "access " << shown;
+        if (!c.same_as.empty()) {
+            struct stat mine{}, theirs{};
+            ASSERT_EQ(stat(c.path.c_str(), &mine), 0) << shown;
+            ASSERT_EQ(stat(c.same_as.c_str(), &theirs), 0) << c.same_as;
+            EXPECT_EQ(mine.st_ino, theirs.st_ino) << shown;
+            if (S_ISREG(mine.st_mode)) {
+                EXPECT_EQ(libos_test::read_file(c.path), libos_test::read_file(c.same_as)) << shown;
+            }
+        }
+    }
+}
+
+TEST(CpuPaths, LongPathsReachTheViews) {
+    check_long_paths();
+    for (const LongCase& c : long_cases())
+        record(std::to_string(c.path.size()) + " bytes naming " + (c.same_as.empty() ? "nothing" : "a file"),
+               c.expected);
+    /* Relative to a current directory in the views, and through syscall() as well as libc. */
+    char saved[4096];
+    ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+    ASSERT_EQ(chdir(kCpu.c_str()), 0);
+    const std::string last = "cpu" + std::to_string(machine().configured - 1);
+    const std::string relative = repeated(".", "/.", 300, "/" + last + "/topology/core_id");
+    EXPECT_EQ(open_outcome(relative, O_RDONLY), "ok") << relative.size() << " bytes, relative";
+    struct stat st;
+    EXPECT_EQ(syscall(SYS_newfstatat, AT_FDCWD, relative.c_str(), &st, 0), 0) << "syscall() of a long relative path";
+    ASSERT_EQ(chdir(saved), 0);
+}
+
+/* The same on a thread of a 16 KiB stack: a long path costs no more of the caller's stack. */
+TEST(CpuPaths, LongPathsOnASmallStack) {
+    if (getenv("LIBOS_TEST_SANITIZERS"))
+        GTEST_SKIP() << "a sanitizer build: ASan's own frames outgrow a 16 KiB stack";
+    struct Result {
+        int opened = -1, stated = -1;
+    } result;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    ASSERT_EQ(pthread_attr_setstacksize(&attr, 16384), 0);
+    pthread_t thread;
+    auto body = [](void* arg) -> void* {
+        auto* r = static_cast<Result*>(arg);
+        char path[1200];
+        size_t n = 0;
+        const char head[] = "/sys/devices/system/cpu";
+        memcpy(path, head, sizeof(head) - 1);
+        n = sizeof(head) - 1;
+        for (int i = 0; i < 500; ++i, n += 2)
+            memcpy(path + n, "/.", 2);
+        memcpy(path + n, "/online", sizeof("/online"));
+        int fd = open(path, O_RDONLY);
+        r->opened = fd >= 0 ? 0 : errno;
+        if (fd >= 0)
+            close(fd);
+        struct stat st;
+        r->stated = stat(path, &st) == 0 ? 0 : errno;
+        return nullptr;
+    };
+    ASSERT_EQ(pthread_create(&thread, &attr, body, &result), 0);
+    pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attr);
+    EXPECT_EQ(result.opened, 0);
+    EXPECT_EQ(result.stated, 0);
 }
 
 }  // namespace

@@ -251,7 +251,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (length + 1 < kVfsPathMax) {
         bool resolved = libos::vfs_resolve(Caller::self(), AT_FDCWD, reinterpret_cast<uintptr_t>(path.get()), &by_resolve);
-        if (path[0] == '/' || have_cwd) {
+        /* A relative path that joined to the current directory outgrows kVfsPathMax is still resolved
+         * (up to PATH_MAX, as the kernel does), where joining cannot express it. */
+        const bool beyond_join = path[0] != '/' && have_cwd && !made_absolute;
+        if (beyond_join) {
+        } else if (path[0] == '/' || have_cwd) {
             /* A relative path that leaves a virtual current directory for a host file (cpu2/../smt)
              * is the host's to resolve from its own current directory, cpu2's host directory; joined
              * to the virtual path it names a renamed directory, which classifying keeps. */

@@ -144,6 +144,29 @@ interleave:254-261 N254=1 N255=1 N256=1 N257=1 N258=1 N259=1 N260=1 N261=1" \
 expect "--numa 1: /proc/self/numa_maps as natively" "$(python3 -c "$numa_maps_py" 1)" \
   "${one[@]}" python3 -c "$numa_maps_py" 1
 
+# numastat (numactl's reader of nodeN/numastat, and with -m of nodeN/meminfo): one column per virtual
+# node, the same counters as natively; the columns add up to the host's (checked exactly by the numa
+# conformance suite's NodeFiles tests, where the counters can be read still).
+if have numastat; then
+  rows() { "$@" 2>/dev/null | awk 'NR > 1 { print $1 }'; }
+  expect "--numa 2: numastat has a column per node" "node0 node1" \
+    sh -c "$(printf '%q ' "${two[@]}") numastat | head -1 | xargs"
+  expect "--numa 4: numastat -m has a column per node and the total" "Node 0 Node 1 Node 2 Node 3 Total" \
+    sh -c "$(printf '%q ' "${four[@]}") numastat -m 2>/dev/null | grep -m1 'Node 0' | xargs"
+  expect "--numa 2: numastat lists the host's counters" "$(rows numastat)" rows "${two[@]}" numastat
+  expect "--numa 1: numastat is the host's" "$(numastat | head -1)
+$(rows numastat)" sh -c "$(printf '%q ' "${one[@]}") numastat | head -1; $(printf '%q ' "${one[@]}") numastat 2>/dev/null | awk 'NR > 1 { print \$1 }'"
+  # The counters move: a column of --numa 2 is about half the host's numa_hit (within 1%).
+  hits=$(numastat | awk '$1 == "numa_hit" { print $2 }')
+  halves=$("${two[@]}" numastat | awk '$1 == "numa_hit" { print $2, $3 }')
+  read -r h0 h1 <<<"$halves"
+  check "--numa 2: numastat's numa_hit is half the host's on each node" \
+    "$(awk -v a="$h0" -v b="$h1" -v t="$hits" 'BEGIN { exit !(a > 0 && b > 0 && (a - b < 2 && b - a < t / 100) && (a + b - t) * (a + b - t) < (t / 100) * (t / 100)) }'; echo $?)" \
+    "host $hits, nodes $halves"
+else
+  skip "numastat" "numastat is not installed"
+fi
+
 # The trace decodes node masks as virtual lists with the host nodes they became (on a one-node host,
 # every virtual node is host node 0).
 if [ "$hostnodes" == 1 ]; then

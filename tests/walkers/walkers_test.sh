@@ -127,10 +127,74 @@ expect "--cpus 8: find (gnulib's fts) lists cpu0..cpu7" "$(seq_names cpu 7)" \
 expect "--cpus 8: du -a (gnulib's fts) reaches cpu7/topology/core_id" "1" \
   walk_count 'cpu7/topology/core_id$' --cpus 8 -- du -a /sys/devices/system/cpu
 
+# Walks that visit a directory once per inode (nftw without FTW_PHYS, FTS_LOGICAL, find -L, du of
+# several roots): each vCPU's directory, and each node's, has an inode of its own where it shares its
+# host directory with a lower one; a machine equal to the host keeps the host's inodes. getdents'
+# d_ino (Python's DirEntry.inode) and lstat agree everywhere.
+regress=${LIBOS_WALK_REGRESS:-}
+if [ -x "$regress" ]; then
+  expect "--cpus 8: nftw (not FTW_PHYS) and FTS_LOGICAL reach cpu0..cpu7 (one cycle: the start)" \
+    "nftw: 8 directories
+fts FTS_LOGICAL: 8 directories, 1 cycles" "$run" --cpus 8 -- "$regress" inodes /sys/devices/system/cpu cpu
+  expect "--cpus 16 (2 sockets): nftw (not FTW_PHYS) reaches cpu0..cpu15" "nftw: 16 directories" \
+    sh -c "$(printf '%q ' "$run" "${sockets[@]}") -- '$regress' inodes /sys/devices/system/cpu cpu | head -1"
+  expect "--cpus 8 --numa 4: nftw (not FTW_PHYS) reaches node0..node3" "nftw: 4 directories" \
+    sh -c "$(printf '%q ' "$run") --cpus 8 --numa 4 -- '$regress' inodes /sys/devices/system/node node | head -1"
+  if map=$(host_map); then
+    expect "--cpu-map $map: the inode walks as natively" "$("$regress" inodes /sys/devices/system/cpu cpu)" \
+      "$run" --cpu-map "$map" -- "$regress" inodes /sys/devices/system/cpu cpu
+  fi
+else
+  skip "the walks by inode" "walk_regress is not built"
+fi
+inodes_of() { stat -L -c %i /sys/devices/system/cpu/cpu[0-9]* /sys/devices/system/node/node[0-9]* /dev/cpu/[0-9]* 2>/dev/null | sort -n | tr '\n' ' '; }
+if map=$(host_map); then
+  expect "--cpu-map $map: the CPUs' and nodes' directories keep the host's inodes" "$(inodes_of)" \
+    "$run" --cpu-map "$map" -- bash -c "$(declare -f inodes_of); inodes_of"
+fi
+distinct() { # how many entries a glob gives, and how many inodes they have (stat, or lstat with -l)
+  local call=stat
+  [ "$1" == -l ] && { call=lstat; shift; }
+  python3 -c "import os, glob; ds = glob.glob('$1'); print(len(ds), len({os.$call(d).st_ino for d in ds}))"
+}
+expect "--cpus 8 --numa 2: the 8 CPU, 8 bus CPU and 2 node directories have distinct inodes" "8 8
+8 8
+2 2" "$run" --cpus 8 --numa 2 -- bash -c "$(declare -f distinct); distinct '/sys/devices/system/cpu/cpu[0-9]*'
+  distinct -l '/sys/bus/cpu/devices/cpu*'; distinct '/sys/devices/system/node/node[0-9]*'"
+dino='import os, sys
+bad = n = 0
+for d in sys.argv[1:]:
+    if not os.path.isdir(d):
+        continue
+    for e in os.scandir(d):
+        n += 1
+        if e.inode() != e.stat(follow_symlinks=False).st_ino:
+            bad += 1
+            print("d_ino", e.inode(), "lstat", e.stat(follow_symlinks=False).st_ino, e.path)
+print("mismatches:", bad, "of", n > 0)'
+expect "--cpus 8 --numa 2: getdents' d_ino equals lstat's inode in every listing of the views" "mismatches: 0 of True" \
+  "$run" --cpus 8 --numa 2 -- python3 -c "$dino" /sys/devices/system/cpu /sys/bus/cpu/devices /sys/devices/system/node \
+  /sys/devices/system/node/node1 /sys/devices/system/node/node1/power /sys/devices/system/cpu/cpu5 \
+  /sys/devices/system/cpu/cpu5/cache /sys/devices/system/cpu/cpu5/cache/index0 /dev/cpu
+expect "--cpus 8: du of the eight CPU directories lists each" "8" \
+  sh -c "$(printf '%q ' "$run") --cpus 8 -- du /sys/devices/system/cpu/cpu0 /sys/devices/system/cpu/cpu1 /sys/devices/system/cpu/cpu2 /sys/devices/system/cpu/cpu3 /sys/devices/system/cpu/cpu4 /sys/devices/system/cpu/cpu5 /sys/devices/system/cpu/cpu6 /sys/devices/system/cpu/cpu7 2>/dev/null | grep -cE 'cpu[0-9]+\$'"
+expect "--cpus 8: find -L through cpu0/subsystem/devices reaches cpu1..cpu7 (cpu0 is the loop)" "7" \
+  sh -c "$(printf '%q ' "$run") --cpus 8 -- find -L /sys/devices/system/cpu/cpu0/subsystem/devices -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -v '/cpu0\$' | wc -l"
+expect "--cpus 8: Python's os.walk(followlinks=True) reaches 8 CPU directories of 8 inodes" "8 8" \
+  "$run" --cpus 8 -- python3 -c '
+import os, re
+inos = set(); count = 0
+for root, dirs, files in os.walk("/sys/bus/cpu/devices", followlinks=True):
+    if root == "/sys/bus/cpu/devices":
+        continue
+    dirs[:] = []
+    count += 1
+    inos.add(os.stat(root).st_ino)
+print(count, len(inos))'
+
 # From the review of the walkers: a program linked with glob@GLIBC_2.2.5 that passes its own
 # GLOB_ALTDIRFUNC without gl_lstat (that glob never calls it), with the shim alone and no machine;
 # and a deep tree under fts's FTS_NOCHDIR, where the path buffer moves as it grows.
-regress=${LIBOS_WALK_REGRESS:-}
 if [ -n "${LIBOS_TEST_SANITIZERS:-}" ] && [ -x "$regress" ]; then
   skip "glob@GLIBC_2.2.5 with the caller's GLOB_ALTDIRFUNC" "a sanitizer build: ASan's glob interceptor calls today's glob, which calls gl_lstat, natively too"
 fi
@@ -138,6 +202,24 @@ if [ -x "$regress" ]; then
   [ -n "${LIBOS_TEST_SANITIZERS:-}" ] ||
   expect "glob@GLIBC_2.2.5 with the caller's GLOB_ALTDIRFUNC and no gl_lstat: as natively, with the shim alone" \
     "$("$regress" oldglob '/e*c/hostname' 2>&1)" env LD_PRELOAD="$LIBOS_LIBSHIM" "$regress" oldglob '/e*c/hostname'
+  # The walkers' review's small ones: the shim's walker kept a private bit in fts_options; glob
+  # compared the caller's gl_flags, which it may never have initialised; fts_children left its
+  # descriptor of "." open when fchdir back failed.
+  expect "--cpus 8: fts_options as natively, for every way of walking" \
+    "$("$regress" options /sys/devices/system/cpu)" "$run" --cpus 8 -- "$regress" options /sys/devices/system/cpu
+  expect "--cpus 8: fts_children whose fchdir back fails closes its descriptor" \
+    "fts_children: none; descriptors left open: 0" "$run" --cpus 8 -- "$regress" childfd /sys/devices/system cpu
+  if ! have valgrind; then
+    skip "valgrind on glob into an uninitialised glob_t" "valgrind is not installed"
+  elif [ -n "${LIBOS_TEST_SANITIZERS:-}" ]; then
+    skip "valgrind on glob into an uninitialised glob_t" "a sanitizer build (valgrind cannot run ASan's programs)"
+  else
+    for pattern in '/sys/devices/system/cpu/nomatch*' '/sys/devices/system/cpu/cpu[0-9]*'; do
+      expect "--cpus 8: valgrind finds nothing in glob '$pattern' into an uninitialised glob_t" \
+        "$(valgrind -q --error-exitcode=3 "$regress" uninitglob "$pattern" 2>&1; echo "status $?")" \
+        sh -c "LD_PRELOAD='$shim' LIBOS_CPUS=8 valgrind -q --error-exitcode=3 '$regress' uninitglob '$pattern' 2>&1; echo status \$?"
+    done
+  fi
   deep=$(mktemp -d)
   p=$deep
   for i in $(seq 30); do p=$p/$(printf 'n%02d%058d' "$i" 0); mkdir "$p"; touch "$p/f"; done

@@ -58,6 +58,8 @@ enum class VfsFile : uint8_t {
     NodeCpuMap,   /* nodeN/cpumap */
     NodeDistance, /* nodeN/distance */
     NodeMeminfo,  /* nodeN/meminfo: the host nodes' memory shared among the nodes on them */
+    NodeNumastat, /* nodeN/numastat: the host nodes' counters shared among the nodes on them */
+    NodeVmstat,   /* nodeN/vmstat: the same */
     CpuInfo,      /* /proc/cpuinfo */
     Stat,         /* /proc/stat */
     Status,       /* /proc/<pid>[/task/<tid>]/status */
@@ -86,6 +88,11 @@ enum class VfsDir : uint8_t {
     Cpu,     /* /sys/devices/system/cpu/cpuV: its nodeN link instead of the host CPU's */
     BusCpu,  /* /sys/bus/cpu/devices: cpuV links for the vCPUs */
     DevCpu,  /* /dev/cpu: a directory V for each vCPU (the host CPU's, with its msr and cpuid) */
+    /* A directory below cpuV/ (node: V) or nodeK/ (node: K) whose host directory a lower-numbered
+     * entry shares: the host's listing, its directories and links with the inodes stat gives them
+     * (vfs_machine_ino). Never classify's: vfs_listing_kind's. */
+    BelowCpu,
+    BelowNode,
 };
 
 constexpr size_t kVfsPathMax = 512;
@@ -151,6 +158,15 @@ long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 /* Listings (listing.cpp). Whether directory descriptor `fd` is one of the views' directories whose
  * listing is the machine's, and which (its kind, and the node of a nodeN or the V of a cpuV). */
 bool vfs_listing_of(int fd, VfsDir* dir, int32_t* node);
+/* The inode the machine gives the entry at canonical path `virt` of the views, whose host entry has
+ * inode host_ino: the host's, except for the directories and links at or below a vCPU's or a node's
+ * entry whose host entry a lower-numbered one shares, which get inodes of their own (inodes.cpp).
+ * vfs_machine_ino_of leaves other types (mode) the host's. */
+uint64_t vfs_machine_ino(const char* virt, uint64_t host_ino);
+/* Whether the directory `p` names (classified) is listed by the LibOS (vfs_read_listing), and how:
+ * its VfsDir and node, which are classify's, or BelowCpu/BelowNode. */
+bool vfs_listing_kind(const VfsPath& p, VfsDir* dir, int32_t* node);
+uint64_t vfs_machine_ino_of(const char* virt, mode_t mode, uint64_t host_ino);
 /* The records getdents64(2) (Linux64) and getdents(2) (Linux) write. */
 enum class DirentFormat : uint8_t { Linux64, Linux };
 /* Reads the listing of such a directory from its current position into the caller's `buf` (`size`
@@ -180,6 +196,9 @@ void capture_inherited_cwd();
 /* `path` as an absolute path for vfs_classify: itself, or joined to the current directory when
  * that is in the views. False otherwise (a relative path elsewhere is never virtual). */
 bool vfs_absolute(const char* path, char* out);
+/* vfs_classify of a path the program names in-process (absolute, or relative to a current directory
+ * in the views), of any length up to PATH_MAX. */
+bool vfs_classify_named(Caller caller, const char* path, VfsPath* out);
 
 /* Directory descriptors opened on virtual directories, remembered so that openat(dirfd, relative)
  * resolves against the virtual path (cpuV/ is the host's cpuH/ underneath). */

@@ -1,0 +1,159 @@
+/* The nodes' counter files, /sys/devices/system/node/nodeN/{numastat,vmstat} (issue 15): on the
+ * machine under test they list the host's counters, in the host's order, and the machine's nodes add
+ * up to the host's nodes. Natively that is trivially so; on numa/numa-2 and numa/numa-4 the one host
+ * node's counters are shared among the virtual nodes; on numa/compare-numa-1 (one virtual node on the
+ * one host node) the file is the host's own, which the transcript records. The host's files are read
+ * with raw system calls, which no interposer sees. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "conformance.h"
+#include "raw_syscall.h"
+
+namespace {
+
+using conformance::record;
+using libos_test::raw_syscall;
+
+using Counters = std::vector<std::pair<std::string, unsigned long long>>;
+
+Counters parse(const std::string& text) {
+    Counters out;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos)
+            end = text.size();
+        std::string line = text.substr(at, end - at);
+        size_t space = line.find(' ');
+        EXPECT_NE(space, std::string::npos) << "a counter line without a value: " << line;
+        if (space != std::string::npos)
+            out.emplace_back(line.substr(0, space), std::stoull(line.substr(space + 1)));
+        at = end + 1;
+    }
+    return out;
+}
+
+/* A host file read with the raw instructions, or "" when it is missing. */
+std::string host_read(const std::string& path) {
+    long fd = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path.c_str()), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return {};
+    std::string out;
+    char buf[4096];
+    long n;
+    while ((n = raw_syscall(SYS_read, fd, reinterpret_cast<long>(buf), sizeof(buf))) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    raw_syscall(SYS_close, fd);
+    return out;
+}
+
+/* The machine's nodes (as the program sees them) and the host's (raw). */
+std::vector<int> nodes_of(const std::string& possible) {
+    std::vector<int> out;
+    for (int node : libos_test::parse_cpu_list(possible))
+        out.push_back(node);
+    return out;
+}
+
+/* Each counter summed over the host's nodes. */
+std::map<std::string, unsigned long long> host_sums(const char* file) {
+    std::map<std::string, unsigned long long> sums;
+    for (int h : nodes_of(host_read("/sys/devices/system/node/possible")))
+        for (auto& [name, value] : parse(host_read("/sys/devices/system/node/node" + std::to_string(h) + "/" + file)))
+            sums[name] += value;
+    return sums;
+}
+
+void check_counters(const char* file) {
+    const std::vector<int> nodes = nodes_of(libos_test::read_file("/sys/devices/system/node/possible"));
+    ASSERT_FALSE(nodes.empty());
+    const std::string host0 = host_read("/sys/devices/system/node/node0/" + std::string(file));
+    if (host0.empty())
+        GTEST_SKIP() << "the host has no node0/" << file;
+    const Counters host_order = parse(host0);
+
+    /* The counters move while the files are read: a counter is checked exactly only where the host's
+     * sum was the same before and after. */
+    auto before = host_sums(file);
+    std::vector<Counters> machine;
+    for (int node : nodes) {
+        std::string text = libos_test::read_file("/sys/devices/system/node/node" + std::to_string(node) + "/" + file);
+        ASSERT_FALSE(text.empty()) << "node" << node << "/" << file;
+        ASSERT_EQ(text.back(), '\n');
+        machine.push_back(parse(text));
+    }
+    auto after = host_sums(file);
+
+    std::string names;
+    for (const Counters& c : machine) {
+        ASSERT_EQ(c.size(), host_order.size()) << file << ": the host's counters, each once";
+        for (size_t i = 0; i < c.size(); ++i)
+            EXPECT_EQ(c[i].first, host_order[i].first) << file << " line " << i;
+    }
+    for (auto& [name, value] : host_order)
+        names += name + " ";
+    record(std::string(file) + " counters", names);
+
+    const bool one_host_node = nodes_of(host_read("/sys/devices/system/node/possible")).size() == 1;
+    int exact = 0;
+    for (size_t i = 0; i < host_order.size(); ++i) {
+        const std::string& name = host_order[i].first;
+        if (before[name] != after[name])
+            continue;
+        unsigned long long sum = 0, low = ~0ULL, high = 0;
+        for (const Counters& c : machine) {
+            sum += c[i].second;
+            low = std::min(low, c[i].second);
+            high = std::max(high, c[i].second);
+        }
+        EXPECT_EQ(sum, before[name]) << file << ": " << name << " over the machine's nodes";
+        /* On a one-node host every virtual node shares it, evenly. */
+        if (one_host_node)
+            EXPECT_LE(high - low, 1u) << file << ": " << name << " shared evenly";
+        ++exact;
+    }
+    EXPECT_GT(exact, 0) << file << ": no counter held still long enough to be checked";
+}
+
+TEST(NodeFiles, NumastatIsTheHostsShared) {
+    check_counters("numastat");
+}
+
+TEST(NodeFiles, VmstatIsTheHostsShared) {
+    check_counters("vmstat");
+}
+
+/* A node that is one host node of its own reads the host's own file (byte for byte, whatever its
+ * counters do meanwhile): the descriptor is the host file's inode. */
+TEST(NodeFiles, OneNodePerHostNodeIsTheHostsFile) {
+    const std::vector<int> nodes = nodes_of(libos_test::read_file("/sys/devices/system/node/possible"));
+    const size_t host_nodes = nodes_of(host_read("/sys/devices/system/node/possible")).size();
+    for (const char* file : {"numastat", "vmstat"}) {
+        std::string path = "/sys/devices/system/node/node0/" + std::string(file);
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0) << path;
+        struct stat mine{}, host{};
+        ASSERT_EQ(raw_syscall(SYS_fstat, fd, reinterpret_cast<long>(&mine)), 0);
+        ASSERT_EQ(raw_syscall(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(path.c_str()),
+                              reinterpret_cast<long>(&host), 0),
+                  0);
+        close(fd);
+        const bool own = mine.st_dev == host.st_dev && mine.st_ino == host.st_ino;
+        if (nodes.size() == host_nodes)
+            EXPECT_TRUE(own) << path << " is generated on a machine whose nodes are the host's";
+        else
+            EXPECT_FALSE(own) << path << " is the host's on a machine of " << nodes.size() << " nodes";
+        record(std::string(file) + " is the host file", own ? "yes" : "no");
+    }
+}
+
+}  // namespace
