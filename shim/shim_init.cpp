@@ -22,6 +22,7 @@ namespace shim {
 
 constinit RealFunctions g_real = {};
 constinit std::atomic<bool> g_ready{false};
+constinit std::atomic<bool> g_direct{false};
 
 namespace {
 
@@ -192,6 +193,7 @@ void init() {
     }
     t_initializing = false;
     g_ready.store(true, std::memory_order_release);
+    g_direct.store(!libos::g_tracing, std::memory_order_release);
 #ifdef LIBOS_TEST_HOOKS
     if (const char* crash = getenv(libos::kEnvTestCrash))
         libos_crash_test_hook(crash);

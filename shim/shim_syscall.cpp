@@ -6,7 +6,9 @@
  * arguments exactly where a fixed one does, and the callee may ignore the vector-register count in
  * %al, so the two are the same function to every caller. That spares the va_list spill of all six
  * argument registers on every call. A number without a handler, with tracing off, goes straight to
- * the PAL: the pass-through costs one table load. */
+ * the PAL: the pass-through costs a flag's load (set up, not tracing: shim::g_direct), a compare and a
+ * byte of a constant table (table/: which numbers have a handler), then the PAL's call without the
+ * strict tag's check (only numbers with a handler can be trapped). */
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
 #include "pal/pal.h"
@@ -36,9 +38,7 @@ __attribute__((noinline, cold)) long routed_syscall(long number, long a0, long a
 }  // namespace
 
 SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept {
-    if (__builtin_expect(!shim::g_ready.load(std::memory_order_acquire) || libos::g_tracing ||
-                             libos::syscall_handler(number),
-                         0))
+    if (__builtin_expect(!shim::g_direct.load(std::memory_order_acquire) || !libos::syscall_unrouted(number), 0))
         return routed_syscall(number, a0, a1, a2, a3, a4, a5);
-    return shim::syscall_result(PalSyscall(number, a0, a1, a2, a3, a4, a5));
+    return shim::syscall_result(PalSyscallUntrapped(number, a0, a1, a2, a3, a4, a5));
 }

@@ -39,6 +39,12 @@ extern "C" {
  * not handle itself. Returns the raw kernel result (-errno on failure). */
 PAL_API long PalSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
+/* PalSyscall for a number that strict mode's filter never traps, without the check for its tag:
+ * the shim's pass-through of a number the table has no handler for (the syscall list lets only a
+ * call with a handler be trapped). Given a trapped number it is still correct, only slower: under
+ * --strict the supervisor answers the untagged call. */
+PAL_API long PalSyscallUntrapped(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
 /* sched_getaffinity(2) on the host for thread `tid` (0 = the calling thread). `mask` may be an
  * application pointer. Returns the number of bytes the kernel wrote, or -errno. */
 PAL_API long PalThreadGetCpuAffinity(pid_t tid, size_t mask_size, void* mask);

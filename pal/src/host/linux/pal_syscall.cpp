@@ -1,4 +1,4 @@
-/* PalSyscall, PalThreadGetId, PalSetStrictTag: the pass-through door to the host. */
+/* PalSyscall, PalSyscallUntrapped, PalThreadGetId, PalSetStrictTag: the pass-through door to the host. */
 #include <sys/syscall.h>
 
 #include "pal/pal.h"
@@ -6,6 +6,10 @@
 
 extern "C" long PalSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
     return pal_raw(nr, a0, a1, a2, a3, a4, a5);
+}
+
+extern "C" long PalSyscallUntrapped(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    return pal_arch_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
 
 extern "C" pid_t PalThreadGetId(void) {
