@@ -193,6 +193,7 @@ void init() {
     }
     t_initializing = false;
     g_ready.store(true, std::memory_order_release);
+    PalSetSyscallFailureHandler(&syscall_failure);
     g_direct.store(!libos::g_tracing, std::memory_order_release);
 #ifdef LIBOS_TEST_HOOKS
     if (const char* crash = getenv(libos::kEnvTestCrash))
