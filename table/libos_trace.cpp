@@ -1,6 +1,7 @@
 /* Tracing and crash reports (libos_trace.h). Every line is formatted into a buffer on the stack and
  * written with one write(2): no allocation, no lock, and lines of concurrent threads and processes
  * (the trace file is opened with O_APPEND) never mix. */
+#include "libos/libos_sections.h"
 #include "libos/libos_trace.h"
 
 #include <errno.h>
@@ -54,7 +55,7 @@ constexpr size_t kStatSlots = 512;
 struct Stat {
     std::atomic<uint64_t> calls, errors, nanoseconds;
 };
-constinit Stat g_stats_table[kStatSlots] = {};
+LIBOS_LARGE_BSS constinit Stat g_stats_table[kStatSlots] = {};
 
 /* Where the trace's descriptor goes: out of the lowest numbers, which programs expect to get. */
 constexpr int kTraceFdFloor = 900;
@@ -369,7 +370,7 @@ void print_call(Caller caller, const Call& c, bool before_only) {
 
 }  // namespace
 
-bool trace_init(ConfigError* err) {
+LIBOS_STARTUP bool trace_init(ConfigError* err) {
     /* Every value is checked, also where it has no effect (LIBOS_TRACE_STACK without LIBOS_TRACE): a
      * mistyped value is refused, never ignored. */
     const char* trace = env_get(kEnvTrace);
@@ -479,7 +480,7 @@ void trace_reset_stats() {
     }
 }
 
-bool trace_wants_stacks() {
+LIBOS_STARTUP bool trace_wants_stacks() {
     return g_stacks;
 }
 
@@ -507,7 +508,7 @@ bool is_own_code(uintptr_t address) {
     return false;
 }
 
-void trace_finish() {
+LIBOS_STARTUP void trace_finish() {
     if (!g_stats)
         return;
     uint64_t total_ns = 0, total_calls = 0, total_errors = 0;

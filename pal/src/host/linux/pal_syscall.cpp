@@ -19,7 +19,9 @@ constinit FailureHandler g_syscall_failure = raw_failure;
 
 }  // namespace
 
-extern "C" void PalSetSyscallFailureHandler(long (*handler)(long raw)) {
+/* Called once at start-up: beside the shim's other start-up code (table/include/libos/libos_sections.h,
+ * LIBOS_STARTUP; the PAL includes no header of the table's). */
+extern "C" __attribute__((section(".text.startup"))) void PalSetSyscallFailureHandler(long (*handler)(long raw)) {
     __atomic_store_n(&g_syscall_failure, handler ? handler : raw_failure, __ATOMIC_RELEASE);
 }
 
