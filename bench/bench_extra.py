@@ -80,7 +80,7 @@ def shell_loop(n):
 
 def creation_specs(paths, quick):
     """(id, figure, program, target): the loops, smaller in a quick run."""
-    k = 10 if quick else 1
+    k = 20 if quick else 1
     return [
         ("fork_wait", "a loop of %d `fork` + `waitpid`" % (3000 // k), [paths["procs"], "fork", str(3000 // k)], 1.05),
         ("thread_create_join", "a loop of %d `pthread_create` + `pthread_join`" % (20000 // k),

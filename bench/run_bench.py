@@ -898,6 +898,9 @@ def markdown(report):
     lines.append("- Run: %s%s; load average %s at the start, %s at the end" % (
         report["generated"], " (--quick)" if report["quick"] else "",
         " ".join(m["load_average_start"]), " ".join(m.get("load_average_end", []))))
+    if "raw_syscall_ns" in report:
+        lines.append("- A raw system call here: `getpid` %s, a number the kernel rejects (ENOSYS) %s, natively "
+                     "(CPU time)" % (fmt_time(report["raw_syscall_ns"]), fmt_time(report["syscall_enosys_ns"])))
     lines.append("")
     lines.append("| figure | configuration | native | shim | ratio | target | result |")
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
@@ -954,25 +957,41 @@ Written by `scripts/bench`, which measured every figure below natively and under
 run; do not edit by hand (run `scripts/bench` again). It builds a release build of its own
 (`build-release/`, `-O2`, without the test hooks, and `build-release-notrace/`, the same without
 tracing, for the tracing row), times single calls with Google Benchmark and whole processes with
-interleaved runs, and prints, beside this page, the same table on standard output and as JSON
-(`build-release/bench.json`). `scripts/bench --quick` takes well under a minute and writes no page.
+interleaved runs, counts the user-mode instructions of the hot paths by single-stepping them
+(`bench/bench_icount`), and prints, beside this page, the same table on standard output and as JSON
+(`build-release/bench.json`). `scripts/bench --quick` runs the same figures with fewer repetitions
+and writes no page.
 
 What the figures mean:
 
 - Ratios are shim / native, medians of the same run, in CPU time; a target is met or missed on this
   run's figures. Absolute times vary between machines (a system call costs two to three times as
-  much on some machines of the same kind), so the ratio, and for strict mode's filter the
-  nanoseconds it adds, are what the targets are set on.
-- The shim costs nothing where it leaves a call to the host but a table load and a branch
-  (`syscall(SYS_getpid)`), and answers the CPU calls from memory, faster than the kernel
-  (`sched_getaffinity`, `sysconf`, the CPU files).
-- Start-up: every preloaded library costs ld.so a map, a relocation and its pages, so the PAL is
-  linked into `libshim.so` rather than loaded as a second library, and a machine's first process
-  creates its shared state only when a call first needs it (a CPU call, fork, vfork, exec or a new
-  thread), which `/bin/true` never makes.
-- Strict mode: the `strict:` rows. Calls the filter lets through pay the filter's entry cost; calls
-  the shim answers in-process pay nothing more; trapped calls pay a round trip to the supervisor,
-  which `docs/strict-mode.md` explains.
+  much on some machines of the same kind), and a loaded machine moves them by several nanoseconds,
+  so where a few nanoseconds matter the page gives the time added and the instruction counts, which
+  neither the clock nor the load moves.
+- The pass-through: `syscall()` of a number without a handler tests one flag (set up, not tracing)
+  and one byte of a constant table, then jumps to the PAL, whose `ret` is the only one after the
+  kernel's return. That last point is most of the cost: the kernel's entry and exit leave the CPU's
+  return predictions behind (RSB filling, Safe RET), so each return level between the `syscall`
+  instruction and the program costs a mispredicted `ret`, about 5 ns. `syscall(1000)`, which the
+  kernel rejects at once with ENOSYS, shows the shim's part with the least kernel time around it.
+- `sched_getcpu` and `getcpu` on a machine are a hit in the thread's cache, inline: the rseq
+  `cpu_id`, the thread's slot and its mask's sequence number compared, no call.
+- Start-up: every preloaded library costs ld.so a map, a relocation and its pages (an empty
+  preloaded library costs `/bin/true` about 7 % on the machine this was tuned on), so the PAL is
+  linked into `libshim.so` rather than loaded as a second library; the code every process runs at
+  start-up is kept together (`.text.startup`) and the large arrays after the small globals
+  (`.lbss`), since each page touched is a page fault; and a machine's first process creates its
+  shared state only when a call first needs it (a CPU call, fork, vfork, exec or a new thread),
+  which `/bin/true` never makes.
+- Creating processes and threads: loops of `fork`, `pthread_create`, `posix_spawn`, `vfork` + exec,
+  a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec.
+- Machine size: the CPU calls, a CPU file and start-up from 2 to 8192 vCPUs; the target is that
+  none grows faster than the mask (8 to 1024 bytes).
+- Strict mode: the `strict:` rows. Calls the filter lets through pay the kernel's seccomp entry and
+  nothing more (every untrapped number is in the kernel's action cache, docs/strict-mode.md), shown
+  against a filter that allows everything; calls the shim answers in-process pay nothing more;
+  trapped calls pay a round trip to the supervisor.
 
 ## The latest full run
 
@@ -1086,6 +1105,10 @@ def main():
         report["rows"] += bench_extra.passthrough_rows(rb, res)
         report["rows"] += bench_extra.creation_rows(rb, res, paths, args.quick)
         report["rows"] += bench_extra.size_rows(rb, res)
+        # The base cost of a system call on this machine: getpid with the instruction itself, natively.
+        raw = (res.get("strict") or {}).get("native", {}).get("raw/getpid")
+        report["raw_syscall_ns"] = round(median(raw["cpu"]) if raw else median(res["calls"]["native"]["call/syscall_getpid"]), 1)
+        report["syscall_enosys_ns"] = round(median(res["calls"]["native"]["call/syscall_enosys"]), 1)
         report["extra"] = extra_rows(res)
     except BenchError as e:
         print("bench: %s" % e, file=sys.stderr)
