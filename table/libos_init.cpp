@@ -205,7 +205,7 @@ LIBOS_STARTUP int init_machine() {
         /* An exec'ed process of a launch joins the state at once: the others may ask about it. Its
          * slot may hold a newer mask than the one it inherited (set for it by another process). */
         g_region_state.store(kRegionMapped, std::memory_order_release);
-        t_slot = claim(t_tid, initial.words, from_parent, since);
+        set_thread_slot(claim(t_tid, initial.words, from_parent, since));
         if (t_slot && !read_mask(t_slot, t_tid, &placed))
             placed = initial;
     }

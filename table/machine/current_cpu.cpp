@@ -13,6 +13,12 @@ constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-
     .slot = nullptr, .seq_of_slot = nullptr, .seq = 0, .host = kNoHost, .vcpu = 0, .node = 0,
     .node_known = false, .cpu_id = &g_no_cpu_id, .looked_up = false};
 
+void set_thread_slot(ThreadSlot* slot) {
+    t_slot = slot;
+    t_vcpu_cache.host = kNoHost;
+    t_vcpu_cache.slot = nullptr;
+}
+
 void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     *vcpu = current_vcpu_fast();
     VcpuCache& cache = t_vcpu_cache;

@@ -43,13 +43,13 @@ extern const volatile int32_t g_no_cpu_id; /* -1: what cpu_id points at before t
 extern constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec")));
 
 /* sched_getcpu's answer straight from the cache, inline in the caller: true on a hit. A hit needs the
- * same host CPU (rseq cpu_id), the same slot (not a fork child's stale copy) and the same sequence
- * number of the slot's mask: a few loads, no call, cheaper than glibc's own sched_getcpu. A miss
- * (first call, migration, a changed mask, another slot after fork) goes to current_vcpu_fast. */
+ * same host CPU (rseq cpu_id) and the same sequence number of the slot's mask; the slot is the one
+ * the cache was filled from, since set_thread_slot empties the cache whenever the thread's slot
+ * changes (after fork among others). A few loads, no call: fewer instructions than glibc's own
+ * sched_getcpu. A miss (first call, migration, a changed mask) goes to current_vcpu_fast. */
 inline bool cached_vcpu(unsigned* vcpu) {
     const VcpuCache& c = t_vcpu_cache;
-    if (static_cast<uint32_t>(*c.cpu_id) != c.host || c.slot != t_slot ||
-        c.seq_of_slot->load(std::memory_order_acquire) != c.seq)
+    if (static_cast<uint32_t>(*c.cpu_id) != c.host || c.seq_of_slot->load(std::memory_order_acquire) != c.seq)
         return false;
     *vcpu = c.vcpu;
     return true;
