@@ -50,10 +50,24 @@ void enosys_syscall(benchmark::State& state) {
         benchmark::DoNotOptimize(syscall(kNoSuchSyscall));
 }
 
+/* The affinity calls' buffer: a cpu_set_t, or more on a machine larger than 1024 CPUs (the kernel
+ * refuses a buffer smaller than its CPU mask), so that the same benchmark runs at every size. */
+struct AffinityMask {
+    size_t bytes;
+    cpu_set_t* set;
+    AffinityMask() {
+        long conf = sysconf(_SC_NPROCESSORS_CONF);
+        size_t need = CPU_ALLOC_SIZE(conf > 0 ? conf : 1);
+        bytes = need > sizeof(cpu_set_t) ? need : sizeof(cpu_set_t);
+        set = static_cast<cpu_set_t*>(calloc(1, bytes));
+    }
+    ~AffinityMask() { free(set); }
+};
+
 void sched_getaffinity_call(benchmark::State& state) {
-    cpu_set_t set;
+    AffinityMask mask;
     for (auto _ : state) {
-        benchmark::DoNotOptimize(sched_getaffinity(0, sizeof(set), &set));
+        benchmark::DoNotOptimize(sched_getaffinity(0, mask.bytes, mask.set));
         benchmark::ClobberMemory();
     }
 }
@@ -81,14 +95,14 @@ void mbind_call(benchmark::State& state) {
 /* Sets the mask the thread already has: the same work natively and on a virtual machine (where the
  * mask read back is the virtual one), and the benchmark leaves the process as it found it. */
 void sched_setaffinity_call(benchmark::State& state) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    AffinityMask mask;
+    if (sched_getaffinity(0, mask.bytes, mask.set) != 0) {
         state.SkipWithError("sched_getaffinity failed");
         return;
     }
     for (auto _ : state)
-        benchmark::DoNotOptimize(sched_setaffinity(0, sizeof(set), &set));
-    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        benchmark::DoNotOptimize(sched_setaffinity(0, mask.bytes, mask.set));
+    if (sched_setaffinity(0, mask.bytes, mask.set) != 0)
         state.SkipWithError("sched_setaffinity failed");
 }
 
