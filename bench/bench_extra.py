@@ -51,7 +51,7 @@ def passthrough_rows(rb, res):
                                          "shim": ic["shim"]["syscall_enosys"]}})
     row.update({"value": round(added, 3), "value_unit": "ns added",
                 "target": {"op": "<=", "value": 3, "text": "≤ +3 ns"},
-                "status": "met" if added <= 3 else "MISSED"})
+                "status": "met" if round(added, 3) <= 3 else "MISSED"})
     row["cells"]["ratio"] = "%s (%+.1f ns)" % (rb.fmt_ratio(shim / native), added)
     rows.append(row)
     for call, figure in (("syscall_getpid", "`syscall(SYS_getpid)`"), ("syscall_enosys", "`syscall(1000)` (ENOSYS)"),
@@ -213,7 +213,7 @@ def size_rows(rb, res):
                            {"by_size": {str(n): round(t[n], 3) for n in ns}})
         row.update({"value": rb.significant(rel), "value_unit": "growth against the mask's",
                     "target": {"op": "<=", "value": 1.0, "text": "grows no faster than the mask"},
-                    "status": "met" if rel <= 1.0 else "MISSED",
+                    "status": "met" if rb.significant(rel) <= 1.0 else "MISSED",
                     "baseline_label": "%d vCPUs" % low, "measured_label": "%d vCPUs" % high})
         row["cells"]["ratio"] = "%s (mask %gx)" % (rb.fmt_ratio(growth), mask_growth)
         rows.append(row)
