@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -37,10 +40,34 @@ void getpid_syscall(benchmark::State& state) {
         benchmark::DoNotOptimize(syscall(SYS_getpid));
 }
 
+/* A number the kernel does not have: it answers ENOSYS at once, so the call's time is the kernel's
+ * entry and exit and, under the shim, the shim's own pass-through, which a costlier call would hide
+ * in the kernel's noise. */
+constexpr long kNoSuchSyscall = 1000;
+
+void enosys_syscall(benchmark::State& state) {
+    for (auto _ : state)
+        benchmark::DoNotOptimize(syscall(kNoSuchSyscall));
+}
+
+/* The affinity calls' buffer: a cpu_set_t, or more on a machine larger than 1024 CPUs (the kernel
+ * refuses a buffer smaller than its CPU mask), so that the same benchmark runs at every size. */
+struct AffinityMask {
+    size_t bytes;
+    cpu_set_t* set;
+    AffinityMask() {
+        long conf = sysconf(_SC_NPROCESSORS_CONF);
+        size_t need = CPU_ALLOC_SIZE(conf > 0 ? conf : 1);
+        bytes = need > sizeof(cpu_set_t) ? need : sizeof(cpu_set_t);
+        set = static_cast<cpu_set_t*>(calloc(1, bytes));
+    }
+    ~AffinityMask() { free(set); }
+};
+
 void sched_getaffinity_call(benchmark::State& state) {
-    cpu_set_t set;
+    AffinityMask mask;
     for (auto _ : state) {
-        benchmark::DoNotOptimize(sched_getaffinity(0, sizeof(set), &set));
+        benchmark::DoNotOptimize(sched_getaffinity(0, mask.bytes, mask.set));
         benchmark::ClobberMemory();
     }
 }
@@ -68,14 +95,14 @@ void mbind_call(benchmark::State& state) {
 /* Sets the mask the thread already has: the same work natively and on a virtual machine (where the
  * mask read back is the virtual one), and the benchmark leaves the process as it found it. */
 void sched_setaffinity_call(benchmark::State& state) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    AffinityMask mask;
+    if (sched_getaffinity(0, mask.bytes, mask.set) != 0) {
         state.SkipWithError("sched_getaffinity failed");
         return;
     }
     for (auto _ : state)
-        benchmark::DoNotOptimize(sched_setaffinity(0, sizeof(set), &set));
-    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        benchmark::DoNotOptimize(sched_setaffinity(0, mask.bytes, mask.set));
+    if (sched_setaffinity(0, mask.bytes, mask.set) != 0)
         state.SkipWithError("sched_setaffinity failed");
 }
 
@@ -265,6 +292,7 @@ std::string seccomp_mode() {
 }  // namespace
 
 BENCHMARK(getpid_syscall)->Name("call/syscall_getpid");
+BENCHMARK(enosys_syscall)->Name("call/syscall_enosys");
 BENCHMARK(sched_getaffinity_call)->Name("call/sched_getaffinity");
 BENCHMARK(sched_setaffinity_call)->Name("call/sched_setaffinity");
 BENCHMARK(sched_getcpu_call)->Name("call/sched_getcpu");
@@ -294,7 +322,23 @@ BENCHMARK_CAPTURE(raw_open_file, cpu_online, "/sys/devices/system/cpu/online", t
 BENCHMARK(scale_getaffinity)->Name("scale/sched_getaffinity")->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(scale_getcpu)->Name("scale/sched_getcpu")->Threads(1)->Threads(2)->UseRealTime();
 
+/* BENCH_SECCOMP_ALLOW_ALL=1: the process first installs a seccomp filter that allows every call, the
+ * floor of any filter (the kernel's seccomp entry path), for strict mode's figures. */
+bool install_allow_all_filter() {
+    const char* want = getenv("BENCH_SECCOMP_ALLOW_ALL");
+    if (!want || strcmp(want, "1") != 0)
+        return true;
+    sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    sock_fprog prog = {1, code};
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+}
+
 int main(int argc, char** argv) {
+    if (!install_allow_all_filter()) {
+        perror("bench_calls: BENCH_SECCOMP_ALLOW_ALL: seccomp");
+        return 1;
+    }
     cpu_set_t set;
     int affinity = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : -1;
     benchmark::AddCustomContext("libshim_loaded", shim_loaded() ? "yes" : "no");

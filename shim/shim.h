@@ -79,6 +79,11 @@ inline F real(F& slot, const char* name) {
 }
 #define SHIM_REAL(name) ::shim::real(::shim::g_real.name, #name)
 extern std::atomic<bool> g_ready;
+/* Set up and not tracing: syscall() may pass a number without a handler straight to the host. One
+ * flag, so that the pass-through tests one byte rather than two. */
+extern std::atomic<bool> g_direct;
+/* syscall()'s failure convention for PalSyscallUntrapped (shim_syscall.cpp): errno, then -1. */
+long syscall_failure(long raw) noexcept;
 
 /* Sets the shim and the LibOS up; runs once, from the constructor or from whichever intercepted
  * call comes first (another library's constructor may call before ours runs). */

@@ -25,6 +25,7 @@
 #include <new>
 
 #include "libos/libos_init.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_table.h"
 #include "libos/libos_vfs.h"
 #include "shim.h"
@@ -80,7 +81,7 @@ struct SlotBlock {
     FilteredDir slots[kSlotsPerBlock];
     std::atomic<SlotBlock*> next;
 };
-constinit SlotBlock g_first_block = {};
+LIBOS_LARGE_BSS constinit SlotBlock g_first_block = {};
 constinit std::atomic<int> g_filtered_count{0}; /* readdir of any other directory skips the search */
 DIR* const kClaimed = reinterpret_cast<DIR*>(-1);
 

@@ -12,6 +12,7 @@
 #include "libos/libos_config.h"
 #include "libos/libos_env.h"
 #include "libos/libos_init.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
@@ -23,12 +24,13 @@ namespace shim {
 
 constinit RealFunctions g_real = {};
 constinit std::atomic<bool> g_ready{false};
+constinit std::atomic<bool> g_direct{false};
 
 namespace {
 
 constinit std::atomic<int> g_init_step{0};
 constinit pthread_key_t g_exit_key = 0;
-constinit char g_self_path[4096] = {};
+LIBOS_LARGE_BSS constinit char g_self_path[4096] = {};
 
 void on_fork_prepare() {
     libos::before_fork();
@@ -157,7 +159,7 @@ void watch_thread_exit() {
 
 constinit thread_local bool t_initializing __attribute__((tls_model("initial-exec"))) = false;
 
-void init() {
+LIBOS_STARTUP void init() {
     /* Before libc set up the environment (a .preinit_array function, a sanitizer's start-up) the
      * configuration cannot be read yet: forward to libc for now (the lookups are lazy), and set up
      * on a later call. */
@@ -201,6 +203,8 @@ void init() {
     }
     t_initializing = false;
     g_ready.store(true, std::memory_order_release);
+    PalSetSyscallFailureHandler(&syscall_failure);
+    g_direct.store(!libos::g_tracing, std::memory_order_release);
 #ifdef LIBOS_TEST_HOOKS
     if (const char* crash = getenv(libos::kEnvTestCrash))
         libos_crash_test_hook(crash);

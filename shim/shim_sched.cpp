@@ -167,11 +167,24 @@ SHIM_EXPORT __attribute__((noinline, noclone)) int getcpu(unsigned int* cpu, uns
     return getcpu_slow(cpu, node);
 }
 
-/* glibc reads the rseq area, with no system call; so does the LibOS, then maps the host CPU to the
- * thread's vCPU (from a per-thread cache). On the host, glibc's own function runs. */
-SHIM_EXPORT int sched_getcpu(void) noexcept {
+namespace {
+
+/* sched_getcpu's every path but the cache hit: before set-up, on the host, on a miss. */
+__attribute__((noinline)) int sched_getcpu_slow() noexcept {
     shim::ensure();
     if (libos::is_virtual())
         return static_cast<int>(libos::current_vcpu_fast());
     return SHIM_REAL(sched_getcpu)();
+}
+
+}  // namespace
+
+/* glibc reads the rseq area, with no system call; so does the LibOS, then maps the host CPU to the
+ * thread's vCPU. The hot path is a hit in the thread's cache, inline: only a virtual machine fills
+ * it, so a hit needs no test of the set-up or the mode. On the host, glibc's own function runs. */
+SHIM_EXPORT int sched_getcpu(void) noexcept {
+    unsigned vcpu;
+    if (__builtin_expect(libos::cached_vcpu(&vcpu), 1))
+        return static_cast<int>(vcpu);
+    return sched_getcpu_slow();
 }

@@ -6,7 +6,10 @@
  * arguments exactly where a fixed one does, and the callee may ignore the vector-register count in
  * %al, so the two are the same function to every caller. That spares the va_list spill of all six
  * argument registers on every call. A number without a handler, with tracing off, goes straight to
- * the PAL: the pass-through costs one table load. */
+ * the PAL: the pass-through costs a flag's load (set up, not tracing: shim::g_direct), a compare and a
+ * byte of a constant table (table/: which numbers have a handler), then a jump to the PAL's
+ * pass-through without the strict tag's check (only numbers with a handler can be trapped), which
+ * returns to the program itself and hands a failure to shim::syscall_failure for errno. */
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
 #include "pal/pal.h"
@@ -35,10 +38,20 @@ __attribute__((noinline, cold)) long routed_syscall(long number, long a0, long a
 
 }  // namespace
 
+namespace shim {
+
+/* PalSyscallUntrapped's failures (set by init before g_direct): libc's convention. */
+long syscall_failure(long raw) noexcept {
+    return syscall_result(raw);
+}
+
+}  // namespace shim
+
+/* Both calls are tail calls with this function's own arguments (a jump; the sixth argument stays
+ * where the caller put it): no frame, and on the pass-through the PAL's `ret` is the only one after
+ * the kernel's return (PalSyscallUntrapped says why that matters). */
 SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept {
-    if (__builtin_expect(!shim::g_ready.load(std::memory_order_acquire) || libos::g_tracing ||
-                             libos::syscall_handler(number),
-                         0))
+    if (__builtin_expect(!shim::g_direct.load(std::memory_order_acquire) || !libos::syscall_unrouted(number), 0))
         return routed_syscall(number, a0, a1, a2, a3, a4, a5);
-    return shim::syscall_result(PalSyscall(number, a0, a1, a2, a3, a4, a5));
+    return PalSyscallUntrapped(number, a0, a1, a2, a3, a4, a5);
 }

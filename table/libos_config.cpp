@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_text.h"
 
 namespace libos {
@@ -283,7 +284,7 @@ bool parse_cpu_list(const char* text, CpuBits* out) {
     return end && (*end == '\0' || *end == '\n');
 }
 
-bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* clock) {
+LIBOS_STARTUP bool parse_inherited_affinity(const char* text, CpuBits* mask, uint32_t* clock) {
     const char* end = read_cpu_list(text, mask);
     if (!end)
         return false;

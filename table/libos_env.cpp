@@ -1,5 +1,6 @@
 /* The environment as the LibOS reads it (libos_env.h). */
 #include "libos/libos_env.h"
+#include "libos/libos_sections.h"
 
 #include <string.h>
 
@@ -7,7 +8,7 @@ extern char** environ;
 
 namespace libos {
 
-const char* env_get(const char* name) {
+LIBOS_STARTUP const char* env_get(const char* name) {
     size_t len = strlen(name);
     for (char** e = environ; e && *e; ++e)
         if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')

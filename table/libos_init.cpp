@@ -15,6 +15,7 @@
 #include "libos/libos_machine.h"
 #include "libos/libos_quota.h"
 #include "libos/libos_numa.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_topology.h"
 #include "libos/libos_settings.h"
 #include "libos/libos_signal.h"
@@ -100,7 +101,7 @@ bool inherited_affinity(CpuBits* mask, uint32_t* since) {
     refuse(error.text);
 }
 
-int init_machine() {
+LIBOS_STARTUP int init_machine() {
     const char* count_text = env_get(kEnvCpus);
     const char* map_text = env_get(kEnvCpuMap);
     const char* topology_text = env_get(kEnvTopology);
@@ -204,7 +205,7 @@ int init_machine() {
         /* An exec'ed process of a launch joins the state at once: the others may ask about it. Its
          * slot may hold a newer mask than the one it inherited (set for it by another process). */
         g_region_state.store(kRegionMapped, std::memory_order_release);
-        t_slot = claim(t_tid, initial.words, from_parent, since);
+        set_thread_slot(claim(t_tid, initial.words, from_parent, since));
         if (t_slot && !read_mask(t_slot, t_tid, &placed))
             placed = initial;
     }
@@ -262,7 +263,7 @@ bool is_sysfs_directory(int fd) {
            static_cast<long>(fs.f_type) == kSysfsMagic;
 }
 
-bool set_host_system_dir(const char* text, ConfigError* err) {
+LIBOS_STARTUP bool set_host_system_dir(const char* text, ConfigError* err) {
     int fd = -1;
     if (!parse_descriptor(kEnvHostSystemFd, text, &fd, err))
         return false;
@@ -314,7 +315,7 @@ bool propagates() {
     return g_propagate;
 }
 
-void init() {
+LIBOS_STARTUP void init() {
     /* Too early: something called in before libc set up the environment (a .preinit_array function,
      * a sanitizer's start-up). Answer as the host this time and look again on the next call. */
     if (!environ)

@@ -1,4 +1,5 @@
 /* The values of the LibOS's other settings (libos_settings.h). */
+#include "libos/libos_sections.h"
 #include "libos/libos_settings.h"
 
 #include <fcntl.h>
@@ -20,7 +21,7 @@ bool is(const char* text, const char* word) {
 
 }  // namespace
 
-bool parse_switch(const char* setting, const char* text, bool* on, ConfigError* err) {
+LIBOS_STARTUP bool parse_switch(const char* setting, const char* text, bool* on, ConfigError* err) {
     if (!given(text))
         return true;
     if (is(text, "0") || is(text, "1")) {
@@ -31,7 +32,7 @@ bool parse_switch(const char* setting, const char* text, bool* on, ConfigError* 
     return false;
 }
 
-bool parse_trace_target(const char* setting, const char* text, TraceTarget* target, char* path, size_t size,
+LIBOS_STARTUP bool parse_trace_target(const char* setting, const char* text, TraceTarget* target, char* path, size_t size,
                         ConfigError* err) {
     path[0] = '\0';
     if (!text || is(text, "0")) {
@@ -85,7 +86,7 @@ long open_trace_file(const char* setting, const char* text, const char* path, Co
     return -1;
 }
 
-bool parse_trace_format(const char* setting, const char* text, bool* json, ConfigError* err) {
+LIBOS_STARTUP bool parse_trace_format(const char* setting, const char* text, bool* json, ConfigError* err) {
     if (!given(text))
         return true;
     if (is(text, "text") || is(text, "json")) {
@@ -146,7 +147,7 @@ bool per_process_trace_path(const char* setting, const char* text, const char* p
     return true;
 }
 
-bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, ConfigError* err) {
+LIBOS_STARTUP bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, ConfigError* err) {
     *tag = 0;
     if (!given(text))
         return true;
@@ -169,7 +170,7 @@ bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, Conf
     return true;
 }
 
-bool parse_descriptor(const char* setting, const char* text, int* fd, ConfigError* err) {
+LIBOS_STARTUP bool parse_descriptor(const char* setting, const char* text, int* fd, ConfigError* err) {
     *fd = -1;
     if (!given(text))
         return true;
@@ -185,7 +186,7 @@ bool parse_descriptor(const char* setting, const char* text, int* fd, ConfigErro
     return true;
 }
 
-bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* mask, uint32_t* clock, bool* given_out,
+LIBOS_STARTUP bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* mask, uint32_t* clock, bool* given_out,
                               ConfigError* err) {
     *given_out = false;
     *clock = 0;
@@ -201,7 +202,7 @@ bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* ma
     return true;
 }
 
-bool check_absolute_path(const char* setting, const char* text, size_t size, ConfigError* err) {
+LIBOS_STARTUP bool check_absolute_path(const char* setting, const char* text, size_t size, ConfigError* err) {
     if (!given(text) || (text[0] == '/' && strlen(text) < size))
         return true;
     char why[128];

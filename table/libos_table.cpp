@@ -110,6 +110,14 @@ constexpr Strings build_strings() {
 }
 
 constexpr std::array<RawHandler, kTableSize> g_handler_table = build_handlers();
+
+static_assert(kTableSize <= kRoutedNumbers, "kRoutedNumbers must cover the syscall list");
+constexpr std::array<uint8_t, kRoutedNumbers> build_routed() {
+    std::array<uint8_t, kRoutedNumbers> routed{};
+    for (size_t nr = 0; nr < kTableSize; ++nr)
+        routed[nr] = g_handler_table[nr] != nullptr;
+    return routed;
+}
 constexpr Strings g_strings = build_strings();
 
 constexpr size_t count_named() {
@@ -141,6 +149,7 @@ constexpr size_t arity(SyscallResult (*)(Caller, Args...)) {
 
 }  // namespace
 
+constexpr std::array<uint8_t, kRoutedNumbers> g_syscall_routed = build_routed();
 const RawHandler* const g_syscall_handlers = g_handler_table.data();
 const size_t g_syscall_count = kTableSize;
 

@@ -1,6 +1,7 @@
 /* Tracing and crash reports (libos_trace.h). Every line is formatted into a buffer on the stack and
  * written with one write(2): no allocation, no lock, and lines of concurrent threads and processes
  * (the trace file is opened with O_APPEND) never mix. */
+#include "libos/libos_sections.h"
 #include "libos/libos_trace.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))
  * claims a free one with one atomic step, a nested handler another; with none free (more than 64
  * lines being formatted at once), the line is formatted on the stack. */
 constexpr int kLineBuffers = 64;
-constinit char g_line_buffers[kLineBuffers][tracer::kLineBytes] = {};
+LIBOS_LARGE_BSS constinit char g_line_buffers[kLineBuffers][tracer::kLineBytes] = {};
 constinit std::atomic<uint64_t> g_line_busy{0};
 
 int claim_line_buffer() {
@@ -430,7 +431,7 @@ bool given(const char* text) {
 
 }  // namespace
 
-bool trace_init(ConfigError* err) {
+LIBOS_STARTUP bool trace_init(ConfigError* err) {
     /* Every value is checked, also where it has no effect (LIBOS_TRACE_STACK=0 with a filter): a
      * mistyped value is refused, never ignored. */
     const char* trace = env_get(kEnvTrace);
@@ -603,7 +604,7 @@ void trace_before_libc_exec() {
     t_in_trace = false;
 }
 
-bool trace_wants_stacks() {
+LIBOS_STARTUP bool trace_wants_stacks() {
     return g_stacks;
 }
 

@@ -19,6 +19,7 @@
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_sections.h"
 #include "libos_trace_internal.h"
 #include "pal/pal.h"
 
@@ -34,7 +35,7 @@ constexpr size_t kStatSlots = 512;
 struct Stat {
     std::atomic<uint64_t> calls, errors, nanoseconds;
 };
-constinit Stat g_own_table[kStatSlots] = {};
+LIBOS_LARGE_BSS constinit Stat g_own_table[kStatSlots] = {};
 
 /* The launch's counts, in the memfd every process of the launch maps. */
 constexpr uint32_t kSharedMagic = 0x5354534c; /* "LSTS" */

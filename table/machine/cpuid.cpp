@@ -22,6 +22,7 @@
 #include "libos/libos_cpuid.h"
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_topology.h"
 #include "pal/pal.h"
 
@@ -36,7 +37,7 @@ struct KeptAnswer {
     std::atomic<uint32_t> regs[4];
 };
 constexpr uint32_t kKept = 256;
-constinit KeptAnswer g_kept[kKept] = {};
+LIBOS_LARGE_BSS constinit KeptAnswer g_kept[kKept] = {};
 
 /* The leaves whose answer does not depend on ECX: glibc's __cpuid and many programs leave ECX as it
  * happens to be, which must not make every call a new key. Every other leaf is keyed by its subleaf. */

@@ -8,7 +8,16 @@
 
 namespace libos {
 
-constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {};
+const volatile int32_t g_no_cpu_id = -1;
+constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec"))) = {
+    .slot = nullptr, .seq_of_slot = nullptr, .seq = 0, .host = kNoHost, .vcpu = 0, .node = 0,
+    .node_known = false, .cpu_id = &g_no_cpu_id, .looked_up = false};
+
+void set_thread_slot(ThreadSlot* slot) {
+    t_slot = slot;
+    t_vcpu_cache.host = kNoHost;
+    t_vcpu_cache.slot = nullptr;
+}
 
 void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     *vcpu = current_vcpu_fast();
@@ -27,10 +36,11 @@ void current_vcpu_and_node(unsigned* vcpu, unsigned* node) {
 unsigned current_vcpu_fast() {
     VcpuCache& cache = t_vcpu_cache;
     if (__builtin_expect(!cache.looked_up, 0)) {
-        cache.cpu_id = PalThreadCpuIdLocation();
+        if (const volatile int32_t* location = PalThreadCpuIdLocation())
+            cache.cpu_id = location;
         cache.looked_up = true;
     }
-    int32_t host = cache.cpu_id ? *cache.cpu_id : -1;
+    int32_t host = *cache.cpu_id;
     if (__builtin_expect(host < 0, 0))
         return current_vcpu(PalGetCurrentCpu());
     const ThreadSlot* slot = t_slot;

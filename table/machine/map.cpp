@@ -3,12 +3,13 @@
 #include <string.h>
 
 #include "libos/libos_machine.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
 namespace libos {
 
-constinit Machine g_machine{};
+LIBOS_LARGE_BSS constinit Machine g_machine{};
 
 namespace {
 

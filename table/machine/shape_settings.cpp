@@ -3,6 +3,7 @@
  * helpers. */
 #include <string.h>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_text.h"
 #include "libos/libos_topology.h"
 
@@ -52,7 +53,7 @@ uint32_t or_one(uint32_t v) {
 
 }  // namespace
 
-bool parse_topology(const char* setting, const char* text, ShapeSpec* out, ConfigError* err) {
+LIBOS_STARTUP bool parse_topology(const char* setting, const char* text, ShapeSpec* out, ConfigError* err) {
     memset(out, 0, sizeof(*out));
     out->kind = ShapeKind::kDefault;
     if (!text || !*text)
@@ -221,7 +222,7 @@ bool parse_numa(const char* setting, const char* text, uint32_t n, uint32_t* nod
     return true;
 }
 
-bool count_from_shape(const char* setting, const char* text, const char* numa_setting, const char* numa_text,
+LIBOS_STARTUP bool count_from_shape(const char* setting, const char* text, const char* numa_setting, const char* numa_text,
                       uint32_t* n, ConfigError* err) {
     *n = 0;
     ShapeSpec spec;

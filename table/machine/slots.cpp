@@ -56,6 +56,16 @@ bool collect_dead_slots() {
     return freed;
 }
 
+/* Claims this process made since it last collected dead slots. A process that starts short-lived
+ * children which end with _exit (a fork loop, a shell) leaves one dead slot per child, since no
+ * destructor runs to free it; were they collected only when the array is full, every claim would
+ * scan thousands of them (a fork, its child's first call, a lookup), a cost that grows with the
+ * number of children ever started. Collecting whenever the mark must rise and at least half as many
+ * claims as there are used slots came since the last collection keeps the used part near the number
+ * of live threads, at about two kill(tid, 0) per claim while it grows. */
+constinit std::atomic<uint32_t> g_claims_since_collect{0};
+constexpr uint32_t kCollectFloor = 64; /* below it, scans are short: never collect early */
+
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
  * claimer that died mid-way, or slots left claiming by a process that damaged the state, are given up
  * on when `wait`, the budget of the whole operation, is spent: then a claiming slot is passed over at
@@ -126,6 +136,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
+    uint32_t claims = g_claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
     Wait wait;
     for (;;) {
         uint32_t n = used_slots();
@@ -150,6 +161,13 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
              * slots of threads that died without a word (a process killed, or ended with _exit),
              * once, and search again. */
             uint32_t mark = n;
+            if (!collected && mark >= kCollectFloor && claims >= mark / 2) {
+                collected = true;
+                claims = 0;
+                g_claims_since_collect.store(0, std::memory_order_relaxed);
+                if (collect_dead_slots())
+                    continue;
+            }
             if (mark < kSlotCount) {
                 g_machine.header->high_water.compare_exchange_strong(mark, mark + 1, std::memory_order_acq_rel);
                 continue; /* the new slot (ours or a racer's) is searched like any other */

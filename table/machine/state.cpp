@@ -177,7 +177,7 @@ void realize_region() {
         m.first_inherited = false;
         m.first_since = 0;
         m.first_slot = nullptr;
-        t_slot = nullptr;
+        set_thread_slot(nullptr);
         t_tid = 0;
     }
     bool created = create_region();
@@ -196,7 +196,7 @@ void realize_region() {
     ThreadSlot* first = claim(m.first_tid, m.first_mask.words, m.first_inherited, m.first_since);
     if (tid == m.first_tid) {
         t_tid = tid;
-        t_slot = first;
+        set_thread_slot(first);
     } else {
         m.first_slot = first;
     }

@@ -65,14 +65,14 @@ ThreadSlot* self_slot_slow() {
     if (ThreadSlot* first = g_machine.first_slot;
         first && tid == g_machine.first_tid && first->tid.load(std::memory_order_acquire) == tid) {
         t_tid = tid;
-        t_slot = first;
+        set_thread_slot(first);
         return first;
     }
     /* A thread the shim did not start (a raw clone): what the host runs it on is its mask. */
     CpuBits mask;
     host_view(&mask);
     t_tid = tid;
-    t_slot = claim(tid, mask.words);
+    set_thread_slot(claim(tid, mask.words));
     return t_slot;
 }
 
@@ -113,7 +113,7 @@ void register_fork_child(pid_t child) {
 }
 
 void adopt_thread(ThreadSlot* slot, pid_t tid) {
-    t_slot = slot;
+    set_thread_slot(slot);
     t_tid = tid;
 }
 
@@ -126,7 +126,7 @@ void thread_exiting() {
     }
     if (slot && slot->tid.load(std::memory_order_relaxed) == t_tid)
         slot->tid.store(kFreedTid, std::memory_order_release);
-    t_slot = nullptr;
+    set_thread_slot(nullptr);
     t_tid = 0;
 }
 
@@ -151,7 +151,7 @@ void after_fork_child() {
         mask = g_machine.all;
     }
     t_tid = PalThreadGetId();
-    t_slot = claim(t_tid, mask.words, true, t_fork_clock);
+    set_thread_slot(claim(t_tid, mask.words, true, t_fork_clock));
 }
 
 }  // namespace libos

@@ -23,6 +23,7 @@
 #include <atomic>
 
 #include "libos/libos_numa.h"
+#include "libos/libos_sections.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -37,7 +38,7 @@ struct RangeSlot {
     VirtualPolicy policy;
 };
 
-constinit RangeSlot g_ranges[kRangeSlots] = {};
+LIBOS_LARGE_BSS constinit RangeSlot g_ranges[kRangeSlots] = {};
 constinit uint32_t g_range_used = 0; /* slots [0, used) have been written */
 constinit std::atomic<uint32_t> g_range_seq{0};
 constinit std::atomic<pid_t> g_range_writer{0};
@@ -274,8 +275,8 @@ constexpr uint32_t kPageProbe = 8;
 /* A range of at most this many pages is looked up page by page; a larger one scans the table. */
 constexpr uintptr_t kProbedPages = 64;
 /* Each entry: the page number above the low 12 bits, the node + 1 in them; 0 is free. */
-constinit std::atomic<uint64_t> g_pages[kPageSlots] = {};
-constinit std::atomic<uint32_t> g_page_stamps[kPageSlots] = {};
+LIBOS_LARGE_BSS constinit std::atomic<uint64_t> g_pages[kPageSlots] = {};
+LIBOS_LARGE_BSS constinit std::atomic<uint32_t> g_page_stamps[kPageSlots] = {};
 
 uint32_t page_hash(uint64_t number) {
     return static_cast<uint32_t>((number * 0x9E3779B97F4A7C15ULL) >> 40) % kPageSlots;

@@ -12,6 +12,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_numa.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_topology.h"
 #include "pal/pal.h"
@@ -52,7 +53,7 @@ constinit uint32_t g_host_max = kMaxNodeBits;
  * of that many nodes is rare, and every process maps this table: static memory counts against a
  * program's address-space limit). */
 constexpr uint32_t kCachedNodes = 64;
-constinit NodeBits g_host_of[kCachedNodes] = {};
+LIBOS_LARGE_BSS constinit NodeBits g_host_of[kCachedNodes] = {};
 constinit thread_local NodeBits t_host_of __attribute__((tls_model("initial-exec"))) = {};
 
 /* The host kernel's MAX_NUMNODES, which decides which mask bits it refuses: mbind of an empty range

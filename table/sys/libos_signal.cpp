@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include "libos/libos_cpuid.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_signal.h"
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
@@ -159,7 +160,7 @@ void set_unwinder_loader(void (*loader)()) {
     g_unwinder_loader = loader;
 }
 
-bool fault_handling_installed() {
+LIBOS_STARTUP bool fault_handling_installed() {
     return g_installed.load(std::memory_order_acquire);
 }
 

@@ -8,6 +8,7 @@
 
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_topology.h"
 #include "vfs/vfs_internal.h"
 
@@ -22,7 +23,7 @@ struct RememberedDir {
     char virt[kVfsPathMax];
 };
 constexpr int kRememberedDirs = 64;
-constinit RememberedDir g_dirs[kRememberedDirs] = {};
+LIBOS_LARGE_BSS constinit RememberedDir g_dirs[kRememberedDirs] = {};
 constinit std::atomic<int> g_dir_count{0};
 constinit std::atomic<uint64_t> g_dir_clock{0};
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "libos/libos_sections.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -25,7 +26,7 @@ struct CachedFile {
 };
 constexpr int kCachedFiles = 64;
 constexpr int kCacheFdFloor = 900; /* where the cached memfds go (PalFileMoveHigh) */
-constinit CachedFile g_cache[kCachedFiles] = {};
+LIBOS_LARGE_BSS constinit CachedFile g_cache[kCachedFiles] = {};
 
 bool cacheable(const VfsPath& path) {
     switch (path.file) {

@@ -25,6 +25,7 @@
 
 #include <atomic>
 
+#include "libos/libos_sections.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -42,7 +43,7 @@ struct PooledFile {
 };
 constexpr int kPooledFiles = 16;
 constexpr int kPoolFdFloor = 900; /* with the cached memfds of generated.cpp */
-constinit PooledFile g_pool[kPooledFiles] = {};
+LIBOS_LARGE_BSS constinit PooledFile g_pool[kPooledFiles] = {};
 /* The host refused a lease (leases disabled, a file of another owner after setuid): no reuse. */
 constinit std::atomic<bool> g_no_leases{false};
 

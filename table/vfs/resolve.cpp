@@ -17,6 +17,7 @@
 
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_sections.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -71,7 +72,7 @@ bool may_be_in_views(const char* p) {
  * full one just means more lookups); bit 0 of an entry says the host names it otherwise. */
 constexpr size_t kKnownDirs = 1024;
 constexpr size_t kProbes = 8;
-constinit std::atomic<uint64_t> g_known_dirs[kKnownDirs] = {};
+LIBOS_LARGE_BSS constinit std::atomic<uint64_t> g_known_dirs[kKnownDirs] = {};
 
 bool stable_dir(const char* host) {
     return starts_with(host, "/sys/devices/system/") || strcmp(host, "/sys") == 0 ||
@@ -115,7 +116,7 @@ void remember_dir(uint64_t h, bool mapped) {
  * kept (their targets are read each time). An entry is the hash's upper 48 bits and the 16 bits of
  * st_mode; 0 is free. Like the table above, it only grows. */
 constexpr size_t kHostModes = 4096;
-constinit std::atomic<uint64_t> g_host_modes[kHostModes] = {};
+LIBOS_LARGE_BSS constinit std::atomic<uint64_t> g_host_modes[kHostModes] = {};
 
 /* /proc/stat is one file for every process, there as long as /proc is, and this process's own
  * /proc/<pid> directory and status file are there as long as it is (and their modes are the

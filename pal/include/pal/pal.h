@@ -39,6 +39,21 @@ extern "C" {
  * not handle itself. Returns the raw kernel result (-errno on failure). */
 PAL_API long PalSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
+/* syscall(3)'s pass-through of a number that strict mode's filter never traps (the shim's, for a
+ * number the table has no handler for; the syscall list lets only a call with a handler be trapped):
+ * PalSyscall without the check for the tag, made to be tail-called. The kernel's entry and exit
+ * leave the CPU's return predictions behind, so every return level between the `syscall`
+ * instruction and the program costs a mispredicted `ret` (about 5 ns on the machines measured in
+ * docs/performance.md); tail-called, this returns straight to the program, as libc's syscall()
+ * does. A success returns the result; a failure (-4095..-1) goes, by a jump, to the handler set with
+ * PalSetSyscallFailureHandler, whose result it becomes (before one is set: the raw -errno). Given a
+ * trapped number it is still correct, only slower: under --strict the supervisor answers it. */
+PAL_API long PalSyscallUntrapped(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* The handler of PalSyscallUntrapped's failures: given the raw -errno, returns what the caller gets
+ * (the shim's sets errno and returns -1). Set it before the first PalSyscallUntrapped call. */
+PAL_API void PalSetSyscallFailureHandler(long (*handler)(long raw));
+
 /* sched_getaffinity(2) on the host for thread `tid` (0 = the calling thread). `mask` may be an
  * application pointer. Returns the number of bytes the kernel wrote, or -errno. */
 PAL_API long PalThreadGetCpuAffinity(pid_t tid, size_t mask_size, void* mask);

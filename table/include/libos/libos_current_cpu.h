@@ -29,24 +29,38 @@ struct VcpuCache {
     const ThreadSlot* slot;
     const std::atomic<uint32_t>* seq_of_slot;
     uint32_t seq;
-    uint32_t host;
+    uint32_t host;                  /* kNoHost until filled; filled only on a virtual machine */
     uint32_t vcpu;
     uint32_t node;                  /* the host CPU's node, when `node_known` */
     bool node_known;
-    const volatile int32_t* cpu_id; /* the thread's rseq cpu_id, once looked up */
+    const volatile int32_t* cpu_id; /* the thread's rseq cpu_id once looked up, else g_no_cpu_id */
     bool looked_up;
 };
+/* Never a host CPU, nor what an rseq cpu_id holds before or without registration (-1, -2): an empty
+ * cache misses on its first compare, so the hit path needs no other test. */
+constexpr uint32_t kNoHost = 0x80000000u;
+extern const volatile int32_t g_no_cpu_id; /* -1: what cpu_id points at before the look-up */
 extern constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-exec")));
+
+/* sched_getcpu's answer straight from the cache, inline in the caller: true on a hit. A hit needs the
+ * same host CPU (rseq cpu_id) and the same sequence number of the slot's mask; the slot is the one
+ * the cache was filled from, since set_thread_slot empties the cache whenever the thread's slot
+ * changes (after fork among others). A few loads, no call: fewer instructions than glibc's own
+ * sched_getcpu. A miss (first call, migration, a changed mask) goes to current_vcpu_fast. */
+inline bool cached_vcpu(unsigned* vcpu) {
+    const VcpuCache& c = t_vcpu_cache;
+    if (static_cast<uint32_t>(*c.cpu_id) != c.host || c.seq_of_slot->load(std::memory_order_acquire) != c.seq)
+        return false;
+    *vcpu = c.vcpu;
+    return true;
+}
 
 /* getcpu's answer straight from the cache, inline in the caller: true on a hit. A miss (first
  * call, migration, a changed mask, another slot after fork) goes to current_vcpu_and_node. */
 inline bool cached_vcpu_and_node(unsigned* vcpu, unsigned* node) {
     const VcpuCache& c = t_vcpu_cache;
-    if (!c.node_known || !c.cpu_id || c.slot != t_slot)
+    if (!c.node_known || !cached_vcpu(vcpu))
         return false;
-    if (static_cast<uint32_t>(*c.cpu_id) != c.host || c.seq_of_slot->load(std::memory_order_acquire) != c.seq)
-        return false;
-    *vcpu = c.vcpu;
     *node = c.node;
     return true;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <array>
+
 #include "libos/libos_caller.h"
 #include "libos/libos_user.h"
 
@@ -196,6 +198,17 @@ extern const size_t g_syscall_count; /* one past the highest number in the list 
 /* One past the highest syscall number in the list. */
 inline size_t syscall_table_size() {
     return g_syscall_count;
+}
+
+/* One byte per number below kRoutedNumbers, 1 where the table has a handler: the shim's pass-through
+ * test, one load of a constant table with no pointer to follow. Numbers from kRoutedNumbers up (none
+ * of them exists) take the routed path. */
+constexpr size_t kRoutedNumbers = 1024;
+extern const std::array<uint8_t, kRoutedNumbers> g_syscall_routed;
+
+/* Whether `nr` has no handler and is below kRoutedNumbers: the host may take it straight. */
+inline bool syscall_unrouted(long nr) {
+    return static_cast<unsigned long>(nr) < kRoutedNumbers && !g_syscall_routed[nr];
 }
 
 /* The handler of `nr`, or nullptr (pass through; also for numbers outside the table). Inline: every

@@ -23,6 +23,10 @@ namespace libos {
 struct ThreadSlot;
 
 extern constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
+/* Sets t_slot, and empties the calling thread's CPU cache (libos_current_cpu.h), which is valid only
+ * for the slot it was filled from: every change of t_slot goes through it, so that a cache hit needs
+ * no compare of the slot. */
+void set_thread_slot(ThreadSlot* slot);
 
 /* The shared state, created now by a machine's first process if it was not yet. False when the
  * process goes without one: not virtual, a vfork child of a process that had none, or no memory. */
