@@ -72,7 +72,7 @@ constexpr uint32_t kNumbers = 512;
 std::set<uint32_t> trapped_x86_64() {
 #define LIBOS_TRAPPED_TRAP(nr) nr,
 #define LIBOS_TRAPPED_NOTRAP(nr)
-#define LIBOS_SYSCALL(nr, name, support, strict, note) LIBOS_TRAPPED_##strict(nr)
+#define LIBOS_SYSCALL(nr, name, support, strict, note, arguments) LIBOS_TRAPPED_##strict(nr)
     return {
 #include "libos_syscalls.def"
     };
