@@ -17,7 +17,14 @@
 
 namespace {
 
-constexpr unsigned long kSaRestorer = 0x04000000; /* glibc always sets it on the kernel's action */
+/* The flag glibc adds to every action it gives the kernel: SA_RESTORER on x86_64, with its own
+ * restorer; none on aarch64, whose glibc leaves the return to the kernel's vDSO trampoline (a program
+ * reads back exactly the flags it gave). */
+#if defined(__x86_64__)
+constexpr unsigned long kLibcAddedFlags = 0x04000000; /* SA_RESTORER */
+#else
+constexpr unsigned long kLibcAddedFlags = 0;
+#endif
 
 bool virtualized(int sig) {
     shim::ensure();
@@ -35,7 +42,7 @@ int virtual_sigaction(int sig, const struct sigaction* act, struct sigaction* oa
     PalKernelSigaction kact = {}, koact = {};
     if (act) {
         kact.handler = reinterpret_cast<void*>(act->sa_handler);
-        kact.flags = static_cast<unsigned long>(act->sa_flags) | kSaRestorer;
+        kact.flags = static_cast<unsigned long>(act->sa_flags) | kLibcAddedFlags;
         memcpy(&kact.mask, &act->sa_mask, sizeof(kact.mask));
     }
     long ret = libos::dispatch(SYS_rt_sigaction, sig, act ? reinterpret_cast<long>(&kact) : 0,

@@ -19,18 +19,28 @@
 namespace libos {
 namespace {
 
-/* The kernel's names of the AT_HWCAP bits, bit 0 first (hwcap_str in cpuinfo.c; glibc's
- * <bits/hwcap.h> names the same bits HWCAP_*). */
+/* The kernel's names of the AT_HWCAP bits, bit 0 first (hwcap_str in cpuinfo.c, up to Linux 6.16's
+ * bit 47; glibc's <bits/hwcap.h> names the same bits HWCAP_*). */
 constexpr const char* kHwcap[] = {
-    "fp",      "asimd", "evtstrm", "aes",   "pmull",  "sha1",  "sha2",  "crc32",  "atomics", "fphp",  "asimdhp",
-    "cpuid",   "asimdrdm", "jscvt", "fcma", "lrcpc",  "dcpop", "sha3",  "sm3",    "sm4",     "asimddp", "sha512",
-    "sve",     "asimdfhm", "dit",   "uscat", "ilrcpc", "flagm", "ssbs", "sb",     "paca",    "pacg",
+    "fp",        "asimd",      "evtstrm",  "aes",         "pmull",      "sha1",      "sha2",     "crc32",
+    "atomics",   "fphp",       "asimdhp",  "cpuid",       "asimdrdm",   "jscvt",     "fcma",     "lrcpc",
+    "dcpop",     "sha3",       "sm3",      "sm4",         "asimddp",    "sha512",    "sve",      "asimdfhm",
+    "dit",       "uscat",      "ilrcpc",   "flagm",       "ssbs",       "sb",        "paca",     "pacg",
+    "gcs",       "cmpbr",      "fprcvt",   "f8mm8",       "f8mm4",      "svef16mm",  "sveeltperm", "sveaes2",
+    "svebfscale", "sve2p2",    "sme2p2",   "smesbitperm", "smeaes",     "smesfexpa", "smestmop", "smesmop4",
 };
-/* ...and of the AT_HWCAP2 bits (HWCAP2_*). */
+/* ...and of the AT_HWCAP2 bits (HWCAP2_*), all 64 of them: the kernel prints them after AT_HWCAP's. */
 constexpr const char* kHwcap2[] = {
-    "dcpodp", "sve2",  "sveaes", "svepmull", "svebitperm", "svesha3", "svesm4", "flagm2", "frint", "svei8mm",
-    "svef32mm", "svef64mm", "svebf16", "i8mm", "bf16", "dgh", "rng", "bti", "mte", "ecv", "afp", "rpres", "mte3",
+    "dcpodp",    "sve2",       "sveaes",   "svepmull",    "svebitperm", "svesha3",   "svesm4",   "flagm2",
+    "frint",     "svei8mm",    "svef32mm", "svef64mm",    "svebf16",    "i8mm",      "bf16",     "dgh",
+    "rng",       "bti",        "mte",      "ecv",         "afp",        "rpres",     "mte3",     "sme",
+    "smei16i64", "smef64f64",  "smei8i32", "smef16f32",   "smeb16f32",  "smef32f32", "smefa64",  "wfxt",
+    "ebf16",     "sveebf16",   "cssc",     "rprfm",       "sve2p1",     "sme2",      "sme2p1",   "smei16i32",
+    "smebi32i32", "smeb16b16", "smef16f16", "mops",       "hbc",        "sveb16b16", "lrcpc3",   "lse128",
+    "fpmr",      "lut",        "faminmax", "f8cvt",       "f8fma",      "f8dp4",     "f8dp2",    "f8e4m3",
+    "f8e5m2",    "smelutv2",   "smef8f16", "smef8f32",    "smesf8fma",  "smesf8dp4", "smesf8dp2", "poe",
 };
+static_assert(sizeof(kHwcap2) / sizeof(kHwcap2[0]) == 64, "one name for each AT_HWCAP2 bit");
 
 /* Lowercase hex with at least `width` digits, after "0x" (the kernel's %02x, %03x, %x). */
 void hex_field(Out& out, uint64_t v, int width) {

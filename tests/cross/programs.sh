@@ -67,6 +67,10 @@ if cat_bin=$(tool cat); then
       sh -c 'printf "%s\n" "$1" | grep -cE "^(apicid|initial apicid|vendor_id|flags)[[:space:]]*:"' _ "$cpuinfo"
     expect "--cpus 8: every block says the same Features" "1" \
       sh -c 'printf "%s\n" "$1" | grep "^Features" | sort -u | wc -l' _ "$cpuinfo"
+    # Every capability bit of the process's auxiliary vector is one name of the Features line (the
+    # kernel names each bit of AT_HWCAP and AT_HWCAP2; qemu-user's CPU has SME's, in AT_HWCAP2 23-30).
+    expect "--cpus 8: Features names every AT_HWCAP and AT_HWCAP2 bit" "$("$progs/cross_hwcap_bits")" \
+      sh -c 'printf "%s\n" "$1" | sed -n "s/^Features\t: //p" | head -1 | wc -w' _ "$cpuinfo"
   fi
   topo=/sys/devices/system/cpu/cpu5/topology
   expect "--topology sockets=1,clusters=2,cores=2,threads=2: cpu5's cluster, its CPUs, its core's CPUs" "1 4-7 4-5" \
