@@ -50,8 +50,9 @@ void cache_sharing(uint32_t v, uint32_t level, SiblingSet* set, uint32_t* id) {
 }
 
 /* nodeK/meminfo: the host nodes' meminfo under node K, each host node's values shared evenly among
- * the machine's nodes it backs, the lines laid out as the host's. */
-long write_meminfo(Caller caller, uint32_t node, Out& out) {
+ * the machine's nodes it backs, the lines laid out as the host's. Out of line: its buffers are
+ * write_sysfs's frame only when it runs (inlined, every CPU file needed them: a 16 KiB stack). */
+__attribute__((noinline)) long write_meminfo(Caller caller, uint32_t node, Out& out) {
     constexpr int kKeys = 80;
     struct Line {
         char key[40];
