@@ -2,6 +2,7 @@
  * a descriptor of one says about itself, and which descriptor number an open takes. Natively these
  * are the kernel's answers; on a virtual machine the shim must give the same ones (conformance/compare
  * checks the recorded outcomes line by line, and each expectation here holds on any Linux). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
@@ -356,6 +357,34 @@ TEST(CpuPaths, LongPathsReachTheViews) {
     struct stat st;
     EXPECT_EQ(syscall(SYS_newfstatat, AT_FDCWD, relative.c_str(), &st, 0), 0) << "syscall() of a long relative path";
     ASSERT_EQ(chdir(saved), 0);
+}
+
+/* A directory's link count is 2 and one per subdirectory, as the kernel counts them: the listings
+ * of the CPU and node roots and /dev/cpu hold the machine's directories, and their stat, fstat and
+ * statx say as many. Recorded: equal natively and on a machine equal to the host. */
+TEST(CpuPaths, RootsCountTheirSubdirectories) {
+    for (const std::string dir : {kCpu, kNode, std::string("/dev/cpu")}) {
+        DIR* d = opendir(dir.c_str());
+        if (!d) {
+            ASSERT_EQ(errno, ENOENT) << dir;
+            continue; /* no /dev/cpu without the cpuid module */
+        }
+        nlink_t subdirs = 0;
+        while (struct dirent* e = readdir(d))
+            subdirs += e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        struct stat by_fd{}, by_path{}, by_lstat{};
+        ASSERT_EQ(fstat(dirfd(d), &by_fd), 0) << dir;
+        closedir(d);
+        ASSERT_EQ(stat(dir.c_str(), &by_path), 0) << dir;
+        ASSERT_EQ(lstat(dir.c_str(), &by_lstat), 0) << dir;
+        struct statx by_statx{};
+        ASSERT_EQ(statx(AT_FDCWD, dir.c_str(), 0, STATX_NLINK, &by_statx), 0) << dir;
+        EXPECT_EQ(by_path.st_nlink, 2 + subdirs) << dir;
+        EXPECT_EQ(by_lstat.st_nlink, 2 + subdirs) << dir;
+        EXPECT_EQ(by_fd.st_nlink, 2 + subdirs) << dir;
+        EXPECT_EQ(by_statx.stx_nlink, 2 + subdirs) << dir;
+        record(dir + " links", by_path.st_nlink == 2 + subdirs ? "2 + subdirectories" : "other");
+    }
 }
 
 /* A long path with no address space left: the kernel reads it into memory of its own, and answers;
