@@ -491,11 +491,20 @@ long walk(Walk& w) {
         w.length = target[0] == '/' ? w.root_length : parent;
         w.canon[w.length] = '\0';
         w.mode = S_IFDIR | 0755;
-        /* The target, then what followed it (which lies in w.rest: moved first). */
+        /* The target, then what followed it (which lies in w.rest: moved first). A short path that
+         * a target makes outgrow the small buffer moves to a mapping, as a long path starts in one. */
         const size_t tl = strlen(target), nl = strlen(next);
-        if (tl + nl + 1 > w.rest_size)
-            return kHostResolves;
-        memmove(w.rest + tl, next, nl + 1);
+        if (tl + nl + 1 > w.rest_size) {
+            if (mapped.data || tl + nl + 1 > 2 * kPathMax)
+                return kHostResolves;
+            if (!mapped.map(2 * kPathMax))
+                return -ENOMEM;
+            memcpy(mapped.data + tl, next, nl + 1);
+            w.rest = mapped.data;
+            w.rest_size = mapped.size;
+        } else {
+            memmove(w.rest + tl, next, nl + 1);
+        }
         memcpy(w.rest, target, tl);
         p = w.rest;
     }

@@ -14,11 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "conformance.h"
 #include "raw_syscall.h"
@@ -385,6 +387,33 @@ TEST(CpuPaths, RootsCountTheirSubdirectories) {
         EXPECT_EQ(by_statx.stx_nlink, 2 + subdirs) << dir;
         record(dir + " links", by_path.st_nlink == 2 + subdirs ? "2 + subdirectories" : "other");
     }
+}
+
+/* A short path that a link's target makes longer than 1 KiB: "/proc/self/cwd/../.." from a deep
+ * current directory, padded to just under 1 KiB, still reaches the view. */
+TEST(CpuPaths, ALinkMayLengthenAPath) {
+    char base[] = "/tmp/libos-longcwd-XXXXXX";
+    ASSERT_NE(mkdtemp(base), nullptr);
+    std::vector<std::string> made;
+    std::string dir = base;
+    while (dir.size() < 400) {
+        dir += "/" + std::string(40, 'd');
+        ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir;
+        made.push_back(dir);
+    }
+    char saved[4096];
+    ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+    ASSERT_EQ(chdir(dir.c_str()), 0);
+    const size_t depth = static_cast<size_t>(std::count(dir.begin(), dir.end(), '/'));
+    const std::string last = "/cpu" + std::to_string(machine().configured - 1) + "/topology/core_id";
+    std::string path = repeated("/proc/self/cwd", "/..", depth, kCpu);
+    path = repeated(path, "/.", (1000 - path.size() - last.size()) / 2, last);
+    EXPECT_EQ(stat_outcome(path), "ok") << path.size() << " bytes from " << dir.size() << " bytes of directory";
+    EXPECT_EQ(open_outcome(path, O_RDONLY), "ok") << path.size() << " bytes";
+    ASSERT_EQ(chdir(saved), 0);
+    for (auto d = made.rbegin(); d != made.rend(); ++d)
+        rmdir(d->c_str());
+    rmdir(base);
 }
 
 /* A long path with no address space left: the kernel reads it into memory of its own, and answers;
