@@ -160,8 +160,8 @@ TEST(NodeFiles, OneNodePerHostNodeIsTheHostsFile) {
     }
 }
 
-/* Every node's counter files read on a thread of a 16 KiB stack (a size the views' paths are made
- * for): classifying their paths and writing their shares take little of it. */
+/* Every node's counter files and meminfo read on a thread of a 16 KiB stack (a size the views' paths
+ * are made for): classifying their paths and writing their shares take little of it. */
 TEST(NodeFiles, CountersReadOnASmallStack) {
     if (getenv("LIBOS_TEST_SANITIZERS"))
         GTEST_SKIP() << "a sanitizer build: the sanitizers' own frames outgrow a 16 KiB stack";
@@ -170,7 +170,7 @@ TEST(NodeFiles, CountersReadOnASmallStack) {
         std::vector<int> errors;
     } job;
     for (int node : nodes_of(libos_test::read_file("/sys/devices/system/node/possible")))
-        for (const char* file : {"numastat", "vmstat"}) {
+        for (const char* file : {"numastat", "vmstat", "meminfo"}) {
             job.paths.push_back("/sys/devices/system/node/node" + std::to_string(node) + "/" + file);
             /* Read once here first: the first call's own one-time set-up is not what is measured. */
             EXPECT_FALSE(libos_test::read_file(job.paths.back()).empty()) << job.paths.back();
