@@ -95,6 +95,7 @@ SyscallResult libos_syscall_fstat(Caller caller, int fd, UserPtr<struct stat> bu
     } else if (S_ISDIR(st.st_mode) && libos::vfs_dir_path(fd, p.virt)) {
         /* A directory opened through the views: its inode as stat gives it (fts compares them). */
         st.st_ino = libos::vfs_machine_ino(p.virt, st.st_ino);
+        st.st_nlink = libos::vfs_machine_nlink(p.virt, st.st_mode, st.st_nlink);
     }
     return caller.copy_out(buf, &st, sizeof(st));
 }

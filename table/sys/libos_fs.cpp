@@ -119,6 +119,7 @@ SyscallResult stat_virtual(Caller caller, const VfsPath& p, UserPtr<struct stat>
     if (S_ISCHR(st.st_mode) && libos::vfs_cpu_device_minor(p))
         st.st_rdev = makedev(major(st.st_rdev), p.vcpu);
     st.st_ino = libos::vfs_machine_ino_of(p.virt, st.st_mode, st.st_ino);
+    st.st_nlink = libos::vfs_machine_nlink(p.virt, st.st_mode, st.st_nlink);
     return caller.copy_out(buf, &st, sizeof(st));
 }
 
@@ -157,6 +158,7 @@ SyscallResult statx_empty(Caller caller, int fd, UserPtr<const char> path, int f
             return ret;
     } else if (S_ISDIR(stx.stx_mode) && libos::vfs_dir_path(fd, p.virt)) {
         stx.stx_ino = libos::vfs_machine_ino(p.virt, stx.stx_ino);
+        stx.stx_nlink = static_cast<uint32_t>(libos::vfs_machine_nlink(p.virt, stx.stx_mode, stx.stx_nlink));
     }
     return caller.copy_out(buf, &stx, sizeof(stx));
 }
@@ -248,6 +250,7 @@ SyscallResult libos_syscall_statx(Caller caller, int dirfd, UserPtr<const char> 
     if (S_ISCHR(stx.stx_mode) && libos::vfs_cpu_device_minor(p))
         stx.stx_rdev_minor = p.vcpu;
     stx.stx_ino = libos::vfs_machine_ino_of(p.virt, stx.stx_mode, stx.stx_ino);
+    stx.stx_nlink = static_cast<uint32_t>(libos::vfs_machine_nlink(p.virt, stx.stx_mode, stx.stx_nlink));
     return caller.copy_out(buf, &stx, sizeof(stx));
 }
 

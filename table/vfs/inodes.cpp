@@ -18,6 +18,7 @@
  * 40-53, and the host inode's low 40 bits below: distinct for distinct entries and host inodes, and
  * far above sysfs's and devtmpfs's own numbers (kernfs numbers its nodes from 1, generation above 32). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -123,6 +124,68 @@ uint64_t vfs_machine_ino(const char* virt, uint64_t host_ino) {
 
 uint64_t vfs_machine_ino_of(const char* virt, mode_t mode, uint64_t host_ino) {
     return S_ISDIR(mode) || S_ISLNK(mode) ? vfs_machine_ino(virt, host_ino) : host_ino;
+}
+
+namespace {
+
+/* How many numbered directories (cpuH/, nodeH/, H/) host directory `dir` holds: counted once per
+ * process (sysfs keeps a CPU's and a node's directories while the host runs). kUnknown: unreadable. */
+constexpr uint64_t kUnknown = ~0ull;
+struct HostRecord { /* linux_dirent64 */
+    uint64_t ino;
+    int64_t off;
+    uint16_t reclen;
+    uint8_t type;
+    char name[1];
+};
+constinit std::atomic<uint64_t> g_host_numbered[3] = {};  /* the count + 1; 0: not counted yet */
+
+uint64_t host_numbered(int which, const char* dir, const char* prefix) {
+    if (uint64_t known = g_host_numbered[which].load(std::memory_order_relaxed))
+        return known - 1;
+    long fd = PalFileOpen(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return kUnknown;
+    uint64_t count = 0;
+    alignas(8) char buf[1024];
+    long n;
+    while ((n = PalFileReadDir(static_cast<int>(fd), buf, sizeof(buf))) > 0) {
+        for (long at = 0; at < n;) {
+            const auto* e = reinterpret_cast<const HostRecord*>(buf + at);
+            uint32_t number;
+            if (e->type == DT_DIR && numbered(e->name, strlen(e->name), prefix, &number))
+                ++count;
+            at += e->reclen;
+        }
+    }
+    PalFileClose(static_cast<int>(fd));
+    if (n < 0)
+        return kUnknown;
+    g_host_numbered[which].store(count + 1, std::memory_order_relaxed);
+    return count;
+}
+
+}  // namespace
+
+uint64_t vfs_machine_nlink(const char* virt, mode_t mode, uint64_t host_nlink) {
+    if (!S_ISDIR(mode))
+        return host_nlink;
+    int which;
+    uint64_t machine;
+    const char* prefix;
+    if (strcmp(virt, kCpuRoot) == 0) {
+        which = 0, machine = vcpu_count(), prefix = "cpu";
+    } else if (strcmp(virt, kNodeRoot) == 0) {
+        which = 1, machine = vnode_count(), prefix = "node";
+    } else if (strcmp(virt, kDevCpuRoot) == 0) {
+        which = 2, machine = vcpu_count(), prefix = "";
+    } else {
+        return host_nlink;
+    }
+    const uint64_t host = host_numbered(which, virt, prefix);
+    if (host == kUnknown || host > host_nlink)
+        return host_nlink;
+    return host_nlink - host + machine;
 }
 
 bool vfs_listing_kind(const VfsPath& p, VfsDir* dir, int32_t* node) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "libos/libos_machine.h"
 #include "libos/libos_topology.h"
 #include "vfs/vfs_internal.h"
 
@@ -21,13 +22,12 @@ namespace {
 constexpr int kCounters = 160; /* a 6.x kernel's node vmstat has about 70 */
 
 /* The machine's nodes on host node `host`, and how many of them come before `node`. */
-void sharing_of(uint32_t host, uint32_t node, uint32_t* count, uint32_t* rank) {
+void sharing_of(uint32_t host, uint32_t node, uint32_t* count, uint32_t* rank, CpuBits* hosts) {
     *count = 0;
     *rank = 0;
     for (uint32_t k = 0; k < vnode_count(); ++k) {
-        CpuBits hosts;
-        vnode_host_nodes(k, &hosts);
-        if (!hosts.has(host))
+        vnode_host_nodes(k, hosts);
+        if (!hosts->has(host))
             continue;
         *count += 1;
         *rank += k < node;
@@ -42,34 +42,47 @@ uint64_t share(uint64_t value, uint32_t count, uint32_t rank) {
 }  // namespace
 
 bool node_counters_shared(uint32_t node) {
-    CpuBits hosts;
-    vnode_host_nodes(node, &hosts);
-    uint32_t found = 0, host = 0;
-    for (uint32_t h = 0; h < kMaxVcpus && found < 2; ++h) {
-        if (!hosts.words[h / 64]) {
-            h |= 63;
-            continue;
-        }
-        if (hosts.has(h)) {
-            ++found;
-            host = h;
+    /* One pass over the vCPUs, with no set of host nodes (1 KiB each): every path to a node's
+     * counters is classified with this, on the caller's stack. The node is one host node of its
+     * own when all its vCPUs are on one host node, and no other node's vCPU is there. */
+    bool found = false;
+    uint32_t host = 0;
+    for (uint32_t v = 0; v < vcpu_count() && !found; ++v) {
+        if (vcpu_place(v).node == node) {
+            host = host_node_of(host_cpu_of(v));
+            found = true;
         }
     }
-    if (found != 1)
+    if (!found)
         return true;
-    uint32_t count, rank;
-    sharing_of(host, node, &count, &rank);
-    return count != 1;
+    for (uint32_t v = 0; v < vcpu_count(); ++v) {
+        const bool mine = vcpu_place(v).node == node;
+        if (mine != (host_node_of(host_cpu_of(v)) == host))
+            return true;
+    }
+    return false;
 }
 
-long write_node_counters(Caller caller, uint32_t node, const char* file, Out& out) {
-    /* The values by line; the names are the last host file's (one kernel writes every node's file
-     * with the same names in the same order). */
-    uint64_t values[kCounters] = {};
-    char text[4096];
+/* Out of line (the build links with LTO), and its buffers in a mapping: they must not join
+ * write_sysfs's frame, which every CPU file's content is written in, nor take 7 KiB of a 16 KiB
+ * thread stack (a fresh mapping costs a few page faults, next to the host's reads of the files). */
+__attribute__((noinline)) long write_node_counters(Caller caller, uint32_t node, const char* file, Out& out) {
+    struct Scratch {
+        /* The values by line; the names are the last host file's (one kernel writes every node's
+         * file with the same names in the same order). */
+        uint64_t values[kCounters];
+        char text[4096];
+        CpuBits hosts, other;
+    };
+    MappedBuffer scratch(sizeof(Scratch));
+    if (!scratch.data)
+        return -ENOMEM;
+    Scratch& s = *reinterpret_cast<Scratch*>(scratch.data); /* zeroed: a fresh mapping */
+    uint64_t* values = s.values;
+    char* text = s.text;
+    CpuBits& hosts = s.hosts;
     int lines = 0;
     bool any = false;
-    CpuBits hosts;
     vnode_host_nodes(node, &hosts);
     for (uint32_t h = 0; h < kMaxVcpus; ++h) {
         if (!hosts.words[h / 64]) {
@@ -79,10 +92,10 @@ long write_node_counters(Caller caller, uint32_t node, const char* file, Out& ou
         if (!hosts.has(h))
             continue;
         uint32_t count, rank;
-        sharing_of(h, node, &count, &rank);
+        sharing_of(h, node, &count, &rank, &s.other);
         char path[64];
         TextBuilder(path, sizeof(path)).add(kNodeRoot).add("/node").unum(h).add("/").add(file);
-        long len = read_host_kept(caller, path, text, sizeof(text));
+        long len = read_host_kept(caller, path, text, sizeof(s.text));
         if (len < 0)
             return len;
         any = true;

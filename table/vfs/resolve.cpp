@@ -377,10 +377,13 @@ long walk(Walk& w) {
     size_t n = strlen(w.path);
     /* A path up to PATH_MAX (and the links it meets) is resolved; one longer than the small buffer
      * takes a mapping (kept off the stack: 16 KiB thread stacks), which only such paths pay for. */
-    MappedBuffer mapped(n >= sizeof(w.rest_small) ? 2 * kPathMax : 0);
-    w.rest = mapped.size ? mapped.data : w.rest_small;
-    w.rest_size = mapped.size ? mapped.size : sizeof(w.rest_small);
-    if (!w.rest || n >= w.rest_size)
+    const bool long_path = n >= sizeof(w.rest_small);
+    MappedBuffer mapped(long_path ? 2 * kPathMax : 0);
+    if (long_path && !mapped.data)
+        return -ENOMEM; /* not the host's answer, which may not be the machine's: the kernel's getname's */
+    w.rest = long_path ? mapped.data : w.rest_small;
+    w.rest_size = long_path ? mapped.size : sizeof(w.rest_small);
+    if (n >= w.rest_size)
         return kHostResolves;
     memcpy(w.rest, w.path, n + 1);
     /* Where the walk starts: the root for an absolute path (RESOLVE_BENEATH refuses one; under
@@ -489,11 +492,20 @@ long walk(Walk& w) {
         w.length = target[0] == '/' ? w.root_length : parent;
         w.canon[w.length] = '\0';
         w.mode = S_IFDIR | 0755;
-        /* The target, then what followed it (which lies in w.rest: moved first). */
+        /* The target, then what followed it (which lies in w.rest: moved first). A short path that
+         * a target makes outgrow the small buffer moves to a mapping, as a long path starts in one. */
         const size_t tl = strlen(target), nl = strlen(next);
-        if (tl + nl + 1 > w.rest_size)
-            return kHostResolves;
-        memmove(w.rest + tl, next, nl + 1);
+        if (tl + nl + 1 > w.rest_size) {
+            if (mapped.data || tl + nl + 1 > 2 * kPathMax)
+                return kHostResolves;
+            if (!mapped.map(2 * kPathMax))
+                return -ENOMEM;
+            memcpy(mapped.data + tl, next, nl + 1);
+            w.rest = mapped.data;
+            w.rest_size = mapped.size;
+        } else {
+            memmove(w.rest + tl, next, nl + 1);
+        }
         memcpy(w.rest, target, tl);
         p = w.rest;
     }
@@ -625,8 +637,16 @@ bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, Vf
     const char* path = short_path;
     long copied = caller.copy_string_in(short_path, user_path, sizeof(short_path));
     if (copied == -ENAMETOOLONG) {
-        if (!long_path.map(kPathMax))
-            return false;
+        if (!long_path.map(kPathMax)) {
+            /* No memory for the path: the kernel's getname fails so (ENOMEM) when it has none, and the
+             * host's answer, which may not be the machine's, is not given instead. */
+            classify_canonical("", out);
+            out->kind = VfsKind::Error;
+            out->error = -ENOMEM;
+            out->last_missing = false;
+            out->trailing_slash = false;
+            return true;
+        }
         copied = caller.copy_string_in(long_path.data, user_path, kPathMax);
         path = long_path.data;
     }

@@ -2,20 +2,25 @@
  * a descriptor of one says about itself, and which descriptor number an open takes. Natively these
  * are the kernel's answers; on a virtual machine the shim must give the same ones (conformance/compare
  * checks the recorded outcomes line by line, and each expectation here holds on any Linux). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "conformance.h"
 #include "raw_syscall.h"
@@ -354,6 +359,106 @@ TEST(CpuPaths, LongPathsReachTheViews) {
     struct stat st;
     EXPECT_EQ(syscall(SYS_newfstatat, AT_FDCWD, relative.c_str(), &st, 0), 0) << "syscall() of a long relative path";
     ASSERT_EQ(chdir(saved), 0);
+}
+
+/* A directory's link count is 2 and one per subdirectory, as the kernel counts them: the listings
+ * of the CPU and node roots and /dev/cpu hold the machine's directories, and their stat, fstat and
+ * statx say as many. Recorded: equal natively and on a machine equal to the host. */
+TEST(CpuPaths, RootsCountTheirSubdirectories) {
+    for (const std::string dir : {kCpu, kNode, std::string("/dev/cpu")}) {
+        DIR* d = opendir(dir.c_str());
+        if (!d) {
+            ASSERT_EQ(errno, ENOENT) << dir;
+            continue; /* no /dev/cpu without the cpuid module */
+        }
+        nlink_t subdirs = 0;
+        while (struct dirent* e = readdir(d))
+            subdirs += e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        struct stat by_fd{}, by_path{}, by_lstat{};
+        ASSERT_EQ(fstat(dirfd(d), &by_fd), 0) << dir;
+        closedir(d);
+        ASSERT_EQ(stat(dir.c_str(), &by_path), 0) << dir;
+        ASSERT_EQ(lstat(dir.c_str(), &by_lstat), 0) << dir;
+        struct statx by_statx{};
+        ASSERT_EQ(statx(AT_FDCWD, dir.c_str(), 0, STATX_NLINK, &by_statx), 0) << dir;
+        EXPECT_EQ(by_path.st_nlink, 2 + subdirs) << dir;
+        EXPECT_EQ(by_lstat.st_nlink, 2 + subdirs) << dir;
+        EXPECT_EQ(by_fd.st_nlink, 2 + subdirs) << dir;
+        EXPECT_EQ(by_statx.stx_nlink, 2 + subdirs) << dir;
+        record(dir + " links", by_path.st_nlink == 2 + subdirs ? "2 + subdirectories" : "other");
+    }
+}
+
+/* A short path that a link's target makes longer than 1 KiB: "/proc/self/cwd/../.." from a deep
+ * current directory, padded to just under 1 KiB, still reaches the view. */
+TEST(CpuPaths, ALinkMayLengthenAPath) {
+    char base[] = "/tmp/libos-longcwd-XXXXXX";
+    ASSERT_NE(mkdtemp(base), nullptr);
+    std::vector<std::string> made;
+    std::string dir = base;
+    while (dir.size() < 400) {
+        dir += "/" + std::string(40, 'd');
+        ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir;
+        made.push_back(dir);
+    }
+    char saved[4096];
+    ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+    ASSERT_EQ(chdir(dir.c_str()), 0);
+    const size_t depth = static_cast<size_t>(std::count(dir.begin(), dir.end(), '/'));
+    const std::string last = "/cpu" + std::to_string(machine().configured - 1) + "/topology/core_id";
+    std::string path = repeated("/proc/self/cwd", "/..", depth, kCpu);
+    path = repeated(path, "/.", (1000 - path.size() - last.size()) / 2, last);
+    EXPECT_EQ(stat_outcome(path), "ok") << path.size() << " bytes from " << dir.size() << " bytes of directory";
+    EXPECT_EQ(open_outcome(path, O_RDONLY), "ok") << path.size() << " bytes";
+    ASSERT_EQ(chdir(saved), 0);
+    for (auto d = made.rbegin(); d != made.rend(); ++d)
+        rmdir(d->c_str());
+    rmdir(base);
+}
+
+/* A long path with no address space left: the kernel reads it into memory of its own, and answers;
+ * the shim needs a mapping for it, and without one must say ENOMEM rather than let the host answer
+ * for the machine (on 8 vCPUs over 2 host CPUs the host has no cpu7). Never recorded: natively it is
+ * "ok", under the shim "ok" or ENOMEM. */
+TEST(CpuPaths, ALongPathWithoutMemoryIsNeverTheHostsAnswer) {
+    if (getenv("LIBOS_TEST_SANITIZERS"))
+        GTEST_SKIP() << "a sanitizer build: the sanitizers' own mappings need the address space";
+    const std::string last = "/cpu" + std::to_string(machine().configured - 1);
+    const std::string paths[] = {repeated(kCpu, "/.", 300, last + "/topology/core_id"),
+                                 repeated(kCpu, "/.", 600, last + "/topology/core_id")};
+    for (const std::string& path : paths) {
+        pid_t child = fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {
+            /* The address space as it is, and a few pages more, which the loop takes. */
+            long pages = 0;
+            FILE* statm = fopen("/proc/self/statm", "r");
+            if (!statm || fscanf(statm, "%ld", &pages) != 1)
+                _exit(100);
+            fclose(statm);
+            struct rlimit limit;
+            getrlimit(RLIMIT_AS, &limit);
+            limit.rlim_cur = static_cast<rlim_t>(pages + 16) * 4096;
+            if (setrlimit(RLIMIT_AS, &limit) != 0)
+                _exit(101);
+            while (mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
+            }
+            struct stat st;
+            int stated = stat(path.c_str(), &st) == 0 ? 0 : errno;
+            int fd = open(path.c_str(), O_RDONLY);
+            int opened = fd >= 0 ? 0 : errno;
+            int accessed = access(path.c_str(), R_OK) == 0 ? 0 : errno;
+            for (int err : {stated, opened, accessed})
+                if (err != 0 && err != ENOMEM)
+                    _exit(err);
+            _exit(0);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+        ASSERT_TRUE(WIFEXITED(status));
+        EXPECT_EQ(WEXITSTATUS(status), 0) << path.size() << " bytes: errno " << WEXITSTATUS(status)
+                                          << " (100, 101: the test's own set-up failed)";
+    }
 }
 
 /* The same on a thread of a 16 KiB stack: a long path costs no more of the caller's stack. */

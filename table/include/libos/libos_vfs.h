@@ -167,6 +167,11 @@ uint64_t vfs_machine_ino(const char* virt, uint64_t host_ino);
  * its VfsDir and node, which are classify's, or BelowCpu/BelowNode. */
 bool vfs_listing_kind(const VfsPath& p, VfsDir* dir, int32_t* node);
 uint64_t vfs_machine_ino_of(const char* virt, mode_t mode, uint64_t host_ino);
+/* The link count the machine gives directory `virt` (of type `mode`), whose host directory has
+ * host_nlink: for /sys/devices/system/cpu, /sys/devices/system/node and /dev/cpu, 2 and one per
+ * subdirectory as the kernel counts them, with the machine's vCPUs' or nodes' directories in place
+ * of the host's; the host's for anything else (inodes.cpp). */
+uint64_t vfs_machine_nlink(const char* virt, mode_t mode, uint64_t host_nlink);
 /* The records getdents64(2) (Linux64) and getdents(2) (Linux) write. */
 enum class DirentFormat : uint8_t { Linux64, Linux };
 /* Reads the listing of such a directory from its current position into the caller's `buf` (`size`
