@@ -572,6 +572,37 @@ TEST_F(Affinity, ForkChildrenInheritTheMask) {
     record("child", child_view);
 }
 
+/* A vfork child runs on its parent's thread (its memory, its TLS) but is a task of its own: its
+ * sched_setaffinity changes its mask only, and the parent's is what it was when it resumes. */
+TEST_F(Affinity, VforkChildsPinLeavesTheParentsMask) {
+    if (machine().usable.size() < 2) {
+        GTEST_SKIP() << "needs two usable CPUs";
+    }
+    Mask parent = single(machine().usable.front());
+    ASSERT_EQ(sched_setaffinity(0, sizeof(parent.bytes), parent.set()), 0);
+    Mask child = single(machine().usable.back());
+    Mask seen; /* the child's own view of its mask: the one it set */
+    pid_t pid = vfork();
+    if (pid == 0) {
+        if (sched_setaffinity(0, sizeof(child.bytes), child.set()) != 0)
+            _exit(1);
+        if (sched_getaffinity(0, sizeof(seen.bytes), seen.set()) != 0 ||
+            memcmp(seen.bytes, child.bytes, sizeof(seen.bytes)) != 0)
+            _exit(2);
+        _exit(0);
+    }
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child's status " << status;
+    Mask got;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(got.bytes), got.set()), 0);
+    EXPECT_EQ(got.list(), parent.list());
+    if (conformance::vcpu_observable())
+        EXPECT_EQ(sched_getcpu(), machine().usable.front());
+    record("parent after vfork child", got.list());
+}
+
 TEST_F(Affinity, AnotherProcessByExplicitPid) {
     int to_child[2], from_child[2];
     ASSERT_EQ(pipe(to_child), 0);
