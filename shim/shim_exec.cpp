@@ -141,8 +141,10 @@ __attribute__((visibility("hidden"))) constinit void* shim_libc_vfork = nullptr;
 __attribute__((visibility("hidden"), used)) void shim_before_vfork() noexcept {
     int saved = errno;
     shim::ensure();
-    if (libos::is_virtual())
+    if (libos::is_virtual()) {
         libos::ensure_region();
+        libos::note_vfork();
+    }
     shim_libc_vfork = shim::resolve_next("vfork");
     errno = saved;
 }

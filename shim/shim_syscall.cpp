@@ -51,6 +51,9 @@ long syscall_failure(long raw) noexcept {
  * where the caller put it): no frame, and on the pass-through the PAL's `ret` is the only one after
  * the kernel's return (PalSyscallUntrapped says why that matters). */
 SHIM_EXPORT long shim_syscall(long number, long a0, long a1, long a2, long a3, long a4, long a5) noexcept {
+    /* The kernel takes the number's low 32 bits, as an int (x86-64's and arm64's entry code): so does
+     * the shim, or a number with higher bits set would run a virtualized call on the host. */
+    number = static_cast<int>(number);
     if (__builtin_expect(!shim::g_direct.load(std::memory_order_acquire) || !libos::syscall_unrouted(number), 0))
         return routed_syscall(number, a0, a1, a2, a3, a4, a5);
     return PalSyscallUntrapped(number, a0, a1, a2, a3, a4, a5);

@@ -76,6 +76,25 @@ ThreadSlot* self_slot_slow() {
     return t_slot;
 }
 
+namespace {
+constinit thread_local bool t_vfork_noted __attribute__((tls_model("initial-exec"))) = false;
+}  // namespace
+
+void note_vfork() {
+    t_vfork_noted = true;
+}
+
+pid_t vfork_child_tid() {
+    if (__builtin_expect(!t_vfork_noted, 1))
+        return 0;
+    pid_t tid = static_cast<pid_t>(PalThreadGetId());
+    if (tid == self_tid()) {
+        t_vfork_noted = false; /* the parent, resumed */
+        return 0;
+    }
+    return tid;
+}
+
 void current_mask(CpuBits* out) {
     memset(out, 0, sizeof(*out));
     copy_own_mask(out->words);
@@ -83,6 +102,11 @@ void current_mask(CpuBits* out) {
 
 void copy_own_mask(uint64_t* words) {
     ThreadSlot* slot = self_slot();
+    /* A vfork child that set its own mask has a slot of its own (its parent's is t_slot). */
+    if (pid_t child = vfork_child_tid(); __builtin_expect(child > 0, 0)) {
+        if (ThreadSlot* own = find_slot(child))
+            slot = own;
+    }
     if (__builtin_expect(slot != nullptr, 1)) {
         locked_read(slot, words);
         uint64_t any = 0;

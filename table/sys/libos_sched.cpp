@@ -85,8 +85,16 @@ SyscallResult libos_syscall_sched_setaffinity(Caller caller, pid_t pid, unsigned
         return LeaveToHost{};
     if (long denied = caller.may_change(pid); denied < 0)
         return denied;
+    /* A vfork child runs on its parent's thread: it names itself by its own tid, and its mask is
+     * not the parent's slot (whose mask the parent finds unchanged when it resumes). */
+    bool self = caller.is_self(pid);
+    if (self && !caller.is_remote()) {
+        if (pid_t child = libos::vfork_child_tid(); child > 0) {
+            pid = child;
+            self = false;
+        }
+    }
     /* The host's change and the slot's are one step for other writers of the same thread. */
-    const bool self = caller.is_self(pid);
     libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(pid);
     libos::begin_change(slot);
     long ret = PalThreadSetCpuAffinity(pid, host_words * sizeof(uint64_t), host);

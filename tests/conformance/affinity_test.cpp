@@ -572,6 +572,37 @@ TEST_F(Affinity, ForkChildrenInheritTheMask) {
     record("child", child_view);
 }
 
+/* A vfork child runs on its parent's thread (its memory, its TLS) but is a task of its own: its
+ * sched_setaffinity changes its mask only, and the parent's is what it was when it resumes. */
+TEST_F(Affinity, VforkChildsPinLeavesTheParentsMask) {
+    if (machine().usable.size() < 2) {
+        GTEST_SKIP() << "needs two usable CPUs";
+    }
+    Mask parent = single(machine().usable.front());
+    ASSERT_EQ(sched_setaffinity(0, sizeof(parent.bytes), parent.set()), 0);
+    Mask child = single(machine().usable.back());
+    Mask seen; /* the child's own view of its mask: the one it set */
+    pid_t pid = vfork();
+    if (pid == 0) {
+        if (sched_setaffinity(0, sizeof(child.bytes), child.set()) != 0)
+            _exit(1);
+        if (sched_getaffinity(0, sizeof(seen.bytes), seen.set()) != 0 ||
+            memcmp(seen.bytes, child.bytes, sizeof(seen.bytes)) != 0)
+            _exit(2);
+        _exit(0);
+    }
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child's status " << status;
+    Mask got;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(got.bytes), got.set()), 0);
+    EXPECT_EQ(got.list(), parent.list());
+    if (conformance::vcpu_observable())
+        EXPECT_EQ(sched_getcpu(), machine().usable.front());
+    record("parent after vfork child", got.list());
+}
+
 TEST_F(Affinity, AnotherProcessByExplicitPid) {
     int to_child[2], from_child[2];
     ASSERT_EQ(pipe(to_child), 0);
@@ -773,6 +804,29 @@ TEST(PassThrough, SyscallsWithoutAHandlerGetNativeResults) {
 }
 
 /* The run under the shim must really have the shim loaded, or the comparison proves nothing. */
+/* The kernel reads a system call's number as a 32-bit int: syscall() of a number with bits above
+ * them set runs the call of its low 32 bits. It is that call to the shim too, virtualized as it is,
+ * not a number without a handler passed through (which let the host answer sched_getaffinity). An
+ * emulator may refuse such numbers (ENOSYS): there is nothing to compare then. */
+TEST_F(Affinity, SyscallNumbersAreTheirLow32Bits) {
+    Mask plain, high;
+    long want = syscall(SYS_sched_getaffinity, 0, sizeof(plain.bytes), plain.set());
+    ASSERT_GT(want, 0);
+    errno = 0;
+    long got = syscall((1L << 32) | SYS_sched_getaffinity, 0, sizeof(high.bytes), high.set());
+    if (got == -1 && errno == ENOSYS) {
+        GTEST_SKIP() << "the host refuses numbers above 32 bits";
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(high.list(), plain.list());
+    Mask upper;
+    got = syscall(static_cast<long>(0xffffffff00000000UL | SYS_sched_getaffinity), 0, sizeof(upper.bytes),
+                  upper.set());
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(upper.list(), plain.list());
+    record("high bits", std::to_string(got) + " " + high.list());
+}
+
 TEST(Harness, ShimIsLoadedExactlyWhenExpected) {
     bool expect = getenv("LIBOS_EXPECT_SHIM") != nullptr;
     bool loaded = libos_test::read_file("/proc/self/maps").find("libshim.so") != std::string::npos;

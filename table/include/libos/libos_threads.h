@@ -99,6 +99,13 @@ void copy_own_mask(uint64_t* words);
  * its own shim did (the task keeps this slot). */
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
 void adopt_thread(ThreadSlot* slot, pid_t tid);
+/* vfork: the parent notes, before it, that its thread may next run a vfork child, which shares the
+ * parent's memory and TLS (its t_slot, t_tid) but is a task of its own. vfork_child_tid() is 0 in
+ * the thread that noted it (and forgets the note there, the one system call it costs), the child's
+ * own tid in the child, which must then name itself by that tid and write nothing into the
+ * parent's slot nor its TLS. */
+void note_vfork();
+pid_t vfork_child_tid();
 /* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
  * ask about its child at once. */
 void register_fork_child(pid_t child);
