@@ -66,8 +66,19 @@ def main() -> int:
                 if not any(name in s for s in failed_suites):
                     failed += 1
                     print(f"FAILED: {name} ({result.get('result')}, no failing case reported)")
-            # TAP skip reasons live in the test's output ("ok 3 - name # SKIP reason").
+            # A failing TAP case's diagnostics (its "#" lines) are shown once, so that a CI log says
+            # why without the test log, which the next suite's run overwrites.
             test_name = result.get("name", "")
+            if result.get("result") in ("FAIL", "TIMEOUT", "ERROR"):
+                lines = (result.get("stdout") or "").splitlines()
+                for i, out_line in enumerate(lines):
+                    if out_line.startswith("not ok ") and "# TODO" not in out_line:
+                        print(f"{test_name}: {out_line}")
+                        for diag in lines[i + 1:i + 21]:
+                            if not diag.startswith("#"):
+                                break
+                            print(f"  {diag[:300]}")
+            # TAP skip reasons live in the test's output ("ok 3 - name # SKIP reason").
             for out_line in (result.get("stdout") or "").splitlines():
                 if out_line.startswith("# summary: "):
                     notes.append(out_line[len("# summary: "):])
