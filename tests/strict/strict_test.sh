@@ -556,7 +556,9 @@ signal_to_launcher() {
   local sig=$1 want=$2
   shift 2
   rm -f "$tmp/ready"
-  "$L" --strict --cpus 2 -- "$@" >"$tmp/sig.out" 2>"$tmp/sig.err" &
+  # Each signal at its default action (a CI started under nohup ignores SIGHUP, and so would the
+  # program, as natively).
+  env --default-signal="$sig" "$L" --strict --cpus 2 -- "$@" >"$tmp/sig.out" 2>"$tmp/sig.err" &
   local launcher=$! i
   bg_pid=$launcher
   for ((i = 0; i < 400; i++)); do [ -e "$tmp/ready" ] && break; sleep 0.025; done
