@@ -80,24 +80,16 @@ std::vector<sock_filter> build_filter(uint64_t tag) {
     constexpr uint32_t kTagLow = offsetof(seccomp_data, args) + 5 * sizeof(uint64_t);
     constexpr uint32_t kTagHigh = kTagLow + sizeof(uint32_t);
     FilterBuilder f;
+    f.load(kArch);
 #if defined(__aarch64__)
     /* arm64: AArch32 (compat) calls are not virtualized and run on the host; there is no x32. */
-    f.load(kArch);
     f.jeq(AUDIT_ARCH_AARCH64, "", "allow");
     f.load(kNr);
-    for (long nr : kTrapped)
-        f.jeq(static_cast<uint32_t>(nr), "tagged", "");
-    f.ret(SECCOMP_RET_ALLOW);
-    f.label("tagged");
-    f.load(kTagLow);
-    f.jeq(static_cast<uint32_t>(tag), "", "notify");
-    f.load(kTagHigh);
-    f.jeq(static_cast<uint32_t>(tag >> 32), "allow", "notify");
 #else
-    f.load(kArch);
     f.jeq(AUDIT_ARCH_X86_64, "", "other_arch");
     f.load(kNr);
     f.jset(kX32Bit, "foreign", "");
+#endif
     for (long nr : kTrapped)
         f.jeq(static_cast<uint32_t>(nr), "tagged", "");
     f.ret(SECCOMP_RET_ALLOW);
@@ -107,6 +99,7 @@ std::vector<sock_filter> build_filter(uint64_t tag) {
     f.jeq(static_cast<uint32_t>(tag), "", "notify");
     f.load(kTagHigh);
     f.jeq(static_cast<uint32_t>(tag >> 32), "allow", "notify");
+#if !defined(__aarch64__)
     /* 32-bit calls (i386, or x32): the supervisor reports them and lets them run. */
     f.label("other_arch");
     f.jeq(AUDIT_ARCH_I386, "", "allow");

@@ -27,16 +27,7 @@ unset LIBOS_CPUS LIBOS_CPU_MAP LIBOS_PROPAGATE LIBOS_STATE_FD LIBOS_AFFINITY LIB
   LIBOS_TRACE LIBOS_TRACE_STACK LIBOS_TRACE_FORMAT LIBOS_STATS LIBOS_STRICT LIBOS_CWD LIBOS_TEST_CRASH \
   LIBOS_TEST_STRICT_MISSING LIBOS_TRACE_FILTER LIBOS_TRACE_TIME LIBOS_TRACE_PER_PROCESS LIBOS_STATS_FD
 
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-fail() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  shift
-  local line
-  for line in "$@"; do printf '%s\n' "$line" | sed 's/^/# /'; done
-}
+source "$(dirname "$0")/../lib/tap.sh"
 
 # run ARGS...: runs the launcher; sets $out (stdout), $err (stderr), $rc, $err_lines.
 run() {
