@@ -910,7 +910,9 @@ def markdown(report):
         if r["status"] == "n/a":
             result = r["reason"]
         elif r["value_unit"] == "ns added":
-            result = "%s (%+.1f ns)" % (result, r["value"])
+            # Added times span nanoseconds (a call) to milliseconds (a launch): each in its own unit.
+            added = r["value"]
+            result = "%s (%s%s)" % (result, "-" if added < 0 else "+", fmt_time(abs(added)))
         elif r["value_unit"] not in ("ratio",):
             result = "%s (%s %s)" % (result, ("%+d" % r["value"]) if r["value_unit"] == "KiB added"
                                      else "%g" % r["value"], r["value_unit"])
