@@ -180,7 +180,9 @@ void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
         clear(e, ino);
         return;
     }
-    long to = whence == SEEK_SET ? offset : at + offset;
+    long to = offset;
+    if (whence == SEEK_CUR && __builtin_add_overflow(at, offset, &to))
+        return; /* EOVERFLOW or EINVAL from the host */
     if (to < 0 || to == at) /* EINVAL from the host; or seq_lseek's "offset == read_pos": nothing */
         return;
     e->used.store(1, std::memory_order_relaxed);
