@@ -1,11 +1,12 @@
 /* The entry points through which a program reads a generated file that changes (/proc/stat, a status
  * file, a node's meminfo...) again: read, pread, readv, preadv, preadv2 and their fortified (_chk) and
- * 64-bit names, dup, dup2, dup3, and the stdio seeks (rewind, fseek, fseeko, fsetpos) and fflush. The
+ * 64-bit names, dup, dup2, dup3, close, fclose, and the stdio seeks (rewind, fseek, fseeko, fsetpos)
+ * and fflush. The
  * table keeps such files live as Linux's seq files are (table/vfs/live.cpp); lseek is shim_fd.cpp's.
  *
  * Until the program opens such a file, each of these costs one predictable branch before libc's own
- * function: read and pread call glibc's exported __read and __pread64 (the same functions, bound at
- * load time, cancellation points as they are), the others libc's function found with
+ * function: read, pread, close, fclose and fflush call glibc's exported __read, __pread64, __close,
+ * _IO_fclose and _IO_fflush (the same functions, bound at load time, cancellation points as they are), the others libc's function found with
  * dlsym(RTLD_NEXT). dup, dup2 and dup3 are not cancellation points and go through the table.
  *
  * A stdio stream reads through glibc's internal calls, which no override sees, and may answer a seek
@@ -28,6 +29,8 @@
 extern "C" ssize_t __read(int fd, void* buf, size_t count);
 extern "C" ssize_t __pread64(int fd, void* buf, size_t count, off64_t offset);
 extern "C" int _IO_fflush(FILE* stream);
+extern "C" int __close(int fd);
+extern "C" int _IO_fclose(FILE* stream);
 extern "C" [[noreturn]] void __chk_fail(void);
 
 namespace {
@@ -204,6 +207,20 @@ SHIM_EXPORT int dup2(int fd, int target) noexcept {
 
 SHIM_EXPORT int dup3(int fd, int target, int flags) noexcept {
     return static_cast<int>(shim::syscall_result(libos::dispatch(SYS_dup3, fd, target, flags, 0, 0, 0)));
+}
+
+/* close and fclose forget the descriptor, so that the number's next file pays nothing (the table
+ * checks every entry before writing anyway: glibc closes internally too, in freopen for one). */
+SHIM_EXPORT int close(int fd) {
+    if (libos::vfs_live_any())
+        libos::vfs_live_forget(fd);
+    return __close(fd);
+}
+
+SHIM_EXPORT int fclose(FILE* fp) {
+    if (fp && libos::vfs_live_any())
+        libos::vfs_live_forget(fp->_fileno);
+    return _IO_fclose(fp);
 }
 
 SHIM_EXPORT void rewind(FILE* fp) {

@@ -155,6 +155,11 @@ void vfs_live_dup(int from, int to) {
         g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
 }
 
+void vfs_live_forget(int fd) {
+    if (LiveFd* e = entry(fd))
+        e->ino.store(0, std::memory_order_release);
+}
+
 bool vfs_live_tracked(int fd) {
     return entry(fd) != nullptr;
 }

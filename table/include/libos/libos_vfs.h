@@ -173,6 +173,8 @@ inline bool vfs_live_any() {
 void vfs_live_mark(int fd);
 /* dup, dup2, dup3 made `to` a copy of `from` (`to` is no live file when `from` is none). */
 void vfs_live_dup(int from, int to);
+/* fd is being closed (close, fclose): it is no live file any more. */
+void vfs_live_forget(int fd);
 /* fd is (or was, and may still be) a live file: no system call is made to say so. */
 bool vfs_live_tracked(int fd);
 /* Before read, readv, or preadv2 at the current offset (-1) of fd. */
