@@ -16,6 +16,9 @@ for method in lseek chunks pread preadv syscall dup fork rewind fseek fseek-cur 
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done
 
+expect "descriptor calls with a live file open: natively" "ok" "$progs/live_files" calls
+expect "descriptor calls with a live file open: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" calls
+
 # /proc/self/status read again through the same descriptor after sched_setaffinity: the new list.
 native=$("$progs/live_files" status)
 last=${native##*pinned to }

@@ -5,10 +5,12 @@
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
  *                           dup fork chunks
+ *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
  *                           through the same descriptor and prints it
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -117,12 +119,62 @@ static int status_method(void) {
     return 0;
 }
 
+/* The descriptor calls the live files route (dup, dup2, dup3, read, pread, lseek) keep their results,
+ * errors and errno once a live file is open: prints "ok" or the first check that failed. */
+#define CHECK(what)                          \
+    do {                                     \
+        if (!(what)) {                       \
+            printf("failed: %s\n", #what);   \
+            return 1;                        \
+        }                                    \
+    } while (0)
+static int calls_method(void) {
+    int fd = open("/proc/stat", O_RDONLY);
+    CHECK(fd >= 0);
+    char byte;
+    errno = 1234;
+    CHECK(read(fd, &byte, 1) == 1 && errno == 1234);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0 && errno == 1234);
+    CHECK(read(fd, &byte, 1) == 1 && byte == 'c' && errno == 1234);
+    CHECK(pread(fd, &byte, 1, 0) == 1 && byte == 'c' && errno == 1234);
+    CHECK(dup2(fd, fd) == fd);
+    CHECK(dup3(fd, fd, 0) == -1 && errno == EINVAL);
+    CHECK(dup2(-1, 100) == -1 && errno == EBADF);
+    CHECK(dup(4000) == -1 && errno == EBADF);
+    CHECK(read(-1, &byte, 1) == -1 && errno == EBADF);
+    CHECK(pread(fd, &byte, 1, -1) == -1 && errno == EINVAL);
+    CHECK(lseek(fd, -1, SEEK_SET) == -1 && errno == EINVAL);
+    CHECK(dup3(fd, 100, O_CLOEXEC) == 100 && fcntl(100, F_GETFD) == FD_CLOEXEC);
+    CHECK(lseek(100, 0, SEEK_SET) == 0 && read(100, &byte, 1) == 1 && byte == 'c');
+    /* dup2 over the live copy with another file: that number reads the other file now. */
+    int null = open("/dev/null", O_RDONLY);
+    CHECK(dup2(null, 100) == 100 && read(100, &byte, 1) == 0);
+    CHECK(write(fd, "x", 1) == -1 && errno == EBADF);
+    close(100);
+    close(fd);
+    /* The number again, for another file: nothing of /proc/stat shows through it. */
+    CHECK(dup2(null, fd) == fd && lseek(fd, 0, SEEK_SET) == 0 && read(fd, &byte, 1) == 0);
+    /* Closed where no override sees it (a raw close), and the number taken by an open of another
+     * file: reads of it are that file's. */
+    fd = open("/proc/stat", O_RDONLY);
+    CHECK(fd >= 0 && read(fd, &byte, 1) == 1 && lseek(fd, 0, SEEK_SET) == 0);
+    CHECK(syscall(SYS_close, fd) == 0);
+    CHECK(open("/dev/zero", O_RDONLY) == fd);
+    byte = 'x';
+    CHECK(read(fd, &byte, 1) == 1 && byte == 0 && lseek(fd, 0, SEEK_SET) == 0 && read(fd, &byte, 1) == 1 &&
+          byte == 0 && pread(fd, &byte, 1, 0) == 1 && byte == 0);
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2)
         return 2;
     const char* m = argv[1];
     if (strcmp(m, "status") == 0)
         return status_method();
+    if (strcmp(m, "calls") == 0)
+        return calls_method();
     long long before, after;
     if (!strcmp(m, "rewind") || !strcmp(m, "fseek") || !strcmp(m, "fseek-cur") || !strcmp(m, "fsetpos") ||
         !strcmp(m, "fflush")) {
