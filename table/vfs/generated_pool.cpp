@@ -237,16 +237,20 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
     return n;
 }
 
-long pooled_refresh(Caller caller, const VfsPath& path, uint64_t dev, uint64_t ino) {
+long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
     const pid_t self = PalProcessGetId();
     for (PooledFile& p : g_pool) {
-        if (p.owner != self || p.dev != dev || p.ino != ino || strcmp(p.virt, path.virt) != 0)
+        if (p.owner != self || p.dev != dev || p.ino != ino)
             continue;
         /* Another thread has the slot (writing it again, or asking whether it is free): its
          * content is being made now, and is not made twice. */
         if (!claim(p, kReady))
             return -EBUSY;
-        long ret = still_ours(p) ? refill(caller, path, p) : kPoolUnavailable;
+        /* The slot names its file: no readlink of the program's descriptor is needed. */
+        long ret = kPoolUnavailable;
+        VfsPath path;
+        if (still_ours(p) && classify_canonical(p.virt, &path) && path.kind == VfsKind::Generated)
+            ret = refill(caller, path, p);
         p.state.store(kReady, std::memory_order_release);
         return ret;
     }

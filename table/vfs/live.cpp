@@ -78,11 +78,11 @@ bool still_live(int fd, LiveFd* e, uint64_t ino, struct stat* st) {
  * descriptor of the memfd open for writing; truncated to its new length. 0 or -errno (a sealed memfd:
  * -EPERM, and its content stays). */
 long write_again(Caller caller, int fd, const struct stat& st) {
+    if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino); ret != kPoolUnavailable)
+        return ret;
     VfsPath path;
     if (!vfs_generated_fd(fd, st.st_mode, st.st_nlink, &path))
         return -EBADF;
-    if (long ret = pooled_refresh(caller, path, st.st_dev, st.st_ino); ret != kPoolUnavailable)
-        return ret;
     long rw = reopen_memfd(fd, O_RDWR | O_CLOEXEC);
     if (rw < 0)
         return rw;
