@@ -134,7 +134,7 @@ __attribute__((noinline, cold)) ssize_t preadv2_live(int fd, const struct iovec*
 }  // namespace
 
 SHIM_EXPORT ssize_t read(int fd, void* buf, size_t count) {
-    if (libos::vfs_live_any())
+    if (libos::vfs_live_any() && libos::vfs_live_tracked(fd))
         return read_live(fd, buf, count);
     return __read(fd, buf, count);
 }
@@ -146,7 +146,7 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t count, size_t buflen) {
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void* buf, size_t count, off_t offset) {
-    if (libos::vfs_live_any())
+    if (libos::vfs_live_any() && libos::vfs_live_tracked(fd))
         return pread_live(fd, buf, count, offset);
     return __pread64(fd, buf, count, offset);
 }
@@ -166,13 +166,13 @@ SHIM_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t count, off64_t offse
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec* iov, int count) {
-    if (libos::vfs_live_any())
+    if (libos::vfs_live_any() && libos::vfs_live_tracked(fd))
         return readv_live(fd, iov, count);
     return SHIM_REAL(readv)(fd, iov, count);
 }
 
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec* iov, int count, off_t offset) {
-    if (libos::vfs_live_any())
+    if (libos::vfs_live_any() && libos::vfs_live_tracked(fd))
         return preadv_live(fd, iov, count, offset);
     return SHIM_REAL(preadv)(fd, iov, count, offset);
 }
@@ -182,7 +182,7 @@ SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec* iov, int count, off64_t
 }
 
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
-    if (libos::vfs_live_any())
+    if (libos::vfs_live_any() && libos::vfs_live_tracked(fd))
         return preadv2_live(fd, iov, count, offset, flags);
     return SHIM_REAL(preadv2)(fd, iov, count, offset, flags);
 }

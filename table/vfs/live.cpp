@@ -42,21 +42,18 @@
 namespace libos {
 
 constinit std::atomic<int> g_vfs_live_count{0};
+LIBOS_LARGE_BSS constinit VfsLiveFd g_vfs_live[kVfsLiveFds] = {};
 
 namespace {
 
-struct LiveFd {
-    std::atomic<uint64_t> ino;  /* the memfd's inode number; 0: not a live file */
-    std::atomic<uint8_t> used;  /* read since its content was made */
-};
-LIBOS_LARGE_BSS constinit LiveFd g_live[kVfsLiveFds] = {};
+using LiveFd = VfsLiveFd;
 /* The device of every memfd (the kernel's internal shmem mount), learnt at the first mark. */
 constinit std::atomic<uint64_t> g_memfd_dev{0};
 
 LiveFd* entry(int fd) {
     if (fd < 0 || fd >= kVfsLiveFds)
         return nullptr;
-    LiveFd* e = &g_live[fd];
+    LiveFd* e = &g_vfs_live[fd];
     return e->ino.load(std::memory_order_acquire) != 0 ? e : nullptr;
 }
 
@@ -133,7 +130,7 @@ void vfs_live_mark(int fd) {
     if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0)
         return;
     g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
-    LiveFd& e = g_live[fd];
+    LiveFd& e = g_vfs_live[fd];
     e.used.store(0, std::memory_order_relaxed);
     if (e.ino.exchange(st.st_ino, std::memory_order_acq_rel) == 0)
         g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
@@ -143,7 +140,7 @@ void vfs_live_dup(int from, int to) {
     LiveFd* e = entry(from);
     if (from == to || to < 0 || to >= kVfsLiveFds) /* dup2 onto itself changes nothing */
         return;
-    LiveFd& d = g_live[to];
+    LiveFd& d = g_vfs_live[to];
     if (!e) { /* dup2 over a live descriptor: that number is another file now */
         d.ino.store(0, std::memory_order_release);
         return;
@@ -158,10 +155,6 @@ void vfs_live_dup(int from, int to) {
 void vfs_live_forget(int fd) {
     if (LiveFd* e = entry(fd))
         e->ino.store(0, std::memory_order_release);
-}
-
-bool vfs_live_tracked(int fd) {
-    return entry(fd) != nullptr;
 }
 
 void vfs_live_before_read(Caller caller, int fd) {

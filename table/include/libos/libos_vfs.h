@@ -175,8 +175,18 @@ void vfs_live_mark(int fd);
 void vfs_live_dup(int from, int to);
 /* fd is being closed (close, fclose): it is no live file any more. */
 void vfs_live_forget(int fd);
-/* fd is (or was, and may still be) a live file: no system call is made to say so. */
-bool vfs_live_tracked(int fd);
+/* The table: per descriptor number, the memfd's inode number (0: no live file) and whether it was
+ * read since its content was made. */
+struct VfsLiveFd {
+    std::atomic<uint64_t> ino;
+    std::atomic<uint8_t> used;
+};
+extern VfsLiveFd g_vfs_live[kVfsLiveFds];
+/* fd is (or was, and may still be) a live file: one load, no system call. */
+inline bool vfs_live_tracked(int fd) {
+    return static_cast<unsigned>(fd) < static_cast<unsigned>(kVfsLiveFds) &&
+           g_vfs_live[fd].ino.load(std::memory_order_acquire) != 0;
+}
 /* Before read, readv, or preadv2 at the current offset (-1) of fd. */
 void vfs_live_before_read(Caller caller, int fd);
 /* Before pread, preadv, preadv2 at `offset`. */
