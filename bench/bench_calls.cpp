@@ -162,6 +162,44 @@ void read_file(benchmark::State& state, const char* path) {
     }
 }
 
+/* read(2) of one byte of /dev/zero: what the shim's read costs a descriptor that is no generated
+ * file (shim/shim_live.cpp: a branch, then glibc's own __read). */
+void read_one_byte(benchmark::State& state) {
+    int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        state.SkipWithError("open failed");
+        return;
+    }
+    char byte;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(read(fd, &byte, 1));
+    close(fd);
+}
+
+/* A file kept open and read again from offset 0 to the end, as vmstat and libproc2 read /proc/stat
+ * (lseek(fd, 0) + read): on the machine its content is made again (table/vfs/live.cpp). */
+void reread_file(benchmark::State& state, const char* path) {
+    static char buffer[1 << 16];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        state.SkipWithError("open failed");
+        return;
+    }
+    for (auto _ : state) {
+        lseek(fd, 0, SEEK_SET);
+        size_t total = 0;
+        ssize_t n;
+        while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+            total += static_cast<size_t>(n);
+        benchmark::DoNotOptimize(total);
+        if (n < 0) {
+            state.SkipWithError("read failed");
+            break;
+        }
+    }
+    close(fd);
+}
+
 /* ---- raw system calls ---------------------------------------------------------------------------- */
 
 /* A system call made with the instruction (tests/lib/raw_syscall.h), not through libc's syscall():
@@ -306,6 +344,8 @@ BENCHMARK_CAPTURE(read_file, proc_cpuinfo, "/proc/cpuinfo")->Name("call/read_pro
 BENCHMARK_CAPTURE(read_file, cpu_online, "/sys/devices/system/cpu/online")->Name("call/read_cpu_online");
 BENCHMARK_CAPTURE(read_file, proc_stat, "/proc/stat")->Name("call/read_proc_stat");
 BENCHMARK_CAPTURE(read_file, proc_self_status, "/proc/self/status")->Name("call/read_proc_self_status");
+BENCHMARK(read_one_byte)->Name("call/read_1_byte");
+BENCHMARK_CAPTURE(reread_file, proc_stat, "/proc/stat")->Name("call/reread_proc_stat");
 BENCHMARK_CAPTURE(read_file, core_cpus_list, "/sys/devices/system/cpu/cpu1/topology/core_cpus_list")
     ->Name("call/read_core_cpus_list");
 BENCHMARK_CAPTURE(read_file, node_meminfo, "/sys/devices/system/node/node0/meminfo")->Name("call/read_node_meminfo");

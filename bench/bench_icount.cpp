@@ -9,7 +9,8 @@
  * then makes it once between two labels; the parent steps the child from the stop and counts the
  * steps between the labels. Prints one JSON object: {"CALL": instructions, ...}. Exit 1 on failure.
  *   CALL: syscall_enosys (syscall() of a number the kernel does not have), syscall_getpid,
- *         sched_getcpu, getcpu, empty (a call that does nothing: the measurement's own floor). */
+ *         sched_getcpu, getcpu, read_1_byte (read(2) of /dev/zero), empty (a call that does nothing:
+ *         the measurement's own floor). */
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace {
@@ -34,6 +36,13 @@ long call_getcpu() {
     return getcpu(&cpu, &node) + cpu + node;
 }
 long call_empty() { return 0; }
+/* read(2) of one byte of /dev/zero, opened by main: the shim's read hook on a descriptor that is no
+ * generated file. */
+int g_zero = -1;
+long call_read_1_byte() {
+    char byte;
+    return read(g_zero, &byte, 1);
+}
 
 struct Call {
     const char* name;
@@ -42,7 +51,7 @@ struct Call {
 constexpr Call kCalls[] = {
     {"syscall_enosys", call_syscall_enosys}, {"syscall_getpid", call_syscall_getpid},
     {"sched_getcpu", call_sched_getcpu},     {"getcpu", call_getcpu},
-    {"empty", call_empty},
+    {"empty", call_empty},                   {"read_1_byte", call_read_1_byte},
 };
 
 long (*volatile g_fn)() = nullptr;
@@ -112,6 +121,7 @@ long count(long (*fn)()) {
 int main(int argc, char** argv) {
     const char* trace = getenv("BENCH_ICOUNT_TRACE");
     g_trace = trace && strcmp(trace, "1") == 0;
+    g_zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
     printf("{");
     for (int i = 1; i < argc; ++i) {
         const Call* found = nullptr;

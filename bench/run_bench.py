@@ -438,6 +438,12 @@ PER_CALL = [
      "virtual file against the real one"),
     ("read_cpu_online", "call/read_cpu_online", "open + read + close `/sys/devices/system/cpu/online`",
      VM, "<=", 1.0, "virtual file against the real one"),
+    ("read_1_byte", "call/read_1_byte", "`read` of 1 byte of `/dev/zero` (a descriptor that is no generated file)",
+     VM, "<=", 1.02, "the shim's read: one branch, then glibc's own __read (the program has live files open: "
+     "one more load, of the descriptor's entry)"),
+    ("reread_proc_stat", "call/reread_proc_stat", "`lseek(fd, 0)` + read to the end of `/proc/stat` kept open "
+     "(vmstat's way)", VM, "<=", 1.0, "the content made again in place at the read from offset 0 "
+     "(table/vfs/live.cpp) against the kernel's seq file"),
 ]
 
 

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <atomic>
 
@@ -46,6 +47,13 @@ struct RealFunctions {
     int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
                         char* const*, char* const*);
     FILE* (*fopen)(const char*, const char*);
+    ssize_t (*readv)(int, const struct iovec*, int);
+    ssize_t (*preadv)(int, const struct iovec*, int, off_t);
+    ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
+    void (*rewind)(FILE*);
+    int (*fseek)(FILE*, long, int);
+    int (*fseeko)(FILE*, off_t, int);
+    int (*fsetpos)(FILE*, const fpos_t*);
     char* (*getcwd)(char*, size_t);
     char* (*realpath)(const char*, char*);
     DIR* (*opendir)(const char*);

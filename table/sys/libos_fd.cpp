@@ -1,6 +1,7 @@
 /* The descriptors of generated files (libos_vfs.h), which are memfds underneath: fstat(2), fstatfs(2),
  * statfs(2), readlink(2), readlinkat(2), mmap(2) and lseek(2) answer for them as the real file's
- * would, the real file (the host file that stands for the generated one) being the oracle. A
+ * would, and read(2), readv(2), pread64(2), preadv(2), preadv2(2), lseek(2), dup(2), dup2(2) and dup3(2)
+ * keep a changing one live (table/vfs/live.cpp), the real file (the host file that stands for the generated one) being the oracle. A
  * generated file's descriptor is told by the host's own answer first (a regular file with no link:
  * a memfd), then by its memfd's name, so every other descriptor costs one comparison.
  *
@@ -186,10 +187,15 @@ SyscallResult libos_syscall_mmap(Caller caller, unsigned long addr, unsigned lon
 }
 
 /* lseek(2): where SEEK_END, SEEK_DATA and SEEK_HOLE lead is the real file's answer (sysfs files are
- * 4096 bytes long whatever they hold; /proc's refuse SEEK_END); the generated file's offset goes there. */
+ * 4096 bytes long whatever they hold; /proc's refuse SEEK_END); the generated file's offset goes there.
+ * SEEK_SET and SEEK_CUR move a live file's offset as seq_lseek does: its content is made anew when
+ * the offset changes (table/vfs/live.cpp). */
 SyscallResult libos_syscall_lseek(Caller caller, int fd, long offset, int whence) {
-    if (whence != SEEK_END && whence != SEEK_DATA && whence != SEEK_HOLE)
+    if (whence != SEEK_END && whence != SEEK_DATA && whence != SEEK_HOLE) {
+        if (libos::vfs_live_any() && !caller.is_remote())
+            libos::vfs_live_before_seek(caller, fd, offset, whence);
         return LeaveToHost{};
+    }
     VfsPath p;
     if (!in_process_vm(caller) || !generated(fd, &p))
         return LeaveToHost{};
@@ -201,4 +207,75 @@ SyscallResult libos_syscall_lseek(Caller caller, int fd, long offset, int whence
     if (to < 0)
         return to;
     return PalFileSeek(fd, to, SEEK_SET);
+}
+
+/* read(2), readv(2): a live generated file read at offset 0 again is made anew first, as seq_read_iter
+ * does (table/vfs/live.cpp); every read is then the host's. One predictable branch for a program that
+ * never opened such a file. */
+SyscallResult libos_syscall_read(Caller caller, int fd, unsigned long, unsigned long) {
+    if (libos::vfs_live_any() && !caller.is_remote())
+        libos::vfs_live_before_read(caller, fd);
+    return LeaveToHost{};
+}
+
+SyscallResult libos_syscall_readv(Caller caller, int fd, unsigned long, unsigned long) {
+    if (libos::vfs_live_any() && !caller.is_remote())
+        libos::vfs_live_before_read(caller, fd);
+    return LeaveToHost{};
+}
+
+/* pread64(2): at offset 0, the same. */
+SyscallResult libos_syscall_pread64(Caller caller, int fd, unsigned long, unsigned long, long pos) {
+    if (libos::vfs_live_any() && !caller.is_remote())
+        libos::vfs_live_before_pread(caller, fd, pos);
+    return LeaveToHost{};
+}
+
+/* preadv(2): the offset is pos_l on a 64-bit kernel (pos_h is shifted out). */
+SyscallResult libos_syscall_preadv(Caller caller, int fd, unsigned long, unsigned long, unsigned long pos_l,
+                                   unsigned long) {
+    if (libos::vfs_live_any() && !caller.is_remote())
+        libos::vfs_live_before_pread(caller, fd, static_cast<long>(pos_l));
+    return LeaveToHost{};
+}
+
+/* preadv2(2): offset -1 is the current offset, as readv. */
+SyscallResult libos_syscall_preadv2(Caller caller, int fd, unsigned long, unsigned long, unsigned long pos_l,
+                                    unsigned long, int) {
+    if (libos::vfs_live_any() && !caller.is_remote()) {
+        if (static_cast<long>(pos_l) == -1)
+            libos::vfs_live_before_read(caller, fd);
+        else
+            libos::vfs_live_before_pread(caller, fd, static_cast<long>(pos_l));
+    }
+    return LeaveToHost{};
+}
+
+/* dup(2), dup2(2), dup3(2): made here once the program has a live file, so that the copy is followed
+ * too (table/vfs/live.cpp); a copy onto a live file's number ends that one. */
+SyscallResult libos_syscall_dup(Caller caller, unsigned int fd) {
+    if (!libos::vfs_live_any() || caller.is_remote())
+        return LeaveToHost{};
+    long copy = PalFileDuplicate(static_cast<int>(fd));
+    if (copy >= 0)
+        libos::vfs_live_dup(static_cast<int>(fd), static_cast<int>(copy));
+    return copy;
+}
+
+SyscallResult libos_syscall_dup2(Caller caller, unsigned int fd, unsigned int target) {
+    if (!libos::vfs_live_any() || caller.is_remote())
+        return LeaveToHost{};
+    long copy = PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(target), 0, true);
+    if (copy >= 0)
+        libos::vfs_live_dup(static_cast<int>(fd), static_cast<int>(copy));
+    return copy;
+}
+
+SyscallResult libos_syscall_dup3(Caller caller, unsigned int fd, unsigned int target, int flags) {
+    if (!libos::vfs_live_any() || caller.is_remote())
+        return LeaveToHost{};
+    long copy = PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(target), flags, false);
+    if (copy >= 0)
+        libos::vfs_live_dup(static_cast<int>(fd), static_cast<int>(copy));
+    return copy;
 }

@@ -167,8 +167,21 @@ long write_content(Caller caller, const VfsPath& path, Out& out) {
 
 namespace {
 
-/* Writes the content into memfd `fd` and seals it: 0 or -errno (the memfd is then closed). */
-long fill(Caller caller, const VfsPath& path, int fd) {
+/* The content is final: no descriptor of it, the cache's included, can change it. */
+void seal(int fd) {
+    PalFileSeal(fd, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+}
+
+/* A live file (live.cpp): a content that changes, opened only for reading by this process. Its memfd
+ * stays unsealed, so that it can be written again in place; the program's descriptor is a read-only
+ * reopen (a write fails with EBADF, as on the real file). */
+bool live(Caller caller, const VfsPath& path, int flags) {
+    return !cacheable(path) && !caller.is_remote() && (flags & O_ACCMODE) == O_RDONLY && !(flags & O_PATH);
+}
+
+/* Writes the content into memfd `fd` and seals it unless `sealed` is false: 0 or -errno (the memfd
+ * is then closed). */
+long fill(Caller caller, const VfsPath& path, int fd, bool sealed) {
     long ret;
     {
         Out out(fd);
@@ -182,8 +195,8 @@ long fill(Caller caller, const VfsPath& path, int fd) {
         return ret;
     }
     PalFileSeek(fd, 0, SEEK_SET);
-    /* The content is final: no descriptor of it, the cache's included, can change it. */
-    PalFileSeal(fd, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+    if (sealed)
+        seal(fd);
     return 0;
 }
 
@@ -216,12 +229,13 @@ long last_number(Caller caller, const VfsPath& path, int flags) {
  * (unless another thread took it meanwhile: the lowest free one then, as the kernel would give). With
  * a single descriptor free, no reopen fits: the sealed memfd itself is the program's. */
 long low_number(Caller caller, const VfsPath& path, int flags, int fd) {
-    if (long ret = fill(caller, path, fd); ret == -EMFILE)
+    if (long ret = fill(caller, path, fd, !live(caller, path, flags)); ret == -EMFILE)
         return last_number(caller, path, flags);
     else if (ret < 0)
         return ret;
     long reopened = reopen_memfd(fd, flags);
     if (reopened < 0) {
+        seal(fd); /* the program's own descriptor: it must not write it */
         PalFileSetCloseOnExec(fd, (flags & O_CLOEXEC) != 0);
         return fd;
     }
@@ -238,7 +252,9 @@ long low_number(Caller caller, const VfsPath& path, int flags, int fd) {
 
 }  // namespace
 
-long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
+namespace {
+
+long open_generated(Caller caller, const VfsPath& path, int flags) {
     if (!cacheable(path)) {
         if (long fd = pooled_open(caller, path, flags); fd != kPoolUnavailable)
             return fd;
@@ -265,7 +281,7 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     if (fd < 0 || fd == created)
         return low_number(caller, path, flags, static_cast<int>(created));
     long ret;
-    if ((ret = fill(caller, path, static_cast<int>(fd))) < 0)
+    if ((ret = fill(caller, path, static_cast<int>(fd), !live(caller, path, flags))) < 0)
         return ret;
     long reopened = reopen_memfd(fd, flags);
     if (reopened >= 0) {
@@ -277,9 +293,19 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
     }
     /* No /proc: hand out the memfd itself (sealed, so writes fail) at the lowest free number, and
      * cache nothing. */
+    seal(static_cast<int>(fd));
     long low = PalFileDuplicateHigh(static_cast<int>(fd), 0, (flags & O_CLOEXEC) != 0);
     PalFileClose(static_cast<int>(fd));
     return low;
+}
+
+}  // namespace
+
+long vfs_open_generated(Caller caller, const VfsPath& path, int flags) {
+    long fd = open_generated(caller, path, flags);
+    if (fd >= 0 && live(caller, path, flags))
+        vfs_live_mark(static_cast<int>(fd));
+    return fd;
 }
 
 long vfs_write_generated(Caller caller, const VfsPath& path, int fd) {

@@ -146,7 +146,9 @@ long refill(Caller caller, const VfsPath& path, PooledFile& p) {
     if (end < 0)
         return end;
     size_t written = static_cast<size_t>(end);
-    if (ret == 0 && written < p.size)
+    /* Truncated whatever p.size says: a live file's fork child may have written this memfd again
+     * through a descriptor of its own (live.cpp), and its length is then not p.size. */
+    if (ret == 0)
         ret = PalFileTruncate(p.fd, written);
     if (ret == 0 || written > p.size)
         p.size = written;
@@ -233,6 +235,26 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
         PalFileClose(static_cast<int>(high));
     }
     return n;
+}
+
+long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
+    const pid_t self = PalProcessGetId();
+    for (PooledFile& p : g_pool) {
+        if (p.owner != self || p.dev != dev || p.ino != ino)
+            continue;
+        /* Another thread has the slot (writing it again, or asking whether it is free): its
+         * content is being made now, and is not made twice. */
+        if (!claim(p, kReady))
+            return -EBUSY;
+        /* The slot names its file: no readlink of the program's descriptor is needed. */
+        long ret = kPoolUnavailable;
+        VfsPath path;
+        if (still_ours(p) && classify_canonical(p.virt, &path) && path.kind == VfsKind::Generated)
+            ret = refill(caller, path, p);
+        p.state.store(kReady, std::memory_order_release);
+        return ret;
+    }
+    return kPoolUnavailable;
 }
 
 long pooled_open(Caller caller, const VfsPath& path, int flags) {

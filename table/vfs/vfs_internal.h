@@ -14,6 +14,7 @@
  *   cpu_devices.cpp  /sys/bus/cpu/devices and /dev/cpu: the CPUs as devices
  *   listing.cpp    the listings of the views' directories (getdents64, getdents, readdir)
  *   procfs_numa.cpp  /proc/<pid>/numa_maps on the virtual nodes
+ *   live.cpp       the descriptors of changing generated files, written again as seq files are
  * New views (topology, NUMA, cgroups) get a file each beside these. */
 #ifndef LIBOS_VFS_INTERNAL_H
 #define LIBOS_VFS_INTERNAL_H
@@ -87,6 +88,10 @@ bool memfd_name(const char* virt, char* name);
  * kPoolUnavailable when no such memfd can be used (then a fresh one is). */
 constexpr long kPoolUnavailable = -(1L << 40);
 long pooled_open(Caller caller, const VfsPath& path, int flags);
+/* Writes the content again into the pooled memfd (dev, ino) of this process, through the pool's own
+ * descriptor of it, for the file its slot names (live.cpp): 0, -errno, -EBUSY when another thread has
+ * the slot, or kPoolUnavailable when it is not one of this process's pooled memfds. */
+long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino);
 /* A host file a content is made from, read whole into buf (NUL-terminated) with the caller's rights
  * (Caller::read_file): its length or -errno. /proc/stat, the nodes' meminfo and this process's own
  * status files are read from a descriptor kept open, at offset 0 (where a /proc or sysfs file is

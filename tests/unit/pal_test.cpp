@@ -196,6 +196,29 @@ TEST(PalFile, MovesADescriptorHighAndSetsItsFlags) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+/* dup, dup3 and dup2's rules, as the kernel's calls (the live files' dup handlers use them). */
+TEST(PalFile, DuplicatesAsDupDup2AndDup3) {
+    errno = 4242;
+    long fd = PalFileOpen(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    long copy = PalFileDuplicate(static_cast<int>(fd));
+    ASSERT_GE(copy, 0);
+    EXPECT_EQ(fcntl(static_cast<int>(copy), F_GETFD), 0); /* dup's copy is never close-on-exec */
+    EXPECT_EQ(PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(copy), O_CLOEXEC, false), copy);
+    EXPECT_EQ(fcntl(static_cast<int>(copy), F_GETFD), FD_CLOEXEC);
+    EXPECT_EQ(PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(fd), 0, true), fd); /* dup2 */
+    EXPECT_EQ(PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(fd), 0, false), -EINVAL); /* dup3 */
+    EXPECT_EQ(PalFileDuplicateOnto(static_cast<int>(copy), 4000, 0, true), 4000);
+    close(4000);
+    close(static_cast<int>(copy));
+    close(static_cast<int>(fd));
+    errno = 4242;
+    EXPECT_EQ(PalFileDuplicate(-1), -EBADF);
+    EXPECT_EQ(PalFileDuplicateOnto(-1, 5, 0, true), -EBADF);
+    EXPECT_EQ(PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(fd), 0, true), -EBADF); /* closed */
+    EXPECT_EQ(errno, 4242);
+}
+
 TEST(PalFile, MemfdsAreSizedAndSealed) {
     errno = 4242;
     long fd = PalMemfdCreate("pal-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -238,6 +238,12 @@ PAL_API long PalFileDuplicateHigh(int fd, int floor, bool cloexec);
  * had (`fd` is then left open). */
 PAL_API long PalFileMoveHigh(int fd, int floor, bool cloexec);
 
+/* dup(2): a duplicate of `fd` at the lowest free number; the number or -errno. */
+PAL_API long PalFileDuplicate(int fd);
+/* dup3(2) of `fd` onto `target` with `flags` (O_CLOEXEC); with `same_allowed`, dup2(2)'s rules
+ * (`fd` onto itself is checked and left alone). `target` or -errno. */
+PAL_API long PalFileDuplicateOnto(int fd, int target, int flags, bool same_allowed);
+
 /* The soft RLIMIT_NOFILE: descriptors are below it (capped at INT32_MAX). Returns it, or -errno. */
 PAL_API long PalFileDescriptorLimit(void);
 

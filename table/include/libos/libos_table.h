@@ -115,6 +115,21 @@ libos::SyscallResult libos_syscall_mmap(libos::Caller caller, unsigned long addr
                                         unsigned long prot, unsigned long flags, int fd, unsigned long offset);
 libos::SyscallResult libos_syscall_lseek(libos::Caller caller, int fd, long offset, int whence);
 
+/* read(2), readv(2), pread64(2), preadv(2), preadv2(2): a live generated file is written again where
+ * Linux's seq files generate anew (table/vfs/live.cpp), then the host reads it; table/sys/libos_fd.cpp */
+libos::SyscallResult libos_syscall_read(libos::Caller caller, int fd, unsigned long buf, unsigned long count);
+libos::SyscallResult libos_syscall_readv(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen);
+libos::SyscallResult libos_syscall_pread64(libos::Caller caller, int fd, unsigned long buf, unsigned long count,
+                                           long pos);
+libos::SyscallResult libos_syscall_preadv(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen,
+                                          unsigned long pos_l, unsigned long pos_h);
+/* dup(2), dup2(2), dup3(2): a live generated file's copy is live too; table/sys/libos_fd.cpp */
+libos::SyscallResult libos_syscall_dup(libos::Caller caller, unsigned int fd);
+libos::SyscallResult libos_syscall_dup2(libos::Caller caller, unsigned int fd, unsigned int target);
+libos::SyscallResult libos_syscall_dup3(libos::Caller caller, unsigned int fd, unsigned int target, int flags);
+libos::SyscallResult libos_syscall_preadv2(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen,
+                                           unsigned long pos_l, unsigned long pos_h, int flags);
+
 /* getdents64(2), getdents(2): the listings of the views' directories, table/sys/libos_listing.cpp */
 libos::SyscallResult libos_syscall_getdents64(libos::Caller caller, unsigned int fd, libos::UserPtr<void> dirent,
                                              unsigned int count);

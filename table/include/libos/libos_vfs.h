@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
+
 #include "libos/libos_caller.h"
 
 namespace libos {
@@ -154,6 +156,45 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
 /* Writes a Generated path's content into `fd` (strict mode's views fill their files with it): 0 or
  * -errno. */
 long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
+
+/* Live generated files (table/vfs/live.cpp): the descriptors of contents that change (/proc/stat,
+ * the status files, a node's meminfo, the cgroup files...) are written again where Linux's seq files
+ * generate anew: a read at offset 0 after an earlier read, an lseek elsewhere than the current
+ * offset, a stdio seek. Descriptors up to kVfsLiveFds are followed; each call checks that the number
+ * is still the file it was (fstat) before writing. In-process callers only. */
+constexpr int kVfsLiveFds = 4096;
+/* How many descriptors were ever marked: 0 for a program that never opened such a file, whose calls
+ * then pay one predictable branch. */
+extern std::atomic<int> g_vfs_live_count;
+inline bool vfs_live_any() {
+    return __builtin_expect(g_vfs_live_count.load(std::memory_order_relaxed) != 0, 0);
+}
+/* fd was just opened onto a changing content (vfs_open_generated). */
+void vfs_live_mark(int fd);
+/* dup, dup2, dup3 made `to` a copy of `from` (`to` is no live file when `from` is none). */
+void vfs_live_dup(int from, int to);
+/* fd is being closed (close, fclose): it is no live file any more. */
+void vfs_live_forget(int fd);
+/* The table: per descriptor number, the memfd's inode number (0: no live file) and whether it was
+ * read since its content was made. */
+struct VfsLiveFd {
+    std::atomic<uint64_t> ino;
+    std::atomic<uint8_t> used;
+};
+extern VfsLiveFd g_vfs_live[kVfsLiveFds];
+/* fd is (or was, and may still be) a live file: one load, no system call. */
+inline bool vfs_live_tracked(int fd) {
+    return static_cast<unsigned>(fd) < static_cast<unsigned>(kVfsLiveFds) &&
+           g_vfs_live[fd].ino.load(std::memory_order_acquire) != 0;
+}
+/* Before read, readv, or preadv2 at the current offset (-1) of fd. */
+void vfs_live_before_read(Caller caller, int fd);
+/* Before pread, preadv, preadv2 at `offset`. */
+void vfs_live_before_pread(Caller caller, int fd, long offset);
+/* Before lseek(fd, offset, whence). */
+void vfs_live_before_seek(Caller caller, int fd, long offset, int whence);
+/* Writes fd's content again now (a stdio stream's seek: its reads are glibc's own). */
+void vfs_live_write_now(Caller caller, int fd);
 
 /* Listings (listing.cpp). Whether directory descriptor `fd` is one of the views' directories whose
  * listing is the machine's, and which (its kind, and the node of a nodeN or the V of a cpuV). */

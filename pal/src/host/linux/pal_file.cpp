@@ -97,6 +97,20 @@ extern "C" long PalFileDuplicateHigh(int fd, int floor, bool cloexec) {
     return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor);
 }
 
+extern "C" long PalFileDuplicate(int fd) {
+    return pal_raw(SYS_dup, fd);
+}
+
+extern "C" long PalFileDuplicateOnto(int fd, int target, int flags, bool same_allowed) {
+    /* dup2(fd, fd) checks fd and changes nothing; dup3 refuses it (EINVAL). arm64 has no dup2 call:
+     * the rest of dup2 is dup3 with no flags. */
+    if (same_allowed && fd == target) {
+        long ret = pal_raw(SYS_fcntl, fd, F_GETFD);
+        return ret < 0 ? ret : target;
+    }
+    return pal_raw(SYS_dup3, fd, target, flags);
+}
+
 extern "C" long PalFileDescriptorLimit(void) {
     struct rlimit limit;
     long ret = pal_raw(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&limit));

@@ -1,0 +1,201 @@
+/* Generated files that change stay live (libos_vfs.h: vfs_live_*): a descriptor of /proc/stat, a
+ * status file, a task's stat, /proc/interrupts, a node's meminfo, a cgroup file... is written again
+ * when Linux would run the file's show function again. Real /proc and kernfs files are seq files:
+ * a read that starts at offset 0 generates the content anew (seq_read_iter resets when ki_pos is 0),
+ * and so does an lseek to an offset other than where the last read stopped (seq_lseek: traverse).
+ * procps (vmstat, top, libproc2's stat and meminfo readers) keeps /proc/stat open and does
+ * lseek(fd, 0) + read; stdio programs rewind.
+ *
+ * The content is written again in place, into the memfd behind the program's descriptor, so every
+ * holder of that open file description (a dup, a fork child) sees it, as they share one seq file
+ * natively. Each open of a changing file has a memfd of its own (generated_pool.cpp: written again
+ * only when nobody has it open), so no other open's content changes. The writing goes through the
+ * pool's own read-write descriptor of the memfd when this process made it, else through a reopen of
+ * /proc/self/fd/N for writing (a fork child; a memfd made outside the pool).
+ *
+ * Which descriptors are live is a table indexed by descriptor number, written at the open and copied
+ * by dup: the memfd's inode number, the device being every memfd's one. The program may close a
+ * descriptor where the shim does not see it (glibc's fclose closes internally) and get the number
+ * back for another file: so nothing is written before fstat says the number is still that memfd, and
+ * an entry that is not is cleared. No lock and no allocation: entries are single words, and the
+ * content is made as every generated file's is (Out, in a fixed buffer).
+ *
+ * The rules, per description as Linux keeps them (the `used` bit: a read has happened since the
+ * content was made, for reads this table sees):
+ *   read at offset 0, readv, preadv2 at the current offset: written again, unless nothing has been
+ *     read since it was made (the open made it a moment ago);
+ *   pread, preadv, preadv2 at offset 0: the same;
+ *   lseek(SEEK_SET, SEEK_CUR) to where the offset already is: nothing; to 0: the next read at 0
+ *     writes it; elsewhere: written at once (traverse);
+ *   the stdio seeks (rewind, fseek, fsetpos) and fflush of a stream with read-ahead: written at once
+ *     (shim/shim_live.cpp), since glibc's stream then reads through calls no override sees. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <atomic>
+
+#include "libos/libos_sections.h"
+#include "vfs/vfs_internal.h"
+
+namespace libos {
+
+constinit std::atomic<int> g_vfs_live_count{0};
+LIBOS_LARGE_BSS constinit VfsLiveFd g_vfs_live[kVfsLiveFds] = {};
+
+namespace {
+
+using LiveFd = VfsLiveFd;
+/* The device of every memfd (the kernel's internal shmem mount), learnt at the first mark. */
+constinit std::atomic<uint64_t> g_memfd_dev{0};
+
+LiveFd* entry(int fd) {
+    if (fd < 0 || fd >= kVfsLiveFds)
+        return nullptr;
+    LiveFd* e = &g_vfs_live[fd];
+    return e->ino.load(std::memory_order_acquire) != 0 ? e : nullptr;
+}
+
+void clear(LiveFd* e, uint64_t ino) {
+    uint64_t expected = ino;
+    e->ino.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+}
+
+/* The entry's memfd is still what descriptor fd is: its stat into *st. */
+bool still_live(int fd, LiveFd* e, uint64_t ino, struct stat* st) {
+    if (PalFileStat(fd, st) == 0 && st->st_ino == ino &&
+        st->st_dev == g_memfd_dev.load(std::memory_order_relaxed))
+        return true;
+    clear(e, ino);
+    return false;
+}
+
+/* Writes the content of the generated file behind live descriptor fd (stat st) anew, through a
+ * descriptor of the memfd open for writing; truncated to its new length. 0 or -errno (a sealed memfd:
+ * -EPERM, and its content stays). */
+long write_again(Caller caller, int fd, const struct stat& st) {
+    if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino); ret != kPoolUnavailable)
+        return ret;
+    VfsPath path;
+    if (!vfs_generated_fd(fd, st.st_mode, st.st_nlink, &path))
+        return -EBADF;
+    long rw = reopen_memfd(fd, O_RDWR | O_CLOEXEC);
+    if (rw < 0)
+        return rw;
+    long ret;
+    {
+        Out out(static_cast<int>(rw));
+        ret = write_content(caller, path, out);
+        out.flush();
+        if (ret == 0)
+            ret = out.error();
+    }
+    long end = PalFileSeek(static_cast<int>(rw), 0, SEEK_CUR);
+    if (ret == 0 && end >= 0)
+        ret = PalFileTruncate(static_cast<int>(rw), static_cast<size_t>(end));
+    PalFileClose(static_cast<int>(rw));
+    return ret;
+}
+
+/* Written again when fd is still the entry's memfd. */
+void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
+    struct stat st;
+    if (still_live(fd, e, ino, &st))
+        write_again(caller, fd, st);
+}
+
+/* A read at offset 0 (or at the current offset, which is then asked), as seq_read_iter takes it. */
+void read_at_zero(Caller caller, int fd, LiveFd* e, bool ask_offset) {
+    uint64_t ino = e->ino.load(std::memory_order_acquire);
+    /* The first read since the content was made reads it as it is. */
+    if (!e->used.exchange(1, std::memory_order_acq_rel))
+        return;
+    if (ask_offset) {
+        long at = PalFileSeek(fd, 0, SEEK_CUR);
+        if (at < 0) { /* not seekable: not a memfd any more */
+            clear(e, ino);
+            return;
+        }
+        if (at != 0)
+            return;
+    }
+    refresh(caller, fd, e, ino);
+}
+
+}  // namespace
+
+void vfs_live_mark(int fd) {
+    struct stat st;
+    if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0)
+        return;
+    g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
+    LiveFd& e = g_vfs_live[fd];
+    e.used.store(0, std::memory_order_relaxed);
+    if (e.ino.exchange(st.st_ino, std::memory_order_acq_rel) == 0)
+        g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+void vfs_live_dup(int from, int to) {
+    LiveFd* e = entry(from);
+    if (from == to || to < 0 || to >= kVfsLiveFds) /* dup2 onto itself changes nothing */
+        return;
+    LiveFd& d = g_vfs_live[to];
+    if (!e) { /* dup2 over a live descriptor: that number is another file now */
+        d.ino.store(0, std::memory_order_release);
+        return;
+    }
+    /* The description's reads so far are not known per number: the copy counts as read, so that its
+     * next read at offset 0 writes the content again (at worst once more than Linux would). */
+    d.used.store(1, std::memory_order_relaxed);
+    if (d.ino.exchange(e->ino.load(std::memory_order_acquire), std::memory_order_acq_rel) == 0)
+        g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+void vfs_live_forget(int fd) {
+    if (LiveFd* e = entry(fd))
+        e->ino.store(0, std::memory_order_release);
+}
+
+void vfs_live_before_read(Caller caller, int fd) {
+    if (LiveFd* e = entry(fd))
+        read_at_zero(caller, fd, e, true);
+}
+
+void vfs_live_before_pread(Caller caller, int fd, long offset) {
+    LiveFd* e = entry(fd);
+    if (e && offset == 0)
+        read_at_zero(caller, fd, e, false);
+}
+
+void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
+    LiveFd* e = entry(fd);
+    if (!e || (whence != SEEK_SET && whence != SEEK_CUR))
+        return;
+    uint64_t ino = e->ino.load(std::memory_order_acquire);
+    long at = PalFileSeek(fd, 0, SEEK_CUR);
+    if (at < 0) {
+        clear(e, ino);
+        return;
+    }
+    long to = offset;
+    if (whence == SEEK_CUR && __builtin_add_overflow(at, offset, &to))
+        return; /* EOVERFLOW or EINVAL from the host */
+    if (to < 0 || to == at) /* EINVAL from the host; or seq_lseek's "offset == read_pos": nothing */
+        return;
+    e->used.store(1, std::memory_order_relaxed);
+    if (to != 0) /* traverse: the content anew, up to the offset; at 0 the read does it */
+        refresh(caller, fd, e, ino);
+}
+
+void vfs_live_write_now(Caller caller, int fd) {
+    if (LiveFd* e = entry(fd)) {
+        uint64_t ino = e->ino.load(std::memory_order_acquire);
+        /* Its reads go through calls the table does not see (a stdio stream's): the next read at 0
+         * that it does see writes it again too. */
+        e->used.store(1, std::memory_order_relaxed);
+        refresh(caller, fd, e, ino);
+    }
+}
+
+}  // namespace libos

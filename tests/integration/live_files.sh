@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Generated files that change stay live (issue 14; table/vfs/live.cpp): a program that keeps
+# /proc/stat or /proc/self/status open and reads it again (lseek + read, pread, preadv, syscall(),
+# a dup, a fork child, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively.
+# Each case runs natively first (the host is the oracle) and then under `scripts/libos-run --cpus 4`.
+# TAP output. LIBOS_TEST_PROGRAMS is the build directory of tests/programs/.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+run="$root/scripts/libos-run"
+progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
+
+source "$(dirname "$0")/../lib/tap.sh"
+
+for method in lseek chunks pread preadv syscall dup fork rewind fseek fseek-cur fsetpos fflush; do
+  expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
+  expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
+done
+
+expect "descriptor calls with a live file open: natively" "ok" "$progs/live_files" calls
+expect "descriptor calls with a live file open: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" calls
+
+# /proc/self/status read again through the same descriptor after sched_setaffinity: the new list.
+native=$("$progs/live_files" status)
+last=${native##*pinned to }
+last=${last%)}
+expect "status after sched_setaffinity: natively" "$last (pinned to $last)" echo "$native"
+expect "status after sched_setaffinity: --cpus 4" "3 (pinned to 3)" "$run" --cpus 4 -- "$progs/live_files" status
+
+# busy SECONDS COMMAND...: the command while a shell loop keeps a CPU busy (so that the CPU columns
+# must move).
+busy() {
+  local seconds=$1
+  shift
+  timeout "$seconds" sh -c 'while :; do :; done' &
+  local loop=$!
+  "$@"
+  local status=$?
+  kill "$loop" 2>/dev/null
+  wait "$loop" 2>/dev/null
+  return $status
+}
+
+# vmstat 1 3: its second and third samples are differences of /proc/stat read again through one
+# descriptor (lseek + read): interrupts, context switches and CPU time must have moved.
+vmstat_moves() {
+  local out
+  out=$(busy 4 "$@" vmstat 1 3) || { echo "$out"; return 1; }
+  echo "$out" | awk 'NR >= 4 { if ($11 == 0 || $12 == 0 || $15 == 100) bad = 1; rows++ }
+                     END { exit (rows == 2 && !bad) ? 0 : 1 }' || { echo "$out"; return 1; }
+}
+if have vmstat; then
+  out=$(vmstat_moves); check "vmstat 1 3: natively, in, cs and the CPU columns move" $? "$out"
+  out=$(vmstat_moves "$run" --cpus 4 --); check "vmstat 1 3: --cpus 4, in, cs and the CPU columns move" $? "$out"
+else
+  skip "vmstat 1 3" "vmstat (procps) is not installed"
+fi
+
+# top -b -n 2 -d 0.5: the second summary is the difference of two reads of /proc/stat.
+top_moves() {
+  local out
+  out=$(busy 3 "$@" top -b -n 2 -d 0.5) || { echo "$out"; return 1; }
+  echo "$out" | grep '^%Cpu' | sed -n 2p | grep -Eq '[^0-9.]([0-9]|[1-9][0-9])\.[0-9] id' ||
+    { echo "$out" | grep '^%Cpu'; return 1; }
+}
+if have top; then
+  out=$(top_moves); check "top -b -n 2 -d 0.5: natively, the second sample is not all idle" $? "$out"
+  out=$(top_moves "$run" --cpus 4 --); check "top -b -n 2 -d 0.5: --cpus 4, the second sample is not all idle" $? "$out"
+else
+  skip "top -b -n 2" "top (procps) is not installed"
+fi
+
+echo "1..$n"

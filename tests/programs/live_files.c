@@ -1,0 +1,258 @@
+/* Keeps /proc/stat (or /proc/self/status) open and reads it again the way monitors do, after making
+ * context switches: prints "advanced" when the ctxt counter moved by at least what was made, "frozen"
+ * when it did not. Run natively and under the shim by tests/integration/live_files.sh; the host is the
+ * oracle (natively every method below advances).
+ *
+ *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
+ *                           dup fork chunks
+ *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
+ *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
+ *                           through the same descriptor and prints it
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { kSwitches = 2000, kBuf = 1 << 20 };
+static char g_buf[kBuf];
+
+/* Context switches, at least 2 per round: a child and this process hand a byte back and forth. */
+static void switch_contexts(void) {
+    int there[2], back[2];
+    if (pipe(there) || pipe(back))
+        exit(2);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        for (int i = 0; i < kSwitches; ++i)
+            if (read(there[0], &c, 1) != 1 || write(back[1], &c, 1) != 1)
+                _exit(2);
+        _exit(0);
+    }
+    char c = 'x';
+    for (int i = 0; i < kSwitches; ++i)
+        if (write(there[1], &c, 1) != 1 || read(back[0], &c, 1) != 1)
+            exit(2);
+    waitpid(child, NULL, 0);
+    close(there[0]), close(there[1]), close(back[0]), close(back[1]);
+}
+
+static long long counter(const char* text, const char* name) {
+    const char* at = strstr(text, name);
+    return at ? atoll(at + strlen(name)) : -1;
+}
+
+/* Reads fd from its current offset to the end with read(2), `chunk` bytes at a time. */
+static size_t read_rest(int fd, size_t chunk) {
+    size_t used = 0;
+    ssize_t n;
+    while (used + chunk < kBuf && (n = read(fd, g_buf + used, chunk)) > 0)
+        used += (size_t)n;
+    g_buf[used] = '\0';
+    return used;
+}
+
+static size_t pread_all(int fd) {
+    size_t used = 0;
+    ssize_t n;
+    while ((n = pread(fd, g_buf + used, 4096, (off_t)used)) > 0)
+        used += (size_t)n;
+    g_buf[used] = '\0';
+    return used;
+}
+
+static void stream_rest(FILE* f) {
+    size_t used = 0;
+    while (fgets(g_buf + used, (int)(kBuf - used), f))
+        used += strlen(g_buf + used);
+}
+
+/* A content read whole: one ctxt line, every line ended. */
+static int whole(void) {
+    const char* first = strstr(g_buf, "\nctxt ");
+    size_t n = strlen(g_buf);
+    return strncmp(g_buf, "cpu ", 4) == 0 && first && !strstr(first + 1, "\nctxt ") && n && g_buf[n - 1] == '\n';
+}
+
+static int report(long long before, long long after) {
+    if (before < 0 || after < 0 || !whole()) {
+        printf("unreadable\n");
+        return 1;
+    }
+    printf("%s\n", after - before >= 2 * kSwitches ? "advanced" : "frozen");
+    return 0;
+}
+
+static int status_method(void) {
+    FILE* f = fopen("/proc/self/status", "r");
+    cpu_set_t set;
+    if (!f || sched_getaffinity(0, sizeof(set), &set))
+        return 1;
+    int last = -1;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set))
+            last = c;
+    stream_rest(f);
+    CPU_ZERO(&set);
+    CPU_SET(last, &set);
+    if (sched_setaffinity(0, sizeof(set), &set))
+        return 1;
+    int fd = fileno(f);
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return 1;
+    read_rest(fd, 256);
+    const char* list = strstr(g_buf, "Cpus_allowed_list:");
+    if (!list)
+        return 1;
+    list += strlen("Cpus_allowed_list:");
+    while (*list == '\t' || *list == ' ')
+        ++list;
+    printf("%.*s (pinned to %d)\n", (int)strcspn(list, "\n"), list, last);
+    return 0;
+}
+
+/* The descriptor calls the live files route (dup, dup2, dup3, read, pread, lseek) keep their results,
+ * errors and errno once a live file is open: prints "ok" or the first check that failed. */
+#define CHECK(what)                          \
+    do {                                     \
+        if (!(what)) {                       \
+            printf("failed: %s\n", #what);   \
+            return 1;                        \
+        }                                    \
+    } while (0)
+static int calls_method(void) {
+    int fd = open("/proc/stat", O_RDONLY);
+    CHECK(fd >= 0);
+    char byte;
+    errno = 1234;
+    CHECK(read(fd, &byte, 1) == 1 && errno == 1234);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0 && errno == 1234);
+    CHECK(read(fd, &byte, 1) == 1 && byte == 'c' && errno == 1234);
+    CHECK(pread(fd, &byte, 1, 0) == 1 && byte == 'c' && errno == 1234);
+    CHECK(dup2(fd, fd) == fd);
+    CHECK(dup3(fd, fd, 0) == -1 && errno == EINVAL);
+    CHECK(dup2(-1, 100) == -1 && errno == EBADF);
+    CHECK(dup(4000) == -1 && errno == EBADF);
+    CHECK(read(-1, &byte, 1) == -1 && errno == EBADF);
+    CHECK(pread(fd, &byte, 1, -1) == -1 && errno == EINVAL);
+    CHECK(lseek(fd, -1, SEEK_SET) == -1 && errno == EINVAL);
+    CHECK(dup3(fd, 100, O_CLOEXEC) == 100 && fcntl(100, F_GETFD) == FD_CLOEXEC);
+    CHECK(lseek(100, 0, SEEK_SET) == 0 && read(100, &byte, 1) == 1 && byte == 'c');
+    /* dup2 over the live copy with another file: that number reads the other file now. */
+    int null = open("/dev/null", O_RDONLY);
+    CHECK(dup2(null, 100) == 100 && read(100, &byte, 1) == 0);
+    CHECK(write(fd, "x", 1) == -1 && errno == EBADF);
+    close(100);
+    close(fd);
+    /* The number again, for another file: nothing of /proc/stat shows through it. */
+    CHECK(dup2(null, fd) == fd && lseek(fd, 0, SEEK_SET) == 0 && read(fd, &byte, 1) == 0);
+    /* Closed where no override sees it (a raw close), and the number taken by an open of another
+     * file: reads of it are that file's. */
+    fd = open("/proc/stat", O_RDONLY);
+    CHECK(fd >= 0 && read(fd, &byte, 1) == 1 && lseek(fd, 0, SEEK_SET) == 0);
+    CHECK(syscall(SYS_close, fd) == 0);
+    CHECK(open("/dev/zero", O_RDONLY) == fd);
+    byte = 'x';
+    CHECK(read(fd, &byte, 1) == 1 && byte == 0 && lseek(fd, 0, SEEK_SET) == 0 && read(fd, &byte, 1) == 1 &&
+          byte == 0 && pread(fd, &byte, 1, 0) == 1 && byte == 0);
+    printf("ok\n");
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 2)
+        return 2;
+    const char* m = argv[1];
+    if (strcmp(m, "status") == 0)
+        return status_method();
+    if (strcmp(m, "calls") == 0)
+        return calls_method();
+    long long before, after;
+    if (!strcmp(m, "rewind") || !strcmp(m, "fseek") || !strcmp(m, "fseek-cur") || !strcmp(m, "fsetpos") ||
+        !strcmp(m, "fflush")) {
+        FILE* f = fopen("/proc/stat", "r");
+        if (!f)
+            return 1;
+        fpos_t start;
+        fgetpos(f, &start);
+        if (!strcmp(m, "fflush")) {
+            /* procps 3's pattern: rewind, then fflush (which moves the file's offset back). */
+            if (!fgets(g_buf, kBuf, f))
+                return 1;
+            rewind(f);
+            fflush(f);
+        }
+        stream_rest(f);
+        before = counter(g_buf, "\nctxt ");
+        switch_contexts();
+        if (!strcmp(m, "rewind") || !strcmp(m, "fflush"))
+            rewind(f);
+        else if (!strcmp(m, "fseek"))
+            fseek(f, 0, SEEK_SET);
+        else if (!strcmp(m, "fseek-cur"))
+            fseek(f, -ftell(f), SEEK_CUR);
+        else
+            fsetpos(f, &start);
+        if (!strcmp(m, "fflush"))
+            fflush(f);
+        stream_rest(f);
+        after = counter(g_buf, "\nctxt ");
+        return report(before, after);
+    }
+    int fd = open("/proc/stat", O_RDONLY);
+    if (fd < 0)
+        return 1;
+    read_rest(fd, 4096);
+    before = counter(g_buf, "\nctxt ");
+    switch_contexts();
+    if (!strcmp(m, "lseek")) {
+        lseek(fd, 0, SEEK_SET);
+        read_rest(fd, 4096);
+    } else if (!strcmp(m, "chunks")) {
+        lseek(fd, 0, SEEK_SET);
+        read_rest(fd, 7); /* every read after the first continues the same content */
+    } else if (!strcmp(m, "pread")) {
+        pread_all(fd);
+    } else if (!strcmp(m, "preadv")) {
+        struct iovec v = {g_buf, kBuf - 1};
+        ssize_t n = preadv(fd, &v, 1, 0);
+        g_buf[n > 0 ? n : 0] = '\0';
+    } else if (!strcmp(m, "syscall")) {
+        syscall(SYS_lseek, fd, 0L, SEEK_SET);
+        size_t used = 0;
+        long n;
+        while ((n = syscall(SYS_read, fd, g_buf + used, 4096L)) > 0)
+            used += (size_t)n;
+        g_buf[used] = '\0';
+    } else if (!strcmp(m, "dup")) {
+        int copy = dup(fd);
+        lseek(copy, 0, SEEK_SET);
+        read_rest(copy, 4096);
+    } else if (!strcmp(m, "fork")) {
+        /* The child reads again through the descriptor it shares, and hands over what it read. */
+        int p[2];
+        if (pipe(p))
+            return 1;
+        pid_t child = fork();
+        if (child == 0) {
+            lseek(fd, 0, SEEK_SET);
+            size_t n = read_rest(fd, 4096);
+            _exit(write(p[1], g_buf, n) == (ssize_t)n ? 0 : 1);
+        }
+        close(p[1]);
+        waitpid(child, NULL, 0);
+        read_rest(p[0], 4096);
+    } else {
+        return 2;
+    }
+    after = counter(g_buf, "\nctxt ");
+    return report(before, after);
+}
