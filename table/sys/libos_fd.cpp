@@ -17,6 +17,7 @@
 
 #include "libos/libos_caller.h"
 #include "libos/libos_numa.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_table.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
@@ -69,8 +70,11 @@ SyscallResult readlink_at(Caller caller, int dirfd, UserPtr<const char> path, Us
     /* The host's answer, read here and then copied out (the kernel writes nothing past the link's
      * length): a /proc/<pid>/fd/N link to a generated file names the memfd, and gives the path on the
      * machine instead. */
-    char target[PATH_MAX + 1];
-    long n = PalFileReadLinkAt(dirfd, path.for_kernel(), target, sizeof(target) - 1);
+    libos::Scratch scratch(PATH_MAX + 1); /* not on the caller's stack (libos_scratch.h) */
+    char* target = scratch.data();
+    if (!target)
+        return -ENOMEM;
+    long n = PalFileReadLinkAt(dirfd, path.for_kernel(), target, PATH_MAX);
     if (n < 0)
         return n;
     size_t length = static_cast<size_t>(n);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <new>
 
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
@@ -540,7 +541,15 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     }
     if (!may_be_in_views(lexical))
         return false;
-    Walk w(caller);
+    /* The walk's state (2 KiB of paths) in scratch memory, not on the caller's stack. */
+    Scratch walk_memory(sizeof(Walk));
+    if (!walk_memory.data()) {
+        classify_canonical("", out);
+        out->kind = VfsKind::Error;
+        out->error = -ENOMEM;
+        return true;
+    }
+    Walk& w = *new (walk_memory.data()) Walk(caller);
     w.follow = follow;
     w.path = path;
     w.start = start ? start : "";

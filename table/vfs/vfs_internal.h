@@ -24,6 +24,7 @@
 
 #include "libos/libos_caller.h"
 #include "libos/libos_config.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_text.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
@@ -67,8 +68,19 @@ bool cached_mode(const char* virt, mode_t* mode);
 
 /* ---- contents ------------------------------------------------------------------------------- */
 
-/* A generated file's content, written into its descriptor as it is built. */
-using Out = FixedText<4096>;
+/* A generated file's content, written into its descriptor as it is built: in scratch memory (not on
+ * the caller's stack, libos_scratch.h), or a small buffer of its own when there is none (the content
+ * is then written in smaller pieces, or cut without a descriptor). */
+struct OutStorage {
+    static constexpr size_t kBytes = 4096;
+    Scratch scratch{kBytes};
+    char fallback[128];
+};
+class Out : private OutStorage, public TextBuilder {
+public:
+    explicit Out(int sink = -1)
+        : TextBuilder(scratch.data() ? scratch.data() : fallback, scratch.data() ? kBytes : sizeof(fallback), sink) {}
+};
 
 /* ---- descriptors (generated.cpp, generated_pool.cpp) ----------------------------------------- */
 
