@@ -534,8 +534,14 @@ SHIM_EXPORT char* getcwd(char* buf, size_t size) noexcept {
         errno = EINVAL;
         return nullptr;
     }
-    char tmp[4096];
-    long ret = libos::dispatch(SYS_getcwd, as_word(buf ? buf : tmp), static_cast<long>(buf ? size : sizeof(tmp)),
+    /* The path when libc is to allocate the buffer: in scratch memory, not on the stack. */
+    libos::Scratch scratch(buf ? 0 : 4096);
+    char* tmp = scratch.data();
+    if (!buf && !tmp) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    long ret = libos::dispatch(SYS_getcwd, as_word(buf ? buf : tmp), static_cast<long>(buf ? size : scratch.size()),
                                0, 0, 0, 0);
     if (ret < 0) {
         errno = static_cast<int>(-ret);

@@ -37,13 +37,15 @@ int claim() {
 }  // namespace
 
 Scratch::Scratch(size_t bytes) {
+    if (bytes == 0)
+        return; /* nothing asked: data() is null */
     if (bytes <= kSlabBytes && (slab_ = claim()) >= 0) {
         data_ = g_slabs[slab_].bytes;
         size_ = bytes;
         return;
     }
     void* p;
-    if (bytes && PalMemoryAllocate(bytes, &p) == 0) {
+    if (PalMemoryAllocate(bytes, &p) == 0) {
         data_ = static_cast<char*>(p);
         size_ = bytes;
     }

@@ -134,10 +134,24 @@ void vfs_set_cwd(const char* virt) {
 
 /* After a chdir the host made: is the new directory one of the views'? (getcwd gives the host's
  * path, which is the virtual one for every directory but cpuV/, and chdir sets those itself.) */
-void vfs_note_host_cwd() {
-    char cwd[kVfsPathMax];
+namespace {
+/* What the current directory's checks need, in scratch memory: they run inside whatever call first
+ * asks for the directory, on any stack (libos_scratch.h). */
+struct CwdWork {
     VfsPath p;
-    long n = PalFileGetCwd(cwd, sizeof(cwd));
+    char cwd[kVfsPathMax];
+};
+}  // namespace
+
+void vfs_note_host_cwd() {
+    ScratchOf<CwdWork> work;
+    if (!work) {
+        vfs_set_cwd(nullptr);
+        return;
+    }
+    char* cwd = work->cwd;
+    VfsPath& p = work->p;
+    long n = PalFileGetCwd(cwd, sizeof(work->cwd));
     /* getcwd names a directory; under cpuV/ the views call those redirects. */
     if (n > 0 && vfs_classify(Caller::self(), cwd, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect))
         vfs_set_cwd(p.virt);
@@ -160,12 +174,16 @@ void capture_inherited_cwd() {
 
 void init_cwd() {
     const char* inherited = g_inherited_cwd[0] ? g_inherited_cwd : nullptr;
-    VfsPath p;
-    char cwd[kVfsPathMax];
-    if (inherited && vfs_classify(Caller::self(), inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
-        PalFileGetCwd(cwd, sizeof(cwd)) > 0 && strcmp(cwd, p.real) == 0) {
-        vfs_set_cwd(p.virt);
-        return;
+    if (inherited) {
+        ScratchOf<CwdWork> work;
+        if (work) {
+            VfsPath& p = work->p;
+            if (vfs_classify(Caller::self(), inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
+                PalFileGetCwd(work->cwd, sizeof(work->cwd)) > 0 && strcmp(work->cwd, p.real) == 0) {
+                vfs_set_cwd(p.virt);
+                return;
+            }
+        }
     }
     vfs_note_host_cwd();
 }

@@ -23,7 +23,8 @@ public:
     static constexpr size_t kSlabBytes = 32 * 1024;
     static constexpr int kSlabs = 32;
 
-    /* `bytes` of scratch memory; data() is null when there is none (no memory to map: ENOMEM). */
+    /* `bytes` of scratch memory; data() is null when there is none (no memory to map: ENOMEM) or
+     * `bytes` is 0. */
     explicit Scratch(size_t bytes);
     ~Scratch();
     Scratch(const Scratch&) = delete;
