@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #include "libos/libos_caller.h"
 #include "libos/libos_numa.h"
@@ -96,8 +97,12 @@ SyscallResult libos_syscall_fstat(Caller caller, int fd, UserPtr<struct stat> bu
     if (libos::vfs_generated_fd(fd, st.st_mode, st.st_nlink, &p)) {
         if (long ret = PalFileStatAt(AT_FDCWD, p.real, &st, 0); ret < 0)
             return ret;
-    } else if (S_ISDIR(st.st_mode) && libos::vfs_dir_path(fd, p.virt)) {
-        /* A directory opened through the views: its inode as stat gives it (fts compares them). */
+    } else if ((S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode) || S_ISCHR(st.st_mode)) && libos::vfs_fd_path(fd, p.virt)) {
+        /* A directory opened through the views, a link of the machine opened with O_PATH, or vCPU V's
+         * cpuid or msr device: its inode as stat gives it (fts compares them), and the device's
+         * minor V. */
+        if (uint32_t v; S_ISCHR(st.st_mode) && libos::vfs_cpu_device_vcpu(p.virt, &v))
+            st.st_rdev = makedev(major(st.st_rdev), v);
         st.st_ino = libos::vfs_machine_ino(p.virt, st.st_ino);
         st.st_nlink = libos::vfs_machine_nlink(p.virt, st.st_mode, st.st_nlink);
     }

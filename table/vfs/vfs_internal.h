@@ -11,7 +11,7 @@
  *   procfs_cpus.cpp  a task's stat, /proc/interrupts, softirqs, net/softnet_stat and irq/ masks
  *   cgroup.cpp     the cgroup cpuset files
  *   devices.cpp    the devices' local_cpus and local_cpulist
- *   cpu_devices.cpp  /sys/bus/cpu/devices and /dev/cpu: the CPUs as devices
+ *   cpu_devices.cpp  /sys/bus/cpu/devices, /sys/bus/node/devices and /dev/cpu: CPUs and nodes as devices
  *   listing.cpp    the listings of the views' directories (getdents64, getdents, readdir)
  *   procfs_numa.cpp  /proc/<pid>/numa_maps on the virtual nodes
  * New views (topology, NUMA, cgroups) get a file each beside these. */
@@ -34,6 +34,7 @@ namespace libos {
 constexpr char kCpuRoot[] = "/sys/devices/system/cpu";
 constexpr char kNodeRoot[] = "/sys/devices/system/node";
 constexpr char kBusCpuRoot[] = "/sys/bus/cpu/devices";
+constexpr char kBusNodeRoot[] = "/sys/bus/node/devices";
 constexpr char kDevCpuRoot[] = "/dev/cpu";
 
 /* ---- names ---------------------------------------------------------------------------------- */
