@@ -26,6 +26,7 @@
 
 #include "libos/libos_init.h"
 #include "libos/libos_sections.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_table.h"
 #include "libos/libos_vfs.h"
 #include "shim.h"
@@ -210,7 +211,12 @@ SHIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
 
 /* fopen: glibc opens through an internal call, so a virtual path is opened here and wrapped. */
 SHIM_EXPORT FILE* fopen(const char* path, const char* mode) {
-    libos::VfsPath p;
+    libos::ScratchOf<libos::VfsPath> scratch; /* off the stack (libos_scratch.h) */
+    if (!scratch) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    libos::VfsPath& p = *scratch;
     if (!mode || !classify(path, &p))
         return SHIM_REAL(fopen)(path, mode);
     int flags = 0;
@@ -305,7 +311,12 @@ SHIM_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) noex
  * the machine's names (cpu5/ may be no host directory); a path into the views resolves through the
  * table's walk, whose canonical path is the kernel's answer. */
 SHIM_EXPORT char* realpath(const char* path, char* resolved) {
-    libos::VfsPath p;
+    libos::ScratchOf<libos::VfsPath> scratch; /* off the stack (libos_scratch.h) */
+    if (!scratch) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    libos::VfsPath& p = *scratch;
     if (!classify(path, &p))
         return SHIM_REAL(realpath)(path, resolved);
     if (p.kind == libos::VfsKind::Error) {
@@ -334,7 +345,12 @@ SHIM_EXPORT char* canonicalize_file_name(const char* path) {
 /* ---- directories -------------------------------------------------------------------------- */
 
 SHIM_EXPORT DIR* opendir(const char* path) {
-    libos::VfsPath p;
+    libos::ScratchOf<libos::VfsPath> scratch; /* off the stack (libos_scratch.h) */
+    if (!scratch) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    libos::VfsPath& p = *scratch;
     if (!classify(path, &p))
         return SHIM_REAL(opendir)(path);
     FilteredDir* slot = nullptr;
@@ -357,7 +373,12 @@ SHIM_EXPORT DIR* opendir(const char* path) {
 SHIM_EXPORT DIR* fdopendir(int fd) {
     shim::ensure();
     char virt[libos::kVfsPathMax];
-    libos::VfsPath p;
+    libos::ScratchOf<libos::VfsPath> scratch; /* off the stack (libos_scratch.h) */
+    if (!scratch) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    libos::VfsPath& p = *scratch;
     if (!libos::vfs_active() || !libos::vfs_listed_dir(fd, virt) ||
         !libos::vfs_classify(libos::Caller::self(), virt, &p) || !listed_by_machine(p))
         return SHIM_REAL(fdopendir)(fd);
@@ -433,7 +454,12 @@ SHIM_EXPORT int closedir(DIR* dir) {
  * overrides above, then filters and sorts as scandir(3) specifies. */
 SHIM_EXPORT int scandir(const char* path, struct dirent*** namelist, int (*select)(const struct dirent*),
                         int (*compar)(const struct dirent**, const struct dirent**)) {
-    libos::VfsPath p;
+    libos::ScratchOf<libos::VfsPath> scratch; /* off the stack (libos_scratch.h) */
+    if (!scratch) {
+        errno = ENOMEM;
+        return -1;
+    }
+    libos::VfsPath& p = *scratch;
     if (!classify(path, &p))
         return SHIM_REAL(scandir)(path, namelist, select, compar);
     DIR* dir = opendir(path);
@@ -508,8 +534,14 @@ SHIM_EXPORT char* getcwd(char* buf, size_t size) noexcept {
         errno = EINVAL;
         return nullptr;
     }
-    char tmp[4096];
-    long ret = libos::dispatch(SYS_getcwd, as_word(buf ? buf : tmp), static_cast<long>(buf ? size : sizeof(tmp)),
+    /* The path when libc is to allocate the buffer: in scratch memory, not on the stack. */
+    libos::Scratch scratch(buf ? 0 : 4096);
+    char* tmp = scratch.data();
+    if (!buf && !tmp) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    long ret = libos::dispatch(SYS_getcwd, as_word(buf ? buf : tmp), static_cast<long>(buf ? size : scratch.size()),
                                0, 0, 0, 0);
     if (ret < 0) {
         errno = static_cast<int>(-ret);

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "libos/libos_scratch.h"
 #include "libos/libos_vfs.h"
 #include "shim.h"
 #include "shim_walk.h"
@@ -441,17 +442,17 @@ namespace {
 
 /* `path` made absolute (against the current directory, the views' own when it is in them) with ".",
  * ".." and repeated slashes taken out by their spelling alone. */
-bool lexical_absolute(const char* path, char* out, size_t size) {
-    char joined[PATH_MAX];
+/* `joined`: PATH_MAX bytes of the caller's, for the path joined to the current directory. */
+bool lexical_absolute(const char* path, char* joined, char* out, size_t size) {
     if (path[0] == '/') {
-        if (strlen(path) >= sizeof(joined))
+        if (strlen(path) >= PATH_MAX)
             return false;
         strcpy(joined, path);
     } else if (!libos::vfs_absolute(path, joined)) {
-        if (!getcwd(joined, sizeof(joined)))
+        if (!getcwd(joined, PATH_MAX))
             return false;
         size_t used = strlen(joined);
-        if (used + 1 + strlen(path) >= sizeof(joined))
+        if (used + 1 + strlen(path) >= PATH_MAX)
             return false;
         joined[used] = '/';
         strcpy(joined + used + 1, path);
@@ -500,10 +501,18 @@ bool walk_reaches_views(const char* path) {
     if (!libos::vfs_active() || !path || !path[0])
         return false;
     int saved = errno;
-    char absolute[PATH_MAX];
-    bool result = lexical_absolute(path, absolute, sizeof(absolute)) && reaches(absolute);
+    struct Paths {
+        char absolute[PATH_MAX];
+        char resolved[PATH_MAX];
+        char joined[PATH_MAX];
+    };
+    libos::ScratchOf<Paths> paths; /* 8 KiB: not on the caller's stack (libos_scratch.h) */
+    if (!paths)
+        return false;
+    char* absolute = paths->absolute;
+    bool result = lexical_absolute(path, paths->joined, absolute, sizeof(paths->absolute)) && reaches(absolute);
     /* The start may be a link, or pass through one, into the views. */
-    char resolved[PATH_MAX];
+    char* resolved = paths->resolved;
     if (!result && realpath(path, resolved))
         result = reaches(resolved);
     errno = saved;

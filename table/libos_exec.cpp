@@ -156,7 +156,9 @@ char* const* exec_environment(char* const* envp, long* error) {
     /* Room for the entries kept and those written here: at most each LibOS variable once, LD_PRELOAD,
      * GLIBC_TUNABLES and the final null. */
     constexpr size_t kWritten = sizeof(kEnvironment) / sizeof(kEnvironment[0]) + 3;
-    size_t bytes = kBlockHeader + (count + kWritten) * sizeof(char*) + strings;
+    /* ...and, at its end, room to read a value of the program's (LD_PRELOAD, GLIBC_TUNABLES): 4 KiB
+     * that would otherwise be on the stack of whatever calls exec (a posix_spawn child's is small). */
+    size_t bytes = kBlockHeader + (count + kWritten) * sizeof(char*) + strings + kPreloadMax;
     const pid_t pid = PalProcessGetId();
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
@@ -172,6 +174,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     t_exec_block = reinterpret_cast<void*>(mem);
     t_exec_block_pid = pid;
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
+    char* const value = reinterpret_cast<char*>(mem + bytes - kPreloadMax);
     char* cursor = reinterpret_cast<char*>(out + count + kWritten);
     size_t used = 0;
     bool have_preload = false, have_tunables = false;
@@ -187,15 +190,13 @@ char* const* exec_environment(char* const* envp, long* error) {
          * one of each, however many copies the program passes. */
         if (shim && !have_preload && user_starts_with(entry, "LD_PRELOAD=")) {
             have_preload = true;
-            char value[kPreloadMax];
-            if (user_copy_string(entry + 11, value, sizeof(value)) && !list_has(value, shim))
+            if (user_copy_string(entry + 11, value, kPreloadMax) && !list_has(value, shim))
                 entry = value[0] ? put(&cursor, {"LD_PRELOAD=", shim, ":", value})
                                  : put(&cursor, {"LD_PRELOAD=", shim});
         }
         if (machine && !have_tunables && user_names(entry, kTunablesName)) {
             have_tunables = true;
-            char value[kPreloadMax];
-            if (user_copy_string(entry + sizeof(kTunablesName), value, sizeof(value)) &&
+            if (user_copy_string(entry + sizeof(kTunablesName), value, kPreloadMax) &&
                 !tunables_have_rseq_off(value))
                 entry = value[0] ? put(&cursor, {kTunablesName, "=", value, ":", kRseqOff})
                                  : put(&cursor, {kTunablesName, "=", kRseqOff});

@@ -14,6 +14,7 @@
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_quota.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_numa.h"
 #include "libos/libos_sections.h"
 #include "libos/libos_topology.h"
@@ -102,6 +103,14 @@ bool inherited_affinity(CpuBits* mask, uint32_t* since) {
 }
 
 LIBOS_STARTUP int init_machine() {
+    /* The CPU sets in scratch memory (5 KiB: the first call of a process, which sets the machine up,
+     * may come on a 16 KiB thread stack; libos_scratch.h). */
+    struct Sets {
+        CpuBits allowed, current, everything, online;
+    };
+    ScratchOf<Sets> sets;
+    if (!sets)
+        refuse("libos: no memory to set the virtual machine up");
     const char* count_text = env_get(kEnvCpus);
     const char* map_text = env_get(kEnvCpuMap);
     const char* topology_text = env_get(kEnvTopology);
@@ -122,7 +131,7 @@ LIBOS_STARTUP int init_machine() {
         if (from_quota && n)
             refuse_from_quota(kEnvTopology);
         if (n == 0 && (from_quota || (quota_text && *quota_text))) {
-            CpuBits allowed;
+            CpuBits& allowed = sets->allowed;
             host_affinity(&allowed);
             n = allowed.count();
             if (from_quota) {
@@ -141,13 +150,13 @@ LIBOS_STARTUP int init_machine() {
 
     Machine& m = g_machine;
     const SettingNames names = {kEnvCpus, kEnvCpuMap};
-    CpuBits current;           /* the host mask read at start-up, when it was */
+    CpuBits& current = sets->current; /* the host mask read at start-up, when it was */
     bool have_current = false;
     /* An exec'ed process of a launch: its parent validated the map, and the shared state holds it.
      * If the state is still there and describes the same map, the host need not be asked again. */
     bool trusted = false;
     if (g_inherited.state_fd >= 0 && map_text && *map_text) {
-        CpuBits everything;
+        CpuBits& everything = sets->everything;
         memset(&everything, 0xff, sizeof(everything));
         if (build_cpu_map(names, count_text, map_text, everything, everything, everything, &m.map, &error)) {
             set_machine_shape();
@@ -164,7 +173,7 @@ LIBOS_STARTUP int init_machine() {
         have_current = size > 0;
         m.topo.kernel_mask_size = size > 0 ? static_cast<uint32_t>(size) : 0;
     } else {
-        CpuBits online, allowed;
+        CpuBits &online = sets->online, &allowed = sets->allowed;
         long size = host_affinity(&current);
         have_current = size > 0;
         if (map_text && *map_text) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "libos/libos_machine.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
@@ -35,7 +36,15 @@ void host_view(CpuBits* out) {
 
 /* Ask for every CPU, see what is kept, and put the old mask back. */
 void cpuset_allowed(CpuBits* out) {
-    CpuBits saved, all;
+    struct Sets {
+        CpuBits saved, all;
+    };
+    ScratchOf<Sets> sets; /* not on the first call's stack (libos_scratch.h) */
+    if (!sets) {
+        host_affinity(out);
+        return;
+    }
+    CpuBits &saved = sets->saved, &all = sets->all;
     host_affinity(&saved);
     memset(&all, 0xff, sizeof(all));
     PalThreadSetCpuAffinity(0, sizeof(all.words), all.words);

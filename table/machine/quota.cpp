@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "libos/libos_quota.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_text.h"
 #include "pal/pal.h"
 
@@ -28,15 +29,24 @@ bool leading_number(const char* text, uint64_t* value) {
     return true;
 }
 
-bool exists(const char* dir, const char* name) {
-    FixedText<kQuotaPathMax + 32> path;
+/* The buffers of host_cgroup_quota, in scratch memory: it runs inside the first call that sets the
+ * machine up, which may come on a 16 KiB thread stack (libos_scratch.h). */
+struct QuotaWork {
+    char text[4096]; /* /proc/self/cgroup */
+    char here[kQuotaPathMax];
+    char dir[kQuotaPathMax];
+    char path[kQuotaPathMax + 32];
+};
+
+bool exists(QuotaWork& work, const char* dir, const char* name) {
+    TextBuilder path(work.path, sizeof(work.path));
     path.add(dir).ch('/').add(name);
     return PalFileAccess(AT_FDCWD, path.data(), F_OK, 0) == 0;
 }
 
 /* The quota of one cgroup directory in thousandths of a CPU, rounded up; 0 when it has none. */
-uint32_t level_quota(const char* dir, bool v2) {
-    FixedText<kQuotaPathMax + 32> path;
+uint32_t level_quota(QuotaWork& work, const char* dir, bool v2) {
+    TextBuilder path(work.path, sizeof(work.path));
     char text[64];
     uint64_t quota = 0, period = 0;
     path.add(dir).add(v2 ? "/cpu.max" : "/cpu.cfs_quota_us");
@@ -51,7 +61,7 @@ uint32_t level_quota(const char* dir, bool v2) {
         if (!space || !leading_number(space + 1, &period))
             return 0;
     } else {
-        FixedText<kQuotaPathMax + 32> period_path;
+        TextBuilder period_path(work.path, sizeof(work.path));
         period_path.add(dir).add("/cpu.cfs_period_us");
         n = PalReadFile(period_path.data(), text, sizeof(text) - 1);
         if (n <= 0)
@@ -69,7 +79,8 @@ uint32_t level_quota(const char* dir, bool v2) {
 /* The least quota of cgroup `own` (a path inside the hierarchy mounted at one of `roots`) and its
  * ancestors. A hierarchy is found where its marker file is; when `own` is not below it, the mount is
  * the program's own cgroup (a container without a cgroup namespace mounts its cgroup at the root). */
-uint32_t hierarchy_quota(const char* own, size_t own_length, bool v2, char* where, size_t where_size) {
+uint32_t hierarchy_quota(QuotaWork& work, const char* own, size_t own_length, bool v2, char* where,
+                         size_t where_size) {
     static const char* const kV2Roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
     static const char* const kV1Roots[] = {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct",
                                            "/sys/fs/cgroup/cpuacct,cpu"};
@@ -77,24 +88,25 @@ uint32_t hierarchy_quota(const char* own, size_t own_length, bool v2, char* wher
     const char* const* roots = v2 ? kV2Roots : kV1Roots;
     size_t count = v2 ? 2 : 3;
     for (size_t r = 0; r < count; ++r) {
-        if (!exists(roots[r], marker))
+        if (!exists(work, roots[r], marker))
             continue;
-        char dir[kQuotaPathMax];
-        FixedText<kQuotaPathMax> full;
-        full.add(roots[r]);
-        size_t root_length = full.length();
-        if (own_length > 1)
-            full.add(own, own_length);
-        if (full.length() + 1 >= sizeof(dir))
+        char* dir = work.dir;
+        size_t root_length = strlen(roots[r]);
+        if (root_length + (own_length > 1 ? own_length : 0) + 1 >= sizeof(work.dir))
             return 0;
-        memcpy(dir, full.data(), full.length() + 1);
-        if (!exists(dir, marker))
+        memcpy(dir, roots[r], root_length);
+        dir[root_length] = '\0';
+        if (own_length > 1) {
+            memcpy(dir + root_length, own, own_length);
+            dir[root_length + own_length] = '\0';
+        }
+        if (!exists(work, dir, marker))
             dir[root_length] = '\0';
         uint32_t least = 0;
         /* From the program's cgroup up to the mount, each directory in turn. */
         for (size_t end = strlen(dir);;) {
             dir[end] = '\0';
-            uint32_t q = level_quota(dir, v2);
+            uint32_t q = level_quota(work, dir, v2);
             if (q && (!least || q < least)) {
                 least = q;
                 if (where && where_size) {
@@ -120,8 +132,11 @@ uint32_t hierarchy_quota(const char* own, size_t own_length, bool v2, char* wher
 uint32_t host_cgroup_quota(char* where, size_t where_size) {
     if (where && where_size)
         where[0] = '\0';
-    char text[4096];
-    long len = PalReadFile("/proc/self/cgroup", text, sizeof(text));
+    ScratchOf<QuotaWork> work;
+    if (!work)
+        return 0;
+    char* text = work->text;
+    long len = PalReadFile("/proc/self/cgroup", text, sizeof(work->text));
     if (len <= 0)
         return 0;
     uint32_t least = 0;
@@ -146,8 +161,9 @@ uint32_t host_cgroup_quota(char* where, size_t where_size) {
         }
         if (!v2 && !v1_cpu)
             continue;
-        char here[kQuotaPathMax];
-        uint32_t q = hierarchy_quota(second + 1, static_cast<size_t>(end - second - 1), v2, here, sizeof(here));
+        char* here = work->here;
+        uint32_t q = hierarchy_quota(*work, second + 1, static_cast<size_t>(end - second - 1), v2, here,
+                                     sizeof(work->here));
         if (q && (!least || q < least)) {
             least = q;
             if (where && where_size) {

@@ -6,6 +6,7 @@
 
 #include "libos/libos_caller.h"
 #include "libos/libos_machine.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_strict.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
@@ -16,11 +17,18 @@ namespace {
 
 /* Does /proc/<process>/task/<thread>/children (the processes that thread forked and that still
  * run) list `child`? */
-bool forked_by(pid_t process, pid_t thread, pid_t child) {
+/* creator_slot's buffers, in scratch memory: another thread's sched_getaffinity may come on a small
+ * stack (libos_scratch.h). */
+struct CreatorWork {
+    CpuBits mask, image;
+    char text[4096];
+};
+
+bool forked_by(CreatorWork& work, pid_t process, pid_t thread, pid_t child) {
     ProcPath path(process);
     path.leaf("task").number(static_cast<uint64_t>(thread)).leaf("children");
-    char text[4096];
-    if (PalReadFile(path.c_str(), text, sizeof(text)) <= 0)
+    char* text = work.text;
+    if (PalReadFile(path.c_str(), text, sizeof(work.text)) <= 0)
         return false;
     char want[16];
     want[format_decimal(want, static_cast<uint64_t>(child))] = '\0';
@@ -37,7 +45,10 @@ bool forked_by(pid_t process, pid_t thread, pid_t child) {
  * thread, whose creator the kernel does not name, the process's main thread, which creates most
  * threads; else the most recently written one. */
 bool creator_slot(pid_t process, pid_t child, const CpuBits& host, size_t host_bytes, CpuBits* out) {
-    CpuBits mask, image;
+    ScratchOf<CreatorWork> work;
+    if (!work)
+        return false;
+    CpuBits &mask = work->mask, &image = work->image;
     if (child == 0) {
         if (ThreadSlot* main = find_slot(process); main && peek_mask(main, process, &mask)) {
             to_host(mask, &image);
@@ -57,7 +68,7 @@ bool creator_slot(pid_t process, pid_t child, const CpuBits& host, size_t host_b
         to_host(mask, &image);
         if (memcmp(image.words, host.words, host_bytes) != 0)
             continue;
-        if (child > 0 && forked_by(process, t, child)) {
+        if (child > 0 && forked_by(*work, process, t, child)) {
             *out = mask;
             return true;
         }

@@ -15,9 +15,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #include "libos/libos_caller.h"
 #include "libos/libos_numa.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_table.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
@@ -70,8 +72,11 @@ SyscallResult readlink_at(Caller caller, int dirfd, UserPtr<const char> path, Us
     /* The host's answer, read here and then copied out (the kernel writes nothing past the link's
      * length): a /proc/<pid>/fd/N link to a generated file names the memfd, and gives the path on the
      * machine instead. */
-    char target[PATH_MAX + 1];
-    long n = PalFileReadLinkAt(dirfd, path.for_kernel(), target, sizeof(target) - 1);
+    libos::Scratch scratch(PATH_MAX + 1); /* not on the caller's stack (libos_scratch.h) */
+    char* target = scratch.data();
+    if (!target)
+        return -ENOMEM;
+    long n = PalFileReadLinkAt(dirfd, path.for_kernel(), target, PATH_MAX);
     if (n < 0)
         return n;
     size_t length = static_cast<size_t>(n);
@@ -93,8 +98,12 @@ SyscallResult libos_syscall_fstat(Caller caller, int fd, UserPtr<struct stat> bu
     if (libos::vfs_generated_fd(fd, st.st_mode, st.st_nlink, &p)) {
         if (long ret = PalFileStatAt(AT_FDCWD, p.real, &st, 0); ret < 0)
             return ret;
-    } else if (S_ISDIR(st.st_mode) && libos::vfs_dir_path(fd, p.virt)) {
-        /* A directory opened through the views: its inode as stat gives it (fts compares them). */
+    } else if ((S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode) || S_ISCHR(st.st_mode)) && libos::vfs_fd_path(fd, p.virt)) {
+        /* A directory opened through the views, a link of the machine opened with O_PATH, or vCPU V's
+         * cpuid or msr device: its inode as stat gives it (fts compares them), and the device's
+         * minor V. */
+        if (uint32_t v; S_ISCHR(st.st_mode) && libos::vfs_cpu_device_vcpu(p.virt, &v))
+            st.st_rdev = makedev(major(st.st_rdev), v);
         st.st_ino = libos::vfs_machine_ino(p.virt, st.st_ino);
         st.st_nlink = libos::vfs_machine_nlink(p.virt, st.st_mode, st.st_nlink);
     }

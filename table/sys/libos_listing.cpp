@@ -1,6 +1,6 @@
 /* Directory listings of the views (libos_vfs.h: vfs_read_listing): getdents64(2) and getdents(2) on a
- * descriptor of /sys/devices/system/cpu, /sys/devices/system/node, nodeN, cpuV, /sys/bus/cpu/devices
- * or /dev/cpu list the machine's entries, as the shim's readdir does. Every other descriptor is the
+ * descriptor of /sys/devices/system/cpu, /sys/devices/system/node, nodeN, cpuV, /sys/bus/cpu/devices,
+ * /sys/bus/node/devices or /dev/cpu list the machine's entries, as the shim's readdir does. Every other descriptor is the
  * host's. lseek(2) on such a descriptor is the host's own: the listing's positions are the host file
  * offset (listing.cpp).
  *

@@ -94,8 +94,12 @@ bool line_is(const char* line, size_t length, bool v2, const char* controller) {
 bool holds_caller(Caller caller, const char* dir, size_t dir_length, bool v2) {
     if (dir_length == 0)
         return true; /* the hierarchy's root holds every process */
-    char text[4096];
-    long len = caller.read_file(ProcPath(caller.process()).leaf("cgroup").c_str(), text, sizeof(text));
+    constexpr size_t kText = 4096;
+    Scratch scratch(kText);
+    char* text = scratch.data();
+    if (!text)
+        return false;
+    long len = caller.read_file(ProcPath(caller.process()).leaf("cgroup").c_str(), text, kText);
     if (len <= 0)
         return false;
     for (const char* line = text; line < text + len;) {
@@ -213,7 +217,13 @@ bool classify_cgroup(const char* path, VfsPath* out) {
 long write_cgroup(Caller caller, const VfsPath& path, Out& out) {
     if (path.file == VfsFile::CgroupCpuMax || path.file == VfsFile::CgroupCfsQuota)
         return write_quota(caller, path, out);
-    CpuBits host, set;
+    struct Work {
+        CpuBits host, set, hosts;
+    };
+    ScratchOf<Work> work;
+    if (!work)
+        return -ENOMEM;
+    CpuBits &host = work->host, &set = work->set;
     if (long ret = read_host_set(caller, path.real, &host); ret < 0)
         return ret;
     if (path.file == VfsFile::CgroupCpus) {
@@ -221,7 +231,7 @@ long write_cgroup(Caller caller, const VfsPath& path, Out& out) {
     } else {
         memset(&set, 0, sizeof(set));
         for (uint32_t node = 0; node < vnode_count(); ++node) {
-            CpuBits hosts;
+            CpuBits& hosts = work->hosts;
             vnode_host_nodes(node, &hosts);
             for (uint32_t w = 0; w < kMaskWords; ++w) {
                 if (hosts.words[w] & host.words[w]) {

@@ -206,7 +206,10 @@ bool classify_node(const char* rest, VfsPath* out) {
         return true;
     }
     out->node = static_cast<int32_t>(node);
-    CpuBits hosts;
+    ScratchOf<CpuBits> scratch; /* not on the walk's stack (libos_scratch.h) */
+    if (!scratch)
+        return false;
+    CpuBits& hosts = *scratch;
     vnode_host_nodes(node, &hosts);
     uint32_t host_node = 0;
     while (host_node < kMaxVcpus && !hosts.has(host_node))

@@ -1,12 +1,15 @@
-/* The CPUs as devices (vfs_internal.h): /sys/bus/cpu/devices, whose cpuV entries are links to
- * ../../../devices/system/cpu/cpuV, and /dev/cpu, whose V/ directories hold the msr and cpuid device
- * nodes of CPU V (when those modules are loaded). On the machine both list the vCPUs: cpuV and V/ exist
- * for V < n. A bus link stands on the host's link of the vCPU's host CPU; /dev/cpu/V/ is the host's
+/* The CPUs and nodes as devices (vfs_internal.h): /sys/bus/cpu/devices, whose cpuV entries are links
+ * to ../../../devices/system/cpu/cpuV, /sys/bus/node/devices, whose nodeK entries are links to
+ * ../../../devices/system/node/nodeK, and /dev/cpu, whose V/ directories hold the msr and cpuid device
+ * nodes of CPU V (when those modules are loaded). On the machine they list the vCPUs and the machine's
+ * nodes: cpuV and V/ exist for V < n, nodeK for K below the node count. A bus link stands on the
+ * host's link of the vCPU's host CPU (of the node's first host node); /dev/cpu/V/ is the host's
  * /dev/cpu/H/, so that reading V's cpuid device runs the instruction where vCPU V runs. */
 #include <errno.h>
 #include <string.h>
 
 #include "libos/libos_machine.h"
+#include "libos/libos_topology.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -46,13 +49,62 @@ bool vfs_cpu_device_minor(const VfsPath& path) {
            (ends_with(rest, "/msr") || ends_with(rest, "/cpuid"));
 }
 
+bool vfs_cpu_device_vcpu(const char* virt, uint32_t* vcpu) {
+    const char* rest;
+    const char* after;
+    return under(virt, kDevCpuRoot, &rest) && leading_number(rest, "", vcpu, &after) &&
+           (strcmp(after, "/msr") == 0 || strcmp(after, "/cpuid") == 0);
+}
+
 bool cpu_device_may_name(const char* lexical) {
     const char* rest;
-    return under(lexical, kBusCpuRoot, &rest) || under(lexical, kDevCpuRoot, &rest);
+    return under(lexical, kBusCpuRoot, &rest) || under(lexical, kBusNodeRoot, &rest) || under(lexical, kDevCpuRoot, &rest);
 }
+
+namespace {
+
+/* /sys/bus/node/devices and what is below it (`rest` follows the root). */
+bool classify_bus_node(const char* path, const char* rest, VfsPath* out) {
+    if (*rest == '\0') {
+        out->kind = VfsKind::Directory;
+        out->dir = VfsDir::BusNode;
+        memcpy(out->real, path, strlen(path) + 1);
+        return true;
+    }
+    uint32_t k;
+    const char* after;
+    if (!leading_number(rest, "node", &k, &after))
+        return false; /* not a node's: the host's */
+    if (k >= vnode_count()) {
+        out->kind = VfsKind::Error;
+        out->error = -ENOENT;
+        return true;
+    }
+    out->node = static_cast<int32_t>(k);
+    if (*after == '\0') {
+        /* The host's link of the node's first host node stands for it (lstat, the inode). */
+        ScratchOf<CpuBits> hosts; /* not on the walk's stack (libos_scratch.h) */
+        if (!hosts)
+            return false;
+        vnode_host_nodes(k, hosts.get());
+        uint32_t host = 0;
+        while (host < kMaxVcpus && !hosts->has(host))
+            ++host;
+        out->kind = VfsKind::Link;
+        return put(out->real, "/sys/bus/node/devices/node", host, "") &&
+               put(out->source, "../../../devices/system/node/node", k, "");
+    }
+    /* Below the link (a path the walk did not make): where the link leads. */
+    char target[kVfsPathMax];
+    return put(target, "/sys/devices/system/node/node", k, after) && classify_canonical(target, out);
+}
+
+}  // namespace
 
 bool classify_cpu_device(const char* path, VfsPath* out) {
     const char* rest;
+    if (under(path, kBusNodeRoot, &rest))
+        return classify_bus_node(path, rest, out);
     const bool bus = under(path, kBusCpuRoot, &rest);
     if (!bus && !under(path, kDevCpuRoot, &rest))
         return false;

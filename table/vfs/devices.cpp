@@ -36,7 +36,10 @@ bool classify_device(const char* path, VfsPath* out) {
 }
 
 long write_device(Caller caller, const VfsPath& path, Out& out) {
-    CpuBits set;
+    ScratchOf<CpuBits> scratch;
+    if (!scratch)
+        return -ENOMEM;
+    CpuBits& set = *scratch;
     if (long ret = translated_set(caller, path.source, &set); ret < 0)
         return ret;
     if (path.file == VfsFile::DeviceCpuList)

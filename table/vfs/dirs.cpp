@@ -64,7 +64,11 @@ void vfs_remember_dir(int fd, const char* virt) {
     }
 }
 
-bool vfs_dir_path(int fd, char* out) {
+namespace {
+
+/* The path on the machine of remembered descriptor `fd`, or of a copy of one (see below); a link's
+ * or a device's only when `links` (such a descriptor is no directory to resolve names from). */
+bool remembered_path(int fd, char* out, bool links) {
     if (g_dir_count.load(std::memory_order_relaxed) == 0 || fd < 0)
         return false;
     struct stat st;
@@ -78,21 +82,36 @@ bool vfs_dir_path(int fd, char* out) {
         have_stat = true;
         if (st.st_dev != d.dev || st.st_ino != d.ino)
             break;
+        if (!S_ISDIR(st.st_mode) && !(links && (S_ISLNK(st.st_mode) || S_ISCHR(st.st_mode))))
+            return false;
         memcpy(out, d.virt, strlen(d.virt) + 1);
         return true;
     }
     /* A copy of a remembered descriptor (dup, F_DUPFD_CLOEXEC: gnulib's fts, under find, du, cp -r)
-     * is the same directory: the latest remembered one of it names it. (Two vCPUs on one host CPU
-     * share a host directory; the latest is the one just opened.) */
+     * is the same directory. Two vCPUs on one host CPU share a host directory: the remembered
+     * descriptor that is the same open file (kcmp) names it; where the kernel cannot tell, the latest
+     * remembered one of that directory does (most often the one just opened). */
     if (!have_stat && PalFileStat(fd, &st) < 0)
         return false;
-    if (!S_ISDIR(st.st_mode))
+    if (!S_ISDIR(st.st_mode) && !(links && (S_ISLNK(st.st_mode) || S_ISCHR(st.st_mode))))
         return false;
     const RememberedDir* found = nullptr;
-    for (const RememberedDir& d : g_dirs)
-        if (d.fd_plus_one.load(std::memory_order_acquire) > 0 && d.dev == st.st_dev && d.ino == st.st_ino &&
-            (!found || d.when > found->when))
+    int candidates = 0;
+    for (const RememberedDir& d : g_dirs) {
+        if (d.fd_plus_one.load(std::memory_order_acquire) > 0 && d.dev == st.st_dev && d.ino == st.st_ino) {
+            ++candidates;
+            if (!found || d.when > found->when)
+                found = &d;
+        }
+    }
+    for (const RememberedDir& d : g_dirs) {
+        const int other = d.fd_plus_one.load(std::memory_order_acquire) - 1;
+        if (candidates > 1 && other >= 0 && d.dev == st.st_dev && d.ino == st.st_ino &&
+            PalFileSameDescription(fd, other) == 0) {
             found = &d;
+            break;
+        }
+    }
     if (!found)
         return false;
     memcpy(out, found->virt, strlen(found->virt) + 1);
@@ -100,12 +119,22 @@ bool vfs_dir_path(int fd, char* out) {
     return true;
 }
 
+}  // namespace
+
+bool vfs_dir_path(int fd, char* out) {
+    return remembered_path(fd, out, false);
+}
+
+bool vfs_fd_path(int fd, char* out) {
+    return remembered_path(fd, out, true);
+}
+
 bool vfs_listed_dir(int fd, char* out) {
     if (vfs_dir_path(fd, out))
         return true;
     long n = PalFileReadLink(ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), out, kVfsPathMax);
     return n > 0 && (strcmp(out, kCpuRoot) == 0 || strcmp(out, kNodeRoot) == 0 || strcmp(out, kBusCpuRoot) == 0 ||
-                     strcmp(out, kDevCpuRoot) == 0);
+                     strcmp(out, kBusNodeRoot) == 0 || strcmp(out, kDevCpuRoot) == 0);
 }
 
 bool vfs_cwd(char* out) {
@@ -134,10 +163,24 @@ void vfs_set_cwd(const char* virt) {
 
 /* After a chdir the host made: is the new directory one of the views'? (getcwd gives the host's
  * path, which is the virtual one for every directory but cpuV/, and chdir sets those itself.) */
-void vfs_note_host_cwd() {
-    char cwd[kVfsPathMax];
+namespace {
+/* What the current directory's checks need, in scratch memory: they run inside whatever call first
+ * asks for the directory, on any stack (libos_scratch.h). */
+struct CwdWork {
     VfsPath p;
-    long n = PalFileGetCwd(cwd, sizeof(cwd));
+    char cwd[kVfsPathMax];
+};
+}  // namespace
+
+void vfs_note_host_cwd() {
+    ScratchOf<CwdWork> work;
+    if (!work) {
+        vfs_set_cwd(nullptr);
+        return;
+    }
+    char* cwd = work->cwd;
+    VfsPath& p = work->p;
+    long n = PalFileGetCwd(cwd, sizeof(work->cwd));
     /* getcwd names a directory; under cpuV/ the views call those redirects. */
     if (n > 0 && vfs_classify(Caller::self(), cwd, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect))
         vfs_set_cwd(p.virt);
@@ -160,12 +203,16 @@ void capture_inherited_cwd() {
 
 void init_cwd() {
     const char* inherited = g_inherited_cwd[0] ? g_inherited_cwd : nullptr;
-    VfsPath p;
-    char cwd[kVfsPathMax];
-    if (inherited && vfs_classify(Caller::self(), inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
-        PalFileGetCwd(cwd, sizeof(cwd)) > 0 && strcmp(cwd, p.real) == 0) {
-        vfs_set_cwd(p.virt);
-        return;
+    if (inherited) {
+        ScratchOf<CwdWork> work;
+        if (work) {
+            VfsPath& p = work->p;
+            if (vfs_classify(Caller::self(), inherited, &p) && (p.kind == VfsKind::Directory || p.kind == VfsKind::Redirect) &&
+                PalFileGetCwd(work->cwd, sizeof(work->cwd)) > 0 && strcmp(work->cwd, p.real) == 0) {
+                vfs_set_cwd(p.virt);
+                return;
+            }
+        }
     }
     vfs_note_host_cwd();
 }

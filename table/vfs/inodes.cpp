@@ -112,6 +112,8 @@ uint64_t vfs_machine_ino(const char* virt, uint64_t host_ino) {
         (entry_number(virt, kBusCpuRoot, "cpu", &number, &rest) && !*rest) ||
         entry_number(virt, kDevCpuRoot, "", &number, &rest))
         return cpu_follows_another(number) ? made(kCpuEntry, number, host_ino) : host_ino;
+    if (entry_number(virt, kBusNodeRoot, "node", &number, &rest) && !*rest)
+        return node_follows_another(number) ? made(kNodeEntry, number, host_ino) : host_ino;
     if (entry_number(virt, kNodeRoot, "node", &number, &rest)) {
         uint32_t v;
         /* nodeK/cpuV is vCPU V's link. */
@@ -123,7 +125,8 @@ uint64_t vfs_machine_ino(const char* virt, uint64_t host_ino) {
 }
 
 uint64_t vfs_machine_ino_of(const char* virt, mode_t mode, uint64_t host_ino) {
-    return S_ISDIR(mode) || S_ISLNK(mode) ? vfs_machine_ino(virt, host_ino) : host_ino;
+    /* Directories, links, and /dev/cpu/V's devices (V's cpuid is the host CPU's, shared). */
+    return S_ISDIR(mode) || S_ISLNK(mode) || S_ISCHR(mode) ? vfs_machine_ino(virt, host_ino) : host_ino;
 }
 
 namespace {
@@ -224,6 +227,9 @@ uint64_t listing_ino(VfsDir dir, int32_t node, const char* name, unsigned char t
             break;
         case VfsDir::BusCpu:
             path.add(kBusCpuRoot);
+            break;
+        case VfsDir::BusNode:
+            path.add(kBusNodeRoot);
             break;
         case VfsDir::DevCpu:
             path.add(kDevCpuRoot);

@@ -64,6 +64,7 @@ constexpr uintptr_t kUserEnd = 0x7ffffffff000ul;
 const char* prefix_of(VfsDir dir) {
     switch (dir) {
         case VfsDir::NodeRoot:
+        case VfsDir::BusNode:
         case VfsDir::Cpu:
             return "node";
         case VfsDir::DevCpu:
@@ -77,14 +78,15 @@ const char* prefix_of(VfsDir dir) {
 }
 
 unsigned char type_of(VfsDir dir) {
-    return dir == VfsDir::Node || dir == VfsDir::Cpu || dir == VfsDir::BusCpu ? DT_LNK : DT_DIR;
+    return dir == VfsDir::Node || dir == VfsDir::Cpu || dir == VfsDir::BusCpu || dir == VfsDir::BusNode ? DT_LNK
+                                                                                                       : DT_DIR;
 }
 
 /* How many numbers a listing of `dir` may hold. */
 uint32_t range_of(VfsDir dir) {
     if (dir == VfsDir::BelowCpu || dir == VfsDir::BelowNode)
         return 0;
-    return dir == VfsDir::NodeRoot || dir == VfsDir::Cpu ? vnode_count() : vcpu_count();
+    return dir == VfsDir::NodeRoot || dir == VfsDir::BusNode || dir == VfsDir::Cpu ? vnode_count() : vcpu_count();
 }
 
 /* The lowest host node of virtual node `node` (kMaxVcpus when it has no vCPU). */
@@ -120,8 +122,9 @@ bool machine_entry(VfsDir dir, int32_t node, uint32_t number, uint32_t* host) {
             *host = host_cpu_of(number);
             return true;
         case VfsDir::NodeRoot:
+        case VfsDir::BusNode:
         case VfsDir::Cpu:
-            if (dir == VfsDir::NodeRoot ? number >= vnode_count()
+            if (dir != VfsDir::Cpu ? number >= vnode_count()
                                         : number != vcpu_place(static_cast<uint32_t>(node)).node)
                 return false;
             *host = first_host_node(number);

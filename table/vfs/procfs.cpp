@@ -27,12 +27,12 @@ void for_each_line(const char* text, Visit visit) {
  * sched_getaffinity of another thread: its slot, unless the host runs it elsewhere and no set of
  * the launch raced with this read (`before` was taken before the host's file was read). */
 void status_mask(Caller caller, const VfsPath& path, ThreadSlot* slot, SlotSnapshot before, const char* host_list,
-                 CpuBits* out) {
+                 CpuBits* out, CpuBits* work) {
     if (caller.is_self(path.tid)) {
         current_mask(out);
         return;
     }
-    CpuBits host;
+    CpuBits& host = work[0];
     memset(&host, 0, sizeof(host));
     parse_cpu_list(host_list, &host);
     /* Strict mode's supervisor, for a thread of a process without the shim: what sched_getaffinity
@@ -44,7 +44,7 @@ void status_mask(Caller caller, const VfsPath& path, ThreadSlot* slot, SlotSnaps
     if (slot && read_mask(slot, path.tid, out)) {
         if (changed_since(slot, before))
             return;
-        CpuBits expected;
+        CpuBits& expected = work[1];
         to_host(*out, &expected);
         if (memcmp(expected.words, host.words, sizeof(host.words)) == 0)
             return;
@@ -90,25 +90,36 @@ uint64_t block_number(const char* block, size_t size, const char* key, uint64_t 
 long write_status(Caller caller, const VfsPath& path, Out& out) {
     ThreadSlot* slot = caller.is_self(path.tid) ? nullptr : find_slot(path.tid);
     SlotSnapshot before = slot ? snapshot(slot) : SlotSnapshot{};
-    char text[16384];
-    long len = read_host_kept(caller, path.real, text, sizeof(text));
+    /* In scratch memory, not on the stack (libos_scratch.h). */
+    struct Work {
+        char text[16384];
+        char host_list[8192];
+        CpuBits mask, nodes, sets[2];
+    };
+    Scratch scratch(sizeof(Work));
+    Work* work = scratch.at<Work>();
+    if (!work)
+        return -ENOMEM;
+    char* text = work->text;
+    char* host_list = work->host_list;
+    host_list[0] = '\0';
+    long len = read_host_kept(caller, path.real, text, sizeof(work->text));
     if (len < 0)
         return len;
     const char* list_line = strstr(text, "\nCpus_allowed_list:");
-    char host_list[8192] = "";
     if (list_line) {
         const char* v = list_line + strlen("\nCpus_allowed_list:");
         while (*v == ' ' || *v == '\t')
             ++v;
         size_t n = strcspn(v, "\n");
-        if (n < sizeof(host_list)) {
+        if (n < sizeof(work->host_list)) {
             memcpy(host_list, v, n);
             host_list[n] = '\0';
         }
     }
-    CpuBits mask;
-    status_mask(caller, path, slot, before, host_list, &mask);
-    CpuBits nodes;
+    CpuBits& mask = work->mask;
+    status_mask(caller, path, slot, before, host_list, &mask, work->sets);
+    CpuBits& nodes = work->nodes;
     memset(&nodes, 0, sizeof(nodes));
     for (uint32_t k = 0; k < vnode_count(); ++k)
         nodes.add(k);
@@ -140,13 +151,17 @@ long write_status(Caller caller, const VfsPath& path, Out& out) {
  * remainders to the first of them, so that the totals still add up), and the aggregate line the
  * sum of the vCPU lines. Every other line is the host's. */
 long write_stat(Caller caller, Out& out) {
-    /* The common case fits on the stack (a few hundred bytes per host CPU, and a few CPUs): fresh
-     * mappings, and their page faults, would cost more than the host's read itself. */
-    char small_text[8192];
+    /* The common case fits in a slab of scratch memory (a few hundred bytes per host CPU, and a few
+     * CPUs): fresh mappings, and their page faults, would cost more than the host's read itself. */
+    constexpr size_t kSmallText = 16384;
+    Scratch scratch(kSmallText + 4096);
+    char* small_text = scratch.data();
+    if (!small_text)
+        return -ENOMEM;
     char* text = small_text;
-    long len = read_host_kept(caller, "/proc/stat", small_text, sizeof(small_text));
-    MappedBuffer big(len >= static_cast<long>(sizeof(small_text)) - 1 ? 1 << 20 : 0);
-    if (len >= static_cast<long>(sizeof(small_text)) - 1) {
+    long len = read_host_kept(caller, "/proc/stat", small_text, kSmallText);
+    MappedBuffer big(len >= static_cast<long>(kSmallText) - 1 ? 1 << 20 : 0);
+    if (len >= static_cast<long>(kSmallText) - 1) {
         if (!big.data)
             return -ENOMEM;
         len = read_host_kept(caller, "/proc/stat", big.data, big.size);
@@ -161,9 +176,10 @@ long write_stat(Caller caller, Out& out) {
         rows = host_cpu_of(v) + 1u > rows ? host_cpu_of(v) + 1u : rows;
     /* Each host CPU's times, how many vCPUs share it, and each vCPU's rank among them. */
     const size_t table_bytes = sizeof(uint64_t) * kFields * rows + sizeof(uint32_t) * (rows + n);
-    alignas(8) char small_table[4096];
-    MappedBuffer big_table(table_bytes > sizeof(small_table) ? table_bytes : 0);
-    char* table = table_bytes > sizeof(small_table) ? big_table.data : small_table;
+    char* small_table = small_text + kSmallText;
+    constexpr size_t kSmallTable = 4096;
+    MappedBuffer big_table(table_bytes > kSmallTable ? table_bytes : 0);
+    char* table = table_bytes > kSmallTable ? big_table.data : small_table;
     if (!table)
         return -ENOMEM;
     memset(table, 0, table_bytes);

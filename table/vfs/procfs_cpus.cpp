@@ -124,8 +124,15 @@ const char* skip_spaces(const char* p) {
  * the vCPU it runs on now (sched_getcpu's answer); another thread's, the vCPU of its mask on the host
  * CPU the host reports (the first vCPU on that host CPU when the mask has none). */
 long write_task_stat(Caller caller, const VfsPath& path, Out& out) {
-    char text[4096];
-    long len = caller.read_file(path.real, text, sizeof(text));
+    struct Work {
+        char text[4096];
+        CpuBits mask;
+    };
+    ScratchOf<Work> work;
+    if (!work)
+        return -ENOMEM;
+    char* text = work->text;
+    long len = caller.read_file(path.real, text, sizeof(work->text));
     if (len < 0)
         return len;
     /* The command name may hold spaces and parentheses: the fields start after the last ')'. */
@@ -147,7 +154,7 @@ long write_task_stat(Caller caller, const VfsPath& path, Out& out) {
         vcpu = current_vcpu_fast();
     } else {
         ThreadSlot* slot = find_slot(path.tid);
-        CpuBits mask;
+        CpuBits& mask = work->mask;
         vcpu = slot && read_mask(slot, path.tid, &mask) ? vcpu_on_host(mask.words, host) : vcpu_on_host(nullptr, host);
     }
     out.add(text, static_cast<size_t>(field - text)).unum(vcpu).add(end);
@@ -289,12 +296,19 @@ long write_softnet(Caller caller, const VfsPath& path, Out& out) {
 
 /* The interrupts' masks and lists: the host set, as the vCPUs on it. */
 long write_irq_set(Caller caller, const VfsPath& path, Out& out) {
-    char text[8192];
+    struct Work {
+        char text[8192];
+        CpuBits host, set;
+    };
+    ScratchOf<Work> work;
+    if (!work)
+        return -ENOMEM;
+    char* text = work->text;
     const bool from_list = path.file == VfsFile::IrqList || path.source[0] != '\0';
-    long len = caller.read_file(from_list ? path.source : path.real, text, sizeof(text));
+    long len = caller.read_file(from_list ? path.source : path.real, text, sizeof(work->text));
     if (len < 0)
         return len;
-    CpuBits host, set;
+    CpuBits &host = work->host, &set = work->set;
     if (!(from_list ? parse_cpu_list(text, &host) : parse_cpu_mask(text, &host)))
         return -EIO;
     to_virtual(host, &set);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <new>
 
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
@@ -210,6 +211,7 @@ struct Walk {
     char* rest = nullptr;            /* still to resolve (set by walk): rest_small, or mapped */
     size_t rest_size = 0;
     char rest_small[2 * kVfsPathMax];
+    char target[kVfsPathMax];        /* the link being followed (set by look_up) */
     mode_t mode = 0;                 /* the host's lstat of `canon` */
     dev_t dev = 0;                   /* RESOLVE_NO_XDEV: the file system the walk must stay on */
     bool mapped = false;             /* a component's host path differed from its path on the machine */
@@ -467,7 +469,7 @@ long walk(Walk& w) {
         w.length += len;
         w.canon[w.length] = '\0';
         bool is_link;
-        char target[kVfsPathMax];
+        char* target = w.target;
         if (long ret = look_up(w, &is_link, target); ret != 0) {
             w.last_missing = ret == -ENOENT && last;
             return ret;
@@ -540,7 +542,15 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     }
     if (!may_be_in_views(lexical))
         return false;
-    Walk w(caller);
+    /* The walk's state (2 KiB of paths) in scratch memory, not on the caller's stack. */
+    Scratch walk_memory(sizeof(Walk));
+    if (!walk_memory.data()) {
+        classify_canonical("", out);
+        out->kind = VfsKind::Error;
+        out->error = -ENOMEM;
+        return true;
+    }
+    Walk& w = *new (walk_memory.data()) Walk(caller);
     w.follow = follow;
     w.path = path;
     w.start = start ? start : "";

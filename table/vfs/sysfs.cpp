@@ -61,19 +61,19 @@ __attribute__((noinline)) long write_meminfo(Caller caller, uint32_t node, Out& 
         char unit[8];
         uint64_t value;
     };
-    /* In a mapping (13 KiB: on the stack, a 16 KiB thread that read the file crashed); its few page
-     * faults cost about what the host's reads of the files do. */
-    struct Scratch {
+    /* In scratch memory (15 KiB: on the stack, a 16 KiB thread that read the file crashed). */
+    struct Work {
         Line lines[kKeys];
         char text[8192];
+        CpuBits hosts, other;
     };
-    MappedBuffer scratch(sizeof(Scratch));
-    if (!scratch.data)
+    ScratchOf<Work> work;
+    if (!work)
         return -ENOMEM;
-    Line* lines = reinterpret_cast<Scratch*>(scratch.data)->lines;
-    char* text = reinterpret_cast<Scratch*>(scratch.data)->text;
+    Line* lines = work->lines;
+    char* text = work->text;
     int count = 0;
-    CpuBits hosts;
+    CpuBits& hosts = work->hosts;
     vnode_host_nodes(node, &hosts);
     for (uint32_t h = 0; h < kMaxVcpus; ++h) {
         if (!hosts.words[h / 64]) {
@@ -84,13 +84,13 @@ __attribute__((noinline)) long write_meminfo(Caller caller, uint32_t node, Out& 
             continue;
         uint32_t sharing = 0;
         for (uint32_t k = 0; k < vnode_count(); ++k) {
-            CpuBits other;
+            CpuBits& other = work->other;
             vnode_host_nodes(k, &other);
             sharing += other.has(h);
         }
         char path[64];
         TextBuilder(path, sizeof(path)).add(kNodeRoot).add("/node").unum(h).add("/meminfo");
-        long len = read_host_kept(caller, path, text, sizeof(Scratch::text));
+        long len = read_host_kept(caller, path, text, sizeof(Work::text));
         if (len < 0)
             return len;
         int index = 0;
@@ -144,18 +144,24 @@ __attribute__((noinline)) long write_meminfo(Caller caller, uint32_t node, Out& 
 }  // namespace
 
 long read_host_set(Caller caller, const char* host_list_path, CpuBits* host) {
-    char text[8192];
-    long len = caller.read_file(host_list_path, text, sizeof(text));
+    constexpr size_t kText = 8192;
+    Scratch scratch(kText);
+    char* text = scratch.data();
+    if (!text)
+        return -ENOMEM;
+    long len = caller.read_file(host_list_path, text, kText);
     if (len < 0)
         return len;
     return parse_cpu_list(text, host) ? 0 : -EIO;
 }
 
 long translated_set(Caller caller, const char* host_list_path, CpuBits* out) {
-    CpuBits host;
-    if (long ret = read_host_set(caller, host_list_path, &host); ret < 0)
+    ScratchOf<CpuBits> host;
+    if (!host)
+        return -ENOMEM;
+    if (long ret = read_host_set(caller, host_list_path, host.get()); ret < 0)
         return ret;
-    to_virtual(host, out);
+    to_virtual(*host, out);
     return 0;
 }
 
@@ -184,7 +190,10 @@ void put_mask(Out& out, const CpuBits& set, uint32_t nbits) {
 }
 
 long write_sysfs(Caller caller, const VfsPath& path, Out& out) {
-    CpuBits set;
+    ScratchOf<CpuBits> set_scratch;
+    if (!set_scratch)
+        return -ENOMEM;
+    CpuBits& set = *set_scratch;
     switch (path.file) {
         case VfsFile::AllCpus:
             put_list(out, all_vcpus());

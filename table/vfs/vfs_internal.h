@@ -11,7 +11,7 @@
  *   procfs_cpus.cpp  a task's stat, /proc/interrupts, softirqs, net/softnet_stat and irq/ masks
  *   cgroup.cpp     the cgroup cpuset files
  *   devices.cpp    the devices' local_cpus and local_cpulist
- *   cpu_devices.cpp  /sys/bus/cpu/devices and /dev/cpu: the CPUs as devices
+ *   cpu_devices.cpp  /sys/bus/cpu/devices, /sys/bus/node/devices and /dev/cpu: CPUs and nodes as devices
  *   listing.cpp    the listings of the views' directories (getdents64, getdents, readdir)
  *   procfs_numa.cpp  /proc/<pid>/numa_maps on the virtual nodes
  *   live.cpp       the descriptors of changing generated files, written again as seq files are
@@ -25,6 +25,7 @@
 
 #include "libos/libos_caller.h"
 #include "libos/libos_config.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_text.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
@@ -34,6 +35,7 @@ namespace libos {
 constexpr char kCpuRoot[] = "/sys/devices/system/cpu";
 constexpr char kNodeRoot[] = "/sys/devices/system/node";
 constexpr char kBusCpuRoot[] = "/sys/bus/cpu/devices";
+constexpr char kBusNodeRoot[] = "/sys/bus/node/devices";
 constexpr char kDevCpuRoot[] = "/dev/cpu";
 
 /* ---- names ---------------------------------------------------------------------------------- */
@@ -68,8 +70,19 @@ bool cached_mode(const char* virt, mode_t* mode);
 
 /* ---- contents ------------------------------------------------------------------------------- */
 
-/* A generated file's content, written into its descriptor as it is built. */
-using Out = FixedText<4096>;
+/* A generated file's content, written into its descriptor as it is built: in scratch memory (not on
+ * the caller's stack, libos_scratch.h), or a small buffer of its own when there is none (the content
+ * is then written in smaller pieces, or cut without a descriptor). */
+struct OutStorage {
+    static constexpr size_t kBytes = 4096;
+    Scratch scratch{kBytes};
+    char fallback[128];
+};
+class Out : private OutStorage, public TextBuilder {
+public:
+    explicit Out(int sink = -1)
+        : TextBuilder(scratch.data() ? scratch.data() : fallback, scratch.data() ? kBytes : sizeof(fallback), sink) {}
+};
 
 /* ---- descriptors (generated.cpp, generated_pool.cpp) ----------------------------------------- */
 

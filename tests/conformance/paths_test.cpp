@@ -389,6 +389,80 @@ TEST(CpuPaths, RootsCountTheirSubdirectories) {
     }
 }
 
+/* Every descriptor of a CPU's directory, link or device, and every copy of one, is that file as the
+ * path names it: fstat gives the path's inode (and a device's number), and names resolve from the
+ * directory itself. On a machine whose vCPUs share host CPUs, several of those descriptors are one
+ * host file: all of them are opened before any is examined, so a copy cannot pass for the latest. */
+TEST(CpuPaths, EveryDescriptorIsTheFileItsPathNames) {
+    SKIP_WITHOUT_SHIM("fstat of a descriptor makes no call strict mode traps");
+    std::vector<int> cpus;
+    for (int cpu : machine().present_cpus)
+        if (cpus.size() < 16 || cpu == *machine().present_cpus.rbegin())
+            cpus.push_back(cpu);
+    struct Opened {
+        std::string path;
+        int fd;
+        struct stat by_path;
+    };
+    std::vector<Opened> opened;
+    auto open_one = [&](const std::string& path, int flags) {
+        struct stat st;
+        if (lstat(path.c_str(), &st) != 0)
+            return;
+        int fd = open(path.c_str(), flags);
+        ASSERT_GE(fd, 0) << path;
+        opened.push_back({path, fd, st});
+    };
+    for (int cpu : cpus) {
+        const std::string dir = kCpu + "/cpu" + std::to_string(cpu);
+        open_one(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR* d = opendir(dir.c_str());
+        ASSERT_NE(d, nullptr) << dir;
+        while (struct dirent* e = readdir(d))
+            if (strncmp(e->d_name, "node", 4) == 0)
+                open_one(dir + "/" + e->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        closedir(d);
+        /* The cpuid device, where its module is loaded and it may be opened. */
+        const std::string cpuid = "/dev/cpu/" + std::to_string(cpu) + "/cpuid";
+        if (access(cpuid.c_str(), R_OK) == 0)
+            open_one(cpuid, O_RDONLY | O_CLOEXEC);
+    }
+    for (const Opened& o : opened) {
+        int copy = fcntl(o.fd, F_DUPFD_CLOEXEC, 0);
+        ASSERT_GE(copy, 0) << o.path;
+        for (int fd : {o.fd, copy}) {
+            struct stat st;
+            ASSERT_EQ(fstat(fd, &st), 0) << o.path;
+            EXPECT_EQ(st.st_ino, o.by_path.st_ino) << o.path << (fd == copy ? " (a copy)" : "");
+            EXPECT_EQ(st.st_rdev, o.by_path.st_rdev) << o.path << (fd == copy ? " (a copy)" : "");
+            struct statx stx;
+            ASSERT_EQ(statx(fd, "", AT_EMPTY_PATH, STATX_INO, &stx), 0) << o.path;
+            EXPECT_EQ(stx.stx_ino, o.by_path.st_ino) << o.path << (fd == copy ? " (a copy)" : "");
+        }
+        if (S_ISDIR(o.by_path.st_mode)) {
+            /* A name below the copy is the directory's own: its core id is the one its path reads. */
+            char by_path[64] = {}, by_copy[64] = {};
+            int a = open((o.path + "/topology/core_id").c_str(), O_RDONLY | O_CLOEXEC);
+            int b = openat(copy, "topology/core_id", O_RDONLY | O_CLOEXEC);
+            ASSERT_GE(a, 0) << o.path;
+            ASSERT_GE(b, 0) << o.path;
+            EXPECT_GT(read(a, by_path, sizeof(by_path) - 1), 0);
+            EXPECT_GT(read(b, by_copy, sizeof(by_copy) - 1), 0);
+            EXPECT_STREQ(by_copy, by_path) << o.path;
+            struct stat below_path, below_copy;
+            ASSERT_EQ(fstatat(copy, "topology", &below_copy, 0), 0) << o.path;
+            ASSERT_EQ(stat((o.path + "/topology").c_str(), &below_path), 0) << o.path;
+            EXPECT_EQ(below_copy.st_ino, below_path.st_ino) << o.path;
+            close(a);
+            close(b);
+        }
+        close(copy);
+    }
+    for (const Opened& o : opened)
+        close(o.fd);
+    record("descriptors of CPU directories, links and devices, and their copies", "the path's inode");
+}
+
 /* A short path that a link's target makes longer than 1 KiB: "/proc/self/cwd/../.." from a deep
  * current directory, padded to just under 1 KiB, still reaches the view. */
 TEST(CpuPaths, ALinkMayLengthenAPath) {

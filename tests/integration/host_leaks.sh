@@ -190,7 +190,7 @@ if [ -n "$progs" ] && [ -x "$progs/raw_listing" ]; then
   host_map=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0)))))')
   if [ "$(tr -d '\n' < /sys/devices/system/cpu/online)" = "0-$(( $(nproc --all) - 1 ))" ] &&
      [ "$(nproc)" = "$(nproc --all)" ]; then
-    for d in /sys/devices/system/cpu /sys/devices/system/node /sys/bus/cpu/devices /dev/cpu; do
+    for d in /sys/devices/system/cpu /sys/devices/system/node /sys/bus/cpu/devices /sys/bus/node/devices /dev/cpu; do
       [ -d "$d" ] || continue
       expect "--cpu-map $host_map (the host's): raw getdents64 of $d equals the native listing" \
         "$("$progs/raw_listing" "$d" 100 full | md5sum)" \
@@ -205,6 +205,26 @@ if [ -n "$progs" ] && [ -x "$progs/raw_listing" ]; then
     "$run" "${one[@]}" -- cat /sys/bus/cpu/devices/cpu0/topology/core_id
   expect "--cpu-map 1: /sys/bus/cpu/devices/cpu1 does not exist" "missing" \
     sh -c '"$@" 2>/dev/null || echo missing' _ "$run" "${one[@]}" -- stat /sys/bus/cpu/devices/cpu1
+  # The nodes as devices: the machine's nodes, links that lead to them.
+  if [ -d /sys/bus/node/devices ]; then
+    expect "--cpus 8 --numa 4: ls /sys/bus/node/devices lists node0-node3" "node0 node1 node2 node3" \
+      sh -c '"$@" | tr "\n" " " | sed "s/ \$//"' _ "$run" --cpus 8 --numa 4 -- ls /sys/bus/node/devices
+    expect "--cpus 8 --numa 4: raw getdents64 of /sys/bus/node/devices lists node0-node3" "node0 node1 node2 node3" \
+      sh -c "\"\$@\" | grep -xE 'node[0-9]+' | sort | tr '\n' ' ' | sed 's/ \$//'" _ "$run" --cpus 8 --numa 4 -- \
+      "$progs/raw_listing" /sys/bus/node/devices 64
+    expect "--cpus 8 --numa 4: readlink /sys/bus/node/devices/node3" "../../../devices/system/node/node3" \
+      "$run" --cpus 8 --numa 4 -- readlink /sys/bus/node/devices/node3
+    expect "--cpus 8 --numa 4: realpath /sys/bus/node/devices/node3" "/sys/devices/system/node/node3" \
+      "$run" --cpus 8 --numa 4 -- realpath /sys/bus/node/devices/node3
+    expect "--cpus 8 --numa 4: node3/cpulist through the bus link" "6-7" \
+      "$run" --cpus 8 --numa 4 -- cat /sys/bus/node/devices/node3/cpulist
+    expect "--cpus 8 --numa 4: the four links have four inodes" "4" \
+      sh -c '"$@" | sort -u | wc -l' _ "$run" --cpus 8 --numa 4 -- sh -c 'stat -c %i /sys/bus/node/devices/node*'
+    expect "--cpus 8 --numa 4: /sys/bus/node/devices/node4 does not exist" "missing" \
+      sh -c '"$@" 2>/dev/null || echo missing' _ "$run" --cpus 8 --numa 4 -- stat /sys/bus/node/devices/node4
+  else
+    skip "/sys/bus/node/devices" "no /sys/bus/node/devices here"
+  fi
 else
   skip "raw getdents64" "tests/programs/raw_listing is not built"
 fi

@@ -263,6 +263,11 @@ PAL_API long PalFileTruncate(int fd, size_t size);
 /* Adds F_SEAL_* `seals` to a memfd (fcntl F_ADD_SEALS). Returns 0 or -errno. */
 PAL_API long PalFileSeal(int fd, unsigned seals);
 
+/* Are descriptors `a` and `b` of this process one open file description (a dup of the other, kcmp
+ * KCMP_FILE)? 0: they are, 1: they are not, or -errno when the kernel cannot tell (no kcmp, or a
+ * policy that refuses it). */
+PAL_API long PalFileSameDescription(int a, int b);
+
 /* pread(2): up to `size` bytes at `offset`, the descriptor's own offset untouched (a /proc file read
  * at offset 0 is generated anew). Returns the count or -errno. */
 PAL_API long PalFileReadAt(int fd, void* buf, size_t size, long offset);

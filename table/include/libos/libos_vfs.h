@@ -89,6 +89,7 @@ enum class VfsDir : uint8_t {
     NodeRoot, /* /sys/devices/system/node: node0..node(k-1) instead of the host's nodeN */
     Cpu,     /* /sys/devices/system/cpu/cpuV: its nodeN link instead of the host CPU's */
     BusCpu,  /* /sys/bus/cpu/devices: cpuV links for the vCPUs */
+    BusNode, /* /sys/bus/node/devices: nodeK links for the machine's nodes */
     DevCpu,  /* /dev/cpu: a directory V for each vCPU (the host CPU's, with its msr and cpuid) */
     /* A directory below cpuV/ (node: V) or nodeK/ (node: K) whose host directory a lower-numbered
      * entry shares: the host's listing, its directories and links with the inodes stat gives them
@@ -226,6 +227,8 @@ long vfs_read_listing(Caller caller, int fd, VfsDir dir, int32_t node, uintptr_t
 /* Whether `path` is a CPU's device node under /dev/cpu/V/ (msr, cpuid), whose minor number is the
  * CPU's: stat shows V's, not the host CPU's it opens (cpu_devices.cpp). */
 bool vfs_cpu_device_minor(const VfsPath& path);
+/* The V of a device path on the machine "/dev/cpu/V/cpuid" (or msr): whether it is one. */
+bool vfs_cpu_device_vcpu(const char* virt, uint32_t* vcpu);
 
 /* The current directory of the views: set up when first needed (from LIBOS_CWD, which exec passes on),
  * and the virtual path exec passes on (nullptr when the current directory is not in the views). */
@@ -247,9 +250,13 @@ bool vfs_absolute(const char* path, char* out);
 bool vfs_classify_named(Caller caller, const char* path, VfsPath* out);
 
 /* Directory descriptors opened on virtual directories, remembered so that openat(dirfd, relative)
- * resolves against the virtual path (cpuV/ is the host's cpuH/ underneath). */
+ * resolves against the virtual path (cpuV/ is the host's cpuH/ underneath); and descriptors of the
+ * machine's links opened with O_PATH|O_NOFOLLOW and of /dev/cpu/V's devices, so that fstat gives the
+ * link's or device's inode (and minor) on the machine.
+ * vfs_dir_path answers for directories only, vfs_fd_path for both. */
 void vfs_remember_dir(int fd, const char* virt);
 bool vfs_dir_path(int fd, char* out);
+bool vfs_fd_path(int fd, char* out);
 /* For fdopendir: the path on the machine of directory descriptor `fd` (kVfsPathMax bytes), when it
  * was opened through the views, or is a copy (dup) of a listed root (the CPU, node, bus and /dev/cpu
  * directories), which the host names as the machine does. */

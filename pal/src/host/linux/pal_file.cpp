@@ -148,6 +148,13 @@ extern "C" long PalFileSeal(int fd, unsigned seals) {
     return pal_raw(SYS_fcntl, fd, F_ADD_SEALS, seals);
 }
 
+extern "C" long PalFileSameDescription(int a, int b) {
+    constexpr long kKcmpFile = 0; /* KCMP_FILE, <linux/kcmp.h> */
+    const long self = pal_raw(SYS_getpid);
+    long order = pal_raw(SYS_kcmp, self, self, kKcmpFile, a, b);
+    return order < 0 ? order : order == 0 ? 0 : 1;
+}
+
 extern "C" long PalFileReadAt(int fd, void* buf, size_t size, long offset) {
     long ret;
     do

@@ -139,7 +139,9 @@ long pal_read_status(pid_t tid, char* buf, size_t size) {
 }
 
 extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
-    char buf[2048];
+    /* Tgid and PPid come within the status file's first lines (after Name, at most 64 bytes escaped,
+     * Umask, State and Ngid): a small buffer, as this runs on any thread's stack. */
+    char buf[512];
     long len = pal_read_status(tid, buf, sizeof(buf));
     if (len < 0)
         return len;

@@ -84,12 +84,33 @@ void node_cpulist_path(char* buf, unsigned node) {
     memcpy(p, suffix, sizeof(suffix));
 }
 
+/* The files' text, in a mapping of its own: these run once per process, inside whatever call first
+ * needs the host's layout, which may be on a 16 KiB thread stack or a signal handler's. */
+struct FileText {
+    static constexpr size_t kBytes = 16384;
+    FileText() {
+        void* p;
+        data = PalMemoryAllocate(kBytes, &p) == 0 ? static_cast<char*>(p) : nullptr;
+    }
+    ~FileText() {
+        if (data)
+            PalMemoryFree(data, kBytes);
+    }
+    FileText(const FileText&) = delete;
+    FileText& operator=(const FileText&) = delete;
+    char* data;
+};
+
 }  // namespace
 
 extern "C" long PalHostCpuNodes(uint16_t* node_of_cpu) {
     memset(node_of_cpu, 0, sizeof(uint16_t) * PAL_MAX_CPUS);
-    char buf[4096];
-    long len = pal_read_small_file("/sys/devices/system/node/online", buf, sizeof(buf));
+    FileText text;
+    char* buf = text.data;
+    if (!buf)
+        return -ENOMEM;
+    const size_t size = FileText::kBytes;
+    long len = pal_read_small_file("/sys/devices/system/node/online", buf, size);
     if (len < 0)
         return len;
     char nodes[256]; /* node lists are short: "0-3" */
@@ -99,7 +120,7 @@ extern "C" long PalHostCpuNodes(uint16_t* node_of_cpu) {
     for_each_in_list(nodes, [&](unsigned node) {
         char path[64];
         node_cpulist_path(path, node);
-        if (pal_read_small_file(path, buf, sizeof(buf)) >= 0)
+        if (pal_read_small_file(path, buf, size) >= 0)
             for_each_in_list(buf, [&](unsigned cpu) { node_of_cpu[cpu] = static_cast<uint16_t>(node); });
     });
     return 0;
@@ -107,15 +128,19 @@ extern "C" long PalHostCpuNodes(uint16_t* node_of_cpu) {
 
 extern "C" long PalHostTopology(struct PalTopology* topo) {
     memset(topo, 0, sizeof(*topo));
-    char buf[4096];
+    FileText text;
+    char* buf = text.data;
+    if (!buf)
+        return -ENOMEM;
+    const size_t size = FileText::kBytes - sizeof(uint64_t) * PAL_CPU_MASK_WORDS;
     long status = 0;
 
     /* The kernel's cpumask size: sched_getaffinity returns min(len, cpumask_size). */
-    uint64_t probe[PAL_CPU_MASK_WORDS];
+    uint64_t(&probe)[PAL_CPU_MASK_WORDS] = *reinterpret_cast<uint64_t(*)[PAL_CPU_MASK_WORDS]>(buf + size);
     long probed = pal_raw(SYS_sched_getaffinity, 0, sizeof(probe), reinterpret_cast<long>(probe));
     topo->kernel_mask_size = probed > 0 ? static_cast<uint32_t>(probed) : 0;
 
-    long len = pal_read_small_file("/sys/devices/system/cpu/possible", buf, sizeof(buf));
+    long len = pal_read_small_file("/sys/devices/system/cpu/possible", buf, size);
     if (len >= 0) {
         for_each_in_list(buf, [&](unsigned cpu) {
             if (cpu + 1 > topo->possible_count)
@@ -125,7 +150,7 @@ extern "C" long PalHostTopology(struct PalTopology* topo) {
         status = len;
     }
 
-    len = pal_read_small_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
+    len = pal_read_small_file("/sys/devices/system/cpu/online", buf, size);
     if (len >= 0) {
         for_each_in_list(buf, [&](unsigned cpu) { topo->online_mask[cpu / 64] |= 1ULL << (cpu % 64); });
     } else {
