@@ -71,6 +71,7 @@ constinit bool g_stacks = false;
 constinit bool g_stats = false;
 constinit bool g_stats_per_process = false; /* LIBOS_STATS=per-process */
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
+constinit LibosUnwindSource g_source = nullptr;
 constinit char g_trace_path[kTracePathBytes] = {};
 constinit char g_format[8] = {};
 /* LIBOS_TRACE_FILTER: the calls shown (all by default), and the list as given, for exec. */
@@ -269,37 +270,8 @@ void add_host_cpus(TextBuilder& line, const Call& c, bool json) {
 
 void add_stack(Caller caller, TextBuilder& line, bool json) {
     /* A call strict mode's supervisor answered has no stack here: it is another process's. */
-    if (!g_stacks || !g_unwinder || caller.is_remote())
-        return;
-    LibosFrame frames[16];
-    int n = g_unwinder(nullptr, frames, 16);
-    bool first = true;
-    if (json)
-        line.add(",\"stack\":[");
-    for (int i = 0; i < n; ++i) {
-        if (is_own_code(frames[i].address))
-            continue; /* the LibOS's own frames: the stack starts at the program */
-        /* A frame: up to ~430 bytes as text, twice that as escaped JSON. */
-        if (!line.room(json ? 900 : 450, kLineReserve))
-            break;
-        if (json) {
-            if (!first)
-                line.ch(',');
-            line.add("{\"object\":").quoted(frames[i].object).add(",\"function\":").quoted(frames[i].function)
-                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address)
-                .add(",\"module_offset\":").unum(frames[i].module_offset).ch('}');
-        } else {
-            line.add(" > ").add(frames[i].object[0] ? frames[i].object : "?").ch('(');
-            if (frames[i].function[0])
-                line.add(frames[i].function).add("+").hex(frames[i].offset);
-            /* As strace -k: the address inside the object, which addr2line -e OBJECT resolves. */
-            line.add(") [").hex(frames[i].module_offset ? frames[i].module_offset : frames[i].address).add("]");
-            line.end("\n");
-        }
-        first = false;
-    }
-    if (json)
-        line.ch(']');
+    if (g_stacks && g_unwinder && !caller.is_remote())
+        tracer::add_stack(line, json, g_unwinder, g_source);
 }
 
 /* When a line is printed: before a call that may not return (exec), after a call returned, or when
@@ -606,6 +578,10 @@ void trace_before_libc_exec() {
 
 LIBOS_STARTUP bool trace_wants_stacks() {
     return g_stacks;
+}
+
+void set_source_resolver(LibosUnwindSource resolver) {
+    g_source = resolver;
 }
 
 void set_unwinder(LibosUnwindBacktrace u) {

@@ -8,6 +8,7 @@
 
 #include "libos/libos_config.h"
 #include "libos/libos_text.h"
+#include "libos_unwind.h"
 
 namespace libos::tracer {
 
@@ -64,6 +65,10 @@ void stats_before_exec();
 /* Counts for the summary one call of `nr` (unless `call` is false: the call was counted before it
  * ran) that took `nanoseconds`, and its failure. */
 void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
+
+/* The calling thread's stack, its LibOS frames left out, as frame lines (text) or the elements of
+ * the "stack" array (JSON); `source_of` (null without libdw) adds each frame's file:line. */
+void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of);
 
 }  // namespace libos::tracer
 

@@ -83,8 +83,11 @@ DURATION_RE = re.compile(r" <\d+\.\d{6}>$")
 def bare(line):
     """A call line without its duration, which varies from run to run."""
     return DURATION_RE.sub("", line)
-# One stack frame: " > OBJECT(FUNCTION+0xOFF) [0xADDR]" (FUNCTION empty when unknown).
-FRAME_RE = re.compile(r"^ > (?P<object>[^(]*)\((?P<function>.*)\) \[0x[0-9a-f]+\]$")
+# One stack frame: " > OBJECT(FUNCTION+0xOFF) [0xADDR]" (FUNCTION empty when unknown), then " FILE:LINE"
+# where the object has debug information (a build with libdw).
+FRAME_RE = re.compile(r"^ > (?P<object>[^(]*)\((?P<function>.*)\) \[(?P<offset>0x[0-9a-f]+)\]"
+                      r"(?: (?P<file>.+):(?P<line>\d+))?$")
+LIBDW = os.environ.get("TRACE_TEST_LIBDW") == "1"
 
 count = 0
 failures = 0
@@ -411,6 +414,7 @@ def check_stacks():
            c.rc == 0 and first is not None and first["function"].startswith("trace_test::cxx_frame(int)+0x"),
            c.diag())
     check_addr2line(r, j)
+    check_source(r, j)
     report("stack json: every call has a stack", objs and all(isinstance(o.get("stack"), list) and o["stack"]
                                                              for o in objs), objs)
 
@@ -425,7 +429,7 @@ def check_addr2line(text_run, json_run):
     idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
            in l]
     frame = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
-    m = re.match(r"^ > (?P<object>[^(]*)\(.*\) \[(?P<offset>0x[0-9a-f]+)\]$", frame)
+    m = FRAME_RE.match(frame)
     out = subprocess.run(["addr2line", "-f", "-e", m["object"], m["offset"]], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, timeout=30).stdout.decode().split("\n") if m else []
     report("stack text: addr2line -f -e OBJECT 0xOFFSET of the first frame names trace_test_caller_function in "
@@ -441,6 +445,68 @@ def check_addr2line(text_run, json_run):
     report("stack json: module_offset, given to addr2line with the frame's object, names the function",
            len(out) >= 2 and out[0] == "trace_test_caller_function" and isinstance(frame.get("address"), int)
            and frame.get("address") != frame.get("module_offset"), ["frame: %s" % frame, "addr2line: %s" % out])
+
+
+def addr2line_source(obj, offset):
+    """binutils' addr2line's FILE:LINE for OFFSET in OBJ, without its '(discriminator N)'."""
+    out = subprocess.run(["addr2line", "-e", obj, hex(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         timeout=30).stdout.decode().strip()
+    return re.sub(r" \(discriminator \d+\)$", "", out)
+
+
+def check_source(text_run, json_run):
+    """file:line (libdw): every frame of the program (built with -g) shows its source file and line, the
+    same as addr2line's for the frame's call (its offset less one: a return address may already be
+    the next line's); a copy of the program without debug information shows none, and still runs."""
+    if LIBDW and os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("stack: file:line", "a sanitizer build: ASan's runtime refuses RTLD_DEEPBIND, without which "
+             "libos_unwind.so does not use libdw (docs/tracing.md)")
+        return
+    if not LIBDW:
+        frames = [FRAME_RE.match(l) for l in lines_of(text_run.trace)]
+        with_source = [f.group(0) for f in frames if f and f["file"]]
+        report("stack: a build without libdw shows no file:line", not with_source, with_source)
+        return
+    if not shutil.which("addr2line"):
+        skip("stack: file:line as addr2line gives it", "addr2line (binutils) is not installed")
+        return
+    own = [f for f in (FRAME_RE.match(l) for l in lines_of(text_run.trace)) if f and f["object"] == PROG
+           and not f["function"].startswith("_start")]
+    wrong = []
+    for f in own:
+        want = addr2line_source(PROG, int(f["offset"], 16) - 1)
+        if not f["file"] or "%s:%s" % (f["file"], f["line"]) != want:
+            wrong.append("%s  (addr2line: %s)" % (f.group(0), want))
+    report("stack text: each frame of the program built with -g shows FILE:LINE, the same as addr2line -e "
+           "OBJECT 0xOFFSET-1 (%d frames)" % len(own),
+           own and not wrong and all(f["file"].endswith("traced_program.cpp") for f in own), wrong or [text_run.trace])
+    objs, _ = parse_json_lines(json_run.raw)
+    set7 = [o for o in objs if o.get("name") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
+    frame = (set7[0].get("stack") or [{}])[0] if set7 else {}
+    want = addr2line_source(PROG, frame.get("module_offset", 1) - 1) if frame else ""
+    report("stack json: the first frame's \"file\" and \"line\" are addr2line's for its module_offset-1",
+           isinstance(frame.get("line"), int) and "%s:%d" % (frame.get("file"), frame.get("line")) == want
+           and frame["file"].endswith("traced_program.cpp"), ["frame: %s" % frame, "addr2line: " + want])
+    # Stacks and file:line take none of the program's memory: a program that counts its own mallocs.
+    counter = os.environ.get("TRACE_TEST_MALLOC_COUNTING")
+    if not counter:
+        skip("stack: no malloc of the program's during traced calls", "no counting program")
+    else:
+        m = run(["50"], stack=True, program=counter)
+        counts = dict(re.findall(r"^(first|mallocs): (\d+)$", m.out, re.M))
+        report("stack: 50 traced calls with stacks and file:line call the program's malloc, free and the rest "
+               "0 times (libunwind and libdw allocate from libos_unwind.so's arena)",
+               m.rc == 0 and counts.get("mallocs") == "0" and "malloc_counting.c:" in m.trace, m.diag())
+    # The same program without its debug information: no file:line for its own frames, nothing else lost.
+    bare_prog = os.path.join(TMP, "traced_program_nodebug")
+    subprocess.run(["objcopy", "--strip-debug", PROG, bare_prog], check=True, timeout=60)
+    b = run(["basic"], stack=True, program=bare_prog)
+    frames = [FRAME_RE.match(l) for l in lines_of(b.trace)]
+    mine = [f for f in frames if f and f["object"] == bare_prog]
+    report("stack text: the program without debug information (objcopy --strip-debug): its frames have no "
+           "file:line, and are still named",
+           b.rc == 0 and mine and not any(f["file"] for f in mine)
+           and any(f["function"].startswith("trace_test_caller_function+") for f in mine), b.diag())
 
 
 # =================================================================================================

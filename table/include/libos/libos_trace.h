@@ -51,6 +51,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]);
 bool trace_wants_stacks();
 void set_unwinder(LibosUnwindBacktrace unwinder);
 LibosUnwindBacktrace unwinder();
+/* The unwinder's file:line lookup (null in a build without libdw). */
+void set_source_resolver(LibosUnwindSource resolver);
 
 /* The address ranges of the LibOS's own code (libshim.so, libpal.so, libos_unwind.so), so that
  * stacks start at the program's frames and a crash can be told apart from the program's own. */
