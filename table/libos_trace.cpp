@@ -211,6 +211,27 @@ bool read_nodes(Caller caller, long address, long maxnode, CpuBits* out) {
     return true;
 }
 
+/* The structures of call `c` that it reads (`input`, before it runs) or wrote (after it succeeded),
+ * copied from the program's memory into the call's two slots; a copy that fails leaves the
+ * argument shown as its address. */
+void read_structs(Caller caller, Call* c, bool input) {
+    const char* types = syscall_arguments(c->nr);
+    if (!types || c->nr == SYS_migrate_pages)
+        return;
+    if (input)
+        c->structs.arg[0] = c->structs.arg[1] = -1;
+    for (int i = 0; types[i]; ++i) {
+        const size_t size = tracer::struct_bytes(types[i], c->args, i);
+        if (!size || tracer::struct_is_input(types[i]) != input || !c->args[i])
+            continue;
+        const int slot = c->structs.arg[0] < 0 ? 0 : c->structs.arg[1] < 0 ? 1 : -1;
+        if (slot < 0)
+            return;
+        if (caller.copy_in(c->structs.bytes[slot], static_cast<uintptr_t>(c->args[i]), size) == 0)
+            c->structs.arg[slot] = static_cast<signed char>(i);
+    }
+}
+
 void read_call_nodes(Caller caller, Call* c) {
     int maxnode_arg;
     int arg = node_mask_argument(c->nr, &maxnode_arg);
@@ -529,6 +550,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
         read_call_nodes(caller, &c);
+    if (g_lines)
+        read_structs(caller, &c, true);
     if (g_lines && may_not_return) {
         t_in_trace = true;
         print_call(caller, c, Phase::kBefore);
@@ -558,6 +581,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         c.have_mask = read_mask(caller, args[2], c.result, &c.mask);
     if (nr == SYS_get_mempolicy && c.result == 0)
         read_call_nodes(caller, &c);
+    if (!(c.result < 0 && c.result > -4096))
+        read_structs(caller, &c, false);
     if (nr == SYS_getcpu && c.result == 0) {
         c.have_cpu = (!args[0] || caller.copy_in(&c.cpu, static_cast<uintptr_t>(args[0]), sizeof(c.cpu)) == 0) &&
                      (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);

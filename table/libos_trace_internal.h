@@ -18,6 +18,9 @@ using Line = FixedText<kLineBytes>;
 /* What a line keeps free for its end while frames are added. */
 constexpr size_t kLineReserve = 16;
 
+/* The largest structure the trace reads (a struct stat: 144 bytes on x86_64, 128 on arm64). */
+constexpr size_t kStructBytes = 160;
+
 /* One call, as the tracer saw it: what the line shows. */
 struct Call {
     long nr;
@@ -38,9 +41,47 @@ struct Call {
     bool have_mask;
     unsigned cpu, node;
     bool have_cpu;
-    CpuBits nodes2; /* migrate_pages' new nodes */
+    /* migrate_pages' new nodes; or, for the calls that have them, the structures read from the
+     * program's memory (at most two a call, 'F', 'G' ... in the syscall list), which no
+     * memory-policy call has: they share the storage. */
+    union {
+        CpuBits nodes2;
+        struct {
+            unsigned char bytes[2][kStructBytes];
+            signed char arg[2]; /* the argument each holds, -1 for none */
+        } structs;
+    };
     bool have_nodes, have_nodes2;
 };
+
+/* A flag's bits and name, for the decoding tables. */
+struct Flag {
+    unsigned long bits;
+    const char* name;
+};
+/* Appends the names of `value`'s flags joined by '|' (after names already written when `written`),
+ * and what no name covers as hex; "0" when nothing at all was written (libos_trace_args.cpp). */
+void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t count, bool written = false);
+template <size_t N>
+void add_flags(TextBuilder& line, unsigned long value, const Flag (&table)[N], bool written = false) {
+    add_flags(line, value, table, N, written);
+}
+/* A signal's name (SIGSEGV), or its number; a mode in octal as strace prints it (0755, 000); a file
+ * mode with its type (S_IFCHR|0600); a device number (makedev(0x1, 0x3)). */
+void add_signal(TextBuilder& line, int sig);
+void add_octal(TextBuilder& line, unsigned long mode);
+void add_node_mode(TextBuilder& line, unsigned long mode);
+void add_device(TextBuilder& line, unsigned long dev);
+
+/* The structures and enumerations some calls take (libos_trace_structs.cpp): whether argument
+ * letter `type` is a structure the call reads (read before it) or writes (read after it succeeded),
+ * and how many bytes of it to read for call `c`'s argument `index`; 0 for other letters. */
+bool struct_is_input(char type);
+size_t struct_bytes(char type, const long args[6], int index);
+/* Appends a structure read from the program's memory (`bytes` of it) as strace shows it, or as a
+ * JSON object; an enumeration letter's value (K, R, Y), false for other letters. */
+void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json);
+bool add_enum(TextBuilder& line, char type, long value, bool json);
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
  * separated by ", " in text, or as the JSON values of an array (without its brackets). */

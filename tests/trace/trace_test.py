@@ -1239,6 +1239,72 @@ def check_strace_arguments():
            problems + [args])
 
 
+STRUCT_CALLS = ("nanosleep,clock_nanosleep,clock_getres,sched_rr_get_interval,sched_getparam,sched_setscheduler,"
+                "sched_setparam,getrlimit,setrlimit,prlimit64,newfstatat,fstat,stat,lstat,rt_sigaction,"
+                "sched_getattr,sched_setattr,clone3")
+
+
+def check_strace_structs():
+    """struct_calls' calls, whose arguments are structures in memory (timespec, sched_param, rlimit,
+    stat, sigaction, sched_attr, clone_args) and enumerations (clocks, RLIMIT_*, SCHED_*), read as
+    strace 6.1 prints them: the same lines, once addresses and pids are set aside."""
+    prog = os.environ.get("TRACE_TEST_STRUCT_CALLS")
+    if not prog:
+        skip("structures against strace", "no struct_calls program")
+        return
+    # Only the calls the program makes through syscall() from main: strace also sees the loader's.
+    r = run([], program=prog, extra={"LIBOS_TRACE_FILTER": STRUCT_CALLS})
+    pid = str(r.rc == 0 and calls_of(r.trace) and calls_of(r.trace)[0]["pid"])
+
+    def norm(args, pids):
+        for p in pids:
+            args = re.sub(r"\b%s\b" % p, "PID", args)
+        return re.sub(r"0x[0-9a-f]+", "ADDR", args)
+
+    def result(name, value):
+        return "PID" if name == "clone3" and value not in ("0", "-1") else value  # the child's pid
+
+    ours = [(m["name"], norm(m["args"], [pid]), result(m["name"], m["result"])) for m in calls_of(r.trace)
+            if m["pid"] == pid]
+    if not shutil.which("strace") or os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("structures against strace", "strace is not installed, or a sanitizer build (its runtime's calls)")
+    else:
+        out = os.path.join(TMP, "strace-structs.txt")
+        p = subprocess.run(["strace", "-qq", "-o", out, "-e", "trace=" + STRUCT_CALLS, prog],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60,
+                           env=under_ptrace_env())
+        theirs = []
+        text = open(out).read() if os.path.exists(out) else ""
+        native = re.search(r"^clone3\(.*\) += (\d+)", text, re.M)
+        for line in text.splitlines():
+            m = re.match(r"^([a-z_0-9]+)\((.*)\) += (\S+)", line)
+            if m:
+                theirs.append((m.group(1), norm(m.group(2), [native.group(1)] if native else []),
+                               result(m.group(1), m.group(3))))
+        tail = theirs[-len(ours):] if ours else []
+        report("struct_calls' %d calls read as strace 6.1 prints them: timespec, sched_param, rlimit (N*1024, "
+               "RLIM64_INFINITY), stat (abbreviated, st_rdev for devices), sigaction (SIG_IGN, sa_mask, "
+               "SA_RESTART), sched_attr, clone_args, CLOCK_*, RLIMIT_*, SCHED_*" % len(ours),
+               p.returncode == 0 and r.rc == 0 and len(ours) >= 20 and ours == tail,
+               ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in tail] + r.diag())
+    j = run([], program=prog, fmt="json", extra={"LIBOS_TRACE_FILTER": "clock_nanosleep,getrlimit,stat,rt_sigaction"})
+    objs, problems = parse_json_lines(j.raw)
+    args = {}
+    for o in objs:
+        args.setdefault(o.get("name"), o.get("args"))
+    stat = (args.get("stat") or [None, {}])[1] or {}
+    report('json "args": a structure is an object of its fields (clock_nanosleep ["CLOCK_MONOTONIC", 0, '
+           '{"tv_sec":0,"tv_nsec":1000000}, null], getrlimit\'s "RLIMIT_NOFILE", stat\'s "st_mode", rt_sigaction\'s '
+           '"sa_flags":"SA_RESTART")',
+           j.rc == 0 and not problems
+           and args.get("clock_nanosleep") == ["CLOCK_MONOTONIC", 0, {"tv_sec": 0, "tv_nsec": 1000000}, None]
+           and (args.get("getrlimit") or [None])[0] == "RLIMIT_NOFILE"
+           and isinstance((args.get("getrlimit") or [0, 0])[1], dict)
+           and str(stat.get("st_mode", "")).startswith("S_IFCHR|") and "st_rdev" in stat
+           and ((args.get("rt_sigaction") or [0, {}])[1] or {}).get("sa_flags") == "SA_RESTART",
+           problems + [args])
+
+
 # =================================================================================================
 # timestamps and durations
 # =================================================================================================
@@ -1379,7 +1445,8 @@ def main():
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
                       check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_times, check_per_process):
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_times,
+                      check_per_process):
             try:
                 check()
             except Exception as e:  # a broken check is a failure, not a crash of the whole run
