@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libos/libos_caller.h"
 #include "libos/libos_config.h"
 #include "libos/libos_text.h"
 #include "libos_unwind.h"
@@ -82,6 +83,21 @@ size_t struct_bytes(char type, const long args[6], int index);
  * JSON object; an enumeration letter's value (K, R, Y), false for other letters. */
 void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json);
 bool add_enum(TextBuilder& line, char type, long value, bool json);
+
+/* Reading a call's memory (libos_trace_read.cpp), each false (or nothing read) where the copy
+ * fails: a CPU mask of min(len, the mask's size) bytes; a string (cut to `size`, ending in NUL); a
+ * memory-policy call's node masks; the structures of its arguments that it reads (`input`, before
+ * it runs) or wrote (after it succeeded), into the call's two slots. */
+bool read_mask(Caller caller, long address, long len, CpuBits* out);
+bool read_string(Caller caller, long address, char* out, size_t size);
+void read_call_nodes(Caller caller, Call* c);
+void read_structs(Caller caller, Call* c, bool input);
+
+/* LIBOS_TRACE_EXEC, the line of the exec that started this program (libos_trace_exec.cpp): checked
+ * for its form ("START_NS,HEAD\x1fMIDDLE\x1fFRAMES", START_NS 20 digits; null or empty is none),
+ * and printed with its result, 0, and its duration up to `now_ns`. */
+bool check_exec_line(const char* value, ConfigError* err);
+void print_exec_line(const char* value, uint64_t now_ns);
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
  * separated by ", " in text, or as the JSON values of an array (without its brackets). */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 
@@ -130,6 +131,16 @@ void tracer::stats_before_exec() {
     /* A vfork child (posix_spawn) runs in its parent's memory: the table is the parent's, to print
      * at the parent's exit, not the child's to print and clear. */
     if (in_parent_memory())
+        return;
+    /* A table of exec attempts alone, some failed (execvp's through PATH, after the first, which
+     * printed the program's table), is left as it is: printed at exit if the process goes on, dropped with the
+     * process image if one of them succeeds. So an execvp prints one table, as an execve does. */
+    bool other_calls = false;
+    for (size_t nr = 0; nr < kStatSlots && !other_calls; ++nr)
+        other_calls = nr != SYS_execve && nr != SYS_execveat && g_own_table[nr].calls.load(std::memory_order_relaxed);
+    const bool failed_attempts = g_own_table[SYS_execve].errors.load(std::memory_order_relaxed) ||
+                                 g_own_table[SYS_execveat].errors.load(std::memory_order_relaxed);
+    if (!other_calls && failed_attempts)
         return;
     trace_finish();
     trace_reset_stats();

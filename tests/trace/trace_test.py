@@ -596,11 +596,13 @@ def check_fork_exec():
            r.rc == 0 and pids == {parent, child} and parent != child, ["pids %s" % pids] + r.diag())
     lines = [bare(l) for l in lines_of(r.trace)]
     exec_line = '%d/%d execve("%s", ' % (child, child, PROG)
-    i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") ... <libos>")), None)
+    i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") = 0 <libos>")), None)
     after = "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
     i_after = lines.index(after) if after in lines else None
-    report("fork/exec: the child's execve line (... pending), then the exec'd program's calls with the child's pid",
+    report("fork/exec: the child's execve line, one, = 0 (printed by the exec'd program, as strace -f prints it "
+           "once the exec returned), then the exec'd program's calls with the child's pid",
            i_exec is not None and i_after is not None and i_exec < i_after
+           and sum(1 for l in lines if l.startswith(exec_line)) == 1
            and "%d/%d getpid(" % (child, child) in r.trace, ["expected %s... and %s" % (exec_line, after), r.trace])
     report("fork/exec: the parent's calls after the child carry the parent's pid",
            any(int(m["pid"]) == parent and m["name"] == "sched_getaffinity" for m in calls)
@@ -620,9 +622,11 @@ def check_fork_exec():
     objs, problems = parse_json_lines(j.raw)
     child = int((values(j.out, "forked") or ["-1"])[0])
     pending = [o for o in objs if o.get("name") == "execve"]
-    report("fork/exec json: every line parses; two pids; the child's execve object has no result yet",
+    report("fork/exec json: every line parses; two pids; the child's execve object, one, has \"result\":0 and "
+           "its duration",
            not problems and {o.get("pid") for o in objs} == {child, int((values(j.out, "parent") or ["0", "-1"])[1])}
-           and len(pending) == 1 and pending[0].get("pid") == child and "result" not in pending[0],
+           and len(pending) == 1 and pending[0].get("pid") == child and pending[0].get("result") == 0
+           and pending[0].get("errno") is None and isinstance(pending[0].get("ns"), int),
            problems + [j.raw])
 
     # One summary for the launch (LIBOS_STATS=1): printed once, by the first process, with the
@@ -1239,6 +1243,35 @@ def check_strace_arguments():
            problems + [args])
 
 
+def check_libc_exec():
+    """execvp's attempts through PATH are traced one by one, as strace -f shows them: the same paths and
+    results, in the same order, one line each (a failed exec's with its error, the successful one's,
+    = 0, printed by the new program)."""
+    path = "/nonexistent-libos-trace-test:" + os.path.dirname(PROG)
+    r = run(["execvp"], extra={"PATH": path, "LIBOS_TRACE_FILTER": "execve"})
+    ours = [(re.match(r'"([^"]*)"', m["args"]).group(1), m["result"], m["errno"]) for m in calls_of(r.trace)
+            if m["name"] == "execve"]
+    if not shutil.which("strace") or os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("execvp's attempts against strace", "strace is not installed, or a sanitizer build")
+        report("execvp's attempts through PATH: a failed one for the missing directory, then the program's",
+               r.rc == 0 and [o[0] for o in ours][:1] == ["/nonexistent-libos-trace-test/" + os.path.basename(PROG)],
+               [ours] + r.diag())
+        return
+    out = os.path.join(TMP, "strace-execvp.txt")
+    env = dict(under_ptrace_env(), PATH=path)
+    p = subprocess.run([shutil.which("strace"), "-f", "-qq", "-o", out, "-e", "trace=execve", PROG, "execvp"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    theirs = []
+    for line in (open(out).read().splitlines() if os.path.exists(out) else [])[1:]:  # after strace's own exec
+        m = re.match(r'^(?:\d+ +)?execve\("([^"]*)", .*\) += (-?\d+)(?: (E[A-Z]+))?', line)
+        if m:
+            theirs.append((m.group(1), m.group(2), m.group(3)))
+    # A successful exec's line is printed in the new program (= 0), a failed one's once, with its error.
+    report("execvp's attempts through PATH read as strace -f shows them: %s" % [o[0] + " = " + o[1] for o in ours],
+           r.rc == 0 and p.returncode == 0 and len(ours) >= 2 and ours == theirs,
+           ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in theirs] + r.diag())
+
+
 STRUCT_CALLS = ("nanosleep,clock_nanosleep,clock_getres,sched_rr_get_interval,sched_getparam,sched_setscheduler,"
                 "sched_setparam,getrlimit,setrlimit,prlimit64,newfstatat,fstat,stat,lstat,rt_sigaction,"
                 "sched_getattr,sched_setattr,clone3")
@@ -1445,7 +1478,7 @@ def main():
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
                       check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_times,
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_times,
                       check_per_process):
             try:
                 check()
