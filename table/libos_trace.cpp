@@ -74,6 +74,8 @@ constinit bool g_json = false;
 constinit bool g_stacks = false;
 constinit bool g_stats = false;
 constinit bool g_stats_per_process = false; /* LIBOS_STATS=per-process */
+/* Calls are counted: for this launch's summary, or for an enclosing launch's (LIBOS_STATS_OUTER_FD). */
+constinit bool g_counting = false;
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
 constinit LibosUnwindSource g_source = nullptr;
 constinit char g_trace_path[kTracePathBytes] = {};
@@ -407,6 +409,7 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
         !parse_switch(kEnvTraceStack, env_get(kEnvTraceStack), &stacks, err) ||
         !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_stats(kEnvStats, env_get(kEnvStats), &stats, &stats_per_process, err) ||
         !parse_descriptor(kEnvStatsFd, env_get(kEnvStatsFd), &stats_fd, err) ||
+        !parse_descriptor_list(kEnvStatsOuterFd, env_get(kEnvStatsOuterFd), err) ||
         !parse_trace_filter(kEnvTraceFilter, filter, &g_filter, err) ||
         !parse_trace_time(kEnvTraceTime, time, &time_mode, err) ||
         !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err) ||
@@ -437,6 +440,8 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
     g_stats_per_process = stats_per_process;
     if (g_stats)
         tracer::stats_init(stats_fd, stats_per_process);
+    tracer::stats_outer_init(env_get(kEnvStatsOuterFd));
+    g_counting = g_stats || tracer::stats_outer_text();
     g_time = time_mode;
     g_per_process = per_process && target == TraceTarget::kFile;
     if (format && *format)
@@ -445,7 +450,7 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
         strcpy(g_filter_text, filter); /* parse_trace_filter took at most kTraceFilterTextMax bytes */
     if (given(time))
         strcpy(g_time_text, time);
-    if (!g_lines && !g_stats)
+    if (!g_lines && !g_counting)
         return true;
     /* Where the lines go: a file of the user's, appended to by every process (or one per process),
      * or standard error (a copy of it, so that a program closing its fd 2 does not silence the
@@ -501,7 +506,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
     /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
      * counts it; only its failure is added after. */
-    if (g_stats && shown && may_not_return)
+    if (g_counting && shown && may_not_return)
         tracer::stats_add(nr, 0, false, true);
     /* exec replaces the program, and with it the exit that would print the summary. */
     if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
@@ -540,7 +545,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_for(caller, nr, args);
     c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
-    if (g_stats)
+    if (g_counting)
         tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096, !may_not_return);
     if (!g_lines)
         return result;
@@ -606,7 +611,8 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
         return false;
     static const char* const kNames[kTraceVariables] = {kEnvTrace,       kEnvTraceStack,  kEnvTraceFormat,
                                                         kEnvStats,       kEnvTraceFilter, kEnvTraceTime,
-                                                        kEnvTracePerProcess, kEnvStatsFd, kEnvTraceExec};
+                                                        kEnvTracePerProcess, kEnvStatsFd, kEnvTraceExec,
+                                                        kEnvStatsOuterFd};
     const char* vals[kTraceVariables] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr,
                                          g_stacks ? "1" : nullptr,
                                          g_format[0] ? g_format : nullptr,
@@ -615,7 +621,8 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
                                          g_time_text[0] ? g_time_text : nullptr,
                                          g_per_process ? "1" : nullptr,
                                          g_stats ? tracer::stats_fd_text() : nullptr,
-                                         t_exec_line};
+                                         t_exec_line,
+                                         tracer::stats_outer_text()};
     for (size_t i = 0; i < kTraceVariables; ++i) {
         if (!vals[i])
             continue;

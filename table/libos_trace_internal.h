@@ -117,6 +117,11 @@ bool json_on();
 void stats_init(int inherited_fd, bool per_process);
 /* The launch's counts' descriptor, as text for LIBOS_STATS_FD at exec; null when there are none. */
 const char* stats_fd_text();
+/* The enclosing launches' counts (LIBOS_STATS_OUTER_FD, a list of descriptors): attached, counted
+ * in with every call (also where this launch has no --stats), and printed by their own first
+ * process; and their descriptors as text for exec (null when there are none). */
+void stats_outer_init(const char* list);
+const char* stats_outer_text();
 /* Before an exec: a process's own summary is printed and started over; the launch's goes on. */
 void stats_before_exec();
 /* Counts for the summary one call of `nr` (unless `call` is false: the call was counted before it

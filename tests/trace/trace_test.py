@@ -239,12 +239,14 @@ def parse_json_lines(raw):
     return objects, problems
 
 
-def text_summary(text, pid):
-    """{syscall: (calls, errors)} and the total, from the text summary of pid."""
+def text_summary(text, pid, enclosing=None):
+    """{syscall: (calls, errors)} and the total, from the text summary of pid (with enclosing, that of
+    the enclosing launch that pid prints too)."""
     rows, total, inside = {}, None, False
     for line in lines_of(text):
         if line.startswith("libos: summary for "):
-            inside = line in ("libos: summary for pid %d" % pid, "libos: summary for the launch of pid %d" % pid)
+            inside = line == "libos: summary for the enclosing launch of pid %d" % pid if enclosing else \
+                line in ("libos: summary for pid %d" % pid, "libos: summary for the launch of pid %d" % pid)
             continue
         if not inside:
             continue
@@ -752,6 +754,41 @@ def launcher(flags, args, cwd=None, wrapper=False):
     p = subprocess.run([WRAPPER if wrapper else LAUNCHER] + flags + ["--", PROG] + args, env=env, cwd=cwd,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), "")
+
+
+def check_nested_stats():
+    """A libos-run --stats inside a launch with --stats: the inner launch prints its own summary, and
+    the enclosing one counts the inner launch's calls too, as strace -f -c counts a nested program's
+    (its first process, which exec'd the inner libos-run, prints both, the inner one first)."""
+    if not os.access(LAUNCHER, os.X_OK):
+        skip("nested --stats", "%s not found" % LAUNCHER)
+        return
+    env = clean_env()
+    p = subprocess.run([LAUNCHER, "--cpus", str(VCPUS), "--stats", "--", LAUNCHER, "--cpus", "2", "--stats", "--",
+                        PROG, "basic"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    pid = int((values(out, "pid") or ["-1"])[0])
+    inner, inner_total = text_summary(err, pid)
+    outer, outer_total = text_summary(err, pid, enclosing=True)
+    heads = [l for l in lines_of(err) if l.startswith("libos: summary")]
+    report("nested libos-run --stats: two summaries, the inner launch's (its sched_setaffinity 3 calls, 1 error) "
+           "then the enclosing launch's, which holds every inner call too",
+           p.returncode == 0 and heads == ["libos: summary for the launch of pid %d" % pid,
+                                           "libos: summary for the enclosing launch of pid %d" % pid]
+           and inner.get("sched_setaffinity") == (3, 1)
+           and all(outer.get(k, (0, 0))[0] >= v[0] for k, v in inner.items())
+           and outer_total and inner_total and outer_total[0] >= inner_total[0],
+           ["inner %s" % inner, "outer %s" % outer, "stdout:", out, "stderr:", err])
+    # Without --stats inside: the inner launch's calls still count in the enclosing summary.
+    p = subprocess.run([LAUNCHER, "--stats", "--", LAUNCHER, "--cpus", "2", "--", PROG, "basic"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    pid = int((values(out, "pid") or ["-1"])[0])
+    outer, _ = text_summary(err, pid, enclosing=True)
+    report("nested libos-run without --stats inside a launch with --stats: one summary, the enclosing launch's, "
+           "with the inner program's sched_setaffinity calls (3, 1 error)",
+           p.returncode == 0 and len([l for l in lines_of(err) if l.startswith("libos: summary")]) == 1
+           and outer.get("sched_setaffinity") == (3, 1), ["outer %s" % outer, "stdout:", out, "stderr:", err])
 
 
 def check_launcher():
@@ -1477,7 +1514,7 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges,
+                      check_launcher, check_nested_stats, check_crash, check_own_handlers, check_off, check_values, check_edges,
                       check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_times,
                       check_per_process):
             try:

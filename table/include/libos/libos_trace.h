@@ -70,7 +70,7 @@ void trace_finish();
 void trace_reset_stats();
 
 /* How many variables trace_environment may give, and the JSON lines' "v" (docs/tracing.md). */
-constexpr size_t kTraceVariables = 9;
+constexpr size_t kTraceVariables = 10;
 constexpr unsigned kTraceJsonVersion = 1;
 
 /* The names and values the shim puts back into a child's environment at exec while tracing. */
