@@ -105,6 +105,7 @@ bool libos_arena_nearly_full() {
 #define LIBOS_ARENA_API extern "C" __attribute__((visibility("default")))
 
 extern "C" void __libc_free(void* p);
+extern "C" void* __libc_realloc(void* p, size_t n);
 
 LIBOS_ARENA_API void* malloc(size_t n) {
     return carve(n, kAlign);
@@ -133,10 +134,8 @@ LIBOS_ARENA_API void free(void* p) {
 LIBOS_ARENA_API void* realloc(void* p, size_t n) {
     if (!p)
         return carve(n, kAlign);
-    if (!in_arena(p)) {
-        errno = ENOMEM;
-        return nullptr;
-    }
+    if (!in_arena(p))
+        return __libc_realloc(p, n); /* memory libc allocated: libc's to grow */
     size_t end = block_end(p);
     size_t start = static_cast<size_t>(static_cast<char*>(p) - g_base);
     size_t new_end = round_up(start + (n ? n : 1), kAlign);
