@@ -41,6 +41,20 @@ bool same_file(const std::string& a, const std::string& b) {
     return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* The descriptor, as text, of a launch's summary counts open in this process ("" for none): the
+ * memfd the shim names libos-vcpu-stats, at 950 or above (table/libos_trace_stats.cpp). */
+std::string own_stats_descriptor() {
+    static const char kName[] = "/memfd:libos-vcpu-stats";
+    for (int fd = 950; fd < 1024; ++fd) {
+        char link[64];
+        std::string path = "/proc/self/fd/" + std::to_string(fd);
+        ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
+        if (n > 0 && static_cast<size_t>(n) >= sizeof(kName) - 1 && memcmp(link, kName, sizeof(kName) - 1) == 0)
+            return std::to_string(fd);
+    }
+    return "";
+}
+
 long raw_execve(const char* path, char* const argv[], char* const envp[]) {
     return PalSyscall(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
                       reinterpret_cast<long>(envp), 0, 0, 0);
@@ -85,6 +99,21 @@ std::string merge_preload(const std::string& shim, const char* inherited) {
 std::vector<std::string> program_environment(const std::string& shim, const std::vector<std::string>& settings) {
     std::vector<std::string> env;
     const char* inherited_preload = nullptr;
+    /* The enclosing launch's summary (its LIBOS_STATS_FD), and those it ran inside: this launch's
+     * processes are counted there too, as strace -f -c counts a nested program's calls. */
+    std::string outer;
+    for (char** e = environ; e && *e; ++e) {
+        if (names_one_of(*e, {libos::kEnvStatsFd, libos::kEnvStatsOuterFd}) && strchr(*e, '=')[1]) {
+            const bool nearest = names_one_of(*e, {libos::kEnvStatsFd});
+            const std::string value = strchr(*e, '=') + 1;
+            outer = nearest ? value + (outer.empty() ? "" : "," + outer) : (outer.empty() ? value : outer + "," + value);
+        }
+    }
+    /* This libos-run is an enclosing launch's first process (its program exec'd libos-run): the
+     * shim preloaded into it created that launch's counts here, a memfd at 950 or above, which no
+     * exec has written into the environment yet. */
+    if (outer.empty())
+        outer = own_stats_descriptor();
     for (char** e = environ; e && *e; ++e) {
         if (names_one_of(*e, {kEnvPreload})) {
             inherited_preload = *e + strlen(kEnvPreload) + 1; /* the last one counts, as for getenv's users */
@@ -97,6 +126,13 @@ std::vector<std::string> program_environment(const std::string& shim, const std:
         if (replaced_by_a_launch(*e))
             continue;
         env.emplace_back(*e);
+    }
+    if (!outer.empty()) {
+        /* At most the four nearest, as the shim takes them. */
+        size_t end = 0;
+        for (int kept = 0; kept < 4 && end != std::string::npos; ++kept)
+            end = outer.find(',', kept ? end + 1 : 0);
+        env.push_back(std::string(libos::kEnvStatsOuterFd) + "=" + outer.substr(0, end));
     }
     if (!shim.empty())
         env.push_back(std::string(kEnvPreload) + "=" + merge_preload(shim, inherited_preload));

@@ -1,10 +1,15 @@
 /* The exec family and posix_spawn: every way libc offers to start a program. execve and execveat
- * are system calls and go through the table; the others build on glibc's own implementation (PATH
- * search, the ENOEXEC fallback to /bin/sh, spawn attributes) with the environment that
+ * are system calls and go through the table, and execvpe and fexecve make their attempts through
+ * them; posix_spawn builds on glibc's own implementation (spawn attributes) with the environment that
  * libos::exec_environment returns, so that programs started from a scrubbed environment (env -i)
  * stay on the virtual machine. system() and popen() use the process's own environment, which still
  * carries the machine unless the program removed it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -76,22 +81,110 @@ SHIM_EXPORT int execv(const char* path, char* const argv[]) noexcept {
     return execve(path, argv, environ);
 }
 
+/* execvpe and fexecve make their attempts through execve and execveat above, so that each one is
+ * routed and traced as strace -f shows it (glibc's own make theirs inside libc, out of the shim's
+ * sight). The PATH search is glibc's, rewritten: a name with a '/' is run as it is; otherwise each
+ * entry of PATH (getenv's, or /bin:/usr/bin without one; an empty entry is the current directory)
+ * is tried in turn, on to the next after ENOENT, ESTALE, ENOTDIR, ENODEV, ETIMEDOUT and EACCES, which
+ * is the error in the end if any attempt had it; a file without the exec format (ENOEXEC) is run by
+ * /bin/sh, as execvp does. The buffers are on the stack: this runs between vfork and exec too. */
+namespace {
+
+int exec_as_script(const char* path, char* const argv[], char* const envp[]) {
+    size_t argc = 0;
+    while (argv[argc])
+        ++argc;
+    char* script_argv[argc + 2];
+    script_argv[0] = const_cast<char*>("/bin/sh");
+    script_argv[1] = const_cast<char*>(path);
+    for (size_t i = 1; i <= argc; ++i) /* argv[1..], and the null */
+        script_argv[i + 1] = argv[i];
+    if (argc == 0)
+        script_argv[2] = nullptr;
+    return execve("/bin/sh", script_argv, envp);
+}
+
+int exec_one(const char* path, char* const argv[], char* const envp[]) {
+    execve(path, argv, envp);
+    if (errno == ENOEXEC)
+        exec_as_script(path, argv, envp);
+    return -1;
+}
+
+}  // namespace
+
 SHIM_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(envp, [&](char* const* env) {
-        libos::trace_before_libc_exec();
-        return SHIM_REAL(execvpe)(file, argv, env);
-    }, true);
+    shim::ensure();
+    if (!file[0]) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (strchr(file, '/'))
+        return exec_one(file, argv, envp);
+    const char* path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    const size_t file_len = strnlen(file, NAME_MAX) + 1, path_len = strnlen(path, PATH_MAX - 1) + 1;
+    if (file_len > NAME_MAX || path_len + file_len > PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    char candidate[PATH_MAX];
+    bool got_eacces = false;
+    for (const char* entry = path;;) {
+        const char* end = strchrnul(entry, ':');
+        size_t dir = static_cast<size_t>(end - entry);
+        memcpy(candidate, entry, dir);
+        if (dir)
+            candidate[dir++] = '/';
+        memcpy(candidate + dir, file, file_len);
+        exec_one(candidate, argv, envp);
+        switch (errno) {
+            case EACCES:
+                got_eacces = true;
+                [[fallthrough]];
+            case ENOENT:
+            case ESTALE:
+            case ENOTDIR:
+            case ENODEV:
+            case ETIMEDOUT:
+                break;
+            default:
+                return -1;
+        }
+        if (!*end)
+            break;
+        entry = end + 1;
+    }
+    if (got_eacces)
+        errno = EACCES;
+    return -1;
 }
 
 SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
     return execvpe(file, argv, environ);
 }
 
+/* As glibc's: execveat(fd, "", AT_EMPTY_PATH), or /proc/self/fd/N on a kernel without it. */
 SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(envp, [&](char* const* env) {
-        libos::trace_before_libc_exec();
-        return SHIM_REAL(fexecve)(fd, argv, env);
-    }, true);
+    shim::ensure();
+    if (fd < 0 || !argv || !envp) {
+        errno = EINVAL;
+        return -1;
+    }
+    execveat(fd, "", argv, envp, AT_EMPTY_PATH);
+    if (errno != ENOSYS)
+        return -1;
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    size_t n = 0;
+    for (unsigned v = static_cast<unsigned>(fd); n == 0 || v; v /= 10)
+        digits[n++] = static_cast<char>('0' + v % 10);
+    size_t at = strlen(path);
+    while (n)
+        path[at++] = digits[--n];
+    path[at] = '\0';
+    return execve(path, argv, envp);
 }
 
 SHIM_EXPORT int execl(const char* path, const char* arg, ...) noexcept {

@@ -99,9 +99,17 @@ void load_unwinder() {
             continue;
         memcpy(path, g_self_path, dir);
         strcpy(path + dir, candidate);
-        if (void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)) {
+        /* RTLD_DEEPBIND: libdw, loaded with it, allocates from libos_unwind.so's arena rather than the
+         * program's malloc (unwind/libos_unwind_arena.cpp). ASan's runtime refuses the flag: there,
+         * libdw's copy is left on libc's malloc and libos_unwind.so gives no file:line. */
+        int flags = RTLD_NOW | RTLD_LOCAL;
+        if (!dlsym(RTLD_DEFAULT, "__asan_init"))
+            flags |= RTLD_DEEPBIND;
+        if (void* handle = dlopen(path, flags)) {
             auto fn = reinterpret_cast<LibosUnwindBacktrace>(dlsym(handle, "libos_unwind_backtrace"));
             walk_objects(true);
+            /* Absent from a build without libdw: stacks without file:line. */
+            libos::set_source_resolver(reinterpret_cast<LibosUnwindSource>(dlsym(handle, "libos_unwind_source")));
             libos::set_unwinder(fn);
             return;
         }

@@ -144,6 +144,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     const char* shim = preload_library();
     size_t strings = 256 + strlen(map) + 4 * kPreloadMax + kMaxVcpus * 6;
     strings += kTraceVariables * 600; /* the tracing variables */
+    strings += 4096; /* LIBOS_TRACE_EXEC, the exec's own trace line */
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
     strings += 40;  /* LIBOS_HOST_SYSTEM_FD */

@@ -186,6 +186,27 @@ LIBOS_STARTUP bool parse_descriptor(const char* setting, const char* text, int* 
     return true;
 }
 
+LIBOS_STARTUP bool parse_descriptor_list(const char* setting, const char* text, ConfigError* err) {
+    if (!given(text))
+        return true;
+    int count = 0;
+    for (const char* p = text;; ++p) {
+        uint64_t value = 0;
+        size_t n = 0;
+        for (; p[n] >= '0' && p[n] <= '9' && n < 11; ++n)
+            value = value * 10 + static_cast<uint64_t>(p[n] - '0');
+        p += n;
+        if (n == 0 || value > 2147483647u || ++count > 4 || (*p && *p != ',')) {
+            config_error(err, setting, text,
+                         "expected up to 4 descriptor numbers from 0 to 2147483647 separated by commas, as libos-run "
+                         "writes them");
+            return false;
+        }
+        if (!*p)
+            return true;
+    }
+}
+
 LIBOS_STARTUP bool parse_inherited_affinity(const char* setting, const char* text, CpuBits* mask, uint32_t* clock, bool* given_out,
                               ConfigError* err) {
     *given_out = false;

@@ -40,6 +40,10 @@ namespace {
 /* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
  * check memory) are not traced, or tracing would recurse. */
 constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
+/* An exec's trace line, while the exec runs: "START_NS,HEAD\x1fMIDDLE\x1fFRAMES", which exec passes
+ * to the new program in LIBOS_TRACE_EXEC; it prints the line with its result, = 0 (libos_trace_exec.cpp).
+ * A failed exec prints its line itself: either way one line, as strace -f prints it. */
+constinit thread_local const char* t_exec_line __attribute__((tls_model("initial-exec"))) = nullptr;
 /* The buffers lines are formatted in: static storage (untouched, so not resident, until tracing
  * uses it) rather than the stack, where 4 KiB more would not fit the signal stack of a program's
  * handler (SIGSTKSZ) that makes a traced call, nor TLS, which a 16 KiB thread stack shares. A line
@@ -70,7 +74,10 @@ constinit bool g_json = false;
 constinit bool g_stacks = false;
 constinit bool g_stats = false;
 constinit bool g_stats_per_process = false; /* LIBOS_STATS=per-process */
+/* Calls are counted: for this launch's summary, or for an enclosing launch's (LIBOS_STATS_OUTER_FD). */
+constinit bool g_counting = false;
 constinit LibosUnwindBacktrace g_unwinder = nullptr;
+constinit LibosUnwindSource g_source = nullptr;
 constinit char g_trace_path[kTracePathBytes] = {};
 constinit char g_format[8] = {};
 /* LIBOS_TRACE_FILTER: the calls shown (all by default), and the list as given, for exec. */
@@ -155,71 +162,6 @@ bool ends_the_thread(long nr) {
     return nr == SYS_execve || nr == SYS_execveat || nr == SYS_exit || nr == SYS_exit_group;
 }
 
-/* A mask in the program's memory, as the machine reads it (min(len, mask size) bytes). */
-bool read_mask(Caller caller, long address, long len, CpuBits* out) {
-    memset(out, 0, sizeof(*out));
-    size_t size = is_virtual() ? vcpu_mask_size() : host_mask_bytes();
-    if (static_cast<unsigned long>(len) < size)
-        size = static_cast<unsigned long>(len);
-    if (size > sizeof(out->words))
-        size = sizeof(out->words);
-    return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
-}
-
-/* A string argument: the whole of it, or, longer than the buffer (a path over 255 bytes, which the
- * kernel may refuse with ENAMETOOLONG), its start, which the line shows cut with "..." as strace
- * does. False when the memory cannot be read. */
-template <size_t N>
-bool read_string(Caller caller, long address, char (&out)[N]) {
-    long n = caller.copy_string_in(out, static_cast<uintptr_t>(address), N);
-    if (n == -ENAMETOOLONG)
-        out[N - 1] = '\0';
-    return n >= 0 || n == -ENAMETOOLONG;
-}
-
-/* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
-int node_mask_argument(long nr, int* maxnode_arg) {
-    switch (nr) {
-        case SYS_set_mempolicy:
-        case SYS_get_mempolicy:
-            *maxnode_arg = 2;
-            return 1;
-        case SYS_mbind:
-            *maxnode_arg = 4;
-            return 3;
-        case SYS_migrate_pages:
-            *maxnode_arg = 1;
-            return 2;
-        default:
-            return -1;
-    }
-}
-
-/* A node mask in the program's memory: the first maxnode - 1 bits, at most the machine's MAX_NUMNODES. */
-bool read_nodes(Caller caller, long address, long maxnode, CpuBits* out) {
-    memset(out, 0, sizeof(*out));
-    if (!address || maxnode <= 1 || !numa_virtual())
-        return false;
-    unsigned long bits = static_cast<unsigned long>(maxnode) - 1;
-    if (bits > numa_max_nodes())
-        bits = numa_max_nodes();
-    if (caller.copy_in(out->words, static_cast<uintptr_t>(address), (bits + 63) / 64 * 8) < 0)
-        return false;
-    if (bits % 64)
-        out->words[bits / 64] &= (1ULL << (bits % 64)) - 1;
-    return true;
-}
-
-void read_call_nodes(Caller caller, Call* c) {
-    int maxnode_arg;
-    int arg = node_mask_argument(c->nr, &maxnode_arg);
-    if (arg < 0)
-        return;
-    c->have_nodes = read_nodes(caller, c->args[arg], c->args[maxnode_arg], &c->nodes);
-    if (c->nr == SYS_migrate_pages)
-        c->have_nodes2 = read_nodes(caller, c->args[3], c->args[maxnode_arg], &c->nodes2);
-}
-
 /* The host nodes behind a virtual node list. */
 void host_nodes_of(const CpuBits& vnodes, CpuBits* host) {
     NodeBits v = {}, h;
@@ -269,46 +211,18 @@ void add_host_cpus(TextBuilder& line, const Call& c, bool json) {
 
 void add_stack(Caller caller, TextBuilder& line, bool json) {
     /* A call strict mode's supervisor answered has no stack here: it is another process's. */
-    if (!g_stacks || !g_unwinder || caller.is_remote())
-        return;
-    LibosFrame frames[16];
-    int n = g_unwinder(nullptr, frames, 16);
-    bool first = true;
-    if (json)
-        line.add(",\"stack\":[");
-    for (int i = 0; i < n; ++i) {
-        if (is_own_code(frames[i].address))
-            continue; /* the LibOS's own frames: the stack starts at the program */
-        /* A frame: up to ~430 bytes as text, twice that as escaped JSON. */
-        if (!line.room(json ? 900 : 450, kLineReserve))
-            break;
-        if (json) {
-            if (!first)
-                line.ch(',');
-            line.add("{\"object\":").quoted(frames[i].object).add(",\"function\":").quoted(frames[i].function)
-                .add(",\"offset\":").unum(frames[i].offset).add(",\"address\":").unum(frames[i].address)
-                .add(",\"module_offset\":").unum(frames[i].module_offset).ch('}');
-        } else {
-            line.add(" > ").add(frames[i].object[0] ? frames[i].object : "?").ch('(');
-            if (frames[i].function[0])
-                line.add(frames[i].function).add("+").hex(frames[i].offset);
-            /* As strace -k: the address inside the object, which addr2line -e OBJECT resolves. */
-            line.add(") [").hex(frames[i].module_offset ? frames[i].module_offset : frames[i].address).add("]");
-            line.end("\n");
-        }
-        first = false;
-    }
-    if (json)
-        line.ch(']');
+    if (g_stacks && g_unwinder && !caller.is_remote())
+        tracer::add_stack(line, json, g_unwinder, g_source);
 }
 
 /* When a line is printed: before a call that may not return (exec), after a call returned, or when
  * strict mode's supervisor let a call continue to the host (the kernel runs it afterwards: its
  * result is not seen). */
-enum class Phase : unsigned char { kBefore, kReturned, kContinued };
+enum class Phase : unsigned char { kBefore, kReturned, kContinued, kExecPending };
 
 void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
-    const bool before_only = phase == Phase::kBefore, continued = phase == Phase::kContinued;
+    const bool before_only = phase == Phase::kBefore || phase == Phase::kExecPending,
+               continued = phase == Phase::kContinued;
     const char* name = syscall_name(c.nr);
     /* Strict mode's supervisor answers the calls of threads of other processes; those it continues
      * are the host's. */
@@ -329,6 +243,8 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         tracer::add_arguments(line, c, true);
         line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
+        if (phase == Phase::kExecPending)
+            line.ch('\x1f'); /* the new program adds the result and the duration here */
         if (continued) {
             line.add(",\"result\":null,\"errno\":null,\"continued\":true");
         } else if (!before_only) {
@@ -346,6 +262,11 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
             line.ch('"');
         }
         add_host_cpus(line, c, true);
+        if (phase == Phase::kExecPending) {
+            line.ch('\x1f');
+            add_stack(caller, line, true);
+            return; /* the line is the new program's to end and print */
+        }
         add_stack(caller, line, true);
         line.end("}\n");
     } else {
@@ -361,7 +282,11 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         line.ch('(');
         tracer::add_arguments(line, c, false);
         line.ch(')');
-        if (before_only) {
+        if (phase == Phase::kExecPending) {
+            line.ch('\x1f').add(" <").add(handled).add(">").ch('\x1f');
+            add_stack(caller, line, false);
+            return; /* the new program adds " = 0" and the duration after the head */
+        } else if (before_only) {
             line.add(" ...");
         } else if (continued) {
             line.add(" = ?");
@@ -406,6 +331,43 @@ void print_call(Caller caller, const Call& c, Phase phase) {
     errno = saved_errno;
 }
 
+/* An exec with its line ready for the new program (t_exec_line), formatted on this frame's stack
+ * (an exec of a vfork child must leave no buffer of its parent's claimed): the start of its
+ * duration, after the formatting, is patched into the line's first 20 characters. exec copies the
+ * line into the new program's environment. */
+__attribute__((noinline)) SyscallResult exec_with_line(Caller caller, Call* c, const long args[6]) {
+    char text[tracer::kLineBytes];
+    const int saved_errno = errno;
+    t_in_trace = true;
+    TextBuilder line(text, sizeof(text) - 1);
+    line.add("00000000000000000000,");
+    format_call(caller, *c, Phase::kExecPending, line);
+    size_t n = line.length();
+    text[n] = '\0';
+    /* Three fields, or no line: one cut short by the buffer is left out. */
+    const char* sep = strchr(text, '\x1f');
+    const bool whole = sep && strchr(sep + 1, '\x1f') && n + 1 < sizeof(text) - 1;
+    t_in_trace = false;
+    errno = saved_errno;
+    c->start = now_ns();
+    uint64_t digits = c->start;
+    for (int i = 19; i >= 0; --i, digits /= 10)
+        text[i] = static_cast<char>('0' + digits % 10);
+    t_exec_line = whole ? text : nullptr;
+    /* Without a machine the table leaves exec to the host with the program's own environment; a
+     * traced exec takes the handler's, which adds the tracing variables and this line (the handler
+     * adds no machine to it). */
+    SyscallResult result = LeaveToHost{};
+    if (RawHandler handler = syscall_handler(c->nr); handler && !is_virtual()) {
+        const long call[7] = {args[0], args[1], args[2], args[3], args[4], args[5], c->nr};
+        result = handler(caller, call);
+    }
+    if (result.leaves_to_host())
+        result = dispatch_for(caller, c->nr, args);
+    t_exec_line = nullptr;
+    return result;
+}
+
 }  // namespace
 
 namespace {
@@ -438,6 +400,7 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
     const char* format = env_get(kEnvTraceFormat);
     const char* filter = env_get(kEnvTraceFilter);
     const char* time = env_get(kEnvTraceTime);
+    const char* exec_line = env_get(kEnvTraceExec);
     TraceTarget target = TraceTarget::kOff;
     bool stacks = false, json = false, stats = false, per_process = false, stats_per_process = false;
     int stats_fd = -1;
@@ -446,9 +409,11 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
         !parse_switch(kEnvTraceStack, env_get(kEnvTraceStack), &stacks, err) ||
         !parse_trace_format(kEnvTraceFormat, format, &json, err) || !parse_stats(kEnvStats, env_get(kEnvStats), &stats, &stats_per_process, err) ||
         !parse_descriptor(kEnvStatsFd, env_get(kEnvStatsFd), &stats_fd, err) ||
+        !parse_descriptor_list(kEnvStatsOuterFd, env_get(kEnvStatsOuterFd), err) ||
         !parse_trace_filter(kEnvTraceFilter, filter, &g_filter, err) ||
         !parse_trace_time(kEnvTraceTime, time, &time_mode, err) ||
-        !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err))
+        !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err) ||
+        !tracer::check_exec_line(exec_line, err))
         return false;
     /* As the launcher's --trace-stack, --trace-format, --trace-filter, --trace-time and
      * --trace-per-process imply --trace, so do their variables without LIBOS_TRACE: the lines go to
@@ -475,6 +440,8 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
     g_stats_per_process = stats_per_process;
     if (g_stats)
         tracer::stats_init(stats_fd, stats_per_process);
+    tracer::stats_outer_init(env_get(kEnvStatsOuterFd));
+    g_counting = g_stats || tracer::stats_outer_text();
     g_time = time_mode;
     g_per_process = per_process && target == TraceTarget::kFile;
     if (format && *format)
@@ -483,7 +450,7 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
         strcpy(g_filter_text, filter); /* parse_trace_filter took at most kTraceFilterTextMax bytes */
     if (given(time))
         strcpy(g_time_text, time);
-    if (!g_lines && !g_stats)
+    if (!g_lines && !g_counting)
         return true;
     /* Where the lines go: a file of the user's, appended to by every process (or one per process),
      * or standard error (a copy of it, so that a program closing its fd 2 does not silence the
@@ -509,6 +476,9 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
 #ifndef LIBOS_NO_TRACING
     g_tracing = true;
 #endif
+    /* The exec that started this program, when it was traced: its line, = 0, now. */
+    if (exec_line && g_lines)
+        tracer::print_exec_line(exec_line, now_ns());
     return true;
 }
 
@@ -536,7 +506,7 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
     /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
      * counts it; only its failure is added after. */
-    if (g_stats && shown && may_not_return)
+    if (g_counting && shown && may_not_return)
         tracer::stats_add(nr, 0, false, true);
     /* exec replaces the program, and with it the exit that would print the summary. */
     if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
@@ -550,14 +520,19 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
-        c.have_path = read_string(caller, args[at], c.path);
+        c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path));
     if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
-        c.have_path2 = read_string(caller, args[at], c.path2);
+        c.have_path2 = tracer::read_string(caller, args[at], c.path2, sizeof(c.path2));
     if (nr == SYS_sched_setaffinity && g_lines)
-        c.have_mask = read_mask(caller, args[2], args[1], &c.mask);
+        c.have_mask = tracer::read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
-        read_call_nodes(caller, &c);
-    if (g_lines && may_not_return) {
+        tracer::read_call_nodes(caller, &c);
+    if (g_lines)
+        tracer::read_structs(caller, &c, true);
+    /* An exec of this process: its line goes with it to the new program (t_exec_line), or is printed
+     * after it failed. Another call that may not end (exit) is printed before it. */
+    const bool exec_line = g_lines && (nr == SYS_execve || nr == SYS_execveat) && !caller.is_remote();
+    if (g_lines && may_not_return && !exec_line) {
         t_in_trace = true;
         print_call(caller, c, Phase::kBefore);
         t_in_trace = false;
@@ -567,10 +542,10 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         c.previous = g_previous_start.exchange(c.start, std::memory_order_relaxed);
     else if (g_time != TraceTime::kNone)
         c.wall = clock_ns(CLOCK_REALTIME);
-    SyscallResult result = dispatch_for(caller, nr, args);
+    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_for(caller, nr, args);
     c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
-    if (g_stats)
+    if (g_counting)
         tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096, !may_not_return);
     if (!g_lines)
         return result;
@@ -583,9 +558,11 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         return result;
     }
     if (nr == SYS_sched_getaffinity && c.result > 0)
-        c.have_mask = read_mask(caller, args[2], c.result, &c.mask);
+        c.have_mask = tracer::read_mask(caller, args[2], c.result, &c.mask);
     if (nr == SYS_get_mempolicy && c.result == 0)
-        read_call_nodes(caller, &c);
+        tracer::read_call_nodes(caller, &c);
+    if (!(c.result < 0 && c.result > -4096))
+        tracer::read_structs(caller, &c, false);
     if (nr == SYS_getcpu && c.result == 0) {
         c.have_cpu = (!args[0] || caller.copy_in(&c.cpu, static_cast<uintptr_t>(args[0]), sizeof(c.cpu)) == 0) &&
                      (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);
@@ -596,16 +573,12 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     return result;
 }
 
-void trace_before_libc_exec() {
-    if (!g_stats || t_in_trace)
-        return;
-    t_in_trace = true;
-    tracer::stats_before_exec();
-    t_in_trace = false;
-}
-
 LIBOS_STARTUP bool trace_wants_stacks() {
     return g_stacks;
+}
+
+void set_source_resolver(LibosUnwindSource resolver) {
+    g_source = resolver;
 }
 
 void set_unwinder(LibosUnwindBacktrace u) {
@@ -638,7 +611,8 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
         return false;
     static const char* const kNames[kTraceVariables] = {kEnvTrace,       kEnvTraceStack,  kEnvTraceFormat,
                                                         kEnvStats,       kEnvTraceFilter, kEnvTraceTime,
-                                                        kEnvTracePerProcess, kEnvStatsFd};
+                                                        kEnvTracePerProcess, kEnvStatsFd, kEnvTraceExec,
+                                                        kEnvStatsOuterFd};
     const char* vals[kTraceVariables] = {g_lines ? (g_trace_path[0] ? g_trace_path : "stderr") : nullptr,
                                          g_stacks ? "1" : nullptr,
                                          g_format[0] ? g_format : nullptr,
@@ -646,7 +620,9 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
                                          g_filter_text[0] ? g_filter_text : nullptr,
                                          g_time_text[0] ? g_time_text : nullptr,
                                          g_per_process ? "1" : nullptr,
-                                         g_stats ? tracer::stats_fd_text() : nullptr};
+                                         g_stats ? tracer::stats_fd_text() : nullptr,
+                                         t_exec_line,
+                                         tracer::stats_outer_text()};
     for (size_t i = 0; i < kTraceVariables; ++i) {
         if (!vals[i])
             continue;

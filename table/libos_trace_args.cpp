@@ -19,11 +19,6 @@ const char* syscall_arguments(long nr) {
 namespace tracer {
 namespace {
 
-struct Flag {
-    unsigned long bits;
-    const char* name;
-};
-
 /* In strace's order, so that the same call reads the same. O_SYNC holds O_DSYNC's bit and
  * O_TMPFILE O_DIRECTORY's: the wider one first. */
 constexpr Flag kOpenFlags[] = {
@@ -61,31 +56,6 @@ constexpr const char* kPolicyModes[] = {"MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_
                                         "MPOL_LOCAL", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"};
 constexpr const char* kHow[] = {"SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"};
 
-/* Appends the names of `value`'s flags joined by '|' (after `first` names already written), and
- * what no name covers as hex; "0" when nothing at all was written. */
-void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t count, bool written = false) {
-    for (size_t i = 0; i < count; ++i) {
-        if (table[i].bits && (value & table[i].bits) == table[i].bits) {
-            if (written)
-                line.ch('|');
-            line.add(table[i].name);
-            written = true;
-            value &= ~table[i].bits;
-        }
-    }
-    if (value) {
-        if (written)
-            line.ch('|');
-        line.hex(value);
-    } else if (!written) {
-        line.ch('0');
-    }
-}
-
-template <size_t N>
-void add_flags(TextBuilder& line, unsigned long value, const Flag (&table)[N], bool written = false) {
-    add_flags(line, value, table, N, written);
-}
 
 /* The calls whose 'O' is an open's (an access mode first), not a dup3/pipe2 flag word. */
 bool opens(long nr) {
@@ -94,69 +64,6 @@ bool opens(long nr) {
         return true;
 #endif
     return nr == SYS_openat || nr == SYS_mq_open || nr == SYS_open_by_handle_at;
-}
-
-void add_signal(TextBuilder& line, int sig) {
-    const char* name = sig > 0 ? sigabbrev_np(sig) : nullptr;
-    if (name)
-        line.add("SIG").add(name);
-    else
-        line.num(sig);
-}
-
-void add_octal(TextBuilder& line, unsigned long mode) {
-    char d[24];
-    int n = 0;
-    do {
-        d[n++] = static_cast<char>('0' + (mode & 7));
-        mode >>= 3;
-    } while (mode);
-    while (n < 3)
-        d[n++] = '0';
-    if (d[n - 1] != '0')
-        d[n++] = '0';
-    while (n > 0)
-        line.ch(d[--n]);
-}
-
-/* mknod's mode as strace shows it: the file type and the set-id bits by name, then the permissions
- * in octal (S_IFCHR|0600; a type without a name, as a number: 0177777). */
-void add_node_mode(TextBuilder& line, unsigned long mode) {
-    static constexpr Flag kTypes[] = {{0140000, "S_IFSOCK"}, {0120000, "S_IFLNK"}, {0100000, "S_IFREG"},
-                                      {0060000, "S_IFBLK"},  {0040000, "S_IFDIR"}, {0020000, "S_IFCHR"},
-                                      {0010000, "S_IFIFO"}};
-    static constexpr Flag kSetId[] = {{04000, "S_ISUID"}, {02000, "S_ISGID"}, {01000, "S_ISVTX"}};
-    const char* type = nullptr;
-    for (const Flag& t : kTypes)
-        if ((mode & 0170000) == t.bits)
-            type = t.name;
-    if (!type && (mode & 0170000)) {
-        add_octal(line, mode);
-        return;
-    }
-    bool written = false;
-    if (type) {
-        line.add(type).ch('|');
-        written = true;
-    }
-    for (const Flag& f : kSetId) {
-        if (mode & f.bits) {
-            line.add(f.name).ch('|');
-            written = true;
-        }
-    }
-    if (!written) {
-        add_octal(line, mode & 07777);
-        return;
-    }
-    add_octal(line, mode & 0777);
-}
-
-/* A device number as strace shows it: makedev(0xMAJOR, 0xMINOR), in glibc's encoding. */
-void add_device(TextBuilder& line, unsigned long dev) {
-    const unsigned long major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xffful);
-    const unsigned long minor = (dev & 0xff) | ((dev >> 12) & ~0xfful);
-    line.add("makedev(").hex(major).add(", ").hex(minor).ch(')');
 }
 
 bool makes_node(long nr) {
@@ -172,6 +79,12 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
     const unsigned long u = static_cast<unsigned long>(value);
     const int i = static_cast<int>(value);
     bool quoted = json;
+    if (add_enum(line, type, value, json))
+        return;
+    if (nr == SYS_clock_nanosleep && type == 'd' && u == 1) {
+        line.add(json ? "\"TIMER_ABSTIME\"" : "TIMER_ABSTIME");
+        return;
+    }
     if (makes_node(nr) && type == 'u') {
         /* mknod's device (a u32 of the kernel's), only shown for a device node. */
         if (json)
@@ -312,6 +225,90 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
 
 }  // namespace
 
+/* Appends the names of `value`'s flags joined by '|' (after `first` names already written), and
+ * what no name covers as hex; "0" when nothing at all was written. */
+void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t count, bool written) {
+    for (size_t i = 0; i < count; ++i) {
+        if (table[i].bits && (value & table[i].bits) == table[i].bits) {
+            if (written)
+                line.ch('|');
+            line.add(table[i].name);
+            written = true;
+            value &= ~table[i].bits;
+        }
+    }
+    if (value) {
+        if (written)
+            line.ch('|');
+        line.hex(value);
+    } else if (!written) {
+        line.ch('0');
+    }
+}
+
+void add_signal(TextBuilder& line, int sig) {
+    const char* name = sig > 0 ? sigabbrev_np(sig) : nullptr;
+    if (name)
+        line.add("SIG").add(name);
+    else
+        line.num(sig);
+}
+
+void add_octal(TextBuilder& line, unsigned long mode) {
+    char d[24];
+    int n = 0;
+    do {
+        d[n++] = static_cast<char>('0' + (mode & 7));
+        mode >>= 3;
+    } while (mode);
+    while (n < 3)
+        d[n++] = '0';
+    if (d[n - 1] != '0')
+        d[n++] = '0';
+    while (n > 0)
+        line.ch(d[--n]);
+}
+
+/* mknod's mode as strace shows it: the file type and the set-id bits by name, then the permissions
+ * in octal (S_IFCHR|0600; a type without a name, as a number: 0177777). */
+void add_node_mode(TextBuilder& line, unsigned long mode) {
+    static constexpr Flag kTypes[] = {{0140000, "S_IFSOCK"}, {0120000, "S_IFLNK"}, {0100000, "S_IFREG"},
+                                      {0060000, "S_IFBLK"},  {0040000, "S_IFDIR"}, {0020000, "S_IFCHR"},
+                                      {0010000, "S_IFIFO"}};
+    static constexpr Flag kSetId[] = {{04000, "S_ISUID"}, {02000, "S_ISGID"}, {01000, "S_ISVTX"}};
+    const char* type = nullptr;
+    for (const Flag& t : kTypes)
+        if ((mode & 0170000) == t.bits)
+            type = t.name;
+    if (!type && (mode & 0170000)) {
+        add_octal(line, mode);
+        return;
+    }
+    bool written = false;
+    if (type) {
+        line.add(type).ch('|');
+        written = true;
+    }
+    for (const Flag& f : kSetId) {
+        if (mode & f.bits) {
+            line.add(f.name).ch('|');
+            written = true;
+        }
+    }
+    if (!written) {
+        add_octal(line, mode & 07777);
+        return;
+    }
+    add_octal(line, mode & 0777);
+}
+
+/* A device number as strace shows it: makedev(0xMAJOR, 0xMINOR), in glibc's encoding. */
+void add_device(TextBuilder& line, unsigned long dev) {
+    const unsigned long major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xffful);
+    const unsigned long minor = (dev & 0xff) | ((dev >> 12) & ~0xfful);
+    line.add("makedev(").hex(major).add(", ").hex(minor).ch(')');
+}
+
 int string_argument(long nr, int which) {
     const char* types = syscall_arguments(nr);
     for (int i = 0; types && types[i]; ++i)
@@ -370,6 +367,12 @@ void add_arguments(TextBuilder& line, const Call& c, bool json) {
                 line.cpu_array(nodes, 8192);
             else
                 line.ch('{').cpu_list_short(nodes).ch('}');
+        } else if (types && c.nr != SYS_migrate_pages && struct_bytes(type, c.args, i) &&
+                   (c.structs.arg[0] == i || c.structs.arg[1] == i)) {
+            const int slot = c.structs.arg[0] == i ? 0 : 1;
+            add_struct(line, type, c.structs.bytes[slot], struct_bytes(type, c.args, i), json);
+        } else if (struct_bytes(type, c.args, i)) {
+            add_scalar(line, c.nr, 'x', c.args[i], json); /* not read: its address, as strace shows it */
         } else if (c.nr == SYS_getcpu && i < 2 && c.have_cpu) {
             if (json)
                 line.ch('[').unum(i == 0 ? c.cpu : c.node).ch(']');

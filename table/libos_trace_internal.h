@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libos/libos_caller.h"
 #include "libos/libos_config.h"
 #include "libos/libos_text.h"
+#include "libos_unwind.h"
 
 namespace libos::tracer {
 
@@ -16,6 +18,9 @@ constexpr size_t kLineBytes = 4096;
 using Line = FixedText<kLineBytes>;
 /* What a line keeps free for its end while frames are added. */
 constexpr size_t kLineReserve = 16;
+
+/* The largest structure the trace reads (a struct stat: 144 bytes on x86_64, 128 on arm64). */
+constexpr size_t kStructBytes = 160;
 
 /* One call, as the tracer saw it: what the line shows. */
 struct Call {
@@ -37,9 +42,62 @@ struct Call {
     bool have_mask;
     unsigned cpu, node;
     bool have_cpu;
-    CpuBits nodes2; /* migrate_pages' new nodes */
+    /* migrate_pages' new nodes; or, for the calls that have them, the structures read from the
+     * program's memory (at most two a call, 'F', 'G' ... in the syscall list), which no
+     * memory-policy call has: they share the storage. */
+    union {
+        CpuBits nodes2;
+        struct {
+            unsigned char bytes[2][kStructBytes];
+            signed char arg[2]; /* the argument each holds, -1 for none */
+        } structs;
+    };
     bool have_nodes, have_nodes2;
 };
+
+/* A flag's bits and name, for the decoding tables. */
+struct Flag {
+    unsigned long bits;
+    const char* name;
+};
+/* Appends the names of `value`'s flags joined by '|' (after names already written when `written`),
+ * and what no name covers as hex; "0" when nothing at all was written (libos_trace_args.cpp). */
+void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t count, bool written = false);
+template <size_t N>
+void add_flags(TextBuilder& line, unsigned long value, const Flag (&table)[N], bool written = false) {
+    add_flags(line, value, table, N, written);
+}
+/* A signal's name (SIGSEGV), or its number; a mode in octal as strace prints it (0755, 000); a file
+ * mode with its type (S_IFCHR|0600); a device number (makedev(0x1, 0x3)). */
+void add_signal(TextBuilder& line, int sig);
+void add_octal(TextBuilder& line, unsigned long mode);
+void add_node_mode(TextBuilder& line, unsigned long mode);
+void add_device(TextBuilder& line, unsigned long dev);
+
+/* The structures and enumerations some calls take (libos_trace_structs.cpp): whether argument
+ * letter `type` is a structure the call reads (read before it) or writes (read after it succeeded),
+ * and how many bytes of it to read for call `c`'s argument `index`; 0 for other letters. */
+bool struct_is_input(char type);
+size_t struct_bytes(char type, const long args[6], int index);
+/* Appends a structure read from the program's memory (`bytes` of it) as strace shows it, or as a
+ * JSON object; an enumeration letter's value (K, R, Y), false for other letters. */
+void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json);
+bool add_enum(TextBuilder& line, char type, long value, bool json);
+
+/* Reading a call's memory (libos_trace_read.cpp), each false (or nothing read) where the copy
+ * fails: a CPU mask of min(len, the mask's size) bytes; a string (cut to `size`, ending in NUL); a
+ * memory-policy call's node masks; the structures of its arguments that it reads (`input`, before
+ * it runs) or wrote (after it succeeded), into the call's two slots. */
+bool read_mask(Caller caller, long address, long len, CpuBits* out);
+bool read_string(Caller caller, long address, char* out, size_t size);
+void read_call_nodes(Caller caller, Call* c);
+void read_structs(Caller caller, Call* c, bool input);
+
+/* LIBOS_TRACE_EXEC, the line of the exec that started this program (libos_trace_exec.cpp): checked
+ * for its form ("START_NS,HEAD\x1fMIDDLE\x1fFRAMES", START_NS 20 digits; null or empty is none),
+ * and printed with its result, 0, and its duration up to `now_ns`. */
+bool check_exec_line(const char* value, ConfigError* err);
+void print_exec_line(const char* value, uint64_t now_ns);
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
  * separated by ", " in text, or as the JSON values of an array (without its brackets). */
@@ -59,11 +117,20 @@ bool json_on();
 void stats_init(int inherited_fd, bool per_process);
 /* The launch's counts' descriptor, as text for LIBOS_STATS_FD at exec; null when there are none. */
 const char* stats_fd_text();
+/* The enclosing launches' counts (LIBOS_STATS_OUTER_FD, a list of descriptors): attached, counted
+ * in with every call (also where this launch has no --stats), and printed by their own first
+ * process; and their descriptors as text for exec (null when there are none). */
+void stats_outer_init(const char* list);
+const char* stats_outer_text();
 /* Before an exec: a process's own summary is printed and started over; the launch's goes on. */
 void stats_before_exec();
 /* Counts for the summary one call of `nr` (unless `call` is false: the call was counted before it
  * ran) that took `nanoseconds`, and its failure. */
 void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
+
+/* The calling thread's stack, its LibOS frames left out, as frame lines (text) or the elements of
+ * the "stack" array (JSON); `source_of` (null without libdw) adds each frame's file:line. */
+void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of);
 
 }  // namespace libos::tracer
 

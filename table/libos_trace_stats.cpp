@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 
@@ -48,11 +49,36 @@ struct SharedStats {
 
 /* Where calls are counted: this process's own table, or the launch's. */
 constinit Stat* g_stats_table = g_own_table;
+/* The tables of the launches this one runs inside (a libos-run --stats that started this launch,
+ * through LIBOS_STATS_OUTER_FD): each call is counted there too, as strace -f -c counts a nested
+ * program's calls, and each is printed by its own first process. */
+constexpr int kOuterMax = 4;
+constinit SharedStats* g_outer[kOuterMax] = {};
+constinit int g_outer_count = 0;
+constinit char g_outer_text[kOuterMax * 12] = {};
 constinit SharedStats* g_shared = nullptr;
 constinit int g_shared_fd = -1;
 constinit char g_shared_fd_text[16] = {};
 /* Where the launch's descriptor goes: out of the programs' way, near the trace's. */
 constexpr int kStatsFdFloor = 950;
+
+/* The launch's counts behind `fd`, mapped; null when it is not such a file. */
+SharedStats* map_shared(int fd) {
+    struct stat st;
+    if (PalFileStat(fd, &st) < 0 || static_cast<size_t>(st.st_size) != sizeof(SharedStats))
+        return nullptr;
+    if (PalFileSeal(fd, F_SEAL_SHRINK) < 0)
+        return nullptr;
+    void* base;
+    if (PalMemoryMapShared(fd, sizeof(SharedStats), &base) < 0)
+        return nullptr;
+    auto* shared = static_cast<SharedStats*>(base);
+    if (shared->magic != kSharedMagic || shared->slots != kStatSlots) {
+        PalMemoryFree(base, sizeof(SharedStats));
+        return nullptr;
+    }
+    return shared;
+}
 
 /* Maps the launch's counts behind `fd`; false when it is not such a file. */
 bool attach(int fd) {
@@ -110,6 +136,32 @@ bool create() {
 
 }  // namespace
 
+void tracer::stats_outer_init(const char* list) {
+    /* "FD[,FD...]", checked by the caller's parse: the enclosing launches' tables; one that is not
+     * (any more) such a file is left out quietly, as LIBOS_STATS_FD's is. */
+    for (const char* p = list; p && *p && g_outer_count < kOuterMax;) {
+        int fd = 0;
+        for (; *p >= '0' && *p <= '9'; ++p)
+            fd = fd * 10 + (*p - '0');
+        if (*p == ',')
+            ++p;
+        if (fd == g_shared_fd)
+            continue;
+        if (SharedStats* shared = map_shared(fd)) {
+            TextBuilder text(g_outer_text, sizeof(g_outer_text));
+            text.add(g_outer_text);
+            if (g_outer_count)
+                text.ch(',');
+            text.num(fd);
+            g_outer[g_outer_count++] = shared;
+        }
+    }
+}
+
+const char* tracer::stats_outer_text() {
+    return g_outer_count ? g_outer_text : nullptr;
+}
+
 void tracer::stats_init(int inherited_fd, bool per_process) {
     if (per_process)
         return;
@@ -131,19 +183,37 @@ void tracer::stats_before_exec() {
      * at the parent's exit, not the child's to print and clear. */
     if (in_parent_memory())
         return;
+    /* A table of exec attempts alone, some failed (execvp's through PATH, after the first, which
+     * printed the program's table), is left as it is: printed at exit if the process goes on, dropped with the
+     * process image if one of them succeeds. So an execvp prints one table, as an execve does. */
+    bool other_calls = false;
+    for (size_t nr = 0; nr < kStatSlots && !other_calls; ++nr)
+        other_calls = nr != SYS_execve && nr != SYS_execveat && g_own_table[nr].calls.load(std::memory_order_relaxed);
+    const bool failed_attempts = g_own_table[SYS_execve].errors.load(std::memory_order_relaxed) ||
+                                 g_own_table[SYS_execveat].errors.load(std::memory_order_relaxed);
+    if (!other_calls && failed_attempts)
+        return;
     trace_finish();
     trace_reset_stats();
 }
 
-void tracer::stats_add(long nr, uint64_t nanoseconds, bool failed, bool call) {
-    if (static_cast<unsigned long>(nr) >= kStatSlots)
-        return;
-    Stat& s = g_stats_table[nr];
+namespace {
+void count(Stat& s, uint64_t nanoseconds, bool failed, bool call) {
     if (call)
         s.calls.fetch_add(1, std::memory_order_relaxed);
     s.nanoseconds.fetch_add(nanoseconds, std::memory_order_relaxed);
     if (failed)
         s.errors.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+void tracer::stats_add(long nr, uint64_t nanoseconds, bool failed, bool call) {
+    if (static_cast<unsigned long>(nr) >= kStatSlots)
+        return;
+    if (stats_on())
+        count(g_stats_table[nr], nanoseconds, failed, call);
+    for (int i = 0; i < g_outer_count; ++i)
+        count(g_outer[i]->table[nr], nanoseconds, failed, call);
 }
 
 void trace_reset_stats() {
@@ -156,31 +226,45 @@ void trace_reset_stats() {
     }
 }
 
+namespace {
+void print_table(const Stat* table, const SharedStats* shared, bool enclosing = false);
+}  // namespace
+
 void trace_finish() {
-    if (!tracer::stats_on())
-        return;
+    const long pid = PalProcessGetId();
+    if (tracer::stats_on())
+        print_table(g_stats_table, g_shared);
+    /* An enclosing launch's, after this launch's, when this process is its first one too (the
+     * enclosing launch's program exec'd libos-run, which exec'd this one). */
+    for (int i = 0; i < g_outer_count; ++i)
+        if (g_outer[i]->root == pid)
+            print_table(g_outer[i]->table, g_outer[i], true);
+}
+
+namespace {
+void print_table(const Stat* table, const SharedStats* shared, bool enclosing) {
     long pid = PalProcessGetId();
-    if (g_shared && g_shared->root != pid)
+    if (shared && shared->root != pid)
         return; /* the launch's summary is its first process's to print */
     uint64_t total_ns = 0, total_calls = 0, total_errors = 0;
     for (size_t nr = 0; nr < kStatSlots; ++nr) {
-        const Stat& s = g_stats_table[nr];
+        const Stat& s = table[nr];
         total_ns += s.nanoseconds.load(std::memory_order_relaxed);
         total_calls += s.calls.load(std::memory_order_relaxed);
         total_errors += s.errors.load(std::memory_order_relaxed);
     }
     /* A process's own table with nothing in it (a fork child that only execs) is not printed: the
      * launch's always is, as strace -c prints its table. */
-    if (!g_shared && total_calls == 0)
+    if (!shared && total_calls == 0)
         return;
     /* The rows by time, the longest first, as strace -c sorts them (then by number). */
     uint16_t order[kStatSlots];
     uint64_t times[kStatSlots];
     size_t rows = 0;
     for (size_t nr = 0; nr < kStatSlots; ++nr) {
-        if (!g_stats_table[nr].calls.load(std::memory_order_relaxed))
+        if (!table[nr].calls.load(std::memory_order_relaxed))
             continue;
-        uint64_t ns = g_stats_table[nr].nanoseconds.load(std::memory_order_relaxed);
+        uint64_t ns = table[nr].nanoseconds.load(std::memory_order_relaxed);
         size_t at = rows++;
         while (at > 0 && times[at - 1] < ns) {
             order[at] = order[at - 1];
@@ -194,11 +278,11 @@ void trace_finish() {
     if (tracer::json_on()) {
         Line line;
         line.add("{\"v\":").unum(kTraceJsonVersion).add(",\"pid\":").num(pid).add(",\"scope\":\"")
-            .add(g_shared ? "launch" : "process").add("\",\"stats\":[");
+            .add(enclosing ? "enclosing" : shared ? "launch" : "process").add("\",\"stats\":[");
         bool first = true;
         for (size_t row = 0; row < rows; ++row) {
             const size_t nr = order[row];
-            const Stat& s = g_stats_table[nr];
+            const Stat& s = table[nr];
             uint64_t calls = s.calls.load(std::memory_order_relaxed);
             if (!calls || !line.room(200, kLineReserve))
                 continue;
@@ -215,7 +299,8 @@ void trace_finish() {
         return;
     }
     Line head;
-    head.add(g_shared ? "libos: summary for the launch of pid " : "libos: summary for pid ").num(pid).add("\n% time     seconds  usecs/call     calls    errors syscall\n")
+    head.add(enclosing ? "libos: summary for the enclosing launch of pid "
+                       : shared ? "libos: summary for the launch of pid " : "libos: summary for pid ").num(pid).add("\n% time     seconds  usecs/call     calls    errors syscall\n")
         .add("------ ----------- ----------- --------- --------- ----------------\n");
     head.write_to(fd);
     auto pad = [](Line& l, uint64_t v, int width) {
@@ -238,7 +323,7 @@ void trace_finish() {
     };
     for (size_t row = 0; row < rows; ++row) {
         const size_t nr = order[row];
-        const Stat& s = g_stats_table[nr];
+        const Stat& s = table[nr];
         uint64_t calls = s.calls.load(std::memory_order_relaxed);
         if (!calls)
             continue;
@@ -275,5 +360,7 @@ void trace_finish() {
     tail.add(" total\n");
     tail.write_to(fd);
 }
+
+}  // namespace
 
 }  // namespace libos

@@ -24,8 +24,17 @@ struct LibosFrame {
  * libunwind's local unwinding is. */
 int libos_unwind_backtrace(void* ucontext, LibosFrame* frames, int max);
 
-/* The name the plugin is looked up by. */
+/* The source file and line of `address` (a run-time address) in `object` (its file, loaded with the
+ * load bias `bias`), from the object's DWARF line table or its detached debug information under
+ * /usr/lib/debug/.build-id, written to `out` as "FILE:LINE" (NUL-terminated; "" when there is no
+ * debug information, the line does not fit, or another thread is looking a line up at that moment).
+ * Returns 1 when a line was written. Present only in a build with libdw (the shim looks it up with
+ * dlsym); it allocates only from its own arena and never waits. */
+int libos_unwind_source(uintptr_t address, const char* object, uintptr_t bias, char* out, size_t size);
+
+/* The names the plugin's entries are looked up by. */
 typedef int (*LibosUnwindBacktrace)(void*, LibosFrame*, int);
+typedef int (*LibosUnwindSource)(uintptr_t, const char*, uintptr_t, char*, size_t);
 }
 
 #endif

@@ -6,13 +6,13 @@ declare -A LIBOS_CROSS_TRIPLET=([aarch64]=aarch64-linux-gnu)
 declare -A LIBOS_CROSS_DEBARCH=([aarch64]=arm64)
 
 # libos_cross_packages ARCH: the toolchain, the emulator, and through multiarch the libraries the
-# build links (libunwind, libiberty, GoogleTest) and the programs load (libstdc++, libgomp; libsmartcols for
+# build links (libunwind, libiberty, libdw, GoogleTest) and the programs load (libstdc++, libgomp; libsmartcols for
 # lscpu). qemu-user-static: a static emulator, which LD_PRELOAD of the guest's shim leaves alone.
 libos_cross_packages() {
   local triplet=${LIBOS_CROSS_TRIPLET[$1]} deb=${LIBOS_CROSS_DEBARCH[$1]}
   echo "g++-$triplet" "libc6-dev-$deb-cross" qemu-user-static \
     "libunwind-dev:$deb" "libgtest-dev:$deb" "libgmock-dev:$deb" \
-    "libiberty-dev:$deb" "libstdc++6:$deb" "libgomp1:$deb" "libsmartcols1:$deb"
+    "libiberty-dev:$deb" "libdw-dev:$deb" "libstdc++6:$deb" "libgomp1:$deb" "libsmartcols1:$deb"
 }
 
 # libos_cross_setup ARCH BUILD_DIR: installs what is missing, registers the emulator with

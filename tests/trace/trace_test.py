@@ -83,8 +83,11 @@ DURATION_RE = re.compile(r" <\d+\.\d{6}>$")
 def bare(line):
     """A call line without its duration, which varies from run to run."""
     return DURATION_RE.sub("", line)
-# One stack frame: " > OBJECT(FUNCTION+0xOFF) [0xADDR]" (FUNCTION empty when unknown).
-FRAME_RE = re.compile(r"^ > (?P<object>[^(]*)\((?P<function>.*)\) \[0x[0-9a-f]+\]$")
+# One stack frame: " > OBJECT(FUNCTION+0xOFF) [0xADDR]" (FUNCTION empty when unknown), then " FILE:LINE"
+# where the object has debug information (a build with libdw).
+FRAME_RE = re.compile(r"^ > (?P<object>[^(]*)\((?P<function>.*)\) \[(?P<offset>0x[0-9a-f]+)\]"
+                      r"(?: (?P<file>.+):(?P<line>\d+))?$")
+LIBDW = os.environ.get("TRACE_TEST_LIBDW") == "1"
 
 count = 0
 failures = 0
@@ -236,12 +239,14 @@ def parse_json_lines(raw):
     return objects, problems
 
 
-def text_summary(text, pid):
-    """{syscall: (calls, errors)} and the total, from the text summary of pid."""
+def text_summary(text, pid, enclosing=None):
+    """{syscall: (calls, errors)} and the total, from the text summary of pid (with enclosing, that of
+    the enclosing launch that pid prints too)."""
     rows, total, inside = {}, None, False
     for line in lines_of(text):
         if line.startswith("libos: summary for "):
-            inside = line in ("libos: summary for pid %d" % pid, "libos: summary for the launch of pid %d" % pid)
+            inside = line == "libos: summary for the enclosing launch of pid %d" % pid if enclosing else \
+                line in ("libos: summary for pid %d" % pid, "libos: summary for the launch of pid %d" % pid)
             continue
         if not inside:
             continue
@@ -411,6 +416,7 @@ def check_stacks():
            c.rc == 0 and first is not None and first["function"].startswith("trace_test::cxx_frame(int)+0x"),
            c.diag())
     check_addr2line(r, j)
+    check_source(r, j)
     report("stack json: every call has a stack", objs and all(isinstance(o.get("stack"), list) and o["stack"]
                                                              for o in objs), objs)
 
@@ -425,7 +431,7 @@ def check_addr2line(text_run, json_run):
     idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
            in l]
     frame = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
-    m = re.match(r"^ > (?P<object>[^(]*)\(.*\) \[(?P<offset>0x[0-9a-f]+)\]$", frame)
+    m = FRAME_RE.match(frame)
     out = subprocess.run(["addr2line", "-f", "-e", m["object"], m["offset"]], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, timeout=30).stdout.decode().split("\n") if m else []
     report("stack text: addr2line -f -e OBJECT 0xOFFSET of the first frame names trace_test_caller_function in "
@@ -441,6 +447,68 @@ def check_addr2line(text_run, json_run):
     report("stack json: module_offset, given to addr2line with the frame's object, names the function",
            len(out) >= 2 and out[0] == "trace_test_caller_function" and isinstance(frame.get("address"), int)
            and frame.get("address") != frame.get("module_offset"), ["frame: %s" % frame, "addr2line: %s" % out])
+
+
+def addr2line_source(obj, offset):
+    """binutils' addr2line's FILE:LINE for OFFSET in OBJ, without its '(discriminator N)'."""
+    out = subprocess.run(["addr2line", "-e", obj, hex(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         timeout=30).stdout.decode().strip()
+    return re.sub(r" \(discriminator \d+\)$", "", out)
+
+
+def check_source(text_run, json_run):
+    """file:line (libdw): every frame of the program (built with -g) shows its source file and line, the
+    same as addr2line's for the frame's call (its offset less one: a return address may already be
+    the next line's); a copy of the program without debug information shows none, and still runs."""
+    if LIBDW and os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("stack: file:line", "a sanitizer build: ASan's runtime refuses RTLD_DEEPBIND, without which "
+             "libos_unwind.so does not use libdw (docs/tracing.md)")
+        return
+    if not LIBDW:
+        frames = [FRAME_RE.match(l) for l in lines_of(text_run.trace)]
+        with_source = [f.group(0) for f in frames if f and f["file"]]
+        report("stack: a build without libdw shows no file:line", not with_source, with_source)
+        return
+    if not shutil.which("addr2line"):
+        skip("stack: file:line as addr2line gives it", "addr2line (binutils) is not installed")
+        return
+    own = [f for f in (FRAME_RE.match(l) for l in lines_of(text_run.trace)) if f and f["object"] == PROG
+           and not f["function"].startswith("_start")]
+    wrong = []
+    for f in own:
+        want = addr2line_source(PROG, int(f["offset"], 16) - 1)
+        if not f["file"] or "%s:%s" % (f["file"], f["line"]) != want:
+            wrong.append("%s  (addr2line: %s)" % (f.group(0), want))
+    report("stack text: each frame of the program built with -g shows FILE:LINE, the same as addr2line -e "
+           "OBJECT 0xOFFSET-1 (%d frames)" % len(own),
+           own and not wrong and all(f["file"].endswith("traced_program.cpp") for f in own), wrong or [text_run.trace])
+    objs, _ = parse_json_lines(json_run.raw)
+    set7 = [o for o in objs if o.get("name") == "sched_setaffinity" and o.get("vcpus") == [LAST]]
+    frame = (set7[0].get("stack") or [{}])[0] if set7 else {}
+    want = addr2line_source(PROG, frame.get("module_offset", 1) - 1) if frame else ""
+    report("stack json: the first frame's \"file\" and \"line\" are addr2line's for its module_offset-1",
+           isinstance(frame.get("line"), int) and "%s:%d" % (frame.get("file"), frame.get("line")) == want
+           and frame["file"].endswith("traced_program.cpp"), ["frame: %s" % frame, "addr2line: " + want])
+    # Stacks and file:line take none of the program's memory: a program that counts its own mallocs.
+    counter = os.environ.get("TRACE_TEST_MALLOC_COUNTING")
+    if not counter:
+        skip("stack: no malloc of the program's during traced calls", "no counting program")
+    else:
+        m = run(["50"], stack=True, program=counter)
+        counts = dict(re.findall(r"^(first|mallocs): (\d+)$", m.out, re.M))
+        report("stack: 50 traced calls with stacks and file:line call the program's malloc, free and the rest "
+               "0 times (libunwind and libdw allocate from libos_unwind.so's arena)",
+               m.rc == 0 and counts.get("mallocs") == "0" and "malloc_counting.c:" in m.trace, m.diag())
+    # The same program without its debug information: no file:line for its own frames, nothing else lost.
+    bare_prog = os.path.join(TMP, "traced_program_nodebug")
+    subprocess.run(["objcopy", "--strip-debug", PROG, bare_prog], check=True, timeout=60)
+    b = run(["basic"], stack=True, program=bare_prog)
+    frames = [FRAME_RE.match(l) for l in lines_of(b.trace)]
+    mine = [f for f in frames if f and f["object"] == bare_prog]
+    report("stack text: the program without debug information (objcopy --strip-debug): its frames have no "
+           "file:line, and are still named",
+           b.rc == 0 and mine and not any(f["file"] for f in mine)
+           and any(f["function"].startswith("trace_test_caller_function+") for f in mine), b.diag())
 
 
 # =================================================================================================
@@ -530,11 +598,13 @@ def check_fork_exec():
            r.rc == 0 and pids == {parent, child} and parent != child, ["pids %s" % pids] + r.diag())
     lines = [bare(l) for l in lines_of(r.trace)]
     exec_line = '%d/%d execve("%s", ' % (child, child, PROG)
-    i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") ... <libos>")), None)
+    i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") = 0 <libos>")), None)
     after = "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
     i_after = lines.index(after) if after in lines else None
-    report("fork/exec: the child's execve line (... pending), then the exec'd program's calls with the child's pid",
+    report("fork/exec: the child's execve line, one, = 0 (printed by the exec'd program, as strace -f prints it "
+           "once the exec returned), then the exec'd program's calls with the child's pid",
            i_exec is not None and i_after is not None and i_exec < i_after
+           and sum(1 for l in lines if l.startswith(exec_line)) == 1
            and "%d/%d getpid(" % (child, child) in r.trace, ["expected %s... and %s" % (exec_line, after), r.trace])
     report("fork/exec: the parent's calls after the child carry the parent's pid",
            any(int(m["pid"]) == parent and m["name"] == "sched_getaffinity" for m in calls)
@@ -554,9 +624,11 @@ def check_fork_exec():
     objs, problems = parse_json_lines(j.raw)
     child = int((values(j.out, "forked") or ["-1"])[0])
     pending = [o for o in objs if o.get("name") == "execve"]
-    report("fork/exec json: every line parses; two pids; the child's execve object has no result yet",
+    report("fork/exec json: every line parses; two pids; the child's execve object, one, has \"result\":0 and "
+           "its duration",
            not problems and {o.get("pid") for o in objs} == {child, int((values(j.out, "parent") or ["0", "-1"])[1])}
-           and len(pending) == 1 and pending[0].get("pid") == child and "result" not in pending[0],
+           and len(pending) == 1 and pending[0].get("pid") == child and pending[0].get("result") == 0
+           and pending[0].get("errno") is None and isinstance(pending[0].get("ns"), int),
            problems + [j.raw])
 
     # One summary for the launch (LIBOS_STATS=1): printed once, by the first process, with the
@@ -682,6 +754,41 @@ def launcher(flags, args, cwd=None, wrapper=False):
     p = subprocess.run([WRAPPER if wrapper else LAUNCHER] + flags + ["--", PROG] + args, env=env, cwd=cwd,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), "")
+
+
+def check_nested_stats():
+    """A libos-run --stats inside a launch with --stats: the inner launch prints its own summary, and
+    the enclosing one counts the inner launch's calls too, as strace -f -c counts a nested program's
+    (its first process, which exec'd the inner libos-run, prints both, the inner one first)."""
+    if not os.access(LAUNCHER, os.X_OK):
+        skip("nested --stats", "%s not found" % LAUNCHER)
+        return
+    env = clean_env()
+    p = subprocess.run([LAUNCHER, "--cpus", str(VCPUS), "--stats", "--", LAUNCHER, "--cpus", "2", "--stats", "--",
+                        PROG, "basic"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    pid = int((values(out, "pid") or ["-1"])[0])
+    inner, inner_total = text_summary(err, pid)
+    outer, outer_total = text_summary(err, pid, enclosing=True)
+    heads = [l for l in lines_of(err) if l.startswith("libos: summary")]
+    report("nested libos-run --stats: two summaries, the inner launch's (its sched_setaffinity 3 calls, 1 error) "
+           "then the enclosing launch's, which holds every inner call too",
+           p.returncode == 0 and heads == ["libos: summary for the launch of pid %d" % pid,
+                                           "libos: summary for the enclosing launch of pid %d" % pid]
+           and inner.get("sched_setaffinity") == (3, 1)
+           and all(outer.get(k, (0, 0))[0] >= v[0] for k, v in inner.items())
+           and outer_total and inner_total and outer_total[0] >= inner_total[0],
+           ["inner %s" % inner, "outer %s" % outer, "stdout:", out, "stderr:", err])
+    # Without --stats inside: the inner launch's calls still count in the enclosing summary.
+    p = subprocess.run([LAUNCHER, "--stats", "--", LAUNCHER, "--cpus", "2", "--", PROG, "basic"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    pid = int((values(out, "pid") or ["-1"])[0])
+    outer, _ = text_summary(err, pid, enclosing=True)
+    report("nested libos-run without --stats inside a launch with --stats: one summary, the enclosing launch's, "
+           "with the inner program's sched_setaffinity calls (3, 1 error)",
+           p.returncode == 0 and len([l for l in lines_of(err) if l.startswith("libos: summary")]) == 1
+           and outer.get("sched_setaffinity") == (3, 1), ["outer %s" % outer, "stdout:", out, "stderr:", err])
 
 
 def check_launcher():
@@ -1173,6 +1280,101 @@ def check_strace_arguments():
            problems + [args])
 
 
+def check_libc_exec():
+    """execvp's attempts through PATH are traced one by one, as strace -f shows them: the same paths and
+    results, in the same order, one line each (a failed exec's with its error, the successful one's,
+    = 0, printed by the new program)."""
+    path = "/nonexistent-libos-trace-test:" + os.path.dirname(PROG)
+    r = run(["execvp"], extra={"PATH": path, "LIBOS_TRACE_FILTER": "execve"})
+    ours = [(re.match(r'"([^"]*)"', m["args"]).group(1), m["result"], m["errno"]) for m in calls_of(r.trace)
+            if m["name"] == "execve"]
+    if not shutil.which("strace") or os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("execvp's attempts against strace", "strace is not installed, or a sanitizer build")
+        report("execvp's attempts through PATH: a failed one for the missing directory, then the program's",
+               r.rc == 0 and [o[0] for o in ours][:1] == ["/nonexistent-libos-trace-test/" + os.path.basename(PROG)],
+               [ours] + r.diag())
+        return
+    out = os.path.join(TMP, "strace-execvp.txt")
+    env = dict(under_ptrace_env(), PATH=path)
+    p = subprocess.run([shutil.which("strace"), "-f", "-qq", "-o", out, "-e", "trace=execve", PROG, "execvp"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    theirs = []
+    for line in (open(out).read().splitlines() if os.path.exists(out) else [])[1:]:  # after strace's own exec
+        m = re.match(r'^(?:\d+ +)?execve\("([^"]*)", .*\) += (-?\d+)(?: (E[A-Z]+))?', line)
+        if m:
+            theirs.append((m.group(1), m.group(2), m.group(3)))
+    # A successful exec's line is printed in the new program (= 0), a failed one's once, with its error.
+    report("execvp's attempts through PATH read as strace -f shows them: %s" % [o[0] + " = " + o[1] for o in ours],
+           r.rc == 0 and p.returncode == 0 and len(ours) >= 2 and ours == theirs,
+           ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in theirs] + r.diag())
+
+
+STRUCT_CALLS = ("nanosleep,clock_nanosleep,clock_getres,sched_rr_get_interval,sched_getparam,sched_setscheduler,"
+                "sched_setparam,getrlimit,setrlimit,prlimit64,newfstatat,fstat,stat,lstat,rt_sigaction,"
+                "sched_getattr,sched_setattr,clone3")
+
+
+def check_strace_structs():
+    """struct_calls' calls, whose arguments are structures in memory (timespec, sched_param, rlimit,
+    stat, sigaction, sched_attr, clone_args) and enumerations (clocks, RLIMIT_*, SCHED_*), read as
+    strace 6.1 prints them: the same lines, once addresses and pids are set aside."""
+    prog = os.environ.get("TRACE_TEST_STRUCT_CALLS")
+    if not prog:
+        skip("structures against strace", "no struct_calls program")
+        return
+    # Only the calls the program makes through syscall() from main: strace also sees the loader's.
+    r = run([], program=prog, extra={"LIBOS_TRACE_FILTER": STRUCT_CALLS})
+    pid = str(r.rc == 0 and calls_of(r.trace) and calls_of(r.trace)[0]["pid"])
+
+    def norm(args, pids):
+        for p in pids:
+            args = re.sub(r"\b%s\b" % p, "PID", args)
+        return re.sub(r"0x[0-9a-f]+", "ADDR", args)
+
+    def result(name, value):
+        return "PID" if name == "clone3" and value not in ("0", "-1") else value  # the child's pid
+
+    ours = [(m["name"], norm(m["args"], [pid]), result(m["name"], m["result"])) for m in calls_of(r.trace)
+            if m["pid"] == pid]
+    if not shutil.which("strace") or os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("structures against strace", "strace is not installed, or a sanitizer build (its runtime's calls)")
+    else:
+        out = os.path.join(TMP, "strace-structs.txt")
+        p = subprocess.run(["strace", "-qq", "-o", out, "-e", "trace=" + STRUCT_CALLS, prog],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60,
+                           env=under_ptrace_env())
+        theirs = []
+        text = open(out).read() if os.path.exists(out) else ""
+        native = re.search(r"^clone3\(.*\) += (\d+)", text, re.M)
+        for line in text.splitlines():
+            m = re.match(r"^([a-z_0-9]+)\((.*)\) += (\S+)", line)
+            if m:
+                theirs.append((m.group(1), norm(m.group(2), [native.group(1)] if native else []),
+                               result(m.group(1), m.group(3))))
+        tail = theirs[-len(ours):] if ours else []
+        report("struct_calls' %d calls read as strace 6.1 prints them: timespec, sched_param, rlimit (N*1024, "
+               "RLIM64_INFINITY), stat (abbreviated, st_rdev for devices), sigaction (SIG_IGN, sa_mask, "
+               "SA_RESTART), sched_attr, clone_args, CLOCK_*, RLIMIT_*, SCHED_*" % len(ours),
+               p.returncode == 0 and r.rc == 0 and len(ours) >= 20 and ours == tail,
+               ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in tail] + r.diag())
+    j = run([], program=prog, fmt="json", extra={"LIBOS_TRACE_FILTER": "clock_nanosleep,getrlimit,stat,rt_sigaction"})
+    objs, problems = parse_json_lines(j.raw)
+    args = {}
+    for o in objs:
+        args.setdefault(o.get("name"), o.get("args"))
+    stat = (args.get("stat") or [None, {}])[1] or {}
+    report('json "args": a structure is an object of its fields (clock_nanosleep ["CLOCK_MONOTONIC", 0, '
+           '{"tv_sec":0,"tv_nsec":1000000}, null], getrlimit\'s "RLIMIT_NOFILE", stat\'s "st_mode", rt_sigaction\'s '
+           '"sa_flags":"SA_RESTART")',
+           j.rc == 0 and not problems
+           and args.get("clock_nanosleep") == ["CLOCK_MONOTONIC", 0, {"tv_sec": 0, "tv_nsec": 1000000}, None]
+           and (args.get("getrlimit") or [None])[0] == "RLIMIT_NOFILE"
+           and isinstance((args.get("getrlimit") or [0, 0])[1], dict)
+           and str(stat.get("st_mode", "")).startswith("S_IFCHR|") and "st_rdev" in stat
+           and ((args.get("rt_sigaction") or [0, {}])[1] or {}).get("sa_flags") == "SA_RESTART",
+           problems + [args])
+
+
 # =================================================================================================
 # timestamps and durations
 # =================================================================================================
@@ -1312,8 +1514,9 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_times, check_per_process):
+                      check_launcher, check_nested_stats, check_crash, check_own_handlers, check_off, check_values, check_edges,
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_times,
+                      check_per_process):
             try:
                 check()
             except Exception as e:  # a broken check is a failure, not a crash of the whole run

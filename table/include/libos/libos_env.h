@@ -40,6 +40,9 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvTraceTime, "LIBOS_TRACE_TIME", kReplaced, kRewritten)                                                      \
     X(kEnvTracePerProcess, "LIBOS_TRACE_PER_PROCESS", kReplaced, kRewritten)                                         \
     X(kEnvStatsFd, "LIBOS_STATS_FD", kReplaced, kRewritten)                                                          \
+    X(kEnvTraceExec, "LIBOS_TRACE_EXEC", kReplaced, kRewritten)                                                      \
+    /* the enclosing launches' summaries: libos-run makes it of the inherited LIBOS_STATS_FD */                      \
+    X(kEnvStatsOuterFd, "LIBOS_STATS_OUTER_FD", kReplaced, kRewritten)                                               \
     /* strict mode's tag: an enclosing strict launch's stays, so that a plain launch inside it still reaches the     \
      * host (docs/strict-mode.md) */                                                                                 \
     X(kEnvStrict, "LIBOS_STRICT", kKept, kRewritten)                                                                 \

@@ -51,6 +51,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]);
 bool trace_wants_stacks();
 void set_unwinder(LibosUnwindBacktrace unwinder);
 LibosUnwindBacktrace unwinder();
+/* The unwinder's file:line lookup (null in a build without libdw). */
+void set_source_resolver(LibosUnwindSource resolver);
 
 /* The address ranges of the LibOS's own code (libshim.so, libpal.so, libos_unwind.so), so that
  * stacks start at the program's frames and a crash can be told apart from the program's own. */
@@ -63,15 +65,12 @@ void trace_after_fork();
 
 /* Prints the summary (LIBOS_STATS) of this process; at exit, and before an exec. */
 void trace_finish();
-/* Before an exec that libc makes itself (execvp's PATH search, fexecve), which the table does not
- * see: a process's own summary is printed then, as before an execve. */
-void trace_before_libc_exec();
 /* Starts the counts over: in a fork child, whose summary is its own calls, and after an exec's
  * summary. */
 void trace_reset_stats();
 
 /* How many variables trace_environment may give, and the JSON lines' "v" (docs/tracing.md). */
-constexpr size_t kTraceVariables = 8;
+constexpr size_t kTraceVariables = 10;
 constexpr unsigned kTraceJsonVersion = 1;
 
 /* The names and values the shim puts back into a child's environment at exec while tracing. */

@@ -1,0 +1,73 @@
+/* The line of a successful exec (libos_trace_internal.h). The program that called exec formatted
+ * it, all but its result and duration, and passed it in LIBOS_TRACE_EXEC (libos_trace.cpp,
+ * exec_with_line); the new program prints it, with = 0, as strace -f shows a successful execve
+ * once it has returned. A failed exec printed its own line: either way one line. */
+#include <string.h>
+
+#include "libos/libos_env.h"
+#include "libos/libos_text.h"
+#include "libos_trace_internal.h"
+
+namespace libos::tracer {
+namespace {
+
+constexpr size_t kStartDigits = 20;
+
+/* The part of `value` from `from` up to the next '\x1f' (or its end). */
+const char* field_end(const char* from) {
+    const char* sep = strchr(from, '\x1f');
+    return sep ? sep : from + strlen(from);
+}
+
+}  // namespace
+
+bool check_exec_line(const char* value, ConfigError* err) {
+    if (!value || !value[0])
+        return true;
+    bool good = strlen(value) > kStartDigits && value[kStartDigits] == ',';
+    for (size_t i = 0; good && i < kStartDigits; ++i)
+        good = value[i] >= '0' && value[i] <= '9';
+    const char* first = good ? strchr(value, '\x1f') : nullptr;
+    if (!first || !strchr(first + 1, '\x1f')) {
+        char token[24];
+        size_t n = strnlen(value, sizeof(token) - 1);
+        memcpy(token, value, n);
+        token[n] = '\0';
+        config_error(err, kEnvTraceExec, token,
+                     "expected the traced exec's line that the LibOS passes to the new program (not set by hand)");
+        return false;
+    }
+    return true;
+}
+
+void print_exec_line(const char* value, uint64_t now_ns) {
+    uint64_t start = 0;
+    for (size_t i = 0; i < kStartDigits; ++i)
+        start = start * 10 + static_cast<uint64_t>(value[i] - '0');
+    const uint64_t ns = now_ns > start ? now_ns - start : 0;
+    const char* head = value + kStartDigits + 1;
+    const char* head_end = field_end(head);
+    const char* middle = head_end + 1;
+    const char* middle_end = field_end(middle);
+    const char* frames = *middle_end ? middle_end + 1 : middle_end;
+    Line line;
+    line.add(head, static_cast<size_t>(head_end - head));
+    if (json_on()) {
+        line.add(",\"result\":0,\"errno\":null,\"usecs\":").unum(ns / 1000).add(",\"ns\":").unum(ns);
+        line.add(middle, static_cast<size_t>(middle_end - middle)).add(frames).add("}\n");
+    } else {
+        /* " = 0 <libos> <0.000123>", then the frames, as a returned call's line. */
+        char digits[24];
+        size_t n = format_decimal(digits, ns / 1000000000ull);
+        char frac[7];
+        uint64_t us = ns / 1000 % 1000000;
+        for (int i = 5; i >= 0; --i, us /= 10)
+            frac[i] = static_cast<char>('0' + us % 10);
+        frac[6] = '\0';
+        line.add(" = 0").add(middle, static_cast<size_t>(middle_end - middle)).add(" <").add(digits, n).ch('.')
+            .add(frac).add(">\n").add(frames);
+    }
+    line.write_to(output_fd());
+}
+
+}  // namespace libos::tracer

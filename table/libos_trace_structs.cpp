@@ -1,0 +1,401 @@
+/* The structures in the program's memory that the trace shows, and the enumerations of their calls
+ * (libos_trace_internal.h), decoded as strace 6.1 prints them: timespec, rlimit, sched_param, stat
+ * (abbreviated, as strace does without -v), the kernel's sigaction, sched_attr and clone_args; and
+ * clocks, RLIMIT_* resources and scheduling policies. The bytes were copied from the program's
+ * memory by the tracer (through the caller, so that a bad address is a failed copy, not a fault);
+ * here they are only formatted. In JSON a structure is an object of the same fields, numbers as
+ * numbers and decoded names as strings. */
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "libos_trace_internal.h"
+
+namespace libos::tracer {
+namespace {
+
+/* The kernel's layouts (the ABI, the same on x86_64 and arm64 but for struct stat). */
+struct KernelTimespec {
+    int64_t tv_sec;
+    int64_t tv_nsec;
+};
+struct KernelRlimit {
+    uint64_t cur, max;
+};
+struct KernelSigaction {
+    uint64_t handler, flags, restorer, mask;
+};
+struct SchedAttr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+};
+struct CloneArgs {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+        cgroup;
+};
+#if defined(__x86_64__)
+struct KernelStat {
+    uint64_t dev, ino, nlink;
+    uint32_t mode, uid, gid, pad0;
+    uint64_t rdev;
+    int64_t size, blksize, blocks;
+    uint64_t times[6];
+    int64_t unused[3];
+};
+#else /* the generic layout (arm64) */
+struct KernelStat {
+    uint64_t dev, ino;
+    uint32_t mode, nlink, uid, gid;
+    uint64_t rdev, pad1;
+    int64_t size;
+    int32_t blksize, pad2;
+    int64_t blocks;
+    int64_t times[6];
+    uint32_t unused[2];
+};
+#endif
+static_assert(sizeof(KernelStat) <= kStructBytes && sizeof(CloneArgs) <= kStructBytes, "kStructBytes");
+
+constexpr const char* kClocks[] = {"CLOCK_REALTIME",        "CLOCK_MONOTONIC",       "CLOCK_PROCESS_CPUTIME_ID",
+                                   "CLOCK_THREAD_CPUTIME_ID", "CLOCK_MONOTONIC_RAW",   "CLOCK_REALTIME_COARSE",
+                                   "CLOCK_MONOTONIC_COARSE",  "CLOCK_BOOTTIME",        "CLOCK_REALTIME_ALARM",
+                                   "CLOCK_BOOTTIME_ALARM",    "CLOCK_SGI_CYCLE",       "CLOCK_TAI"};
+constexpr const char* kResources[] = {"RLIMIT_CPU",     "RLIMIT_FSIZE",  "RLIMIT_DATA",   "RLIMIT_STACK",
+                                      "RLIMIT_CORE",    "RLIMIT_RSS",    "RLIMIT_NPROC",  "RLIMIT_NOFILE",
+                                      "RLIMIT_MEMLOCK", "RLIMIT_AS",     "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
+                                      "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
+constexpr const char* kPolicies[] = {"SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",      "SCHED_BATCH",
+                                     "SCHED_ISO",   "SCHED_IDLE", "SCHED_DEADLINE"};
+constexpr Flag kSaFlags[] = {{0x1, "SA_NOCLDSTOP"},       {0x2, "SA_NOCLDWAIT"},      {0x4, "SA_SIGINFO"},
+                             {0x400, "SA_UNSUPPORTED"},   {0x800, "SA_EXPOSE_TAGBITS"}, {0x04000000, "SA_RESTORER"},
+                             {0x08000000, "SA_ONSTACK"},  {0x10000000, "SA_RESTART"}, {0x40000000, "SA_NODEFER"},
+                             {0x80000000, "SA_RESETHAND"}};
+constexpr Flag kSchedFlags[] = {{0x1, "SCHED_FLAG_RESET_ON_FORK"}, {0x2, "SCHED_FLAG_RECLAIM"},
+                                {0x4, "SCHED_FLAG_DL_OVERRUN"},    {0x8, "SCHED_FLAG_KEEP_POLICY"},
+                                {0x10, "SCHED_FLAG_KEEP_PARAMS"},  {0x20, "SCHED_FLAG_UTIL_CLAMP_MIN"},
+                                {0x40, "SCHED_FLAG_UTIL_CLAMP_MAX"}};
+constexpr Flag kCloneFlags3[] = {
+    {0x100, "CLONE_VM"},           {0x200, "CLONE_FS"},              {0x400, "CLONE_FILES"},
+    {0x800, "CLONE_SIGHAND"},      {0x1000, "CLONE_PIDFD"},          {0x2000, "CLONE_PTRACE"},
+    {0x4000, "CLONE_VFORK"},       {0x8000, "CLONE_PARENT"},         {0x10000, "CLONE_THREAD"},
+    {0x20000, "CLONE_NEWNS"},      {0x40000, "CLONE_SYSVSEM"},       {0x80000, "CLONE_SETTLS"},
+    {0x100000, "CLONE_PARENT_SETTID"}, {0x200000, "CLONE_CHILD_CLEARTID"}, {0x400000, "CLONE_DETACHED"},
+    {0x800000, "CLONE_UNTRACED"},  {0x1000000, "CLONE_CHILD_SETTID"}, {0x2000000, "CLONE_NEWCGROUP"},
+    {0x4000000, "CLONE_NEWUTS"},   {0x8000000, "CLONE_NEWIPC"},      {0x10000000, "CLONE_NEWUSER"},
+    {0x20000000, "CLONE_NEWPID"},  {0x40000000, "CLONE_NEWNET"},     {0x80000000, "CLONE_IO"},
+    {0x100000000ul, "CLONE_CLEAR_SIGHAND"}, {0x200000000ul, "CLONE_INTO_CGROUP"}, {0x80, "CLONE_NEWTIME"}};
+
+/* A structure's fields, as "{name=value, ...}" or as a JSON object. */
+class Fields {
+public:
+    Fields(TextBuilder& line, bool json) : line_(line), json_(json) { line_.ch('{'); }
+    /* The field's name; the caller writes its value (a number as it is, a name between quote()s). */
+    Fields& key(const char* name) {
+        if (count_++)
+            line_.add(json_ ? "," : ", ");
+        if (json_)
+            line_.ch('"').add(name).add("\":");
+        else
+            line_.add(name).ch('=');
+        return *this;
+    }
+    Fields& num(const char* name, long v) {
+        key(name).line_.num(v);
+        return *this;
+    }
+    Fields& unum(const char* name, uint64_t v) {
+        key(name).line_.unum(v);
+        return *this;
+    }
+    /* An address: NULL (null) or hex (a number in JSON). */
+    Fields& address(const char* name, uint64_t v) {
+        key(name);
+        if (!v)
+            line_.add(json_ ? "null" : "NULL");
+        else if (json_)
+            line_.unum(v);
+        else
+            line_.hex(v);
+        return *this;
+    }
+    void quote() {
+        if (json_)
+            line_.ch('"');
+    }
+    /* The end: "..." in text for fields left out, as strace abbreviates. */
+    void close(bool abbreviated = false) {
+        if (abbreviated && !json_)
+            line_.add(", ...");
+        line_.ch('}');
+    }
+    TextBuilder& line() { return line_; }
+
+private:
+    TextBuilder& line_;
+    bool json_;
+    int count_ = 0;
+};
+
+void add_name(TextBuilder& line, bool json, const char* const* names, size_t count, long value) {
+    if (value >= 0 && static_cast<size_t>(value) < count) {
+        if (json)
+            line.ch('"').add(names[value]).ch('"');
+        else
+            line.add(names[value]);
+    } else {
+        line.num(value);
+    }
+}
+
+void add_timespec(TextBuilder& line, const KernelTimespec& t, bool json) {
+    Fields(line, json).num("tv_sec", t.tv_sec).num("tv_nsec", t.tv_nsec).close();
+}
+
+/* A limit as strace prints it: RLIM64_INFINITY, a multiple of 1024 as N*1024, or the number. */
+void add_limit(Fields& f, const char* name, uint64_t v, bool json) {
+    f.key(name);
+    if (v == ~0ull) {
+        f.quote();
+        f.line().add("RLIM64_INFINITY");
+        f.quote();
+    } else if (v > 1024 && v % 1024 == 0 && !json) {
+        f.line().unum(v / 1024).add("*1024");
+    } else {
+        f.line().unum(v);
+    }
+}
+
+/* A signal set as strace prints it: [USR1 USR2], [] or, with more than half the signals in it,
+ * ~[...] of those not in it. Real-time signals are RTMIN, RT_1, ... as strace names them. */
+void add_sigset(TextBuilder& line, uint64_t mask) {
+    const bool complement = __builtin_popcountll(mask) > 32;
+    if (complement) {
+        line.ch('~');
+        mask = ~mask;
+    }
+    line.ch('[');
+    bool first = true;
+    for (int sig = 1; sig <= 64; ++sig) {
+        if (!(mask & (1ull << (sig - 1))))
+            continue;
+        if (!first)
+            line.ch(' ');
+        first = false;
+        const char* name = sig < 32 ? sigabbrev_np(sig) : nullptr;
+        if (name)
+            line.add(name);
+        else if (sig == 32)
+            line.add("RTMIN");
+        else if (sig > 32)
+            line.add("RT_").num(sig - 32);
+        else
+            line.num(sig);
+    }
+    line.ch(']');
+}
+
+void add_sigaction(TextBuilder& line, const KernelSigaction& a, bool json) {
+    Fields f(line, json);
+    f.key("sa_handler");
+    if (a.handler == 0 || a.handler == 1) {
+        f.quote();
+        line.add(a.handler ? "SIG_IGN" : "SIG_DFL");
+        f.quote();
+    } else if (json) {
+        line.unum(a.handler);
+    } else {
+        line.hex(a.handler);
+    }
+    f.key("sa_mask");
+    f.quote();
+    add_sigset(line, a.mask);
+    f.quote();
+    f.key("sa_flags");
+    f.quote();
+    add_flags(line, a.flags, kSaFlags);
+    f.quote();
+    if (a.flags & 0x04000000)
+        f.address("sa_restorer", a.restorer);
+    f.close();
+}
+
+void add_stat(TextBuilder& line, const KernelStat& s, bool json) {
+    Fields f(line, json);
+    f.key("st_mode");
+    f.quote();
+    add_node_mode(line, s.mode);
+    f.quote();
+    const unsigned type = s.mode & 0170000;
+    if (type == 0020000 || type == 0060000) {
+        f.key("st_rdev");
+        f.quote();
+        add_device(line, s.rdev);
+        f.quote();
+    } else {
+        f.num("st_size", s.size);
+    }
+    f.close(true);
+}
+
+void add_sched_attr(TextBuilder& line, const SchedAttr& a, size_t size, bool json) {
+    Fields f(line, json);
+    f.unum("size", a.size);
+    f.key("sched_policy");
+    add_name(line, json, kPolicies, sizeof(kPolicies) / sizeof(kPolicies[0]), a.policy);
+    f.key("sched_flags");
+    f.quote();
+    add_flags(line, a.flags, kSchedFlags);
+    f.quote();
+    f.num("sched_nice", a.nice).unum("sched_priority", a.priority).unum("sched_runtime", a.runtime)
+        .unum("sched_deadline", a.deadline).unum("sched_period", a.period);
+    if (size >= sizeof(SchedAttr) && a.size >= sizeof(SchedAttr))
+        f.unum("sched_util_min", a.util_min).unum("sched_util_max", a.util_max);
+    f.close();
+}
+
+void add_clone_args(TextBuilder& line, const CloneArgs& a, size_t size, bool json) {
+    Fields f(line, json);
+    f.key("flags");
+    f.quote();
+    add_flags(line, a.flags, kCloneFlags3);
+    f.quote();
+    if (a.flags & 0x1000)
+        f.address("pidfd", a.pidfd);
+    if (a.flags & (0x1000000 | 0x200000))
+        f.address("child_tid", a.child_tid);
+    if (a.flags & 0x100000)
+        f.address("parent_tid", a.parent_tid);
+    f.key("exit_signal");
+    if (a.exit_signal && a.exit_signal < 65) {
+        f.quote();
+        add_signal(line, static_cast<int>(a.exit_signal));
+        f.quote();
+    } else {
+        line.unum(a.exit_signal);
+    }
+    f.address("stack", a.stack).unum("stack_size", a.stack_size);
+    if (a.flags & 0x80000)
+        f.address("tls", a.tls);
+    if (size >= 80 && (a.set_tid || a.set_tid_size))
+        f.address("set_tid", a.set_tid).unum("set_tid_size", a.set_tid_size);
+    if (size >= 88 && (a.flags & 0x200000000ul))
+        f.unum("cgroup", a.cgroup);
+    f.close();
+}
+
+template <typename T>
+T load(const unsigned char* bytes, size_t size) {
+    T value;
+    memset(&value, 0, sizeof(value));
+    memcpy(&value, bytes, size < sizeof(value) ? size : sizeof(value));
+    return value;
+}
+
+}  // namespace
+
+bool struct_is_input(char type) {
+    return type == 'T' || type == 'L' || type == 'Q' || type == 'G' || type == 'B' || type == 'J';
+}
+
+size_t struct_bytes(char type, const long args[6], int index) {
+    switch (type) {
+        case 'T':
+        case 't':
+            return sizeof(KernelTimespec);
+        case 'L':
+        case 'Z':
+            return sizeof(KernelRlimit);
+        case 'Q':
+        case 'q':
+            return sizeof(int);
+        case 'F':
+            return sizeof(KernelStat);
+        case 'G':
+        case 'g':
+            return sizeof(KernelSigaction);
+        case 'B':
+        case 'b':
+            return 48; /* SCHED_ATTR_SIZE_VER0; the util clamps only when its size says so */
+        case 'J': {
+            /* clone3's size argument follows its structure: at most what is known, at least the first
+             * version's 64 bytes (a smaller one fails with EINVAL, and is shown as read). */
+            const unsigned long size = static_cast<unsigned long>(args[index + 1]);
+            return size < sizeof(CloneArgs) ? (size < 64 ? 64 : size) : sizeof(CloneArgs);
+        }
+        default:
+            return 0;
+    }
+}
+
+void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json) {
+    switch (type) {
+        case 'T':
+        case 't':
+            add_timespec(line, load<KernelTimespec>(bytes, size), json);
+            return;
+        case 'L':
+        case 'Z': {
+            const auto r = load<KernelRlimit>(bytes, size);
+            Fields f(line, json);
+            add_limit(f, "rlim_cur", r.cur, json);
+            add_limit(f, "rlim_max", r.max, json);
+            f.close();
+            return;
+        }
+        case 'Q':
+        case 'q':
+            line.ch('[').num(load<int>(bytes, size)).ch(']');
+            return;
+        case 'F':
+            add_stat(line, load<KernelStat>(bytes, size), json);
+            return;
+        case 'G':
+        case 'g':
+            add_sigaction(line, load<KernelSigaction>(bytes, size), json);
+            return;
+        case 'B':
+        case 'b':
+            add_sched_attr(line, load<SchedAttr>(bytes, size), size, json);
+            return;
+        case 'J':
+            add_clone_args(line, load<CloneArgs>(bytes, size), size, json);
+            return;
+        default:
+            line.add(json ? "null" : "?");
+            return;
+    }
+}
+
+bool add_enum(TextBuilder& line, char type, long value, bool json) {
+    const int v = static_cast<int>(value);
+    switch (type) {
+        case 'K':
+            add_name(line, json, kClocks, sizeof(kClocks) / sizeof(kClocks[0]), v);
+            return true;
+        case 'R':
+            add_name(line, json, kResources, sizeof(kResources) / sizeof(kResources[0]), v);
+            return true;
+        case 'Y': {
+            const unsigned policy = static_cast<unsigned>(v) & ~0x40000000u;
+            if (json)
+                line.ch('"');
+            if (policy < sizeof(kPolicies) / sizeof(kPolicies[0]))
+                line.add(kPolicies[policy]);
+            else
+                line.unum(policy);
+            if (v & 0x40000000)
+                line.add("|SCHED_RESET_ON_FORK");
+            if (json)
+                line.ch('"');
+            return true;
+        }
+        default:
+            return false;
+    }
+}
+
+}  // namespace libos::tracer
