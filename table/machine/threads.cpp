@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "libos/libos_current_cpu.h"
 #include "libos/libos_init.h"
 #include "libos/libos_threads.h"
 #include "machine/machine_internal.h"
@@ -82,6 +83,11 @@ constinit thread_local bool t_vfork_noted __attribute__((tls_model("initial-exec
 
 void note_vfork() {
     t_vfork_noted = true;
+    /* The child shares this thread's TLS, so its sched_getcpu would read this cache, filled for
+     * this thread's mask and host CPU (and its rseq area, which the kernel does not update for the
+     * child): emptied, every call misses until the parent fills it again; the child never fills it
+     * (current_cpu.cpp). */
+    t_vcpu_cache.entry.store(kEmptyEntry, std::memory_order_relaxed);
 }
 
 pid_t vfork_child_tid() {

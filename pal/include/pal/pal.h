@@ -69,6 +69,9 @@ PAL_API long PalGetCpu(unsigned* cpu, unsigned* node);
 /* The host CPU the calling thread runs on now, read from the thread's rseq area (no system call),
  * otherwise from getcpu(2). */
 PAL_API unsigned PalGetCurrentCpu(void);
+/* The same from getcpu(2) (the vDSO's or the system call), never the rseq area: for a vfork child,
+ * which shares its parent's area while the kernel keeps it up to date for the parent only. */
+PAL_API unsigned PalGetCurrentCpuByCall(void);
 
 /* Where the kernel keeps the calling thread's current CPU number up to date (its rseq area's cpu_id),
  * so that the LibOS can read it with a single load: glibc's area, or, where glibc registered none
