@@ -4,6 +4,7 @@
  * libos::exec_environment returns, so that programs started from a scrubbed environment (env -i)
  * stay on the virtual machine. system() and popen() use the process's own environment, which still
  * carries the machine unless the program removed it. */
+#include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
@@ -127,6 +128,23 @@ SHIM_EXPORT pid_t fork(void) noexcept {
     if (child > 0)
         libos::register_fork_child(child);
     return child;
+}
+
+/* unshare(2) and setns(2) through libc: after a change of PID namespace for this process's children,
+ * a fork child looks its own namespace up again, since the tids it writes into the launch's state
+ * mean threads only there. (The same calls made through syscall() or raw are not seen.) */
+SHIM_EXPORT int unshare(int flags) noexcept {
+    int ret = SHIM_REAL(unshare)(flags);
+    if (ret == 0 && (flags & CLONE_NEWPID))
+        libos::note_pid_namespace_change();
+    return ret;
+}
+
+SHIM_EXPORT int setns(int fd, int nstype) noexcept {
+    int ret = SHIM_REAL(setns)(fd, nstype);
+    if (ret == 0 && (nstype == 0 || (nstype & CLONE_NEWPID)))
+        libos::note_pid_namespace_change();
+    return ret;
 }
 
 /* vfork(2) through libc. A machine's first process creates its shared state lazily; it must exist

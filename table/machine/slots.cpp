@@ -1,7 +1,9 @@
 /* The slots of the shared state (machine_internal.h): one per live thread of the launch, each with a
  * sequence lock around its mask, found by tid and claimed by new threads. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "libos/libos_threads.h"
 #include "machine/machine_internal.h"
@@ -43,13 +45,15 @@ uint32_t used_slots() {
     return n < kSlotCount ? n : kSlotCount;
 }
 
-/* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid). Returns
- * whether any was freed. */
+/* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid, in this
+ * process's PID namespace: a slot claimed from another namespace is never judged from this one).
+ * Returns whether any was freed. */
 bool collect_dead_slots() {
     bool freed = false;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-        if (t > 0 && PalThreadExists(t) == -ESRCH &&
+        if (t > 0 && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed)) &&
+            PalThreadExists(t) == -ESRCH &&
             g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
             freed = true;
     }
@@ -119,10 +123,15 @@ void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* 
     }
 }
 
+/* Is slot `i` the slot of `tid` as this process names it? */
+bool holds(uint32_t i, int32_t t, pid_t tid) {
+    return t == tid && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed));
+}
+
 ThreadSlot* lookup(pid_t tid) {
     uint32_t n = used_slots();
     for (uint32_t i = 0; i < n; ++i)
-        if (g_machine.slots[i].tid.load(std::memory_order_acquire) == tid)
+        if (holds(i, g_machine.slots[i].tid.load(std::memory_order_acquire), tid))
             return &g_machine.slots[i];
     return nullptr;
 }
@@ -144,7 +153,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
         ThreadSlot* existing = nullptr;
         for (uint32_t i = 0; i < n; ++i) {
             int32_t t = settled_tid(i, wait);
-            if (t == tid) {
+            if (holds(i, t, tid)) {
                 existing = &g_machine.slots[i];
                 break;
             }
@@ -184,6 +193,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
             !slot->tid.compare_exchange_strong(expected, kClaimingTid, std::memory_order_acq_rel))
             continue; /* someone took it first: look again */
         locked_write(slot, mask, false, &wait);
+        slot->ns.store(pid_namespace_tag(), std::memory_order_relaxed);
         slot->tid.store(tid, std::memory_order_release);
         /* Another claimer of the same tid may have published it at another free slot meanwhile. The
          * lowest wins; this one is given back. */
@@ -193,6 +203,39 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
             return first;
         }
         return slot;
+    }
+}
+
+namespace {
+
+/* The tag of the process's PID namespace, kNotLooked until it is looked up. */
+constexpr uint32_t kNotLooked = 0xffffffffu;
+constinit std::atomic<uint32_t> g_pid_ns{kNotLooked};
+/* Set by note_pid_namespace_change: the children of this process may be in another namespace. */
+constinit std::atomic<bool> g_children_ns_changed{false};
+
+}  // namespace
+
+uint32_t pid_namespace_tag() {
+    uint32_t tag = g_pid_ns.load(std::memory_order_relaxed);
+    if (__builtin_expect(tag != kNotLooked, 1))
+        return tag;
+    struct stat st;
+    tag = PalFileStatAt(AT_FDCWD, "/proc/self/ns/pid", &st, 0) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+    if (tag == kNotLooked)
+        tag = 0;
+    g_pid_ns.store(tag, std::memory_order_relaxed);
+    return tag;
+}
+
+void note_pid_namespace_change() {
+    g_children_ns_changed.store(true, std::memory_order_relaxed);
+}
+
+void pid_namespace_after_fork() {
+    if (g_children_ns_changed.load(std::memory_order_relaxed)) {
+        g_children_ns_changed.store(false, std::memory_order_relaxed);
+        g_pid_ns.store(kNotLooked, std::memory_order_relaxed);
     }
 }
 
@@ -242,7 +285,7 @@ bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp) {
         return false;
     ThreadSlot* slot = &g_machine.slots[index];
     int32_t t = slot->tid.load(std::memory_order_acquire);
-    if (t <= 0 || !peek_mask(slot, t, mask))
+    if (t <= 0 || !same_pid_namespace(slot->ns.load(std::memory_order_relaxed)) || !peek_mask(slot, t, mask))
         return false;
     *tid = t;
     *stamp = slot->stamp.load(std::memory_order_relaxed);

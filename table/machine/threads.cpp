@@ -173,6 +173,7 @@ void after_fork_child() {
         return;
     g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
+    pid_namespace_after_fork();
     CpuBits mask;
     if (t_slot) {
         memset(&mask, 0, sizeof(mask));

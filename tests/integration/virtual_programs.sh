@@ -138,6 +138,15 @@ expect "--cpus 8: sched_getcpu and getcpu in a signal handler that changes the m
 # tracer that single-steps the call (a fill that stores its sequence number before its entry fails).
 expect "--cpus 8: a signal at each instruction of sched_getcpu's and getcpu's cache fill" "ok stepped" \
   "$run" --cpus 8 -- "$progs/getcpu_signals" stepped
+# A launch whose processes live in two PID namespaces (unshare -fp): the dead threads' slots a process
+# inside the new namespace collects are its namespace's only; a thread outside, which it cannot see
+# by its tid, keeps its slot and its mask.
+if [ "$("$run" --cpus 8 -- "$progs/pid_ns_slots" 2>&1)" = skip ]; then
+  skip "--cpus 8: slots across PID namespaces" "a new PID namespace is not allowed here"
+else
+  expect "--cpus 8: a process pinned to 5 keeps its mask while 300 children in a new PID namespace come and go" \
+    "5 5" "$run" --cpus 8 -- "$progs/pid_ns_slots"
+fi
 # A fork no libc hook saw (clone without CLONE_VM) has memory of its own: it becomes a first process
 # itself. A clone-vfork child of a process that had no state cannot keep a slot: its pin travels to
 # the program it execs as the host sees it, exact on a map without repeated host CPUs.
