@@ -12,6 +12,7 @@
 
 #include "libos/libos_exec.h"
 #include "libos/libos_init.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
@@ -122,7 +123,7 @@ SHIM_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
 
 /* fork(2) through libc: the parent registers the child's slot at once, so that it can ask about or
  * change its child's mask before the child has run a single instruction of its own. */
-SHIM_EXPORT pid_t fork(void) noexcept {
+SHIM_EXPORT LIBOS_FORK_PATH pid_t fork(void) noexcept {
     shim::ensure();
     pid_t child = SHIM_REAL(fork)();
     if (child > 0)

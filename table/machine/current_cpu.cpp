@@ -3,6 +3,7 @@
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_topology.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -14,7 +15,7 @@ constinit thread_local VcpuCache t_vcpu_cache __attribute__((tls_model("initial-
     .entry = kEmptyEntry, .seq = 0, .seq_of_slot = &g_no_seq, .cpu_id = &g_no_cpu_id, .looked_up = false};
 
 /* The cache is emptied first and last: a handler's fill in between, for either slot, is undone. */
-void set_thread_slot(ThreadSlot* slot) {
+LIBOS_FORK_PATH void set_thread_slot(ThreadSlot* slot) {
     VcpuCache& cache = t_vcpu_cache;
     cache.entry.store(kEmptyEntry, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);

@@ -73,14 +73,14 @@ struct SharedHeader {
 };
 constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
 
+/* The fields that start-up and every fork write come first, together: the first page of g_machine is
+ * the one page of it that a fork child and its parent copy on writing after the fork (the large
+ * arrays after them are touched only at their heads, or when asked for). */
 struct Machine {
     uint32_t count;
     uint32_t mask_words;
     uint64_t last_word; /* the bits of the mask's last word that are vCPUs */
     size_t mask_bytes;
-    CpuMap map;
-    PalTopology topo;
-    CpuBits all;
     SharedHeader* header;
     ThreadSlot* slots;
     std::atomic<uint64_t>* ext;
@@ -93,9 +93,14 @@ struct Machine {
     pid_t first_tid;     /* the thread that ran init() */
     bool first_inherited;
     uint32_t first_since;
-    CpuBits first_mask;
     ThreadSlot* first_slot; /* its slot, when another thread realized the state */
+    /* Claims this process made since it last collected dead slots (slots.cpp: claim). */
+    std::atomic<uint32_t> claims_since_collect;
     size_t map_text_length;
+    CpuBits all;
+    CpuBits first_mask;
+    CpuMap map;
+    PalTopology topo;
     char map_text[kMaxVcpus * 6];
 };
 extern constinit Machine g_machine;

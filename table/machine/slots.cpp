@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "libos/libos_threads.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -17,7 +18,7 @@ constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-e
 
 namespace {
 
-void copy_in(ThreadSlot* slot, const uint64_t* words) {
+LIBOS_FORK_PATH void copy_in(ThreadSlot* slot, const uint64_t* words) {
     uint32_t n = g_machine.mask_words;
     uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
     for (uint32_t i = 0; i < inline_n; ++i)
@@ -30,7 +31,7 @@ void copy_in(ThreadSlot* slot, const uint64_t* words) {
 }
 
 /* Was the slot written after the launch's clock read `since`? (The clock may wrap.) */
-bool written_after(const ThreadSlot* slot, uint32_t since) {
+LIBOS_FORK_PATH bool written_after(const ThreadSlot* slot, uint32_t since) {
     return static_cast<int32_t>(slot->stamp.load(std::memory_order_relaxed) - since) > 0;
 }
 
@@ -38,7 +39,7 @@ bool written_after(const ThreadSlot* slot, uint32_t since) {
  * t threads touches t * 64 bytes of shared memory, not pages spread over the whole array. Lookups by
  * tid (a call about another thread, a new thread's claim) scan the used part; the calling thread's
  * own slot is cached in TLS and never looked up. */
-uint32_t used_slots() {
+LIBOS_FORK_PATH uint32_t used_slots() {
     if (!g_machine.header)
         return 0;
     uint32_t n = g_machine.header->high_water.load(std::memory_order_acquire);
@@ -48,7 +49,7 @@ uint32_t used_slots() {
 /* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid, in this
  * process's PID namespace: a slot claimed from another namespace is never judged from this one).
  * Returns whether any was freed. */
-bool collect_dead_slots() {
+LIBOS_FORK_PATH bool collect_dead_slots() {
     bool freed = false;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
@@ -60,21 +61,21 @@ bool collect_dead_slots() {
     return freed;
 }
 
-/* Claims this process made since it last collected dead slots. A process that starts short-lived
+/* Claims this process made since it last collected dead slots (g_machine.claims_since_collect). A
+ * process that starts short-lived
  * children which end with _exit (a fork loop, a shell) leaves one dead slot per child, since no
  * destructor runs to free it; were they collected only when the array is full, every claim would
  * scan thousands of them (a fork, its child's first call, a lookup), a cost that grows with the
  * number of children ever started. Collecting whenever the mark must rise and at least half as many
  * claims as there are used slots came since the last collection keeps the used part near the number
  * of live threads, at about two kill(tid, 0) per claim while it grows. */
-constinit std::atomic<uint32_t> g_claims_since_collect{0};
 constexpr uint32_t kCollectFloor = 64; /* below it, scans are short: never collect early */
 
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
  * claimer that died mid-way, or slots left claiming by a process that damaged the state, are given up
  * on when `wait`, the budget of the whole operation, is spent: then a claiming slot is passed over at
  * once. */
-int32_t settled_tid(uint32_t i, Wait& wait) {
+LIBOS_FORK_PATH int32_t settled_tid(uint32_t i, Wait& wait) {
     int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
     while (t == kClaimingTid && wait.again())
         t = g_machine.slots[i].tid.load(std::memory_order_acquire);
@@ -83,13 +84,13 @@ int32_t settled_tid(uint32_t i, Wait& wait) {
 
 }  // namespace
 
-void note_live_writer(const ThreadSlot* slot, Wait& wait) {
+LIBOS_FORK_PATH void note_live_writer(const ThreadSlot* slot, Wait& wait) {
     uint32_t holder = slot->writer.load(std::memory_order_relaxed);
     if (holder != 0 && wait.holder_unchecked() && holder_kind(holder) == Holder::kOfLaunch)
         wait.holder_alive();
 }
 
-void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* budget) {
+LIBOS_FORK_PATH void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* budget) {
     Wait own;
     Wait& wait = budget ? *budget : own;
     for (;;) {
@@ -124,11 +125,11 @@ void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* 
 }
 
 /* Is slot `i` the slot of `tid` as this process names it? */
-bool holds(uint32_t i, int32_t t, pid_t tid) {
+LIBOS_FORK_PATH bool holds(uint32_t i, int32_t t, pid_t tid) {
     return t == tid && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed));
 }
 
-ThreadSlot* lookup(pid_t tid) {
+LIBOS_FORK_PATH ThreadSlot* lookup(pid_t tid) {
     uint32_t n = used_slots();
     for (uint32_t i = 0; i < n; ++i)
         if (holds(i, g_machine.slots[i].tid.load(std::memory_order_acquire), tid))
@@ -141,11 +142,11 @@ ThreadSlot* lookup(pid_t tid) {
  * set and the slot was written after the launch's clock read `since`, it was set for this very
  * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
  * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
-ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since) {
+LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since) {
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
-    uint32_t claims = g_claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint32_t claims = g_machine.claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
     Wait wait;
     for (;;) {
         uint32_t n = used_slots();
@@ -173,7 +174,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
             if (!collected && mark >= kCollectFloor && claims >= mark / 2) {
                 collected = true;
                 claims = 0;
-                g_claims_since_collect.store(0, std::memory_order_relaxed);
+                g_machine.claims_since_collect.store(0, std::memory_order_relaxed);
                 if (collect_dead_slots())
                     continue;
             }
@@ -216,7 +217,7 @@ constinit std::atomic<bool> g_children_ns_changed{false};
 
 }  // namespace
 
-uint32_t pid_namespace_tag() {
+LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
     uint32_t tag = g_pid_ns.load(std::memory_order_relaxed);
     if (__builtin_expect(tag != kNotLooked, 1))
         return tag;
@@ -232,7 +233,7 @@ void note_pid_namespace_change() {
     g_children_ns_changed.store(true, std::memory_order_relaxed);
 }
 
-void pid_namespace_after_fork() {
+LIBOS_FORK_PATH void pid_namespace_after_fork() {
     if (g_children_ns_changed.load(std::memory_order_relaxed)) {
         g_children_ns_changed.store(false, std::memory_order_relaxed);
         g_pid_ns.store(kNotLooked, std::memory_order_relaxed);

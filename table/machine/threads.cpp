@@ -6,6 +6,7 @@
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_init.h"
 #include "libos/libos_threads.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -90,7 +91,7 @@ void note_vfork() {
     t_vcpu_cache.entry.store(kEmptyEntry, std::memory_order_relaxed);
 }
 
-pid_t vfork_child_tid() {
+LIBOS_FORK_PATH pid_t vfork_child_tid() {
     if (__builtin_expect(!t_vfork_noted, 1))
         return 0;
     pid_t tid = static_cast<pid_t>(PalThreadGetId());
@@ -101,12 +102,12 @@ pid_t vfork_child_tid() {
     return tid;
 }
 
-void current_mask(CpuBits* out) {
+LIBOS_FORK_PATH void current_mask(CpuBits* out) {
     memset(out, 0, sizeof(*out));
     copy_own_mask(out->words);
 }
 
-void copy_own_mask(uint64_t* words) {
+LIBOS_FORK_PATH void copy_own_mask(uint64_t* words) {
     ThreadSlot* slot = self_slot();
     /* A vfork child that set its own mask has a slot of its own (its parent's is t_slot). */
     if (pid_t child = vfork_child_tid(); __builtin_expect(child > 0, 0)) {
@@ -134,7 +135,7 @@ ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
     return claim(tid, mask.words);
 }
 
-void register_fork_child(pid_t child) {
+LIBOS_FORK_PATH void register_fork_child(pid_t child) {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
         return;
     CpuBits mask;
@@ -160,7 +161,7 @@ void thread_exiting() {
     t_tid = 0;
 }
 
-void before_fork() {
+LIBOS_FORK_PATH void before_fork() {
     /* Parent and child share the state only if it exists before the fork. */
     if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region()) {
         self_slot(); /* the child's first mask is the forking thread's, from its own slot */
@@ -168,7 +169,7 @@ void before_fork() {
     }
 }
 
-void after_fork_child() {
+LIBOS_FORK_PATH void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
     g_machine.owner_pid = PalProcessGetId();
