@@ -16,6 +16,7 @@ namespace {
  * of every name asked for; until env_index_end, env_get looks only at those. (Twenty walks calling
  * libc's strncmp cost a process with 40 variables some 30,000 instructions at start-up.) */
 constexpr int kIndexSize = 32;
+constexpr size_t kPrefixLength = 6; /* "LIBOS_", which every indexed entry and every name has */
 constinit const char* g_index[kIndexSize] = {};
 constinit std::atomic<int> g_index_count{-1}; /* -1: no index, walk the environment */
 
@@ -24,9 +25,10 @@ LIBOS_STARTUP bool has_prefix(const char* entry) {
            entry[5] == '_';
 }
 
-/* `entry`'s value if its name is `name` (the compare is written out: no call into libc). */
-LIBOS_STARTUP const char* value_if_named(const char* entry, const char* name) {
-    size_t i = 0;
+/* `entry`'s value if its name is `name`, whose first `from` bytes are known to match (the compare is
+ * written out: no call into libc). */
+LIBOS_STARTUP const char* value_if_named(const char* entry, const char* name, size_t from = 0) {
+    size_t i = from;
     while (name[i] != '\0' && entry[i] == name[i])
         ++i;
     return name[i] == '\0' && entry[i] == '=' ? entry + i + 1 : nullptr;
@@ -54,7 +56,7 @@ LIBOS_STARTUP const char* env_get(const char* name) {
     int n = g_index_count.load(std::memory_order_acquire);
     if (n >= 0) {
         for (int i = 0; i < n; ++i)
-            if (const char* value = value_if_named(g_index[i], name))
+            if (const char* value = value_if_named(g_index[i], name, kPrefixLength))
                 return value;
         return nullptr;
     }
