@@ -102,6 +102,43 @@ LIBOS_FORK_PATH pid_t vfork_child_tid() {
     return tid;
 }
 
+namespace {
+
+/* The fork path's masks on the stack: a machine of up to 512 vCPUs needs 64 bytes, not the 1 KiB of a
+ * CpuBits, and each page of stack a process first writes after a fork costs it (parent and child) a
+ * page fault. Larger machines take the out-of-line paths below, with a whole CpuBits. */
+constexpr uint32_t kSmallWords = 8;
+
+/* copy_own_mask's fallback, out of line so that its CpuBits is no part of the common path's frame. */
+__attribute__((noinline)) void host_view_words(uint64_t* words) {
+    CpuBits mask;
+    host_view(&mask);
+    memcpy(words, mask.words, g_machine.mask_bytes);
+}
+
+__attribute__((noinline)) void register_large_fork_child(pid_t child) {
+    CpuBits mask;
+    current_mask(&mask);
+    claim(child, mask.words, true, t_fork_clock);
+}
+
+/* The forking thread's mask (its slot's, else every vCPU), mask_words words of it. */
+LIBOS_FORK_PATH void forking_mask(uint64_t* words) {
+    if (t_slot)
+        locked_read(t_slot, words);
+    else
+        memcpy(words, g_machine.all.words, g_machine.mask_bytes);
+}
+
+__attribute__((noinline)) ThreadSlot* claim_large_fork_child(pid_t tid) {
+    CpuBits mask;
+    memset(&mask, 0, sizeof(mask));
+    forking_mask(mask.words);
+    return claim(tid, mask.words, true, t_fork_clock);
+}
+
+}  // namespace
+
 LIBOS_FORK_PATH void current_mask(CpuBits* out) {
     memset(out, 0, sizeof(*out));
     copy_own_mask(out->words);
@@ -125,9 +162,7 @@ LIBOS_FORK_PATH void copy_own_mask(uint64_t* words) {
          * what the host runs the thread on is the answer then. */
     }
     /* No slot (no state to keep one in, or a full one). */
-    CpuBits mask;
-    host_view(&mask);
-    memcpy(words, mask.words, g_machine.mask_bytes);
+    host_view_words(words);
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
@@ -138,9 +173,13 @@ ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
 LIBOS_FORK_PATH void register_fork_child(pid_t child) {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
         return;
-    CpuBits mask;
-    current_mask(&mask); /* creates the state if the parent had none yet */
-    claim(child, mask.words, true, t_fork_clock);
+    if (g_machine.mask_words > kSmallWords) {
+        register_large_fork_child(child);
+        return;
+    }
+    uint64_t words[kSmallWords] = {};
+    copy_own_mask(words); /* creates the state if the parent had none yet */
+    claim(child, words, true, t_fork_clock);
 }
 
 void adopt_thread(ThreadSlot* slot, pid_t tid) {
@@ -175,15 +214,17 @@ LIBOS_FORK_PATH void after_fork_child() {
     g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
     pid_namespace_after_fork();
-    CpuBits mask;
-    if (t_slot) {
-        memset(&mask, 0, sizeof(mask));
-        locked_read(t_slot, mask.words);
+    const pid_t tid = PalThreadGetId();
+    t_tid = tid;
+    ThreadSlot* slot;
+    if (g_machine.mask_words > kSmallWords) {
+        slot = claim_large_fork_child(tid);
     } else {
-        mask = g_machine.all;
+        uint64_t words[kSmallWords] = {};
+        forking_mask(words);
+        slot = claim(tid, words, true, t_fork_clock);
     }
-    t_tid = PalThreadGetId();
-    set_thread_slot(claim(t_tid, mask.words, true, t_fork_clock));
+    set_thread_slot(slot);
 }
 
 }  // namespace libos
