@@ -215,16 +215,23 @@ constinit std::atomic<uint32_t> g_pid_ns{kNotLooked};
 /* Set by note_pid_namespace_change: the children of this process may be in another namespace. */
 constinit std::atomic<bool> g_children_ns_changed{false};
 
+uint32_t look_up_pid_namespace() {
+    struct stat st;
+    uint32_t tag = PalFileStatAt(AT_FDCWD, "/proc/self/ns/pid", &st, 0) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+    return tag == kNotLooked ? 0 : tag;
+}
+
 }  // namespace
 
 LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
+    /* A vfork child of a process that changed its children's namespace lives in that other one; it
+     * runs in its parent's memory, whose cached tag stays the parent's. */
+    if (__builtin_expect(g_children_ns_changed.load(std::memory_order_relaxed), 0) && vfork_child_tid() > 0)
+        return look_up_pid_namespace();
     uint32_t tag = g_pid_ns.load(std::memory_order_relaxed);
     if (__builtin_expect(tag != kNotLooked, 1))
         return tag;
-    struct stat st;
-    tag = PalFileStatAt(AT_FDCWD, "/proc/self/ns/pid", &st, 0) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
-    if (tag == kNotLooked)
-        tag = 0;
+    tag = look_up_pid_namespace();
     g_pid_ns.store(tag, std::memory_order_relaxed);
     return tag;
 }
