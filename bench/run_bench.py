@@ -992,9 +992,14 @@ What the figures mean:
   start-up is kept together (`.text.startup`) and the large arrays after the small globals
   (`.lbss`), since each page touched is a page fault; and a machine's first process creates its
   shared state only when a call first needs it (a CPU call, fork, vfork, exec or a new thread),
-  which `/bin/true` never makes.
+  which `/bin/true` never makes. The settings are read in one walk over the environment (its
+  `LIBOS_` entries kept), with no call into libc, and start-up calls few libc functions at all:
+  each first call of one costs ld.so a symbol lookup of several hundred instructions.
 - Creating processes and threads: loops of `fork`, `pthread_create`, `posix_spawn`, `vfork` + exec,
-  a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec.
+  a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec. A fork
+  child pays a page fault for each private page either process writes after the fork and for each
+  64 KiB of the shim's code it runs: the fork path's code sits with the start-up code, the fields
+  a fork writes share one page, and an untraced child writes no trace state.
 - Machine size: the CPU calls, a CPU file and start-up from 2 to 8192 vCPUs; the target is that
   none grows faster than the mask (8 to 1024 bytes).
 - Strict mode: the `strict:` rows. Calls the filter lets through pay the kernel's seccomp entry and

@@ -40,6 +40,8 @@ struct RealFunctions {
     int (*get_nprocs_conf)();
     int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
     pid_t (*fork)();
+    int (*unshare)(int);
+    int (*setns)(int, int);
     int (*execvpe)(const char*, char* const*, char* const*);
     int (*fexecve)(int, char* const*, char* const*);
     int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "libos/libos_exec.h"
 #include "libos/libos_init.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
@@ -214,12 +216,29 @@ SHIM_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
 
 /* fork(2) through libc: the parent registers the child's slot at once, so that it can ask about or
  * change its child's mask before the child has run a single instruction of its own. */
-SHIM_EXPORT pid_t fork(void) noexcept {
+SHIM_EXPORT LIBOS_FORK_PATH pid_t fork(void) noexcept {
     shim::ensure();
     pid_t child = SHIM_REAL(fork)();
     if (child > 0)
         libos::register_fork_child(child);
     return child;
+}
+
+/* unshare(2) and setns(2) through libc: after a change of PID namespace for this process's children,
+ * a fork child looks its own namespace up again, since the tids it writes into the launch's state
+ * mean threads only there. (The same calls made through syscall() or raw are not seen.) */
+SHIM_EXPORT int unshare(int flags) noexcept {
+    int ret = SHIM_REAL(unshare)(flags);
+    if (ret == 0 && (flags & CLONE_NEWPID))
+        libos::note_pid_namespace_change();
+    return ret;
+}
+
+SHIM_EXPORT int setns(int fd, int nstype) noexcept {
+    int ret = SHIM_REAL(setns)(fd, nstype);
+    if (ret == 0 && (nstype == 0 || (nstype & CLONE_NEWPID)))
+        libos::note_pid_namespace_change();
+    return ret;
 }
 
 /* vfork(2) through libc. A machine's first process creates its shared state lazily; it must exist

@@ -30,15 +30,36 @@ namespace {
 
 constinit std::atomic<int> g_init_step{0};
 constinit pthread_key_t g_exit_key = 0;
-LIBOS_LARGE_BSS constinit char g_self_path[4096] = {};
+/* The path libshim.so was loaded from: the loader's own copy of the name (its link map's), which lives
+ * as long as the library; nothing is copied, and no page of this library's is written for it. */
+constinit const char* g_self_path = nullptr;
+constexpr size_t kPathMax = 4096;
 
-void on_fork_prepare() {
+/* The last '/' of `path`, or nullptr: written out, no call into libc at start-up. */
+const char* last_slash(const char* path) {
+    const char* last = nullptr;
+    for (const char* p = path; *p; ++p)
+        if (*p == '/')
+            last = p;
+    return last;
+}
+
+bool same_text(const char* a, const char* b) {
+    while (*a && *a == *b)
+        ++a, ++b;
+    return *a == *b;
+}
+
+LIBOS_FORK_PATH void on_fork_prepare() {
     libos::before_fork();
 }
 
-void on_fork_child() {
+LIBOS_FORK_PATH void on_fork_child() {
     libos::after_fork_child();
-    libos::trace_after_fork();
+    /* Only a traced process has trace state to reset: an untraced fork child must not write (and so
+     * fault in, page by page) the 12 KiB of a summary it never keeps. */
+    if (libos::g_tracing)
+        libos::trace_after_fork();
 }
 
 void on_thread_exit(void*) {
@@ -64,11 +85,13 @@ int walk_object(struct dl_phdr_info* info, size_t, void* arg) {
             is_self = true;
     }
     const char* path = info->dlpi_name;
-    if (is_self && path && path[0] == '/' && strlen(path) < sizeof(g_self_path))
-        strcpy(g_self_path, path);
-    const char* base = path ? strrchr(path, '/') : nullptr;
+    if (is_self && path && path[0] == '/')
+        g_self_path = path;
+    if (!walk->own_code)
+        return 0;
+    const char* base = path ? last_slash(path) : nullptr;
     base = base ? base + 1 : path;
-    if (!walk->own_code || !(is_self || (base && strcmp(base, "libos_unwind.so") == 0)))
+    if (!(is_self || (base && same_text(base, "libos_unwind.so"))))
         return 0;
     for (int i = 0; i < info->dlpi_phnum; ++i) {
         const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -88,13 +111,15 @@ constinit std::atomic<bool> g_unwinder_tried{false};
 void load_unwinder() {
     if (g_unwinder_tried.exchange(true))
         return;
-    const char* dir_end = strrchr(g_self_path, '/');
+    const char* dir_end = g_self_path ? strrchr(g_self_path, '/') : nullptr;
     if (!dir_end)
         return;
     size_t dir = static_cast<size_t>(dir_end - g_self_path) + 1;
     static const char* const kCandidates[] = {"libos_unwind.so", "../unwind/libos_unwind.so"};
     for (const char* candidate : kCandidates) {
-        char path[sizeof(g_self_path) + 32];
+        char path[kPathMax + 32];
+        if (dir >= kPathMax)
+            return;
         if (dir + strlen(candidate) >= sizeof(path))
             continue;
         memcpy(path, g_self_path, dir);
@@ -121,7 +146,7 @@ void load_unwinder() {
     libos::ConfigError error;
     char text[400];
     libos::TextBuilder(text, sizeof(text)).add("the stacks need libos_unwind.so, next to ")
-        .add(g_self_path[0] ? g_self_path : "libshim.so").add(", which cannot be loaded (")
+        .add(g_self_path ? g_self_path : "libshim.so").add(", which cannot be loaded (")
         .add(why ? why : "no libos_unwind_backtrace in it").add(")");
     libos::config_error(&error, libos::kEnvTraceStack, "1", text);
     libos::refuse(error.text);
@@ -191,7 +216,7 @@ LIBOS_STARTUP void init() {
      * code ranges from the same walk. */
     if (libos::is_virtual() || libos::g_tracing) {
         walk_objects(libos::fault_handling_installed());
-        if (g_self_path[0])
+        if (g_self_path)
             libos::set_preload_library(g_self_path);
     }
     if (libos::fault_handling_installed()) {
@@ -234,7 +259,10 @@ __attribute__((constructor)) static void shim_constructor() {
 __attribute__((destructor)) static void shim_destructor() {
     if (!shim::g_ready.load(std::memory_order_acquire))
         return;
-    libos::trace_finish();
+    /* The summary exists only with tracing (LIBOS_STATS turns it on); trace_finish's frame is large
+     * enough that merely calling it touches a new page of the stack. */
+    if (libos::g_tracing)
+        libos::trace_finish();
     if (libos::g_init_state.load() == libos::kVirtual)
         libos::thread_exiting();
 }

@@ -170,7 +170,8 @@ bool CpuBits::empty() const {
 uint32_t CpuBits::count() const {
     uint32_t n = 0;
     for (uint64_t w : words)
-        n += static_cast<uint32_t>(__builtin_popcountll(w));
+        if (w) /* most words of a mask are empty; the build's popcount is a call into libgcc */
+            n += static_cast<uint32_t>(__builtin_popcountll(w));
     return n;
 }
 
@@ -204,7 +205,8 @@ bool build_cpu_map(const SettingNames& names, const char* count_text, const char
      * runs at the start-up of every first process of a machine). */
     uint32_t nhosts = 0;
     for (uint32_t w = 0; w < kMaskWords; ++w)
-        nhosts += static_cast<uint32_t>(__builtin_popcountll(spread_over.words[w] & online.words[w] & allowed.words[w]));
+        if (uint64_t usable = spread_over.words[w] & online.words[w] & allowed.words[w])
+            nhosts += static_cast<uint32_t>(__builtin_popcountll(usable));
     if (nhosts == 0) {
         TextBuilder(err->text, sizeof(err->text)).add("libos: ").add(names.count)
             .add(": this process may run on no online CPU to spread the virtual CPUs over");

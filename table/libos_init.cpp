@@ -340,12 +340,14 @@ LIBOS_STARTUP void init() {
     /* Every setting is checked before the program runs: a value outside the documented ones stops it
      * with one line (libos_settings.h), as a bad machine does. */
     ConfigError error;
+    env_index_begin();
     if (!set_strict_tag(env_get(kEnvStrict), &error) || !set_host_system_dir(env_get(kEnvHostSystemFd), &error) ||
         !trace_init(&error) ||
         !parse_switch(kEnvPropagate, env_get(kEnvPropagate), &g_propagate, &error) ||
         !parse_switch(kEnvCpuid, env_get(kEnvCpuid), &g_cpuid, &error) || !read_inherited(&error))
         refuse(error.text);
     int state = init_machine();
+    env_index_end();
     /* Tracing without a machine still needs its own faults reported. */
     if (state == kIdentity && g_tracing)
         install_fault_handling();

@@ -36,20 +36,24 @@ inline void cpu_relax() {
 }
 
 /* One thread of the launch: 64 bytes in the shared state. The first kInlineWords words of the mask
- * live here; machines of more than 384 vCPUs keep the rest in the extension area, at the slot's
- * index. `seq` is a sequence lock: odd while a writer changes the mask. */
-constexpr uint32_t kInlineWords = 6;
+ * live here; machines of more than 320 vCPUs keep the rest in the extension area, at the slot's
+ * index. `seq` is a sequence lock: odd while a writer changes the mask. A tid means a thread only in
+ * the PID namespace it was written from (`ns`): the processes of a launch may live in several
+ * (`unshare -fp`, a container started inside a launch). */
+constexpr uint32_t kInlineWords = 5;
 struct alignas(64) ThreadSlot {
     std::atomic<int32_t> tid;     /* 0: never used, -1: freed, -2: being claimed */
     std::atomic<uint32_t> seq;
     std::atomic<uint32_t> writer; /* tid of the thread changing this mask (host and slot), or 0 */
     std::atomic<uint32_t> stamp;  /* the launch's clock at the last write of the mask */
+    std::atomic<uint32_t> ns;     /* the claimer's PID namespace (pid_namespace_tag), set before tid */
+    uint32_t unused;
     std::atomic<uint64_t> bits[kInlineWords];
 };
 static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
 
 constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
-constexpr uint32_t kStateVersion = 3;
+constexpr uint32_t kStateVersion = 4;
 constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;
@@ -69,14 +73,14 @@ struct SharedHeader {
 };
 constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
 
+/* The fields that start-up and every fork write come first, together: the first page of g_machine is
+ * the one page of it that a fork child and its parent copy on writing after the fork (the large
+ * arrays after them are touched only at their heads, or when asked for). */
 struct Machine {
     uint32_t count;
     uint32_t mask_words;
     uint64_t last_word; /* the bits of the mask's last word that are vCPUs */
     size_t mask_bytes;
-    CpuMap map;
-    PalTopology topo;
-    CpuBits all;
     SharedHeader* header;
     ThreadSlot* slots;
     std::atomic<uint64_t>* ext;
@@ -89,9 +93,14 @@ struct Machine {
     pid_t first_tid;     /* the thread that ran init() */
     bool first_inherited;
     uint32_t first_since;
-    CpuBits first_mask;
     ThreadSlot* first_slot; /* its slot, when another thread realized the state */
+    /* Claims this process made since it last collected dead slots (slots.cpp: claim). */
+    std::atomic<uint32_t> claims_since_collect;
     size_t map_text_length;
+    CpuBits all;
+    CpuBits first_mask;
+    CpuMap map;
+    PalTopology topo;
     char map_text[kMaxVcpus * 6];
 };
 extern constinit Machine g_machine;
@@ -183,7 +192,7 @@ void set_machine_shape();
 
 /* ---- the slots' sequence lock: the read side, inline (every read of a mask takes it) ---------- */
 
-/* A slot's extension words (machines of more than 384 vCPUs), at the slot's index. */
+/* A slot's extension words (machines of more than 320 vCPUs), at the slot's index. */
 inline std::atomic<uint64_t>* ext_words_of(const ThreadSlot* slot) {
     return g_machine.ext + static_cast<size_t>(slot - g_machine.slots) * g_machine.ext_words;
 }
@@ -200,6 +209,19 @@ inline void copy_out(const ThreadSlot* slot, uint64_t* words) {
     }
     words[n - 1] &= g_machine.last_word;
 }
+
+/* The calling process's PID namespace, as a tag for the slots it claims: the inode number of
+ * /proc/self/ns/pid, looked up once per process (again in a fork child whose parent may have moved
+ * its children to another namespace: note_pid_namespace_change), or 0 when it cannot be known (no
+ * /proc), which matches every tag, as before namespaces were told apart. */
+uint32_t pid_namespace_tag();
+/* Is a tid written under tag `ns` a thread this process can name by that tid? */
+inline bool same_pid_namespace(uint32_t ns) {
+    uint32_t mine = pid_namespace_tag();
+    return ns == 0 || mine == 0 || ns == mine;
+}
+/* In a fork child: forgets the parent's tag if the parent noted a change. */
+void pid_namespace_after_fork();
 
 /* What a tid found holding a slot (its `writer`) is: gone (no such thread: the slot may be taken over
  * at once), a live thread of a process of the launch (one that maps this launch's state: worth the

@@ -1,9 +1,12 @@
 /* The slots of the shared state (machine_internal.h): one per live thread of the launch, each with a
  * sequence lock around its mask, found by tid and claimed by new threads. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "libos/libos_threads.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -15,7 +18,7 @@ constinit thread_local uint32_t t_fork_clock __attribute__((tls_model("initial-e
 
 namespace {
 
-void copy_in(ThreadSlot* slot, const uint64_t* words) {
+LIBOS_FORK_PATH void copy_in(ThreadSlot* slot, const uint64_t* words) {
     uint32_t n = g_machine.mask_words;
     uint32_t inline_n = n < kInlineWords ? n : kInlineWords;
     for (uint32_t i = 0; i < inline_n; ++i)
@@ -28,7 +31,7 @@ void copy_in(ThreadSlot* slot, const uint64_t* words) {
 }
 
 /* Was the slot written after the launch's clock read `since`? (The clock may wrap.) */
-bool written_after(const ThreadSlot* slot, uint32_t since) {
+LIBOS_FORK_PATH bool written_after(const ThreadSlot* slot, uint32_t since) {
     return static_cast<int32_t>(slot->stamp.load(std::memory_order_relaxed) - since) > 0;
 }
 
@@ -36,41 +39,43 @@ bool written_after(const ThreadSlot* slot, uint32_t since) {
  * t threads touches t * 64 bytes of shared memory, not pages spread over the whole array. Lookups by
  * tid (a call about another thread, a new thread's claim) scan the used part; the calling thread's
  * own slot is cached in TLS and never looked up. */
-uint32_t used_slots() {
+LIBOS_FORK_PATH uint32_t used_slots() {
     if (!g_machine.header)
         return 0;
     uint32_t n = g_machine.header->high_water.load(std::memory_order_acquire);
     return n < kSlotCount ? n : kSlotCount;
 }
 
-/* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid). Returns
- * whether any was freed. */
-bool collect_dead_slots() {
+/* Frees the slots whose thread no longer exists (kill(tid, 0) finds any thread by its tid, in this
+ * process's PID namespace: a slot claimed from another namespace is never judged from this one).
+ * Returns whether any was freed. */
+LIBOS_FORK_PATH bool collect_dead_slots() {
     bool freed = false;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-        if (t > 0 && PalThreadExists(t) == -ESRCH &&
+        if (t > 0 && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed)) &&
+            PalThreadExists(t) == -ESRCH &&
             g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
             freed = true;
     }
     return freed;
 }
 
-/* Claims this process made since it last collected dead slots. A process that starts short-lived
+/* Claims this process made since it last collected dead slots (g_machine.claims_since_collect). A
+ * process that starts short-lived
  * children which end with _exit (a fork loop, a shell) leaves one dead slot per child, since no
  * destructor runs to free it; were they collected only when the array is full, every claim would
  * scan thousands of them (a fork, its child's first call, a lookup), a cost that grows with the
  * number of children ever started. Collecting whenever the mark must rise and at least half as many
  * claims as there are used slots came since the last collection keeps the used part near the number
  * of live threads, at about two kill(tid, 0) per claim while it grows. */
-constinit std::atomic<uint32_t> g_claims_since_collect{0};
 constexpr uint32_t kCollectFloor = 64; /* below it, scans are short: never collect early */
 
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
  * claimer that died mid-way, or slots left claiming by a process that damaged the state, are given up
  * on when `wait`, the budget of the whole operation, is spent: then a claiming slot is passed over at
  * once. */
-int32_t settled_tid(uint32_t i, Wait& wait) {
+LIBOS_FORK_PATH int32_t settled_tid(uint32_t i, Wait& wait) {
     int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
     while (t == kClaimingTid && wait.again())
         t = g_machine.slots[i].tid.load(std::memory_order_acquire);
@@ -79,13 +84,13 @@ int32_t settled_tid(uint32_t i, Wait& wait) {
 
 }  // namespace
 
-void note_live_writer(const ThreadSlot* slot, Wait& wait) {
+LIBOS_FORK_PATH void note_live_writer(const ThreadSlot* slot, Wait& wait) {
     uint32_t holder = slot->writer.load(std::memory_order_relaxed);
     if (holder != 0 && wait.holder_unchecked() && holder_kind(holder) == Holder::kOfLaunch)
         wait.holder_alive();
 }
 
-void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* budget) {
+LIBOS_FORK_PATH void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* budget) {
     Wait own;
     Wait& wait = budget ? *budget : own;
     for (;;) {
@@ -119,10 +124,15 @@ void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing, Wait* 
     }
 }
 
-ThreadSlot* lookup(pid_t tid) {
+/* Is slot `i` the slot of `tid` as this process names it? */
+LIBOS_FORK_PATH bool holds(uint32_t i, int32_t t, pid_t tid) {
+    return t == tid && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed));
+}
+
+LIBOS_FORK_PATH ThreadSlot* lookup(pid_t tid) {
     uint32_t n = used_slots();
     for (uint32_t i = 0; i < n; ++i)
-        if (g_machine.slots[i].tid.load(std::memory_order_acquire) == tid)
+        if (holds(i, g_machine.slots[i].tid.load(std::memory_order_acquire), tid))
             return &g_machine.slots[i];
     return nullptr;
 }
@@ -132,11 +142,11 @@ ThreadSlot* lookup(pid_t tid) {
  * set and the slot was written after the launch's clock read `since`, it was set for this very
  * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
  * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
-ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since) {
+LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since) {
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
-    uint32_t claims = g_claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint32_t claims = g_machine.claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
     Wait wait;
     for (;;) {
         uint32_t n = used_slots();
@@ -144,7 +154,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
         ThreadSlot* existing = nullptr;
         for (uint32_t i = 0; i < n; ++i) {
             int32_t t = settled_tid(i, wait);
-            if (t == tid) {
+            if (holds(i, t, tid)) {
                 existing = &g_machine.slots[i];
                 break;
             }
@@ -164,7 +174,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
             if (!collected && mark >= kCollectFloor && claims >= mark / 2) {
                 collected = true;
                 claims = 0;
-                g_claims_since_collect.store(0, std::memory_order_relaxed);
+                g_machine.claims_since_collect.store(0, std::memory_order_relaxed);
                 if (collect_dead_slots())
                     continue;
             }
@@ -184,6 +194,7 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
             !slot->tid.compare_exchange_strong(expected, kClaimingTid, std::memory_order_acq_rel))
             continue; /* someone took it first: look again */
         locked_write(slot, mask, false, &wait);
+        slot->ns.store(pid_namespace_tag(), std::memory_order_relaxed);
         slot->tid.store(tid, std::memory_order_release);
         /* Another claimer of the same tid may have published it at another free slot meanwhile. The
          * lowest wins; this one is given back. */
@@ -193,6 +204,46 @@ ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t sin
             return first;
         }
         return slot;
+    }
+}
+
+namespace {
+
+/* The tag of the process's PID namespace, kNotLooked until it is looked up. */
+constexpr uint32_t kNotLooked = 0xffffffffu;
+constinit std::atomic<uint32_t> g_pid_ns{kNotLooked};
+/* Set by note_pid_namespace_change: the children of this process may be in another namespace. */
+constinit std::atomic<bool> g_children_ns_changed{false};
+
+uint32_t look_up_pid_namespace() {
+    struct stat st;
+    uint32_t tag = PalFileStatAt(AT_FDCWD, "/proc/self/ns/pid", &st, 0) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+    return tag == kNotLooked ? 0 : tag;
+}
+
+}  // namespace
+
+LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
+    /* A vfork child of a process that changed its children's namespace lives in that other one; it
+     * runs in its parent's memory, whose cached tag stays the parent's. */
+    if (__builtin_expect(g_children_ns_changed.load(std::memory_order_relaxed), 0) && vfork_child_tid() > 0)
+        return look_up_pid_namespace();
+    uint32_t tag = g_pid_ns.load(std::memory_order_relaxed);
+    if (__builtin_expect(tag != kNotLooked, 1))
+        return tag;
+    tag = look_up_pid_namespace();
+    g_pid_ns.store(tag, std::memory_order_relaxed);
+    return tag;
+}
+
+void note_pid_namespace_change() {
+    g_children_ns_changed.store(true, std::memory_order_relaxed);
+}
+
+LIBOS_FORK_PATH void pid_namespace_after_fork() {
+    if (g_children_ns_changed.load(std::memory_order_relaxed)) {
+        g_children_ns_changed.store(false, std::memory_order_relaxed);
+        g_pid_ns.store(kNotLooked, std::memory_order_relaxed);
     }
 }
 
@@ -242,7 +293,7 @@ bool read_slot(uint32_t index, pid_t* tid, CpuBits* mask, uint32_t* stamp) {
         return false;
     ThreadSlot* slot = &g_machine.slots[index];
     int32_t t = slot->tid.load(std::memory_order_acquire);
-    if (t <= 0 || !peek_mask(slot, t, mask))
+    if (t <= 0 || !same_pid_namespace(slot->ns.load(std::memory_order_relaxed)) || !peek_mask(slot, t, mask))
         return false;
     *tid = t;
     *stamp = slot->stamp.load(std::memory_order_relaxed);

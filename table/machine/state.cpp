@@ -9,6 +9,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -250,7 +251,7 @@ Holder holder_kind(uint32_t tid) {
     return Holder::kOther;
 }
 
-bool ensure_region() {
+LIBOS_FORK_PATH bool ensure_region() {
     int state = g_region_state.load(std::memory_order_acquire);
     if (__builtin_expect(state == kRegionMapped, 1))
         return true;
@@ -274,7 +275,7 @@ int state_fd() {
     return ensure_region() ? g_machine.state_fd : -1;
 }
 
-uint32_t state_clock() {
+LIBOS_FORK_PATH uint32_t state_clock() {
     return g_region_state.load(std::memory_order_acquire) == kRegionMapped
                ? g_machine.header->clock.load(std::memory_order_relaxed)
                : 0;

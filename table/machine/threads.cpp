@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "libos/libos_current_cpu.h"
 #include "libos/libos_init.h"
 #include "libos/libos_threads.h"
+#include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -82,9 +84,14 @@ constinit thread_local bool t_vfork_noted __attribute__((tls_model("initial-exec
 
 void note_vfork() {
     t_vfork_noted = true;
+    /* The child shares this thread's TLS, so its sched_getcpu would read this cache, filled for
+     * this thread's mask and host CPU (and its rseq area, which the kernel does not update for the
+     * child): emptied, every call misses until the parent fills it again; the child never fills it
+     * (current_cpu.cpp). */
+    t_vcpu_cache.entry.store(kEmptyEntry, std::memory_order_relaxed);
 }
 
-pid_t vfork_child_tid() {
+LIBOS_FORK_PATH pid_t vfork_child_tid() {
     if (__builtin_expect(!t_vfork_noted, 1))
         return 0;
     pid_t tid = static_cast<pid_t>(PalThreadGetId());
@@ -95,12 +102,49 @@ pid_t vfork_child_tid() {
     return tid;
 }
 
-void current_mask(CpuBits* out) {
+namespace {
+
+/* The fork path's masks on the stack: a machine of up to 512 vCPUs needs 64 bytes, not the 1 KiB of a
+ * CpuBits, and each page of stack a process first writes after a fork costs it (parent and child) a
+ * page fault. Larger machines take the out-of-line paths below, with a whole CpuBits. */
+constexpr uint32_t kSmallWords = 8;
+
+/* copy_own_mask's fallback, out of line so that its CpuBits is no part of the common path's frame. */
+__attribute__((noinline)) void host_view_words(uint64_t* words) {
+    CpuBits mask;
+    host_view(&mask);
+    memcpy(words, mask.words, g_machine.mask_bytes);
+}
+
+__attribute__((noinline)) void register_large_fork_child(pid_t child) {
+    CpuBits mask;
+    current_mask(&mask);
+    claim(child, mask.words, true, t_fork_clock);
+}
+
+/* The forking thread's mask (its slot's, else every vCPU), mask_words words of it. */
+LIBOS_FORK_PATH void forking_mask(uint64_t* words) {
+    if (t_slot)
+        locked_read(t_slot, words);
+    else
+        memcpy(words, g_machine.all.words, g_machine.mask_bytes);
+}
+
+__attribute__((noinline)) ThreadSlot* claim_large_fork_child(pid_t tid) {
+    CpuBits mask;
+    memset(&mask, 0, sizeof(mask));
+    forking_mask(mask.words);
+    return claim(tid, mask.words, true, t_fork_clock);
+}
+
+}  // namespace
+
+LIBOS_FORK_PATH void current_mask(CpuBits* out) {
     memset(out, 0, sizeof(*out));
     copy_own_mask(out->words);
 }
 
-void copy_own_mask(uint64_t* words) {
+LIBOS_FORK_PATH void copy_own_mask(uint64_t* words) {
     ThreadSlot* slot = self_slot();
     /* A vfork child that set its own mask has a slot of its own (its parent's is t_slot). */
     if (pid_t child = vfork_child_tid(); __builtin_expect(child > 0, 0)) {
@@ -118,9 +162,7 @@ void copy_own_mask(uint64_t* words) {
          * what the host runs the thread on is the answer then. */
     }
     /* No slot (no state to keep one in, or a full one). */
-    CpuBits mask;
-    host_view(&mask);
-    memcpy(words, mask.words, g_machine.mask_bytes);
+    host_view_words(words);
 }
 
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
@@ -128,12 +170,16 @@ ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
     return claim(tid, mask.words);
 }
 
-void register_fork_child(pid_t child) {
+LIBOS_FORK_PATH void register_fork_child(pid_t child) {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
         return;
-    CpuBits mask;
-    current_mask(&mask); /* creates the state if the parent had none yet */
-    claim(child, mask.words, true, t_fork_clock);
+    if (g_machine.mask_words > kSmallWords) {
+        register_large_fork_child(child);
+        return;
+    }
+    uint64_t words[kSmallWords] = {};
+    copy_own_mask(words); /* creates the state if the parent had none yet */
+    claim(child, words, true, t_fork_clock);
 }
 
 void adopt_thread(ThreadSlot* slot, pid_t tid) {
@@ -154,7 +200,7 @@ void thread_exiting() {
     t_tid = 0;
 }
 
-void before_fork() {
+LIBOS_FORK_PATH void before_fork() {
     /* Parent and child share the state only if it exists before the fork. */
     if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region()) {
         self_slot(); /* the child's first mask is the forking thread's, from its own slot */
@@ -162,20 +208,23 @@ void before_fork() {
     }
 }
 
-void after_fork_child() {
+LIBOS_FORK_PATH void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
     g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
-    CpuBits mask;
-    if (t_slot) {
-        memset(&mask, 0, sizeof(mask));
-        locked_read(t_slot, mask.words);
+    pid_namespace_after_fork();
+    const pid_t tid = PalThreadGetId();
+    t_tid = tid;
+    ThreadSlot* slot;
+    if (g_machine.mask_words > kSmallWords) {
+        slot = claim_large_fork_child(tid);
     } else {
-        mask = g_machine.all;
+        uint64_t words[kSmallWords] = {};
+        forking_mask(words);
+        slot = claim(tid, words, true, t_fork_clock);
     }
-    t_tid = PalThreadGetId();
-    set_thread_slot(claim(t_tid, mask.words, true, t_fork_clock));
+    set_thread_slot(slot);
 }
 
 }  // namespace libos

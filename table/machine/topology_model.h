@@ -39,12 +39,14 @@ struct ShapeSettings {
 Model* build_model(const ShapeSettings& settings);
 void free_model(Model* model);
 
-/* Memory of its own for `count` objects of T, mapped and unmapped (the LibOS does not use malloc). */
+/* Memory of its own for `count` objects of T, mapped and unmapped (the LibOS does not use malloc).
+ * None for none (data is nullptr): start-up asks for none on every machine without NUMA lists, and a
+ * mapping costs two system calls. */
 template <typename T>
 struct Scratch {
-    explicit Scratch(size_t count) : size(count ? count * sizeof(T) : 1) {
+    explicit Scratch(size_t count) : size(count * sizeof(T)) {
         void* p;
-        data = PalMemoryAllocate(size, &p) == 0 ? static_cast<T*>(p) : nullptr;
+        data = count && PalMemoryAllocate(size, &p) == 0 ? static_cast<T*>(p) : nullptr;
     }
     ~Scratch() {
         if (data)

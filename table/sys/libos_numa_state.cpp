@@ -170,7 +170,7 @@ int numa_virtual_node_of(uint32_t host, const NodeBits* among) {
 }
 
 uint32_t numa_current_node() {
-    unsigned vcpu = current_vcpu(PalGetCurrentCpu());
+    unsigned vcpu = current_vcpu(current_host_cpu());
     return vcpu_place(vcpu).node;
 }
 

@@ -157,7 +157,7 @@ SyscallResult libos_syscall_getcpu(Caller caller, UserPtr<unsigned> cpu, UserPtr
         return LeaveToHost{};
     unsigned host, vcpu;
     if (caller.is_self(0)) {
-        host = PalGetCurrentCpu();
+        host = libos::current_host_cpu();
         vcpu = libos::current_vcpu(host);
     } else {
         /* A thread blocked in strict mode's supervisor is where it last ran. */

@@ -125,6 +125,28 @@ expect "--cpus 8: vfork + exec from a process that made no CPU call: the parent 
   "$run" --cpus 8 -- "$progs/vfork_exec" vfork
 expect "--cpus 8: a clone-vfork child execs first, then posix_spawn: the parent sees its child's {6}" "6" \
   "$run" --cpus 8 -- "$progs/vfork_exec" clone-vfork
+# A vfork child shares its parent's TLS, and so the parent's cache of sched_getcpu's answer: the child
+# that pins itself elsewhere must get its own vCPU, and the parent, after the child's _exit and exec,
+# its own.
+expect "--cpus 8: vfork children pinned to 5 read 5 from sched_getcpu and getcpu; their parent pinned to 2 reads 2" \
+  "child 5 5 5 5 parent 2 2 2 2" "$run" --cpus 8 -- "$progs/vfork_exec" vfork-getcpu
+# A signal handler that moves the thread and asks, interrupting the thread's own calls (which may be
+# filling the cache): every answer is in the mask in effect.
+expect "--cpus 8: sched_getcpu and getcpu in a signal handler that changes the mask, 20000 signals" "ok" \
+  "$run" --cpus 8 -- "$progs/getcpu_signals" 20000
+# The same at every instruction of a call that fills the cache, the signal delivered there by a
+# tracer that single-steps the call (a fill that stores its sequence number before its entry fails).
+expect "--cpus 8: a signal at each instruction of sched_getcpu's and getcpu's cache fill" "ok stepped" \
+  "$run" --cpus 8 -- "$progs/getcpu_signals" stepped
+# A launch whose processes live in two PID namespaces (unshare -fp): the dead threads' slots a process
+# inside the new namespace collects are its namespace's only; a thread outside, which it cannot see
+# by its tid, keeps its slot and its mask.
+if [ "$("$run" --cpus 8 -- "$progs/pid_ns_slots" 2>&1)" = skip ]; then
+  skip "--cpus 8: slots across PID namespaces" "a new PID namespace is not allowed here"
+else
+  expect "--cpus 8: a process pinned to 5 keeps its mask while 300 children in a new PID namespace come and go" \
+    "5 5" "$run" --cpus 8 -- "$progs/pid_ns_slots"
+fi
 # A fork no libc hook saw (clone without CLONE_VM) has memory of its own: it becomes a first process
 # itself. A clone-vfork child of a process that had no state cannot keep a slot: its pin travels to
 # the program it execs as the host sees it, exact on a map without repeated host CPUs.

@@ -13,6 +13,11 @@
 //                            execs this program in "report" mode, which prints its mask ("1"; such
 //                            a child has no state to keep its mask in, so the pin is carried as
 //                            the host sees it, exactly only on a map without repeated host CPUs)
+//   vfork_exec vfork-getcpu  the parent pins itself to CPU 2 and asks sched_getcpu and getcpu; a
+//                            vfork child pins itself to CPU 5, asks both, and _exits; a second one
+//                            does the same and execs /bin/true; the parent asks both again. Prints
+//                            the child's answers and the parent's ("child 5 5 5 5 parent 2 2 2 2":
+//                            each vfork child runs on a mask of its own, which its parent keeps)
 //   vfork_exec child         (internal) the pinning child: pins to CPU 6, writes a byte to stdout,
 //                            waits for stdin to close
 //   vfork_exec report        (internal) prints its own mask
@@ -97,6 +102,40 @@ int child() {
     return 0;
 }
 
+/* What a vfork child found, written into the parent's memory, which it shares. */
+volatile int g_child_answer[2][2];
+
+int vfork_getcpu() {
+    if (!pin(2))
+        return 1;
+    int before_sched = sched_getcpu();
+    unsigned before = 99;
+    getcpu(&before, nullptr);
+    for (int round = 0; round < 2; ++round) {
+        pid_t pid = vfork();
+        if (pid == 0) {
+            unsigned cpu = 99;
+            if (!pin(5))
+                _exit(1);
+            g_child_answer[round][0] = sched_getcpu();
+            g_child_answer[round][1] = getcpu(&cpu, nullptr) == 0 ? static_cast<int>(cpu) : -1;
+            if (round == 1) {
+                char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+                execve("/bin/true", argv, environ);
+            }
+            _exit(0);
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return 1;
+    }
+    unsigned after = 99;
+    getcpu(&after, nullptr);
+    printf("child %d %d %d %d parent %d %u %d %u\n", g_child_answer[0][0], g_child_answer[0][1],
+           g_child_answer[1][0], g_child_answer[1][1], before_sched, before, sched_getcpu(), after);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +145,8 @@ int main(int argc, char** argv) {
     }
     if (strcmp(argv[1], "child") == 0)
         return child();
+    if (strcmp(argv[1], "vfork-getcpu") == 0)
+        return vfork_getcpu();
     if (strcmp(argv[1], "report") == 0) {
         print_mask(0);
         printf("\n");

@@ -69,6 +69,9 @@ PAL_API long PalGetCpu(unsigned* cpu, unsigned* node);
 /* The host CPU the calling thread runs on now, read from the thread's rseq area (no system call),
  * otherwise from getcpu(2). */
 PAL_API unsigned PalGetCurrentCpu(void);
+/* The same from getcpu(2) (the vDSO's or the system call), never the rseq area: for a vfork child,
+ * which shares its parent's area while the kernel keeps it up to date for the parent only. */
+PAL_API unsigned PalGetCurrentCpuByCall(void);
 
 /* Where the kernel keeps the calling thread's current CPU number up to date (its rseq area's cpu_id),
  * so that the LibOS can read it with a single load: glibc's area, or, where glibc registered none
@@ -87,13 +90,14 @@ struct PalTopology {
     uint32_t possible_count;
     /* Number of online CPUs. */
     uint32_t online_count;
+    /* Size in bytes of the kernel's cpumask: what sched_getaffinity returns for a large buffer. */
+    uint32_t kernel_mask_size;
     /* Bit i set: host CPU i is online. */
     uint64_t online_mask[PAL_CPU_MASK_WORDS];
     /* NUMA node of each possible CPU (0 on hosts without node information). Filled by
-     * PalHostCpuNodes, not by PalHostTopology: most processes never ask for a node. */
+     * PalHostCpuNodes, not by PalHostTopology: most processes never ask for a node. Last, so that
+     * filling the rest touches no page of it. */
     uint16_t node_of_cpu[PAL_MAX_CPUS];
-    /* Size in bytes of the kernel's cpumask: what sched_getaffinity returns for a large buffer. */
-    uint32_t kernel_mask_size;
 };
 
 /* Fills `node_of_cpu` (PAL_MAX_CPUS entries) with each CPU's NUMA node, from

@@ -59,6 +59,14 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvTestCrash, "LIBOS_TEST_CRASH", kKept, kPassed)                                                             \
     X(kEnvTestStrictMissing, "LIBOS_TEST_STRICT_MISSING", kKept, kPassed)
 
+/* env_get's index at start-up keeps only the entries that start with "LIBOS_". */
+#define LIBOS_ENV_PREFIXED(id, name, launch, exec)                                                       \
+    static_assert(name[0] == 'L' && name[1] == 'I' && name[2] == 'B' && name[3] == 'O' && name[4] == 'S' && \
+                      name[5] == '_',                                                                     \
+                  name " must start with LIBOS_");
+LIBOS_ENVIRONMENT(LIBOS_ENV_PREFIXED)
+#undef LIBOS_ENV_PREFIXED
+
 #define LIBOS_ENV_NAME(id, name, launch, exec) inline constexpr char id[] = name;
 LIBOS_ENVIRONMENT(LIBOS_ENV_NAME)
 #undef LIBOS_ENV_NAME
@@ -75,6 +83,11 @@ inline constexpr EnvVariable kEnvironment[] = {LIBOS_ENVIRONMENT(LIBOS_ENV_ENTRY
 
 /* The value of environment variable `name`, or nullptr. */
 const char* env_get(const char* name);
+/* Around start-up's reading of the settings (libos::init), while the program cannot have changed its
+ * environment: the LIBOS_ entries are found in one walk, and env_get looks only at those (every name
+ * in LIBOS_ENVIRONMENT starts with "LIBOS_"). */
+void env_index_begin();
+void env_index_end();
 
 }  // namespace libos
 

@@ -20,4 +20,9 @@
  * again later (after exec, from another entry point); only their place changes. */
 #define LIBOS_STARTUP __attribute__((section(".text.startup")))
 
+/* A function of fork's path (the hooks around fork and the claim of the child's slot): with the
+ * start-up code, whose pages a fork child touches anyway (the fork wrapper is there). A fork child
+ * maps the shim's code again page by page as it runs it, one fault per 64 KiB it reaches. */
+#define LIBOS_FORK_PATH __attribute__((section(".text.startup")))
+
 #endif

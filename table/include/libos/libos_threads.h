@@ -109,6 +109,10 @@ pid_t vfork_child_tid();
 /* In the parent after fork: the child's slot, with the forking thread's mask, so that the parent can
  * ask about its child at once. */
 void register_fork_child(pid_t child);
+/* unshare(CLONE_NEWPID) or setns into a PID namespace succeeded: this process's next children may
+ * live in another PID namespace, where the tids the launch's state holds mean other threads. A fork
+ * child looks up its own namespace again. */
+void note_pid_namespace_change();
 /* A thread is ending: its slot is freed. */
 void thread_exiting();
 /* Around fork: before_fork runs in the parent, after_fork_child in the child, whose only thread then

@@ -93,6 +93,12 @@ extern "C" unsigned PalGetCurrentCpu(void) {
     return cpu;
 }
 
+extern "C" unsigned PalGetCurrentCpuByCall(void) {
+    unsigned cpu = 0;
+    pal_raw(SYS_getcpu, reinterpret_cast<long>(&cpu), 0, 0);
+    return cpu;
+}
+
 extern "C" long PalThreadExists(pid_t tid) {
     return pal_raw(SYS_kill, tid, 0);
 }

@@ -160,8 +160,10 @@ extern "C" long PalHostTopology(struct PalTopology* topo) {
             memcpy(topo->online_mask, probe, static_cast<size_t>(probed));
     }
     for (unsigned w = 0; w < PAL_CPU_MASK_WORDS; ++w) {
+        if (!topo->online_mask[w]) /* most words are empty; popcount is a call into libgcc here */
+            continue;
         topo->online_count += static_cast<uint32_t>(__builtin_popcountll(topo->online_mask[w]));
-        if (topo->online_mask[w] && topo->possible_count < (w + 1) * 64) {
+        if (topo->possible_count < (w + 1) * 64) {
             unsigned top = w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(topo->online_mask[w]));
             if (top + 1 > topo->possible_count)
                 topo->possible_count = top + 1;
