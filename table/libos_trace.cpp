@@ -238,9 +238,9 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
          * (docs/tracing.md, "JSON"). */
         line.add(",\"arguments\":");
         const size_t arguments = line.length();
-        tracer::add_arguments(line, c, false);
+        tracer::add_arguments(line, caller, c, false);
         line.json_string_since(arguments).add(",\"args\":[");
-        tracer::add_arguments(line, c, true);
+        tracer::add_arguments(line, caller, c, true);
         line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
         if (phase == Phase::kExecPending)
@@ -280,7 +280,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         else
             line.add("syscall_").num(c.nr);
         line.ch('(');
-        tracer::add_arguments(line, c, false);
+        tracer::add_arguments(line, caller, c, false);
         line.ch(')');
         if (phase == Phase::kExecPending) {
             line.ch('\x1f').add(" <").add(handled).add(">").ch('\x1f');
