@@ -143,6 +143,8 @@ void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
 /* The calling thread's stack, its LibOS frames left out, as frame lines (text) or the elements of
  * the "stack" array (JSON); `source_of` (null without libdw) adds each frame's file:line. */
 void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of);
+/* In a fork child: the frame sets other threads of the parent held are free (no thread has them). */
+void stack_after_fork();
 
 }  // namespace libos::tracer
 
