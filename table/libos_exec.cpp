@@ -214,6 +214,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     trace_environment(trace_names, trace_values, &traced, kTraceVariables);
     for (size_t i = 0; i < traced; ++i)
         out[used++] = put(&cursor, {trace_names[i], "=", trace_values[i]});
+    trace_exec_line_copied();
     if (!machine) {
         out[used] = nullptr;
         return out;

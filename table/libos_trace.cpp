@@ -44,6 +44,8 @@ constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))
  * to the new program in LIBOS_TRACE_EXEC; it prints the line with its result, = 0 (libos_trace_exec.cpp).
  * A failed exec prints its line itself: either way one line, as strace -f prints it. */
 constinit thread_local const char* t_exec_line __attribute__((tls_model("initial-exec"))) = nullptr;
+/* The line buffer t_exec_line is in, -1 for none (exec_with_line). */
+constinit thread_local int t_exec_slot __attribute__((tls_model("initial-exec"))) = -1;
 /* The buffers lines are formatted in: static storage (untouched, so not resident, until tracing
  * uses it) rather than the stack, where 4 KiB more would not fit the signal stack of a program's
  * handler (SIGSTKSZ) that makes a traced call, nor TLS, which a 16 KiB thread stack shares. A line
@@ -238,9 +240,9 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
          * (docs/tracing.md, "JSON"). */
         line.add(",\"arguments\":");
         const size_t arguments = line.length();
-        tracer::add_arguments(line, c, false);
+        tracer::add_arguments(line, caller, c, false);
         line.json_string_since(arguments).add(",\"args\":[");
-        tracer::add_arguments(line, c, true);
+        tracer::add_arguments(line, caller, c, true);
         line.ch(']');
         line.add(",\"handled\":\"").add(handled).add("\"");
         if (phase == Phase::kExecPending)
@@ -280,7 +282,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         else
             line.add("syscall_").num(c.nr);
         line.ch('(');
-        tracer::add_arguments(line, c, false);
+        tracer::add_arguments(line, caller, c, false);
         line.ch(')');
         if (phase == Phase::kExecPending) {
             line.ch('\x1f').add(" <").add(handled).add(">").ch('\x1f');
@@ -331,22 +333,20 @@ void print_call(Caller caller, const Call& c, Phase phase) {
     errno = saved_errno;
 }
 
-/* An exec with its line ready for the new program (t_exec_line), formatted on this frame's stack
- * (an exec of a vfork child must leave no buffer of its parent's claimed): the start of its
- * duration, after the formatting, is patched into the line's first 20 characters. exec copies the
- * line into the new program's environment. */
-__attribute__((noinline)) SyscallResult exec_with_line(Caller caller, Call* c, const long args[6]) {
-    char text[tracer::kLineBytes];
+/* An exec with its line ready for the new program (t_exec_line), formatted in `text` (`size`
+ * bytes): the start of its duration, after the formatting, is patched into the line's first 20
+ * characters. exec copies the line into the new program's environment. */
+SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char* text, size_t size) {
     const int saved_errno = errno;
     t_in_trace = true;
-    TextBuilder line(text, sizeof(text) - 1);
+    TextBuilder line(text, size - 1);
     line.add("00000000000000000000,");
     format_call(caller, *c, Phase::kExecPending, line);
     size_t n = line.length();
     text[n] = '\0';
     /* Three fields, or no line: one cut short by the buffer is left out. */
     const char* sep = strchr(text, '\x1f');
-    const bool whole = sep && strchr(sep + 1, '\x1f') && n + 1 < sizeof(text) - 1;
+    const bool whole = sep && strchr(sep + 1, '\x1f') && n + 1 < size - 1;
     t_in_trace = false;
     errno = saved_errno;
     c->start = now_ns();
@@ -365,6 +365,26 @@ __attribute__((noinline)) SyscallResult exec_with_line(Caller caller, Call* c, c
     if (result.leaves_to_host())
         result = dispatch_for(caller, c->nr, args);
     t_exec_line = nullptr;
+    return result;
+}
+
+/* With no free buffer: the line on this frame's stack. */
+__attribute__((noinline)) SyscallResult exec_with_line_on_stack(Caller caller, Call* c, const long args[6]) {
+    char text[tracer::kLineBytes];
+    return exec_with_line_in(caller, c, args, text, sizeof(text));
+}
+
+/* The line in a claimed buffer, not on the stack: the exec handler's own frames come on top (a
+ * 16 KiB thread stack has no room for both). The buffer is given back as soon as the handler has
+ * copied the line into the new environment (trace_exec_line_copied), before the exec itself: a
+ * vfork child's successful exec never returns, and must leave no buffer of its parent's claimed. */
+SyscallResult exec_with_line(Caller caller, Call* c, const long args[6]) {
+    const int slot = claim_line_buffer();
+    if (slot < 0)
+        return exec_with_line_on_stack(caller, c, args);
+    t_exec_slot = slot;
+    SyscallResult result = exec_with_line_in(caller, c, args, g_line_buffers[slot], tracer::kLineBytes);
+    trace_exec_line_copied();
     return result;
 }
 
@@ -486,6 +506,7 @@ void trace_after_fork() {
     trace_reset_stats();
     /* Buffers other threads of the parent held at the fork: no thread of the child holds them. */
     g_line_busy.store(0, std::memory_order_relaxed);
+    tracer::stack_after_fork();
     g_previous_start.store(0, std::memory_order_relaxed);
     if (!g_per_process || g_trace_fd < 0 || g_trace_fd_pid == PalProcessGetId())
         return;
@@ -631,6 +652,13 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
         ++*count;
     }
     return true;
+}
+
+void trace_exec_line_copied() {
+    t_exec_line = nullptr;
+    if (t_exec_slot >= 0)
+        release_line_buffer(t_exec_slot);
+    t_exec_slot = -1;
 }
 
 int tracer::output_fd() {

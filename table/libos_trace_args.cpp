@@ -55,6 +55,7 @@ constexpr Flag kPolicyFlags[] = {{1u << 15, "MPOL_F_STATIC_NODES"}, {1u << 14, "
 constexpr const char* kPolicyModes[] = {"MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_BIND", "MPOL_INTERLEAVE",
                                         "MPOL_LOCAL", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"};
 constexpr const char* kHow[] = {"SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"};
+constexpr Flag kSignalfdFlags[] = {{0x80000, "SFD_CLOEXEC"}, {0x800, "SFD_NONBLOCK"}};
 
 
 /* The calls whose 'O' is an open's (an access mode first), not a dup3/pipe2 flag word. */
@@ -123,8 +124,18 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
                 line.hex(u);
             return;
         case 'S':
-            if (!(i > 0 && sigabbrev_np(i))) {
+            if (!signal_abbreviation(i)) {
                 line.num(i); /* 0, or a number without a name: a number in JSON too */
+                return;
+            }
+            break;
+        case 'H':
+            if (static_cast<unsigned>(i) >= 3) {
+                /* A how without a name: a number in JSON, strace's hex and comment in text. */
+                if (json)
+                    line.num(i);
+                else
+                    line.hex(u & 0xffffffffu).add(" /* SIG_??? */");
                 return;
             }
             break;
@@ -156,6 +167,13 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
             if ((nr == SYS_faccessat2 || nr == SYS_faccessat) && (rest & 0x200)) {
                 line.add("AT_EACCESS");
                 rest &= ~0x200ul;
+                written = true;
+            } else if (nr == SYS_statx) {
+                /* statx's sync type first, AT_STATX_SYNC_AS_STAT (0) included, as strace shows it. */
+                const unsigned long sync = rest & 0x6000;
+                line.add(sync == 0 ? "AT_STATX_SYNC_AS_STAT" : sync == 0x2000 ? "AT_STATX_FORCE_SYNC"
+                         : sync == 0x4000 ? "AT_STATX_DONT_SYNC" : "AT_STATX_FORCE_SYNC|AT_STATX_DONT_SYNC");
+                rest &= ~0x6000ul;
                 written = true;
             }
             add_flags(line, rest, kAtFlags, written);
@@ -210,10 +228,13 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
             add_flags(line, u & 0xffffffffu, kWaitFlags);
             break;
         case 'H':
-            if (static_cast<unsigned>(i) < 3)
-                line.add(kHow[i]);
-            else
-                line.num(i);
+            line.add(kHow[i]);
+            break;
+        case 'X':
+            add_statx_mask(line, u & 0xffffffffu, !json);
+            break;
+        case 'I':
+            add_flags(line, u & 0xffffffffu, kSignalfdFlags);
             break;
         default:
             line.hex(u);
@@ -246,8 +267,13 @@ void add_flags(TextBuilder& line, unsigned long value, const Flag* table, size_t
     }
 }
 
+const char* signal_abbreviation(int sig) {
+    /* glibc names 29 POLL, strace IO. */
+    return sig == SIGIO ? "IO" : sig > 0 ? sigabbrev_np(sig) : nullptr;
+}
+
 void add_signal(TextBuilder& line, int sig) {
-    const char* name = sig > 0 ? sigabbrev_np(sig) : nullptr;
+    const char* name = signal_abbreviation(sig);
     if (name)
         line.add("SIG").add(name);
     else
@@ -344,7 +370,7 @@ int argument_count(const Call& c) {
     return n;
 }
 
-void add_arguments(TextBuilder& line, const Call& c, bool json) {
+void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
     const char* types = syscall_arguments(c.nr);
     const int n = argument_count(c);
     const int first_string = string_argument(c.nr, 0), second_string = string_argument(c.nr, 1);
@@ -367,12 +393,18 @@ void add_arguments(TextBuilder& line, const Call& c, bool json) {
                 line.cpu_array(nodes, 8192);
             else
                 line.ch('{').cpu_list_short(nodes).ch('}');
-        } else if (types && c.nr != SYS_migrate_pages && struct_bytes(type, c.args, i) &&
+        } else if (type == 'V') {
+            add_string_array(line, caller, static_cast<unsigned long>(c.args[i]), json);
+        } else if (type == 'E') {
+            add_string_count(line, caller, static_cast<unsigned long>(c.args[i]), json);
+        } else if (types && c.nr != SYS_migrate_pages && struct_bytes(types, c.args, i) &&
                    (c.structs.arg[0] == i || c.structs.arg[1] == i)) {
             const int slot = c.structs.arg[0] == i ? 0 : 1;
-            add_struct(line, type, c.structs.bytes[slot], struct_bytes(type, c.args, i), json);
-        } else if (struct_bytes(type, c.args, i)) {
+            add_struct(line, type, c.structs.bytes[slot], struct_bytes(types, c.args, i), json);
+        } else if (types && struct_bytes(types, c.args, i)) {
             add_scalar(line, c.nr, 'x', c.args[i], json); /* not read: its address, as strace shows it */
+        } else if (type == 'k' || type == 'w') {
+            add_scalar(line, c.nr, 'x', c.args[i], json); /* a set of a size strace does not read */
         } else if (c.nr == SYS_getcpu && i < 2 && c.have_cpu) {
             if (json)
                 line.ch('[').unum(i == 0 ? c.cpu : c.node).ch(']');

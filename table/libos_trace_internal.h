@@ -70,19 +70,25 @@ void add_flags(TextBuilder& line, unsigned long value, const Flag (&table)[N], b
 /* A signal's name (SIGSEGV), or its number; a mode in octal as strace prints it (0755, 000); a file
  * mode with its type (S_IFCHR|0600); a device number (makedev(0x1, 0x3)). */
 void add_signal(TextBuilder& line, int sig);
+/* A signal's name without SIG as strace has it (IO, not glibc's POLL); null without one. */
+const char* signal_abbreviation(int sig);
 void add_octal(TextBuilder& line, unsigned long mode);
 void add_node_mode(TextBuilder& line, unsigned long mode);
 void add_device(TextBuilder& line, unsigned long dev);
 
 /* The structures and enumerations some calls take (libos_trace_structs.cpp): whether argument
  * letter `type` is a structure the call reads (read before it) or writes (read after it succeeded),
- * and how many bytes of it to read for call `c`'s argument `index`; 0 for other letters. */
+ * and how many bytes of it to read for argument `index` of a call of letters `types` and arguments
+ * `args`; 0 for other letters (and for a signal set of a size other than the kernel's). */
 bool struct_is_input(char type);
-size_t struct_bytes(char type, const long args[6], int index);
+size_t struct_bytes(const char* types, const long args[6], int index);
 /* Appends a structure read from the program's memory (`bytes` of it) as strace shows it, or as a
  * JSON object; an enumeration letter's value (K, R, Y), false for other letters. */
 void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json);
 bool add_enum(TextBuilder& line, char type, long value, bool json);
+/* statx's mask (STATX_BASIC_STATS|STATX_MNT_ID); as an argument, bits without any name are
+ * followed by strace's comment STATX_???. */
+void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument);
 
 /* Reading a call's memory (libos_trace_read.cpp), each false (or nothing read) where the copy
  * fails: a CPU mask of min(len, the mask's size) bytes; a string (cut to `size`, ending in NUL); a
@@ -100,8 +106,14 @@ bool check_exec_line(const char* value, ConfigError* err);
 void print_exec_line(const char* value, uint64_t now_ns);
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
- * separated by ", " in text, or as the JSON values of an array (without its brackets). */
-void add_arguments(TextBuilder& line, const Call& c, bool json);
+ * separated by ", " in text, or as the JSON values of an array (without its brackets). exec's
+ * arrays are read from `caller`'s memory as the line is formatted. */
+void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json);
+/* exec's arrays (libos_trace_arrays.cpp), read through `caller`'s checked copy: the argument
+ * vector as strace shows it (["ls", "-l"], 32 strings of 32 bytes at most), or the environment as
+ * its address and its count (0x7ffd... and a comment: 37 vars). */
+void add_string_array(TextBuilder& line, Caller caller, uint64_t address, bool json);
+void add_string_count(TextBuilder& line, Caller caller, uint64_t address, bool json);
 /* How many arguments `c` shows. */
 int argument_count(const Call& c);
 /* Which argument holds the `which`-th (0 or 1) string of call `nr`; -1 for none. */
@@ -131,6 +143,8 @@ void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
 /* The calling thread's stack, its LibOS frames left out, as frame lines (text) or the elements of
  * the "stack" array (JSON); `source_of` (null without libdw) adds each frame's file:line. */
 void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of);
+/* In a fork child: the frame sets other threads of the parent held are free (no thread has them). */
+void stack_after_fork();
 
 }  // namespace libos::tracer
 

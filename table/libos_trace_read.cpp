@@ -80,7 +80,7 @@ void read_structs(Caller caller, Call* c, bool input) {
     if (input)
         c->structs.arg[0] = c->structs.arg[1] = -1;
     for (int i = 0; types[i]; ++i) {
-        const size_t size = struct_bytes(types[i], c->args, i);
+        const size_t size = struct_bytes(types, c->args, i);
         if (!size || struct_is_input(types[i]) != input || !c->args[i])
             continue;
         const int slot = c->structs.arg[0] < 0 ? 0 : c->structs.arg[1] < 0 ? 1 : -1;

@@ -1,15 +1,40 @@
 /* The stack after a trace line (libos_trace.h): the program's frames, as strace -k prints them, with
  * their source file and line where libos_unwind.so can read them (libdw). */
+#include <stdint.h>
 #include <string.h>
 
+#include <atomic>
+
+#include "libos/libos_sections.h"
 #include "libos/libos_trace.h"
 #include "libos_trace_internal.h"
 
 namespace libos::tracer {
+namespace {
 
-void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of) {
-    LibosFrame frames[16];
-    int n = unwinder(nullptr, frames, 16);
+/* The frames of a stack (16 of some 400 bytes each) are not kept on the stack, which a 16 KiB
+ * thread's has no room for besides the unwinder's own: a set of static ones is claimed with one
+ * atomic step (untouched, so not resident, until stacks are traced), the stack only when all are
+ * busy. */
+constexpr int kFrames = 16;
+constexpr int kFrameSets = 8;
+LIBOS_LARGE_BSS constinit LibosFrame g_frame_sets[kFrameSets][kFrames] = {};
+constinit std::atomic<uint32_t> g_frame_sets_busy{0};
+
+int claim_frame_set() {
+    uint32_t busy = g_frame_sets_busy.load(std::memory_order_relaxed);
+    while (busy != (1u << kFrameSets) - 1) {
+        const int i = __builtin_ctz(~busy);
+        if (g_frame_sets_busy.compare_exchange_weak(busy, busy | 1u << i, std::memory_order_acquire,
+                                                    std::memory_order_relaxed))
+            return i;
+    }
+    return -1;
+}
+
+void add_frames(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of,
+                LibosFrame* frames) {
+    int n = unwinder(nullptr, frames, kFrames);
     bool first = true;
     if (json)
         line.add(",\"stack\":[");
@@ -59,6 +84,28 @@ void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, Libo
     }
     if (json)
         line.ch(']');
+}
+
+__attribute__((noinline)) void add_frames_on_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder,
+                                                   LibosUnwindSource source_of) {
+    LibosFrame frames[kFrames];
+    add_frames(line, json, unwinder, source_of, frames);
+}
+
+}  // namespace
+
+void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of) {
+    const int set = claim_frame_set();
+    if (set < 0) {
+        add_frames_on_stack(line, json, unwinder, source_of);
+        return;
+    }
+    add_frames(line, json, unwinder, source_of, g_frame_sets[set]);
+    g_frame_sets_busy.fetch_and(~(1u << set), std::memory_order_release);
+}
+
+void stack_after_fork() {
+    g_frame_sets_busy.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace libos::tracer

@@ -58,6 +58,15 @@ struct KernelStat {
     uint32_t unused[2];
 };
 #endif
+/* struct statx's start: what strace shows of it without -v. */
+struct StatxHead {
+    uint32_t mask, blksize;
+    uint64_t attributes;
+    uint32_t nlink, uid, gid;
+    uint16_t mode, pad0;
+    uint64_t ino, size;
+};
+static_assert(sizeof(StatxHead) == 48, "struct statx: stx_size ends at 48");
 static_assert(sizeof(KernelStat) <= kStructBytes && sizeof(CloneArgs) <= kStructBytes, "kStructBytes");
 
 constexpr const char* kClocks[] = {"CLOCK_REALTIME",        "CLOCK_MONOTONIC",       "CLOCK_PROCESS_CPUTIME_ID",
@@ -88,6 +97,17 @@ constexpr Flag kCloneFlags3[] = {
     {0x4000000, "CLONE_NEWUTS"},   {0x8000000, "CLONE_NEWIPC"},      {0x10000000, "CLONE_NEWUSER"},
     {0x20000000, "CLONE_NEWPID"},  {0x40000000, "CLONE_NEWNET"},     {0x80000000, "CLONE_IO"},
     {0x100000000ul, "CLONE_CLEAR_SIGHAND"}, {0x200000000ul, "CLONE_INTO_CGROUP"}, {0x80, "CLONE_NEWTIME"}};
+
+/* STATX_* in strace's order: the groups first. */
+constexpr Flag kStatxMask[] = {
+    {0xfff, "STATX_ALL"},       {0x7ff, "STATX_BASIC_STATS"}, {0x1, "STATX_TYPE"},     {0x2, "STATX_MODE"},
+    {0x4, "STATX_NLINK"},       {0x8, "STATX_UID"},           {0x10, "STATX_GID"},     {0x20, "STATX_ATIME"},
+    {0x40, "STATX_MTIME"},      {0x80, "STATX_CTIME"},        {0x100, "STATX_INO"},    {0x200, "STATX_SIZE"},
+    {0x400, "STATX_BLOCKS"},    {0x800, "STATX_BTIME"},       {0x1000, "STATX_MNT_ID"}, {0x2000, "STATX_DIOALIGN"}};
+constexpr Flag kStatxAttributes[] = {
+    {0x4, "STATX_ATTR_COMPRESSED"}, {0x10, "STATX_ATTR_IMMUTABLE"}, {0x20, "STATX_ATTR_APPEND"},
+    {0x40, "STATX_ATTR_NODUMP"},    {0x800, "STATX_ATTR_ENCRYPTED"}, {0x1000, "STATX_ATTR_AUTOMOUNT"},
+    {0x2000, "STATX_ATTR_MOUNT_ROOT"}, {0x100000, "STATX_ATTR_VERITY"}, {0x200000, "STATX_ATTR_DAX"}};
 
 /* A structure's fields, as "{name=value, ...}" or as a JSON object. */
 class Fields {
@@ -185,7 +205,7 @@ void add_sigset(TextBuilder& line, uint64_t mask) {
         if (!first)
             line.ch(' ');
         first = false;
-        const char* name = sig < 32 ? sigabbrev_np(sig) : nullptr;
+        const char* name = sig < 32 ? signal_abbreviation(sig) : nullptr;
         if (name)
             line.add(name);
         else if (sig == 32)
@@ -238,6 +258,25 @@ void add_stat(TextBuilder& line, const KernelStat& s, bool json) {
     } else {
         f.num("st_size", s.size);
     }
+    f.close(true);
+}
+
+/* statx's result, abbreviated as strace shows it without -v. */
+void add_statx(TextBuilder& line, const StatxHead& s, bool json) {
+    Fields f(line, json);
+    f.key("stx_mask");
+    f.quote();
+    add_statx_mask(line, s.mask, false);
+    f.quote();
+    f.key("stx_attributes");
+    f.quote();
+    add_flags(line, s.attributes, kStatxAttributes);
+    f.quote();
+    f.key("stx_mode");
+    f.quote();
+    add_node_mode(line, s.mode);
+    f.quote();
+    f.unum("stx_size", s.size);
     f.close(true);
 }
 
@@ -297,12 +336,33 @@ T load(const unsigned char* bytes, size_t size) {
 
 }  // namespace
 
-bool struct_is_input(char type) {
-    return type == 'T' || type == 'L' || type == 'Q' || type == 'G' || type == 'B' || type == 'J';
+void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument) {
+    bool known = false;
+    for (const Flag& f : kStatxMask)
+        known = known || (mask & f.bits) != 0;
+    add_flags(line, mask, kStatxMask);
+    /* An argument without a name at all: strace says so. */
+    if (argument && mask && !known)
+        line.add(" /* STATX_??? */");
 }
 
-size_t struct_bytes(char type, const long args[6], int index) {
+bool struct_is_input(char type) {
+    return type == 'T' || type == 'L' || type == 'Q' || type == 'G' || type == 'B' || type == 'J' || type == 'k';
+}
+
+size_t struct_bytes(const char* types, const long args[6], int index) {
+    const char type = types[index];
     switch (type) {
+        case 'k':
+        case 'w':
+            /* A signal set, read only when the size argument after it (its call's first 'u' after
+             * it) is the kernel's, as strace reads it: another size fails with EINVAL. */
+            for (int i = index + 1; i < 6 && types[i]; ++i)
+                if (types[i] == 'u')
+                    return args[i] == sizeof(uint64_t) ? sizeof(uint64_t) : 0;
+            return 0;
+        case 'f':
+            return sizeof(StatxHead);
         case 'T':
         case 't':
             return sizeof(KernelTimespec);
@@ -363,6 +423,17 @@ void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t
             return;
         case 'J':
             add_clone_args(line, load<CloneArgs>(bytes, size), size, json);
+            return;
+        case 'k':
+        case 'w':
+            if (json)
+                line.ch('"');
+            add_sigset(line, load<uint64_t>(bytes, size));
+            if (json)
+                line.ch('"');
+            return;
+        case 'f':
+            add_statx(line, load<StatxHead>(bytes, size), json);
             return;
         default:
             line.add(json ? "null" : "?");

@@ -1309,15 +1309,20 @@ def check_libc_exec():
            ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in theirs] + r.diag())
 
 
+# The calls whose memory the trace reads as it formats the line (struct_calls' memory_calls).
+MEMORY_CALLS = "statx,rt_sigprocmask,rt_sigpending,rt_sigtimedwait,rt_sigsuspend,signalfd,signalfd4,execve,execveat"
 STRUCT_CALLS = ("nanosleep,clock_nanosleep,clock_getres,sched_rr_get_interval,sched_getparam,sched_setscheduler,"
                 "sched_setparam,getrlimit,setrlimit,prlimit64,newfstatat,fstat,stat,lstat,rt_sigaction,"
-                "sched_getattr,sched_setattr,clone3")
+                "sched_getattr,sched_setattr,clone3," + MEMORY_CALLS)
 
 
 def check_strace_structs():
     """struct_calls' calls, whose arguments are structures in memory (timespec, sched_param, rlimit,
     stat, sigaction, sched_attr, clone_args) and enumerations (clocks, RLIMIT_*, SCHED_*), read as
-    strace 6.1 prints them: the same lines, once addresses and pids are set aside."""
+    strace 6.1 prints them: the same lines, once addresses and pids are set aside. So are statx's
+    flags, mask and result, the signal sets, and exec's argument vector (32 strings of 32 bytes at
+    most, "..." past them, an unreadable element as its address) and environment (its count), up to
+    the program's last exec, which succeeds (strace then sees the new program's loader)."""
     prog = os.environ.get("TRACE_TEST_STRUCT_CALLS")
     if not prog:
         skip("structures against strace", "no struct_calls program")
@@ -1346,6 +1351,9 @@ def check_strace_structs():
         theirs = []
         text = open(out).read() if os.path.exists(out) else ""
         native = re.search(r"^clone3\(.*\) += (\d+)", text, re.M)
+        # Up to the program's own successful exec: what follows is the new program's loader.
+        last_exec = re.search(r'^execve\("/proc/self/exe".* = 0$', text, re.M)
+        text = text[:last_exec.end()] if last_exec else text
         for line in text.splitlines():
             m = re.match(r"^([a-z_0-9]+)\((.*)\) += (\S+)", line)
             if m:
@@ -1354,8 +1362,11 @@ def check_strace_structs():
         tail = theirs[-len(ours):] if ours else []
         report("struct_calls' %d calls read as strace 6.1 prints them: timespec, sched_param, rlimit (N*1024, "
                "RLIM64_INFINITY), stat (abbreviated, st_rdev for devices), sigaction (SIG_IGN, sa_mask, "
-               "SA_RESTART), sched_attr, clone_args, CLOCK_*, RLIMIT_*, SCHED_*" % len(ours),
-               p.returncode == 0 and r.rc == 0 and len(ours) >= 20 and ours == tail,
+               "SA_RESTART), sched_attr, clone_args, CLOCK_*, RLIMIT_*, SCHED_*; statx (AT_STATX_SYNC_AS_STAT, "
+               "STATX_*, the abbreviated result); signal sets ([INT TERM], ~[...], [] and a size strace does not "
+               "read); exec's argv (cut strings, 32 elements then ...) and envp (/* N vars */)" % len(ours),
+               p.returncode == 0 and r.rc == 0 and len(ours) >= 45 and ours == tail
+               and any(o[0] == "execve" and o[2] == "0" for o in ours),
                ["ours:   %s" % (o,) for o in ours] + ["strace: %s" % (t,) for t in tail] + r.diag())
     j = run([], program=prog, fmt="json", extra={"LIBOS_TRACE_FILTER": "clock_nanosleep,getrlimit,stat,rt_sigaction"})
     objs, problems = parse_json_lines(j.raw)
@@ -1373,6 +1384,34 @@ def check_strace_structs():
            and str(stat.get("st_mode", "")).startswith("S_IFCHR|") and "st_rdev" in stat
            and ((args.get("rt_sigaction") or [0, {}])[1] or {}).get("sa_flags") == "SA_RESTART",
            problems + [args])
+    j = run([], program=prog, fmt="json", extra={"LIBOS_TRACE_FILTER": "statx,rt_sigprocmask,execve"})
+    objs, problems = parse_json_lines(j.raw)
+    args = {}
+    for o in objs:
+        args.setdefault(o.get("name"), o.get("args"))
+    execve, statx = args.get("execve") or [None] * 3, args.get("statx") or [None] * 5
+    report('json "args": execve\'s argv an array of its 32 strings, envp {"address", "vars":1}; '
+           'statx\'s "AT_STATX_SYNC_AS_STAT", "STATX_ALL" and its result\'s fields; rt_sigprocmask\'s sets as strace '
+           'prints them ("[INT TERM]", "[]")',
+           j.rc == 0 and not problems and execve[0] == "/nonexistent/a"
+           and execve[1] == ["a%d" % i for i in range(32)] and execve[2].get("vars") == 1
+           and isinstance(execve[2].get("address"), int) and statx[2:4] == ["AT_STATX_SYNC_AS_STAT", "STATX_ALL"]
+           and statx[4].get("stx_mode") == "S_IFDIR|0755" and statx[4].get("stx_size") == os.stat("/").st_size
+           and args.get("rt_sigprocmask") == ["SIG_BLOCK", "[INT TERM]", "[]", 8], problems + [args])
+    # The same calls on a thread of a 16 KiB stack with a guard page below it: the same lines, no fault.
+    if os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip("small-stack: the traced calls on a 16 KiB stack", "a sanitizer build: its frames are larger by design")
+        return
+    r = run(["small-stack"], program=prog, extra={"LIBOS_TRACE_FILTER": MEMORY_CALLS})
+    calls = calls_of(r.trace)
+    pid = calls[0]["pid"] if calls else "?"
+    norm_lines = lambda ms: [(m["name"], re.sub(r"0x[0-9a-f]+", "ADDR", m["args"]), m["result"]) for m in ms]
+    thread = norm_lines([m for m in calls if m["tid"] != m["pid"]])
+    main = norm_lines([m for m in calls if m["tid"] == m["pid"] and m["pid"] == pid])[:-1]  # not the last exec
+    report("small-stack: statx, the signal sets and exec's arrays traced from a thread of a 16 KiB stack read as "
+           "on the main thread (%d calls), and the program runs to its end" % len(thread),
+           r.rc == 0 and len(thread) >= 25 and thread == main,
+           ["thread: %s" % (t,) for t in thread] + ["main:   %s" % (m,) for m in main] + r.diag())
 
 
 # =================================================================================================

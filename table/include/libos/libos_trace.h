@@ -75,6 +75,10 @@ constexpr unsigned kTraceJsonVersion = 1;
 
 /* The names and values the shim puts back into a child's environment at exec while tracing. */
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max);
+/* The exec handler has copied trace_environment's values into the new environment: the exec's
+ * line is no longer needed, and its buffer is given back before the exec (which, in a vfork
+ * child, never returns to give it back). */
+void trace_exec_line_copied();
 
 /* A fault whose instruction is in the LibOS's own code: one line naming the signal, the address and
  * the function, and the stack, to standard error. The caller then lets the signal kill the process. */
