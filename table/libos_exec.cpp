@@ -133,10 +133,11 @@ char* const* exec_environment(char* const* envp, long* error) {
     size_t count = 0;
     for (; envp; ++count) {
         char* entry;
-        if (PalUserCopy(&entry, envp + count, sizeof(entry)) < 0) {
-            *error = -EFAULT;
-            return nullptr;
-        }
+        /* An environment that cannot be read is the kernel's to refuse: passed on as it is, the
+         * exec fails with the kernel's own error, in the kernel's order (Linux 6.8 and later look
+         * the program up first: ENOENT for a missing one, EFAULT for an existing one). */
+        if (PalUserCopy(&entry, envp + count, sizeof(entry)) < 0)
+            return envp;
         if (!entry)
             break;
     }

@@ -8,7 +8,8 @@ namespace libos {
  * the machine's settings, LIBOS_STATE_FD and the caller's LIBOS_AFFINITY added or replaced, so that
  * the new program runs on the same machine even when the caller scrubbed its environment. Returns
  * envp itself when nothing needs adding (no machine, or LIBOS_PROPAGATE=0), a new array otherwise
- * (release it with release_exec_environment), or nullptr with *error = -EFAULT / -ENOMEM. */
+ * (release it with release_exec_environment), or nullptr with *error = -ENOMEM. An envp that cannot
+ * be read is returned as it is, for the kernel to refuse in its own order. */
 char* const* exec_environment(char* const* envp, long* error);
 void release_exec_environment(char* const* built, char* const* envp);
 
