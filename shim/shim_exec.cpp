@@ -97,12 +97,13 @@ int exec_as_script(const char* path, char* const argv[], char* const envp[]) {
     size_t argc = 0;
     while (argv[argc])
         ++argc;
-    char* script_argv[argc + 2];
+    /* /bin/sh, the script, argv[1..] and the null: three at least, also for an empty argv. */
+    char* script_argv[argc > 1 ? argc + 2 : 3];
     script_argv[0] = const_cast<char*>("/bin/sh");
     script_argv[1] = const_cast<char*>(path);
     for (size_t i = 1; i <= argc; ++i) /* argv[1..], and the null */
         script_argv[i + 1] = argv[i];
-    if (argc == 0)
+    if (argc <= 1)
         script_argv[2] = nullptr;
     return execve("/bin/sh", script_argv, envp);
 }

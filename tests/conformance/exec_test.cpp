@@ -97,6 +97,14 @@ TEST_F(ExecvpSearch, EntryLongerThanPathMaxIsPassedOver) {
     EXPECT_EQ(run(entry + ":" + dir_, "prog", kArgv), kRan);
 }
 
+/* A file without the executable format (ENOEXEC) is run by /bin/sh, even with an empty argv. */
+TEST_F(ExecvpSearch, ScriptWithoutShebangRunsWithEmptyArgv) {
+    make("prog", "exit 42\n", false);
+    char* const empty[] = {nullptr};
+    EXPECT_EQ(run(dir_, "prog", empty), kRan);
+    EXPECT_EQ(run(dir_, "prog", kArgv), kRan);
+}
+
 /* EACCES (a file without execute permission) wins over ENOENT when nothing ran. */
 TEST_F(ExecvpSearch, EaccesIsReportedOverEnoent) {
     make("prog", "exit 42\n", true, 0644);
