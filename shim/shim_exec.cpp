@@ -179,6 +179,9 @@ SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
 /* As glibc's: execveat(fd, "", AT_EMPTY_PATH), or /proc/self/fd/N on a kernel without it. */
 SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
     shim::ensure();
+    /* glibc's <unistd.h> declares argv and envp nonnull, and GCC then drops a plain test of them
+     * (-Wnonnull-compare): they are tested as values the compiler knows nothing of. */
+    asm("" : "+r"(argv), "+r"(envp));
     if (fd < 0 || !argv || !envp) {
         errno = EINVAL;
         return -1;

@@ -112,6 +112,32 @@ TEST_F(ExecvpSearch, EaccesIsReportedOverEnoent) {
     EXPECT_EQ(run("/nonexistent-libos-dir", "prog", kArgv), kExecFailed + ENOENT);
 }
 
+/* fexecve refuses a null argv or envp and a negative descriptor with EINVAL, before any exec. */
+TEST(Fexecve, NullArgvOrEnvpIsEinval) {
+    int fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    char* const argv[] = {const_cast<char*>("true"), nullptr};
+    /* Through a pointer the compiler cannot see through: glibc declares the arguments nonnull. */
+    char* const* volatile null_vector = nullptr;
+    for (int which = 0; which < 3; ++which) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            if (which == 0)
+                fexecve(fd, null_vector, environ);
+            else if (which == 1)
+                fexecve(fd, argv, null_vector);
+            else
+                fexecve(-1, argv, environ);
+            _exit(kExecFailed + errno);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == kExecFailed + EINVAL) << "case " << which << ", status " << status;
+    }
+    close(fd);
+}
+
 /* execvp's stack: glibc's search needs little beyond execve's own (a buffer of PATH's and the
  * name's length), so that execvp works wherever execv does: between vfork and exec, and in a signal
  * handler on a small alternate stack. Measured on a painted alternate stack, with attempts that fail
