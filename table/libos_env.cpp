@@ -16,4 +16,14 @@ LIBOS_STARTUP const char* env_get(const char* name) {
     return nullptr;
 }
 
+LIBOS_STARTUP void env_remove(const char* name) {
+    size_t len = strlen(name);
+    char** out = environ;
+    for (char** e = environ; e && *e; ++e)
+        if (!(strncmp(*e, name, len) == 0 && (*e)[len] == '='))
+            *out++ = *e;
+    if (out)
+        *out = nullptr;
+}
+
 }  // namespace libos

@@ -40,7 +40,7 @@ namespace {
 /* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
  * check memory) are not traced, or tracing would recurse. */
 constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
-/* An exec's trace line, while the exec runs: "START_NS,HEAD\x1fMIDDLE\x1fFRAMES", which exec passes
+/* An exec's trace line, while the exec runs: "START_NS,PID,HEAD\x1fMIDDLE\x1fFRAMES", which exec passes
  * to the new program in LIBOS_TRACE_EXEC; it prints the line with its result, = 0 (libos_trace_exec.cpp).
  * A failed exec prints its line itself: either way one line, as strace -f prints it. */
 constinit thread_local const char* t_exec_line __attribute__((tls_model("initial-exec"))) = nullptr;
@@ -340,7 +340,7 @@ __attribute__((noinline)) SyscallResult exec_with_line(Caller caller, Call* c, c
     const int saved_errno = errno;
     t_in_trace = true;
     TextBuilder line(text, sizeof(text) - 1);
-    line.add("00000000000000000000,");
+    line.add("00000000000000000000,").unum(static_cast<unsigned long>(PalProcessGetId())).ch(',');
     format_call(caller, *c, Phase::kExecPending, line);
     size_t n = line.length();
     text[n] = '\0';
@@ -415,6 +415,11 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
         !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err) ||
         !tracer::check_exec_line(exec_line, err))
         return false;
+    /* The exec's line is this program's to print, once: not its environment's to keep, where its
+     * children would see it (env shows nothing of it natively), and a child that a program without
+     * the shim (a static one) starts with that environment would print it again. */
+    if (exec_line)
+        env_remove(kEnvTraceExec);
     /* As the launcher's --trace-stack, --trace-format, --trace-filter, --trace-time and
      * --trace-per-process imply --trace, so do their variables without LIBOS_TRACE: the lines go to
      * standard error. An explicit LIBOS_TRACE=0 still turns the lines off. */
@@ -478,7 +483,7 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
 #endif
     /* The exec that started this program, when it was traced: its line, = 0, now. */
     if (exec_line && g_lines)
-        tracer::print_exec_line(exec_line, now_ns());
+        tracer::print_exec_line(exec_line, now_ns(), PalProcessGetId());
     return true;
 }
 

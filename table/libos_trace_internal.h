@@ -94,10 +94,11 @@ void read_call_nodes(Caller caller, Call* c);
 void read_structs(Caller caller, Call* c, bool input);
 
 /* LIBOS_TRACE_EXEC, the line of the exec that started this program (libos_trace_exec.cpp): checked
- * for its form ("START_NS,HEAD\x1fMIDDLE\x1fFRAMES", START_NS 20 digits; null or empty is none),
- * and printed with its result, 0, and its duration up to `now_ns`. */
+ * for its form ("START_NS,PID,HEAD\x1fMIDDLE\x1fFRAMES", START_NS 20 digits, PID the exec'ing
+ * process's; null or empty is none), and printed with its result, 0, and its duration up to
+ * `now_ns`, when process `pid` made the exec. */
 bool check_exec_line(const char* value, ConfigError* err);
-void print_exec_line(const char* value, uint64_t now_ns);
+void print_exec_line(const char* value, uint64_t now_ns, long pid);
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
  * separated by ", " in text, or as the JSON values of an array (without its brackets). */

@@ -1292,6 +1292,25 @@ def check_strace_arguments():
            problems + [args])
 
 
+def check_exec_line_environment():
+    """LIBOS_TRACE_EXEC, the exec's line that the new program prints, is taken out of that program's
+    environment once read: env shows it no more than natively, and children that a program without
+    the shim (a static one) starts with that environment do not print the line again."""
+    r = run(["-c", "exec /usr/bin/env"], program="/bin/sh", extra={"LIBOS_TRACE_FILTER": "execve"})
+    execs = [m for m in calls_of(r.trace) if m["name"] == "execve" and '"/usr/bin/env"' in m["args"]]
+    report("exec: the new program's environment (env) has no LIBOS_TRACE_EXEC, and its exec's line is "
+           "printed once", r.rc == 0 and "LIBOS_TRACE_EXEC" not in r.out and "PATH=" in r.out and len(execs) == 1,
+           [r.out] + r.diag())
+    static = os.environ.get("TRACE_TEST_STATIC_EXEC")
+    if not static:
+        skip("exec: a static program's children do not print its exec's line", "no static linking here")
+        return
+    s = run(["-c", "exec %s 3 /bin/true" % static], program="/bin/sh", extra={"LIBOS_TRACE_FILTER": "execve"})
+    lines = [m for m in calls_of(s.trace) if m["name"] == "execve" and static in m["args"]]
+    report("exec: the exec of a static program, whose three children exec /bin/true with its environment, "
+           "is printed at most once (not once by each child)", s.rc == 0 and len(lines) <= 1, [s.trace] + s.diag())
+
+
 def check_libc_exec():
     """execvp's attempts through PATH are traced one by one, as strace -f shows them: the same paths and
     results, in the same order, one line each (a failed exec's with its error, the successful one's,
@@ -1527,7 +1546,7 @@ def main():
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
                       check_launcher, check_nested_stats, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_times,
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
                       check_per_process):
             try:
                 check()

@@ -75,6 +75,10 @@ inline constexpr EnvVariable kEnvironment[] = {LIBOS_ENVIRONMENT(LIBOS_ENV_ENTRY
 
 /* The value of environment variable `name`, or nullptr. */
 const char* env_get(const char* name);
+/* Takes `name` out of environ, in place (its strings stay where they are: a value env_get returned
+ * stays valid). For a one-time message from exec to the new program, which the program's own
+ * environment, and so its children's, must not carry on. */
+void env_remove(const char* name);
 
 }  // namespace libos
 

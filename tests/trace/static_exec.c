@@ -1,0 +1,28 @@
+/* static_exec: a static program (the shim is not loaded into it) that starts N children, each of
+ * which execs PROGRAM with this program's environment as it received it, with the raw execve.
+ * tests/trace/trace_test.py runs it from a traced program: the exec that started it must not be
+ * printed again by each child (LIBOS_TRACE_EXEC is its own program's to print, not to pass on).
+ *
+ *   static_exec N PROGRAM [ARGS...] */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+    if (argc < 3)
+        return 2;
+    int n = atoi(argv[1]);
+    for (int i = 0; i < n; ++i) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execve(argv[2], argv + 2, environ);
+            _exit(127);
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return 1;
+    }
+    return 0;
+}
