@@ -44,6 +44,10 @@ constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))
  * to the new program in LIBOS_TRACE_EXEC; it prints the line with its result, = 0 (libos_trace_exec.cpp).
  * A failed exec prints its line itself: either way one line, as strace -f prints it. */
 constinit thread_local const char* t_exec_line __attribute__((tls_model("initial-exec"))) = nullptr;
+/* The process that set t_exec_line: a vfork child shares its parent's thread-local storage, and a
+ * successful exec of the child leaves the line's pointer there, into the child's dead stack frame;
+ * the parent's next environment (posix_spawn's, system's) must not take it. */
+constinit thread_local long t_exec_line_pid __attribute__((tls_model("initial-exec"))) = 0;
 /* The buffers lines are formatted in: static storage (untouched, so not resident, until tracing
  * uses it) rather than the stack, where 4 KiB more would not fit the signal stack of a program's
  * handler (SIGSTKSZ) that makes a traced call, nor TLS, which a 16 KiB thread stack shares. A line
@@ -340,7 +344,8 @@ __attribute__((noinline)) SyscallResult exec_with_line(Caller caller, Call* c, c
     const int saved_errno = errno;
     t_in_trace = true;
     TextBuilder line(text, sizeof(text) - 1);
-    line.add("00000000000000000000,").unum(static_cast<unsigned long>(PalProcessGetId())).ch(',');
+    const long pid = PalProcessGetId();
+    line.add("00000000000000000000,").unum(static_cast<unsigned long>(pid)).ch(',');
     format_call(caller, *c, Phase::kExecPending, line);
     size_t n = line.length();
     text[n] = '\0';
@@ -354,6 +359,7 @@ __attribute__((noinline)) SyscallResult exec_with_line(Caller caller, Call* c, c
     for (int i = 19; i >= 0; --i, digits /= 10)
         text[i] = static_cast<char>('0' + digits % 10);
     t_exec_line = whole ? text : nullptr;
+    t_exec_line_pid = pid;
     /* Without a machine the table leaves exec to the host with the program's own environment; a
      * traced exec takes the handler's, which adds the tracing variables and this line (the handler
      * adds no machine to it). */
@@ -626,7 +632,7 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
                                          g_time_text[0] ? g_time_text : nullptr,
                                          g_per_process ? "1" : nullptr,
                                          g_stats ? tracer::stats_fd_text() : nullptr,
-                                         t_exec_line,
+                                         t_exec_line && t_exec_line_pid == PalProcessGetId() ? t_exec_line : nullptr,
                                          tracer::stats_outer_text()};
     for (size_t i = 0; i < kTraceVariables; ++i) {
         if (!vals[i])

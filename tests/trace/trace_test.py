@@ -1305,6 +1305,11 @@ def check_exec_line_environment():
     if not static:
         skip("exec: a static program's children do not print its exec's line", "no static linking here")
         return
+    # A vfork child's exec shares the parent's thread (and its thread-local state): the line it left
+    # for the new program is not the parent's to pass to the next program it starts.
+    v = run(["vfork-exec"], extra={"TRACE_TEST_SPAWN": static})
+    report("exec: after a vfork child's traced exec, a program the parent starts with posix_spawn has no "
+           "LIBOS_TRACE_EXEC", v.rc == 0 and "trace-exec: no" in v.out, [v.out] + v.diag())
     s = run(["-c", "exec %s 3 /bin/true" % static], program="/bin/sh", extra={"LIBOS_TRACE_FILTER": "execve"})
     lines = [m for m in calls_of(s.trace) if m["name"] == "execve" and static in m["args"]]
     report("exec: the exec of a static program, whose three children exec /bin/true with its environment, "
