@@ -89,19 +89,23 @@ SHIM_EXPORT int execv(const char* path, char* const argv[]) noexcept {
  * entry of PATH (getenv's, or /bin:/usr/bin without one; an empty entry is the current directory)
  * is tried in turn, on to the next after ENOENT, ESTALE, ENOTDIR, ENODEV, ETIMEDOUT and EACCES, which
  * is the error in the end if any attempt had it; a file without the exec format (ENOEXEC) is run by
- * /bin/sh, as execvp does. The buffers are on the stack: this runs between vfork and exec too. */
+ * /bin/sh, as execvp does. As glibc's, the name is not checked against NAME_MAX (a longer one is the
+ * kernel's to refuse, ENAMETOOLONG, or not to find, ENOENT), nor PATH against PATH_MAX (an entry
+ * longer than PATH's first PATH_MAX - 1 bytes is passed over), and the candidate's buffer is sized to
+ * them on the stack: this runs between vfork and exec too, and in signal handlers on small stacks. */
 namespace {
 
 int exec_as_script(const char* path, char* const argv[], char* const envp[]) {
     size_t argc = 0;
     while (argv[argc])
         ++argc;
-    char* script_argv[argc + 2];
+    /* /bin/sh, the script, argv[1..] and the null: three at least, also for an empty argv. */
+    char* script_argv[argc > 1 ? argc + 2 : 3];
     script_argv[0] = const_cast<char*>("/bin/sh");
     script_argv[1] = const_cast<char*>(path);
     for (size_t i = 1; i <= argc; ++i) /* argv[1..], and the null */
         script_argv[i + 1] = argv[i];
-    if (argc == 0)
+    if (argc <= 1)
         script_argv[2] = nullptr;
     return execve("/bin/sh", script_argv, envp);
 }
@@ -126,20 +130,27 @@ SHIM_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]
     const char* path = getenv("PATH");
     if (!path)
         path = "/bin:/usr/bin";
-    const size_t file_len = strnlen(file, NAME_MAX) + 1, path_len = strnlen(path, PATH_MAX - 1) + 1;
-    if (file_len > NAME_MAX || path_len + file_len > PATH_MAX) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    char candidate[PATH_MAX];
+    /* The name's first NAME_MAX + 1 bytes: a name that long already has the length the kernel
+     * refuses, so the kernel's answer is the one the whole name would get. */
+    const size_t name = strnlen(file, NAME_MAX + 1), path_len = strnlen(path, PATH_MAX - 1) + 1;
+    char candidate[path_len + 1 + name + 1];
     bool got_eacces = false;
     for (const char* entry = path;;) {
         const char* end = strchrnul(entry, ':');
         size_t dir = static_cast<size_t>(end - entry);
+        if (dir >= path_len) {
+            /* Longer than the buffer: passed over, as glibc does (which then tries the current
+             * directory once, for the empty entry it finds at the ':'). */
+            if (!*end)
+                break;
+            entry = end;
+            continue;
+        }
         memcpy(candidate, entry, dir);
         if (dir)
             candidate[dir++] = '/';
-        memcpy(candidate + dir, file, file_len);
+        memcpy(candidate + dir, file, name);
+        candidate[dir + name] = '\0';
         exec_one(candidate, argv, envp);
         switch (errno) {
             case EACCES:
@@ -170,6 +181,9 @@ SHIM_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
 /* As glibc's: execveat(fd, "", AT_EMPTY_PATH), or /proc/self/fd/N on a kernel without it. */
 SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
     shim::ensure();
+    /* glibc's <unistd.h> declares argv and envp nonnull, and GCC then drops a plain test of them
+     * (-Wnonnull-compare): they are tested as values the compiler knows nothing of. */
+    asm("" : "+r"(argv), "+r"(envp));
     if (fd < 0 || !argv || !envp) {
         errno = EINVAL;
         return -1;

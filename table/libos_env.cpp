@@ -1,6 +1,8 @@
 /* The environment as the LibOS reads it (libos_env.h). */
 #include "libos/libos_env.h"
 
+#include <string.h>
+
 #include <atomic>
 
 #include "libos/libos_sections.h"
@@ -66,6 +68,16 @@ LIBOS_STARTUP const char* env_get(const char* name) {
             if (const char* value = value_if_named(*e, name))
                 return value;
     return nullptr;
+}
+
+LIBOS_STARTUP void env_remove(const char* name) {
+    size_t len = strlen(name);
+    char** out = environ;
+    for (char** e = environ; e && *e; ++e)
+        if (!(strncmp(*e, name, len) == 0 && (*e)[len] == '='))
+            *out++ = *e;
+    if (out)
+        *out = nullptr;
 }
 
 }  // namespace libos

@@ -40,12 +40,16 @@ namespace {
 /* Set while this thread formats a line: the calls made meanwhile (libunwind calls syscall() to
  * check memory) are not traced, or tracing would recurse. */
 constinit thread_local bool t_in_trace __attribute__((tls_model("initial-exec"))) = false;
-/* An exec's trace line, while the exec runs: "START_NS,HEAD\x1fMIDDLE\x1fFRAMES", which exec passes
+/* An exec's trace line, while the exec runs: "START_NS,PID,HEAD\x1fMIDDLE\x1fFRAMES", which exec passes
  * to the new program in LIBOS_TRACE_EXEC; it prints the line with its result, = 0 (libos_trace_exec.cpp).
  * A failed exec prints its line itself: either way one line, as strace -f prints it. */
 constinit thread_local const char* t_exec_line __attribute__((tls_model("initial-exec"))) = nullptr;
 /* The line buffer t_exec_line is in, -1 for none (exec_with_line). */
 constinit thread_local int t_exec_slot __attribute__((tls_model("initial-exec"))) = -1;
+/* The process that set t_exec_line: a vfork child shares its parent's thread-local storage, and a
+ * successful exec of the child leaves the line's pointer there, into the child's dead stack frame;
+ * the parent's next environment (posix_spawn's, system's) must not take it. */
+constinit thread_local long t_exec_line_pid __attribute__((tls_model("initial-exec"))) = 0;
 /* The buffers lines are formatted in: static storage (untouched, so not resident, until tracing
  * uses it) rather than the stack, where 4 KiB more would not fit the signal stack of a program's
  * handler (SIGSTKSZ) that makes a traced call, nor TLS, which a 16 KiB thread stack shares. A line
@@ -111,51 +115,6 @@ uint64_t clock_ns(clockid_t clock) {
 
 uint64_t now_ns() {
     return clock_ns(CLOCK_MONOTONIC);
-}
-
-/* ---- times ------------------------------------------------------------------------------------ */
-
-/* `ns` as seconds with `decimals` (3 or 6) decimals, the whole seconds padded to `width`. */
-void add_seconds(TextBuilder& line, uint64_t ns, int width, int decimals) {
-    char d[24];
-    size_t n = format_decimal(d, ns / 1000000000ull);
-    for (size_t i = n; i < static_cast<size_t>(width); ++i)
-        line.ch(' ');
-    line.add(d, n).ch('.');
-    uint64_t frac = ns % 1000000000ull;
-    for (int i = 0; i < 9 - decimals; ++i)
-        frac /= 10;
-    for (int i = decimals - 1; i >= 0; --i) {
-        d[i] = static_cast<char>('0' + frac % 10);
-        frac /= 10;
-    }
-    line.add(d, static_cast<size_t>(decimals));
-}
-
-/* The timestamp of a call that began at `wall` (realtime) and `start` (monotonic), as strace's -t,
- * -tt or -r prints it. Wall time is UTC: the local zone would need libc's tzset, which allocates. */
-void add_timestamp(TextBuilder& line, uint64_t wall, uint64_t start, uint64_t previous) {
-    if (g_time == TraceTime::kRelative) {
-        add_seconds(line, previous && start > previous ? start - previous : 0, 6, 6);
-        return;
-    }
-    uint64_t day = wall / 1000000000ull % 86400;
-    const unsigned parts[] = {static_cast<unsigned>(day / 3600), static_cast<unsigned>(day / 60 % 60),
-                              static_cast<unsigned>(day % 60)};
-    for (int i = 0; i < 3; ++i) {
-        if (i)
-            line.ch(':');
-        line.ch(static_cast<char>('0' + parts[i] / 10)).ch(static_cast<char>('0' + parts[i] % 10));
-    }
-    if (g_time == TraceTime::kWallUs) {
-        char d[6];
-        uint64_t us = wall / 1000 % 1000000;
-        for (int i = 5; i >= 0; --i) {
-            d[i] = static_cast<char>('0' + us % 10);
-            us /= 10;
-        }
-        line.ch('.').add(d, 6);
-    }
 }
 
 /* ---- what a call was about ------------------------------------------------------------------- */
@@ -260,7 +219,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         }
         if (g_time != TraceTime::kNone) {
             line.add(",\"time\":\"");
-            add_timestamp(line, c.wall, c.start, c.previous);
+            tracer::add_timestamp(line, g_time, c.wall, c.start, c.previous);
             line.ch('"');
         }
         add_host_cpus(line, c, true);
@@ -274,7 +233,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
     } else {
         line.num(pid).ch('/').num(tid).ch(' ');
         if (g_time != TraceTime::kNone) {
-            add_timestamp(line, c.wall, c.start, c.previous);
+            tracer::add_timestamp(line, g_time, c.wall, c.start, c.previous);
             line.ch(' ');
         }
         if (name)
@@ -305,7 +264,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         if (phase == Phase::kReturned) {
             /* The call's duration, as strace -T shows it. */
             line.add(" <");
-            add_seconds(line, c.nanoseconds, 1, 6);
+            tracer::add_seconds(line, c.nanoseconds, 1, 6);
             line.ch('>');
         }
         line.end("\n");
@@ -340,7 +299,8 @@ SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char
     const int saved_errno = errno;
     t_in_trace = true;
     TextBuilder line(text, size - 1);
-    line.add("00000000000000000000,");
+    const long pid = PalProcessGetId();
+    line.add("00000000000000000000,").unum(static_cast<unsigned long>(pid)).ch(',');
     format_call(caller, *c, Phase::kExecPending, line);
     size_t n = line.length();
     text[n] = '\0';
@@ -354,6 +314,7 @@ SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char
     for (int i = 19; i >= 0; --i, digits /= 10)
         text[i] = static_cast<char>('0' + digits % 10);
     t_exec_line = whole ? text : nullptr;
+    t_exec_line_pid = pid;
     /* Without a machine the table leaves exec to the host with the program's own environment; a
      * traced exec takes the handler's, which adds the tracing variables and this line (the handler
      * adds no machine to it). */
@@ -435,6 +396,11 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
         !parse_switch(kEnvTracePerProcess, env_get(kEnvTracePerProcess), &per_process, err) ||
         !tracer::check_exec_line(exec_line, err))
         return false;
+    /* The exec's line is this program's to print, once: not its environment's to keep, where its
+     * children would see it (env shows nothing of it natively), and a child that a program without
+     * the shim (a static one) starts with that environment would print it again. */
+    if (exec_line)
+        env_remove(kEnvTraceExec);
     /* As the launcher's --trace-stack, --trace-format, --trace-filter, --trace-time and
      * --trace-per-process imply --trace, so do their variables without LIBOS_TRACE: the lines go to
      * standard error. An explicit LIBOS_TRACE=0 still turns the lines off. */
@@ -498,7 +464,7 @@ LIBOS_STARTUP bool trace_init(ConfigError* err) {
 #endif
     /* The exec that started this program, when it was traced: its line, = 0, now. */
     if (exec_line && g_lines)
-        tracer::print_exec_line(exec_line, now_ns());
+        tracer::print_exec_line(exec_line, now_ns(), PalProcessGetId());
     return true;
 }
 
@@ -642,7 +608,7 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
                                          g_time_text[0] ? g_time_text : nullptr,
                                          g_per_process ? "1" : nullptr,
                                          g_stats ? tracer::stats_fd_text() : nullptr,
-                                         t_exec_line,
+                                         t_exec_line && t_exec_line_pid == PalProcessGetId() ? t_exec_line : nullptr,
                                          tracer::stats_outer_text()};
     for (size_t i = 0; i < kTraceVariables; ++i) {
         if (!vals[i])

@@ -13,6 +13,20 @@ namespace {
 
 constexpr size_t kStartDigits = 20;
 
+/* The exec'ing process's id after the start's digits and their comma: where the head begins (after
+ * the id's comma), or null when the id is not there. */
+const char* after_pid(const char* value, uint64_t* pid) {
+    const char* p = value + kStartDigits + 1;
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; p[n] >= '0' && p[n] <= '9' && n < 10; ++n)
+        v = v * 10 + static_cast<uint64_t>(p[n] - '0');
+    if (n == 0 || p[n] != ',')
+        return nullptr;
+    *pid = v;
+    return p + n + 1;
+}
+
 /* The part of `value` from `from` up to the next '\x1f' (or its end). */
 const char* field_end(const char* from) {
     const char* sep = strchr(from, '\x1f');
@@ -27,7 +41,9 @@ bool check_exec_line(const char* value, ConfigError* err) {
     bool good = strlen(value) > kStartDigits && value[kStartDigits] == ',';
     for (size_t i = 0; good && i < kStartDigits; ++i)
         good = value[i] >= '0' && value[i] <= '9';
-    const char* first = good ? strchr(value, '\x1f') : nullptr;
+    uint64_t pid = 0;
+    const char* head = good ? after_pid(value, &pid) : nullptr;
+    const char* first = head ? strchr(head, '\x1f') : nullptr;
     if (!first || !strchr(first + 1, '\x1f')) {
         char token[24];
         size_t n = strnlen(value, sizeof(token) - 1);
@@ -40,12 +56,16 @@ bool check_exec_line(const char* value, ConfigError* err) {
     return true;
 }
 
-void print_exec_line(const char* value, uint64_t now_ns) {
-    uint64_t start = 0;
+void print_exec_line(const char* value, uint64_t now_ns, long pid) {
+    uint64_t start = 0, exec_pid = 0;
     for (size_t i = 0; i < kStartDigits; ++i)
         start = start * 10 + static_cast<uint64_t>(value[i] - '0');
     const uint64_t ns = now_ns > start ? now_ns - start : 0;
-    const char* head = value + kStartDigits + 1;
+    const char* head = after_pid(value, &exec_pid);
+    /* exec keeps the process's id: another one (the child of a program the shim is not in, a static
+     * one, which passed its environment on as it got it) did not make this exec. */
+    if (!head || exec_pid != static_cast<uint64_t>(pid))
+        return;
     const char* head_end = field_end(head);
     const char* middle = head_end + 1;
     const char* middle_end = field_end(middle);

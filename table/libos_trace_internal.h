@@ -8,6 +8,7 @@
 
 #include "libos/libos_caller.h"
 #include "libos/libos_config.h"
+#include "libos/libos_settings.h"
 #include "libos/libos_text.h"
 #include "libos_unwind.h"
 
@@ -21,6 +22,13 @@ constexpr size_t kLineReserve = 16;
 
 /* The largest structure the trace reads (a struct stat: 144 bytes on x86_64, 128 on arm64). */
 constexpr size_t kStructBytes = 160;
+
+/* `ns` as seconds with `decimals` (3 or 6) decimals, the whole seconds padded to `width`
+ * (libos_trace_time.cpp). */
+void add_seconds(TextBuilder& line, uint64_t ns, int width, int decimals);
+/* The timestamp of a call that began at `wall` (realtime) and `start` (monotonic), as strace's -t,
+ * -tt or -r prints it (`time`), UTC. */
+void add_timestamp(TextBuilder& line, TraceTime time, uint64_t wall, uint64_t start, uint64_t previous);
 
 /* One call, as the tracer saw it: what the line shows. */
 struct Call {
@@ -100,10 +108,11 @@ void read_call_nodes(Caller caller, Call* c);
 void read_structs(Caller caller, Call* c, bool input);
 
 /* LIBOS_TRACE_EXEC, the line of the exec that started this program (libos_trace_exec.cpp): checked
- * for its form ("START_NS,HEAD\x1fMIDDLE\x1fFRAMES", START_NS 20 digits; null or empty is none),
- * and printed with its result, 0, and its duration up to `now_ns`. */
+ * for its form ("START_NS,PID,HEAD\x1fMIDDLE\x1fFRAMES", START_NS 20 digits, PID the exec'ing
+ * process's; null or empty is none), and printed with its result, 0, and its duration up to
+ * `now_ns`, when process `pid` made the exec. */
 bool check_exec_line(const char* value, ConfigError* err);
-void print_exec_line(const char* value, uint64_t now_ns);
+void print_exec_line(const char* value, uint64_t now_ns, long pid);
 
 /* The arguments of `c`: as many as the syscall list's letters say, decoded (libos_trace_args.cpp),
  * separated by ", " in text, or as the JSON values of an array (without its brackets). exec's

@@ -378,8 +378,13 @@ size_t struct_bytes(const char* types, const long args[6], int index) {
         case 'g':
             return sizeof(KernelSigaction);
         case 'B':
-        case 'b':
-            return 48; /* SCHED_ATTR_SIZE_VER0; the util clamps only when its size says so */
+            return 48; /* SCHED_ATTR_SIZE_VER0: the size is inside, unknown before the read */
+        case 'b': {
+            /* sched_getattr writes min(its size argument, the kernel's) bytes: the util clamps too
+             * when the size argument (after the structure) has room for them. */
+            const unsigned long size = static_cast<unsigned long>(args[index + 1]);
+            return size >= sizeof(SchedAttr) ? sizeof(SchedAttr) : 48;
+        }
         case 'J': {
             /* clone3's size argument follows its structure: at most what is known, at least the first
              * version's 64 bytes (a smaller one fails with EINVAL, and is shown as read). */

@@ -2,6 +2,9 @@
  * libiberty's callback demangler for C++ names. */
 #define UNW_LOCAL_ONLY
 #include "libos_unwind.h"
+#ifdef LIBOS_UNWIND_ARENA
+#include "libos_unwind_arena.h"
+#endif
 
 #include <dlfcn.h>
 #include <link.h>
@@ -58,8 +61,9 @@ __attribute__((constructor)) static void read_program_name() {
     g_program[n > 0 ? n : 0] = '\0';
 }
 
-extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(void* ucontext, LibosFrame* frames,
-                                                                             int max) {
+namespace {
+
+__attribute__((noinline)) int walk(void* ucontext, LibosFrame* frames, int max) {
     unw_context_t context;
     unw_cursor_t cursor;
     if (ucontext) {
@@ -114,4 +118,20 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(voi
         ++n;
     } while (n < max && unw_step(&cursor) > 0);
     return n;
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(void* ucontext, LibosFrame* frames,
+                                                                             int max) {
+#ifdef LIBOS_UNWIND_ARENA
+    /* libunwind allocates as it reads an object's unwind tables: from the arena, on this thread only
+     * (libos_unwind_arena.cpp). */
+    const unsigned long outer = libos_arena_enter();
+    int n = walk(ucontext, frames, max);
+    libos_arena_leave(outer);
+    return n;
+#else
+    return walk(ucontext, frames, max);
+#endif
 }

@@ -2,18 +2,23 @@
  * malloc. The shim loads libos_unwind.so with RTLD_DEEPBIND, so the libraries loaded with it
  * (libdw, libelf, zlib, ...) find this library's malloc, calloc, realloc, free, posix_memalign,
  * strdup, strndup, realpath, __asprintf_chk, qsort, tsearch, tfind and tdestroy before libc's: every
- * allocation of theirs, and the libc calls of theirs that would allocate, land here. (RTLD_LOCAL
- * keeps these out of the program's own lookups.) The arena is one anonymous mapping reserved at the
- * first lookup (pages are touched only as they are used); a block is carved from its end with one
- * atomic step, and freeing the last block gives its room back (libdw keeps what it reads about an
- * object for the process's life, so little else is ever freed). When the arena is full an
- * allocation fails, and libdw's "out of memory" exit (error()) becomes a jump back to the lookup
- * (libos_unwind_source.cpp), which then stops using libdw. A pointer from outside the arena (libc
- * allocated it) is given back to libc. */
+ * allocation of theirs during a lookup, and the libc calls of theirs that would allocate, land here.
+ * (RTLD_LOCAL keeps these out of the program's own lookups.) Those libraries are shared, though: a
+ * program that loads zlib, libelf or libdw with dlopen after start-up gets these very copies, bound
+ * to these entries. So only the thread in a lookup (libos_arena_enter) is served from the arena;
+ * any other call goes on to the program's own entry (libc's, or the malloc it interposed), found
+ * with dlsym(RTLD_DEFAULT), as natively, and a pointer from outside the arena is given back to the
+ * program's free. The arena is one anonymous mapping reserved at load (pages are touched only as they are
+ * used); a block is carved from its end with one atomic step, and freeing the last block gives its
+ * room back (libdw keeps what it reads about an object for the process's life, so little else is
+ * ever freed). When the arena is full an allocation fails, and libdw's "out of memory" exit (error())
+ * becomes a jump back to the lookup (libos_unwind_source.cpp), which then stops using libdw. */
 #include "libos_unwind_arena.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <search.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -79,6 +84,44 @@ size_t block_end(const void* p) {
                     kAlign);
 }
 
+/* The thread whose lookup uses the arena (pthread_self's value), 0 for none. */
+std::atomic<unsigned long> g_owner{0};
+
+bool for_arena() {
+    return g_owner.load(std::memory_order_relaxed) == static_cast<unsigned long>(pthread_self());
+}
+
+/* The program's own entries (libc's, or those the program interposed), for calls made outside the
+ * LibOS's unwinding: the global scope's, searched through the main program's handle (RTLD_DEFAULT
+ * would search this library's RTLD_DEEPBIND scope first, and find these entries again). Resolved
+ * when the library is loaded, so that no dlsym runs later on a traced call's path. */
+#define LIBOS_PROGRAM_ENTRIES(X)                                                                         \
+    X(malloc) X(calloc) X(realloc) X(free) X(posix_memalign) X(strdup) X(strndup) X(realpath)           \
+    X(__vasprintf_chk) X(qsort) X(tsearch) X(tfind) X(tdestroy)
+#define LIBOS_ENTRY_INDEX(name) kEntry_##name,
+enum : int { LIBOS_PROGRAM_ENTRIES(LIBOS_ENTRY_INDEX) kEntries };
+#define LIBOS_ENTRY_NAME(name) #name,
+constexpr const char* kEntryNames[kEntries] = {LIBOS_PROGRAM_ENTRIES(LIBOS_ENTRY_NAME)};
+std::atomic<void*> g_entries[kEntries];
+
+void* program_entry(int index) {
+    void* f = g_entries[index].load(std::memory_order_relaxed);
+    if (!f) {
+        void* program = dlopen(nullptr, RTLD_LAZY | RTLD_NOLOAD);
+        f = program ? dlsym(program, kEntryNames[index]) : nullptr;
+        if (!f)
+            abort(); /* libc's own entries are always there */
+        g_entries[index].store(f, std::memory_order_relaxed);
+    }
+    return f;
+}
+#define PROGRAM(type, name) reinterpret_cast<type>(program_entry(kEntry_##name))
+
+__attribute__((constructor)) void resolve_program_entries() {
+    for (int i = 0; i < kEntries; ++i)
+        program_entry(i);
+}
+
 }  // namespace
 
 bool libos_arena_reserve() {
@@ -94,6 +137,14 @@ bool libos_arena_reserve() {
     return true;
 }
 
+unsigned long libos_arena_enter() {
+    return g_owner.exchange(static_cast<unsigned long>(pthread_self()), std::memory_order_relaxed);
+}
+
+void libos_arena_leave(unsigned long outer) {
+    g_owner.store(outer, std::memory_order_relaxed);
+}
+
 size_t libos_arena_used() {
     return g_used.load(std::memory_order_relaxed);
 }
@@ -104,14 +155,15 @@ bool libos_arena_nearly_full() {
 
 #define LIBOS_ARENA_API extern "C" __attribute__((visibility("default")))
 
-extern "C" void __libc_free(void* p);
-extern "C" void* __libc_realloc(void* p, size_t n);
-
 LIBOS_ARENA_API void* malloc(size_t n) {
+    if (!for_arena())
+        return PROGRAM(void* (*)(size_t), malloc)(n);
     return carve(n, kAlign);
 }
 
 LIBOS_ARENA_API void* calloc(size_t count, size_t size) {
+    if (!for_arena())
+        return PROGRAM(void* (*)(size_t, size_t), calloc)(count, size);
     if (size && count > SIZE_MAX / size)
         return nullptr;
     void* p = carve(count * size, kAlign);
@@ -124,7 +176,8 @@ LIBOS_ARENA_API void free(void* p) {
     if (!p)
         return;
     if (!in_arena(p)) {
-        __libc_free(p); /* memory libc allocated (realpath's, getdelim's): none on a lookup's path */
+        /* the program's memory, or libc's (realpath's, getdelim's): none on a lookup's path */
+        PROGRAM(void (*)(void*), free)(p);
         return;
     }
     size_t end = block_end(p);
@@ -132,10 +185,10 @@ LIBOS_ARENA_API void free(void* p) {
 }
 
 LIBOS_ARENA_API void* realloc(void* p, size_t n) {
+    if ((!p && !for_arena()) || (p && !in_arena(p))) /* the program's memory: its realloc's to grow */
+        return PROGRAM(void* (*)(void*, size_t), realloc)(p, n);
     if (!p)
         return carve(n, kAlign);
-    if (!in_arena(p))
-        return __libc_realloc(p, n); /* memory libc allocated: libc's to grow */
     size_t end = block_end(p);
     size_t start = static_cast<size_t>(static_cast<char*>(p) - g_base);
     size_t new_end = round_up(start + (n ? n : 1), kAlign);
@@ -155,6 +208,8 @@ LIBOS_ARENA_API void* realloc(void* p, size_t n) {
 }
 
 LIBOS_ARENA_API int posix_memalign(void** out, size_t align, size_t n) {
+    if (!for_arena())
+        return PROGRAM(int (*)(void**, size_t, size_t), posix_memalign)(out, align, n);
     void* p = carve(n, align);
     if (!p)
         return ENOMEM;
@@ -163,6 +218,8 @@ LIBOS_ARENA_API int posix_memalign(void** out, size_t align, size_t n) {
 }
 
 LIBOS_ARENA_API char* strdup(const char* s) {
+    if (!for_arena())
+        return PROGRAM(char* (*)(const char*), strdup)(s);
     size_t n = strlen(s) + 1;
     char* p = static_cast<char*>(carve(n, 1));
     if (p)
@@ -171,6 +228,8 @@ LIBOS_ARENA_API char* strdup(const char* s) {
 }
 
 LIBOS_ARENA_API char* strndup(const char* s, size_t max) {
+    if (!for_arena())
+        return PROGRAM(char* (*)(const char*, size_t), strndup)(s, max);
     size_t n = strnlen(s, max);
     char* p = static_cast<char*>(carve(n + 1, 1));
     if (p) {
@@ -184,15 +243,22 @@ LIBOS_ARENA_API char* strndup(const char* s, size_t max) {
  * a buffer from the arena, filled by libc's fortified entry, which this library does not shadow. */
 extern "C" char* __realpath_chk(const char* path, char* resolved, size_t size);
 LIBOS_ARENA_API char* realpath(const char* path, char* resolved) {
+    if (!for_arena())
+        return PROGRAM(char* (*)(const char*, char*), realpath)(path, resolved);
     if (resolved)
         return __realpath_chk(path, resolved, PATH_MAX);
     char* p = static_cast<char*>(carve(PATH_MAX, 1));
     return p ? __realpath_chk(path, p, PATH_MAX) : nullptr;
 }
 
-LIBOS_ARENA_API int __asprintf_chk(char** out, int, const char* format, ...) {
+LIBOS_ARENA_API int __asprintf_chk(char** out, int flag, const char* format, ...) {
     va_list args;
     va_start(args, format);
+    if (!for_arena()) {
+        int n = PROGRAM(int (*)(char**, int, const char*, va_list), __vasprintf_chk)(out, flag, format, args);
+        va_end(args);
+        return n;
+    }
     char probe[1];
     va_list copy;
     va_copy(copy, args);
@@ -232,6 +298,8 @@ void sift_down(char* base, size_t root, size_t count, size_t size, int (*cmp)(co
 }  // namespace
 
 LIBOS_ARENA_API void qsort(void* array, size_t count, size_t size, int (*cmp)(const void*, const void*)) {
+    if (!for_arena())
+        return PROGRAM(void (*)(void*, size_t, size_t, int (*)(const void*, const void*)), qsort)(array, count, size, cmp);
     char* base = static_cast<char*>(array);
     if (count < 2)
         return;
@@ -252,7 +320,13 @@ struct TreeNode {
     TreeNode* right;
 };
 
+/* Outside a lookup, the program's (glibc's balanced tree, its own node layout): a tree is only ever
+ * used from one side, libdw's session inside lookups, the program's copy of libdw outside. */
+using TreeCompare = int (*)(const void*, const void*);
+
 LIBOS_ARENA_API void* tsearch(const void* key, void** root, int (*cmp)(const void*, const void*)) {
+    if (!for_arena())
+        return PROGRAM(void* (*)(const void*, void**, TreeCompare), tsearch)(key, root, cmp);
     if (!root)
         return nullptr;
     TreeNode** at = reinterpret_cast<TreeNode**>(root);
@@ -271,6 +345,8 @@ LIBOS_ARENA_API void* tsearch(const void* key, void** root, int (*cmp)(const voi
 }
 
 LIBOS_ARENA_API void* tfind(const void* key, void* const* root, int (*cmp)(const void*, const void*)) {
+    if (!for_arena())
+        return PROGRAM(void* (*)(const void*, void* const*, TreeCompare), tfind)(key, root, cmp);
     if (!root)
         return nullptr;
     TreeNode* at = *reinterpret_cast<TreeNode* const*>(root);
@@ -294,6 +370,8 @@ static void destroy_tree(TreeNode* node, void (*free_key)(void*)) {
 }
 
 LIBOS_ARENA_API void tdestroy(void* root, void (*free_key)(void*)) {
+    if (!for_arena())
+        return PROGRAM(void (*)(void*, void (*)(void*)), tdestroy)(root, free_key);
     destroy_tree(static_cast<TreeNode*>(root), free_key);
 }
 

@@ -28,10 +28,11 @@ namespace {
 std::atomic<bool> g_busy{false};
 bool g_broken = false; /* libdw ran out of memory once: not used again */
 Dwfl* g_dwfl = nullptr;
-/* Where libdw's out-of-memory exit jumps back to, and the thread whose lookup set it. */
+/* Where libdw's out-of-memory exit jumps back to, for the thread in a lookup. */
 sigjmp_buf g_escape;
-bool g_in_lookup = false;
-pthread_t g_lookup_thread;
+/* The thread whose lookup set g_escape (pthread_self's value), 0 for none: the arena's owner may
+ * also be a thread unwinding, which has no escape set. */
+std::atomic<unsigned long> g_escape_owner{0};
 
 int no_elf(Dwfl_Module*, void**, const char*, Dwarf_Addr, char**, Elf**) {
     return -1; /* every module is reported with its file */
@@ -122,7 +123,9 @@ __attribute__((constructor)) void start_libdw() {
         return;
     }
     const size_t before = libos_arena_used();
+    const unsigned long outer = libos_arena_enter();
     g_dwfl = dwfl_begin(&kCallbacks);
+    libos_arena_leave(outer);
     if (!g_dwfl || libos_arena_used() == before)
         g_broken = true;
 }
@@ -133,7 +136,7 @@ __attribute__((constructor)) void start_libdw() {
  * program), found before libc's through RTLD_DEEPBIND: back to the lookup, which gives libdw up for
  * good. Anyone else's call (a program that loads libdw itself shares this copy) goes to libc's. */
 extern "C" __attribute__((visibility("default"))) void error(int status, int errnum, const char* format, ...) {
-    if (g_in_lookup && pthread_equal(g_lookup_thread, pthread_self()))
+    if (g_escape_owner.load(std::memory_order_relaxed) == static_cast<unsigned long>(pthread_self()))
         siglongjmp(g_escape, 1);
     using Verror = void (*)(int, int, const char*, va_list);
     auto libc_verror = reinterpret_cast<Verror>(dlsym(RTLD_DEFAULT, "verror"));
@@ -153,14 +156,16 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_source(uintpt
     out[0] = '\0';
     if (g_broken || g_busy.exchange(true, std::memory_order_acquire))
         return 0;
-    bool found = false;
-    g_lookup_thread = pthread_self();
-    g_in_lookup = true;
-    if (sigsetjmp(g_escape, 0) == 0)
+    volatile bool found = false; /* volatile: kept across the jump back */
+    const unsigned long outer = libos_arena_enter();
+    if (sigsetjmp(g_escape, 0) == 0) {
+        g_escape_owner.store(static_cast<unsigned long>(pthread_self()), std::memory_order_relaxed);
         found = lookup(address, object, bias, out, size);
-    else
+    } else {
         g_broken = true;
-    g_in_lookup = false;
+    }
+    g_escape_owner.store(0, std::memory_order_relaxed);
+    libos_arena_leave(outer);
     g_busy.store(false, std::memory_order_release);
     if (!found)
         out[0] = '\0';

@@ -167,6 +167,13 @@ int main(int argc, char **argv) {
     syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0);
     attr.size = sizeof(attr);
     syscall(SYS_sched_setattr, 0, &attr, 0);
+    /* The second version, with the utilization clamps (SCHED_ATTR_SIZE_VER1). */
+    struct {
+        struct sched_attr_v1 v0;
+        uint32_t util_min, util_max;
+    } attr1;
+    memset(&attr1, 0, sizeof(attr1));
+    syscall(SYS_sched_getattr, 0, &attr1, sizeof(attr1), 0);
 
     struct clone_args args;
     memset(&args, 0, sizeof(args));

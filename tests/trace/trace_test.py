@@ -499,6 +499,18 @@ def check_source(text_run, json_run):
         report("stack: 50 traced calls with stacks and file:line call the program's malloc, free and the rest "
                "0 times (libunwind and libdw allocate from libos_unwind.so's arena)",
                m.rc == 0 and counts.get("mallocs") == "0" and "malloc_counting.c:" in m.trace, m.diag())
+    # A library libdw needs (zlib), loaded by the program with dlopen after start-up, is the copy
+    # libos_unwind.so loaded: its allocations outside the LibOS's lookups are the program's, as
+    # natively, and not limited to (nor leaked in) the arena.
+    late = os.environ.get("TRACE_TEST_LATE_ZLIB")
+    if not late:
+        skip("stack: a zlib the program loads later allocates as natively", "no zlib.h in this build")
+    else:
+        native = run(["300"], trace=False, cpus=None, shim=False, program=late)
+        z = run(["300"], stack=True, program=late)
+        report("stack: a program that loads zlib with dlopen and keeps 300 deflate streams (about 120 MiB) "
+               "open starts them all, as natively",
+               native.rc == 0 and z.rc == 0 and "streams: 300" in z.out, [native.out, z.out] + z.diag())
     # The same program without its debug information: no file:line for its own frames, nothing else lost.
     bare_prog = os.path.join(TMP, "traced_program_nodebug")
     subprocess.run(["objcopy", "--strip-debug", PROG, bare_prog], check=True, timeout=60)
@@ -1280,6 +1292,30 @@ def check_strace_arguments():
            problems + [args])
 
 
+def check_exec_line_environment():
+    """LIBOS_TRACE_EXEC, the exec's line that the new program prints, is taken out of that program's
+    environment once read: env shows it no more than natively, and children that a program without
+    the shim (a static one) starts with that environment do not print the line again."""
+    r = run(["-c", "exec /usr/bin/env"], program="/bin/sh", extra={"LIBOS_TRACE_FILTER": "execve"})
+    execs = [m for m in calls_of(r.trace) if m["name"] == "execve" and '"/usr/bin/env"' in m["args"]]
+    report("exec: the new program's environment (env) has no LIBOS_TRACE_EXEC, and its exec's line is "
+           "printed once", r.rc == 0 and "LIBOS_TRACE_EXEC" not in r.out and "PATH=" in r.out and len(execs) == 1,
+           [r.out] + r.diag())
+    static = os.environ.get("TRACE_TEST_STATIC_EXEC")
+    if not static:
+        skip("exec: a static program's children do not print its exec's line", "no static linking here")
+        return
+    # A vfork child's exec shares the parent's thread (and its thread-local state): the line it left
+    # for the new program is not the parent's to pass to the next program it starts.
+    v = run(["vfork-exec"], extra={"TRACE_TEST_SPAWN": static})
+    report("exec: after a vfork child's traced exec, a program the parent starts with posix_spawn has no "
+           "LIBOS_TRACE_EXEC", v.rc == 0 and "trace-exec: no" in v.out, [v.out] + v.diag())
+    s = run(["-c", "exec %s 3 /bin/true" % static], program="/bin/sh", extra={"LIBOS_TRACE_FILTER": "execve"})
+    lines = [m for m in calls_of(s.trace) if m["name"] == "execve" and static in m["args"]]
+    report("exec: the exec of a static program, whose three children exec /bin/true with its environment, "
+           "is printed at most once (not once by each child)", s.rc == 0 and len(lines) <= 1, [s.trace] + s.diag())
+
+
 def check_libc_exec():
     """execvp's attempts through PATH are traced one by one, as strace -f shows them: the same paths and
     results, in the same order, one line each (a failed exec's with its error, the successful one's,
@@ -1554,7 +1590,7 @@ def main():
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
                       check_launcher, check_nested_stats, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_times,
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
                       check_per_process):
             try:
                 check()

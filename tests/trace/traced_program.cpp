@@ -53,6 +53,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -609,6 +610,15 @@ int mode_vfork_exec() {
         return fail("the vfork child");
     if (sched_getaffinity(0, sizeof(set), &set) != 0)
         return fail("sched_getaffinity after the child");
+    /* A program that posix_spawn starts next (TRACE_TEST_SPAWN, which says whether it got an exec's
+     * line in its environment): the vfork child's exec line is not this process's to pass on. */
+    if (const char* spawn = getenv("TRACE_TEST_SPAWN")) {
+        char* spawn_argv[] = {const_cast<char*>(spawn), const_cast<char*>("env"), nullptr};
+        pid_t pid = 0;
+        fflush(stdout);
+        if (posix_spawn(&pid, spawn, nullptr, nullptr, spawn_argv, environ) != 0 || waitpid(pid, &status, 0) != pid)
+            return fail("posix_spawn");
+    }
     printf("parent %ld\nvforked %d\n", syscall(SYS_getpid), child);
     return 0;
 }

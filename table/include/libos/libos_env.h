@@ -88,6 +88,10 @@ const char* env_get(const char* name);
  * in LIBOS_ENVIRONMENT starts with "LIBOS_"). */
 void env_index_begin();
 void env_index_end();
+/* Takes `name` out of environ, in place (its strings stay where they are: a value env_get returned
+ * stays valid). For a one-time message from exec to the new program, which the program's own
+ * environment, and so its children's, must not carry on. */
+void env_remove(const char* name);
 
 }  // namespace libos
 
