@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +131,41 @@ TEST_F(ExecvpSearch, EaccesIsReportedOverEnoent) {
     make("prog", "exit 42\n", true, 0644);
     EXPECT_EQ(run(dir_ + ":/nonexistent-libos-dir", "prog", kArgv), kExecFailed + EACCES);
     EXPECT_EQ(run("/nonexistent-libos-dir", "prog", kArgv), kExecFailed + ENOENT);
+}
+
+/* An environment array that cannot be read: the kernel's error, in the kernel's order. From Linux 6.8
+ * execve looks the program up before it reads the arrays (ENOENT for a missing program), before that
+ * it read them first (EFAULT); an existing program is EFAULT either way. The shim adds the machine's
+ * variables to the environment, and must leave such an array for the kernel to refuse. */
+TEST(Execve, UnreadableEnvironmentIsTheKernelsError) {
+    struct utsname u;
+    ASSERT_EQ(uname(&u), 0);
+    unsigned major = 0, minor = 0;
+    ASSERT_EQ(sscanf(u.release, "%u.%u", &major, &minor), 2);
+    const bool looks_up_first = major > 6 || (major == 6 && minor >= 8);
+    char* const argv[] = {const_cast<char*>("true"), nullptr};
+    char* const* volatile bad = reinterpret_cast<char* const*>(1);
+    const struct {
+        const char* path;
+        int expected;
+    } cases[] = {{"/nonexistent-libos-dir/prog", looks_up_first ? ENOENT : EFAULT}, {"/bin/true", EFAULT}};
+    for (const auto& c : cases) {
+        for (int raw = 0; raw < 2; ++raw) {
+            pid_t pid = fork();
+            ASSERT_GE(pid, 0);
+            if (pid == 0) {
+                if (raw)
+                    syscall(SYS_execve, c.path, argv, bad);
+                else
+                    execve(c.path, argv, bad);
+                _exit(kExecFailed + errno);
+            }
+            int status = 0;
+            ASSERT_EQ(waitpid(pid, &status, 0), pid);
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == kExecFailed + c.expected)
+                << c.path << (raw ? " (syscall)" : " (execve)") << ", status " << status;
+        }
+    }
 }
 
 /* fexecve refuses a null argv or envp and a negative descriptor with EINVAL, before any exec. */
