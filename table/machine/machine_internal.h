@@ -220,7 +220,8 @@ inline bool same_pid_namespace(uint32_t ns) {
     uint32_t mine = pid_namespace_tag();
     return ns == 0 || mine == 0 || ns == mine;
 }
-/* In a fork child: forgets the parent's tag if the parent noted a change. */
+/* In a fork child: forgets the parent's tag if the parent noted a change, or if the child cannot see
+ * its parent (a namespace change the parent made around libc). */
 void pid_namespace_after_fork();
 
 /* What a tid found holding a slot (its `writer`) is: gone (no such thread: the slot may be taken over

@@ -241,7 +241,10 @@ void note_pid_namespace_change() {
 }
 
 LIBOS_FORK_PATH void pid_namespace_after_fork() {
-    if (g_children_ns_changed.load(std::memory_order_relaxed)) {
+    /* The parent's unshare or setns may not have come through libc (syscall(SYS_unshare, ...), a raw
+     * system call): a child that cannot see its parent (getppid() is 0: the parent lives in an
+     * ancestor namespace) is in another namespace than the parent, whatever the parent called. */
+    if (g_children_ns_changed.load(std::memory_order_relaxed) || PalProcessGetParentId() == 0) {
         g_children_ns_changed.store(false, std::memory_order_relaxed);
         g_pid_ns.store(kNotLooked, std::memory_order_relaxed);
     }

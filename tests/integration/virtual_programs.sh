@@ -146,6 +146,10 @@ if [ "$("$run" --cpus 8 -- "$progs/pid_ns_slots" 2>&1)" = skip ]; then
 else
   expect "--cpus 8: a process pinned to 5 keeps its mask while 300 children in a new PID namespace come and go" \
     "5 5" "$run" --cpus 8 -- "$progs/pid_ns_slots"
+  # The same namespace entered through syscall(SYS_unshare, ...), which libc's unshare never sees: the
+  # namespace's first process still knows it is in another namespace than its parent.
+  expect "--cpus 8: the same with the namespace made by syscall(SYS_unshare)" \
+    "5 5" "$run" --cpus 8 -- "$progs/pid_ns_slots" syscall
 fi
 # A fork no libc hook saw (clone without CLONE_VM) has memory of its own: it becomes a first process
 # itself. A clone-vfork child of a process that had no state cannot keep a slot: its pin travels to
