@@ -8,7 +8,9 @@
  *   - a writer that died holding a slot's change: the next writer goes on at once;
  *   - unmapping or protecting the state: the LibOS maps it again instead of crashing.
  * The state's layout is the machine's own (table/machine/machine_internal.h): the test finds a slot by
- * its thread's tid at 64-byte steps, and knows only that a slot is {tid, seq, writer, stamp, mask...}. */
+ * its thread's tid at 64-byte steps, and knows only that a slot is {tid, seq, writer, stamp, ns, -,
+ * mask...} (version 4: ns is the PID namespace the tid means a thread in, which a forged slot copies
+ * from this thread's own, so that every process of the launch takes it for one of its namespace's). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -36,7 +38,9 @@ struct Slot {
     std::atomic<uint32_t> seq;
     std::atomic<uint32_t> writer;
     std::atomic<uint32_t> stamp;
-    std::atomic<uint64_t> bits[6];
+    std::atomic<uint32_t> ns;
+    uint32_t unused;
+    std::atomic<uint64_t> bits[5];
 };
 static_assert(sizeof(Slot) == 64);
 
@@ -280,12 +284,14 @@ public:
         if (!mine || mine < slots_ || (reinterpret_cast<char*>(mine) - begin - kHeaderBytes) % sizeof(Slot) != 0)
             return; /* not the layout this test knows */
         first_ = high_water_->load();
+        const uint32_t ns = mine->ns.load();
         if (reinterpret_cast<char*>(slots_ + first_ + count) > end)
             return;
         for (uint32_t i = 0; i < first_ && tid > 0; ++i)
             if (int32_t t = slots_[i].tid.load(); t <= 0 && slots_[i].tid.compare_exchange_strong(t, tid)) {
                 slots_[i].writer.store(1);
                 slots_[i].seq.store(1);
+                slots_[i].ns.store(ns);
                 slots_[i].bits[0].store(1);
                 below_[below_count_++] = i;
                 if (below_count_ == kMaxBelow)
@@ -295,6 +301,7 @@ public:
             slots_[i].tid.store(tid);
             slots_[i].writer.store(1);
             slots_[i].seq.store(1);
+            slots_[i].ns.store(ns);
             slots_[i].bits[0].store(1);
         }
         count_ = count;
