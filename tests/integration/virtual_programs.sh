@@ -135,7 +135,8 @@ expect "--cpus 8: vfork children pinned to 5 read 5 from sched_getcpu and getcpu
 expect "--cpus 8: sched_getcpu and getcpu in a signal handler that changes the mask, 20000 signals" "ok" \
   "$run" --cpus 8 -- "$progs/getcpu_signals" 20000
 # The same at every instruction of a call that fills the cache, the signal delivered there by a
-# tracer that single-steps the call (a fill that stores its sequence number before its entry fails).
+# tracer that single-steps the call (a fill that stores its sequence number before its entry fails,
+# and so does a hit that reads its entry before its sequence number).
 expect "--cpus 8: a signal at each instruction of sched_getcpu's and getcpu's cache fill" "ok stepped" \
   "$run" --cpus 8 -- "$progs/getcpu_signals" stepped
 # A launch whose processes live in two PID namespaces (unshare -fp): the dead threads' slots a process
