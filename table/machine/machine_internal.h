@@ -69,6 +69,8 @@ struct SharedHeader {
     uint32_t slot_count;
     std::atomic<uint32_t> clock;      /* counts mask writes across the launch */
     std::atomic<uint32_t> high_water; /* slots [0, high_water) have been used */
+    /* Claims made across the launch since dead slots were last collected (slots.cpp: claim). */
+    std::atomic<uint32_t> claims_since_collect;
     uint16_t host_of[kMaxVcpus];
 };
 constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
@@ -94,8 +96,6 @@ struct Machine {
     bool first_inherited;
     uint32_t first_since;
     ThreadSlot* first_slot; /* its slot, when another thread realized the state */
-    /* Claims this process made since it last collected dead slots (slots.cpp: claim). */
-    std::atomic<uint32_t> claims_since_collect;
     size_t map_text_length;
     CpuBits all;
     CpuBits first_mask;

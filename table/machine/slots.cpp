@@ -61,14 +61,16 @@ LIBOS_FORK_PATH bool collect_dead_slots() {
     return freed;
 }
 
-/* Claims this process made since it last collected dead slots (g_machine.claims_since_collect). A
- * process that starts short-lived
- * children which end with _exit (a fork loop, a shell) leaves one dead slot per child, since no
- * destructor runs to free it; were they collected only when the array is full, every claim would
- * scan thousands of them (a fork, its child's first call, a lookup), a cost that grows with the
- * number of children ever started. Collecting whenever the mark must rise and at least half as many
- * claims as there are used slots came since the last collection keeps the used part near the number
- * of live threads, at about two kill(tid, 0) per claim while it grows. */
+/* Claims made across the launch since dead slots were last collected (the header's
+ * claims_since_collect). A process that starts short-lived children which end with _exit (a fork
+ * loop, a shell) leaves one dead slot per child, since no destructor runs to free it; were they
+ * collected only when the array is full, every claim would scan thousands of them (a fork, its
+ * child's first call, a lookup), a cost that grows with the number of children ever started.
+ * Collecting whenever the mark must rise and at least half as many claims as there are used slots
+ * came since the last collection keeps the used part near the number of live threads, at about two
+ * kill(tid, 0) per claim while it grows. The count is the launch's, not one process's: the claims
+ * that raise the mark are often each the only one of its process (`sh -c CMD` in a shell's loop
+ * execs, and every process it becomes claims once), whose own count would never reach the half. */
 constexpr uint32_t kCollectFloor = 64; /* below it, scans are short: never collect early */
 
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
@@ -146,7 +148,7 @@ LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_new
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
-    uint32_t claims = g_machine.claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint32_t claims = g_machine.header->claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
     Wait wait;
     for (;;) {
         uint32_t n = used_slots();
@@ -174,7 +176,7 @@ LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_new
             if (!collected && mark >= kCollectFloor && claims >= mark / 2) {
                 collected = true;
                 claims = 0;
-                g_machine.claims_since_collect.store(0, std::memory_order_relaxed);
+                g_machine.header->claims_since_collect.store(0, std::memory_order_relaxed);
                 if (collect_dead_slots())
                     continue;
             }
