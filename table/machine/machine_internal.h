@@ -69,6 +69,9 @@ struct SharedHeader {
     uint32_t slot_count;
     std::atomic<uint32_t> clock;      /* counts mask writes across the launch */
     std::atomic<uint32_t> high_water; /* slots [0, high_water) have been used */
+    /* The PID namespace (pid_namespace_tag) of the process that created the state: every process of
+     * the launch lives in it or in a namespace below it, which its /proc shows. */
+    std::atomic<uint32_t> root_ns;
     /* Claims made across the launch since dead slots were last collected (slots.cpp: claim). */
     std::atomic<uint32_t> claims_since_collect;
     uint16_t host_of[kMaxVcpus];
@@ -223,6 +226,12 @@ inline bool same_pid_namespace(uint32_t ns) {
 /* In a fork child: forgets the parent's tag if the parent noted a change, or if the child cannot see
  * its parent (a namespace change the parent made around libc). */
 void pid_namespace_after_fork();
+/* Frees the slots claimed from PID namespaces that no longer exist (no process in /proc lives in one
+ * any more: its threads all ended, most without a word, as the namespace's init took them with it).
+ * Only a process of the state's root namespace judges, which sees every process of the launch;
+ * anything it cannot be sure of (a process whose namespace it may not look at) keeps the slots.
+ * Returns whether any was freed (pid_namespaces.cpp). */
+bool collect_gone_namespaces();
 
 /* What a tid found holding a slot (its `writer`) is: gone (no such thread: the slot may be taken over
  * at once), a live thread of a process of the launch (one that maps this launch's state: worth the

@@ -50,14 +50,22 @@ LIBOS_FORK_PATH uint32_t used_slots() {
  * process's PID namespace: a slot claimed from another namespace is never judged from this one).
  * Returns whether any was freed. */
 LIBOS_FORK_PATH bool collect_dead_slots() {
-    bool freed = false;
+    bool freed = false, foreign = false;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-        if (t > 0 && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed)) &&
-            PalThreadExists(t) == -ESRCH &&
+        if (t <= 0)
+            continue;
+        if (!same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed))) {
+            foreign = true;
+            continue;
+        }
+        if (PalThreadExists(t) == -ESRCH &&
             g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
             freed = true;
     }
+    /* Another namespace's slots: judged as a whole, by whether the namespace still exists. */
+    if (foreign && collect_gone_namespaces())
+        freed = true;
     return freed;
 }
 

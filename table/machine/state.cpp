@@ -113,6 +113,7 @@ bool create_region() {
     header->vcpu_count = g_machine.count;
     header->slot_count = kSlotCount;
     memcpy(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t));
+    header->root_ns.store(pid_namespace_tag(), std::memory_order_relaxed);
     header->version = kStateVersion;
     header->magic = kStateMagic;
     map_region(base);

@@ -28,6 +28,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -415,6 +416,80 @@ TEST_F(HostileState, ProcessesOfOneClaimEachAreCollected) {
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     EXPECT_LT(high_water(), before + 150) << "slots in use after 300 short-lived chains, " << before << " before";
+}
+
+/* The slots in use whose PID namespace is not `ns`. */
+int slots_of_other_namespaces(uint32_t ns) {
+    char *begin, *end;
+    if (!state_mapping(&begin, &end))
+        return -1;
+    const Slot* slots = reinterpret_cast<const Slot*>(begin + kHeaderBytes);
+    int count = 0;
+    for (uint32_t i = 0, n = high_water(); i < n; ++i)
+        if (slots[i].tid.load() > 0 && slots[i].ns.load() != ns)
+            ++count;
+    return count;
+}
+
+TEST_F(HostileState, SlotsOfGoneNamespacesAreCollected) {
+    /* 100 children each enter a new PID namespace and start its first process, all alive at once (so
+     * that no namespace's number is reused while the others live); then they all end, and with them
+     * the namespaces. Their slots hold tids of namespaces that no longer exist, which no process
+     * outside can ask about by tid: only the namespaces' end says they are dead. Once later claims
+     * have collected dead slots, none may be left. */
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    const uint32_t own_ns = mine->ns.load();
+    int gate[2];
+    ASSERT_EQ(pipe(gate), 0);
+    pid_t children[100];
+    for (pid_t& child : children) {
+        child = fork();
+        if (child == 0) {
+            close(gate[1]);
+            if (unshare(CLONE_NEWPID) != 0)
+                _exit(77);
+            pid_t first = fork();
+            if (first == 0) {
+                char byte;
+                _exit(read(gate[0], &byte, 1) == 0 ? 0 : 1); /* until the gate closes */
+            }
+            int status = 0;
+            _exit(first > 0 && waitpid(first, &status, 0) == first ? 0 : 1);
+        }
+        ASSERT_GT(child, 0);
+    }
+    close(gate[0]);
+    close(gate[1]);
+    bool skipped = false;
+    for (pid_t child : children) {
+        int status = 0;
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+        ASSERT_TRUE(WIFEXITED(status));
+        skipped = skipped || WEXITSTATUS(status) == 77;
+        ASSERT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77);
+    }
+    if (skipped)
+        GTEST_SKIP() << "a new PID namespace is not allowed here";
+    /* 400 children alive at once: more than the free slots, so that the mark must rise and dead
+     * slots are collected (at least once, after every namespace ended). */
+    ASSERT_EQ(pipe(gate), 0);
+    std::vector<pid_t> alive;
+    for (int i = 0; i < 400; ++i) {
+        pid_t child = fork();
+        if (child == 0) {
+            close(gate[1]);
+            char byte;
+            _exit(read(gate[0], &byte, 1) == 0 ? 0 : 1);
+        }
+        ASSERT_GT(child, 0);
+        alive.push_back(child);
+    }
+    close(gate[0]);
+    close(gate[1]);
+    for (pid_t child : alive)
+        ASSERT_EQ(waitpid(child, nullptr, 0), child);
+    EXPECT_EQ(slots_of_other_namespaces(own_ns), 0) << "slots of ended namespaces still in use";
 }
 
 /* Last: it leaves every slot of the launch damaged, this process's own included. */
