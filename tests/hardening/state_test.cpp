@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -490,6 +491,40 @@ TEST_F(HostileState, SlotsOfGoneNamespacesAreCollected) {
     for (pid_t child : alive)
         ASSERT_EQ(waitpid(child, nullptr, 0), child);
     EXPECT_EQ(slots_of_other_namespaces(own_ns), 0) << "slots of ended namespaces still in use";
+}
+
+TEST_F(HostileState, AStateOfAnotherVersionIsSaidOnce) {
+    /* A program exec'ed with a libshim.so of another release (here: the state's version word made 3)
+     * cannot use the launch's state; it goes on with one of its own, and says so in one line, once
+     * (it looks at the state twice: under the inherited descriptor, then through its parent's). */
+    char *begin, *end;
+    ASSERT_TRUE(state_mapping(&begin, &end));
+    auto* version = reinterpret_cast<std::atomic<uint32_t>*>(begin + 4);
+    const uint32_t own = version->load();
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    version->store(own - 1);
+    fflush(nullptr);
+    pid_t child = fork();
+    if (child == 0) {
+        dup2(out[1], 2);
+        execl("/bin/true", "true", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(out[1]);
+    std::string text;
+    char buf[512];
+    for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) > 0;)
+        text.append(buf, static_cast<size_t>(n));
+    close(out[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    version->store(own);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    const std::string said = "libos: the launch's shared state has layout version " + std::to_string(own - 1) +
+                             ", this libshim.so's is " + std::to_string(own);
+    EXPECT_EQ(text.find(said), 0u) << text;
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
 }
 
 /* Last: it leaves every slot of the launch damaged, this process's own included. */
