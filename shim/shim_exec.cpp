@@ -240,7 +240,8 @@ SHIM_EXPORT LIBOS_FORK_PATH pid_t fork(void) noexcept {
 
 /* unshare(2) and setns(2) through libc: after a change of PID namespace for this process's children,
  * a fork child looks its own namespace up again, since the tids it writes into the launch's state
- * mean threads only there. (The same calls made through syscall() or raw are not seen.) */
+ * mean threads only there. (After the same calls made through syscall() or raw, a fork child finds
+ * out by itself: pid_namespace_after_fork.) */
 SHIM_EXPORT int unshare(int flags) noexcept {
     int ret = SHIM_REAL(unshare)(flags);
     if (ret == 0 && (flags & CLONE_NEWPID))

@@ -69,6 +69,11 @@ struct SharedHeader {
     uint32_t slot_count;
     std::atomic<uint32_t> clock;      /* counts mask writes across the launch */
     std::atomic<uint32_t> high_water; /* slots [0, high_water) have been used */
+    /* The PID namespace (pid_namespace_tag) of the process that created the state: every process of
+     * the launch lives in it or in a namespace below it, which its /proc shows. */
+    std::atomic<uint32_t> root_ns;
+    /* Claims made across the launch since dead slots were last collected (slots.cpp: claim). */
+    std::atomic<uint32_t> claims_since_collect;
     uint16_t host_of[kMaxVcpus];
 };
 constexpr size_t kHeaderBytes = (sizeof(SharedHeader) + kPageSize - 1) / kPageSize * kPageSize;
@@ -94,8 +99,6 @@ struct Machine {
     bool first_inherited;
     uint32_t first_since;
     ThreadSlot* first_slot; /* its slot, when another thread realized the state */
-    /* Claims this process made since it last collected dead slots (slots.cpp: claim). */
-    std::atomic<uint32_t> claims_since_collect;
     size_t map_text_length;
     CpuBits all;
     CpuBits first_mask;
@@ -220,8 +223,15 @@ inline bool same_pid_namespace(uint32_t ns) {
     uint32_t mine = pid_namespace_tag();
     return ns == 0 || mine == 0 || ns == mine;
 }
-/* In a fork child: forgets the parent's tag if the parent noted a change. */
+/* In a fork child: forgets the parent's tag if the parent noted a change, or if the child cannot see
+ * its parent (a namespace change the parent made around libc). */
 void pid_namespace_after_fork();
+/* Frees the slots claimed from PID namespaces that no longer exist (no process in /proc lives in one
+ * any more: its threads all ended, most without a word, as the namespace's init took them with it).
+ * Only a process of the state's root namespace judges, which sees every process of the launch;
+ * anything it cannot be sure of (a process whose namespace it may not look at) keeps the slots.
+ * Returns whether any was freed (pid_namespaces.cpp). */
+bool collect_gone_namespaces();
 
 /* What a tid found holding a slot (its `writer`) is: gone (no such thread: the slot may be taken over
  * at once), a live thread of a process of the launch (one that maps this launch's state: worth the

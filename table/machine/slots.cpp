@@ -50,25 +50,35 @@ LIBOS_FORK_PATH uint32_t used_slots() {
  * process's PID namespace: a slot claimed from another namespace is never judged from this one).
  * Returns whether any was freed. */
 LIBOS_FORK_PATH bool collect_dead_slots() {
-    bool freed = false;
+    bool freed = false, foreign = false;
     for (uint32_t i = 0, n = used_slots(); i < n; ++i) {
         int32_t t = g_machine.slots[i].tid.load(std::memory_order_acquire);
-        if (t > 0 && same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed)) &&
-            PalThreadExists(t) == -ESRCH &&
+        if (t <= 0)
+            continue;
+        if (!same_pid_namespace(g_machine.slots[i].ns.load(std::memory_order_relaxed))) {
+            foreign = true;
+            continue;
+        }
+        if (PalThreadExists(t) == -ESRCH &&
             g_machine.slots[i].tid.compare_exchange_strong(t, kFreedTid, std::memory_order_acq_rel))
             freed = true;
     }
+    /* Another namespace's slots: judged as a whole, by whether the namespace still exists. */
+    if (foreign && collect_gone_namespaces())
+        freed = true;
     return freed;
 }
 
-/* Claims this process made since it last collected dead slots (g_machine.claims_since_collect). A
- * process that starts short-lived
- * children which end with _exit (a fork loop, a shell) leaves one dead slot per child, since no
- * destructor runs to free it; were they collected only when the array is full, every claim would
- * scan thousands of them (a fork, its child's first call, a lookup), a cost that grows with the
- * number of children ever started. Collecting whenever the mark must rise and at least half as many
- * claims as there are used slots came since the last collection keeps the used part near the number
- * of live threads, at about two kill(tid, 0) per claim while it grows. */
+/* Claims made across the launch since dead slots were last collected (the header's
+ * claims_since_collect). A process that starts short-lived children which end with _exit (a fork
+ * loop, a shell) leaves one dead slot per child, since no destructor runs to free it; were they
+ * collected only when the array is full, every claim would scan thousands of them (a fork, its
+ * child's first call, a lookup), a cost that grows with the number of children ever started.
+ * Collecting whenever the mark must rise and at least half as many claims as there are used slots
+ * came since the last collection keeps the used part near the number of live threads, at about two
+ * kill(tid, 0) per claim while it grows. The count is the launch's, not one process's: the claims
+ * that raise the mark are often each the only one of its process (`sh -c CMD` in a shell's loop
+ * execs, and every process it becomes claims once), whose own count would never reach the half. */
 constexpr uint32_t kCollectFloor = 64; /* below it, scans are short: never collect early */
 
 /* Waits while another thread fills slot `i` (tid == kClaiming) and returns the tid it publishes. A
@@ -146,7 +156,7 @@ LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_new
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
-    uint32_t claims = g_machine.claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint32_t claims = g_machine.header->claims_since_collect.fetch_add(1, std::memory_order_relaxed) + 1;
     Wait wait;
     for (;;) {
         uint32_t n = used_slots();
@@ -174,7 +184,7 @@ LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_new
             if (!collected && mark >= kCollectFloor && claims >= mark / 2) {
                 collected = true;
                 claims = 0;
-                g_machine.claims_since_collect.store(0, std::memory_order_relaxed);
+                g_machine.header->claims_since_collect.store(0, std::memory_order_relaxed);
                 if (collect_dead_slots())
                     continue;
             }
@@ -241,7 +251,10 @@ void note_pid_namespace_change() {
 }
 
 LIBOS_FORK_PATH void pid_namespace_after_fork() {
-    if (g_children_ns_changed.load(std::memory_order_relaxed)) {
+    /* The parent's unshare or setns may not have come through libc (syscall(SYS_unshare, ...), a raw
+     * system call): a child that cannot see its parent (getppid() is 0: the parent lives in an
+     * ancestor namespace) is in another namespace than the parent, whatever the parent called. */
+    if (g_children_ns_changed.load(std::memory_order_relaxed) || PalProcessGetParentId() == 0) {
         g_children_ns_changed.store(false, std::memory_order_relaxed);
         g_pid_ns.store(kNotLooked, std::memory_order_relaxed);
     }

@@ -68,6 +68,21 @@ void map_region(void* base) {
         static_cast<char*>(base) + kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot));
 }
 
+/* The launch's state was laid out by a LibOS of another version (a libshim.so or launcher of another
+ * release in the same launch): said once, since nothing else would show it. This process goes on with
+ * a state of its own, as when the state cannot be reached; it and the others see each other's
+ * threads through the map. */
+void say_other_version(uint32_t version) {
+    static constinit std::atomic<bool> said{false};
+    if (said.exchange(true, std::memory_order_relaxed))
+        return;
+    char line[200];
+    TextBuilder(line, sizeof(line)).add("libos: the launch's shared state has layout version ")
+        .unum(version).add(", this libshim.so's is ").unum(kStateVersion)
+        .add(" (two releases of the LibOS in one launch); this process keeps a state of its own\n");
+    PalDebugLog(line, strlen(line));
+}
+
 /* Maps the state behind descriptor `fd` if it is the launch's and describes this machine. */
 bool map_existing(long fd) {
     const size_t size = region_size();
@@ -76,6 +91,8 @@ bool map_existing(long fd) {
         return false;
     auto* header = static_cast<SharedHeader*>(base);
     struct stat st;
+    if (header->magic == kStateMagic && header->version != kStateVersion)
+        say_other_version(header->version);
     bool ok = PalFileStat(static_cast<int>(fd), &st) == 0 && st.st_size == static_cast<off_t>(size) &&
               header->magic == kStateMagic && header->version == kStateVersion &&
               header->vcpu_count == g_machine.count && header->slot_count == kSlotCount &&
@@ -113,6 +130,7 @@ bool create_region() {
     header->vcpu_count = g_machine.count;
     header->slot_count = kSlotCount;
     memcpy(header->host_of, g_machine.map.host_of, g_machine.count * sizeof(uint16_t));
+    header->root_ns.store(pid_namespace_tag(), std::memory_order_relaxed);
     header->version = kStateVersion;
     header->magic = kStateMagic;
     map_region(base);

@@ -8,7 +8,9 @@
  *   - a writer that died holding a slot's change: the next writer goes on at once;
  *   - unmapping or protecting the state: the LibOS maps it again instead of crashing.
  * The state's layout is the machine's own (table/machine/machine_internal.h): the test finds a slot by
- * its thread's tid at 64-byte steps, and knows only that a slot is {tid, seq, writer, stamp, mask...}. */
+ * its thread's tid at 64-byte steps, and knows only that a slot is {tid, seq, writer, stamp, ns, -,
+ * mask...} (version 4: ns is the PID namespace the tid means a thread in, which a forged slot copies
+ * from this thread's own, so that every process of the launch takes it for one of its namespace's). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -36,7 +40,9 @@ struct Slot {
     std::atomic<uint32_t> seq;
     std::atomic<uint32_t> writer;
     std::atomic<uint32_t> stamp;
-    std::atomic<uint64_t> bits[6];
+    std::atomic<uint32_t> ns;
+    uint32_t unused;
+    std::atomic<uint64_t> bits[5];
 };
 static_assert(sizeof(Slot) == 64);
 
@@ -280,12 +286,14 @@ public:
         if (!mine || mine < slots_ || (reinterpret_cast<char*>(mine) - begin - kHeaderBytes) % sizeof(Slot) != 0)
             return; /* not the layout this test knows */
         first_ = high_water_->load();
+        const uint32_t ns = mine->ns.load();
         if (reinterpret_cast<char*>(slots_ + first_ + count) > end)
             return;
         for (uint32_t i = 0; i < first_ && tid > 0; ++i)
             if (int32_t t = slots_[i].tid.load(); t <= 0 && slots_[i].tid.compare_exchange_strong(t, tid)) {
                 slots_[i].writer.store(1);
                 slots_[i].seq.store(1);
+                slots_[i].ns.store(ns);
                 slots_[i].bits[0].store(1);
                 below_[below_count_++] = i;
                 if (below_count_ == kMaxBelow)
@@ -295,6 +303,7 @@ public:
             slots_[i].tid.store(tid);
             slots_[i].writer.store(1);
             slots_[i].seq.store(1);
+            slots_[i].ns.store(ns);
             slots_[i].bits[0].store(1);
         }
         count_ = count;
@@ -378,6 +387,148 @@ TEST_F(HostileState, ForgedLiveWritersStallNoTrappedCall) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "status " << status << " (SIGALRM: the trapped calls waited on the forged writers)";
     EXPECT_NE(out.find("childmask="), std::string::npos) << out;
+}
+
+/* Not damage: the slots of threads that ended without a word (an _exit, a namespace's end) must be
+ * given back, or the used part of the state grows with every process ever started, each claim and
+ * lookup scanning it, until the state is full. */
+uint32_t high_water() {
+    char *begin, *end;
+    if (!state_mapping(&begin, &end))
+        return 0;
+    return reinterpret_cast<std::atomic<uint32_t>*>(begin + kHighWaterAt)->load();
+}
+
+TEST_F(HostileState, ProcessesOfOneClaimEachAreCollected) {
+    /* A loop of `sh -c /bin/true`: each process of the chain (the fork child, the sh it execs, the
+     * program sh execs) claims its slot once, and the last one's ends with the program. Were the
+     * claims counted per process, none would ever count enough to collect: 300 children, 300 more
+     * slots in use. */
+    if (getenv("LIBOS_TEST_ASAN_SHIM"))
+        GTEST_SKIP() << "the ASan shim cannot be preloaded into sh (docs/layout.md: sanitizer builds)";
+    uint32_t before = high_water();
+    ASSERT_GT(before, 0u);
+    for (int i = 0; i < 300; ++i) {
+        pid_t child = fork();
+        if (child == 0) {
+            execl("/bin/sh", "sh", "-c", "/bin/true", static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    EXPECT_LT(high_water(), before + 150) << "slots in use after 300 short-lived chains, " << before << " before";
+}
+
+/* The slots in use whose PID namespace is not `ns`. */
+int slots_of_other_namespaces(uint32_t ns) {
+    char *begin, *end;
+    if (!state_mapping(&begin, &end))
+        return -1;
+    const Slot* slots = reinterpret_cast<const Slot*>(begin + kHeaderBytes);
+    int count = 0;
+    for (uint32_t i = 0, n = high_water(); i < n; ++i)
+        if (slots[i].tid.load() > 0 && slots[i].ns.load() != ns)
+            ++count;
+    return count;
+}
+
+TEST_F(HostileState, SlotsOfGoneNamespacesAreCollected) {
+    /* 100 children each enter a new PID namespace and start its first process, all alive at once (so
+     * that no namespace's number is reused while the others live); then they all end, and with them
+     * the namespaces. Their slots hold tids of namespaces that no longer exist, which no process
+     * outside can ask about by tid: only the namespaces' end says they are dead. Once later claims
+     * have collected dead slots, none may be left. */
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    const uint32_t own_ns = mine->ns.load();
+    int gate[2];
+    ASSERT_EQ(pipe(gate), 0);
+    pid_t children[100];
+    for (pid_t& child : children) {
+        child = fork();
+        if (child == 0) {
+            close(gate[1]);
+            if (unshare(CLONE_NEWPID) != 0)
+                _exit(77);
+            pid_t first = fork();
+            if (first == 0) {
+                char byte;
+                _exit(read(gate[0], &byte, 1) == 0 ? 0 : 1); /* until the gate closes */
+            }
+            int status = 0;
+            _exit(first > 0 && waitpid(first, &status, 0) == first ? 0 : 1);
+        }
+        ASSERT_GT(child, 0);
+    }
+    close(gate[0]);
+    close(gate[1]);
+    bool skipped = false;
+    for (pid_t child : children) {
+        int status = 0;
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+        ASSERT_TRUE(WIFEXITED(status));
+        skipped = skipped || WEXITSTATUS(status) == 77;
+        ASSERT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77);
+    }
+    if (skipped)
+        GTEST_SKIP() << "a new PID namespace is not allowed here";
+    /* 400 children alive at once: more than the free slots, so that the mark must rise and dead
+     * slots are collected (at least once, after every namespace ended). */
+    ASSERT_EQ(pipe(gate), 0);
+    std::vector<pid_t> alive;
+    for (int i = 0; i < 400; ++i) {
+        pid_t child = fork();
+        if (child == 0) {
+            close(gate[1]);
+            char byte;
+            _exit(read(gate[0], &byte, 1) == 0 ? 0 : 1);
+        }
+        ASSERT_GT(child, 0);
+        alive.push_back(child);
+    }
+    close(gate[0]);
+    close(gate[1]);
+    for (pid_t child : alive)
+        ASSERT_EQ(waitpid(child, nullptr, 0), child);
+    EXPECT_EQ(slots_of_other_namespaces(own_ns), 0) << "slots of ended namespaces still in use";
+}
+
+TEST_F(HostileState, AStateOfAnotherVersionIsSaidOnce) {
+    /* A program exec'ed with a libshim.so of another release (here: the state's version word made 3)
+     * cannot use the launch's state; it goes on with one of its own, and says so in one line, once
+     * (it looks at the state twice: under the inherited descriptor, then through its parent's). */
+    char *begin, *end;
+    ASSERT_TRUE(state_mapping(&begin, &end));
+    auto* version = reinterpret_cast<std::atomic<uint32_t>*>(begin + 4);
+    const uint32_t own = version->load();
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    version->store(own - 1);
+    fflush(nullptr);
+    pid_t child = fork();
+    if (child == 0) {
+        dup2(out[1], 2);
+        /* This program again, running no test: it is built as the shim is (the ASan shim of a
+         * sanitizer build cannot be preloaded into /bin/true). */
+        execl("/proc/self/exe", "hardening_state", "--gtest_filter=-*", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(out[1]);
+    std::string text;
+    char buf[512];
+    for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) > 0;)
+        text.append(buf, static_cast<size_t>(n));
+    close(out[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    version->store(own);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    const std::string said = "libos: the launch's shared state has layout version " + std::to_string(own - 1) +
+                             ", this libshim.so's is " + std::to_string(own);
+    EXPECT_EQ(text.find(said), 0u) << text;
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
 }
 
 /* Last: it leaves every slot of the launch damaged, this process's own included. */

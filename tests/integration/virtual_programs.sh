@@ -135,7 +135,8 @@ expect "--cpus 8: vfork children pinned to 5 read 5 from sched_getcpu and getcpu
 expect "--cpus 8: sched_getcpu and getcpu in a signal handler that changes the mask, 20000 signals" "ok" \
   "$run" --cpus 8 -- "$progs/getcpu_signals" 20000
 # The same at every instruction of a call that fills the cache, the signal delivered there by a
-# tracer that single-steps the call (a fill that stores its sequence number before its entry fails).
+# tracer that single-steps the call (a fill that stores its sequence number before its entry fails,
+# and so does a hit that reads its entry before its sequence number).
 expect "--cpus 8: a signal at each instruction of sched_getcpu's and getcpu's cache fill" "ok stepped" \
   "$run" --cpus 8 -- "$progs/getcpu_signals" stepped
 # A launch whose processes live in two PID namespaces (unshare -fp): the dead threads' slots a process
@@ -146,6 +147,10 @@ if [ "$("$run" --cpus 8 -- "$progs/pid_ns_slots" 2>&1)" = skip ]; then
 else
   expect "--cpus 8: a process pinned to 5 keeps its mask while 300 children in a new PID namespace come and go" \
     "5 5" "$run" --cpus 8 -- "$progs/pid_ns_slots"
+  # The same namespace entered through syscall(SYS_unshare, ...), which libc's unshare never sees: the
+  # namespace's first process still knows it is in another namespace than its parent.
+  expect "--cpus 8: the same with the namespace made by syscall(SYS_unshare)" \
+    "5 5" "$run" --cpus 8 -- "$progs/pid_ns_slots" syscall
 fi
 # A fork no libc hook saw (clone without CLONE_VM) has memory of its own: it becomes a first process
 # itself. A clone-vfork child of a process that had no state cannot keep a slot: its pin travels to

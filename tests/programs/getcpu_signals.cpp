@@ -1,7 +1,8 @@
 // sched_getcpu and getcpu from a signal handler that interrupts them. A second thread sends the main
 // thread SIGUSR1 as fast as it can; at each, the handler moves the main thread to the
-// other of two masks (A = {1, 2}, B = {5, 6}), then asks sched_getcpu and getcpu and checks both
-// answers against the mask it just set. The main thread asks sched_getcpu and getcpu in a loop and
+// next of three masks (A = {1, 2}, B = {5, 6}, C = {3, 7}), then asks sched_getcpu and getcpu and
+// checks both answers against the mask it just set. (Three, so that an answer of the mask before
+// last is wrong too: with two it would pass for the mask in effect.) The main thread asks sched_getcpu and getcpu in a loop and
 // checks every answer against the mask in effect, whenever no handler changed it during the call.
 // A handler that fills the per-thread cache while the interrupted call is filling it must not leave
 // an answer of the old mask filed under the new one. (Each signal makes the main thread's next call
@@ -14,10 +15,14 @@
 //                              moves itself to a mask and asks (a cache miss, which fills the cache);
 //                              the parent single-steps it k instructions into that call and delivers
 //                              the signal there, for k = 0, 1, ... until the call ends before k; the
-//                              handler moves the child to the other mask and asks; the child then
-//                              asks again and checks the answer against the mask in effect. Once for
-//                              sched_getcpu, once for getcpu. Prints "ok stepped" or the first k
-//                              whose answer was wrong.
+//                              handler moves the child to the next mask and asks; the interrupted
+//                              call's answer must be in the mask it began under or the handler's,
+//                              and the child's next answer in the handler's. Once for sched_getcpu,
+//                              once for getcpu. The masks are single vCPUs (1, 3, 5), one host CPU
+//                              on --cpus 8 of two host CPUs, so that a cached entry's host CPU still
+//                              matches wherever the signal lands: an entry read before its sequence
+//                              number hits there with the answer of the mask before. Prints
+//                              "ok stepped" or the first k whose answer was wrong.
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -31,23 +36,27 @@
 
 namespace {
 
-constexpr int kMasks[2][2] = {{1, 2}, {5, 6}};
+constexpr int kMaskCount = 3;
+constexpr int kMixed[kMaskCount][2] = {{1, 2}, {5, 6}, {3, 7}};
+constexpr int kSingle[kMaskCount][2] = {{1, 1}, {3, 3}, {5, 5}};
+const int (*g_masks)[2] = kMixed; /* kSingle in the stepped mode */
 
-volatile sig_atomic_t g_generation = 0; /* which mask: kMasks[g_generation % 2] */
+volatile sig_atomic_t g_generation = 0; /* which mask: g_masks[g_generation % kMaskCount] */
 volatile sig_atomic_t g_handled = 0;
 volatile sig_atomic_t g_wrong = 0; /* the first wrong answer, + 1000 * where (1 handler, 2 main) */
 volatile sig_atomic_t g_stop = 0;
 pid_t g_main_tid;
 
 bool in_mask(int generation, int cpu) {
-    return cpu == kMasks[generation % 2][0] || cpu == kMasks[generation % 2][1];
+    const int* mask = g_masks[generation % kMaskCount];
+    return cpu == mask[0] || cpu == mask[1];
 }
 
 void set_mask(int generation) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(kMasks[generation % 2][0], &set);
-    CPU_SET(kMasks[generation % 2][1], &set);
+    CPU_SET(g_masks[generation % kMaskCount][0], &set);
+    CPU_SET(g_masks[generation % kMaskCount][1], &set);
     sched_setaffinity(0, sizeof(set), &set);
 }
 
@@ -110,11 +119,14 @@ int ask(bool use_getcpu) {
     while (!g_done) {
         g_generation = g_generation + 1;
         set_mask(g_generation); /* the cache misses at the next call */
+        const int began = g_generation;
         marker();
-        ask(use_getcpu);
+        int during = ask(use_getcpu);
         marker();
+        if (!in_mask(began, during) && !in_mask(g_generation, during))
+            _exit(1);
         int cpu = ask(use_getcpu);
-        if (!in_mask(g_generation, cpu))
+        if (!in_mask(g_generation, cpu) || g_wrong != 0)
             _exit(1);
     }
     _exit(0);
@@ -176,6 +188,7 @@ long stepped(bool use_getcpu) {
 
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "stepped") == 0) {
+        g_masks = kSingle;
         long longest = 0;
         for (int which = 0; which < 2; ++which) {
             bool use_getcpu = which == 1;

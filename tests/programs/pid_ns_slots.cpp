@@ -5,8 +5,13 @@
 // collected: from inside the namespace, a thread outside it (this process) is not visible by its
 // tid, and must not be taken for dead. Prints the mask this process then reads for itself and for
 // its own pid ("5 5"), or "skip" where a new PID namespace is not allowed.
+//
+//   pid_ns_slots          the child enters the namespace through libc's unshare
+//   pid_ns_slots syscall  through syscall(SYS_unshare, CLONE_NEWPID), which libc's unshare never sees
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,12 +58,13 @@ int in_namespace() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    const bool by_syscall = argc > 1 && strcmp(argv[1], "syscall") == 0;
     if (!pin(5))
         return 1;
     pid_t child = fork();
     if (child == 0) {
-        if (unshare(CLONE_NEWPID) != 0)
+        if ((by_syscall ? syscall(SYS_unshare, CLONE_NEWPID) : unshare(CLONE_NEWPID)) != 0)
             _exit(77);
         pid_t first = fork();
         if (first == 0)
