@@ -20,6 +20,11 @@
  * an entry that is not is cleared. No lock and no allocation: entries are single words, and the
  * content is made as every generated file's is (Out, in a fixed buffer).
  *
+ * The table is the process's own memory, which a vfork child shares until it execs, while its
+ * descriptors are copies of its own: what such a child closes, dups over or opens changes its
+ * numbers, not its parent's, so it writes nothing into the table (ours(), asked only where an entry
+ * would change).
+ *
  * The rules, per description as Linux keeps them (the `used` bit: a read has happened since the
  * content was made, for reads this table sees):
  *   read at offset 0, readv, preadv2 at the current offset: written again, unless nothing has been
@@ -37,6 +42,7 @@
 #include <atomic>
 
 #include "libos/libos_sections.h"
+#include "libos/libos_threads.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -50,6 +56,11 @@ using LiveFd = VfsLiveFd;
 /* The device of every memfd (the kernel's internal shmem mount), learnt at the first mark. */
 constinit std::atomic<uint64_t> g_memfd_dev{0};
 
+/* The table is this process's to change: not a vfork child's, which runs in its parent's memory. */
+bool ours() {
+    return !in_parent_memory();
+}
+
 LiveFd* entry(int fd) {
     if (fd < 0 || fd >= kVfsLiveFds)
         return nullptr;
@@ -58,6 +69,8 @@ LiveFd* entry(int fd) {
 }
 
 void clear(LiveFd* e, uint64_t ino) {
+    if (!ours())
+        return;
     uint64_t expected = ino;
     e->ino.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
@@ -127,7 +140,7 @@ void read_at_zero(Caller caller, int fd, LiveFd* e, bool ask_offset) {
 
 void vfs_live_mark(int fd) {
     struct stat st;
-    if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0)
+    if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0 || !ours())
         return;
     g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
     LiveFd& e = g_vfs_live[fd];
@@ -141,6 +154,8 @@ void vfs_live_dup(int from, int to) {
     if (from == to || to < 0 || to >= kVfsLiveFds) /* dup2 onto itself changes nothing */
         return;
     LiveFd& d = g_vfs_live[to];
+    if ((!e && d.ino.load(std::memory_order_acquire) == 0) || !ours())
+        return;
     if (!e) { /* dup2 over a live descriptor: that number is another file now */
         d.ino.store(0, std::memory_order_release);
         return;
@@ -153,7 +168,7 @@ void vfs_live_dup(int from, int to) {
 }
 
 void vfs_live_forget(int fd) {
-    if (LiveFd* e = entry(fd))
+    if (LiveFd* e = entry(fd); e && ours())
         e->ino.store(0, std::memory_order_release);
 }
 

@@ -4,7 +4,7 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork chunks
+ *                           dup fork vfork chunks
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
  *                           through the same descriptor and prints it
@@ -236,6 +236,22 @@ int main(int argc, char** argv) {
         int copy = dup(fd);
         lseek(copy, 0, SEEK_SET);
         read_rest(copy, 4096);
+    } else if (!strcmp(m, "vfork")) {
+        /* A vfork child, which runs in this process's memory with descriptors of its own, replaces
+         * and closes its copy of the descriptor (as a child does before exec): this process's own
+         * stays live. */
+        pid_t child = vfork();
+        if (child == 0) {
+            int null = open("/dev/null", O_RDONLY);
+            if (null < 0 || dup2(null, fd) != fd || close(fd) != 0)
+                _exit(1);
+            _exit(0);
+        }
+        int status;
+        if (child < 0 || waitpid(child, &status, 0) != child || status != 0)
+            return 1;
+        lseek(fd, 0, SEEK_SET);
+        read_rest(fd, 4096);
     } else if (!strcmp(m, "fork")) {
         /* The child reads again through the descriptor it shares, and hands over what it read. */
         int p[2];
