@@ -90,7 +90,10 @@ bool still_live(int fd, LiveFd* e, uint64_t ino, struct stat* st) {
 long write_again(Caller caller, int fd, const struct stat& st) {
     if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino); ret != kPoolUnavailable)
         return ret;
-    VfsPath path;
+    ScratchOf<VfsPath> scratch; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
+    if (!scratch)
+        return -ENOMEM;
+    VfsPath& path = *scratch;
     if (!vfs_generated_fd(fd, st.st_mode, st.st_nlink, &path))
         return -EBADF;
     long rw = reopen_memfd(fd, O_RDWR | O_CLOEXEC);
