@@ -19,6 +19,10 @@ done
 expect "descriptor calls with a live file open: natively" "ok" "$progs/live_files" calls
 expect "descriptor calls with a live file open: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" calls
 
+# /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.
+expect "reopen for writing through /proc/self/fd: natively" "ok" "$progs/live_files" reopen
+expect "reopen for writing through /proc/self/fd: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" reopen
+
 # /proc/self/status read again through the same descriptor after sched_setaffinity: the new list.
 native=$("$progs/live_files" status)
 last=${native##*pinned to }

@@ -6,6 +6,7 @@
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
  *                           dup fork vfork chunks
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
+ *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
  *                           through the same descriptor and prints it
  */
@@ -167,6 +168,39 @@ static int calls_method(void) {
     return 0;
 }
 
+/* /proc/self/fd/N of the open file, opened again for writing (open with O_TRUNC, fopen "r+" and "w"):
+ * natively a new open of /proc/stat, which no write reaches. The first descriptor then reads on
+ * where it stopped, and its content has none of the bytes written. Prints "ok" or the first check
+ * that failed. */
+static int reopen_method(void) {
+    int fd = open("/proc/stat", O_RDONLY);
+    char link[64];
+    CHECK(fd >= 0 && read(fd, g_buf, 10) == 10);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    int w = open(link, O_WRONLY | O_TRUNC);
+    CHECK(w >= 0 || errno == EACCES);
+    if (w >= 0) {
+        CHECK(write(w, "XXXXXXXX", 8) == -1);
+        close(w);
+    }
+    FILE* f = fopen(link, "r+");
+    if (f) {
+        fputs("YYYYYYYY", f);
+        fclose(f);
+    }
+    f = fopen(link, "w");
+    if (f) {
+        fputs("ZZZZZZZZ", f);
+        fclose(f);
+    }
+    /* Reads on where they stopped: the rest of the content that was there. */
+    size_t n = read_rest(fd, 4096);
+    CHECK(n > 0 && !strpbrk(g_buf, "XYZ"));
+    CHECK(pread(fd, g_buf, kBuf - 1, 0) > 0 && strncmp(g_buf, "cpu ", 4) == 0);
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2)
         return 2;
@@ -175,6 +209,8 @@ int main(int argc, char** argv) {
         return status_method();
     if (strcmp(m, "calls") == 0)
         return calls_method();
+    if (strcmp(m, "reopen") == 0)
+        return reopen_method();
     long long before, after;
     if (!strcmp(m, "rewind") || !strcmp(m, "fseek") || !strcmp(m, "fseek-cur") || !strcmp(m, "fsetpos") ||
         !strcmp(m, "fflush")) {
