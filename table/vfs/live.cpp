@@ -115,10 +115,30 @@ long write_again(Caller caller, int fd, const struct stat& st) {
 }
 
 /* Written again when fd is still the entry's memfd. */
+/* Reads against the making of a content by another thread, as a seqlock's readers: per memfd (by
+ * its inode number, several memfds may share a counter, which costs only a retry), how many threads
+ * are writing it now and how many writings ended. A read that began with nobody writing and ended
+ * with the same count of writings ended read one content whole. */
+struct LiveSeq {
+    std::atomic<uint32_t> writing;
+    std::atomic<uint32_t> written;
+};
+constexpr int kLiveSeqs = 64;
+constinit LiveSeq g_live_seq[kLiveSeqs] = {};
+
+LiveSeq& seq_of(uint64_t ino) {
+    return g_live_seq[ino % kLiveSeqs];
+}
+
 void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
     struct stat st;
-    if (still_live(fd, e, ino, &st))
-        write_again(caller, fd, st);
+    if (!still_live(fd, e, ino, &st))
+        return;
+    LiveSeq& seq = seq_of(ino);
+    seq.writing.fetch_add(1, std::memory_order_acq_rel);
+    write_again(caller, fd, st);
+    seq.written.fetch_add(1, std::memory_order_acq_rel);
+    seq.writing.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 /* A read at offset 0 (or at the current offset, which is then asked), as seq_read_iter takes it. */
@@ -214,6 +234,34 @@ void vfs_live_write_now(Caller caller, int fd) {
         e->used.store(1, std::memory_order_relaxed);
         refresh(caller, fd, e, ino);
     }
+}
+
+VfsLiveRead vfs_live_read_begin(int fd) {
+    VfsLiveRead mark = {};
+    LiveFd* e = entry(fd);
+    if (!e)
+        return mark;
+    LiveSeq& seq = seq_of(e->ino.load(std::memory_order_acquire));
+    /* Another thread writing it now finishes in a moment; this very thread writing it (a signal
+     * handler that interrupted the writing) never does while this runs: so a bounded wait. */
+    for (int i = 0; i < kVfsLiveRetries && seq.writing.load(std::memory_order_acquire) != 0; ++i)
+        PalThreadYield();
+    mark.seq = static_cast<int>(&seq - g_live_seq) + 1;
+    mark.written = seq.written.load(std::memory_order_acquire);
+    mark.quiet = seq.writing.load(std::memory_order_acquire) == 0;
+    return mark;
+}
+
+bool vfs_live_read_whole(const VfsLiveRead& mark) {
+    if (mark.seq == 0)
+        return true; /* no live file when it began */
+    const LiveSeq& seq = g_live_seq[mark.seq - 1];
+    return mark.quiet && seq.writing.load(std::memory_order_acquire) == 0 &&
+           seq.written.load(std::memory_order_acquire) == mark.written;
+}
+
+bool vfs_live_read_undo(int fd, long count) {
+    return PalFileSeek(fd, -count, SEEK_CUR) >= 0;
 }
 
 }  // namespace libos
