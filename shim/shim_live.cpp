@@ -107,7 +107,9 @@ ssize_t whole(int fd, bool moves_offset, Read read_once) {
     for (int tries = 0;; ++tries) {
         libos::VfsLiveRead mark = libos::vfs_live_read_begin(fd);
         ssize_t n = read_once();
-        if (n <= 0 || tries == libos::kVfsLiveRetries || libos::vfs_live_read_whole(mark))
+        /* Not quiet even after the wait: a making this thread interrupted (a signal handler), which
+         * no retry outlasts. */
+        if (n <= 0 || !mark.quiet || tries == libos::kVfsLiveRetries || libos::vfs_live_read_whole(mark))
             return n;
         if (moves_offset && !libos::vfs_live_read_undo(fd, n))
             return n;
