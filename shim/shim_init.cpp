@@ -17,6 +17,7 @@
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_vfs.h"
 #include "pal/pal.h"
 #include "shim.h"
 
@@ -38,6 +39,7 @@ void on_fork_prepare() {
 
 void on_fork_child() {
     libos::after_fork_child();
+    libos::vfs_live_after_fork();
     libos::trace_after_fork();
 }
 

@@ -5,7 +5,6 @@
 
 #include "libos/libos_init.h"
 #include "libos/libos_threads.h"
-#include "libos/libos_vfs.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -166,7 +165,6 @@ void before_fork() {
 void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
-    vfs_live_after_fork();
     g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
     CpuBits mask;

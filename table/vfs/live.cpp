@@ -239,8 +239,9 @@ void vfs_live_write_now(Caller caller, int fd) {
 void vfs_live_after_fork() {
     /* A thread of the parent that was making a content at the fork does not exist here: its count
      * would make every read of that memfd wait and give up. */
-    for (LiveSeq& seq : g_live_seq)
-        seq.writing.store(0, std::memory_order_relaxed);
+    for (LiveSeq& seq : g_live_seq) /* written only where needed: no page copied for nothing */
+        if (seq.writing.load(std::memory_order_relaxed) != 0)
+            seq.writing.store(0, std::memory_order_relaxed);
 }
 
 VfsLiveRead vfs_live_read_begin(int fd) {

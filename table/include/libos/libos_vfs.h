@@ -208,7 +208,7 @@ constexpr int kVfsLiveRetries = 64;
 VfsLiveRead vfs_live_read_begin(int fd);
 /* Whether the read since `mark` was of one content, whole. */
 bool vfs_live_read_whole(const VfsLiveRead& mark);
-/* In a fork child: no thread is making a content any more (threads.cpp's after_fork_child). */
+/* In a fork child: no thread is making a content any more (the fork hooks, after after_fork_child). */
 void vfs_live_after_fork();
 /* Moves fd's offset back by `count` bytes, for a read(2) or readv(2) made again: false if it fails. */
 bool vfs_live_read_undo(int fd, long count);
