@@ -217,7 +217,11 @@ SHIM_EXPORT FILE* fopen(const char* path, const char* mode) {
         return nullptr;
     }
     libos::VfsPath& p = *scratch;
-    if (!mode || !classify(path, &p))
+    /* A path through a descriptor's link opened for writing goes through the table too, once a
+     * changing generated file is open: it may reach that file's memfd (libos_fs.cpp,
+     * reopen_for_writing). */
+    if (!mode || (!classify(path, &p) && !(path && libos::vfs_live_any() && (mode[0] != 'r' || strchr(mode, '+')) &&
+                                          strstr(path, "fd/"))))
         return SHIM_REAL(fopen)(path, mode);
     int flags = 0;
     switch (mode[0]) {

@@ -17,6 +17,7 @@
 #include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_vfs.h"
 #include "pal/pal.h"
 #include "shim.h"
 
@@ -56,6 +57,7 @@ LIBOS_FORK_PATH void on_fork_prepare() {
 
 LIBOS_FORK_PATH void on_fork_child() {
     libos::after_fork_child();
+    libos::vfs_live_after_fork();
     /* Only a traced process has trace state to reset: an untraced fork child must not write (and so
      * fault in, page by page) the 12 KiB of a summary it never keeps. */
     if (libos::g_tracing)

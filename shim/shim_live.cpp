@@ -9,6 +9,8 @@
  * _IO_fclose and _IO_fflush (the same functions, bound at load time, cancellation points as they are), the others libc's function found with
  * dlsym(RTLD_NEXT). dup, dup2 and dup3 are not cancellation points and go through the table.
  *
+ * A read that another thread's making of the content overlapped is made again (whole()).
+ *
  * A stdio stream reads through glibc's internal calls, which no override sees, and may answer a seek
  * from its buffer without any: so a seek on a stream of a live file writes the content again at once
  * and empties the stream's buffer first, and the seek then reaches the file. */
@@ -96,6 +98,24 @@ int seek_stream(FILE* fp, off64_t offset, int whence, Seek seek) {
     return ret;
 }
 
+/* A read of a live descriptor, made again while another thread's making of the content overlapped
+ * it (libos_vfs.h: vfs_live_read_begin), so that each read holds one content, as under the seq
+ * file's mutex natively. `moves_offset`: read and readv, whose bytes are given back to the offset
+ * first. An error or the end of the file is returned as it is. */
+template <typename Read>
+ssize_t whole(int fd, bool moves_offset, Read read_once) {
+    for (int tries = 0;; ++tries) {
+        libos::VfsLiveRead mark = libos::vfs_live_read_begin(fd);
+        ssize_t n = read_once();
+        /* Not quiet even after the wait: a making this thread interrupted (a signal handler), which
+         * no retry outlasts. */
+        if (n <= 0 || !mark.quiet || tries == libos::kVfsLiveRetries || libos::vfs_live_read_whole(mark))
+            return n;
+        if (moves_offset && !libos::vfs_live_read_undo(fd, n))
+            return n;
+    }
+}
+
 }  // namespace
 
 /* The hooks themselves: each tail-calls either libc's function or its own slow path (cold, out of
@@ -104,22 +124,22 @@ namespace {
 
 __attribute__((noinline, cold)) ssize_t read_live(int fd, void* buf, size_t count) {
     before_read(fd);
-    return __read(fd, buf, count);
+    return whole(fd, true, [&] { return __read(fd, buf, count); });
 }
 
 __attribute__((noinline, cold)) ssize_t pread_live(int fd, void* buf, size_t count, off_t offset) {
     before_pread(fd, offset);
-    return __pread64(fd, buf, count, offset);
+    return whole(fd, false, [&] { return __pread64(fd, buf, count, offset); });
 }
 
 __attribute__((noinline, cold)) ssize_t readv_live(int fd, const struct iovec* iov, int count) {
     before_read(fd);
-    return SHIM_REAL(readv)(fd, iov, count);
+    return whole(fd, true, [&] { return SHIM_REAL(readv)(fd, iov, count); });
 }
 
 __attribute__((noinline, cold)) ssize_t preadv_live(int fd, const struct iovec* iov, int count, off_t offset) {
     before_pread(fd, offset);
-    return SHIM_REAL(preadv)(fd, iov, count, offset);
+    return whole(fd, false, [&] { return SHIM_REAL(preadv)(fd, iov, count, offset); });
 }
 
 __attribute__((noinline, cold)) ssize_t preadv2_live(int fd, const struct iovec* iov, int count, off_t offset,
@@ -128,7 +148,7 @@ __attribute__((noinline, cold)) ssize_t preadv2_live(int fd, const struct iovec*
         before_read(fd);
     else
         before_pread(fd, offset);
-    return SHIM_REAL(preadv2)(fd, iov, count, offset, flags);
+    return whole(fd, offset == -1, [&] { return SHIM_REAL(preadv2)(fd, iov, count, offset, flags); });
 }
 
 }  // namespace

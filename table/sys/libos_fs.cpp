@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include "libos/libos_caller.h"
+#include "libos/libos_scratch.h"
 #include "libos/libos_table.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
@@ -181,6 +182,38 @@ libos::VfsFollow follow_of_at(int flags) {
     return (flags & AT_SYMLINK_NOFOLLOW) ? libos::VfsFollow::NotLast : libos::VfsFollow::Last;
 }
 
+/* A path the host resolves that reaches a generated file's memfd through a descriptor's link
+ * (/proc/self/fd/N, /dev/fd/N, /proc/PID/fd/N), opened for writing or with O_TRUNC. A changing
+ * file's memfd is not sealed (it is written again in place: table/vfs/live.cpp, and the pool's), so
+ * the host would let that open write or truncate the content the program's own descriptors read.
+ * Natively it is a new open of the real file, which it cannot write: so it is one here, of the
+ * generated file (the real file judges it, and a descriptor for writing is a sealed memfd of its
+ * own). Asked only once the process has such a file open, and only of paths with a descriptor's
+ * link in their spelling: a path relative to a directory descriptor of /proc/self/fd is the host's. */
+SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, int flags, mode_t mode) {
+    if (!libos::vfs_live_any() || caller.is_remote() || (flags & O_PATH) ||
+        ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)))
+        return LeaveToHost{};
+    libos::ScratchOf<VfsPath> scratch; /* off the stack (libos_scratch.h) */
+    if (!scratch)
+        return LeaveToHost{};
+    VfsPath& p = *scratch;
+    /* The spelling first, copied as the kernel would read it (a bad pointer is the host's EFAULT). */
+    char* text = p.virt;
+    if (caller.copy_string_in(text, user_path, sizeof(p.virt)) < 0 || !strstr(text, "fd/"))
+        return LeaveToHost{};
+    long probe = PalFileOpen(dirfd, text, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW), 0);
+    if (probe < 0)
+        return LeaveToHost{};
+    struct stat st;
+    bool generated = PalFileStat(static_cast<int>(probe), &st) == 0 &&
+                     libos::vfs_generated_fd(static_cast<int>(probe), st.st_mode, st.st_nlink, &p);
+    PalFileClose(static_cast<int>(probe));
+    if (!generated)
+        return LeaveToHost{};
+    return open_generated(caller, p, flags, mode);
+}
+
 }  // namespace
 
 /* openat(2). A virtual path opens in the LibOS (in strict mode's supervisor, which hands the
@@ -188,7 +221,7 @@ libos::VfsFollow follow_of_at(int flags) {
 SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
     VfsPath p;
     if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(flags)))
-        return LeaveToHost{};
+        return reopen_for_writing(caller, dirfd, path.address(), flags, mode);
     return open_virtual(caller, p, flags, mode);
 }
 
@@ -196,7 +229,7 @@ SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char>
 SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int flags, mode_t mode) {
     VfsPath p;
     if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p, follow_of_open(flags)))
-        return LeaveToHost{};
+        return reopen_for_writing(caller, AT_FDCWD, path.address(), flags, mode);
     return open_virtual(caller, p, flags, mode);
 }
 
@@ -217,10 +250,15 @@ SyscallResult libos_syscall_openat2(Caller caller, int dirfd, UserPtr<const char
         VfsPath p;
         if (caller.copy_in(&h, how, sizeof(h)) == 0 && (h.resolve & ~kKnownResolve) == 0 &&
             (h.flags & ~kKnownFlags) == 0 && (h.mode & ~07777ULL) == 0 &&
-            (h.mode == 0 || (h.flags & (O_CREAT | __O_TMPFILE))) &&
-            libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(static_cast<int>(h.flags)),
-                               h.resolve))
-            return open_virtual(caller, p, static_cast<int>(h.flags), static_cast<mode_t>(h.mode));
+            (h.mode == 0 || (h.flags & (O_CREAT | __O_TMPFILE)))) {
+            if (libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(static_cast<int>(h.flags)),
+                                   h.resolve))
+                return open_virtual(caller, p, static_cast<int>(h.flags), static_cast<mode_t>(h.mode));
+            /* RESOLVE_* flags (no magic links, beneath...) are the host's to apply. */
+            if (h.resolve == 0)
+                return reopen_for_writing(caller, dirfd, path.address(), static_cast<int>(h.flags),
+                                          static_cast<mode_t>(h.mode));
+        }
     }
     return LeaveToHost{};
 }

@@ -57,6 +57,7 @@ SyscallResult libos_syscall_fork(Caller) {
     long ret = PalProcessFork();
     if (ret == 0) {
         libos::after_fork_child();
+        libos::vfs_live_after_fork();
         libos::trace_after_fork();
     }
     else if (ret > 0)
@@ -74,6 +75,7 @@ SyscallResult libos_syscall_clone(Caller, unsigned long flags, unsigned long new
     bool fork_like = !(flags & CLONE_VM) && newsp == 0;
     if (ret == 0 && fork_like) {
         libos::after_fork_child();
+        libos::vfs_live_after_fork();
         libos::trace_after_fork();
     }
     else if (ret > 0 && fork_like)

@@ -248,9 +248,11 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
             return -EBUSY;
         /* The slot names its file: no readlink of the program's descriptor is needed. */
         long ret = kPoolUnavailable;
-        VfsPath path;
-        if (still_ours(p) && classify_canonical(p.virt, &path) && path.kind == VfsKind::Generated)
-            ret = refill(caller, path, p);
+        ScratchOf<VfsPath> path; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
+        if (!path)
+            ret = -ENOMEM;
+        else if (still_ours(p) && classify_canonical(p.virt, path.get()) && path->kind == VfsKind::Generated)
+            ret = refill(caller, *path, p);
         p.state.store(kReady, std::memory_order_release);
         return ret;
     }

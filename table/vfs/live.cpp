@@ -20,6 +20,11 @@
  * an entry that is not is cleared. No lock and no allocation: entries are single words, and the
  * content is made as every generated file's is (Out, in a fixed buffer).
  *
+ * The table is the process's own memory, which a vfork child shares until it execs, while its
+ * descriptors are copies of its own: what such a child closes, dups over or opens changes its
+ * numbers, not its parent's, so it writes nothing into the table (ours(), asked only where an entry
+ * would change).
+ *
  * The rules, per description as Linux keeps them (the `used` bit: a read has happened since the
  * content was made, for reads this table sees):
  *   read at offset 0, readv, preadv2 at the current offset: written again, unless nothing has been
@@ -37,6 +42,7 @@
 #include <atomic>
 
 #include "libos/libos_sections.h"
+#include "libos/libos_threads.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -50,6 +56,11 @@ using LiveFd = VfsLiveFd;
 /* The device of every memfd (the kernel's internal shmem mount), learnt at the first mark. */
 constinit std::atomic<uint64_t> g_memfd_dev{0};
 
+/* The table is this process's to change: not a vfork child's, which runs in its parent's memory. */
+bool ours() {
+    return !in_parent_memory();
+}
+
 LiveFd* entry(int fd) {
     if (fd < 0 || fd >= kVfsLiveFds)
         return nullptr;
@@ -58,6 +69,8 @@ LiveFd* entry(int fd) {
 }
 
 void clear(LiveFd* e, uint64_t ino) {
+    if (!ours())
+        return;
     uint64_t expected = ino;
     e->ino.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
@@ -77,7 +90,10 @@ bool still_live(int fd, LiveFd* e, uint64_t ino, struct stat* st) {
 long write_again(Caller caller, int fd, const struct stat& st) {
     if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino); ret != kPoolUnavailable)
         return ret;
-    VfsPath path;
+    ScratchOf<VfsPath> scratch; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
+    if (!scratch)
+        return -ENOMEM;
+    VfsPath& path = *scratch;
     if (!vfs_generated_fd(fd, st.st_mode, st.st_nlink, &path))
         return -EBADF;
     long rw = reopen_memfd(fd, O_RDWR | O_CLOEXEC);
@@ -99,10 +115,30 @@ long write_again(Caller caller, int fd, const struct stat& st) {
 }
 
 /* Written again when fd is still the entry's memfd. */
+/* Reads against the making of a content by another thread, as a seqlock's readers: per memfd (by
+ * its inode number, several memfds may share a counter, which costs only a retry), how many threads
+ * are writing it now and how many writings ended. A read that began with nobody writing and ended
+ * with the same count of writings ended read one content whole. */
+struct LiveSeq {
+    std::atomic<uint32_t> writing;
+    std::atomic<uint32_t> written;
+};
+constexpr int kLiveSeqs = 64;
+constinit LiveSeq g_live_seq[kLiveSeqs] = {};
+
+LiveSeq& seq_of(uint64_t ino) {
+    return g_live_seq[ino % kLiveSeqs];
+}
+
 void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
     struct stat st;
-    if (still_live(fd, e, ino, &st))
-        write_again(caller, fd, st);
+    if (!still_live(fd, e, ino, &st))
+        return;
+    LiveSeq& seq = seq_of(ino);
+    seq.writing.fetch_add(1, std::memory_order_acq_rel);
+    write_again(caller, fd, st);
+    seq.written.fetch_add(1, std::memory_order_acq_rel);
+    seq.writing.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 /* A read at offset 0 (or at the current offset, which is then asked), as seq_read_iter takes it. */
@@ -127,7 +163,7 @@ void read_at_zero(Caller caller, int fd, LiveFd* e, bool ask_offset) {
 
 void vfs_live_mark(int fd) {
     struct stat st;
-    if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0)
+    if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0 || !ours())
         return;
     g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
     LiveFd& e = g_vfs_live[fd];
@@ -141,6 +177,8 @@ void vfs_live_dup(int from, int to) {
     if (from == to || to < 0 || to >= kVfsLiveFds) /* dup2 onto itself changes nothing */
         return;
     LiveFd& d = g_vfs_live[to];
+    if ((!e && d.ino.load(std::memory_order_acquire) == 0) || !ours())
+        return;
     if (!e) { /* dup2 over a live descriptor: that number is another file now */
         d.ino.store(0, std::memory_order_release);
         return;
@@ -153,7 +191,7 @@ void vfs_live_dup(int from, int to) {
 }
 
 void vfs_live_forget(int fd) {
-    if (LiveFd* e = entry(fd))
+    if (LiveFd* e = entry(fd); e && ours())
         e->ino.store(0, std::memory_order_release);
 }
 
@@ -196,6 +234,42 @@ void vfs_live_write_now(Caller caller, int fd) {
         e->used.store(1, std::memory_order_relaxed);
         refresh(caller, fd, e, ino);
     }
+}
+
+void vfs_live_after_fork() {
+    /* A thread of the parent that was making a content at the fork does not exist here: its count
+     * would make every read of that memfd wait and give up. */
+    for (LiveSeq& seq : g_live_seq) /* written only where needed: no page copied for nothing */
+        if (seq.writing.load(std::memory_order_relaxed) != 0)
+            seq.writing.store(0, std::memory_order_relaxed);
+}
+
+VfsLiveRead vfs_live_read_begin(int fd) {
+    VfsLiveRead mark = {};
+    LiveFd* e = entry(fd);
+    if (!e)
+        return mark;
+    LiveSeq& seq = seq_of(e->ino.load(std::memory_order_acquire));
+    /* Another thread writing it now finishes in a moment; this very thread writing it (a signal
+     * handler that interrupted the writing) never does while this runs: so a bounded wait. */
+    for (int i = 0; i < kVfsLiveRetries && seq.writing.load(std::memory_order_acquire) != 0; ++i)
+        PalThreadYield();
+    mark.seq = static_cast<int>(&seq - g_live_seq) + 1;
+    mark.written = seq.written.load(std::memory_order_acquire);
+    mark.quiet = seq.writing.load(std::memory_order_acquire) == 0;
+    return mark;
+}
+
+bool vfs_live_read_whole(const VfsLiveRead& mark) {
+    if (mark.seq == 0)
+        return true; /* no live file when it began */
+    const LiveSeq& seq = g_live_seq[mark.seq - 1];
+    return mark.quiet && seq.writing.load(std::memory_order_acquire) == 0 &&
+           seq.written.load(std::memory_order_acquire) == mark.written;
+}
+
+bool vfs_live_read_undo(int fd, long count) {
+    return PalFileSeek(fd, -count, SEEK_CUR) >= 0;
 }
 
 }  // namespace libos

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generated files that change stay live (issue 14; table/vfs/live.cpp): a program that keeps
 # /proc/stat or /proc/self/status open and reads it again (lseek + read, pread, preadv, syscall(),
-# a dup, a fork child, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively.
+# a dup, a fork child, a vfork child closing its copy, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively.
 # Each case runs natively first (the host is the oracle) and then under `scripts/libos-run --cpus 4`.
 # TAP output. LIBOS_TEST_PROGRAMS is the build directory of tests/programs/.
 set -u
@@ -11,13 +11,21 @@ progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 
 source "$(dirname "$0")/../lib/tap.sh"
 
-for method in lseek chunks pread preadv syscall dup fork rewind fseek fseek-cur fsetpos fflush; do
+for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush; do
   expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done
 
 expect "descriptor calls with a live file open: natively" "ok" "$progs/live_files" calls
 expect "descriptor calls with a live file open: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" calls
+
+# Two threads re-reading /proc/self/status at offset 0 while its length changes: each read whole.
+expect "two threads re-reading one live descriptor: natively" "whole" "$progs/live_files" threads
+expect "two threads re-reading one live descriptor: --cpus 4" "whole" "$run" --cpus 4 -- "$progs/live_files" threads
+
+# /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.
+expect "reopen for writing through /proc/self/fd: natively" "ok" "$progs/live_files" reopen
+expect "reopen for writing through /proc/self/fd: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" reopen
 
 # /proc/self/status read again through the same descriptor after sched_setaffinity: the new list.
 native=$("$progs/live_files" status)

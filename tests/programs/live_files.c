@@ -4,14 +4,17 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork chunks
+ *                           dup fork vfork chunks
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
+ *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
+ *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
  *                           through the same descriptor and prints it
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +170,96 @@ static int calls_method(void) {
     return 0;
 }
 
+/* /proc/self/fd/N of the open file, opened again for writing (open with O_TRUNC, fopen "r+" and "w"):
+ * natively a new open of /proc/stat, which no write reaches. The first descriptor then reads on
+ * where it stopped, and its content has none of the bytes written. Prints "ok" or the first check
+ * that failed. */
+static int reopen_method(void) {
+    int fd = open("/proc/stat", O_RDONLY);
+    char link[64];
+    CHECK(fd >= 0 && read(fd, g_buf, 10) == 10);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    int w = open(link, O_WRONLY | O_TRUNC);
+    CHECK(w >= 0 || errno == EACCES);
+    if (w >= 0) {
+        CHECK(write(w, "XXXXXXXX", 8) == -1);
+        close(w);
+    }
+    FILE* f = fopen(link, "r+");
+    if (f) {
+        fputs("YYYYYYYY", f);
+        fclose(f);
+    }
+    f = fopen(link, "w");
+    if (f) {
+        fputs("ZZZZZZZZ", f);
+        fclose(f);
+    }
+    /* Reads on where they stopped: the rest of the content that was there. */
+    size_t n = read_rest(fd, 4096);
+    CHECK(n > 0 && !strpbrk(g_buf, "XYZ"));
+    CHECK(pread(fd, g_buf, kBuf - 1, 0) > 0 && strncmp(g_buf, "cpu ", 4) == 0);
+    printf("ok\n");
+    return 0;
+}
+
+/* Two threads read /proc/self/status again and again at offset 0 (each read makes it anew) while the
+ * main thread changes the process's affinity, and so the length of its Cpus_allowed lines: every
+ * read must hold one content whole, as natively (the seq file's mutex), never the new content
+ * followed by the old one's tail. Prints "whole" or "torn". */
+enum { kThreadReads = 20000 };
+static int g_status_fd, g_status_lines;
+static volatile int g_torn, g_readers_done;
+
+static int count_lines(const char* text, ssize_t n) {
+    int lines = 0;
+    for (ssize_t i = 0; i < n; ++i)
+        lines += text[i] == '\n';
+    return lines;
+}
+
+static void* status_reader(void* unused) {
+    static __thread char buf[65536];
+    (void)unused;
+    for (int i = 0; i < kThreadReads && !g_torn; ++i) {
+        ssize_t n = pread(g_status_fd, buf, sizeof(buf), 0);
+        const char* last = n > 1 ? buf + n - 2 : buf;
+        while (last > buf && last[-1] != '\n')
+            --last;
+        if (n <= 0 || buf[n - 1] != '\n' || count_lines(buf, n) != g_status_lines ||
+            strncmp(last, "nonvoluntary_ctxt_switches:", 27) != 0)
+            g_torn = 1;
+    }
+    __atomic_add_fetch(&g_readers_done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int threads_method(void) {
+    g_status_fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = g_status_fd >= 0 ? read(g_status_fd, g_buf, kBuf) : -1;
+    cpu_set_t all, one;
+    if (n <= 0 || sched_getaffinity(0, sizeof(all), &all))
+        return 1;
+    g_status_lines = count_lines(g_buf, n);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    pthread_t readers[2];
+    for (int i = 0; i < 2; ++i)
+        if (pthread_create(&readers[i], NULL, status_reader, NULL))
+            return 1;
+    while (__atomic_load_n(&g_readers_done, __ATOMIC_SEQ_CST) < 2)
+        if (sched_setaffinity(0, sizeof(one), &one) || sched_setaffinity(0, sizeof(all), &all))
+            return 1;
+    for (int i = 0; i < 2; ++i)
+        pthread_join(readers[i], NULL);
+    printf("%s\n", g_torn ? "torn" : "whole");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2)
         return 2;
@@ -175,6 +268,10 @@ int main(int argc, char** argv) {
         return status_method();
     if (strcmp(m, "calls") == 0)
         return calls_method();
+    if (strcmp(m, "reopen") == 0)
+        return reopen_method();
+    if (strcmp(m, "threads") == 0)
+        return threads_method();
     long long before, after;
     if (!strcmp(m, "rewind") || !strcmp(m, "fseek") || !strcmp(m, "fseek-cur") || !strcmp(m, "fsetpos") ||
         !strcmp(m, "fflush")) {
@@ -236,6 +333,22 @@ int main(int argc, char** argv) {
         int copy = dup(fd);
         lseek(copy, 0, SEEK_SET);
         read_rest(copy, 4096);
+    } else if (!strcmp(m, "vfork")) {
+        /* A vfork child, which runs in this process's memory with descriptors of its own, replaces
+         * and closes its copy of the descriptor (as a child does before exec): this process's own
+         * stays live. */
+        pid_t child = vfork();
+        if (child == 0) {
+            int null = open("/dev/null", O_RDONLY);
+            if (null < 0 || dup2(null, fd) != fd || close(fd) != 0)
+                _exit(1);
+            _exit(0);
+        }
+        int status;
+        if (child < 0 || waitpid(child, &status, 0) != child || status != 0)
+            return 1;
+        lseek(fd, 0, SEEK_SET);
+        read_rest(fd, 4096);
     } else if (!strcmp(m, "fork")) {
         /* The child reads again through the descriptor it shares, and hands over what it read. */
         int p[2];

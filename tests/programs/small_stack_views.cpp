@@ -131,6 +131,11 @@ void read_file(const char* path) {
     long total = 0, n;
     while ((n = read(fd, g_buf, sizeof(g_buf))) > 0)
         total += n;
+    /* Read again from the start: a file whose content changes is made anew then, as a seq file is
+     * (table/vfs/live.cpp), which is a path of its own. */
+    if (n == 0 && lseek(fd, 0, SEEK_SET) == 0)
+        while ((n = read(fd, g_buf, sizeof(g_buf))) > 0)
+            total += n;
     close(fd);
     /* Counters change between reads: only whether there was content is reported. */
     line(path, n < 0 ? "read-error" : total > 0 ? "bytes" : "empty");

@@ -196,6 +196,22 @@ void vfs_live_before_pread(Caller caller, int fd, long offset);
 void vfs_live_before_seek(Caller caller, int fd, long offset, int whence);
 /* Writes fd's content again now (a stdio stream's seek: its reads are glibc's own). */
 void vfs_live_write_now(Caller caller, int fd);
+/* A read of a live descriptor that another thread's making of its content overlapped may hold part
+ * of each (the content is written in place): the shim's read, pread, readv and preadv mark the
+ * start of the read, and read again when it was not whole, up to kVfsLiveRetries times. */
+struct VfsLiveRead {
+    int seq;          /* 0: fd was no live file */
+    uint32_t written; /* the makings ended when the read began */
+    bool quiet;       /* nobody was making it then */
+};
+constexpr int kVfsLiveRetries = 64;
+VfsLiveRead vfs_live_read_begin(int fd);
+/* Whether the read since `mark` was of one content, whole. */
+bool vfs_live_read_whole(const VfsLiveRead& mark);
+/* In a fork child: no thread is making a content any more (the fork hooks, after after_fork_child). */
+void vfs_live_after_fork();
+/* Moves fd's offset back by `count` bytes, for a read(2) or readv(2) made again: false if it fails. */
+bool vfs_live_read_undo(int fd, long count);
 
 /* Listings (listing.cpp). Whether directory descriptor `fd` is one of the views' directories whose
  * listing is the machine's, and which (its kind, and the node of a nodeN or the V of a cpuV). */
