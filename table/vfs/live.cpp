@@ -130,15 +130,26 @@ LiveSeq& seq_of(uint64_t ino) {
     return g_live_seq[ino % kLiveSeqs];
 }
 
+/* Set while this thread makes a content: a read in a signal handler that interrupted it must not
+ * wait for a making that cannot end before the handler returns. */
+constinit thread_local bool t_making __attribute__((tls_model("initial-exec"))) = false;
+/* How long a read waits for another thread's making: it takes microseconds, but a loaded machine may
+ * not run that thread for a while; a thread that died making one (pthread_exit from a handler) must
+ * not stop every read for good. */
+constexpr uint64_t kMakingWaitNs = 200'000'000;
+
 void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
     struct stat st;
     if (!still_live(fd, e, ino, &st))
         return;
     LiveSeq& seq = seq_of(ino);
+    const bool nested = t_making;
+    t_making = true;
     seq.writing.fetch_add(1, std::memory_order_acq_rel);
     write_again(caller, fd, st);
     seq.written.fetch_add(1, std::memory_order_acq_rel);
     seq.writing.fetch_sub(1, std::memory_order_acq_rel);
+    t_making = nested;
 }
 
 /* A read at offset 0 (or at the current offset, which is then asked), as seq_read_iter takes it. */
@@ -252,8 +263,12 @@ VfsLiveRead vfs_live_read_begin(int fd) {
     LiveSeq& seq = seq_of(e->ino.load(std::memory_order_acquire));
     /* Another thread writing it now finishes in a moment; this very thread writing it (a signal
      * handler that interrupted the writing) never does while this runs: so a bounded wait. */
-    for (int i = 0; i < kVfsLiveRetries && seq.writing.load(std::memory_order_acquire) != 0; ++i)
-        PalThreadYield();
+    if (!t_making && seq.writing.load(std::memory_order_acquire) != 0) {
+        const uint64_t until = PalClockMonotonic() + kMakingWaitNs;
+        do
+            PalThreadYield();
+        while (seq.writing.load(std::memory_order_acquire) != 0 && PalClockMonotonic() < until);
+    }
     mark.seq = static_cast<int>(&seq - g_live_seq) + 1;
     mark.written = seq.written.load(std::memory_order_acquire);
     mark.quiet = seq.writing.load(std::memory_order_acquire) == 0;

@@ -198,7 +198,8 @@ void vfs_live_before_seek(Caller caller, int fd, long offset, int whence);
 void vfs_live_write_now(Caller caller, int fd);
 /* A read of a live descriptor that another thread's making of its content overlapped may hold part
  * of each (the content is written in place): the shim's read, pread, readv and preadv mark the
- * start of the read, and read again when it was not whole, up to kVfsLiveRetries times. */
+ * start of the read, and read again when it was not whole, up to kVfsLiveRetries times. The start
+ * waits for another thread's making to end (up to 200 ms), never for its own thread's. */
 struct VfsLiveRead {
     int seq;          /* 0: fd was no live file */
     uint32_t written; /* the makings ended when the read began */
