@@ -69,6 +69,43 @@ libos_offer_packages() {
   libos_ensure_packages "${missing[@]}"
 }
 
+# Go 1.25 or later sizes GOMAXPROCS by the cgroup's CPU quota (tests/integration/quota.sh compares
+# it). Debian 12 has Go 1.19; Debian 13's backports have golang-1.25, whose packages depend on
+# nothing but each other. They are installed with apt-get from a source list of this call's own
+# (signed by Debian 13's key, which Debian 12's keyring holds), so the machine's apt sources stay as
+# they were. Skipped, with the reason, where installing is not possible.
+LIBOS_GO_PACKAGE=golang-1.25-go
+LIBOS_GO_SUITE=trixie-backports
+libos_offer_go() {
+  dpkg-query -W -f='${Status}' "$LIBOS_GO_PACKAGE" 2>/dev/null | grep -q 'install ok installed' && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! sudo -n true 2>/dev/null; then
+      echo "libos: not installing $LIBOS_GO_PACKAGE (not root, and no sudo without a password): the Go checks are skipped" >&2
+      return 0
+    fi
+    sudo=(sudo)
+  fi
+  local key=/usr/share/keyrings/debian-archive-trixie-automatic.gpg dir
+  if [ ! -f "$key" ]; then
+    echo "libos: not installing $LIBOS_GO_PACKAGE: $key is missing (debian-archive-keyring too old): the Go checks are skipped" >&2
+    return 0
+  fi
+  dir=$(mktemp -d)
+  mkdir -p "$dir/lists/partial"
+  chmod 755 "$dir" "$dir/lists" "$dir/lists/partial"
+  echo "deb [signed-by=$key] http://deb.debian.org/debian $LIBOS_GO_SUITE main" >"$dir/sources.list"
+  local apt=(apt-get -o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+             -o "Dir::State::Lists=$dir/lists" -o APT::Sandbox::User=root)
+  echo "libos: installing $LIBOS_GO_PACKAGE from Debian's $LIBOS_GO_SUITE" >&2
+  if ! { "${sudo[@]}" "${apt[@]}" update -qq >&2 &&
+         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" "${apt[@]}" install -y -qq --no-install-recommends \
+           "$LIBOS_GO_PACKAGE" >&2; }; then
+    echo "libos: installing $LIBOS_GO_PACKAGE failed: the Go checks are skipped" >&2
+  fi
+  "${sudo[@]}" rm -rf "$dir"
+}
+
 # libos_ensure_build [BUILD_DIR [MESON_OPTION...]]: configures BUILD_DIR once and brings it up to
 # date. A lock keeps concurrent callers (tests that run scripts/libos-run in parallel) from running
 # ninja on the same directory at once. Build output is shown only when something fails.

@@ -245,5 +245,45 @@ if have node && node -e 'require("os").availableParallelism()' 2>/dev/null; then
 else
   skip "Node os.availableParallelism()" "node (18.14 or later) is not installed (package nodejs)"
 fi
+# Go 1.25 and later: GOMAXPROCS is the quota rounded up, at least 2 and at most the CPU count. Go
+# reads the cgroup files and its mask with system calls of its own, not libc's, so it sees the
+# machine under --strict only (docs/machine.md). scripts/test installs Go 1.25 (libos_offer_go).
+go_bin=
+for g in "$(command -v go)" /usr/lib/go-*/bin/go; do
+  [ -x "$g" ] || continue
+  minor=$("$g" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+  if [ -n "$minor" ] && [ "$minor" -ge 25 ]; then go_bin=$g; break; fi
+done
+if [ -z "$go_bin" ]; then
+  skip "Go's GOMAXPROCS" "no Go 1.25 or later (scripts/test installs golang-1.25-go from Debian 13's backports)"
+elif ! have busybox; then
+  skip "Go's GOMAXPROCS" "strict mode's tests need busybox (package busybox-static)"
+else
+  # The build cache stays in the build tree, so that only the first run compiles Go's runtime.
+  go_cache="$(dirname "$(dirname "$run")")/go-cache"
+  mkdir -p "$go_cache" 2>/dev/null || go_cache="$rt_dir/go-cache"
+  if (cd "$(dirname "$0")/gomaxprocs" && env GOCACHE="$go_cache" GOPATH="$rt_dir/gopath" GOTOOLCHAIN=local \
+        GOFLAGS= GOPROXY=off GO111MODULE=on "$go_bin" build -o "$rt_dir/gomaxprocs" .) >"$rt_dir/go.log" 2>&1; then
+    go_v=$("$go_bin" env GOVERSION)
+    host_n=$(nproc)
+    for q in 0.5 1.5; do
+      if [ $q = 0.5 ]; then set_quota "$inside" 50000; else set_quota "$inside" 150000; fi
+      native=$(in_cgroup "$rt_dir/gomaxprocs" 2>&1)
+      expect "$go_v GOMAXPROCS with a quota of $q CPUs under --strict on a machine equal to the host: as natively" \
+        "$native" quiet "$run" --strict --cpus "$host_n" --cpu-quota $q -- "$rt_dir/gomaxprocs"
+    done
+    for q in 0.5 1.5 2.5 3.5; do
+      want=$(awk -v q=$q 'BEGIN { c = int(q); if (c < q) c++; if (c < 2) c = 2; if (c > 4) c = 4; print c }')
+      expect "$go_v GOMAXPROCS on 4 vCPUs with a quota of $q CPUs under --strict: $want" "$want 4" \
+        quiet "$run" --strict --cpus 4 --cpu-quota $q -- "$rt_dir/gomaxprocs"
+    done
+    expect "$go_v GOMAXPROCS on 4 vCPUs without a quota under --strict: the vCPU count" "4 4" \
+      quiet "$run" --strict --cpus 4 -- "$rt_dir/gomaxprocs"
+    expect "$go_v GOMAXPROCS with GODEBUG=containermaxprocs=0: the quota is what lowered it" "4 4" \
+      quiet "$run" --strict --cpus 4 --cpu-quota 1.5 -- env GODEBUG=containermaxprocs=0 "$rt_dir/gomaxprocs"
+  else
+    fail "Go's GOMAXPROCS: the probe builds" "$(cat "$rt_dir/go.log")"
+  fi
+fi
 cleanup
 echo "1..$n"

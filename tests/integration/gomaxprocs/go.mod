@@ -1,0 +1,3 @@
+module gomaxprocs
+
+go 1.25
