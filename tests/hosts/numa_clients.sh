@@ -14,12 +14,13 @@ section() { local name=$1; shift; echo "== $name"; "$@" 2>&1; echo "== rc $?"; }
 # numactl --hardware without the sizes (the guest's nodes have 1 GiB or 512 MiB; the virtual
 # nodes share this host's memory).
 hardware() { numactl --hardware | sed -E 's/^(node [0-9]+ (size|free)): [0-9]+ MB$/\1: SIZE MB/'; }
-# A numa_maps line reduced to its policy and the nodes its pages are on (the counts depend on what
-# the two kernels happen to have faulted in, for file mappings).
-maps_line() { awk -v a="$1" '$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] "=" f[2] } print s }' "$2"; }
-# numastat -p PID: the header and which nodes the process's private memory is on.
+# A numa_maps line reduced to its policy and the nodes its pages are on (not how many: the anonymous
+# mapping merges with its neighbours as the address layout allows).
+maps_line() { awk -v a="$1" '$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }' "$2"; }
+# numastat -p PID: the header and the node that holds most of the process's private memory (its
+# file pages are where the page cache put them, which differs from host to host).
 numastat_nodes() {
-  numastat -p "$1" | awk '/^ +Node / { $1 = $1; print } /^(Private|Total) / { s = $1 ":"; for (i = 2; i < NF; i++) s = s " " ($i + 0 > 0 ? "some" : "none"); print s }'
+  numastat -p "$1" | awk '/^ +Node / { $1 = $1; print } /^Private / { m = 2; for (i = 2; i < NF; i++) if ($i + 0 > $m + 0) m = i; print "most private memory: node " m - 2 }'
 }
 
 # A refusal: its standard error's first lines (numactl's usage text follows), then its standard

@@ -6,8 +6,9 @@
  *   numa_places run NODE   numa_run_on_node(NODE): the node getcpu then reports
  *   numa_places where      8 pages touched under the inherited policy: each page's node
  *   numa_places interleaved  8 pages touched: "yes" when page i is on node (page number mod nodes)
- *   numa_places hold SECONDS  64 pages touched, then held: prints "holding ADDR" (as numa_maps
- *                          writes it) for a reader of another process's numa_maps and pages
+ *   numa_places hold SECONDS  1024 pages touched (4 MiB, more than the program's file pages), then
+ *                          held: prints "holding ADDR" (as numa_maps writes it) for a reader of
+ *                          another process's numa_maps, numastat -p and pages
  *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses */
 #define _GNU_SOURCE
 #include <numa.h>
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
             ok = ok && node_of(p + i * page) == (int)(((unsigned long)(p + i * page) / page) % nodes);
         printf("%s\n", ok ? "yes" : "no");
     } else if (strcmp(argv[1], "hold") == 0 && argc > 2) {
-        char* p = touched_pages(64);
+        char* p = touched_pages(1024);
         printf("holding %lx\n", (unsigned long)p);
         fflush(stdout);
         sleep((unsigned)atoi(argv[2]));
