@@ -82,6 +82,17 @@ bool parse_maps_line(const char* p, const char* end, MapsLine* out) {
     return out->end > out->start;
 }
 
+/* Whether the "dev inode" fields before `end` name inode 0 (not a file). */
+bool inode_zero(const char* fields, const char* end) {
+    const char* space = static_cast<const char*>(memchr(fields, ' ', static_cast<size_t>(end - fields)));
+    if (!space)
+        return true;
+    for (const char* p = space; p < end; ++p)
+        if (*p >= '1' && *p <= '9')
+            return false;
+    return true;
+}
+
 /* Calls visit(line) on each line of a maps file in buf[0, len), until it returns true. */
 template <class Visit>
 bool each_maps_line(const char* buf, size_t len, Visit visit) {
@@ -111,7 +122,9 @@ uintptr_t remote_directory(NumaRemote* r, pid_t pid) {
     uint64_t offset = 0;
     uintptr_t delta = 0;
     bool found = each_maps_line(r->maps, static_cast<size_t>(len), [&](const MapsLine& l) {
-        if (own < l.start || own >= l.end || l.file_length == 0 || l.file_length >= sizeof(key) || l.file[0] == '0')
+        /* A file's mapping: a path after the device and a non-zero inode. */
+        const char* slash = static_cast<const char*>(memchr(l.file, '/', l.file_length));
+        if (own < l.start || own >= l.end || !slash || l.file_length >= sizeof(key) || inode_zero(l.file, slash))
             return false;
         memcpy(key, l.file, l.file_length);
         key_length = l.file_length;
