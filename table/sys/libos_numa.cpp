@@ -168,11 +168,12 @@ bool confirmed(const VirtualPolicy& record, int host_mode, const NodeBits& host)
     return record.host_mode == host_mode && record.host_digest == libos::numa_digest(host);
 }
 
-/* The policy governing `addr` as the LibOS knows it: the range's record, else the thread's. */
-bool governing_policy(uintptr_t addr, VirtualPolicy* out) {
-    if (libos::numa_find_range(addr, out))
+/* The policy governing `addr` as the LibOS knows it: the range's record, else the thread's (for
+ * another process, `remote`: its records, else its first thread's). */
+bool governing_policy(const libos::NumaRemote* remote, uintptr_t addr, VirtualPolicy* out) {
+    if (remote ? libos::numa_remote_find_range(remote, addr, out) : libos::numa_find_range(addr, out))
         return true;
-    if (VirtualPolicy* own = libos::numa_thread_policy()) {
+    if (const VirtualPolicy* own = remote ? libos::numa_remote_task_policy(remote) : libos::numa_thread_policy()) {
         *out = *own;
         return true;
     }
@@ -186,17 +187,18 @@ bool governing_policy(uintptr_t addr, VirtualPolicy* out) {
  * page number; local and default: the current node, the node of the vCPU the caller runs on now,
  * standing for the one that first touched it). A node whose host nodes do not hold `host` is never
  * the answer: the first virtual node on `host` is. */
-uint32_t page_node(uintptr_t addr, uint32_t host) {
+uint32_t page_node(uintptr_t addr, uint32_t host, const libos::NumaRemote* remote = nullptr) {
     auto backs = [host](int v) { return v >= 0 && libos::numa_host_nodes(static_cast<uint32_t>(v)).has(host); };
     VirtualPolicy policy;
     NodeBits effective = {};
     int mode = libos::kMpolDefault;
-    if (governing_policy(addr, &policy)) {
+    if (governing_policy(remote, addr, &policy)) {
         libos::numa_effective(policy, &effective);
         mode = mode_of(policy.mode);
     }
     uint32_t moved_stamp = 0;
-    int moved = libos::numa_find_page(addr & ~(kPageBytes - 1), &moved_stamp);
+    int moved = remote ? libos::numa_remote_find_page(remote, addr & ~(kPageBytes - 1), &moved_stamp)
+                       : libos::numa_find_page(addr & ~(kPageBytes - 1), &moved_stamp);
     /* A move older than the range's bind policy and outside it is not believed: the page it moved
      * was freed and the memory given again (by calls the shim does not see, such as libc's own
      * munmap inside free) before the range was bound. */
@@ -204,7 +206,8 @@ uint32_t page_node(uintptr_t addr, uint32_t host) {
                        static_cast<int32_t>(moved_stamp - policy.stamp) < 0;
     if (backs(moved) && !stale)
         return static_cast<uint32_t>(moved);
-    const int current = static_cast<int>(libos::numa_current_node());
+    /* Another process's current node: its first thread's, when its vCPUs are all on one node. */
+    const int current = remote ? libos::numa_remote_current_node(remote) : static_cast<int>(libos::numa_current_node());
     int chosen = -1;
     if (mode == libos::kMpolBind || mode == libos::kMpolPreferredMany) {
         if (backs(policy.home))
@@ -257,6 +260,10 @@ bool names_own_process(Caller caller, pid_t pid) {
 
 uint32_t libos::numa_page_node(uintptr_t addr, uint32_t host) {
     return page_node(addr, host);
+}
+
+uint32_t libos::numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host) {
+    return page_node(addr, host, remote);
 }
 
 /* set_mempolicy(2). Kernel order: the mode and its flags, the mask read in (EFAULT, EINVAL beyond
@@ -409,8 +416,8 @@ constexpr unsigned long kMoveChunk = 256;
 
 /* The status words [first, first + count) the host wrote as host nodes, rewritten as virtual ones;
  * `wanted` (or null) the virtual nodes asked for. */
-long translate_status(Caller caller, bool own, uintptr_t pages, uintptr_t status, unsigned long first,
-                      unsigned long count, const int* wanted) {
+long translate_status(Caller caller, bool own, const libos::NumaRemote* remote, uintptr_t pages, uintptr_t status,
+                      unsigned long first, unsigned long count, const int* wanted) {
     uintptr_t addrs[kMoveChunk];
     int states[kMoveChunk];
     if (caller.copy_in(addrs, pages + first * sizeof(uintptr_t), count * sizeof(uintptr_t)) < 0 ||
@@ -424,8 +431,8 @@ long translate_status(Caller caller, bool own, uintptr_t pages, uintptr_t status
             if (own)
                 libos::numa_record_page(addrs[i] & ~(kPageBytes - 1), static_cast<uint32_t>(wanted[i]));
             states[i] = wanted[i];
-        } else if (own) {
-            states[i] = static_cast<int>(page_node(addrs[i], host));
+        } else if (own || remote) {
+            states[i] = static_cast<int>(page_node(addrs[i], host, remote));
         } else {
             int v = libos::numa_virtual_node_of(host, nullptr);
             states[i] = v < 0 ? 0 : v;
@@ -453,11 +460,15 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
         long ret = PalProcessMovePages(target, nr_pages, pages.for_kernel(), nullptr, status.for_kernel(), flags);
         if (ret < 0)
             return ret;
-        for (unsigned long done = 0; done < nr_pages; done += kMoveChunk) {
+        /* Another process of the launch: its own records, where the host lets them be read. */
+        libos::NumaRemote* remote = own || caller.is_remote() ? nullptr : libos::numa_remote_open(target);
+        for (unsigned long done = 0; done < nr_pages && ret >= 0; done += kMoveChunk) {
             unsigned long count = nr_pages - done < kMoveChunk ? nr_pages - done : kMoveChunk;
-            if (long t = translate_status(caller, own, pages.address(), status.address(), done, count, nullptr); t < 0)
-                return t;
+            if (long t = translate_status(caller, own, remote, pages.address(), status.address(), done, count, nullptr);
+                t < 0)
+                ret = t;
         }
+        libos::numa_remote_close(remote);
         return ret;
     }
     if (nr_pages == 0)
@@ -490,7 +501,8 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
             if (ret < 0)
                 return ret;
             not_moved += ret;
-            if (long t = translate_status(caller, own, pages.address(), status.address(), done, count, wanted); t < 0)
+            if (long t = translate_status(caller, own, nullptr, pages.address(), status.address(), done, count, wanted);
+                t < 0)
                 return t;
         }
         if (fault) {

@@ -24,6 +24,7 @@
 
 #include "libos/libos_numa.h"
 #include "libos/libos_sections.h"
+#include "libos_numa_internal.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -31,12 +32,6 @@ namespace libos {
 namespace {
 
 constexpr uintptr_t kPageBytes = 4096;
-
-struct RangeSlot {
-    uintptr_t start; /* start == end: free */
-    uintptr_t end;
-    VirtualPolicy policy;
-};
 
 LIBOS_LARGE_BSS constinit RangeSlot g_ranges[kRangeSlots] = {};
 constinit uint32_t g_range_used = 0; /* slots [0, used) have been written */
@@ -271,7 +266,6 @@ void numa_set_range_home(uintptr_t start, uintptr_t end, int32_t home) {
 
 namespace {
 
-constexpr uint32_t kPageProbe = 8;
 /* A range of at most this many pages is looked up page by page; a larger one scans the table. */
 constexpr uintptr_t kProbedPages = 64;
 /* Each entry: the page number above the low 12 bits, the node + 1 in them; 0 is free. */
@@ -279,7 +273,7 @@ LIBOS_LARGE_BSS constinit std::atomic<uint64_t> g_pages[kPageSlots] = {};
 LIBOS_LARGE_BSS constinit std::atomic<uint32_t> g_page_stamps[kPageSlots] = {};
 
 uint32_t page_hash(uint64_t number) {
-    return static_cast<uint32_t>((number * 0x9E3779B97F4A7C15ULL) >> 40) % kPageSlots;
+    return numa_page_hash(number);
 }
 
 void record_page(uintptr_t page, uint32_t vnode, uint32_t stamp) {
@@ -467,5 +461,32 @@ void numa_move_memory(uintptr_t old, uintptr_t old_len, uintptr_t to, uintptr_t 
                 record_page(page - old + to, static_cast<uint32_t>((entry & 0xfff) - 1), stamp);
         });
 }
+
+/* ---- what other processes read ------------------------------------------------------------- */
+
+namespace {
+
+/* The task policy (the first thread's), for other processes' readers of numa_maps and move_pages:
+ * the first thread alone writes it, under a sequence number. */
+constinit std::atomic<uint32_t> g_task_seq{0};
+constinit uint32_t g_task_valid = 0;
+constinit VirtualPolicy g_task_policy = {};
+
+}  // namespace
+
+void numa_publish_task_policy(const VirtualPolicy* policy) {
+    g_task_seq.fetch_add(1, std::memory_order_acq_rel);
+    std::atomic_thread_fence(std::memory_order_release);
+    if (policy)
+        g_task_policy = *policy;
+    g_task_valid = policy != nullptr;
+    g_task_seq.fetch_add(1, std::memory_order_release);
+}
+
+constinit const NumaDirectory g_numa_directory = {
+    kNumaDirectoryMagic, &g_numa_directory, kRangeSlots,  kPageSlots,   sizeof(RangeSlot),
+    sizeof(VirtualPolicy), g_ranges,        &g_range_used, &g_range_seq, g_pages,
+    g_page_stamps,         &g_task_seq,     &g_task_valid, &g_task_policy,
+};
 
 }  // namespace libos

@@ -263,6 +263,8 @@ void numa_set_thread_policy(const VirtualPolicy& policy) {
     t_vfork_tid = 0;
     t_policy = policy;
     t_has_policy = true;
+    if (PalThreadGetId() == PalProcessGetId())
+        numa_publish_task_policy(&policy);
 }
 
 void numa_copy_thread_policy(InheritedPolicy* out) {
@@ -333,6 +335,11 @@ void numa_set_inherited(int mode, const NodeBits& nodes) {
     g_inherited_mode = mode;
     g_inherited_nodes = nodes;
     g_inherited_valid = true;
+    VirtualPolicy published = {};
+    published.mode = mode;
+    published.home = -1;
+    published.nodes = nodes;
+    numa_publish_task_policy(&published);
 }
 
 }  // namespace libos

@@ -6,9 +6,10 @@
  * present in a mapping of up to kExactPages pages is counted on the virtual node get_mempolicy
  * (MPOL_F_NODE|MPOL_F_ADDR) reports for it, so the two agree. A larger mapping's pages on a host node
  * are counted on the first of the policy's virtual nodes on that host node (or, with no policy, the
- * node of the vCPU the caller runs on). Another process's file is seen through the map: each host
- * node's pages on the first virtual node it backs, and the policy's host nodes as the virtual nodes
- * they make up. */
+ * node of the vCPU the caller runs on). Another process of the launch is answered the same way from
+ * its own records, where the host lets them be read (libos_numa_remote.cpp); otherwise its file is
+ * seen through the map: each host node's pages on the first virtual node it backs, and the policy's
+ * host nodes as the virtual nodes they make up. */
 #include <errno.h>
 #include <string.h>
 
@@ -147,8 +148,10 @@ struct Columns {
     uintptr_t next_start;
     bool own;
     bool recorded;
-    uint32_t current;
+    int current; /* the node standing for the first touch, or -1 */
     const NodeBits* effective;
+    pid_t pid;                /* 0: the caller's own */
+    const NumaRemote* remote; /* another process's records, or null */
 };
 
 constexpr uint32_t kBlockNodes = 128;
@@ -169,13 +172,13 @@ uint64_t count_exact(const Columns& c, uint32_t base, uint64_t total, uint64_t* 
         unsigned long count = 0;
         for (; count < kBatch && addr + count * kPageBytes < c.next_start; ++count)
             pages[count] = addr + count * kPageBytes;
-        if (PalProcessMovePages(0, count, pages, nullptr, status, 0) < 0)
+        if (PalProcessMovePages(c.pid, count, pages, nullptr, status, 0) < 0)
             break;
         for (unsigned long i = 0; i < count && found < total && !ended; ++i) {
             ended = status[i] == -EFAULT; /* a hole: the mapping ended */
             if (status[i] < 0)
                 continue;
-            uint32_t v = numa_page_node(pages[i], static_cast<uint32_t>(status[i]));
+            uint32_t v = numa_page_node_in(c.remote, pages[i], static_cast<uint32_t>(status[i]));
             if (v >= base && v - base < kBlockNodes)
                 ++counts[v - base];
             ++found;
@@ -198,8 +201,8 @@ void count_by_host(const Columns& c, uint32_t base, uint64_t* counts) {
             int v = -1;
             if (c.recorded)
                 v = numa_virtual_node_of(h, c.effective);
-            if (v < 0 && c.own && numa_host_nodes(c.current).has(h))
-                v = static_cast<int>(c.current);
+            if (v < 0 && c.current >= 0 && numa_host_nodes(static_cast<uint32_t>(c.current)).has(h))
+                v = c.current;
             if (v < 0)
                 v = numa_virtual_node_of(h, nullptr);
             const uint32_t node = v < 0 ? 0 : static_cast<uint32_t>(v);
@@ -216,7 +219,26 @@ struct Line {
     const char* end;
 };
 
-void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint32_t current) {
+/* Whether another process's record may stand for the policy the host shows on a line: the same mode,
+ * and (without mode flags, whose masks are shown as given) the host nodes it was made into. */
+bool believable(const VirtualPolicy& record, const char* policy, const char* policy_end, const char* colon) {
+    const char* name = mode_name(record.mode);
+    const size_t length = strlen(name);
+    const char* after = policy + length;
+    if (after > policy_end || strncmp(policy, name, length) != 0 || (after != policy_end && *after != ':' && *after != '='))
+        return false;
+    if (record.mode & kMpolModeFlags)
+        return true;
+    NodeBits effective, host, shown = {};
+    numa_effective(record, &effective);
+    numa_to_host(effective, &host);
+    if (colon)
+        parse_nodes(colon + 1, policy_end, &shown);
+    return !colon || memcmp(host.words, shown.words, sizeof(host.words)) == 0;
+}
+
+void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, int current, const NumaRemote* remote,
+                pid_t pid) {
     const char* p = line.begin;
     const char* address_end = static_cast<const char*>(memchr(p, ' ', static_cast<size_t>(line.end - p)));
     if (!address_end) {
@@ -232,7 +254,15 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint
     const char* colon = static_cast<const char*>(memchr(policy, ':', static_cast<size_t>(policy_end - policy)));
     VirtualPolicy record;
     bool recorded = own && numa_find_range(start, &record);
-    if (!recorded && own) {
+    if (remote) {
+        /* Another process's record of the range, else its task policy, when the host shows it. */
+        const VirtualPolicy* task = numa_remote_task_policy(remote);
+        recorded = numa_remote_find_range(remote, start, &record) && believable(record, policy, policy_end, colon);
+        if (!recorded && task && believable(*task, policy, policy_end, colon)) {
+            record = *task;
+            recorded = true;
+        }
+    } else if (!recorded && own) {
         /* A mapping without a policy of its own shows the task's: the thread's record, when the line
          * names its mode. */
         VirtualPolicy* thread = numa_thread_policy();
@@ -286,11 +316,12 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, uint
         f = field_end;
     }
     if (columns) {
-        const Columns c{columns, tail ? tail : line.end, start, next_start, own, recorded, current, &effective};
+        const Columns c{columns, tail ? tail : line.end, start, next_start, own, recorded, current, &effective,
+                        own ? 0 : pid, remote};
         /* The virtual nodes a block at a time, so that a machine of up to kMaxNodeBits nodes needs no
          * more than kBlockNodes counters on the stack (preloaded code runs on small stacks). */
         uint64_t counts[kBlockNodes] = {};
-        const bool exact = own && total <= kExactPages && count_exact(c, 0, total, counts) == total;
+        const bool exact = (own || remote) && total <= kExactPages && count_exact(c, 0, total, counts) == total;
         for (uint32_t base = 0; base < numa_node_count(); base += kBlockNodes) {
             if (base > 0 || !exact) {
                 memset(counts, 0, sizeof(counts));
@@ -339,7 +370,10 @@ long write_numa_maps(Caller caller, const VfsPath& path, Out& out) {
         return len;
     pid_t tgid = 0, ppid = 0;
     const bool own = !caller.is_remote() && PalThreadProcess(path.tid, &tgid, &ppid) == 0 && tgid == caller.process();
-    const uint32_t current = own ? numa_current_node() : 0;
+    /* Another process of the launch (not strict mode's supervisor, which reads for a program): its
+     * own records, when the host lets them be read. */
+    NumaRemote* remote = !own && !caller.is_remote() && tgid > 0 ? numa_remote_open(tgid) : nullptr;
+    const int current = own ? static_cast<int>(numa_current_node()) : remote ? numa_remote_current_node(remote) : -1;
     const char* p = buf.data;
     const char* end = buf.data + len;
     while (p < end) {
@@ -349,9 +383,10 @@ long write_numa_maps(Caller caller, const VfsPath& path, Out& out) {
         uintptr_t next_start = next < end ? parse_hex(next, end) : ~uintptr_t{0};
         if (next_start == 0)
             next_start = ~uintptr_t{0};
-        write_line(out, Line{p, line_end}, next_start, own, current);
+        write_line(out, Line{p, line_end}, next_start, own, current, remote, tgid);
         p = next;
     }
+    numa_remote_close(remote);
     return 0;
 }
 

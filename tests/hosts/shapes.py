@@ -46,4 +46,11 @@ SHAPES = {s.name: s for s in [
           ["-smp", "16,sockets=2,cores=4,threads=2"] + _numa(["0-7", "8-15"], 1024), 2048,
           setup=_CGROUP_SETUP, ci=True),
     Shape("one", "1 CPU, one node", ["-smp", "1"], 1024),
+    # The oracle of virtual NUMA (docs/numa.md): real nodes of the shapes `libos-run --cpus 8 --numa 2`
+    # and `--numa 4` give, on which tests/hosts/numa_test.py runs the real NUMA clients natively.
+    Shape("numa2", "8 CPUs, 2 NUMA nodes (CPUs 0-3, 4-7)",
+          ["-smp", "8,sockets=1,cores=8,threads=1"] + _numa(["0-3", "4-7"], 512), 1024, tags=["numa"]),
+    Shape("numa4", "8 CPUs, 4 NUMA nodes (CPUs 0-1, 2-3, 4-5, 6-7)",
+          ["-smp", "8,sockets=1,cores=8,threads=1"] + _numa(["0-1", "2-3", "4-5", "6-7"], 256), 1024,
+          tags=["numa"]),
 ]}

@@ -77,6 +77,24 @@ nodes: 3 0 3 0" "${four[@]}" "$places" move
   expect "--numa 2: numa_run_on_node(1)" "run 1: node 1, cpu's node 1" "${two[@]}" "$places" run 1
   expect "--numa 1: libnuma as natively" "$("$places" alloc; "$places" move)" \
     sh -c "$(printf '%q ' "${one[@]}") $places alloc; $(printf '%q ' "${one[@]}") $places move"
+  # Another process of the launch: its numa_maps and move_pages(pid) answered from its own records
+  # (a bind, an interleave and a default policy on a node's vCPUs), as a real 4-node machine does.
+  other='h() { mkfifo "$1"; $2 '"$places"' hold 60 >"$1" & p=$!; read -r _ a <"$1"; rm -f "$1"
+awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }'"'"' /proc/$p/numa_maps
+'"$places"' peek $p $a; echo "first page mod 4: $(( 0x$a / 4096 % 4 ))"; kill $p; }
+d=$(mktemp -d); h $d/1 "numactl --membind=1"; h $d/2 "numactl --interleave=all"; h $d/3 "numactl --cpunodebind=2"; rmdir $d'
+  got=$("${four[@]}" bash -c "$other" 2>&1)
+  first=$(echo "$got" | sed -n 's/^first page mod 4: //p' | sed -n 2p)
+  want="bind:1 N1
+pages: 1 1 1 1
+first page mod 4: $(echo "$got" | sed -n 's/^first page mod 4: //p' | sed -n 1p)
+interleave:0-3 N0 N1 N2 N3
+pages: $(( first % 4 )) $(( (first + 1) % 4 )) $(( (first + 2) % 4 )) $(( (first + 3) % 4 ))
+first page mod 4: $first
+default N2
+pages: 2 2 2 2
+first page mod 4: $(echo "$got" | sed -n 's/^first page mod 4: //p' | sed -n 3p)"
+  expect "--numa 4: another process's numa_maps and move_pages from its records" "$want" echo "$got"
   if have hwloc-bind; then
     expect "--numa 2: hwloc-bind --membind node:1" "1 1 1 1 1 1 1 1" "${two[@]}" hwloc-bind --membind node:1 -- "$places" where
   else

@@ -6,7 +6,10 @@
  *   numa_places run NODE   numa_run_on_node(NODE): the node getcpu then reports
  *   numa_places where      8 pages touched under the inherited policy: each page's node
  *   numa_places interleaved  8 pages touched: "yes" when page i is on node (page number mod nodes)
- *   numa_places hold SECONDS  64 pages touched, then held: for a reader of the host's numa_maps */
+ *   numa_places hold SECONDS  1024 pages touched (4 MiB, more than the program's file pages), then
+ *                          held: prints "holding ADDR" (as numa_maps writes it) for a reader of
+ *                          another process's numa_maps, numastat -p and pages
+ *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses */
 #define _GNU_SOURCE
 #include <numa.h>
 #include <numaif.h>
@@ -88,10 +91,24 @@ int main(int argc, char** argv) {
             ok = ok && node_of(p + i * page) == (int)(((unsigned long)(p + i * page) / page) % nodes);
         printf("%s\n", ok ? "yes" : "no");
     } else if (strcmp(argv[1], "hold") == 0 && argc > 2) {
-        touched_pages(64);
-        printf("holding\n");
+        char* p = touched_pages(1024);
+        printf("holding %lx\n", (unsigned long)p);
         fflush(stdout);
         sleep((unsigned)atoi(argv[2]));
+    } else if (strcmp(argv[1], "peek") == 0 && argc > 3) {
+        unsigned long base = strtoul(argv[3], NULL, 16);
+        void* pages[4];
+        int status[4];
+        for (int i = 0; i < 4; ++i)
+            pages[i] = (void*)(base + (unsigned long)i * page);
+        if (move_pages(atoi(argv[2]), 4, pages, NULL, status, 0) != 0) {
+            perror("move_pages");
+            return 7;
+        }
+        printf("pages:");
+        for (int i = 0; i < 4; ++i)
+            printf(" %d", status[i]);
+        printf("\n");
     } else {
         return 2;
     }

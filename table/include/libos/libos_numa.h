@@ -90,6 +90,30 @@ void numa_effective(const VirtualPolicy& policy, NodeBits* out);
  * (libos_numa.cpp: where move_pages put it, else where its policy would on a real machine). */
 uint32_t numa_page_node(uintptr_t addr, uint32_t host);
 
+/* ---- another process's records (libos_numa_remote.cpp) -------------------------------------- */
+
+/* A copy of the records of another process of the launch: its ranges' policies, its moved pages,
+ * its first thread's policy (the task policy numa_maps shows), and the node its first thread's
+ * vCPUs are on when they are all on one. Read with process_vm_readv, which the host permits only
+ * with the right to attach to the process (more than numa_maps and move_pages need: nothing is
+ * granted that the host would refuse); every field is checked, as input from another process. */
+struct NumaRemote;
+/* Reads process `pid`'s records into a mapping of their own; null when they cannot be read (no
+ * right, no shim in it, another build of the shim): the process is then seen through the map. */
+NumaRemote* numa_remote_open(pid_t pid);
+void numa_remote_close(NumaRemote* remote);
+bool numa_remote_find_range(const NumaRemote* remote, uintptr_t addr, VirtualPolicy* out);
+/* The first thread's policy, or null when it has none recorded. */
+const VirtualPolicy* numa_remote_task_policy(const NumaRemote* remote);
+/* The virtual node page `page` was moved to (as numa_find_page), or -1. */
+int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* stamp);
+/* The node of the first thread's vCPUs when they all lie in one, else -1. */
+int numa_remote_current_node(const NumaRemote* remote);
+/* numa_page_node for another process's page (`remote` null: the calling process's). */
+uint32_t numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host);
+/* The first thread's policy changed (null: it has none): published for other processes' readers. */
+void numa_publish_task_policy(const VirtualPolicy* policy);
+
 /* ---- the thread's policy -------------------------------------------------------------------- */
 
 /* The calling thread's record, or null when it has none (then the host's policy, seen through the
