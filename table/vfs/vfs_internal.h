@@ -88,6 +88,9 @@ public:
 
 /* A generated file's content, by family, into `out`: 0 or -errno. */
 long write_content(Caller caller, const VfsPath& path, Out& out);
+/* The content of `path` changes while the machine runs (/proc/stat, a status file...): generated at
+ * every open, and kept live (live.cpp). */
+bool vfs_generated_changes(const VfsPath& path);
 /* A descriptor of its own onto memfd `fd`, with the program's access mode and status flags, at the
  * lowest free number (through /proc/self/fd): the descriptor or -errno. */
 long reopen_memfd(long fd, int flags);
