@@ -276,6 +276,25 @@ void vfs_live_adopt(int fd) {
         mark(fd, 1); /* its reads so far are not known: the next one at offset 0 makes it anew */
 }
 
+size_t vfs_live_exec_list(char* out, size_t size) {
+    TextBuilder text(out, size);
+    int listed = 0;
+    auto add = [&](int fd) {
+        if (listed < kVfsLiveExecFds && PalFileGetCloseOnExec(fd) == 0) {
+            if (listed++)
+                text.add(",");
+            text.unum(static_cast<uint64_t>(fd));
+        }
+    };
+    for (int fd = 0; fd < kVfsLiveFds; ++fd)
+        if (g_vfs_live[fd].ino.load(std::memory_order_acquire) != 0)
+            add(fd);
+    for (HighFd& h : g_high)
+        if (h.e.ino.load(std::memory_order_acquire) != 0)
+            add(h.fd.load(std::memory_order_acquire));
+    return listed ? strlen(out) : 0;
+}
+
 bool vfs_live_tracked_high(int fd) {
     return entry(fd) != nullptr;
 }

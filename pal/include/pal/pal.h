@@ -254,6 +254,9 @@ PAL_API long PalFileDescriptorLimit(void);
 /* The file status flags and access mode of `fd` (fcntl F_GETFL). Returns them or -errno. */
 PAL_API long PalFileGetFlags(int fd);
 
+/* Whether `fd` has FD_CLOEXEC (fcntl F_GETFD): 1, 0, or -errno. */
+PAL_API long PalFileGetCloseOnExec(int fd);
+
 /* Sets or clears FD_CLOEXEC on `fd`. Returns 0 or -errno. */
 PAL_API long PalFileSetCloseOnExec(int fd, bool cloexec);
 

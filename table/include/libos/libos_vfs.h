@@ -178,6 +178,10 @@ void vfs_live_mark(int fd);
 /* fd came from elsewhere (inherited across exec): marked if it is a generated file's memfd that
  * changes. */
 void vfs_live_adopt(int fd);
+/* The live descriptors an exec keeps open (no close-on-exec), as "N,N,..." in `out` (at most
+ * kVfsLiveExecFds): its length, 0 for none. The new program adopts them (LIBOS_LIVE_FDS). */
+constexpr int kVfsLiveExecFds = 16;
+size_t vfs_live_exec_list(char* out, size_t size);
 /* dup, dup2, dup3, fcntl(F_DUPFD) made `to` a copy of `from` (`to` is no live file when `from` is
  * none). */
 void vfs_live_dup(int from, int to);

@@ -132,6 +132,11 @@ extern "C" long PalFileGetFlags(int fd) {
     return pal_raw(SYS_fcntl, fd, F_GETFL);
 }
 
+extern "C" long PalFileGetCloseOnExec(int fd) {
+    long flags = pal_raw(SYS_fcntl, fd, F_GETFD);
+    return flags < 0 ? flags : (flags & FD_CLOEXEC) != 0;
+}
+
 extern "C" long PalFileSetCloseOnExec(int fd, bool cloexec) {
     return pal_raw(SYS_fcntl, fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
 }
