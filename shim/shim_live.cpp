@@ -62,6 +62,12 @@ void before_pread(int fd, long offset) {
     }
 }
 
+/* A read that returned bytes left the offset past 0. */
+ssize_t after_read(int fd, ssize_t n) {
+    libos::vfs_live_after_read(fd, n);
+    return n;
+}
+
 /* Where a pread stopped is where the next read at another offset makes the content anew. */
 ssize_t after_pread(int fd, off_t offset, ssize_t n) {
     libos::vfs_live_after_pread(fd, offset, n);
@@ -132,7 +138,7 @@ namespace {
 
 __attribute__((noinline, cold)) ssize_t read_live(int fd, void* buf, size_t count) {
     before_read(fd);
-    return whole(fd, true, [&] { return __read(fd, buf, count); });
+    return after_read(fd, whole(fd, true, [&] { return __read(fd, buf, count); }));
 }
 
 __attribute__((noinline, cold)) ssize_t pread_live(int fd, void* buf, size_t count, off_t offset) {
@@ -142,7 +148,7 @@ __attribute__((noinline, cold)) ssize_t pread_live(int fd, void* buf, size_t cou
 
 __attribute__((noinline, cold)) ssize_t readv_live(int fd, const struct iovec* iov, int count) {
     before_read(fd);
-    return whole(fd, true, [&] { return SHIM_REAL(readv)(fd, iov, count); });
+    return after_read(fd, whole(fd, true, [&] { return SHIM_REAL(readv)(fd, iov, count); }));
 }
 
 __attribute__((noinline, cold)) ssize_t preadv_live(int fd, const struct iovec* iov, int count, off_t offset) {
@@ -157,7 +163,7 @@ __attribute__((noinline, cold)) ssize_t preadv2_live(int fd, const struct iovec*
     else
         before_pread(fd, offset);
     ssize_t n = whole(fd, offset == -1, [&] { return SHIM_REAL(preadv2)(fd, iov, count, offset, flags); });
-    return offset == -1 ? n : after_pread(fd, offset, n);
+    return offset == -1 ? after_read(fd, n) : after_pread(fd, offset, n);
 }
 
 }  // namespace

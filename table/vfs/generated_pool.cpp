@@ -38,7 +38,7 @@ struct PooledFile {
     int fd;           /* the memfd, open for reading and writing (kReady, kClaimed) */
     pid_t owner;      /* the process that made it */
     uint64_t dev, ino; /* the memfd, to notice if the program closed its number */
-    size_t size;      /* its content's length */
+    size_t size;      /* its content's length, as its last fstat or writing left it */
     char virt[kVfsPathMax];
 };
 constexpr int kPooledFiles = 16;
@@ -47,9 +47,14 @@ LIBOS_LARGE_BSS constinit PooledFile g_pool[kPooledFiles] = {};
 /* The host refused a lease (leases disabled, a file of another owner after setuid): no reuse. */
 constinit std::atomic<bool> g_no_leases{false};
 
-bool still_ours(const PooledFile& p) {
+/* p's descriptor is still its memfd; its length, which a fork child's writing may have changed, is
+ * then p.size. */
+bool still_ours(PooledFile& p) {
     struct stat st;
-    return PalFileStat(p.fd, &st) == 0 && st.st_dev == p.dev && st.st_ino == p.ino;
+    if (PalFileStat(p.fd, &st) != 0 || st.st_dev != p.dev || st.st_ino != p.ino)
+        return false;
+    p.size = static_cast<size_t>(st.st_size);
+    return true;
 }
 
 bool claim(PooledFile& p, int from) {
@@ -130,8 +135,28 @@ bool make(PooledFile& p, const char* virt, pid_t self) {
     return true;
 }
 
+/* A content that was small last time is made in memory and written with one pwrite at offset 0 and a
+ * truncate: two system calls, where writing through a sink takes a seek, the writes, a seek to learn
+ * the length and the truncate. One that did not fit in memory is made again through the sink. */
+constexpr size_t kInMemoryBelow = 3072;
+
 /* Writes the content over the memfd's old one: 0 or -errno. */
 long refill(Caller caller, const VfsPath& path, PooledFile& p) {
+    if (p.size < kInMemoryBelow) {
+        Out text;
+        if (long ret = write_content(caller, path, text); ret < 0)
+            return ret;
+        if (text.room(1)) { /* whole */
+            const size_t written = text.length();
+            long ret = PalFileWriteAt(p.fd, text.data(), written, 0);
+            /* No shorter than before (numbers grow): nothing of the old content is left past it. */
+            if (ret == 0 && written < p.size)
+                ret = PalFileTruncate(p.fd, written);
+            if (ret == 0 || written > p.size)
+                p.size = written;
+            return ret;
+        }
+    }
     if (long ret = PalFileSeek(p.fd, 0, SEEK_SET); ret < 0)
         return ret;
     long ret;

@@ -194,6 +194,32 @@ LiveSeq& seq_of(uint64_t ino) {
     return seqs()[ino % kLiveSeqs];
 }
 
+/* Where a description's offset is, when the shim knows without asking: at 0 (an lseek to 0 since
+ * the last read), past 0 (a read that returned bytes since the last seek), or not known. Per memfd
+ * (one description: each open has a memfd of its own), in the same page, one word per slot: the
+ * inode number and the state, so that a slot another memfd took reads as not known. It spares the
+ * lseek(SEEK_CUR) that each read of a live file otherwise asks (vmstat's lseek(0) + read + read
+ * to the end: two of them). Only descriptors opened in this process or its fork children use it: the
+ * offset of one inherited across exec may move in a process that does not share the page. */
+enum : uint64_t { kOffsetUnknown = 0, kOffsetZero = 1, kOffsetPastZero = 2 };
+static_assert(sizeof(LiveSeq) * kLiveSeqs + sizeof(std::atomic<uint64_t>) * kLiveSeqs <= kSeqPage);
+constinit std::atomic<uint64_t> g_local_where[kLiveSeqs] = {};
+
+std::atomic<uint64_t>& where_slot(uint64_t ino) {
+    LiveSeq* shared = g_shared_seq.load(std::memory_order_acquire);
+    auto* slots = shared ? reinterpret_cast<std::atomic<uint64_t>*>(shared + kLiveSeqs) : g_local_where;
+    return slots[ino % kLiveSeqs];
+}
+
+uint64_t offset_state(uint64_t ino) {
+    uint64_t v = where_slot(ino).load(std::memory_order_acquire);
+    return (v >> 2) == ino ? (v & 3) : kOffsetUnknown;
+}
+
+void set_offset_state(uint64_t ino, uint64_t state) {
+    where_slot(ino).store(ino << 2 | state, std::memory_order_release);
+}
+
 /* Set while this thread makes a content: a read in a signal handler that interrupted it must not
  * wait for a making that cannot end before the handler returns. */
 constinit thread_local bool t_making __attribute__((tls_model("initial-exec"))) = false;
@@ -224,8 +250,18 @@ void read_at(Caller caller, int fd, LiveFd* e, long at) {
     uint64_t ino = e->ino.load(std::memory_order_acquire);
     const long pos = at < 0 ? e->read_pos.exchange(-1, std::memory_order_acq_rel)
                             : e->read_pos.load(std::memory_order_acquire);
+    uint64_t known = kOffsetUnknown;
+    if (at < 0 && e->shortcut.load(std::memory_order_relaxed)) {
+        known = offset_state(ino);
+        if (known != kOffsetUnknown)
+            set_offset_state(ino, kOffsetUnknown); /* until this read returns (vfs_live_after_read) */
+    }
     if (!e->used.exchange(1, std::memory_order_acq_rel))
         return;
+    if (at < 0 && known == kOffsetZero)
+        at = 0;
+    else if (at < 0 && known == kOffsetPastZero && pos < 0)
+        return; /* read on where the last read stopped */
     long offset = -1; /* the descriptor's, asked only when it decides */
     if (at < 0 || (at != 0 && pos < 0)) {
         offset = PalFileSeek(fd, 0, SEEK_CUR);
@@ -242,14 +278,15 @@ void read_at(Caller caller, int fd, LiveFd* e, long at) {
 }
 
 /* Marks entry e with memfd inode `ino`. */
-void set_entry(LiveFd* e, uint64_t ino, uint8_t used, long read_pos) {
+void set_entry(LiveFd* e, uint64_t ino, uint8_t used, long read_pos, uint8_t shortcut) {
     e->used.store(used, std::memory_order_relaxed);
+    e->shortcut.store(shortcut, std::memory_order_relaxed);
     e->read_pos.store(read_pos, std::memory_order_relaxed);
     if (e->ino.exchange(ino, std::memory_order_acq_rel) == 0)
         g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
 }
 
-void mark(int fd, uint8_t used) {
+void mark(int fd, uint8_t used, uint8_t shortcut) {
     struct stat st;
     if (fd < 0 || PalFileStat(fd, &st) < 0 || !ours())
         return;
@@ -258,13 +295,14 @@ void mark(int fd, uint8_t used) {
         return;
     share_seqs();
     g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
-    set_entry(e, st.st_ino, used, -1);
+    set_offset_state(st.st_ino, kOffsetUnknown); /* a new description of a memfd the pool reused */
+    set_entry(e, st.st_ino, used, -1, shortcut);
 }
 
 }  // namespace
 
 void vfs_live_mark(int fd) {
-    mark(fd, 0);
+    mark(fd, 0, 1);
 }
 
 void vfs_live_adopt(int fd) {
@@ -273,7 +311,7 @@ void vfs_live_adopt(int fd) {
         return;
     ScratchOf<VfsPath> path; /* off the stack (libos_scratch.h) */
     if (path && vfs_generated_fd(fd, st.st_mode, st.st_nlink, path.get()) && vfs_generated_changes(*path))
-        mark(fd, 1); /* its reads so far are not known: the next one at offset 0 makes it anew */
+        mark(fd, 1, 0); /* its reads so far are not known: the next one at offset 0 makes it anew */
 }
 
 size_t vfs_live_exec_list(char* out, size_t size) {
@@ -313,7 +351,8 @@ void vfs_live_dup(int from, int to) {
         return;
     /* The description's reads so far are not known per number: the copy counts as read, so that its
      * next read at offset 0 writes the content again (at worst once more than Linux would). */
-    set_entry(d, e->ino.load(std::memory_order_acquire), 1, e->read_pos.load(std::memory_order_acquire));
+    set_entry(d, e->ino.load(std::memory_order_acquire), 1, e->read_pos.load(std::memory_order_acquire),
+              e->shortcut.load(std::memory_order_relaxed));
 }
 
 void vfs_live_forget(int fd) {
@@ -331,6 +370,11 @@ void vfs_live_before_pread(Caller caller, int fd, long offset) {
         read_at(caller, fd, e, offset);
 }
 
+void vfs_live_after_read(int fd, long result) {
+    if (LiveFd* e = entry(fd); e && result > 0 && e->shortcut.load(std::memory_order_relaxed))
+        set_offset_state(e->ino.load(std::memory_order_acquire), kOffsetPastZero);
+}
+
 void vfs_live_after_pread(int fd, long offset, long result) {
     if (LiveFd* e = entry(fd); e && offset >= 0 && result >= 0)
         e->read_pos.store(offset + result, std::memory_order_release);
@@ -343,6 +387,17 @@ void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
     if (!e || (whence != SEEK_SET && whence != SEEK_CUR))
         return;
     uint64_t ino = e->ino.load(std::memory_order_acquire);
+    /* To 0 (vmstat's rewind): read_pos goes there, and the next read at 0 makes the content anew
+     * (traverse to 0 makes nothing), without asking where the offset was. The content counts as
+     * read (reads this table does not see, a stdio stream's, may have read it): right after an
+     * open, that read makes it once more than Linux would. */
+    if (whence == SEEK_SET && offset == 0) {
+        e->read_pos.store(-1, std::memory_order_release);
+        e->used.store(1, std::memory_order_relaxed);
+        set_offset_state(ino, e->shortcut.load(std::memory_order_relaxed) ? kOffsetZero : kOffsetUnknown);
+        return;
+    }
+    set_offset_state(ino, kOffsetUnknown);
     long at = PalFileSeek(fd, 0, SEEK_CUR);
     if (at < 0) {
         clear(e, ino);
@@ -364,6 +419,7 @@ void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
 void vfs_live_write_now(Caller caller, int fd) {
     if (LiveFd* e = entry(fd)) {
         uint64_t ino = e->ino.load(std::memory_order_acquire);
+        set_offset_state(ino, kOffsetUnknown);
         /* Its reads go through calls the table does not see (a stdio stream's): the next read at 0
          * that it does see writes it again too. */
         e->used.store(1, std::memory_order_relaxed);

@@ -194,6 +194,7 @@ struct VfsLiveFd {
     std::atomic<uint64_t> ino;
     std::atomic<uint8_t> used;
     std::atomic<long> read_pos;
+    std::atomic<uint8_t> shortcut; /* the offset's state may be known without asking (live.cpp) */
 };
 extern VfsLiveFd g_vfs_live[kVfsLiveFds];
 /* Descriptors at or above kVfsLiveFds: whether any was ever marked, and the slow look-up. */
@@ -211,6 +212,8 @@ void vfs_live_before_read(Caller caller, int fd);
 /* Before pread, preadv, preadv2 at `offset`; after it, with what it returned. */
 void vfs_live_before_pread(Caller caller, int fd, long offset);
 void vfs_live_after_pread(int fd, long offset, long result);
+/* After read, readv, preadv2 at the current offset, with what it returned. */
+void vfs_live_after_read(int fd, long result);
 /* Before lseek(fd, offset, whence). */
 void vfs_live_before_seek(Caller caller, int fd, long offset, int whence);
 /* Writes fd's content again now (a stdio stream's seek: its reads are glibc's own). */

@@ -168,6 +168,23 @@ extern "C" long PalFileReadAt(int fd, void* buf, size_t size, long offset) {
     return ret;
 }
 
+extern "C" long PalFileWriteAt(int fd, const void* buf, size_t size, long offset) {
+    const char* p = static_cast<const char*>(buf);
+    while (size > 0) {
+        long written = pal_raw(SYS_pwrite64, fd, reinterpret_cast<long>(p), static_cast<long>(size), offset);
+        if (written == -EINTR)
+            continue;
+        if (written < 0)
+            return written;
+        if (written == 0)
+            return -EIO;
+        p += written;
+        size -= static_cast<size_t>(written);
+        offset += written;
+    }
+    return 0;
+}
+
 extern "C" long PalFileSoleOpen(int fd) {
     /* The kernel grants a write lease only when the file's write and read counts are the lease
      * taker's own (check_conflicting_open): no other description, no mapping. It is held for two
