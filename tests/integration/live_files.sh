@@ -23,6 +23,9 @@ expect "descriptor calls with a live file open: --cpus 4" "ok" "$run" --cpus 4 -
 # Two threads re-reading /proc/self/status at offset 0 while its length changes: each read whole.
 expect "two threads re-reading one live descriptor: natively" "whole" "$progs/live_files" threads
 expect "two threads re-reading one live descriptor: --cpus 4" "whole" "$run" --cpus 4 -- "$progs/live_files" threads
+# The same with one reader in a fork child sharing the descriptor (pread and syscall(SYS_pread64)).
+expect "a fork child and its parent re-reading one live descriptor: natively" "whole" "$progs/live_files" fork-readers
+expect "a fork child and its parent re-reading one live descriptor: --cpus 4" "whole" "$run" --cpus 4 -- "$progs/live_files" fork-readers
 
 # /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.
 expect "reopen for writing through /proc/self/fd: natively" "ok" "$progs/live_files" reopen

@@ -7,6 +7,8 @@
  *                           dup fork vfork chunks fdupfd fdupfd-high exec pread-offset preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
+ *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
+ *                           it changes: "whole" or "torn"
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
  *                           prints what each write gave
@@ -292,6 +294,59 @@ static int threads_method(void) {
     return 0;
 }
 
+/* The same with the second reader in a fork child, which shares the descriptor (one description, as
+ * natively one seq file): the child reads through pread and syscall(SYS_pread64), the parent's thread
+ * through pread, while the parent changes its affinity. */
+static void* changer(void* unused) {
+    cpu_set_t all, one;
+    (void)unused;
+    if (sched_getaffinity(0, sizeof(all), &all))
+        return NULL;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    while (!__atomic_load_n(&g_readers_done, __ATOMIC_SEQ_CST))
+        if (sched_setaffinity(0, sizeof(one), &one) || sched_setaffinity(0, sizeof(all), &all))
+            break;
+    return NULL;
+}
+
+static int fork_readers_method(void) {
+    g_status_fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = g_status_fd >= 0 ? read(g_status_fd, g_buf, kBuf) : -1;
+    if (n <= 0)
+        return 1;
+    g_status_lines = count_lines(g_buf, n);
+    pid_t child = fork();
+    if (child == 0) {
+        static char buf[65536];
+        int torn = 0;
+        for (int i = 0; i < kThreadReads && !torn; ++i) {
+            ssize_t got = (i & 1) ? syscall(SYS_pread64, g_status_fd, buf, sizeof(buf), 0L)
+                                  : pread(g_status_fd, buf, sizeof(buf), 0);
+            const char* last = got > 1 ? buf + got - 2 : buf;
+            while (last > buf && last[-1] != '\n')
+                --last;
+            if (got <= 0 || buf[got - 1] != '\n' || count_lines(buf, got) != g_status_lines ||
+                strncmp(last, "nonvoluntary_ctxt_switches:", 27) != 0)
+                torn = 1;
+        }
+        _exit(torn ? 3 : 0);
+    }
+    pthread_t t;
+    if (child < 0 || pthread_create(&t, NULL, changer, NULL))
+        return 1;
+    status_reader(NULL);
+    int status;
+    waitpid(child, &status, 0);
+    pthread_join(t, NULL);
+    printf("%s\n", g_torn || !WIFEXITED(status) || WEXITSTATUS(status) ? "torn" : "whole");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2 && !(argc == 4 && strcmp(argv[1], "exec-child") == 0))
         return 2;
@@ -304,6 +359,8 @@ int main(int argc, char** argv) {
         return reopen_method();
     if (strcmp(m, "threads") == 0)
         return threads_method();
+    if (strcmp(m, "fork-readers") == 0)
+        return fork_readers_method();
     if (strcmp(m, "reopen-dirfd") == 0)
         return reopen_dirfd_method("/proc/stat");
     if (strcmp(m, "reopen-dirfd-status") == 0)
