@@ -284,6 +284,22 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
     return kPoolUnavailable;
 }
 
+/* The last descriptor pooled_open returned on this thread and its memfd (live.cpp marks it). */
+struct JustOpened {
+    int fd;
+    uint64_t dev, ino;
+};
+constinit thread_local JustOpened t_just_opened __attribute__((tls_model("initial-exec"))) = {-1, 0, 0};
+
+bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino) {
+    if (t_just_opened.fd != fd || fd < 0)
+        return false;
+    t_just_opened.fd = -1;
+    *dev = t_just_opened.dev;
+    *ino = t_just_opened.ino;
+    return true;
+}
+
 long pooled_open(Caller caller, const VfsPath& path, int flags) {
     /* Strict mode's supervisor installs its descriptors in another process; a descriptor for
      * writing, or an O_PATH one, is a sealed memfd of its own. */
@@ -297,6 +313,8 @@ long pooled_open(Caller caller, const VfsPath& path, int flags) {
         return kPoolUnavailable;
     long ret = refill(caller, path, *p);
     long fd = ret < 0 ? ret : reopen_memfd(p->fd, flags);
+    if (fd >= 0)
+        t_just_opened = {static_cast<int>(fd), p->dev, p->ino};
     p->state.store(kReady, std::memory_order_release);
     /* Without /proc (no reopen) the caller's own way answers. */
     if (fd < 0 && ret == 0)

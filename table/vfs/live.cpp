@@ -288,7 +288,14 @@ void set_entry(LiveFd* e, uint64_t ino, uint8_t used, long read_pos, uint8_t sho
 
 void mark(int fd, uint8_t used, uint8_t shortcut) {
     struct stat st;
-    if (fd < 0 || PalFileStat(fd, &st) < 0 || !ours())
+    uint64_t dev, ino;
+    if (fd >= 0 && pooled_just_opened(fd, &dev, &ino)) { /* the pool's memfd, known without asking */
+        st.st_dev = dev;
+        st.st_ino = ino;
+    } else if (fd < 0 || PalFileStat(fd, &st) < 0) {
+        return;
+    }
+    if (!ours())
         return;
     LiveFd* e = claim_slot(fd);
     if (!e)

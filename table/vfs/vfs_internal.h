@@ -104,6 +104,9 @@ bool memfd_name(const char* virt, char* name);
  * kPoolUnavailable when no such memfd can be used (then a fresh one is). */
 constexpr long kPoolUnavailable = -(1L << 40);
 long pooled_open(Caller caller, const VfsPath& path, int flags);
+/* Whether descriptor fd is the one this thread's last pooled_open returned: its memfd's device and
+ * inode then, without an fstat (the record is taken: asked once). */
+bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino);
 /* Writes the content again into the pooled memfd (dev, ino) of this process, through the pool's own
  * descriptor of it, for the file its slot names (live.cpp): 0, -errno, -EBUSY when another thread has
  * the slot, or kPoolUnavailable when it is not one of this process's pooled memfds. */
