@@ -194,8 +194,14 @@ struct KeptFile {
 constexpr int kKeptFiles = 8;
 constinit KeptFile g_kept[kKeptFiles] = {};
 
+/* /proc/interrupts is a seq file of many records, which one read gives only up to the seq buffer's
+ * size (a page, at first): it is read on at the offset where the last read stopped. */
+bool many_records(const char* path) {
+    return strcmp(path, "/proc/interrupts") == 0;
+}
+
 bool keepable(const char* path) {
-    if (strcmp(path, "/proc/stat") == 0)
+    if (strcmp(path, "/proc/stat") == 0 || strcmp(path, "/proc/softirqs") == 0 || many_records(path))
         return true;
     if (starts_with(path, "/sys/devices/system/node/node"))
         return ends_with(path, "/meminfo") || ends_with(path, "/numastat") || ends_with(path, "/vmstat");
@@ -212,6 +218,12 @@ long read_kept(int fd, const KeptFile& k, char* buf, size_t size) {
     if (PalFileStat(fd, &st) < 0 || st.st_dev != k.dev || st.st_ino != k.ino)
         return -EBADF;
     long n = PalFileReadAt(fd, buf, size - 1, 0);
+    if (n > 0 && many_records(k.path)) {
+        long more;
+        while (static_cast<size_t>(n) < size - 1 &&
+               (more = PalFileReadAt(fd, buf + n, size - 1 - static_cast<size_t>(n), n)) > 0)
+            n += more;
+    }
     if (n >= 0)
         buf[n] = '\0';
     return n;
@@ -248,6 +260,7 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
     KeptFile probe{};
     probe.dev = st.st_dev;
     probe.ino = st.st_ino;
+    memcpy(probe.path, path, strlen(path) + 1);
     long n = read_kept(static_cast<int>(high), probe, buf, size);
     /* Kept unless another thread took the entry first. A number that failed the check is not
      * closed: it is no longer ours. */
