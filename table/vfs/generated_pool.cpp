@@ -205,8 +205,9 @@ bool keepable(const char* path) {
         return true;
     if (starts_with(path, "/sys/devices/system/node/node"))
         return ends_with(path, "/meminfo") || ends_with(path, "/numastat") || ends_with(path, "/vmstat");
-    /* This process's own status files (other processes' come and go by the hundred under ps). */
-    if (!ends_with(path, "/status"))
+    /* This process's own status and stat files, its threads' too (other processes' come and go by the
+     * hundred under ps). */
+    if (!ends_with(path, "/status") && !ends_with(path, "/stat"))
         return false;
     char own[32];
     TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId())).add("/");

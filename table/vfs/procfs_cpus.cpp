@@ -169,7 +169,7 @@ long write_task_stat(Caller caller, const VfsPath& path, Out& out) {
     if (!work)
         return -ENOMEM;
     char* text = work->text;
-    long len = caller.read_file(path.real, text, sizeof(work->text));
+    long len = read_host_kept(caller, path.real, text, sizeof(work->text));
     if (len < 0)
         return len;
     /* The command name may hold spaces and parentheses: the fields start after the last ')'. */

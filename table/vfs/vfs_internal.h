@@ -112,9 +112,10 @@ bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino);
  * the slot, or kPoolUnavailable when it is not one of this process's pooled memfds. */
 long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino);
 /* A host file a content is made from, read whole into buf (NUL-terminated) with the caller's rights
- * (Caller::read_file): its length or -errno. /proc/stat, the nodes' meminfo and this process's own
- * status files are read from a descriptor kept open, at offset 0 (where a /proc or sysfs file is
- * generated anew): an open and a close fewer per open of the machine's file. */
+ * (Caller::read_file): its length or -errno. /proc/stat, /proc/interrupts, /proc/softirqs, the
+ * nodes' meminfo and this process's own status and stat files are read from a descriptor kept open,
+ * at offset 0 (where a /proc or sysfs file is generated anew): an open and a close fewer per open of
+ * the machine's file. */
 long read_host_kept(Caller caller, const char* path, char* buf, size_t size);
 
 /* A buffer of `size` bytes from mmap: large host files (/proc/cpuinfo of many CPUs) do not fit on a
