@@ -20,6 +20,10 @@
 
 namespace shim {
 
+/* syscall(number, ...) of the read family (read, pread64, readv, preadv, preadv2) made as the shim's
+ * own read of a live file (shim_live.cpp): true with its result in libc's convention in *n. */
+bool live_syscall_read(long number, long a0, long a1, long a2, long a3, long a4, long a5, long* n) noexcept;
+
 /* A raw kernel-style result in [-4095, -1] is an error, as in glibc's syscall(): errno is set and -1
  * returned. errno is not touched on success. */
 inline long syscall_result(long ret) {

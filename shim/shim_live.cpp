@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <sys/syscall.h>
@@ -32,6 +33,7 @@ extern "C" ssize_t __read(int fd, void* buf, size_t count);
 extern "C" ssize_t __pread64(int fd, void* buf, size_t count, off64_t offset);
 extern "C" int _IO_fflush(FILE* stream);
 extern "C" int __close(int fd);
+extern "C" int __fcntl(int fd, int cmd, ...);
 extern "C" int _IO_fclose(FILE* stream);
 extern "C" [[noreturn]] void __chk_fail(void);
 
@@ -58,6 +60,18 @@ void before_pread(int fd, long offset) {
         KeepErrno keep;
         libos::vfs_live_before_pread(Caller::self(), fd, offset);
     }
+}
+
+/* A read that returned bytes left the offset past 0. */
+ssize_t after_read(int fd, ssize_t n) {
+    libos::vfs_live_after_read(fd, n);
+    return n;
+}
+
+/* Where a pread stopped is where the next read at another offset makes the content anew. */
+ssize_t after_pread(int fd, off_t offset, ssize_t n) {
+    libos::vfs_live_after_pread(fd, offset, n);
+    return n;
 }
 
 /* A stream of a live file, byte-oriented (a wide stream keeps glibc's own behaviour). */
@@ -124,22 +138,22 @@ namespace {
 
 __attribute__((noinline, cold)) ssize_t read_live(int fd, void* buf, size_t count) {
     before_read(fd);
-    return whole(fd, true, [&] { return __read(fd, buf, count); });
+    return after_read(fd, whole(fd, true, [&] { return __read(fd, buf, count); }));
 }
 
 __attribute__((noinline, cold)) ssize_t pread_live(int fd, void* buf, size_t count, off_t offset) {
     before_pread(fd, offset);
-    return whole(fd, false, [&] { return __pread64(fd, buf, count, offset); });
+    return after_pread(fd, offset, whole(fd, false, [&] { return __pread64(fd, buf, count, offset); }));
 }
 
 __attribute__((noinline, cold)) ssize_t readv_live(int fd, const struct iovec* iov, int count) {
     before_read(fd);
-    return whole(fd, true, [&] { return SHIM_REAL(readv)(fd, iov, count); });
+    return after_read(fd, whole(fd, true, [&] { return SHIM_REAL(readv)(fd, iov, count); }));
 }
 
 __attribute__((noinline, cold)) ssize_t preadv_live(int fd, const struct iovec* iov, int count, off_t offset) {
     before_pread(fd, offset);
-    return whole(fd, false, [&] { return SHIM_REAL(preadv)(fd, iov, count, offset); });
+    return after_pread(fd, offset, whole(fd, false, [&] { return SHIM_REAL(preadv)(fd, iov, count, offset); }));
 }
 
 __attribute__((noinline, cold)) ssize_t preadv2_live(int fd, const struct iovec* iov, int count, off_t offset,
@@ -148,7 +162,8 @@ __attribute__((noinline, cold)) ssize_t preadv2_live(int fd, const struct iovec*
         before_read(fd);
     else
         before_pread(fd, offset);
-    return whole(fd, offset == -1, [&] { return SHIM_REAL(preadv2)(fd, iov, count, offset, flags); });
+    ssize_t n = whole(fd, offset == -1, [&] { return SHIM_REAL(preadv2)(fd, iov, count, offset, flags); });
+    return offset == -1 ? after_read(fd, n) : after_pread(fd, offset, n);
 }
 
 }  // namespace
@@ -229,6 +244,28 @@ SHIM_EXPORT int dup3(int fd, int target, int flags) noexcept {
     return static_cast<int>(shim::syscall_result(libos::dispatch(SYS_dup3, fd, target, flags, 0, 0, 0)));
 }
 
+/* fcntl: F_DUPFD and F_DUPFD_CLOEXEC go through the table once the program has a live file (the copy
+ * is followed too); everything else is glibc's own function, F_SETLKW's cancellation included. The
+ * argument is one word whatever the command (glibc reads it so). */
+SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void* arg = va_arg(ap, void*);
+    va_end(ap);
+    if (libos::vfs_live_any() && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return static_cast<int>(shim::syscall_result(
+            libos::dispatch(SYS_fcntl, fd, cmd, reinterpret_cast<long>(arg), 0, 0, 0)));
+    return __fcntl(fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void* arg = va_arg(ap, void*);
+    va_end(ap);
+    return fcntl(fd, cmd, arg);
+}
+
 /* close and fclose forget the descriptor, so that the number's next file pays nothing (the table
  * checks every entry before writing anyway: glibc closes internally too, in freopen for one). */
 SHIM_EXPORT int close(int fd) {
@@ -294,4 +331,32 @@ SHIM_EXPORT int fflush(FILE* fp) {
     int ret = _IO_fflush(fp);
     funlockfile(fp);
     return ret;
+}
+
+bool shim::live_syscall_read(long number, long a0, long a1, long a2, long a3, long a4, long a5, long* n) noexcept {
+    const int fd = static_cast<int>(a0);
+    auto* iov = reinterpret_cast<const struct iovec*>(a1);
+    (void)a4;
+    /* A vector count glibc's int would change is the host's to refuse (EINVAL above UIO_MAXIOV). */
+    if (number != SYS_read && number != SYS_pread64 && static_cast<unsigned long>(a2) > 1024)
+        return false;
+    switch (number) {
+        case SYS_read:
+            *n = read(fd, reinterpret_cast<void*>(a1), static_cast<size_t>(a2));
+            return true;
+        case SYS_pread64:
+            *n = pread(fd, reinterpret_cast<void*>(a1), static_cast<size_t>(a2), a3);
+            return true;
+        case SYS_readv:
+            *n = readv(fd, iov, static_cast<int>(a2));
+            return true;
+        case SYS_preadv:
+            *n = preadv(fd, iov, static_cast<int>(a2), a3);
+            return true;
+        case SYS_preadv2:
+            *n = preadv2(fd, iov, static_cast<int>(a2), a3, static_cast<int>(a5));
+            return true;
+        default:
+            return false;
+    }
 }

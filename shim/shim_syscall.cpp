@@ -12,6 +12,7 @@
  * returns to the program itself and hands a failure to shim::syscall_failure for errno. */
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
+#include "libos/libos_vfs.h"
 #include "pal/pal.h"
 #include "shim.h"
 
@@ -28,6 +29,11 @@ namespace {
 __attribute__((noinline, cold)) long routed_syscall(long number, long a0, long a1, long a2, long a3, long a4,
                                                     long a5) noexcept {
     shim::ensure();
+    /* A read of a live generated file: the shim's own read, which reads again when another thread's
+     * making of the content overlapped it (shim_live.cpp). */
+    if (libos::vfs_live_any() && !libos::g_tracing && libos::vfs_live_tracked(static_cast<int>(a0)))
+        if (long n; shim::live_syscall_read(number, a0, a1, a2, a3, a4, a5, &n))
+            return n;
     long ret;
     if (!libos::g_tracing && !libos::syscall_handler(number))
         ret = PalSyscall(number, a0, a1, a2, a3, a4, a5);

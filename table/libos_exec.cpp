@@ -149,6 +149,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
     strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
+    strings += 24 + kVfsLiveExecFds * 11; /* LIBOS_LIVE_FDS */
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
@@ -247,6 +248,17 @@ char* const* exec_environment(char* const* envp, long* error) {
         state_fd_usable(); /* clears close-on-exec, where it is still ours */
         format_decimal(number, state_fd());
         out[used++] = put(&cursor, {kEnvStateFd, "=", number});
+    }
+    /* The live generated files' descriptors that stay open, for the new program to keep live. */
+    if (vfs_live_any()) {
+        char* live = put(&cursor, {kEnvLiveFds, "="});
+        --cursor;
+        if (size_t length = vfs_live_exec_list(cursor, kVfsLiveExecFds * 11 + 1)) {
+            cursor += length + 1;
+            out[used++] = live;
+        } else {
+            cursor = live;
+        }
     }
     /* The calling thread's mask becomes the new program's first thread's. */
     CpuBits mask;

@@ -54,6 +54,8 @@ struct Inherited {
     bool has_mempolicy;
     int mempolicy_mode;
     NodeBits mempolicy_nodes;
+    int live_fds[kVfsLiveExecFds]; /* LIBOS_LIVE_FDS */
+    int live_count;
 };
 constinit Inherited g_inherited = {};
 
@@ -71,12 +73,39 @@ bool read_inherited_mempolicy(ConfigError* err) {
     return true;
 }
 
+/* LIBOS_LIVE_FDS=N[,N...], written at exec: the live generated files' descriptors the exec kept open
+ * (table/vfs/live.cpp), adopted once the machine is up. */
+bool read_inherited_live_fds(ConfigError* err) {
+    const char* text = env_get(kEnvLiveFds);
+    g_inherited.live_count = 0;
+    if (!text || !*text)
+        return true;
+    for (const char* p = text;; ++p) {
+        uint64_t value = 0;
+        size_t n = 0;
+        for (; p[n] >= '0' && p[n] <= '9' && n < 11; ++n)
+            value = value * 10 + static_cast<uint64_t>(p[n] - '0');
+        p += n;
+        if (n == 0 || value > 2147483647u || g_inherited.live_count == kVfsLiveExecFds || (*p && *p != ',')) {
+            config_error(err, kEnvLiveFds, text,
+                         "expected up to 16 descriptor numbers from 0 to 2147483647 separated by commas, as the shim "
+                         "writes them at exec");
+            g_inherited.live_count = 0;
+            return false;
+        }
+        g_inherited.live_fds[g_inherited.live_count++] = static_cast<int>(value);
+        if (!*p)
+            return true;
+    }
+}
+
 bool read_inherited(ConfigError* err) {
     Inherited& in = g_inherited;
     return parse_descriptor(kEnvStateFd, env_get(kEnvStateFd), &in.state_fd, err) &&
            parse_inherited_affinity(kEnvAffinity, env_get(kEnvAffinity), &in.affinity, &in.since, &in.has_affinity,
                                     err) &&
-           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err) && read_inherited_mempolicy(err);
+           check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err) && read_inherited_mempolicy(err) &&
+           read_inherited_live_fds(err);
 }
 
 /* LIBOS_AFFINITY=LIST@CLOCK, written at exec by the process before: the exec'ing thread's mask and
@@ -352,6 +381,10 @@ LIBOS_STARTUP void init() {
     if (state == kIdentity && g_tracing)
         install_fault_handling();
     g_init_state.store(state, std::memory_order_release);
+    /* Generated files exist only on a machine. */
+    if (state != kIdentity)
+        for (int i = 0; i < g_inherited.live_count; ++i)
+            vfs_live_adopt(g_inherited.live_fds[i]);
 }
 
 }  // namespace libos

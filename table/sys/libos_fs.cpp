@@ -52,6 +52,13 @@ SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t 
         long fd = caller.open_file(p.real, flags | O_CLOEXEC, mode);
         if (fd < 0)
             return fd;
+        /* Only for writing, a file nobody may write (/proc/stat, a status file: root's open
+         * succeeds): the real file itself, whose writes fail as natively (EIO, EINVAL), since its
+         * content is never read through this descriptor. */
+        if ((flags & O_ACCMODE) == O_WRONLY && !(p.mode & 0222) && !caller.is_remote()) {
+            PalFileSetCloseOnExec(static_cast<int>(fd), (flags & O_CLOEXEC) != 0);
+            return fd;
+        }
         PalFileClose(static_cast<int>(fd));
     }
     return libos::vfs_open_generated(caller, p, flags);
@@ -188,8 +195,10 @@ libos::VfsFollow follow_of_at(int flags) {
  * the host would let that open write or truncate the content the program's own descriptors read.
  * Natively it is a new open of the real file, which it cannot write: so it is one here, of the
  * generated file (the real file judges it, and a descriptor for writing is a sealed memfd of its
- * own). Asked only once the process has such a file open, and only of paths with a descriptor's
- * link in their spelling: a path relative to a directory descriptor of /proc/self/fd is the host's. */
+ * own, or the real file when only writing is asked). Asked only once the process has such a file
+ * open, of every path opened for writing: the link may be reached by any spelling (a bare "N" in a
+ * directory descriptor of /proc/self/fd, a working directory there, /dev/stdin, a symbolic link of
+ * the program's), so the path is probed (an O_PATH open, fstat and close; a readlink for a memfd). */
 SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, int flags, mode_t mode) {
     if (!libos::vfs_live_any() || caller.is_remote() || (flags & O_PATH) ||
         ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)))
@@ -200,7 +209,7 @@ SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, 
     VfsPath& p = *scratch;
     /* The spelling first, copied as the kernel would read it (a bad pointer is the host's EFAULT). */
     char* text = p.virt;
-    if (caller.copy_string_in(text, user_path, sizeof(p.virt)) < 0 || !strstr(text, "fd/"))
+    if (caller.copy_string_in(text, user_path, sizeof(p.virt)) < 0)
         return LeaveToHost{};
     long probe = PalFileOpen(dirfd, text, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW), 0);
     if (probe < 0)

@@ -60,6 +60,10 @@ bool cacheable(const VfsPath& path) {
  * real file's open has already judged (O_CREAT, O_EXCL, O_TRUNC). */
 }  // namespace
 
+bool vfs_generated_changes(const VfsPath& path) {
+    return !cacheable(path);
+}
+
 long reopen_memfd(long fd, int flags) {
     constexpr int kPassed = O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_APPEND | O_PATH;
     return PalFileOpen(AT_FDCWD, ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(),

@@ -38,7 +38,7 @@ struct PooledFile {
     int fd;           /* the memfd, open for reading and writing (kReady, kClaimed) */
     pid_t owner;      /* the process that made it */
     uint64_t dev, ino; /* the memfd, to notice if the program closed its number */
-    size_t size;      /* its content's length */
+    size_t size;      /* its content's length, as its last fstat or writing left it */
     char virt[kVfsPathMax];
 };
 constexpr int kPooledFiles = 16;
@@ -47,9 +47,14 @@ LIBOS_LARGE_BSS constinit PooledFile g_pool[kPooledFiles] = {};
 /* The host refused a lease (leases disabled, a file of another owner after setuid): no reuse. */
 constinit std::atomic<bool> g_no_leases{false};
 
-bool still_ours(const PooledFile& p) {
+/* p's descriptor is still its memfd; its length, which a fork child's writing may have changed, is
+ * then p.size. */
+bool still_ours(PooledFile& p) {
     struct stat st;
-    return PalFileStat(p.fd, &st) == 0 && st.st_dev == p.dev && st.st_ino == p.ino;
+    if (PalFileStat(p.fd, &st) != 0 || st.st_dev != p.dev || st.st_ino != p.ino)
+        return false;
+    p.size = static_cast<size_t>(st.st_size);
+    return true;
 }
 
 bool claim(PooledFile& p, int from) {
@@ -130,8 +135,28 @@ bool make(PooledFile& p, const char* virt, pid_t self) {
     return true;
 }
 
+/* A content that was small last time is made in memory and written with one pwrite at offset 0 and a
+ * truncate: two system calls, where writing through a sink takes a seek, the writes, a seek to learn
+ * the length and the truncate. One that did not fit in memory is made again through the sink. */
+constexpr size_t kInMemoryBelow = 3072;
+
 /* Writes the content over the memfd's old one: 0 or -errno. */
 long refill(Caller caller, const VfsPath& path, PooledFile& p) {
+    if (p.size < kInMemoryBelow) {
+        Out text;
+        if (long ret = write_content(caller, path, text); ret < 0)
+            return ret;
+        if (text.room(1)) { /* whole */
+            const size_t written = text.length();
+            long ret = PalFileWriteAt(p.fd, text.data(), written, 0);
+            /* No shorter than before (numbers grow): nothing of the old content is left past it. */
+            if (ret == 0 && written < p.size)
+                ret = PalFileTruncate(p.fd, written);
+            if (ret == 0 || written > p.size)
+                p.size = written;
+            return ret;
+        }
+    }
     if (long ret = PalFileSeek(p.fd, 0, SEEK_SET); ret < 0)
         return ret;
     long ret;
@@ -169,13 +194,20 @@ struct KeptFile {
 constexpr int kKeptFiles = 8;
 constinit KeptFile g_kept[kKeptFiles] = {};
 
+/* /proc/interrupts is a seq file of many records, which one read gives only up to the seq buffer's
+ * size (a page, at first): it is read on at the offset where the last read stopped. */
+bool many_records(const char* path) {
+    return strcmp(path, "/proc/interrupts") == 0;
+}
+
 bool keepable(const char* path) {
-    if (strcmp(path, "/proc/stat") == 0)
+    if (strcmp(path, "/proc/stat") == 0 || strcmp(path, "/proc/softirqs") == 0 || many_records(path))
         return true;
     if (starts_with(path, "/sys/devices/system/node/node"))
         return ends_with(path, "/meminfo") || ends_with(path, "/numastat") || ends_with(path, "/vmstat");
-    /* This process's own status files (other processes' come and go by the hundred under ps). */
-    if (!ends_with(path, "/status"))
+    /* This process's own status and stat files, its threads' too (other processes' come and go by the
+     * hundred under ps). */
+    if (!ends_with(path, "/status") && !ends_with(path, "/stat"))
         return false;
     char own[32];
     TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId())).add("/");
@@ -187,6 +219,12 @@ long read_kept(int fd, const KeptFile& k, char* buf, size_t size) {
     if (PalFileStat(fd, &st) < 0 || st.st_dev != k.dev || st.st_ino != k.ino)
         return -EBADF;
     long n = PalFileReadAt(fd, buf, size - 1, 0);
+    if (n > 0 && many_records(k.path)) {
+        long more;
+        while (static_cast<size_t>(n) < size - 1 &&
+               (more = PalFileReadAt(fd, buf + n, size - 1 - static_cast<size_t>(n), n)) > 0)
+            n += more;
+    }
     if (n >= 0)
         buf[n] = '\0';
     return n;
@@ -223,6 +261,7 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
     KeptFile probe{};
     probe.dev = st.st_dev;
     probe.ino = st.st_ino;
+    memcpy(probe.path, path, strlen(path) + 1);
     long n = read_kept(static_cast<int>(high), probe, buf, size);
     /* Kept unless another thread took the entry first. A number that failed the check is not
      * closed: it is no longer ours. */
@@ -259,6 +298,22 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
     return kPoolUnavailable;
 }
 
+/* The last descriptor pooled_open returned on this thread and its memfd (live.cpp marks it). */
+struct JustOpened {
+    int fd;
+    uint64_t dev, ino;
+};
+constinit thread_local JustOpened t_just_opened __attribute__((tls_model("initial-exec"))) = {-1, 0, 0};
+
+bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino) {
+    if (t_just_opened.fd != fd || fd < 0)
+        return false;
+    t_just_opened.fd = -1;
+    *dev = t_just_opened.dev;
+    *ino = t_just_opened.ino;
+    return true;
+}
+
 long pooled_open(Caller caller, const VfsPath& path, int flags) {
     /* Strict mode's supervisor installs its descriptors in another process; a descriptor for
      * writing, or an O_PATH one, is a sealed memfd of its own. */
@@ -272,6 +327,8 @@ long pooled_open(Caller caller, const VfsPath& path, int flags) {
         return kPoolUnavailable;
     long ret = refill(caller, path, *p);
     long fd = ret < 0 ? ret : reopen_memfd(p->fd, flags);
+    if (fd >= 0)
+        t_just_opened = {static_cast<int>(fd), p->dev, p->ino};
     p->state.store(kReady, std::memory_order_release);
     /* Without /proc (no reopen) the caller's own way answers. */
     if (fd < 0 && ret == 0)

@@ -30,6 +30,8 @@
  *   read at offset 0, readv, preadv2 at the current offset: written again, unless nothing has been
  *     read since it was made (the open made it a moment ago);
  *   pread, preadv, preadv2 at offset 0: the same;
+ *   any read at an offset other than where the last one stopped (seq_read_iter's read_pos: a pread
+ *     moves it and not the descriptor's offset): written again (traverse);
  *   lseek(SEEK_SET, SEEK_CUR) to where the offset already is: nothing; to 0: the next read at 0
  *     writes it; elsewhere: written at once (traverse);
  *   the stdio seeks (rewind, fseek, fsetpos) and fflush of a stream with read-ahead: written at once
@@ -37,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -49,6 +52,7 @@ namespace libos {
 
 constinit std::atomic<int> g_vfs_live_count{0};
 LIBOS_LARGE_BSS constinit VfsLiveFd g_vfs_live[kVfsLiveFds] = {};
+constinit std::atomic<int> g_vfs_live_high{0};
 
 namespace {
 
@@ -56,16 +60,55 @@ using LiveFd = VfsLiveFd;
 /* The device of every memfd (the kernel's internal shmem mount), learnt at the first mark. */
 constinit std::atomic<uint64_t> g_memfd_dev{0};
 
+/* Descriptors of kVfsLiveFds and above (a program that raised its limit, or dup'ed high): a slot
+ * per number, claimed with a compare-and-swap of its number (0: free, which no number here is). */
+struct HighFd {
+    std::atomic<int> fd;
+    VfsLiveFd e;
+};
+constinit HighFd g_high[kVfsLiveHighFds] = {};
+
 /* The table is this process's to change: not a vfork child's, which runs in its parent's memory. */
 bool ours() {
     return !in_parent_memory();
 }
 
-LiveFd* entry(int fd) {
-    if (fd < 0 || fd >= kVfsLiveFds)
+/* The entry of number fd, live or not; nullptr for a high number without a slot. */
+LiveFd* slot(int fd) {
+    if (fd < 0)
         return nullptr;
-    LiveFd* e = &g_vfs_live[fd];
-    return e->ino.load(std::memory_order_acquire) != 0 ? e : nullptr;
+    if (fd < kVfsLiveFds)
+        return &g_vfs_live[fd];
+    for (HighFd& h : g_high)
+        if (h.fd.load(std::memory_order_acquire) == fd)
+            return &h.e;
+    return nullptr;
+}
+
+/* The entry to write for number fd: its own, or for a high number a slot claimed for it (a free
+ * one, else one whose file is gone); nullptr when every slot holds a live file. */
+LiveFd* claim_slot(int fd) {
+    if (LiveFd* e = slot(fd))
+        return e;
+    for (HighFd& h : g_high) {
+        int expected = 0;
+        if (h.fd.compare_exchange_strong(expected, fd, std::memory_order_acq_rel)) {
+            g_vfs_live_high.store(1, std::memory_order_relaxed);
+            return &h.e;
+        }
+    }
+    for (HighFd& h : g_high) {
+        int old = h.fd.load(std::memory_order_acquire);
+        if (h.e.ino.load(std::memory_order_acquire) == 0 &&
+            h.fd.compare_exchange_strong(old, fd, std::memory_order_acq_rel))
+            return &h.e;
+    }
+    return nullptr;
+}
+
+LiveFd* entry(int fd) {
+    LiveFd* e = slot(fd);
+    return e && e->ino.load(std::memory_order_acquire) != 0 ? e : nullptr;
 }
 
 void clear(LiveFd* e, uint64_t ino) {
@@ -114,20 +157,67 @@ long write_again(Caller caller, int fd, const struct stat& st) {
     return ret;
 }
 
-/* Written again when fd is still the entry's memfd. */
 /* Reads against the making of a content by another thread, as a seqlock's readers: per memfd (by
  * its inode number, several memfds may share a counter, which costs only a retry), how many threads
  * are writing it now and how many writings ended. A read that began with nobody writing and ended
- * with the same count of writings ended read one content whole. */
+ * with the same count of writings ended read one content whole. The counters are in a page shared
+ * with fork children (made at the first mark), which share the descriptions and write them too; the
+ * process's own array until then, or when no page can be had. */
 struct LiveSeq {
     std::atomic<uint32_t> writing;
     std::atomic<uint32_t> written;
 };
 constexpr int kLiveSeqs = 64;
-constinit LiveSeq g_live_seq[kLiveSeqs] = {};
+constexpr size_t kSeqPage = 4096;
+static_assert(sizeof(LiveSeq) * kLiveSeqs <= kSeqPage);
+constinit LiveSeq g_local_seq[kLiveSeqs] = {};
+constinit std::atomic<LiveSeq*> g_shared_seq{nullptr};
+constinit std::atomic<bool> g_seq_tried{false};
+
+LiveSeq* seqs() {
+    LiveSeq* shared = g_shared_seq.load(std::memory_order_acquire);
+    return shared ? shared : g_local_seq;
+}
+
+/* Once, before the first content can be made again (so that no making counted in the local array
+ * is missed by readers of the shared one). */
+void share_seqs() {
+    if (g_seq_tried.load(std::memory_order_acquire) || g_seq_tried.exchange(true, std::memory_order_acq_rel))
+        return;
+    long at = PalMemoryMap(nullptr, kSeqPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (at < 0 && at > -4096)
+        return;
+    g_shared_seq.store(reinterpret_cast<LiveSeq*>(at), std::memory_order_release);
+}
 
 LiveSeq& seq_of(uint64_t ino) {
-    return g_live_seq[ino % kLiveSeqs];
+    return seqs()[ino % kLiveSeqs];
+}
+
+/* Where a description's offset is, when the shim knows without asking: at 0 (an lseek to 0 since
+ * the last read), past 0 (a read that returned bytes since the last seek), or not known. Per memfd
+ * (one description: each open has a memfd of its own), in the same page, one word per slot: the
+ * inode number and the state, so that a slot another memfd took reads as not known. It spares the
+ * lseek(SEEK_CUR) that each read of a live file otherwise asks (vmstat's lseek(0) + read + read
+ * to the end: two of them). Only descriptors opened in this process or its fork children use it: the
+ * offset of one inherited across exec may move in a process that does not share the page. */
+enum : uint64_t { kOffsetUnknown = 0, kOffsetZero = 1, kOffsetPastZero = 2 };
+static_assert(sizeof(LiveSeq) * kLiveSeqs + sizeof(std::atomic<uint64_t>) * kLiveSeqs <= kSeqPage);
+constinit std::atomic<uint64_t> g_local_where[kLiveSeqs] = {};
+
+std::atomic<uint64_t>& where_slot(uint64_t ino) {
+    LiveSeq* shared = g_shared_seq.load(std::memory_order_acquire);
+    auto* slots = shared ? reinterpret_cast<std::atomic<uint64_t>*>(shared + kLiveSeqs) : g_local_where;
+    return slots[ino % kLiveSeqs];
+}
+
+uint64_t offset_state(uint64_t ino) {
+    uint64_t v = where_slot(ino).load(std::memory_order_acquire);
+    return (v >> 2) == ino ? (v & 3) : kOffsetUnknown;
+}
+
+void set_offset_state(uint64_t ino, uint64_t state) {
+    where_slot(ino).store(ino << 2 | state, std::memory_order_release);
 }
 
 /* Set while this thread makes a content: a read in a signal handler that interrupted it must not
@@ -152,53 +242,124 @@ void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
     t_making = nested;
 }
 
-/* A read at offset 0 (or at the current offset, which is then asked), as seq_read_iter takes it. */
-void read_at_zero(Caller caller, int fd, LiveFd* e, bool ask_offset) {
+/* A read at `at` (-1: at the descriptor's offset, asked when it matters), as seq_read_iter takes
+ * it: at offset 0 the content is made anew; elsewhere too when it is not where the last read stopped
+ * (traverse). The first read since the content was made reads it as it is. A read at the
+ * descriptor's offset leaves read_pos there (-1); a pread sets it after (vfs_live_after_pread). */
+void read_at(Caller caller, int fd, LiveFd* e, long at) {
     uint64_t ino = e->ino.load(std::memory_order_acquire);
-    /* The first read since the content was made reads it as it is. */
+    const long pos = at < 0 ? e->read_pos.exchange(-1, std::memory_order_acq_rel)
+                            : e->read_pos.load(std::memory_order_acquire);
+    uint64_t known = kOffsetUnknown;
+    if (at < 0 && e->shortcut.load(std::memory_order_relaxed)) {
+        known = offset_state(ino);
+        if (known != kOffsetUnknown)
+            set_offset_state(ino, kOffsetUnknown); /* until this read returns (vfs_live_after_read) */
+    }
     if (!e->used.exchange(1, std::memory_order_acq_rel))
         return;
-    if (ask_offset) {
-        long at = PalFileSeek(fd, 0, SEEK_CUR);
-        if (at < 0) { /* not seekable: not a memfd any more */
+    if (at < 0 && known == kOffsetZero)
+        at = 0;
+    else if (at < 0 && known == kOffsetPastZero && pos < 0)
+        return; /* read on where the last read stopped */
+    long offset = -1; /* the descriptor's, asked only when it decides */
+    if (at < 0 || (at != 0 && pos < 0)) {
+        offset = PalFileSeek(fd, 0, SEEK_CUR);
+        if (offset < 0) { /* not seekable: not a memfd any more */
             clear(e, ino);
             return;
         }
-        if (at != 0)
-            return;
     }
-    refresh(caller, fd, e, ino);
+    if (at < 0)
+        at = offset;
+    const long last = pos >= 0 ? pos : offset; /* where the last read stopped */
+    if (at == 0 || at != last)
+        refresh(caller, fd, e, ino);
+}
+
+/* Marks entry e with memfd inode `ino`. */
+void set_entry(LiveFd* e, uint64_t ino, uint8_t used, long read_pos, uint8_t shortcut) {
+    e->used.store(used, std::memory_order_relaxed);
+    e->shortcut.store(shortcut, std::memory_order_relaxed);
+    e->read_pos.store(read_pos, std::memory_order_relaxed);
+    if (e->ino.exchange(ino, std::memory_order_acq_rel) == 0)
+        g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+void mark(int fd, uint8_t used, uint8_t shortcut) {
+    struct stat st;
+    uint64_t dev, ino;
+    if (fd >= 0 && pooled_just_opened(fd, &dev, &ino)) { /* the pool's memfd, known without asking */
+        st.st_dev = dev;
+        st.st_ino = ino;
+    } else if (fd < 0 || PalFileStat(fd, &st) < 0) {
+        return;
+    }
+    if (!ours())
+        return;
+    LiveFd* e = claim_slot(fd);
+    if (!e)
+        return;
+    share_seqs();
+    g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
+    set_offset_state(st.st_ino, kOffsetUnknown); /* a new description of a memfd the pool reused */
+    set_entry(e, st.st_ino, used, -1, shortcut);
 }
 
 }  // namespace
 
 void vfs_live_mark(int fd) {
+    mark(fd, 0, 1);
+}
+
+void vfs_live_adopt(int fd) {
     struct stat st;
-    if (fd < 0 || fd >= kVfsLiveFds || PalFileStat(fd, &st) < 0 || !ours())
+    if (PalFileStat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 0)
         return;
-    g_memfd_dev.store(st.st_dev, std::memory_order_relaxed);
-    LiveFd& e = g_vfs_live[fd];
-    e.used.store(0, std::memory_order_relaxed);
-    if (e.ino.exchange(st.st_ino, std::memory_order_acq_rel) == 0)
-        g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
+    ScratchOf<VfsPath> path; /* off the stack (libos_scratch.h) */
+    if (path && vfs_generated_fd(fd, st.st_mode, st.st_nlink, path.get()) && vfs_generated_changes(*path))
+        mark(fd, 1, 0); /* its reads so far are not known: the next one at offset 0 makes it anew */
+}
+
+size_t vfs_live_exec_list(char* out, size_t size) {
+    TextBuilder text(out, size);
+    int listed = 0;
+    auto add = [&](int fd) {
+        if (listed < kVfsLiveExecFds && PalFileGetCloseOnExec(fd) == 0) {
+            if (listed++)
+                text.add(",");
+            text.unum(static_cast<uint64_t>(fd));
+        }
+    };
+    for (int fd = 0; fd < kVfsLiveFds; ++fd)
+        if (g_vfs_live[fd].ino.load(std::memory_order_acquire) != 0)
+            add(fd);
+    for (HighFd& h : g_high)
+        if (h.e.ino.load(std::memory_order_acquire) != 0)
+            add(h.fd.load(std::memory_order_acquire));
+    return listed ? strlen(out) : 0;
+}
+
+bool vfs_live_tracked_high(int fd) {
+    return entry(fd) != nullptr;
 }
 
 void vfs_live_dup(int from, int to) {
     LiveFd* e = entry(from);
-    if (from == to || to < 0 || to >= kVfsLiveFds) /* dup2 onto itself changes nothing */
-        return;
-    LiveFd& d = g_vfs_live[to];
-    if ((!e && d.ino.load(std::memory_order_acquire) == 0) || !ours())
+    if (from == to || to < 0 || !ours()) /* dup2 onto itself changes nothing */
         return;
     if (!e) { /* dup2 over a live descriptor: that number is another file now */
-        d.ino.store(0, std::memory_order_release);
+        if (LiveFd* d = entry(to))
+            d->ino.store(0, std::memory_order_release);
         return;
     }
+    LiveFd* d = claim_slot(to);
+    if (!d)
+        return;
     /* The description's reads so far are not known per number: the copy counts as read, so that its
      * next read at offset 0 writes the content again (at worst once more than Linux would). */
-    d.used.store(1, std::memory_order_relaxed);
-    if (d.ino.exchange(e->ino.load(std::memory_order_acquire), std::memory_order_acq_rel) == 0)
-        g_vfs_live_count.fetch_add(1, std::memory_order_relaxed);
+    set_entry(d, e->ino.load(std::memory_order_acquire), 1, e->read_pos.load(std::memory_order_acquire),
+              e->shortcut.load(std::memory_order_relaxed));
 }
 
 void vfs_live_forget(int fd) {
@@ -208,20 +369,42 @@ void vfs_live_forget(int fd) {
 
 void vfs_live_before_read(Caller caller, int fd) {
     if (LiveFd* e = entry(fd))
-        read_at_zero(caller, fd, e, true);
+        read_at(caller, fd, e, -1);
 }
 
 void vfs_live_before_pread(Caller caller, int fd, long offset) {
-    LiveFd* e = entry(fd);
-    if (e && offset == 0)
-        read_at_zero(caller, fd, e, false);
+    if (LiveFd* e = entry(fd); e && offset >= 0)
+        read_at(caller, fd, e, offset);
 }
 
+void vfs_live_after_read(int fd, long result) {
+    if (LiveFd* e = entry(fd); e && result > 0 && e->shortcut.load(std::memory_order_relaxed))
+        set_offset_state(e->ino.load(std::memory_order_acquire), kOffsetPastZero);
+}
+
+void vfs_live_after_pread(int fd, long offset, long result) {
+    if (LiveFd* e = entry(fd); e && offset >= 0 && result >= 0)
+        e->read_pos.store(offset + result, std::memory_order_release);
+}
+
+/* seq_lseek: SEEK_SET and SEEK_CUR to where the last read stopped change nothing but the offset;
+ * elsewhere the content is made anew up to it (traverse). Either way the offset is then read_pos. */
 void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
     LiveFd* e = entry(fd);
     if (!e || (whence != SEEK_SET && whence != SEEK_CUR))
         return;
     uint64_t ino = e->ino.load(std::memory_order_acquire);
+    /* To 0 (vmstat's rewind): read_pos goes there, and the next read at 0 makes the content anew
+     * (traverse to 0 makes nothing), without asking where the offset was. The content counts as
+     * read (reads this table does not see, a stdio stream's, may have read it): right after an
+     * open, that read makes it once more than Linux would. */
+    if (whence == SEEK_SET && offset == 0) {
+        e->read_pos.store(-1, std::memory_order_release);
+        e->used.store(1, std::memory_order_relaxed);
+        set_offset_state(ino, e->shortcut.load(std::memory_order_relaxed) ? kOffsetZero : kOffsetUnknown);
+        return;
+    }
+    set_offset_state(ino, kOffsetUnknown);
     long at = PalFileSeek(fd, 0, SEEK_CUR);
     if (at < 0) {
         clear(e, ino);
@@ -230,7 +413,10 @@ void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
     long to = offset;
     if (whence == SEEK_CUR && __builtin_add_overflow(at, offset, &to))
         return; /* EOVERFLOW or EINVAL from the host */
-    if (to < 0 || to == at) /* EINVAL from the host; or seq_lseek's "offset == read_pos": nothing */
+    if (to < 0) /* EINVAL from the host */
+        return;
+    const long pos = e->read_pos.exchange(-1, std::memory_order_acq_rel);
+    if (to == (pos >= 0 ? pos : at)) /* seq_lseek's "offset == read_pos": nothing */
         return;
     e->used.store(1, std::memory_order_relaxed);
     if (to != 0) /* traverse: the content anew, up to the offset; at 0 the read does it */
@@ -240,6 +426,7 @@ void vfs_live_before_seek(Caller caller, int fd, long offset, int whence) {
 void vfs_live_write_now(Caller caller, int fd) {
     if (LiveFd* e = entry(fd)) {
         uint64_t ino = e->ino.load(std::memory_order_acquire);
+        set_offset_state(ino, kOffsetUnknown);
         /* Its reads go through calls the table does not see (a stdio stream's): the next read at 0
          * that it does see writes it again too. */
         e->used.store(1, std::memory_order_relaxed);
@@ -248,9 +435,13 @@ void vfs_live_write_now(Caller caller, int fd) {
 }
 
 void vfs_live_after_fork() {
-    /* A thread of the parent that was making a content at the fork does not exist here: its count
-     * would make every read of that memfd wait and give up. */
-    for (LiveSeq& seq : g_live_seq) /* written only where needed: no page copied for nothing */
+    /* Counted in this process's own array: a thread of the parent that was making a content at the
+     * fork does not exist here, and its count would make every read of that memfd wait and give up.
+     * (The shared page's counts are the parent's threads', which go on, and this child waits for
+     * them as it should.) */
+    if (g_shared_seq.load(std::memory_order_acquire))
+        return;
+    for (LiveSeq& seq : g_local_seq) /* written only where needed: no page copied for nothing */
         if (seq.writing.load(std::memory_order_relaxed) != 0)
             seq.writing.store(0, std::memory_order_relaxed);
 }
@@ -269,7 +460,7 @@ VfsLiveRead vfs_live_read_begin(int fd) {
             PalThreadYield();
         while (seq.writing.load(std::memory_order_acquire) != 0 && PalClockMonotonic() < until);
     }
-    mark.seq = static_cast<int>(&seq - g_live_seq) + 1;
+    mark.seq = static_cast<int>(&seq - seqs()) + 1;
     mark.written = seq.written.load(std::memory_order_acquire);
     mark.quiet = seq.writing.load(std::memory_order_acquire) == 0;
     return mark;
@@ -278,7 +469,7 @@ VfsLiveRead vfs_live_read_begin(int fd) {
 bool vfs_live_read_whole(const VfsLiveRead& mark) {
     if (mark.seq == 0)
         return true; /* no live file when it began */
-    const LiveSeq& seq = g_live_seq[mark.seq - 1];
+    const LiveSeq& seq = seqs()[mark.seq - 1];
     return mark.quiet && seq.writing.load(std::memory_order_acquire) == 0 &&
            seq.written.load(std::memory_order_acquire) == mark.written;
 }

@@ -71,21 +71,58 @@ bool task_ending(const char* rest) {
 /* How many vCPUs share each host CPU, and each vCPU's rank among them: a host count c on host CPU h
  * becomes c / sharing[h] per vCPU, the remainder going to the first ones, so totals add up. */
 struct Sharing {
-    Sharing() : buf(sizeof(uint32_t) * (PAL_MAX_CPUS + kMaxVcpus)) {
-        if (!buf.data)
+    /* Scratch memory sized for the host CPUs the machine uses and its vCPUs (a slab for any machine
+     * of up to a few thousand), cleared where it counts. */
+    Sharing() : buf(sizeof(uint32_t) * (host_rows() + vcpu_count())) {
+        if (!buf.data())
             return;
-        sharing = reinterpret_cast<uint32_t*>(buf.data);
-        rank = sharing + PAL_MAX_CPUS;
+        const uint32_t rows = host_rows();
+        sharing = buf.at<uint32_t>();
+        rank = sharing + rows;
+        memset(sharing, 0, sizeof(uint32_t) * rows);
         for (uint32_t v = 0; v < vcpu_count(); ++v)
             rank[v] = sharing[host_cpu_of(v)]++;
+    }
+    static uint32_t host_rows() {
+        uint32_t rows = 0;
+        for (uint32_t v = 0; v < vcpu_count(); ++v)
+            rows = host_cpu_of(v) + 1u > rows ? host_cpu_of(v) + 1u : rows;
+        return rows;
     }
     uint64_t share(uint32_t v, uint64_t total) const {
         uint32_t h = host_cpu_of(v);
         return total / sharing[h] + (rank[v] < total % sharing[h] ? 1 : 0);
     }
-    MappedBuffer buf;
+    Scratch buf;
     uint32_t* sharing = nullptr;
     uint32_t* rank = nullptr;
+};
+
+/* A host file read whole: into a slab of scratch memory when it fits (no mapping and no page faults,
+ * which cost more than the host's own read of a small file), else into a mapping of up to `most`
+ * bytes. */
+class HostText {
+public:
+    HostText(Caller caller, const char* path, size_t most) : small_(Scratch::kSlabBytes), big_(0) {
+        if (small_.data()) {
+            len_ = read_host_kept(caller, path, small_.data(), small_.size());
+            data_ = small_.data();
+            if (len_ < 0 || len_ < static_cast<long>(small_.size()) - 1)
+                return;
+        }
+        data_ = nullptr;
+        len_ = big_.map(most) ? read_host_kept(caller, path, big_.data, big_.size) : -ENOMEM;
+        if (len_ >= 0)
+            data_ = big_.data;
+    }
+    const char* data() const { return data_; }
+    long length() const { return len_; }
+
+private:
+    Scratch small_;
+    MappedBuffer big_;
+    const char* data_ = nullptr;
+    long len_ = -ENOMEM;
 };
 
 /* A decimal right-aligned in `width` columns, as printf's %<width>u. */
@@ -132,7 +169,7 @@ long write_task_stat(Caller caller, const VfsPath& path, Out& out) {
     if (!work)
         return -ENOMEM;
     char* text = work->text;
-    long len = caller.read_file(path.real, text, sizeof(work->text));
+    long len = read_host_kept(caller, path.real, text, sizeof(work->text));
     if (len < 0)
         return len;
     /* The command name may hold spaces and parentheses: the fields start after the last ')'. */
@@ -166,34 +203,43 @@ long write_task_stat(Caller caller, const VfsPath& path, Out& out) {
  * vCPU, CPU0..CPU(n-1), each the vCPU's share of its host CPU's count. Lines without a count per
  * column (ERR:, MIS:) are the host's. */
 long write_interrupts(Caller caller, const VfsPath& path, Out& out) {
-    MappedBuffer buf(1 << 22);
-    if (!buf.data)
-        return -ENOMEM;
-    long len = caller.read_file(path.real, buf.data, buf.size);
+    HostText buf(caller, path.real, 1 << 22);
+    long len = buf.length();
     if (len < 0)
         return len;
     Sharing sharing;
-    /* column_of[h]: the host's column of host CPU h, + 1 (0: none); counts: one line's. */
-    MappedBuffer tables(sizeof(uint32_t) * PAL_MAX_CPUS + sizeof(uint64_t) * PAL_MAX_CPUS);
-    if (!sharing.sharing || !tables.data)
-        return -ENOMEM;
-    auto* column_of = reinterpret_cast<uint32_t*>(tables.data);
-    auto* counts = reinterpret_cast<uint64_t*>(column_of + PAL_MAX_CPUS);
     const uint32_t n = vcpu_count();
-    const char* line = buf.data;
+    const char* line = buf.data();
     size_t header = strcspn(line, "\n");
     uint32_t columns = 0;
     const char* first = strstr(line, "CPU");
     if (!first || static_cast<size_t>(first - line) > header) {
-        out.add(buf.data, static_cast<size_t>(len));
+        out.add(buf.data(), static_cast<size_t>(len));
         return 0;
     }
+    /* The header's columns first, to size the tables: column_of[h], the host's column of host CPU h
+     * + 1 (0: none), for the host CPUs the machine uses; counts: one line's, per column. */
+    uint32_t header_columns = 0;
+    for (const char* p = first; p < line + header; ++header_columns) {
+        p = skip_spaces(p);
+        p += strcspn(p, " \n");
+    }
+    const uint32_t host_rows = Sharing::host_rows();
+    Scratch tables(sizeof(uint64_t) * header_columns + sizeof(uint32_t) * host_rows);
+    if (!sharing.sharing || !tables.data())
+        return -ENOMEM;
+    auto* counts = tables.at<uint64_t>();
+    auto* column_of = reinterpret_cast<uint32_t*>(counts + header_columns);
+    memset(column_of, 0, sizeof(uint32_t) * host_rows);
     for (const char* p = first; p < line + header;) {
         p = skip_spaces(p);
         size_t k = strcspn(p, " \n");
         uint32_t host;
-        if (k && numbered(p, k, "CPU", &host) && host < PAL_MAX_CPUS && columns < PAL_MAX_CPUS)
-            column_of[host] = ++columns;
+        if (k && columns < header_columns && numbered(p, k, "CPU", &host)) {
+            ++columns;
+            if (host < host_rows)
+                column_of[host] = columns;
+        }
         p += k;
     }
     out.add(line, static_cast<size_t>(first - line));
@@ -246,20 +292,21 @@ long write_interrupts(Caller caller, const VfsPath& path, Out& out) {
  * CPU's number (rows skip offline CPUs). A row per vCPU: its share of its host CPU's counters, and
  * its own number. */
 long write_softnet(Caller caller, const VfsPath& path, Out& out) {
-    MappedBuffer buf(1 << 21);
-    if (!buf.data)
-        return -ENOMEM;
-    long len = caller.read_file(path.real, buf.data, buf.size);
+    HostText buf(caller, path.real, 1 << 21);
+    long len = buf.length();
     if (len < 0)
         return len;
     constexpr uint32_t kFields = 24, kCpuField = 12;
     Sharing sharing;
-    MappedBuffer rows(sizeof(uint64_t) * kFields * PAL_MAX_CPUS);
-    if (!sharing.sharing || !rows.data)
+    /* A row per host CPU the machine uses (the others are read and dropped). */
+    const uint32_t host_rows = Sharing::host_rows();
+    Scratch rows(sizeof(uint64_t) * kFields * host_rows);
+    if (!sharing.sharing || !rows.data())
         return -ENOMEM;
-    auto* row = reinterpret_cast<uint64_t(*)[kFields]>(rows.data);
+    auto* row = rows.at<uint64_t[kFields]>();
+    memset(row, 0, sizeof(uint64_t) * kFields * host_rows);
     uint32_t fields = 0, index = 0;
-    for (const char* line = buf.data; *line; ++index) {
+    for (const char* line = buf.data(); *line; ++index) {
         size_t l = strcspn(line, "\n");
         uint64_t values[kFields] = {};
         uint32_t f = 0;
@@ -275,7 +322,7 @@ long write_softnet(Caller caller, const VfsPath& path, Out& out) {
             values[f++] = v;
         }
         uint64_t host = f > kCpuField ? values[kCpuField] : index;
-        if (host < PAL_MAX_CPUS)
+        if (host < host_rows)
             memcpy(row[host], values, sizeof(values));
         fields = f > fields ? f : fields;
         line += l;

@@ -88,6 +88,9 @@ public:
 
 /* A generated file's content, by family, into `out`: 0 or -errno. */
 long write_content(Caller caller, const VfsPath& path, Out& out);
+/* The content of `path` changes while the machine runs (/proc/stat, a status file...): generated at
+ * every open, and kept live (live.cpp). */
+bool vfs_generated_changes(const VfsPath& path);
 /* A descriptor of its own onto memfd `fd`, with the program's access mode and status flags, at the
  * lowest free number (through /proc/self/fd): the descriptor or -errno. */
 long reopen_memfd(long fd, int flags);
@@ -101,14 +104,18 @@ bool memfd_name(const char* virt, char* name);
  * kPoolUnavailable when no such memfd can be used (then a fresh one is). */
 constexpr long kPoolUnavailable = -(1L << 40);
 long pooled_open(Caller caller, const VfsPath& path, int flags);
+/* Whether descriptor fd is the one this thread's last pooled_open returned: its memfd's device and
+ * inode then, without an fstat (the record is taken: asked once). */
+bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino);
 /* Writes the content again into the pooled memfd (dev, ino) of this process, through the pool's own
  * descriptor of it, for the file its slot names (live.cpp): 0, -errno, -EBUSY when another thread has
  * the slot, or kPoolUnavailable when it is not one of this process's pooled memfds. */
 long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino);
 /* A host file a content is made from, read whole into buf (NUL-terminated) with the caller's rights
- * (Caller::read_file): its length or -errno. /proc/stat, the nodes' meminfo and this process's own
- * status files are read from a descriptor kept open, at offset 0 (where a /proc or sysfs file is
- * generated anew): an open and a close fewer per open of the machine's file. */
+ * (Caller::read_file): its length or -errno. /proc/stat, /proc/interrupts, /proc/softirqs, the
+ * nodes' meminfo and this process's own status and stat files are read from a descriptor kept open,
+ * at offset 0 (where a /proc or sysfs file is generated anew): an open and a close fewer per open of
+ * the machine's file. */
 long read_host_kept(Caller caller, const char* path, char* buf, size_t size);
 
 /* A buffer of `size` bytes from mmap: large host files (/proc/cpuinfo of many CPUs) do not fit on a

@@ -11,7 +11,8 @@ progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 
 source "$(dirname "$0")/../lib/tap.sh"
 
-for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush; do
+for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush \
+    fdupfd fdupfd-high exec pread-offset preadv-offset; do
   expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done
@@ -22,10 +23,21 @@ expect "descriptor calls with a live file open: --cpus 4" "ok" "$run" --cpus 4 -
 # Two threads re-reading /proc/self/status at offset 0 while its length changes: each read whole.
 expect "two threads re-reading one live descriptor: natively" "whole" "$progs/live_files" threads
 expect "two threads re-reading one live descriptor: --cpus 4" "whole" "$run" --cpus 4 -- "$progs/live_files" threads
+# The same with one reader in a fork child sharing the descriptor (pread and syscall(SYS_pread64)).
+expect "a fork child and its parent re-reading one live descriptor: natively" "whole" "$progs/live_files" fork-readers
+expect "a fork child and its parent re-reading one live descriptor: --cpus 4" "whole" "$run" --cpus 4 -- "$progs/live_files" fork-readers
 
 # /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.
 expect "reopen for writing through /proc/self/fd: natively" "ok" "$progs/live_files" reopen
 expect "reopen for writing through /proc/self/fd: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" reopen
+
+# The same through a directory descriptor of /proc/self/fd ("N"): the open only for writing is the
+# real file's, whose write fails as natively; O_RDWR's write fails; the content is untouched.
+for file in "" -status; do
+  native=$("$progs/live_files" reopen-dirfd$file)
+  expect "reopen-dirfd$file: natively" "$native" echo "$native"
+  expect "reopen-dirfd$file: --cpus 4" "$native" "$run" --cpus 4 -- "$progs/live_files" reopen-dirfd$file
+done
 
 # /proc/self/status read again through the same descriptor after sched_setaffinity: the new list.
 native=$("$progs/live_files" status)

@@ -4,10 +4,14 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork vfork chunks
+ *                           dup fork vfork chunks fdupfd fdupfd-high exec pread-offset preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
+ *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
+ *                           it changes: "whole" or "torn"
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
+ *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
+ *                           prints what each write gave
  *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
  *                           through the same descriptor and prints it
  */
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -203,6 +208,35 @@ static int reopen_method(void) {
     return 0;
 }
 
+/* openat(dirfd of /proc/self/fd, "N") for writing, O_WRONLY and O_RDWR|O_TRUNC: natively an open of
+ * the real file, whose writes fail. Prints each write's error (O_RDWR's only as "fails"), then "kept"
+ * when the first descriptor still reads its content from where it stopped. */
+static int reopen_dirfd_method(const char* path) {
+    int fd = open(path, O_RDONLY);
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
+    char name[16];
+    CHECK(fd >= 0 && dir >= 0 && read(fd, g_buf, 10) == 10);
+    snprintf(name, sizeof(name), "%d", fd);
+    int w = openat(dir, name, O_WRONLY);
+    if (w < 0) {
+        printf("wronly open: %s\n", strerror(errno));
+    } else {
+        ssize_t n = write(w, "XXXXXXXX", 8);
+        printf("wronly write: %s\n", n < 0 ? strerror(errno) : "wrote");
+        close(w);
+    }
+    w = openat(dir, name, O_RDWR | O_TRUNC);
+    if (w < 0) {
+        printf("rdwr open: %s\n", strerror(errno));
+    } else {
+        printf("rdwr write: %s\n", write(w, "YYYYYYYY", 8) < 0 ? "fails" : "wrote");
+        close(w);
+    }
+    size_t n = read_rest(fd, 4096);
+    printf("%s\n", n > 0 && !strpbrk(g_buf, "XY") ? "kept" : "changed");
+    return 0;
+}
+
 /* Two threads read /proc/self/status again and again at offset 0 (each read makes it anew) while the
  * main thread changes the process's affinity, and so the length of its Cpus_allowed lines: every
  * read must hold one content whole, as natively (the seq file's mutex), never the new content
@@ -260,8 +294,61 @@ static int threads_method(void) {
     return 0;
 }
 
+/* The same with the second reader in a fork child, which shares the descriptor (one description, as
+ * natively one seq file): the child reads through pread and syscall(SYS_pread64), the parent's thread
+ * through pread, while the parent changes its affinity. */
+static void* changer(void* unused) {
+    cpu_set_t all, one;
+    (void)unused;
+    if (sched_getaffinity(0, sizeof(all), &all))
+        return NULL;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    while (!__atomic_load_n(&g_readers_done, __ATOMIC_SEQ_CST))
+        if (sched_setaffinity(0, sizeof(one), &one) || sched_setaffinity(0, sizeof(all), &all))
+            break;
+    return NULL;
+}
+
+static int fork_readers_method(void) {
+    g_status_fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = g_status_fd >= 0 ? read(g_status_fd, g_buf, kBuf) : -1;
+    if (n <= 0)
+        return 1;
+    g_status_lines = count_lines(g_buf, n);
+    pid_t child = fork();
+    if (child == 0) {
+        static char buf[65536];
+        int torn = 0;
+        for (int i = 0; i < kThreadReads && !torn; ++i) {
+            ssize_t got = (i & 1) ? syscall(SYS_pread64, g_status_fd, buf, sizeof(buf), 0L)
+                                  : pread(g_status_fd, buf, sizeof(buf), 0);
+            const char* last = got > 1 ? buf + got - 2 : buf;
+            while (last > buf && last[-1] != '\n')
+                --last;
+            if (got <= 0 || buf[got - 1] != '\n' || count_lines(buf, got) != g_status_lines ||
+                strncmp(last, "nonvoluntary_ctxt_switches:", 27) != 0)
+                torn = 1;
+        }
+        _exit(torn ? 3 : 0);
+    }
+    pthread_t t;
+    if (child < 0 || pthread_create(&t, NULL, changer, NULL))
+        return 1;
+    status_reader(NULL);
+    int status;
+    waitpid(child, &status, 0);
+    pthread_join(t, NULL);
+    printf("%s\n", g_torn || !WIFEXITED(status) || WEXITSTATUS(status) ? "torn" : "whole");
+    return 0;
+}
+
 int main(int argc, char** argv) {
-    if (argc != 2)
+    if (argc != 2 && !(argc == 4 && strcmp(argv[1], "exec-child") == 0))
         return 2;
     const char* m = argv[1];
     if (strcmp(m, "status") == 0)
@@ -272,6 +359,19 @@ int main(int argc, char** argv) {
         return reopen_method();
     if (strcmp(m, "threads") == 0)
         return threads_method();
+    if (strcmp(m, "fork-readers") == 0)
+        return fork_readers_method();
+    if (strcmp(m, "reopen-dirfd") == 0)
+        return reopen_dirfd_method("/proc/stat");
+    if (strcmp(m, "reopen-dirfd-status") == 0)
+        return reopen_dirfd_method("/proc/self/status");
+    /* exec-child FD BEFORE: the descriptor inherited across exec, read again from offset 0. */
+    if (strcmp(m, "exec-child") == 0 && argc == 4) {
+        int fd = atoi(argv[2]);
+        lseek(fd, 0, SEEK_SET);
+        read_rest(fd, 4096);
+        return report(atoll(argv[3]), counter(g_buf, "\nctxt "));
+    }
     long long before, after;
     if (!strcmp(m, "rewind") || !strcmp(m, "fseek") || !strcmp(m, "fseek-cur") || !strcmp(m, "fsetpos") ||
         !strcmp(m, "fflush")) {
@@ -333,6 +433,45 @@ int main(int argc, char** argv) {
         int copy = dup(fd);
         lseek(copy, 0, SEEK_SET);
         read_rest(copy, 4096);
+    } else if (!strcmp(m, "fdupfd") || !strcmp(m, "fdupfd-high")) {
+        /* A copy made by fcntl, the original closed; the high one above 4096 (the limit raised). */
+        int floor = 0;
+        if (!strcmp(m, "fdupfd-high")) {
+            struct rlimit r;
+            floor = 5000;
+            if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_max < 6000)
+                return 1;
+            r.rlim_cur = 6000;
+            if (setrlimit(RLIMIT_NOFILE, &r))
+                return 1;
+        }
+        int copy = fcntl(fd, floor ? F_DUPFD : F_DUPFD_CLOEXEC, floor);
+        if (copy < floor || close(fd))
+            return 1;
+        lseek(copy, 0, SEEK_SET);
+        read_rest(copy, 4096);
+    } else if (!strcmp(m, "exec")) {
+        /* The descriptor stays open across exec; the new program reads it again. */
+        char fd_text[16], before_text[32];
+        snprintf(fd_text, sizeof(fd_text), "%d", fd);
+        snprintf(before_text, sizeof(before_text), "%lld", before);
+        fflush(stdout);
+        execl("/proc/self/exe", "live_files", "exec-child", fd_text, before_text, (char*)NULL);
+        return 1;
+    } else if (!strcmp(m, "pread-offset") || !strcmp(m, "preadv-offset")) {
+        /* At an offset where no read stopped (the whole file was read): made anew up to there. The
+         * first bytes are the old content's, which whole() accepts ("cpu "). */
+        size_t used = 10;
+        ssize_t n;
+        struct iovec v;
+        do {
+            v.iov_base = g_buf + used;
+            v.iov_len = 4096;
+            n = !strcmp(m, "pread-offset") ? pread(fd, g_buf + used, 4096, (off_t)used)
+                                           : preadv(fd, &v, 1, (off_t)used);
+            used += n > 0 ? (size_t)n : 0;
+        } while (n > 0 && used + 4096 < kBuf);
+        g_buf[used] = '\0';
     } else if (!strcmp(m, "vfork")) {
         /* A vfork child, which runs in this process's memory with descriptors of its own, replaces
          * and closes its copy of the descriptor (as a child does before exec): this process's own

@@ -385,7 +385,7 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"}, {"LIBOS_HOST_SYSTEM_FD", "x"},
         {"LIBOS_TRACE_FILTER", "%bogus"}, {"LIBOS_TRACE_TIME", "utc"}, {"LIBOS_TRACE_PER_PROCESS", "yes"},
         {"LIBOS_STATS_FD", "fd9"},     {"LIBOS_TRACE_EXEC", "bogus"},
-        {"LIBOS_STATS_OUTER_FD", "1,x"},
+        {"LIBOS_STATS_OUTER_FD", "1,x"}, {"LIBOS_LIVE_FDS", "3,x"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

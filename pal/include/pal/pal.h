@@ -254,6 +254,9 @@ PAL_API long PalFileDescriptorLimit(void);
 /* The file status flags and access mode of `fd` (fcntl F_GETFL). Returns them or -errno. */
 PAL_API long PalFileGetFlags(int fd);
 
+/* Whether `fd` has FD_CLOEXEC (fcntl F_GETFD): 1, 0, or -errno. */
+PAL_API long PalFileGetCloseOnExec(int fd);
+
 /* Sets or clears FD_CLOEXEC on `fd`. Returns 0 or -errno. */
 PAL_API long PalFileSetCloseOnExec(int fd, bool cloexec);
 
@@ -275,6 +278,9 @@ PAL_API long PalFileSameDescription(int a, int b);
 /* pread(2): up to `size` bytes at `offset`, the descriptor's own offset untouched (a /proc file read
  * at offset 0 is generated anew). Returns the count or -errno. */
 PAL_API long PalFileReadAt(int fd, void* buf, size_t size, long offset);
+/* pwrite(2) of `size` bytes at `offset`, whole (short writes and EINTR retried); the offset of `fd`
+ * stays. Returns 0 or -errno. */
+PAL_API long PalFileWriteAt(int fd, const void* buf, size_t size, long offset);
 
 /* Whether `fd`, a descriptor open for writing, is the only open of its file anywhere: no other open
  * file description of it, in any process (dup'ed and inherited descriptors share one), and no

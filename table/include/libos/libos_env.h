@@ -53,6 +53,7 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvAffinity, "LIBOS_AFFINITY", kReplaced, kRewritten)                                                         \
     X(kEnvMemPolicy, "LIBOS_MEMPOLICY", kReplaced, kRewritten)                                                       \
     X(kEnvCwd, "LIBOS_CWD", kReplaced, kRewritten)                                                                   \
+    X(kEnvLiveFds, "LIBOS_LIVE_FDS", kReplaced, kRewritten)                                                          \
     /* the launcher's own: where libshim.so is */                                                                    \
     X(kEnvShimPath, "LIBOS_SHIM_PATH", kKept, kPassed)                                                               \
     /* test builds only (meson option test_hooks) */                                                                 \

@@ -127,6 +127,8 @@ libos::SyscallResult libos_syscall_preadv(libos::Caller caller, int fd, unsigned
 libos::SyscallResult libos_syscall_dup(libos::Caller caller, unsigned int fd);
 libos::SyscallResult libos_syscall_dup2(libos::Caller caller, unsigned int fd, unsigned int target);
 libos::SyscallResult libos_syscall_dup3(libos::Caller caller, unsigned int fd, unsigned int target, int flags);
+/* fcntl(2): F_DUPFD and F_DUPFD_CLOEXEC as dup; table/sys/libos_fd.cpp */
+libos::SyscallResult libos_syscall_fcntl(libos::Caller caller, int fd, int cmd, unsigned long arg);
 libos::SyscallResult libos_syscall_preadv2(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen,
                                            unsigned long pos_l, unsigned long pos_h, int flags);
 

@@ -160,10 +160,13 @@ long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 
 /* Live generated files (table/vfs/live.cpp): the descriptors of contents that change (/proc/stat,
  * the status files, a node's meminfo, the cgroup files...) are written again where Linux's seq files
- * generate anew: a read at offset 0 after an earlier read, an lseek elsewhere than the current
- * offset, a stdio seek. Descriptors up to kVfsLiveFds are followed; each call checks that the number
- * is still the file it was (fstat) before writing. In-process callers only. */
+ * generate anew: a read at offset 0 after an earlier read, a read or pread elsewhere than where the
+ * last read stopped, an lseek elsewhere than the current offset, a stdio seek. Descriptors below
+ * kVfsLiveFds are followed in a table indexed by number; up to kVfsLiveHighFds higher ones in a
+ * small table of their own. Each call checks that the number is still the file it was (fstat)
+ * before writing. In-process callers only. */
 constexpr int kVfsLiveFds = 4096;
+constexpr int kVfsLiveHighFds = 64;
 /* How many descriptors were ever marked: 0 for a program that never opened such a file, whose calls
  * then pay one predictable branch. */
 extern std::atomic<int> g_vfs_live_count;
@@ -172,26 +175,45 @@ inline bool vfs_live_any() {
 }
 /* fd was just opened onto a changing content (vfs_open_generated). */
 void vfs_live_mark(int fd);
-/* dup, dup2, dup3 made `to` a copy of `from` (`to` is no live file when `from` is none). */
+/* fd came from elsewhere (inherited across exec): marked if it is a generated file's memfd that
+ * changes. */
+void vfs_live_adopt(int fd);
+/* The live descriptors an exec keeps open (no close-on-exec), as "N,N,..." in `out` (at most
+ * kVfsLiveExecFds): its length, 0 for none. The new program adopts them (LIBOS_LIVE_FDS). */
+constexpr int kVfsLiveExecFds = 16;
+size_t vfs_live_exec_list(char* out, size_t size);
+/* dup, dup2, dup3, fcntl(F_DUPFD) made `to` a copy of `from` (`to` is no live file when `from` is
+ * none). */
 void vfs_live_dup(int from, int to);
 /* fd is being closed (close, fclose): it is no live file any more. */
 void vfs_live_forget(int fd);
-/* The table: per descriptor number, the memfd's inode number (0: no live file) and whether it was
- * read since its content was made. */
+/* The table: per descriptor number, the memfd's inode number (0: no live file), whether it was
+ * read since its content was made, and where the last pread stopped (-1: the last read was at the
+ * descriptor's offset, or there was none since an lseek), which Linux's seq file keeps as read_pos. */
 struct VfsLiveFd {
     std::atomic<uint64_t> ino;
     std::atomic<uint8_t> used;
+    std::atomic<long> read_pos;
+    std::atomic<uint8_t> shortcut; /* the offset's state may be known without asking (live.cpp) */
 };
 extern VfsLiveFd g_vfs_live[kVfsLiveFds];
-/* fd is (or was, and may still be) a live file: one load, no system call. */
+/* Descriptors at or above kVfsLiveFds: whether any was ever marked, and the slow look-up. */
+extern std::atomic<int> g_vfs_live_high;
+bool vfs_live_tracked_high(int fd);
+/* fd is (or was, and may still be) a live file: one load, no system call (a number of kVfsLiveFds
+ * or more: one more load, and the small table's look-up once such a number was ever marked). */
 inline bool vfs_live_tracked(int fd) {
-    return static_cast<unsigned>(fd) < static_cast<unsigned>(kVfsLiveFds) &&
-           g_vfs_live[fd].ino.load(std::memory_order_acquire) != 0;
+    if (__builtin_expect(static_cast<unsigned>(fd) < static_cast<unsigned>(kVfsLiveFds), 1))
+        return g_vfs_live[fd].ino.load(std::memory_order_acquire) != 0;
+    return fd >= 0 && g_vfs_live_high.load(std::memory_order_relaxed) != 0 && vfs_live_tracked_high(fd);
 }
 /* Before read, readv, or preadv2 at the current offset (-1) of fd. */
 void vfs_live_before_read(Caller caller, int fd);
-/* Before pread, preadv, preadv2 at `offset`. */
+/* Before pread, preadv, preadv2 at `offset`; after it, with what it returned. */
 void vfs_live_before_pread(Caller caller, int fd, long offset);
+void vfs_live_after_pread(int fd, long offset, long result);
+/* After read, readv, preadv2 at the current offset, with what it returned. */
+void vfs_live_after_read(int fd, long result);
 /* Before lseek(fd, offset, whence). */
 void vfs_live_before_seek(Caller caller, int fd, long offset, int whence);
 /* Writes fd's content again now (a stdio stream's seek: its reads are glibc's own). */

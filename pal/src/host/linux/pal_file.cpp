@@ -132,6 +132,11 @@ extern "C" long PalFileGetFlags(int fd) {
     return pal_raw(SYS_fcntl, fd, F_GETFL);
 }
 
+extern "C" long PalFileGetCloseOnExec(int fd) {
+    long flags = pal_raw(SYS_fcntl, fd, F_GETFD);
+    return flags < 0 ? flags : (flags & FD_CLOEXEC) != 0;
+}
+
 extern "C" long PalFileSetCloseOnExec(int fd, bool cloexec) {
     return pal_raw(SYS_fcntl, fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
 }
@@ -161,6 +166,23 @@ extern "C" long PalFileReadAt(int fd, void* buf, size_t size, long offset) {
         ret = pal_raw(SYS_pread64, fd, reinterpret_cast<long>(buf), static_cast<long>(size), offset);
     while (ret == -EINTR);
     return ret;
+}
+
+extern "C" long PalFileWriteAt(int fd, const void* buf, size_t size, long offset) {
+    const char* p = static_cast<const char*>(buf);
+    while (size > 0) {
+        long written = pal_raw(SYS_pwrite64, fd, reinterpret_cast<long>(p), static_cast<long>(size), offset);
+        if (written == -EINTR)
+            continue;
+        if (written < 0)
+            return written;
+        if (written == 0)
+            return -EIO;
+        p += written;
+        size -= static_cast<size_t>(written);
+        offset += written;
+    }
+    return 0;
 }
 
 extern "C" long PalFileSoleOpen(int fd) {
