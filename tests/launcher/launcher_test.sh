@@ -255,7 +255,7 @@ print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_ho
 declare -A bad_value=(
   [LIBOS_CPUS]=8x [LIBOS_CPU_MAP]=0-x [LIBOS_PROPAGATE]=yes [LIBOS_TRACE]=/nonexistent/dir/f
   [LIBOS_TRACE_STACK]=yes [LIBOS_TRACE_FORMAT]=xml [LIBOS_STATS]=yes [LIBOS_STRICT]=not-a-tag
-  [LIBOS_STATE_FD]=fd3 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_MEMPOLICY]=bind [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
+  [LIBOS_STATE_FD]=fd3 [LIBOS_PID_NS]=0 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_MEMPOLICY]=bind [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
   [LIBOS_TEST_CRASH]=boom [LIBOS_TEST_STRICT_MISSING]=yes [LIBOS_TOPOLOGY]=cores=0 [LIBOS_NUMA]=0 [LIBOS_CPUID]=yes
   [LIBOS_CPU_QUOTA]=1.5x [LIBOS_CPUS_FROM_QUOTA]=yes
   [LIBOS_TRACE_FILTER]=%bogus [LIBOS_TRACE_TIME]=utc [LIBOS_TRACE_PER_PROCESS]=yes [LIBOS_STATS_FD]=fd9
