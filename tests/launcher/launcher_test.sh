@@ -710,6 +710,23 @@ else
   skip "libos-run --strict out of memory" "strict mode does not run here"
 fi
 
+# ---- an exec'ed program takes its PID namespace from its exec (LIBOS_PID_NS) ----------------------------
+# A stat of /proc/self/ns/pid costs a new process a walk through procfs: only the launch's first process
+# looks (when it creates the shared state); a shell's children and the programs they exec do not.
+if command -v strace >/dev/null; then
+  strace -f -qq -e trace=stat,newfstatat,statx -o "$tmp/ns-trace" "$L" --cpus 2 -- sh -c '/bin/true; /bin/true; exit 0' \
+    >/dev/null 2>&1
+  looks=$(grep -c '/proc/self/ns/pid' "$tmp/ns-trace")
+  if [ "$looks" -eq 1 ]; then
+    pass "a launch's exec'ed programs take their PID namespace from the exec: one look for three processes"
+  else
+    fail "a launch's exec'ed programs take their PID namespace from the exec: one look for three processes" \
+      "$looks looks" "$(grep 'ns/pid' "$tmp/ns-trace")"
+  fi
+else
+  skip "a launch's exec'ed programs take their PID namespace from the exec" "strace is not installed"
+fi
+
 # ---- the wrapper, scripts/libos-run ---------------------------------------------------------------------
 wrapper="$root/scripts/libos-run"
 out=$(LIBOS_BUILD_DIR="$build" "$wrapper" --version 2>"$tmp/err")
