@@ -22,6 +22,35 @@ void watch_thread_exit();
 
 namespace {
 
+/* The attribute functions of libc, looked up when a thread is first created with an attribute, not
+ * bound at load: -z now would cost every process's start a symbol look-up for each of them (about 20,
+ * some 900 instructions of ld.so's each), for the few programs that create threads with attributes. */
+struct AttrFunctions {
+    decltype(&::pthread_attr_destroy) pthread_attr_destroy;
+    decltype(&::pthread_attr_getaffinity_np) pthread_attr_getaffinity_np;
+    decltype(&::pthread_attr_getdetachstate) pthread_attr_getdetachstate;
+    decltype(&::pthread_attr_getguardsize) pthread_attr_getguardsize;
+    decltype(&::pthread_attr_getinheritsched) pthread_attr_getinheritsched;
+    decltype(&::pthread_attr_getschedparam) pthread_attr_getschedparam;
+    decltype(&::pthread_attr_getschedpolicy) pthread_attr_getschedpolicy;
+    decltype(&::pthread_attr_getscope) pthread_attr_getscope;
+    decltype(&::pthread_attr_getsigmask_np) pthread_attr_getsigmask_np;
+    decltype(&::pthread_attr_getstack) pthread_attr_getstack;
+    decltype(&::pthread_attr_getstacksize) pthread_attr_getstacksize;
+    decltype(&::pthread_attr_init) pthread_attr_init;
+    decltype(&::pthread_attr_setdetachstate) pthread_attr_setdetachstate;
+    decltype(&::pthread_attr_setguardsize) pthread_attr_setguardsize;
+    decltype(&::pthread_attr_setinheritsched) pthread_attr_setinheritsched;
+    decltype(&::pthread_attr_setschedparam) pthread_attr_setschedparam;
+    decltype(&::pthread_attr_setschedpolicy) pthread_attr_setschedpolicy;
+    decltype(&::pthread_attr_setscope) pthread_attr_setscope;
+    decltype(&::pthread_attr_setsigmask_np) pthread_attr_setsigmask_np;
+    decltype(&::pthread_attr_setstack) pthread_attr_setstack;
+    decltype(&::pthread_attr_setstacksize) pthread_attr_setstacksize;
+};
+constinit AttrFunctions g_attr = {};
+#define ATTR(name) ::shim::real(g_attr.name, #name)
+
 struct StartInfo {
     void* (*routine)(void*);
     void* arg;
@@ -54,32 +83,32 @@ bool all_ones(const libos::CpuBits& bits) {
 
 /* A copy of `attr` with everything but the CPU affinity. */
 void copy_without_affinity(const pthread_attr_t* attr, pthread_attr_t* copy) {
-    pthread_attr_init(copy);
+    ATTR(pthread_attr_init)(copy);
     int value;
     size_t size;
     struct sched_param param;
-    if (pthread_attr_getdetachstate(attr, &value) == 0)
-        pthread_attr_setdetachstate(copy, value);
-    if (pthread_attr_getinheritsched(attr, &value) == 0)
-        pthread_attr_setinheritsched(copy, value);
-    if (pthread_attr_getschedpolicy(attr, &value) == 0)
-        pthread_attr_setschedpolicy(copy, value);
-    if (pthread_attr_getschedparam(attr, &param) == 0)
-        pthread_attr_setschedparam(copy, &param);
-    if (pthread_attr_getscope(attr, &value) == 0)
-        pthread_attr_setscope(copy, value);
-    if (pthread_attr_getguardsize(attr, &size) == 0)
-        pthread_attr_setguardsize(copy, size);
+    if (ATTR(pthread_attr_getdetachstate)(attr, &value) == 0)
+        ATTR(pthread_attr_setdetachstate)(copy, value);
+    if (ATTR(pthread_attr_getinheritsched)(attr, &value) == 0)
+        ATTR(pthread_attr_setinheritsched)(copy, value);
+    if (ATTR(pthread_attr_getschedpolicy)(attr, &value) == 0)
+        ATTR(pthread_attr_setschedpolicy)(copy, value);
+    if (ATTR(pthread_attr_getschedparam)(attr, &param) == 0)
+        ATTR(pthread_attr_setschedparam)(copy, &param);
+    if (ATTR(pthread_attr_getscope)(attr, &value) == 0)
+        ATTR(pthread_attr_setscope)(copy, value);
+    if (ATTR(pthread_attr_getguardsize)(attr, &size) == 0)
+        ATTR(pthread_attr_setguardsize)(copy, size);
     /* glibc stores the stack's end and reports base = end - size: with no stack of the caller's, end
      * is NULL and base + size wraps to 0. */
     void* base = nullptr;
-    if (pthread_attr_getstack(attr, &base, &size) == 0 && reinterpret_cast<uintptr_t>(base) + size != 0)
-        pthread_attr_setstack(copy, base, size);
-    else if (pthread_attr_getstacksize(attr, &size) == 0)
-        pthread_attr_setstacksize(copy, size);
+    if (ATTR(pthread_attr_getstack)(attr, &base, &size) == 0 && reinterpret_cast<uintptr_t>(base) + size != 0)
+        ATTR(pthread_attr_setstack)(copy, base, size);
+    else if (ATTR(pthread_attr_getstacksize)(attr, &size) == 0)
+        ATTR(pthread_attr_setstacksize)(copy, size);
     sigset_t mask;
-    if (pthread_attr_getsigmask_np(attr, &mask) == 0)
-        pthread_attr_setsigmask_np(copy, &mask);
+    if (ATTR(pthread_attr_getsigmask_np)(attr, &mask) == 0)
+        ATTR(pthread_attr_setsigmask_np)(copy, &mask);
 }
 
 }  // namespace
@@ -96,7 +125,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     const pthread_attr_t* use = attr;
     if (attr) {
         memset(&mask, 0, sizeof(mask));
-        if (pthread_attr_getaffinity_np(attr, sizeof(mask.words), reinterpret_cast<cpu_set_t*>(mask.words)) == 0 &&
+        if (ATTR(pthread_attr_getaffinity_np)(attr, sizeof(mask.words), reinterpret_cast<cpu_set_t*>(mask.words)) == 0 &&
             !all_ones(mask)) {
             libos::trim_to_machine(&mask);
             if (mask.empty())
@@ -112,7 +141,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     auto* info = static_cast<StartInfo*>(malloc(sizeof(StartInfo)));
     if (!info) {
         if (use == &copy)
-            pthread_attr_destroy(&copy);
+            ATTR(pthread_attr_destroy)(&copy);
         return EAGAIN;
     }
     info->routine = routine;
@@ -121,7 +150,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     libos::numa_copy_thread_policy(&info->policy);
     int ret = SHIM_REAL(pthread_create)(thread, use, &start_thread, info);
     if (use == &copy)
-        pthread_attr_destroy(&copy);
+        ATTR(pthread_attr_destroy)(&copy);
     if (ret != 0) {
         free(info);
         return ret;

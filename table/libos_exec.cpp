@@ -85,10 +85,18 @@ bool state_fd_usable() {
     int fd = state_fd();
     if (fd < 0)
         return false;
+    /* The program may have closed it and opened something else under the same number: the file is
+     * known by its device and inode, one fstat (a readlink of /proc/self/fd/N costs a path walk
+     * through procfs, whose entries a new process allocates afresh). */
+    if (int known = is_state_file(fd); known >= 0) {
+        if (!known)
+            return false;
+        PalFileSetCloseOnExec(fd, false); /* the program may have set FD_CLOEXEC on it */
+        return true;
+    }
     struct stat st;
     if (PalFileStat(fd, &st) < 0)
         return false;
-    /* The program may have closed it and opened something else under the same number. */
     char link[64];
     if (PalFileReadLink(ProcPath::self().leaf("fd").number(static_cast<uint64_t>(fd)).c_str(), link, sizeof(link)) <= 0)
         return false;
@@ -150,6 +158,7 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 40;  /* LIBOS_STRICT */
     strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
     strings += 24 + kVfsLiveExecFds * 11; /* LIBOS_LIVE_FDS */
+    strings += 40;  /* LIBOS_PID_NS */
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
@@ -163,12 +172,22 @@ char* const* exec_environment(char* const* envp, long* error) {
      * that would otherwise be on the stack of whatever calls exec (a posix_spawn child's is small). */
     size_t bytes = kBlockHeader + (count + kWritten) * sizeof(char*) + strings + kPreloadMax;
     const pid_t pid = PalProcessGetId();
+    /* A block a child left behind is used again when it is large enough (it is, unless the
+     * environment grew): a vfork loop then maps, unmaps and faults in no block per child. Unmapping
+     * in a vfork child is costly too: it shares the parent's memory, whose TLB entries on other CPUs
+     * must be flushed. */
+    void* block = nullptr;
     if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
         t_exec_block = nullptr;
-        PalMemoryFree(left, *static_cast<size_t*>(left));
+        const size_t left_bytes = *static_cast<size_t*>(left);
+        if (left_bytes >= bytes) {
+            block = left;
+            bytes = left_bytes;
+        } else {
+            PalMemoryFree(left, left_bytes);
+        }
     }
-    void* block;
-    if (PalMemoryAllocate(bytes, &block) < 0) {
+    if (!block && PalMemoryAllocate(bytes, &block) < 0) {
         *error = -ENOMEM;
         return nullptr;
     }
@@ -184,9 +203,12 @@ char* const* exec_environment(char* const* envp, long* error) {
     for (size_t i = 0; i < count; ++i) {
         char* entry;
         PalUserCopy(&entry, envp + i, sizeof(entry));
+        /* Every LibOS variable starts with "LIBOS_" (libos_env.h): other entries are passed over after
+         * a byte or a few, rather than read against each name. */
         bool owned = false;
-        for (const EnvVariable& v : kEnvironment)
-            owned = owned || (v.exec == AtExec::kRewritten && user_names(entry, v.name));
+        if (user_starts_with(entry, "LIBOS_"))
+            for (const EnvVariable& v : kEnvironment)
+                owned = owned || (v.exec == AtExec::kRewritten && user_names(entry + 6, v.name + 6));
         if (owned)
             continue;
         /* Only the first of each is rewritten (the one getenv and ld.so read): the block has room for
@@ -248,6 +270,11 @@ char* const* exec_environment(char* const* envp, long* error) {
         state_fd_usable(); /* clears close-on-exec, where it is still ours */
         format_decimal(number, state_fd());
         out[used++] = put(&cursor, {kEnvStateFd, "=", number});
+        /* The PID namespace, when this process knows it: the new program then need not look it up. */
+        if (uint32_t tag = known_pid_namespace_tag()) {
+            format_decimal(number, tag);
+            out[used++] = put(&cursor, {kEnvPidNs, "=", number});
+        }
     }
     /* The live generated files' descriptors that stay open, for the new program to keep live. */
     if (vfs_live_any()) {

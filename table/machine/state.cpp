@@ -269,6 +269,13 @@ Holder holder_kind(uint32_t tid) {
     return Holder::kOther;
 }
 
+int is_state_file(int fd) {
+    if (g_state_ino == 0)
+        return -1;
+    struct stat st;
+    return PalFileStat(fd, &st) == 0 && st.st_dev == g_state_dev && st.st_ino == g_state_ino ? 1 : 0;
+}
+
 LIBOS_FORK_PATH bool ensure_region() {
     int state = g_region_state.load(std::memory_order_acquire);
     if (__builtin_expect(state == kRegionMapped, 1))

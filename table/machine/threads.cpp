@@ -55,6 +55,15 @@ pid_t self_tid_slow() {
     return t_tid;
 }
 
+namespace {
+/* A fork child's claim, put off until the child first needs its slot (after_fork_child): the mask
+ * its forking thread had, copied before the fork into this thread's own memory, which the child
+ * reads without a fault. A child that never asks (one that execs or exits at once) writes nothing to
+ * the shared state: its parent gave it its slot already (register_fork_child). */
+constinit thread_local bool t_fork_claim_pending __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local uint64_t t_fork_mask[8] __attribute__((tls_model("initial-exec"))) = {};
+}  // namespace
+
 ThreadSlot* self_slot_slow() {
     /* Without a state to join (a vfork child of a process that had none, which must not write
      * into its parent's memory), nothing is cached. */
@@ -62,6 +71,16 @@ ThreadSlot* self_slot_slow() {
         return nullptr;
     if (t_slot)
         return t_slot; /* this thread ran init, and the state was created just now */
+    if (t_fork_claim_pending) {
+        /* A fork child's first need: the claim it put off. Its parent's claim for it, or a mask set
+         * for it since the fork by another thread, is newer than the fork's clock and stays. The
+         * flag goes last: a signal handler that interrupts this claims too, and finds the same slot. */
+        ThreadSlot* slot = claim(t_tid, t_fork_mask, true, t_fork_clock);
+        set_thread_slot(slot);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        t_fork_claim_pending = false;
+        return slot;
+    }
     pid_t tid = PalThreadGetId();
     /* The thread that ran init, when another thread created the state. */
     if (ThreadSlot* first = g_machine.first_slot;
@@ -108,6 +127,7 @@ namespace {
  * CpuBits, and each page of stack a process first writes after a fork costs it (parent and child) a
  * page fault. Larger machines take the out-of-line paths below, with a whole CpuBits. */
 constexpr uint32_t kSmallWords = 8;
+static_assert(sizeof(t_fork_mask) == kSmallWords * sizeof(uint64_t), "the fork's mask is a small machine's");
 
 /* copy_own_mask's fallback, out of line so that its CpuBits is no part of the common path's frame. */
 __attribute__((noinline)) void host_view_words(uint64_t* words) {
@@ -205,6 +225,10 @@ LIBOS_FORK_PATH void before_fork() {
     if (g_init_state.load(std::memory_order_acquire) == kVirtual && ensure_region()) {
         self_slot(); /* the child's first mask is the forking thread's, from its own slot */
         t_fork_clock = state_clock();
+        /* Copied now, for a child that puts its claim off (after_fork_child): the same mask the
+         * child would read from the slot just after the fork. */
+        if (g_machine.mask_words <= kSmallWords)
+            forking_mask(t_fork_mask);
     }
 }
 
@@ -214,17 +238,16 @@ LIBOS_FORK_PATH void after_fork_child() {
     g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
     pid_namespace_after_fork();
-    const pid_t tid = PalThreadGetId();
+    /* A fork child's only thread leads its thread group: its tid is the process's id. */
+    const pid_t tid = g_machine.owner_pid;
     t_tid = tid;
-    ThreadSlot* slot;
-    if (g_machine.mask_words > kSmallWords) {
-        slot = claim_large_fork_child(tid);
-    } else {
-        uint64_t words[kSmallWords] = {};
-        forking_mask(words);
-        slot = claim(tid, words, true, t_fork_clock);
+    if (g_machine.mask_words <= kSmallWords && g_region_state.load(std::memory_order_acquire) == kRegionMapped) {
+        /* The claim waits for the child's first need of its slot (self_slot_slow). */
+        set_thread_slot(nullptr);
+        t_fork_claim_pending = true;
+        return;
     }
-    set_thread_slot(slot);
+    set_thread_slot(claim_large_fork_child(tid));
 }
 
 }  // namespace libos

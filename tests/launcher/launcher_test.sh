@@ -255,7 +255,7 @@ print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "test_ho
 declare -A bad_value=(
   [LIBOS_CPUS]=8x [LIBOS_CPU_MAP]=0-x [LIBOS_PROPAGATE]=yes [LIBOS_TRACE]=/nonexistent/dir/f
   [LIBOS_TRACE_STACK]=yes [LIBOS_TRACE_FORMAT]=xml [LIBOS_STATS]=yes [LIBOS_STRICT]=not-a-tag
-  [LIBOS_STATE_FD]=fd3 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_MEMPOLICY]=bind [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
+  [LIBOS_STATE_FD]=fd3 [LIBOS_PID_NS]=0 [LIBOS_HOST_SYSTEM_FD]=fd4 [LIBOS_AFFINITY]=0-1@ [LIBOS_MEMPOLICY]=bind [LIBOS_CWD]=relative/dir [LIBOS_SHIM_PATH]=/nonexistent/libshim.so
   [LIBOS_TEST_CRASH]=boom [LIBOS_TEST_STRICT_MISSING]=yes [LIBOS_TOPOLOGY]=cores=0 [LIBOS_NUMA]=0 [LIBOS_CPUID]=yes
   [LIBOS_CPU_QUOTA]=1.5x [LIBOS_CPUS_FROM_QUOTA]=yes
   [LIBOS_TRACE_FILTER]=%bogus [LIBOS_TRACE_TIME]=utc [LIBOS_TRACE_PER_PROCESS]=yes [LIBOS_STATS_FD]=fd9
@@ -708,6 +708,23 @@ if "$L" --strict --cpus 1 -- true 2>/dev/null; then
   launcher_sweep "libos-run --strict --cpus 2 out of memory" "$L" --strict --cpus 2 -- nproc
 else
   skip "libos-run --strict out of memory" "strict mode does not run here"
+fi
+
+# ---- an exec'ed program takes its PID namespace from its exec (LIBOS_PID_NS) ----------------------------
+# A stat of /proc/self/ns/pid costs a new process a walk through procfs: only the launch's first process
+# looks (when it creates the shared state); a shell's children and the programs they exec do not.
+if command -v strace >/dev/null; then
+  strace -f -qq -e trace=stat,newfstatat,statx -o "$tmp/ns-trace" "$L" --cpus 2 -- sh -c '/bin/true; /bin/true; exit 0' \
+    >/dev/null 2>&1
+  looks=$(grep -c '/proc/self/ns/pid' "$tmp/ns-trace")
+  if [ "$looks" -eq 1 ]; then
+    pass "a launch's exec'ed programs take their PID namespace from the exec: one look for three processes"
+  else
+    fail "a launch's exec'ed programs take their PID namespace from the exec: one look for three processes" \
+      "$looks looks" "$(grep 'ns/pid' "$tmp/ns-trace")"
+  fi
+else
+  skip "a launch's exec'ed programs take their PID namespace from the exec" "strace is not installed"
 fi
 
 # ---- the wrapper, scripts/libos-run ---------------------------------------------------------------------
