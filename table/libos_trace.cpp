@@ -473,6 +473,7 @@ void trace_after_fork() {
     /* Buffers other threads of the parent held at the fork: no thread of the child holds them. */
     g_line_busy.store(0, std::memory_order_relaxed);
     tracer::stack_after_fork();
+    tracer::calls_after_fork();
     g_previous_start.store(0, std::memory_order_relaxed);
     if (!g_per_process || g_trace_fd < 0 || g_trace_fd_pid == PalProcessGetId())
         return;
@@ -487,23 +488,10 @@ void trace_after_fork() {
     PalFileClose(inherited);
 }
 
-SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
-    if (t_in_trace)
-        return dispatch_for(caller, nr, args);
-    const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
-    /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
-     * counts it; only its failure is added after. */
-    if (g_counting && shown && may_not_return)
-        tracer::stats_add(nr, 0, false, true);
-    /* exec replaces the program, and with it the exit that would print the summary. */
-    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
-        t_in_trace = true;
-        tracer::stats_before_exec();
-        t_in_trace = false;
-    }
-    if (!shown)
-        return dispatch_for(caller, nr, args);
-    Call c = {};
+namespace {
+
+/* A shown call, recorded in `c` (cleared). */
+SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return) {
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
@@ -557,6 +545,40 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     t_in_trace = true;
     print_call(caller, c, Phase::kReturned);
     t_in_trace = false;
+    return result;
+}
+
+/* With every record in use: the record on the stack, in a frame of its own. */
+__attribute__((noinline)) SyscallResult trace_call_on_stack(Caller caller, long nr, const long args[6],
+                                                            bool may_not_return) {
+    Call c = {};
+    return trace_call(caller, nr, args, c, may_not_return);
+}
+
+}  // namespace
+
+SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
+    if (t_in_trace)
+        return dispatch_for(caller, nr, args);
+    const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
+    /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
+     * counts it; only its failure is added after. */
+    if (g_counting && shown && may_not_return)
+        tracer::stats_add(nr, 0, false, true);
+    /* exec replaces the program, and with it the exit that would print the summary. */
+    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
+        t_in_trace = true;
+        tracer::stats_before_exec();
+        t_in_trace = false;
+    }
+    if (!shown)
+        return dispatch_for(caller, nr, args);
+    int slot;
+    Call* c = tracer::claim_call(&slot);
+    if (!c)
+        return trace_call_on_stack(caller, nr, args, may_not_return);
+    SyscallResult result = trace_call(caller, nr, args, *c, may_not_return);
+    tracer::release_call(slot);
     return result;
 }
 

@@ -155,6 +155,13 @@ void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, Libo
 /* In a fork child: the frame sets other threads of the parent held are free (no thread has them). */
 void stack_after_fork();
 
+/* A cleared Call from the static set (libos_trace_calls.cpp), its number in `slot`; null when all are
+ * in use. */
+Call* claim_call(int* slot);
+void release_call(int slot);
+/* In a fork child: only the records of the forking thread stay claimed. */
+void calls_after_fork();
+
 }  // namespace libos::tracer
 
 #endif
