@@ -292,6 +292,24 @@ void print_call(Caller caller, const Call& c, Phase phase) {
     errno = saved_errno;
 }
 
+/* A call of a traced process. Without a machine the table leaves exec to the host with the
+ * program's own environment; a traced exec (with lines or only counted, shown or filtered out)
+ * takes the handler's, which adds the tracing variables, the launch's summary's descriptor among
+ * them, and an exec's line (the handler adds no machine to it). A shell passes its own copy of its
+ * first environment, which has none of what the LibOS added: without this, its children would
+ * start summaries of their own. */
+SyscallResult dispatch_traced(Caller caller, long nr, const long args[6]) {
+    if ((nr == SYS_execve || nr == SYS_execveat) && !is_virtual() && !caller.is_remote()) {
+        if (RawHandler handler = syscall_handler(nr)) {
+            const long call[7] = {args[0], args[1], args[2], args[3], args[4], args[5], nr};
+            SyscallResult result = handler(caller, call);
+            if (!result.leaves_to_host())
+                return result;
+        }
+    }
+    return dispatch_for(caller, nr, args);
+}
+
 /* An exec with its line ready for the new program (t_exec_line), formatted in `text` (`size`
  * bytes): the start of its duration, after the formatting, is patched into the line's first 20
  * characters. exec copies the line into the new program's environment. */
@@ -315,16 +333,7 @@ SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char
         text[i] = static_cast<char>('0' + digits % 10);
     t_exec_line = whole ? text : nullptr;
     t_exec_line_pid = pid;
-    /* Without a machine the table leaves exec to the host with the program's own environment; a
-     * traced exec takes the handler's, which adds the tracing variables and this line (the handler
-     * adds no machine to it). */
-    SyscallResult result = LeaveToHost{};
-    if (RawHandler handler = syscall_handler(c->nr); handler && !is_virtual()) {
-        const long call[7] = {args[0], args[1], args[2], args[3], args[4], args[5], c->nr};
-        result = handler(caller, call);
-    }
-    if (result.leaves_to_host())
-        result = dispatch_for(caller, c->nr, args);
+    SyscallResult result = dispatch_traced(caller, c->nr, args);
     t_exec_line = nullptr;
     return result;
 }
@@ -490,6 +499,16 @@ void trace_after_fork() {
 
 namespace {
 
+/* exit_group from _exit or syscall() (a shell ends so): the summary now, after its line, as exit(3)
+ * prints it. */
+void summary_before_exit(Caller caller, long nr) {
+    if (nr != SYS_exit_group || !g_counting || caller.is_remote())
+        return;
+    t_in_trace = true;
+    tracer::stats_at_exit_group();
+    t_in_trace = false;
+}
+
 /* A shown call, recorded in `c` (cleared). */
 SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return) {
     c.nr = nr;
@@ -512,12 +531,13 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
         print_call(caller, c, Phase::kBefore);
         t_in_trace = false;
     }
+    summary_before_exit(caller, nr);
     c.start = now_ns();
     if (g_time == TraceTime::kRelative)
         c.previous = g_previous_start.exchange(c.start, std::memory_order_relaxed);
     else if (g_time != TraceTime::kNone)
         c.wall = clock_ns(CLOCK_REALTIME);
-    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_for(caller, nr, args);
+    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_traced(caller, nr, args);
     c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
     if (g_counting)
@@ -571,8 +591,10 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         tracer::stats_before_exec();
         t_in_trace = false;
     }
-    if (!shown)
-        return dispatch_for(caller, nr, args);
+    if (!shown) {
+        summary_before_exit(caller, nr);
+        return dispatch_traced(caller, nr, args);
+    }
     int slot;
     Call* c = tracer::claim_call(&slot);
     if (!c)
@@ -659,29 +681,6 @@ bool tracer::stats_on() {
 
 bool tracer::json_on() {
     return g_json;
-}
-
-void report_own_crash(int sig, void* info_ptr, void* ucontext) {
-    auto* info = static_cast<siginfo_t*>(info_ptr);
-    Line line;
-    const char* name = sigabbrev_np(sig);
-    line.add("libos: fatal SIG").add(name ? name : "?").add(" inside the LibOS");
-    if (info && (sig == SIGSEGV || sig == SIGBUS))
-        line.add(" (fault address ").hex(reinterpret_cast<uintptr_t>(info->si_addr)).ch(')');
-    line.add(": this is a bug in libos-vcpu, not in the program; its stack:\n");
-    if (g_unwinder) {
-        LibosFrame frames[16];
-        int n = g_unwinder(ucontext, frames, 16);
-        for (int i = 0; i < n && line.room(400, kLineReserve); ++i) {
-            line.add("  #").num(i).ch(' ').add(frames[i].object[0] ? frames[i].object : "?").ch('(');
-            if (frames[i].function[0])
-                line.add(frames[i].function).add("+").hex(frames[i].offset);
-            line.add(") [").hex(frames[i].address).add("]\n");
-        }
-    } else {
-        line.add("  (no stack: libos_unwind.so could not be loaded)\n");
-    }
-    line.write_to(2);
 }
 
 }  // namespace libos

@@ -145,6 +145,9 @@ void stats_outer_init(const char* list);
 const char* stats_outer_text();
 /* Before an exec: a process's own summary is printed and started over; the launch's goes on. */
 void stats_before_exec();
+/* Before exit_group: the summary, as at exit(3) (once per process; not by a vfork child, whose
+ * table is its parent's). */
+void stats_at_exit_group();
 /* Counts for the summary one call of `nr` (unless `call` is false: the call was counted before it
  * ran) that took `nanoseconds`, and its failure. */
 void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);

@@ -803,6 +803,40 @@ def check_nested_stats():
            and outer.get("sched_setaffinity") == (3, 1), ["outer %s" % outer, "stdout:", out, "stderr:", err])
 
 
+def check_exit_stats():
+    """The launch's summary, whatever way its first process ends: dash's _exit (after a subshell, which
+    ends with _exit too), exit_group through syscall(), and a shell whose children are exec'd with the
+    shell's own copy of its first environment (bash's command substitution): one summary, as strace
+    -f -c prints one."""
+    if not os.access(LAUNCHER, os.X_OK):
+        skip("--stats at _exit", "%s not found" % LAUNCHER)
+        return
+    env = clean_env()
+    for shell, script, status, exits in (("/bin/sh", "(:); exit 0", 0, 2), ("/bin/sh", "exit 3", 3, 1),
+                                         ("/bin/bash", "x=$(/bin/echo hi); test $x = hi", 0, None)):
+        if not os.access(shell, os.X_OK):
+            skip("--stats of %s" % shell, "no %s" % shell)
+            continue
+        p = subprocess.run([LAUNCHER, "--stats", "--", shell, "-c", script], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        err = p.stderr.decode(errors="replace")
+        heads = [l for l in lines_of(err) if l.startswith("libos: summary")]
+        rows = [l.split() for l in lines_of(err) if l.endswith(" exit_group")]
+        report("libos-run --stats -- %s -c '%s': status %d, one summary for the launch%s" % (
+                   shell, script, status, ", with %d exit_group" % exits if exits else ""),
+               p.returncode == status and len(heads) == 1 and heads[0].startswith("libos: summary for the launch of pid")
+               and (exits is None or (len(rows) == 1 and rows[0][3] == str(exits))), [err])
+    p = subprocess.run([LAUNCHER, "--stats", "--trace", "--", PROG, "exit-group"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    err = p.stderr.decode(errors="replace")
+    lines = lines_of(err)
+    at = [i for i, l in enumerate(lines) if "exit_group(4)" in l]
+    heads = [i for i, l in enumerate(lines) if l.startswith("libos: summary for the launch")]
+    report("exit_group through syscall(): status 4, its line, then the launch's summary with it counted",
+           p.returncode == 4 and len(at) == 1 and len(heads) == 1 and at[0] < heads[0]
+           and any(l.endswith(" exit_group") for l in lines[heads[0]:]), [err])
+
+
 def check_launcher():
     if not os.access(WRAPPER, os.X_OK) or not os.access(LAUNCHER, os.X_OK):
         skip("launcher flags", "%s or %s not found" % (WRAPPER, LAUNCHER))
@@ -1612,7 +1646,7 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_nested_stats, check_crash, check_own_handlers, check_off, check_values, check_edges,
+                      check_launcher, check_nested_stats, check_exit_stats, check_crash, check_own_handlers, check_off, check_values, check_edges,
                       check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
                       check_per_process):
             try:
