@@ -256,6 +256,10 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
             line.add(" = -1 ").add(error_name(c.result)).add(" (").add(desc ? desc : "?").ch(')');
         } else if (c.nr == SYS_mmap || c.nr == SYS_brk) {
             line.add(" = ").hex(static_cast<unsigned long>(c.result));
+        } else if (c.nr == SYS_rt_sigtimedwait && c.result > 0) {
+            line.add(" = ").num(c.result).add(" (");
+            tracer::add_signal(line, static_cast<int>(c.result));
+            line.ch(')'); /* the signal taken, named as strace names it */
         } else {
             line.add(" = ").num(c.result);
         }
@@ -514,9 +518,9 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
-        c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path));
+        c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path), &c.path_cut);
     if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
-        c.have_path2 = tracer::read_string(caller, args[at], c.path2, sizeof(c.path2));
+        c.have_path2 = tracer::read_string(caller, args[at], c.path2, sizeof(c.path2), &c.path2_cut);
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = tracer::read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
