@@ -248,7 +248,8 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
             add_stack(caller, line, false);
             return; /* the new program adds " = 0" and the duration after the head */
         } else if (before_only) {
-            line.add(" ...");
+            /* exit and exit_group do not return: " = ?", as strace ends their lines. */
+            line.add(c.nr == SYS_exit || c.nr == SYS_exit_group ? " = ?" : " ...");
         } else if (continued) {
             line.add(" = ?");
         } else if (c.result < 0 && c.result > -4096) {

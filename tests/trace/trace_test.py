@@ -76,7 +76,7 @@ CALL_RE = re.compile(
     r"^(?P<pid>\d+)/(?P<tid>\d+) (?:(?P<time>\d\d:\d\d:\d\d(?:\.\d{6})?| *\d+\.\d{6}) )?"
     r"(?P<name>[a-z_][a-z_0-9]*)\((?P<args>.*)\)"
     r"(?: = (?P<result>-?\d+|0x[0-9a-f]+)(?: (?P<errno>E[A-Z0-9]+) \((?P<desc>[^()]+)\)| \((?P<signal>SIG[A-Z0-9_]+)\))?"
-    r"| (?P<pending>\.\.\.))"
+    r"| (?P<pending>\.\.\.|= \?))"
     r"(?: \[host \{(?P<host>[-0-9,]*)\}\])? <(?P<handled>libos|host)>(?: <(?P<duration>\d+\.\d{6})>)?$")
 DURATION_RE = re.compile(r" <\d+\.\d{6}>$")
 
