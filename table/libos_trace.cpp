@@ -98,11 +98,6 @@ constinit long g_trace_fd_pid = 0;
 /* For relative timestamps: when this process's previous traced call began (monotonic ns). */
 constinit std::atomic<uint64_t> g_previous_start{0};
 
-struct CodeRange {
-    uintptr_t start, end;
-};
-constinit CodeRange g_own_code[8] = {};
-constinit std::atomic<int> g_own_code_count{0};
 
 /* Where the trace's descriptor goes: out of the lowest numbers, which programs expect to get. */
 constexpr int kTraceFdFloor = 900;
@@ -315,15 +310,15 @@ SyscallResult dispatch_traced(Caller caller, long nr, const long args[6]) {
     return dispatch_for(caller, nr, args);
 }
 
-/* An exec with its line ready for the new program (t_exec_line), formatted in `text` (`size`
- * bytes): the start of its duration, after the formatting, is patched into the line's first 20
- * characters. exec copies the line into the new program's environment. */
-SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char* text, size_t size) {
+/* An exec's line for the new program (t_exec_line), formatted in `text` (`size` bytes): the start
+ * of its duration, after the formatting, is patched into the line's first 20 characters. exec
+ * copies the line into the new program's environment. */
+void prepare_exec_line(Caller caller, Call* c, char* text, size_t size, bool spawned = false) {
     const int saved_errno = errno;
     t_in_trace = true;
     TextBuilder line(text, size - 1);
     const long pid = PalProcessGetId();
-    line.add("00000000000000000000,").unum(static_cast<unsigned long>(pid)).ch(',');
+    line.add(spawned ? "00000000000000000000,s" : "00000000000000000000,").unum(static_cast<unsigned long>(pid)).ch(',');
     format_call(caller, *c, Phase::kExecPending, line);
     size_t n = line.length();
     text[n] = '\0';
@@ -338,6 +333,10 @@ SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char
         text[i] = static_cast<char>('0' + digits % 10);
     t_exec_line = whole ? text : nullptr;
     t_exec_line_pid = pid;
+}
+
+SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char* text, size_t size) {
+    prepare_exec_line(caller, c, text, size);
     SyscallResult result = dispatch_traced(caller, c->nr, args);
     t_exec_line = nullptr;
     return result;
@@ -625,22 +624,6 @@ LibosUnwindBacktrace unwinder() {
     return g_unwinder;
 }
 
-void add_own_code(uintptr_t start, uintptr_t end) {
-    int i = g_own_code_count.load(std::memory_order_relaxed);
-    if (i >= 8)
-        return;
-    g_own_code[i] = CodeRange{start, end};
-    g_own_code_count.store(i + 1, std::memory_order_release);
-}
-
-bool is_own_code(uintptr_t address) {
-    int n = g_own_code_count.load(std::memory_order_acquire);
-    for (int i = 0; i < n; ++i)
-        if (address >= g_own_code[i].start && address < g_own_code[i].end)
-            return true;
-    return false;
-}
-
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max) {
     *count = 0;
     if (!g_tracing || max < kTraceVariables)
@@ -667,6 +650,28 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
         ++*count;
     }
     return true;
+}
+
+void trace_spawn_exec(const char* path, char* const argv[], char* const envp[]) {
+    if (!g_lines || t_in_trace || !trace_filter_has(g_filter, SYS_execve))
+        return;
+    int call_slot;
+    Call* c = tracer::claim_call(&call_slot);
+    if (!c)
+        return;
+    const int slot = claim_line_buffer();
+    if (slot >= 0) {
+        const Caller caller = Caller::self();
+        c->nr = SYS_execve;
+        c->args[0] = reinterpret_cast<long>(path);
+        c->args[1] = reinterpret_cast<long>(argv);
+        c->args[2] = reinterpret_cast<long>(envp);
+        if (path)
+            c->have_path = tracer::read_string(caller, c->args[0], c->path, sizeof(c->path), &c->path_cut);
+        t_exec_slot = slot;
+        prepare_exec_line(caller, c, g_line_buffers[slot], tracer::kLineBytes, true);
+    }
+    tracer::release_call(call_slot);
 }
 
 void trace_exec_line_copied() {
