@@ -653,7 +653,12 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
 }
 
 void trace_spawn_exec(const char* path, char* const argv[], char* const envp[]) {
-    if (!g_lines || t_in_trace || !trace_filter_has(g_filter, SYS_execve))
+    if (t_in_trace || !trace_filter_has(g_filter, SYS_execve))
+        return;
+    /* Counted as the exec it is, as strace -c -f counts the child's execve. */
+    if (g_counting)
+        tracer::stats_add(SYS_execve, 0, false, true);
+    if (!g_lines)
         return;
     int call_slot;
     Call* c = tracer::claim_call(&call_slot);
