@@ -293,11 +293,9 @@ void print_call(Caller caller, const Call& c, Phase phase) {
 }
 
 /* A call of a traced process. Without a machine the table leaves exec to the host with the
- * program's own environment; a traced exec (with lines or only counted, shown or filtered out)
- * takes the handler's, which adds the tracing variables, the launch's summary's descriptor among
- * them, and an exec's line (the handler adds no machine to it). A shell passes its own copy of its
- * first environment, which has none of what the LibOS added: without this, its children would
- * start summaries of their own. */
+ * program's environment; a traced exec (shown or not) takes the handler's, which adds the tracing
+ * variables (the summary's descriptor too) and an exec's line, but no machine: a shell execs with
+ * its own copy of its first environment, and its children would start summaries of their own. */
 SyscallResult dispatch_traced(Caller caller, long nr, const long args[6]) {
     if ((nr == SYS_execve || nr == SYS_execveat) && !is_virtual() && !caller.is_remote()) {
         if (RawHandler handler = syscall_handler(nr)) {
