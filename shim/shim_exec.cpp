@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "libos/libos_table.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_trace.h"
+#include "pal/pal.h"
 #include "shim.h"
 
 namespace {
@@ -317,15 +319,66 @@ __asm__(".text\n"
         ".size vfork, .-vfork\n");
 #endif
 
+namespace {
+
+/* The program posix_spawnp's search of PATH will run, for the trace's line: the first regular,
+ * executable file of that name along the caller's PATH (glibc's execvpe passes over the others),
+ * asked of the host directly, so that the search itself makes no trace lines; `file` itself when it
+ * has a '/'. Null when none is found (the spawn will fail, and no program will print a line). */
+const char* spawn_program(const char* file, char* out, size_t size) {
+    if (strchr(file, '/'))
+        return file;
+    const char* path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    const size_t name = strlen(file);
+    for (const char* entry = path;; ++entry) {
+        const char* end = strchrnul(entry, ':');
+        const size_t dir = static_cast<size_t>(end - entry);
+        if (dir + 1 + name < size) {
+            memcpy(out, entry, dir);
+            size_t at = dir;
+            if (dir)
+                out[at++] = '/';
+            memcpy(out + at, file, name + 1);
+            struct stat st;
+            if (PalFileStatAt(AT_FDCWD, out, &st, 0) == 0 && S_ISREG(st.st_mode) &&
+                PalFileAccess(AT_FDCWD, out, X_OK, 0) == 0)
+                return out;
+        }
+        if (!*end)
+            return nullptr;
+        entry = end;
+    }
+}
+
+/* posix_spawn(p) while tracing: glibc makes the exec itself, which the table does not see; the line
+ * of the exec that starts the program is made here and printed by it (libos::trace_spawn_exec). */
+template <typename Spawn>
+int traced_spawn(const char* file, bool search, char* const argv[], char* const envp[], Spawn spawn) {
+    shim::ensure();
+    if (libos::g_tracing) {
+        char found[PATH_MAX];
+        if (const char* program = search ? spawn_program(file, found, sizeof(found)) : file)
+            libos::trace_spawn_exec(program, argv, envp);
+    }
+    int ret = with_environment(envp, spawn, false);
+    libos::trace_exec_line_copied(); /* when no environment took the line */
+    return ret;
+}
+
+}  // namespace
+
 SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(
-        envp, [&](char* const* env) { return SHIM_REAL(posix_spawn)(pid, path, actions, attr, argv, env); }, false);
+    return traced_spawn(path, false, argv, envp, [&](char* const* env) {
+        return SHIM_REAL(posix_spawn)(pid, path, actions, attr, argv, env);
+    });
 }
 
 SHIM_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
                              const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
-    return with_environment(
-        envp, [&](char* const* env) { return SHIM_REAL(posix_spawnp)(pid, file, actions, attr, argv, env); },
-        false);
+    return traced_spawn(file, true, argv, envp, [&](char* const* env) {
+        return SHIM_REAL(posix_spawnp)(pid, file, actions, attr, argv, env);
+    });
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <initializer_list>
+#include <new>
 
 #include "libos/libos_config.h"
 #include "libos/libos_env.h"
@@ -287,8 +288,12 @@ char* const* exec_environment(char* const* envp, long* error) {
             cursor = live;
         }
     }
-    /* The calling thread's mask becomes the new program's first thread's. */
-    CpuBits mask;
+    /* The calling thread's mask becomes the new program's first thread's. Its 1 KiB goes where the
+     * program's values were read, which is free again, not on the stack: a signal handler that
+     * calls exec on an 8 KiB signal stack has no room for it. */
+    static_assert(sizeof(CpuBits) + alignof(CpuBits) <= kPreloadMax, "the mask fits where the values were read");
+    CpuBits& mask = *new (reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(value) + alignof(CpuBits) - 1) &
+                                                  ~(uintptr_t{alignof(CpuBits)} - 1))) CpuBits;
     current_mask(&mask);
     char* affinity = put(&cursor, {kEnvAffinity, "="});
     --cursor; /* the list goes where the terminator is */

@@ -179,6 +179,33 @@ TextBuilder& TextBuilder::quoted(const char* s, size_t limit) {
     return ch('"');
 }
 
+TextBuilder& TextBuilder::c_quoted(const char* s, size_t limit) {
+    ch('"');
+    size_t i = 0;
+    for (; s[i] && i < limit; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const char* named = c == '\t' ? "\\t" : c == '\n' ? "\\n" : c == '\v' ? "\\v" : c == '\f' ? "\\f"
+                          : c == '\r' ? "\\r" : c == '"' ? "\\\"" : c == '\\' ? "\\\\" : nullptr;
+        if (named) {
+            add(named);
+        } else if (c >= 0x20 && c < 0x7f) {
+            ch(static_cast<char>(c));
+        } else {
+            ch('\\');
+            const bool digit_next = s[i + 1] >= '0' && s[i + 1] <= '7';
+            if (digit_next || c >= 64)
+                ch(static_cast<char>('0' + (c >> 6)));
+            if (digit_next || c >= 8)
+                ch(static_cast<char>('0' + ((c >> 3) & 7)));
+            ch(static_cast<char>('0' + (c & 7)));
+        }
+    }
+    ch('"');
+    if (s[i])
+        add("...");
+    return *this;
+}
+
 TextBuilder& TextBuilder::json_string(const char* s, size_t n) {
     ch('"');
     for (size_t i = 0; i < n; ++i) {

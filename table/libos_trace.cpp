@@ -98,11 +98,6 @@ constinit long g_trace_fd_pid = 0;
 /* For relative timestamps: when this process's previous traced call began (monotonic ns). */
 constinit std::atomic<uint64_t> g_previous_start{0};
 
-struct CodeRange {
-    uintptr_t start, end;
-};
-constinit CodeRange g_own_code[8] = {};
-constinit std::atomic<int> g_own_code_count{0};
 
 /* Where the trace's descriptor goes: out of the lowest numbers, which programs expect to get. */
 constexpr int kTraceFdFloor = 900;
@@ -248,7 +243,8 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
             add_stack(caller, line, false);
             return; /* the new program adds " = 0" and the duration after the head */
         } else if (before_only) {
-            line.add(" ...");
+            /* exit and exit_group do not return: " = ?", as strace ends their lines. */
+            line.add(c.nr == SYS_exit || c.nr == SYS_exit_group ? " = ?" : " ...");
         } else if (continued) {
             line.add(" = ?");
         } else if (c.result < 0 && c.result > -4096) {
@@ -256,6 +252,10 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
             line.add(" = -1 ").add(error_name(c.result)).add(" (").add(desc ? desc : "?").ch(')');
         } else if (c.nr == SYS_mmap || c.nr == SYS_brk) {
             line.add(" = ").hex(static_cast<unsigned long>(c.result));
+        } else if (c.nr == SYS_rt_sigtimedwait && c.result > 0) {
+            line.add(" = ").num(c.result).add(" (");
+            tracer::add_signal(line, static_cast<int>(c.result));
+            line.ch(')'); /* the signal taken, named as strace names it */
         } else {
             line.add(" = ").num(c.result);
         }
@@ -292,15 +292,31 @@ void print_call(Caller caller, const Call& c, Phase phase) {
     errno = saved_errno;
 }
 
-/* An exec with its line ready for the new program (t_exec_line), formatted in `text` (`size`
- * bytes): the start of its duration, after the formatting, is patched into the line's first 20
- * characters. exec copies the line into the new program's environment. */
-SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char* text, size_t size) {
+/* A call of a traced process. Without a machine the table leaves exec to the host with the
+ * program's environment; a traced exec (shown or not) takes the handler's, which adds the tracing
+ * variables (the summary's descriptor too) and an exec's line, but no machine: a shell execs with
+ * its own copy of its first environment, and its children would start summaries of their own. */
+SyscallResult dispatch_traced(Caller caller, long nr, const long args[6]) {
+    if ((nr == SYS_execve || nr == SYS_execveat) && !is_virtual() && !caller.is_remote()) {
+        if (RawHandler handler = syscall_handler(nr)) {
+            const long call[7] = {args[0], args[1], args[2], args[3], args[4], args[5], nr};
+            SyscallResult result = handler(caller, call);
+            if (!result.leaves_to_host())
+                return result;
+        }
+    }
+    return dispatch_for(caller, nr, args);
+}
+
+/* An exec's line for the new program (t_exec_line), formatted in `text` (`size` bytes): the start
+ * of its duration, after the formatting, is patched into the line's first 20 characters. exec
+ * copies the line into the new program's environment. */
+void prepare_exec_line(Caller caller, Call* c, char* text, size_t size, bool spawned = false) {
     const int saved_errno = errno;
     t_in_trace = true;
     TextBuilder line(text, size - 1);
     const long pid = PalProcessGetId();
-    line.add("00000000000000000000,").unum(static_cast<unsigned long>(pid)).ch(',');
+    line.add(spawned ? "00000000000000000000,s" : "00000000000000000000,").unum(static_cast<unsigned long>(pid)).ch(',');
     format_call(caller, *c, Phase::kExecPending, line);
     size_t n = line.length();
     text[n] = '\0';
@@ -315,16 +331,11 @@ SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char
         text[i] = static_cast<char>('0' + digits % 10);
     t_exec_line = whole ? text : nullptr;
     t_exec_line_pid = pid;
-    /* Without a machine the table leaves exec to the host with the program's own environment; a
-     * traced exec takes the handler's, which adds the tracing variables and this line (the handler
-     * adds no machine to it). */
-    SyscallResult result = LeaveToHost{};
-    if (RawHandler handler = syscall_handler(c->nr); handler && !is_virtual()) {
-        const long call[7] = {args[0], args[1], args[2], args[3], args[4], args[5], c->nr};
-        result = handler(caller, call);
-    }
-    if (result.leaves_to_host())
-        result = dispatch_for(caller, c->nr, args);
+}
+
+SyscallResult exec_with_line_in(Caller caller, Call* c, const long args[6], char* text, size_t size) {
+    prepare_exec_line(caller, c, text, size);
+    SyscallResult result = dispatch_traced(caller, c->nr, args);
     t_exec_line = nullptr;
     return result;
 }
@@ -473,6 +484,7 @@ void trace_after_fork() {
     /* Buffers other threads of the parent held at the fork: no thread of the child holds them. */
     g_line_busy.store(0, std::memory_order_relaxed);
     tracer::stack_after_fork();
+    tracer::calls_after_fork();
     g_previous_start.store(0, std::memory_order_relaxed);
     if (!g_per_process || g_trace_fd < 0 || g_trace_fd_pid == PalProcessGetId())
         return;
@@ -487,29 +499,26 @@ void trace_after_fork() {
     PalFileClose(inherited);
 }
 
-SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
-    if (t_in_trace)
-        return dispatch_for(caller, nr, args);
-    const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
-    /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
-     * counts it; only its failure is added after. */
-    if (g_counting && shown && may_not_return)
-        tracer::stats_add(nr, 0, false, true);
-    /* exec replaces the program, and with it the exit that would print the summary. */
-    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
-        t_in_trace = true;
-        tracer::stats_before_exec();
-        t_in_trace = false;
-    }
-    if (!shown)
-        return dispatch_for(caller, nr, args);
-    Call c = {};
+namespace {
+
+/* exit_group from _exit or syscall() (a shell ends so): the summary now, after its line, as exit(3)
+ * prints it. */
+void summary_before_exit(Caller caller, long nr) {
+    if (nr != SYS_exit_group || !g_counting || caller.is_remote())
+        return;
+    t_in_trace = true;
+    tracer::stats_at_exit_group();
+    t_in_trace = false;
+}
+
+/* A shown call, recorded in `c` (cleared). */
+SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return) {
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
-        c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path));
+        c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path), &c.path_cut);
     if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
-        c.have_path2 = tracer::read_string(caller, args[at], c.path2, sizeof(c.path2));
+        c.have_path2 = tracer::read_string(caller, args[at], c.path2, sizeof(c.path2), &c.path2_cut);
     if (nr == SYS_sched_setaffinity && g_lines)
         c.have_mask = tracer::read_mask(caller, args[2], args[1], &c.mask);
     if (nr != SYS_get_mempolicy && g_lines)
@@ -524,12 +533,13 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
         print_call(caller, c, Phase::kBefore);
         t_in_trace = false;
     }
+    summary_before_exit(caller, nr);
     c.start = now_ns();
     if (g_time == TraceTime::kRelative)
         c.previous = g_previous_start.exchange(c.start, std::memory_order_relaxed);
     else if (g_time != TraceTime::kNone)
         c.wall = clock_ns(CLOCK_REALTIME);
-    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_for(caller, nr, args);
+    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_traced(caller, nr, args);
     c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
     if (g_counting)
@@ -560,6 +570,42 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     return result;
 }
 
+/* With every record in use: the record on the stack, in a frame of its own. */
+__attribute__((noinline)) SyscallResult trace_call_on_stack(Caller caller, long nr, const long args[6],
+                                                            bool may_not_return) {
+    Call c = {};
+    return trace_call(caller, nr, args, c, may_not_return);
+}
+
+}  // namespace
+
+SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
+    if (t_in_trace)
+        return dispatch_for(caller, nr, args);
+    const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
+    /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
+     * counts it; only its failure is added after. */
+    if (g_counting && shown && may_not_return)
+        tracer::stats_add(nr, 0, false, true);
+    /* exec replaces the program, and with it the exit that would print the summary. */
+    if (g_stats && (nr == SYS_execve || nr == SYS_execveat)) {
+        t_in_trace = true;
+        tracer::stats_before_exec();
+        t_in_trace = false;
+    }
+    if (!shown) {
+        summary_before_exit(caller, nr);
+        return dispatch_traced(caller, nr, args);
+    }
+    int slot;
+    Call* c = tracer::claim_call(&slot);
+    if (!c)
+        return trace_call_on_stack(caller, nr, args, may_not_return);
+    SyscallResult result = trace_call(caller, nr, args, *c, may_not_return);
+    tracer::release_call(slot);
+    return result;
+}
+
 LIBOS_STARTUP bool trace_wants_stacks() {
     return g_stacks;
 }
@@ -574,22 +620,6 @@ void set_unwinder(LibosUnwindBacktrace u) {
 
 LibosUnwindBacktrace unwinder() {
     return g_unwinder;
-}
-
-void add_own_code(uintptr_t start, uintptr_t end) {
-    int i = g_own_code_count.load(std::memory_order_relaxed);
-    if (i >= 8)
-        return;
-    g_own_code[i] = CodeRange{start, end};
-    g_own_code_count.store(i + 1, std::memory_order_release);
-}
-
-bool is_own_code(uintptr_t address) {
-    int n = g_own_code_count.load(std::memory_order_acquire);
-    for (int i = 0; i < n; ++i)
-        if (address >= g_own_code[i].start && address < g_own_code[i].end)
-            return true;
-    return false;
 }
 
 bool trace_environment(const char** names, const char** values, size_t* count, size_t max) {
@@ -620,6 +650,33 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
     return true;
 }
 
+void trace_spawn_exec(const char* path, char* const argv[], char* const envp[]) {
+    if (t_in_trace || !trace_filter_has(g_filter, SYS_execve))
+        return;
+    /* Counted as the exec it is, as strace -c -f counts the child's execve. */
+    if (g_counting)
+        tracer::stats_add(SYS_execve, 0, false, true);
+    if (!g_lines)
+        return;
+    int call_slot;
+    Call* c = tracer::claim_call(&call_slot);
+    if (!c)
+        return;
+    const int slot = claim_line_buffer();
+    if (slot >= 0) {
+        const Caller caller = Caller::self();
+        c->nr = SYS_execve;
+        c->args[0] = reinterpret_cast<long>(path);
+        c->args[1] = reinterpret_cast<long>(argv);
+        c->args[2] = reinterpret_cast<long>(envp);
+        if (path)
+            c->have_path = tracer::read_string(caller, c->args[0], c->path, sizeof(c->path), &c->path_cut);
+        t_exec_slot = slot;
+        prepare_exec_line(caller, c, g_line_buffers[slot], tracer::kLineBytes, true);
+    }
+    tracer::release_call(call_slot);
+}
+
 void trace_exec_line_copied() {
     t_exec_line = nullptr;
     if (t_exec_slot >= 0)
@@ -637,29 +694,6 @@ bool tracer::stats_on() {
 
 bool tracer::json_on() {
     return g_json;
-}
-
-void report_own_crash(int sig, void* info_ptr, void* ucontext) {
-    auto* info = static_cast<siginfo_t*>(info_ptr);
-    Line line;
-    const char* name = sigabbrev_np(sig);
-    line.add("libos: fatal SIG").add(name ? name : "?").add(" inside the LibOS");
-    if (info && (sig == SIGSEGV || sig == SIGBUS))
-        line.add(" (fault address ").hex(reinterpret_cast<uintptr_t>(info->si_addr)).ch(')');
-    line.add(": this is a bug in libos-vcpu, not in the program; its stack:\n");
-    if (g_unwinder) {
-        LibosFrame frames[16];
-        int n = g_unwinder(ucontext, frames, 16);
-        for (int i = 0; i < n && line.room(400, kLineReserve); ++i) {
-            line.add("  #").num(i).ch(' ').add(frames[i].object[0] ? frames[i].object : "?").ch('(');
-            if (frames[i].function[0])
-                line.add(frames[i].function).add("+").hex(frames[i].offset);
-            line.add(") [").hex(frames[i].address).add("]\n");
-        }
-    } else {
-        line.add("  (no stack: libos_unwind.so could not be loaded)\n");
-    }
-    line.write_to(2);
 }
 
 }  // namespace libos

@@ -273,7 +273,14 @@ const char* signal_abbreviation(int sig) {
 }
 
 void add_signal(TextBuilder& line, int sig) {
-    const char* name = signal_abbreviation(sig);
+    /* Real-time signals as strace names them: SIGRTMIN (32), SIGRT_1, ... */
+    if (sig == 32)
+        line.add("SIGRTMIN");
+    else if (sig > 32 && sig <= 64)
+        line.add("SIGRT_").num(sig - 32);
+    const char* name = sig < 32 ? signal_abbreviation(sig) : nullptr;
+    if (sig >= 32 && sig <= 64)
+        return;
     if (name)
         line.add("SIG").add(name);
     else
@@ -370,6 +377,28 @@ int argument_count(const Call& c) {
     return n;
 }
 
+/* The slot that holds argument `i`'s structure, -1 for none. */
+static int struct_slot(const Call& c, const char* types, int i) {
+    if (!types || c.nr == SYS_migrate_pages || !struct_bytes(types, c.args, i))
+        return -1;
+    for (int slot = 0; slot < kStructSlots; ++slot)
+        if (c.structs.arg[slot] == i)
+            return slot;
+    return -1;
+}
+
+/* A path: in JSON as a JSON string (cut at 96 bytes), in text whole, as strace escapes it; one
+ * longer than the buffer (`cut`) as its start and "..." after the quote, as strace cuts a string. */
+static void quote(TextBuilder& line, const char* path, bool cut, bool json) {
+    if (json) {
+        line.quoted(path);
+        return;
+    }
+    line.c_quoted(path, sizeof(Call::path));
+    if (cut)
+        line.add("...");
+}
+
 void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
     const char* types = syscall_arguments(c.nr);
     const int n = argument_count(c);
@@ -379,9 +408,9 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
             line.add(json ? "," : ", ");
         const char type = types ? types[i] : 'x';
         if (type == 's' && i == first_string && c.have_path) {
-            line.quoted(c.path);
+            quote(line, c.path, c.path_cut, json);
         } else if (type == 's' && i == second_string && c.have_path2) {
-            line.quoted(c.path2);
+            quote(line, c.path2, c.path2_cut, json);
         } else if (type == 'c' && c.have_mask) {
             if (json)
                 line.cpu_array(c.mask, 8192);
@@ -397,9 +426,7 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
             add_string_array(line, caller, static_cast<unsigned long>(c.args[i]), json);
         } else if (type == 'E') {
             add_string_count(line, caller, static_cast<unsigned long>(c.args[i]), json);
-        } else if (types && c.nr != SYS_migrate_pages && struct_bytes(types, c.args, i) &&
-                   (c.structs.arg[0] == i || c.structs.arg[1] == i)) {
-            const int slot = c.structs.arg[0] == i ? 0 : 1;
+        } else if (int slot = struct_slot(c, types, i); slot >= 0) {
             add_struct(line, type, c.structs.bytes[slot], struct_bytes(types, c.args, i), json);
         } else if (types && struct_bytes(types, c.args, i)) {
             add_scalar(line, c.nr, 'x', c.args[i], json); /* not read: its address, as strace shows it */

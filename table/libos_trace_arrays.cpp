@@ -77,7 +77,10 @@ void add_element(TextBuilder& line, Caller caller, uint64_t address, bool json) 
         return;
     }
     text[kShownBytes] = '\0';
-    line.quoted(text);
+    if (json)
+        line.quoted(text);
+    else
+        line.c_quoted(text, kShownBytes);
     if (n == -ENAMETOOLONG && !json)
         line.add("...");
 }

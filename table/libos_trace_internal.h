@@ -22,6 +22,8 @@ constexpr size_t kLineReserve = 16;
 
 /* The largest structure the trace reads (a struct stat: 144 bytes on x86_64, 128 on arm64). */
 constexpr size_t kStructBytes = 160;
+/* The structures a call's line can show: rt_sigtimedwait's set, siginfo and timeout. */
+constexpr int kStructSlots = 3;
 
 /* `ns` as seconds with `decimals` (3 or 6) decimals, the whole seconds padded to `width`
  * (libos_trace_time.cpp). */
@@ -29,6 +31,10 @@ void add_seconds(TextBuilder& line, uint64_t ns, int width, int decimals);
 /* The timestamp of a call that began at `wall` (realtime) and `start` (monotonic), as strace's -t,
  * -tt or -r prints it (`time`), UTC. */
 void add_timestamp(TextBuilder& line, TraceTime time, uint64_t wall, uint64_t start, uint64_t previous);
+
+/* `seconds` and `nanoseconds` since the epoch as strace comments a time: 1970-01-01T00:00:01.000000002+0000
+ * (UTC). */
+void add_datetime(TextBuilder& line, int64_t seconds, int64_t nanoseconds);
 
 /* One call, as the tracer saw it: what the line shows. */
 struct Call {
@@ -39,6 +45,7 @@ struct Call {
     uint64_t start, wall, previous; /* monotonic and realtime starts; the process's previous call's start */
     char path[256], path2[256];     /* the first two string arguments ('s' in the syscall list) */
     bool have_path, have_path2;
+    bool path_cut, path2_cut; /* longer than the buffer: its start */
     /* One call has a CPU mask or node masks, never both: they share the storage (a Call is on the
      * stack of the traced call, which may be a signal handler's). */
     union {
@@ -51,13 +58,13 @@ struct Call {
     unsigned cpu, node;
     bool have_cpu;
     /* migrate_pages' new nodes; or, for the calls that have them, the structures read from the
-     * program's memory (at most two a call, 'F', 'G' ... in the syscall list), which no
+     * program's memory (at most three a call, 'F', 'G' ... in the syscall list), which no
      * memory-policy call has: they share the storage. */
     union {
         CpuBits nodes2;
         struct {
-            unsigned char bytes[2][kStructBytes];
-            signed char arg[2]; /* the argument each holds, -1 for none */
+            unsigned char bytes[kStructSlots][kStructBytes];
+            signed char arg[kStructSlots]; /* the argument each holds, -1 for none */
         } structs;
     };
     bool have_nodes, have_nodes2;
@@ -103,7 +110,7 @@ void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument);
  * memory-policy call's node masks; the structures of its arguments that it reads (`input`, before
  * it runs) or wrote (after it succeeded), into the call's two slots. */
 bool read_mask(Caller caller, long address, long len, CpuBits* out);
-bool read_string(Caller caller, long address, char* out, size_t size);
+bool read_string(Caller caller, long address, char* out, size_t size, bool* cut);
 void read_call_nodes(Caller caller, Call* c);
 void read_structs(Caller caller, Call* c, bool input);
 
@@ -145,6 +152,9 @@ void stats_outer_init(const char* list);
 const char* stats_outer_text();
 /* Before an exec: a process's own summary is printed and started over; the launch's goes on. */
 void stats_before_exec();
+/* Before exit_group: the summary, as at exit(3) (once per process; not by a vfork child, whose
+ * table is its parent's). */
+void stats_at_exit_group();
 /* Counts for the summary one call of `nr` (unless `call` is false: the call was counted before it
  * ran) that took `nanoseconds`, and its failure. */
 void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
@@ -154,6 +164,13 @@ void stats_add(long nr, uint64_t nanoseconds, bool failed, bool call = true);
 void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of);
 /* In a fork child: the frame sets other threads of the parent held are free (no thread has them). */
 void stack_after_fork();
+
+/* A cleared Call from the static set (libos_trace_calls.cpp), its number in `slot`; null when all are
+ * in use. */
+Call* claim_call(int* slot);
+void release_call(int slot);
+/* In a fork child: only the records of the forking thread stay claimed. */
+void calls_after_fork();
 
 }  // namespace libos::tracer
 

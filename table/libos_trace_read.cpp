@@ -63,8 +63,9 @@ bool read_mask(Caller caller, long address, long len, CpuBits* out) {
 /* A string argument: the whole of it, or, longer than the buffer (a path over 255 bytes, which the
  * kernel may refuse with ENAMETOOLONG), its start, which the line shows cut with "..." as strace
  * does. False when the memory cannot be read. */
-bool read_string(Caller caller, long address, char* out, size_t size) {
+bool read_string(Caller caller, long address, char* out, size_t size, bool* cut) {
     long n = caller.copy_string_in(out, static_cast<uintptr_t>(address), size);
+    *cut = n == -ENAMETOOLONG;
     if (n == -ENAMETOOLONG)
         out[size - 1] = '\0';
     return n >= 0 || n == -ENAMETOOLONG;
@@ -78,12 +79,17 @@ void read_structs(Caller caller, Call* c, bool input) {
     if (!types || c->nr == SYS_migrate_pages)
         return;
     if (input)
-        c->structs.arg[0] = c->structs.arg[1] = -1;
+        for (signed char& arg : c->structs.arg)
+            arg = -1;
     for (int i = 0; types[i]; ++i) {
         const size_t size = struct_bytes(types, c->args, i);
         if (!size || struct_is_input(types[i]) != input || !c->args[i])
             continue;
-        const int slot = c->structs.arg[0] < 0 ? 0 : c->structs.arg[1] < 0 ? 1 : -1;
+        int slot = 0;
+        while (slot < kStructSlots && c->structs.arg[slot] >= 0)
+            ++slot;
+        if (slot == kStructSlots)
+            slot = -1;
         if (slot < 0)
             return;
         if (caller.copy_in(c->structs.bytes[slot], static_cast<uintptr_t>(c->args[i]), size) == 0)

@@ -109,3 +109,33 @@ void stack_after_fork() {
 }
 
 }  // namespace libos::tracer
+
+namespace libos {
+namespace {
+
+/* The LibOS's own code (libos_trace.h), which a stack leaves out. */
+struct CodeRange {
+    uintptr_t start, end;
+};
+constinit CodeRange g_own_code[8] = {};
+constinit std::atomic<int> g_own_code_count{0};
+
+}  // namespace
+
+void add_own_code(uintptr_t start, uintptr_t end) {
+    int i = g_own_code_count.load(std::memory_order_relaxed);
+    if (i >= 8)
+        return;
+    g_own_code[i] = CodeRange{start, end};
+    g_own_code_count.store(i + 1, std::memory_order_release);
+}
+
+bool is_own_code(uintptr_t address) {
+    int n = g_own_code_count.load(std::memory_order_acquire);
+    for (int i = 0; i < n; ++i)
+        if (address >= g_own_code[i].start && address < g_own_code[i].end)
+            return true;
+    return false;
+}
+
+}  // namespace libos

@@ -197,6 +197,12 @@ void tracer::stats_before_exec() {
     trace_reset_stats();
 }
 
+void tracer::stats_at_exit_group() {
+    if (in_parent_memory())
+        return;
+    trace_finish();
+}
+
 namespace {
 void count(Stat& s, uint64_t nanoseconds, bool failed, bool call) {
     if (call)

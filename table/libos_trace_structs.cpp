@@ -19,6 +19,17 @@ struct KernelTimespec {
     int64_t tv_sec;
     int64_t tv_nsec;
 };
+/* The head of the kernel's siginfo (128 bytes in all): a signal a process sent (kill, tgkill,
+ * sigqueue) has its sender and value there. */
+struct KernelSiginfo {
+    int32_t signo, errno_value, code, pad;
+    int32_t pid;
+    uint32_t uid;
+    uint64_t value; /* sigval: si_int in its low 32 bits, si_ptr the whole */
+    unsigned char rest[128 - 32];
+};
+static_assert(sizeof(KernelSiginfo) == 128);
+static_assert(sizeof(KernelSiginfo) <= kStructBytes);
 struct KernelRlimit {
     uint64_t cur, max;
 };
@@ -160,12 +171,17 @@ private:
     int count_ = 0;
 };
 
-void add_name(TextBuilder& line, bool json, const char* const* names, size_t count, long value) {
+/* A name of the table, or, for a value outside it, the number: in text as strace prints an unknown
+ * one, `0xc` and a comment `CLOCK_???` (`unknown` is the prefix; none: decimal). */
+void add_name(TextBuilder& line, bool json, const char* const* names, size_t count, long value,
+              const char* unknown = nullptr) {
     if (value >= 0 && static_cast<size_t>(value) < count) {
         if (json)
             line.ch('"').add(names[value]).ch('"');
         else
             line.add(names[value]);
+    } else if (unknown && !json) {
+        line.hex(static_cast<uint32_t>(value)).add(" /* ").add(unknown).add("_??? */");
     } else {
         line.num(value);
     }
@@ -347,7 +363,8 @@ void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument) {
 }
 
 bool struct_is_input(char type) {
-    return type == 'T' || type == 'L' || type == 'Q' || type == 'G' || type == 'B' || type == 'J' || type == 'k';
+    return type == 'T' || type == 'L' || type == 'Q' || type == 'G' || type == 'B' || type == 'J' || type == 'k' ||
+           type == 'U';
 }
 
 size_t struct_bytes(const char* types, const long args[6], int index) {
@@ -366,6 +383,10 @@ size_t struct_bytes(const char* types, const long args[6], int index) {
         case 'T':
         case 't':
             return sizeof(KernelTimespec);
+        case 'U':
+            return 2 * sizeof(KernelTimespec);
+        case 'i':
+            return sizeof(KernelSiginfo);
         case 'L':
         case 'Z':
             return sizeof(KernelRlimit);
@@ -386,14 +407,65 @@ size_t struct_bytes(const char* types, const long args[6], int index) {
             return size >= sizeof(SchedAttr) ? sizeof(SchedAttr) : 48;
         }
         case 'J': {
-            /* clone3's size argument follows its structure: at most what is known, at least the first
-             * version's 64 bytes (a smaller one fails with EINVAL, and is shown as read). */
+            /* clone3's size argument follows its structure: at most what is known. A size below the
+             * first version's 64 bytes fails with EINVAL before the kernel reads anything: the
+             * structure is shown as its address, as strace shows it. */
             const unsigned long size = static_cast<unsigned long>(args[index + 1]);
-            return size < sizeof(CloneArgs) ? (size < 64 ? 64 : size) : sizeof(CloneArgs);
+            return size < 64 ? 0 : size < sizeof(CloneArgs) ? size : sizeof(CloneArgs);
         }
         default:
             return 0;
     }
+}
+
+/* utimensat's two times as strace prints them: UTIME_NOW, UTIME_OMIT, or the timespec followed by
+ * its date in a comment (in JSON ["UTIME_NOW", {"tv_sec":1,"tv_nsec":2}]). */
+void add_utimes(TextBuilder& line, const unsigned char* bytes, bool json) {
+    constexpr int64_t kNow = (1l << 30) - 1, kOmit = (1l << 30) - 2;
+    line.ch('[');
+    for (int i = 0; i < 2; ++i) {
+        const auto t = load<KernelTimespec>(bytes + i * sizeof(KernelTimespec), sizeof(KernelTimespec));
+        if (i)
+            line.add(json ? "," : ", ");
+        const char* name = t.tv_nsec == kNow ? "UTIME_NOW" : t.tv_nsec == kOmit ? "UTIME_OMIT" : nullptr;
+        if (name && json)
+            line.ch('"').add(name).ch('"');
+        else if (name)
+            line.add(name);
+        else
+            add_timespec(line, t, json);
+        if (!name && !json && t.tv_nsec >= 0 && t.tv_nsec < 1000000000) {
+            line.add(" /* ");
+            add_datetime(line, t.tv_sec, t.tv_nsec);
+            line.add(" */");
+        }
+    }
+    line.ch(']');
+}
+
+/* A siginfo as strace prints it, for the codes a signal sent by a process has: SI_USER, SI_TKILL
+ * (si_pid, si_uid), SI_QUEUE and SI_MESGQ (and si_int, si_ptr); other codes by number, with
+ * si_signo only. */
+void add_siginfo(TextBuilder& line, const KernelSiginfo& si, bool json) {
+    Fields f(line, json);
+    f.key("si_signo");
+    f.quote();
+    add_signal(line, si.signo);
+    f.quote();
+    const char* code = si.code == 0 ? "SI_USER" : si.code == -6 ? "SI_TKILL" : si.code == -1 ? "SI_QUEUE"
+                     : si.code == -3 ? "SI_MESGQ" : si.code == 0x80 ? "SI_KERNEL" : nullptr;
+    if (code) {
+        f.key("si_code");
+        f.quote();
+        line.add(code);
+        f.quote();
+    } else
+        f.num("si_code", si.code);
+    if (si.code == 0 || si.code == -6 || si.code == -1 || si.code == -3)
+        f.num("si_pid", si.pid).unum("si_uid", si.uid);
+    if (si.code == -1 || si.code == -3)
+        f.num("si_int", static_cast<int>(si.value)).address("si_ptr", si.value);
+    f.close();
 }
 
 void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json) {
@@ -401,6 +473,12 @@ void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t
         case 'T':
         case 't':
             add_timespec(line, load<KernelTimespec>(bytes, size), json);
+            return;
+        case 'U':
+            add_utimes(line, bytes, json);
+            return;
+        case 'i':
+            add_siginfo(line, load<KernelSiginfo>(bytes, size), json);
             return;
         case 'L':
         case 'Z': {
@@ -450,10 +528,10 @@ bool add_enum(TextBuilder& line, char type, long value, bool json) {
     const int v = static_cast<int>(value);
     switch (type) {
         case 'K':
-            add_name(line, json, kClocks, sizeof(kClocks) / sizeof(kClocks[0]), v);
+            add_name(line, json, kClocks, sizeof(kClocks) / sizeof(kClocks[0]), v, "CLOCK");
             return true;
         case 'R':
-            add_name(line, json, kResources, sizeof(kResources) / sizeof(kResources[0]), v);
+            add_name(line, json, kResources, sizeof(kResources) / sizeof(kResources[0]), v, "RLIMIT");
             return true;
         case 'Y': {
             const unsigned policy = static_cast<unsigned>(v) & ~0x40000000u;

@@ -2,6 +2,7 @@
  * libiberty's callback demangler for C++ names. */
 #define UNW_LOCAL_ONLY
 #include "libos_unwind.h"
+#include "libos_unwind_stack.h"
 #ifdef LIBOS_UNWIND_ARENA
 #include "libos_unwind_arena.h"
 #endif
@@ -63,6 +64,14 @@ __attribute__((constructor)) static void read_program_name() {
 
 namespace {
 
+/* Whether `ip` is in this library's own code: its frames (the entry, the switch to its own stack)
+ * are not the caller's stack. */
+bool in_this_library(uintptr_t ip) {
+    struct dl_find_object self, found;
+    return _dl_find_object(reinterpret_cast<void*>(&in_this_library), &self) == 0 &&
+           _dl_find_object(reinterpret_cast<void*>(ip), &found) == 0 && found.dlfo_link_map == self.dlfo_link_map;
+}
+
 __attribute__((noinline)) int walk(void* ucontext, LibosFrame* frames, int max) {
     unw_context_t context;
     unw_cursor_t cursor;
@@ -75,7 +84,12 @@ __attribute__((noinline)) int walk(void* ucontext, LibosFrame* frames, int max) 
         unw_getcontext(&context);
         if (unw_init_local(&cursor, &context) != 0)
             return 0;
-        unw_step(&cursor); /* this function's own frame */
+        /* This library's frames: this function's, the entry's and the switch to its own stack. */
+        unw_word_t ip = 0;
+        do {
+            if (unw_step(&cursor) <= 0 || unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0)
+                return 0;
+        } while (in_this_library(ip));
     }
     int n = 0;
     do {
@@ -122,16 +136,34 @@ __attribute__((noinline)) int walk(void* ucontext, LibosFrame* frames, int max) 
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(void* ucontext, LibosFrame* frames,
-                                                                             int max) {
+namespace {
+
+struct Walk {
+    void* ucontext;
+    LibosFrame* frames;
+    int max, n;
+};
+
+void walk_on_own_stack(void* arg) {
+    auto* w = static_cast<Walk*>(arg);
 #ifdef LIBOS_UNWIND_ARENA
     /* libunwind allocates as it reads an object's unwind tables: from the arena, on this thread only
      * (libos_unwind_arena.cpp). */
     const unsigned long outer = libos_arena_enter();
-    int n = walk(ucontext, frames, max);
+    w->n = walk(w->ucontext, w->frames, w->max);
     libos_arena_leave(outer);
-    return n;
 #else
-    return walk(ucontext, frames, max);
+    w->n = walk(w->ucontext, w->frames, w->max);
 #endif
+}
+
+}  // namespace
+
+/* On a stack of the library's own (libos_unwind_stack.cpp): libunwind needs more than a small
+ * thread's or a signal handler's stack has left. */
+extern "C" __attribute__((visibility("default"))) int libos_unwind_backtrace(void* ucontext, LibosFrame* frames,
+                                                                             int max) {
+    Walk w{ucontext, frames, max, 0};
+    libos_on_own_stack(walk_on_own_stack, &w);
+    return w.n;
 }

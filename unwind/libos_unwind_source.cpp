@@ -22,6 +22,7 @@
 #include <atomic>
 
 #include "libos_unwind_arena.h"
+#include "libos_unwind_stack.h"
 
 namespace {
 
@@ -149,6 +150,36 @@ extern "C" __attribute__((visibility("default"))) void error(int status, int err
         _exit(status);
 }
 
+namespace {
+
+struct Lookup {
+    uintptr_t address;
+    const char* object;
+    uintptr_t bias;
+    char* out;
+    size_t size;
+    bool found;
+};
+
+/* The lookup, on a stack of the library's own (libos_unwind_stack.cpp): libdw's first reading of an
+ * object's debug information is deep. The jump back from libdw's out-of-memory exit stays on it. */
+void lookup_on_own_stack(void* arg) {
+    auto* l = static_cast<Lookup*>(arg);
+    volatile bool found = false; /* volatile: kept across the jump back */
+    const unsigned long outer = libos_arena_enter();
+    if (sigsetjmp(g_escape, 0) == 0) {
+        g_escape_owner.store(static_cast<unsigned long>(pthread_self()), std::memory_order_relaxed);
+        found = lookup(l->address, l->object, l->bias, l->out, l->size);
+    } else {
+        g_broken = true;
+    }
+    g_escape_owner.store(0, std::memory_order_relaxed);
+    libos_arena_leave(outer);
+    l->found = found;
+}
+
+}  // namespace
+
 extern "C" __attribute__((visibility("default"))) int libos_unwind_source(uintptr_t address, const char* object,
                                                                           uintptr_t bias, char* out, size_t size) {
     if (!out || size == 0)
@@ -156,18 +187,10 @@ extern "C" __attribute__((visibility("default"))) int libos_unwind_source(uintpt
     out[0] = '\0';
     if (g_broken || g_busy.exchange(true, std::memory_order_acquire))
         return 0;
-    volatile bool found = false; /* volatile: kept across the jump back */
-    const unsigned long outer = libos_arena_enter();
-    if (sigsetjmp(g_escape, 0) == 0) {
-        g_escape_owner.store(static_cast<unsigned long>(pthread_self()), std::memory_order_relaxed);
-        found = lookup(address, object, bias, out, size);
-    } else {
-        g_broken = true;
-    }
-    g_escape_owner.store(0, std::memory_order_relaxed);
-    libos_arena_leave(outer);
+    Lookup l{address, object, bias, out, size, false};
+    libos_on_own_stack(lookup_on_own_stack, &l);
     g_busy.store(false, std::memory_order_release);
-    if (!found)
+    if (!l.found)
         out[0] = '\0';
-    return found ? 1 : 0;
+    return l.found ? 1 : 0;
 }

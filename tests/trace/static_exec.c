@@ -4,9 +4,10 @@
  * printed again by each child (LIBOS_TRACE_EXEC is its own program's to print, not to pass on).
  *
  *   static_exec N PROGRAM [ARGS...]
- *   static_exec env     prints "trace-exec: yes" or "trace-exec: no": whether its environment has
- *                       LIBOS_TRACE_EXEC (a program started by posix_spawn, not by a traced exec,
- *                       must have none) */
+ *   static_exec env     prints "trace-exec: no" when its environment has no LIBOS_TRACE_EXEC,
+ *                       "trace-exec: spawn" when it has posix_spawn's line of its own exec (its
+ *                       parent's id marked 's', its own path in it), "trace-exec: other" for any
+ *                       other line (an earlier exec's, left over) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,11 @@ extern char** environ;
 
 int main(int argc, char** argv) {
     if (argc == 2 && strcmp(argv[1], "env") == 0) {
-        int seen = 0;
+        const char* seen = "no";
         for (char** e = environ; *e; ++e)
-            seen |= strncmp(*e, "LIBOS_TRACE_EXEC=", 17) == 0;
-        printf("trace-exec: %s\n", seen ? "yes" : "no");
+            if (strncmp(*e, "LIBOS_TRACE_EXEC=", 17) == 0)
+                seen = strlen(*e) > 17 + 21 && (*e)[17 + 21] == 's' && strstr(*e, argv[0]) ? "spawn" : "other";
+        printf("trace-exec: %s\n", seen);
         return 0;
     }
     if (argc < 3)

@@ -185,6 +185,31 @@ int main(int argc, char **argv) {
         waitpid((pid_t)child, NULL, 0);
 
     memory_calls(NULL);
+    /* utimensat's times (UTIME_NOW and UTIME_OMIT by name, a time with its date, none); clocks and a
+     * resource strace has no name for (0xc, a process's CPU clock, 0x10); clone3 with a size below the
+     * first version's (EINVAL, the structure as its address); a signal taken by rt_sigtimedwait, queued
+     * and sent to the thread (its siginfo, and its name after the result); paths strace escapes. */
+    struct timespec times[2] = {{0, UTIME_NOW}, {5, UTIME_OMIT}};
+    syscall(SYS_utimensat, AT_FDCWD, "/nonexistent", times, 0);
+    struct timespec dated[2] = {{1, 2}, {86400 * 365 + 3661, 999999999}};
+    syscall(SYS_utimensat, AT_FDCWD, "/nonexistent", dated, 0);
+    syscall(SYS_utimensat, AT_FDCWD, "/nonexistent", NULL, 0);
+    syscall(SYS_clock_getres, 12, &res);
+    syscall(SYS_clock_getres, -6, &res);
+    syscall(SYS_prlimit64, 0, 16, NULL, &old);
+    syscall(SYS_clone3, &args, 40);
+    sigset_t rt;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN + 3);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &rt, NULL, 8);
+    siginfo_t info;
+    struct timespec zero = {0, 0};
+    union sigval value = {.sival_int = 7};
+    sigqueue(getpid(), SIGRTMIN + 3, value);
+    syscall(SYS_rt_sigtimedwait, &rt, &info, &zero, 8);
+    syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN + 3);
+    syscall(SYS_rt_sigtimedwait, &rt, &info, &zero, 8);
+    syscall(SYS_openat, AT_FDCWD, "/nonexistent/a\tb\nc\"d\\e\001f\177g\200h\033[i\0017\303\251\r\v\f", O_RDONLY);
     /* The one exec that succeeds: its line as strace shows it, two variables. */
     char *again[] = {argv[0], "exec-done", NULL};
     char *env[] = {"A=1", "B=2", NULL};

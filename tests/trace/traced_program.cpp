@@ -91,6 +91,14 @@ std::string self_path() {
     return buf;
 }
 
+/* The same, in static storage (for a signal handler). */
+const char* self_path_c() {
+    static char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
 cpu_set_t all_cpus() {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -438,7 +446,8 @@ __attribute__((noinline)) int cxx_frame(int n) {
 namespace {
 
 /* The traced calls on a thread with a small stack (32 KiB, the size many runtimes give their
- * threads), with nothing mapped below it: the tracer's own frames must fit. */
+ * threads, or `bytes`: 16 KiB is PTHREAD_STACK_MIN), with nothing mapped below it: the tracer's own
+ * frames, and with --trace-stack the unwinder's, must fit. */
 void* smallstack_thread(void*) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -447,8 +456,8 @@ void* smallstack_thread(void*) {
     return nullptr;
 }
 
-int mode_smallstack() {
-    constexpr size_t kStack = 32 << 10, kGuard = 256 << 10;
+int mode_smallstack(size_t kStack) {
+    constexpr size_t kGuard = 256 << 10;
     /* The stack at the top of a mapping whose lower part is inaccessible: an overflow faults. */
     auto* area = static_cast<char*>(mmap(nullptr, kGuard + kStack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (area == MAP_FAILED || mprotect(area + kGuard, kStack, PROT_READ | PROT_WRITE) != 0)
@@ -463,7 +472,7 @@ int mode_smallstack() {
     pthread_join(t, &result);
     if (result)
         return fail("sched_getaffinity/sched_setaffinity on the small stack");
-    printf("smallstack ok\n");
+    printf("smallstack %zu ok\n", kStack);
     return 0;
 }
 
@@ -510,8 +519,15 @@ int mode_mqopen() {
 }
 
 volatile sig_atomic_t g_altstack_calls = 0;
+/* Set for "altstack SIZE exec": the handler then execs this program in mode "child". */
+const char* g_altstack_exec = nullptr;
 
 void altstack_handler(int) {
+    if (g_altstack_exec) {
+        char* argv[] = {const_cast<char*>(g_altstack_exec), const_cast<char*>("child"), nullptr};
+        execv(g_altstack_exec, argv);
+        _exit(99);
+    }
     cpu_set_t set;
     CPU_ZERO(&set);
     int ok = sched_getaffinity(0, sizeof(set), &set) == 0;
@@ -522,10 +538,12 @@ void altstack_handler(int) {
 }
 
 /* A SIGUSR1 handler on a signal stack of SIGSTKSZ bytes (sysconf(_SC_SIGSTKSZ): what the C library
- * says a handler needs) makes three traced calls; below the stack, an inaccessible guard, so that
- * an overflow faults. */
-int mode_altstack() {
-    long size = sysconf(_SC_SIGSTKSZ);
+ * says a handler needs), or of `size` bytes, makes three traced calls (or, with `exec`, execs this
+ * program); below the stack, an inaccessible guard, so that an overflow faults. */
+int mode_altstack(long size, const char* exec) {
+    g_altstack_exec = exec;
+    if (size <= 0)
+        size = sysconf(_SC_SIGSTKSZ);
     if (size <= 0)
         size = 8192;
     const size_t kGuard = 256 << 10, stack = static_cast<size_t>(size);
@@ -723,9 +741,10 @@ int main(int argc, char** argv) {
     if (mode == "longname")
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
-        return mode_smallstack();
+        return mode_smallstack(argc > 2 ? static_cast<size_t>(atol(argv[2])) : 32 << 10);
     if (mode == "altstack")
-        return mode_altstack();
+        return mode_altstack(argc > 2 ? atol(argv[2]) : 0,
+                             argc > 3 && strcmp(argv[3], "exec") == 0 ? self_path_c() : nullptr);
     if (mode == "mknod")
         return mode_mknod();
     if (mode == "truncstats")
@@ -748,6 +767,12 @@ int main(int argc, char** argv) {
         return trace_test::cxx_frame(argc) == 0 ? 0 : 1;
     if (mode == "classes")
         return mode_classes();
+    if (mode == "exit-group") {
+        /* One counted call, then the end through syscall(), as a runtime without libc's exit ends. */
+        cpu_set_t set;
+        sched_getaffinity(0, sizeof(set), &set);
+        syscall(SYS_exit_group, 4);
+    }
     fprintf(stderr, "usage: traced_program basic|fork|child|fork-noexec|chdir-exec DIR|threads N M|fault K|"
                     "crash-own|abort-own|closefd FILE|deep D [PATH]|cxx|longname|utf8path|classes\n");
     return 2;

@@ -61,6 +61,11 @@ public:
     /* A string a program passed, quoted and escaped for text and JSON alike: at most `limit` bytes,
      * never cut inside a UTF-8 character; bytes that are not UTF-8 as \u00NN. */
     TextBuilder& quoted(const char* s, size_t limit = 96);
+    /* A string a program passed, quoted as strace prints it in its text: printable ASCII as it is,
+     * \t \n \v \f \r \" \\ by name, any other byte in octal (three digits when an octal digit
+     * follows, as \0017; else as few as it needs, \1, \33, \303); at most `limit` bytes, then
+     * "..." after the closing quote. */
+    TextBuilder& c_quoted(const char* s, size_t limit);
     /* Text already formatted (a line's worth), as a JSON string: only " and \ escaped. */
     TextBuilder& json_string(const char* s, size_t n);
     /* What was added since length `start`, rewritten in place as json_string would write it (without

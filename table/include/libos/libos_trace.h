@@ -79,6 +79,10 @@ bool trace_environment(const char** names, const char** values, size_t* count, s
  * line is no longer needed, and its buffer is given back before the exec (which, in a vfork
  * child, never returns to give it back). */
 void trace_exec_line_copied();
+/* posix_spawn's exec, which glibc makes itself, not through the table: its line, formatted now as an
+ * execve of `path` (the program posix_spawnp found), travels to the new program, which prints it
+ * with = 0 as it starts, as an exec through the table does. trace_exec_line_copied gives it up. */
+void trace_spawn_exec(const char* path, char* const argv[], char* const envp[]);
 
 /* A fault whose instruction is in the LibOS's own code: one line naming the signal, the address and
  * the function, and the stack, to standard error. The caller then lets the signal kill the process. */

@@ -1,0 +1,130 @@
+/* Stacks of libos_unwind.so's own (libos_unwind_stack.h). The trace runs on the program's stack,
+ * whatever it is: a thread of PTHREAD_STACK_MIN's 16 KiB, or a signal handler's 8 KiB alternate
+ * stack. libunwind's unwinding and naming, and libdw's first reading of an object's debug
+ * information, take far more than that (the first lookup in libc, with its detached debug file, more
+ * than 64 KiB). So each entry of the library moves to a stack of its own first: a pool mapped when
+ * the library is loaded (the shim's start-up, or a crash report; never on a call's path), claimed
+ * with one atomic step, with an inaccessible page below each, untouched (so not resident) until
+ * used. The caller's stack keeps only the trace's own frames and the switch's 16 bytes.
+ *
+ * The switch is a few instructions per architecture, whose call-frame information gives the
+ * caller's frame from the saved frame pointer: libunwind, started on the pool's stack, walks back
+ * through it onto the program's stack, so the stack it prints is the program's. */
+#include "libos_unwind_stack.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+
+extern "C" void libos_call_on_stack(void (*fn)(void*), void* arg, void* top);
+
+#if defined(__x86_64__)
+/* rdi = fn, rsi = arg, rdx = top (16-byte aligned). The frame pointer keeps the caller's stack. */
+__asm__(".text\n"
+        ".globl libos_call_on_stack\n"
+        ".hidden libos_call_on_stack\n"
+        ".type libos_call_on_stack, @function\n"
+        "libos_call_on_stack:\n"
+        ".cfi_startproc\n"
+        "  pushq %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "  movq %rsp, %rbp\n"
+        ".cfi_def_cfa_register %rbp\n"
+        "  movq %rdx, %rsp\n"
+        "  movq %rdi, %rax\n"
+        "  movq %rsi, %rdi\n"
+        "  callq *%rax\n"
+        "  movq %rbp, %rsp\n"
+        "  popq %rbp\n"
+        ".cfi_def_cfa %rsp, 8\n"
+        "  ret\n"
+        ".cfi_endproc\n"
+        ".size libos_call_on_stack, .-libos_call_on_stack\n");
+#elif defined(__aarch64__)
+/* x0 = fn, x1 = arg, x2 = top (16-byte aligned). The frame pointer keeps the caller's stack. */
+__asm__(".text\n"
+        ".globl libos_call_on_stack\n"
+        ".hidden libos_call_on_stack\n"
+        ".type libos_call_on_stack, %function\n"
+        "libos_call_on_stack:\n"
+        ".cfi_startproc\n"
+        "  stp x29, x30, [sp, #-16]!\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset x29, -16\n"
+        ".cfi_offset x30, -8\n"
+        "  mov x29, sp\n"
+        ".cfi_def_cfa_register x29\n"
+        "  mov sp, x2\n"
+        "  mov x3, x0\n"
+        "  mov x0, x1\n"
+        "  blr x3\n"
+        "  mov sp, x29\n"
+        ".cfi_def_cfa_register sp\n"
+        "  ldp x29, x30, [sp], #16\n"
+        ".cfi_def_cfa_offset 0\n"
+        ".cfi_restore x29\n"
+        ".cfi_restore x30\n"
+        "  ret\n"
+        ".cfi_endproc\n"
+        ".size libos_call_on_stack, .-libos_call_on_stack\n");
+#else
+#error "libos_call_on_stack: no stack switch for this architecture"
+#endif
+
+namespace {
+
+/* Eight stacks (threads unwinding at once, and handlers interrupting them) of 512 KiB: libdw's first
+ * reading of libc's compressed debug information (libc6-dbg) touched 128 KiB of one (measured). */
+constexpr int kStacks = 8;
+constexpr size_t kStackBytes = 512 * 1024;
+char* g_pool = nullptr;
+size_t g_page = 4096;
+std::atomic<uint32_t> g_busy{0};
+
+int claim() {
+    uint32_t busy = g_busy.load(std::memory_order_relaxed);
+    while (busy != (1u << kStacks) - 1) {
+        const int i = __builtin_ctz(~busy);
+        if (g_busy.compare_exchange_weak(busy, busy | 1u << i, std::memory_order_acquire, std::memory_order_relaxed))
+            return i;
+    }
+    return -1;
+}
+
+/* A fork child has the one thread that forked: the stacks other threads held are free in it. */
+void after_fork_child() {
+    g_busy.store(0, std::memory_order_relaxed);
+}
+
+__attribute__((constructor)) void map_pool() {
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page > 0)
+        g_page = static_cast<size_t>(page);
+    const size_t slot = kStackBytes + g_page;
+    void* p = mmap(nullptr, slot * kStacks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    auto* pool = static_cast<char*>(p);
+    for (int i = 0; i < kStacks; ++i)
+        mprotect(pool + i * slot, g_page, PROT_NONE); /* the guard below each stack */
+    g_pool = pool;
+    pthread_atfork(nullptr, nullptr, after_fork_child);
+}
+
+}  // namespace
+
+void libos_on_own_stack(void (*fn)(void*), void* arg) {
+    const int i = g_pool ? claim() : -1;
+    if (i < 0) {
+        fn(arg);
+        return;
+    }
+    const size_t slot = kStackBytes + g_page;
+    char* top = g_pool + (i + 1) * slot;
+    libos_call_on_stack(fn, arg, top);
+    g_busy.fetch_and(~(1u << i), std::memory_order_release);
+}
