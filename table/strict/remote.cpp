@@ -95,14 +95,6 @@ long Caller::remote_copy_out(uintptr_t dst, const void* src, size_t size) const 
     return reached(remote_, PalProcessWrite(remote_->tid, dst, src, size));
 }
 
-bool Caller::remote_shares_pids(pid_t pid) const {
-    if (pid == 0 || pid == remote_->tid)
-        return true;
-    if (remote_->same_pids < 0)
-        remote_->same_pids = same_as_mine(remote_->tid, "ns/pid");
-    return remote_->same_pids;
-}
-
 bool Caller::remote_shares_files() const {
     if (remote_->same_files < 0)
         remote_->same_files = same_as_mine(remote_->tid, "root") &&

@@ -79,10 +79,11 @@ SyscallResult libos_syscall_sched_setaffinity(Caller caller, pid_t pid, unsigned
         vmask.words[machine_bytes / sizeof(uint64_t) - 1] &= (1ULL << tail) - 1;
     uint64_t host[libos::kMaskWords];
     libos::to_host_words(vmask.words, host, host_words);
-    pid = caller.target(pid);
-    /* A pid of another pid namespace names another task here: the host resolves it. */
-    if (!caller.shares_pids(pid))
-        return LeaveToHost{};
+    /* The task, as the host names it (a pid of another PID namespace is looked up there). */
+    libos::TargetTask target;
+    if (long missing = caller.resolve(pid, &target); missing < 0)
+        return missing;
+    pid = target.tid;
     if (long denied = caller.may_change(pid); denied < 0)
         return denied;
     /* A vfork child runs on its parent's thread: it names itself by its own tid, and its mask is
@@ -101,6 +102,13 @@ SyscallResult libos_syscall_sched_setaffinity(Caller caller, pid_t pid, unsigned
     if (ret < 0) {
         libos::end_change(slot);
         return ret;
+    }
+    /* A task found in another PID namespace that ended meanwhile: its tid may be another's now,
+     * whose slot is left alone (the host's change went to a task the caller could not name only if
+     * the tid was reused within this call). */
+    if (target.gone()) {
+        libos::end_change(slot);
+        return -ESRCH;
     }
     if (slot) {
         libos::write_mask(slot, vmask);
@@ -137,12 +145,16 @@ SyscallResult libos_syscall_sched_getaffinity(Caller caller, pid_t pid, unsigned
             return copied;
         return static_cast<long>(size);
     }
-    /* A pid of another pid namespace names another task here: the host resolves it. */
-    if (!caller.shares_pids(pid))
-        return LeaveToHost{};
+    /* The task, as the host names it (a pid of another PID namespace is looked up there). */
+    libos::TargetTask target;
+    if (long missing = caller.resolve(pid, &target); missing < 0)
+        return missing;
     libos::CpuBits vmask;
-    if (long ret = other_mask(caller, caller.target(pid), &vmask); ret < 0)
+    if (long ret = other_mask(caller, target.tid, &vmask); ret < 0)
         return ret;
+    /* Never another task's mask: the one found may have ended, and its tid been reused, meanwhile. */
+    if (target.gone())
+        return -ESRCH;
     if (long copied = caller.copy_out(user_mask_ptr, vmask.words, size); copied < 0)
         return copied;
     return static_cast<long>(size);

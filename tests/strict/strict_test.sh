@@ -826,6 +826,35 @@ fi
 if unshare -pf --mount-proc true 2>/dev/null; then
   expect_same "--strict: raw sched_getaffinity(7) in a new pid namespace (no such task there)" \
     unshare -pf --mount-proc "$S" getpidmask 7
+  # The program names its process (pid 1 there), a thread and a child by the ids of its namespace: the
+  # supervisor finds those tasks, as the kernel does. Natively on the first host CPU, then on vCPUs.
+  ns_cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+  for ns in "unshare -pf --mount-proc" "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    run "${ns_cmd[@]}" "$S" pinpid "$ns_cpu" tidpin "$ns_cpu" childpin "$ns_cpu"
+    want=$(lines pinpid=0 "pidmask=$ns_cpu" "mask=$ns_cpu" "tidmask=$ns_cpu" "mainmask=$ns_cpu" childpin=0 \
+      "childpin_mask=$ns_cpu" "childpin_own=$ns_cpu")
+    if [ $rc -eq 0 ] && [ "$out" == "$want" ]; then
+      pass "natively, $ns: the probe pins its process, a thread and a child by their ids there: $(oneline "$out")"
+    else
+      fail "natively, $ns: the probe pins its process, a thread and a child by their ids there" "command: $cmd" \
+        "$(status_text $rc)" "wanted: $(oneline "$want")" "got:    $(oneline "$out")" "stderr: $err"
+    fi
+    expect "--strict --cpus 8, $ns: the supervisor finds the process, a thread and a child by their ids there" \
+      "$(lines pinpid=0 pidmask=5 mask=5 tidmask=6 mainmask=5 childpin=0 childpin_mask=7 childpin_own=7)" \
+      "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$S" pinpid 5 tidpin 6 childpin 7
+  done
+  # A task of the supervisor's namespace that the program's does not have (this script: its pid there is
+  # another task, or none) is neither read nor changed: ESRCH, as natively, and this script's mask stays.
+  before=$(grep Cpus_allowed_list /proc/$$/status)
+  expect_same "--strict: in a new pid namespace, raw sched_{get,set}affinity of a pid only the host has" \
+    unshare -pf "$S" getpidmask $$ setpid $$ 0
+  after=$(grep Cpus_allowed_list /proc/$$/status)
+  if [ "$before" == "$after" ]; then
+    pass "--strict: the host task of that pid kept its mask ($after)"
+  else
+    fail "--strict: the host task of that pid kept its mask" "before: $before" "after: $after"
+  fi
 else
   skip "a pid namespace under --strict" "unshare -p is not permitted here"
 fi

@@ -47,6 +47,30 @@ private:
 };
 
 /* A handle on the caller: copy it freely. */
+/* A task a handler acts on or asks about (Caller::resolve): the host's tid for it and, when it was
+ * looked up in another PID namespace, a pidfd that holds it. A tid found by lookup may name another
+ * task once its own has ended (tids are reused): after acting, a handler asks gone(), and answers
+ * as the kernel does for a task that has ended (ESRCH) rather than with what the host said about
+ * whichever task has the tid now. */
+class TargetTask {
+public:
+    TargetTask() = default;
+    ~TargetTask() {
+        if (pidfd_ >= 0)
+            PalFileClose(pidfd_);
+    }
+    TargetTask(const TargetTask&) = delete;
+    TargetTask& operator=(const TargetTask&) = delete;
+    /* Keeps `pidfd`, a pidfd of tid, until the end. */
+    void hold(int pidfd) { pidfd_ = pidfd; }
+    bool gone() const { return pidfd_ >= 0 && PalPidfdEnded(pidfd_) != 0; }
+
+    pid_t tid = 0; /* as the host names it: what the PAL's calls are given */
+
+private:
+    int pidfd_ = -1;
+};
+
 class Caller {
 public:
     /* The thread that called into the LibOS. */
@@ -68,9 +92,20 @@ public:
      * mask is its own slot and which runs on a host CPU right now. */
     bool is_self(pid_t pid) const { return !remote_ && (pid == 0 || pid == self_tid()); }
 
-    /* Whether a pid the caller names means the same task to the LibOS: not for a remote caller in
-     * another pid namespace, whose pids only the host can resolve (then: LeaveToHost). */
-    bool shares_pids(pid_t pid) const { return !remote_ || remote_shares_pids(pid); }
+    /* The task `pid` names as the host names it, into *out: 0, or -ESRCH where the kernel finds no
+     * such task. In-process the pid is passed on as it is (0: the calling thread), and so it is for a
+     * remote caller of the supervisor's PID namespace (0: the remote thread). A remote caller of
+     * another namespace (`unshare -fp`, a container) names the tasks of its own namespace, which
+     * may be other tasks, or none, under the same numbers here: they are looked up there, and
+     * `out` holds the task found, so that gone() tells whether it ended meanwhile
+     * (table/strict/pids.cpp). */
+    long resolve(pid_t pid, TargetTask* out) const {
+        if (!remote_) {
+            out->tid = pid;
+            return 0;
+        }
+        return remote_resolve(pid, out);
+    }
     /* Whether a path the caller names means the same file to the LibOS: not for a remote caller in
      * another root directory or mount namespace (a chroot, a container). */
     bool shares_files() const { return !remote_ || remote_shares_files(); }
@@ -132,7 +167,7 @@ private:
     /* The remote halves, in table/strict/. */
     pid_t remote_tid() const;
     pid_t remote_process() const;
-    bool remote_shares_pids(pid_t pid) const;
+    long remote_resolve(pid_t pid, TargetTask* out) const;
     bool remote_shares_files() const;
     bool remote_in_views() const;
     long remote_may_change(pid_t target) const;
