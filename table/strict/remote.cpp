@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "libos/libos_caller.h"
 #include "libos/libos_init.h"
 #include "libos/libos_strict.h"
@@ -95,10 +97,34 @@ long Caller::remote_copy_out(uintptr_t dst, const void* src, size_t size) const 
     return reached(remote_, PalProcessWrite(remote_->tid, dst, src, size));
 }
 
+namespace {
+
+/* The /proc the caller sees is the supervisor's: in the views' namespace a program may have mounted
+ * another over it (`unshare -pf` and `mount -t proc`, without a mount namespace of its own), whose
+ * numbers are the pids of another namespace: /proc/<pid>/status there is another task's file here.
+ * Each proc mount is a file system of its own (Linux 5.8). */
+bool same_proc(pid_t tid) {
+    static constinit std::atomic<uint64_t> mine{0}; /* st_dev + 1, once looked up */
+    uint64_t own = mine.load(std::memory_order_relaxed);
+    struct stat st;
+    if (own == 0) {
+        if (PalFileStatAt(AT_FDCWD, "/proc", &st, 0) != 0)
+            return false;
+        own = static_cast<uint64_t>(st.st_dev) + 1;
+        mine.store(own, std::memory_order_relaxed);
+    }
+    ProcPath theirs(tid);
+    return PalFileStatAt(AT_FDCWD, theirs.leaf("root/proc").c_str(), &st, 0) == 0 &&
+           static_cast<uint64_t>(st.st_dev) + 1 == own;
+}
+
+}  // namespace
+
 bool Caller::remote_shares_files() const {
     if (remote_->same_files < 0)
-        remote_->same_files = same_as_mine(remote_->tid, "root") &&
-                              (remote_in_views() || same_as_mine(remote_->tid, "ns/mnt"));
+        remote_->same_files =
+            same_as_mine(remote_->tid, "root") &&
+            (remote_in_views() ? same_proc(remote_->tid) : same_as_mine(remote_->tid, "ns/mnt"));
     return remote_->same_files;
 }
 

@@ -855,6 +855,26 @@ if unshare -pf --mount-proc true 2>/dev/null; then
   else
     fail "--strict: the host task of that pid kept its mask" "before: $before" "after: $after"
   fi
+  # A proc of that namespace mounted in the launch's own mount namespace (no -m: the launch's namespace
+  # is private, and the script refuses to mount anywhere else): its /proc/1 is the new namespace's init,
+  # whose status the supervisor must not take from its own /proc/1. Natively the same in a private mount
+  # namespace of its own.
+  if [ "$(id -u)" -eq 0 ]; then
+    host_mnt=$(readlink /proc/self/ns/mnt)
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    mount_proc='[ "$(readlink /proc/self/ns/mnt)" != "$1" ] || exit 99; mount -t proc proc /proc || exit 98; shift; exec "$@"'
+    run unshare -m --propagation private -pf sh -c "$mount_proc" sh "$host_mnt" "$S" pin "$ns_cpu" statusof 1 pidstatus
+    native=$out native_rc=$rc
+    run "$L" --strict --cpus 8 -- unshare -pf sh -c "$mount_proc" sh "$host_mnt" "$S" pin "$ns_cpu" statusof 1 pidstatus
+    if [ $native_rc -eq 0 ] && [ $rc -eq 0 ] && [ "$out" == "$native" ] && [ -n "$out" ]; then
+      pass "--strict: a proc of another pid namespace mounted in the launch's namespace: /proc/1/status is that namespace's init: $(oneline "$out")"
+    else
+      fail "--strict: a proc of another pid namespace mounted in the launch's namespace" "command: $cmd" \
+        "native: $(status_text $native_rc): $(oneline "$native")" "strict: $(status_text $rc): $(oneline "$out")" "stderr: $err"
+    fi
+  else
+    skip "--strict: a proc of another pid namespace in the launch's namespace" "needs root"
+  fi
 else
   skip "a pid namespace under --strict" "unshare -p is not permitted here"
 fi
