@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "libos/libos_caller.h"
 #include "libos/libos_strict.h"
 #include "libos/libos_text.h"
@@ -147,45 +149,64 @@ pid_t among_processes(pid_t skip, const Search& search) {
     });
 }
 
-/* Is the caller's PID namespace the supervisor's? */
-bool same_pid_namespace(pid_t tid) {
-    NamespaceId theirs, mine;
-    long fd = PalPidNamespaceOpen(tid);
-    bool a = identify(fd, &theirs);
-    if (fd >= 0)
-        PalFileClose(static_cast<int>(fd));
-    ProcPath self = ProcPath::self();
-    fd = PalFileOpen(AT_FDCWD, self.leaf("ns/pid").c_str(), O_RDONLY | O_CLOEXEC, 0);
-    bool b = identify(fd, &mine);
-    if (fd >= 0)
-        PalFileClose(static_cast<int>(fd));
-    return a && b && theirs == mine;
+/* The inode number of thread tid's PID namespace (0: self, the supervisor's), or 0. */
+uint64_t pid_namespace_of(pid_t tid) {
+    ProcPath path = tid ? ProcPath(tid) : ProcPath::self();
+    struct stat st;
+    return PalFileStatAt(AT_FDCWD, path.leaf("ns/pid").c_str(), &st, 0) == 0 ? st.st_ino : 0;
+}
+
+uint64_t own_pid_namespace() {
+    static constinit std::atomic<uint64_t> mine{0};
+    uint64_t ns = mine.load(std::memory_order_relaxed);
+    if (ns == 0) {
+        ns = pid_namespace_of(0);
+        mine.store(ns, std::memory_order_relaxed);
+    }
+    return ns;
+}
+
+/* Host task `tid`, and its slot's name: its shim (if it runs one) claims its slot under its tid in its
+ * own namespace, and the supervisor does the same for it. `ns` is its namespace when known. */
+long place(pid_t tid, uint64_t ns, TargetTask* out) {
+    out->tid = out->slot_tid = tid;
+    out->slot_ns = 0;
+    if (ns == 0)
+        ns = pid_namespace_of(tid);
+    if (ns == 0 || ns == own_pid_namespace())
+        return 0;
+    NamespaceIds ids;
+    if (!ids.read(tid))
+        return 0; /* gone: the host's call says ESRCH */
+    out->slot_tid = ids.pids[ids.levels - 1];
+    out->slot_ns = ns;
+    return 0;
 }
 
 }  // namespace
 
 long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
     const pid_t caller = remote_->tid;
-    if (pid == 0) {
-        out->tid = caller;
+    /* A negative pid names nothing: the host's call says so (ESRCH). */
+    if (pid < 0) {
+        out->tid = out->slot_tid = pid;
         return 0;
     }
+    const uint64_t caller_ns = pid_namespace_of(caller);
     if (remote_->same_pids < 0)
-        remote_->same_pids = same_pid_namespace(caller);
-    /* The supervisor's own names, or none at all (a negative pid), as the host reads them. */
-    if (remote_->same_pids || pid < 0) {
-        out->tid = pid;
-        return 0;
-    }
+        remote_->same_pids = caller_ns != 0 && caller_ns == own_pid_namespace();
+    if (pid == 0)
+        return place(caller, caller_ns, out);
+    /* The supervisor's own names. */
+    if (remote_->same_pids)
+        return place(pid, 0, out);
     NamespaceIds own;
     if (!own.read(caller))
         return -ESRCH; /* the caller is gone: nobody waits for the answer */
     Search search = {pid, own.levels - 1, {}};
     /* The caller itself, or its process's main thread. */
-    if (own.pids[search.depth] == pid) {
-        out->tid = caller;
-        return 0;
-    }
+    if (own.pids[search.depth] == pid)
+        return place(caller, caller_ns, out);
     if (!namespace_above(caller, 0, &search.ns))
         return -ESRCH;
     pid_t found = own.tgids[search.depth] == pid ? own.tgids[0] : among_threads(own.tgids[0], search);
@@ -200,8 +221,7 @@ long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
     out->hold(static_cast<int>(pidfd));
     if (!search.named(found) || out->gone())
         return -ESRCH;
-    out->tid = found;
-    return 0;
+    return place(found, 0, out);
 }
 
 }  // namespace libos

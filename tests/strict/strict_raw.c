@@ -78,6 +78,9 @@
  *                       into memory below 4 GiB: i386=<sched_getaffinity's result, or
  *                       "unsupported" when the kernel has no 32-bit emulation>
  *   setpid PID V        raw sched_setaffinity(PID, {V}) of another task: setpid=<result>
+ *   libcpin V           libc's sched_setaffinity(0, {V}) (the shim's, in a process with it):
+ *                       libcpin=<result>, then the raw mask: rawmask=<list>
+ *   libcmask            libc's sched_getaffinity(getpid()): libcmask=<list>
  *   childpin V          a child waits; its parent pins it (raw) to V by its pid and reads it by its
  *                       pid: childpin=<result> childpin_mask=<list>; then the child reads its own:
  *                       childpin_own=<list> (pids as the caller's PID namespace names them)
@@ -1180,6 +1183,21 @@ int main(int argc, char** argv) {
             unsigned char want[MASK_BYTES];
             single(want, v);
             say("setpid=%ld", raw_setaffinity(pid, sizeof(want), want));
+        } else if (!strcmp(c, "libcpin")) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(number(c, argument(c, argv, &i)), &set);
+            say("libcpin=%d", sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno);
+            print_mask("rawmask");
+        } else if (!strcmp(c, "libcmask")) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            char list[8192];
+            if (sched_getaffinity(getpid(), sizeof(set), &set) != 0)
+                snprintf(list, sizeof(list), "%d", -errno);
+            else
+                list_of((const unsigned char*)&set, sizeof(set), list, sizeof(list));
+            say("libcmask=%s", list);
         } else if (!strcmp(c, "childpin")) {
             run_childpin(number(c, argument(c, argv, &i)));
         } else if (!strcmp(c, "siblingstatus")) {

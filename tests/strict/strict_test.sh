@@ -844,6 +844,13 @@ if unshare -pf --mount-proc true 2>/dev/null; then
       "$(lines pinpid=0 pidmask=5 mask=5 tidmask=6 mainmask=5 childpin=0 childpin_mask=7 childpin_own=7)" \
       "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$S" pinpid 5 tidpin 6 childpin 7
   done
+  # The shim (in-process) and the supervisor (raw calls) keep one mask for a thread of another namespace.
+  for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    expect "--strict --cpus 8, $ns: the dynamic probe's pin through libc (the shim) and raw pins agree" \
+      "$(lines libcpin=0 rawmask=5 mask=6 getcpu=6 libcmask=6)" \
+      "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$D" libcpin 5 pin 6 libcmask
+  done
   # A task of the supervisor's namespace that the program's does not have (this script: its pid there is
   # another task, or none) is neither read nor changed: ESRCH, as natively, and this script's mask stays.
   before=$(grep Cpus_allowed_list /proc/$$/status)

@@ -66,6 +66,10 @@ public:
     bool gone() const { return pidfd_ >= 0 && PalPidfdEnded(pidfd_) != 0; }
 
     pid_t tid = 0; /* as the host names it: what the PAL's calls are given */
+    /* Its slot's name (libos_threads.h): its tid in its own PID namespace, and that namespace
+     * (SlotNamespace; 0: the LibOS's own, where slot_tid is tid). */
+    pid_t slot_tid = 0;
+    uint64_t slot_ns = 0;
 
 private:
     int pidfd_ = -1;
@@ -101,7 +105,7 @@ public:
      * (table/strict/pids.cpp). */
     long resolve(pid_t pid, TargetTask* out) const {
         if (!remote_) {
-            out->tid = pid;
+            out->tid = out->slot_tid = pid;
             return 0;
         }
         return remote_resolve(pid, out);
