@@ -19,6 +19,7 @@
 #include "libos/libos_caller.h"
 #include "libos/libos_strict.h"
 #include "libos/libos_text.h"
+#include "libos/libos_threads.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -190,6 +191,12 @@ long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
     /* A negative pid names nothing: the host's call says so (ESRCH). */
     if (pid < 0) {
         out->tid = out->slot_tid = pid;
+        return 0;
+    }
+    /* The calling thread, most often: a slot under its tid here is its own (the supervisor claims the
+     * slots of threads of other namespaces under their tids there), with no look at /proc. */
+    if (pid == 0 && find_slot(caller)) {
+        out->tid = out->slot_tid = caller;
         return 0;
     }
     const uint64_t caller_ns = pid_namespace_of(caller);

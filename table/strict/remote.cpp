@@ -30,13 +30,27 @@ long reached(RemoteTask* task, long ret) {
     return ret;
 }
 
-/* Do /proc/<tid>/<leaf> and /proc/self/<leaf> name the same object (a directory or a namespace)? */
+/* The supervisor's own root or mount namespace, looked up once: neither changes (a look at /proc
+ * costs microseconds, a good part of a trapped call). */
+struct Mine {
+    std::atomic<uint64_t> dev{0}, ino{0}; /* ino 0: not looked up yet */
+};
+constinit Mine g_my_root, g_my_mnt;
+
+/* Do /proc/<tid>/<leaf> and the supervisor's own ("root" or "ns/mnt") name the same object? */
 bool same_as_mine(pid_t tid, const char* leaf) {
-    ProcPath theirs(tid), mine = ProcPath::self();
-    struct stat a, b;
-    return PalFileStatAt(AT_FDCWD, theirs.leaf(leaf).c_str(), &a, 0) == 0 &&
-           PalFileStatAt(AT_FDCWD, mine.leaf(leaf).c_str(), &b, 0) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
+    Mine& mine = leaf[0] == 'r' ? g_my_root : g_my_mnt;
+    struct stat st;
+    if (mine.ino.load(std::memory_order_acquire) == 0) {
+        ProcPath self = ProcPath::self();
+        if (PalFileStatAt(AT_FDCWD, self.leaf(leaf).c_str(), &st, 0) != 0)
+            return false;
+        mine.dev.store(st.st_dev, std::memory_order_relaxed);
+        mine.ino.store(st.st_ino, std::memory_order_release);
+    }
+    ProcPath theirs(tid);
+    return PalFileStatAt(AT_FDCWD, theirs.leaf(leaf).c_str(), &st, 0) == 0 &&
+           st.st_dev == mine.dev.load(std::memory_order_relaxed) && st.st_ino == mine.ino.load(std::memory_order_relaxed);
 }
 
 /* The launch's views, when it has them: written once before the program runs. */
@@ -64,6 +78,16 @@ bool starts_with_view_root(const char* path) {
 }
 
 }  // namespace
+
+constinit std::atomic<bool> g_wakes_on_answer_cpu{false};
+
+void set_wakes_on_answer_cpu(bool yes) {
+    g_wakes_on_answer_cpu.store(yes, std::memory_order_relaxed);
+}
+
+long Caller::remote_resume_cpu() const {
+    return g_wakes_on_answer_cpu.load(std::memory_order_relaxed) ? static_cast<long>(PalGetCurrentCpu()) : -1;
+}
 
 void set_launch_views(const LaunchViews& views) {
     g_views = views;

@@ -178,18 +178,25 @@ SyscallResult libos_syscall_getcpu(Caller caller, UserPtr<unsigned> cpu, UserPtr
         host = libos::current_host_cpu();
         vcpu = libos::current_vcpu(host);
     } else {
-        /* A thread blocked in strict mode's supervisor is where it last ran. */
-        long last = PalThreadLastCpu(caller.tid());
-        if (last < 0)
-            return last == -ENOENT ? -ESRCH : last;
         libos::TargetTask self;
         if (long ret = caller.resolve(0, &self); ret < 0)
             return ret;
         libos::CpuBits vmask;
         if (long ret = other_mask(caller, self, &vmask); ret < 0)
             return ret;
-        host = static_cast<unsigned>(last);
-        vcpu = libos::vcpu_on_host(vmask.words, host);
+        /* A thread blocked in strict mode's supervisor resumes on the answering thread's CPU when the
+         * kernel wakes it there and its mask has that CPU; else it is where it last ran. */
+        long here = caller.resume_cpu();
+        if (here >= 0 && libos::host_cpu_of(vcpu = libos::vcpu_on_host(vmask.words, static_cast<unsigned>(here))) ==
+                             static_cast<unsigned>(here) && vmask.has(vcpu)) {
+            host = static_cast<unsigned>(here);
+        } else {
+            long last = PalThreadLastCpu(caller.tid());
+            if (last < 0)
+                return last == -ENOENT ? -ESRCH : last;
+            host = static_cast<unsigned>(last);
+            vcpu = libos::vcpu_on_host(vmask.words, host);
+        }
     }
     unsigned vnode = libos::vcpu_place(vcpu).node;
     long fault = 0;

@@ -162,6 +162,11 @@ public:
      * the views keep the virtual current directory and descriptors themselves (libos_vfs.h). */
     bool remote_directory(int dirfd, char* out, size_t size) const;
 
+    /* For a remote caller: the host CPU it resumes on once answered, where the kernel wakes it on the
+     * answering thread's CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, libos_strict.h) and the caller may
+     * run there; else -1 (and in-process). */
+    long resume_cpu() const { return remote_ ? remote_resume_cpu() : -1; }
+
     /* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
      * inherited from its creator, when that can be told (libos_strict.h, inherited_mask). Only strict
      * mode's supervisor meets such threads, in processes without the shim; in-process: false. */
@@ -172,6 +177,7 @@ private:
     pid_t remote_tid() const;
     pid_t remote_process() const;
     long remote_resolve(pid_t pid, TargetTask* out) const;
+    long remote_resume_cpu() const;
     bool remote_shares_files() const;
     bool remote_in_views() const;
     long remote_may_change(pid_t target) const;

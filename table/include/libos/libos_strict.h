@@ -39,6 +39,11 @@ struct LaunchViews {
 /* Set once, before the program runs. */
 void set_launch_views(const LaunchViews& views);
 
+/* Set once, before the program runs, when the listener wakes the caller on the answering thread's
+ * CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6): a trapped getcpu is then answered with that
+ * CPU, where the caller resumes, rather than from /proc/<tid>/stat (Caller::resume_cpu). */
+void set_wakes_on_answer_cpu(bool yes);
+
 /* Runs syscall `nr`'s handler for remote thread `task`: its result, or LeaveToHost when the call is
  * not the LibOS's to answer. For open, openat and openat2 a non-negative result is a descriptor of
  * the supervisor, to be installed in the task. A task whose memory the supervisor may not reach (a
