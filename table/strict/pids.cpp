@@ -8,7 +8,7 @@
  * whose namespace at depth d is the caller's. The caller itself and its own process are recognised
  * from its own line; any other task is looked for among its process's threads, then among every
  * process of /proc (only those deep enough, and in the caller's namespace or below it, are looked
- * at closely). The task found is held with a pidfd before it is checked once more, so that a tid
+ * at closely); a kernel with NS_GET_PID_FROM_PIDNS (Linux 6.9) translates at once. The task found is held with a pidfd before it is checked once more, so that a tid
  * reused after the check cannot pass for it; the handler asks TargetTask::gone() after acting. */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +184,13 @@ long place(pid_t tid, uint64_t ns, TargetTask* out) {
     return 0;
 }
 
+constinit std::atomic<bool> g_search_only{false};
+
 }  // namespace
+
+void set_pid_search_only(bool yes) {
+    g_search_only.store(yes, std::memory_order_relaxed);
+}
 
 long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
     const pid_t caller = remote_->tid;
@@ -193,17 +199,32 @@ long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
         out->tid = out->slot_tid = pid;
         return 0;
     }
-    /* The calling thread, most often: a slot under its tid here is its own (the supervisor claims the
-     * slots of threads of other namespaces under their tids there), with no look at /proc. */
-    if (pid == 0 && find_slot(caller)) {
-        out->tid = out->slot_tid = caller;
-        return 0;
+    /* The caller's namespace and its tid there: remembered while it lives (a pidfd says so). */
+    CallerCache::Entry* known = remote_->callers ? &remote_->callers->entries[caller % CallerCache::kEntries] : nullptr;
+    uint64_t caller_ns = 0;
+    if (known && known->tid == caller && known->pidfd >= 0 && PalPidfdEnded(known->pidfd) == 0) {
+        caller_ns = known->ns;
+        out->tid = caller;
+        out->slot_tid = known->slot_tid;
+        out->slot_ns = caller_ns == own_pid_namespace() ? 0 : caller_ns;
+    } else {
+        caller_ns = pid_namespace_of(caller);
+        place(caller, caller_ns, out);
+        if (known && caller_ns != 0) {
+            if (known->pidfd >= 0)
+                PalFileClose(known->pidfd);
+            long pidfd = PalThreadPidfd(caller);
+            known->pidfd = pidfd >= 0 ? static_cast<int>(pidfd) : -1;
+            known->tid = caller;
+            known->ns = caller_ns;
+            known->slot_tid = out->slot_tid;
+        }
     }
-    const uint64_t caller_ns = pid_namespace_of(caller);
     if (remote_->same_pids < 0)
         remote_->same_pids = caller_ns != 0 && caller_ns == own_pid_namespace();
     if (pid == 0)
-        return place(caller, caller_ns, out);
+        return 0;
+    out->slot_ns = 0;
     /* The supervisor's own names. */
     if (remote_->same_pids)
         return place(pid, 0, out);
@@ -216,8 +237,19 @@ long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
         return place(caller, caller_ns, out);
     if (!namespace_above(caller, 0, &search.ns))
         return -ESRCH;
-    pid_t found = own.tgids[search.depth] == pid ? own.tgids[0] : among_threads(own.tgids[0], search);
-    if (!found)
+    /* The kernel translates (Linux 6.9); before it, the caller's process, then /proc, are searched. */
+    pid_t found = 0;
+    long translated = -ENOTTY;
+    if (!g_search_only.load(std::memory_order_relaxed))
+        if (long nsfd = PalPidNamespaceOpen(caller); nsfd >= 0) {
+            translated = PalPidNamespaceTranslate(static_cast<int>(nsfd), pid);
+            PalFileClose(static_cast<int>(nsfd));
+        }
+    if (translated > 0)
+        found = static_cast<pid_t>(translated);
+    else if (translated == -ESRCH)
+        return -ESRCH;
+    else if (!(found = own.tgids[search.depth] == pid ? own.tgids[0] : among_threads(own.tgids[0], search)))
         found = among_processes(own.tgids[0], search);
     if (!found)
         return -ESRCH;

@@ -77,6 +77,14 @@ int child_namespace_checks() {
         status = 6;
     else if (status == 0 && (a.st_ino == b.st_ino || p.st_ino != b.st_ino))
         status = 7;
+    /* The kernel's translation, where it has one: pid 1 of the new namespace is the child. */
+    if (status == 0 && nsfd >= 0) {
+        long translated = PalPidNamespaceTranslate(static_cast<int>(nsfd), 1);
+        if (translated != child && translated != -ENOTTY && translated != -EINVAL)
+            status = 11;
+        else if (translated == child && PalPidNamespaceTranslate(static_cast<int>(nsfd), 2) != -ESRCH)
+            status = 12; /* the namespace has no pid 2 */
+    }
     if (write(go[1], "g", 1) != 1 && status == 0)
         status = 8;
     int child_status = 0;

@@ -412,6 +412,11 @@ PAL_API long PalThreadNamespaceIds(pid_t tid, pid_t* pids, pid_t* tgids, size_t 
  * parent is PalUserNamespaceParent's NS_GET_PARENT, which works on PID namespaces alike. */
 PAL_API long PalPidNamespaceOpen(pid_t tid);
 
+/* The kernel's translation (NS_GET_PID_FROM_PIDNS, Linux 6.9) of id `pid` of PID namespace `nsfd` into
+ * the calling process's namespace: the tid, -ESRCH when that namespace has no such task (or it is
+ * not visible here), -ENOTTY or -EINVAL on a kernel without it. */
+PAL_API long PalPidNamespaceTranslate(int nsfd, pid_t pid);
+
 /* A pidfd that holds thread `tid` (pidfd_open with PIDFD_THREAD, Linux 6.9; for a process's main
  * thread, a plain pidfd where the flag is unknown). Returns it or -errno. */
 PAL_API long PalThreadPidfd(pid_t tid);

@@ -1,15 +1,19 @@
-/* PalThreadNamespaceIds, PalPidNamespaceOpen, PalThreadPidfd, PalPidfdEnded: a thread as the PID
+/* PalThreadNamespaceIds, PalPidNamespaceOpen, PalPidNamespaceTranslate, PalThreadPidfd, PalPidfdEnded: a thread as the PID
  * namespaces below the supervisor's name it, for strict mode's supervisor, which acts on the tids a
  * program of another PID namespace names (table/strict/pids.cpp). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "pal/pal.h"
 #include "pal_linux.h"
 
+#ifndef NS_GET_PID_FROM_PIDNS
+#define NS_GET_PID_FROM_PIDNS _IOR(0xb7, 0x6, int) /* <linux/nsfs.h>, Linux 6.9 */
+#endif
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL /* Linux 6.9 */
 #endif
@@ -55,6 +59,11 @@ extern "C" long PalPidNamespaceOpen(pid_t tid) {
     char path[48];
     pal_proc_path(path, tid, "ns/pid");
     return pal_raw(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
+}
+
+extern "C" long PalPidNamespaceTranslate(int nsfd, pid_t pid) {
+    long tid = pal_raw(SYS_ioctl, nsfd, NS_GET_PID_FROM_PIDNS, pid);
+    return tid == 0 ? -ESRCH : tid; /* 0: the task is not visible from here */
 }
 
 extern "C" long PalThreadPidfd(pid_t tid) {
