@@ -4,7 +4,8 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork vfork chunks fdupfd fdupfd-high exec pread-offset preadv-offset
+ *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec pread-offset
+ *                           preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
  *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
@@ -501,8 +502,10 @@ int main(int argc, char** argv) {
         int copy = dup(fd);
         lseek(copy, 0, SEEK_SET);
         read_rest(copy, 4096);
-    } else if (!strcmp(m, "fdupfd") || !strcmp(m, "fdupfd-high")) {
-        /* A copy made by fcntl, the original closed; the high one above 4096 (the limit raised). */
+    } else if (!strcmp(m, "fdupfd") || !strcmp(m, "fdupfd-high") || !strcmp(m, "fdupfd-wide")) {
+        /* A copy made by fcntl, the original closed; the high one above 4096 (the limit raised); the
+         * wide one through syscall() with bits above the int's in the argument word, which the kernel
+         * ignores (it takes the floor as an int). */
         int floor = 0;
         if (!strcmp(m, "fdupfd-high")) {
             struct rlimit r;
@@ -513,7 +516,8 @@ int main(int argc, char** argv) {
             if (setrlimit(RLIMIT_NOFILE, &r))
                 return 1;
         }
-        int copy = fcntl(fd, floor ? F_DUPFD : F_DUPFD_CLOEXEC, floor);
+        int copy = !strcmp(m, "fdupfd-wide") ? (int)syscall(SYS_fcntl, fd, F_DUPFD, (1L << 32) | 10)
+                                              : fcntl(fd, floor ? F_DUPFD : F_DUPFD_CLOEXEC, floor);
         if (copy < floor || close(fd))
             return 1;
         lseek(copy, 0, SEEK_SET);
