@@ -289,13 +289,14 @@ SyscallResult libos_syscall_dup3(Caller caller, unsigned int fd, unsigned int ta
     return copy;
 }
 
-/* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the same, at the lowest free number from `arg` up. Every other
- * command, and a floor the kernel refuses anyway, is the host's. */
+/* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the same, at the lowest free number from `arg` up. The kernel
+ * takes the floor as an int (do_fcntl's argi: the word's higher bits are ignored). Every other
+ * command, and a negative floor the kernel refuses anyway, is the host's. */
 SyscallResult libos_syscall_fcntl(Caller caller, int fd, int cmd, unsigned long arg) {
-    if (!libos::vfs_live_any() || caller.is_remote() || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) ||
-        arg > static_cast<unsigned long>(INT_MAX))
+    const int floor = static_cast<int>(arg);
+    if (!libos::vfs_live_any() || caller.is_remote() || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || floor < 0)
         return LeaveToHost{};
-    long copy = PalFileDuplicateHigh(fd, static_cast<int>(arg), cmd == F_DUPFD_CLOEXEC);
+    long copy = PalFileDuplicateHigh(fd, floor, cmd == F_DUPFD_CLOEXEC);
     if (copy >= 0)
         libos::vfs_live_dup(fd, static_cast<int>(copy));
     return copy;

@@ -238,7 +238,10 @@ void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
     seq.writing.fetch_add(1, std::memory_order_acq_rel);
     write_again(caller, fd, st);
     seq.written.fetch_add(1, std::memory_order_acq_rel);
-    seq.writing.fetch_sub(1, std::memory_order_acq_rel);
+    /* Never below 0: a reader may have dropped the count of a writer it took for dead (read_begin). */
+    uint32_t writing = seq.writing.load(std::memory_order_acquire);
+    while (writing != 0 && !seq.writing.compare_exchange_weak(writing, writing - 1, std::memory_order_acq_rel))
+        ;
     t_making = nested;
 }
 
@@ -455,10 +458,17 @@ VfsLiveRead vfs_live_read_begin(int fd) {
     /* Another thread writing it now finishes in a moment; this very thread writing it (a signal
      * handler that interrupted the writing) never does while this runs: so a bounded wait. */
     if (!t_making && seq.writing.load(std::memory_order_acquire) != 0) {
+        const uint32_t ended = seq.written.load(std::memory_order_acquire);
         const uint64_t until = PalClockMonotonic() + kMakingWaitNs;
         do
             PalThreadYield();
         while (seq.writing.load(std::memory_order_acquire) != 0 && PalClockMonotonic() < until);
+        /* No making ended in the whole wait: a writer that died making it (a fork child killed while
+         * it wrote, the counters being shared; a thread ended from a handler), whose count would make
+         * every later read wait as long. It is dropped, so that only this read waited for it. */
+        uint32_t writing = seq.writing.load(std::memory_order_acquire);
+        if (writing != 0 && seq.written.load(std::memory_order_acquire) == ended)
+            seq.writing.compare_exchange_strong(writing, 0, std::memory_order_acq_rel);
     }
     mark.seq = static_cast<int>(&seq - seqs()) + 1;
     mark.written = seq.written.load(std::memory_order_acquire);

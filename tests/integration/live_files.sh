@@ -12,7 +12,7 @@ progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 source "$(dirname "$0")/../lib/tap.sh"
 
 for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush \
-    fdupfd fdupfd-high exec pread-offset preadv-offset; do
+    fdupfd fdupfd-high fdupfd-wide exec pread-offset preadv-offset; do
   expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done
@@ -26,6 +26,10 @@ expect "two threads re-reading one live descriptor: --cpus 4" "whole" "$run" --c
 # The same with one reader in a fork child sharing the descriptor (pread and syscall(SYS_pread64)).
 expect "a fork child and its parent re-reading one live descriptor: natively" "whole" "$progs/live_files" fork-readers
 expect "a fork child and its parent re-reading one live descriptor: --cpus 4" "whole" "$run" --cpus 4 -- "$progs/live_files" fork-readers
+# A fork child killed while it makes the content of the descriptor it shares: the parent's reads go
+# on without waiting for it (at most the first one after waits).
+expect "a fork child killed making a shared descriptor's content: natively" "no wait" "$progs/live_files" killed-maker
+expect "a fork child killed making a shared descriptor's content: --cpus 4" "no wait" "$run" --cpus 4 -- "$progs/live_files" killed-maker
 
 # /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.
 expect "reopen for writing through /proc/self/fd: natively" "ok" "$progs/live_files" reopen

@@ -4,7 +4,8 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork vfork chunks fdupfd fdupfd-high exec pread-offset preadv-offset
+ *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec pread-offset
+ *                           preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
  *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
@@ -12,17 +13,26 @@
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
  *                           prints what each write gave
+ *   live_files killed-maker a fork child killed while it writes something (natively it writes nothing;
+ *                           under the shim, in the making of the content of the descriptor it shares
+ *                           with its parent): the parent's reads then wait for nobody, "no wait", or
+ *                           how many of its reads after the first waited
  *   live_files status       pins itself to its last allowed CPU, reads Cpus_allowed_list again
  *                           through the same descriptor and prints it
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -347,6 +357,63 @@ static int fork_readers_method(void) {
     return 0;
 }
 
+/* A seccomp filter: `nr` (or, with nr2 >= 0, either) answered with `action`; every other call runs. */
+static int filter_calls(long nr, long nr2, unsigned action) {
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(nr2 >= 0 ? nr2 : nr), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, action),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -1 : 0;
+}
+
+static volatile sig_atomic_t g_yields;
+static void count_yield(int sig) {
+    (void)sig;
+    ++g_yields;
+}
+
+/* A fork child that dies while it makes the content of a descriptor it shares with its parent (its
+ * first write or pwrite kills it): the parent's reads of that descriptor wait for that making at most
+ * once, not at every read (a wait yields the CPU: counted through a seccomp trap). */
+static int killed_maker_method(void) {
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0 || read(fd, g_buf, kBuf) <= 0)
+        return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        if (filter_calls(SYS_write, SYS_pwrite64, SECCOMP_RET_KILL_PROCESS))
+            _exit(1);
+        lseek(fd, 0, SEEK_SET);
+        _exit(read(fd, g_buf, kBuf) > 0 ? 0 : 1);
+    }
+    int status;
+    if (child < 0 || waitpid(child, &status, 0) != child)
+        return 1;
+    lseek(fd, 0, SEEK_SET); /* this read may wait once */
+    if (read(fd, g_buf, kBuf) <= 0)
+        return 1;
+    signal(SIGSYS, count_yield);
+    if (filter_calls(SYS_sched_yield, -1, SECCOMP_RET_TRAP))
+        return 1;
+    int waited = 0;
+    for (int i = 0; i < 3; ++i) {
+        g_yields = 0;
+        lseek(fd, 0, SEEK_SET);
+        if (read(fd, g_buf, kBuf) <= 0)
+            return 1;
+        waited += g_yields != 0;
+    }
+    if (waited)
+        printf("%d of 3 reads waited\n", waited);
+    else
+        printf("no wait\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2 && !(argc == 4 && strcmp(argv[1], "exec-child") == 0))
         return 2;
@@ -361,6 +428,8 @@ int main(int argc, char** argv) {
         return threads_method();
     if (strcmp(m, "fork-readers") == 0)
         return fork_readers_method();
+    if (strcmp(m, "killed-maker") == 0)
+        return killed_maker_method();
     if (strcmp(m, "reopen-dirfd") == 0)
         return reopen_dirfd_method("/proc/stat");
     if (strcmp(m, "reopen-dirfd-status") == 0)
@@ -433,8 +502,10 @@ int main(int argc, char** argv) {
         int copy = dup(fd);
         lseek(copy, 0, SEEK_SET);
         read_rest(copy, 4096);
-    } else if (!strcmp(m, "fdupfd") || !strcmp(m, "fdupfd-high")) {
-        /* A copy made by fcntl, the original closed; the high one above 4096 (the limit raised). */
+    } else if (!strcmp(m, "fdupfd") || !strcmp(m, "fdupfd-high") || !strcmp(m, "fdupfd-wide")) {
+        /* A copy made by fcntl, the original closed; the high one above 4096 (the limit raised); the
+         * wide one through syscall() with bits above the int's in the argument word, which the kernel
+         * ignores (it takes the floor as an int). */
         int floor = 0;
         if (!strcmp(m, "fdupfd-high")) {
             struct rlimit r;
@@ -445,7 +516,8 @@ int main(int argc, char** argv) {
             if (setrlimit(RLIMIT_NOFILE, &r))
                 return 1;
         }
-        int copy = fcntl(fd, floor ? F_DUPFD : F_DUPFD_CLOEXEC, floor);
+        int copy = !strcmp(m, "fdupfd-wide") ? (int)syscall(SYS_fcntl, fd, F_DUPFD, (1L << 32) | 10)
+                                              : fcntl(fd, floor ? F_DUPFD : F_DUPFD_CLOEXEC, floor);
         if (copy < floor || close(fd))
             return 1;
         lseek(copy, 0, SEEK_SET);
