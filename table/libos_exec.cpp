@@ -157,7 +157,6 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 600; /* LIBOS_CWD */
     strings += 40;  /* LIBOS_STRICT */
     strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
-    strings += 40;  /* LIBOS_PID_NS */
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
@@ -269,11 +268,6 @@ char* const* exec_environment(char* const* envp, long* error) {
         state_fd_usable(); /* clears close-on-exec, where it is still ours */
         format_decimal(number, state_fd());
         out[used++] = put(&cursor, {kEnvStateFd, "=", number});
-        /* The PID namespace, when this process knows it: the new program then need not look it up. */
-        if (uint32_t tag = known_pid_namespace_tag()) {
-            format_decimal(number, tag);
-            out[used++] = put(&cursor, {kEnvPidNs, "=", number});
-        }
     }
     /* The calling thread's mask becomes the new program's first thread's. */
     CpuBits mask;
