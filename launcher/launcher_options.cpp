@@ -164,7 +164,7 @@ constexpr const char kHelp[] =
     "The shim takes only each variable's documented values (docs/configuration.md; 0 is\n"
     "off, and empty the default) and refuses any other with one line and status 125 before\n"
     "the program runs.\n"
-    "Removed from the inherited environment: LIBOS_STATE_FD, LIBOS_PID_NS, LIBOS_HOST_SYSTEM_FD,\n"
+    "Removed from the inherited environment: LIBOS_STATE_FD, LIBOS_HOST_SYSTEM_FD,\n"
     "LIBOS_AFFINITY and LIBOS_CWD, the state the shim passes between the processes of a launch\n"
     "(a launch starts a new machine). An enclosing launch's --stats counts (LIBOS_STATS_FD) go\n"
     "on as LIBOS_STATS_OUTER_FD: this launch's calls count in its summary too. An enclosing strict launch's LIBOS_STRICT is kept, so that\n"

@@ -159,7 +159,6 @@ char* const* exec_environment(char* const* envp, long* error) {
     strings += 40;  /* LIBOS_STRICT */
     strings += 40;  /* LIBOS_HOST_SYSTEM_FD */
     strings += 24 + kVfsLiveExecFds * 11; /* LIBOS_LIVE_FDS */
-    strings += 40;  /* LIBOS_PID_NS */
     const char* topology = machine ? machine_topology_text() : nullptr;
     const char* numa = machine ? machine_numa_text() : nullptr;
     strings += 40 + (topology ? strlen(topology) : 0) + (numa ? strlen(numa) : 0); /* LIBOS_TOPOLOGY, LIBOS_NUMA */
@@ -271,11 +270,6 @@ char* const* exec_environment(char* const* envp, long* error) {
         state_fd_usable(); /* clears close-on-exec, where it is still ours */
         format_decimal(number, state_fd());
         out[used++] = put(&cursor, {kEnvStateFd, "=", number});
-        /* The PID namespace, when this process knows it: the new program then need not look it up. */
-        if (uint32_t tag = known_pid_namespace_tag()) {
-            format_decimal(number, tag);
-            out[used++] = put(&cursor, {kEnvPidNs, "=", number});
-        }
     }
     /* The live generated files' descriptors that stay open, for the new program to keep live. */
     if (vfs_live_any()) {

@@ -48,7 +48,6 @@ constinit const char* g_preload_path = nullptr;
  * to find out; stale values are the normal case and fall back quietly. */
 struct Inherited {
     int state_fd;
-    uint32_t pid_ns;
     bool has_affinity;
     uint32_t since;
     CpuBits affinity;
@@ -103,7 +102,6 @@ bool read_inherited_live_fds(ConfigError* err) {
 bool read_inherited(ConfigError* err) {
     Inherited& in = g_inherited;
     return parse_descriptor(kEnvStateFd, env_get(kEnvStateFd), &in.state_fd, err) &&
-           parse_pid_namespace(kEnvPidNs, env_get(kEnvPidNs), &in.pid_ns, err) &&
            parse_inherited_affinity(kEnvAffinity, env_get(kEnvAffinity), &in.affinity, &in.since, &in.has_affinity,
                                     err) &&
            check_absolute_path(kEnvCwd, env_get(kEnvCwd), kVfsPathMax, err) && read_inherited_mempolicy(err) &&
@@ -245,7 +243,6 @@ LIBOS_STARTUP int init_machine() {
         /* An exec'ed process of a launch joins the state at once: the others may ask about it. Its
          * slot may hold a newer mask than the one it inherited (set for it by another process). */
         g_region_state.store(kRegionMapped, std::memory_order_release);
-        adopt_pid_namespace_tag(g_inherited.pid_ns);
         set_thread_slot(claim(t_tid, initial.words, from_parent, since));
         if (t_slot && !read_mask(t_slot, t_tid, &placed))
             placed = initial;

@@ -186,22 +186,6 @@ LIBOS_STARTUP bool parse_descriptor(const char* setting, const char* text, int* 
     return true;
 }
 
-LIBOS_STARTUP bool parse_pid_namespace(const char* setting, const char* text, uint32_t* tag, ConfigError* err) {
-    *tag = 0;
-    if (!given(text))
-        return true;
-    uint64_t value = 0;
-    size_t n = 0;
-    for (; text[n] >= '0' && text[n] <= '9' && n < 11; ++n)
-        value = value * 10 + static_cast<uint64_t>(text[n] - '0');
-    if (text[n] || value == 0 || value >= 0xffffffffu) {
-        config_error(err, setting, text, "expected a namespace number from 1 to 4294967294, as the shim writes it");
-        return false;
-    }
-    *tag = static_cast<uint32_t>(value);
-    return true;
-}
-
 LIBOS_STARTUP bool parse_descriptor_list(const char* setting, const char* text, ConfigError* err) {
     if (!given(text))
         return true;

@@ -261,23 +261,6 @@ LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
     return tag;
 }
 
-uint32_t known_pid_namespace_tag() {
-    if (g_children_ns_changed.load(std::memory_order_relaxed) && vfork_child_tid() > 0)
-        return 0;
-    uint32_t tag = g_pid_ns.load(std::memory_order_relaxed);
-    return tag == kNotLooked ? 0 : tag;
-}
-
-void adopt_pid_namespace_tag(uint32_t tag) {
-    /* A program that can see its parent lives in its parent's namespace (a child's namespace is its
-     * parent's or one below it, where the parent is invisible), and the exec'ing side, that process
-     * or a vfork child of it, knew that namespace's tag. A program that cannot (getppid() is 0)
-     * looks its own up when it first needs it, as a fork child does. */
-    if (tag == 0 || tag == kNotLooked || PalProcessGetParentId() == 0)
-        return;
-    g_pid_ns.store(tag, std::memory_order_relaxed);
-}
-
 void note_pid_namespace_change() {
     g_children_ns_changed.store(true, std::memory_order_relaxed);
 }

@@ -214,6 +214,13 @@ void thread_exiting() {
         slot = g_machine.first_slot;
         t_tid = g_machine.first_tid;
     }
+    /* A fork child that never needed its slot: the one its parent claimed for it at the fork
+     * (register_fork_child) is still its own, and goes back like any other. */
+    if (!slot && t_fork_claim_pending) {
+        t_fork_claim_pending = false;
+        if (g_region_state.load(std::memory_order_acquire) == kRegionMapped)
+            slot = lookup(t_tid);
+    }
     if (slot && slot->tid.load(std::memory_order_relaxed) == t_tid)
         slot->tid.store(kFreedTid, std::memory_order_release);
     set_thread_slot(nullptr);

@@ -352,10 +352,6 @@ TEST(SettingsInit, RefusesMalformedValuesPassedAtExec) {
     expect_init_refuses("LIBOS_STATE_FD", "3x",
                         refusal("LIBOS_STATE_FD", "3x",
                                 "expected a descriptor number from 0 to 2147483647, as the shim writes it"));
-    /* LIBOS_PID_NS: a namespace number; 0 and 4294967295 are the LibOS's own "unknown" values. */
-    const char* ns_why = "expected a namespace number from 1 to 4294967294, as the shim writes it";
-    for (const char* bad : {"12x", "0", "4294967295", "-1", "99999999999"})
-        expect_init_refuses("LIBOS_PID_NS", bad, refusal("LIBOS_PID_NS", bad, ns_why));
     const char* mask_why =
         "expected a CPU list such as 0-3, then optionally @ and the launch's clock, as the shim writes it at exec";
     expect_init_refuses("LIBOS_AFFINITY", "0-3@", refusal("LIBOS_AFFINITY", "0-3@", mask_why));
@@ -389,7 +385,7 @@ TEST(SettingsInit, EveryVariableRefusesABadValue) {
         {"LIBOS_CPUS_FROM_QUOTA", "yes"}, {"LIBOS_MEMPOLICY", "bind"}, {"LIBOS_HOST_SYSTEM_FD", "x"},
         {"LIBOS_TRACE_FILTER", "%bogus"}, {"LIBOS_TRACE_TIME", "utc"}, {"LIBOS_TRACE_PER_PROCESS", "yes"},
         {"LIBOS_STATS_FD", "fd9"},     {"LIBOS_TRACE_EXEC", "bogus"},
-        {"LIBOS_STATS_OUTER_FD", "1,x"}, {"LIBOS_LIVE_FDS", "3,x"}, {"LIBOS_PID_NS", "x"},
+        {"LIBOS_STATS_OUTER_FD", "1,x"}, {"LIBOS_LIVE_FDS", "3,x"},
     };
     /* Read by others: the launcher (tests/launcher/launcher_test.sh) and the shim's test hook
      * (tests/launcher/launcher_test.sh, "every variable"). */

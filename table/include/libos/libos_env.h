@@ -50,7 +50,6 @@ enum class AtExec : unsigned char { kRewritten, kPassed };
     X(kEnvHostSystemFd, "LIBOS_HOST_SYSTEM_FD", kReplaced, kRewritten)                                               \
     /* between the processes of one launch, written at every exec */                                                 \
     X(kEnvStateFd, "LIBOS_STATE_FD", kReplaced, kRewritten)                                                          \
-    X(kEnvPidNs, "LIBOS_PID_NS", kReplaced, kRewritten)                                                              \
     X(kEnvAffinity, "LIBOS_AFFINITY", kReplaced, kRewritten)                                                         \
     X(kEnvMemPolicy, "LIBOS_MEMPOLICY", kReplaced, kRewritten)                                                       \
     X(kEnvCwd, "LIBOS_CWD", kReplaced, kRewritten)                                                                   \

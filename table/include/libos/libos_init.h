@@ -8,7 +8,6 @@
  *   LIBOS_STRICT=TAG      strict mode: the tag the launch's seccomp filter lets through
  * and, between the processes of a launch (written by the shim at every exec):
  *   LIBOS_STATE_FD=FD     the shared state
- *   LIBOS_PID_NS=TAG      the PID namespace the exec'ing process knew (machine/slots.cpp)
  *   LIBOS_AFFINITY=LIST   the virtual mask of the thread that called exec
  *   LIBOS_CWD=PATH        the virtual current directory, when it is one of the CPU views */
 #ifndef LIBOS_INIT_H

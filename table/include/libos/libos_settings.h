@@ -66,8 +66,6 @@ bool parse_strict_tag(const char* setting, const char* text, uint64_t* tag, Conf
 
 /* A descriptor number (LIBOS_STATE_FD), 0 to 2147483647; null or empty: -1. */
 bool parse_descriptor(const char* setting, const char* text, int* fd, ConfigError* err);
-/* The exec'ing process's PID namespace tag (LIBOS_PID_NS): 1 to 4294967294; null or empty: 0. */
-bool parse_pid_namespace(const char* setting, const char* text, uint32_t* tag, ConfigError* err);
 /* A list of such numbers separated by commas, at most four (LIBOS_STATS_OUTER_FD); empty is none. */
 bool parse_descriptor_list(const char* setting, const char* text, ConfigError* err);
 

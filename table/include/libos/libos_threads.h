@@ -116,14 +116,6 @@ void register_fork_child(pid_t child);
  * live in another PID namespace, where the tids the launch's state holds mean other threads. A fork
  * child looks up its own namespace again. */
 void note_pid_namespace_change();
-/* The PID namespace tag (machine_internal.h's pid_namespace_tag) this process already knows, without
- * looking it up (a stat of /proc/self/ns/pid, which costs a new process a walk through procfs): 0
- * when it has not looked yet, or when it runs as a vfork child of a process that moved its children
- * to another namespace. Exec passes it on (LIBOS_PID_NS), so that the new program need not look. */
-uint32_t known_pid_namespace_tag();
-/* At start-up of an exec'ed program: the tag its exec passed, taken as its own unless the program
- * cannot see its parent (then it may live in another namespace than the exec'ing side knew). */
-void adopt_pid_namespace_tag(uint32_t tag);
 /* A thread is ending: its slot is freed. */
 void thread_exiting();
 /* Around fork: before_fork runs in the parent, after_fork_child in the child, whose only thread then
