@@ -77,9 +77,12 @@ __asm__(".text\n"
 
 namespace {
 
-/* Eight stacks (threads unwinding at once, and handlers interrupting them) of 512 KiB: libdw's first
- * reading of libc's compressed debug information (libc6-dbg) touched 128 KiB of one (measured). */
-constexpr int kStacks = 8;
+/* 32 stacks (threads unwinding at once, and handlers interrupting them) of 512 KiB: libdw's first
+ * reading of libc's compressed debug information (libc6-dbg) touched 128 KiB of one (measured).
+ * Mapped without reserve and untouched until used: 16 MiB of addresses, resident only as used. */
+constexpr int kStacks = 32;
+constexpr uint32_t kAllBusy = ~0u;
+static_assert(kStacks == 32, "one bit of g_busy a stack, all of them");
 constexpr size_t kStackBytes = 512 * 1024;
 char* g_pool = nullptr;
 size_t g_page = 4096;
@@ -87,7 +90,7 @@ std::atomic<uint32_t> g_busy{0};
 
 int claim() {
     uint32_t busy = g_busy.load(std::memory_order_relaxed);
-    while (busy != (1u << kStacks) - 1) {
+    while (busy != kAllBusy) {
         const int i = __builtin_ctz(~busy);
         if (g_busy.compare_exchange_weak(busy, busy | 1u << i, std::memory_order_acquire, std::memory_order_relaxed))
             return i;
@@ -117,14 +120,16 @@ __attribute__((constructor)) void map_pool() {
 
 }  // namespace
 
-void libos_on_own_stack(void (*fn)(void*), void* arg) {
+bool libos_on_own_stack(void (*fn)(void*), void* arg) {
+    /* With none free, fn does not run: the caller's stack (a 16 KiB thread's, an 8 KiB signal
+     * stack) may be far smaller than an unwinding needs, and waiting for a stack could wait for a
+     * thread this one interrupted. */
     const int i = g_pool ? claim() : -1;
-    if (i < 0) {
-        fn(arg);
-        return;
-    }
+    if (i < 0)
+        return false;
     const size_t slot = kStackBytes + g_page;
     char* top = g_pool + (i + 1) * slot;
     libos_call_on_stack(fn, arg, top);
     g_busy.fetch_and(~(1u << i), std::memory_order_release);
+    return true;
 }

@@ -476,6 +476,47 @@ int mode_smallstack(size_t kStack) {
     return 0;
 }
 
+/* `threads` threads of `bytes` stacks each (a guard below each), started together through a
+ * barrier, each making 50 rounds of smallstack_thread's calls: with --trace-stack, more threads
+ * unwind at once than the unwinder has stacks of its own, and none may fall back on its small one. */
+pthread_barrier_t g_smallstacks_start;
+
+void* smallstacks_thread(void*) {
+    pthread_barrier_wait(&g_smallstacks_start);
+    for (int i = 0; i < 50; ++i)
+        if (smallstack_thread(nullptr))
+            return reinterpret_cast<void*>(1);
+    return nullptr;
+}
+
+int mode_smallstacks(int threads, size_t bytes) {
+    constexpr size_t kGuard = 64 << 10;
+    if (threads < 1 || threads > 256)
+        return fail("threads: 1 to 256");
+    pthread_t t[256];
+    pthread_barrier_init(&g_smallstacks_start, nullptr, static_cast<unsigned>(threads));
+    for (int i = 0; i < threads; ++i) {
+        auto* area = static_cast<char*>(mmap(nullptr, kGuard + bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        if (area == MAP_FAILED || mprotect(area + kGuard, bytes, PROT_READ | PROT_WRITE) != 0)
+            return fail("mmap");
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstack(&attr, area + kGuard, bytes);
+        if (pthread_create(&t[i], &attr, smallstacks_thread, nullptr) != 0)
+            return fail("pthread_create");
+    }
+    bool ok = true;
+    for (int i = 0; i < threads; ++i) {
+        void* result = nullptr;
+        pthread_join(t[i], &result);
+        ok = ok && !result;
+    }
+    if (!ok)
+        return fail("sched_getaffinity/sched_setaffinity on the small stacks");
+    printf("smallstacks %d %zu ok\n", threads, bytes);
+    return 0;
+}
+
 /* errno as the program set it, after libc calls the shim traces (with stacks: the unwinder must not
  * leave its own errno behind). */
 int mode_errno() {
@@ -742,6 +783,8 @@ int main(int argc, char** argv) {
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
         return mode_smallstack(argc > 2 ? static_cast<size_t>(atol(argv[2])) : 32 << 10);
+    if (mode == "smallstacks")
+        return mode_smallstacks(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? static_cast<size_t>(atol(argv[3])) : 16 << 10);
     if (mode == "altstack")
         return mode_altstack(argc > 2 ? atol(argv[2]) : 0,
                              argc > 3 && strcmp(argv[3], "exec") == 0 ? self_path_c() : nullptr);
