@@ -1181,6 +1181,16 @@ def check_edges():
     report("a signal handler on an 8 KiB signal stack makes three traced calls with stacks, each stack naming it",
            native.rc == 0 and r.rc == 0 and "altstack 8192 calls 3" in r.out
            and r.trace.count("altstack_handler(int)+") == 3, ["natively: %s %s" % (native.rc, native.out)] + r.diag())
+    # A vfork child's _exit (after a failed exec) is traced as exit_group, with a call record of the
+    # parent's memory: given back before the exit, the parent keeps all 64 for its handler, which on a
+    # 7 KiB signal stack has no room for one on the stack.
+    native = run(["vforkexit", "70", "7168"], trace=False, shim=False)
+    r = run(["vforkexit", "70", "7168"], stack=True)
+    exits = [m for m in calls_of(r.trace) if m["name"] == "exit_group" and m["args"] == "127"]
+    report("70 vfork children _exit(127) after a failed exec, traced: each has its exit_group line, and then a "
+           "handler on a 7 KiB signal stack makes its three traced calls with stacks",
+           native.rc == 0 and r.rc == 0 and "altstack 7168 calls 3" in r.out and len(exits) == 70,
+           ["natively: %s %s" % (native.rc, native.out)] + r.diag())
     native = run(["altstack", "8192", "exec"], trace=False, shim=False)
     r = run(["altstack", "8192", "exec"], stack=True)
     execs = [m for m in calls_of(r.trace) if m["name"] == "execve"]

@@ -783,6 +783,21 @@ int main(int argc, char** argv) {
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
         return mode_smallstack(argc > 2 ? static_cast<size_t>(atol(argv[2])) : 32 << 10);
+    if (mode == "vforkexit") {
+        /* vfork children whose exec fails and who _exit, as a shell's do, then the altstack test. */
+        for (int i = 0, n = argc > 2 ? atoi(argv[2]) : 70; i < n; ++i) {
+            pid_t pid = vfork();
+            if (pid == 0) {
+                char* args[] = {const_cast<char*>("/nonexistent/program"), nullptr};
+                execv(args[0], args);
+                _exit(127);
+            }
+            int status = 0;
+            if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 127)
+                return fail("vfork child's _exit(127)");
+        }
+        return mode_altstack(argc > 3 ? atol(argv[3]) : 0, nullptr);
+    }
     if (mode == "smallstacks")
         return mode_smallstacks(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? static_cast<size_t>(atol(argv[3])) : 16 << 10);
     if (mode == "altstack")
