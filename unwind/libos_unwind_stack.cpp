@@ -12,12 +12,15 @@
  * through it onto the program's stack, so the stack it prints is the program's. */
 #include "libos_unwind_stack.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <initializer_list>
 
 extern "C" void libos_call_on_stack(void (*fn)(void*), void* arg, void* top);
 
@@ -87,6 +90,10 @@ constexpr size_t kStackBytes = 512 * 1024;
 char* g_pool = nullptr;
 size_t g_page = 4096;
 std::atomic<uint32_t> g_busy{0};
+/* Every signal but the faults', blocked while a handler running on its signal stack is on one of
+ * these (below); and each stack's caller's mask, kept here rather than on the caller's stack. */
+sigset_t g_all_but_faults;
+sigset_t g_saved_masks[kStacks];
 
 int claim() {
     uint32_t busy = g_busy.load(std::memory_order_relaxed);
@@ -114,6 +121,9 @@ __attribute__((constructor)) void map_pool() {
     auto* pool = static_cast<char*>(p);
     for (int i = 0; i < kStacks; ++i)
         mprotect(pool + i * slot, g_page, PROT_NONE); /* the guard below each stack */
+    sigfillset(&g_all_but_faults);
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS})
+        sigdelset(&g_all_but_faults, sig);
     g_pool = pool;
     pthread_atfork(nullptr, nullptr, after_fork_child);
 }
@@ -127,9 +137,20 @@ bool libos_on_own_stack(void (*fn)(void*), void* arg) {
     const int i = g_pool ? claim() : -1;
     if (i < 0)
         return false;
+    /* A handler on its signal stack (sigaltstack, SA_ONSTACK) that moves here is no longer on it
+     * for the kernel, which would put the next SA_ONSTACK signal's frame at the top of the signal
+     * stack, over the handler's own frames: the signals wait until it is back on it. */
+    const int saved_errno = errno;
+    stack_t own;
+    const bool on_signal_stack = sigaltstack(nullptr, &own) == 0 && (own.ss_flags & SS_ONSTACK);
+    if (on_signal_stack)
+        pthread_sigmask(SIG_BLOCK, &g_all_but_faults, &g_saved_masks[i]);
     const size_t slot = kStackBytes + g_page;
     char* top = g_pool + (i + 1) * slot;
     libos_call_on_stack(fn, arg, top);
+    if (on_signal_stack)
+        pthread_sigmask(SIG_SETMASK, &g_saved_masks[i], nullptr);
     g_busy.fetch_and(~(1u << i), std::memory_order_release);
+    errno = saved_errno;
     return true;
 }

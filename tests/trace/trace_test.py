@@ -1181,6 +1181,14 @@ def check_edges():
     report("a signal handler on an 8 KiB signal stack makes three traced calls with stacks, each stack naming it",
            native.rc == 0 and r.rc == 0 and "altstack 8192 calls 3" in r.out
            and r.trace.count("altstack_handler(int)+") == 3, ["natively: %s %s" % (native.rc, native.out)] + r.diag())
+    # Off its signal stack (on the unwinder's), a handler's frames must not be overwritten by a signal
+    # that the kernel, seeing it off the signal stack, would start at the signal stack's top.
+    native = run(["altstack-nest", "50"], trace=False, shim=False)
+    r = run(["altstack-nest", "50"], stack=True, timeout=120)
+    report("a handler on its signal stack traces with stacks while other signals arrive for the same signal "
+           "stack: its frames are intact, as natively",
+           native.rc == 0 and r.rc == 0 and "altstack-nest bad 0" in r.out and r.trace.count("nest_usr1") >= 50 * 20,
+           ["natively: %s %s" % (native.rc, native.out)] + r.diag())
     # A vfork child's _exit (after a failed exec) is traced as exit_group, with a call record of the
     # parent's memory: given back before the exit, the parent keeps all 64 for its handler, which on a
     # 7 KiB signal stack has no room for one on the stack.

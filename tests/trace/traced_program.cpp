@@ -67,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -476,6 +477,65 @@ int mode_smallstack(size_t kStack) {
     return 0;
 }
 
+/* A SIGUSR1 handler on a 64 KiB signal stack makes traced calls (with --trace-stack: unwound on the
+ * unwinder's own stacks) while another thread sends SIGUSR2, whose handler is on the signal stack
+ * too: a SIGUSR2 taken while the SIGUSR1 handler is off its signal stack must not be put over it. */
+pthread_t g_nest_target;
+std::atomic<bool> g_nest_done{false};
+volatile long g_nest_bad = 0, g_nest_usr2 = 0;
+
+void nest_usr2(int) {
+    volatile char junk[2048];
+    memset(const_cast<char*>(junk), 0x5a, sizeof(junk));
+    g_nest_usr2 = g_nest_usr2 + 1;
+}
+
+void nest_usr1(int) {
+    volatile unsigned long canary[64];
+    for (int i = 0; i < 64; ++i)
+        canary[i] = 0x1234567800ul + i;
+    for (int k = 0; k < 20; ++k) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        sched_getaffinity(0, sizeof(set), &set);
+    }
+    for (int i = 0; i < 64; ++i)
+        if (canary[i] != 0x1234567800ul + i)
+            g_nest_bad = g_nest_bad + 1;
+}
+
+void* nest_sender(void*) {
+    while (!g_nest_done.load()) {
+        pthread_kill(g_nest_target, SIGUSR2);
+        usleep(50);
+    }
+    return nullptr;
+}
+
+int mode_altstack_nest(int rounds) {
+    static char stack[64 << 10];
+    stack_t ss = {};
+    ss.ss_sp = stack;
+    ss.ss_size = sizeof(stack);
+    struct sigaction sa = {};
+    sa.sa_flags = SA_ONSTACK;
+    sa.sa_handler = nest_usr1;
+    if (sigaltstack(&ss, nullptr) != 0 || sigaction(SIGUSR1, &sa, nullptr) != 0)
+        return fail("sigaltstack/sigaction");
+    sa.sa_handler = nest_usr2;
+    sigaction(SIGUSR2, &sa, nullptr);
+    g_nest_target = pthread_self();
+    pthread_t t;
+    if (pthread_create(&t, nullptr, nest_sender, nullptr) != 0)
+        return fail("pthread_create");
+    for (int i = 0; i < rounds; ++i)
+        raise(SIGUSR1);
+    g_nest_done.store(true);
+    pthread_join(t, nullptr);
+    printf("altstack-nest bad %ld\n", static_cast<long>(g_nest_bad));
+    return g_nest_bad ? 1 : 0;
+}
+
 /* `threads` threads of `bytes` stacks each (a guard below each), started together through a
  * barrier, each making 50 rounds of smallstack_thread's calls: with --trace-stack, more threads
  * unwind at once than the unwinder has stacks of its own, and none may fall back on its small one. */
@@ -798,6 +858,8 @@ int main(int argc, char** argv) {
         }
         return mode_altstack(argc > 3 ? atol(argv[3]) : 0, nullptr);
     }
+    if (mode == "altstack-nest")
+        return mode_altstack_nest(argc > 2 ? atoi(argv[2]) : 100);
     if (mode == "smallstacks")
         return mode_smallstacks(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? static_cast<size_t>(atol(argv[3])) : 16 << 10);
     if (mode == "altstack")
