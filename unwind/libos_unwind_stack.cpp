@@ -22,15 +22,19 @@
 #include <atomic>
 #include <initializer_list>
 
-extern "C" void libos_call_on_stack(void (*fn)(void*), void* arg, void* top);
+/* The switch's symbol is __morestack, the name of gcc's -fsplit-stack switch, which gdb knows to
+ * continue a stack elsewhere: under any other name gdb's backtrace stops at it ("previous frame
+ * inner to this frame"), the program's stack being below the pool's. Hidden: no other object sees
+ * it, nor is bound to it. */
+extern "C" void libos_call_on_stack(void (*fn)(void*), void* arg, void* top) __asm__("__morestack");
 
 #if defined(__x86_64__)
 /* rdi = fn, rsi = arg, rdx = top (16-byte aligned). The frame pointer keeps the caller's stack. */
 __asm__(".text\n"
-        ".globl libos_call_on_stack\n"
-        ".hidden libos_call_on_stack\n"
-        ".type libos_call_on_stack, @function\n"
-        "libos_call_on_stack:\n"
+        ".globl __morestack\n"
+        ".hidden __morestack\n"
+        ".type __morestack, @function\n"
+        "__morestack:\n"
         ".cfi_startproc\n"
         "  pushq %rbp\n"
         ".cfi_def_cfa_offset 16\n"
@@ -46,14 +50,14 @@ __asm__(".text\n"
         ".cfi_def_cfa %rsp, 8\n"
         "  ret\n"
         ".cfi_endproc\n"
-        ".size libos_call_on_stack, .-libos_call_on_stack\n");
+        ".size __morestack, .-__morestack\n");
 #elif defined(__aarch64__)
 /* x0 = fn, x1 = arg, x2 = top (16-byte aligned). The frame pointer keeps the caller's stack. */
 __asm__(".text\n"
-        ".globl libos_call_on_stack\n"
-        ".hidden libos_call_on_stack\n"
-        ".type libos_call_on_stack, %function\n"
-        "libos_call_on_stack:\n"
+        ".globl __morestack\n"
+        ".hidden __morestack\n"
+        ".type __morestack, %function\n"
+        "__morestack:\n"
         ".cfi_startproc\n"
         "  stp x29, x30, [sp, #-16]!\n"
         ".cfi_def_cfa_offset 16\n"
@@ -73,7 +77,7 @@ __asm__(".text\n"
         ".cfi_restore x30\n"
         "  ret\n"
         ".cfi_endproc\n"
-        ".size libos_call_on_stack, .-libos_call_on_stack\n");
+        ".size __morestack, .-__morestack\n");
 #else
 #error "libos_call_on_stack: no stack switch for this architecture"
 #endif

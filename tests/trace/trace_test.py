@@ -1205,7 +1205,32 @@ def check_edges():
     report("a signal handler on an 8 KiB signal stack execs, traced with stacks: one execve line, = 0, as natively",
            native.rc == 0 and r.rc == 0 and "child pid" in r.out and len(execs) == 1 and execs[0]["result"] == "0"
            and "altstack_handler(int)+" in r.trace, ["natively: %s %s" % (native.rc, native.out)] + r.diag())
+    check_gdb_through_switch()
     check_long_frames()
+
+
+def check_gdb_through_switch():
+    """gdb, stopped in libos_unwind.so on one of its own stacks, walks back through the switch onto the
+    program's stack (the 16 KiB thread's function and glibc's start_thread), as libunwind does."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        skip("gdb's backtrace through libos_unwind.so's stack switch", "no gdb")
+        return
+    env = clean_env()
+    cmds = ["set pagination off", "set breakpoint pending on", "set environment LD_PRELOAD=%s" % SHIM,
+            "set environment LIBOS_TRACE=%s" % os.path.join(TMP, "gdb-trace.txt"), "set environment LIBOS_TRACE_STACK=1",
+            "set environment LIBOS_CPUS=%d" % VCPUS, "break smallstack_thread", "run", "break walk_on_own_stack",
+            "continue", "bt", "kill"]
+    args = [gdb, "-q", "-nx", "-batch"] + [a for c in cmds for a in ("-ex", c)] + ["--args", PROG, "smallstack", "16384"]
+    p = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = p.stdout.decode(errors="replace")
+    frames = [l for l in out.splitlines() if re.match(r"#\d+ ", l)]
+    names = [re.sub(r"^#\d+\s+(0x[0-9a-f]+ in )?", "", l).split(" (")[0] for l in frames]
+    at = next((i for i, n in enumerate(names) if "walk_on_own_stack" in n), None)
+    report("gdb stopped on libos_unwind.so's own stack walks back through the switch onto the program's: "
+           "smallstack_thread, then start_thread",
+           at is not None and any("smallstack_thread" in n for n in names[at:])
+           and any("start_thread" in n for n in names[at:]) and "corrupt stack" not in out, frames or [out[-2000:]])
 
 
 def check_long_frames():
