@@ -98,7 +98,6 @@ constinit long g_trace_fd_pid = 0;
 /* For relative timestamps: when this process's previous traced call began (monotonic ns). */
 constinit std::atomic<uint64_t> g_previous_start{0};
 
-
 /* Where the trace's descriptor goes: out of the lowest numbers, which programs expect to get. */
 constexpr int kTraceFdFloor = 900;
 
@@ -292,10 +291,9 @@ void print_call(Caller caller, const Call& c, Phase phase) {
     errno = saved_errno;
 }
 
-/* A call of a traced process. Without a machine the table leaves exec to the host with the
- * program's environment; a traced exec (shown or not) takes the handler's, which adds the tracing
- * variables (the summary's descriptor too) and an exec's line, but no machine: a shell execs with
- * its own copy of its first environment, and its children would start summaries of their own. */
+/* A call of a traced process. A traced exec without a machine (shown or not) takes the handler's
+ * environment (tracing variables, the summary's descriptor, an exec's line; no machine), not the
+ * program's: a shell execs with its own copy of its first one, and would start new summaries. */
 SyscallResult dispatch_traced(Caller caller, long nr, const long args[6]) {
     if ((nr == SYS_execve || nr == SYS_execveat) && !is_virtual() && !caller.is_remote()) {
         if (RawHandler handler = syscall_handler(nr)) {
@@ -501,8 +499,7 @@ void trace_after_fork() {
 
 namespace {
 
-/* exit_group from _exit or syscall() (a shell ends so): the summary now, after its line, as exit(3)
- * prints it. */
+/* exit_group from _exit or syscall() (a shell's end): the summary now, after its line, as at exit(3). */
 void summary_before_exit(Caller caller, long nr) {
     if (nr != SYS_exit_group || !g_counting || caller.is_remote())
         return;
@@ -511,8 +508,8 @@ void summary_before_exit(Caller caller, long nr) {
     t_in_trace = false;
 }
 
-/* A shown call, recorded in `c` (cleared). */
-SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return) {
+/* A shown call, recorded in `c` (cleared): the static record `*slot`, or one on the stack (-1). */
+SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return, int* slot) {
     c.nr = nr;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
@@ -525,8 +522,7 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
         tracer::read_call_nodes(caller, &c);
     if (g_lines)
         tracer::read_structs(caller, &c, true);
-    /* An exec of this process: its line goes with it to the new program (t_exec_line), or is printed
-     * after it failed. Another call that may not end (exit) is printed before it. */
+    /* An exec's line goes to the new program (t_exec_line), or is printed if it fails; exit's before. */
     const bool exec_line = g_lines && (nr == SYS_execve || nr == SYS_execveat) && !caller.is_remote();
     if (g_lines && may_not_return && !exec_line) {
         t_in_trace = true;
@@ -534,6 +530,12 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
         t_in_trace = false;
     }
     summary_before_exit(caller, nr);
+    /* exit ends here: the record back first (a vfork child's _exit after a failed exec: the parent's). */
+    if (*slot >= 0 && (nr == SYS_exit || nr == SYS_exit_group) && !caller.is_remote()) {
+        tracer::release_call(*slot);
+        *slot = -1;
+        return dispatch_traced(caller, nr, args);
+    }
     c.start = now_ns();
     if (g_time == TraceTime::kRelative)
         c.previous = g_previous_start.exchange(c.start, std::memory_order_relaxed);
@@ -546,8 +548,7 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
         tracer::stats_add(nr, c.nanoseconds, c.result < 0 && c.result > -4096, !may_not_return);
     if (!g_lines)
         return result;
-    /* A remote call left to the host (a path outside the views): the kernel runs it once the
-     * supervisor has let it go, so its line has no result. */
+    /* A remote call left to the host (outside the views): the kernel runs it later; no result. */
     if (result.leaves_to_host()) {
         t_in_trace = true;
         print_call(caller, c, Phase::kContinued);
@@ -571,10 +572,10 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
 }
 
 /* With every record in use: the record on the stack, in a frame of its own. */
-__attribute__((noinline)) SyscallResult trace_call_on_stack(Caller caller, long nr, const long args[6],
-                                                            bool may_not_return) {
+__attribute__((noinline)) SyscallResult trace_call_on_stack(Caller caller, long nr, const long args[6], bool exits) {
     Call c = {};
-    return trace_call(caller, nr, args, c, may_not_return);
+    int slot = -1;
+    return trace_call(caller, nr, args, c, exits, &slot);
 }
 
 }  // namespace
@@ -601,8 +602,8 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     Call* c = tracer::claim_call(&slot);
     if (!c)
         return trace_call_on_stack(caller, nr, args, may_not_return);
-    SyscallResult result = trace_call(caller, nr, args, *c, may_not_return);
-    tracer::release_call(slot);
+    SyscallResult result = trace_call(caller, nr, args, *c, may_not_return, &slot);
+    tracer::release_call(slot); /* unless exit gave it back (-1) */
     return result;
 }
 

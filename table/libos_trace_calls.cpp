@@ -8,7 +8,8 @@
  * only the forking thread, keeps exactly those (the fork's own record, and those of the handlers it
  * runs in) and frees the others' (their threads are not in it). A vfork child whose exec succeeds
  * never gives its exec's record back to the parent, whose memory it is: one record of 64 for good,
- * and with all 64 so lost, every traced call's record is on its stack, as before this set. */
+ * and with all 64 so lost, every traced call's record is on its stack, as before this set. (exit
+ * and exit_group give theirs back before they end: a vfork child's _exit after a failed exec.) */
 #include <new>
 
 #include <atomic>
@@ -44,6 +45,8 @@ Call* claim_call(int* slot) {
 }
 
 void release_call(int slot) {
+    if (slot < 0)
+        return;
     t_records_held &= ~(1ULL << slot);
     g_records_busy.fetch_and(~(1ULL << slot), std::memory_order_release);
 }

@@ -168,7 +168,7 @@ void stack_after_fork();
 /* A cleared Call from the static set (libos_trace_calls.cpp), its number in `slot`; null when all are
  * in use. */
 Call* claim_call(int* slot);
-void release_call(int slot);
+void release_call(int slot); /* nothing for -1 */
 /* In a fork child: only the records of the forking thread stay claimed. */
 void calls_after_fork();
 

@@ -14,16 +14,18 @@ namespace {
 
 /* The frames of a stack (16 of some 400 bytes each) are not kept on the stack, which a 16 KiB
  * thread's has no room for besides the unwinder's own: a set of static ones is claimed with one
- * atomic step (untouched, so not resident, until stacks are traced), the stack only when all are
- * busy. */
+ * atomic step (untouched, so not resident, until stacks are traced), as many as libos_unwind.so has
+ * stacks of its own. With all in use, the line has no stack rather than 6 KiB of frames on a stack
+ * that may not have them. */
 constexpr int kFrames = 16;
-constexpr int kFrameSets = 8;
+constexpr int kFrameSets = 32;
+static_assert(kFrameSets == 32, "one bit of g_frame_sets_busy a set, all of them");
 LIBOS_LARGE_BSS constinit LibosFrame g_frame_sets[kFrameSets][kFrames] = {};
 constinit std::atomic<uint32_t> g_frame_sets_busy{0};
 
 int claim_frame_set() {
     uint32_t busy = g_frame_sets_busy.load(std::memory_order_relaxed);
-    while (busy != (1u << kFrameSets) - 1) {
+    while (busy != ~0u) {
         const int i = __builtin_ctz(~busy);
         if (g_frame_sets_busy.compare_exchange_weak(busy, busy | 1u << i, std::memory_order_acquire,
                                                     std::memory_order_relaxed))
@@ -86,18 +88,13 @@ void add_frames(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, Lib
         line.ch(']');
 }
 
-__attribute__((noinline)) void add_frames_on_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder,
-                                                   LibosUnwindSource source_of) {
-    LibosFrame frames[kFrames];
-    add_frames(line, json, unwinder, source_of, frames);
-}
-
 }  // namespace
 
 void add_stack(TextBuilder& line, bool json, LibosUnwindBacktrace unwinder, LibosUnwindSource source_of) {
     const int set = claim_frame_set();
     if (set < 0) {
-        add_frames_on_stack(line, json, unwinder, source_of);
+        if (json)
+            line.add(",\"stack\":[]");
         return;
     }
     add_frames(line, json, unwinder, source_of, g_frame_sets[set]);

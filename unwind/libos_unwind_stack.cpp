@@ -12,22 +12,29 @@
  * through it onto the program's stack, so the stack it prints is the program's. */
 #include "libos_unwind_stack.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <initializer_list>
 
-extern "C" void libos_call_on_stack(void (*fn)(void*), void* arg, void* top);
+/* The switch's symbol is __morestack, the name of gcc's -fsplit-stack switch, which gdb knows to
+ * continue a stack elsewhere: under any other name gdb's backtrace stops at it ("previous frame
+ * inner to this frame"), the program's stack being below the pool's. Hidden: no other object sees
+ * it, nor is bound to it. */
+extern "C" void libos_call_on_stack(void (*fn)(void*), void* arg, void* top) __asm__("__morestack");
 
 #if defined(__x86_64__)
 /* rdi = fn, rsi = arg, rdx = top (16-byte aligned). The frame pointer keeps the caller's stack. */
 __asm__(".text\n"
-        ".globl libos_call_on_stack\n"
-        ".hidden libos_call_on_stack\n"
-        ".type libos_call_on_stack, @function\n"
-        "libos_call_on_stack:\n"
+        ".globl __morestack\n"
+        ".hidden __morestack\n"
+        ".type __morestack, @function\n"
+        "__morestack:\n"
         ".cfi_startproc\n"
         "  pushq %rbp\n"
         ".cfi_def_cfa_offset 16\n"
@@ -43,14 +50,14 @@ __asm__(".text\n"
         ".cfi_def_cfa %rsp, 8\n"
         "  ret\n"
         ".cfi_endproc\n"
-        ".size libos_call_on_stack, .-libos_call_on_stack\n");
+        ".size __morestack, .-__morestack\n");
 #elif defined(__aarch64__)
 /* x0 = fn, x1 = arg, x2 = top (16-byte aligned). The frame pointer keeps the caller's stack. */
 __asm__(".text\n"
-        ".globl libos_call_on_stack\n"
-        ".hidden libos_call_on_stack\n"
-        ".type libos_call_on_stack, %function\n"
-        "libos_call_on_stack:\n"
+        ".globl __morestack\n"
+        ".hidden __morestack\n"
+        ".type __morestack, %function\n"
+        "__morestack:\n"
         ".cfi_startproc\n"
         "  stp x29, x30, [sp, #-16]!\n"
         ".cfi_def_cfa_offset 16\n"
@@ -70,24 +77,31 @@ __asm__(".text\n"
         ".cfi_restore x30\n"
         "  ret\n"
         ".cfi_endproc\n"
-        ".size libos_call_on_stack, .-libos_call_on_stack\n");
+        ".size __morestack, .-__morestack\n");
 #else
 #error "libos_call_on_stack: no stack switch for this architecture"
 #endif
 
 namespace {
 
-/* Eight stacks (threads unwinding at once, and handlers interrupting them) of 512 KiB: libdw's first
- * reading of libc's compressed debug information (libc6-dbg) touched 128 KiB of one (measured). */
-constexpr int kStacks = 8;
+/* 32 stacks (threads unwinding at once, and handlers interrupting them) of 512 KiB: libdw's first
+ * reading of libc's compressed debug information (libc6-dbg) touched 128 KiB of one (measured).
+ * Mapped without reserve and untouched until used: 16 MiB of addresses, resident only as used. */
+constexpr int kStacks = 32;
+constexpr uint32_t kAllBusy = ~0u;
+static_assert(kStacks == 32, "one bit of g_busy a stack, all of them");
 constexpr size_t kStackBytes = 512 * 1024;
 char* g_pool = nullptr;
 size_t g_page = 4096;
 std::atomic<uint32_t> g_busy{0};
+/* Every signal but the faults', blocked while a handler running on its signal stack is on one of
+ * these (below); and each stack's caller's mask, kept here rather than on the caller's stack. */
+sigset_t g_all_but_faults;
+sigset_t g_saved_masks[kStacks];
 
 int claim() {
     uint32_t busy = g_busy.load(std::memory_order_relaxed);
-    while (busy != (1u << kStacks) - 1) {
+    while (busy != kAllBusy) {
         const int i = __builtin_ctz(~busy);
         if (g_busy.compare_exchange_weak(busy, busy | 1u << i, std::memory_order_acquire, std::memory_order_relaxed))
             return i;
@@ -111,20 +125,36 @@ __attribute__((constructor)) void map_pool() {
     auto* pool = static_cast<char*>(p);
     for (int i = 0; i < kStacks; ++i)
         mprotect(pool + i * slot, g_page, PROT_NONE); /* the guard below each stack */
+    sigfillset(&g_all_but_faults);
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS})
+        sigdelset(&g_all_but_faults, sig);
     g_pool = pool;
     pthread_atfork(nullptr, nullptr, after_fork_child);
 }
 
 }  // namespace
 
-void libos_on_own_stack(void (*fn)(void*), void* arg) {
+bool libos_on_own_stack(void (*fn)(void*), void* arg) {
+    /* With none free, fn does not run: the caller's stack (a 16 KiB thread's, an 8 KiB signal
+     * stack) may be far smaller than an unwinding needs, and waiting for a stack could wait for a
+     * thread this one interrupted. */
     const int i = g_pool ? claim() : -1;
-    if (i < 0) {
-        fn(arg);
-        return;
-    }
+    if (i < 0)
+        return false;
+    /* A handler on its signal stack (sigaltstack, SA_ONSTACK) that moves here is no longer on it
+     * for the kernel, which would put the next SA_ONSTACK signal's frame at the top of the signal
+     * stack, over the handler's own frames: the signals wait until it is back on it. */
+    const int saved_errno = errno;
+    stack_t own;
+    const bool on_signal_stack = sigaltstack(nullptr, &own) == 0 && (own.ss_flags & SS_ONSTACK);
+    if (on_signal_stack)
+        pthread_sigmask(SIG_BLOCK, &g_all_but_faults, &g_saved_masks[i]);
     const size_t slot = kStackBytes + g_page;
     char* top = g_pool + (i + 1) * slot;
     libos_call_on_stack(fn, arg, top);
+    if (on_signal_stack)
+        pthread_sigmask(SIG_SETMASK, &g_saved_masks[i], nullptr);
     g_busy.fetch_and(~(1u << i), std::memory_order_release);
+    errno = saved_errno;
+    return true;
 }

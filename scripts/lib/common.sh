@@ -17,8 +17,9 @@ LIBOS_PACKAGES=(
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X
 # tools: hwloc-nox, which the hosts suite uses too, conflicts with hwloc), numactl, ps,
 # GNU parallel, psutil, zstd and a JVM; rustc and node, whose quota readings the quota test compares
-# with the host's; and valgrind, which the walkers suite runs a glob under.
-LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless rustc nodejs valgrind)
+# with the host's; valgrind, which the walkers suite runs a glob under; and gdb, whose backtrace the
+# trace suite follows through libos_unwind.so's stack switch.
+LIBOS_TOOL_PACKAGES=(hwloc-nox numactl libnuma-dev procps parallel python3-psutil zstd default-jre-headless rustc nodejs valgrind gdb)
 # The hosts suite's (scripts/test --suite hosts, docs/hosts.md): QEMU and a static busybox for the
 # simulated hosts, and the topology tools it runs inside them.
 LIBOS_HOSTS_PACKAGES=(qemu-system-x86 busybox-static numactl hwloc-nox)

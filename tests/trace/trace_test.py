@@ -1169,18 +1169,68 @@ def check_edges():
                "does not overflow" % (fmt or "text"),
                r.rc == 0 and "smallstack 16384 ok" in r.out and "smallstack_thread" in r.trace
                and ('"name":"sched_setaffinity"' if fmt else "sched_setaffinity(") in r.trace, r.diag())
+    # More threads of 16 KiB unwinding at once than libos_unwind.so has stacks of its own (and the
+    # tracer frame sets): a line may go without its stack, but nothing runs on the small stacks.
+    r = run(["smallstacks", "48", "16384"], stack=True, timeout=120)
+    lines = [m for m in calls_of(r.trace) if m["name"] == "sched_setaffinity"]
+    report("48 threads of 16 KiB stacks, traced with stacks at once: none overflows, every call has its line "
+           "(%d)" % len(lines), r.rc == 0 and "smallstacks 48 16384 ok" in r.out and len(lines) == 48 * 50,
+           r.diag())
     native = run(["altstack", "8192"], trace=False, shim=False)
     r = run(["altstack", "8192"], stack=True)
     report("a signal handler on an 8 KiB signal stack makes three traced calls with stacks, each stack naming it",
            native.rc == 0 and r.rc == 0 and "altstack 8192 calls 3" in r.out
            and r.trace.count("altstack_handler(int)+") == 3, ["natively: %s %s" % (native.rc, native.out)] + r.diag())
+    # Off its signal stack (on the unwinder's), a handler's frames must not be overwritten by a signal
+    # that the kernel, seeing it off the signal stack, would start at the signal stack's top.
+    native = run(["altstack-nest", "50"], trace=False, shim=False)
+    r = run(["altstack-nest", "50"], stack=True, timeout=120)
+    report("a handler on its signal stack traces with stacks while other signals arrive for the same signal "
+           "stack: its frames are intact, as natively",
+           native.rc == 0 and r.rc == 0 and "altstack-nest bad 0" in r.out and r.trace.count("nest_usr1") >= 50 * 20,
+           ["natively: %s %s" % (native.rc, native.out)] + r.diag())
+    # A vfork child's _exit (after a failed exec) is traced as exit_group, with a call record of the
+    # parent's memory: given back before the exit, the parent keeps all 64 for its handler, which on a
+    # 7 KiB signal stack has no room for one on the stack.
+    native = run(["vforkexit", "70", "7168"], trace=False, shim=False)
+    r = run(["vforkexit", "70", "7168"], stack=True)
+    exits = [m for m in calls_of(r.trace) if m["name"] == "exit_group" and m["args"] == "127"]
+    report("70 vfork children _exit(127) after a failed exec, traced: each has its exit_group line, and then a "
+           "handler on a 7 KiB signal stack makes its three traced calls with stacks",
+           native.rc == 0 and r.rc == 0 and "altstack 7168 calls 3" in r.out and len(exits) == 70,
+           ["natively: %s %s" % (native.rc, native.out)] + r.diag())
     native = run(["altstack", "8192", "exec"], trace=False, shim=False)
     r = run(["altstack", "8192", "exec"], stack=True)
     execs = [m for m in calls_of(r.trace) if m["name"] == "execve"]
     report("a signal handler on an 8 KiB signal stack execs, traced with stacks: one execve line, = 0, as natively",
            native.rc == 0 and r.rc == 0 and "child pid" in r.out and len(execs) == 1 and execs[0]["result"] == "0"
            and "altstack_handler(int)+" in r.trace, ["natively: %s %s" % (native.rc, native.out)] + r.diag())
+    check_gdb_through_switch()
     check_long_frames()
+
+
+def check_gdb_through_switch():
+    """gdb, stopped in libos_unwind.so on one of its own stacks, walks back through the switch onto the
+    program's stack (the 16 KiB thread's function and glibc's start_thread), as libunwind does."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        skip("gdb's backtrace through libos_unwind.so's stack switch", "no gdb")
+        return
+    env = clean_env()
+    cmds = ["set pagination off", "set breakpoint pending on", "set environment LD_PRELOAD=%s" % SHIM,
+            "set environment LIBOS_TRACE=%s" % os.path.join(TMP, "gdb-trace.txt"), "set environment LIBOS_TRACE_STACK=1",
+            "set environment LIBOS_CPUS=%d" % VCPUS, "break smallstack_thread", "run", "break walk_on_own_stack",
+            "continue", "bt", "kill"]
+    args = [gdb, "-q", "-nx", "-batch"] + [a for c in cmds for a in ("-ex", c)] + ["--args", PROG, "smallstack", "16384"]
+    p = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = p.stdout.decode(errors="replace")
+    frames = [l for l in out.splitlines() if re.match(r"#\d+ ", l)]
+    names = [re.sub(r"^#\d+\s+(0x[0-9a-f]+ in )?", "", l).split(" (")[0] for l in frames]
+    at = next((i for i, n in enumerate(names) if "walk_on_own_stack" in n), None)
+    report("gdb stopped on libos_unwind.so's own stack walks back through the switch onto the program's: "
+           "smallstack_thread, then start_thread",
+           at is not None and any("smallstack_thread" in n for n in names[at:])
+           and any("start_thread" in n for n in names[at:]) and "corrupt stack" not in out, frames or [out[-2000:]])
 
 
 def check_long_frames():

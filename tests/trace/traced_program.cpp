@@ -67,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -476,6 +477,106 @@ int mode_smallstack(size_t kStack) {
     return 0;
 }
 
+/* A SIGUSR1 handler on a 64 KiB signal stack makes traced calls (with --trace-stack: unwound on the
+ * unwinder's own stacks) while another thread sends SIGUSR2, whose handler is on the signal stack
+ * too: a SIGUSR2 taken while the SIGUSR1 handler is off its signal stack must not be put over it. */
+pthread_t g_nest_target;
+std::atomic<bool> g_nest_done{false};
+volatile long g_nest_bad = 0, g_nest_usr2 = 0;
+
+void nest_usr2(int) {
+    volatile char junk[2048];
+    memset(const_cast<char*>(junk), 0x5a, sizeof(junk));
+    g_nest_usr2 = g_nest_usr2 + 1;
+}
+
+void nest_usr1(int) {
+    volatile unsigned long canary[64];
+    for (int i = 0; i < 64; ++i)
+        canary[i] = 0x1234567800ul + i;
+    for (int k = 0; k < 20; ++k) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        sched_getaffinity(0, sizeof(set), &set);
+    }
+    for (int i = 0; i < 64; ++i)
+        if (canary[i] != 0x1234567800ul + i)
+            g_nest_bad = g_nest_bad + 1;
+}
+
+void* nest_sender(void*) {
+    while (!g_nest_done.load()) {
+        pthread_kill(g_nest_target, SIGUSR2);
+        usleep(50);
+    }
+    return nullptr;
+}
+
+int mode_altstack_nest(int rounds) {
+    static char stack[64 << 10];
+    stack_t ss = {};
+    ss.ss_sp = stack;
+    ss.ss_size = sizeof(stack);
+    struct sigaction sa = {};
+    sa.sa_flags = SA_ONSTACK;
+    sa.sa_handler = nest_usr1;
+    if (sigaltstack(&ss, nullptr) != 0 || sigaction(SIGUSR1, &sa, nullptr) != 0)
+        return fail("sigaltstack/sigaction");
+    sa.sa_handler = nest_usr2;
+    sigaction(SIGUSR2, &sa, nullptr);
+    g_nest_target = pthread_self();
+    pthread_t t;
+    if (pthread_create(&t, nullptr, nest_sender, nullptr) != 0)
+        return fail("pthread_create");
+    for (int i = 0; i < rounds; ++i)
+        raise(SIGUSR1);
+    g_nest_done.store(true);
+    pthread_join(t, nullptr);
+    printf("altstack-nest bad %ld\n", static_cast<long>(g_nest_bad));
+    return g_nest_bad ? 1 : 0;
+}
+
+/* `threads` threads of `bytes` stacks each (a guard below each), started together through a
+ * barrier, each making 50 rounds of smallstack_thread's calls: with --trace-stack, more threads
+ * unwind at once than the unwinder has stacks of its own, and none may fall back on its small one. */
+pthread_barrier_t g_smallstacks_start;
+
+void* smallstacks_thread(void*) {
+    pthread_barrier_wait(&g_smallstacks_start);
+    for (int i = 0; i < 50; ++i)
+        if (smallstack_thread(nullptr))
+            return reinterpret_cast<void*>(1);
+    return nullptr;
+}
+
+int mode_smallstacks(int threads, size_t bytes) {
+    constexpr size_t kGuard = 64 << 10;
+    if (threads < 1 || threads > 256)
+        return fail("threads: 1 to 256");
+    pthread_t t[256];
+    pthread_barrier_init(&g_smallstacks_start, nullptr, static_cast<unsigned>(threads));
+    for (int i = 0; i < threads; ++i) {
+        auto* area = static_cast<char*>(mmap(nullptr, kGuard + bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        if (area == MAP_FAILED || mprotect(area + kGuard, bytes, PROT_READ | PROT_WRITE) != 0)
+            return fail("mmap");
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstack(&attr, area + kGuard, bytes);
+        if (pthread_create(&t[i], &attr, smallstacks_thread, nullptr) != 0)
+            return fail("pthread_create");
+    }
+    bool ok = true;
+    for (int i = 0; i < threads; ++i) {
+        void* result = nullptr;
+        pthread_join(t[i], &result);
+        ok = ok && !result;
+    }
+    if (!ok)
+        return fail("sched_getaffinity/sched_setaffinity on the small stacks");
+    printf("smallstacks %d %zu ok\n", threads, bytes);
+    return 0;
+}
+
 /* errno as the program set it, after libc calls the shim traces (with stacks: the unwinder must not
  * leave its own errno behind). */
 int mode_errno() {
@@ -742,6 +843,25 @@ int main(int argc, char** argv) {
         return LONG_NAME_FRAME() == 0 ? 0 : 1;
     if (mode == "smallstack")
         return mode_smallstack(argc > 2 ? static_cast<size_t>(atol(argv[2])) : 32 << 10);
+    if (mode == "vforkexit") {
+        /* vfork children whose exec fails and who _exit, as a shell's do, then the altstack test. */
+        for (int i = 0, n = argc > 2 ? atoi(argv[2]) : 70; i < n; ++i) {
+            pid_t pid = vfork();
+            if (pid == 0) {
+                char* args[] = {const_cast<char*>("/nonexistent/program"), nullptr};
+                execv(args[0], args);
+                _exit(127);
+            }
+            int status = 0;
+            if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 127)
+                return fail("vfork child's _exit(127)");
+        }
+        return mode_altstack(argc > 3 ? atol(argv[3]) : 0, nullptr);
+    }
+    if (mode == "altstack-nest")
+        return mode_altstack_nest(argc > 2 ? atoi(argv[2]) : 100);
+    if (mode == "smallstacks")
+        return mode_smallstacks(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? static_cast<size_t>(atol(argv[3])) : 16 << 10);
     if (mode == "altstack")
         return mode_altstack(argc > 2 ? atol(argv[2]) : 0,
                              argc > 3 && strcmp(argv[3], "exec") == 0 ? self_path_c() : nullptr);
