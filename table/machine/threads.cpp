@@ -5,6 +5,7 @@
 
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_init.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
@@ -225,6 +226,7 @@ LIBOS_FORK_PATH void after_fork_child() {
         slot = claim(tid, words, true, t_fork_clock);
     }
     set_thread_slot(slot);
+    numa_after_fork_child();
 }
 
 }  // namespace libos

@@ -483,6 +483,16 @@ void numa_publish_task_policy(const VirtualPolicy* policy) {
     g_task_seq.fetch_add(1, std::memory_order_release);
 }
 
+void numa_republish_task_policy(const VirtualPolicy* policy) {
+    const bool same = !(g_task_seq.load(std::memory_order_relaxed) & 1) && g_task_valid == (policy != nullptr) &&
+                      (!policy || memcmp(&g_task_policy, policy, sizeof(*policy)) == 0);
+    if (same)
+        return;
+    /* The fork child's only thread: a write the parent's first thread had in progress is gone. */
+    g_task_seq.fetch_and(~1u, std::memory_order_relaxed);
+    numa_publish_task_policy(policy);
+}
+
 constinit const NumaDirectory g_numa_directory = {
     kNumaDirectoryMagic, &g_numa_directory, kRangeSlots,  kPageSlots,   sizeof(RangeSlot),
     sizeof(VirtualPolicy), g_ranges,        &g_range_used, &g_range_seq, g_pages,

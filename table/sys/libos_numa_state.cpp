@@ -267,6 +267,15 @@ void numa_set_thread_policy(const VirtualPolicy& policy) {
         numa_publish_task_policy(&policy);
 }
 
+/* A fork child's first thread is the one that forked, whose record is the task policy now: not the
+ * parent's first thread's, which the copy of the published one still holds. */
+LIBOS_FORK_PATH void numa_after_fork_child() {
+    if (t_has_policy)
+        numa_republish_task_policy(&t_policy);
+    else if (!g_inherited_valid)
+        numa_republish_task_policy(nullptr);
+}
+
 void numa_copy_thread_policy(InheritedPolicy* out) {
     VirtualPolicy* own = is_virtual() ? numa_thread_policy() : nullptr;
     out->valid = own != nullptr;

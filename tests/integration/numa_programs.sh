@@ -95,6 +95,13 @@ default N2
 pages: 2 2 2 2
 first page mod 4: $(echo "$got" | sed -n 's/^first page mod 4: //p' | sed -n 3p)"
   expect "--numa 4: another process's numa_maps and move_pages from its records" "$want" echo "$got"
+  # A process forked by a thread other than the first: its task policy is that thread's (bind:2),
+  # not the policy of its parent's first thread (none), as a real 4-node machine shows it.
+  forked='d=$(mktemp -d); mkfifo $d/f; '"$places"' forkhold 2 60 >$d/f & read -r _ p a <$d/f; rm -r $d
+awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }'"'"' /proc/$p/numa_maps
+'"$places"' peek $p $a; kill $p; wait'
+  expect "--numa 4: numa_maps and move_pages of a child forked by a second thread" "bind:2 N2
+pages: 2 2 2 2" "${four[@]}" bash -c "$forked"
   if have hwloc-bind; then
     expect "--numa 2: hwloc-bind --membind node:1" "1 1 1 1 1 1 1 1" "${two[@]}" hwloc-bind --membind node:1 -- "$places" where
   else

@@ -1,6 +1,7 @@
 /* The NUMA records of ranges and pages (table/sys/libos_numa_ranges.cpp), on addresses alone: how they
  * follow the memory calls (cut, moved, grown, forgotten), the home node's split, the count that keeps
- * the memory calls free while no record exists, and a writer interrupted by its own signal handler.
+ * the memory calls free while no record exists, a writer interrupted by its own signal handler, and
+ * the task policy a fork child publishes for other processes.
  * Each test runs in a fork child: the tables are the process's. */
 #include <errno.h>
 #include <linux/filter.h>
@@ -13,10 +14,13 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "libos/libos_numa.h"
 #include "pal/pal.h"
+#include "sys/libos_numa_internal.h"
 #include "test_util.h"
 
 namespace {
@@ -160,6 +164,47 @@ TEST(NumaRecords, SignalHandlerInsideTheWriteDoesNotWaitForItself) {
         bad += g_nested_recorded != 0;
         bad += recorded(kHandlerRange);
         bad += !recorded(last);
+        return bad;
+    });
+}
+
+/* The task policy other processes read (libos_numa_remote.cpp): the directory's copy. */
+bool published(VirtualPolicy* out) {
+    const libos::NumaDirectory& dir = libos::g_numa_directory;
+    if (dir.task_seq->load() & 1 || *dir.task_valid != 1)
+        return false;
+    *out = *dir.task_policy;
+    return true;
+}
+
+VirtualPolicy bind_to(uint32_t node) {
+    VirtualPolicy p = bind_policy();
+    p.nodes = {};
+    p.nodes.add(node);
+    return p;
+}
+
+/* A fork child's task policy is its only thread's, the one that forked: not the policy its parent's
+ * first thread published. */
+TEST(NumaRecords, ForkChildPublishesTheForkingThreadsPolicy) {
+    in_child([] {
+        libos::numa_set_thread_policy(bind_to(1)); /* this thread is the first: published */
+        int bad = 0;
+        VirtualPolicy seen;
+        bad += !published(&seen) || !seen.nodes.has(1);
+        std::thread other([&bad] {
+            libos::numa_set_thread_policy(bind_to(2));
+            pid_t child = fork();
+            if (child == 0) {
+                libos::numa_after_fork_child(); /* the shim's fork hook (after_fork_child) calls it */
+                VirtualPolicy p;
+                _exit(!published(&p) || !p.nodes.has(2) || p.nodes.has(1));
+            }
+            int status = 0;
+            bad += child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        });
+        other.join();
+        bad += !published(&seen) || !seen.nodes.has(1); /* the parent's is unchanged */
         return bad;
     });
 }
