@@ -264,7 +264,7 @@ void numa_set_thread_policy(const VirtualPolicy& policy) {
     t_policy = policy;
     t_has_policy = true;
     if (PalThreadGetId() == PalProcessGetId())
-        numa_publish_task_policy(&policy);
+        numa_publish_task_policy(&t_policy);
 }
 
 /* A fork child's first thread is the one that forked, whose record is the task policy now: not the

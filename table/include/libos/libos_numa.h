@@ -111,7 +111,8 @@ int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* st
 int numa_remote_current_node(const NumaRemote* remote);
 /* numa_page_node for another process's page (`remote` null: the calling process's). */
 uint32_t numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host);
-/* The first thread's policy changed (null: it has none): published for other processes' readers. */
+/* The first thread's policy changed (null: it has none): published for other processes' readers.
+ * `policy` is the thread's own record (a signal handler's change to it is published again). */
 void numa_publish_task_policy(const VirtualPolicy* policy);
 /* In a fork child: `policy` (the forking thread's record, now the first thread's) published unless
  * it already is. */
