@@ -102,6 +102,17 @@ awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]
 '"$places"' peek $p $a; kill $p; wait'
   expect "--numa 4: numa_maps and move_pages of a child forked by a second thread" "bind:2 N2
 pages: 2 2 2 2" "${four[@]}" bash -c "$forked"
+  # A process of another launch (the same shim, another machine: --numa 4 against this --numa 2)
+  # is seen through the map (on a one-node host: bind:0 is virtual nodes 0-1, its pages on node 0),
+  # not from its records, whose node numbers are the other machine's (bind:1).
+  outside='d=$(mktemp -d); mkfifo $d/f; '"$(printf '%q ' "${four[@]}")"' numactl --membind=1 '"$places"' hold 60 >$d/f & p=$!
+read -r _ a <$d/f; rm -r $d; '"$(printf '%q ' "${two[@]}")"' awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }'"'"' /proc/$p/numa_maps
+kill $p; wait'
+  if [ "$hostnodes" == 1 ]; then
+    expect "--numa 2: numa_maps of a process of another launch, through the map" "bind:0-1 N0" bash -c "$outside"
+  else
+    skip "--numa 2: numa_maps of a process of another launch" "the host has $hostnodes nodes"
+  fi
   if have hwloc-bind; then
     expect "--numa 2: hwloc-bind --membind node:1" "1 1 1 1 1 1 1 1" "${two[@]}" hwloc-bind --membind node:1 -- "$places" where
   else
