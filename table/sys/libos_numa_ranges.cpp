@@ -484,13 +484,17 @@ void numa_publish_task_policy(const VirtualPolicy* policy) {
         return;
     }
     do {
-        g_task_again.store(0, std::memory_order_relaxed);
         g_task_seq.fetch_add(1, std::memory_order_acq_rel);
         std::atomic_thread_fence(std::memory_order_release);
-        if (policy)
-            g_task_policy = *policy;
-        g_task_valid = policy != nullptr;
+        /* Copied again while a handler asked for it: the number turns even on a whole copy only. */
+        do {
+            g_task_again.store(0, std::memory_order_relaxed);
+            if (policy)
+                g_task_policy = *policy;
+            g_task_valid = policy != nullptr;
+        } while (g_task_again.load(std::memory_order_acquire));
         g_task_seq.fetch_add(1, std::memory_order_release);
+        /* A handler between the last look and the even number: its record is published again. */
     } while (g_task_again.load(std::memory_order_acquire));
 }
 
