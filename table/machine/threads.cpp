@@ -5,6 +5,7 @@
 
 #include "libos/libos_current_cpu.h"
 #include "libos/libos_init.h"
+#include "libos/libos_numa.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_sections.h"
 #include "machine/machine_internal.h"
@@ -248,6 +249,8 @@ LIBOS_FORK_PATH void after_fork_child() {
     /* A fork child's only thread leads its thread group: its tid is the process's id. */
     const pid_t tid = g_machine.owner_pid;
     t_tid = tid;
+    /* The forking thread is the child's first thread: its memory policy is the one to publish. */
+    numa_after_fork_child();
     if (g_machine.mask_words <= kSmallWords && g_region_state.load(std::memory_order_acquire) == kRegionMapped) {
         /* The claim waits for the child's first need of its slot (self_slot_slow). */
         set_thread_slot(nullptr);

@@ -467,20 +467,46 @@ void numa_move_memory(uintptr_t old, uintptr_t old_len, uintptr_t to, uintptr_t 
 namespace {
 
 /* The task policy (the first thread's), for other processes' readers of numa_maps and move_pages:
- * the first thread alone writes it, under a sequence number. */
+ * the first thread alone writes it, under a sequence number. A signal handler on that thread may
+ * publish while its own thread is inside the write (the sequence number odd): it only asks the
+ * interrupted write to copy again, from the record the handler changed, so that the number is never
+ * even while the copy is torn, and the last record written is the one published. */
 constinit std::atomic<uint32_t> g_task_seq{0};
+constinit std::atomic<uint32_t> g_task_again{0};
 constinit uint32_t g_task_valid = 0;
 constinit VirtualPolicy g_task_policy = {};
 
 }  // namespace
 
 void numa_publish_task_policy(const VirtualPolicy* policy) {
-    g_task_seq.fetch_add(1, std::memory_order_acq_rel);
-    std::atomic_thread_fence(std::memory_order_release);
-    if (policy)
-        g_task_policy = *policy;
-    g_task_valid = policy != nullptr;
-    g_task_seq.fetch_add(1, std::memory_order_release);
+    if (g_task_seq.load(std::memory_order_relaxed) & 1) {
+        g_task_again.store(1, std::memory_order_relaxed);
+        return;
+    }
+    do {
+        g_task_seq.fetch_add(1, std::memory_order_acq_rel);
+        std::atomic_thread_fence(std::memory_order_release);
+        /* Copied again while a handler asked for it: the number turns even on a whole copy only. */
+        do {
+            g_task_again.store(0, std::memory_order_relaxed);
+            if (policy)
+                g_task_policy = *policy;
+            g_task_valid = policy != nullptr;
+        } while (g_task_again.load(std::memory_order_acquire));
+        g_task_seq.fetch_add(1, std::memory_order_release);
+        /* A handler between the last look and the even number: its record is published again. */
+    } while (g_task_again.load(std::memory_order_acquire));
+}
+
+void numa_republish_task_policy(const VirtualPolicy* policy) {
+    const bool same = !(g_task_seq.load(std::memory_order_relaxed) & 1) && g_task_valid == (policy != nullptr) &&
+                      (!policy || memcmp(&g_task_policy, policy, sizeof(*policy)) == 0);
+    if (same)
+        return;
+    /* The fork child's only thread: a write the parent's first thread had in progress is gone. */
+    g_task_seq.fetch_and(~1u, std::memory_order_relaxed);
+    g_task_again.store(0, std::memory_order_relaxed);
+    numa_publish_task_policy(policy);
 }
 
 constinit const NumaDirectory g_numa_directory = {

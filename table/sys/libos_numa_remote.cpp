@@ -231,7 +231,9 @@ int task_node(pid_t pid) {
 }  // namespace
 
 NumaRemote* numa_remote_open(pid_t pid) {
-    if (pid <= 0 || !numa_virtual())
+    /* A process of this launch only (its first thread holds a slot of the launch's machine): one
+     * outside it, under another launch of the same shim, has records of another machine's nodes. */
+    if (pid <= 0 || !numa_virtual() || !find_slot(pid))
         return nullptr;
     void* memory;
     if (PalMemoryAllocate(sizeof(NumaRemote), &memory) != 0)

@@ -264,7 +264,16 @@ void numa_set_thread_policy(const VirtualPolicy& policy) {
     t_policy = policy;
     t_has_policy = true;
     if (PalThreadGetId() == PalProcessGetId())
-        numa_publish_task_policy(&policy);
+        numa_publish_task_policy(&t_policy);
+}
+
+/* A fork child's first thread is the one that forked, whose record is the task policy now: not the
+ * parent's first thread's, which the copy of the published one still holds. */
+LIBOS_FORK_PATH void numa_after_fork_child() {
+    if (t_has_policy)
+        numa_republish_task_policy(&t_policy);
+    else if (!g_inherited_valid)
+        numa_republish_task_policy(nullptr);
 }
 
 void numa_copy_thread_policy(InheritedPolicy* out) {

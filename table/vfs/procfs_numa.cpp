@@ -237,6 +237,21 @@ bool believable(const VirtualPolicy& record, const char* policy, const char* pol
     return !colon || memcmp(host.words, shown.words, sizeof(host.words)) == 0;
 }
 
+/* The end of the policy field at `policy`: the next space, past the ones the kernel's names of
+ * MPOL_PREFERRED_MANY and MPOL_WEIGHTED_INTERLEAVE hold ("prefer (many):1-2"). */
+const char* policy_field_end(const char* policy, const char* end) {
+    const char* from = policy;
+    for (const char* name : {"prefer (many)", "weighted interleave"}) {
+        const size_t length = strlen(name);
+        if (static_cast<size_t>(end - policy) >= length && memcmp(policy, name, length) == 0) {
+            from = policy + length;
+            break;
+        }
+    }
+    const char* space = static_cast<const char*>(memchr(from, ' ', static_cast<size_t>(end - from)));
+    return space ? space : end;
+}
+
 void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, int current, const NumaRemote* remote,
                 pid_t pid) {
     const char* p = line.begin;
@@ -247,9 +262,7 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, int 
     }
     const uintptr_t start = parse_hex(p, address_end);
     const char* policy = address_end + 1;
-    const char* policy_end = static_cast<const char*>(memchr(policy, ' ', static_cast<size_t>(line.end - policy)));
-    if (!policy_end)
-        policy_end = line.end;
+    const char* policy_end = policy_field_end(policy, line.end);
     /* The policy: "<mode>[=flags][:nodes]"; its nodes made virtual. */
     const char* colon = static_cast<const char*>(memchr(policy, ':', static_cast<size_t>(policy_end - policy)));
     VirtualPolicy record;

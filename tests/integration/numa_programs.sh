@@ -95,6 +95,24 @@ default N2
 pages: 2 2 2 2
 first page mod 4: $(echo "$got" | sed -n 's/^first page mod 4: //p' | sed -n 3p)"
   expect "--numa 4: another process's numa_maps and move_pages from its records" "$want" echo "$got"
+  # A process forked by a thread other than the first: its task policy is that thread's (bind:2),
+  # not the policy of its parent's first thread (none), as a real 4-node machine shows it.
+  forked='d=$(mktemp -d); mkfifo $d/f; '"$places"' forkhold 2 60 >$d/f & read -r _ p a <$d/f; rm -r $d
+awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }'"'"' /proc/$p/numa_maps
+'"$places"' peek $p $a; kill $p; wait'
+  expect "--numa 4: numa_maps and move_pages of a child forked by a second thread" "bind:2 N2
+pages: 2 2 2 2" "${four[@]}" bash -c "$forked"
+  # A process of another launch (the same shim, another machine: --numa 4 against this --numa 2)
+  # is seen through the map (on a one-node host: bind:0 is virtual nodes 0-1, its pages on node 0),
+  # not from its records, whose node numbers are the other machine's (bind:1).
+  outside='d=$(mktemp -d); mkfifo $d/f; '"$(printf '%q ' "${four[@]}")"' numactl --membind=1 '"$places"' hold 60 >$d/f & p=$!
+read -r _ a <$d/f; rm -r $d; '"$(printf '%q ' "${two[@]}")"' awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }'"'"' /proc/$p/numa_maps
+kill $p; wait'
+  if [ "$hostnodes" == 1 ]; then
+    expect "--numa 2: numa_maps of a process of another launch, through the map" "bind:0-1 N0" bash -c "$outside"
+  else
+    skip "--numa 2: numa_maps of a process of another launch" "the host has $hostnodes nodes"
+  fi
   if have hwloc-bind; then
     expect "--numa 2: hwloc-bind --membind node:1" "1 1 1 1 1 1 1 1" "${two[@]}" hwloc-bind --membind node:1 -- "$places" where
   else
@@ -161,6 +179,31 @@ interleave:254-261 N254=1 N255=1 N256=1 N257=1 N258=1 N259=1 N260=1 N261=1" \
   "$run" --cpus 1024 --numa 1024 -- python3 -c "$numa_maps_py" 1024
 expect "--numa 1: /proc/self/numa_maps as natively" "$(python3 -c "$numa_maps_py" 1)" \
   "${one[@]}" python3 -c "$numa_maps_py" 1
+# The kernel's names of MPOL_PREFERRED_MANY and MPOL_WEIGHTED_INTERLEAVE hold a space ("prefer
+# (many):1-2"): their node lists are made virtual too, not left as the host's.
+policy_names_py='
+import ctypes, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+for mode in (5, 6):
+    m = mmap.mmap(-1, 4096)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    mask = ctypes.c_ulong(0b110)
+    if libc.syscall(237, ctypes.c_void_p(addr), ctypes.c_ulong(4096), mode, ctypes.byref(mask), 64, 0) != 0:
+        print("mbind failed", ctypes.get_errno())
+    for line in open("/proc/self/numa_maps"):
+        if line.split()[0] == "%x" % addr:
+            policy, nodes = line.split(None, 1)[1].split(":", 1)
+            print(policy + ":" + nodes.split()[0])
+'
+if python3 -c 'import ctypes, mmap
+libc = ctypes.CDLL(None); m = mmap.mmap(-1, 4096); a = ctypes.addressof(ctypes.c_char.from_buffer(m)); one = ctypes.c_ulong(1)
+raise SystemExit(any(libc.syscall(237, ctypes.c_void_p(a), ctypes.c_ulong(4096), mode, ctypes.byref(one), 64, 0) for mode in (5, 6)))'; then
+  expect "--numa 4: numa_maps of prefer (many) and weighted interleave on virtual nodes" "prefer (many):1-2
+weighted interleave:1-2" "${four[@]}" python3 -c "$policy_names_py"
+else
+  skip "--numa 4: numa_maps of prefer (many) and weighted interleave" "the host kernel has not both modes"
+fi
 
 # numastat (numactl's reader of nodeN/numastat, and with -m of nodeN/meminfo): one column per virtual
 # node, the same counters as natively; the columns add up to the host's (checked exactly by the numa

@@ -9,15 +9,20 @@
  *   numa_places hold SECONDS  1024 pages touched (4 MiB, more than the program's file pages), then
  *                          held: prints "holding ADDR" (as numa_maps writes it) for a reader of
  *                          another process's numa_maps, numastat -p and pages
- *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses */
+ *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses
+ *   numa_places forkhold NODE SECONDS  a second thread binds itself to NODE and forks: the child
+ *                          (whose only thread, its first, has that policy; the parent's first
+ *                          thread has none) does as hold, printing "holding PID ADDR" */
 #define _GNU_SOURCE
 #include <numa.h>
 #include <numaif.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int node_of(void* addr) {
@@ -35,6 +40,26 @@ static char* touched_pages(int count) {
     for (int i = 0; i < count; ++i)
         p[(long)i * page] = 1;
     return p;
+}
+
+/* forkhold: the second thread's work; the child never returns. */
+static void* bind_and_fork(void* arg) {
+    char** argv = arg;
+    unsigned long mask = 1UL << atoi(argv[2]);
+    if (set_mempolicy(MPOL_BIND, &mask, sizeof(mask) * 8) != 0)
+        return (void*)1;
+    pid_t child = fork();
+    if (child < 0)
+        return (void*)1;
+    if (child == 0) {
+        char* p = touched_pages(1024);
+        printf("holding %d %lx\n", (int)getpid(), (unsigned long)p);
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[3]));
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    return NULL;
 }
 
 int main(int argc, char** argv) {
@@ -95,6 +120,11 @@ int main(int argc, char** argv) {
         printf("holding %lx\n", (unsigned long)p);
         fflush(stdout);
         sleep((unsigned)atoi(argv[2]));
+    } else if (strcmp(argv[1], "forkhold") == 0 && argc > 3) {
+        pthread_t thread;
+        void* failed = (void*)1;
+        if (pthread_create(&thread, NULL, bind_and_fork, argv) != 0 || pthread_join(thread, &failed) != 0 || failed)
+            return 8;
     } else if (strcmp(argv[1], "peek") == 0 && argc > 3) {
         unsigned long base = strtoul(argv[3], NULL, 16);
         void* pages[4];

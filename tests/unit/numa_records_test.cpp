@@ -1,6 +1,7 @@
 /* The NUMA records of ranges and pages (table/sys/libos_numa_ranges.cpp), on addresses alone: how they
  * follow the memory calls (cut, moved, grown, forgotten), the home node's split, the count that keeps
- * the memory calls free while no record exists, and a writer interrupted by its own signal handler.
+ * the memory calls free while no record exists, a writer interrupted by its own signal handler, and
+ * the task policy published for other processes (by a fork child, and by a signal handler).
  * Each test runs in a fork child: the tables are the process's. */
 #include <errno.h>
 #include <linux/filter.h>
@@ -13,10 +14,13 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "libos/libos_numa.h"
 #include "pal/pal.h"
+#include "sys/libos_numa_internal.h"
 #include "test_util.h"
 
 namespace {
@@ -160,6 +164,104 @@ TEST(NumaRecords, SignalHandlerInsideTheWriteDoesNotWaitForItself) {
         bad += g_nested_recorded != 0;
         bad += recorded(kHandlerRange);
         bad += !recorded(last);
+        return bad;
+    });
+}
+
+/* The task policy other processes read (libos_numa_remote.cpp): the directory's copy. */
+bool published(VirtualPolicy* out) {
+    const libos::NumaDirectory& dir = libos::g_numa_directory;
+    if (dir.task_seq->load() & 1 || *dir.task_valid != 1)
+        return false;
+    *out = *dir.task_policy;
+    return true;
+}
+
+VirtualPolicy bind_to(uint32_t node) {
+    VirtualPolicy p = bind_policy();
+    p.nodes = {};
+    p.nodes.add(node);
+    return p;
+}
+
+/* A fork child's task policy is its only thread's, the one that forked: not the policy its parent's
+ * first thread published. */
+TEST(NumaRecords, ForkChildPublishesTheForkingThreadsPolicy) {
+    in_child([] {
+        libos::numa_set_thread_policy(bind_to(1)); /* this thread is the first: published */
+        int bad = 0;
+        VirtualPolicy seen;
+        bad += !published(&seen) || !seen.nodes.has(1);
+        std::thread other([&bad] {
+            libos::numa_set_thread_policy(bind_to(2));
+            pid_t child = fork();
+            if (child == 0) {
+                libos::numa_after_fork_child(); /* the shim's fork hook (after_fork_child) calls it */
+                VirtualPolicy p;
+                _exit(!published(&p) || !p.nodes.has(2) || p.nodes.has(1));
+            }
+            int status = 0;
+            bad += child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        });
+        other.join();
+        bad += !published(&seen) || !seen.nodes.has(1); /* the parent's is unchanged */
+        return bad;
+    });
+}
+
+/* A signal handler on the first thread setting its policy while the thread is setting its own: the
+ * policy published is the thread's record, the last one set, the handler's. The handler runs
+ * deterministically between the thread's record and its publication: at the second getpid of the
+ * write (whether the thread is the first; the first asks whether it is a vfork child), which a
+ * seccomp filter turns into SIGSYS. Every getpid, the handler's own too (reentering it, SA_NODEFER),
+ * is answered by the handler. */
+pid_t g_pid = 0;
+volatile sig_atomic_t g_depth = 0;
+volatile sig_atomic_t g_outer_calls = 0;
+volatile sig_atomic_t g_handler_set = 0;
+
+void on_getpid(int, siginfo_t*, void* context) {
+    g_depth = g_depth + 1;
+    if (g_depth == 1)
+        g_outer_calls = g_outer_calls + 1;
+    if (g_depth == 1 && g_outer_calls == 2) {
+        g_handler_set = 1;
+        libos::numa_set_thread_policy(bind_to(3));
+    }
+    g_depth = g_depth - 1;
+#if defined(__aarch64__)
+    static_cast<ucontext_t*>(context)->uc_mcontext.regs[0] = static_cast<uint64_t>(g_pid);
+#else
+    static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RAX] = g_pid;
+#endif
+}
+
+TEST(NumaRecords, SignalHandlersPolicyIsTheOnePublished) {
+    LIBOS_SKIP_UNDER_EMULATION("seccomp filters");
+    in_child([] {
+        g_pid = getpid();
+        if (g_pid != static_cast<pid_t>(syscall(SYS_gettid)))
+            return 100;
+        struct sigaction sa = {};
+        sa.sa_sigaction = on_getpid;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigaction(SIGSYS, &sa, nullptr);
+        sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog = {static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            PalSyscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, reinterpret_cast<long>(&prog), 0, 0, 0) != 0)
+            return 100;
+        libos::numa_set_thread_policy(bind_to(1));
+        int bad = !g_handler_set;
+        VirtualPolicy seen;
+        const VirtualPolicy* own = libos::numa_thread_policy();
+        bad += !own || !own->nodes.has(3); /* the handler's, set after the thread's */
+        bad += !published(&seen) || !seen.nodes.has(3) || seen.nodes.has(1);
         return bad;
     });
 }

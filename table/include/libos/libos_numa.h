@@ -111,8 +111,12 @@ int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* st
 int numa_remote_current_node(const NumaRemote* remote);
 /* numa_page_node for another process's page (`remote` null: the calling process's). */
 uint32_t numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host);
-/* The first thread's policy changed (null: it has none): published for other processes' readers. */
+/* The first thread's policy changed (null: it has none): published for other processes' readers.
+ * `policy` is the thread's own record (a signal handler's change to it is published again). */
 void numa_publish_task_policy(const VirtualPolicy* policy);
+/* In a fork child: `policy` (the forking thread's record, now the first thread's) published unless
+ * it already is. */
+void numa_republish_task_policy(const VirtualPolicy* policy);
 
 /* ---- the thread's policy -------------------------------------------------------------------- */
 
@@ -126,6 +130,8 @@ struct InheritedPolicy {
     VirtualPolicy policy;
 };
 void numa_copy_thread_policy(InheritedPolicy* out);
+/* In a fork child (after_fork_child): the forking thread's record published as the task policy. */
+void numa_after_fork_child();
 void numa_adopt_thread_policy(const InheritedPolicy& in);
 /* LIBOS_MEMPOLICY: the exec'ing thread's policy, "MODE" or "MODE:LIST" (decimal mode with flags, a
  * node list), written into `buf`; 0 when the thread has none to pass. */
