@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -213,10 +214,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         dir = exact_copy(input.substr(nul + 1, input.find('\0', nul + 1) - (nul + 1)));
     static VfsPath classified;
 
-    /* The directory: the virtual current directory when it is one of the views'. */
+    /* The directory: the virtual current directory when it is one of the views' directories. A
+     * redirect may name a file (a node's numastat on a node of its own), which chdir refuses
+     * (libos_fs.cpp sets the virtual directory only after the host's chdir succeeded). */
     libos::vfs_set_cwd(nullptr);
+    struct stat target;
     if (dir && libos::vfs_classify(Caller::self(), dir.get(), &classified) &&
-        (classified.kind == VfsKind::Directory || classified.kind == VfsKind::Redirect))
+        (classified.kind == VfsKind::Directory ||
+         (classified.kind == VfsKind::Redirect && stat(classified.real, &target) == 0 && S_ISDIR(target.st_mode))))
         libos::vfs_set_cwd(classified.virt);
     static char cwd[kVfsPathMax];
     bool have_cwd = libos::vfs_cwd(cwd);

@@ -428,10 +428,22 @@ TEST_F(HostileState, ForkChildrenThatExitNormallyGiveTheirSlotsBack) {
     touch_state();
     int left = 0;
     for (int i = 0; i < 20; ++i) {
+        /* The child waits until fork has returned in the parent, i.e. until the parent's claim for it
+         * is made. A child that ends before that claim (a race this test does not cover) leaves it
+         * for dead-slot collection: see ProcessesOfOneClaimEachAreCollected. */
+        int go[2];
+        ASSERT_EQ(pipe(go), 0);
         fflush(nullptr);
         pid_t child = fork();
-        if (child == 0)
+        if (child == 0) {
+            char byte;
+            close(go[1]);
+            (void)!read(go[0], &byte, 1);
             exit(0);
+        }
+        close(go[0]);
+        ASSERT_EQ(write(go[1], "g", 1), 1);
+        close(go[1]);
         int status = 0;
         ASSERT_EQ(waitpid(child, &status, 0), child);
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
