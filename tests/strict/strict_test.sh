@@ -844,6 +844,13 @@ if unshare -pf --mount-proc true 2>/dev/null; then
       "$(lines pinpid=0 pidmask=5 mask=5 tidmask=6 mainmask=5 childpin=0 childpin_mask=7 childpin_own=7)" \
       "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$S" pinpid 5 tidpin 6 childpin 7
   done
+  # A child that ended and is not waited for yet (a zombie) keeps its pid: the kernel finds it, reads
+  # its mask and sets it. The supervisor's hold on the task found must not take it for gone.
+  for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    expect_same "--strict: $ns: raw sched_{get,set}affinity of a zombie child by its pid there" \
+      "${ns_cmd[@]}" "$S" zombie
+  done
   # The shim (in-process) and the supervisor (raw calls) keep one mask for a thread of another namespace.
   for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
     read -ra ns_cmd <<<"$ns"

@@ -3,10 +3,8 @@
  * program of another PID namespace names (table/strict/pids.cpp). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 
 #include "pal/pal.h"
 #include "pal_linux.h"
@@ -74,10 +72,11 @@ extern "C" long PalThreadPidfd(pid_t tid) {
 }
 
 extern "C" long PalPidfdEnded(int fd) {
-    pollfd p = {fd, POLLIN, 0};
-    struct timespec now = {0, 0}; /* ppoll: arm64 has no poll(2) */
-    long ready = pal_raw(SYS_ppoll, reinterpret_cast<long>(&p), 1, reinterpret_cast<long>(&now), 0, 0);
-    if (ready < 0)
-        return ready;
-    return ready > 0 && (p.revents & (POLLIN | POLLHUP)) ? 1 : 0;
+    /* Signal 0 checks that the task is still there: a zombie is (its tid is still its own, and the
+     * kernel still finds it by it), a reaped task is not (ESRCH). A pidfd polls readable as soon as
+     * the task is a zombie, which is too soon. */
+    long sent = pal_raw(SYS_pidfd_send_signal, fd, 0, 0, 0);
+    if (sent == -ESRCH)
+        return 1;
+    return sent == 0 || sent == -EPERM || sent == -EACCES ? 0 : sent;
 }
