@@ -4,6 +4,7 @@
 // that is pid 1 of a namespace of its own.
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -150,6 +151,29 @@ TEST(PalPidNamespaces, PidfdOfAZombieHasNotEndedUntilReaped) {
     ASSERT_EQ(waitpid(child, nullptr, 0), child);
     EXPECT_EQ(PalPidfdEnded(static_cast<int>(fd)), 1);
     close(static_cast<int>(fd));
+}
+
+/* NSpid and NStgid come after Groups, which may be long: a thread in 800 supplementary groups (a
+ * status file of some 7 KiB) still has its ids read. */
+TEST(PalPidNamespaces, IdsOfAThreadInManyGroups) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        static gid_t groups[800];
+        for (int i = 0; i < 800; ++i)
+            groups[i] = static_cast<gid_t>(100000 + i);
+        if (setgroups(800, groups) != 0)
+            _exit(77);
+        pid_t pids[33], tgids[33];
+        long levels = PalThreadNamespaceIds(getpid(), pids, tgids, 33);
+        _exit(levels >= 1 && pids[levels - 1] == getpid() && tgids[levels - 1] == getpid() ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        GTEST_SKIP() << "setgroups is not permitted here";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "PalThreadNamespaceIds failed for a thread in 800 groups";
 }
 
 }  // namespace
