@@ -163,7 +163,7 @@ constexpr uint32_t kBlockNodes = 128;
 uint64_t count_exact(const Columns& c, uint32_t base, uint64_t total, uint64_t* counts) {
     uint64_t found = 0;
     bool ended = false;
-    constexpr unsigned long kBatch = 64;
+    constexpr unsigned long kBatch = 32; /* 384 bytes of stack: numa_maps is the deepest view call (topology/small-stack) */
     for (uintptr_t addr = c.start; !ended && found < total && addr < c.next_start &&
                                    addr - c.start < kExactPages * kPageBytes * 4;
          addr += kBatch * kPageBytes) {
