@@ -1000,8 +1000,10 @@ What the figures mean:
   (`.lbss`), since each page touched is a page fault; and a machine's first process creates its
   shared state only when a call first needs it (a CPU call, fork, vfork, exec or a new thread),
   which `/bin/true` never makes. The settings are read in one walk over the environment (its
-  `LIBOS_` entries kept), with no call into libc, and start-up calls few libc functions at all:
-  each first call of one costs ld.so a symbol lookup of several hundred instructions.
+  `LIBOS_` entries kept), with no call into libc. `libshim.so` is bound at load (`-z now`), so
+  each libc function it imports costs every start a symbol look-up in ld.so (about 800 user-mode
+  instructions, counted by single-stepping `/bin/true`); those of rare paths (the walkers, the
+  stdio of live files, `fdopen`) are looked up at their first call instead (`shim/shim_lazy.cpp`).
 - Creating processes and threads: loops of `fork`, `pthread_create`, `posix_spawn`, `vfork` + exec,
   a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec. A fork
   child pays a page fault for each private page either process writes after the fork and for each
