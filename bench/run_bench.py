@@ -34,16 +34,18 @@ SCHEMA = 1
 # How long each part runs: --quick must finish in well under a minute on a 2-core machine.
 SETTINGS = {
     "quick": {
-        "call_rounds": 1, "call_repetitions": 3, "call_min_time": 0.03,
-        "scale_rounds": 1, "scale_repetitions": 3, "scale_min_time": 0.03,
+        "call_rounds": 1, "call_repetitions": 3, "call_min_time": 0.02,
+        "scale_rounds": 1, "scale_repetitions": 3, "scale_min_time": 0.02,
         "true_runs": 100, "python_runs": 20, "rss_runs": 9, "state_threads": 1000,
-        "topology_runs": 1, "topology_sizes": [8, 1024],
+        "launch_runs": 40, "strict_true_runs": 30,
+        "topology_runs": 1, "topology_warmup": 0, "topology_sizes": [8, 1024],
     },
     "full": {
         "call_rounds": 3, "call_repetitions": 5, "call_min_time": 0.05,
         "scale_rounds": 3, "scale_repetitions": 5, "scale_min_time": 0.1,
         "true_runs": 200, "python_runs": 60, "rss_runs": 31, "state_threads": 1000,
-        "topology_runs": 3, "topology_sizes": [8, 1024, 8192],
+        "launch_runs": 200, "strict_true_runs": 200,
+        "topology_runs": 3, "topology_warmup": 1, "topology_sizes": [8, 1024, 8192],
     },
 }
 
@@ -288,7 +290,8 @@ def topology_readers(paths, s, log):
             continue
         sizes = s["topology_sizes"]
         log("whole process: %s at %s vCPUs, %d runs of each" % (" ".join(program), sizes, s["topology_runs"]))
-        cmd = [paths["spawn"], "--runs", str(s["topology_runs"]), "--warmup", "1", "--variant", ""]
+        cmd = [paths["spawn"], "--runs", str(s["topology_runs"]), "--warmup", str(s["topology_warmup"]),
+               "--variant", ""]
         for n in sizes:
             cmd += ["--variant", "LD_PRELOAD=%s,LIBOS_CPUS=%d" % (paths["shim"], n)]
         data = run_json(cmd + ["--", shutil.which(program[0])] + program[1:], env=base_env(),
@@ -531,7 +534,7 @@ def strict_calls(paths, s, cpu, log):
 def strict_startup(paths, s, log):
     """/bin/true natively, under the launcher and under the launcher in strict mode, interleaved.
     Returns {config: {"ns": [...], "cpu_ns": [...]}}; the launcher's CPU time includes its child's."""
-    runs = s["true_runs"]
+    runs = s["strict_true_runs"]
     log("whole process under %s: /bin/true, %d runs of each" % (STRICT, runs))
     if " " in paths["launcher"]:
         raise BenchError("the path of libos-run contains a space: %s" % paths["launcher"])
@@ -550,7 +553,7 @@ def launch_startup(paths, root, build_dir, s, cpu, log):
     """/bin/true under `taskset -c CPU` (the native way to start a program on chosen CPUs), under the
     built launcher on a machine of 8 vCPUs, and under scripts/libos-run (the README's command, which
     checks that the build is up to date first), interleaved. Returns {config: {"ns", "cpu_ns"}}."""
-    runs = s["true_runs"]
+    runs = s["launch_runs"]
     script = os.path.join(root, "scripts", "libos-run")
     log("whole process: /bin/true under taskset, libos-run and scripts/libos-run, %d runs of each" % runs)
     for path in (paths["launcher"], script, build_dir):
@@ -559,14 +562,18 @@ def launch_startup(paths, root, build_dir, s, cpu, log):
     env = dict(base_env(), LIBOS_BUILD_DIR=build_dir)
     # The script's first run checks the build (and brings the launcher up to date if it is not).
     run([script, "--cpus", "8", "--", "/bin/true"], env=env, what="scripts/libos-run /bin/true")
-    specs = [("taskset", ["/usr/bin/taskset", "-c", str(cpu)]),
-             ("launcher", [paths["launcher"], "--cpus", "8", "--"]),
-             ("script", [script, "--cpus", "8", "--"])]
+    # bench_spawn starts each variant without the LIBOS_ variables: the script's is given back its
+    # build directory, without which it would check (and bring up to date) the default build/ instead.
+    if "," in build_dir:
+        raise BenchError("the build directory's path contains a comma: %s" % build_dir)
+    specs = [("taskset", "", ["/usr/bin/taskset", "-c", str(cpu)]),
+             ("launcher", "", [paths["launcher"], "--cpus", "8", "--"]),
+             ("script", "LIBOS_BUILD_DIR=" + build_dir, [script, "--cpus", "8", "--"])]
     cmd = [paths["spawn"], "--runs", str(runs), "--warmup", "3"]
-    for _, via in specs:
-        cmd += ["--variant", "", "--via", " ".join(via)]
+    for _, spec, via in specs:
+        cmd += ["--variant", spec, "--via", " ".join(via)]
     data = run_json(cmd + ["--", "/bin/true"], env=env, what="bench_spawn /bin/true (launchers)")
-    return {name: {"ns": v["ns"], "cpu_ns": v["cpu_ns"]} for (name, _), v in zip(specs, data["variants"])}
+    return {name: {"ns": v["ns"], "cpu_ns": v["cpu_ns"]} for (name, _, _), v in zip(specs, data["variants"])}
 
 
 def launch_rows(res):
@@ -993,8 +1000,10 @@ What the figures mean:
   (`.lbss`), since each page touched is a page fault; and a machine's first process creates its
   shared state only when a call first needs it (a CPU call, fork, vfork, exec or a new thread),
   which `/bin/true` never makes. The settings are read in one walk over the environment (its
-  `LIBOS_` entries kept), with no call into libc, and start-up calls few libc functions at all:
-  each first call of one costs ld.so a symbol lookup of several hundred instructions.
+  `LIBOS_` entries kept), with no call into libc. `libshim.so` is bound at load (`-z now`), so
+  each libc function it imports costs every start a symbol look-up in ld.so (about 800 user-mode
+  instructions, counted by single-stepping `/bin/true`); those of rare paths (the walkers, the
+  stdio of live files, `fdopen`) are looked up at their first call instead (`shim/shim_lazy.cpp`).
 - Creating processes and threads: loops of `fork`, `pthread_create`, `posix_spawn`, `vfork` + exec,
   a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec. A fork
   child pays a page fault for each private page either process writes after the fork and for each

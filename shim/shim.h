@@ -18,6 +18,16 @@
 /* Symbols that override libc. Everything else in libshim.so is hidden (and shim.map says the same). */
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
 
+/* A hidden second name of the export `name`, which must be defined in the same file, for the shim's
+ * other names of the same function (X64 of X, _Exit of _exit, bsd_signal of signal): a call through
+ * SHIM_SAME(name) is bound when libshim.so is linked, as glibc's other names are one function with
+ * X, where a call of the exported name costs every process's start a symbol look-up in ld.so (the
+ * shim is bound at load, -z now). The shim's other calls of its exports (its walkers' open, stat,
+ * fchdir...) keep the exported name, which a program's own definition may take over. */
+#define SHIM_SAME_NAME(name) \
+    extern "C" __attribute__((visibility("hidden"), alias(#name), copy(::name))) decltype(::name) shim_same_##name
+#define SHIM_SAME(name) shim_same_##name
+
 namespace shim {
 
 /* syscall(number, ...) of the read family (read, pread64, readv, preadv, preadv2) made as the shim's

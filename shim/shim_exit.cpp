@@ -20,6 +20,7 @@ SHIM_EXPORT void _exit(int status) noexcept {
     PalProcessExit(status);
 }
 
+SHIM_SAME_NAME(_exit);
 SHIM_EXPORT void _Exit(int status) noexcept {
-    _exit(status);
+    SHIM_SAME(_exit)(status);
 }

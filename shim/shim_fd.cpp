@@ -45,8 +45,9 @@ SHIM_EXPORT int fstatfs(int fd, struct statfs* buf) noexcept {
     return static_cast<int>(shim::syscall_result(call(SYS_fstatfs, fd, as_word(buf))));
 }
 
+SHIM_SAME_NAME(fstatfs);
 SHIM_EXPORT int fstatfs64(int fd, struct statfs64* buf) noexcept {
-    return fstatfs(fd, reinterpret_cast<struct statfs*>(buf));
+    return SHIM_SAME(fstatfs)(fd, reinterpret_cast<struct statfs*>(buf));
 }
 
 SHIM_EXPORT int statfs(const char* path, struct statfs* buf) noexcept {
@@ -54,8 +55,9 @@ SHIM_EXPORT int statfs(const char* path, struct statfs* buf) noexcept {
         shim::syscall_result(call(SYS_statfs, as_word(path), as_word(buf))));
 }
 
+SHIM_SAME_NAME(statfs);
 SHIM_EXPORT int statfs64(const char* path, struct statfs64* buf) noexcept {
-    return statfs(path, reinterpret_cast<struct statfs*>(buf));
+    return SHIM_SAME(statfs)(path, reinterpret_cast<struct statfs*>(buf));
 }
 
 SHIM_EXPORT ssize_t readlink(const char* path, char* buf, size_t size) noexcept {
@@ -78,16 +80,18 @@ SHIM_EXPORT void* mmap(void* addr, size_t length, int prot, int flags, int fd, o
     return ret == -1 ? MAP_FAILED : reinterpret_cast<void*>(ret);
 }
 
+SHIM_SAME_NAME(mmap);
 SHIM_EXPORT void* mmap64(void* addr, size_t length, int prot, int flags, int fd, off64_t offset) noexcept {
-    return mmap(addr, length, prot, flags, fd, static_cast<off_t>(offset));
+    return SHIM_SAME(mmap)(addr, length, prot, flags, fd, static_cast<off_t>(offset));
 }
 
 SHIM_EXPORT off_t lseek(int fd, off_t offset, int whence) noexcept {
     return shim::syscall_result(call(SYS_lseek, fd, static_cast<long>(offset), whence));
 }
 
+SHIM_SAME_NAME(lseek);
 SHIM_EXPORT off64_t lseek64(int fd, off64_t offset, int whence) noexcept {
-    return lseek(fd, static_cast<off_t>(offset), whence);
+    return SHIM_SAME(lseek)(fd, static_cast<off_t>(offset), whence);
 }
 
 /* getsockopt and setsockopt: SO_INCOMING_CPU names a CPU (table/sys/libos_socket.cpp). */

@@ -195,8 +195,9 @@ SHIM_EXPORT int __open_2(const char* path, int flags) {
     return open_through_table(AT_FDCWD, path, flags, 0);
 }
 
+SHIM_SAME_NAME(__open_2);
 SHIM_EXPORT int __open64_2(const char* path, int flags) {
-    return __open_2(path, flags);
+    return SHIM_SAME(__open_2)(path, flags);
 }
 
 SHIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
@@ -205,8 +206,9 @@ SHIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
     return open_through_table(dirfd, path, flags, 0);
 }
 
+SHIM_SAME_NAME(__openat_2);
 SHIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
-    return __openat_2(dirfd, path, flags);
+    return SHIM_SAME(__openat_2)(dirfd, path, flags);
 }
 
 /* fopen: glibc opens through an internal call, so a virtual path is opened here and wrapped. */
@@ -258,8 +260,9 @@ SHIM_EXPORT FILE* fopen(const char* path, const char* mode) {
     return f;
 }
 
+SHIM_SAME_NAME(fopen);
 SHIM_EXPORT FILE* fopen64(const char* path, const char* mode) {
-    return fopen(path, mode);
+    return SHIM_SAME(fopen)(path, mode);
 }
 
 SHIM_EXPORT int stat(const char* path, struct stat* buf) noexcept {
@@ -508,9 +511,10 @@ SHIM_EXPORT int scandir(const char* path, struct dirent*** namelist, int (*selec
     return static_cast<int>(count);
 }
 
+SHIM_SAME_NAME(scandir);
 SHIM_EXPORT int scandir64(const char* path, struct dirent64*** namelist, int (*select)(const struct dirent64*),
                           int (*compar)(const struct dirent64**, const struct dirent64**)) {
-    return scandir(path, reinterpret_cast<struct dirent***>(namelist),
+    return SHIM_SAME(scandir)(path, reinterpret_cast<struct dirent***>(namelist),
                    reinterpret_cast<int (*)(const struct dirent*)>(select),
                    reinterpret_cast<int (*)(const struct dirent**, const struct dirent**)>(compar));
 }

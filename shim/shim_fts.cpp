@@ -668,19 +668,24 @@ SHIM_EXPORT int fts_close(FTS* sp) {
 }
 
 /* The 64-bit names: the same structures on x86_64. */
+SHIM_SAME_NAME(fts_open);
 SHIM_EXPORT FTS64* fts64_open(char* const* argv, int options, int (*compar)(const FTSENT64**, const FTSENT64**)) {
     static_assert(sizeof(FTS64) == sizeof(FTS) && sizeof(FTSENT64) == sizeof(FTSENT));
-    return reinterpret_cast<FTS64*>(fts_open(argv, options, reinterpret_cast<Compare>(compar)));
+    return reinterpret_cast<FTS64*>(SHIM_SAME(fts_open)(argv, options, reinterpret_cast<Compare>(compar)));
 }
+SHIM_SAME_NAME(fts_read);
 SHIM_EXPORT FTSENT64* fts64_read(FTS64* sp) {
-    return reinterpret_cast<FTSENT64*>(fts_read(reinterpret_cast<FTS*>(sp)));
+    return reinterpret_cast<FTSENT64*>(SHIM_SAME(fts_read)(reinterpret_cast<FTS*>(sp)));
 }
+SHIM_SAME_NAME(fts_set);
 SHIM_EXPORT int fts64_set(FTS64* sp, FTSENT64* p, int instruction) noexcept {
-    return fts_set(reinterpret_cast<FTS*>(sp), reinterpret_cast<FTSENT*>(p), instruction);
+    return SHIM_SAME(fts_set)(reinterpret_cast<FTS*>(sp), reinterpret_cast<FTSENT*>(p), instruction);
 }
+SHIM_SAME_NAME(fts_children);
 SHIM_EXPORT FTSENT64* fts64_children(FTS64* sp, int instruction) {
-    return reinterpret_cast<FTSENT64*>(fts_children(reinterpret_cast<FTS*>(sp), instruction));
+    return reinterpret_cast<FTSENT64*>(SHIM_SAME(fts_children)(reinterpret_cast<FTS*>(sp), instruction));
 }
+SHIM_SAME_NAME(fts_close);
 SHIM_EXPORT int fts64_close(FTS64* sp) {
-    return fts_close(reinterpret_cast<FTS*>(sp));
+    return SHIM_SAME(fts_close)(reinterpret_cast<FTS*>(sp));
 }

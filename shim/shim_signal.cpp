@@ -84,8 +84,9 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction
     return SHIM_REAL(sigaction)(sig, act, oact);
 }
 
+SHIM_SAME_NAME(sigaction);
 SHIM_EXPORT int __sigaction(int sig, const struct sigaction* act, struct sigaction* oact) noexcept {
-    return sigaction(sig, act, oact);
+    return SHIM_SAME(sigaction)(sig, act, oact);
 }
 
 /* glibc's signal() has BSD semantics: SA_RESTART, and the signal blocked in its handler. */
@@ -95,8 +96,9 @@ SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler) noexcept {
     return SHIM_REAL(signal)(sig, handler);
 }
 
+SHIM_SAME_NAME(signal);
 SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept {
-    return signal(sig, handler);
+    return SHIM_SAME(signal)(sig, handler);
 }
 
 /* System V semantics: one-shot, not blocked in its handler. */
@@ -106,8 +108,9 @@ SHIM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) noexcept {
     return SHIM_REAL(sysv_signal)(sig, handler);
 }
 
+SHIM_SAME_NAME(sysv_signal);
 SHIM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) noexcept {
-    return sysv_signal(sig, handler);
+    return SHIM_SAME(sysv_signal)(sig, handler);
 }
 
 /* sigset(3): SIG_HOLD blocks the signal; anything else installs it (no flags, empty mask) and

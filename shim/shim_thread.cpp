@@ -56,14 +56,24 @@ struct StartInfo {
     void* arg;
     libos::ThreadSlot* slot;
     pid_t tid;
-    std::atomic<int> ready;
+    std::atomic<int> ready; /* kStarting, kReady, or kWaiting while the new thread sleeps on it */
     libos::InheritedPolicy policy; /* the creator's memory policy, as the kernel copies its own */
 };
 
+/* The start hand-off: the creator sets kReady once the slot is claimed, and wakes the new thread
+ * only if it went to sleep (kWaiting) first. Usually the creator is done before the new thread runs
+ * at all, and the hand-off costs no system call, as native thread creation has none. */
+constexpr int kStarting = 0, kReady = 1, kWaiting = 2;
+
 void* start_thread(void* p) {
     auto* info = static_cast<StartInfo*>(p);
-    while (info->ready.load(std::memory_order_acquire) == 0)
-        PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
+    int state = kStarting;
+    /* Fails only when the creator was done (kReady): only this thread ever writes kWaiting. */
+    if (info->ready.load(std::memory_order_acquire) == kStarting &&
+        info->ready.compare_exchange_strong(state, kWaiting, std::memory_order_acquire)) {
+        while (info->ready.load(std::memory_order_acquire) != kReady)
+            PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAIT_PRIVATE, kWaiting, 0, 0, 0);
+    }
     libos::adopt_thread(info->slot, info->tid);
     libos::numa_adopt_thread_policy(info->policy);
     void* (*routine)(void*) = info->routine;
@@ -146,7 +156,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     }
     info->routine = routine;
     info->arg = arg;
-    info->ready.store(0, std::memory_order_relaxed);
+    info->ready.store(kStarting, std::memory_order_relaxed);
     libos::numa_copy_thread_policy(&info->policy);
     int ret = SHIM_REAL(pthread_create)(thread, use, &start_thread, info);
     if (use == &copy)
@@ -163,7 +173,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
     }
     info->slot = libos::register_thread(tid, mask);
     info->tid = tid;
-    info->ready.store(1, std::memory_order_release);
-    PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+    if (info->ready.exchange(kReady, std::memory_order_acq_rel) == kWaiting)
+        PalSyscall(SYS_futex, reinterpret_cast<long>(&info->ready), FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
     return 0;
 }

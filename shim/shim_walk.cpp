@@ -562,10 +562,11 @@ SHIM_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*,
     return result;
 }
 
+SHIM_SAME_NAME(glob);
 SHIM_EXPORT int glob64(const char* pattern, int flags, int (*errfunc)(const char*, int), glob64_t* pglob) {
     /* glob64_t is glob_t on x86_64 (the same members; struct stat64 is struct stat). */
     static_assert(sizeof(glob64_t) == sizeof(glob_t));
-    return glob(pattern, flags, errfunc, reinterpret_cast<glob_t*>(pglob));
+    return SHIM_SAME(glob)(pattern, flags, errfunc, reinterpret_cast<glob_t*>(pglob));
 }
 
 SHIM_EXPORT int nftw(const char* path, __nftw_func_t func, int descriptors, int flags) {
@@ -580,8 +581,9 @@ SHIM_EXPORT int nftw(const char* path, __nftw_func_t func, int descriptors, int 
     return walk(path, true, func, nullptr, descriptors, flags);
 }
 
+SHIM_SAME_NAME(nftw);
 SHIM_EXPORT int nftw64(const char* path, __nftw64_func_t func, int descriptors, int flags) {
-    return nftw(path, reinterpret_cast<__nftw_func_t>(func), descriptors, flags);
+    return SHIM_SAME(nftw)(path, reinterpret_cast<__nftw_func_t>(func), descriptors, flags);
 }
 
 SHIM_EXPORT int ftw(const char* path, __ftw_func_t func, int descriptors) {
@@ -591,6 +593,7 @@ SHIM_EXPORT int ftw(const char* path, __ftw_func_t func, int descriptors) {
     return walk(path, false, nullptr, func, descriptors, 0);
 }
 
+SHIM_SAME_NAME(ftw);
 SHIM_EXPORT int ftw64(const char* path, __ftw64_func_t func, int descriptors) {
-    return ftw(path, reinterpret_cast<__ftw_func_t>(func), descriptors);
+    return SHIM_SAME(ftw)(path, reinterpret_cast<__ftw_func_t>(func), descriptors);
 }

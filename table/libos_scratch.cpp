@@ -36,7 +36,7 @@ int claim() {
 
 }  // namespace
 
-Scratch::Scratch(size_t bytes) {
+LIBOS_STARTUP Scratch::Scratch(size_t bytes) {
     if (bytes == 0)
         return; /* nothing asked: data() is null */
     if (bytes <= kSlabBytes && (slab_ = claim()) >= 0) {
@@ -51,7 +51,7 @@ Scratch::Scratch(size_t bytes) {
     }
 }
 
-Scratch::~Scratch() {
+LIBOS_STARTUP Scratch::~Scratch() {
     if (slab_ >= 0)
         g_taken.fetch_and(~(1u << slab_), std::memory_order_release);
     else if (data_)

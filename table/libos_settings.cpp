@@ -97,7 +97,7 @@ LIBOS_STARTUP bool parse_trace_format(const char* setting, const char* text, boo
     return false;
 }
 
-bool parse_stats(const char* setting, const char* text, bool* on, bool* per_process, ConfigError* err) {
+LIBOS_STARTUP bool parse_stats(const char* setting, const char* text, bool* on, bool* per_process, ConfigError* err) {
     if (!given(text))
         return true;
     if (is(text, "0") || is(text, "1") || is(text, "per-process")) {
@@ -109,7 +109,7 @@ bool parse_stats(const char* setting, const char* text, bool* on, bool* per_proc
     return false;
 }
 
-bool parse_trace_time(const char* setting, const char* text, TraceTime* time, ConfigError* err) {
+LIBOS_STARTUP bool parse_trace_time(const char* setting, const char* text, TraceTime* time, ConfigError* err) {
     if (!given(text))
         return true;
     static constexpr struct {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "libos/libos_env.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_text.h"
 #include "libos/libos_trace.h"
 #include "pal/pal.h"
@@ -63,7 +64,7 @@ const char* field_end(const char* from) {
 
 }  // namespace
 
-bool check_exec_line(const char* value, ConfigError* err) {
+LIBOS_STARTUP bool check_exec_line(const char* value, ConfigError* err) {
     if (!value || !value[0])
         return true;
     bool good = strlen(value) > kStartDigits && value[kStartDigits] == ',';

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_table.h"
 
 namespace libos {
@@ -92,7 +93,7 @@ long call_named(const char* name, size_t length) {
 
 }  // namespace
 
-bool parse_trace_filter(const char* setting, const char* text, TraceFilter* filter, ConfigError* err) {
+LIBOS_STARTUP bool parse_trace_filter(const char* setting, const char* text, TraceFilter* filter, ConfigError* err) {
     memset(filter, 0, sizeof(*filter));
     filter->everything = true;
     for (uint64_t& w : filter->words)

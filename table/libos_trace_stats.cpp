@@ -136,7 +136,7 @@ bool create() {
 
 }  // namespace
 
-void tracer::stats_outer_init(const char* list) {
+LIBOS_STARTUP void tracer::stats_outer_init(const char* list) {
     /* "FD[,FD...]", checked by the caller's parse: the enclosing launches' tables; one that is not
      * (any more) such a file is left out quietly, as LIBOS_STATS_FD's is. */
     for (const char* p = list; p && *p && g_outer_count < kOuterMax;) {
@@ -158,7 +158,7 @@ void tracer::stats_outer_init(const char* list) {
     }
 }
 
-const char* tracer::stats_outer_text() {
+LIBOS_STARTUP const char* tracer::stats_outer_text() {
     return g_outer_count ? g_outer_text : nullptr;
 }
 
