@@ -298,10 +298,16 @@ SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask,
         shim::syscall_result(libos::dispatch(SYS_statx, dirfd, as_word(path), flags, mask, as_word(buf), 0)));
 }
 
+/* access(2) where the architecture has it (glibc's choice: strace shows access on x86_64), and
+ * faccessat elsewhere (arm64), as glibc makes it. */
 SHIM_EXPORT int access(const char* path, int mode) noexcept {
     shim::ensure();
+#ifdef SYS_access
+    return static_cast<int>(shim::syscall_result(libos::dispatch(SYS_access, as_word(path), mode, 0, 0, 0, 0)));
+#else
     return static_cast<int>(
         shim::syscall_result(libos::dispatch(SYS_faccessat, AT_FDCWD, as_word(path), mode, 0, 0, 0)));
+#endif
 }
 
 /* glibc's faccessat takes flags; the faccessat2 system call does too. */

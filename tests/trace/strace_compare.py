@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Holds a LibOS trace (text) against strace 6.1's output for the same run.
+
+    strace_compare.py STRACE_OUTPUT LIBOS_TRACE [--from NAME]
+
+Both files are parsed into calls (strace -f's "<unfinished ...>" and "<... resumed>" joined); pids
+(and the pids calls return), addresses and the environment's count are set aside. Each call of the
+LibOS's trace is matched, name by name and in order, with the first call of strace's of the same name
+that has the same arguments and result, strace's other calls of that name being ones the LibOS did
+not see (glibc makes them inside itself). An argument the LibOS shows as its address where strace
+decodes the memory behind it ({...}, [...], "...") counts as "not decoded", not as a difference.
+
+Prints one line per call the LibOS shows that strace has no equal for (with strace's nearest call of
+the name), then the counts: calls both see, identical, not decoded, the LibOS's own, and strace's
+calls it did not see, by name. Exit status 0 when every call the LibOS shows has its equal. --from
+NAME starts both at their first NAME call (the program's marker: calls before it are the loader's
+and libc's start-up). tests/trace/trace_test.py uses it as a module; docs/tracing.md has the
+acceptance runs it judged.
+"""
+import collections
+import re
+import sys
+
+ADDR_RE = re.compile(r"\b0x[0-9a-f]{5,}\b")
+VARS_RE = re.compile(r"/\* \d+ vars? \*/")
+LIBOS_HEAD = re.compile(r"^(\d+)/(\d+) (?:(?:\d\d:\d\d:\d\d(?:\.\d{6})?| *\d+\.\d{6}) )?([a-z_][a-z_0-9]*)\(")
+STRACE_HEAD = re.compile(r"^(?:\[pid +)?(\d+)\]? +([a-z_][a-z_0-9]*)\(")
+RESUMED = re.compile(r"^(\d+) +<\.\.\. ([a-z_0-9]+) resumed>")
+
+
+def split_call(text):
+    """text starts just after "name(": the top-level arguments and what follows the closing ")"."""
+    args, depth, quote, cur, i = [], 0, False, [], 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            cur.append(c)
+            if c == "\\" and i + 1 < len(text):
+                cur.append(text[i + 1])
+                i += 1
+            elif c == '"':
+                quote = False
+        elif c == '"':
+            quote = True
+            cur.append(c)
+        elif c in "[{(":
+            depth += 1
+            cur.append(c)
+        elif c in "]})":
+            if depth == 0 and c == ")":
+                if cur or args:
+                    args.append("".join(cur).strip())
+                return args, text[i + 1:]
+            depth -= 1
+            cur.append(c)
+        elif c == "," and depth == 0:
+            args.append("".join(cur).strip())
+            cur = []
+        elif c == "/" and text[i:i + 2] == "/*" and depth == 0:
+            end = text.find("*/", i)
+            end = len(text) if end < 0 else end + 2
+            cur.append(text[i:end])
+            i = end - 1
+        else:
+            cur.append(c)
+        i += 1
+    return None, ""
+
+
+def result_of(rest):
+    """The result after the arguments: '3', '-1 ENOENT', '?', or None (a line without one)."""
+    m = re.match(r"^ += (\?|-?\d+|0x[0-9a-f]+)(?: (E[A-Z0-9]+))?", rest)
+    if not m:
+        return None
+    return m.group(1) + (" " + m.group(2) if m.group(2) else "")
+
+
+def parse_strace(text):
+    calls, pending = [], {}
+    for line in text.splitlines():
+        r = RESUMED.match(line)
+        if r and r.group(1) in pending:
+            line = pending.pop(r.group(1)) + line[r.end():]
+        elif line.endswith("<unfinished ...>"):
+            h = STRACE_HEAD.match(line)
+            if h:
+                pending[h.group(1)] = line[:-len("<unfinished ...>")].rstrip()
+            continue
+        h = STRACE_HEAD.match(line)
+        if not h:
+            continue
+        args, rest = split_call(line[h.end():])
+        if args is None:
+            continue
+        calls.append({"pid": h.group(1), "name": h.group(2), "args": args, "result": result_of(rest),
+                      "line": line})
+    return calls
+
+
+def parse_libos(text):
+    calls = []
+    for line in text.splitlines():
+        h = LIBOS_HEAD.match(line)
+        if not h:
+            continue
+        args, rest = split_call(line[h.end():])
+        if args is None:
+            continue
+        calls.append({"pid": h.group(1), "name": h.group(3), "args": args, "result": result_of(rest),
+                      "line": line})
+    return calls
+
+
+def from_marker(calls, name):
+    for i, c in enumerate(calls):
+        if c["name"] == name:
+            return calls[i:]
+    return []
+
+
+def normalise(calls):
+    pids = {c["pid"] for c in calls}
+    pid_re = re.compile(r"\b(%s)\b" % "|".join(sorted(pids, key=len, reverse=True))) if pids else None
+
+    def norm(text):
+        if text is None:
+            return None
+        text = ADDR_RE.sub("ADDR", text)
+        text = VARS_RE.sub("/* N vars */", text)
+        return pid_re.sub("PID", text) if pid_re else text
+
+    for c in calls:
+        c["nargs"] = [norm(a) for a in c["args"]]
+        c["nresult"] = norm(c["result"])
+    return calls
+
+
+def undecoded(ours, theirs):
+    return ours in ("ADDR",) and theirs[:1] in ("{", "[", '"')
+
+
+def compare(strace_calls, libos_calls):
+    """Matches the calls; returns (matches, differences, theirs_unseen)."""
+    by_name = collections.defaultdict(list)
+    for i, c in enumerate(strace_calls):
+        by_name[c["name"]].append(i)
+    used, cursor = set(), collections.defaultdict(int)
+    matches, differences = [], []
+    for ours in libos_calls:
+        queue = by_name.get(ours["name"], [])
+        found = None
+        for k in range(cursor[ours["name"]], len(queue)):
+            theirs = strace_calls[queue[k]]
+            if queue[k] in used or len(theirs["nargs"]) != len(ours["nargs"]):
+                continue
+            if ours["nresult"] not in (None, "?") and theirs["nresult"] not in (None, "?") and \
+                    ours["nresult"] != theirs["nresult"]:
+                continue
+            if all(a == b or undecoded(a, b) for a, b in zip(ours["nargs"], theirs["nargs"])):
+                found = k
+                break
+        if found is None:
+            near = next((strace_calls[j] for j in queue[cursor[ours["name"]]:] if j not in used), None)
+            differences.append((ours, near))
+            continue
+        used.add(queue[found])
+        cursor[ours["name"]] = found + 1
+        theirs = strace_calls[queue[found]]
+        loose = [i for i, (a, b) in enumerate(zip(ours["nargs"], theirs["nargs"])) if a != b]
+        matches.append((ours, theirs, loose))
+    unseen = [c for i, c in enumerate(strace_calls) if i not in used]
+    return matches, differences, unseen
+
+
+def main(argv):
+    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--from"):
+        sys.stderr.write("usage: strace_compare.py STRACE_OUTPUT LIBOS_TRACE [--from NAME]\n")
+        return 125
+    theirs = parse_strace(open(argv[1], errors="replace").read())
+    ours = parse_libos(open(argv[2], errors="replace").read())
+    if len(argv) == 5:
+        theirs, ours = from_marker(theirs, argv[4]), from_marker(ours, argv[4])
+    matches, differences, unseen = compare(normalise(theirs), normalise(ours))
+    for o, t in differences:
+        print("differs: ours   %s" % o["line"])
+        print("         strace %s" % (t["line"] if t else "(no call of that name)"))
+    loose = sum(1 for m in matches if m[2])
+    print("calls both see: %d; identical names, arguments and results: %d; with arguments not decoded: %d; "
+          "the LibOS's without an equal: %d" % (len(matches), len(matches) - loose, loose, len(differences)))
+    counts = collections.Counter(c["name"] for c in unseen)
+    print("strace's calls the LibOS did not see: %d (%s)" %
+          (len(unseen), ", ".join("%s %d" % kv for kv in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))))
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
