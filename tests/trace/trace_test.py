@@ -499,8 +499,17 @@ def check_source(text_run, json_run):
         m = run(["50"], stack=True, program=counter)
         counts = dict(re.findall(r"^(first|mallocs): (\d+)$", m.out, re.M))
         report("stack: 50 traced calls with stacks and file:line call the program's malloc, free and the rest "
-               "0 times (libunwind and libdw allocate from libos_unwind.so's arena)",
-               m.rc == 0 and counts.get("mallocs") == "0" and "malloc_counting.c:" in m.trace, m.diag())
+               "0 times (libunwind and libdw allocate from libos_unwind.so's arena), the first one too (the "
+               "thread-local blocks of libunwind, libdw and libelf were allocated when the library was loaded)",
+               m.rc == 0 and counts.get("mallocs") == "0" and counts.get("first") == "0"
+               and "malloc_counting.c:" in m.trace, m.diag())
+        # A new thread's first stack, in a signal handler: its thread-local blocks were allocated when
+        # the thread started (the shim's pthread_create), with and without a machine.
+        for cpus in (VCPUS, None):
+            t = run(["thread-signal"], stack=True, program=counter, cpus=cpus)
+            report("stack: a new thread's first traced call with a stack, in a signal handler, calls the "
+                   "program's malloc family 0 times (%s)" % ("a machine" if cpus else "no machine"),
+                   t.rc == 0 and "handler: 0" in t.out and "sched_getaffinity(" in t.trace, t.diag())
     # A library libdw needs (zlib), loaded by the program with dlopen after start-up, is the copy
     # libos_unwind.so loaded: its allocations outside the LibOS's lookups are the program's, as
     # natively, and not limited to (nor leaked in) the arena.
