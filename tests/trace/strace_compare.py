@@ -5,9 +5,9 @@
 
 Both files are parsed into calls (strace -f's "<unfinished ...>" and "<... resumed>" joined); pids
 (and the pids calls return), addresses and the environment's count are set aside. Each call of the
-LibOS's trace is matched, name by name and in order, with the first call of strace's of the same name
-that has the same arguments and result, strace's other calls of that name being ones the LibOS did
-not see (glibc makes them inside itself). An argument the LibOS shows as its address where strace
+LibOS's trace is matched with the first call of strace's not yet matched that has the same name,
+arguments and result (processes interleave differently from run to run), strace's calls left over
+being ones the LibOS did not see (glibc makes them inside itself). An argument the LibOS shows as its address where strace
 decodes the memory behind it ({...}, [...], "...") counts as "not decoded", not as a difference.
 
 Prints one line per call the LibOS shows that strace has no equal for (with strace's nearest call of
@@ -23,6 +23,8 @@ import sys
 
 ADDR_RE = re.compile(r"\b0x[0-9a-f]{5,}\b")
 VARS_RE = re.compile(r"/\* \d+ vars? \*/")
+# Temporary files (gcc's /tmp/ccAbC123.s, mkstemp's XXXXXX) have another name in each run.
+TEMP_RE = re.compile(r"(/tmp/[A-Za-z_.-]*?)[A-Za-z0-9]{6}((?:\.[a-z]+)*)\"")
 LIBOS_HEAD = re.compile(r"^(\d+)/(\d+) (?:(?:\d\d:\d\d:\d\d(?:\.\d{6})?| *\d+\.\d{6}) )?([a-z_][a-z_0-9]*)\(")
 STRACE_HEAD = re.compile(r"^(?:\[pid +)?(\d+)\]? +([a-z_][a-z_0-9]*)\(")
 RESUMED = re.compile(r"^(\d+) +<\.\.\. ([a-z_0-9]+) resumed>")
@@ -119,15 +121,18 @@ def from_marker(calls, name):
 
 
 def normalise(calls):
+    """Sets aside what differs from run to run: a pid (an argument or a result that is one of the run's
+    pids), addresses, the environment's count and temporary files' names."""
     pids = {c["pid"] for c in calls}
-    pid_re = re.compile(r"\b(%s)\b" % "|".join(sorted(pids, key=len, reverse=True))) if pids else None
 
     def norm(text):
         if text is None:
             return None
+        if text in pids:
+            return "PID"
         text = ADDR_RE.sub("ADDR", text)
         text = VARS_RE.sub("/* N vars */", text)
-        return pid_re.sub("PID", text) if pid_re else text
+        return TEMP_RE.sub(lambda m: m.group(1) + "XXXXXX" + (m.group(2) or "") + '"', text)
 
     for c in calls:
         c["nargs"] = [norm(a) for a in c["args"]]
@@ -140,34 +145,45 @@ def undecoded(ours, theirs):
 
 
 def compare(strace_calls, libos_calls):
-    """Matches the calls; returns (matches, differences, theirs_unseen)."""
+    """Matches the calls; returns (matches, differences, theirs_unseen). Each call of the LibOS's takes
+    the first of strace's not yet taken with the same name, arguments and result (processes run in
+    another order from one run to the next, so the order across the trace is not held), or else one
+    that differs only by arguments the LibOS shows as their address."""
+    by_key = collections.defaultdict(list)
     by_name = collections.defaultdict(list)
     for i, c in enumerate(strace_calls):
+        by_key[(c["name"], tuple(c["nargs"]), c["nresult"])].append(i)
         by_name[c["name"]].append(i)
-    used, cursor = set(), collections.defaultdict(int)
-    matches, differences = [], []
+    used = set()
+    matches, differences, rest = [], [], []
     for ours in libos_calls:
-        queue = by_name.get(ours["name"], [])
-        found = None
-        for k in range(cursor[ours["name"]], len(queue)):
-            theirs = strace_calls[queue[k]]
-            if queue[k] in used or len(theirs["nargs"]) != len(ours["nargs"]):
-                continue
-            if ours["nresult"] not in (None, "?") and theirs["nresult"] not in (None, "?") and \
-                    ours["nresult"] != theirs["nresult"]:
-                continue
-            if all(a == b or undecoded(a, b) for a, b in zip(ours["nargs"], theirs["nargs"])):
-                found = k
-                break
+        queue = by_key.get((ours["name"], tuple(ours["nargs"]), ours["nresult"]), [])
+        while queue and queue[0] in used:
+            queue.pop(0)
+        if queue:
+            used.add(queue[0])
+            matches.append((ours, strace_calls[queue.pop(0)], []))
+        else:
+            rest.append(ours)
+
+    def compatible(ours, theirs):
+        if len(theirs["nargs"]) != len(ours["nargs"]):
+            return False
+        if ours["nresult"] not in (None, "?") and theirs["nresult"] not in (None, "?") and \
+                ours["nresult"] != theirs["nresult"]:
+            return False
+        return all(a == b or undecoded(a, b) for a, b in zip(ours["nargs"], theirs["nargs"]))
+
+    for ours in rest:
+        found = next((j for j in by_name.get(ours["name"], []) if j not in used
+                      and compatible(ours, strace_calls[j])), None)
         if found is None:
-            near = next((strace_calls[j] for j in queue[cursor[ours["name"]]:] if j not in used), None)
+            near = next((strace_calls[j] for j in by_name.get(ours["name"], []) if j not in used), None)
             differences.append((ours, near))
             continue
-        used.add(queue[found])
-        cursor[ours["name"]] = found + 1
-        theirs = strace_calls[queue[found]]
-        loose = [i for i, (a, b) in enumerate(zip(ours["nargs"], theirs["nargs"])) if a != b]
-        matches.append((ours, theirs, loose))
+        used.add(found)
+        theirs = strace_calls[found]
+        matches.append((ours, theirs, [i for i, (a, b) in enumerate(zip(ours["nargs"], theirs["nargs"])) if a != b]))
     unseen = [c for i, c in enumerate(strace_calls) if i not in used]
     return matches, differences, unseen
 

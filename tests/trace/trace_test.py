@@ -510,6 +510,15 @@ def check_source(text_run, json_run):
             report("stack: a new thread's first traced call with a stack, in a signal handler, calls the "
                    "program's malloc family 0 times (%s)" % ("a machine" if cpus else "no machine"),
                    t.rc == 0 and "handler: 0" in t.out and "sched_getaffinity(" in t.trace, t.diag())
+    # The descriptors libdw, libelf and libunwind keep open (the objects looked up, libunwind's pipe)
+    # are out of the program's way: its next open gets the number it gets natively.
+    probe = "import os; os.sched_getaffinity(0); os.sched_getaffinity(0); print('fd', os.open('/', os.O_RDONLY))"
+    native = run(["-c", probe], trace=False, cpus=None, shim=False, program=sys.executable)
+    traced = run(["-c", probe], stack=True, program=sys.executable)
+    report("stack: after traced calls with stacks and file:line, the program's next descriptor is the one it "
+           "gets natively (%s)" % native.out.strip(),
+           native.rc == 0 and traced.rc == 0 and native.out.startswith("fd ") and traced.out == native.out
+           and " > " in traced.trace, [native.out] + traced.diag())
     # A library libdw needs (zlib), loaded by the program with dlopen after start-up, is the copy
     # libos_unwind.so loaded: its allocations outside the LibOS's lookups are the program's, as
     # natively, and not limited to (nor leaked in) the arena.
