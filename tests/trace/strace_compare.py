@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Holds a LibOS trace (text) against strace 6.1's output for the same run.
 
-    strace_compare.py STRACE_OUTPUT LIBOS_TRACE [--from NAME]
+    strace_compare.py STRACE_OUTPUT LIBOS_TRACE [--from NAME] [--table]
 
 Both files are parsed into calls (strace -f's "<unfinished ...>" and "<... resumed>" joined); pids
 (and the pids calls return), addresses and the environment's count are set aside. Each call of the
@@ -14,7 +14,8 @@ Prints one line per call the LibOS shows that strace has no equal for (with stra
 the name), then the counts: calls both see, identical, not decoded, the LibOS's own, and strace's
 calls it did not see, by name. Exit status 0 when every call the LibOS shows has its equal. --from
 NAME starts both at their first NAME call (the program's marker: calls before it are the loader's
-and libc's start-up). tests/trace/trace_test.py uses it as a module; docs/tracing.md has the
+and libc's start-up). --table prints instead, for each system call strace shows, how many calls
+strace shows, how many the trace shows too, and how many it does not see (docs/tracing.md's tables). tests/trace/trace_test.py uses it as a module; docs/tracing.md has the
 acceptance runs it judged.
 """
 import collections
@@ -188,15 +189,31 @@ def compare(strace_calls, libos_calls):
     return matches, differences, unseen
 
 
+def table(matches, unseen):
+    """Markdown: for each system call strace shows, its calls, those the trace shows too (identical),
+    and those it does not see."""
+    both = collections.Counter(m[1]["name"] for m in matches)
+    missed = collections.Counter(c["name"] for c in unseen)
+    rows = ["| call | strace | both see | not seen by the trace |", "| --- | ---: | ---: | ---: |"]
+    for name in sorted(set(both) | set(missed), key=lambda n: (-(both[n] + missed[n]), n)):
+        rows.append("| `%s` | %d | %d | %d |" % (name, both[name] + missed[name], both[name], missed[name]))
+    return "\n".join(rows)
+
+
 def main(argv):
-    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--from"):
-        sys.stderr.write("usage: strace_compare.py STRACE_OUTPUT LIBOS_TRACE [--from NAME]\n")
+    args = [a for a in argv[1:] if a != "--table"]
+    want_table = len(args) != len(argv) - 1
+    if len(args) not in (2, 4) or (len(args) == 4 and args[2] != "--from"):
+        sys.stderr.write("usage: strace_compare.py STRACE_OUTPUT LIBOS_TRACE [--from NAME] [--table]\n")
         return 125
-    theirs = parse_strace(open(argv[1], errors="replace").read())
-    ours = parse_libos(open(argv[2], errors="replace").read())
-    if len(argv) == 5:
-        theirs, ours = from_marker(theirs, argv[4]), from_marker(ours, argv[4])
+    theirs = parse_strace(open(args[0], errors="replace").read())
+    ours = parse_libos(open(args[1], errors="replace").read())
+    if len(args) == 4:
+        theirs, ours = from_marker(theirs, args[3]), from_marker(ours, args[3])
     matches, differences, unseen = compare(normalise(theirs), normalise(ours))
+    if want_table:
+        print(table(matches, unseen))
+        return 1 if differences else 0
     for o, t in differences:
         print("differs: ours   %s" % o["line"])
         print("         strace %s" % (t["line"] if t else "(no call of that name)"))

@@ -1494,7 +1494,7 @@ def check_entry_points():
            "the trace's own: getcpu (the vDSO natively)" % (name, len(matches), sum(1 for m in matches if m[2])),
            r.rc == 0 and not wrong and len(matches) >= 60 and len(own) == 1
            and {"access", "newfstatat", "faccessat2", "sched_setaffinity", "set_mempolicy", "execveat", "getdents64",
-                "lseek", "madvise", "mremap", "setsockopt"} <= seen,
+                "lseek", "madvise", "mremap", "setsockopt", "unshare", "setns"} <= seen,
            ["ours   %s\nstrace %s" % (o["line"], t["line"] if t else "(none)") for o, t in wrong]
            + ["seen: %s" % sorted(seen)] + r.diag())
     report("entry points: access() is access(2), fstat() newfstatat(fd, \"\", ..., AT_EMPTY_PATH), masks as strace "
