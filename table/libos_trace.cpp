@@ -472,6 +472,7 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
                          const ShownCall& run) {
     c.nr = nr;
     c.entries = -1;
+    c.out_arg = 0;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
         c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path), &c.path_cut);

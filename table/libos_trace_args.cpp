@@ -431,6 +431,13 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
             add_scalar(line, c.nr, 'x', c.args[i], json); /* not read: its address, as strace shows it */
         } else if (type == 'k' || type == 'w') {
             add_scalar(line, c.nr, 'x', c.args[i], json); /* a set of a size strace does not read */
+        } else if (i + 1 == c.out_arg) {
+            /* A string the call wrote: getcwd's whole, as a path; a link's first 32 bytes, as strace
+             * shows a string (-s 32), then "...". */
+            if (json)
+                line.quoted(c.path2);
+            else
+                line.c_quoted(c.path2, c.nr == SYS_getcwd ? sizeof(c.path2) : 32);
         } else if (i == 1 && c.entries >= 0 && lists_directory(c.nr) && !json) {
             /* getdents64's buffer with its count of records, as strace shows it. */
             add_scalar(line, c.nr, 'x', c.args[i], json);

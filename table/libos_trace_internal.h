@@ -69,6 +69,7 @@ struct Call {
     };
     bool have_nodes, have_nodes2;
     long entries; /* getdents64 and getdents: the records it wrote (-1: not counted) */
+    signed char out_arg; /* 1 + the argument whose string the call wrote, read into path2 (0: none) */
 };
 
 /* A flag's bits and name, for the decoding tables. */
@@ -123,7 +124,7 @@ bool read_mask(Caller caller, long address, long len, CpuBits* out);
 bool read_string(Caller caller, long address, char* out, size_t size, bool* cut);
 void read_call_nodes(Caller caller, Call* c);
 /* After a call returned: what strace shows of its result in the arguments (getdents64's count of
- * records, walked through their d_reclen). */
+ * records, walked through their d_reclen; the string getcwd, readlink or readlinkat wrote). */
 void read_after_call(Caller caller, Call* c);
 bool lists_directory(long nr);
 /* A memory-policy call's node mask argument and its maxnode's (-1 for other calls); how many words

@@ -116,9 +116,31 @@ bool lists_directory(long nr) {
     return nr == SYS_getdents64;
 }
 
+/* The string a call wrote into argument `arg`, `n` bytes (at most path2's, NUL added), for its line. */
+void read_written(Caller caller, Call* c, int arg, long n) {
+    if (c->have_path2 || n < 0)
+        return;
+    const size_t bytes = static_cast<size_t>(n) < sizeof(c->path2) - 1 ? static_cast<size_t>(n) : sizeof(c->path2) - 1;
+    if (caller.copy_in(c->path2, static_cast<uintptr_t>(c->args[arg]), bytes) != 0)
+        return;
+    c->path2[bytes] = '\0';
+    c->out_arg = static_cast<signed char>(arg + 1);
+}
+
 void read_after_call(Caller caller, Call* c) {
     c->entries = -1;
-    if (!lists_directory(c->nr) || c->result < 0)
+    if (c->result < 0)
+        return;
+    /* getcwd's result counts the NUL; readlink's bytes have none. */
+    if (c->nr == SYS_getcwd && c->result > 0)
+        read_written(caller, c, 0, c->result - 1);
+#ifdef SYS_readlink
+    if (c->nr == SYS_readlink)
+        read_written(caller, c, 1, c->result);
+#endif
+    if (c->nr == SYS_readlinkat)
+        read_written(caller, c, 2, c->result);
+    if (!lists_directory(c->nr))
         return;
     /* Both records have their 16-bit d_reclen at byte 16 (after two 64-bit words on 64-bit). */
     long count = 0;

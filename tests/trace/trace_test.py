@@ -1498,10 +1498,12 @@ def check_entry_points():
            ["ours   %s\nstrace %s" % (o["line"], t["line"] if t else "(none)") for o, t in wrong]
            + ["seen: %s" % sorted(seen)] + r.diag())
     report("entry points: access() is access(2), fstat() newfstatat(fd, \"\", ..., AT_EMPTY_PATH), masks as strace "
-           "prints them", lambda: any(l.startswith('access("%s/file", R_OK) = 0' % work) for l in lines)
+           "prints them, readlink's and getcwd's strings", lambda: any(l.startswith('access("%s/file", R_OK) = 0' % work) for l in lines)
            and any(re.match(r'newfstatat\(3, "", \{st_mode=S_IFREG\|0644, st_size=6, \.\.\.\}, AT_EMPTY_PATH\) = 0', l)
                    for l in lines)
            and any(re.match(r"sched_getaffinity\(0, 128, \[[0-9 ]+\]\) = \d+$", l) for l in lines)
+           and 'readlink("%s/link", "file", 4096) = 4' % work in lines
+           and 'getcwd("%s", 4096) = %d' % (work, len(work) + 1) in lines
            and "set_mempolicy(MPOL_BIND, [0x00000000000001], 65) = 0" in lines
            and "get_mempolicy([MPOL_BIND], [0x00000000000001, 0000000000000000], 129, NULL, 0) = 0" in lines,
            sorted(lines))
