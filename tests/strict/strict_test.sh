@@ -882,7 +882,7 @@ name="--strict --cpus 8 --trace-format=json: the same calls as JSON with \"handl
 run "$L" --strict --cpus 8 --trace-format=json -- "$S" pidfile "$tmp/pid" pin 3
 prog_pid=$(cat "$tmp/pid" 2>/dev/null)
 if [ $rc -eq 0 ] && [ -n "$prog_pid" ] &&
-   grep -q "{\"v\":1,\"pid\":$prog_pid,\"tid\":$prog_pid,\"nr\":203,\"name\":\"sched_setaffinity\",\"arguments\":\"0, [0-9]*, {3}\",\"args\":\[0,[0-9]*,\[3\]\],\"handled\":\"supervisor\",\"result\":0" <<<"$err"; then
+   grep -q "{\"v\":1,\"pid\":$prog_pid,\"tid\":$prog_pid,\"nr\":203,\"name\":\"sched_setaffinity\",\"arguments\":\"0, [0-9]*, \\[3\\]\",\"args\":\[0,[0-9]*,\[3\]\],\"handled\":\"supervisor\",\"result\":0" <<<"$err"; then
   pass "$name"
 else
   fail "$name" "command: $cmd" "$(status_text $rc)" "stdout: $(oneline "$out")" "stderr: $err"
