@@ -15,6 +15,8 @@
 
 #include <atomic>
 
+#include "libos_unwind.h"
+
 /* Symbols that override libc. Everything else in libshim.so is hidden (and shim.map says the same). */
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -114,6 +116,9 @@ long syscall_failure(long raw) noexcept;
 void init();
 /* The thread running init, while it does (shim_init.cpp). */
 extern constinit thread_local bool t_initializing __attribute__((tls_model("initial-exec")));
+/* libos_unwind.so's libos_unwind_thread_start, when stacks are on (null otherwise): each new thread
+ * calls it as it starts. */
+extern LibosUnwindThreadStart g_unwind_thread_start;
 inline void ensure() {
     if (__builtin_expect(!g_ready.load(std::memory_order_acquire), 0))
         init();

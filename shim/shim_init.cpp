@@ -26,6 +26,7 @@ namespace shim {
 constinit RealFunctions g_real = {};
 constinit std::atomic<bool> g_ready{false};
 constinit std::atomic<bool> g_direct{false};
+constinit LibosUnwindThreadStart g_unwind_thread_start = nullptr;
 
 namespace {
 
@@ -138,6 +139,12 @@ void load_unwinder() {
             /* Absent from a build without libdw: stacks without file:line. */
             libos::set_source_resolver(reinterpret_cast<LibosUnwindSource>(dlsym(handle, "libos_unwind_source")));
             libos::set_unwinder(fn);
+            /* The thread-local blocks of libunwind and libdw, for this thread now and each new one
+             * at its start (shim_thread.cpp), not at a first lookup in a signal handler. */
+            shim::g_unwind_thread_start =
+                reinterpret_cast<LibosUnwindThreadStart>(dlsym(handle, "libos_unwind_thread_start"));
+            if (shim::g_unwind_thread_start)
+                shim::g_unwind_thread_start();
             return;
         }
     }

@@ -44,6 +44,14 @@ int virtual_sigaction(int sig, const struct sigaction* act, struct sigaction* oa
         kact.handler = reinterpret_cast<void*>(act->sa_handler);
         kact.flags = static_cast<unsigned long>(act->sa_flags) | kLibcAddedFlags;
         memcpy(&kact.mask, &act->sa_mask, sizeof(kact.mask));
+        /* A restorer with SA_RESTORER, as glibc gives its own: the one of the host's action for the
+         * signal, the LibOS's handler (glibc's is private). The trace shows it as strace shows
+         * glibc's, and a program reading the action back gets one that works. */
+        if (kLibcAddedFlags) {
+            PalKernelSigaction host = {};
+            if (PalSyscall(SYS_rt_sigaction, sig, 0, reinterpret_cast<long>(&host), sizeof(host.mask), 0, 0) == 0)
+                kact.restorer = host.restorer;
+        }
     }
     long ret = libos::dispatch(SYS_rt_sigaction, sig, act ? reinterpret_cast<long>(&kact) : 0,
                                oact ? reinterpret_cast<long>(&koact) : 0, sizeof(kact.mask), 0, 0);

@@ -80,7 +80,38 @@ void* start_thread(void* p) {
     void* arg = info->arg;
     free(info);
     shim::watch_thread_exit();
+    if (shim::g_unwind_thread_start)
+        shim::g_unwind_thread_start();
     return routine(arg);
+}
+
+/* Without a machine: glibc's thread, which, when stacks are traced, first allocates its blocks of
+ * libos_unwind.so's libraries' thread-local storage (libos_unwind_tls.cpp). */
+struct PlainStart {
+    void* (*routine)(void*);
+    void* arg;
+};
+
+void* start_plain(void* p) {
+    auto* info = static_cast<PlainStart*>(p);
+    void* (*routine)(void*) = info->routine;
+    void* arg = info->arg;
+    free(info);
+    shim::g_unwind_thread_start();
+    return routine(arg);
+}
+
+int create_plain(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) {
+    if (!shim::g_unwind_thread_start)
+        return SHIM_REAL(pthread_create)(thread, attr, routine, arg);
+    auto* info = static_cast<PlainStart*>(malloc(sizeof(PlainStart)));
+    if (!info)
+        return EAGAIN;
+    *info = {routine, arg};
+    int ret = SHIM_REAL(pthread_create)(thread, attr, &start_plain, info);
+    if (ret != 0)
+        free(info);
+    return ret;
 }
 
 /* glibc reports "no affinity in this attribute" as a mask of all ones. */
@@ -127,7 +158,7 @@ SHIM_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, vo
                                void* arg) noexcept {
     shim::ensure();
     if (!libos::is_virtual())
-        return SHIM_REAL(pthread_create)(thread, attr, routine, arg);
+        return create_plain(thread, attr, routine, arg);
 
     libos::CpuBits mask;
     bool from_attr = false;

@@ -49,6 +49,14 @@ long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
     return route(nr, a0, a1, a2, a3, a4, a5);
 }
 
+long dispatch_shown(const ShownCall& shown, long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    if (__builtin_expect(g_tracing, 0)) {
+        const long args[6] = {a0, a1, a2, a3, a4, a5};
+        return trace_dispatch_shown(Caller::self(), shown, nr, args).value();
+    }
+    return route(nr, a0, a1, a2, a3, a4, a5);
+}
+
 SyscallResult dispatch_for(Caller caller, long nr, const long args[6]) {
     if (!caller.is_remote())
         return route(nr, args[0], args[1], args[2], args[3], args[4], args[5]);

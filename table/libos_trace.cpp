@@ -117,51 +117,9 @@ bool ends_the_thread(long nr) {
     return nr == SYS_execve || nr == SYS_execveat || nr == SYS_exit || nr == SYS_exit_group;
 }
 
-/* The host nodes behind a virtual node list. */
-void host_nodes_of(const CpuBits& vnodes, CpuBits* host) {
-    NodeBits v = {}, h;
-    memcpy(v.words, vnodes.words, sizeof(v.words));
-    numa_to_host(v, &h);
-    memset(host, 0, sizeof(*host));
-    memcpy(host->words, h.words, sizeof(h.words));
-}
-
 const char* error_name(long result) {
     const char* name = result < 0 && result > -4096 ? strerrorname_np(static_cast<int>(-result)) : nullptr;
     return name ? name : "E?";
-}
-
-void add_host_nodes(TextBuilder& line, const Call& c, bool json) {
-    CpuBits host, host2;
-    host_nodes_of(c.nodes, &host);
-    if (c.have_nodes2)
-        host_nodes_of(c.nodes2, &host2);
-    if (json) {
-        line.add(",\"nodes\":").cpu_array(c.nodes, kMaxNodeBits).add(",\"host_nodes\":").cpu_array(host, kMaxNodeBits);
-        if (c.have_nodes2)
-            line.add(",\"new_nodes\":").cpu_array(c.nodes2, kMaxNodeBits).add(",\"new_host_nodes\":")
-                .cpu_array(host2, kMaxNodeBits);
-    } else {
-        line.add(" [host nodes {").cpu_list_short(host).ch('}');
-        if (c.have_nodes2)
-            line.add(" -> {").cpu_list_short(host2).ch('}');
-        line.ch(']');
-    }
-}
-
-void add_host_cpus(TextBuilder& line, const Call& c, bool json) {
-    if (c.have_nodes && is_virtual()) {
-        add_host_nodes(line, c, json);
-        return;
-    }
-    if (!c.have_mask || !is_virtual())
-        return;
-    CpuBits host;
-    to_host(c.mask, &host);
-    if (json)
-        line.add(",\"vcpus\":").cpu_array(c.mask, vcpu_count()).add(",\"host_cpus\":").cpu_array(host, PAL_MAX_CPUS);
-    else
-        line.add(" [host {").cpu_list_short(host).add("}]");
 }
 
 void add_stack(Caller caller, TextBuilder& line, bool json) {
@@ -216,7 +174,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
             tracer::add_timestamp(line, g_time, c.wall, c.start, c.previous);
             line.ch('"');
         }
-        add_host_cpus(line, c, true);
+        tracer::add_host_annotation(line, c, true);
         if (phase == Phase::kExecPending) {
             line.ch('\x1f');
             add_stack(caller, line, true);
@@ -249,7 +207,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         } else if (c.result < 0 && c.result > -4096) {
             const char* desc = strerrordesc_np(static_cast<int>(-c.result));
             line.add(" = -1 ").add(error_name(c.result)).add(" (").add(desc ? desc : "?").ch(')');
-        } else if (c.nr == SYS_mmap || c.nr == SYS_brk) {
+        } else if (c.nr == SYS_mmap || c.nr == SYS_brk || c.nr == SYS_mremap) {
             line.add(" = ").hex(static_cast<unsigned long>(c.result));
         } else if (c.nr == SYS_rt_sigtimedwait && c.result > 0) {
             line.add(" = ").num(c.result).add(" (");
@@ -258,7 +216,7 @@ void format_call(Caller caller, const Call& c, Phase phase, TextBuilder& line) {
         } else {
             line.add(" = ").num(c.result);
         }
-        add_host_cpus(line, c, false);
+        tracer::add_host_annotation(line, c, false);
         line.add(" <").add(handled).add(">");
         if (phase == Phase::kReturned) {
             /* The call's duration, as strace -T shows it. */
@@ -508,9 +466,13 @@ void summary_before_exit(Caller caller, long nr) {
     t_in_trace = false;
 }
 
-/* A shown call, recorded in `c` (cleared): the static record `*slot`, or one on the stack (-1). */
-SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return, int* slot) {
+/* A shown call, recorded in `c` (cleared): the static record `*slot`, or one on the stack (-1). `run`
+ * is the call that runs, when it is not the one shown (dispatch_shown). */
+SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bool may_not_return, int* slot,
+                         const ShownCall& run) {
     c.nr = nr;
+    c.entries = -1;
+    c.out_arg = 0;
     memcpy(c.args, args, sizeof(c.args));
     if (int at = tracer::string_argument(nr, 0); at >= 0 && g_lines && args[at])
         c.have_path = tracer::read_string(caller, args[at], c.path, sizeof(c.path), &c.path_cut);
@@ -534,14 +496,14 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
     if (*slot >= 0 && (nr == SYS_exit || nr == SYS_exit_group) && !caller.is_remote()) {
         tracer::release_call(*slot);
         *slot = -1;
-        return dispatch_traced(caller, nr, args);
+        return dispatch_traced(caller, run.nr, run.args);
     }
     c.start = now_ns();
     if (g_time == TraceTime::kRelative)
         c.previous = g_previous_start.exchange(c.start, std::memory_order_relaxed);
     else if (g_time != TraceTime::kNone)
         c.wall = clock_ns(CLOCK_REALTIME);
-    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_traced(caller, nr, args);
+    SyscallResult result = exec_line ? exec_with_line(caller, &c, args) : dispatch_traced(caller, run.nr, run.args);
     c.nanoseconds = now_ns() - c.start;
     c.result = result.leaves_to_host() ? 0 : result.value();
     if (g_counting)
@@ -561,6 +523,7 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
         tracer::read_call_nodes(caller, &c);
     if (!(c.result < 0 && c.result > -4096))
         tracer::read_structs(caller, &c, false);
+    tracer::read_after_call(caller, &c);
     if (nr == SYS_getcpu && c.result == 0) {
         c.have_cpu = (!args[0] || caller.copy_in(&c.cpu, static_cast<uintptr_t>(args[0]), sizeof(c.cpu)) == 0) &&
                      (!args[1] || caller.copy_in(&c.node, static_cast<uintptr_t>(args[1]), sizeof(c.node)) == 0);
@@ -572,17 +535,17 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
 }
 
 /* With every record in use: the record on the stack, in a frame of its own. */
-__attribute__((noinline)) SyscallResult trace_call_on_stack(Caller caller, long nr, const long args[6], bool exits) {
+__attribute__((noinline)) SyscallResult trace_call_on_stack(Caller caller, long nr, const long args[6], bool exits,
+                                                             const ShownCall& run) {
     Call c = {};
     int slot = -1;
-    return trace_call(caller, nr, args, c, exits, &slot);
+    return trace_call(caller, nr, args, c, exits, &slot, run);
 }
 
-}  // namespace
-
-SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
+/* Call `nr` with `args` as the trace shows it, and `run` as it runs. */
+SyscallResult trace_shown(Caller caller, long nr, const long args[6], const ShownCall& run) {
     if (t_in_trace)
-        return dispatch_for(caller, nr, args);
+        return dispatch_for(caller, run.nr, run.args);
     const bool shown = trace_filter_has(g_filter, nr), may_not_return = ends_the_thread(nr);
     /* A call that does not return when it succeeds (exec, exit) is counted before it, as strace -c
      * counts it; only its failure is added after. */
@@ -596,15 +559,27 @@ SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
     }
     if (!shown) {
         summary_before_exit(caller, nr);
-        return dispatch_traced(caller, nr, args);
+        return dispatch_traced(caller, run.nr, run.args);
     }
     int slot;
     Call* c = tracer::claim_call(&slot);
     if (!c)
-        return trace_call_on_stack(caller, nr, args, may_not_return);
-    SyscallResult result = trace_call(caller, nr, args, *c, may_not_return, &slot);
+        return trace_call_on_stack(caller, nr, args, may_not_return, run);
+    SyscallResult result = trace_call(caller, nr, args, *c, may_not_return, &slot, run);
     tracer::release_call(slot); /* unless exit gave it back (-1) */
     return result;
+}
+
+}  // namespace
+
+SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]) {
+    const ShownCall run = {nr, {args[0], args[1], args[2], args[3], args[4], args[5]}};
+    return trace_shown(caller, nr, args, run);
+}
+
+SyscallResult trace_dispatch_shown(Caller caller, const ShownCall& shown, long nr, const long args[6]) {
+    const ShownCall run = {nr, {args[0], args[1], args[2], args[3], args[4], args[5]}};
+    return trace_shown(caller, shown.nr, shown.args, run);
 }
 
 LIBOS_STARTUP bool trace_wants_stacks() {

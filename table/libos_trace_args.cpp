@@ -80,7 +80,7 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
     const unsigned long u = static_cast<unsigned long>(value);
     const int i = static_cast<int>(value);
     bool quoted = json;
-    if (add_enum(line, type, value, json))
+    if (add_enum(line, type, value, json) || add_named(line, nr, type, value, json))
         return;
     if (nr == SYS_clock_nanosleep && type == 'd' && u == 1) {
         line.add(json ? "\"TIMER_ABSTIME\"" : "TIMER_ABSTIME");
@@ -198,15 +198,9 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
         case 'S':
             add_signal(line, i);
             break;
-        case 'P': {
-            unsigned mode = static_cast<unsigned>(u) & ~(7u << 13);
-            if (mode < sizeof(kPolicyModes) / sizeof(kPolicyModes[0]))
-                line.add(kPolicyModes[mode]);
-            else
-                line.unum(mode);
-            add_flags(line, u & (7u << 13), kPolicyFlags, true);
+        case 'P':
+            add_policy_mode(line, u);
             break;
-        }
         case 'p':
             if ((u & 0xffffffffu) == 0)
                 line.add("PROT_NONE");
@@ -245,6 +239,15 @@ void add_scalar(TextBuilder& line, long nr, char type, long value, bool json) {
 }
 
 }  // namespace
+
+void add_policy_mode(TextBuilder& line, unsigned long u) {
+    unsigned mode = static_cast<unsigned>(u) & ~(7u << 13);
+    if (mode < sizeof(kPolicyModes) / sizeof(kPolicyModes[0]))
+        line.add(kPolicyModes[mode]);
+    else
+        line.unum(mode);
+    add_flags(line, u & (7u << 13), kPolicyFlags, true);
+}
 
 /* Appends the names of `value`'s flags joined by '|' (after `first` names already written), and
  * what no name covers as hex; "0" when nothing at all was written. */
@@ -365,6 +368,9 @@ int argument_count(const Call& c) {
         const unsigned long type = static_cast<unsigned long>(c.args[n - 2]) & 0170000;
         return type == 0020000 || type == 0060000 ? n : n - 1;
     }
+    /* mremap's new address only with MREMAP_FIXED, as glibc reads it and strace shows it. */
+    if (c.nr == SYS_mremap)
+        return static_cast<unsigned long>(c.args[3]) & 2 ? n : n - 1;
     /* mq_open(name, oflag, mode, attr): the mode and the attributes only with O_CREAT, as strace. */
     if (c.nr == SYS_mq_open)
         return static_cast<unsigned long>(c.args[1]) & 0x40 ? n : 2;
@@ -412,16 +418,9 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
         } else if (type == 's' && i == second_string && c.have_path2) {
             quote(line, c.path2, c.path2_cut, json);
         } else if (type == 'c' && c.have_mask) {
-            if (json)
-                line.cpu_array(c.mask, 8192);
-            else
-                line.ch('{').cpu_list_short(c.mask).ch('}');
+            add_cpu_mask(line, c.mask, json);
         } else if (type == 'N' && (c.nr == SYS_migrate_pages && i == 3 ? c.have_nodes2 : c.have_nodes)) {
-            const CpuBits& nodes = c.nr == SYS_migrate_pages && i == 3 ? c.nodes2 : c.nodes;
-            if (json)
-                line.cpu_array(nodes, 8192);
-            else
-                line.ch('{').cpu_list_short(nodes).ch('}');
+            add_node_mask(line, c, i, json);
         } else if (type == 'V') {
             add_string_array(line, caller, static_cast<unsigned long>(c.args[i]), json);
         } else if (type == 'E') {
@@ -432,6 +431,19 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
             add_scalar(line, c.nr, 'x', c.args[i], json); /* not read: its address, as strace shows it */
         } else if (type == 'k' || type == 'w') {
             add_scalar(line, c.nr, 'x', c.args[i], json); /* a set of a size strace does not read */
+        } else if (i + 1 == c.out_arg) {
+            /* A string the call wrote: getcwd's whole, as a path; a link's first 32 bytes, as strace
+             * shows a string (-s 32), then "...". */
+            if (json)
+                line.quoted(c.path2);
+            else
+                line.c_quoted(c.path2, c.nr == SYS_getcwd ? sizeof(c.path2) : 32);
+        } else if (i == 1 && c.entries >= 0 && lists_directory(c.nr) && !json) {
+            /* getdents64's buffer with its count of records, as strace shows it. */
+            add_scalar(line, c.nr, 'x', c.args[i], json);
+            line.add(" /* ").num(c.entries).add(" entries */");
+        } else if (type == 'n' && i > 0) {
+            add_socket_option(line, c.nr, c.args[i - 1], c.args[i], json);
         } else if (c.nr == SYS_getcpu && i < 2 && c.have_cpu) {
             if (json)
                 line.ch('[').unum(i == 0 ? c.cpu : c.node).ch(']');

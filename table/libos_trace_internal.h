@@ -68,6 +68,8 @@ struct Call {
         } structs;
     };
     bool have_nodes, have_nodes2;
+    long entries; /* getdents64 and getdents: the records it wrote (-1: not counted) */
+    signed char out_arg; /* 1 + the argument whose string the call wrote, read into path2 (0: none) */
 };
 
 /* A flag's bits and name, for the decoding tables. */
@@ -89,6 +91,8 @@ void add_signal(TextBuilder& line, int sig);
 const char* signal_abbreviation(int sig);
 void add_octal(TextBuilder& line, unsigned long mode);
 void add_node_mode(TextBuilder& line, unsigned long mode);
+/* A memory-policy mode and its flags (MPOL_BIND|MPOL_F_STATIC_NODES). */
+void add_policy_mode(TextBuilder& line, unsigned long mode);
 void add_device(TextBuilder& line, unsigned long dev);
 
 /* The structures and enumerations some calls take (libos_trace_structs.cpp): whether argument
@@ -101,6 +105,13 @@ size_t struct_bytes(const char* types, const long args[6], int index);
  * JSON object; an enumeration letter's value (K, R, Y), false for other letters. */
 void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t size, bool json);
 bool add_enum(TextBuilder& line, char type, long value, bool json);
+/* The named values of libos_trace_names.cpp, as strace 6.1 prints them: an access mode (a), lseek's
+ * whence (e), madvise's advice (v), mremap's flags (r), the XATTR_* flags (z), a socket option level
+ * (o), the memory-policy calls' MPOL_MF_* (h) and get_mempolicy's MPOL_F_* (j) flags; false for
+ * other letters. A socket option's name (n) for its level (SOL_SOCKET's by name,
+ * other levels' as numbers). */
+bool add_named(TextBuilder& line, long nr, char type, long value, bool json);
+void add_socket_option(TextBuilder& line, long nr, long level, long option, bool json);
 /* statx's mask (STATX_BASIC_STATS|STATX_MNT_ID); as an argument, bits without any name are
  * followed by strace's comment STATX_???. */
 void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument);
@@ -112,6 +123,27 @@ void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument);
 bool read_mask(Caller caller, long address, long len, CpuBits* out);
 bool read_string(Caller caller, long address, char* out, size_t size, bool* cut);
 void read_call_nodes(Caller caller, Call* c);
+/* After a call returned: what strace shows of its result in the arguments (getdents64's count of
+ * records, walked through their d_reclen; the string getcwd, readlink or readlinkat wrote). */
+void read_after_call(Caller caller, Call* c);
+bool lists_directory(long nr);
+/* A memory-policy call's node mask argument and its maxnode's (-1 for other calls); how many words
+ * of the mask strace 6.1 shows for a maxnode, (maxnode + 62) / 64, of which the trace keeps the
+ * first kNodeMaskWordsShown (strace shows 32, then "..."). */
+int node_mask_argument(long nr, int* maxnode_arg);
+constexpr unsigned long kNodeMaskWordsShown = 32;
+inline unsigned long node_mask_words(long maxnode) {
+    return (static_cast<unsigned long>(maxnode) + 62) / 64;
+}
+
+/* The masks of a call as strace 6.1 prints them (libos_trace_masks.cpp): a CPU mask as its list
+ * ([0 1 5]), a node mask (argument `index` of `c`, read with read_call_nodes) as its words
+ * ([0x00000000000003]); in JSON both as arrays of the numbers in them. Then, after the result, what
+ * strace cannot know, as a C comment that strace's readers skip: the host CPUs or nodes the machine
+ * made of them ("host [1]" in the comment), or in JSON the "vcpus" and "host_cpus" ("nodes", "host_nodes") fields. */
+void add_cpu_mask(TextBuilder& line, const CpuBits& mask, bool json);
+void add_node_mask(TextBuilder& line, const Call& c, int index, bool json);
+void add_host_annotation(TextBuilder& line, const Call& c, bool json);
 void read_structs(Caller caller, Call* c, bool input);
 
 /* LIBOS_TRACE_EXEC, the line of the exec that started this program (libos_trace_exec.cpp): checked

@@ -12,7 +12,6 @@
 #include "libos_trace_internal.h"
 
 namespace libos::tracer {
-namespace {
 
 /* Where a memory-policy call's node mask is: its argument and its maxnode's; -1 for other calls. */
 int node_mask_argument(long nr, int* maxnode_arg) {
@@ -32,19 +31,21 @@ int node_mask_argument(long nr, int* maxnode_arg) {
     }
 }
 
-/* A node mask in the program's memory: the first maxnode - 1 bits, at most the machine's MAX_NUMNODES. */
+namespace {
+
+
+/* A node mask in the program's memory as strace 6.1 reads it: (maxnode + 62) / 64 words (none for a
+ * maxnode of 0, which strace shows as []), of which the first kNodeMaskWordsShown are kept; false
+ * (the mask shown as its address) for a null or unreadable one, and for a maxnode of 1, whose mask
+ * strace does not read either. Read whether or not the machine has virtual nodes: it is the
+ * program's side. */
 bool read_nodes(Caller caller, long address, long maxnode, CpuBits* out) {
     memset(out, 0, sizeof(*out));
-    if (!address || maxnode <= 1 || !numa_virtual())
+    const unsigned long words = node_mask_words(maxnode);
+    if (!address || (maxnode != 0 && words == 0))
         return false;
-    unsigned long bits = static_cast<unsigned long>(maxnode) - 1;
-    if (bits > numa_max_nodes())
-        bits = numa_max_nodes();
-    if (caller.copy_in(out->words, static_cast<uintptr_t>(address), (bits + 63) / 64 * 8) < 0)
-        return false;
-    if (bits % 64)
-        out->words[bits / 64] &= (1ULL << (bits % 64)) - 1;
-    return true;
+    const unsigned long read = words < kNodeMaskWordsShown ? words : kNodeMaskWordsShown;
+    return read == 0 || caller.copy_in(out->words, static_cast<uintptr_t>(address), read * 8) == 0;
 }
 
 }  // namespace
@@ -105,6 +106,51 @@ void read_call_nodes(Caller caller, Call* c) {
     c->have_nodes = read_nodes(caller, c->args[arg], c->args[maxnode_arg], &c->nodes);
     if (c->nr == SYS_migrate_pages)
         c->have_nodes2 = read_nodes(caller, c->args[3], c->args[maxnode_arg], &c->nodes2);
+}
+
+bool lists_directory(long nr) {
+#ifdef SYS_getdents /* x86_64's; arm64 has getdents64 alone */
+    if (nr == SYS_getdents)
+        return true;
+#endif
+    return nr == SYS_getdents64;
+}
+
+/* The string a call wrote into argument `arg`, `n` bytes (at most path2's, NUL added), for its line. */
+void read_written(Caller caller, Call* c, int arg, long n) {
+    if (c->have_path2 || n < 0)
+        return;
+    const size_t bytes = static_cast<size_t>(n) < sizeof(c->path2) - 1 ? static_cast<size_t>(n) : sizeof(c->path2) - 1;
+    if (caller.copy_in(c->path2, static_cast<uintptr_t>(c->args[arg]), bytes) != 0)
+        return;
+    c->path2[bytes] = '\0';
+    c->out_arg = static_cast<signed char>(arg + 1);
+}
+
+void read_after_call(Caller caller, Call* c) {
+    c->entries = -1;
+    if (c->result < 0)
+        return;
+    /* getcwd's result counts the NUL; readlink's bytes have none. */
+    if (c->nr == SYS_getcwd && c->result > 0)
+        read_written(caller, c, 0, c->result - 1);
+#ifdef SYS_readlink
+    if (c->nr == SYS_readlink)
+        read_written(caller, c, 1, c->result);
+#endif
+    if (c->nr == SYS_readlinkat)
+        read_written(caller, c, 2, c->result);
+    if (!lists_directory(c->nr))
+        return;
+    /* Both records have their 16-bit d_reclen at byte 16 (after two 64-bit words on 64-bit). */
+    long count = 0;
+    for (long at = 0; at < c->result; ++count) {
+        uint16_t reclen;
+        if (caller.copy_in(&reclen, static_cast<uintptr_t>(c->args[1] + at + 16), sizeof(reclen)) != 0 || !reclen)
+            break;
+        at += reclen;
+    }
+    c->entries = count;
 }
 
 }  // namespace libos::tracer

@@ -392,6 +392,7 @@ size_t struct_bytes(const char* types, const long args[6], int index) {
             return sizeof(KernelRlimit);
         case 'Q':
         case 'q':
+        case 'y':
             return sizeof(int);
         case 'F':
             return sizeof(KernelStat);
@@ -492,6 +493,11 @@ void add_struct(TextBuilder& line, char type, const unsigned char* bytes, size_t
         case 'Q':
         case 'q':
             line.ch('[').num(load<int>(bytes, size)).ch(']');
+            return;
+        case 'y': /* get_mempolicy's mode */
+            line.add(json ? "[\"" : "[");
+            add_policy_mode(line, static_cast<unsigned>(load<int>(bytes, size)));
+            line.add(json ? "\"]" : "]");
             return;
         case 'F':
             add_stat(line, load<KernelStat>(bytes, size), json);

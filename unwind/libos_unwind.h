@@ -32,9 +32,15 @@ int libos_unwind_backtrace(void* ucontext, LibosFrame* frames, int max);
  * dlsym); it allocates only from its own arena and never waits. */
 int libos_unwind_source(uintptr_t address, const char* object, uintptr_t bias, char* out, size_t size);
 
+/* Allocates the calling thread's thread-local blocks of libunwind, libdw and libelf (glibc does that
+ * with the program's malloc at a thread's first access): the shim calls it when a thread starts, so
+ * that a stack's first lookup in a signal handler allocates nothing (libos_unwind_tls.cpp). */
+void libos_unwind_thread_start(void);
+
 /* The names the plugin's entries are looked up by. */
 typedef int (*LibosUnwindBacktrace)(void*, LibosFrame*, int);
 typedef int (*LibosUnwindSource)(uintptr_t, const char*, uintptr_t, char*, size_t);
+typedef void (*LibosUnwindThreadStart)(void);
 }
 
 #endif

@@ -30,6 +30,7 @@ struct AppAction {
     std::atomic<void*> handler;
     std::atomic<unsigned long> flags;
     std::atomic<uint64_t> mask;
+    std::atomic<void*> restorer; /* kept and given back, as the kernel keeps sa_restorer */
 };
 
 constinit AppAction g_app_actions[PAL_FAULT_SIGNALS] = {};
@@ -71,6 +72,7 @@ bool inside_libos(int sig, void* ucontext) {
 void store(AppAction& a, const PalKernelSigaction& k) {
     a.handler.store(k.handler, std::memory_order_relaxed);
     a.flags.store(k.flags, std::memory_order_relaxed);
+    a.restorer.store(k.restorer, std::memory_order_relaxed);
     a.mask.store(k.mask, std::memory_order_release);
 }
 
@@ -79,6 +81,7 @@ PalKernelSigaction load(const AppAction& a) {
     k.mask = a.mask.load(std::memory_order_acquire);
     k.handler = a.handler.load(std::memory_order_relaxed);
     k.flags = a.flags.load(std::memory_order_relaxed);
+    k.restorer = a.restorer.load(std::memory_order_relaxed);
     return k;
 }
 

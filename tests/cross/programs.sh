@@ -48,7 +48,7 @@ if nproc_bin=$(tool nproc); then
   # Tracing decodes the architecture's numbers: nproc's one affinity call, by name, with its mask.
   traced=$(run --cpus 2 --trace --trace-filter=%cpu -- "$nproc_bin" 2>&1)
   check "--cpus 2 --trace --trace-filter=%cpu: $arch nproc's sched_getaffinity, traced by name" \
-    "$([[ $traced == *"sched_getaffinity(0, "*"{0-1}) = "* ]] && [[ $traced == *$'\n2' ]]; echo $?)" "$traced"
+    "$([[ $traced == *"sched_getaffinity(0, "*"[0 1]) = "* ]] && [[ $traced == *$'\n2' ]]; echo $?)" "$traced"
 else
   skip "$arch nproc" "no $arch coreutils unpacked (LIBOS_CROSS_TOOLS; scripts/test --cross unpacks it)"
 fi

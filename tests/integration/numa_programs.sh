@@ -228,11 +228,11 @@ else
   skip "numastat" "numastat is not installed"
 fi
 
-# The trace decodes node masks as virtual lists with the host nodes they became (on a one-node host,
-# every virtual node is host node 0).
+# The trace shows node masks as strace does (the program's words, virtual), with the host nodes they
+# became in a comment (on a one-node host, every virtual node is host node 0).
 if [ "$hostnodes" == 1 ]; then
   expect "--numa 2: the trace shows set_mempolicy's nodes and their host nodes" \
-    "set_mempolicy(MPOL_BIND, {1}, 1025) = 0 [host nodes {0}] <libos>" \
+    "set_mempolicy(MPOL_BIND, [$(printf '0x%014x, ' 2)$(for i in $(seq 15); do printf '0000000000000000, '; done | sed 's/, $//')], 1025) = 0 /* host nodes [0] */ <libos>" \
     bash -c "$(printf '%q ' "$run") --cpus 8 --numa 2 --trace -- numactl --membind=1 true 2>&1 | grep -o 'set_mempolicy(MPOL_BIND, .*' | sed 's/ <[0-9.]*>$//'"
 else
   skip "--numa 2: the trace of set_mempolicy" "the host has $hostnodes nodes"

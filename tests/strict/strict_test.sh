@@ -863,8 +863,8 @@ fi
 name="--strict --cpus 8 --trace: the static probe's raw pin, read-back, getcpu and open are traced, marked <supervisor>"
 run "$L" --strict --cpus 8 --trace -- "$S" pin 5 online
 pid_re='^[0-9]+/[0-9]+ '
-if [ $rc -eq 0 ] && grep -Eq "${pid_re}sched_setaffinity\(0, [0-9]+, \{5\}\) = 0 \[host \{[0-9,-]+\}\] <supervisor> <[0-9]+\.[0-9]{6}>$" <<<"$err" &&
-   grep -Eq "${pid_re}sched_getaffinity\(0, [0-9]+, \{5\}\) = 8 .*<supervisor> <[0-9]+\.[0-9]{6}>$" <<<"$err" &&
+if [ $rc -eq 0 ] && grep -Eq "${pid_re}sched_setaffinity\(0, [0-9]+, \[5\]\) = 0 /\* host \[[0-9 ]+\] \*/ <supervisor> <[0-9]+\.[0-9]{6}>$" <<<"$err" &&
+   grep -Eq "${pid_re}sched_getaffinity\(0, [0-9]+, \[5\]\) = 8 .*<supervisor> <[0-9]+\.[0-9]{6}>$" <<<"$err" &&
    grep -Eq "${pid_re}getcpu\(\[5\], .*\) = 0 <supervisor> <[0-9]+\.[0-9]{6}>$" <<<"$err" &&
    grep -Eq "${pid_re}openat\(AT_FDCWD, \"/sys/devices/system/cpu/online\", .*\) = [0-9]+ <supervisor> <[0-9]+\.[0-9]{6}>$" <<<"$err"; then
   pass "$name"
@@ -882,7 +882,7 @@ name="--strict --cpus 8 --trace-format=json: the same calls as JSON with \"handl
 run "$L" --strict --cpus 8 --trace-format=json -- "$S" pidfile "$tmp/pid" pin 3
 prog_pid=$(cat "$tmp/pid" 2>/dev/null)
 if [ $rc -eq 0 ] && [ -n "$prog_pid" ] &&
-   grep -q "{\"v\":1,\"pid\":$prog_pid,\"tid\":$prog_pid,\"nr\":203,\"name\":\"sched_setaffinity\",\"arguments\":\"0, [0-9]*, {3}\",\"args\":\[0,[0-9]*,\[3\]\],\"handled\":\"supervisor\",\"result\":0" <<<"$err"; then
+   grep -q "{\"v\":1,\"pid\":$prog_pid,\"tid\":$prog_pid,\"nr\":203,\"name\":\"sched_setaffinity\",\"arguments\":\"0, [0-9]*, \\[3\\]\",\"args\":\[0,[0-9]*,\[3\]\],\"handled\":\"supervisor\",\"result\":0" <<<"$err"; then
   pass "$name"
 else
   fail "$name" "command: $cmd" "$(status_text $rc)" "stdout: $(oneline "$out")" "stderr: $err"

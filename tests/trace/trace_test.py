@@ -5,7 +5,7 @@
 Runs tests/trace/traced_program (TRACE_TEST_PROGRAM), whose modes make exactly known calls, under
 the shim (LD_PRELOAD=LIBOS_LIBSHIM) on a virtual machine of 8 vCPUs, and holds the trace against
 what the program did:
-  - text: every line has the structure PID/TID name(args) = RESULT [host {..}] <libos|host>, and
+  - text: every line has the structure PID/TID name(args) = RESULT [/* host [..] */] <libos|host>, and
     each handled call its exact line ({7} and its host CPU, the mask got, [cpu], [node], the quoted
     path, -1 EINVAL (Invalid argument), <host> for getpid), in the program's order;
   - json: every line parses (strict UTF-8) with the fields and values of the same calls;
@@ -68,8 +68,9 @@ def cpu_list(cpus):
 
 
 ALL_HOST = cpu_list(host_of(v) for v in range(VCPUS))
+ALL_HOST_LIST = " ".join(str(c) for c in sorted({host_of(v) for v in range(VCPUS)}))  # strace's notation
 
-# One traced call: PID/TID [TIME] name(args) = RESULT [ERRNO (text)] [host {list}] <libos|host> <DURATION>,
+# One traced call: PID/TID [TIME] name(args) = RESULT [ERRNO (text)] [/* host [list] */] <libos|host> <DURATION>,
 # or, for a call that does not return (execve), "..." instead of the result and no duration. TIME
 # (--trace-time) is HH:MM:SS, HH:MM:SS.UUUUUU or, relative, seconds with 6 decimals.
 CALL_RE = re.compile(
@@ -77,7 +78,7 @@ CALL_RE = re.compile(
     r"(?P<name>[a-z_][a-z_0-9]*)\((?P<args>.*)\)"
     r"(?: = (?P<result>-?\d+|0x[0-9a-f]+)(?: (?P<errno>E[A-Z0-9]+) \((?P<desc>[^()]+)\)| \((?P<signal>SIG[A-Z0-9_]+)\))?"
     r"| (?P<pending>\.\.\.|= \?))"
-    r"(?: \[host \{(?P<host>[-0-9,]*)\}\])? <(?P<handled>libos|host)>(?: <(?P<duration>\d+\.\d{6})>)?$")
+    r"(?: /\* host (?:nodes )?\[(?P<host>[0-9 ]*)\](?: -> \[[0-9 ]*\])? \*/)? <(?P<handled>libos|host)>(?: <(?P<duration>\d+\.\d{6})>)?$")
 DURATION_RE = re.compile(r" <\d+\.\d{6}>$")
 
 
@@ -278,7 +279,7 @@ def check_basic_text():
     fd = (values(r.out, "online") + ["fd=?"])[1][3:]
 
     bad = structure_problems(r.trace)
-    report("text: every line has the structure PID/TID name(args) = RESULT [host {..}] <libos|host>",
+    report("text: every line has the structure PID/TID name(args) = RESULT [/* host [..] */] <libos|host>",
            r.trace != "" and not bad, bad + ["trace:", r.trace])
     calls = calls_of(r.trace)
     report("text: every line carries the program's pid/tid (%d/%d)" % (pid, pid),
@@ -293,21 +294,21 @@ def check_basic_text():
     def has(line, what):
         report("text: " + what, prefix + line in lines, ["expected: " + prefix + line, "trace:", r.trace])
 
-    has("sched_setaffinity(0, %d, {%d}) = 0 [host {%d}] <libos>" % (MASK_BYTES, LAST, host_of(LAST)),
+    has("sched_setaffinity(0, %d, [%d]) = 0 /* host [%d] */ <libos>" % (MASK_BYTES, LAST, host_of(LAST)),
         "sched_setaffinity shows {%d} and the host CPU it became" % LAST)
-    has("sched_getaffinity(0, %d, {%d}) = %d [host {%d}] <libos>" % (MASK_BYTES, LAST, GOT_BYTES, host_of(LAST)),
+    has("sched_getaffinity(0, %d, [%d]) = %d /* host [%d] */ <libos>" % (MASK_BYTES, LAST, GOT_BYTES, host_of(LAST)),
         "sched_getaffinity shows the mask it got and its result")
     report("text: getcpu() and syscall(SYS_getcpu) show [cpu], [node]",
            lines.count(prefix + "getcpu([%d], [0], NULL) = 0 <libos>" % LAST) == 2, [r.trace])
     has('openat(AT_FDCWD, "/sys/devices/system/cpu/online", O_RDONLY) = %s <libos>' % fd,
         "open() shows openat with the quoted path, O_RDONLY (no mode: it does not create) and the descriptor")
-    has("sched_setaffinity(0, %d, {}) = -1 EINVAL (Invalid argument) [host {}] <libos>" % MASK_BYTES,
+    has("sched_setaffinity(0, %d, []) = -1 EINVAL (Invalid argument) /* host [] */ <libos>" % MASK_BYTES,
         "the failing call shows = -1 EINVAL (Invalid argument)")
     report("text: syscall(SYS_getpid) passes through: getpid(...) = PID <host>",
            any(m["name"] == "getpid" and m["result"] == str(pid) and m["handled"] == "host" and not m["host"]
                for m in calls), [r.trace])
-    has("sched_setaffinity(0, %d, {0-%d}) = 0 [host {%s}] <libos>" % (MASK_BYTES, LAST, ALL_HOST),
-        "a mask of every vCPU shows as a range, with every host CPU")
+    has("sched_setaffinity(0, %d, [%s]) = 0 /* host [%s] */ <libos>" % (MASK_BYTES, " ".join(map(str, range(VCPUS))), ALL_HOST_LIST),
+        "a mask of every vCPU shows as strace lists it, [0 1 ... 7], with every host CPU")
 
 
 # =================================================================================================
@@ -344,7 +345,7 @@ def check_basic_json():
     report("json: sched_setaffinity {%d}: nr 203, arguments, result 0, vcpus [%d], host_cpus [%d]" % (LAST, LAST,
                                                                                                      host_of(LAST)),
            lambda: len(set7) == 1 and set7[0]["nr"] == 203
-           and set7[0]["arguments"] == "0, %d, {%d}" % (MASK_BYTES, LAST) and set7[0]["result"] == 0
+           and set7[0]["arguments"] == "0, %d, [%d]" % (MASK_BYTES, LAST) and set7[0]["result"] == 0
            and set7[0]["args"] == [0, MASK_BYTES, [LAST]]
            and set7[0]["errno"] is None and set7[0]["handled"] == "libos"
            and set7[0].get("host_cpus") == [host_of(LAST)], set7 or objs)
@@ -382,7 +383,7 @@ def check_stacks():
     bad = structure_problems(r.trace, allow_frames=True)
     report("stack text: every line is a call line or a frame line ' > OBJECT(FUNCTION+0xOFF) [0xADDR]'",
            r.rc == 0 and lines and not bad, bad + r.diag())
-    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
+    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, [%d])" % (MASK_BYTES, LAST)
            in l]
     first = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
     m = FRAME_RE.match(first)
@@ -429,7 +430,7 @@ def check_addr2line(text_run, json_run):
         skip("stack: addr2line resolves the frames", "addr2line (binutils) is not installed")
         return
     lines = lines_of(text_run.trace)
-    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, {%d})" % (MASK_BYTES, LAST)
+    idx = [i for i, l in enumerate(lines) if CALL_RE.match(l) and "sched_setaffinity(0, %d, [%d])" % (MASK_BYTES, LAST)
            in l]
     frame = lines[idx[0] + 1] if idx and idx[0] + 1 < len(lines) else ""
     m = FRAME_RE.match(frame)
@@ -498,8 +499,26 @@ def check_source(text_run, json_run):
         m = run(["50"], stack=True, program=counter)
         counts = dict(re.findall(r"^(first|mallocs): (\d+)$", m.out, re.M))
         report("stack: 50 traced calls with stacks and file:line call the program's malloc, free and the rest "
-               "0 times (libunwind and libdw allocate from libos_unwind.so's arena)",
-               m.rc == 0 and counts.get("mallocs") == "0" and "malloc_counting.c:" in m.trace, m.diag())
+               "0 times (libunwind and libdw allocate from libos_unwind.so's arena), the first one too (the "
+               "thread-local blocks of libunwind, libdw and libelf were allocated when the library was loaded)",
+               m.rc == 0 and counts.get("mallocs") == "0" and counts.get("first") == "0"
+               and "malloc_counting.c:" in m.trace, m.diag())
+        # A new thread's first stack, in a signal handler: its thread-local blocks were allocated when
+        # the thread started (the shim's pthread_create), with and without a machine.
+        for cpus in (VCPUS, None):
+            t = run(["thread-signal"], stack=True, program=counter, cpus=cpus)
+            report("stack: a new thread's first traced call with a stack, in a signal handler, calls the "
+                   "program's malloc family 0 times (%s)" % ("a machine" if cpus else "no machine"),
+                   t.rc == 0 and "handler: 0" in t.out and "sched_getaffinity(" in t.trace, t.diag())
+    # The descriptors libdw, libelf and libunwind keep open (the objects looked up, libunwind's pipe)
+    # are out of the program's way: its next open gets the number it gets natively.
+    probe = "import os; os.sched_getaffinity(0); os.sched_getaffinity(0); print('fd', os.open('/', os.O_RDONLY))"
+    native = run(["-c", probe], trace=False, cpus=None, shim=False, program=sys.executable)
+    traced = run(["-c", probe], stack=True, program=sys.executable)
+    report("stack: after traced calls with stacks and file:line, the program's next descriptor is the one it "
+           "gets natively (%s)" % native.out.strip(),
+           native.rc == 0 and traced.rc == 0 and native.out.startswith("fd ") and traced.out == native.out
+           and " > " in traced.trace, [native.out] + traced.diag())
     # A library libdw needs (zlib), loaded by the program with dlopen after start-up, is the copy
     # libos_unwind.so loaded: its allocations outside the LibOS's lookups are the program's, as
     # natively, and not limited to (nor leaked in) the arena.
@@ -612,7 +631,7 @@ def check_fork_exec():
     lines = [bare(l) for l in lines_of(r.trace)]
     exec_line = '%d/%d execve("%s", ' % (child, child, PROG)
     i_exec = next((i for i, l in enumerate(lines) if l.startswith(exec_line) and l.endswith(") = 0 <libos>")), None)
-    after = "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
+    after = "%d/%d sched_setaffinity(0, %d, [0]) = 0 /* host [%d] */ <libos>" % (child, child, MASK_BYTES, host_of(0))
     i_after = lines.index(after) if after in lines else None
     report("fork/exec: the child's execve line, one, = 0 (printed by the exec'd program, as strace -f prints it "
            "once the exec returned), then the exec'd program's calls with the child's pid",
@@ -879,7 +898,7 @@ def check_launcher():
     names = [m["name"] for m in calls_of(r.trace)]
     report("scripts/libos-run --cpus 8 --trace=FILE: the same lines, in FILE, nothing on stderr",
            r.rc == 0 and r.err == "" and not structure_problems(r.trace) and names == BASIC_ORDER
-           and "%d/%d sched_setaffinity(0, %d, {%d}) = 0 [host {%d}] <libos>" % (pid, pid, MASK_BYTES, LAST,
+           and "%d/%d sched_setaffinity(0, %d, [%d]) = 0 /* host [%d] */ <libos>" % (pid, pid, MASK_BYTES, LAST,
                                                                                   host_of(LAST)) in r.trace,
            r.diag())
 
@@ -1433,6 +1452,63 @@ def check_strace_arguments():
            problems + [args])
 
 
+def check_entry_points():
+    """Every libc entry point the shim overrides, called once by tests/trace/entry_points.c: run natively
+    under strace 6.1 and traced under the shim (no machine, so that results are the host's), the calls
+    the trace shows are strace's, with the same names, arguments and results once pids and addresses
+    are set aside (tests/trace/strace_compare.py): access is access(2) on x86_64, fstat is
+    newfstatat(fd, "", ..., AT_EMPTY_PATH), masks are [0 1] and [0x00000000000001]. The only calls of
+    the trace strace cannot see are those libc answers from the vDSO natively (getcpu)."""
+    name = "entry points: the trace's calls are strace 6.1's lines for the same program natively"
+    prog = os.environ.get("TRACE_TEST_ENTRY_POINTS")
+    if not prog or not shutil.which("strace"):
+        skip(name, "strace is not installed" if prog else "no entry_points program")
+        return
+    if os.environ.get("LIBOS_TEST_SANITIZERS"):
+        skip(name, "a sanitizer build: its runtime makes calls of its own natively that the trace does not show")
+        return
+    sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+    import strace_compare
+    work = tempfile.mkdtemp(prefix="entry-points-", dir=TMP)
+    os.mkdir(os.path.join(work, "sub"))
+    with open(os.path.join(work, "file"), "w") as f:
+        f.write("hello\n")
+    open(os.path.join(work, "sub", "a"), "w").close()
+    os.symlink("file", os.path.join(work, "link"))
+    out = os.path.join(TMP, "strace-entry-points.txt")
+    p = subprocess.run(["strace", "-f", "-qq", "-o", out, prog, work], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60, env=under_ptrace_env())
+    if p.returncode != 0 or not os.path.exists(out):
+        skip(name, "strace cannot trace here: %s" % p.stderr.decode(errors="replace")[:80])
+        return
+    theirs = strace_compare.from_marker(strace_compare.parse_strace(open(out).read()), "getpid")
+    r = run([work], cpus=None, program=prog, timeout=60)
+    ours = strace_compare.from_marker(strace_compare.parse_libos(r.trace), "getpid")
+    matches, differences, unseen = strace_compare.compare(strace_compare.normalise(theirs),
+                                                          strace_compare.normalise(ours))
+    own = [o for o, t in differences if o["name"] == "getcpu"]
+    wrong = [(o, t) for o, t in differences if o["name"] != "getcpu"]
+    seen = {m[0]["name"] for m in matches}
+    lines = {m[0]["line"].split(" ", 1)[1].split(" <")[0] for m in matches}
+    report("%s: %d calls both see, all equal (%d with memory strace decodes and the trace shows as its address); "
+           "the trace's own: getcpu (the vDSO natively)" % (name, len(matches), sum(1 for m in matches if m[2])),
+           r.rc == 0 and not wrong and len(matches) >= 60 and len(own) == 1
+           and {"access", "newfstatat", "faccessat2", "sched_setaffinity", "set_mempolicy", "execveat", "getdents64",
+                "lseek", "madvise", "mremap", "setsockopt", "unshare", "setns"} <= seen,
+           ["ours   %s\nstrace %s" % (o["line"], t["line"] if t else "(none)") for o, t in wrong]
+           + ["seen: %s" % sorted(seen)] + r.diag())
+    report("entry points: access() is access(2), fstat() newfstatat(fd, \"\", ..., AT_EMPTY_PATH), masks as strace "
+           "prints them, readlink's and getcwd's strings", lambda: any(l.startswith('access("%s/file", R_OK) = 0' % work) for l in lines)
+           and any(re.match(r'newfstatat\(3, "", \{st_mode=S_IFREG\|0644, st_size=6, \.\.\.\}, AT_EMPTY_PATH\) = 0', l)
+                   for l in lines)
+           and any(re.match(r"sched_getaffinity\(0, 128, \[[0-9 ]+\]\) = \d+$", l) for l in lines)
+           and 'readlink("%s/link", "file", 4096) = 4' % work in lines
+           and 'getcwd("%s", 4096) = %d' % (work, len(work) + 1) in lines
+           and "set_mempolicy(MPOL_BIND, [0x00000000000001], 65) = 0" in lines
+           and "get_mempolicy([MPOL_BIND], [0x00000000000001, 0000000000000000], 129, NULL, 0) = 0" in lines,
+           sorted(lines))
+
+
 def check_exec_line_environment():
     """LIBOS_TRACE_EXEC, the exec's line that the new program prints, is taken out of that program's
     environment once read: env shows it no more than natively, and children that a program without
@@ -1694,7 +1770,7 @@ def check_per_process():
     child_lines = [bare(l) for l in lines_of(files.get(str(child), ""))]
     report("the child's file: its execve (pending), then the exec'd program's calls",
            any(l.startswith("%d/%d execve(" % (child, child)) for l in child_lines)
-           and "%d/%d sched_setaffinity(0, %d, {0}) = 0 [host {%d}] <libos>" % (child, child, MASK_BYTES, host_of(0))
+           and "%d/%d sched_setaffinity(0, %d, [0]) = 0 /* host [%d] */ <libos>" % (child, child, MASK_BYTES, host_of(0))
            in child_lines, child_lines)
 
     work = tempfile.mkdtemp(dir=TMP)
@@ -1734,7 +1810,7 @@ def main():
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
                       check_launcher, check_nested_stats, check_exit_stats, check_spawn, check_crash, check_own_handlers, check_off, check_values, check_edges,
-                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
+                      check_implied, check_filter, check_strace_classes, check_strace_arguments, check_entry_points, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
                       check_per_process):
             try:
                 check()

@@ -249,6 +249,18 @@ const char* syscall_arguments(long nr);
  * result: -errno on failure. Safe in any context (no allocation, no lock, errno untouched). */
 long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
+/* The call a libc function makes natively, as strace would show it: its number and arguments. */
+struct ShownCall {
+    long nr;
+    long args[6];
+};
+
+/* dispatch(nr, args...), where glibc would make another, equivalent system call for the function
+ * the shim overrides (its fstat is newfstatat(fd, "", buf, AT_EMPTY_PATH)): the trace, its filter
+ * and the summary see `shown`, so that they show what strace shows natively; the call that runs is
+ * `nr`. With tracing off it is dispatch's one branch, and `shown` is not looked at. */
+long dispatch_shown(const ShownCall& shown, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
 /* Runs syscall `nr` for `caller`, without tracing: what dispatch does when tracing is off, and what
  * the tracer and strict mode's supervisor run. For the calling thread a call left to the host is run
  * there; for a remote caller the LeaveToHost is returned (the kernel then runs the call itself). */

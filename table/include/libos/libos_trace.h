@@ -46,6 +46,10 @@ bool trace_init(ConfigError* err);
 /* dispatch_for with tracing: runs the call through the table for `caller`, and records and prints
  * it. */
 SyscallResult trace_dispatch(Caller caller, long nr, const long args[6]);
+/* The same for a call shown as another (dispatch_shown): `shown` is traced, filtered and counted,
+ * `nr` with `args` runs. */
+struct ShownCall;
+SyscallResult trace_dispatch_shown(Caller caller, const ShownCall& shown, long nr, const long args[6]);
 
 /* Whether stacks were asked for, and the unwinder the shim loaded for them (or for a crash). */
 bool trace_wants_stacks();
