@@ -233,7 +233,22 @@ uint32_t look_up_pid_namespace() {
 
 }  // namespace
 
+/* SlotNamespace's: the tag a supervisor thread acts under for now, 0 when it is its own. */
+constinit thread_local uint32_t t_acting_ns __attribute__((tls_model("initial-exec"))) = 0;
+
+bool SlotNamespace::enter(uint64_t ns_ino) {
+    uint32_t tag = static_cast<uint32_t>(ns_ino); /* as look_up_pid_namespace tags it */
+    t_acting_ns = tag == kNotLooked ? 0 : tag;
+    return t_acting_ns != 0;
+}
+
+void SlotNamespace::leave() {
+    t_acting_ns = 0;
+}
+
 LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
+    if (__builtin_expect(t_acting_ns != 0, 0))
+        return t_acting_ns;
     /* A vfork child of a process that changed its children's namespace lives in that other one; it
      * runs in its parent's memory, whose cached tag stays the parent's. */
     if (__builtin_expect(g_children_ns_changed.load(std::memory_order_relaxed), 0) && vfork_child_tid() > 0)

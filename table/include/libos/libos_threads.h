@@ -123,6 +123,30 @@ void thread_exiting();
 void before_fork();
 void after_fork_child();
 
+/* A thread's slot is claimed under its tid in its own PID namespace (by the shim, in-process).
+ * Strict mode's supervisor acts for threads of other namespaces too: while a SlotNamespace lives, the
+ * calling thread finds and claims slots as a process of PID namespace `ns_ino` (the inode number of
+ * its /proc/<pid>/ns/pid) does, so tids given to find_slot and register_thread are that namespace's.
+ * 0 leaves the thread in its own. */
+class SlotNamespace {
+public:
+    explicit SlotNamespace(uint64_t ns_ino) {
+        if (__builtin_expect(ns_ino != 0, 0))
+            active_ = enter(ns_ino);
+    }
+    ~SlotNamespace() {
+        if (__builtin_expect(active_, 0))
+            leave();
+    }
+    SlotNamespace(const SlotNamespace&) = delete;
+    SlotNamespace& operator=(const SlotNamespace&) = delete;
+
+private:
+    static bool enter(uint64_t ns_ino);
+    static void leave();
+    bool active_ = false;
+};
+
 /* The slots in use, for strict mode's creator inference (table/strict/): index < used_slot_count().
  * read_slot gives a slot's thread, its mask and the launch's clock at its last write; false for a
  * slot without a live thread, and for one being written (a scan never waits for a writer: a process
