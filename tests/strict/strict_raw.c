@@ -84,6 +84,9 @@
  *   childpin V          a child waits; its parent pins it (raw) to V by its pid and reads it by its
  *                       pid: childpin=<result> childpin_mask=<list>; then the child reads its own:
  *                       childpin_own=<list> (pids as the caller's PID namespace names them)
+ *   zombie              a child ends and is left unwaited (a zombie, its pid still its own); its
+ *                       parent reads and sets (to {0}) its mask by its pid, raw, then waits for it:
+ *                       zombie_get=<0 or the negative errno> zombie_set=<result>
  *   statusof PID        raw open of /proc/PID/status: statusof=<Cpus_allowed_list or errno>
  *   pidfile PATH        writes this process's pid to PATH, atomically (for a test that looks from
  *                       outside)
@@ -847,6 +850,28 @@ static void run_childpin(long v) {
         complain("childpin: the child ended with status %#x", status);
 }
 
+static void run_zombie(void) {
+    pid_t pid = fork();
+    if (pid < 0) {
+        complain("zombie: fork failed: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0)
+        _exit(0);
+    /* Ended, not reaped: the kernel still finds it by its pid. */
+    siginfo_t info;
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0)
+        complain("zombie: waitid failed: %s", strerror(errno));
+    unsigned char got[MASK_BYTES] = {0};
+    long bytes = raw_getaffinity(pid, sizeof(got), got);
+    say("zombie_get=%ld", bytes < 0 ? bytes : 0);
+    unsigned char want[MASK_BYTES];
+    single(want, 0);
+    say("zombie_set=%ld", raw_setaffinity(pid, sizeof(want), want));
+    if (waitpid(pid, NULL, 0) != pid)
+        complain("zombie: waitpid failed: %s", strerror(errno));
+}
+
 /* The middle process asks nothing, so only inheritance can give the grandchild its mask. */
 static void run_grandchild(void) {
     pid_t child = fork();
@@ -1198,6 +1223,8 @@ int main(int argc, char** argv) {
             else
                 list_of((const unsigned char*)&set, sizeof(set), list, sizeof(list));
             say("libcmask=%s", list);
+        } else if (!strcmp(c, "zombie")) {
+            run_zombie();
         } else if (!strcmp(c, "childpin")) {
             run_childpin(number(c, argument(c, argv, &i)));
         } else if (!strcmp(c, "siblingstatus")) {

@@ -844,6 +844,22 @@ if unshare -pf --mount-proc true 2>/dev/null; then
       "$(lines pinpid=0 pidmask=5 mask=5 tidmask=6 mainmask=5 childpin=0 childpin_mask=7 childpin_own=7)" \
       "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$S" pinpid 5 tidpin 6 childpin 7
   done
+  # A child that ended and is not waited for yet (a zombie) keeps its pid: the kernel finds it, reads
+  # its mask and sets it. The supervisor's hold on the task found must not take it for gone.
+  for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    expect_same "--strict: $ns: raw sched_{get,set}affinity of a zombie child by its pid there" \
+      "${ns_cmd[@]}" "$S" zombie
+  done
+  # NSpid follows Groups in /proc/<tid>/status: a program in 800 supplementary groups (a status file
+  # of some 7 KiB) still names its child by its id there.
+  if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    many_groups=$(seq -s, 100000 100799)
+    expect_same "--strict: unshare -pf, in 800 groups: raw sched_{get,set}affinity of a child by its pid there" \
+      setpriv --groups "$many_groups" unshare -pf "$S" childpin 0 zombie
+  else
+    skip "--strict: a program of another pid namespace in 800 groups" "needs root and setpriv"
+  fi
   # The shim (in-process) and the supervisor (raw calls) keep one mask for a thread of another namespace.
   for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
     read -ra ns_cmd <<<"$ns"

@@ -4,6 +4,7 @@
 // that is pid 1 of a namespace of its own.
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -121,13 +122,58 @@ TEST(PalPidNamespaces, PidfdHoldsAThreadUntilItEnds) {
     EXPECT_EQ(PalPidfdEnded(static_cast<int>(fd)), 0);
     go = true;
     t.join();
-    /* join returns once the thread has released its memory, a moment before the kernel marks its
-     * exit: wait for the pidfd to say so (a pidfd that never did would hang here, and fail). */
+    /* join returns once the thread has released its memory, a moment before the kernel reaps it
+     * (a thread reaps itself): wait for the pidfd to say so (one that never did would hang here). */
     struct pollfd p = {static_cast<int>(fd), POLLIN, 0};
     ASSERT_EQ(poll(&p, 1, -1), 1);
-    EXPECT_EQ(PalPidfdEnded(static_cast<int>(fd)), 1);
+    long ended;
+    while ((ended = PalPidfdEnded(static_cast<int>(fd))) == 0)
+        sched_yield();
+    EXPECT_EQ(ended, 1);
     close(static_cast<int>(fd));
     EXPECT_LT(PalThreadPidfd(kNoSuchTid), 0);
+}
+
+/* A zombie keeps its pid: the kernel still finds it by it (sched_getaffinity answers), so it has not
+ * ended for a handler that acts on it by that pid; once reaped, its pid may be another task's. */
+TEST(PalPidNamespaces, PidfdOfAZombieHasNotEndedUntilReaped) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0)
+        _exit(0);
+    long fd = PalThreadPidfd(child);
+    ASSERT_GE(fd, 0);
+    siginfo_t info;
+    ASSERT_EQ(waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
+    cpu_set_t set;
+    ASSERT_EQ(sched_getaffinity(child, sizeof(set), &set), 0) << "the kernel finds a zombie by its pid";
+    EXPECT_EQ(PalPidfdEnded(static_cast<int>(fd)), 0);
+    ASSERT_EQ(waitpid(child, nullptr, 0), child);
+    EXPECT_EQ(PalPidfdEnded(static_cast<int>(fd)), 1);
+    close(static_cast<int>(fd));
+}
+
+/* NSpid and NStgid come after Groups, which may be long: a thread in 800 supplementary groups (a
+ * status file of some 7 KiB) still has its ids read. */
+TEST(PalPidNamespaces, IdsOfAThreadInManyGroups) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        static gid_t groups[800];
+        for (int i = 0; i < 800; ++i)
+            groups[i] = static_cast<gid_t>(100000 + i);
+        if (setgroups(800, groups) != 0)
+            _exit(77);
+        pid_t pids[33], tgids[33];
+        long levels = PalThreadNamespaceIds(getpid(), pids, tgids, 33);
+        _exit(levels >= 1 && pids[levels - 1] == getpid() && tgids[levels - 1] == getpid() ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        GTEST_SKIP() << "setgroups is not permitted here";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "PalThreadNamespaceIds failed for a thread in 800 groups";
 }
 
 }  // namespace

@@ -427,7 +427,8 @@ PAL_API long PalPidNamespaceTranslate(int nsfd, pid_t pid);
  * thread, a plain pidfd where the flag is unknown). Returns it or -errno. */
 PAL_API long PalThreadPidfd(pid_t tid);
 
-/* Whether the task of pidfd `fd` has ended (it polls readable): 1, 0 while it lives, or -errno. */
+/* Whether the task of pidfd `fd` has been reaped, so that its tid may be another task's now: 1; 0 while
+ * it runs or is a zombie (the kernel still finds it by its tid), or -errno. */
 PAL_API long PalPidfdEnded(int fd);
 
 /* ---- credentials, for a supervisor that acts on another thread's behalf -------------------------

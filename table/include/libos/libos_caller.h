@@ -49,9 +49,9 @@ private:
 /* A handle on the caller: copy it freely. */
 /* A task a handler acts on or asks about (Caller::resolve): the host's tid for it and, when it was
  * looked up in another PID namespace, a pidfd that holds it. A tid found by lookup may name another
- * task once its own has ended (tids are reused): after acting, a handler asks gone(), and answers
- * as the kernel does for a task that has ended (ESRCH) rather than with what the host said about
- * whichever task has the tid now. */
+ * task once its own has been reaped (tids are reused): after acting, a handler asks gone(), and
+ * answers as the kernel does for a task that is no more (ESRCH) rather than with what the host said
+ * about whichever task has the tid now. A zombie is not gone: the kernel still finds it by its pid. */
 class TargetTask {
 public:
     TargetTask() = default;

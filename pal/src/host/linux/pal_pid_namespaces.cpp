@@ -3,10 +3,8 @@
  * program of another PID namespace names (table/strict/pids.cpp). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 
 #include "pal/pal.h"
 #include "pal_linux.h"
@@ -40,16 +38,44 @@ long status_list(const char* buf, long len, const char* key, pid_t* out, size_t 
 }  // namespace
 
 extern "C" long PalThreadNamespaceIds(pid_t tid, pid_t* pids, pid_t* tgids, size_t max) {
-    /* NStgid and NSpid follow Groups, which may be long: the whole file, or its first 4 KiB (a thread
-     * in more groups than fit is refused with EINVAL, as a status without those lines is). */
-    char buf[4096];
-    long len = pal_read_status(tid, buf, sizeof(buf));
-    if (len < 0)
-        return len;
-    long levels = status_list(buf, len, "NSpid:", pids, max);
+    /* NStgid and NSpid follow Groups, which may list 65536 groups (hundreds of KiB): the file is read
+     * in pieces, and each line kept as far as a line buffer holds it (theirs fit: 33 ids at most). */
+    char path[48];
+    pal_proc_path(path, tid, "status");
+    long fd = pal_raw(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fd;
+    char chunk[1024];
+    char line[512] = {'\n'}; /* "\n<line>", as status_list looks for keys */
+    long used = 1, levels = -EINVAL, groups = -EINVAL, n = 0;
+    bool whole = true;
+    while (levels == -EINVAL || groups == -EINVAL) {
+        n = pal_raw(SYS_read, fd, reinterpret_cast<long>(chunk), sizeof(chunk));
+        if (n == -EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (long i = 0; i < n; ++i) {
+            if (chunk[i] != '\n') {
+                if (used < static_cast<long>(sizeof(line)))
+                    line[used++] = chunk[i];
+                else
+                    whole = false;
+                continue;
+            }
+            if (whole && levels == -EINVAL)
+                levels = status_list(line, used, "NSpid:", pids, max);
+            if (whole && groups == -EINVAL)
+                groups = status_list(line, used, "NStgid:", tgids, max);
+            used = 1;
+            whole = true;
+        }
+    }
+    pal_raw(SYS_close, fd);
+    if (n < 0)
+        return n == -ESRCH ? -ENOENT : n;
     if (levels < 0)
         return levels;
-    long groups = status_list(buf, len, "NStgid:", tgids, max);
     if (groups < 0)
         return groups;
     return groups == levels ? levels : -EINVAL;
@@ -74,10 +100,11 @@ extern "C" long PalThreadPidfd(pid_t tid) {
 }
 
 extern "C" long PalPidfdEnded(int fd) {
-    pollfd p = {fd, POLLIN, 0};
-    struct timespec now = {0, 0}; /* ppoll: arm64 has no poll(2) */
-    long ready = pal_raw(SYS_ppoll, reinterpret_cast<long>(&p), 1, reinterpret_cast<long>(&now), 0, 0);
-    if (ready < 0)
-        return ready;
-    return ready > 0 && (p.revents & (POLLIN | POLLHUP)) ? 1 : 0;
+    /* Signal 0 checks that the task is still there: a zombie is (its tid is still its own, and the
+     * kernel still finds it by it), a reaped task is not (ESRCH). A pidfd polls readable as soon as
+     * the task is a zombie, which is too soon. */
+    long sent = pal_raw(SYS_pidfd_send_signal, fd, 0, 0, 0);
+    if (sent == -ESRCH)
+        return 1;
+    return sent == 0 || sent == -EPERM || sent == -EACCES ? 0 : sent;
 }
