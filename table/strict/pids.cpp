@@ -208,16 +208,26 @@ long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
         out->slot_tid = known->slot_tid;
         out->slot_ns = caller_ns == own_pid_namespace() ? 0 : caller_ns;
     } else {
+        /* The caller is held first, and its namespace looked up after: if it is still there then,
+         * the namespace is its own, not that of a task that took its tid after it ended. */
+        long pidfd = known ? PalThreadPidfd(caller) : -1;
         caller_ns = pid_namespace_of(caller);
         place(caller, caller_ns, out);
-        if (known && caller_ns != 0) {
+        if (known) {
             if (known->pidfd >= 0)
                 PalFileClose(known->pidfd);
-            long pidfd = PalThreadPidfd(caller);
-            known->pidfd = pidfd >= 0 ? static_cast<int>(pidfd) : -1;
-            known->tid = caller;
-            known->ns = caller_ns;
-            known->slot_tid = out->slot_tid;
+            known->pidfd = -1;
+            known->tid = 0;
+            if (pidfd >= 0 && (caller_ns == 0 || PalPidfdEnded(static_cast<int>(pidfd)) != 0)) {
+                PalFileClose(static_cast<int>(pidfd));
+                pidfd = -1;
+            }
+            if (pidfd >= 0) {
+                known->pidfd = static_cast<int>(pidfd);
+                known->tid = caller;
+                known->ns = caller_ns;
+                known->slot_tid = out->slot_tid;
+            }
         }
     }
     if (remote_->same_pids < 0)
