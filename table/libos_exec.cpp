@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <initializer_list>
 #include <new>
 
@@ -119,19 +120,26 @@ bool tunables_have_rseq_off(const char* value) {
     return v[0] == '0' && (v[1] == '\0' || v[1] == ':');
 }
 
-/* The block of this thread's exec in progress, and the process that made it. A vfork child runs on
- * its parent's thread, in its memory: when its exec succeeds, the block it made stays behind in the
- * parent, unreleased. The parent's thread finds it here, made by one of its children, at its next
- * exec and unmaps it, so that a program spawning children with vfork (Python's subprocess) does not
- * leak a block per child. A block made by this process, or by its parent (a vfork child started
- * from a signal handler that interrupted the parent's own exec), is still in use and is left
- * alone. */
+/* The block of this thread's exec in progress (its header names the process that made it). A vfork
+ * child runs on its parent's thread, in its memory: when its exec succeeds, the block it made stays
+ * behind in the parent, unreleased. The parent's thread finds it here, made by one of its children,
+ * at its next exec and unmaps it, so that a program spawning children with vfork (Python's
+ * subprocess) does not leak a block per child. A block made by this process, or by its parent (a
+ * vfork child started from a signal handler that interrupted the parent's own exec), is still in use
+ * and is left alone. */
 constinit thread_local void* t_exec_block __attribute__((tls_model("initial-exec"))) = nullptr;
-constinit thread_local long t_exec_block_pid __attribute__((tls_model("initial-exec"))) = 0;
 
-/* The block exec_environment returns starts kBlockHeader bytes into a mapping whose size is stored
- * in front of it, so that release_exec_environment can unmap it. */
+/* The block exec_environment returns starts kBlockHeader bytes into a mapping whose size and maker's
+ * pid are stored in front of it, so that release_exec_environment can unmap it and a later exec can
+ * tell whose it is. The block is published in t_exec_block only once its header is whole, and taken
+ * from there by one compare-and-swap: a signal handler's exec that interrupts this thread anywhere
+ * sees either no block or a whole one, and never takes a block this thread is filling or taking. */
 constexpr size_t kBlockHeader = 16;
+struct BlockHeader {
+    size_t bytes;
+    long maker;
+};
+static_assert(sizeof(BlockHeader) <= kBlockHeader, "the header fits in front of the block");
 constexpr size_t kPreloadMax = 4096;
 
 char* const* exec_environment(char* const* envp, long* error) {
@@ -177,9 +185,15 @@ char* const* exec_environment(char* const* envp, long* error) {
      * in a vfork child is costly too: it shares the parent's memory, whose TLB entries on other CPUs
      * must be flushed. */
     void* block = nullptr;
-    if (void* left = t_exec_block; left && t_exec_block_pid != pid && t_exec_block_pid != PalProcessGetParentId()) {
-        t_exec_block = nullptr;
-        const size_t left_bytes = *static_cast<size_t*>(left);
+    void* left = __atomic_load_n(&t_exec_block, __ATOMIC_RELAXED);
+    if (left) {
+        const long maker = static_cast<BlockHeader*>(left)->maker;
+        if (maker == pid || maker == PalProcessGetParentId() ||
+            !__atomic_compare_exchange_n(&t_exec_block, &left, nullptr, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            left = nullptr; /* in use, or a handler's exec took it meanwhile */
+    }
+    if (left) {
+        const size_t left_bytes = static_cast<BlockHeader*>(left)->bytes;
         if (left_bytes >= bytes) {
             block = left;
             bytes = left_bytes;
@@ -192,9 +206,11 @@ char* const* exec_environment(char* const* envp, long* error) {
         return nullptr;
     }
     auto mem = reinterpret_cast<uintptr_t>(block);
-    *reinterpret_cast<size_t*>(mem) = bytes;
-    t_exec_block = reinterpret_cast<void*>(mem);
-    t_exec_block_pid = pid;
+    static_cast<BlockHeader*>(block)->bytes = bytes;
+    static_cast<BlockHeader*>(block)->maker = pid;
+    /* Published last, whole: a handler's exec from here on sees it as this process's, in use. */
+    std::atomic_signal_fence(std::memory_order_release);
+    __atomic_store_n(&t_exec_block, block, __ATOMIC_RELAXED);
     auto** out = reinterpret_cast<char**>(mem + kBlockHeader);
     char* const value = reinterpret_cast<char*>(mem + bytes - kPreloadMax);
     char* cursor = reinterpret_cast<char*>(out + count + kWritten);
@@ -312,9 +328,9 @@ void release_exec_environment(char* const* built, char* const* envp) {
     if (!built || built == envp)
         return;
     char* mem = reinterpret_cast<char*>(const_cast<char**>(built)) - kBlockHeader;
-    if (t_exec_block == mem)
-        t_exec_block = nullptr;
-    PalMemoryFree(mem, *reinterpret_cast<size_t*>(mem));
+    void* expected = mem;
+    __atomic_compare_exchange_n(&t_exec_block, &expected, nullptr, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    PalMemoryFree(mem, reinterpret_cast<BlockHeader*>(mem)->bytes);
 }
 
 }  // namespace libos

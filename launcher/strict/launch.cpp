@@ -139,7 +139,8 @@ void probe_listener(int listener, std::string* missing, std::string* detail) {
         return;
     }
     /* Optional (Linux 6.6): the supervisor is woken on the caller's CPU, several times faster. */
-    ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
+        libos::set_wakes_on_answer_cpu(true);
 }
 
 /* ---- the child ------------------------------------------------------------------------------- */

@@ -16,6 +16,10 @@
 #include <string>
 #include <vector>
 
+namespace libos {
+struct CallerCache; /* libos_strict.h */
+}
+
 /* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -84,6 +88,7 @@ struct SupervisorThread {
     SupervisorThread(int listener, seccomp_notif_sizes sizes);
     int listener;
     std::vector<char> request, response;
+    libos::CallerCache* callers; /* or nullptr: there was no memory for it */
 };
 
 /* Receives trapped calls on self->listener and answers them until the listener hangs up. */

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <new>
 #include <vector>
 
 #include "libos/libos_strict.h"
@@ -83,7 +84,7 @@ bool opens_file(long nr) {
 
 /* Answers one notification. A failed answer (ENOENT) means the caller is gone or was interrupted by
  * a signal, and will ask again if it restarts. */
-bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
+bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp, libos::CallerCache* callers) {
     memset(resp, 0, sizeof(*resp));
     resp->id = req.id;
     libos::SyscallResult outcome = libos::LeaveToHost{};
@@ -94,6 +95,7 @@ bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp) {
             args[i] = static_cast<long>(req.data.args[i]);
         libos::RemoteTask task;
         task.tid = static_cast<pid_t>(req.pid);
+        task.callers = callers;
         outcome = libos::dispatch_remote(&task, req.data.nr, args);
         lost = task.rights_lost;
         if (lost)
@@ -138,7 +140,8 @@ SupervisorThread::SupervisorThread(int listener_fd, seccomp_notif_sizes sizes)
     : listener(listener_fd),
       /* The kernel's structs may have grown past this build's: buffers of the sizes it gave. */
       request(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif))),
-      response(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp))) {}
+      response(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp))),
+      callers(new (std::nothrow) libos::CallerCache) {}
 
 void supervise(SupervisorThread* self) {
     const int listener = self->listener;
@@ -168,7 +171,7 @@ void supervise(SupervisorThread* self) {
             continue;
         /* A thread that lost its own rights answers with CONTINUE (the host's answer, with the
          * caller's own rights) until it may end. */
-        if (answer(listener, *req, resp) && hand_over())
+        if (answer(listener, *req, resp, self->callers) && hand_over())
             return;
     }
 }

@@ -223,6 +223,9 @@ inline bool same_pid_namespace(uint32_t ns) {
     uint32_t mine = pid_namespace_tag();
     return ns == 0 || mine == 0 || ns == mine;
 }
+/* In the parent after fork: whether child `child` lives in this process's PID namespace (true unless
+ * this process moved its children to another: note_pid_namespace_change). */
+bool child_in_own_namespace(pid_t child);
 /* In a fork child: forgets the parent's tag if the parent noted a change, or if the child cannot see
  * its parent (a namespace change the parent made around libc). */
 void pid_namespace_after_fork();

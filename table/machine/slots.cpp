@@ -5,8 +5,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "libos/libos_threads.h"
 #include "libos/libos_sections.h"
+#include "libos/libos_text.h"
+#include "libos/libos_threads.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
 
@@ -233,7 +234,22 @@ uint32_t look_up_pid_namespace() {
 
 }  // namespace
 
+/* SlotNamespace's: the tag a supervisor thread acts under for now, 0 when it is its own. */
+constinit thread_local uint32_t t_acting_ns __attribute__((tls_model("initial-exec"))) = 0;
+
+bool SlotNamespace::enter(uint64_t ns_ino) {
+    uint32_t tag = static_cast<uint32_t>(ns_ino); /* as look_up_pid_namespace tags it */
+    t_acting_ns = tag == kNotLooked ? 0 : tag;
+    return t_acting_ns != 0;
+}
+
+void SlotNamespace::leave() {
+    t_acting_ns = 0;
+}
+
 LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
+    if (__builtin_expect(t_acting_ns != 0, 0))
+        return t_acting_ns;
     /* A vfork child of a process that changed its children's namespace lives in that other one; it
      * runs in its parent's memory, whose cached tag stays the parent's. */
     if (__builtin_expect(g_children_ns_changed.load(std::memory_order_relaxed), 0) && vfork_child_tid() > 0)
@@ -248,6 +264,21 @@ LIBOS_FORK_PATH uint32_t pid_namespace_tag() {
 
 void note_pid_namespace_change() {
     g_children_ns_changed.store(true, std::memory_order_relaxed);
+}
+
+LIBOS_FORK_PATH bool child_in_own_namespace(pid_t child) {
+    if (__builtin_expect(!g_children_ns_changed.load(std::memory_order_relaxed), 1))
+        return true;
+    /* After unshare(CLONE_NEWPID) or setns, the children are in the other namespace, where their pid
+     * is another number (1 for the first): the child claims its slot itself, under that namespace's
+     * tag and its own pid there; a claim here, under this namespace's tag and the pid fork gave,
+     * would name no thread anyone looks up, held until the child's end is collected. */
+    ProcPath path(child);
+    struct stat st;
+    if (PalFileStatAt(AT_FDCWD, path.leaf("ns/pid").c_str(), &st, 0) != 0)
+        return false;
+    const uint32_t tag = static_cast<uint32_t>(st.st_ino);
+    return same_pid_namespace(tag == kNotLooked ? 0 : tag);
 }
 
 LIBOS_FORK_PATH void pid_namespace_after_fork() {

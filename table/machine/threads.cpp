@@ -191,8 +191,13 @@ ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
     return claim(tid, mask.words);
 }
 
+ThreadSlot* register_inferred(pid_t tid, const CpuBits& mask, uint32_t since) {
+    ensure_region();
+    return claim(tid, mask.words, /*keep_newer=*/true, since);
+}
+
 LIBOS_FORK_PATH void register_fork_child(pid_t child) {
-    if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0)
+    if (g_init_state.load(std::memory_order_acquire) != kVirtual || child <= 0 || !child_in_own_namespace(child))
         return;
     if (g_machine.mask_words > kSmallWords) {
         register_large_fork_child(child);

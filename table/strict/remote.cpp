@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "libos/libos_caller.h"
 #include "libos/libos_init.h"
 #include "libos/libos_strict.h"
@@ -28,13 +30,27 @@ long reached(RemoteTask* task, long ret) {
     return ret;
 }
 
-/* Do /proc/<tid>/<leaf> and /proc/self/<leaf> name the same object (a directory or a namespace)? */
+/* The supervisor's own root or mount namespace, looked up once: neither changes (a look at /proc
+ * costs microseconds, a good part of a trapped call). */
+struct Mine {
+    std::atomic<uint64_t> dev{0}, ino{0}; /* ino 0: not looked up yet */
+};
+constinit Mine g_my_root, g_my_mnt;
+
+/* Do /proc/<tid>/<leaf> and the supervisor's own ("root" or "ns/mnt") name the same object? */
 bool same_as_mine(pid_t tid, const char* leaf) {
-    ProcPath theirs(tid), mine = ProcPath::self();
-    struct stat a, b;
-    return PalFileStatAt(AT_FDCWD, theirs.leaf(leaf).c_str(), &a, 0) == 0 &&
-           PalFileStatAt(AT_FDCWD, mine.leaf(leaf).c_str(), &b, 0) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
+    Mine& mine = leaf[0] == 'r' ? g_my_root : g_my_mnt;
+    struct stat st;
+    if (mine.ino.load(std::memory_order_acquire) == 0) {
+        ProcPath self = ProcPath::self();
+        if (PalFileStatAt(AT_FDCWD, self.leaf(leaf).c_str(), &st, 0) != 0)
+            return false;
+        mine.dev.store(st.st_dev, std::memory_order_relaxed);
+        mine.ino.store(st.st_ino, std::memory_order_release);
+    }
+    ProcPath theirs(tid);
+    return PalFileStatAt(AT_FDCWD, theirs.leaf(leaf).c_str(), &st, 0) == 0 &&
+           st.st_dev == mine.dev.load(std::memory_order_relaxed) && st.st_ino == mine.ino.load(std::memory_order_relaxed);
 }
 
 /* The launch's views, when it has them: written once before the program runs. */
@@ -62,6 +78,16 @@ bool starts_with_view_root(const char* path) {
 }
 
 }  // namespace
+
+constinit std::atomic<bool> g_wakes_on_answer_cpu{false};
+
+void set_wakes_on_answer_cpu(bool yes) {
+    g_wakes_on_answer_cpu.store(yes, std::memory_order_relaxed);
+}
+
+long Caller::remote_resume_cpu() const {
+    return g_wakes_on_answer_cpu.load(std::memory_order_relaxed) ? static_cast<long>(PalGetCurrentCpu()) : -1;
+}
 
 void set_launch_views(const LaunchViews& views) {
     g_views = views;
@@ -95,18 +121,34 @@ long Caller::remote_copy_out(uintptr_t dst, const void* src, size_t size) const 
     return reached(remote_, PalProcessWrite(remote_->tid, dst, src, size));
 }
 
-bool Caller::remote_shares_pids(pid_t pid) const {
-    if (pid == 0 || pid == remote_->tid)
-        return true;
-    if (remote_->same_pids < 0)
-        remote_->same_pids = same_as_mine(remote_->tid, "ns/pid");
-    return remote_->same_pids;
+namespace {
+
+/* The /proc the caller sees is the supervisor's: in the views' namespace a program may have mounted
+ * another over it (`unshare -pf` and `mount -t proc`, without a mount namespace of its own), whose
+ * numbers are the pids of another namespace: /proc/<pid>/status there is another task's file here.
+ * Each proc mount is a file system of its own (Linux 5.8). */
+bool same_proc(pid_t tid) {
+    static constinit std::atomic<uint64_t> mine{0}; /* st_dev + 1, once looked up */
+    uint64_t own = mine.load(std::memory_order_relaxed);
+    struct stat st;
+    if (own == 0) {
+        if (PalFileStatAt(AT_FDCWD, "/proc", &st, 0) != 0)
+            return false;
+        own = static_cast<uint64_t>(st.st_dev) + 1;
+        mine.store(own, std::memory_order_relaxed);
+    }
+    ProcPath theirs(tid);
+    return PalFileStatAt(AT_FDCWD, theirs.leaf("root/proc").c_str(), &st, 0) == 0 &&
+           static_cast<uint64_t>(st.st_dev) + 1 == own;
 }
+
+}  // namespace
 
 bool Caller::remote_shares_files() const {
     if (remote_->same_files < 0)
-        remote_->same_files = same_as_mine(remote_->tid, "root") &&
-                              (remote_in_views() || same_as_mine(remote_->tid, "ns/mnt"));
+        remote_->same_files =
+            same_as_mine(remote_->tid, "root") &&
+            (remote_in_views() ? same_proc(remote_->tid) : same_as_mine(remote_->tid, "ns/mnt"));
     return remote_->same_files;
 }
 

@@ -31,24 +31,34 @@ namespace {
  * thread's slot is the truth unless the host runs the thread elsewhere and no set of the launch
  * explains it: then it was changed from outside the launch (or is outside it), and is seen through
  * the map. Returns 0 or -errno. */
-long other_mask(Caller caller, pid_t pid, libos::CpuBits* vmask) {
-    libos::ThreadSlot* slot = libos::find_slot(pid);
+long other_mask(Caller caller, const libos::TargetTask& task, libos::CpuBits* vmask) {
+    /* Its slot is named as its own PID namespace names it (the host's calls take the host's tid). */
+    libos::SlotNamespace acting_in(task.slot_ns);
+    const pid_t pid = task.tid;
+    /* Before the slot is looked for: a set that races with an inference below is newer than it. */
+    const uint32_t since = libos::state_clock();
+    libos::ThreadSlot* slot = libos::find_slot(task.slot_tid);
     libos::SlotSnapshot before = slot ? libos::snapshot(slot) : libos::SlotSnapshot{};
     libos::CpuBits host;
     memset(&host, 0, sizeof(host));
     long ret = PalThreadGetCpuAffinity(pid, libos::host_mask_bytes(), host.words);
     if (ret < 0)
         return ret;
-    bool trusted = slot && libos::read_mask(slot, pid, vmask);
+    bool trusted = slot && libos::read_mask(slot, task.slot_tid, vmask);
     if (trusted && !libos::changed_since(slot, before)) {
         libos::CpuBits expected_host;
         libos::to_host(*vmask, &expected_host);
         trusted = memcmp(expected_host.words, host.words, libos::host_mask_bytes()) == 0;
     }
-    if (!trusted && !slot && caller.inherited_mask(pid, host, vmask)) {
+    /* (Inference reads the creators' slots by the supervisor's tids: its own namespace only.) */
+    if (!trusted && !slot && task.slot_ns == 0 && caller.inherited_mask(pid, host, vmask)) {
         /* A thread of a process without the shim, created by a thread of the launch whose mask
-         * it still has: it keeps that mask from now on, as its own slot. */
-        libos::register_thread(pid, *vmask);
+         * it still has: it keeps that mask from now on, as its own slot; unless a set claimed the
+         * slot since the host was asked (the thread's own first call can race with its creator's
+         * pthread_setaffinity_np on it): that mask is newer, stays, and is the answer. */
+        libos::ThreadSlot* kept = libos::register_inferred(pid, *vmask, since);
+        if (kept && !libos::read_mask(kept, pid, vmask))
+            libos::to_virtual(host, vmask);
         return 0;
     }
     if (!trusted)
@@ -79,10 +89,11 @@ SyscallResult libos_syscall_sched_setaffinity(Caller caller, pid_t pid, unsigned
         vmask.words[machine_bytes / sizeof(uint64_t) - 1] &= (1ULL << tail) - 1;
     uint64_t host[libos::kMaskWords];
     libos::to_host_words(vmask.words, host, host_words);
-    pid = caller.target(pid);
-    /* A pid of another pid namespace names another task here: the host resolves it. */
-    if (!caller.shares_pids(pid))
-        return LeaveToHost{};
+    /* The task, as the host names it (a pid of another PID namespace is looked up there). */
+    libos::TargetTask target;
+    if (long missing = caller.resolve(pid, &target); missing < 0)
+        return missing;
+    pid = target.tid;
     if (long denied = caller.may_change(pid); denied < 0)
         return denied;
     /* A vfork child runs on its parent's thread: it names itself by its own tid, and its mask is
@@ -90,17 +101,26 @@ SyscallResult libos_syscall_sched_setaffinity(Caller caller, pid_t pid, unsigned
     bool self = caller.is_self(pid);
     if (self && !caller.is_remote()) {
         if (pid_t child = libos::vfork_child_tid(); child > 0) {
-            pid = child;
+            pid = target.slot_tid = child;
             self = false;
         }
     }
+    /* Its slot is named as its own PID namespace names it (the host's calls take the host's tid). */
+    libos::SlotNamespace acting_in(target.slot_ns);
     /* The host's change and the slot's are one step for other writers of the same thread. */
-    libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(pid);
+    libos::ThreadSlot* slot = self ? libos::self_slot() : libos::find_slot(target.slot_tid);
     libos::begin_change(slot);
     long ret = PalThreadSetCpuAffinity(pid, host_words * sizeof(uint64_t), host);
     if (ret < 0) {
         libos::end_change(slot);
         return ret;
+    }
+    /* A task found in another PID namespace that ended meanwhile: its tid may be another's now,
+     * whose slot is left alone (the host's change went to a task the caller could not name only if
+     * the tid was reused within this call). */
+    if (target.gone()) {
+        libos::end_change(slot);
+        return -ESRCH;
     }
     if (slot) {
         libos::write_mask(slot, vmask);
@@ -110,7 +130,7 @@ SyscallResult libos_syscall_sched_setaffinity(Caller caller, pid_t pid, unsigned
          * exec'ed program of the launch that has not claimed one yet (it will keep this one), or a
          * task outside the launch (whose slot is then checked against the host at every read). A
          * thread without a slot of its own (no state to keep one in) is seen through the map. */
-        libos::register_thread(pid, vmask);
+        libos::register_thread(target.slot_tid, vmask);
     }
     return 0;
 }
@@ -137,12 +157,16 @@ SyscallResult libos_syscall_sched_getaffinity(Caller caller, pid_t pid, unsigned
             return copied;
         return static_cast<long>(size);
     }
-    /* A pid of another pid namespace names another task here: the host resolves it. */
-    if (!caller.shares_pids(pid))
-        return LeaveToHost{};
+    /* The task, as the host names it (a pid of another PID namespace is looked up there). */
+    libos::TargetTask target;
+    if (long missing = caller.resolve(pid, &target); missing < 0)
+        return missing;
     libos::CpuBits vmask;
-    if (long ret = other_mask(caller, caller.target(pid), &vmask); ret < 0)
+    if (long ret = other_mask(caller, target, &vmask); ret < 0)
         return ret;
+    /* Never another task's mask: the one found may have ended, and its tid been reused, meanwhile. */
+    if (target.gone())
+        return -ESRCH;
     if (long copied = caller.copy_out(user_mask_ptr, vmask.words, size); copied < 0)
         return copied;
     return static_cast<long>(size);
@@ -160,15 +184,25 @@ SyscallResult libos_syscall_getcpu(Caller caller, UserPtr<unsigned> cpu, UserPtr
         host = libos::current_host_cpu();
         vcpu = libos::current_vcpu(host);
     } else {
-        /* A thread blocked in strict mode's supervisor is where it last ran. */
-        long last = PalThreadLastCpu(caller.tid());
-        if (last < 0)
-            return last == -ENOENT ? -ESRCH : last;
-        libos::CpuBits vmask;
-        if (long ret = other_mask(caller, caller.tid(), &vmask); ret < 0)
+        libos::TargetTask self;
+        if (long ret = caller.resolve(0, &self); ret < 0)
             return ret;
-        host = static_cast<unsigned>(last);
-        vcpu = libos::vcpu_on_host(vmask.words, host);
+        libos::CpuBits vmask;
+        if (long ret = other_mask(caller, self, &vmask); ret < 0)
+            return ret;
+        /* A thread blocked in strict mode's supervisor resumes on the answering thread's CPU when the
+         * kernel wakes it there and its mask has that CPU; else it is where it last ran. */
+        long here = caller.resume_cpu();
+        if (here >= 0 && libos::host_cpu_of(vcpu = libos::vcpu_on_host(vmask.words, static_cast<unsigned>(here))) ==
+                             static_cast<unsigned>(here) && vmask.has(vcpu)) {
+            host = static_cast<unsigned>(here);
+        } else {
+            long last = PalThreadLastCpu(caller.tid());
+            if (last < 0)
+                return last == -ENOENT ? -ESRCH : last;
+            host = static_cast<unsigned>(last);
+            vcpu = libos::vcpu_on_host(vmask.words, host);
+        }
     }
     unsigned vnode = libos::vcpu_place(vcpu).node;
     long fault = 0;

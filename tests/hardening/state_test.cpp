@@ -471,6 +471,43 @@ int slots_of_other_namespaces(uint32_t ns) {
     return count;
 }
 
+TEST_F(HostileState, AForkChildInANewPidNamespaceIsNotClaimedUnderTheParentsPid) {
+    /* A process that entered a new PID namespace for its children forks: the child is pid 1 there,
+     * and claims its own slot under that namespace (when it first needs one). The parent's shim must
+     * not claim one for it under the pid fork returned, in the parent's namespace: no thread is
+     * looked up by it, and it stays held until the child's end is collected. */
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    const uint32_t own_ns = mine->ns.load();
+    int status = in_child([own_ns] {
+        if (unshare(CLONE_NEWPID) != 0)
+            return 77;
+        int gate[2];
+        if (pipe(gate) != 0)
+            return 2;
+        pid_t child = fork();
+        if (child == 0) {
+            close(gate[1]);
+            char byte;
+            _exit(read(gate[0], &byte, 1) == 0 ? 0 : 1);
+        }
+        if (child < 0)
+            return 3;
+        /* fork has returned: the parent's claim, if any, is made. */
+        Slot* claimed = slot_of(child);
+        int result = claimed && claimed->ns.load() == own_ns ? 1 : 0;
+        close(gate[0]);
+        close(gate[1]);
+        int child_status = 0;
+        if (waitpid(child, &child_status, 0) != child || !WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0)
+            return 4;
+        return result;
+    });
+    if (status == 77)
+        GTEST_SKIP() << "a new PID namespace is not allowed here";
+    EXPECT_EQ(status, 0) << "1: the parent claimed a slot for its child under its own pid and namespace";
+}
+
 TEST_F(HostileState, SlotsOfGoneNamespacesAreCollected) {
     /* 100 children each enter a new PID namespace and start its first process, all alive at once (so
      * that no namespace's number is reused while the others live); then they all end, and with them

@@ -78,6 +78,15 @@
  *                       into memory below 4 GiB: i386=<sched_getaffinity's result, or
  *                       "unsupported" when the kernel has no 32-bit emulation>
  *   setpid PID V        raw sched_setaffinity(PID, {V}) of another task: setpid=<result>
+ *   libcpin V           libc's sched_setaffinity(0, {V}) (the shim's, in a process with it):
+ *                       libcpin=<result>, then the raw mask: rawmask=<list>
+ *   libcmask            libc's sched_getaffinity(getpid()): libcmask=<list>
+ *   childpin V          a child waits; its parent pins it (raw) to V by its pid and reads it by its
+ *                       pid: childpin=<result> childpin_mask=<list>; then the child reads its own:
+ *                       childpin_own=<list> (pids as the caller's PID namespace names them)
+ *   zombie              a child ends and is left unwaited (a zombie, its pid still its own); its
+ *                       parent reads and sets (to {0}) its mask by its pid, raw, then waits for it:
+ *                       zombie_get=<0 or the negative errno> zombie_set=<result>
  *   statusof PID        raw open of /proc/PID/status: statusof=<Cpus_allowed_list or errno>
  *   pidfile PATH        writes this process's pid to PATH, atomically (for a test that looks from
  *                       outside)
@@ -796,6 +805,73 @@ static void run_forkmask(void) {
         complain("forkmask: the child ended with status %#x", status);
 }
 
+static void mask_of(long pid, char* list, size_t size) {
+    unsigned char got[MASK_BYTES] = {0};
+    long bytes = raw_getaffinity(pid, sizeof(got), got);
+    if (bytes < 0)
+        snprintf(list, size, "%ld", bytes);
+    else
+        list_of(got, bytes, list, size);
+}
+
+static void run_childpin(long v) {
+    int go[2];
+    if (pipe(go) != 0) {
+        complain("childpin: pipe failed: %s", strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        complain("childpin: fork failed: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        char byte;
+        close(go[1]);
+        if (read(go[0], &byte, 1) != 1)
+            _exit(1);
+        char list[8192];
+        mask_of(0, list, sizeof(list));
+        say("childpin_own=%s", list);
+        _exit(0);
+    }
+    close(go[0]);
+    unsigned char want[MASK_BYTES];
+    single(want, v);
+    say("childpin=%ld", raw_setaffinity(pid, sizeof(want), want));
+    char list[8192];
+    mask_of(pid, list, sizeof(list));
+    say("childpin_mask=%s", list);
+    if (write(go[1], "g", 1) != 1)
+        complain("childpin: write failed");
+    close(go[1]);
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        complain("childpin: the child ended with status %#x", status);
+}
+
+static void run_zombie(void) {
+    pid_t pid = fork();
+    if (pid < 0) {
+        complain("zombie: fork failed: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0)
+        _exit(0);
+    /* Ended, not reaped: the kernel still finds it by its pid. */
+    siginfo_t info;
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0)
+        complain("zombie: waitid failed: %s", strerror(errno));
+    unsigned char got[MASK_BYTES] = {0};
+    long bytes = raw_getaffinity(pid, sizeof(got), got);
+    say("zombie_get=%ld", bytes < 0 ? bytes : 0);
+    unsigned char want[MASK_BYTES];
+    single(want, 0);
+    say("zombie_set=%ld", raw_setaffinity(pid, sizeof(want), want));
+    if (waitpid(pid, NULL, 0) != pid)
+        complain("zombie: waitpid failed: %s", strerror(errno));
+}
+
 /* The middle process asks nothing, so only inheritance can give the grandchild its mask. */
 static void run_grandchild(void) {
     pid_t child = fork();
@@ -1132,6 +1208,25 @@ int main(int argc, char** argv) {
             unsigned char want[MASK_BYTES];
             single(want, v);
             say("setpid=%ld", raw_setaffinity(pid, sizeof(want), want));
+        } else if (!strcmp(c, "libcpin")) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(number(c, argument(c, argv, &i)), &set);
+            say("libcpin=%d", sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno);
+            print_mask("rawmask");
+        } else if (!strcmp(c, "libcmask")) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            char list[8192];
+            if (sched_getaffinity(getpid(), sizeof(set), &set) != 0)
+                snprintf(list, sizeof(list), "%d", -errno);
+            else
+                list_of((const unsigned char*)&set, sizeof(set), list, sizeof(list));
+            say("libcmask=%s", list);
+        } else if (!strcmp(c, "zombie")) {
+            run_zombie();
+        } else if (!strcmp(c, "childpin")) {
+            run_childpin(number(c, argument(c, argv, &i)));
         } else if (!strcmp(c, "siblingstatus")) {
             char path[96];
             snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", RAW3(SYS_getpid, 0, 0, 0), last_sibling_tid);

@@ -826,6 +826,78 @@ fi
 if unshare -pf --mount-proc true 2>/dev/null; then
   expect_same "--strict: raw sched_getaffinity(7) in a new pid namespace (no such task there)" \
     unshare -pf --mount-proc "$S" getpidmask 7
+  # The program names its process (pid 1 there), a thread and a child by the ids of its namespace: the
+  # supervisor finds those tasks, as the kernel does. Natively on the first host CPU, then on vCPUs.
+  ns_cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+  for ns in "unshare -pf --mount-proc" "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    run "${ns_cmd[@]}" "$S" pinpid "$ns_cpu" tidpin "$ns_cpu" childpin "$ns_cpu"
+    want=$(lines pinpid=0 "pidmask=$ns_cpu" "mask=$ns_cpu" "tidmask=$ns_cpu" "mainmask=$ns_cpu" childpin=0 \
+      "childpin_mask=$ns_cpu" "childpin_own=$ns_cpu")
+    if [ $rc -eq 0 ] && [ "$out" == "$want" ]; then
+      pass "natively, $ns: the probe pins its process, a thread and a child by their ids there: $(oneline "$out")"
+    else
+      fail "natively, $ns: the probe pins its process, a thread and a child by their ids there" "command: $cmd" \
+        "$(status_text $rc)" "wanted: $(oneline "$want")" "got:    $(oneline "$out")" "stderr: $err"
+    fi
+    expect "--strict --cpus 8, $ns: the supervisor finds the process, a thread and a child by their ids there" \
+      "$(lines pinpid=0 pidmask=5 mask=5 tidmask=6 mainmask=5 childpin=0 childpin_mask=7 childpin_own=7)" \
+      "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$S" pinpid 5 tidpin 6 childpin 7
+  done
+  # A child that ended and is not waited for yet (a zombie) keeps its pid: the kernel finds it, reads
+  # its mask and sets it. The supervisor's hold on the task found must not take it for gone.
+  for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    expect_same "--strict: $ns: raw sched_{get,set}affinity of a zombie child by its pid there" \
+      "${ns_cmd[@]}" "$S" zombie
+  done
+  # NSpid follows Groups in /proc/<tid>/status: a program in 800 supplementary groups (a status file
+  # of some 7 KiB) still names its child by its id there.
+  if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    many_groups=$(seq -s, 100000 100799)
+    expect_same "--strict: unshare -pf, in 800 groups: raw sched_{get,set}affinity of a child by its pid there" \
+      setpriv --groups "$many_groups" unshare -pf "$S" childpin 0 zombie
+  else
+    skip "--strict: a program of another pid namespace in 800 groups" "needs root and setpriv"
+  fi
+  # The shim (in-process) and the supervisor (raw calls) keep one mask for a thread of another namespace.
+  for ns in "unshare -pf" "unshare -pf -- unshare -pf --mount-proc"; do
+    read -ra ns_cmd <<<"$ns"
+    expect "--strict --cpus 8, $ns: the dynamic probe's pin through libc (the shim) and raw pins agree" \
+      "$(lines libcpin=0 rawmask=5 mask=6 getcpu=6 libcmask=6)" \
+      "$L" --strict --cpus 8 -- "${ns_cmd[@]}" "$D" libcpin 5 pin 6 libcmask
+  done
+  # A task of the supervisor's namespace that the program's does not have (this script: its pid there is
+  # another task, or none) is neither read nor changed: ESRCH, as natively, and this script's mask stays.
+  before=$(grep Cpus_allowed_list /proc/$$/status)
+  expect_same "--strict: in a new pid namespace, raw sched_{get,set}affinity of a pid only the host has" \
+    unshare -pf "$S" getpidmask $$ setpid $$ 0
+  after=$(grep Cpus_allowed_list /proc/$$/status)
+  if [ "$before" == "$after" ]; then
+    pass "--strict: the host task of that pid kept its mask ($after)"
+  else
+    fail "--strict: the host task of that pid kept its mask" "before: $before" "after: $after"
+  fi
+  # A proc of that namespace mounted in the launch's own mount namespace (no -m: the launch's namespace
+  # is private, and the script refuses to mount anywhere else): its /proc/1 is the new namespace's init,
+  # whose status the supervisor must not take from its own /proc/1. Natively the same in a private mount
+  # namespace of its own.
+  if [ "$(id -u)" -eq 0 ]; then
+    host_mnt=$(readlink /proc/self/ns/mnt)
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    mount_proc='[ "$(readlink /proc/self/ns/mnt)" != "$1" ] || exit 99; mount -t proc proc /proc || exit 98; shift; exec "$@"'
+    run unshare -m --propagation private -pf sh -c "$mount_proc" sh "$host_mnt" "$S" pin "$ns_cpu" statusof 1 pidstatus
+    native=$out native_rc=$rc
+    run "$L" --strict --cpus 8 -- unshare -pf sh -c "$mount_proc" sh "$host_mnt" "$S" pin "$ns_cpu" statusof 1 pidstatus
+    if [ $native_rc -eq 0 ] && [ $rc -eq 0 ] && [ "$out" == "$native" ] && [ -n "$out" ]; then
+      pass "--strict: a proc of another pid namespace mounted in the launch's namespace: /proc/1/status is that namespace's init: $(oneline "$out")"
+    else
+      fail "--strict: a proc of another pid namespace mounted in the launch's namespace" "command: $cmd" \
+        "native: $(status_text $native_rc): $(oneline "$native")" "strict: $(status_text $rc): $(oneline "$out")" "stderr: $err"
+    fi
+  else
+    skip "--strict: a proc of another pid namespace in the launch's namespace" "needs root"
+  fi
 else
   skip "a pid namespace under --strict" "unshare -p is not permitted here"
 fi

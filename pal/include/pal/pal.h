@@ -408,6 +408,29 @@ PAL_API long PalThreadLastCpu(pid_t tid);
  * in /proc/<tid>/status). Returns 0 or -errno. */
 PAL_API long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid);
 
+/* Thread `tid`'s ids in each PID namespace, from the one of the /proc the PAL reads down to its own
+ * (the NSpid and NStgid lines of /proc/<tid>/status): at most `max` of each into pids and tgids,
+ * outermost first. Returns the number of levels (1: the thread lives in /proc's own namespace), or
+ * -errno (-ENOENT: no such thread; -E2BIG: deeper than `max`). */
+PAL_API long PalThreadNamespaceIds(pid_t tid, pid_t* pids, pid_t* tgids, size_t max);
+
+/* A descriptor of thread `tid`'s PID namespace (/proc/<tid>/ns/pid). Returns it or -errno. Its
+ * parent is PalUserNamespaceParent's NS_GET_PARENT, which works on PID namespaces alike. */
+PAL_API long PalPidNamespaceOpen(pid_t tid);
+
+/* The kernel's translation (NS_GET_PID_FROM_PIDNS, Linux 6.9) of id `pid` of PID namespace `nsfd` into
+ * the calling process's namespace: the tid, -ESRCH when that namespace has no such task (or it is
+ * not visible here), -ENOTTY or -EINVAL on a kernel without it. */
+PAL_API long PalPidNamespaceTranslate(int nsfd, pid_t pid);
+
+/* A pidfd that holds thread `tid` (pidfd_open with PIDFD_THREAD, Linux 6.9; for a process's main
+ * thread, a plain pidfd where the flag is unknown). Returns it or -errno. */
+PAL_API long PalThreadPidfd(pid_t tid);
+
+/* Whether the task of pidfd `fd` has been reaped, so that its tid may be another task's now: 1; 0 while
+ * it runs or is a zombie (the kernel still finds it by its tid), or -errno. */
+PAL_API long PalPidfdEnded(int fd);
+
 /* ---- credentials, for a supervisor that acts on another thread's behalf -------------------------
  * The kernel checks a thread's own credentials; strict mode's supervisor (libos-run) acts for threads
  * of other processes, so it reads theirs and, for the files it opens for them, takes them on. */

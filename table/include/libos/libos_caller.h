@@ -47,6 +47,34 @@ private:
 };
 
 /* A handle on the caller: copy it freely. */
+/* A task a handler acts on or asks about (Caller::resolve): the host's tid for it and, when it was
+ * looked up in another PID namespace, a pidfd that holds it. A tid found by lookup may name another
+ * task once its own has been reaped (tids are reused): after acting, a handler asks gone(), and
+ * answers as the kernel does for a task that is no more (ESRCH) rather than with what the host said
+ * about whichever task has the tid now. A zombie is not gone: the kernel still finds it by its pid. */
+class TargetTask {
+public:
+    TargetTask() = default;
+    ~TargetTask() {
+        if (pidfd_ >= 0)
+            PalFileClose(pidfd_);
+    }
+    TargetTask(const TargetTask&) = delete;
+    TargetTask& operator=(const TargetTask&) = delete;
+    /* Keeps `pidfd`, a pidfd of tid, until the end. */
+    void hold(int pidfd) { pidfd_ = pidfd; }
+    bool gone() const { return pidfd_ >= 0 && PalPidfdEnded(pidfd_) != 0; }
+
+    pid_t tid = 0; /* as the host names it: what the PAL's calls are given */
+    /* Its slot's name (libos_threads.h): its tid in its own PID namespace, and that namespace
+     * (SlotNamespace; 0: the LibOS's own, where slot_tid is tid). */
+    pid_t slot_tid = 0;
+    uint64_t slot_ns = 0;
+
+private:
+    int pidfd_ = -1;
+};
+
 class Caller {
 public:
     /* The thread that called into the LibOS. */
@@ -68,9 +96,20 @@ public:
      * mask is its own slot and which runs on a host CPU right now. */
     bool is_self(pid_t pid) const { return !remote_ && (pid == 0 || pid == self_tid()); }
 
-    /* Whether a pid the caller names means the same task to the LibOS: not for a remote caller in
-     * another pid namespace, whose pids only the host can resolve (then: LeaveToHost). */
-    bool shares_pids(pid_t pid) const { return !remote_ || remote_shares_pids(pid); }
+    /* The task `pid` names as the host names it, into *out: 0, or -ESRCH where the kernel finds no
+     * such task. In-process the pid is passed on as it is (0: the calling thread), and so it is for a
+     * remote caller of the supervisor's PID namespace (0: the remote thread). A remote caller of
+     * another namespace (`unshare -fp`, a container) names the tasks of its own namespace, which
+     * may be other tasks, or none, under the same numbers here: they are looked up there, and
+     * `out` holds the task found, so that gone() tells whether it ended meanwhile
+     * (table/strict/pids.cpp). */
+    long resolve(pid_t pid, TargetTask* out) const {
+        if (!remote_) {
+            out->tid = out->slot_tid = pid;
+            return 0;
+        }
+        return remote_resolve(pid, out);
+    }
     /* Whether a path the caller names means the same file to the LibOS: not for a remote caller in
      * another root directory or mount namespace (a chroot, a container). */
     bool shares_files() const { return !remote_ || remote_shares_files(); }
@@ -123,6 +162,11 @@ public:
      * the views keep the virtual current directory and descriptors themselves (libos_vfs.h). */
     bool remote_directory(int dirfd, char* out, size_t size) const;
 
+    /* For a remote caller: the host CPU it resumes on once answered, where the kernel wakes it on the
+     * answering thread's CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, libos_strict.h) and the caller may
+     * run there; else -1 (and in-process). */
+    long resume_cpu() const { return remote_ ? remote_resume_cpu() : -1; }
+
     /* For thread `tid` of the launch that has no slot and runs on host CPUs `host`: the mask it
      * inherited from its creator, when that can be told (libos_strict.h, inherited_mask). Only strict
      * mode's supervisor meets such threads, in processes without the shim; in-process: false. */
@@ -132,7 +176,8 @@ private:
     /* The remote halves, in table/strict/. */
     pid_t remote_tid() const;
     pid_t remote_process() const;
-    bool remote_shares_pids(pid_t pid) const;
+    long remote_resolve(pid_t pid, TargetTask* out) const;
+    long remote_resume_cpu() const;
     bool remote_shares_files() const;
     bool remote_in_views() const;
     long remote_may_change(pid_t target) const;

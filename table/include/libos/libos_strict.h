@@ -14,6 +14,20 @@
 
 namespace libos {
 
+/* What a supervisor thread remembers of the callers it answered: each one's PID namespace, whose look
+ * through /proc costs more than the rest of an answer. A task's namespace never changes; the pidfd
+ * tells when the task has ended, and its tid may then be another task's. */
+struct CallerCache {
+    static constexpr unsigned kEntries = 16;
+    struct Entry {
+        pid_t tid = 0;
+        int pidfd = -1;
+        uint64_t ns = 0;    /* its PID namespace (the inode number of /proc/<tid>/ns/pid) */
+        pid_t slot_tid = 0; /* its tid in that namespace */
+    };
+    Entry entries[kEntries];
+};
+
 /* A thread of another process that trapped in the launch's seccomp filter, for one call. */
 struct RemoteTask {
     pid_t tid;                /* the trapping thread */
@@ -25,6 +39,7 @@ struct RemoteTask {
     int8_t rights = -1;       /* its rights on files: 1 taken (file_rights holds them), 0 cannot be, -1 unknown */
     bool rights_lost = false; /* this supervisor thread lost its own rights: see dispatch_remote */
     PalFileRights file_rights;
+    CallerCache* callers = nullptr; /* the answering thread's, if it keeps one */
 };
 
 /* Strict mode's views (launcher/strict/views.cpp, docs/strict-mode.md): the launch's private mount
@@ -38,6 +53,15 @@ struct LaunchViews {
 };
 /* Set once, before the program runs. */
 void set_launch_views(const LaunchViews& views);
+
+/* Set once, before the program runs, when the listener wakes the caller on the answering thread's
+ * CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6): a trapped getcpu is then answered with that
+ * CPU, where the caller resumes, rather than from /proc/<tid>/stat (Caller::resume_cpu). */
+void set_wakes_on_answer_cpu(bool yes);
+
+/* For tests: resolve a remote caller's pids of another PID namespace by searching /proc, as on a
+ * kernel without NS_GET_PID_FROM_PIDNS (Caller::resolve, table/strict/pids.cpp). */
+void set_pid_search_only(bool yes);
 
 /* Runs syscall `nr`'s handler for remote thread `task`: its result, or LeaveToHost when the call is
  * not the LibOS's to answer. For open, openat and openat2 a non-negative result is a descriptor of

@@ -101,6 +101,11 @@ void copy_own_mask(uint64_t* words);
  * then adopts it), a fork child or a freshly exec'ed program that sched_setaffinity reaches before
  * its own shim did (the task keeps this slot). */
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
+/* The same for a mask a reader inferred (strict mode's creator inference) from what it saw when the
+ * launch's clock read `since` (state_clock(), taken before it looked for the slot): a slot of `tid`
+ * written after that (a sched_setaffinity on the thread that raced with the read) is newer than the
+ * inference, and is kept as it is. Returns the slot, whose mask is then the answer. */
+ThreadSlot* register_inferred(pid_t tid, const CpuBits& mask, uint32_t since);
 void adopt_thread(ThreadSlot* slot, pid_t tid);
 /* vfork: the parent notes, before it, that its thread may next run a vfork child, which shares the
  * parent's memory and TLS (its t_slot, t_tid) but is a task of its own. vfork_child_tid() is 0 in
@@ -122,6 +127,30 @@ void thread_exiting();
  * claims a slot with the forking thread's mask (unless another thread already set one for it). */
 void before_fork();
 void after_fork_child();
+
+/* A thread's slot is claimed under its tid in its own PID namespace (by the shim, in-process).
+ * Strict mode's supervisor acts for threads of other namespaces too: while a SlotNamespace lives, the
+ * calling thread finds and claims slots as a process of PID namespace `ns_ino` (the inode number of
+ * its /proc/<pid>/ns/pid) does, so tids given to find_slot and register_thread are that namespace's.
+ * 0 leaves the thread in its own. */
+class SlotNamespace {
+public:
+    explicit SlotNamespace(uint64_t ns_ino) {
+        if (__builtin_expect(ns_ino != 0, 0))
+            active_ = enter(ns_ino);
+    }
+    ~SlotNamespace() {
+        if (__builtin_expect(active_, 0))
+            leave();
+    }
+    SlotNamespace(const SlotNamespace&) = delete;
+    SlotNamespace& operator=(const SlotNamespace&) = delete;
+
+private:
+    static bool enter(uint64_t ns_ino);
+    static void leave();
+    bool active_ = false;
+};
 
 /* The slots in use, for strict mode's creator inference (table/strict/): index < used_slot_count().
  * read_slot gives a slot's thread, its mask and the launch's clock at its last write; false for a
