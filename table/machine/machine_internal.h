@@ -53,7 +53,7 @@ struct alignas(64) ThreadSlot {
 static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
 
 constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
-constexpr uint32_t kStateVersion = 4;
+constexpr uint32_t kStateVersion = 5;
 constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;
@@ -281,6 +281,9 @@ ThreadSlot* lookup(pid_t tid);
 /* ---- state.cpp ----------------------------------------------------------------------------- */
 
 size_t region_size();
+/* The virtual NUMA area after the extension words (numa_shared.cpp, libos_numa_shared.h). */
+extern const size_t kNumaAreaBytes;
+void* numa_area();
 /* Maps the state behind LIBOS_STATE_FD's descriptor `fd` (or its parent's copy) if it is the launch's
  * and describes this machine. */
 bool attach_region(int fd);

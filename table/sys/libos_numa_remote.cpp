@@ -19,6 +19,7 @@
 
 #include "libos/libos_machine.h"
 #include "libos/libos_numa.h"
+#include "libos/libos_numa_shared.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_topology.h"
 #include "libos_numa_internal.h"
@@ -30,12 +31,17 @@ struct NumaRemote {
     uint32_t range_count;
     bool task_valid;
     int current;
+    uint32_t remap_count;
     VirtualPolicy task;
     RangeSlot ranges[kRangeSlots];
     uint64_t pages[kPageSlots];
     uint32_t stamps[kPageSlots];
-    /* The maps files, read in turn. */
-    char maps[1 << 20];
+    RemapRecord remaps[kRemapSlots];
+};
+
+/* The maps files, read in turn, when the directory must be looked for. */
+struct MapsText {
+    char text[1 << 20];
 };
 
 namespace {
@@ -110,9 +116,9 @@ bool each_maps_line(const char* buf, size_t len, Visit visit) {
 }
 
 /* Where the other process's directory is, or 0. */
-uintptr_t remote_directory(NumaRemote* r, pid_t pid) {
+uintptr_t remote_directory(MapsText* r, pid_t pid) {
     const uintptr_t own = reinterpret_cast<uintptr_t>(&g_numa_directory);
-    long len = PalReadFile("/proc/self/maps", r->maps, sizeof(r->maps));
+    long len = PalReadFile("/proc/self/maps", r->text, sizeof(r->text));
     if (len <= 0)
         return 0;
     /* The key (device, inode, path) of the shim's mapping, kept apart from the buffer that the
@@ -121,7 +127,7 @@ uintptr_t remote_directory(NumaRemote* r, pid_t pid) {
     size_t key_length = 0;
     uint64_t offset = 0;
     uintptr_t delta = 0;
-    bool found = each_maps_line(r->maps, static_cast<size_t>(len), [&](const MapsLine& l) {
+    bool found = each_maps_line(r->text, static_cast<size_t>(len), [&](const MapsLine& l) {
         /* A file's mapping: a path after the device and a non-zero inode. */
         const char* slash = static_cast<const char*>(memchr(l.file, '/', l.file_length));
         if (own < l.start || own >= l.end || !slash || l.file_length >= sizeof(key) || inode_zero(l.file, slash))
@@ -143,11 +149,11 @@ uintptr_t remote_directory(NumaRemote* r, pid_t pid) {
     while (d)
         path[n++] = digits[--d];
     memcpy(path + n, "/maps", 6);
-    len = PalReadFile(path, r->maps, sizeof(r->maps));
+    len = PalReadFile(path, r->text, sizeof(r->text));
     if (len <= 0)
         return 0;
     uintptr_t at = 0;
-    each_maps_line(r->maps, static_cast<size_t>(len), [&](const MapsLine& l) {
+    each_maps_line(r->text, static_cast<size_t>(len), [&](const MapsLine& l) {
         if (l.offset != offset || l.file_length != key_length || memcmp(l.file, key, key_length) != 0 ||
             l.end - l.start <= delta)
             return false;
@@ -164,50 +170,126 @@ bool valid_policy(const VirtualPolicy& p) {
     return p.home == -1 || (p.home >= 0 && static_cast<uint32_t>(p.home) < numa_node_count());
 }
 
-/* The range table between two equal, even sequence numbers; a few tries. */
-bool read_ranges(NumaRemote* r, pid_t pid, const NumaDirectory& dir) {
+/* Everything the directory names, in one process_vm_readv: the sequence numbers of the range table
+ * and of the task policy before and after the records they guard, so that one call gives a consistent
+ * copy of both (a few tries while the other process writes). Each record is then checked. */
+bool read_records(NumaRemote* r, pid_t pid, const NumaDirectory& dir, uint64_t* adopted) {
     for (int attempt = 0; attempt < 8; ++attempt) {
-        uint32_t before, after, used;
-        if (PalProcessRead(pid, &before, reinterpret_cast<uintptr_t>(dir.range_seq), sizeof(before)) != 0 ||
-            PalProcessRead(pid, &used, reinterpret_cast<uintptr_t>(dir.range_used), sizeof(used)) != 0)
-            return false;
-        if (before & 1) {
+        if (attempt)
             PalThreadYield();
+        uint32_t range_before, range_after, used, task_before, task_after, valid, remaps;
+        const PalReadRange ranges[] = {
+            {&range_before, reinterpret_cast<uintptr_t>(dir.range_seq), sizeof(range_before)},
+            {&task_before, reinterpret_cast<uintptr_t>(dir.task_seq), sizeof(task_before)},
+            {&used, reinterpret_cast<uintptr_t>(dir.range_used), sizeof(used)},
+            {r->ranges, reinterpret_cast<uintptr_t>(dir.ranges), sizeof(r->ranges)},
+            {&valid, reinterpret_cast<uintptr_t>(dir.task_valid), sizeof(valid)},
+            {&r->task, reinterpret_cast<uintptr_t>(dir.task_policy), sizeof(r->task)},
+            {adopted, reinterpret_cast<uintptr_t>(dir.adopted), sizeof(*adopted)},
+            {&remaps, reinterpret_cast<uintptr_t>(dir.remap_count), sizeof(remaps)},
+            {r->remaps, reinterpret_cast<uintptr_t>(dir.remaps), sizeof(r->remaps)},
+            {r->pages, reinterpret_cast<uintptr_t>(dir.pages), sizeof(r->pages)},
+            {r->stamps, reinterpret_cast<uintptr_t>(dir.page_stamps), sizeof(r->stamps)},
+            {&range_after, reinterpret_cast<uintptr_t>(dir.range_seq), sizeof(range_after)},
+            {&task_after, reinterpret_cast<uintptr_t>(dir.task_seq), sizeof(task_after)},
+        };
+        static_assert(sizeof(ranges) / sizeof(ranges[0]) <= kPalReadRanges);
+        if (PalProcessReadRanges(pid, ranges, sizeof(ranges) / sizeof(ranges[0])) != 0)
+            return false;
+        if ((range_before & 1) || range_before != range_after || (task_before & 1) || task_before != task_after)
             continue;
-        }
         used = used < kRangeSlots ? used : kRangeSlots;
-        if (used && PalProcessRead(pid, r->ranges, reinterpret_cast<uintptr_t>(dir.ranges), used * sizeof(RangeSlot)) != 0)
-            return false;
-        if (PalProcessRead(pid, &after, reinterpret_cast<uintptr_t>(dir.range_seq), sizeof(after)) != 0)
-            return false;
-        if (after != before)
-            continue;
         r->range_count = 0;
         for (uint32_t i = 0; i < used; ++i) {
-            const RangeSlot& s = r->ranges[i];
-            if (s.start < s.end && s.start % kPageBytes == 0 && valid_policy(s.policy))
-                r->ranges[r->range_count++] = s;
+            const RangeSlot& slot = r->ranges[i];
+            if (slot.start < slot.end && slot.start % kPageBytes == 0 && valid_policy(slot.policy))
+                r->ranges[r->range_count++] = slot;
         }
+        r->task_valid = valid == 1 && valid_policy(r->task);
+        r->remap_count = 0;
+        for (uint32_t i = 0; i < remaps && i < kRemapSlots; ++i)
+            if (r->remaps[i].from && r->remaps[i].to)
+                r->remaps[r->remap_count++] = r->remaps[i];
         return true;
     }
     return false;
 }
 
-bool read_task(NumaRemote* r, pid_t pid, const NumaDirectory& dir) {
-    for (int attempt = 0; attempt < 8; ++attempt) {
-        uint32_t before, after, valid;
-        if (PalProcessRead(pid, &before, reinterpret_cast<uintptr_t>(dir.task_seq), sizeof(before)) != 0 ||
-            PalProcessRead(pid, &valid, reinterpret_cast<uintptr_t>(dir.task_valid), sizeof(valid)) != 0 ||
-            PalProcessRead(pid, &r->task, reinterpret_cast<uintptr_t>(dir.task_policy), sizeof(r->task)) != 0 ||
-            PalProcessRead(pid, &after, reinterpret_cast<uintptr_t>(dir.task_seq), sizeof(after)) != 0)
-            return false;
-        if (!(before & 1) && before == after) {
-            r->task_valid = valid == 1 && valid_policy(r->task);
-            return true;
+/* The latest stamp among the copied records: the moves applied on top come after it. */
+uint32_t latest_stamp(const NumaRemote* r) {
+    uint32_t latest = 0;
+    auto later = [&latest](uint32_t stamp) {
+        if (static_cast<int32_t>(stamp - latest) > 0)
+            latest = stamp;
+    };
+    for (uint32_t i = 0; i < r->range_count; ++i)
+        later(r->ranges[i].policy.stamp);
+    for (uint32_t i = 0; i < kPageSlots; ++i)
+        if (r->pages[i])
+            later(r->stamps[i]);
+    for (uint32_t i = 0; i < r->remap_count; ++i)
+        later(r->remaps[i].stamp);
+    return latest;
+}
+
+/* A move of page `number` to `node` in the copy, as the process records one (its hash window; a full
+ * window forgets its head). */
+void copy_record_page(NumaRemote* r, uint64_t number, uint32_t node, uint32_t stamp) {
+    const uint64_t entry = (number << 12) | (node + 1);
+    const uint32_t first = numa_page_hash(number);
+    uint32_t free_at = kPageSlots;
+    for (uint32_t i = 0; i < kPageProbe; ++i) {
+        const uint32_t at = (first + i) % kPageSlots;
+        if (r->pages[at] && (r->pages[at] >> 12) == number) {
+            free_at = at;
+            break;
         }
-        PalThreadYield();
+        if (!r->pages[at] && free_at == kPageSlots)
+            free_at = at;
     }
-    return false;
+    const uint32_t at = free_at < kPageSlots ? free_at : first;
+    r->pages[at] = entry;
+    r->stamps[at] = stamp;
+}
+
+/* The moves other processes posted for `pid` that it has not taken yet (its ring index `adopted`),
+ * applied to the copy as it would take them. */
+void apply_pending(NumaRemote* r, pid_t pid, uint64_t adopted) {
+    const uint64_t head = numa_move_head(false);
+    if (adopted >= head)
+        return;
+    uint64_t from = head - adopted > kNumaMoveSlots ? head - kNumaMoveSlots : adopted;
+    uint64_t nonce = 0;
+    bool nonce_read = false, nonce_known = false;
+    uint32_t stamp = latest_stamp(r);
+    const uint32_t nodes = numa_node_count();
+    for (uint64_t i = from; i < head; ++i) {
+        NumaMoveData m;
+        if (!numa_read_move(i, &m) || m.pid != pid || !numa_same_pid_namespace(m.ns))
+            continue;
+        if (!nonce_read) {
+            nonce_read = true;
+            nonce_known = numa_process_nonce(pid, &nonce);
+        }
+        if (!nonce_known || m.nonce != nonce)
+            continue;
+        if (m.kind == kNumaMovePages && m.node < nodes && m.pages <= kNumaMovePagesMax &&
+            m.first_page < (~uintptr_t{0} / kPageBytes) - m.pages) {
+            ++stamp;
+            for (uint64_t p = m.first_page; p < m.first_page + m.pages; ++p)
+                copy_record_page(r, p, m.node, stamp);
+        } else if (m.kind == kNumaMoveRemap && m.from && m.to) {
+            for (uint32_t at = 0; at < kPageSlots; ++at) {
+                if (!r->pages[at])
+                    continue;
+                const int to = numa_remap_node(static_cast<uint32_t>((r->pages[at] & 0xfff) - 1), m.from, m.to);
+                if (to >= 0 && static_cast<uint32_t>(to) < nodes)
+                    r->pages[at] = (r->pages[at] & ~0xfffULL) | static_cast<uint64_t>(to + 1);
+            }
+            if (r->remap_count < kRemapSlots)
+                r->remaps[r->remap_count++] = RemapRecord{++stamp, 0, m.from, m.to};
+        }
+    }
 }
 
 /* The node of the first thread's vCPUs, when they all lie in one. */
@@ -230,26 +312,42 @@ int task_node(pid_t pid) {
 
 }  // namespace
 
+/* Whether `at` in process pid is a directory of this build naming itself; copied into `dir`. */
+bool directory_at(pid_t pid, uintptr_t at, NumaDirectory* dir) {
+    return at && PalProcessRead(pid, dir, at, sizeof(*dir)) == 0 && dir->magic == kNumaDirectoryMagic &&
+           reinterpret_cast<uintptr_t>(dir->self) == at && dir->range_slots == kRangeSlots &&
+           dir->page_slots == kPageSlots && dir->range_bytes == sizeof(RangeSlot) &&
+           dir->policy_bytes == sizeof(VirtualPolicy);
+}
+
 NumaRemote* numa_remote_open(pid_t pid) {
     /* A process of this launch only (its first thread holds a slot of the launch's machine): one
      * outside it, under another launch of the same shim, has records of another machine's nodes. */
     if (pid <= 0 || !numa_virtual() || !find_slot(pid))
         return nullptr;
+    /* Where its records are: the hint its slot holds (shared by it, or by an earlier reader), else
+     * found through both maps files, and left as the hint for the next reader. */
+    NumaDirectory dir;
+    if (!directory_at(pid, numa_directory_hint(pid), &dir)) {
+        void* text;
+        if (PalMemoryAllocate(sizeof(MapsText), &text) != 0)
+            return nullptr;
+        const uintptr_t at = remote_directory(static_cast<MapsText*>(text), pid);
+        PalMemoryFree(text, sizeof(MapsText));
+        if (!directory_at(pid, at, &dir))
+            return nullptr;
+        numa_note_directory_hint(pid, at);
+    }
     void* memory;
     if (PalMemoryAllocate(sizeof(NumaRemote), &memory) != 0)
         return nullptr;
     NumaRemote* r = static_cast<NumaRemote*>(memory);
-    const uintptr_t at = remote_directory(r, pid);
-    NumaDirectory dir;
-    if (!at || PalProcessRead(pid, &dir, at, sizeof(dir)) != 0 || dir.magic != kNumaDirectoryMagic ||
-        reinterpret_cast<uintptr_t>(dir.self) != at || dir.range_slots != kRangeSlots || dir.page_slots != kPageSlots ||
-        dir.range_bytes != sizeof(RangeSlot) || dir.policy_bytes != sizeof(VirtualPolicy) || !read_ranges(r, pid, dir) ||
-        !read_task(r, pid, dir) ||
-        PalProcessRead(pid, r->pages, reinterpret_cast<uintptr_t>(dir.pages), sizeof(r->pages)) != 0 ||
-        PalProcessRead(pid, r->stamps, reinterpret_cast<uintptr_t>(dir.page_stamps), sizeof(r->stamps)) != 0) {
+    uint64_t adopted = 0;
+    if (!read_records(r, pid, dir, &adopted)) {
         PalMemoryFree(memory, sizeof(NumaRemote));
         return nullptr;
     }
+    apply_pending(r, pid, adopted);
     r->current = task_node(pid);
     return r;
 }
@@ -289,6 +387,11 @@ int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* st
 
 int numa_remote_current_node(const NumaRemote* remote) {
     return remote->current;
+}
+
+uint32_t numa_remote_remaps(const NumaRemote* remote, const RemapRecord** out) {
+    *out = remote->remaps;
+    return remote->remap_count;
 }
 
 }  // namespace libos

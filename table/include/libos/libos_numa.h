@@ -109,6 +109,9 @@ const VirtualPolicy* numa_remote_task_policy(const NumaRemote* remote);
 int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* stamp);
 /* The node of the first thread's vCPUs when they all lie in one, else -1. */
 int numa_remote_current_node(const NumaRemote* remote);
+/* Its migrations by other processes (libos_numa_internal.h: RemapRecord), taken or not yet. */
+struct RemapRecord;
+uint32_t numa_remote_remaps(const NumaRemote* remote, const RemapRecord** out);
 /* numa_page_node for another process's page (`remote` null: the calling process's). */
 uint32_t numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host);
 /* The first thread's policy changed (null: it has none): published for other processes' readers.
