@@ -10,6 +10,9 @@
  *                          held: prints "holding ADDR" (as numa_maps writes it) for a reader of
  *                          another process's numa_maps, numastat -p and pages
  *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses
+ *   numa_places watch SECONDS  as hold, then for each line read on stdin prints "own: N N N N",
+ *                          its first 4 pages' nodes as it sees them itself
+ *   numa_places push PID ADDR NODE  move_pages(PID) of the 2 pages from ADDR to NODE: the statuses
  *   numa_places forkhold NODE SECONDS  a second thread binds itself to NODE and forks: the child
  *                          (whose only thread, its first, has that policy; the parent's first
  *                          thread has none) does as hold, printing "holding PID ADDR" */
@@ -120,6 +123,31 @@ int main(int argc, char** argv) {
         printf("holding %lx\n", (unsigned long)p);
         fflush(stdout);
         sleep((unsigned)atoi(argv[2]));
+    } else if (strcmp(argv[1], "watch") == 0 && argc > 2) {
+        char* p = touched_pages(1024);
+        printf("holding %lx\n", (unsigned long)p);
+        fflush(stdout);
+        char line[64];
+        while (fgets(line, sizeof(line), stdin)) {
+            printf("own:");
+            for (int i = 0; i < 4; ++i)
+                printf(" %d", node_of(p + i * page));
+            printf("\n");
+            fflush(stdout);
+        }
+    } else if (strcmp(argv[1], "push") == 0 && argc > 4) {
+        unsigned long base = strtoul(argv[3], NULL, 16);
+        void* pages[2];
+        int nodes[2], status[2];
+        for (int i = 0; i < 2; ++i) {
+            pages[i] = (void*)(base + (unsigned long)i * page);
+            nodes[i] = atoi(argv[4]);
+        }
+        if (move_pages(atoi(argv[2]), 2, pages, nodes, status, MPOL_MF_MOVE) != 0) {
+            perror("move_pages");
+            return 7;
+        }
+        printf("status: %d %d\n", status[0], status[1]);
     } else if (strcmp(argv[1], "forkhold") == 0 && argc > 3) {
         pthread_t thread;
         void* failed = (void*)1;
