@@ -101,6 +101,7 @@ struct NumaDirectory {
     const RemapRecord* remaps;
     const std::atomic<uint32_t>* remap_count;
     const std::atomic<uint64_t>* adopted; /* the ring index up to which moves were taken */
+    const std::atomic<uint32_t>* live_pages; /* how many moved pages are recorded */
 };
 extern const NumaDirectory g_numa_directory;
 extern RemapRecord g_remaps[kRemapSlots];

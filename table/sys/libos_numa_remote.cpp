@@ -30,6 +30,7 @@ namespace libos {
 struct NumaRemote {
     uint32_t range_count;
     bool task_valid;
+    bool pages_live;
     int current;
     uint32_t remap_count;
     VirtualPolicy task;
@@ -47,6 +48,8 @@ struct MapsText {
 namespace {
 
 constexpr uintptr_t kPageBytes = 4096;
+/* A copy's memory kept for the next reading. */
+constinit std::atomic<void*> g_spare{nullptr};
 
 uint64_t hex_at(const char* s, const char* end, const char** after) {
     uint64_t v = 0;
@@ -170,35 +173,73 @@ bool valid_policy(const VirtualPolicy& p) {
     return p.home == -1 || (p.home >= 0 && static_cast<uint32_t>(p.home) < numa_node_count());
 }
 
-/* Everything the directory names, in one process_vm_readv: the sequence numbers of the range table
- * and of the task policy before and after the records they guard, so that one call gives a consistent
- * copy of both (a few tries while the other process writes). Each record is then checked. */
-bool read_records(NumaRemote* r, pid_t pid, const NumaDirectory& dir, uint64_t* adopted) {
+/* Where `field` of this process's records is in the other process, whose directory is at `at`: every
+ * process of the launch loads the same shim, so its records lie at the same offsets from the directory
+ * (which the directory read back confirms, field by field). */
+uintptr_t there(uintptr_t at, const void* field) {
+    return at + (reinterpret_cast<uintptr_t>(field) - reinterpret_cast<uintptr_t>(&g_numa_directory));
+}
+
+/* The directory at `at` is this build's, naming its own address and records where this build has them. */
+bool same_layout(const NumaDirectory& dir, uintptr_t at) {
+    const NumaDirectory& own = g_numa_directory;
+    auto moved = [at](const void* theirs, const void* mine) { return reinterpret_cast<uintptr_t>(theirs) == there(at, mine); };
+    return dir.magic == kNumaDirectoryMagic && reinterpret_cast<uintptr_t>(dir.self) == at &&
+           dir.range_slots == kRangeSlots && dir.page_slots == kPageSlots && dir.range_bytes == sizeof(RangeSlot) &&
+           dir.policy_bytes == sizeof(VirtualPolicy) && moved(dir.ranges, own.ranges) &&
+           moved(dir.range_used, own.range_used) && moved(dir.range_seq, own.range_seq) && moved(dir.pages, own.pages) &&
+           moved(dir.page_stamps, own.page_stamps) && moved(dir.task_seq, own.task_seq) &&
+           moved(dir.task_valid, own.task_valid) && moved(dir.task_policy, own.task_policy) &&
+           moved(dir.remaps, own.remaps) && moved(dir.remap_count, own.remap_count) && moved(dir.adopted, own.adopted) &&
+           moved(dir.live_pages, own.live_pages);
+}
+
+/* The other process's records, in one or two process_vm_readv: the directory, the counts and the task
+ * policy between two readings of its sequence number; then, when it has any, the ranges in use and the
+ * moved pages, between two readings of the range table's (which must be the number the count was read
+ * under). A few tries while the other process writes; each record is then checked. */
+bool read_records(NumaRemote* r, pid_t pid, uintptr_t at, uint64_t* adopted) {
+    const NumaDirectory& own = g_numa_directory;
+    if (!at)
+        return false;
     for (int attempt = 0; attempt < 8; ++attempt) {
         if (attempt)
             PalThreadYield();
-        uint32_t range_before, range_after, used, task_before, task_after, valid, remaps;
-        const PalReadRange ranges[] = {
-            {&range_before, reinterpret_cast<uintptr_t>(dir.range_seq), sizeof(range_before)},
-            {&task_before, reinterpret_cast<uintptr_t>(dir.task_seq), sizeof(task_before)},
-            {&used, reinterpret_cast<uintptr_t>(dir.range_used), sizeof(used)},
-            {r->ranges, reinterpret_cast<uintptr_t>(dir.ranges), sizeof(r->ranges)},
-            {&valid, reinterpret_cast<uintptr_t>(dir.task_valid), sizeof(valid)},
-            {&r->task, reinterpret_cast<uintptr_t>(dir.task_policy), sizeof(r->task)},
-            {adopted, reinterpret_cast<uintptr_t>(dir.adopted), sizeof(*adopted)},
-            {&remaps, reinterpret_cast<uintptr_t>(dir.remap_count), sizeof(remaps)},
-            {r->remaps, reinterpret_cast<uintptr_t>(dir.remaps), sizeof(r->remaps)},
-            {r->pages, reinterpret_cast<uintptr_t>(dir.pages), sizeof(r->pages)},
-            {r->stamps, reinterpret_cast<uintptr_t>(dir.page_stamps), sizeof(r->stamps)},
-            {&range_after, reinterpret_cast<uintptr_t>(dir.range_seq), sizeof(range_after)},
-            {&task_after, reinterpret_cast<uintptr_t>(dir.task_seq), sizeof(task_after)},
+        NumaDirectory dir;
+        uint32_t range_seq, used, task_before, task_after, valid, remaps, live;
+        const PalReadRange first[] = {
+            {&dir, at, sizeof(dir)},
+            {&task_before, there(at, own.task_seq), sizeof(task_before)},
+            {&range_seq, there(at, own.range_seq), sizeof(range_seq)},
+            {&used, there(at, own.range_used), sizeof(used)},
+            {&valid, there(at, own.task_valid), sizeof(valid)},
+            {&r->task, there(at, own.task_policy), sizeof(r->task)},
+            {adopted, there(at, own.adopted), sizeof(*adopted)},
+            {&remaps, there(at, own.remap_count), sizeof(remaps)},
+            {r->remaps, there(at, own.remaps), sizeof(r->remaps)},
+            {&live, there(at, own.live_pages), sizeof(live)},
+            {&task_after, there(at, own.task_seq), sizeof(task_after)},
         };
-        static_assert(sizeof(ranges) / sizeof(ranges[0]) <= kPalReadRanges);
-        if (PalProcessReadRanges(pid, ranges, sizeof(ranges) / sizeof(ranges[0])) != 0)
+        if (PalProcessReadRanges(pid, first, sizeof(first) / sizeof(first[0])) != 0 || !same_layout(dir, at))
             return false;
-        if ((range_before & 1) || range_before != range_after || (task_before & 1) || task_before != task_after)
+        if ((task_before & 1) || task_before != task_after || (range_seq & 1))
             continue;
         used = used < kRangeSlots ? used : kRangeSlots;
+        if (used || live) {
+            uint32_t before, after;
+            const PalReadRange second[] = {
+                {&before, there(at, own.range_seq), sizeof(before)},
+                {r->ranges, there(at, own.ranges), used * sizeof(RangeSlot)},
+                {r->pages, there(at, own.pages), live ? sizeof(r->pages) : 0},
+                {r->stamps, there(at, own.page_stamps), live ? sizeof(r->stamps) : 0},
+                {&after, there(at, own.range_seq), sizeof(after)},
+            };
+            if (PalProcessReadRanges(pid, second, sizeof(second) / sizeof(second[0])) != 0)
+                return false;
+            if (before != range_seq || after != range_seq)
+                continue;
+        }
+        r->pages_live = live != 0;
         r->range_count = 0;
         for (uint32_t i = 0; i < used; ++i) {
             const RangeSlot& slot = r->ranges[i];
@@ -224,7 +265,7 @@ uint32_t latest_stamp(const NumaRemote* r) {
     };
     for (uint32_t i = 0; i < r->range_count; ++i)
         later(r->ranges[i].policy.stamp);
-    for (uint32_t i = 0; i < kPageSlots; ++i)
+    for (uint32_t i = 0; r->pages_live && i < kPageSlots; ++i)
         if (r->pages[i])
             later(r->stamps[i]);
     for (uint32_t i = 0; i < r->remap_count; ++i)
@@ -235,6 +276,12 @@ uint32_t latest_stamp(const NumaRemote* r) {
 /* A move of page `number` to `node` in the copy, as the process records one (its hash window; a full
  * window forgets its head). */
 void copy_record_page(NumaRemote* r, uint64_t number, uint32_t node, uint32_t stamp) {
+    if (!r->pages_live) {
+        /* Not read (the process has none): what an earlier reading left is cleared first. */
+        memset(r->pages, 0, sizeof(r->pages));
+        memset(r->stamps, 0, sizeof(r->stamps));
+        r->pages_live = true;
+    }
     const uint64_t entry = (number << 12) | (node + 1);
     const uint32_t first = numa_page_hash(number);
     uint32_t free_at = kPageSlots;
@@ -250,6 +297,7 @@ void copy_record_page(NumaRemote* r, uint64_t number, uint32_t node, uint32_t st
     const uint32_t at = free_at < kPageSlots ? free_at : first;
     r->pages[at] = entry;
     r->stamps[at] = stamp;
+    r->pages_live = true;
 }
 
 /* The moves other processes posted for `pid` that it has not taken yet (its ring index `adopted`),
@@ -279,7 +327,7 @@ void apply_pending(NumaRemote* r, pid_t pid, uint64_t adopted) {
             for (uint64_t p = m.first_page; p < m.first_page + m.pages; ++p)
                 copy_record_page(r, p, m.node, stamp);
         } else if (m.kind == kNumaMoveRemap && m.from && m.to) {
-            for (uint32_t at = 0; at < kPageSlots; ++at) {
+            for (uint32_t at = 0; r->pages_live && at < kPageSlots; ++at) {
                 if (!r->pages[at])
                     continue;
                 const int to = numa_remap_node(static_cast<uint32_t>((r->pages[at] & 0xfff) - 1), m.from, m.to);
@@ -312,39 +360,34 @@ int task_node(pid_t pid) {
 
 }  // namespace
 
-/* Whether `at` in process pid is a directory of this build naming itself; copied into `dir`. */
-bool directory_at(pid_t pid, uintptr_t at, NumaDirectory* dir) {
-    return at && PalProcessRead(pid, dir, at, sizeof(*dir)) == 0 && dir->magic == kNumaDirectoryMagic &&
-           reinterpret_cast<uintptr_t>(dir->self) == at && dir->range_slots == kRangeSlots &&
-           dir->page_slots == kPageSlots && dir->range_bytes == sizeof(RangeSlot) &&
-           dir->policy_bytes == sizeof(VirtualPolicy);
-}
-
 NumaRemote* numa_remote_open(pid_t pid) {
     /* A process of this launch only (its first thread holds a slot of the launch's machine): one
      * outside it, under another launch of the same shim, has records of another machine's nodes. */
     if (pid <= 0 || !numa_virtual() || !find_slot(pid))
         return nullptr;
-    /* Where its records are: the hint its slot holds (shared by it, or by an earlier reader), else
-     * found through both maps files, and left as the hint for the next reader. */
-    NumaDirectory dir;
-    if (!directory_at(pid, numa_directory_hint(pid), &dir)) {
-        void* text;
-        if (PalMemoryAllocate(sizeof(MapsText), &text) != 0)
-            return nullptr;
-        const uintptr_t at = remote_directory(static_cast<MapsText*>(text), pid);
-        PalMemoryFree(text, sizeof(MapsText));
-        if (!directory_at(pid, at, &dir))
-            return nullptr;
-        numa_note_directory_hint(pid, at);
-    }
-    void* memory;
-    if (PalMemoryAllocate(sizeof(NumaRemote), &memory) != 0)
+    /* The copy's memory: the one kept from the last reading when no other thread holds it (no
+     * mapping, and no page faults, per reading), else a mapping of its own. */
+    void* memory = g_spare.exchange(nullptr, std::memory_order_acquire);
+    if (!memory && PalMemoryAllocate(sizeof(NumaRemote), &memory) != 0)
         return nullptr;
     NumaRemote* r = static_cast<NumaRemote*>(memory);
+    /* Where its records are: the hint its slot holds (shared by it, or by an earlier reader), else
+     * found through both maps files, and left as the hint for the next reader. */
     uint64_t adopted = 0;
-    if (!read_records(r, pid, dir, &adopted)) {
-        PalMemoryFree(memory, sizeof(NumaRemote));
+    bool read = read_records(r, pid, numa_directory_hint(pid), &adopted);
+    if (!read) {
+        void* text;
+        uintptr_t at = 0;
+        if (PalMemoryAllocate(sizeof(MapsText), &text) == 0) {
+            at = remote_directory(static_cast<MapsText*>(text), pid);
+            PalMemoryFree(text, sizeof(MapsText));
+        }
+        read = at && read_records(r, pid, at, &adopted);
+        if (read)
+            numa_note_directory_hint(pid, at);
+    }
+    if (!read) {
+        numa_remote_close(r);
         return nullptr;
     }
     apply_pending(r, pid, adopted);
@@ -353,7 +396,8 @@ NumaRemote* numa_remote_open(pid_t pid) {
 }
 
 void numa_remote_close(NumaRemote* remote) {
-    if (remote)
+    void* expected = nullptr;
+    if (remote && !g_spare.compare_exchange_strong(expected, remote, std::memory_order_release))
         PalMemoryFree(remote, sizeof(NumaRemote));
 }
 
@@ -371,6 +415,8 @@ const VirtualPolicy* numa_remote_task_policy(const NumaRemote* remote) {
 }
 
 int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* stamp) {
+    if (!remote->pages_live)
+        return -1;
     const uint64_t number = page / kPageBytes;
     const uint32_t first = numa_page_hash(number);
     for (uint32_t i = 0; i < kPageProbe; ++i) {
