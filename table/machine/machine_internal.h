@@ -8,6 +8,7 @@
  *   topology.cpp     the machine's shape: each vCPU's package, die, core, thread and node
  *   slots.cpp        one slot per thread in the shared state: the sequence lock, finding and claiming
  *   state.cpp        the shared state itself: created, attached from a parent, or private
+ *   numa_shared.cpp  the state's virtual NUMA area: directory hints per slot, the ring of moves
  *   threads.cpp      the calling thread's slot, new threads, fork and exit
  *   current_cpu.cpp  the vCPU a thread runs on, and getcpu's per-thread cache */
 #ifndef LIBOS_MACHINE_INTERNAL_H

@@ -181,6 +181,15 @@ bool governing_policy(const libos::NumaRemote* remote, uintptr_t addr, VirtualPo
     return false;
 }
 
+uint32_t migrated_node(const libos::NumaRemote* remote, uint32_t node, uint32_t host, uint32_t since) {
+    const libos::RemapRecord* remaps;
+    const uint32_t count = remote ? libos::numa_remote_remaps(remote, &remaps) : libos::numa_own_remaps(&remaps);
+    if (!count)
+        return node;
+    const uint32_t after = libos::numa_remapped(node, since, remaps, count);
+    return libos::numa_host_nodes(after).has(host) ? after : node;
+}
+
 /* The virtual node of the page at `addr`, which the host places on host node `host`: where
  * move_pages put it, else where its policy would have put it on a real machine of these nodes (bind
  * and preferred-many: the home node, or the current node when allowed, or the first; preferred: its
@@ -237,16 +246,8 @@ uint32_t page_node(uintptr_t addr, uint32_t host, const libos::NumaRemote* remot
     }
     if (chosen < 0)
         chosen = libos::numa_virtual_node_of(host, nullptr);
-    uint32_t node = chosen < 0 ? 0 : static_cast<uint32_t>(chosen);
     /* Migrations of the process by others (migrate_pages(pid)) move the pages its policy placed. */
-    const libos::RemapRecord* remaps;
-    const uint32_t count = remote ? libos::numa_remote_remaps(remote, &remaps) : libos::numa_own_remaps(&remaps);
-    if (count) {
-        const uint32_t after = libos::numa_remapped(node, since, remaps, count);
-        if (backs(static_cast<int>(after)))
-            node = after;
-    }
-    return node;
+    return migrated_node(remote, chosen < 0 ? 0 : static_cast<uint32_t>(chosen), host, since);
 }
 
 /* The next node of the thread's interleave (MPOL_F_NODE without MPOL_F_ADDR): the host's answer when
@@ -274,6 +275,12 @@ bool names_own_process(Caller caller, pid_t pid) {
 
 uint32_t libos::numa_page_node(uintptr_t addr, uint32_t host) {
     return page_node(addr, host);
+}
+
+uint32_t libos::numa_migrated_node(const NumaRemote* remote, uint32_t node, uint32_t host, uint32_t since) {
+    if (!remote)
+        numa_adopt_moves();
+    return migrated_node(remote, node, host, since);
 }
 
 uint32_t libos::numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host) {
