@@ -32,9 +32,9 @@ int64_t slot_index(pid_t pid) {
     return slot ? slot - g_machine.slots : -1;
 }
 
-/* The process that last shared its directory, and the slot it used: written again only when either
- * changes (a fork child is another process). */
-constinit pid_t g_shared_pid = 0;
+/* The directory this process image shared: once (no getpid per memory-policy call). A fork child
+ * inherits the mark and shares nothing itself; its first reader finds its records through the maps
+ * files and leaves the hint for the next. */
 constinit uintptr_t g_shared_directory = 0;
 
 }  // namespace
@@ -48,17 +48,15 @@ void* numa_area() {
 }
 
 void numa_share_directory(uintptr_t directory) {
+    if (directory == g_shared_directory)
+        return;
     NumaArea* a = area(false);
     if (!a)
         return;
-    const pid_t pid = static_cast<pid_t>(PalProcessGetId());
-    if (pid == g_shared_pid && directory == g_shared_directory)
-        return;
-    const int64_t at = slot_index(pid);
+    const int64_t at = slot_index(static_cast<pid_t>(PalProcessGetId()));
     if (at < 0)
         return;
     a->hints[at].store(directory, std::memory_order_release);
-    g_shared_pid = pid;
     g_shared_directory = directory;
 }
 

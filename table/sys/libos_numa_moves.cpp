@@ -103,7 +103,8 @@ void numa_adopt_moves() {
     uint64_t from = g_adopted_moves.load(std::memory_order_relaxed);
     if (__builtin_expect(from >= head, 1))
         return;
-    if (g_adopting.exchange(true, std::memory_order_acquire))
+    /* A vfork child runs in its parent's memory, whose records and mark are the parent's. */
+    if (in_parent_memory() || g_adopting.exchange(true, std::memory_order_acquire))
         return;
     numa_share_own_directory();
     uint64_t nonce = 0;
