@@ -123,6 +123,29 @@ pages: 2 2 2 2
 own: 2 2 2 2
 pages: 2 2 2 2
 default N2" "${four[@]}" bash -c "$moved"
+  # Posts of moves are input from other processes: one naming another exec of the process (wrong
+  # AT_RANDOM bytes), one to a node the machine lacks and one left half-written are dropped by the
+  # process and by its readers; a whole one is taken, as any process of the launch may post one.
+  forged='places='"$places"'; d=$(mktemp -d); mkfifo $d/in $d/out
+numactl --cpunodebind=0 $places watch 60 <$d/in >$d/out & p=$!
+exec 3>$d/in; exec 4<$d/out; read -r _ a <&4
+own() { echo own >&3; read -r l <&4; echo "$l"; }
+$places forge $p $a 2 stranger; $places forge $p $a 9 whole; $places forge $p $a 2 torn
+$places peek $p $a; own; $places forge $p $a 2 whole; $places peek $p $a; own
+exec 3>&-; wait $p; rm -r $d'
+  # (On a host of several nodes a post is believed only where the host keeps the page: not here.)
+  if [ "$hostnodes" == 1 ]; then
+  expect "--numa 4: forged posts of moves are checked" "forged stranger
+forged whole
+forged torn
+pages: 0 0 0 0
+own: 0 0 0 0
+forged whole
+pages: 2 2 0 0
+own: 2 2 0 0" "${four[@]}" bash -c "$forged"
+  else
+    skip "--numa 4: forged posts of moves are checked" "the host has $hostnodes nodes"
+  fi
   # A process of another launch (the same shim, another machine: --numa 4 against this --numa 2)
   # is seen through the map (on a one-node host: bind:0 is virtual nodes 0-1, its pages on node 0),
   # not from its records, whose node numbers are the other machine's (bind:1).
