@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "raw_syscall.h"
@@ -90,6 +91,54 @@ void mbind_call(benchmark::State& state) {
     for (auto _ : state)
         benchmark::DoNotOptimize(syscall(SYS_mbind, page, 4096, 2 /* MPOL_BIND */, &node0, 65, 0));
     munmap(page, 4096);
+}
+
+/* Where 4 pages of another process are (move_pages(pid) without nodes), as numastat -p and
+ * migratepages' users ask: a child that set its own mask (so that it holds a slot of the machine)
+ * holds 4 touched pages until the parent is done. On the machine the answer comes from the child's
+ * own records (docs/numa.md, "Another process of the launch"). */
+void move_pages_other_call(benchmark::State& state) {
+    int up[2], down[2];
+    if (pipe(up) != 0 || pipe(down) != 0) {
+        state.SkipWithError("pipe failed");
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        close(up[0]);
+        close(down[1]);
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0)
+            sched_setaffinity(0, sizeof(set), &set);
+        char* p = static_cast<char*>(mmap(nullptr, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        for (int i = 0; i < 4; ++i)
+            p[i * 4096] = 1;
+        if (write(up[1], &p, sizeof(p)) != sizeof(p))
+            _exit(1);
+        char c;
+        while (read(down[0], &c, 1) < 0) {
+        }
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    char* p = nullptr;
+    if (child < 0 || read(up[0], &p, sizeof(p)) != sizeof(p)) {
+        state.SkipWithError("the child did not start");
+    } else {
+        void* pages[4];
+        int status[4];
+        for (int i = 0; i < 4; ++i)
+            pages[i] = p + i * 4096;
+        for (auto _ : state) {
+            benchmark::DoNotOptimize(syscall(SYS_move_pages, child, 4, pages, nullptr, status, 0));
+            benchmark::ClobberMemory();
+        }
+    }
+    close(down[1]);
+    close(up[0]);
+    if (child > 0)
+        waitpid(child, nullptr, 0);
 }
 
 /* Sets the mask the thread already has: the same work natively and on a virtual machine (where the
@@ -336,6 +385,7 @@ BENCHMARK(sched_setaffinity_call)->Name("call/sched_setaffinity");
 BENCHMARK(sched_getcpu_call)->Name("call/sched_getcpu");
 BENCHMARK(get_mempolicy_call)->Name("call/get_mempolicy");
 BENCHMARK(mbind_call)->Name("call/mbind");
+BENCHMARK(move_pages_other_call)->Name("call/move_pages_other");
 BENCHMARK(cpuid_leaf_b)->Name("call/cpuid_leaf_b");
 BENCHMARK(getcpu_call)->Name("call/getcpu");
 BENCHMARK(sysconf_onln)->Name("call/sysconf_nprocessors_onln");

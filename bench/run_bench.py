@@ -430,6 +430,10 @@ PER_CALL = [
      "the host's policy is asked too, to confirm the virtual record (docs/numa.md)"),
     ("mbind", "call/mbind", "`mbind` of one page to node 0", VM, "<=", 2.5,
      "the host's mbind, then its get_mempolicy(MPOL_F_ADDR) for the range's record"),
+    ("move_pages_other", "call/move_pages_other",
+     "`move_pages(pid)` without nodes: where 4 pages of another process of the launch are", VM, "<=", 6.0,
+     "the host's move_pages, then the other process's records: found by its slot's hint, read with one "
+     "process_vm_readv (two when it has ranges or moved pages; docs/numa.md)"),
     ("getcpu", "call/getcpu", "`getcpu`", VM, "<=", 1.0, ""),
     ("cpuid", "call/cpuid_leaf_b", "`cpuid` leaf 0xB, an instruction (trapped and answered by the LibOS)",
      VM + " LIBOS_CPUID=1",

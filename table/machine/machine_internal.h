@@ -8,6 +8,7 @@
  *   topology.cpp     the machine's shape: each vCPU's package, die, core, thread and node
  *   slots.cpp        one slot per thread in the shared state: the sequence lock, finding and claiming
  *   state.cpp        the shared state itself: created, attached from a parent, or private
+ *   numa_shared.cpp  the state's virtual NUMA area: directory hints per slot, the ring of moves
  *   threads.cpp      the calling thread's slot, new threads, fork and exit
  *   current_cpu.cpp  the vCPU a thread runs on, and getcpu's per-thread cache */
 #ifndef LIBOS_MACHINE_INTERNAL_H
@@ -53,7 +54,7 @@ struct alignas(64) ThreadSlot {
 static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
 
 constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
-constexpr uint32_t kStateVersion = 4;
+constexpr uint32_t kStateVersion = 5;
 constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;
@@ -284,6 +285,9 @@ ThreadSlot* lookup(pid_t tid);
 /* ---- state.cpp ----------------------------------------------------------------------------- */
 
 size_t region_size();
+/* The virtual NUMA area after the extension words (numa_shared.cpp, libos_numa_shared.h). */
+extern const size_t kNumaAreaBytes;
+void* numa_area();
 /* Maps the state behind LIBOS_STATE_FD's descriptor `fd` (or its parent's copy) if it is the launch's
  * and describes this machine. */
 bool attach_region(int fd);

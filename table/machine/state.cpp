@@ -19,7 +19,7 @@ constinit std::atomic<int> g_region_state{kRegionNone};
 
 size_t region_size() {
     size_t ext = g_machine.ext_words ? static_cast<size_t>(kSlotCount) * g_machine.ext_words * 8 : 0;
-    return kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot) + ext;
+    return kHeaderBytes + static_cast<size_t>(kSlotCount) * sizeof(ThreadSlot) + ext + kNumaAreaBytes;
 }
 
 namespace {

@@ -23,6 +23,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_numa.h"
 #include "libos/libos_table.h"
+#include "libos_numa_internal.h"
 #include "pal/pal.h"
 
 using libos::Caller;
@@ -180,6 +181,15 @@ bool governing_policy(const libos::NumaRemote* remote, uintptr_t addr, VirtualPo
     return false;
 }
 
+uint32_t migrated_node(const libos::NumaRemote* remote, uint32_t node, uint32_t host, uint32_t since) {
+    const libos::RemapRecord* remaps;
+    const uint32_t count = remote ? libos::numa_remote_remaps(remote, &remaps) : libos::numa_own_remaps(&remaps);
+    if (!count)
+        return node;
+    const uint32_t after = libos::numa_remapped(node, since, remaps, count);
+    return libos::numa_host_nodes(after).has(host) ? after : node;
+}
+
 /* The virtual node of the page at `addr`, which the host places on host node `host`: where
  * move_pages put it, else where its policy would have put it on a real machine of these nodes (bind
  * and preferred-many: the home node, or the current node when allowed, or the first; preferred: its
@@ -189,12 +199,16 @@ bool governing_policy(const libos::NumaRemote* remote, uintptr_t addr, VirtualPo
  * the answer: the first virtual node on `host` is. */
 uint32_t page_node(uintptr_t addr, uint32_t host, const libos::NumaRemote* remote = nullptr) {
     auto backs = [host](int v) { return v >= 0 && libos::numa_host_nodes(static_cast<uint32_t>(v)).has(host); };
+    if (!remote)
+        libos::numa_adopt_moves(); /* moves other processes made of this one's pages */
     VirtualPolicy policy;
     NodeBits effective = {};
     int mode = libos::kMpolDefault;
+    uint32_t since = 0; /* the policy's stamp: the migrations by other processes after it apply */
     if (governing_policy(remote, addr, &policy)) {
         libos::numa_effective(policy, &effective);
         mode = mode_of(policy.mode);
+        since = policy.stamp;
     }
     uint32_t moved_stamp = 0;
     int moved = remote ? libos::numa_remote_find_page(remote, addr & ~(kPageBytes - 1), &moved_stamp)
@@ -232,7 +246,8 @@ uint32_t page_node(uintptr_t addr, uint32_t host, const libos::NumaRemote* remot
     }
     if (chosen < 0)
         chosen = libos::numa_virtual_node_of(host, nullptr);
-    return chosen < 0 ? 0 : static_cast<uint32_t>(chosen);
+    /* Migrations of the process by others (migrate_pages(pid)) move the pages its policy placed. */
+    return migrated_node(remote, chosen < 0 ? 0 : static_cast<uint32_t>(chosen), host, since);
 }
 
 /* The next node of the thread's interleave (MPOL_F_NODE without MPOL_F_ADDR): the host's answer when
@@ -262,6 +277,12 @@ uint32_t libos::numa_page_node(uintptr_t addr, uint32_t host) {
     return page_node(addr, host);
 }
 
+uint32_t libos::numa_migrated_node(const NumaRemote* remote, uint32_t node, uint32_t host, uint32_t since) {
+    if (!remote)
+        numa_adopt_moves();
+    return migrated_node(remote, node, host, since);
+}
+
 uint32_t libos::numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host) {
     return page_node(addr, host, remote);
 }
@@ -286,6 +307,7 @@ SyscallResult libos_syscall_set_mempolicy(Caller caller, int mode, UserPtr<const
     NodeBits reported;
     if (host_policy(0, 0, &host_mode, &reported) == 0)
         libos::numa_set_thread_policy(make_record(host_mode, reported, vnodes));
+    libos::numa_share_own_directory();
     return ret;
 }
 
@@ -358,6 +380,7 @@ SyscallResult libos_syscall_mbind(Caller caller, unsigned long start, unsigned l
     NodeBits reported;
     if (host_policy(start, kFAddr, &host_mode, &reported) == 0)
         libos::numa_record_range(start, start + length, make_record(host_mode, reported, vnodes));
+    libos::numa_share_own_directory();
     if (flags & (2 | 4)) /* MPOL_MF_MOVE, MPOL_MF_MOVE_ALL: the pages now follow the policy */
         libos::numa_forget_pages(start, start + length);
     return ret;
@@ -401,11 +424,16 @@ SyscallResult libos_syscall_migrate_pages(Caller caller, pid_t pid, unsigned lon
     long ret = PalProcessMigratePages(target, libos::numa_max_nodes() + 1,
                                       reinterpret_cast<const unsigned long*>(hold.words),
                                       reinterpret_cast<const unsigned long*>(hnew.words));
-    if (ret >= 0 && names_own_process(caller, pid)) {
+    if (ret >= 0 && !caller.is_remote()) {
         NodeBits valid_new = {};
         for (uint32_t v = vnew.next(0); v < libos::numa_node_count(); v = vnew.next(v + 1))
             valid_new.add(v);
-        libos::numa_remap_pages(vold, valid_new);
+        /* The process itself: the pages it recorded as moved follow the kernel's remapping. Another
+         * process of the launch: the migration the host allowed is posted for it to take. */
+        if (names_own_process(caller, pid))
+            libos::numa_remap_pages(vold, valid_new);
+        else
+            libos::numa_post_remote_remap(target, vold, valid_new);
     }
     return ret;
 }
@@ -417,7 +445,7 @@ constexpr unsigned long kMoveChunk = 256;
 /* The status words [first, first + count) the host wrote as host nodes, rewritten as virtual ones;
  * `wanted` (or null) the virtual nodes asked for. */
 long translate_status(Caller caller, bool own, const libos::NumaRemote* remote, uintptr_t pages, uintptr_t status,
-                      unsigned long first, unsigned long count, const int* wanted) {
+                      unsigned long first, unsigned long count, const int* wanted, libos::RemoteMoves* post = nullptr) {
     uintptr_t addrs[kMoveChunk];
     int states[kMoveChunk];
     if (caller.copy_in(addrs, pages + first * sizeof(uintptr_t), count * sizeof(uintptr_t)) < 0 ||
@@ -430,6 +458,8 @@ long translate_status(Caller caller, bool own, const libos::NumaRemote* remote, 
         if (wanted && wanted[i] >= 0 && libos::numa_host_nodes(static_cast<uint32_t>(wanted[i])).has(host)) {
             if (own)
                 libos::numa_record_page(addrs[i] & ~(kPageBytes - 1), static_cast<uint32_t>(wanted[i]));
+            else if (post)
+                post->add(addrs[i] & ~(kPageBytes - 1), static_cast<uint32_t>(wanted[i]));
             states[i] = wanted[i];
         } else if (own || remote) {
             states[i] = static_cast<int>(page_node(addrs[i], host, remote));
@@ -475,6 +505,12 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
         return PalProcessMovePages(target, 0, pages.for_kernel(), nodes.for_kernel(), status.for_kernel(), flags);
     long not_moved = 0;
     const uint32_t machine_nodes = libos::numa_node_count();
+    /* Another process of the launch: what the host moved (or found there already) is posted for it. */
+    libos::RemoteMoves post;
+    if (!own && !caller.is_remote())
+        post.begin(target);
+    else if (own)
+        libos::numa_share_own_directory();
     for (unsigned long done = 0; done < nr_pages; done += kMoveChunk) {
         unsigned long count = nr_pages - done < kMoveChunk ? nr_pages - done : kMoveChunk;
         int wanted[kMoveChunk], host[kMoveChunk];
@@ -498,11 +534,14 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
         if (count) {
             long ret = PalProcessMovePages(target, count, pages.for_kernel() + done, host, status.for_kernel() + done,
                                            flags);
-            if (ret < 0)
+            if (ret < 0) {
+                post.flush();
                 return ret;
+            }
             not_moved += ret;
-            if (long t = translate_status(caller, own, nullptr, pages.address(), status.address(), done, count, wanted);
-                t < 0)
+            long t = translate_status(caller, own, nullptr, pages.address(), status.address(), done, count, wanted, &post);
+            post.flush();
+            if (t < 0)
                 return t;
         }
         if (fault) {

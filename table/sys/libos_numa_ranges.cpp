@@ -339,6 +339,10 @@ void for_pages_in(uintptr_t start, uintptr_t end, Visit visit) {
 
 }  // namespace
 
+uint32_t numa_next_stamp() {
+    return g_stamp.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void numa_record_page(uintptr_t page, uint32_t vnode) {
     record_page(page, vnode, g_stamp.fetch_add(1, std::memory_order_relaxed) + 1);
 }
@@ -513,6 +517,7 @@ constinit const NumaDirectory g_numa_directory = {
     kNumaDirectoryMagic, &g_numa_directory, kRangeSlots,  kPageSlots,   sizeof(RangeSlot),
     sizeof(VirtualPolicy), g_ranges,        &g_range_used, &g_range_seq, g_pages,
     g_page_stamps,         &g_task_seq,     &g_task_valid, &g_task_policy,
+    g_remaps,              &g_remap_count,  &g_adopted_moves, &g_live_pages,
 };
 
 }  // namespace libos

@@ -152,6 +152,7 @@ struct Columns {
     const NodeBits* effective;
     pid_t pid;                /* 0: the caller's own */
     const NumaRemote* remote; /* another process's records, or null */
+    uint32_t since;           /* the stamp of the record shown (0: none): later migrations move its pages */
 };
 
 constexpr uint32_t kBlockNodes = 128;
@@ -205,7 +206,9 @@ void count_by_host(const Columns& c, uint32_t base, uint64_t* counts) {
                 v = c.current;
             if (v < 0)
                 v = numa_virtual_node_of(h, nullptr);
-            const uint32_t node = v < 0 ? 0 : static_cast<uint32_t>(v);
+            uint32_t node = v < 0 ? 0 : static_cast<uint32_t>(v);
+            if (c.own || c.remote)
+                node = numa_migrated_node(c.remote, node, h, c.since);
             if (node >= base && node - base < kBlockNodes)
                 counts[node - base] += pages;
         }
@@ -330,7 +333,7 @@ void write_line(Out& out, const Line& line, uintptr_t next_start, bool own, int 
     }
     if (columns) {
         const Columns c{columns, tail ? tail : line.end, start, next_start, own, recorded, current, &effective,
-                        own ? 0 : pid, remote};
+                        own ? 0 : pid, remote, recorded ? record.stamp : 0};
         /* The virtual nodes a block at a time, so that a machine of up to kMaxNodeBits nodes needs no
          * more than kBlockNodes counters on the stack (preloaded code runs on small stacks). */
         uint64_t counts[kBlockNodes] = {};

@@ -27,15 +27,11 @@ import shapes  # noqa: E402
 NODES = {"numa2": 2, "numa4": 4}
 CLIENTS = ["memhog", "migratepages", "numastat", "hwloc-bind"]
 
-# (where, section): why. `where` is "here" (this machine, whose virtual nodes share its host nodes)
-# or "guest". docs/numa.md, "Other approximations", says why each is so.
-MIGRATED = ("migrate_pages of another process between virtual nodes on one host node moves nothing on the host"
-            " and is not remembered (docs/numa.md, \"Other approximations\")")
-KNOWN_DIFFERENCES = {
-    ("here", "other-numa_maps-after"): "numa-migrate-other",
-    ("here", "other-move_pages-after"): "numa-migrate-other",
-}
-checks.KNOWN_DEFECTS["numa-migrate-other"] = MIGRATED
+# (where, section): the name of a known defect (checks.KNOWN_DEFECTS says why). `where` is "here"
+# (this machine, whose virtual nodes share its host nodes) or "guest". None is left: another
+# process's pages moved by migratepages between virtual nodes on one host node were the last
+# (docs/numa.md, "Another process of the launch").
+KNOWN_DIFFERENCES = {}
 
 
 def sections(text):

@@ -102,6 +102,50 @@ awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]
 '"$places"' peek $p $a; kill $p; wait'
   expect "--numa 4: numa_maps and move_pages of a child forked by a second thread" "bind:2 N2
 pages: 2 2 2 2" "${four[@]}" bash -c "$forked"
+  # Another process's pages moved by others (migratepages, move_pages(pid) with nodes): the moved
+  # process itself, a reader before it took the moves and one after, all see them where a real
+  # 4-node machine puts them; a caller the host refuses (another uid) moves nothing.
+  moved='places='"$places"'; d=$(mktemp -d); mkfifo $d/in $d/out
+numactl --cpunodebind=0 $places watch 60 <$d/in >$d/out & p=$!
+exec 3>$d/in; exec 4<$d/out; read -r _ a <&4
+maps() { awk -v a="$a" '"'"'$1 == a { s = $2; for (i = 3; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, f, "="); s = s " " f[1] } print s }'"'"' /proc/$p/numa_maps; }
+own() { echo own >&3; read -r l <&4; echo "$l"; }
+migratepages $p 0 1; $places push $p $a 3; maps; $places peek $p $a; own
+migratepages $p 1,3 2; $places peek $p $a; own
+if command -v setpriv >/dev/null; then setpriv --reuid=65534 --regid=65534 --clear-groups migratepages $p 2 0 2>/dev/null
+setpriv --reuid=65534 --regid=65534 --clear-groups $places push $p $a 0 2>/dev/null; fi; $places peek $p $a; maps
+exec 3>&-; wait $p; rm -r $d'
+  expect "--numa 4: another process's pages moved by migratepages and move_pages(pid)" "status: 3 3
+default N1 N3
+pages: 3 3 1 1
+own: 3 3 1 1
+pages: 2 2 2 2
+own: 2 2 2 2
+pages: 2 2 2 2
+default N2" "${four[@]}" bash -c "$moved"
+  # Posts of moves are input from other processes: one naming another exec of the process (wrong
+  # AT_RANDOM bytes), one to a node the machine lacks and one left half-written are dropped by the
+  # process and by its readers; a whole one is taken, as any process of the launch may post one.
+  forged='places='"$places"'; d=$(mktemp -d); mkfifo $d/in $d/out
+numactl --cpunodebind=0 $places watch 60 <$d/in >$d/out & p=$!
+exec 3>$d/in; exec 4<$d/out; read -r _ a <&4
+own() { echo own >&3; read -r l <&4; echo "$l"; }
+$places forge $p $a 2 stranger; $places forge $p $a 9 whole; $places forge $p $a 2 torn
+$places peek $p $a; own; $places forge $p $a 2 whole; $places peek $p $a; own
+exec 3>&-; wait $p; rm -r $d'
+  # (On a host of several nodes a post is believed only where the host keeps the page: not here.)
+  if [ "$hostnodes" == 1 ]; then
+  expect "--numa 4: forged posts of moves are checked" "forged stranger
+forged whole
+forged torn
+pages: 0 0 0 0
+own: 0 0 0 0
+forged whole
+pages: 2 2 0 0
+own: 2 2 0 0" "${four[@]}" bash -c "$forged"
+  else
+    skip "--numa 4: forged posts of moves are checked" "the host has $hostnodes nodes"
+  fi
   # A process of another launch (the same shim, another machine: --numa 4 against this --numa 2)
   # is seen through the map (on a one-node host: bind:0 is virtual nodes 0-1, its pages on node 0),
   # not from its records, whose node numbers are the other machine's (bind:1).

@@ -10,6 +10,14 @@
  *                          held: prints "holding ADDR" (as numa_maps writes it) for a reader of
  *                          another process's numa_maps, numastat -p and pages
  *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses
+ *   numa_places watch SECONDS  as hold, then for each line read on stdin prints "own: N N N N",
+ *                          its first 4 pages' nodes as it sees them itself
+ *   numa_places push PID ADDR NODE  move_pages(PID) of the 2 pages from ADDR to NODE: the statuses
+ *   numa_places forge PID ADDR NODE KIND  writes one post of a move of PID's 2 pages from ADDR to NODE
+ *                          into the launch's shared state, as a process that damages it would
+ *                          (tests/integration/numa_programs.sh): KIND "stranger" names another
+ *                          exec of PID (wrong AT_RANDOM bytes), "torn" is left half-written, "whole"
+ *                          is a post as the LibOS writes one
  *   numa_places forkhold NODE SECONDS  a second thread binds itself to NODE and forks: the child
  *                          (whose only thread, its first, has that policy; the parent's first
  *                          thread has none) does as hold, printing "holding PID ADDR" */
@@ -19,9 +27,13 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +52,62 @@ static char* touched_pages(int count) {
     for (int i = 0; i < count; ++i)
         p[(long)i * page] = 1;
     return p;
+}
+
+/* forge: the virtual NUMA area is the last part of the shared state (table/machine/numa_shared.cpp):
+ * the ring's head, 56 bytes, 256 posts of 64 bytes, then 32768 hints of 8, in whole pages. */
+struct forged_post {
+    uint32_t seq, unused;
+    int32_t pid;
+    uint32_t ns, kind, pages;
+    uint64_t nonce, first_page, from, to;
+    uint32_t node, unused2;
+};
+
+static int forge(pid_t pid, unsigned long addr, int node, const char* kind) {
+    cpu_set_t set;
+    sched_getaffinity(0, sizeof(set), &set); /* the state exists, and is mapped here */
+    FILE* maps = fopen("/proc/self/maps", "re");
+    char line[512];
+    unsigned long begin = 0, end = 0;
+    while (maps && fgets(line, sizeof(line), maps))
+        if (strstr(line, "memfd:libos-vcpu-state") && sscanf(line, "%lx-%lx", &begin, &end) == 2)
+            break;
+    if (maps)
+        fclose(maps);
+    const unsigned long area_bytes = (64 + 256 * 64 + 32768 * 8 + 4095) / 4096 * 4096;
+    if (!end || end - begin < area_bytes)
+        return 9;
+    char* area = (char*)(end - area_bytes);
+    uint64_t nonce = 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+    FILE* auxv = fopen(path, "re");
+    unsigned long pair[2];
+    while (auxv && fread(pair, sizeof(pair), 1, auxv) == 1 && pair[0] != AT_NULL)
+        if (pair[0] == AT_RANDOM) {
+            struct iovec mine = {&nonce, sizeof(nonce)}, theirs = {(void*)pair[1], sizeof(nonce)};
+            process_vm_readv(pid, &mine, 1, &theirs, 1, 0);
+        }
+    if (auxv)
+        fclose(auxv);
+    struct stat ns;
+    if (stat("/proc/self/ns/pid", &ns) != 0)
+        return 9;
+    uint64_t index = __atomic_fetch_add((uint64_t*)area, 1, __ATOMIC_ACQ_REL);
+    struct forged_post* post = (struct forged_post*)(area + 64 + (index % 256) * 64);
+    __atomic_store_n(&post->seq, (uint32_t)(2 * (index + 1) - 1), __ATOMIC_RELEASE);
+    post->pid = pid;
+    post->ns = (uint32_t)ns.st_ino;
+    post->kind = 1;
+    post->pages = 2;
+    post->nonce = strcmp(kind, "stranger") == 0 ? nonce ^ 1 : nonce;
+    post->first_page = addr / 4096;
+    post->node = (uint32_t)node;
+    if (strcmp(kind, "torn") != 0)
+        __atomic_store_n(&post->seq, (uint32_t)(2 * (index + 1)), __ATOMIC_RELEASE);
+    printf("forged %s\n", kind);
+    return 0;
 }
 
 /* forkhold: the second thread's work; the child never returns. */
@@ -120,6 +188,33 @@ int main(int argc, char** argv) {
         printf("holding %lx\n", (unsigned long)p);
         fflush(stdout);
         sleep((unsigned)atoi(argv[2]));
+    } else if (strcmp(argv[1], "watch") == 0 && argc > 2) {
+        char* p = touched_pages(1024);
+        printf("holding %lx\n", (unsigned long)p);
+        fflush(stdout);
+        char line[64];
+        while (fgets(line, sizeof(line), stdin)) {
+            printf("own:");
+            for (int i = 0; i < 4; ++i)
+                printf(" %d", node_of(p + i * page));
+            printf("\n");
+            fflush(stdout);
+        }
+    } else if (strcmp(argv[1], "push") == 0 && argc > 4) {
+        unsigned long base = strtoul(argv[3], NULL, 16);
+        void* pages[2];
+        int nodes[2], status[2];
+        for (int i = 0; i < 2; ++i) {
+            pages[i] = (void*)(base + (unsigned long)i * page);
+            nodes[i] = atoi(argv[4]);
+        }
+        if (move_pages(atoi(argv[2]), 2, pages, nodes, status, MPOL_MF_MOVE) != 0) {
+            perror("move_pages");
+            return 7;
+        }
+        printf("status: %d %d\n", status[0], status[1]);
+    } else if (strcmp(argv[1], "forge") == 0 && argc > 5) {
+        return forge(atoi(argv[2]), strtoul(argv[3], NULL, 16), atoi(argv[4]), argv[5]);
     } else if (strcmp(argv[1], "forkhold") == 0 && argc > 3) {
         pthread_t thread;
         void* failed = (void*)1;

@@ -399,6 +399,17 @@ PAL_API void PalSetHostSystemDir(int fd);
  * the target is gone; EPERM: no permission to reach it). */
 PAL_API long PalProcessRead(pid_t pid, void* dst, uintptr_t src, size_t size);
 PAL_API long PalProcessWrite(pid_t pid, uintptr_t dst, const void* src, size_t size);
+/* Several ranges of process `pid` read at once, in order, by one process_vm_readv (at most
+ * kPalReadRanges): a reader that wants a consistent look at records under a sequence number reads the
+ * number before and after them in the same call. Returns 0, -EFAULT when any range is not wholly
+ * accessible, or -errno as PalProcessRead. */
+struct PalReadRange {
+    void* dst;
+    uintptr_t src;
+    size_t size;
+};
+enum { kPalReadRanges = 16 };
+PAL_API long PalProcessReadRanges(pid_t pid, const PalReadRange* ranges, size_t count);
 
 /* The host CPU thread `tid` last ran on (field 39 of /proc/<tid>/stat): where a thread that is
  * blocked in a system call is. Returns the CPU or -errno. */

@@ -109,6 +109,13 @@ const VirtualPolicy* numa_remote_task_policy(const NumaRemote* remote);
 int numa_remote_find_page(const NumaRemote* remote, uintptr_t page, uint32_t* stamp);
 /* The node of the first thread's vCPUs when they all lie in one, else -1. */
 int numa_remote_current_node(const NumaRemote* remote);
+/* Its migrations by other processes (libos_numa_internal.h: RemapRecord), taken or not yet. */
+struct RemapRecord;
+uint32_t numa_remote_remaps(const NumaRemote* remote, const RemapRecord** out);
+/* `node`, a virtual node on host node `host` that a policy recorded at `since` (0: none) gives, after
+ * the migrations of the process by others since (`remote` null: the calling process, which takes the
+ * moves posted for it first); unchanged when that node is not on `host`. */
+uint32_t numa_migrated_node(const NumaRemote* remote, uint32_t node, uint32_t host, uint32_t since);
 /* numa_page_node for another process's page (`remote` null: the calling process's). */
 uint32_t numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint32_t host);
 /* The first thread's policy changed (null: it has none): published for other processes' readers.

@@ -1,4 +1,4 @@
-/* PalProcessRead, PalProcessWrite, PalThreadLastCpu, PalThreadProcess:
+/* PalProcessRead, PalProcessReadRanges, PalProcessWrite, PalThreadLastCpu, PalThreadProcess:
  * another process's memory, placement and identity, for strict mode's supervisor, which answers
  * system calls on behalf of threads of other processes. */
 #include <errno.h>
@@ -55,6 +55,27 @@ extern "C" long PalProcessRead(pid_t pid, void* dst, uintptr_t src, size_t size)
 
 extern "C" long PalProcessWrite(pid_t pid, uintptr_t dst, const void* src, size_t size) {
     return transfer(SYS_process_vm_writev, pid, const_cast<void*>(src), dst, size);
+}
+
+extern "C" long PalProcessReadRanges(pid_t pid, const PalReadRange* ranges, size_t count) {
+    if (count > static_cast<size_t>(kPalReadRanges))
+        return -EINVAL;
+    struct iovec mine[kPalReadRanges], theirs[kPalReadRanges];
+    size_t total = 0;
+    for (size_t i = 0; i < count; ++i) {
+        mine[i] = {ranges[i].dst, ranges[i].size};
+        theirs[i] = {reinterpret_cast<void*>(ranges[i].src), ranges[i].size};
+        total += ranges[i].size;
+    }
+    if (total == 0)
+        return 0;
+    long done = pal_raw(SYS_process_vm_readv, pid, reinterpret_cast<long>(mine), static_cast<long>(count),
+                        reinterpret_cast<long>(theirs), static_cast<long>(count), 0);
+    if (done == static_cast<long>(total))
+        return 0;
+    if (done >= 0 || done == -EFAULT)
+        return -EFAULT;
+    return done;
 }
 
 extern "C" long PalThreadLastCpu(pid_t tid) {
