@@ -131,7 +131,7 @@ bool still_live(int fd, LiveFd* e, uint64_t ino, struct stat* st) {
  * descriptor of the memfd open for writing; truncated to its new length. 0 or -errno (a sealed memfd:
  * -EPERM, and its content stays). */
 long write_again(Caller caller, int fd, const struct stat& st) {
-    if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino); ret != kPoolUnavailable)
+    if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino, static_cast<size_t>(st.st_size)); ret != kPoolUnavailable)
         return ret;
     ScratchOf<VfsPath> scratch; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
     if (!scratch)
@@ -438,6 +438,7 @@ void vfs_live_write_now(Caller caller, int fd) {
 }
 
 void vfs_live_after_fork() {
+    pool_after_fork();
     /* Counted in this process's own array: a thread of the parent that was making a content at the
      * fork does not exist here, and its count would make every read of that memfd wait and give up.
      * (The shared page's counts are the parent's threads', which go on, and this child waits for

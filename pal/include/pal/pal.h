@@ -287,8 +287,10 @@ PAL_API long PalFileWriteAt(int fd, const void* buf, size_t size, long offset);
  * mapping. Asked as the kernel's lease rules answer it: a write lease (F_SETLEASE F_WRLCK) is granted
  * only then, and is given back at once (an open of it by someone else in between signals this
  * process with SIGURG, ignored by default, set as the file's F_SETSIG). Returns 1, 0 (someone else
- * has it open), or -errno (leases refused: not the file's owner, leases disabled). */
-PAL_API long PalFileSoleOpen(int fd);
+ * has it open), or -errno (leases refused: not the file's owner, leases disabled). `signal_set`: the
+ * description's F_SETSIG was already set by an earlier call (it stays with the description), so
+ * that only the lease's two calls are made. */
+PAL_API long PalFileSoleOpen(int fd, bool signal_set);
 
 /* chdir(2) (`path` may be an application pointer), fchdir(2) and getcwd(2) (getcwd's result: the
  * length with the NUL, or -errno). */

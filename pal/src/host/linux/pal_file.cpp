@@ -185,13 +185,14 @@ extern "C" long PalFileWriteAt(int fd, const void* buf, size_t size, long offset
     return 0;
 }
 
-extern "C" long PalFileSoleOpen(int fd) {
+extern "C" long PalFileSoleOpen(int fd, bool signal_set) {
     /* The kernel grants a write lease only when the file's write and read counts are the lease
      * taker's own (check_conflicting_open): no other description, no mapping. It is held for two
      * system calls. Should someone open the file through /proc/<pid>/fd meanwhile, the kernel
      * signals the lease's owner, this process: with SIGURG, whose default is to ignore it, rather
      * than SIGIO, whose default is to kill. */
-    pal_raw(SYS_fcntl, fd, F_SETSIG, SIGURG);
+    if (!signal_set)
+        pal_raw(SYS_fcntl, fd, F_SETSIG, SIGURG);
     long ret = pal_raw(SYS_fcntl, fd, F_SETLEASE, F_WRLCK);
     if (ret == -EAGAIN || ret == -EBUSY)
         return 0;
