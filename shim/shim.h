@@ -56,6 +56,9 @@ struct RealFunctions {
     ssize_t (*readv)(int, const struct iovec*, int);
     ssize_t (*preadv)(int, const struct iovec*, int, off_t);
     ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
+    ssize_t (*writev)(int, const struct iovec*, int);
+    ssize_t (*pwritev)(int, const struct iovec*, int, off_t);
+    ssize_t (*pwritev2)(int, const struct iovec*, int, off_t, int);
     void (*rewind)(FILE*);
     int (*fseek)(FILE*, long, int);
     int (*fseeko)(FILE*, off_t, int);

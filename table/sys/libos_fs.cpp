@@ -48,20 +48,31 @@ SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t 
      * O_TMPFILE: ENOTDIR, writing a read-only sysfs file: EACCES, a caller's own permissions); a
      * read-only open of a file everyone may read needs no asking. */
     const bool plain = (flags & ~kPlainOpen) == 0 && (flags & O_ACCMODE) == O_RDONLY && (p.mode & 0444) == 0444;
+    long write_error = 0, pwrite_error = 0;
     if (!plain) {
         long fd = caller.open_file(p.real, flags | O_CLOEXEC, mode);
         if (fd < 0)
             return fd;
+        const bool refuses = !(p.mode & 0222) && !caller.is_remote();
         /* Only for writing, a file nobody may write (/proc/stat, a status file: root's open
          * succeeds): the real file itself, whose writes fail as natively (EIO, EINVAL), since its
          * content is never read through this descriptor. */
-        if ((flags & O_ACCMODE) == O_WRONLY && !(p.mode & 0222) && !caller.is_remote()) {
+        if ((flags & O_ACCMODE) == O_WRONLY && refuses) {
             PalFileSetCloseOnExec(static_cast<int>(fd), (flags & O_CLOEXEC) != 0);
             return fd;
         }
+        /* For reading and writing: the generated content, whose writes fail as the real file's
+         * (refused_writes.cpp), asked now, before its number is given back for the program's. */
+        if ((flags & O_ACCMODE) == O_RDWR && refuses) {
+            write_error = PalFileWriteNothing(static_cast<int>(fd), false);
+            pwrite_error = PalFileWriteNothing(static_cast<int>(fd), true);
+        }
         PalFileClose(static_cast<int>(fd));
     }
-    return libos::vfs_open_generated(caller, p, flags);
+    long fd = libos::vfs_open_generated(caller, p, flags);
+    if (fd >= 0 && (write_error != 0 || pwrite_error != 0))
+        libos::vfs_refuse_record(static_cast<int>(fd), write_error, pwrite_error);
+    return fd;
 }
 
 SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {

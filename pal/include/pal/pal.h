@@ -232,6 +232,11 @@ PAL_API long PalSocketSetOption(int fd, int level, int name, const void* value, 
 /* Writes `size` bytes to `fd` whole, retrying short writes and EINTR. Returns 0 or -errno. */
 PAL_API long PalFileWriteAll(int fd, const void* buf, size_t size);
 
+/* A write of no bytes to `fd` (write(2), or pwrite(2) at offset 0 when `positional`): what the file
+ * answers a writer before any byte is taken (a /proc file without a write function: EIO or EINVAL;
+ * pwrite of a file without positional writes: ESPIPE). Returns 0 or -errno. */
+PAL_API long PalFileWriteNothing(int fd, bool positional);
+
 /* A duplicate of descriptor `fd` out of the way of programs, which expect the lowest numbers to be
  * theirs: the lowest free number at or above `floor` (F_DUPFD), with close-on-exec when `cloexec` is
  * set. Returns it, or -errno (EINVAL when `floor` is not below the descriptor limit). */

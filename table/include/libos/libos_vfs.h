@@ -158,6 +158,20 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
  * -errno. */
 long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 
+/* Generated files opened for reading and writing (table/vfs/refused_writes.cpp): their writes fail as
+ * the real file's do (EIO, EINVAL; pwrite's ESPIPE), not with the sealed memfd's EPERM. The open
+ * records the descriptor with the real file's answers to a write of nothing (-errno, 0 when it
+ * takes one); the shim's write calls ask vfs_refused_write (0: the host's own write) once any was
+ * recorded; close forgets the number. */
+extern std::atomic<int> g_vfs_refusing;
+inline bool vfs_refusing_any() {
+    return __builtin_expect(g_vfs_refusing.load(std::memory_order_relaxed) != 0, 0);
+}
+enum class VfsWriteKind { Stream, Positional };
+void vfs_refuse_record(int fd, long write_error, long pwrite_error);
+long vfs_refused_write(int fd, VfsWriteKind kind, long offset);
+void vfs_refuse_forget(int fd);
+
 /* Live generated files (table/vfs/live.cpp): the descriptors of contents that change (/proc/stat,
  * the status files, a node's meminfo, the cgroup files...) are written again where Linux's seq files
  * generate anew: a read at offset 0 after an earlier read, a read or pread elsewhere than where the

@@ -93,6 +93,13 @@ extern "C" long PalFileWriteAll(int fd, const void* buf, size_t size) {
     return 0;
 }
 
+extern "C" long PalFileWriteNothing(int fd, bool positional) {
+    static const char kNothing[1] = {0};
+    long ret = positional ? pal_raw(SYS_pwrite64, fd, reinterpret_cast<long>(kNothing), 0, 0)
+                          : pal_raw(SYS_write, fd, reinterpret_cast<long>(kNothing), 0);
+    return ret < 0 ? ret : 0;
+}
+
 extern "C" long PalFileDuplicateHigh(int fd, int floor, bool cloexec) {
     return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor);
 }
