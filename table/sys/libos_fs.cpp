@@ -209,10 +209,12 @@ libos::VfsFollow follow_of_at(int flags) {
  * own, or the real file when only writing is asked). Asked only once the process has such a file
  * open, of every path opened for writing: the link may be reached by any spelling (a bare "N" in a
  * directory descriptor of /proc/self/fd, a working directory there, /dev/stdin, a symbolic link of
- * the program's), so the path is probed (an O_PATH open, fstat and close; a readlink for a memfd). */
+ * the program's), so the path is examined: one stat, and for a memfd an O_PATH open, fstat, readlink and
+ * close. */
 SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, int flags, mode_t mode) {
+    /* O_CREAT|O_EXCL makes a new file or fails: it never opens what a link leads to. */
     if (!libos::vfs_live_any() || caller.is_remote() || (flags & O_PATH) ||
-        ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)))
+        ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
         return LeaveToHost{};
     libos::ScratchOf<VfsPath> scratch; /* off the stack (libos_scratch.h) */
     if (!scratch)
@@ -222,10 +224,15 @@ SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, 
     char* text = p.virt;
     if (caller.copy_string_in(text, user_path, sizeof(p.virt)) < 0)
         return LeaveToHost{};
+    /* First one stat of what the path reaches: only a memfd (a file of no name, on the memfds'
+     * device) can be one, and only then is the path opened to read the memfd's name. */
+    struct stat st;
+    if (PalFileStatAt(dirfd, text, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) < 0 ||
+        !libos::vfs_maybe_memfd(st))
+        return LeaveToHost{};
     long probe = PalFileOpen(dirfd, text, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW), 0);
     if (probe < 0)
         return LeaveToHost{};
-    struct stat st;
     bool generated = PalFileStat(static_cast<int>(probe), &st) == 0 &&
                      libos::vfs_generated_fd(static_cast<int>(probe), st.st_mode, st.st_nlink, &p);
     PalFileClose(static_cast<int>(probe));

@@ -315,6 +315,11 @@ void vfs_live_mark(int fd) {
     mark(fd, 0, 1);
 }
 
+bool vfs_maybe_memfd(const struct stat& st) {
+    const uint64_t dev = g_memfd_dev.load(std::memory_order_relaxed);
+    return S_ISREG(st.st_mode) && st.st_nlink == 0 && (dev == 0 || st.st_dev == dev);
+}
+
 void vfs_live_adopt(int fd) {
     struct stat st;
     if (PalFileStat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 0)

@@ -189,6 +189,9 @@ inline bool vfs_live_any() {
 }
 /* fd was just opened onto a changing content (vfs_open_generated). */
 void vfs_live_mark(int fd);
+/* What a stat found may be a generated file's memfd (a regular file of no name on the memfds' device,
+ * once one was marked): cheap, for the open of a path that may lead to one. */
+bool vfs_maybe_memfd(const struct stat& st);
 /* fd came from elsewhere (inherited across exec): marked if it is a generated file's memfd that
  * changes. */
 void vfs_live_adopt(int fd);
