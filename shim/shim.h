@@ -24,6 +24,11 @@ namespace shim {
  * own read of a live file (shim_live.cpp): true with its result in libc's convention in *n. */
 bool live_syscall_read(long number, long a0, long a1, long a2, long a3, long a4, long a5, long* n) noexcept;
 
+/* Around a posix_spawn: the copies of live descriptors its file actions make, listed for the new
+ * program (shim_spawn_actions.cpp). */
+void spawn_actions_begin(const posix_spawn_file_actions_t* actions);
+void spawn_actions_end();
+
 /* A raw kernel-style result in [-4095, -1] is an error, as in glibc's syscall(): errno is set and -1
  * returned. errno is not touched on success. */
 inline long syscall_result(long ret) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generated files that change stay live (issue 14; table/vfs/live.cpp): a program that keeps
 # /proc/stat or /proc/self/status open and reads it again (lseek + read, pread, preadv, syscall(),
-# a dup, a fork child, a vfork child closing its copy, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively.
+# a dup, a fork child, a vfork child closing its copy, a copy made only in a vfork or posix_spawn child
+# before exec, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively.
 # Each case runs natively first (the host is the oracle) and then under `scripts/libos-run --cpus 4`.
 # TAP output. LIBOS_TEST_PROGRAMS is the build directory of tests/programs/.
 set -u
@@ -12,7 +13,7 @@ progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 source "$(dirname "$0")/../lib/tap.sh"
 
 for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush \
-    fdupfd fdupfd-high fdupfd-wide exec pread-offset preadv-offset; do
+    fdupfd fdupfd-high fdupfd-wide exec vfork-dup2 spawn-dup2 pread-offset preadv-offset; do
   expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done

@@ -4,12 +4,14 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec pread-offset
- *                           preadv-offset
+ *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec vfork-dup2
+ *                           spawn-dup2 pread-offset preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
  *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
  *                           it changes: "whole" or "torn"
+ *   live_files write-opens  files opened for writing with a live file open (live_files.sh counts the
+ *                           system calls): "ok"
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
  *                           prints what each write gave
@@ -29,6 +31,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -568,6 +571,34 @@ int main(int argc, char** argv) {
             used += n > 0 ? (size_t)n : 0;
         } while (n > 0 && used + 4096 < kBuf);
         g_buf[used] = '\0';
+    } else if (!strcmp(m, "vfork-dup2") || !strcmp(m, "spawn-dup2")) {
+        /* A copy onto another number made in the child only, by a vfork child's dup2 or a
+         * posix_spawn file action, then exec: the new program reads the copy again. */
+        char fd_text[16], before_text[32];
+        snprintf(fd_text, sizeof(fd_text), "%d", 9);
+        snprintf(before_text, sizeof(before_text), "%lld", before);
+        char* args[] = {"live_files", "exec-child", fd_text, before_text, NULL};
+        fflush(stdout);
+        pid_t child;
+        if (!strcmp(m, "vfork-dup2")) {
+            child = vfork();
+            if (child == 0) {
+                if (dup2(fd, 9) == 9)
+                    execv("/proc/self/exe", args);
+                _exit(1);
+            }
+        } else {
+            posix_spawn_file_actions_t actions;
+            posix_spawn_file_actions_init(&actions);
+            posix_spawn_file_actions_adddup2(&actions, fd, 9);
+            if (posix_spawn(&child, "/proc/self/exe", &actions, NULL, args, environ) != 0)
+                child = -1;
+            posix_spawn_file_actions_destroy(&actions);
+        }
+        int status;
+        if (child < 0 || waitpid(child, &status, 0) != child)
+            return 1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     } else if (!strcmp(m, "vfork")) {
         /* A vfork child, which runs in this process's memory with descriptors of its own, replaces
          * and closes its copy of the descriptor (as a child does before exec): this process's own

@@ -199,6 +199,10 @@ void vfs_live_adopt(int fd);
  * kVfsLiveExecFds): its length, 0 for none. The new program adopts them (LIBOS_LIVE_FDS). */
 constexpr int kVfsLiveExecFds = 16;
 size_t vfs_live_exec_list(char* out, size_t size);
+/* A posix_spawn's file actions, the dup2 ones in order (from[i] onto to[i]): the copies of live
+ * descriptors they make are listed too by this thread's next vfs_live_exec_list (the spawn's
+ * environment), since glibc's child makes them where no override sees it. count 0 forgets them. */
+void vfs_live_spawn_copies(const int* from, const int* to, int count);
 /* dup, dup2, dup3, fcntl(F_DUPFD) made `to` a copy of `from` (`to` is no live file when `from` is
  * none). */
 void vfs_live_dup(int from, int to);
