@@ -26,6 +26,7 @@
 #include <atomic>
 
 #include "libos/libos_sections.h"
+#include "libos/libos_threads.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -253,10 +254,11 @@ struct KeptFile {
 constexpr int kKeptFiles = 8;
 constinit KeptFile g_kept[kKeptFiles] = {};
 
-/* /proc/interrupts is a seq file of many records, which one read gives only up to the seq buffer's
- * size (a page, at first): it is read on at the offset where the last read stopped. */
+/* /proc/interrupts and softnet_stat are seq files of many records (a line per IRQ, per CPU), which
+ * one read gives only up to the seq buffer's size (a page, at first): they are read on at the offset
+ * where the last read stopped. */
 bool many_records(const char* path) {
-    return strcmp(path, "/proc/interrupts") == 0;
+    return strcmp(path, "/proc/interrupts") == 0 || ends_with(path, "/net/softnet_stat");
 }
 
 bool keepable(const char* path) {
@@ -265,11 +267,12 @@ bool keepable(const char* path) {
     if (starts_with(path, "/sys/devices/system/node/node"))
         return ends_with(path, "/meminfo") || ends_with(path, "/numastat") || ends_with(path, "/vmstat");
     /* This process's own status and stat files, its threads' too (other processes' come and go by the
-     * hundred under ps). */
-    if (!ends_with(path, "/status") && !ends_with(path, "/stat"))
+     * hundred under ps), and softnet_stat through its /proc/<pid>/net (/proc/net is a link there;
+     * the counters are the CPUs', the same in every network namespace). */
+    if (!ends_with(path, "/status") && !ends_with(path, "/stat") && !ends_with(path, "/net/softnet_stat"))
         return false;
     char own[32];
-    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId())).add("/");
+    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(self_pid())).add("/");
     return starts_with(path, own);
 }
 
@@ -388,7 +391,7 @@ long pooled_open(Caller caller, const VfsPath& path, int flags) {
         return kPoolUnavailable;
     /* The real id, not pool_pid(): a vfork child, whose descriptors are its own, must not make or
      * take a slot of its parent's. */
-    const pid_t self = PalProcessGetId();
+    const pid_t self = self_pid();
     bool fatal = false;
     PooledFile* p = reusable(path.virt, self, &fatal);
     if (!p && (fatal || !(p = free_slot(self)) || !make(*p, path.virt, self)))
