@@ -15,6 +15,7 @@
 #include "libos/libos_caller.h"
 #include "libos/libos_scratch.h"
 #include "libos/libos_table.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
 
@@ -246,6 +247,7 @@ SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, 
 /* openat(2). A virtual path opens in the LibOS (in strict mode's supervisor, which hands the
  * descriptor over); any other path is left to the host. */
 SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
+    libos::PidScope pid_scope; /* one getpid for the walk, the pool and the table */
     VfsPath p;
     if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(flags)))
         return reopen_for_writing(caller, dirfd, path.address(), flags, mode);
@@ -254,6 +256,7 @@ SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char>
 
 /* open(2) */
 SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int flags, mode_t mode) {
+    libos::PidScope pid_scope; /* one getpid for the walk, the pool and the table */
     VfsPath p;
     if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p, follow_of_open(flags)))
         return reopen_for_writing(caller, AT_FDCWD, path.address(), flags, mode);
@@ -265,6 +268,7 @@ SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int fl
  * every other path and every error of the struct itself is the host's. */
 SyscallResult libos_syscall_openat2(Caller caller, int dirfd, UserPtr<const char> path, UserPtr<const open_how_v0> how,
                                     size_t size) {
+    libos::PidScope pid_scope;
     /* Only the plain form is answered here: a larger struct (whose tail the kernel checks) and flags
      * or RESOLVE_* bits the kernel does not know (EINVAL) are the host's to judge. RESOLVE_CACHED
      * (EAGAIN when the lookup would need I/O) asks nothing of the views, whose files are in memory. */

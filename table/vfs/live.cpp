@@ -322,7 +322,7 @@ constinit ChildCopy g_child_copies[kChildCopies] = {};
 constinit std::atomic<unsigned> g_child_copy_next{0};
 
 bool child_copy_of(int fd) {
-    const pid_t self = PalProcessGetId();
+    const pid_t self = self_pid();
     for (ChildCopy& c : g_child_copies)
         if (c.pid.load(std::memory_order_acquire) == self && c.fd == fd)
             return true;
@@ -330,7 +330,7 @@ bool child_copy_of(int fd) {
 }
 
 void child_copied(int to, bool live) {
-    const pid_t self = PalProcessGetId();
+    const pid_t self = self_pid();
     for (ChildCopy& c : g_child_copies) /* a number copied onto again is that copy's no more */
         if (c.pid.load(std::memory_order_acquire) == self && c.fd == to)
             c.pid.store(0, std::memory_order_release);
@@ -408,7 +408,7 @@ size_t vfs_live_exec_list(char* out, size_t size) {
      * (vfs_live_spawn_copies): candidates, which the new program adopts only if they still are such
      * files. */
     if (in_parent_memory()) {
-        const pid_t self = PalProcessGetId();
+        const pid_t self = self_pid();
         for (ChildCopy& c : g_child_copies)
             if (c.pid.load(std::memory_order_acquire) == self) {
                 add(c.fd);

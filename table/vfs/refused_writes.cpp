@@ -90,11 +90,12 @@ long vfs_refused_write(int fd, VfsWriteKind kind, long offset) {
 }
 
 void vfs_refuse_forget(int fd) {
-    if (fd < 0 || in_parent_memory())
+    if (fd < 0)
         return;
     for (RefusedFd& r : g_refused) {
         int v = fd + 1;
-        r.fd_plus_one.compare_exchange_strong(v, 0, std::memory_order_acq_rel);
+        if (r.fd_plus_one.load(std::memory_order_acquire) == v && !in_parent_memory())
+            r.fd_plus_one.compare_exchange_strong(v, 0, std::memory_order_acq_rel);
     }
 }
 
