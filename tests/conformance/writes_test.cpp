@@ -54,6 +54,7 @@ std::string first_bytes(int fd, size_t count) {
 TEST(GeneratedWrites, ReadWriteOpensRefuseWritesAsTheRealFile) {
     if (geteuid() != 0)
         GTEST_SKIP() << "only root may open /proc/stat for writing";
+    SKIP_WITHOUT_SHIM("writes are raw calls the filter lets through: the sealed memfd's EPERM");
     int stat_fd = open("/proc/stat", O_RDWR | O_CLOEXEC);
     ASSERT_GE(stat_fd, 0) << strerror(errno);
     Refusals stat = refusals_of(stat_fd);
