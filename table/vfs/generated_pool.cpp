@@ -365,6 +365,9 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino, size_t size) {
 
 void pool_after_fork() {
     g_pool_pid.store(0, std::memory_order_relaxed);
+    /* A fork made inside a call's scope (a signal handler's, during an open): the child asks again. */
+    if (t_call_pid > 0)
+        t_call_pid = -1;
 }
 
 /* The last descriptor pooled_open returned on this thread and its memfd (live.cpp marks it). */
