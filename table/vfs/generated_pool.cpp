@@ -348,10 +348,15 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino, size_t size) {
         if (!claim(p, kReady))
             return -EBUSY;
         /* The slot names its file: no readlink of the program's descriptor is needed. Its length is
-         * the program's descriptor's, one file with the slot's memfd (a fork child may have written
-         * it); the slot's own number is checked only if the length changes (refill). */
-        p.size = size;
+         * the program's descriptor's, one file with the slot's memfd, as the slot says; when they
+         * differ (another thread wrote it after that fstat, or a fork child through a descriptor of
+         * its own), the memfd itself is asked now that the slot is held. The slot's own number is
+         * otherwise checked only if the length changes (refill). */
         long ret = kPoolUnavailable;
+        if (size != p.size && !still_ours(p)) {
+            p.state.store(kReady, std::memory_order_release);
+            return ret;
+        }
         ScratchOf<VfsPath> path; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
         if (!path)
             ret = -ENOMEM;
