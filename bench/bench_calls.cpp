@@ -396,6 +396,11 @@ BENCHMARK_CAPTURE(read_file, proc_stat, "/proc/stat")->Name("call/read_proc_stat
 BENCHMARK_CAPTURE(read_file, proc_self_status, "/proc/self/status")->Name("call/read_proc_self_status");
 BENCHMARK(read_one_byte)->Name("call/read_1_byte");
 BENCHMARK_CAPTURE(reread_file, proc_stat, "/proc/stat")->Name("call/reread_proc_stat");
+BENCHMARK_CAPTURE(reread_file, proc_self_status, "/proc/self/status")->Name("call/reread_proc_self_status");
+BENCHMARK_CAPTURE(read_file, proc_interrupts, "/proc/interrupts")->Name("call/read_proc_interrupts");
+BENCHMARK_CAPTURE(read_file, proc_softirqs, "/proc/softirqs")->Name("call/read_proc_softirqs");
+BENCHMARK_CAPTURE(read_file, softnet_stat, "/proc/net/softnet_stat")->Name("call/read_softnet_stat");
+BENCHMARK_CAPTURE(read_file, proc_self_stat, "/proc/self/stat")->Name("call/read_proc_self_stat");
 BENCHMARK_CAPTURE(read_file, core_cpus_list, "/sys/devices/system/cpu/cpu1/topology/core_cpus_list")
     ->Name("call/read_core_cpus_list");
 BENCHMARK_CAPTURE(read_file, node_meminfo, "/sys/devices/system/node/node0/meminfo")->Name("call/read_node_meminfo");

@@ -451,6 +451,22 @@ PER_CALL = [
     ("reread_proc_stat", "call/reread_proc_stat", "`lseek(fd, 0)` + read to the end of `/proc/stat` kept open "
      "(vmstat's way)", VM, "<=", 1.0, "the content made again in place at the read from offset 0 "
      "(table/vfs/live.cpp) against the kernel's seq file"),
+    ("read_proc_stat", "call/read_proc_stat", "open + read + close `/proc/stat`", VM, "<=", 1.0,
+     "a changing file: the host's read, then the content made for the machine into a reused memfd "
+     "(table/vfs/generated_pool.cpp)"),
+    ("read_proc_self_status", "call/read_proc_self_status", "open + read + close `/proc/self/status`", VM, "<=",
+     1.0, "a changing file, as /proc/stat"),
+    ("reread_proc_self_status", "call/reread_proc_self_status", "`lseek(fd, 0)` + read to the end of "
+     "`/proc/self/status` kept open", VM, "<=", 1.0, "the content made again in place (table/vfs/live.cpp) "
+     "against the kernel's"),
+    ("read_proc_interrupts", "call/read_proc_interrupts", "open + read + close `/proc/interrupts`", VM, "<=", 1.0,
+     "a changing file: the host's read, then its rows made for the machine (table/vfs/procfs_cpus.cpp)"),
+    ("read_proc_softirqs", "call/read_proc_softirqs", "open + read + close `/proc/softirqs`", VM, "<=", 1.0,
+     "a changing file, as /proc/interrupts"),
+    ("read_softnet_stat", "call/read_softnet_stat", "open + read + close `/proc/net/softnet_stat`", VM, "<=", 1.0,
+     "a changing file, as /proc/interrupts"),
+    ("read_proc_self_stat", "call/read_proc_self_stat", "open + read + close `/proc/self/stat`", VM, "<=", 1.0,
+     "a changing file: field 39 is the vCPU"),
 ]
 
 

@@ -36,6 +36,11 @@ namespace shim {
  * own read of a live file (shim_live.cpp): true with its result in libc's convention in *n. */
 bool live_syscall_read(long number, long a0, long a1, long a2, long a3, long a4, long a5, long* n) noexcept;
 
+/* Around a posix_spawn: the copies of live descriptors its file actions make, listed for the new
+ * program (shim_spawn_actions.cpp). */
+void spawn_actions_begin(const posix_spawn_file_actions_t* actions);
+void spawn_actions_end();
+
 /* A raw kernel-style result in [-4095, -1] is an error, as in glibc's syscall(): errno is set and -1
  * returned. errno is not touched on success. */
 inline long syscall_result(long ret) {
@@ -68,6 +73,9 @@ struct RealFunctions {
     ssize_t (*readv)(int, const struct iovec*, int);
     ssize_t (*preadv)(int, const struct iovec*, int, off_t);
     ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
+    ssize_t (*writev)(int, const struct iovec*, int);
+    ssize_t (*pwritev)(int, const struct iovec*, int, off_t);
+    ssize_t (*pwritev2)(int, const struct iovec*, int, off_t, int);
     void (*rewind)(FILE*);
     int (*fseek)(FILE*, long, int);
     int (*fseeko)(FILE*, off_t, int);

@@ -271,12 +271,16 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
 SHIM_EXPORT int close(int fd) {
     if (libos::vfs_live_any())
         libos::vfs_live_forget(fd);
+    if (libos::vfs_refusing_any())
+        libos::vfs_refuse_forget(fd);
     return __close(fd);
 }
 
 SHIM_EXPORT int fclose(FILE* fp) {
     if (fp && libos::vfs_live_any())
         libos::vfs_live_forget(fp->_fileno);
+    if (fp && libos::vfs_refusing_any())
+        libos::vfs_refuse_forget(fp->_fileno);
     return _IO_fclose(fp);
 }
 

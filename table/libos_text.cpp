@@ -21,7 +21,7 @@ TextBuilder& TextBuilder::add(const char* s) {
     return s ? add(s, strlen(s)) : *this;
 }
 
-TextBuilder& TextBuilder::add(const char* s, size_t n) {
+TextBuilder& TextBuilder::add_slow(const char* s, size_t n) {
     while (n && size_) {
         size_t room = size_ - 1 - len_;
         if (room == 0) {

@@ -291,8 +291,10 @@ void require_shared_state() {
     g_state_required.store(true, std::memory_order_relaxed);
 }
 
+constinit thread_local pid_t t_call_pid __attribute__((tls_model("initial-exec"))) = 0;
+
 bool in_parent_memory() {
-    const pid_t pid = PalProcessGetId();
+    const pid_t pid = self_pid();
     return pid != g_machine.owner_pid && shares_parent_memory(pid);
 }
 

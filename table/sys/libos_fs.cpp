@@ -15,6 +15,7 @@
 #include "libos/libos_caller.h"
 #include "libos/libos_scratch.h"
 #include "libos/libos_table.h"
+#include "libos/libos_threads.h"
 #include "libos/libos_vfs.h"
 #include "pal/pal.h"
 
@@ -48,20 +49,31 @@ SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t 
      * O_TMPFILE: ENOTDIR, writing a read-only sysfs file: EACCES, a caller's own permissions); a
      * read-only open of a file everyone may read needs no asking. */
     const bool plain = (flags & ~kPlainOpen) == 0 && (flags & O_ACCMODE) == O_RDONLY && (p.mode & 0444) == 0444;
+    long write_error = 0, pwrite_error = 0;
     if (!plain) {
         long fd = caller.open_file(p.real, flags | O_CLOEXEC, mode);
         if (fd < 0)
             return fd;
+        const bool refuses = !(p.mode & 0222) && !caller.is_remote();
         /* Only for writing, a file nobody may write (/proc/stat, a status file: root's open
          * succeeds): the real file itself, whose writes fail as natively (EIO, EINVAL), since its
          * content is never read through this descriptor. */
-        if ((flags & O_ACCMODE) == O_WRONLY && !(p.mode & 0222) && !caller.is_remote()) {
+        if ((flags & O_ACCMODE) == O_WRONLY && refuses) {
             PalFileSetCloseOnExec(static_cast<int>(fd), (flags & O_CLOEXEC) != 0);
             return fd;
         }
+        /* For reading and writing: the generated content, whose writes fail as the real file's
+         * (refused_writes.cpp), asked now, before its number is given back for the program's. */
+        if ((flags & O_ACCMODE) == O_RDWR && refuses) {
+            write_error = PalFileWriteNothing(static_cast<int>(fd), false);
+            pwrite_error = PalFileWriteNothing(static_cast<int>(fd), true);
+        }
         PalFileClose(static_cast<int>(fd));
     }
-    return libos::vfs_open_generated(caller, p, flags);
+    long fd = libos::vfs_open_generated(caller, p, flags);
+    if (fd >= 0 && (write_error != 0 || pwrite_error != 0))
+        libos::vfs_refuse_record(static_cast<int>(fd), write_error, pwrite_error);
+    return fd;
 }
 
 SyscallResult open_virtual(Caller caller, const VfsPath& p, int flags, mode_t mode) {
@@ -198,10 +210,12 @@ libos::VfsFollow follow_of_at(int flags) {
  * own, or the real file when only writing is asked). Asked only once the process has such a file
  * open, of every path opened for writing: the link may be reached by any spelling (a bare "N" in a
  * directory descriptor of /proc/self/fd, a working directory there, /dev/stdin, a symbolic link of
- * the program's), so the path is probed (an O_PATH open, fstat and close; a readlink for a memfd). */
+ * the program's), so the path is examined: one stat, and for a memfd an O_PATH open, fstat, readlink and
+ * close. */
 SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, int flags, mode_t mode) {
+    /* O_CREAT|O_EXCL makes a new file or fails: it never opens what a link leads to. */
     if (!libos::vfs_live_any() || caller.is_remote() || (flags & O_PATH) ||
-        ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)))
+        ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
         return LeaveToHost{};
     libos::ScratchOf<VfsPath> scratch; /* off the stack (libos_scratch.h) */
     if (!scratch)
@@ -211,10 +225,15 @@ SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, 
     char* text = p.virt;
     if (caller.copy_string_in(text, user_path, sizeof(p.virt)) < 0)
         return LeaveToHost{};
+    /* First one stat of what the path reaches: only a memfd (a file of no name, on the memfds'
+     * device) can be one, and only then is the path opened to read the memfd's name. */
+    struct stat st;
+    if (PalFileStatAt(dirfd, text, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) < 0 ||
+        !libos::vfs_maybe_memfd(st))
+        return LeaveToHost{};
     long probe = PalFileOpen(dirfd, text, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW), 0);
     if (probe < 0)
         return LeaveToHost{};
-    struct stat st;
     bool generated = PalFileStat(static_cast<int>(probe), &st) == 0 &&
                      libos::vfs_generated_fd(static_cast<int>(probe), st.st_mode, st.st_nlink, &p);
     PalFileClose(static_cast<int>(probe));
@@ -228,6 +247,7 @@ SyscallResult reopen_for_writing(Caller caller, int dirfd, uintptr_t user_path, 
 /* openat(2). A virtual path opens in the LibOS (in strict mode's supervisor, which hands the
  * descriptor over); any other path is left to the host. */
 SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
+    libos::PidScope pid_scope; /* one getpid for the walk, the pool and the table */
     VfsPath p;
     if (!libos::vfs_resolve(caller, dirfd, path.address(), &p, follow_of_open(flags)))
         return reopen_for_writing(caller, dirfd, path.address(), flags, mode);
@@ -236,6 +256,7 @@ SyscallResult libos_syscall_openat(Caller caller, int dirfd, UserPtr<const char>
 
 /* open(2) */
 SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int flags, mode_t mode) {
+    libos::PidScope pid_scope; /* one getpid for the walk, the pool and the table */
     VfsPath p;
     if (!libos::vfs_resolve(caller, AT_FDCWD, path.address(), &p, follow_of_open(flags)))
         return reopen_for_writing(caller, AT_FDCWD, path.address(), flags, mode);
@@ -247,6 +268,7 @@ SyscallResult libos_syscall_open(Caller caller, UserPtr<const char> path, int fl
  * every other path and every error of the struct itself is the host's. */
 SyscallResult libos_syscall_openat2(Caller caller, int dirfd, UserPtr<const char> path, UserPtr<const open_how_v0> how,
                                     size_t size) {
+    libos::PidScope pid_scope;
     /* Only the plain form is answered here: a larger struct (whose tail the kernel checks) and flags
      * or RESOLVE_* bits the kernel does not know (EINVAL) are the host's to judge. RESOLVE_CACHED
      * (EAGAIN when the lookup would need I/O) asks nothing of the views, whose files are in memory. */

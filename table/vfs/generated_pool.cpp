@@ -26,6 +26,7 @@
 #include <atomic>
 
 #include "libos/libos_sections.h"
+#include "libos/libos_threads.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -39,11 +40,29 @@ struct PooledFile {
     pid_t owner;      /* the process that made it */
     uint64_t dev, ino; /* the memfd, to notice if the program closed its number */
     size_t size;      /* its content's length, as its last fstat or writing left it */
+    char* page;       /* its first page, mapped shared (nullptr: none could be) */
+    bool signalled;   /* the lease's signal is set (PalFileSoleOpen) */
     char virt[kVfsPathMax];
 };
 constexpr int kPooledFiles = 16;
 constexpr int kPoolFdFloor = 900; /* with the cached memfds of generated.cpp */
+constexpr size_t kPoolPage = 4096; /* the mapped part of each memfd */
 LIBOS_LARGE_BSS constinit PooledFile g_pool[kPooledFiles] = {};
+/* This process's id, asked once (pool_pid) and forgotten in a fork child (pool_after_fork), for
+ * writing a content again (pooled_refresh). A vfork child reads its parent's, and may write as its
+ * parent: it shares its memory, its slots and their pages, and its descriptors are copies of the
+ * same open files; it makes and takes no slot (pooled_open asks the real id). */
+constinit std::atomic<pid_t> g_pool_pid{0};
+
+pid_t pool_pid() {
+    pid_t pid = g_pool_pid.load(std::memory_order_relaxed);
+    if (pid == 0) {
+        pid = PalProcessGetId();
+        g_pool_pid.store(pid, std::memory_order_relaxed);
+    }
+    return pid;
+}
+
 /* The host refused a lease (leases disabled, a file of another owner after setuid): no reuse. */
 constinit std::atomic<bool> g_no_leases{false};
 
@@ -73,7 +92,8 @@ PooledFile* reusable(const char* virt, pid_t self, bool* fatal) {
             p.state.store(kEmpty, std::memory_order_release);
             continue;
         }
-        long sole = PalFileSoleOpen(p.fd);
+        long sole = PalFileSoleOpen(p.fd, p.signalled);
+        p.signalled = true;
         if (sole == 1)
             return &p;
         p.state.store(kReady, std::memory_order_release);
@@ -97,7 +117,9 @@ PooledFile* free_slot(pid_t self) {
             continue;
         if (!still_ours(p))
             return &p;
-        if (PalFileSoleOpen(p.fd) == 1) {
+        const bool signalled = p.signalled;
+        p.signalled = true;
+        if (PalFileSoleOpen(p.fd, signalled) == 1) {
             PalFileClose(p.fd);
             return &p;
         }
@@ -131,24 +153,60 @@ bool make(PooledFile& p, const char* virt, pid_t self) {
     p.dev = st.st_dev;
     p.ino = st.st_ino;
     p.size = 0;
+    p.signalled = false;
+    /* The content is written through this mapping, which no descriptor number the program may close
+     * or reuse can take away: no write call, and no check of the number while the length stays. The
+     * old slot's mapping, if any, is this slot's own page still (a slot keeps its address). */
+    if (!p.page) {
+        void* page = nullptr;
+        if (PalMemoryMapShared(p.fd, kPoolPage, &page) == 0)
+            p.page = static_cast<char*>(page);
+    } else if (PalMemoryMapFixed(p.page, kPoolPage, p.fd) < 0) {
+        p.page = nullptr; /* the old page is gone with the old memfd's mapping: nothing to write */
+    }
     memcpy(p.virt, virt, strlen(virt) + 1);
     return true;
 }
 
-/* A content that was small last time is made in memory and written with one pwrite at offset 0 and a
- * truncate: two system calls, where writing through a sink takes a seek, the writes, a seek to learn
- * the length and the truncate. One that did not fit in memory is made again through the sink. */
+/* A content that was small last time is made in memory and copied into the memfd's mapped first page:
+ * no system call while its length stays, one truncate when it changes (before the copy when it grows,
+ * so that no byte is written past the file's end; after it when it shrinks). The file is never empty
+ * once made (a content has a line at least), so no copy ever touches a page wholly past its end,
+ * which would fault (SIGBUS), even while another process (a fork child, through a descriptor of its
+ * own) changes the length. Without the page, one pwrite at offset 0 and a truncate. One that did not
+ * fit in memory is made again through the sink. `checked`: p.fd was found to be the memfd a moment ago
+ * (else it is, before it is truncated). */
 constexpr size_t kInMemoryBelow = 3072;
 
+long resize(PooledFile& p, size_t size, bool checked) {
+    if (!checked && !still_ours(p))
+        return kPoolUnavailable; /* the program closed our number: written through a reopen instead */
+    return PalFileTruncate(p.fd, size);
+}
+
 /* Writes the content over the memfd's old one: 0 or -errno. */
-long refill(Caller caller, const VfsPath& path, PooledFile& p) {
+long refill(Caller caller, const VfsPath& path, PooledFile& p, bool checked) {
     if (p.size < kInMemoryBelow) {
         Out text;
         if (long ret = write_content(caller, path, text); ret < 0)
             return ret;
         if (text.room(1)) { /* whole */
             const size_t written = text.length();
-            long ret = PalFileWriteAt(p.fd, text.data(), written, 0);
+            long ret = 0;
+            if (p.page && written > 0 && written <= kPoolPage) {
+                if (written > p.size)
+                    ret = resize(p, written, checked);
+                if (ret == 0)
+                    memcpy(p.page, text.data(), written);
+                if (ret == 0 && written < p.size)
+                    ret = resize(p, written, checked);
+                if (ret == 0)
+                    p.size = written;
+                return ret;
+            }
+            if (!checked && !still_ours(p))
+                return kPoolUnavailable;
+            ret = PalFileWriteAt(p.fd, text.data(), written, 0);
             /* No shorter than before (numbers grow): nothing of the old content is left past it. */
             if (ret == 0 && written < p.size)
                 ret = PalFileTruncate(p.fd, written);
@@ -157,6 +215,8 @@ long refill(Caller caller, const VfsPath& path, PooledFile& p) {
             return ret;
         }
     }
+    if (!checked && !still_ours(p))
+        return kPoolUnavailable;
     if (long ret = PalFileSeek(p.fd, 0, SEEK_SET); ret < 0)
         return ret;
     long ret;
@@ -194,10 +254,11 @@ struct KeptFile {
 constexpr int kKeptFiles = 8;
 constinit KeptFile g_kept[kKeptFiles] = {};
 
-/* /proc/interrupts is a seq file of many records, which one read gives only up to the seq buffer's
- * size (a page, at first): it is read on at the offset where the last read stopped. */
+/* /proc/interrupts and softnet_stat are seq files of many records (a line per IRQ, per CPU), which
+ * one read gives only up to the seq buffer's size (a page, at first): they are read on at the offset
+ * where the last read stopped. */
 bool many_records(const char* path) {
-    return strcmp(path, "/proc/interrupts") == 0;
+    return strcmp(path, "/proc/interrupts") == 0 || ends_with(path, "/net/softnet_stat");
 }
 
 bool keepable(const char* path) {
@@ -206,11 +267,12 @@ bool keepable(const char* path) {
     if (starts_with(path, "/sys/devices/system/node/node"))
         return ends_with(path, "/meminfo") || ends_with(path, "/numastat") || ends_with(path, "/vmstat");
     /* This process's own status and stat files, its threads' too (other processes' come and go by the
-     * hundred under ps). */
-    if (!ends_with(path, "/status") && !ends_with(path, "/stat"))
+     * hundred under ps), and softnet_stat through its /proc/<pid>/net (/proc/net is a link there;
+     * the counters are the CPUs', the same in every network namespace). */
+    if (!ends_with(path, "/status") && !ends_with(path, "/stat") && !ends_with(path, "/net/softnet_stat"))
         return false;
     char own[32];
-    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId())).add("/");
+    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(self_pid())).add("/");
     return starts_with(path, own);
 }
 
@@ -276,8 +338,8 @@ long read_host_kept(Caller caller, const char* path, char* buf, size_t size) {
     return n;
 }
 
-long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
-    const pid_t self = PalProcessGetId();
+long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino, size_t size) {
+    const pid_t self = pool_pid();
     for (PooledFile& p : g_pool) {
         if (p.owner != self || p.dev != dev || p.ino != ino)
             continue;
@@ -285,17 +347,32 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino) {
          * content is being made now, and is not made twice. */
         if (!claim(p, kReady))
             return -EBUSY;
-        /* The slot names its file: no readlink of the program's descriptor is needed. */
+        /* The slot names its file: no readlink of the program's descriptor is needed. Its length is
+         * the program's descriptor's, one file with the slot's memfd, as the slot says; when they
+         * differ (another thread wrote it after that fstat, or a fork child through a descriptor of
+         * its own), the memfd itself is asked now that the slot is held. The slot's own number is
+         * otherwise checked only if the length changes (refill). */
         long ret = kPoolUnavailable;
+        if (size != p.size && !still_ours(p)) {
+            p.state.store(kReady, std::memory_order_release);
+            return ret;
+        }
         ScratchOf<VfsPath> path; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
         if (!path)
             ret = -ENOMEM;
-        else if (still_ours(p) && classify_canonical(p.virt, path.get()) && path->kind == VfsKind::Generated)
-            ret = refill(caller, *path, p);
+        else if (classify_canonical(p.virt, path.get()) && path->kind == VfsKind::Generated)
+            ret = refill(caller, *path, p, false);
         p.state.store(kReady, std::memory_order_release);
         return ret;
     }
     return kPoolUnavailable;
+}
+
+void pool_after_fork() {
+    g_pool_pid.store(0, std::memory_order_relaxed);
+    /* A fork made inside a call's scope (a signal handler's, during an open): the child asks again. */
+    if (t_call_pid > 0)
+        t_call_pid = -1;
 }
 
 /* The last descriptor pooled_open returned on this thread and its memfd (live.cpp marks it). */
@@ -320,12 +397,14 @@ long pooled_open(Caller caller, const VfsPath& path, int flags) {
     if (caller.is_remote() || (flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH) ||
         g_no_leases.load(std::memory_order_relaxed))
         return kPoolUnavailable;
-    const pid_t self = PalProcessGetId();
+    /* The real id, not pool_pid(): a vfork child, whose descriptors are its own, must not make or
+     * take a slot of its parent's. */
+    const pid_t self = self_pid();
     bool fatal = false;
     PooledFile* p = reusable(path.virt, self, &fatal);
     if (!p && (fatal || !(p = free_slot(self)) || !make(*p, path.virt, self)))
         return kPoolUnavailable;
-    long ret = refill(caller, path, *p);
+    long ret = refill(caller, path, *p, true);
     long fd = ret < 0 ? ret : reopen_memfd(p->fd, flags);
     if (fd >= 0)
         t_just_opened = {static_cast<int>(fd), p->dev, p->ino};

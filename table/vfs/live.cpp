@@ -131,7 +131,7 @@ bool still_live(int fd, LiveFd* e, uint64_t ino, struct stat* st) {
  * descriptor of the memfd open for writing; truncated to its new length. 0 or -errno (a sealed memfd:
  * -EPERM, and its content stays). */
 long write_again(Caller caller, int fd, const struct stat& st) {
-    if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino); ret != kPoolUnavailable)
+    if (long ret = pooled_refresh(caller, st.st_dev, st.st_ino, static_cast<size_t>(st.st_size)); ret != kPoolUnavailable)
         return ret;
     ScratchOf<VfsPath> scratch; /* off the stack: a read may come on a 16 KiB thread (libos_scratch.h) */
     if (!scratch)
@@ -309,10 +309,74 @@ void mark(int fd, uint8_t used, uint8_t shortcut) {
     set_entry(e, st.st_ino, used, -1, shortcut);
 }
 
+/* The copies a vfork child made of live descriptors (dup2 of one onto another number): the table is
+ * its parent's and is not written, yet its exec must pass them on (vfs_live_exec_list). One entry
+ * per copy, claimed by the child's pid; taken back at the exec. An entry a child left (it ended
+ * without exec) only names a candidate, which the next program checks before it adopts it. */
+struct ChildCopy {
+    std::atomic<pid_t> pid;
+    int fd;
+};
+constexpr int kChildCopies = 16;
+constinit ChildCopy g_child_copies[kChildCopies] = {};
+constinit std::atomic<unsigned> g_child_copy_next{0};
+
+bool child_copy_of(int fd) {
+    const pid_t self = self_pid();
+    for (ChildCopy& c : g_child_copies)
+        if (c.pid.load(std::memory_order_acquire) == self && c.fd == fd)
+            return true;
+    return false;
+}
+
+void child_copied(int to, bool live) {
+    const pid_t self = self_pid();
+    for (ChildCopy& c : g_child_copies) /* a number copied onto again is that copy's no more */
+        if (c.pid.load(std::memory_order_acquire) == self && c.fd == to)
+            c.pid.store(0, std::memory_order_release);
+    if (!live)
+        return;
+    for (ChildCopy& c : g_child_copies) {
+        pid_t expected = 0;
+        if (c.pid.load(std::memory_order_relaxed) == 0 &&
+            c.pid.compare_exchange_strong(expected, -1, std::memory_order_acq_rel)) {
+            c.fd = to;
+            c.pid.store(self, std::memory_order_release);
+            return;
+        }
+    }
+    /* All taken (children that ended without exec): the oldest-claimed in turn. */
+    ChildCopy& c = g_child_copies[g_child_copy_next.fetch_add(1, std::memory_order_relaxed) % kChildCopies];
+    c.pid.store(-1, std::memory_order_release);
+    c.fd = to;
+    c.pid.store(self, std::memory_order_release);
+}
+
+/* The calling thread's posix_spawn file actions' copies of live descriptors, for the exec list the
+ * spawn's environment is made with (vfs_live_spawn_copies). */
+struct SpawnCopies {
+    int count;
+    int fd[kVfsLiveExecFds];
+};
+constinit thread_local SpawnCopies t_spawn_copies __attribute__((tls_model("initial-exec"))) = {};
+
+void add_unchecked(TextBuilder& text, int* listed, int fd) {
+    if (*listed >= kVfsLiveExecFds)
+        return;
+    if ((*listed)++)
+        text.add(",");
+    text.unum(static_cast<uint64_t>(fd));
+}
+
 }  // namespace
 
 void vfs_live_mark(int fd) {
     mark(fd, 0, 1);
+}
+
+bool vfs_maybe_memfd(const struct stat& st) {
+    const uint64_t dev = g_memfd_dev.load(std::memory_order_relaxed);
+    return S_ISREG(st.st_mode) && st.st_nlink == 0 && (dev == 0 || st.st_dev == dev);
 }
 
 void vfs_live_adopt(int fd) {
@@ -340,7 +404,35 @@ size_t vfs_live_exec_list(char* out, size_t size) {
     for (HighFd& h : g_high)
         if (h.e.ino.load(std::memory_order_acquire) != 0)
             add(h.fd.load(std::memory_order_acquire));
+    /* A vfork child's copies (its table is its parent's), and a posix_spawn's file actions'
+     * (vfs_live_spawn_copies): candidates, which the new program adopts only if they still are such
+     * files. */
+    if (in_parent_memory()) {
+        const pid_t self = self_pid();
+        for (ChildCopy& c : g_child_copies)
+            if (c.pid.load(std::memory_order_acquire) == self) {
+                add(c.fd);
+                c.pid.store(0, std::memory_order_release);
+            }
+    }
+    for (int i = 0; i < t_spawn_copies.count; ++i)
+        add_unchecked(text, &listed, t_spawn_copies.fd[i]);
     return listed ? strlen(out) : 0;
+}
+
+void vfs_live_spawn_copies(const int* from, const int* to, int count) {
+    t_spawn_copies.count = 0;
+    for (int i = 0; i < count; ++i) {
+        bool live = entry(from[i]) != nullptr;
+        for (int k = 0; k < t_spawn_copies.count && !live; ++k)
+            live = t_spawn_copies.fd[k] == from[i];
+        /* dup2 onto a number ends what the number was, a copy made by an earlier action too. */
+        for (int k = 0; k < t_spawn_copies.count; ++k)
+            if (t_spawn_copies.fd[k] == to[i])
+                t_spawn_copies.fd[k] = t_spawn_copies.fd[--t_spawn_copies.count];
+        if (live && from[i] != to[i] && t_spawn_copies.count < kVfsLiveExecFds)
+            t_spawn_copies.fd[t_spawn_copies.count++] = to[i];
+    }
 }
 
 bool vfs_live_tracked_high(int fd) {
@@ -349,8 +441,12 @@ bool vfs_live_tracked_high(int fd) {
 
 void vfs_live_dup(int from, int to) {
     LiveFd* e = entry(from);
-    if (from == to || to < 0 || !ours()) /* dup2 onto itself changes nothing */
+    if (from == to || to < 0) /* dup2 onto itself changes nothing */
         return;
+    if (!ours()) {
+        child_copied(to, e != nullptr || child_copy_of(from));
+        return;
+    }
     if (!e) { /* dup2 over a live descriptor: that number is another file now */
         if (LiveFd* d = entry(to))
             d->ino.store(0, std::memory_order_release);
@@ -438,6 +534,7 @@ void vfs_live_write_now(Caller caller, int fd) {
 }
 
 void vfs_live_after_fork() {
+    pool_after_fork();
     /* Counted in this process's own array: a thread of the parent that was making a content at the
      * fork does not exist here, and its count would make every read of that memfd wait and give up.
      * (The shared page's counts are the parent's threads', which go on, and this child waits for

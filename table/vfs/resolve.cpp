@@ -19,6 +19,7 @@
 #include "libos/libos_init.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_sections.h"
+#include "libos/libos_threads.h"
 #include "vfs/vfs_internal.h"
 
 namespace libos {
@@ -125,8 +126,15 @@ LIBOS_LARGE_BSS constinit std::atomic<uint64_t> g_host_modes[kHostModes] = {};
 bool own_proc_entry(const char* host) {
     if (!starts_with(host, "/proc/") || host[6] < '1' || host[6] > '9')
         return false;
+    /* Only /proc/<pid> and /proc/<pid>/status are kept: any other path is no such entry, without
+     * asking the process's id. */
+    const char* rest = host + 6;
+    while (*rest >= '0' && *rest <= '9')
+        ++rest;
+    if (*rest != '\0' && strcmp(rest, "/status") != 0)
+        return false;
     char own[32];
-    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(PalProcessGetId()));
+    TextBuilder(own, sizeof(own)).add("/proc/").unum(static_cast<uint64_t>(self_pid()));
     const size_t n = strlen(own);
     return strncmp(host, own, n) == 0 && (host[n] == '\0' || strcmp(host + n, "/status") == 0);
 }
@@ -145,7 +153,7 @@ constinit SelfLink g_self_link = {};
 
 bool self_link_known(char* target) {
     const pid_t reader = g_self_link.pid.load(std::memory_order_acquire);
-    if (reader <= 0 || reader != PalProcessGetId())
+    if (reader <= 0 || reader != self_pid())
         return false;
     /* Written once per process (a fork child writes its own, in its own memory). */
     memcpy(target, g_self_link.target, sizeof(g_self_link.target));
@@ -155,11 +163,11 @@ bool self_link_known(char* target) {
 void remember_self_link(const char* target) {
     const size_t n = strlen(target);
     pid_t current = g_self_link.pid.load(std::memory_order_acquire);
-    if (n >= sizeof(g_self_link.target) || current < 0 || current == PalProcessGetId() ||
+    if (n >= sizeof(g_self_link.target) || current < 0 || current == self_pid() ||
         !g_self_link.pid.compare_exchange_strong(current, -1, std::memory_order_acq_rel))
         return;
     memcpy(g_self_link.target, target, n + 1);
-    g_self_link.pid.store(PalProcessGetId(), std::memory_order_release);
+    g_self_link.pid.store(self_pid(), std::memory_order_release);
 }
 
 bool host_mode_known(const char* host, mode_t* mode) {

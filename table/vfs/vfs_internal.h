@@ -107,10 +107,13 @@ long pooled_open(Caller caller, const VfsPath& path, int flags);
 /* Whether descriptor fd is the one this thread's last pooled_open returned: its memfd's device and
  * inode then, without an fstat (the record is taken: asked once). */
 bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino);
-/* Writes the content again into the pooled memfd (dev, ino) of this process, through the pool's own
- * descriptor of it, for the file its slot names (live.cpp): 0, -errno, -EBUSY when another thread has
- * the slot, or kPoolUnavailable when it is not one of this process's pooled memfds. */
-long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino);
+/* Writes the content again into the pooled memfd (dev, ino) of this process, whose length is `size`
+ * now, through the pool's mapping of it (or its own descriptor), for the file its slot names
+ * (live.cpp): 0, -errno, -EBUSY when another thread has the slot, or kPoolUnavailable when it is not
+ * one of this process's pooled memfds. */
+long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino, size_t size);
+/* In a fork child: the pool's slots are its parent's (generated_pool.cpp). */
+void pool_after_fork();
 /* A host file a content is made from, read whole into buf (NUL-terminated) with the caller's rights
  * (Caller::read_file): its length or -errno. /proc/stat, /proc/interrupts, /proc/softirqs, the
  * nodes' meminfo and this process's own status and stat files are read from a descriptor kept open,

@@ -4,12 +4,14 @@
  * oracle (natively every method below advances).
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
- *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec pread-offset
- *                           preadv-offset
+ *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec vfork-dup2
+ *                           spawn-dup2 pread-offset preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
  *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
  *                           it changes: "whole" or "torn"
+ *   live_files write-opens  files opened for writing with a live file open (live_files.sh counts the
+ *                           system calls): "ok"
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
  *                           prints what each write gave
@@ -29,6 +31,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +224,28 @@ static int reopen_method(void) {
 /* openat(dirfd of /proc/self/fd, "N") for writing, O_WRONLY and O_RDWR|O_TRUNC: natively an open of
  * the real file, whose writes fail. Prints each write's error (O_RDWR's only as "fails"), then "kept"
  * when the first descriptor still reads its content from where it stopped. */
+/* With a live file open, a new file created (O_CREAT|O_EXCL) and opened again for writing
+ * (O_TRUNC), between two getpgid(424242) calls that mark the stretch for strace (live_files.sh counts the
+ * system calls in it: natively 3, the shim's check of a path opened for writing adds at most 1). */
+static int write_opens_method(void) {
+    int live = open("/proc/stat", O_RDONLY);
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/live_files_write_opens.%d", (int)getpid());
+    if (live < 0)
+        return 1;
+    syscall(SYS_getpgid, 424242);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    close(fd);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    syscall(SYS_getpgid, 424242);
+    int ok = fd >= 0;
+    close(fd);
+    unlink(path);
+    close(live);
+    printf("%s\n", ok ? "ok" : "failed");
+    return !ok;
+}
+
 static int reopen_dirfd_method(const char* path) {
     int fd = open(path, O_RDONLY);
     int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
@@ -430,6 +455,8 @@ int main(int argc, char** argv) {
         return fork_readers_method();
     if (strcmp(m, "killed-maker") == 0)
         return killed_maker_method();
+    if (strcmp(m, "write-opens") == 0)
+        return write_opens_method();
     if (strcmp(m, "reopen-dirfd") == 0)
         return reopen_dirfd_method("/proc/stat");
     if (strcmp(m, "reopen-dirfd-status") == 0)
@@ -544,6 +571,34 @@ int main(int argc, char** argv) {
             used += n > 0 ? (size_t)n : 0;
         } while (n > 0 && used + 4096 < kBuf);
         g_buf[used] = '\0';
+    } else if (!strcmp(m, "vfork-dup2") || !strcmp(m, "spawn-dup2")) {
+        /* A copy onto another number made in the child only, by a vfork child's dup2 or a
+         * posix_spawn file action, then exec: the new program reads the copy again. */
+        char fd_text[16], before_text[32];
+        snprintf(fd_text, sizeof(fd_text), "%d", 9);
+        snprintf(before_text, sizeof(before_text), "%lld", before);
+        char* args[] = {"live_files", "exec-child", fd_text, before_text, NULL};
+        fflush(stdout);
+        pid_t child;
+        if (!strcmp(m, "vfork-dup2")) {
+            child = vfork();
+            if (child == 0) {
+                if (dup2(fd, 9) == 9)
+                    execv("/proc/self/exe", args);
+                _exit(1);
+            }
+        } else {
+            posix_spawn_file_actions_t actions;
+            posix_spawn_file_actions_init(&actions);
+            posix_spawn_file_actions_adddup2(&actions, fd, 9);
+            if (posix_spawn(&child, "/proc/self/exe", &actions, NULL, args, environ) != 0)
+                child = -1;
+            posix_spawn_file_actions_destroy(&actions);
+        }
+        int status;
+        if (child < 0 || waitpid(child, &status, 0) != child)
+            return 1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     } else if (!strcmp(m, "vfork")) {
         /* A vfork child, which runs in this process's memory with descriptors of its own, replaces
          * and closes its copy of the descriptor (as a child does before exec): this process's own

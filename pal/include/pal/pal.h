@@ -232,6 +232,11 @@ PAL_API long PalSocketSetOption(int fd, int level, int name, const void* value, 
 /* Writes `size` bytes to `fd` whole, retrying short writes and EINTR. Returns 0 or -errno. */
 PAL_API long PalFileWriteAll(int fd, const void* buf, size_t size);
 
+/* A write of no bytes to `fd` (write(2), or pwrite(2) at offset 0 when `positional`): what the file
+ * answers a writer before any byte is taken (a /proc file without a write function: EIO or EINVAL;
+ * pwrite of a file without positional writes: ESPIPE). Returns 0 or -errno. */
+PAL_API long PalFileWriteNothing(int fd, bool positional);
+
 /* A duplicate of descriptor `fd` out of the way of programs, which expect the lowest numbers to be
  * theirs: the lowest free number at or above `floor` (F_DUPFD), with close-on-exec when `cloexec` is
  * set. Returns it, or -errno (EINVAL when `floor` is not below the descriptor limit). */
@@ -287,8 +292,10 @@ PAL_API long PalFileWriteAt(int fd, const void* buf, size_t size, long offset);
  * mapping. Asked as the kernel's lease rules answer it: a write lease (F_SETLEASE F_WRLCK) is granted
  * only then, and is given back at once (an open of it by someone else in between signals this
  * process with SIGURG, ignored by default, set as the file's F_SETSIG). Returns 1, 0 (someone else
- * has it open), or -errno (leases refused: not the file's owner, leases disabled). */
-PAL_API long PalFileSoleOpen(int fd);
+ * has it open), or -errno (leases refused: not the file's owner, leases disabled). `signal_set`: the
+ * description's F_SETSIG was already set by an earlier call (it stays with the description), so
+ * that only the lease's two calls are made. */
+PAL_API long PalFileSoleOpen(int fd, bool signal_set);
 
 /* chdir(2) (`path` may be an application pointer), fchdir(2) and getcwd(2) (getcwd's result: the
  * length with the NUL, or -errno). */

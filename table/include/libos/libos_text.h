@@ -41,8 +41,25 @@ public:
     TextBuilder& operator=(const TextBuilder&) = delete;
 
     TextBuilder& add(const char* s);
-    TextBuilder& add(const char* s, size_t n);
-    TextBuilder& ch(char c) { return add(&c, 1); }
+    /* Inline while the bytes fit: the generated files are built of many short pieces (a /proc file's
+     * fields), and the call per piece (or per character) cost more than the host's own read. */
+    TextBuilder& add(const char* s, size_t n) {
+        if (__builtin_expect(len_ + n < size_, 1)) {
+            __builtin_memcpy(buf_ + len_, s, n);
+            len_ += n;
+            buf_[len_] = '\0';
+            return *this;
+        }
+        return add_slow(s, n);
+    }
+    TextBuilder& ch(char c) {
+        if (__builtin_expect(len_ + 1 < size_, 1)) {
+            buf_[len_++] = c;
+            buf_[len_] = '\0';
+            return *this;
+        }
+        return add_slow(&c, 1);
+    }
     TextBuilder& num(long v);
     TextBuilder& unum(uint64_t v);
     /* 0x and lowercase hex digits. */
@@ -86,6 +103,8 @@ public:
     void write_to(int fd) const;
 
 private:
+    TextBuilder& add_slow(const char* s, size_t n);
+
     char* buf_;
     size_t size_;
     size_t len_ = 0;

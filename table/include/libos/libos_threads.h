@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "libos/libos_config.h"
+#include "pal/pal.h"
 
 namespace libos {
 
@@ -34,6 +35,36 @@ bool ensure_region();
 /* Whether the calling process runs in its parent's memory (a vfork child before its exec): it must
  * then write nothing there that the parent reads as its own. */
 bool in_parent_memory();
+/* The process's id for the length of one call of the LibOS (an open's walk, its /proc/<pid> paths,
+ * its pool and its table), asked of the host once (PidScope) rather than at each question: several
+ * getpid calls made an open of /proc/self/status. Outside a scope it is asked each time: a process id
+ * cannot be kept longer, since a vfork child runs in its parent's memory, its thread-local
+ * storage included. Inside one, nothing forks, and a vfork child's call opens a scope of its own. */
+extern constinit thread_local pid_t t_call_pid __attribute__((tls_model("initial-exec")));
+/* 0: no scope; -1: a scope that has not asked yet (an open of a path outside the views asks nothing);
+ * else the id. */
+inline pid_t self_pid() {
+    pid_t pid = t_call_pid;
+    if (__builtin_expect(pid > 0, 1))
+        return pid;
+    const pid_t asked = PalProcessGetId();
+    if (pid < 0)
+        t_call_pid = asked;
+    return asked;
+}
+class PidScope {
+public:
+    PidScope() : outer_(t_call_pid) {
+        if (!outer_)
+            t_call_pid = -1;
+    }
+    ~PidScope() { t_call_pid = outer_; }
+    PidScope(const PidScope&) = delete;
+    PidScope& operator=(const PidScope&) = delete;
+
+private:
+    pid_t outer_;
+};
 /* The shared state's descriptor (creating the state if needed), or -1 if it is private or absent. */
 int state_fd();
 /* Is `fd` the shared state's file (same device and inode)? 1 or 0; -1 when the file is not known

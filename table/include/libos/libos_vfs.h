@@ -158,6 +158,20 @@ long vfs_open_generated(Caller caller, const VfsPath& path, int flags);
  * -errno. */
 long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 
+/* Generated files opened for reading and writing (table/vfs/refused_writes.cpp): their writes fail as
+ * the real file's do (EIO, EINVAL; pwrite's ESPIPE), not with the sealed memfd's EPERM. The open
+ * records the descriptor with the real file's answers to a write of nothing (-errno, 0 when it
+ * takes one); the shim's write calls ask vfs_refused_write (0: the host's own write) once any was
+ * recorded; close forgets the number. */
+extern std::atomic<int> g_vfs_refusing;
+inline bool vfs_refusing_any() {
+    return __builtin_expect(g_vfs_refusing.load(std::memory_order_relaxed) != 0, 0);
+}
+enum class VfsWriteKind { Stream, Positional };
+void vfs_refuse_record(int fd, long write_error, long pwrite_error);
+long vfs_refused_write(int fd, VfsWriteKind kind, long offset);
+void vfs_refuse_forget(int fd);
+
 /* Live generated files (table/vfs/live.cpp): the descriptors of contents that change (/proc/stat,
  * the status files, a node's meminfo, the cgroup files...) are written again where Linux's seq files
  * generate anew: a read at offset 0 after an earlier read, a read or pread elsewhere than where the
@@ -175,6 +189,9 @@ inline bool vfs_live_any() {
 }
 /* fd was just opened onto a changing content (vfs_open_generated). */
 void vfs_live_mark(int fd);
+/* What a stat found may be a generated file's memfd (a regular file of no name on the memfds' device,
+ * once one was marked): cheap, for the open of a path that may lead to one. */
+bool vfs_maybe_memfd(const struct stat& st);
 /* fd came from elsewhere (inherited across exec): marked if it is a generated file's memfd that
  * changes. */
 void vfs_live_adopt(int fd);
@@ -182,6 +199,10 @@ void vfs_live_adopt(int fd);
  * kVfsLiveExecFds): its length, 0 for none. The new program adopts them (LIBOS_LIVE_FDS). */
 constexpr int kVfsLiveExecFds = 16;
 size_t vfs_live_exec_list(char* out, size_t size);
+/* A posix_spawn's file actions, the dup2 ones in order (from[i] onto to[i]): the copies of live
+ * descriptors they make are listed too by this thread's next vfs_live_exec_list (the spawn's
+ * environment), since glibc's child makes them where no override sees it. count 0 forgets them. */
+void vfs_live_spawn_copies(const int* from, const int* to, int count);
 /* dup, dup2, dup3, fcntl(F_DUPFD) made `to` a copy of `from` (`to` is no live file when `from` is
  * none). */
 void vfs_live_dup(int from, int to);

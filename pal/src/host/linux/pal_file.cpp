@@ -93,6 +93,13 @@ extern "C" long PalFileWriteAll(int fd, const void* buf, size_t size) {
     return 0;
 }
 
+extern "C" long PalFileWriteNothing(int fd, bool positional) {
+    static const char kNothing[1] = {0};
+    long ret = positional ? pal_raw(SYS_pwrite64, fd, reinterpret_cast<long>(kNothing), 0, 0)
+                          : pal_raw(SYS_write, fd, reinterpret_cast<long>(kNothing), 0);
+    return ret < 0 ? ret : 0;
+}
+
 extern "C" long PalFileDuplicateHigh(int fd, int floor, bool cloexec) {
     return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor);
 }
@@ -185,13 +192,14 @@ extern "C" long PalFileWriteAt(int fd, const void* buf, size_t size, long offset
     return 0;
 }
 
-extern "C" long PalFileSoleOpen(int fd) {
+extern "C" long PalFileSoleOpen(int fd, bool signal_set) {
     /* The kernel grants a write lease only when the file's write and read counts are the lease
      * taker's own (check_conflicting_open): no other description, no mapping. It is held for two
      * system calls. Should someone open the file through /proc/<pid>/fd meanwhile, the kernel
      * signals the lease's owner, this process: with SIGURG, whose default is to ignore it, rather
      * than SIGIO, whose default is to kill. */
-    pal_raw(SYS_fcntl, fd, F_SETSIG, SIGURG);
+    if (!signal_set)
+        pal_raw(SYS_fcntl, fd, F_SETSIG, SIGURG);
     long ret = pal_raw(SYS_fcntl, fd, F_SETLEASE, F_WRLCK);
     if (ret == -EAGAIN || ret == -EBUSY)
         return 0;

@@ -1,0 +1,89 @@
+/* Conformance of writes to the generated files: a /proc file that root opens for reading and writing
+ * refuses each write as the kernel's file does (EIO for /proc/stat, which has no write function;
+ * EINVAL for a status file, whose descriptor cannot write; pwrite: ESPIPE, or EINVAL at a negative
+ * offset), whatever the virtual machine, and still reads its content. Natively these are the host's
+ * own answers; under the shim, the answers of the real file asked at the open
+ * (table/vfs/refused_writes.cpp), where the sealed memfd behind the descriptor would say EPERM. */
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "conformance.h"
+
+using conformance::record;
+
+namespace {
+
+/* errno's name after a call that must fail, or "succeeded". */
+std::string failure(long result) {
+    if (result >= 0)
+        return "succeeded";
+    return strerrorname_np(errno);
+}
+
+struct Refusals {
+    std::string write, writev, pwrite, pwrite_negative, pwritev, pwritev2_current, pwritev2_at;
+};
+
+Refusals refusals_of(int fd) {
+    char text[] = "1\n";
+    struct iovec iov = {text, 2};
+    Refusals r;
+    r.write = failure(write(fd, text, 2));
+    r.writev = failure(writev(fd, &iov, 1));
+    r.pwrite = failure(pwrite(fd, text, 2, 0));
+    r.pwrite_negative = failure(pwrite(fd, text, 2, -1));
+    r.pwritev = failure(pwritev(fd, &iov, 1, 0));
+    r.pwritev2_current = failure(pwritev2(fd, &iov, 1, -1, 0));
+    r.pwritev2_at = failure(pwritev2(fd, &iov, 1, 0, 0));
+    return r;
+}
+
+std::string first_bytes(int fd, size_t count) {
+    std::string text(count, '\0');
+    ssize_t n = pread(fd, text.data(), count, 0);
+    return n < 0 ? "" : text.substr(0, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+TEST(GeneratedWrites, ReadWriteOpensRefuseWritesAsTheRealFile) {
+    if (geteuid() != 0)
+        GTEST_SKIP() << "only root may open /proc/stat for writing";
+    SKIP_WITHOUT_SHIM("writes are raw calls the filter lets through: the sealed memfd's EPERM");
+    int stat_fd = open("/proc/stat", O_RDWR | O_CLOEXEC);
+    ASSERT_GE(stat_fd, 0) << strerror(errno);
+    Refusals stat = refusals_of(stat_fd);
+    EXPECT_EQ(stat.write, "EIO");
+    EXPECT_EQ(stat.writev, "EIO");
+    EXPECT_EQ(stat.pwrite, "ESPIPE");
+    EXPECT_EQ(stat.pwrite_negative, "EINVAL");
+    EXPECT_EQ(stat.pwritev, "ESPIPE");
+    EXPECT_EQ(stat.pwritev2_current, "EIO");
+    EXPECT_EQ(stat.pwritev2_at, "ESPIPE");
+    EXPECT_EQ(first_bytes(stat_fd, 4), "cpu ");
+
+    int status_fd = open("/proc/self/status", O_RDWR | O_CLOEXEC);
+    ASSERT_GE(status_fd, 0) << strerror(errno);
+    Refusals status = refusals_of(status_fd);
+    EXPECT_EQ(status.write, "EINVAL");
+    EXPECT_EQ(status.writev, "EINVAL");
+    EXPECT_EQ(status.pwrite, "ESPIPE");
+    EXPECT_EQ(status.pwritev2_current, "EINVAL");
+    EXPECT_EQ(first_bytes(status_fd, 5), "Name:");
+
+    /* The number, closed and taken by a file that can be written, writes. */
+    close(stat_fd);
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    ASSERT_EQ(null_fd, stat_fd);
+    EXPECT_EQ(write(null_fd, "x", 1), 1);
+    EXPECT_EQ(pwrite(null_fd, "x", 1, 0), 1);
+    close(null_fd);
+    close(status_fd);
+    record("rdwr /proc/stat write", stat.write);
+    record("rdwr status write", status.write);
+}
