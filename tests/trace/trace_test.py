@@ -25,6 +25,7 @@ TRACE_TEST_PROGRAM and TRACE_TEST_HOOKS from tests/trace/meson.build.
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -143,7 +144,7 @@ def clean_env():
 
 
 def run(args, cpus=VCPUS, trace=True, fmt=None, stack=False, stats=False, shim=True, extra=None, argv0=None,
-        cwd=None, program=PROG, timeout=30):
+        cwd=None, program=PROG, timeout=30, fd_limit=None):
     """Runs program with args; trace=True: to a fresh file, whose text is Run.trace (bytes decoded
     leniently; Run.raw keeps the bytes)."""
     global _runs
@@ -168,8 +169,11 @@ def run(args, cpus=VCPUS, trace=True, fmt=None, stack=False, stats=False, shim=T
         env["LIBOS_STATS"] = "1"
     env.update(extra or {})
     argv = [argv0 or program] + list(args)
+    # fd_limit: the program starts with that soft RLIMIT_NOFILE (ulimit -n).
+    preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, resource.getrlimit(
+        resource.RLIMIT_NOFILE)[1]))) if fd_limit else None
     p = subprocess.run(argv, executable=program, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout)
+                       timeout=timeout, preexec_fn=preexec)
     raw = b""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
@@ -519,6 +523,14 @@ def check_source(text_run, json_run):
            "gets natively (%s)" % native.out.strip(),
            native.rc == 0 and traced.rc == 0 and native.out.startswith("fd ") and traced.out == native.out
            and " > " in traced.trace, [native.out] + traced.diag())
+    # The same under a descriptor limit of 64 (ulimit -n 64), where no number reaches 700: the stacks'
+    # descriptors still leave the program's next one where it is without them.
+    plain = run(["-c", probe], program=sys.executable, fd_limit=64)
+    low = run(["-c", probe], stack=True, program=sys.executable, fd_limit=64)
+    report("stack: under ulimit -n 64, after traced calls with stacks and file:line, the program's next "
+           "descriptor is the one it gets traced without stacks (%s)" % plain.out.strip(),
+           plain.rc == 0 and low.rc == 0 and plain.out.startswith("fd ") and low.out == plain.out
+           and " > " in low.trace, [plain.out] + low.diag())
     # A library libdw needs (zlib), loaded by the program with dlopen after start-up, is the copy
     # libos_unwind.so loaded: its allocations outside the LibOS's lookups are the program's, as
     # natively, and not limited to (nor leaked in) the arena.
