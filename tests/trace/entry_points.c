@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     stat(file, &st);
     lstat(link, &st);
     fstat(fd, &st);
+    fstat(-1, &st); /* glibc's EBADF, no call: neither strace nor the trace shows one */
+    fstat(AT_FDCWD, &st);
     fstatat(dfd, "file", &st, AT_SYMLINK_NOFOLLOW);
     statx(AT_FDCWD, file, AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &stx);
     access(file, R_OK);
