@@ -1011,6 +1011,22 @@ def check_off():
     report("no machine, no tracing: stderr empty", r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
 
 
+def check_long_cwd():
+    """getcwd goes through the table while tracing (its line, as strace shows it): in a directory whose
+    path is longer than a page the system call is ENAMETOOLONG, and glibc then finds the path itself;
+    traced, and on a machine, the program gets it too."""
+    base = tempfile.mkdtemp(dir=TMP)
+    code = ("import os\nos.chdir(%r)\nfor i in range(25):\n    os.makedirs('d' * 200, exist_ok=True)\n"
+            "    os.chdir('d' * 200)\nprint('cwd', len(os.getcwd()))" % base)
+    native = run(["-c", code], trace=False, cpus=None, shim=False, program=sys.executable)
+    traced = run(["-c", code], cpus=None, program=sys.executable)
+    machine = run(["-c", code], trace=False, program=sys.executable)
+    report("getcwd in a directory 5000 bytes deep: traced without a machine, and on a machine, the path as "
+           "natively (%s)" % native.out.strip(),
+           native.rc == 0 and native.out.startswith("cwd ") and traced.out == native.out
+           and machine.out == native.out and "getcwd(" in traced.trace, [native.out, machine.out] + traced.diag())
+
+
 # =================================================================================================
 # the variables' values: each takes a documented set and refuses the rest before the program runs
 # =================================================================================================
@@ -1821,7 +1837,7 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_nested_stats, check_exit_stats, check_spawn, check_crash, check_own_handlers, check_off, check_values, check_edges,
+                      check_launcher, check_nested_stats, check_exit_stats, check_spawn, check_crash, check_own_handlers, check_off, check_long_cwd, check_values, check_edges,
                       check_implied, check_filter, check_strace_classes, check_strace_arguments, check_entry_points, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
                       check_per_process):
             try:
