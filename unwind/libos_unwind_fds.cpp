@@ -18,6 +18,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#ifdef LIBOS_UNWIND_ARENA
+#include "libos_unwind_arena.h"
+#endif
+
 namespace {
 
 /* Below the trace's own descriptors (900 and up) and the summary's (950 and up). */
@@ -66,6 +70,13 @@ int floor_under_limit() {
 int high(int fd) {
     if (fd < 0 || fd >= kFloor || !g_fcntl || !g_close)
         return fd;
+#ifdef LIBOS_UNWIND_ARENA
+    /* Only the LibOS's own: zlib and the other libraries libdw needs are the program's too once it
+     * loads them itself (the copies this library loaded), and a gzopen of the program's gets the
+     * number and the flags it gets natively. */
+    if (!libos_arena_in_lookup())
+        return fd;
+#endif
     int moved = g_fcntl(fd, F_DUPFD_CLOEXEC, kFloor);
     if (moved < 0) {
         const int saved = errno; /* the EINVAL is the LibOS's, not the program's */

@@ -543,6 +543,15 @@ def check_source(text_run, json_run):
         report("stack: a program that loads zlib with dlopen and keeps 300 deflate streams (about 120 MiB) "
                "open starts them all, as natively",
                native.rc == 0 and z.rc == 0 and "streams: 300" in z.out, [native.out, z.out] + z.diag())
+        # That zlib's gzopen opens the program's file, not the unwinder's: the number and the flags
+        # it gets natively (not moved to 700 and up, close-on-exec, as libdw's own are).
+        gzpath = os.path.join(TMP, "late.gz")
+        native = run(["1", gzpath], trace=False, cpus=None, shim=False, program=late)
+        z = run(["1", gzpath], stack=True, program=late)
+        report("stack: a zlib the program loads later opens its gzopen's file at the number and with the flags "
+               "it has natively (%s)" % native.out.strip().split("\n")[-1],
+               native.rc == 0 and z.rc == 0 and "gzopen: opened" in native.out and z.out == native.out,
+               [native.out, z.out] + z.diag())
     # The same program without its debug information: no file:line for its own frames, nothing else lost.
     bare_prog = os.path.join(TMP, "traced_program_nodebug")
     subprocess.run(["objcopy", "--strip-debug", PROG, bare_prog], check=True, timeout=60)
