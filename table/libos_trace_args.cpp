@@ -421,6 +421,10 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
             add_cpu_mask(line, c.mask, c.mask_more, json);
         } else if (type == 'N' && (c.nr == SYS_migrate_pages && i == 3 ? c.have_nodes2 : c.have_nodes)) {
             add_node_mask(line, c, i, json);
+        } else if (type == 'N' && c.nr == SYS_get_mempolicy && c.args[i] && c.args[2] == 0) {
+            /* get_mempolicy's mask, not read (it failed): strace's [] for a maxnode of 0 (no word to
+             * read), the address otherwise. */
+            line.add("[]");
         } else if (type == 'V') {
             add_string_array(line, caller, static_cast<unsigned long>(c.args[i]), json);
         } else if (type == 'E') {

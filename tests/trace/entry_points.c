@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
     void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     syscall(SYS_set_mempolicy, MPOL_BIND_MODE, nodes, 65);
     syscall(SYS_get_mempolicy, &policy, got, 129, NULL, 0);
+    syscall(SYS_get_mempolicy, &policy, got, 0, NULL, 0); /* EINVAL; strace shows the mask as [] */
     syscall(SYS_mbind, page, 4096, MPOL_BIND_MODE, nodes, 3, 0);
     syscall(SYS_set_mempolicy, 0, NULL, 0);
     munmap(page, 4096);
