@@ -36,8 +36,14 @@ long call(long nr, long a0, long a1, long a2 = 0, long a3 = 0, long a4 = 0, long
 
 /* glibc 2.33 and later make fstat newfstatat(fd, "", buf, AT_EMPTY_PATH), on x86_64 and arm64 alike:
  * the trace shows that, as strace does natively; fstat(2) itself runs, which the LibOS answers the
- * same (table/sys/libos_fs.cpp's fstatat_empty is fstat's handler). */
+ * same (table/sys/libos_fs.cpp's fstatat_empty is fstat's handler). A negative descriptor is
+ * glibc's EBADF with no call at all (newfstatat(AT_FDCWD, "", ...) would stat the directory): no
+ * line either, as strace shows none. */
 SHIM_EXPORT int fstat(int fd, struct stat* buf) noexcept {
+    if (__builtin_expect(fd < 0, 0)) {
+        errno = EBADF;
+        return -1;
+    }
     if (__builtin_expect(shim::t_initializing, 0))
         return static_cast<int>(shim::syscall_result(PalSyscall(SYS_fstat, fd, as_word(buf), 0, 0, 0, 0)));
     static const char kEmpty[] = "";

@@ -559,6 +559,11 @@ SHIM_EXPORT char* getcwd(char* buf, size_t size) noexcept {
     }
     long ret = libos::dispatch(SYS_getcwd, as_word(buf ? buf : tmp), static_cast<long>(buf ? size : scratch.size()),
                                0, 0, 0, 0);
+    /* A path longer than a page (ENAMETOOLONG) or not absolute ("(unreachable)/..."): glibc then
+     * finds the directory itself, walking up through "..", and so does the program here (no path
+     * of the views is that long or unreachable). */
+    if (ret == -ENAMETOOLONG || (ret > 0 && (buf ? buf : tmp)[0] != '/'))
+        return SHIM_REAL(getcwd)(buf, size);
     if (ret < 0) {
         errno = static_cast<int>(-ret);
         return nullptr;

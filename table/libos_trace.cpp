@@ -479,7 +479,7 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
     if (int at = tracer::string_argument(nr, 1); at >= 0 && g_lines && args[at])
         c.have_path2 = tracer::read_string(caller, args[at], c.path2, sizeof(c.path2), &c.path2_cut);
     if (nr == SYS_sched_setaffinity && g_lines)
-        c.have_mask = tracer::read_mask(caller, args[2], args[1], &c.mask);
+        c.have_mask = tracer::read_mask(caller, args[2], args[1], &c.mask, &c.mask_more);
     if (nr != SYS_get_mempolicy && g_lines)
         tracer::read_call_nodes(caller, &c);
     if (g_lines)
@@ -518,7 +518,7 @@ SyscallResult trace_call(Caller caller, long nr, const long args[6], Call& c, bo
         return result;
     }
     if (nr == SYS_sched_getaffinity && c.result > 0)
-        c.have_mask = tracer::read_mask(caller, args[2], c.result, &c.mask);
+        c.have_mask = tracer::read_mask(caller, args[2], c.result, &c.mask, &c.mask_more);
     if (nr == SYS_get_mempolicy && c.result == 0)
         tracer::read_call_nodes(caller, &c);
     if (!(c.result < 0 && c.result > -4096))

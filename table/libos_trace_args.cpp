@@ -418,9 +418,13 @@ void add_arguments(TextBuilder& line, Caller caller, const Call& c, bool json) {
         } else if (type == 's' && i == second_string && c.have_path2) {
             quote(line, c.path2, c.path2_cut, json);
         } else if (type == 'c' && c.have_mask) {
-            add_cpu_mask(line, c.mask, json);
+            add_cpu_mask(line, c.mask, c.mask_more, json);
         } else if (type == 'N' && (c.nr == SYS_migrate_pages && i == 3 ? c.have_nodes2 : c.have_nodes)) {
             add_node_mask(line, c, i, json);
+        } else if (type == 'N' && c.nr == SYS_get_mempolicy && c.args[i] && c.args[2] == 0) {
+            /* get_mempolicy's mask, not read (it failed): strace's [] for a maxnode of 0 (no word to
+             * read), the address otherwise. */
+            line.add("[]");
         } else if (type == 'V') {
             add_string_array(line, caller, static_cast<unsigned long>(c.args[i]), json);
         } else if (type == 'E') {

@@ -55,6 +55,7 @@ struct Call {
         CpuBits nodes;
     };
     bool have_mask;
+    bool mask_more; /* the call's length is beyond the bytes read (strace's " ...") */
     unsigned cpu, node;
     bool have_cpu;
     /* migrate_pages' new nodes; or, for the calls that have them, the structures read from the
@@ -120,7 +121,9 @@ void add_statx_mask(TextBuilder& line, unsigned long mask, bool argument);
  * fails: a CPU mask of min(len, the mask's size) bytes; a string (cut to `size`, ending in NUL); a
  * memory-policy call's node masks; the structures of its arguments that it reads (`input`, before
  * it runs) or wrote (after it succeeded), into the call's two slots. */
-bool read_mask(Caller caller, long address, long len, CpuBits* out);
+/* A CPU mask as strace 6.1 reads it: min(len, strace's cpuset size) bytes, that size being glibc's
+ * cpu_set_t (128 bytes), or the host's mask where that is larger; `more` when len is beyond it. */
+bool read_mask(Caller caller, long address, long len, CpuBits* out, bool* more);
 bool read_string(Caller caller, long address, char* out, size_t size, bool* cut);
 void read_call_nodes(Caller caller, Call* c);
 /* After a call returned: what strace shows of its result in the arguments (getdents64's count of
@@ -141,7 +144,7 @@ inline unsigned long node_mask_words(long maxnode) {
  * ([0x00000000000003]); in JSON both as arrays of the numbers in them. Then, after the result, what
  * strace cannot know, as a C comment that strace's readers skip: the host CPUs or nodes the machine
  * made of them ("host [1]" in the comment), or in JSON the "vcpus" and "host_cpus" ("nodes", "host_nodes") fields. */
-void add_cpu_mask(TextBuilder& line, const CpuBits& mask, bool json);
+void add_cpu_mask(TextBuilder& line, const CpuBits& mask, bool more, bool json);
 void add_node_mask(TextBuilder& line, const Call& c, int index, bool json);
 void add_host_annotation(TextBuilder& line, const Call& c, bool json);
 void read_structs(Caller caller, Call* c, bool input);

@@ -11,9 +11,9 @@
 namespace libos::tracer {
 namespace {
 
-/* A mask's numbers as strace lists a CPU set: [0 1 5], [] for none. */
+/* A mask's numbers as strace lists a CPU set: [0 1 5], [] for none; [0 1 ...] with `more`. */
 template <typename Bits>
-void add_bit_list(TextBuilder& line, const Bits& set, uint32_t limit) {
+void add_bit_list(TextBuilder& line, const Bits& set, uint32_t limit, bool more = false) {
     line.ch('[');
     int shown = 0;
     for (uint32_t bit = 0; bit < limit; ++bit) {
@@ -27,6 +27,8 @@ void add_bit_list(TextBuilder& line, const Bits& set, uint32_t limit) {
         }
         line.unum(bit);
     }
+    if (more && shown <= 1024)
+        line.add(shown ? " ..." : "...");
     line.ch(']');
 }
 
@@ -113,11 +115,11 @@ __attribute__((noinline)) void add_host_nodes(TextBuilder& line, const Call& c, 
 
 }  // namespace
 
-void add_cpu_mask(TextBuilder& line, const CpuBits& mask, bool json) {
+void add_cpu_mask(TextBuilder& line, const CpuBits& mask, bool more, bool json) {
     if (json)
         line.cpu_array(mask, 8192);
     else
-        add_bit_list(line, mask, 8192);
+        add_bit_list(line, mask, 8192, more);
 }
 
 void add_node_mask(TextBuilder& line, const Call& c, int index, bool json) {

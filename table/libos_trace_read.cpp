@@ -50,14 +50,21 @@ bool read_nodes(Caller caller, long address, long maxnode, CpuBits* out) {
 
 }  // namespace
 
-/* A mask in the program's memory, as the machine reads it (min(len, mask size) bytes). */
-bool read_mask(Caller caller, long address, long len, CpuBits* out) {
+/* A mask in the program's memory, as strace reads it: the program's side, bits beyond the machine's
+ * CPUs included (the kernel ignores those, but the program passed them). */
+bool read_mask(Caller caller, long address, long len, CpuBits* out, bool* more) {
     memset(out, 0, sizeof(*out));
-    size_t size = is_virtual() ? vcpu_mask_size() : host_mask_bytes();
-    if (static_cast<unsigned long>(len) < size)
-        size = static_cast<unsigned long>(len);
+    /* strace's get_cpuset_size: 128 bytes, doubled while sched_getaffinity says EINVAL (a host of
+     * more than 1024 CPUs: known here with a machine, whose topology has the kernel's mask size). */
+    const size_t host = is_virtual() ? host_mask_bytes() : 0;
+    size_t size = 128;
+    while (size < host)
+        size <<= 1;
     if (size > sizeof(out->words))
         size = sizeof(out->words);
+    *more = static_cast<unsigned long>(len) > size;
+    if (static_cast<unsigned long>(len) < size)
+        size = static_cast<unsigned long>(len);
     return caller.copy_in(out->words, static_cast<uintptr_t>(address), size) == 0;
 }
 

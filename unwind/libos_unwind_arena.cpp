@@ -145,6 +145,10 @@ void libos_arena_leave(unsigned long outer) {
     g_owner.store(outer, std::memory_order_relaxed);
 }
 
+bool libos_arena_in_lookup() {
+    return for_arena();
+}
+
 size_t libos_arena_used() {
     return g_used.load(std::memory_order_relaxed);
 }

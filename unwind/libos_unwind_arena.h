@@ -12,6 +12,8 @@ bool libos_arena_reserve();
  * arena; anyone else's go to the program's malloc. */
 unsigned long libos_arena_enter();
 void libos_arena_leave(unsigned long outer);
+/* Whether the calling thread is in an unwinding or a lookup (between enter and leave). */
+bool libos_arena_in_lookup();
 /* The bytes handed out so far, and whether three quarters are gone (no new object is then read). */
 size_t libos_arena_used();
 bool libos_arena_nearly_full();

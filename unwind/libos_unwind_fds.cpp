@@ -12,9 +12,15 @@
 #undef _FILE_OFFSET_BITS
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#ifdef LIBOS_UNWIND_ARENA
+#include "libos_unwind_arena.h"
+#endif
 
 namespace {
 
@@ -26,12 +32,14 @@ using DupFn = int (*)(int);
 using Pipe2Fn = int (*)(int*, int);
 using FcntlFn = int (*)(int, int, ...);
 using CloseFn = int (*)(int);
+using GetrlimitFn = int (*)(int, struct rlimit*);
 
 OpenFn g_open = nullptr;
 DupFn g_dup = nullptr;
 Pipe2Fn g_pipe2 = nullptr;
 FcntlFn g_fcntl = nullptr;
 CloseFn g_close = nullptr;
+GetrlimitFn g_getrlimit = nullptr;
 
 __attribute__((constructor)) void find_libc() {
     void* libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
@@ -42,16 +50,42 @@ __attribute__((constructor)) void find_libc() {
     g_pipe2 = reinterpret_cast<Pipe2Fn>(dlsym(libc, "pipe2"));
     g_fcntl = reinterpret_cast<FcntlFn>(dlsym(libc, "fcntl"));
     g_close = reinterpret_cast<CloseFn>(dlsym(libc, "close"));
+    g_getrlimit = reinterpret_cast<GetrlimitFn>(dlsym(libc, "getrlimit"));
     dlclose(libc);
 }
 
-/* `fd` moved to kFloor or above (close-on-exec); `fd` itself when no number is free there. */
+/* Where the descriptors go under a RLIMIT_NOFILE of kFloor or less (F_DUPFD at kFloor is EINVAL
+ * there): the top quarter of the numbers the limit allows, still above those a program opens first
+ * (ulimit -n 64: 48 and up); 0 when the limit cannot be read. */
+int floor_under_limit() {
+    struct rlimit limit;
+    if (!g_getrlimit || g_getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < 4)
+        return 0;
+    const rlim_t top = limit.rlim_cur < kFloor ? limit.rlim_cur : kFloor;
+    return static_cast<int>(top - top / 4);
+}
+
+/* `fd` moved to kFloor or above (close-on-exec), or under a lower descriptor limit to the top of
+ * what it allows; `fd` itself when no number is free there. */
 int high(int fd) {
     if (fd < 0 || fd >= kFloor || !g_fcntl || !g_close)
         return fd;
-    int moved = g_fcntl(fd, F_DUPFD_CLOEXEC, kFloor);
-    if (moved < 0)
+#ifdef LIBOS_UNWIND_ARENA
+    /* Only the LibOS's own: zlib and the other libraries libdw needs are the program's too once it
+     * loads them itself (the copies this library loaded), and a gzopen of the program's gets the
+     * number and the flags it gets natively. */
+    if (!libos_arena_in_lookup())
         return fd;
+#endif
+    int moved = g_fcntl(fd, F_DUPFD_CLOEXEC, kFloor);
+    if (moved < 0) {
+        const int saved = errno; /* the EINVAL is the LibOS's, not the program's */
+        const int lower = floor_under_limit();
+        moved = lower > fd ? g_fcntl(fd, F_DUPFD_CLOEXEC, lower) : -1;
+        errno = saved;
+        if (moved < 0)
+            return fd;
+    }
     g_close(fd);
     return moved;
 }

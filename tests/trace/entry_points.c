@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     stat(file, &st);
     lstat(link, &st);
     fstat(fd, &st);
+    fstat(-1, &st); /* glibc's EBADF, no call: neither strace nor the trace shows one */
+    fstat(AT_FDCWD, &st);
     fstatat(dfd, "file", &st, AT_SYMLINK_NOFOLLOW);
     statx(AT_FDCWD, file, AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &stx);
     access(file, R_OK);
@@ -188,6 +190,16 @@ int main(int argc, char** argv) {
     sched_setaffinity(0, sizeof set, &set);
     pthread_getaffinity_np(pthread_self(), sizeof set, &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    {
+        /* Bits beyond the host's CPUs, which the kernel ignores, as the program passed them: strace
+         * reads 128 bytes (CPU 1023 shown) and marks a longer mask with "...". */
+        unsigned long wide[17];
+        memset(wide, 0, sizeof wide);
+        memcpy(wide, &set, sizeof set);
+        wide[15] |= 1UL << 63;
+        wide[16] = 1;
+        sched_setaffinity(0, sizeof wide, (cpu_set_t*)wide);
+    }
     unsigned cpu, node;
     getcpu(&cpu, &node);
     sched_getcpu();
@@ -202,6 +214,7 @@ int main(int argc, char** argv) {
     void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     syscall(SYS_set_mempolicy, MPOL_BIND_MODE, nodes, 65);
     syscall(SYS_get_mempolicy, &policy, got, 129, NULL, 0);
+    syscall(SYS_get_mempolicy, &policy, got, 0, NULL, 0); /* EINVAL; strace shows the mask as [] */
     syscall(SYS_mbind, page, 4096, MPOL_BIND_MODE, nodes, 3, 0);
     syscall(SYS_set_mempolicy, 0, NULL, 0);
     munmap(page, 4096);

@@ -7,6 +7,8 @@
  *
  *   late_zlib N */
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,16 @@ int main(int argc, char** argv) {
             Z_OK)
             break;
     printf("streams: %d\n", started);
+    /* With a path: zlib's gzopen opens it, as the program's, at the number and with the flags it
+     * gets natively (the descriptor after it, and whether it is close-on-exec). */
+    if (argc > 2) {
+        typedef void* (*GzOpen)(const char*, const char*);
+        GzOpen gzopen_fn = (GzOpen)dlsym(z, "gzopen");
+        void* gz = gzopen_fn ? gzopen_fn(argv[2], "wb") : NULL;
+        int next = open("/", O_RDONLY);
+        printf("gzopen: %s, next descriptor %d, descriptor %d close-on-exec %d\n", gz ? "opened" : "failed", next,
+               next - 1, next > 0 ? (fcntl(next - 1, F_GETFD) & FD_CLOEXEC) : -1);
+    }
     for (int i = 0; i < started; ++i)
         end(&streams[i]);
     free(streams);

@@ -25,6 +25,7 @@ TRACE_TEST_PROGRAM and TRACE_TEST_HOOKS from tests/trace/meson.build.
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -143,7 +144,7 @@ def clean_env():
 
 
 def run(args, cpus=VCPUS, trace=True, fmt=None, stack=False, stats=False, shim=True, extra=None, argv0=None,
-        cwd=None, program=PROG, timeout=30):
+        cwd=None, program=PROG, timeout=30, fd_limit=None):
     """Runs program with args; trace=True: to a fresh file, whose text is Run.trace (bytes decoded
     leniently; Run.raw keeps the bytes)."""
     global _runs
@@ -168,8 +169,11 @@ def run(args, cpus=VCPUS, trace=True, fmt=None, stack=False, stats=False, shim=T
         env["LIBOS_STATS"] = "1"
     env.update(extra or {})
     argv = [argv0 or program] + list(args)
+    # fd_limit: the program starts with that soft RLIMIT_NOFILE (ulimit -n).
+    preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, resource.getrlimit(
+        resource.RLIMIT_NOFILE)[1]))) if fd_limit else None
     p = subprocess.run(argv, executable=program, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout)
+                       timeout=timeout, preexec_fn=preexec)
     raw = b""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
@@ -519,6 +523,14 @@ def check_source(text_run, json_run):
            "gets natively (%s)" % native.out.strip(),
            native.rc == 0 and traced.rc == 0 and native.out.startswith("fd ") and traced.out == native.out
            and " > " in traced.trace, [native.out] + traced.diag())
+    # The same under a descriptor limit of 64 (ulimit -n 64), where no number reaches 700: the stacks'
+    # descriptors still leave the program's next one where it is without them.
+    plain = run(["-c", probe], program=sys.executable, fd_limit=64)
+    low = run(["-c", probe], stack=True, program=sys.executable, fd_limit=64)
+    report("stack: under ulimit -n 64, after traced calls with stacks and file:line, the program's next "
+           "descriptor is the one it gets traced without stacks (%s)" % plain.out.strip(),
+           plain.rc == 0 and low.rc == 0 and plain.out.startswith("fd ") and low.out == plain.out
+           and " > " in low.trace, [plain.out] + low.diag())
     # A library libdw needs (zlib), loaded by the program with dlopen after start-up, is the copy
     # libos_unwind.so loaded: its allocations outside the LibOS's lookups are the program's, as
     # natively, and not limited to (nor leaked in) the arena.
@@ -531,6 +543,15 @@ def check_source(text_run, json_run):
         report("stack: a program that loads zlib with dlopen and keeps 300 deflate streams (about 120 MiB) "
                "open starts them all, as natively",
                native.rc == 0 and z.rc == 0 and "streams: 300" in z.out, [native.out, z.out] + z.diag())
+        # That zlib's gzopen opens the program's file, not the unwinder's: the number and the flags
+        # it gets natively (not moved to 700 and up, close-on-exec, as libdw's own are).
+        gzpath = os.path.join(TMP, "late.gz")
+        native = run(["1", gzpath], trace=False, cpus=None, shim=False, program=late)
+        z = run(["1", gzpath], stack=True, program=late)
+        report("stack: a zlib the program loads later opens its gzopen's file at the number and with the flags "
+               "it has natively (%s)" % native.out.strip().split("\n")[-1],
+               native.rc == 0 and z.rc == 0 and "gzopen: opened" in native.out and z.out == native.out,
+               [native.out, z.out] + z.diag())
     # The same program without its debug information: no file:line for its own frames, nothing else lost.
     bare_prog = os.path.join(TMP, "traced_program_nodebug")
     subprocess.run(["objcopy", "--strip-debug", PROG, bare_prog], check=True, timeout=60)
@@ -997,6 +1018,22 @@ def check_off():
            r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
     r = run(["basic"], trace=False, cpus=None, cwd=work)
     report("no machine, no tracing: stderr empty", r.rc == 0 and r.err == "" and os.listdir(work) == [], r.diag())
+
+
+def check_long_cwd():
+    """getcwd goes through the table while tracing (its line, as strace shows it): in a directory whose
+    path is longer than a page the system call is ENAMETOOLONG, and glibc then finds the path itself;
+    traced, and on a machine, the program gets it too."""
+    base = tempfile.mkdtemp(dir=TMP)
+    code = ("import os\nos.chdir(%r)\nfor i in range(25):\n    os.makedirs('d' * 200, exist_ok=True)\n"
+            "    os.chdir('d' * 200)\nprint('cwd', len(os.getcwd()))" % base)
+    native = run(["-c", code], trace=False, cpus=None, shim=False, program=sys.executable)
+    traced = run(["-c", code], cpus=None, program=sys.executable)
+    machine = run(["-c", code], trace=False, program=sys.executable)
+    report("getcwd in a directory 5000 bytes deep: traced without a machine, and on a machine, the path as "
+           "natively (%s)" % native.out.strip(),
+           native.rc == 0 and native.out.startswith("cwd ") and traced.out == native.out
+           and machine.out == native.out and "getcwd(" in traced.trace, [native.out, machine.out] + traced.diag())
 
 
 # =================================================================================================
@@ -1809,7 +1846,7 @@ def main():
         return 0
     try:
         for check in (check_basic_text, check_basic_json, check_stacks, check_stats, check_fork_exec, check_threads,
-                      check_launcher, check_nested_stats, check_exit_stats, check_spawn, check_crash, check_own_handlers, check_off, check_values, check_edges,
+                      check_launcher, check_nested_stats, check_exit_stats, check_spawn, check_crash, check_own_handlers, check_off, check_long_cwd, check_values, check_edges,
                       check_implied, check_filter, check_strace_classes, check_strace_arguments, check_entry_points, check_strace_structs, check_libc_exec, check_exec_line_environment, check_times,
                       check_per_process):
             try:
