@@ -37,8 +37,9 @@ SHIM_EXPORT int fstat(int fd, struct stat* buf) noexcept {
     return static_cast<int>(shim::syscall_result(call(SYS_fstat, fd, as_word(buf))));
 }
 
+SHIM_SAME_NAME(fstat);
 SHIM_EXPORT int fstat64(int fd, struct stat64* buf) noexcept {
-    return fstat(fd, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
+    return SHIM_SAME(fstat)(fd, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
 }
 
 SHIM_EXPORT int fstatfs(int fd, struct statfs* buf) noexcept {
