@@ -174,10 +174,13 @@ SHIM_EXPORT ssize_t read(int fd, void* buf, size_t count) {
     return __read(fd, buf, count);
 }
 
+/* The fortified calls reach the shim's read and pread by their hidden names: glibc's __read_chk and
+ * __pread_chk call its own, never a read or pread the program defines. */
+SHIM_SAME_NAME(read);
 SHIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t count, size_t buflen) {
     if (count > buflen)
         __chk_fail();
-    return read(fd, buf, count);
+    return SHIM_SAME(read)(fd, buf, count);
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void* buf, size_t count, off_t offset) {
@@ -194,7 +197,7 @@ SHIM_EXPORT ssize_t pread64(int fd, void* buf, size_t count, off64_t offset) {
 SHIM_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t count, off_t offset, size_t buflen) {
     if (count > buflen)
         __chk_fail();
-    return pread(fd, buf, count, offset);
+    return SHIM_SAME(pread)(fd, buf, count, offset);
 }
 
 SHIM_SAME_NAME(__pread_chk);

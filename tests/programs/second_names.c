@@ -2,7 +2,8 @@
  * second name (stat64 of stat, fcntl64 of fcntl, _Exit of _exit...), each definition counting its
  * calls and passing them on (dlsym(RTLD_NEXT)), then calls every second name once and prints how
  * many calls its own X saw meanwhile, one line each. glibc's two names are one function: natively
- * every count is 0, and under the shim it must be too (tests/integration/virtual_programs.sh
+ * every count is 0 (and libc's __read_chk and __pread_chk do not call the program's read and
+ * pread either), and under the shim it must be too (tests/integration/virtual_programs.sh
  * compares). DIR is a directory to walk (its entries are not printed), FILE a readable file. Built
  * with -rdynamic, so that this program's X is the one the dynamic linker binds. Ends with _Exit(0)
  * after "_Exit -> _exit:", which its own _exit completes with " entered" if _Exit went through it. */
@@ -52,6 +53,7 @@ int fstatat(int d, const char* p, struct stat* b, int f) {
 int statfs(const char* p, struct statfs* b) { NOTE(statfs); return NEXT(int (*)(const char*, struct statfs*), statfs)(p, b); }
 int fstatfs(int fd, struct statfs* b) { NOTE(fstatfs); return NEXT(int (*)(int, struct statfs*), fstatfs)(fd, b); }
 struct dirent* readdir(DIR* d) { NOTE(readdir); return NEXT(struct dirent* (*)(DIR*), readdir)(d); }
+ssize_t read(int fd, void* b, size_t n) { NOTE(read); return NEXT(ssize_t (*)(int, void*, size_t), read)(fd, b, n); }
 ssize_t pread(int fd, void* b, size_t n, off_t o) { NOTE(pread); return NEXT(ssize_t (*)(int, void*, size_t, off_t), pread)(fd, b, n, o); }
 ssize_t __pread_chk(int fd, void* b, size_t n, off_t o, size_t l) {
     NOTE(__pread_chk);
@@ -102,6 +104,7 @@ void _exit(int status) {
 
 extern int __sigaction(int, const struct sigaction*, struct sigaction*);
 extern ssize_t __pread64_chk(int, void*, size_t, off64_t, size_t);
+extern ssize_t __read_chk(int, void*, size_t, size_t);
 
 static int visit64(const char* p, const struct stat64* s, int t, struct FTW* f) { (void)p, (void)s, (void)t, (void)f; return 0; }
 static int visit64_ftw(const char* p, const struct stat64* s, int t) { (void)p, (void)s, (void)t; return 0; }
@@ -111,7 +114,8 @@ static int visit64_ftw(const char* p, const struct stat64* s, int t) { (void)p, 
     do {                                         \
         g_seen = 0;                              \
         g_want = #x;                             \
-        (void)(call);                            \
+        __typeof__(call) result_ = (call);       \
+        (void)result_;                           \
         g_want = "";                             \
         printf("%s -> %s %d\n", label, #x, g_seen); \
     } while (0)
@@ -143,6 +147,9 @@ int main(int argc, char** argv) {
     SECOND(readdir, "readdir64", readdir64(d));
     SECOND(pread, "pread64", pread64(fd, buf, sizeof(buf), 0));
     SECOND(__pread_chk, "__pread64_chk", __pread64_chk(fd, buf, sizeof(buf), 0, sizeof(buf)));
+    /* Not second names, but natively libc's own read and pread behind them, as X is behind X64. */
+    SECOND(read, "__read_chk", __read_chk(fd, buf, sizeof(buf), sizeof(buf)));
+    SECOND(pread, "__pread_chk", __pread_chk(fd, buf, sizeof(buf), 0, sizeof(buf)));
     SECOND(preadv, "preadv64", preadv64(fd, &iov, 1, 0));
     SECOND(preadv2, "preadv64v2", preadv64v2(fd, &iov, 1, 0, 0));
     SECOND(fcntl, "fcntl64", fcntl64(fd, F_GETFD));
