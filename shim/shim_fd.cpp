@@ -54,8 +54,9 @@ SHIM_EXPORT int fstat(int fd, struct stat* buf) noexcept {
         shim::syscall_result(libos::dispatch_shown(shown, SYS_fstat, fd, as_word(buf), 0, 0, 0, 0)));
 }
 
+SHIM_SAME_NAME(fstat);
 SHIM_EXPORT int fstat64(int fd, struct stat64* buf) noexcept {
-    return fstat(fd, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
+    return SHIM_SAME(fstat)(fd, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
 }
 
 SHIM_EXPORT int fstatfs(int fd, struct statfs* buf) noexcept {

@@ -272,8 +272,9 @@ SHIM_EXPORT int stat(const char* path, struct stat* buf) noexcept {
         libos::dispatch(SYS_newfstatat, AT_FDCWD, as_word(path), as_word(buf), 0, 0, 0)));
 }
 
+SHIM_SAME_NAME(stat);
 SHIM_EXPORT int stat64(const char* path, struct stat64* buf) noexcept {
-    return stat(path, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
+    return SHIM_SAME(stat)(path, reinterpret_cast<struct stat*>(buf)); /* the same layout on x86_64 */
 }
 
 SHIM_EXPORT int lstat(const char* path, struct stat* buf) noexcept {
@@ -282,8 +283,9 @@ SHIM_EXPORT int lstat(const char* path, struct stat* buf) noexcept {
         libos::dispatch(SYS_newfstatat, AT_FDCWD, as_word(path), as_word(buf), AT_SYMLINK_NOFOLLOW, 0, 0)));
 }
 
+SHIM_SAME_NAME(lstat);
 SHIM_EXPORT int lstat64(const char* path, struct stat64* buf) noexcept {
-    return lstat(path, reinterpret_cast<struct stat*>(buf));
+    return SHIM_SAME(lstat)(path, reinterpret_cast<struct stat*>(buf));
 }
 
 SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
@@ -292,8 +294,9 @@ SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* buf, int flags
         shim::syscall_result(libos::dispatch(SYS_newfstatat, dirfd, as_word(path), as_word(buf), flags, 0, 0)));
 }
 
+SHIM_SAME_NAME(fstatat);
 SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* buf, int flags) noexcept {
-    return fstatat(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
+    return SHIM_SAME(fstatat)(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
 }
 
 SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) noexcept {
@@ -415,9 +418,10 @@ SHIM_EXPORT struct dirent* readdir(DIR* dir) {
     return next_entry(f, dir);
 }
 
+SHIM_SAME_NAME(readdir);
 SHIM_EXPORT struct dirent64* readdir64(DIR* dir) {
     /* On x86_64 struct dirent and struct dirent64 are the same. */
-    return reinterpret_cast<struct dirent64*>(readdir(dir));
+    return reinterpret_cast<struct dirent64*>(SHIM_SAME(readdir)(dir));
 }
 
 SHIM_EXPORT void rewinddir(DIR* dir) {

@@ -3,13 +3,19 @@
  * (docs/layout.md, "Stack"), so each libc function it imports costs every process's start a symbol
  * look-up in ld.so, about 800 user-mode instructions, whether the process ever calls it or not.
  *
- * The link (shim/meson.build, shim_lazy_args) rewrites the shim's references to each name below into
+ * The link (shim/meson.build, shim_lazy_functions) rewrites the shim's references to each name below into
  * references to its __wrap_ function here (ld's --wrap): no call site changes. Each wrapper finds the
  * function with dlsym(RTLD_DEFAULT), the same global search ld.so makes at load, so a program that
  * gives its own definition (an allocator's calloc, say) still gets the shim's calls, as before.
  *
  * Only functions that are never called where dlsym may not be (a signal handler, a vfork child, a
- * small stack's first CPU-view call) belong here: none of these is async-signal-safe itself. */
+ * small stack's first CPU-view call) belong here: none of these is async-signal-safe itself. One
+ * exception, which holds only because its first call comes earlier: the readdir of a virtual
+ * directory (shim_fs.cpp) calls dirfd and may run in a signal handler, but only on a DIR that the
+ * shim's opendir or fdopendir made, which called dirfd first.
+ * dlsym clears the calling thread's pending dlerror(), as the shim's dlsym(RTLD_NEXT) look-ups of
+ * its SHIM_REAL functions do: a program that calls, say, nftw for the first time between a failed
+ * dlopen and its dlerror() reads no message there (docs/layout.md says so). */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <search.h>

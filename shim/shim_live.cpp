@@ -174,10 +174,13 @@ SHIM_EXPORT ssize_t read(int fd, void* buf, size_t count) {
     return __read(fd, buf, count);
 }
 
+/* The fortified calls reach the shim's read and pread by their hidden names: glibc's __read_chk and
+ * __pread_chk call its own, never a read or pread the program defines. */
+SHIM_SAME_NAME(read);
 SHIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t count, size_t buflen) {
     if (count > buflen)
         __chk_fail();
-    return read(fd, buf, count);
+    return SHIM_SAME(read)(fd, buf, count);
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void* buf, size_t count, off_t offset) {
@@ -186,18 +189,20 @@ SHIM_EXPORT ssize_t pread(int fd, void* buf, size_t count, off_t offset) {
     return __pread64(fd, buf, count, offset);
 }
 
+SHIM_SAME_NAME(pread);
 SHIM_EXPORT ssize_t pread64(int fd, void* buf, size_t count, off64_t offset) {
-    return pread(fd, buf, count, static_cast<off_t>(offset));
+    return SHIM_SAME(pread)(fd, buf, count, static_cast<off_t>(offset));
 }
 
 SHIM_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t count, off_t offset, size_t buflen) {
     if (count > buflen)
         __chk_fail();
-    return pread(fd, buf, count, offset);
+    return SHIM_SAME(pread)(fd, buf, count, offset);
 }
 
+SHIM_SAME_NAME(__pread_chk);
 SHIM_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t count, off64_t offset, size_t buflen) {
-    return __pread_chk(fd, buf, count, static_cast<off_t>(offset), buflen);
+    return SHIM_SAME(__pread_chk)(fd, buf, count, static_cast<off_t>(offset), buflen);
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec* iov, int count) {
@@ -212,8 +217,9 @@ SHIM_EXPORT ssize_t preadv(int fd, const struct iovec* iov, int count, off_t off
     return SHIM_REAL(preadv)(fd, iov, count, offset);
 }
 
+SHIM_SAME_NAME(preadv);
 SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec* iov, int count, off64_t offset) {
-    return preadv(fd, iov, count, static_cast<off_t>(offset));
+    return SHIM_SAME(preadv)(fd, iov, count, static_cast<off_t>(offset));
 }
 
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
@@ -222,8 +228,9 @@ SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec* iov, int count, off_t of
     return SHIM_REAL(preadv2)(fd, iov, count, offset, flags);
 }
 
+SHIM_SAME_NAME(preadv2);
 SHIM_EXPORT ssize_t preadv64v2(int fd, const struct iovec* iov, int count, off64_t offset, int flags) {
-    return preadv2(fd, iov, count, static_cast<off_t>(offset), flags);
+    return SHIM_SAME(preadv2)(fd, iov, count, static_cast<off_t>(offset), flags);
 }
 
 SHIM_EXPORT int dup(int fd) noexcept {
@@ -258,12 +265,13 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
     return __fcntl(fd, cmd, arg);
 }
 
+SHIM_SAME_NAME(fcntl);
 SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
     va_list ap;
     va_start(ap, cmd);
     void* arg = va_arg(ap, void*);
     va_end(ap);
-    return fcntl(fd, cmd, arg);
+    return SHIM_SAME(fcntl)(fd, cmd, arg);
 }
 
 /* close and fclose forget the descriptor, so that the number's next file pays nothing (the table
@@ -300,8 +308,9 @@ SHIM_EXPORT int fseeko(FILE* fp, off_t offset, int whence) {
                        [fp](off64_t o, int w) { return SHIM_REAL(fseeko)(fp, static_cast<off_t>(o), w); });
 }
 
+SHIM_SAME_NAME(fseeko);
 SHIM_EXPORT int fseeko64(FILE* fp, off64_t offset, int whence) {
-    return fseeko(fp, static_cast<off_t>(offset), whence);
+    return SHIM_SAME(fseeko)(fp, static_cast<off_t>(offset), whence);
 }
 
 SHIM_EXPORT int fseek(FILE* fp, long offset, int whence) {
@@ -318,8 +327,9 @@ SHIM_EXPORT int fsetpos(FILE* fp, const fpos_t* position) {
                        [fp, position](off64_t, int) { return SHIM_REAL(fsetpos)(fp, position); });
 }
 
+SHIM_SAME_NAME(fsetpos);
 SHIM_EXPORT int fsetpos64(FILE* fp, const fpos64_t* position) {
-    return fsetpos(fp, reinterpret_cast<const fpos_t*>(position)); /* one layout on x86_64 */
+    return SHIM_SAME(fsetpos)(fp, reinterpret_cast<const fpos_t*>(position)); /* one layout on x86_64 */
 }
 
 /* fflush of a stream with bytes read ahead moves the file's offset back (lseek SEEK_CUR): Linux's seq

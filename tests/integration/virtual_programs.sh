@@ -99,6 +99,22 @@ print(re.search(r"Cpus_allowed_list:\s*(\S+)", open("/proc/self/status").read())
   fi
 done
 
+# glibc's second names of a function (stat64 of stat, fcntl64 of fcntl, _Exit of _exit...) are that
+# function: a program that defines its own X does not see the calls of X's second name, natively
+# nor under the shim, whose second names call its X by a hidden alias (SHIM_SAME, shim/shim.h).
+names_dir=$(mktemp -d)
+mkdir "$names_dir/sub"
+echo content > "$names_dir/file"
+names_native=$("$progs/second_names" "$names_dir" "$names_dir/file" 2>&1; echo "status $?")
+expect "second_names natively: 25 calls and _Exit, none reaching the program's X" "26 0 _Exit -> _exit:status 0" \
+  sh -c 'printf "%s\n" "$1" | awk "/ -> /{n++; s+=\$NF} END{printf \"%d %d \", n, s}"; printf "%s\n" "$1" | tail -1' sh "$names_native"
+for config in "" "--cpus 8" "--cpu-map 0,1"; do
+  # shellcheck disable=SC2086
+  expect "${config:-no configuration}: a program's own X does not see its second name's calls, as natively" \
+    "$names_native" sh -c '"$@" 2>&1; echo "status $?"' sh "$run" $config -- "$progs/second_names" "$names_dir" "$names_dir/file"
+done
+rm -rf "$names_dir"
+
 # The README's acceptance example, word for word.
 expect "--cpus 8: python3 pins to vCPU 5" "{5}" \
   "$run" --cpus 8 -- python3 -c 'import os; os.sched_setaffinity(0,{5}); print(os.sched_getaffinity(0))'
