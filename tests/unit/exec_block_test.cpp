@@ -33,7 +33,7 @@ int g_watch = -1;
 volatile sig_atomic_t g_traps = 0;
 
 void on_trap(int, siginfo_t*, void*) {
-    ++g_traps;
+    g_traps = g_traps + 1;
     if (g_traps != 1)
         return;
     ioctl(g_watch, PERF_EVENT_IOC_DISABLE, 0);
@@ -45,6 +45,9 @@ void on_trap(int, siginfo_t*, void*) {
 
 /* 0, 77 (no watchpoint here), or the number of the check that failed. A crash fails too. */
 int interrupted_exec() {
+#if !defined(__x86_64__)
+    return 77; /* x86's data watchpoints trap after the access; others' before it, or emulated */
+#endif
     setenv("LIBOS_CPUS", "8", 1);
     libos::ensure_init();
     if (!libos::is_virtual())
@@ -99,7 +102,7 @@ TEST(ExecBlock, AHandlersExecAfterTheFirstLookDoesNotPullTheBlockAway) {
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-        GTEST_SKIP() << "no hardware watchpoint with sigtrap here";
+        GTEST_SKIP() << "no x86 hardware watchpoint with sigtrap here";
     ASSERT_TRUE(WIFEXITED(status)) << "the exec was killed by signal " << WTERMSIG(status)
                                    << " (it read the block a handler's exec had unmapped)";
     EXPECT_EQ(WEXITSTATUS(status), 0) << "the check that failed (interrupted_exec)";
