@@ -132,8 +132,9 @@ constinit thread_local void* t_exec_block __attribute__((tls_model("initial-exec
 /* The block exec_environment returns starts kBlockHeader bytes into a mapping whose size and maker's
  * pid are stored in front of it, so that release_exec_environment can unmap it and a later exec can
  * tell whose it is. The block is published in t_exec_block only once its header is whole, and taken
- * from there by one compare-and-swap: a signal handler's exec that interrupts this thread anywhere
- * sees either no block or a whole one, and never takes a block this thread is filling or taking. */
+ * from there by one exchange before its header is read: a signal handler's exec that interrupts this
+ * thread anywhere sees either no block or a whole one, and never takes a block this thread is
+ * filling or taking. */
 constexpr size_t kBlockHeader = 16;
 struct BlockHeader {
     size_t bytes;
@@ -185,12 +186,18 @@ char* const* exec_environment(char* const* envp, long* error) {
      * in a vfork child is costly too: it shares the parent's memory, whose TLB entries on other CPUs
      * must be flushed. */
     void* block = nullptr;
-    void* left = __atomic_load_n(&t_exec_block, __ATOMIC_RELAXED);
+    /* Taken before its header is read: a handler's exec that interrupts this one after a mere look
+     * could take the block, use it and, failing, unmap it under the look. */
+    void* left = __atomic_exchange_n(&t_exec_block, nullptr, __ATOMIC_RELAXED);
     if (left) {
         const long maker = static_cast<BlockHeader*>(left)->maker;
-        if (maker == pid || maker == PalProcessGetParentId() ||
-            !__atomic_compare_exchange_n(&t_exec_block, &left, nullptr, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            left = nullptr; /* in use, or a handler's exec took it meanwhile */
+        if (maker == pid || maker == PalProcessGetParentId()) {
+            /* In use by the exec this one interrupted: put back, unless a nested handler's vfork
+             * child left one of its own meanwhile (the interrupted exec holds its block anyway). */
+            void* none = nullptr;
+            __atomic_compare_exchange_n(&t_exec_block, &none, left, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            left = nullptr;
+        }
     }
     if (left) {
         const size_t left_bytes = static_cast<BlockHeader*>(left)->bytes;

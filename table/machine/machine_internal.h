@@ -279,7 +279,7 @@ inline void locked_read(ThreadSlot* slot, uint64_t* words) {
  * begin_change took over), and it is taken over at the first look rather than after the budget. */
 void locked_write(ThreadSlot* slot, const uint64_t* words, bool changing = false, Wait* budget = nullptr);
 /* Gives `tid` a slot holding `mask` (see slots.cpp for the rules). */
-ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0);
+ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer = false, uint32_t since = 0, bool keep_any = false);
 ThreadSlot* lookup(pid_t tid);
 
 /* ---- state.cpp ----------------------------------------------------------------------------- */

@@ -152,8 +152,11 @@ LIBOS_FORK_PATH ThreadSlot* lookup(pid_t tid) {
  * thread that died (tids are unique among live threads) and is taken over, or, when keep_newer is
  * set and the slot was written after the launch's clock read `since`, it was set for this very
  * thread by another one (a parent's taskset -p on its fork child before the child got here) and is
- * kept as it is. Two claimers of one tid (a fork's parent and child) end up with the same slot. */
-LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since) {
+ * kept as it is. With keep_any, a slot that carries `tid` is kept whatever its stamp: the claimer looked
+ * for it before and found none, so it was claimed since (its mask was written, and stamped, before its
+ * tid was published: the stamp may be older than the claimer's look). Two claimers of one tid (a
+ * fork's parent and child) end up with the same slot. */
+LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_newer, uint32_t since, bool keep_any) {
     if (!g_machine.header || tid <= 0)
         return nullptr;
     bool collected = false;
@@ -173,7 +176,7 @@ LIBOS_FORK_PATH ThreadSlot* claim(pid_t tid, const uint64_t* mask, bool keep_new
                 free_index = i;
         }
         if (existing) {
-            if (!(keep_newer && written_after(existing, since)))
+            if (!keep_any && !(keep_newer && written_after(existing, since)))
                 locked_write(existing, mask, false, &wait);
             return existing;
         }

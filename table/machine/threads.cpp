@@ -191,9 +191,9 @@ ThreadSlot* register_thread(pid_t tid, const CpuBits& mask) {
     return claim(tid, mask.words);
 }
 
-ThreadSlot* register_inferred(pid_t tid, const CpuBits& mask, uint32_t since) {
+ThreadSlot* register_inferred(pid_t tid, const CpuBits& mask) {
     ensure_region();
-    return claim(tid, mask.words, /*keep_newer=*/true, since);
+    return claim(tid, mask.words, false, 0, /*keep_any=*/true);
 }
 
 LIBOS_FORK_PATH void register_fork_child(pid_t child) {

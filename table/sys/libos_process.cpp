@@ -78,7 +78,10 @@ SyscallResult libos_syscall_clone(Caller, unsigned long flags, unsigned long new
         libos::vfs_live_after_fork();
         libos::trace_after_fork();
     }
-    else if (ret > 0 && fork_like)
+    /* A child made in a new PID namespace (CLONE_NEWPID) is pid 1 there and claims its own slot under
+     * that namespace (pid_namespace_after_fork: it cannot see its parent); a claim here, under this
+     * namespace and the pid clone returned, would name no thread anyone looks up. */
+    else if (ret > 0 && fork_like && !(flags & CLONE_NEWPID))
         libos::register_fork_child(static_cast<pid_t>(ret));
     return ret;
 }

@@ -35,8 +35,6 @@ long other_mask(Caller caller, const libos::TargetTask& task, libos::CpuBits* vm
     /* Its slot is named as its own PID namespace names it (the host's calls take the host's tid). */
     libos::SlotNamespace acting_in(task.slot_ns);
     const pid_t pid = task.tid;
-    /* Before the slot is looked for: a set that races with an inference below is newer than it. */
-    const uint32_t since = libos::state_clock();
     libos::ThreadSlot* slot = libos::find_slot(task.slot_tid);
     libos::SlotSnapshot before = slot ? libos::snapshot(slot) : libos::SlotSnapshot{};
     libos::CpuBits host;
@@ -54,9 +52,9 @@ long other_mask(Caller caller, const libos::TargetTask& task, libos::CpuBits* vm
     if (!trusted && !slot && task.slot_ns == 0 && caller.inherited_mask(pid, host, vmask)) {
         /* A thread of a process without the shim, created by a thread of the launch whose mask
          * it still has: it keeps that mask from now on, as its own slot; unless a set claimed the
-         * slot since the host was asked (the thread's own first call can race with its creator's
+         * slot since it was looked for (the thread's own first call can race with its creator's
          * pthread_setaffinity_np on it): that mask is newer, stays, and is the answer. */
-        libos::ThreadSlot* kept = libos::register_inferred(pid, *vmask, since);
+        libos::ThreadSlot* kept = libos::register_inferred(pid, *vmask);
         if (kept && !libos::read_mask(kept, pid, vmask))
             libos::to_virtual(host, vmask);
         return 0;

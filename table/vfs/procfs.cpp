@@ -36,9 +36,13 @@ void status_mask(Caller caller, const VfsPath& path, ThreadSlot* slot, SlotSnaps
     memset(&host, 0, sizeof(host));
     parse_cpu_list(host_list, &host);
     /* Strict mode's supervisor, for a thread of a process without the shim: what sched_getaffinity
-     * answers it (libos_sched.cpp), its creator's mask, kept as its slot. */
+     * answers it (libos_sched.cpp), its creator's mask, kept as its slot; unless a set on the thread
+     * (its creator's pthread_setaffinity_np, answered by another supervisor thread) claimed the slot
+     * since it was looked for: that mask is newer, stays, and is the answer. */
     if (!slot && caller.inherited_mask(path.tid, host, out)) {
-        register_thread(path.tid, *out);
+        ThreadSlot* kept = register_inferred(path.tid, *out);
+        if (kept && !read_mask(kept, path.tid, out))
+            to_virtual(host, out);
         return;
     }
     if (slot && read_mask(slot, path.tid, out)) {

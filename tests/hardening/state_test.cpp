@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -501,6 +502,41 @@ TEST_F(HostileState, AForkChildInANewPidNamespaceIsNotClaimedUnderTheParentsPid)
         close(gate[1]);
         int child_status = 0;
         if (waitpid(child, &child_status, 0) != child || !WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0)
+            return 4;
+        return result;
+    });
+    if (status == 77)
+        GTEST_SKIP() << "a new PID namespace is not allowed here";
+    EXPECT_EQ(status, 0) << "1: the parent claimed a slot for its child under its own pid and namespace";
+}
+
+TEST_F(HostileState, ACloneChildInANewPidNamespaceIsNotClaimedUnderTheParentsPid) {
+    /* The same child made in one step: a fork-like clone(CLONE_NEWPID) (container runtimes make their
+     * init so), through syscall(), which the shim passes to its clone handler. The parent's own
+     * namespace does not change, but the child's is another, where it is pid 1. */
+    Slot* mine = slot_of(gettid());
+    ASSERT_NE(mine, nullptr);
+    const uint32_t own_ns = mine->ns.load();
+    int status = in_child([own_ns] {
+        int gate[2];
+        if (pipe(gate) != 0)
+            return 2;
+        long child = syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, nullptr, nullptr, 0);
+        if (child < 0)
+            return errno == EPERM || errno == EINVAL ? 77 : 3;
+        if (child == 0) {
+            close(gate[1]);
+            char byte;
+            _exit(read(gate[0], &byte, 1) == 0 ? 0 : 1);
+        }
+        /* clone has returned: the parent's claim, if any, is made. */
+        Slot* claimed = slot_of(static_cast<pid_t>(child));
+        int result = claimed && claimed->ns.load() == own_ns ? 1 : 0;
+        close(gate[0]);
+        close(gate[1]);
+        int child_status = 0;
+        if (waitpid(static_cast<pid_t>(child), &child_status, 0) != child || !WIFEXITED(child_status) ||
+            WEXITSTATUS(child_status) != 0)
             return 4;
         return result;
     });

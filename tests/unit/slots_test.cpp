@@ -3,8 +3,8 @@
 // sched_getaffinity infers its creator's mask from what the host said before the set, while another
 // supervisor thread answers the creator's pthread_setaffinity_np on it and claims the slot with the
 // new mask. Whichever comes second, the slot must end with the set's mask (register_inferred keeps a
-// slot written since the reader began; the set overwrites an inference). The orders are played here
-// one after the other, in a process of their own with an 8-vCPU machine.
+// slot claimed since the reader looked for it and found none; the set overwrites an inference). The
+// orders are played here one after the other, in a process of their own with an 8-vCPU machine.
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -60,18 +60,18 @@ int race_checks() {
     const libos::CpuBits set = bits({7}), inferred = bits({0, 1, 2, 3, 4, 5, 6, 7});
     libos::CpuBits got;
 
-    /* The set claims first, after the reader took the clock: the inference is older and gives way. */
-    uint32_t since = libos::state_clock();
+    /* The set claims first, after the reader looked for the slot: the inference is older and gives
+     * way, whatever the slot's stamp (a claim stamps a new slot's mask before it publishes the tid,
+     * so the set's stamp can be older than the reader's look). */
     libos::ThreadSlot* claimed = libos::register_thread(first, set);
-    libos::ThreadSlot* kept = libos::register_inferred(first, inferred, since);
+    libos::ThreadSlot* kept = libos::register_inferred(first, inferred);
     if (!claimed || kept != claimed)
         return 4;
     if (!libos::read_mask(kept, first, &got) || got.words[0] != set.words[0])
         return 5;
 
     /* The inference claims first: the set that follows overwrites it. */
-    since = libos::state_clock();
-    libos::ThreadSlot* guessed = libos::register_inferred(second, inferred, since);
+    libos::ThreadSlot* guessed = libos::register_inferred(second, inferred);
     if (!guessed || !libos::read_mask(guessed, second, &got) || got.words[0] != inferred.words[0])
         return 6;
     if (libos::register_thread(second, set) != guessed || !libos::read_mask(guessed, second, &got) ||

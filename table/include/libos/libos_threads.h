@@ -132,11 +132,12 @@ void copy_own_mask(uint64_t* words);
  * then adopts it), a fork child or a freshly exec'ed program that sched_setaffinity reaches before
  * its own shim did (the task keeps this slot). */
 ThreadSlot* register_thread(pid_t tid, const CpuBits& mask);
-/* The same for a mask a reader inferred (strict mode's creator inference) from what it saw when the
- * launch's clock read `since` (state_clock(), taken before it looked for the slot): a slot of `tid`
- * written after that (a sched_setaffinity on the thread that raced with the read) is newer than the
- * inference, and is kept as it is. Returns the slot, whose mask is then the answer. */
-ThreadSlot* register_inferred(pid_t tid, const CpuBits& mask, uint32_t since);
+/* The same for a mask a reader inferred (strict mode's creator inference) after it looked for the
+ * slot of `tid` (find_slot) and found none: a slot of `tid` there now was claimed since (a
+ * sched_setaffinity on the thread that raced with the read), is newer than the inference, and is kept
+ * as it is, whatever its stamp (a claim stamps the mask before it publishes the tid). Returns the
+ * slot, whose mask is then the answer. */
+ThreadSlot* register_inferred(pid_t tid, const CpuBits& mask);
 void adopt_thread(ThreadSlot* slot, pid_t tid);
 /* vfork: the parent notes, before it, that its thread may next run a vfork child, which shares the
  * parent's memory and TLS (its t_slot, t_tid) but is a task of its own. vfork_child_tid() is 0 in
