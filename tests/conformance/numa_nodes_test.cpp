@@ -77,38 +77,37 @@ std::map<std::string, unsigned long long> host_sums(const char* file) {
     return sums;
 }
 
-void check_counters(const char* file) {
-    const std::vector<int> nodes = nodes_of(libos_test::read_file("/sys/devices/system/node/possible"));
-    ASSERT_FALSE(nodes.empty());
-    const std::string host0 = host_read("/sys/devices/system/node/node0/" + std::string(file));
-    if (host0.empty())
-        GTEST_SKIP() << "the host has no node0/" << file;
-    const Counters host_order = parse(host0);
-
-    /* The counters move while the files are read: a counter is checked exactly only where the host's
-     * sum was the same before and after. */
+/* One reading of every node's `file` between two readings of the host's sums: the counters that held
+ * still meanwhile must sum to the host's and (on a one-node host) be shared evenly. Returns what
+ * disagreed, empty when nothing did; `exact` counts the counters checked. */
+std::string read_counters_once(const char* file, const std::vector<int>& nodes, const Counters& host_order,
+                               int& exact) {
     auto before = host_sums(file);
     std::vector<Counters> machine;
     for (int node : nodes) {
         std::string text = libos_test::read_file("/sys/devices/system/node/node" + std::to_string(node) + "/" + file);
-        ASSERT_FALSE(text.empty()) << "node" << node << "/" << file;
-        ASSERT_EQ(text.back(), '\n');
+        if (text.empty() || text.back() != '\n')
+            return "node" + std::to_string(node) + "/" + file + " is empty or does not end in a newline";
         machine.push_back(parse(text));
     }
     auto after = host_sums(file);
 
     std::string names;
     for (const Counters& c : machine) {
-        ASSERT_EQ(c.size(), host_order.size()) << file << ": the host's counters, each once";
+        if (c.size() != host_order.size())
+            return std::string(file) + ": " + std::to_string(c.size()) + " counters, the host has " +
+                   std::to_string(host_order.size());
         for (size_t i = 0; i < c.size(); ++i)
-            EXPECT_EQ(c[i].first, host_order[i].first) << file << " line " << i;
+            if (c[i].first != host_order[i].first)
+                return std::string(file) + " line " + std::to_string(i) + ": " + c[i].first + ", the host's is " +
+                       host_order[i].first;
     }
     for (auto& [name, value] : host_order)
         names += name + " ";
     record(std::string(file) + " counters", names);
 
     const bool one_host_node = nodes_of(host_read("/sys/devices/system/node/possible")).size() == 1;
-    int exact = 0;
+    exact = 0;
     for (size_t i = 0; i < host_order.size(); ++i) {
         const std::string& name = host_order[i].first;
         if (before[name] != after[name])
@@ -119,13 +118,39 @@ void check_counters(const char* file) {
             low = std::min(low, c[i].second);
             high = std::max(high, c[i].second);
         }
-        EXPECT_EQ(sum, before[name]) << file << ": " << name << " over the machine's nodes";
+        if (sum != before[name])
+            return std::string(file) + ": " + name + " over the machine's nodes is " + std::to_string(sum) +
+                   ", the host's " + std::to_string(before[name]);
         /* On a one-node host every virtual node shares it, evenly. */
-        if (one_host_node)
-            EXPECT_LE(high - low, 1u) << file << ": " << name << " shared evenly";
+        if (one_host_node && high - low > 1)
+            return std::string(file) + ": " + name + " is not shared evenly (" + std::to_string(low) + " to " +
+                   std::to_string(high) + ")";
         ++exact;
     }
-    EXPECT_GT(exact, 0) << file << ": no counter held still long enough to be checked";
+    return exact > 0 ? "" : std::string(file) + ": no counter held still long enough to be checked";
+}
+
+void check_counters(const char* file) {
+    const std::vector<int> nodes = nodes_of(libos_test::read_file("/sys/devices/system/node/possible"));
+    ASSERT_FALSE(nodes.empty());
+    const std::string host0 = host_read("/sys/devices/system/node/node0/" + std::string(file));
+    if (host0.empty())
+        GTEST_SKIP() << "the host has no node0/" << file;
+    const Counters host_order = parse(host0);
+
+    /* The counters move while the files are read. A counter is checked exactly only where the host's
+     * sum was the same before and after, but a gauge (nr_free_pages) can move and come back between
+     * the two host readings, so a disagreement is read again, up to 5 times: a wrong sum or split
+     * disagrees every time. */
+    std::string failures;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        int exact = 0;
+        std::string failure = read_counters_once(file, nodes, host_order, exact);
+        if (failure.empty())
+            return;
+        failures += "\n  " + failure;
+    }
+    ADD_FAILURE() << file << ": 5 readings disagreed with the host:" << failures;
 }
 
 TEST(NodeFiles, NumastatIsTheHostsShared) {

@@ -60,7 +60,20 @@ void* second_thread(void*) {
     return nullptr;
 }
 
+/* A pid no process has, and none will take while the probe runs: the kernel hands pids out upwards from
+ * the last one it gave (ns_last_pid), so a free one just below that is taken only after a whole cycle
+ * of pid_max new tasks (pid_max - 1, the old choice, was taken by a busy machine's next tasks once its
+ * pids neared the top). */
 pid_t missing_pid() {
+    long last = 0;
+    if (FILE* f = fopen("/proc/sys/kernel/ns_last_pid", "re")) {
+        if (fscanf(f, "%ld", &last) != 1)
+            last = 0;
+        fclose(f);
+    }
+    for (pid_t p = static_cast<pid_t>(last - 1); p > 300; --p)
+        if (kill(p, 0) != 0 && errno == ESRCH)
+            return p;
     long pid_max = 32768;
     if (FILE* f = fopen("/proc/sys/kernel/pid_max", "re")) {
         if (fscanf(f, "%ld", &pid_max) != 1)
