@@ -46,6 +46,12 @@ int note_module(struct dl_phdr_info* info, size_t, void*) {
 
 /* At load, on the loading thread (the shim's start-up): the modules, and the blocks of this thread. */
 __attribute__((constructor)) void find_modules() {
+    /* Not in a program built with AddressSanitizer: its __tls_get_addr, first in the global scope,
+     * records each block in the calling thread's sanitizer state, which at a thread's start (the
+     * shim's wrapper runs before the sanitizer's) is not made yet, and LeakSanitizer's tracer then
+     * crashed walking it at exit. Such a program's malloc is the sanitizer's own anyway. */
+    if (dlsym(RTLD_DEFAULT, "__asan_init"))
+        return;
     g_tls_get_addr = reinterpret_cast<TlsGetAddr>(dlsym(RTLD_DEFAULT, "__tls_get_addr"));
     if (g_tls_get_addr)
         dl_iterate_phdr(note_module, nullptr);
