@@ -13,7 +13,8 @@
  *   numa_places watch SECONDS  as hold, then for each line read on stdin prints "own: N N N N",
  *                          its first 4 pages' nodes as it sees them itself; a line "bind NODE"
  *                          instead maps 4 new pages bound to NODE, touches them and prints
- *                          "bound: N N N N", their nodes
+ *                          "bound: N N N N", their nodes; a line "fork" forks a child that
+ *                          prints "child: N N N N", the first 4 pages' nodes as it sees them
  *   numa_places push PID ADDR NODE  move_pages(PID) of the 2 pages from ADDR to NODE: the statuses
  *   numa_places forge PID ADDR NODE KIND  writes one post of a move of PID's 2 pages from ADDR to NODE
  *                          into the launch's shared state, as a process that damages it would
@@ -209,6 +210,22 @@ int main(int argc, char** argv) {
                 }
                 printf("\n");
                 fflush(stdout);
+                continue;
+            }
+            if (strncmp(line, "fork", 4) == 0) {
+                /* a child forked now: where its first 4 pages are, as it sees them */
+                fflush(stdout);
+                pid_t child = fork();
+                if (child == 0) {
+                    printf("child:");
+                    for (int i = 0; i < 4; ++i)
+                        printf(" %d", node_of(p + i * page));
+                    printf("\n");
+                    fflush(stdout);
+                    _exit(0);
+                }
+                if (child < 0 || waitpid(child, NULL, 0) != child)
+                    return 11;
                 continue;
             }
             printf("own:");
