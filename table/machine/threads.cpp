@@ -242,6 +242,7 @@ LIBOS_FORK_PATH void before_fork() {
          * child would read from the slot just after the fork. */
         if (g_machine.mask_words <= kSmallWords)
             forking_mask(t_fork_mask);
+        numa_before_fork();
     }
 }
 

@@ -287,6 +287,19 @@ uint32_t libos::numa_page_node_in(const NumaRemote* remote, uintptr_t addr, uint
     return page_node(addr, host, remote);
 }
 
+namespace {
+
+/* Before the process records a policy or a move of its own: the moves other processes posted for it,
+ * which came first, are taken, so that their stamps precede the new record's (a migration by another
+ * process moves what its policies placed before it, not what a policy set after it places). Not in
+ * strict mode's supervisor, which answers for another process. */
+void take_moves_first(const Caller& caller) {
+    if (!caller.is_remote())
+        libos::numa_adopt_moves();
+}
+
+}  // namespace
+
 /* set_mempolicy(2). Kernel order: the mode and its flags, the mask read in (EFAULT, EINVAL beyond
  * MAX_NUMNODES), then the policy's own rules on the nodes (empty, or none allowed: EINVAL). The host
  * makes all but the mask's reading, on the translated mask, whose emptiness is the virtual one. */
@@ -294,6 +307,7 @@ SyscallResult libos_syscall_set_mempolicy(Caller caller, int mode, UserPtr<const
                                           unsigned long maxnode) {
     if (!libos::numa_virtual())
         return LeaveToHost{};
+    take_moves_first(caller);
     NodeBits vnodes, host;
     if (long ret = get_nodes(caller, &vnodes, nmask.address(), maxnode); ret < 0) {
         /* A mode the host refuses beats the fault: the host reads the same bytes, in its order. */
@@ -367,6 +381,7 @@ SyscallResult libos_syscall_mbind(Caller caller, unsigned long start, unsigned l
                                   UserPtr<const unsigned long> nmask, unsigned long maxnode, unsigned int flags) {
     if (!libos::numa_virtual())
         return LeaveToHost{};
+    take_moves_first(caller);
     NodeBits vnodes, host;
     if (long ret = get_nodes(caller, &vnodes, nmask.address(), maxnode); ret < 0)
         return ret == -EFAULT ? PalMemoryBind(start, len, mode, nmask.for_kernel(), maxnode, flags) : ret;
@@ -390,10 +405,11 @@ SyscallResult libos_syscall_mbind(Caller caller, unsigned long start, unsigned l
  * (below MAX_NUMNODES and online: here, a node of the machine), then the ranges (EOPNOTSUPP for a
  * range whose policy is neither bind nor preferred-many), which the host checks with the node's
  * first host node. */
-SyscallResult libos_syscall_set_mempolicy_home_node(Caller, unsigned long start, unsigned long len,
+SyscallResult libos_syscall_set_mempolicy_home_node(Caller caller, unsigned long start, unsigned long len,
                                                     unsigned long home_node, unsigned long flags) {
     if (!libos::numa_virtual())
         return LeaveToHost{};
+    take_moves_first(caller);
     if ((start & (kPageBytes - 1)) || flags != 0 || home_node >= libos::numa_node_count())
         return -EINVAL;
     const NodeBits& backing = libos::numa_host_nodes(static_cast<uint32_t>(home_node));
@@ -430,10 +446,12 @@ SyscallResult libos_syscall_migrate_pages(Caller caller, pid_t pid, unsigned lon
             valid_new.add(v);
         /* The process itself: the pages it recorded as moved follow the kernel's remapping. Another
          * process of the launch: the migration the host allowed is posted for it to take. */
-        if (names_own_process(caller, pid))
+        if (names_own_process(caller, pid)) {
+            take_moves_first(caller);
             libos::numa_remap_pages(vold, valid_new);
-        else
+        } else {
             libos::numa_post_remote_remap(target, vold, valid_new);
+        }
     }
     return ret;
 }
@@ -509,8 +527,10 @@ SyscallResult libos_syscall_move_pages(Caller caller, pid_t pid, unsigned long n
     libos::RemoteMoves post;
     if (!own && !caller.is_remote())
         post.begin(target);
-    else if (own)
+    else if (own) {
+        take_moves_first(caller);
         libos::numa_share_own_directory();
+    }
     for (unsigned long done = 0; done < nr_pages; done += kMoveChunk) {
         unsigned long count = nr_pages - done < kMoveChunk ? nr_pages - done : kMoveChunk;
         int wanted[kMoveChunk], host[kMoveChunk];

@@ -57,6 +57,8 @@ bool numa_process_nonce(pid_t pid, uint64_t* out);
 /* The moves other processes posted for this one, taken into its records (a load of the ring's head
  * when there are none); its directory shared for readers. */
 void numa_adopt_moves();
+/* In a fork child: the taker's flag, which a thread of the parent may have held at the fork, freed. */
+void numa_moves_after_fork_child();
 void numa_share_own_directory();
 /* This process's migrations by others, as taken. */
 uint32_t numa_own_remaps(const RemapRecord** out);

@@ -16,6 +16,7 @@
 
 #include "libos/libos_numa.h"
 #include "libos/libos_numa_shared.h"
+#include "libos/libos_sections.h"
 #include "libos/libos_threads.h"
 #include "libos_numa_internal.h"
 #include "pal/pal.h"
@@ -135,6 +136,15 @@ void numa_adopt_moves() {
     }
     g_adopted_moves.store(head, std::memory_order_release);
     g_adopting.store(false, std::memory_order_release);
+}
+
+void numa_before_fork() {
+    numa_adopt_moves();
+}
+
+LIBOS_FORK_PATH void numa_moves_after_fork_child() {
+    /* The child's only thread: a taker of the parent that the fork cut short is not one of its own. */
+    g_adopting.store(false, std::memory_order_relaxed);
 }
 
 uint32_t numa_own_remaps(const RemapRecord** out) {

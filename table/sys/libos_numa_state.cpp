@@ -15,6 +15,7 @@
 #include "libos/libos_sections.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_topology.h"
+#include "libos_numa_internal.h"
 #include "pal/pal.h"
 
 namespace libos {
@@ -270,6 +271,7 @@ void numa_set_thread_policy(const VirtualPolicy& policy) {
 /* A fork child's first thread is the one that forked, whose record is the task policy now: not the
  * parent's first thread's, which the copy of the published one still holds. */
 LIBOS_FORK_PATH void numa_after_fork_child() {
+    numa_moves_after_fork_child();
     if (t_has_policy)
         numa_republish_task_policy(&t_policy);
     else if (!g_inherited_valid)

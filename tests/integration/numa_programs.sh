@@ -123,6 +123,28 @@ pages: 2 2 2 2
 own: 2 2 2 2
 pages: 2 2 2 2
 default N2" "${four[@]}" bash -c "$moved"
+  # A migration by another process comes before the policies the process sets after it: pages
+  # bound to node 0 after `migratepages P 0 1` are on node 0, as on a real machine (the migration
+  # moved what was there then), and so are they after the process looked at its other pages.
+  later='places='"$places"'; d=$(mktemp -d); mkfifo $d/in $d/out
+numactl --cpunodebind=0 $places watch 60 <$d/in >$d/out & p=$!
+exec 3>$d/in; exec 4<$d/out; read -r _ a <&4
+ask() { echo "$1" >&3; read -r l <&4; echo "$l"; }
+migratepages $p 0 1; ask "bind 0"; ask own; ask "bind 0"
+exec 3>&-; wait $p; rm -r $d'
+  expect "--numa 4: policies set after another process's migration are not migrated" "bound: 0 0 0 0
+own: 1 1 1 1
+bound: 0 0 0 0" "${four[@]}" bash -c "$later"
+  # A child forked after another process's migration of its parent has the migrated pages where
+  # they are (the kernel moved them before the fork), though the parent had not looked yet.
+  forked_later='places='"$places"'; d=$(mktemp -d); mkfifo $d/in $d/out
+numactl --cpunodebind=0 $places watch 60 <$d/in >$d/out & p=$!
+exec 3>$d/in; exec 4<$d/out; read -r _ a <&4
+ask() { echo "$1" >&3; read -r l <&4; echo "$l"; }
+migratepages $p 0 1; ask fork; ask own
+exec 3>&-; wait $p; rm -r $d'
+  expect "--numa 4: a child forked after another process's migration sees it" "child: 1 1 1 1
+own: 1 1 1 1" "${four[@]}" bash -c "$forked_later"
   # Posts of moves are input from other processes: one naming another exec of the process (wrong
   # AT_RANDOM bytes), one to a node the machine lacks and one left half-written are dropped by the
   # process and by its readers; a whole one is taken, as any process of the launch may post one.

@@ -11,7 +11,10 @@
  *                          another process's numa_maps, numastat -p and pages
  *   numa_places peek PID ADDR  move_pages(PID) without nodes on 4 pages from ADDR: the statuses
  *   numa_places watch SECONDS  as hold, then for each line read on stdin prints "own: N N N N",
- *                          its first 4 pages' nodes as it sees them itself
+ *                          its first 4 pages' nodes as it sees them itself; a line "bind NODE"
+ *                          instead maps 4 new pages bound to NODE, touches them and prints
+ *                          "bound: N N N N", their nodes; a line "fork" forks a child that
+ *                          prints "child: N N N N", the first 4 pages' nodes as it sees them
  *   numa_places push PID ADDR NODE  move_pages(PID) of the 2 pages from ADDR to NODE: the statuses
  *   numa_places forge PID ADDR NODE KIND  writes one post of a move of PID's 2 pages from ADDR to NODE
  *                          into the launch's shared state, as a process that damages it would
@@ -194,6 +197,37 @@ int main(int argc, char** argv) {
         fflush(stdout);
         char line[64];
         while (fgets(line, sizeof(line), stdin)) {
+            if (strncmp(line, "bind ", 5) == 0) {
+                /* 4 new pages bound to a node now, touched: where they are */
+                unsigned long mask = 1UL << atoi(line + 5);
+                char* q = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (q == MAP_FAILED || mbind(q, 4 * page, MPOL_BIND, &mask, sizeof(mask) * 8, 0) != 0)
+                    return 10;
+                printf("bound:");
+                for (int i = 0; i < 4; ++i) {
+                    q[i * page] = 1;
+                    printf(" %d", node_of(q + i * page));
+                }
+                printf("\n");
+                fflush(stdout);
+                continue;
+            }
+            if (strncmp(line, "fork", 4) == 0) {
+                /* a child forked now: where its first 4 pages are, as it sees them */
+                fflush(stdout);
+                pid_t child = fork();
+                if (child == 0) {
+                    printf("child:");
+                    for (int i = 0; i < 4; ++i)
+                        printf(" %d", node_of(p + i * page));
+                    printf("\n");
+                    fflush(stdout);
+                    _exit(0);
+                }
+                if (child < 0 || waitpid(child, NULL, 0) != child)
+                    return 11;
+                continue;
+            }
             printf("own:");
             for (int i = 0; i < 4; ++i)
                 printf(" %d", node_of(p + i * page));

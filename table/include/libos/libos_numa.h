@@ -139,6 +139,10 @@ struct InheritedPolicy {
 void numa_copy_thread_policy(InheritedPolicy* out);
 /* In a fork child (after_fork_child): the forking thread's record published as the task policy. */
 void numa_after_fork_child();
+/* Before a fork (before_fork, in the parent): the moves other processes posted for this one are
+ * taken, so that the child, which copies the records, has them (the kernel moved the pages before
+ * the fork; the posts name the parent, not the child). */
+void numa_before_fork();
 void numa_adopt_thread_policy(const InheritedPolicy& in);
 /* LIBOS_MEMPOLICY: the exec'ing thread's policy, "MODE" or "MODE:LIST" (decimal mode with flags, a
  * node list), written into `buf`; 0 when the thread has none to pass. */
