@@ -52,6 +52,22 @@ else
   skip "opens for writing with a live file open" "strace is not installed"
 fi
 
+# A vfork child's re-read of a live file leaves its parent's re-reads on the pool's fast path (the
+# child runs in its parent's memory and must not leave its own id there): none of the parent's three
+# re-reads opens or reads a link (the slow path's reopen of /proc/self/fd/N does both).
+if have strace; then
+  opens=$(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/stdout \
+            "$run" --cpus 4 -- "$progs/live_files" vfork-reread 2>/dev/null |
+          sed -n '/getpgid(424242)/,/getpgid(424242)/p' | grep -c 'openat\|readlink')
+  if [ "$opens" -eq 0 ]; then
+    pass "re-reads after a vfork child's re-read stay on the pool's path"
+  else
+    fail "re-reads after a vfork child's re-read stay on the pool's path" "$opens opens or readlinks in 3 re-reads (0 expected)"
+  fi
+else
+  skip "re-reads after a vfork child's re-read stay on the pool's path" "strace is not installed"
+fi
+
 # /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.
 expect "reopen for writing through /proc/self/fd: natively" "ok" "$progs/live_files" reopen
 expect "reopen for writing through /proc/self/fd: --cpus 4" "ok" "$run" --cpus 4 -- "$progs/live_files" reopen

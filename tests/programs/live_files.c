@@ -12,6 +12,8 @@
  *                           it changes: "whole" or "torn"
  *   live_files write-opens  files opened for writing with a live file open (live_files.sh counts the
  *                           system calls): "ok"
+ *   live_files vfork-reread /proc/stat read again by a vfork child, then by its parent between two
+ *                           getpgid(424242) calls (live_files.sh: the parent's re-reads open nothing)
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
  *                           prints what each write gave
@@ -439,6 +441,30 @@ static int killed_maker_method(void) {
     return 0;
 }
 
+/* A vfork child reads the live file again (the shim's pool then runs in its parent's memory), and
+ * the parent re-reads it three times between the strace marks: under the shim through its pooled
+ * memfd's mapping, with no open of the descriptor's path (live_files.sh counts them). */
+static int vfork_reread_method(void) {
+    int fd = open("/proc/stat", O_RDONLY);
+    if (fd < 0 || read(fd, g_buf, sizeof(g_buf)) <= 0)
+        return 1;
+    pid_t child = vfork();
+    if (child == 0) {
+        ssize_t n = pread(fd, g_buf, sizeof(g_buf), 0);
+        _exit(n > 0 ? 0 : 1);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child || status != 0)
+        return 1;
+    syscall(SYS_getpgid, 424242);
+    int ok = 1;
+    for (int i = 0; i < 3; ++i)
+        ok &= pread(fd, g_buf, sizeof(g_buf), 0) > 0;
+    syscall(SYS_getpgid, 424242);
+    printf(ok ? "ok\n" : "short\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2 && !(argc == 4 && strcmp(argv[1], "exec-child") == 0))
         return 2;
@@ -457,6 +483,8 @@ int main(int argc, char** argv) {
         return killed_maker_method();
     if (strcmp(m, "write-opens") == 0)
         return write_opens_method();
+    if (strcmp(m, "vfork-reread") == 0)
+        return vfork_reread_method();
     if (strcmp(m, "reopen-dirfd") == 0)
         return reopen_dirfd_method("/proc/stat");
     if (strcmp(m, "reopen-dirfd-status") == 0)
