@@ -13,7 +13,7 @@ progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 source "$(dirname "$0")/../lib/tap.sh"
 
 for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush \
-    fdupfd fdupfd-high fdupfd-wide exec vfork-dup2 spawn-dup2 pread-offset preadv-offset; do
+    fdupfd fdupfd-high fdupfd-wide exec vfork-dup2 spawn-dup2 spawn-keep pread-offset preadv-offset; do
   expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done

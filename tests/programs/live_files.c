@@ -5,7 +5,7 @@
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
  *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec vfork-dup2
- *                           spawn-dup2 pread-offset preadv-offset
+ *                           spawn-dup2 spawn-keep pread-offset preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
  *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
@@ -599,11 +599,16 @@ int main(int argc, char** argv) {
             used += n > 0 ? (size_t)n : 0;
         } while (n > 0 && used + 4096 < kBuf);
         g_buf[used] = '\0';
-    } else if (!strcmp(m, "vfork-dup2") || !strcmp(m, "spawn-dup2")) {
+    } else if (!strcmp(m, "vfork-dup2") || !strcmp(m, "spawn-dup2") || !strcmp(m, "spawn-keep")) {
         /* A copy onto another number made in the child only, by a vfork child's dup2 or a
-         * posix_spawn file action, then exec: the new program reads the copy again. */
+         * posix_spawn file action, then exec: the new program reads the copy again. spawn-keep: the
+         * descriptor itself, close-on-exec, kept open by a file action's dup2 onto its own number
+         * (which clears the flag in the child, glibc 2.29 on). */
+        const int target = !strcmp(m, "spawn-keep") ? fd : 9;
+        if (target == fd && fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+            return 1;
         char fd_text[16], before_text[32];
-        snprintf(fd_text, sizeof(fd_text), "%d", 9);
+        snprintf(fd_text, sizeof(fd_text), "%d", target);
         snprintf(before_text, sizeof(before_text), "%lld", before);
         char* args[] = {"live_files", "exec-child", fd_text, before_text, NULL};
         fflush(stdout);
@@ -618,7 +623,7 @@ int main(int argc, char** argv) {
         } else {
             posix_spawn_file_actions_t actions;
             posix_spawn_file_actions_init(&actions);
-            posix_spawn_file_actions_adddup2(&actions, fd, 9);
+            posix_spawn_file_actions_adddup2(&actions, fd, target);
             if (posix_spawn(&child, "/proc/self/exe", &actions, NULL, args, environ) != 0)
                 child = -1;
             posix_spawn_file_actions_destroy(&actions);
