@@ -24,26 +24,45 @@ namespace {
 
 using libos::VfsWriteKind;
 
-/* -1 with errno set when fd's writes are refused as the real file's; 0 otherwise. */
-__attribute__((noinline, cold)) int refused(int fd, VfsWriteKind kind, long offset) {
-    long error = libos::vfs_refused_write(fd, kind, offset);
-    if (error == 0)
-        return 0;
+/* The refusal of fd's writes of this kind: -errno, or 0 when the host's own write answers. */
+__attribute__((noinline, cold)) long refusal(int fd, VfsWriteKind kind, long offset) {
+    return libos::vfs_refused_write(fd, kind, offset);
+}
+
+ssize_t refuse(long error) {
     errno = static_cast<int>(-error);
     return -1;
+}
+
+/* EIO is the file's answer once the kernel has judged the arguments (a buffer or vector outside user
+ * space: EFAULT; a vector's bad length: EINVAL; a vector of nothing: 0, with no write asked of the
+ * file). The sealed memfd's write judges them alike, then refuses with EPERM: that EPERM is the
+ * file's EIO. (EINVAL, a description that cannot write, and ESPIPE come before any such check.) */
+ssize_t answer_after_checks(ssize_t ret, long error) {
+    if (ret < 0 && errno == EPERM)
+        errno = static_cast<int>(-error);
+    return ret;
 }
 
 }  // namespace
 
 SHIM_EXPORT ssize_t write(int fd, const void* buf, size_t count) {
-    if (libos::vfs_refusing_any() && refused(fd, VfsWriteKind::Stream, 0) < 0)
-        return -1;
+    if (libos::vfs_refusing_any()) {
+        const long error = refusal(fd, VfsWriteKind::Stream, 0);
+        /* A write of nothing still reaches the file's write function (EIO). */
+        if (error == -EIO && count > 0)
+            return answer_after_checks(__write(fd, buf, count), error);
+        if (error != 0)
+            return refuse(error);
+    }
     return __write(fd, buf, count);
 }
 
 SHIM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
-    if (libos::vfs_refusing_any() && refused(fd, VfsWriteKind::Positional, offset) < 0)
-        return -1;
+    if (libos::vfs_refusing_any()) {
+        if (const long error = refusal(fd, VfsWriteKind::Positional, offset); error != 0)
+            return refuse(error);
+    }
     return __pwrite64(fd, buf, count, offset);
 }
 
@@ -52,14 +71,21 @@ SHIM_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t count, off64_t offs
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec* iov, int count) {
-    if (libos::vfs_refusing_any() && refused(fd, VfsWriteKind::Stream, 0) < 0)
-        return -1;
+    if (libos::vfs_refusing_any()) {
+        const long error = refusal(fd, VfsWriteKind::Stream, 0);
+        if (error == -EIO)
+            return answer_after_checks(SHIM_REAL(writev)(fd, iov, count), error);
+        if (error != 0)
+            return refuse(error);
+    }
     return SHIM_REAL(writev)(fd, iov, count);
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int count, off_t offset) {
-    if (libos::vfs_refusing_any() && refused(fd, VfsWriteKind::Positional, offset) < 0)
-        return -1;
+    if (libos::vfs_refusing_any()) {
+        if (const long error = refusal(fd, VfsWriteKind::Positional, offset); error != 0)
+            return refuse(error);
+    }
     return SHIM_REAL(pwritev)(fd, iov, count, offset);
 }
 
@@ -69,9 +95,14 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int count, off64_
 
 /* At offset -1, the descriptor's own offset: a write. */
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
-    if (libos::vfs_refusing_any() &&
-        refused(fd, offset == -1 ? VfsWriteKind::Stream : VfsWriteKind::Positional, offset) < 0)
-        return -1;
+    if (libos::vfs_refusing_any()) {
+        const bool stream = offset == -1;
+        const long error = refusal(fd, stream ? VfsWriteKind::Stream : VfsWriteKind::Positional, offset);
+        if (error == -EIO && stream)
+            return answer_after_checks(SHIM_REAL(pwritev2)(fd, iov, count, offset, flags), error);
+        if (error != 0)
+            return refuse(error);
+    }
     return SHIM_REAL(pwritev2)(fd, iov, count, offset, flags);
 }
 

@@ -51,14 +51,17 @@ LIBOS_LARGE_BSS constinit PooledFile g_pool[kPooledFiles] = {};
 /* This process's id, asked once (pool_pid) and forgotten in a fork child (pool_after_fork), for
  * writing a content again (pooled_refresh). A vfork child reads its parent's, and may write as its
  * parent: it shares its memory, its slots and their pages, and its descriptors are copies of the
- * same open files; it makes and takes no slot (pooled_open asks the real id). */
+ * same open files; it makes and takes no slot (pooled_open asks the real id). A vfork child that
+ * finds no id kept stores none: that memory is its parent's, which would take the child's id for
+ * its own and find none of its slots again. */
 constinit std::atomic<pid_t> g_pool_pid{0};
 
 pid_t pool_pid() {
     pid_t pid = g_pool_pid.load(std::memory_order_relaxed);
     if (pid == 0) {
-        pid = PalProcessGetId();
-        g_pool_pid.store(pid, std::memory_order_relaxed);
+        pid = self_pid();
+        if (!in_parent_memory())
+            g_pool_pid.store(pid, std::memory_order_relaxed);
     }
     return pid;
 }

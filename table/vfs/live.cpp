@@ -430,7 +430,10 @@ void vfs_live_spawn_copies(const int* from, const int* to, int count) {
         for (int k = 0; k < t_spawn_copies.count; ++k)
             if (t_spawn_copies.fd[k] == to[i])
                 t_spawn_copies.fd[k] = t_spawn_copies.fd[--t_spawn_copies.count];
-        if (live && from[i] != to[i] && t_spawn_copies.count < kVfsLiveExecFds)
+        /* dup2 onto its own number clears close-on-exec in the child (glibc 2.29 on, as POSIX
+         * asks): a live descriptor the exec list passes over for its flag is kept open, and listed. */
+        const bool copy = from[i] != to[i] || PalFileGetCloseOnExec(from[i]) > 0;
+        if (live && copy && t_spawn_copies.count < kVfsLiveExecFds)
             t_spawn_copies.fd[t_spawn_copies.count++] = to[i];
     }
 }

@@ -4,8 +4,9 @@
  * where the descriptor cannot write at all (a process's status and stat files), ESPIPE for pwrite.
  * The program's descriptor is a sealed memfd of its own (it must read the generated content), whose
  * writes fail with EPERM: so the open asks the real file what it answers a write of nothing, and
- * the shim's write, pwrite, writev, pwritev and pwritev2 (and syscall()'s) give that answer for that
- * descriptor.
+ * the shim's write, pwrite, writev, pwritev and pwritev2 give that answer for that descriptor (EIO
+ * once the sealed memfd's own write has judged the arguments: shim/shim_writes.cpp).
+ * syscall(SYS_write) is not routed here and keeps the memfd's EPERM (docs/machine.md).
  *
  * A small table of such descriptors, by number and memfd inode; a hit is confirmed with fstat (the
  * program may have closed the number where the shim does not see it), a miss costs one predictable

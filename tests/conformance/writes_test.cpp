@@ -76,6 +76,23 @@ TEST(GeneratedWrites, ReadWriteOpensRefuseWritesAsTheRealFile) {
     EXPECT_EQ(status.pwritev2_current, "EINVAL");
     EXPECT_EQ(first_bytes(status_fd, 5), "Name:");
 
+    /* The kernel judges a write's arguments before /proc/stat's missing write function: a buffer
+     * or vector outside user space is EFAULT, a negative vector length EINVAL; a write of nothing is
+     * EIO, a vector of nothing writes nothing. */
+    char text[] = "1\n";
+    volatile int bad_count = -1;
+    void* volatile null_buffer = nullptr; /* in user space's range: the file's EIO */
+    void* kernel_address = reinterpret_cast<void*>(~0xffffUL);
+    struct iovec iov = {text, 2}, bad_iov = {kernel_address, 2}, empty_iov = {text, 0};
+    EXPECT_EQ(failure(write(stat_fd, kernel_address, 2)), "EFAULT");
+    EXPECT_EQ(failure(writev(stat_fd, &iov, bad_count)), "EINVAL");
+    EXPECT_EQ(failure(writev(stat_fd, static_cast<const struct iovec*>(kernel_address), 1)), "EFAULT");
+    EXPECT_EQ(failure(writev(stat_fd, &bad_iov, 1)), "EFAULT");
+    EXPECT_EQ(failure(pwritev2(stat_fd, &bad_iov, 1, -1, 0)), "EFAULT");
+    EXPECT_EQ(failure(write(stat_fd, text, 0)), "EIO");
+    EXPECT_EQ(writev(stat_fd, &empty_iov, 1), 0);
+    EXPECT_EQ(failure(write(stat_fd, null_buffer, 2)), "EIO");
+
     /* The number, closed and taken by a file that can be written, writes. */
     close(stat_fd);
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);

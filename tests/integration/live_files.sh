@@ -13,7 +13,7 @@ progs=${LIBOS_TEST_PROGRAMS:?run through meson test}
 source "$(dirname "$0")/../lib/tap.sh"
 
 for method in lseek chunks pread preadv syscall dup fork vfork rewind fseek fseek-cur fsetpos fflush \
-    fdupfd fdupfd-high fdupfd-wide exec vfork-dup2 spawn-dup2 pread-offset preadv-offset; do
+    fdupfd fdupfd-high fdupfd-wide exec vfork-dup2 spawn-dup2 spawn-keep pread-offset preadv-offset; do
   expect "live_files $method: natively" "advanced" "$progs/live_files" "$method"
   expect "live_files $method: --cpus 4" "advanced" "$run" --cpus 4 -- "$progs/live_files" "$method"
 done
@@ -50,6 +50,22 @@ if have strace; then
   fi
 else
   skip "opens for writing with a live file open" "strace is not installed"
+fi
+
+# A vfork child's re-read of a live file leaves its parent's re-reads on the pool's fast path (the
+# child runs in its parent's memory and must not leave its own id there): none of the parent's three
+# re-reads opens or reads a link (the slow path's reopen of /proc/self/fd/N does both).
+if have strace; then
+  opens=$(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/stdout \
+            "$run" --cpus 4 -- "$progs/live_files" vfork-reread 2>/dev/null |
+          sed -n '/getpgid(424242)/,/getpgid(424242)/p' | grep -c 'openat\|readlink')
+  if [ "$opens" -eq 0 ]; then
+    pass "re-reads after a vfork child's re-read stay on the pool's path"
+  else
+    fail "re-reads after a vfork child's re-read stay on the pool's path" "$opens opens or readlinks in 3 re-reads (0 expected)"
+  fi
+else
+  skip "re-reads after a vfork child's re-read stay on the pool's path" "strace is not installed"
 fi
 
 # /proc/self/fd/N of a live file opened for writing (open, fopen): nothing reaches its content.

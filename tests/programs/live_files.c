@@ -5,13 +5,15 @@
  *
  *   live_files METHOD       METHOD: lseek pread preadv rewind fseek fseek-cur fsetpos fflush syscall
  *                           dup fork vfork chunks fdupfd fdupfd-high fdupfd-wide exec vfork-dup2
- *                           spawn-dup2 pread-offset preadv-offset
+ *                           spawn-dup2 spawn-keep pread-offset preadv-offset
  *   live_files calls        the descriptor calls' results and errors with a live file open: "ok"
  *   live_files threads      two threads re-reading /proc/self/status as it changes: "whole" or "torn"
  *   live_files fork-readers a fork child and its parent re-reading one /proc/self/status descriptor as
  *                           it changes: "whole" or "torn"
  *   live_files write-opens  files opened for writing with a live file open (live_files.sh counts the
  *                           system calls): "ok"
+ *   live_files vfork-reread /proc/stat read again by a vfork child, then by its parent between two
+ *                           getpgid(424242) calls (live_files.sh: the parent's re-reads open nothing)
  *   live_files reopen       /proc/self/fd/N opened again for writing writes nothing it reads: "ok"
  *   live_files reopen-dirfd the same through a directory descriptor of /proc/self/fd (a bare "N"):
  *                           prints what each write gave
@@ -439,6 +441,30 @@ static int killed_maker_method(void) {
     return 0;
 }
 
+/* A vfork child reads the live file again (the shim's pool then runs in its parent's memory), and
+ * the parent re-reads it three times between the strace marks: under the shim through its pooled
+ * memfd's mapping, with no open of the descriptor's path (live_files.sh counts them). */
+static int vfork_reread_method(void) {
+    int fd = open("/proc/stat", O_RDONLY);
+    if (fd < 0 || read(fd, g_buf, sizeof(g_buf)) <= 0)
+        return 1;
+    pid_t child = vfork();
+    if (child == 0) {
+        ssize_t n = pread(fd, g_buf, sizeof(g_buf), 0);
+        _exit(n > 0 ? 0 : 1);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child || status != 0)
+        return 1;
+    syscall(SYS_getpgid, 424242);
+    int ok = 1;
+    for (int i = 0; i < 3; ++i)
+        ok &= pread(fd, g_buf, sizeof(g_buf), 0) > 0;
+    syscall(SYS_getpgid, 424242);
+    printf(ok ? "ok\n" : "short\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc != 2 && !(argc == 4 && strcmp(argv[1], "exec-child") == 0))
         return 2;
@@ -457,6 +483,8 @@ int main(int argc, char** argv) {
         return killed_maker_method();
     if (strcmp(m, "write-opens") == 0)
         return write_opens_method();
+    if (strcmp(m, "vfork-reread") == 0)
+        return vfork_reread_method();
     if (strcmp(m, "reopen-dirfd") == 0)
         return reopen_dirfd_method("/proc/stat");
     if (strcmp(m, "reopen-dirfd-status") == 0)
@@ -571,11 +599,16 @@ int main(int argc, char** argv) {
             used += n > 0 ? (size_t)n : 0;
         } while (n > 0 && used + 4096 < kBuf);
         g_buf[used] = '\0';
-    } else if (!strcmp(m, "vfork-dup2") || !strcmp(m, "spawn-dup2")) {
+    } else if (!strcmp(m, "vfork-dup2") || !strcmp(m, "spawn-dup2") || !strcmp(m, "spawn-keep")) {
         /* A copy onto another number made in the child only, by a vfork child's dup2 or a
-         * posix_spawn file action, then exec: the new program reads the copy again. */
+         * posix_spawn file action, then exec: the new program reads the copy again. spawn-keep: the
+         * descriptor itself, close-on-exec, kept open by a file action's dup2 onto its own number
+         * (which clears the flag in the child, glibc 2.29 on). */
+        const int target = !strcmp(m, "spawn-keep") ? fd : 9;
+        if (target == fd && fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+            return 1;
         char fd_text[16], before_text[32];
-        snprintf(fd_text, sizeof(fd_text), "%d", 9);
+        snprintf(fd_text, sizeof(fd_text), "%d", target);
         snprintf(before_text, sizeof(before_text), "%lld", before);
         char* args[] = {"live_files", "exec-child", fd_text, before_text, NULL};
         fflush(stdout);
@@ -590,7 +623,7 @@ int main(int argc, char** argv) {
         } else {
             posix_spawn_file_actions_t actions;
             posix_spawn_file_actions_init(&actions);
-            posix_spawn_file_actions_adddup2(&actions, fd, 9);
+            posix_spawn_file_actions_adddup2(&actions, fd, target);
             if (posix_spawn(&child, "/proc/self/exe", &actions, NULL, args, environ) != 0)
                 child = -1;
             posix_spawn_file_actions_destroy(&actions);
