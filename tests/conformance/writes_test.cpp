@@ -91,7 +91,9 @@ TEST(GeneratedWrites, ReadWriteOpensRefuseWritesAsTheRealFile) {
     EXPECT_EQ(failure(pwritev2(stat_fd, &bad_iov, 1, -1, 0)), "EFAULT");
     EXPECT_EQ(failure(write(stat_fd, text, 0)), "EIO");
     EXPECT_EQ(writev(stat_fd, &empty_iov, 1), 0);
-    EXPECT_EQ(failure(write(stat_fd, null_buffer, 2)), "EIO");
+    /* qemu-user checks a guest's buffer before it makes the host's call (EFAULT); a real kernel does not. */
+    if (!libos_test::emulator())
+        EXPECT_EQ(failure(write(stat_fd, null_buffer, 2)), "EIO");
 
     /* The number, closed and taken by a file that can be written, writes. */
     close(stat_fd);

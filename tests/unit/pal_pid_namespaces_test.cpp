@@ -95,6 +95,7 @@ int child_namespace_checks() {
 }
 
 TEST(PalPidNamespaces, ChildOfANewNamespace) {
+    LIBOS_SKIP_UNDER_EMULATION("the namespace ioctls (NS_GET_PARENT, NS_GET_PID_FROM_PIDNS)");
     pid_t helper = fork();
     ASSERT_GE(helper, 0);
     if (helper == 0)
