@@ -11,6 +11,7 @@
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
+#include <stdint.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -44,14 +45,32 @@ ssize_t answer_after_checks(ssize_t ret, long error) {
     return ret;
 }
 
+/* Within user space's range, as the kernel's access_ok judges it (4-level paging's top on x86_64). */
+bool in_user_range(const void* buf, size_t count) {
+#if defined(__x86_64__)
+    constexpr uintptr_t kTop = (uintptr_t{1} << 47) - 4096;
+#else
+    constexpr uintptr_t kTop = uintptr_t{1} << 48;
+#endif
+    const uintptr_t start = reinterpret_cast<uintptr_t>(buf);
+    return start <= kTop && count <= kTop - start;
+}
+
 }  // namespace
 
 SHIM_EXPORT ssize_t write(int fd, const void* buf, size_t count) {
     if (libos::vfs_refusing_any()) {
         const long error = refusal(fd, VfsWriteKind::Stream, 0);
         /* A write of nothing still reaches the file's write function (EIO). */
-        if (error == -EIO && count > 0)
-            return answer_after_checks(__write(fd, buf, count), error);
+        if (error == -EIO && count > 0) {
+            const ssize_t ret = __write(fd, buf, count);
+            /* The real file never reads the buffer: the kernel checks only its range (access_ok), so
+             * an unreadable buffer in user space's range is the file's EIO; some kernels' memfds
+             * fault it in before their seal's EPERM (a QEMU guest's did: EFAULT). */
+            if (ret < 0 && errno == EFAULT && in_user_range(buf, count))
+                return refuse(error);
+            return answer_after_checks(ret, error);
+        }
         if (error != 0)
             return refuse(error);
     }
