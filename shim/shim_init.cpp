@@ -78,7 +78,7 @@ struct ObjectWalk {
     bool own_code;
 };
 
-int walk_object(struct dl_phdr_info* info, size_t, void* arg) {
+LIBOS_STARTUP int walk_object(struct dl_phdr_info* info, size_t, void* arg) {
     const auto* walk = static_cast<const ObjectWalk*>(arg);
     bool is_self = false;
     for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -223,12 +223,15 @@ LIBOS_STARTUP void init() {
      * the shim's path, and only with a machine or tracing: a transparent process does not walk the
      * loaded objects at all. Those modes also install the fault handlers, which need the LibOS's own
      * code ranges from the same walk. */
-    if (libos::is_virtual() || libos::g_tracing) {
+    const bool machine_or_tracing = libos::is_virtual() || libos::g_tracing;
+    if (machine_or_tracing) {
         walk_objects(libos::fault_handling_installed());
         if (g_self_path)
             libos::set_preload_library(g_self_path);
     }
-    if (libos::fault_handling_installed()) {
+    /* Only those modes install the fault handlers: a transparent process does not read the flag,
+     * which lies on a page of the shim's globals that it would otherwise never touch. */
+    if (machine_or_tracing && libos::fault_handling_installed()) {
         PalFaultFixupRegister(shim_getcpu_store_begin, shim_getcpu_store_end, shim_getcpu_store_fixup);
         libos::set_unwinder_loader(&load_unwinder);
     }

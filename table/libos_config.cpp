@@ -175,7 +175,7 @@ uint32_t CpuBits::count() const {
     return n;
 }
 
-bool build_cpu_map(const SettingNames& names, const char* count_text, const char* map_text, const CpuBits& online,
+LIBOS_STARTUP bool build_cpu_map(const SettingNames& names, const char* count_text, const char* map_text, const CpuBits& online,
                    const CpuBits& allowed, const CpuBits& spread_over, CpuMap* out, ConfigError* err) {
     bool has_count = count_text && *count_text;
     bool has_map = map_text && *map_text;
@@ -230,7 +230,7 @@ size_t format_cpu_list(const CpuBits& cpus, char* buf, size_t size) {
     return t.length();
 }
 
-size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
+LIBOS_STARTUP size_t format_cpu_map(const CpuMap& map, char* buf, size_t size) {
     /* Runs of three or more consecutive host CPUs become ranges ("0-3"); shorter ones stay a list,
      * so that the common oversubscribed maps read naturally ("0,1,0,1", "0,0,1,1"). */
     TextBuilder t(buf, size);

@@ -47,15 +47,18 @@ constinit const char* g_preload_path = nullptr;
  * setting is. Whether what it names still exists (the descriptor, the directory) is for the machine
  * to find out; stale values are the normal case and fall back quietly. */
 struct Inherited {
+    /* The fields every start-up writes first, the large ones after: the small globals share a page
+     * that ld.so writes anyway, and a field at the end of this 1.2 KiB block fell on the next one
+     * (a page fault of every process). */
     int state_fd;
     bool has_affinity;
-    uint32_t since;
-    CpuBits affinity;
     bool has_mempolicy;
+    uint32_t since;
     int mempolicy_mode;
-    NodeBits mempolicy_nodes;
-    int live_fds[kVfsLiveExecFds]; /* LIBOS_LIVE_FDS */
     int live_count;
+    int live_fds[kVfsLiveExecFds]; /* LIBOS_LIVE_FDS */
+    CpuBits affinity;
+    NodeBits mempolicy_nodes;
 };
 constinit Inherited g_inherited = {};
 
@@ -132,14 +135,6 @@ bool inherited_affinity(CpuBits* mask, uint32_t* since) {
 }
 
 LIBOS_STARTUP int init_machine() {
-    /* The CPU sets in scratch memory (5 KiB: the first call of a process, which sets the machine up,
-     * may come on a 16 KiB thread stack; libos_scratch.h). */
-    struct Sets {
-        CpuBits allowed, current, everything, online;
-    };
-    ScratchOf<Sets> sets;
-    if (!sets)
-        refuse("libos: no memory to set the virtual machine up");
     const char* count_text = env_get(kEnvCpus);
     const char* map_text = env_get(kEnvCpuMap);
     const char* topology_text = env_get(kEnvTopology);
@@ -160,7 +155,10 @@ LIBOS_STARTUP int init_machine() {
         if (from_quota && n)
             refuse_from_quota(kEnvTopology);
         if (n == 0 && (from_quota || (quota_text && *quota_text))) {
-            CpuBits& allowed = sets->allowed;
+            ScratchOf<CpuBits> scratch;
+            if (!scratch)
+                refuse("libos: no memory to set the virtual machine up");
+            CpuBits& allowed = *scratch;
             host_affinity(&allowed);
             n = allowed.count();
             if (from_quota) {
@@ -176,6 +174,15 @@ LIBOS_STARTUP int init_machine() {
     } else if (from_quota) {
         refuse_from_quota((count_text && *count_text) ? kEnvCpus : kEnvCpuMap);
     }
+    /* A machine: the CPU sets in scratch memory (4 KiB: the first call of a process, which sets the
+     * machine up, may come on a 16 KiB thread stack; libos_scratch.h). A process without one
+     * claims none (the pool's word lies on a page it would not touch otherwise). */
+    struct Sets {
+        CpuBits allowed, current, everything, online;
+    };
+    ScratchOf<Sets> sets;
+    if (!sets)
+        refuse("libos: no memory to set the virtual machine up");
 
     Machine& m = g_machine;
     const SettingNames names = {kEnvCpus, kEnvCpuMap};
@@ -337,7 +344,7 @@ const char* strict_tag_text() {
     return g_strict_tag_text[0] ? g_strict_tag_text : nullptr;
 }
 
-void set_preload_library(const char* shim) {
+LIBOS_STARTUP void set_preload_library(const char* shim) {
     g_preload_path = shim;
 }
 

@@ -14,7 +14,9 @@ namespace {
 
 static_assert(Scratch::kSlabs <= 32, "the pool's claims are one 32-bit word");
 
-struct alignas(64) Slab {
+/* Each slab starts a page: a claim of 4 KiB or less (the set-up's four CPU sets) touches one page,
+ * one page fault, rather than two. */
+struct alignas(4096) Slab {
     char bytes[Scratch::kSlabBytes];
 };
 /* In .lbss: pages nobody touched cost nothing, and start-up does not touch them. */
@@ -22,7 +24,9 @@ LIBOS_LARGE_BSS constinit Slab g_slabs[Scratch::kSlabs] = {};
 constinit std::atomic<uint32_t> g_taken{0};
 
 int claim() {
-    uint32_t taken = g_taken.load(std::memory_order_relaxed);
+    /* Tried first as if nothing were taken: a compare-and-swap is a write, so the process's first
+     * claim faults the word's page in once, where a load first would fault twice (read, then write). */
+    uint32_t taken = 0;
     while (taken != UINT32_MAX) {
         int slab = __builtin_ctz(~taken);
         if (slab >= Scratch::kSlabs)

@@ -1,4 +1,5 @@
 /* The LibOS's text builder and /proc paths (libos_text.h). */
+#include "libos/libos_sections.h"
 #include "libos/libos_text.h"
 
 #include <string.h>
@@ -7,17 +8,17 @@
 
 namespace libos {
 
-TextBuilder::TextBuilder(char* buf, size_t size, int sink) : buf_(buf), size_(size), sink_(sink) {
+LIBOS_STARTUP TextBuilder::TextBuilder(char* buf, size_t size, int sink) : buf_(buf), size_(size), sink_(sink) {
     if (size_)
         buf_[0] = '\0';
 }
 
-TextBuilder::~TextBuilder() {
+LIBOS_STARTUP TextBuilder::~TextBuilder() {
     if (sink_ >= 0)
         flush();
 }
 
-TextBuilder& TextBuilder::add(const char* s) {
+LIBOS_STARTUP TextBuilder& TextBuilder::add(const char* s) {
     return s ? add(s, strlen(s)) : *this;
 }
 
@@ -40,7 +41,7 @@ TextBuilder& TextBuilder::add_slow(const char* s, size_t n) {
     return *this;
 }
 
-TextBuilder& TextBuilder::num(long v) {
+LIBOS_STARTUP TextBuilder& TextBuilder::num(long v) {
     if (v < 0) {
         ch('-');
         return unum(static_cast<unsigned long>(-(v + 1)) + 1);
@@ -48,7 +49,7 @@ TextBuilder& TextBuilder::num(long v) {
     return unum(static_cast<unsigned long>(v));
 }
 
-TextBuilder& TextBuilder::unum(uint64_t v) {
+LIBOS_STARTUP TextBuilder& TextBuilder::unum(uint64_t v) {
     char digits[24];
     return add(digits, format_decimal(digits, v));
 }

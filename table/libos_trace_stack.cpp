@@ -119,7 +119,7 @@ constinit std::atomic<int> g_own_code_count{0};
 
 }  // namespace
 
-void add_own_code(uintptr_t start, uintptr_t end) {
+LIBOS_STARTUP void add_own_code(uintptr_t start, uintptr_t end) {
     int i = g_own_code_count.load(std::memory_order_relaxed);
     if (i >= 8)
         return;

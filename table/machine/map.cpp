@@ -19,7 +19,7 @@ constinit std::atomic<int> g_nodes_state{0};
 
 }  // namespace
 
-long host_affinity(CpuBits* out) {
+LIBOS_STARTUP long host_affinity(CpuBits* out) {
     memset(out, 0, sizeof(*out));
     return PalThreadGetCpuAffinity(0, sizeof(out->words), out->words);
 }
@@ -52,7 +52,7 @@ void cpuset_allowed(CpuBits* out) {
     PalThreadSetCpuAffinity(0, sizeof(saved.words), saved.words);
 }
 
-void set_machine_shape() {
+LIBOS_STARTUP void set_machine_shape() {
     Machine& m = g_machine;
     m.count = m.map.count;
     m.mask_words = (m.count + 63) / 64;
@@ -107,7 +107,7 @@ const PalTopology& host_topology() {
     return g_machine.topo;
 }
 
-size_t host_mask_bytes() {
+LIBOS_STARTUP size_t host_mask_bytes() {
     return kernel_mask_bytes(g_machine.topo);
 }
 
@@ -123,7 +123,7 @@ void trim_to_machine(CpuBits* vmask) {
     }
 }
 
-void to_host(const CpuBits& vmask, CpuBits* host) {
+LIBOS_STARTUP void to_host(const CpuBits& vmask, CpuBits* host) {
     to_host_words(vmask.words, host->words, kMaskWords);
 }
 
@@ -134,7 +134,7 @@ void to_virtual(const CpuBits& host, CpuBits* vmask) {
             vmask->add(v);
 }
 
-void to_host_words(const uint64_t* vmask, uint64_t* host, size_t host_words) {
+LIBOS_STARTUP void to_host_words(const uint64_t* vmask, uint64_t* host, size_t host_words) {
     memset(host, 0, host_words * sizeof(uint64_t));
     for (uint32_t w = 0; w < g_machine.mask_words; ++w) {
         for (uint64_t bits = vmask[w]; bits; bits &= bits - 1) {

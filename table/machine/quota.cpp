@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_quota.h"
 #include "libos/libos_scratch.h"
 #include "libos/libos_text.h"
@@ -259,7 +260,7 @@ uint32_t count_from_quota(uint32_t allowed, uint32_t milli, char* quota_text, si
     return n;
 }
 
-bool configure_quota(const char* setting, const char* text, uint32_t n, ConfigError* err) {
+LIBOS_STARTUP bool configure_quota(const char* setting, const char* text, uint32_t n, ConfigError* err) {
     uint32_t milli;
     if (!parse_cpu_quota(setting, text, n, &milli, err))
         return false;

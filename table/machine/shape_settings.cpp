@@ -106,7 +106,7 @@ uint32_t topology_vcpus(const ShapeSpec& spec) {
     return product <= kMaxVcpus ? static_cast<uint32_t>(product) : kMaxVcpus + 1;
 }
 
-bool resolve_topology(const char* setting, const char* text, uint32_t n, bool map_repeats, ShapeSpec* spec,
+LIBOS_STARTUP bool resolve_topology(const char* setting, const char* text, uint32_t n, bool map_repeats, ShapeSpec* spec,
                       ConfigError* err) {
     if (spec->kind == ShapeKind::kDefault)
         spec->kind = map_repeats ? ShapeKind::kFlat : ShapeKind::kHost;
@@ -140,7 +140,7 @@ bool resolve_topology(const char* setting, const char* text, uint32_t n, bool ma
     return false;
 }
 
-bool parse_numa(const char* setting, const char* text, uint32_t n, uint32_t* nodes, uint16_t* node_of,
+LIBOS_STARTUP bool parse_numa(const char* setting, const char* text, uint32_t n, uint32_t* nodes, uint16_t* node_of,
                 ConfigError* err) {
     *nodes = 0;
     if (!text || !*text)
@@ -246,7 +246,7 @@ LIBOS_STARTUP bool count_from_shape(const char* setting, const char* text, const
     return true;
 }
 
-bool check_shape(const char* topology_setting, const char* topology_text, const char* numa_setting,
+LIBOS_STARTUP bool check_shape(const char* topology_setting, const char* topology_text, const char* numa_setting,
                  const char* numa_text, const CpuMap& map, ShapeSpec* spec, uint32_t* nodes, uint16_t* node_of,
                  ConfigError* err) {
     /* Does the map put two vCPUs on one host CPU? */

@@ -213,7 +213,7 @@ void adopt_thread(ThreadSlot* slot, pid_t tid) {
     t_tid = tid;
 }
 
-void thread_exiting() {
+LIBOS_STARTUP void thread_exiting() {
     ThreadSlot* slot = t_slot;
     /* The thread that ran init, when another thread created the state and this one never asked. */
     if (!slot && g_machine.first_slot && PalThreadGetId() == g_machine.first_tid) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_text.h"
@@ -69,7 +70,7 @@ bool same(const VcpuPlace& a, const VcpuPlace& b, SiblingSet which) {
 
 }  // namespace
 
-bool configure_shape(const char* topology_setting, const char* topology_text, const char* numa_setting,
+LIBOS_STARTUP bool configure_shape(const char* topology_setting, const char* topology_text, const char* numa_setting,
                      const char* numa_text, ConfigError* err) {
     /* Lists need room for a node per vCPU to be checked; a count does not. */
     const bool lists = numa_text && *numa_text && numa_text[strspn(numa_text, "0123456789")] != '\0';

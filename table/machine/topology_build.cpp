@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_env.h"
 #include "libos/libos_machine.h"
 #include "libos/libos_text.h"
@@ -281,7 +282,7 @@ bool place_nodes(Model* m, uint32_t n, const ShapeSettings& settings) {
 
 }  // namespace
 
-void free_model(Model* model) {
+LIBOS_STARTUP void free_model(Model* model) {
     if (model)
         PalMemoryFree(model, model->bytes);
 }

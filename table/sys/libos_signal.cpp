@@ -69,7 +69,7 @@ bool inside_libos(int sig, void* ucontext) {
     return false;
 }
 
-void store(AppAction& a, const PalKernelSigaction& k) {
+LIBOS_STARTUP void store(AppAction& a, const PalKernelSigaction& k) {
     a.handler.store(k.handler, std::memory_order_relaxed);
     a.flags.store(k.flags, std::memory_order_relaxed);
     a.restorer.store(k.restorer, std::memory_order_relaxed);
@@ -147,7 +147,7 @@ void fault_upcall(int sig, siginfo_t* info, void* ucontext) {
 
 }  // namespace
 
-void install_fault_handling() {
+LIBOS_STARTUP void install_fault_handling() {
     if (g_installed.load(std::memory_order_acquire))
         return;
     PalKernelSigaction previous[PAL_FAULT_SIGNALS] = {};
@@ -159,7 +159,7 @@ void install_fault_handling() {
     }
 }
 
-void set_unwinder_loader(void (*loader)()) {
+LIBOS_STARTUP void set_unwinder_loader(void (*loader)()) {
     g_unwinder_loader = loader;
 }
 

@@ -195,7 +195,7 @@ void vfs_note_host_cwd() {
  * before the first question. */
 constinit char g_inherited_cwd[kVfsPathMax] = {};
 
-void capture_inherited_cwd() {
+LIBOS_STARTUP void capture_inherited_cwd() {
     const char* inherited = env_get(kEnvCwd);
     if (inherited && strlen(inherited) < sizeof(g_inherited_cwd))
         strcpy(g_inherited_cwd, inherited);

@@ -88,7 +88,7 @@ extern "C" long PalFaultRepairRegister(const void* begin, const void* end, PalFa
     return 0;
 }
 
-extern "C" long PalFaultFixupRegister(const void* begin, const void* end, const void* fixup) {
+extern "C" __attribute__((section(".text.startup"))) long PalFaultFixupRegister(const void* begin, const void* end, const void* fixup) {
     int n = __atomic_load_n(&g_fixup_count, __ATOMIC_ACQUIRE);
     if (n >= 4)
         return -ENOSPC;
@@ -110,7 +110,7 @@ extern "C" long PalSignalSetMask(uint64_t mask) {
 
 extern "C" const int g_pal_fault_signals[PAL_FAULT_SIGNALS] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
-extern "C" long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction previous[PAL_FAULT_SIGNALS]) {
+extern "C" __attribute__((section(".text.startup"))) long PalFaultHandlerInstall(PalFaultUpcall upcall, PalKernelSigaction previous[PAL_FAULT_SIGNALS]) {
     g_fault_upcall = upcall;
     PalKernelSigaction act = {};
     act.handler = reinterpret_cast<void*>(&pal_fault_handler);

@@ -177,7 +177,7 @@ extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
 
 /* ---- this process ------------------------------------------------------------------------------ */
 
-extern "C" pid_t PalProcessGetId(void) {
+extern "C" __attribute__((section(".text.startup"))) pid_t PalProcessGetId(void) {
     return static_cast<pid_t>(pal_raw(SYS_getpid));
 }
 

@@ -34,7 +34,7 @@ extern "C" long PalSyscallUntrapped(long nr, long a0, long a1, long a2, long a3,
     return ret;
 }
 
-extern "C" pid_t PalThreadGetId(void) {
+extern "C" __attribute__((section(".text.startup"))) pid_t PalThreadGetId(void) {
     return static_cast<pid_t>(pal_raw(SYS_gettid));
 }
 

@@ -8,7 +8,7 @@
 #include "pal/pal.h"
 #include "pal_linux.h"
 
-extern "C" long PalThreadGetCpuAffinity(pid_t tid, size_t mask_size, void* mask) {
+extern "C" __attribute__((section(".text.startup"))) long PalThreadGetCpuAffinity(pid_t tid, size_t mask_size, void* mask) {
     return pal_raw(SYS_sched_getaffinity, tid, static_cast<long>(mask_size),
                    reinterpret_cast<long>(mask));
 }
