@@ -85,8 +85,9 @@ SHIM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) 
     return __pwrite64(fd, buf, count, offset);
 }
 
+SHIM_SAME_NAME(pwrite);
 SHIM_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t count, off64_t offset) {
-    return pwrite(fd, buf, count, static_cast<off_t>(offset));
+    return SHIM_SAME(pwrite)(fd, buf, count, static_cast<off_t>(offset));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec* iov, int count) {
@@ -108,8 +109,9 @@ SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int count, off_t of
     return SHIM_REAL(pwritev)(fd, iov, count, offset);
 }
 
+SHIM_SAME_NAME(pwritev);
 SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int count, off64_t offset) {
-    return pwritev(fd, iov, count, static_cast<off_t>(offset));
+    return SHIM_SAME(pwritev)(fd, iov, count, static_cast<off_t>(offset));
 }
 
 /* At offset -1, the descriptor's own offset: a write. */
@@ -125,6 +127,7 @@ SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t o
     return SHIM_REAL(pwritev2)(fd, iov, count, offset, flags);
 }
 
+SHIM_SAME_NAME(pwritev2);
 SHIM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec* iov, int count, off64_t offset, int flags) {
-    return pwritev2(fd, iov, count, static_cast<off_t>(offset), flags);
+    return SHIM_SAME(pwritev2)(fd, iov, count, static_cast<off_t>(offset), flags);
 }

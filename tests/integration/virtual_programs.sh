@@ -106,7 +106,7 @@ names_dir=$(mktemp -d)
 mkdir "$names_dir/sub"
 echo content > "$names_dir/file"
 names_native=$("$progs/second_names" "$names_dir" "$names_dir/file" 2>&1; echo "status $?")
-expect "second_names natively: 25 calls and _Exit, none reaching the program's X" "26 0 _Exit -> _exit:status 0" \
+expect "second_names natively: 28 calls and _Exit, none reaching the program's X" "29 0 _Exit -> _exit:status 0" \
   sh -c 'printf "%s\n" "$1" | awk "/ -> /{n++; s+=\$NF} END{printf \"%d %d \", n, s}"; printf "%s\n" "$1" | tail -1' sh "$names_native"
 for config in "" "--cpus 8" "--cpu-map 0,1"; do
   # shellcheck disable=SC2086

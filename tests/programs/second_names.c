@@ -67,6 +67,18 @@ ssize_t preadv2(int fd, const struct iovec* v, int n, off_t o, int f) {
     NOTE(preadv2);
     return NEXT(ssize_t (*)(int, const struct iovec*, int, off_t, int), preadv2)(fd, v, n, o, f);
 }
+ssize_t pwrite(int fd, const void* b, size_t n, off_t o) {
+    NOTE(pwrite);
+    return NEXT(ssize_t (*)(int, const void*, size_t, off_t), pwrite)(fd, b, n, o);
+}
+ssize_t pwritev(int fd, const struct iovec* v, int n, off_t o) {
+    NOTE(pwritev);
+    return NEXT(ssize_t (*)(int, const struct iovec*, int, off_t), pwritev)(fd, v, n, o);
+}
+ssize_t pwritev2(int fd, const struct iovec* v, int n, off_t o, int f) {
+    NOTE(pwritev2);
+    return NEXT(ssize_t (*)(int, const struct iovec*, int, off_t, int), pwritev2)(fd, v, n, o, f);
+}
 int fcntl(int fd, int cmd, ...) {
     va_list ap;
     va_start(ap, cmd);
@@ -152,6 +164,11 @@ int main(int argc, char** argv) {
     SECOND(pread, "__pread_chk", __pread_chk(fd, buf, sizeof(buf), 0, sizeof(buf)));
     SECOND(preadv, "preadv64", preadv64(fd, &iov, 1, 0));
     SECOND(preadv2, "preadv64v2", preadv64v2(fd, &iov, 1, 0, 0));
+    int null_fd = open("/dev/null", O_WRONLY);
+    SECOND(pwrite, "pwrite64", pwrite64(null_fd, buf, sizeof(buf), 0));
+    SECOND(pwritev, "pwritev64", pwritev64(null_fd, &iov, 1, 0));
+    SECOND(pwritev2, "pwritev64v2", pwritev64v2(null_fd, &iov, 1, 0, 0));
+    close(null_fd);
     SECOND(fcntl, "fcntl64", fcntl64(fd, F_GETFD));
     SECOND(lseek, "lseek64", lseek64(fd, 0, SEEK_SET));
     void* map = MAP_FAILED;
