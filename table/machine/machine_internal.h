@@ -54,7 +54,7 @@ struct alignas(64) ThreadSlot {
 static_assert(sizeof(ThreadSlot) == 64, "a thread costs 64 bytes of shared state");
 
 constexpr uint32_t kStateMagic = 0x4c425643; /* "CVBL" */
-constexpr uint32_t kStateVersion = 5;
+constexpr uint32_t kStateVersion = 6;
 constexpr uint32_t kSlotCount = 32768; /* live threads of one launch; a power of two */
 constexpr int32_t kFreedTid = -1;
 constexpr int32_t kClaimingTid = -2;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "libos/libos_numa_shared.h"
+#include "libos/libos_test_hooks.h"
 #include "libos/libos_threads.h"
 #include "machine/machine_internal.h"
 #include "pal/pal.h"
@@ -85,24 +86,86 @@ bool numa_post_move(const NumaMoveData& move) {
     const uint64_t index = a->head.fetch_add(1, std::memory_order_acq_rel);
     NumaMove& e = a->ring[index % kNumaMoveSlots];
     const uint32_t whole = static_cast<uint32_t>(2 * (index + 1));
-    e.seq.store(whole - 1, std::memory_order_relaxed);
+    /* Whose the move is, then the odd number that makes it count (a release: the writer comes with
+     * it), then the body. */
+    e.writer.store(static_cast<uint32_t>(PalThreadGetId()), std::memory_order_relaxed);
+    e.ns.store(move.ns, std::memory_order_relaxed);
+    e.seq.store(whole - 1, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_release);
-    memcpy(&e.data, &move, sizeof(move));
+    test_point(TestPoint::kNumaPostWriting);
+    const NumaMoveBody body = {move.pid, move.kind, move.pages, move.node, move.nonce, move.first_page, move.from, move.to};
+    memcpy(&e.body, &body, sizeof(body));
     e.seq.store(whole, std::memory_order_release);
     return true;
 }
 
-bool numa_read_move(uint64_t index, NumaMoveData* out) {
+MoveState numa_read_move(uint64_t index, NumaMoveData* out) {
     NumaArea* a = area(false);
     if (!a)
-        return false;
+        return MoveState::kLost;
     const NumaMove& e = a->ring[index % kNumaMoveSlots];
     const uint32_t whole = static_cast<uint32_t>(2 * (index + 1));
-    if (e.seq.load(std::memory_order_acquire) != whole)
-        return false;
-    memcpy(out, &e.data, sizeof(*out));
+    const uint32_t seq = e.seq.load(std::memory_order_acquire);
+    if (seq != whole)
+        /* A later index's number: overwritten. Anything else (this index's odd number, an earlier
+         * index's, none yet): not finished, or not begun. */
+        return static_cast<int32_t>(seq - whole) > 0 ? MoveState::kLost : MoveState::kPending;
+    NumaMoveBody body;
+    memcpy(&body, &e.body, sizeof(body));
+    const uint32_t ns = e.ns.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    return e.seq.load(std::memory_order_relaxed) == whole;
+    if (e.seq.load(std::memory_order_relaxed) != whole)
+        return MoveState::kLost; /* overwritten while it was copied */
+    memset(out, 0, sizeof(*out));
+    out->pid = body.pid;
+    out->ns = ns;
+    out->kind = body.kind;
+    out->pages = body.pages;
+    out->node = body.node;
+    out->nonce = body.nonce;
+    out->first_page = body.first_page;
+    out->from = body.from;
+    out->to = body.to;
+    return MoveState::kWhole;
+}
+
+namespace {
+
+/* The first pending move the taker met, and when it first met it (numa_move_abandoned). Only the
+ * taker uses them, one thread at a time (libos_numa_moves.cpp). */
+constinit uint64_t g_stall_index = ~uint64_t{0};
+constinit uint64_t g_stall_since = 0;
+
+}  // namespace
+
+bool numa_move_abandoned(uint64_t index, bool first) {
+    NumaArea* a = area(false);
+    if (!a)
+        return true;
+    const NumaMove& e = a->ring[index % kNumaMoveSlots];
+    const uint32_t odd = static_cast<uint32_t>(2 * index + 1);
+    uint32_t writer = 0, ns = 0;
+    if (e.seq.load(std::memory_order_acquire) == odd) {
+        writer = e.writer.load(std::memory_order_relaxed);
+        ns = e.ns.load(std::memory_order_relaxed);
+    }
+    uint64_t budget = kLiveWaitBudgetNs;
+    if (writer && same_pid_namespace(ns)) {
+        const Holder holder = holder_kind(writer);
+        if (holder == Holder::kGone)
+            return true;
+        if (holder == Holder::kOther)
+            budget = kWaitBudgetNs;
+    }
+    if (!first)
+        return false;
+    const uint64_t now = PalClockMonotonic();
+    if (g_stall_index != index) {
+        g_stall_index = index;
+        g_stall_since = now;
+        return false;
+    }
+    return now - g_stall_since >= budget;
 }
 
 uint32_t numa_pid_namespace() {

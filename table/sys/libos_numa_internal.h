@@ -28,7 +28,7 @@ inline uint32_t numa_page_hash(uint64_t number) {
     return static_cast<uint32_t>((number * 0x9E3779B97F4A7C15ULL) >> 40) % kPageSlots;
 }
 
-constexpr uint64_t kNumaDirectoryMagic = 0x3250414d414d554eULL; /* "NUMAMAP2" */
+constexpr uint64_t kNumaDirectoryMagic = 0x3350414d414d554eULL; /* "NUMAMAP3" */
 
 /* A migrate_pages of this process by another one, taken from the launch's ring
  * (libos_numa_moves.cpp): the kernel's node_remap of `from` onto `to` (virtual nodes below 64),
@@ -55,8 +55,15 @@ bool numa_own_nonce(uint64_t* out);
 bool numa_process_nonce(pid_t pid, uint64_t* out);
 
 /* The moves other processes posted for this one, taken into its records (a load of the ring's head
- * when there are none); its directory shared for readers. */
+ * when there are none); its directory shared for readers. Every index below the taken index
+ * (g_adopted_moves) has been taken; so have those of the next kNumaMoveSlots whose mark is set in
+ * g_taken_beyond (bit index % kNumaMoveSlots): a move still being written stops the taken index, not
+ * the moves after it. The records, the taken index and its marks change under g_adopt_seq (odd while
+ * they do), which readers in other processes check. */
 void numa_adopt_moves();
+constexpr uint32_t kTakenWords = kNumaMoveSlots / 64;
+/* Whether the move at ring index `index` was taken, by the taken index `adopted` and its marks. */
+bool numa_move_taken(const uint64_t* bits, uint64_t adopted, uint64_t index);
 /* In a fork child: the taker's flag, which a thread of the parent may have held at the fork, freed. */
 void numa_moves_after_fork_child();
 void numa_share_own_directory();
@@ -104,11 +111,15 @@ struct NumaDirectory {
     const std::atomic<uint32_t>* remap_count;
     const std::atomic<uint64_t>* adopted; /* the ring index up to which moves were taken */
     const std::atomic<uint32_t>* live_pages; /* how many moved pages are recorded */
+    const uint64_t* taken_beyond;           /* the moves taken past it */
+    const std::atomic<uint32_t>* adopt_seq; /* odd while moves are taken */
 };
 extern const NumaDirectory g_numa_directory;
 extern RemapRecord g_remaps[kRemapSlots];
 extern std::atomic<uint32_t> g_remap_count;
 extern std::atomic<uint64_t> g_adopted_moves;
+extern uint64_t g_taken_beyond[kTakenWords];
+extern std::atomic<uint32_t> g_adopt_seq;
 
 }  // namespace libos
 

@@ -9,14 +9,18 @@
  * a reused pid is another process). The moved process takes the posts naming it into its own records
  * at its next memory-policy look-up (pages: recorded as moved; a migration: the pages recorded as
  * moved follow it, and it is kept, with its stamp, for the pages its policies place); a reader of its
- * records (libos_numa_remote.cpp) applies those it has not taken yet. A post is input from another
- * process: its nodes must be the machine's and its pages user addresses. */
+ * records (libos_numa_remote.cpp) applies those it has not taken yet. A move still being written when
+ * the process looks is taken at a later look (the taken index stops before it; the moves after it are
+ * taken and marked), unless its writer will never finish it (numa_move_abandoned). A post is input
+ * from another process: its nodes must be the machine's and its pages user addresses. */
 #include <string.h>
 #include <sys/auxv.h>
 
 #include "libos/libos_numa.h"
 #include "libos/libos_numa_shared.h"
 #include "libos/libos_sections.h"
+#include "libos/libos_test_hooks.h"
+#include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos_numa_internal.h"
 #include "pal/pal.h"
@@ -26,6 +30,8 @@ namespace libos {
 constinit RemapRecord g_remaps[kRemapSlots] = {};
 constinit std::atomic<uint32_t> g_remap_count{0};
 constinit std::atomic<uint64_t> g_adopted_moves{0};
+constinit uint64_t g_taken_beyond[kTakenWords] = {};
+constinit std::atomic<uint32_t> g_adopt_seq{0};
 
 namespace {
 
@@ -38,7 +44,19 @@ uint64_t first_nodes_mask(const NodeBits& nodes) {
     return nodes.words[0];
 }
 
+void set_taken(uint64_t* bits, uint64_t index, bool taken) {
+    const uint64_t bit = uint64_t{1} << (index % 64);
+    uint64_t& word = bits[(index % kNumaMoveSlots) / 64];
+    word = taken ? word | bit : word & ~bit;
+}
+
 }  // namespace
+
+bool numa_move_taken(const uint64_t* bits, uint64_t adopted, uint64_t index) {
+    if (index < adopted)
+        return true;
+    return index - adopted < kNumaMoveSlots && ((bits[(index % kNumaMoveSlots) / 64] >> (index % 64)) & 1);
+}
 
 int numa_remap_node(uint32_t node, uint64_t from, uint64_t to) {
     if (node >= 64 || !((from >> node) & 1) || from == 0 || to == 0)
@@ -73,17 +91,9 @@ bool numa_own_nonce(uint64_t* out) {
 }
 
 bool numa_process_nonce(pid_t pid, uint64_t* out) {
-    char path[32] = "/proc/";
-    size_t n = 6;
-    char digits[12];
-    size_t d = 0;
-    for (unsigned v = static_cast<unsigned>(pid); d == 0 || v; v /= 10)
-        digits[d++] = static_cast<char>('0' + v % 10);
-    while (d)
-        path[n++] = digits[--d];
-    memcpy(path + n, "/auxv", 6);
+    const ProcPath path = ProcPath(pid).leaf("auxv");
     unsigned long auxv[128];
-    const long len = PalReadFile(path, reinterpret_cast<char*>(auxv), sizeof(auxv));
+    const long len = PalReadFile(path.c_str(), reinterpret_cast<char*>(auxv), sizeof(auxv));
     if (len <= 0)
         return false;
     for (size_t i = 0; i + 1 < static_cast<size_t>(len) / sizeof(unsigned long); i += 2) {
@@ -111,18 +121,40 @@ void numa_adopt_moves() {
     uint64_t nonce = 0;
     const bool known = numa_own_nonce(&nonce);
     const pid_t pid = static_cast<pid_t>(PalProcessGetId());
-    if (head - from > kNumaMoveSlots)
-        from = head - kNumaMoveSlots;
     const uint32_t nodes = numa_node_count();
+    /* Readers of these records (libos_numa_remote.cpp) take the moves, the taken index and its marks
+     * only between two equal even numbers. */
+    g_adopt_seq.fetch_add(1, std::memory_order_acq_rel);
+    std::atomic_thread_fence(std::memory_order_release);
+    if (head - from > kNumaMoveSlots) {
+        /* The ring has moved on past them: lost. Their marks are cleared, being those of the indices
+         * kNumaMoveSlots further on. */
+        const uint64_t lost = head - kNumaMoveSlots;
+        for (uint64_t i = from; i < lost && i - from < kNumaMoveSlots; ++i)
+            set_taken(g_taken_beyond, i, false);
+        from = lost;
+    }
+    bool first_pending = true;
     for (uint64_t i = from; i < head; ++i) {
-        NumaMoveData m;
-        if (!known || !numa_read_move(i, &m) || m.pid != pid || m.nonce != nonce || !numa_same_pid_namespace(m.ns))
+        if (numa_move_taken(g_taken_beyond, from, i))
             continue;
-        if (m.kind == kNumaMovePages && m.node < nodes && m.pages <= kNumaMovePagesMax &&
+        NumaMoveData m;
+        const MoveState state = numa_read_move(i, &m);
+        if (state == MoveState::kPending) {
+            /* Still being written: left for a later look (the taken index stops before it), unless
+             * its writer will never finish it. */
+            const bool abandoned = numa_move_abandoned(i, first_pending);
+            first_pending = false;
+            if (!abandoned)
+                continue;
+        }
+        const bool mine = state == MoveState::kWhole && known && m.pid == pid && m.nonce == nonce &&
+                          numa_same_pid_namespace(m.ns);
+        if (mine && m.kind == kNumaMovePages && m.node < nodes && m.pages <= kNumaMovePagesMax &&
             m.first_page < (~uintptr_t{0} / kPageBytes) - m.pages) {
             for (uint64_t p = m.first_page; p < m.first_page + m.pages; ++p)
                 numa_record_page(static_cast<uintptr_t>(p * kPageBytes), m.node);
-        } else if (m.kind == kNumaMoveRemap && m.from && m.to) {
+        } else if (mine && m.kind == kNumaMoveRemap && m.from && m.to) {
             NodeBits from_nodes = {}, to_nodes = {};
             from_nodes.words[0] = m.from;
             to_nodes.words[0] = m.to;
@@ -133,8 +165,17 @@ void numa_adopt_moves() {
                 g_remap_count.store(used + 1, std::memory_order_release);
             }
         }
+        if (mine)
+            test_point(TestPoint::kNumaTaking);
+        set_taken(g_taken_beyond, i, true);
     }
-    g_adopted_moves.store(head, std::memory_order_release);
+    /* The taken index moves on to the first move not taken; the marks beyond it stay. */
+    while (from < head && numa_move_taken(g_taken_beyond, from, from)) {
+        set_taken(g_taken_beyond, from, false);
+        ++from;
+    }
+    g_adopted_moves.store(from, std::memory_order_release);
+    g_adopt_seq.fetch_add(1, std::memory_order_release);
     g_adopting.store(false, std::memory_order_release);
 }
 
@@ -143,8 +184,12 @@ void numa_before_fork() {
 }
 
 LIBOS_FORK_PATH void numa_moves_after_fork_child() {
-    /* The child's only thread: a taker of the parent that the fork cut short is not one of its own. */
+    /* The child's only thread: a taker of the parent that the fork cut short is not one of its own
+     * (its readers would find the sequence number odd for good). */
     g_adopting.store(false, std::memory_order_relaxed);
+    const uint32_t seq = g_adopt_seq.load(std::memory_order_relaxed);
+    if (seq & 1)
+        g_adopt_seq.store(seq + 1, std::memory_order_relaxed);
 }
 
 uint32_t numa_own_remaps(const RemapRecord** out) {

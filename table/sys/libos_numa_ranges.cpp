@@ -518,6 +518,7 @@ constinit const NumaDirectory g_numa_directory = {
     sizeof(VirtualPolicy), g_ranges,        &g_range_used, &g_range_seq, g_pages,
     g_page_stamps,         &g_task_seq,     &g_task_valid, &g_task_policy,
     g_remaps,              &g_remap_count,  &g_adopted_moves, &g_live_pages,
+    g_taken_beyond,        &g_adopt_seq,
 };
 
 }  // namespace libos

@@ -20,6 +20,8 @@
 #include "libos/libos_machine.h"
 #include "libos/libos_numa.h"
 #include "libos/libos_numa_shared.h"
+#include "libos/libos_test_hooks.h"
+#include "libos/libos_text.h"
 #include "libos/libos_threads.h"
 #include "libos/libos_topology.h"
 #include "libos_numa_internal.h"
@@ -143,16 +145,8 @@ uintptr_t remote_directory(MapsText* r, pid_t pid) {
     });
     if (!found)
         return 0;
-    char path[40] = "/proc/";
-    size_t n = 6;
-    char digits[12];
-    size_t d = 0;
-    for (unsigned v = static_cast<unsigned>(pid); d == 0 || v; v /= 10)
-        digits[d++] = static_cast<char>('0' + v % 10);
-    while (d)
-        path[n++] = digits[--d];
-    memcpy(path + n, "/maps", 6);
-    len = PalReadFile(path, r->text, sizeof(r->text));
+    const ProcPath path = ProcPath(pid).leaf("maps");
+    len = PalReadFile(path.c_str(), r->text, sizeof(r->text));
     if (len <= 0)
         return 0;
     uintptr_t at = 0;
@@ -191,14 +185,24 @@ bool same_layout(const NumaDirectory& dir, uintptr_t at) {
            moved(dir.page_stamps, own.page_stamps) && moved(dir.task_seq, own.task_seq) &&
            moved(dir.task_valid, own.task_valid) && moved(dir.task_policy, own.task_policy) &&
            moved(dir.remaps, own.remaps) && moved(dir.remap_count, own.remap_count) && moved(dir.adopted, own.adopted) &&
-           moved(dir.live_pages, own.live_pages);
+           moved(dir.live_pages, own.live_pages) && moved(dir.taken_beyond, own.taken_beyond) &&
+           moved(dir.adopt_seq, own.adopt_seq);
 }
+
+/* How far the other process took the moves posted for it: its taken index and the marks past it. */
+struct Taken {
+    uint64_t adopted;
+    uint64_t beyond[kTakenWords];
+};
 
 /* The other process's records, in one or two process_vm_readv: the directory, the counts and the task
  * policy between two readings of its sequence number; then, when it has any, the ranges in use and the
  * moved pages, between two readings of the range table's (which must be the number the count was read
- * under). A few tries while the other process writes; each record is then checked. */
-bool read_records(NumaRemote* r, pid_t pid, uintptr_t at, uint64_t* adopted) {
+ * under). All of it between two equal even readings of the number its taker of moves keeps
+ * (numa_adopt_moves), so that the moves taken and the taken index are of one moment: a migration
+ * taken between them would otherwise be applied again on top of the records it already moved. A few
+ * tries while the other process writes; each record is then checked. */
+bool read_records(NumaRemote* r, pid_t pid, uintptr_t at, Taken* taken) {
     const NumaDirectory& own = g_numa_directory;
     if (!at)
         return false;
@@ -206,37 +210,43 @@ bool read_records(NumaRemote* r, pid_t pid, uintptr_t at, uint64_t* adopted) {
         if (attempt)
             PalThreadYield();
         NumaDirectory dir;
-        uint32_t range_seq, used, task_before, task_after, valid, remaps, live;
+        uint32_t range_seq, used, task_before, task_after, valid, remaps, live, adopt_before, adopt_after;
         const PalReadRange first[] = {
             {&dir, at, sizeof(dir)},
+            {&adopt_before, there(at, own.adopt_seq), sizeof(adopt_before)},
             {&task_before, there(at, own.task_seq), sizeof(task_before)},
             {&range_seq, there(at, own.range_seq), sizeof(range_seq)},
             {&used, there(at, own.range_used), sizeof(used)},
             {&valid, there(at, own.task_valid), sizeof(valid)},
             {&r->task, there(at, own.task_policy), sizeof(r->task)},
-            {adopted, there(at, own.adopted), sizeof(*adopted)},
+            {&taken->adopted, there(at, own.adopted), sizeof(taken->adopted)},
+            {taken->beyond, there(at, own.taken_beyond), sizeof(taken->beyond)},
             {&remaps, there(at, own.remap_count), sizeof(remaps)},
             {r->remaps, there(at, own.remaps), sizeof(r->remaps)},
             {&live, there(at, own.live_pages), sizeof(live)},
             {&task_after, there(at, own.task_seq), sizeof(task_after)},
+            {&adopt_after, there(at, own.adopt_seq), sizeof(adopt_after)},
         };
         if (PalProcessReadRanges(pid, first, sizeof(first) / sizeof(first[0])) != 0 || !same_layout(dir, at))
             return false;
-        if ((task_before & 1) || task_before != task_after || (range_seq & 1))
+        if ((task_before & 1) || task_before != task_after || (range_seq & 1) || (adopt_before & 1) ||
+            adopt_before != adopt_after)
             continue;
         used = used < kRangeSlots ? used : kRangeSlots;
         if (used || live) {
-            uint32_t before, after;
+            test_point(TestPoint::kNumaRemoteBetweenReads);
+            uint32_t before, after, adopt_again;
             const PalReadRange second[] = {
                 {&before, there(at, own.range_seq), sizeof(before)},
                 {r->ranges, there(at, own.ranges), used * sizeof(RangeSlot)},
                 {r->pages, there(at, own.pages), live ? sizeof(r->pages) : 0},
                 {r->stamps, there(at, own.page_stamps), live ? sizeof(r->stamps) : 0},
                 {&after, there(at, own.range_seq), sizeof(after)},
+                {&adopt_again, there(at, own.adopt_seq), sizeof(adopt_again)},
             };
             if (PalProcessReadRanges(pid, second, sizeof(second) / sizeof(second[0])) != 0)
                 return false;
-            if (before != range_seq || after != range_seq)
+            if (before != range_seq || after != range_seq || adopt_again != adopt_before)
                 continue;
         }
         r->pages_live = live != 0;
@@ -300,10 +310,11 @@ void copy_record_page(NumaRemote* r, uint64_t number, uint32_t node, uint32_t st
     r->pages_live = true;
 }
 
-/* The moves other processes posted for `pid` that it has not taken yet (its ring index `adopted`),
- * applied to the copy as it would take them. */
-void apply_pending(NumaRemote* r, pid_t pid, uint64_t adopted) {
+/* The moves other processes posted for `pid` that it has not taken yet (`taken`), applied to the copy
+ * as it would take them. A move still being written is passed over: the process takes it later. */
+void apply_pending(NumaRemote* r, pid_t pid, const Taken& taken) {
     const uint64_t head = numa_move_head(false);
+    const uint64_t adopted = taken.adopted;
     if (adopted >= head)
         return;
     uint64_t from = head - adopted > kNumaMoveSlots ? head - kNumaMoveSlots : adopted;
@@ -313,7 +324,8 @@ void apply_pending(NumaRemote* r, pid_t pid, uint64_t adopted) {
     const uint32_t nodes = numa_node_count();
     for (uint64_t i = from; i < head; ++i) {
         NumaMoveData m;
-        if (!numa_read_move(i, &m) || m.pid != pid || !numa_same_pid_namespace(m.ns))
+        if (numa_move_taken(taken.beyond, adopted, i) || numa_read_move(i, &m) != MoveState::kWhole || m.pid != pid ||
+            !numa_same_pid_namespace(m.ns))
             continue;
         if (!nonce_read) {
             nonce_read = true;
@@ -373,8 +385,8 @@ NumaRemote* numa_remote_open(pid_t pid) {
     NumaRemote* r = static_cast<NumaRemote*>(memory);
     /* Where its records are: the hint its slot holds (shared by it, or by an earlier reader), else
      * found through both maps files, and left as the hint for the next reader. */
-    uint64_t adopted = 0;
-    bool read = read_records(r, pid, numa_directory_hint(pid), &adopted);
+    Taken taken = {};
+    bool read = read_records(r, pid, numa_directory_hint(pid), &taken);
     if (!read) {
         void* text;
         uintptr_t at = 0;
@@ -382,7 +394,7 @@ NumaRemote* numa_remote_open(pid_t pid) {
             at = remote_directory(static_cast<MapsText*>(text), pid);
             PalMemoryFree(text, sizeof(MapsText));
         }
-        read = at && read_records(r, pid, at, &adopted);
+        read = at && read_records(r, pid, at, &taken);
         if (read)
             numa_note_directory_hint(pid, at);
     }
@@ -390,7 +402,7 @@ NumaRemote* numa_remote_open(pid_t pid) {
         numa_remote_close(r);
         return nullptr;
     }
-    apply_pending(r, pid, adopted);
+    apply_pending(r, pid, taken);
     r->current = task_node(pid);
     return r;
 }

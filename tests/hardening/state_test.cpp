@@ -11,7 +11,8 @@
  * its thread's tid at 64-byte steps, and knows only that a slot is {tid, seq, writer, stamp, ns, -,
  * mask...} (version 4: ns is the PID namespace the tid means a thread in, which a forged slot copies
  * from this thread's own, so that every process of the launch takes it for one of its namespace's;
- * version 5 adds the virtual NUMA area after the slots, which leaves them as they were). */
+ * version 5 adds the virtual NUMA area after the slots, which leaves them as they were; version 6 names
+ * the writer of each of its moves). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -58,13 +58,13 @@ static char* touched_pages(int count) {
 }
 
 /* forge: the virtual NUMA area is the last part of the shared state (table/machine/numa_shared.cpp):
- * the ring's head, 56 bytes, 256 posts of 64 bytes, then 32768 hints of 8, in whole pages. */
+ * the ring's head, 56 bytes, 256 posts of 64 bytes, then 32768 hints of 8, in whole pages (layout
+ * version 6: a post names its writer). */
 struct forged_post {
-    uint32_t seq, unused;
+    uint32_t seq, writer, ns, unused;
     int32_t pid;
-    uint32_t ns, kind, pages;
+    uint32_t kind, pages, node;
     uint64_t nonce, first_page, from, to;
-    uint32_t node, unused2;
 };
 
 static int forge(pid_t pid, unsigned long addr, int node, const char* kind) {
@@ -99,9 +99,12 @@ static int forge(pid_t pid, unsigned long addr, int node, const char* kind) {
         return 9;
     uint64_t index = __atomic_fetch_add((uint64_t*)area, 1, __ATOMIC_ACQ_REL);
     struct forged_post* post = (struct forged_post*)(area + 64 + (index % 256) * 64);
+    /* The writer (this thread, gone when this program ends: a torn post is then passed by) and its
+     * PID namespace, then the odd number. */
+    post->writer = (uint32_t)gettid();
+    post->ns = (uint32_t)ns.st_ino;
     __atomic_store_n(&post->seq, (uint32_t)(2 * (index + 1) - 1), __ATOMIC_RELEASE);
     post->pid = pid;
-    post->ns = (uint32_t)ns.st_ino;
     post->kind = 1;
     post->pages = 2;
     post->nonce = strcmp(kind, "stranger") == 0 ? nonce ^ 1 : nonce;

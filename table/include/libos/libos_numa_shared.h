@@ -19,9 +19,9 @@
 
 namespace libos {
 
-/* One move. `seq` is 2 * (index + 1) when the entry at ring index `index` is whole, odd while it is
- * written. The moved process is named by its pid in the mover's PID namespace (`ns`), and by `nonce`,
- * the first 8 bytes the kernel gave it at exec (AT_RANDOM): an exec or a reused pid is another. */
+/* One move, as posted and read. The moved process is named by its pid in the mover's PID namespace
+ * (`ns`), and by `nonce`, the first 8 bytes the kernel gave it at exec (AT_RANDOM): an exec or a reused
+ * pid is another. */
 enum NumaMoveKind : uint32_t { kNumaMovePages = 1, kNumaMoveRemap = 2 };
 struct NumaMoveData {
     int32_t pid;
@@ -35,10 +35,25 @@ struct NumaMoveData {
     uint32_t node;
     uint32_t unused;
 };
+/* The ring's entry. `seq` is 2 * (index + 1) when the entry at ring index `index` is whole, and
+ * 2 * index + 1 while thread `writer` of PID namespace `ns` (the post's namespace too) writes it: both
+ * are written before the odd number, so a reader that finds a move unfinished knows whose it is. */
+struct NumaMoveBody {
+    int32_t pid;
+    uint32_t kind;
+    uint32_t pages;
+    uint32_t node;
+    uint64_t nonce;
+    uint64_t first_page;
+    uint64_t from;
+    uint64_t to;
+};
 struct NumaMove {
     std::atomic<uint32_t> seq;
+    std::atomic<uint32_t> writer;
+    std::atomic<uint32_t> ns;
     uint32_t unused;
-    NumaMoveData data;
+    NumaMoveBody body;
 };
 static_assert(sizeof(NumaMove) == 64, "a move is a cache line");
 constexpr uint32_t kNumaMoveSlots = 256; /* the ring: older moves not yet taken are lost */
@@ -52,11 +67,21 @@ uintptr_t numa_directory_hint(pid_t pid);
 void numa_note_directory_hint(pid_t pid, uintptr_t directory);
 
 /* The ring: the index the next move gets (0 when there is no shared state, or none mapped yet and
- * `map` is false), a move posted (its seq filled in here), and the move at `index` copied out when it
- * is whole and still there. */
+ * `map` is false), and a move posted (its seq, writer and namespace filled in here). */
 uint64_t numa_move_head(bool map);
 bool numa_post_move(const NumaMoveData& move);
-bool numa_read_move(uint64_t index, NumaMoveData* out);
+/* The move at `index`: whole (copied out), pending (its writer has not finished it, or has not begun:
+ * the index is given out before the entry is written), or lost (overwritten by a later move, or
+ * nothing the ring can hold). */
+enum class MoveState { kWhole, kPending, kLost };
+MoveState numa_read_move(uint64_t index, NumaMoveData* out);
+/* Whether the pending move at `index` will never be finished, so that the process taking its moves
+ * may pass it by: its writer is gone (no such thread in its namespace) at once; otherwise, for the
+ * first pending move of a pass (`first`), once it has stayed pending for the budget of a wait on
+ * another thread (machine_internal.h: 20 ms, 2 s for a live thread of the launch, and for a move not
+ * begun, whose writer is unknown) since this process first found it so. A stopped writer that comes
+ * back later finishes a move no one takes. */
+bool numa_move_abandoned(uint64_t index, bool first);
 /* This process's PID namespace tag, as the slots are tagged (0: unknown, matches every tag). */
 uint32_t numa_pid_namespace();
 bool numa_same_pid_namespace(uint32_t ns);
