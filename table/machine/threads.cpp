@@ -249,11 +249,15 @@ LIBOS_FORK_PATH void before_fork() {
 LIBOS_FORK_PATH void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
-    g_machine.owner_pid = PalProcessGetId();
-    g_machine.first_slot = nullptr;
+    /* The machine's fields are written only when they must change: each page of its own memory a
+     * fork child writes is copied for it. owner_pid stays the parent's: the child's first question
+     * of whether it runs in its parent's memory answers it and records the child's own pid
+     * (in_parent_memory, state.cpp). */
+    if (__builtin_expect(g_machine.first_slot != nullptr, 0))
+        g_machine.first_slot = nullptr;
     pid_namespace_after_fork();
     /* A fork child's only thread leads its thread group: its tid is the process's id. */
-    const pid_t tid = g_machine.owner_pid;
+    const pid_t tid = PalProcessGetId();
     t_tid = tid;
     /* The forking thread is the child's first thread: its memory policy is the one to publish. */
     numa_after_fork_child();
