@@ -1032,11 +1032,11 @@ What the figures mean:
   one code segment (`-z noseparate-code`: its headers and constants are executable too; RELRO still
   makes the GOT read-only), four mappings rather than six; without a machine `fork` jumps to libc's,
   so the child never returns through the shim; the fork path's code, `_exit` included, sits with the
-  start-up code; and a child writes none of the shim's pages but its thread's own block (which the
-  kernel writes for it anyway), nor reads one its parent never touched. Counted
-  (`tests/programs/fork_faults`, a child that `_exit`s at once): 8 faults natively, 9 under the shim
-  with or without a machine (were 10 and 15); the parent 2 natively, 3 on a machine (the forking
-  thread's mask and the launch's clock, kept for the child's claim).
+  start-up code; and a child on a machine writes one page of the shim's (its pid) besides its
+  thread's own block (which the kernel writes for it anyway), and reads none its parent never
+  touched. Counted (`tests/programs/fork_faults`, a child that `_exit`s at once): 8 faults natively,
+  9 under the shim and 10 on a machine (were 10 and 15); the parent 2 natively, 3 on a machine (the
+  forking thread's mask and the launch's clock, kept for the child's claim).
 - Machine size: the CPU calls, a CPU file and start-up from 2 to 8192 vCPUs; the target is that
   none grows faster than the mask (8 to 1024 bytes).
 - Strict mode: the `strict:` rows. Calls the filter lets through pay the kernel's seccomp entry and

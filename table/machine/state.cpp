@@ -295,14 +295,7 @@ constinit thread_local pid_t t_call_pid __attribute__((tls_model("initial-exec")
 
 bool in_parent_memory() {
     const pid_t pid = self_pid();
-    if (__builtin_expect(pid == g_machine.owner_pid, 1))
-        return false;
-    if (shares_parent_memory(pid))
-        return true;
-    /* A fork child, whose owner_pid is still its parent's (after_fork_child leaves the page unwritten):
-     * its memory is its own, and so is the state's deferred part from now on. */
-    g_machine.owner_pid = pid;
-    return false;
+    return pid != g_machine.owner_pid && shares_parent_memory(pid);
 }
 
 int state_fd() {

@@ -249,15 +249,15 @@ LIBOS_FORK_PATH void before_fork() {
 LIBOS_FORK_PATH void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
-    /* The machine's fields are written only when they must change: each page of its own memory a
-     * fork child writes is copied for it. owner_pid stays the parent's: the child's first question
-     * of whether it runs in its parent's memory answers it and records the child's own pid
-     * (in_parent_memory, state.cpp). */
-    if (__builtin_expect(g_machine.first_slot != nullptr, 0))
-        g_machine.first_slot = nullptr;
+    /* The one page of the shim's own memory a fork child writes (the thread's block aside, which the
+     * kernel writes for it anyway): its pid, so that it never takes itself for a vfork child, which
+     * would be asked of the kernel (kcmp), and a kernel that refuses (a container's seccomp profile)
+     * gets the safe answer, "yes". */
+    g_machine.owner_pid = PalProcessGetId();
+    g_machine.first_slot = nullptr;
     pid_namespace_after_fork();
     /* A fork child's only thread leads its thread group: its tid is the process's id. */
-    const pid_t tid = PalProcessGetId();
+    const pid_t tid = g_machine.owner_pid;
     t_tid = tid;
     /* The forking thread is the child's first thread: its memory policy is the one to publish. */
     numa_after_fork_child();

@@ -206,9 +206,9 @@ done
 rm -f "$fd_trace"
 
 # What a fork costs in page faults (docs/performance.md): a child that _exits at once runs, of the
-# shim, the fork path's one 64 KiB of code and writes none of its private pages but the thread's
-# own (which the kernel writes for it anyway); the parent writes one more page, the forking thread's
-# snapshot. Counts, not times: the fewest of five runs of 200 forks each (where the stack and the
+# shim, the fork path's one 64 KiB of code, and on a machine writes one of its pages (its pid) besides
+# the thread's own (which the kernel writes for it anyway); the parent writes one more page there, the
+# forking thread's snapshot. Counts, not times: the fewest of five runs of 200 forks each (where the stack and the
 # thread's block fall against page boundaries moves a run's count by one).
 fork_faults_min() {
   local runs=() i
