@@ -1034,10 +1034,18 @@ What the figures mean:
   the string functions and libc's own entry points the shim passes calls to) and the relocated
   tables (`.data.rel.ro`, three pages); the target of 1.10 leaves a few µs above an empty library.
 - Creating processes and threads: loops of `fork`, `pthread_create`, `posix_spawn`, `vfork` + exec,
-  a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec. A fork
-  child pays a page fault for each private page either process writes after the fork and for each
-  64 KiB of the shim's code it runs: the fork path's code sits with the start-up code, the fields
-  a fork writes share one page, and an untraced child writes no trace state.
+  a shell loop and `make -j2`, whole tree CPU time; start-up bounds the ones that exec. A fork costs
+  the kernel work for each mapping of the process (copied at the fork, torn down at the child's
+  exit: about 1 to 3 us each on the machine this was tuned on), and a page fault for each private
+  page either process writes after it and for each 64 KiB of code the child runs. So `libshim.so` has
+  one code segment (`-z noseparate-code`: its headers and constants are executable too; RELRO still
+  makes the GOT read-only), four mappings rather than six; without a machine `fork` jumps to libc's,
+  so the child never returns through the shim; the fork path's code, `_exit` included, sits with the
+  start-up code; and a child on a machine writes one page of the shim's (its pid) besides its
+  thread's own block (which the kernel writes for it anyway), and reads none its parent never
+  touched. Counted (`tests/programs/fork_faults`, a child that `_exit`s at once): 8 faults natively,
+  9 under the shim and 10 on a machine (were 10 and 15); the parent 2 natively, 3 on a machine (the
+  forking thread's mask and the launch's clock, kept for the child's claim).
 - Machine size: the CPU calls, a CPU file and start-up from 2 to 8192 vCPUs; the target is that
   none grows faster than the mask (8 to 1024 bytes).
 - Strict mode: the `strict:` rows. Calls the filter lets through pay the kernel's seccomp entry and

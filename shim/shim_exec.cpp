@@ -231,9 +231,14 @@ SHIM_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
 }
 
 /* fork(2) through libc: the parent registers the child's slot at once, so that it can ask about or
- * change its child's mask before the child has run a single instruction of its own. */
+ * change its child's mask before the child has run a single instruction of its own. Without a
+ * machine there is nothing to register: libc's fork is reached by a jump, so that the child returns
+ * straight to the program and never runs this code again (each 64 KiB of the shim's code a fork
+ * child runs costs it a page fault). */
 SHIM_EXPORT LIBOS_FORK_PATH pid_t fork(void) noexcept {
     shim::ensure();
+    if (!libos::is_virtual())
+        return SHIM_REAL(fork)();
     pid_t child = SHIM_REAL(fork)();
     if (child > 0)
         libos::register_fork_child(child);
@@ -278,7 +283,9 @@ __attribute__((visibility("hidden"), used)) void shim_before_vfork() noexcept {
         libos::ensure_region();
         libos::note_vfork();
     }
-    shim_libc_vfork = shim::resolve_next("vfork");
+    /* Looked up once: dlsym's search of the loaded objects took several microseconds of every vfork. */
+    if (!__atomic_load_n(&shim_libc_vfork, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&shim_libc_vfork, shim::resolve_next("vfork"), __ATOMIC_RELEASE);
     errno = saved;
 }
 }

@@ -6,6 +6,7 @@
  * destructor. Without tracing, straight to the host. */
 #include <sys/syscall.h>
 
+#include "libos/libos_sections.h"
 #include "libos/libos_table.h"
 #include "libos/libos_trace.h"
 #include "pal/pal.h"
@@ -14,7 +15,8 @@
 SHIM_EXPORT __attribute__((noreturn)) void _exit(int status) noexcept;
 SHIM_EXPORT __attribute__((noreturn)) void _Exit(int status) noexcept;
 
-SHIM_EXPORT void _exit(int status) noexcept {
+/* With the fork path's code: a fork child that ends with _exit runs no other page of the shim's. */
+SHIM_EXPORT LIBOS_FORK_PATH void _exit(int status) noexcept {
     if (libos::g_tracing)
         libos::dispatch(SYS_exit_group, status, 0, 0, 0, 0, 0);
     PalProcessExit(status);

@@ -249,6 +249,10 @@ LIBOS_FORK_PATH void before_fork() {
 LIBOS_FORK_PATH void after_fork_child() {
     if (g_init_state.load(std::memory_order_acquire) != kVirtual)
         return;
+    /* The one page of the shim's own memory a fork child writes (the thread's block aside, which the
+     * kernel writes for it anyway): its pid, so that it never takes itself for a vfork child, which
+     * would be asked of the kernel (kcmp), and a kernel that refuses (a container's seccomp profile)
+     * gets the safe answer, "yes". */
     g_machine.owner_pid = PalProcessGetId();
     g_machine.first_slot = nullptr;
     pid_namespace_after_fork();

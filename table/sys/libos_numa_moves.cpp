@@ -109,11 +109,12 @@ void numa_share_own_directory() {
     numa_share_directory(reinterpret_cast<uintptr_t>(&g_numa_directory));
 }
 
-void numa_adopt_moves() {
-    const uint64_t head = numa_move_head(false);
-    uint64_t from = g_adopted_moves.load(std::memory_order_relaxed);
-    if (__builtin_expect(from >= head, 1))
-        return;
+namespace {
+
+/* numa_adopt_moves' work, out of line: its frame (a move's record, two node masks) is larger than the
+ * check's, and the check runs before every fork, where each page of stack the parent writes is a
+ * page fault (the fork write-protected it). */
+__attribute__((noinline)) void adopt_moves(uint64_t head, uint64_t from) {
     /* A vfork child runs in its parent's memory, whose records and mark are the parent's. */
     if (in_parent_memory() || g_adopting.exchange(true, std::memory_order_acquire))
         return;
@@ -179,16 +180,28 @@ void numa_adopt_moves() {
     g_adopting.store(false, std::memory_order_release);
 }
 
-void numa_before_fork() {
+}  // namespace
+
+LIBOS_FORK_PATH void numa_adopt_moves() {
+    const uint64_t head = numa_move_head(false);
+    const uint64_t from = g_adopted_moves.load(std::memory_order_relaxed);
+    if (__builtin_expect(from >= head, 1))
+        return;
+    adopt_moves(head, from);
+}
+
+LIBOS_FORK_PATH void numa_before_fork() {
     numa_adopt_moves();
 }
 
 LIBOS_FORK_PATH void numa_moves_after_fork_child() {
     /* The child's only thread: a taker of the parent that the fork cut short is not one of its own
-     * (its readers would find the sequence number odd for good). */
-    g_adopting.store(false, std::memory_order_relaxed);
+     * (its readers would find the sequence number odd for good). Written only then: each page of its
+     * own memory a fork child writes is copied for it. */
+    if (__builtin_expect(g_adopting.load(std::memory_order_relaxed), 0))
+        g_adopting.store(false, std::memory_order_relaxed);
     const uint32_t seq = g_adopt_seq.load(std::memory_order_relaxed);
-    if (seq & 1)
+    if (__builtin_expect(seq & 1, 0))
         g_adopt_seq.store(seq + 1, std::memory_order_relaxed);
 }
 

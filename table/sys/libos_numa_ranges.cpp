@@ -502,7 +502,7 @@ void numa_publish_task_policy(const VirtualPolicy* policy) {
     } while (g_task_again.load(std::memory_order_acquire));
 }
 
-void numa_republish_task_policy(const VirtualPolicy* policy) {
+LIBOS_FORK_PATH void numa_republish_task_policy(const VirtualPolicy* policy) {
     const bool same = !(g_task_seq.load(std::memory_order_relaxed) & 1) && g_task_valid == (policy != nullptr) &&
                       (!policy || memcmp(&g_task_policy, policy, sizeof(*policy)) == 0);
     if (same)

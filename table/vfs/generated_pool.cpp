@@ -54,7 +54,7 @@ LIBOS_LARGE_BSS constinit PooledFile g_pool[kPooledFiles] = {};
  * same open files; it makes and takes no slot (pooled_open asks the real id). A vfork child that
  * finds no id kept stores none: that memory is its parent's, which would take the child's id for
  * its own and find none of its slots again. */
-constinit std::atomic<pid_t> g_pool_pid{0};
+LIBOS_FORK_DATA constinit std::atomic<pid_t> g_pool_pid{0};
 
 pid_t pool_pid() {
     pid_t pid = g_pool_pid.load(std::memory_order_relaxed);
@@ -371,8 +371,10 @@ long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino, size_t size) {
     return kPoolUnavailable;
 }
 
-void pool_after_fork() {
-    g_pool_pid.store(0, std::memory_order_relaxed);
+LIBOS_FORK_PATH void pool_after_fork() {
+    /* Written only when set: each page of its own memory a fork child writes is copied for it. */
+    if (g_pool_pid.load(std::memory_order_relaxed) != 0)
+        g_pool_pid.store(0, std::memory_order_relaxed);
     /* A fork made inside a call's scope (a signal handler's, during an open): the child asks again. */
     if (t_call_pid > 0)
         t_call_pid = -1;

@@ -536,7 +536,7 @@ void vfs_live_write_now(Caller caller, int fd) {
     }
 }
 
-void vfs_live_after_fork() {
+LIBOS_FORK_PATH void vfs_live_after_fork() {
     pool_after_fork();
     /* Counted in this process's own array: a thread of the parent that was making a content at the
      * fork does not exist here, and its count would make every read of that memfd wait and give up.

@@ -25,4 +25,10 @@
  * maps the shim's code again page by page as it runs it, one fault per 64 KiB it reaches. */
 #define LIBOS_FORK_PATH __attribute__((section(".text.startup")))
 
+/* A small global that a fork child reads though its process may never have touched it (a check of
+ * whether there is anything to reset): in .data, whose one page every process writes at start-up (the
+ * shim's flags follow it, at the start of .bss), so that the child's look finds the page mapped
+ * instead of faulting a page of zeros in. */
+#define LIBOS_FORK_DATA __attribute__((section(".data.libos_fork")))
+
 #endif

@@ -177,11 +177,16 @@ extern "C" long PalThreadProcess(pid_t tid, pid_t* tgid, pid_t* ppid) {
 
 /* ---- this process ------------------------------------------------------------------------------ */
 
-extern "C" __attribute__((section(".text.startup"))) pid_t PalProcessGetId(void) {
+/* These three with the table's fork path and start-up code (.text.startup, libos_sections.h; the PAL
+ * includes no header of the table's): a fork child calls them, and each 64 KiB of code it runs costs
+ * it a page fault. */
+#define PAL_FORK_PATH __attribute__((section(".text.startup")))
+
+extern "C" PAL_FORK_PATH pid_t PalProcessGetId(void) {
     return static_cast<pid_t>(pal_raw(SYS_getpid));
 }
 
-extern "C" pid_t PalProcessGetParentId(void) {
+extern "C" PAL_FORK_PATH pid_t PalProcessGetParentId(void) {
     return static_cast<pid_t>(pal_raw(SYS_getppid));
 }
 
@@ -218,7 +223,7 @@ extern "C" long PalProcessExecAt(int dirfd, const char* path, char* const argv[]
                    reinterpret_cast<long>(envp), flags);
 }
 
-extern "C" void PalProcessExit(int status) {
+extern "C" PAL_FORK_PATH void PalProcessExit(int status) {
     for (;;)
         pal_raw(SYS_exit_group, status);
 }
