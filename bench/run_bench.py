@@ -1051,7 +1051,13 @@ What the figures mean:
 - Strict mode: the `strict:` rows. Calls the filter lets through pay the kernel's seccomp entry and
   nothing more (every untrapped number is in the kernel's action cache, docs/strict-mode.md), shown
   against a filter that allows everything; calls the shim answers in-process pay nothing more;
-  trapped calls pay a round trip to the supervisor.
+  trapped calls pay a round trip to the supervisor: two context switches between processes (4.7 µs
+  on the machine strict5 measured, the floor of user notification) plus the supervisor's own system
+  calls, 5 for a `sched_getaffinity` (its copy out, `process_vm_writev`, 1.5 µs) and 4 for an open
+  left to the host. One supervisor thread receives at a time: each further waiting thread cost every
+  trapped call about 2 µs (the kernel woke them all), so these rows, pinned to one CPU, were the
+  only ones that did not pay it. Start-up under `--strict` is mostly the views' trees (11–12 ms of
+  14–16 ms at 2 vCPUs, docs/strict-mode.md, "Start-up").
 
 ## The latest full run
 

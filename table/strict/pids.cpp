@@ -211,6 +211,13 @@ long Caller::remote_resolve(pid_t pid, TargetTask* out) const {
         /* The caller is held first, and its namespace looked up after: if it is still there then,
          * the namespace is its own, not that of a task that took its tid after it ended. */
         long pidfd = known ? PalThreadPidfd(caller) : -1;
+        /* The call still waits: the tid, and the pidfd, are the caller's (and not those of a task that
+         * took the tid since the call was received). */
+        if (!remote_->waits()) {
+            if (pidfd >= 0)
+                PalFileClose(static_cast<int>(pidfd));
+            return -ESRCH;
+        }
         caller_ns = pid_namespace_of(caller);
         place(caller, caller_ns, out);
         if (known) {

@@ -113,8 +113,14 @@ pid_t Caller::remote_process() const {
     return remote_->tgid;
 }
 
+/* Read by tid: if the caller ended meanwhile and another task took its tid, the bytes are that task's.
+ * The call still waiting after the read says they were the caller's (a trapped call's task lives, and
+ * keeps its tid, until the call ends); a caller gone gets nothing, and its handler acts on nothing. */
 long Caller::remote_copy_in(void* dst, uintptr_t src, size_t size) const {
-    return reached(remote_, PalProcessRead(remote_->tid, dst, src, size));
+    long ret = reached(remote_, PalProcessRead(remote_->tid, dst, src, size));
+    if (ret == 0 && !remote_->waits())
+        return -ESRCH;
+    return ret;
 }
 
 long Caller::remote_copy_out(uintptr_t dst, const void* src, size_t size) const {

@@ -550,6 +550,12 @@ bool vfs_classify(Caller caller, const char* path, VfsPath* out, VfsFollow follo
     }
     if (!may_be_in_views(lexical))
         return false;
+    /* A remote caller in another root or mount namespace (a chroot, a container) names other files:
+     * the supervisor must not open its own for it. Asked only here, of a path that may be a view's:
+     * it costs three looks at /proc (most of a trapped open), and every other path goes to the host
+     * either way. */
+    if (!caller.shares_files())
+        return false;
     /* The walk's state (2 KiB of paths) in scratch memory, not on the caller's stack. */
     Scratch walk_memory(sizeof(Walk));
     if (!walk_memory.data()) {
@@ -643,10 +649,6 @@ bool start_directory(int dirfd, const char* path, bool needed, char* dir) {
  * reports that), and the call must go to the host untouched. */
 bool vfs_resolve(Caller caller, int dirfd, uintptr_t user_path, VfsPath* out, VfsFollow follow, uint64_t resolve) {
     if (!vfs_active() || !user_path)
-        return false;
-    /* A remote caller in another root or mount namespace (a chroot, a container) names other files:
-     * the supervisor must not open its own for it. */
-    if (!caller.shares_files())
         return false;
     /* A path of kVfsPathMax bytes or more (up to the kernel's PATH_MAX) is read into a mapping:
      * "/sys/devices/system/cpu/./././.../cpu5/online" still names the view. */

@@ -78,6 +78,12 @@
  *                       into memory below 4 GiB: i386=<sched_getaffinity's result, or
  *                       "unsupported" when the kernel has no 32-bit emulation>
  *   setpid PID V        raw sched_setaffinity(PID, {V}) of another task: setpid=<result>
+ *   switches N          N raw sched_getaffinity calls: supervisor_threads=<libos-run's threads but
+ *                       its first> supervisor_switches=<their voluntary context switches meanwhile>
+ *                       supervisor_switches_others=<the same, without the thread that had most>
+ *   stall               a thread's raw getcpu holds the supervisor thread that answers it (a test
+ *                       build's hook) until another call is answered; meanwhile raw sched_getaffinity:
+ *                       stall=answered once both returned
  *   libcpin V           libc's sched_setaffinity(0, {V}) (the shim's, in a process with it):
  *                       libcpin=<result>, then the raw mask: rawmask=<list>
  *   libcmask            libc's sched_getaffinity(getpid()): libcmask=<list>
@@ -99,6 +105,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -254,6 +261,110 @@ static void print_mask(const char* key) {
     char list[8192];
     list_of(mask, got, list, sizeof(list));
     say("%s=%s", key, list);
+}
+
+/* ---- the supervisor's threads ---------------------------------------------------------------- */
+
+/* libos-run's pid: this program's parent is the launch's keeper, whose parent is libos-run. */
+static long launcher_pid(void) {
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)getppid());
+    FILE* f = fopen(path, "re");
+    if (!f)
+        return -1;
+    long ppid = -1;
+    if (fgets(line, sizeof(line), f)) {
+        const char* close_paren = strrchr(line, ')');
+        char state;
+        if (!close_paren || sscanf(close_paren + 1, " %c %ld", &state, &ppid) != 2)
+            ppid = -1;
+    }
+    fclose(f);
+    return ppid;
+}
+
+/* The voluntary context switches of every thread of process `pid` but its first (the supervisor's
+ * threads, in libos-run), by tid: how many threads were read (at most `max`). */
+#define MAX_SUPERVISORS 64
+static int supervisor_switches(long pid, long* tids, long* counts, int max) {
+    char path[320], line[256];
+    snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+    DIR* d = opendir(path);
+    if (!d)
+        return -1;
+    int threads = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) && threads < max) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || atol(e->d_name) == pid)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/task/%s/status", pid, e->d_name);
+        FILE* f = fopen(path, "re");
+        if (!f)
+            continue;
+        tids[threads] = atol(e->d_name);
+        counts[threads] = 0;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &counts[threads]) == 1)
+                break;
+        fclose(f);
+        ++threads;
+    }
+    closedir(d);
+    return threads;
+}
+
+/* "switches N": N raw sched_getaffinity calls; how often the supervisor's threads slept meanwhile: all
+ * of them, and all but the one that slept most. */
+static void switches(long calls) {
+    long pid = launcher_pid();
+    long tids[MAX_SUPERVISORS], before[MAX_SUPERVISORS], tids_after[MAX_SUPERVISORS], after[MAX_SUPERVISORS];
+    int n_before = pid > 0 ? supervisor_switches(pid, tids, before, MAX_SUPERVISORS) : -1;
+    unsigned char mask[MASK_BYTES];
+    for (long i = 0; i < calls; ++i)
+        raw_getaffinity(0, sizeof(mask), mask);
+    int n_after = n_before >= 0 ? supervisor_switches(pid, tids_after, after, MAX_SUPERVISORS) : -1;
+    long total = 0, most = 0;
+    for (int i = 0; i < n_after; ++i) {
+        long delta = after[i];
+        for (int j = 0; j < n_before; ++j)
+            if (tids[j] == tids_after[i])
+                delta -= before[j];
+        total += delta;
+        if (delta > most)
+            most = delta;
+    }
+    say("supervisor_threads=%d", n_after);
+    say("supervisor_switches=%ld", n_after >= 0 ? total : -1);
+    say("supervisor_switches_others=%ld", n_after >= 0 ? total - most : -1);
+}
+
+/* "stall": a thread's raw getcpu carries the mark that holds the answering supervisor thread (a test
+ * build's hook, launcher/strict/supervisor.cpp) until another call has been answered; meanwhile this
+ * thread asks raw sched_getaffinity until the getcpu returns. Without another supervisor thread to
+ * take over, neither would ever return. */
+static atomic_int g_stalled_done;
+static void* stalled_getcpu(void* arg) {
+    (void)arg;
+    unsigned cpu = 0;
+    RAW3(SYS_getcpu, &cpu, 0, 0x574111edL);
+    atomic_store(&g_stalled_done, 1);
+    return NULL;
+}
+
+static void stall(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, stalled_getcpu, NULL) != 0) {
+        say("stall=pthread_create");
+        return;
+    }
+    unsigned char mask[MASK_BYTES];
+    long asked = 0;
+    while (!atomic_load(&g_stalled_done)) {
+        raw_getaffinity(0, sizeof(mask), mask);
+        ++asked;
+    }
+    pthread_join(t, NULL);
+    say("stall=%s", asked > 0 ? "answered" : "none");
 }
 
 /* ---- files ------------------------------------------------------------------------------------- */
@@ -1293,6 +1404,10 @@ int main(int argc, char** argv) {
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 complain("spawn %s: status %#x", argv[i + 1], status);
             return failed;
+        } else if (!strcmp(c, "switches")) {
+            switches(atol(argument(c, argv, &i)));
+        } else if (!strcmp(c, "stall")) {
+            stall();
         } else if (!strcmp(c, "exec") || !strcmp(c, "rawexec")) {
             if (!argv[i + 1]) {
                 fprintf(stderr, "strict_raw: %s needs a program\n", c);

@@ -40,6 +40,14 @@ struct RemoteTask {
     bool rights_lost = false; /* this supervisor thread lost its own rights: see dispatch_remote */
     PalFileRights file_rights;
     CallerCache* callers = nullptr; /* the answering thread's, if it keeps one */
+    /* Whether the trapped call still waits for its answer (SECCOMP_IOCTL_NOTIF_ID_VALID on the
+     * supervisor's side), so that the tid is still the caller's and nobody else's: asked after each
+     * read of the caller's memory (what was read was the caller's), and when a caller is met anew,
+     * once its pidfd is held (the pidfd is then the caller's, and later calls need not ask: a pidfd of
+     * a task still alive says its tid is still its own). nullptr: the supervisor asked before the call. */
+    bool (*still_waiting)(const void* notification) = nullptr;
+    const void* notification = nullptr;
+    bool waits() const { return !still_waiting || still_waiting(notification); }
 };
 
 /* Strict mode's views (launcher/strict/views.cpp, docs/strict-mode.md): the launch's private mount
