@@ -422,7 +422,17 @@ namespace launcher {
 
 using namespace strict;
 
-void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views) {
+std::string strict_live_files_text(bool no_fuse) {
+    if (no_fuse)
+        return "snapshots at the open without the shim (--no-fuse)";
+    std::string why = probe_live_files();
+    if (why.empty())
+        return "live without the shim: each read from the start makes them anew (a FUSE file system served by "
+               "libos-run)";
+    return "snapshots at the open without the shim: FUSE cannot be used here (" + why + ")";
+}
+
+void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views, bool live) {
     seccomp_notif_sizes sizes = probe_notification_sizes();
 
     /* The launch's shared state, created here so that this process can answer for every process of
@@ -521,6 +531,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         waitpid(keeper, nullptr, 0);
         refuse_missing(missing, detail);
     }
+
+    /* The live files' server, before any supervisor thread may answer an open. Where FUSE cannot be
+     * used the snapshots stay, silently: --show says which a launch gets (docs/strict-mode.md). */
+    if (live)
+        start_live_files();
 
     /* Supervisor threads, as many as the host CPUs the program may run on (at most 8): a caller on
      * each CPU finds one waiting. */
