@@ -341,6 +341,7 @@ void kill_the_launch() {
 }
 
 [[noreturn]] void end_as(int status) {
+    stop_live_files();
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         /* Die of the same signal, as timeout(1) does, without a core file of the launcher's own. */
@@ -501,6 +502,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         run_keeper(supervisor, socks[1], filter, waited, original, views, program, argv, envp.data());
     }
     close(socks[1]);
+    /* The live files' server, while the child makes the views, and before any supervisor thread may
+     * answer an open. Where FUSE cannot be used the snapshots stay, silently: --show says which a
+     * launch gets (docs/strict-mode.md). */
+    if (live)
+        start_live_files();
     ViewsInfo views_info = {};
     await_child(socks[0], keeper, waited);
     int listener = receive_listener(socks[0], &views_info);
@@ -531,11 +537,6 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         waitpid(keeper, nullptr, 0);
         refuse_missing(missing, detail);
     }
-
-    /* The live files' server, before any supervisor thread may answer an open. Where FUSE cannot be
-     * used the snapshots stay, silently: --show says which a launch gets (docs/strict-mode.md). */
-    if (live)
-        start_live_files();
 
     /* Supervisor threads, as many as the host CPUs the program may run on (at most 8): a caller on
      * each CPU finds one waiting. */

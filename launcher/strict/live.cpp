@@ -89,6 +89,27 @@ bool live_kind(const libos::VfsPath& path) {
     }
 }
 
+/* Whether the content is the same for every reader: made from world-readable host files, whatever
+ * the thread that reads it (the machine's /proc/stat, a node's counters). Those are made with this
+ * process's own reads, as the shim makes its own (host files kept open: no path walk, no change of
+ * rights); the caller's rights were checked at the open, as the kernel checks them at the open and
+ * not at each read. A task's files and a cgroup's depend on the reader (its slot, its cgroup): they
+ * are made for the reading thread, with its rights. */
+bool same_for_every_reader(const libos::VfsPath& path) {
+    switch (path.file) {
+        case libos::VfsFile::Stat:
+        case libos::VfsFile::Interrupts:
+        case libos::VfsFile::Softirqs:
+        case libos::VfsFile::SoftnetStat:
+        case libos::VfsFile::NodeMeminfo:
+        case libos::VfsFile::NodeNumastat:
+        case libos::VfsFile::NodeVmstat:
+            return true;
+        default:
+            return false;
+    }
+}
+
 std::string errno_text(const std::string& what, int err) {
     return what + ": " + strerror(err);
 }
@@ -412,9 +433,11 @@ std::atomic<bool> g_warned_lost{false};
 long make(Handle* h, pid_t reader) {
     libos::RemoteTask task;
     task.tid = reader > 0 ? reader : h->slot->opener;
+    const libos::VfsPath& path = h->slot->path;
     if (ftruncate(g_live.scratch, 0) != 0 || lseek(g_live.scratch, 0, SEEK_SET) != 0)
         return -errno;
-    long ret = libos::vfs_write_generated(libos::Caller(&task), h->slot->path, g_live.scratch);
+    long ret = libos::vfs_write_generated(same_for_every_reader(path) ? libos::Caller::self() : libos::Caller(&task),
+                                          path, g_live.scratch);
     if (libos::rights_lost()) {
         /* This thread could not take its own rights back: it must not act for anyone again. */
         g_live.serving.store(false);
@@ -541,15 +564,20 @@ std::string start_live_files() {
         g_live.mounted.dev = -1;
         return fail(errno_text("pthread_create", err));
     }
-    /* The first request waits for the protocol's INIT: once the root's attributes come back, the
-     * server answers. */
-    struct stat root;
+    /* Not waited for: the kernel holds the first request until the server has answered the
+     * protocol's INIT, and a connection that INIT failed fails every request (ECONNREFUSED), which
+     * leaves that open its snapshot (live_file_for). */
     g_live.serving.store(true);
-    if (fstatat(g_live.mounted.mnt, "", &root, AT_EMPTY_PATH) != 0) {
-        g_live.serving.store(false);
-        return errno_text("the FUSE server's first answer", errno);
-    }
     return std::string();
+}
+
+void stop_live_files() {
+    g_live.serving.store(false);
+    /* The mount is detached: its last descriptor gone (no program of the launch is left to hold a
+     * file of it), the kernel unmounts it and ends the connection, and the server's loop ends. */
+    if (g_live.mounted.mnt >= 0)
+        close(g_live.mounted.mnt);
+    g_live.mounted.mnt = -1;
 }
 
 int live_file_for(int fd, pid_t opener) {
@@ -612,6 +640,8 @@ std::string probe_live_files() {
 std::string start_live_files() {
     return "this libos-run was built without libfuse3";
 }
+
+void stop_live_files() {}
 
 int live_file_for(int, pid_t) {
     return -1;

@@ -89,6 +89,10 @@ std::string mount_views(ViewsInfo* info);
  * snapshots at the open stay then. */
 std::string start_live_files();
 
+/* At the end of the launch: unmounts the live files (the kernel then ends the connection and the
+ * server's loop). */
+void stop_live_files();
+
 /* Whether start_live_files would succeed here (for --show): "" or why not. Mounts and unmounts. */
 std::string probe_live_files();
 

@@ -25,8 +25,9 @@
  *                             octal> cloexec=<0|1>
  *   fork PATH                 opens PATH, reads it, forks: the child reads the same descriptor from
  *                             offset 0: child_read=<some|none|error>
- *   bench PATH N              opens PATH once and reads it whole from offset 0 (pread) N times:
- *                             bench_ns=<nanoseconds per read> bench_bytes=<bytes per read>
+ *   bench PATH N CHUNK        opens PATH once and reads it whole from offset 0 (pread, CHUNK bytes at
+ *                             a time, to the end) N times: bench_ns=<nanoseconds per read>
+ *                             bench_bytes=<bytes per read>
  *   openbench PATH N          N times open, read whole and close: openbench_ns=<nanoseconds each> */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,11 +67,12 @@ static long read_all(int fd, size_t chunk) {
     return (long)got;
 }
 
-/* The same with pread from offset 0. */
-static long pread_all(int fd) {
+/* The same with pread from offset 0, `chunk` bytes at a time. */
+static long pread_all(int fd, size_t chunk) {
     size_t got = 0;
     for (;;) {
-        ssize_t n = pread(fd, g_buf + got, BUF_SIZE - 1 - got, (off_t)got);
+        size_t want = chunk < BUF_SIZE - 1 - got ? chunk : BUF_SIZE - 1 - got;
+        ssize_t n = pread(fd, g_buf + got, want, (off_t)got);
         if (n < 0)
             return -errno;
         if (n == 0 || got + (size_t)n >= BUF_SIZE - 1) {
@@ -144,7 +146,7 @@ static int cmd_watch(const char* path, const char* prefix, const char* field_tex
     int found;
     unsigned long long first = pick(prefix, field, &found);
     make_things_move();
-    if (pread_all(fd) < 0)
+    if (pread_all(fd, 65536) < 0)
         die("pread");
     int again;
     unsigned long long second = pick(prefix, field, &again);
@@ -234,7 +236,7 @@ static int cmd_fork(const char* path) {
     if (child < 0)
         die("fork");
     if (child == 0) {
-        long n = pread_all(fd);
+        long n = pread_all(fd, 65536);
         printf("child_read=%s\n", n > 0 ? "some" : n == 0 ? "none" : "error");
         fflush(stdout);
         _exit(0);
@@ -251,15 +253,16 @@ static long long now_ns(void) {
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static int cmd_bench(const char* path, const char* count_text) {
+static int cmd_bench(const char* path, const char* count_text, const char* chunk_text) {
     long count = atol(count_text);
+    size_t chunk = (size_t)atol(chunk_text);
     int fd = open(path, O_RDONLY);
-    if (fd < 0 || count <= 0)
+    if (fd < 0 || count <= 0 || chunk == 0)
         die("open");
-    long bytes = pread_all(fd);
+    long bytes = pread_all(fd, chunk);
     long long start = now_ns();
     for (long i = 0; i < count; ++i)
-        if ((bytes = pread_all(fd)) <= 0)
+        if ((bytes = pread_all(fd, chunk)) <= 0)
             die("pread");
     long long elapsed = now_ns() - start;
     printf("bench_ns=%lld\nbench_bytes=%ld\n", elapsed / count, bytes);
@@ -291,11 +294,11 @@ int main(int argc, char** argv) {
         return cmd_fstat(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "fork") == 0)
         return cmd_fork(argv[2]);
-    if (argc == 4 && strcmp(argv[1], "bench") == 0)
-        return cmd_bench(argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argv[2], argv[3], argv[4]);
     if (argc == 4 && strcmp(argv[1], "openbench") == 0)
         return cmd_openbench(argv[2], argv[3]);
     fprintf(stderr, "usage: strict_live watch PATH PREFIX FIELD | chunks PATH SIZE | fstat PATH FLAGS | fork PATH | "
-                    "bench PATH N | openbench PATH N\n");
+                    "bench PATH N CHUNK | openbench PATH N\n");
     return 2;
 }
