@@ -219,6 +219,20 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   else
     fail "launcher as nobody: the launch runs" "status $rc" "got: $out" "stderr: $err"
   fi
+  # With a /dev/fuse it may open (a node of mode 0666, bound over /dev/fuse in a mount namespace of
+  # this test's own), a launcher without root mounts FUSE from a helper in a user namespace of its
+  # own: live.
+  mkdir -p "$tmp/dev"
+  run unshare -m sh -c "mknod -m 666 '$tmp/dev/fuse' c 10 229 && mount --bind '$tmp/dev/fuse' /dev/fuse || exit 99
+    exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all '$L' --strict --cpus 8 -- '$LS' watch /proc/stat ctxt 1"
+  if [ $rc -eq 99 ] || [ $live -eq 0 ]; then
+    skip "launcher as nobody, /dev/fuse open to it: live through a user namespace of its own" \
+      "no device node could be made here, or FUSE cannot be used: $shown $err"
+  elif [ $rc -eq 0 ] && [ "$out" == "$moved" ] && [ -z "$err" ]; then
+    pass "launcher as nobody, /dev/fuse open to it: live through a user namespace of its own"
+  else
+    fail "launcher as nobody, /dev/fuse open to it: live" "status $rc" "got: $out" "stderr: $err"
+  fi
 else
   skip "launcher as nobody" "needs root and setpriv"
 fi
