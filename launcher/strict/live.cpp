@@ -626,7 +626,7 @@ int live_file_for(int fd, pid_t opener) {
     char name[24];
     snprintf(name, sizeof(name), "%llu", static_cast<unsigned long long>(node));
     constexpr int kKept = O_NONBLOCK | O_APPEND | O_NOATIME | O_DIRECT;
-    int live = openat(g_live.mounted.mnt, name, O_RDONLY | O_CLOEXEC | (flags & kKept));
+    int live = openat(g_live.mounted.mnt, name, O_RDONLY | O_CLOEXEC | O_DIRECT | (flags & kKept));
     unref(s);
     return live;
 }
