@@ -110,8 +110,16 @@ bool same_for_every_reader(const libos::VfsPath& path) {
     }
 }
 
-std::string errno_text(const std::string& what, int err) {
-    return what + ": " + strerror(err);
+/* Why FUSE cannot be used, in a buffer of its own: making the launch's server allocates nothing
+ * through operator new, whose handler ends libos-run (libos_run.cpp: out_of_memory) where this must
+ * fall back to the snapshots instead. */
+struct Why {
+    char text[320] = "";
+    bool empty() const { return text[0] == '\0'; }
+};
+
+void say(Why* why, const char* what, int err) {
+    snprintf(why->text, sizeof(why->text), "%s: %s", what, strerror(err));
 }
 
 /* ---- the mount --------------------------------------------------------------------------------- */
@@ -196,10 +204,10 @@ struct HelperReply {
  * namespace, which fsmount needs it to own), in which the launcher's uid and gid are mapped to
  * themselves, mounts there, and sends the two descriptors back. The mount's user namespace is then
  * the helper's, whose only uid is the launcher's, which every process of the launch has. */
-std::string mount_in_user_namespace(Mounted* m) {
+void mount_in_user_namespace(Mounted* m, Why* why) {
     int socks[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0)
-        return errno_text("socketpair", errno);
+        return say(why, "socketpair", errno);
     const uid_t uid = geteuid();
     const gid_t gid = getegid();
     pid_t helper = fork();
@@ -207,7 +215,7 @@ std::string mount_in_user_namespace(Mounted* m) {
         int err = errno;
         close(socks[0]);
         close(socks[1]);
-        return errno_text("fork", err);
+        return say(why, "fork", err);
     }
     if (helper == 0) {
         close(socks[0]);
@@ -269,35 +277,44 @@ std::string mount_in_user_namespace(Mounted* m) {
     close(socks[0]);
     while (waitpid(helper, nullptr, __WALL) < 0 && errno == EINTR) {
     }
-    if (n != static_cast<ssize_t>(sizeof(reply)))
-        return "the mount's helper process sent nothing";
+    if (n != static_cast<ssize_t>(sizeof(reply))) {
+        snprintf(why->text, sizeof(why->text), "the mount's helper process sent nothing");
+        return;
+    }
     reply.step[sizeof(reply.step) - 1] = '\0';
-    if (reply.err != 0)
-        return errno_text(std::string(reply.step) + " in a user namespace of its own", reply.err);
+    if (reply.err != 0) {
+        snprintf(why->text, sizeof(why->text), "%s in a user namespace of its own: %s", reply.step,
+                 strerror(reply.err));
+        return;
+    }
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
-        return "the mount's helper process sent no descriptors";
+    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
+        snprintf(why->text, sizeof(why->text), "the mount's helper process sent no descriptors");
+        return;
+    }
     int fds[2];
     memcpy(fds, CMSG_DATA(c), sizeof(fds));
     m->dev = fds[0];
     m->mnt = fds[1];
-    return std::string();
 }
 
-/* The FUSE mount: "" and both descriptors, or why there is none. */
-std::string mount_fuse(Mounted* m) {
+/* The FUSE mount: both descriptors, or why there is none (false). */
+bool mount_fuse(Mounted* m, Why* why) {
     const char* step = "";
     int err = mount_here(m, &step);
     if (err == 0)
-        return std::string();
+        return true;
     /* Without CAP_SYS_ADMIN here, a user namespace of its own may still mount FUSE. */
     if (err == EPERM && geteuid() != 0 && strcmp(step, "open /dev/fuse") != 0) {
-        std::string why = mount_in_user_namespace(m);
-        if (why.empty())
-            return why;
-        return errno_text(step, err) + "; " + why;
+        Why helper;
+        mount_in_user_namespace(m, &helper);
+        if (helper.empty())
+            return true;
+        snprintf(why->text, sizeof(why->text), "%s: %s; %s", step, strerror(err), helper.text);
+        return false;
     }
-    return errno_text(step, err);
+    say(why, step, err);
+    return false;
 }
 
 /* ---- the slots ---------------------------------------------------------------------------------- */
@@ -324,7 +341,6 @@ struct Live {
     Slot* slots = nullptr;
     std::atomic<uint64_t> generation{0};
     int scratch = -1; /* the server thread's: each content is made here */
-    std::string why;  /* why it does not serve, for --show */
 };
 Live g_live;
 
@@ -345,11 +361,13 @@ void unref(Slot* s) {
 
 /* ---- the server ---------------------------------------------------------------------------------- */
 
-/* One open file of the file system: the content made last and where the last read ended. */
+/* One open file of the file system: the content made last and where the last read ended. With
+ * malloc, whose failure is an answer (ENOMEM), not the end of libos-run as operator new's. */
 struct Handle {
     Slot* slot;
-    std::string text;
-    off_t next = -1; /* where the last read ended; -1: nothing made yet */
+    char* text;      /* malloc'd */
+    size_t length, room;
+    off_t next;      /* where the last read ended; -1: nothing made yet */
 };
 
 constexpr double kAttrTimeout = 86400.0; /* the attributes are fixed at the open */
@@ -410,7 +428,11 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fuse_reply_err(req, EACCES);
         return;
     }
-    auto* h = new (std::nothrow) Handle{s, std::string(), -1};
+    auto* h = static_cast<Handle*>(calloc(1, sizeof(Handle)));
+    if (h) {
+        h->slot = s;
+        h->next = -1;
+    }
     if (!h) {
         fuse_reply_err(req, ENOMEM);
         return;
@@ -422,7 +444,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->noflush = 1;    /* nothing to flush at a close */
     if (fuse_reply_open(req, fi) != 0) {
         unref(s);
-        delete h;
+        free(h);
     }
 }
 
@@ -452,13 +474,16 @@ long make(Handle* h, pid_t reader) {
     off_t length = lseek(g_live.scratch, 0, SEEK_CUR);
     if (length < 0)
         return -errno;
-    try {
-        h->text.resize(static_cast<size_t>(length));
-    } catch (...) {
-        return -ENOMEM;
+    if (static_cast<size_t>(length) > h->room) {
+        char* bigger = static_cast<char*>(realloc(h->text, static_cast<size_t>(length)));
+        if (!bigger)
+            return -ENOMEM;
+        h->text = bigger;
+        h->room = static_cast<size_t>(length);
     }
-    if (length > 0 && pread(g_live.scratch, h->text.data(), static_cast<size_t>(length), 0) != length)
+    if (length > 0 && pread(g_live.scratch, h->text, static_cast<size_t>(length), 0) != length)
         return -EIO;
+    h->length = static_cast<size_t>(length);
     return 0;
 }
 
@@ -479,18 +504,19 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
             return;
         }
     }
-    const size_t length = h->text.size();
+    const size_t length = h->length;
     size_t from = off < 0 ? length : static_cast<size_t>(off);
     size_t n = from >= length ? 0 : std::min(size, length - from);
     h->next = static_cast<off_t>(from + n);
-    fuse_reply_buf(req, n ? h->text.data() + from : nullptr, n);
+    fuse_reply_buf(req, n ? h->text + from : nullptr, n);
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     auto* h = reinterpret_cast<Handle*>(fi->fh);
     if (h) {
         unref(h->slot);
-        delete h;
+        free(h->text);
+        free(h);
     }
     fuse_reply_err(req, 0);
 }
@@ -512,25 +538,29 @@ void* serve(void*) {
 
 std::string probe_live_files() {
     Mounted m;
-    std::string why = mount_fuse(&m);
+    Why why;
+    mount_fuse(&m, &why);
     close_mounted(&m);
-    return why;
+    return why.text;
 }
 
-std::string start_live_files() {
-    std::string why = mount_fuse(&g_live.mounted);
-    if (!why.empty())
-        return why;
-    auto fail = [](const std::string& what) {
+bool start_live_files() {
+    Why why;
+    if (!mount_fuse(&g_live.mounted, &why))
+        return false;
+    auto fail = [] {
         close_mounted(&g_live.mounted);
-        return what;
+        return false;
     };
-    g_live.slots = new (std::nothrow) Slot[kSlots];
+    /* calloc, and the slots made in place: no operator new (Why). */
+    g_live.slots = static_cast<Slot*>(calloc(kSlots, sizeof(Slot)));
     if (!g_live.slots)
-        return fail("no memory for the live files' slots");
+        return fail();
+    for (unsigned i = 0; i < kSlots; ++i)
+        new (&g_live.slots[i]) Slot;
     g_live.scratch = memfd_create("libos-live", MFD_CLOEXEC);
     if (g_live.scratch < 0)
-        return fail(errno_text("memfd_create", errno));
+        return fail();
     fuse_set_log_func(quiet);
     fuse_lowlevel_ops ops = {};
     ops.init = op_init;
@@ -544,13 +574,13 @@ std::string start_live_files() {
     fuse_args args = FUSE_ARGS_INIT(1, argv);
     g_live.session = fuse_session_new(&args, &ops, sizeof(ops), nullptr);
     if (!g_live.session)
-        return fail("fuse_session_new failed");
+        return fail();
     char dev_path[32];
     snprintf(dev_path, sizeof(dev_path), "/dev/fd/%d", g_live.mounted.dev);
     if (fuse_session_mount(g_live.session, dev_path) != 0) {
         fuse_session_destroy(g_live.session);
         g_live.session = nullptr;
-        return fail("fuse_session_mount failed");
+        return fail();
     }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -562,13 +592,13 @@ std::string start_live_files() {
         fuse_session_destroy(g_live.session); /* closes /dev/fuse */
         g_live.session = nullptr;
         g_live.mounted.dev = -1;
-        return fail(errno_text("pthread_create", err));
+        return fail();
     }
     /* Not waited for: the kernel holds the first request until the server has answered the
      * protocol's INIT, and a connection that INIT failed fails every request (ECONNREFUSED), which
      * leaves that open its snapshot (live_file_for). */
     g_live.serving.store(true);
-    return std::string();
+    return true;
 }
 
 void stop_live_files() {
@@ -637,8 +667,8 @@ std::string probe_live_files() {
     return "this libos-run was built without libfuse3";
 }
 
-std::string start_live_files() {
-    return "this libos-run was built without libfuse3";
+bool start_live_files() {
+    return false;
 }
 
 void stop_live_files() {}

@@ -85,9 +85,9 @@ std::string mount_views(ViewsInfo* info);
 /* ---- live.cpp ------------------------------------------------------------------------------ */
 
 /* Before the supervisor's threads start: mounts the live files' FUSE file system (detached, held by
- * this process alone) and starts the thread that serves it. "" on success, else why not; the
- * snapshots at the open stay then. */
-std::string start_live_files();
+ * this process alone) and starts the thread that serves it. False where it cannot (the snapshots at
+ * the open stay then); never ends libos-run, even out of memory (no operator new). */
+bool start_live_files();
 
 /* At the end of the launch: unmounts the live files (the kernel then ends the connection and the
  * server's loop). */
