@@ -253,13 +253,18 @@ fi
 fuse_connections() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
 before=$(cat /proc/self/mountinfo)
 conns_before=$(fuse_connections)
-"$L" --strict --cpus 8 -- "$LS" watch /proc/stat ctxt 1 >"$tmp/bg" 2>&1 </dev/null &
+# The program reads a live file, then stays a while, so that its namespace can be looked at.
+"$L" --strict --cpus 8 -- sh -c "'$LS' watch /proc/stat ctxt 1 && sleep 5" >"$tmp/bg" 2>&1 </dev/null &
 bg_pid=$!
 inside=""
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
   sleep 0.05
   child=$(pgrep -P "$(pgrep -P $bg_pid | head -n 1)" 2>/dev/null | head -n 1)
-  [ -n "$child" ] && inside=$(grep -c " fuse" "/proc/$child/mountinfo" 2>/dev/null) && break
+  if [ -n "$child" ] && grep -q watch_found "$tmp/bg"; then
+    # grep -c prints 0 (and fails) when there is no FUSE mount; nothing when the process is gone.
+    inside=$(grep -cE ' - fuse(\.[^ ]*)? ' "/proc/$child/mountinfo" 2>/dev/null)
+    [ -n "$inside" ] && break
+  fi
 done
 wait $bg_pid
 bg_rc=$?
