@@ -297,6 +297,30 @@ void raw_open_file(benchmark::State& state, const char* path, bool read_it) {
     }
 }
 
+/* A descriptor kept open and read again from offset 0 to the end, as samplers read /proc/stat: under
+ * --strict the open is trapped once, and the descriptor is a file of the supervisor's FUSE server,
+ * which makes the content anew at each read from 0 (docs/strict-mode.md, "Files that change"). */
+void raw_reread_file(benchmark::State& state, const char* path) {
+    static char buffer[1 << 16];
+    long fd = raw_call(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        state.SkipWithError("openat failed");
+        return;
+    }
+    long n = 0;
+    for (auto _ : state) {
+        long total = 0;
+        while ((n = libos_test::raw_syscall(SYS_pread64, fd, reinterpret_cast<long>(buffer), sizeof(buffer), total)) > 0)
+            total += n;
+        benchmark::DoNotOptimize(total);
+        if (n < 0)
+            break;
+    }
+    raw_call(SYS_close, fd);
+    if (n < 0)
+        state.SkipWithError("pread failed");
+}
+
 /* ---- two threads at once ----------------------------------------------------------------------- */
 
 int pin_cpu(int thread_index) {
@@ -412,6 +436,7 @@ BENCHMARK(raw_sched_getaffinity)->Name("raw/sched_getaffinity");
 BENCHMARK_CAPTURE(raw_open_file, outside, "/dev/null", false)->Name("raw/openat_close_dev_null");
 BENCHMARK_CAPTURE(raw_open_file, cpu_online, "/sys/devices/system/cpu/online", true)
     ->Name("raw/read_cpu_online");
+BENCHMARK_CAPTURE(raw_reread_file, proc_stat, "/proc/stat")->Name("raw/reread_proc_stat");
 
 /* Real time: items_per_second is then the threads' combined throughput over wall-clock time. */
 BENCHMARK(scale_getaffinity)->Name("scale/sched_getaffinity")->Threads(1)->Threads(2)->UseRealTime();

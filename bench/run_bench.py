@@ -649,6 +649,9 @@ STRICT_IDS = [
      None),
     ("strict_trapped_cpu_online",
      "strict: raw `openat` + `read` + `close` of `/sys/devices/system/cpu/online` (trapped)", None),
+    ("strict_live_proc_stat",
+     "strict: raw `pread` from 0 to the end of a kept `/proc/stat` (a live file of the supervisor's FUSE server)",
+     None),
     ("strict_start_true", "strict: start-up and exit of `/bin/true` under `libos-run --strict`, whole process",
      None),
 ]
@@ -727,7 +730,10 @@ def strict_rows(res):
              "a path outside the views: the supervisor reads it and lets the call continue on the host"),
             ("strict_trapped_cpu_online", "raw/read_cpu_online",
              "the supervisor opens the virtual file itself and installs the descriptor in the caller "
-             "(SECCOMP_IOCTL_NOTIF_ADDFD); the reads and the close are not trapped")):
+             "(SECCOMP_IOCTL_NOTIF_ADDFD); the reads and the close are not trapped"),
+            ("strict_live_proc_stat", "raw/reread_proc_stat",
+             "nothing is trapped: each read is a round trip to the supervisor's FUSE server, which makes the "
+             "content anew at offset 0 (two reads: the content, then the end)")):
         native, strict = med("native", bench, "real"), med("strict", bench, "real")
         figure, _ = figures[rid]
         rows.append(reported_row(

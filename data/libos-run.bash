@@ -65,7 +65,7 @@ _libos_run() {
     -*)
       COMPREPLY=($(compgen -W "-n -c --cpus --cpu-map --topology --numa --cpu-quota --cpus-from-quota
         --cpuid --no-propagate --trace --trace= --trace-stack --trace-format --trace-filter
-        --trace-filter= --trace-time --trace-time= --trace-per-process --stats --strict --no-shim --no-views
+        --trace-filter= --trace-time --trace-time= --trace-per-process --stats --strict --no-shim --no-views --no-fuse
         --show -h --help -V --version --" -- "$cur"))
       [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
       return ;;

@@ -72,6 +72,7 @@ struct Options {
     bool strict = false;           /* --strict */
     bool no_shim = false;          /* --no-shim */
     bool no_views = false;         /* --no-views: strict mode without its mount namespace */
+    bool no_fuse = false;          /* --no-fuse: strict mode's changing files as snapshots at the open */
     bool cpuid = false;            /* --cpuid (or LIBOS_CPUID=1) */
     bool show = false;             /* --show: print the machine and exit */
     int program = 0;               /* argv index of PROGRAM (argc with --show and no PROGRAM) */
@@ -101,11 +102,12 @@ struct ShowQuota {
 };
 
 /* --show: prints the machine of `map` on the host `topo` (vCPUs, the map, the shape, the NUMA nodes,
- * the quota) and the shim that a run would preload, to stdout; returns the exit status (0, or 125
- * with one line on stderr). */
+ * the quota), the shim that a run would preload and, with --strict, `live_files` (how a strict launch
+ * would serve the files that change), to stdout; returns the exit status (0, or 125 with one line on
+ * stderr). */
 int show_machine(const libos::CpuMap* map, const PalTopology& topo, const char* topology_setting,
                  const char* topology_text, const char* numa_setting, const char* numa_text, const ShowQuota& quota,
-                 const std::string& shim);
+                 const std::string& shim, const std::string& live_files);
 
 /* Whether --cpu-quota could be enforced here: a cgroup could be made beside the launcher's own
  * (quota_cgroup.cpp); *why says why not. Nothing is created. */
@@ -147,7 +149,11 @@ int exec_program(const char* file, char* const argv[], char* const envp[]);
  * every process of the launch has ended; then ends as the program did (its exit status, or its
  * signal). `env` is the program's environment; the strict settings are added to it. Refuses with
  * status 125 when the kernel lacks what strict mode needs. */
-[[noreturn]] void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views);
+[[noreturn]] void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views,
+                             bool live);
+
+/* For --show --strict: how a launch would serve the files that change (live.cpp). */
+std::string strict_live_files_text(bool no_fuse);
 
 }  // namespace launcher
 

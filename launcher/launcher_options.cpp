@@ -128,6 +128,11 @@ constexpr const char kHelp[] =
     "  --no-views\n"
     "        With --strict: no private mount namespace and no generated trees; stat and\n"
     "        listings of /sys/devices/system/{cpu,node} without the shim are the host's.\n"
+    "  --no-fuse\n"
+    "        With --strict: no FUSE server; a program without the shim that keeps a\n"
+    "        descriptor of a file that changes (/proc/stat, /proc/interrupts, a status\n"
+    "        file, a node's meminfo...) reads it as it was at the open, where otherwise\n"
+    "        each read from the start makes it anew. --show says which a launch would do.\n"
     "  -h, --help     Show this help and exit.\n"
     "  -V, --version  Show the version and exit.\n"
     "The short options take their value attached or as the next argument (-n8, -n 8). If an\n"
@@ -380,6 +385,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
             plain = &options->no_shim;
         else if (match_long(arg, "--no-views", &value))
             plain = &options->no_views;
+        else if (match_long(arg, "--no-fuse", &value))
+            plain = &options->no_fuse;
         else if (match_long(arg, "--cpuid", &value))
             plain = &options->cpuid;
         else if (match_long(arg, "--cpus-from-quota", &value))
@@ -411,6 +418,10 @@ ParseOutcome parse_options(int argc, char** argv, Options* options) {
     }
     if (options->no_views && !options->strict) {
         fprintf(stderr, "libos-run: --no-views works only with --strict (see libos-run --help)\n");
+        return {false, kExitLauncherFailed};
+    }
+    if (options->no_fuse && !options->strict) {
+        fprintf(stderr, "libos-run: --no-fuse works only with --strict (see libos-run --help)\n");
         return {false, kExitLauncherFailed};
     }
     if (options->trace_per_process) {

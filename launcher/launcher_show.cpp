@@ -54,7 +54,7 @@ void show_quota(const ShowQuota& quota) {
 
 int show_machine(const libos::CpuMap* map, const PalTopology& topo, const char* topology_setting,
                  const char* topology_text, const char* numa_setting, const char* numa_text, const ShowQuota& quota,
-                 const std::string& shim) {
+                 const std::string& shim, const std::string& live_files) {
     if (!map) {
         line("machine", "none: the program sees the host's own CPUs (give --cpus or --cpu-map)");
         libos::CpuBits online{};
@@ -126,6 +126,8 @@ int show_machine(const libos::CpuMap* map, const PalTopology& topo, const char* 
     }
     show_quota(quota);
     line("shim", shim);
+    if (!live_files.empty())
+        line("changing files", live_files);
     return fflush(stdout) == 0 ? 0 : kExitLauncherFailed;
 }
 

@@ -436,7 +436,8 @@ int main(int argc, char** argv) {
         shown.from_cgroup = quota.from_cgroup;
         shown.enforced = quota.milli && !quota.from_cgroup && quota_enforceable(&shown.why);
         return show_machine(machine ? &g_machine.map : nullptr, g_topology, shape_names.topology, options.topology,
-                            shape_names.numa, options.numa, shown, find_shim());
+                            shape_names.numa, options.numa, shown, find_shim(),
+                            options.strict && machine ? strict_live_files_text(options.no_fuse) : std::string());
     }
     if (options.trace)
         check_trace_target(options.trace, options.trace_per_process);
@@ -479,7 +480,7 @@ int main(int argc, char** argv) {
     if (machine)
         place_on_machine();
     if (options.strict)
-        run_strict(argv[options.program], argv + options.program, &env, !options.no_views);
+        run_strict(argv[options.program], argv + options.program, &env, !options.no_views, !options.no_fuse);
     std::vector<char*> envp;
     for (std::string& e : env)
         envp.push_back(e.data());

@@ -341,6 +341,7 @@ void kill_the_launch() {
 }
 
 [[noreturn]] void end_as(int status) {
+    stop_live_files();
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         /* Die of the same signal, as timeout(1) does, without a core file of the launcher's own. */
@@ -422,7 +423,17 @@ namespace launcher {
 
 using namespace strict;
 
-void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views) {
+std::string strict_live_files_text(bool no_fuse) {
+    if (no_fuse)
+        return "snapshots at the open without the shim (--no-fuse)";
+    std::string why = probe_live_files();
+    if (why.empty())
+        return "live without the shim: each read from the start makes them anew (a FUSE file system served by "
+               "libos-run)";
+    return "snapshots at the open without the shim: FUSE cannot be used here (" + why + ")";
+}
+
+void run_strict(const char* program, char* const argv[], std::vector<std::string>* env, bool views, bool live) {
     seccomp_notif_sizes sizes = probe_notification_sizes();
 
     /* The launch's shared state, created here so that this process can answer for every process of
@@ -491,6 +502,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
         run_keeper(supervisor, socks[1], filter, waited, original, views, program, argv, envp.data());
     }
     close(socks[1]);
+    /* The live files' server, while the child makes the views, and before any supervisor thread may
+     * answer an open. Where FUSE cannot be used the snapshots stay, silently: --show says which a
+     * launch gets (docs/strict-mode.md). */
+    if (live)
+        start_live_files();
     ViewsInfo views_info = {};
     await_child(socks[0], keeper, waited);
     int listener = receive_listener(socks[0], &views_info);

@@ -3,6 +3,7 @@
  *   supervisor.cpp  the threads that receive each trapped call and answer it with the LibOS's handler
  *   launch.cpp      the kernel's features, the child that installs the filter, signals and the end
  *   views.cpp       the launch's mount namespace with generated /sys/devices/system/{cpu,node} trees
+ *   live.cpp        the FUSE file system that keeps the changing files live without the shim
  * docs/strict-mode.md has the design and the measurements behind it. */
 #ifndef LAUNCHER_STRICT_H
 #define LAUNCHER_STRICT_H
@@ -12,6 +13,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <string>
 #include <vector>
@@ -79,6 +81,26 @@ int open_host_system();
 /* In the program's child: makes the launch's mount namespace (and a user namespace to hold it when not
  * root) and mounts the generated trees. "" on success, else what failed. */
 std::string mount_views(ViewsInfo* info);
+
+/* ---- live.cpp ------------------------------------------------------------------------------ */
+
+/* Before the supervisor's threads start: mounts the live files' FUSE file system (detached, held by
+ * this process alone) and starts the thread that serves it. False where it cannot (the snapshots at
+ * the open stay then); never ends libos-run, even out of memory (no operator new). */
+bool start_live_files();
+
+/* At the end of the launch: unmounts the live files (the kernel then ends the connection and the
+ * server's loop). */
+void stop_live_files();
+
+/* Whether start_live_files would succeed here (for --show): "" or why not. Mounts and unmounts. */
+std::string probe_live_files();
+
+/* For a supervisor's thread answering an open of thread `opener`: when `fd` (the handler's answer,
+ * the supervisor's own) is a generated file whose content changes, opened for reading, a descriptor
+ * of the live files that stands for it, opened with its flags (close-on-exec); else -1 (keep `fd`).
+ * Allocates nothing. */
+int live_file_for(int fd, pid_t opener);
 
 /* ---- supervisor.cpp ------------------------------------------------------------------------ */
 

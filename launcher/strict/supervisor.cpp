@@ -158,6 +158,12 @@ bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp, li
          * close-on-exec flag it asked for, and its number is the call's result. */
         int fd = static_cast<int>(result);
         int fd_flags = fcntl(fd, F_GETFD);
+        /* A content that changes: a file of the live files' FUSE server instead of the snapshot, so
+         * that later reads of the descriptor see it change (live.cpp). */
+        if (int live = live_file_for(fd, static_cast<pid_t>(req.pid)); live >= 0) {
+            close(fd);
+            fd = live;
+        }
         seccomp_notif_addfd addfd = {};
         addfd.id = req.id;
         addfd.flags = SECCOMP_ADDFD_FLAG_SEND;

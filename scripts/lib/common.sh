@@ -12,6 +12,7 @@ LIBOS_SANITIZE_BUILD=${LIBOS_SANITIZE_BUILD_DIR:-$LIBOS_ROOT/build-sanitize}
 LIBOS_PACKAGES=(
   g++ meson ninja-build pkg-config python3 binutils util-linux
   libgtest-dev libgmock-dev libunwind-dev libiberty-dev libdw-dev libbenchmark-dev help2man
+  libfuse3-dev
 )
 # The real programs the topology suite asks about the machine (tests/topology/tools.py) and the
 # host-leak tests read the CPU files with (tests/integration/host_leaks.sh): hwloc (its non-X

@@ -12,7 +12,7 @@ libos_cross_packages() {
   local triplet=${LIBOS_CROSS_TRIPLET[$1]} deb=${LIBOS_CROSS_DEBARCH[$1]}
   echo "g++-$triplet" "libc6-dev-$deb-cross" qemu-user-static \
     "libunwind-dev:$deb" "libgtest-dev:$deb" "libgmock-dev:$deb" \
-    "libiberty-dev:$deb" "libdw-dev:$deb" "libstdc++6:$deb" "libgomp1:$deb" "libsmartcols1:$deb"
+    "libiberty-dev:$deb" "libdw-dev:$deb" "libfuse3-dev:$deb" "libstdc++6:$deb" "libgomp1:$deb" "libsmartcols1:$deb"
 }
 
 # libos_cross_setup ARCH BUILD_DIR: installs what is missing, registers the emulator with

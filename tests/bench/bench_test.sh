@@ -81,7 +81,7 @@ expected = ["getpid_passthrough", "getpid_vm", "sched_getaffinity", "sched_setaf
             "start_true_passthrough", "start_true_vm", "start_python_passthrough", "start_python_vm",
             "scale_getaffinity", "scale_getcpu", "rss_passthrough", "rss_vm", "state_per_thread",
             "tracing_off", "strict_getpid", "strict_sched_getaffinity", "strict_sched_getcpu",
-            "strict_trapped_getaffinity", "strict_trapped_open", "strict_trapped_cpu_online",
+            "strict_trapped_getaffinity", "strict_trapped_open", "strict_trapped_cpu_online", "strict_live_proc_stat",
             "strict_start_true", "launcher_start", "script_start"]
 rows = report.get("rows", [])
 ids = [r.get("id") for r in rows]
