@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import tempfile
 
-ICOUNT_CALLS = ["syscall_enosys", "syscall_getpid", "sched_getcpu", "getcpu", "read_1_byte", "empty"]
+ICOUNT_CALLS = ["syscall_enosys", "syscall_getpid", "sched_getcpu", "getcpu", "read_1_byte", "write_1_byte",
+                "syscall_write", "empty"]
 
 
 def icounts(rb, paths, cpu, log):
@@ -56,7 +57,10 @@ def passthrough_rows(rb, res):
     rows.append(row)
     for call, figure in (("syscall_getpid", "`syscall(SYS_getpid)`"), ("syscall_enosys", "`syscall(1000)` (ENOSYS)"),
                          ("sched_getcpu", "`sched_getcpu`"), ("getcpu", "`getcpu`"),
-                         ("read_1_byte", "`read` of 1 byte of `/dev/zero` (the live files' hook)")):
+                         ("read_1_byte", "`read` of 1 byte of `/dev/zero` (the live files' hook)"),
+                         ("write_1_byte", "`write` of 1 byte to `/dev/null` (the refused writes' hook)"),
+                         ("syscall_write", "`syscall(SYS_write)` of 1 byte to `/dev/null` (a pass-through until "
+                          "a generated file is opened for reading and writing)")):
         for cfg, cfg_text in (("shim", "shim, no configuration"), ("vm", rb.VM)):
             n, s = ic["native"][call], ic[cfg][call]
             rows.append({

@@ -9,8 +9,9 @@
  * then makes it once between two labels; the parent steps the child from the stop and counts the
  * steps between the labels. Prints one JSON object: {"CALL": instructions, ...}. Exit 1 on failure.
  *   CALL: syscall_enosys (syscall() of a number the kernel does not have), syscall_getpid,
- *         sched_getcpu, getcpu, read_1_byte (read(2) of /dev/zero), empty (a call that does nothing:
- *         the measurement's own floor). */
+ *         sched_getcpu, getcpu, read_1_byte (read(2) of /dev/zero), write_1_byte (write(2) of /dev/null),
+ *         syscall_write (syscall(SYS_write) of /dev/null), empty (a call that does nothing: the
+ *         measurement's own floor). */
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,17 @@ long call_read_1_byte() {
     return read(g_zero, &byte, 1);
 }
 
+/* write(2) of one byte to /dev/null, opened by main: the shim's write hook, and syscall()'s
+ * pass-through of SYS_write (routed to the table only once a generated file is opened for reading
+ * and writing), on a descriptor that is no generated file. */
+int g_null = -1;
+long call_write_1_byte() {
+    return write(g_null, "x", 1);
+}
+long call_syscall_write() {
+    return syscall(SYS_write, g_null, "x", 1L);
+}
+
 struct Call {
     const char* name;
     long (*fn)();
@@ -52,6 +64,7 @@ constexpr Call kCalls[] = {
     {"syscall_enosys", call_syscall_enosys}, {"syscall_getpid", call_syscall_getpid},
     {"sched_getcpu", call_sched_getcpu},     {"getcpu", call_getcpu},
     {"empty", call_empty},                   {"read_1_byte", call_read_1_byte},
+    {"write_1_byte", call_write_1_byte},     {"syscall_write", call_syscall_write},
 };
 
 long (*volatile g_fn)() = nullptr;
@@ -122,6 +135,7 @@ int main(int argc, char** argv) {
     const char* trace = getenv("BENCH_ICOUNT_TRACE");
     g_trace = trace && strcmp(trace, "1") == 0;
     g_zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+    g_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     printf("{");
     for (int i = 1; i < argc; ++i) {
         const Call* found = nullptr;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 
+#include "libos/libos_vfs.h"
 #include "libos_unwind.h"
 
 /* Symbols that override libc. Everything else in libshim.so is hidden (and shim.map says the same). */
@@ -37,9 +38,10 @@ namespace shim {
 bool live_syscall_read(long number, long a0, long a1, long a2, long a3, long a4, long a5, long* n) noexcept;
 
 /* Around a posix_spawn: the copies of live descriptors its file actions make, listed for the new
- * program (shim_spawn_actions.cpp). */
-void spawn_actions_begin(const posix_spawn_file_actions_t* actions);
-void spawn_actions_end();
+ * program (shim_spawn_actions.cpp); the list of a posix_spawn this one interrupted (a signal
+ * handler's) is saved into `outer` first and put back at the end. */
+void spawn_actions_begin(const posix_spawn_file_actions_t* actions, libos::VfsSpawnCopies* outer);
+void spawn_actions_end(const libos::VfsSpawnCopies& outer);
 
 /* A raw kernel-style result in [-4095, -1] is an error, as in glibc's syscall(): errno is set and -1
  * returned. errno is not touched on success. */

@@ -382,20 +382,22 @@ int traced_spawn(const char* file, bool search, char* const argv[], char* const 
 
 SHIM_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
-    shim::spawn_actions_begin(actions);
+    libos::VfsSpawnCopies outer;
+    shim::spawn_actions_begin(actions, &outer);
     int ret = traced_spawn(path, false, argv, envp, [&](char* const* env) {
         return SHIM_REAL(posix_spawn)(pid, path, actions, attr, argv, env);
     });
-    shim::spawn_actions_end();
+    shim::spawn_actions_end(outer);
     return ret;
 }
 
 SHIM_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
                              const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) noexcept {
-    shim::spawn_actions_begin(actions);
+    libos::VfsSpawnCopies outer;
+    shim::spawn_actions_begin(actions, &outer);
     int ret = traced_spawn(file, true, argv, envp, [&](char* const* env) {
         return SHIM_REAL(posix_spawnp)(pid, file, actions, attr, argv, env);
     });
-    shim::spawn_actions_end();
+    shim::spawn_actions_end(outer);
     return ret;
 }

@@ -13,7 +13,9 @@
  *
  * A stdio stream reads through glibc's internal calls, which no override sees, and may answer a seek
  * from its buffer without any: so a seek on a stream of a live file writes the content again at once
- * and empties the stream's buffer first, and the seek then reaches the file. */
+ * and empties the stream's buffer first, and the seek then reaches the file. It writes through them
+ * too: fflush, fclose and the seeks, which write a stream's buffer, give a refused file's errno where
+ * that write failed with the sealed memfd's EPERM (refused_errno). */
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
@@ -128,6 +130,37 @@ ssize_t whole(int fd, bool moves_offset, Read read_once) {
         if (moves_offset && !libos::vfs_live_read_undo(fd, n))
             return n;
     }
+}
+
+/* A stream's write of its buffer (fflush, fclose, a seek, rewind) that failed with the sealed memfd's
+ * EPERM, on a descriptor whose writes the real file refuses (a generated file opened "r+"): errno
+ * becomes the file's (the buffer is the stream's own and holds bytes: EIO, or EINVAL for a status
+ * file). glibc writes through its internal __write, which no override sees; its stream takes the
+ * failure the same whatever the errno. */
+void refused_errno(int fd) {
+    if (errno != EPERM)
+        return;
+    if (const long error = libos::vfs_refused_write(fd, libos::VfsWriteKind::Stream, 0); error != 0)
+        errno = static_cast<int>(-error);
+}
+
+template <typename Call>
+int refused_stream(FILE* fp, Call call) {
+    const int ret = call();
+    if (ret != 0)
+        refused_errno(fp->_fileno);
+    return ret;
+}
+
+/* fclose: the descriptor is asked before the stream (and its number) is gone. */
+__attribute__((noinline, cold)) int fclose_refused(FILE* fp) {
+    const int fd = fp->_fileno;
+    const long error = libos::vfs_refused_write(fd, libos::VfsWriteKind::Stream, 0);
+    libos::vfs_refuse_forget(fd);
+    const int ret = _IO_fclose(fp);
+    if (ret != 0 && errno == EPERM && error != 0)
+        errno = static_cast<int>(-error);
+    return ret;
 }
 
 }  // namespace
@@ -251,15 +284,16 @@ SHIM_EXPORT int dup3(int fd, int target, int flags) noexcept {
     return static_cast<int>(shim::syscall_result(libos::dispatch(SYS_dup3, fd, target, flags, 0, 0, 0)));
 }
 
-/* fcntl: F_DUPFD and F_DUPFD_CLOEXEC go through the table once the program has a live file (the copy
- * is followed too); everything else is glibc's own function, F_SETLKW's cancellation included. The
- * argument is one word whatever the command (glibc reads it so). */
+/* fcntl: F_DUPFD and F_DUPFD_CLOEXEC go through the table once the program has a live file, or one
+ * whose writes are refused (the copy is followed too); everything else is glibc's own function,
+ * F_SETLKW's cancellation included. The argument is one word whatever the command (glibc reads it
+ * so). */
 SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
     va_list ap;
     va_start(ap, cmd);
     void* arg = va_arg(ap, void*);
     va_end(ap);
-    if (libos::vfs_live_any() && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+    if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && (libos::vfs_live_any() || libos::vfs_refusing_any()))
         return static_cast<int>(shim::syscall_result(
             libos::dispatch(SYS_fcntl, fd, cmd, reinterpret_cast<long>(arg), 0, 0, 0)));
     return __fcntl(fd, cmd, arg);
@@ -288,11 +322,13 @@ SHIM_EXPORT int fclose(FILE* fp) {
     if (fp && libos::vfs_live_any())
         libos::vfs_live_forget(fp->_fileno);
     if (fp && libos::vfs_refusing_any())
-        libos::vfs_refuse_forget(fp->_fileno);
+        return fclose_refused(fp);
     return _IO_fclose(fp);
 }
 
-SHIM_EXPORT void rewind(FILE* fp) {
+namespace {
+
+void rewind_stream(FILE* fp) {
     if (!live_stream(fp))
         return SHIM_REAL(rewind)(fp);
     flockfile(fp);
@@ -301,40 +337,30 @@ SHIM_EXPORT void rewind(FILE* fp) {
     funlockfile(fp);
 }
 
-SHIM_EXPORT int fseeko(FILE* fp, off_t offset, int whence) {
+int fseeko_stream(FILE* fp, off_t offset, int whence) {
     if (!live_stream(fp))
         return SHIM_REAL(fseeko)(fp, offset, whence);
     return seek_stream(fp, offset, whence,
                        [fp](off64_t o, int w) { return SHIM_REAL(fseeko)(fp, static_cast<off_t>(o), w); });
 }
 
-SHIM_SAME_NAME(fseeko);
-SHIM_EXPORT int fseeko64(FILE* fp, off64_t offset, int whence) {
-    return SHIM_SAME(fseeko)(fp, static_cast<off_t>(offset), whence);
-}
-
-SHIM_EXPORT int fseek(FILE* fp, long offset, int whence) {
+int fseek_stream(FILE* fp, long offset, int whence) {
     if (!live_stream(fp))
         return SHIM_REAL(fseek)(fp, offset, whence);
     return seek_stream(fp, offset, whence,
                        [fp](off64_t o, int w) { return SHIM_REAL(fseek)(fp, static_cast<long>(o), w); });
 }
 
-SHIM_EXPORT int fsetpos(FILE* fp, const fpos_t* position) {
+int fsetpos_stream(FILE* fp, const fpos_t* position) {
     if (!live_stream(fp) || !position)
         return SHIM_REAL(fsetpos)(fp, position);
     return seek_stream(fp, position->__pos, SEEK_SET,
                        [fp, position](off64_t, int) { return SHIM_REAL(fsetpos)(fp, position); });
 }
 
-SHIM_SAME_NAME(fsetpos);
-SHIM_EXPORT int fsetpos64(FILE* fp, const fpos64_t* position) {
-    return SHIM_SAME(fsetpos)(fp, reinterpret_cast<const fpos_t*>(position)); /* one layout on x86_64 */
-}
-
 /* fflush of a stream with bytes read ahead moves the file's offset back (lseek SEEK_CUR): Linux's seq
  * file then generates anew, so the content is written again first. */
-SHIM_EXPORT int fflush(FILE* fp) {
+int fflush_stream(FILE* fp) {
     if (!live_stream(fp) || fp->_IO_read_ptr == fp->_IO_read_end)
         return _IO_fflush(fp);
     flockfile(fp);
@@ -345,6 +371,57 @@ SHIM_EXPORT int fflush(FILE* fp) {
     int ret = _IO_fflush(fp);
     funlockfile(fp);
     return ret;
+}
+
+}  // namespace
+
+SHIM_EXPORT void rewind(FILE* fp) {
+    if (__builtin_expect(libos::vfs_refusing_any(), 0) && fp) {
+        /* rewind returns nothing: a failure shows only in errno. */
+        const int saved = errno;
+        errno = 0;
+        rewind_stream(fp);
+        if (errno == 0)
+            errno = saved;
+        else
+            refused_errno(fp->_fileno);
+        return;
+    }
+    rewind_stream(fp);
+}
+
+SHIM_EXPORT int fseeko(FILE* fp, off_t offset, int whence) {
+    if (__builtin_expect(libos::vfs_refusing_any(), 0) && fp)
+        return refused_stream(fp, [&] { return fseeko_stream(fp, offset, whence); });
+    return fseeko_stream(fp, offset, whence);
+}
+
+SHIM_SAME_NAME(fseeko);
+SHIM_EXPORT int fseeko64(FILE* fp, off64_t offset, int whence) {
+    return SHIM_SAME(fseeko)(fp, static_cast<off_t>(offset), whence);
+}
+
+SHIM_EXPORT int fseek(FILE* fp, long offset, int whence) {
+    if (__builtin_expect(libos::vfs_refusing_any(), 0) && fp)
+        return refused_stream(fp, [&] { return fseek_stream(fp, offset, whence); });
+    return fseek_stream(fp, offset, whence);
+}
+
+SHIM_EXPORT int fsetpos(FILE* fp, const fpos_t* position) {
+    if (__builtin_expect(libos::vfs_refusing_any(), 0) && fp)
+        return refused_stream(fp, [&] { return fsetpos_stream(fp, position); });
+    return fsetpos_stream(fp, position);
+}
+
+SHIM_SAME_NAME(fsetpos);
+SHIM_EXPORT int fsetpos64(FILE* fp, const fpos64_t* position) {
+    return SHIM_SAME(fsetpos)(fp, reinterpret_cast<const fpos_t*>(position)); /* one layout on x86_64 */
+}
+
+SHIM_EXPORT int fflush(FILE* fp) {
+    if (__builtin_expect(libos::vfs_refusing_any(), 0) && fp)
+        return refused_stream(fp, [fp] { return fflush_stream(fp); });
+    return fflush_stream(fp);
 }
 
 bool shim::live_syscall_read(long number, long a0, long a1, long a2, long a3, long a4, long a5, long* n) noexcept {

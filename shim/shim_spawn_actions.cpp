@@ -60,7 +60,10 @@ bool known_layout() {
 
 namespace shim {
 
-void spawn_actions_begin(const posix_spawn_file_actions_t* actions) {
+void spawn_actions_begin(const posix_spawn_file_actions_t* actions, libos::VfsSpawnCopies* outer) {
+    libos::vfs_live_spawn_save(outer);
+    if (outer->count != 0) /* another spawn's, which this one interrupted: none of this one's */
+        libos::vfs_live_spawn_copies(nullptr, nullptr, 0);
     if (!actions || !libos::vfs_live_any() || actions->__used <= 0 || actions->__used > actions->__allocated ||
         !actions->__actions || !known_layout())
         return;
@@ -94,8 +97,8 @@ void spawn_actions_begin(const posix_spawn_file_actions_t* actions) {
     libos::vfs_live_spawn_copies(from, to, count);
 }
 
-void spawn_actions_end() {
-    libos::vfs_live_spawn_copies(nullptr, nullptr, 0);
+void spawn_actions_end(const libos::VfsSpawnCopies& outer) {
+    libos::vfs_live_spawn_restore(outer);
 }
 
 }  // namespace shim

@@ -5,13 +5,14 @@
  *
  * Until the program opens such a file, each costs one predictable branch before libc's own function:
  * write and pwrite call glibc's exported __write and __pwrite64 (the same functions, cancellation
- * points as they are), the others libc's function found with dlsym(RTLD_NEXT). stdio writes through
- * glibc's internal calls, which no override sees: fwrite and fflush of a stream of such a file still
- * get EPERM (docs/machine.md). */
+ * points as they are), the others libc's function found with dlsym(RTLD_NEXT). syscall(SYS_write) and
+ * the rest of the family reach the table's handlers (table/sys/libos_write.cpp). stdio writes through
+ * glibc's internal calls, which no override sees: fflush, fclose and the stdio seeks, which write a
+ * stream's buffer, give the file's errno where that write failed with the memfd's EPERM
+ * (shim/shim_live.cpp: refused_stream); docs/machine.md says what stays EPERM. */
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
-#include <stdint.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -38,22 +39,14 @@ ssize_t refuse(long error) {
 /* EIO is the file's answer once the kernel has judged the arguments (a buffer or vector outside user
  * space: EFAULT; a vector's bad length: EINVAL; a vector of nothing: 0, with no write asked of the
  * file). The sealed memfd's write judges them alike, then refuses with EPERM: that EPERM is the
- * file's EIO. (EINVAL, a description that cannot write, and ESPIPE come before any such check.) */
-ssize_t answer_after_checks(ssize_t ret, long error) {
-    if (ret < 0 && errno == EPERM)
-        errno = static_cast<int>(-error);
-    return ret;
-}
-
-/* Within user space's range, as the kernel's access_ok judges it (4-level paging's top on x86_64). */
-bool in_user_range(const void* buf, size_t count) {
-#if defined(__x86_64__)
-    constexpr uintptr_t kTop = (uintptr_t{1} << 47) - 4096;
-#else
-    constexpr uintptr_t kTop = uintptr_t{1} << 48;
-#endif
-    const uintptr_t start = reinterpret_cast<uintptr_t>(buf);
-    return start <= kTop && count <= kTop - start;
+ * file's EIO (libos_vfs.h: vfs_refused_after_checks). (EINVAL, a description that cannot write, and
+ * ESPIPE come before any such check.) */
+ssize_t answer_after_checks(ssize_t ret, long error, const void* buf = nullptr, size_t count = 0) {
+    if (ret >= 0)
+        return ret;
+    const long answer = libos::vfs_refused_after_checks(-errno, error, buf, count);
+    errno = static_cast<int>(-answer);
+    return -1;
 }
 
 }  // namespace
@@ -63,13 +56,10 @@ SHIM_EXPORT ssize_t write(int fd, const void* buf, size_t count) {
         const long error = refusal(fd, VfsWriteKind::Stream, 0);
         /* A write of nothing still reaches the file's write function (EIO). */
         if (error == -EIO && count > 0) {
-            const ssize_t ret = __write(fd, buf, count);
             /* The real file never reads the buffer: the kernel checks only its range (access_ok), so
              * an unreadable buffer in user space's range is the file's EIO; some kernels' memfds
              * fault it in before their seal's EPERM (a QEMU guest's did: EFAULT). */
-            if (ret < 0 && errno == EFAULT && in_user_range(buf, count))
-                return refuse(error);
-            return answer_after_checks(ret, error);
+            return answer_after_checks(__write(fd, buf, count), error, buf, count);
         }
         if (error != 0)
             return refuse(error);

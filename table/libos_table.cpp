@@ -112,6 +112,10 @@ constexpr Strings build_strings() {
 constexpr std::array<RawHandler, kTableSize> g_handler_table = build_handlers();
 
 static_assert(kTableSize <= kRoutedNumbers, "kRoutedNumbers must cover the syscall list");
+/* The write family: handlers that matter only once a generated file was opened for reading and
+ * writing (libos_table.h: syscall_route_writes). */
+constexpr long kRoutedOnDemand[] = {__NR_write, __NR_pwrite64, __NR_writev, __NR_pwritev, __NR_pwritev2};
+
 /* The numbers with a handler (FULL and PARTIAL, as build_handlers() gives them one), from the list's
  * support column rather than from the handlers' addresses: comparing a function's address with null
  * is not a constant expression under UBSan's instrumentation (the sanitizer build). */
@@ -121,6 +125,8 @@ constexpr std::array<uint8_t, kRoutedNumbers> build_routed() {
     routed[nr] = LIBOS_SUPPORT_##support != Support::PassThrough;
 #include "libos_syscalls.def"
 #undef LIBOS_SYSCALL
+    for (long nr : kRoutedOnDemand)
+        routed[static_cast<size_t>(nr)] = 0;
     return routed;
 }
 constexpr Strings g_strings = build_strings();
@@ -154,7 +160,20 @@ constexpr size_t arity(SyscallResult (*)(Caller, Args...)) {
 
 }  // namespace
 
-constexpr std::array<uint8_t, kRoutedNumbers> g_syscall_routed = build_routed();
+constinit std::array<uint8_t, kRoutedNumbers> g_syscall_routed = build_routed();
+
+bool syscall_routed_on_demand(long nr) {
+    for (long n : kRoutedOnDemand)
+        if (n == nr)
+            return true;
+    return false;
+}
+
+void syscall_route_writes() {
+    for (long nr : kRoutedOnDemand)
+        __atomic_store_n(&g_syscall_routed[static_cast<size_t>(nr)], 1, __ATOMIC_RELEASE);
+}
+
 const RawHandler* const g_syscall_handlers = g_handler_table.data();
 const size_t g_syscall_count = kTableSize;
 

@@ -260,33 +260,46 @@ SyscallResult libos_syscall_preadv2(Caller caller, int fd, unsigned long, unsign
     return LeaveToHost{};
 }
 
-/* dup(2), dup2(2), dup3(2): made here once the program has a live file, so that the copy is followed
- * too (table/vfs/live.cpp); a copy onto a live file's number ends that one. */
-SyscallResult libos_syscall_dup(Caller caller, unsigned int fd) {
-    if (!libos::vfs_live_any() || caller.is_remote())
-        return LeaveToHost{};
-    long copy = PalFileDuplicate(static_cast<int>(fd));
-    if (copy >= 0)
-        libos::vfs_live_dup(static_cast<int>(fd), static_cast<int>(copy));
+namespace {
+
+/* Copies are followed once the program has a live file or one whose writes are refused. */
+bool follows_copies(Caller caller) {
+    return (libos::vfs_live_any() || libos::vfs_refusing_any()) && !caller.is_remote();
+}
+
+/* `copy` (>= 0) was just made of `fd`: it is live, and refuses writes, as `fd` does. */
+long copied(int fd, long copy) {
+    if (copy >= 0) {
+        if (libos::vfs_live_any())
+            libos::vfs_live_dup(fd, static_cast<int>(copy));
+        if (libos::vfs_refusing_any())
+            libos::vfs_refuse_dup(fd, static_cast<int>(copy));
+    }
     return copy;
+}
+
+}  // namespace
+
+/* dup(2), dup2(2), dup3(2): made here once the program has a live file (or a refused one), so that
+ * the copy is followed too (table/vfs/live.cpp, refused_writes.cpp); a copy onto a live file's number
+ * ends that one. */
+SyscallResult libos_syscall_dup(Caller caller, unsigned int fd) {
+    if (!follows_copies(caller))
+        return LeaveToHost{};
+    return copied(static_cast<int>(fd), PalFileDuplicate(static_cast<int>(fd)));
 }
 
 SyscallResult libos_syscall_dup2(Caller caller, unsigned int fd, unsigned int target) {
-    if (!libos::vfs_live_any() || caller.is_remote())
+    if (!follows_copies(caller))
         return LeaveToHost{};
-    long copy = PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(target), 0, true);
-    if (copy >= 0)
-        libos::vfs_live_dup(static_cast<int>(fd), static_cast<int>(copy));
-    return copy;
+    return copied(static_cast<int>(fd), PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(target), 0, true));
 }
 
 SyscallResult libos_syscall_dup3(Caller caller, unsigned int fd, unsigned int target, int flags) {
-    if (!libos::vfs_live_any() || caller.is_remote())
+    if (!follows_copies(caller))
         return LeaveToHost{};
-    long copy = PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(target), flags, false);
-    if (copy >= 0)
-        libos::vfs_live_dup(static_cast<int>(fd), static_cast<int>(copy));
-    return copy;
+    return copied(static_cast<int>(fd),
+                  PalFileDuplicateOnto(static_cast<int>(fd), static_cast<int>(target), flags, false));
 }
 
 /* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the same, at the lowest free number from `arg` up. The kernel
@@ -294,10 +307,7 @@ SyscallResult libos_syscall_dup3(Caller caller, unsigned int fd, unsigned int ta
  * command, and a negative floor the kernel refuses anyway, is the host's. */
 SyscallResult libos_syscall_fcntl(Caller caller, int fd, int cmd, unsigned long arg) {
     const int floor = static_cast<int>(arg);
-    if (!libos::vfs_live_any() || caller.is_remote() || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || floor < 0)
+    if (!follows_copies(caller) || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || floor < 0)
         return LeaveToHost{};
-    long copy = PalFileDuplicateHigh(fd, floor, cmd == F_DUPFD_CLOEXEC);
-    if (copy >= 0)
-        libos::vfs_live_dup(fd, static_cast<int>(copy));
-    return copy;
+    return copied(fd, PalFileDuplicateHigh(fd, floor, cmd == F_DUPFD_CLOEXEC));
 }

@@ -71,8 +71,10 @@ SyscallResult open_generated(Caller caller, const VfsPath& p, int flags, mode_t 
         PalFileClose(static_cast<int>(fd));
     }
     long fd = libos::vfs_open_generated(caller, p, flags);
-    if (fd >= 0 && (write_error != 0 || pwrite_error != 0))
+    if (fd >= 0 && (write_error != 0 || pwrite_error != 0)) {
         libos::vfs_refuse_record(static_cast<int>(fd), write_error, pwrite_error);
+        libos::syscall_route_writes(); /* syscall(SYS_write) of it answers as write() does */
+    }
     return fd;
 }
 

@@ -174,9 +174,10 @@ bool make(PooledFile& p, const char* virt, pid_t self) {
 /* A content that was small last time is made in memory and copied into the memfd's mapped first page:
  * no system call while its length stays, one truncate when it changes (before the copy when it grows,
  * so that no byte is written past the file's end; after it when it shrinks). The file is never empty
- * once made (a content has a line at least), so no copy ever touches a page wholly past its end,
- * which would fault (SIGBUS), even while another process (a fork child, through a descriptor of its
- * own) changes the length. Without the page, one pwrite at offset 0 and a truncate. One that did not
+ * once made (a content has a line at least), so no copy of the shim's touches a page wholly past its
+ * end, even while another process of the launch (a fork child, through a descriptor of its own)
+ * changes the length; one that truncates it to nothing from outside makes the copy fault, which
+ * copy_to_page takes back. Without the page, one pwrite at offset 0 and a truncate. One that did not
  * fit in memory is made again through the sink. `checked`: p.fd was found to be the memfd a moment ago
  * (else it is, before it is truncated). */
 constexpr size_t kInMemoryBelow = 3072;
@@ -185,6 +186,20 @@ long resize(PooledFile& p, size_t size, bool checked) {
     if (!checked && !still_ours(p))
         return kPoolUnavailable; /* the program closed our number: written through a reopen instead */
     return PalFileTruncate(p.fd, size);
+}
+
+/* The content into the memfd's mapped first page. The copy is fault-safe (PalUserCopy): another
+ * process may have truncated the memfd to nothing since its length was last known (any process with
+ * ptrace-level access to this one can open /proc/PID/fd/N of the program's descriptor for writing
+ * and truncate it, the shim-less program itself included), and the page is then past the file's
+ * end, where a plain copy would raise SIGBUS in the program. Such a copy is made again with pwrite
+ * through the pool's number (checked first), which makes the file long enough. */
+long copy_to_page(PooledFile& p, const char* data, size_t size, bool checked) {
+    if (PalUserCopy(p.page, data, size) == 0)
+        return 0;
+    if (!checked && !still_ours(p))
+        return kPoolUnavailable;
+    return PalFileWriteAt(p.fd, data, size, 0);
 }
 
 /* Writes the content over the memfd's old one: 0 or -errno. */
@@ -200,7 +215,7 @@ long refill(Caller caller, const VfsPath& path, PooledFile& p, bool checked) {
                 if (written > p.size)
                     ret = resize(p, written, checked);
                 if (ret == 0)
-                    memcpy(p.page, text.data(), written);
+                    ret = copy_to_page(p, text.data(), written, checked);
                 if (ret == 0 && written < p.size)
                     ret = resize(p, written, checked);
                 if (ret == 0)

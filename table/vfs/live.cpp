@@ -313,10 +313,6 @@ void mark(int fd, uint8_t used, uint8_t shortcut) {
  * its parent's and is not written, yet its exec must pass them on (vfs_live_exec_list). One entry
  * per copy, claimed by the child's pid; taken back at the exec. An entry a child left (it ended
  * without exec) only names a candidate, which the next program checks before it adopts it. */
-struct ChildCopy {
-    std::atomic<pid_t> pid;
-    int fd;
-};
 constexpr int kChildCopies = 16;
 constinit ChildCopy g_child_copies[kChildCopies] = {};
 constinit std::atomic<unsigned> g_child_copy_next{0};
@@ -334,31 +330,43 @@ void child_copied(int to, bool live) {
     for (ChildCopy& c : g_child_copies) /* a number copied onto again is that copy's no more */
         if (c.pid.load(std::memory_order_acquire) == self && c.fd == to)
             c.pid.store(0, std::memory_order_release);
-    if (!live)
-        return;
-    for (ChildCopy& c : g_child_copies) {
+    if (live)
+        note_child_copy(g_child_copies, kChildCopies, &g_child_copy_next, self, to);
+}
+
+}  // namespace
+
+bool note_child_copy(ChildCopy* copies, int n, std::atomic<unsigned>* next, pid_t self, int fd) {
+    for (int i = 0; i < n; ++i) {
+        ChildCopy& c = copies[i];
         pid_t expected = 0;
         if (c.pid.load(std::memory_order_relaxed) == 0 &&
             c.pid.compare_exchange_strong(expected, -1, std::memory_order_acq_rel)) {
-            c.fd = to;
+            c.fd = fd;
             c.pid.store(self, std::memory_order_release);
-            return;
+            return true;
         }
     }
-    /* All taken (children that ended without exec): the oldest-claimed in turn. */
-    ChildCopy& c = g_child_copies[g_child_copy_next.fetch_add(1, std::memory_order_relaxed) % kChildCopies];
-    c.pid.store(-1, std::memory_order_release);
-    c.fd = to;
-    c.pid.store(self, std::memory_order_release);
+    /* All taken (children that ended without exec, or vfork children of other threads still before
+     * their exec): the oldest-claimed in turn, claimed as a free one is, so that two children never
+     * fill one entry at once; one another child is filling is passed over. */
+    for (int tries = 0; tries < 2 * n; ++tries) {
+        ChildCopy& c = copies[next->fetch_add(1, std::memory_order_relaxed) % static_cast<unsigned>(n)];
+        pid_t owner = c.pid.load(std::memory_order_acquire);
+        if (owner == -1 || !c.pid.compare_exchange_strong(owner, -1, std::memory_order_acq_rel))
+            continue;
+        c.fd = fd;
+        c.pid.store(self, std::memory_order_release);
+        return true;
+    }
+    return false;
 }
+
+namespace {
 
 /* The calling thread's posix_spawn file actions' copies of live descriptors, for the exec list the
  * spawn's environment is made with (vfs_live_spawn_copies). */
-struct SpawnCopies {
-    int count;
-    int fd[kVfsLiveExecFds];
-};
-constinit thread_local SpawnCopies t_spawn_copies __attribute__((tls_model("initial-exec"))) = {};
+constinit thread_local VfsSpawnCopies t_spawn_copies __attribute__((tls_model("initial-exec"))) = {};
 
 void add_unchecked(TextBuilder& text, int* listed, int fd) {
     if (*listed >= kVfsLiveExecFds)
@@ -436,6 +444,22 @@ void vfs_live_spawn_copies(const int* from, const int* to, int count) {
         if (live && copy && t_spawn_copies.count < kVfsLiveExecFds)
             t_spawn_copies.fd[t_spawn_copies.count++] = to[i];
     }
+}
+
+void vfs_live_spawn_save(VfsSpawnCopies* out) {
+    out->count = t_spawn_copies.count;
+    for (int i = 0; i < out->count && i < kVfsLiveExecFds; ++i)
+        out->fd[i] = t_spawn_copies.fd[i];
+}
+
+/* The numbers first, then the count: a handler that interrupts this saves and puts back no more
+ * than what is written. */
+void vfs_live_spawn_restore(const VfsSpawnCopies& saved) {
+    t_spawn_copies.count = 0;
+    for (int i = 0; i < saved.count && i < kVfsLiveExecFds; ++i)
+        t_spawn_copies.fd[i] = saved.fd[i];
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t_spawn_copies.count = saved.count;
 }
 
 bool vfs_live_tracked_high(int fd) {

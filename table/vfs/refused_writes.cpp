@@ -5,15 +5,17 @@
  * The program's descriptor is a sealed memfd of its own (it must read the generated content), whose
  * writes fail with EPERM: so the open asks the real file what it answers a write of nothing, and
  * the shim's write, pwrite, writev, pwritev and pwritev2 give that answer for that descriptor (EIO
- * once the sealed memfd's own write has judged the arguments: shim/shim_writes.cpp).
- * syscall(SYS_write) is not routed here and keeps the memfd's EPERM (docs/machine.md).
+ * once the sealed memfd's own write has judged the arguments: shim/shim_writes.cpp), and so do the
+ * table's write handlers for syscall() (table/sys/libos_write.cpp).
  *
  * A small table of such descriptors, by number and memfd inode; a hit is confirmed with fstat (the
  * program may have closed the number where the shim does not see it), a miss costs one predictable
- * branch once such a file was ever opened, none before. Copies (dup) are not followed: their writes
- * keep the sealed memfd's EPERM (docs/machine.md). */
+ * branch once such a file was ever opened, none before. A copy (dup, dup2, dup3, fcntl(F_DUPFD)) takes
+ * an entry of its own; a fork child has its parent's table. A vfork child's copies are not noted (the
+ * table is its parent's memory). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -34,6 +36,17 @@ struct RefusedFd {
 };
 constexpr int kRefusedFds = 16;
 constinit RefusedFd g_refused[kRefusedFds] = {};
+
+/* Within user space's range, as the kernel's access_ok judges it (4-level paging's top on x86_64). */
+bool in_user_range(const void* buf, size_t count) {
+#if defined(__x86_64__)
+    constexpr uintptr_t kTop = (uintptr_t{1} << 47) - 4096;
+#else
+    constexpr uintptr_t kTop = uintptr_t{1} << 48;
+#endif
+    const uintptr_t start = reinterpret_cast<uintptr_t>(buf);
+    return start <= kTop && count <= kTop - start;
+}
 
 }  // namespace
 
@@ -88,6 +101,30 @@ long vfs_refused_write(int fd, VfsWriteKind kind, long offset) {
         return r.write_error;
     }
     return 0;
+}
+
+void vfs_refuse_dup(int from, int to) {
+    if (from == to || to < 0 || in_parent_memory())
+        return;
+    vfs_refuse_forget(to);
+    for (RefusedFd& r : g_refused) {
+        if (from < 0 || r.fd_plus_one.load(std::memory_order_acquire) != from + 1)
+            continue;
+        const int write_error = r.write_error, pwrite_error = r.pwrite_error;
+        struct stat st;
+        if (PalFileStat(from, &st) == 0 && st.st_dev == r.dev && st.st_ino == r.ino)
+            vfs_refuse_record(to, write_error, pwrite_error);
+        return;
+    }
+}
+
+long vfs_refused_after_checks(long ret, long error, const void* buf, size_t count) {
+    if (ret == -EPERM)
+        return error;
+    /* Some kernels' memfds fault the buffer in before their seal's EPERM (a QEMU guest's did). */
+    if (ret == -EFAULT && buf != nullptr && in_user_range(buf, count))
+        return error;
+    return ret;
 }
 
 void vfs_refuse_forget(int fd) {

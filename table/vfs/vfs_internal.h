@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <atomic>
+
 #include "libos/libos_caller.h"
 #include "libos/libos_config.h"
 #include "libos/libos_scratch.h"
@@ -112,6 +114,17 @@ bool pooled_just_opened(int fd, uint64_t* dev, uint64_t* ino);
  * (live.cpp): 0, -errno, -EBUSY when another thread has the slot, or kPoolUnavailable when it is not
  * one of this process's pooled memfds. */
 long pooled_refresh(Caller caller, uint64_t dev, uint64_t ino, size_t size);
+
+/* A vfork child's copy of a live descriptor, noted in its parent's memory (live.cpp): the child's pid
+ * (0: free; -1: an entry a child is filling) and the copy's number. */
+struct ChildCopy {
+    std::atomic<pid_t> pid;
+    int fd;
+};
+/* Notes `self`'s copy `fd` in one of the n entries: a free one, else, when every one is taken (by
+ * children that ended without exec), the next in turn from *next that no child is filling, claimed
+ * with a compare-and-swap as a free one is; false when all n are being filled at once. */
+bool note_child_copy(ChildCopy* copies, int n, std::atomic<unsigned>* next, pid_t self, int fd);
 /* In a fork child: the pool's slots are its parent's (generated_pool.cpp). */
 void pool_after_fork();
 /* A host file a content is made from, read whole into buf (NUL-terminated) with the caller's rights

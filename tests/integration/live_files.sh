@@ -2,7 +2,8 @@
 # Generated files that change stay live (issue 14; table/vfs/live.cpp): a program that keeps
 # /proc/stat or /proc/self/status open and reads it again (lseek + read, pread, preadv, syscall(),
 # a dup, a fork child, a vfork child closing its copy, a copy made only in a vfork or posix_spawn child
-# before exec, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively.
+# before exec, stdio's rewind, fseek, fsetpos, fflush) sees the counters move as natively; and the
+# corners of tests/programs/live_risks.c.
 # Each case runs natively first (the host is the oracle) and then under `scripts/libos-run --cpus 4`.
 # TAP output. LIBOS_TEST_PROGRAMS is the build directory of tests/programs/.
 set -u
@@ -78,6 +79,15 @@ for file in "" -status; do
   native=$("$progs/live_files" reopen-dirfd$file)
   expect "reopen-dirfd$file: natively" "$native" echo "$native"
   expect "reopen-dirfd$file: --cpus 4" "$native" "$run" --cpus 4 -- "$progs/live_files" reopen-dirfd$file
+done
+
+# What a review of live files left (live_risks.c): a posix_spawn whose listing of its copies a signal
+# handler's own posix_spawn interrupts; a child of glibc's clone() with a stack of its own (a process)
+# changing its affinity; a re-read while another process truncates the file through /proc/PID/fd/N.
+for case in spawn-in-handler:advanced clone-child:kept truncated:survived; do
+  method=${case%%:*} want=${case#*:}
+  expect "live_risks $method: natively" "$want" "$progs/live_risks" "$method"
+  expect "live_risks $method: --cpus 4" "$want" "$run" --cpus 4 -- "$progs/live_risks" "$method"
 done
 
 # /proc/self/status read again through the same descriptor after sched_setaffinity: the new list.

@@ -82,3 +82,27 @@ TEST(ProcCpuViews, TaskStatInterruptsAndIrqMasks) {
 }
 
 }  // namespace
+
+/* A vfork child's copy of a live descriptor, noted in its parent's memory (live.cpp): when every
+ * entry is taken, the next in turn is claimed as a free one is, so an entry another child is filling
+ * (-1) is passed over rather than written by two children at once. */
+TEST(LiveChildCopies, AFullTableNeverTakesAnEntryBeingFilled) {
+    constexpr int kEntries = 4;
+    libos::ChildCopy copies[kEntries] = {};
+    std::atomic<unsigned> next{0};
+    for (int i = 0; i < kEntries; ++i)
+        ASSERT_TRUE(libos::note_child_copy(copies, kEntries, &next, 1000 + i, 10 + i));
+    EXPECT_EQ(copies[2].pid.load(), 1002);
+    EXPECT_EQ(copies[2].fd, 12);
+    copies[1].pid.store(-1); /* another child is filling it */
+    copies[1].fd = 77;
+    next.store(1);
+    ASSERT_TRUE(libos::note_child_copy(copies, kEntries, &next, 42, 9));
+    EXPECT_EQ(copies[1].pid.load(), -1);
+    EXPECT_EQ(copies[1].fd, 77);
+    EXPECT_EQ(copies[2].pid.load(), 42); /* the next in turn after it */
+    EXPECT_EQ(copies[2].fd, 9);
+    for (auto& c : copies)
+        c.pid.store(-1);
+    EXPECT_FALSE(libos::note_child_copy(copies, kEntries, &next, 43, 8)); /* all being filled */
+}

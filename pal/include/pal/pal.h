@@ -237,6 +237,14 @@ PAL_API long PalFileWriteAll(int fd, const void* buf, size_t size);
  * pwrite of a file without positional writes: ESPIPE). Returns 0 or -errno. */
 PAL_API long PalFileWriteNothing(int fd, bool positional);
 
+/* One write(2) of `size` bytes at `buf`, an application's address, to `fd`: the count written or
+ * -errno, as the host answers the program's own call (EINTR included). For a handler that answers
+ * from the host's judgement of the arguments (table/sys/libos_write.cpp). */
+PAL_API long PalFileWriteOnce(int fd, const void* buf, size_t size);
+/* One writev(2) of `count` vectors at `iov` (an application's address) to `fd`, or with `v2`
+ * pwritev2(2) at the descriptor's own offset (-1) with `flags`: the same. */
+PAL_API long PalFileWriteVectorOnce(int fd, const void* iov, long count, bool v2, int flags);
+
 /* A duplicate of descriptor `fd` out of the way of programs, which expect the lowest numbers to be
  * theirs: the lowest free number at or above `floor` (F_DUPFD), with close-on-exec when `cloexec` is
  * set. Returns it, or -errno (EINVAL when `floor` is not below the descriptor limit). */

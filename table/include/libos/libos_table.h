@@ -131,6 +131,17 @@ libos::SyscallResult libos_syscall_dup3(libos::Caller caller, unsigned int fd, u
 libos::SyscallResult libos_syscall_fcntl(libos::Caller caller, int fd, int cmd, unsigned long arg);
 libos::SyscallResult libos_syscall_preadv2(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen,
                                            unsigned long pos_l, unsigned long pos_h, int flags);
+/* write(2), pwrite64(2), writev(2), pwritev(2), pwritev2(2): a generated file opened for reading and
+ * writing refuses as the real file does (EIO, EINVAL; ESPIPE), not with its sealed memfd's EPERM.
+ * Routed only once such a file was opened (syscall_route_writes); table/sys/libos_write.cpp */
+libos::SyscallResult libos_syscall_write(libos::Caller caller, int fd, unsigned long buf, unsigned long count);
+libos::SyscallResult libos_syscall_pwrite64(libos::Caller caller, int fd, unsigned long buf, unsigned long count,
+                                            long pos);
+libos::SyscallResult libos_syscall_writev(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen);
+libos::SyscallResult libos_syscall_pwritev(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen,
+                                           unsigned long pos_l, unsigned long pos_h);
+libos::SyscallResult libos_syscall_pwritev2(libos::Caller caller, int fd, unsigned long vec, unsigned long vlen,
+                                            unsigned long pos_l, unsigned long pos_h, int flags);
 
 /* getdents64(2), getdents(2): the listings of the views' directories, table/sys/libos_listing.cpp */
 libos::SyscallResult libos_syscall_getdents64(libos::Caller caller, unsigned int fd, libos::UserPtr<void> dirent,
@@ -218,15 +229,26 @@ inline size_t syscall_table_size() {
 }
 
 /* One byte per number below kRoutedNumbers, 1 where the table has a handler: the shim's pass-through
- * test, one load of a constant table with no pointer to follow. Numbers from kRoutedNumbers up (none
- * of them exists) take the routed path. */
+ * test, one load of a table with no pointer to follow. Numbers from kRoutedNumbers up (none of them
+ * exists) take the routed path. The write family's handlers (write, pwrite64, writev, pwritev,
+ * pwritev2) are routed only from the first open of a generated file for reading and writing
+ * (syscall_route_writes): until then syscall(SYS_write) costs what it did without them. */
 constexpr size_t kRoutedNumbers = 1024;
-extern const std::array<uint8_t, kRoutedNumbers> g_syscall_routed;
+extern std::array<uint8_t, kRoutedNumbers> g_syscall_routed;
 
-/* Whether `nr` has no handler and is below kRoutedNumbers: the host may take it straight. */
+/* Whether `nr` is below kRoutedNumbers and routed to no handler: the host may take it straight. A
+ * plain load, one compare with memory (an atomic load is a load and a test, one instruction more on
+ * every pass-through): a byte changes only once, from 0 to 1, before the descriptor it is about is
+ * handed out, and a call that still read 0 goes the host's way, as before the change. */
 inline bool syscall_unrouted(long nr) {
-    return static_cast<unsigned long>(nr) < kRoutedNumbers && !g_syscall_routed[nr];
+    return static_cast<unsigned long>(nr) < kRoutedNumbers && !g_syscall_routed[static_cast<size_t>(nr)];
 }
+
+/* Whether `nr` is one of the write family's numbers routed on demand. */
+bool syscall_routed_on_demand(long nr);
+/* Routes the write family's numbers to their handlers from now on, in this process and its fork
+ * children (an exec'ed program starts without). */
+void syscall_route_writes();
 
 /* The handler of `nr`, or nullptr (pass through; also for numbers outside the table). Inline: every
  * routed call asks. */

@@ -161,7 +161,8 @@ long vfs_write_generated(Caller caller, const VfsPath& path, int fd);
 /* Generated files opened for reading and writing (table/vfs/refused_writes.cpp): their writes fail as
  * the real file's do (EIO, EINVAL; pwrite's ESPIPE), not with the sealed memfd's EPERM. The open
  * records the descriptor with the real file's answers to a write of nothing (-errno, 0 when it
- * takes one); the shim's write calls ask vfs_refused_write (0: the host's own write) once any was
+ * takes one), and dup, dup2, dup3 and fcntl(F_DUPFD) its copies (vfs_refuse_dup); the shim's write
+ * calls and the table's write handlers ask vfs_refused_write (0: the host's own write) once any was
  * recorded; close forgets the number. */
 extern std::atomic<int> g_vfs_refusing;
 inline bool vfs_refusing_any() {
@@ -171,6 +172,14 @@ enum class VfsWriteKind { Stream, Positional };
 void vfs_refuse_record(int fd, long write_error, long pwrite_error);
 long vfs_refused_write(int fd, VfsWriteKind kind, long offset);
 void vfs_refuse_forget(int fd);
+/* `to` was made a copy of `from` (dup, dup2, dup3, fcntl(F_DUPFD)): it refuses as `from` does, or,
+ * when `from` refuses nothing, no more than its new file does. */
+void vfs_refuse_dup(int from, int to);
+/* A refused write of the EIO kind that the host made on the memfd (`ret`: its result or -errno), so
+ * that the kernel judged its arguments first: the file's `error` where the memfd said EPERM, and where
+ * it said EFAULT of a buffer (`buf`, `count`; nullptr for a vector) within user space's range, which
+ * the real file never reads; the host's answer otherwise. */
+long vfs_refused_after_checks(long ret, long error, const void* buf, size_t count);
 
 /* Live generated files (table/vfs/live.cpp): the descriptors of contents that change (/proc/stat,
  * the status files, a node's meminfo, the cgroup files...) are written again where Linux's seq files
@@ -203,6 +212,15 @@ size_t vfs_live_exec_list(char* out, size_t size);
  * descriptors they make are listed too by this thread's next vfs_live_exec_list (the spawn's
  * environment), since glibc's child makes them where no override sees it. count 0 forgets them. */
 void vfs_live_spawn_copies(const int* from, const int* to, int count);
+/* This thread's list of such copies, saved by each posix_spawn before it makes its own and put back
+ * after it: a posix_spawn in a signal handler that interrupted another one on the same thread must
+ * not leave the outer one's list empty (or its own in its place) when the handler returns. */
+struct VfsSpawnCopies {
+    int count;
+    int fd[kVfsLiveExecFds];
+};
+void vfs_live_spawn_save(VfsSpawnCopies* out);
+void vfs_live_spawn_restore(const VfsSpawnCopies& saved);
 /* dup, dup2, dup3, fcntl(F_DUPFD) made `to` a copy of `from` (`to` is no live file when `from` is
  * none). */
 void vfs_live_dup(int from, int to);

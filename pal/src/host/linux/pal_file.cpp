@@ -100,6 +100,16 @@ extern "C" long PalFileWriteNothing(int fd, bool positional) {
     return ret < 0 ? ret : 0;
 }
 
+extern "C" long PalFileWriteOnce(int fd, const void* buf, size_t size) {
+    return pal_raw(SYS_write, fd, reinterpret_cast<long>(buf), static_cast<long>(size));
+}
+
+extern "C" long PalFileWriteVectorOnce(int fd, const void* iov, long count, bool v2, int flags) {
+    if (v2) /* offset -1 in both halves' low word: the kernel's pos_from_hilo gives -1 */
+        return pal_raw(SYS_pwritev2, fd, reinterpret_cast<long>(iov), count, -1, 0, flags);
+    return pal_raw(SYS_writev, fd, reinterpret_cast<long>(iov), count);
+}
+
 extern "C" long PalFileDuplicateHigh(int fd, int floor, bool cloexec) {
     return pal_raw(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor);
 }
