@@ -4,8 +4,12 @@
  * thread slot and thread id (its sched_setaffinity changed its parent's virtual mask) and its parent's
  * pool id (its re-read of a live file took its parent's memfds for its own). Such a clone now starts
  * its child in the shim's after-fork steps, then in `fn`; the parent prepares and claims the child's
- * slot as fork does. A clone with CLONE_VM (a thread, or a process in this memory, as vfork's) and
- * one glibc refuses (no function or no stack: EINVAL) are glibc's own, unchanged. */
+ * slot as fork does. A clone with CLONE_VM (a thread, or a process in this memory, as vfork's), one
+ * glibc refuses (no function or no stack: EINVAL) and one with CLONE_SETTLS are glibc's own,
+ * unchanged: the after-fork steps write the shim's thread-local variables, which a child with a
+ * thread pointer of the program's choosing does not have where the shim looks (a block of the
+ * program's that ends at the pointer, or no memory at all: natively such a child runs, under the
+ * steps it died of SIGSEGV). Such a child keeps its parent's remembered ids, as before. */
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/types.h>
@@ -46,7 +50,7 @@ SHIM_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) 
     void* tls = va_arg(ap, void*);
     pid_t* child_tid = va_arg(ap, pid_t*);
     va_end(ap);
-    if ((flags & CLONE_VM) || !fn || !stack)
+    if ((flags & (CLONE_VM | CLONE_SETTLS)) || !fn || !stack)
         return __clone(fn, stack, flags, arg, parent_tid, tls, child_tid);
     shim::ensure();
     CloneStart start = {fn, arg};

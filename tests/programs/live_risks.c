@@ -9,6 +9,9 @@
  *   live_risks clone-child       a child of glibc's clone() with a stack of its own and no CLONE_VM
  *                                (a process) sets its own affinity: "kept" when its parent's mask is
  *                                still the parent's own and the child read back what it set
+ *   live_risks clone-settls      a child of glibc's clone() without CLONE_VM and with CLONE_SETTLS (a
+ *                                thread pointer at the end of a small block of this program's, with
+ *                                nothing mapped below it) that leaves with a raw exit(5): "exited 5"
  *   live_risks truncated         /proc/stat kept open and read again while another process truncates
  *                                /proc/PID/fd/N to nothing (natively the real /proc/stat, which that
  *                                does not change): "survived" when every read returned and the last
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -255,6 +259,35 @@ static int truncated_method(void) {
     return 0;
 }
 
+/* ---- clone-settls -------------------------------------------------------------------------------- */
+
+static int settls_child(void* arg) {
+    (void)arg;
+    syscall(SYS_exit, 5); /* a raw exit: no libc code that reads the thread pointer */
+    return 1;
+}
+
+static int clone_settls_method(void) {
+    static char stack[64 * 1024] __attribute__((aligned(16)));
+    /* The thread pointer at the start of a mapping with a guard page below it: whatever is read or
+     * written at a negative offset from it (initial-exec thread-local variables, on x86_64) faults. */
+    const long page = sysconf(_SC_PAGESIZE);
+    char* area = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED || mprotect(area, page, PROT_NONE))
+        return 1;
+    char* tls = area + page;
+    *(void**)tls = tls; /* x86_64's TCB starts with a pointer to itself */
+    pid_t child = clone(settls_child, stack + sizeof(stack), CLONE_SETTLS | SIGCHLD, NULL, NULL, tls, NULL);
+    int status;
+    if (child < 0 || waitpid(child, &status, 0) != child)
+        return 1;
+    if (WIFEXITED(status))
+        printf("exited %d\n", WEXITSTATUS(status));
+    else
+        printf("killed by signal %d\n", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "exec-child") == 0)
         return exec_child_method(argv[2]);
@@ -264,6 +297,8 @@ int main(int argc, char** argv) {
         return spawn_in_handler_method();
     if (strcmp(argv[1], "clone-child") == 0)
         return clone_child_method();
+    if (strcmp(argv[1], "clone-settls") == 0)
+        return clone_settls_method();
     if (strcmp(argv[1], "truncated") == 0)
         return truncated_method();
     return 2;
