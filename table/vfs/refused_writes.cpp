@@ -121,8 +121,10 @@ void vfs_refuse_dup(int from, int to) {
 long vfs_refused_after_checks(long ret, long error, const void* buf, size_t count) {
     if (ret == -EPERM)
         return error;
-    /* Some kernels' memfds fault the buffer in before their seal's EPERM (a QEMU guest's did). */
-    if (ret == -EFAULT && buf != nullptr && in_user_range(buf, count))
+    /* Some kernels' memfds fault the buffer in before their seal's EPERM (a QEMU guest's did). A null
+     * buffer is judged too: it is within user space's range (access_ok passes it), so the real file
+     * answers EIO to write(fd, NULL, 2); only a vector's call (count 0 here) is left to the host. */
+    if (ret == -EFAULT && count != 0 && in_user_range(buf, count))
         return error;
     return ret;
 }

@@ -177,8 +177,9 @@ void vfs_refuse_forget(int fd);
 void vfs_refuse_dup(int from, int to);
 /* A refused write of the EIO kind that the host made on the memfd (`ret`: its result or -errno), so
  * that the kernel judged its arguments first: the file's `error` where the memfd said EPERM, and where
- * it said EFAULT of a buffer (`buf`, `count`; nullptr for a vector) within user space's range, which
- * the real file never reads; the host's answer otherwise. */
+ * it said EFAULT of a buffer (`buf`, `count`, null included; count 0 for a vector, whose array the
+ * kernel does read) within user space's range, which the real file never reads; the host's answer
+ * otherwise. */
 long vfs_refused_after_checks(long ret, long error, const void* buf, size_t count);
 
 /* Live generated files (table/vfs/live.cpp): the descriptors of contents that change (/proc/stat,
