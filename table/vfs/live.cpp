@@ -211,6 +211,23 @@ std::atomic<uint64_t>& where_slot(uint64_t ino) {
     return slots[ino % kLiveSeqs];
 }
 
+/* Who is making a content now, per slot: the memfd's inode number, or 0 (same page, after the
+ * offsets). Two makings of one memfd must not overlap, threads of one process (the pool serializes
+ * those too) or processes sharing the description (a fork child writes through a descriptor of its
+ * own, its parent through the pool's): each writes the content in place and sets the length it
+ * found or made, and one's length over the other's text left a read, once both had ended, with
+ * the shorter content followed by the longer one's tail. A making that finds another of the same
+ * memfd under way makes none (that one's content is the newer; its readers wait for it); one that
+ * finds the slot taken by another memfd (which shares only the counters) makes its own unclaimed. */
+static_assert(sizeof(LiveSeq) * kLiveSeqs + 2 * sizeof(std::atomic<uint64_t>) * kLiveSeqs <= kSeqPage);
+constinit std::atomic<uint64_t> g_local_maker[kLiveSeqs] = {};
+
+std::atomic<uint64_t>& maker_slot(uint64_t ino) {
+    LiveSeq* shared = g_shared_seq.load(std::memory_order_acquire);
+    auto* slots = shared ? reinterpret_cast<std::atomic<uint64_t>*>(shared + kLiveSeqs) + kLiveSeqs : g_local_maker;
+    return slots[ino % kLiveSeqs];
+}
+
 uint64_t offset_state(uint64_t ino) {
     uint64_t v = where_slot(ino).load(std::memory_order_acquire);
     return (v >> 2) == ino ? (v & 3) : kOffsetUnknown;
@@ -229,15 +246,28 @@ constinit thread_local bool t_making __attribute__((tls_model("initial-exec"))) 
 constexpr uint64_t kMakingWaitNs = 200'000'000;
 
 void refresh(Caller caller, int fd, LiveFd* e, uint64_t ino) {
-    struct stat st;
-    if (!still_live(fd, e, ino, &st))
+    /* Claimed before the memfd's length is asked (still_live), so that no other making changes it
+     * between that look and this making's writes (maker_slot); and counted as writing from the
+     * claim on, so that a maker killed at any point after it is one that readers wait for, and
+     * then take for dead, claim included (read_begin). */
+    std::atomic<uint64_t>& maker = maker_slot(ino);
+    uint64_t other = 0;
+    const bool claimed = maker.compare_exchange_strong(other, ino, std::memory_order_acq_rel);
+    if (!claimed && other == ino)
         return;
     LiveSeq& seq = seq_of(ino);
     const bool nested = t_making;
     t_making = true;
     seq.writing.fetch_add(1, std::memory_order_acq_rel);
-    write_again(caller, fd, st);
-    seq.written.fetch_add(1, std::memory_order_acq_rel);
+    struct stat st;
+    if (still_live(fd, e, ino, &st)) {
+        write_again(caller, fd, st);
+        seq.written.fetch_add(1, std::memory_order_acq_rel);
+    }
+    if (claimed) {
+        uint64_t mine = ino; /* unless a reader took this making for dead (read_begin) */
+        maker.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    }
     /* Never below 0: a reader may have dropped the count of a writer it took for dead (read_begin). */
     uint32_t writing = seq.writing.load(std::memory_order_acquire);
     while (writing != 0 && !seq.writing.compare_exchange_weak(writing, writing - 1, std::memory_order_acq_rel))
@@ -571,6 +601,9 @@ LIBOS_FORK_PATH void vfs_live_after_fork() {
     for (LiveSeq& seq : g_local_seq) /* written only where needed: no page copied for nothing */
         if (seq.writing.load(std::memory_order_relaxed) != 0)
             seq.writing.store(0, std::memory_order_relaxed);
+    for (std::atomic<uint64_t>& maker : g_local_maker)
+        if (maker.load(std::memory_order_relaxed) != 0)
+            maker.store(0, std::memory_order_relaxed);
 }
 
 VfsLiveRead vfs_live_read_begin(int fd) {
@@ -578,7 +611,8 @@ VfsLiveRead vfs_live_read_begin(int fd) {
     LiveFd* e = entry(fd);
     if (!e)
         return mark;
-    LiveSeq& seq = seq_of(e->ino.load(std::memory_order_acquire));
+    const uint64_t ino = e->ino.load(std::memory_order_acquire);
+    LiveSeq& seq = seq_of(ino);
     /* Another thread writing it now finishes in a moment; this very thread writing it (a signal
      * handler that interrupted the writing) never does while this runs: so a bounded wait. */
     if (!t_making && seq.writing.load(std::memory_order_acquire) != 0) {
@@ -591,8 +625,11 @@ VfsLiveRead vfs_live_read_begin(int fd) {
          * it wrote, the counters being shared; a thread ended from a handler), whose count would make
          * every later read wait as long. It is dropped, so that only this read waited for it. */
         uint32_t writing = seq.writing.load(std::memory_order_acquire);
-        if (writing != 0 && seq.written.load(std::memory_order_acquire) == ended)
+        if (writing != 0 && seq.written.load(std::memory_order_acquire) == ended) {
             seq.writing.compare_exchange_strong(writing, 0, std::memory_order_acq_rel);
+            uint64_t dead = ino; /* and its claim, which would stop every later making of it */
+            maker_slot(ino).compare_exchange_strong(dead, 0, std::memory_order_acq_rel);
+        }
     }
     mark.seq = static_cast<int>(&seq - seqs()) + 1;
     mark.written = seq.written.load(std::memory_order_acquire);
