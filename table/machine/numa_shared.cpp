@@ -150,6 +150,7 @@ bool numa_move_abandoned(uint64_t index, bool first) {
         ns = e.ns.load(std::memory_order_relaxed);
     }
     uint64_t budget = kLiveWaitBudgetNs;
+    test_point(TestPoint::kNumaWriterLook);
     if (writer && same_pid_namespace(ns)) {
         const Holder holder = holder_kind(writer);
         if (holder == Holder::kGone)

@@ -260,6 +260,42 @@ TEST(NumaMoves, ReaderWhileTheProcessTakesMoves) {
     });
 }
 
+/* A reader while the process looks at the writer of a move still being written (system calls, where
+ * it may be stopped for good, or preempted on a loaded machine): the records are whole there, so the
+ * reader reads them (the migration taken before, once), rather than giving up on a sequence number
+ * left odd and answering by the host's node alone. */
+int g_seen_at_look = -3;
+
+void read_while_writer_looked_at(libos::TestPoint point) {
+    if (point == libos::TestPoint::kNumaPostWriting && g_calls++ == 0)
+        libos::numa_adopt_moves();
+    else if (point == libos::TestPoint::kNumaWriterLook && g_seen_at_look == -3)
+        g_seen_at_look = read_page_node();
+}
+
+TEST(NumaMoves, ReaderWhileAPendingMovesWriterIsLookedAt) {
+    in_child([] {
+        if (int failed = machine("4", 4))
+            return failed;
+        if (int failed = page_on_node_0_then_migration())
+            return failed;
+        int bad = 0;
+        {
+            Hooked hook(read_while_writer_looked_at);
+            bad += !libos::numa_post_move(page_move(getpid(), kOther, 3));
+        }
+        bad += g_calls != 1;
+        bad += (g_seen_at_look != 1) * 10; /* -2: the reader gave up */
+        bad += page_node(kBase) != 1;
+        libos::numa_adopt_moves();
+        bad += page_node(kOther) != 3;
+        bad += page_node(kBase) != 1;
+        bad += read_page_node() != 1;
+        bad += !all_taken();
+        return bad;
+    });
+}
+
 #else
 
 TEST(NumaMoves, NeedTestHooks) {
