@@ -86,17 +86,32 @@ bool numa_post_move(const NumaMoveData& move) {
     const uint64_t index = a->head.fetch_add(1, std::memory_order_acq_rel);
     NumaMove& e = a->ring[index % kNumaMoveSlots];
     const uint32_t whole = static_cast<uint32_t>(2 * (index + 1));
+    /* A writer stopped after its index was given out, for as long as 256 later moves took to be
+     * posted, finds its entry holding a later index's number: its move is lost, and the later one is
+     * left as it is (not made to look unfinished, nor its body overwritten). Only the moment between
+     * a check and the store it guards is left. */
+    const auto lapped = [&e](uint32_t number) {
+        return static_cast<int32_t>(e.seq.load(std::memory_order_acquire) - number) > 0;
+    };
+    uint32_t seen = e.seq.load(std::memory_order_acquire);
+    if (static_cast<int32_t>(seen - (whole - 1)) >= 0)
+        return false;
     /* Whose the move is, then the odd number that makes it count (a release: the writer comes with
      * it), then the body. */
     e.writer.store(static_cast<uint32_t>(PalThreadGetId()), std::memory_order_relaxed);
     e.ns.store(move.ns, std::memory_order_relaxed);
-    e.seq.store(whole - 1, std::memory_order_release);
+    do {
+        if (static_cast<int32_t>(seen - (whole - 1)) >= 0)
+            return false;
+    } while (!e.seq.compare_exchange_weak(seen, whole - 1, std::memory_order_release, std::memory_order_acquire));
     std::atomic_thread_fence(std::memory_order_release);
     test_point(TestPoint::kNumaPostWriting);
+    if (lapped(whole - 1))
+        return false;
     const NumaMoveBody body = {move.pid, move.kind, move.pages, move.node, move.nonce, move.first_page, move.from, move.to};
     memcpy(&e.body, &body, sizeof(body));
-    e.seq.store(whole, std::memory_order_release);
-    return true;
+    uint32_t odd = whole - 1;
+    return e.seq.compare_exchange_strong(odd, whole, std::memory_order_release, std::memory_order_relaxed);
 }
 
 MoveState numa_read_move(uint64_t index, NumaMoveData* out) {
@@ -150,6 +165,7 @@ bool numa_move_abandoned(uint64_t index, bool first) {
         ns = e.ns.load(std::memory_order_relaxed);
     }
     uint64_t budget = kLiveWaitBudgetNs;
+    test_point(TestPoint::kNumaWriterLook);
     if (writer && same_pid_namespace(ns)) {
         const Holder holder = holder_kind(writer);
         if (holder == Holder::kGone)

@@ -134,6 +134,9 @@ __attribute__((noinline)) void adopt_moves(uint64_t head, uint64_t from) {
         for (uint64_t i = from; i < lost && i - from < kNumaMoveSlots; ++i)
             set_taken(g_taken_beyond, i, false);
         from = lost;
+        /* The marks now count from the new index: readers must see the two together (below, the
+         * number is even while a pending move's writer is looked at). */
+        g_adopted_moves.store(from, std::memory_order_release);
     }
     bool first_pending = true;
     for (uint64_t i = from; i < head; ++i) {
@@ -144,7 +147,13 @@ __attribute__((noinline)) void adopt_moves(uint64_t head, uint64_t from) {
         if (state == MoveState::kPending) {
             /* Still being written: left for a later look (the taken index stops before it), unless
              * its writer will never finish it. */
+            /* The look at its writer takes system calls, where this process may be stopped for
+             * good: the records, taken index and marks are whole here, so readers may read them
+             * meanwhile (a reader gives up after a few tries while the number is odd). */
+            g_adopt_seq.fetch_add(1, std::memory_order_release);
             const bool abandoned = numa_move_abandoned(i, first_pending);
+            g_adopt_seq.fetch_add(1, std::memory_order_acq_rel);
+            std::atomic_thread_fence(std::memory_order_release);
             first_pending = false;
             if (!abandoned)
                 continue;

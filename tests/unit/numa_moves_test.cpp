@@ -260,6 +260,73 @@ TEST(NumaMoves, ReaderWhileTheProcessTakesMoves) {
     });
 }
 
+/* A reader while the process looks at the writer of a move still being written (system calls, where
+ * it may be stopped for good, or preempted on a loaded machine): the records are whole there, so the
+ * reader reads them (the migration taken before, once), rather than giving up on a sequence number
+ * left odd and answering by the host's node alone. */
+int g_seen_at_look = -3;
+
+void read_while_writer_looked_at(libos::TestPoint point) {
+    if (point == libos::TestPoint::kNumaPostWriting && g_calls++ == 0)
+        libos::numa_adopt_moves();
+    else if (point == libos::TestPoint::kNumaWriterLook && g_seen_at_look == -3)
+        g_seen_at_look = read_page_node();
+}
+
+TEST(NumaMoves, ReaderWhileAPendingMovesWriterIsLookedAt) {
+    in_child([] {
+        if (int failed = machine("4", 4))
+            return failed;
+        if (int failed = page_on_node_0_then_migration())
+            return failed;
+        int bad = 0;
+        {
+            Hooked hook(read_while_writer_looked_at);
+            bad += !libos::numa_post_move(page_move(getpid(), kOther, 3));
+        }
+        bad += g_calls != 1;
+        bad += (g_seen_at_look != 1) * 10; /* -2: the reader gave up */
+        bad += page_node(kBase) != 1;
+        libos::numa_adopt_moves();
+        bad += page_node(kOther) != 3;
+        bad += page_node(kBase) != 1;
+        bad += read_page_node() != 1;
+        bad += !all_taken();
+        return bad;
+    });
+}
+
+/* A writer stopped in the middle of its move while 256 later moves are posted, the last of them for
+ * this process in the stopped writer's entry: the writer, back, leaves that later move as it is (it
+ * overwrote its body and made it look unfinished, so that it was lost, after a wait of 2 s). */
+void lap_while_written(libos::TestPoint point) {
+    if (point != libos::TestPoint::kNumaPostWriting || g_calls++ != 0)
+        return;
+    for (uint32_t i = 0; i + 1 < libos::kNumaMoveSlots; ++i)
+        libos::numa_post_move(page_move(getpid() + 1, kBase, 2)); /* another process's */
+    libos::numa_post_move(page_move(getpid(), kOther, 3));
+}
+
+TEST(NumaMoves, StoppedWriterLappedLeavesTheLaterMove) {
+    in_child([] {
+        if (int failed = machine("4", 4))
+            return failed;
+        int bad = 0;
+        bool posted;
+        {
+            Hooked hook(lap_while_written);
+            posted = libos::numa_post_move(page_move(getpid(), kBase, 1));
+        }
+        bad += posted; /* its entry was another's by then: lost */
+        bad += libos::numa_move_head(false) != libos::kNumaMoveSlots + 1;
+        libos::numa_adopt_moves();
+        bad += (page_node(kOther) != 3) * 10;
+        bad += page_node(kBase) != -1;
+        bad += !all_taken();
+        return bad;
+    });
+}
+
 #else
 
 TEST(NumaMoves, NeedTestHooks) {

@@ -15,6 +15,8 @@ enum class TestPoint : int {
     /* another process's records read: the directory, counts and migrations read, the ranges and the
      * moved pages not yet */
     kNumaRemoteBetweenReads,
+    /* numa_move_abandoned: a pending move's writer about to be looked at (system calls) */
+    kNumaWriterLook,
 };
 
 #ifdef LIBOS_TEST_HOOKS
