@@ -18,6 +18,7 @@
 #include "libos/libos_test_hooks.h"
 #include "libos/libos_threads.h"
 #include "pal/pal.h"
+#include "test_util.h"
 #include "sys/libos_numa_internal.h"
 
 namespace {
@@ -99,6 +100,7 @@ void look_while_written(libos::TestPoint point) {
 }
 
 TEST(NumaMoves, MoveBeingWrittenIsTakenOnceFinished) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("2", 2))
             return failed;
@@ -128,6 +130,7 @@ void post_and_look_while_written(libos::TestPoint point) {
 }
 
 TEST(NumaMoves, LaterMovesAreTakenOnceAroundAnUnfinishedOne) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("4", 4))
             return failed;
@@ -159,6 +162,7 @@ void die_while_writing(libos::TestPoint point) {
 }
 
 TEST(NumaMoves, WriterThatDiedMidWayIsPassedBy) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("2", 2))
             return failed;
@@ -213,6 +217,7 @@ int read_page_node() {
 }
 
 TEST(NumaMoves, ReaderBetweenItsReadsWhileMovesAreTaken) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("4", 4))
             return failed;
@@ -242,6 +247,7 @@ void read_while_taking(libos::TestPoint point) {
 }
 
 TEST(NumaMoves, ReaderWhileTheProcessTakesMoves) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("4", 4))
             return failed;
@@ -274,6 +280,7 @@ void read_while_writer_looked_at(libos::TestPoint point) {
 }
 
 TEST(NumaMoves, ReaderWhileAPendingMovesWriterIsLookedAt) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("4", 4))
             return failed;
@@ -308,6 +315,7 @@ void lap_while_written(libos::TestPoint point) {
 }
 
 TEST(NumaMoves, StoppedWriterLappedLeavesTheLaterMove) {
+    LIBOS_SKIP_UNDER_EMULATION("the memory-policy calls (ENOSYS): the host's node count is not found");
     in_child([] {
         if (int failed = machine("4", 4))
             return failed;
