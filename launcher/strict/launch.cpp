@@ -547,6 +547,11 @@ void run_strict(const char* program, char* const argv[], std::vector<std::string
     for (uint64_t w : hosts.words)
         threads += static_cast<size_t>(__builtin_popcountll(w));
     threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
+#ifdef LIBOS_TEST_HOOKS
+    /* For tests (strict/supervisor-calls): another number of threads (1 to 8) than this host's CPUs give. */
+    if (const char* n = getenv("LIBOS_TEST_SUPERVISOR_THREADS"); n && n[0] >= '1' && n[0] <= '8' && !n[1])
+        threads = static_cast<size_t>(n[0] - '0');
+#endif
     size_t started = 0;
     int thread_error = 0;
     for (size_t i = 0; i < threads && !thread_error; ++i) {

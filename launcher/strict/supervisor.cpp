@@ -192,18 +192,30 @@ bool answer(int listener, const seccomp_notif& req, seccomp_notif_resp* resp, li
  * the caller's CPU: one takes the notification, the others run only to wait again. Each thread that
  * waits there costs every trapped call about 2 us (measured: 4.7 us a call with one, 7.4 with two,
  * 18 with eight). So one thread receives (the holder); the others stand by, and one of them (the
- * watcher) looks every kWatchMs whether the holder has been answering the same call since its last
- * look (blocked: a page of the caller's that is slow to come in, a directory on a dead network file
- * system): then it receives too, and another stand-by thread becomes the watcher. A thread that
- * finds another holder once it has answered stands by again. Two receivers for a while only cost
- * time; there is always one. */
+ * watcher) looks every kWatchMs whether every receiving thread has been answering since its last
+ * look without finishing any call (blocked: a page of the caller's that is slow to come in, a
+ * directory on a dead network file system): then it receives too, and another stand-by thread
+ * becomes the watcher. A thread that finds another holder once it has answered stands by again. Two
+ * receivers for a while only cost time; there is always one that is not blocked, while a thread
+ * stands by. The receivers are counted, not told apart by the parity of one shared counter: with
+ * two of them blocked at once (the second the watcher's), the parity said "not answering", and no
+ * third thread took over. */
 constexpr long kWatchMs = 100;
 
 constinit std::atomic<int> g_next_index{0};
 constinit std::atomic<int> g_holder{-1};  /* the receiving thread's index; -1: none */
 constinit std::atomic<int> g_watcher{-1}; /* the stand-by thread that watches the holder; -1: none */
-/* The holder's progress: odd while it answers a notification. */
-constinit std::atomic<uint64_t> g_progress{0};
+/* The threads out of stand-by (the holder, and former holders until they have answered), how many of
+ * them answer a notification now, and how many answers have been made. */
+constinit std::atomic<int> g_receivers{0};
+constinit std::atomic<int> g_busy{0};
+constinit std::atomic<uint64_t> g_finished{0};
+
+/* Is every receiving thread answering (blocked, if no answer is made meanwhile)? */
+bool all_busy() {
+    const int busy = g_busy.load();
+    return busy > 0 && busy >= g_receivers.load();
+}
 /* Where stand-by threads sleep: changed (and waited on) at each hand-over. */
 constinit std::atomic<uint32_t> g_standby{0};
 
@@ -231,10 +243,11 @@ void stand_by(int me) {
             standby_wait(handovers, 0); /* until a hand-over */
             continue;
         }
-        /* The watcher: has the holder been on one call since the last look? */
-        const uint64_t seen = g_progress.load();
+        /* The watcher: has every receiver been on one call since the last look? */
+        const uint64_t seen = g_finished.load();
+        const bool busy = all_busy();
         standby_wait(handovers, kWatchMs);
-        if (g_holder.load() != holder || !(seen & 1) || g_progress.load() != seen)
+        if (g_holder.load() != holder || !busy || g_finished.load() != seen || !all_busy())
             continue;
         if (g_holder.compare_exchange_strong(holder, me)) {
             g_watcher.store(-1);
@@ -246,6 +259,7 @@ void stand_by(int me) {
 
 /* Thread `me` ends (the listener is gone, or it lost its rights): another receives. */
 void leave(int me) {
+    g_receivers.fetch_sub(1);
     int holder = me;
     int watcher = me;
     g_watcher.compare_exchange_strong(watcher, -1);
@@ -269,9 +283,17 @@ void supervise(SupervisorThread* self) {
     auto* resp = reinterpret_cast<seccomp_notif_resp*>(self->response.data());
     const int me = g_next_index.fetch_add(1);
     g_answering.fetch_add(1);
+    bool receiving = false;
     for (;;) {
-        if (g_holder.load(std::memory_order_relaxed) != me)
+        if (g_holder.load(std::memory_order_relaxed) != me) {
+            if (receiving)
+                g_receivers.fetch_sub(1);
+            receiving = false;
             stand_by(me);
+        }
+        if (!receiving)
+            g_receivers.fetch_add(1);
+        receiving = true;
         memset(req_buf.data(), 0, req_buf.size());
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
             if (errno == EINTR)
@@ -288,11 +310,12 @@ void supervise(SupervisorThread* self) {
                 return leave(me);
             continue;
         }
-        g_progress.fetch_add(1, std::memory_order_relaxed); /* odd: answering */
+        g_busy.fetch_add(1);
         /* A thread that lost its own rights answers with CONTINUE (the host's answer, with the
          * caller's own rights) until it may end. */
         const bool lost = answer(listener, *req, resp, self->callers);
-        g_progress.fetch_add(1, std::memory_order_relaxed);
+        g_finished.fetch_add(1);
+        g_busy.fetch_sub(1);
         if (lost && hand_over())
             return leave(me);
     }

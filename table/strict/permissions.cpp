@@ -176,10 +176,17 @@ long Caller::remote_may_change(pid_t target) const {
         return ret == -ENOENT ? -ESRCH : ret;
     if (PalThreadCredentials(remote_->tid, &mine) < 0)
         return -ESRCH;
+    /* Read by tid: if the caller ended since its call was checked and another task took its tid, these
+     * are that task's rights (a root's, maybe). The call still waiting says they were the caller's. */
+    if (!remote_->waits())
+        return -ESRCH;
     if (mine.euid == theirs.euid || mine.euid == theirs.uid)
         return 0;
     NamespaceFd caller_ns(PalUserNamespaceOpen(remote_->tid)), target_ns(PalUserNamespaceOpen(target));
     if (!target_ns.ok())
+        return -ESRCH;
+    /* The same for the namespace the caller's capabilities count in: held first, then checked. */
+    if (caller_ns.ok() && !remote_->waits())
         return -ESRCH;
     if (caller_ns.ok() && capable(mine, caller_ns.get(), target_ns.get(), kCapSysNice))
         return 0;

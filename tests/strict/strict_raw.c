@@ -84,6 +84,9 @@
  *   stall               a thread's raw getcpu holds the supervisor thread that answers it (a test
  *                       build's hook) until another call is answered; meanwhile raw sched_getaffinity:
  *                       stall=answered once both returned
+ *   stall2              two threads' raw getcpu each hold a supervisor thread (the hook above); once
+ *                       both wait in the kernel, raw sched_getaffinity until both returned, which
+ *                       needs a third supervisor thread to take over: stall2=answered
  *   libcpin V           libc's sched_setaffinity(0, {V}) (the shim's, in a process with it):
  *                       libcpin=<result>, then the raw mask: rawmask=<list>
  *   libcmask            libc's sched_getaffinity(getpid()): libcmask=<list>
@@ -365,6 +368,64 @@ static void stall(void) {
     }
     pthread_join(t, NULL);
     say("stall=%s", asked > 0 ? "answered" : "none");
+}
+
+/* "stall2": two held getcpu calls at once. Each thread names its tid, waits for the go, then traps;
+ * this thread watches /proc/self/task/<tid>/syscall (opened before the go: an open is trapped too)
+ * until both wait in getcpu, so that both are queued before its own calls. */
+static atomic_int g_stall2_go, g_stall2_done;
+static atomic_long g_stall2_tids[2];
+static void* stalled_getcpu2(void* arg) {
+    long i = (long)arg;
+    atomic_store(&g_stall2_tids[i], raw_gettid());
+    while (!atomic_load(&g_stall2_go))
+        ;
+    unsigned cpu = 0;
+    RAW3(SYS_getcpu, &cpu, 0, 0x574111edL);
+    atomic_fetch_add(&g_stall2_done, 1);
+    return NULL;
+}
+
+static int waits_in_getcpu(int fd) {
+    char text[64] = {0};
+    long n = pread(fd, text, sizeof(text) - 1, 0);
+    return n > 0 && atol(text) == SYS_getcpu && text[0] >= '0' && text[0] <= '9';
+}
+
+static void stall2(void) {
+    pthread_t t[2];
+    int fds[2];
+    for (long i = 0; i < 2; ++i) {
+        if (pthread_create(&t[i], NULL, stalled_getcpu2, (void*)i) != 0) {
+            say("stall2=pthread_create");
+            return;
+        }
+    }
+    for (int i = 0; i < 2; ++i) {
+        while (!atomic_load(&g_stall2_tids[i]))
+            ;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", atomic_load(&g_stall2_tids[i]));
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            say("stall2=open");
+            return;
+        }
+    }
+    atomic_store(&g_stall2_go, 1);
+    while (!waits_in_getcpu(fds[0]) || !waits_in_getcpu(fds[1]))
+        usleep(1000);
+    unsigned char mask[MASK_BYTES];
+    long asked = 0;
+    while (atomic_load(&g_stall2_done) < 2) {
+        raw_getaffinity(0, sizeof(mask), mask);
+        ++asked;
+    }
+    for (int i = 0; i < 2; ++i) {
+        pthread_join(t[i], NULL);
+        close(fds[i]);
+    }
+    say("stall2=%s", asked > 0 ? "answered" : "none");
 }
 
 /* ---- files ------------------------------------------------------------------------------------- */
@@ -1408,6 +1469,8 @@ int main(int argc, char** argv) {
             switches(atol(argument(c, argv, &i)));
         } else if (!strcmp(c, "stall")) {
             stall();
+        } else if (!strcmp(c, "stall2")) {
+            stall2();
         } else if (!strcmp(c, "exec") || !strcmp(c, "rawexec")) {
             if (!argv[i + 1]) {
                 fprintf(stderr, "strict_raw: %s needs a program\n", c);

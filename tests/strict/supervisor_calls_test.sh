@@ -115,6 +115,19 @@ else
     fail "a held supervisor thread is taken over (status $status)" "$(cat "$tmp/out" "$tmp/err")"
   fi
 fi
+# Two threads held at once (the second after it took over from the first): a third takes over. Three
+# supervisor threads whatever this host's CPUs (a test build's LIBOS_TEST_SUPERVISOR_THREADS).
+if [ "$hooks" != yes ]; then
+  skip "two held supervisor threads: a third takes over" "this build has no test hooks"
+else
+  LIBOS_TEST_SUPERVISOR_THREADS=3 timeout -k 5 60 "$L" --strict --cpus 2 -- "$S" stall2 >"$tmp/out" 2>"$tmp/err"
+  status=$?
+  if [ "$(value stall2)" = answered ]; then
+    pass "two held supervisor threads: a third takes over and answers"
+  else
+    fail "two held supervisor threads: a third takes over (status $status)" "$(cat "$tmp/out" "$tmp/err")"
+  fi
+fi
 
 # Can strace follow a launch here (ptrace may be forbidden, or strace missing)?
 if ! command -v strace >/dev/null 2>&1; then

@@ -142,4 +142,39 @@ TEST(StrictPids, ACallerOfAnotherNamespaceNamesItsOwnTasks) {
                                          "or the search (x = 0 or 1), 2x ESRCH, 3x pid 0, 4x the child's slot";
 }
 
+/* sched_setaffinity's permission check reads the caller's rights from /proc/<tid>: a caller whose call
+ * no longer waits (it ended, and its tid may be another task's, a root's) gets nothing from them. */
+bool g_waits = true;
+bool still_waiting(const void*) {
+    return g_waits;
+}
+
+TEST(StrictPids, APermissionNeedsTheCallStillWaiting) {
+    int hold[2];
+    ASSERT_EQ(pipe(hold), 0);
+    pid_t tasks[2];
+    for (pid_t& t : tasks) {
+        t = fork();
+        ASSERT_GE(t, 0);
+        if (t == 0) {
+            close(hold[1]);
+            char byte;
+            (void)!read(hold[0], &byte, 1);
+            _exit(0);
+        }
+    }
+    close(hold[0]);
+    libos::RemoteTask task;
+    task.tid = tasks[0];
+    task.still_waiting = still_waiting;
+    libos::Caller remote(&task);
+    g_waits = true;
+    EXPECT_EQ(remote.may_change(tasks[1]), 0) << "the same user's task, while the call waits";
+    g_waits = false;
+    EXPECT_EQ(remote.may_change(tasks[1]), -ESRCH) << "rights read for a caller that no longer waits";
+    close(hold[1]);
+    for (pid_t t : tasks)
+        waitpid(t, nullptr, 0);
+}
+
 }  // namespace
