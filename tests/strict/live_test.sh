@@ -165,6 +165,22 @@ for path in /proc/stat /proc/softirqs /proc/self/status; do
   done
 done
 
+# ---- a task's file outlives the task -------------------------------------------------------------------------
+# The kernel's descriptor of /proc/<pid>/status (stat, numa_maps) holds the task: once it is reaped, reads
+# fail with ESRCH, even when a new task has taken the pid (made so through ns_last_pid, in a pid namespace
+# of this test's own). The live file must not make its content from whatever task has the number now.
+if [ $live -eq 1 ] && unshare --pid --fork --mount-proc true 2>/dev/null; then
+  gone=$(printf 'gone_reused=yes\ngone_read=ESRCH')
+  for leaf in status stat numa_maps; do
+    expect "natively: a reaped task's $leaf reads ESRCH, its pid taken again" "$gone" \
+      unshare --pid --fork --mount-proc "$LS" gone $leaf
+    expect "--strict: a reaped task's $leaf reads ESRCH, not the new task's of the same pid" "$gone" \
+      unshare --pid --fork --mount-proc "$L" --strict --cpus 8 -- "$LS" gone $leaf
+  done
+else
+  skip "--strict: a reaped task's files read ESRCH" "FUSE or a pid namespace of this test's own cannot be used here"
+fi
+
 # ---- the shim's own path is unchanged ------------------------------------------------------------------
 # With the shim loaded, libc's open of /proc/stat is answered in-process (its live memfd, whose fstat the
 # shim makes the real file's): the supervisor and FUSE are not involved, so the device is procfs's.
