@@ -474,12 +474,16 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 std::atomic<bool> g_warned_lost{false};
 
-/* Makes the content anew for `reader` (the opener when the reader's pid is not known here): 0 or
- * -errno. */
+/* Makes the content anew for `reader`: 0 or -errno. A reader whose pid is not known here (0: a
+ * process of a pid namespace above the launch's, reaching the file through /proc/<pid>/fd/N) has
+ * rights nobody can tell: a content made with the reader's rights is refused to it, never made with
+ * another process's (the opener's may be more than its own: /proc/<pid>/stat's start_code). */
 long make(Handle* h, pid_t reader) {
-    libos::RemoteTask task;
-    task.tid = reader > 0 ? reader : h->slot->opener;
     const libos::VfsPath& path = h->slot->path;
+    if (reader <= 0 && !same_for_every_reader(path))
+        return -EACCES;
+    libos::RemoteTask task;
+    task.tid = reader;
     if (ftruncate(g_live.scratch, 0) != 0 || lseek(g_live.scratch, 0, SEEK_SET) != 0)
         return -errno;
     long ret = libos::vfs_write_generated(same_for_every_reader(path) ? libos::Caller::self() : libos::Caller(&task),

@@ -181,6 +181,55 @@ else
   skip "--strict: a reaped task's files read ESRCH" "FUSE or a pid namespace of this test's own cannot be used here"
 fi
 
+# ---- a reader the server cannot name ------------------------------------------------------------------------
+# A process above the launch's pid namespace reaches a live file through /proc/<holder>/fd/N (the
+# holder: a process of the launch without capabilities, so that root without them may look into it);
+# FUSE gives the server no pid for it. The kernel shows /proc/<pid>/stat's start_code (field 26) only to
+# a reader that may trace the task (here a task of uid 65534; the reader is root without capabilities):
+# 1 to this one. The live file must not make it with the rights of the program that opened it.
+# foreign_read MAIN...: runs MAIN (which prints foreign_code) in a pid namespace of its own, and reads
+# the holder's descriptor from here without capabilities: $foreign_code, $outside_code.
+foreign_read() {
+  "$@" >"$tmp/foreign" 2>&1 </dev/null &
+  local main=$! holder="" fd="" i
+  for i in $(seq 1 300); do
+    grep -q '^foreign_code=' "$tmp/foreign" && break
+    sleep 0.1
+  done
+  foreign_code=$(sed -n 's/^foreign_code=//p' "$tmp/foreign")
+  fd=$(sed -n 's/^foreign_fd=//p' "$tmp/foreign")
+  # The holder: the "live-holder" below MAIN (other tests may run one of their own).
+  local p up
+  for i in $(pgrep -x live-holder); do
+    p=$i
+    for up in 1 2 3 4 5 6; do
+      p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
+      [ -z "$p" ] && break
+      [ "$p" == "$main" ] && holder=$i && break
+    done
+  done
+  outside_code=$(setpriv --inh-caps=-all --bounding-set=-all dd if="/proc/$holder/fd/$fd" bs=64k status=none 2>/dev/null |
+    awk '{sub(/.*\) /, ""); print $24}')
+  [ -n "$holder" ] && kill "$holder" 2>/dev/null
+  wait "$main"
+}
+if [ $live -eq 1 ] && command -v setpriv >/dev/null && unshare --pid --fork --mount-proc true 2>/dev/null; then
+  foreign_read timeout -k 5 60 unshare --pid --fork --mount-proc "$LS" foreign 10
+  if [ -n "$foreign_code" ] && [ "$foreign_code" != 1 ] && [ "$outside_code" == 1 ]; then
+    pass "natively: a reader without the rights sees stat's start_code as 1 (the opener sees $foreign_code)"
+  else
+    fail "natively: start_code to a reader without the rights" "opener: $foreign_code" "outside: $outside_code" "$(cat "$tmp/foreign")"
+  fi
+  foreign_read timeout -k 5 60 unshare --pid --fork --mount-proc "$L" --strict --cpus 8 -- "$LS" foreign 10
+  if [ -n "$foreign_code" ] && [ "$foreign_code" != 1 ] && { [ "$outside_code" == 1 ] || [ -z "$outside_code" ]; }; then
+    pass "--strict: a reader the server cannot name never gets the opener's rights (start_code: ${outside_code:-refused})"
+  else
+    fail "--strict: a reader the server cannot name" "opener: $foreign_code" "outside: $outside_code" "$(cat "$tmp/foreign")"
+  fi
+else
+  skip "a reader the server cannot name" "FUSE, setpriv or a pid namespace of this test's own cannot be used here"
+fi
+
 # ---- the shim's own path is unchanged ------------------------------------------------------------------
 # With the shim loaded, libc's open of /proc/stat is answered in-process (its live memfd, whose fstat the
 # shim makes the real file's): the supervisor and FUSE are not involved, so the device is procfs's.

@@ -33,7 +33,12 @@
  *                             child; then, where /proc/sys/kernel/ns_last_pid can be written (a pid
  *                             namespace of the test's own), makes the next child take the same pid
  *                             (named "someone-else"); reads the descriptor again from 0:
- *                             gone_reused=<yes|no> gone_read=<the errno's name, or the first line> */
+ *                             gone_reused=<yes|no> gone_read=<the errno's name, or the first line>
+ *   foreign SECONDS           forks a child that becomes uid 65534 (the target), opens its stat as
+ *                             this process (root), and forks a holder of that descriptor that drops
+ *                             every capability, uid 0 kept, named "live-holder"; prints
+ *                             foreign_fd=<the descriptor> foreign_code=<field 26 as this process
+ *                             reads it>, then waits SECONDS and ends them */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +46,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -306,6 +313,60 @@ static int cmd_gone(const char* leaf) {
     return 0;
 }
 
+/* Field 26 (start_code) of a stat file's content in g_buf: the kernel shows it only to a reader that
+ * may trace the task. */
+static const char* start_code(void) {
+    char* p = strrchr(g_buf, ')');
+    int field = 3; /* the first after the name: the state */
+    for (p = p ? strtok(p + 1, " ") : NULL; p && field < 26; p = strtok(NULL, " "))
+        ++field;
+    return p ? p : "?";
+}
+
+static int cmd_foreign(const char* seconds) {
+    pid_t target = fork();
+    if (target < 0)
+        die("fork");
+    if (target == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    usleep(100000);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)target);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        die("open");
+    int ready[2];
+    if (pipe(ready) != 0)
+        die("pipe");
+    pid_t holder = fork();
+    if (holder == 0) {
+        struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct none[2] = {{0, 0, 0}, {0, 0, 0}};
+        prctl(PR_SET_NAME, "live-holder");
+        if (syscall(SYS_capset, &header, none) != 0 || write(ready[1], "x", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char x;
+    if (holder < 0 || read(ready[0], &x, 1) != 1)
+        die("holder");
+    if (pread_all(fd, 65536) <= 0)
+        die("read");
+    printf("foreign_fd=%d\nforeign_code=%s\n", fd, start_code());
+    fflush(stdout);
+    sleep((unsigned)atoi(seconds));
+    kill(holder, SIGKILL);
+    kill(target, SIGKILL);
+    waitpid(holder, NULL, 0);
+    waitpid(target, NULL, 0);
+    return 0;
+}
+
 static long long now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -359,6 +420,8 @@ int main(int argc, char** argv) {
         return cmd_openbench(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "gone") == 0)
         return cmd_gone(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "foreign") == 0)
+        return cmd_foreign(argv[2]);
     fprintf(stderr, "usage: strict_live watch PATH PREFIX FIELD | chunks PATH SIZE | fstat PATH FLAGS | fork PATH | "
                     "bench PATH N CHUNK | openbench PATH N | gone LEAF\n");
     return 2;
