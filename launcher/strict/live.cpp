@@ -327,6 +327,7 @@ struct Slot {
     std::atomic<int> refs{0};      /* the answering thread while it opens, and each open file */
     std::atomic<bool> taken{false};
     pid_t opener = 0;
+    int task_dir = -1; /* a task's file: the task's directory in /proc, opened with the slot (task_alive) */
     struct stat attr = {};
     libos::VfsPath path = {};
 };
@@ -355,8 +356,31 @@ Slot* slot_of(fuse_ino_t node) {
 void unref(Slot* s) {
     if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         s->node.store(0, std::memory_order_release);
+        if (s->task_dir >= 0)
+            close(s->task_dir);
+        s->task_dir = -1;
         s->taken.store(false, std::memory_order_release);
     }
+}
+
+/* Whether a task's file is a task's file: its content is made by the pid in its path, which another
+ * task takes once this one is gone and reaped. */
+bool task_file(const libos::VfsPath& path) {
+    return path.file == libos::VfsFile::Status || path.file == libos::VfsFile::TaskStat ||
+           path.file == libos::VfsFile::NumaMaps;
+}
+
+/* Whether the task of a slot's file is still the one that was opened: the kernel's descriptor holds
+ * the task itself, and its reads fail with ESRCH once the task is reaped, even when another task has
+ * the pid since. The directory opened with the slot stands for that task: a lookup in it fails once
+ * the task is reaped, whatever task has the number now. Checked after the content is made, so that
+ * a content made from a new task of the same pid is never handed out. */
+bool task_alive(const Slot* s) {
+    if (s->task_dir < 0)
+        return true;
+    const char* leaf = strrchr(s->path.real, '/');
+    struct stat st;
+    return leaf && fstatat(s->task_dir, leaf + 1, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* ---- the server ---------------------------------------------------------------------------------- */
@@ -450,16 +474,22 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 std::atomic<bool> g_warned_lost{false};
 
-/* Makes the content anew for `reader` (the opener when the reader's pid is not known here): 0 or
- * -errno. */
+/* Makes the content anew for `reader`: 0 or -errno. A reader whose pid is not known here (0: a
+ * process of a pid namespace above the launch's, reaching the file through /proc/<pid>/fd/N) has
+ * rights nobody can tell: a content made with the reader's rights is refused to it, never made with
+ * another process's (the opener's may be more than its own: /proc/<pid>/stat's start_code). */
 long make(Handle* h, pid_t reader) {
-    libos::RemoteTask task;
-    task.tid = reader > 0 ? reader : h->slot->opener;
     const libos::VfsPath& path = h->slot->path;
+    if (reader <= 0 && !same_for_every_reader(path))
+        return -EACCES;
+    libos::RemoteTask task;
+    task.tid = reader;
     if (ftruncate(g_live.scratch, 0) != 0 || lseek(g_live.scratch, 0, SEEK_SET) != 0)
         return -errno;
     long ret = libos::vfs_write_generated(same_for_every_reader(path) ? libos::Caller::self() : libos::Caller(&task),
                                           path, g_live.scratch);
+    if (!task_alive(h->slot))
+        ret = -ESRCH;
     if (libos::rights_lost()) {
         /* This thread could not take its own rights back: it must not act for anyone again. */
         g_live.serving.store(false);
@@ -647,9 +677,27 @@ int live_file_for(int fd, pid_t opener) {
     if (!s)
         return -1; /* every slot is open: a snapshot */
     --index;
+    s->path = path;
+    s->task_dir = -1;
+    if (task_file(path)) {
+        /* The task's directory, the one that holds the file: while the caller's open was answered,
+         * the task had the pid (task_alive). */
+        char dir[sizeof(path.real)];
+        snprintf(dir, sizeof(dir), "%s", path.real);
+        char* slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        s->task_dir = slash ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (s->task_dir < 0 || !task_alive(s)) {
+            if (s->task_dir >= 0)
+                close(s->task_dir);
+            s->task_dir = -1;
+            s->taken.store(false, std::memory_order_release);
+            return -1;
+        }
+    }
     s->opener = opener;
     s->attr = host;
-    s->path = path;
     s->refs.store(1, std::memory_order_relaxed);
     const uint64_t node = ((g_live.generation.fetch_add(1, std::memory_order_relaxed) + 1) << kIndexBits) | (index + 2);
     s->node.store(node, std::memory_order_release);

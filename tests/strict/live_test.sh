@@ -165,6 +165,71 @@ for path in /proc/stat /proc/softirqs /proc/self/status; do
   done
 done
 
+# ---- a task's file outlives the task -------------------------------------------------------------------------
+# The kernel's descriptor of /proc/<pid>/status (stat, numa_maps) holds the task: once it is reaped, reads
+# fail with ESRCH, even when a new task has taken the pid (made so through ns_last_pid, in a pid namespace
+# of this test's own). The live file must not make its content from whatever task has the number now.
+if [ $live -eq 1 ] && unshare --pid --fork --mount-proc true 2>/dev/null; then
+  gone=$(printf 'gone_reused=yes\ngone_read=ESRCH')
+  for leaf in status stat numa_maps; do
+    expect "natively: a reaped task's $leaf reads ESRCH, its pid taken again" "$gone" \
+      unshare --pid --fork --mount-proc "$LS" gone $leaf
+    expect "--strict: a reaped task's $leaf reads ESRCH, not the new task's of the same pid" "$gone" \
+      unshare --pid --fork --mount-proc "$L" --strict --cpus 8 -- "$LS" gone $leaf
+  done
+else
+  skip "--strict: a reaped task's files read ESRCH" "FUSE or a pid namespace of this test's own cannot be used here"
+fi
+
+# ---- a reader the server cannot name ------------------------------------------------------------------------
+# A process above the launch's pid namespace reaches a live file through /proc/<holder>/fd/N (the
+# holder: a process of the launch without capabilities, so that root without them may look into it);
+# FUSE gives the server no pid for it. The kernel shows /proc/<pid>/stat's start_code (field 26) only to
+# a reader that may trace the task (here a task of uid 65534; the reader is root without capabilities):
+# 1 to this one. The live file must not make it with the rights of the program that opened it.
+# foreign_read MAIN...: runs MAIN (which prints foreign_code) in a pid namespace of its own, and reads
+# the holder's descriptor from here without capabilities: $foreign_code, $outside_code.
+foreign_read() {
+  "$@" >"$tmp/foreign" 2>&1 </dev/null &
+  local main=$! holder="" fd="" i
+  for i in $(seq 1 300); do
+    grep -q '^foreign_code=' "$tmp/foreign" && break
+    sleep 0.1
+  done
+  foreign_code=$(sed -n 's/^foreign_code=//p' "$tmp/foreign")
+  fd=$(sed -n 's/^foreign_fd=//p' "$tmp/foreign")
+  # The holder: the "live-holder" below MAIN (other tests may run one of their own).
+  local p up
+  for i in $(pgrep -x live-holder); do
+    p=$i
+    for up in 1 2 3 4 5 6; do
+      p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
+      [ -z "$p" ] && break
+      [ "$p" == "$main" ] && holder=$i && break
+    done
+  done
+  outside_code=$(setpriv --inh-caps=-all --bounding-set=-all dd if="/proc/$holder/fd/$fd" bs=64k status=none 2>/dev/null |
+    awk '{sub(/.*\) /, ""); print $24}')
+  [ -n "$holder" ] && kill "$holder" 2>/dev/null
+  wait "$main"
+}
+if [ $live -eq 1 ] && command -v setpriv >/dev/null && unshare --pid --fork --mount-proc true 2>/dev/null; then
+  foreign_read timeout -k 5 60 unshare --pid --fork --mount-proc "$LS" foreign 10
+  if [ -n "$foreign_code" ] && [ "$foreign_code" != 1 ] && [ "$outside_code" == 1 ]; then
+    pass "natively: a reader without the rights sees stat's start_code as 1 (the opener sees $foreign_code)"
+  else
+    fail "natively: start_code to a reader without the rights" "opener: $foreign_code" "outside: $outside_code" "$(cat "$tmp/foreign")"
+  fi
+  foreign_read timeout -k 5 60 unshare --pid --fork --mount-proc "$L" --strict --cpus 8 -- "$LS" foreign 10
+  if [ -n "$foreign_code" ] && [ "$foreign_code" != 1 ] && { [ "$outside_code" == 1 ] || [ -z "$outside_code" ]; }; then
+    pass "--strict: a reader the server cannot name never gets the opener's rights (start_code: ${outside_code:-refused})"
+  else
+    fail "--strict: a reader the server cannot name" "opener: $foreign_code" "outside: $outside_code" "$(cat "$tmp/foreign")"
+  fi
+else
+  skip "a reader the server cannot name" "FUSE, setpriv or a pid namespace of this test's own cannot be used here"
+fi
+
 # ---- the shim's own path is unchanged ------------------------------------------------------------------
 # With the shim loaded, libc's open of /proc/stat is answered in-process (its live memfd, whose fstat the
 # shim makes the real file's): the supervisor and FUSE are not involved, so the device is procfs's.
@@ -250,19 +315,37 @@ else
 fi
 
 # ---- nothing left: no mount anywhere, no connection, no server ----------------------------------------
-fuse_connections() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
+# The launch's own FUSE connection is found by its device number, which names it in the fusectl file
+# system; fusectl is mounted in a mount namespace of this test's own to look (hosts seldom mount it,
+# and other launches on the machine may have connections of their own, so nothing is counted): it is
+# there while the launch runs, and gone after.
+connection_listed() {
+  unshare -m sh -c "mount -t fusectl none /sys/fs/fuse/connections && [ -e /sys/fs/fuse/connections/$1 ]" 2>/dev/null
+}
+can_list=0
+if [ $live -eq 1 ] && [ $have_busybox -eq 1 ] && grep -qw fusectl /proc/filesystems &&
+  unshare -m sh -c "mount -t fusectl none /sys/fs/fuse/connections" 2>/dev/null; then
+  can_list=1
+fi
 before=$(cat /proc/self/mountinfo)
-conns_before=$(fuse_connections)
-# The program reads a live file, then stays a while, so that its namespace can be looked at.
-"$L" --strict --cpus 8 -- sh -c "'$LS' watch /proc/stat ctxt 1 && sleep 5" >"$tmp/bg" 2>&1 </dev/null &
+# The program reads a live file, then stays a while, so that its namespace can be looked at. busybox's
+# shell opens /proc/stat itself (a raw open, trapped): its descriptor is a live file, whose device
+# busybox stat gives (stat is not trapped).
+"$L" --strict --cpus 8 -- busybox sh -c "exec 3</proc/stat; busybox stat -L -c conn=%d /dev/fd/3; exec 3<&-
+  '$LS' watch /proc/stat ctxt 1 && sleep 5" >"$tmp/bg" 2>&1 </dev/null &
 bg_pid=$!
 inside=""
+listed_while=""
 for _ in $(seq 1 200); do
   sleep 0.05
   child=$(pgrep -P "$(pgrep -P $bg_pid | head -n 1)" 2>/dev/null | head -n 1)
   if [ -n "$child" ] && grep -q watch_found "$tmp/bg"; then
     # grep -c prints 0 (and fails) when there is no FUSE mount; nothing when the process is gone.
     inside=$(grep -cE ' - fuse(\.[^ ]*)? ' "/proc/$child/mountinfo" 2>/dev/null)
+    conn=$(sed -n 's/^conn=//p' "$tmp/bg" | head -n 1)
+    if [ $can_list -eq 1 ] && [ -n "$conn" ]; then
+      connection_listed "$conn" && listed_while=yes || listed_while=no
+    fi
     [ -n "$inside" ] && break
   fi
 done
@@ -270,12 +353,21 @@ wait $bg_pid
 bg_rc=$?
 bg_pid=""
 after=$(cat /proc/self/mountinfo)
-if [ $bg_rc -eq 0 ] && [ "${inside:-x}" == 0 ] && [ "$before" == "$after" ] && [ "$conns_before" == "$(fuse_connections)" ]; then
-  pass "the FUSE mount is in no namespace (the launch's has none either); host mounts and connections as before"
+if [ $bg_rc -eq 0 ] && [ "${inside:-x}" == 0 ] && [ "$before" == "$after" ]; then
+  pass "the FUSE mount is in no namespace (the launch's has none either); host mounts as before"
 else
   fail "cleanup" "status $bg_rc: $(cat "$tmp/bg")" "fuse mounts in the launch's namespace: ${inside:-none seen}" \
-    "host mounts: $(diff <(echo "$before") <(echo "$after") | head -n 5)" \
-    "FUSE connections before $conns_before, after $(fuse_connections)"
+    "host mounts: $(diff <(echo "$before") <(echo "$after") | head -n 5)"
+fi
+if [ $can_list -eq 1 ]; then
+  if [ "$listed_while" == yes ] && ! connection_listed "$conn"; then
+    pass "the launch's FUSE connection ($conn) is listed while it runs, and gone after"
+  else
+    fail "the launch's FUSE connection" "device: ${conn:-not seen}" "listed while the launch ran: ${listed_while:-not looked}" \
+      "listed after: $(connection_listed "$conn" && echo yes || echo no)" "$(cat "$tmp/bg")"
+  fi
+else
+  skip "the launch's FUSE connection is gone after" "no live files, busybox or fusectl here"
 fi
 
 echo "1..$n"

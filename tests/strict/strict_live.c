@@ -28,13 +28,27 @@
  *   bench PATH N CHUNK        opens PATH once and reads it whole from offset 0 (pread, CHUNK bytes at
  *                             a time, to the end) N times: bench_ns=<nanoseconds per read>
  *                             bench_bytes=<bytes per read>
- *   openbench PATH N          N times open, read whole and close: openbench_ns=<nanoseconds each> */
+ *   openbench PATH N          N times open, read whole and close: openbench_ns=<nanoseconds each>
+ *   gone LEAF                 forks a child, opens /proc/<child>/LEAF, reads it, kills and reaps the
+ *                             child; then, where /proc/sys/kernel/ns_last_pid can be written (a pid
+ *                             namespace of the test's own), makes the next child take the same pid
+ *                             (named "someone-else"); reads the descriptor again from 0:
+ *                             gone_reused=<yes|no> gone_read=<the errno's name, or the first line>
+ *   foreign SECONDS           forks a child that becomes uid 65534 (the target), opens its stat as
+ *                             this process (root), and forks a holder of that descriptor that drops
+ *                             every capability, uid 0 kept, named "live-holder"; prints
+ *                             foreign_fd=<the descriptor> foreign_code=<field 26 as this process
+ *                             reads it>, then waits SECONDS and ends them */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -247,6 +261,112 @@ static int cmd_fork(const char* path) {
     return 0;
 }
 
+/* A descriptor of a task's file outlives the task: the kernel's reads then fail with ESRCH, even when
+ * another task has taken the pid since. */
+static int cmd_gone(const char* leaf) {
+    pid_t first = fork();
+    if (first < 0)
+        die("fork");
+    if (first == 0)
+        for (;;)
+            pause();
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)first, leaf);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        die("open");
+    if (pread_all(fd, 65536) < 0)
+        die("read");
+    kill(first, SIGKILL);
+    waitpid(first, NULL, 0);
+    pid_t second = -1;
+    int ready[2];
+    int last = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    char number[16];
+    int length = snprintf(number, sizeof(number), "%d", (int)first - 1);
+    if (last >= 0 && pipe(ready) == 0 && write(last, number, (size_t)length) == length) {
+        second = fork();
+        if (second == 0) {
+            prctl(PR_SET_NAME, "someone-else");
+            if (write(ready[1], "x", 1) != 1)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        char x;
+        if (second < 0 || read(ready[0], &x, 1) != 1)
+            die("second child");
+    }
+    printf("gone_reused=%s\n", second == first ? "yes" : "no");
+    errno = 0;
+    long n = pread(fd, g_buf, BUF_SIZE - 1, 0);
+    if (n < 0) {
+        printf("gone_read=%s\n", errno == ESRCH ? "ESRCH" : strerror(errno));
+    } else {
+        g_buf[n] = '\0';
+        printf("gone_read=%.*s\n", (int)strcspn(g_buf, "\n"), g_buf);
+    }
+    if (second > 0) {
+        kill(second, SIGKILL);
+        waitpid(second, NULL, 0);
+    }
+    return 0;
+}
+
+/* Field 26 (start_code) of a stat file's content in g_buf: the kernel shows it only to a reader that
+ * may trace the task. */
+static const char* start_code(void) {
+    char* p = strrchr(g_buf, ')');
+    int field = 3; /* the first after the name: the state */
+    for (p = p ? strtok(p + 1, " ") : NULL; p && field < 26; p = strtok(NULL, " "))
+        ++field;
+    return p ? p : "?";
+}
+
+static int cmd_foreign(const char* seconds) {
+    pid_t target = fork();
+    if (target < 0)
+        die("fork");
+    if (target == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    usleep(100000);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)target);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        die("open");
+    int ready[2];
+    if (pipe(ready) != 0)
+        die("pipe");
+    pid_t holder = fork();
+    if (holder == 0) {
+        struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct none[2] = {{0, 0, 0}, {0, 0, 0}};
+        prctl(PR_SET_NAME, "live-holder");
+        if (syscall(SYS_capset, &header, none) != 0 || write(ready[1], "x", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char x;
+    if (holder < 0 || read(ready[0], &x, 1) != 1)
+        die("holder");
+    if (pread_all(fd, 65536) <= 0)
+        die("read");
+    printf("foreign_fd=%d\nforeign_code=%s\n", fd, start_code());
+    fflush(stdout);
+    sleep((unsigned)atoi(seconds));
+    kill(holder, SIGKILL);
+    kill(target, SIGKILL);
+    waitpid(holder, NULL, 0);
+    waitpid(target, NULL, 0);
+    return 0;
+}
+
 static long long now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -298,7 +418,11 @@ int main(int argc, char** argv) {
         return cmd_bench(argv[2], argv[3], argv[4]);
     if (argc == 4 && strcmp(argv[1], "openbench") == 0)
         return cmd_openbench(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "gone") == 0)
+        return cmd_gone(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "foreign") == 0)
+        return cmd_foreign(argv[2]);
     fprintf(stderr, "usage: strict_live watch PATH PREFIX FIELD | chunks PATH SIZE | fstat PATH FLAGS | fork PATH | "
-                    "bench PATH N CHUNK | openbench PATH N\n");
+                    "bench PATH N CHUNK | openbench PATH N | gone LEAF\n");
     return 2;
 }
