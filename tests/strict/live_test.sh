@@ -47,6 +47,21 @@ expect() {
     fail "$name" "command: $*" "status $rc" "wanted: $want" "got:    $out" "stderr: $err"
   fi
 }
+# expect_sometimes NAME WANTED COMMAND...: as expect, allowed up to 5 runs: for counters that the host
+# itself does not move in every short window (a quiet host's TIMER softirqs can stay still for the
+# 70 ms a watch takes, natively too); a frozen snapshot never moves, so the check can still fail.
+expect_sometimes() {
+  local name=$1 want=$2 try
+  shift 2
+  for try in 1 2 3 4 5; do
+    run "$@"
+    if [ $rc -eq 0 ] && [ "$out" == "$want" ] && [ -z "$err" ]; then
+      pass "$name"
+      return
+    fi
+  done
+  fail "$name" "command: $*" "status $rc" "wanted: $want" "got:    $out" "stderr: $err" "(5 runs)"
+}
 # value KEY: the value of KEY=... in $out.
 value() { sed -n "s/^$1=//p" <<<"$out" | head -n 1; }
 
@@ -104,10 +119,10 @@ if [ $live -eq 1 ]; then
     "$L" --strict --cpus 8 -- "$LS" watch /proc/self/stat "" 14
   expect "--strict: /proc/self/status's voluntary_ctxt_switches moves" "$moved" \
     "$L" --strict --cpus 8 -- "$LS" watch /proc/self/status voluntary_ctxt_switches: 1
-  expect "--strict: /proc/softirqs's TIMER counts move" "$moved" \
+  expect_sometimes "--strict: /proc/softirqs's TIMER counts move" "$moved" \
     "$L" --strict --cpus 8 -- "$LS" watch /proc/softirqs TIMER: sum
   if grep -q '^ *LOC:' /proc/interrupts; then
-    expect "--strict: /proc/interrupts's local timer counts move" "$moved" \
+    expect_sometimes "--strict: /proc/interrupts's local timer counts move" "$moved" \
       "$L" --strict --cpus 8 -- "$LS" watch /proc/interrupts LOC: sum
   else
     skip "--strict: /proc/interrupts's local timer counts move" "this host's /proc/interrupts has no LOC line"
