@@ -603,6 +603,8 @@ bool start_live_files() {
     char* argv[] = {arg0, nullptr};
     fuse_args args = FUSE_ARGS_INIT(1, argv);
     g_live.session = fuse_session_new(&args, &ops, sizeof(ops), nullptr);
+    /* The option parser gave `args` a copy of the arguments the session keeps nothing of: ours. */
+    fuse_opt_free_args(&args);
     if (!g_live.session)
         return fail();
     char dev_path[32];
