@@ -4,6 +4,7 @@
  *   launch.cpp      the kernel's features, the child that installs the filter, signals and the end
  *   views.cpp       the launch's mount namespace with generated /sys/devices/system/{cpu,node} trees
  *   live.cpp        the FUSE file system that keeps the changing files live without the shim
+ *   live_kinds.cpp  which generated files it serves, and which are the same for every reader
  * docs/strict-mode.md has the design and the measurements behind it. */
 #ifndef LAUNCHER_STRICT_H
 #define LAUNCHER_STRICT_H
@@ -20,6 +21,7 @@
 
 namespace libos {
 struct CallerCache; /* libos_strict.h */
+struct VfsPath;     /* libos_vfs.h */
 }
 
 /* Linux 6.6: wake the supervisor on the notifying thread's CPU (older headers lack these). */
@@ -81,6 +83,13 @@ int open_host_system();
 /* In the program's child: makes the launch's mount namespace (and a user namespace to hold it when not
  * root) and mounts the generated trees. "" on success, else what failed. */
 std::string mount_views(ViewsInfo* info);
+
+/* ---- live_kinds.cpp ------------------------------------------------------------------------ */
+
+/* Whether a generated file's content changes while it is open (served live, not as a snapshot). */
+bool live_kind(const libos::VfsPath& path);
+/* Whether that content is the same for every reader (made with libos-run's own reads). */
+bool same_for_every_reader(const libos::VfsPath& path);
 
 /* ---- live.cpp ------------------------------------------------------------------------------ */
 
